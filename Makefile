@@ -1,0 +1,56 @@
+# One entry point for people, hooks and CI. `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+SCALE  ?= 0.02
+SEED   ?= 42
+DB     ?= data/generated/pathfinder.duckdb
+export PATHFINDER_DB ?= $(abspath $(DB))
+
+.PHONY: help setup run data test test-fast lint format check browser-deps bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed  ## Create the virtual environment and install pinned packages
+
+$(DB): | $(VENV)/.installed
+	$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DB)
+
+data: setup  ## (Re)build the synthetic database: make data SCALE=0.02 SEED=42
+	$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DB)
+
+run: setup $(DB)  ## Serve the app on http://127.0.0.1:8050 (builds the default database if missing)
+	$(BIN)/python app.py
+
+browser-deps:  ## Install Debian chromium for the browser tests when missing
+	./scripts/ensure-chromium
+
+test: setup browser-deps  ## Run every test (unit, spec, integration, browser)
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+test-fast: setup  ## Run every test except the browser tests
+	$(BIN)/pytest -m "not browser"
+
+lint: setup  ## Lint, format check and layer contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: setup  ## Format the code
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: lint test  ## Lint and run every test (what CI runs)
+
+bench: setup  ## Run the benchmarks at the default scale
+	$(BIN)/python bench/build.py --scale $(SCALE)
+
+clean:  ## Remove generated data and caches (keeps the venv)
+	rm -rf data/generated test-artifacts .pytest_cache .ruff_cache

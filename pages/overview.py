@@ -1,0 +1,84 @@
+"""London overview: who is registered where, across the 33 boroughs."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.layout import data_table, error_message, page_header, stat_card
+from components.maps import borough_choropleth
+from queries.db import DataUnavailable, default_database
+from queries.overview import extract_metadata, registered_population_by_borough
+
+dash.register_page(__name__, path="/", name="Overview", title="London overview")
+
+MAP_ID = "overview-map"
+TABLE_ID = "overview-table"
+
+
+def layout(**_query) -> html.Div:
+    """The overview: headline counts, a borough map of registered patients and its table."""
+    try:
+        db = default_database()
+        meta = extract_metadata(db)
+        boroughs = registered_population_by_borough(db)
+    except DataUnavailable as error:
+        return html.Div([page_header("London overview", ""), error_message(str(error))])
+
+    total = int(boroughs["registered_patients"].sum())
+    practices = int(boroughs["practices"].sum())
+    source = "synthetic extract" if meta.get("source") == "synthetic" else "linked extract"
+    figure = borough_choropleth(
+        values=boroughs,
+        value_column="registered_patients",
+        value_label="Registered patients",
+        hover_columns={"practices": "Practices"},
+    )
+    return html.Div(
+        [
+            page_header(
+                "London overview",
+                f"Registered patients and GP practices by borough on {meta.get('extract_date')} ({source}).",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(stat_card("Registered patients", f"{total:,}"), md=3, sm=6, className="mb-2"),
+                    dbc.Col(stat_card("GP practices", f"{practices:,}"), md=3, sm=6, className="mb-2"),
+                    dbc.Col(stat_card("Boroughs", f"{len(boroughs)}"), md=3, sm=6, className="mb-2"),
+                    dbc.Col(
+                        stat_card("Extract date", meta.get("extract_date", "unknown")), md=3, sm=6, className="mb-2"
+                    ),
+                ],
+                className="mb-3",
+            ),
+            dbc.Tabs(
+                [
+                    dbc.Tab(
+                        dbc.Card(
+                            dbc.CardBody(dcc.Graph(id=MAP_ID, figure=figure, config={"displaylogo": False})),
+                            className="map-card",
+                        ),
+                        label="Map",
+                        tab_id="map",
+                    ),
+                    dbc.Tab(
+                        data_table(
+                            boroughs,
+                            columns={
+                                "borough_name": "Borough",
+                                "icb_short_name": "ICB",
+                                "registered_patients": "Registered patients",
+                                "practices": "Practices",
+                            },
+                            caption="Registered patients and practices by borough",
+                            table_id=TABLE_ID,
+                        ),
+                        label="Table",
+                        tab_id="table",
+                    ),
+                ],
+                active_tab="map",
+            ),
+        ]
+    )
