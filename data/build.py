@@ -1,0 +1,429 @@
+"""Build the app's DuckDB database from a linked extract, synthetic or real.
+
+Both routes go through the same validated load (:mod:`data.validate`)::
+
+    python -m data.build synthetic --scale 0.02 --seed 1 --out data/generated/pathfinder.duckdb
+    python -m data.build extract path/to/extract --out data/generated/pathfinder.duckdb --extract-date 2026-10-31
+
+The database is built in ``<out>.tmp-<pid>`` and moved over ``out`` only when
+every step has succeeded, so a failed or invalid build leaves any existing
+database byte-for-byte as it was. Exit codes: 0 built, 2 invalid extract (every
+problem printed), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data.schema import SCHEMA_VERSION, TABLES
+from data.validate import ExtractValidationError, load_and_validate
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = PROJECT_ROOT / "data" / "generated" / "pathfinder.duckdb"
+REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
+REFERENCE_TABLES = {
+    "ref_practices": "practices.csv",
+    "ref_lsoa21": "lsoa21.csv",
+    "ref_boroughs": "boroughs.csv",
+    "ref_icbs": "icbs.csv",
+    "ref_trusts": "trusts.csv",
+}
+DEFAULT_SYNTHETIC_EXTRACT_DATE = date(2026, 10, 31)
+DEFAULT_SCALE = 0.02
+# NHS ETHNIC CATEGORY letters to the five census groups; Z (not stated) and NULL are "Not stated".
+ETHNICITY_GROUPS = {
+    **dict.fromkeys("ABC", "White"),
+    **dict.fromkeys("DEFG", "Mixed"),
+    **dict.fromkeys("HJKL", "Asian"),
+    **dict.fromkeys("MNP", "Black"),
+    **dict.fromkeys("RS", "Other"),
+}
+NOT_STATED = "Not stated"
+ARROW_TYPES = {"string": pa.string(), "date": pa.date32(), "double": pa.float64()}
+# Inputs to the generator: a cached synthetic extract is reused only while these are unchanged.
+GENERATOR_SOURCES = ("data/synthetic.py", "data/synthetic/**/*.py", "data/schema.py", "data/codelists/*.csv")
+
+Progress = Callable[[str], None]
+
+
+class GeneratorUnavailable(RuntimeError):
+    """``data.synthetic`` is not importable (the generator has not landed)."""
+
+
+def _timed(progress: Progress) -> Progress:
+    """Prefix each progress message with the seconds elapsed since the first."""
+    started = time.monotonic()
+
+    def report(message: str) -> None:
+        progress(f"[{time.monotonic() - started:7.1f}s] {message}")
+
+    return report
+
+
+def _silent(message: str) -> None:
+    """A progress callable that says nothing (tests)."""
+
+
+def load_reference_tables(con: duckdb.DuckDBPyConnection, reference_dir: Path = REFERENCE_DIR) -> None:
+    """Load ``ref_*`` tables from the committed reference CSVs, columns exactly as in the files.
+
+    Columns ending ``_code`` are read as text so that an all-digit code keeps its leading zeros.
+    """
+    for table, filename in REFERENCE_TABLES.items():
+        path = reference_dir / filename
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f))
+        types = {name: "VARCHAR" for name in header if name.endswith("_code")}
+        con.execute(
+            f'CREATE OR REPLACE TABLE "{table}" AS SELECT * FROM read_csv(?, header = true, types = ?)',  # noqa: S608
+            [str(path), types],
+        )
+
+
+def build_patient_dim(con: duckdb.DuckDBPyConnection) -> None:
+    """One row per patient with derived ethnicity group, residence IMD and the practice's geography.
+
+    ``borough_code``/``icb_code`` are the practice's (COVER and QOF count the registered
+    population); ``residence_borough_code`` and the IMD columns come from the home LSOA
+    and are NULL where it is unknown.
+    """
+    con.execute("CREATE OR REPLACE TEMP TABLE ethnicity_groups (ethnicity VARCHAR, ethnicity_group VARCHAR)")
+    con.executemany("INSERT INTO ethnicity_groups VALUES (?, ?)", list(ETHNICITY_GROUPS.items()))
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE patient_dim AS
+        SELECT p.patient_id, p.birth_date, p.sex, p.ethnicity,
+               coalesce(g.ethnicity_group, $not_stated) AS ethnicity_group,
+               p.lsoa21_code,
+               l.borough_code AS residence_borough_code,
+               l.imd2025_decile_national AS imd_decile_national,
+               l.imd2025_quintile_national AS imd_quintile_national,
+               l.imd2025_decile_london AS imd_decile_london,
+               l.imd2025_quintile_london AS imd_quintile_london,
+               p.practice_code, pr.pcn_code, pr.borough_code, pr.icb_code,
+               p.registration_start, p.registration_end, p.death_date
+        FROM patients AS p
+        LEFT JOIN ethnicity_groups AS g ON g.ethnicity = p.ethnicity
+        LEFT JOIN ref_lsoa21 AS l ON l.lsoa21_code = p.lsoa21_code
+        LEFT JOIN ref_practices AS pr ON pr.practice_code = p.practice_code
+        ORDER BY pr.borough_code, p.practice_code, p.patient_id
+        """,
+        {"not_stated": NOT_STATED},
+    )
+    con.execute("DROP TABLE ethnicity_groups")
+
+
+def write_meta(con: duckdb.DuckDBPyConnection, values: Mapping[str, object]) -> None:
+    """Write the ``meta`` key/value table (values as text, NULL where unknown)."""
+    con.execute("CREATE OR REPLACE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, None if v is None else str(v)) for k, v in values.items()])
+
+
+def run_materialise(con: duckdb.DuckDBPyConnection, extract_date: date, progress: Progress) -> bool:
+    """Call ``queries.materialise.materialise(con, extract_date)`` if that module exists.
+
+    Imported lazily: the engine is optional for the build, but once present any
+    error in it fails the build.
+    """
+    try:
+        spec = importlib.util.find_spec("queries.materialise")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None:
+        progress("indicator engine (queries.materialise) not present: no materialised tables")
+        return False
+    module = importlib.import_module("queries.materialise")
+    module.materialise(con, extract_date)
+    return True
+
+
+def _remove_quietly(*paths: Path) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def build_from_directory(
+    extract_dir: str | Path,
+    out: str | Path,
+    *,
+    extract_date: date,
+    source: str = "extract",
+    scale: float | None = None,
+    seed: int | None = None,
+    progress: Progress = print,
+    memory_limit: str = "6GB",
+    threads: int = 2,
+) -> dict[str, int]:
+    """Validate and load the extract in ``extract_dir`` and atomically replace ``out`` with the new database.
+
+    Raises :class:`data.validate.ExtractValidationError` (with ``.problems``) if the
+    extract breaks the contract; on that or any other failure ``out`` is untouched
+    and the temporary file is removed. Returns the row count of each contract table.
+    """
+    out = Path(out)
+    say = _timed(progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    spill_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.spill-", dir=out.parent))
+    _remove_quietly(tmp, Path(f"{tmp}.wal"))
+    con = duckdb.connect(
+        str(tmp),
+        config={
+            "memory_limit": memory_limit,
+            "threads": threads,
+            # Row order only matters where a table is explicitly sorted.
+            "preserve_insertion_order": False,
+            "temp_directory": str(spill_dir),
+        },
+    )
+    try:
+        say("loading reference tables")
+        load_reference_tables(con)
+        problems = load_and_validate(con, Path(extract_dir), extract_date, say)
+        if problems:
+            raise ExtractValidationError(problems)
+        counts = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in TABLES}  # noqa: S608
+        say("building patient_dim")
+        build_patient_dim(con)
+        write_meta(
+            con,
+            {
+                "extract_date": extract_date.isoformat(),
+                "source": source,
+                "schema_version": SCHEMA_VERSION,
+                "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "scale": scale,
+                "seed": seed,
+                **{f"rows_{name}": n for name, n in counts.items()},
+            },
+        )
+        say("materialising indicators")
+        if run_materialise(con, extract_date, say):
+            say("indicators materialised")
+        say("checkpoint")
+        con.execute("CHECKPOINT")
+        con.close()
+        os.replace(tmp, out)
+        say(f"built {out} ({out.stat().st_size / 1e6:,.1f} MB)")
+        return counts
+    except BaseException:
+        con.close()
+        _remove_quietly(tmp, Path(f"{tmp}.wal"))
+        raise
+    finally:
+        _remove_quietly(spill_dir)
+
+
+def write_frames(
+    directory: str | Path, tables: Mapping[str, pd.DataFrame], *, fmt: str = "parquet", fill_missing: bool = False
+) -> Path:
+    """Write DataFrames as an extract folder (``<table>.parquet`` or ``<table>.csv``); returns the folder.
+
+    With ``fill_missing`` every contract table not given is written empty with its
+    contract columns, so a test only spells out the tables it is about.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    frames = dict(tables)
+    if fill_missing:
+        for name, table in TABLES.items():
+            if name not in frames:
+                schema = pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in table.columns])
+                frames[name] = schema.empty_table().to_pandas()
+    for name, frame in frames.items():
+        if fmt == "parquet":
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), directory / f"{name}.parquet")
+        elif fmt == "csv":
+            frame.to_csv(directory / f"{name}.csv", index=False)
+        else:
+            raise ValueError(f"unknown format {fmt!r}: expected 'parquet' or 'csv'")
+    return directory
+
+
+def build_from_frames(
+    tables: Mapping[str, pd.DataFrame],
+    out: str | Path,
+    *,
+    extract_date: date,
+    progress: Progress = _silent,
+    fill_missing: bool = True,
+) -> dict[str, int]:
+    """Build ``out`` from in-memory tables through the same validated path as a real extract.
+
+    Tables not given are empty (``fill_missing``), e.g.::
+
+        build_from_frames({"patients": patients, "immunisations": jabs}, tmp_path / "t.duckdb",
+                          extract_date=date(2026, 10, 31))
+    """
+    with tempfile.TemporaryDirectory(prefix="extract-frames-") as folder:
+        write_frames(folder, tables, fill_missing=fill_missing)
+        return build_from_directory(folder, out, extract_date=extract_date, progress=progress)
+
+
+def _generator_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for pattern in GENERATOR_SOURCES:
+        for path in sorted(PROJECT_ROOT.glob(pattern)):
+            digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def synthetic_extract(
+    work_dir: Path,
+    *,
+    scale: float,
+    seed: int,
+    extract_date: date,
+    progress: Progress = print,
+    regenerate: bool = False,
+) -> Path:
+    """Write (or reuse) the synthetic extract for ``scale``/``seed``/``extract_date`` under ``work_dir``.
+
+    A finished extract carries ``_complete.json``; it is reused while the generator's
+    source is unchanged. A new one is written beside it and renamed into place.
+    """
+    try:
+        from data import synthetic
+    except ModuleNotFoundError as error:
+        if error.name != "data.synthetic":
+            raise
+        raise GeneratorUnavailable("generator not available: data/synthetic.py has not landed yet") from None
+    if not hasattr(synthetic, "write_extract"):
+        raise GeneratorUnavailable("generator not available: data.synthetic has no write_extract() yet")
+    folder = work_dir / f"extract-s{scale:g}-seed{seed}-{extract_date.isoformat()}"
+    marker = folder / "_complete.json"
+    fingerprint = _generator_fingerprint()
+    if not regenerate and marker.is_file():
+        recorded = json.loads(marker.read_text())
+        if recorded.get("generator") == fingerprint:
+            progress(f"reusing synthetic extract {folder}")
+            return folder
+    partial = work_dir / f".{folder.name}.tmp-{os.getpid()}"
+    _remove_quietly(partial)
+    partial.mkdir(parents=True)
+    try:
+        progress(f"generating synthetic extract (scale {scale:g}, seed {seed})")
+        counts = synthetic.write_extract(partial, scale=scale, seed=seed, extract_date=extract_date, progress=progress)
+        (partial / "_complete.json").write_text(
+            json.dumps(
+                {
+                    "generator": fingerprint,
+                    "scale": scale,
+                    "seed": seed,
+                    "extract_date": extract_date.isoformat(),
+                    "rows": counts,
+                },
+                indent=1,
+            )
+        )
+        _remove_quietly(folder)
+        os.replace(partial, folder)
+    except BaseException:
+        _remove_quietly(partial)
+        raise
+    return folder
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m data.build", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    synthetic = commands.add_parser("synthetic", help="generate a synthetic extract and build from it")
+    synthetic.add_argument("--scale", type=float, default=DEFAULT_SCALE, help="fraction of London (1.0 = 11 M)")
+    synthetic.add_argument("--seed", type=int, default=1)
+    synthetic.add_argument("--extract-date", type=_iso_date, default=DEFAULT_SYNTHETIC_EXTRACT_DATE)
+    synthetic.add_argument("--work-dir", type=Path, help="where the extract is cached (default: beside --out)")
+    synthetic.add_argument("--regenerate", action="store_true", help="ignore a cached extract")
+    extract = commands.add_parser("extract", help="build from an extract folder (Parquet or CSV tables)")
+    extract.add_argument("directory", type=Path)
+    extract.add_argument("--extract-date", type=_iso_date, default=None, help="default: today")
+    for command in (synthetic, extract):
+        command.add_argument("--out", type=Path, default=DEFAULT_OUT)
+        command.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit")
+        command.add_argument("--threads", type=int, default=2)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+
+    def to_stderr(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    progress = _timed(to_stderr)
+    tuning = {"memory_limit": args.memory_limit, "threads": args.threads}
+    try:
+        if args.command == "synthetic":
+            work_dir = args.work_dir or args.out.parent
+            folder = synthetic_extract(
+                work_dir,
+                scale=args.scale,
+                seed=args.seed,
+                extract_date=args.extract_date,
+                progress=progress,
+                regenerate=args.regenerate,
+            )
+            counts = build_from_directory(
+                folder,
+                args.out,
+                extract_date=args.extract_date,
+                source="synthetic",
+                scale=args.scale,
+                seed=args.seed,
+                progress=to_stderr,
+                **tuning,
+            )
+        else:
+            extract_date = args.extract_date or date.today()
+            counts = build_from_directory(
+                args.directory, args.out, extract_date=extract_date, source="extract", progress=to_stderr, **tuning
+            )
+    except ExtractValidationError as error:
+        to_stderr(str(error))
+        to_stderr(f"Nothing was written; {args.out} is unchanged.")
+        return 2
+    except GeneratorUnavailable as error:
+        to_stderr(str(error))
+        return 1
+    except OSError as error:
+        to_stderr(f"Build failed: {error}")
+        return 1
+    except Exception:
+        to_stderr(traceback.format_exc())
+        to_stderr(f"Build failed; {args.out} is unchanged.")
+        return 1
+    to_stderr("rows: " + ", ".join(f"{name} {n:,}" for name, n in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

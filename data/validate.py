@@ -1,0 +1,447 @@
+"""Validate a linked extract while loading it into DuckDB.
+
+Every load, synthetic or real, goes through :func:`load_and_validate`. It reads
+each table straight from its files (Parquet via ``read_parquet``; CSV as
+all-VARCHAR so that an unparsable value is seen rather than guessed around),
+creates the typed contract table in the connection, and runs every check of
+``docs/linked-extract.md`` in DuckDB SQL. It returns *every* problem found;
+the caller decides whether to raise :class:`ExtractValidationError`.
+
+Checks, in the order they are reported: files present and readable, required
+columns present (extra columns are ignored), values parse as their type,
+non-nullable columns filled, codes in their vocabularies and formats, practice
+and LSOA codes known to ``data/reference``, keys unique, event rows pointing at
+a known patient, no date after the extract date or before the patient's birth,
+and registration end not before its start.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from data.schema import PATTERNS, TABLES, Table
+
+# The contract's dtypes and the DuckDB types the loaded tables use.
+SQL_TYPES = {"string": "VARCHAR", "date": "DATE", "double": "DOUBLE"}
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
+# Coded columns that must also name a row of a reference table (table, key column).
+REFERENCE_CODES = {
+    ("patients", "practice_code"): ("ref_practices", "practice_code"),
+    ("patients", "lsoa21_code"): ("ref_lsoa21", "lsoa21_code"),
+}
+# How a loaded table is ordered on disk: DuckDB's per-row-group min/max then skips
+# whole row groups when a query filters on these columns.
+TABLE_ORDER = {"patients": ("practice_code", "patient_id")}
+EXAMPLES = 3
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an extract: where, which check, how many rows, a few examples."""
+
+    table: str
+    column: str | None
+    check: str
+    count: int
+    examples: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        where = self.table if self.column is None else f"{self.table}.{self.column}"
+        rows = f": {self.count:,} row{'s' if self.count != 1 else ''}" if self.count else ""
+        shown = f" (e.g. {'; '.join(self.examples)})" if self.examples else ""
+        return f"{where} [{self.check}]{rows}{shown}"
+
+
+class ExtractValidationError(ValueError):
+    """The extract broke the contract; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        lines = [f"The extract failed validation with {len(self.problems)} problem(s):"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A table's files as found in the extract folder."""
+
+    table: str
+    kind: str  # "parquet" or "csv"
+    paths: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class _Check:
+    """A row-level check: ``condition`` is true for an offending row."""
+
+    column: str | None
+    name: str
+    condition: str
+    example_columns: tuple[str, ...]
+
+
+def _quote(identifier: str) -> str:
+    """Quote an identifier taken from the schema whitelist."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _first_lines(error: Exception, lines: int = 3) -> str:
+    """A DuckDB error message cut to its informative first lines."""
+    text = str(error).strip().splitlines()
+    return " ".join(line.strip() for line in text[:lines] if line.strip())
+
+
+def find_sources(extract_dir: Path) -> tuple[dict[str, _Source], list[Problem]]:
+    """Locate each contract table's files: ``<t>.parquet``, ``<t>.csv``, ``<t>/*.parquet`` or ``<t>/*.csv``."""
+    problems: list[Problem] = []
+    if not extract_dir.is_dir():
+        return {}, [Problem("(extract)", None, "missing_folder", 0, (f"no folder at {extract_dir}",))]
+    sources: dict[str, _Source] = {}
+    for name in TABLES:
+        found = []
+        for kind in ("parquet", "csv"):
+            single = extract_dir / f"{name}.{kind}"
+            if single.is_file():
+                found.append(_Source(name, kind, (single,)))
+            folder = extract_dir / name
+            parts = tuple(sorted(folder.glob(f"*.{kind}"))) if folder.is_dir() else ()
+            if parts:
+                found.append(_Source(name, kind, parts))
+        if not found:
+            problems.append(
+                Problem(name, None, "missing_table", 0, (f"no {name}.parquet, {name}.csv or {name}/*.parquet",))
+            )
+        elif len(found) > 1:
+            shown = tuple(str(s.paths[0].relative_to(extract_dir)) for s in found)
+            problems.append(Problem(name, None, "ambiguous_table", 0, shown))
+        else:
+            sources[name] = found[0]
+    return sources, problems
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    """The header row of a CSV file (``None`` when the file is empty)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return next(csv.reader(f), None)
+
+
+def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, str] | None, list[Problem]]:
+    """Create the temp view ``src_<table>`` over the files; return its column types keyed by lower-case name."""
+    view = f"src_{source.table}"
+    paths = [str(p) for p in source.paths]
+    try:
+        # The relation API takes the paths as values, so no file name is ever spliced into SQL.
+        if source.kind == "parquet":
+            relation = con.read_parquet(paths, union_by_name=True)
+        else:
+            headers = [_csv_header(p) for p in source.paths]
+            empty = [p.name for p, h in zip(source.paths, headers, strict=True) if not h]
+            if empty:
+                return None, [Problem(source.table, None, "empty_file", 0, tuple(empty[:EXAMPLES]))]
+            if any(h != headers[0] for h in headers):
+                return None, [Problem(source.table, None, "inconsistent_headers", 0, (paths[0],))]
+            # The header is read here and every column declared VARCHAR, so the sniffer can
+            # neither drop a row nor guess a type; a ragged row fails the scan with its line.
+            columns = {h: "VARCHAR" for h in headers[0]}
+            if len(columns) != len(headers[0]):
+                return None, [Problem(source.table, None, "duplicate_column_names", 0, tuple(headers[0][:10]))]
+            relation = con.read_csv(
+                paths,
+                header=True,
+                auto_detect=False,
+                sep=",",
+                quotechar='"',
+                escapechar='"',
+                strict_mode=True,
+                columns=columns,
+            )
+        relation.create_view(view, replace=True)
+        described = con.execute(f"DESCRIBE {_quote(view)}").fetchall()  # noqa: S608
+    except (duckdb.Error, OSError, UnicodeDecodeError, csv.Error) as error:
+        return None, [Problem(source.table, None, "unreadable", 0, (_first_lines(error),))]
+    return {row[0].lower(): row[1] for row in described}, []
+
+
+def _typed_expression(column: str, dtype: str, source_type: str) -> tuple[str, bool]:
+    """SQL converting a source column to its contract type, and whether it parses text.
+
+    Returns NULL where the value does not parse; NaN (pandas' missing value) becomes NULL.
+    """
+    raw = _quote(column)
+    if dtype == "string":
+        return (raw if source_type == "VARCHAR" else f"CAST({raw} AS VARCHAR)"), False
+    if dtype == "date":
+        if source_type == "DATE":
+            return raw, False
+        if source_type.startswith("TIMESTAMP"):
+            return f"CAST({raw} AS DATE)", False
+        text = raw if source_type == "VARCHAR" else f"TRY_CAST({raw} AS VARCHAR)"
+        return f"CASE WHEN regexp_full_match({text}, $iso_date) THEN TRY_CAST({text} AS DATE) END", True
+    if source_type.split("(")[0] in NUMERIC_TYPES:
+        value, parses = f"CAST({raw} AS DOUBLE)", False
+    else:
+        text = raw if source_type == "VARCHAR" else f"TRY_CAST({raw} AS VARCHAR)"
+        value, parses = f"TRY_CAST({text} AS DOUBLE)", True
+    # Infinity is not a measurement; NaN is how pandas writes "missing".
+    return f"CASE WHEN isfinite({value}) THEN {value} END", parses
+
+
+def _run_row_checks(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    from_sql: str,
+    checks: Sequence[_Check],
+    params: dict[str, object],
+) -> list[Problem]:
+    """Count every check's offending rows in one scan; fetch a few examples of each failing check."""
+    if not checks:
+        return []
+
+    def bound(sql: str) -> dict[str, object]:
+        # DuckDB refuses named parameters a statement does not use.
+        return {k: v for k, v in params.items() if f"${k}" in sql}
+
+    sql = "SELECT " + ", ".join(f"count_if({c.condition})" for c in checks) + f" FROM {from_sql}"  # noqa: S608
+    counts = con.execute(sql, bound(sql)).fetchone()
+    problems = []
+    for check, count in zip(checks, counts, strict=True):
+        if not count:
+            continue
+        select = ", ".join(check.example_columns)
+        example_sql = f"SELECT {select} FROM {from_sql} WHERE {check.condition} LIMIT {EXAMPLES}"  # noqa: S608
+        rows = con.execute(example_sql, bound(example_sql)).fetchall()
+        names = [c.split(".")[-1].strip('"') for c in check.example_columns]
+        examples = tuple(", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True)) for row in rows)
+        problems.append(Problem(table, check.column, check.name, int(count), examples))
+    return problems
+
+
+def _source_checks(
+    con: duckdb.DuckDBPyConnection, table: Table, types: dict[str, str]
+) -> tuple[list[Problem], set[str]]:
+    """Parse failures and missing values, counted on the raw source; returns the columns it null-checked."""
+    checks: list[_Check] = []
+    parsed = set()
+    id_columns = tuple(_quote(c) for c in table.column_names if c in ("patient_id", "pathway_id"))
+    for column in table.columns:
+        expression, parses = _typed_expression(column.name, column.dtype, types[column.name])
+        if not parses:
+            continue
+        parsed.add(column.name)
+        raw = _quote(column.name)
+        examples = tuple(dict.fromkeys((*id_columns, raw)))
+        # A value that is present but does not parse; a "NaN" number counts as missing, as in pandas.
+        missing = f"{raw} IS NULL"
+        if column.dtype == "double":
+            missing = f"({raw} IS NULL OR lower(trim(CAST({raw} AS VARCHAR))) = 'nan')"
+        checks.append(
+            _Check(column.name, f"unparsable_{column.dtype}", f"NOT {missing} AND ({expression}) IS NULL", examples)
+        )
+        if not column.nullable:
+            checks.append(_Check(column.name, "not_null", missing, examples))
+    view = _quote(f"src_{table.name}")
+    return _run_row_checks(con, table.name, view, checks, {"iso_date": ISO_DATE}), parsed
+
+
+def _load_typed(con: duckdb.DuckDBPyConnection, table: Table, types: dict[str, str]) -> None:
+    """Create the contract table with contract types from its source view (unparsable values become NULL)."""
+    select = ", ".join(
+        f"{_typed_expression(c.name, c.dtype, types[c.name])[0]} AS {_quote(c.name)}" for c in table.columns
+    )
+    order = TABLE_ORDER.get(table.name)
+    order_sql = f" ORDER BY {', '.join(_quote(c) for c in order)}" if order else ""
+    sql = (
+        f"CREATE OR REPLACE TABLE {_quote(table.name)} AS SELECT {select} FROM {_quote('src_' + table.name)}{order_sql}"  # noqa: S608
+    )
+    con.execute(sql, {"iso_date": ISO_DATE} if "$iso_date" in sql else {})
+
+
+def _code_checks(con: duckdb.DuckDBPyConnection, table: Table, loaded: set[str]) -> list[Problem]:
+    """Vocabulary, format and reference checks, run on each coded column's distinct values."""
+    problems = []
+    for column in table.columns:
+        reference = REFERENCE_CODES.get((table.name, column.name))
+        if column.vocabulary is None and column.pattern is None and reference is None:
+            continue
+        name = _quote(column.name)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE code_values AS SELECT {name} AS value, count(*) AS n "  # noqa: S608
+            f"FROM {_quote(table.name)} WHERE {name} IS NOT NULL GROUP BY ALL"
+        )
+        tests: list[tuple[str, str, dict[str, object]]] = []
+        if column.vocabulary is not None:
+            tests.append(("vocabulary", "NOT list_contains($allowed, value)", {"allowed": list(column.vocabulary)}))
+        if column.pattern is not None:
+            tests.append(
+                (
+                    f"format:{column.pattern}",
+                    "NOT regexp_full_match(value, $pattern)",
+                    {"pattern": PATTERNS[column.pattern]},
+                )
+            )
+        if reference is not None and reference[0] in loaded:
+            ref_table, ref_column = (_quote(x) for x in reference)
+            # Badly formed codes are reported as such, not again as unknown.
+            well_formed = "regexp_full_match(value, $pattern) AND " if column.pattern else ""
+            params = {"pattern": PATTERNS[column.pattern]} if column.pattern else {}
+            tests.append(
+                (
+                    f"unknown_code:{reference[0]}",
+                    f"{well_formed}value NOT IN (SELECT {ref_column} FROM {ref_table})",  # noqa: S608
+                    params,
+                )
+            )
+        for check, condition, params in tests:
+            total, values = con.execute(
+                f"SELECT sum(n), list(value ORDER BY n DESC, value)[1:{EXAMPLES}] FROM code_values WHERE {condition}",  # noqa: S608
+                params,
+            ).fetchone()
+            if total:
+                problems.append(Problem(table.name, column.name, check, int(total), tuple(repr(v) for v in values)))
+    con.execute("DROP TABLE IF EXISTS code_values")
+    return problems
+
+
+def _key_check(con: duckdb.DuckDBPyConnection, table: Table) -> list[Problem]:
+    """Rows whose key is shared with another row."""
+    if not table.key:
+        return []
+    key = ", ".join(_quote(c) for c in table.key)
+    total, examples = con.execute(
+        f"SELECT sum(n), list(concat_ws(', ', {key}) || ' (x' || n || ')' ORDER BY n DESC)[1:{EXAMPLES}] "  # noqa: S608
+        f"FROM (SELECT {key}, count(*) AS n FROM {_quote(table.name)} GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchone()
+    if not total:
+        return []
+    return [Problem(table.name, ", ".join(table.key), "duplicate_key", int(total), tuple(examples))]
+
+
+def _loaded_checks(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    null_checked: set[str],
+    extract_date: date,
+    patients_source: str | None,
+) -> list[Problem]:
+    """Row checks on the typed table: missing values, dates, birth order, orphans."""
+    checks: list[_Check] = []
+    t = "t."
+    ids = tuple(f"t.{_quote(c)}" for c in table.column_names if c in ("patient_id", "pathway_id"))
+    for column in table.columns:
+        col = t + _quote(column.name)
+        examples = tuple(dict.fromkeys((*ids, col)))
+        if not column.nullable and column.name not in null_checked:
+            checks.append(_Check(column.name, "not_null", f"{col} IS NULL", examples))
+        if column.dtype == "date":
+            checks.append(_Check(column.name, "after_extract_date", f"{col} > $extract_date", examples))
+    from_sql = f"{_quote(table.name)} AS t"
+    if table.name == "patients":
+        for name in table.after_birth:
+            col = t + _quote(name)
+            checks.append(_Check(name, "before_birth", f"{col} < t.birth_date", (*ids, "t.birth_date", col)))
+        checks.append(
+            _Check(
+                "registration_end",
+                "end_before_start",
+                "t.registration_end < t.registration_start",
+                (*ids, "t.registration_start", "t.registration_end"),
+            )
+        )
+    elif patients_source is not None:
+        from_sql += f" LEFT JOIN {patients_source} AS p ON t.patient_id = p.patient_id"
+        checks.append(_Check("patient_id", "orphan_patient", "p.patient_id IS NULL", (*ids,)))
+        for name in table.after_birth:
+            col = t + _quote(name)
+            checks.append(_Check(name, "before_birth", f"{col} < p.birth_date", (*ids, "p.birth_date", col)))
+    return _run_row_checks(con, table.name, from_sql, checks, {"extract_date": extract_date})
+
+
+def load_and_validate(
+    con: duckdb.DuckDBPyConnection,
+    extract_dir: Path,
+    extract_date: date,
+    progress: Progress = lambda message: None,
+) -> list[Problem]:
+    """Load every contract table from ``extract_dir`` into ``con`` (typed) and return every problem found.
+
+    The reference tables ``ref_practices`` and ``ref_lsoa21`` must already be in ``con``
+    for practice and LSOA codes to be checked against them. An empty list means
+    the extract honours the contract and the typed tables are ready to use.
+    """
+    sources, problems = find_sources(Path(extract_dir))
+    loaded: set[str] = set()
+    null_checked: dict[str, set[str]] = {}
+    for name, source in sources.items():
+        table = TABLES[name]
+        progress(f"reading {name} ({len(source.paths)} {source.kind} file{'s' if len(source.paths) > 1 else ''})")
+        types, staged_problems = _stage(con, source)
+        problems += staged_problems
+        if types is None:
+            continue
+        missing = [c for c in table.column_names if c not in types]
+        if missing:
+            problems += [
+                Problem(name, c, "missing_column", 0, (f"columns found: {', '.join(types)}",)) for c in missing
+            ]
+            continue
+        types = {c: types[c] for c in table.column_names}
+        try:
+            source_problems, null_checked[name] = _source_checks(con, table, types)
+            problems += source_problems
+            _load_typed(con, table, types)
+        except duckdb.Error as error:
+            # A CSV row with the wrong number of fields, a corrupt Parquet page, ...
+            problems.append(Problem(name, None, "unreadable", 0, (_first_lines(error),)))
+            continue
+        loaded.add(name)
+
+    if "patients" in loaded and not con.execute("SELECT count(*) FROM patients").fetchone()[0]:
+        problems.append(Problem("patients", None, "empty_table", 0, ("the extract has no patients",)))
+
+    patients_source = None
+    patients_problems: list[Problem] = []
+    if "patients" in loaded:
+        patients_problems = _key_check(con, TABLES["patients"])
+        # With duplicate patient ids a join would count event rows twice; join to one row per id.
+        patients_source = (
+            "(SELECT patient_id, min(birth_date) AS birth_date FROM patients GROUP BY patient_id)"
+            if patients_problems
+            else "patients"
+        )
+    reference_tables = {r[0] for r in REFERENCE_CODES.values()}
+    present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for name in TABLES:
+        if name not in loaded:
+            continue
+        progress(f"checking {name}")
+        table = TABLES[name]
+        problems += _code_checks(con, table, present & reference_tables)
+        problems += patients_problems if name == "patients" else _key_check(con, table)
+        problems += _loaded_checks(con, table, null_checked[name], extract_date, patients_source)
+    for name in sources:
+        con.execute(f"DROP VIEW IF EXISTS {_quote('src_' + name)}")
+    return problems
