@@ -1,0 +1,687 @@
+"""Build-time derivation of every indicator: per-unit facts, then small aggregate cubes.
+
+``materialise(con, extract_date)`` is called by ``data.build`` once the contract
+tables, reference tables, ``meta`` and ``patient_dim`` exist. It writes:
+
+- ``ind_period(period_id, period_type, start_date, end_date, label)``: every
+  complete period (end on or before the extract date) the indicators use;
+- ``ind_patient(indicator_id, period_id, patient_id, unit_id, numerator, denominator)``:
+  one row per patient (or pathway / tumour) in each denominator, for indicators
+  whose denominator is not the whole registered list (``Indicator.patient_level``);
+- ``ind_cube_practice``: counts by indicator, period, practice (with its PCN,
+  borough and ICB), national and London IMD quintile, ethnic group, sex, age band;
+- ``ind_cube_lsoa``: counts by indicator, period, residence LSOA (with its IMD
+  deciles and quintiles), practice borough and ICB, ethnic group, sex, age band;
+- ``ind_registry``: the registry as a table, for anyone reading the file directly.
+
+All rule logic is here, one SQL block per family; the API in
+:mod:`queries.indicators` only sums the cubes. Constants (codes, dates,
+thresholds) are bound parameters or come from small tables loaded from
+``data/codelists``; nothing user-supplied is ever formatted into SQL.
+
+Conventions shared by every rule (documented in the registry):
+- registered on day d: ``registration_start <= d`` and (``registration_end`` is
+  null or after d); alive on day d: ``death_date`` null or after d. A denominator
+  counts patients registered and alive on the period's last day (QOF achievement
+  date, COVER responsible population at the end of the quarter).
+- age on day d: completed years, with ``birth_date + N years`` as the Nth birthday
+  (so 29 Feb birthdays fall on 28 Feb in common years, as DuckDB date arithmetic does).
+- "in the 12 months to the period end": from ``end - 12 months + 1 day`` to ``end``
+  inclusive, which for a financial year is the year itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from data import codelists
+from data.schema import EMERGENCY_ADMISSION_METHODS
+from queries.registry import INDICATORS
+
+LONDON_CODE = "E12000007"
+
+# How many complete periods of each type to derive (bounded so the cube stays small).
+PERIODS_KEPT = {"month": 24, "quarter": 12, "fy": 4, "r12": 9}
+
+# The 2022 London polio booster: JCVI advice date and the end of the window we count.
+POLIO_CAMPAIGN_START = dt.date(2022, 8, 10)
+POLIO_CAMPAIGN_END = dt.date(2023, 3, 31)
+
+# Schedule change: children born on or after this date get no Hib/MenC [IMM-ANNEXA].
+NEW_SCHEDULE_BORN_FROM = dt.date(2024, 7, 1)
+# AST012 (QOF v50) applies to first diagnoses on or after this date [PCIT-AST012].
+AST012_DIAGNOSED_FROM = dt.date(2025, 4, 1)
+
+# Age bands used by every cube (QOF, CVDPREVENT and COVER boundaries all fall on a band edge).
+AGE_BANDS = (
+    (0, 4, "0-4"),
+    (5, 17, "5-17"),
+    (18, 29, "18-29"),
+    (30, 39, "30-39"),
+    (40, 49, "40-49"),
+    (50, 59, "50-59"),
+    (60, 69, "60-69"),
+    (70, 79, "70-79"),
+    (80, 200, "80+"),
+)
+
+# Recorded hypertension prevalence by age band, OpenSAFELY-TPP 2021/22 [OS-OPENHEART], divided by the
+# diagnosed share 0.71 (29 % of hypertensive adults undiagnosed, HSE 2015-19 [ONS-UNDIAG]) to give an
+# expected (diagnosed + undiagnosed) rate; capped at 0.9. Lower age bound -> rate. Adults 18+ only.
+EXPECTED_HYPERTENSION_RATE = (
+    (18, 0.004 / 0.71),
+    (30, 0.017 / 0.71),
+    (40, 0.068 / 0.71),
+    (50, 0.178 / 0.71),
+    (60, 0.320 / 0.71),
+    (70, 0.485 / 0.71),
+    (80, min(0.628 / 0.71, 0.9)),
+)
+
+# COVER-style measures: (indicator, age in months at the cohort birthday, vaccines, minimum doses,
+# dose valid from age in months, born from, born before). Two rows with one id = rule by birth cohort.
+_FAR_PAST, _FAR_FUTURE = dt.date(1900, 1, 1), dt.date(2999, 1, 1)
+COVER_MEASURES = (
+    ("cover_12m_6in1", 12, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
+    ("cover_12m_pcv", 12, ("PCV",), 1, 0, _FAR_PAST, _FAR_FUTURE),
+    ("cover_12m_menb", 12, ("MenB",), 2, 0, _FAR_PAST, _FAR_FUTURE),
+    ("cover_12m_rota", 12, ("Rotavirus",), 2, 0, _FAR_PAST, _FAR_FUTURE),
+    ("cover_24m_6in1", 24, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
+    ("cover_24m_mmr1", 24, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    ("cover_24m_pcv_booster", 24, ("PCV",), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    ("cover_24m_menb_booster", 24, ("MenB",), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    ("cover_24m_hibmenc", 24, ("HibMenC",), 1, 12, _FAR_PAST, NEW_SCHEDULE_BORN_FROM),
+    ("cover_24m_hibmenc", 24, ("6in1",), 1, 12, NEW_SCHEDULE_BORN_FROM, _FAR_FUTURE),
+    ("cover_5y_6in1", 60, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
+    ("cover_5y_mmr1", 60, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    ("cover_5y_mmr2", 60, ("MMR", "MMRV"), 2, 12, _FAR_PAST, _FAR_FUTURE),
+    ("cover_5y_4in1", 60, ("4in1",), 1, 0, _FAR_PAST, _FAR_FUTURE),
+    ("mmr1_on_time", 18, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    ("6in1_on_time", 8, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
+)
+
+_CODELISTS_USED = (
+    "hyp_cod",
+    "hypres_cod",
+    "systolic_bp_clinic",
+    "diastolic_bp_clinic",
+    "systolic_bp_home",
+    "diastolic_bp_home",
+    "ast_cod",
+    "astres_cod",
+    "rev_cod",
+    "writpastp_cod",
+    "asthma_objective_test",
+    "saba",
+    "ics",
+    "asthma_admission",
+)
+
+OUTPUT_TABLES = ("ind_period", "ind_patient", "ind_cube_practice", "ind_cube_lsoa", "ind_registry")
+
+
+def _age(birth: str, day: str) -> str:
+    """SQL for completed years between two date expressions (fixed column names only, never user input)."""
+    return (
+        f"(date_diff('year', {birth}, {day}) - "
+        f"CASE WHEN {birth} + to_years(CAST(date_diff('year', {birth}, {day}) AS INTEGER)) > {day} THEN 1 ELSE 0 END)"
+    )
+
+
+def _registered_alive(alias: str, day: str) -> str:
+    return (
+        f"{alias}.registration_start <= {day} "
+        f"AND ({alias}.registration_end IS NULL OR {alias}.registration_end > {day}) "
+        f"AND ({alias}.death_date IS NULL OR {alias}.death_date > {day}) "
+        f"AND {alias}.birth_date <= {day}"
+    )
+
+
+def _financial_year_start(day: dt.date) -> dt.date:
+    return dt.date(day.year if day.month >= 4 else day.year - 1, 4, 1)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.year * 12 + day.month - 1 + months
+    return dt.date(month_index // 12, month_index % 12 + 1, 1)
+
+
+def _twelve_months_before(day: dt.date) -> dt.date:
+    """The same day a year earlier (28 Feb for 29 Feb), as DuckDB's ``day - INTERVAL 12 MONTH``."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def build_periods(extract_date: dt.date) -> pd.DataFrame:
+    """Every complete period used by an indicator, newest first within each type.
+
+    A period is complete when its last day is on or before the extract date.
+    """
+    rows: list[tuple[str, str, dt.date, dt.date, str]] = []
+    day = dt.timedelta(days=1)
+    # Months: the month containing the extract date counts only if the extract date is its last day.
+    first_of_next = _add_months(extract_date.replace(day=1), 1)
+    month_end = extract_date if first_of_next - day == extract_date else extract_date.replace(day=1) - day
+    for _ in range(PERIODS_KEPT["month"]):
+        start = month_end.replace(day=1)
+        rows.append((f"{start:%Y-%m}", "month", start, month_end, f"{start:%b %Y}"))
+        month_end = start - day
+    # Financial-year quarters (Q1 = April to June).
+    quarter_start = _add_months(extract_date.replace(day=1), -((extract_date.month - 4) % 3))
+    quarter_end = _add_months(quarter_start, 3) - day
+    if quarter_end > extract_date:
+        quarter_start = _add_months(quarter_start, -3)
+    for _ in range(PERIODS_KEPT["quarter"]):
+        end = _add_months(quarter_start, 3) - day
+        fy = _financial_year_start(quarter_start).year
+        number = (quarter_start.month - 4) % 12 // 3 + 1
+        label = f"{fy}-{(fy + 1) % 100:02d} Q{number}"
+        rows.append((label, "quarter", quarter_start, end, label))
+        quarter_start = _add_months(quarter_start, -3)
+    # Financial years.
+    fy_start = _financial_year_start(extract_date)
+    if dt.date(fy_start.year + 1, 3, 31) > extract_date:
+        fy_start = dt.date(fy_start.year - 1, 4, 1)
+    for _ in range(PERIODS_KEPT["fy"]):
+        label = f"{fy_start.year}-{(fy_start.year + 1) % 100:02d}"
+        rows.append((label, "fy", fy_start, dt.date(fy_start.year + 1, 3, 31), label))
+        fy_start = dt.date(fy_start.year - 1, 4, 1)
+    # Rolling 12 months: to the extract date, then to each earlier quarter end (31 Mar, 30 Jun, ...).
+    ends = [extract_date]
+    month_start = extract_date.replace(day=1)
+    while len(ends) < PERIODS_KEPT["r12"]:
+        month_end = _add_months(month_start, 1) - day
+        if month_end.month % 3 == 0 and month_end < extract_date:
+            ends.append(month_end)
+        month_start = _add_months(month_start, -1)
+    for end in ends:
+        rows.append((f"R12 to {end.isoformat()}", "r12", _twelve_months_before(end) + day, end,
+                     f"12 months to {end:%d %b %Y}"))
+    if extract_date >= POLIO_CAMPAIGN_END:
+        rows.append(("polio-2022", "campaign", POLIO_CAMPAIGN_START, POLIO_CAMPAIGN_END, "Polio booster 2022-23"))
+    return pd.DataFrame(rows, columns=["period_id", "period_type", "start_date", "end_date", "label"])
+
+
+def _load_small_tables(con: duckdb.DuckDBPyConnection, extract_date: dt.date) -> None:
+    """Periods, codelists, COVER measures and expected rates as tables the rule SQL joins to."""
+    periods = build_periods(extract_date)
+    con.execute("DROP TABLE IF EXISTS ind_period")
+    con.execute(
+        "CREATE TABLE ind_period (period_id VARCHAR PRIMARY KEY, period_type VARCHAR, start_date DATE, "
+        "end_date DATE, label VARCHAR)"
+    )
+    con.executemany("INSERT INTO ind_period VALUES (?, ?, ?, ?, ?)", periods.itertuples(index=False, name=None))
+
+    con.execute("CREATE OR REPLACE TEMP TABLE _code (codelist VARCHAR, code VARCHAR)")
+    code_rows = [(name, code) for name in _CODELISTS_USED for code in codelists.codes(name)]
+    con.executemany("INSERT INTO _code VALUES (?, ?)", code_rows)
+    # Admission diagnoses are matched on the ICD-10 category (first three characters, dot ignored).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _asthma_icd AS SELECT DISTINCT left(replace(code, '.', ''), 3) AS category "
+        "FROM _code WHERE codelist = 'asthma_admission'"
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _emergency_method (method VARCHAR)")
+    con.executemany("INSERT INTO _emergency_method VALUES (?)", [(m,) for m in EMERGENCY_ADMISSION_METHODS])
+
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _cover_measure (indicator_id VARCHAR, age_months INTEGER, vaccines VARCHAR[], "
+        "min_doses INTEGER, valid_from_months INTEGER, born_from DATE, born_before DATE)"
+    )
+    con.executemany(
+        "INSERT INTO _cover_measure VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(m[0], m[1], list(m[2]), m[3], m[4], m[5], m[6]) for m in COVER_MEASURES],
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE _expected_rate (age_from INTEGER, age_to INTEGER, rate DOUBLE)")
+    bounds = [age for age, _ in EXPECTED_HYPERTENSION_RATE[1:]] + [1000]
+    con.executemany(
+        "INSERT INTO _expected_rate VALUES (?, ?, ?)",
+        [(age, upper - 1, rate) for (age, rate), upper in zip(EXPECTED_HYPERTENSION_RATE, bounds, strict=True)],
+    )
+
+
+_FACT_COLUMNS = "indicator_id, period_id, patient_id, unit_id, age, numerator, denominator"
+
+
+def _cover_sql() -> str:
+    """COVER cohorts and timeliness: a child is in the cohort when the birthday falls in the period."""
+    return f"""
+    INSERT INTO _fact ({_FACT_COLUMNS})
+    WITH cohort AS (
+        SELECT m.indicator_id, p.period_id, p.end_date, d.patient_id, d.birth_date, m.vaccines, m.min_doses,
+               d.birth_date + to_months(m.age_months) AS birthday,
+               d.birth_date + to_months(m.valid_from_months) AS valid_from
+        FROM _cover_measure AS m
+        JOIN ind_period AS p ON p.period_type IN ('quarter', 'fy')
+        JOIN patient_dim AS d
+          ON d.birth_date + to_months(m.age_months) BETWEEN p.start_date AND p.end_date
+         AND d.birth_date >= m.born_from AND d.birth_date < m.born_before
+        WHERE {_registered_alive("d", "p.end_date")}
+    ),
+    doses AS (
+        -- Doses are counted by distinct date: a duplicated record of one dose is one dose.
+        SELECT c.indicator_id, c.period_id, c.patient_id, count(DISTINCT i.vaccination_date) AS doses
+        FROM cohort AS c
+        JOIN immunisations AS i
+          ON i.patient_id = c.patient_id AND list_contains(c.vaccines, i.vaccine)
+         AND i.vaccination_date < c.birthday AND i.vaccination_date >= c.valid_from
+        GROUP BY ALL
+    )
+    SELECT c.indicator_id, c.period_id, c.patient_id, NULL, {_age("c.birth_date", "c.end_date")},
+           CASE WHEN coalesce(d.doses, 0) >= c.min_doses THEN 1 ELSE 0 END, 1
+    FROM cohort AS c
+    LEFT JOIN doses AS d USING (indicator_id, period_id, patient_id)
+    """  # noqa: S608 (identifiers are module constants)
+
+
+def _polio_sql() -> str:
+    """The 2022 booster: aged 1-9 on the advice date; boosted in the window or fully up to date at its end."""
+    return f"""
+    INSERT INTO _fact ({_FACT_COLUMNS})
+    WITH cohort AS (
+        SELECT p.period_id, p.start_date, p.end_date, d.patient_id, d.birth_date
+        FROM ind_period AS p
+        JOIN patient_dim AS d
+          ON {_age("d.birth_date", "p.start_date")} BETWEEN 1 AND 9
+        WHERE p.period_type = 'campaign' AND {_registered_alive("d", "p.end_date")}
+    ),
+    doses AS (
+        SELECT c.patient_id,
+               count(*) FILTER (WHERE i.vaccination_date BETWEEN c.start_date AND c.end_date) AS in_window,
+               count(DISTINCT i.vaccination_date) AS total
+        FROM cohort AS c
+        JOIN immunisations AS i
+          ON i.patient_id = c.patient_id AND i.vaccine IN ('6in1', '4in1', 'IPV') AND i.vaccination_date <= c.end_date
+        GROUP BY ALL
+    )
+    SELECT 'polio_booster_1_9', c.period_id, c.patient_id, NULL, {_age("c.birth_date", "c.end_date")},
+           CASE WHEN coalesce(d.in_window, 0) > 0
+                  OR coalesce(d.total, 0) >= CASE WHEN c.birth_date + to_months(40) <= c.end_date THEN 4 ELSE 3 END
+                THEN 1 ELSE 0 END,
+           1
+    FROM cohort AS c LEFT JOIN doses AS d USING (patient_id)
+    """  # noqa: S608 (identifiers are module constants)
+
+
+def _qof_population_sql() -> str:
+    """Registered, alive patients on each QOF period end, with age then and registration date."""
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _qof_pop AS
+    SELECT p.period_id, p.start_date, p.end_date, d.patient_id, d.registration_start,
+           {_age("d.birth_date", "p.end_date")} AS age
+    FROM ind_period AS p
+    JOIN patient_dim AS d ON {_registered_alive("d", "p.end_date")}
+    WHERE p.period_type IN ('fy', 'r12')
+    """  # noqa: S608 (identifiers are module constants)
+
+
+def _register_sql(name: str, diagnosis: str, resolved: str) -> str:
+    """A QOF register per period: latest diagnosis on or before the end not followed by a later resolved code.
+
+    A resolved code on or before the latest diagnosis does not remove anyone [OS-HYP001].
+    """
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {name} AS
+    SELECT p.period_id, e.patient_id,
+           max(e.event_date) FILTER (WHERE c.codelist = '{diagnosis}') AS last_diagnosis,
+           min(e.event_date) FILTER (WHERE c.codelist = '{diagnosis}') AS first_diagnosis,
+           max(e.event_date) FILTER (WHERE c.codelist = '{resolved}') AS last_resolved
+    FROM ind_period AS p
+    JOIN clinical_events AS e ON e.event_date <= p.end_date
+    JOIN _code AS c ON c.code = e.snomed_code AND c.codelist IN ('{diagnosis}', '{resolved}')
+    WHERE p.period_type IN ('fy', 'r12')
+    GROUP BY ALL
+    HAVING last_diagnosis IS NOT NULL AND (last_resolved IS NULL OR last_resolved <= last_diagnosis)
+    """  # noqa: S608 (identifiers are module constants)
+
+
+def _bp_sql() -> str:
+    """Blood pressure readings: systolic and diastolic on the same day and setting, lowest of each that day."""
+    return """
+    CREATE OR REPLACE TEMP TABLE _bp AS
+    WITH coded AS (
+        SELECT e.patient_id, e.event_date, e.value,
+               CASE WHEN c.codelist LIKE 'systolic%' THEN 'systolic' ELSE 'diastolic' END AS kind,
+               CASE WHEN c.codelist LIKE '%clinic' THEN 'clinic' ELSE 'home' END AS setting
+        FROM clinical_events AS e
+        JOIN _code AS c ON c.code = e.snomed_code AND c.codelist LIKE '%_bp_%'
+        WHERE e.value IS NOT NULL
+    )
+    SELECT patient_id, event_date, setting,
+           min(value) FILTER (WHERE kind = 'systolic') AS systolic,
+           min(value) FILTER (WHERE kind = 'diastolic') AS diastolic
+    FROM coded
+    GROUP BY ALL
+    HAVING systolic IS NOT NULL AND diastolic IS NOT NULL
+    """
+
+
+def _hypertension_sql() -> list[str]:
+    latest_bp = """
+    CREATE OR REPLACE TEMP TABLE _bp_latest AS
+    SELECT p.period_id, b.patient_id, b.event_date, b.setting, b.systolic, b.diastolic
+    FROM ind_period AS p
+    JOIN _bp AS b ON b.event_date BETWEEN p.start_date AND p.end_date
+    WHERE p.period_type IN ('fy', 'r12')
+    -- Latest day wins; on a day with clinic and home readings the clinic reading is used.
+    QUALIFY row_number() OVER (PARTITION BY p.period_id, b.patient_id
+                               ORDER BY b.event_date DESC, b.setting = 'clinic' DESC) = 1
+    """
+    raised = """
+    CREATE OR REPLACE TEMP TABLE _bp_raised AS
+    SELECT DISTINCT p.period_id, b.patient_id
+    FROM ind_period AS p
+    JOIN _bp AS b ON b.event_date BETWEEN p.start_date AND p.end_date - INTERVAL 3 MONTH
+    WHERE p.period_type IN ('fy', 'r12') AND b.systolic >= 140 AND b.diastolic >= 90
+    """
+    control = f"""
+    INSERT INTO _fact ({_FACT_COLUMNS})
+    WITH reg AS (
+        SELECT q.*, r.first_diagnosis, b.event_date AS bp_date, b.setting, b.systolic, b.diastolic,
+               CASE WHEN q.age <= 79 THEN 'hyp008' ELSE 'hyp009' END AS indicator_id
+        FROM _qof_pop AS q
+        JOIN _hyp_reg AS r USING (period_id, patient_id)
+        LEFT JOIN _bp_latest AS b USING (period_id, patient_id)
+    ),
+    judged AS (
+        SELECT *,
+               coalesce(CASE
+                   WHEN indicator_id = 'hyp008' AND setting = 'clinic' THEN systolic <= 140 AND diastolic <= 90
+                   WHEN indicator_id = 'hyp008' THEN systolic <= 135 AND diastolic <= 85
+                   WHEN setting = 'clinic' THEN systolic <= 150 AND diastolic <= 90
+                   ELSE systolic <= 145 AND diastolic <= 85 END, false) AS achieved
+        FROM reg
+    )
+    SELECT indicator_id, period_id, patient_id, NULL, age,
+           CASE WHEN achieved THEN 1 ELSE 0 END, 1
+    FROM judged
+    -- Achievers always count; others are excluded if newly diagnosed or newly registered (9 months).
+    WHERE achieved OR NOT (first_diagnosis > end_date - INTERVAL 9 MONTH
+                           OR registration_start > end_date - INTERVAL 9 MONTH)
+    """  # noqa: S608 (identifiers are module constants)
+    others = f"""
+    INSERT INTO _fact ({_FACT_COLUMNS})
+    SELECT 'hyp_prevalence', q.period_id, q.patient_id, NULL, q.age,
+           CASE WHEN r.patient_id IS NULL THEN 0 ELSE 1 END, 1
+    FROM _qof_pop AS q LEFT JOIN _hyp_reg AS r USING (period_id, patient_id)
+    UNION ALL
+    SELECT 'hyp_bp_recorded_12m', q.period_id, q.patient_id, NULL, q.age,
+           CASE WHEN b.patient_id IS NULL THEN 0 ELSE 1 END, 1
+    FROM _qof_pop AS q
+    JOIN _hyp_reg AS r USING (period_id, patient_id)
+    LEFT JOIN _bp_latest AS b USING (period_id, patient_id)
+    UNION ALL
+    SELECT 'hyp_detection_ratio', q.period_id, q.patient_id, NULL, q.age,
+           CASE WHEN r.patient_id IS NULL THEN 0 ELSE 1 END, x.rate
+    FROM _qof_pop AS q
+    JOIN _expected_rate AS x ON q.age BETWEEN x.age_from AND x.age_to
+    LEFT JOIN _hyp_reg AS r USING (period_id, patient_id)
+    UNION ALL
+    SELECT 'hyp_possible_undiagnosed', q.period_id, q.patient_id, NULL, q.age,
+           CASE WHEN b.patient_id IS NULL THEN 0 ELSE 1 END, 1
+    FROM _qof_pop AS q
+    LEFT JOIN _hyp_reg AS r USING (period_id, patient_id)
+    LEFT JOIN _bp_raised AS b USING (period_id, patient_id)
+    WHERE q.age >= 18 AND r.patient_id IS NULL
+    """  # noqa: S608 (identifiers are module constants)
+    return [
+        _register_sql("_hyp_reg", "hyp_cod", "hypres_cod"),
+        _bp_sql(),
+        latest_bp,
+        raised,
+        control,
+        others,
+    ]
+
+
+def _asthma_sql() -> list[str]:
+    prescriptions = """
+    CREATE OR REPLACE TEMP TABLE _ast_rx AS
+    SELECT p.period_id, m.patient_id,
+           sum(m.quantity) FILTER (WHERE c.codelist = 'saba') AS saba,
+           sum(m.quantity) FILTER (WHERE c.codelist = 'ics') AS ics
+    FROM ind_period AS p
+    JOIN medications AS m ON m.issue_date BETWEEN p.start_date AND p.end_date
+    JOIN _code AS c ON c.code = m.dmd_code AND c.codelist IN ('saba', 'ics')
+    WHERE p.period_type IN ('fy', 'r12')
+    GROUP BY ALL
+    """
+    register = """
+    -- AST005: aged 6+, unresolved diagnosis, and an asthma inhaler issued in the 12 months.
+    CREATE OR REPLACE TEMP TABLE _ast_reg AS
+    SELECT q.period_id, q.patient_id, q.age, q.end_date, q.start_date, q.registration_start, d.first_diagnosis,
+           coalesce(x.saba, 0) AS saba, coalesce(x.ics, 0) AS ics
+    FROM _qof_pop AS q
+    JOIN _ast_dx AS d USING (period_id, patient_id)
+    JOIN _ast_rx AS x USING (period_id, patient_id)
+    WHERE q.age >= 6 AND coalesce(x.saba, 0) + coalesce(x.ics, 0) > 0
+    """
+    review = """
+    CREATE OR REPLACE TEMP TABLE _ast_review AS
+    SELECT p.period_id, e.patient_id,
+           true AS reviewed,
+           bool_or(w.patient_id IS NOT NULL) AS with_plan
+    FROM ind_period AS p
+    JOIN clinical_events AS e ON e.event_date BETWEEN p.start_date AND p.end_date
+    JOIN _code AS c ON c.code = e.snomed_code AND c.codelist = 'rev_cod'
+    LEFT JOIN (SELECT e2.patient_id, e2.event_date FROM clinical_events AS e2
+               JOIN _code AS c2 ON c2.code = e2.snomed_code AND c2.codelist = 'writpastp_cod') AS w
+      ON w.patient_id = e.patient_id AND w.event_date = e.event_date
+    WHERE p.period_type IN ('fy', 'r12')
+    GROUP BY ALL
+    """
+    tested = """
+    CREATE OR REPLACE TEMP TABLE _ast_tested AS
+    SELECT DISTINCT r.period_id, r.patient_id
+    FROM _ast_reg AS r
+    JOIN clinical_events AS e
+      ON e.patient_id = r.patient_id
+     AND e.event_date BETWEEN r.first_diagnosis - INTERVAL 3 MONTH AND r.first_diagnosis + INTERVAL 3 MONTH
+     AND e.event_date <= r.end_date
+    JOIN _code AS c ON c.code = e.snomed_code AND c.codelist = 'asthma_objective_test'
+    """
+    admitted = """
+    CREATE OR REPLACE TEMP TABLE _ast_admitted AS
+    SELECT DISTINCT p.period_id, h.patient_id
+    FROM ind_period AS p
+    JOIN hospital_episodes AS h ON h.admission_date BETWEEN p.start_date AND p.end_date
+    WHERE p.period_type IN ('fy', 'r12')
+      AND h.admission_method IN (SELECT method FROM _emergency_method)
+      AND left(replace(h.primary_diagnosis, '.', ''), 3) IN (SELECT category FROM _asthma_icd)
+    """
+    facts = f"""
+    INSERT INTO _fact ({_FACT_COLUMNS})
+    SELECT 'ast_prevalence', q.period_id, q.patient_id, NULL, q.age,
+           CASE WHEN r.patient_id IS NULL THEN 0 ELSE 1 END, 1
+    FROM _qof_pop AS q LEFT JOIN _ast_reg AS r USING (period_id, patient_id)
+    UNION ALL
+    -- Review and plan: achievers always count; others excluded if diagnosed or registered in the last 3 months.
+    SELECT i.indicator_id, r.period_id, r.patient_id, NULL, r.age, CASE WHEN i.achieved THEN 1 ELSE 0 END, 1
+    FROM _ast_reg AS r
+    LEFT JOIN _ast_review AS v USING (period_id, patient_id)
+    CROSS JOIN LATERAL (VALUES ('ast_review_12m', coalesce(v.reviewed, false)),
+                               ('ast_action_plan', coalesce(v.with_plan, false))) AS i(indicator_id, achieved)
+    WHERE i.achieved OR NOT (r.first_diagnosis > r.end_date - INTERVAL 3 MONTH
+                             OR r.registration_start > r.end_date - INTERVAL 3 MONTH)
+    UNION ALL
+    SELECT 'ast_objective_test', r.period_id, r.patient_id, NULL, r.age,
+           CASE WHEN t.patient_id IS NULL THEN 0 ELSE 1 END, 1
+    FROM _ast_reg AS r LEFT JOIN _ast_tested AS t USING (period_id, patient_id)
+    WHERE r.first_diagnosis BETWEEN r.start_date AND r.end_date
+      AND r.first_diagnosis >= $ast012_from
+      AND (t.patient_id IS NOT NULL OR r.first_diagnosis <= r.end_date - INTERVAL 3 MONTH)
+    UNION ALL
+    SELECT 'ast_saba_' || t.threshold || 'plus', r.period_id, r.patient_id, NULL, r.age,
+           CASE WHEN r.saba >= t.threshold THEN 1 ELSE 0 END, 1
+    FROM _ast_reg AS r CROSS JOIN (VALUES (3), (6), (12)) AS t(threshold)
+    UNION ALL
+    SELECT 'ast_saba_no_ics', r.period_id, r.patient_id, NULL, r.age, CASE WHEN r.ics = 0 THEN 1 ELSE 0 END, 1
+    FROM _ast_reg AS r WHERE r.saba > 0
+    UNION ALL
+    SELECT 'ast_emergency_admissions', r.period_id, r.patient_id, NULL, r.age,
+           CASE WHEN a.patient_id IS NULL THEN 0 ELSE 1 END, 1
+    FROM _ast_reg AS r LEFT JOIN _ast_admitted AS a USING (period_id, patient_id)
+    """  # noqa: S608 (identifiers are module constants)
+    return [
+        _register_sql("_ast_dx", "ast_cod", "astres_cod"),
+        prescriptions,
+        register,
+        review,
+        tested,
+        admitted,
+        facts,
+    ]
+
+
+def _cancer_sql() -> list[str]:
+    """CWT standards by clock-stop date; registry measures by diagnosis date."""
+    pathways = f"""
+    INSERT INTO _fact ({_FACT_COLUMNS})
+    WITH periods AS (SELECT * FROM ind_period WHERE period_type IN ('month', 'quarter', 'fy'))
+    SELECT 'cwt_fds_28d', p.period_id, c.patient_id, c.pathway_id, {_age("d.birth_date", "c.diagnosis_told_date")},
+           CASE WHEN date_diff('day', c.referral_date, c.diagnosis_told_date) <= 28 THEN 1 ELSE 0 END, 1
+    FROM cancer_pathways AS c
+    JOIN patient_dim AS d USING (patient_id)
+    JOIN periods AS p ON c.diagnosis_told_date BETWEEN p.start_date AND p.end_date
+    WHERE c.priority_type IN ('urgent_suspected_cancer', 'breast_symptomatic', 'screening')
+    UNION ALL
+    SELECT 'cancer_conversion_rate', p.period_id, c.patient_id, c.pathway_id,
+           {_age("d.birth_date", "c.diagnosis_told_date")},
+           CASE WHEN c.diagnosis_outcome = 'cancer_confirmed' THEN 1 ELSE 0 END, 1
+    FROM cancer_pathways AS c
+    JOIN patient_dim AS d USING (patient_id)
+    JOIN periods AS p ON c.diagnosis_told_date BETWEEN p.start_date AND p.end_date
+    WHERE c.priority_type IN ('urgent_suspected_cancer', 'breast_symptomatic', 'screening')
+      AND c.diagnosis_outcome IS NOT NULL
+    UNION ALL
+    SELECT 'cwt_31d', p.period_id, c.patient_id, c.pathway_id, {_age("d.birth_date", "c.treatment_start_date")},
+           CASE WHEN date_diff('day', c.decision_to_treat_date, c.treatment_start_date) <= 31 THEN 1 ELSE 0 END, 1
+    FROM cancer_pathways AS c
+    JOIN patient_dim AS d USING (patient_id)
+    JOIN periods AS p ON c.treatment_start_date BETWEEN p.start_date AND p.end_date
+    WHERE c.decision_to_treat_date IS NOT NULL
+    UNION ALL
+    SELECT 'cwt_62d', p.period_id, c.patient_id, c.pathway_id, {_age("d.birth_date", "c.treatment_start_date")},
+           CASE WHEN date_diff('day', c.referral_date, c.treatment_start_date) <= 62 THEN 1 ELSE 0 END, 1
+    FROM cancer_pathways AS c
+    JOIN patient_dim AS d USING (patient_id)
+    JOIN periods AS p ON c.treatment_start_date BETWEEN p.start_date AND p.end_date
+    WHERE c.priority_type IN ('urgent_suspected_cancer', 'breast_symptomatic', 'screening', 'consultant_upgrade')
+      AND coalesce(c.diagnosis_outcome, 'cancer_confirmed') = 'cancer_confirmed'
+    """  # noqa: S608 (identifiers are module constants)
+    tumours = f"""
+    INSERT INTO _fact ({_FACT_COLUMNS})
+    WITH tumour AS (
+        SELECT r.*, 'T' || row_number() OVER (ORDER BY r.patient_id, r.diagnosis_date, r.icd10_code) AS unit_id
+        FROM cancer_registrations AS r
+        WHERE left(r.icd10_code, 3) <> 'C44'
+    )
+    SELECT 'cancer_early_stage', p.period_id, t.patient_id, t.unit_id, {_age("d.birth_date", "t.diagnosis_date")},
+           CASE WHEN t.stage IN ('1', '2') THEN 1 ELSE 0 END, 1
+    FROM tumour AS t
+    JOIN patient_dim AS d USING (patient_id)
+    JOIN ind_period AS p ON t.diagnosis_date BETWEEN p.start_date AND p.end_date AND p.period_type IN ('quarter', 'fy')
+    WHERE t.stage IN ('1', '2', '3', '4')
+    UNION ALL
+    SELECT 'cancer_emergency_route', p.period_id, t.patient_id, t.unit_id,
+           {_age("d.birth_date", "t.diagnosis_date")}, CASE WHEN t.route = 'emergency' THEN 1 ELSE 0 END, 1
+    FROM tumour AS t
+    JOIN patient_dim AS d USING (patient_id)
+    JOIN ind_period AS p ON t.diagnosis_date BETWEEN p.start_date AND p.end_date AND p.period_type IN ('quarter', 'fy')
+    """  # noqa: S608 (identifiers are module constants)
+    return [pathways, tumours]
+
+
+def _age_band_sql(column: str) -> str:
+    cases = " ".join(f"WHEN {column} BETWEEN {low} AND {high} THEN '{label}'" for low, high, label in AGE_BANDS)
+    return f"CASE {cases} END"
+
+
+def _cube_sql() -> list[str]:
+    band = _age_band_sql("f.age")
+    practice = f"""
+    CREATE TABLE ind_cube_practice AS
+    SELECT f.indicator_id, f.period_id, d.practice_code, d.pcn_code, d.borough_code, d.icb_code,
+           d.imd_quintile_national, d.imd_quintile_london, d.ethnicity_group, d.sex, {band} AS age_band,
+           sum(f.numerator) AS numerator, sum(f.denominator) AS denominator, count(*) AS units
+    FROM _fact AS f JOIN patient_dim AS d USING (patient_id)
+    GROUP BY ALL
+    ORDER BY ALL
+    """  # noqa: S608 (identifiers are module constants)
+    lsoa = f"""
+    CREATE TABLE ind_cube_lsoa AS
+    SELECT f.indicator_id, f.period_id, d.lsoa21_code, d.residence_borough_code, d.borough_code, d.icb_code,
+           d.imd_decile_national, d.imd_decile_london, d.imd_quintile_national, d.imd_quintile_london,
+           d.ethnicity_group, d.sex, {band} AS age_band,
+           sum(f.numerator) AS numerator, sum(f.denominator) AS denominator, count(*) AS units
+    FROM _fact AS f JOIN patient_dim AS d USING (patient_id)
+    GROUP BY ALL
+    ORDER BY ALL
+    """  # noqa: S608 (identifiers are module constants)
+    return [practice, lsoa]
+
+
+def materialise(
+    con: duckdb.DuckDBPyConnection, extract_date: dt.date | str, *, progress=lambda message: None
+) -> dict[str, int]:
+    """Derive every indicator into the ``ind_*`` tables of ``con`` (replacing any earlier ones).
+
+    Returns row counts of the tables written.
+    """
+    if isinstance(extract_date, str):
+        extract_date = dt.date.fromisoformat(extract_date)
+    elif isinstance(extract_date, dt.datetime):
+        extract_date = extract_date.date()
+    for table in OUTPUT_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    _load_small_tables(con, extract_date)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _fact (indicator_id VARCHAR, period_id VARCHAR, patient_id VARCHAR, "
+        "unit_id VARCHAR, age INTEGER, numerator DOUBLE, denominator DOUBLE)"
+    )
+    steps: list[tuple[str, str, dict]] = [
+        ("immunisation: COVER cohorts", _cover_sql(), {}),
+        ("immunisation: polio booster", _polio_sql(), {}),
+        ("QOF population", _qof_population_sql(), {}),
+    ]
+    steps += [("hypertension", sql, {}) for sql in _hypertension_sql()]
+    steps += [
+        ("asthma", sql, {"ast012_from": AST012_DIAGNOSED_FROM} if "$ast012_from" in sql else {})
+        for sql in _asthma_sql()
+    ]
+    steps += [("cancer", sql, {}) for sql in _cancer_sql()]
+    for label, sql, params in steps:
+        progress(f"indicators: {label}")
+        con.execute(sql, params) if params else con.execute(sql)
+
+    patient_level = [indicator.id for indicator in INDICATORS if indicator.patient_level]
+    con.execute(
+        "CREATE TABLE ind_patient AS SELECT indicator_id, period_id, patient_id, unit_id, numerator, denominator "
+        "FROM _fact WHERE list_contains($ids, indicator_id) ORDER BY indicator_id, period_id, patient_id",
+        {"ids": patient_level},
+    )
+    progress("indicators: cubes")
+    for sql in _cube_sql():
+        con.execute(sql)
+    _write_registry(con)
+    for temp in ("_fact", "_qof_pop", "_bp", "_bp_latest", "_bp_raised", "_hyp_reg", "_ast_dx", "_ast_rx",
+                 "_ast_reg", "_ast_review", "_ast_tested", "_ast_admitted"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in OUTPUT_TABLES}  # noqa: S608 (identifiers are module constants)
+
+
+def _write_registry(con: duckdb.DuckDBPyConnection) -> None:
+    from queries.registry import list_indicators
+
+    frame = list_indicators().astype(object).where(lambda f: f.notna(), None)
+    columns = list(frame.columns)
+    con.execute(f"CREATE TABLE ind_registry ({', '.join(f'{c} VARCHAR' for c in columns)})")
+    con.executemany(
+        f"INSERT INTO ind_registry VALUES ({', '.join('?' for _ in columns)})",  # noqa: S608 (identifiers are module constants)
+        [tuple(None if v is None else str(v) for v in row) for row in frame.itertuples(index=False, name=None)],
+    )
+

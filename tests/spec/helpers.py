@@ -1,0 +1,100 @@
+"""Hand-written extracts for indicator spec tests, built through the real validated build path.
+
+Each test spells out a few patients and their events; :func:`build` runs
+``data.build.build_from_frames`` (validation, reference tables, patient_dim and
+``queries.materialise``) and returns a read-only connection to the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from data.build import build_from_frames
+from data.schema import TABLES
+
+EXTRACT_DATE = dt.date(2026, 10, 31)
+# Two real London practices in different boroughs, and an LSOA for each (from data/reference).
+PRACTICE_A = "E83003"  # Barnet
+LSOA_A = "E01000265"
+_ids = itertools.count(1)
+
+
+def d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def patient(
+    birth_date: str,
+    *,
+    patient_id: str | None = None,
+    sex: str = "F",
+    ethnicity: str | None = "A",
+    lsoa21_code: str | None = LSOA_A,
+    practice_code: str = PRACTICE_A,
+    registration_start: str | None = None,
+    registration_end: str | None = None,
+    death_date: str | None = None,
+) -> dict:
+    """One patients row; registered from birth unless told otherwise."""
+    return {
+        "patient_id": patient_id or f"P{next(_ids):06d}",
+        "birth_date": d(birth_date),
+        "sex": sex,
+        "ethnicity": ethnicity,
+        "lsoa21_code": lsoa21_code,
+        "practice_code": practice_code,
+        "registration_start": d(registration_start or birth_date),
+        "registration_end": d(registration_end) if registration_end else None,
+        "death_date": d(death_date) if death_date else None,
+    }
+
+
+def frame(table: str, rows: list[dict]) -> pd.DataFrame:
+    """A contract table from row dicts, with every contract column in order and typed."""
+    columns = TABLES[table].column_names
+    data = pd.DataFrame(rows, columns=list(columns))
+    for column in TABLES[table].columns:
+        if column.dtype == "date":
+            data[column.name] = pd.to_datetime(data[column.name]).dt.date
+        elif column.dtype == "double":
+            data[column.name] = data[column.name].astype("float64")
+        else:
+            data[column.name] = data[column.name].astype("object")
+    return data
+
+
+def build(tmp_path: Path, extract_date: dt.date = EXTRACT_DATE, **tables: list[dict]) -> duckdb.DuckDBPyConnection:
+    """Build a database from row lists keyed by contract table name; returns a read-only connection."""
+    out = Path(tmp_path) / "spec.duckdb"
+    build_from_frames({name: frame(name, rows) for name, rows in tables.items()}, out, extract_date=extract_date)
+    return duckdb.connect(str(out), read_only=True)
+
+
+def facts(con: duckdb.DuckDBPyConnection, indicator_id: str, period_id: str) -> dict[str, tuple[float, float]]:
+    """patient_id (or unit id) -> (numerator, denominator) for one indicator and period.
+
+    Reads ``ind_patient`` where the indicator keeps patient rows, otherwise the
+    practice cube cannot give per-patient answers, so list-denominator indicators
+    are checked through :func:`totals`.
+    """
+    rows = con.execute(
+        "SELECT coalesce(unit_id, patient_id), numerator, denominator FROM ind_patient "
+        "WHERE indicator_id = ? AND period_id = ?",
+        [indicator_id, period_id],
+    ).fetchall()
+    return {key: (numerator, denominator) for key, numerator, denominator in rows}
+
+
+def totals(con: duckdb.DuckDBPyConnection, indicator_id: str, period_id: str) -> tuple[float, float]:
+    """(numerator, denominator) summed over London from the practice cube."""
+    row = con.execute(
+        "SELECT coalesce(sum(numerator), 0), coalesce(sum(denominator), 0) FROM ind_cube_practice "
+        "WHERE indicator_id = ? AND period_id = ?",
+        [indicator_id, period_id],
+    ).fetchone()
+    return row[0], row[1]
