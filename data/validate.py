@@ -206,8 +206,10 @@ def _typed_expression(column: str, dtype: str, source_type: str) -> tuple[str, b
     else:
         text = raw if source_type == "VARCHAR" else f"TRY_CAST({raw} AS VARCHAR)"
         value, parses = f"TRY_CAST({text} AS DOUBLE)", True
-    # Infinity is not a measurement; NaN is how pandas writes "missing".
-    return f"CASE WHEN isfinite({value}) THEN {value} END", parses
+    # Infinity is not a measurement; NaN is how pandas writes "missing". The raw column is named
+    # in the condition because DuckDB 2.0.1 otherwise pushes a bare TRY_CAST into the CSV reader
+    # as a strict cast, which fails the whole scan on the first bad value.
+    return f"CASE WHEN {raw} IS NOT NULL AND isfinite({value}) THEN {value} END", parses
 
 
 def _run_row_checks(

@@ -1,0 +1,157 @@
+"""Fixtures shared by every kind of test.
+
+- ``small_db``: a synthetic database (scale 0.005, seed 1), built once per session through the
+  same validated path as ``python -m data.build synthetic``.
+- ``tiny_tables``: a valid hand-made extract (three patients, a row or two per event table) as
+  DataFrames, fresh for each test so a test may break it.
+- ``make_extract``: writes such tables as an extract folder (Parquet or CSV) under ``tmp_path``.
+
+To build a database from hand-written patients (spec tests)::
+
+    from data.build import build_from_frames
+    build_from_frames({"patients": patients, "immunisations": jabs}, tmp_path / "t.duckdb",
+                      extract_date=EXTRACT_DATE)   # tables not given are empty
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data.build import build_from_directory, write_frames
+
+EXTRACT_DATE = date(2026, 10, 31)
+SMALL_SCALE = 0.005
+SMALL_SEED = 1
+
+
+def _quiet(message: str) -> None:
+    """Progress sink for fixture builds."""
+
+
+@pytest.fixture(scope="session")
+def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a synthetic database at scale 0.005, seed 1, extract date 2026-10-31 (read-only use)."""
+    try:
+        from data.synthetic import write_extract
+    except ImportError as error:
+        pytest.skip(f"generator not available (data.synthetic.write_extract): {error}")
+    root = tmp_path_factory.mktemp("small_db")
+    write_extract(root / "extract", scale=SMALL_SCALE, seed=SMALL_SEED, extract_date=EXTRACT_DATE, progress=_quiet)
+    out = root / "pathfinder.duckdb"
+    build_from_directory(
+        root / "extract",
+        out,
+        extract_date=EXTRACT_DATE,
+        source="synthetic",
+        scale=SMALL_SCALE,
+        seed=SMALL_SEED,
+        progress=_quiet,
+    )
+    return out
+
+
+def _d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+@pytest.fixture
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """A valid extract small enough to read: P1 a child, P2 died in 2024 after cancer, P3 with asthma care.
+
+    Codes are real entries of ``data/reference`` (practices, LSOAs) and ``data/codelists``.
+    """
+    return {
+        "patients": pd.DataFrame(
+            {
+                "patient_id": ["P1", "P2", "P3"],
+                "birth_date": [_d("2020-03-01"), _d("1950-06-15"), _d("1985-01-01")],
+                "sex": ["F", "M", "U"],
+                "ethnicity": ["A", "M", None],
+                "lsoa21_code": ["E01000001", None, "E01000196"],
+                "practice_code": ["E83003", "F84003", "F84004"],
+                "registration_start": [_d("2020-03-10"), _d("2001-01-01"), _d("1990-01-01")],
+                "registration_end": [None, _d("2024-05-01"), None],
+                "death_date": [None, _d("2024-05-01"), None],
+            }
+        ),
+        "immunisations": pd.DataFrame(
+            {
+                "patient_id": ["P1", "P1"],
+                "vaccination_date": [_d("2020-05-05"), _d("2021-03-05")],
+                "vaccine": ["6in1", "MMR"],
+                "snomed_code": [None, "38598009"],
+            }
+        ),
+        "clinical_events": pd.DataFrame(
+            {
+                "patient_id": ["P2", "P3"],
+                "event_date": [_d("2010-01-01"), _d("2025-01-01")],
+                "snomed_code": ["38341003", "271649006"],
+                "value": [None, 135.0],
+            }
+        ),
+        "medications": pd.DataFrame(
+            {
+                "patient_id": ["P3"],
+                "issue_date": [_d("2025-02-01")],
+                "dmd_code": ["39113611000001102"],
+                "bnf_code": ["0301011R0AAAPAP"],
+                "quantity": [1.0],
+            }
+        ),
+        "hospital_episodes": pd.DataFrame(
+            {
+                "patient_id": ["P3"],
+                "admission_date": [_d("2025-03-01")],
+                "discharge_date": [_d("2025-03-03")],
+                "provider_code": ["R1H"],
+                "admission_method": ["21"],
+                "primary_diagnosis": ["J45.9"],
+            }
+        ),
+        "cancer_pathways": pd.DataFrame(
+            {
+                "pathway_id": ["CP1"],
+                "patient_id": ["P2"],
+                "referral_date": [_d("2023-01-01")],
+                "priority_type": ["urgent_suspected_cancer"],
+                "suspected_site": ["lung"],
+                "provider_code": ["R1H"],
+                "diagnosis_told_date": [_d("2023-01-20")],
+                "diagnosis_outcome": ["cancer_confirmed"],
+                "decision_to_treat_date": [_d("2023-02-01")],
+                "treatment_start_date": [_d("2023-02-10")],
+                "treatment_provider_code": ["RRV"],
+            }
+        ),
+        "cancer_registrations": pd.DataFrame(
+            {
+                "patient_id": ["P2"],
+                "diagnosis_date": [_d("2023-01-20")],
+                "icd10_code": ["C34.1"],
+                "stage": ["2"],
+                "route": ["urgent_referral"],
+            }
+        ),
+    }
+
+
+@pytest.fixture
+def make_extract(tmp_path: Path) -> Callable[..., Path]:
+    """A function writing ``{table: DataFrame}`` as a new extract folder under ``tmp_path``.
+
+    ``make_extract(tables, fmt="csv")`` returns the folder; ``fill_missing=True`` adds empty
+    contract tables for any not given.
+    """
+    numbers = itertools.count()
+
+    def make(tables: Mapping[str, pd.DataFrame], fmt: str = "parquet", fill_missing: bool = False) -> Path:
+        return write_frames(tmp_path / f"extract-{next(numbers)}", tables, fmt=fmt, fill_missing=fill_missing)
+
+    return make

@@ -1,0 +1,313 @@
+"""The extract validator: every kind of bad input is reported with its table, column, count and examples.
+
+Each case starts from the valid hand-made extract (``tiny_tables``), breaks one thing and
+checks that exactly that is reported, for Parquet and for CSV (read as text, so a value that
+does not parse is caught rather than guessed around).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from data.build import load_reference_tables
+from data.schema import TABLES
+from data.validate import ExtractValidationError, Problem, load_and_validate
+
+EXTRACT_DATE = date(2026, 10, 31)
+FORMATS = ("parquet", "csv")
+
+
+@pytest.fixture(scope="module")
+def reference_con():
+    con = duckdb.connect()
+    load_reference_tables(con)
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def validate(reference_con, make_extract):
+    """Validate ``tables`` written in ``fmt``; returns the problems (a fresh set of contract tables each call)."""
+
+    def run(tables, fmt="parquet", extract_date=EXTRACT_DATE) -> list[Problem]:
+        for name in TABLES:
+            reference_con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        return load_and_validate(reference_con, make_extract(tables, fmt), extract_date)
+
+    return run
+
+
+def checks(problems):
+    """The problems as (table, column, check, count) for exact comparison."""
+    return sorted(((p.table, p.column, p.check, p.count) for p in problems), key=str)
+
+
+def with_value(frame: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:
+    """A copy of ``frame`` with one cell replaced.
+
+    Writing text into a date or number column turns the whole column into text, as a raw
+    extract would hold it (Parquet string column, or CSV).
+    """
+    frame = frame.copy()
+    frame[column] = frame[column].astype(object)
+    if isinstance(value, str):
+        frame[column] = [None if pd.isna(v) else str(v) for v in frame[column]]
+    frame.loc[row, column] = value
+    return frame
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_valid_extract_has_no_problems_and_loads_typed_tables(validate, tiny_tables, reference_con, fmt):
+    assert validate(tiny_tables, fmt) == []
+    columns = reference_con.execute("DESCRIBE clinical_events").fetchall()
+    types = {name: dtype for name, dtype, *_ in columns}
+    assert types == {"patient_id": "VARCHAR", "event_date": "DATE", "snomed_code": "VARCHAR", "value": "DOUBLE"}
+    assert reference_con.execute("SELECT count(*) FROM patients").fetchone() == (3,)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_extra_columns_are_ignored(validate, tiny_tables, reference_con, fmt):
+    tiny_tables["patients"]["favourite_colour"] = ["red", "green", "blue"]
+    assert validate(tiny_tables, fmt) == []
+    columns = [r[0] for r in reference_con.execute("DESCRIBE patients").fetchall()]
+    assert "favourite_colour" not in columns
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_missing_table(validate, tiny_tables, fmt):
+    del tiny_tables["medications"]
+    assert checks(validate(tiny_tables, fmt)) == [("medications", None, "missing_table", 0)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_missing_columns_are_each_named(validate, tiny_tables, fmt):
+    tiny_tables["patients"] = tiny_tables["patients"].drop(columns=["sex", "death_date"])
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [
+        ("patients", "death_date", "missing_column", 0),
+        ("patients", "sex", "missing_column", 0),
+    ]
+    assert "columns found: patient_id, birth_date" in problems[0].examples[0]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("bad_date", ["2020-13-01", "01/02/2020", "yesterday", "2021-02-29"])
+def test_unparsable_date(validate, tiny_tables, fmt, bad_date):
+    tiny_tables["immunisations"] = with_value(tiny_tables["immunisations"], 1, "vaccination_date", bad_date)
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [("immunisations", "vaccination_date", "unparsable_date", 1)]
+    assert problems[0].examples == (f"patient_id=P1, vaccination_date={bad_date}",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unparsable_and_infinite_numbers(validate, tiny_tables, fmt):
+    tiny_tables["clinical_events"] = with_value(tiny_tables["clinical_events"], 1, "value", "high")
+    tiny_tables["medications"] = with_value(tiny_tables["medications"], 0, "quantity", "inf")
+    assert checks(validate(tiny_tables, fmt)) == [
+        ("clinical_events", "value", "unparsable_double", 1),
+        ("medications", "quantity", "unparsable_double", 1),
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_missing_required_values_are_counted_per_column(validate, tiny_tables, fmt):
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 0, "practice_code", None)
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 2, "practice_code", None)
+    tiny_tables["medications"] = with_value(tiny_tables["medications"], 0, "quantity", float("nan"))
+    tiny_tables["clinical_events"] = with_value(tiny_tables["clinical_events"], 0, "event_date", None)
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [
+        ("clinical_events", "event_date", "not_null", 1),
+        ("medications", "quantity", "not_null", 1),
+        ("patients", "practice_code", "not_null", 2),
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_codes_outside_their_vocabulary(validate, tiny_tables, fmt):
+    tiny_tables["immunisations"] = with_value(tiny_tables["immunisations"], 0, "vaccine", "BCG")
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 1, "sex", "X")
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 2, "ethnicity", "I")  # no I in 16+1
+    tiny_tables["cancer_registrations"] = with_value(tiny_tables["cancer_registrations"], 0, "stage", "5")
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [
+        ("cancer_registrations", "stage", "vocabulary", 1),
+        ("immunisations", "vaccine", "vocabulary", 1),
+        ("patients", "ethnicity", "vocabulary", 1),
+        ("patients", "sex", "vocabulary", 1),
+    ]
+    vaccine = next(p for p in problems if p.column == "vaccine")
+    assert vaccine.examples == ("'BCG'",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_practice_and_lsoa_must_be_in_the_reference_data(validate, tiny_tables, fmt):
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 0, "practice_code", "A99999")  # well formed
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 2, "lsoa21_code", "E01999999")
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [
+        ("patients", "lsoa21_code", "unknown_code:ref_lsoa21", 1),
+        ("patients", "practice_code", "unknown_code:ref_practices", 1),
+    ]
+    assert next(p for p in problems if p.column == "practice_code").examples == ("'A99999'",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_badly_formed_codes_are_format_problems_not_also_unknown(validate, tiny_tables, fmt):
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 0, "practice_code", "e83003")
+    tiny_tables["clinical_events"] = with_value(tiny_tables["clinical_events"], 0, "snomed_code", "HYP1")
+    tiny_tables["hospital_episodes"] = with_value(tiny_tables["hospital_episodes"], 0, "primary_diagnosis", "asthma")
+    assert checks(validate(tiny_tables, fmt)) == [
+        ("clinical_events", "snomed_code", "format:snomed", 1),
+        ("hospital_episodes", "primary_diagnosis", "format:icd10", 1),
+        ("patients", "practice_code", "format:ods_practice", 1),
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_orphan_patient_ids(validate, tiny_tables, fmt):
+    tiny_tables["clinical_events"] = with_value(tiny_tables["clinical_events"], 1, "patient_id", "P404")
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [("clinical_events", "patient_id", "orphan_patient", 1)]
+    assert problems[0].examples == ("patient_id=P404",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_duplicate_keys(validate, tiny_tables, fmt):
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 2, "patient_id", "P1")
+    pathways = tiny_tables["cancer_pathways"]
+    tiny_tables["cancer_pathways"] = pd.concat([pathways, pathways], ignore_index=True)
+    problems = validate(tiny_tables, fmt)
+    # P3's events now belong to nobody: reported too, each orphan row once.
+    assert checks(problems) == [
+        ("cancer_pathways", "pathway_id", "duplicate_key", 2),
+        ("clinical_events", "patient_id", "orphan_patient", 1),
+        ("hospital_episodes", "patient_id", "orphan_patient", 1),
+        ("medications", "patient_id", "orphan_patient", 1),
+        ("patients", "patient_id", "duplicate_key", 2),
+    ]
+    assert next(p for p in problems if p.table == "patients").examples == ("P1 (x2)",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_dates_after_the_extract_date(validate, tiny_tables, fmt):
+    tiny_tables["clinical_events"] = with_value(tiny_tables["clinical_events"], 0, "event_date", date(2026, 11, 1))
+    tiny_tables["clinical_events"] = with_value(tiny_tables["clinical_events"], 1, "event_date", EXTRACT_DATE)
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [("clinical_events", "event_date", "after_extract_date", 1)]
+    assert problems[0].examples == ("patient_id=P2, event_date=2026-11-01",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_dates_before_birth(validate, tiny_tables, fmt):
+    # P1 was born 2020-03-01: a dose that day is fine, the day before is not.
+    tiny_tables["immunisations"] = with_value(tiny_tables["immunisations"], 0, "vaccination_date", date(2020, 2, 29))
+    tiny_tables["immunisations"] = with_value(tiny_tables["immunisations"], 1, "vaccination_date", date(2020, 3, 1))
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 2, "registration_start", date(1984, 12, 31))
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [
+        ("immunisations", "vaccination_date", "before_birth", 1),
+        ("patients", "registration_start", "before_birth", 1),
+    ]
+    jab = next(p for p in problems if p.table == "immunisations")
+    assert jab.examples == ("patient_id=P1, birth_date=2020-03-01, vaccination_date=2020-02-29",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_registration_end_before_start(validate, tiny_tables, fmt):
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 1, "registration_end", date(2000, 12, 31))
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 1, "death_date", None)
+    assert checks(validate(tiny_tables, fmt)) == [("patients", "registration_end", "end_before_start", 1)]
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 1, "registration_end", date(2001, 1, 1))
+    assert validate(tiny_tables, fmt) == []  # ending the day it starts is allowed
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_problem_is_reported_not_just_the_first(validate, tiny_tables, fmt):
+    del tiny_tables["cancer_registrations"]
+    tiny_tables["patients"] = with_value(tiny_tables["patients"], 0, "sex", "Q")
+    tiny_tables["immunisations"] = with_value(tiny_tables["immunisations"], 0, "vaccination_date", "soon")
+    tiny_tables["medications"] = with_value(tiny_tables["medications"], 0, "patient_id", "P9")
+    assert [p.check for p in validate(tiny_tables, fmt)] == [
+        "missing_table",
+        "unparsable_date",
+        "vocabulary",
+        "orphan_patient",
+    ]
+
+
+def test_missing_folder(reference_con, tmp_path):
+    problems = load_and_validate(reference_con, tmp_path / "nowhere", EXTRACT_DATE)
+    assert checks(problems) == [("(extract)", None, "missing_folder", 0)]
+
+
+def test_empty_csv_file(validate, tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "csv")
+    (folder / "medications.csv").write_text("")
+    assert checks(load_and_validate(reference_con, folder, EXTRACT_DATE)) == [("medications", None, "empty_file", 0)]
+
+
+def test_csv_with_a_semicolon_header_is_missing_its_columns(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "csv")
+    (folder / "medications.csv").write_text("patient_id;issue_date;dmd_code;bnf_code;quantity\nP3;2025-02-01;1;;1\n")
+    problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
+    assert [(p.table, p.check) for p in problems] == [("medications", "missing_column")] * 5
+
+
+def test_csv_with_a_short_row_is_unreadable_with_its_line(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "csv")
+    (folder / "medications.csv").write_text(
+        "patient_id,issue_date,dmd_code,bnf_code,quantity\nP3,2025-02-01,39113611000001102,,1\nP3,2025-02-01\n"
+    )
+    problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
+    assert checks(problems) == [("medications", None, "unreadable", 0)]
+    assert "Line: 3" in problems[0].examples[0]
+
+
+def test_corrupt_parquet_is_unreadable(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "parquet")
+    (folder / "medications.parquet").write_bytes(b"PAR1 this is not parquet")
+    assert checks(load_and_validate(reference_con, folder, EXTRACT_DATE)) == [("medications", None, "unreadable", 0)]
+
+
+def test_a_table_in_two_formats_is_ambiguous(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "parquet")
+    tiny_tables["patients"].to_csv(folder / "patients.csv", index=False)
+    assert checks(load_and_validate(reference_con, folder, EXTRACT_DATE)) == [("patients", None, "ambiguous_table", 0)]
+
+
+def test_a_table_may_arrive_as_a_folder_of_parquet_chunks(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "parquet")
+    (folder / "patients.parquet").unlink()
+    (folder / "patients").mkdir()
+    for i, chunk in enumerate((tiny_tables["patients"].iloc[:2], tiny_tables["patients"].iloc[2:])):
+        chunk.to_parquet(folder / "patients" / f"part-{i:05d}.parquet", index=False)
+    assert load_and_validate(reference_con, folder, EXTRACT_DATE) == []
+    assert reference_con.execute("SELECT count(*) FROM patients").fetchone() == (3,)
+
+
+def test_codes_stored_as_numbers_in_parquet_are_read_as_text(validate, tiny_tables, reference_con):
+    tiny_tables["clinical_events"]["snomed_code"] = [38341003, 271649006]
+    assert validate(tiny_tables, "parquet") == []
+    assert reference_con.execute("SELECT list(snomed_code ORDER BY snomed_code) FROM clinical_events").fetchone() == (
+        ["271649006", "38341003"],
+    )
+
+
+def test_error_message_lists_every_problem_readably():
+    error = ExtractValidationError(
+        [
+            Problem("immunisations", "vaccine", "vocabulary", 12, ("'BCG'", "'Flu'")),
+            Problem("medications", None, "missing_table", 0, ("no medications.parquet",)),
+        ]
+    )
+    assert str(error).splitlines() == [
+        "The extract failed validation with 2 problem(s):",
+        "  - immunisations.vaccine [vocabulary]: 12 rows (e.g. 'BCG'; 'Flu')",
+        "  - medications [missing_table] (e.g. no medications.parquet)",
+    ]
+    assert len(error.problems) == 2
