@@ -18,6 +18,7 @@ import csv
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -151,8 +152,9 @@ def run_materialise(con: duckdb.DuckDBPyConnection, extract_date: date, progress
     if spec is None:
         progress("indicator engine (queries.materialise) not present: no materialised tables")
         return False
-    module = importlib.import_module("queries.materialise")
-    module.materialise(con, extract_date)
+    materialise = importlib.import_module("queries.materialise").materialise
+    accepts_progress = "progress" in inspect.signature(materialise).parameters
+    materialise(con, extract_date, **({"progress": progress} if accepts_progress else {}))
     return True
 
 
@@ -305,7 +307,7 @@ def synthetic_extract(
     source is unchanged. A new one is written beside it and renamed into place.
     """
     try:
-        from data import synthetic
+        synthetic = importlib.import_module("data.synthetic")
     except ModuleNotFoundError as error:
         if error.name != "data.synthetic":
             raise
