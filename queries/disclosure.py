@@ -1,0 +1,75 @@
+"""Statistical disclosure control: the one place aggregates are made safe for restricted roles.
+
+The NHS England secondary-care rule (HES/ECDS from Sept 2018, docs/clinical-indicators.md
+§6.2, [NHSD-HES-SDC]): 0 stays 0; counts 1-7 are suppressed; every other count is
+rounded to the nearest 5. Derived statistics (percentages, intervals, comparisons)
+are computed from unrounded counts but hidden when a count they rest on is
+suppressed. Suppression is explicit (``None`` plus a ``suppressed`` flag), never 0.
+
+Applied at every level, London included (London is sub-national). Roles entitled
+to raw values skip this module; the caller decides which applies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+SUPPRESS_UP_TO = 7
+ROUND_TO = 5
+
+
+def disclose_count(count: float | None) -> float | None:
+    """One count under the rule: None (suppressed) for 1-7, else rounded half-up to the nearest 5.
+
+    Non-integer counts (an expected number of cases) are rounded to a whole number first.
+    """
+    if count is None or (isinstance(count, float) and math.isnan(count)):
+        return None
+    whole = math.floor(float(count) + 0.5)
+    if whole == 0:
+        return 0
+    if 1 <= whole <= SUPPRESS_UP_TO:
+        return None
+    return float(ROUND_TO * math.floor(whole / ROUND_TO + 0.5))
+
+
+def is_suppressed(count: float | None) -> bool:
+    """Whether ``count`` would be suppressed (it is 1-7 after rounding to a whole number)."""
+    if count is None or (isinstance(count, float) and math.isnan(count)):
+        return False
+    return 1 <= math.floor(float(count) + 0.5) <= SUPPRESS_UP_TO
+
+
+def apply(
+    frame: pd.DataFrame,
+    *,
+    counts: Iterable[str] = ("numerator", "denominator"),
+    basis: Iterable[str] = ("numerator", "denominator"),
+    other_counts: Iterable[str] = (),
+    derived: Iterable[str] = (),
+) -> pd.DataFrame:
+    """Return a copy of ``frame`` safe for a restricted role.
+
+    ``counts`` and ``other_counts`` are disclosed with :func:`disclose_count`;
+    a row is ``suppressed`` when any ``basis`` count is 1-7, and then every
+    ``derived`` column (value, intervals, comparison, ...) and every
+    ``other_counts`` column is set to None for that row.
+    """
+    counts, basis, other_counts, derived = list(counts), list(basis), list(other_counts), list(derived)
+    safe = frame.copy()
+    suppressed = np.zeros(len(safe), dtype=bool)
+    for column in basis:
+        suppressed |= safe[column].map(is_suppressed).to_numpy(dtype=bool)
+    for column in counts + other_counts:
+        safe[column] = pd.Series([disclose_count(v) for v in safe[column]], index=safe.index, dtype=object)
+    for column in derived + other_counts:
+        safe[column] = safe[column].astype(object)
+        safe.loc[suppressed, column] = None
+    safe["suppressed"] = suppressed | (
+        safe["suppressed"].fillna(False).to_numpy(dtype=bool) if "suppressed" in safe else False
+    )
+    return safe

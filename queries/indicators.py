@@ -1,0 +1,561 @@
+"""The aggregation API: every number a page shows comes from here.
+
+A call is a group-by over a materialised cube (see :mod:`queries.materialise`),
+followed by statistics (:mod:`queries.stats`) and, for restricted roles,
+disclosure control (:mod:`queries.disclosure`).
+
+``con`` may be a DuckDB connection or cursor, or a :class:`queries.db.Database`;
+each call takes its own cursor. Dimension names are whitelisted below and every
+value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import poisson
+
+from queries import disclosure, stats
+from queries.materialise import LONDON_CODE
+from queries.registry import Indicator, get, list_indicators, registry
+
+__all__ = [
+    "DIMENSIONS",
+    "funnel_limits",
+    "indicator_values",
+    "inequality",
+    "list_indicators",
+    "periods",
+    "registry",
+    "trend",
+]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A dimension that results can be grouped or filtered by."""
+
+    column: str | None  # cube column (None for London, the single group)
+    in_practice_cube: bool
+    in_lsoa_cube: bool
+    names: str | None = None  # SQL giving (code, name) rows, from reference tables
+    label: str = ""
+
+
+_QUINTILE_NAMES = {"1": "Q1 (most deprived)", "2": "Q2", "3": "Q3", "4": "Q4", "5": "Q5 (least deprived)"}
+_DECILE_NAMES = {"1": "D1 (most deprived)", **{str(i): f"D{i}" for i in range(2, 10)}, "10": "D10 (least deprived)"}
+_SEX_NAMES = {"F": "Female", "M": "Male", "U": "Unknown"}
+
+DIMENSIONS: dict[str, Dimension] = {
+    "london": Dimension(None, True, True, label="London"),
+    "icb": Dimension("icb_code", True, True, "SELECT icb_code, icb_short_name FROM ref_icbs", "ICB"),
+    "borough": Dimension("borough_code", True, True, "SELECT borough_code, borough_name FROM ref_boroughs",
+                         "Borough"),
+    "pcn": Dimension("pcn_code", True, False, "SELECT DISTINCT pcn_code, pcn_name FROM ref_practices", "PCN"),
+    "practice": Dimension("practice_code", True, False, "SELECT practice_code, practice_name FROM ref_practices",
+                          "Practice"),
+    "lsoa": Dimension("lsoa21_code", False, True, "SELECT lsoa21_code, lsoa21_name FROM ref_lsoa21", "LSOA"),
+    "residence_borough": Dimension("residence_borough_code", False, True,
+                                   "SELECT borough_code, borough_name FROM ref_boroughs", "Borough of residence"),
+    "imd_quintile_national": Dimension("imd_quintile_national", True, True, label="IMD quintile (national)"),
+    "imd_quintile_london": Dimension("imd_quintile_london", True, True, label="IMD quintile (London)"),
+    "imd_decile_national": Dimension("imd_decile_national", False, True, label="IMD decile (national)"),
+    "imd_decile_london": Dimension("imd_decile_london", False, True, label="IMD decile (London)"),
+    "ethnicity_group": Dimension("ethnicity_group", True, True, label="Ethnic group"),
+    "sex": Dimension("sex", True, True, label="Sex"),
+    "age_band": Dimension("age_band", True, True, label="Age band"),
+}
+ALIASES = {"imd_quintile": "imd_quintile_national", "imd_decile": "imd_decile_national"}
+_FIXED_NAMES = {
+    "imd_quintile_national": _QUINTILE_NAMES,
+    "imd_quintile_london": _QUINTILE_NAMES,
+    "imd_decile_national": _DECILE_NAMES,
+    "imd_decile_london": _DECILE_NAMES,
+    "sex": _SEX_NAMES,
+}
+
+OUTPUT_COLUMNS = [
+    "indicator_id",
+    "period_id",
+    "area_code",
+    "area_name",
+    "subgroup_code",
+    "subgroup_name",
+    "numerator",
+    "denominator",
+    "value",
+    "ci_low",
+    "ci_high",
+    "ci99_low",
+    "ci99_high",
+    "london_value",
+    "comparison",
+    "patients_to_target",
+    "suppressed",
+]
+_DERIVED = ["value", "ci_low", "ci_high", "ci99_low", "ci99_high"]
+
+
+class QueryError(ValueError):
+    """A request the engine cannot answer (unknown dimension, period, or an impossible combination)."""
+
+
+def _cursor(con: Any):
+    return con.cursor()
+
+
+def dimension_name(name: str) -> str:
+    """The canonical name of a dimension (resolving aliases); raises :class:`QueryError` if unknown."""
+    name = ALIASES.get(name, name)
+    if name not in DIMENSIONS:
+        raise QueryError(f"Unknown dimension {name!r}. Known: {', '.join([*DIMENSIONS, *ALIASES])}")
+    return name
+
+
+def _parse_by(by: str | tuple[str, ...] | list[str]) -> list[str]:
+    if isinstance(by, str):
+        parts = [part.strip() for part in by.replace("×", ",").replace("*", ",").split(",") if part.strip()]
+    else:
+        parts = list(by)
+    if not 1 <= len(parts) <= 2:
+        raise QueryError(f"'by' takes one dimension or a pair, got {by!r}")
+    return [dimension_name(part) for part in parts]
+
+
+def _choose_cube(dims: list[str]) -> str:
+    if all(DIMENSIONS[d].in_practice_cube for d in dims):
+        return "ind_cube_practice"
+    if all(DIMENSIONS[d].in_lsoa_cube for d in dims):
+        return "ind_cube_lsoa"
+    practice_only = [d for d in dims if not DIMENSIONS[d].in_lsoa_cube]
+    lsoa_only = [d for d in dims if not DIMENSIONS[d].in_practice_cube]
+    raise QueryError(
+        f"{', '.join(practice_only)} (practice geography) cannot be combined with {', '.join(lsoa_only)} "
+        "(residence geography)"
+    )
+
+
+def periods(con: Any, indicator: str) -> pd.DataFrame:
+    """The periods available for ``indicator``, newest first, with their type and dates."""
+    spec = get(indicator)
+    frame = (
+        _cursor(con)
+        .execute(
+            "SELECT period_id, period_type, start_date, end_date, label FROM ind_period "
+            "WHERE list_contains($types, period_type) ORDER BY end_date DESC, period_type",
+            {"types": list(spec.period_types)},
+        )
+        .df()
+    )
+    return frame
+
+
+def default_period(con: Any, indicator: str, period_type: str | None = None) -> str:
+    """The latest complete period of the indicator's default type (or ``period_type``)."""
+    spec = get(indicator)
+    wanted = period_type or spec.default_period_type
+    row = (
+        _cursor(con)
+        .execute(
+            "SELECT period_id FROM ind_period WHERE period_type = ? ORDER BY end_date DESC LIMIT 1", [wanted]
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise QueryError(f"No complete {wanted} period for {indicator} on or before the extract date")
+    return row[0]
+
+
+def _check_period(con: Any, spec: Indicator, period: str) -> None:
+    row = _cursor(con).execute("SELECT period_type FROM ind_period WHERE period_id = ?", [period]).fetchone()
+    if row is None or row[0] not in spec.period_types:
+        raise QueryError(
+            f"Period {period!r} is not available for {spec.id} (types {', '.join(spec.period_types)}); "
+            "see queries.indicators.periods()"
+        )
+
+
+def _filter_sql(filters: dict[str, Any] | None, params: dict[str, Any]) -> tuple[str, list[str]]:
+    """SQL conditions for ``filters`` with values bound into ``params``; returns (sql, dimensions)."""
+    if not filters:
+        return "", []
+    clauses, dims = [], []
+    for index, (raw_name, raw_values) in enumerate(filters.items()):
+        name = dimension_name(raw_name)
+        column = DIMENSIONS[name].column
+        if column is None:
+            continue  # "london" filters nothing
+        values = raw_values if isinstance(raw_values, list | tuple | set) else [raw_values]
+        text_values = [str(v) for v in values if v is not None]
+        key = f"filter_{index}"
+        params[key] = text_values
+        clause = f"list_contains(${key}, CAST(c.{column} AS VARCHAR))"
+        if any(v is None for v in values):
+            clause = f"({clause} OR c.{column} IS NULL)"
+        clauses.append(clause)
+        dims.append(name)
+    return "".join(f" AND {clause}" for clause in clauses), dims
+
+
+def _aggregate(con: Any, spec: Indicator, period: str, dims: list[str], filters) -> pd.DataFrame:
+    params: dict[str, Any] = {"indicator": spec.id, "period": period}
+    filter_sql, filter_dims = _filter_sql(filters, params)
+    cube = _choose_cube(dims + filter_dims)
+    selects, groups = [], []
+    for i, name in enumerate(dims, start=1):
+        column = DIMENSIONS[name].column
+        expr = f"'{LONDON_CODE}'" if column is None else f"CAST(c.{column} AS VARCHAR)"
+        selects.append(f"{expr} AS code{i}")
+        groups.append(f"code{i}")
+    while len(selects) < 2:
+        selects.append("CAST(NULL AS VARCHAR) AS code2")
+    sql = (
+        f"SELECT {', '.join(selects)}, sum(c.numerator) AS numerator, sum(c.denominator) AS denominator "  # noqa: S608 (whitelisted identifiers)
+        f"FROM {cube} AS c WHERE c.indicator_id = $indicator AND c.period_id = $period{filter_sql} "
+        f"GROUP BY ALL ORDER BY ALL"
+    )
+    return _cursor(con).execute(sql, params).df()
+
+
+_name_cache: dict[tuple[int, str], dict[str, str]] = {}
+
+
+def _names(con: Any, dim: str) -> dict[str, str]:
+    if dim == "london":
+        return {LONDON_CODE: "London"}
+    if dim in _FIXED_NAMES:
+        return _FIXED_NAMES[dim]
+    sql = DIMENSIONS[dim].names
+    if sql is None:
+        return {}
+    key = (id(con), dim)
+    if key not in _name_cache:
+        rows = _cursor(con).execute(sql).fetchall()
+        _name_cache[key] = {str(code): name for code, name in rows}
+    return _name_cache[key]
+
+
+def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> dict[str, np.ndarray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        proportion = np.where(denominator > 0, numerator / denominator, np.nan)
+    if spec.unit == "ratio":
+        low95, high95 = stats.poisson_ratio_interval(numerator, denominator, 0.95)
+        low998, high998 = stats.poisson_ratio_interval(numerator, denominator, 0.998)
+    else:
+        low95, high95 = stats.wilson_interval(numerator, denominator, 0.95)
+        low998, high998 = stats.wilson_interval(numerator, denominator, 0.998)
+    scale = spec.scale
+    return {
+        "value": proportion * scale,
+        "ci_low": low95 * scale,
+        "ci_high": high95 * scale,
+        "ci99_low": low998 * scale,
+        "ci99_high": high998 * scale,
+    }
+
+
+def _compare(spec: Indicator, low: float, high: float, benchmark: float, denominator: float) -> str:
+    """Better / similar / worse than London by the 95 % interval and the indicator's polarity."""
+    if spec.polarity == "none" or not denominator or any(math.isnan(x) for x in (low, high, benchmark)):
+        return "not compared"
+    if low > benchmark:
+        return "better" if spec.polarity == "high" else "worse"
+    if high < benchmark:
+        return "worse" if spec.polarity == "high" else "better"
+    return "similar"
+
+
+def _patients_to_target(spec: Indicator, numerator: float, denominator: float) -> float | None:
+    """How many more people in the numerator would bring the value to the target (0 if met)."""
+    if spec.target is None or spec.polarity != "high" or not denominator:
+        return None
+    needed = math.ceil(round(spec.target / spec.scale * denominator - numerator, 9))
+    return float(max(needed, 0))
+
+
+def indicator_values(
+    con: Any,
+    *,
+    indicator: str,
+    period: str | None = None,
+    by: str | tuple[str, ...] | list[str] = "london",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """Numerator, denominator, value and statistics for ``indicator`` per group of ``by``.
+
+    ``by``: one dimension of :data:`DIMENSIONS` (``imd_quintile`` = national) or a pair
+    (``("borough", "imd_quintile")`` or ``"borough,imd_quintile"``); the second goes in
+    ``subgroup_code``/``subgroup_name``. ``filters``: dimension -> value or list of values
+    (``None`` in the list matches unknown). ``period``: a period id (default: the latest
+    complete period of the indicator's default type). ``disclose``: apply disclosure control
+    (for roles without patient access); pass False only for roles entitled to raw counts.
+
+    Values are in the indicator's unit (percent 0-100, or a ratio). ``london_value`` is
+    London with the same filters; ``comparison`` uses the 95 % Wilson interval against it.
+    """
+    spec = get(indicator)
+    if period is None:
+        period = default_period(con, indicator)
+    else:
+        _check_period(con, spec, period)
+    dims = _parse_by(by)
+    frame = _aggregate(con, spec, period, dims, filters)
+    numerator = frame["numerator"].to_numpy(dtype=float)
+    denominator = frame["denominator"].to_numpy(dtype=float)
+    london_num, london_den = float(numerator.sum()), float(denominator.sum())
+    london = _statistics(spec, np.array([london_num]), np.array([london_den]))
+    london_value = float(london["value"][0]) if london_den else float("nan")
+    london_hidden = disclose and (disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den))
+
+    result = pd.DataFrame(
+        {
+            "indicator_id": spec.id,
+            "period_id": period,
+            "area_code": frame["code1"].astype(object),
+            "subgroup_code": frame["code2"].astype(object),
+            "numerator": numerator,
+            "denominator": denominator,
+            **_statistics(spec, numerator, denominator),
+        }
+    )
+    names1, names2 = _names(con, dims[0]), _names(con, dims[1]) if len(dims) > 1 else {}
+    result["area_name"] = [names1.get(code, code) if code is not None else "Unknown" for code in result["area_code"]]
+    result["subgroup_name"] = (
+        [names2.get(code, code) if code is not None else "Unknown" for code in result["subgroup_code"]]
+        if len(dims) > 1
+        else None
+    )
+    is_benchmark = dims == ["london"]
+    result["london_value"] = None if london_hidden else london_value
+    result["comparison"] = [
+        "not compared" if is_benchmark else _compare(spec, low, high, london_value, den)
+        for low, high, den in zip(result["ci_low"], result["ci_high"], result["denominator"], strict=True)
+    ]
+    result["patients_to_target"] = [
+        _patients_to_target(spec, num, den) for num, den in zip(numerator, denominator, strict=True)
+    ]
+    result["suppressed"] = False
+    if disclose:
+        result = disclosure.apply(result, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison"])
+        result["comparison"] = result["comparison"].where(result["comparison"].notna(), "not compared")
+    return result[OUTPUT_COLUMNS].reset_index(drop=True)
+
+
+def trend(
+    con: Any,
+    *,
+    indicator: str,
+    period_type: str | None = None,
+    by: str = "london",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """The indicator over every period of ``period_type`` (default: its trend type), oldest first.
+
+    One row per period and group with :func:`indicator_values` columns, plus period dates
+    and Making Data Count SPC columns (p-chart for percentages, XmR for ratios) computed
+    per group from unrounded counts. SPC columns are hidden on suppressed rows.
+    """
+    spec = get(indicator)
+    wanted = period_type or spec.trend_period_type
+    if wanted not in spec.period_types:
+        raise QueryError(f"{indicator} has no {wanted} periods (types {', '.join(spec.period_types)})")
+    period_rows = (
+        _cursor(con)
+        .execute(
+            "SELECT period_id, start_date, end_date, label FROM ind_period WHERE period_type = ? ORDER BY end_date",
+            [wanted],
+        )
+        .df()
+    )
+    frames = []
+    for row in period_rows.itertuples(index=False):
+        raw = indicator_values(con, indicator=indicator, period=row.period_id, by=by, filters=filters, disclose=False)
+        raw["start_date"], raw["end_date"], raw["period_label"] = row.start_date, row.end_date, row.label
+        frames.append(raw)
+    if not frames:
+        return pd.DataFrame()
+    series = pd.concat(frames, ignore_index=True)
+    spc_frames = []
+    for _, group in series.groupby(["area_code", "subgroup_code"], dropna=False, sort=False):
+        usable = group[group["denominator"] > 0]
+        if usable.empty:
+            continue
+        chart = stats.spc(
+            usable["value"].to_numpy() / spec.scale,
+            usable["denominator"].to_numpy(),
+            polarity=spec.polarity,
+            chart="p" if spec.unit == "percent" else "xmr",
+        )
+        chart.index = usable.index
+        for column in ("centre", "lower_limit", "upper_limit"):
+            chart[column] = chart[column] * spec.scale
+        spc_frames.append(chart)
+    if spc_frames:
+        series = series.join(pd.concat(spc_frames))
+    if disclose:
+        spc_columns = [c for c in ("centre", "lower_limit", "upper_limit", "outside_limits", "shift", "trend",
+                                   "two_of_three", "special_cause", "variation") if c in series]
+        series = disclosure.apply(series, other_counts=["patients_to_target"],
+                                  derived=_DERIVED + ["comparison"] + spc_columns)
+        series["comparison"] = series["comparison"].where(series["comparison"].notna(), "not compared")
+    return series
+
+
+def funnel_limits(
+    con: Any,
+    *,
+    indicator: str,
+    period: str | None = None,
+    by: str = "practice",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> dict[str, Any]:
+    """Funnel plot around London: ``{"london_value", "limits", "points"}``.
+
+    ``limits``: exact binomial 95 % and 99.8 % limits (Spiegelhalter interpolation) by
+    denominator, in the indicator's unit (Poisson limits for ratios). ``points``: the
+    :func:`indicator_values` rows with ``funnel`` = ``above 99.8``, ``above 95``, ``within``,
+    ``below 95`` or ``below 99.8``.
+    """
+    spec = get(indicator)
+    raw = indicator_values(con, indicator=indicator, period=period, by=by, filters=filters, disclose=False)
+    london_num, london_den = raw["numerator"].sum(), raw["denominator"].sum()
+    p0 = london_num / london_den if london_den else float("nan")
+    max_den = float(raw["denominator"].max()) if len(raw) else 1.0
+    if spec.unit == "ratio":
+        grid = np.unique(np.round(np.geomspace(1, max(max_den, 2), 200)).astype(int))
+        limits = pd.DataFrame({"denominator": grid})
+        for name, q in (("lower_95", 0.025), ("upper_95", 0.975), ("lower_998", 0.001), ("upper_998", 0.999)):
+            limits[name] = poisson.ppf(q, grid * p0) / grid
+    else:
+        limits = stats.funnel_limits_table(p0, max_den)
+    for column in ("lower_95", "upper_95", "lower_998", "upper_998"):
+        limits[column] = limits[column] * spec.scale
+    points = raw.copy()
+    if len(points):
+        den = points["denominator"].to_numpy()
+        proportion = points["value"].to_numpy() / spec.scale
+        if spec.unit == "ratio":
+            bounds = {q: poisson.ppf(q, den * p0) / np.where(den > 0, den, np.nan) for q in (0.001, 0.025, 0.975,
+                                                                                            0.999)}
+        else:
+            bounds = {q: stats.binomial_funnel_limit(den, p0, q) for q in (0.001, 0.025, 0.975, 0.999)}
+        points["funnel"] = np.select(
+            [proportion > bounds[0.999], proportion > bounds[0.975], proportion < bounds[0.001],
+             proportion < bounds[0.025]],
+            ["above 99.8", "above 95", "below 99.8", "below 95"],
+            default="within",
+        )
+        points.loc[points["denominator"] <= 0, "funnel"] = None
+    if disclose:
+        points = disclosure.apply(points, other_counts=["patients_to_target"],
+                                  derived=_DERIVED + ["comparison", "funnel"])
+        points["comparison"] = points["comparison"].where(points["comparison"].notna(), "not compared")
+        if disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den):
+            p0 = float("nan")
+            points["london_value"] = None
+    return {"london_value": p0 * spec.scale, "limits": limits, "points": points}
+
+
+def inequality(
+    con: Any,
+    *,
+    indicator: str,
+    period: str | None = None,
+    deprivation: str = "national",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """Slope and relative index of inequality across IMD deciles, London-wide and per borough.
+
+    ``deprivation``: ``national`` or ``london`` deciles/quintiles. Rows: London first, then
+    each (practice) borough, with ``sii``/``rii`` and 95 % CIs (WLS on ridit scores,
+    :func:`queries.stats.slope_index_of_inequality`; positive SII = higher value in less
+    deprived areas), and the quintile gap ``q5 - q1`` (least minus most deprived) with
+    Newcombe's interval. Patients with an unknown residence LSOA are left out.
+    """
+    spec = get(indicator)
+    if deprivation not in ("national", "london"):
+        raise QueryError("deprivation must be 'national' or 'london'")
+    if period is None:
+        period = default_period(con, indicator)
+    else:
+        _check_period(con, spec, period)
+    decile = DIMENSIONS[f"imd_decile_{deprivation}"].column
+    quintile = DIMENSIONS[f"imd_quintile_{deprivation}"].column
+    params: dict[str, Any] = {"indicator": spec.id, "period": period}
+    filter_sql, _ = _filter_sql(filters, params)
+    data = (
+        _cursor(con)
+        .execute(
+            f"SELECT c.borough_code, c.{decile} AS decile, c.{quintile} AS quintile, "  # noqa: S608 (whitelisted)
+            "sum(c.numerator) AS numerator, sum(c.denominator) AS denominator "
+            f"FROM ind_cube_lsoa AS c WHERE c.indicator_id = $indicator AND c.period_id = $period "
+            f"AND c.{decile} IS NOT NULL{filter_sql} GROUP BY ALL",
+            params,
+        )
+        .df()
+    )
+    boroughs = _names(con, "borough")
+    areas = [(LONDON_CODE, "London", data)] + [
+        (code, boroughs.get(code, code), group) for code, group in data.groupby("borough_code", sort=True)
+    ]
+    rows = []
+    for code, name, group in areas:
+        by_decile = group.groupby("decile")[["numerator", "denominator"]].sum().sort_index()
+        by_decile = by_decile[by_decile["denominator"] > 0]
+        values = (by_decile["numerator"] / by_decile["denominator"]).to_numpy()
+        sii = stats.slope_index_of_inequality(values, by_decile["denominator"].to_numpy())
+        by_quintile = group.groupby("quintile")[["numerator", "denominator"]].sum()
+        q1 = by_quintile.loc[1] if 1 in by_quintile.index else pd.Series({"numerator": 0.0, "denominator": 0.0})
+        q5 = by_quintile.loc[5] if 5 in by_quintile.index else pd.Series({"numerator": 0.0, "denominator": 0.0})
+        if spec.unit == "percent":
+            gap, gap_low, gap_high = stats.difference_interval(q5["numerator"], q5["denominator"],
+                                                               q1["numerator"], q1["denominator"])
+        else:
+            gap = (q5["numerator"] / q5["denominator"] - q1["numerator"] / q1["denominator"]
+                   if q1["denominator"] and q5["denominator"] else np.nan)
+            gap_low = gap_high = np.nan
+        total_den = float(group["denominator"].sum())
+        row = {
+            "area_code": code,
+            "area_name": name,
+            "denominator": total_den,
+            "deciles_used": sii["groups"],
+            "sii": sii["sii"] * spec.scale,
+            "sii_low": sii["sii_low"] * spec.scale,
+            "sii_high": sii["sii_high"] * spec.scale,
+            "rii": sii["rii"],
+            "rii_low": sii["rii_low"],
+            "rii_high": sii["rii_high"],
+            "q1_numerator": float(q1["numerator"]),
+            "q1_denominator": float(q1["denominator"]),
+            "q1_value": q1["numerator"] / q1["denominator"] * spec.scale if q1["denominator"] else np.nan,
+            "q5_numerator": float(q5["numerator"]),
+            "q5_denominator": float(q5["denominator"]),
+            "q5_value": q5["numerator"] / q5["denominator"] * spec.scale if q5["denominator"] else np.nan,
+            "gap": gap * spec.scale,
+            "gap_low": gap_low * spec.scale,
+            "gap_high": gap_high * spec.scale,
+        }
+        rows.append(row)
+    result = pd.DataFrame(rows)
+    result.insert(0, "period_id", period)
+    result.insert(0, "indicator_id", spec.id)
+    if disclose and len(result):
+        # The SII rests on the area's whole denominator; the gap on the two extreme quintiles.
+        result = disclosure.apply(result, counts=["denominator"], basis=["denominator"],
+                                  derived=["sii", "sii_low", "sii_high", "rii", "rii_low", "rii_high"])
+        sii_suppressed = result["suppressed"].to_numpy(dtype=bool)
+        result = result.drop(columns="suppressed")
+        quintile_counts = ["q1_numerator", "q1_denominator", "q5_numerator", "q5_denominator"]
+        result = disclosure.apply(result, counts=quintile_counts, basis=quintile_counts,
+                                  derived=["q1_value", "q5_value", "gap", "gap_low", "gap_high"])
+        result["suppressed"] = result["suppressed"].to_numpy(dtype=bool) | sii_suppressed
+    return result

@@ -1,0 +1,219 @@
+"""Statistics for indicator values: confidence intervals, funnel limits, inequality, SPC.
+
+Built on statsmodels and scipy; nothing here touches the database, so every
+function is a pure function of counts and is unit-tested against known values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats as scipy_stats
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+Z95 = scipy_stats.norm.ppf(0.975)
+
+
+def wilson_interval(numerator, denominator, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for proportions (arrays in, arrays out); NaN where the denominator is 0."""
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    valid = denominator > 0
+    low = np.full(numerator.shape, np.nan)
+    high = np.full(numerator.shape, np.nan)
+    if valid.any():
+        lo, hi = proportion_confint(numerator[valid], denominator[valid], alpha=1 - level, method="wilson")
+        low[valid], high[valid] = lo, hi
+    return low, high
+
+
+def poisson_ratio_interval(observed, expected, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) Poisson interval for observed / expected, as for a standardised ratio."""
+    observed = np.asarray(observed, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    alpha = 1 - level
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low_count = np.where(observed > 0, scipy_stats.chi2.ppf(alpha / 2, 2 * observed) / 2, 0.0)
+        high_count = scipy_stats.chi2.ppf(1 - alpha / 2, 2 * (observed + 1)) / 2
+        low = np.where(expected > 0, low_count / expected, np.nan)
+        high = np.where(expected > 0, high_count / expected, np.nan)
+    return low, high
+
+
+def binomial_funnel_limit(denominator, p0: float, probability: float) -> np.ndarray:
+    """Exact binomial control limit at ``probability`` around ``p0``, interpolated (Spiegelhalter 2005).
+
+    For a lower 99.8 % limit pass probability 0.001, for the upper 0.999.
+    """
+    n = np.asarray(denominator, dtype=float)
+    r = scipy_stats.binom.ppf(probability, n, p0)
+    cdf_r = scipy_stats.binom.cdf(r, n, p0)
+    cdf_below = scipy_stats.binom.cdf(r - 1, n, p0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(cdf_r > cdf_below, (cdf_r - probability) / (cdf_r - cdf_below), 0.0)
+        limit = np.where(n > 0, (r - alpha) / n, np.nan)
+    return np.clip(limit, 0.0, 1.0)
+
+
+def funnel_limits_table(p0: float, max_denominator: float, points: int = 200) -> pd.DataFrame:
+    """Funnel-plot limits (95 % and 99.8 %) around ``p0`` for denominators from 1 to ``max_denominator``."""
+    top = max(int(math.ceil(max_denominator)), 2)
+    grid = np.unique(np.round(np.geomspace(1, top, num=points)).astype(int))
+    return pd.DataFrame(
+        {
+            "denominator": grid,
+            "lower_95": binomial_funnel_limit(grid, p0, 0.025),
+            "upper_95": binomial_funnel_limit(grid, p0, 0.975),
+            "lower_998": binomial_funnel_limit(grid, p0, 0.001),
+            "upper_998": binomial_funnel_limit(grid, p0, 0.999),
+        }
+    )
+
+
+def ridit_scores(populations) -> np.ndarray:
+    """Mid-point cumulative population share of each ordered group (0 = first group's start, 1 = last's end)."""
+    populations = np.asarray(populations, dtype=float)
+    total = populations.sum()
+    cumulative = np.cumsum(populations) / total
+    return cumulative - populations / total / 2
+
+
+def slope_index_of_inequality(values, populations, value_variances=None) -> dict[str, float]:
+    """SII and RII of ``values`` over groups ordered from most to least deprived.
+
+    Ordinary weighted least squares (statsmodels WLS) of the group value on its
+    ridit score, weighted by population, or by 1 / variance when
+    ``value_variances`` is given. SII is the fitted difference between the least
+    (ridit 1) and most (ridit 0) deprived ends; RII is SII divided by the
+    population-weighted mean (PHE convention), with the SII interval scaled the same way.
+    """
+    values = np.asarray(values, dtype=float)
+    populations = np.asarray(populations, dtype=float)
+    keep = populations > 0
+    values, populations = values[keep], populations[keep]
+    empty = {"sii": np.nan, "sii_low": np.nan, "sii_high": np.nan, "rii": np.nan, "rii_low": np.nan,
+             "rii_high": np.nan, "groups": int(keep.sum())}
+    if len(values) < 3:
+        return empty
+    ridit = ridit_scores(populations)
+    if value_variances is None:
+        weights = populations
+    else:
+        variances = np.asarray(value_variances, dtype=float)[keep]
+        weights = np.where(variances > 0, 1 / np.maximum(variances, 1e-12), populations)
+    model = sm.WLS(values, sm.add_constant(ridit), weights=weights).fit()
+    slope = float(model.params[1])
+    low, high = (float(x) for x in model.conf_int(alpha=0.05)[1])
+    mean = float(np.average(values, weights=populations))
+    result = {"sii": slope, "sii_low": low, "sii_high": high, "groups": len(values)}
+    if mean != 0:
+        result.update(rii=slope / mean, rii_low=low / mean, rii_high=high / mean)
+    else:
+        result.update(rii=np.nan, rii_low=np.nan, rii_high=np.nan)
+    return result
+
+
+def difference_interval(num1, den1, num2, den2, level: float = 0.95) -> tuple[float, float, float]:
+    """Difference p1 - p2 with Newcombe's hybrid score interval (statsmodels)."""
+    if den1 <= 0 or den2 <= 0:
+        return (np.nan, np.nan, np.nan)
+    low, high = confint_proportions_2indep(num1, den1, num2, den2, method="newcomb", compare="diff",
+                                           alpha=1 - level)
+    return (num1 / den1 - num2 / den2, float(low), float(high))
+
+
+# Making Data Count (NHS England) SPC rules.
+SHIFT_RUN = 7  # consecutive points on one side of the mean
+TREND_RUN = 6  # consecutive increases or decreases
+
+
+def _run_flags(condition: np.ndarray, length: int) -> np.ndarray:
+    """True for every point belonging to a run of ``length`` or more consecutive True values."""
+    flags = np.zeros(len(condition), dtype=bool)
+    run_start = 0
+    for i in range(len(condition) + 1):
+        if i == len(condition) or not condition[i]:
+            if i - run_start >= length:
+                flags[run_start:i] = True
+            run_start = i + 1
+    return flags
+
+
+def spc(values, denominators=None, *, polarity: str = "high", chart: str = "p") -> pd.DataFrame:
+    """SPC limits and special-cause flags for a series (Making Data Count rules).
+
+    ``chart="p"``: values are proportions with ``denominators``; limits are
+    p-bar +/- 3 sigma per point. ``chart="xmr"``: individuals chart with limits at
+    mean +/- 2.66 x mean moving range. Flags: a point outside the limits; a shift
+    (7 points on one side of the mean); a trend (6 points rising or falling); two of
+    three points beyond 2 sigma on the same side. ``variation`` is
+    ``improvement``/``concern`` by polarity for special causes, ``common`` otherwise.
+    """
+    values = np.asarray(values, dtype=float)
+    count = len(values)
+    if chart == "p":
+        denominators = np.asarray(denominators, dtype=float)
+        total = denominators.sum()
+        centre = float((values * denominators).sum() / total) if total > 0 else np.nan
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sigma = np.sqrt(centre * (1 - centre) / denominators)
+    else:
+        centre = float(np.nanmean(values)) if count else np.nan
+        moving_range = np.abs(np.diff(values))
+        sigma = np.full(count, (np.nanmean(moving_range) / 1.128) if count > 1 else np.nan)
+    upper = centre + 3 * sigma
+    lower = centre - 3 * sigma
+    if chart == "p":
+        upper, lower = np.minimum(upper, 1.0), np.maximum(lower, 0.0)
+    above_limit = values > upper
+    below_limit = values < lower
+    above_mean = values > centre
+    below_mean = values < centre
+    shift_high = _run_flags(above_mean, SHIFT_RUN)
+    shift_low = _run_flags(below_mean, SHIFT_RUN)
+    diffs = np.diff(values)
+    rising = _run_flags(diffs > 0, TREND_RUN - 1)
+    falling = _run_flags(diffs < 0, TREND_RUN - 1)
+    trend_up = np.zeros(count, dtype=bool)
+    trend_down = np.zeros(count, dtype=bool)
+    trend_up[1:] |= rising
+    trend_up[:-1] |= rising
+    trend_down[1:] |= falling
+    trend_down[:-1] |= falling
+    near_high = values > centre + 2 * sigma
+    near_low = values < centre - 2 * sigma
+    two_of_three_high = np.zeros(count, dtype=bool)
+    two_of_three_low = np.zeros(count, dtype=bool)
+    for i in range(count - 2):
+        if near_high[i : i + 3].sum() >= 2:
+            two_of_three_high[i : i + 3] |= near_high[i : i + 3]
+        if near_low[i : i + 3].sum() >= 2:
+            two_of_three_low[i : i + 3] |= near_low[i : i + 3]
+    high_signal = above_limit | shift_high | trend_up | two_of_three_high
+    low_signal = below_limit | shift_low | trend_down | two_of_three_low
+    good_high = polarity == "high"
+    variation = np.where(
+        high_signal & ~low_signal,
+        "improvement" if good_high else ("concern" if polarity == "low" else "special"),
+        np.where(
+            low_signal & ~high_signal,
+            "concern" if good_high else ("improvement" if polarity == "low" else "special"),
+            np.where(high_signal & low_signal, "special", "common"),
+        ),
+    )
+    return pd.DataFrame(
+        {
+            "centre": centre,
+            "lower_limit": lower,
+            "upper_limit": upper,
+            "outside_limits": above_limit | below_limit,
+            "shift": shift_high | shift_low,
+            "trend": trend_up | trend_down,
+            "two_of_three": two_of_three_high | two_of_three_low,
+            "special_cause": high_signal | low_signal,
+            "variation": variation,
+        }
+    )

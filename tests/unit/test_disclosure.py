@@ -1,0 +1,66 @@
+"""Disclosure control: the NHS rule, and a property test that no count 1-7 ever leaves for a restricted role."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from queries import disclosure
+
+
+def test_zero_stays_zero():
+    assert disclosure.disclose_count(0) == 0
+
+
+def test_one_to_seven_are_suppressed_not_zero():
+    for count in range(1, 8):
+        assert disclosure.disclose_count(count) is None
+
+
+def test_other_counts_round_to_nearest_five():
+    assert [disclosure.disclose_count(c) for c in (8, 9, 12, 13, 17, 18, 1234)] == [10, 10, 10, 15, 15, 20, 1235]
+
+
+def test_fractional_expected_counts_are_rounded_first():
+    assert disclosure.disclose_count(7.4) is None
+    assert disclosure.disclose_count(7.6) == 10
+    assert disclosure.disclose_count(0.4) == 0
+
+
+def test_derived_values_hidden_when_numerator_suppressed():
+    frame = pd.DataFrame({"numerator": [3, 40], "denominator": [100, 100], "value": [3.0, 40.0]})
+    safe = disclosure.apply(frame, derived=["value"])
+    assert safe["suppressed"].tolist() == [True, False]
+    assert safe["value"][0] is None and safe["value"][1] == 40.0
+    assert safe["numerator"][0] is None and safe["denominator"][0] == 100
+
+
+def test_values_use_unrounded_counts():
+    frame = pd.DataFrame({"numerator": [12], "denominator": [23], "value": [12 / 23 * 100]})
+    safe = disclosure.apply(frame, derived=["value"])
+    assert safe["numerator"][0] == 10 and safe["denominator"][0] == 25
+    assert safe["value"][0] == 12 / 23 * 100
+
+
+counts = st.one_of(st.integers(min_value=0, max_value=30), st.integers(min_value=0, max_value=10**7))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(counts, counts, counts), min_size=1, max_size=30))
+def test_no_count_from_one_to_seven_ever_leaves(rows):
+    frame = pd.DataFrame(rows, columns=["numerator", "denominator", "patients_to_target"])
+    frame["value"] = frame["numerator"] / frame["denominator"].where(frame["denominator"] > 0)
+    safe = disclosure.apply(frame, other_counts=["patients_to_target"], derived=["value"])
+    for column in ("numerator", "denominator", "patients_to_target"):
+        for value in safe[column]:
+            assert value is None or value == 0 or (value >= 10 and value % 5 == 0)
+    for original, (_, row) in zip(rows, safe.iterrows(), strict=True):
+        if any(1 <= c <= 7 for c in original[:2]):
+            assert row["suppressed"] and row["value"] is None
+        else:
+            assert not row["suppressed"]
+            expected = original[0] / original[1] if original[1] else math.nan
+            assert row["value"] == expected or (math.isnan(row["value"]) and math.isnan(expected))

@@ -1,0 +1,134 @@
+"""Statistics checked against published values (Newcombe 1998, Garwood) and hand-computed examples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from queries import stats
+
+
+@pytest.mark.parametrize(
+    ("successes", "trials", "low", "high"),
+    [
+        # Newcombe (1998) Stat Med 17:857, table I, method 3 (Wilson score without continuity correction).
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0000, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
+)
+def test_wilson_interval_matches_newcombe(successes, trials, low, high):
+    got_low, got_high = stats.wilson_interval([successes], [trials])
+    assert got_low[0] == pytest.approx(low, abs=5e-5)
+    assert got_high[0] == pytest.approx(high, abs=5e-5)
+
+
+def test_wilson_interval_is_nan_for_empty_denominator():
+    low, high = stats.wilson_interval([0, 3], [0, 10])
+    assert np.isnan(low[0]) and np.isnan(high[0])
+    assert 0 < low[1] < 0.3 < high[1] < 1
+
+
+def test_wilson_998_is_wider_than_95():
+    low95, high95 = stats.wilson_interval([30], [100], 0.95)
+    low998, high998 = stats.wilson_interval([30], [100], 0.998)
+    assert low998[0] < low95[0] and high998[0] > high95[0]
+
+
+def test_newcombe_hybrid_difference_matches_published_example():
+    # Newcombe (1998) Stat Med 17:873, example (56/70 vs 48/80), method 10: 0.0524 to 0.3339.
+    difference, low, high = stats.difference_interval(56, 70, 48, 80)
+    assert difference == pytest.approx(0.2)
+    assert low == pytest.approx(0.0524, abs=5e-5)
+    assert high == pytest.approx(0.3339, abs=5e-5)
+
+
+def test_poisson_ratio_interval_is_exact_garwood():
+    # 10 observed: exact 95 % limits 4.795 and 18.390 (Garwood 1936).
+    low, high = stats.poisson_ratio_interval([10], [10])
+    assert low[0] == pytest.approx(0.4795, abs=5e-4)
+    assert high[0] == pytest.approx(1.8390, abs=5e-4)
+
+
+def test_ridit_scores_are_population_midpoints():
+    assert stats.ridit_scores([100, 300, 100]).tolist() == pytest.approx([0.1, 0.5, 0.9])
+
+
+def test_sii_of_a_straight_line_over_equal_quintiles():
+    # Values rise by 10 points a quintile; ridits are 0.1..0.9, so the slope is 10 / 0.2 = 50.
+    result = stats.slope_index_of_inequality([10, 20, 30, 40, 50], [100] * 5)
+    assert result["sii"] == pytest.approx(50)
+    assert result["rii"] == pytest.approx(50 / 30)
+
+
+def test_sii_matches_closed_form_weighted_least_squares():
+    values = np.array([0.62, 0.70, 0.71, 0.78, 0.83])
+    population = np.array([400.0, 250.0, 150.0, 120.0, 80.0])
+    x = stats.ridit_scores(population)
+    w = population
+    x_bar = np.sum(w * x) / w.sum()
+    y_bar = np.sum(w * values) / w.sum()
+    slope = np.sum(w * (x - x_bar) * (values - y_bar)) / np.sum(w * (x - x_bar) ** 2)
+    result = stats.slope_index_of_inequality(values, population)
+    assert result["sii"] == pytest.approx(slope)
+    assert result["sii_low"] < slope < result["sii_high"]
+    assert result["rii"] == pytest.approx(slope / y_bar)
+
+
+def test_sii_needs_three_groups():
+    assert np.isnan(stats.slope_index_of_inequality([0.5, 0.6], [10, 10])["sii"])
+
+
+def test_binomial_funnel_limits_converge_to_normal_approximation():
+    n = 100_000
+    upper = stats.binomial_funnel_limit([n], 0.5, 0.975)[0]
+    assert upper == pytest.approx(0.5 + 1.959964 * np.sqrt(0.25 / n), abs=2e-4)
+    lower998 = stats.binomial_funnel_limit([n], 0.5, 0.001)[0]
+    assert lower998 == pytest.approx(0.5 - 3.090232 * np.sqrt(0.25 / n), abs=2e-4)
+
+
+def test_funnel_limits_narrow_as_denominator_grows():
+    table = stats.funnel_limits_table(0.8, 5000)
+    widths = (table["upper_998"] - table["lower_998"]).to_numpy()
+    assert (np.diff(widths[table["denominator"].to_numpy() > 20]) <= 1e-9).all()
+    assert (table["lower_95"] >= table["lower_998"]).all() and (table["upper_95"] <= table["upper_998"]).all()
+
+
+def test_spc_flags_a_point_outside_three_sigma():
+    values = np.array([0.80] * 10 + [0.60] + [0.80] * 5)
+    chart = stats.spc(values, np.full(16, 1000), polarity="high")
+    assert chart["outside_limits"].tolist() == [False] * 10 + [True] + [False] * 5
+    assert chart["variation"][10] == "concern"
+
+
+def test_spc_flags_a_shift_of_seven_not_six():
+    before = [0.52, 0.47, 0.51, 0.47, 0.52, 0.47, 0.51, 0.47]
+    after = [0.47, 0.52, 0.47, 0.51, 0.47, 0.52, 0.47, 0.51]
+    six_high = before + [0.53] * 6 + after
+    seven_high = before + [0.53] * 7 + after
+    assert not stats.spc(np.array(six_high), np.full(len(six_high), 100), chart="p")["shift"].any()
+    flagged = stats.spc(np.array(seven_high), np.full(len(seven_high), 100), chart="p")["shift"]
+    assert flagged.sum() == 7
+
+
+def test_spc_flags_a_trend_of_six_increasing_points():
+    values = np.array([0.50, 0.49, 0.51, 0.50, 0.505, 0.51, 0.515, 0.52, 0.525, 0.50, 0.49])
+    chart = stats.spc(values, np.full(len(values), 100), polarity="low")
+    assert chart["trend"].tolist()[3:9] == [True] * 6
+    assert not chart["trend"][0]
+    assert chart["variation"][5] == "concern"
+
+
+def test_spc_common_cause_series_has_no_signal():
+    values = np.array([0.50, 0.52, 0.48, 0.51, 0.49, 0.50, 0.52, 0.48, 0.51, 0.49])
+    chart = stats.spc(values, np.full(len(values), 400))
+    assert not chart["special_cause"].any()
+    assert set(chart["variation"]) == {"common"}
+
+
+def test_xmr_limits_use_mean_moving_range():
+    values = np.array([10.0, 12.0, 11.0, 13.0, 12.0])
+    chart = stats.spc(values, chart="xmr")
+    mean_moving_range = np.mean(np.abs(np.diff(values)))
+    assert chart["upper_limit"][0] == pytest.approx(values.mean() + 2.66 * mean_moving_range, rel=1e-3)
