@@ -1,0 +1,169 @@
+"""Hypertension rules (QOF v50 HYP001/HYP008/HYP009, CVDPREVENT-style measures) at their boundaries.
+
+Period: financial year 2025-26 (1 Apr 2025 - 31 Mar 2026), the default for QOF indicators.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from queries.materialise import EXPECTED_HYPERTENSION_RATE
+from tests.spec.helpers import build, d, facts, patient, totals
+
+FY = "2025-26"
+HYP = "38341003"
+RESOLVED = "162659009"
+SYS, DIA = "271649006", "271650006"
+HOME_SYS, HOME_DIA = "413606001", "413605002"
+
+
+def event(patient_id: str, date: str, code: str, value: float | None = None) -> dict:
+    return {"patient_id": patient_id, "event_date": d(date), "snomed_code": code, "value": value}
+
+
+def bp(patient_id: str, date: str, systolic: float, diastolic: float, home: bool = False) -> list[dict]:
+    return [
+        event(patient_id, date, HOME_SYS if home else SYS, systolic),
+        event(patient_id, date, HOME_DIA if home else DIA, diastolic),
+    ]
+
+
+ON_REGISTER = {
+    # patient_id: (birth date, extra patient fields)
+    "BP_140_90": ("1960-01-01", {}),
+    "BP_141_90": ("1960-01-01", {}),
+    "BP_140_91": ("1960-01-01", {}),
+    "SAME_DAY_LOWEST": ("1960-01-01", {}),
+    "LATEST_WINS": ("1960-01-01", {}),
+    "TURNS_80_ON_31_MAR": ("1946-03-31", {}),
+    "TURNS_80_ON_1_APR": ("1946-04-01", {}),
+    "HOME_136_80": ("1960-01-01", {}),
+    "HOME_135_85": ("1960-01-01", {}),
+    "BP_OUTSIDE_YEAR": ("1960-01-01", {}),
+    "NEW_REGISTRANT": ("1960-01-01", {"registration_start": "2025-09-01"}),
+    "DIED": ("1960-01-01", {"death_date": "2026-02-01"}),
+    "LEFT": ("1960-01-01", {"registration_end": "2026-01-01"}),
+    "RESOLVED_BEFORE_DX": ("1960-01-01", {}),
+    "RESOLVED_SAME_DAY": ("1960-01-01", {}),
+}
+
+PATIENTS = [
+    patient(birth, patient_id=pid, **{"registration_start": "2000-01-01", **extra})
+    for pid, (birth, extra) in ON_REGISTER.items()
+] + [
+    patient("1960-01-01", patient_id="NEW_DX_NO_BP", registration_start="2000-01-01"),
+    patient("1960-01-01", patient_id="NEW_DX_CONTROLLED", registration_start="2000-01-01"),
+    patient("1960-01-01", patient_id="RESOLVED", registration_start="2000-01-01"),
+    patient("1985-01-01", patient_id="RAISED_EARLY", registration_start="2000-01-01"),
+    patient("1985-01-01", patient_id="RAISED_LATE", registration_start="2000-01-01"),
+    patient("1985-01-01", patient_id="RAISED_SYSTOLIC_ONLY", registration_start="2000-01-01"),
+    patient("2010-01-01", patient_id="CHILD", registration_start="2010-01-01"),
+]
+
+EVENTS = [
+    *(event(pid, "2010-05-01", HYP) for pid in ON_REGISTER if pid not in ("RESOLVED_BEFORE_DX", "RESOLVED_SAME_DAY")),
+    *bp("BP_140_90", "2026-03-01", 140, 90),
+    *bp("BP_141_90", "2026-03-01", 141, 90),
+    *bp("BP_140_91", "2026-03-01", 140, 91),
+    *bp("SAME_DAY_LOWEST", "2026-03-01", 150, 95),
+    *bp("SAME_DAY_LOWEST", "2026-03-01", 138, 88),
+    *bp("LATEST_WINS", "2026-01-01", 130, 80),
+    *bp("LATEST_WINS", "2026-03-01", 150, 95),
+    *bp("TURNS_80_ON_31_MAR", "2026-02-01", 145, 85),
+    *bp("TURNS_80_ON_1_APR", "2026-02-01", 145, 85),
+    *bp("HOME_136_80", "2026-02-01", 136, 80, home=True),
+    *bp("HOME_135_85", "2026-02-01", 135, 85, home=True),
+    *bp("BP_OUTSIDE_YEAR", "2025-03-31", 120, 80),
+    *bp("DIED", "2026-01-15", 120, 80),
+    event("RESOLVED_BEFORE_DX", "2010-01-01", RESOLVED),
+    event("RESOLVED_BEFORE_DX", "2015-01-01", HYP),
+    event("RESOLVED_SAME_DAY", "2015-01-01", HYP),
+    event("RESOLVED_SAME_DAY", "2015-01-01", RESOLVED),
+    event("NEW_DX_NO_BP", "2025-10-01", HYP),
+    event("NEW_DX_CONTROLLED", "2025-10-01", HYP),
+    *bp("NEW_DX_CONTROLLED", "2025-11-01", 130, 80),
+    event("RESOLVED", "2010-01-01", HYP),
+    event("RESOLVED", "2020-01-01", RESOLVED),
+    *bp("RAISED_EARLY", "2025-11-01", 145, 95),
+    *bp("RAISED_LATE", "2026-02-01", 145, 95),
+    *bp("RAISED_SYSTOLIC_ONLY", "2025-11-01", 145, 85),
+]
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("hyp"), patients=PATIENTS, clinical_events=EVENTS)
+
+
+def test_hyp008_threshold_is_at_or_below_140_90(con):
+    got = facts(con, "hyp008", FY)
+    assert got["BP_140_90"] == (1, 1)
+    assert got["BP_141_90"] == (0, 1)
+    assert got["BP_140_91"] == (0, 1)
+
+
+def test_same_day_readings_use_lowest_of_each_and_latest_day_wins(con):
+    got = facts(con, "hyp008", FY)
+    assert got["SAME_DAY_LOWEST"] == (1, 1)
+    assert got["LATEST_WINS"] == (0, 1)
+
+
+def test_age_80_on_the_last_day_of_the_year_moves_to_hyp009(con):
+    assert facts(con, "hyp009", FY)["TURNS_80_ON_31_MAR"] == (1, 1)  # 145/85 <= 150/90
+    assert facts(con, "hyp008", FY)["TURNS_80_ON_1_APR"] == (0, 1)  # still 79: 145/85 > 140/90
+    assert "TURNS_80_ON_31_MAR" not in facts(con, "hyp008", FY)
+
+
+def test_home_readings_use_135_85(con):
+    got = facts(con, "hyp008", FY)
+    assert got["HOME_136_80"] == (0, 1)
+    assert got["HOME_135_85"] == (1, 1)
+
+
+def test_reading_before_the_year_does_not_count(con):
+    assert facts(con, "hyp008", FY)["BP_OUTSIDE_YEAR"] == (0, 1)
+    assert facts(con, "hyp_bp_recorded_12m", FY)["BP_OUTSIDE_YEAR"] == (0, 1)
+
+
+def test_new_diagnosis_or_registration_excluded_unless_achieved(con):
+    got = facts(con, "hyp008", FY)
+    assert "NEW_DX_NO_BP" not in got
+    assert "NEW_REGISTRANT" not in got
+    assert got["NEW_DX_CONTROLLED"] == (1, 1)
+
+
+def test_died_or_left_before_year_end_not_counted(con):
+    for indicator in ("hyp008", "hyp_bp_recorded_12m"):
+        got = facts(con, indicator, FY)
+        assert "DIED" not in got and "LEFT" not in got
+
+
+def test_register_resolution_rule(con):
+    register = facts(con, "hyp_bp_recorded_12m", FY)  # denominator = the register
+    assert "RESOLVED" not in register
+    assert "RESOLVED_BEFORE_DX" in register
+    assert "RESOLVED_SAME_DAY" in register
+
+
+def test_prevalence_counts_register_over_whole_list(con):
+    numerator, denominator = totals(con, "hyp_prevalence", FY)
+    registered = len(PATIENTS) - 2  # DIED and LEFT
+    on_register = len(ON_REGISTER) - 2 + 2  # minus DIED/LEFT, plus the two new diagnoses
+    assert (numerator, denominator) == (on_register, registered)
+
+
+def test_possible_undiagnosed_needs_both_raised_and_three_months_old(con):
+    numerator, denominator = totals(con, "hyp_possible_undiagnosed", FY)
+    # Adults not on the register: RESOLVED and the three RAISED patients; only RAISED_EARLY counts.
+    assert (numerator, denominator) == (1, 4)
+
+
+def test_detection_ratio_is_register_over_expected(con):
+    numerator, expected = totals(con, "hyp_detection_ratio", FY)
+    rates = dict(EXPECTED_HYPERTENSION_RATE)
+    # Ages on 31 Mar 2026: the 1960 births are 66 (band 60), 1946-03-31 is 80, 1946-04-01 is 79, 1985 births 41.
+    register_ages = [66] * 13 + [80, 79]
+    off_register_ages = [66, 41, 41, 41]  # RESOLVED and RAISED_*; CHILD is under 18
+    band = lambda age: max(low for low in rates if low <= age)  # noqa: E731
+    assert numerator == len(register_ages)
+    assert expected == pytest.approx(sum(rates[band(a)] for a in register_ages + off_register_ages))
