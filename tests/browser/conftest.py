@@ -1,0 +1,142 @@
+"""Fixtures for the browser tests: one Chromium, one app server per database, and cached page visits.
+
+All browser tests go to one pytest-xdist group, so under ``pytest -n 2 --dist loadgroup`` one worker
+serves the app and drives Chromium while the other runs the fast tests.
+
+Set ``BROWSER_TEST_DB=/path/to/built.duckdb`` to serve an existing database instead of building the
+small test database (quicker when iterating on a page).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.browser import harness
+
+BROWSER_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keep every browser test on one xdist worker: one app server and one Chromium, not one per worker."""
+    for item in items:
+        if BROWSER_DIR in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium; a missing or broken browser fails the tests loudly, never skips them."""
+    with sync_playwright() as playwright:
+        try:
+            browser = harness.launch_chromium(playwright)
+        except harness.BrowserUnavailable as error:
+            pytest.fail(str(error), pytrace=False)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def served_db(request) -> Path:
+    """The database the app serves: the small synthetic test database (or BROWSER_TEST_DB when set)."""
+    override = os.environ.get("BROWSER_TEST_DB")
+    if override:
+        path = Path(override)
+        if not path.exists():
+            pytest.fail(f"BROWSER_TEST_DB={override} does not exist", pytrace=False)
+        return path
+    return Path(request.getfixturevalue("small_db"))
+
+
+@pytest.fixture(scope="session")
+def app_server(served_db) -> Iterator[harness.AppServer]:
+    """The app on the small database, served by gunicorn on a free port."""
+    server = harness.AppServer(served_db, "small-db").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_without_data(tmp_path_factory) -> Iterator[harness.AppServer]:
+    """The app pointed at a database file that does not exist (a deployment before the first build)."""
+    missing = tmp_path_factory.mktemp("no-database") / "pathfinder.duckdb"
+    server = harness.AppServer(missing, "no-db").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def recorded_page(chromium) -> Iterator:
+    """A factory ``(server, viewport) -> (page, recorder)``; every context it opens is closed afterwards."""
+    pages: list[Page] = []
+
+    def open_recorded(server: harness.AppServer, viewport: str = "desktop"):
+        page, recorder = harness.new_recorded_page(chromium, server.origin, viewport)
+        pages.append(page)
+        return page, recorder
+
+    yield open_recorded
+    for page in pages:
+        page.context.close()
+
+
+@dataclass
+class Visit:
+    """What one page looked like at one viewport: recorded events, axe violations, screenshot, text."""
+
+    path: str
+    viewport: str
+    recorder: harness.Recorder
+    violations: list[dict]
+    screenshot: Path
+    heading: str
+    body_text: str
+    horizontal_overflow_px: int
+
+
+class VisitCache:
+    """Opens each (page, viewport) once per session; the page tests each check one aspect of the visit."""
+
+    def __init__(self, browser: Browser, server: harness.AppServer, label: str):
+        self.browser = browser
+        self.server = server
+        self.label = label
+        self._visits: dict[tuple[str, str], Visit] = {}
+
+    def get(self, name: str, path: str, viewport: str) -> Visit:
+        key = (path, viewport)
+        if key not in self._visits:
+            self._visits[key] = self._visit(name, path, viewport)
+        return self._visits[key]
+
+    def _visit(self, name: str, path: str, viewport: str) -> Visit:
+        page, recorder = harness.new_recorded_page(self.browser, self.server.origin, viewport)
+        try:
+            harness.open_page(page, self.server.url(path), recorder)
+            screenshot = harness.save_screenshot(page, f"{self.label}-{name}", viewport)
+            heading = page.locator("h1").first.inner_text() if page.locator("h1").count() else ""
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            body_text = page.locator("body").inner_text()
+            violations = harness.run_axe(page)
+        finally:
+            page.context.close()
+        return Visit(path, viewport, recorder, violations, screenshot, heading, body_text, overflow)
+
+
+@pytest.fixture(scope="session")
+def visits(chromium, app_server) -> VisitCache:
+    """Cached visits to the app on the small database."""
+    return VisitCache(chromium, app_server, "page")
+
+
+@pytest.fixture(scope="session")
+def visits_without_data(chromium, app_without_data) -> VisitCache:
+    """Cached visits to the app with no database."""
+    return VisitCache(chromium, app_without_data, "no-data")

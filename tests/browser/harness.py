@@ -1,0 +1,290 @@
+"""The browser harness: serve the app, open pages in Debian's Chromium, record what a user's browser sees.
+
+Kept apart from the fixtures (``conftest.py``) so the pieces read as plain functions:
+start and stop the app, open a page while recording every request and console error,
+run axe-core, save screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Playwright, Request
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium in a container: no sandbox, no GPU, and nothing that phones home on its own
+# (component updates, sync, QUIC probes), so every request the offline check sees comes from the page.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+SERVER_LOGS = ARTIFACTS / "server-logs"
+
+# Every page of the app by short name (screenshots and test ids use the name).
+PAGES = {
+    "overview": "/",
+    "immunisation": "/immunisation",
+    "hypertension": "/hypertension",
+    "asthma": "/asthma",
+    "cancer": "/cancer",
+}
+# Text that only appears when a server error reaches the user.
+ERROR_MARKERS = ("Traceback (most recent call last)", "Internal Server Error", "Callback error")
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+# Schemes that never leave the browser: MapLibre starts its worker from a blob: URL.
+IN_BROWSER_SCHEMES = ("blob:", "data:", "about:")
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+class BrowserUnavailable(RuntimeError):
+    """Chromium cannot be found or started; the browser tests must fail, not skip."""
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Launch Debian's Chromium (never a downloaded browser) with the flags this machine needs."""
+    if not CHROMIUM.exists():
+        raise BrowserUnavailable(
+            f"{CHROMIUM} is missing. Install Debian's chromium and chromium-driver (`./scripts/ensure-chromium`, "
+            "run by `make test`); the browser tests cannot run without it."
+        )
+    try:
+        return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    except Exception as error:  # Playwright raises its own Error type with the browser's stderr
+        raise BrowserUnavailable(f"Chromium at {CHROMIUM} would not start: {error}") from error
+
+
+def free_port() -> int:
+    """A TCP port nobody is listening on now (each xdist worker serves its own app)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class AppServer:
+    """The app served by gunicorn in a subprocess, against one database file."""
+
+    def __init__(self, db_path: Path, name: str):
+        self.db_path = Path(db_path)
+        self.name = name
+        self.port = free_port()
+        self.origin = f"http://127.0.0.1:{self.port}"
+        SERVER_LOGS.mkdir(parents=True, exist_ok=True)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.log_path = SERVER_LOGS / f"{name}-{worker}.log"
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 60.0) -> AppServer:
+        """Start gunicorn and wait until the Dash app answers; fail with the server's log if it does not."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PATHFINDER_")}
+        env["PATHFINDER_DB"] = str(self.db_path)
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "app:server",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            # gunicorn's control socket has one fixed default path: two servers at once would fight over it.
+            "--no-control-socket",
+        ]
+        log = self.log_path.open("w")
+        self._process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"The app exited with code {self._process.returncode}:\n{self.log_tail()}")
+            if self._answers():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"The app did not answer within {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def _answers(self) -> bool:
+        # /_dash-dependencies needs no database: it answers as soon as the Dash app is loaded.
+        try:
+            with urllib.request.urlopen(self.origin + "/_dash-dependencies", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def stop(self) -> None:
+        """Stop the server (politely, then firmly)."""
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=10)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+
+@dataclass
+class Recorder:
+    """Everything a page did that a test may object to."""
+
+    origin: str
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    http_errors: list[str] = field(default_factory=list)
+
+    def off_origin_requests(self) -> list[str]:
+        """Requests to anywhere but the app itself (tiles, CDNs, fonts, telemetry)."""
+        own = self.origin + "/"
+        return [url for url in self.requests if not (url.startswith(own) or url.startswith(IN_BROWSER_SCHEMES))]
+
+    def problems(self) -> list[str]:
+        """Console errors, uncaught exceptions and failed responses, one line each."""
+        return (
+            [f"console error: {text}" for text in self.console_errors]
+            + [f"uncaught exception: {text}" for text in self.page_errors]
+            + [f"HTTP error: {text}" for text in self.http_errors]
+        )
+
+
+def new_recorded_page(browser: Browser, origin: str, viewport: str) -> tuple[Page, Recorder]:
+    """A fresh context and page at ``viewport`` that records requests, console errors and failed responses.
+
+    Requests leaving ``origin`` are recorded and then aborted, so a test never waits on the
+    internet and an offline failure is reported, not hidden behind a timeout.
+    """
+    context = browser.new_context(viewport=VIEWPORTS[viewport], locale="en-GB", timezone_id="Europe/London")
+    context.set_default_timeout(15_000)
+    recorder = Recorder(origin=origin)
+    own = origin + "/"
+
+    def route(route_, request: Request) -> None:
+        if request.url.startswith(own) or request.url.startswith(IN_BROWSER_SCHEMES):
+            route_.continue_()
+        else:
+            route_.abort("blockedbyclient")
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("request", lambda request: recorder.requests.append(request.url))
+    page.on("console", lambda message: message.type == "error" and recorder.console_errors.append(message.text))
+    page.on("pageerror", lambda error: recorder.page_errors.append(str(error)))
+    page.on(
+        "response",
+        lambda response: (
+            response.status >= 400
+            and recorder.http_errors.append(f"{response.status} {response.request.method} {response.url}")
+        ),
+    )
+    return page, recorder
+
+
+# True once Dash has rendered the page and finished its callbacks (Dash titles the document
+# "Updating..." while any are in flight) and every visible Plotly map has its style, sources and
+# tiles loaded, in MapLibre's own sense. A map in a hidden tab has no size to draw into and is skipped.
+SETTLED = """() => {
+    const content = document.getElementById('_pages_content');
+    if (!content || content.children.length === 0 || document.title === 'Updating...') return false;
+    return [...document.querySelectorAll('.js-plotly-plot')].every(gd => {
+        if (gd.offsetParent === null) return true;
+        if (!gd._fullLayout) return false;
+        const ids = (gd._fullLayout._subplots && gd._fullLayout._subplots.map) || [];
+        return ids.every(id => {
+            const subplot = gd._fullLayout[id] && gd._fullLayout[id]._subplot;
+            return subplot && subplot.map && subplot.map.loaded();
+        });
+    });
+}"""
+
+
+def wait_until_settled(page: Page, recorder: Recorder | None = None, timeout_s: float = 15.0) -> None:
+    """Wait until the network is idle and the page is :data:`SETTLED`.
+
+    Stops waiting early once ``recorder`` has seen a failed response or an uncaught exception:
+    a page whose callback failed never settles, and the test should report the failure, not a timeout.
+    """
+    page.wait_for_load_state("networkidle")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            page.wait_for_function(SETTLED, timeout=500)
+            break
+        except PlaywrightTimeoutError:
+            if recorder is not None and (recorder.http_errors or recorder.page_errors):
+                return
+            if time.monotonic() > deadline:
+                raise
+    page.wait_for_load_state("networkidle")
+
+
+def open_page(page: Page, url: str, recorder: Recorder | None = None) -> None:
+    """Navigate to ``url`` and wait until Dash has settled (or failed visibly, when ``recorder`` is given).
+
+    A server error page is left as it is (the recorder has its status): there is no Dash app to wait for.
+    """
+    response = page.goto(url)
+    if response is not None and response.status >= 400:
+        return
+    wait_until_settled(page, recorder)
+
+
+def run_axe(page: Page) -> list[dict]:
+    """Run axe-core (vendored, injected from disk) on the whole page; every violation, summarised."""
+    page.add_script_tag(path=str(AXE_JS))
+    return page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ['violations']});
+            return result.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(' ')),
+            }));
+        }"""
+    )
+
+
+def blocking(violations: list[dict]) -> list[dict]:
+    """The violations that fail a test: serious or critical."""
+    return [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    return "\n".join(f"  [{v['impact']}] {v['id']}: {v['help']} -> {', '.join(v['nodes'][:6])}" for v in violations)
+
+
+def save_screenshot(page: Page, name: str, viewport: str) -> Path:
+    """Save a full-page screenshot as test-artifacts/screenshots/<name>-<viewport>.png for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
+    path = SCREENSHOTS / f"{safe}-{viewport}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,105 @@
+"""The overview's borough map draws every borough, offline, and its table alternative works by keyboard."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.browser import harness
+
+pytestmark = pytest.mark.browser
+
+BOROUGHS = 33
+MAP_GRAPH = "#overview-map .js-plotly-plot"
+
+# MapLibre's own view of what it drew: Plotly names its choropleth fill layers '...-fill' and gives
+# each rendered feature its borough's centroid ('ct') and fill colour ('fc') as properties.
+RENDERED_BOROUGHS = """() => {
+    const gd = document.querySelector('#overview-map .js-plotly-plot');
+    const map = gd._fullLayout.map._subplot.map;
+    const fills = map.queryRenderedFeatures().filter(f => f.layer.id.endsWith('-fill'));
+    return {
+        locations: gd._fullData[0].locations.length,
+        centroids: new Set(fills.map(f => JSON.stringify(f.properties.ct))).size,
+        colours: new Set(fills.map(f => f.properties.fc)).size,
+    };
+}"""
+
+# Decode a PNG in the page and count its distinct colours (no imaging library needed in Python).
+DISTINCT_COLOURS = """async (dataUrl) => {
+    const image = new Image();
+    image.src = dataUrl;
+    await image.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    const pixels = context.getImageData(0, 0, image.width, image.height).data;
+    const colours = new Set();
+    for (let i = 0; i < pixels.length; i += 4) colours.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+    return colours.size;
+}"""
+
+
+@pytest.fixture
+def overview(recorded_page, app_server):
+    page, recorder = recorded_page(app_server, "desktop")
+    harness.open_page(page, app_server.url("/"), recorder)
+    return page, recorder
+
+
+def test_borough_map_draws_every_borough_offline(overview):
+    page, recorder = overview
+    canvas = page.locator(f"{MAP_GRAPH} canvas.maplibregl-canvas")
+    assert canvas.count() == 1
+    box = canvas.bounding_box()
+    assert box["width"] > 300 and box["height"] > 300
+
+    rendered = page.evaluate(RENDERED_BOROUGHS)
+    assert rendered["locations"] == BOROUGHS
+    assert rendered["centroids"] == BOROUGHS, "MapLibre drew fewer boroughs than the figure holds"
+    assert rendered["colours"] > 1, "every borough has the same colour: the values did not reach the map"
+
+    # The pixels themselves: a blank or single-colour canvas has a handful of colours, a choropleth hundreds.
+    png = base64.b64encode(page.locator(MAP_GRAPH).screenshot()).decode()
+    assert page.evaluate(DISTINCT_COLOURS, f"data:image/png;base64,{png}") > 50
+
+    assert recorder.off_origin_requests() == []
+    assert recorder.problems() == []
+
+
+def test_map_table_alternative_is_reachable_by_keyboard(overview):
+    """WAI-ARIA tabs: Tab reaches the selected tab, arrows move along the tab list, Enter shows the panel.
+
+    Then Tab moves on into the table, whose scrolling region takes focus.
+    """
+    page, _ = overview
+    tabs = page.get_by_role("tab")
+    assert tabs.count() >= 2
+    table_tab = page.get_by_role("tab", name="Table")
+
+    focused_role = "() => document.activeElement && document.activeElement.getAttribute('role')"
+    for _ in range(30):  # skip link, brand, five nav links, then the tab list
+        page.keyboard.press("Tab")
+        if page.evaluate(focused_role) == "tab":
+            break
+    assert page.evaluate(focused_role) == "tab", "the tab list cannot be reached with the Tab key"
+
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == "Table", (
+        "ArrowRight on the tab list does not move to the Table tab"
+    )
+    page.keyboard.press("Enter")
+    table = page.locator("#overview-table")
+    table.wait_for(state="visible")
+    assert table_tab.get_attribute("aria-selected") == "true"
+    assert table.locator("tbody tr").count() == BOROUGHS
+
+    region = page.get_by_role("region", name="Registered patients and practices by borough")
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if region.evaluate("element => element === document.activeElement"):
+            break
+    assert region.evaluate("element => element === document.activeElement"), "the table region never takes focus"

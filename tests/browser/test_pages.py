@@ -1,0 +1,57 @@
+"""Every page, as a user's browser sees it at desktop and phone sizes: clean console, offline, accessible.
+
+Each (page, viewport) is opened once (see ``VisitCache``); the tests below each judge one aspect,
+so one failure does not hide another. Screenshots land in test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import harness
+from tests.browser.harness import ERROR_MARKERS, PAGES
+
+pytestmark = pytest.mark.browser
+
+CASES = [
+    pytest.param(name, path, viewport, id=f"{name}-{viewport}")
+    for name, path in PAGES.items()
+    for viewport in harness.VIEWPORTS
+]
+
+
+def test_every_page_in_the_navigation_is_covered(recorded_page, app_server):
+    page, _ = recorded_page(app_server)
+    harness.open_page(page, app_server.url("/"))
+    hrefs = page.locator("nav a.nav-link").evaluate_all("links => links.map(a => new URL(a.href).pathname)")
+    assert sorted(hrefs) == sorted(PAGES.values()), "add new pages to PAGES so the browser suite opens them"
+
+
+@pytest.mark.parametrize(("name", "path", "viewport"), CASES)
+def test_page_has_no_console_errors(visits, name, path, viewport):
+    visit = visits.get(name, path, viewport)
+    assert visit.recorder.problems() == [], f"{path} at {viewport}; server log:\n{visits.server.log_tail(15)}"
+
+
+@pytest.mark.parametrize(("name", "path", "viewport"), CASES)
+def test_page_makes_no_request_outside_the_app(visits, name, path, viewport):
+    visit = visits.get(name, path, viewport)
+    assert visit.recorder.requests, "the recorder saw no requests at all: the check would pass vacuously"
+    assert visit.recorder.off_origin_requests() == []
+
+
+@pytest.mark.parametrize(("name", "path", "viewport"), CASES)
+def test_page_has_no_serious_accessibility_violations(visits, name, path, viewport):
+    visit = visits.get(name, path, viewport)
+    serious = harness.blocking(visit.violations)
+    assert not serious, f"axe-core on {path} at {viewport}:\n{harness.describe_violations(serious)}"
+
+
+@pytest.mark.parametrize(("name", "path", "viewport"), CASES)
+def test_page_shows_its_content_and_fits_the_screen(visits, name, path, viewport):
+    visit = visits.get(name, path, viewport)
+    assert visit.screenshot.stat().st_size > 0
+    assert visit.heading.strip(), f"{path} has no visible h1"
+    assert not [m for m in ERROR_MARKERS if m in visit.body_text]
+    # A page wider than the screen scrolls sideways: the phone layout is broken.
+    assert visit.horizontal_overflow_px <= 0, f"{path} is {visit.horizontal_overflow_px}px wider than {viewport}"
