@@ -58,7 +58,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("debug", False, "Run Dash in debug mode (never in production)", _bool),
     Setting("query_timeout_s", 10, "Longest a single query may run before it is cancelled", int),
     Setting("audit_dir", str(PROJECT_ROOT / "audit"), "Folder for the append-only export audit log"),
-    Setting("secret_key", "", "Flask session secret; a random one is made per process when empty"),
+    Setting("secret_key", "", "Flask session secret (32+ chars); required unless demo, where empty means random"),
+    Setting("demo", False, "Demo mode: published demo accounts, one per role (synthetic data only)", _bool),
+    Setting("users_file", "", "TOML/JSON file of users, roles and scopes (required unless demo)"),
+    Setting("auth_required", True, "Require sign-in for every page and callback (false only in demo mode)", _bool),
+    Setting("secure_cookies", False, "Always mark cookies Secure and send HSTS (set when behind a TLS proxy)", _bool),
 )
 
 
@@ -73,6 +77,10 @@ class Settings:
     query_timeout_s: int
     audit_dir: str
     secret_key: str
+    demo: bool
+    users_file: str
+    auth_required: bool
+    secure_cookies: bool
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,0 +1,469 @@
+"""Flask wiring: sign-in pages, the sign-in gate in front of Dash, security headers and safe errors.
+
+``app.py`` calls :func:`init_app` once. After that:
+
+- every request except ``/login``, ``/logout``, ``/healthz`` and static ``/assets/`` needs a signed-in
+  user (when the ``auth_required`` setting is on, the default): pages redirect to ``/login``,
+  Dash's endpoints (``/_dash-layout``, ``/_dash-update-component``, ...) answer 401;
+- :func:`current_user_principal` gives callbacks the signed-in :class:`~security.roles.Principal`;
+- every response carries a Content-Security-Policy allowing only the app's own origin (plus the
+  hashes of Dash's own inline bootstrap script, ``blob:`` workers for MapLibre and ``data:`` images
+  for Bootstrap's icons), ``frame-ancestors 'none'``, nosniff and a same-origin referrer policy;
+- the session cookie is HttpOnly, SameSite=Lax, and Secure on HTTPS (or always with ``secure_cookies``);
+- an unexpected exception becomes a short message; the traceback goes to the server log only.
+
+Outside demo mode :func:`init_app` refuses to start without a secret key and a users file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hmac
+import logging
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import flask
+from flask import Flask, Response, jsonify, redirect, render_template_string, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.exceptions import HTTPException
+
+from security import audit
+from security.roles import ROLE_DESCRIPTIONS, Principal
+from security.users import DEMO_ACCOUNTS, MAX_PASSWORD_CHARS, UserStore, UserStoreError, build_user_store
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "pathfinder_security"
+SESSION_COOKIE_NAME = "pathfinder_session"
+SESSION_LIFETIME = timedelta(hours=8)
+MIN_SECRET_KEY_CHARS = 32
+# Paths anyone may fetch: the sign-in pages, a liveness probe, and static CSS/images (no data in them).
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
+PUBLIC_PREFIXES = ("/assets/",)
+# Dash's machine endpoints get a 401 instead of a redirect to an HTML page they cannot use.
+API_PREFIXES = ("/_dash-", "/_reload-hash")
+CACHEABLE_PREFIXES = ("/assets/", "/_dash-component-suites/")
+FAILED_SIGN_INS_ALLOWED = 5
+FAILED_SIGN_IN_WINDOW_S = 15 * 60
+
+
+class SecurityConfigError(RuntimeError):
+    """The security settings are unusable; the app must not start (the message says what to set)."""
+
+
+@dataclass
+class SecurityState:
+    """What :func:`init_app` set up, kept on ``server.extensions``."""
+
+    store: UserStore
+    audit_log: audit.AuditLog
+    demo: bool
+    auth_required: bool
+    secure_cookies: bool
+    dash_app: Any = None
+
+
+class SignedInUser(UserMixin):
+    """Flask-Login's view of a principal (its id is the username; the role is reloaded every request)."""
+
+    def __init__(self, principal: Principal):
+        self.principal = principal
+
+    def get_id(self) -> str:
+        return self.principal.username
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, marking the cookie Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (flask.has_request_context() and request.is_secure)
+
+
+class _SignInThrottle:
+    """At most FAILED_SIGN_INS_ALLOWED wrong passwords per username per window, per process."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        failures = self._failures[key]
+        while failures and failures[0] < now - FAILED_SIGN_IN_WINDOW_S:
+            failures.popleft()
+        return failures
+
+    def blocked(self, key: str) -> bool:
+        with self._lock:
+            return len(self._recent(key, time.monotonic())) >= FAILED_SIGN_INS_ALLOWED
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            self._recent(key, time.monotonic()).append(time.monotonic())
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+_acting_as: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("acting_as", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(principal: Principal | None) -> Iterator[None]:
+    """Within the block, :func:`current_user_principal` returns ``principal`` (for tests calling callbacks
+    directly as functions; requests through HTTP always use the signed-in user)."""
+    token = _acting_as.set(principal)
+    try:
+        yield
+    finally:
+        _acting_as.reset(token)
+
+
+def current_user_principal() -> Principal | None:
+    """The signed-in user's principal, or None (not signed in, or outside a request).
+
+    Works inside Dash callbacks: they run in the Flask request that carried the session cookie.
+    """
+    override = _acting_as.get()
+    if override is not None:
+        return override
+    if not flask.has_request_context():
+        return None
+    user = current_user
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return getattr(user, "principal", None)
+
+
+def check_configuration(settings: Any) -> list[str]:
+    """Problems that must stop start-up: outside demo mode a strong secret key and a users file are required."""
+    if settings.demo:
+        return []
+    problems = []
+    if not settings.secret_key:
+        problems.append(
+            "PATHFINDER_SECRET_KEY is not set (make one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    elif len(settings.secret_key) < MIN_SECRET_KEY_CHARS:
+        problems.append(f"PATHFINDER_SECRET_KEY is shorter than {MIN_SECRET_KEY_CHARS} characters")
+    if not settings.users_file:
+        problems.append("PATHFINDER_USERS_FILE is not set (a TOML/JSON users file; see docs/security.md)")
+    if not settings.auth_required:
+        problems.append("PATHFINDER_AUTH_REQUIRED=false is only allowed in demo mode")
+    return problems
+
+
+def _refuse_demo_over_real_data(settings: Any) -> None:
+    # Published demo passwords must never open a real extract.
+    from queries.db import DataUnavailable, get_database
+
+    try:
+        source = get_database(settings.db).scalar("SELECT value FROM meta WHERE key = ?", ["source"])
+    except DataUnavailable:
+        return  # no database yet: the pages say so; nothing real to protect
+    if source is not None and source != "synthetic":
+        raise SecurityConfigError(
+            f"demo mode is on but {settings.db} holds a {source!r} extract; demo mode is for synthetic data only"
+        )
+
+
+def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityState:
+    """Put sign-in, the access gate, security headers and safe error pages in front of ``server``.
+
+    ``settings`` is :class:`settings.Settings`; ``dash_app`` (the :class:`dash.Dash`) lets the CSP allow
+    exactly Dash's own inline scripts by hash. Raises :class:`SecurityConfigError` when the app must
+    not start.
+    """
+    problems = check_configuration(settings)
+    if problems:
+        raise SecurityConfigError("; ".join(problems))
+    try:
+        store = build_user_store(settings.users_file, demo=settings.demo)
+    except UserStoreError as error:
+        raise SecurityConfigError(str(error)) from None
+    if settings.demo:
+        _refuse_demo_over_real_data(settings)
+        log.warning(
+            "DEMO MODE: %d published demo accounts are enabled. Synthetic data only; never deploy like this.",
+            len(DEMO_ACCOUNTS),
+        )
+    state = SecurityState(
+        store=store,
+        audit_log=audit.audit_log_at(settings.audit_dir),
+        demo=settings.demo,
+        auth_required=settings.auth_required,
+        secure_cookies=settings.secure_cookies,
+        dash_app=dash_app,
+    )
+    server.extensions[EXTENSION_KEY] = state
+
+    # In demo mode without a key, a random per-process key: sessions end when the process does.
+    server.secret_key = settings.secret_key or secrets.token_hex(32)
+    server.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE_NAME,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+    )
+    server.session_interface = _SessionInterface()
+
+    login_manager = LoginManager()
+    login_manager.init_app(server)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> SignedInUser | None:
+        # Reloaded from the store on every request, so a removed user or changed role takes effect at once.
+        principal = state.store.get(user_id)
+        return SignedInUser(principal) if principal else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> Response:
+        return _refuse_unauthenticated()
+
+    throttle = _SignInThrottle()
+    server.add_url_rule("/login", "pathfinder_login", lambda: _login_view(state, throttle), methods=["GET", "POST"])
+    server.add_url_rule("/logout", "pathfinder_logout", lambda: _logout_view(state), methods=["GET", "POST"])
+    server.add_url_rule("/healthz", "pathfinder_healthz", lambda: Response("ok\n", mimetype="text/plain"))
+
+    @server.before_request
+    def require_sign_in() -> Response | None:
+        if not state.auth_required or _is_public(request.path) or current_user.is_authenticated:
+            return None
+        return _refuse_unauthenticated()
+
+    @server.after_request
+    def add_security_headers(response: Response) -> Response:
+        return apply_security_headers(response, state)
+
+    @server.errorhandler(Exception)
+    def safe_error(error: Exception) -> Any:
+        if isinstance(error, HTTPException):
+            return error
+        log.exception("Unhandled error on %s %s", request.method, request.path)
+        message = "Something went wrong on the server. The details are in the server log."
+        if request.path.startswith(API_PREFIXES):
+            return jsonify({"error": message}), 500
+        return Response(message, status=500, mimetype="text/plain")
+
+    return state
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _refuse_unauthenticated() -> Response:
+    if request.path.startswith(API_PREFIXES) or request.method != "GET":
+        response = jsonify({"error": "Sign-in required.", "login": "/login"})
+        response.status_code = 401
+        return response
+    target = request.full_path if request.query_string else request.path
+    return redirect(flask.url_for("pathfinder_login", next=target))
+
+
+def safe_next(target: object) -> str:
+    """``target`` if it is a path on this site, else ``/`` (no open redirect to another origin)."""
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 1000:
+        return "/"
+    if target.startswith("//") or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path in ("/login", "/logout"):
+        return "/"
+    return target
+
+
+def content_security_policy(state: SecurityState | None) -> str:
+    """The CSP: only this origin, plus Dash's own inline scripts by hash (no 'unsafe-inline' scripts)."""
+    script_hashes: list[str] = []
+    if state is not None and state.dash_app is not None:
+        script_hashes = state.dash_app.csp_hashes()
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *script_hashes],
+        # Plotly and Dash components set style attributes and inject <style> rules at run time.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        # Bootstrap's form and navbar icons are data: SVGs; Plotly's image export makes blob:/data: images.
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        # MapLibre (Plotly's map traces) starts its web worker from a blob: URL.
+        "worker-src": ["'self'", "blob:"],
+        "child-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+def apply_security_headers(response: Response, state: SecurityState | None) -> Response:
+    """Add the hardening headers to ``response`` (every response, errors and static files included)."""
+    headers = response.headers
+    headers["Content-Security-Policy"] = content_security_policy(state)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+    if (state is not None and state.secure_cookies) or request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    if not request.path.startswith(CACHEABLE_PREFIXES):
+        # Pages and callback answers may hold patient rows: never keep them in a shared or browser cache.
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _csrf_token() -> str:
+    token = session.get("csrf_token")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf_token"] = token
+    return token
+
+
+def _csrf_ok() -> bool:
+    sent = request.form.get("csrf_token", "")
+    expected = session.get("csrf_token")
+    return isinstance(expected, str) and isinstance(sent, str) and hmac.compare_digest(sent, expected)
+
+
+def _login_view(state: SecurityState, throttle: _SignInThrottle) -> Any:
+    next_target = safe_next(request.values.get("next", "/"))
+    if request.method == "GET":
+        return _login_page(state, next_target=next_target)
+    if not _csrf_ok():
+        return _login_page(state, next_target=next_target, error="The form expired. Please try again.", status=400)
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    if not isinstance(username, str) or not isinstance(password, str):
+        username, password = "", ""
+    throttle_key = username.strip().lower()[:64]
+    if throttle.blocked(throttle_key):
+        return _login_page(
+            state, next_target=next_target, error="Too many failed sign-ins. Please wait 15 minutes.", status=429
+        )
+    principal = state.store.authenticate(username, password[: MAX_PASSWORD_CHARS + 1])
+    if principal is None:
+        throttle.failed(throttle_key)
+        _audit_quietly(state, None, audit.SIGN_IN_FAILED, {"attempted_username": username[:64]})
+        return _login_page(state, next_target=next_target, error="Wrong username or password.", status=401)
+    throttle.succeeded(throttle_key)
+    session.clear()  # a fresh session at sign-in: nothing chosen before it survives (session fixation)
+    session.permanent = True
+    login_user(SignedInUser(principal))
+    _audit_quietly(state, principal, audit.SIGN_IN, {})
+    return redirect(next_target)
+
+
+def _logout_view(state: SecurityState) -> Any:
+    principal = current_user_principal()
+    if principal is not None:
+        _audit_quietly(state, principal, audit.SIGN_OUT, {})
+    logout_user()
+    session.clear()
+    return redirect(flask.url_for("pathfinder_login", signed_out=1))
+
+
+def _audit_quietly(state: SecurityState, principal: Principal | None, action: str, filters: dict) -> None:
+    # Sign-in events are audited too, but an unwritable log must not lock everyone out; patient rows
+    # (the pages) fail closed on their own audit write.
+    try:
+        state.audit_log.record(principal, action, filters)
+    except audit.AuditUnavailable:
+        log.exception("Could not audit %s", action)
+
+
+_LOGIN_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Sign in · London Pathfinder Dashboards</title>
+  <link rel="stylesheet" href="/assets/vendor/bootstrap.min.css">
+</head>
+<body class="bg-light">
+<main class="container py-4" style="max-width: 40rem">
+  <h1 class="h3 mb-3">London Pathfinder Dashboards</h1>
+  {% if demo %}
+  <div class="alert alert-warning" role="note">
+    <strong>Demo mode.</strong> All data is synthetic. These published demo accounts exist only in demo mode:
+    <table class="table table-sm mt-2 mb-0">
+      <caption class="visually-hidden">Demo accounts</caption>
+      <thead><tr><th scope="col">Username</th><th scope="col">Password</th><th scope="col">Role</th>
+        <th scope="col">Scope</th></tr></thead>
+      <tbody>
+      {% for account in accounts %}
+        <tr><td><code>{{ account.username }}</code></td><td><code>{{ account.password }}</code></td>
+          <td>{{ account.role.value }}</td><td>{{ account.scope.describe() }}</td></tr>
+      {% endfor %}
+      </tbody>
+    </table>
+  </div>
+  {% endif %}
+  {% if signed_in %}
+  <div class="alert alert-info" role="status">
+    Signed in as <strong>{{ signed_in.label }}</strong> ({{ signed_in.role.value }}: {{ role_description }}).
+    <a class="alert-link" href="/">Open the dashboards</a>.
+    <form method="post" action="/logout" class="mt-2">
+      <button type="submit" class="btn btn-outline-secondary btn-sm">Sign out</button>
+    </form>
+  </div>
+  {% endif %}
+  {% if signed_out %}<div class="alert alert-success" role="status">You have signed out.</div>{% endif %}
+  {% if error %}<div class="alert alert-danger" role="alert">{{ error }}</div>{% endif %}
+  <form method="post" action="/login" class="card card-body">
+    <h2 class="h5">Sign in</h2>
+    <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+    <input type="hidden" name="next" value="{{ next_target }}">
+    <div class="mb-3">
+      <label for="username" class="form-label">Username</label>
+      <input id="username" name="username" class="form-control" autocomplete="username" maxlength="64" required
+        autofocus>
+    </div>
+    <div class="mb-3">
+      <label for="password" class="form-label">Password</label>
+      <input id="password" name="password" type="password" class="form-control" autocomplete="current-password"
+        maxlength="1024" required>
+    </div>
+    <button type="submit" class="btn btn-primary">Sign in</button>
+  </form>
+  <p class="small text-muted mt-3">All patient data shown is synthetic. Every patient-level view and export is
+    recorded in an audit log.</p>
+</main>
+</body>
+</html>
+"""
+
+
+def _login_page(state: SecurityState, *, next_target: str, error: str = "", status: int = 200) -> Response:
+    signed_in = current_user_principal()
+    html = render_template_string(
+        _LOGIN_TEMPLATE,
+        demo=state.demo,
+        accounts=DEMO_ACCOUNTS,
+        signed_in=signed_in,
+        role_description=ROLE_DESCRIPTIONS.get(signed_in.role, "") if signed_in else "",
+        signed_out=request.args.get("signed_out") == "1" and signed_in is None,
+        error=error,
+        csrf_token=_csrf_token(),
+        next_target=next_target,
+    )
+    return Response(html, status=status, mimetype="text/html")
