@@ -65,7 +65,8 @@ def page_header(title: str, lead: str) -> html.Div:
 
 def error_message(message: str) -> dbc.Alert:
     """A friendly error a user can act on (never a traceback)."""
-    return dbc.Alert([html.Strong("Data unavailable. "), message], color="warning", role="alert")
+    # dbc.Alert renders role="alert" itself (and rejects a role argument).
+    return dbc.Alert([html.Strong("Data unavailable. "), message], color="warning")
 
 
 def stat_card(label: str, value: str, note: str = "") -> dbc.Card:

@@ -1,78 +1,446 @@
-"""Offline choropleth maps.
+"""Offline maps: area choropleths (borough, LSOA, practice area), practice points and the inequality map.
 
 Maps use Plotly's MapLibre traces with the ``white-bg`` style: no tile server,
 no CDN, no web fonts. A secure data environment has no internet, and geo traces
 (``go.Choropleth``) fetch a world topojson from a CDN and render blank there.
+
+Every area map has the same trace layout, which :func:`recolour_patch` relies on:
+
+- ``data[0]`` the areas (``Choroplethmap``): *every* area of the level is listed, in
+  the GeoJSON's order, so ``locations``/``text``/geometry never change; areas without
+  a value (suppressed, or not in the data shown) have ``z = NaN``, which Plotly does
+  not draw, so they show the grey London underlay instead of a colour - never 0.
+- ``data[1]`` the suppressed areas (``Scattermap`` markers at a point inside each),
+  named "Suppressed" in the legend and in hover.
+- ``layout.map.layers``: the grey London underlay below the areas, outlines on top.
+
+Numbers in hover are pre-formatted by Plotly from ``customdata`` (95 % CI,
+numerator, denominator) so that a recolour sends numbers, not strings.
 """
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from dash import Patch
 
-from components.geometry import LONDON_CENTRE, LONDON_ZOOM, boundaries
+from components.geometry import (
+    LONDON_CENTRE,
+    LONDON_ZOOM,
+    area_codes,
+    boundaries,
+    bounds_view,
+    icb_outlines,
+    label_points,
+    london_outline,
+)
+from components.style import (
+    ICB_OUTLINE_COLOUR,
+    POINT_UNDERLAY_COLOUR,
+    SEQUENTIAL_SCALE,
+    SUPPRESSED_COLOUR,
+    SUPPRESSED_NOTE,
+    UNDERLAY_COLOUR,
+    apply_base_layout,
+    diverging_scale,
+    json_safe,
+    value_format,
+)
 
-# Colour-blind-safe sequential scale (ColorBrewer YlGnBu).
-SEQUENTIAL_SCALE = "YlGnBu"
-ICB_OUTLINE_COLOUR = "#1f2d3d"
+AREA_TRACE = 0
+SUPPRESSED_TRACE = 1
+# Columns of customdata in area and practice traces, in order.
+HOVER_NUMBERS = ("ci_low", "ci_high", "numerator", "denominator")
+# Keys of a trace that stay the same when only values change: never resent by recolour_patch.
+STATIC_TRACE_KEYS = frozenset({"geojson", "featureidkey", "locations", "text", "type", "name", "legendgroup"})
+
+
+def _suppressed_mask(frame: pd.DataFrame, value_column: str) -> pd.Series:
+    flag = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else False
+    return flag | frame[value_column].isna()
+
+
+def _float32(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Numbers for hover as float32: half the bytes of float64 and 7 significant digits, plenty to display."""
+    return frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float32")
+
+
+def _hovertemplate(*, value_label: str, unit: str, has_ci: bool, has_counts: bool, london_value, extra: dict) -> str:
+    fmt = value_format(unit)
+    lines = ["<b>%{text}</b>", f"{value_label}: %{{z:{fmt.d3}}}{fmt.suffix}"]
+    if has_ci:
+        lines[-1] += f" (95% CI %{{customdata[0]:{fmt.d3}}}–%{{customdata[1]:{fmt.d3}}})"
+    if has_counts:
+        lines.append("%{customdata[2]:,.0f} of %{customdata[3]:,.0f}")
+    offset = len(HOVER_NUMBERS) if (has_ci or has_counts) else 0
+    lines += [f"{label}: %{{customdata[{offset + i}]:,}}" for i, label in enumerate(extra.values())]
+    if json_safe(london_value) is not None:
+        lines.append(f"London: {fmt.text(float(london_value))}")
+    if has_ci:
+        lines.append("vs London: %{hovertext}")
+    return "<br>".join(lines) + "<extra></extra>"
+
+
+def _comparison_text(frame: pd.DataFrame) -> list[str]:
+    if "comparison" not in frame:
+        return [""] * len(frame)
+    # Short words: at LSOA level this array is 5,000 long and is resent on every recolour.
+    return [c if isinstance(c, str) else "not compared" for c in frame["comparison"]]
+
+
+def _colour_settings(
+    values: pd.Series, *, polarity: str, diverge_around: float | None, unit: str, value_label: str
+) -> dict:
+    fmt = value_format(unit)
+    settings = {
+        "colorbar": {
+            "title": {"text": value_label, "side": "right"},
+            "thickness": 14,
+            "tickformat": fmt.axis_format,
+            "outlinewidth": 0,
+            "len": 0.8,
+        },
+    }
+    centre = json_safe(diverge_around)
+    if centre is None:
+        # Sequential: darker = higher. Reversed when low is good so "darker" still means "better".
+        settings.update(colorscale=SEQUENTIAL_SCALE, reversescale=polarity == "low")
+        return settings
+    finite = values.dropna()
+    half_range = float(max(abs(finite.max() - centre), abs(finite.min() - centre))) if len(finite) else 1.0
+    half_range = half_range or 1.0
+    settings.update(
+        colorscale=diverging_scale(polarity), zmid=centre, zmin=centre - half_range, zmax=centre + half_range
+    )
+    return settings
+
+
+def area_map(
+    *,
+    level: str,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str = "%",
+    value_column: str = "value",
+    polarity: str = "high",
+    diverge_around: float | None = None,
+    hover_columns: dict[str, str] | None = None,
+    outlines: bool = True,
+    fit_to_data: bool = False,
+    height: int = 560,
+    title: str | None = None,
+) -> go.Figure:
+    """A choropleth of ``values`` at ``level`` ('borough', 'lsoa' or 'practice' areas) with ICB outlines on top.
+
+    ``values`` has ``area_code`` and ``area_name`` (the engine's frame) and
+    ``value_column``; optional ``ci_low``/``ci_high``, ``numerator``/``denominator``,
+    ``london_value``, ``comparison`` and ``suppressed`` feed the hover. A value of 0
+    is drawn as 0; a suppressed or missing value is drawn grey and marked
+    "Suppressed". ``diverge_around`` (the target or London value) switches to a
+    diverging scale centred there; ``polarity`` ('high'/'low' is good) keeps the good
+    end blue. ``hover_columns`` maps further numeric columns to hover labels.
+    """
+    hover_columns = hover_columns or {}
+    codes = list(area_codes(level))
+    frame = values.drop_duplicates("area_code").set_index("area_code").reindex(codes)
+    frame.index.name = "area_code"
+    suppressed = _suppressed_mask(frame, value_column) & frame["area_name"].notna()
+    z = pd.to_numeric(frame[value_column], errors="coerce").where(~suppressed).to_numpy(dtype="float32")
+    names = frame["area_name"].fillna(pd.Series(codes, index=frame.index)).tolist()
+
+    has_ci = {"ci_low", "ci_high"} <= set(frame.columns)
+    has_counts = {"numerator", "denominator"} <= set(frame.columns)
+    numeric_columns = (list(HOVER_NUMBERS) if has_ci or has_counts else []) + list(hover_columns)
+    for column in numeric_columns:
+        if column not in frame:
+            frame[column] = np.nan
+    london_value = (
+        frame["london_value"].dropna().iloc[0]
+        if "london_value" in frame and frame["london_value"].notna().any()
+        else None
+    )
+
+    area_trace = go.Choroplethmap(
+        geojson=boundaries(level),
+        featureidkey="id",
+        locations=codes,
+        z=z,
+        text=names,
+        customdata=_float32(frame, numeric_columns) if numeric_columns else None,
+        hovertext=_comparison_text(frame) if has_ci else None,
+        hovertemplate=_hovertemplate(
+            value_label=value_label,
+            unit=unit,
+            has_ci=has_ci,
+            has_counts=has_counts,
+            london_value=london_value,
+            extra=hover_columns,
+        ),
+        marker={"line": {"width": 0.6 if level == "borough" else 0.2, "color": "white"}, "opacity": 0.92},
+        name=value_label,
+        showlegend=False,
+        **_colour_settings(
+            pd.Series(z), polarity=polarity, diverge_around=diverge_around, unit=unit, value_label=value_label
+        ),
+    )
+    points = label_points(level).set_index("area_code")
+    suppressed_codes = [code for code, flag in zip(codes, suppressed, strict=True) if flag]
+    figure = go.Figure(
+        [
+            area_trace,
+            _suppressed_markers(
+                points.reindex(suppressed_codes), frame, suppressed_codes, marker_size=8 if level == "borough" else 4
+            ),
+        ]
+    )
+    view = bounds_view(level, frame.index[frame["area_name"].notna()].tolist()) if fit_to_data else None
+    _map_layout(figure, height=height, title=title, outlines=outlines, view=view, uirevision=f"{level}-map")
+    return figure
+
+
+def _suppressed_markers(points: pd.DataFrame, frame: pd.DataFrame, codes: list[str], marker_size: int) -> go.Scattermap:
+    names = frame.loc[codes, "area_name"].tolist() if codes else []
+    return go.Scattermap(
+        lat=points["lat"].round(5).tolist(),
+        lon=points["lon"].round(5).tolist(),
+        text=names,
+        mode="markers",
+        marker={"size": marker_size, "color": SUPPRESSED_COLOUR, "opacity": 0.9},
+        name="Suppressed (1–7 patients)",
+        hovertemplate=f"<b>%{{text}}</b><br>{SUPPRESSED_NOTE}<extra></extra>",
+        showlegend=True,
+    )
+
+
+def _map_layout(
+    figure: go.Figure,
+    *,
+    height: int,
+    title: str | None,
+    outlines: bool,
+    view: dict | None,
+    uirevision: str,
+    underlay_colour: str = UNDERLAY_COLOUR,
+) -> None:
+    layers = [
+        {
+            "sourcetype": "geojson",
+            "source": london_outline(),
+            "type": "fill",
+            "color": underlay_colour,
+            "below": "traces",
+        },
+    ]
+    if outlines:
+        layers.append(
+            {
+                "sourcetype": "geojson",
+                "source": icb_outlines(),
+                "type": "line",
+                "color": ICB_OUTLINE_COLOUR,
+                "line": {"width": 1.6},
+            }
+        )
+    view = view or {"center": LONDON_CENTRE, "zoom": LONDON_ZOOM}
+    apply_base_layout(figure, height=height, title=title)
+    figure.update_layout(
+        map={"style": "white-bg", **view, "layers": layers},
+        legend={"x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.8)"},
+        uirevision=uirevision,  # keep the user's pan/zoom when values change
+    )
 
 
 def borough_choropleth(
     *,
     values: pd.DataFrame,
-    value_column: str,
+    value_column: str = "value",
     value_label: str,
+    unit: str = "count",
     hover_columns: dict[str, str] | None = None,
-    value_format: str = ",.0f",
+    polarity: str = "high",
+    diverge_around: float | None = None,
     height: int = 560,
+    title: str | None = None,
 ) -> go.Figure:
-    """A borough choropleth of ``values[value_column]`` with ICB outlines on top.
+    """A borough choropleth with ICB outlines on top (see :func:`area_map`).
 
-    ``values`` has one row per borough with ``borough_code`` and ``borough_name``;
-    ``hover_columns`` maps further columns to their hover labels.
+    Accepts the engine's frame (``area_code``, ``area_name``) or one keyed by
+    ``borough_code``/``borough_name``.
     """
-    hover_columns = hover_columns or {}
-    custom = values[list(hover_columns)] if hover_columns else None
-    extra = "".join(f"<br>{label}: %{{customdata[{i}]:,}}" for i, label in enumerate(hover_columns.values()))
-    trace = go.Choroplethmap(
-        geojson=boundaries("borough"),
-        locations=values["borough_code"],
-        z=values[value_column],
-        featureidkey="id",
-        text=values["borough_name"],
-        customdata=custom,
-        colorscale=SEQUENTIAL_SCALE,
-        marker={"line": {"width": 0.8, "color": "white"}, "opacity": 0.9},
-        colorbar={"title": {"text": value_label}, "thickness": 14, "tickformat": value_format},
-        hovertemplate=f"<b>%{{text}}</b><br>{value_label}: %{{z:{value_format}}}{extra}<extra></extra>",
-    )
-    figure = go.Figure(trace)
-    figure.update_layout(
-        map={
-            "style": "white-bg",
-            "center": LONDON_CENTRE,
-            "zoom": LONDON_ZOOM,
-            "layers": [_icb_outline_layer()],
-        },
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+    frame = values.rename(columns={"borough_code": "area_code", "borough_name": "area_name"})
+    return area_map(
+        level="borough",
+        values=frame,
+        value_column=value_column,
+        value_label=value_label,
+        unit=unit,
+        hover_columns=hover_columns,
+        polarity=polarity,
+        diverge_around=diverge_around,
         height=height,
-        uirevision="borough-map",  # keep the user's pan/zoom when values change
+        title=title,
+    )
+
+
+def lsoa_choropleth(*, values: pd.DataFrame, value_label: str, unit: str = "%", **options) -> go.Figure:
+    """An LSOA (≈5,000 small areas, where patients live) choropleth; see :func:`area_map` for ``options``."""
+    return area_map(level="lsoa", values=values, value_label=value_label, unit=unit, **options)
+
+
+def practice_area_choropleth(*, values: pd.DataFrame, value_label: str, unit: str = "%", **options) -> go.Figure:
+    """Practice values drawn on practice areas (Voronoi cells around practices, clipped to London).
+
+    ``values`` is the engine's practice-level frame (``area_code`` = practice code).
+    """
+    return area_map(level="practice", values=values, value_label=value_label, unit=unit, **options)
+
+
+def practice_points_map(
+    *,
+    values: pd.DataFrame,
+    practices: pd.DataFrame,
+    value_label: str,
+    unit: str = "%",
+    polarity: str = "high",
+    diverge_around: float | None = None,
+    max_marker_px: int = 22,
+    height: int = 560,
+    title: str | None = None,
+) -> go.Figure:
+    """Every practice as a point sized by its denominator and coloured by its value.
+
+    ``practices`` gives locations (``practice_code``, ``lat``, ``lon``; e.g. the
+    reference practices.csv). ``values`` is the engine's practice-level frame. Marker
+    area is proportional to the denominator. Suppressed practices are grey markers
+    of a fixed size in their own trace (``data[1]``), named "Suppressed".
+    """
+    located = values.merge(
+        practices[["practice_code", "lat", "lon"]], left_on="area_code", right_on="practice_code", how="inner"
+    )
+    suppressed = _suppressed_mask(located, "value")
+    shown = located[~suppressed].sort_values("denominator", ascending=False)  # small markers drawn on top
+    hidden = located[suppressed]
+    denominators = pd.to_numeric(shown["denominator"], errors="coerce").fillna(0)
+    largest = float(denominators.max()) if len(shown) and denominators.max() > 0 else 1.0
+    london_value = (
+        located["london_value"].dropna().iloc[0]
+        if "london_value" in located and located["london_value"].notna().any()
+        else None
+    )
+    for column in HOVER_NUMBERS:
+        if column not in shown:
+            shown = shown.assign(**{column: np.nan})
+    colour = _colour_settings(
+        shown["value"], polarity=polarity, diverge_around=diverge_around, unit=unit, value_label=value_label
+    )
+    marker = {
+        "color": shown["value"].to_numpy(dtype="float32"),
+        "size": denominators.to_numpy(dtype="float32"),
+        "sizemode": "area",
+        "sizeref": float(2.0 * largest / max_marker_px**2),
+        "sizemin": 3,
+        "opacity": 0.85,
+        "colorscale": colour["colorscale"],
+        "colorbar": colour["colorbar"],
+        "reversescale": colour.get("reversescale", False),
+        "showscale": True,
+    }
+    if "zmid" in colour:
+        marker.update(cmid=colour["zmid"], cmin=colour["zmin"], cmax=colour["zmax"])
+    template = _hovertemplate(
+        value_label=value_label, unit=unit, has_ci=True, has_counts=True, london_value=london_value, extra={}
+    ).replace("%{z:", "%{marker.color:")
+    points = go.Scattermap(
+        lat=shown["lat"].round(5).tolist(),
+        lon=shown["lon"].round(5).tolist(),
+        text=shown["area_name"].tolist(),
+        customdata=_float32(shown, list(HOVER_NUMBERS)),
+        hovertext=_comparison_text(shown),
+        hovertemplate=template,
+        mode="markers",
+        marker=marker,
+        name=value_label,
+        showlegend=False,
+    )
+    hidden_trace = go.Scattermap(
+        lat=hidden["lat"].round(5).tolist(),
+        lon=hidden["lon"].round(5).tolist(),
+        text=hidden["area_name"].tolist(),
+        mode="markers",
+        marker={"size": 7, "color": SUPPRESSED_COLOUR, "opacity": 0.9},
+        name="Suppressed (1–7 patients)",
+        hovertemplate=f"<b>%{{text}}</b><br>{SUPPRESSED_NOTE}<extra></extra>",
+    )
+    figure = go.Figure([points, hidden_trace])
+    _map_layout(
+        figure,
+        height=height,
+        title=title,
+        outlines=True,
+        view=None,
+        uirevision="practice-points",
+        underlay_colour=POINT_UNDERLAY_COLOUR,
     )
     return figure
 
 
-def _icb_outline_layer() -> dict:
-    return {
-        "sourcetype": "geojson",
-        "source": boundaries("icb"),
-        "type": "line",
-        "color": ICB_OUTLINE_COLOUR,
-        "line": {"width": 2},
-    }
+def inequality_map(
+    *,
+    values: pd.DataFrame,
+    measure_label: str,
+    unit: str = "%",
+    polarity: str = "high",
+    height: int = 560,
+    title: str | None = None,
+) -> go.Figure:
+    """Per borough, the gap between most and least deprived (quintile gap or SII), diverging around no gap.
+
+    ``values`` has ``area_code``, ``area_name``, ``value`` (the gap, least minus most
+    deprived, in the indicator's units: 0.08 = 8 percentage points for '%'), and
+    optionally ``ci_low``/``ci_high`` and ``suppressed``. Percentages are shown as
+    percentage points. A positive gap means the least deprived do better when
+    ``polarity`` is 'high'; the scale's orange end is always "bigger inequality".
+    """
+    frame = values.copy()
+    shown_unit = unit
+    if unit == "%":
+        for column in ("value", "ci_low", "ci_high"):
+            if column in frame:
+                frame[column] = pd.to_numeric(frame[column], errors="coerce") * 100
+        shown_unit = "pp"
+    # Inequality is bad whichever way it points for the indicator, so colour runs from
+    # no gap (purple) to a wide gap favouring the least deprived (orange).
+    gap_polarity = "low" if polarity == "high" else "high"
+    return area_map(
+        level="borough",
+        values=frame,
+        value_label=measure_label,
+        unit=shown_unit,
+        polarity=gap_polarity,
+        diverge_around=0.0,
+        height=height,
+        title=title,
+    )
 
 
-def finite_or_none(value: float) -> float | None:
-    """JSON-safe number: NaN and infinities become None."""
-    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
+def _strip_static(trace: dict) -> dict:
+    return {key: value for key, value in trace.items() if key not in STATIC_TRACE_KEYS}
+
+
+def recolour_patch(figure: go.Figure) -> Patch:
+    """A Dash ``Patch`` that turns the figure on screen into ``figure`` without resending geometry.
+
+    ``figure`` is the newly built map (same builder, same level, new values): its
+    traces' values, colours, hover numbers and colour bar are copied into the patch;
+    GeoJSON, area codes and names (which never change for a level) and the map's
+    layers and view are left as they are on the client.
+    """
+    patch = Patch()
+    for index, trace in enumerate(figure.to_plotly_json()["data"]):
+        for key, value in _strip_static(trace).items():
+            patch["data"][index][key] = value
+        # Which points are drawn (suppressed areas, practices) changes with the values: names go with them.
+        if trace["type"] == "scattermap":
+            patch["data"][index]["text"] = list(trace.get("text") or [])
+    return patch

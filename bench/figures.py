@@ -1,0 +1,130 @@
+"""Figure payload sizes: what a map costs to send, and what a recolour costs instead.
+
+Run: ``.venv/bin/python bench/figures.py``. Builds every map from made-up values
+over the real reference geometry (no database needed) and prints, per map, the
+size of ``plotly.io.to_json`` of the full figure and of the recolour ``Patch``,
+raw and gzipped (what a server with compression sends), with the targets:
+borough ≤ 150 kB, LSOA ≤ 1.5 MB, recolour ≤ 100 kB. Also times the builders.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.io as pio
+from plotly.utils import PlotlyJSONEncoder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from components import charts, maps  # noqa: E402
+from components.geometry import area_codes, practices  # noqa: E402
+
+KB = 1000
+TARGETS = {"borough": 150 * KB, "lsoa": 1500 * KB, "recolour": 100 * KB}
+
+
+def made_up_values(codes: list[str], *, seed: int, suppressed_share: float = 0.05) -> pd.DataFrame:
+    """Indicator-shaped values for ``codes``: proportions with Wilson-like CIs, a few suppressed."""
+    rng = np.random.default_rng(seed)
+    n = len(codes)
+    denominator = rng.integers(8, 400, n).astype(float)
+    value = rng.beta(40, 8, n)
+    half = 1.96 * np.sqrt(value * (1 - value) / denominator)
+    frame = pd.DataFrame(
+        {
+            "area_code": codes,
+            "area_name": [f"Area {c}" for c in codes],
+            "numerator": np.round(value * denominator),
+            "denominator": denominator,
+            "value": value,
+            "ci_low": value - half,
+            "ci_high": np.minimum(value + half, 1),
+            "london_value": 0.84,
+            "comparison": rng.choice(["better", "similar", "worse"], n),
+            "suppressed": rng.random(n) < suppressed_share,
+        }
+    )
+    frame.loc[frame["suppressed"], ["numerator", "denominator", "value", "ci_low", "ci_high"]] = np.nan
+    return frame
+
+
+def patch_size(patch) -> int:
+    return len(json.dumps(patch.to_plotly_json(), cls=PlotlyJSONEncoder))
+
+
+def measure(name: str, build, target: int | None) -> None:
+    started = time.perf_counter()
+    figure = build(seed=1)
+    build_ms = (time.perf_counter() - started) * 1000
+    full = pio.to_json(figure)
+    recoloured = build(seed=2)
+    patch = json.dumps(maps.recolour_patch(recoloured).to_plotly_json(), cls=PlotlyJSONEncoder)
+    verdict = "" if target is None else ("  OK" if len(full) <= target else "  OVER TARGET")
+    patch_verdict = "OK" if len(patch) <= TARGETS["recolour"] else "OVER TARGET"
+    print(
+        f"{name:28s} figure {len(full) / KB:8.1f} kB (gzip {len(gzip.compress(full.encode())) / KB:6.1f}){verdict}"
+        f" | recolour {len(patch) / KB:6.1f} kB (gzip {len(gzip.compress(patch.encode())) / KB:5.1f}) "
+        f"{patch_verdict} | build {build_ms:6.0f} ms"
+    )
+
+
+def main() -> None:
+    boroughs, lsoas = list(area_codes("borough")), list(area_codes("lsoa"))
+    reference = practices()
+    practice_codes = reference["practice_code"].tolist()
+    # First use derives the practice areas (Voronoi); time it apart from the figure builds.
+    started = time.perf_counter()
+    area_codes("practice")
+    print(f"practice areas derived once in {(time.perf_counter() - started) * 1000:.0f} ms")
+
+    def borough(seed):
+        return maps.area_map(level="borough", values=made_up_values(boroughs, seed=seed), value_label="Coverage")
+
+    def lsoa(seed):
+        return maps.lsoa_choropleth(
+            values=made_up_values(lsoas, seed=seed, suppressed_share=0.3), value_label="Coverage"
+        )
+
+    def practice_area(seed):
+        return maps.practice_area_choropleth(values=made_up_values(practice_codes, seed=seed), value_label="Coverage")
+
+    def practice_points(seed):
+        return maps.practice_points_map(
+            values=made_up_values(practice_codes, seed=seed), practices=reference, value_label="Coverage"
+        )
+
+    def inequality(seed):
+        gaps = made_up_values(boroughs, seed=seed).assign(value=lambda f: f["value"] - 0.84)
+        return maps.inequality_map(values=gaps, measure_label="Gap, least minus most deprived")
+
+    def funnel(seed):
+        values = made_up_values(practice_codes, seed=seed)
+        n = np.linspace(1, 450, 200)
+        p = 0.84
+        limits = pd.DataFrame(
+            {
+                "denominator": n,
+                "lower_95": p - 1.96 * np.sqrt(p * (1 - p) / n),
+                "upper_95": p + 1.96 * np.sqrt(p * (1 - p) / n),
+                "lower_998": p - 3.09 * np.sqrt(p * (1 - p) / n),
+                "upper_998": p + 3.09 * np.sqrt(p * (1 - p) / n),
+            }
+        )
+        return charts.funnel_plot(values=values, limits=limits, london_value=p, value_label="Coverage")
+
+    measure("borough choropleth", borough, TARGETS["borough"])
+    measure("LSOA choropleth (30% supp.)", lsoa, TARGETS["lsoa"])
+    measure("practice-area choropleth", practice_area, None)
+    measure("practice points", practice_points, None)
+    measure("inequality map (borough)", inequality, TARGETS["borough"])
+    # measure("funnel plot (1,141 pract.)", funnel, None)
+
+
+if __name__ == "__main__":
+    main()

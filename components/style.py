@@ -1,0 +1,126 @@
+"""Colours, scales, number formats and the slim figure template shared by every figure.
+
+Every scale here is colour-blind safe (ColorBrewer YlGnBu and PuOr, viridis), and
+comparisons with London use blue/orange, never red/green.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+SEQUENTIAL_SCALE = "YlGnBu"
+# Plotly's PuOr runs orange (low) -> purple (high): "good" is kept at the purple end, whatever the polarity.
+DIVERGING_BAD_TO_GOOD = "PuOr"
+
+SUPPRESSED_COLOUR = "#9e9e9e"
+UNDERLAY_COLOUR = "#d4d4d4"  # under areas: shows through where a value is suppressed or missing
+POINT_UNDERLAY_COLOUR = "#eef1f3"  # under practice points: just London's shape
+ICB_OUTLINE_COLOUR = "#1f2d3d"
+LONDON_LINE_COLOUR = "#212b32"
+TARGET_LINE_COLOUR = "#007f3b"
+LIMIT_95_COLOUR = "#768692"
+LIMIT_998_COLOUR = "#425563"
+POINT_COLOUR = "#005eb8"
+FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"  # local fonts only
+
+# Significance against London (and Making Data Count variation): blue = better, orange = worse.
+COMPARISON_COLOURS = {
+    "better": "#005eb8",
+    "similar": "#bfbfbf",
+    "worse": "#ed8b00",
+    "not compared": "#ffffff",
+}
+COMPARISON_LABELS = {
+    "better": "Better than London",
+    "similar": "Similar to London",
+    "worse": "Worse than London",
+    "not compared": "Not compared",
+}
+
+SUPPRESSED_NOTE = "suppressed (fewer than 8 patients)"
+
+# A template with only what the figures use: Plotly's default template adds ~8 kB to every figure's JSON.
+TEMPLATE = go.layout.Template(
+    layout={
+        "font": {"family": FONT_FAMILY, "size": 13, "color": "#212b32"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "colorway": ["#005eb8", "#ed8b00", "#330072", "#00a499", "#ae2573", "#768692"],
+        "hoverlabel": {"font": {"family": FONT_FAMILY}},
+        "xaxis": {"gridcolor": "#e8edee", "zerolinecolor": "#d8dde0", "linecolor": "#aeb7bd", "automargin": True},
+        "yaxis": {"gridcolor": "#e8edee", "zerolinecolor": "#d8dde0", "linecolor": "#aeb7bd", "automargin": True},
+    }
+)
+
+
+@dataclass(frozen=True)
+class ValueFormat:
+    """How an indicator's value is shown: a d3 format for Plotly and the same format for Python text.
+
+    Proportions (unit '%') are stored as 0..1 and shown as percentages; rates are
+    stored as shown ("12.3 per 1,000").
+    """
+
+    unit: str
+    d3: str
+    suffix: str
+
+    def text(self, value: float | None) -> str:
+        """``value`` formatted for text; 'suppressed' when it is missing."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "suppressed"
+        if self.d3.endswith("%"):
+            return f"{value:.1%}"
+        decimals = int(self.d3.split(".")[1][0]) if "." in self.d3 else 0
+        return f"{value:,.{decimals}f}{self.suffix}"
+
+    @property
+    def axis_format(self) -> str:
+        """A d3 tick format for an axis or colour bar."""
+        return ".0%" if self.d3.endswith("%") else self.d3
+
+
+def value_format(unit: str) -> ValueFormat:
+    """The display format for an indicator unit: '%', 'per 1,000', 'per 100,000', 'ratio', 'count', 'pp'."""
+    if unit in {"%", "percent", "proportion"}:
+        return ValueFormat(unit, ".1%", "")
+    if unit.startswith("per "):
+        return ValueFormat(unit, ",.1f", f" {unit}")
+    if unit == "ratio":
+        return ValueFormat(unit, ".2f", "")
+    if unit == "pp":
+        return ValueFormat(unit, "+.1f", " pp")
+    if unit == "count":
+        return ValueFormat(unit, ",.0f", "")
+    return ValueFormat(unit, ",.2f", f" {unit}" if unit else "")
+
+
+def diverging_scale(polarity: str) -> str:
+    """The diverging scale with the good end blue/purple: reversed when low values are good."""
+    return DIVERGING_BAD_TO_GOOD if polarity == "high" else DIVERGING_BAD_TO_GOOD + "_r"
+
+
+def apply_base_layout(figure: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
+    """Slim template, tight margins and an accessible title (also used as the figure's name)."""
+    figure.update_layout(
+        template=TEMPLATE,
+        height=height,
+        margin={"l": 8, "r": 8, "t": 40 if title else 8, "b": 8},
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}} if title else None,
+        hovermode="closest",
+    )
+    return figure
+
+
+def json_safe(value) -> float | None:
+    """A plain float, or None for missing/NaN/infinite values (JSON has no NaN)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -1,0 +1,173 @@
+"""Map builders: right traces, every area listed, suppressed drawn as such (never 0), CIs in hover, cheap recolours."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.io as pio
+import pytest
+import shapely
+from plotly.utils import PlotlyJSONEncoder
+from shapely.geometry import shape
+
+from components import geometry, maps
+
+BOROUGHS = list(geometry.area_codes("borough"))
+CAMDEN, HACKNEY, CITY = "E09000007", "E09000012", "E09000001"
+
+
+def indicator_frame(codes: list[str], *, value: float = 0.8, denominator: float = 100.0) -> pd.DataFrame:
+    """An engine-shaped frame: every area the same unless a test changes a row."""
+    return pd.DataFrame(
+        {
+            "area_code": codes,
+            "area_name": [f"Area {code}" for code in codes],
+            "numerator": value * denominator,
+            "denominator": denominator,
+            "value": value,
+            "ci_low": value - 0.05,
+            "ci_high": value + 0.05,
+            "london_value": 0.85,
+            "comparison": "similar",
+            "suppressed": False,
+        }
+    )
+
+
+def suppress(frame: pd.DataFrame, code: str) -> pd.DataFrame:
+    frame = frame.copy()
+    row = frame["area_code"] == code
+    frame.loc[row, ["numerator", "denominator", "value", "ci_low", "ci_high"]] = np.nan
+    frame.loc[row, "suppressed"] = True
+    return frame
+
+
+def z_of(figure, code: str) -> float:
+    trace = figure.data[maps.AREA_TRACE]
+    return float(np.asarray(trace.z)[list(trace.locations).index(code)])
+
+
+@pytest.fixture(scope="module")
+def borough_map():
+    frame = indicator_frame(BOROUGHS)
+    frame.loc[frame["area_code"] == HACKNEY, ["value", "numerator", "ci_low", "ci_high"]] = [0.0, 0.0, 0.0, 0.04]
+    frame.loc[frame["area_code"] == CAMDEN, ["ci_low", "ci_high", "numerator", "denominator"]] = [0.71, 0.88, 80, 100]
+    return maps.area_map(level="borough", values=suppress(frame, CITY), value_label="Coverage")
+
+
+def test_borough_map_is_an_offline_choropleth_of_every_borough(borough_map):
+    area, suppressed = borough_map.data
+    assert (area.type, suppressed.type) == ("choroplethmap", "scattermap")
+    assert len(area.locations) == 33 and set(area.locations) == set(BOROUGHS)
+    assert borough_map.layout.map.style == "white-bg"
+    assert all(isinstance(layer.source, dict) for layer in borough_map.layout.map.layers)
+    assert "http" not in pio.to_json(borough_map).replace("http://www.w3.org", "")
+
+
+def test_suppressed_area_is_grey_and_labelled_never_zero(borough_map):
+    assert math.isnan(z_of(borough_map, CITY))  # not drawn in colour: the grey underlay shows through
+    assert z_of(borough_map, HACKNEY) == 0.0  # a true zero stays a zero
+    marker_trace = borough_map.data[maps.SUPPRESSED_TRACE]
+    assert list(marker_trace.text) == [f"Area {CITY}"]
+    assert "Suppressed" in marker_trace.name and "suppressed" in marker_trace.hovertemplate
+    underlay = borough_map.layout.map.layers[0]
+    assert (underlay.type, underlay.below) == ("fill", "traces")
+
+
+def test_hover_carries_the_95_percent_ci_and_counts(borough_map):
+    area = borough_map.data[maps.AREA_TRACE]
+    row = np.asarray(area.customdata)[list(area.locations).index(CAMDEN)]
+    assert row == pytest.approx([0.71, 0.88, 80, 100], rel=1e-6)
+    for needle in ("95% CI", "%{customdata[0]:.1%}", "%{customdata[1]:.1%}", "%{customdata[2]", "London: 85.0%"):
+        assert needle in area.hovertemplate
+
+
+def test_a_value_outside_the_geometry_is_ignored_and_missing_areas_have_no_colour():
+    frame = indicator_frame([CAMDEN, "E09999999"])
+    figure = maps.area_map(level="borough", values=frame, value_label="Coverage")
+    z = np.asarray(figure.data[0].z)
+    assert len(z) == 33 and np.isfinite(z).sum() == 1 and z_of(figure, CAMDEN) == pytest.approx(0.8)
+    assert list(figure.data[maps.SUPPRESSED_TRACE].text) == []  # absent is not "suppressed"
+
+
+def test_diverging_scale_is_centred_and_keeps_good_at_the_purple_end():
+    frame = indicator_frame(BOROUGHS)
+    frame["value"] = np.linspace(0.7, 0.99, 33)
+    high = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=0.95).data[0]
+    low = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=0.95, polarity="low").data[0]
+    assert high.zmid == 0.95 and high.zmin == pytest.approx(0.7) and high.zmax == pytest.approx(1.2)
+    assert high.colorscale[-1][1] != low.colorscale[-1][1]  # reversed when low is good
+
+
+def test_recolour_patch_sends_values_not_geometry(borough_map):
+    frame = suppress(indicator_frame(BOROUGHS, value=0.6), CAMDEN)
+    new = maps.area_map(level="borough", values=frame, value_label="Coverage")
+    payload = json.dumps(maps.recolour_patch(new).to_plotly_json(), cls=PlotlyJSONEncoder)
+    operations = maps.recolour_patch(new).to_plotly_json()["operations"]
+    changed = {tuple(op["location"]) for op in operations}
+    assert ("data", 0, "z") in changed and ("data", 0, "customdata") in changed
+    assert ("data", 1, "text") in changed and ("data", 1, "lat") in changed
+    assert not any("geojson" in op["location"] or "layers" in op["location"] for op in operations)
+    assert "coordinates" not in payload and len(payload) < 10_000
+
+
+def test_practice_points_sized_by_denominator_with_suppressed_apart():
+    reference = geometry.practices()
+    codes = reference["practice_code"].iloc[:3].tolist()
+    frame = indicator_frame(codes)
+    frame["denominator"] = [400.0, 100.0, 50.0]
+    frame = suppress(frame, codes[2])
+    figure = maps.practice_points_map(values=frame, practices=reference, value_label="Coverage")
+    points, hidden = figure.data
+    assert (points.type, hidden.type) == ("scattermap", "scattermap")
+    assert list(points.marker.size) == [400.0, 100.0] and points.marker.sizemode == "area"
+    assert list(hidden.text) == [f"Area {codes[2]}"] and "Suppressed" in hidden.name
+    assert "%{marker.color:.1%}" in points.hovertemplate and "95% CI" in points.hovertemplate
+    assert figure.layout.map.style == "white-bg"
+
+
+def test_practice_areas_tile_london_one_cell_per_practice():
+    areas = geometry.practice_areas()
+    cells = {feature["id"]: shape(feature["geometry"]) for feature in areas["features"]}
+    assert len(cells) == len(geometry.practices())
+    assert all(cell.is_valid and not cell.is_empty for cell in cells.values())
+    london = geometry.london_boundary()
+    assert sum(cell.area for cell in cells.values()) == pytest.approx(london.area, rel=0.01)
+    # A lone practice lies in its own cell (co-located ones are spread 25 m apart first).
+    lone = geometry.practices().drop_duplicates(["lat", "lon"], keep=False).iloc[0]
+    assert cells[lone["practice_code"]].buffer(1e-4).contains(shapely.Point(lone["lon"], lone["lat"]))
+
+
+def test_voronoi_gives_colocated_points_separate_cells():
+    square = shapely.box(0, 50, 1, 51)
+    collection = geometry.voronoi_areas(
+        ["a", "b", "c"], np.array([0.5, 0.5, 0.2]), np.array([50.5, 50.5, 50.2]), square
+    )
+    cells = [shape(f["geometry"]) for f in collection["features"]]
+    assert [f["id"] for f in collection["features"]] == ["a", "b", "c"]
+    assert all(cell.area > 0 for cell in cells) and sum(c.area for c in cells) == pytest.approx(1.0, rel=0.02)
+
+
+def test_inequality_map_shows_percentage_points_around_no_gap():
+    frame = indicator_frame(BOROUGHS, value=0.05)
+    figure = maps.inequality_map(values=frame, measure_label="Gap")
+    area = figure.data[0]
+    assert z_of(figure, CAMDEN) == pytest.approx(5.0) and area.zmid == 0.0
+    assert "pp" in area.hovertemplate
+
+
+def test_overview_style_frame_still_draws_counts():
+    frame = pd.DataFrame({"borough_code": BOROUGHS, "borough_name": BOROUGHS, "patients": 10, "practices": 2})
+    figure = maps.borough_choropleth(
+        values=frame, value_column="patients", value_label="Patients", hover_columns={"practices": "Practices"}
+    )
+    assert "%{customdata[0]:,}" in figure.data[0].hovertemplate and "%{z:,.0f}" in figure.data[0].hovertemplate
+    assert np.asarray(figure.data[0].customdata)[:, 0].tolist() == [2.0] * 33
+
+
+def test_fit_to_data_zooms_in_on_the_areas_shown():
+    figure = maps.area_map(level="borough", values=indicator_frame([CITY]), value_label="x", fit_to_data=True)
+    assert figure.layout.map.zoom > geometry.LONDON_ZOOM + 2
