@@ -168,7 +168,13 @@ def generate(rng: np.random.Generator, cohort: Cohort, effects: dict[str, np.nda
     rest = np.array([ROUTES.index(r) for r in route_names[1:]])[choose(rng, m, base[1:])]
     other_route = np.where(is_emergency, ROUTES.index("emergency"), rest)
     other_female = cohort.sex[other_who] == 0
-    other_site = np.where(is_emergency, choose(rng, m, EMERGENCY_SITE_WEIGHTS), choose(rng, m, OTHER_SITE_WEIGHTS))
+    other_site = np.where(
+        is_emergency,
+        np.where(
+            other_female, choose(rng, m, EMERGENCY_SITE_WEIGHTS), choose(rng, m, _not_gynae(EMERGENCY_SITE_WEIGHTS))
+        ),
+        np.where(other_female, choose(rng, m, OTHER_SITE_WEIGHTS), choose(rng, m, _not_gynae(OTHER_SITE_WEIGHTS))),
+    )
     scr = other_route == ROUTES.index("screening")
     other_site = np.where(
         scr,
@@ -211,6 +217,12 @@ def generate(rng: np.random.Generator, cohort: Cohort, effects: dict[str, np.nda
     return pathways, registrations, admissions
 
 
+def _not_gynae(weights) -> tuple[float, ...]:
+    """Site weights with gynaecological cancers removed (for patients not recorded as female)."""
+    gynae = SUSPECTED_SITES.index("gynaecological")
+    return tuple(0.0 if i == gynae else w for i, w in enumerate(weights))
+
+
 def _icd10(rng: np.random.Generator, site: np.ndarray, female: np.ndarray) -> np.ndarray:
     """An ICD-10 code (index into hospital.DIAGNOSES) consistent with site and sex."""
     out = np.empty(len(site), dtype=np.int64)
@@ -220,8 +232,6 @@ def _icd10(rng: np.random.Generator, site: np.ndarray, female: np.ndarray) -> np
             if not len(members):
                 continue
             options = [(c, w) for c, w, sex in SITE_ICD10[name] if sex is None or (sex == "F") == is_female]
-            if not options:  # e.g. a gynaecological site recorded for a male: use the site's unrestricted codes
-                options = [(c, w) for c, w, _ in SITE_ICD10[name]]
             picked = choose(rng, len(members), [w for _, w in options])
             out[members] = np.array([hospital.DIAGNOSES.index(c) for c, _ in options])[picked]
     return out
