@@ -1,0 +1,144 @@
+"""The audit log keeps every entry, in order, across restarts, and refuses to be changed."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from security import audit
+from security.audit import AuditLog, AuditUnavailable
+from security.roles import Principal, Role, Scope
+
+GP = Principal("demo.gp", Role.GP_TEAM, Scope.of(practices=["E83003"]))
+ADMIN = Principal("demo.admin", Role.ADMIN)
+
+
+@pytest.fixture
+def log(tmp_path):
+    return AuditLog(tmp_path / "audit" / "audit.sqlite3")
+
+
+def test_entry_records_who_when_role_filters_and_count(log):
+    before = datetime.now(UTC)
+    entry = log.record(GP, audit.VIEW_PATIENT_ROWS, {"page": "asthma", "practice": "E83003"}, row_count=12)
+    (stored,) = log.entries()
+    assert stored == entry
+    assert (stored.username, stored.role, stored.action, stored.row_count) == (
+        "demo.gp",
+        "gp_team",
+        "view_patient_rows",
+        12,
+    )
+    assert stored.filters == {"page": "asthma", "practice": "E83003"}
+    assert before <= stored.at <= datetime.now(UTC)
+
+
+def test_entries_survive_reopening(tmp_path):
+    path = tmp_path / "audit.sqlite3"
+    AuditLog(path).record(GP, audit.EXPORT_PATIENT_ROWS, {"format": "csv"}, 3)
+    AuditLog(path).record(ADMIN, audit.VIEW_AUDIT_LOG)
+    reopened = AuditLog(path)
+    assert [e.action for e in reopened.entries()] == ["view_audit_log", "export_patient_rows"]
+    assert reopened.verify() == []
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET row_count = 0",
+        "UPDATE audit_log SET username = 'someone.else' WHERE seq = 1",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_log WHERE seq = 1",
+    ],
+)
+def test_update_and_delete_are_refused_by_the_database(log, statement):
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 5)
+    con = sqlite3.connect(log.path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute(statement)
+    con.close()
+    assert [(e.username, e.row_count) for e in log.entries()] == [("demo.gp", 5)]
+
+
+def test_a_forged_insert_that_breaks_the_chain_is_refused(log):
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 5)
+    con = sqlite3.connect(log.path)
+    with pytest.raises(sqlite3.IntegrityError, match="chain"):
+        con.execute(
+            "INSERT INTO audit_log VALUES (2, '2026-01-01T00:00:00+00:00', 'x', 'admin', 'sign_in', '{}', NULL, "
+            "'not-the-previous-hash', 'whatever')"
+        )
+    con.close()
+    assert len(log.entries()) == 1
+
+
+def test_tampering_outside_the_rules_is_detected(log):
+    for count in (1, 2, 3):
+        log.record(GP, audit.VIEW_PATIENT_ROWS, {}, count)
+    con = sqlite3.connect(log.path)
+    con.execute("DROP TRIGGER audit_log_no_update")
+    con.execute("UPDATE audit_log SET row_count = 0 WHERE seq = 2")
+    con.commit()
+    con.close()
+    problems = log.verify()
+    assert "trigger audit_log_no_update is missing" in problems
+    assert "entry 2: contents do not match its hash" in problems
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(log):
+    def write(n):
+        for _ in range(10):
+            log.record(GP, audit.VIEW_PATIENT_ROWS, {"worker": n}, n)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [e.seq for e in log.entries(limit=100)] == list(range(40, 0, -1))
+    assert log.verify() == []
+
+
+def test_entries_filter_by_user_action_and_time(log):
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 1)
+    log.record(ADMIN, audit.VIEW_AUDIT_LOG)
+    log.record(None, audit.SIGN_IN_FAILED, {"attempted_username": "mallory"})
+    assert [e.action for e in log.entries(username="demo.gp")] == ["view_patient_rows"]
+    assert [e.username for e in log.entries(action="sign_in_failed")] == ["(anonymous)"]
+    assert log.entries(since=datetime.now(UTC) + timedelta(minutes=1)) == []
+    assert len(log.entries(limit=2)) == 2
+    # Filter values are bound parameters: a hostile one finds nothing and changes nothing.
+    assert log.entries(username="x' OR '1'='1") == []
+    assert len(log.entries()) == 3
+
+
+def test_garbage_filters_are_stored_safely_and_capped(log):
+    entry = log.record(GP, audit.VIEW_PATIENT_ROWS, {"q": "'; DROP TABLE audit_log; --" + "x" * 50_000, "n": {1, 2}})
+    assert entry.filters["truncated"] is True
+    assert len(entry.filters["text"]) == audit.MAX_FILTERS_CHARS
+    assert log.entries()[0].filters == entry.filters
+    assert log.verify() == []
+
+
+@pytest.mark.parametrize(("action", "row_count"), [("DROP TABLE", None), ("", None), ("view", -1), ("view", True)])
+def test_bad_action_or_count_is_refused(log, action, row_count):
+    with pytest.raises(ValueError):
+        log.record(GP, action, {}, row_count)
+    assert log.entries() == []
+
+
+def test_an_unwritable_log_raises_audit_unavailable(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the audit folder should be")
+    with pytest.raises(AuditUnavailable, match="cannot be opened"):
+        AuditLog(blocker / "audit.sqlite3").record(GP, audit.VIEW_PATIENT_ROWS, {}, 1)
+
+
+def test_module_functions_use_the_audit_dir_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path / "from-setting"))
+    audit.record(GP, audit.EXPORT_PATIENT_ROWS, {"page": "cohort"}, 7)
+    assert (tmp_path / "from-setting" / audit.AUDIT_FILE_NAME).exists()
+    assert [e.row_count for e in audit.entries(username="demo.gp")] == [7]
