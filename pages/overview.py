@@ -9,7 +9,7 @@ from dash import dcc, html
 from components.layout import data_table, error_message, page_header, stat_card
 from components.maps import borough_choropleth
 from queries.db import DataUnavailable, default_database
-from queries.overview import extract_metadata, registered_population_by_borough
+from queries.overview import extract_metadata, registered_population
 
 dash.register_page(__name__, path="/", name="Overview", title="London overview")
 
@@ -22,12 +22,12 @@ def layout(**_query) -> html.Div:
     try:
         db = default_database()
         meta = extract_metadata(db)
-        boroughs = registered_population_by_borough(db)
+        population = registered_population(db)
     except DataUnavailable as error:
         return html.Div([page_header("London overview", ""), error_message(str(error))])
 
-    total = int(boroughs["registered_patients"].sum())
-    practices = int(boroughs["practices"].sum())
+    boroughs = population.boroughs
+    total = "suppressed" if population.total_patients is None else f"{population.total_patients:,.0f}"
     source = "synthetic extract" if meta.get("source") == "synthetic" else "linked extract"
     figure = borough_choropleth(
         values=boroughs,
@@ -43,8 +43,13 @@ def layout(**_query) -> html.Div:
             ),
             dbc.Row(
                 [
-                    dbc.Col(stat_card("Registered patients", f"{total:,}"), md=3, sm=6, className="mb-2"),
-                    dbc.Col(stat_card("GP practices", f"{practices:,}"), md=3, sm=6, className="mb-2"),
+                    dbc.Col(
+                        stat_card("Registered patients", total, "rounded to the nearest 5"),
+                        md=3,
+                        sm=6,
+                        className="mb-2",
+                    ),
+                    dbc.Col(stat_card("GP practices", f"{population.total_practices:,}"), md=3, sm=6, className="mb-2"),
                     dbc.Col(stat_card("Boroughs", f"{len(boroughs)}"), md=3, sm=6, className="mb-2"),
                     dbc.Col(
                         stat_card("Extract date", meta.get("extract_date", "unknown")), md=3, sm=6, className="mb-2"
