@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.stats import poisson
 
 from queries import disclosure, stats
-from queries.materialise import LONDON_CODE
+from queries.materialise import CUBES, LONDON_CODE
 from queries.registry import Indicator, get, list_indicators, registry
 
 __all__ = [
@@ -127,10 +127,11 @@ def _parse_by(by: str | tuple[str, ...] | list[str]) -> list[str]:
 
 
 def _choose_cube(dims: list[str]) -> str:
-    if all(DIMENSIONS[d].in_practice_cube for d in dims):
-        return "ind_cube_practice"
-    if all(DIMENSIONS[d].in_lsoa_cube for d in dims):
-        return "ind_cube_lsoa"
+    """The smallest cube holding every column the request groups or filters by."""
+    columns = {DIMENSIONS[d].column for d in dims} - {None}
+    for cube, cube_columns in CUBES.items():
+        if columns <= set(cube_columns):
+            return cube
     practice_only = [d for d in dims if not DIMENSIONS[d].in_lsoa_cube]
     lsoa_only = [d for d in dims if not DIMENSIONS[d].in_practice_cube]
     raise QueryError(

@@ -39,7 +39,6 @@ import pandas as pd
 
 from data import codelists
 from data.schema import EMERGENCY_ADMISSION_METHODS
-from queries.registry import INDICATORS
 
 LONDON_CODE = "E12000007"
 
@@ -120,7 +119,15 @@ _CODELISTS_USED = (
     "asthma_admission",
 )
 
-OUTPUT_TABLES = ("ind_period", "ind_patient", "ind_cube_practice", "ind_cube_lsoa", "ind_registry")
+OUTPUT_TABLES = (
+    "ind_period",
+    "ind_patient",
+    "ind_cube_practice",
+    "ind_cube_lsoa",
+    "ind_cube_area",
+    "ind_cube_borough",
+    "ind_registry",
+)
 
 
 def _age(birth: str, day: str) -> str:
@@ -244,6 +251,23 @@ def _load_small_tables(con: duckdb.DuckDBPyConnection, extract_date: dt.date) ->
     )
 
 
+_TEMP_TABLES = (
+    "_fact",
+    "_pop_measure",
+    "_cube_key",
+    "_cube_key_dims",
+    "_qof_pop",
+    "_bp",
+    "_bp_latest",
+    "_bp_raised",
+    "_hyp_reg",
+    "_ast_dx",
+    "_ast_rx",
+    "_ast_reg",
+    "_ast_review",
+    "_ast_tested",
+    "_ast_admitted",
+)
 _FACT_COLUMNS = "indicator_id, period_id, patient_id, unit_id, age, numerator, denominator"
 
 
@@ -405,28 +429,11 @@ def _hypertension_sql() -> list[str]:
     """  # noqa: S608 (identifiers are module constants)
     others = f"""
     INSERT INTO _fact ({_FACT_COLUMNS})
-    SELECT 'hyp_prevalence', q.period_id, q.patient_id, NULL, q.age,
-           CASE WHEN r.patient_id IS NULL THEN 0 ELSE 1 END, 1
-    FROM _qof_pop AS q LEFT JOIN _hyp_reg AS r USING (period_id, patient_id)
-    UNION ALL
     SELECT 'hyp_bp_recorded_12m', q.period_id, q.patient_id, NULL, q.age,
            CASE WHEN b.patient_id IS NULL THEN 0 ELSE 1 END, 1
     FROM _qof_pop AS q
     JOIN _hyp_reg AS r USING (period_id, patient_id)
     LEFT JOIN _bp_latest AS b USING (period_id, patient_id)
-    UNION ALL
-    SELECT 'hyp_detection_ratio', q.period_id, q.patient_id, NULL, q.age,
-           CASE WHEN r.patient_id IS NULL THEN 0 ELSE 1 END, x.rate
-    FROM _qof_pop AS q
-    JOIN _expected_rate AS x ON q.age BETWEEN x.age_from AND x.age_to
-    LEFT JOIN _hyp_reg AS r USING (period_id, patient_id)
-    UNION ALL
-    SELECT 'hyp_possible_undiagnosed', q.period_id, q.patient_id, NULL, q.age,
-           CASE WHEN b.patient_id IS NULL THEN 0 ELSE 1 END, 1
-    FROM _qof_pop AS q
-    LEFT JOIN _hyp_reg AS r USING (period_id, patient_id)
-    LEFT JOIN _bp_raised AS b USING (period_id, patient_id)
-    WHERE q.age >= 18 AND r.patient_id IS NULL
     """  # noqa: S608 (identifiers are module constants)
     return [
         _register_sql("_hyp_reg", "hyp_cod", "hypres_cod"),
@@ -495,10 +502,6 @@ def _asthma_sql() -> list[str]:
     """
     facts = f"""
     INSERT INTO _fact ({_FACT_COLUMNS})
-    SELECT 'ast_prevalence', q.period_id, q.patient_id, NULL, q.age,
-           CASE WHEN r.patient_id IS NULL THEN 0 ELSE 1 END, 1
-    FROM _qof_pop AS q LEFT JOIN _ast_reg AS r USING (period_id, patient_id)
-    UNION ALL
     -- Review and plan: achievers always count; others excluded if diagnosed or registered in the last 3 months.
     SELECT i.indicator_id, r.period_id, r.patient_id, NULL, r.age, CASE WHEN i.achieved THEN 1 ELSE 0 END, 1
     FROM _ast_reg AS r
@@ -601,28 +604,146 @@ def _age_band_sql(column: str) -> str:
     return f"CASE {cases} END"
 
 
+_PRACTICE_DIMS = (
+    "practice_code",
+    "pcn_code",
+    "borough_code",
+    "icb_code",
+    "imd_quintile_national",
+    "imd_quintile_london",
+    "ethnicity_group",
+    "sex",
+)
+_LSOA_DIMS = (
+    "lsoa21_code",
+    "residence_borough_code",
+    "borough_code",
+    "icb_code",
+    "imd_decile_national",
+    "imd_decile_london",
+    "imd_quintile_national",
+    "imd_quintile_london",
+    "ethnicity_group",
+    "sex",
+)
+# Coarser cubes summed from the practice cube, so the commonest calls scan far fewer rows.
+_AREA_DIMS = ("practice_code", "pcn_code", "borough_code", "icb_code")
+_BOROUGH_DIMS = ("borough_code", "icb_code", "imd_quintile_national", "imd_quintile_london", "ethnicity_group",
+                 "sex", "age_band")
+CUBES = {
+    # name: dimensions it can answer (besides indicator and period); smallest first.
+    "ind_cube_area": _AREA_DIMS,
+    "ind_cube_borough": _BOROUGH_DIMS,
+    "ind_cube_practice": (*_PRACTICE_DIMS, "age_band"),
+    "ind_cube_lsoa": (*_LSOA_DIMS, "age_band"),
+}
+
+
+def _population_sql() -> str:
+    """Per period and registered patient, the flags behind the whole-list indicators (prevalence etc.).
+
+    These indicators have the whole registered list as denominator, so they are summed
+    straight into the cubes instead of being written as one fact row per patient each.
+    """
+    return """
+    CREATE OR REPLACE TEMP TABLE _pop_measure AS
+    SELECT q.period_id, q.patient_id, q.age,
+           CASE WHEN h.patient_id IS NULL THEN 0 ELSE 1 END AS hyp_register,
+           CASE WHEN a.patient_id IS NULL THEN 0 ELSE 1 END AS ast_register,
+           CASE WHEN q.age >= 18 THEN 1 ELSE 0 END AS adult,
+           coalesce(x.rate, 0) AS expected,
+           CASE WHEN r.patient_id IS NULL THEN 0 ELSE 1 END AS raised
+    FROM _qof_pop AS q
+    LEFT JOIN _hyp_reg AS h USING (period_id, patient_id)
+    LEFT JOIN _ast_reg AS a USING (period_id, patient_id)
+    LEFT JOIN _bp_raised AS r USING (period_id, patient_id)
+    LEFT JOIN _expected_rate AS x ON q.age BETWEEN x.age_from AND x.age_to
+    """
+
+
+def _fine_cube_sql(name: str, dims: tuple[str, ...]) -> list[str]:
+    """SQL building one fine cube: group by an integer key per dimension combination, then attach the dims.
+
+    Grouping on one integer instead of eight text columns keeps the build fast at full London scale.
+    """
+    band_fact = _age_band_sql("f.age")
+    band_pop = _age_band_sql("m.age")
+    plain = ", ".join(dims)
+    dims_of_key = ", ".join(f"any_value({dim}) AS {dim}" for dim in dims)
+    whole_list = [
+        # indicator, numerator, denominator, units, condition
+        ("hyp_prevalence", "hyp_register", "listed", "listed", "true"),
+        ("ast_prevalence", "ast_register", "listed", "listed", "true"),
+        ("hyp_detection_ratio", "adult_register", "expected", "adults", "adults > 0"),
+        ("hyp_possible_undiagnosed", "undiagnosed_raised", "undiagnosed", "undiagnosed", "undiagnosed > 0"),
+    ]
+    unions = "\n".join(
+        f"UNION ALL SELECT '{ind}', period_id, cube_key, age_band, CAST({num} AS DOUBLE), "  # noqa: S608
+        f"CAST({den} AS DOUBLE), CAST({units} AS BIGINT) FROM population WHERE {cond}"
+        for ind, num, den, units, cond in whole_list
+    )
+    keys = f"""
+    CREATE OR REPLACE TEMP TABLE _cube_key AS
+    SELECT patient_id, {plain}, dense_rank() OVER (ORDER BY {plain}) AS cube_key FROM patient_dim
+    """  # noqa: S608 (identifiers are module constants)
+    key_dims = f"""
+    CREATE OR REPLACE TEMP TABLE _cube_key_dims AS
+    SELECT cube_key, {dims_of_key} FROM _cube_key GROUP BY cube_key
+    """  # noqa: S608 (identifiers are module constants)
+    cube = f"""
+    CREATE TABLE {name} AS
+    WITH facts AS (
+        SELECT f.indicator_id, f.period_id, k.cube_key, {band_fact} AS age_band,
+               sum(f.numerator) AS numerator, sum(f.denominator) AS denominator, count(*) AS units
+        FROM _fact AS f JOIN _cube_key AS k USING (patient_id)
+        GROUP BY ALL
+    ),
+    population AS MATERIALIZED (
+        SELECT m.period_id, k.cube_key, {band_pop} AS age_band,
+               count(*) AS listed,
+               sum(m.hyp_register) AS hyp_register,
+               sum(m.ast_register) AS ast_register,
+               sum(m.adult) AS adults,
+               sum(m.adult * m.hyp_register) AS adult_register,
+               sum(m.expected) AS expected,
+               sum(m.adult * (1 - m.hyp_register)) AS undiagnosed,
+               sum(m.adult * (1 - m.hyp_register) * m.raised) AS undiagnosed_raised
+        FROM _pop_measure AS m JOIN _cube_key AS k USING (patient_id)
+        GROUP BY ALL
+    ),
+    combined AS (
+        SELECT indicator_id, period_id, cube_key, age_band, CAST(numerator AS DOUBLE) AS numerator,
+               CAST(denominator AS DOUBLE) AS denominator, CAST(units AS BIGINT) AS units
+        FROM facts
+        {unions}
+    )
+    SELECT c.indicator_id, c.period_id, {", ".join(f"k.{dim}" for dim in dims)}, c.age_band,
+           c.numerator, c.denominator, c.units
+    FROM combined AS c JOIN _cube_key_dims AS k USING (cube_key)
+    ORDER BY c.indicator_id, c.period_id
+    """  # noqa: S608 (identifiers are module constants)
+    return [keys, key_dims, cube]
+
+
+def _rollup_sql(name: str, dims: tuple[str, ...]) -> str:
+    plain = ", ".join(dims)
+    return f"""
+    CREATE TABLE {name} AS
+    SELECT indicator_id, period_id, {plain},
+           sum(numerator) AS numerator, sum(denominator) AS denominator, sum(units) AS units
+    FROM ind_cube_practice
+    GROUP BY ALL
+    ORDER BY indicator_id, period_id
+    """  # noqa: S608 (identifiers are module constants)
+
+
 def _cube_sql() -> list[str]:
-    band = _age_band_sql("f.age")
-    practice = f"""
-    CREATE TABLE ind_cube_practice AS
-    SELECT f.indicator_id, f.period_id, d.practice_code, d.pcn_code, d.borough_code, d.icb_code,
-           d.imd_quintile_national, d.imd_quintile_london, d.ethnicity_group, d.sex, {band} AS age_band,
-           sum(f.numerator) AS numerator, sum(f.denominator) AS denominator, count(*) AS units
-    FROM _fact AS f JOIN patient_dim AS d USING (patient_id)
-    GROUP BY ALL
-    ORDER BY ALL
-    """  # noqa: S608 (identifiers are module constants)
-    lsoa = f"""
-    CREATE TABLE ind_cube_lsoa AS
-    SELECT f.indicator_id, f.period_id, d.lsoa21_code, d.residence_borough_code, d.borough_code, d.icb_code,
-           d.imd_decile_national, d.imd_decile_london, d.imd_quintile_national, d.imd_quintile_london,
-           d.ethnicity_group, d.sex, {band} AS age_band,
-           sum(f.numerator) AS numerator, sum(f.denominator) AS denominator, count(*) AS units
-    FROM _fact AS f JOIN patient_dim AS d USING (patient_id)
-    GROUP BY ALL
-    ORDER BY ALL
-    """  # noqa: S608 (identifiers are module constants)
-    return [practice, lsoa]
+    return [
+        *_fine_cube_sql("ind_cube_practice", _PRACTICE_DIMS),
+        *_fine_cube_sql("ind_cube_lsoa", _LSOA_DIMS),
+        _rollup_sql("ind_cube_area", _AREA_DIMS),
+        _rollup_sql("ind_cube_borough", _BOROUGH_DIMS),
+    ]
 
 
 def materialise(
@@ -654,22 +775,20 @@ def materialise(
         for sql in _asthma_sql()
     ]
     steps += [("cancer", sql, {}) for sql in _cancer_sql()]
+    steps.append(("whole-list measures", _population_sql(), {}))
     for label, sql, params in steps:
         progress(f"indicators: {label}")
         con.execute(sql, params) if params else con.execute(sql)
 
-    patient_level = [indicator.id for indicator in INDICATORS if indicator.patient_level]
     con.execute(
         "CREATE TABLE ind_patient AS SELECT indicator_id, period_id, patient_id, unit_id, numerator, denominator "
-        "FROM _fact WHERE list_contains($ids, indicator_id) ORDER BY indicator_id, period_id, patient_id",
-        {"ids": patient_level},
+        "FROM _fact ORDER BY indicator_id, period_id, patient_id"
     )
     progress("indicators: cubes")
     for sql in _cube_sql():
         con.execute(sql)
     _write_registry(con)
-    for temp in ("_fact", "_qof_pop", "_bp", "_bp_latest", "_bp_raised", "_hyp_reg", "_ast_dx", "_ast_rx",
-                 "_ast_reg", "_ast_review", "_ast_tested", "_ast_admitted"):
+    for temp in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in OUTPUT_TABLES}  # noqa: S608 (identifiers are module constants)
 
