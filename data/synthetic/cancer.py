@@ -52,7 +52,7 @@ SPECIALIST_TREATMENT_SHARE = 0.3  # treated at the ICB's specialist centre
 # Registrations from other routes, per adult-year (× exp(slope × (age − 60))), and their mix.
 OTHER_ROUTE_RATE_AT_60 = 0.0016
 OTHER_ROUTE_AGE_SLOPE = 0.05
-OTHER_ROUTE_WEIGHTS = {"emergency": 23, "gp_referral": 12, "other_outpatient": 10, "screening": 5,
+OTHER_ROUTE_WEIGHTS = {"emergency": 25, "gp_referral": 12, "other_outpatient": 10, "screening": 5,
                        "inpatient_elective": 3, "unknown": 2}  # fmt: skip
 EMERGENCY_SITE_WEIGHTS = (0.22, 0.02, 0.18, 0.01, 0.06, 0.04, 0.14, 0.02, 0.14, 0.17)
 OTHER_SITE_WEIGHTS = (0.10, 0.15, 0.14, 0.08, 0.18, 0.06, 0.07, 0.05, 0.08, 0.09)

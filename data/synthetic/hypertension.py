@@ -195,7 +195,7 @@ def _register_readings(rng, cohort: Cohort, effects, history_start, patients, di
     patient_mean = np.where(controlled, rng.normal(132, 8, m), rng.normal(148, 10, m))
 
     # Historic readings (before the last 12 months).
-    rows, days = poisson_dates(rng, start, np.minimum(end - 365, end), HISTORIC_READINGS_PER_YEAR)
+    rows, days = poisson_dates(rng, start, end - 365, HISTORIC_READINGS_PER_YEAR)
     home = rng.random(len(rows)) < HOME_READING_SHARE
     systolic = patient_mean[rows] + rng.normal(0, 9, len(rows)) - 5 * home
     _add_pair(events, patients[rows], days, np.clip(systolic, 85, 230), None, rng, clinic=True, home=home)

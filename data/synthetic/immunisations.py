@@ -44,10 +44,10 @@ ENGAGEMENT_VARIANCE = 0.20
 
 # Eventual uptake (given at any age) per dose; the on-time share follows from the lags.
 UPTAKE = {
-    "6in1_1": 0.945, "6in1_2": 0.93, "6in1_3": 0.895, "6in1_4": 0.86,
-    "PCV_1": 0.918, "PCV_2": 0.875, "MenB_1": 0.935, "MenB_2": 0.885, "MenB_3": 0.87,
-    "Rotavirus_1": 0.925, "Rotavirus_2": 0.91, "HibMenC_1": 0.87,
-    "MMR_1": 0.875, "MMR_2_18m": 0.83, "MMR_2_3y4m": 0.70, "4in1_1": 0.675,
+    "6in1_1": 0.945, "6in1_2": 0.93, "6in1_3": 0.9, "6in1_4": 0.86,
+    "PCV_1": 0.93, "PCV_2": 0.875, "MenB_1": 0.935, "MenB_2": 0.9, "MenB_3": 0.87,
+    "Rotavirus_1": 0.935, "Rotavirus_2": 0.925, "HibMenC_1": 0.87,
+    "MMR_1": 0.882, "MMR_2_18m": 0.83, "MMR_2_3y4m": 0.70, "4in1_1": 0.675,
 }  # fmt: skip
 DOSE_NOISE_SD = 0.35  # vaccine-specific noise around the child's engagement score
 
