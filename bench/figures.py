@@ -30,7 +30,7 @@ TARGETS = {"borough": 150 * KB, "lsoa": 1500 * KB, "recolour": 100 * KB}
 
 
 def made_up_values(codes: list[str], *, seed: int, suppressed_share: float = 0.05) -> pd.DataFrame:
-    """Indicator-shaped values for ``codes``: proportions with Wilson-like CIs, a few suppressed."""
+    """Engine-shaped values for ``codes``: percentages (0-100) with normal-approximation CIs, a few suppressed."""
     rng = np.random.default_rng(seed)
     n = len(codes)
     denominator = rng.integers(8, 400, n).astype(float)
@@ -42,10 +42,10 @@ def made_up_values(codes: list[str], *, seed: int, suppressed_share: float = 0.0
             "area_name": [f"Area {c}" for c in codes],
             "numerator": np.round(value * denominator),
             "denominator": denominator,
-            "value": value,
-            "ci_low": value - half,
-            "ci_high": np.minimum(value + half, 1),
-            "london_value": 0.84,
+            "value": 100 * value,
+            "ci_low": 100 * (value - half),
+            "ci_high": 100 * np.minimum(value + half, 1),
+            "london_value": 84.0,
             "comparison": rng.choice(["better", "similar", "worse"], n),
             "suppressed": rng.random(n) < suppressed_share,
         }
@@ -54,24 +54,22 @@ def made_up_values(codes: list[str], *, seed: int, suppressed_share: float = 0.0
     return frame
 
 
-def patch_size(patch) -> int:
-    return len(json.dumps(patch.to_plotly_json(), cls=PlotlyJSONEncoder))
-
-
-def measure(name: str, build, target: int | None) -> None:
+def measure(name: str, build, target: int | None, *, recolour: bool = True) -> None:
+    """Print the full figure's JSON size (and gzip), the recolour patch's, and the build time."""
     started = time.perf_counter()
     figure = build(seed=1)
     build_ms = (time.perf_counter() - started) * 1000
     full = pio.to_json(figure)
-    recoloured = build(seed=2)
-    patch = json.dumps(maps.recolour_patch(recoloured).to_plotly_json(), cls=PlotlyJSONEncoder)
     verdict = "" if target is None else ("  OK" if len(full) <= target else "  OVER TARGET")
-    patch_verdict = "OK" if len(patch) <= TARGETS["recolour"] else "OVER TARGET"
-    print(
-        f"{name:28s} figure {len(full) / KB:8.1f} kB (gzip {len(gzip.compress(full.encode())) / KB:6.1f}){verdict}"
-        f" | recolour {len(patch) / KB:6.1f} kB (gzip {len(gzip.compress(patch.encode())) / KB:5.1f}) "
-        f"{patch_verdict} | build {build_ms:6.0f} ms"
+    line = (
+        f"{name:30s} figure {len(full) / KB:8.1f} kB (gzip {len(gzip.compress(full.encode())) / KB:6.1f}){verdict:13s}"
     )
+    if recolour:
+        patch = json.dumps(maps.recolour_patch(build(seed=2)).to_plotly_json(), cls=PlotlyJSONEncoder)
+        patch_verdict = "OK" if len(patch) <= TARGETS["recolour"] else "OVER TARGET"
+        line += f" | recolour {len(patch) / KB:6.1f} kB (gzip {len(gzip.compress(patch.encode())) / KB:5.1f}) "
+        line += f"{patch_verdict:11s}"
+    print(f"{line} | build {build_ms:5.0f} ms")
 
 
 def main() -> None:
@@ -100,30 +98,30 @@ def main() -> None:
         )
 
     def inequality(seed):
-        gaps = made_up_values(boroughs, seed=seed).assign(value=lambda f: f["value"] - 0.84)
+        gaps = made_up_values(boroughs, seed=seed).assign(value=lambda f: f["value"] - 84.0)
         return maps.inequality_map(values=gaps, measure_label="Gap, least minus most deprived")
 
     def funnel(seed):
         values = made_up_values(practice_codes, seed=seed)
         n = np.linspace(1, 450, 200)
-        p = 0.84
+        p, spread = 0.84, np.sqrt(0.84 * 0.16 / n)
         limits = pd.DataFrame(
             {
                 "denominator": n,
-                "lower_95": p - 1.96 * np.sqrt(p * (1 - p) / n),
-                "upper_95": p + 1.96 * np.sqrt(p * (1 - p) / n),
-                "lower_998": p - 3.09 * np.sqrt(p * (1 - p) / n),
-                "upper_998": p + 3.09 * np.sqrt(p * (1 - p) / n),
+                "lower_95": 100 * (p - 1.96 * spread),
+                "upper_95": 100 * (p + 1.96 * spread),
+                "lower_998": 100 * (p - 3.09 * spread),
+                "upper_998": 100 * (p + 3.09 * spread),
             }
         )
-        return charts.funnel_plot(values=values, limits=limits, london_value=p, value_label="Coverage")
+        return charts.funnel_plot(points=values, limits=limits, london_value=100 * p, value_label="Coverage")
 
     measure("borough choropleth", borough, TARGETS["borough"])
     measure("LSOA choropleth (30% supp.)", lsoa, TARGETS["lsoa"])
     measure("practice-area choropleth", practice_area, None)
     measure("practice points", practice_points, None)
     measure("inequality map (borough)", inequality, TARGETS["borough"])
-    # measure("funnel plot (1,141 pract.)", funnel, None)
+    measure("funnel plot (1,141 practices)", funnel, None, recolour=False)
 
 
 if __name__ == "__main__":

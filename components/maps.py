@@ -70,7 +70,7 @@ def _hovertemplate(*, value_label: str, unit: str, has_ci: bool, has_counts: boo
     fmt = value_format(unit)
     lines = ["<b>%{text}</b>", f"{value_label}: %{{z:{fmt.d3}}}{fmt.suffix}"]
     if has_ci:
-        lines[-1] += f" (95% CI %{{customdata[0]:{fmt.d3}}}–%{{customdata[1]:{fmt.d3}}})"
+        lines[-1] += f" (95% CI %{{customdata[0]:{fmt.d3}}}–%{{customdata[1]:{fmt.d3}}}{fmt.suffix})"
     if has_counts:
         lines.append("%{customdata[2]:,.0f} of %{customdata[3]:,.0f}")
     offset = len(HOVER_NUMBERS) if (has_ci or has_counts) else 0
@@ -98,6 +98,7 @@ def _colour_settings(
             "title": {"text": value_label, "side": "right"},
             "thickness": 14,
             "tickformat": fmt.axis_format,
+            "ticksuffix": fmt.axis_suffix,
             "outlinewidth": 0,
             "len": 0.8,
         },
@@ -121,13 +122,14 @@ def area_map(
     level: str,
     values: pd.DataFrame,
     value_label: str,
-    unit: str = "%",
+    unit: str = "percent",
     value_column: str = "value",
     polarity: str = "high",
     diverge_around: float | None = None,
     hover_columns: dict[str, str] | None = None,
     outlines: bool = True,
     fit_to_data: bool = False,
+    geometry_url: str | None = None,
     height: int = 560,
     title: str | None = None,
 ) -> go.Figure:
@@ -140,6 +142,11 @@ def area_map(
     "Suppressed". ``diverge_around`` (the target or London value) switches to a
     diverging scale centred there; ``polarity`` ('high'/'low' is good) keeps the good
     end blue. ``hover_columns`` maps further numeric columns to hover labels.
+    ``fit_to_data`` zooms to the areas present in ``values``.
+
+    ``geometry_url``: a same-origin URL (e.g. '/assets/geo/lsoa21.geojson') serving
+    ``boundaries(level)``; the browser then fetches and caches the geometry once
+    instead of receiving it inside the figure (1.4 MB of the LSOA map's 1.9 MB).
     """
     hover_columns = hover_columns or {}
     codes = list(area_codes(level))
@@ -162,7 +169,7 @@ def area_map(
     )
 
     area_trace = go.Choroplethmap(
-        geojson=boundaries(level),
+        geojson=geometry_url or boundaries(level),
         featureidkey="id",
         locations=codes,
         z=z,
@@ -283,12 +290,12 @@ def borough_choropleth(
     )
 
 
-def lsoa_choropleth(*, values: pd.DataFrame, value_label: str, unit: str = "%", **options) -> go.Figure:
+def lsoa_choropleth(*, values: pd.DataFrame, value_label: str, unit: str = "percent", **options) -> go.Figure:
     """An LSOA (≈5,000 small areas, where patients live) choropleth; see :func:`area_map` for ``options``."""
     return area_map(level="lsoa", values=values, value_label=value_label, unit=unit, **options)
 
 
-def practice_area_choropleth(*, values: pd.DataFrame, value_label: str, unit: str = "%", **options) -> go.Figure:
+def practice_area_choropleth(*, values: pd.DataFrame, value_label: str, unit: str = "percent", **options) -> go.Figure:
     """Practice values drawn on practice areas (Voronoi cells around practices, clipped to London).
 
     ``values`` is the engine's practice-level frame (``area_code`` = practice code).
@@ -301,7 +308,7 @@ def practice_points_map(
     values: pd.DataFrame,
     practices: pd.DataFrame,
     value_label: str,
-    unit: str = "%",
+    unit: str = "percent",
     polarity: str = "high",
     diverge_around: float | None = None,
     max_marker_px: int = 22,
@@ -389,7 +396,7 @@ def inequality_map(
     *,
     values: pd.DataFrame,
     measure_label: str,
-    unit: str = "%",
+    unit: str = "percent",
     polarity: str = "high",
     height: int = 560,
     title: str | None = None,
@@ -397,17 +404,19 @@ def inequality_map(
     """Per borough, the gap between most and least deprived (quintile gap or SII), diverging around no gap.
 
     ``values`` has ``area_code``, ``area_name``, ``value`` (the gap, least minus most
-    deprived, in the indicator's units: 0.08 = 8 percentage points for '%'), and
+    deprived, in the indicator's unit: 8.0 = 8 percentage points for 'percent'), and
     optionally ``ci_low``/``ci_high`` and ``suppressed``. Percentages are shown as
     percentage points. A positive gap means the least deprived do better when
     ``polarity`` is 'high'; the scale's orange end is always "bigger inequality".
     """
     frame = values.copy()
     shown_unit = unit
-    if unit == "%":
+    if unit in {"%", "proportion"}:  # 0..1 proportions: a gap of 0.08 is 8 percentage points
         for column in ("value", "ci_low", "ci_high"):
             if column in frame:
                 frame[column] = pd.to_numeric(frame[column], errors="coerce") * 100
+        shown_unit = "pp"
+    elif unit == "percent":  # the engine's 0-100 percentages: the gap is already in points
         shown_unit = "pp"
     # Inequality is bad whichever way it points for the indicator, so colour runs from
     # no gap (purple) to a wide gap favouring the least deprived (orange).

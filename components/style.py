@@ -58,10 +58,11 @@ TEMPLATE = go.layout.Template(
 
 @dataclass(frozen=True)
 class ValueFormat:
-    """How an indicator's value is shown: a d3 format for Plotly and the same format for Python text.
+    """How an indicator's value is shown: a d3 format and suffix for Plotly, and the same for Python text.
 
-    Proportions (unit '%') are stored as 0..1 and shown as percentages; rates are
-    stored as shown ("12.3 per 1,000").
+    The engine's units: 'percent' values are 0-100 (95.0 = 95 %) and 'ratio' values
+    are plain ratios. 'proportion' (0..1, shown as a percentage), 'per 1,000'-style
+    rates, 'pp' (percentage points) and 'count' are also understood.
     """
 
     unit: str
@@ -70,22 +71,32 @@ class ValueFormat:
 
     def text(self, value: float | None) -> str:
         """``value`` formatted for text; 'suppressed' when it is missing."""
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        number = json_safe(value)
+        if number is None:
             return "suppressed"
         if self.d3.endswith("%"):
-            return f"{value:.1%}"
-        decimals = int(self.d3.split(".")[1][0]) if "." in self.d3 else 0
-        return f"{value:,.{decimals}f}{self.suffix}"
+            return f"{number:.1%}"
+        spec = self.d3.replace(".", ",." if "," in self.d3 else ".").replace(",,", ",")
+        return f"{number:{spec}}{self.suffix}"
 
     @property
     def axis_format(self) -> str:
-        """A d3 tick format for an axis or colour bar."""
-        return ".0%" if self.d3.endswith("%") else self.d3
+        """A d3 tick format for an axis or colour bar (used with :attr:`axis_suffix`)."""
+        if self.d3.endswith("%"):
+            return ".0%"
+        return self.d3.replace(".1f", ".0f").replace("+", "")
+
+    @property
+    def axis_suffix(self) -> str:
+        """Tick suffix matching :attr:`axis_format`: '%' for percent, else nothing (the title has the unit)."""
+        return "%" if self.unit == "percent" else ""
 
 
 def value_format(unit: str) -> ValueFormat:
-    """The display format for an indicator unit: '%', 'per 1,000', 'per 100,000', 'ratio', 'count', 'pp'."""
-    if unit in {"%", "percent", "proportion"}:
+    """The display format for an indicator unit (see :class:`ValueFormat`)."""
+    if unit == "percent":
+        return ValueFormat(unit, ".1f", "%")
+    if unit in {"%", "proportion"}:
         return ValueFormat(unit, ".1%", "")
     if unit.startswith("per "):
         return ValueFormat(unit, ",.1f", f" {unit}")

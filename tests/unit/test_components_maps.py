@@ -19,18 +19,18 @@ BOROUGHS = list(geometry.area_codes("borough"))
 CAMDEN, HACKNEY, CITY = "E09000007", "E09000012", "E09000001"
 
 
-def indicator_frame(codes: list[str], *, value: float = 0.8, denominator: float = 100.0) -> pd.DataFrame:
+def indicator_frame(codes: list[str], *, value: float = 80.0, denominator: float = 100.0) -> pd.DataFrame:
     """An engine-shaped frame: every area the same unless a test changes a row."""
     return pd.DataFrame(
         {
             "area_code": codes,
             "area_name": [f"Area {code}" for code in codes],
-            "numerator": value * denominator,
+            "numerator": value / 100 * denominator,
             "denominator": denominator,
             "value": value,
-            "ci_low": value - 0.05,
-            "ci_high": value + 0.05,
-            "london_value": 0.85,
+            "ci_low": value - 5,
+            "ci_high": value + 5,
+            "london_value": 85.0,
             "comparison": "similar",
             "suppressed": False,
         }
@@ -53,8 +53,8 @@ def z_of(figure, code: str) -> float:
 @pytest.fixture(scope="module")
 def borough_map():
     frame = indicator_frame(BOROUGHS)
-    frame.loc[frame["area_code"] == HACKNEY, ["value", "numerator", "ci_low", "ci_high"]] = [0.0, 0.0, 0.0, 0.04]
-    frame.loc[frame["area_code"] == CAMDEN, ["ci_low", "ci_high", "numerator", "denominator"]] = [0.71, 0.88, 80, 100]
+    frame.loc[frame["area_code"] == HACKNEY, ["value", "numerator", "ci_low", "ci_high"]] = [0.0, 0.0, 0.0, 4.0]
+    frame.loc[frame["area_code"] == CAMDEN, ["ci_low", "ci_high", "numerator", "denominator"]] = [71.0, 88.0, 80, 100]
     return maps.area_map(level="borough", values=suppress(frame, CITY), value_label="Coverage")
 
 
@@ -80,8 +80,8 @@ def test_suppressed_area_is_grey_and_labelled_never_zero(borough_map):
 def test_hover_carries_the_95_percent_ci_and_counts(borough_map):
     area = borough_map.data[maps.AREA_TRACE]
     row = np.asarray(area.customdata)[list(area.locations).index(CAMDEN)]
-    assert row == pytest.approx([0.71, 0.88, 80, 100], rel=1e-6)
-    for needle in ("95% CI", "%{customdata[0]:.1%}", "%{customdata[1]:.1%}", "%{customdata[2]", "London: 85.0%"):
+    assert row == pytest.approx([71.0, 88.0, 80, 100], rel=1e-6)
+    for needle in ("95% CI", "%{customdata[0]:.1f}–", "%{customdata[1]:.1f}%)", "%{customdata[2]", "London: 85.0%"):
         assert needle in area.hovertemplate
 
 
@@ -89,21 +89,21 @@ def test_a_value_outside_the_geometry_is_ignored_and_missing_areas_have_no_colou
     frame = indicator_frame([CAMDEN, "E09999999"])
     figure = maps.area_map(level="borough", values=frame, value_label="Coverage")
     z = np.asarray(figure.data[0].z)
-    assert len(z) == 33 and np.isfinite(z).sum() == 1 and z_of(figure, CAMDEN) == pytest.approx(0.8)
+    assert len(z) == 33 and np.isfinite(z).sum() == 1 and z_of(figure, CAMDEN) == pytest.approx(80.0)
     assert list(figure.data[maps.SUPPRESSED_TRACE].text) == []  # absent is not "suppressed"
 
 
 def test_diverging_scale_is_centred_and_keeps_good_at_the_purple_end():
     frame = indicator_frame(BOROUGHS)
-    frame["value"] = np.linspace(0.7, 0.99, 33)
-    high = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=0.95).data[0]
-    low = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=0.95, polarity="low").data[0]
-    assert high.zmid == 0.95 and high.zmin == pytest.approx(0.7) and high.zmax == pytest.approx(1.2)
+    frame["value"] = np.linspace(70, 99, 33)
+    high = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=95).data[0]
+    low = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=95, polarity="low").data[0]
+    assert high.zmid == 95 and high.zmin == pytest.approx(70) and high.zmax == pytest.approx(120)
     assert high.colorscale[-1][1] != low.colorscale[-1][1]  # reversed when low is good
 
 
 def test_recolour_patch_sends_values_not_geometry(borough_map):
-    frame = suppress(indicator_frame(BOROUGHS, value=0.6), CAMDEN)
+    frame = suppress(indicator_frame(BOROUGHS, value=60.0), CAMDEN)
     new = maps.area_map(level="borough", values=frame, value_label="Coverage")
     payload = json.dumps(maps.recolour_patch(new).to_plotly_json(), cls=PlotlyJSONEncoder)
     operations = maps.recolour_patch(new).to_plotly_json()["operations"]
@@ -125,7 +125,7 @@ def test_practice_points_sized_by_denominator_with_suppressed_apart():
     assert (points.type, hidden.type) == ("scattermap", "scattermap")
     assert list(points.marker.size) == [400.0, 100.0] and points.marker.sizemode == "area"
     assert list(hidden.text) == [f"Area {codes[2]}"] and "Suppressed" in hidden.name
-    assert "%{marker.color:.1%}" in points.hovertemplate and "95% CI" in points.hovertemplate
+    assert "%{marker.color:.1f}%" in points.hovertemplate and "95% CI" in points.hovertemplate
     assert figure.layout.map.style == "white-bg"
 
 
@@ -152,11 +152,15 @@ def test_voronoi_gives_colocated_points_separate_cells():
 
 
 def test_inequality_map_shows_percentage_points_around_no_gap():
-    frame = indicator_frame(BOROUGHS, value=0.05)
+    frame = indicator_frame(BOROUGHS, value=5.0)
     figure = maps.inequality_map(values=frame, measure_label="Gap")
     area = figure.data[0]
     assert z_of(figure, CAMDEN) == pytest.approx(5.0) and area.zmid == 0.0
-    assert "pp" in area.hovertemplate
+    assert "%{z:+.1f} pp" in area.hovertemplate
+    proportions = maps.inequality_map(
+        values=indicator_frame(BOROUGHS, value=0.05), measure_label="Gap", unit="proportion"
+    )
+    assert z_of(proportions, CAMDEN) == pytest.approx(5.0)
 
 
 def test_overview_style_frame_still_draws_counts():

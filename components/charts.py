@@ -1,0 +1,537 @@
+"""Statistical charts: funnel plot, inequality chart, ranked practices, SPC trend, uptake by age, patient flow.
+
+Each builder takes the engine's frames (``queries.indicators``: ``indicator_values``,
+``funnel_limits``, ``trend``) and plain parameters, and returns a Plotly figure.
+Values are in the indicator's unit ('percent' = 0-100). Suppressed rows are never
+plotted as numbers: they are listed as "suppressed" on the chart instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from components.style import (
+    COMPARISON_COLOURS,
+    COMPARISON_LABELS,
+    LIMIT_95_COLOUR,
+    LIMIT_998_COLOUR,
+    LONDON_LINE_COLOUR,
+    POINT_COLOUR,
+    SUPPRESSED_COLOUR,
+    TARGET_LINE_COLOUR,
+    apply_base_layout,
+    json_safe,
+    value_format,
+)
+
+# Making Data Count colours: blue improvement, orange concern, grey common cause.
+VARIATION_COLOURS = {"improvement": "#005eb8", "concern": "#ed8b00", "special": "#330072", "common": "#a6a6a6"}
+VARIATION_LABELS = {
+    "improvement": "Special cause: improvement",
+    "concern": "Special cause: concern",
+    "special": "Special cause",
+    "common": "Common cause variation",
+}
+FUNNEL_OUTSIDE = ("above 99.8", "below 99.8")
+
+
+def _shown(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows into those with a value to plot and those suppressed (or without a value)."""
+    flag = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else False
+    hidden = flag | pd.to_numeric(frame["value"], errors="coerce").isna()
+    return frame[~hidden], frame[hidden]
+
+
+def _ci_hover(fmt, *, value: str = "y") -> str:
+    return (
+        f"<b>%{{text}}</b><br>%{{{value}:{fmt.d3}}}{fmt.suffix} "
+        f"(95% CI %{{customdata[0]:{fmt.d3}}}–%{{customdata[1]:{fmt.d3}}}{fmt.suffix})"
+        "<br>%{customdata[2]:,.0f} of %{customdata[3]:,.0f}<extra></extra>"
+    )
+
+
+def _hover_numbers(frame: pd.DataFrame) -> np.ndarray:
+    columns = ["ci_low", "ci_high", "numerator", "denominator"]
+    return frame.reindex(columns=columns).apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+
+def _reference_line(figure: go.Figure, *, value, label: str, colour: str, dash: str, axis: str = "y") -> None:
+    number = json_safe(value)
+    if number is None:
+        return
+    line = {"color": colour, "width": 1.5, "dash": dash}
+    if axis == "y":
+        figure.add_hline(y=number, line=line, annotation_text=label, annotation_position="top left")
+    else:
+        figure.add_vline(x=number, line=line, annotation_text=label, annotation_position="top")
+
+
+def _suppressed_note(figure: go.Figure, hidden: pd.DataFrame, *, what: str = "areas") -> None:
+    if hidden.empty:
+        return
+    figure.add_annotation(
+        text=f"{len(hidden)} {what} suppressed (1–7 patients), not shown",
+        xref="paper",
+        yref="paper",
+        x=1,
+        y=-0.02,
+        xanchor="right",
+        yanchor="top",
+        showarrow=False,
+        font={"size": 11, "color": "#425563"},
+    )
+
+
+def _value_axis(figure: go.Figure, fmt, *, title: str, axis: str = "y") -> None:
+    settings = {"title": {"text": title}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix}
+    figure.update_yaxes(**settings) if axis == "y" else figure.update_xaxes(**settings)
+
+
+def funnel_plot(
+    *,
+    points: pd.DataFrame,
+    limits: pd.DataFrame,
+    london_value: float | None,
+    value_label: str,
+    unit: str = "percent",
+    polarity: str = "high",
+    label_outliers: int = 8,
+    height: int = 480,
+    title: str | None = None,
+) -> go.Figure:
+    """Values against denominator with 95 % and 99.8 % limits around London; outliers beyond 99.8 % labelled.
+
+    ``points``: the engine's rows (``area_name``, ``value``, ``denominator``, CIs,
+    ``suppressed``, and ``funnel`` = 'above 99.8' … 'within' when the engine classed
+    them; otherwise points are classed here against ``limits`` by interpolation).
+    ``limits``: ``denominator``, ``lower_95``, ``upper_95``, ``lower_998``, ``upper_998``.
+    ``label_outliers``: how many of the points beyond 99.8 % (furthest from London
+    first) carry their name on the chart; every outlier keeps its hover. The value
+    axis is fitted to the points so the limits' flare at tiny denominators does not
+    flatten the plot.
+    """
+    fmt = value_format(unit)
+    shown, hidden = _shown(points)
+    shown = shown.assign(funnel=_funnel_class(shown, limits))
+    figure = go.Figure()
+    for column, name, colour, dash in (
+        ("998", "99.8% limits", LIMIT_998_COLOUR, "solid"),
+        ("95", "95% limits", LIMIT_95_COLOUR, "dash"),
+    ):
+        for side in ("upper", "lower"):
+            figure.add_trace(
+                go.Scatter(
+                    x=limits["denominator"],
+                    y=limits[f"{side}_{column}"],
+                    mode="lines",
+                    name=name,
+                    line={"color": colour, "width": 1.2, "dash": dash, "shape": "spline"},
+                    legendgroup=name,
+                    showlegend=side == "upper",
+                    hoverinfo="skip",
+                )
+            )
+    inside = ~shown["funnel"].isin(FUNNEL_OUTSIDE)
+    good_high = polarity != "low"
+    figure.add_trace(
+        go.Scatter(
+            x=shown.loc[inside, "denominator"],
+            y=shown.loc[inside, "value"],
+            mode="markers",
+            name="Within 99.8%",
+            text=shown.loc[inside, "area_name"],
+            customdata=_hover_numbers(shown[inside]),
+            marker={"color": POINT_COLOUR, "size": 7, "opacity": 0.55, "line": {"width": 0}},
+            hovertemplate=_ci_hover(fmt),
+        )
+    )
+    centre = json_safe(london_value)
+    outliers = shown[~inside]
+    distance = (outliers["value"] - (centre if centre is not None else outliers["value"].median())).abs()
+    labelled = set(distance.sort_values(ascending=False).index[:label_outliers])
+    for side, label in (("above 99.8", "Above 99.8% limit"), ("below 99.8", "Below 99.8% limit")):
+        rows = shown[shown["funnel"] == side]
+        better = (side == "above 99.8") == good_high
+        figure.add_trace(
+            go.Scatter(
+                x=rows["denominator"],
+                y=rows["value"],
+                mode="markers+text",
+                name=label,
+                text=[name if index in labelled else "" for index, name in rows["area_name"].items()],
+                hovertext=rows["area_name"],
+                customdata=_hover_numbers(rows),
+                textposition="top center",
+                textfont={"size": 10},
+                marker={
+                    "color": COMPARISON_COLOURS["better" if better else "worse"],
+                    "size": 9,
+                    "line": {"width": 1, "color": "white"},
+                },
+                hovertemplate=_ci_hover(fmt).replace("%{text}", "%{hovertext}"),
+            )
+        )
+    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid")
+    apply_base_layout(figure, height=height, title=title)
+    _value_axis(figure, fmt, title=value_label)
+    span = pd.concat([shown["value"], pd.Series([centre], dtype=float)]).dropna()
+    if len(span):
+        pad = max((span.max() - span.min()) * 0.08, 1e-9)
+        figure.update_yaxes(range=[span.min() - pad, span.max() + pad])
+    figure.update_xaxes(title={"text": "Denominator (patients)"}, rangemode="tozero", tickformat=",")
+    figure.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
+    _suppressed_note(figure, hidden)
+    return figure
+
+
+def _funnel_class(points: pd.DataFrame, limits: pd.DataFrame) -> pd.Series:
+    if "funnel" in points and points["funnel"].notna().any():
+        return points["funnel"]
+    if points.empty:
+        return pd.Series([], dtype=object, index=points.index)
+    order = limits.sort_values("denominator")
+    den = pd.to_numeric(points["denominator"], errors="coerce").to_numpy(dtype=float)
+    value = pd.to_numeric(points["value"], errors="coerce").to_numpy(dtype=float)
+
+    def at(column: str) -> np.ndarray:
+        return np.interp(den, order["denominator"], order[column])
+
+    classes = np.select(
+        [value > at("upper_998"), value > at("upper_95"), value < at("lower_998"), value < at("lower_95")],
+        ["above 99.8", "above 95", "below 99.8", "below 95"],
+        default="within",
+    )
+    return pd.Series(classes, index=points.index)
+
+
+def inequality_chart(
+    *,
+    values: pd.DataFrame,
+    value_label: str,
+    dimension_label: str,
+    unit: str = "percent",
+    london_value: float | None = None,
+    target: float | None = None,
+    height: int = 420,
+    title: str | None = None,
+) -> go.Figure:
+    """The value by group (IMD quintile, ethnic group, sex, age band) with 95 % CIs and the London line.
+
+    ``values``: the engine's rows by one dimension (``area_name`` = group label, in
+    display order); for a pair (e.g. borough × IMD quintile) each ``area_name`` is a
+    series and ``subgroup_name`` the x-axis group. Suppressed groups are marked
+    "suppressed" on the axis, not drawn as 0.
+    """
+    fmt = value_format(unit)
+    paired = bool("subgroup_name" in values and values["subgroup_name"].notna().any())
+    figure = go.Figure()
+    series = list(values.groupby("area_name", sort=False)) if paired else [(None, values)]
+    for name, rows in series:
+        shown, _ = _shown(rows)
+        x = shown["subgroup_name"] if paired else shown["area_name"]
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=shown["value"],
+                mode="markers",
+                name=name or value_label,
+                showlegend=paired,
+                text=(shown["area_name"] + " · " + shown["subgroup_name"]) if paired else shown["area_name"],
+                customdata=_hover_numbers(shown),
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (shown["ci_high"] - shown["value"]).to_numpy(dtype=float),
+                    "arrayminus": (shown["value"] - shown["ci_low"]).to_numpy(dtype=float),
+                    "thickness": 1.5,
+                    "width": 4,
+                },
+                marker={"size": 10, "symbol": "diamond" if paired else "circle"},
+                hovertemplate=_ci_hover(fmt),
+            )
+        )
+    categories = list(dict.fromkeys((values["subgroup_name"] if paired else values["area_name"]).tolist()))
+    _, hidden = _shown(values)
+    for label in dict.fromkeys((hidden["subgroup_name"] if paired else hidden["area_name"]).tolist()):
+        figure.add_annotation(
+            x=label,
+            y=0,
+            yref="paper",
+            yanchor="bottom",
+            text="suppressed",
+            showarrow=False,
+            font={"size": 11, "color": SUPPRESSED_COLOUR},
+            textangle=-90,
+        )
+    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid")
+    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
+    apply_base_layout(figure, height=height, title=title)
+    figure.update_xaxes(
+        title={"text": dimension_label}, type="category", categoryorder="array", categoryarray=categories
+    )
+    _value_axis(figure, fmt, title=value_label)
+    figure.update_layout(scattermode="group", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+    return figure
+
+
+def ranked_chart(
+    *,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str = "percent",
+    london_value: float | None = None,
+    target: float | None = None,
+    highlight: str | None = None,
+    row_height: int = 22,
+    title: str | None = None,
+) -> go.Figure:
+    """Practices (or any areas) ranked by value, each with its 95 % CI, coloured by comparison with London.
+
+    ``values``: the engine's rows (``area_code``, ``area_name``, ``value``, CIs,
+    ``comparison``, ``suppressed``). ``highlight``: an ``area_code`` drawn in bold.
+    The target and London are vertical lines. Suppressed areas are listed at the
+    bottom, labelled "suppressed".
+    """
+    fmt = value_format(unit)
+    shown, hidden = _shown(values)
+    shown = shown.sort_values("value", ascending=True)  # Plotly draws the first row at the bottom
+    # Rows are keyed by code (names can repeat) and labelled by name.
+    order = hidden["area_code"].tolist() + shown["area_code"].tolist()
+    names = dict(zip(values["area_code"], values["area_name"], strict=False))
+    figure = go.Figure()
+    comparison = shown["comparison"] if "comparison" in shown else pd.Series("not compared", index=shown.index)
+    for key in ("better", "similar", "worse", "not compared"):
+        rows = shown[comparison.fillna("not compared") == key]
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=rows["value"],
+                y=rows["area_code"],
+                mode="markers",
+                name=COMPARISON_LABELS[key],
+                text=rows["area_name"],
+                customdata=_hover_numbers(rows),
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (rows["ci_high"] - rows["value"]).to_numpy(dtype=float),
+                    "arrayminus": (rows["value"] - rows["ci_low"]).to_numpy(dtype=float),
+                    "thickness": 1.2,
+                    "width": 0,
+                    "color": "#768692",
+                },
+                marker={
+                    "color": COMPARISON_COLOURS[key],
+                    "size": 9,
+                    "line": {"width": 1, "color": "#425563" if key == "not compared" else "white"},
+                },
+                hovertemplate=_ci_hover(fmt, value="x"),
+            )
+        )
+    if not hidden.empty:
+        figure.add_trace(
+            go.Scatter(
+                x=[None] * len(hidden),
+                y=hidden["area_code"],
+                mode="markers",
+                name="Suppressed (1–7 patients)",
+                marker={"color": SUPPRESSED_COLOUR, "symbol": "x"},
+                hoverinfo="skip",
+            )
+        )
+        for code in hidden["area_code"]:
+            figure.add_annotation(
+                x=0,
+                xref="paper",
+                y=code,
+                text="suppressed",
+                showarrow=False,
+                xanchor="left",
+                font={"size": 11, "color": SUPPRESSED_COLOUR},
+            )
+    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", axis="x")
+    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", axis="x")
+    apply_base_layout(figure, height=max(260, 90 + row_height * len(order)), title=title)
+    tick_text = [f"<b>{names[code]}</b>" if code == highlight else names[code] for code in order]
+    figure.update_yaxes(
+        type="category", categoryorder="array", categoryarray=order, tickvals=order, ticktext=tick_text, automargin=True
+    )
+    _value_axis(figure, fmt, title=value_label, axis="x")
+    figure.update_layout(legend={"orientation": "h", "y": 1.0, "yanchor": "bottom"})
+    return figure
+
+
+def spc_chart(
+    *,
+    series: pd.DataFrame,
+    value_label: str,
+    unit: str = "percent",
+    target: float | None = None,
+    height: int = 420,
+    title: str | None = None,
+) -> go.Figure:
+    """A trend with Making Data Count SPC limits and special-cause points.
+
+    ``series``: the engine's ``trend`` rows for one area, oldest first, with
+    ``period_label`` (or ``end_date``), ``value``, ``centre``, ``lower_limit``,
+    ``upper_limit``, ``variation`` ('improvement'/'concern'/'special'/'common') and
+    optionally CIs and ``suppressed``. Suppressed periods leave a gap in the line.
+    """
+    fmt = value_format(unit)
+    frame = series.copy()
+    frame["x"] = frame["period_label"] if "period_label" in frame else frame["end_date"].astype(str)
+    shown, hidden = _shown(frame)
+    values = pd.to_numeric(frame["value"], errors="coerce").where(~frame.index.isin(hidden.index))
+    figure = go.Figure()
+    for column, name, dash in (
+        ("upper_limit", "Process limits (3σ)", "dot"),
+        ("lower_limit", "Process limits (3σ)", "dot"),
+        ("centre", "Mean", "dash"),
+    ):
+        if column in frame:
+            figure.add_trace(
+                go.Scatter(
+                    x=frame["x"],
+                    y=frame[column],
+                    mode="lines",
+                    name=name,
+                    hoverinfo="skip",
+                    line={
+                        "color": LIMIT_998_COLOUR if column == "centre" else LIMIT_95_COLOUR,
+                        "dash": dash,
+                        "width": 1.3,
+                        "shape": "hv" if column != "centre" else "linear",
+                    },
+                    legendgroup="limits",
+                    showlegend=column != "lower_limit",
+                )
+            )
+    figure.add_trace(
+        go.Scatter(
+            x=frame["x"],
+            y=values,
+            mode="lines",
+            line={"color": "#aeb7bd", "width": 1.5},
+            hoverinfo="skip",
+            showlegend=False,
+            connectgaps=False,
+        )
+    )
+    variation = shown["variation"].fillna("common") if "variation" in shown else pd.Series("common", index=shown.index)
+    for key in ("common", "improvement", "concern", "special"):
+        rows = shown[variation == key]
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=rows["x"],
+                y=rows["value"],
+                mode="markers",
+                name=VARIATION_LABELS[key],
+                text=rows["x"],
+                customdata=_hover_numbers(rows),
+                marker={
+                    "color": VARIATION_COLOURS[key],
+                    "size": 8 if key == "common" else 10,
+                    "line": {"width": 1, "color": "white"},
+                },
+                hovertemplate=_ci_hover(fmt),
+            )
+        )
+    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
+    apply_base_layout(figure, height=height, title=title)
+    _value_axis(figure, fmt, title=value_label)
+    figure.update_xaxes(type="category", title={"text": "Period"})
+    figure.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+    _suppressed_note(figure, hidden, what="periods")
+    return figure
+
+
+def uptake_curve(
+    *,
+    curves: pd.DataFrame,
+    age_label: str = "Age (weeks)",
+    value_label: str = "Vaccinated",
+    unit: str = "percent",
+    scheduled_age: float | None = None,
+    target: float | None = None,
+    height: int = 420,
+    title: str | None = None,
+) -> go.Figure:
+    """Cumulative uptake by age (timeliness): one step line per series, with the scheduled age and the target.
+
+    ``curves``: ``series`` (e.g. a borough or birth cohort), ``age`` and ``value``
+    (cumulative share vaccinated by that age); rows with ``suppressed`` are left out.
+    """
+    fmt = value_format(unit)
+    shown, hidden = _shown(curves)
+    figure = go.Figure()
+    for name, rows in shown.sort_values("age").groupby("series", sort=False):
+        figure.add_trace(
+            go.Scatter(
+                x=rows["age"],
+                y=rows["value"],
+                mode="lines",
+                name=str(name),
+                line={"shape": "hv", "width": 2},
+                hovertemplate=f"<b>{name}</b><br>{age_label}: %{{x}}<br>%{{y:{fmt.d3}}}{fmt.suffix}<extra></extra>",
+            )
+        )
+    if json_safe(scheduled_age) is not None:
+        figure.add_vline(
+            x=float(scheduled_age),
+            line={"color": LIMIT_998_COLOUR, "dash": "dash", "width": 1},
+            annotation_text="Due",
+            annotation_position="top right",
+        )
+    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
+    apply_base_layout(figure, height=height, title=title)
+    _value_axis(figure, fmt, title=value_label)
+    figure.update_xaxes(title={"text": age_label}, rangemode="tozero")
+    figure.update_layout(hovermode="x unified", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+    _suppressed_note(figure, hidden, what="points")
+    return figure
+
+
+def patient_flow_sankey(
+    *,
+    flows: pd.DataFrame,
+    height: int = 480,
+    title: str | None = None,
+) -> go.Figure:
+    """Patient flow between stages or trusts (e.g. referring trust -> treating trust) as a Sankey diagram.
+
+    ``flows``: ``source``, ``target``, ``patients`` (and optionally ``suppressed``).
+    Suppressed flows cannot be drawn with a width, so they are left out and counted
+    in a note under the diagram.
+    """
+    flag = flows["suppressed"].fillna(False).astype(bool) if "suppressed" in flows else False
+    hidden_mask = flag | pd.to_numeric(flows["patients"], errors="coerce").isna()
+    shown, hidden = flows[~hidden_mask], flows[hidden_mask]
+    nodes = list(dict.fromkeys(shown["source"].tolist() + shown["target"].tolist()))
+    index = {name: i for i, name in enumerate(nodes)}
+    figure = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": nodes,
+                "pad": 14,
+                "thickness": 14,
+                "color": "#005eb8",
+                "hovertemplate": "<b>%{label}</b><br>%{value:,.0f} patients<extra></extra>",
+            },
+            link={
+                "source": [index[s] for s in shown["source"]],
+                "target": [index[t] for t in shown["target"]],
+                "value": shown["patients"].astype(float).tolist(),
+                "color": "rgba(0, 94, 184, 0.25)",
+                "hovertemplate": "%{source.label} → %{target.label}<br>%{value:,.0f} patients<extra></extra>",
+            },
+        )
+    )
+    apply_base_layout(figure, height=height, title=title)
+    _suppressed_note(figure, hidden, what="flows")
+    return figure

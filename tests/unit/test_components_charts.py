@@ -1,0 +1,149 @@
+"""Chart builders: right traces, CIs in hover and error bars, reference lines, suppressed rows never plotted as 0."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components import charts
+
+
+def rows(values: list[float | None], *, names: list[str] | None = None, denominator: float = 100.0) -> pd.DataFrame:
+    """Engine-shaped rows in percent; a None value is a suppressed row."""
+    names = names or [f"Area {i}" for i in range(len(values))]
+    value = pd.Series(values, dtype=float)
+    return pd.DataFrame(
+        {
+            "area_code": [f"A{i}" for i in range(len(values))],
+            "area_name": names,
+            "numerator": value / 100 * denominator,
+            "denominator": np.where(value.isna(), np.nan, denominator),
+            "value": value,
+            "ci_low": value - 4,
+            "ci_high": value + 6,
+            "comparison": "similar",
+            "suppressed": value.isna(),
+        }
+    )
+
+
+def limits() -> pd.DataFrame:
+    n = np.array([10.0, 100.0, 1000.0])
+    return pd.DataFrame(
+        {
+            "denominator": n,
+            "lower_95": [60, 75, 78],
+            "upper_95": [95, 85, 82],
+            "lower_998": [50, 70, 76],
+            "upper_998": [99, 90, 84],
+        }
+    )
+
+
+def test_funnel_classes_points_against_interpolated_limits_and_labels_outliers():
+    points = rows([80.0, 95.0, 60.0, None], denominator=100.0)
+    figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="Coverage")
+    by_name = {trace.name: trace for trace in figure.data}
+    assert list(by_name["Within 99.8%"].y) == [80.0]
+    assert list(by_name["Above 99.8% limit"].text) == ["Area 1"]  # 95 > upper 99.8 % limit of 90 at n=100
+    assert list(by_name["Below 99.8% limit"].text) == ["Area 2"]
+    assert by_name["Above 99.8% limit"].marker.color == charts.COMPARISON_COLOURS["better"]
+    assert {t.name for t in figure.data if t.mode == "lines"} == {"95% limits", "99.8% limits"}
+    assert any(shape.y0 == 80.0 for shape in figure.layout.shapes)  # the London line
+    assert "1 areas suppressed" in figure.layout.annotations[-1].text
+    assert all(None not in list(t.y) and not np.isnan(np.asarray(t.y, dtype=float)).any() for t in figure.data)
+
+
+def test_funnel_trusts_the_engines_classes_and_polarity_flips_colours():
+    points = rows([80.0, 95.0]).assign(funnel=["below 99.8", "within"])
+    figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="x", polarity="low")
+    below = next(t for t in figure.data if t.name == "Below 99.8% limit")
+    assert list(below.hovertext) == ["Area 0"] and below.marker.color == charts.COMPARISON_COLOURS["better"]
+
+
+def test_funnel_labels_only_the_furthest_outliers():
+    points = rows([99.5, 99.0, 98.0], denominator=1000.0)
+    figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="x", label_outliers=1)
+    above = next(t for t in figure.data if t.name == "Above 99.8% limit")
+    assert list(above.text) == ["Area 0", "", ""] and len(above.hovertext) == 3
+
+
+def test_inequality_chart_has_ci_error_bars_and_marks_suppressed_groups():
+    values = rows([70.0, None, 90.0], names=["Q1 (most deprived)", "Q3", "Q5 (least deprived)"])
+    figure = charts.inequality_chart(
+        values=values, value_label="Coverage", dimension_label="IMD quintile", london_value=82.0, target=95.0
+    )
+    (trace,) = figure.data
+    assert list(trace.x) == ["Q1 (most deprived)", "Q5 (least deprived)"]
+    assert list(trace.error_y.array) == [6.0, 6.0] and list(trace.error_y.arrayminus) == [4.0, 4.0]
+    assert "95% CI %{customdata[0]:.1f}–%{customdata[1]:.1f}%" in trace.hovertemplate
+    assert [a.text for a in figure.layout.annotations if a.x == "Q3"] == ["suppressed"]
+    assert list(figure.layout.xaxis.categoryarray) == ["Q1 (most deprived)", "Q3", "Q5 (least deprived)"]
+    assert sorted(shape.y0 for shape in figure.layout.shapes) == [82.0, 95.0]
+
+
+def test_inequality_chart_draws_one_series_per_area_for_a_pair():
+    values = pd.concat([rows([70.0, 80.0]).assign(area_name="Camden"), rows([60.0, 75.0]).assign(area_name="Brent")])
+    values["subgroup_name"] = ["Q1", "Q5", "Q1", "Q5"]
+    figure = charts.inequality_chart(values=values, value_label="x", dimension_label="IMD quintile")
+    assert [t.name for t in figure.data] == ["Camden", "Brent"] and list(figure.data[1].x) == ["Q1", "Q5"]
+
+
+def test_ranked_chart_sorts_colours_by_comparison_and_lists_suppressed_last():
+    values = rows([70.0, 90.0, None, 80.0]).assign(comparison=["worse", "better", None, "similar"])
+    figure = charts.ranked_chart(values=values, value_label="Coverage", london_value=80.0, target=95.0, highlight="A1")
+    assert list(figure.layout.yaxis.categoryarray) == ["A2", "A0", "A3", "A1"]  # bottom to top
+    names = {t.name: t for t in figure.data}
+    assert list(names["Better than London"].y) == ["A1"] and list(names["Worse than London"].x) == [70.0]
+    assert names["Worse than London"].marker.color == charts.COMPARISON_COLOURS["worse"]
+    assert "<b>Area 1</b>" in figure.layout.yaxis.ticktext
+    assert [a.text for a in figure.layout.annotations if a.y == "A2"] == ["suppressed"]
+    assert {shape.x0 for shape in figure.layout.shapes} == {80.0, 95.0}
+
+
+def test_spc_chart_colours_special_causes_and_gaps_suppressed_periods():
+    series = rows([80.0, 81.0, None, 90.0]).assign(
+        period_label=["Q1", "Q2", "Q3", "Q4"],
+        centre=82.0,
+        lower_limit=75.0,
+        upper_limit=89.0,
+        variation=["common", "common", None, "improvement"],
+    )
+    figure = charts.spc_chart(series=series, value_label="Coverage", target=95.0)
+    names = {t.name: t for t in figure.data}
+    assert list(names["Special cause: improvement"].x) == ["Q4"]
+    assert names["Special cause: improvement"].marker.color == charts.VARIATION_COLOURS["improvement"]
+    assert list(names["Common cause variation"].x) == ["Q1", "Q2"]
+    line = next(t for t in figure.data if t.name is None and t.mode == "lines")
+    assert np.isnan(line.y[2])  # the line breaks; it is not drawn to 0
+    assert {"Process limits (3σ)", "Mean"} <= set(names)
+
+
+def test_uptake_curve_is_a_step_line_per_series_with_due_age():
+    curves = pd.DataFrame({"series": ["A", "A", "B", "B"], "age": [8, 12, 8, 12], "value": [40.0, 90.0, 30.0, 80.0]})
+    figure = charts.uptake_curve(curves=curves, scheduled_age=8, target=95.0)
+    assert [t.name for t in figure.data] == ["A", "B"] and figure.data[0].line.shape == "hv"
+    assert {shape.x0 for shape in figure.layout.shapes if shape.x0 is not None} >= {8.0}
+
+
+def test_sankey_leaves_suppressed_flows_out_and_says_so():
+    flows = pd.DataFrame(
+        {
+            "source": ["GP", "GP", "Screening"],
+            "target": ["Barts", "UCLH", "Barts"],
+            "patients": [120.0, None, 40.0],
+            "suppressed": [False, True, False],
+        }
+    )
+    figure = charts.patient_flow_sankey(flows=flows)
+    (sankey,) = figure.data
+    assert sankey.type == "sankey" and list(sankey.node.label) == ["GP", "Screening", "Barts"]
+    assert list(sankey.link.value) == [120.0, 40.0] and list(sankey.link.target) == [2, 2]
+    assert "1 flows suppressed" in figure.layout.annotations[0].text
+
+
+@pytest.mark.parametrize("unit, needle", [("percent", ".1f}%"), ("ratio", ".2f}"), ("proportion", ".1%}")])
+def test_hover_format_follows_the_unit(unit, needle):
+    figure = charts.ranked_chart(values=rows([0.5]), value_label="x", unit=unit)
+    assert needle in figure.data[0].hovertemplate
