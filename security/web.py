@@ -38,7 +38,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from werkzeug.exceptions import HTTPException
 
 from security import audit
-from security.roles import ROLE_DESCRIPTIONS, Principal
+from security.roles import ROLE_DESCRIPTIONS, Permission, Principal, require
 from security.users import DEMO_ACCOUNTS, MAX_PASSWORD_CHARS, UserStore, UserStoreError, build_user_store
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,13 @@ def current_user_principal() -> Principal | None:
     return getattr(user, "principal", None)
 
 
+def user_directory(principal: Principal | None) -> list[Principal]:
+    """Every user of the running app (no password hashes), for a principal allowed to see users."""
+    require(principal, Permission.VIEW_USERS)
+    state = flask.current_app.extensions.get(EXTENSION_KEY) if flask.has_app_context() else None
+    return state.store.principals() if state else []
+
+
 def check_configuration(settings: Any) -> list[str]:
     """Problems that must stop start-up: outside demo mode a strong secret key and a users file are required."""
     if settings.demo:
@@ -207,6 +214,11 @@ def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityS
         dash_app=dash_app,
     )
     server.extensions[EXTENSION_KEY] = state
+    if dash_app is not None:
+        # Otherwise Dash renders every page's layout once, for whoever makes the first request, and
+        # embeds the result ("validation_layout") in the page config sent to every later visitor:
+        # one user's patient rows or user list would reach everyone.
+        dash_app.config.suppress_callback_exceptions = True
 
     # In demo mode without a key, a random per-process key: sessions end when the process does.
     server.secret_key = settings.secret_key or secrets.token_hex(32)
@@ -405,7 +417,7 @@ _LOGIN_TEMPLATE = """<!DOCTYPE html>
   {% if demo %}
   <div class="alert alert-warning" role="note">
     <strong>Demo mode.</strong> All data is synthetic. These published demo accounts exist only in demo mode:
-    <table class="table table-sm mt-2 mb-0">
+    <div class="table-responsive"><table class="table table-sm mt-2 mb-0">
       <caption class="visually-hidden">Demo accounts</caption>
       <thead><tr><th scope="col">Username</th><th scope="col">Password</th><th scope="col">Role</th>
         <th scope="col">Scope</th></tr></thead>
@@ -415,7 +427,7 @@ _LOGIN_TEMPLATE = """<!DOCTYPE html>
           <td>{{ account.role.value }}</td><td>{{ account.scope.describe() }}</td></tr>
       {% endfor %}
       </tbody>
-    </table>
+    </table></div>
   </div>
   {% endif %}
   {% if signed_in %}
