@@ -224,6 +224,11 @@ def _register_readings(rng, cohort: Cohort, effects, history_start, patients, di
     raise_dia = ~ok & meets & ~raise_sys
     sys_last = np.where(raise_sys, target_sys + 1 + np.floor(rng.exponential(10, len(r))), sys_last)
     dia_last = np.where(raise_dia, 91 + np.floor(rng.exponential(5, len(r))), dia_last)
+    # A raised diastolic needs a systolic at least 20 above it (still within target, so still uncontrolled).
+    sys_last = np.where(raise_dia, np.maximum(sys_last, np.minimum(dia_last + 20, target_sys)), sys_last)
+    # Physiological bounds; clipping never moves a reading across its target.
+    sys_last = np.clip(sys_last, 85, 230)
+    dia_last = np.clip(dia_last, 45, np.minimum(130, sys_last - 15))
     _add_pair(events, patients[r], last_day, sys_last, dia_last, rng, clinic=False)
 
 
