@@ -215,7 +215,8 @@ def _aggregate(con: Any, spec: Indicator, period: str, dims: list[str], filters)
     while len(selects) < 2:
         selects.append("CAST(NULL AS VARCHAR) AS code2")
     sql = (
-        f"SELECT {', '.join(selects)}, sum(c.numerator) AS numerator, sum(c.denominator) AS denominator "  # noqa: S608 (whitelisted identifiers)
+        f"SELECT {', '.join(selects)}, coalesce(sum(c.numerator), 0) AS numerator, "  # noqa: S608 (whitelisted)
+        "coalesce(sum(c.denominator), 0) AS denominator "
         f"FROM {cube} AS c WHERE c.indicator_id = $indicator AND c.period_id = $period{filter_sql} "
         f"GROUP BY ALL ORDER BY ALL"
     )
@@ -272,7 +273,7 @@ def _compare(spec: Indicator, low: float, high: float, benchmark: float, denomin
 
 def _patients_to_target(spec: Indicator, numerator: float, denominator: float) -> float | None:
     """How many more people in the numerator would bring the value to the target (0 if met)."""
-    if spec.target is None or spec.polarity != "high" or not denominator:
+    if spec.target is None or spec.polarity != "high" or not denominator or math.isnan(denominator):
         return None
     needed = math.ceil(round(spec.target / spec.scale * denominator - numerator, 9))
     return float(max(needed, 0))

@@ -1,0 +1,210 @@
+"""The aggregation API on a hand-written database: grouping, filters, periods, statistics, disclosure, CLI."""
+
+from __future__ import annotations
+
+import io
+import math
+from contextlib import redirect_stdout
+
+import duckdb
+import pandas as pd
+import pytest
+
+from queries import cli, indicators
+from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
+from tests.spec.helpers import build, d, patient
+
+BARNET_PRACTICE, BRENT_PRACTICE = "E83003", "E84002"
+DEPRIVED_LSOA, AFFLUENT_LSOA = "E01000007", "E01000002"  # national IMD quintile 1 and 5
+
+
+def _children() -> tuple[list[dict], list[dict]]:
+    """Barnet: 20 children, 10 fully vaccinated (deprived LSOA). Brent: 30 children, 29 vaccinated (affluent)."""
+    patients, jabs = [], []
+    for practice, lsoa, total, vaccinated in ((BARNET_PRACTICE, DEPRIVED_LSOA, 20, 10),
+                                              (BRENT_PRACTICE, AFFLUENT_LSOA, 30, 29)):
+        for i in range(total):
+            row = patient("2025-08-15", practice_code=practice, lsoa21_code=lsoa, sex="F" if i % 2 else "M")
+            patients.append(row)
+            if i < vaccinated:
+                jabs += [{"patient_id": row["patient_id"], "vaccination_date": d(day), "vaccine": "6in1",
+                          "snomed_code": None} for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+    # One child of the same cohort, a year earlier (for the trend), at Barnet, unvaccinated.
+    patients.append(patient("2024-08-15", practice_code=BARNET_PRACTICE, lsoa21_code=DEPRIVED_LSOA))
+    return patients, jabs
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    patients, jabs = _children()
+    return build(tmp_path_factory.mktemp("api"), patients=patients, immunisations=jabs)
+
+
+def test_default_period_is_latest_complete_quarter(con):
+    assert indicators.default_period(con, "cover_12m_6in1") == "2026-27 Q2"
+    assert indicators.default_period(con, "hyp008") == "2025-26"
+    assert indicators.default_period(con, "cwt_fds_28d") == "2026-10"
+
+
+def test_values_by_practice(con):
+    result = indicator_values(con, indicator="cover_12m_6in1", by="practice", disclose=False)
+    result = result.set_index("area_code")
+    assert result.loc[BARNET_PRACTICE, ["numerator", "denominator"]].tolist() == [10, 20]
+    assert result.loc[BRENT_PRACTICE, ["numerator", "denominator"]].tolist() == [29, 30]
+    assert result.loc[BARNET_PRACTICE, "value"] == pytest.approx(50.0)
+    assert result.loc[BARNET_PRACTICE, "area_name"] == "Oakleigh Road Health Centre"
+    assert result["london_value"].tolist() == pytest.approx([39 / 50 * 100] * 2)
+    assert (result["ci_low"] < result["value"]).all() and (result["value"] < result["ci_high"]).all()
+    assert (result["ci99_low"] <= result["ci_low"]).all() and (result["ci99_high"] >= result["ci_high"]).all()
+
+
+def test_comparison_with_london_follows_polarity(con):
+    result = indicator_values(con, indicator="cover_12m_6in1", by="practice", disclose=False).set_index("area_code")
+    assert result.loc[BARNET_PRACTICE, "comparison"] == "worse"  # 50 % (CI 30-70) vs London 78 %
+    assert result.loc[BRENT_PRACTICE, "comparison"] == "better"  # 96.7 % (CI 83-99) vs 78 %
+
+
+def test_patients_to_target(con):
+    result = indicator_values(con, indicator="cover_12m_6in1", by="practice", disclose=False).set_index("area_code")
+    assert result.loc[BARNET_PRACTICE, "patients_to_target"] == 9  # 95 % of 20 = 19; 19 - 10
+    assert result.loc[BRENT_PRACTICE, "patients_to_target"] == 0
+
+
+def test_london_and_icb_levels_add_up(con):
+    london = indicator_values(con, indicator="cover_12m_6in1", by="london", disclose=False)
+    assert london[["area_code", "area_name", "numerator", "denominator"]].values.tolist() == [
+        ["E12000007", "London", 39, 50]
+    ]
+    icb = indicator_values(con, indicator="cover_12m_6in1", by="icb", disclose=False)
+    assert icb["numerator"].sum() == 39 and set(icb["area_name"]) == {"North Central London", "North West London"}
+
+
+def test_pair_borough_by_imd_quintile(con):
+    result = indicator_values(con, indicator="cover_12m_6in1", by=("borough", "imd_quintile"), disclose=False)
+    rows = {(r.area_name, r.subgroup_name): (r.numerator, r.denominator) for r in result.itertuples()}
+    assert rows == {("Barnet", "Q1 (most deprived)"): (10, 20), ("Brent", "Q5 (least deprived)"): (29, 30)}
+    assert indicator_values(con, indicator="cover_12m_6in1", by="borough,imd_quintile_london",
+                            disclose=False)["subgroup_code"].notna().all()
+
+
+def test_filters_bind_values_and_accept_lists(con):
+    females = indicator_values(con, indicator="cover_12m_6in1", by="borough", filters={"sex": "F"}, disclose=False)
+    assert females["denominator"].sum() == 25
+    both = indicator_values(con, indicator="cover_12m_6in1", by="london", filters={"sex": ["F", "M"]},
+                            disclose=False)
+    assert both["denominator"].sum() == 50
+    quintile = indicator_values(con, indicator="cover_12m_6in1", by="practice", filters={"imd_quintile": 1},
+                                disclose=False)
+    assert quintile["area_code"].tolist() == [BARNET_PRACTICE]
+
+
+def test_hostile_values_are_data_not_sql(con):
+    result = indicator_values(con, indicator="cover_12m_6in1", by="borough",
+                              filters={"sex": "F' OR '1'='1"}, disclose=False)
+    assert result.empty
+    with pytest.raises(QueryError):
+        indicator_values(con, indicator="cover_12m_6in1", by="borough; DROP TABLE ind_period")
+    with pytest.raises(QueryError):
+        indicator_values(con, indicator="cover_12m_6in1", by="borough", filters={"1=1 OR sex": "F"})
+    assert con.execute("SELECT count(*) FROM ind_period").fetchone()[0] > 0
+
+
+def test_unknown_period_or_wrong_type_is_refused(con):
+    with pytest.raises(QueryError):
+        indicator_values(con, indicator="cover_12m_6in1", period="2026-10", by="london")
+    with pytest.raises(QueryError):
+        indicator_values(con, indicator="cover_12m_6in1", period="no such period", by="london")
+    assert not indicator_values(con, indicator="cover_12m_6in1", period="2025-26", by="london").empty
+
+
+def test_practice_and_lsoa_geographies_do_not_mix(con):
+    with pytest.raises(QueryError):
+        indicator_values(con, indicator="cover_12m_6in1", by=("practice", "lsoa"))
+
+
+def test_lsoa_level_and_deciles(con):
+    result = indicator_values(con, indicator="cover_12m_6in1", by="lsoa", disclose=False)
+    assert set(result["area_code"]) == {DEPRIVED_LSOA, AFFLUENT_LSOA}
+    deciles = indicator_values(con, indicator="cover_12m_6in1", by="imd_decile_national", disclose=False)
+    assert deciles["denominator"].sum() == 50
+
+
+def test_disclosure_for_restricted_roles(con):
+    result = indicator_values(con, indicator="cover_12m_6in1", by="practice", disclose=True).set_index("area_code")
+    assert result.loc[BARNET_PRACTICE, "numerator"] == 10 and result.loc[BARNET_PRACTICE, "denominator"] == 20
+    assert result.loc[BRENT_PRACTICE, "numerator"] == 30  # 29 rounds to 30
+    assert result.loc[BRENT_PRACTICE, "value"] == pytest.approx(29 / 30 * 100)  # from unrounded counts
+    small = indicator_values(con, indicator="cover_12m_6in1", by="sex", filters={"practice": BARNET_PRACTICE},
+                             disclose=True)
+    # Barnet: 5 of 10 girls and 5 of 10 boys vaccinated: numerators 5 are suppressed, shown as None, not 0.
+    assert small["suppressed"].all()
+    assert small["numerator"].isna().all() and small["value"].isna().all()
+    assert (small["comparison"] == "not compared").all()
+
+
+def test_trend_has_spc_columns_and_is_oldest_first(con):
+    series = trend(con, indicator="cover_12m_6in1", disclose=False)
+    assert list(series["period_id"])[-1] == "2026-27 Q2"
+    assert series["end_date"].is_monotonic_increasing
+    assert {"centre", "upper_limit", "lower_limit", "special_cause", "variation"} <= set(series.columns)
+    year_before = series.set_index("period_id").loc["2025-26 Q2"]
+    assert (year_before["numerator"], year_before["denominator"]) == (0, 1)
+
+
+def test_funnel_limits_around_london(con):
+    funnel = funnel_limits(con, indicator="cover_12m_6in1", by="practice", disclose=False)
+    assert funnel["london_value"] == pytest.approx(78.0)
+    limits = funnel["limits"]
+    assert (limits["lower_998"] <= limits["lower_95"]).all() and (limits["upper_95"] <= limits["upper_998"]).all()
+    points = funnel["points"].set_index("area_code")
+    assert points.loc[BARNET_PRACTICE, "funnel"] in ("below 95", "below 99.8")
+
+
+def test_inequality_rows_london_first(con):
+    result = inequality(con, indicator="cover_12m_6in1", disclose=False)
+    assert result["area_code"].iloc[0] == "E12000007"
+    london = result.iloc[0]
+    assert london["q1_value"] == pytest.approx(50.0) and london["q5_value"] == pytest.approx(29 / 30 * 100)
+    assert london["gap"] == pytest.approx(29 / 30 * 100 - 50.0)
+    assert london["gap_low"] < london["gap"] < london["gap_high"]
+    assert math.isnan(london["sii"])  # two deciles only: no slope
+
+
+def test_cli_values_prints_csv(con, tmp_path):
+    path = con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        status = cli.main(["values", "--db", path, "--indicator", "cover_12m_6in1", "--by", "practice",
+                           "--filter", "sex=F,M", "--disclose"])
+    assert status == 0
+    table = pd.read_csv(io.StringIO(out.getvalue()))
+    assert list(table.columns[:8]) == ["indicator_id", "period_id", "area_code", "area_name", "subgroup_code",
+                                       "subgroup_name", "numerator", "denominator"]
+    assert {"value", "ci_low", "ci_high", "suppressed"} <= set(table.columns)
+    assert sorted(table["numerator"]) == [10, 30]
+
+
+def test_cli_list_prints_every_indicator():
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli.main(["list"]) == 0
+    table = pd.read_csv(io.StringIO(out.getvalue()))
+    assert len(table) == len(indicators.registry) and "rule_version" in table.columns
+
+
+def test_cli_reports_bad_requests(con, capsys):
+    path = con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0]
+    assert cli.main(["values", "--db", path, "--indicator", "nope", "--by", "practice"]) == 2
+    assert "Unknown indicator" in capsys.readouterr().err
+
+
+def test_accepts_a_database_handle(con):
+    path = con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0]
+    from queries.db import Database
+
+    database = Database(path)
+    try:
+        assert indicator_values(database, indicator="cover_12m_6in1", by="london")["denominator"].tolist() == [50]
+    finally:
+        database.close()
+    assert isinstance(con, duckdb.DuckDBPyConnection)
