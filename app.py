@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, html
 
 from components.layout import footer, navbar
+from security.web import SecurityConfigError, init_app
 from settings import SettingsError, load_settings
 
 try:
@@ -31,6 +32,10 @@ app = Dash(
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
 server = app.server  # for gunicorn
+try:  # sign-in, roles, audit and security headers (docs/security.md); refuses to start if unsafe
+    init_app(server, SETTINGS, dash_app=app)
+except SecurityConfigError as error:
+    sys.exit(f"Security configuration error: {error}")
 
 app.layout = html.Div(
     [
