@@ -1,25 +1,902 @@
-"""Hypertension: this pathfinder's page. Its views arrive with their own issue."""
+"""Hypertension: ICB commissioners compare detection and control across boroughs and practices, fairly.
+
+Four views share one control bar (indicator, period, ICB, borough; kept in the URL):
+borough comparison (map, ranked chart with CIs, funnel, ICB comparison, the board-paper CSV),
+people to target (80 % and 77 % ambitions, detection), inequality (deprivation, ethnicity,
+age, sex, ethnicity × deprivation, SII by borough) and practices (ranked, map, SPC trend).
+
+Callbacks are thin: parse the controls, ask :mod:`queries.indicators` /
+:mod:`queries.hypertension`, hand the frames to a figure builder. Each callback works out
+the user's disclosure level on the server (:func:`disclose_for_user`). Maps are built once
+with their geometry and recoloured with ``dash.Patch`` afterwards.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+import duckdb
+import pandas as pd
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
-from components.layout import page_header
+from components.charts import funnel_plot, inequality_chart, spc_chart
+from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view
+from components.hypertension_views import (
+    borough_map,
+    comparison_badge,
+    csv_button,
+    csv_payload,
+    empty_area_values,
+    formatted,
+    graph,
+    indicator_card,
+    intersection_chart,
+    kpi_cards,
+    map_patch,
+    people_to_target_chart,
+    ranked_areas_chart,
+    value_label,
+    whole_number,
+)
+from components.layout import data_table, error_message, page_header
+from components.maps import inequality_map, practice_area_choropleth
+from queries import hypertension as hq
+from queries.db import DataUnavailable, default_database
+from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
+from queries.registry import get
+from security import audit
+from security.roles import may_see_unrounded
+from security.web import current_user_principal
 
 dash.register_page(__name__, path="/hypertension", name="Hypertension", title="Hypertension")
 
+# Component ids: one prefix for the page.
+INDICATOR = "hyp-indicator"
+PERIOD = "hyp-period"
+ICB = "hyp-icb"
+BOROUGH = "hyp-borough"
+PRACTICE = "hyp-practice"
+TABS = "hyp-tabs"
+URL_STATE = "hyp-url-state"
+RULE = "hyp-rule"
+KPIS = "hyp-kpis"
+COMPARISON_MESSAGE = "hyp-comparison-message"
+BOROUGH_MAP = "hyp-borough-map"
+BOROUGH_RANKED = "hyp-borough-ranked"
+ICB_RANKED = "hyp-icb-ranked"
+FUNNEL = "hyp-funnel"
+FUNNEL_LEVEL = "hyp-funnel-level"
+BOROUGH_TABLE = "hyp-borough-table"
+TARGET_MESSAGE = "hyp-target-message"
+TARGET_AMBITION = "hyp-target-ambition"
+TARGET_CHART = "hyp-target-chart"
+TARGET_TABLE = "hyp-target-table"
+PRACTICE_TARGET_TABLE = "hyp-practice-target-table"
+INEQUALITY_MESSAGE = "hyp-inequality-message"
+INEQUALITY_AREA = "hyp-inequality-area"
+INEQUALITY_GRAPHS = {
+    "imd_quintile_national": "hyp-ineq-imd",
+    "ethnicity_group": "hyp-ineq-ethnicity",
+    "age_band": "hyp-ineq-age",
+    "sex": "hyp-ineq-sex",
+}
+INTERSECTION = "hyp-intersection"
+SII_MAP = "hyp-sii-map"
+SII_TABLE = "hyp-sii-table"
+PRACTICE_MESSAGE = "hyp-practice-message"
+PRACTICE_RANKED = "hyp-practice-ranked"
+PRACTICE_MAP = "hyp-practice-map"
+TREND_LEVEL = "hyp-trend-level"
+TREND = "hyp-trend"
+TREND_TITLE = "hyp-trend-title"
+DOWNLOAD = "hyp-download"
+DOWNLOAD_MESSAGE = "hyp-download-message"
+CSV = "hyp-csv"  # pattern-matching button ids: {"type": CSV, "view": <view>}
+EXPORT_COMPARISON = "hyp-export-comparison"
 
-def layout(**_query) -> html.Div:
-    """A page that says plainly what is coming here."""
-    return html.Div(
+DEFAULT_INDICATOR = "hyp008"
+TAB_IDS = ("comparison", "targets", "inequality", "practices")
+INEQUALITY_LABELS = {
+    "imd_quintile_national": "Deprivation (IMD 2025 national quintile of residence)",
+    "ethnicity_group": "Ethnic group",
+    "age_band": "Age band",
+    "sex": "Sex",
+}
+DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
+
+
+# ---------------------------------------------------------------- request helpers
+
+
+def disclose_for_user() -> bool:
+    """Whether the signed-in user's numbers must pass disclosure control (True unless they may see unrounded).
+
+    Asked inside every callback, on the server: an anonymous visitor gets the most restricted view.
+    """
+    return not may_see_unrounded(current_user_principal())
+
+
+def _con():
+    return default_database()
+
+
+def _spec(indicator: str | None):
+    return get(indicator if indicator in hq.HYPERTENSION_INDICATORS else DEFAULT_INDICATOR)
+
+
+def selected_area(icb: str | None, borough: str | None) -> tuple[str, str | None]:
+    """The area the inequality and trend views describe: the borough if chosen, else the ICB, else London."""
+    if borough:
+        return "borough", borough
+    if icb:
+        return "icb", icb
+    return "london", None
+
+
+def _area_name(level: str, code: str | None) -> str:
+    if level == "london" or not code:
+        return "London"
+    areas = hq.reference_areas(_con())
+    if level == "icb":
+        names = dict(zip(areas["icbs"]["icb_code"], areas["icbs"]["icb_short_name"], strict=True))
+    elif level == "borough":
+        names = dict(zip(areas["boroughs"]["borough_code"], areas["boroughs"]["borough_name"], strict=True))
+    else:
+        return code
+    return names.get(code, code)
+
+
+def _icb_boroughs(icb: str | None) -> list[str]:
+    if not icb:
+        return []
+    boroughs = hq.reference_areas(_con())["boroughs"]
+    return boroughs.loc[boroughs["icb_code"] == icb, "borough_code"].tolist()
+
+
+# ---------------------------------------------------------------- view builders (called by callbacks and tests)
+
+
+def comparison_view(*, indicator: str, period: str | None, icb: str | None, disclose: bool) -> dict[str, Any]:
+    """Frames and figures of the borough comparison: map, ranked boroughs, ICBs, KPI cards, table."""
+    spec = _spec(indicator)
+    con = _con()
+    label = value_label(title=spec.title, unit=spec.unit)
+    boroughs = indicator_values(con, indicator=spec.id, period=period, by="borough", disclose=disclose)
+    icbs = indicator_values(con, indicator=spec.id, period=period, by="icb", disclose=disclose)
+    highlight = _icb_boroughs(icb)
+    figure_map = borough_map(values=boroughs, value_label=label, unit=spec.unit, polarity=spec.polarity,
+                             highlight_codes=highlight)
+    ranked = ranked_areas_chart(values=boroughs, value_label=label, unit=spec.unit, target=spec.target,
+                                highlight_codes=highlight)
+    icb_chart = ranked_areas_chart(values=icbs, value_label=label, unit=spec.unit, target=spec.target,
+                                   highlight_codes=[icb] if icb else [])
+    return {"boroughs": boroughs, "icbs": icbs, "map": figure_map, "ranked": ranked, "icb_chart": icb_chart}
+
+
+def kpi_values(*, period: str | None, icb: str | None, disclose: bool) -> pd.DataFrame:
+    """One row per hypertension indicator for London, or for the chosen ICB (the KPI cards)."""
+    con = _con()
+    filters = hq.area_filters(level="icb", code=icb)
+    rows = [
+        indicator_values(con, indicator=i, period=period, by="london", filters=filters, disclose=disclose)
+        for i in hq.HYPERTENSION_INDICATORS
+    ]
+    return pd.concat(rows, ignore_index=True)
+
+
+def _kpi_cards(frame: pd.DataFrame, area: str) -> list[dict]:
+    cards = []
+    for row in frame.to_dict("records"):
+        spec = get(row["indicator_id"])
+        note = f"{area}; {whole_number(row['numerator'])} of {whole_number(row['denominator'])}"
+        if spec.id == "hyp_detection_ratio":
+            note = f"{area}; {whole_number(row['numerator'])} recorded of {whole_number(row['denominator'])} expected"
+        cards.append({"label": spec.title, "value": formatted(row["value"], unit=spec.unit), "note": note})
+    return cards
+
+
+def _interval(low, high, *, unit: str) -> str:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return "suppressed"
+    return f"{formatted(low, unit=unit)} to {formatted(high, unit=unit)}"
+
+
+def comparison_table(boroughs: pd.DataFrame, *, unit: str) -> pd.DataFrame:
+    """The ranked-borough table exactly as shown (and exported): formatted values, CIs, counts, comparison."""
+    frame = boroughs.sort_values("area_name")
+    return pd.DataFrame(
+        {
+            "Borough": frame["area_name"],
+            "Value": [formatted(v, unit=unit) for v in frame["value"]],
+            "95% CI": [_interval(lo, hi, unit=unit) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)],
+            "Numerator": [whole_number(v) for v in frame["numerator"]],
+            "Denominator": [whole_number(v) for v in frame["denominator"]],
+            "Compared with London": [comparison_badge(c) for c in frame["comparison"]],
+        }
+    )
+
+
+def funnel_view(*, indicator: str, period: str | None, level: str, disclose: bool) -> dict[str, Any]:
+    """The funnel of boroughs or practices around London (engine limits and classes)."""
+    spec = _spec(indicator)
+    by = "practice" if level == "practice" else "borough"
+    funnel = funnel_limits(_con(), indicator=spec.id, period=period, by=by, disclose=disclose)
+    figure = funnel_plot(points=funnel["points"], limits=funnel["limits"], london_value=funnel["london_value"],
+                         value_label=value_label(title=spec.title, unit=spec.unit), unit=spec.unit,
+                         polarity=spec.polarity)
+    return {"funnel": funnel, "figure": figure}
+
+
+def targets_view(*, period: str | None, icb: str | None, borough: str | None, ambition: str,
+                 disclose: bool) -> dict[str, Any]:
+    """People to target by borough (within the ICB if chosen) and by practice in the chosen borough."""
+    con = _con()
+    filters = hq.area_filters(level="icb", code=icb)
+    boroughs = hq.people_to_target(con, period=period, by="borough", filters=filters, disclose=disclose)
+    practices = (
+        hq.people_to_target(con, period=period, by="practice", filters={"borough": [borough]}, disclose=disclose)
+        if borough
+        else None
+    )
+    figure = people_to_target_chart(table=boroughs.iloc[1:], ambition=ambition)
+    return {"boroughs": boroughs, "practices": practices, "figure": figure}
+
+
+def targets_table(frame: pd.DataFrame, *, area_label: str) -> pd.DataFrame:
+    """People-to-target rows exactly as shown (and exported)."""
+    return pd.DataFrame(
+        {
+            area_label: frame["area_name"],
+            "HYP008 %": [formatted(v, unit="percent") for v in frame["hyp008_value"]],
+            "HYP008 more for 77%": [whole_number(v) for v in frame["hyp008_to_77"]],
+            "HYP008 more for 80%": [whole_number(v) for v in frame["hyp008_to_80"]],
+            "HYP009 %": [formatted(v, unit="percent") for v in frame["hyp009_value"]],
+            "HYP009 more for 77%": [whole_number(v) for v in frame["hyp009_to_77"]],
+            "HYP009 more for 80%": [whole_number(v) for v in frame["hyp009_to_80"]],
+            "Controlled: more for 77%": [whole_number(v) for v in frame["control_to_77"]],
+            "Controlled: more for 80%": [whole_number(v) for v in frame["control_to_80"]],
+            "Adults on register": [whole_number(v) for v in frame["recorded"]],
+            "Expected": [whole_number(v) for v in frame["expected"]],
+            "Estimated undiagnosed": [whole_number(v) for v in frame["estimated_undiagnosed"]],
+            "More diagnosed for 80% of expected": [whole_number(v) for v in frame["to_detect_80"]],
+        }
+    )
+
+
+def inequality_view(*, indicator: str, period: str | None, icb: str | None, borough: str | None,
+                    disclose: bool) -> dict[str, Any]:
+    """Control (or the chosen indicator) by deprivation, ethnicity, age and sex for the selected area;
+    ethnicity × deprivation; and the SII of every borough."""
+    spec = _spec(indicator)
+    con = _con()
+    level, code = selected_area(icb, borough)
+    filters = hq.area_filters(level=level, code=code)
+    label = value_label(title=spec.title, unit=spec.unit)
+    groups, figures = {}, {}
+    for dimension in INEQUALITY_GRAPHS:
+        values = indicator_values(con, indicator=spec.id, period=period, by=dimension, filters=filters,
+                                  disclose=disclose)
+        values = hq.ordered(values, dimension=dimension)
+        groups[dimension] = values
+        london = values["london_value"].dropna()
+        figures[dimension] = inequality_chart(
+            values=values, value_label=label, dimension_label=INEQUALITY_LABELS[dimension], unit=spec.unit,
+            london_value=float(london.iloc[0]) if len(london) else None, target=spec.target, height=360,
+        )
+    pair = indicator_values(con, indicator=spec.id, period=period, by=("ethnicity_group", "imd_quintile"),
+                            filters=filters, disclose=disclose)
+    pair = hq.ordered(pair, dimension="ethnicity_group")
+    area_value = indicator_values(con, indicator=spec.id, period=period, by="london", filters=filters,
+                                  disclose=disclose)["value"].iloc[0]
+    intersection = intersection_chart(values=pair, value_label=label, unit=spec.unit,
+                                      london_value=area_value, target=spec.target)
+    sii = inequality(con, indicator=spec.id, period=period, disclose=disclose)
+    sii_boroughs = sii[sii["area_code"] != hq.LONDON_CODE].rename(
+        columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
+    )
+    sii_label = "SII (percentage points)" if spec.unit == "percent" else "SII (ratio)"
+    sii_map = inequality_map(values=sii_boroughs, measure_label=sii_label, unit=spec.unit, polarity=spec.polarity)
+    return {"groups": groups, "pair": pair, "intersection": intersection, "figures": figures, "sii": sii,
+            "sii_map": sii_map, "area": _area_name(level, code)}
+
+
+def sii_table(sii: pd.DataFrame, *, unit: str) -> pd.DataFrame:
+    """The SII / quintile-gap table exactly as shown (and exported)."""
+    gap_unit = "pp" if unit == "percent" else unit
+    return pd.DataFrame(
+        {
+            "Area": sii["area_name"],
+            "SII": [formatted(v, unit=gap_unit) for v in sii["sii"]],
+            "SII 95% CI": [_interval(lo, hi, unit=gap_unit) for lo, hi in zip(sii["sii_low"], sii["sii_high"],
+                                                                              strict=True)],
+            "Most deprived fifth": [formatted(v, unit=unit) for v in sii["q1_value"]],
+            "Least deprived fifth": [formatted(v, unit=unit) for v in sii["q5_value"]],
+            "Gap (least − most deprived)": [formatted(v, unit=gap_unit) for v in sii["gap"]],
+            "Patients": [whole_number(v) for v in sii["denominator"]],
+        }
+    )
+
+
+def practices_view(*, indicator: str, period: str | None, borough: str | None, disclose: bool) -> dict[str, Any]:
+    """Practices of the chosen borough ranked with CIs, and every London practice on the practice-area map."""
+    spec = _spec(indicator)
+    con = _con()
+    label = value_label(title=spec.title, unit=spec.unit)
+    everywhere = indicator_values(con, indicator=spec.id, period=period, by="practice", disclose=disclose)
+    in_borough = (
+        indicator_values(con, indicator=spec.id, period=period, by="practice", filters={"borough": [borough]},
+                         disclose=disclose)
+        if borough
+        else everywhere.iloc[0:0]
+    )
+    # Within a borough the practices are compared with London, not with the borough.
+    if borough and len(in_borough):
+        in_borough = _compare_with_london(in_borough, everywhere)
+    ranked = ranked_areas_chart(values=in_borough, value_label=label, unit=spec.unit, target=spec.target)
+    centre = everywhere["london_value"].dropna()
+    figure_map = practice_area_choropleth(
+        values=everywhere, value_label=label, unit=spec.unit,
+        polarity="high" if spec.polarity == "none" else spec.polarity,
+        diverge_around=float(centre.iloc[0]) if spec.polarity != "none" and len(centre) else None,
+        outlines=True, height=480,
+    )
+    view = bounds_view("borough", [borough]) if borough else None
+    return {"everywhere": everywhere, "in_borough": in_borough, "ranked": ranked, "map": figure_map, "view": view}
+
+
+def _compare_with_london(in_borough: pd.DataFrame, everywhere: pd.DataFrame) -> pd.DataFrame:
+    """Take each practice's London comparison from the London-wide call (filters change the engine's benchmark)."""
+    columns = ["area_code", "comparison", "london_value"]
+    london = everywhere[columns].set_index("area_code")
+    frame = in_borough.drop(columns=["comparison", "london_value"]).join(london, on="area_code")
+    frame["comparison"] = frame["comparison"].fillna("not compared")
+    return frame
+
+
+def trend_view(*, indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None,
+               disclose: bool) -> dict[str, Any]:
+    """The SPC trend (rolling 12 months) for London, the ICB, the borough or the practice."""
+    spec = _spec(indicator)
+    code = {"icb": icb, "borough": borough, "practice": practice}.get(level)
+    if level != "london" and not code:
+        level, code = "london", None
+    series = trend(_con(), indicator=spec.id, by="london", filters=hq.area_filters(level=level, code=code),
+                   disclose=disclose)
+    name = _area_name(level, code) if level != "practice" else code
+    figure = spc_chart(series=series, value_label=value_label(title=spec.title, unit=spec.unit), unit=spec.unit,
+                       target=spec.target, height=380)
+    return {"series": series, "figure": figure, "area": name}
+
+
+# ---------------------------------------------------------------- layout
+
+
+def _options(frame: pd.DataFrame, value: str, label: str) -> list[dict]:
+    return [{"value": v, "label": lab} for v, lab in zip(frame[value], frame[label], strict=True)]
+
+
+def _section(title: str, *children, note: str = "") -> html.Section:
+    body = [html.H2(title, className="h5 mt-3")]
+    if note:
+        body.append(html.P(note, className="small text-muted mb-1"))
+    return html.Section([*body, *children])
+
+
+def _csv(view: str, text: str = "Download CSV") -> dbc.Button:
+    return csv_button(view=view, label=text, button_id={"type": CSV, "view": view})
+
+
+def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: str | None = None,
+           borough: str | None = None, practice: str | None = None, tab: str = "comparison", **_other) -> html.Div:
+    """The page; URL query values (indicator, period, icb, borough, practice, tab) set the controls."""
+    header = page_header(
+        "Hypertension",
+        "Detection and blood-pressure control compared fairly across London's boroughs and practices: "
+        "95% intervals, funnel limits and significance against London.",
+    )
+    try:
+        con = _con()
+        periods = hq.period_choices(con)
+        areas = hq.reference_areas(con)
+        default_period = periods.loc[periods["period_type"] == "fy", "period_id"].iloc[0] if len(periods) else None
+    except DATA_ERRORS as error:
+        return html.Div([header, error_message(str(error))])
+    indicator = indicator if indicator in hq.HYPERTENSION_INDICATORS else DEFAULT_INDICATOR
+    period = period if period in set(periods["period_id"]) else default_period
+    icb = icb if icb in set(areas["icbs"]["icb_code"]) else None
+    boroughs = areas["boroughs"]
+    borough = borough if borough in set(boroughs["borough_code"]) else None
+    if icb and borough and boroughs.set_index("borough_code").loc[borough, "icb_code"] != icb:
+        borough = None
+    tab = tab if tab in TAB_IDS else "comparison"
+
+    controls = dbc.Row(
         [
-            page_header(
-                "Hypertension",
-                "Detection and blood-pressure control (QOF HYP008/HYP009, CVDPREVENT) compared fairly "
-                "across boroughs and practices.",
+            dbc.Col([dbc.Label("Indicator", html_for=INDICATOR),
+                     dcc.Dropdown(id=INDICATOR, value=indicator, clearable=False,
+                                  options=[{"value": i, "label": get(i).title} for i in hq.HYPERTENSION_INDICATORS])],
+                    xs=12, lg=5),
+            dbc.Col([dbc.Label("Period", html_for=PERIOD),
+                     dcc.Dropdown(id=PERIOD, value=period, clearable=False, options=_options(periods, "period_id",
+                                                                                            "label"))],
+                    xs=12, sm=6, lg=2),
+            dbc.Col([dbc.Label("ICB", html_for=ICB),
+                     dcc.Dropdown(id=ICB, value=icb, placeholder="All London",
+                                  options=_options(areas["icbs"], "icb_code", "icb_short_name"))],
+                    xs=12, sm=6, lg=2),
+            dbc.Col([dbc.Label("Borough", html_for=BOROUGH),
+                     dcc.Dropdown(id=BOROUGH, value=borough, placeholder="All boroughs",
+                                  options=_borough_options(boroughs, icb))],
+                    xs=12, lg=3),
+        ],
+        className="g-2 mb-3 filter-bar",
+    )
+    comparison = html.Div(
+        [
+            html.Div(id=KPIS),
+            html.Div(id=COMPARISON_MESSAGE),
+            dbc.Row(
+                [
+                    dbc.Col(_section("Borough map", graph(BOROUGH_MAP, _empty_map("borough")),
+                                     note="Blue: better than London; orange: worse; grey: suppressed. "
+                                          "The chosen ICB's boroughs are outlined."), lg=6),
+                    dbc.Col(_section("Boroughs ranked, with 95% intervals", graph(BOROUGH_RANKED),
+                                     _csv("boroughs")), lg=6),
+                ]
             ),
-            dbc.Alert("Coming soon: this page's views are being built.", color="info"),
+            dbc.Row(
+                [
+                    dbc.Col(_section(
+                        "Funnel plot",
+                        dbc.RadioItems(id=FUNNEL_LEVEL, value="borough", inline=True,
+                                       options=[{"label": "Boroughs", "value": "borough"},
+                                                {"label": "Practices", "value": "practice"}]),
+                        graph(FUNNEL), _csv("funnel"),
+                        note="Small areas vary more by chance: only points outside the 99.8% limits stand out."),
+                        lg=7),
+                    dbc.Col(_section("The five ICBs", graph(ICB_RANKED), _csv("icbs")), lg=5),
+                ]
+            ),
+            _section("Borough table", html.Div(id=BOROUGH_TABLE),
+                     dbc.Button("Download borough comparison (all hypertension indicators)", id=EXPORT_COMPARISON,
+                                color="primary", size="sm", className="mt-2"),
+                     note="The one-click export puts every hypertension indicator side by side for the period."),
         ]
     )
+    targets = html.Div(
+        [
+            html.Div(id=TARGET_MESSAGE),
+            _section(
+                "How many more people would meet the ambitions",
+                dbc.RadioItems(id=TARGET_AMBITION, value="80", inline=True,
+                               options=[{"label": "80% treated to target (2029 ambition)", "value": "80"},
+                                        {"label": "77% (interim ambition)", "value": "77"}]),
+                graph(TARGET_CHART),
+                note=f"Control: more patients at or below the QOF BP target to bring HYP008 and HYP009 to the "
+                     f"ambition. Detection: more adults diagnosed to reach {hq.DETECTION_AMBITION:.0%} of the "
+                     "expected number (expected minus recorded is the estimated number undiagnosed).",
+            ),
+            _section("Boroughs", html.Div(id=TARGET_TABLE), _csv("targets")),
+            _section("Practices in the chosen borough", html.Div(id=PRACTICE_TARGET_TABLE), _csv("practice_targets")),
+        ]
+    )
+    inequality_tab = html.Div(
+        [
+            html.Div(id=INEQUALITY_MESSAGE),
+            html.P(id=INEQUALITY_AREA, className="fw-semibold"),
+            dbc.Row([dbc.Col(_section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
+                     for d, g in INEQUALITY_GRAPHS.items()]),
+            _section("Ethnic group by deprivation", graph(INTERSECTION), _csv("intersection"),
+                     note="Each point is an ethnic group within one deprivation quintile of the selected area."),
+            dbc.Row(
+                [
+                    dbc.Col(_section("Slope index of inequality by borough", graph(SII_MAP, _empty_map("sii")),
+                                     note="SII: the modelled gap between the least and most deprived ends of the "
+                                          "IMD scale; 0 = no gradient."), lg=6),
+                    dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
+                ]
+            ),
+        ]
+    )
+    practices_tab = html.Div(
+        [
+            html.Div(id=PRACTICE_MESSAGE),
+            dbc.Row(
+                [
+                    dbc.Col(_section("Practices in the borough, ranked", graph(PRACTICE_RANKED), _csv("practices"),
+                                     note="Compared with London. Choose a borough above."), lg=6),
+                    dbc.Col(_section("Practice map", graph(PRACTICE_MAP, _empty_map("practice")),
+                                     note="Practice areas: the part of London nearest each practice."), lg=6),
+                ]
+            ),
+            _section(
+                "Trend with statistical process control",
+                dbc.Row(
+                    [
+                        dbc.Col(dbc.RadioItems(id=TREND_LEVEL, value="borough" if borough else "london", inline=True,
+                                               options=[{"label": "London", "value": "london"},
+                                                        {"label": "ICB", "value": "icb"},
+                                                        {"label": "Borough", "value": "borough"},
+                                                        {"label": "Practice", "value": "practice"}]), md=6),
+                        dbc.Col([dbc.Label("Practice", html_for=PRACTICE, className="visually-hidden"),
+                                 dcc.Dropdown(id=PRACTICE, value=practice, placeholder="Choose a practice")], md=6),
+                    ]
+                ),
+                html.P(id=TREND_TITLE, className="small mt-2 mb-0"),
+                graph(TREND), _csv("trend"),
+                note="Rolling 12 months to each quarter end. Making Data Count: blue special cause = improvement, "
+                     "orange = concern.",
+            ),
+        ]
+    )
+    return html.Div(
+        [
+            header,
+            controls,
+            html.Div(id=RULE),
+            dcc.Tabs(
+                id=TABS, value=tab, className="mb-2",
+                children=[
+                    dcc.Tab(comparison, label="Borough comparison", value="comparison"),
+                    dcc.Tab(targets, label="People to target", value="targets"),
+                    dcc.Tab(inequality_tab, label="Inequality", value="inequality"),
+                    dcc.Tab(practices_tab, label="Practices and trend", value="practices"),
+                ],
+            ),
+            html.Div(id=DOWNLOAD_MESSAGE),
+            dcc.Download(id=DOWNLOAD),
+            dcc.Store(id=URL_STATE),
+            html.P(
+                "Counts follow the NHS disclosure rule (1–7 suppressed, others rounded to 5) unless your role "
+                "allows unrounded figures; percentages and intervals are computed from unrounded counts.",
+                className="small text-muted mt-3",
+            ),
+        ]
+    )
+
+
+def _empty_map(kind: str):
+    """A map with its geometry and no values yet: the callbacks recolour it with a Patch."""
+    empty = empty_area_values()
+    if kind == "borough":
+        return borough_map(values=empty, value_label="", unit="percent", polarity="high")
+    if kind == "sii":
+        return inequality_map(values=empty, measure_label="SII", unit="percent")
+    return practice_area_choropleth(values=empty, value_label="", unit="percent", height=480)
+
+
+def _borough_options(boroughs: pd.DataFrame, icb: str | None) -> list[dict]:
+    rows = boroughs if not icb else boroughs[boroughs["icb_code"] == icb]
+    return _options(rows, "borough_code", "borough_name")
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def update_borough_options(icb: str | None, borough: str | None) -> tuple[list[dict], str | None]:
+    """Boroughs of the chosen ICB (all when none); the borough is cleared when it leaves the list."""
+    try:
+        boroughs = hq.reference_areas(_con())["boroughs"]
+    except DATA_ERRORS:
+        return [], None
+    options = _borough_options(boroughs, icb)
+    return options, borough if borough in {o["value"] for o in options} else None
+
+
+dash.callback(Output(BOROUGH, "options"), Output(BOROUGH, "value"), Input(ICB, "value"),
+              State(BOROUGH, "value"))(update_borough_options)
+
+
+def update_practice_options(borough: str | None, practice: str | None) -> tuple[list[dict], str | None]:
+    """Practices of the chosen borough for the trend; the practice is cleared when it leaves the list."""
+    if not borough:
+        return [], None
+    try:
+        frame = hq.practices_in_borough(_con(), borough_code=borough)
+    except DATA_ERRORS:
+        return [], None
+    options = _options(frame, "practice_code", "practice_name")
+    return options, practice if practice in set(frame["practice_code"]) else None
+
+
+dash.callback(Output(PRACTICE, "options"), Output(PRACTICE, "value"), Input(BOROUGH, "value"),
+              State(PRACTICE, "value"))(update_practice_options)
+
+
+def update_rule(indicator: str) -> dbc.Card:
+    """The chosen indicator's definition and rule version."""
+    spec = _spec(indicator)
+    return indicator_card(title=spec.title, rule_version=spec.rule_version, source=spec.source,
+                          numerator=spec.numerator, denominator=spec.denominator, target_source=spec.target_source,
+                          notes=spec.notes)
+
+
+dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
+
+
+def update_comparison(indicator: str, period: str | None, icb: str | None):
+    """Borough map (recoloured with a Patch), ranked boroughs, ICB comparison, KPI cards and table."""
+    disclose = disclose_for_user()
+    try:
+        view = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)
+        kpis = kpi_values(period=period, icb=icb, disclose=disclose)
+        area = _area_name("icb", icb) if icb else "London"
+    except DATA_ERRORS as error:
+        return (no_update, no_update, no_update, no_update, no_update, error_message(str(error)))
+    spec = _spec(indicator)
+    table = _html_table(comparison_table(view["boroughs"], unit=spec.unit), caption=f"{spec.title} by borough",
+                        table_id="hyp-borough-rows")
+    cards = kpi_cards(cards=_kpi_cards(kpis, area))
+    return map_patch(view["map"]), view["ranked"], view["icb_chart"], cards, table, None
+
+
+def _html_table(frame: pd.DataFrame, *, caption: str, table_id: str) -> html.Div:
+    return data_table(frame, columns={c: c for c in frame.columns}, caption=caption, table_id=table_id)
+
+
+dash.callback(
+    Output(BOROUGH_MAP, "figure"),
+    Output(BOROUGH_RANKED, "figure"),
+    Output(ICB_RANKED, "figure"),
+    Output(KPIS, "children"),
+    Output(BOROUGH_TABLE, "children"),
+    Output(COMPARISON_MESSAGE, "children"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(ICB, "value"),
+)(update_comparison)
+
+
+def update_funnel(indicator: str, period: str | None, level: str):
+    """The funnel of boroughs or practices around London."""
+    try:
+        return funnel_view(indicator=indicator, period=period, level=level, disclose=disclose_for_user())["figure"]
+    except DATA_ERRORS:
+        return no_update
+
+
+dash.callback(Output(FUNNEL, "figure"), Input(INDICATOR, "value"), Input(PERIOD, "value"),
+              Input(FUNNEL_LEVEL, "value"))(update_funnel)
+
+
+def update_targets(period: str | None, icb: str | None, borough: str | None, ambition: str):
+    """People to target: chart and table by borough, table by practice of the chosen borough."""
+    try:
+        view = targets_view(period=period, icb=icb, borough=borough, ambition=ambition, disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return no_update, no_update, no_update, error_message(str(error))
+    boroughs = _html_table(targets_table(view["boroughs"], area_label="Borough"),
+                           caption="People to target by borough", table_id="hyp-target-rows")
+    if view["practices"] is None:
+        practices = html.P("Choose a borough above to see its practices.", className="text-muted")
+    else:
+        practices = _html_table(targets_table(view["practices"], area_label="Practice"),
+                                caption="People to target by practice", table_id="hyp-practice-target-rows")
+    return view["figure"], boroughs, practices, None
+
+
+dash.callback(
+    Output(TARGET_CHART, "figure"),
+    Output(TARGET_TABLE, "children"),
+    Output(PRACTICE_TARGET_TABLE, "children"),
+    Output(TARGET_MESSAGE, "children"),
+    Input(PERIOD, "value"),
+    Input(ICB, "value"),
+    Input(BOROUGH, "value"),
+    Input(TARGET_AMBITION, "value"),
+)(update_targets)
+
+
+def update_inequality(indicator: str, period: str | None, icb: str | None, borough: str | None):
+    """Inequality charts for the selected area, ethnicity × deprivation, and the SII map (a Patch) and table."""
+    try:
+        view = inequality_view(indicator=indicator, period=period, icb=icb, borough=borough,
+                               disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 4), error_message(str(error)))
+    spec = _spec(indicator)
+    figures = [view["figures"][d] for d in INEQUALITY_GRAPHS]
+    table = _html_table(sii_table(view["sii"], unit=spec.unit), caption="Slope index of inequality by borough",
+                        table_id="hyp-sii-rows")
+    area = f"Selected area: {view['area']} ({spec.title})"
+    return (*figures, view["intersection"], map_patch(view["sii_map"]), table, area, None)
+
+
+dash.callback(
+    *[Output(graph_id, "figure") for graph_id in INEQUALITY_GRAPHS.values()],
+    Output(INTERSECTION, "figure"),
+    Output(SII_MAP, "figure"),
+    Output(SII_TABLE, "children"),
+    Output(INEQUALITY_AREA, "children"),
+    Output(INEQUALITY_MESSAGE, "children"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(ICB, "value"),
+    Input(BOROUGH, "value"),
+)(update_inequality)
+
+
+def update_practices(indicator: str, period: str | None, borough: str | None):
+    """Ranked practices of the borough; the practice map recoloured and moved to the borough."""
+    try:
+        view = practices_view(indicator=indicator, period=period, borough=borough, disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return no_update, no_update, error_message(str(error))
+    patch = map_patch(view["map"], view=view["view"] or {"center": LONDON_CENTRE, "zoom": LONDON_ZOOM},
+                      uirevision=f"practice-map-{borough or 'london'}")
+    message = None if borough else html.P("Choose a borough above to rank its practices.", className="text-muted")
+    return view["ranked"], patch, message
+
+
+dash.callback(
+    Output(PRACTICE_RANKED, "figure"),
+    Output(PRACTICE_MAP, "figure"),
+    Output(PRACTICE_MESSAGE, "children"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(BOROUGH, "value"),
+)(update_practices)
+
+
+def update_trend(indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None):
+    """The SPC trend for the chosen level."""
+    try:
+        view = trend_view(indicator=indicator, level=level, icb=icb, borough=borough, practice=practice,
+                          disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return no_update, error_message(str(error))
+    return view["figure"], f"Showing: {view['area']}"
+
+
+dash.callback(
+    Output(TREND, "figure"),
+    Output(TREND_TITLE, "children"),
+    Input(INDICATOR, "value"),
+    Input(TREND_LEVEL, "value"),
+    Input(ICB, "value"),
+    Input(BOROUGH, "value"),
+    Input(PRACTICE, "value"),
+)(update_trend)
+
+
+# ---------------------------------------------------------------- CSV downloads
+
+
+def view_csv(*, view: str, indicator: str, period: str | None, icb: str | None, borough: str | None,
+             practice: str | None, funnel_level: str, trend_level: str, disclose: bool) -> tuple[pd.DataFrame, str]:
+    """The rows behind one view, as shown on the page (same calls, same disclosure), and a file name."""
+    spec = _spec(indicator)
+    columns = ["area_code", "area_name", "numerator", "denominator", "value", "ci_low", "ci_high", "london_value",
+               "comparison", "suppressed"]
+    stem = f"hypertension_{spec.id}_{period or 'latest'}"
+    if view in ("boroughs", "icbs"):
+        frame = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)[view][columns]
+    elif view == "funnel":
+        frame = funnel_view(indicator=indicator, period=period, level=funnel_level, disclose=disclose)["funnel"]
+        frame = frame["points"][[*columns, "funnel"]]
+        view = f"funnel_{'practices' if funnel_level == 'practice' else 'boroughs'}"
+    elif view in ("targets", "practice_targets"):
+        targets = targets_view(period=period, icb=icb, borough=borough, ambition="80", disclose=disclose)
+        frame = targets["boroughs"] if view == "targets" else targets["practices"]
+        if frame is None:
+            frame = pd.DataFrame(columns=targets["boroughs"].columns)
+        stem = f"hypertension_people_to_target_{period or 'latest'}"
+    elif view.startswith("inequality_") or view in ("intersection", "sii"):
+        ineq = inequality_view(indicator=indicator, period=period, icb=icb, borough=borough, disclose=disclose)
+        if view == "sii":
+            frame = ineq["sii"]
+        elif view == "intersection":
+            frame = ineq["pair"][["area_name", "subgroup_name", *columns[2:]]].rename(
+                columns={"area_name": "ethnic_group", "subgroup_name": "imd_quintile"})
+        else:
+            dimension = view.removeprefix("inequality_")
+            if dimension not in INEQUALITY_GRAPHS:
+                raise QueryError(f"Unknown view {view!r}")
+            frame = ineq["groups"][dimension][columns[1:]].rename(columns={"area_name": dimension})
+        frame = frame.assign(area=ineq["area"]) if view != "sii" else frame
+    elif view == "practices":
+        frame = practices_view(indicator=indicator, period=period, borough=borough, disclose=disclose)["in_borough"]
+        frame = frame[columns]
+    elif view == "trend":
+        result = trend_view(indicator=indicator, level=trend_level, icb=icb, borough=borough, practice=practice,
+                            disclose=disclose)
+        keep = ["period_id", "period_label", "numerator", "denominator", "value", "ci_low", "ci_high", "centre",
+                "lower_limit", "upper_limit", "variation", "suppressed"]
+        frame = result["series"][[c for c in keep if c in result["series"]]].assign(area=result["area"])
+    else:
+        raise QueryError(f"Unknown view {view!r}")
+    frame = frame.assign(indicator_id=spec.id) if "indicator_id" not in frame and view not in (
+        "targets", "practice_targets") else frame
+    return frame.reset_index(drop=True), f"{stem}_{view}.csv"
+
+
+def _audit_unrounded_export(disclose: bool, what: str, filters: dict, rows: int) -> None:
+    """Unrounded exports leave the app: record who took them (raises AuditUnavailable to stop the export)."""
+    if not disclose:
+        audit.record(current_user_principal(), audit.VIEW_UNROUNDED, {"page": "hypertension", "export": what,
+                                                                      **filters}, rows)
+
+
+def download_view(clicks, indicator, period, icb, borough, practice, funnel_level, trend_level):
+    """The CSV of the view whose button was pressed."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        return no_update, no_update
+    disclose = disclose_for_user()
+    filters = {"indicator": indicator, "period": period, "icb": icb, "borough": borough, "practice": practice}
+    try:
+        frame, filename = view_csv(view=trigger["view"], indicator=indicator, period=period, icb=icb,
+                                   borough=borough, practice=practice, funnel_level=funnel_level,
+                                   trend_level=trend_level, disclose=disclose)
+        _audit_unrounded_export(disclose, trigger["view"], filters, len(frame))
+    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
+        return no_update, error_message(str(error))
+    return csv_payload(frame, filename=filename), None
+
+
+def export_comparison(clicks, period, icb):
+    """The one-click board-paper CSV: every hypertension indicator side by side by borough for the period."""
+    if not clicks:
+        return no_update, no_update
+    disclose = disclose_for_user()
+    try:
+        frame = hq.borough_comparison(_con(), period=period, disclose=disclose)
+        _audit_unrounded_export(disclose, "borough_comparison", {"period": period}, len(frame))
+    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
+        return no_update, error_message(str(error))
+    if icb:  # the ICB's boroughs first, after London, so a board paper for one ICB starts with its own
+        mine = frame["area_code"].isin(_icb_boroughs(icb))
+        frame = pd.concat([frame.iloc[:1], frame[mine], frame.iloc[1:][~mine.iloc[1:]]], ignore_index=True)
+    return csv_payload(frame, filename=f"hypertension_borough_comparison_{frame['period_id'].iloc[0]}.csv"), None
+
+
+dash.callback(
+    Output(DOWNLOAD, "data"),
+    Output(DOWNLOAD_MESSAGE, "children"),
+    Input({"type": CSV, "view": ALL}, "n_clicks"),
+    State(INDICATOR, "value"),
+    State(PERIOD, "value"),
+    State(ICB, "value"),
+    State(BOROUGH, "value"),
+    State(PRACTICE, "value"),
+    State(FUNNEL_LEVEL, "value"),
+    State(TREND_LEVEL, "value"),
+    prevent_initial_call=True,
+)(download_view)
+
+dash.callback(
+    Output(DOWNLOAD, "data", allow_duplicate=True),
+    Output(DOWNLOAD_MESSAGE, "children", allow_duplicate=True),
+    Input(EXPORT_COMPARISON, "n_clicks"),
+    State(PERIOD, "value"),
+    State(ICB, "value"),
+    prevent_initial_call=True,
+)(export_comparison)
+
+
+# The controls are kept in the URL (replaceState: no new history entry and no page reload), so a
+# view can be bookmarked or shared; layout() reads them back.
+dash.clientside_callback(
+    """
+    function(indicator, period, icb, borough, practice, tab) {
+        const params = new URLSearchParams();
+        const state = {indicator, period, icb, borough, practice, tab};
+        for (const [key, value] of Object.entries(state)) { if (value) { params.set(key, value); } }
+        const query = params.toString();
+        const target = window.location.pathname + (query ? '?' + query : '');
+        if (target !== window.location.pathname + window.location.search) {
+            window.history.replaceState(window.history.state, '', target);
+        }
+        return query;
+    }
+    """,
+    Output(URL_STATE, "data"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(ICB, "value"),
+    Input(BOROUGH, "value"),
+    Input(PRACTICE, "value"),
+    Input(TABS, "value"),
+)

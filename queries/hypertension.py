@@ -1,0 +1,267 @@
+"""Queries for the hypertension page: borough comparison, people to target, and the area lists it needs.
+
+Every indicator number comes from :mod:`queries.indicators` (the engine's cubes); this
+module only puts those numbers side by side (the commissioner's borough table) and
+derives the "how many more people" counts at the 80 % ambition and the 77 % interim
+ambition from the same unrounded counts, then applies the disclosure rule once at the
+end, as the engine does. No dash or plotly here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from queries import disclosure
+from queries.indicators import QueryError, indicator_values
+from queries.materialise import AGE_BANDS, LONDON_CODE
+from queries.registry import get
+
+# The page's indicators, in the order the page lists them.
+HYPERTENSION_INDICATORS: tuple[str, ...] = (
+    "hyp_prevalence",
+    "hyp_detection_ratio",
+    "hyp008",
+    "hyp009",
+    "hyp_bp_recorded_12m",
+    "hyp_possible_undiagnosed",
+)
+CONTROL_INDICATORS: tuple[str, ...] = ("hyp008", "hyp009")
+
+# Treated-to-target ambitions (percent of the diagnosed). 80 % by 2029 is the national ambition in the
+# registry [NICE-STP] [PHE-AMBITIONS]; 77 % was NHS England's interim ambition for March 2024 (2023/24
+# priorities and operational planning guidance), which commissioners still report against.
+CONTROL_AMBITION = 80.0
+CONTROL_INTERIM_AMBITION = 77.0
+# Detection ambition: 80 % of the expected number of adults with hypertension diagnosed (registry target 0.8).
+DETECTION_AMBITION = 0.8
+
+AREA_LEVELS = ("london", "icb", "borough", "practice")
+# Display orders of the inequality dimensions (the engine returns them sorted as text).
+ETHNICITY_ORDER = ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
+AGE_BAND_ORDER = tuple(label for _, _, label in AGE_BANDS)
+SEX_ORDER = ("Female", "Male", "Unknown")
+
+
+def area_filters(*, level: str, code: str | None) -> dict[str, list[str]] | None:
+    """Engine ``filters`` selecting one area (``level`` 'icb', 'borough' or 'practice'); None for London.
+
+    Raises :class:`QueryError` for an unknown level; a missing code means London.
+    """
+    if level not in AREA_LEVELS:
+        raise QueryError(f"Unknown area level {level!r}. Known: {', '.join(AREA_LEVELS)}")
+    if level == "london" or not code:
+        return None
+    return {level: [code]}
+
+
+def reference_areas(con: Any) -> dict[str, pd.DataFrame]:
+    """ICBs and boroughs (with their ICB) from the reference tables, for selectors and labels.
+
+    Returns ``{"icbs": icb_code, icb_short_name, icb_name; "boroughs": borough_code, borough_name,
+    icb_code}``, each sorted by name.
+    """
+    cursor = con.cursor()
+    icbs = cursor.execute(
+        "SELECT icb_code, icb_short_name, icb_name FROM ref_icbs ORDER BY icb_short_name"
+    ).df()
+    boroughs = cursor.execute(
+        "SELECT borough_code, borough_name, icb_code FROM ref_boroughs ORDER BY borough_name"
+    ).df()
+    return {"icbs": icbs, "boroughs": boroughs}
+
+
+def practices_in_borough(con: Any, *, borough_code: str) -> pd.DataFrame:
+    """Practices of a borough with patients on a hypertension indicator (code, name), by name.
+
+    Read from the engine's smallest cube (one indicator), not from patient rows, so it stays fast at
+    full London scale.
+    """
+    return (
+        con.cursor()
+        .execute(
+            "SELECT r.practice_code, r.practice_name FROM ref_practices AS r "
+            "WHERE r.practice_code IN (SELECT c.practice_code FROM ind_cube_area AS c "
+            "WHERE c.indicator_id = 'hyp_prevalence' AND c.borough_code = ?) "
+            "ORDER BY r.practice_name",
+            [borough_code],
+        )
+        .df()
+    )
+
+
+def period_choices(con: Any) -> pd.DataFrame:
+    """The periods every hypertension indicator has (financial years and rolling 12 months), newest first."""
+    types = sorted({t for indicator in HYPERTENSION_INDICATORS for t in get(indicator).period_types})
+    return (
+        con.cursor()
+        .execute(
+            "SELECT period_id, period_type, end_date, label FROM ind_period WHERE list_contains($types, period_type) "
+            "ORDER BY end_date DESC, period_type",
+            {"types": types},
+        )
+        .df()
+    )
+
+
+def ordered(frame: pd.DataFrame, *, dimension: str, column: str = "area_name") -> pd.DataFrame:
+    """``frame`` with the groups of ``dimension`` in their natural order (age bands by age, etc.)."""
+    order = {
+        "age_band": AGE_BAND_ORDER,
+        "ethnicity_group": ETHNICITY_ORDER,
+        "sex": SEX_ORDER,
+    }.get(dimension)
+    if order is None:  # IMD quintile names sort correctly as text ("Q1 (most deprived)" ... "Q5 ...")
+        return frame.sort_values(column, kind="stable", na_position="last").reset_index(drop=True)
+    rank = {name: i for i, name in enumerate(order)}
+    keys = frame[column].map(lambda name: rank.get(name, len(order)))
+    return frame.assign(_rank=keys).sort_values("_rank", kind="stable").drop(columns="_rank").reset_index(drop=True)
+
+
+def _needed(target_share: float, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """How many more in the numerator would lift each row to ``target_share`` of its denominator (0 if met)."""
+    gap = np.ceil(np.round(target_share * denominator - numerator, 9))
+    return np.where(denominator > 0, np.maximum(gap, 0.0), np.nan)
+
+
+def people_to_target(
+    con: Any,
+    *,
+    period: str | None = None,
+    by: str = "borough",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """Per area of ``by``: how many more people controlled (HYP008, HYP009) or diagnosed would meet the ambitions.
+
+    Columns: ``area_code``, ``area_name``; for HYP008 and HYP009 ``<id>_numerator``,
+    ``<id>_denominator``, ``<id>_value`` (percent), ``<id>_to_77`` and ``<id>_to_80`` (more
+    patients treated to target to reach 77 % / 80 %); ``control_to_77``/``control_to_80`` (both
+    together); for detection ``recorded`` (adults on the register), ``expected``,
+    ``estimated_undiagnosed`` (expected minus recorded, never below 0), ``detection_ratio`` and
+    ``to_detect_80`` (more diagnoses to reach 80 % of expected). A London row comes first.
+
+    Counts are computed unrounded; with ``disclose`` each count follows the NHS rule and a
+    measure resting on a suppressed count is hidden (None), as in the engine.
+    """
+    raw = {
+        indicator: indicator_values(con, indicator=indicator, period=period, by=by, filters=filters, disclose=False)
+        for indicator in (*CONTROL_INDICATORS, "hyp_detection_ratio")
+    }
+    frames = []
+    for indicator in CONTROL_INDICATORS:
+        rows = raw[indicator][["area_code", "area_name", "numerator", "denominator"]]
+        frames.append(rows.rename(columns={"numerator": f"{indicator}_numerator",
+                                           "denominator": f"{indicator}_denominator"}))
+    detection = raw["hyp_detection_ratio"][["area_code", "area_name", "numerator", "denominator"]]
+    frames.append(detection.rename(columns={"numerator": "recorded", "denominator": "expected"}))
+    table = frames[0]
+    for frame in frames[1:]:
+        table = table.merge(frame, on=["area_code", "area_name"], how="outer")
+    count_columns = [c for c in table.columns if c not in ("area_code", "area_name")]
+    table[count_columns] = table[count_columns].astype(float).fillna(0.0)
+    table = table.sort_values("area_name", kind="stable").reset_index(drop=True)
+    london = pd.DataFrame([{"area_code": LONDON_CODE, "area_name": "London" if filters is None else "All selected",
+                            **table[count_columns].sum().to_dict()}])
+    table = pd.concat([london, table], ignore_index=True)
+
+    for indicator in CONTROL_INDICATORS:
+        numerator = table[f"{indicator}_numerator"].to_numpy()
+        denominator = table[f"{indicator}_denominator"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table[f"{indicator}_value"] = np.where(denominator > 0, 100.0 * numerator / denominator, np.nan)
+        table[f"{indicator}_to_77"] = _needed(CONTROL_INTERIM_AMBITION / 100, numerator, denominator)
+        table[f"{indicator}_to_80"] = _needed(CONTROL_AMBITION / 100, numerator, denominator)
+    for ambition in ("77", "80"):
+        table[f"control_to_{ambition}"] = table[[f"{i}_to_{ambition}" for i in CONTROL_INDICATORS]].sum(
+            axis=1, min_count=1
+        )
+    recorded, expected = table["recorded"].to_numpy(), table["expected"].to_numpy()
+    table["estimated_undiagnosed"] = np.where(expected > 0, np.maximum(expected - recorded, 0.0), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["detection_ratio"] = np.where(expected > 0, recorded / expected, np.nan)
+    table["to_detect_80"] = _needed(DETECTION_AMBITION, recorded, expected)
+    table["suppressed"] = False
+    if disclose:
+        table = _disclose_people_to_target(table)
+    return table
+
+
+def _disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
+    """The NHS rule per measure: each group of columns is hidden when a count it rests on is suppressed."""
+    safe = table.copy()
+    any_hidden = np.zeros(len(safe), dtype=bool)
+    groups = [
+        (
+            [f"{i}_numerator", f"{i}_denominator"],
+            [f"{i}_to_77", f"{i}_to_80"],
+            [f"{i}_value"],
+        )
+        for i in CONTROL_INDICATORS
+    ] + [(["recorded", "expected"], ["estimated_undiagnosed", "to_detect_80"], ["detection_ratio"])]
+    for counts, other_counts, derived in groups:
+        part = disclosure.apply(
+            safe[counts + other_counts + derived], counts=counts, basis=counts, other_counts=other_counts,
+            derived=derived,
+        )
+        hidden = part["suppressed"].to_numpy(dtype=bool)
+        any_hidden |= hidden
+        safe[counts + other_counts + derived] = part[counts + other_counts + derived]
+    # The totals rest on both control measures: hidden if either is, else disclosed from the exact sum.
+    control_hidden = np.zeros(len(safe), dtype=bool)
+    for indicator in CONTROL_INDICATORS:
+        control_hidden |= table[[f"{indicator}_numerator", f"{indicator}_denominator"]].map(
+            disclosure.is_suppressed
+        ).any(axis=1).to_numpy()
+    for ambition in ("77", "80"):
+        column = f"control_to_{ambition}"
+        safe[column] = [
+            None if hidden else disclosure.disclose_count(value)
+            for value, hidden in zip(table[column], control_hidden, strict=True)
+        ]
+    safe["suppressed"] = any_hidden | control_hidden
+    return safe
+
+
+def borough_comparison(
+    con: Any,
+    *,
+    period: str | None = None,
+    by: str = "borough",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """Every hypertension indicator side by side, one row per area of ``by`` (London first): the board-paper table.
+
+    For each indicator: value, 95 % CI, numerator, denominator and the comparison with London,
+    as the engine returns them (disclosure applied when ``disclose``); plus the people-to-target
+    counts of :func:`people_to_target`. Column names are ``<indicator>_<measure>``.
+    """
+    merged: pd.DataFrame | None = None
+    london_rows = []
+    for indicator in HYPERTENSION_INDICATORS:
+        values = indicator_values(con, indicator=indicator, period=period, by=by, filters=filters, disclose=disclose)
+        london = indicator_values(con, indicator=indicator, period=period, by="london", filters=filters,
+                                  disclose=disclose)
+        columns = ["value", "ci_low", "ci_high", "numerator", "denominator", "comparison"]
+        renamed = {c: f"{indicator}_{c}" for c in columns}
+        part = values[["area_code", "area_name", *columns]].rename(columns=renamed)
+        london_part = london[["area_code", "area_name", *columns]].rename(columns=renamed)
+        london_part["area_name"] = "London" if filters is None else "All selected"
+        london_rows.append(london_part)
+        merged = part if merged is None else merged.merge(part, on=["area_code", "area_name"], how="outer")
+    assert merged is not None
+    london_row = london_rows[0]
+    for part in london_rows[1:]:
+        london_row = london_row.merge(part, on=["area_code", "area_name"])
+    merged = merged.sort_values("area_name", kind="stable")
+    table = pd.concat([london_row, merged], ignore_index=True)
+    targets = people_to_target(con, period=period, by=by, filters=filters, disclose=disclose)
+    extra = targets[["area_code", "control_to_77", "control_to_80", "estimated_undiagnosed", "to_detect_80"]]
+    table = table.merge(extra, on="area_code", how="left")
+    period_id = values["period_id"].iloc[0] if len(values) else period
+    table.insert(0, "period_id", period_id)
+    return table
+
