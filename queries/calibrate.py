@@ -2,7 +2,8 @@
 
 Each headline names an indicator, the published figure (a value or a range, in
 percent) and its source tag in docs/clinical-indicators.md. The synthetic value is
-the London value for the latest complete financial year, raw counts (no disclosure).
+the London value for the latest 12 months (rolling to the extract date for QOF indicators,
+else the latest financial year), raw counts (no disclosure).
 ``within`` is True when the synthetic value is no more than ``TOLERANCE_PP``
 percentage points outside the published value or range.
 
@@ -77,20 +78,24 @@ OPENSAFELY_HYPERTENSION_BY_BAND = {
     "80+": 62.8,
 }
 
-# Expected sign of the SII (national deciles): +1 = higher in less deprived areas.
-GRADIENTS: tuple[tuple[str, int, str], ...] = (
-    ("cover_12m_6in1", +1, "Coverage lower in deprived areas [C20-CYP] [NHSE-DEPRIV]"),
-    ("cover_5y_mmr2", +1, "Coverage lower in deprived areas [C20-CYP] [NHSE-DEPRIV]"),
-    ("hyp_prevalence", -1, "Hypertension commoner with deprivation [C20-EVID]"),
-    ("ast_emergency_admissions", -1, "Asthma attacks commoner with deprivation [C20-CYP]"),
-    ("cancer_early_stage", +1, "Later stage with deprivation [C20-EVID] [EFF-STAGE]"),
-    ("cancer_emergency_route", -1, "More emergency presentations with deprivation [RTD-PHE-2015]"),
+# Expected sign of the SII (national deciles): +1 = higher in less deprived areas. Prevalence is compared
+# within middle age bands, because crude prevalence mostly follows age (deprived London is younger).
+GRADIENTS: tuple[tuple[str, int, dict | None, str], ...] = (
+    ("cover_12m_6in1", +1, None, "Coverage lower in deprived areas [C20-CYP] [NHSE-DEPRIV]"),
+    ("cover_5y_mmr2", +1, None, "Coverage lower in deprived areas [C20-CYP] [NHSE-DEPRIV]"),
+    ("hyp_prevalence", -1, {"age_band": ["40-49", "50-59", "60-69"]},
+     "Hypertension commoner with deprivation, ages 40-69 [C20-EVID]"),
+    ("ast_emergency_admissions", -1, None, "Asthma attacks commoner with deprivation [C20-CYP]"),
+    ("cancer_early_stage", +1, None, "Later stage with deprivation [C20-EVID] [EFF-STAGE]"),
+    ("cancer_emergency_route", -1, None, "More emergency presentations with deprivation [RTD-PHE-2015]"),
 )
 
 
-def _latest_fy(con: Any, indicator_id: str) -> str:
+def _latest_year(con: Any, indicator_id: str) -> str:
+    """The latest complete 12 months: rolling 12 months to the extract date where the indicator has it, else the
+    latest financial year."""
     spec = get(indicator_id)
-    period_type = "fy" if "fy" in spec.period_types else spec.default_period_type
+    period_type = next((t for t in ("r12", "fy") if t in spec.period_types), spec.default_period_type)
     return indicators.default_period(con, indicator_id, period_type)
 
 
@@ -98,7 +103,7 @@ def headline_table(con: Any) -> pd.DataFrame:
     """Published vs synthetic for every headline, with the difference in percentage points."""
     rows = []
     for headline in HEADLINES:
-        period = _latest_fy(con, headline.indicator_id)
+        period = _latest_year(con, headline.indicator_id)
         london = indicators.indicator_values(con, indicator=headline.indicator_id, period=period, by="london",
                                              disclose=False).iloc[0]
         low, high = headline.low, headline.high
@@ -109,6 +114,7 @@ def headline_table(con: Any) -> pd.DataFrame:
             rates = by_age["area_code"].map(OPENSAFELY_HYPERTENSION_BY_BAND).to_numpy(dtype=float)
             low = high = float(np.nansum(weights * rates) / weights.sum()) if weights.sum() else float("nan")
         value = float(london["value"])
+        half_width = (float(london["ci_high"]) - float(london["ci_low"])) / 2
         difference = value - high if value > high else (value - low if value < low else 0.0)
         rows.append(
             {
@@ -122,6 +128,7 @@ def headline_table(con: Any) -> pd.DataFrame:
                 "denominator": float(london["denominator"]),
                 "difference_pp": round(difference, 2),
                 "within": bool(abs(difference) <= TOLERANCE_PP),
+                "ci95_half_width": round(half_width, 2),
                 "note": headline.note,
             }
         )
@@ -131,9 +138,10 @@ def headline_table(con: Any) -> pd.DataFrame:
 def gradient_table(con: Any) -> pd.DataFrame:
     """SII (national deciles, London) for each gradient check, and whether its sign is as published."""
     rows = []
-    for indicator_id, sign, source in GRADIENTS:
-        period = _latest_fy(con, indicator_id)
-        london = indicators.inequality(con, indicator=indicator_id, period=period, disclose=False).iloc[0]
+    for indicator_id, sign, filters, source in GRADIENTS:
+        period = _latest_year(con, indicator_id)
+        london = indicators.inequality(con, indicator=indicator_id, period=period, filters=filters,
+                                       disclose=False).iloc[0]
         sii = float(london["sii"])
         rows.append(
             {
@@ -142,7 +150,9 @@ def gradient_table(con: Any) -> pd.DataFrame:
                 "sii": round(sii, 2),
                 "sii_low": round(float(london["sii_low"]), 2),
                 "sii_high": round(float(london["sii_high"]), 2),
+                "denominator": float(london["denominator"]),
                 "direction_ok": bool(np.sign(sii) == sign),
+                "significant": bool(london["sii_low"] > 0 or london["sii_high"] < 0),
                 "source": source,
             }
         )

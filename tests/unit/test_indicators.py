@@ -208,3 +208,70 @@ def test_accepts_a_database_handle(con):
     finally:
         database.close()
     assert isinstance(con, duckdb.DuckDBPyConnection)
+
+
+# ---------------------------------------------------------------- on the synthetic small_db fixture
+
+
+@pytest.fixture(scope="module")
+def synthetic(small_db):
+    connection = duckdb.connect(str(small_db), read_only=True)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.slow
+def test_every_cube_gives_the_same_london_total(synthetic):
+    totals = synthetic.execute(
+        """
+        SELECT cube, indicator_id, period_id, sum(numerator) AS numerator, sum(denominator) AS denominator FROM (
+            SELECT 'practice' AS cube, indicator_id, period_id, numerator, denominator FROM ind_cube_practice
+            UNION ALL SELECT 'lsoa', indicator_id, period_id, numerator, denominator FROM ind_cube_lsoa
+            UNION ALL SELECT 'area', indicator_id, period_id, numerator, denominator FROM ind_cube_area
+            UNION ALL SELECT 'borough', indicator_id, period_id, numerator, denominator FROM ind_cube_borough
+        ) GROUP BY ALL
+        """
+    ).df()
+    spread = totals.groupby(["indicator_id", "period_id"]).agg(
+        cubes=("cube", "nunique"), num_range=("numerator", lambda s: s.max() - s.min()),
+        den_range=("denominator", lambda s: s.max() - s.min()))
+    assert (spread["cubes"] == 4).all()
+    assert (spread["num_range"] < 1e-6).all() and (spread["den_range"] < 1e-6).all()
+
+
+@pytest.mark.slow
+def test_patient_facts_match_the_cube(synthetic):
+    mismatched = synthetic.execute(
+        """
+        SELECT f.indicator_id, f.period_id FROM
+            (SELECT indicator_id, period_id, sum(numerator) AS n, sum(denominator) AS d FROM ind_patient GROUP BY ALL) f
+        JOIN (SELECT indicator_id, period_id, sum(numerator) AS n, sum(denominator) AS d
+              FROM ind_cube_practice GROUP BY ALL) c USING (indicator_id, period_id)
+        WHERE abs(f.n - c.n) > 1e-9 OR abs(f.d - c.d) > 1e-9
+        """
+    ).fetchall()
+    assert mismatched == []
+
+
+@pytest.mark.slow
+def test_every_indicator_answers_at_every_level(synthetic):
+    for indicator_id in indicators.registry:
+        london = indicator_values(synthetic, indicator=indicator_id, by="london", disclose=False)
+        assert len(london) == 1
+        by_borough = indicator_values(synthetic, indicator=indicator_id, by=("borough", "imd_quintile"),
+                                      disclose=True)
+        raw = indicator_values(synthetic, indicator=indicator_id, by="practice", disclose=False)
+        assert raw["numerator"].sum() == pytest.approx(london["numerator"].iloc[0])
+        counts = by_borough[["numerator", "denominator", "patients_to_target"]].to_numpy().ravel()
+        assert not any(c is not None and 1 <= c <= 7 for c in counts)
+
+
+@pytest.mark.slow
+def test_synthetic_extract_fills_every_indicator(synthetic):
+    empty = [
+        indicator_id
+        for indicator_id in indicators.registry
+        if indicator_values(synthetic, indicator=indicator_id, by="london", disclose=False)["denominator"].iloc[0]
+        == 0
+    ]
+    assert empty == []
