@@ -1,25 +1,539 @@
-"""Pre-school immunisation: this pathfinder's page. Its views arrive with their own issue."""
+"""Pre-school immunisation: COVER coverage, inequalities, trend and timeliness for London.
+
+Thin callbacks: read the controls, ask the engine (``queries.indicators``) or
+``queries.immunisation``, hand the frame to a figure builder. The map keeps its
+geometry in the browser: changing the indicator or period recolours it with a
+``dash.Patch``; only switching between borough, practice and LSOA sends a new map.
+The controls are mirrored into the address bar client-side so a link reopens the view.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from components.layout import page_header
+from components.charts import inequality_chart, spc_chart, uptake_curve
+from components.immunisation_views import headline_cards, inequality_summary, intersection_heatmap
+from components.layout import csv_download, error_message, figure_panel, page_header, sortable_table
+from components.maps import area_map, inequality_map, recolour_patch
+from components.style import apply_base_layout
+from queries import immunisation as imm
+from queries.db import DataUnavailable, default_database
+from queries.indicators import QueryError, indicator_values, inequality, periods, trend
+from queries.registry import get
+from security.roles import may_see_unrounded
+from security.web import current_user_principal
 
 dash.register_page(__name__, path="/immunisation", name="Immunisation", title="Pre-school immunisation")
 
+PREFIX = "imm"
+INDICATOR_ID = f"{PREFIX}-indicator"
+PERIOD_ID = f"{PREFIX}-period"
+AREA_ID = f"{PREFIX}-area"
+MAP_VIEW_ID = f"{PREFIX}-map-view"
+MAP_SHOWN_ID = f"{PREFIX}-map-shown"
+MAP_ID = f"{PREFIX}-map"
+MAP_TABLE_ID = f"{PREFIX}-map-table"
+MAP_TABLE_WRAP_ID = f"{PREFIX}-map-table-wrap"
+HEADLINE_ID = f"{PREFIX}-headline"
+IMD_ID = f"{PREFIX}-ineq-imd"
+ETHNICITY_ID = f"{PREFIX}-ineq-ethnicity"
+SEX_ID = f"{PREFIX}-ineq-sex"
+INTERSECTION_ID = f"{PREFIX}-ineq-intersection"
+SII_ID = f"{PREFIX}-ineq-sii"
+TREND_ID = f"{PREFIX}-trend"
+UPTAKE_ID = f"{PREFIX}-uptake"
+PRACTICE_PICK_ID = f"{PREFIX}-practice-pick"
+PRACTICE_LINK_ID = f"{PREFIX}-practice-link"
+URL_SYNC_ID = f"{PREFIX}-url-sync"
+DOWNLOADS = {
+    "map": f"{PREFIX}-download-map",
+    "inequality": f"{PREFIX}-download-inequality",
+    "trend": f"{PREFIX}-download-trend",
+    "uptake": f"{PREFIX}-download-uptake",
+}
 
-def layout(**_query) -> html.Div:
-    """A page that says plainly what is coming here."""
+LONDON = "london"
+MAP_VIEWS = {
+    "borough": "Coverage by borough",
+    "practice": "Coverage by practice",
+    "lsoa": "Coverage by LSOA (where children live)",
+    "gap": "Deprivation gap by borough",
+}
+LEAD = (
+    "Coverage of the routine childhood schedule (COVER) by borough, practice and small area: the gap to 95 %, "
+    "who is missed, and how late children are vaccinated."
+)
+_FAILURES = (DataUnavailable, QueryError, duckdb.Error)
+
+
+def _disclose() -> bool:
+    """Disclosure control for everyone except roles entitled to unrounded counts (decided server-side)."""
+    return not may_see_unrounded(current_user_principal())
+
+
+def _db():
+    return default_database()
+
+
+def _area_filters(area: str | None) -> dict[str, str] | None:
+    return {"borough": area} if area and area != LONDON else None
+
+
+def _area_name(area: str | None) -> str:
+    if not area or area == LONDON:
+        return "London"
+    boroughs = imm.borough_options(_db())
+    names = dict(zip(boroughs["borough_code"], boroughs["borough_name"], strict=True))
+    return names.get(area, area)
+
+
+def _valid_period(indicator: str, period: str | None) -> str:
+    """``period`` when the indicator has it, else the indicator's default period."""
+    available = periods(_db(), indicator)
+    if period in set(available["period_id"]):
+        return period
+    return imm.period_for(_db(), indicator=indicator, period_type=get(indicator).default_period_type)
+
+
+def _message_figure(text: str, height: int = 320) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                          font={"size": 14, "color": "#425563"})
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return apply_base_layout(figure, height=height)
+
+
+def _choice(value: Any, allowed, default):
+    value = value[0] if isinstance(value, list | tuple) and value else value
+    return value if value in allowed else default
+
+
+def layout(indicator: str | None = None, period: str | None = None, area: str | None = None,
+           map: str | None = None, **_query) -> html.Div:  # noqa: A002 (the URL key is "map")
+    """Controls (from the URL, with defaults), headline cards, map, inequalities, trend and uptake by age."""
+    try:
+        db = _db()
+        indicator = _choice(indicator, imm.INDICATOR_IDS, imm.DEFAULT_INDICATOR)
+        period = _valid_period(indicator, period if isinstance(period, str) else None)
+        period_frame = periods(db, indicator)
+        boroughs = imm.borough_options(db)
+        practices = imm.practice_options(db)
+    except _FAILURES as error:
+        return html.Div([page_header("Pre-school immunisation", LEAD), error_message(str(error))])
+    area = _choice(area, set(boroughs["borough_code"]) | {LONDON}, LONDON)
+    map_view = _choice(map, MAP_VIEWS, "borough")
+
+    indicator_options = [{"label": spec.title, "value": spec.id} for spec in imm.immunisation_indicators()]
+    area_options = [{"label": "London (all boroughs)", "value": LONDON}] + [
+        {"label": name, "value": code} for code, name in zip(boroughs["borough_code"], boroughs["borough_name"],
+                                                              strict=True)
+    ]
+    controls = dbc.Row(
+        [
+            dbc.Col(_labelled("Indicator", dcc.Dropdown(id=INDICATOR_ID, options=indicator_options, value=indicator,
+                                                        clearable=False)), xs=12, lg=5),
+            dbc.Col(_labelled("Period", dcc.Dropdown(id=PERIOD_ID, options=_period_options(period_frame),
+                                                     value=period, clearable=False)), xs=6, lg=3),
+            dbc.Col(_labelled("Area (inequalities, trend, uptake)", dcc.Dropdown(
+                id=AREA_ID, options=area_options, value=area, clearable=False)), xs=6, lg=4),
+        ],
+        className="g-2",
+    )
+    controls = html.Div(controls, className="filter-bar mb-3", role="search",
+                        **{"aria-label": "Choose indicator, period and area"})
+    map_section = dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("Where coverage is low", className="h5"),
+                _labelled("Map", dbc.RadioItems(id=MAP_VIEW_ID, options=[{"label": v, "value": k}
+                                                                         for k, v in MAP_VIEWS.items()],
+                                                value=map_view, inline=True)),
+                dbc.Tabs(
+                    [
+                        dbc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=MAP_ID,
+                                             download_id=DOWNLOADS["map"],
+                                             caption="Grey: suppressed (1–7 children) or no children in the cohort"),
+                                label="Map", tab_id="map"),
+                        dbc.Tab(html.Div(id=MAP_TABLE_WRAP_ID, className="pt-2"), label="Table", tab_id="table"),
+                    ],
+                    active_tab="map",
+                ),
+                dcc.Store(id=MAP_SHOWN_ID),
+            ]
+        ),
+        className="mb-3 map-card",
+    )
+    inequality_section = dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("Who is missed: inequalities in the selected area", className="h5"),
+                html.Div(id=SII_ID),
+                dbc.Tabs(
+                    [
+                        dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=IMD_ID,
+                                             download_id=DOWNLOADS["inequality"],
+                                             caption="All four views in one CSV"),
+                                label="Deprivation", tab_id="imd"),
+                        dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=ETHNICITY_ID),
+                                label="Ethnic group", tab_id="ethnicity"),
+                        dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=SEX_ID), label="Sex",
+                                tab_id="sex"),
+                        dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=INTERSECTION_ID),
+                                label="Ethnic group × deprivation", tab_id="intersection"),
+                    ],
+                    active_tab="imd",
+                ),
+            ]
+        ),
+        className="mb-3",
+    )
+    time_section = dbc.Row(
+        [
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.H2("Trend (statistical process control)", className="h5"),
+                figure_panel(_message_figure("Loading…"), graph_id=TREND_ID, download_id=DOWNLOADS["trend"]),
+            ])), lg=6, className="mb-3"),
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.H2("How late: cumulative uptake by age", className="h5"),
+                figure_panel(_message_figure("Loading…"), graph_id=UPTAKE_ID, download_id=DOWNLOADS["uptake"]),
+            ])), lg=6, className="mb-3"),
+        ],
+        className="g-3",
+    )
+    practice_options = [{"label": f"{name} ({code})", "value": code}
+                        for code, name in zip(practices["practice_code"], practices["practice_name"], strict=True)]
+    gp_section = dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("GP team view and cohort finder", className="h5"),
+                dbc.Row(
+                    [
+                        dbc.Col(_labelled("Practice", dcc.Dropdown(id=PRACTICE_PICK_ID, options=practice_options,
+                                                                   placeholder="Find a practice by name or code")),
+                                md=6),
+                        dbc.Col(dbc.Button("Open the practice's view", id=PRACTICE_LINK_ID, href="/immunisation",
+                                           color="primary", disabled=True, className="mt-md-4"), md="auto"),
+                        dbc.Col(dbc.Button("Find under-vaccinated children (cohort finder)",
+                                           href="/immunisation/cohort", color="secondary", outline=True,
+                                           className="mt-md-4"), md="auto"),
+                    ],
+                    className="g-2",
+                ),
+            ]
+        ),
+        className="mb-3",
+    )
     return html.Div(
         [
-            page_header(
-                "Pre-school immunisation",
-                "Coverage of the routine childhood schedule (COVER) by borough, practice and small area, "
-                "the gaps to 95 %, and under-vaccinated cohorts for the polio campaign.",
-            ),
-            dbc.Alert("Coming soon: this page's views are being built.", color="info"),
+            page_header("Pre-school immunisation", LEAD),
+            controls,
+            dcc.Loading(html.Div(id=HEADLINE_ID), type="circle", delay_show=300),
+            map_section,
+            inequality_section,
+            time_section,
+            gp_section,
+            dcc.Store(id=URL_SYNC_ID),
         ]
     )
+
+
+def _labelled(label: str, control) -> html.Div:
+    control_id = getattr(control, "id", None)
+    return html.Div([html.Label(label, htmlFor=control_id, className="filter-label small fw-semibold"), control],
+                    className="mb-2")
+
+
+def _period_options(frame: pd.DataFrame) -> list[dict[str, str]]:
+    names = {"quarter": "quarter", "fy": "financial year", "campaign": "campaign"}
+    return [{"label": f"{row.label} ({names.get(row.period_type, row.period_type)})", "value": row.period_id}
+            for row in frame.itertuples(index=False)]
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+@callback(
+    Output(PERIOD_ID, "options"),
+    Output(PERIOD_ID, "value"),
+    Input(INDICATOR_ID, "value"),
+    State(PERIOD_ID, "value"),
+    prevent_initial_call=True,
+)
+def update_periods(indicator: str, period: str | None):
+    """The periods of the chosen indicator, keeping the chosen period when it has it."""
+    try:
+        imm.check_indicator(indicator)
+        frame = periods(_db(), indicator)
+        return _period_options(frame), _valid_period(indicator, period)
+    except _FAILURES:
+        return no_update, no_update
+
+
+@callback(Output(HEADLINE_ID, "children"), Input(INDICATOR_ID, "value"), Input(PERIOD_ID, "value"))
+def update_headline(indicator: str, period: str):
+    """London's coverage, CI, gap to 95 %, children needed and change on the previous period."""
+    try:
+        spec = imm.check_indicator(indicator)
+        period = _valid_period(indicator, period)
+        result = imm.headline(_db(), indicator=indicator, period=period, disclose=_disclose())
+        labels = dict(zip(*periods(_db(), indicator)[["period_id", "label"]].T.values, strict=True))
+    except _FAILURES as error:
+        return error_message(str(error))
+    return headline_cards(
+        row=result.current,
+        title=spec.title,
+        period_label=labels.get(period, period),
+        target=spec.target,
+        previous_value=result.previous_value,
+        previous_label=labels.get(result.previous_period) if result.previous_period else None,
+        unit=spec.unit,
+        polarity=spec.polarity,
+    )
+
+
+def map_values(db, *, indicator: str, period: str, view: str, disclose: bool) -> pd.DataFrame:
+    """What the map (and its table and CSV) shows: the engine's rows for the view."""
+    if view == "gap":
+        rows = inequality(db, indicator=indicator, period=period, disclose=disclose)
+        rows = rows[rows["area_code"] != imm.LONDON_CODE]
+        return pd.DataFrame({
+            "area_code": rows["area_code"], "area_name": rows["area_name"], "value": rows["gap"],
+            "ci_low": rows["gap_low"], "ci_high": rows["gap_high"], "q1_value": rows["q1_value"],
+            "q5_value": rows["q5_value"], "sii": rows["sii"], "suppressed": rows["suppressed"],
+        })
+    return indicator_values(db, indicator=indicator, period=period, by=view, disclose=disclose)
+
+
+def _map_figure(frame: pd.DataFrame, *, indicator: str, view: str) -> go.Figure:
+    spec = get(indicator)
+    if view == "gap":
+        return inequality_map(values=frame, measure_label="Least minus most deprived", unit=spec.unit,
+                              polarity=spec.polarity, height=520)
+    return area_map(level=view, values=frame, value_label="Coverage", unit=spec.unit, polarity=spec.polarity,
+                    height=520)
+
+
+_MAP_COLUMNS = {
+    "gap": {"area_name": "Borough", "value": "Gap (points)", "ci_low": "95% CI low", "ci_high": "95% CI high",
+            "q1_value": "Most deprived quintile", "q5_value": "Least deprived quintile", "sii": "SII"},
+}
+_VALUE_COLUMNS = {"area_name": "Area", "value": "Coverage %", "ci_low": "95% CI low", "ci_high": "95% CI high",
+                  "numerator": "Vaccinated", "denominator": "Children", "patients_to_target": "Children to 95%",
+                  "comparison": "vs London"}
+
+
+@callback(
+    Output(MAP_ID, "figure"),
+    Output(MAP_SHOWN_ID, "data"),
+    Output(MAP_TABLE_WRAP_ID, "children"),
+    Input(INDICATOR_ID, "value"),
+    Input(PERIOD_ID, "value"),
+    Input(MAP_VIEW_ID, "value"),
+    State(MAP_SHOWN_ID, "data"),
+)
+def update_map(indicator: str, period: str, view: str, shown: str | None):
+    """The map for the view; a recolour patch when the same view is already on screen (geometry stays)."""
+    view = view if view in MAP_VIEWS else "borough"
+    try:
+        imm.check_indicator(indicator)
+        period = _valid_period(indicator, period)
+        frame = map_values(_db(), indicator=indicator, period=period, view=view, disclose=_disclose())
+    except _FAILURES as error:
+        return _message_figure(str(error), 520), None, error_message(str(error))
+    figure = _map_figure(frame, indicator=indicator, view=view)
+    table = sortable_table(frame, columns=_MAP_COLUMNS.get(view, _VALUE_COLUMNS),
+                           caption=f"{MAP_VIEWS[view]}: {get(indicator).title}, {period}", table_id=MAP_TABLE_ID,
+                           unit=get(indicator).unit)
+    if shown == view:
+        return recolour_patch(figure), no_update, table
+    return figure, view, table
+
+
+def inequality_values(db, *, indicator: str, period: str, area: str | None, disclose: bool) -> dict[str, Any]:
+    """The four inequality views and the SII row for the area (borough or London)."""
+    filters = _area_filters(area)
+    values = {
+        by: indicator_values(db, indicator=indicator, period=period, by=by, filters=filters, disclose=disclose)
+        for by in ("imd_quintile", "ethnicity_group", "sex")
+    }
+    values["intersection"] = indicator_values(db, indicator=indicator, period=period,
+                                              by=("ethnicity_group", "imd_quintile"), filters=filters,
+                                              disclose=disclose)
+    sii = inequality(db, indicator=indicator, period=period, disclose=disclose)
+    code = area if area and area != LONDON else imm.LONDON_CODE
+    match = sii[sii["area_code"] == code]
+    values["sii"] = match.iloc[0] if len(match) else None
+    return values
+
+
+@callback(
+    Output(IMD_ID, "figure"),
+    Output(ETHNICITY_ID, "figure"),
+    Output(SEX_ID, "figure"),
+    Output(INTERSECTION_ID, "figure"),
+    Output(SII_ID, "children"),
+    Input(INDICATOR_ID, "value"),
+    Input(PERIOD_ID, "value"),
+    Input(AREA_ID, "value"),
+)
+def update_inequalities(indicator: str, period: str, area: str):
+    """Coverage by deprivation quintile, ethnic group, sex and ethnic group x deprivation, with SII/RII."""
+    try:
+        spec = imm.check_indicator(indicator)
+        period = _valid_period(indicator, period)
+        values = inequality_values(_db(), indicator=indicator, period=period, area=area, disclose=_disclose())
+    except _FAILURES as error:
+        figure = _message_figure(str(error))
+        return figure, figure, figure, figure, error_message(str(error))
+    name = _area_name(area)
+    charts = [
+        inequality_chart(values=values[by], value_label="Coverage", dimension_label=label, unit=spec.unit,
+                         london_value=None if area and area != LONDON else _london(values[by]),
+                         target=spec.target, title=f"{name}: by {label.lower()}")
+        for by, label in (("imd_quintile", "Deprivation quintile (IMD 2025, national)"),
+                          ("ethnicity_group", "Ethnic group"), ("sex", "Sex"))
+    ]
+    heatmap = intersection_heatmap(values=values["intersection"], value_label="Coverage", unit=spec.unit,
+                                   title=f"{name}: ethnic group × deprivation quintile")
+    return (*charts, heatmap, inequality_summary(row=values["sii"], unit=spec.unit))
+
+
+def _london(frame: pd.DataFrame):
+    value = frame["london_value"].dropna() if "london_value" in frame else pd.Series(dtype=float)
+    return float(value.iloc[0]) if len(value) else None
+
+
+@callback(Output(TREND_ID, "figure"), Input(INDICATOR_ID, "value"), Input(AREA_ID, "value"))
+def update_trend(indicator: str, area: str):
+    """The indicator over its trend periods for the area, with Making Data Count SPC limits."""
+    try:
+        spec = imm.check_indicator(indicator)
+        series = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=_disclose())
+    except _FAILURES as error:
+        return _message_figure(str(error))
+    if len(series) < 2:
+        return _message_figure("One period only (the 2022 campaign): no trend to draw.")
+    return spc_chart(series=series, value_label="Coverage", unit=spec.unit, target=spec.target,
+                     title=f"{_area_name(area)}: {spec.title}")
+
+
+def uptake_values(db, *, indicator: str, period: str, area: str | None, disclose: bool) -> pd.DataFrame:
+    """Cumulative uptake by age for the area and London (the figure's and CSV's rows)."""
+    filters = _area_filters(area)
+    return imm.uptake_curves(db, indicator=indicator, period=period, area=filters,
+                             area_name=_area_name(area) if filters else "", disclose=disclose)
+
+
+@callback(Output(UPTAKE_ID, "figure"), Input(INDICATOR_ID, "value"), Input(PERIOD_ID, "value"),
+          Input(AREA_ID, "value"))
+def update_uptake(indicator: str, period: str, area: str):
+    """Share of the cohort vaccinated by each month of age, for the area against London."""
+    try:
+        spec = imm.check_indicator(indicator)
+        if not imm.has_uptake_curve(indicator):
+            return _message_figure("Uptake by age is drawn for the COVER and timeliness measures.")
+        period = _valid_period(indicator, period)
+        curves = uptake_values(_db(), indicator=indicator, period=period, area=area, disclose=_disclose())
+    except _FAILURES as error:
+        return _message_figure(str(error))
+    return uptake_curve(curves=curves, age_label="Age (months)", value_label="Vaccinated", unit=spec.unit,
+                        scheduled_age=imm.SCHEDULED_AGE_MONTHS.get(indicator), target=spec.target,
+                        title=f"{spec.title}: cohort of {period}")
+
+
+@callback(
+    Output(PRACTICE_LINK_ID, "href"),
+    Output(PRACTICE_LINK_ID, "disabled"),
+    Input(PRACTICE_PICK_ID, "value"),
+    Input(INDICATOR_ID, "value"),
+)
+def update_practice_link(practice: str | None, indicator: str):
+    """The link to the chosen practice's GP-team view (carrying the indicator)."""
+    if not practice:
+        return "/immunisation", True
+    return f"/immunisation/practice/{practice}?{urlencode({'indicator': indicator})}", False
+
+
+# ----------------------------------------------------------------------------- CSV downloads
+
+
+def _csv(frame: pd.DataFrame, name: str):
+    return csv_download(frame, filename=name)
+
+
+@callback(Output(DOWNLOADS["map"], "data"), Input(f"{DOWNLOADS['map']}-button", "n_clicks"),
+          State(INDICATOR_ID, "value"), State(PERIOD_ID, "value"), State(MAP_VIEW_ID, "value"),
+          prevent_initial_call=True)
+def download_map(_clicks, indicator: str, period: str, view: str):
+    """The map's values as CSV (disclosure applied as on screen)."""
+    imm.check_indicator(indicator)
+    view = view if view in MAP_VIEWS else "borough"
+    frame = map_values(_db(), indicator=indicator, period=_valid_period(indicator, period), view=view,
+                       disclose=_disclose())
+    return _csv(frame, f"immunisation-{indicator}-{period}-{view}")
+
+
+@callback(Output(DOWNLOADS["inequality"], "data"), Input(f"{DOWNLOADS['inequality']}-button", "n_clicks"),
+          State(INDICATOR_ID, "value"), State(PERIOD_ID, "value"), State(AREA_ID, "value"),
+          prevent_initial_call=True)
+def download_inequalities(_clicks, indicator: str, period: str, area: str):
+    """Every inequality view (quintile, ethnic group, sex, ethnic group x quintile) in one CSV."""
+    imm.check_indicator(indicator)
+    values = inequality_values(_db(), indicator=indicator, period=_valid_period(indicator, period), area=area,
+                               disclose=_disclose())
+    frame = pd.concat([values[k].assign(breakdown=k) for k in ("imd_quintile", "ethnicity_group", "sex",
+                                                                "intersection")], ignore_index=True)
+    return _csv(frame, f"immunisation-{indicator}-{period}-inequalities")
+
+
+@callback(Output(DOWNLOADS["trend"], "data"), Input(f"{DOWNLOADS['trend']}-button", "n_clicks"),
+          State(INDICATOR_ID, "value"), State(AREA_ID, "value"), prevent_initial_call=True)
+def download_trend(_clicks, indicator: str, area: str):
+    """The trend series with its SPC columns as CSV."""
+    imm.check_indicator(indicator)
+    frame = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=_disclose())
+    return _csv(frame, f"immunisation-{indicator}-trend")
+
+
+@callback(Output(DOWNLOADS["uptake"], "data"), Input(f"{DOWNLOADS['uptake']}-button", "n_clicks"),
+          State(INDICATOR_ID, "value"), State(PERIOD_ID, "value"), State(AREA_ID, "value"),
+          prevent_initial_call=True)
+def download_uptake(_clicks, indicator: str, period: str, area: str):
+    """The uptake-by-age curves as CSV."""
+    imm.check_indicator(indicator)
+    if not imm.has_uptake_curve(indicator):
+        return no_update
+    frame = uptake_values(_db(), indicator=indicator, period=_valid_period(indicator, period), area=area,
+                          disclose=_disclose())
+    return _csv(frame, f"immunisation-{indicator}-{period}-uptake-by-age")
+
+
+# The controls live in the address bar (history.replaceState: no navigation, no re-render).
+clientside_callback(
+    """
+    function(indicator, period, area, view) {
+        const params = new URLSearchParams(window.location.search);
+        const values = {indicator: indicator, period: period, area: area, map: view};
+        Object.keys(values).forEach(function(key) {
+            if (values[key]) { params.set(key, values[key]); } else { params.delete(key); }
+        });
+        const search = params.toString();
+        window.history.replaceState(window.history.state, '', window.location.pathname + (search ? '?' + search : ''));
+        return search;
+    }
+    """,
+    Output(URL_SYNC_ID, "data"),
+    Input(INDICATOR_ID, "value"),
+    Input(PERIOD_ID, "value"),
+    Input(AREA_ID, "value"),
+    Input(MAP_VIEW_ID, "value"),
+)

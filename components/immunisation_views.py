@@ -1,0 +1,337 @@
+"""Figures and layout pieces of the immunisation pages that the shared components do not have.
+
+Pure builders: keyword-only arguments, the engine's frames in, Plotly figures or Dash
+components out, no SQL. Values are in the indicator's unit ('percent' = 0-100).
+Suppressed rows (disclosure control) are never drawn as numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import html
+
+from components.layout import kpi_card, stat_card
+from components.style import (
+    COMPARISON_COLOURS,
+    LONDON_LINE_COLOUR,
+    SEQUENTIAL_SCALE,
+    SUPPRESSED_COLOUR,
+    TARGET_LINE_COLOUR,
+    apply_base_layout,
+    json_safe,
+    value_format,
+)
+
+# Colours of the four levels on the GP-team comparison chart (colour-blind safe, London dark).
+LEVEL_COLOURS = {"Practice": "#005eb8", "PCN": "#00a499", "Borough": "#ed8b00", "London": "#212b32"}
+LEVEL_SYMBOLS = {"Practice": "circle", "PCN": "square", "Borough": "diamond", "London": "line-ns"}
+
+
+def _missing(value) -> bool:
+    return json_safe(value) is None
+
+
+def _count_text(value) -> str:
+    return "suppressed" if _missing(value) else f"{float(value):,.0f}"
+
+
+def headline_cards(
+    *,
+    row: pd.Series,
+    title: str,
+    period_label: str,
+    target: float | None,
+    previous_value: float | None,
+    previous_label: str | None,
+    unit: str = "percent",
+    polarity: str = "high",
+    area_label: str = "London",
+) -> dbc.Row:
+    """The page's headline: coverage with CI, gap to the target, children needed, change, cohort size.
+
+    ``row`` is one ``indicator_values`` row (London, or the selected area). A hidden
+    value shows as suppressed, never as 0.
+    """
+    fmt = value_format(unit)
+    value = json_safe(row.get("value"))
+    gap = None if value is None or target is None else target - value
+    needed = json_safe(row.get("patients_to_target"))
+    if value is None:
+        gap_text, gap_note = "suppressed", ""
+    elif gap is not None and gap <= 0:
+        gap_text, gap_note = "Target met", f"{-gap:.1f} points above {fmt.text(target)}"
+    elif gap is not None:
+        gap_text, gap_note = f"{gap:.1f} points", f"below the {fmt.text(target)} target"
+    else:
+        gap_text, gap_note = "no target", ""
+    if needed is None:
+        needed_text = "suppressed" if value is None or row.get("suppressed") else "n/a"
+    else:
+        needed_text = f"{needed:,.0f}"
+    cards = [
+        kpi_card(
+            label=f"{area_label}: {title}",
+            value=value,
+            unit=unit,
+            ci_low=json_safe(row.get("ci_low")),
+            ci_high=json_safe(row.get("ci_high")),
+            previous_value=previous_value,
+            previous_label=previous_label or "last period",
+            polarity=polarity,
+            note=period_label,
+        ),
+        stat_card(f"Gap to {fmt.text(target) if target is not None else 'target'}", gap_text, gap_note),
+        stat_card(
+            f"Children needed to reach {fmt.text(target) if target is not None else 'target'}",
+            needed_text,
+            "more children vaccinated in this cohort",
+        ),
+        stat_card(
+            "Change on last period",
+            _change_text(value, previous_value),
+            f"vs {previous_label}" if previous_label else "no earlier period",
+        ),
+        stat_card(
+            "Children in the cohort",
+            _count_text(row.get("denominator")),
+            f"{_count_text(row.get('numerator'))} vaccinated",
+        ),
+    ]
+    return dbc.Row(
+        [dbc.Col(card, xs=12, sm=6, lg=True, className="mb-2") for card in cards], className="g-2 mb-3"
+    )
+
+
+def _change_text(value: float | None, previous: float | None) -> str:
+    if value is None or previous is None:
+        return "n/a"
+    delta = value - previous
+    if abs(delta) < 0.05:
+        return "no change"
+    return f"{'▲ up' if delta > 0 else '▼ down'} {abs(delta):.1f} points"
+
+
+def inequality_summary(*, row: pd.Series | None, unit: str = "percent") -> html.Div:
+    """Slope and relative index of inequality (SII / RII) and the quintile gap, as sentences."""
+    if row is None or row.get("suppressed") or _missing(row.get("sii")):
+        return html.Div(
+            "Slope index of inequality: not shown (too few children, or deprivation unknown).",
+            className="small text-muted",
+        )
+    points = "points" if unit == "percent" else ""
+    sii, low, high = (float(row[c]) for c in ("sii", "sii_low", "sii_high"))
+    parts = [
+        html.Strong("Slope index of inequality (SII): "),
+        f"{sii:+.1f} {points} (95% CI {low:+.1f} to {high:+.1f}). ",
+        "A positive SII means coverage is higher in less deprived areas. ",
+    ]
+    if not _missing(row.get("rii")):
+        parts += [
+            html.Strong("Relative index (RII): "),
+            f"{float(row['rii']):.2f} (95% CI {float(row['rii_low']):.2f} to {float(row['rii_high']):.2f}). ",
+        ]
+    if not _missing(row.get("gap")):
+        parts += [
+            html.Strong("Least minus most deprived quintile: "),
+            f"{float(row['gap']):+.1f} {points}",
+        ]
+        if not (_missing(row.get("gap_low")) or _missing(row.get("gap_high"))):
+            parts.append(f" (95% CI {float(row['gap_low']):+.1f} to {float(row['gap_high']):+.1f})")
+        parts.append(".")
+    return html.P(parts, className="small mb-2")
+
+
+def intersection_heatmap(
+    *,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str = "percent",
+    row_label: str = "Ethnic group",
+    column_label: str = "IMD quintile",
+    height: int = 380,
+    title: str | None = None,
+) -> go.Figure:
+    """Coverage by two groupings at once (e.g. ethnic group x deprivation quintile) as a heat map.
+
+    ``values``: the engine's rows by a pair (``area_name`` = row group, ``subgroup_name``
+    = column group). Suppressed cells are left empty and labelled "supp."; the cell
+    text gives the value so colour is never the only cue.
+    """
+    fmt = value_format(unit)
+    frame = values.copy()
+    frame["area_name"] = frame["area_name"].fillna("Unknown")
+    frame["subgroup_name"] = frame["subgroup_name"].fillna("Unknown")
+    rows = list(dict.fromkeys(frame["area_name"]))
+    columns = sorted(dict.fromkeys(frame["subgroup_name"]), key=_quintile_order)
+    hidden = frame["suppressed"].fillna(False).astype(bool) | pd.to_numeric(frame["value"], errors="coerce").isna()
+    z = np.full((len(rows), len(columns)), np.nan)
+    text = [["" for _ in columns] for _ in rows]
+    denominators = np.full((len(rows), len(columns)), np.nan)
+    for record, is_hidden in zip(frame.to_dict("records"), hidden, strict=True):
+        i, j = rows.index(record["area_name"]), columns.index(record["subgroup_name"])
+        if is_hidden:
+            text[i][j] = "supp."
+            continue
+        z[i, j] = float(record["value"])
+        text[i][j] = fmt.text(record["value"])
+        denominators[i, j] = json_safe(record.get("denominator")) or np.nan
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=columns,
+            y=rows,
+            text=text,
+            texttemplate="%{text}",
+            customdata=denominators,
+            colorscale=SEQUENTIAL_SCALE,
+            colorbar={"title": {"text": value_label, "side": "right"}, "ticksuffix": fmt.axis_suffix,
+                      "thickness": 12},
+            hovertemplate=(
+                f"<b>%{{y}} · %{{x}}</b><br>{value_label}: %{{z:{fmt.d3}}}{fmt.suffix}"
+                "<br>%{customdata:,.0f} children<extra></extra>"
+            ),
+            hoverongaps=False,
+            xgap=2,
+            ygap=2,
+        )
+    )
+    apply_base_layout(figure, height=height, title=title)
+    figure.update_xaxes(title={"text": column_label}, type="category", side="bottom")
+    figure.update_yaxes(title={"text": row_label}, type="category", autorange="reversed")
+    figure.update_layout(plot_bgcolor="#f4f6f7")
+    return figure
+
+
+def _quintile_order(label: str) -> tuple[int, str]:
+    for index, key in enumerate(("Q1", "Q2", "Q3", "Q4", "Q5")):
+        if str(label).startswith(key):
+            return index, label
+    return 9, str(label)
+
+
+def practice_comparison_chart(
+    *,
+    frame: pd.DataFrame,
+    unit: str = "percent",
+    target: float | None = 95.0,
+    height: int | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """One row per vaccine: the practice (with its 95 % CI) beside its PCN, borough and London.
+
+    ``frame``: :func:`queries.immunisation.practice_comparison` rows (``title``,
+    ``level``, ``value``, ``ci_low``, ``ci_high``, ``suppressed``). Suppressed or empty
+    values are left out and the vaccine is marked "practice suppressed".
+    """
+    fmt = value_format(unit)
+    order = list(dict.fromkeys(frame["title"]))[::-1]  # Plotly draws the first category at the bottom
+    figure = go.Figure()
+    for level, colour in LEVEL_COLOURS.items():
+        rows = frame[(frame["level"].astype(str) == level)]
+        shown = rows[~rows["suppressed"].fillna(False).astype(bool) & pd.to_numeric(rows["value"]).notna()]
+        if shown.empty:
+            continue
+        with_ci = level == "Practice" and {"ci_low", "ci_high"} <= set(shown.columns)
+        values = pd.to_numeric(shown["value"]).to_numpy(dtype=float)
+        figure.add_trace(
+            go.Scatter(
+                x=values,
+                y=shown["title"],
+                mode="markers",
+                name=level,
+                marker={"color": colour, "symbol": LEVEL_SYMBOLS[level], "size": 11 if level == "Practice" else 9,
+                        "line": {"width": 2 if level == "London" else 1, "color": colour if level == "London"
+                                 else "white"}},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (pd.to_numeric(shown["ci_high"]) - values).to_numpy(dtype=float),
+                    "arrayminus": (values - pd.to_numeric(shown["ci_low"])).to_numpy(dtype=float),
+                    "color": colour,
+                    "thickness": 1.2,
+                    "width": 3,
+                } if with_ci else None,
+                hovertemplate=f"<b>%{{y}}</b><br>{level}: %{{x:{fmt.d3}}}{fmt.suffix}<extra></extra>",
+            )
+        )
+    practice = frame[frame["level"].astype(str) == "Practice"]
+    hidden = practice[practice["suppressed"].fillna(False).astype(bool) | pd.to_numeric(practice["value"]).isna()]
+    for name in hidden["title"]:
+        figure.add_annotation(x=1, xref="paper", xanchor="right", y=name, text="practice suppressed or no cohort",
+                              showarrow=False, font={"size": 10, "color": SUPPRESSED_COLOUR})
+    if target is not None:
+        figure.add_vline(x=target, line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5},
+                         annotation_text="Target", annotation_position="top")
+    apply_base_layout(figure, height=height or max(320, 70 + 30 * len(order)), title=title)
+    figure.update_yaxes(type="category", categoryorder="array", categoryarray=order, automargin=True)
+    figure.update_xaxes(title={"text": "Coverage"}, ticksuffix=fmt.axis_suffix, range=[_axis_floor(frame), 101])
+    figure.update_layout(legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0})
+    return figure
+
+
+def _axis_floor(frame: pd.DataFrame) -> float:
+    values = pd.to_numeric(frame.get("ci_low", frame["value"]), errors="coerce").dropna()
+    values = pd.concat([values, pd.to_numeric(frame["value"], errors="coerce").dropna()])
+    low = float(values.min()) if len(values) else 0.0
+    return max(0.0, math.floor((low - 5) / 10) * 10)
+
+
+def count_bar_chart(
+    *,
+    frame: pd.DataFrame,
+    label_column: str,
+    count_column: str = "children",
+    axis_label: str,
+    max_bars: int = 25,
+    height: int | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Counts per group as horizontal bars, largest first; suppressed groups listed, not drawn as 0.
+
+    ``frame`` has ``label_column``, ``count_column`` and optionally ``suppressed``.
+    Only the ``max_bars`` largest groups are drawn; the caption says how many more exist.
+    """
+    data = frame.copy()
+    counts = pd.to_numeric(data[count_column], errors="coerce")
+    hidden = (data["suppressed"].fillna(False).astype(bool) if "suppressed" in data else False) | counts.isna()
+    shown = data[~hidden].assign(_count=counts[~hidden]).sort_values("_count", ascending=False)
+    extra = max(len(shown) - max_bars, 0)
+    shown = shown.head(max_bars).iloc[::-1]
+    figure = go.Figure(
+        go.Bar(
+            x=shown["_count"],
+            y=shown[label_column].astype(str),
+            orientation="h",
+            marker={"color": "#005eb8"},
+            hovertemplate="<b>%{y}</b><br>%{x:,.0f} children<extra></extra>",
+        )
+    )
+    apply_base_layout(figure, height=height or max(220, 60 + 22 * len(shown)), title=title)
+    figure.update_yaxes(type="category", automargin=True)
+    figure.update_xaxes(title={"text": axis_label}, tickformat=",", rangemode="tozero")
+    notes = []
+    if extra:
+        notes.append(f"{extra} smaller groups not drawn (see the CSV)")
+    if int(np.sum(hidden)):
+        notes.append(f"{int(np.sum(hidden))} groups suppressed (1–7 children)")
+    if notes:
+        figure.add_annotation(text="; ".join(notes), xref="paper", yref="paper", x=1, y=-0.02, xanchor="right",
+                              yanchor="top", showarrow=False, font={"size": 11, "color": "#425563"})
+    return figure
+
+
+def comparison_badge(comparison: str | None) -> html.Span:
+    """A small coloured label: better / similar / worse than London."""
+    key = comparison if comparison in COMPARISON_COLOURS else "not compared"
+    colour = COMPARISON_COLOURS[key]
+    return html.Span(
+        key,
+        className="badge",
+        style={"backgroundColor": colour, "color": "white" if key in {"better"} else "#212b32",
+               "border": f"1px solid {LONDON_LINE_COLOUR if key == 'not compared' else colour}"},
+    )

@@ -1,0 +1,372 @@
+"""Queries behind the pre-school immunisation page and its GP-team view.
+
+Every coverage number comes from the engine (:mod:`queries.indicators`); this module
+only assembles engine calls the page needs together (a practice against its PCN,
+borough and London for every vaccine) and adds the one view the cubes cannot
+answer: cumulative uptake by age in months (when children were vaccinated, not only
+whether), read from the engine's per-child facts (``ind_patient``) and the
+immunisation records of that cohort only.
+
+All values are bound parameters; identifiers come from the whitelists below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from queries import disclosure
+from queries.indicators import QueryError, default_period, indicator_values, periods
+from queries.materialise import COVER_MEASURES, LONDON_CODE
+from queries.registry import INDICATORS, Indicator, get
+
+PATHFINDER = "immunisation"
+# Immunisation indicators in registry order (COVER 12 m, 24 m, 5 y, then the polio booster and timeliness).
+INDICATOR_IDS: tuple[str, ...] = tuple(i.id for i in INDICATORS if i.pathfinder == PATHFINDER)
+DEFAULT_INDICATOR = "cover_24m_mmr1"
+
+# Filters the uptake-by-age query accepts: dimension name -> patient_dim column (never user text).
+_AREA_COLUMNS = {
+    "icb": "icb_code",
+    "borough": "borough_code",
+    "pcn": "pcn_code",
+    "practice": "practice_code",
+}
+
+# The scheduled age (months) of the dose each COVER measure counts, for the "due" line on uptake curves.
+SCHEDULED_AGE_MONTHS = {
+    "cover_12m_6in1": 4,
+    "cover_12m_pcv": 3,
+    "cover_12m_menb": 4,
+    "cover_12m_rota": 3,
+    "cover_24m_6in1": 4,
+    "cover_24m_mmr1": 12,
+    "cover_24m_pcv_booster": 12,
+    "cover_24m_menb_booster": 12,
+    "cover_24m_hibmenc": 12,
+    "cover_5y_6in1": 4,
+    "cover_5y_mmr1": 12,
+    "cover_5y_mmr2": 40,
+    "cover_5y_4in1": 40,
+    "mmr1_on_time": 12,
+    "6in1_on_time": 4,
+}
+
+
+def immunisation_indicators() -> list[Indicator]:
+    """The registry entries of this page, in display order."""
+    return [get(indicator_id) for indicator_id in INDICATOR_IDS]
+
+
+def check_indicator(indicator: str) -> Indicator:
+    """The registry entry for an immunisation indicator; :class:`QueryError` for any other id."""
+    if indicator not in INDICATOR_IDS:
+        raise QueryError(f"{indicator!r} is not an immunisation indicator")
+    return get(indicator)
+
+
+def previous_period(con: Any, *, indicator: str, period: str) -> str | None:
+    """The period of the same type just before ``period`` (None when ``period`` is the oldest kept)."""
+    available = periods(con, indicator)
+    row = available[available["period_id"] == period]
+    if row.empty:
+        raise QueryError(f"Period {period!r} is not available for {indicator}")
+    same_type = available[available["period_type"] == row["period_type"].iloc[0]].sort_values("end_date")
+    earlier = same_type[same_type["end_date"] < row["end_date"].iloc[0]]
+    return None if earlier.empty else str(earlier["period_id"].iloc[-1])
+
+
+@dataclass(frozen=True)
+class Headline:
+    """London (or one area) for one indicator and period, and the change since the period before."""
+
+    current: pd.Series  # one indicator_values row
+    previous_period: str | None
+    previous_value: float | None
+    change: float | None  # percentage points (None when either value is hidden or missing)
+
+
+def headline(
+    con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None = None, disclose: bool = True
+) -> Headline:
+    """Coverage, 95 % CI, children needed to reach the target and change on the previous period.
+
+    ``filters`` restrict to an area (e.g. ``{"borough": "E09000012"}``); the row is the
+    engine's London-level row under those filters. The change is computed from the two
+    periods' values, and hidden when either is suppressed.
+    """
+    check_indicator(indicator)
+    current = indicator_values(con, indicator=indicator, period=period, by="london", filters=filters,
+                               disclose=disclose).iloc[0]
+    before = previous_period(con, indicator=indicator, period=period)
+    previous_value = None
+    if before is not None:
+        row = indicator_values(con, indicator=indicator, period=before, by="london", filters=filters,
+                               disclose=disclose).iloc[0]
+        previous_value = None if pd.isna(row["value"]) else float(row["value"])
+    change = None
+    if previous_value is not None and not pd.isna(current["value"]):
+        change = float(current["value"]) - previous_value
+    return Headline(current=current, previous_period=before, previous_value=previous_value, change=change)
+
+
+def _measure_rows(indicator: str) -> list[tuple]:
+    rows = [m for m in COVER_MEASURES if m[0] == indicator]
+    if not rows:
+        raise QueryError(f"{indicator} has no dose-by-age rule (uptake by age covers COVER and timeliness measures)")
+    return rows
+
+
+def has_uptake_curve(indicator: str) -> bool:
+    """Whether :func:`uptake_by_age` can draw ``indicator`` (COVER and timeliness measures; not the polio booster)."""
+    return any(m[0] == indicator for m in COVER_MEASURES)
+
+
+def _area_sql(filters: dict[str, Any] | None, params: dict[str, Any]) -> str:
+    clauses = []
+    for index, (name, value) in enumerate((filters or {}).items()):
+        if name == "london":
+            continue
+        if name not in _AREA_COLUMNS:
+            raise QueryError(f"Uptake by age filters by {', '.join(_AREA_COLUMNS)}; got {name!r}")
+        values = value if isinstance(value, list | tuple | set) else [value]
+        params[f"area_{index}"] = [str(v) for v in values]
+        clauses.append(f"list_contains($area_{index}, d.{_AREA_COLUMNS[name]})")
+    return "".join(f" AND {clause}" for clause in clauses)
+
+
+def _completed_months(birth: str, day: str) -> str:
+    """SQL: whole months from ``birth`` to ``day``, with ``birth + N months`` as the Nth month-birthday."""
+    return (
+        f"(date_diff('month', {birth}, {day}) - "
+        f"CASE WHEN {birth} + to_months(CAST(date_diff('month', {birth}, {day}) AS INTEGER)) > {day} "
+        "THEN 1 ELSE 0 END)"
+    )
+
+
+def uptake_by_age(
+    con: Any,
+    *,
+    indicator: str,
+    period: str,
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """Cumulative share of the indicator's cohort with the counted doses by each age in months.
+
+    The cohort is the engine's denominator for ``indicator`` and ``period`` (its rows in
+    ``ind_patient``), restricted by ``filters`` (icb / borough / pcn / practice of the
+    registered practice). A child counts at age ``m`` once the dose completing the
+    measure (e.g. the 1st valid MMR, the 3rd 6-in-1; doses counted by distinct date,
+    valid from the rule's age) was given before the ``m``-th month-birthday. At the
+    cohort age (24 for a 24-month measure) the share equals the indicator's value.
+
+    Returns one row per month ``age`` 0..cohort age: ``age``, ``numerator``
+    (cumulative), ``denominator`` (cohort), ``value`` (percent), ``suppressed``. With
+    ``disclose`` the counts follow the disclosure rule and values resting on 1-7
+    children are hidden.
+    """
+    spec = check_indicator(indicator)
+    measures = _measure_rows(spec.id)
+    cohort_age = measures[0][1]
+    params: dict[str, Any] = {"indicator": spec.id, "period": period, "cohort_age": cohort_age}
+    rule_rows = []
+    for index, (_, _, vaccines, min_doses, valid_from, born_from, born_before) in enumerate(measures):
+        params.update({f"v{index}": list(vaccines), f"n{index}": min_doses, f"f{index}": valid_from,
+                       f"bf{index}": born_from, f"bb{index}": born_before})
+        rule_rows.append(f"($v{index}, $n{index}, $f{index}, $bf{index}, $bb{index})")
+    area_sql = _area_sql(filters, params)
+    sql = f"""
+    WITH rules(vaccines, min_doses, valid_from, born_from, born_before) AS (VALUES {", ".join(rule_rows)}),
+    cohort AS (
+        SELECT f.patient_id, d.birth_date
+        FROM ind_patient AS f JOIN patient_dim AS d USING (patient_id)
+        WHERE f.indicator_id = $indicator AND f.period_id = $period AND f.denominator > 0{area_sql}
+    ),
+    doses AS (
+        SELECT c.patient_id, c.birth_date, r.min_doses,
+               list_sort(list_distinct(list(i.vaccination_date))) AS dates
+        FROM cohort AS c
+        JOIN rules AS r ON c.birth_date >= r.born_from AND c.birth_date < r.born_before
+        JOIN immunisations AS i
+          ON i.patient_id = c.patient_id AND list_contains(r.vaccines, i.vaccine)
+         AND i.vaccination_date >= c.birth_date + to_months(CAST(r.valid_from AS INTEGER))
+         AND i.vaccination_date < c.birth_date + to_months(CAST($cohort_age AS INTEGER))
+        GROUP BY ALL
+    )
+    SELECT {_completed_months("birth_date", "dates[min_doses]")} AS completed_months, count(*) AS children
+    FROM doses WHERE len(dates) >= min_doses
+    GROUP BY ALL
+    UNION ALL
+    SELECT -1, count(*) FROM cohort
+    """  # noqa: S608 (identifiers from module whitelists; values bound)
+    rows = con.cursor().execute(sql, params).fetchall()
+    cohort = float(next((n for months, n in rows if months == -1), 0))
+    completed = {int(months): n for months, n in rows if months != -1}
+    ages = list(range(cohort_age + 1))
+    # Vaccinated before the m-th month-birthday = completed months at the dose date below m.
+    cumulative, running = [], 0
+    for age in ages:
+        cumulative.append(float(running))
+        running += completed.get(age, 0)
+    frame = pd.DataFrame({"age": ages, "numerator": cumulative, "denominator": cohort})
+    frame["value"] = (frame["numerator"] / frame["denominator"] * spec.scale).where(frame["denominator"] > 0)
+    frame["suppressed"] = False
+    if disclose:
+        frame = disclosure.apply(frame, derived=["value"])
+    return frame
+
+
+def uptake_curves(
+    con: Any,
+    *,
+    indicator: str,
+    period: str,
+    area: dict[str, Any] | None = None,
+    area_name: str = "",
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """Uptake by age for an area and for London, stacked with a ``series`` column (area first)."""
+    frames = []
+    if area:
+        frames.append(uptake_by_age(con, indicator=indicator, period=period, filters=area, disclose=disclose)
+                      .assign(series=area_name or "Selected area"))
+    frames.append(uptake_by_age(con, indicator=indicator, period=period, disclose=disclose).assign(series="London"))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- GP-team view
+
+
+def practice_details(con: Any, *, practice_code: str) -> dict[str, Any] | None:
+    """The reference row of one practice (name, PCN, borough, ICB) or None when the code is unknown."""
+    frame = (
+        con.cursor()
+        .execute(
+            "SELECT p.practice_code, p.practice_name, p.pcn_code, p.pcn_name, p.borough_code, b.borough_name, "
+            "p.icb_code, p.list_size FROM ref_practices AS p JOIN ref_boroughs AS b USING (borough_code) "
+            "WHERE p.practice_code = ?",
+            [practice_code],
+        )
+        .df()
+    )
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def practice_options(con: Any, *, borough_code: str | None = None) -> pd.DataFrame:
+    """Practices (code, name, borough) for pickers, optionally in one borough, by name."""
+    sql = (
+        "SELECT practice_code, practice_name, borough_code FROM ref_practices "
+        "WHERE ($borough IS NULL OR borough_code = $borough) ORDER BY practice_name, practice_code"
+    )
+    return con.cursor().execute(sql, {"borough": borough_code}).df()
+
+
+def borough_options(con: Any) -> pd.DataFrame:
+    """The 33 boroughs (code, name) by name."""
+    return con.cursor().execute("SELECT borough_code, borough_name FROM ref_boroughs ORDER BY borough_name").df()
+
+
+def period_for(con: Any, *, indicator: str, period_type: str) -> str:
+    """The latest period of ``period_type`` for ``indicator``, or its default when it has no such type."""
+    spec = get(indicator)
+    return default_period(con, indicator, period_type if period_type in spec.period_types else None)
+
+
+_LEVELS = ("Practice", "PCN", "Borough", "London")
+
+
+def practice_comparison(
+    con: Any, *, practice_code: str, period_type: str = "quarter", disclose: bool = True
+) -> pd.DataFrame:
+    """Every immunisation indicator for one practice beside its PCN, borough and London.
+
+    One row per indicator and level (``Practice``, ``PCN``, ``Borough``, ``London``) with
+    the engine's columns (value, CIs, counts, ``patients_to_target`` = children short
+    of the target, ``comparison`` with London, ``suppressed``), plus ``title``,
+    ``period_id``, ``level`` and, on the practice rows, its ``rank`` among the borough's
+    practices with a shown value (1 = highest) and ``ranked`` (how many were ranked).
+    """
+    details = practice_details(con, practice_code=practice_code)
+    if details is None:
+        raise QueryError(f"No practice {practice_code!r} in the reference list")
+    def one_indicator(spec: Indicator) -> pd.DataFrame:
+        period = period_for(con, indicator=spec.id, period_type=period_type)
+        practices = indicator_values(con, indicator=spec.id, period=period, by="practice",
+                                     filters={"borough": details["borough_code"]}, disclose=disclose)
+        # Unfiltered, the borough rows carry London's value (same filters: none) in london_value.
+        boroughs = indicator_values(con, indicator=spec.id, period=period, by="borough", disclose=disclose)
+        pcn = indicator_values(con, indicator=spec.id, period=period, by="pcn",
+                               filters={"pcn": details["pcn_code"]}, disclose=disclose)
+        ranked = practices[~practices["suppressed"].astype(bool) & practices["value"].notna()].copy()
+        ranked["rank"] = pd.to_numeric(ranked["value"]).rank(ascending=False, method="min")
+        own = practices[practices["area_code"] == practice_code].copy()
+        if own.empty:  # no child of the practice in this cohort: an empty row, not a missing one
+            own = pd.DataFrame([{"indicator_id": spec.id, "period_id": period, "area_code": practice_code,
+                                 "area_name": details["practice_name"], "numerator": 0.0, "denominator": 0.0,
+                                 "suppressed": False, "comparison": "not compared"}])
+        own["rank"] = own["area_code"].map(dict(zip(ranked["area_code"], ranked["rank"], strict=True)))
+        own["ranked"] = len(ranked)
+        london_value = boroughs["london_value"].dropna()
+        london = pd.DataFrame([{"indicator_id": spec.id, "period_id": period, "area_code": LONDON_CODE,
+                                "area_name": "London", "value": london_value.iloc[0] if len(london_value) else None,
+                                "numerator": boroughs["numerator"].sum(min_count=1) if not disclose else None,
+                                "denominator": boroughs["denominator"].sum(min_count=1) if not disclose else None,
+                                "suppressed": london_value.empty, "comparison": "not compared"}])
+        parts = [
+            own.assign(level="Practice"),
+            pcn[pcn["area_code"] == details["pcn_code"]].assign(level="PCN"),
+            boroughs[boroughs["area_code"] == details["borough_code"]].assign(level="Borough"),
+            london.assign(level="London"),
+        ]
+        block = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+        block["title"] = spec.title
+        return block
+
+    frames = [one_indicator(spec) for spec in immunisation_indicators()]
+    result = pd.concat(frames, ignore_index=True)
+    result["level"] = pd.Categorical(result["level"], categories=_LEVELS, ordered=True)
+    return result
+
+
+def practice_ranking(
+    con: Any, *, indicator: str, period: str, borough_code: str, disclose: bool = True
+) -> pd.DataFrame:
+    """Every practice of a borough for one indicator (the engine's rows), for a ranked chart with CIs."""
+    check_indicator(indicator)
+    return indicator_values(con, indicator=indicator, period=period, by="practice",
+                            filters={"borough": borough_code}, disclose=disclose)
+
+
+def extract_date(con: Any) -> dt.date:
+    """The extract date recorded in ``meta``."""
+    row = con.cursor().execute("SELECT value FROM meta WHERE key = 'extract_date'").fetchone()
+    if row is None:
+        raise QueryError("The database records no extract date")
+    return dt.date.fromisoformat(row[0])
+
+
+__all__ = [
+    "DEFAULT_INDICATOR",
+    "INDICATOR_IDS",
+    "LONDON_CODE",
+    "SCHEDULED_AGE_MONTHS",
+    "Headline",
+    "borough_options",
+    "check_indicator",
+    "extract_date",
+    "has_uptake_curve",
+    "headline",
+    "immunisation_indicators",
+    "period_for",
+    "practice_comparison",
+    "practice_details",
+    "practice_options",
+    "practice_ranking",
+    "previous_period",
+    "uptake_by_age",
+    "uptake_curves",
+]
