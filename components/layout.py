@@ -1,10 +1,18 @@
-"""Layout pieces shared by every page: navigation, headings, messages, tables and attribution."""
+"""Layout pieces shared by every page: navigation, headings, messages, KPI cards, figure panels with
+loading states, map/table tabs, sortable tables, CSV downloads and attribution."""
 
 from __future__ import annotations
 
+import math
+import re
+
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import html
+import plotly.graph_objects as go
+from dash import dash_table, dcc, html
+
+from components.filters import NAV_LINK_TYPE, URL_SYNC_ID
+from components.style import COMPARISON_LABELS, value_format
 
 NAV_ITEMS = (
     ("Overview", "/"),
@@ -23,11 +31,20 @@ ATTRIBUTION = (
 
 
 def navbar() -> dbc.Navbar:
-    """The top navigation bar with one link per pathfinder page."""
-    links = [dbc.NavItem(dbc.NavLink(label, href=href, active="exact")) for label, href in NAV_ITEMS]
+    """The top navigation bar with one link per pathfinder page.
+
+    Links have ids ``{"type": "nav-link", "index": path}``: a client-side callback in
+    :mod:`components.filters` adds the current filters to their hrefs, so filters
+    carry across pages. The store holds the filter query string.
+    """
+    links = [
+        dbc.NavItem(dbc.NavLink(label, href=href, active="exact", id={"type": NAV_LINK_TYPE, "index": href}))
+        for label, href in NAV_ITEMS
+    ]
     return dbc.Navbar(
         dbc.Container(
             [
+                dcc.Store(id=URL_SYNC_ID),
                 dbc.NavbarBrand("London Pathfinder Dashboards", href="/"),
                 dbc.NavbarToggler(id="navbar-toggler"),
                 dbc.Collapse(dbc.Nav(links, navbar=True, className="ms-auto"), id="navbar-collapse", navbar=True),
@@ -101,3 +118,229 @@ def data_table(frame: pd.DataFrame, *, columns: dict[str, str], caption: str, ta
         responsive=True,
     )
     return html.Div(table, className="table-scroll", tabIndex="0", role="region", **{"aria-label": caption})
+
+
+def kpi_card(
+    *,
+    label: str,
+    value: float | None,
+    unit: str = "percent",
+    ci_low: float | None = None,
+    ci_high: float | None = None,
+    target: float | None = None,
+    patients_to_target: float | None = None,
+    previous_value: float | None = None,
+    previous_label: str = "last period",
+    polarity: str = "high",
+    comparison: str | None = None,
+    note: str = "",
+) -> dbc.Card:
+    """A headline indicator: value with 95 % CI, target, patients to target and direction of change.
+
+    A missing ``value`` shows "Suppressed" (never 0). The change arrow is coloured by
+    whether the change is an improvement for the indicator's ``polarity``.
+    """
+    fmt = value_format(unit)
+    body = [html.Div(label, className="stat-label")]
+    if _missing(value):
+        body.append(html.Div("Suppressed", className="stat-value text-muted"))
+        body.append(html.Div("Fewer than 8 patients: not shown", className="stat-note"))
+        return dbc.Card(dbc.CardBody(body), className="stat-card kpi-card h-100")
+    body.append(html.Div(fmt.text(value), className="stat-value"))
+    if not (_missing(ci_low) or _missing(ci_high)):
+        body.append(html.Div(f"95% CI {fmt.text(ci_low)} to {fmt.text(ci_high)}", className="stat-note"))
+    if not _missing(target):
+        met = value >= target if polarity != "low" else value <= target
+        text = f"Target {fmt.text(target)}: " + ("met" if met else "not met")
+        if not met and not _missing(patients_to_target) and patients_to_target > 0:
+            text += f", {patients_to_target:,.0f} more patients to reach it"
+        body.append(html.Div(text, className="stat-note"))
+    if not _missing(previous_value):
+        body.append(_change(value - previous_value, fmt=fmt, unit=unit, polarity=polarity, since=previous_label))
+    if comparison in {"better", "similar", "worse"}:
+        body.append(html.Div(COMPARISON_LABELS[comparison], className=f"stat-note comparison-{comparison}"))
+    if note:
+        body.append(html.Div(note, className="stat-note"))
+    return dbc.Card(dbc.CardBody(body), className="stat-card kpi-card h-100")
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _change(delta: float, *, fmt, unit: str, polarity: str, since: str) -> html.Div:
+    if abs(delta) < 1e-9:
+        return html.Div(f"No change since {since}", className="stat-note")
+    improved = (delta > 0) == (polarity != "low")
+    points = f"{abs(delta):.1f} points" if unit == "percent" else fmt.text(abs(delta))
+    arrow, word = ("▲", "up") if delta > 0 else ("▼", "down")
+    tone = (
+        "change-better"
+        if improved and polarity in {"high", "low"}
+        else ("change-worse" if polarity in {"high", "low"} else "change-neutral")
+    )
+    return html.Div(
+        [html.Span(arrow, **{"aria-hidden": "true"}), f" {word} {points} since {since}"],
+        className=f"stat-note {tone}",
+    )
+
+
+def figure_panel(
+    figure: go.Figure,
+    *,
+    graph_id: str,
+    download_id: str | None = None,
+    caption: str | None = None,
+    description: str | None = None,
+) -> html.Div:
+    """A figure with a loading state, an optional caption and CSV button (``download_id``) and a text description.
+
+    ``description`` is read by screen readers (the figure itself is not).
+    """
+    aria = {"aria-label": caption or graph_id}
+    if description:
+        aria["aria-describedby"] = f"{graph_id}-description"
+    graph = html.Div(
+        dcc.Loading(
+            dcc.Graph(id=graph_id, figure=figure, config={"displaylogo": False, "responsive": True}),
+            type="circle",
+            delay_show=300,
+        ),
+        role="figure",
+        **aria,
+    )
+    parts = []
+    if caption or download_id:
+        parts.append(
+            html.Div(
+                [
+                    html.Div(caption or "", className="figure-caption"),
+                    *(download_button(download_id) if download_id else []),
+                ],
+                className="d-flex justify-content-between align-items-center mb-1",
+            )
+        )
+    parts.append(graph)
+    if description:
+        parts.append(html.P(description, id=f"{graph_id}-description", className="visually-hidden"))
+    return html.Div(parts, className="figure-panel")
+
+
+def map_panel(
+    figure: go.Figure,
+    frame: pd.DataFrame,
+    *,
+    map_id: str,
+    table_id: str,
+    columns: dict[str, str],
+    caption: str,
+    download_id: str | None = None,
+    unit: str = "percent",
+) -> dbc.Tabs:
+    """A map and its accessible alternative one click away: a sortable table of the same values, and CSV."""
+    return dbc.Tabs(
+        [
+            dbc.Tab(
+                dbc.Card(
+                    dbc.CardBody(figure_panel(figure, graph_id=map_id, download_id=download_id, caption=caption)),
+                    className="map-card",
+                ),
+                label="Map",
+                tab_id="map",
+            ),
+            dbc.Tab(
+                sortable_table(frame, columns=columns, caption=caption, table_id=table_id, unit=unit),
+                label="Table",
+                tab_id="table",
+            ),
+        ],
+        active_tab="map",
+    )
+
+
+_PERCENT_COLUMNS = re.compile(r"^(value|ci_low|ci_high|ci99_low|ci99_high|london_value)$")
+
+
+def sortable_table(
+    frame: pd.DataFrame, *, columns: dict[str, str], caption: str, table_id: str, unit: str = "percent", page_size=50
+) -> html.Div:
+    """A sortable, filterable table of ``frame`` (the map's or chart's values), suppressed cells shown as such.
+
+    ``columns`` maps frame columns to header labels, in display order. Value
+    columns are formatted in the indicator's ``unit``; counts with separators.
+    """
+    shown = frame[list(columns)].copy()
+    suppressed = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else None
+    table_columns = []
+    for column, label in columns.items():
+        spec = {"name": label, "id": column}
+        if pd.api.types.is_numeric_dtype(shown[column]):
+            spec["type"] = "numeric"
+            decimals = (
+                1
+                if _PERCENT_COLUMNS.match(column) and unit == "percent"
+                else (2 if _PERCENT_COLUMNS.match(column) else 0)
+            )
+            spec["format"] = {"specifier": f",.{decimals}f"}
+        table_columns.append(spec)
+    records = shown.astype(object).where(shown.notna(), None).to_dict("records")
+    if suppressed is not None:
+        for record, hidden in zip(records, suppressed, strict=True):
+            if hidden:
+                for column in columns:
+                    if record[column] is None:
+                        record[column] = "suppressed"
+    table = dash_table.DataTable(
+        id=table_id,
+        columns=table_columns,
+        data=records,
+        sort_action="native",
+        filter_action="native",
+        page_size=page_size,
+        style_table={"overflowX": "auto"},
+        style_cell={"fontFamily": "inherit", "fontSize": "0.9rem", "padding": "4px 8px", "textAlign": "left"},
+        style_header={"fontWeight": "600", "backgroundColor": "#e8edee"},
+        style_data_conditional=[
+            {
+                "if": {"filter_query": f'{{{c}}} = "suppressed"', "column_id": c},
+                "color": "#6b7780",
+                "fontStyle": "italic",
+            }
+            for c in columns
+        ],
+        tooltip_header={c: label for c, label in columns.items()},
+    )
+    note = "Sort by clicking a column heading; type in the row under a heading to filter."
+    return html.Div(
+        [html.Div(caption, className="table-caption"), table, html.P(note, className="small text-muted")],
+        role="region",
+        **{"aria-label": caption},
+    )
+
+
+def download_button(download_id: str, label: str = "Download CSV") -> list:
+    """A CSV download button (id ``{download_id}-button``) and its ``dcc.Download`` (id ``download_id``)."""
+    return [
+        dbc.Button(label, id=f"{download_id}-button", color="link", size="sm", className="p-0"),
+        dcc.Download(id=download_id),
+    ]
+
+
+def csv_download(frame: pd.DataFrame, *, filename: str, columns: dict[str, str] | None = None) -> dict:
+    """The ``dcc.Download`` payload for exactly what a chart or table shows, as CSV.
+
+    Pass the frame as displayed (disclosure control already applied). Suppressed
+    cells are written as blanks, with the ``suppressed`` column saying why, so a
+    spreadsheet never reads them as 0. ``columns`` optionally selects and renames.
+    """
+    out = frame.copy()
+    if columns:
+        keep = list(columns) + (["suppressed"] if "suppressed" in out and "suppressed" not in columns else [])
+        out = out[keep].rename(columns=columns)
+    # A cell starting with = + - @ would run as a formula in a spreadsheet: quote text cells that do.
+    for column in [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]:
+        out[column] = out[column].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
+    safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", filename).strip("-") or "data"
+    if not safe_name.endswith(".csv"):
+        safe_name += ".csv"
+    return dcc.send_data_frame(out.to_csv, safe_name, index=False)

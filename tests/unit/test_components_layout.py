@@ -1,0 +1,117 @@
+"""Layout pieces: KPI cards, sortable tables, CSV downloads, loading panels, and the client-side URL callbacks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Dash, dcc, html
+from plotly.utils import PlotlyJSONEncoder
+
+from components import layout
+from components.filters import NAV_LINK_TYPE, URL_SYNC_ID, FilterOptions, FilterState, filter_bar
+
+
+def texts(component) -> list[str]:
+    """Every string in a component tree, in order."""
+    found = []
+    children = getattr(component, "children", component)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if isinstance(child, str):
+            found.append(child)
+        elif hasattr(child, "to_plotly_json"):
+            found.extend(texts(child))
+    return found
+
+
+def test_kpi_card_shows_value_ci_target_gap_and_direction():
+    card = layout.kpi_card(
+        label="MMR1",
+        value=88.2,
+        ci_low=86.0,
+        ci_high=90.1,
+        target=95.0,
+        patients_to_target=123,
+        previous_value=90.0,
+        comparison="worse",
+    )
+    words = " ".join(texts(card))
+    assert "88.2%" in words and "95% CI 86.0% to 90.1%" in words
+    assert "Target 95.0%: not met, 123 more patients to reach it" in words
+    assert "down 1.8 points since last period" in words and "Worse than London" in words
+    assert "change-worse" in json.dumps(card, cls=PlotlyJSONEncoder)
+
+
+def test_kpi_card_direction_follows_polarity_and_target_met():
+    card = layout.kpi_card(label="SABA", value=10.0, target=12.0, previous_value=12.0, polarity="low")
+    words = " ".join(texts(card))
+    assert "Target 12.0%: met" in words and "down 2.0 points" in words
+    assert "change-better" in json.dumps(card, cls=PlotlyJSONEncoder)
+
+
+def test_kpi_card_says_suppressed_never_zero():
+    words = " ".join(texts(layout.kpi_card(label="x", value=float("nan"), target=95.0)))
+    assert "Suppressed" in words and "0" not in words.replace("Fewer than 8", "")
+
+
+def test_sortable_table_marks_suppressed_cells_and_sorts_natively():
+    frame = pd.DataFrame(
+        {
+            "area_name": ["A", "B"],
+            "value": [80.25, np.nan],
+            "denominator": [1200.0, np.nan],
+            "suppressed": [False, True],
+        }
+    )
+    panel = layout.sortable_table(
+        frame,
+        columns={"area_name": "Area", "value": "Coverage (%)", "denominator": "Children"},
+        caption="By area",
+        table_id="t",
+    )
+    table = panel.children[1]
+    assert table.sort_action == "native" and table.data[1] == {
+        "area_name": "B",
+        "value": "suppressed",
+        "denominator": "suppressed",
+    }
+    formats = {c["id"]: c.get("format", {}).get("specifier") for c in table.columns}
+    assert formats == {"area_name": None, "value": ",.1f", "denominator": ",.0f"}
+
+
+def test_csv_download_is_exactly_the_frame_shown_with_suppressed_blank():
+    frame = pd.DataFrame({"area_name": ["A", "=HYPERLINK()"], "value": [80.0, np.nan], "suppressed": [False, True]})
+    payload = layout.csv_download(frame, filename="MMR1 by borough", columns={"area_name": "Area", "value": "Value"})
+    assert payload["filename"] == "MMR1-by-borough.csv"
+    assert payload["content"].splitlines() == ["Area,Value,suppressed", "A,80.0,False", "'=HYPERLINK(),,True"]
+
+
+def test_figure_panel_wraps_the_graph_in_a_loading_state_with_a_download():
+    panel = layout.figure_panel(go.Figure(), graph_id="g", download_id="g-csv", caption="Cap", description="Desc")
+    dumped = json.dumps(panel, cls=PlotlyJSONEncoder)
+    assert '"type": "Loading"' in dumped and '"g-csv-button"' in dumped and '"type": "Download"' in dumped
+    assert '"aria-describedby": "g-description"' in dumped
+
+
+def test_map_panel_has_the_table_one_click_away():
+    frame = pd.DataFrame({"area_name": ["A"], "value": [1.0]})
+    tabs = layout.map_panel(go.Figure(), frame, map_id="m", table_id="t", columns={"area_name": "Area"}, caption="c")
+    assert [tab.label for tab in tabs.children] == ["Map", "Table"]
+
+
+def test_url_and_navigation_callbacks_are_registered_client_side():
+    app = Dash(__name__)
+    app.layout = html.Div(
+        [
+            layout.navbar(),
+            dcc.Location(id="_pages_location"),
+            filter_bar(FilterState(), FilterOptions.from_reference(), dimensions=("sex",)),
+        ]
+    )
+    dependencies = app.server.test_client().get("/_dash-dependencies").get_json()
+    outputs = {d["output"]: d for d in dependencies}
+    sync = next(d for key, d in outputs.items() if URL_SYNC_ID in key)
+    assert sync["clientside_function"] is not None and "replaceState" in json.dumps(app._inline_scripts)
+    assert any(NAV_LINK_TYPE in key and "href" in key and "active" in key for key in outputs)
