@@ -262,7 +262,7 @@ def practice_comparison_chart(
     practice = frame[frame["level"].astype(str) == "Practice"]
     hidden = practice[practice["suppressed"].fillna(False).astype(bool) | pd.to_numeric(practice["value"]).isna()]
     for name in hidden["title"]:
-        figure.add_annotation(x=1, xref="paper", xanchor="right", y=name, text="practice suppressed or no cohort",
+        figure.add_annotation(x=0, xref="paper", xanchor="left", y=name, text="practice: suppressed or no cohort",
                               showarrow=False, font={"size": 10, "color": SUPPRESSED_COLOUR})
     if target is not None:
         figure.add_vline(x=target, line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5},

@@ -370,3 +370,40 @@ __all__ = [
     "uptake_by_age",
     "uptake_curves",
 ]
+
+
+def practice_comparison_wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`practice_comparison` as one row per indicator: the practice's figures, then PCN, borough, London.
+
+    Columns: ``indicator_id``, ``title``, ``period_id``, ``practice_value``, ``ci_low``, ``ci_high``,
+    ``vaccinated``, ``children``, ``children_short`` (to the target), ``rank``, ``ranked``, ``comparison``,
+    ``pcn_value``, ``borough_value``, ``london_value``, ``suppressed`` (the practice's row).
+    """
+    practice = frame[frame["level"].astype(str) == "Practice"].set_index("indicator_id")
+    rows = []
+    for indicator_id, block in frame.groupby("indicator_id", sort=False):
+        by_level = {str(level): row for level, row in zip(block["level"], block.to_dict("records"), strict=True)}
+        own = practice.loc[indicator_id]
+        rows.append({
+            "indicator_id": indicator_id,
+            "title": own["title"],
+            "period_id": own["period_id"],
+            "practice_value": own.get("value"),
+            "ci_low": own.get("ci_low"),
+            "ci_high": own.get("ci_high"),
+            "vaccinated": own.get("numerator"),
+            "children": own.get("denominator"),
+            "children_short": own.get("patients_to_target"),
+            "rank": own.get("rank"),
+            "ranked": own.get("ranked"),
+            "comparison": own.get("comparison"),
+            "pcn_value": by_level.get("PCN", {}).get("value"),
+            "borough_value": by_level.get("Borough", {}).get("value"),
+            "london_value": by_level.get("London", {}).get("value"),
+            "suppressed": bool(own.get("suppressed")),
+        })
+    wide = pd.DataFrame(rows)
+    for column in ("practice_value", "ci_low", "ci_high", "vaccinated", "children", "children_short", "rank",
+                   "ranked", "pcn_value", "borough_value", "london_value"):
+        wide[column] = pd.to_numeric(wide[column], errors="coerce")
+    return wide

@@ -1,0 +1,264 @@
+"""GP team view: one practice's coverage for every vaccine beside its PCN, borough and London.
+
+Ranked among its borough's practices with 95 % CIs, children short of 95 % per vaccine,
+and the practice's trend. Aggregates only (disclosure control unless the role may see
+unrounded counts); the practice's children are listed in the cohort finder.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+import dash_bootstrap_components as dbc
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, dcc, html
+
+from components.charts import ranked_chart, spc_chart
+from components.immunisation_views import practice_comparison_chart
+from components.layout import csv_download, error_message, figure_panel, page_header, sortable_table
+from components.style import apply_base_layout
+from queries import immunisation as imm
+from queries.db import DataUnavailable, default_database
+from queries.indicators import QueryError, trend
+from security.roles import PRACTICE_CODE, may_see_unrounded
+from security.web import current_user_principal
+
+dash.register_page(
+    __name__,
+    path_template="/immunisation/practice/<ods_code>",
+    name="Immunisation: GP team view",
+    title="Immunisation: GP team view",
+)
+
+PREFIX = "imm-gp"
+PRACTICE_ID = f"{PREFIX}-practice"
+PERIOD_TYPE_ID = f"{PREFIX}-period-type"
+INDICATOR_ID = f"{PREFIX}-indicator"
+COMPARISON_ID = f"{PREFIX}-comparison"
+COMPARISON_TABLE_WRAP_ID = f"{PREFIX}-comparison-table-wrap"
+COMPARISON_TABLE_ID = f"{PREFIX}-comparison-table"
+RANKING_ID = f"{PREFIX}-ranking"
+TREND_ID = f"{PREFIX}-trend"
+DOWNLOADS = {
+    "comparison": f"{PREFIX}-download-comparison",
+    "ranking": f"{PREFIX}-download-ranking",
+    "trend": f"{PREFIX}-download-trend",
+}
+PERIOD_TYPES = {"quarter": "Latest quarter", "fy": "Latest financial year"}
+_FAILURES = (DataUnavailable, QueryError, duckdb.Error)
+TITLE = "GP team view: pre-school immunisation"
+_TABLE_COLUMNS = {
+    "title": "Vaccine",
+    "practice_value": "Practice %",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "vaccinated": "Vaccinated",
+    "children": "Children",
+    "children_short": "Children short of 95%",
+    "rank_text": "Rank in borough",
+    "pcn_value": "PCN %",
+    "borough_value": "Borough %",
+    "london_value": "London %",
+    "period_id": "Period",
+}
+
+
+def _disclose() -> bool:
+    return not may_see_unrounded(current_user_principal())
+
+
+def _message_figure(text: str, height: int = 320) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                          font={"size": 14, "color": "#425563"})
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return apply_base_layout(figure, height=height)
+
+
+def layout(ods_code: str | None = None, indicator: str | None = None, period_type: str | None = None,
+           **_query) -> html.Div:
+    """The practice's comparison, ranking and trend; a clear message for an unknown practice code."""
+    code = (ods_code or "").strip().upper()
+    if not PRACTICE_CODE.match(code):
+        return html.Div([page_header(TITLE, ""), error_message("That is not a GP practice code (e.g. E83003).")])
+    try:
+        details = imm.practice_details(default_database(), practice_code=code)
+    except _FAILURES as error:
+        return html.Div([page_header(TITLE, ""), error_message(str(error))])
+    if details is None:
+        return html.Div([page_header(TITLE, ""), error_message(f"No London practice with code {code}.")])
+    indicator = indicator if indicator in imm.INDICATOR_IDS else imm.DEFAULT_INDICATOR
+    period_type = period_type if period_type in PERIOD_TYPES else "quarter"
+    lead = (f"{details['practice_name']} ({code}), {details['pcn_name']}, {details['borough_name']}: coverage "
+            "for every vaccine against the PCN, borough and London, the practice's place among the borough's "
+            "practices, and its trend.")
+    options = [{"label": spec.title, "value": spec.id} for spec in imm.immunisation_indicators()]
+    cohort_link = "/immunisation/cohort?" + urlencode({"practice": code})
+    return html.Div(
+        [
+            dcc.Store(id=PRACTICE_ID, data=code),
+            page_header(f"{details['practice_name']}: pre-school immunisation", lead),
+            html.Div(
+                dbc.Row(
+                    [
+                        dbc.Col(html.Div([
+                            html.Label("Period", htmlFor=PERIOD_TYPE_ID, className="small fw-semibold"),
+                            dbc.RadioItems(id=PERIOD_TYPE_ID, value=period_type, inline=True,
+                                           options=[{"label": v, "value": k} for k, v in PERIOD_TYPES.items()]),
+                        ]), md=5),
+                        dbc.Col(dbc.Button("Children of this practice missing doses (cohort finder)",
+                                           href=cohort_link, color="secondary", outline=True, className="mt-md-3"),
+                                md="auto"),
+                        dbc.Col(dcc.Link("Back to the London immunisation page", href="/immunisation",
+                                         className="d-inline-block mt-md-4"), md="auto"),
+                    ],
+                    className="g-2",
+                ),
+                className="filter-bar mb-3",
+                role="search",
+                **{"aria-label": "Choose the period"},
+            ),
+            dbc.Card(dbc.CardBody([
+                html.H2("Every vaccine: practice, PCN, borough and London", className="h5"),
+                dbc.Tabs([
+                    dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=COMPARISON_ID,
+                                         download_id=DOWNLOADS["comparison"],
+                                         caption="Practice with 95% CI; suppressed where 1–7 children"),
+                            label="Chart", tab_id="chart"),
+                    dbc.Tab(html.Div(id=COMPARISON_TABLE_WRAP_ID, className="pt-2"), label="Table", tab_id="table"),
+                ], active_tab="chart"),
+            ]), className="mb-3"),
+            dbc.Card(dbc.CardBody([
+                html.H2("One vaccine: rank in the borough and trend", className="h5"),
+                html.Label("Vaccine", htmlFor=INDICATOR_ID, className="small fw-semibold"),
+                dcc.Dropdown(id=INDICATOR_ID, options=options, value=indicator, clearable=False, className="mb-2"),
+                dbc.Row([
+                    dbc.Col(figure_panel(_message_figure("Loading…"), graph_id=RANKING_ID,
+                                         download_id=DOWNLOADS["ranking"]), lg=6),
+                    dbc.Col(figure_panel(_message_figure("Loading…"), graph_id=TREND_ID,
+                                         download_id=DOWNLOADS["trend"]), lg=6),
+                ]),
+            ]), className="mb-3"),
+        ]
+    )
+
+
+def comparison_values(
+    db, *, practice_code: str, period_type: str, disclose: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The comparison table's rows (one per vaccine, rank as text) and the long rows behind the chart."""
+    long = imm.practice_comparison(db, practice_code=practice_code, period_type=period_type, disclose=disclose)
+    wide = imm.practice_comparison_wide(long)
+    wide["rank_text"] = [
+        f"{int(rank)} of {int(ranked)}" if pd.notna(rank) else "not ranked"
+        for rank, ranked in zip(wide["rank"], wide["ranked"], strict=True)
+    ]
+    return wide, long
+
+
+@callback(
+    Output(COMPARISON_ID, "figure"),
+    Output(COMPARISON_TABLE_WRAP_ID, "children"),
+    Input(PERIOD_TYPE_ID, "value"),
+    State(PRACTICE_ID, "data"),
+)
+def update_comparison(period_type: str, practice_code: str):
+    """Every vaccine for the practice beside its PCN, borough and London."""
+    period_type = period_type if period_type in PERIOD_TYPES else "quarter"
+    try:
+        wide, long = comparison_values(default_database(), practice_code=practice_code, period_type=period_type,
+                                       disclose=_disclose())
+    except _FAILURES as error:
+        return _message_figure(str(error)), error_message(str(error))
+    figure = practice_comparison_chart(frame=long, target=95.0)
+    table = sortable_table(wide, columns=_TABLE_COLUMNS, caption=f"{PERIOD_TYPES[period_type]}: every vaccine",
+                           table_id=COMPARISON_TABLE_ID)
+    return figure, table
+
+
+def ranking_values(db, *, practice_code: str, indicator: str, period_type: str, disclose: bool) -> pd.DataFrame:
+    """Every practice of the practice's borough for one vaccine (the ranked chart's rows)."""
+    details = imm.practice_details(db, practice_code=practice_code)
+    if details is None:
+        raise QueryError(f"No practice {practice_code!r}")
+    period = imm.period_for(db, indicator=indicator, period_type=period_type)
+    return imm.practice_ranking(db, indicator=indicator, period=period, borough_code=details["borough_code"],
+                                disclose=disclose)
+
+
+@callback(
+    Output(RANKING_ID, "figure"),
+    Input(INDICATOR_ID, "value"),
+    Input(PERIOD_TYPE_ID, "value"),
+    State(PRACTICE_ID, "data"),
+)
+def update_ranking(indicator: str, period_type: str, practice_code: str):
+    """The borough's practices ranked for one vaccine, this practice in bold."""
+    try:
+        spec = imm.check_indicator(indicator)
+        frame = ranking_values(default_database(), practice_code=practice_code, indicator=indicator,
+                               period_type=period_type if period_type in PERIOD_TYPES else "quarter",
+                               disclose=_disclose())
+    except _FAILURES as error:
+        return _message_figure(str(error))
+    london = frame["london_value"].dropna()
+    return ranked_chart(values=frame, value_label="Coverage", unit=spec.unit,
+                        london_value=None, target=spec.target, highlight=practice_code,
+                        title=f"Practices in the borough: {spec.title}"
+                        + ("" if london.empty else f" (borough {london.iloc[0]:.1f}%)"))
+
+
+@callback(
+    Output(TREND_ID, "figure"),
+    Input(INDICATOR_ID, "value"),
+    State(PRACTICE_ID, "data"),
+)
+def update_trend(indicator: str, practice_code: str):
+    """The practice's trend for one vaccine with SPC limits."""
+    try:
+        spec = imm.check_indicator(indicator)
+        series = trend(default_database(), indicator=indicator, filters={"practice": practice_code},
+                       disclose=_disclose())
+    except _FAILURES as error:
+        return _message_figure(str(error))
+    if len(series) < 2:
+        return _message_figure("One period only: no trend to draw.")
+    return spc_chart(series=series, value_label="Coverage", unit=spec.unit, target=spec.target,
+                     title=f"This practice: {spec.title}")
+
+
+@callback(Output(DOWNLOADS["comparison"], "data"), Input(f"{DOWNLOADS['comparison']}-button", "n_clicks"),
+          State(PERIOD_TYPE_ID, "value"), State(PRACTICE_ID, "data"), prevent_initial_call=True)
+def download_comparison(_clicks, period_type: str, practice_code: str):
+    """The comparison table as CSV (as shown)."""
+    period_type = period_type if period_type in PERIOD_TYPES else "quarter"
+    wide, _ = comparison_values(default_database(), practice_code=practice_code, period_type=period_type,
+                                disclose=_disclose())
+    return csv_download(wide, filename=f"immunisation-{practice_code}-{period_type}")
+
+
+@callback(Output(DOWNLOADS["ranking"], "data"), Input(f"{DOWNLOADS['ranking']}-button", "n_clicks"),
+          State(INDICATOR_ID, "value"), State(PERIOD_TYPE_ID, "value"), State(PRACTICE_ID, "data"),
+          prevent_initial_call=True)
+def download_ranking(_clicks, indicator: str, period_type: str, practice_code: str):
+    """The borough's practices for one vaccine as CSV."""
+    imm.check_indicator(indicator)
+    frame = ranking_values(default_database(), practice_code=practice_code, indicator=indicator,
+                           period_type=period_type if period_type in PERIOD_TYPES else "quarter",
+                           disclose=_disclose())
+    return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-borough-practices")
+
+
+@callback(Output(DOWNLOADS["trend"], "data"), Input(f"{DOWNLOADS['trend']}-button", "n_clicks"),
+          State(INDICATOR_ID, "value"), State(PRACTICE_ID, "data"), prevent_initial_call=True)
+def download_trend(_clicks, indicator: str, practice_code: str):
+    """The practice's trend as CSV."""
+    imm.check_indicator(indicator)
+    frame = trend(default_database(), indicator=indicator, filters={"practice": practice_code},
+                  disclose=_disclose())
+    return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-trend")
+
