@@ -53,30 +53,45 @@ def served_db(request) -> Path:
     return Path(request.getfixturevalue("small_db"))
 
 
+# The demo commissioner sees all of London: the widest view, so every page has something to show.
+TEST_USER = ("demo.commissioner", "demo-commissioner")
+
+
+def _serve(db_path: Path, name: str, browser: Browser, tmp_path_factory) -> harness.AppServer:
+    server = harness.AppServer(db_path, name, audit_dir=tmp_path_factory.mktemp(f"audit-{name}")).start()
+    try:
+        if server.requires_sign_in():
+            server.sign_in(browser, *TEST_USER)
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
 @pytest.fixture(scope="session")
-def app_server(served_db) -> Iterator[harness.AppServer]:
-    """The app on the small database, served by gunicorn on a free port."""
-    server = harness.AppServer(served_db, "small-db").start()
+def app_server(served_db, chromium, tmp_path_factory) -> Iterator[harness.AppServer]:
+    """The app on the small database, served by gunicorn on a free port, with a signed-in test user."""
+    server = _serve(served_db, "small-db", chromium, tmp_path_factory)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def app_without_data(tmp_path_factory) -> Iterator[harness.AppServer]:
+def app_without_data(chromium, tmp_path_factory) -> Iterator[harness.AppServer]:
     """The app pointed at a database file that does not exist (a deployment before the first build)."""
     missing = tmp_path_factory.mktemp("no-database") / "pathfinder.duckdb"
-    server = harness.AppServer(missing, "no-db").start()
+    server = _serve(missing, "no-db", chromium, tmp_path_factory)
     yield server
     server.stop()
 
 
 @pytest.fixture
 def recorded_page(chromium) -> Iterator:
-    """A factory ``(server, viewport) -> (page, recorder)``; every context it opens is closed afterwards."""
+    """A factory ``(server, viewport, signed_in=True) -> (page, recorder)``; its contexts are closed afterwards."""
     pages: list[Page] = []
 
-    def open_recorded(server: harness.AppServer, viewport: str = "desktop"):
-        page, recorder = harness.new_recorded_page(chromium, server.origin, viewport)
+    def open_recorded(server: harness.AppServer, viewport: str = "desktop", *, signed_in: bool = True):
+        page, recorder = harness.new_recorded_page(chromium, server, viewport, signed_in=signed_in)
         pages.append(page)
         return page, recorder
 
@@ -115,7 +130,7 @@ class VisitCache:
         return self._visits[key]
 
     def _visit(self, name: str, path: str, viewport: str) -> Visit:
-        page, recorder = harness.new_recorded_page(self.browser, self.server.origin, viewport)
+        page, recorder = harness.new_recorded_page(self.browser, self.server, viewport)
         try:
             harness.open_page(page, self.server.url(path), recorder)
             screenshot = harness.save_screenshot(page, f"{self.label}-{name}", viewport)

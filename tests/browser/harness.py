@@ -7,6 +7,7 @@ run axe-core, save screenshots.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,9 +85,12 @@ def free_port() -> int:
 class AppServer:
     """The app served by gunicorn in a subprocess, against one database file."""
 
-    def __init__(self, db_path: Path, name: str):
+    def __init__(self, db_path: Path, name: str, audit_dir: Path):
         self.db_path = Path(db_path)
         self.name = name
+        self.audit_dir = Path(audit_dir)
+        # Cookies of a signed-in session (Playwright storage state); None until :meth:`sign_in`.
+        self.storage_state: dict | None = None
         self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         SERVER_LOGS.mkdir(parents=True, exist_ok=True)
@@ -97,6 +102,9 @@ class AppServer:
         """Start gunicorn and wait until the Dash app answers; fail with the server's log if it does not."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PATHFINDER_")}
         env["PATHFINDER_DB"] = str(self.db_path)
+        # Demo mode: the published demo accounts, synthetic data only. Audit records go to a temporary folder.
+        env["PATHFINDER_DEMO"] = "true"
+        env["PATHFINDER_AUDIT_DIR"] = str(self.audit_dir)
         command = [
             sys.executable,
             "-m",
@@ -125,12 +133,38 @@ class AppServer:
         raise RuntimeError(f"The app did not answer within {timeout_s:.0f} s:\n{self.log_tail()}")
 
     def _answers(self) -> bool:
-        # /_dash-dependencies needs no database: it answers as soon as the Dash app is loaded.
+        # /_dash-dependencies needs no database: it answers (200, or 401 behind the sign-in gate)
+        # as soon as the Dash app is loaded.
         try:
             with urllib.request.urlopen(self.origin + "/_dash-dependencies", timeout=2) as response:
                 return response.status == 200
+        except urllib.error.HTTPError as error:
+            return error.code == 401
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
+
+    def requires_sign_in(self) -> bool:
+        """True when opening the app sends an anonymous visitor to the sign-in page."""
+        try:
+            with urllib.request.urlopen(self.origin + "/", timeout=10) as response:
+                final_url = response.url
+        except urllib.error.HTTPError as error:  # an error page still tells where the redirects ended
+            final_url = error.url
+        return urllib.parse.urlsplit(final_url).path == "/login"
+
+    def sign_in(self, browser: Browser, username: str, password: str) -> None:
+        """Sign in through the real form and keep the session cookie for every later page."""
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(self.url("/login"))
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(lambda url: urllib.parse.urlsplit(url).path != "/login")
+            self.storage_state = context.storage_state()
+        finally:
+            context.close()
 
     def stop(self) -> None:
         """Stop the server (politely, then firmly)."""
@@ -168,6 +202,10 @@ class Recorder:
         own = self.origin + "/"
         return [url for url in self.requests if not (url.startswith(own) or url.startswith(IN_BROWSER_SCHEMES))]
 
+    def describe_problems(self) -> str:
+        """The problems as an indented list, for an assertion message."""
+        return "\n".join(f"  {line[:400]}" for line in self.problems())
+
     def problems(self) -> list[str]:
         """Console errors, uncaught exceptions and failed responses, one line each."""
         return (
@@ -177,13 +215,22 @@ class Recorder:
         )
 
 
-def new_recorded_page(browser: Browser, origin: str, viewport: str) -> tuple[Page, Recorder]:
+def new_recorded_page(
+    browser: Browser, server: AppServer, viewport: str, *, signed_in: bool = True
+) -> tuple[Page, Recorder]:
     """A fresh context and page at ``viewport`` that records requests, console errors and failed responses.
 
-    Requests leaving ``origin`` are recorded and then aborted, so a test never waits on the
+    Signed in as the server's test user when there is one (``signed_in=False`` for an anonymous visitor).
+    Requests leaving the server's origin are recorded and then aborted, so a test never waits on the
     internet and an offline failure is reported, not hidden behind a timeout.
     """
-    context = browser.new_context(viewport=VIEWPORTS[viewport], locale="en-GB", timezone_id="Europe/London")
+    origin = server.origin
+    context = browser.new_context(
+        viewport=VIEWPORTS[viewport],
+        locale="en-GB",
+        timezone_id="Europe/London",
+        storage_state=server.storage_state if signed_in else None,
+    )
     context.set_default_timeout(15_000)
     recorder = Recorder(origin=origin)
     own = origin + "/"
@@ -255,12 +302,21 @@ def open_page(page: Page, url: str, recorder: Recorder | None = None) -> None:
     response = page.goto(url)
     if response is not None and response.status >= 400:
         return
+    landed = urllib.parse.urlsplit(page.url).path
+    if landed == "/login" and urllib.parse.urlsplit(url).path != "/login":
+        raise AssertionError(f"{url} sent the browser to the sign-in page: the test user is not signed in")
     wait_until_settled(page, recorder)
 
 
 def run_axe(page: Page) -> list[dict]:
-    """Run axe-core (vendored, injected from disk) on the whole page; every violation, summarised."""
-    page.add_script_tag(path=str(AXE_JS))
+    """Run axe-core (vendored, injected from disk) on the whole page; every violation, summarised.
+
+    The app's Content-Security-Policy rightly refuses inline scripts, so axe is not added as a
+    script tag: it is evaluated through the DevTools protocol, which CSP does not govern. The page
+    itself keeps its real CSP (no ``bypass_csp``), so a CSP violation still shows as a console error.
+    """
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(_axe_source())
     return page.evaluate(
         """async () => {
             const result = await axe.run(document, {resultTypes: ['violations']});
@@ -270,6 +326,11 @@ def run_axe(page: Page) -> list[dict]:
             }));
         }"""
     )
+
+
+@functools.cache
+def _axe_source() -> str:
+    return AXE_JS.read_text()
 
 
 def blocking(violations: list[dict]) -> list[dict]:

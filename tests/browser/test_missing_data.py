@@ -15,7 +15,7 @@ def test_overview_says_data_unavailable(visits_without_data):
     assert "Data unavailable" in visit.body_text, f"server log:\n{visits_without_data.server.log_tail(20)}"
     assert "make data" in visit.body_text, "the message should tell the user how to build the database"
     assert not [m for m in ERROR_MARKERS if m in visit.body_text]
-    assert visit.recorder.problems() == []
+    assert not visit.recorder.problems(), visit.recorder.describe_problems()
     assert not harness.blocking(visit.violations), harness.describe_violations(harness.blocking(visit.violations))
 
 
@@ -24,4 +24,6 @@ def test_other_pages_open_without_errors(visits_without_data, name, path):
     visit = visits_without_data.get(name, path, "desktop")
     assert visit.heading.strip()
     assert not [m for m in ERROR_MARKERS if m in visit.body_text]
-    assert visit.recorder.problems() == [], f"server log:\n{visits_without_data.server.log_tail(20)}"
+    assert not visit.recorder.problems(), (
+        f"{visit.recorder.describe_problems()}\nserver log:\n{visits_without_data.server.log_tail(20)}"
+    )

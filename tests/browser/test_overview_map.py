@@ -13,15 +13,24 @@ pytestmark = pytest.mark.browser
 BOROUGHS = 33
 MAP_GRAPH = "#overview-map .js-plotly-plot"
 
-# MapLibre's own view of what it drew: Plotly names its choropleth fill layers '...-fill' and gives
-# each rendered feature its borough's centroid ('ct') and fill colour ('fc') as properties.
+# MapLibre's own view of what it drew. The area trace (data[0]) lists every borough; a suppressed
+# borough has no value (not drawn, the grey underlay shows) and a marker in the scattermap trace
+# instead. Plotly names its layers 'plotly-trace-layer-<uid>-fill|circle' and gives each rendered
+# fill feature its borough's centroid ('ct') and fill colour ('fc') as properties.
 RENDERED_BOROUGHS = """() => {
     const gd = document.querySelector('#overview-map .js-plotly-plot');
     const map = gd._fullLayout.map._subplot.map;
-    const fills = map.queryRenderedFeatures().filter(f => f.layer.id.endsWith('-fill'));
+    const areas = gd._fullData[0];
+    const markers = gd._fullData.filter(t => t.type === 'scattermap');
+    const features = map.queryRenderedFeatures();
+    const fills = features.filter(f => f.layer.id === `plotly-trace-layer-${areas.uid}-fill`);
+    const circles = features.filter(f => markers.some(t => f.layer.id === `plotly-trace-layer-${t.uid}-circle`));
     return {
-        locations: gd._fullData[0].locations.length,
-        centroids: new Set(fills.map(f => JSON.stringify(f.properties.ct))).size,
+        areas: areas.locations.length,
+        valued: Array.from(areas.z).filter(Number.isFinite).length,
+        suppressed: markers.reduce((n, t) => n + t.lat.length, 0),
+        filled: new Set(fills.map(f => JSON.stringify(f.properties.ct))).size,
+        marked: circles.length,
         colours: new Set(fills.map(f => f.properties.fc)).size,
     };
 }"""
@@ -57,17 +66,19 @@ def test_borough_map_draws_every_borough_offline(overview):
     box = canvas.bounding_box()
     assert box["width"] > 300 and box["height"] > 300
 
-    rendered = page.evaluate(RENDERED_BOROUGHS)
-    assert rendered["locations"] == BOROUGHS
-    assert rendered["centroids"] == BOROUGHS, "MapLibre drew fewer boroughs than the figure holds"
-    assert rendered["colours"] > 1, "every borough has the same colour: the values did not reach the map"
+    drawn = page.evaluate(RENDERED_BOROUGHS)
+    assert drawn["areas"] == BOROUGHS
+    assert drawn["valued"] + drawn["suppressed"] == BOROUGHS, f"every borough has a value or a marker: {drawn}"
+    assert drawn["filled"] == drawn["valued"], f"MapLibre did not fill every borough with a value: {drawn}"
+    assert drawn["marked"] == drawn["suppressed"], f"MapLibre did not mark every suppressed borough: {drawn}"
+    assert drawn["colours"] > 1, "every borough has the same colour: the values did not reach the map"
 
     # The pixels themselves: a blank or single-colour canvas has a handful of colours, a choropleth hundreds.
     png = base64.b64encode(page.locator(MAP_GRAPH).screenshot()).decode()
     assert page.evaluate(DISTINCT_COLOURS, f"data:image/png;base64,{png}") > 50
 
     assert recorder.off_origin_requests() == []
-    assert recorder.problems() == []
+    assert not recorder.problems(), recorder.describe_problems()
 
 
 def test_map_table_alternative_is_reachable_by_keyboard(overview):

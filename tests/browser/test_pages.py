@@ -30,7 +30,10 @@ def test_every_page_in_the_navigation_is_covered(recorded_page, app_server):
 @pytest.mark.parametrize(("name", "path", "viewport"), CASES)
 def test_page_has_no_console_errors(visits, name, path, viewport):
     visit = visits.get(name, path, viewport)
-    assert visit.recorder.problems() == [], f"{path} at {viewport}; server log:\n{visits.server.log_tail(15)}"
+    problems = visit.recorder.problems()
+    assert not problems, (
+        f"{path} at {viewport}:\n{visit.recorder.describe_problems()}\nserver log:\n{visits.server.log_tail(15)}"
+    )
 
 
 @pytest.mark.parametrize(("name", "path", "viewport"), CASES)
