@@ -44,6 +44,25 @@ def is_suppressed(count: float | None) -> bool:
     return 1 <= math.floor(float(count) + 0.5) <= SUPPRESS_UP_TO
 
 
+def disclose_array(counts) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`disclose_count`: (disclosed values as float with NaN where hidden, suppressed mask)."""
+    values = np.asarray(counts, dtype=object)
+    values = np.array([np.nan if v is None else v for v in values], dtype=float) if values.dtype == object else (
+        values.astype(float)
+    )
+    whole = np.floor(values + 0.5)
+    suppressed = (whole >= 1) & (whole <= SUPPRESS_UP_TO)
+    rounded = np.where(whole == 0, 0.0, ROUND_TO * np.floor(whole / ROUND_TO + 0.5))
+    rounded[suppressed | np.isnan(values)] = np.nan
+    return rounded, suppressed
+
+
+def _as_object(values: np.ndarray) -> np.ndarray:
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out
+
+
 def apply(
     frame: pd.DataFrame,
     *,
@@ -57,19 +76,51 @@ def apply(
     ``counts`` and ``other_counts`` are disclosed with :func:`disclose_count`;
     a row is ``suppressed`` when any ``basis`` count is 1-7, and then every
     ``derived`` column (value, intervals, comparison, ...) and every
-    ``other_counts`` column is set to None for that row.
+    ``other_counts`` column is set to None for that row. Hidden values are None, never 0.
     """
     counts, basis, other_counts, derived = list(counts), list(basis), list(other_counts), list(derived)
     safe = frame.copy()
     suppressed = np.zeros(len(safe), dtype=bool)
     for column in basis:
-        suppressed |= safe[column].map(is_suppressed).to_numpy(dtype=bool)
+        suppressed |= disclose_array(safe[column])[1]
     for column in counts + other_counts:
-        safe[column] = pd.Series([disclose_count(v) for v in safe[column]], index=safe.index, dtype=object)
-    for column in derived + other_counts:
-        safe[column] = safe[column].astype(object)
-        safe.loc[suppressed, column] = None
-    safe["suppressed"] = suppressed | (
-        safe["suppressed"].fillna(False).to_numpy(dtype=bool) if "suppressed" in safe else False
-    )
+        disclosed, _ = disclose_array(safe[column])
+        if column in other_counts:
+            disclosed[suppressed] = np.nan
+        safe[column] = pd.Series(_as_object(disclosed), index=safe.index, dtype=object)
+    for column in derived:
+        hidden = safe[column].to_numpy(dtype=object).copy()
+        hidden[suppressed] = None
+        safe[column] = pd.Series(hidden, index=safe.index, dtype=object)
+    previous = safe["suppressed"].fillna(False).to_numpy(dtype=bool) if "suppressed" in safe else False
+    safe["suppressed"] = suppressed | previous
+    return safe
+
+
+def apply_arrays(
+    columns: dict[str, np.ndarray],
+    *,
+    counts: Iterable[str] = ("numerator", "denominator"),
+    basis: Iterable[str] = ("numerator", "denominator"),
+    other_counts: Iterable[str] = (),
+    derived: Iterable[str] = (),
+) -> dict[str, np.ndarray]:
+    """:func:`apply` on a dict of equal-length arrays (the fast path used by the API); returns a new dict."""
+    counts, basis, other_counts, derived = list(counts), list(basis), list(other_counts), list(derived)
+    safe = dict(columns)
+    length = len(next(iter(columns.values())))
+    suppressed = np.zeros(length, dtype=bool)
+    for column in basis:
+        suppressed |= disclose_array(columns[column])[1]
+    for column in counts + other_counts:
+        disclosed, _ = disclose_array(columns[column])
+        if column in other_counts:
+            disclosed[suppressed] = np.nan
+        safe[column] = _as_object(disclosed)
+    for column in derived:
+        hidden = np.asarray(columns[column], dtype=object).copy()
+        hidden[suppressed] = None
+        safe[column] = hidden
+    previous = np.asarray(columns.get("suppressed", np.zeros(length, dtype=bool)), dtype=bool)
+    safe["suppressed"] = suppressed | previous
     return safe

@@ -12,6 +12,8 @@ value is a bound parameter.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,25 +157,54 @@ def periods(con: Any, indicator: str) -> pd.DataFrame:
     return frame
 
 
+class _PerConnection:
+    """Small per-connection cache (periods, area names). Holds a reference to each connection it caches for, so
+    an id cannot be reused by another connection while its entry lives; the oldest entries are dropped."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self.entries: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, con: Any) -> dict[str, Any]:
+        with self.lock:
+            entry = self.entries.get(id(con))
+            if entry is None or entry[0] is not con:
+                entry = (con, {})
+                self.entries[id(con)] = entry
+                while len(self.entries) > self.size:
+                    self.entries.popitem(last=False)
+            self.entries.move_to_end(id(con))
+            return entry[1]
+
+
+_cache = _PerConnection()
+
+
+def _period_table(con: Any) -> dict[str, tuple[str, Any, Any, str]]:
+    """period_id -> (period_type, start_date, end_date, label), newest first (read once per connection)."""
+    cached = _cache.get(con)
+    if "periods" not in cached:
+        rows = _cursor(con).execute(
+            "SELECT period_id, period_type, start_date, end_date, label FROM ind_period ORDER BY end_date DESC"
+        ).fetchall()
+        cached["periods"] = {row[0]: tuple(row[1:]) for row in rows}
+    return cached["periods"]
+
+
 def default_period(con: Any, indicator: str, period_type: str | None = None) -> str:
     """The latest complete period of the indicator's default type (or ``period_type``)."""
     spec = get(indicator)
     wanted = period_type or spec.default_period_type
-    row = (
-        _cursor(con)
-        .execute(
-            "SELECT period_id FROM ind_period WHERE period_type = ? ORDER BY end_date DESC LIMIT 1", [wanted]
-        )
-        .fetchone()
-    )
-    if row is None:
-        raise QueryError(f"No complete {wanted} period for {indicator} on or before the extract date")
-    return row[0]
+    for period_id, (kind, *_rest) in _period_table(con).items():
+        if kind == wanted:
+            return period_id
+    raise QueryError(f"No complete {wanted} period for {indicator} on or before the extract date")
 
 
 def _check_period(con: Any, spec: Indicator, period: str) -> None:
-    row = _cursor(con).execute("SELECT period_type FROM ind_period WHERE period_id = ?", [period]).fetchone()
-    if row is None or row[0] not in spec.period_types:
+    found = _period_table(con).get(period)
+    if found is None or found[0] not in spec.period_types:
         raise QueryError(
             f"Period {period!r} is not available for {spec.id} (types {', '.join(spec.period_types)}); "
             "see queries.indicators.periods()"
@@ -202,7 +233,9 @@ def _filter_sql(filters: dict[str, Any] | None, params: dict[str, Any]) -> tuple
     return "".join(f" AND {clause}" for clause in clauses), dims
 
 
-def _aggregate(con: Any, spec: Indicator, period: str, dims: list[str], filters) -> pd.DataFrame:
+def _aggregate(
+    con: Any, spec: Indicator, period: str, dims: list[str], filters
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     params: dict[str, Any] = {"indicator": spec.id, "period": period}
     filter_sql, filter_dims = _filter_sql(filters, params)
     cube = _choose_cube(dims + filter_dims)
@@ -220,10 +253,13 @@ def _aggregate(con: Any, spec: Indicator, period: str, dims: list[str], filters)
         f"FROM {cube} AS c WHERE c.indicator_id = $indicator AND c.period_id = $period{filter_sql} "
         f"GROUP BY ALL ORDER BY ALL"
     )
-    return _cursor(con).execute(sql, params).df()
-
-
-_name_cache: dict[tuple[int, str], dict[str, str]] = {}
+    rows = _cursor(con).execute(sql, params).fetchall()
+    if not rows:
+        empty = np.array([], dtype=object)
+        return empty, empty.copy(), np.array([], dtype=float), np.array([], dtype=float)
+    code1, code2, numerator, denominator = zip(*rows, strict=True)
+    return (np.array(code1, dtype=object), np.array(code2, dtype=object),
+            np.array(numerator, dtype=float), np.array(denominator, dtype=float))
 
 
 def _names(con: Any, dim: str) -> dict[str, str]:
@@ -234,11 +270,12 @@ def _names(con: Any, dim: str) -> dict[str, str]:
     sql = DIMENSIONS[dim].names
     if sql is None:
         return {}
-    key = (id(con), dim)
-    if key not in _name_cache:
+    cached = _cache.get(con)
+    key = f"names:{dim}"
+    if key not in cached:
         rows = _cursor(con).execute(sql).fetchall()
-        _name_cache[key] = {str(code): name for code, name in rows}
-    return _name_cache[key]
+        cached[key] = {str(code): name for code, name in rows}
+    return cached[key]
 
 
 def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> dict[str, np.ndarray]:
@@ -260,23 +297,28 @@ def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray)
     }
 
 
-def _compare(spec: Indicator, low: float, high: float, benchmark: float, denominator: float) -> str:
+def _compare(spec: Indicator, low: np.ndarray, high: np.ndarray, benchmark: float,
+             denominator: np.ndarray) -> np.ndarray:
     """Better / similar / worse than London by the 95 % interval and the indicator's polarity."""
-    if spec.polarity == "none" or not denominator or any(math.isnan(x) for x in (low, high, benchmark)):
-        return "not compared"
-    if low > benchmark:
-        return "better" if spec.polarity == "high" else "worse"
-    if high < benchmark:
-        return "worse" if spec.polarity == "high" else "better"
-    return "similar"
+    if spec.polarity == "none" or math.isnan(benchmark):
+        return np.full(len(low), "not compared", dtype=object)
+    above, below = low > benchmark, high < benchmark
+    high_good = spec.polarity == "high"
+    result = np.select([above, below], ["better" if high_good else "worse", "worse" if high_good else "better"],
+                       default="similar").astype(object)
+    result[~(denominator > 0) | np.isnan(low) | np.isnan(high)] = "not compared"
+    return result
 
 
-def _patients_to_target(spec: Indicator, numerator: float, denominator: float) -> float | None:
-    """How many more people in the numerator would bring the value to the target (0 if met)."""
-    if spec.target is None or spec.polarity != "high" or not denominator or math.isnan(denominator):
-        return None
-    needed = math.ceil(round(spec.target / spec.scale * denominator - numerator, 9))
-    return float(max(needed, 0))
+def _patients_to_target(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """How many more people in the numerator would bring the value to the target (0 if met); None without one."""
+    if spec.target is None or spec.polarity != "high":
+        return np.full(len(numerator), None, dtype=object)
+    needed = np.ceil(np.round(spec.target / spec.scale * denominator - numerator, 9))
+    needed = np.maximum(needed, 0.0)
+    result = needed.astype(object)
+    result[~(denominator > 0)] = None
+    return result
 
 
 def indicator_values(
@@ -306,46 +348,42 @@ def indicator_values(
     else:
         _check_period(con, spec, period)
     dims = _parse_by(by)
-    frame = _aggregate(con, spec, period, dims, filters)
-    numerator = frame["numerator"].to_numpy(dtype=float)
-    denominator = frame["denominator"].to_numpy(dtype=float)
+    codes1, codes2, numerator, denominator = _aggregate(con, spec, period, dims, filters)
     london_num, london_den = float(numerator.sum()), float(denominator.sum())
     london = _statistics(spec, np.array([london_num]), np.array([london_den]))
     london_value = float(london["value"][0]) if london_den else float("nan")
     london_hidden = disclose and (disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den))
-
-    result = pd.DataFrame(
-        {
-            "indicator_id": spec.id,
-            "period_id": period,
-            "area_code": frame["code1"].astype(object),
-            "subgroup_code": frame["code2"].astype(object),
-            "numerator": numerator,
-            "denominator": denominator,
-            **_statistics(spec, numerator, denominator),
-        }
+    count = len(numerator)
+    # Columns are built as arrays and made into one DataFrame at the end: per-column pandas work would
+    # cost more than the query itself.
+    columns: dict[str, Any] = {
+        "indicator_id": np.full(count, spec.id, dtype=object),
+        "period_id": np.full(count, period, dtype=object),
+        "area_code": codes1,
+        "area_name": _name_array(_names(con, dims[0]), codes1),
+        "subgroup_code": codes2,
+        "subgroup_name": _name_array(_names(con, dims[1]), codes2) if len(dims) > 1 else np.full(count, None),
+        "numerator": numerator,
+        "denominator": denominator,
+        **_statistics(spec, numerator, denominator),
+    }
+    columns["london_value"] = np.full(count, None if london_hidden else london_value, dtype=object)
+    columns["comparison"] = (
+        np.full(count, "not compared", dtype=object)
+        if dims == ["london"]
+        else _compare(spec, columns["ci_low"], columns["ci_high"], london_value, denominator)
     )
-    names1, names2 = _names(con, dims[0]), _names(con, dims[1]) if len(dims) > 1 else {}
-    result["area_name"] = [names1.get(code, code) if code is not None else "Unknown" for code in result["area_code"]]
-    result["subgroup_name"] = (
-        [names2.get(code, code) if code is not None else "Unknown" for code in result["subgroup_code"]]
-        if len(dims) > 1
-        else None
-    )
-    is_benchmark = dims == ["london"]
-    result["london_value"] = None if london_hidden else london_value
-    result["comparison"] = [
-        "not compared" if is_benchmark else _compare(spec, low, high, london_value, den)
-        for low, high, den in zip(result["ci_low"], result["ci_high"], result["denominator"], strict=True)
-    ]
-    result["patients_to_target"] = [
-        _patients_to_target(spec, num, den) for num, den in zip(numerator, denominator, strict=True)
-    ]
-    result["suppressed"] = False
+    columns["patients_to_target"] = _patients_to_target(spec, numerator, denominator)
+    columns["suppressed"] = np.zeros(count, dtype=bool)
     if disclose:
-        result = disclosure.apply(result, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison"])
-        result["comparison"] = result["comparison"].where(result["comparison"].notna(), "not compared")
-    return result[OUTPUT_COLUMNS].reset_index(drop=True)
+        columns = disclosure.apply_arrays(columns, other_counts=["patients_to_target"],
+                                          derived=_DERIVED + ["comparison"])
+        columns["comparison"][columns["suppressed"]] = "not compared"
+    return pd.DataFrame({name: columns[name] for name in OUTPUT_COLUMNS})
+
+
+def _name_array(names: dict[str, str], codes: np.ndarray) -> np.ndarray:
+    return np.array([names.get(code, code) if code is not None else "Unknown" for code in codes], dtype=object)
 
 
 def trend(
