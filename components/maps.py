@@ -53,7 +53,9 @@ SUPPRESSED_TRACE = 1
 # Columns of customdata in area and practice traces, in order.
 HOVER_NUMBERS = ("ci_low", "ci_high", "numerator", "denominator")
 # Keys of a trace that stay the same when only values change: never resent by recolour_patch.
-STATIC_TRACE_KEYS = frozenset({"geojson", "featureidkey", "locations", "text", "type", "name", "legendgroup"})
+STATIC_TRACE_KEYS = frozenset({"geojson", "featureidkey", "locations", "text", "type", "legendgroup"})
+# Above this many suppressed areas, markers would carpet the map (LSOA level on a small extract).
+MAX_SUPPRESSED_MARKERS = 300
 
 
 def _suppressed_mask(frame: pd.DataFrame, value_column: str) -> pd.Series:
@@ -109,7 +111,9 @@ def _colour_settings(
         settings.update(colorscale=SEQUENTIAL_SCALE, reversescale=polarity == "low")
         return settings
     finite = values.dropna()
-    half_range = float(max(abs(finite.max() - centre), abs(finite.min() - centre))) if len(finite) else 1.0
+    # The 95th centile of the distance from the centre, not the maximum: one tiny area with a wide CI
+    # (City of London) would otherwise wash every other area out to near-white.
+    half_range = float((finite - centre).abs().quantile(0.95)) if len(finite) else 1.0
     half_range = half_range or 1.0
     settings.update(
         colorscale=diverging_scale(polarity), zmid=centre, zmin=centre - half_range, zmax=centre + half_range
@@ -169,7 +173,6 @@ def area_map(
     )
 
     area_trace = go.Choroplethmap(
-        geojson=geometry_url or boundaries(level),
         featureidkey="id",
         locations=codes,
         z=z,
@@ -201,20 +204,28 @@ def area_map(
             ),
         ]
     )
+    # Set after the figure exists: go.Figure(...) deep-copies its traces, 0.5 s for the LSOA geometry,
+    # while assigning keeps a reference to the cached collection (treat it as read-only).
+    figure.data[AREA_TRACE].geojson = geometry_url or boundaries(level)
     view = bounds_view(level, frame.index[frame["area_name"].notna()].tolist()) if fit_to_data else None
     _map_layout(figure, height=height, title=title, outlines=outlines, view=view, uirevision=f"{level}-map")
     return figure
 
 
 def _suppressed_markers(points: pd.DataFrame, frame: pd.DataFrame, codes: list[str], marker_size: int) -> go.Scattermap:
+    """Grey markers naming each suppressed area; past a few hundred they would carpet the map, so only the legend
+    entry (with the count) remains and the areas read as the grey underlay."""
+    count = len(codes)
+    if count > MAX_SUPPRESSED_MARKERS:
+        points, codes = points.iloc[:0], []
     names = frame.loc[codes, "area_name"].tolist() if codes else []
     return go.Scattermap(
-        lat=points["lat"].round(5).tolist(),
-        lon=points["lon"].round(5).tolist(),
-        text=names,
+        lat=points["lat"].round(5).tolist() or [None],  # one empty point keeps the legend entry
+        lon=points["lon"].round(5).tolist() or [None],
+        text=names or [""],
         mode="markers",
         marker={"size": marker_size, "color": SUPPRESSED_COLOUR, "opacity": 0.9},
-        name="Suppressed (1–7 patients)",
+        name=f"Suppressed (1–7 patients): {count:,} grey area{'s' if count != 1 else ''}",
         hovertemplate=f"<b>%{{text}}</b><br>{SUPPRESSED_NOTE}<extra></extra>",
         showlegend=True,
     )
@@ -236,6 +247,7 @@ def _map_layout(
             "source": london_outline(),
             "type": "fill",
             "color": underlay_colour,
+            "fill": {"outlinecolor": underlay_colour},  # no hairline round the underlay
             "below": "traces",
         },
     ]

@@ -90,7 +90,8 @@ def test_a_value_outside_the_geometry_is_ignored_and_missing_areas_have_no_colou
     figure = maps.area_map(level="borough", values=frame, value_label="Coverage")
     z = np.asarray(figure.data[0].z)
     assert len(z) == 33 and np.isfinite(z).sum() == 1 and z_of(figure, CAMDEN) == pytest.approx(80.0)
-    assert list(figure.data[maps.SUPPRESSED_TRACE].text) == []  # absent is not "suppressed"
+    markers = figure.data[maps.SUPPRESSED_TRACE]
+    assert list(markers.lat) == [None] and markers.name.endswith(": 0 grey areas")  # absent is not "suppressed"
 
 
 def test_diverging_scale_is_centred_and_keeps_good_at_the_purple_end():
@@ -98,8 +99,26 @@ def test_diverging_scale_is_centred_and_keeps_good_at_the_purple_end():
     frame["value"] = np.linspace(70, 99, 33)
     high = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=95).data[0]
     low = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=95, polarity="low").data[0]
-    assert high.zmid == 95 and high.zmin == pytest.approx(70) and high.zmax == pytest.approx(120)
+    assert high.zmid == 95 and high.zmin == pytest.approx(95 - 23.55) and high.zmax == pytest.approx(95 + 23.55)
     assert high.colorscale[-1][1] != low.colorscale[-1][1]  # reversed when low is good
+
+
+def test_one_extreme_area_does_not_wash_out_the_diverging_scale():
+    frame = indicator_frame(BOROUGHS)
+    frame["value"] = np.r_[np.linspace(80, 90, 32), 20.0]
+    area = maps.area_map(level="borough", values=frame, value_label="x", diverge_around=85).data[0]
+    assert area.zmax - area.zmid < 10  # the 95th centile of distances (5), not the outlier's 65
+
+
+def test_many_suppressed_areas_keep_the_legend_but_not_a_carpet_of_markers():
+    codes = list(geometry.area_codes("lsoa"))[: maps.MAX_SUPPRESSED_MARKERS + 1]
+    frame = indicator_frame(codes)
+    frame["suppressed"] = True
+    frame["value"] = np.nan
+    figure = maps.lsoa_choropleth(values=frame, value_label="x")
+    markers = figure.data[maps.SUPPRESSED_TRACE]
+    assert list(markers.lat) == [None] and markers.name == "Suppressed (1–7 patients): 301 grey areas"
+    assert np.isnan(np.asarray(figure.data[0].z, dtype=float)).all()
 
 
 def test_recolour_patch_sends_values_not_geometry(borough_map):
