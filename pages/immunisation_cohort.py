@@ -1,0 +1,481 @@
+"""Cohort finder: under-vaccinated children for polio-campaign responders and GP teams.
+
+Everyone sees the cohort's size and where it is (aggregates, disclosure control unless
+the role may see unrounded counts). The patient list and its CSV are shown only to roles
+entitled to patient rows, limited to their scope (a GP team: its own practice), checked
+server-side in every callback that returns rows, and written to the audit log first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html, no_update
+
+from components.immunisation_views import count_bar_chart
+from components.layout import csv_download, error_message, figure_panel, page_header, stat_card
+from components.maps import area_map, recolour_patch
+from components.style import apply_base_layout
+from queries import immunisation_cohort as cohort
+from queries.db import DataUnavailable, default_database
+from queries.immunisation import extract_date
+from queries.indicators import QueryError
+from security import audit
+from security.roles import RowScope, may_see_unrounded, patient_row_scope
+from security.web import current_user_principal
+
+dash.register_page(__name__, path="/immunisation/cohort", name="Immunisation: cohort finder",
+                   title="Immunisation: cohort finder")
+
+PREFIX = "imm-cohort"
+AS_AT_ID = f"{PREFIX}-as-at"
+AGES_ID = f"{PREFIX}-ages"
+MISSING_ID = f"{PREFIX}-missing"
+MATCH_ID = f"{PREFIX}-match"
+BOROUGH_ID = f"{PREFIX}-borough"
+PCN_ID = f"{PREFIX}-pcn"
+PRACTICE_ID = f"{PREFIX}-practice"
+IMD_ID = f"{PREFIX}-imd"
+ETHNICITY_ID = f"{PREFIX}-ethnicity"
+REGISTERED_AFTER_ID = f"{PREFIX}-registered-after"
+FIND_ID = f"{PREFIX}-find"
+PROBLEM_ID = f"{PREFIX}-problem"
+SUMMARY_ID = f"{PREFIX}-summary"
+LSOA_MAP_ID = f"{PREFIX}-lsoa-map"
+PRACTICE_MAP_ID = f"{PREFIX}-practice-map"
+MAPS_SHOWN_ID = f"{PREFIX}-maps-shown"
+BOROUGH_CHART_ID = f"{PREFIX}-by-borough"
+PRACTICE_CHART_ID = f"{PREFIX}-by-practice"
+AGE_CHART_ID = f"{PREFIX}-by-age"
+LIST_ID = f"{PREFIX}-list"
+LIST_NOTE_ID = f"{PREFIX}-list-note"
+URL_SYNC_ID = f"{PREFIX}-url-sync"
+DOWNLOAD_SUMMARY_ID = f"{PREFIX}-download-summary"
+DOWNLOAD_LIST_ID = f"{PREFIX}-download-list"
+PAGE_SIZE = 50
+TITLE = "Cohort finder: children missing routine doses"
+LEAD = ("Children registered with a London practice on a chosen date, in an age range, who are missing doses: "
+        "how many, and where they live and are registered. The list of children is for GP teams (their own "
+        "practice) and campaign responders (their borough).")
+QUINTILES = [("1", "1 (most deprived)"), ("2", "2"), ("3", "3"), ("4", "4"), ("5", "5 (least deprived)")]
+_FAILURES = (DataUnavailable, QueryError, duckdb.Error, cohort.CohortError)
+_LIST_COLUMNS = {"patient_id": "Pseudonymised id", "age": "Age", "practice_name": "Practice",
+                 "practice_code": "Practice code", "missing": "Missing doses", "last_contact": "Last contact"}
+
+
+def patient_rows_scope() -> RowScope | None:
+    """May this user see patient rows, and which: the one question this page asks of the security layer.
+
+    None means no patient rows (aggregate-only roles, or nobody signed in). Called inside
+    every callback that would return rows, never trusted from the browser.
+    """
+    return patient_row_scope(current_user_principal())
+
+
+def _disclose() -> bool:
+    return not may_see_unrounded(current_user_principal())
+
+
+def _message_figure(text: str, height: int = 320) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                          font={"size": 14, "color": "#425563"})
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return apply_base_layout(figure, height=height)
+
+
+# ----------------------------------------------------------------------------- URL and controls -> criteria
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = [str(v) for v in value] if isinstance(value, list | tuple) else str(value).split(",")
+    return [item.strip() for item in items if item and item.strip()]
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def criteria_from_controls(
+    *, as_at, ages, missing, match, boroughs, pcns, practices, quintiles, ethnicity, registered_after,
+    default_date: dt.date,
+) -> cohort.CohortCriteria:
+    """The criteria the controls describe; :class:`queries.immunisation_cohort.CohortError` when unusable."""
+    low, high = (list(ages) + [1, 9])[:2] if isinstance(ages, list | tuple) and len(ages) == 2 else (1, 9)
+    chosen_date = _as_date(as_at) or default_date
+    if chosen_date > default_date:
+        raise cohort.CohortError(f"The chosen date is after the extract date ({default_date.isoformat()}).")
+    try:
+        quintile_values = tuple(sorted({int(q) for q in _as_list(quintiles)}))
+    except ValueError:
+        raise cohort.CohortError("IMD quintiles are 1 to 5") from None
+    return cohort.CohortCriteria(
+        as_at=chosen_date,
+        age_min=int(low),
+        age_max=int(high),
+        missing=tuple(m for m in cohort.MISSING_DOSES if m in set(_as_list(missing))),
+        match=match if match in ("any", "all") else "any",
+        boroughs=tuple(_as_list(boroughs)),
+        pcns=tuple(_as_list(pcns)),
+        practices=tuple(p.upper() for p in _as_list(practices)),
+        imd_quintiles=quintile_values,
+        ethnicity_groups=tuple(_as_list(ethnicity)),
+        registered_after=_as_date(registered_after),
+    )
+
+
+def _ages_from_url(value: Any) -> list[int]:
+    text = _as_list(value)
+    try:
+        low, high = (int(x) for x in text[0].split("-", 1)) if text else (1, 9)
+    except ValueError:
+        return [1, 9]
+    low, high = max(0, min(low, cohort.MAX_AGE)), max(0, min(high, cohort.MAX_AGE))
+    return [min(low, high), max(low, high)]
+
+
+def layout(**query) -> html.Div:
+    """The finder's controls (from the URL), its aggregate results and, where entitled, the list."""
+    try:
+        db = default_database()
+        options = cohort.geography_options(db)
+        latest = extract_date(db)
+    except _FAILURES as error:
+        return html.Div([page_header(TITLE, LEAD), error_message(str(error))])
+    known = {kind: set(frame["code"]) for kind, frame in options.items()}
+
+    def picked(key: str, kind: str) -> list[str]:
+        values = [x.upper() if kind == "practice" else x for x in _as_list(query.get(key))]
+        return [v for v in values if v in known[kind]]
+
+    missing_from_url = query.get("missing")
+    missing = (list(cohort.MISSING_DOSES) if missing_from_url is None
+               else [m for m in _as_list(missing_from_url) if m in cohort.MISSING_DOSES])
+    as_at = _as_date(query.get("as_at"))
+    as_at = as_at if as_at and as_at <= latest else latest
+    match = query.get("match") if query.get("match") in ("any", "all") else "any"
+
+    def dropdown(control_id: str, kind: str, value: list[str], placeholder: str) -> dcc.Dropdown:
+        frame = options[kind]
+        labels = frame["name"] + (" (" + frame["code"] + ")" if kind == "practice" else "")
+        return dcc.Dropdown(id=control_id, options=[{"label": label, "value": code} for code, label
+                                                    in zip(frame["code"], labels, strict=True)],
+                            value=value, multi=True, placeholder=placeholder)
+
+    form = dbc.Card(dbc.CardBody([
+        dbc.Row([
+            dbc.Col(_labelled("Age on the date (years)", dcc.RangeSlider(
+                id=AGES_ID, min=0, max=cohort.MAX_AGE, step=1, value=_ages_from_url(query.get("age")),
+                marks={i: str(i) for i in range(0, cohort.MAX_AGE + 1, 3)}, allowCross=False,
+                tooltip={"placement": "bottom", "always_visible": False})), md=6),
+            dbc.Col(_labelled("On date", dcc.DatePickerSingle(
+                id=AS_AT_ID, date=as_at.isoformat(), max_date_allowed=latest.isoformat(),
+                min_date_allowed="2015-01-01", display_format="D MMM YYYY")), xs=6, md=3),
+            dbc.Col(_labelled("Registered after (optional)", dcc.DatePickerSingle(
+                id=REGISTERED_AFTER_ID, date=(_as_date(query.get("registered_after")) or None),
+                max_date_allowed=latest.isoformat(), clearable=True, display_format="D MMM YYYY",
+                placeholder="any date")), xs=6, md=3),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col(_labelled("Missing doses (due by their age on the date)", dbc.Checklist(
+                id=MISSING_ID, options=[{"label": label, "value": key} for key, label in
+                                        cohort.MISSING_DOSES.items()], value=missing)), md=8),
+            dbc.Col(_labelled("Children missing", dbc.RadioItems(
+                id=MATCH_ID, options=[{"label": "any of the ticked doses", "value": "any"},
+                                      {"label": "all of them", "value": "all"}], value=match)), md=4),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col(_labelled("Borough (practice's)", dropdown(BOROUGH_ID, "borough",
+                                                               picked("borough", "borough"), "All boroughs")), md=4),
+            dbc.Col(_labelled("PCN", dropdown(PCN_ID, "pcn", picked("pcn", "pcn"), "All PCNs")), md=4),
+            dbc.Col(_labelled("Practice", dropdown(PRACTICE_ID, "practice", picked("practice", "practice"),
+                                                   "All practices")), md=4),
+        ], className="g-2"),
+        dbc.Row([
+            dbc.Col(_labelled("Deprivation quintile (IMD 2025, where they live)", dbc.Checklist(
+                id=IMD_ID, options=[{"label": label, "value": code} for code, label in QUINTILES],
+                value=[q for q in _as_list(query.get("imd")) if q in {"1", "2", "3", "4", "5"}], inline=True)),
+                md=6),
+            dbc.Col(_labelled("Ethnic group", dbc.Checklist(
+                id=ETHNICITY_ID, options=[{"label": g, "value": g} for g in cohort.ETHNICITY_GROUPS],
+                value=[g for g in _as_list(query.get("ethnicity")) if g in cohort.ETHNICITY_GROUPS], inline=True)),
+                md=6),
+        ], className="g-2"),
+        dbc.Button("Find children", id=FIND_ID, color="primary", className="mt-2"),
+        html.Div(id=PROBLEM_ID, className="mt-2"),
+    ]), className="mb-3 filter-bar")
+    results = html.Div([
+        dcc.Loading(html.Div(id=SUMMARY_ID), type="circle", delay_show=300),
+        dbc.Card(dbc.CardBody([
+            html.Div([html.H2("Where the cohort is", className="h5 mb-0"),
+                      dbc.Button("Download CSV", id=f"{DOWNLOAD_SUMMARY_ID}-button", color="link", size="sm",
+                                 className="p-0"),
+                      dcc.Download(id=DOWNLOAD_SUMMARY_ID)],
+                     className="d-flex justify-content-between align-items-center mb-2"),
+            dbc.Tabs([
+                dbc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=LSOA_MAP_ID,
+                                     caption="Where they live (LSOA); grey: none, or 1–7 children (suppressed)"),
+                        label="Where they live", tab_id="lsoa"),
+                dbc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=PRACTICE_MAP_ID,
+                                     caption="Where they are registered (practice areas)"),
+                        label="Where registered", tab_id="practice-map"),
+                dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=BOROUGH_CHART_ID), label="By borough",
+                        tab_id="borough"),
+                dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=PRACTICE_CHART_ID),
+                        label="By practice", tab_id="practice"),
+                dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=AGE_CHART_ID), label="By age",
+                        tab_id="age"),
+            ], active_tab="lsoa"),
+            dcc.Store(id=MAPS_SHOWN_ID),
+        ]), className="mb-3"),
+        dbc.Card(dbc.CardBody([
+            html.Div([html.H2("Children to contact", className="h5 mb-0"),
+                      dbc.Button("Export the list (CSV)", id=f"{DOWNLOAD_LIST_ID}-button", color="link", size="sm",
+                                 className="p-0"),
+                      dcc.Download(id=DOWNLOAD_LIST_ID)],
+                     className="d-flex justify-content-between align-items-center mb-2"),
+            html.Div(id=LIST_NOTE_ID),
+            dash_table.DataTable(
+                id=LIST_ID,
+                columns=[{"name": label, "id": column} for column, label in _LIST_COLUMNS.items()],
+                data=[],
+                page_action="custom",
+                page_current=0,
+                page_size=PAGE_SIZE,
+                page_count=1,
+                style_table={"overflowX": "auto"},
+                style_cell={"fontFamily": "inherit", "fontSize": "0.9rem", "padding": "4px 8px",
+                            "textAlign": "left"},
+                style_header={"fontWeight": "600", "backgroundColor": "#e8edee"},
+            ),
+        ]), className="mb-3"),
+    ])
+    return html.Div([
+        page_header(TITLE, LEAD),
+        dcc.Link("Back to the London immunisation page", href="/immunisation", className="d-inline-block mb-2"),
+        form,
+        results,
+        dcc.Store(id=URL_SYNC_ID),
+    ])
+
+
+def _labelled(label: str, control) -> html.Div:
+    return html.Div([html.Label(label, htmlFor=getattr(control, "id", None), className="small fw-semibold"),
+                     control], className="mb-2")
+
+
+_CRITERIA_STATES = [
+    State(AS_AT_ID, "date"), State(AGES_ID, "value"), State(MISSING_ID, "value"), State(MATCH_ID, "value"),
+    State(BOROUGH_ID, "value"), State(PCN_ID, "value"), State(PRACTICE_ID, "value"), State(IMD_ID, "value"),
+    State(ETHNICITY_ID, "value"), State(REGISTERED_AFTER_ID, "date"),
+]
+
+
+def _criteria(db, values: tuple) -> cohort.CohortCriteria:
+    as_at, ages, missing, match, boroughs, pcns, practices, quintiles, ethnicity, registered_after = values
+    return criteria_from_controls(as_at=as_at, ages=ages, missing=missing, match=match, boroughs=boroughs,
+                                  pcns=pcns, practices=practices, quintiles=quintiles, ethnicity=ethnicity,
+                                  registered_after=registered_after, default_date=extract_date(db))
+
+
+# ----------------------------------------------------------------------------- aggregate results
+
+
+def summary_frames(summary: cohort.CohortSummary) -> pd.DataFrame:
+    """Every breakdown the page shows, stacked (the CSV of the summary), counts as disclosed."""
+    parts = [
+        summary.missing_counts.rename(columns={"dose": "code", "label": "name"}).assign(breakdown="missing dose"),
+        summary.by_borough.rename(columns={"area_code": "code", "area_name": "name"}).assign(breakdown="borough"),
+        summary.by_practice.rename(columns={"area_code": "code", "area_name": "name"}).assign(breakdown="practice"),
+        summary.by_age.assign(code=summary.by_age["age_years"].astype(str),
+                              name=summary.by_age["age_years"].astype(str) + " years").assign(breakdown="age"),
+        summary.by_lsoa.rename(columns={"area_code": "code", "area_name": "name"}).assign(breakdown="lsoa"),
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    total = pd.DataFrame([{"breakdown": "total", "code": "all", "name": "Children in the cohort",
+                           "children": summary.size, "suppressed": summary.size is None}])
+    return pd.concat([total, frame], ignore_index=True)[["breakdown", "code", "name", "children", "suppressed"]]
+
+
+def _count_text(value) -> str:
+    return "suppressed" if value is None or pd.isna(value) else f"{float(value):,.0f}"
+
+
+def _summary_cards(summary: cohort.CohortSummary, criteria: cohort.CohortCriteria, disclose: bool) -> dbc.Row:
+    note = "rounded to the nearest 5" if disclose else "exact count"
+    cards = [stat_card("Children in the cohort", _count_text(summary.size),
+                       f"aged {criteria.age_min}–{criteria.age_max} on {criteria.as_at:%d %b %Y}; {note}")]
+    for row in summary.missing_counts.itertuples(index=False):
+        cards.append(stat_card(f"Missing {row.label}", _count_text(row.children), "due and not given"))
+    return dbc.Row([dbc.Col(card, xs=12, sm=6, lg=True, className="mb-2") for card in cards], className="g-2 mb-3")
+
+
+def _map(level: str, frame: pd.DataFrame) -> go.Figure:
+    values = frame.assign(value=pd.to_numeric(frame["children"], errors="coerce"))
+    figure = area_map(level=level, values=values, value_label="Children", unit="count", height=520)
+    # Counts run from 0; the range is always explicit, because a recolour patch only sends keys the new
+    # figure has. With every area suppressed there is no scale to show (an empty one draws NaN-sized boxes).
+    shown = values["value"].dropna()
+    figure.update_traces(zmin=0, zmax=float(shown.max()) if len(shown) and shown.max() > 0 else 1.0,
+                         showscale=bool(len(shown)), selector={"type": "choroplethmap"})
+    return figure
+
+
+@callback(
+    Output(SUMMARY_ID, "children"),
+    Output(LSOA_MAP_ID, "figure"),
+    Output(PRACTICE_MAP_ID, "figure"),
+    Output(MAPS_SHOWN_ID, "data"),
+    Output(BOROUGH_CHART_ID, "figure"),
+    Output(PRACTICE_CHART_ID, "figure"),
+    Output(AGE_CHART_ID, "figure"),
+    Output(PROBLEM_ID, "children"),
+    Input(FIND_ID, "n_clicks"),
+    *_CRITERIA_STATES,
+    State(MAPS_SHOWN_ID, "data"),
+)
+def find_cohort(_clicks, *values):
+    """The cohort's size, missing doses and breakdowns; the maps are recoloured once drawn."""
+    *criteria_values, maps_shown = values
+    db = default_database()
+    disclose = _disclose()
+    try:
+        criteria = _criteria(db, tuple(criteria_values))
+        summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclose)
+    except _FAILURES as error:
+        message = _message_figure(str(error))
+        return (no_update, message, message, None, message, message, message, error_message(str(error)))
+    lsoa_map = _map("lsoa", summary.by_lsoa[summary.by_lsoa["area_code"] != "unknown"])
+    practice_map = _map("practice", summary.by_practice)
+    if maps_shown:
+        lsoa_map, practice_map = recolour_patch(lsoa_map), recolour_patch(practice_map)
+    return (
+        _summary_cards(summary, criteria, disclose),
+        lsoa_map,
+        practice_map,
+        True,
+        count_bar_chart(frame=summary.by_borough, label_column="area_name", axis_label="Children",
+                        title="Children by borough (practice's)"),
+        count_bar_chart(frame=summary.by_practice.assign(label=summary.by_practice["area_name"] + " ("
+                                                         + summary.by_practice["area_code"] + ")"),
+                        label_column="label", axis_label="Children", title="Practices with the most children"),
+        count_bar_chart(frame=summary.by_age.assign(label=summary.by_age["age_years"].astype(str) + " years"),
+                        label_column="label", axis_label="Children", title="Children by age", max_bars=30),
+        None,
+    )
+
+
+@callback(Output(DOWNLOAD_SUMMARY_ID, "data"), Input(f"{DOWNLOAD_SUMMARY_ID}-button", "n_clicks"),
+          *_CRITERIA_STATES, prevent_initial_call=True)
+def download_summary(_clicks, *values):
+    """Every aggregate breakdown on screen as one CSV (disclosure applied as shown)."""
+    db = default_database()
+    criteria = _criteria(db, values)
+    summary = cohort.cohort_summary(db, criteria=criteria, disclose=_disclose())
+    return csv_download(summary_frames(summary), filename=f"cohort-summary-{criteria.as_at.isoformat()}")
+
+
+# ----------------------------------------------------------------------------- patient rows
+
+
+def _audit_filters(criteria: cohort.CohortCriteria, scope: RowScope, **extra) -> dict[str, Any]:
+    return {"page": "immunisation_cohort", **criteria.describe(), **scope.as_filters(), **extra}
+
+
+@callback(
+    Output(LIST_ID, "data"),
+    Output(LIST_ID, "page_count"),
+    Output(LIST_NOTE_ID, "children"),
+    Input(FIND_ID, "n_clicks"),
+    Input(LIST_ID, "page_current"),
+    *_CRITERIA_STATES,
+)
+def show_patients(_clicks, page_current, *values):
+    """One page of the children in the user's scope; nothing at all for a role without patient rows."""
+    scope = patient_rows_scope()
+    if scope is None:
+        return [], 1, dbc.Alert("Your role sees aggregate figures only: the list of children is for GP teams "
+                                "(their own practice) and campaign responders (their borough).", color="info")
+    db = default_database()
+    try:
+        criteria = _criteria(db, values)
+        page = max(0, int(page_current or 0))
+        rows, total = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=PAGE_SIZE,
+                                             offset=page * PAGE_SIZE)
+        audit.record(current_user_principal(), audit.VIEW_PATIENT_ROWS,
+                     _audit_filters(criteria, scope, list_page=page), row_count=len(rows))
+    except audit.AuditUnavailable:
+        return [], 1, error_message("The audit log cannot be written, so the list is not shown.")
+    except _FAILURES as error:
+        return [], 1, error_message(str(error))
+    rows["last_contact"] = pd.to_datetime(rows["last_contact"]).dt.strftime("%Y-%m-%d").fillna("none recorded")
+    note = html.P(f"{total:,} children in your scope ({scope_text(scope)}); showing {PAGE_SIZE} a page. "
+                  "Every view and export is recorded in the audit log.", className="small text-muted")
+    return rows.to_dict("records"), max(1, -(-total // PAGE_SIZE)), note
+
+
+def scope_text(scope: RowScope) -> str:
+    """The scope in words, e.g. 'practice E83003' or 'borough E09000012'."""
+    parts = [f"practice {', '.join(scope.practice_codes)}" if scope.practice_codes else "",
+             f"borough {', '.join(scope.borough_codes)}" if scope.borough_codes else "",
+             f"ICB {', '.join(scope.icb_codes)}" if scope.icb_codes else ""]
+    return "; ".join(p for p in parts if p)
+
+
+@callback(Output(DOWNLOAD_LIST_ID, "data"), Input(f"{DOWNLOAD_LIST_ID}-button", "n_clicks"), *_CRITERIA_STATES,
+          prevent_initial_call=True)
+def export_patients(_clicks, *values):
+    """The whole list in the user's scope as CSV, audited first; nothing for a role without patient rows."""
+    scope = patient_rows_scope()
+    if scope is None:
+        with contextlib.suppress(audit.AuditUnavailable):  # a refusal is logged when possible, never required
+            audit.record(current_user_principal(), audit.ACCESS_DENIED, {"page": "immunisation_cohort",
+                                                                          "action": "export_patient_rows"})
+        return no_update
+    db = default_database()
+    criteria = _criteria(db, values)
+    rows, _ = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
+    try:
+        audit.record(current_user_principal(), audit.EXPORT_PATIENT_ROWS, _audit_filters(criteria, scope),
+                     row_count=len(rows))
+    except audit.AuditUnavailable:
+        return no_update  # fail closed: no record, no file
+    return csv_download(rows, filename=f"cohort-children-{criteria.as_at.isoformat()}")
+
+
+clientside_callback(
+    """
+    function(asAt, ages, missing, match, boroughs, pcns, practices, imd, ethnicity, registeredAfter) {
+        const params = new URLSearchParams();
+        const join = function(v) { return (v && v.length) ? v.join(',') : ''; };
+        const values = {as_at: asAt, age: ages ? ages.join('-') : '', missing: (missing || []).join(','),
+                        match: match, borough: join(boroughs), pcn: join(pcns), practice: join(practices),
+                        imd: join(imd), ethnicity: join(ethnicity), registered_after: registeredAfter};
+        Object.keys(values).forEach(function(key) {
+            if (values[key] || key === 'missing') { params.set(key, values[key] || ''); }
+        });
+        const search = params.toString();
+        window.history.replaceState(window.history.state, '', window.location.pathname + '?' + search);
+        return search;
+    }
+    """,
+    Output(URL_SYNC_ID, "data"),
+    *[Input(state.component_id, state.component_property) for state in _CRITERIA_STATES],
+)

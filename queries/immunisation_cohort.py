@@ -1,0 +1,375 @@
+"""The cohort finder: children registered on a chosen date who are missing routine doses.
+
+One SQL builder (:func:`_cohort_sql`) turns :class:`CohortCriteria` into a query over
+``patient_dim`` and ``immunisations`` with every value bound; the aggregates
+(:func:`cohort_summary`) and the patient list (:func:`cohort_patients`) share it, so
+the list is always exactly the children the counts describe. Patient rows are only
+ever read through a :class:`security.roles.RowScope`: the practices, boroughs or ICBs
+the signed-in user may see, applied inside the SQL.
+
+Dose rules (doses counted by distinct date, up to and including the chosen date;
+a dose is missing only once the child has reached the age it is due):
+
+- ``6in1``  incomplete 6-in-1: fewer than 3 doses, due from 4 months (the 16-week dose);
+- ``mmr1``  no measles-containing dose (MMR or MMRV) on or after the 1st birthday, due from 12 months;
+- ``mmr2``  fewer than 2 such doses, due from 18 months if born on or after 1 Jul 2024 (new schedule),
+  else from 3 years 4 months [IMM-ANNEXA];
+- ``polio_booster``  fewer than 4 polio-containing doses (6-in-1, 4-in-1, IPV): the routine 4th dose is due
+  at 3 years 4 months (4-in-1), or 18 months if born on or after 1 Jul 2024 (6-in-1 dose 4); on a date in
+  the 2022 London campaign window (10 Aug 2022 - 31 Mar 2023) every child from age 1 was due one [POLIO-PR].
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+from data.schema import MEASLES_CONTAINING, POLIO_CONTAINING
+from queries import disclosure
+from queries.materialise import NEW_SCHEDULE_BORN_FROM, POLIO_CAMPAIGN_END, POLIO_CAMPAIGN_START
+from security.roles import RowScope
+
+MISSING_DOSES = {
+    "polio_booster": "No polio-containing booster (fewer than 4 polio doses; due 3y4m, 18 m if born from Jul 2024, "
+                     "age 1+ during the 2022 campaign)",
+    "mmr1": "MMR1 missing (no MMR/MMRV on or after the 1st birthday)",
+    "mmr2": "MMR2 missing (fewer than 2 MMR/MMRV doses; due 3y4m, or 18 m if born from Jul 2024)",
+    "6in1": "Incomplete 6-in-1 (fewer than 3 doses)",
+}
+SHORT_NAMES = {"polio_booster": "polio booster", "mmr1": "MMR1", "mmr2": "MMR2", "6in1": "6-in-1 primary"}
+ETHNICITY_GROUPS = ("Asian", "Black", "Mixed", "White", "Other", "Not stated")
+MAX_AGE = 18
+LIST_LIMIT_MAX = 500
+EXPORT_LIMIT = 100_000
+
+
+class CohortError(ValueError):
+    """Criteria the cohort finder cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class CohortCriteria:
+    """Who to find. Empty tuples mean "any"; ``missing`` empty means no dose condition."""
+
+    as_at: dt.date
+    age_min: int = 1
+    age_max: int = 9
+    missing: tuple[str, ...] = tuple(MISSING_DOSES)
+    match: str = "any"  # a child missing "any" of the selected doses, or "all" of them
+    boroughs: tuple[str, ...] = ()
+    pcns: tuple[str, ...] = ()
+    practices: tuple[str, ...] = ()
+    imd_quintiles: tuple[int, ...] = ()
+    ethnicity_groups: tuple[str, ...] = ()
+    registered_after: dt.date | None = None
+
+    def __post_init__(self):
+        problems = []
+        if not (0 <= self.age_min <= self.age_max <= MAX_AGE):
+            problems.append(f"ages must satisfy 0 <= from <= to <= {MAX_AGE}")
+        unknown = [m for m in self.missing if m not in MISSING_DOSES]
+        if unknown:
+            problems.append(f"unknown doses {unknown}; choose from {list(MISSING_DOSES)}")
+        if self.match not in ("any", "all"):
+            problems.append("match must be 'any' or 'all'")
+        if any(q not in (1, 2, 3, 4, 5) for q in self.imd_quintiles):
+            problems.append("IMD quintiles are 1 (most deprived) to 5")
+        if any(g not in ETHNICITY_GROUPS for g in self.ethnicity_groups):
+            problems.append(f"ethnic groups are {', '.join(ETHNICITY_GROUPS)}")
+        if problems:
+            raise CohortError("; ".join(problems))
+
+    def describe(self) -> dict[str, Any]:
+        """The criteria as plain values (for the audit log and CSV names)."""
+        return {k: (v.isoformat() if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v)
+                for k, v in asdict(self).items()}
+
+
+def _age_sql(birth: str, day: str, unit: str) -> str:
+    """Completed years or months from ``birth`` to ``day`` (``birth + N units`` as the Nth anniversary)."""
+    add = "to_years" if unit == "year" else "to_months"
+    return (
+        f"(date_diff('{unit}', {birth}, {day}) - CASE WHEN {birth} + "
+        f"{add}(CAST(date_diff('{unit}', {birth}, {day}) AS INTEGER)) > {day} THEN 1 ELSE 0 END)"
+    )
+
+
+def _minus_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 Feb
+        return day.replace(year=day.year - years, day=28)
+
+
+def _scope_sql(scope: RowScope | None, params: dict[str, Any]) -> str:
+    """Rows of the scope only (any listed practice, borough or ICB); an empty scope matches nothing."""
+    if scope is None:
+        return ""
+    clauses = []
+    for key, column, codes in (("scope_practices", "practice_code", scope.practice_codes),
+                               ("scope_boroughs", "borough_code", scope.borough_codes),
+                               ("scope_icbs", "icb_code", scope.icb_codes)):
+        if codes:
+            params[key] = list(codes)
+            clauses.append(f"list_contains(${key}, d.{column})")
+    return " AND (" + (" OR ".join(clauses) if clauses else "FALSE") + ")"
+
+
+def _cohort_sql(criteria: CohortCriteria, scope: RowScope | None) -> tuple[str, dict[str, Any]]:
+    """SQL selecting one row per matching child (with dose counts and missing flags), and its parameters."""
+    as_at = criteria.as_at
+    params: dict[str, Any] = {
+        "as_at": as_at,
+        "age_min": criteria.age_min,
+        "age_max": criteria.age_max,
+        # A coarse birth-date window (a day wider each side) lets DuckDB skip row groups; the exact age test follows.
+        "born_after": _minus_years(as_at, criteria.age_max + 1) - dt.timedelta(days=1),
+        "born_by": _minus_years(as_at, criteria.age_min) + dt.timedelta(days=1),
+        "polio": list(POLIO_CONTAINING),
+        "measles": list(MEASLES_CONTAINING),
+        "new_schedule": NEW_SCHEDULE_BORN_FROM,
+        "campaign_start": POLIO_CAMPAIGN_START,
+        "campaign_end": POLIO_CAMPAIGN_END,
+    }
+    where = []
+    for key, column, values in (("boroughs", "borough_code", criteria.boroughs), ("pcns", "pcn_code", criteria.pcns),
+                                ("practices", "practice_code", criteria.practices),
+                                ("ethnicity", "ethnicity_group", criteria.ethnicity_groups)):
+        if values:
+            params[key] = list(values)
+            if key == "ethnicity" and "Not stated" in values:
+                where.append(f"(list_contains(${key}, d.{column}) OR d.{column} IS NULL)")
+            else:
+                where.append(f"list_contains(${key}, d.{column})")
+    if criteria.imd_quintiles:
+        params["imd"] = [int(q) for q in criteria.imd_quintiles]
+        where.append("list_contains($imd, CAST(d.imd_quintile_national AS INTEGER))")
+    if criteria.registered_after is not None:
+        params["registered_after"] = criteria.registered_after
+        where.append("d.registration_start > $registered_after")
+    filters = "".join(f" AND {clause}" for clause in where) + _scope_sql(scope, params)
+    flags = {
+        "6in1": "(c.age_months >= 4 AND coalesce(x.six_in_one, 0) < 3)",
+        "mmr1": "(c.age_months >= 12 AND coalesce(x.measles, 0) < 1)",
+        "mmr2": "(c.age_months >= CASE WHEN c.birth_date >= $new_schedule THEN 18 ELSE 40 END "
+                "AND coalesce(x.measles, 0) < 2)",
+        "polio_booster": "(c.age_months >= CASE WHEN $as_at BETWEEN $campaign_start AND $campaign_end THEN 12 "
+                         "WHEN c.birth_date >= $new_schedule THEN 18 ELSE 40 END AND coalesce(x.polio, 0) < 4)",
+    }
+    joiner = " OR " if criteria.match == "any" else " AND "
+    selected = joiner.join(f"missing_{key}" for key in criteria.missing) if criteria.missing else "TRUE"
+    sql = f"""
+    WITH cohort AS (
+        SELECT d.patient_id, d.birth_date, d.practice_code, d.pcn_code, d.borough_code, d.icb_code,
+               d.lsoa21_code, d.imd_quintile_national, d.ethnicity_group, d.registration_start,
+               {_age_sql("d.birth_date", "$as_at", "year")} AS age_years,
+               {_age_sql("d.birth_date", "$as_at", "month")} AS age_months
+        FROM patient_dim AS d
+        WHERE d.birth_date > $born_after AND d.birth_date < $born_by
+          AND d.registration_start <= $as_at AND (d.registration_end IS NULL OR d.registration_end > $as_at)
+          AND (d.death_date IS NULL OR d.death_date > $as_at){filters}
+    ),
+    aged AS (SELECT * FROM cohort WHERE age_years BETWEEN $age_min AND $age_max),
+    doses AS (
+        SELECT i.patient_id,
+               count(DISTINCT i.vaccination_date) FILTER (WHERE list_contains($polio, i.vaccine)) AS polio,
+               count(DISTINCT i.vaccination_date) FILTER (WHERE i.vaccine = '6in1') AS six_in_one,
+               count(DISTINCT i.vaccination_date) FILTER (
+                   WHERE list_contains($measles, i.vaccine) AND i.vaccination_date >= a.birth_date + INTERVAL 1 YEAR
+               ) AS measles
+        FROM immunisations AS i JOIN aged AS a USING (patient_id)
+        WHERE i.vaccination_date <= $as_at
+        GROUP BY i.patient_id
+    ),
+    flagged AS (
+        SELECT c.*, coalesce(x.polio, 0) AS polio_doses, coalesce(x.six_in_one, 0) AS six_in_one_doses,
+               coalesce(x.measles, 0) AS measles_doses,
+               {", ".join(f"{sql_flag} AS missing_{key}" for key, sql_flag in flags.items())}
+        FROM aged AS c LEFT JOIN doses AS x USING (patient_id)
+    )
+    SELECT * FROM flagged WHERE {selected}
+    """  # noqa: S608 (identifiers and flag SQL are module constants; every value is bound)
+    return sql, params
+
+
+@dataclass(frozen=True)
+class CohortSummary:
+    """The cohort's size and its breakdowns (aggregate; disclosure applied when asked)."""
+
+    size: float | None  # None only when suppressed (1-7 children)
+    missing_counts: pd.DataFrame  # dose, label, children, suppressed
+    by_borough: pd.DataFrame  # area_code, area_name, children, suppressed
+    by_practice: pd.DataFrame  # area_code, area_name, borough_name, children, suppressed
+    by_age: pd.DataFrame  # age_years, children, suppressed
+    by_lsoa: pd.DataFrame  # area_code, area_name, children, suppressed (where the children live)
+
+
+def _disclosed(frame: pd.DataFrame, disclose: bool) -> pd.DataFrame:
+    frame = frame.assign(suppressed=False)
+    if disclose and len(frame):
+        frame = disclosure.apply(frame, counts=["children"], basis=["children"])
+    return frame
+
+
+def cohort_summary(
+    con: Any, *, criteria: CohortCriteria, scope: RowScope | None = None, disclose: bool = True
+) -> CohortSummary:
+    """How many children match, which doses they miss, and where: by borough, practice, age and LSOA.
+
+    One grouping-sets query over the cohort. ``scope`` (optional) restricts to the rows a
+    user may see; aggregate-only views pass None. With ``disclose`` each count follows
+    the NHS rule (1-7 suppressed, others rounded to 5), the total from the exact total.
+    """
+    sql, params = _cohort_sql(criteria, scope)
+    missing_sums = ", ".join(f"sum(CAST(missing_{key} AS INTEGER)) AS missing_{key}" for key in MISSING_DOSES)
+    grouped = con.cursor().execute(
+        f"""
+        WITH found AS ({sql})
+        SELECT GROUPING(borough_code) AS g_borough, GROUPING(practice_code) AS g_practice,
+               GROUPING(age_years) AS g_age, GROUPING(lsoa21_code) AS g_lsoa,
+               borough_code, practice_code, age_years, lsoa21_code, count(*) AS children, {missing_sums}
+        FROM found
+        GROUP BY GROUPING SETS ((), (borough_code), (practice_code), (age_years), (lsoa21_code))
+        """,  # noqa: S608 (built from module constants)
+        params,
+    ).df()
+    total_row = grouped[(grouped[["g_borough", "g_practice", "g_age", "g_lsoa"]] == 1).all(axis=1)]
+    total = float(total_row["children"].iloc[0]) if len(total_row) else 0.0
+    missing = pd.DataFrame({
+        "dose": list(MISSING_DOSES),
+        "label": [SHORT_NAMES[k] for k in MISSING_DOSES],
+        "children": [float(total_row[f"missing_{k}"].fillna(0).iloc[0]) if len(total_row) else 0.0
+                     for k in MISSING_DOSES],
+    })
+    names = _names(con)
+
+    def part(flag: str, column: str) -> pd.DataFrame:
+        rows = grouped[grouped[flag] == 0]
+        return rows[[column, "children"]].rename(columns={column: "code"}).reset_index(drop=True)
+
+    by_borough = part("g_borough", "borough_code").rename(columns={"code": "area_code"})
+    by_borough["area_name"] = by_borough["area_code"].map(names["borough"]).fillna("Unknown")
+    by_practice = part("g_practice", "practice_code").rename(columns={"code": "area_code"})
+    by_practice["area_name"] = by_practice["area_code"].map(names["practice"]).fillna(by_practice["area_code"])
+    by_practice["borough_name"] = by_practice["area_code"].map(names["practice_borough"])
+    by_age = part("g_age", "age_years").rename(columns={"code": "age_years"}).sort_values("age_years")
+    by_age["age_years"] = by_age["age_years"].astype(int)
+    by_lsoa = part("g_lsoa", "lsoa21_code").rename(columns={"code": "area_code"})
+    by_lsoa["area_code"] = by_lsoa["area_code"].fillna("unknown")
+    by_lsoa["area_name"] = by_lsoa["area_code"].map(names["lsoa"]).fillna("Residence unknown")
+    return CohortSummary(
+        size=disclosure.disclose_count(total) if disclose else total,
+        missing_counts=_disclosed(missing, disclose),
+        by_borough=_disclosed(by_borough.sort_values("children", ascending=False), disclose),
+        by_practice=_disclosed(by_practice.sort_values("children", ascending=False), disclose),
+        by_age=_disclosed(by_age.reset_index(drop=True), disclose),
+        by_lsoa=_disclosed(by_lsoa, disclose),
+    )
+
+
+_names_cache: dict[int, dict[str, dict[str, str]]] = {}
+
+
+def _names(con: Any) -> dict[str, dict[str, str]]:
+    """Code -> name lookups for boroughs, practices (and their borough) and LSOAs, read once per handle."""
+    key = id(con)
+    if key not in _names_cache:
+        cursor = con.cursor()
+        practices = cursor.execute(
+            "SELECT p.practice_code, p.practice_name, b.borough_name FROM ref_practices AS p "
+            "JOIN ref_boroughs AS b USING (borough_code)"
+        ).fetchall()
+        _names_cache[key] = {
+            "borough": dict(cursor.execute("SELECT borough_code, borough_name FROM ref_boroughs").fetchall()),
+            "practice": {code: name for code, name, _ in practices},
+            "practice_borough": {code: borough for code, _, borough in practices},
+            "lsoa": dict(cursor.execute("SELECT lsoa21_code, lsoa21_name FROM ref_lsoa21").fetchall()),
+        }
+    return _names_cache[key]
+
+
+LIST_COLUMNS = ("patient_id", "age", "practice_code", "practice_name", "missing", "last_contact")
+
+
+def cohort_patients(
+    con: Any, *, criteria: CohortCriteria, scope: RowScope, limit: int = 50, offset: int = 0
+) -> tuple[pd.DataFrame, int]:
+    """One page of the children matching ``criteria`` inside ``scope``, and how many there are in all.
+
+    ``scope`` is required: the caller has already decided which rows this user may see
+    (:func:`security.roles.patient_row_scope`); an empty scope returns nothing. Rows:
+    pseudonymised ``patient_id``, ``age`` ("4 y 2 m"), ``practice_code``/``practice_name``,
+    ``missing`` (the due doses missing, e.g. "MMR2; polio booster"), ``last_contact`` (latest
+    recorded immunisation, GP event, prescription or admission on or before the chosen date).
+    Ordered by practice, then oldest first, then id, so pages are stable.
+    """
+    if not isinstance(scope, RowScope):
+        raise CohortError("a patient list needs the user's row scope")
+    limit = max(1, min(int(limit), EXPORT_LIMIT))
+    offset = max(0, int(offset))
+    sql, params = _cohort_sql(criteria, scope)
+    params.update({"limit": limit, "offset": offset})
+    missing_text = " || ".join(
+        f"CASE WHEN missing_{key} THEN '{SHORT_NAMES[key]}; ' ELSE '' END" for key in MISSING_DOSES
+    )
+    page = con.cursor().execute(
+        f"""
+        WITH found AS ({sql}),
+        counted AS (SELECT *, count(*) OVER () AS total FROM found),
+        page AS (
+            SELECT * FROM counted ORDER BY practice_code, birth_date, patient_id LIMIT $limit OFFSET $offset
+        ),
+        contacts AS (
+            SELECT patient_id, max(day) AS last_contact FROM (
+                SELECT patient_id, vaccination_date AS day FROM immunisations
+                 WHERE patient_id IN (SELECT patient_id FROM page) AND vaccination_date <= $as_at
+                UNION ALL
+                SELECT patient_id, event_date FROM clinical_events
+                 WHERE patient_id IN (SELECT patient_id FROM page) AND event_date <= $as_at
+                UNION ALL
+                SELECT patient_id, issue_date FROM medications
+                 WHERE patient_id IN (SELECT patient_id FROM page) AND issue_date <= $as_at
+                UNION ALL
+                SELECT patient_id, admission_date FROM hospital_episodes
+                 WHERE patient_id IN (SELECT patient_id FROM page) AND admission_date <= $as_at
+            ) GROUP BY patient_id
+        )
+        SELECT p.patient_id, p.age_years, p.age_months, p.practice_code, r.practice_name,
+               rtrim({missing_text}, '; ') AS missing, c.last_contact, p.total
+        FROM page AS p
+        LEFT JOIN contacts AS c USING (patient_id)
+        LEFT JOIN ref_practices AS r USING (practice_code)
+        ORDER BY p.practice_code, p.birth_date, p.patient_id
+        """,  # noqa: S608 (built from module constants)
+        params,
+    ).df()
+    total = int(page["total"].iloc[0]) if len(page) else _count(con, criteria, scope)
+    page["age"] = [f"{int(m) // 12} y {int(m) % 12} m" for m in page["age_months"]]
+    page["missing"] = page["missing"].replace("", "none due")
+    return page[list(LIST_COLUMNS)].reset_index(drop=True), total
+
+
+def _count(con: Any, criteria: CohortCriteria, scope: RowScope | None) -> int:
+    sql, params = _cohort_sql(criteria, scope)
+    return int(con.cursor().execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])  # noqa: S608
+
+
+def count_children(con: Any, *, criteria: CohortCriteria, scope: RowScope | None = None) -> int:
+    """The exact number of matching children (inside ``scope`` when given); for tests and the benchmark."""
+    return _count(con, criteria, scope)
+
+
+def geography_options(con: Any) -> dict[str, pd.DataFrame]:
+    """Boroughs, PCNs and practices (code, name, and parents) for the finder's pickers, by name."""
+    cursor = con.cursor()
+    return {
+        "borough": cursor.execute("SELECT borough_code AS code, borough_name AS name FROM ref_boroughs "
+                                  "ORDER BY borough_name").df(),
+        "pcn": cursor.execute("SELECT pcn_code AS code, any_value(pcn_name) AS name, any_value(borough_code) "
+                              "AS borough_code FROM ref_practices GROUP BY pcn_code ORDER BY name").df(),
+        "practice": cursor.execute("SELECT practice_code AS code, practice_name AS name, pcn_code, borough_code "
+                                   "FROM ref_practices ORDER BY practice_name, practice_code").df(),
+    }
