@@ -126,6 +126,7 @@ OUTPUT_TABLES = (
     "ind_cube_lsoa",
     "ind_cube_area",
     "ind_cube_borough",
+    "ind_cube_practice_equity",
     "ind_registry",
 )
 
@@ -630,10 +631,12 @@ _LSOA_DIMS = (
 _AREA_DIMS = ("practice_code", "pcn_code", "borough_code", "icb_code")
 _BOROUGH_DIMS = ("borough_code", "icb_code", "imd_quintile_national", "imd_quintile_london", "ethnicity_group",
                  "sex", "age_band")
+_PRACTICE_EQUITY_DIMS = _PRACTICE_DIMS  # the practice cube without age bands
 CUBES = {
     # name: dimensions it can answer (besides indicator and period); smallest first.
     "ind_cube_area": _AREA_DIMS,
     "ind_cube_borough": _BOROUGH_DIMS,
+    "ind_cube_practice_equity": _PRACTICE_EQUITY_DIMS,
     "ind_cube_practice": (*_PRACTICE_DIMS, "age_band"),
     "ind_cube_lsoa": (*_LSOA_DIMS, "age_band"),
 }
@@ -743,6 +746,7 @@ def _cube_sql() -> list[str]:
         *_fine_cube_sql("ind_cube_lsoa", _LSOA_DIMS),
         _rollup_sql("ind_cube_area", _AREA_DIMS),
         _rollup_sql("ind_cube_borough", _BOROUGH_DIMS),
+        _rollup_sql("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS),
     ]
 
 

@@ -229,13 +229,14 @@ def test_every_cube_gives_the_same_london_total(synthetic):
             UNION ALL SELECT 'lsoa', indicator_id, period_id, numerator, denominator FROM ind_cube_lsoa
             UNION ALL SELECT 'area', indicator_id, period_id, numerator, denominator FROM ind_cube_area
             UNION ALL SELECT 'borough', indicator_id, period_id, numerator, denominator FROM ind_cube_borough
+            UNION ALL SELECT 'equity', indicator_id, period_id, numerator, denominator FROM ind_cube_practice_equity
         ) GROUP BY ALL
         """
     ).df()
     spread = totals.groupby(["indicator_id", "period_id"]).agg(
         cubes=("cube", "nunique"), num_range=("numerator", lambda s: s.max() - s.min()),
         den_range=("denominator", lambda s: s.max() - s.min()))
-    assert (spread["cubes"] == 4).all()
+    assert (spread["cubes"] == 5).all()
     assert (spread["num_range"] < 1e-6).all() and (spread["den_range"] < 1e-6).all()
 
 
