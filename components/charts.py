@@ -38,10 +38,17 @@ FUNNEL_OUTSIDE = ("above 99.8", "below 99.8")
 
 
 def _shown(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split rows into those with a value to plot and those suppressed (or without a value)."""
-    flag = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else False
-    hidden = flag | pd.to_numeric(frame["value"], errors="coerce").isna()
-    return frame[~hidden], frame[hidden]
+    """Split rows into those with a value to plot and those the disclosure rule suppressed.
+
+    Rows with no value but no suppression flag (nothing to compute) are in neither.
+    """
+    flag = (
+        frame["suppressed"].astype("boolean").fillna(False).astype(bool)
+        if "suppressed" in frame
+        else pd.Series(False, index=frame.index)
+    )
+    has_value = pd.to_numeric(frame["value"], errors="coerce").notna()
+    return frame[~flag & has_value], frame[flag]
 
 
 def _ci_hover(fmt, *, value: str = "y") -> str:

@@ -59,8 +59,11 @@ MAX_SUPPRESSED_MARKERS = 300
 
 
 def _suppressed_mask(frame: pd.DataFrame, value_column: str) -> pd.Series:
-    flag = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else False
-    return flag | frame[value_column].isna()
+    """Rows the disclosure rule hid. A missing value without the flag (e.g. an SII that cannot be fitted) is
+    "no value": left undrawn like a suppressed one, but not labelled "suppressed"."""
+    if "suppressed" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["suppressed"].astype("boolean").fillna(False).astype(bool)
 
 
 def _float32(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -338,7 +341,8 @@ def practice_points_map(
         practices[["practice_code", "lat", "lon"]], left_on="area_code", right_on="practice_code", how="inner"
     )
     suppressed = _suppressed_mask(located, "value")
-    shown = located[~suppressed].sort_values("denominator", ascending=False)  # small markers drawn on top
+    has_value = pd.to_numeric(located["value"], errors="coerce").notna()
+    shown = located[~suppressed & has_value].sort_values("denominator", ascending=False)  # small ones on top
     hidden = located[suppressed]
     denominators = pd.to_numeric(shown["denominator"], errors="coerce").fillna(0)
     largest = float(denominators.max()) if len(shown) and denominators.max() > 0 else 1.0

@@ -85,6 +85,13 @@ def test_hover_carries_the_95_percent_ci_and_counts(borough_map):
         assert needle in area.hovertemplate
 
 
+def test_a_missing_value_without_the_flag_is_not_called_suppressed():
+    frame = indicator_frame([CAMDEN, HACKNEY])
+    frame.loc[1, "value"] = np.nan
+    figure = maps.area_map(level="borough", values=frame, value_label="x")
+    assert math.isnan(z_of(figure, HACKNEY)) and figure.data[maps.SUPPRESSED_TRACE].name.endswith(": 0 grey areas")
+
+
 def test_a_value_outside_the_geometry_is_ignored_and_missing_areas_have_no_colour():
     frame = indicator_frame([CAMDEN, "E09999999"])
     figure = maps.area_map(level="borough", values=frame, value_label="Coverage")
