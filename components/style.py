@@ -88,8 +88,8 @@ class ValueFormat:
 
     @property
     def axis_suffix(self) -> str:
-        """Tick suffix matching :attr:`axis_format`: '%' for percent, else nothing (the title has the unit)."""
-        return "%" if self.unit == "percent" else ""
+        """Tick suffix matching :attr:`axis_format`: '%' for percent, ' pp' for points, else none (the title has it)."""
+        return {"percent": "%", "pp": " pp"}.get(self.unit, "")
 
 
 def value_format(unit: str) -> ValueFormat:
