@@ -276,13 +276,19 @@ def _cover_sql() -> str:
     """COVER cohorts and timeliness: a child is in the cohort when the birthday falls in the period."""
     return f"""
     INSERT INTO _fact ({_FACT_COLUMNS})
-    WITH cohort AS (
+    WITH children AS (
+        -- Only children young enough for some cohort: keeps the range join small at full scale.
+        SELECT * FROM patient_dim
+        WHERE birth_date >= (SELECT min(start_date) FROM ind_period WHERE period_type IN ('quarter', 'fy'))
+                            - INTERVAL 61 MONTH
+    ),
+    cohort AS (
         SELECT m.indicator_id, p.period_id, p.end_date, d.patient_id, d.birth_date, m.vaccines, m.min_doses,
                d.birth_date + to_months(m.age_months) AS birthday,
                d.birth_date + to_months(m.valid_from_months) AS valid_from
         FROM _cover_measure AS m
         JOIN ind_period AS p ON p.period_type IN ('quarter', 'fy')
-        JOIN patient_dim AS d
+        JOIN children AS d
           ON d.birth_date + to_months(m.age_months) BETWEEN p.start_date AND p.end_date
          AND d.birth_date >= m.born_from AND d.birth_date < m.born_before
         WHERE {_registered_alive("d", "p.end_date")}
