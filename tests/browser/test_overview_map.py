@@ -81,31 +81,42 @@ def test_borough_map_draws_every_borough_offline(overview):
     assert not recorder.problems(), recorder.describe_problems()
 
 
-def test_map_table_alternative_is_reachable_by_keyboard(overview):
-    """WAI-ARIA tabs: Tab reaches the selected tab, arrows move along the tab list, Enter shows the panel.
+# The focused element's role (ARIA role, or 'radio' for a native radio button) and accessible name.
+FOCUSED = """() => {
+    const element = document.activeElement;
+    if (!element || element === document.body) return {role: null, name: null};
+    const role = element.getAttribute('role') || (element.type === 'radio' ? 'radio' : element.tagName.toLowerCase());
+    const label = element.labels && element.labels.length ? element.labels[0] : element;
+    return {role, name: label.textContent.trim()};
+}"""
+SWITCH_ROLES = ("tab", "radio")
 
-    Then Tab moves on into the table, whose scrolling region takes focus.
+
+def test_map_table_alternative_is_reachable_by_keyboard(overview):
+    """A keyboard user reaches the Map/Table switch with Tab, moves to "Table" with the arrow keys, opens it,
+    and tabs on into the table, whose scrolling region takes focus.
+
+    The switch may be WAI-ARIA tabs (arrows move, Enter opens) or native radio buttons (arrows select).
     """
     page, _ = overview
-    tabs = page.get_by_role("tab")
-    assert tabs.count() >= 2
-    table_tab = page.get_by_role("tab", name="Table")
-
-    focused_role = "() => document.activeElement && document.activeElement.getAttribute('role')"
-    for _ in range(30):  # skip link, brand, five nav links, then the tab list
+    for _ in range(40):  # skip link, brand, nav links, filters, then the switch
         page.keyboard.press("Tab")
-        if page.evaluate(focused_role) == "tab":
+        focused = page.evaluate(FOCUSED)
+        if focused["role"] in SWITCH_ROLES and focused["name"] in ("Map", "Table"):
             break
-    assert page.evaluate(focused_role) == "tab", "the tab list cannot be reached with the Tab key"
+    else:
+        raise AssertionError("the Map/Table switch cannot be reached with the Tab key")
 
-    page.keyboard.press("ArrowRight")
-    assert page.evaluate("() => document.activeElement.textContent.trim()") == "Table", (
-        "ArrowRight on the tab list does not move to the Table tab"
-    )
-    page.keyboard.press("Enter")
+    for _ in range(3):
+        if page.evaluate(FOCUSED)["name"] == "Table":
+            break
+        page.keyboard.press("ArrowRight")
+    focused = page.evaluate(FOCUSED)
+    assert focused["name"] == "Table", f"the arrow keys do not move along the Map/Table switch (at {focused})"
+    page.keyboard.press("Enter" if focused["role"] == "tab" else "Space")
+
     table = page.locator("#overview-table")
     table.wait_for(state="visible")
-    assert table_tab.get_attribute("aria-selected") == "true"
     assert table.locator("tbody tr").count() == BOROUGHS
 
     region = page.get_by_role("region", name="Registered patients and practices by borough")
