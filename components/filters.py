@@ -277,7 +277,7 @@ def filter_bar(
             id=control_id,
             options=dropdown_options(dimension, state, options),
             value=getattr(state, dimension),
-            placeholder=ALL_LABELS[dimension].capitalize(),
+            placeholder=ALL_LABELS[dimension][0].upper() + ALL_LABELS[dimension][1:],
             clearable=True,
             searchable=True,
             persistence=False,

@@ -230,7 +230,7 @@ def _suppressed_markers(points: pd.DataFrame, frame: pd.DataFrame, codes: list[s
         marker={"size": marker_size, "color": SUPPRESSED_COLOUR, "opacity": 0.9},
         name=f"Suppressed (1–7 patients): {count:,} grey area{'s' if count != 1 else ''}",
         hovertemplate=f"<b>%{{text}}</b><br>{SUPPRESSED_NOTE}<extra></extra>",
-        showlegend=True,
+        showlegend=count > 0,
     )
 
 
