@@ -23,7 +23,7 @@ from plotly.utils import PlotlyJSONEncoder
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components import charts, maps  # noqa: E402
-from components.geometry import area_codes, practices  # noqa: E402
+from components.geometry import area_codes, geojson_bytes, geometry_url, practices  # noqa: E402
 
 KB = 1000
 TARGETS = {"borough": 150 * KB, "lsoa": 1500 * KB, "recolour": 100 * KB}
@@ -89,6 +89,13 @@ def main() -> None:
             values=made_up_values(lsoas, seed=seed, suppressed_share=0.3), value_label="Coverage"
         )
 
+    def lsoa_by_url(seed):
+        return maps.lsoa_choropleth(
+            values=made_up_values(lsoas, seed=seed, suppressed_share=0.3),
+            value_label="Coverage",
+            geometry_url=geometry_url("lsoa"),
+        )
+
     def practice_area(seed):
         return maps.practice_area_choropleth(values=made_up_values(practice_codes, seed=seed), value_label="Coverage")
 
@@ -118,6 +125,8 @@ def main() -> None:
 
     measure("borough choropleth", borough, TARGETS["borough"])
     measure("LSOA choropleth (30% supp.)", lsoa, TARGETS["lsoa"])
+    measure("LSOA, geometry by URL", lsoa_by_url, TARGETS["lsoa"])
+    print(f"{'  (geometry fetched once)':30s} {len(geojson_bytes('lsoa')) / KB:13.1f} kB")
     measure("practice-area choropleth", practice_area, None)
     measure("practice points", practice_points, None)
     measure("inequality map (borough)", inequality, TARGETS["borough"])

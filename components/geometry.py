@@ -195,3 +195,38 @@ def bounds_view(level: str, codes: list[str] | set[str]) -> dict | None:
     # Web-Mercator: each zoom step halves the span visible in a ~600 px high map (≈ 0.5 degree at zoom 9).
     zoom = max(min(math.log2(0.55 / span) + 9.0, 14.0), LONDON_ZOOM)
     return {"center": {"lat": (south + north) / 2, "lon": (west + east) / 2}, "zoom": round(zoom, 2)}
+
+
+@cache
+def geojson_bytes(level: str) -> bytes:
+    """``boundaries(level)`` as compact JSON bytes, for serving the geometry by URL (see :func:`geometry_route`)."""
+    return json.dumps(boundaries(level), separators=(",", ":")).encode()
+
+
+GEOMETRY_ROUTE = "/geometry/<level>.geojson"
+
+
+def geometry_url(level: str, *, prefix: str = "") -> str:
+    """The same-origin URL :func:`register_geometry_route` serves ``level`` at (for ``area_map(geometry_url=)``)."""
+    if level not in LEVELS:
+        raise ValueError(f"No boundaries for level {level!r}; choose one of {list(LEVELS)}")
+    return prefix.rstrip("/") + GEOMETRY_ROUTE.replace("<level>", level)
+
+
+def register_geometry_route(server) -> None:
+    """Serve every level's boundaries at :data:`GEOMETRY_ROUTE` on a Flask ``server``, cacheable for a day.
+
+    With it, maps can pass ``geometry_url=geometry_url(level)``: the browser fetches each
+    level's geometry once and caches it, instead of receiving it inside every figure
+    (the LSOA figure falls from ~1.8 MB to ~0.4 MB). Same origin, so still offline.
+    """
+    from flask import Response, abort  # only where a server exists: the module stays importable without Flask
+
+    def serve(level: str):
+        if level not in LEVELS:
+            abort(404)
+        response = Response(geojson_bytes(level), mimetype="application/geo+json")
+        response.headers["Cache-Control"] = "private, max-age=86400"
+        return response
+
+    server.add_url_rule(GEOMETRY_ROUTE, endpoint="area_geometry", view_func=serve, methods=["GET"])

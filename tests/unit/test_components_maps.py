@@ -201,3 +201,20 @@ def test_overview_style_frame_still_draws_counts():
 def test_fit_to_data_zooms_in_on_the_areas_shown():
     figure = maps.area_map(level="borough", values=indicator_frame([CITY]), value_label="x", fit_to_data=True)
     assert figure.layout.map.zoom > geometry.LONDON_ZOOM + 2
+
+
+def test_geometry_can_be_served_once_by_url_instead_of_inside_every_figure():
+    import flask
+
+    server = flask.Flask(__name__)
+    geometry.register_geometry_route(server)
+    client = server.test_client()
+    response = client.get(geometry.geometry_url("borough"))
+    assert response.status_code == 200 and "max-age" in response.headers["Cache-Control"]
+    assert json.loads(response.data)["features"][0]["id"] in BOROUGHS
+    assert client.get("/geometry/../../settings.geojson").status_code == 404
+    assert client.get("/geometry/nowhere.geojson").status_code == 404
+    figure = maps.area_map(
+        level="lsoa", values=indicator_frame([CAMDEN]), value_label="x", geometry_url=geometry.geometry_url("lsoa")
+    )
+    assert figure.data[0].geojson == "/geometry/lsoa.geojson" and len(pio.to_json(figure)) < 500_000
