@@ -206,7 +206,7 @@ def build_from_directory(
         problems = load_and_validate(con, Path(extract_dir), extract_date, say)
         if problems:
             raise ExtractValidationError(problems)
-        counts = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in TABLES}  # noqa: S608
+        counts = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0] for name in TABLES}  # noqa: S608
         say("building patient_dim")
         build_patient_dim(con)
         write_meta(

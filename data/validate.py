@@ -13,6 +13,10 @@ non-nullable columns filled, codes in their vocabularies and formats, practice
 and LSOA codes known to ``data/reference``, keys unique, event rows pointing at
 a known patient, no date after the extract date or before the patient's birth,
 and registration end not before its start.
+
+SQL is assembled only from schema names (``data.schema`` is the whitelist, every
+identifier quoted); every value, pattern and vocabulary is a bound parameter, and
+file paths reach DuckDB through the relation API, never through SQL text.
 """
 
 from __future__ import annotations
@@ -102,6 +106,10 @@ class _Check:
     name: str
     condition: str
     example_columns: tuple[str, ...]
+
+
+# Single-row results are read with fetchall(): in DuckDB 2 a fetchone() leaves the result open,
+# and the relation API (read_parquet, read_csv) then refuses to run on the connection.
 
 
 def _quote(identifier: str) -> str:
@@ -228,7 +236,7 @@ def _run_row_checks(
         return {k: v for k, v in params.items() if f"${k}" in sql}
 
     sql = "SELECT " + ", ".join(f"count_if({c.condition})" for c in checks) + f" FROM {from_sql}"  # noqa: S608
-    counts = con.execute(sql, bound(sql)).fetchone()
+    counts = con.execute(sql, bound(sql)).fetchall()[0]
     problems = []
     for check, count in zip(checks, counts, strict=True):
         if not count:
@@ -321,7 +329,7 @@ def _code_checks(con: duckdb.DuckDBPyConnection, table: Table, loaded: set[str])
             total, values = con.execute(
                 f"SELECT sum(n), list(value ORDER BY n DESC, value)[1:{EXAMPLES}] FROM code_values WHERE {condition}",  # noqa: S608
                 params,
-            ).fetchone()
+            ).fetchall()[0]
             if total:
                 problems.append(Problem(table.name, column.name, check, int(total), tuple(repr(v) for v in values)))
     con.execute("DROP TABLE IF EXISTS code_values")
@@ -336,7 +344,7 @@ def _key_check(con: duckdb.DuckDBPyConnection, table: Table) -> list[Problem]:
     total, examples = con.execute(
         f"SELECT sum(n), list(concat_ws(', ', {key}) || ' (x' || n || ')' ORDER BY n DESC)[1:{EXAMPLES}] "  # noqa: S608
         f"FROM (SELECT {key}, count(*) AS n FROM {_quote(table.name)} GROUP BY ALL HAVING count(*) > 1)"
-    ).fetchone()
+    ).fetchall()[0]
     if not total:
         return []
     return [Problem(table.name, ", ".join(table.key), "duplicate_key", int(total), tuple(examples))]
@@ -420,8 +428,10 @@ def load_and_validate(
             problems.append(Problem(name, None, "unreadable", 0, (_first_lines(error),)))
             continue
         loaded.add(name)
+        rows = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0][0]  # noqa: S608
+        progress(f"loaded {name}: {rows:,} rows")
 
-    if "patients" in loaded and not con.execute("SELECT count(*) FROM patients").fetchone()[0]:
+    if "patients" in loaded and not con.execute("SELECT count(*) FROM patients").fetchall()[0][0]:
         problems.append(Problem("patients", None, "empty_table", 0, ("the extract has no patients",)))
 
     patients_source = None
