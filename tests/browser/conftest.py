@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from security.users import DEMO_ACCOUNTS
 from tests.browser import harness
 
 BROWSER_DIR = Path(__file__).resolve().parent
@@ -55,6 +56,8 @@ def served_db(request) -> Path:
 
 # The demo commissioner sees all of London: the widest view, so every page has something to show.
 TEST_USER = ("demo.commissioner", "demo-commissioner")
+# The published demo accounts, for tests that act as another role.
+DEMO_PASSWORDS = {account.username: account.password for account in DEMO_ACCOUNTS}
 
 
 def _serve(db_path: Path, name: str, browser: Browser, tmp_path_factory) -> harness.AppServer:
@@ -87,11 +90,18 @@ def app_without_data(chromium, tmp_path_factory) -> Iterator[harness.AppServer]:
 
 @pytest.fixture
 def recorded_page(chromium) -> Iterator:
-    """A factory ``(server, viewport, signed_in=True) -> (page, recorder)``; its contexts are closed afterwards."""
+    """A factory ``(server, viewport, signed_in=True, user=None) -> (page, recorder)``; contexts closed afterwards.
+
+    ``user`` names a demo account to act as (signed in on first use); the default is :data:`TEST_USER`.
+    """
     pages: list[Page] = []
 
-    def open_recorded(server: harness.AppServer, viewport: str = "desktop", *, signed_in: bool = True):
-        page, recorder = harness.new_recorded_page(chromium, server, viewport, signed_in=signed_in)
+    def open_recorded(
+        server: harness.AppServer, viewport: str = "desktop", *, signed_in: bool = True, user: str | None = None
+    ):
+        if user and user not in server.sessions:
+            server.sign_in(chromium, user, DEMO_PASSWORDS[user], default=False)
+        page, recorder = harness.new_recorded_page(chromium, server, viewport, signed_in=signed_in, user=user)
         pages.append(page)
         return page, recorder
 
@@ -112,6 +122,7 @@ class Visit:
     heading: str
     body_text: str
     horizontal_overflow_px: int
+    keyboard_unreachable_tab_lists: list[str]
 
 
 class VisitCache:
@@ -139,10 +150,11 @@ class VisitCache:
                 "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             body_text = page.locator("body").inner_text()
+            unreachable_tabs = page.evaluate(harness.KEYBOARD_UNREACHABLE_TAB_LISTS)
             violations = harness.run_axe(page)
         finally:
             page.context.close()
-        return Visit(path, viewport, recorder, violations, screenshot, heading, body_text, overflow)
+        return Visit(path, viewport, recorder, violations, screenshot, heading, body_text, overflow, unreachable_tabs)
 
 
 @pytest.fixture(scope="session")

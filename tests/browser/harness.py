@@ -89,8 +89,9 @@ class AppServer:
         self.db_path = Path(db_path)
         self.name = name
         self.audit_dir = Path(audit_dir)
-        # Cookies of a signed-in session (Playwright storage state); None until :meth:`sign_in`.
+        # Cookies of the default test user's session (Playwright storage state); None until :meth:`sign_in`.
         self.storage_state: dict | None = None
+        self.sessions: dict[str, dict] = {}  # username -> storage state, for tests acting as other roles
         self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         SERVER_LOGS.mkdir(parents=True, exist_ok=True)
@@ -152,8 +153,8 @@ class AppServer:
             final_url = error.url
         return urllib.parse.urlsplit(final_url).path == "/login"
 
-    def sign_in(self, browser: Browser, username: str, password: str) -> None:
-        """Sign in through the real form and keep the session cookie for every later page."""
+    def sign_in(self, browser: Browser, username: str, password: str, *, default: bool = True) -> dict:
+        """Sign in through the real form and keep the session cookie (for every later page when ``default``)."""
         context = browser.new_context()
         try:
             page = context.new_page()
@@ -162,9 +163,13 @@ class AppServer:
             page.get_by_label("Password").fill(password)
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url(lambda url: urllib.parse.urlsplit(url).path != "/login")
-            self.storage_state = context.storage_state()
+            state = context.storage_state()
         finally:
             context.close()
+        self.sessions[username] = state
+        if default:
+            self.storage_state = state
+        return state
 
     def stop(self) -> None:
         """Stop the server (politely, then firmly)."""
@@ -216,11 +221,12 @@ class Recorder:
 
 
 def new_recorded_page(
-    browser: Browser, server: AppServer, viewport: str, *, signed_in: bool = True
+    browser: Browser, server: AppServer, viewport: str, *, signed_in: bool = True, user: str | None = None
 ) -> tuple[Page, Recorder]:
     """A fresh context and page at ``viewport`` that records requests, console errors and failed responses.
 
-    Signed in as the server's test user when there is one (``signed_in=False`` for an anonymous visitor).
+    Signed in as the server's test user when there is one, or as ``user`` (signed in earlier with
+    :meth:`AppServer.sign_in`); ``signed_in=False`` for an anonymous visitor.
     Requests leaving the server's origin are recorded and then aborted, so a test never waits on the
     internet and an offline failure is reported, not hidden behind a timeout.
     """
@@ -229,7 +235,8 @@ def new_recorded_page(
         viewport=VIEWPORTS[viewport],
         locale="en-GB",
         timezone_id="Europe/London",
-        storage_state=server.storage_state if signed_in else None,
+        storage_state=(server.sessions[user] if user else server.storage_state) if signed_in else None,
+        accept_downloads=True,
     )
     context.set_default_timeout(15_000)
     recorder = Recorder(origin=origin)
@@ -306,6 +313,14 @@ def open_page(page: Page, url: str, recorder: Recorder | None = None) -> None:
     if landed == "/login" and urllib.parse.urlsplit(url).path != "/login":
         raise AssertionError(f"{url} sent the browser to the sign-in page: the test user is not signed in")
     wait_until_settled(page, recorder)
+
+
+# Visible tab lists (WAI-ARIA role=tablist, or dcc.Tabs' .tab-container) in which no tab can take
+# keyboard focus: a keyboard user can never switch tabs there. axe does not check this.
+KEYBOARD_UNREACHABLE_TAB_LISTS = """() => [...document.querySelectorAll('[role=tablist], .tab-container')]
+    .filter(list => list.offsetParent !== null)
+    .filter(list => ![...list.querySelectorAll('[role=tab], .tab')].some(tab => tab.tabIndex >= 0))
+    .map(list => list.innerText.replace(/\\s+/g, ' ').trim().slice(0, 80))"""
 
 
 def run_axe(page: Page) -> list[dict]:

@@ -58,3 +58,9 @@ def test_page_shows_its_content_and_fits_the_screen(visits, name, path, viewport
     assert not [m for m in ERROR_MARKERS if m in visit.body_text]
     # A page wider than the screen scrolls sideways: the phone layout is broken.
     assert visit.horizontal_overflow_px <= 0, f"{path} is {visit.horizontal_overflow_px}px wider than {viewport}"
+
+
+@pytest.mark.parametrize(("name", "path", "viewport"), [case for case in CASES if case.values[2] == "desktop"])
+def test_every_tab_list_can_be_used_from_the_keyboard(visits, name, path, viewport):
+    visit = visits.get(name, path, viewport)
+    assert visit.keyboard_unreachable_tab_lists == [], "no tab in these tab lists takes keyboard focus"
