@@ -71,7 +71,16 @@ def _float32(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float32")
 
 
-def _hovertemplate(*, value_label: str, unit: str, has_ci: bool, has_counts: bool, london_value, extra: dict) -> str:
+def _hovertemplate(
+    *,
+    value_label: str,
+    unit: str,
+    has_ci: bool,
+    has_counts: bool,
+    london_value,
+    extra: dict,
+    has_comparison: bool = False,
+) -> str:
     fmt = value_format(unit)
     lines = ["<b>%{text}</b>", f"{value_label}: %{{z:{fmt.d3}}}{fmt.suffix}"]
     if has_ci:
@@ -82,7 +91,7 @@ def _hovertemplate(*, value_label: str, unit: str, has_ci: bool, has_counts: boo
     lines += [f"{label}: %{{customdata[{offset + i}]:,}}" for i, label in enumerate(extra.values())]
     if json_safe(london_value) is not None:
         lines.append(f"London: {fmt.text(float(london_value))}")
-    if has_ci:
+    if has_comparison:
         lines.append("vs London: %{hovertext}")
     return "<br>".join(lines) + "<extra></extra>"
 
@@ -181,7 +190,7 @@ def area_map(
         z=z,
         text=names,
         customdata=_float32(frame, numeric_columns) if numeric_columns else None,
-        hovertext=_comparison_text(frame) if has_ci else None,
+        hovertext=_comparison_text(frame) if "comparison" in frame else None,
         hovertemplate=_hovertemplate(
             value_label=value_label,
             unit=unit,
@@ -189,6 +198,7 @@ def area_map(
             has_counts=has_counts,
             london_value=london_value,
             extra=hover_columns,
+            has_comparison="comparison" in frame,
         ),
         marker={"line": {"width": 0.6 if level == "borough" else 0.2, "color": "white"}, "opacity": 0.92},
         name=value_label,
@@ -372,7 +382,13 @@ def practice_points_map(
     if "zmid" in colour:
         marker.update(cmid=colour["zmid"], cmin=colour["zmin"], cmax=colour["zmax"])
     template = _hovertemplate(
-        value_label=value_label, unit=unit, has_ci=True, has_counts=True, london_value=london_value, extra={}
+        value_label=value_label,
+        unit=unit,
+        has_ci=True,
+        has_counts=True,
+        london_value=london_value,
+        extra={},
+        has_comparison="comparison" in shown,
     ).replace("%{z:", "%{marker.color:")
     points = go.Scattermap(
         lat=shown["lat"].round(5).tolist(),

@@ -81,6 +81,9 @@ def test_hover_carries_the_95_percent_ci_and_counts(borough_map):
     area = borough_map.data[maps.AREA_TRACE]
     row = np.asarray(area.customdata)[list(area.locations).index(CAMDEN)]
     assert row == pytest.approx([71.0, 88.0, 80, 100], rel=1e-6)
+    assert "vs London: %{hovertext}" in area.hovertemplate and area.hovertext[0] == "similar"
+    bare = maps.area_map(level="borough", values=indicator_frame(BOROUGHS).drop(columns="comparison"), value_label="x")
+    assert "vs London" not in bare.data[0].hovertemplate
     for needle in ("95% CI", "%{customdata[0]:.1f}–", "%{customdata[1]:.1f}%)", "%{customdata[2]", "London: 85.0%"):
         assert needle in area.hovertemplate
 
