@@ -22,6 +22,7 @@ a dose is missing only once the child has reached the age it is due):
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -118,22 +119,93 @@ def _scope_sql(scope: RowScope | None, params: dict[str, Any]) -> str:
     return " AND (" + (" OR ".join(clauses) if clauses else "FALSE") + ")"
 
 
-def _cohort_sql(criteria: CohortCriteria, scope: RowScope | None) -> tuple[str, dict[str, Any]]:
-    """SQL selecting one row per matching child (with dose counts and missing flags), and its parameters."""
+# Per child: the date each counted dose was reached (the 4th distinct polio-containing dose date, the 3rd
+# 6-in-1, the 1st and 2nd measles-containing doses on or after the 1st birthday). "Fewer than n doses by
+# day D" is then "the n-th dose date is missing or after D": plain date comparisons for any chosen date.
+_CHILD_DOSES_SQL = """
+    WITH children AS (
+        SELECT patient_id, birth_date, practice_code, pcn_code, borough_code, icb_code, lsoa21_code,
+               imd_quintile_national, ethnicity_group, registration_start, registration_end, death_date
+        FROM patient_dim WHERE birth_date > $window_from AND birth_date < $window_to
+    ),
+    dates AS (
+        SELECT i.patient_id,
+               list_sort(list_distinct(list(i.vaccination_date) FILTER (WHERE list_contains($polio, i.vaccine))))
+                   AS polio,
+               list_sort(list_distinct(list(i.vaccination_date) FILTER (WHERE i.vaccine = '6in1'))) AS six_in_one,
+               list_sort(list_distinct(list(i.vaccination_date) FILTER (
+                   WHERE list_contains($measles, i.vaccine) AND i.vaccination_date >= c.birth_date + INTERVAL 1 YEAR
+               ))) AS measles
+        FROM immunisations AS i JOIN children AS c USING (patient_id)
+        GROUP BY i.patient_id
+    )
+    SELECT c.*, d.polio[4] AS polio_4th, d.six_in_one[3] AS six_in_one_3rd, d.measles[1] AS measles_1st,
+           d.measles[2] AS measles_2nd
+    FROM children AS c LEFT JOIN dates AS d USING (patient_id)
+"""
+CACHE_DATABASE = "imm_cohort_cache"
+CACHE_TABLE = f"{CACHE_DATABASE}.child_doses"
+CACHE_YEARS = MAX_AGE + 1  # the cache holds every child aged 0-18 on the extract date
+_cache_lock = threading.Lock()
+
+
+def _dose_params() -> dict[str, Any]:
+    return {"polio": list(POLIO_CONTAINING), "measles": list(MEASLES_CONTAINING)}
+
+
+def cache_window(con: Any) -> tuple[dt.date, dt.date]:
+    """Birth dates (exclusive bounds) of the children held by the per-process cache."""
+    latest = dt.date.fromisoformat(con.cursor().execute("SELECT value FROM meta WHERE key = 'extract_date'")
+                                   .fetchone()[0])
+    return _minus_years(latest, CACHE_YEARS) - dt.timedelta(days=1), latest + dt.timedelta(days=1)
+
+
+def ensure_cache(con: Any) -> tuple[dt.date, dt.date]:
+    """Build, once per database handle, the per-child dose dates of every child aged 0-18 on the extract date.
+
+    Kept in an in-memory DuckDB database attached to the read-only handle (every cursor
+    sees it), so a London-wide query scans one small table instead of joining the
+    patient and immunisation tables. Returns the cached birth-date window.
+    """
+    window = cache_window(con)
+    cursor = con.cursor()
+    with _cache_lock:
+        attached = cursor.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+                                  [CACHE_DATABASE, "child_doses"]).fetchone()[0]
+        if not attached:
+            cursor.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {CACHE_DATABASE} (READ_WRITE)")
+            cursor.execute(f"CREATE TABLE {CACHE_TABLE} AS {_CHILD_DOSES_SQL}",  # noqa: S608 (module constants)
+                           {"window_from": window[0], "window_to": window[1], **_dose_params()})
+    return window
+
+
+def _cohort_sql(
+    criteria: CohortCriteria, scope: RowScope | None, cached: tuple[dt.date, dt.date] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """SQL selecting one row per matching child (with missing flags), and its parameters.
+
+    ``cached``: the birth-date window of :func:`ensure_cache`; when the criteria's children fall
+    inside it the cache is read, otherwise the per-child dose dates are derived inline.
+    """
     as_at = criteria.as_at
+    born_after = _minus_years(as_at, criteria.age_max + 1) - dt.timedelta(days=1)
+    born_by = _minus_years(as_at, criteria.age_min) + dt.timedelta(days=1)
     params: dict[str, Any] = {
         "as_at": as_at,
         "age_min": criteria.age_min,
         "age_max": criteria.age_max,
-        # A coarse birth-date window (a day wider each side) lets DuckDB skip row groups; the exact age test follows.
-        "born_after": _minus_years(as_at, criteria.age_max + 1) - dt.timedelta(days=1),
-        "born_by": _minus_years(as_at, criteria.age_min) + dt.timedelta(days=1),
-        "polio": list(POLIO_CONTAINING),
-        "measles": list(MEASLES_CONTAINING),
+        # A coarse birth-date window (a day wider each side); the exact age test follows.
+        "born_after": born_after,
+        "born_by": born_by,
         "new_schedule": NEW_SCHEDULE_BORN_FROM,
         "campaign_start": POLIO_CAMPAIGN_START,
         "campaign_end": POLIO_CAMPAIGN_END,
     }
+    if cached is not None and cached[0] <= born_after and born_by <= cached[1]:
+        source = f"SELECT * FROM {CACHE_TABLE}"  # noqa: S608 (module constant)
+    else:
+        source = _CHILD_DOSES_SQL.replace("$window_from", "$born_after").replace("$window_to", "$born_by")
+        params.update(_dose_params())
     where = []
     for key, column, values in (("boroughs", "borough_code", criteria.boroughs), ("pcns", "pcn_code", criteria.pcns),
                                 ("practices", "practice_code", criteria.practices),
@@ -151,44 +223,36 @@ def _cohort_sql(criteria: CohortCriteria, scope: RowScope | None) -> tuple[str, 
         params["registered_after"] = criteria.registered_after
         where.append("d.registration_start > $registered_after")
     filters = "".join(f" AND {clause}" for clause in where) + _scope_sql(scope, params)
+
+    def lacks(dose_date: str) -> str:
+        return f"({dose_date} IS NULL OR {dose_date} > $as_at)"
+
     flags = {
-        "6in1": "(c.age_months >= 4 AND coalesce(x.six_in_one, 0) < 3)",
-        "mmr1": "(c.age_months >= 12 AND coalesce(x.measles, 0) < 1)",
+        "6in1": f"(c.age_months >= 4 AND {lacks('c.six_in_one_3rd')})",
+        "mmr1": f"(c.age_months >= 12 AND {lacks('c.measles_1st')})",
         "mmr2": "(c.age_months >= CASE WHEN c.birth_date >= $new_schedule THEN 18 ELSE 40 END "
-                "AND coalesce(x.measles, 0) < 2)",
+                f"AND {lacks('c.measles_2nd')})",
         "polio_booster": "(c.age_months >= CASE WHEN $as_at BETWEEN $campaign_start AND $campaign_end THEN 12 "
-                         "WHEN c.birth_date >= $new_schedule THEN 18 ELSE 40 END AND coalesce(x.polio, 0) < 4)",
+                         f"WHEN c.birth_date >= $new_schedule THEN 18 ELSE 40 END AND {lacks('c.polio_4th')})",
     }
     joiner = " OR " if criteria.match == "any" else " AND "
     selected = joiner.join(f"missing_{key}" for key in criteria.missing) if criteria.missing else "TRUE"
     sql = f"""
-    WITH cohort AS (
+    WITH child_doses AS ({source}),
+    cohort AS (
         SELECT d.patient_id, d.birth_date, d.practice_code, d.pcn_code, d.borough_code, d.icb_code,
                d.lsoa21_code, d.imd_quintile_national, d.ethnicity_group, d.registration_start,
+               d.polio_4th, d.six_in_one_3rd, d.measles_1st, d.measles_2nd,
                {_age_sql("d.birth_date", "$as_at", "year")} AS age_years,
                {_age_sql("d.birth_date", "$as_at", "month")} AS age_months
-        FROM patient_dim AS d
+        FROM child_doses AS d
         WHERE d.birth_date > $born_after AND d.birth_date < $born_by
           AND d.registration_start <= $as_at AND (d.registration_end IS NULL OR d.registration_end > $as_at)
           AND (d.death_date IS NULL OR d.death_date > $as_at){filters}
     ),
-    aged AS (SELECT * FROM cohort WHERE age_years BETWEEN $age_min AND $age_max),
-    doses AS (
-        SELECT i.patient_id,
-               count(DISTINCT i.vaccination_date) FILTER (WHERE list_contains($polio, i.vaccine)) AS polio,
-               count(DISTINCT i.vaccination_date) FILTER (WHERE i.vaccine = '6in1') AS six_in_one,
-               count(DISTINCT i.vaccination_date) FILTER (
-                   WHERE list_contains($measles, i.vaccine) AND i.vaccination_date >= a.birth_date + INTERVAL 1 YEAR
-               ) AS measles
-        FROM immunisations AS i JOIN aged AS a USING (patient_id)
-        WHERE i.vaccination_date <= $as_at
-        GROUP BY i.patient_id
-    ),
     flagged AS (
-        SELECT c.*, coalesce(x.polio, 0) AS polio_doses, coalesce(x.six_in_one, 0) AS six_in_one_doses,
-               coalesce(x.measles, 0) AS measles_doses,
-               {", ".join(f"{sql_flag} AS missing_{key}" for key, sql_flag in flags.items())}
-        FROM aged AS c LEFT JOIN doses AS x USING (patient_id)
+        SELECT c.*, {", ".join(f"{sql_flag} AS missing_{key}" for key, sql_flag in flags.items())}
+        FROM cohort AS c WHERE c.age_years BETWEEN $age_min AND $age_max
     )
     SELECT * FROM flagged WHERE {selected}
     """  # noqa: S608 (identifiers and flag SQL are module constants; every value is bound)
@@ -223,7 +287,7 @@ def cohort_summary(
     user may see; aggregate-only views pass None. With ``disclose`` each count follows
     the NHS rule (1-7 suppressed, others rounded to 5), the total from the exact total.
     """
-    sql, params = _cohort_sql(criteria, scope)
+    sql, params = _cohort_sql(criteria, scope, ensure_cache(con))
     missing_sums = ", ".join(f"sum(CAST(missing_{key} AS INTEGER)) AS missing_{key}" for key in MISSING_DOSES)
     grouped = con.cursor().execute(
         f"""
@@ -310,7 +374,7 @@ def cohort_patients(
         raise CohortError("a patient list needs the user's row scope")
     limit = max(1, min(int(limit), EXPORT_LIMIT))
     offset = max(0, int(offset))
-    sql, params = _cohort_sql(criteria, scope)
+    sql, params = _cohort_sql(criteria, scope, ensure_cache(con))
     params.update({"limit": limit, "offset": offset})
     missing_text = " || ".join(
         f"CASE WHEN missing_{key} THEN '{SHORT_NAMES[key]}; ' ELSE '' END" for key in MISSING_DOSES
@@ -353,7 +417,7 @@ def cohort_patients(
 
 
 def _count(con: Any, criteria: CohortCriteria, scope: RowScope | None) -> int:
-    sql, params = _cohort_sql(criteria, scope)
+    sql, params = _cohort_sql(criteria, scope, ensure_cache(con))
     return int(con.cursor().execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])  # noqa: S608
 
 

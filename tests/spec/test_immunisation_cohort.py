@@ -1,0 +1,232 @@
+"""Cohort finder rules on hand-written children, at the boundaries of age, due dates, doses and scope.
+
+The chosen date is the extract date 2026-10-31 unless a test says otherwise. Practice A
+(E83003) is in Barnet, practice B (F84003) in Hackney.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from queries import immunisation_cohort as cohort
+from security.roles import RowScope
+from tests.spec.helpers import build, d, patient
+
+AS_AT = dt.date(2026, 10, 31)
+PRACTICE_B = "F84003"
+BARNET, HACKNEY = "E09000003", "E09000012"
+LSOA_Q2 = "E01000196"  # Barnet 028A, national IMD quintile 2 (LSOA_A is quintile 3)
+
+
+def jab(patient_id: str, date: str, vaccine: str) -> dict:
+    return {"patient_id": patient_id, "vaccination_date": d(date), "vaccine": vaccine, "snomed_code": None}
+
+
+def primary(patient_id: str, born: str) -> list[dict]:
+    """Three 6-in-1 doses at 2, 3 and 4 months (three polio-containing doses)."""
+    birth = d(born)
+    return [jab(patient_id, (birth + dt.timedelta(days=days)).isoformat(), "6in1") for days in (60, 90, 120)]
+
+
+CHILDREN = [
+    # Age boundaries on 2026-10-31.
+    patient("2025-10-31", patient_id="TURNS_1_TODAY"),
+    patient("2025-11-01", patient_id="AGED_0"),
+    patient("2016-11-01", patient_id="AGED_9"),
+    patient("2016-10-31", patient_id="TURNS_10_TODAY"),
+    # MMR1: a dose the day before the 1st birthday is not valid; on the birthday it is.
+    patient("2023-03-15", patient_id="MMR1_TOO_EARLY"),
+    patient("2023-03-15", patient_id="MMR1_ON_BIRTHDAY"),
+    patient("2023-03-15", patient_id="MMR1_AFTER_DATE"),
+    # MMR2 (old schedule): due at 3 years 4 months.
+    patient("2023-07-01", patient_id="OLD_3Y4M_TOMORROW"),  # + 40 months = 2026-11-01: not yet due
+    patient("2023-06-30", patient_id="OLD_3Y4M_YESTERDAY"),  # + 40 months = 2026-10-30: due
+    # MMR2 (new schedule, born from 1 Jul 2024): due at 18 months.
+    patient("2024-07-01", patient_id="NEW_18M"),  # 18 months on 2026-01-01: due
+    # 6-in-1: a duplicated record of one dose is one dose.
+    patient("2022-01-10", patient_id="SIX_DUPLICATE"),
+    # Polio booster: 3 doses at age 4 (old schedule, due) vs 4 doses; 3 doses at age 2 (not yet due).
+    patient("2021-05-05", patient_id="POLIO_3_AGED_5"),
+    patient("2021-05-05", patient_id="POLIO_4_AGED_5"),
+    patient("2024-02-02", patient_id="POLIO_3_AGED_2"),
+    # Registration and death on the chosen date.
+    patient("2020-01-01", patient_id="LEFT", registration_end="2026-10-31"),
+    patient("2020-01-01", patient_id="DIED", death_date="2026-10-01"),
+    patient("2020-01-01", patient_id="NEW_REGISTRANT", registration_start="2026-09-01"),
+    # Other practice, deprivation and ethnicity.
+    patient("2020-01-01", patient_id="PRACTICE_B_CHILD", practice_code=PRACTICE_B, lsoa21_code=None),
+    patient("2020-01-01", patient_id="DEPRIVED_Q2", lsoa21_code=LSOA_Q2, ethnicity="D"),
+    patient("2020-01-01", patient_id="NO_ETHNICITY", ethnicity=None),
+]
+
+JABS = [
+    jab("MMR1_TOO_EARLY", "2024-03-14", "MMR"),
+    jab("MMR1_ON_BIRTHDAY", "2024-03-15", "MMR"),
+    jab("MMR1_AFTER_DATE", "2026-10-01", "MMR"),
+    jab("OLD_3Y4M_TOMORROW", "2024-07-05", "MMR"),
+    jab("OLD_3Y4M_YESTERDAY", "2024-07-05", "MMR"),
+    jab("NEW_18M", "2025-07-05", "MMRV"),
+    *primary("SIX_DUPLICATE", "2022-01-10")[:2],
+    jab("SIX_DUPLICATE", "2022-04-10", "6in1"),  # the second dose recorded twice
+    *primary("POLIO_3_AGED_5", "2021-05-05"),
+    *primary("POLIO_4_AGED_5", "2021-05-05"),
+    jab("POLIO_4_AGED_5", "2024-09-10", "4in1"),
+    *primary("POLIO_3_AGED_2", "2024-02-02"),
+]
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    connection = build(tmp_path_factory.mktemp("cohort"), patients=CHILDREN, immunisations=JABS)
+    yield connection
+    connection.close()
+
+
+def found(con, **criteria) -> set[str]:
+    """Patient ids the finder returns for ``criteria`` with an all-London scope (every child visible)."""
+    scope = RowScope(borough_codes=(BARNET, HACKNEY))
+    rows, total = cohort.cohort_patients(con, criteria=cohort.CohortCriteria(as_at=AS_AT, **criteria), scope=scope,
+                                         limit=1000)
+    assert total == len(rows)
+    return set(rows["patient_id"])
+
+
+def flags(con, patient_id: str, **criteria) -> str:
+    scope = RowScope(borough_codes=(BARNET, HACKNEY))
+    rows, _ = cohort.cohort_patients(con, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=(), **criteria),
+                                     scope=scope, limit=1000)
+    return rows.set_index("patient_id").loc[patient_id, "missing"]
+
+
+def test_age_in_completed_years_on_the_date(con):
+    everyone = found(con, age_min=0, age_max=18, missing=())
+    aged_1_to_9 = found(con, age_min=1, age_max=9, missing=())
+    assert {"TURNS_1_TODAY", "AGED_9"} <= aged_1_to_9
+    assert not {"AGED_0", "TURNS_10_TODAY"} & aged_1_to_9
+    assert {"AGED_0", "TURNS_10_TODAY"} <= everyone
+
+
+def test_registered_and_alive_on_the_date(con):
+    everyone = found(con, age_min=0, age_max=18, missing=())
+    assert "NEW_REGISTRANT" in everyone
+    assert not {"LEFT", "DIED"} & everyone
+    before_registration = cohort.CohortCriteria(as_at=d("2026-08-31"), age_min=0, age_max=18, missing=())
+    rows, _ = cohort.cohort_patients(con, criteria=before_registration, scope=RowScope(borough_codes=(BARNET,)))
+    assert "NEW_REGISTRANT" not in set(rows["patient_id"]) and "LEFT" in set(rows["patient_id"])
+    assert found(con, age_min=0, age_max=18, missing=(), registered_after=d("2026-08-31")) == {"NEW_REGISTRANT"}
+    assert found(con, age_min=0, age_max=18, missing=(), registered_after=d("2026-09-01")) == set()
+
+
+def test_mmr1_counts_doses_from_the_first_birthday_up_to_the_date(con):
+    assert "MMR1" in flags(con, "MMR1_TOO_EARLY").split("; ")
+    assert "MMR1" not in flags(con, "MMR1_ON_BIRTHDAY").split("; ")
+    missing_mmr1 = found(con, missing=("mmr1",))
+    assert "MMR1_TOO_EARLY" in missing_mmr1
+    assert not {"MMR1_ON_BIRTHDAY", "MMR1_AFTER_DATE"} & missing_mmr1
+    # A dose given after the chosen date does not count on that date.
+    day_before = cohort.CohortCriteria(as_at=d("2026-09-30"), missing=("mmr1",))
+    rows, _ = cohort.cohort_patients(con, criteria=day_before, scope=RowScope(borough_codes=(BARNET,)))
+    assert "MMR1_AFTER_DATE" in set(rows["patient_id"])
+    # MMR1 is not due before the 1st birthday.
+    assert "AGED_0" not in found(con, age_min=0, missing=("mmr1",))
+
+
+def test_mmr2_due_at_3y4m_or_18_months_on_the_new_schedule(con):
+    missing_mmr2 = found(con, missing=("mmr2",))
+    assert "OLD_3Y4M_YESTERDAY" in missing_mmr2
+    assert "OLD_3Y4M_TOMORROW" not in missing_mmr2
+    assert "NEW_18M" in missing_mmr2  # one MMRV at 12 months; second due at 18 months
+
+
+def test_six_in_one_counts_distinct_dates(con):
+    assert "6-in-1 primary" in flags(con, "SIX_DUPLICATE").split("; ")
+    assert "6-in-1 primary" not in flags(con, "POLIO_3_AGED_5").split("; ")
+
+
+def test_polio_booster_due_by_schedule_and_for_everyone_1_to_9_in_the_2022_campaign(con):
+    missing_booster = found(con, missing=("polio_booster",))
+    assert "POLIO_3_AGED_5" in missing_booster
+    assert "POLIO_4_AGED_5" not in missing_booster
+    assert "POLIO_3_AGED_2" not in missing_booster  # routine booster due at 3y4m
+    in_campaign = cohort.CohortCriteria(as_at=dt.date(2022, 9, 1), age_min=1, age_max=9, missing=("polio_booster",))
+    rows, _ = cohort.cohort_patients(con, criteria=in_campaign, scope=RowScope(borough_codes=(BARNET,)), limit=1000)
+    # On 1 Sep 2022 POLIO_4_AGED_5 (aged 1) had 3 doses: due a booster in the campaign.
+    assert "POLIO_4_AGED_5" in set(rows["patient_id"])
+
+
+def test_any_versus_all_of_the_ticked_doses(con):
+    any_of = found(con, missing=("mmr1", "6in1"), match="any")
+    all_of = found(con, missing=("mmr1", "6in1"), match="all")
+    assert all_of <= any_of
+    # SIX_DUPLICATE misses both; POLIO_3_AGED_5 (complete 6-in-1, no MMR) misses MMR1 only.
+    assert "SIX_DUPLICATE" in all_of
+    assert "POLIO_3_AGED_5" in any_of and "POLIO_3_AGED_5" not in all_of
+
+
+def test_geography_deprivation_and_ethnicity_filters(con):
+    assert found(con, missing=(), practices=(PRACTICE_B,)) == {"PRACTICE_B_CHILD"}
+    assert found(con, missing=(), boroughs=(HACKNEY,)) == {"PRACTICE_B_CHILD"}
+    assert found(con, missing=(), imd_quintiles=(2,)) == {"DEPRIVED_Q2"}
+    assert found(con, missing=(), ethnicity_groups=("Mixed",)) == {"DEPRIVED_Q2"}
+    assert "NO_ETHNICITY" in found(con, missing=(), ethnicity_groups=("Not stated",))
+
+
+def test_a_gp_team_scope_never_returns_another_practices_children(con):
+    own_practice = RowScope(practice_codes=("E83003",))
+    for criteria in (cohort.CohortCriteria(as_at=AS_AT, age_min=0, age_max=18, missing=()),
+                     cohort.CohortCriteria(as_at=AS_AT, missing=(), practices=(PRACTICE_B,)),
+                     cohort.CohortCriteria(as_at=AS_AT, missing=(), boroughs=(HACKNEY,))):
+        rows, total = cohort.cohort_patients(con, criteria=criteria, scope=own_practice, limit=1000)
+        assert set(rows["practice_code"]) <= {"E83003"}
+        assert "PRACTICE_B_CHILD" not in set(rows["patient_id"])
+        assert total == len(rows)
+    rows, _ = cohort.cohort_patients(con, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=()),
+                                     scope=RowScope(), limit=1000)
+    assert rows.empty  # an empty scope permits nothing
+
+
+def test_a_list_needs_a_scope(con):
+    with pytest.raises(cohort.CohortError):
+        cohort.cohort_patients(con, criteria=cohort.CohortCriteria(as_at=AS_AT), scope=None)
+
+
+def test_summary_counts_the_same_children_as_the_list(con):
+    criteria = cohort.CohortCriteria(as_at=AS_AT, age_min=0, age_max=18)
+    summary = cohort.cohort_summary(con, criteria=criteria, disclose=False)
+    listed = found(con, age_min=0, age_max=18)
+    assert summary.size == len(listed)
+    assert dict(zip(summary.by_borough["area_code"], summary.by_borough["children"], strict=True)) == {
+        BARNET: len(listed) - 1, HACKNEY: 1}
+    by_age = dict(zip(summary.by_age["age_years"], summary.by_age["children"], strict=True))
+    assert sum(by_age.values()) == len(listed)
+    missing = dict(zip(summary.missing_counts["dose"], summary.missing_counts["children"], strict=True))
+    assert missing["mmr1"] == len(found(con, age_min=0, age_max=18, missing=("mmr1",)))
+    # Disclosed: Hackney's single child is suppressed, never shown as 0 or 1.
+    safe = cohort.cohort_summary(con, criteria=criteria, disclose=True)
+    hackney = safe.by_borough.set_index("area_code").loc[HACKNEY]
+    assert hackney["children"] is None and bool(hackney["suppressed"])
+
+
+def test_criteria_are_checked():
+    with pytest.raises(cohort.CohortError):
+        cohort.CohortCriteria(as_at=AS_AT, age_min=5, age_max=2)
+    with pytest.raises(cohort.CohortError):
+        cohort.CohortCriteria(as_at=AS_AT, missing=("hpv",))
+    with pytest.raises(cohort.CohortError):
+        cohort.CohortCriteria(as_at=AS_AT, imd_quintiles=(6,))
+
+
+@pytest.mark.parametrize("as_at", [AS_AT, d("2022-09-01"), d("2024-07-15")])
+@pytest.mark.parametrize("missing", [(), ("polio_booster",), ("mmr1", "mmr2"), ("6in1",)])
+def test_the_cache_gives_the_same_children_as_the_tables(con, as_at, missing):
+    criteria = cohort.CohortCriteria(as_at=as_at, age_min=0, age_max=9, missing=missing)
+
+    def ids(window):
+        sql, params = cohort._cohort_sql(criteria, None, window)
+        assert (cohort.CACHE_TABLE in sql) == (window is not None)
+        return {row[0] for row in con.cursor().execute(f"SELECT patient_id FROM ({sql})", params).fetchall()}  # noqa: S608
+
+    window = cohort.ensure_cache(con)
+    assert ids(window) == ids(None)
