@@ -1,0 +1,160 @@
+"""The users' journeys, driven as they would drive them: change filters, switch the map, share a link,
+download a CSV, and the three stories the dashboards exist for (GP team, commissioner, polio responder).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pytest
+
+from security.audit import EXPORT_PATIENT_ROWS, audit_log_at
+from tests.browser import harness
+
+pytestmark = pytest.mark.browser
+
+REFERENCE = harness.PROJECT_ROOT / "data" / "reference"
+MAP_TRACES = """selector => document.querySelector(selector + ' .js-plotly-plot')._fullData.map(trace => ({
+    type: trace.type,
+    locations: trace.locations ? Array.from(trace.locations) : null,
+    z: trace.z ? Array.from(trace.z, v => (Number.isFinite(v) ? v : null)) : null,
+}))"""
+
+
+def choose(page, dropdown_id: str, option: str) -> None:
+    """Pick ``option`` in a Dash dropdown as a user does: open it, click the option."""
+    page.locator(f"#{dropdown_id}").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def downloaded_csv(page, button) -> tuple[str, list[dict]]:
+    """Click ``button``, wait for the browser's download, and return its file name and rows."""
+    with page.expect_download() as download:
+        button.click()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    return download.value.suggested_filename, list(csv.DictReader(io.StringIO(text)))
+
+
+def assert_clean(*recorders: harness.Recorder) -> None:
+    for recorder in recorders:
+        assert not recorder.problems(), recorder.describe_problems()
+        assert recorder.off_origin_requests() == []
+
+
+def test_changed_filters_travel_in_a_shared_link(recorded_page, app_server):
+    """A commissioner changes the indicator and map level, copies the address, and a colleague sees the same view."""
+    page, recorder = recorded_page(app_server)
+    harness.open_page(page, app_server.url("/immunisation"), recorder)
+    first_indicator = parse_qs(urlsplit(page.url).query)["indicator"]
+
+    choose(page, "imm-indicator", "MMR2 by 5 years")
+    harness.wait_until_settled(page, recorder)
+    page.get_by_role("radio", name="Coverage by practice").check()
+    harness.wait_until_settled(page, recorder)
+
+    shared = page.url
+    query = parse_qs(urlsplit(shared).query)
+    assert query["indicator"] != first_indicator, "the indicator change did not reach the address bar"
+    assert query["map"] == ["practice"], "the map level did not reach the address bar"
+    headline = page.locator("#imm-headline").inner_text()
+    assert "MMR2" in headline
+    practice_map = page.evaluate(MAP_TRACES, "#imm-map")[0]
+
+    colleague, colleague_recorder = recorded_page(app_server)
+    harness.open_page(colleague, shared, colleague_recorder)
+    assert colleague.locator("#imm-indicator").inner_text().strip() == "MMR2 by 5 years"
+    assert colleague.get_by_role("radio", name="Coverage by practice").is_checked()
+    assert colleague.locator("#imm-headline").inner_text() == headline
+    assert colleague.evaluate(MAP_TRACES, "#imm-map")[0] == practice_map
+    assert_clean(recorder, colleague_recorder)
+
+
+def test_switching_the_map_level_redraws_the_areas(recorded_page, app_server):
+    page, recorder = recorded_page(app_server)
+    harness.open_page(page, app_server.url("/immunisation"), recorder)
+    boroughs = len(pd.read_csv(REFERENCE / "boroughs.csv"))
+    practices = len(pd.read_csv(REFERENCE / "practices.csv"))
+    assert len(page.evaluate(MAP_TRACES, "#imm-map")[0]["locations"]) == boroughs
+
+    page.get_by_role("radio", name="Coverage by practice").check()
+    harness.wait_until_settled(page, recorder)
+    assert len(page.evaluate(MAP_TRACES, "#imm-map")[0]["locations"]) == practices
+
+    page.get_by_role("radio", name="Coverage by borough").check()
+    harness.wait_until_settled(page, recorder)
+    assert len(page.evaluate(MAP_TRACES, "#imm-map")[0]["locations"]) == boroughs
+    assert_clean(recorder)
+
+
+def test_map_csv_holds_what_the_map_shows(recorded_page, app_server):
+    page, recorder = recorded_page(app_server)
+    harness.open_page(page, app_server.url("/immunisation"), recorder)
+    name, rows = downloaded_csv(page, page.locator(".map-card").get_by_role("button", name="Download CSV"))
+    assert name.endswith(".csv") and rows
+
+    areas = page.evaluate(MAP_TRACES, "#imm-map")[0]
+    shown = dict(zip(areas["locations"], areas["z"], strict=True))
+    for row in rows:
+        assert row["area_code"] in shown, f"{row['area_code']} is in the CSV but not on the map"
+        if row["suppressed"] == "True":
+            assert row["value"] == "" and shown[row["area_code"]] is None, f"suppressed {row} has a value"
+        else:
+            assert math.isclose(float(row["value"]), shown[row["area_code"]], rel_tol=1e-4), row
+    coloured = {code for code, value in shown.items() if value is not None}
+    assert coloured <= {row["area_code"] for row in rows}, "an area coloured on the map is missing from the CSV"
+    assert_clean(recorder)
+
+
+def test_gp_team_opens_their_practice_gap_view(recorded_page, app_server):
+    """The GP team's story: find their practice on the immunisation page and open its view."""
+    page, recorder = recorded_page(app_server, user="demo.gp")
+    harness.open_page(page, app_server.url("/immunisation"), recorder)
+    page.locator("#imm-practice-pick").click()
+    page.keyboard.type("Oakleigh")
+    page.get_by_role("option", name="Oakleigh Road Health Centre (E83003)").click()
+    harness.wait_until_settled(page, recorder)
+    page.get_by_role("button", name="Open the practice's view").click()
+    page.wait_for_url("**/immunisation/practice/E83003**")
+    harness.wait_until_settled(page, recorder)
+
+    assert "Oakleigh Road" in page.locator("h1").inner_text()
+    body = page.locator("main").inner_text()
+    for comparator in ("PCN", "borough", "London"):
+        assert comparator.lower() in body.lower(), f"the practice view does not compare with its {comparator}"
+    violations = harness.blocking(harness.run_axe(page))
+    assert not violations, harness.describe_violations(violations)
+    harness.save_screenshot(page, "story-gp-practice-view", "desktop")
+    assert_clean(recorder)
+
+
+def test_polio_responder_finds_their_cohort_and_exports_it(recorded_page, app_server):
+    """The campaign responder (Hackney) finds under-vaccinated children, exports the list, and it is audited."""
+    practices = pd.read_csv(REFERENCE / "practices.csv").set_index("practice_code")["borough_code"]
+    hackney = "E09000012"
+    page, recorder = recorded_page(app_server, user="demo.campaign")
+    harness.open_page(page, app_server.url("/immunisation/cohort"), recorder)
+    page.get_by_role("button", name="Find children").click()
+    page.locator("#imm-cohort-list-note").filter(has_text="children").wait_for()
+    harness.wait_until_settled(page, recorder)
+
+    note = page.locator("#imm-cohort-list-note").inner_text()
+    assert hackney in note or "Hackney" in note, f"the list does not say whose scope it is: {note!r}"
+    listed = page.locator("#imm-cohort-list tbody tr").count()
+    assert listed > 1, "no children listed at all: the story cannot be checked"
+
+    name, rows = downloaded_csv(page, page.get_by_role("button", name="Export the list (CSV)"))
+    assert name.endswith(".csv") and rows
+    outside = sorted({r["practice_code"] for r in rows if practices.get(r["practice_code"]) != hackney})
+    assert not outside, f"the export holds children registered outside Hackney: {outside}"
+    assert all(r["missing"] for r in rows), "every child exported should be missing a dose"
+
+    exports = audit_log_at(app_server.audit_dir).entries(username="demo.campaign", action=EXPORT_PATIENT_ROWS)
+    assert exports, "the export was not recorded in the audit log"
+    assert exports[0].row_count == len(rows)
+    harness.save_screenshot(page, "story-polio-cohort", "desktop")
+    assert_clean(recorder)
