@@ -1,0 +1,281 @@
+"""The immunisation pages' callbacks, called as functions on the small database.
+
+Numbers on screen equal the engine's numbers (with disclosure control for restricted
+roles, unrounded for the analyst); the cohort finder's list only ever holds children
+of the user's scope, is audited, and is refused to aggregate-only roles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pandas as pd
+import pytest
+
+from queries import immunisation as imm
+from queries import immunisation_cohort as cohort
+from queries.db import get_database
+from queries.indicators import default_period, indicator_values, trend
+from security import audit
+from security.roles import Principal, Role, Scope
+from security.web import acting_as
+
+INDICATOR = "cover_24m_mmr1"
+GP = Principal("gp.test", Role.GP_TEAM, Scope.of(practices=["E83003"]))
+RESPONDER = Principal("campaign.test", Role.CAMPAIGN_RESPONDER, Scope.of(boroughs=["E09000012"]))
+ANALYST = Principal("analyst.test", Role.ANALYST)
+COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
+
+
+@pytest.fixture(scope="module")
+def pages(small_db, tmp_path_factory):
+    """The app's page modules, with the settings pointing at the small database and a fresh audit folder."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PATHFINDER_DB", str(small_db))
+    patch.setenv("PATHFINDER_DEMO", "true")
+    patch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path_factory.mktemp("audit")))
+    import app  # noqa: F401  (registers the pages)
+    from pages import immunisation, immunisation_cohort, immunisation_practice
+
+    yield immunisation, immunisation_practice, immunisation_cohort
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def db(small_db):
+    return get_database(small_db)
+
+
+def find(component, predicate):
+    """Every component in a Dash layout tree satisfying ``predicate``."""
+    found = [component] if predicate(component) else []
+    children = getattr(component, "children", None)
+    if children is None:
+        return found
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            found.extend(find(child, predicate))
+    return found
+
+
+def text_of(component) -> str:
+    return str(component.to_plotly_json()) if hasattr(component, "to_plotly_json") else str(component)
+
+
+# ----------------------------------------------------------------------------- /immunisation
+
+
+def test_layout_reads_the_url_and_falls_back_on_bad_values(pages):
+    page = pages[0]
+    tree = page.layout(indicator="cover_5y_mmr2", period="not-a-period", area="E09000012", map="lsoa")
+    values = {c.id: c.value for c in find(tree, lambda c: getattr(c, "id", None) in {
+        page.INDICATOR_ID, page.PERIOD_ID, page.AREA_ID, page.MAP_VIEW_ID})}
+    assert values[page.INDICATOR_ID] == "cover_5y_mmr2"
+    assert values[page.AREA_ID] == "E09000012"
+    assert values[page.MAP_VIEW_ID] == "lsoa"
+    assert values[page.PERIOD_ID] == default_period(get_database(page._db().path), "cover_5y_mmr2")
+    bad = page.layout(indicator="<script>", area="nowhere", map="globe")
+    values = {c.id: c.value for c in find(bad, lambda c: getattr(c, "id", None) in {
+        page.INDICATOR_ID, page.AREA_ID, page.MAP_VIEW_ID})}
+    assert values == {page.INDICATOR_ID: imm.DEFAULT_INDICATOR, page.AREA_ID: "london", page.MAP_VIEW_ID: "borough"}
+
+
+def test_headline_shows_the_engines_london_figures(pages, db):
+    page = pages[0]
+    period = default_period(db, INDICATOR)
+    london = indicator_values(db, indicator=INDICATOR, period=period).iloc[0]
+    shown = text_of(page.update_headline(INDICATOR, period))
+    assert f"{london['value']:.1f}%" in shown
+    assert f"{london['patients_to_target']:,.0f}" in shown  # children needed to reach 95 %
+    assert f"{london['denominator']:,.0f}" in shown
+    assert f"{95 - london['value']:.1f} points" in shown
+    before = imm.previous_period(db, indicator=INDICATOR, period=period)
+    earlier = indicator_values(db, indicator=INDICATOR, period=before).iloc[0]
+    assert f"{abs(london['value'] - earlier['value']):.1f} points" in shown
+
+
+def test_map_values_equal_the_engine_and_a_second_call_recolours(pages, db):
+    page = pages[0]
+    period = default_period(db, INDICATOR)
+    figure, shown, table = page.update_map(INDICATOR, period, "borough", None)
+    assert shown == "borough"
+    engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough")
+    expected = {row.area_code: (None if row.suppressed else row.value) for row in engine.itertuples()}
+    on_map = dict(zip(figure.data[0].locations, figure.data[0].z, strict=True))
+    for code, value in expected.items():
+        if value is None:
+            assert pd.isna(on_map[code])
+        else:
+            assert on_map[code] == pytest.approx(value, rel=1e-6)
+    patch, shown_again, _ = page.update_map("cover_5y_mmr2", default_period(db, "cover_5y_mmr2"), "borough",
+                                            "borough")
+    assert type(patch).__name__ == "Patch" and shown_again is page.no_update
+    assert "geojson" not in str(patch.to_plotly_json())
+
+
+def test_inequality_panel_numbers_come_from_the_engine(pages, db):
+    page = pages[0]
+    period = default_period(db, INDICATOR)
+    with acting_as(ANALYST):  # unrounded, so every group has a value to compare
+        imd, ethnicity, sex, heatmap, sii = page.update_inequalities(INDICATOR, period, "london")
+    engine = indicator_values(db, indicator=INDICATOR, period=period, by="imd_quintile", disclose=False)
+    plotted = dict(zip(imd.data[0].x, imd.data[0].y, strict=True))
+    for row in engine.itertuples():
+        assert plotted[row.area_name] == pytest.approx(row.value)
+    by_sex = indicator_values(db, indicator=INDICATOR, period=period, by="sex", disclose=False)
+    assert sorted(sex.data[0].y) == pytest.approx(sorted(by_sex["value"]))
+    assert heatmap.data[0].type == "heatmap"
+    assert "Slope index of inequality" in text_of(sii)
+
+
+def test_trend_and_uptake_by_age_match_the_engine(pages, db):
+    page = pages[0]
+    period = default_period(db, INDICATOR)
+    with acting_as(ANALYST):
+        spc = page.update_trend(INDICATOR, "london")
+        uptake = page.update_uptake(INDICATOR, period, "london")
+    series = trend(db, indicator=INDICATOR, disclose=False)
+    plotted = [y for t in spc.data if t.mode == "markers" for y in t.y]
+    assert sorted(plotted) == pytest.approx(sorted(series["value"].dropna()))
+    # The uptake curve at the cohort age (24 months) is the indicator's own value.
+    london_curve = next(t for t in uptake.data if t.name == "London")
+    value = indicator_values(db, indicator=INDICATOR, period=period, disclose=False).iloc[0]["value"]
+    assert list(london_curve.x)[-1] == 24
+    assert list(london_curve.y)[-1] == pytest.approx(value)
+
+
+def test_csv_downloads_hold_what_is_shown(pages, db):
+    page = pages[0]
+    period = default_period(db, INDICATOR)
+    payload = page.download_map(1, INDICATOR, period, "borough")
+    frame = pd.read_csv(io.StringIO(payload["content"]))
+    engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough")
+    assert len(frame) == len(engine)
+    assert set(frame["area_code"]) == set(engine["area_code"])
+    assert frame["numerator"].dropna().mod(5).eq(0).all()  # disclosed counts: rounded to 5
+
+
+def test_practice_link_goes_to_the_gp_view(pages):
+    href, disabled = pages[0].update_practice_link("E83003", INDICATOR)
+    assert href.startswith("/immunisation/practice/E83003") and not disabled
+    assert pages[0].update_practice_link(None, INDICATOR) == ("/immunisation", True)
+
+
+# ----------------------------------------------------------------------------- GP-team view
+
+
+def test_gp_view_refuses_bad_and_unknown_codes(pages):
+    practice_page = pages[1]
+    assert "not a GP practice code" in text_of(practice_page.layout(ods_code="../../etc"))
+    assert "No London practice" in text_of(practice_page.layout(ods_code="Z99999"))
+
+
+def test_gp_view_comparison_equals_the_engine(pages, db):
+    practice_page = pages[1]
+    with acting_as(ANALYST):
+        figure, table = practice_page.update_comparison("fy", "E83003")
+    rows = {r["title"]: r for r in find(table, lambda c: type(c).__name__ == "DataTable")[0].data}
+    details = imm.practice_details(db, practice_code="E83003")
+    for indicator_id in ("cover_24m_mmr1", "cover_12m_6in1", "cover_5y_mmr2"):
+        title = imm.get(indicator_id).title
+        period = imm.period_for(db, indicator=indicator_id, period_type="fy")
+        own = indicator_values(db, indicator=indicator_id, period=period, by="practice",
+                               filters={"practice": "E83003"}, disclose=False)
+        borough = indicator_values(db, indicator=indicator_id, period=period, by="borough",
+                                   filters={"borough": details["borough_code"]}, disclose=False)
+        if len(own):
+            assert rows[title]["practice_value"] == pytest.approx(own.iloc[0]["value"])
+            assert rows[title]["children"] == own.iloc[0]["denominator"]
+            assert rows[title]["children_short"] == own.iloc[0]["patients_to_target"]
+        assert rows[title]["borough_value"] == pytest.approx(borough.iloc[0]["value"])
+    assert {t.name for t in figure.data} >= {"Borough", "London"}
+
+
+def test_gp_view_ranking_lists_only_the_borough_and_highlights_the_practice(pages, db):
+    practice_page = pages[1]
+    period = imm.period_for(db, indicator=INDICATOR, period_type="fy")
+    practices = indicator_values(db, indicator=INDICATOR, period=period, by="practice",
+                                 filters={"borough": "E09000003"}, disclose=False)
+    largest = practices.sort_values("denominator").iloc[-1]
+    with acting_as(ANALYST):
+        figure = practice_page.update_ranking(INDICATOR, "fy", largest["area_code"])
+    codes = {code for trace in figure.data for code in trace.y}
+    assert codes == set(practices["area_code"])  # every Barnet practice with a cohort, and no other
+    bold = [text for text in figure.layout.yaxis.ticktext if "<b>" in text]
+    assert bold == [f"<b>{largest['area_name']}</b>"]
+
+
+# ----------------------------------------------------------------------------- cohort finder
+
+
+def _controls(**changes):
+    values = {"as_at": "2026-10-31", "ages": [1, 9], "missing": list(cohort.MISSING_DOSES), "match": "any",
+              "boroughs": None, "pcns": None, "practices": None, "quintiles": [], "ethnicity": [],
+              "registered_after": None}
+    values.update(changes)
+    return tuple(values.values())
+
+
+def test_cohort_summary_on_screen_equals_the_query(pages, db):
+    finder = pages[2]
+    summary_cards, lsoa_map, practice_map, shown, borough_chart, _, age_chart, problem = finder.find_cohort(
+        1, *_controls(), None)
+    expected = cohort.cohort_summary(db, criteria=cohort.CohortCriteria(as_at=dt.date(2026, 10, 31)))
+    assert problem is None and shown is True
+    assert f"{expected.size:,.0f}" in text_of(summary_cards)
+    bars = dict(zip(age_chart.data[0].y, age_chart.data[0].x, strict=True))
+    for row in expected.by_age.itertuples():
+        if not row.suppressed:
+            assert bars[f"{row.age_years} years"] == row.children
+    # A second search recolours the maps instead of resending LSOA geometry.
+    _, lsoa_patch, _, _, _, _, _, _ = finder.find_cohort(2, *_controls(ages=[2, 4]), True)
+    assert type(lsoa_patch).__name__ == "Patch"
+
+
+def test_cohort_bad_criteria_show_a_message(pages):
+    finder = pages[2]
+    result = finder.find_cohort(1, *_controls(as_at="2030-01-01"), None)
+    assert "after the extract date" in text_of(result[-1])
+
+
+def test_aggregate_roles_and_anonymous_visitors_get_no_patient_rows(pages):
+    finder = pages[2]
+    for principal in (None, COMMISSIONER, ANALYST):
+        with acting_as(principal):
+            rows, _, note = finder.show_patients(1, 0, *_controls())
+            assert rows == [] and "aggregate figures only" in text_of(note)
+            assert finder.export_patients(1, *_controls()) is finder.no_update
+
+
+def test_gp_team_sees_only_its_own_practice_and_is_audited(pages, db):
+    finder = pages[2]
+    before = len(audit.entries(username=GP.username))
+    with acting_as(GP):
+        rows, page_count, _ = finder.show_patients(1, 0, *_controls(ages=[0, 18], missing=[]))
+        # Asking for another borough's practice gives nothing, never its children.
+        other, _, _ = finder.show_patients(1, 0, *_controls(practices=["F84003"], missing=[]))
+        export = finder.export_patients(1, *_controls(ages=[0, 18], missing=[]))
+    assert rows and {row["practice_code"] for row in rows} == {"E83003"}
+    assert other == []
+    exported = pd.read_csv(io.StringIO(export["content"]))
+    assert set(exported["practice_code"]) == {"E83003"}
+    expected_total = cohort.count_children(
+        db, criteria=cohort.CohortCriteria(as_at=dt.date(2026, 10, 31), age_min=0, age_max=18, missing=()),
+        scope=cohort.RowScope(practice_codes=("E83003",)))
+    assert len(exported) == expected_total
+    assert page_count == max(1, -(-expected_total // finder.PAGE_SIZE))
+    entries = audit.entries(username=GP.username)
+    assert len(entries) == before + 3
+    assert {e.action for e in entries[:3]} == {audit.VIEW_PATIENT_ROWS, audit.EXPORT_PATIENT_ROWS}
+    assert entries[0].row_count == expected_total and entries[0].filters["scope_practices"] == ["E83003"]
+
+
+def test_campaign_responder_sees_only_their_borough(pages):
+    finder = pages[2]
+    with acting_as(RESPONDER):
+        rows, _, _ = finder.show_patients(1, 0, *_controls())
+    assert rows
+    hackney = set(imm.practice_options(get_database(pages[2].default_database().path),
+                                       borough_code="E09000012")["practice_code"])
+    assert {row["practice_code"] for row in rows} <= hackney
