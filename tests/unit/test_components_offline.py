@@ -127,3 +127,15 @@ def test_layers_import_only_downwards(layer, forbidden):
         if module.split(".")[0] in forbidden
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "name", ["borough", "practice areas", "practice points", "funnel", "inequality chart", "ranked", "spc"]
+)
+def test_every_value_trace_carries_its_95_percent_ci_in_hover(figures, name):
+    value_traces = [t for t in figures[name].data if t.hovertemplate and "suppressed" not in t.hovertemplate]
+    assert value_traces, name
+    for trace in value_traces:
+        assert "95% CI %{customdata[0]" in trace.hovertemplate and "%{customdata[1]" in trace.hovertemplate, name
+        if trace.customdata is not None and len(trace.customdata):
+            assert np.asarray(trace.customdata).shape[1] >= 4, name  # ci_low, ci_high, numerator, denominator
