@@ -49,6 +49,9 @@ PAGES = {
     "hypertension": "/hypertension",
     "asthma": "/asthma",
     "cancer": "/cancer",
+    # Not in the navigation: reached from the immunisation page.
+    "immunisation-practice": "/immunisation/practice/E83003",
+    "immunisation-cohort": "/immunisation/cohort",
 }
 # Text that only appears when a server error reaches the user.
 ERROR_MARKERS = ("Traceback (most recent call last)", "Internal Server Error", "Callback error")

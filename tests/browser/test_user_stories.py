@@ -158,3 +158,32 @@ def test_polio_responder_finds_their_cohort_and_exports_it(recorded_page, app_se
     assert exports[0].row_count == len(rows)
     harness.save_screenshot(page, "story-polio-cohort", "desktop")
     assert_clean(recorder)
+
+
+def test_commissioner_compares_boroughs_and_takes_the_board_paper_csv(recorded_page, app_server):
+    """The commissioner's story: every borough ranked with intervals, then the ICB's own board-paper CSV."""
+    boroughs = pd.read_csv(REFERENCE / "boroughs.csv")
+    icbs = pd.read_csv(REFERENCE / "icbs.csv").set_index("icb_short_name")["icb_code"]
+    page, recorder = recorded_page(app_server)
+    harness.open_page(page, app_server.url("/hypertension"), recorder)
+
+    ranked = page.evaluate(
+        "() => document.querySelector('#hyp-borough-ranked .js-plotly-plot')._fullData.flatMap(t => Array.from(t.y))"
+    )
+    assert sorted(ranked) == sorted(boroughs["borough_code"]), "the ranked chart should place every borough once"
+
+    choose(page, "hyp-icb", "North East London")
+    harness.wait_until_settled(page, recorder)
+    icb = icbs["North East London"]
+    assert parse_qs(urlsplit(page.url).query).get("icb") == [icb]
+
+    button = page.get_by_role("button", name="Download borough comparison (all hypertension indicators)")
+    name, rows = downloaded_csv(page, button)
+    assert name.endswith(".csv")
+    codes = [row["area_code"] for row in rows]
+    assert set(boroughs["borough_code"]) <= set(codes), "the board paper should cover every borough"
+    own = set(boroughs.loc[boroughs["icb_code"] == icb, "borough_code"])
+    assert rows[0]["area_name"] == "London"
+    assert set(codes[1 : 1 + len(own)]) == own, "the chosen ICB's boroughs should come first, after London"
+    harness.save_screenshot(page, "story-commissioner-hypertension", "desktop")
+    assert_clean(recorder)
