@@ -58,7 +58,7 @@ STATIC_TRACE_KEYS = frozenset({"geojson", "featureidkey", "locations", "text", "
 MAX_SUPPRESSED_MARKERS = 300
 
 
-def _suppressed_mask(frame: pd.DataFrame, value_column: str) -> pd.Series:
+def _suppressed_mask(frame: pd.DataFrame) -> pd.Series:
     """Rows the disclosure rule hid. A missing value without the flag (e.g. an SII that cannot be fitted) is
     "no value": left undrawn like a suppressed one, but not labelled "suppressed"."""
     if "suppressed" not in frame:
@@ -119,8 +119,9 @@ def _colour_settings(
     }
     centre = json_safe(diverge_around)
     if centre is None:
-        # Sequential: darker = higher. Reversed when low is good so "darker" still means "better".
-        settings.update(colorscale=SEQUENTIAL_SCALE, reversescale=polarity == "low")
+        # Sequential: darker = higher, whatever the polarity (readers expect more = darker); whether
+        # that is good is the diverging scale's job, centred on the target or London.
+        settings.update(colorscale=SEQUENTIAL_SCALE)
         return settings
     finite = values.dropna()
     # The 95th centile of the distance from the centre, not the maximum: one tiny area with a wide CI
@@ -168,7 +169,7 @@ def area_map(
     codes = list(area_codes(level))
     frame = values.drop_duplicates("area_code").set_index("area_code").reindex(codes)
     frame.index.name = "area_code"
-    suppressed = _suppressed_mask(frame, value_column) & frame["area_name"].notna()
+    suppressed = _suppressed_mask(frame) & frame["area_name"].notna()
     z = pd.to_numeric(frame[value_column], errors="coerce").where(~suppressed).to_numpy(dtype="float32")
     names = frame["area_name"].fillna(pd.Series(codes, index=frame.index)).tolist()
 
@@ -350,7 +351,7 @@ def practice_points_map(
     located = values.merge(
         practices[["practice_code", "lat", "lon"]], left_on="area_code", right_on="practice_code", how="inner"
     )
-    suppressed = _suppressed_mask(located, "value")
+    suppressed = _suppressed_mask(located)
     has_value = pd.to_numeric(located["value"], errors="coerce").notna()
     shown = located[~suppressed & has_value].sort_values("denominator", ascending=False)  # small ones on top
     hidden = located[suppressed]
@@ -376,7 +377,6 @@ def practice_points_map(
         "opacity": 0.85,
         "colorscale": colour["colorscale"],
         "colorbar": colour["colorbar"],
-        "reversescale": colour.get("reversescale", False),
         "showscale": True,
     }
     if "zmid" in colour:

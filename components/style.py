@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 SEQUENTIAL_SCALE = "YlGnBu"
 # Plotly's PuOr runs orange (low) -> purple (high): "good" is kept at the purple end, whatever the polarity.
 DIVERGING_BAD_TO_GOOD = "PuOr"
+DIVERGING_NEUTRAL = "BrBG"  # for indicators with no better direction (polarity 'none')
 
 SUPPRESSED_COLOUR = "#9e9e9e"
 UNDERLAY_COLOUR = "#d4d4d4"  # under areas: shows through where a value is suppressed or missing
@@ -110,7 +111,9 @@ def value_format(unit: str) -> ValueFormat:
 
 
 def diverging_scale(polarity: str) -> str:
-    """The diverging scale with the good end blue/purple: reversed when low values are good."""
+    """The diverging scale with the good end purple (reversed when low values are good); neutral for 'none'."""
+    if polarity not in {"high", "low"}:
+        return DIVERGING_NEUTRAL  # no good end to colour: a prevalence above London is not "worse"
     return DIVERGING_BAD_TO_GOOD if polarity == "high" else DIVERGING_BAD_TO_GOOD + "_r"
 
 

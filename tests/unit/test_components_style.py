@@ -39,3 +39,4 @@ def test_missing_values_read_suppressed_and_json_safe_drops_nan():
 
 def test_diverging_scale_keeps_good_at_the_purple_end():
     assert diverging_scale("high") == "PuOr" and diverging_scale("low") == "PuOr_r"
+    assert diverging_scale("none") == "BrBG"
