@@ -210,6 +210,30 @@ def test_accepts_a_database_handle(con):
     assert isinstance(con, duckdb.DuckDBPyConnection)
 
 
+@pytest.mark.parametrize(
+    ("extract", "month", "quarter", "fy", "r12_start"),
+    [
+        ("2026-10-31", "2026-10", "2026-27 Q2", "2025-26", "2025-11-01"),
+        ("2026-10-30", "2026-09", "2026-27 Q2", "2025-26", "2025-10-31"),
+        ("2026-09-30", "2026-09", "2026-27 Q2", "2025-26", "2025-10-01"),
+        ("2026-03-31", "2026-03", "2025-26 Q4", "2025-26", "2025-04-01"),
+        ("2026-03-30", "2026-02", "2025-26 Q3", "2024-25", "2025-03-31"),
+    ],
+)
+def test_latest_complete_periods(extract, month, quarter, fy, r12_start):
+    from queries.materialise import build_periods
+
+    periods = build_periods(d(extract))
+    latest = {kind: group.iloc[0] for kind, group in periods.groupby("period_type", sort=False)}
+    assert latest["month"]["period_id"] == month
+    assert latest["quarter"]["period_id"] == quarter
+    assert latest["fy"]["period_id"] == fy
+    assert latest["r12"]["end_date"] == d(extract) and latest["r12"]["start_date"] == d(r12_start)
+    assert (periods["end_date"] <= d(extract)).all()
+    quarter_ends = periods[periods["period_type"] == "r12"]["end_date"].iloc[1:]
+    assert all(end.month in (3, 6, 9, 12) for end in quarter_ends)
+
+
 # ---------------------------------------------------------------- on the synthetic small_db fixture
 
 
