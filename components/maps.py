@@ -408,8 +408,9 @@ def practice_points_map(
         text=hidden["area_name"].tolist(),
         mode="markers",
         marker={"size": 7, "color": SUPPRESSED_COLOUR, "opacity": 0.9},
-        name="Suppressed (1–7 patients)",
+        name=f"Suppressed (1–7 patients): {len(hidden):,} practice{'s' if len(hidden) != 1 else ''}",
         hovertemplate=f"<b>%{{text}}</b><br>{SUPPRESSED_NOTE}<extra></extra>",
+        showlegend=len(hidden) > 0,
     )
     figure = go.Figure([points, hidden_trace])
     _map_layout(

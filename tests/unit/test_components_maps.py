@@ -153,7 +153,7 @@ def test_practice_points_sized_by_denominator_with_suppressed_apart():
     points, hidden = figure.data
     assert (points.type, hidden.type) == ("scattermap", "scattermap")
     assert list(points.marker.size) == [400.0, 100.0] and points.marker.sizemode == "area"
-    assert list(hidden.text) == [f"Area {codes[2]}"] and "Suppressed" in hidden.name
+    assert list(hidden.text) == [f"Area {codes[2]}"] and hidden.name == "Suppressed (1–7 patients): 1 practice"
     assert "%{marker.color:.1f}%" in points.hovertemplate and "95% CI" in points.hovertemplate
     assert figure.layout.map.style == "white-bg"
 
