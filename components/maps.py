@@ -96,11 +96,18 @@ def _hovertemplate(
     return "<br>".join(lines) + "<extra></extra>"
 
 
-def _comparison_text(frame: pd.DataFrame) -> list[str]:
+def _comparison_text(frame: pd.DataFrame, drawn=None) -> list[str]:
+    """The comparison word per row ('' where the area is not drawn, so has no hover).
+
+    Short words on purpose: at LSOA level this array is 5,000 long and is resent on every recolour.
+    """
     if "comparison" not in frame:
         return [""] * len(frame)
-    # Short words: at LSOA level this array is 5,000 long and is resent on every recolour.
-    return [c if isinstance(c, str) else "not compared" for c in frame["comparison"]]
+    drawn = [True] * len(frame) if drawn is None else drawn
+    return [
+        (c if isinstance(c, str) else "not compared") if shown else ""
+        for c, shown in zip(frame["comparison"], drawn, strict=True)
+    ]
 
 
 def _colour_settings(
@@ -191,7 +198,7 @@ def area_map(
         z=z,
         text=names,
         customdata=_float32(frame, numeric_columns) if numeric_columns else None,
-        hovertext=_comparison_text(frame) if "comparison" in frame else None,
+        hovertext=_comparison_text(frame, np.isfinite(z)) if "comparison" in frame else None,
         hovertemplate=_hovertemplate(
             value_label=value_label,
             unit=unit,
