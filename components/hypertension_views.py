@@ -100,6 +100,9 @@ def ranked_areas_chart(
     order = list(figure.layout.yaxis.categoryarray or [])
     chosen = set(highlight_codes)
     figure.update_yaxes(ticktext=[f"<b>{names[c]} ◀</b>" if c in chosen else names[c] for c in order])
+    if not pd.to_numeric(values["value"], errors="coerce").notna().any():
+        # Nothing to plot (every area suppressed): give the axis a range, or Plotly draws NaN-sized shapes.
+        figure.update_xaxes(range=[0, 100] if unit == "percent" else [0, 1.5])
     return figure
 
 
@@ -135,8 +138,8 @@ def people_to_target_chart(*, table: pd.DataFrame, ambition: str = "80", height_
     return figure
 
 
-def intersection_chart(*, values: pd.DataFrame, value_label: str, unit: str, london_value: float | None,
-                       target: float | None, height: int = 440) -> go.Figure:
+def intersection_chart(*, values: pd.DataFrame, value_label: str, unit: str, area_value: float | None,
+                       area_label: str, target: float | None, height: int = 440) -> go.Figure:
     """Ethnic group (x) by deprivation quintile (series) with 95 % CIs: who is least often controlled where.
 
     ``values`` is the engine's pair ``("ethnicity_group", "imd_quintile")``: ``area_name`` the
@@ -176,7 +179,7 @@ def intersection_chart(*, values: pd.DataFrame, value_label: str, unit: str, lon
                 marker={"size": 9},
             )
         )
-    for number, label, colour, dash in ((london_value, "London", LONDON_LINE_COLOUR, "solid"),
+    for number, label, colour, dash in ((area_value, area_label, LONDON_LINE_COLOUR, "solid"),
                                         (target, "Target", TARGET_LINE_COLOUR, "dot")):
         if json_safe(number) is not None:
             figure.add_hline(y=float(number), line={"color": colour, "width": 1.5, "dash": dash},
@@ -191,6 +194,14 @@ def intersection_chart(*, values: pd.DataFrame, value_label: str, unit: str, lon
         figure.add_annotation(text=f"{len(suppressed_cells)} cells suppressed (1–7 patients), not shown",
                               xref="paper", yref="paper", x=1, y=-0.02, xanchor="right", yanchor="top",
                               showarrow=False, font={"size": 11, "color": "#425563"})
+    return figure
+
+
+def add_area_line(figure: go.Figure, *, value: float | None, label: str) -> go.Figure:
+    """A horizontal reference line at the selected area's overall value, labelled with the area's name."""
+    if json_safe(value) is not None:
+        figure.add_hline(y=float(value), line={"color": LONDON_LINE_COLOUR, "width": 1.5},
+                         annotation_text=label, annotation_position="top left")
     return figure
 
 

@@ -24,6 +24,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from components.charts import funnel_plot, inequality_chart, spc_chart
 from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view
 from components.hypertension_views import (
+    add_area_line,
     borough_map,
     comparison_badge,
     csv_button,
@@ -105,6 +106,15 @@ INEQUALITY_LABELS = {
     "sex": "Sex",
 }
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
+# Axis and colour-bar labels: the registry titles are too long for an axis.
+SHORT_LABELS = {
+    "hyp_prevalence": "Register prevalence (%)",
+    "hyp_detection_ratio": "Recorded ÷ expected",
+    "hyp008": "HYP008 BP ≤140/90, aged ≤79 (%)",
+    "hyp009": "HYP009 BP ≤150/90, aged 80+ (%)",
+    "hyp_bp_recorded_12m": "BP recorded in 12 months (%)",
+    "hyp_possible_undiagnosed": "Possible undiagnosed (%)",
+}
 
 
 # ---------------------------------------------------------------- request helpers
@@ -124,6 +134,10 @@ def _con():
 
 def _spec(indicator: str | None):
     return get(indicator if indicator in hq.HYPERTENSION_INDICATORS else DEFAULT_INDICATOR)
+
+
+def _label(spec) -> str:
+    return SHORT_LABELS.get(spec.id) or value_label(title=spec.title, unit=spec.unit)
 
 
 def selected_area(icb: str | None, borough: str | None) -> tuple[str, str | None]:
@@ -162,7 +176,7 @@ def comparison_view(*, indicator: str, period: str | None, icb: str | None, disc
     """Frames and figures of the borough comparison: map, ranked boroughs, ICBs, KPI cards, table."""
     spec = _spec(indicator)
     con = _con()
-    label = value_label(title=spec.title, unit=spec.unit)
+    label = _label(spec)
     boroughs = indicator_values(con, indicator=spec.id, period=period, by="borough", disclose=disclose)
     icbs = indicator_values(con, indicator=spec.id, period=period, by="icb", disclose=disclose)
     highlight = _icb_boroughs(icb)
@@ -224,7 +238,7 @@ def funnel_view(*, indicator: str, period: str | None, level: str, disclose: boo
     by = "practice" if level == "practice" else "borough"
     funnel = funnel_limits(_con(), indicator=spec.id, period=period, by=by, disclose=disclose)
     figure = funnel_plot(points=funnel["points"], limits=funnel["limits"], london_value=funnel["london_value"],
-                         value_label=value_label(title=spec.title, unit=spec.unit), unit=spec.unit,
+                         value_label=_label(spec), unit=spec.unit,
                          polarity=spec.polarity)
     return {"funnel": funnel, "figure": figure}
 
@@ -273,25 +287,27 @@ def inequality_view(*, indicator: str, period: str | None, icb: str | None, boro
     con = _con()
     level, code = selected_area(icb, borough)
     filters = hq.area_filters(level=level, code=code)
-    label = value_label(title=spec.title, unit=spec.unit)
+    label = _label(spec)
+    area = _area_name(level, code)
+    area_value = indicator_values(con, indicator=spec.id, period=period, by="london", filters=filters,
+                                  disclose=disclose)["value"].iloc[0]
     groups, figures = {}, {}
     for dimension in INEQUALITY_GRAPHS:
         values = indicator_values(con, indicator=spec.id, period=period, by=dimension, filters=filters,
                                   disclose=disclose)
         values = hq.ordered(values, dimension=dimension)
         groups[dimension] = values
-        london = values["london_value"].dropna()
+        # The engine's benchmark for filtered groups is the selected area itself, so the line is named for it.
         figures[dimension] = inequality_chart(
             values=values, value_label=label, dimension_label=INEQUALITY_LABELS[dimension], unit=spec.unit,
-            london_value=float(london.iloc[0]) if len(london) else None, target=spec.target, height=360,
+            target=spec.target, height=360,
         )
+        add_area_line(figures[dimension], value=area_value, label=area)
     pair = indicator_values(con, indicator=spec.id, period=period, by=("ethnicity_group", "imd_quintile"),
                             filters=filters, disclose=disclose)
     pair = hq.ordered(pair, dimension="ethnicity_group")
-    area_value = indicator_values(con, indicator=spec.id, period=period, by="london", filters=filters,
-                                  disclose=disclose)["value"].iloc[0]
-    intersection = intersection_chart(values=pair, value_label=label, unit=spec.unit,
-                                      london_value=area_value, target=spec.target)
+    intersection = intersection_chart(values=pair, value_label=label, unit=spec.unit, area_value=area_value,
+                                      area_label=area, target=spec.target)
     sii = inequality(con, indicator=spec.id, period=period, disclose=disclose)
     sii_boroughs = sii[sii["area_code"] != hq.LONDON_CODE].rename(
         columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
@@ -299,7 +315,7 @@ def inequality_view(*, indicator: str, period: str | None, icb: str | None, boro
     sii_label = "SII (percentage points)" if spec.unit == "percent" else "SII (ratio)"
     sii_map = inequality_map(values=sii_boroughs, measure_label=sii_label, unit=spec.unit, polarity=spec.polarity)
     return {"groups": groups, "pair": pair, "intersection": intersection, "figures": figures, "sii": sii,
-            "sii_map": sii_map, "area": _area_name(level, code)}
+            "sii_map": sii_map, "area": area, "area_value": area_value}
 
 
 def sii_table(sii: pd.DataFrame, *, unit: str) -> pd.DataFrame:
@@ -323,7 +339,7 @@ def practices_view(*, indicator: str, period: str | None, borough: str | None, d
     """Practices of the chosen borough ranked with CIs, and every London practice on the practice-area map."""
     spec = _spec(indicator)
     con = _con()
-    label = value_label(title=spec.title, unit=spec.unit)
+    label = _label(spec)
     everywhere = indicator_values(con, indicator=spec.id, period=period, by="practice", disclose=disclose)
     in_borough = (
         indicator_values(con, indicator=spec.id, period=period, by="practice", filters={"borough": [borough]},
@@ -365,7 +381,7 @@ def trend_view(*, indicator: str, level: str, icb: str | None, borough: str | No
     series = trend(_con(), indicator=spec.id, by="london", filters=hq.area_filters(level=level, code=code),
                    disclose=disclose)
     name = _area_name(level, code) if level != "practice" else code
-    figure = spc_chart(series=series, value_label=value_label(title=spec.title, unit=spec.unit), unit=spec.unit,
+    figure = spc_chart(series=series, value_label=_label(spec), unit=spec.unit,
                        target=spec.target, height=380)
     return {"series": series, "figure": figure, "area": name}
 
@@ -561,10 +577,14 @@ def _empty_map(kind: str):
     """A map with its geometry and no values yet: the callbacks recolour it with a Patch."""
     empty = empty_area_values()
     if kind == "borough":
-        return borough_map(values=empty, value_label="", unit="percent", polarity="high")
-    if kind == "sii":
-        return inequality_map(values=empty, measure_label="SII", unit="percent")
-    return practice_area_choropleth(values=empty, value_label="", unit="percent", height=480)
+        figure = borough_map(values=empty, value_label="", unit="percent", polarity="high")
+    elif kind == "sii":
+        figure = inequality_map(values=empty, measure_label="SII", unit="percent")
+    else:
+        figure = practice_area_choropleth(values=empty, value_label="", unit="percent", height=480)
+    # With every value missing Plotly sizes the colour bar from NaN (console errors): give it a range.
+    figure.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
+    return figure
 
 
 def _borough_options(boroughs: pd.DataFrame, icb: str | None) -> list[dict]:
