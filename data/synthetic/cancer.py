@@ -124,7 +124,7 @@ def generate(rng: np.random.Generator, cohort: Cohort, effects: dict[str, np.nda
     specialist = cohort.ref.icb_specialist_trust[cohort.ref.practice_icb[cohort.practice[who]]]
     treatment_trust = np.where(rng.random(n) < SPECIALIST_TREATMENT_SHARE, specialist, trust)
     order = np.lexsort((referral, who))
-    pathway_ids = hex_ids("W", mix40((np.int64(chunk_index) << 24) + np.arange(n), 0x9E3779B97F & ~1 | 1, 0x5DEECE66D))
+    pathway_ids = hex_ids("W", mix40((np.int64(chunk_index) << 24) + np.arange(n), 0x9E3779B97F, 0x5DEECE66D))
     pathways = pa.table(
         {
             "pathway_id": pathway_ids,

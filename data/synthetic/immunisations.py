@@ -110,7 +110,7 @@ def generate(
     n = len(kids)
     birth = cohort.birth[kids]
     score = engagement(rng, cohort, practice_effect, kids)
-    z_score = (score - score.mean()) / max(score.std(), 1e-9) if n else score
+    z_score = (score - ENGAGEMENT_MEAN) / np.sqrt(1 + ENGAGEMENT_VARIANCE)  # fixed scaling: chunk-independent
     lateness = LATENESS_ENGAGEMENT_CORRELATION * z_score + np.sqrt(
         1 - LATENESS_ENGAGEMENT_CORRELATION**2
     ) * rng.standard_normal(n)
