@@ -312,6 +312,8 @@ def inequality_view(*, indicator: str, period: str | None, icb: str | None, boro
     sii_boroughs = sii[sii["area_code"] != hq.LONDON_CODE].rename(
         columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
     )
+    # The engine's flag also covers the quintile gap; the map shows the SII, hidden only when the SII is.
+    sii_boroughs = sii_boroughs.assign(suppressed=pd.to_numeric(sii_boroughs["value"], errors="coerce").isna())
     sii_label = "SII (percentage points)" if spec.unit == "percent" else "SII (ratio)"
     sii_map = inequality_map(values=sii_boroughs, measure_label=sii_label, unit=spec.unit, polarity=spec.polarity)
     return {"groups": groups, "pair": pair, "intersection": intersection, "figures": figures, "sii": sii,
