@@ -120,7 +120,7 @@ def ordered(frame: pd.DataFrame, *, dimension: str, column: str = "area_name") -
     return frame.assign(_rank=keys).sort_values("_rank", kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
-def _needed(target_share: float, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def more_needed(target_share: float, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """How many more in the numerator would lift each row to ``target_share`` of its denominator (0 if met)."""
     gap = np.ceil(np.round(target_share * denominator - numerator, 9))
     return np.where(denominator > 0, np.maximum(gap, 0.0), np.nan)
@@ -172,8 +172,8 @@ def people_to_target(
         denominator = table[f"{indicator}_denominator"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             table[f"{indicator}_value"] = np.where(denominator > 0, 100.0 * numerator / denominator, np.nan)
-        table[f"{indicator}_to_77"] = _needed(CONTROL_INTERIM_AMBITION / 100, numerator, denominator)
-        table[f"{indicator}_to_80"] = _needed(CONTROL_AMBITION / 100, numerator, denominator)
+        table[f"{indicator}_to_77"] = more_needed(CONTROL_INTERIM_AMBITION / 100, numerator, denominator)
+        table[f"{indicator}_to_80"] = more_needed(CONTROL_AMBITION / 100, numerator, denominator)
     for ambition in ("77", "80"):
         table[f"control_to_{ambition}"] = table[[f"{i}_to_{ambition}" for i in CONTROL_INDICATORS]].sum(
             axis=1, min_count=1
@@ -182,14 +182,14 @@ def people_to_target(
     table["estimated_undiagnosed"] = np.where(expected > 0, np.maximum(expected - recorded, 0.0), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         table["detection_ratio"] = np.where(expected > 0, recorded / expected, np.nan)
-    table["to_detect_80"] = _needed(DETECTION_AMBITION, recorded, expected)
+    table["to_detect_80"] = more_needed(DETECTION_AMBITION, recorded, expected)
     table["suppressed"] = False
     if disclose:
-        table = _disclose_people_to_target(table)
+        table = disclose_people_to_target(table)
     return table
 
 
-def _disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
+def disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
     """The NHS rule per measure: each group of columns is hidden when a count it rests on is suppressed."""
     safe = table.copy()
     any_hidden = np.zeros(len(safe), dtype=bool)
