@@ -123,6 +123,7 @@ class Visit:
     body_text: str
     horizontal_overflow_px: int
     keyboard_unreachable_tab_lists: list[str]
+    chart_text_problems: list[str]
 
 
 class VisitCache:
@@ -151,10 +152,13 @@ class VisitCache:
             )
             body_text = page.locator("body").inner_text()
             unreachable_tabs = page.evaluate(harness.KEYBOARD_UNREACHABLE_TAB_LISTS)
+            chart_text = sorted(set(page.evaluate(harness.CHART_TEXT_PROBLEMS)))
             violations = harness.run_axe(page)
         finally:
             page.context.close()
-        return Visit(path, viewport, recorder, violations, screenshot, heading, body_text, overflow, unreachable_tabs)
+        return Visit(
+            path, viewport, recorder, violations, screenshot, heading, body_text, overflow, unreachable_tabs, chart_text
+        )
 
 
 @pytest.fixture(scope="session")

@@ -326,6 +326,39 @@ KEYBOARD_UNREACHABLE_TAB_LISTS = """() => [...document.querySelectorAll('[role=t
     .map(list => list.innerText.replace(/\\s+/g, ' ').trim().slice(0, 80))"""
 
 
+# Chart text a reader cannot read: axis titles, annotations, legend entries and colour-bar titles that
+# stick out of their chart (Plotly clips them), and annotations (reference lines' labels) under the legend.
+CHART_TEXT_PROBLEMS = """() => {
+    const problems = [];
+    for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+        if (gd.offsetParent === null) continue;
+        const box = gd.getBoundingClientRect();
+        const name = (gd.parentElement && gd.parentElement.id) || gd.id || 'a chart';
+        const texts = [...gd.querySelectorAll(
+            '.g-xtitle text, .g-ytitle text, .g-y2title text, .annotation-text, .legendtext, .gtitle, .cbtitle text')];
+        for (const t of texts) {
+            const r = t.getBoundingClientRect();
+            if (r.width === 0 || !t.textContent.trim()) continue;
+            const out = Math.max(box.left - r.left, r.right - box.right, box.top - r.top, r.bottom - box.bottom);
+            const text = t.textContent.trim().slice(0, 50);
+            if (out > 2) problems.push(`${name}: "${text}" is cut off by ${Math.round(out)}px`);
+        }
+        const legend = gd.querySelector('.legend');
+        if (legend) {
+            const l = legend.getBoundingClientRect();
+            for (const a of gd.querySelectorAll('.annotation-text')) {
+                const r = a.getBoundingClientRect();
+                const across = Math.min(l.right, r.right) - Math.max(l.left, r.left);
+                const down = Math.min(l.bottom, r.bottom) - Math.max(l.top, r.top);
+                const text = a.textContent.trim().slice(0, 50);
+                if (across > 2 && down > 2 && text) problems.push(`${name}: the legend covers "${text}"`);
+            }
+        }
+    }
+    return problems;
+}"""
+
+
 def run_axe(page: Page) -> list[dict]:
     """Run axe-core (vendored, injected from disk) on the whole page; every violation, summarised.
 

@@ -66,3 +66,9 @@ def test_page_shows_its_content_and_fits_the_screen(visits, name, path, viewport
 def test_every_tab_list_can_be_used_from_the_keyboard(visits, name, path, viewport):
     visit = visits.get(name, path, viewport)
     assert visit.keyboard_unreachable_tab_lists == [], "no tab in these tab lists takes keyboard focus"
+
+
+@pytest.mark.parametrize(("name", "path", "viewport"), CASES)
+def test_chart_titles_and_labels_are_not_cut_off_or_covered(visits, name, path, viewport):
+    visit = visits.get(name, path, viewport)
+    assert visit.chart_text_problems == [], f"{path} at {viewport}:\n" + "\n".join(visit.chart_text_problems)
