@@ -39,6 +39,9 @@ import pandas as pd
 
 from data import codelists
 from data.schema import EMERGENCY_ADMISSION_METHODS
+from queries.registry import INDICATORS
+
+INDICATOR_IDS = tuple(indicator.id for indicator in INDICATORS)
 
 LONDON_CODE = "E12000007"
 
@@ -257,6 +260,7 @@ _TEMP_TABLES = (
     "_pop_measure",
     "_cube_key",
     "_cube_key_dims",
+    "_combined",
     "_qof_pop",
     "_bp",
     "_bp_latest",
@@ -699,8 +703,8 @@ def _fine_cube_sql(name: str, dims: tuple[str, ...]) -> list[str]:
     CREATE OR REPLACE TEMP TABLE _cube_key_dims AS
     SELECT cube_key, {dims_of_key} FROM _cube_key GROUP BY cube_key
     """  # noqa: S608 (identifiers are module constants)
-    cube = f"""
-    CREATE TABLE {name} AS
+    combined = f"""
+    CREATE OR REPLACE TEMP TABLE _combined AS
     WITH facts AS (
         SELECT f.indicator_id, f.period_id, k.cube_key, {band_fact} AS age_band,
                sum(f.numerator) AS numerator, sum(f.denominator) AS denominator, count(*) AS units
@@ -719,19 +723,31 @@ def _fine_cube_sql(name: str, dims: tuple[str, ...]) -> list[str]:
                sum(m.adult * (1 - m.hyp_register) * m.raised) AS undiagnosed_raised
         FROM _pop_measure AS m JOIN _cube_key AS k USING (patient_id)
         GROUP BY ALL
-    ),
-    combined AS (
-        SELECT indicator_id, period_id, cube_key, age_band, CAST(numerator AS DOUBLE) AS numerator,
-               CAST(denominator AS DOUBLE) AS denominator, CAST(units AS BIGINT) AS units
-        FROM facts
-        {unions}
     )
+    SELECT indicator_id, period_id, cube_key, age_band, CAST(numerator AS DOUBLE) AS numerator,
+           CAST(denominator AS DOUBLE) AS denominator, CAST(units AS BIGINT) AS units
+    FROM facts
+    {unions}
+    ORDER BY indicator_id
+    """  # noqa: S608 (identifiers are module constants)
+    # Written one indicator at a time, each sorted by period: rows of one indicator and period end up together
+    # (so queries skip whole row groups) without sorting the whole wide cube at once.
+    create = f"""
+    CREATE TABLE {name} AS
     SELECT c.indicator_id, c.period_id, {", ".join(f"k.{dim}" for dim in dims)}, c.age_band,
            c.numerator, c.denominator, c.units
-    FROM combined AS c JOIN _cube_key_dims AS k USING (cube_key)
-    ORDER BY c.indicator_id, c.period_id
+    FROM _combined AS c JOIN _cube_key_dims AS k USING (cube_key) LIMIT 0
     """  # noqa: S608 (identifiers are module constants)
-    return [keys, key_dims, cube]
+    insert = f"""
+    INSERT INTO {name}
+    SELECT c.indicator_id, c.period_id, {", ".join(f"k.{dim}" for dim in dims)}, c.age_band,
+           c.numerator, c.denominator, c.units
+    FROM _combined AS c JOIN _cube_key_dims AS k USING (cube_key)
+    WHERE c.indicator_id = $indicator
+    ORDER BY c.period_id
+    """  # noqa: S608 (identifiers are module constants)
+    return [(keys, None), (key_dims, None), (combined, None), (create, None),
+            *((insert, {"indicator": indicator_id}) for indicator_id in INDICATOR_IDS)]
 
 
 def _rollup_sql(name: str, dims: tuple[str, ...]) -> str:
@@ -746,13 +762,15 @@ def _rollup_sql(name: str, dims: tuple[str, ...]) -> str:
     """  # noqa: S608 (identifiers are module constants)
 
 
-def _cube_sql() -> list[str]:
+def _cube_sql() -> list[tuple[str, dict | None]]:
     return [
         *_fine_cube_sql("ind_cube_practice", _PRACTICE_DIMS),
         *_fine_cube_sql("ind_cube_lsoa", _LSOA_DIMS),
-        _rollup_sql("ind_cube_area", _AREA_DIMS),
-        _rollup_sql("ind_cube_borough", _BOROUGH_DIMS),
-        _rollup_sql("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS),
+        *((_rollup_sql(name, dims), None) for name, dims in (
+            ("ind_cube_area", _AREA_DIMS),
+            ("ind_cube_borough", _BOROUGH_DIMS),
+            ("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS),
+        )),
     ]
 
 
@@ -795,8 +813,8 @@ def materialise(
         "FROM _fact ORDER BY indicator_id, period_id, patient_id"
     )
     progress("indicators: cubes")
-    for sql in _cube_sql():
-        con.execute(sql)
+    for sql, params in _cube_sql():
+        con.execute(sql, params) if params else con.execute(sql)
     _write_registry(con)
     for temp in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
