@@ -810,7 +810,7 @@ def materialise(
 
     con.execute(
         "CREATE TABLE ind_patient AS SELECT indicator_id, period_id, patient_id, unit_id, numerator, denominator "
-        "FROM _fact ORDER BY indicator_id, period_id, patient_id"
+        "FROM _fact ORDER BY indicator_id, period_id"
     )
     progress("indicators: cubes")
     for sql, params in _cube_sql():
