@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,6 +93,18 @@ def database_summary(path: Path) -> dict[str, float]:
     }
 
 
+def stage_seconds(log: str) -> tuple[float, float]:
+    """(validated load incl. patient_dim, indicator engine) seconds, read from the build's progress lines."""
+    stamps: dict[str, float] = {}
+    for line in log.splitlines():
+        match = re.match(r"\[\s*([\d.]+)s\] (materialising indicators|checkpoint)", line)
+        if match:
+            stamps[match.group(2)] = float(match.group(1))
+    checkpoint = stamps.get("checkpoint", float("nan"))
+    start = stamps.get("materialising indicators", checkpoint)
+    return start, checkpoint - start
+
+
 def folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
@@ -120,6 +133,7 @@ def bench_synthetic(scale: float, seed: int, work_dir: Path, extra: list[str]) -
         "warm_s": warm.seconds,
         "warm_rss": warm.peak_rss_bytes,
         "warm_log": warm.log,
+        "stages": stage_seconds(warm.log),
     }
 
 
@@ -139,6 +153,7 @@ def bench_extract(folder: Path, extract_date: str, work_dir: Path, extra: list[s
         "warm_s": run.seconds,
         "warm_rss": run.peak_rss_bytes,
         "warm_log": run.log,
+        "stages": stage_seconds(run.log),
     }
 
 
@@ -153,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-log", action="store_true", help="print the stage timings of each build")
     parser.add_argument("--memory-limit", default="6GB")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip-indicators", action="store_true", help="time generator + load without the engine")
     args = parser.parse_args(argv)
     extra = ["--memory-limit", args.memory_limit, "--threads", str(args.threads)]
+    if args.skip_indicators:
+        extra.append("--skip-indicators")
 
     base = args.work_dir or ROOT / "data" / "generated"
     base.mkdir(parents=True, exist_ok=True)
@@ -176,10 +194,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"kept {work_dir}")
 
-    print(f"\nbuild benchmark on {os.cpu_count()} cores, memory_limit {args.memory_limit}, threads {args.threads}")
+    engine = "without indicators" if args.skip_indicators else "with indicators"
+    print(
+        f"\nbuild benchmark ({engine}) on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+        f"memory_limit {args.memory_limit}, threads {args.threads}"
+    )
     header = (
         f"{'scale':>8} {'patients':>11} {'event rows':>12} {'extract MB':>11} {'db MB':>9} "
-        f"{'gen+build s':>12} {'peak GiB':>9} {'build s':>8} {'peak GiB':>9}"
+        f"{'gen+build s':>12} {'peak GiB':>9} {'build s':>8} {'peak GiB':>9} {'load s':>7} {'engine s':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -187,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r['scale']!s:>8} {r['patients']:>11,} {r['event_rows']:>12,} {r['extract_mb']:>11,.0f} "
             f"{r['db_mb']:>9,.0f} {r['cold_s']:>12.1f} {_gb(r['cold_rss']):>9} {r['warm_s']:>8.1f} "
-            f"{_gb(r['warm_rss']):>9}"
+            f"{_gb(r['warm_rss']):>9} {r['stages'][0]:>7.1f} {r['stages'][1]:>9.1f}"
         )
+    print("gen+build: generator and build from scratch; build: the same with the extract cached;")
+    print("load: reference, validated load and patient_dim (of 'build'); engine: queries.materialise (of 'build')")
     return 0
 
 

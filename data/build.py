@@ -177,12 +177,15 @@ def build_from_directory(
     progress: Progress = print,
     memory_limit: str = "6GB",
     threads: int = 2,
+    materialise: bool = True,
 ) -> dict[str, int]:
     """Validate and load the extract in ``extract_dir`` and atomically replace ``out`` with the new database.
 
     Raises :class:`data.validate.ExtractValidationError` (with ``.problems``) if the
     extract breaks the contract; on that or any other failure ``out`` is untouched
     and the temporary file is removed. Returns the row count of each contract table.
+    ``materialise=False`` skips the indicator engine (to time the load alone); the app
+    needs its tables, so such a database is for measurement only.
     """
     out = Path(out)
     say = _timed(progress)
@@ -218,12 +221,14 @@ def build_from_directory(
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "scale": scale,
                 "seed": seed,
+                "indicators_materialised": materialise,
                 **{f"rows_{name}": n for name, n in counts.items()},
             },
         )
-        say("materialising indicators")
-        if run_materialise(con, extract_date, say):
-            say("indicators materialised")
+        if materialise:
+            say("materialising indicators")
+            if run_materialise(con, extract_date, say):
+                say("indicators materialised")
         say("checkpoint")
         con.execute("CHECKPOINT")
         con.close()
@@ -371,6 +376,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--out", type=Path, default=DEFAULT_OUT)
         command.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit")
         command.add_argument("--threads", type=int, default=2)
+        command.add_argument(
+            "--skip-indicators", action="store_true", help="do not run queries.materialise (timing the load only)"
+        )
     return parser
 
 
@@ -382,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     progress = _timed(to_stderr)
-    tuning = {"memory_limit": args.memory_limit, "threads": args.threads}
+    tuning = {"memory_limit": args.memory_limit, "threads": args.threads, "materialise": not args.skip_indicators}
     try:
         if args.command == "synthetic":
             work_dir = args.work_dir or args.out.parent

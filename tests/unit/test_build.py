@@ -261,3 +261,14 @@ def test_cli_synthetic_caches_the_generated_extract(monkeypatch, tmp_path, tiny_
     with duckdb.connect(str(out), read_only=True) as con:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     assert (meta["source"], meta["scale"], meta["seed"]) == ("synthetic", "0.001", "7")
+
+
+def test_skipping_the_engine_is_recorded_in_meta(monkeypatch, tmp_path, tiny_tables, make_extract):
+    def materialise(con, extract_date):
+        raise AssertionError("the engine must not run")
+
+    fake_materialise_module(monkeypatch, materialise)
+    out = tmp_path / "load-only.duckdb"
+    build_from_directory(make_extract(tiny_tables), out, extract_date=EXTRACT_DATE, progress=quiet, materialise=False)
+    with duckdb.connect(str(out), read_only=True) as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'indicators_materialised'").fetchall() == [("False",)]
