@@ -139,12 +139,12 @@ def layout(indicator: str | None = None, period: str | None = None, area: str | 
     ]
     controls = dbc.Row(
         [
-            dbc.Col(_labelled("Indicator", dcc.Dropdown(id=INDICATOR_ID, options=indicator_options, value=indicator,
-                                                        clearable=False)), xs=12, lg=5),
-            dbc.Col(_labelled("Period", dcc.Dropdown(id=PERIOD_ID, options=_period_options(period_frame),
-                                                     value=period, clearable=False)), xs=6, lg=3),
-            dbc.Col(_labelled("Area (inequalities, trend, uptake)", dcc.Dropdown(
-                id=AREA_ID, options=area_options, value=area, clearable=False)), xs=6, lg=4),
+            dbc.Col(_labelled("Indicator", dbc.Select(id=INDICATOR_ID, options=indicator_options, value=indicator)),
+                    xs=12, lg=5),
+            dbc.Col(_labelled("Period", dbc.Select(id=PERIOD_ID, options=_period_options(period_frame),
+                                                   value=period)), xs=6, lg=3),
+            dbc.Col(_labelled("Area (inequalities, trend, uptake)", dbc.Select(
+                id=AREA_ID, options=area_options, value=area)), xs=6, lg=4),
         ],
         className="g-2",
     )
@@ -157,15 +157,15 @@ def layout(indicator: str | None = None, period: str | None = None, area: str | 
                 _labelled("Map", dbc.RadioItems(id=MAP_VIEW_ID, options=[{"label": v, "value": k}
                                                                          for k, v in MAP_VIEWS.items()],
                                                 value=map_view, inline=True)),
-                dbc.Tabs(
+                dcc.Tabs(
                     [
-                        dbc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=MAP_ID,
+                        dcc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=MAP_ID,
                                              download_id=DOWNLOADS["map"],
                                              caption="Grey: suppressed (1–7 children) or no children in the cohort"),
-                                label="Map", tab_id="map"),
-                        dbc.Tab(html.Div(id=MAP_TABLE_WRAP_ID, className="pt-2"), label="Table", tab_id="table"),
+                                label="Map", value="map"),
+                        dcc.Tab(html.Div(id=MAP_TABLE_WRAP_ID, className="pt-2"), label="Table", value="table"),
                     ],
-                    active_tab="map",
+                    value="map",
                 ),
                 dcc.Store(id=MAP_SHOWN_ID),
             ]
@@ -177,20 +177,20 @@ def layout(indicator: str | None = None, period: str | None = None, area: str | 
             [
                 html.H2("Who is missed: inequalities in the selected area", className="h5"),
                 html.Div(id=SII_ID),
-                dbc.Tabs(
+                dcc.Tabs(
                     [
-                        dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=IMD_ID,
+                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=IMD_ID,
                                              download_id=DOWNLOADS["inequality"],
                                              caption="All four views in one CSV"),
-                                label="Deprivation", tab_id="imd"),
-                        dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=ETHNICITY_ID),
-                                label="Ethnic group", tab_id="ethnicity"),
-                        dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=SEX_ID), label="Sex",
-                                tab_id="sex"),
-                        dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=INTERSECTION_ID),
-                                label="Ethnic group × deprivation", tab_id="intersection"),
+                                label="Deprivation", value="imd"),
+                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=ETHNICITY_ID),
+                                label="Ethnic group", value="ethnicity"),
+                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=SEX_ID), label="Sex",
+                                value="sex"),
+                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=INTERSECTION_ID),
+                                label="Ethnic group × deprivation", value="intersection"),
                     ],
-                    active_tab="imd",
+                    value="imd",
                 ),
             ]
         ),
@@ -217,8 +217,8 @@ def layout(indicator: str | None = None, period: str | None = None, area: str | 
                 html.H2("GP team view and cohort finder", className="h5"),
                 dbc.Row(
                     [
-                        dbc.Col(_labelled("Practice", dcc.Dropdown(id=PRACTICE_PICK_ID, options=practice_options,
-                                                                   placeholder="Find a practice by name or code")),
+                        dbc.Col(_labelled("Practice", dbc.Select(id=PRACTICE_PICK_ID, options=practice_options,
+                                                                 placeholder="Choose a practice (type to jump)")),
                                 md=6),
                         dbc.Col(dbc.Button("Open the practice's view", id=PRACTICE_LINK_ID, href="/immunisation",
                                            color="primary", disabled=True, className="mt-md-4"), md="auto"),
@@ -316,10 +316,16 @@ def map_values(db, *, indicator: str, period: str, view: str, disclose: bool) ->
 def _map_figure(frame: pd.DataFrame, *, indicator: str, view: str) -> go.Figure:
     spec = get(indicator)
     if view == "gap":
-        return inequality_map(values=frame, measure_label="Least minus most deprived", unit=spec.unit,
-                              polarity=spec.polarity, height=520)
-    return area_map(level=view, values=frame, value_label="Coverage", unit=spec.unit, polarity=spec.polarity,
-                    height=520)
+        figure = inequality_map(values=frame, measure_label="Least minus most deprived", unit=spec.unit,
+                                polarity=spec.polarity, height=520)
+    else:
+        figure = area_map(level=view, values=frame, value_label="Coverage", unit=spec.unit, polarity=spec.polarity,
+                          height=520)
+    # With every area suppressed there is no colour scale to draw (an empty one draws NaN-sized boxes in the
+    # browser). Set explicitly either way: a recolour patch only sends the keys the new figure has.
+    has_values = bool(pd.to_numeric(pd.Series(figure.data[0].z), errors="coerce").notna().any())
+    figure.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
+    return figure
 
 
 _MAP_COLUMNS = {

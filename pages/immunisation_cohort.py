@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from typing import Any
 
 import dash
@@ -36,7 +37,8 @@ dash.register_page(__name__, path="/immunisation/cohort", name="Immunisation: co
 
 PREFIX = "imm-cohort"
 AS_AT_ID = f"{PREFIX}-as-at"
-AGES_ID = f"{PREFIX}-ages"
+AGE_MIN_ID = f"{PREFIX}-age-min"
+AGE_MAX_ID = f"{PREFIX}-age-max"
 MISSING_ID = f"{PREFIX}-missing"
 MATCH_ID = f"{PREFIX}-match"
 BOROUGH_ID = f"{PREFIX}-borough"
@@ -98,7 +100,7 @@ def _message_figure(text: str, height: int = 320) -> go.Figure:
 def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
-    items = [str(v) for v in value] if isinstance(value, list | tuple) else str(value).split(",")
+    items = [str(v) for v in value] if isinstance(value, list | tuple) else re.split(r"[,\s]+", str(value))
     return [item.strip() for item in items if item and item.strip()]
 
 
@@ -115,10 +117,13 @@ def _as_date(value: Any) -> dt.date | None:
 
 def criteria_from_controls(
     *, as_at, ages, missing, match, boroughs, pcns, practices, quintiles, ethnicity, registered_after,
-    default_date: dt.date,
+    default_date: dt.date, known: dict[str, set[str]] | None = None,
 ) -> cohort.CohortCriteria:
     """The criteria the controls describe; :class:`queries.immunisation_cohort.CohortError` when unusable."""
-    low, high = (list(ages) + [1, 9])[:2] if isinstance(ages, list | tuple) and len(ages) == 2 else (1, 9)
+    try:
+        low, high = (int(a) for a in ages)
+    except (TypeError, ValueError):
+        raise cohort.CohortError("Give both ages as whole numbers of years.") from None
     chosen_date = _as_date(as_at) or default_date
     if chosen_date > default_date:
         raise cohort.CohortError(f"The chosen date is after the extract date ({default_date.isoformat()}).")
@@ -126,15 +131,21 @@ def criteria_from_controls(
         quintile_values = tuple(sorted({int(q) for q in _as_list(quintiles)}))
     except ValueError:
         raise cohort.CohortError("IMD quintiles are 1 to 5") from None
+    chosen = {"borough": [b.upper() for b in _as_list(boroughs)], "pcn": [p.upper() for p in _as_list(pcns)],
+              "practice": [p.upper() for p in _as_list(practices)]}
+    for kind, codes in chosen.items():
+        unknown = [code for code in codes if known is not None and code not in known[kind]]
+        if unknown:
+            raise cohort.CohortError(f"Unknown {kind} code(s): {', '.join(unknown[:5])[:80]}")
     return cohort.CohortCriteria(
         as_at=chosen_date,
         age_min=int(low),
         age_max=int(high),
         missing=tuple(m for m in cohort.MISSING_DOSES if m in set(_as_list(missing))),
         match=match if match in ("any", "all") else "any",
-        boroughs=tuple(_as_list(boroughs)),
-        pcns=tuple(_as_list(pcns)),
-        practices=tuple(p.upper() for p in _as_list(practices)),
+        boroughs=tuple(chosen["borough"]),
+        pcns=tuple(chosen["pcn"]),
+        practices=tuple(chosen["practice"]),
         imd_quintiles=quintile_values,
         ethnicity_groups=tuple(_as_list(ethnicity)),
         registered_after=_as_date(registered_after),
@@ -171,27 +182,29 @@ def layout(**query) -> html.Div:
     as_at = _as_date(query.get("as_at"))
     as_at = as_at if as_at and as_at <= latest else latest
     match = query.get("match") if query.get("match") in ("any", "all") else "any"
+    ages = _ages_from_url(query.get("age"))
+    registered = _as_date(query.get("registered_after"))
+    registered_after = registered.isoformat() if registered else None
 
-    def dropdown(control_id: str, kind: str, value: list[str], placeholder: str) -> dcc.Dropdown:
+    def codes_input(control_id: str, kind: str, value: list[str], placeholder: str) -> html.Div:
+        # A text box of codes with suggestions (native input + datalist: keyboard and screen-reader friendly).
         frame = options[kind]
-        labels = frame["name"] + (" (" + frame["code"] + ")" if kind == "practice" else "")
-        return dcc.Dropdown(id=control_id, options=[{"label": label, "value": code} for code, label
-                                                    in zip(frame["code"], labels, strict=True)],
-                            value=value, multi=True, placeholder=placeholder)
+        suggestions = html.Datalist(id=f"{control_id}-codes", children=[
+            html.Option(value=code, label=name) for code, name in zip(frame["code"], frame["name"], strict=True)])
+        return html.Div([dbc.Input(id=control_id, type="text", value=", ".join(value), placeholder=placeholder,
+                                   list=f"{control_id}-codes", autoComplete="off"), suggestions])
 
     form = dbc.Card(dbc.CardBody([
         dbc.Row([
-            dbc.Col(_labelled("Age on the date (years)", dcc.RangeSlider(
-                id=AGES_ID, min=0, max=cohort.MAX_AGE, step=1, value=_ages_from_url(query.get("age")),
-                marks={i: str(i) for i in range(0, cohort.MAX_AGE + 1, 3)}, allowCross=False,
-                tooltip={"placement": "bottom", "always_visible": False})), md=6),
-            dbc.Col(_labelled("On date", dcc.DatePickerSingle(
-                id=AS_AT_ID, date=as_at.isoformat(), max_date_allowed=latest.isoformat(),
-                min_date_allowed="2015-01-01", display_format="D MMM YYYY")), xs=6, md=3),
-            dbc.Col(_labelled("Registered after (optional)", dcc.DatePickerSingle(
-                id=REGISTERED_AFTER_ID, date=(_as_date(query.get("registered_after")) or None),
-                max_date_allowed=latest.isoformat(), clearable=True, display_format="D MMM YYYY",
-                placeholder="any date")), xs=6, md=3),
+            dbc.Col(_labelled("Aged from (years)", dbc.Input(
+                id=AGE_MIN_ID, type="number", min=0, max=cohort.MAX_AGE, step=1, value=ages[0])), xs=6, md=3),
+            dbc.Col(_labelled("to (years, inclusive)", dbc.Input(
+                id=AGE_MAX_ID, type="number", min=0, max=cohort.MAX_AGE, step=1, value=ages[1])), xs=6, md=3),
+            dbc.Col(_labelled("On date", dbc.Input(
+                id=AS_AT_ID, type="date", value=as_at.isoformat(), max=latest.isoformat(), min="2015-01-01")),
+                xs=6, md=3),
+            dbc.Col(_labelled("Registered after (optional)", dbc.Input(
+                id=REGISTERED_AFTER_ID, type="date", value=registered_after, max=latest.isoformat())), xs=6, md=3),
         ], className="g-2"),
         dbc.Row([
             dbc.Col(_labelled("Missing doses (due by their age on the date)", dbc.Checklist(
@@ -202,11 +215,15 @@ def layout(**query) -> html.Div:
                                       {"label": "all of them", "value": "all"}], value=match)), md=4),
         ], className="g-2"),
         dbc.Row([
-            dbc.Col(_labelled("Borough (practice's)", dropdown(BOROUGH_ID, "borough",
-                                                               picked("borough", "borough"), "All boroughs")), md=4),
-            dbc.Col(_labelled("PCN", dropdown(PCN_ID, "pcn", picked("pcn", "pcn"), "All PCNs")), md=4),
-            dbc.Col(_labelled("Practice", dropdown(PRACTICE_ID, "practice", picked("practice", "practice"),
-                                                   "All practices")), md=4),
+            dbc.Col(_labelled("Borough (practice's; none ticked = all)", html.Div(dbc.Checklist(
+                id=BOROUGH_ID, options=[{"label": name, "value": code} for code, name
+                                        in zip(options["borough"]["code"], options["borough"]["name"], strict=True)],
+                value=picked("borough", "borough")), style={"maxHeight": "9.5rem", "overflowY": "auto"})), md=4),
+            dbc.Col(_labelled("PCN codes (comma-separated; empty = all)",
+                              codes_input(PCN_ID, "pcn", picked("pcn", "pcn"), "e.g. U33392")), md=4),
+            dbc.Col(_labelled("Practice codes (comma-separated; empty = all)",
+                              codes_input(PRACTICE_ID, "practice", picked("practice", "practice"), "e.g. E83003")),
+                    md=4),
         ], className="g-2"),
         dbc.Row([
             dbc.Col(_labelled("Deprivation quintile (IMD 2025, where they live)", dbc.Checklist(
@@ -229,20 +246,20 @@ def layout(**query) -> html.Div:
                                  className="p-0"),
                       dcc.Download(id=DOWNLOAD_SUMMARY_ID)],
                      className="d-flex justify-content-between align-items-center mb-2"),
-            dbc.Tabs([
-                dbc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=LSOA_MAP_ID,
+            dcc.Tabs([
+                dcc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=LSOA_MAP_ID,
                                      caption="Where they live (LSOA); grey: none, or 1–7 children (suppressed)"),
-                        label="Where they live", tab_id="lsoa"),
-                dbc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=PRACTICE_MAP_ID,
+                        label="Where they live", value="lsoa"),
+                dcc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=PRACTICE_MAP_ID,
                                      caption="Where they are registered (practice areas)"),
-                        label="Where registered", tab_id="practice-map"),
-                dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=BOROUGH_CHART_ID), label="By borough",
-                        tab_id="borough"),
-                dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=PRACTICE_CHART_ID),
-                        label="By practice", tab_id="practice"),
-                dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=AGE_CHART_ID), label="By age",
-                        tab_id="age"),
-            ], active_tab="lsoa"),
+                        label="Where registered", value="practice-map"),
+                dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=BOROUGH_CHART_ID), label="By borough",
+                        value="borough"),
+                dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=PRACTICE_CHART_ID),
+                        label="By practice", value="practice"),
+                dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=AGE_CHART_ID), label="By age",
+                        value="age"),
+            ], value="lsoa"),
             dcc.Store(id=MAPS_SHOWN_ID),
         ]), className="mb-3"),
         dbc.Card(dbc.CardBody([
@@ -282,17 +299,19 @@ def _labelled(label: str, control) -> html.Div:
 
 
 _CRITERIA_STATES = [
-    State(AS_AT_ID, "date"), State(AGES_ID, "value"), State(MISSING_ID, "value"), State(MATCH_ID, "value"),
+    State(AS_AT_ID, "value"), State(AGE_MIN_ID, "value"), State(AGE_MAX_ID, "value"), State(MISSING_ID, "value"),
+    State(MATCH_ID, "value"),
     State(BOROUGH_ID, "value"), State(PCN_ID, "value"), State(PRACTICE_ID, "value"), State(IMD_ID, "value"),
-    State(ETHNICITY_ID, "value"), State(REGISTERED_AFTER_ID, "date"),
+    State(ETHNICITY_ID, "value"), State(REGISTERED_AFTER_ID, "value"),
 ]
 
 
 def _criteria(db, values: tuple) -> cohort.CohortCriteria:
-    as_at, ages, missing, match, boroughs, pcns, practices, quintiles, ethnicity, registered_after = values
-    return criteria_from_controls(as_at=as_at, ages=ages, missing=missing, match=match, boroughs=boroughs,
-                                  pcns=pcns, practices=practices, quintiles=quintiles, ethnicity=ethnicity,
-                                  registered_after=registered_after, default_date=extract_date(db))
+    as_at, age_min, age_max, missing, match, boroughs, pcns, practices, quintiles, ethnicity, registered_after = values
+    known = {kind: set(frame["code"]) for kind, frame in cohort.geography_options(db).items()}
+    return criteria_from_controls(known=known, as_at=as_at, ages=[age_min, age_max], missing=missing, match=match,
+                                  boroughs=boroughs, pcns=pcns, practices=practices, quintiles=quintiles,
+                                  ethnicity=ethnicity, registered_after=registered_after, default_date=extract_date(db))
 
 
 # ----------------------------------------------------------------------------- aggregate results
@@ -462,10 +481,11 @@ def export_patients(_clicks, *values):
 
 clientside_callback(
     """
-    function(asAt, ages, missing, match, boroughs, pcns, practices, imd, ethnicity, registeredAfter) {
+    function(asAt, ageMin, ageMax, missing, match, boroughs, pcns, practices, imd, ethnicity, registeredAfter) {
         const params = new URLSearchParams();
         const join = function(v) { return (v && v.length) ? v.join(',') : ''; };
-        const values = {as_at: asAt, age: ages ? ages.join('-') : '', missing: (missing || []).join(','),
+        const values = {as_at: asAt, age: (ageMin !== null && ageMax !== null) ? ageMin + '-' + ageMax : '',
+                        missing: (missing || []).join(','),
                         match: match, borough: join(boroughs), pcn: join(pcns), practice: join(practices),
                         imd: join(imd), ethnicity: join(ethnicity), registered_after: registeredAfter};
         Object.keys(values).forEach(function(key) {

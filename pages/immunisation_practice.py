@@ -124,18 +124,18 @@ def layout(ods_code: str | None = None, indicator: str | None = None, period_typ
             ),
             dbc.Card(dbc.CardBody([
                 html.H2("Every vaccine: practice, PCN, borough and London", className="h5"),
-                dbc.Tabs([
-                    dbc.Tab(figure_panel(_message_figure("Loading…"), graph_id=COMPARISON_ID,
+                dcc.Tabs([
+                    dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=COMPARISON_ID,
                                          download_id=DOWNLOADS["comparison"],
                                          caption="Practice with 95% CI; suppressed where 1–7 children"),
-                            label="Chart", tab_id="chart"),
-                    dbc.Tab(html.Div(id=COMPARISON_TABLE_WRAP_ID, className="pt-2"), label="Table", tab_id="table"),
-                ], active_tab="chart"),
+                            label="Chart", value="chart"),
+                    dcc.Tab(html.Div(id=COMPARISON_TABLE_WRAP_ID, className="pt-2"), label="Table", value="table"),
+                ], value="chart"),
             ]), className="mb-3"),
             dbc.Card(dbc.CardBody([
                 html.H2("One vaccine: rank in the borough and trend", className="h5"),
                 html.Label("Vaccine", htmlFor=INDICATOR_ID, className="small fw-semibold"),
-                dcc.Dropdown(id=INDICATOR_ID, options=options, value=indicator, clearable=False, className="mb-2"),
+                dbc.Select(id=INDICATOR_ID, options=options, value=indicator, className="mb-2"),
                 dbc.Row([
                     dbc.Col(figure_panel(_message_figure("Loading…"), graph_id=RANKING_ID,
                                          download_id=DOWNLOADS["ranking"]), lg=6),

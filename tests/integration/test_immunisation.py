@@ -210,7 +210,7 @@ def test_gp_view_ranking_lists_only_the_borough_and_highlights_the_practice(page
 
 
 def _controls(**changes):
-    values = {"as_at": "2026-10-31", "ages": [1, 9], "missing": list(cohort.MISSING_DOSES), "match": "any",
+    values = {"as_at": "2026-10-31", "age_min": 1, "age_max": 9, "missing": list(cohort.MISSING_DOSES), "match": "any",
               "boroughs": None, "pcns": None, "practices": None, "quintiles": [], "ethnicity": [],
               "registered_after": None}
     values.update(changes)
@@ -229,7 +229,7 @@ def test_cohort_summary_on_screen_equals_the_query(pages, db):
         if not row.suppressed:
             assert bars[f"{row.age_years} years"] == row.children
     # A second search recolours the maps instead of resending LSOA geometry.
-    _, lsoa_patch, _, _, _, _, _, _ = finder.find_cohort(2, *_controls(ages=[2, 4]), True)
+    _, lsoa_patch, _, _, _, _, _, _ = finder.find_cohort(2, *_controls(age_min=2, age_max=4), True)
     assert type(lsoa_patch).__name__ == "Patch"
 
 
@@ -237,6 +237,10 @@ def test_cohort_bad_criteria_show_a_message(pages):
     finder = pages[2]
     result = finder.find_cohort(1, *_controls(as_at="2030-01-01"), None)
     assert "after the extract date" in text_of(result[-1])
+    result = finder.find_cohort(1, *_controls(practices="E83003, ZZ9999"), None)
+    assert "Unknown practice code(s): ZZ9999" in text_of(result[-1])
+    result = finder.find_cohort(1, *_controls(age_min=None), None)
+    assert "whole numbers" in text_of(result[-1])
 
 
 def test_aggregate_roles_and_anonymous_visitors_get_no_patient_rows(pages):
@@ -252,10 +256,10 @@ def test_gp_team_sees_only_its_own_practice_and_is_audited(pages, db):
     finder = pages[2]
     before = len(audit.entries(username=GP.username))
     with acting_as(GP):
-        rows, page_count, _ = finder.show_patients(1, 0, *_controls(ages=[0, 18], missing=[]))
+        rows, page_count, _ = finder.show_patients(1, 0, *_controls(age_min=0, age_max=18, missing=[]))
         # Asking for another borough's practice gives nothing, never its children.
-        other, _, _ = finder.show_patients(1, 0, *_controls(practices=["F84003"], missing=[]))
-        export = finder.export_patients(1, *_controls(ages=[0, 18], missing=[]))
+        other, _, _ = finder.show_patients(1, 0, *_controls(practices="F84003", missing=[]))
+        export = finder.export_patients(1, *_controls(age_min=0, age_max=18, missing=[]))
     assert rows and {row["practice_code"] for row in rows} == {"E83003"}
     assert other == []
     exported = pd.read_csv(io.StringIO(export["content"]))
