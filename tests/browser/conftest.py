@@ -124,6 +124,7 @@ class Visit:
     horizontal_overflow_px: int
     keyboard_unreachable_tab_lists: list[str]
     chart_text_problems: list[str]
+    empty_charts: list[str]
 
 
 class VisitCache:
@@ -153,11 +154,22 @@ class VisitCache:
             body_text = page.locator("body").inner_text()
             unreachable_tabs = page.evaluate(harness.KEYBOARD_UNREACHABLE_TAB_LISTS)
             chart_text = sorted(set(page.evaluate(harness.CHART_TEXT_PROBLEMS)))
+            empty_charts = page.evaluate(harness.EMPTY_CHARTS)
             violations = harness.run_axe(page)
         finally:
             page.context.close()
         return Visit(
-            path, viewport, recorder, violations, screenshot, heading, body_text, overflow, unreachable_tabs, chart_text
+            path=path,
+            viewport=viewport,
+            recorder=recorder,
+            violations=violations,
+            screenshot=screenshot,
+            heading=heading,
+            body_text=body_text,
+            horizontal_overflow_px=overflow,
+            keyboard_unreachable_tab_lists=unreachable_tabs,
+            chart_text_problems=chart_text,
+            empty_charts=empty_charts,
         )
 
 

@@ -359,6 +359,17 @@ CHART_TEXT_PROBLEMS = """() => {
 }"""
 
 
+# Visible charts (not maps: a grey map is explained by its caption) that draw axes but no data and
+# say nothing about why: no trace has a finite value and no annotation longer than a label explains.
+EMPTY_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(gd => gd.offsetParent !== null && gd._fullLayout && !(gd._fullLayout._subplots.map || []).length)
+    .filter(gd => !gd._fullData.some(trace => ['x', 'y', 'z', 'values'].some(key =>
+        trace[key] && typeof trace[key] !== 'string'
+        && Array.from(trace[key]).some(v => v !== null && v !== '' && Number.isFinite(Number(v))))))
+    .filter(gd => !(gd._fullLayout.annotations || []).some(a => (a.text || '').length > 20))
+    .map(gd => (gd.parentElement && gd.parentElement.id) || gd.id || 'a chart')"""
+
+
 def run_axe(page: Page) -> list[dict]:
     """Run axe-core (vendored, injected from disk) on the whole page; every violation, summarised.
 

@@ -72,3 +72,10 @@ def test_every_tab_list_can_be_used_from_the_keyboard(visits, name, path, viewpo
 def test_chart_titles_and_labels_are_not_cut_off_or_covered(visits, name, path, viewport):
     visit = visits.get(name, path, viewport)
     assert visit.chart_text_problems == [], f"{path} at {viewport}:\n" + "\n".join(visit.chart_text_problems)
+
+
+@pytest.mark.parametrize(("name", "path", "viewport"), [case for case in CASES if case.values[2] == "desktop"])
+def test_no_chart_is_left_empty_without_a_word(visits, name, path, viewport):
+    """A chart with nothing to draw (all suppressed, no rows) should say so, not show bare axes."""
+    visit = visits.get(name, path, viewport)
+    assert visit.empty_charts == [], f"{path}: charts with axes but no data and no message"
