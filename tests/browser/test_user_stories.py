@@ -1,5 +1,8 @@
-"""The users' journeys, driven as they would drive them: change filters, switch the map, share a link,
-download a CSV, and the three stories the dashboards exist for (GP team, commissioner, polio responder).
+"""The users' journeys, driven as they would drive them: download what a chart shows, the commissioner's
+borough comparison and the polio responder's cohort export.
+
+The immunisation filters, shared links, map levels and the GP team's practice view are driven in
+test_immunisation_flow.py.
 """
 
 from __future__ import annotations
@@ -26,9 +29,13 @@ MAP_TRACES = """selector => document.querySelector(selector + ' .js-plotly-plot'
 }))"""
 
 
-def choose(page, dropdown_id: str, option: str) -> None:
-    """Pick ``option`` in a Dash dropdown as a user does: open it, click the option."""
-    page.locator(f"#{dropdown_id}").click()
+def choose(page, control_id: str, option: str) -> None:
+    """Pick ``option`` as a user does, in a native select or a Dash dropdown (open it, click the option)."""
+    control = page.locator(f"#{control_id}")
+    if control.evaluate("element => element.tagName") == "SELECT":
+        control.select_option(label=option)
+        return
+    control.click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
@@ -44,51 +51,6 @@ def assert_clean(*recorders: harness.Recorder) -> None:
     for recorder in recorders:
         assert not recorder.problems(), recorder.describe_problems()
         assert recorder.off_origin_requests() == []
-
-
-def test_changed_filters_travel_in_a_shared_link(recorded_page, app_server):
-    """A commissioner changes the indicator and map level, copies the address, and a colleague sees the same view."""
-    page, recorder = recorded_page(app_server)
-    harness.open_page(page, app_server.url("/immunisation"), recorder)
-    first_indicator = parse_qs(urlsplit(page.url).query)["indicator"]
-
-    choose(page, "imm-indicator", "MMR2 by 5 years")
-    harness.wait_until_settled(page, recorder)
-    page.get_by_role("radio", name="Coverage by practice").check()
-    harness.wait_until_settled(page, recorder)
-
-    shared = page.url
-    query = parse_qs(urlsplit(shared).query)
-    assert query["indicator"] != first_indicator, "the indicator change did not reach the address bar"
-    assert query["map"] == ["practice"], "the map level did not reach the address bar"
-    headline = page.locator("#imm-headline").inner_text()
-    assert "MMR2" in headline
-    practice_map = page.evaluate(MAP_TRACES, "#imm-map")[0]
-
-    colleague, colleague_recorder = recorded_page(app_server)
-    harness.open_page(colleague, shared, colleague_recorder)
-    assert colleague.locator("#imm-indicator").inner_text().strip() == "MMR2 by 5 years"
-    assert colleague.get_by_role("radio", name="Coverage by practice").is_checked()
-    assert colleague.locator("#imm-headline").inner_text() == headline
-    assert colleague.evaluate(MAP_TRACES, "#imm-map")[0] == practice_map
-    assert_clean(recorder, colleague_recorder)
-
-
-def test_switching_the_map_level_redraws_the_areas(recorded_page, app_server):
-    page, recorder = recorded_page(app_server)
-    harness.open_page(page, app_server.url("/immunisation"), recorder)
-    boroughs = len(pd.read_csv(REFERENCE / "boroughs.csv"))
-    practices = len(pd.read_csv(REFERENCE / "practices.csv"))
-    assert len(page.evaluate(MAP_TRACES, "#imm-map")[0]["locations"]) == boroughs
-
-    page.get_by_role("radio", name="Coverage by practice").check()
-    harness.wait_until_settled(page, recorder)
-    assert len(page.evaluate(MAP_TRACES, "#imm-map")[0]["locations"]) == practices
-
-    page.get_by_role("radio", name="Coverage by borough").check()
-    harness.wait_until_settled(page, recorder)
-    assert len(page.evaluate(MAP_TRACES, "#imm-map")[0]["locations"]) == boroughs
-    assert_clean(recorder)
 
 
 def test_map_csv_holds_what_the_map_shows(recorded_page, app_server):
@@ -107,28 +69,6 @@ def test_map_csv_holds_what_the_map_shows(recorded_page, app_server):
             assert math.isclose(float(row["value"]), shown[row["area_code"]], rel_tol=1e-4), row
     coloured = {code for code, value in shown.items() if value is not None}
     assert coloured <= {row["area_code"] for row in rows}, "an area coloured on the map is missing from the CSV"
-    assert_clean(recorder)
-
-
-def test_gp_team_opens_their_practice_gap_view(recorded_page, app_server):
-    """The GP team's story: find their practice on the immunisation page and open its view."""
-    page, recorder = recorded_page(app_server, user="demo.gp")
-    harness.open_page(page, app_server.url("/immunisation"), recorder)
-    page.locator("#imm-practice-pick").click()
-    page.keyboard.type("Oakleigh")
-    page.get_by_role("option", name="Oakleigh Road Health Centre (E83003)").click()
-    harness.wait_until_settled(page, recorder)
-    page.get_by_role("button", name="Open the practice's view").click()
-    page.wait_for_url("**/immunisation/practice/E83003**")
-    harness.wait_until_settled(page, recorder)
-
-    assert "Oakleigh Road" in page.locator("h1").inner_text()
-    body = page.locator("main").inner_text()
-    for comparator in ("PCN", "borough", "London"):
-        assert comparator.lower() in body.lower(), f"the practice view does not compare with its {comparator}"
-    violations = harness.blocking(harness.run_axe(page))
-    assert not violations, harness.describe_violations(violations)
-    harness.save_screenshot(page, "story-gp-practice-view", "desktop")
     assert_clean(recorder)
 
 
