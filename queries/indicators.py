@@ -530,7 +530,10 @@ def inequality(
     decile = DIMENSIONS[f"imd_decile_{deprivation}"].column
     quintile = DIMENSIONS[f"imd_quintile_{deprivation}"].column
     params: dict[str, Any] = {"indicator": spec.id, "period": period}
-    filter_sql, _ = _filter_sql(filters, params)
+    filter_sql, filter_dims = _filter_sql(filters, params)
+    outside = [d for d in filter_dims if not DIMENSIONS[d].in_lsoa_cube]
+    if outside:
+        raise QueryError(f"inequality works on residence deciles and cannot be filtered by {', '.join(outside)}")
     data = (
         _cursor(con)
         .execute(

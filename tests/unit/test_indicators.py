@@ -168,6 +168,10 @@ def test_inequality_rows_london_first(con):
     assert london["gap"] == pytest.approx(29 / 30 * 100 - 50.0)
     assert london["gap_low"] < london["gap"] < london["gap_high"]
     assert math.isnan(london["sii"])  # two deciles only: no slope
+    with pytest.raises(QueryError):
+        inequality(con, indicator="cover_12m_6in1", filters={"practice": BARNET_PRACTICE})
+    boroughs = inequality(con, indicator="cover_12m_6in1", filters={"borough": "E09000003"}, disclose=False)
+    assert boroughs["denominator"].tolist() == [20, 20]  # London (filtered) and Barnet
 
 
 def test_cli_values_prints_csv(con, tmp_path):
