@@ -2,8 +2,9 @@
 
 Recorded prevalence by age band follows OpenSAFELY-TPP 2021/22 (docs/clinical-indicators.md §2.6);
 true prevalence is higher, with lower detection in younger men and deprived areas (§2.5), so the
-"possible undiagnosed" measure has something to find. Control of the last reading in the 12 months
-to the extract date follows HYP008/HYP009 achievement (§2.2, §2.6) with the NEL ethnic gradient.
+"possible undiagnosed" measure has something to find. Every reading is at target with the patient's
+control probability, so QOF-style HYP008/HYP009 achievement in any 12-month period follows §2.2/§2.6,
+with the NEL ethnic gradient.
 """
 
 from __future__ import annotations
@@ -41,16 +42,14 @@ RESOLVED_SHARE = 0.03  # diagnosed patients later coded HYPRES_COD
 DIAGNOSIS_CODE_WEIGHTS = (0.40, 0.35, 0.05, 0.03, 0.10, 0.05, 0.02)  # hyp_cod.csv order
 AMBULATORY_CONFIRMATION_SHARE = 0.30  # ABPM pair 1-4 weeks before diagnosis (NG136, §2.4)
 
-# Diagnosed patients: share with a reading in the 12 months to their last record date (BP002 85.6 %).
-BP_RECORDED_SHARE = 0.85
-RECENT_EXTRA_READINGS = 0.7  # Poisson extra readings in that year, on top of one
-HISTORIC_READINGS_PER_YEAR = 1.4
+# Diagnosed patients: share of years with a reading (BP002 85.6 %), and extra readings in such a year.
+BP_RECORDED_SHARE = 0.90
+EXTRA_READINGS_PER_RECORDED_YEAR = 0.7  # Poisson, on top of one
 HOME_READING_SHARE = 0.08
-# Control of the last reading in the 12 months, among patients with one, by age band. QOF counts a
-# register patient with no reading as not achieving, so these sit above the published achievement
-# (HYP003/HYP008 60.3 %, HYP007/HYP009 72.5 %, §2.6) by about the 15 % without a reading: the
-# QOF-style rates come out at ≈ 60 % and ≈ 72 %, keeping the age gradient of §2.6.
-CONTROL_BY_BAND = np.array([0.59, 0.59, 0.59, 0.66, 0.70, 0.755, 0.785, 0.855])
+# Probability that a reading is at target, by age band. QOF counts a register patient with no reading
+# as not achieving, so these sit above the published achievement (HYP003/HYP008 60.3 %, HYP007/HYP009
+# 72.5 %, §2.6) by about the 15 % without a reading: QOF-style rates come out at ≈ 60 % and ≈ 72 %.
+CONTROL_BY_BAND = np.array([0.61, 0.61, 0.61, 0.68, 0.72, 0.775, 0.805, 0.87])
 CONTROL_ETHNIC_LOG_ODDS = {"M": np.log(0.88), "N": np.log(0.88), "P": np.log(0.88)} | {
     letter: np.log(1.28) for letter in "HJKL"
 }  # NEL equity (§2.6)
@@ -178,61 +177,72 @@ def _add_pair(events, patients, days, systolic, diastolic, rng, *, clinic: bool,
 
 
 def _register_readings(rng, cohort: Cohort, effects, history_start, patients, diag_day, events) -> None:
-    """Readings for the diagnosed: 1-3 a year, the last one in the year controlled or not."""
+    """Readings for the diagnosed, year by year back from each patient's last record date.
+
+    In each year a patient has readings with probability ≈ BP_RECORDED_SHARE (1 + Poisson(0.7) of
+    them), and every reading is at target with the patient's control probability, so the latest
+    reading of any 12-month period (not only the last one) is controlled at the calibrated rate.
+    """
     m = len(patients)
     end = cohort.end[patients]
     start = np.maximum.reduce([diag_day + 1, cohort.reg_start[patients], np.full(m, history_start)])
     age = cohort.age_at(cohort.extract_day)[patients]
     dep = cohort.deprivation[patients]
     practice = cohort.practice[patients]
-    year_start = np.maximum(start, end - 364)
-
-    recent = (year_start <= end) & (
-        rng.random(m)
-        < logistic(logit(BP_RECORDED_SHARE) + effects["bp_recording"][practice] - 0.3 * (age < 50) - 0.15 * dep)
-    )
+    p_recorded = logistic(logit(BP_RECORDED_SHARE) + effects["bp_recording"][practice] - 0.3 * (age < 50) - 0.15 * dep)
     letter_odds = _letter_table(CONTROL_ETHNIC_LOG_ODDS, 0.0)[cohort.letter[patients]]
-    controlled = rng.random(m) < logistic(
+    p_control = logistic(
         logit(by_age(CONTROL_BY_BAND, age)) + letter_odds + effects["bp_control"][practice] - 0.1 * dep
     )
-    patient_mean = np.where(controlled, rng.normal(132, 8, m), rng.normal(148, 10, m))
+    patient_mean = rng.normal(138, 8, m)
 
-    # Historic readings (before the last 12 months).
-    rows, days = poisson_dates(rng, start, end - 365, HISTORIC_READINGS_PER_YEAR)
-    home = rng.random(len(rows)) < HOME_READING_SHARE
-    systolic = patient_mean[rows] + rng.normal(0, 9, len(rows)) - 5 * home
-    _add_pair(events, patients[rows], days, np.clip(systolic, 85, 230), None, rng, clinic=True, home=home)
+    years = int(np.ceil((cohort.extract_day - history_start) / DAYS_PER_YEAR))
+    year_end = np.minimum(end[:, None] - 365 * np.arange(years)[None, :], end[:, None])
+    year_start = np.maximum(year_end - 364, start[:, None])
+    recorded = (year_start <= year_end) & (rng.random((m, years)) < p_recorded[:, None])
+    i, k = np.nonzero(recorded)
+    count = 1 + rng.poisson(EXTRA_READINGS_PER_RECORDED_YEAR, len(i))
+    i, k = np.repeat(i, count), np.repeat(k, count)
+    days = uniform_dates(rng, year_start[i, k], year_end[i, k])
+    home = rng.random(len(i)) < HOME_READING_SHARE
+    in_target = rng.random(len(i)) < p_control[i]
+    systolic, diastolic = forced_readings(rng, patient_mean[i], in_target, np.where(age[i] >= 80, 150, 140), home)
+    _add_pair(events, patients[i], days, systolic, diastolic, rng, clinic=False, home=home)
 
-    # Readings in the last 12 months; the latest decides control.
-    r = np.flatnonzero(recent)
-    last_day = uniform_dates(rng, year_start[r], end[r])
-    extra = rng.poisson(RECENT_EXTRA_READINGS, len(r)) * (last_day > year_start[r])
-    rows = np.repeat(r, extra)
-    # Extra readings fall strictly before the deciding one, so its date is unique.
-    days = uniform_dates(rng, year_start[rows], np.repeat(last_day - 1, extra))
-    systolic = patient_mean[rows] + rng.normal(0, 9, len(rows))
-    _add_pair(events, patients[rows], days, np.clip(systolic, 85, 230), None, rng, clinic=True)
 
-    target_sys = np.where(age[r] >= 80, 150, 140)
-    sys_last = patient_mean[r] + rng.normal(0, 9, len(r))
-    sys_last, dia_last = round_readings(rng, sys_last, diastolic_for(rng, sys_last))
-    ok = controlled[r]
-    boundary = ok & (rng.random(len(r)) < BOUNDARY_READING_SHARE)
-    sys_last = np.where(ok & (sys_last > target_sys), target_sys - np.floor(rng.exponential(8, len(r))), sys_last)
-    dia_last = np.where(ok & (dia_last > 90), 90 - np.floor(rng.exponential(6, len(r))), dia_last)
-    sys_last = np.where(boundary, target_sys, sys_last)
-    dia_last = np.where(boundary, np.where(rng.random(len(r)) < 0.5, 90, dia_last), dia_last)
-    meets = (sys_last <= target_sys) & (dia_last <= 90)
-    raise_sys = ~ok & meets & (rng.random(len(r)) < 0.8)
-    raise_dia = ~ok & meets & ~raise_sys
-    sys_last = np.where(raise_sys, target_sys + 1 + np.floor(rng.exponential(10, len(r))), sys_last)
-    dia_last = np.where(raise_dia, 91 + np.floor(rng.exponential(5, len(r))), dia_last)
-    # A raised diastolic needs a systolic at least 20 above it (still within target, so still uncontrolled).
-    sys_last = np.where(raise_dia, np.maximum(sys_last, np.minimum(dia_last + 20, target_sys)), sys_last)
+def forced_readings(rng, mean, in_target, target_systolic, home):
+    """Whole-mmHg readings around ``mean``, moved just inside or outside the QOF target as required.
+
+    Home readings use the home targets (5 mmHg lower, diastolic 85); 5 % of in-target clinic readings
+    sit exactly on the target, and clinic readings show terminal-digit preference.
+    """
+    n = len(mean)
+    systolic = mean + rng.normal(0, 9, n)
+    systolic, diastolic = round_readings(rng, systolic, diastolic_for(rng, systolic))
+    systolic = np.where(home, np.round(mean - 5 + rng.normal(0, 7, n)), systolic)
+    diastolic = np.where(home, np.round(diastolic_for(rng, systolic)), diastolic)
+    t_sys = target_systolic - 5 * home
+    t_dia = 90 - 5 * home
+    boundary = in_target & ~home & (rng.random(n) < BOUNDARY_READING_SHARE)
+    systolic = np.where(
+        in_target & (systolic > t_sys), t_sys - np.floor(np.minimum(rng.exponential(8, n), 40)), systolic
+    )
+    diastolic = np.where(
+        in_target & (diastolic > t_dia), t_dia - np.floor(np.minimum(rng.exponential(6, n), 30)), diastolic
+    )
+    systolic = np.where(boundary, t_sys, systolic)
+    diastolic = np.where(boundary & (rng.random(n) < 0.5), t_dia, diastolic)
+    meets = (systolic <= t_sys) & (diastolic <= t_dia)
+    raise_sys = ~in_target & meets & (rng.random(n) < 0.8)
+    raise_dia = ~in_target & meets & ~raise_sys
+    systolic = np.where(raise_sys, t_sys + 1 + np.floor(rng.exponential(10, n)), systolic)
+    diastolic = np.where(raise_dia, t_dia + 1 + np.floor(rng.exponential(5, n)), diastolic)
+    # A raised diastolic needs a systolic at least 20 above it (still within target, so still not at target).
+    systolic = np.where(raise_dia, np.maximum(systolic, np.minimum(diastolic + 20, t_sys)), systolic)
     # Physiological bounds; clipping never moves a reading across its target.
-    sys_last = np.clip(sys_last, 85, 230)
-    dia_last = np.clip(dia_last, 45, np.minimum(130, sys_last - 15))
-    _add_pair(events, patients[r], last_day, sys_last, dia_last, rng, clinic=False)
+    systolic = np.clip(systolic, 85, 230)
+    diastolic = np.clip(diastolic, 45, np.minimum(130, systolic - 15))
+    return systolic, diastolic
 
 
 def _screening_readings(rng, cohort: Cohort, history_start, undiagnosed, hypertensive_true, events) -> None:

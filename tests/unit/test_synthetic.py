@@ -332,8 +332,8 @@ def test_hypertension_control_qof_style_near_hyp008_and_hyp009(con) -> None:
                                     "846371000000103", "843841000000109"]},
     ).fetchall()  # fmt: skip
     by_age = dict(achievement)
-    assert abs(by_age[False] - 0.603) < 0.04  # HYP008 (79 and under)
-    assert abs(by_age[True] - 0.725) < 0.06  # HYP009 (80 and over), fewer patients
+    assert abs(by_age[False] - 0.603) < 0.05  # HYP008 (79 and under)
+    assert abs(by_age[True] - 0.725) < 0.07  # HYP009 (80 and over), fewer patients
 
 
 def test_asthma_register_treatment_and_saba_reliance(con) -> None:
