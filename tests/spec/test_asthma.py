@@ -48,10 +48,14 @@ BORN = {
     "DX_TEST_3M_1D_AFTER": "1995-01-01",
     "DX_BEFORE_AST012": "1995-01-01",
     "RESOLVED": "1995-01-01",
+    "NEW_REGISTRANT": "1995-01-01",
+    "NEW_REGISTRANT_REVIEWED": "1995-01-01",
 }
 PATIENTS = [patient(born, patient_id=pid, registration_start="2020-06-01" if pid == "AGE_5" else "2020-01-01")
             for pid, born in BORN.items()]
 PATIENTS[[p["patient_id"] for p in PATIENTS].index("TURNS_6_ON_31_MAR")]["registration_start"] = d("2020-03-31")
+for _new in ("NEW_REGISTRANT", "NEW_REGISTRANT_REVIEWED"):  # joined 1 Feb 2026: within 3 months of year end
+    PATIENTS[[p["patient_id"] for p in PATIENTS].index(_new)]["registration_start"] = d("2026-02-01")
 
 DIAGNOSIS_DATES = {
     "NEW_DX_TESTED_BEFORE": "2026-02-01",
@@ -65,6 +69,7 @@ EVENTS = [
     event("SABA_3", "2025-06-01", REVIEW),
     event("SABA_3", "2025-06-01", PLAN),
     event("SABA_2", "2025-06-01", REVIEW),
+    event("NEW_REGISTRANT_REVIEWED", "2026-02-15", REVIEW),
     event("PLAN_OTHER_DAY", "2025-06-01", REVIEW),
     event("PLAN_OTHER_DAY", "2025-06-02", PLAN),
     event("NEW_DX_TESTED_BEFORE", "2025-11-05", FENO),
@@ -139,6 +144,13 @@ def test_review_and_plan_on_the_same_day(con):
 
 def test_diagnosis_in_last_three_months_excluded_from_review_unless_achieved(con):
     assert "NEW_DX_TESTED_BEFORE" not in facts(con, "ast_review_12m", FY)
+
+
+def test_registration_in_last_three_months_excluded_from_review_unless_achieved(con):
+    review = facts(con, "ast_review_12m", FY)
+    assert "NEW_REGISTRANT" not in review
+    assert review["NEW_REGISTRANT_REVIEWED"] == (1, 1)
+    assert "NEW_REGISTRANT" in facts(con, "ast_saba_3plus", FY)  # still on the register
 
 
 def test_objective_test_window_is_three_months_either_side_of_diagnosis(con):
