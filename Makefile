@@ -6,6 +6,8 @@ SCALE  ?= 0.02
 SEED   ?= 42
 DB     ?= data/generated/pathfinder.duckdb
 export PATHFINDER_DB ?= $(abspath $(DB))
+# Demo mode seeds one demo user per role (docs/security.md); real deployments set a user store instead.
+export PATHFINDER_DEMO ?= true
 
 .PHONY: help setup run data test test-fast lint format check browser-deps bench clean
 

@@ -13,6 +13,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, html
 
+from components.geometry import register_geometry_route
 from components.layout import footer, navbar
 from security.web import SecurityConfigError, init_app
 from settings import SettingsError, load_settings
@@ -29,9 +30,14 @@ app = Dash(
     # Bootstrap is vendored under assets/vendor: no CDN at run time.
     external_stylesheets=[],
     serve_locally=True,
+    # gzip responses (flask-compress): map recolours and LSOA figures shrink about 3x on the wire.
+    compress=True,
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
 server = app.server  # for gunicorn
+# Boundaries are served once per session from our own origin and cached by the browser,
+# so map figures carry values, not 1.4 MB of LSOA polygons.
+register_geometry_route(server)
 try:  # sign-in, roles, audit and security headers (docs/security.md); refuses to start if unsafe
     init_app(server, SETTINGS, dash_app=app)
 except SecurityConfigError as error:
@@ -40,7 +46,7 @@ except SecurityConfigError as error:
 app.layout = html.Div(
     [
         html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
-        navbar(),
+        navbar(demo=SETTINGS.demo),
         html.Main(dbc.Container(dash.page_container, fluid=True), id="main"),
         footer(),
     ]

@@ -30,8 +30,10 @@ ATTRIBUTION = (
 )
 
 
-def navbar() -> dbc.Navbar:
-    """The top navigation bar with one link per pathfinder page.
+def navbar(*, demo: bool = False) -> dbc.Navbar:
+    """The top navigation bar with one link per pathfinder page, and sign-out.
+
+    ``demo`` adds a badge saying the app runs in demo mode (demo accounts, synthetic data).
 
     Links have ids ``{"type": "nav-link", "index": path}``: a client-side callback in
     :mod:`components.filters` adds the current filters to their hrefs, so filters
@@ -41,11 +43,16 @@ def navbar() -> dbc.Navbar:
         dbc.NavItem(dbc.NavLink(label, href=href, active="exact", id={"type": NAV_LINK_TYPE, "index": href}))
         for label, href in NAV_ITEMS
     ]
+    # /logout is a Flask route, not a Dash page: a full page load, not client-side routing.
+    links.append(dbc.NavItem(dbc.NavLink("Sign out", href="/logout", external_link=True, id="nav-sign-out")))
+    brand = [dbc.NavbarBrand("London Pathfinder Dashboards", href="/")]
+    if demo:
+        brand.append(dbc.Badge("Demo mode", color="warning", text_color="dark", className="me-2", id="demo-badge"))
     return dbc.Navbar(
         dbc.Container(
             [
                 dcc.Store(id=URL_SYNC_ID),
-                dbc.NavbarBrand("London Pathfinder Dashboards", href="/"),
+                *brand,
                 dbc.NavbarToggler(id="navbar-toggler"),
                 dbc.Collapse(dbc.Nav(links, navbar=True, className="ms-auto"), id="navbar-collapse", navbar=True),
             ],

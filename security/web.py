@@ -52,7 +52,7 @@ PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
 PUBLIC_PREFIXES = ("/assets/",)
 # Dash's machine endpoints get a 401 instead of a redirect to an HTML page they cannot use.
 API_PREFIXES = ("/_dash-", "/_reload-hash")
-CACHEABLE_PREFIXES = ("/assets/", "/_dash-component-suites/")
+CACHEABLE_PREFIXES = ("/assets/", "/_dash-component-suites/", "/geometry/")
 FAILED_SIGN_INS_ALLOWED = 5
 FAILED_SIGN_IN_WINDOW_S = 15 * 60
 

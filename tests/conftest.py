@@ -16,6 +16,8 @@ To build a database from hand-written patients (spec tests)::
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
@@ -24,6 +26,11 @@ import pandas as pd
 import pytest
 
 from data.build import build_from_directory, write_frames
+
+# Before anything imports the app: demo users exist, and the audit log goes to a
+# throw-away folder rather than the working tree.
+os.environ.setdefault("PATHFINDER_DEMO", "true")
+os.environ.setdefault("PATHFINDER_AUDIT_DIR", tempfile.mkdtemp(prefix="pathfinder-audit-"))
 
 EXTRACT_DATE = date(2026, 10, 31)
 SMALL_SCALE = 0.005

@@ -6,6 +6,7 @@ import duckdb
 import pytest
 
 from queries.disclosure import disclose_count
+from security.testing import sign_in
 
 
 @pytest.fixture
@@ -30,6 +31,7 @@ def find(component, predicate):
 
 def test_server_serves_the_shell(app_on_small_db):
     client = app_on_small_db.server.test_client()
+    sign_in(client, "demo.commissioner")
     page = client.get("/")
     assert page.status_code == 200
     assert b"_dash-config" in page.data

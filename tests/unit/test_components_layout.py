@@ -7,11 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Dash, dcc, html
 from plotly.utils import PlotlyJSONEncoder
 
 from components import layout
-from components.filters import NAV_LINK_TYPE, URL_SYNC_ID, FilterOptions, FilterState, filter_bar
+from components.filters import NAV_LINK_TYPE, URL_SYNC_ID
 
 
 def texts(component) -> list[str]:
@@ -102,15 +101,14 @@ def test_map_panel_has_the_table_one_click_away():
 
 
 def test_url_and_navigation_callbacks_are_registered_client_side():
-    app = Dash(__name__)
-    app.layout = html.Div(
-        [
-            layout.navbar(),
-            dcc.Location(id="_pages_location"),
-            filter_bar(FilterState(), FilterOptions.from_reference(), dimensions=("sex",)),
-        ]
-    )
-    dependencies = app.server.test_client().get("/_dash-dependencies").get_json()
+    # Module-level dash.clientside_callback registrations go to the first Dash app made in
+    # the process, so check the real app (signed in) rather than a throw-away one.
+    from app import app
+    from security.testing import sign_in
+
+    client = app.server.test_client()
+    sign_in(client, "demo.commissioner")
+    dependencies = client.get("/_dash-dependencies").get_json()
     outputs = {d["output"]: d for d in dependencies}
     sync = next(d for key, d in outputs.items() if URL_SYNC_ID in key)
     assert sync["clientside_function"] is not None and "replaceState" in json.dumps(app._inline_scripts)
