@@ -439,11 +439,16 @@ def trend(
     if spc_frames:
         series = series.join(pd.concat(spc_frames))
     if disclose:
+        totals = series.groupby("period_id")[["numerator", "denominator"]].sum()
+        london_suppressed = totals.index[disclosure.disclose_array(totals["numerator"])[1]
+                                         | disclosure.disclose_array(totals["denominator"])[1]]
         spc_columns = [c for c in ("centre", "lower_limit", "upper_limit", "outside_limits", "shift", "trend",
                                    "two_of_three", "special_cause", "variation") if c in series]
         series = disclosure.apply(series, other_counts=["patients_to_target"],
                                   derived=_DERIVED + ["comparison"] + spc_columns)
         series["comparison"] = series["comparison"].where(series["comparison"].notna(), "not compared")
+        series["london_value"] = series["london_value"].astype(object)
+        series.loc[series["period_id"].isin(london_suppressed), "london_value"] = None
     return series
 
 

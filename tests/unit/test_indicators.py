@@ -151,6 +151,15 @@ def test_trend_has_spc_columns_and_is_oldest_first(con):
     assert (year_before["numerator"], year_before["denominator"]) == (0, 1)
 
 
+def test_trend_hides_london_value_when_london_is_suppressed(con):
+    # The year-earlier quarter has a single child: London itself is 0 of 1.
+    series = trend(con, indicator="cover_12m_6in1", disclose=True).set_index("period_id")
+    assert series.loc["2025-26 Q2", "london_value"] is None
+    assert series.loc["2025-26 Q2", "denominator"] is None and bool(series.loc["2025-26 Q2", "suppressed"])
+    assert series.loc["2025-26 Q2", "value"] is None
+    assert series.loc["2026-27 Q2", "london_value"] == pytest.approx(78.0)
+
+
 def test_funnel_limits_around_london(con):
     funnel = funnel_limits(con, indicator="cover_12m_6in1", by="practice", disclose=False)
     assert funnel["london_value"] == pytest.approx(78.0)
