@@ -283,3 +283,26 @@ def test_campaign_responder_sees_only_their_borough(pages):
     hackney = set(imm.practice_options(get_database(pages[2].default_database().path),
                                        borough_code="E09000012")["practice_code"])
     assert {row["practice_code"] for row in rows} <= hackney
+
+
+def test_cohort_controls_are_parsed_and_checked(pages):
+    criteria_from_controls = pages[2].criteria_from_controls
+    CohortError = cohort.CohortError  # noqa: N806
+
+    known = {"borough": {"E09000012"}, "pcn": {"U33392"}, "practice": {"E83003", "F84003"}}
+    latest = dt.date(2026, 10, 31)
+    criteria = criteria_from_controls(as_at="2026-06-30", ages=["2", 5], missing=["mmr2", "nonsense"],
+                                      match="all", boroughs=["E09000012"], pcns="", practices="e83003, F84003",
+                                      quintiles=["1", "5"], ethnicity=["Black"], registered_after=None,
+                                      default_date=latest, known=known)
+    assert (criteria.as_at, criteria.age_min, criteria.age_max) == (dt.date(2026, 6, 30), 2, 5)
+    assert criteria.missing == ("mmr2",) and criteria.match == "all"
+    assert criteria.practices == ("E83003", "F84003") and criteria.imd_quintiles == (1, 5)
+    with pytest.raises(CohortError, match="after the extract date"):
+        criteria_from_controls(as_at="2027-01-01", ages=[1, 9], missing=[], match="any", boroughs=None, pcns=None,
+                               practices=None, quintiles=None, ethnicity=None, registered_after=None,
+                               default_date=latest, known=known)
+    with pytest.raises(CohortError, match="Unknown practice"):
+        criteria_from_controls(as_at=None, ages=[1, 9], missing=[], match="any", boroughs=None, pcns=None,
+                               practices="X'; DROP TABLE patients", quintiles=None, ethnicity=None,
+                               registered_after=None, default_date=latest, known=known)

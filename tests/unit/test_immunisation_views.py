@@ -1,0 +1,87 @@
+"""Pure pieces of the immunisation pages: figure builders, the wide comparison table, control parsing."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from components.immunisation_views import (
+    count_bar_chart,
+    headline_cards,
+    intersection_heatmap,
+    practice_comparison_chart,
+)
+from queries.immunisation import practice_comparison_wide
+
+
+def _text(component) -> str:
+    return str(component.to_plotly_json())
+
+
+def test_heatmap_leaves_suppressed_cells_empty_and_labels_them():
+    values = pd.DataFrame({
+        "area_name": ["Asian", "Asian", "Black", "Black"],
+        "subgroup_name": ["Q2", "Q1 (most deprived)", "Q1 (most deprived)", "Q2"],
+        "value": [80.0, 70.0, None, 90.0],
+        "denominator": [100.0, 50.0, None, 40.0],
+        "suppressed": [False, False, True, False],
+    })
+    figure = intersection_heatmap(values=values, value_label="Coverage")
+    trace = figure.data[0]
+    assert list(trace.x) == ["Q1 (most deprived)", "Q2"]  # quintiles in order, whatever the row order
+    assert list(trace.y) == ["Asian", "Black"]
+    assert trace.z[0][0] == 70.0 and trace.z[0][1] == 80.0 and trace.z[1][1] == 90.0
+    assert math.isnan(trace.z[1][0]) and trace.text[1][0] == "supp."
+    assert trace.text[0][0] == "70.0%"
+
+
+def test_bar_chart_draws_largest_groups_and_never_a_suppressed_one():
+    frame = pd.DataFrame({"name": ["A", "B", "C", "D"], "children": [10.0, None, 30.0, 20.0],
+                          "suppressed": [False, True, False, False]})
+    figure = count_bar_chart(frame=frame, label_column="name", axis_label="Children", max_bars=2)
+    assert list(figure.data[0].y) == ["D", "C"]  # the two largest, largest at the top
+    note = figure.layout.annotations[0].text
+    assert "1 smaller groups not drawn" in note and "1 groups suppressed" in note
+
+
+def _comparison_rows(practice_value, suppressed=False):
+    rows = []
+    for level, value in (("Practice", practice_value), ("PCN", 88.0), ("Borough", 85.0), ("London", 86.0)):
+        rows.append({"indicator_id": "cover_24m_mmr1", "title": "MMR1 by 24 months", "period_id": "2026-27 Q2",
+                     "level": level, "value": value, "ci_low": None if value is None else value - 5,
+                     "ci_high": None if value is None else value + 3, "numerator": 45.0, "denominator": 50.0,
+                     "patients_to_target": 3.0, "suppressed": suppressed and level == "Practice",
+                     "rank": 2.0 if level == "Practice" else None, "ranked": 10 if level == "Practice" else None,
+                     "comparison": "similar"})
+    return pd.DataFrame(rows)
+
+
+def test_comparison_chart_marks_a_suppressed_practice_instead_of_plotting_it():
+    figure = practice_comparison_chart(frame=_comparison_rows(None, suppressed=True))
+    assert {trace.name for trace in figure.data} == {"PCN", "Borough", "London"}
+    assert any("suppressed" in a.text for a in figure.layout.annotations)
+    shown = practice_comparison_chart(frame=_comparison_rows(90.0))
+    practice = next(t for t in shown.data if t.name == "Practice")
+    assert list(practice.x) == [90.0] and list(practice.error_x.array) == [3.0]
+
+
+def test_wide_comparison_table_has_one_row_per_vaccine():
+    wide = practice_comparison_wide(_comparison_rows(90.0))
+    assert len(wide) == 1
+    row = wide.iloc[0]
+    assert (row["practice_value"], row["pcn_value"], row["borough_value"], row["london_value"]) == (90, 88, 85, 86)
+    assert row["children_short"] == 3 and row["rank"] == 2 and row["ranked"] == 10
+
+
+def test_headline_shows_gap_and_children_needed_and_never_zero_for_suppressed():
+    row = pd.Series({"value": 86.25, "ci_low": 81.6, "ci_high": 89.9, "numerator": 225.0, "denominator": 260.0,
+                     "patients_to_target": 23.0, "suppressed": False})
+    text = _text(headline_cards(row=row, title="MMR1 by 24 months", period_label="2026-27 Q2", target=95.0,
+                                previous_value=83.0, previous_label="2026-27 Q1"))
+    assert "86.2%" in text and "8.8 points" in text and "'23'" in text and "up 3.2 points" in text
+    hidden = pd.Series({"value": None, "ci_low": None, "ci_high": None, "numerator": None, "denominator": None,
+                        "patients_to_target": None, "suppressed": True})
+    text = _text(headline_cards(row=hidden, title="MMR1 by 24 months", period_label="2026-27 Q2", target=95.0,
+                                previous_value=None, previous_label=None))
+    assert "Suppressed" in text and "'0'" not in text
