@@ -505,6 +505,7 @@ def funnel_limits(
         if disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den):
             p0 = float("nan")
             points["london_value"] = None
+            limits.loc[:, ["lower_95", "upper_95", "lower_998", "upper_998"]] = np.nan  # they would reveal p0
     return {"london_value": p0 * spec.scale, "limits": limits, "points": points}
 
 
