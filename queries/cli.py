@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     except duckdb.Error as error:
         print(f"error: database {getattr(args, 'db', '')}: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head and closed early: not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
