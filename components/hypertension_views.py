@@ -100,6 +100,9 @@ def ranked_areas_chart(
     order = list(figure.layout.yaxis.categoryarray or [])
     chosen = set(highlight_codes)
     figure.update_yaxes(ticktext=[f"<b>{names[c]} ◀</b>" if c in chosen else names[c] for c in order])
+    # Legend at the very top, above the "London" and "Target" labels that sit on the plot's top edge.
+    figure.update_layout(legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0},
+                         margin={"t": 120})
     if not pd.to_numeric(values["value"], errors="coerce").notna().any():
         # Nothing to plot (every area suppressed): give the axis a range, or Plotly draws NaN-sized shapes.
         figure.update_xaxes(range=[0, 100] if unit == "percent" else [0, 1.5])
@@ -270,7 +273,8 @@ def csv_payload(frame: pd.DataFrame, *, filename: str) -> dict:
 def graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Loading:
     """A figure with a loading state (the section heading above it names it)."""
     return dcc.Loading(
-        dcc.Graph(id=graph_id, figure=figure or go.Figure(), config={"displaylogo": False, "responsive": True}),
+        dcc.Graph(id=graph_id, figure=figure or placeholder_figure(), config={"displaylogo": False,
+                                                                               "responsive": True}),
         type="default",
         delay_show=300,
     )
@@ -301,3 +305,14 @@ def empty_area_values() -> pd.DataFrame:
     """An engine-shaped frame with no rows: a map built from it carries the geometry and nothing else."""
     return pd.DataFrame(columns=["area_code", "area_name", "value", "ci_low", "ci_high", "numerator", "denominator",
                                  "london_value", "comparison", "suppressed"])
+
+
+def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Figure:
+    """A figure that says what is coming (no bare axes) until a callback sends the real one."""
+    figure = go.Figure()
+    apply_base_layout(figure, height=height)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                          font={"size": 14, "color": "#425563"})
+    return figure

@@ -20,6 +20,7 @@ import dash_bootstrap_components as dbc
 import duckdb
 import pandas as pd
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from components.charts import funnel_plot, inequality_chart, spc_chart
 from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view
@@ -37,6 +38,7 @@ from components.hypertension_views import (
     kpi_cards,
     map_patch,
     people_to_target_chart,
+    placeholder_figure,
     ranked_areas_chart,
     value_label,
     whole_number,
@@ -98,7 +100,16 @@ CSV = "hyp-csv"  # pattern-matching button ids: {"type": CSV, "view": <view>}
 EXPORT_COMPARISON = "hyp-export-comparison"
 
 DEFAULT_INDICATOR = "hyp008"
+# Empty selections (a native select has no "clear"): the empty value means "no filter".
+ALL_LONDON = {"value": "", "label": "All London"}
+ALL_BOROUGHS = {"value": "", "label": "All boroughs"}
+NO_PRACTICE = {"value": "", "label": "Choose a practice"}
 TAB_IDS = ("comparison", "targets", "inequality", "practices")
+TAB_LABELS = {"comparison": "Borough comparison", "targets": "People to target", "inequality": "Inequality",
+              "practices": "Practices and trend"}
+SECTION = "hyp-section"
+SII_MAP_BUILT = "hyp-sii-map-built"
+PRACTICE_MAP_BUILT = "hyp-practice-map-built"
 INEQUALITY_LABELS = {
     "imd_quintile_national": "Deprivation (IMD 2025 national quintile of residence)",
     "ethnicity_group": "Ethnic group",
@@ -108,11 +119,11 @@ INEQUALITY_LABELS = {
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
 # Axis and colour-bar labels: the registry titles are too long for an axis.
 SHORT_LABELS = {
-    "hyp_prevalence": "Register prevalence (%)",
+    "hyp_prevalence": "Prevalence (%)",
     "hyp_detection_ratio": "Recorded ÷ expected",
-    "hyp008": "HYP008 BP ≤140/90, aged ≤79 (%)",
-    "hyp009": "HYP009 BP ≤150/90, aged 80+ (%)",
-    "hyp_bp_recorded_12m": "BP recorded in 12 months (%)",
+    "hyp008": "HYP008 (%)",
+    "hyp009": "HYP009 (%)",
+    "hyp_bp_recorded_12m": "BP recorded (%)",
     "hyp_possible_undiagnosed": "Possible undiagnosed (%)",
 }
 
@@ -352,7 +363,11 @@ def practices_view(*, indicator: str, period: str | None, borough: str | None, d
     # Within a borough the practices are compared with London, not with the borough.
     if borough and len(in_borough):
         in_borough = _compare_with_london(in_borough, everywhere)
-    ranked = ranked_areas_chart(values=in_borough, value_label=label, unit=spec.unit, target=spec.target)
+    ranked = (
+        ranked_areas_chart(values=in_borough, value_label=label, unit=spec.unit, target=spec.target)
+        if borough
+        else placeholder_figure("Choose a borough above to rank its practices.", height=300)
+    )
     centre = everywhere["london_value"].dropna()
     figure_map = practice_area_choropleth(
         values=everywhere, value_label=label, unit=spec.unit,
@@ -432,22 +447,12 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
 
     controls = dbc.Row(
         [
-            dbc.Col([dbc.Label("Indicator", html_for=INDICATOR),
-                     dcc.Dropdown(id=INDICATOR, value=indicator, clearable=False,
-                                  options=[{"value": i, "label": get(i).title} for i in hq.HYPERTENSION_INDICATORS])],
-                    xs=12, lg=5),
-            dbc.Col([dbc.Label("Period", html_for=PERIOD),
-                     dcc.Dropdown(id=PERIOD, value=period, clearable=False, options=_options(periods, "period_id",
-                                                                                            "label"))],
-                    xs=12, sm=6, lg=2),
-            dbc.Col([dbc.Label("ICB", html_for=ICB),
-                     dcc.Dropdown(id=ICB, value=icb, placeholder="All London",
-                                  options=_options(areas["icbs"], "icb_code", "icb_short_name"))],
-                    xs=12, sm=6, lg=2),
-            dbc.Col([dbc.Label("Borough", html_for=BOROUGH),
-                     dcc.Dropdown(id=BOROUGH, value=borough, placeholder="All boroughs",
-                                  options=_borough_options(boroughs, icb))],
-                    xs=12, lg=3),
+            dbc.Col(_select("Indicator", INDICATOR, indicator,
+                            [{"value": i, "label": get(i).title} for i in hq.HYPERTENSION_INDICATORS]), xs=12, lg=5),
+            dbc.Col(_select("Period", PERIOD, period, _options(periods, "period_id", "label")), xs=12, sm=6, lg=2),
+            dbc.Col(_select("ICB", ICB, icb or "",
+                            [ALL_LONDON, *_options(areas["icbs"], "icb_code", "icb_short_name")]), xs=12, sm=6, lg=2),
+            dbc.Col(_select("Borough", BOROUGH, borough or "", _borough_options(boroughs, icb)), xs=12, lg=3),
         ],
         className="g-2 mb-3 filter-bar",
     )
@@ -510,7 +515,7 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
                      note="Each point is an ethnic group within one deprivation quintile of the selected area."),
             dbc.Row(
                 [
-                    dbc.Col(_section("Slope index of inequality by borough", graph(SII_MAP, _empty_map("sii")),
+                    dbc.Col(_section("Slope index of inequality by borough", graph(SII_MAP, placeholder_figure()),
                                      note="SII: the modelled gap between the least and most deprived ends of the "
                                           "IMD scale; 0 = no gradient."), lg=6),
                     dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
@@ -525,7 +530,7 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
                 [
                     dbc.Col(_section("Practices in the borough, ranked", graph(PRACTICE_RANKED), _csv("practices"),
                                      note="Compared with London. Choose a borough above."), lg=6),
-                    dbc.Col(_section("Practice map", graph(PRACTICE_MAP, _empty_map("practice")),
+                    dbc.Col(_section("Practice map", graph(PRACTICE_MAP, placeholder_figure()),
                                      note="Practice areas: the part of London nearest each practice."), lg=6),
                 ]
             ),
@@ -538,8 +543,7 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
                                                         {"label": "ICB", "value": "icb"},
                                                         {"label": "Borough", "value": "borough"},
                                                         {"label": "Practice", "value": "practice"}]), md=6),
-                        dbc.Col([dbc.Label("Practice", html_for=PRACTICE, className="visually-hidden"),
-                                 dcc.Dropdown(id=PRACTICE, value=practice, placeholder="Choose a practice")], md=6),
+                        dbc.Col(_select("Practice (for the trend)", PRACTICE, practice or "", [NO_PRACTICE]), md=6),
                     ]
                 ),
                 html.P(id=TREND_TITLE, className="small mt-2 mb-0"),
@@ -554,18 +558,21 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
             header,
             controls,
             html.Div(id=RULE),
-            dcc.Tabs(
-                id=TABS, value=tab, className="mb-2",
-                children=[
-                    dcc.Tab(comparison, label="Borough comparison", value="comparison"),
-                    dcc.Tab(targets, label="People to target", value="targets"),
-                    dcc.Tab(inequality_tab, label="Inequality", value="inequality"),
-                    dcc.Tab(practices_tab, label="Practices and trend", value="practices"),
-                ],
+            html.Div(
+                dbc.RadioItems(
+                    id=TABS, value=tab, options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
+                    className="btn-group flex-wrap", inputClassName="btn-check",
+                    labelClassName="btn btn-outline-secondary", labelCheckedClassName="active",
+                ),
+                className="mb-2", role="group", **{"aria-label": "Views"},
             ),
+            *[html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab)
+              for t, body in zip(TAB_IDS, (comparison, targets, inequality_tab, practices_tab), strict=True)],
             html.Div(id=DOWNLOAD_MESSAGE),
             dcc.Download(id=DOWNLOAD),
             dcc.Store(id=URL_STATE),
+            dcc.Store(id=SII_MAP_BUILT, data=False),
+            dcc.Store(id=PRACTICE_MAP_BUILT, data=False),
             html.P(
                 "Counts follow the NHS disclosure rule (1–7 suppressed, others rounded to 5) unless your role "
                 "allows unrounded figures; percentages and intervals are computed from unrounded counts.",
@@ -591,7 +598,13 @@ def _empty_map(kind: str):
 
 def _borough_options(boroughs: pd.DataFrame, icb: str | None) -> list[dict]:
     rows = boroughs if not icb else boroughs[boroughs["icb_code"] == icb]
-    return _options(rows, "borough_code", "borough_name")
+    return [ALL_BOROUGHS, *_options(rows, "borough_code", "borough_name")]
+
+
+def _select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
+    """A labelled native select: keyboard and screen-reader friendly, unlike a custom dropdown."""
+    return html.Div([dbc.Label(label, html_for=select_id, className="mb-1"),
+                     dbc.Select(id=select_id, value=value, options=options)])
 
 
 # ---------------------------------------------------------------- callbacks
@@ -602,9 +615,9 @@ def update_borough_options(icb: str | None, borough: str | None) -> tuple[list[d
     try:
         boroughs = hq.reference_areas(_con())["boroughs"]
     except DATA_ERRORS:
-        return [], None
+        return [ALL_BOROUGHS], ""
     options = _borough_options(boroughs, icb)
-    return options, borough if borough in {o["value"] for o in options} else None
+    return options, borough if borough in {o["value"] for o in options} else ""
 
 
 dash.callback(Output(BOROUGH, "options"), Output(BOROUGH, "value"), Input(ICB, "value"),
@@ -614,13 +627,13 @@ dash.callback(Output(BOROUGH, "options"), Output(BOROUGH, "value"), Input(ICB, "
 def update_practice_options(borough: str | None, practice: str | None) -> tuple[list[dict], str | None]:
     """Practices of the chosen borough for the trend; the practice is cleared when it leaves the list."""
     if not borough:
-        return [], None
+        return [NO_PRACTICE], ""
     try:
         frame = hq.practices_in_borough(_con(), borough_code=borough)
     except DATA_ERRORS:
-        return [], None
-    options = _options(frame, "practice_code", "practice_name")
-    return options, practice if practice in set(frame["practice_code"]) else None
+        return [NO_PRACTICE], ""
+    options = [NO_PRACTICE, *_options(frame, "practice_code", "practice_name")]
+    return options, practice if practice in set(frame["practice_code"]) else ""
 
 
 dash.callback(Output(PRACTICE, "options"), Output(PRACTICE, "value"), Input(BOROUGH, "value"),
@@ -683,8 +696,10 @@ dash.callback(Output(FUNNEL, "figure"), Input(INDICATOR, "value"), Input(PERIOD,
               Input(FUNNEL_LEVEL, "value"))(update_funnel)
 
 
-def update_targets(period: str | None, icb: str | None, borough: str | None, ambition: str):
-    """People to target: chart and table by borough, table by practice of the chosen borough."""
+def update_targets(period: str | None, icb: str | None, borough: str | None, ambition: str, tab: str = "targets"):
+    """People to target: chart and table by borough, table by practice of the chosen borough (while open)."""
+    if tab != "targets":
+        raise PreventUpdate
     try:
         view = targets_view(period=period, icb=icb, borough=borough, ambition=ambition, disclose=disclose_for_user())
     except DATA_ERRORS as error:
@@ -708,22 +723,31 @@ dash.callback(
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
     Input(TARGET_AMBITION, "value"),
+    Input(TABS, "value"),
 )(update_targets)
 
 
-def update_inequality(indicator: str, period: str | None, icb: str | None, borough: str | None):
-    """Inequality charts for the selected area, ethnicity × deprivation, and the SII map (a Patch) and table."""
+def update_inequality(indicator: str, period: str | None, icb: str | None, borough: str | None,
+                      tab: str = "inequality", map_built: bool = True):
+    """Inequality charts for the selected area, ethnicity × deprivation, and the SII map and table.
+
+    Computed only while its view is open. The SII map's geometry is sent the first time (``map_built``
+    false), and recoloured with a Patch afterwards.
+    """
+    if tab != "inequality":
+        raise PreventUpdate
     try:
         view = inequality_view(indicator=indicator, period=period, icb=icb, borough=borough,
                                disclose=disclose_for_user())
     except DATA_ERRORS as error:
-        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 4), error_message(str(error)))
+        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 4), error_message(str(error)), no_update)
     spec = _spec(indicator)
     figures = [view["figures"][d] for d in INEQUALITY_GRAPHS]
     table = _html_table(sii_table(view["sii"], unit=spec.unit), caption="Slope index of inequality by borough",
                         table_id="hyp-sii-rows")
     area = f"Selected area: {view['area']} ({spec.title})"
-    return (*figures, view["intersection"], map_patch(view["sii_map"]), table, area, None)
+    sii_map = map_patch(view["sii_map"]) if map_built else view["sii_map"]
+    return (*figures, view["intersection"], sii_map, table, area, None, True)
 
 
 dash.callback(
@@ -733,37 +757,53 @@ dash.callback(
     Output(SII_TABLE, "children"),
     Output(INEQUALITY_AREA, "children"),
     Output(INEQUALITY_MESSAGE, "children"),
+    Output(SII_MAP_BUILT, "data"),
     Input(INDICATOR, "value"),
     Input(PERIOD, "value"),
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
+    Input(TABS, "value"),
+    State(SII_MAP_BUILT, "data"),
 )(update_inequality)
 
 
-def update_practices(indicator: str, period: str | None, borough: str | None):
-    """Ranked practices of the borough; the practice map recoloured and moved to the borough."""
+def update_practices(indicator: str, period: str | None, borough: str | None, tab: str = "practices",
+                     map_built: bool = True):
+    """Ranked practices of the borough; the practice map (geometry sent once) recoloured and moved to the borough."""
+    if tab != "practices":
+        raise PreventUpdate
     try:
         view = practices_view(indicator=indicator, period=period, borough=borough, disclose=disclose_for_user())
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error))
-    patch = map_patch(view["map"], view=view["view"] or {"center": LONDON_CENTRE, "zoom": LONDON_ZOOM},
-                      uirevision=f"practice-map-{borough or 'london'}")
+        return no_update, no_update, error_message(str(error)), no_update
+    camera = view["view"] or {"center": LONDON_CENTRE, "zoom": LONDON_ZOOM}
+    if map_built:
+        practice_map = map_patch(view["map"], view=camera, uirevision=f"practice-map-{borough or 'london'}")
+    else:
+        practice_map = view["map"].update_layout(map={"center": camera["center"], "zoom": camera["zoom"]},
+                                                 uirevision=f"practice-map-{borough or 'london'}")
     message = None if borough else html.P("Choose a borough above to rank its practices.", className="text-muted")
-    return view["ranked"], patch, message
+    return view["ranked"], practice_map, message, True
 
 
 dash.callback(
     Output(PRACTICE_RANKED, "figure"),
     Output(PRACTICE_MAP, "figure"),
     Output(PRACTICE_MESSAGE, "children"),
+    Output(PRACTICE_MAP_BUILT, "data"),
     Input(INDICATOR, "value"),
     Input(PERIOD, "value"),
     Input(BOROUGH, "value"),
+    Input(TABS, "value"),
+    State(PRACTICE_MAP_BUILT, "data"),
 )(update_practices)
 
 
-def update_trend(indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None):
-    """The SPC trend for the chosen level."""
+def update_trend(indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None,
+                 tab: str = "practices"):
+    """The SPC trend for the chosen level (while its view is open)."""
+    if tab != "practices":
+        raise PreventUpdate
     try:
         view = trend_view(indicator=indicator, level=level, icb=icb, borough=borough, practice=practice,
                           disclose=disclose_for_user())
@@ -780,6 +820,7 @@ dash.callback(
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
     Input(PRACTICE, "value"),
+    Input(TABS, "value"),
 )(update_trend)
 
 
@@ -920,5 +961,17 @@ dash.clientside_callback(
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
     Input(PRACTICE, "value"),
+    Input(TABS, "value"),
+)
+
+# One view at a time, switched in the browser (no round trip). Radio buttons rather than a tab widget:
+# each is a real form control, so keyboard and screen-reader users can reach and switch every view.
+dash.clientside_callback(
+    """
+    function(tab) {
+        return ['comparison', 'targets', 'inequality', 'practices'].map(name => name !== tab);
+    }
+    """,
+    *[Output(f"{SECTION}-{t}", "hidden") for t in TAB_IDS],
     Input(TABS, "value"),
 )

@@ -223,7 +223,7 @@ def test_people_to_target_at_77_percent_from_unrounded_counts(page, db, period, 
 
 def test_inequality_charts_show_the_engines_groups_for_the_selected_borough(page, db, period, busiest_borough):
     outputs = page.update_inequality("hyp008", period, None, busiest_borough)
-    assert outputs[-1] is None
+    assert outputs[-2] is None and outputs[-1] is True
     charts = dict(zip(page.INEQUALITY_GRAPHS, outputs[: len(page.INEQUALITY_GRAPHS)], strict=True))
     for dimension, figure in charts.items():
         engine = indicator_values(db, indicator="hyp008", period=period, by=dimension,
@@ -260,8 +260,8 @@ def test_ethnicity_by_deprivation_and_sii_map_are_the_engines(page, db, period):
 
 
 def test_practices_ranked_in_the_borough_against_london(page, db, period, busiest_borough):
-    ranked, map_patch, message = page.update_practices("hyp008", period, busiest_borough)
-    assert message is None
+    ranked, map_patch, message, built = page.update_practices("hyp008", period, busiest_borough)
+    assert message is None and built is True
     london_wide = indicator_values(db, indicator="hyp008", period=period, by="practice", disclose=True)
     in_borough = indicator_values(db, indicator="hyp008", period=period, by="practice",
                                   filters={"borough": [busiest_borough]}, disclose=True)
@@ -363,3 +363,18 @@ def test_layout_without_a_database_says_so(page, monkeypatch, tmp_path):
     tree = page.layout()
     assert "Data unavailable" in str(tree) and "make data" in str(tree)
     assert page.update_comparison("hyp008", None, None)[-1] is not None
+
+
+def test_hidden_views_wait_and_maps_send_their_geometry_once(page, period):
+    from dash.exceptions import PreventUpdate
+
+    with pytest.raises(PreventUpdate):
+        page.update_inequality("hyp008", period, None, None, "comparison", False)
+    with pytest.raises(PreventUpdate):
+        page.update_targets(period, None, None, "80", "inequality")
+    first = page.update_inequality("hyp008", period, None, None, "inequality", False)[len(page.INEQUALITY_GRAPHS) + 1]
+    assert len(first.data[0].geojson["features"]) == 33, "the first answer carries the borough boundaries"
+    later = page.update_inequality("hyp008", period, None, None, "inequality", True)[len(page.INEQUALITY_GRAPHS) + 1]
+    assert "geojson" not in str(later.to_plotly_json()), "a recolour never resends the geometry"
+    practice_first = page.update_practices("hyp008", period, None, "practices", False)[1]
+    assert len(practice_first.data[0].geojson["features"]) > 1000
