@@ -13,6 +13,8 @@ All values are bound parameters; identifiers come from the whitelists below.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +56,37 @@ SCHEDULED_AGE_MONTHS = {
     "mmr1_on_time": 12,
     "6in1_on_time": 4,
 }
+
+
+_MEMO: OrderedDict[tuple, Any] = OrderedDict()
+_MEMO_SIZE = 256
+_memo_lock = threading.Lock()
+
+
+def _memoised(name: str, con: Any, key: tuple, compute):
+    """``compute()``, remembered per database handle and ``key`` (the read-only data never changes under it).
+
+    For the two views that read per-child rows (uptake by age) or make dozens of engine calls
+    (the GP-team comparison): the first request pays, repeats are free. Frames are copied out.
+    Only :class:`queries.db.Database` handles (the app's) are memoised.
+    """
+    if not hasattr(con, "path"):  # a bare connection (tests, scripts): nothing stable to key on
+        return compute()
+    full_key = (name, str(con.path), *key)
+    with _memo_lock:
+        if full_key in _MEMO:
+            _MEMO.move_to_end(full_key)
+            return _MEMO[full_key].copy()
+    value = compute()
+    with _memo_lock:
+        _MEMO[full_key] = value
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return value.copy()
+
+
+def _frozen(filters: dict[str, Any] | None) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list | tuple | set) else v) for k, v in (filters or {}).items()))
 
 
 def immunisation_indicators() -> list[Indicator]:
@@ -169,6 +202,14 @@ def uptake_by_age(
     ``disclose`` the counts follow the disclosure rule and values resting on 1-7
     children are hidden.
     """
+    check_indicator(indicator)
+    return _memoised("uptake", con, (indicator, period, _frozen(filters), disclose),
+                     lambda: _uptake_by_age(con, indicator=indicator, period=period, filters=filters,
+                                            disclose=disclose))
+
+
+def _uptake_by_age(con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None,
+                   disclose: bool) -> pd.DataFrame:
     spec = check_indicator(indicator)
     measures = _measure_rows(spec.id)
     cohort_age = measures[0][1]
