@@ -331,9 +331,16 @@ def practice_comparison(
     ``period_id``, ``level`` and, on the practice rows, its ``rank`` among the borough's
     practices with a shown value (1 = highest) and ``ranked`` (how many were ranked).
     """
+    return _memoised("practice", con, (practice_code, period_type, disclose),
+                     lambda: _practice_comparison(con, practice_code=practice_code, period_type=period_type,
+                                                  disclose=disclose))
+
+
+def _practice_comparison(con: Any, *, practice_code: str, period_type: str, disclose: bool) -> pd.DataFrame:
     details = practice_details(con, practice_code=practice_code)
     if details is None:
         raise QueryError(f"No practice {practice_code!r} in the reference list")
+
     def one_indicator(spec: Indicator) -> pd.DataFrame:
         period = period_for(con, indicator=spec.id, period_type=period_type)
         practices = indicator_values(con, indicator=spec.id, period=period, by="practice",
