@@ -42,14 +42,13 @@ RESOLVED_SHARE = 0.03  # diagnosed patients later coded HYPRES_COD
 DIAGNOSIS_CODE_WEIGHTS = (0.40, 0.35, 0.05, 0.03, 0.10, 0.05, 0.02)  # hyp_cod.csv order
 AMBULATORY_CONFIRMATION_SHARE = 0.30  # ABPM pair 1-4 weeks before diagnosis (NG136, §2.4)
 
-# Diagnosed patients: share of years with a reading (BP002 85.6 %), and extra readings in such a year.
-BP_RECORDED_SHARE = 0.90
-EXTRA_READINGS_PER_RECORDED_YEAR = 0.7  # Poisson, on top of one
+# Diagnosed patients: chance of at least one reading in any 12 months (BP002 85.6 %).
+BP_RECORDED_SHARE = 0.86
 HOME_READING_SHARE = 0.08
 # Probability that a reading is at target, by age band. QOF counts a register patient with no reading
 # as not achieving, so these sit above the published achievement (HYP003/HYP008 60.3 %, HYP007/HYP009
 # 72.5 %, §2.6) by about the 15 % without a reading: QOF-style rates come out at ≈ 60 % and ≈ 72 %.
-CONTROL_BY_BAND = np.array([0.61, 0.61, 0.61, 0.68, 0.72, 0.775, 0.805, 0.87])
+CONTROL_BY_BAND = np.array([0.555, 0.555, 0.555, 0.625, 0.665, 0.72, 0.75, 0.825])
 CONTROL_ETHNIC_LOG_ODDS = {"M": np.log(0.88), "N": np.log(0.88), "P": np.log(0.88)} | {
     letter: np.log(1.28) for letter in "HJKL"
 }  # NEL equity (§2.6)
@@ -177,12 +176,8 @@ def _add_pair(events, patients, days, systolic, diastolic, rng, *, clinic: bool,
 
 
 def _register_readings(rng, cohort: Cohort, effects, history_start, patients, diag_day, events) -> None:
-    """Readings for the diagnosed, year by year back from each patient's last record date.
-
-    In each year a patient has readings with probability ≈ BP_RECORDED_SHARE (1 + Poisson(0.7) of
-    them), and every reading is at target with the patient's control probability, so the latest
-    reading of any 12-month period (not only the last one) is controlled at the calibrated rate.
-    """
+    """Readings for the diagnosed (about two a year), each at target with the patient's control
+    probability, so the latest reading of any 12-month period is controlled at the calibrated rate."""
     m = len(patients)
     end = cohort.end[patients]
     start = np.maximum.reduce([diag_day + 1, cohort.reg_start[patients], np.full(m, history_start)])
@@ -196,14 +191,10 @@ def _register_readings(rng, cohort: Cohort, effects, history_start, patients, di
     )
     patient_mean = rng.normal(138, 8, m)
 
-    years = int(np.ceil((cohort.extract_day - history_start) / DAYS_PER_YEAR))
-    year_end = np.minimum(end[:, None] - 365 * np.arange(years)[None, :], end[:, None])
-    year_start = np.maximum(year_end - 364, start[:, None])
-    recorded = (year_start <= year_end) & (rng.random((m, years)) < p_recorded[:, None])
-    i, k = np.nonzero(recorded)
-    count = 1 + rng.poisson(EXTRA_READINGS_PER_RECORDED_YEAR, len(i))
-    i, k = np.repeat(i, count), np.repeat(k, count)
-    days = uniform_dates(rng, year_start[i, k], year_end[i, k])
+    # A steady Poisson process per patient, with the rate that leaves a 12-month window empty with
+    # probability 1 - p_recorded: every window (financial year or the 12 months to the extract date)
+    # then has the same chance of a reading.
+    i, days = poisson_dates(rng, start, end, -np.log(1 - p_recorded))
     home = rng.random(len(i)) < HOME_READING_SHARE
     in_target = rng.random(len(i)) < p_control[i]
     systolic, diastolic = forced_readings(rng, patient_mean[i], in_target, np.where(age[i] >= 80, 150, 140), home)
