@@ -14,7 +14,7 @@ import dash_bootstrap_components as dbc
 import duckdb
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from components.charts import ranked_chart, spc_chart
 from components.immunisation_views import practice_comparison_chart
@@ -42,6 +42,7 @@ COMPARISON_TABLE_WRAP_ID = f"{PREFIX}-comparison-table-wrap"
 COMPARISON_TABLE_ID = f"{PREFIX}-comparison-table"
 RANKING_ID = f"{PREFIX}-ranking"
 TREND_ID = f"{PREFIX}-trend"
+URL_SYNC_ID = f"{PREFIX}-url-sync"
 DOWNLOADS = {
     "comparison": f"{PREFIX}-download-comparison",
     "ranking": f"{PREFIX}-download-ranking",
@@ -101,6 +102,7 @@ def layout(ods_code: str | None = None, indicator: str | None = None, period_typ
     return html.Div(
         [
             dcc.Store(id=PRACTICE_ID, data=code),
+            dcc.Store(id=URL_SYNC_ID),
             page_header(f"{details['practice_name']}: pre-school immunisation", lead),
             html.Div(
                 dbc.Row(
@@ -262,3 +264,21 @@ def download_trend(_clicks, indicator: str, practice_code: str):
                   disclose=_disclose())
     return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-trend")
 
+
+
+# The period and vaccine live in the address bar (history.replaceState: no navigation, no re-render).
+clientside_callback(
+    """
+    function(periodType, indicator) {
+        const params = new URLSearchParams(window.location.search);
+        if (periodType) { params.set('period_type', periodType); }
+        if (indicator) { params.set('indicator', indicator); }
+        const search = params.toString();
+        window.history.replaceState(window.history.state, '', window.location.pathname + '?' + search);
+        return search;
+    }
+    """,
+    Output(URL_SYNC_ID, "data"),
+    Input(PERIOD_TYPE_ID, "value"),
+    Input(INDICATOR_ID, "value"),
+)
