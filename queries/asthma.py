@@ -261,6 +261,19 @@ def practices(con: Any, *, borough_code: str | None = None) -> pd.DataFrame:
     return con.cursor().execute(sql + " ORDER BY r.practice_name", params).df()
 
 
+def areas_in_borough(con: Any, *, level: str, borough_code: str) -> set[str]:
+    """Codes of the practices (by their borough) or LSOAs (by where they are) in one borough."""
+    if level == "practice":
+        return set(practices(con, borough_code=borough_code)["practice_code"])
+    if level == "lsoa":
+        rows = con.cursor().execute("SELECT lsoa21_code FROM ref_lsoa21 WHERE borough_code = ?",
+                                    [borough_code]).fetchall()
+        return {row[0] for row in rows}
+    if level == "borough":
+        return {borough_code}
+    raise QueryError(f"Unknown level {level!r}")
+
+
 # ---------------------------------------------------------------- SABA thresholds
 
 
