@@ -15,8 +15,9 @@ MAP_GRAPH = "#overview-map .js-plotly-plot"
 
 # MapLibre's own view of what it drew. The area trace (data[0]) lists every borough; a suppressed
 # borough has no value (not drawn, the grey underlay shows) and a marker in the scattermap trace
-# instead. Plotly names its layers 'plotly-trace-layer-<uid>-fill|circle' and gives each rendered
-# fill feature its borough's centroid ('ct') and fill colour ('fc') as properties.
+# instead (a marker without a position only holds the legend entry). Plotly names its layers
+# 'plotly-trace-layer-<uid>-fill|circle' and gives each rendered fill feature its borough's
+# centroid ('ct') and fill colour ('fc') as properties.
 RENDERED_BOROUGHS = """() => {
     const gd = document.querySelector('#overview-map .js-plotly-plot');
     const map = gd._fullLayout.map._subplot.map;
@@ -28,7 +29,7 @@ RENDERED_BOROUGHS = """() => {
     return {
         areas: areas.locations.length,
         valued: Array.from(areas.z).filter(Number.isFinite).length,
-        suppressed: markers.reduce((n, t) => n + t.lat.length, 0),
+        suppressed: markers.reduce((n, t) => n + Array.from(t.lat).filter(Number.isFinite).length, 0),
         filled: new Set(fills.map(f => JSON.stringify(f.properties.ct))).size,
         marked: circles.length,
         colours: new Set(fills.map(f => f.properties.fc)).size,
