@@ -1,25 +1,861 @@
-"""Cancer pathways: this pathfinder's page. Its views arrive with their own issue."""
+"""Cancer pathways: waits against the standards, stage and route, and where pathways cross hospitals.
+
+One control bar (indicator, period, tumour group, priority type; kept in the URL) drives four views:
+
+- areas and trusts: KPI cards, a borough / practice / LSOA map with the trusts as points, trusts
+  ranked with 95 % intervals and a trust funnel;
+- pathway flow and waits: a Sankey from where patients live to the trust that first saw them to the
+  treating trust, and the waiting-time distributions (referral to told, referral to treatment) with
+  the 28 and 62-day lines, London or one trust;
+- inequality: early-stage and emergency-presentation shares by deprivation, ethnic group, age band and
+  sex, and the slope index of inequality per borough;
+- trend: monthly SPC for each standard with the operational target path, London and one trust.
+
+Numbers by area come from the engine (:mod:`queries.indicators`); cuts by trust, tumour group and
+priority type, waits and flows from :mod:`queries.cancer`, which sums the engine's own per-pathway
+facts. Callbacks are thin and check the user's disclosure level on the server.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+import duckdb
+import pandas as pd
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
-from components.layout import page_header
+from components.cancer_views import add_target_path, add_trust_points, empty_message_figure, wait_histogram
+from components.charts import funnel_plot, inequality_chart, patient_flow_sankey, ranked_chart, spc_chart
+from components.hypertension_views import (
+    csv_payload,
+    formatted,
+    graph,
+    indicator_card,
+    kpi_cards,
+    map_patch,
+    placeholder_figure,
+    whole_number,
+)
+from components.layout import data_table, error_message, page_header
+from components.maps import area_map, inequality_map
+from queries import cancer as cq
+from queries.db import DataUnavailable, default_database
+from queries.indicators import QueryError, default_period, indicator_values, inequality
+from queries.registry import get
+from security import audit
+from security.roles import may_see_unrounded
+from security.web import current_user_principal
 
 dash.register_page(__name__, path="/cancer", name="Cancer pathways", title="Cancer pathways")
 
+# Component ids: one prefix for the page.
+INDICATOR = "cancer-indicator"
+PERIOD = "cancer-period"
+TUMOUR = "cancer-tumour"
+PRIORITY = "cancer-priority"
+MAP_LEVEL = "cancer-map-level"
+TRUST = "cancer-trust"
+TABS = "cancer-tabs"
+SECTION = "cancer-section"
+URL_STATE = "cancer-url-state"
+RULE = "cancer-rule"
+KPIS = "cancer-kpis"
+GEO_MESSAGE = "cancer-geo-message"
+MAP = "cancer-map"
+MAP_SHOWN = "cancer-map-shown"
+TRUST_RANKED = "cancer-trust-ranked"
+TRUST_FUNNEL = "cancer-trust-funnel"
+FLOW_MESSAGE = "cancer-flow-message"
+FLOW_ORIGIN = "cancer-flow-origin"
+SANKEY = "cancer-sankey"
+CROSSING = "cancer-crossing"
+TOLD_WAITS = "cancer-told-waits"
+TREATED_WAITS = "cancer-treated-waits"
+WAIT_TABLE = "cancer-wait-table"
+INEQUALITY_MESSAGE = "cancer-ineq-message"
+INEQUALITY_INDICATOR = "cancer-ineq-indicator"
+INEQUALITY_GRAPHS = {
+    "imd_quintile_national": "cancer-ineq-imd",
+    "ethnicity_group": "cancer-ineq-ethnicity",
+    "age_band": "cancer-ineq-age",
+    "sex": "cancer-ineq-sex",
+}
+SII_MAP = "cancer-sii-map"
+SII_TABLE = "cancer-sii-table"
+TREND_MESSAGE = "cancer-trend-message"
+TREND_LONDON = "cancer-trend-london"
+TREND_TRUST = "cancer-trend-trust"
+DOWNLOAD = "cancer-download"
+DOWNLOAD_MESSAGE = "cancer-download-message"
+CSV = "cancer-csv"  # pattern-matching button ids: {"type": CSV, "view": <view>}
 
-def layout(**_query) -> html.Div:
-    """A page that says plainly what is coming here."""
-    return html.Div(
+DEFAULT_INDICATOR = "cwt_fds_28d"
+TAB_IDS = ("areas", "flow", "inequality", "trend")
+TAB_LABELS = {"areas": "Areas and trusts", "flow": "Pathway flow and waits", "inequality": "Inequality",
+              "trend": "Trend"}
+MAP_LEVELS = {"borough": "Boroughs (patients' practice)", "practice": "Practice areas",
+              "lsoa": "Neighbourhoods (LSOA of residence)"}
+INEQUALITY_LABELS = {
+    "imd_quintile_national": "Deprivation (IMD 2025 national quintile of residence)",
+    "ethnicity_group": "Ethnic group",
+    "age_band": "Age band at diagnosis",
+    "sex": "Sex",
+}
+SHORT_LABELS = {
+    "cwt_fds_28d": "Told within 28 days (%)",
+    "cwt_31d": "Treated within 31 days (%)",
+    "cwt_62d": "Treated within 62 days (%)",
+    "cancer_early_stage": "Stage 1-2 (%)",
+    "cancer_emergency_route": "Emergency route (%)",
+    "cancer_conversion_rate": "Conversion (%)",
+}
+ALL_TUMOURS = {"value": "", "label": "All tumour groups"}
+ALL_PRIORITIES = {"value": "", "label": "All priority types"}
+ALL_TRUSTS = {"value": "", "label": "London (all trusts)"}
+DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
+VALUE_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value", "ci_low", "ci_high", "london_value",
+                 "comparison", "suppressed"]
+
+
+# ---------------------------------------------------------------- request helpers
+
+
+def disclose_for_user() -> bool:
+    """Whether the signed-in user's numbers must pass disclosure control (True unless they may see unrounded).
+
+    Asked inside every callback, on the server: an anonymous visitor gets the most restricted view.
+    """
+    return not may_see_unrounded(current_user_principal())
+
+
+def _con():
+    return default_database()
+
+
+def _indicator(indicator: str | None) -> str:
+    return indicator if indicator in cq.CANCER_INDICATORS else DEFAULT_INDICATOR
+
+
+def _period_for(con, indicator: str, period: str | None) -> str:
+    """``period`` if the indicator has it, else the indicator's default (latest complete) period."""
+    if period:
+        choices = cq.period_choices(con, indicator=indicator)
+        if period in set(choices["period_id"]):
+            return period
+    return default_period(con, indicator)
+
+
+def _filters(indicator: str, tumour: str | None, priority: str | None) -> dict[str, list[str]]:
+    return cq.pathway_filters(tumour_group=tumour or None, priority_type=priority or None, indicator=indicator)
+
+
+def _waits_filters(tumour: str | None, priority: str | None) -> dict[str, list[str]]:
+    return cq.pathway_filters(tumour_group=tumour or None, priority_type=priority or None)
+
+
+def _label(indicator: str) -> str:
+    return SHORT_LABELS.get(indicator, get(indicator).title)
+
+
+def _choice_text(tumour: str | None, priority: str | None) -> str:
+    parts = [dict(cq.TUMOUR_GROUPS).get(tumour, "") if tumour else "",
+             dict(cq.PRIORITY_TYPES).get(priority, "") if priority else ""]
+    chosen = [p for p in parts if p]
+    return f" ({', '.join(chosen)})" if chosen else ""
+
+
+def _values(con, *, indicator: str, period: str, by: str, filters: dict, disclose: bool) -> pd.DataFrame:
+    """Area values: the engine when no pathway filter applies, else the engine's facts cut by the filters."""
+    if not filters:
+        return indicator_values(con, indicator=indicator, period=period, by=by, disclose=disclose)
+    return cq.pathway_values(con, indicator=indicator, period=period, by=by, filters=filters, disclose=disclose)
+
+
+# ---------------------------------------------------------------- view builders (called by callbacks and tests)
+
+
+def kpi_values(*, tumour: str | None, priority: str | None, disclose: bool) -> pd.DataFrame:
+    """London for every cancer indicator in its latest complete default period (month or quarter)."""
+    con = _con()
+    rows = []
+    for indicator in cq.CANCER_INDICATORS:
+        period = default_period(con, indicator)
+        rows.append(_values(con, indicator=indicator, period=period, by="london",
+                            filters=_filters(indicator, tumour, priority), disclose=disclose))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _kpi_cards(frame: pd.DataFrame, periods: dict[str, str]) -> list[dict]:
+    cards = []
+    for row in frame.to_dict("records"):
+        spec = get(row["indicator_id"])
+        note = f"{periods.get(spec.id, row['period_id'])}; {whole_number(row['numerator'])} of " \
+               f"{whole_number(row['denominator'])}"
+        if spec.target is not None:
+            note += f"; standard {spec.target:.0f}%"
+        cards.append({"label": spec.title, "value": formatted(row["value"], unit=spec.unit), "note": note})
+    return cards
+
+
+def areas_view(*, indicator: str, period: str | None, tumour: str | None, priority: str | None, level: str,
+               disclose: bool) -> dict[str, Any]:
+    """The map (areas at ``level`` plus trusts as points), trusts ranked with CIs, and the trust funnel."""
+    indicator = _indicator(indicator)
+    spec = get(indicator)
+    con = _con()
+    period = _period_for(con, indicator, period)
+    level = level if level in MAP_LEVELS else "borough"
+    filters = _filters(indicator, tumour, priority)
+    notice = None
+    if filters and level != "borough":
+        # The pathway cube is by borough; finer maps come from the engine, which has no tumour group or priority.
+        notice = ("Tumour group and priority type filter the borough map, the trusts, flows and waits; "
+                  "the practice and LSOA maps show every tumour group and priority type.")
+        areas = indicator_values(con, indicator=indicator, period=period, by=level, disclose=disclose)
+    else:
+        areas = _values(con, indicator=indicator, period=period, by=level, filters=filters, disclose=disclose)
+    label = _label(indicator)
+    has_trusts = indicator not in cq.TUMOUR_INDICATORS
+    trusts = (cq.pathway_values(con, indicator=indicator, period=period, by="trust", filters=filters,
+                                disclose=disclose) if has_trusts else None)
+    london = areas["london_value"].dropna()
+    centre = float(london.iloc[0]) if spec.polarity != "none" and len(london) else None
+    figure_map = area_map(level=level, values=areas, value_label=label, unit=spec.unit,
+                          polarity="high" if spec.polarity == "none" else spec.polarity, diverge_around=centre,
+                          height=520)
+    has_values = bool(pd.to_numeric(pd.Series(figure_map.data[0].z), errors="coerce").notna().any())
+    figure_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
+    if not has_values:
+        figure_map.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
+    add_trust_points(figure_map, values=trusts, sites=cq.trust_sites(), value_label=label, unit=spec.unit)
+    if has_trusts:
+        shown = trusts[trusts["area_code"] != "unknown"]
+        ranked = ranked_chart(values=shown, value_label=label, unit=spec.unit,
+                              london_value=_first_number(trusts["london_value"]), target=spec.target)
+        funnel = cq.trust_funnel(con, indicator=indicator, period=period, filters=filters, disclose=disclose)
+        funnel_points = funnel["points"][funnel["points"]["area_code"] != "unknown"]
+        funnel_figure = funnel_plot(points=funnel_points, limits=funnel["limits"],
+                                    london_value=funnel["london_value"], value_label=label, unit=spec.unit,
+                                    polarity=spec.polarity)
+    else:
+        ranked = empty_message_figure("Registered tumours carry no trust: see the maps and inequality views.")
+        funnel, funnel_figure = None, empty_message_figure("No trust funnel for registry measures.")
+    return {"indicator": indicator, "period": period, "level": level, "areas": areas, "trusts": trusts,
+            "funnel": funnel, "map": figure_map, "ranked": ranked, "funnel_figure": funnel_figure,
+            "notice": notice}
+
+
+def _first_number(column: pd.Series) -> float | None:
+    values = pd.to_numeric(column, errors="coerce").dropna()
+    return float(values.iloc[0]) if len(values) else None
+
+
+def flow_view(*, indicator: str, period: str | None, tumour: str | None, priority: str | None, origin: str,
+              trust: str | None, disclose: bool) -> dict[str, Any]:
+    """The Sankey of treated pathways and the two waiting-time distributions (London or one trust)."""
+    con = _con()
+    indicator = _indicator(indicator)
+    period = _period_for(con, indicator, period)
+    filters = _waits_filters(tumour, priority)
+    origin = origin if origin in cq.FLOW_ORIGINS else "residence_icb"
+    links = cq.pathway_flows(con, period=period, origin=origin, filters=filters, disclose=disclose)
+    sankey = (patient_flow_sankey(flows=links, height=560) if len(links)
+              else empty_message_figure("No treated pathways in this period for this choice."))
+    told = cq.wait_distribution(con, measure="told", period=period, trust=trust or None, filters=filters,
+                                disclose=disclose)
+    treated = cq.wait_distribution(con, measure="treated", period=period, trust=trust or None, filters=filters,
+                                   disclose=disclose)
+    told_figure = wait_histogram(distribution=told, standard_days=cq.FDS_DAYS,
+                                 measure_label="Days from referral to being told")
+    treated_figure = wait_histogram(distribution=treated, standard_days=cq.TREATMENT_DAYS,
+                                    measure_label="Days from referral to first treatment")
+    told_summary = cq.wait_summary(con, measure="told", period=period, filters=filters, disclose=disclose)
+    treated_summary = cq.wait_summary(con, measure="treated", period=period, filters=filters, disclose=disclose)
+    crossing = cq.crossing_summary(con, period=period, filters=filters, disclose=disclose)
+    return {"period": period, "links": links, "sankey": sankey, "told": told, "treated": treated,
+            "told_figure": told_figure, "treated_figure": treated_figure, "told_summary": told_summary,
+            "treated_summary": treated_summary, "crossing": crossing}
+
+
+def crossing_text(summary: dict) -> str:
+    """One sentence: how many treated pathways crossed to another trust (counts as disclosed)."""
+    if not summary["treated"]:
+        return "No treated pathways to show for this choice."
+    share = "" if summary["share"] is None else f" ({formatted(summary['share'], unit='percent')})"
+    return (f"{whole_number(summary['crossing'])} of {whole_number(summary['treated'])} treated pathways{share} "
+            "were treated at another trust than the one that first saw the patient.")
+
+
+def wait_table(told: pd.DataFrame, treated: pd.DataFrame) -> pd.DataFrame:
+    """Per trust, the told and treated waits side by side, exactly as shown (and exported)."""
+    def part(frame: pd.DataFrame, prefix: str, days: int) -> pd.DataFrame:
+        return pd.DataFrame({
+            "trust_code": frame["trust_code"],
+            "Trust": frame["trust_name"],
+            f"{prefix}: pathways": [whole_number(v) for v in frame["pathways"]],
+            f"{prefix}: within {days} days": [formatted(v, unit="percent") for v in frame["share_within"]],
+            f"{prefix}: median days": [whole_number(v) for v in frame["median_days"]],
+            f"{prefix}: 90th centile days": [whole_number(v) for v in frame["p90_days"]],
+        })
+    merged = part(told, "Told", cq.FDS_DAYS).merge(
+        part(treated, "Treated", cq.TREATMENT_DAYS).drop(columns="Trust"), on="trust_code", how="outer")
+    merged["Trust"] = merged["Trust"].fillna(merged["trust_code"].map(
+        lambda c: cq.short_trust_name(cq.trust_names().get(c, c))))
+    london = merged["trust_code"] == cq.LONDON_CODE
+    merged = pd.concat([merged[london], merged[~london].sort_values("Trust")], ignore_index=True)
+    return merged.drop(columns="trust_code").fillna("none")
+
+
+def inequality_view(*, indicator: str, period: str | None, disclose: bool) -> dict[str, Any]:
+    """Early-stage or emergency-route share by deprivation, ethnic group, age band and sex; SII per borough."""
+    indicator = indicator if indicator in cq.TUMOUR_INDICATORS else "cancer_early_stage"
+    spec = get(indicator)
+    con = _con()
+    if not period or period not in set(cq.period_choices(con, indicator=indicator)["period_id"]):
+        period = default_period(con, indicator, "fy")  # a year: stage and route counts per quarter are thin
+    label = _label(indicator)
+    groups, figures = {}, {}
+    for dimension in INEQUALITY_GRAPHS:
+        values = indicator_values(con, indicator=indicator, period=period, by=dimension, disclose=disclose)
+        values = _ordered(values, dimension)
+        groups[dimension] = values
+        figures[dimension] = inequality_chart(values=values, value_label=label,
+                                              dimension_label=INEQUALITY_LABELS[dimension], unit=spec.unit,
+                                              london_value=_first_number(values["london_value"]),
+                                              target=spec.target, height=340)
+    sii = inequality(con, indicator=indicator, period=period, disclose=disclose)
+    boroughs = sii[sii["area_code"] != cq.LONDON_CODE].rename(
+        columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"})
+    boroughs = boroughs.assign(suppressed=pd.to_numeric(boroughs["value"], errors="coerce").isna())
+    sii_map = inequality_map(values=boroughs, measure_label="SII (percentage points)", unit=spec.unit,
+                             polarity=spec.polarity, height=480)
+    has_values = bool(pd.to_numeric(pd.Series(sii_map.data[0].z), errors="coerce").notna().any())
+    sii_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
+    if not has_values:
+        sii_map.update_traces(zmin=-1, zmax=1, selector={"type": "choroplethmap"})
+    return {"indicator": indicator, "period": period, "groups": groups, "figures": figures, "sii": sii,
+            "sii_map": sii_map}
+
+
+_ORDERS = {
+    "ethnicity_group": ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown"),
+    "sex": ("Female", "Male", "Unknown"),
+}
+
+
+def _ordered(values: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    order = _ORDERS.get(dimension)
+    if not order:
+        return values.sort_values("area_code", key=lambda c: c.astype(str)).reset_index(drop=True)
+    rank = {name: i for i, name in enumerate(order)}
+    return values.sort_values("area_name", key=lambda c: c.map(lambda n: rank.get(n, len(rank)))).reset_index(
+        drop=True)
+
+
+def sii_table(sii: pd.DataFrame) -> pd.DataFrame:
+    """The SII / quintile-gap rows exactly as shown (and exported)."""
+    return pd.DataFrame({
+        "Area": sii["area_name"],
+        "SII (points)": [formatted(v, unit="pp") for v in sii["sii"]],
+        "Most deprived fifth": [formatted(v, unit="percent") for v in sii["q1_value"]],
+        "Least deprived fifth": [formatted(v, unit="percent") for v in sii["q5_value"]],
+        "Gap (least − most deprived)": [formatted(v, unit="pp") for v in sii["gap"]],
+        "Tumours": [whole_number(v) for v in sii["denominator"]],
+    })
+
+
+def trend_view(*, indicator: str, tumour: str | None, priority: str | None, trust: str | None,
+               disclose: bool) -> dict[str, Any]:
+    """Monthly (registry: quarterly) SPC for London and, for pathway standards, the chosen trust."""
+    indicator = _indicator(indicator)
+    spec = get(indicator)
+    con = _con()
+    filters = _filters(indicator, tumour, priority)
+    label = _label(indicator)
+    london = cq.pathway_trend(con, indicator=indicator, filters=filters, disclose=disclose)
+    london_figure = add_target_path(spc_chart(series=london, value_label=label, unit=spec.unit, target=spec.target,
+                                              height=380), series=london)
+    trust_series, trust_figure = None, None
+    if trust and indicator not in cq.TUMOUR_INDICATORS:
+        trust_series = cq.pathway_trend(con, indicator=indicator, trust=trust, filters=filters, disclose=disclose)
+        trust_figure = add_target_path(spc_chart(series=trust_series, value_label=label, unit=spec.unit,
+                                                 target=spec.target, height=380), series=trust_series)
+    elif indicator in cq.TUMOUR_INDICATORS:
+        trust_figure = empty_message_figure("Registered tumours carry no trust.")
+    else:
+        trust_figure = empty_message_figure("Choose a trust above to see its trend.")
+    return {"indicator": indicator, "london": london, "london_figure": london_figure, "trust": trust_series,
+            "trust_figure": trust_figure}
+
+
+# ---------------------------------------------------------------- layout
+
+
+def _select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
+    """A labelled native select: keyboard and screen-reader friendly."""
+    return html.Div([dbc.Label(label, html_for=select_id, className="mb-1"),
+                     dbc.Select(id=select_id, value=value, options=options)])
+
+
+def _section(title: str, *children, note: str = "") -> html.Section:
+    body = [html.H2(title, className="h5 mt-3")]
+    if note:
+        body.append(html.P(note, className="small text-muted mb-1"))
+    return html.Section([*body, *children])
+
+
+def _csv(view: str, text: str = "Download CSV") -> dbc.Button:
+    return dbc.Button(text, id={"type": CSV, "view": view}, color="secondary", outline=True, size="sm",
+                      className="mt-2 me-2", title=f"Download the {view.replace('_', ' ')} as CSV")
+
+
+def _period_options(con, indicator: str) -> list[dict]:
+    frame = cq.period_choices(con, indicator=indicator)
+    kinds = {"month": "Month", "quarter": "Quarter", "fy": "Financial year"}
+    return [{"value": p, "label": f"{label} ({kinds.get(k, k)})"}
+            for p, label, k in zip(frame["period_id"], frame["label"], frame["period_type"], strict=True)]
+
+
+def _trust_options() -> list[dict]:
+    sites = cq.trust_sites().sort_values("trust_name")
+    return [ALL_TRUSTS, *({"value": c, "label": cq.short_trust_name(n)}
+                          for c, n in zip(sites["trust_code"], sites["trust_name"], strict=True))]
+
+
+def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour: str | None = None,
+           priority: str | None = None, level: str = "borough", trust: str | None = None, tab: str = "areas",
+           **_other) -> html.Div:
+    """The page; URL query values (indicator, period, tumour, priority, level, trust, tab) set the controls."""
+    header = page_header(
+        "Cancer pathways",
+        "Waits against the Faster Diagnosis, 31-day and 62-day standards (CWT v12.1), stage at diagnosis and "
+        "route, by where patients live and by trust, and where pathways cross hospitals.",
+    )
+    indicator = _indicator(indicator)
+    try:
+        con = _con()
+        period_options = _period_options(con, indicator)
+        period = _period_for(con, indicator, period)
+    except DATA_ERRORS as error:
+        return html.Div([header, error_message(str(error))])
+    tumour = tumour if tumour in dict(cq.TUMOUR_GROUPS) else ""
+    priority = priority if priority in dict(cq.PRIORITY_TYPES) else ""
+    level = level if level in MAP_LEVELS else "borough"
+    trust = trust if trust in set(cq.trust_sites()["trust_code"]) else ""
+    tab = tab if tab in TAB_IDS else "areas"
+
+    controls = dbc.Row(
         [
-            page_header(
-                "Cancer pathways",
-                "Waits against the Faster Diagnosis, 31-day and 62-day standards (CWT v12.1), stage at "
-                "diagnosis and route.",
+            dbc.Col(_select("Indicator", INDICATOR, indicator,
+                            [{"value": i, "label": get(i).title} for i in cq.CANCER_INDICATORS]), xs=12, lg=4),
+            dbc.Col(_select("Period", PERIOD, period, period_options), xs=12, sm=6, lg=2),
+            dbc.Col(_select("Tumour group", TUMOUR, tumour,
+                            [ALL_TUMOURS, *({"value": c, "label": n} for c, n in cq.TUMOUR_GROUPS)]),
+                    xs=12, sm=6, lg=2),
+            dbc.Col(_select("Priority type", PRIORITY, priority,
+                            [ALL_PRIORITIES, *({"value": c, "label": n} for c, n in cq.PRIORITY_TYPES)]),
+                    xs=12, sm=6, lg=2),
+            dbc.Col(_select("Trust (waits and trend)", TRUST, trust, _trust_options()), xs=12, sm=6, lg=2),
+        ],
+        className="g-2 mb-3 filter-bar",
+    )
+    areas = html.Div(
+        [
+            html.Div(id=KPIS),
+            html.Div(id=GEO_MESSAGE),
+            _section(
+                "Map: areas and trusts",
+                dbc.RadioItems(id=MAP_LEVEL, value=level, inline=True,
+                               options=[{"label": v, "value": k} for k, v in MAP_LEVELS.items()]),
+                graph(MAP, placeholder_figure(height=520)),
+                _csv("areas", "Download map areas CSV"), _csv("trusts", "Download trusts CSV"),
+                note="Areas coloured against London (purple better, orange worse; grey suppressed). Points: each "
+                     "trust's main hospital, sized by pathways, blue better / orange worse than London. The FDS "
+                     "and conversion rate are reported by the trust that first saw the patient, the 31 and "
+                     "62-day standards by the treating trust.",
             ),
-            dbc.Alert("Coming soon: this page's views are being built.", color="info"),
+            dbc.Row(
+                [
+                    dbc.Col(_section("Trusts ranked, with 95% intervals", graph(TRUST_RANKED), _csv("trusts_ranked")),
+                            lg=6),
+                    dbc.Col(_section("Trust funnel plot", graph(TRUST_FUNNEL), _csv("funnel"),
+                                     note="Only trusts outside the 99.8% limits differ by more than chance."), lg=6),
+                ]
+            ),
         ]
     )
+    flow = html.Div(
+        [
+            html.Div(id=FLOW_MESSAGE),
+            _section(
+                "Pathway flow: where patients live → first seen → treated",
+                dbc.RadioItems(id=FLOW_ORIGIN, value="residence_icb", inline=True,
+                               options=[{"label": "From ICB of residence", "value": "residence_icb"},
+                                        {"label": "From borough of residence", "value": "residence_borough"}]),
+                html.P(id=CROSSING, className="fw-semibold mb-1"),
+                graph(SANKEY, placeholder_figure(height=560)), _csv("flows"),
+                note="Treated 62-day pathways whose first treatment fell in the period. Links of 1–7 pathways are "
+                     "suppressed for roles without unrounded access and left out of the drawing.",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(_section("Referral to being told (FDS)", graph(TOLD_WAITS), _csv("waits_told"),
+                                     note="Pathways whose FDS clock stopped in the period; day 28 is within."),
+                            lg=6),
+                    dbc.Col(_section("Referral to first treatment (62-day)", graph(TREATED_WAITS),
+                                     _csv("waits_treated"),
+                                     note="Treated 62-day pathways; day 62 is within. Trust choice: the treating "
+                                          "trust here, the first-seen trust for the FDS."), lg=6),
+                ]
+            ),
+            _section("Waits by trust", html.Div(id=WAIT_TABLE), _csv("wait_summary")),
+        ]
+    )
+    inequality_tab = html.Div(
+        [
+            html.Div(id=INEQUALITY_MESSAGE),
+            dbc.RadioItems(id=INEQUALITY_INDICATOR, value="cancer_early_stage", inline=True,
+                           options=[{"label": get(i).title, "value": i} for i in cq.TUMOUR_INDICATORS]),
+            html.P("Period: the chosen period when it is a quarter or year, else the latest financial year.",
+                   className="small text-muted"),
+            dbc.Row([dbc.Col(_section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
+                     for d, g in INEQUALITY_GRAPHS.items()]),
+            dbc.Row(
+                [
+                    dbc.Col(_section("Slope index of inequality by borough", graph(SII_MAP, placeholder_figure()),
+                                     note="SII: the modelled gap between the least and most deprived ends of the "
+                                          "IMD scale (percentage points); 0 = no gradient."), lg=6),
+                    dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
+                ]
+            ),
+        ]
+    )
+    trend_tab = html.Div(
+        [
+            html.Div(id=TREND_MESSAGE),
+            _section("London", graph(TREND_LONDON), _csv("trend_london"),
+                     note="Monthly for the waiting-time standards (quarterly for stage and route). Making Data "
+                          "Count: blue special cause = improvement, orange = concern. Green dashed step: the "
+                          "operational target in force; solid line: the standard."),
+            _section("Chosen trust", graph(TREND_TRUST), _csv("trend_trust")),
+        ]
+    )
+    return html.Div(
+        [
+            header,
+            controls,
+            html.Div(id=RULE),
+            html.Div(
+                dbc.RadioItems(
+                    id=TABS, value=tab, options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
+                    className="btn-group flex-wrap", inputClassName="btn-check",
+                    labelClassName="btn btn-outline-secondary", labelCheckedClassName="active",
+                ),
+                className="mb-2", role="group", **{"aria-label": "Views"},
+            ),
+            *[html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab)
+              for t, body in zip(TAB_IDS, (areas, flow, inequality_tab, trend_tab), strict=True)],
+            html.Div(id=DOWNLOAD_MESSAGE),
+            dcc.Download(id=DOWNLOAD),
+            dcc.Store(id=URL_STATE),
+            dcc.Store(id=MAP_SHOWN, data=None),
+            html.P(
+                "Counts follow the NHS disclosure rule (1–7 suppressed, others rounded to 5) unless your role "
+                "allows unrounded figures; percentages and intervals are computed from unrounded counts. Synthetic "
+                "data: no real patients.",
+                className="small text-muted mt-3",
+            ),
+        ]
+    )
+
+
+# ---------------------------------------------------------------- callbacks
+
+
+def update_periods(indicator: str, period: str | None) -> tuple[list[dict], str]:
+    """The chosen indicator's periods; the period is kept when the indicator has it, else its default."""
+    indicator = _indicator(indicator)
+    try:
+        con = _con()
+        return _period_options(con, indicator), _period_for(con, indicator, period)
+    except DATA_ERRORS:
+        return no_update, no_update
+
+
+dash.callback(Output(PERIOD, "options"), Output(PERIOD, "value"), Input(INDICATOR, "value"),
+              State(PERIOD, "value"))(update_periods)
+
+
+def update_rule(indicator: str) -> dbc.Card:
+    """The chosen indicator's definition and rule version."""
+    spec = get(_indicator(indicator))
+    return indicator_card(title=spec.title, rule_version=spec.rule_version, source=spec.source,
+                          numerator=spec.numerator, denominator=spec.denominator, target_source=spec.target_source,
+                          notes=spec.notes)
+
+
+dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
+
+
+def update_kpis(tumour: str | None, priority: str | None):
+    """KPI cards: London for every cancer indicator, latest period, with the tumour group / priority chosen."""
+    try:
+        frame = kpi_values(tumour=tumour, priority=priority, disclose=disclose_for_user())
+        labels = dict(_con().cursor().execute("SELECT period_id, label FROM ind_period").fetchall())
+    except DATA_ERRORS as error:
+        return error_message(str(error))
+    return kpi_cards(cards=_kpi_cards(frame, {r: labels.get(p, p) for r, p in
+                                              zip(frame["indicator_id"], frame["period_id"], strict=True)}))
+
+
+dash.callback(Output(KPIS, "children"), Input(TUMOUR, "value"), Input(PRIORITY, "value"))(update_kpis)
+
+
+def update_areas(indicator, period, tumour, priority, level, tab="areas", shown_level=None):
+    """Map (geometry sent when the level changes, else recoloured with a Patch), ranked trusts, funnel."""
+    if tab != "areas":
+        raise PreventUpdate
+    try:
+        view = areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level=level,
+                          disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return no_update, no_update, no_update, no_update, error_message(str(error))
+    figure = map_patch(view["map"]) if shown_level == view["level"] else view["map"]
+    notice = dbc.Alert(view["notice"], color="info", className="py-2") if view["notice"] else None
+    return figure, view["level"], view["ranked"], view["funnel_figure"], notice
+
+
+dash.callback(
+    Output(MAP, "figure"),
+    Output(MAP_SHOWN, "data"),
+    Output(TRUST_RANKED, "figure"),
+    Output(TRUST_FUNNEL, "figure"),
+    Output(GEO_MESSAGE, "children"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(TUMOUR, "value"),
+    Input(PRIORITY, "value"),
+    Input(MAP_LEVEL, "value"),
+    Input(TABS, "value"),
+    State(MAP_SHOWN, "data"),
+)(update_areas)
+
+
+def update_flow(indicator, period, tumour, priority, origin, trust, tab="flow"):
+    """Sankey, the two wait distributions (London or the chosen trust) and the per-trust wait table."""
+    if tab != "flow":
+        raise PreventUpdate
+    try:
+        view = flow_view(indicator=indicator, period=period, tumour=tumour, priority=priority, origin=origin,
+                         trust=trust, disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return no_update, no_update, no_update, no_update, no_update, error_message(str(error))
+    table = wait_table(view["told_summary"], view["treated_summary"])
+    table_div = data_table(table, columns={c: c for c in table.columns},
+                           caption=f"Waits by trust{_choice_text(tumour, priority)}", table_id="cancer-wait-rows")
+    crossing = crossing_text(view["crossing"])
+    return view["sankey"], crossing, view["told_figure"], view["treated_figure"], table_div, None
+
+
+dash.callback(
+    Output(SANKEY, "figure"),
+    Output(CROSSING, "children"),
+    Output(TOLD_WAITS, "figure"),
+    Output(TREATED_WAITS, "figure"),
+    Output(WAIT_TABLE, "children"),
+    Output(FLOW_MESSAGE, "children"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(TUMOUR, "value"),
+    Input(PRIORITY, "value"),
+    Input(FLOW_ORIGIN, "value"),
+    Input(TRUST, "value"),
+    Input(TABS, "value"),
+)(update_flow)
+
+
+def update_inequality(indicator, period, tab="inequality"):
+    """Inequality charts and the SII map and table for the early-stage or emergency-route share."""
+    if tab != "inequality":
+        raise PreventUpdate
+    try:
+        view = inequality_view(indicator=indicator, period=period, disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 2), error_message(str(error)))
+    table = sii_table(view["sii"])
+    table_div = data_table(table, columns={c: c for c in table.columns},
+                           caption=f"{get(view['indicator']).title}: slope index of inequality",
+                           table_id="cancer-sii-rows")
+    return (*[view["figures"][d] for d in INEQUALITY_GRAPHS], view["sii_map"], table_div, None)
+
+
+dash.callback(
+    *[Output(graph_id, "figure") for graph_id in INEQUALITY_GRAPHS.values()],
+    Output(SII_MAP, "figure"),
+    Output(SII_TABLE, "children"),
+    Output(INEQUALITY_MESSAGE, "children"),
+    Input(INEQUALITY_INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(TABS, "value"),
+)(update_inequality)
+
+
+def update_trend(indicator, tumour, priority, trust, tab="trend"):
+    """SPC trend for London and the chosen trust, with the operational target path."""
+    if tab != "trend":
+        raise PreventUpdate
+    try:
+        view = trend_view(indicator=indicator, tumour=tumour, priority=priority, trust=trust,
+                          disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return no_update, no_update, error_message(str(error))
+    return view["london_figure"], view["trust_figure"], None
+
+
+dash.callback(
+    Output(TREND_LONDON, "figure"),
+    Output(TREND_TRUST, "figure"),
+    Output(TREND_MESSAGE, "children"),
+    Input(INDICATOR, "value"),
+    Input(TUMOUR, "value"),
+    Input(PRIORITY, "value"),
+    Input(TRUST, "value"),
+    Input(TABS, "value"),
+)(update_trend)
+
+
+# ---------------------------------------------------------------- CSV downloads
+
+CSV_VIEWS = ("areas", "trusts", "trusts_ranked", "funnel", "flows", "waits_told", "waits_treated", "wait_summary",
+             *(f"inequality_{d}" for d in INEQUALITY_GRAPHS), "sii", "trend_london", "trend_trust")
+_TREND_COLUMNS = ["period_id", "period_label", "area_code", "area_name", "numerator", "denominator", "value",
+                  "ci_low", "ci_high", "centre", "lower_limit", "upper_limit", "variation", "operational_target",
+                  "suppressed"]
+
+
+def view_csv(*, view: str, indicator: str, period: str | None, tumour: str | None, priority: str | None,
+             level: str, origin: str, trust: str | None, inequality_indicator: str,
+             disclose: bool) -> tuple[pd.DataFrame, str]:
+    """The rows behind one view, as shown on the page (same calls, same disclosure), and a file name."""
+    if view not in CSV_VIEWS:
+        raise QueryError(f"Unknown view {view!r}")
+    indicator = _indicator(indicator)
+    if view in ("areas", "trusts", "trusts_ranked", "funnel"):
+        result = areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level=level,
+                            disclose=disclose)
+        if view == "areas":
+            frame = result["areas"][VALUE_COLUMNS]
+        elif result["trusts"] is None:
+            frame = pd.DataFrame(columns=VALUE_COLUMNS)
+        elif view == "funnel":
+            frame = result["funnel"]["points"][[*VALUE_COLUMNS, "funnel"]]
+        else:
+            frame = result["trusts"][VALUE_COLUMNS]
+        frame = frame.assign(indicator_id=indicator, period_id=result["period"])
+        stem = f"cancer_{indicator}_{result['period']}"
+    elif view in ("flows", "waits_told", "waits_treated", "wait_summary"):
+        result = flow_view(indicator=indicator, period=period, tumour=tumour, priority=priority, origin=origin,
+                           trust=trust, disclose=disclose)
+        frame = {
+            "flows": result["links"],
+            "waits_told": result["told"],
+            "waits_treated": result["treated"],
+            "wait_summary": pd.concat([result["told_summary"], result["treated_summary"]], ignore_index=True),
+        }[view]
+        stem = f"cancer_{result['period']}"
+    elif view.startswith("inequality_") or view == "sii":
+        result = inequality_view(indicator=inequality_indicator, period=period, disclose=disclose)
+        if view == "sii":
+            frame = result["sii"]
+        else:
+            dimension = view.removeprefix("inequality_")
+            frame = result["groups"][dimension][VALUE_COLUMNS[1:]].rename(columns={"area_name": dimension})
+            frame = frame.assign(indicator_id=result["indicator"], period_id=result["period"])
+        stem = f"cancer_{result['indicator']}_{result['period']}"
+    else:
+        result = trend_view(indicator=indicator, tumour=tumour, priority=priority, trust=trust, disclose=disclose)
+        series = result["london"] if view == "trend_london" else result["trust"]
+        if series is None:
+            series = pd.DataFrame(columns=_TREND_COLUMNS)
+        frame = series[[c for c in _TREND_COLUMNS if c in series]].assign(indicator_id=indicator)
+        stem = f"cancer_{indicator}"
+    if tumour or priority:
+        frame = frame.assign(tumour_group=tumour or "all", priority_type=priority or "all")
+    return frame.reset_index(drop=True), f"{stem}_{view}.csv"
+
+
+def download_view(clicks, indicator, period, tumour, priority, level, origin, trust, inequality_indicator):
+    """The CSV of the view whose button was pressed (unrounded exports are audited first)."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        return no_update, no_update
+    disclose = disclose_for_user()
+    try:
+        frame, filename = view_csv(view=trigger["view"], indicator=indicator, period=period, tumour=tumour,
+                                   priority=priority, level=level, origin=origin, trust=trust,
+                                   inequality_indicator=inequality_indicator, disclose=disclose)
+        if not disclose:
+            audit.record(current_user_principal(), audit.VIEW_UNROUNDED,
+                         {"page": "cancer", "export": trigger["view"], "indicator": indicator, "period": period,
+                          "tumour": tumour, "priority": priority, "trust": trust}, len(frame))
+    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
+        return no_update, error_message(str(error))
+    return csv_payload(frame, filename=filename), None
+
+
+dash.callback(
+    Output(DOWNLOAD, "data"),
+    Output(DOWNLOAD_MESSAGE, "children"),
+    Input({"type": CSV, "view": ALL}, "n_clicks"),
+    State(INDICATOR, "value"),
+    State(PERIOD, "value"),
+    State(TUMOUR, "value"),
+    State(PRIORITY, "value"),
+    State(MAP_LEVEL, "value"),
+    State(FLOW_ORIGIN, "value"),
+    State(TRUST, "value"),
+    State(INEQUALITY_INDICATOR, "value"),
+    prevent_initial_call=True,
+)(download_view)
+
+
+# The controls are kept in the URL (replaceState: no new history entry, no reload), so a view can be
+# bookmarked or shared; layout() reads them back.
+dash.clientside_callback(
+    """
+    function(indicator, period, tumour, priority, level, trust, tab) {
+        const params = new URLSearchParams();
+        const state = {indicator, period, tumour, priority, level, trust, tab};
+        for (const [key, value] of Object.entries(state)) { if (value) { params.set(key, value); } }
+        const query = params.toString();
+        const target = window.location.pathname + (query ? '?' + query : '');
+        if (target !== window.location.pathname + window.location.search) {
+            window.history.replaceState(window.history.state, '', target);
+        }
+        return query;
+    }
+    """,
+    Output(URL_STATE, "data"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(TUMOUR, "value"),
+    Input(PRIORITY, "value"),
+    Input(MAP_LEVEL, "value"),
+    Input(TRUST, "value"),
+    Input(TABS, "value"),
+)
+
+# One view at a time, switched in the browser (no round trip). Radio buttons rather than a tab widget:
+# each is a real form control, reachable by keyboard and screen reader.
+dash.clientside_callback(
+    """
+    function(tab) {
+        return ['areas', 'flow', 'inequality', 'trend'].map(name => name !== tab);
+    }
+    """,
+    *[Output(f"{SECTION}-{t}", "hidden") for t in TAB_IDS],
+    Input(TABS, "value"),
+)

@@ -23,6 +23,7 @@ A click then only sums one of these. Trust results carry the engine's statistics
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import threading
 from functools import cache
 from pathlib import Path
@@ -96,6 +97,26 @@ CASE
     ELSE 'other'
 END
 """
+
+# Operational targets on the way to the constitutional standards (docs/clinical-indicators.md section 4.1):
+# (first day in force, target %). FDS 75 % from its introduction (Oct 2021), 77 % for March 2025, 80 % for March
+# 2026; 62-day 70 % for March 2025, 75 % for March 2026 (85 % constitutional, by March 2029); 31-day 96 %.
+# A target "for March 2025" is taken to apply through the financial year 2024/25.
+OPERATIONAL_TARGETS: dict[str, tuple[tuple[dt.date, float], ...]] = {
+    "cwt_fds_28d": ((dt.date(2021, 10, 1), 75.0), (dt.date(2024, 4, 1), 77.0), (dt.date(2025, 4, 1), 80.0)),
+    "cwt_62d": ((dt.date(2024, 4, 1), 70.0), (dt.date(2025, 4, 1), 75.0)),
+    "cwt_31d": ((dt.date(2021, 10, 1), 96.0),),
+}
+
+
+def target_in_force(indicator: str, day: dt.date) -> float | None:
+    """The operational target (percent) in force on ``day`` for a waiting-time standard; None if none applies."""
+    current = None
+    for start, target in OPERATIONAL_TARGETS.get(indicator, ()):
+        if day >= start:
+            current = target
+    return current
+
 
 # Waits above this many days are counted in the last bin ("150 days or more").
 WAIT_CAP_DAYS = 150
@@ -484,6 +505,7 @@ def pathway_trend(
     total_num, total_den = series["numerator"].sum(), series["denominator"].sum()
     series = _with_statistics(spec, series, london_num=total_num, london_den=total_den)
     series["london_value"] = None  # a trend has no single benchmark; the SPC centre line plays that part
+    series["operational_target"] = [target_in_force(indicator, pd.Timestamp(day).date()) for day in series["end_date"]]
     usable = series[series["denominator"] > 0]
     if len(usable):
         chart = stats.spc(usable["value"].to_numpy(dtype=float) / 100, usable["denominator"].to_numpy(),
@@ -518,6 +540,19 @@ def _waits_filters(filters: dict[str, Any] | None, params: dict[str, Any]) -> st
     return "".join(f" AND {clause}" for clause in clauses)
 
 
+def wait_bin_ends(*, standard: int, bin_days: int) -> np.ndarray:
+    """Last day of each wait bin: ``standard`` is a bin end, bins are ``bin_days`` wide, the last ends at the cap.
+
+    The first bin starts at day 0 and may be up to ``bin_days`` + 1 wide (when the standard is a
+    multiple of the bin width, e.g. 0-7 for 7-day bins around 28 days).
+    """
+    first = standard % bin_days
+    if first == 0 and bin_days > 1:
+        first = bin_days  # no bin of day 0 alone
+    ends = np.arange(first, WAIT_CAP_DAYS, bin_days)
+    return np.append(ends, WAIT_CAP_DAYS)
+
+
 def wait_distribution(
     con: Any,
     *,
@@ -535,8 +570,9 @@ def wait_distribution(
     limits to one trust in that role. Columns: ``bin_start``, ``bin_end`` (days, inclusive; the
     last bin is open-ended at :data:`WAIT_CAP_DAYS`), ``pathways``, ``share`` (percent of
     pathways), ``within_standard`` (the bin ends on or before 28 / 62 days) and ``suppressed``.
-    Bins start at day 0 so the 28 and 62-day boundaries fall on bin edges when ``bin_days`` is 7
-    (28 = 4 x 7) or 1; 62 lies inside the 56-62 bin, which is entirely within 62 days.
+    Bins are anchored on the standard so that it is always a bin edge: with 7-day bins the
+    told bins end on days 7 (0-7), 14, 21, 28, 35, ... and the treated bins on 6, 13, ..., 55, 62,
+    69, ...; so day 28 (or 62) is inside the standard's last bin and day 29 (63) starts the next.
     """
     if measure not in WAIT_MEASURES:
         raise QueryError(f"measure must be one of {', '.join(WAIT_MEASURES)}")
@@ -554,15 +590,13 @@ def wait_distribution(
         f"WHERE measure = $measure AND stop_month BETWEEN $start AND $end{where} GROUP BY days ORDER BY days",
         params,
     ).df()
-    bin_days = int(bin_days)
-    starts = np.arange(0, WAIT_CAP_DAYS + 1, bin_days)
-    days = rows["days"].to_numpy(dtype=int) if len(rows) else np.array([], dtype=int)
-    counts = np.zeros(len(starts), dtype=float)
-    np.add.at(counts, np.minimum(days // bin_days, len(starts) - 1), rows["pathways"].to_numpy(dtype=float)
-              if len(rows) else np.array([], dtype=float))
-    ends = np.minimum(starts + bin_days - 1, WAIT_CAP_DAYS)
-    ends[-1] = WAIT_CAP_DAYS
     standard = FDS_DAYS if measure == "told" else TREATMENT_DAYS
+    ends = wait_bin_ends(standard=standard, bin_days=int(bin_days))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    days = rows["days"].to_numpy(dtype=int) if len(rows) else np.array([], dtype=int)
+    counts = np.zeros(len(ends), dtype=float)
+    np.add.at(counts, np.searchsorted(ends, days), rows["pathways"].to_numpy(dtype=float)
+              if len(rows) else np.array([], dtype=float))
     total = counts.sum()
     frame = pd.DataFrame({
         "measure": measure,
@@ -570,7 +604,7 @@ def wait_distribution(
         "trust_code": trust,
         "bin_start": starts,
         "bin_end": ends,
-        "open_ended": starts + bin_days - 1 >= WAIT_CAP_DAYS,
+        "open_ended": ends >= WAIT_CAP_DAYS,
         "pathways": counts,
         "share": counts / total * 100 if total else np.nan,
         "within_standard": ends <= standard,
@@ -699,3 +733,34 @@ def pathway_flows(
     if disclose:
         links = disclosure.apply(links, counts=["patients"], basis=["patients"])
     return links
+
+
+def crossing_summary(
+    con: Any,
+    *,
+    period: str,
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> dict[str, float | None]:
+    """Treated 62-day pathways in ``period`` and how many were treated at another trust than first seen.
+
+    Counted from unrounded pathways, then each count disclosed on its own (summing the Sankey's
+    disclosed links would lose every suppressed link). ``share`` (percent) is None when either count is.
+    """
+    ensure_cache(con)
+    start, end, _kind = period_bounds(con, period)
+    params: dict[str, Any] = {"start": start, "end": end}
+    where = _waits_filters(filters, params)
+    total, crossing = con.cursor().execute(
+        "SELECT coalesce(sum(pathways), 0), coalesce(sum(pathways) FILTER (WHERE "  # noqa: S608 (whitelisted)
+        "first_trust_code IS DISTINCT FROM treating_trust_code), 0) "
+        f"FROM {CACHE_DATABASE}.waits WHERE measure = 'treated' AND stop_month BETWEEN $start AND $end{where}",
+        params,
+    ).fetchone()
+    total, crossing = float(total), float(crossing)
+    share = crossing / total * 100 if total else None
+    if disclose:
+        hidden = disclosure.is_suppressed(total) or disclosure.is_suppressed(crossing)
+        total, crossing = disclosure.disclose_count(total), disclosure.disclose_count(crossing)
+        share = None if hidden else share
+    return {"treated": total, "crossing": crossing, "share": share}
