@@ -799,6 +799,15 @@ dash.callback(
 )(update_practices)
 
 
+def follow_area(icb: str | None, borough: str | None, practice: str | None) -> str:
+    """The trend follows the area just chosen: the practice, else the borough, else the ICB, else London."""
+    return "practice" if practice and borough else selected_area(icb, borough)[0]
+
+
+dash.callback(Output(TREND_LEVEL, "value"), Input(ICB, "value"), Input(BOROUGH, "value"), Input(PRACTICE, "value"),
+              prevent_initial_call=True)(follow_area)
+
+
 def update_trend(indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None,
                  tab: str = "practices"):
     """The SPC trend for the chosen level (while its view is open)."""

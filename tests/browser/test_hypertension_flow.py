@@ -30,10 +30,9 @@ TRACES = """selector => Array.from(document.querySelector(selector + ' .js-plotl
 }))"""
 
 
-def choose(page, dropdown_id: str, option: str) -> None:
-    """Pick ``option`` in a Dash dropdown as a user does: open it, click the option."""
-    page.locator(f"#{dropdown_id}").click()
-    page.get_by_role("option", name=option, exact=True).click()
+def choose(page, select_id: str, option: str) -> None:
+    """Pick ``option`` (its visible label) in one of the page's native selects."""
+    page.locator(f"#{select_id}").select_option(label=option)
 
 
 def content_violations(page) -> list[dict]:
@@ -55,7 +54,8 @@ def assert_clean(recorder) -> None:
 
 
 def open_tab(page, recorder, label: str) -> None:
-    page.get_by_text(label, exact=True).click()
+    page.locator("#hyp-tabs label", has_text=label).click()  # the button-styled label of the radio
+    assert page.get_by_role("radio", name=label, exact=True).is_checked()
     harness.wait_until_settled(page, recorder)
 
 
@@ -95,7 +95,7 @@ def test_commissioner_compares_boroughs_targets_inequality_and_practices(recorde
     harness.wait_until_settled(page, recorder)
     boroughs_plotted = sum(len(t["x"] or []) for t in page.evaluate(TRACES, "#hyp-funnel") if t["name"] != "95% limits"
                            and t["name"] != "99.8% limits")
-    page.get_by_label("Practices").check()
+    page.get_by_role("radio", name="Practices", exact=True).check()
     harness.wait_until_settled(page, recorder)
     practices_plotted = sum(len(t["x"] or []) for t in page.evaluate(TRACES, "#hyp-funnel")
                             if t["name"] not in ("95% limits", "99.8% limits"))
