@@ -65,11 +65,13 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
         ))
     height = max(260, 90 + height_per_area * max(1, len([a for a in areas if a not in set(hidden)])))
     apply_base_layout(figure, height=height, title=title)
-    figure.update_layout(barmode="group", legend={"orientation": "h", "y": -0.12 if len(areas) < 8 else -0.04,
-                                                  "x": 0, "yanchor": "top"})
-    figure.update_xaxes(title_text="% of patients admitted", range=[0, 100], ticksuffix="%")
+    figure.update_layout(barmode="group", legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom",
+                                                  "traceorder": "normal"},
+                         margin={"t": 60, "b": 30})
+    figure.update_xaxes(title_text=None, range=[0, 100], ticksuffix="%")  # the section heading names it
     visible = [a for a in areas if a not in set(hidden)]
-    figure.update_yaxes(categoryorder="array", categoryarray=visible[::-1], title_text=None)
+    # Reversed axis: the first area (London) on top.
+    figure.update_yaxes(categoryorder="array", categoryarray=visible, autorange="reversed", title_text=None)
     if shown.empty:
         figure.update_xaxes(visible=False)
         figure.update_yaxes(visible=False)
@@ -77,10 +79,10 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
                               xref="paper", yref="paper", showarrow=False)
     elif len(hidden):
         names = ", ".join(hidden.head(6)) + (f" and {len(hidden) - 6} more" if len(hidden) > 6 else "")
-        figure.add_annotation(text=f"Not shown, {SUPPRESSED_NOTE}: {names}", x=0, y=1.0, xref="paper",
-                              yref="paper", yanchor="bottom", showarrow=False, align="left",
+        figure.add_annotation(text=f"Not shown, {SUPPRESSED_NOTE}: {names}", x=0, y=0, xref="paper",
+                              yref="paper", yanchor="top", yshift=-26, showarrow=False, align="left",
                               font={"size": 11, "color": "#425563"})
-        figure.update_layout(margin={"t": 34})
+        figure.update_layout(margin={"t": 60, "b": 72})
     return figure
 
 

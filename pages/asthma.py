@@ -62,6 +62,7 @@ KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, MAP_BUILT = f"{P}-kpis", f"{P}-area-message"
     f"{P}-map-built"
 MAP_TABLE, RANKED = f"{P}-map-table", f"{P}-ranked"
 SAFETY_MEASURE, SAFETY_MESSAGE = f"{P}-safety-measure", f"{P}-safety-message"
+FUNNEL_LEVEL = f"{P}-funnel-level"
 THRESHOLDS, FUNNEL, AGE_GROUPS, IMD, ETHNICITY = (f"{P}-thresholds", f"{P}-funnel", f"{P}-age-groups", f"{P}-imd",
                                                   f"{P}-ethnicity")
 LINKED_THRESHOLD, LINKED_GROUP, LINKED, LINKED_TABLE, LINKED_MESSAGE = (
@@ -85,7 +86,8 @@ KPI_MEASURES = ("ast_prevalence", "ast_review_12m", "ast_action_plan", "ast_saba
                 "ast_admissions_per_1000")
 LINKED_GROUP_LABELS = {"borough": "Borough", "age_group": "Children and adults",
                        "imd_quintile_national": "Deprivation", "ethnicity_group": "Ethnic group"}
-ALL_BOROUGHS = {"value": "", "label": "All London"}
+# A real value for "no borough": dbc.Select's placeholder option already has the empty value.
+ALL_BOROUGHS = {"value": "all", "label": "All London"}
 NO_PRACTICE = {"value": "", "label": "Choose a practice"}
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
 ETHNICITY_ORDER = ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
@@ -110,11 +112,18 @@ def _con():
     return default_database()
 
 
+def _borough(value: str | None) -> str | None:
+    """The chosen borough code, or None for all London (the select's "all", empty or anything unknown)."""
+    return value if value and value.startswith("E09") else None
+
+
 def _area_filters(borough: str | None) -> dict[str, list[str]] | None:
+    borough = _borough(borough)
     return {"borough": [borough]} if borough else None
 
 
 def _area_name(borough: str | None) -> str:
+    borough = _borough(borough)
     if not borough:
         return "London"
     names = aq.boroughs(_con()).set_index("borough_code")["borough_name"]
@@ -142,6 +151,7 @@ def _threshold(value) -> int:
 def areas_view(*, measure_id: str, period: str | None, borough: str | None, level: str,
                disclose: bool) -> dict[str, Any]:
     """The map at ``level`` (its rows are also the table and CSV), the ranked boroughs and the KPI rows."""
+    borough = _borough(borough)
     m = aq.measure(measure_id)
     con = _con()
     level = level if level in MAP_LEVELS else "borough"
@@ -161,6 +171,7 @@ def areas_view(*, measure_id: str, period: str | None, borough: str | None, leve
 
 def _map_table(view: dict[str, Any], m: aq.Measure, borough: str | None) -> html.Div:
     """The map's rows as a table: every borough; practices or LSOAs of the chosen borough (the CSV has all)."""
+    borough = _borough(borough)
     level = view["level"]
     label = {"borough": "Borough", "practice": "Practice", "lsoa": "LSOA"}[level]
     values = view["values"]
@@ -183,9 +194,11 @@ def _kpi_cards(kpis: pd.DataFrame, area: str) -> list[dict]:
     return cards
 
 
-def safety_view(*, measure_id: str, period: str | None, borough: str | None, disclose: bool) -> dict[str, Any]:
+def safety_view(*, measure_id: str, period: str | None, borough: str | None, disclose: bool,
+                funnel_level: str = "practice") -> dict[str, Any]:
     """Patients at each SABA threshold; SABA without ICS by practice (funnel); the chosen safety measure
     for children vs adults, by deprivation and by ethnic group, in London or the chosen borough."""
+    borough = _borough(borough)
     m = aq.measure(measure_id if measure_id in SAFETY_MEASURES else SAFETY_MEASURES[0])
     con = _con()
     filters = _area_filters(borough)
@@ -194,7 +207,8 @@ def safety_view(*, measure_id: str, period: str | None, borough: str | None, dis
     thresholds = thresholds.assign(area_name=thresholds["label"], area_code=thresholds["measure_id"])
     threshold_chart = inequality_chart(values=thresholds, value_label="% of register (SABA users for no ICS)",
                                        dimension_label=f"Prescribing safety measure, {area}", height=340)
-    funnel = aq.measure_funnel(con, measure_id="ast_saba_no_ics", period=period, by="practice", disclose=disclose)
+    funnel = aq.measure_funnel(con, measure_id="ast_saba_no_ics", period=period,
+                               by="borough" if funnel_level == "borough" else "practice", disclose=disclose)
     funnel_figure = funnel_plot(points=funnel["points"], limits=funnel["limits"], london_value=funnel["london_value"],
                                 value_label="SABA with no ICS (%)", unit="percent", polarity="low", height=440)
     ages = aq.by_age_group(con, measure_id=m.id, period=period, filters=filters, disclose=disclose)
@@ -257,6 +271,7 @@ def inequality_view(*, measure_id: str, period: str | None, disclose: bool) -> d
 
 def practices_view(*, measure_id: str, period: str | None, borough: str | None, disclose: bool) -> dict[str, Any]:
     """Practices of the chosen borough ranked with 95 % CIs, compared with London."""
+    borough = _borough(borough)
     m = aq.measure(measure_id)
     con = _con()
     everywhere = aq.measure_values(con, measure_id=m.id, period=period, by="practice", disclose=disclose)
@@ -274,6 +289,7 @@ def practices_view(*, measure_id: str, period: str | None, borough: str | None, 
 def trend_view(*, measure_id: str, level: str, borough: str | None, practice: str | None,
                disclose: bool) -> dict[str, Any]:
     """The SPC trend (rolling 12 months) for London, the borough or the practice."""
+    borough = _borough(borough)
     m = aq.measure(measure_id)
     code = {"borough": borough, "practice": practice}.get(level)
     if level not in ("borough", "practice") or not code:
@@ -336,7 +352,7 @@ def layout(measure: str = aq.DEFAULT_MEASURE, period: str | None = None, borough
     measure = measure if measure in aq.MEASURES else aq.DEFAULT_MEASURE
     default_period = periods.loc[periods["period_type"] == "fy", "period_id"].iloc[0] if len(periods) else None
     period = period if period in set(periods["period_id"]) else default_period
-    borough = borough if borough in set(boroughs["borough_code"]) else ""
+    borough = borough if borough in set(boroughs["borough_code"]) else ALL_BOROUGHS["value"]
     tab = tab if tab in TAB_IDS else "areas"
     level = level if level in MAP_LEVELS else "borough"
     controls = dbc.Row(
@@ -376,9 +392,11 @@ def layout(measure: str = aq.DEFAULT_MEASURE, period: str | None = None, borough
             dbc.Col(_section("Children and adults", graph(AGE_GROUPS), _csv("age_groups"),
                              note="Core20PLUS5 for children names over-reliance on reliever inhalers."), lg=6),
         ]),
-        _section("SABA:ICS balance by practice: SABA with no ICS (funnel)", graph(FUNNEL), _csv("funnel"),
-                 note="Each point a practice. Small practices vary more by chance: only points beyond the 99.8% "
-                      "limits stand out."),
+        _section("SABA:ICS balance: SABA with no ICS (funnel)",
+                 _radios("Each point", FUNNEL_LEVEL, "practice", {"practice": "a practice", "borough": "a borough"}),
+                 graph(FUNNEL), _csv("funnel"),
+                 note="Share of SABA users issued no inhaled steroid, around London. Small practices vary more by "
+                      "chance: only points beyond the 99.8% limits stand out."),
         dbc.Row([
             dbc.Col(_section("By deprivation", graph(IMD), _csv("imd")), lg=6),
             dbc.Col(_section("By ethnic group", graph(ETHNICITY), _csv("ethnicity")), lg=6),
@@ -413,7 +431,7 @@ def layout(measure: str = aq.DEFAULT_MEASURE, period: str | None = None, borough
         _section(
             "Trend with statistical process control",
             dbc.Row([
-                dbc.Col(_radios("Trend for", TREND_LEVEL, "borough" if borough else "london",
+                dbc.Col(_radios("Trend for", TREND_LEVEL, "borough" if _borough(borough) else "london",
                                 {"london": "London", "borough": "Borough", "practice": "Practice"}), md=6),
                 dbc.Col(_select("Practice (for the trend)", PRACTICE, "", [NO_PRACTICE]), md=6),
             ]),
@@ -502,12 +520,14 @@ dash.callback(
 )(update_areas)
 
 
-def update_safety(period: str | None, borough: str | None, measure_id: str, tab: str = "safety"):
+def update_safety(period: str | None, borough: str | None, measure_id: str, tab: str = "safety",
+                  funnel_level: str = "practice"):
     """The prescribing-safety panel for London or the chosen borough."""
     if tab != "safety":
         raise PreventUpdate
     try:
-        view = safety_view(measure_id=measure_id, period=period, borough=borough, disclose=disclose_for_user())
+        view = safety_view(measure_id=measure_id, period=period, borough=borough, disclose=disclose_for_user(),
+                           funnel_level=funnel_level)
     except DATA_ERRORS as error:
         return (*[no_update] * 5, error_message(str(error)))
     return (view["threshold_chart"], view["age_chart"], view["funnel_figure"], view["imd_chart"],
@@ -518,6 +538,7 @@ dash.callback(
     Output(THRESHOLDS, "figure"), Output(AGE_GROUPS, "figure"), Output(FUNNEL, "figure"), Output(IMD, "figure"),
     Output(ETHNICITY, "figure"), Output(SAFETY_MESSAGE, "children"),
     Input(PERIOD, "value"), Input(BOROUGH, "value"), Input(SAFETY_MEASURE, "value"), Input(TABS, "value"),
+    Input(FUNNEL_LEVEL, "value"),
 )(update_safety)
 
 
@@ -564,6 +585,7 @@ dash.callback(
 
 def update_practice_options(borough: str | None, practice: str | None):
     """Practices of the chosen borough for the trend; cleared when it leaves the list."""
+    borough = _borough(borough)
     if not borough:
         return [NO_PRACTICE], ""
     try:
@@ -591,7 +613,8 @@ def update_practices(measure_id: str, period: str | None, borough: str | None, t
                             disclose=disclose)
     except DATA_ERRORS as error:
         return no_update, no_update, no_update, error_message(str(error))
-    message = None if borough else html.P("Choose a borough above to rank its practices.", className="text-muted")
+    message = None if _borough(borough) else html.P("Choose a borough above to rank its practices.",
+                                                    className="text-muted")
     title = f"Showing: {series['area']} ({series['measure'].title})"
     return ranked["figure"], series["figure"], title, message
 
@@ -722,7 +745,7 @@ _ENGINE_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value"
 
 def view_csv(*, view: str, measure_id: str, period: str | None, borough: str | None, level: str,
              safety_measure: str, linked_threshold: str, linked_group: str, trend_level: str,
-             practice: str | None, disclose: bool) -> tuple[pd.DataFrame, str]:
+             practice: str | None, disclose: bool, funnel_level: str = "practice") -> tuple[pd.DataFrame, str]:
     """The rows behind one view, exactly as shown (same calls, same disclosure), and a file name."""
     m = aq.measure(measure_id)
     stem = f"asthma_{m.id}_{period or 'latest'}"
@@ -731,7 +754,8 @@ def view_csv(*, view: str, measure_id: str, period: str | None, borough: str | N
         frame = (result["values"] if view == "map" else result["boroughs"])[_ENGINE_COLUMNS]
         view = f"map_{result['level']}" if view == "map" else view
     elif view in ("thresholds", "age_groups", "funnel", "imd", "ethnicity"):
-        result = safety_view(measure_id=safety_measure, period=period, borough=borough, disclose=disclose)
+        result = safety_view(measure_id=safety_measure, period=period, borough=borough, disclose=disclose,
+                             funnel_level=funnel_level)
         stem = f"asthma_{result['measure'].id}_{period or 'latest'}"
         if view == "thresholds":
             frame = result["thresholds"][["measure_id", *_ENGINE_COLUMNS[1:]]].assign(area=result["area"])
@@ -766,7 +790,7 @@ def view_csv(*, view: str, measure_id: str, period: str | None, borough: str | N
 
 
 def download_view(clicks, measure_id, period, borough, level, safety_measure, linked_threshold, linked_group,
-                  trend_level, practice):
+                  trend_level, practice, funnel_level="practice"):
     """The CSV of the view whose button was pressed; unrounded exports are audited first."""
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks or []):
@@ -776,7 +800,7 @@ def download_view(clicks, measure_id, period, borough, level, safety_measure, li
         frame, filename = view_csv(view=trigger["view"], measure_id=measure_id, period=period, borough=borough,
                                    level=level, safety_measure=safety_measure, linked_threshold=linked_threshold,
                                    linked_group=linked_group, trend_level=trend_level, practice=practice,
-                                   disclose=disclose)
+                                   disclose=disclose, funnel_level=funnel_level)
         if not disclose:
             audit.record(current_user_principal(), audit.VIEW_UNROUNDED,
                          {"page": "asthma", "export": trigger["view"], "measure": measure_id, "period": period,
@@ -791,7 +815,7 @@ dash.callback(
     Input({"type": CSV, "view": ALL}, "n_clicks"),
     State(MEASURE, "value"), State(PERIOD, "value"), State(BOROUGH, "value"), State(MAP_LEVEL, "value"),
     State(SAFETY_MEASURE, "value"), State(LINKED_THRESHOLD, "value"), State(LINKED_GROUP, "value"),
-    State(TREND_LEVEL, "value"), State(PRACTICE, "value"),
+    State(TREND_LEVEL, "value"), State(PRACTICE, "value"), State(FUNNEL_LEVEL, "value"),
     prevent_initial_call=True,
 )(download_view)
 
