@@ -108,6 +108,9 @@ def build_patient_dim(con: duckdb.DuckDBPyConnection) -> None:
     and are NULL where it is unknown.
     """
     con.execute("CREATE OR REPLACE TEMP TABLE ethnicity_groups (ethnicity VARCHAR, ethnicity_group VARCHAR)")
+    # Keep patients' on-disk order (practice, patient) instead of sorting again: at scale 1.0 a
+    # second sort of 13 M wide rows doubled this step; practice order already clusters boroughs.
+    con.execute("SET preserve_insertion_order = true")
     con.executemany("INSERT INTO ethnicity_groups VALUES (?, ?)", list(ETHNICITY_GROUPS.items()))
     con.execute(
         """
@@ -126,10 +129,10 @@ def build_patient_dim(con: duckdb.DuckDBPyConnection) -> None:
         LEFT JOIN ethnicity_groups AS g ON g.ethnicity = p.ethnicity
         LEFT JOIN ref_lsoa21 AS l ON l.lsoa21_code = p.lsoa21_code
         LEFT JOIN ref_practices AS pr ON pr.practice_code = p.practice_code
-        ORDER BY pr.borough_code, p.practice_code, p.patient_id
         """,
         {"not_stated": NOT_STATED},
     )
+    con.execute("SET preserve_insertion_order = false")
     con.execute("DROP TABLE ethnicity_groups")
 
 
