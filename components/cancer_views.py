@@ -23,6 +23,7 @@ from components.style import (
 )
 
 TRUST_MARKER_COLOUR = "#330072"
+SIMILAR_TRUST_COLOUR = "#425563"
 WITHIN_COLOUR = "#005eb8"
 BEYOND_COLOUR = "#ed8b00"
 STANDARD_LINE_COLOUR = "#212b32"
@@ -74,8 +75,9 @@ def add_trust_points(
             hover.append(f"{head}<br>{value_label}: {SUPPRESSED_NOTE}")
         else:
             comparison = row.get("comparison") or "not compared"
-            colours.append(COMPARISON_COLOURS.get(comparison, TRUST_MARKER_COLOUR)
-                           if comparison != "not compared" else TRUST_MARKER_COLOUR)
+            # "Similar" in the shared palette is light grey, which would read as suppressed on a map.
+            colours.append(COMPARISON_COLOURS[comparison] if comparison in ("better", "worse")
+                           else SIMILAR_TRUST_COLOUR)
             interval = ""
             if _number(row.get("ci_low")) is not None and _number(row.get("ci_high")) is not None:
                 interval = f" (95% CI {fmt.text(row['ci_low'])} to {fmt.text(row['ci_high'])})"
@@ -150,8 +152,8 @@ def wait_histogram(
     figure.update_layout(barmode="overlay", bargap=0.1,
                          legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0},
                          margin={"t": 60})
-    if not (~hidden).any():
-        figure.add_annotation(text="No pathways to show for this choice (or every bin is suppressed)", x=0.5,
+    if not (counts[~hidden] > 0).any():
+        figure.add_annotation(text="No bars to draw: no pathways, or every bin has 1–7 pathways (suppressed)", x=0.5,
                               y=0.5, xref="paper", yref="paper", showarrow=False)
     return figure
 

@@ -28,7 +28,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.cancer_views import add_target_path, add_trust_points, empty_message_figure, wait_histogram
-from components.charts import funnel_plot, inequality_chart, patient_flow_sankey, ranked_chart, spc_chart
+from components.charts import funnel_plot, inequality_chart, patient_flow_sankey, spc_chart
 from components.hypertension_views import (
     csv_payload,
     formatted,
@@ -37,6 +37,7 @@ from components.hypertension_views import (
     kpi_cards,
     map_patch,
     placeholder_figure,
+    ranked_areas_chart,
     whole_number,
 )
 from components.layout import data_table, error_message, page_header
@@ -112,9 +113,11 @@ SHORT_LABELS = {
     "cancer_emergency_route": "Emergency route (%)",
     "cancer_conversion_rate": "Conversion (%)",
 }
-ALL_TUMOURS = {"value": "", "label": "All tumour groups"}
-ALL_PRIORITIES = {"value": "", "label": "All priority types"}
-ALL_TRUSTS = {"value": "", "label": "London (all trusts)"}
+# "all" rather than an empty value: a native select shows an empty value as a blank box.
+EVERY = "all"
+ALL_TUMOURS = {"value": EVERY, "label": "All tumour groups"}
+ALL_PRIORITIES = {"value": EVERY, "label": "All priority types"}
+ALL_TRUSTS = {"value": EVERY, "label": "London (all trusts)"}
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
 VALUE_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value", "ci_low", "ci_high", "london_value",
                  "comparison", "suppressed"]
@@ -148,12 +151,17 @@ def _period_for(con, indicator: str, period: str | None) -> str:
     return default_period(con, indicator)
 
 
+def _chosen(value: str | None) -> str | None:
+    """A select's value as a code, or None for "all" / empty."""
+    return None if not value or value == EVERY else value
+
+
 def _filters(indicator: str, tumour: str | None, priority: str | None) -> dict[str, list[str]]:
-    return cq.pathway_filters(tumour_group=tumour or None, priority_type=priority or None, indicator=indicator)
+    return cq.pathway_filters(tumour_group=_chosen(tumour), priority_type=_chosen(priority), indicator=indicator)
 
 
 def _waits_filters(tumour: str | None, priority: str | None) -> dict[str, list[str]]:
-    return cq.pathway_filters(tumour_group=tumour or None, priority_type=priority or None)
+    return cq.pathway_filters(tumour_group=_chosen(tumour), priority_type=_chosen(priority))
 
 
 def _label(indicator: str) -> str:
@@ -161,8 +169,7 @@ def _label(indicator: str) -> str:
 
 
 def _choice_text(tumour: str | None, priority: str | None) -> str:
-    parts = [dict(cq.TUMOUR_GROUPS).get(tumour, "") if tumour else "",
-             dict(cq.PRIORITY_TYPES).get(priority, "") if priority else ""]
+    parts = [dict(cq.TUMOUR_GROUPS).get(_chosen(tumour), ""), dict(cq.PRIORITY_TYPES).get(_chosen(priority), "")]
     chosen = [p for p in parts if p]
     return f" ({', '.join(chosen)})" if chosen else ""
 
@@ -233,8 +240,7 @@ def areas_view(*, indicator: str, period: str | None, tumour: str | None, priori
     add_trust_points(figure_map, values=trusts, sites=cq.trust_sites(), value_label=label, unit=spec.unit)
     if has_trusts:
         shown = trusts[trusts["area_code"] != "unknown"]
-        ranked = ranked_chart(values=shown, value_label=label, unit=spec.unit,
-                              london_value=_first_number(trusts["london_value"]), target=spec.target)
+        ranked = ranked_areas_chart(values=shown, value_label=label, unit=spec.unit, target=spec.target)
         funnel = cq.trust_funnel(con, indicator=indicator, period=period, filters=filters, disclose=disclose)
         funnel_points = funnel["points"][funnel["points"]["area_code"] != "unknown"]
         funnel_figure = funnel_plot(points=funnel_points, limits=funnel["limits"],
@@ -262,11 +268,17 @@ def flow_view(*, indicator: str, period: str | None, tumour: str | None, priorit
     filters = _waits_filters(tumour, priority)
     origin = origin if origin in cq.FLOW_ORIGINS else "residence_icb"
     links = cq.pathway_flows(con, period=period, origin=origin, filters=filters, disclose=disclose)
-    sankey = (patient_flow_sankey(flows=links, height=560) if len(links)
-              else empty_message_figure("No treated pathways in this period for this choice."))
-    told = cq.wait_distribution(con, measure="told", period=period, trust=trust or None, filters=filters,
-                                disclose=disclose)
-    treated = cq.wait_distribution(con, measure="treated", period=period, trust=trust or None, filters=filters,
+    drawable = pd.to_numeric(links["patients"], errors="coerce").notna() & ~links["suppressed"].astype(bool)
+    if drawable.any():
+        sankey = patient_flow_sankey(flows=links, height=560)
+    elif len(links):
+        sankey = empty_message_figure("Every flow in this period has 1–7 pathways and is suppressed: "
+                                      "choose a quarter or financial year.", height=200)
+    else:
+        sankey = empty_message_figure("No treated pathways in this period for this choice.", height=200)
+    trust = _chosen(trust)
+    told = cq.wait_distribution(con, measure="told", period=period, trust=trust, filters=filters, disclose=disclose)
+    treated = cq.wait_distribution(con, measure="treated", period=period, trust=trust, filters=filters,
                                    disclose=disclose)
     told_figure = wait_histogram(distribution=told, standard_days=cq.FDS_DAYS,
                                  measure_label="Days from referral to being told")
@@ -285,6 +297,9 @@ def crossing_text(summary: dict) -> str:
     if not summary["treated"]:
         return "No treated pathways to show for this choice."
     share = "" if summary["share"] is None else f" ({formatted(summary['share'], unit='percent')})"
+    if summary["crossing"] is None:
+        return (f"Fewer than 8 of {whole_number(summary['treated'])} treated pathways (or an unknown number, when "
+                "the total is suppressed) were treated at another trust than the one that first saw the patient.")
     return (f"{whole_number(summary['crossing'])} of {whole_number(summary['treated'])} treated pathways{share} "
             "were treated at another trust than the one that first saw the patient.")
 
@@ -306,7 +321,9 @@ def wait_table(told: pd.DataFrame, treated: pd.DataFrame) -> pd.DataFrame:
         lambda c: cq.short_trust_name(cq.trust_names().get(c, c))))
     london = merged["trust_code"] == cq.LONDON_CODE
     merged = pd.concat([merged[london], merged[~london].sort_values("Trust")], ignore_index=True)
-    return merged.drop(columns="trust_code").fillna("none")
+    counts = [c for c in merged.columns if c.endswith(": pathways")]
+    merged[counts] = merged[counts].fillna("0")  # a trust missing from one measure had no such pathways
+    return merged.drop(columns="trust_code").fillna("–")
 
 
 def inequality_view(*, indicator: str, period: str | None, disclose: bool) -> dict[str, Any]:
@@ -378,6 +395,7 @@ def trend_view(*, indicator: str, tumour: str | None, priority: str | None, trus
     london = cq.pathway_trend(con, indicator=indicator, filters=filters, disclose=disclose)
     london_figure = add_target_path(spc_chart(series=london, value_label=label, unit=spec.unit, target=spec.target,
                                               height=380), series=london)
+    trust = _chosen(trust)
     trust_series, trust_figure = None, None
     if trust and indicator not in cq.TUMOUR_INDICATORS:
         trust_series = cq.pathway_trend(con, indicator=indicator, trust=trust, filters=filters, disclose=disclose)
@@ -441,10 +459,10 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour
         period = _period_for(con, indicator, period)
     except DATA_ERRORS as error:
         return html.Div([header, error_message(str(error))])
-    tumour = tumour if tumour in dict(cq.TUMOUR_GROUPS) else ""
-    priority = priority if priority in dict(cq.PRIORITY_TYPES) else ""
+    tumour = tumour if tumour in dict(cq.TUMOUR_GROUPS) else EVERY
+    priority = priority if priority in dict(cq.PRIORITY_TYPES) else EVERY
     level = level if level in MAP_LEVELS else "borough"
-    trust = trust if trust in set(cq.trust_sites()["trust_code"]) else ""
+    trust = trust if trust in set(cq.trust_sites()["trust_code"]) else EVERY
     tab = tab if tab in TAB_IDS else "areas"
 
     controls = dbc.Row(
@@ -782,8 +800,8 @@ def view_csv(*, view: str, indicator: str, period: str | None, tumour: str | Non
             series = pd.DataFrame(columns=_TREND_COLUMNS)
         frame = series[[c for c in _TREND_COLUMNS if c in series]].assign(indicator_id=indicator)
         stem = f"cancer_{indicator}"
-    if tumour or priority:
-        frame = frame.assign(tumour_group=tumour or "all", priority_type=priority or "all")
+    if _chosen(tumour) or _chosen(priority):
+        frame = frame.assign(tumour_group=_chosen(tumour) or EVERY, priority_type=_chosen(priority) or EVERY)
     return frame.reset_index(drop=True), f"{stem}_{view}.csv"
 
 
@@ -829,7 +847,7 @@ dash.clientside_callback(
     function(indicator, period, tumour, priority, level, trust, tab) {
         const params = new URLSearchParams();
         const state = {indicator, period, tumour, priority, level, trust, tab};
-        for (const [key, value] of Object.entries(state)) { if (value) { params.set(key, value); } }
+        for (const [key, value] of Object.entries(state)) { if (value && value !== 'all') { params.set(key, value); } }
         const query = params.toString();
         const target = window.location.pathname + (query ? '?' + query : '');
         if (target !== window.location.pathname + window.location.search) {
