@@ -133,6 +133,7 @@ def test_gp_team_lists_only_its_own_practices_children(recorded_page, app_server
     harness.open_page(page, app_server.url("/immunisation/cohort?borough=E09000012"), recorder)
     assert page.locator("#imm-cohort-list td").count() == 0
     harness.open_page(page, app_server.url("/immunisation/cohort?age=0-18"), recorder)
+    page.locator("#imm-cohort-list td").first.wait_for()
     note = page.locator("#imm-cohort-list-note").inner_text()
     assert "practice E83003" in note
     codes = page.locator("#imm-cohort-list td[data-dash-column='practice_code']").all_inner_texts()
