@@ -47,9 +47,12 @@ def borough_map(
     unit: str,
     polarity: str,
     highlight_codes: list[str] | tuple[str, ...] = (),
+    geometry_url: str | None = None,
     height: int = 520,
 ) -> go.Figure:
     """The borough choropleth of the engine's borough rows, with ``highlight_codes`` (an ICB) drawn in thick outline.
+
+    ``geometry_url``: serve the boundaries by URL (see :func:`components.maps.area_map`).
 
     The colour scale diverges around London when the indicator has a polarity, so blue reads as
     better than London and orange as worse; with no polarity it is sequential.
@@ -63,6 +66,7 @@ def borough_map(
         unit=unit,
         polarity="high" if polarity == "none" else polarity,
         diverge_around=centre,
+        geometry_url=geometry_url,
         height=height,
     )
     codes = list(figure.data[AREA_TRACE].locations)
@@ -182,11 +186,8 @@ def intersection_chart(*, values: pd.DataFrame, value_label: str, unit: str, are
                 marker={"size": 9},
             )
         )
-    for number, label, colour, dash in ((area_value, area_label, LONDON_LINE_COLOUR, "solid"),
-                                        (target, "Target", TARGET_LINE_COLOUR, "dot")):
-        if json_safe(number) is not None:
-            figure.add_hline(y=float(number), line={"color": colour, "width": 1.5, "dash": dash},
-                             annotation_text=label, annotation_position="top left")
+    add_area_line(figure, value=area_value, label=area_label)
+    add_area_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
     apply_base_layout(figure, height=height)
     order = [g for g in ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
              if g in set(values["area_name"])]
@@ -200,11 +201,20 @@ def intersection_chart(*, values: pd.DataFrame, value_label: str, unit: str, are
     return figure
 
 
-def add_area_line(figure: go.Figure, *, value: float | None, label: str) -> go.Figure:
-    """A horizontal reference line at the selected area's overall value, labelled with the area's name."""
-    if json_safe(value) is not None:
-        figure.add_hline(y=float(value), line={"color": LONDON_LINE_COLOUR, "width": 1.5},
-                         annotation_text=label, annotation_position="top left")
+def add_area_line(figure: go.Figure, *, value: float | None, label: str, colour: str = LONDON_LINE_COLOUR,
+                  dash: str = "solid") -> go.Figure:
+    """A horizontal reference line at ``value`` (e.g. the selected area's overall value), labelled ``label``.
+
+    Drawn as a plain shape and annotation: Plotly's ``add_hline`` deep-copies the figure each call
+    (about 20 ms), which adds up in a callback.
+    """
+    number = json_safe(value)
+    if number is None:
+        return figure
+    figure.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=number, y1=number,
+                     line={"color": colour, "width": 1.5, "dash": dash})
+    figure.add_annotation(text=label, xref="paper", x=0, xanchor="left", yref="y", y=number, yanchor="bottom",
+                          showarrow=False, font={"size": 11})
     return figure
 
 
@@ -316,3 +326,20 @@ def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Fig
     figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                           font={"size": 14, "color": "#425563"})
     return figure
+
+
+def sii_map(*, values: pd.DataFrame, measure_label: str, unit: str, polarity: str,
+            geometry_url: str | None = None, height: int = 520) -> go.Figure:
+    """Slope index of inequality per borough, diverging around no gap (as :func:`components.maps.inequality_map`,
+    which takes no ``geometry_url``): percentages are shown as percentage points, and the orange end is
+    always the wider gap in favour of the least deprived."""
+    return area_map(
+        level="borough",
+        values=values,
+        value_label=measure_label,
+        unit="pp" if unit == "percent" else unit,
+        polarity="low" if polarity == "high" else "high",
+        diverge_around=0.0,
+        geometry_url=geometry_url,
+        height=height,
+    )

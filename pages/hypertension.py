@@ -23,7 +23,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.charts import funnel_plot, inequality_chart, spc_chart
-from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view
+from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view, geometry_url
 from components.hypertension_views import (
     add_area_line,
     borough_map,
@@ -40,11 +40,12 @@ from components.hypertension_views import (
     people_to_target_chart,
     placeholder_figure,
     ranked_areas_chart,
+    sii_map,
     value_label,
     whole_number,
 )
 from components.layout import data_table, error_message, page_header
-from components.maps import inequality_map, practice_area_choropleth
+from components.maps import practice_area_choropleth
 from queries import hypertension as hq
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
@@ -192,7 +193,7 @@ def comparison_view(*, indicator: str, period: str | None, icb: str | None, disc
     icbs = indicator_values(con, indicator=spec.id, period=period, by="icb", disclose=disclose)
     highlight = _icb_boroughs(icb)
     figure_map = borough_map(values=boroughs, value_label=label, unit=spec.unit, polarity=spec.polarity,
-                             highlight_codes=highlight)
+                             highlight_codes=highlight, geometry_url=geometry_url("borough"))
     ranked = ranked_areas_chart(values=boroughs, value_label=label, unit=spec.unit, target=spec.target,
                                 highlight_codes=highlight)
     icb_chart = ranked_areas_chart(values=icbs, value_label=label, unit=spec.unit, target=spec.target,
@@ -319,16 +320,23 @@ def inequality_view(*, indicator: str, period: str | None, icb: str | None, boro
     pair = hq.ordered(pair, dimension="ethnicity_group")
     intersection = intersection_chart(values=pair, value_label=label, unit=spec.unit, area_value=area_value,
                                       area_label=area, target=spec.target)
-    sii = inequality(con, indicator=spec.id, period=period, disclose=disclose)
-    sii_boroughs = sii[sii["area_code"] != hq.LONDON_CODE].rename(
+    return {"groups": groups, "pair": pair, "intersection": intersection, "figures": figures, "area": area,
+            "area_value": area_value}
+
+
+def sii_view(*, indicator: str, period: str | None, disclose: bool) -> dict[str, Any]:
+    """The slope index of inequality of London and every borough (it does not depend on the area chosen)."""
+    spec = _spec(indicator)
+    sii = inequality(_con(), indicator=spec.id, period=period, disclose=disclose)
+    boroughs = sii[sii["area_code"] != hq.LONDON_CODE].rename(
         columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
     )
     # The engine's flag also covers the quintile gap; the map shows the SII, hidden only when the SII is.
-    sii_boroughs = sii_boroughs.assign(suppressed=pd.to_numeric(sii_boroughs["value"], errors="coerce").isna())
-    sii_label = "SII (percentage points)" if spec.unit == "percent" else "SII (ratio)"
-    sii_map = inequality_map(values=sii_boroughs, measure_label=sii_label, unit=spec.unit, polarity=spec.polarity)
-    return {"groups": groups, "pair": pair, "intersection": intersection, "figures": figures, "sii": sii,
-            "sii_map": sii_map, "area": area, "area_value": area_value}
+    boroughs = boroughs.assign(suppressed=pd.to_numeric(boroughs["value"], errors="coerce").isna())
+    label = "SII (percentage points)" if spec.unit == "percent" else "SII (ratio)"
+    figure = sii_map(values=boroughs, measure_label=label, unit=spec.unit, polarity=spec.polarity,
+                     geometry_url=geometry_url("borough"))
+    return {"sii": sii, "map": figure}
 
 
 def sii_table(sii: pd.DataFrame, *, unit: str) -> pd.DataFrame:
@@ -373,7 +381,7 @@ def practices_view(*, indicator: str, period: str | None, borough: str | None, d
         values=everywhere, value_label=label, unit=spec.unit,
         polarity="high" if spec.polarity == "none" else spec.polarity,
         diverge_around=float(centre.iloc[0]) if spec.polarity != "none" and len(centre) else None,
-        outlines=True, height=480,
+        outlines=True, height=480, geometry_url=geometry_url("practice"),
     )
     view = bounds_view("borough", [borough]) if borough else None
     return {"everywhere": everywhere, "in_borough": in_borough, "ranked": ranked, "map": figure_map, "view": view}
@@ -462,7 +470,7 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
             html.Div(id=COMPARISON_MESSAGE),
             dbc.Row(
                 [
-                    dbc.Col(_section("Borough map", graph(BOROUGH_MAP, _empty_map("borough")),
+                    dbc.Col(_section("Borough map", graph(BOROUGH_MAP, _empty_map()),
                                      note="Blue: better than London; orange: worse; grey: suppressed. "
                                           "The chosen ICB's boroughs are outlined."), lg=6),
                     dbc.Col(_section("Boroughs ranked, with 95% intervals", graph(BOROUGH_RANKED),
@@ -582,15 +590,10 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
     )
 
 
-def _empty_map(kind: str):
-    """A map with its geometry and no values yet: the callbacks recolour it with a Patch."""
-    empty = empty_area_values()
-    if kind == "borough":
-        figure = borough_map(values=empty, value_label="", unit="percent", polarity="high")
-    elif kind == "sii":
-        figure = inequality_map(values=empty, measure_label="SII", unit="percent")
-    else:
-        figure = practice_area_choropleth(values=empty, value_label="", unit="percent", height=480)
+def _empty_map() -> Any:
+    """The borough map with no values yet: the comparison callback recolours it with a Patch."""
+    figure = borough_map(values=empty_area_values(), value_label="", unit="percent", polarity="high",
+                         geometry_url=geometry_url("borough"))
     # With every value missing Plotly sizes the colour bar from NaN (console errors): give it a range.
     figure.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
     return figure
@@ -728,43 +731,57 @@ dash.callback(
 
 
 def update_inequality(indicator: str, period: str | None, icb: str | None, borough: str | None,
-                      tab: str = "inequality", map_built: bool = True):
-    """Inequality charts for the selected area, ethnicity × deprivation, and the SII map and table.
-
-    Computed only while its view is open. The SII map's geometry is sent the first time (``map_built``
-    false), and recoloured with a Patch afterwards.
-    """
+                      tab: str = "inequality"):
+    """Inequality charts for the selected area and ethnicity × deprivation (computed only while open)."""
     if tab != "inequality":
         raise PreventUpdate
     try:
         view = inequality_view(indicator=indicator, period=period, icb=icb, borough=borough,
                                disclose=disclose_for_user())
     except DATA_ERRORS as error:
-        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 4), error_message(str(error)), no_update)
+        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 2), error_message(str(error)))
     spec = _spec(indicator)
     figures = [view["figures"][d] for d in INEQUALITY_GRAPHS]
-    table = _html_table(sii_table(view["sii"], unit=spec.unit), caption="Slope index of inequality by borough",
-                        table_id="hyp-sii-rows")
     area = f"Selected area: {view['area']} ({spec.title})"
-    sii_map = map_patch(view["sii_map"]) if map_built else view["sii_map"]
-    return (*figures, view["intersection"], sii_map, table, area, None, True)
+    return (*figures, view["intersection"], area, None)
 
 
 dash.callback(
     *[Output(graph_id, "figure") for graph_id in INEQUALITY_GRAPHS.values()],
     Output(INTERSECTION, "figure"),
-    Output(SII_MAP, "figure"),
-    Output(SII_TABLE, "children"),
     Output(INEQUALITY_AREA, "children"),
     Output(INEQUALITY_MESSAGE, "children"),
-    Output(SII_MAP_BUILT, "data"),
     Input(INDICATOR, "value"),
     Input(PERIOD, "value"),
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
     Input(TABS, "value"),
-    State(SII_MAP_BUILT, "data"),
 )(update_inequality)
+
+
+def update_sii(indicator: str, period: str | None, tab: str = "inequality", map_built: bool = True):
+    """The SII map and table (only indicator and period change them). The map is sent whole the first
+    time (``map_built`` false) and recoloured with a Patch afterwards."""
+    if tab != "inequality":
+        raise PreventUpdate
+    try:
+        view = sii_view(indicator=indicator, period=period, disclose=disclose_for_user())
+    except DATA_ERRORS as error:
+        return no_update, error_message(str(error)), no_update
+    table = _html_table(sii_table(view["sii"], unit=_spec(indicator).unit),
+                        caption="Slope index of inequality by borough", table_id="hyp-sii-rows")
+    return (map_patch(view["map"]) if map_built else view["map"]), table, True
+
+
+dash.callback(
+    Output(SII_MAP, "figure"),
+    Output(SII_TABLE, "children"),
+    Output(SII_MAP_BUILT, "data"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(TABS, "value"),
+    State(SII_MAP_BUILT, "data"),
+)(update_sii)
 
 
 def update_practices(indicator: str, period: str | None, borough: str | None, tab: str = "practices",
@@ -855,11 +872,11 @@ def view_csv(*, view: str, indicator: str, period: str | None, icb: str | None, 
         if frame is None:
             frame = pd.DataFrame(columns=targets["boroughs"].columns)
         stem = f"hypertension_people_to_target_{period or 'latest'}"
-    elif view.startswith("inequality_") or view in ("intersection", "sii"):
+    elif view == "sii":
+        frame = sii_view(indicator=indicator, period=period, disclose=disclose)["sii"]
+    elif view.startswith("inequality_") or view == "intersection":
         ineq = inequality_view(indicator=indicator, period=period, icb=icb, borough=borough, disclose=disclose)
-        if view == "sii":
-            frame = ineq["sii"]
-        elif view == "intersection":
+        if view == "intersection":
             frame = ineq["pair"][["area_name", "subgroup_name", *columns[2:]]].rename(
                 columns={"area_name": "ethnic_group", "subgroup_name": "imd_quintile"})
         else:
@@ -867,7 +884,7 @@ def view_csv(*, view: str, indicator: str, period: str | None, icb: str | None, 
             if dimension not in INEQUALITY_GRAPHS:
                 raise QueryError(f"Unknown view {view!r}")
             frame = ineq["groups"][dimension][columns[1:]].rename(columns={"area_name": dimension})
-        frame = frame.assign(area=ineq["area"]) if view != "sii" else frame
+        frame = frame.assign(area=ineq["area"])
     elif view == "practices":
         frame = practices_view(indicator=indicator, period=period, borough=borough, disclose=disclose)["in_borough"]
         frame = frame[columns]

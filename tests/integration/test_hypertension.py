@@ -223,7 +223,7 @@ def test_people_to_target_at_77_percent_from_unrounded_counts(page, db, period, 
 
 def test_inequality_charts_show_the_engines_groups_for_the_selected_borough(page, db, period, busiest_borough):
     outputs = page.update_inequality("hyp008", period, None, busiest_borough)
-    assert outputs[-2] is None and outputs[-1] is True
+    assert outputs[-1] is None
     charts = dict(zip(page.INEQUALITY_GRAPHS, outputs[: len(page.INEQUALITY_GRAPHS)], strict=True))
     for dimension, figure in charts.items():
         engine = indicator_values(db, indicator="hyp008", period=period, by=dimension,
@@ -239,8 +239,9 @@ def test_inequality_charts_show_the_engines_groups_for_the_selected_borough(page
 
 
 def test_ethnicity_by_deprivation_and_sii_map_are_the_engines(page, db, period):
-    outputs = page.update_inequality("hyp008", period, None, None)
-    intersection, sii_patch = outputs[len(page.INEQUALITY_GRAPHS)], outputs[len(page.INEQUALITY_GRAPHS) + 1]
+    intersection = page.update_inequality("hyp008", period, None, None)[len(page.INEQUALITY_GRAPHS)]
+    sii_patch, sii_table, built = page.update_sii("hyp008", period)
+    assert built is True
     pair = indicator_values(db, indicator="hyp008", period=period, by=("ethnicity_group", "imd_quintile"),
                             disclose=True)
     for _, row in pair[~pair["suppressed"].astype(bool)].iterrows():
@@ -250,8 +251,7 @@ def test_ethnicity_by_deprivation_and_sii_map_are_the_engines(page, db, period):
         assert same(values[row["area_name"]], row["value"])
     sii = inequality(db, indicator="hyp008", period=period, disclose=True).set_index("area_code")
     z = patch_value(sii_patch, "data", 0, "z")
-    locations = page.inequality_view(indicator="hyp008", period=period, icb=None, borough=None,
-                                     disclose=True)["sii_map"].data[0].locations
+    locations = page.sii_view(indicator="hyp008", period=period, disclose=True)["map"].data[0].locations
     for code, value in zip(locations, z, strict=True):
         assert same(value, sii.loc[code, "sii"] if code in sii.index else None), code
 
@@ -272,8 +272,9 @@ def test_practices_ranked_in_the_borough_against_london(page, db, period, busies
         if trace.name in ("Better than London", "Similar to London", "Worse than London"):
             word = trace.name.split()[0].lower()
             assert all(comparison[code] == word for code in trace.y)
-    shown_z = dict(zip(page._empty_map("practice").data[0].locations, patch_value(map_patch, "data", 0, "z"),
-                       strict=True))
+    locations = page.practices_view(indicator="hyp008", period=period, borough=busiest_borough,
+                                    disclose=True)["map"].data[0].locations
+    shown_z = dict(zip(locations, patch_value(map_patch, "data", 0, "z"), strict=True))
     for _, row in london_wide.iterrows():
         if row["area_code"] in shown_z:
             assert same(shown_z[row["area_code"]], None if row["suppressed"] else row["value"])
@@ -369,12 +370,13 @@ def test_hidden_views_wait_and_maps_send_their_geometry_once(page, period):
     from dash.exceptions import PreventUpdate
 
     with pytest.raises(PreventUpdate):
-        page.update_inequality("hyp008", period, None, None, "comparison", False)
+        page.update_inequality("hyp008", period, None, None, "comparison")
     with pytest.raises(PreventUpdate):
         page.update_targets(period, None, None, "80", "inequality")
-    first = page.update_inequality("hyp008", period, None, None, "inequality", False)[len(page.INEQUALITY_GRAPHS) + 1]
-    assert len(first.data[0].geojson["features"]) == 33, "the first answer carries the borough boundaries"
-    later = page.update_inequality("hyp008", period, None, None, "inequality", True)[len(page.INEQUALITY_GRAPHS) + 1]
+    first = page.update_sii("hyp008", period, "inequality", False)[0]
+    assert first.data[0].geojson == "/geometry/borough.geojson", "the first answer points at the boundaries"
+    later = page.update_sii("hyp008", period, "inequality", True)[0]
     assert "geojson" not in str(later.to_plotly_json()), "a recolour never resends the geometry"
     practice_first = page.update_practices("hyp008", period, None, "practices", False)[1]
-    assert len(practice_first.data[0].geojson["features"]) > 1000
+    assert practice_first.data[0].geojson == "/geometry/practice.geojson"
+    assert len(practice_first.data[0].locations) > 1000
