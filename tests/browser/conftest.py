@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: one Chromium, one app server per database, and cached page visits.
 
-All browser tests go to one pytest-xdist group, so under ``pytest -n 2 --dist loadgroup`` one worker
-serves the app and drives Chromium while the other runs the fast tests.
+Every fixture here is per process: under pytest-xdist each worker that runs browser tests builds its
+own small database, serves the app on its own free port and launches its own Chromium. (Grouping
+them on one worker with ``--dist loadgroup`` does not work with pytest 9.2: pytest-xdist issue 1386.)
 
 Set ``BROWSER_TEST_DB=/path/to/built.duckdb`` to serve an existing database instead of building the
 small test database (quicker when iterating on a page).
@@ -19,15 +20,6 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from security.users import DEMO_ACCOUNTS
 from tests.browser import harness
-
-BROWSER_DIR = Path(__file__).resolve().parent
-
-
-def pytest_collection_modifyitems(config, items):
-    """Keep every browser test on one xdist worker: one app server and one Chromium, not one per worker."""
-    for item in items:
-        if BROWSER_DIR in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session")
