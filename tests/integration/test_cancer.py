@@ -1,0 +1,245 @@
+"""The cancer page's callbacks, called as functions on the small database.
+
+What a user sees (KPI cards, map colours and trust points, ranked trusts, funnel, Sankey, waits,
+inequality charts, SPC trend, CSV rows) equals the engine's numbers, disclosed for a commissioner
+or an anonymous visitor and unrounded for the analyst; unrounded exports are audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from dash import Patch
+
+from queries import cancer as cq
+from queries.db import get_database
+from queries.indicators import default_period, indicator_values, inequality
+from security import audit
+from security.roles import Principal, Role
+from security.web import acting_as
+
+ANALYST = Principal("analyst.test", Role.ANALYST)
+COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
+
+
+@pytest.fixture(scope="module")
+def page(small_db, tmp_path_factory):
+    """The cancer page module, with settings pointing at the small database and a fresh audit folder."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PATHFINDER_DB", str(small_db))
+    patch.setenv("PATHFINDER_DEMO", "true")
+    patch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path_factory.mktemp("audit")))
+    import app  # noqa: F401  (registers the pages)
+    from pages import cancer
+
+    yield cancer
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def db(small_db):
+    return get_database(small_db)
+
+
+@pytest.fixture(scope="module")
+def year(db):
+    """The latest financial year: enough pathways at the small scale for unsuppressed trusts."""
+    return default_period(db, "cwt_fds_28d", "fy")
+
+
+def decoded(value):
+    """Plotly's typed-array JSON as a list of floats; other values as they are."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).astype(float).tolist()
+    return list(value) if value is not None else None
+
+
+def same(left, right) -> bool:
+    """Equal numbers to float32 precision (maps send float32), treating None/NaN as equal."""
+    def norm(v):
+        return math.nan if v is None or pd.isna(v) else float(v)
+    a = np.array([norm(v) for v in left])
+    b = np.array([norm(v) for v in right])
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True))
+
+
+def test_kpi_cards_show_the_engine_for_every_indicator(page, db):
+    with acting_as(COMMISSIONER):
+        cards = page.update_kpis("all", "all")
+    text = str(cards)
+    for indicator in cq.CANCER_INDICATORS:
+        row = indicator_values(db, indicator=indicator, period=default_period(db, indicator), disclose=True).iloc[0]
+        assert page.formatted(row["value"], unit="percent") in text, indicator
+
+
+def test_borough_map_and_trust_points_equal_the_engine(page, db, year):
+    with acting_as(COMMISSIONER):
+        figure, level, ranked, funnel, notice = page.update_areas("cwt_fds_28d", year, "all", "all", "borough",
+                                                                  "areas", None)
+    assert level == "borough" and notice is None
+    engine = indicator_values(db, indicator="cwt_fds_28d", period=year, by="borough", disclose=True)
+    area = figure.data[0]
+    expected = engine.set_index("area_code").reindex(list(area.locations))
+    shown = pd.to_numeric(expected["value"], errors="coerce").where(~expected["suppressed"].fillna(False).astype(bool))
+    assert same(decoded(area.z), shown.astype("float32").tolist())
+    # Trust points: one trace after the suppressed markers, each trust where its value is the pathway cut's.
+    trusts = cq.pathway_values(db, indicator="cwt_fds_28d", period=year, by="trust", disclose=True)
+    points = figure.data[-1]
+    assert points.type == "scattermap" and len(points.lat) == len(set(trusts["area_code"]) - {"unknown"})
+    first = trusts[~trusts["suppressed"].astype(bool)].iloc[0]
+    assert any(first["area_name"] in text or page.formatted(first["value"], unit="percent") in text
+               for text in points.text)
+    # Ranked trusts: the chart's values are the trusts' values.
+    drawn = [v for trace in ranked.data if trace.x is not None for v in decoded(trace.x) if v is not None]
+    for value in trusts.loc[~trusts["suppressed"].astype(bool), "value"]:
+        assert any(abs(value - v) < 1e-6 for v in drawn)
+
+
+def test_trust_totals_equal_the_engine_london(db, year):
+    for indicator in ("cwt_fds_28d", "cwt_31d", "cwt_62d", "cancer_conversion_rate"):
+        trusts = cq.pathway_values(db, indicator=indicator, period=year, by="trust", disclose=False)
+        london = indicator_values(db, indicator=indicator, period=year, disclose=False).iloc[0]
+        assert trusts["numerator"].sum() == london["numerator"]
+        assert trusts["denominator"].sum() == london["denominator"]
+
+
+def test_borough_cut_without_filters_equals_the_engine(db, year):
+    for indicator in cq.CANCER_INDICATORS:
+        period = year if indicator not in cq.TUMOUR_INDICATORS else default_period(db, indicator, "fy")
+        mine = cq.pathway_values(db, indicator=indicator, period=period, by="borough", disclose=True)
+        engine = indicator_values(db, indicator=indicator, period=period, by="borough", disclose=True)
+        merged = mine.merge(engine, on="area_code", suffixes=("", "_engine"))
+        assert len(merged) == len(engine)
+        for column in ("numerator", "denominator", "value", "ci_low", "comparison", "suppressed"):
+            assert merged[column].tolist() == merged[f"{column}_engine"].tolist() or same(
+                merged[column], merged[f"{column}_engine"]), (indicator, column)
+
+
+def test_recolour_is_a_patch_when_the_level_is_unchanged(page, year):
+    with acting_as(COMMISSIONER):
+        first = page.update_areas("cwt_62d", year, "lung", "all", "borough", "areas", None)
+        again = page.update_areas("cwt_62d", year, "breast", "all", "borough", "areas", "borough")
+        finer = page.update_areas("cwt_62d", year, "breast", "all", "practice", "areas", "borough")
+    assert not isinstance(first[0], Patch) and isinstance(again[0], Patch)
+    assert not isinstance(finer[0], Patch) and finer[1] == "practice"
+    assert finer[4] is not None  # says the practice map is not cut by tumour group
+
+
+def test_tumour_group_filter_changes_the_borough_map(page, db, year):
+    with acting_as(ANALYST):
+        figure = page.update_areas("cwt_fds_28d", year, "breast", "all", "borough", "areas", None)[0]
+    breast = cq.pathway_values(db, indicator="cwt_fds_28d", period=year, by="borough", disclose=False,
+                               filters={"tumour_group": ["breast"]}).set_index("area_code")
+    z = decoded(figure.data[0].z)
+    for code, value in zip(figure.data[0].locations, z, strict=True):
+        if code in breast.index:
+            assert value == pytest.approx(breast.loc[code, "value"], rel=1e-5)
+
+
+def test_flow_view_sankey_and_waits(page, db, year):
+    with acting_as(ANALYST):
+        sankey, crossing, told, treated, table, message = page.update_flow("cwt_fds_28d", year, "all", "all",
+                                                                           "residence_icb", "all", "flow")
+    assert message is None
+    links = cq.pathway_flows(db, period=year, disclose=False)
+    assert sum(sankey.data[0].link.value) == pytest.approx(links["patients"].sum())
+    summary = cq.crossing_summary(db, period=year, disclose=False)
+    assert f"{summary['crossing']:,.0f} of {summary['treated']:,.0f}" in crossing
+    # The told histogram's bars add up to the FDS denominator for the year (the same pathways).
+    fds = indicator_values(db, indicator="cwt_fds_28d", period=year, disclose=False).iloc[0]
+    assert sum(sum(decoded(trace.y)) for trace in told.data) == fds["denominator"]
+    within = sum(decoded(told.data[0].y))
+    assert within == fds["numerator"]
+    d62 = indicator_values(db, indicator="cwt_62d", period=year, disclose=False).iloc[0]
+    assert sum(sum(decoded(trace.y)) for trace in treated.data) == d62["denominator"]
+
+
+def test_flow_view_for_a_commissioner_is_disclosed(page, year):
+    with acting_as(COMMISSIONER):
+        view = page.flow_view(indicator="cwt_fds_28d", period=year, tumour="all", priority="all",
+                              origin="residence_borough", trust="all", disclose=page.disclose_for_user())
+    patients = pd.to_numeric(view["links"]["patients"], errors="coerce").dropna()
+    assert (patients % 5 == 0).all()
+    assert view["links"].loc[view["links"]["suppressed"], "patients"].isna().all()
+
+
+def test_inequality_view_equals_the_engine(page, db):
+    with acting_as(COMMISSIONER):
+        outputs = page.update_inequality("cancer_emergency_route", None, "inequality")
+    period = default_period(db, "cancer_emergency_route", "fy")
+    engine = indicator_values(db, indicator="cancer_emergency_route", period=period, by="sex", disclose=True)
+    sex_figure = outputs[list(page.INEQUALITY_GRAPHS).index("sex")]
+    drawn = [v for trace in sex_figure.data if trace.y is not None for v in decoded(trace.y) if v is not None]
+    for value in engine.loc[~engine["suppressed"].astype(bool), "value"]:
+        assert any(abs(value - v) < 1e-6 for v in drawn)
+    sii = inequality(db, indicator="cancer_emergency_route", period=period, disclose=True)
+    boroughs = sii[sii["area_code"] != cq.LONDON_CODE].set_index("area_code")
+    sii_map = outputs[len(page.INEQUALITY_GRAPHS)]
+    for code, value in zip(sii_map.data[0].locations, decoded(sii_map.data[0].z), strict=True):
+        expected = boroughs.loc[code, "sii"] if code in boroughs.index else None
+        assert same([value], [expected])
+
+
+def test_trend_london_and_trust_with_target_path(page, db):
+    with acting_as(ANALYST):
+        london_figure, trust_figure, message = page.update_trend("cwt_fds_28d", "all", "all", "R1H", "trend")
+    assert message is None
+    series = cq.pathway_trend(db, indicator="cwt_fds_28d", disclose=False)
+    target = [t for t in london_figure.data if t.name == "Operational target in force"]
+    assert target and list(target[0].y) == series["operational_target"].tolist()
+    # The SPC line is the series' values, and its total equals the engine's monthly totals.
+    for row in series.tail(3).itertuples():
+        engine = indicator_values(db, indicator="cwt_fds_28d", period=row.period_id, disclose=False).iloc[0]
+        assert (row.numerator, row.denominator) == (engine["numerator"], engine["denominator"])
+    trust = cq.pathway_trend(db, indicator="cwt_fds_28d", trust="R1H", disclose=False)
+    assert trust["denominator"].sum() > 0 and any(t.name == "Operational target in force" for t in trust_figure.data)
+
+
+def _csv(payload) -> pd.DataFrame:
+    content = payload["content"]
+    text = base64.b64decode(content).decode() if payload.get("base64") else content
+    return pd.read_csv(io.StringIO(text))
+
+
+def test_every_csv_is_what_the_view_shows(page, db, year):
+    for view in page.CSV_VIEWS:
+        with acting_as(COMMISSIONER):
+            frame, filename = page.view_csv(view=view, indicator="cwt_62d", period=year, tumour="all",
+                                            priority="all", level="borough", origin="residence_icb", trust="R1H",
+                                            inequality_indicator="cancer_early_stage", disclose=True)
+        assert filename.endswith(f"{view}.csv") and len(frame.columns), view
+    trusts, _ = page.view_csv(view="trusts", indicator="cwt_62d", period=year, tumour="all", priority="all",
+                              level="borough", origin="residence_icb", trust="all",
+                              inequality_indicator="cancer_early_stage", disclose=True)
+    expected = cq.pathway_values(db, indicator="cwt_62d", period=year, by="trust", disclose=True)
+    assert trusts["numerator"].tolist() == expected["numerator"].tolist()
+
+
+def test_download_for_a_commissioner_is_not_audited_and_for_the_analyst_is(page, year, monkeypatch):
+    recorded = []
+    monkeypatch.setattr(audit, "record", lambda *args, **kwargs: recorded.append(args))
+    monkeypatch.setattr(page.ctx.__class__, "triggered_id", property(lambda self: {"type": page.CSV,
+                                                                                    "view": "trusts"}))
+    with acting_as(COMMISSIONER):
+        payload, message = page.download_view([1], "cwt_fds_28d", year, "all", "all", "borough", "residence_icb",
+                                              "all", "cancer_early_stage")
+    assert message is None and not recorded
+    rounded = _csv(payload)["numerator"].dropna()
+    assert (rounded % 5 == 0).all()
+    with acting_as(ANALYST):
+        page.download_view([1], "cwt_fds_28d", year, "all", "all", "borough", "residence_icb", "all",
+                           "cancer_early_stage")
+    assert len(recorded) == 1 and recorded[0][1] == audit.VIEW_UNROUNDED
+
+
+def test_unknown_inputs_fall_back_or_say_so(page):
+    layout = page.layout(indicator="nonsense", tumour="<script>", level="x", tab="y")
+    assert "Cancer pathways" in str(layout)
+    with acting_as(None):
+        outputs = page.update_areas("cwt_fds_28d", "1999-01", "all", "all", "borough", "areas", None)
+    assert outputs[1] == "borough"  # unknown period: the default one, for an anonymous (restricted) visitor
