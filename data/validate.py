@@ -242,7 +242,7 @@ def _run_row_checks(
         if not count:
             continue
         select = ", ".join(check.example_columns)
-        example_sql = f"SELECT {select} FROM {from_sql} WHERE {check.condition} LIMIT {EXAMPLES}"  # noqa: S608
+        example_sql = f"SELECT DISTINCT {select} FROM {from_sql} WHERE {check.condition} LIMIT {EXAMPLES}"  # noqa: S608
         rows = con.execute(example_sql, bound(example_sql)).fetchall()
         names = [c.split(".")[-1].strip('"') for c in check.example_columns]
         examples = tuple(", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True)) for row in rows)
