@@ -23,6 +23,7 @@ from components.style import (
     COMPARISON_COLOURS,
     LONDON_LINE_COLOUR,
     POINT_COLOUR,
+    SUPPRESSED_COLOUR,
     TARGET_LINE_COLOUR,
     apply_base_layout,
     json_safe,
@@ -92,16 +93,30 @@ def ranked_areas_chart(
     The shared :func:`components.charts.ranked_chart` bolds one area; an ICB has several boroughs.
     """
     london = values["london_value"].dropna() if "london_value" in values else pd.Series(dtype=float)
+    hidden = values["suppressed"].fillna(False).astype(bool) | pd.to_numeric(values["value"], errors="coerce").isna()
+    # The shared chart adds one annotation per suppressed area, each re-validating all before it (seconds for
+    # a borough's 40 small practices): it draws the shown areas, and the suppressed ones are added here at once.
     figure = ranked_chart(
-        values=values,
+        values=values[~hidden],
         value_label=value_label,
         unit=unit,
         london_value=float(london.iloc[0]) if len(london) else None,
         target=target,
         title=title,
     )
+    suppressed_codes = values.loc[hidden, "area_code"].tolist()
+    if suppressed_codes:
+        figure.add_trace(go.Scatter(x=[None] * len(suppressed_codes), y=suppressed_codes, mode="markers",
+                                    name="Suppressed (1–7 patients)", marker={"color": SUPPRESSED_COLOUR,
+                                                                               "symbol": "x"},
+                                    hoverinfo="skip"))
+        notes = [{"x": 0, "xref": "paper", "y": code, "yref": "y", "text": "suppressed", "showarrow": False,
+                  "xanchor": "left", "font": {"size": 11, "color": SUPPRESSED_COLOUR}} for code in suppressed_codes]
+        figure.update_layout(annotations=[*figure.layout.annotations, *notes],
+                             height=max(260, 90 + 22 * len(values)))
     names = dict(zip(values["area_code"], values["area_name"], strict=False))
-    order = list(figure.layout.yaxis.categoryarray or [])
+    order = suppressed_codes + list(figure.layout.yaxis.categoryarray or [])
+    figure.update_yaxes(categoryarray=order, tickvals=order)
     chosen = set(highlight_codes)
     figure.update_yaxes(ticktext=[f"<b>{names[c]} ◀</b>" if c in chosen else names[c] for c in order])
     # Legend at the very top, above the "London" and "Target" labels that sit on the plot's top edge.
