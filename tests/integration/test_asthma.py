@@ -1,0 +1,396 @@
+"""The asthma page's callbacks, called as functions on the small database.
+
+What a user sees (map colours, chart points, KPI cards, table cells, CSV rows) equals the engine's
+numbers (through :mod:`queries.asthma`, which only rescales or combines them): disclosed for a
+commissioner or an anonymous visitor, unrounded for the analyst. The patient list is refused to
+aggregate roles, limited to the user's scope and audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from queries import asthma as aq
+from queries.db import get_database
+from queries.indicators import default_period, funnel_limits, indicator_values, inequality, trend
+from security import audit
+from security.roles import Principal, Role, Scope
+from security.web import acting_as
+
+ANALYST = Principal("analyst.test", Role.ANALYST)
+COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
+RESPONDER = Principal("campaign.test", Role.CAMPAIGN_RESPONDER, Scope.of(boroughs=["E09000012"]))
+BARNET = "E09000003"
+
+
+@pytest.fixture(scope="module")
+def page(small_db, tmp_path_factory):
+    """The asthma page module, with settings pointing at the small database and a fresh audit folder."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PATHFINDER_DB", str(small_db))
+    patch.setenv("PATHFINDER_DEMO", "true")
+    patch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path_factory.mktemp("audit")))
+    import app  # noqa: F401  (registers the pages)
+    from pages import asthma
+
+    yield asthma
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def db(small_db):
+    return get_database(small_db)
+
+
+@pytest.fixture(scope="module")
+def period(db):
+    return default_period(db, "ast_saba_3plus")
+
+
+def decoded(value):
+    """Plotly's typed-array JSON (``{"dtype", "bdata"}``) as a list of floats; other values as they are."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).astype(float).tolist()
+    return list(value) if value is not None else None
+
+
+def map_values(figure) -> dict[str, float | None]:
+    """Area code -> colour value of a map figure's area trace (NaN = not drawn)."""
+    trace = figure.to_plotly_json()["data"][0]
+    z = decoded(trace["z"])
+    return {code: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+            for code, v in zip(decoded(trace["locations"]), z, strict=True)}
+
+
+def patch_value(patch, *location):
+    for operation in patch.to_plotly_json()["operations"]:
+        if operation["operation"] == "Assign" and operation["location"] == list(location):
+            return decoded(operation["params"]["value"])
+    raise AssertionError(f"the patch assigns nothing at {location}")
+
+
+def plotted(figure, axis: str = "y") -> dict[str, float]:
+    """Category -> value over every marker trace with a category axis (ranked, inequality charts)."""
+    other = "x" if axis == "y" else "y"
+    points = {}
+    for trace in figure.to_plotly_json()["data"]:
+        if trace.get("type") not in ("scatter", "bar") or trace.get(other) is None or trace.get(axis) is None:
+            continue
+        for category, value in zip(decoded(trace[other]), decoded(trace[axis]), strict=False):
+            if isinstance(category, str) and value is not None and not (isinstance(value, float) and math.isnan(value)):
+                points[category] = float(value)
+    return points
+
+
+def text_of(component) -> str:
+    """All text inside a Dash component tree."""
+    if component is None:
+        return ""
+    if isinstance(component, str | int | float):
+        return str(component)
+    if isinstance(component, list | tuple):
+        return " ".join(text_of(c) for c in component)
+    return text_of(getattr(component, "children", None))
+
+
+def engine(db, indicator, period, by, *, disclose, filters=None):
+    return indicator_values(db, indicator=indicator, period=period, by=by, filters=filters, disclose=disclose)
+
+
+# ---------------------------------------------------------------- measures derived from the engine
+
+
+def test_rates_and_age_groups_are_the_engines_numbers(db, period):
+    per_1000 = aq.measure_values(db, measure_id="ast_admissions_per_1000", period=period, by="borough",
+                                 disclose=False)
+    raw = engine(db, "ast_emergency_admissions", period, "borough", disclose=False)
+    assert np.allclose(per_1000["value"].astype(float), raw["value"].astype(float) * 10, equal_nan=True)
+    per_100k = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="borough",
+                                 disclose=False).set_index("area_code")
+    population = engine(db, "ast_prevalence", period, "borough", disclose=False).set_index("area_code")
+    admitted = raw.set_index("area_code")["numerator"].reindex(population.index).fillna(0)
+    assert np.allclose(per_100k["value"].astype(float), (admitted / population["denominator"] * 1e5).astype(float))
+    tolerance = 1e-6  # Wilson's lower bound at 0 events is 0 up to rounding
+    assert (per_100k["ci_low"] <= per_100k["value"] + tolerance).all()
+    assert (per_100k["value"] <= per_100k["ci_high"] + tolerance).all()
+    children = aq.measure_values(db, measure_id="ast_prevalence_children", period=period, by="london",
+                                 disclose=False)
+    direct = engine(db, "ast_prevalence", period, "london", disclose=False, filters={"age_band": ["5-17"]})
+    assert children["numerator"].iloc[0] == direct["numerator"].iloc[0] > 0
+    adults = aq.measure_values(db, measure_id="ast_prevalence_adults", period=period, by="london", disclose=False)
+    everyone = engine(db, "ast_prevalence", period, "london", disclose=False)
+    # Nobody under 6 is on the register, so children + adults = everyone on it.
+    assert children["numerator"].iloc[0] + adults["numerator"].iloc[0] == everyone["numerator"].iloc[0]
+
+
+def test_per_population_rate_follows_disclosure(db, period):
+    shown = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="practice",
+                              disclose=True)
+    raw = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="practice",
+                            disclose=False)
+    hidden = shown[shown["suppressed"].astype(bool)]
+    assert len(hidden) and hidden["value"].isna().all() and hidden["ci_low"].isna().all()
+    small = raw["numerator"].between(1, 7).to_numpy()
+    assert shown.loc[small, "numerator"].isna().all() and shown.loc[small, "suppressed"].all()
+    counts = pd.to_numeric(shown["numerator"], errors="coerce").dropna()
+    assert ((counts % 5) == 0).all()
+
+
+# ---------------------------------------------------------------- areas view
+
+
+def test_map_ranked_chart_and_kpis_equal_the_engine(page, db, period):
+    with acting_as(COMMISSIONER):
+        figure, ranked, kpis, table, message, level = page.update_areas("ast_saba_3plus", period, "all", "borough",
+                                                                        "areas", None)
+    assert message is None and level == "borough"
+    expected = engine(db, "ast_saba_3plus", period, "borough", disclose=True).set_index("area_code")
+    colours = map_values(figure)
+    for code, row in expected.iterrows():
+        if row["suppressed"]:
+            assert colours[code] is None
+        else:
+            assert colours[code] == pytest.approx(row["value"], rel=1e-5)
+    on_chart = plotted(ranked, axis="x")  # the ranked chart keys its rows by area code
+    shown = expected[~expected["suppressed"].astype(bool)]
+    assert {code: pytest.approx(v) for code, v in shown["value"].items()} == on_chart
+    london = engine(db, "ast_saba_3plus", period, "london", disclose=True).iloc[0]
+    assert f"{london['value']:.1f}%" in text_of(kpis)
+    assert f"{london['numerator']:,.0f} of {london['denominator']:,.0f}" in text_of(kpis)
+    rows = text_of(table)
+    assert "Compared with London" in rows and shown["area_name"].iloc[0] in rows
+
+
+def test_map_recolours_with_a_patch_at_the_same_level(page, db, period):
+    with acting_as(ANALYST):
+        patch, *_ = page.update_areas("ast_review_12m", period, "all", "borough", "areas", "borough")
+    expected = engine(db, "ast_review_12m", period, "borough", disclose=False)
+    z = patch_value(patch, "data", 0, "z")
+    assert sorted(v for v in z if not math.isnan(v)) == pytest.approx(sorted(expected["value"].astype(float)))
+
+
+def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
+    with acting_as(ANALYST):
+        figure, _, _, table, _, level = page.update_areas("ast_prevalence", period, BARNET, "practice", "areas",
+                                                          "borough")
+    assert level == "practice"
+    expected = engine(db, "ast_prevalence", period, "practice", disclose=False).set_index("area_code")
+    colours = map_values(figure)
+    drawn = {code: v for code, v in colours.items() if v is not None}
+    assert drawn and all(v == pytest.approx(expected.loc[code, "value"], rel=1e-5) for code, v in drawn.items())
+    barnet = set(aq.practices(db, borough_code=BARNET)["practice_name"])
+    shown = text_of(table)
+    assert any(name in shown for name in barnet)
+    with acting_as(ANALYST):
+        lsoa, *_ = page.update_areas("ast_prevalence", period, "all", "lsoa", "areas", "practice")
+    assert len(map_values(lsoa)) > 4000
+
+
+# ---------------------------------------------------------------- prescribing safety
+
+
+def test_safety_panel_equals_the_engine(page, db, period):
+    with acting_as(COMMISSIONER):
+        thresholds, ages, funnel, imd, ethnicity, message = page.update_safety(period, BARNET, "ast_saba_6plus",
+                                                                               "safety", "practice")
+    assert message is None
+    filters = {"borough": [BARNET]}
+    points = plotted(thresholds)
+    for measure_id, label in (("ast_saba_3plus", "SABA 3+"), ("ast_saba_6plus", "SABA 6+"),
+                              ("ast_saba_12plus", "SABA 12+"), ("ast_saba_no_ics", "SABA, no ICS")):
+        row = engine(db, measure_id, period, "london", disclose=True, filters=filters).iloc[0]
+        if row["suppressed"]:
+            assert label not in points
+        else:
+            assert points[label] == pytest.approx(row["value"])
+    for bands, name in ((["5-17"], "Children (6-17)"), (list(aq.ADULT_BANDS), "Adults (18+)")):
+        row = engine(db, "ast_saba_6plus", period, "london", disclose=True,
+                     filters={"borough": [BARNET], "age_band": bands}).iloc[0]
+        if not row["suppressed"]:
+            assert plotted(ages)[name] == pytest.approx(row["value"])
+    by_imd = engine(db, "ast_saba_6plus", period, "imd_quintile", disclose=True, filters=filters)
+    shown = by_imd[~by_imd["suppressed"].astype(bool)]
+    assert {k: pytest.approx(v) for k, v in zip(shown["area_name"], shown["value"], strict=True)} == plotted(imd)
+    assert plotted(ethnicity)
+    expected = funnel_limits(db, indicator="ast_saba_no_ics", period=period, by="practice", disclose=True)
+    drawn = sum(len(decoded(t.get("x")) or []) for t in funnel.to_plotly_json()["data"]
+                if t.get("mode") == "markers" or (t.get("mode") or "").startswith("markers"))
+    assert drawn >= int((~expected["points"]["suppressed"].astype(bool)).sum())
+
+
+# ---------------------------------------------------------------- before admission (linked)
+
+
+def test_before_admission_table_and_csv_equal_the_query(page, db, period):
+    with acting_as(ANALYST):
+        figure, table, message = page.update_linked(period, "3", "borough", "linked")
+        frame, filename = page.view_csv(view="linked", measure_id="ast_saba_3plus", period=period, borough=None,
+                                        level="borough", safety_measure="ast_saba_3plus", linked_threshold="3",
+                                        linked_group="borough", trend_level="london", practice=None, disclose=False)
+    assert message is None and filename.endswith("linked.csv")
+    expected = aq.linked_admissions(db, period=period, saba_threshold=3, by="borough", disclose=False)
+    pd.testing.assert_frame_equal(frame, expected)
+    history = aq.admission_history(db)
+    admitted = history[history["period_id"] == period]
+    london = expected[(expected["area_code"] == aq.LONDON_CODE) & (expected["measure"] == "saba_over")].iloc[0]
+    assert london["denominator"] == len(admitted) > 0
+    assert london["numerator"] == int((admitted["saba_before"] >= 3).sum())
+    assert f"{london['value']:.1f}% ({london['numerator']:,.0f})" in text_of(table)
+    bars = {trace["name"] for trace in figure.to_plotly_json()["data"]}
+    assert set(aq.LINKED_MEASURES.values()) <= bars
+
+
+def test_before_admission_is_disclosed_for_commissioners(page, period):
+    with acting_as(COMMISSIONER):
+        frame, _ = page.view_csv(view="linked", measure_id="ast_saba_3plus", period=period, borough=None,
+                                 level="borough", safety_measure="ast_saba_3plus", linked_threshold="12",
+                                 linked_group="age_group", trend_level="london", practice=None,
+                                 disclose=page.disclose_for_user())
+    counts = pd.to_numeric(frame["numerator"], errors="coerce").dropna()
+    assert ((counts % 5) == 0).all()
+    assert frame.loc[frame["suppressed"].astype(bool), "value"].isna().all()
+
+
+# ---------------------------------------------------------------- inequality, practices, trend
+
+
+def test_sii_table_and_map_equal_the_engine(page, db, period):
+    with acting_as(ANALYST):
+        sii_map, table, message, built = page.update_inequality("ast_review_12m", period, "inequality", False)
+    assert message is None and built is True
+    expected = inequality(db, indicator="ast_review_12m", period=period, disclose=False)
+    boroughs = expected[expected["area_code"] != aq.LONDON_CODE].set_index("area_code")
+    colours = map_values(sii_map)
+    for code, value in colours.items():
+        if value is not None:
+            assert value == pytest.approx(boroughs.loc[code, "sii"], rel=1e-5)
+    london = expected.iloc[0]
+    assert f"{london['sii']:+.1f} pp" in text_of(table)
+
+
+def test_practices_ranked_and_trend_equal_the_engine(page, db, period):
+    with acting_as(ANALYST):
+        ranked, spc, title, message = page.update_practices("ast_action_plan", period, BARNET, "borough", "",
+                                                            "practices")
+    assert message is None and "Barnet" in title
+    barnet = set(aq.practices(db, borough_code=BARNET)["practice_code"])
+    expected = engine(db, "ast_action_plan", period, "practice", disclose=False)
+    expected = expected[expected["area_code"].isin(barnet)]
+    on_chart = plotted(ranked, axis="x")
+    shown = expected.dropna(subset=["value"])
+    assert len(shown) and on_chart == {code: pytest.approx(v) for code, v in zip(shown["area_code"], shown["value"],
+                                                                                 strict=True)}
+    series = trend(db, indicator="ast_action_plan", by="london", filters={"borough": [BARNET]}, disclose=False)
+    values = [v for t in spc.to_plotly_json()["data"] for v in (decoded(t.get("y")) or [])]
+    assert all(any(v == pytest.approx(s) for v in values) for s in series["value"].astype(float))
+
+
+def test_trend_of_per_1000_rate_is_the_engines_times_ten(page, period):
+    with acting_as(ANALYST):
+        view = page.trend_view(measure_id="ast_admissions_per_100k", level="london", borough=None, practice=None,
+                               disclose=False)
+    series = trend(get_database(page.default_database().path), indicator="ast_emergency_admissions", by="london",
+                   disclose=False)
+    assert view["measure"].id == "ast_admissions_per_1000"
+    assert np.allclose(view["series"]["value"].astype(float), series["value"].astype(float) * 10)
+
+
+# ---------------------------------------------------------------- patient list
+
+
+def test_aggregate_roles_and_anonymous_visitors_get_no_patient_rows(page, period):
+    for principal in (None, COMMISSIONER, ANALYST):
+        with acting_as(principal):
+            options, value = page.list_practice_options("patients")
+            table, note = page.show_patients(1, period, "E83003", "3")
+            export, refusal = page.export_patients(1, period, "E83003", "3")
+        assert options == [page.NO_PRACTICE] and value == ""
+        assert table is None and "aggregate figures only" in text_of(note)
+        assert export is page.no_update and "aggregate figures only" in text_of(refusal)
+
+
+@pytest.fixture(scope="module")
+def listed_practice(db, period) -> str:
+    """The practice with most patients on the SABA 3+ without ICS list (the small database has few)."""
+    row = db.cursor().execute(
+        "SELECT d.practice_code, count(*) AS n FROM ind_patient AS a "
+        "JOIN ind_patient AS b ON b.patient_id = a.patient_id AND b.period_id = a.period_id "
+        "JOIN patient_dim AS d ON d.patient_id = a.patient_id "
+        "WHERE a.indicator_id = 'ast_saba_3plus' AND a.numerator = 1 AND b.indicator_id = 'ast_saba_no_ics' "
+        "AND b.numerator = 1 AND a.period_id = ? GROUP BY 1 ORDER BY n DESC, 1 LIMIT 1", [period]).fetchone()
+    assert row is not None, "no patient on the list anywhere in the small database"
+    return row[0]
+
+
+def test_gp_team_sees_its_own_practice_only_and_is_audited(page, db, period, listed_practice):
+    gp = Principal("gp.asthma.test", Role.GP_TEAM, Scope.of(practices=[listed_practice]))
+    other = "F84003" if listed_practice != "F84003" else "E83003"
+    with acting_as(gp):
+        options, value = page.list_practice_options("patients")
+        table, note = page.show_patients(1, period, listed_practice, "3")
+        elsewhere, refusal = page.show_patients(1, period, other, "3")
+        export, _ = page.export_patients(1, period, listed_practice, "3")
+    assert [o["value"] for o in options] == ["", listed_practice] and value == listed_practice
+    expected = aq.saba_no_ics_patients(db, period=period, practice_code=listed_practice,
+                                       scope=aq.RowScope(practice_codes=(listed_practice,)), saba_threshold=3)
+    assert len(expected) > 0
+    shown = text_of(table)
+    assert all(pid in shown for pid in expected["patient_id"])
+    assert elsewhere is None and "outside your scope" in text_of(refusal)
+    exported = pd.read_csv(io.StringIO(export["content"]))
+    assert exported["Pseudonymised id"].tolist() == expected["patient_id"].tolist()
+    entries = audit.entries(username=gp.username)
+    assert len(entries) == 2
+    assert {e.action for e in entries} == {audit.VIEW_PATIENT_ROWS, audit.EXPORT_PATIENT_ROWS}
+    assert entries[0].row_count == len(expected) and entries[0].filters["scope_practices"] == [listed_practice]
+
+
+def test_campaign_responder_lists_practices_of_their_borough(page, db):
+    with acting_as(RESPONDER):
+        options, _ = page.list_practice_options("patients")
+    codes = {o["value"] for o in options} - {""}
+    assert codes and codes <= set(aq.practices(db, borough_code="E09000012")["practice_code"])
+
+
+# ---------------------------------------------------------------- CSV and URL state
+
+
+def test_map_csv_is_exactly_the_map(page, db, period):
+    with acting_as(COMMISSIONER):
+        frame, filename = page.view_csv(view="map", measure_id="ast_saba_no_ics", period=period, borough=None,
+                                        level="borough", safety_measure="ast_saba_3plus", linked_threshold="3",
+                                        linked_group="borough", trend_level="london", practice=None, disclose=True)
+    expected = engine(db, "ast_saba_no_ics", period, "borough", disclose=True)
+    assert filename == f"asthma_ast_saba_no_ics_{period}_map_borough.csv"
+    assert frame["area_code"].tolist() == expected["area_code"].tolist()
+    assert frame["numerator"].tolist() == expected["numerator"].tolist()
+
+
+def test_layout_reads_url_state_and_ignores_unknown_values(page, period):
+    chosen = page.layout(measure="ast_admissions_per_100k", period=period, borough=BARNET, tab="linked",
+                         level="lsoa")
+    unknown = page.layout(measure="nonsense", period="1999", borough="'; DROP TABLE x", tab="nope", level="x")
+
+    def find(component, component_id):
+        if getattr(component, "id", None) == component_id:
+            return component
+        children = getattr(component, "children", None)
+        for child in children if isinstance(children, list | tuple) else [children]:
+            if child is not None and not isinstance(child, str):
+                found = find(child, component_id)
+                if found is not None:
+                    return found
+        return None
+
+    assert find(chosen, page.MEASURE).value == "ast_admissions_per_100k"
+    assert find(chosen, page.BOROUGH).value == BARNET
+    assert find(chosen, page.TABS).value == "linked" and find(chosen, page.MAP_LEVEL).value == "lsoa"
+    assert find(unknown, page.MEASURE).value == aq.DEFAULT_MEASURE
+    assert find(unknown, page.BOROUGH).value == "all" and find(unknown, page.TABS).value == "areas"
+    assert find(unknown, page.PERIOD).value == period
