@@ -235,19 +235,22 @@ def add_area_line(figure: go.Figure, *, value: float | None, label: str, colour:
 
 def indicator_card(*, title: str, rule_version: str, source: str, numerator: str, denominator: str,
                    target_source: str = "", notes: str = "") -> dbc.Card:
-    """What the chosen indicator counts and which rule version it follows."""
-    rows = [
-        html.H2(title, className="h6 mb-1"),
-        html.P([html.Strong("Rule: "), rule_version, " ", html.Span(source, className="text-muted")],
-               className="small mb-1"),
+    """What the chosen indicator counts and which rule version it follows (the definition can be folded away)."""
+    details = [
         html.P([html.Strong("Counts: "), numerator], className="small mb-1"),
         html.P([html.Strong("Out of: "), denominator], className="small mb-1"),
     ]
     if target_source:
-        rows.append(html.P([html.Strong("Ambition: "), target_source], className="small mb-1"))
+        details.append(html.P([html.Strong("Ambition: "), target_source], className="small mb-1"))
     if notes:
-        rows.append(html.P([html.Strong("Note: "), notes], className="small mb-0 text-muted"))
-    return dbc.Card(dbc.CardBody(rows), className="mb-3")
+        details.append(html.P([html.Strong("Note: "), notes], className="small mb-0 text-muted"))
+    body = [
+        html.H2(title, className="h6 mb-1"),
+        html.P([html.Strong("Rule: "), rule_version, " ", html.Span(source, className="text-muted")],
+               className="small mb-1"),
+        html.Details([html.Summary("Definition", className="small"), *details], open=True),
+    ]
+    return dbc.Card(dbc.CardBody(body), className="mb-3")
 
 
 def kpi_cards(*, cards: list[dict]) -> dbc.Row:

@@ -537,7 +537,8 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
             dbc.Row(
                 [
                     dbc.Col(_section("Practices in the borough, ranked", graph(PRACTICE_RANKED), _csv("practices"),
-                                     note="Compared with London. Choose a borough above."), lg=6),
+                                     note="Each practice compared with London; practices with 1–7 patients are listed "
+                                          "as suppressed."), lg=6),
                     dbc.Col(_section("Practice map", graph(PRACTICE_MAP, placeholder_figure()),
                                      note="Practice areas: the part of London nearest each practice."), lg=6),
                 ]
@@ -606,8 +607,10 @@ def _borough_options(boroughs: pd.DataFrame, icb: str | None) -> list[dict]:
 
 def _select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
     """A labelled native select: keyboard and screen-reader friendly, unlike a custom dropdown."""
+    # dbc.Select shows its placeholder (not the matching option) for the empty value: name it like that option.
+    empty = next((o["label"] for o in options if o["value"] == ""), None)
     return html.Div([dbc.Label(label, html_for=select_id, className="mb-1"),
-                     dbc.Select(id=select_id, value=value, options=options)])
+                     dbc.Select(id=select_id, value=value, options=options, placeholder=empty)])
 
 
 # ---------------------------------------------------------------- callbacks
