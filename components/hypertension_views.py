@@ -256,7 +256,7 @@ def indicator_card(*, title: str, rule_version: str, source: str, numerator: str
 def kpi_cards(*, cards: list[dict]) -> dbc.Row:
     """One stat card per indicator: ``cards`` items have ``label``, ``value`` (text) and ``note``."""
     return dbc.Row(
-        [dbc.Col(stat_card(c["label"], c["value"], c.get("note", "")), xs=6, md=4, xl=2, className="mb-2")
+        [dbc.Col(stat_card(c["label"], c["value"], c.get("note", "")), xs=6, md=3, className="mb-2")
          for c in cards],
         className="g-2 mb-2",
     )

@@ -212,8 +212,13 @@ def kpi_values(*, period: str | None, icb: str | None, disclose: bool) -> pd.Dat
     return pd.concat(rows, ignore_index=True)
 
 
-def _kpi_cards(frame: pd.DataFrame, area: str) -> list[dict]:
+def _kpi_cards(frame: pd.DataFrame, area: str, undiagnosed: dict | None = None) -> list[dict]:
     cards = []
+    if undiagnosed is not None:
+        cards.append({"label": "Adults estimated undiagnosed",
+                      "value": whole_number(undiagnosed["estimated_undiagnosed"]),
+                      "note": f"{area}; expected {whole_number(undiagnosed['expected'])} minus "
+                              f"{whole_number(undiagnosed['recorded'])} on the register"})
     for row in frame.to_dict("records"):
         spec = get(row["indicator_id"])
         note = f"{area}; {whole_number(row['numerator'])} of {whole_number(row['denominator'])}"
@@ -663,13 +668,15 @@ def update_comparison(indicator: str, period: str | None, icb: str | None):
     try:
         view = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)
         kpis = kpi_values(period=period, icb=icb, disclose=disclose)
+        undiagnosed = hq.estimated_undiagnosed(_con(), period=period, filters=hq.area_filters(level="icb", code=icb),
+                                               disclose=disclose)
         area = _area_name("icb", icb) if icb else "London"
     except DATA_ERRORS as error:
         return (no_update, no_update, no_update, no_update, no_update, error_message(str(error)))
     spec = _spec(indicator)
     table = _html_table(comparison_table(view["boroughs"], unit=spec.unit), caption=f"{spec.title} by borough",
                         table_id="hyp-borough-rows")
-    cards = kpi_cards(cards=_kpi_cards(kpis, area))
+    cards = kpi_cards(cards=_kpi_cards(kpis, area, undiagnosed))
     return map_patch(view["map"]), view["ranked"], view["icb_chart"], cards, table, None
 
 

@@ -265,3 +265,23 @@ def borough_comparison(
     table.insert(0, "period_id", period_id)
     return table
 
+
+
+def estimated_undiagnosed(
+    con: Any, *, period: str | None = None, filters: dict[str, Any] | None = None, disclose: bool = True
+) -> dict[str, float | None]:
+    """Adults estimated to have undiagnosed hypertension (expected minus recorded, not below 0) in the area.
+
+    Returns ``{"estimated_undiagnosed", "recorded", "expected"}``; each disclosed from its exact value
+    when ``disclose`` (never a difference of rounded numbers).
+    """
+    row = indicator_values(con, indicator="hyp_detection_ratio", period=period, filters=filters,
+                           disclose=False).iloc[0]
+    exact = {
+        "estimated_undiagnosed": max(float(row["denominator"]) - float(row["numerator"]), 0.0),
+        "recorded": float(row["numerator"]),
+        "expected": float(row["denominator"]),
+    }
+    if not disclose:
+        return exact
+    return {key: disclosure.disclose_count(value) for key, value in exact.items()}

@@ -380,3 +380,15 @@ def test_hidden_views_wait_and_maps_send_their_geometry_once(page, period):
     practice_first = page.update_practices("hyp008", period, None, "practices", False)[1]
     assert practice_first.data[0].geojson == "/geometry/practice.geojson"
     assert len(practice_first.data[0].locations) > 1000
+
+
+def test_kpi_cards_show_the_estimated_number_undiagnosed_disclosed_from_the_exact_difference(page, db, period):
+    *_, cards, _, _ = page.update_comparison("hyp_detection_ratio", period, NORTH_EAST_LONDON)
+    raw = indicator_values(db, indicator="hyp_detection_ratio", period=period, filters={"icb": [NORTH_EAST_LONDON]},
+                           disclose=False).iloc[0]
+    expected = disclosure.disclose_count(max(raw["denominator"] - raw["numerator"], 0))
+    assert "Adults estimated undiagnosed" in str(cards)
+    assert f"{expected:,.0f}" in str(cards)
+    with acting_as(ANALYST):
+        exact = page.hq.estimated_undiagnosed(db, period=period, filters={"icb": [NORTH_EAST_LONDON]}, disclose=False)
+    assert exact["estimated_undiagnosed"] == raw["denominator"] - raw["numerator"]
