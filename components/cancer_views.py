@@ -7,6 +7,8 @@ All keyword-only; suppressed rows are never drawn as 0.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -153,7 +155,8 @@ def wait_histogram(
                          legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0},
                          margin={"t": 60})
     if not (counts[~hidden] > 0).any():
-        figure.add_annotation(text="No bars to draw: no pathways, or every bin has 1–7 pathways (suppressed)", x=0.5,
+        figure.add_annotation(text=_wrapped("No bars to draw: no pathways, or every bin has 1–7 pathways (suppressed)"),
+                              x=0.5,
                               y=0.5, xref="paper", yref="paper", showarrow=False)
     return figure
 
@@ -183,6 +186,11 @@ def empty_message_figure(text: str, *, height: int = 360) -> go.Figure:
     apply_base_layout(figure, height=height)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
-    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+    figure.add_annotation(text=_wrapped(text), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                           font={"size": 14, "color": "#425563"})
     return figure
+
+
+def _wrapped(text: str, width: int = 42) -> str:
+    """Plotly annotations do not wrap: break long messages into lines that fit a phone."""
+    return "<br>".join(textwrap.wrap(text, width=width)) or text

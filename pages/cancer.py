@@ -203,52 +203,66 @@ def _kpi_cards(frame: pd.DataFrame, periods: dict[str, str]) -> list[dict]:
                f"{whole_number(row['denominator'])}"
         if spec.target is not None:
             note += f"; standard {spec.target:.0f}%"
-        cards.append({"label": spec.title, "value": formatted(row["value"], unit=spec.unit), "note": note})
+        value = formatted(row["value"], unit=spec.unit)
+        if value == "suppressed":  # the word does not fit a KPI figure: a dash, and the reason in the note
+            value, note = "–", f"Suppressed (1–7 in the count). {note}"
+        cards.append({"label": spec.title, "value": value, "note": note})
     return cards
 
 
+AREA_PARTS = ("map", "ranked", "funnel")
+
+
 def areas_view(*, indicator: str, period: str | None, tumour: str | None, priority: str | None, level: str,
-               disclose: bool) -> dict[str, Any]:
-    """The map (areas at ``level`` plus trusts as points), trusts ranked with CIs, and the trust funnel."""
+               disclose: bool, parts: tuple[str, ...] = AREA_PARTS) -> dict[str, Any]:
+    """The map (areas at ``level`` plus trusts as points), trusts ranked with CIs, and the trust funnel.
+
+    ``parts``: which of ``map``, ``ranked``, ``funnel`` to build (each is its own callback, so the
+    browser asks for them in parallel); frames behind every built part are returned too.
+    """
     indicator = _indicator(indicator)
     spec = get(indicator)
     con = _con()
     period = _period_for(con, indicator, period)
     level = level if level in MAP_LEVELS else "borough"
     filters = _filters(indicator, tumour, priority)
-    notice = None
-    if filters and level != "borough":
+    notice, areas, figure_map = None, None, None
+    label = _label(indicator)
+    has_trusts = indicator not in cq.TUMOUR_INDICATORS
+    trusts = (cq.pathway_values(con, indicator=indicator, period=period, by="trust", filters=filters,
+                                disclose=disclose) if has_trusts and {"map", "ranked"} & set(parts) else None)
+    if "map" in parts and filters and level != "borough":
         # The pathway cube is by borough; finer maps come from the engine, which has no tumour group or priority.
         notice = ("Tumour group and priority type filter the borough map, the trusts, flows and waits; "
                   "the practice and LSOA maps show every tumour group and priority type.")
         areas = indicator_values(con, indicator=indicator, period=period, by=level, disclose=disclose)
-    else:
+    elif "map" in parts:
         areas = _values(con, indicator=indicator, period=period, by=level, filters=filters, disclose=disclose)
-    label = _label(indicator)
-    has_trusts = indicator not in cq.TUMOUR_INDICATORS
-    trusts = (cq.pathway_values(con, indicator=indicator, period=period, by="trust", filters=filters,
-                                disclose=disclose) if has_trusts else None)
-    london = areas["london_value"].dropna()
-    centre = float(london.iloc[0]) if spec.polarity != "none" and len(london) else None
-    figure_map = area_map(level=level, values=areas, value_label=label, unit=spec.unit,
-                          polarity="high" if spec.polarity == "none" else spec.polarity, diverge_around=centre,
-                          height=520)
-    has_values = bool(pd.to_numeric(pd.Series(figure_map.data[0].z), errors="coerce").notna().any())
-    figure_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
-    if not has_values:
-        figure_map.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
-    add_trust_points(figure_map, values=trusts, sites=cq.trust_sites(), value_label=label, unit=spec.unit)
-    if has_trusts:
+    if "map" in parts:
+        london = areas["london_value"].dropna()
+        centre = float(london.iloc[0]) if spec.polarity != "none" and len(london) else None
+        figure_map = area_map(level=level, values=areas, value_label=label, unit=spec.unit,
+                              polarity="high" if spec.polarity == "none" else spec.polarity, diverge_around=centre,
+                              height=520)
+        has_values = bool(pd.to_numeric(pd.Series(figure_map.data[0].z), errors="coerce").notna().any())
+        figure_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
+        if not has_values:
+            figure_map.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
+        add_trust_points(figure_map, values=trusts, sites=cq.trust_sites(), value_label=label, unit=spec.unit)
+    ranked, funnel, funnel_figure = None, None, None
+    if has_trusts and "ranked" in parts:
         shown = trusts[trusts["area_code"] != "unknown"]
         ranked = ranked_areas_chart(values=shown, value_label=label, unit=spec.unit, target=spec.target)
+    elif "ranked" in parts:
+        ranked = empty_message_figure("Registered tumours carry no trust: see the maps and inequality views.")
+    if has_trusts and "funnel" in parts:
         funnel = cq.trust_funnel(con, indicator=indicator, period=period, filters=filters, disclose=disclose)
         funnel_points = funnel["points"][funnel["points"]["area_code"] != "unknown"]
         funnel_figure = funnel_plot(points=funnel_points, limits=funnel["limits"],
                                     london_value=funnel["london_value"], value_label=label, unit=spec.unit,
                                     polarity=spec.polarity)
-    else:
-        ranked = empty_message_figure("Registered tumours carry no trust: see the maps and inequality views.")
-        funnel, funnel_figure = None, empty_message_figure("No trust funnel for registry measures.")
+    elif "funnel" in parts:
+        funnel_figure = empty_message_figure("No trust funnel for registry measures.")
     return {"indicator": indicator, "period": period, "level": level, "areas": areas, "trusts": trusts,
             "funnel": funnel, "map": figure_map, "ranked": ranked, "funnel_figure": funnel_figure,
             "notice": notice}
@@ -259,14 +273,29 @@ def _first_number(column: pd.Series) -> float | None:
     return float(values.iloc[0]) if len(values) else None
 
 
+FLOW_PARTS = ("sankey", "waits")
+
+
 def flow_view(*, indicator: str, period: str | None, tumour: str | None, priority: str | None, origin: str,
-              trust: str | None, disclose: bool) -> dict[str, Any]:
-    """The Sankey of treated pathways and the two waiting-time distributions (London or one trust)."""
+              trust: str | None, disclose: bool, parts: tuple[str, ...] = FLOW_PARTS) -> dict[str, Any]:
+    """The Sankey of treated pathways and the two waiting-time distributions (London or one trust).
+
+    ``parts``: ``sankey`` (links, crossing count) and/or ``waits`` (histograms and the per-trust table).
+    """
     con = _con()
     indicator = _indicator(indicator)
     period = _period_for(con, indicator, period)
     filters = _waits_filters(tumour, priority)
     origin = origin if origin in cq.FLOW_ORIGINS else "residence_icb"
+    view: dict[str, Any] = {"period": period}
+    if "sankey" in parts:
+        view.update(_sankey_part(con, period=period, origin=origin, filters=filters, disclose=disclose))
+    if "waits" in parts:
+        view.update(_waits_part(con, period=period, trust=_chosen(trust), filters=filters, disclose=disclose))
+    return view
+
+
+def _sankey_part(con, *, period: str, origin: str, filters: dict, disclose: bool) -> dict[str, Any]:
     links = cq.pathway_flows(con, period=period, origin=origin, filters=filters, disclose=disclose)
     drawable = pd.to_numeric(links["patients"], errors="coerce").notna() & ~links["suppressed"].astype(bool)
     if drawable.any():
@@ -276,7 +305,11 @@ def flow_view(*, indicator: str, period: str | None, tumour: str | None, priorit
                                       "choose a quarter or financial year.", height=200)
     else:
         sankey = empty_message_figure("No treated pathways in this period for this choice.", height=200)
-    trust = _chosen(trust)
+    crossing = cq.crossing_summary(con, period=period, filters=filters, disclose=disclose)
+    return {"links": links, "sankey": sankey, "crossing": crossing}
+
+
+def _waits_part(con, *, period: str, trust: str | None, filters: dict, disclose: bool) -> dict[str, Any]:
     told = cq.wait_distribution(con, measure="told", period=period, trust=trust, filters=filters, disclose=disclose)
     treated = cq.wait_distribution(con, measure="treated", period=period, trust=trust, filters=filters,
                                    disclose=disclose)
@@ -286,10 +319,8 @@ def flow_view(*, indicator: str, period: str | None, tumour: str | None, priorit
                                     measure_label="Days from referral to first treatment")
     told_summary = cq.wait_summary(con, measure="told", period=period, filters=filters, disclose=disclose)
     treated_summary = cq.wait_summary(con, measure="treated", period=period, filters=filters, disclose=disclose)
-    crossing = cq.crossing_summary(con, period=period, filters=filters, disclose=disclose)
-    return {"period": period, "links": links, "sankey": sankey, "told": told, "treated": treated,
-            "told_figure": told_figure, "treated_figure": treated_figure, "told_summary": told_summary,
-            "treated_summary": treated_summary, "crossing": crossing}
+    return {"told": told, "treated": treated, "told_figure": told_figure, "treated_figure": treated_figure,
+            "told_summary": told_summary, "treated_summary": treated_summary}
 
 
 def crossing_text(summary: dict) -> str:
@@ -326,8 +357,15 @@ def wait_table(told: pd.DataFrame, treated: pd.DataFrame) -> pd.DataFrame:
     return merged.drop(columns="trust_code").fillna("–")
 
 
-def inequality_view(*, indicator: str, period: str | None, disclose: bool) -> dict[str, Any]:
-    """Early-stage or emergency-route share by deprivation, ethnic group, age band and sex; SII per borough."""
+INEQUALITY_PARTS = ("groups", "sii")
+
+
+def inequality_view(*, indicator: str, period: str | None, disclose: bool,
+                    parts: tuple[str, ...] = INEQUALITY_PARTS) -> dict[str, Any]:
+    """Early-stage or emergency-route share by deprivation, ethnic group, age band and sex; SII per borough.
+
+    ``parts``: ``groups`` (the four charts) and/or ``sii`` (map and table).
+    """
     indicator = indicator if indicator in cq.TUMOUR_INDICATORS else "cancer_early_stage"
     spec = get(indicator)
     con = _con()
@@ -335,7 +373,7 @@ def inequality_view(*, indicator: str, period: str | None, disclose: bool) -> di
         period = default_period(con, indicator, "fy")  # a year: stage and route counts per quarter are thin
     label = _label(indicator)
     groups, figures = {}, {}
-    for dimension in INEQUALITY_GRAPHS:
+    for dimension in INEQUALITY_GRAPHS if "groups" in parts else ():
         values = indicator_values(con, indicator=indicator, period=period, by=dimension, disclose=disclose)
         values = _ordered(values, dimension)
         groups[dimension] = values
@@ -343,6 +381,9 @@ def inequality_view(*, indicator: str, period: str | None, disclose: bool) -> di
                                               dimension_label=INEQUALITY_LABELS[dimension], unit=spec.unit,
                                               london_value=_first_number(values["london_value"]),
                                               target=spec.target, height=340)
+    view = {"indicator": indicator, "period": period, "groups": groups, "figures": figures}
+    if "sii" not in parts:
+        return view
     sii = inequality(con, indicator=indicator, period=period, disclose=disclose)
     boroughs = sii[sii["area_code"] != cq.LONDON_CODE].rename(
         columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"})
@@ -353,8 +394,7 @@ def inequality_view(*, indicator: str, period: str | None, disclose: bool) -> di
     sii_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
     if not has_values:
         sii_map.update_traces(zmin=-1, zmax=1, selector={"type": "choroplethmap"})
-    return {"indicator": indicator, "period": period, "groups": groups, "figures": figures, "sii": sii,
-            "sii_map": sii_map}
+    return {**view, "sii": sii, "sii_map": sii_map}
 
 
 _ORDERS = {
@@ -385,22 +425,26 @@ def sii_table(sii: pd.DataFrame) -> pd.DataFrame:
 
 
 def trend_view(*, indicator: str, tumour: str | None, priority: str | None, trust: str | None,
-               disclose: bool) -> dict[str, Any]:
-    """Monthly (registry: quarterly) SPC for London and, for pathway standards, the chosen trust."""
+               disclose: bool, parts: tuple[str, ...] = ("london", "trust")) -> dict[str, Any]:
+    """Monthly (registry: quarterly) SPC for London and, for pathway standards, the chosen trust (``parts``)."""
     indicator = _indicator(indicator)
     spec = get(indicator)
     con = _con()
     filters = _filters(indicator, tumour, priority)
     label = _label(indicator)
-    london = cq.pathway_trend(con, indicator=indicator, filters=filters, disclose=disclose)
-    london_figure = add_target_path(spc_chart(series=london, value_label=label, unit=spec.unit, target=spec.target,
-                                              height=380), series=london)
-    trust = _chosen(trust)
+    london, london_figure = None, None
+    if "london" in parts:
+        london = cq.pathway_trend(con, indicator=indicator, filters=filters, disclose=disclose)
+        london_figure = add_target_path(spc_chart(series=london, value_label=label, unit=spec.unit,
+                                                  target=spec.target, height=380), series=london)
+    trust = _chosen(trust) if "trust" in parts else None
     trust_series, trust_figure = None, None
     if trust and indicator not in cq.TUMOUR_INDICATORS:
         trust_series = cq.pathway_trend(con, indicator=indicator, trust=trust, filters=filters, disclose=disclose)
         trust_figure = add_target_path(spc_chart(series=trust_series, value_label=label, unit=spec.unit,
                                                  target=spec.target, height=380), series=trust_series)
+    elif "trust" not in parts:
+        pass
     elif indicator in cq.TUMOUR_INDICATORS:
         trust_figure = empty_message_figure("Registered tumours carry no trust.")
     else:
@@ -632,25 +676,23 @@ def update_kpis(tumour: str | None, priority: str | None):
 dash.callback(Output(KPIS, "children"), Input(TUMOUR, "value"), Input(PRIORITY, "value"))(update_kpis)
 
 
-def update_areas(indicator, period, tumour, priority, level, tab="areas", shown_level=None):
-    """Map (geometry sent when the level changes, else recoloured with a Patch), ranked trusts, funnel."""
+def update_map(indicator, period, tumour, priority, level, tab="areas", shown_level=None):
+    """The map: geometry sent when the level changes, else recoloured with a Patch; a notice when filters skip it."""
     if tab != "areas":
         raise PreventUpdate
     try:
         view = areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level=level,
-                          disclose=disclose_for_user())
+                          disclose=disclose_for_user(), parts=("map",))
     except DATA_ERRORS as error:
-        return no_update, no_update, no_update, no_update, error_message(str(error))
+        return no_update, no_update, error_message(str(error))
     figure = map_patch(view["map"]) if shown_level == view["level"] else view["map"]
     notice = dbc.Alert(view["notice"], color="info", className="py-2") if view["notice"] else None
-    return figure, view["level"], view["ranked"], view["funnel_figure"], notice
+    return figure, view["level"], notice
 
 
 dash.callback(
     Output(MAP, "figure"),
     Output(MAP_SHOWN, "data"),
-    Output(TRUST_RANKED, "figure"),
-    Output(TRUST_FUNNEL, "figure"),
     Output(GEO_MESSAGE, "children"),
     Input(INDICATOR, "value"),
     Input(PERIOD, "value"),
@@ -659,61 +701,103 @@ dash.callback(
     Input(MAP_LEVEL, "value"),
     Input(TABS, "value"),
     State(MAP_SHOWN, "data"),
-)(update_areas)
+)(update_map)
 
 
-def update_flow(indicator, period, tumour, priority, origin, trust, tab="flow"):
-    """Sankey, the two wait distributions (London or the chosen trust) and the per-trust wait table."""
+def update_ranked(indicator, period, tumour, priority, tab="areas"):
+    """Trusts ranked with their 95 % intervals."""
+    if tab != "areas":
+        raise PreventUpdate
+    try:
+        return areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level="borough",
+                          disclose=disclose_for_user(), parts=("ranked",))["ranked"]
+    except DATA_ERRORS as error:
+        return empty_message_figure(str(error))
+
+
+def update_funnel(indicator, period, tumour, priority, tab="areas"):
+    """The trust funnel around London."""
+    if tab != "areas":
+        raise PreventUpdate
+    try:
+        return areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level="borough",
+                          disclose=disclose_for_user(), parts=("funnel",))["funnel_figure"]
+    except DATA_ERRORS as error:
+        return empty_message_figure(str(error))
+
+
+_AREA_INPUTS = (Input(INDICATOR, "value"), Input(PERIOD, "value"), Input(TUMOUR, "value"), Input(PRIORITY, "value"),
+                Input(TABS, "value"))
+dash.callback(Output(TRUST_RANKED, "figure"), *_AREA_INPUTS)(update_ranked)
+dash.callback(Output(TRUST_FUNNEL, "figure"), *_AREA_INPUTS)(update_funnel)
+
+
+def update_sankey(indicator, period, tumour, priority, origin, tab="flow"):
+    """The Sankey of treated pathways and the count crossing to another trust."""
     if tab != "flow":
         raise PreventUpdate
     try:
         view = flow_view(indicator=indicator, period=period, tumour=tumour, priority=priority, origin=origin,
-                         trust=trust, disclose=disclose_for_user())
+                         trust=None, disclose=disclose_for_user(), parts=("sankey",))
     except DATA_ERRORS as error:
-        return no_update, no_update, no_update, no_update, no_update, error_message(str(error))
-    table = wait_table(view["told_summary"], view["treated_summary"])
-    table_div = data_table(table, columns={c: c for c in table.columns},
-                           caption=f"Waits by trust{_choice_text(tumour, priority)}", table_id="cancer-wait-rows")
-    crossing = crossing_text(view["crossing"])
-    return view["sankey"], crossing, view["told_figure"], view["treated_figure"], table_div, None
+        return no_update, no_update, error_message(str(error))
+    return view["sankey"], crossing_text(view["crossing"]), None
 
 
 dash.callback(
     Output(SANKEY, "figure"),
     Output(CROSSING, "children"),
-    Output(TOLD_WAITS, "figure"),
-    Output(TREATED_WAITS, "figure"),
-    Output(WAIT_TABLE, "children"),
     Output(FLOW_MESSAGE, "children"),
     Input(INDICATOR, "value"),
     Input(PERIOD, "value"),
     Input(TUMOUR, "value"),
     Input(PRIORITY, "value"),
     Input(FLOW_ORIGIN, "value"),
+    Input(TABS, "value"),
+)(update_sankey)
+
+
+def update_waits(indicator, period, tumour, priority, trust, tab="flow"):
+    """The two wait distributions (London or the chosen trust) and the per-trust wait table."""
+    if tab != "flow":
+        raise PreventUpdate
+    try:
+        view = flow_view(indicator=indicator, period=period, tumour=tumour, priority=priority, origin="",
+                         trust=trust, disclose=disclose_for_user(), parts=("waits",))
+    except DATA_ERRORS as error:
+        return no_update, no_update, error_message(str(error))
+    table = wait_table(view["told_summary"], view["treated_summary"])
+    caption = f"Pathways, share within the standard and days waited{_choice_text(tumour, priority)}"
+    table_div = data_table(table, columns={c: c for c in table.columns}, caption=caption, table_id="cancer-wait-rows")
+    return view["told_figure"], view["treated_figure"], table_div
+
+
+dash.callback(
+    Output(TOLD_WAITS, "figure"),
+    Output(TREATED_WAITS, "figure"),
+    Output(WAIT_TABLE, "children"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(TUMOUR, "value"),
+    Input(PRIORITY, "value"),
     Input(TRUST, "value"),
     Input(TABS, "value"),
-)(update_flow)
+)(update_waits)
 
 
 def update_inequality(indicator, period, tab="inequality"):
-    """Inequality charts and the SII map and table for the early-stage or emergency-route share."""
+    """Inequality charts by deprivation, ethnic group, age band and sex for early stage or emergency route."""
     if tab != "inequality":
         raise PreventUpdate
     try:
-        view = inequality_view(indicator=indicator, period=period, disclose=disclose_for_user())
+        view = inequality_view(indicator=indicator, period=period, disclose=disclose_for_user(), parts=("groups",))
     except DATA_ERRORS as error:
-        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 2), error_message(str(error)))
-    table = sii_table(view["sii"])
-    table_div = data_table(table, columns={c: c for c in table.columns},
-                           caption=f"{get(view['indicator']).title}: slope index of inequality",
-                           table_id="cancer-sii-rows")
-    return (*[view["figures"][d] for d in INEQUALITY_GRAPHS], view["sii_map"], table_div, None)
+        return (*[no_update] * len(INEQUALITY_GRAPHS), error_message(str(error)))
+    return (*[view["figures"][d] for d in INEQUALITY_GRAPHS], None)
 
 
 dash.callback(
     *[Output(graph_id, "figure") for graph_id in INEQUALITY_GRAPHS.values()],
-    Output(SII_MAP, "figure"),
-    Output(SII_TABLE, "children"),
     Output(INEQUALITY_MESSAGE, "children"),
     Input(INEQUALITY_INDICATOR, "value"),
     Input(PERIOD, "value"),
@@ -721,28 +805,71 @@ dash.callback(
 )(update_inequality)
 
 
-def update_trend(indicator, tumour, priority, trust, tab="trend"):
-    """SPC trend for London and the chosen trust, with the operational target path."""
+def update_sii(indicator, period, tab="inequality"):
+    """The slope index of inequality per borough: map and table."""
+    if tab != "inequality":
+        raise PreventUpdate
+    try:
+        view = inequality_view(indicator=indicator, period=period, disclose=disclose_for_user(), parts=("sii",))
+    except DATA_ERRORS as error:
+        return no_update, error_message(str(error))
+    table = sii_table(view["sii"])
+    table_div = data_table(table, columns={c: c for c in table.columns},
+                           caption=f"{get(view['indicator']).title}: slope index of inequality",
+                           table_id="cancer-sii-rows")
+    return view["sii_map"], table_div
+
+
+dash.callback(
+    Output(SII_MAP, "figure"),
+    Output(SII_TABLE, "children"),
+    Input(INEQUALITY_INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(TABS, "value"),
+)(update_sii)
+
+
+def update_trend(indicator, tumour, priority, tab="trend"):
+    """SPC trend for London with the operational target path."""
     if tab != "trend":
         raise PreventUpdate
     try:
-        view = trend_view(indicator=indicator, tumour=tumour, priority=priority, trust=trust,
-                          disclose=disclose_for_user())
+        view = trend_view(indicator=indicator, tumour=tumour, priority=priority, trust=None,
+                          disclose=disclose_for_user(), parts=("london",))
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error))
-    return view["london_figure"], view["trust_figure"], None
+        return no_update, error_message(str(error))
+    return view["london_figure"], None
 
 
 dash.callback(
     Output(TREND_LONDON, "figure"),
-    Output(TREND_TRUST, "figure"),
     Output(TREND_MESSAGE, "children"),
+    Input(INDICATOR, "value"),
+    Input(TUMOUR, "value"),
+    Input(PRIORITY, "value"),
+    Input(TABS, "value"),
+)(update_trend)
+
+
+def update_trust_trend(indicator, tumour, priority, trust, tab="trend"):
+    """SPC trend for the chosen trust with the operational target path."""
+    if tab != "trend":
+        raise PreventUpdate
+    try:
+        return trend_view(indicator=indicator, tumour=tumour, priority=priority, trust=trust,
+                          disclose=disclose_for_user(), parts=("trust",))["trust_figure"]
+    except DATA_ERRORS as error:
+        return empty_message_figure(str(error))
+
+
+dash.callback(
+    Output(TREND_TRUST, "figure"),
     Input(INDICATOR, "value"),
     Input(TUMOUR, "value"),
     Input(PRIORITY, "value"),
     Input(TRUST, "value"),
     Input(TABS, "value"),
-)(update_trend)
+)(update_trust_trend)
 
 
 # ---------------------------------------------------------------- CSV downloads

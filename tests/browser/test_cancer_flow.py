@@ -1,6 +1,7 @@
 """The cancer page in real headless Chromium: waits by area and trust, pathway flow, inequality and trend.
 
-Main flow (a commissioner): open /cancer for the latest financial year, read the KPI cards and the
+Main flow (an analyst, who sees unrounded counts: at the test database's small scale a commissioner's
+Sankey would be almost all suppressed links): open /cancer for the latest financial year, read the KPI cards and the
 CWT rule version; the map has 33 boroughs and the trusts as points; choose a tumour group (the map
 is recoloured in place, the address follows); open the flow view (Sankey nodes and the 28-day
 line on the told histogram), pick a trust, download the waits table; read the inequality charts
@@ -57,8 +58,8 @@ def open_tab(page, recorder, label: str) -> None:
     harness.wait_until_settled(page, recorder)
 
 
-def test_commissioner_reads_waits_by_area_and_trust_flow_inequality_and_trend(recorded_page, app_server):
-    page, recorder = recorded_page(app_server, "desktop")
+def test_analyst_reads_waits_by_area_and_trust_flow_inequality_and_trend(recorded_page, app_server):
+    page, recorder = recorded_page(app_server, "desktop", user="demo.analyst")
     harness.open_page(page, app_server.url("/cancer?period=2025-26"), recorder)
     assert page.locator("h1").inner_text() == "Cancer pathways"
     cards = page.locator("#cancer-kpis").inner_text()
@@ -125,7 +126,7 @@ def test_commissioner_reads_waits_by_area_and_trust_flow_inequality_and_trend(re
     assert recorder.problems() == []
 
 
-def test_a_shared_link_opens_the_same_view_and_fits_a_phone(recorded_page, app_server):
+def test_a_shared_link_opens_the_same_view_for_a_commissioner_and_fits_a_phone(recorded_page, app_server):
     link = "/cancer?indicator=cwt_62d&period=2025-26&tumour=lung&trust=RJ1&tab=flow"
     page, recorder = recorded_page(app_server, "phone")
     harness.open_page(page, app_server.url(link), recorder)

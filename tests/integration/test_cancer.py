@@ -79,8 +79,9 @@ def test_kpi_cards_show_the_engine_for_every_indicator(page, db):
 
 def test_borough_map_and_trust_points_equal_the_engine(page, db, year):
     with acting_as(COMMISSIONER):
-        figure, level, ranked, funnel, notice = page.update_areas("cwt_fds_28d", year, "all", "all", "borough",
-                                                                  "areas", None)
+        figure, level, notice = page.update_map("cwt_fds_28d", year, "all", "all", "borough", "areas", None)
+        ranked = page.update_ranked("cwt_fds_28d", year, "all", "all", "areas")
+        funnel = page.update_funnel("cwt_fds_28d", year, "all", "all", "areas")
     assert level == "borough" and notice is None
     engine = indicator_values(db, indicator="cwt_fds_28d", period=year, by="borough", disclose=True)
     area = figure.data[0]
@@ -94,6 +95,9 @@ def test_borough_map_and_trust_points_equal_the_engine(page, db, year):
     first = trusts[~trusts["suppressed"].astype(bool)].iloc[0]
     assert any(first["area_name"] in text or page.formatted(first["value"], unit="percent") in text
                for text in points.text)
+    funnel_points = [v for trace in funnel.data if trace.y is not None for v in decoded(trace.y) if v is not None]
+    for value in trusts.loc[~trusts["suppressed"].astype(bool), "value"]:
+        assert any(abs(value - v) < 1e-6 for v in funnel_points)
     # Ranked trusts: the chart's values are the trusts' values.
     drawn = [v for trace in ranked.data if trace.x is not None for v in decoded(trace.x) if v is not None]
     for value in trusts.loc[~trusts["suppressed"].astype(bool), "value"]:
@@ -122,17 +126,17 @@ def test_borough_cut_without_filters_equals_the_engine(db, year):
 
 def test_recolour_is_a_patch_when_the_level_is_unchanged(page, year):
     with acting_as(COMMISSIONER):
-        first = page.update_areas("cwt_62d", year, "lung", "all", "borough", "areas", None)
-        again = page.update_areas("cwt_62d", year, "breast", "all", "borough", "areas", "borough")
-        finer = page.update_areas("cwt_62d", year, "breast", "all", "practice", "areas", "borough")
+        first = page.update_map("cwt_62d", year, "lung", "all", "borough", "areas", None)
+        again = page.update_map("cwt_62d", year, "breast", "all", "borough", "areas", "borough")
+        finer = page.update_map("cwt_62d", year, "breast", "all", "practice", "areas", "borough")
     assert not isinstance(first[0], Patch) and isinstance(again[0], Patch)
     assert not isinstance(finer[0], Patch) and finer[1] == "practice"
-    assert finer[4] is not None  # says the practice map is not cut by tumour group
+    assert finer[2] is not None  # says the practice map is not cut by tumour group
 
 
 def test_tumour_group_filter_changes_the_borough_map(page, db, year):
     with acting_as(ANALYST):
-        figure = page.update_areas("cwt_fds_28d", year, "breast", "all", "borough", "areas", None)[0]
+        figure = page.update_map("cwt_fds_28d", year, "breast", "all", "borough", "areas", None)[0]
     breast = cq.pathway_values(db, indicator="cwt_fds_28d", period=year, by="borough", disclose=False,
                                filters={"tumour_group": ["breast"]}).set_index("area_code")
     z = decoded(figure.data[0].z)
@@ -143,9 +147,9 @@ def test_tumour_group_filter_changes_the_borough_map(page, db, year):
 
 def test_flow_view_sankey_and_waits(page, db, year):
     with acting_as(ANALYST):
-        sankey, crossing, told, treated, table, message = page.update_flow("cwt_fds_28d", year, "all", "all",
-                                                                           "residence_icb", "all", "flow")
-    assert message is None
+        sankey, crossing, message = page.update_sankey("cwt_fds_28d", year, "all", "all", "residence_icb", "flow")
+        told, treated, table = page.update_waits("cwt_fds_28d", year, "all", "all", "all", "flow")
+    assert message is None and "London" in str(table)
     links = cq.pathway_flows(db, period=year, disclose=False)
     assert sum(sankey.data[0].link.value) == pytest.approx(links["patients"].sum())
     summary = cq.crossing_summary(db, period=year, disclose=False)
@@ -171,6 +175,8 @@ def test_flow_view_for_a_commissioner_is_disclosed(page, year):
 def test_inequality_view_equals_the_engine(page, db):
     with acting_as(COMMISSIONER):
         outputs = page.update_inequality("cancer_emergency_route", None, "inequality")
+        sii_map, sii_table = page.update_sii("cancer_emergency_route", None, "inequality")
+    assert outputs[-1] is None and "London" in str(sii_table)
     period = default_period(db, "cancer_emergency_route", "fy")
     engine = indicator_values(db, indicator="cancer_emergency_route", period=period, by="sex", disclose=True)
     sex_figure = outputs[list(page.INEQUALITY_GRAPHS).index("sex")]
@@ -179,7 +185,6 @@ def test_inequality_view_equals_the_engine(page, db):
         assert any(abs(value - v) < 1e-6 for v in drawn)
     sii = inequality(db, indicator="cancer_emergency_route", period=period, disclose=True)
     boroughs = sii[sii["area_code"] != cq.LONDON_CODE].set_index("area_code")
-    sii_map = outputs[len(page.INEQUALITY_GRAPHS)]
     for code, value in zip(sii_map.data[0].locations, decoded(sii_map.data[0].z), strict=True):
         expected = boroughs.loc[code, "sii"] if code in boroughs.index else None
         assert same([value], [expected])
@@ -187,7 +192,8 @@ def test_inequality_view_equals_the_engine(page, db):
 
 def test_trend_london_and_trust_with_target_path(page, db):
     with acting_as(ANALYST):
-        london_figure, trust_figure, message = page.update_trend("cwt_fds_28d", "all", "all", "R1H", "trend")
+        london_figure, message = page.update_trend("cwt_fds_28d", "all", "all", "trend")
+        trust_figure = page.update_trust_trend("cwt_fds_28d", "all", "all", "R1H", "trend")
     assert message is None
     series = cq.pathway_trend(db, indicator="cwt_fds_28d", disclose=False)
     target = [t for t in london_figure.data if t.name == "Operational target in force"]
@@ -241,5 +247,5 @@ def test_unknown_inputs_fall_back_or_say_so(page):
     layout = page.layout(indicator="nonsense", tumour="<script>", level="x", tab="y")
     assert "Cancer pathways" in str(layout)
     with acting_as(None):
-        outputs = page.update_areas("cwt_fds_28d", "1999-01", "all", "all", "borough", "areas", None)
+        outputs = page.update_map("cwt_fds_28d", "1999-01", "all", "all", "borough", "areas", None)
     assert outputs[1] == "borough"  # unknown period: the default one, for an anonymous (restricted) visitor
