@@ -553,10 +553,13 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour
         [
             html.Div(id=FLOW_MESSAGE),
             _section(
-                "Pathway flow: where patients live → first seen → treated",
+                "Pathway flow: where patients live or are referred → first seen → treated",
                 dbc.RadioItems(id=FLOW_ORIGIN, value="residence_icb", inline=True,
                                options=[{"label": "From ICB of residence", "value": "residence_icb"},
-                                        {"label": "From borough of residence", "value": "residence_borough"}]),
+                                        {"label": "From borough of residence", "value": "residence_borough"},
+                                        {"label": "From referring practice's ICB", "value": "referring_icb"},
+                                        {"label": "From referring practice's borough",
+                                         "value": "referring_borough"}]),
                 html.P(id=CROSSING, className="fw-semibold mb-1"),
                 graph(SANKEY, placeholder_figure(height=560)), _csv("flows"),
                 note="Treated 62-day pathways whose first treatment fell in the period. Links of 1–7 pathways are "

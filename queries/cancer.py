@@ -682,7 +682,13 @@ def wait_summary(
     return frame
 
 
-FLOW_ORIGINS = ("residence_borough", "residence_icb")
+# Where a flow starts: where the patient lives, or where the referring GP practice is (borough or ICB).
+FLOW_ORIGINS = {
+    "residence_icb": "residence_icb_code",
+    "residence_borough": "residence_borough_code",
+    "referring_icb": "icb_code",
+    "referring_borough": "borough_code",
+}
 
 
 def pathway_flows(
@@ -693,13 +699,14 @@ def pathway_flows(
     filters: dict[str, Any] | None = None,
     disclose: bool = True,
 ) -> pd.DataFrame:
-    """Treated 62-day pathways from where patients live, to the trust that first saw them, to the treating trust.
+    """Treated 62-day pathways from where patients live or are referred, to the first-seen trust, to the treating one.
 
     Two stages of links for a Sankey: ``stage`` 1 = origin -> first-seen trust, 2 = first-seen ->
     treating trust, each with ``source``, ``target`` (display names, trusts marked "(first seen)" /
     "(treated)" so one trust appears once per column), ``source_code``, ``target_code``, ``patients``
     (pathways), ``crosses`` (treated at another trust than first seen) and ``suppressed``.
-    ``origin``: ``residence_icb`` or ``residence_borough``. Counts of 1-7 are suppressed per link.
+    ``origin``: a key of :data:`FLOW_ORIGINS` (ICB or borough of residence, or of the referring GP
+    practice). Counts of 1-7 are suppressed per link.
     """
     if origin not in FLOW_ORIGINS:
         raise QueryError(f"origin must be one of {', '.join(FLOW_ORIGINS)}")
@@ -707,7 +714,7 @@ def pathway_flows(
     start, end, _kind = period_bounds(con, period)
     params: dict[str, Any] = {"start": start, "end": end}
     where = _waits_filters(filters, params)
-    origin_column = f"{origin}_code"
+    origin_column = FLOW_ORIGINS[origin]
     rows = con.cursor().execute(
         f"SELECT coalesce({origin_column}, 'unknown') AS origin, "  # noqa: S608 (whitelisted)
         "coalesce(first_trust_code, 'unknown') AS first_trust, coalesce(treating_trust_code, 'unknown') AS "
@@ -715,7 +722,7 @@ def pathway_flows(
         f"WHERE measure = 'treated' AND stop_month BETWEEN $start AND $end{where} GROUP BY ALL",
         params,
     ).df()
-    names = reference_names(con)["icb" if origin == "residence_icb" else "borough"]
+    names = reference_names(con)["icb" if origin.endswith("_icb") else "borough"]
     trusts = {code: short_trust_name(name) for code, name in trust_names().items()}
     first = rows.groupby(["origin", "first_trust"], as_index=False)["pathways"].sum()
     second = rows.groupby(["first_trust", "treating_trust"], as_index=False)["pathways"].sum()

@@ -173,3 +173,14 @@ def test_operational_target_path():
     assert cq.target_in_force("cwt_fds_28d", d("2025-04-01")) == 80.0
     assert cq.target_in_force("cwt_62d", d("2024-03-31")) is None
     assert cq.target_in_force("cwt_62d", d("2026-03-31")) == 75.0
+
+
+def test_flows_start_where_patients_live_or_where_they_were_referred(con):
+    for origin in cq.FLOW_ORIGINS:
+        links = cq.pathway_flows(con, period=MONTH, origin=origin, disclose=False)
+        first = links[links["stage"] == 1]
+        # One patient: registered in Barnet (North Central London), living in the same LSOA's borough.
+        assert first["source"].tolist() == (["North Central London"] if origin.endswith("_icb") else ["Barnet"])
+        assert first["patients"].sum() == 3
+    with pytest.raises(cq.QueryError):
+        cq.pathway_flows(con, period=MONTH, origin="lsoa21_code")
