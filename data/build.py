@@ -196,16 +196,20 @@ def build_from_directory(
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     spill_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.spill-", dir=out.parent))
     _remove_quietly(tmp, Path(f"{tmp}.wal"))
-    con = duckdb.connect(
-        str(tmp),
-        config={
-            "memory_limit": memory_limit,
-            "threads": threads,
-            # Row order only matters where a table is explicitly sorted.
-            "preserve_insertion_order": False,
-            "temp_directory": str(spill_dir),
-        },
-    )
+    try:
+        con = duckdb.connect(
+            str(tmp),
+            config={
+                "memory_limit": memory_limit,
+                "threads": threads,
+                # Row order only matters where a table is explicitly sorted.
+                "preserve_insertion_order": False,
+                "temp_directory": str(spill_dir),
+            },
+        )
+    except BaseException:
+        _remove_quietly(tmp, spill_dir)
+        raise
     try:
         say("loading reference tables")
         load_reference_tables(con)
@@ -224,14 +228,17 @@ def build_from_directory(
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "scale": scale,
                 "seed": seed,
-                "indicators_materialised": materialise,
+                "indicators_materialised": False,
                 **{f"rows_{name}": n for name, n in counts.items()},
             },
         )
+        materialised = False
         if materialise:
             say("materialising indicators")
-            if run_materialise(con, extract_date, say):
+            materialised = run_materialise(con, extract_date, say)
+            if materialised:
                 say("indicators materialised")
+        con.execute("UPDATE meta SET value = ? WHERE key = 'indicators_materialised'", [str(materialised)])
         say("checkpoint")
         con.execute("CHECKPOINT")
         con.close()

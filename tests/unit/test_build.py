@@ -186,7 +186,8 @@ def test_materialise_is_called_with_the_extract_date(monkeypatch, tmp_path, tiny
     out = tmp_path / "m.duckdb"
     build_from_frames(tiny_tables, out, extract_date=EXTRACT_DATE)
     with duckdb.connect(str(out), read_only=True) as con:
-        assert con.execute("SELECT * FROM ind_probe").fetchone() == (EXTRACT_DATE, 3)
+        assert con.execute("SELECT * FROM ind_probe").fetchall() == [(EXTRACT_DATE, 3)]
+        assert con.execute("SELECT value FROM meta WHERE key = 'indicators_materialised'").fetchall() == [("True",)]
 
 
 def test_a_failing_materialise_fails_the_build_and_keeps_the_old_database(monkeypatch, existing_db, tiny_tables):
