@@ -1,0 +1,40 @@
+"""The pages around the dashboards: sign-in (what everyone sees first) and the admin's audit log."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import harness
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("viewport", list(harness.VIEWPORTS))
+def test_sign_in_page_is_offline_clean_and_accessible(recorded_page, app_server, viewport):
+    page, recorder = recorded_page(app_server, viewport, signed_in=False)
+    page.goto(app_server.url("/login"))  # a plain Flask page, not Dash: nothing to wait for but the network
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_label("Username").is_visible() and page.get_by_label("Password").is_visible()
+    harness.save_screenshot(page, "sign-in", viewport)
+    serious = harness.blocking(harness.run_axe(page))
+    assert not serious, harness.describe_violations(serious)
+    assert not recorder.problems(), recorder.describe_problems()
+    assert recorder.requests and recorder.off_origin_requests() == []
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(recorded_page, app_server):
+    page, recorder = recorded_page(app_server, signed_in=False)
+    page.goto(app_server.url("/immunisation"))
+    assert page.url.startswith(app_server.url("/login")), "an anonymous visitor reached a dashboard page"
+    assert recorder.off_origin_requests() == []
+
+
+def test_admin_audit_log_page_is_clean(recorded_page, app_server):
+    page, recorder = recorded_page(app_server, user="demo.admin")
+    harness.open_page(page, app_server.url("/admin/audit"), recorder)
+    assert "Audit log" in page.locator("h1").inner_text()
+    harness.save_screenshot(page, "admin-audit", "desktop")
+    serious = harness.blocking(harness.run_axe(page))
+    assert not serious, harness.describe_violations(serious)
+    assert not recorder.problems(), recorder.describe_problems()
+    assert recorder.off_origin_requests() == []
