@@ -34,6 +34,8 @@ app = Dash(
     compress=True,
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
+# Screen readers need the page language (WCAG 3.1.1); Dash's default template has none.
+app.index_string = app.index_string.replace("<html>", '<html lang="en-GB">', 1)
 server = app.server  # for gunicorn
 # Boundaries are served once per session from our own origin and cached by the browser,
 # so map figures carry values, not 1.4 MB of LSOA polygons.
