@@ -223,7 +223,8 @@ def _coverage(con, vaccines: tuple[str, ...], doses: int, by_age: int, cohort_ag
         (("6in1",), 3, 5, (5, 7), 0.90),
         (("MMR", "MMRV"), 1, 2, (2, 4), 0.85),
         (("MMR", "MMRV"), 2, 5, (5, 7), 0.70),
-        (("4in1",), 1, 5, (5, 7), 0.67),
+        # London 2024-25 pre-school booster 63.8 % (docs/calibration.md); was 0.67, the top of §1.5's 64-70 % range.
+        (("4in1",), 1, 5, (5, 7), 0.64),
         (("PCV",), 1, 1, (1, 3), 0.89),
         (("Rotavirus",), 2, 1, (1, 3), 0.83),
     ],
@@ -383,12 +384,14 @@ def test_asthma_admissions_more_likely_with_saba_over_reliance(con) -> None:
 def test_cancer_pathway_performance_near_london_figures(con) -> None:
     fds, conversion, d31, d62 = con.execute(
         """SELECT avg((diagnosis_told_date - referral_date <= 28)::INT) FILTER (WHERE diagnosis_told_date IS NOT NULL),
-                  avg((diagnosis_outcome = 'cancer_confirmed')::INT) FILTER (WHERE diagnosis_outcome IS NOT NULL),
+                  avg((diagnosis_outcome = 'cancer_confirmed')::INT)
+                      FILTER (WHERE diagnosis_outcome IS NOT NULL AND priority_type <> 'consultant_upgrade'),
                   avg((treatment_start_date - decision_to_treat_date <= 31)::INT),
                   avg((treatment_start_date - referral_date <= 62)::INT)
            FROM cancer_pathways"""
     ).fetchone()
     assert 0.75 < fds < 0.85
+    # Conversion as the engine counts it: FDS pathways only (consultant upgrades are not FDS referrals), ≈ 3.6 %.
     assert 0.028 < conversion < 0.045
     assert 0.90 < d31 < 0.98
     assert 0.68 < d62 < 0.82
