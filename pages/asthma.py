@@ -31,7 +31,7 @@ from components.asthma_views import (
     measure_map,
     patient_table,
 )
-from components.charts import funnel_plot, inequality_chart, ranked_chart, spc_chart
+from components.charts import funnel_plot, inequality_chart, spc_chart
 from components.hypertension_views import (
     csv_button,
     csv_payload,
@@ -42,6 +42,7 @@ from components.hypertension_views import (
     kpi_cards,
     map_patch,
     placeholder_figure,
+    ranked_areas_chart,
     whole_number,
 )
 from components.layout import data_table, error_message, page_header
@@ -159,10 +160,8 @@ def areas_view(*, measure_id: str, period: str | None, borough: str | None, leve
     boroughs = values if level == "borough" else aq.measure_values(con, measure_id=m.id, period=period,
                                                                     by="borough", disclose=disclose)
     figure = measure_map(level=level, values=values, value_label=m.label, unit=m.unit, polarity=m.polarity)
-    london = pd.to_numeric(boroughs["london_value"], errors="coerce").dropna()
-    ranked = ranked_chart(values=boroughs, value_label=m.label, unit=m.unit,
-                          london_value=float(london.iloc[0]) if len(london) else None, target=m.target,
-                          highlight=borough or None)
+    ranked = ranked_areas_chart(values=boroughs, value_label=m.label, unit=m.unit, target=m.target,
+                                highlight_codes=[borough] if borough else [])
     kpis = pd.concat([aq.measure_values(con, measure_id=k, period=period, by="london",
                                         filters=_area_filters(borough), disclose=disclose) for k in KPI_MEASURES],
                      ignore_index=True).assign(measure_id=list(KPI_MEASURES))
@@ -280,9 +279,8 @@ def practices_view(*, measure_id: str, period: str | None, borough: str | None, 
         in_borough = everywhere[everywhere["area_code"].isin(mine)].reset_index(drop=True)
     else:
         in_borough = everywhere.iloc[0:0]
-    london = pd.to_numeric(everywhere["london_value"], errors="coerce").dropna()
-    figure = ranked_chart(values=in_borough, value_label=m.label, unit=m.unit, target=m.target,
-                          london_value=float(london.iloc[0]) if len(london) else None)
+    # Compared with London: the London-wide call's comparison (a borough filter would change the benchmark).
+    figure = ranked_areas_chart(values=in_borough, value_label=m.label, unit=m.unit, target=m.target)
     return {"in_borough": in_borough, "figure": figure}
 
 
