@@ -9,7 +9,7 @@ import re
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
-from dash import dash_table, dcc, html
+from dash import ALL, MATCH, Input, Output, State, clientside_callback, dash_table, dcc, html
 
 from components.filters import NAV_LINK_TYPE, URL_SYNC_ID
 from components.style import COMPARISON_LABELS, value_format
@@ -233,6 +233,51 @@ def figure_panel(
     return html.Div(parts, className="figure-panel")
 
 
+VIEW_SWITCH_TYPE = "view-switch"
+VIEW_PANE_TYPE = "view-pane"
+
+
+def view_switch(*, key: str, views: dict[str, tuple[str, object]], initial: str) -> html.Div:
+    """Show one of several views (e.g. a map and its table) chosen with native radio buttons.
+
+    ``views`` maps a view id to (label, content). Native radios, not tabs: dbc/dcc tabs
+    fail axe and cannot be reached or switched from the keyboard, radios can (Tab, arrows).
+    Switching is client-side, so it costs no round trip.
+    """
+    switch = dbc.RadioItems(
+        id={"type": VIEW_SWITCH_TYPE, "index": key},
+        options=[{"label": label, "value": view} for view, (label, _) in views.items()],
+        value=initial,
+        inline=True,
+        className="view-switch mb-2",
+        inputClassName="btn-check",
+        labelClassName="btn btn-outline-primary btn-sm",
+        labelCheckedClassName="active",
+    )
+    panes = [
+        html.Div(
+            content,
+            id={"type": VIEW_PANE_TYPE, "index": key, "view": view},
+            style=None if view == initial else {"display": "none"},
+        )
+        for view, (_, content) in views.items()
+    ]
+    return html.Div([html.Div(switch, role="group", **{"aria-label": "View as"}), *panes])
+
+
+# Show the chosen pane and hide the others, in the browser.
+clientside_callback(
+    """
+    function(chosen, ids) {
+        return ids.map(function(id) { return id.view === chosen ? {} : {display: 'none'}; });
+    }
+    """,
+    Output({"type": VIEW_PANE_TYPE, "index": MATCH, "view": ALL}, "style"),
+    Input({"type": VIEW_SWITCH_TYPE, "index": MATCH}, "value"),
+    State({"type": VIEW_PANE_TYPE, "index": MATCH, "view": ALL}, "id"),
+)
+
+
 def map_panel(
     figure: go.Figure,
     frame: pd.DataFrame,
@@ -243,26 +288,14 @@ def map_panel(
     caption: str,
     download_id: str | None = None,
     unit: str = "percent",
-) -> dbc.Tabs:
+) -> html.Div:
     """A map and its accessible alternative one click away: a sortable table of the same values, and CSV."""
-    return dbc.Tabs(
-        [
-            dbc.Tab(
-                dbc.Card(
-                    dbc.CardBody(figure_panel(figure, graph_id=map_id, download_id=download_id, caption=caption)),
-                    className="map-card",
-                ),
-                label="Map",
-                tab_id="map",
-            ),
-            dbc.Tab(
-                sortable_table(frame, columns=columns, caption=caption, table_id=table_id, unit=unit),
-                label="Table",
-                tab_id="table",
-            ),
-        ],
-        active_tab="map",
+    card = dbc.Card(
+        dbc.CardBody(figure_panel(figure, graph_id=map_id, download_id=download_id, caption=caption)),
+        className="map-card",
     )
+    table = sortable_table(frame, columns=columns, caption=caption, table_id=table_id, unit=unit)
+    return view_switch(key=map_id, views={"map": ("Map", card), "table": ("Table", table)}, initial="map")
 
 
 _PERCENT_COLUMNS = re.compile(r"^(value|ci_low|ci_high|ci99_low|ci99_high|london_value)$")

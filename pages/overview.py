@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.layout import data_table, error_message, page_header, stat_card
+from components.layout import data_table, error_message, page_header, stat_card, view_switch
 from components.maps import borough_choropleth
 from queries.db import DataUnavailable, default_database
 from queries.overview import extract_metadata, registered_population
@@ -57,17 +57,19 @@ def layout(**_query) -> html.Div:
                 ],
                 className="mb-3",
             ),
-            dbc.Tabs(
-                [
-                    dbc.Tab(
+            view_switch(
+                key="overview",
+                initial="map",
+                views={
+                    "map": (
+                        "Map",
                         dbc.Card(
                             dbc.CardBody(dcc.Graph(id=MAP_ID, figure=figure, config={"displaylogo": False})),
                             className="map-card",
                         ),
-                        label="Map",
-                        tab_id="map",
                     ),
-                    dbc.Tab(
+                    "table": (
+                        "Table",
                         data_table(
                             boroughs,
                             columns={
@@ -79,11 +81,8 @@ def layout(**_query) -> html.Div:
                             caption="Registered patients and practices by borough",
                             table_id=TABLE_ID,
                         ),
-                        label="Table",
-                        tab_id="table",
                     ),
-                ],
-                active_tab="map",
+                },
             ),
         ]
     )
