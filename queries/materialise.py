@@ -259,8 +259,12 @@ _TEMP_TABLES = (
     "_fact",
     "_pop_measure",
     "_cube_key",
-    "_cube_key_dims",
-    "_combined",
+    "_practice_key_dims",
+    "_lsoa_key_dims",
+    "_agg_practice_key",
+    "_agg_lsoa_key",
+    "_sorted",
+    "_slice",
     "_qof_pop",
     "_bp",
     "_bp_latest",
@@ -610,11 +614,6 @@ def _cancer_sql() -> list[str]:
     return [pathways, tumours]
 
 
-def _age_band_sql(column: str) -> str:
-    cases = " ".join(f"WHEN {column} BETWEEN {low} AND {high} THEN '{label}'" for low, high, label in AGE_BANDS)
-    return f"CASE {cases} END"
-
-
 _PRACTICE_DIMS = (
     "practice_code",
     "pcn_code",
@@ -639,8 +638,9 @@ _LSOA_DIMS = (
 )
 # Coarser cubes summed from the practice cube, so the commonest calls scan far fewer rows.
 _AREA_DIMS = ("practice_code", "pcn_code", "borough_code", "icb_code")
-_BOROUGH_DIMS = ("borough_code", "icb_code", "imd_quintile_national", "imd_quintile_london", "ethnicity_group",
-                 "sex", "age_band")
+_BOROUGH_KEY_DIMS = ("borough_code", "icb_code", "imd_quintile_national", "imd_quintile_london", "ethnicity_group",
+                     "sex")
+_BOROUGH_DIMS = (*_BOROUGH_KEY_DIMS, "age_band")
 _PRACTICE_EQUITY_DIMS = _PRACTICE_DIMS  # the practice cube without age bands
 CUBES = {
     # name: dimensions it can answer (besides indicator and period); smallest first.
@@ -674,45 +674,92 @@ def _population_sql() -> str:
     """
 
 
-def _fine_cube_sql(name: str, dims: tuple[str, ...]) -> list[str]:
-    """SQL building one fine cube: group by an integer key per dimension combination, then attach the dims.
+# Whole-list indicators summed from the population aggregate: indicator, numerator, denominator, units, condition.
+_WHOLE_LIST = (
+    ("hyp_prevalence", "hyp_register", "listed", "listed", "true"),
+    ("ast_prevalence", "ast_register", "listed", "listed", "true"),
+    ("hyp_detection_ratio", "adult_register", "expected", "adults", "adults > 0"),
+    ("hyp_possible_undiagnosed", "undiagnosed_raised", "undiagnosed", "undiagnosed", "undiagnosed > 0"),
+)
 
-    Grouping on one integer instead of eight text columns keeps the build fast at full London scale.
+
+def _cube_key_sql() -> list[str]:
+    """Integer codes the cubes are grouped and sorted on, instead of many text columns.
+
+    ``_cube_key``: per patient, one key per combination of practice-cube dims and one per LSOA-cube
+    dims (the coarse cubes' dims are all practice-cube dims, so their keys come from the small
+    practice key table). ``_slice``: one number per indicator and period, in the cubes' sort order.
     """
-    band_fact = _age_band_sql("f.age")
-    band_pop = _age_band_sql("m.age")
-    plain = ", ".join(dims)
-    dims_of_key = ", ".join(f"any_value({dim}) AS {dim}" for dim in dims)
-    whole_list = [
-        # indicator, numerator, denominator, units, condition
-        ("hyp_prevalence", "hyp_register", "listed", "listed", "true"),
-        ("ast_prevalence", "ast_register", "listed", "listed", "true"),
-        ("hyp_detection_ratio", "adult_register", "expected", "adults", "adults > 0"),
-        ("hyp_possible_undiagnosed", "undiagnosed_raised", "undiagnosed", "undiagnosed", "undiagnosed > 0"),
-    ]
-    unions = "\n".join(
-        f"UNION ALL SELECT '{ind}', period_id, cube_key, age_band, CAST({num} AS DOUBLE), "  # noqa: S608
-        f"CAST({den} AS DOUBLE), CAST({units} AS BIGINT) FROM population WHERE {cond}"
-        for ind, num, den, units, cond in whole_list
-    )
+    practice = ", ".join(_PRACTICE_DIMS)
+    lsoa = ", ".join(_LSOA_DIMS)
     keys = f"""
     CREATE OR REPLACE TEMP TABLE _cube_key AS
-    SELECT patient_id, {plain}, dense_rank() OVER (ORDER BY {plain}) AS cube_key FROM patient_dim
+    SELECT patient_id,
+           CAST(dense_rank() OVER (ORDER BY {practice}) AS INTEGER) AS practice_key,
+           CAST(dense_rank() OVER (ORDER BY {lsoa}) AS INTEGER) AS lsoa_key
+    FROM patient_dim
     """  # noqa: S608 (identifiers are module constants)
-    key_dims = f"""
-    CREATE OR REPLACE TEMP TABLE _cube_key_dims AS
-    SELECT cube_key, {dims_of_key} FROM _cube_key GROUP BY cube_key
+    practice_dims = f"""
+    CREATE OR REPLACE TEMP TABLE _practice_key_dims AS
+    SELECT *,
+           CAST(dense_rank() OVER (ORDER BY {", ".join(_AREA_DIMS)}) AS INTEGER) AS area_key,
+           CAST(dense_rank() OVER (ORDER BY {", ".join(_BOROUGH_KEY_DIMS)}) AS INTEGER) AS borough_key
+    FROM (SELECT k.practice_key, {", ".join(f"any_value(d.{dim}) AS {dim}" for dim in _PRACTICE_DIMS)}
+          FROM _cube_key AS k JOIN patient_dim AS d USING (patient_id) GROUP BY k.practice_key)
     """  # noqa: S608 (identifiers are module constants)
-    combined = f"""
-    CREATE OR REPLACE TEMP TABLE _combined AS
+    lsoa_dims = f"""
+    CREATE OR REPLACE TEMP TABLE _lsoa_key_dims AS
+    SELECT k.lsoa_key, {", ".join(f"any_value(d.{dim}) AS {dim}" for dim in _LSOA_DIMS)}
+    FROM _cube_key AS k JOIN patient_dim AS d USING (patient_id) GROUP BY k.lsoa_key
+    """  # noqa: S608 (identifiers are module constants)
+    whole_list = ", ".join(f"('{indicator}')" for indicator, *_ in _WHOLE_LIST)
+    slices = f"""
+    CREATE OR REPLACE TEMP TABLE _slice AS
+    SELECT i.indicator_id, p.period_id,
+           CAST(row_number() OVER (ORDER BY i.indicator_id, p.period_id) AS SMALLINT) AS slice
+    FROM (SELECT DISTINCT indicator_id FROM _fact UNION SELECT * FROM (VALUES {whole_list})) AS i(indicator_id)
+    CROSS JOIN ind_period AS p
+    """  # noqa: S608 (identifiers are module constants)
+    return [keys, practice_dims, lsoa_dims, slices]
+
+
+def _age_band_index_sql(column: str) -> str:
+    """The age band as a small integer (its position in ``AGE_BANDS``), cheaper to group and sort than text."""
+    cases = " ".join(f"WHEN {column} BETWEEN {low} AND {high} THEN {index}"
+                     for index, (low, high, _) in enumerate(AGE_BANDS))
+    return f"CAST(CASE {cases} END AS TINYINT)"
+
+
+def _age_band_label_sql(column: str) -> str:
+    cases = " ".join(f"WHEN {index} THEN '{label}'" for index, (_, _, label) in enumerate(AGE_BANDS))
+    return f"CASE {column} {cases} END"
+
+
+def _aggregate_sql(key: str) -> str:
+    """Facts and whole-list measures summed by slice (indicator and period), one cube key and age band.
+
+    Every grouping column is an integer, so the rows are narrow and the hash aggregates cheap.
+    """
+    band_fact = _age_band_index_sql("f.age")
+    band_pop = _age_band_index_sql("m.age")
+    unions = "\n".join(
+        f"UNION ALL SELECT s.slice, p.cube_key, p.age_band, CAST(p.{num} AS DOUBLE), "  # noqa: S608
+        f"CAST(p.{den} AS DOUBLE), CAST(p.{units} AS BIGINT) FROM population AS p "
+        f"JOIN _slice AS s ON s.indicator_id = '{ind}' AND s.period_id = p.period_id WHERE {cond}"
+        for ind, num, den, units, cond in _WHOLE_LIST
+    )
+    return f"""
+    CREATE OR REPLACE TEMP TABLE _agg_{key} AS
     WITH facts AS (
-        SELECT f.indicator_id, f.period_id, k.cube_key, {band_fact} AS age_band,
+        SELECT s.slice, k.{key} AS cube_key, {band_fact} AS age_band,
                sum(f.numerator) AS numerator, sum(f.denominator) AS denominator, count(*) AS units
-        FROM _fact AS f JOIN _cube_key AS k USING (patient_id)
+        FROM _fact AS f
+        JOIN _cube_key AS k USING (patient_id)
+        JOIN _slice AS s USING (indicator_id, period_id)
         GROUP BY ALL
     ),
     population AS MATERIALIZED (
-        SELECT m.period_id, k.cube_key, {band_pop} AS age_band,
+        SELECT m.period_id, k.{key} AS cube_key, {band_pop} AS age_band,
                count(*) AS listed,
                sum(m.hyp_register) AS hyp_register,
                sum(m.ast_register) AS ast_register,
@@ -724,53 +771,53 @@ def _fine_cube_sql(name: str, dims: tuple[str, ...]) -> list[str]:
         FROM _pop_measure AS m JOIN _cube_key AS k USING (patient_id)
         GROUP BY ALL
     )
-    SELECT indicator_id, period_id, cube_key, age_band, CAST(numerator AS DOUBLE) AS numerator,
+    SELECT slice, cube_key, age_band, CAST(numerator AS DOUBLE) AS numerator,
            CAST(denominator AS DOUBLE) AS denominator, CAST(units AS BIGINT) AS units
     FROM facts
     {unions}
-    ORDER BY indicator_id
     """  # noqa: S608 (identifiers are module constants)
-    # Written one indicator at a time, each sorted by period: rows of one indicator and period end up together
-    # (so queries skip whole row groups) without sorting the whole wide cube at once.
-    create = f"""
-    CREATE TABLE {name} AS
-    SELECT c.indicator_id, c.period_id, {", ".join(f"k.{dim}" for dim in dims)}, c.age_band,
-           c.numerator, c.denominator, c.units
-    FROM _combined AS c JOIN _cube_key_dims AS k USING (cube_key) LIMIT 0
-    """  # noqa: S608 (identifiers are module constants)
-    insert = f"""
-    INSERT INTO {name}
-    SELECT c.indicator_id, c.period_id, {", ".join(f"k.{dim}" for dim in dims)}, c.age_band,
-           c.numerator, c.denominator, c.units
-    FROM _combined AS c JOIN _cube_key_dims AS k USING (cube_key)
-    WHERE c.indicator_id = $indicator
-    ORDER BY c.period_id
-    """  # noqa: S608 (identifiers are module constants)
-    return [(keys, None), (key_dims, None), (combined, None), (create, None),
-            *((insert, {"indicator": indicator_id}) for indicator_id in INDICATOR_IDS)]
 
 
-def _rollup_sql(name: str, dims: tuple[str, ...]) -> str:
-    plain = ", ".join(dims)
+def _write_cube_sql(name: str, dims: tuple[str, ...], fine_key: str, key: str, *, age_band: bool) -> str:
+    """One cube table from the narrow aggregate of ``fine_key``: sum by ``key``, sort, then attach the text.
+
+    Stored sorted by indicator and period so a query reads only that slice (zone maps). The sort runs on
+    narrow integer rows; the joins that add the text columns keep that order (insertion order is
+    preserved while the cubes are written), so the wide rows are never sorted.
+    """
+    key_dims = f"_{fine_key}_dims"
+    band = ", a.age_band" if age_band else ""
+    if key == fine_key and age_band:
+        summed = f"SELECT a.slice, a.cube_key{band}, a.numerator, a.denominator, a.units " \
+                 f"FROM _agg_{fine_key} AS a"  # noqa: S608 (identifiers are module constants)
+    else:
+        summed = f"""SELECT a.slice, k.{key} AS cube_key{band},
+               sum(a.numerator) AS numerator, sum(a.denominator) AS denominator, CAST(sum(a.units) AS BIGINT) AS units
+        FROM _agg_{fine_key} AS a JOIN {key_dims} AS k ON k.{fine_key} = a.cube_key
+        GROUP BY ALL"""  # noqa: S608 (identifiers are module constants)
+    label = f", {_age_band_label_sql('c.age_band')} AS age_band" if age_band else ""
     return f"""
+    CREATE OR REPLACE TEMP TABLE _sorted AS {summed} ORDER BY slice;
     CREATE TABLE {name} AS
-    SELECT indicator_id, period_id, {plain},
-           sum(numerator) AS numerator, sum(denominator) AS denominator, sum(units) AS units
-    FROM ind_cube_practice
-    GROUP BY ALL
-    ORDER BY indicator_id, period_id
+    WITH dims AS (SELECT {key} AS cube_key, {", ".join(f"any_value({dim}) AS {dim}" for dim in dims)}
+                  FROM {key_dims} GROUP BY {key})
+    SELECT s.indicator_id, s.period_id, {", ".join(f"d.{dim}" for dim in dims)}{label},
+           c.numerator, c.denominator, c.units
+    FROM _sorted AS c JOIN _slice AS s USING (slice) JOIN dims AS d USING (cube_key)
     """  # noqa: S608 (identifiers are module constants)
 
 
-def _cube_sql() -> list[tuple[str, dict | None]]:
+def _cube_sql() -> list[str]:
     return [
-        *_fine_cube_sql("ind_cube_practice", _PRACTICE_DIMS),
-        *_fine_cube_sql("ind_cube_lsoa", _LSOA_DIMS),
-        *((_rollup_sql(name, dims), None) for name, dims in (
-            ("ind_cube_area", _AREA_DIMS),
-            ("ind_cube_borough", _BOROUGH_DIMS),
-            ("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS),
-        )),
+        *_cube_key_sql(),
+        _aggregate_sql("practice_key"),
+        _aggregate_sql("lsoa_key"),
+        _write_cube_sql("ind_cube_practice", _PRACTICE_DIMS, "practice_key", "practice_key", age_band=True),
+        _write_cube_sql("ind_cube_lsoa", _LSOA_DIMS, "lsoa_key", "lsoa_key", age_band=True),
+        _write_cube_sql("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS, "practice_key", "practice_key",
+                        age_band=False),
+        _write_cube_sql("ind_cube_borough", _BOROUGH_KEY_DIMS, "practice_key", "borough_key", age_band=True),
+        _write_cube_sql("ind_cube_area", _AREA_DIMS, "practice_key", "area_key", age_band=False),
     ]
 
 
@@ -813,8 +860,13 @@ def materialise(
         "FROM _fact ORDER BY indicator_id, period_id"
     )
     progress("indicators: cubes")
-    for sql, params in _cube_sql():
-        con.execute(sql, params) if params else con.execute(sql)
+    preserve_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        for sql in _cube_sql():
+            con.execute(sql)
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
     _write_registry(con)
     for temp in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
