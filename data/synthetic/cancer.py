@@ -42,8 +42,8 @@ PRIORITY_CONVERSION = np.array([1.0, 0.2, 2.0, 6.4])
 CONVERSION_AGE_SLOPE = 0.03  # log, per year from 60
 CONVERSION_SCALE = 0.82
 # Referral to being told (days): log-normal medians for ruled-out and confirmed, by site speed.
-TOLD_MEDIAN_RULED_OUT = 14.0
-TOLD_MEDIAN_CONFIRMED = 19.0
+TOLD_MEDIAN_RULED_OUT = 13.5
+TOLD_MEDIAN_CONFIRMED = 18.0
 TOLD_SIGMA = 0.72
 SITE_SPEED = np.array([1.1, 0.75, 1.25, 0.8, 1.2, 1.15, 1.1, 1.0, 1.1, 1.1])  # multiplies the median
 TREATED_SHARE = 0.92  # confirmed cancers with a first definitive treatment
