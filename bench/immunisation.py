@@ -49,8 +49,9 @@ def cases(db) -> list[tuple[str, object]]:
     """(label, zero-argument call) for every benchmarked call."""
     as_at = imm.extract_date(db)
     london_1_9 = cohort.CohortCriteria(as_at=as_at)
-    period = default_period(db, INDICATOR)
-    fy = imm.period_for(db, indicator=INDICATOR, period_type="fy")
+    has_cubes = bool(db.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ind_period'"))
+    period = default_period(db, INDICATOR) if has_cubes else None
+    fy = imm.period_for(db, indicator=INDICATOR, period_type="fy") if has_cubes else None
     return [
         ("cohort: London 1-9 counts + breakdowns (summary)", lambda: cohort.cohort_summary(db, criteria=london_1_9)),
         ("cohort: London 1-9 count only", lambda: cohort.count_children(db, criteria=london_1_9)),
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, type=Path)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--cohort-only", action="store_true",
+                        help="only the cohort finder (for a database holding patient_dim and the event tables only)")
     args = parser.parse_args(argv)
     db = get_database(args.db)
     scale = db.scalar("SELECT value FROM meta WHERE key = 'scale'")
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|",
     ]
     for label, call in cases(db):
+        if args.cohort_only and not label.startswith("cohort"):
+            continue
         timings = _time(call, args.repeat)
         lines.append(f"| {label} | {statistics.median(timings):.0f} | {_percentile(timings, 95):.0f} | "
                      f"{max(timings):.0f} |")

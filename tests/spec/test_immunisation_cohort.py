@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from queries import immunisation_cohort as cohort
@@ -230,3 +231,23 @@ def test_the_cache_gives_the_same_children_as_the_tables(con, as_at, missing):
 
     window = cohort.ensure_cache(con)
     assert ids(window) == ids(None)
+
+
+@pytest.mark.parametrize("as_at", [AS_AT, d("2025-06-30")])
+def test_last_contact_is_the_latest_record_on_or_before_the_date(con, as_at):
+    criteria = cohort.CohortCriteria(as_at=as_at, age_min=0, age_max=18, missing=())
+    rows, total = cohort.cohort_patients(con, criteria=criteria, scope=RowScope(borough_codes=(BARNET, HACKNEY)),
+                                         limit=1000)
+    expected = dict(con.execute("SELECT patient_id, max(vaccination_date) FROM immunisations "
+                                "WHERE vaccination_date <= ? GROUP BY ALL", [as_at]).fetchall())
+    shown = {pid: (None if pd.isna(day) else pd.Timestamp(day).date())
+             for pid, day in zip(rows["patient_id"], rows["last_contact"], strict=True)}
+    assert shown == {pid: expected.get(pid) for pid in shown}
+    assert total == len(rows) > 0
+    # Paging: the pages together are the whole list, in a stable order.
+    first, total_1 = cohort.cohort_patients(con, criteria=criteria, scope=RowScope(borough_codes=(BARNET, HACKNEY)),
+                                            limit=5)
+    second, total_2 = cohort.cohort_patients(con, criteria=criteria,
+                                             scope=RowScope(borough_codes=(BARNET, HACKNEY)), limit=5, offset=5)
+    assert total_1 == total_2 == total
+    assert list(first["patient_id"]) + list(second["patient_id"]) == list(rows["patient_id"])[:10]
