@@ -73,7 +73,13 @@ def layout(**_query) -> html.Div:
                     dbc.Col(
                         [
                             dbc.Label("Action", html_for=ACTION_ID),
-                            dcc.Dropdown(id=ACTION_ID, options=list(ACTIONS), placeholder="Any action"),
+                            # A native select: Dash 4's dropdown has a hidden focus target that fails axe.
+                            dbc.Select(
+                                id=ACTION_ID,
+                                options=[{"label": "Any action", "value": ""}]
+                                + [{"label": a, "value": a} for a in ACTIONS],
+                                value="",
+                            ),
                         ],
                         md=4,
                     ),

@@ -417,7 +417,8 @@ _LOGIN_TEMPLATE = """<!DOCTYPE html>
   {% if demo %}
   <div class="alert alert-warning" role="note">
     <strong>Demo mode.</strong> All data is synthetic. These published demo accounts exist only in demo mode:
-    <div class="table-responsive"><table class="table table-sm mt-2 mb-0">
+    <div class="table-responsive" tabindex="0" role="region" aria-label="Demo accounts">
+      <table class="table table-sm mt-2 mb-0">
       <caption class="visually-hidden">Demo accounts</caption>
       <thead><tr><th scope="col">Username</th><th scope="col">Password</th><th scope="col">Role</th>
         <th scope="col">Scope</th></tr></thead>
