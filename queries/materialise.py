@@ -807,17 +807,22 @@ def _write_cube_sql(name: str, dims: tuple[str, ...], fine_key: str, key: str, *
     """  # noqa: S608 (identifiers are module constants)
 
 
-def _cube_sql() -> list[str]:
+def _cube_sql() -> list[tuple[str, str]]:
+    """(progress label, SQL) for every step of the cube build, in order."""
     return [
-        *_cube_key_sql(),
-        _aggregate_sql("practice_key"),
-        _aggregate_sql("lsoa_key"),
-        _write_cube_sql("ind_cube_practice", _PRACTICE_DIMS, "practice_key", "practice_key", age_band=True),
-        _write_cube_sql("ind_cube_lsoa", _LSOA_DIMS, "lsoa_key", "lsoa_key", age_band=True),
-        _write_cube_sql("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS, "practice_key", "practice_key",
-                        age_band=False),
-        _write_cube_sql("ind_cube_borough", _BOROUGH_KEY_DIMS, "practice_key", "borough_key", age_band=True),
-        _write_cube_sql("ind_cube_area", _AREA_DIMS, "practice_key", "area_key", age_band=False),
+        *(("cube keys", sql) for sql in _cube_key_sql()),
+        ("cubes: practice aggregate", _aggregate_sql("practice_key")),
+        ("cubes: LSOA aggregate", _aggregate_sql("lsoa_key")),
+        ("cubes: ind_cube_practice", _write_cube_sql("ind_cube_practice", _PRACTICE_DIMS, "practice_key",
+                                                     "practice_key", age_band=True)),
+        ("cubes: ind_cube_lsoa", _write_cube_sql("ind_cube_lsoa", _LSOA_DIMS, "lsoa_key", "lsoa_key",
+                                                 age_band=True)),
+        ("cubes: ind_cube_practice_equity", _write_cube_sql("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS,
+                                                            "practice_key", "practice_key", age_band=False)),
+        ("cubes: ind_cube_borough", _write_cube_sql("ind_cube_borough", _BOROUGH_KEY_DIMS, "practice_key",
+                                                    "borough_key", age_band=True)),
+        ("cubes: ind_cube_area", _write_cube_sql("ind_cube_area", _AREA_DIMS, "practice_key", "area_key",
+                                                 age_band=False)),
     ]
 
 
@@ -859,11 +864,11 @@ def materialise(
         "CREATE TABLE ind_patient AS SELECT indicator_id, period_id, patient_id, unit_id, numerator, denominator "
         "FROM _fact ORDER BY indicator_id, period_id"
     )
-    progress("indicators: cubes")
     preserve_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     con.execute("SET preserve_insertion_order = true")
     try:
-        for sql in _cube_sql():
+        for label, sql in _cube_sql():
+            progress(f"indicators: {label}")
             con.execute(sql)
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
