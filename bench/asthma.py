@@ -57,32 +57,42 @@ def main() -> None:
     first_history_ms = (time.perf_counter() - start) * 1000
     practice = aq.practices(db, borough_code=borough)["practice_code"].iloc[0]
     cases = {
-        "query: measure_values borough": lambda: aq.measure_values(db, measure_id="ast_saba_3plus", period=period,
-                                                                   by="borough"),
-        "query: measure_values practice": lambda: aq.measure_values(db, measure_id="ast_saba_3plus", period=period,
-                                                                    by="practice"),
-        "query: measure_values lsoa": lambda: aq.measure_values(db, measure_id="ast_saba_3plus", period=period,
-                                                                by="lsoa"),
-        "query: per 100,000 by borough": lambda: aq.measure_values(db, measure_id="ast_admissions_per_100k",
-                                                                   period=period, by="borough"),
+        "query: measure_values borough": lambda: aq.measure_values(
+            db, measure_id="ast_saba_3plus", period=period, by="borough"
+        ),
+        "query: measure_values practice": lambda: aq.measure_values(
+            db, measure_id="ast_saba_3plus", period=period, by="practice"
+        ),
+        "query: measure_values lsoa": lambda: aq.measure_values(
+            db, measure_id="ast_saba_3plus", period=period, by="lsoa"
+        ),
+        "query: per 100,000 by borough": lambda: aq.measure_values(
+            db, measure_id="ast_admissions_per_100k", period=period, by="borough"
+        ),
         "query: linked admissions (cached)": lambda: aq.linked_admissions(db, period=period, by="borough"),
         "query: patient list, one practice": lambda: aq.saba_no_ics_patients(
-            db, period=period, practice_code=practice, scope=RowScope(practice_codes=(practice,))),
-        "view: areas, borough map": lambda: page.areas_view(measure_id="ast_saba_3plus", period=period,
-                                                            borough=None, level="borough", disclose=True),
-        "view: areas, practice map": lambda: page.areas_view(measure_id="ast_saba_3plus", period=period,
-                                                             borough=borough, level="practice", disclose=True),
-        "view: areas, LSOA map": lambda: page.areas_view(measure_id="ast_saba_3plus", period=period,
-                                                         borough=borough, level="lsoa", disclose=True),
-        "view: prescribing safety": lambda: page.safety_view(measure_id="ast_saba_3plus", period=period,
-                                                             borough=None, disclose=True),
-        "view: before admission": lambda: page.linked_view(period=period, threshold=3, group="borough",
-                                                           disclose=True),
+            db, period=period, practice_code=practice, scope=RowScope(practice_codes=(practice,))
+        ),
+        "view: areas, borough map": lambda: page.areas_view(
+            measure_id="ast_saba_3plus", period=period, borough=None, level="borough", disclose=True
+        ),
+        "view: areas, practice map": lambda: page.areas_view(
+            measure_id="ast_saba_3plus", period=period, borough=borough, level="practice", disclose=True
+        ),
+        "view: areas, LSOA map": lambda: page.areas_view(
+            measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True
+        ),
+        "view: prescribing safety": lambda: page.safety_view(
+            measure_id="ast_saba_3plus", period=period, borough=None, disclose=True
+        ),
+        "view: before admission": lambda: page.linked_view(period=period, threshold=3, group="borough", disclose=True),
         "view: inequality": lambda: page.inequality_view(measure_id="ast_saba_3plus", period=period, disclose=True),
-        "view: practices ranked": lambda: page.practices_view(measure_id="ast_saba_3plus", period=period,
-                                                              borough=borough, disclose=True),
-        "view: trend": lambda: page.trend_view(measure_id="ast_saba_3plus", level="borough", borough=borough,
-                                               practice=None, disclose=True),
+        "view: practices ranked": lambda: page.practices_view(
+            measure_id="ast_saba_3plus", period=period, borough=borough, disclose=True
+        ),
+        "view: trend": lambda: page.trend_view(
+            measure_id="ast_saba_3plus", level="borough", borough=borough, practice=None, disclose=True
+        ),
     }
     print(f"# Asthma page benchmark: {args.db} (scale {scale}), period {period}, {args.repeat} runs each\n")
     print(f"Linked admission history, first call (derived once per process): {first_history_ms:,.0f} ms\n")

@@ -65,33 +65,51 @@ def main() -> None:
     month = default_period(db, "cwt_fds_28d")
     year = default_period(db, "cwt_fds_28d", "fy")
     cases = [
-        ("query: pathway_values by trust (month)",
-         lambda: cq.pathway_values(db, indicator="cwt_62d", period=month, by="trust")),
-        ("query: pathway_values by borough, lung (year)",
-         lambda: cq.pathway_values(db, indicator="cwt_fds_28d", period=year, by="borough",
-                                   filters={"tumour_group": ["lung"]})),
+        (
+            "query: pathway_values by trust (month)",
+            lambda: cq.pathway_values(db, indicator="cwt_62d", period=month, by="trust"),
+        ),
+        (
+            "query: pathway_values by borough, lung (year)",
+            lambda: cq.pathway_values(
+                db, indicator="cwt_fds_28d", period=year, by="borough", filters={"tumour_group": ["lung"]}
+            ),
+        ),
         ("query: trust_funnel (year)", lambda: cq.trust_funnel(db, indicator="cwt_fds_28d", period=year)),
         ("query: pathway_trend London (24 months)", lambda: cq.pathway_trend(db, indicator="cwt_fds_28d")),
-        ("query: wait_distribution told (year)",
-         lambda: cq.wait_distribution(db, measure="told", period=year)),
+        ("query: wait_distribution told (year)", lambda: cq.wait_distribution(db, measure="told", period=year)),
         ("query: wait_summary treated (year)", lambda: cq.wait_summary(db, measure="treated", period=year)),
-        ("query: pathway_flows by borough (year)",
-         lambda: cq.pathway_flows(db, period=year, origin="residence_borough")),
+        (
+            "query: pathway_flows by borough (year)",
+            lambda: cq.pathway_flows(db, period=year, origin="residence_borough"),
+        ),
         ("callback: KPI cards", lambda: page.update_kpis("all", "all")),
-        ("callback: borough map recolour (Patch)",
-         lambda: page.update_map("cwt_fds_28d", year, "all", "all", "borough", "areas", "borough")),
-        ("callback: borough map, tumour group (Patch)",
-         lambda: page.update_map("cwt_62d", year, "breast", "all", "borough", "areas", "borough")),
-        ("callback: LSOA map first send",
-         lambda: page.update_map("cwt_fds_28d", year, "all", "all", "lsoa", "areas", "borough")),
+        (
+            "callback: borough map recolour (Patch)",
+            lambda: page.update_map("cwt_fds_28d", year, "all", "all", "borough", "areas", "borough"),
+        ),
+        (
+            "callback: borough map, tumour group (Patch)",
+            lambda: page.update_map("cwt_62d", year, "breast", "all", "borough", "areas", "borough"),
+        ),
+        (
+            "callback: LSOA map first send",
+            lambda: page.update_map("cwt_fds_28d", year, "all", "all", "lsoa", "areas", "borough"),
+        ),
         ("callback: trusts ranked", lambda: page.update_ranked("cwt_fds_28d", year, "all", "all", "areas")),
         ("callback: trust funnel", lambda: page.update_funnel("cwt_fds_28d", year, "all", "all", "areas")),
-        ("callback: Sankey (year)",
-         lambda: page.update_sankey("cwt_fds_28d", year, "all", "all", "residence_icb", "flow")),
-        ("callback: waits (year, one trust)",
-         lambda: page.update_waits("cwt_fds_28d", year, "all", "all", "R1H", "flow")),
-        ("callback: inequality charts (early stage, year)",
-         lambda: page.update_inequality("cancer_early_stage", None, "inequality")),
+        (
+            "callback: Sankey (year)",
+            lambda: page.update_sankey("cwt_fds_28d", year, "all", "all", "residence_icb", "flow"),
+        ),
+        (
+            "callback: waits (year, one trust)",
+            lambda: page.update_waits("cwt_fds_28d", year, "all", "all", "R1H", "flow"),
+        ),
+        (
+            "callback: inequality charts (early stage, year)",
+            lambda: page.update_inequality("cancer_early_stage", None, "inequality"),
+        ),
         ("callback: SII map and table", lambda: page.update_sii("cancer_early_stage", None, "inequality")),
         ("callback: trend London", lambda: page.update_trend("cwt_fds_28d", "all", "all", "trend")),
         ("callback: trend one trust", lambda: page.update_trust_trend("cwt_fds_28d", "all", "all", "R1H", "trend")),
@@ -108,8 +126,10 @@ def main() -> None:
     ]
     for label, call in cases:
         wall, cpu = _time(call, args.repeat)
-        lines.append(f"| {label} | {statistics.median(wall):.1f} | {_percentile(wall, 95):.1f} | "
-                     f"{statistics.median(cpu):.1f} | {_percentile(cpu, 95):.1f} | {len(wall)} |")
+        lines.append(
+            f"| {label} | {statistics.median(wall):.1f} | {_percentile(wall, 95):.1f} | "
+            f"{statistics.median(cpu):.1f} | {_percentile(cpu, 95):.1f} | {len(wall)} |"
+        )
     report = "\n".join(lines)
     print(report)
     if args.out:

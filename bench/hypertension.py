@@ -47,8 +47,9 @@ def main() -> None:
         "funnel: boroughs": lambda: page.update_funnel("hyp008", period, "borough"),
         "funnel: practices": lambda: page.update_funnel("hyp008", period, "practice"),
         "people to target (ICB + borough's practices)": lambda: page.update_targets(period, icb, borough, "80"),
-        "inequality (borough: 4 breakdowns + ethnicity x IMD)": lambda: page.update_inequality("hyp008", period, icb,
-                                                                                             borough),
+        "inequality (borough: 4 breakdowns + ethnicity x IMD)": lambda: page.update_inequality(
+            "hyp008", period, icb, borough
+        ),
         "SII by borough (map patch + table)": lambda: page.update_sii("hyp008", period),
         "practices (ranked + practice map patch)": lambda: page.update_practices("hyp008", period, borough),
         "trend: borough": lambda: page.update_trend("hyp008", "borough", icb, borough, None),

@@ -55,29 +55,47 @@ def cases(db) -> list[tuple[str, object]]:
     return [
         ("cohort: London 1-9 counts + breakdowns (summary)", lambda: cohort.cohort_summary(db, criteria=london_1_9)),
         ("cohort: London 1-9 count only", lambda: cohort.count_children(db, criteria=london_1_9)),
-        ("cohort: list page 1, all London scope", lambda: cohort.cohort_patients(
-            db, criteria=london_1_9, scope=ALL_LONDON, limit=50)),
-        ("cohort: list page 1, borough scope (Hackney)", lambda: cohort.cohort_patients(
-            db, criteria=london_1_9, scope=HACKNEY, limit=50)),
-        ("cohort: list page 1, GP practice scope", lambda: cohort.cohort_patients(
-            db, criteria=london_1_9, scope=ONE_PRACTICE, limit=50)),
+        (
+            "cohort: list page 1, all London scope",
+            lambda: cohort.cohort_patients(db, criteria=london_1_9, scope=ALL_LONDON, limit=50),
+        ),
+        (
+            "cohort: list page 1, borough scope (Hackney)",
+            lambda: cohort.cohort_patients(db, criteria=london_1_9, scope=HACKNEY, limit=50),
+        ),
+        (
+            "cohort: list page 1, GP practice scope",
+            lambda: cohort.cohort_patients(db, criteria=london_1_9, scope=ONE_PRACTICE, limit=50),
+        ),
         ("page: headline (London + previous period)", lambda: imm.headline(db, indicator=INDICATOR, period=period)),
         ("page: map by borough", lambda: indicator_values(db, indicator=INDICATOR, period=period, by="borough")),
         ("page: map by practice", lambda: indicator_values(db, indicator=INDICATOR, period=period, by="practice")),
         ("page: map by LSOA", lambda: indicator_values(db, indicator=INDICATOR, period=period, by="lsoa")),
         ("page: deprivation gap map (inequality)", lambda: inequality(db, indicator=INDICATOR, period=period)),
-        ("page: ethnic group x IMD quintile", lambda: indicator_values(
-            db, indicator=INDICATOR, period=period, by=("ethnicity_group", "imd_quintile"))),
+        (
+            "page: ethnic group x IMD quintile",
+            lambda: indicator_values(db, indicator=INDICATOR, period=period, by=("ethnicity_group", "imd_quintile")),
+        ),
         ("page: trend (12 quarters, SPC)", lambda: trend(db, indicator=INDICATOR)),
         # The next three are remembered per process by the page; timed here uncached (the first request).
-        ("page: uptake by age, London (quarter), uncached", lambda: imm._uptake_by_age(
-            db, indicator=INDICATOR, period=period, filters=None, disclose=True)),
-        ("page: uptake by age, one borough (year), uncached", lambda: imm._uptake_by_age(
-            db, indicator=INDICATOR, period=fy, filters={"borough": "E09000012"}, disclose=True)),
-        ("gp view: every vaccine vs PCN/borough/London, uncached", lambda: imm._practice_comparison(
-            db, practice_code="E83003", period_type="quarter", disclose=True)),
-        ("gp view: borough ranking", lambda: imm.practice_ranking(
-            db, indicator=INDICATOR, period=period, borough_code="E09000003")),
+        (
+            "page: uptake by age, London (quarter), uncached",
+            lambda: imm._uptake_by_age(db, indicator=INDICATOR, period=period, filters=None, disclose=True),
+        ),
+        (
+            "page: uptake by age, one borough (year), uncached",
+            lambda: imm._uptake_by_age(
+                db, indicator=INDICATOR, period=fy, filters={"borough": "E09000012"}, disclose=True
+            ),
+        ),
+        (
+            "gp view: every vaccine vs PCN/borough/London, uncached",
+            lambda: imm._practice_comparison(db, practice_code="E83003", period_type="quarter", disclose=True),
+        ),
+        (
+            "gp view: borough ranking",
+            lambda: imm.practice_ranking(db, indicator=INDICATOR, period=period, borough_code="E09000003"),
+        ),
     ]
 
 
@@ -86,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, type=Path)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--cohort-only", action="store_true",
-                        help="only the cohort finder (for a database holding patient_dim and the event tables only)")
+    parser.add_argument(
+        "--cohort-only",
+        action="store_true",
+        help="only the cohort finder (for a database holding patient_dim and the event tables only)",
+    )
     args = parser.parse_args(argv)
     db = get_database(args.db)
     scale = db.scalar("SELECT value FROM meta WHERE key = 'scale'")
@@ -109,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cohort_only and not label.startswith("cohort"):
             continue
         timings = _time(call, args.repeat)
-        lines.append(f"| {label} | {statistics.median(timings):.0f} | {_percentile(timings, 95):.0f} | "
-                     f"{max(timings):.0f} |")
+        lines.append(
+            f"| {label} | {statistics.median(timings):.0f} | {_percentile(timings, 95):.0f} | {max(timings):.0f} |"
+        )
         print(lines[-1], flush=True)
     report = "\n".join(lines) + "\n"
     if args.out:

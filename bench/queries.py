@@ -110,17 +110,30 @@ def bench_database(path: str, repeat: int) -> pd.DataFrame:
         period = default_period(con, indicator.id)
         frame = _patient_rows(con, indicator.id, period)
         for label, by, filters in CASES:
-            engine = _time(lambda by=by, filters=filters, indicator_id=indicator.id, period=period: indicator_values(
-                con, indicator=indicator_id, period=period, by=by, filters=filters, disclose=True), repeat)
-            row = {"db": Path(path).name, "patients": patients, "indicator_id": indicator.id, "case": label,
-                   "engine_p50_ms": statistics.median(engine), "engine_p95_ms": _percentile(engine, 95)}
+            engine = _time(
+                lambda by=by, filters=filters, indicator_id=indicator.id, period=period: indicator_values(
+                    con, indicator=indicator_id, period=period, by=by, filters=filters, disclose=True
+                ),
+                repeat,
+            )
+            row = {
+                "db": Path(path).name,
+                "patients": patients,
+                "indicator_id": indicator.id,
+                "case": label,
+                "engine_p50_ms": statistics.median(engine),
+                "engine_p95_ms": _percentile(engine, 95),
+            }
             if frame is not None:
                 keys = PANDAS_KEYS[by if isinstance(by, str) else tuple(by)]
                 baseline = _time(
                     lambda keys=keys, filters=filters, frame=frame: _pandas_aggregate(frame, keys, filters), repeat
                 )
-                row.update(pandas_rows=len(frame), pandas_p50_ms=statistics.median(baseline),
-                           pandas_p95_ms=_percentile(baseline, 95))
+                row.update(
+                    pandas_rows=len(frame),
+                    pandas_p50_ms=statistics.median(baseline),
+                    pandas_p95_ms=_percentile(baseline, 95),
+                )
             rows.append(row)
         print(f"  {indicator.id}: done", file=sys.stderr, flush=True)
     con.close()

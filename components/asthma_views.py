@@ -21,15 +21,23 @@ LINKED_COLOURS = {"saba_over": "#ae2573", "no_review": "#ed8b00", "no_plan": "#0
 COMPARISON_WORDS = {"better": "Better than London", "worse": "Worse than London", "similar": "Similar to London"}
 
 
-def measure_map(*, level: str, values: pd.DataFrame, value_label: str, unit: str, polarity: str,
-                height: int = 520) -> go.Figure:
+def measure_map(
+    *, level: str, values: pd.DataFrame, value_label: str, unit: str, polarity: str, height: int = 520
+) -> go.Figure:
     """The page measure at ``level`` ('borough', 'practice' or 'lsoa'), diverging around London when it
     has a better direction (purple better), sequential otherwise (darker = higher)."""
     london = pd.to_numeric(values.get("london_value", pd.Series(dtype=float)), errors="coerce").dropna()
     centre = float(london.iloc[0]) if polarity != "none" and len(london) else None
-    figure = area_map(level=level, values=values, value_label=value_label, unit=unit,
-                      polarity="high" if polarity == "none" else polarity, diverge_around=centre,
-                      outlines=True, height=height)
+    figure = area_map(
+        level=level,
+        values=values,
+        value_label=value_label,
+        unit=unit,
+        polarity="high" if polarity == "none" else polarity,
+        diverge_around=centre,
+        outlines=True,
+        height=height,
+    )
     # An all-suppressed map has no scale to draw (an empty one renders NaN-sized boxes): say so explicitly,
     # because a recolour Patch only sends the keys the new figure has.
     has_values = bool(pd.to_numeric(pd.Series(figure.data[0].z), errors="coerce").notna().any())
@@ -39,8 +47,7 @@ def measure_map(*, level: str, values: pd.DataFrame, value_label: str, unit: str
     return figure
 
 
-def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, title: str | None = None
-                            ) -> go.Figure:
+def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, title: str | None = None) -> go.Figure:
     """Horizontal bars per area (rows in the order given) and measure, each with its 95 % interval.
 
     ``values``: :func:`queries.asthma.linked_admissions` rows (area_name, measure, measure_label, value,
@@ -54,20 +61,33 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
         value = pd.to_numeric(rows["value"], errors="coerce")
         low = pd.to_numeric(rows["ci_low"], errors="coerce")
         high = pd.to_numeric(rows["ci_high"], errors="coerce")
-        figure.add_trace(go.Bar(
-            x=value, y=rows["area_name"], orientation="h", name=rows["measure_label"].iloc[0],
-            marker_color=LINKED_COLOURS.get(measure, "#768692"),
-            error_x={"type": "data", "symmetric": False, "array": high - value, "arrayminus": value - low,
-                     "color": "#425563", "thickness": 1},
-            customdata=list(zip(low, high, rows["numerator"], rows["denominator"], strict=True)),
-            hovertemplate="%{y}<br>%{x:.1f}% (95% CI %{customdata[0]:.1f} to %{customdata[1]:.1f})"
-                          "<br>%{customdata[2]:,.0f} of %{customdata[3]:,.0f} admitted<extra>%{fullData.name}</extra>",
-        ))
+        figure.add_trace(
+            go.Bar(
+                x=value,
+                y=rows["area_name"],
+                orientation="h",
+                name=rows["measure_label"].iloc[0],
+                marker_color=LINKED_COLOURS.get(measure, "#768692"),
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": high - value,
+                    "arrayminus": value - low,
+                    "color": "#425563",
+                    "thickness": 1,
+                },
+                customdata=list(zip(low, high, rows["numerator"], rows["denominator"], strict=True)),
+                hovertemplate="%{y}<br>%{x:.1f}% (95% CI %{customdata[0]:.1f} to %{customdata[1]:.1f})"
+                "<br>%{customdata[2]:,.0f} of %{customdata[3]:,.0f} admitted<extra>%{fullData.name}</extra>",
+            )
+        )
     height = max(260, 90 + height_per_area * max(1, len([a for a in areas if a not in set(hidden)])))
     apply_base_layout(figure, height=height, title=title)
-    figure.update_layout(barmode="group", legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom",
-                                                  "traceorder": "normal"},
-                         margin={"t": 60, "b": 30})
+    figure.update_layout(
+        barmode="group",
+        legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom", "traceorder": "normal"},
+        margin={"t": 60, "b": 30},
+    )
     figure.update_xaxes(title_text=None, range=[0, 100], ticksuffix="%")  # the section heading names it
     visible = [a for a in areas if a not in set(hidden)]
     # Reversed axis: the first area (London) on top.
@@ -75,13 +95,28 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
     if shown.empty:
         figure.update_xaxes(visible=False)
         figure.update_yaxes(visible=False)
-        figure.add_annotation(text="No admitted patients to show (none, or all suppressed)", x=0.5, y=0.5,
-                              xref="paper", yref="paper", showarrow=False)
+        figure.add_annotation(
+            text="No admitted patients to show (none, or all suppressed)",
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+        )
     elif len(hidden):
         names = ", ".join(hidden.head(6)) + (f" and {len(hidden) - 6} more" if len(hidden) > 6 else "")
-        figure.add_annotation(text=f"Not shown, {SUPPRESSED_NOTE}: {names}", x=0, y=0, xref="paper",
-                              yref="paper", yanchor="top", yshift=-26, showarrow=False, align="left",
-                              font={"size": 11, "color": "#425563"})
+        figure.add_annotation(
+            text=f"Not shown, {SUPPRESSED_NOTE}: {names}",
+            x=0,
+            y=0,
+            xref="paper",
+            yref="paper",
+            yanchor="top",
+            yshift=-26,
+            showarrow=False,
+            align="left",
+            font={"size": 11, "color": "#425563"},
+        )
         figure.update_layout(margin={"t": 60, "b": 72})
     return figure
 
@@ -105,15 +140,17 @@ def area_table(values: pd.DataFrame, *, unit: str, area_label: str = "Area") -> 
     """The map's rows as a table (the map's accessible alternative), sorted by name: value, CI, counts,
     comparison with London."""
     frame = values.sort_values("area_name", kind="stable")
-    return pd.DataFrame({
-        area_label: frame["area_name"].to_numpy(),
-        "Code": frame["area_code"].to_numpy(),
-        "Value": [_text(v, unit) for v in frame["value"]],
-        "95% CI": [_interval(lo, hi, unit) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)],
-        "Numerator": [_count(v) for v in frame["numerator"]],
-        "Denominator": [_count(v) for v in frame["denominator"]],
-        "Compared with London": [COMPARISON_WORDS.get(c, "Not compared") for c in frame["comparison"]],
-    })
+    return pd.DataFrame(
+        {
+            area_label: frame["area_name"].to_numpy(),
+            "Code": frame["area_code"].to_numpy(),
+            "Value": [_text(v, unit) for v in frame["value"]],
+            "95% CI": [_interval(lo, hi, unit) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)],
+            "Numerator": [_count(v) for v in frame["numerator"]],
+            "Denominator": [_count(v) for v in frame["denominator"]],
+            "Compared with London": [COMPARISON_WORDS.get(c, "Not compared") for c in frame["comparison"]],
+        }
+    )
 
 
 def linked_table(values: pd.DataFrame) -> pd.DataFrame:
@@ -123,23 +160,29 @@ def linked_table(values: pd.DataFrame) -> pd.DataFrame:
         row = {"Area": area, "Patients admitted": _count(part["denominator"].iloc[0])}
         for record in part.to_dict("records"):
             label = record["measure_label"]
-            row[label] = (f"{_text(record['value'], 'percent')} ({_count(record['numerator'])})"
-                          if not record["suppressed"] else "suppressed")
+            row[label] = (
+                f"{_text(record['value'], 'percent')} ({_count(record['numerator'])})"
+                if not record["suppressed"]
+                else "suppressed"
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def patient_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The patient list as shown: dates as text, counts whole, missing reviews said in words."""
+
     def day(value) -> str:
         return "none recorded" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
 
-    return pd.DataFrame({
-        "Pseudonymised id": rows["patient_id"].to_numpy(),
-        "Age": rows["age"].to_numpy(),
-        "Sex": rows["sex"].to_numpy(),
-        "Ethnic group": rows["ethnicity_group"].fillna("Not stated").to_numpy(),
-        "SABA inhalers in period": [_count(v) for v in rows["saba_inhalers"]],
-        "Last SABA issued": [day(v) for v in rows["last_saba"]],
-        "Last asthma review": [day(v) for v in rows["last_review"]],
-    })
+    return pd.DataFrame(
+        {
+            "Pseudonymised id": rows["patient_id"].to_numpy(),
+            "Age": rows["age"].to_numpy(),
+            "Sex": rows["sex"].to_numpy(),
+            "Ethnic group": rows["ethnicity_group"].fillna("Not stated").to_numpy(),
+            "SABA inhalers in period": [_count(v) for v in rows["saba_inhalers"]],
+            "Last SABA issued": [day(v) for v in rows["last_saba"]],
+            "Last asthma review": [day(v) for v in rows["last_review"]],
+        }
+    )

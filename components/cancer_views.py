@@ -56,12 +56,14 @@ def add_trust_points(
     fmt = value_format(unit)
     frame = sites.copy()
     if values is not None and len(values):
-        keep = [c for c in ("area_code", "value", "ci_low", "ci_high", "denominator", "comparison", "suppressed")
-                if c in values]
+        keep = [
+            c
+            for c in ("area_code", "value", "ci_low", "ci_high", "denominator", "comparison", "suppressed")
+            if c in values
+        ]
         frame = frame.merge(values[keep], left_on="trust_code", right_on="area_code", how="inner")
     else:
-        frame = frame.assign(value=None, ci_low=None, ci_high=None, denominator=None, comparison=None,
-                             suppressed=False)
+        frame = frame.assign(value=None, ci_low=None, ci_high=None, denominator=None, comparison=None, suppressed=False)
     suppressed = frame["suppressed"].fillna(False).astype(bool).to_numpy() if len(frame) else np.array([], bool)
     denominators = pd.to_numeric(frame["denominator"], errors="coerce").fillna(0).to_numpy(dtype=float)
     largest = denominators.max() if len(denominators) and denominators.max() > 0 else 1.0
@@ -78,23 +80,29 @@ def add_trust_points(
         else:
             comparison = row.get("comparison") or "not compared"
             # "Similar" in the shared palette is light grey, which would read as suppressed on a map.
-            colours.append(COMPARISON_COLOURS[comparison] if comparison in ("better", "worse")
-                           else SIMILAR_TRUST_COLOUR)
+            colours.append(
+                COMPARISON_COLOURS[comparison] if comparison in ("better", "worse") else SIMILAR_TRUST_COLOUR
+            )
             interval = ""
             if _number(row.get("ci_low")) is not None and _number(row.get("ci_high")) is not None:
                 interval = f" (95% CI {fmt.text(row['ci_low'])} to {fmt.text(row['ci_high'])})"
             pathways = _number(row.get("denominator"))
-            hover.append(f"{head}<br>{value_label}: {fmt.text(row['value'])}{interval}"
-                         + (f"<br>{pathways:,.0f} pathways" if pathways is not None else "")
-                         + f"<br>{COMPARISON_LABELS.get(comparison, comparison)}")
+            hover.append(
+                f"{head}<br>{value_label}: {fmt.text(row['value'])}{interval}"
+                + (f"<br>{pathways:,.0f} pathways" if pathways is not None else "")
+                + f"<br>{COMPARISON_LABELS.get(comparison, comparison)}"
+            )
     figure.add_trace(
         go.Scattermap(
             lat=frame["lat"].round(5).tolist() or [None],
             lon=frame["lon"].round(5).tolist() or [None],
             text=hover or [""],
             mode="markers",
-            marker={"size": [float(s) for s in sizes] or [1], "color": colours or [TRUST_MARKER_COLOUR],
-                    "opacity": 0.95},
+            marker={
+                "size": [float(s) for s in sizes] or [1],
+                "color": colours or [TRUST_MARKER_COLOUR],
+                "opacity": 0.95,
+            },
             name="Trusts (main site; size = pathways)" if values is not None and len(values) else "Trusts (main site)",
             hovertemplate="%{text}<extra></extra>",
             showlegend=bool(len(frame)),
@@ -128,36 +136,59 @@ def wait_histogram(
     figure = go.Figure()
     for within, name in ((True, f"Within {standard_days} days"), (False, f"Over {standard_days} days")):
         mask = (frame["within_standard"] == within) & ~hidden
-        figure.add_trace(go.Bar(
-            x=[label for label, keep in zip(labels, mask, strict=True) if keep],
-            y=counts[mask].astype(float).tolist(),
-            customdata=shares[mask].astype(float).round(1).tolist(),
-            marker={"color": colours[0] if within else BEYOND_COLOUR},
-            name=name,
-            hovertemplate="%{x} days: %{y:,.0f} pathways (%{customdata:.1f}%)<extra></extra>",
-        ))
+        figure.add_trace(
+            go.Bar(
+                x=[label for label, keep in zip(labels, mask, strict=True) if keep],
+                y=counts[mask].astype(float).tolist(),
+                customdata=shares[mask].astype(float).round(1).tolist(),
+                marker={"color": colours[0] if within else BEYOND_COLOUR},
+                name=name,
+                hovertemplate="%{x} days: %{y:,.0f} pathways (%{customdata:.1f}%)<extra></extra>",
+            )
+        )
     if hidden.any():
-        figure.add_trace(go.Bar(
-            x=[label for label, keep in zip(labels, hidden, strict=True) if keep], y=[0] * int(hidden.sum()),
-            marker={"color": SUPPRESSED_COLOUR}, name=f"Suppressed bins ({int(hidden.sum())})",
-            hovertemplate=f"%{{x}} days: {SUPPRESSED_NOTE}<extra></extra>",
-        ))
+        figure.add_trace(
+            go.Bar(
+                x=[label for label, keep in zip(labels, hidden, strict=True) if keep],
+                y=[0] * int(hidden.sum()),
+                marker={"color": SUPPRESSED_COLOUR},
+                name=f"Suppressed bins ({int(hidden.sum())})",
+                hovertemplate=f"%{{x}} days: {SUPPRESSED_NOTE}<extra></extra>",
+            )
+        )
     apply_base_layout(figure, height=height, title=title)
     # The standard falls between the bin ending on it and the next: draw the line on that boundary.
     boundary = next((i for i, end in enumerate(frame["bin_end"]) if int(end) >= standard_days), len(labels) - 1)
-    figure.update_xaxes(type="category", categoryorder="array", categoryarray=labels, title=measure_label,
-                        tickangle=-45)
+    figure.update_xaxes(
+        type="category", categoryorder="array", categoryarray=labels, title=measure_label, tickangle=-45
+    )
     figure.update_yaxes(title="Pathways", rangemode="tozero")
     figure.add_vline(x=boundary + 0.5, line={"color": STANDARD_LINE_COLOUR, "dash": "dash", "width": 2})
-    figure.add_annotation(x=boundary + 0.5, y=1, yref="paper", text=f"{standard_days} days", showarrow=False,
-                          xanchor="left", yanchor="top", font={"size": 12})
-    figure.update_layout(barmode="overlay", bargap=0.1,
-                         legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0},
-                         margin={"t": 60})
+    figure.add_annotation(
+        x=boundary + 0.5,
+        y=1,
+        yref="paper",
+        text=f"{standard_days} days",
+        showarrow=False,
+        xanchor="left",
+        yanchor="top",
+        font={"size": 12},
+    )
+    figure.update_layout(
+        barmode="overlay",
+        bargap=0.1,
+        legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0},
+        margin={"t": 60},
+    )
     if not (counts[~hidden] > 0).any():
-        figure.add_annotation(text=_wrapped("No bars to draw: no pathways, or every bin has 1–7 pathways (suppressed)"),
-                              x=0.5,
-                              y=0.5, xref="paper", yref="paper", showarrow=False)
+        figure.add_annotation(
+            text=_wrapped("No bars to draw: no pathways, or every bin has 1–7 pathways (suppressed)"),
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+        )
     return figure
 
 
@@ -169,14 +200,16 @@ def add_target_path(figure: go.Figure, *, series: pd.DataFrame, column: str = "o
     """
     if column not in series or not pd.to_numeric(series[column], errors="coerce").notna().any():
         return figure
-    figure.add_trace(go.Scatter(
-        x=series["period_label"].tolist(),
-        y=pd.to_numeric(series[column], errors="coerce").tolist(),
-        mode="lines",
-        line={"color": TARGET_LINE_COLOUR, "shape": "hvh", "width": 2, "dash": "longdash"},
-        name="Operational target in force",
-        hovertemplate="%{x}: target %{y:.0f}%<extra></extra>",
-    ))
+    figure.add_trace(
+        go.Scatter(
+            x=series["period_label"].tolist(),
+            y=pd.to_numeric(series[column], errors="coerce").tolist(),
+            mode="lines",
+            line={"color": TARGET_LINE_COLOUR, "shape": "hvh", "width": 2, "dash": "longdash"},
+            name="Operational target in force",
+            hovertemplate="%{x}: target %{y:.0f}%<extra></extra>",
+        )
+    )
     return figure
 
 
@@ -186,8 +219,15 @@ def empty_message_figure(text: str, *, height: int = 360) -> go.Figure:
     apply_base_layout(figure, height=height)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
-    figure.add_annotation(text=_wrapped(text), x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font={"size": 14, "color": "#425563"})
+    figure.add_annotation(
+        text=_wrapped(text),
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font={"size": 14, "color": "#425563"},
+    )
     return figure
 
 

@@ -106,22 +106,39 @@ def ranked_areas_chart(
     )
     suppressed_codes = values.loc[hidden, "area_code"].tolist()
     if suppressed_codes:
-        figure.add_trace(go.Scatter(x=[None] * len(suppressed_codes), y=suppressed_codes, mode="markers",
-                                    name="Suppressed (1–7 patients)", marker={"color": SUPPRESSED_COLOUR,
-                                                                               "symbol": "x"},
-                                    hoverinfo="skip"))
-        notes = [{"x": 0, "xref": "paper", "y": code, "yref": "y", "text": "suppressed", "showarrow": False,
-                  "xanchor": "left", "font": {"size": 11, "color": SUPPRESSED_COLOUR}} for code in suppressed_codes]
-        figure.update_layout(annotations=[*figure.layout.annotations, *notes],
-                             height=max(260, 90 + 22 * len(values)))
+        figure.add_trace(
+            go.Scatter(
+                x=[None] * len(suppressed_codes),
+                y=suppressed_codes,
+                mode="markers",
+                name="Suppressed (1–7 patients)",
+                marker={"color": SUPPRESSED_COLOUR, "symbol": "x"},
+                hoverinfo="skip",
+            )
+        )
+        notes = [
+            {
+                "x": 0,
+                "xref": "paper",
+                "y": code,
+                "yref": "y",
+                "text": "suppressed",
+                "showarrow": False,
+                "xanchor": "left",
+                "font": {"size": 11, "color": SUPPRESSED_COLOUR},
+            }
+            for code in suppressed_codes
+        ]
+        figure.update_layout(annotations=[*figure.layout.annotations, *notes], height=max(260, 90 + 22 * len(values)))
     names = dict(zip(values["area_code"], values["area_name"], strict=False))
     order = suppressed_codes + list(figure.layout.yaxis.categoryarray or [])
     figure.update_yaxes(categoryarray=order, tickvals=order)
     chosen = set(highlight_codes)
     figure.update_yaxes(ticktext=[f"<b>{names[c]} ◀</b>" if c in chosen else names[c] for c in order])
     # Legend at the very top, above the "London" and "Target" labels that sit on the plot's top edge.
-    figure.update_layout(legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0},
-                         margin={"t": 120})
+    figure.update_layout(
+        legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0}, margin={"t": 120}
+    )
     if not pd.to_numeric(values["value"], errors="coerce").notna().any():
         # Nothing to plot (every area suppressed): give the axis a range, or Plotly draws NaN-sized shapes.
         figure.update_xaxes(range=[0, 100] if unit == "percent" else [0, 1.5])
@@ -160,8 +177,16 @@ def people_to_target_chart(*, table: pd.DataFrame, ambition: str = "80", height_
     return figure
 
 
-def intersection_chart(*, values: pd.DataFrame, value_label: str, unit: str, area_value: float | None,
-                       area_label: str, target: float | None, height: int = 440) -> go.Figure:
+def intersection_chart(
+    *,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str,
+    area_value: float | None,
+    area_label: str,
+    target: float | None,
+    height: int = 440,
+) -> go.Figure:
     """Ethnic group (x) by deprivation quintile (series) with 95 % CIs: who is least often controlled where.
 
     ``values`` is the engine's pair ``("ethnicity_group", "imd_quintile")``: ``area_name`` the
@@ -204,20 +229,32 @@ def intersection_chart(*, values: pd.DataFrame, value_label: str, unit: str, are
     add_area_line(figure, value=area_value, label=area_label)
     add_area_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
     apply_base_layout(figure, height=height)
-    order = [g for g in ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
-             if g in set(values["area_name"])]
+    order = [
+        g
+        for g in ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
+        if g in set(values["area_name"])
+    ]
     figure.update_xaxes(title={"text": "Ethnic group"}, type="category", categoryorder="array", categoryarray=order)
     figure.update_yaxes(title={"text": value_label}, tickformat=fmt.axis_format, ticksuffix=fmt.axis_suffix)
     figure.update_layout(scattermode="group", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
     if suppressed_cells:
-        figure.add_annotation(text=f"{len(suppressed_cells)} cells suppressed (1–7 patients), not shown",
-                              xref="paper", yref="paper", x=1, y=-0.02, xanchor="right", yanchor="top",
-                              showarrow=False, font={"size": 11, "color": "#425563"})
+        figure.add_annotation(
+            text=f"{len(suppressed_cells)} cells suppressed (1–7 patients), not shown",
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=-0.02,
+            xanchor="right",
+            yanchor="top",
+            showarrow=False,
+            font={"size": 11, "color": "#425563"},
+        )
     return figure
 
 
-def add_area_line(figure: go.Figure, *, value: float | None, label: str, colour: str = LONDON_LINE_COLOUR,
-                  dash: str = "solid") -> go.Figure:
+def add_area_line(
+    figure: go.Figure, *, value: float | None, label: str, colour: str = LONDON_LINE_COLOUR, dash: str = "solid"
+) -> go.Figure:
     """A horizontal reference line at ``value`` (e.g. the selected area's overall value), labelled ``label``.
 
     Drawn as a plain shape and annotation: Plotly's ``add_hline`` deep-copies the figure each call
@@ -226,15 +263,40 @@ def add_area_line(figure: go.Figure, *, value: float | None, label: str, colour:
     number = json_safe(value)
     if number is None:
         return figure
-    figure.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=number, y1=number,
-                     line={"color": colour, "width": 1.5, "dash": dash})
-    figure.add_annotation(text=label, xref="paper", x=0, xanchor="left", yref="y", y=number, yanchor="bottom",
-                          showarrow=False, font={"size": 11})
+    figure.add_shape(
+        type="line",
+        xref="paper",
+        x0=0,
+        x1=1,
+        yref="y",
+        y0=number,
+        y1=number,
+        line={"color": colour, "width": 1.5, "dash": dash},
+    )
+    figure.add_annotation(
+        text=label,
+        xref="paper",
+        x=0,
+        xanchor="left",
+        yref="y",
+        y=number,
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11},
+    )
     return figure
 
 
-def indicator_card(*, title: str, rule_version: str, source: str, numerator: str, denominator: str,
-                   target_source: str = "", notes: str = "") -> dbc.Card:
+def indicator_card(
+    *,
+    title: str,
+    rule_version: str,
+    source: str,
+    numerator: str,
+    denominator: str,
+    target_source: str = "",
+    notes: str = "",
+) -> dbc.Card:
     """What the chosen indicator counts and which rule version it follows (the definition can be folded away)."""
     details = [
         html.P([html.Strong("Counts: "), numerator], className="small mb-1"),
@@ -246,8 +308,10 @@ def indicator_card(*, title: str, rule_version: str, source: str, numerator: str
         details.append(html.P([html.Strong("Note: "), notes], className="small mb-0 text-muted"))
     body = [
         html.H2(title, className="h6 mb-1"),
-        html.P([html.Strong("Rule: "), rule_version, " ", html.Span(source, className="text-muted")],
-               className="small mb-1"),
+        html.P(
+            [html.Strong("Rule: "), rule_version, " ", html.Span(source, className="text-muted")],
+            className="small mb-1",
+        ),
         html.Details([html.Summary("Definition", className="small"), *details], open=True),
     ]
     return dbc.Card(dbc.CardBody(body), className="mb-3")
@@ -256,8 +320,7 @@ def indicator_card(*, title: str, rule_version: str, source: str, numerator: str
 def kpi_cards(*, cards: list[dict]) -> dbc.Row:
     """One stat card per indicator: ``cards`` items have ``label``, ``value`` (text) and ``note``."""
     return dbc.Row(
-        [dbc.Col(stat_card(c["label"], c["value"], c.get("note", "")), xs=6, md=3, className="mb-2")
-         for c in cards],
+        [dbc.Col(stat_card(c["label"], c["value"], c.get("note", "")), xs=6, md=3, className="mb-2") for c in cards],
         className="g-2 mb-2",
     )
 
@@ -285,8 +348,15 @@ def comparison_colour(comparison: str | None) -> str:
 
 def csv_button(*, view: str, label: str = "Download CSV", button_id: dict) -> dbc.Button:
     """A small download button for one view (the page wires ``button_id`` to its CSV callback)."""
-    return dbc.Button(label, id=button_id, color="secondary", outline=True, size="sm", className="mt-2 me-2",
-                      title=f"Download the {view} as CSV")
+    return dbc.Button(
+        label,
+        id=button_id,
+        color="secondary",
+        outline=True,
+        size="sm",
+        className="mt-2 me-2",
+        title=f"Download the {view} as CSV",
+    )
 
 
 def csv_payload(frame: pd.DataFrame, *, filename: str) -> dict:
@@ -301,8 +371,9 @@ def csv_payload(frame: pd.DataFrame, *, filename: str) -> dict:
 def graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Loading:
     """A figure with a loading state (the section heading above it names it)."""
     return dcc.Loading(
-        dcc.Graph(id=graph_id, figure=figure or placeholder_figure(), config={"displaylogo": False,
-                                                                               "responsive": True}),
+        dcc.Graph(
+            id=graph_id, figure=figure or placeholder_figure(), config={"displaylogo": False, "responsive": True}
+        ),
         type="default",
         delay_show=300,
     )
@@ -331,8 +402,20 @@ def map_patch(figure: go.Figure, *, view: dict | None = None, uirevision: str | 
 
 def empty_area_values() -> pd.DataFrame:
     """An engine-shaped frame with no rows: a map built from it carries the geometry and nothing else."""
-    return pd.DataFrame(columns=["area_code", "area_name", "value", "ci_low", "ci_high", "numerator", "denominator",
-                                 "london_value", "comparison", "suppressed"])
+    return pd.DataFrame(
+        columns=[
+            "area_code",
+            "area_name",
+            "value",
+            "ci_low",
+            "ci_high",
+            "numerator",
+            "denominator",
+            "london_value",
+            "comparison",
+            "suppressed",
+        ]
+    )
 
 
 def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Figure:
@@ -341,13 +424,21 @@ def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Fig
     apply_base_layout(figure, height=height)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
-    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font={"size": 14, "color": "#425563"})
+    figure.add_annotation(
+        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
+    )
     return figure
 
 
-def sii_map(*, values: pd.DataFrame, measure_label: str, unit: str, polarity: str,
-            geometry_url: str | None = None, height: int = 520) -> go.Figure:
+def sii_map(
+    *,
+    values: pd.DataFrame,
+    measure_label: str,
+    unit: str,
+    polarity: str,
+    geometry_url: str | None = None,
+    height: int = 520,
+) -> go.Figure:
     """Slope index of inequality per borough, diverging around no gap (as :func:`components.maps.inequality_map`,
     which takes no ``geometry_url``): percentages are shown as percentage points, and the orange end is
     always the wider gap in favour of the least deprived."""

@@ -102,9 +102,7 @@ def headline_cards(
             f"{_count_text(row.get('numerator'))} vaccinated",
         ),
     ]
-    return dbc.Row(
-        [dbc.Col(card, xs=12, sm=6, lg=True, className="mb-2") for card in cards], className="g-2 mb-3"
-    )
+    return dbc.Row([dbc.Col(card, xs=12, sm=6, lg=True, className="mb-2") for card in cards], className="g-2 mb-3")
 
 
 def _change_text(value: float | None, previous: float | None) -> str:
@@ -189,8 +187,7 @@ def intersection_heatmap(
             texttemplate="%{text}",
             customdata=denominators,
             colorscale=SEQUENTIAL_SCALE,
-            colorbar={"title": {"text": value_label, "side": "right"}, "ticksuffix": fmt.axis_suffix,
-                      "thickness": 12},
+            colorbar={"title": {"text": value_label, "side": "right"}, "ticksuffix": fmt.axis_suffix, "thickness": 12},
             hovertemplate=(
                 f"<b>%{{y}} · %{{x}}</b><br>{value_label}: %{{z:{fmt.d3}}}{fmt.suffix}"
                 "<br>%{customdata:,.0f} children<extra></extra>"
@@ -244,9 +241,12 @@ def practice_comparison_chart(
                 y=shown["title"],
                 mode="markers",
                 name=level,
-                marker={"color": colour, "symbol": LEVEL_SYMBOLS[level], "size": 11 if level == "Practice" else 9,
-                        "line": {"width": 2 if level == "London" else 1, "color": colour if level == "London"
-                                 else "white"}},
+                marker={
+                    "color": colour,
+                    "symbol": LEVEL_SYMBOLS[level],
+                    "size": 11 if level == "Practice" else 9,
+                    "line": {"width": 2 if level == "London" else 1, "color": colour if level == "London" else "white"},
+                },
                 error_x={
                     "type": "data",
                     "symmetric": False,
@@ -255,18 +255,31 @@ def practice_comparison_chart(
                     "color": colour,
                     "thickness": 1.2,
                     "width": 3,
-                } if with_ci else None,
+                }
+                if with_ci
+                else None,
                 hovertemplate=f"<b>%{{y}}</b><br>{level}: %{{x:{fmt.d3}}}{fmt.suffix}<extra></extra>",
             )
         )
     practice = frame[frame["level"].astype(str) == "Practice"]
     hidden = practice[practice["suppressed"].fillna(False).astype(bool) | pd.to_numeric(practice["value"]).isna()]
     for name in hidden["title"]:
-        figure.add_annotation(x=0, xref="paper", xanchor="left", y=name, text="practice: suppressed or no cohort",
-                              showarrow=False, font={"size": 10, "color": SUPPRESSED_COLOUR})
+        figure.add_annotation(
+            x=0,
+            xref="paper",
+            xanchor="left",
+            y=name,
+            text="practice: suppressed or no cohort",
+            showarrow=False,
+            font={"size": 10, "color": SUPPRESSED_COLOUR},
+        )
     if target is not None:
-        figure.add_vline(x=target, line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5},
-                         annotation_text="Target", annotation_position="top")
+        figure.add_vline(
+            x=target,
+            line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5},
+            annotation_text="Target",
+            annotation_position="top",
+        )
     apply_base_layout(figure, height=height or max(320, 70 + 30 * len(order)), title=title)
     figure.update_yaxes(type="category", categoryorder="array", categoryarray=order, automargin=True)
     figure.update_xaxes(title={"text": "Coverage"}, ticksuffix=fmt.axis_suffix, range=[_axis_floor(frame), 101])
@@ -320,8 +333,17 @@ def count_bar_chart(
     if int(np.sum(hidden)):
         notes.append(f"{int(np.sum(hidden))} groups suppressed (1–7 children)")
     if notes:
-        figure.add_annotation(text="; ".join(notes), xref="paper", yref="paper", x=1, y=-0.02, xanchor="right",
-                              yanchor="top", showarrow=False, font={"size": 11, "color": "#425563"})
+        figure.add_annotation(
+            text="; ".join(notes),
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=-0.02,
+            xanchor="right",
+            yanchor="top",
+            showarrow=False,
+            font={"size": 11, "color": "#425563"},
+        )
     return figure
 
 
@@ -332,6 +354,9 @@ def comparison_badge(comparison: str | None) -> html.Span:
     return html.Span(
         key,
         className="badge",
-        style={"backgroundColor": colour, "color": "white" if key in {"better"} else "#212b32",
-               "border": f"1px solid {LONDON_LINE_COLOUR if key == 'not compared' else colour}"},
+        style={
+            "backgroundColor": colour,
+            "color": "white" if key in {"better"} else "#212b32",
+            "border": f"1px solid {LONDON_LINE_COLOUR if key == 'not compared' else colour}",
+        },
     )

@@ -59,34 +59,79 @@ dash.register_page(__name__, path="/asthma", name="Asthma", title="Asthma")
 P = "ast"
 MEASURE, PERIOD, BOROUGH, TABS = f"{P}-measure", f"{P}-period", f"{P}-borough", f"{P}-tabs"
 URL_STATE, RULE, SECTION = f"{P}-url-state", f"{P}-rule", f"{P}-section"
-KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, MAP_BUILT = f"{P}-kpis", f"{P}-area-message", f"{P}-map-level", f"{P}-map", \
-    f"{P}-map-built"
+KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, MAP_BUILT = (
+    f"{P}-kpis",
+    f"{P}-area-message",
+    f"{P}-map-level",
+    f"{P}-map",
+    f"{P}-map-built",
+)
 MAP_TABLE, RANKED = f"{P}-map-table", f"{P}-ranked"
 SAFETY_MEASURE, SAFETY_MESSAGE = f"{P}-safety-measure", f"{P}-safety-message"
 FUNNEL_LEVEL = f"{P}-funnel-level"
-THRESHOLDS, FUNNEL, AGE_GROUPS, IMD, ETHNICITY = (f"{P}-thresholds", f"{P}-funnel", f"{P}-age-groups", f"{P}-imd",
-                                                  f"{P}-ethnicity")
+THRESHOLDS, FUNNEL, AGE_GROUPS, IMD, ETHNICITY = (
+    f"{P}-thresholds",
+    f"{P}-funnel",
+    f"{P}-age-groups",
+    f"{P}-imd",
+    f"{P}-ethnicity",
+)
 LINKED_THRESHOLD, LINKED_GROUP, LINKED, LINKED_TABLE, LINKED_MESSAGE = (
-    f"{P}-linked-threshold", f"{P}-linked-group", f"{P}-linked", f"{P}-linked-table", f"{P}-linked-message")
-SII_MAP, SII_TABLE, SII_BUILT, INEQUALITY_MESSAGE = f"{P}-sii-map", f"{P}-sii-table", f"{P}-sii-built", \
-    f"{P}-inequality-message"
+    f"{P}-linked-threshold",
+    f"{P}-linked-group",
+    f"{P}-linked",
+    f"{P}-linked-table",
+    f"{P}-linked-message",
+)
+SII_MAP, SII_TABLE, SII_BUILT, INEQUALITY_MESSAGE = (
+    f"{P}-sii-map",
+    f"{P}-sii-table",
+    f"{P}-sii-built",
+    f"{P}-inequality-message",
+)
 PRACTICE, PRACTICE_RANKED, TREND_LEVEL, TREND, TREND_TITLE, PRACTICE_MESSAGE = (
-    f"{P}-practice", f"{P}-practice-ranked", f"{P}-trend-level", f"{P}-trend", f"{P}-trend-title",
-    f"{P}-practice-message")
+    f"{P}-practice",
+    f"{P}-practice-ranked",
+    f"{P}-trend-level",
+    f"{P}-trend",
+    f"{P}-trend-title",
+    f"{P}-practice-message",
+)
 LIST_PRACTICE, LIST_THRESHOLD, LIST_SHOW, LIST_EXPORT, LIST_TABLE, LIST_MESSAGE = (
-    f"{P}-list-practice", f"{P}-list-threshold", f"{P}-list-show", f"{P}-list-export", f"{P}-list-table",
-    f"{P}-list-message")
+    f"{P}-list-practice",
+    f"{P}-list-threshold",
+    f"{P}-list-show",
+    f"{P}-list-export",
+    f"{P}-list-table",
+    f"{P}-list-message",
+)
 DOWNLOAD, DOWNLOAD_MESSAGE, CSV = f"{P}-download", f"{P}-download-message", f"{P}-csv"
 
 TAB_IDS = ("areas", "safety", "linked", "inequality", "practices", "patients")
-TAB_LABELS = {"areas": "Areas", "safety": "Prescribing safety", "linked": "Before admission",
-              "inequality": "Inequality", "practices": "Practices and trend", "patients": "Patient list"}
+TAB_LABELS = {
+    "areas": "Areas",
+    "safety": "Prescribing safety",
+    "linked": "Before admission",
+    "inequality": "Inequality",
+    "practices": "Practices and trend",
+    "patients": "Patient list",
+}
 MAP_LEVELS = {"borough": "Boroughs", "practice": "Practice areas", "lsoa": "Neighbourhoods (LSOA)"}
 SAFETY_MEASURES = ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_saba_no_ics")
-KPI_MEASURES = ("ast_prevalence", "ast_review_12m", "ast_action_plan", "ast_saba_3plus", "ast_saba_no_ics",
-                "ast_admissions_per_1000")
-LINKED_GROUP_LABELS = {"borough": "Borough", "age_group": "Children and adults",
-                       "imd_quintile_national": "Deprivation", "ethnicity_group": "Ethnic group"}
+KPI_MEASURES = (
+    "ast_prevalence",
+    "ast_review_12m",
+    "ast_action_plan",
+    "ast_saba_3plus",
+    "ast_saba_no_ics",
+    "ast_admissions_per_1000",
+)
+LINKED_GROUP_LABELS = {
+    "borough": "Borough",
+    "age_group": "Children and adults",
+    "imd_quintile_national": "Deprivation",
+    "ethnicity_group": "Ethnic group",
+}
 # A real value for "no borough": dbc.Select's placeholder option already has the empty value.
 ALL_BOROUGHS = {"value": "all", "label": "All London"}
 NO_PRACTICE = {"value": "", "label": "Choose a practice"}
@@ -149,22 +194,33 @@ def _threshold(value) -> int:
 # ---------------------------------------------------------------- view builders (called by callbacks and tests)
 
 
-def areas_view(*, measure_id: str, period: str | None, borough: str | None, level: str,
-               disclose: bool) -> dict[str, Any]:
+def areas_view(
+    *, measure_id: str, period: str | None, borough: str | None, level: str, disclose: bool
+) -> dict[str, Any]:
     """The map at ``level`` (its rows are also the table and CSV), the ranked boroughs and the KPI rows."""
     borough = _borough(borough)
     m = aq.measure(measure_id)
     con = _con()
     level = level if level in MAP_LEVELS else "borough"
     values = aq.measure_values(con, measure_id=m.id, period=period, by=level, disclose=disclose)
-    boroughs = values if level == "borough" else aq.measure_values(con, measure_id=m.id, period=period,
-                                                                    by="borough", disclose=disclose)
+    boroughs = (
+        values
+        if level == "borough"
+        else aq.measure_values(con, measure_id=m.id, period=period, by="borough", disclose=disclose)
+    )
     figure = measure_map(level=level, values=values, value_label=m.label, unit=m.unit, polarity=m.polarity)
-    ranked = ranked_areas_chart(values=boroughs, value_label=m.label, unit=m.unit, target=m.target,
-                                highlight_codes=[borough] if borough else [])
-    kpis = pd.concat([aq.measure_values(con, measure_id=k, period=period, by="london",
-                                        filters=_area_filters(borough), disclose=disclose) for k in KPI_MEASURES],
-                     ignore_index=True).assign(measure_id=list(KPI_MEASURES))
+    ranked = ranked_areas_chart(
+        values=boroughs, value_label=m.label, unit=m.unit, target=m.target, highlight_codes=[borough] if borough else []
+    )
+    kpis = pd.concat(
+        [
+            aq.measure_values(
+                con, measure_id=k, period=period, by="london", filters=_area_filters(borough), disclose=disclose
+            )
+            for k in KPI_MEASURES
+        ],
+        ignore_index=True,
+    ).assign(measure_id=list(KPI_MEASURES))
     return {"values": values, "boroughs": boroughs, "map": figure, "ranked": ranked, "kpis": kpis, "level": level}
 
 
@@ -176,25 +232,34 @@ def _map_table(view: dict[str, Any], m: aq.Measure, borough: str | None) -> html
     values = view["values"]
     if level != "borough":
         if not borough:
-            return html.P(f"Choose a borough above to list its {MAP_LEVELS[level].lower()} here; the map's CSV "
-                          "holds every area.", className="text-muted")
+            return html.P(
+                f"Choose a borough above to list its {MAP_LEVELS[level].lower()} here; the map's CSV holds every area.",
+                className="text-muted",
+            )
         values = values[values["area_code"].isin(aq.areas_in_borough(_con(), level=level, borough_code=borough))]
     shown = area_table(values, unit=m.unit, area_label=label)
-    return data_table(shown, columns={c: c for c in shown.columns}, caption=f"{m.title} by {label.lower()}",
-                      table_id=f"{P}-map-rows")
+    return data_table(
+        shown, columns={c: c for c in shown.columns}, caption=f"{m.title} by {label.lower()}", table_id=f"{P}-map-rows"
+    )
 
 
 def _kpi_cards(kpis: pd.DataFrame, area: str) -> list[dict]:
     cards = []
     for row in kpis.to_dict("records"):
         m = aq.measure(row["measure_id"])
-        cards.append({"label": m.title, "value": formatted(row["value"], unit=m.unit),
-                      "note": f"{area}; {whole_number(row['numerator'])} of {whole_number(row['denominator'])}"})
+        cards.append(
+            {
+                "label": m.title,
+                "value": formatted(row["value"], unit=m.unit),
+                "note": f"{area}; {whole_number(row['numerator'])} of {whole_number(row['denominator'])}",
+            }
+        )
     return cards
 
 
-def safety_view(*, measure_id: str, period: str | None, borough: str | None, disclose: bool,
-                funnel_level: str = "practice") -> dict[str, Any]:
+def safety_view(
+    *, measure_id: str, period: str | None, borough: str | None, disclose: bool, funnel_level: str = "practice"
+) -> dict[str, Any]:
     """Patients at each SABA threshold; SABA without ICS by practice (funnel); the chosen safety measure
     for children vs adults, by deprivation and by ethnic group, in London or the chosen borough."""
     borough = _borough(borough)
@@ -204,43 +269,77 @@ def safety_view(*, measure_id: str, period: str | None, borough: str | None, dis
     area = _area_name(borough)
     thresholds = aq.saba_threshold_counts(con, period=period, filters=filters, disclose=disclose)
     thresholds = thresholds.assign(area_name=thresholds["label"], area_code=thresholds["measure_id"])
-    threshold_chart = inequality_chart(values=thresholds, value_label="% of register (SABA users for no ICS)",
-                                       dimension_label=f"Prescribing safety measure, {area}", height=340)
-    funnel = aq.measure_funnel(con, measure_id="ast_saba_no_ics", period=period,
-                               by="borough" if funnel_level == "borough" else "practice", disclose=disclose)
-    funnel_figure = funnel_plot(points=funnel["points"], limits=funnel["limits"], london_value=funnel["london_value"],
-                                value_label="SABA with no ICS (%)", unit="percent", polarity="low", height=440)
+    threshold_chart = inequality_chart(
+        values=thresholds,
+        value_label="% of register (SABA users for no ICS)",
+        dimension_label=f"Prescribing safety measure, {area}",
+        height=340,
+    )
+    funnel = aq.measure_funnel(
+        con,
+        measure_id="ast_saba_no_ics",
+        period=period,
+        by="borough" if funnel_level == "borough" else "practice",
+        disclose=disclose,
+    )
+    funnel_figure = funnel_plot(
+        points=funnel["points"],
+        limits=funnel["limits"],
+        london_value=funnel["london_value"],
+        value_label="SABA with no ICS (%)",
+        unit="percent",
+        polarity="low",
+        height=440,
+    )
     ages = aq.by_age_group(con, measure_id=m.id, period=period, filters=filters, disclose=disclose)
     overall = pd.to_numeric(ages["london_value"], errors="coerce").dropna()
     line = float(overall.iloc[0]) if len(overall) else None
-    age_chart = inequality_chart(values=ages, value_label=m.label, dimension_label=f"Age group, {area}",
-                                 london_value=line, height=300)
+    age_chart = inequality_chart(
+        values=ages, value_label=m.label, dimension_label=f"Age group, {area}", london_value=line, height=300
+    )
     groups = {}
     for dimension in ("imd_quintile_national", "ethnicity_group"):
-        frame = aq.measure_values(con, measure_id=m.id, period=period, by=dimension, filters=filters,
-                                  disclose=disclose)
+        frame = aq.measure_values(con, measure_id=m.id, period=period, by=dimension, filters=filters, disclose=disclose)
         if dimension == "ethnicity_group":
             rank = {name: i for i, name in enumerate(ETHNICITY_ORDER)}
             frame = frame.assign(_r=frame["area_name"].map(rank).fillna(99)).sort_values("_r").drop(columns="_r")
         else:
             frame = frame.sort_values("area_name")
         groups[dimension] = frame.reset_index(drop=True)
-    imd_chart = inequality_chart(values=groups["imd_quintile_national"], value_label=m.label,
-                                 dimension_label=f"IMD 2025 quintile of residence, {area}", london_value=line,
-                                 height=340)
-    ethnicity_chart = inequality_chart(values=groups["ethnicity_group"], value_label=m.label,
-                                       dimension_label=f"Ethnic group, {area}", london_value=line, height=340)
-    return {"thresholds": thresholds, "threshold_chart": threshold_chart, "funnel": funnel,
-            "funnel_figure": funnel_figure, "ages": ages, "age_chart": age_chart, "groups": groups,
-            "imd_chart": imd_chart, "ethnicity_chart": ethnicity_chart, "area": area, "measure": m}
+    imd_chart = inequality_chart(
+        values=groups["imd_quintile_national"],
+        value_label=m.label,
+        dimension_label=f"IMD 2025 quintile of residence, {area}",
+        london_value=line,
+        height=340,
+    )
+    ethnicity_chart = inequality_chart(
+        values=groups["ethnicity_group"],
+        value_label=m.label,
+        dimension_label=f"Ethnic group, {area}",
+        london_value=line,
+        height=340,
+    )
+    return {
+        "thresholds": thresholds,
+        "threshold_chart": threshold_chart,
+        "funnel": funnel,
+        "funnel_figure": funnel_figure,
+        "ages": ages,
+        "age_chart": age_chart,
+        "groups": groups,
+        "imd_chart": imd_chart,
+        "ethnicity_chart": ethnicity_chart,
+        "area": area,
+        "measure": m,
+    }
 
 
 def linked_view(*, period: str | None, threshold: int, group: str, disclose: bool) -> dict[str, Any]:
     """Among patients with an emergency asthma admission in the period: the share whose year before held
     SABA over-reliance, no review or no action plan, London and per ``group``."""
     group = group if group in LINKED_GROUP_LABELS else "borough"
-    values = aq.linked_admissions(_con(), period=_period(period), saba_threshold=threshold, by=group,
-                                  disclose=disclose)
+    values = aq.linked_admissions(_con(), period=_period(period), saba_threshold=threshold, by=group, disclose=disclose)
     figure = linked_admissions_chart(values=values)
     return {"values": values, "figure": figure, "table": linked_table(values)}
 
@@ -250,21 +349,29 @@ def inequality_view(*, measure_id: str, period: str | None, disclose: bool) -> d
     m = aq.measure(measure_id)
     sii = aq.measure_inequality(_con(), measure_id=m.id, period=period, disclose=disclose)
     boroughs = sii[sii["area_code"] != aq.LONDON_CODE].rename(
-        columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"})
+        columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
+    )
     boroughs = boroughs.assign(suppressed=pd.to_numeric(boroughs["value"], errors="coerce").isna())
     unit = "pp" if m.unit == "percent" else m.unit
-    figure = inequality_map(values=boroughs, measure_label=f"SII ({'percentage points' if unit == 'pp' else unit})",
-                            unit=m.unit, polarity=m.polarity, height=520)
+    figure = inequality_map(
+        values=boroughs,
+        measure_label=f"SII ({'percentage points' if unit == 'pp' else unit})",
+        unit=m.unit,
+        polarity=m.polarity,
+        height=520,
+    )
     has_values = bool(pd.to_numeric(pd.Series(figure.data[0].z), errors="coerce").notna().any())
     figure.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
-    table = pd.DataFrame({
-        "Area": sii["area_name"],
-        "SII": [formatted(v, unit=unit) for v in sii["sii"]],
-        "Most deprived fifth": [formatted(v, unit=m.unit) for v in sii["q1_value"]],
-        "Least deprived fifth": [formatted(v, unit=m.unit) for v in sii["q5_value"]],
-        "Gap (least − most deprived)": [formatted(v, unit=unit) for v in sii["gap"]],
-        "Patients": [whole_number(v) for v in sii["denominator"]],
-    })
+    table = pd.DataFrame(
+        {
+            "Area": sii["area_name"],
+            "SII": [formatted(v, unit=unit) for v in sii["sii"]],
+            "Most deprived fifth": [formatted(v, unit=m.unit) for v in sii["q1_value"]],
+            "Least deprived fifth": [formatted(v, unit=m.unit) for v in sii["q5_value"]],
+            "Gap (least − most deprived)": [formatted(v, unit=unit) for v in sii["gap"]],
+            "Patients": [whole_number(v) for v in sii["denominator"]],
+        }
+    )
     return {"sii": sii, "map": figure, "table": table}
 
 
@@ -284,16 +391,16 @@ def practices_view(*, measure_id: str, period: str | None, borough: str | None, 
     return {"in_borough": in_borough, "figure": figure}
 
 
-def trend_view(*, measure_id: str, level: str, borough: str | None, practice: str | None,
-               disclose: bool) -> dict[str, Any]:
+def trend_view(
+    *, measure_id: str, level: str, borough: str | None, practice: str | None, disclose: bool
+) -> dict[str, Any]:
     """The SPC trend (rolling 12 months) for London, the borough or the practice."""
     borough = _borough(borough)
     m = aq.measure(measure_id)
     code = {"borough": borough, "practice": practice}.get(level)
     if level not in ("borough", "practice") or not code:
         level, code = "london", None
-    series = aq.measure_trend(_con(), measure_id=m.id, filters={level: [code]} if code else None,
-                              disclose=disclose)
+    series = aq.measure_trend(_con(), measure_id=m.id, filters={level: [code]} if code else None, disclose=disclose)
     shown = aq.MEASURES["ast_admissions_per_1000"] if m.per_population else m
     figure = spc_chart(series=series, value_label=shown.label, unit=shown.unit, target=m.target, height=380)
     area = "London" if level == "london" else (_area_name(code) if level == "borough" else f"Practice {code}")
@@ -305,15 +412,25 @@ def trend_view(*, measure_id: str, level: str, borough: str | None, practice: st
 
 def _select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
     """A labelled native select: keyboard and screen-reader friendly."""
-    return html.Div([dbc.Label(label, html_for=select_id, className="mb-1"),
-                     dbc.Select(id=select_id, value=value, options=options)])
+    return html.Div(
+        [dbc.Label(label, html_for=select_id, className="mb-1"), dbc.Select(id=select_id, value=value, options=options)]
+    )
 
 
 def _radios(label: str, radio_id: str, value: str, options: dict[str, str]) -> html.Div:
-    return html.Div([html.Span(label, className="small fw-semibold me-2", id=f"{radio_id}-label"),
-                     dbc.RadioItems(id=radio_id, value=value, inline=True,
-                                    options=[{"label": text, "value": key} for key, text in options.items()])],
-                    role="radiogroup", **{"aria-labelledby": f"{radio_id}-label"})
+    return html.Div(
+        [
+            html.Span(label, className="small fw-semibold me-2", id=f"{radio_id}-label"),
+            dbc.RadioItems(
+                id=radio_id,
+                value=value,
+                inline=True,
+                options=[{"label": text, "value": key} for key, text in options.items()],
+            ),
+        ],
+        role="radiogroup",
+        **{"aria-labelledby": f"{radio_id}-label"},
+    )
 
 
 def _section(title: str, *children, note: str = "") -> html.Section:
@@ -328,13 +445,18 @@ def _csv(view: str) -> dbc.Button:
 
 
 def _empty_map() -> Any:
-    figure = measure_map(level="borough", values=empty_area_values(), value_label="", unit="percent",
-                         polarity="high")
+    figure = measure_map(level="borough", values=empty_area_values(), value_label="", unit="percent", polarity="high")
     return figure
 
 
-def layout(measure: str = aq.DEFAULT_MEASURE, period: str | None = None, borough: str | None = None,
-           tab: str = "areas", level: str = "borough", **_other) -> html.Div:
+def layout(
+    measure: str = aq.DEFAULT_MEASURE,
+    period: str | None = None,
+    borough: str | None = None,
+    tab: str = "areas",
+    level: str = "borough",
+    **_other,
+) -> html.Div:
     """The page; URL query values (measure, period, borough, tab, level) set the controls."""
     header = page_header(
         "Asthma",
@@ -355,126 +477,259 @@ def layout(measure: str = aq.DEFAULT_MEASURE, period: str | None = None, borough
     level = level if level in MAP_LEVELS else "borough"
     controls = dbc.Row(
         [
-            dbc.Col(_select("Measure", MEASURE, measure, [{"value": k, "label": m.title}
-                                                           for k, m in aq.MEASURES.items()]), xs=12, lg=5),
-            dbc.Col(_select("Period", PERIOD, period, [{"value": v, "label": lab} for v, lab in
-                                                       zip(periods["period_id"], periods["label"], strict=True)]),
-                    xs=12, sm=6, lg=3),
-            dbc.Col(_select("Borough", BOROUGH, borough, [ALL_BOROUGHS, *[
-                {"value": v, "label": lab} for v, lab in zip(boroughs["borough_code"], boroughs["borough_name"],
-                                                             strict=True)]]), xs=12, sm=6, lg=4),
+            dbc.Col(
+                _select("Measure", MEASURE, measure, [{"value": k, "label": m.title} for k, m in aq.MEASURES.items()]),
+                xs=12,
+                lg=5,
+            ),
+            dbc.Col(
+                _select(
+                    "Period",
+                    PERIOD,
+                    period,
+                    [{"value": v, "label": lab} for v, lab in zip(periods["period_id"], periods["label"], strict=True)],
+                ),
+                xs=12,
+                sm=6,
+                lg=3,
+            ),
+            dbc.Col(
+                _select(
+                    "Borough",
+                    BOROUGH,
+                    borough,
+                    [
+                        ALL_BOROUGHS,
+                        *[
+                            {"value": v, "label": lab}
+                            for v, lab in zip(boroughs["borough_code"], boroughs["borough_name"], strict=True)
+                        ],
+                    ],
+                ),
+                xs=12,
+                sm=6,
+                lg=4,
+            ),
         ],
         className="g-2 mb-3 filter-bar",
     )
-    areas = html.Div([
-        html.Div(id=KPIS),
-        html.Div(id=AREA_MESSAGE),
-        _radios("Map level", MAP_LEVEL, level, MAP_LEVELS),
-        dbc.Row([
-            dbc.Col(_section("Map", graph(MAP, _empty_map()), _csv("map"),
-                             note="Purple: better than London; orange: worse (prevalence: no better direction). "
-                                  "Grey: suppressed (fewer than 8 patients) or no patients."), lg=7),
-            dbc.Col(_section("Boroughs ranked, with 95% intervals", graph(RANKED), _csv("boroughs")), lg=5),
-        ]),
-        _section("Map as a table", html.Div(id=MAP_TABLE),
-                 note="The same rows as the map, for screen readers and copying."),
-    ])
-    safety = html.Div([
-        html.Div(id=SAFETY_MESSAGE),
-        _radios("Safety measure", SAFETY_MEASURE, SAFETY_MEASURES[0],
-                {k: aq.MEASURES[k].label.removesuffix(" (%)") for k in SAFETY_MEASURES}),
-        dbc.Row([
-            dbc.Col(_section("Patients at each SABA threshold", graph(THRESHOLDS), _csv("thresholds"),
-                             note="Share of the asthma register issued 3+, 6+, 12+ SABA inhalers in 12 months; "
-                                  "no ICS: share of SABA users issued no inhaled steroid."), lg=6),
-            dbc.Col(_section("Children and adults", graph(AGE_GROUPS), _csv("age_groups"),
-                             note="Core20PLUS5 for children names over-reliance on reliever inhalers."), lg=6),
-        ]),
-        _section("SABA:ICS balance: SABA with no ICS (funnel)",
-                 _radios("Each point", FUNNEL_LEVEL, "practice", {"practice": "a practice", "borough": "a borough"}),
-                 graph(FUNNEL), _csv("funnel"),
-                 note="Share of SABA users issued no inhaled steroid, around London. Small practices vary more by "
-                      "chance: only points beyond the 99.8% limits stand out."),
-        dbc.Row([
-            dbc.Col(_section("By deprivation", graph(IMD), _csv("imd")), lg=6),
-            dbc.Col(_section("By ethnic group", graph(ETHNICITY), _csv("ethnicity")), lg=6),
-        ]),
-    ])
-    linked = html.Div([
-        html.Div(id=LINKED_MESSAGE),
-        html.P("Only a linked extract can show this: for patients with an emergency asthma admission in the "
-               "period, what their GP record held in the 12 months before the admission (prescriptions and "
-               "codes on or after the admission day do not count).", className="small"),
-        dbc.Row([
-            dbc.Col(_radios("SABA over-reliance at", LINKED_THRESHOLD, "3",
-                            {str(t): f"{t}+ inhalers" for t in aq.SABA_THRESHOLDS}), md=6),
-            dbc.Col(_radios("Group by", LINKED_GROUP, "borough", LINKED_GROUP_LABELS), md=6),
-        ]),
-        _section("Before an emergency admission", graph(LINKED), _csv("linked")),
-        _section("Table", html.Div(id=LINKED_TABLE)),
-    ])
-    inequality_tab = html.Div([
-        html.Div(id=INEQUALITY_MESSAGE),
-        dbc.Row([
-            dbc.Col(_section("Slope index of inequality by borough", graph(SII_MAP, placeholder_figure()),
-                             note="SII: the modelled gap between the least and most deprived ends of the IMD "
-                                  "scale (residence); 0 = no gradient."), lg=6),
-            dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
-        ]),
-    ])
-    practices_tab = html.Div([
-        html.Div(id=PRACTICE_MESSAGE),
-        _section("Practices in the borough, ranked with 95% intervals", graph(PRACTICE_RANKED), _csv("practices"),
-                 note="Compared with London. Choose a borough above."),
-        _section(
-            "Trend with statistical process control",
-            dbc.Row([
-                dbc.Col(_radios("Trend for", TREND_LEVEL, "borough" if _borough(borough) else "london",
-                                {"london": "London", "borough": "Borough", "practice": "Practice"}), md=6),
-                dbc.Col(_select("Practice (for the trend)", PRACTICE, "", [NO_PRACTICE]), md=6),
-            ]),
-            html.P(id=TREND_TITLE, className="small mt-2 mb-0"),
-            graph(TREND), _csv("trend"),
-            note="Rolling 12 months to each quarter end. Special cause variation flagged (Making Data Count).",
-        ),
-    ])
-    patients_tab = html.Div([
-        html.P("Patients on the asthma register with SABA over-reliance and no ICS issued in the period, for one "
-               "practice. Only for roles entitled to patient rows (GP teams: their practice; campaign "
-               "responders: their borough). Every view and export is written to the audit log.",
-               className="small"),
-        dbc.Row([
-            dbc.Col(_select("Practice", LIST_PRACTICE, "", [NO_PRACTICE]), md=6),
-            dbc.Col(_radios("SABA inhalers", LIST_THRESHOLD, "3",
-                            {str(t): f"{t}+" for t in aq.SABA_THRESHOLDS}), md=4),
-            dbc.Col(dbc.Button("Show patients", id=LIST_SHOW, color="primary", className="mt-4"), md=2),
-        ], className="g-2"),
-        html.Div(id=LIST_MESSAGE, className="mt-2"),
-        html.Div(id=LIST_TABLE),
-        dbc.Button("Download patient list (CSV)", id=LIST_EXPORT, color="secondary", outline=True, size="sm",
-                   className="mt-2"),
-    ])
+    areas = html.Div(
+        [
+            html.Div(id=KPIS),
+            html.Div(id=AREA_MESSAGE),
+            _radios("Map level", MAP_LEVEL, level, MAP_LEVELS),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _section(
+                            "Map",
+                            graph(MAP, _empty_map()),
+                            _csv("map"),
+                            note="Purple: better than London; orange: worse (prevalence: no better direction). "
+                            "Grey: suppressed (fewer than 8 patients) or no patients.",
+                        ),
+                        lg=7,
+                    ),
+                    dbc.Col(_section("Boroughs ranked, with 95% intervals", graph(RANKED), _csv("boroughs")), lg=5),
+                ]
+            ),
+            _section(
+                "Map as a table",
+                html.Div(id=MAP_TABLE),
+                note="The same rows as the map, for screen readers and copying.",
+            ),
+        ]
+    )
+    safety = html.Div(
+        [
+            html.Div(id=SAFETY_MESSAGE),
+            _radios(
+                "Safety measure",
+                SAFETY_MEASURE,
+                SAFETY_MEASURES[0],
+                {k: aq.MEASURES[k].label.removesuffix(" (%)") for k in SAFETY_MEASURES},
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _section(
+                            "Patients at each SABA threshold",
+                            graph(THRESHOLDS),
+                            _csv("thresholds"),
+                            note="Share of the asthma register issued 3+, 6+, 12+ SABA inhalers in 12 months; "
+                            "no ICS: share of SABA users issued no inhaled steroid.",
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        _section(
+                            "Children and adults",
+                            graph(AGE_GROUPS),
+                            _csv("age_groups"),
+                            note="Core20PLUS5 for children names over-reliance on reliever inhalers.",
+                        ),
+                        lg=6,
+                    ),
+                ]
+            ),
+            _section(
+                "SABA:ICS balance: SABA with no ICS (funnel)",
+                _radios("Each point", FUNNEL_LEVEL, "practice", {"practice": "a practice", "borough": "a borough"}),
+                graph(FUNNEL),
+                _csv("funnel"),
+                note="Share of SABA users issued no inhaled steroid, around London. Small practices vary more by "
+                "chance: only points beyond the 99.8% limits stand out.",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(_section("By deprivation", graph(IMD), _csv("imd")), lg=6),
+                    dbc.Col(_section("By ethnic group", graph(ETHNICITY), _csv("ethnicity")), lg=6),
+                ]
+            ),
+        ]
+    )
+    linked = html.Div(
+        [
+            html.Div(id=LINKED_MESSAGE),
+            html.P(
+                "Only a linked extract can show this: for patients with an emergency asthma admission in the "
+                "period, what their GP record held in the 12 months before the admission (prescriptions and "
+                "codes on or after the admission day do not count).",
+                className="small",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _radios(
+                            "SABA over-reliance at",
+                            LINKED_THRESHOLD,
+                            "3",
+                            {str(t): f"{t}+ inhalers" for t in aq.SABA_THRESHOLDS},
+                        ),
+                        md=6,
+                    ),
+                    dbc.Col(_radios("Group by", LINKED_GROUP, "borough", LINKED_GROUP_LABELS), md=6),
+                ]
+            ),
+            _section("Before an emergency admission", graph(LINKED), _csv("linked")),
+            _section("Table", html.Div(id=LINKED_TABLE)),
+        ]
+    )
+    inequality_tab = html.Div(
+        [
+            html.Div(id=INEQUALITY_MESSAGE),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _section(
+                            "Slope index of inequality by borough",
+                            graph(SII_MAP, placeholder_figure()),
+                            note="SII: the modelled gap between the least and most deprived ends of the IMD "
+                            "scale (residence); 0 = no gradient.",
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
+                ]
+            ),
+        ]
+    )
+    practices_tab = html.Div(
+        [
+            html.Div(id=PRACTICE_MESSAGE),
+            _section(
+                "Practices in the borough, ranked with 95% intervals",
+                graph(PRACTICE_RANKED),
+                _csv("practices"),
+                note="Compared with London. Choose a borough above.",
+            ),
+            _section(
+                "Trend with statistical process control",
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            _radios(
+                                "Trend for",
+                                TREND_LEVEL,
+                                "borough" if _borough(borough) else "london",
+                                {"london": "London", "borough": "Borough", "practice": "Practice"},
+                            ),
+                            md=6,
+                        ),
+                        dbc.Col(_select("Practice (for the trend)", PRACTICE, "", [NO_PRACTICE]), md=6),
+                    ]
+                ),
+                html.P(id=TREND_TITLE, className="small mt-2 mb-0"),
+                graph(TREND),
+                _csv("trend"),
+                note="Rolling 12 months to each quarter end. Special cause variation flagged (Making Data Count).",
+            ),
+        ]
+    )
+    patients_tab = html.Div(
+        [
+            html.P(
+                "Patients on the asthma register with SABA over-reliance and no ICS issued in the period, for one "
+                "practice. Only for roles entitled to patient rows (GP teams: their practice; campaign "
+                "responders: their borough). Every view and export is written to the audit log.",
+                className="small",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(_select("Practice", LIST_PRACTICE, "", [NO_PRACTICE]), md=6),
+                    dbc.Col(
+                        _radios("SABA inhalers", LIST_THRESHOLD, "3", {str(t): f"{t}+" for t in aq.SABA_THRESHOLDS}),
+                        md=4,
+                    ),
+                    dbc.Col(dbc.Button("Show patients", id=LIST_SHOW, color="primary", className="mt-4"), md=2),
+                ],
+                className="g-2",
+            ),
+            html.Div(id=LIST_MESSAGE, className="mt-2"),
+            html.Div(id=LIST_TABLE),
+            dbc.Button(
+                "Download patient list (CSV)",
+                id=LIST_EXPORT,
+                color="secondary",
+                outline=True,
+                size="sm",
+                className="mt-2",
+            ),
+        ]
+    )
     bodies = (areas, safety, linked, inequality_tab, practices_tab, patients_tab)
-    return html.Div([
-        header,
-        controls,
-        html.Div(id=RULE),
-        html.Div(
-            dbc.RadioItems(id=TABS, value=tab, options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
-                           className="btn-group flex-wrap", inputClassName="btn-check",
-                           labelClassName="btn btn-outline-secondary", labelCheckedClassName="active"),
-            className="mb-2", role="group", **{"aria-label": "Views"},
-        ),
-        *[html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab) for t, body in zip(TAB_IDS, bodies, strict=True)],
-        html.Div(id=DOWNLOAD_MESSAGE),
-        dcc.Download(id=DOWNLOAD),
-        dcc.Store(id=URL_STATE),
-        dcc.Store(id=MAP_BUILT, data="borough"),
-        dcc.Store(id=SII_BUILT, data=False),
-        html.P("Counts follow the NHS disclosure rule (1–7 suppressed, others rounded to 5) unless your role allows "
-               "unrounded figures; percentages and intervals are computed from unrounded counts.",
-               className="small text-muted mt-3"),
-    ])
+    return html.Div(
+        [
+            header,
+            controls,
+            html.Div(id=RULE),
+            html.Div(
+                dbc.RadioItems(
+                    id=TABS,
+                    value=tab,
+                    options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
+                    className="btn-group flex-wrap",
+                    inputClassName="btn-check",
+                    labelClassName="btn btn-outline-secondary",
+                    labelCheckedClassName="active",
+                ),
+                className="mb-2",
+                role="group",
+                **{"aria-label": "Views"},
+            ),
+            *[html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab) for t, body in zip(TAB_IDS, bodies, strict=True)],
+            html.Div(id=DOWNLOAD_MESSAGE),
+            dcc.Download(id=DOWNLOAD),
+            dcc.Store(id=URL_STATE),
+            dcc.Store(id=MAP_BUILT, data="borough"),
+            dcc.Store(id=SII_BUILT, data=False),
+            html.P(
+                "Counts follow the NHS disclosure rule (1–7 suppressed, others rounded to 5) unless your role allows "
+                "unrounded figures; percentages and intervals are computed from unrounded counts.",
+                className="small text-muted mt-3",
+            ),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- callbacks
@@ -485,16 +740,28 @@ def update_rule(measure_id: str) -> dbc.Card:
     m = aq.measure(measure_id)
     spec = m.spec
     notes = " ".join(n for n in (m.notes, spec.notes) if n)
-    return indicator_card(title=m.title, rule_version=spec.rule_version, source=spec.source,
-                          numerator=spec.numerator, denominator=spec.denominator,
-                          target_source=spec.target_source, notes=notes)
+    return indicator_card(
+        title=m.title,
+        rule_version=spec.rule_version,
+        source=spec.source,
+        numerator=spec.numerator,
+        denominator=spec.denominator,
+        target_source=spec.target_source,
+        notes=notes,
+    )
 
 
 dash.callback(Output(RULE, "children"), Input(MEASURE, "value"))(update_rule)
 
 
-def update_areas(measure_id: str, period: str | None, borough: str | None, level: str, tab: str = "areas",
-                 built_level: str | None = "borough"):
+def update_areas(
+    measure_id: str,
+    period: str | None,
+    borough: str | None,
+    level: str,
+    tab: str = "areas",
+    built_level: str | None = "borough",
+):
     """Map (recoloured with a Patch while the level is unchanged), ranked boroughs, KPI cards, map table."""
     if tab != "areas":
         raise PreventUpdate
@@ -511,31 +778,58 @@ def update_areas(measure_id: str, period: str | None, borough: str | None, level
 
 
 dash.callback(
-    Output(MAP, "figure"), Output(RANKED, "figure"), Output(KPIS, "children"), Output(MAP_TABLE, "children"),
-    Output(AREA_MESSAGE, "children"), Output(MAP_BUILT, "data"),
-    Input(MEASURE, "value"), Input(PERIOD, "value"), Input(BOROUGH, "value"), Input(MAP_LEVEL, "value"),
-    Input(TABS, "value"), State(MAP_BUILT, "data"),
+    Output(MAP, "figure"),
+    Output(RANKED, "figure"),
+    Output(KPIS, "children"),
+    Output(MAP_TABLE, "children"),
+    Output(AREA_MESSAGE, "children"),
+    Output(MAP_BUILT, "data"),
+    Input(MEASURE, "value"),
+    Input(PERIOD, "value"),
+    Input(BOROUGH, "value"),
+    Input(MAP_LEVEL, "value"),
+    Input(TABS, "value"),
+    State(MAP_BUILT, "data"),
 )(update_areas)
 
 
-def update_safety(period: str | None, borough: str | None, measure_id: str, tab: str = "safety",
-                  funnel_level: str = "practice"):
+def update_safety(
+    period: str | None, borough: str | None, measure_id: str, tab: str = "safety", funnel_level: str = "practice"
+):
     """The prescribing-safety panel for London or the chosen borough."""
     if tab != "safety":
         raise PreventUpdate
     try:
-        view = safety_view(measure_id=measure_id, period=period, borough=borough, disclose=disclose_for_user(),
-                           funnel_level=funnel_level)
+        view = safety_view(
+            measure_id=measure_id,
+            period=period,
+            borough=borough,
+            disclose=disclose_for_user(),
+            funnel_level=funnel_level,
+        )
     except DATA_ERRORS as error:
         return (*[no_update] * 5, error_message(str(error)))
-    return (view["threshold_chart"], view["age_chart"], view["funnel_figure"], view["imd_chart"],
-            view["ethnicity_chart"], None)
+    return (
+        view["threshold_chart"],
+        view["age_chart"],
+        view["funnel_figure"],
+        view["imd_chart"],
+        view["ethnicity_chart"],
+        None,
+    )
 
 
 dash.callback(
-    Output(THRESHOLDS, "figure"), Output(AGE_GROUPS, "figure"), Output(FUNNEL, "figure"), Output(IMD, "figure"),
-    Output(ETHNICITY, "figure"), Output(SAFETY_MESSAGE, "children"),
-    Input(PERIOD, "value"), Input(BOROUGH, "value"), Input(SAFETY_MEASURE, "value"), Input(TABS, "value"),
+    Output(THRESHOLDS, "figure"),
+    Output(AGE_GROUPS, "figure"),
+    Output(FUNNEL, "figure"),
+    Output(IMD, "figure"),
+    Output(ETHNICITY, "figure"),
+    Output(SAFETY_MESSAGE, "children"),
+    Input(PERIOD, "value"),
+    Input(BOROUGH, "value"),
+    Input(SAFETY_MEASURE, "value"),
+    Input(TABS, "value"),
     Input(FUNNEL_LEVEL, "value"),
 )(update_safety)
 
@@ -545,19 +839,26 @@ def update_linked(period: str | None, threshold: str, group: str, tab: str = "li
     if tab != "linked":
         raise PreventUpdate
     try:
-        view = linked_view(period=period, threshold=_threshold(threshold), group=group,
-                           disclose=disclose_for_user())
+        view = linked_view(period=period, threshold=_threshold(threshold), group=group, disclose=disclose_for_user())
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error))
-    table = data_table(view["table"], columns={c: c for c in view["table"].columns},
-                       caption="Patients admitted as an emergency for asthma: their year before admission",
-                       table_id=f"{P}-linked-rows")
+    table = data_table(
+        view["table"],
+        columns={c: c for c in view["table"].columns},
+        caption="Patients admitted as an emergency for asthma: their year before admission",
+        table_id=f"{P}-linked-rows",
+    )
     return view["figure"], table, None
 
 
 dash.callback(
-    Output(LINKED, "figure"), Output(LINKED_TABLE, "children"), Output(LINKED_MESSAGE, "children"),
-    Input(PERIOD, "value"), Input(LINKED_THRESHOLD, "value"), Input(LINKED_GROUP, "value"), Input(TABS, "value"),
+    Output(LINKED, "figure"),
+    Output(LINKED_TABLE, "children"),
+    Output(LINKED_MESSAGE, "children"),
+    Input(PERIOD, "value"),
+    Input(LINKED_THRESHOLD, "value"),
+    Input(LINKED_GROUP, "value"),
+    Input(TABS, "value"),
 )(update_linked)
 
 
@@ -569,15 +870,24 @@ def update_inequality(measure_id: str, period: str | None, tab: str = "inequalit
         view = inequality_view(measure_id=measure_id, period=period, disclose=disclose_for_user())
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error)), no_update
-    table = data_table(view["table"], columns={c: c for c in view["table"].columns},
-                       caption="Slope index of inequality by borough", table_id=f"{P}-sii-rows")
+    table = data_table(
+        view["table"],
+        columns={c: c for c in view["table"].columns},
+        caption="Slope index of inequality by borough",
+        table_id=f"{P}-sii-rows",
+    )
     return (map_patch(view["map"]) if built else view["map"]), table, None, True
 
 
 dash.callback(
-    Output(SII_MAP, "figure"), Output(SII_TABLE, "children"), Output(INEQUALITY_MESSAGE, "children"),
+    Output(SII_MAP, "figure"),
+    Output(SII_TABLE, "children"),
+    Output(INEQUALITY_MESSAGE, "children"),
     Output(SII_BUILT, "data"),
-    Input(MEASURE, "value"), Input(PERIOD, "value"), Input(TABS, "value"), State(SII_BUILT, "data"),
+    Input(MEASURE, "value"),
+    Input(PERIOD, "value"),
+    Input(TABS, "value"),
+    State(SII_BUILT, "data"),
 )(update_inequality)
 
 
@@ -590,38 +900,55 @@ def update_practice_options(borough: str | None, practice: str | None):
         frame = aq.practices(_con(), borough_code=borough)
     except DATA_ERRORS:
         return [NO_PRACTICE], ""
-    options = [NO_PRACTICE, *[{"value": c, "label": n} for c, n in
-                              zip(frame["practice_code"], frame["practice_name"], strict=True)]]
+    options = [
+        NO_PRACTICE,
+        *[{"value": c, "label": n} for c, n in zip(frame["practice_code"], frame["practice_name"], strict=True)],
+    ]
     return options, practice if practice in set(frame["practice_code"]) else ""
 
 
-dash.callback(Output(PRACTICE, "options"), Output(PRACTICE, "value"), Input(BOROUGH, "value"),
-              State(PRACTICE, "value"))(update_practice_options)
+dash.callback(
+    Output(PRACTICE, "options"), Output(PRACTICE, "value"), Input(BOROUGH, "value"), State(PRACTICE, "value")
+)(update_practice_options)
 
 
-def update_practices(measure_id: str, period: str | None, borough: str | None, trend_level: str,
-                     practice: str | None, tab: str = "practices"):
+def update_practices(
+    measure_id: str,
+    period: str | None,
+    borough: str | None,
+    trend_level: str,
+    practice: str | None,
+    tab: str = "practices",
+):
     """Ranked practices of the borough and the SPC trend of the chosen level."""
     if tab != "practices":
         raise PreventUpdate
     disclose = disclose_for_user()
     try:
         ranked = practices_view(measure_id=measure_id, period=period, borough=borough, disclose=disclose)
-        series = trend_view(measure_id=measure_id, level=trend_level, borough=borough, practice=practice,
-                            disclose=disclose)
+        series = trend_view(
+            measure_id=measure_id, level=trend_level, borough=borough, practice=practice, disclose=disclose
+        )
     except DATA_ERRORS as error:
         return no_update, no_update, no_update, error_message(str(error))
-    message = None if _borough(borough) else html.P("Choose a borough above to rank its practices.",
-                                                    className="text-muted")
+    message = (
+        None if _borough(borough) else html.P("Choose a borough above to rank its practices.", className="text-muted")
+    )
     title = f"Showing: {series['area']} ({series['measure'].title})"
     return ranked["figure"], series["figure"], title, message
 
 
 dash.callback(
-    Output(PRACTICE_RANKED, "figure"), Output(TREND, "figure"), Output(TREND_TITLE, "children"),
+    Output(PRACTICE_RANKED, "figure"),
+    Output(TREND, "figure"),
+    Output(TREND_TITLE, "children"),
     Output(PRACTICE_MESSAGE, "children"),
-    Input(MEASURE, "value"), Input(PERIOD, "value"), Input(BOROUGH, "value"), Input(TREND_LEVEL, "value"),
-    Input(PRACTICE, "value"), Input(TABS, "value"),
+    Input(MEASURE, "value"),
+    Input(PERIOD, "value"),
+    Input(BOROUGH, "value"),
+    Input(TREND_LEVEL, "value"),
+    Input(PRACTICE, "value"),
+    Input(TABS, "value"),
 )(update_practices)
 
 
@@ -639,37 +966,48 @@ def list_practice_options(tab: str = "patients"):
         frame = aq.practices(_con())
     except DATA_ERRORS:
         return [NO_PRACTICE], ""
-    allowed = frame[[scope.permits(c, b) for c, b in zip(frame["practice_code"], frame["borough_code"],
-                                                          strict=True)]]
-    options = [{"value": c, "label": f"{n} ({c})"} for c, n in zip(allowed["practice_code"],
-                                                                  allowed["practice_name"], strict=True)]
+    allowed = frame[[scope.permits(c, b) for c, b in zip(frame["practice_code"], frame["borough_code"], strict=True)]]
+    options = [
+        {"value": c, "label": f"{n} ({c})"}
+        for c, n in zip(allowed["practice_code"], allowed["practice_name"], strict=True)
+    ]
     return [NO_PRACTICE, *options], options[0]["value"] if len(options) == 1 else ""
 
 
 dash.callback(Output(LIST_PRACTICE, "options"), Output(LIST_PRACTICE, "value"), Input(TABS, "value"))(
-    list_practice_options)
+    list_practice_options
+)
 
 
 def patient_rows(*, period: str | None, practice: str | None, threshold: int) -> tuple[pd.DataFrame, RowScope]:
     """The list for ``practice`` if the user's scope permits it; raises PermissionError otherwise."""
     scope = patient_rows_scope()
     if scope is None:
-        raise PermissionError("Your role sees aggregate figures only: patient lists are for GP teams (their own "
-                              "practice) and campaign responders (their borough).")
+        raise PermissionError(
+            "Your role sees aggregate figures only: patient lists are for GP teams (their own "
+            "practice) and campaign responders (their borough)."
+        )
     if not practice:
         raise PermissionError("Choose a practice.")
     practices = aq.practices(_con()).set_index("practice_code")
     borough = practices["borough_code"].get(practice)
     if not scope.permits(practice, borough):
         raise PermissionError("That practice is outside your scope.")
-    rows = aq.saba_no_ics_patients(_con(), period=_period(period), practice_code=practice, scope=scope,
-                                   saba_threshold=threshold)
+    rows = aq.saba_no_ics_patients(
+        _con(), period=_period(period), practice_code=practice, scope=scope, saba_threshold=threshold
+    )
     return rows, scope
 
 
 def _audit_filters(period, practice, threshold, scope: RowScope) -> dict[str, Any]:
-    return {"page": "asthma", "list": "saba_over_reliance_no_ics", "period": period, "practice": practice,
-            "saba_threshold": threshold, **scope.as_filters()}
+    return {
+        "page": "asthma",
+        "list": "saba_over_reliance_no_ics",
+        "period": period,
+        "practice": practice,
+        "saba_threshold": threshold,
+        **scope.as_filters(),
+    }
 
 
 def show_patients(_clicks, period: str | None, practice: str | None, threshold: str):
@@ -679,30 +1017,46 @@ def show_patients(_clicks, period: str | None, practice: str | None, threshold: 
     threshold_value = _threshold(threshold)
     try:
         rows, scope = patient_rows(period=period, practice=practice, threshold=threshold_value)
-        audit.record(current_user_principal(), audit.VIEW_PATIENT_ROWS,
-                     _audit_filters(_period(period), practice, threshold_value, scope), row_count=len(rows))
+        audit.record(
+            current_user_principal(),
+            audit.VIEW_PATIENT_ROWS,
+            _audit_filters(_period(period), practice, threshold_value, scope),
+            row_count=len(rows),
+        )
     except PermissionError as refusal:
         with contextlib.suppress(audit.AuditUnavailable):
             if patient_rows_scope() is None:
-                audit.record(current_user_principal(), audit.ACCESS_DENIED, {"page": "asthma",
-                                                                              "action": "view_patient_rows"})
+                audit.record(
+                    current_user_principal(), audit.ACCESS_DENIED, {"page": "asthma", "action": "view_patient_rows"}
+                )
         return None, dbc.Alert(str(refusal), color="info")
     except audit.AuditUnavailable:
         return None, error_message("The audit log cannot be written, so the list is not shown.")
     except DATA_ERRORS as error:
         return None, error_message(str(error))
     shown = patient_table(rows)
-    note = html.P(f"{len(rows):,} patients (at most {aq.PATIENT_LIST_LIMIT}), most SABA first. This view is "
-                  "recorded in the audit log.", className="small text-muted")
-    table = data_table(shown, columns={c: c for c in shown.columns}, caption="SABA over-reliance with no ICS",
-                       table_id=f"{P}-patient-rows")
+    note = html.P(
+        f"{len(rows):,} patients (at most {aq.PATIENT_LIST_LIMIT}), most SABA first. This view is "
+        "recorded in the audit log.",
+        className="small text-muted",
+    )
+    table = data_table(
+        shown,
+        columns={c: c for c in shown.columns},
+        caption="SABA over-reliance with no ICS",
+        table_id=f"{P}-patient-rows",
+    )
     return table, note
 
 
 dash.callback(
-    Output(LIST_TABLE, "children"), Output(LIST_MESSAGE, "children"),
-    Input(LIST_SHOW, "n_clicks"), State(PERIOD, "value"), State(LIST_PRACTICE, "value"),
-    State(LIST_THRESHOLD, "value"), prevent_initial_call=True,
+    Output(LIST_TABLE, "children"),
+    Output(LIST_MESSAGE, "children"),
+    Input(LIST_SHOW, "n_clicks"),
+    State(PERIOD, "value"),
+    State(LIST_PRACTICE, "value"),
+    State(LIST_THRESHOLD, "value"),
+    prevent_initial_call=True,
 )(show_patients)
 
 
@@ -713,13 +1067,18 @@ def export_patients(_clicks, period: str | None, practice: str | None, threshold
     threshold_value = _threshold(threshold)
     try:
         rows, scope = patient_rows(period=period, practice=practice, threshold=threshold_value)
-        audit.record(current_user_principal(), audit.EXPORT_PATIENT_ROWS,
-                     _audit_filters(_period(period), practice, threshold_value, scope), row_count=len(rows))
+        audit.record(
+            current_user_principal(),
+            audit.EXPORT_PATIENT_ROWS,
+            _audit_filters(_period(period), practice, threshold_value, scope),
+            row_count=len(rows),
+        )
     except PermissionError as refusal:
         with contextlib.suppress(audit.AuditUnavailable):
             if patient_rows_scope() is None:
-                audit.record(current_user_principal(), audit.ACCESS_DENIED, {"page": "asthma",
-                                                                              "action": "export_patient_rows"})
+                audit.record(
+                    current_user_principal(), audit.ACCESS_DENIED, {"page": "asthma", "action": "export_patient_rows"}
+                )
         return no_update, dbc.Alert(str(refusal), color="info")
     except audit.AuditUnavailable:
         return no_update, error_message("The audit log cannot be written, so nothing is exported.")
@@ -729,21 +1088,47 @@ def export_patients(_clicks, period: str | None, practice: str | None, threshold
 
 
 dash.callback(
-    Output(DOWNLOAD, "data", allow_duplicate=True), Output(LIST_MESSAGE, "children", allow_duplicate=True),
-    Input(LIST_EXPORT, "n_clicks"), State(PERIOD, "value"), State(LIST_PRACTICE, "value"),
-    State(LIST_THRESHOLD, "value"), prevent_initial_call=True,
+    Output(DOWNLOAD, "data", allow_duplicate=True),
+    Output(LIST_MESSAGE, "children", allow_duplicate=True),
+    Input(LIST_EXPORT, "n_clicks"),
+    State(PERIOD, "value"),
+    State(LIST_PRACTICE, "value"),
+    State(LIST_THRESHOLD, "value"),
+    prevent_initial_call=True,
 )(export_patients)
 
 
 # ---------------------------------------------------------------- CSV downloads of the aggregate views
 
-_ENGINE_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value", "ci_low", "ci_high",
-                   "london_value", "comparison", "suppressed"]
+_ENGINE_COLUMNS = [
+    "area_code",
+    "area_name",
+    "numerator",
+    "denominator",
+    "value",
+    "ci_low",
+    "ci_high",
+    "london_value",
+    "comparison",
+    "suppressed",
+]
 
 
-def view_csv(*, view: str, measure_id: str, period: str | None, borough: str | None, level: str,
-             safety_measure: str, linked_threshold: str, linked_group: str, trend_level: str,
-             practice: str | None, disclose: bool, funnel_level: str = "practice") -> tuple[pd.DataFrame, str]:
+def view_csv(
+    *,
+    view: str,
+    measure_id: str,
+    period: str | None,
+    borough: str | None,
+    level: str,
+    safety_measure: str,
+    linked_threshold: str,
+    linked_group: str,
+    trend_level: str,
+    practice: str | None,
+    disclose: bool,
+    funnel_level: str = "practice",
+) -> tuple[pd.DataFrame, str]:
     """The rows behind one view, exactly as shown (same calls, same disclosure), and a file name."""
     m = aq.measure(measure_id)
     stem = f"asthma_{m.id}_{period or 'latest'}"
@@ -752,8 +1137,9 @@ def view_csv(*, view: str, measure_id: str, period: str | None, borough: str | N
         frame = (result["values"] if view == "map" else result["boroughs"])[_ENGINE_COLUMNS]
         view = f"map_{result['level']}" if view == "map" else view
     elif view in ("thresholds", "age_groups", "funnel", "imd", "ethnicity"):
-        result = safety_view(measure_id=safety_measure, period=period, borough=borough, disclose=disclose,
-                             funnel_level=funnel_level)
+        result = safety_view(
+            measure_id=safety_measure, period=period, borough=borough, disclose=disclose, funnel_level=funnel_level
+        )
         stem = f"asthma_{result['measure'].id}_{period or 'latest'}"
         if view == "thresholds":
             frame = result["thresholds"][["measure_id", *_ENGINE_COLUMNS[1:]]].assign(area=result["area"])
@@ -767,8 +1153,9 @@ def view_csv(*, view: str, measure_id: str, period: str | None, borough: str | N
             key = "imd_quintile_national" if view == "imd" else "ethnicity_group"
             frame = result["groups"][key][_ENGINE_COLUMNS[1:]].assign(area=result["area"])
     elif view == "linked":
-        frame = linked_view(period=period, threshold=_threshold(linked_threshold), group=linked_group,
-                            disclose=disclose)["values"]
+        frame = linked_view(
+            period=period, threshold=_threshold(linked_threshold), group=linked_group, disclose=disclose
+        )["values"]
         stem = f"asthma_before_admission_{_period(period)}"
     elif view == "sii":
         frame = inequality_view(measure_id=m.id, period=period, disclose=disclose)["sii"]
@@ -776,10 +1163,21 @@ def view_csv(*, view: str, measure_id: str, period: str | None, borough: str | N
         frame = practices_view(measure_id=m.id, period=period, borough=borough, disclose=disclose)["in_borough"]
         frame = frame[_ENGINE_COLUMNS]
     elif view == "trend":
-        result = trend_view(measure_id=m.id, level=trend_level, borough=borough, practice=practice,
-                            disclose=disclose)
-        keep = ["period_id", "period_label", "numerator", "denominator", "value", "ci_low", "ci_high", "centre",
-                "lower_limit", "upper_limit", "variation", "suppressed"]
+        result = trend_view(measure_id=m.id, level=trend_level, borough=borough, practice=practice, disclose=disclose)
+        keep = [
+            "period_id",
+            "period_label",
+            "numerator",
+            "denominator",
+            "value",
+            "ci_low",
+            "ci_high",
+            "centre",
+            "lower_limit",
+            "upper_limit",
+            "variation",
+            "suppressed",
+        ]
         frame = result["series"][[c for c in keep if c in result["series"]]].assign(area=result["area"])
         stem = f"asthma_{result['measure'].id}_trend"
     else:
@@ -787,33 +1185,71 @@ def view_csv(*, view: str, measure_id: str, period: str | None, borough: str | N
     return frame.reset_index(drop=True), f"{stem}_{view}.csv"
 
 
-def download_view(clicks, measure_id, period, borough, level, safety_measure, linked_threshold, linked_group,
-                  trend_level, practice, funnel_level="practice"):
+def download_view(
+    clicks,
+    measure_id,
+    period,
+    borough,
+    level,
+    safety_measure,
+    linked_threshold,
+    linked_group,
+    trend_level,
+    practice,
+    funnel_level="practice",
+):
     """The CSV of the view whose button was pressed; unrounded exports are audited first."""
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks or []):
         return no_update, no_update
     disclose = disclose_for_user()
     try:
-        frame, filename = view_csv(view=trigger["view"], measure_id=measure_id, period=period, borough=borough,
-                                   level=level, safety_measure=safety_measure, linked_threshold=linked_threshold,
-                                   linked_group=linked_group, trend_level=trend_level, practice=practice,
-                                   disclose=disclose, funnel_level=funnel_level)
+        frame, filename = view_csv(
+            view=trigger["view"],
+            measure_id=measure_id,
+            period=period,
+            borough=borough,
+            level=level,
+            safety_measure=safety_measure,
+            linked_threshold=linked_threshold,
+            linked_group=linked_group,
+            trend_level=trend_level,
+            practice=practice,
+            disclose=disclose,
+            funnel_level=funnel_level,
+        )
         if not disclose:
-            audit.record(current_user_principal(), audit.VIEW_UNROUNDED,
-                         {"page": "asthma", "export": trigger["view"], "measure": measure_id, "period": period,
-                          "borough": borough}, len(frame))
+            audit.record(
+                current_user_principal(),
+                audit.VIEW_UNROUNDED,
+                {
+                    "page": "asthma",
+                    "export": trigger["view"],
+                    "measure": measure_id,
+                    "period": period,
+                    "borough": borough,
+                },
+                len(frame),
+            )
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
     return csv_payload(frame, filename=filename), None
 
 
 dash.callback(
-    Output(DOWNLOAD, "data"), Output(DOWNLOAD_MESSAGE, "children"),
+    Output(DOWNLOAD, "data"),
+    Output(DOWNLOAD_MESSAGE, "children"),
     Input({"type": CSV, "view": ALL}, "n_clicks"),
-    State(MEASURE, "value"), State(PERIOD, "value"), State(BOROUGH, "value"), State(MAP_LEVEL, "value"),
-    State(SAFETY_MEASURE, "value"), State(LINKED_THRESHOLD, "value"), State(LINKED_GROUP, "value"),
-    State(TREND_LEVEL, "value"), State(PRACTICE, "value"), State(FUNNEL_LEVEL, "value"),
+    State(MEASURE, "value"),
+    State(PERIOD, "value"),
+    State(BOROUGH, "value"),
+    State(MAP_LEVEL, "value"),
+    State(SAFETY_MEASURE, "value"),
+    State(LINKED_THRESHOLD, "value"),
+    State(LINKED_GROUP, "value"),
+    State(TREND_LEVEL, "value"),
+    State(PRACTICE, "value"),
+    State(FUNNEL_LEVEL, "value"),
     prevent_initial_call=True,
 )(download_view)
 
@@ -834,7 +1270,10 @@ dash.clientside_callback(
     }
     """,
     Output(URL_STATE, "data"),
-    Input(MEASURE, "value"), Input(PERIOD, "value"), Input(BOROUGH, "value"), Input(TABS, "value"),
+    Input(MEASURE, "value"),
+    Input(PERIOD, "value"),
+    Input(BOROUGH, "value"),
+    Input(TABS, "value"),
     Input(MAP_LEVEL, "value"),
 )
 

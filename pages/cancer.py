@@ -95,10 +95,17 @@ CSV = "cancer-csv"  # pattern-matching button ids: {"type": CSV, "view": <view>}
 
 DEFAULT_INDICATOR = "cwt_fds_28d"
 TAB_IDS = ("areas", "flow", "inequality", "trend")
-TAB_LABELS = {"areas": "Areas and trusts", "flow": "Pathway flow and waits", "inequality": "Inequality",
-              "trend": "Trend"}
-MAP_LEVELS = {"borough": "Boroughs (patients' practice)", "practice": "Practice areas",
-              "lsoa": "Neighbourhoods (LSOA of residence)"}
+TAB_LABELS = {
+    "areas": "Areas and trusts",
+    "flow": "Pathway flow and waits",
+    "inequality": "Inequality",
+    "trend": "Trend",
+}
+MAP_LEVELS = {
+    "borough": "Boroughs (patients' practice)",
+    "practice": "Practice areas",
+    "lsoa": "Neighbourhoods (LSOA of residence)",
+}
 INEQUALITY_LABELS = {
     "imd_quintile_national": "Deprivation (IMD 2025 national quintile of residence)",
     "ethnicity_group": "Ethnic group",
@@ -119,8 +126,18 @@ ALL_TUMOURS = {"value": EVERY, "label": "All tumour groups"}
 ALL_PRIORITIES = {"value": EVERY, "label": "All priority types"}
 ALL_TRUSTS = {"value": EVERY, "label": "London (all trusts)"}
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
-VALUE_COLUMNS = ["area_code", "area_name", "numerator", "denominator", "value", "ci_low", "ci_high", "london_value",
-                 "comparison", "suppressed"]
+VALUE_COLUMNS = [
+    "area_code",
+    "area_name",
+    "numerator",
+    "denominator",
+    "value",
+    "ci_low",
+    "ci_high",
+    "london_value",
+    "comparison",
+    "suppressed",
+]
 
 
 # ---------------------------------------------------------------- request helpers
@@ -190,8 +207,16 @@ def kpi_values(*, tumour: str | None, priority: str | None, disclose: bool) -> p
     rows = []
     for indicator in cq.CANCER_INDICATORS:
         period = default_period(con, indicator)
-        rows.append(_values(con, indicator=indicator, period=period, by="london",
-                            filters=_filters(indicator, tumour, priority), disclose=disclose))
+        rows.append(
+            _values(
+                con,
+                indicator=indicator,
+                period=period,
+                by="london",
+                filters=_filters(indicator, tumour, priority),
+                disclose=disclose,
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -199,8 +224,10 @@ def _kpi_cards(frame: pd.DataFrame, periods: dict[str, str]) -> list[dict]:
     cards = []
     for row in frame.to_dict("records"):
         spec = get(row["indicator_id"])
-        note = f"{periods.get(spec.id, row['period_id'])}; {whole_number(row['numerator'])} of " \
-               f"{whole_number(row['denominator'])}"
+        note = (
+            f"{periods.get(spec.id, row['period_id'])}; {whole_number(row['numerator'])} of "
+            f"{whole_number(row['denominator'])}"
+        )
         if spec.target is not None:
             note += f"; standard {spec.target:.0f}%"
         value = formatted(row["value"], unit=spec.unit)
@@ -213,8 +240,16 @@ def _kpi_cards(frame: pd.DataFrame, periods: dict[str, str]) -> list[dict]:
 AREA_PARTS = ("map", "ranked", "funnel")
 
 
-def areas_view(*, indicator: str, period: str | None, tumour: str | None, priority: str | None, level: str,
-               disclose: bool, parts: tuple[str, ...] = AREA_PARTS) -> dict[str, Any]:
+def areas_view(
+    *,
+    indicator: str,
+    period: str | None,
+    tumour: str | None,
+    priority: str | None,
+    level: str,
+    disclose: bool,
+    parts: tuple[str, ...] = AREA_PARTS,
+) -> dict[str, Any]:
     """The map (areas at ``level`` plus trusts as points), trusts ranked with CIs, and the trust funnel.
 
     ``parts``: which of ``map``, ``ranked``, ``funnel`` to build (each is its own callback, so the
@@ -229,21 +264,32 @@ def areas_view(*, indicator: str, period: str | None, tumour: str | None, priori
     notice, areas, figure_map = None, None, None
     label = _label(indicator)
     has_trusts = indicator not in cq.TUMOUR_INDICATORS
-    trusts = (cq.pathway_values(con, indicator=indicator, period=period, by="trust", filters=filters,
-                                disclose=disclose) if has_trusts and {"map", "ranked"} & set(parts) else None)
+    trusts = (
+        cq.pathway_values(con, indicator=indicator, period=period, by="trust", filters=filters, disclose=disclose)
+        if has_trusts and {"map", "ranked"} & set(parts)
+        else None
+    )
     if "map" in parts and filters and level != "borough":
         # The pathway cube is by borough; finer maps come from the engine, which has no tumour group or priority.
-        notice = ("Tumour group and priority type filter the borough map, the trusts, flows and waits; "
-                  "the practice and LSOA maps show every tumour group and priority type.")
+        notice = (
+            "Tumour group and priority type filter the borough map, the trusts, flows and waits; "
+            "the practice and LSOA maps show every tumour group and priority type."
+        )
         areas = indicator_values(con, indicator=indicator, period=period, by=level, disclose=disclose)
     elif "map" in parts:
         areas = _values(con, indicator=indicator, period=period, by=level, filters=filters, disclose=disclose)
     if "map" in parts:
         london = areas["london_value"].dropna()
         centre = float(london.iloc[0]) if spec.polarity != "none" and len(london) else None
-        figure_map = area_map(level=level, values=areas, value_label=label, unit=spec.unit,
-                              polarity="high" if spec.polarity == "none" else spec.polarity, diverge_around=centre,
-                              height=520)
+        figure_map = area_map(
+            level=level,
+            values=areas,
+            value_label=label,
+            unit=spec.unit,
+            polarity="high" if spec.polarity == "none" else spec.polarity,
+            diverge_around=centre,
+            height=520,
+        )
         has_values = bool(pd.to_numeric(pd.Series(figure_map.data[0].z), errors="coerce").notna().any())
         figure_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
         if not has_values:
@@ -258,14 +304,28 @@ def areas_view(*, indicator: str, period: str | None, tumour: str | None, priori
     if has_trusts and "funnel" in parts:
         funnel = cq.trust_funnel(con, indicator=indicator, period=period, filters=filters, disclose=disclose)
         funnel_points = funnel["points"][funnel["points"]["area_code"] != "unknown"]
-        funnel_figure = funnel_plot(points=funnel_points, limits=funnel["limits"],
-                                    london_value=funnel["london_value"], value_label=label, unit=spec.unit,
-                                    polarity=spec.polarity)
+        funnel_figure = funnel_plot(
+            points=funnel_points,
+            limits=funnel["limits"],
+            london_value=funnel["london_value"],
+            value_label=label,
+            unit=spec.unit,
+            polarity=spec.polarity,
+        )
     elif "funnel" in parts:
         funnel_figure = empty_message_figure("No trust funnel for registry measures.")
-    return {"indicator": indicator, "period": period, "level": level, "areas": areas, "trusts": trusts,
-            "funnel": funnel, "map": figure_map, "ranked": ranked, "funnel_figure": funnel_figure,
-            "notice": notice}
+    return {
+        "indicator": indicator,
+        "period": period,
+        "level": level,
+        "areas": areas,
+        "trusts": trusts,
+        "funnel": funnel,
+        "map": figure_map,
+        "ranked": ranked,
+        "funnel_figure": funnel_figure,
+        "notice": notice,
+    }
 
 
 def _first_number(column: pd.Series) -> float | None:
@@ -276,8 +336,17 @@ def _first_number(column: pd.Series) -> float | None:
 FLOW_PARTS = ("sankey", "waits")
 
 
-def flow_view(*, indicator: str, period: str | None, tumour: str | None, priority: str | None, origin: str,
-              trust: str | None, disclose: bool, parts: tuple[str, ...] = FLOW_PARTS) -> dict[str, Any]:
+def flow_view(
+    *,
+    indicator: str,
+    period: str | None,
+    tumour: str | None,
+    priority: str | None,
+    origin: str,
+    trust: str | None,
+    disclose: bool,
+    parts: tuple[str, ...] = FLOW_PARTS,
+) -> dict[str, Any]:
     """The Sankey of treated pathways and the two waiting-time distributions (London or one trust).
 
     ``parts``: ``sankey`` (links, crossing count) and/or ``waits`` (histograms and the per-trust table).
@@ -301,8 +370,10 @@ def _sankey_part(con, *, period: str, origin: str, filters: dict, disclose: bool
     if drawable.any():
         sankey = patient_flow_sankey(flows=links, height=560)
     elif len(links):
-        sankey = empty_message_figure("Every flow in this period has 1–7 pathways and is suppressed: "
-                                      "choose a quarter or financial year.", height=200)
+        sankey = empty_message_figure(
+            "Every flow in this period has 1–7 pathways and is suppressed: choose a quarter or financial year.",
+            height=200,
+        )
     else:
         sankey = empty_message_figure("No treated pathways in this period for this choice.", height=200)
     crossing = cq.crossing_summary(con, period=period, filters=filters, disclose=disclose)
@@ -311,16 +382,25 @@ def _sankey_part(con, *, period: str, origin: str, filters: dict, disclose: bool
 
 def _waits_part(con, *, period: str, trust: str | None, filters: dict, disclose: bool) -> dict[str, Any]:
     told = cq.wait_distribution(con, measure="told", period=period, trust=trust, filters=filters, disclose=disclose)
-    treated = cq.wait_distribution(con, measure="treated", period=period, trust=trust, filters=filters,
-                                   disclose=disclose)
-    told_figure = wait_histogram(distribution=told, standard_days=cq.FDS_DAYS,
-                                 measure_label="Days from referral to being told")
-    treated_figure = wait_histogram(distribution=treated, standard_days=cq.TREATMENT_DAYS,
-                                    measure_label="Days from referral to first treatment")
+    treated = cq.wait_distribution(
+        con, measure="treated", period=period, trust=trust, filters=filters, disclose=disclose
+    )
+    told_figure = wait_histogram(
+        distribution=told, standard_days=cq.FDS_DAYS, measure_label="Days from referral to being told"
+    )
+    treated_figure = wait_histogram(
+        distribution=treated, standard_days=cq.TREATMENT_DAYS, measure_label="Days from referral to first treatment"
+    )
     told_summary = cq.wait_summary(con, measure="told", period=period, filters=filters, disclose=disclose)
     treated_summary = cq.wait_summary(con, measure="treated", period=period, filters=filters, disclose=disclose)
-    return {"told": told, "treated": treated, "told_figure": told_figure, "treated_figure": treated_figure,
-            "told_summary": told_summary, "treated_summary": treated_summary}
+    return {
+        "told": told,
+        "treated": treated,
+        "told_figure": told_figure,
+        "treated_figure": treated_figure,
+        "told_summary": told_summary,
+        "treated_summary": treated_summary,
+    }
 
 
 def crossing_text(summary: dict) -> str:
@@ -329,27 +409,37 @@ def crossing_text(summary: dict) -> str:
         return "No treated pathways to show for this choice."
     share = "" if summary["share"] is None else f" ({formatted(summary['share'], unit='percent')})"
     if summary["crossing"] is None:
-        return (f"Fewer than 8 of {whole_number(summary['treated'])} treated pathways (or an unknown number, when "
-                "the total is suppressed) were treated at another trust than the one that first saw the patient.")
-    return (f"{whole_number(summary['crossing'])} of {whole_number(summary['treated'])} treated pathways{share} "
-            "were treated at another trust than the one that first saw the patient.")
+        return (
+            f"Fewer than 8 of {whole_number(summary['treated'])} treated pathways (or an unknown number, when "
+            "the total is suppressed) were treated at another trust than the one that first saw the patient."
+        )
+    return (
+        f"{whole_number(summary['crossing'])} of {whole_number(summary['treated'])} treated pathways{share} "
+        "were treated at another trust than the one that first saw the patient."
+    )
 
 
 def wait_table(told: pd.DataFrame, treated: pd.DataFrame) -> pd.DataFrame:
     """Per trust, the told and treated waits side by side, exactly as shown (and exported)."""
+
     def part(frame: pd.DataFrame, prefix: str, days: int) -> pd.DataFrame:
-        return pd.DataFrame({
-            "trust_code": frame["trust_code"],
-            "Trust": frame["trust_name"],
-            f"{prefix}: pathways": [whole_number(v) for v in frame["pathways"]],
-            f"{prefix}: within {days} days": [formatted(v, unit="percent") for v in frame["share_within"]],
-            f"{prefix}: median days": [whole_number(v) for v in frame["median_days"]],
-            f"{prefix}: 90th centile days": [whole_number(v) for v in frame["p90_days"]],
-        })
+        return pd.DataFrame(
+            {
+                "trust_code": frame["trust_code"],
+                "Trust": frame["trust_name"],
+                f"{prefix}: pathways": [whole_number(v) for v in frame["pathways"]],
+                f"{prefix}: within {days} days": [formatted(v, unit="percent") for v in frame["share_within"]],
+                f"{prefix}: median days": [whole_number(v) for v in frame["median_days"]],
+                f"{prefix}: 90th centile days": [whole_number(v) for v in frame["p90_days"]],
+            }
+        )
+
     merged = part(told, "Told", cq.FDS_DAYS).merge(
-        part(treated, "Treated", cq.TREATMENT_DAYS).drop(columns="Trust"), on="trust_code", how="outer")
-    merged["Trust"] = merged["Trust"].fillna(merged["trust_code"].map(
-        lambda c: cq.short_trust_name(cq.trust_names().get(c, c))))
+        part(treated, "Treated", cq.TREATMENT_DAYS).drop(columns="Trust"), on="trust_code", how="outer"
+    )
+    merged["Trust"] = merged["Trust"].fillna(
+        merged["trust_code"].map(lambda c: cq.short_trust_name(cq.trust_names().get(c, c)))
+    )
     london = merged["trust_code"] == cq.LONDON_CODE
     merged = pd.concat([merged[london], merged[~london].sort_values("Trust")], ignore_index=True)
     counts = [c for c in merged.columns if c.endswith(": pathways")]
@@ -360,8 +450,9 @@ def wait_table(told: pd.DataFrame, treated: pd.DataFrame) -> pd.DataFrame:
 INEQUALITY_PARTS = ("groups", "sii")
 
 
-def inequality_view(*, indicator: str, period: str | None, disclose: bool,
-                    parts: tuple[str, ...] = INEQUALITY_PARTS) -> dict[str, Any]:
+def inequality_view(
+    *, indicator: str, period: str | None, disclose: bool, parts: tuple[str, ...] = INEQUALITY_PARTS
+) -> dict[str, Any]:
     """Early-stage or emergency-route share by deprivation, ethnic group, age band and sex; SII per borough.
 
     ``parts``: ``groups`` (the four charts) and/or ``sii`` (map and table).
@@ -377,19 +468,26 @@ def inequality_view(*, indicator: str, period: str | None, disclose: bool,
         values = indicator_values(con, indicator=indicator, period=period, by=dimension, disclose=disclose)
         values = _ordered(values, dimension)
         groups[dimension] = values
-        figures[dimension] = inequality_chart(values=values, value_label=label,
-                                              dimension_label=INEQUALITY_LABELS[dimension], unit=spec.unit,
-                                              london_value=_first_number(values["london_value"]),
-                                              target=spec.target, height=340)
+        figures[dimension] = inequality_chart(
+            values=values,
+            value_label=label,
+            dimension_label=INEQUALITY_LABELS[dimension],
+            unit=spec.unit,
+            london_value=_first_number(values["london_value"]),
+            target=spec.target,
+            height=340,
+        )
     view = {"indicator": indicator, "period": period, "groups": groups, "figures": figures}
     if "sii" not in parts:
         return view
     sii = inequality(con, indicator=indicator, period=period, disclose=disclose)
     boroughs = sii[sii["area_code"] != cq.LONDON_CODE].rename(
-        columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"})
+        columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
+    )
     boroughs = boroughs.assign(suppressed=pd.to_numeric(boroughs["value"], errors="coerce").isna())
-    sii_map = inequality_map(values=boroughs, measure_label="SII (percentage points)", unit=spec.unit,
-                             polarity=spec.polarity, height=480)
+    sii_map = inequality_map(
+        values=boroughs, measure_label="SII (percentage points)", unit=spec.unit, polarity=spec.polarity, height=480
+    )
     has_values = bool(pd.to_numeric(pd.Series(sii_map.data[0].z), errors="coerce").notna().any())
     sii_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
     if not has_values:
@@ -408,24 +506,32 @@ def _ordered(values: pd.DataFrame, dimension: str) -> pd.DataFrame:
     if not order:
         return values.sort_values("area_code", key=lambda c: c.astype(str)).reset_index(drop=True)
     rank = {name: i for i, name in enumerate(order)}
-    return values.sort_values("area_name", key=lambda c: c.map(lambda n: rank.get(n, len(rank)))).reset_index(
-        drop=True)
+    return values.sort_values("area_name", key=lambda c: c.map(lambda n: rank.get(n, len(rank)))).reset_index(drop=True)
 
 
 def sii_table(sii: pd.DataFrame) -> pd.DataFrame:
     """The SII / quintile-gap rows exactly as shown (and exported)."""
-    return pd.DataFrame({
-        "Area": sii["area_name"],
-        "SII (points)": [formatted(v, unit="pp") for v in sii["sii"]],
-        "Most deprived fifth": [formatted(v, unit="percent") for v in sii["q1_value"]],
-        "Least deprived fifth": [formatted(v, unit="percent") for v in sii["q5_value"]],
-        "Gap (least − most deprived)": [formatted(v, unit="pp") for v in sii["gap"]],
-        "Tumours": [whole_number(v) for v in sii["denominator"]],
-    })
+    return pd.DataFrame(
+        {
+            "Area": sii["area_name"],
+            "SII (points)": [formatted(v, unit="pp") for v in sii["sii"]],
+            "Most deprived fifth": [formatted(v, unit="percent") for v in sii["q1_value"]],
+            "Least deprived fifth": [formatted(v, unit="percent") for v in sii["q5_value"]],
+            "Gap (least − most deprived)": [formatted(v, unit="pp") for v in sii["gap"]],
+            "Tumours": [whole_number(v) for v in sii["denominator"]],
+        }
+    )
 
 
-def trend_view(*, indicator: str, tumour: str | None, priority: str | None, trust: str | None,
-               disclose: bool, parts: tuple[str, ...] = ("london", "trust")) -> dict[str, Any]:
+def trend_view(
+    *,
+    indicator: str,
+    tumour: str | None,
+    priority: str | None,
+    trust: str | None,
+    disclose: bool,
+    parts: tuple[str, ...] = ("london", "trust"),
+) -> dict[str, Any]:
     """Monthly (registry: quarterly) SPC for London and, for pathway standards, the chosen trust (``parts``)."""
     indicator = _indicator(indicator)
     spec = get(indicator)
@@ -435,22 +541,30 @@ def trend_view(*, indicator: str, tumour: str | None, priority: str | None, trus
     london, london_figure = None, None
     if "london" in parts:
         london = cq.pathway_trend(con, indicator=indicator, filters=filters, disclose=disclose)
-        london_figure = add_target_path(spc_chart(series=london, value_label=label, unit=spec.unit,
-                                                  target=spec.target, height=380), series=london)
+        london_figure = add_target_path(
+            spc_chart(series=london, value_label=label, unit=spec.unit, target=spec.target, height=380), series=london
+        )
     trust = _chosen(trust) if "trust" in parts else None
     trust_series, trust_figure = None, None
     if trust and indicator not in cq.TUMOUR_INDICATORS:
         trust_series = cq.pathway_trend(con, indicator=indicator, trust=trust, filters=filters, disclose=disclose)
-        trust_figure = add_target_path(spc_chart(series=trust_series, value_label=label, unit=spec.unit,
-                                                 target=spec.target, height=380), series=trust_series)
+        trust_figure = add_target_path(
+            spc_chart(series=trust_series, value_label=label, unit=spec.unit, target=spec.target, height=380),
+            series=trust_series,
+        )
     elif "trust" not in parts:
         pass
     elif indicator in cq.TUMOUR_INDICATORS:
         trust_figure = empty_message_figure("Registered tumours carry no trust.")
     else:
         trust_figure = empty_message_figure("Choose a trust above to see its trend.")
-    return {"indicator": indicator, "london": london, "london_figure": london_figure, "trust": trust_series,
-            "trust_figure": trust_figure}
+    return {
+        "indicator": indicator,
+        "london": london,
+        "london_figure": london_figure,
+        "trust": trust_series,
+        "trust_figure": trust_figure,
+    }
 
 
 # ---------------------------------------------------------------- layout
@@ -458,8 +572,9 @@ def trend_view(*, indicator: str, tumour: str | None, priority: str | None, trus
 
 def _select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
     """A labelled native select: keyboard and screen-reader friendly."""
-    return html.Div([dbc.Label(label, html_for=select_id, className="mb-1"),
-                     dbc.Select(id=select_id, value=value, options=options)])
+    return html.Div(
+        [dbc.Label(label, html_for=select_id, className="mb-1"), dbc.Select(id=select_id, value=value, options=options)]
+    )
 
 
 def _section(title: str, *children, note: str = "") -> html.Section:
@@ -470,26 +585,47 @@ def _section(title: str, *children, note: str = "") -> html.Section:
 
 
 def _csv(view: str, text: str = "Download CSV") -> dbc.Button:
-    return dbc.Button(text, id={"type": CSV, "view": view}, color="secondary", outline=True, size="sm",
-                      className="mt-2 me-2", title=f"Download the {view.replace('_', ' ')} as CSV")
+    return dbc.Button(
+        text,
+        id={"type": CSV, "view": view},
+        color="secondary",
+        outline=True,
+        size="sm",
+        className="mt-2 me-2",
+        title=f"Download the {view.replace('_', ' ')} as CSV",
+    )
 
 
 def _period_options(con, indicator: str) -> list[dict]:
     frame = cq.period_choices(con, indicator=indicator)
     kinds = {"month": "Month", "quarter": "Quarter", "fy": "Financial year"}
-    return [{"value": p, "label": f"{label} ({kinds.get(k, k)})"}
-            for p, label, k in zip(frame["period_id"], frame["label"], frame["period_type"], strict=True)]
+    return [
+        {"value": p, "label": f"{label} ({kinds.get(k, k)})"}
+        for p, label, k in zip(frame["period_id"], frame["label"], frame["period_type"], strict=True)
+    ]
 
 
 def _trust_options() -> list[dict]:
     sites = cq.trust_sites().sort_values("trust_name")
-    return [ALL_TRUSTS, *({"value": c, "label": cq.short_trust_name(n)}
-                          for c, n in zip(sites["trust_code"], sites["trust_name"], strict=True))]
+    return [
+        ALL_TRUSTS,
+        *(
+            {"value": c, "label": cq.short_trust_name(n)}
+            for c, n in zip(sites["trust_code"], sites["trust_name"], strict=True)
+        ),
+    ]
 
 
-def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour: str | None = None,
-           priority: str | None = None, level: str = "borough", trust: str | None = None, tab: str = "areas",
-           **_other) -> html.Div:
+def layout(
+    indicator: str = DEFAULT_INDICATOR,
+    period: str | None = None,
+    tumour: str | None = None,
+    priority: str | None = None,
+    level: str = "borough",
+    trust: str | None = None,
+    tab: str = "areas",
+    **_other,
+) -> html.Div:
     """The page; URL query values (indicator, period, tumour, priority, level, trust, tab) set the controls."""
     header = page_header(
         "Cancer pathways",
@@ -511,15 +647,39 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour
 
     controls = dbc.Row(
         [
-            dbc.Col(_select("Indicator", INDICATOR, indicator,
-                            [{"value": i, "label": get(i).title} for i in cq.CANCER_INDICATORS]), xs=12, lg=4),
+            dbc.Col(
+                _select(
+                    "Indicator",
+                    INDICATOR,
+                    indicator,
+                    [{"value": i, "label": get(i).title} for i in cq.CANCER_INDICATORS],
+                ),
+                xs=12,
+                lg=4,
+            ),
             dbc.Col(_select("Period", PERIOD, period, period_options), xs=12, sm=6, lg=2),
-            dbc.Col(_select("Tumour group", TUMOUR, tumour,
-                            [ALL_TUMOURS, *({"value": c, "label": n} for c, n in cq.TUMOUR_GROUPS)]),
-                    xs=12, sm=6, lg=2),
-            dbc.Col(_select("Priority type", PRIORITY, priority,
-                            [ALL_PRIORITIES, *({"value": c, "label": n} for c, n in cq.PRIORITY_TYPES)]),
-                    xs=12, sm=6, lg=2),
+            dbc.Col(
+                _select(
+                    "Tumour group",
+                    TUMOUR,
+                    tumour,
+                    [ALL_TUMOURS, *({"value": c, "label": n} for c, n in cq.TUMOUR_GROUPS)],
+                ),
+                xs=12,
+                sm=6,
+                lg=2,
+            ),
+            dbc.Col(
+                _select(
+                    "Priority type",
+                    PRIORITY,
+                    priority,
+                    [ALL_PRIORITIES, *({"value": c, "label": n} for c, n in cq.PRIORITY_TYPES)],
+                ),
+                xs=12,
+                sm=6,
+                lg=2,
+            ),
             dbc.Col(_select("Trust (waits and trend)", TRUST, trust, _trust_options()), xs=12, sm=6, lg=2),
         ],
         className="g-2 mb-3 filter-bar",
@@ -530,21 +690,34 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour
             html.Div(id=GEO_MESSAGE),
             _section(
                 "Map: areas and trusts",
-                dbc.RadioItems(id=MAP_LEVEL, value=level, inline=True,
-                               options=[{"label": v, "value": k} for k, v in MAP_LEVELS.items()]),
+                dbc.RadioItems(
+                    id=MAP_LEVEL,
+                    value=level,
+                    inline=True,
+                    options=[{"label": v, "value": k} for k, v in MAP_LEVELS.items()],
+                ),
                 graph(MAP, placeholder_figure(height=520)),
-                _csv("areas", "Download map areas CSV"), _csv("trusts", "Download trusts CSV"),
+                _csv("areas", "Download map areas CSV"),
+                _csv("trusts", "Download trusts CSV"),
                 note="Areas coloured against London (purple better, orange worse; grey suppressed). Points: each "
-                     "trust's main hospital, sized by pathways, blue better / orange worse than London. The FDS "
-                     "and conversion rate are reported by the trust that first saw the patient, the 31 and "
-                     "62-day standards by the treating trust.",
+                "trust's main hospital, sized by pathways, blue better / orange worse than London. The FDS "
+                "and conversion rate are reported by the trust that first saw the patient, the 31 and "
+                "62-day standards by the treating trust.",
             ),
             dbc.Row(
                 [
-                    dbc.Col(_section("Trusts ranked, with 95% intervals", graph(TRUST_RANKED), _csv("trusts_ranked")),
-                            lg=6),
-                    dbc.Col(_section("Trust funnel plot", graph(TRUST_FUNNEL), _csv("funnel"),
-                                     note="Only trusts outside the 99.8% limits differ by more than chance."), lg=6),
+                    dbc.Col(
+                        _section("Trusts ranked, with 95% intervals", graph(TRUST_RANKED), _csv("trusts_ranked")), lg=6
+                    ),
+                    dbc.Col(
+                        _section(
+                            "Trust funnel plot",
+                            graph(TRUST_FUNNEL),
+                            _csv("funnel"),
+                            note="Only trusts outside the 99.8% limits differ by more than chance.",
+                        ),
+                        lg=6,
+                    ),
                 ]
             ),
         ]
@@ -554,26 +727,44 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour
             html.Div(id=FLOW_MESSAGE),
             _section(
                 "Pathway flow: where patients live or are referred → first seen → treated",
-                dbc.RadioItems(id=FLOW_ORIGIN, value="residence_icb", inline=True,
-                               options=[{"label": "From ICB of residence", "value": "residence_icb"},
-                                        {"label": "From borough of residence", "value": "residence_borough"},
-                                        {"label": "From referring practice's ICB", "value": "referring_icb"},
-                                        {"label": "From referring practice's borough",
-                                         "value": "referring_borough"}]),
+                dbc.RadioItems(
+                    id=FLOW_ORIGIN,
+                    value="residence_icb",
+                    inline=True,
+                    options=[
+                        {"label": "From ICB of residence", "value": "residence_icb"},
+                        {"label": "From borough of residence", "value": "residence_borough"},
+                        {"label": "From referring practice's ICB", "value": "referring_icb"},
+                        {"label": "From referring practice's borough", "value": "referring_borough"},
+                    ],
+                ),
                 html.P(id=CROSSING, className="fw-semibold mb-1"),
-                graph(SANKEY, placeholder_figure(height=560)), _csv("flows"),
+                graph(SANKEY, placeholder_figure(height=560)),
+                _csv("flows"),
                 note="Treated 62-day pathways whose first treatment fell in the period. Links of 1–7 pathways are "
-                     "suppressed for roles without unrounded access and left out of the drawing.",
+                "suppressed for roles without unrounded access and left out of the drawing.",
             ),
             dbc.Row(
                 [
-                    dbc.Col(_section("Referral to being told (FDS)", graph(TOLD_WAITS), _csv("waits_told"),
-                                     note="Pathways whose FDS clock stopped in the period; day 28 is within."),
-                            lg=6),
-                    dbc.Col(_section("Referral to first treatment (62-day)", graph(TREATED_WAITS),
-                                     _csv("waits_treated"),
-                                     note="Treated 62-day pathways; day 62 is within. Trust choice: the treating "
-                                          "trust here, the first-seen trust for the FDS."), lg=6),
+                    dbc.Col(
+                        _section(
+                            "Referral to being told (FDS)",
+                            graph(TOLD_WAITS),
+                            _csv("waits_told"),
+                            note="Pathways whose FDS clock stopped in the period; day 28 is within.",
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        _section(
+                            "Referral to first treatment (62-day)",
+                            graph(TREATED_WAITS),
+                            _csv("waits_treated"),
+                            note="Treated 62-day pathways; day 62 is within. Trust choice: the treating "
+                            "trust here, the first-seen trust for the FDS.",
+                        ),
+                        lg=6,
+                    ),
                 ]
             ),
             _section("Waits by trust", html.Div(id=WAIT_TABLE), _csv("wait_summary")),
@@ -582,17 +773,33 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour
     inequality_tab = html.Div(
         [
             html.Div(id=INEQUALITY_MESSAGE),
-            dbc.RadioItems(id=INEQUALITY_INDICATOR, value="cancer_early_stage", inline=True,
-                           options=[{"label": get(i).title, "value": i} for i in cq.TUMOUR_INDICATORS]),
-            html.P("Period: the chosen period when it is a quarter or year, else the latest financial year.",
-                   className="small text-muted"),
-            dbc.Row([dbc.Col(_section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
-                     for d, g in INEQUALITY_GRAPHS.items()]),
+            dbc.RadioItems(
+                id=INEQUALITY_INDICATOR,
+                value="cancer_early_stage",
+                inline=True,
+                options=[{"label": get(i).title, "value": i} for i in cq.TUMOUR_INDICATORS],
+            ),
+            html.P(
+                "Period: the chosen period when it is a quarter or year, else the latest financial year.",
+                className="small text-muted",
+            ),
             dbc.Row(
                 [
-                    dbc.Col(_section("Slope index of inequality by borough", graph(SII_MAP, placeholder_figure()),
-                                     note="SII: the modelled gap between the least and most deprived ends of the "
-                                          "IMD scale (percentage points); 0 = no gradient."), lg=6),
+                    dbc.Col(_section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
+                    for d, g in INEQUALITY_GRAPHS.items()
+                ]
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _section(
+                            "Slope index of inequality by borough",
+                            graph(SII_MAP, placeholder_figure()),
+                            note="SII: the modelled gap between the least and most deprived ends of the "
+                            "IMD scale (percentage points); 0 = no gradient.",
+                        ),
+                        lg=6,
+                    ),
                     dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
                 ]
             ),
@@ -601,10 +808,14 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour
     trend_tab = html.Div(
         [
             html.Div(id=TREND_MESSAGE),
-            _section("London", graph(TREND_LONDON), _csv("trend_london"),
-                     note="Monthly for the waiting-time standards (quarterly for stage and route). Making Data "
-                          "Count: blue special cause = improvement, orange = concern. Green dashed step: the "
-                          "operational target in force; solid line: the standard."),
+            _section(
+                "London",
+                graph(TREND_LONDON),
+                _csv("trend_london"),
+                note="Monthly for the waiting-time standards (quarterly for stage and route). Making Data "
+                "Count: blue special cause = improvement, orange = concern. Green dashed step: the "
+                "operational target in force; solid line: the standard.",
+            ),
             _section("Chosen trust", graph(TREND_TRUST), _csv("trend_trust")),
         ]
     )
@@ -615,14 +826,22 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, tumour
             html.Div(id=RULE),
             html.Div(
                 dbc.RadioItems(
-                    id=TABS, value=tab, options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
-                    className="btn-group flex-wrap", inputClassName="btn-check",
-                    labelClassName="btn btn-outline-secondary", labelCheckedClassName="active",
+                    id=TABS,
+                    value=tab,
+                    options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
+                    className="btn-group flex-wrap",
+                    inputClassName="btn-check",
+                    labelClassName="btn btn-outline-secondary",
+                    labelCheckedClassName="active",
                 ),
-                className="mb-2", role="group", **{"aria-label": "Views"},
+                className="mb-2",
+                role="group",
+                **{"aria-label": "Views"},
             ),
-            *[html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab)
-              for t, body in zip(TAB_IDS, (areas, flow, inequality_tab, trend_tab), strict=True)],
+            *[
+                html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab)
+                for t, body in zip(TAB_IDS, (areas, flow, inequality_tab, trend_tab), strict=True)
+            ],
             html.Div(id=DOWNLOAD_MESSAGE),
             dcc.Download(id=DOWNLOAD),
             dcc.Store(id=URL_STATE),
@@ -650,16 +869,23 @@ def update_periods(indicator: str, period: str | None) -> tuple[list[dict], str]
         return no_update, no_update
 
 
-dash.callback(Output(PERIOD, "options"), Output(PERIOD, "value"), Input(INDICATOR, "value"),
-              State(PERIOD, "value"))(update_periods)
+dash.callback(Output(PERIOD, "options"), Output(PERIOD, "value"), Input(INDICATOR, "value"), State(PERIOD, "value"))(
+    update_periods
+)
 
 
 def update_rule(indicator: str) -> dbc.Card:
     """The chosen indicator's definition and rule version."""
     spec = get(_indicator(indicator))
-    return indicator_card(title=spec.title, rule_version=spec.rule_version, source=spec.source,
-                          numerator=spec.numerator, denominator=spec.denominator, target_source=spec.target_source,
-                          notes=spec.notes)
+    return indicator_card(
+        title=spec.title,
+        rule_version=spec.rule_version,
+        source=spec.source,
+        numerator=spec.numerator,
+        denominator=spec.denominator,
+        target_source=spec.target_source,
+        notes=spec.notes,
+    )
 
 
 dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
@@ -672,8 +898,11 @@ def update_kpis(tumour: str | None, priority: str | None):
         labels = dict(_con().cursor().execute("SELECT period_id, label FROM ind_period").fetchall())
     except DATA_ERRORS as error:
         return error_message(str(error))
-    return kpi_cards(cards=_kpi_cards(frame, {r: labels.get(p, p) for r, p in
-                                              zip(frame["indicator_id"], frame["period_id"], strict=True)}))
+    return kpi_cards(
+        cards=_kpi_cards(
+            frame, {r: labels.get(p, p) for r, p in zip(frame["indicator_id"], frame["period_id"], strict=True)}
+        )
+    )
 
 
 dash.callback(Output(KPIS, "children"), Input(TUMOUR, "value"), Input(PRIORITY, "value"))(update_kpis)
@@ -684,8 +913,15 @@ def update_map(indicator, period, tumour, priority, level, tab="areas", shown_le
     if tab != "areas":
         raise PreventUpdate
     try:
-        view = areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level=level,
-                          disclose=disclose_for_user(), parts=("map",))
+        view = areas_view(
+            indicator=indicator,
+            period=period,
+            tumour=tumour,
+            priority=priority,
+            level=level,
+            disclose=disclose_for_user(),
+            parts=("map",),
+        )
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error))
     figure = map_patch(view["map"]) if shown_level == view["level"] else view["map"]
@@ -712,8 +948,15 @@ def update_ranked(indicator, period, tumour, priority, tab="areas"):
     if tab != "areas":
         raise PreventUpdate
     try:
-        return areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level="borough",
-                          disclose=disclose_for_user(), parts=("ranked",))["ranked"]
+        return areas_view(
+            indicator=indicator,
+            period=period,
+            tumour=tumour,
+            priority=priority,
+            level="borough",
+            disclose=disclose_for_user(),
+            parts=("ranked",),
+        )["ranked"]
     except DATA_ERRORS as error:
         return empty_message_figure(str(error))
 
@@ -723,14 +966,26 @@ def update_funnel(indicator, period, tumour, priority, tab="areas"):
     if tab != "areas":
         raise PreventUpdate
     try:
-        return areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level="borough",
-                          disclose=disclose_for_user(), parts=("funnel",))["funnel_figure"]
+        return areas_view(
+            indicator=indicator,
+            period=period,
+            tumour=tumour,
+            priority=priority,
+            level="borough",
+            disclose=disclose_for_user(),
+            parts=("funnel",),
+        )["funnel_figure"]
     except DATA_ERRORS as error:
         return empty_message_figure(str(error))
 
 
-_AREA_INPUTS = (Input(INDICATOR, "value"), Input(PERIOD, "value"), Input(TUMOUR, "value"), Input(PRIORITY, "value"),
-                Input(TABS, "value"))
+_AREA_INPUTS = (
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(TUMOUR, "value"),
+    Input(PRIORITY, "value"),
+    Input(TABS, "value"),
+)
 dash.callback(Output(TRUST_RANKED, "figure"), *_AREA_INPUTS)(update_ranked)
 dash.callback(Output(TRUST_FUNNEL, "figure"), *_AREA_INPUTS)(update_funnel)
 
@@ -740,8 +995,16 @@ def update_sankey(indicator, period, tumour, priority, origin, tab="flow"):
     if tab != "flow":
         raise PreventUpdate
     try:
-        view = flow_view(indicator=indicator, period=period, tumour=tumour, priority=priority, origin=origin,
-                         trust=None, disclose=disclose_for_user(), parts=("sankey",))
+        view = flow_view(
+            indicator=indicator,
+            period=period,
+            tumour=tumour,
+            priority=priority,
+            origin=origin,
+            trust=None,
+            disclose=disclose_for_user(),
+            parts=("sankey",),
+        )
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error))
     return view["sankey"], crossing_text(view["crossing"]), None
@@ -765,8 +1028,16 @@ def update_waits(indicator, period, tumour, priority, trust, tab="flow"):
     if tab != "flow":
         raise PreventUpdate
     try:
-        view = flow_view(indicator=indicator, period=period, tumour=tumour, priority=priority, origin="",
-                         trust=trust, disclose=disclose_for_user(), parts=("waits",))
+        view = flow_view(
+            indicator=indicator,
+            period=period,
+            tumour=tumour,
+            priority=priority,
+            origin="",
+            trust=trust,
+            disclose=disclose_for_user(),
+            parts=("waits",),
+        )
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error))
     table = wait_table(view["told_summary"], view["treated_summary"])
@@ -817,9 +1088,12 @@ def update_sii(indicator, period, tab="inequality"):
     except DATA_ERRORS as error:
         return no_update, error_message(str(error))
     table = sii_table(view["sii"])
-    table_div = data_table(table, columns={c: c for c in table.columns},
-                           caption=f"{get(view['indicator']).title}: slope index of inequality",
-                           table_id="cancer-sii-rows")
+    table_div = data_table(
+        table,
+        columns={c: c for c in table.columns},
+        caption=f"{get(view['indicator']).title}: slope index of inequality",
+        table_id="cancer-sii-rows",
+    )
     return view["sii_map"], table_div
 
 
@@ -837,8 +1111,14 @@ def update_trend(indicator, tumour, priority, tab="trend"):
     if tab != "trend":
         raise PreventUpdate
     try:
-        view = trend_view(indicator=indicator, tumour=tumour, priority=priority, trust=None,
-                          disclose=disclose_for_user(), parts=("london",))
+        view = trend_view(
+            indicator=indicator,
+            tumour=tumour,
+            priority=priority,
+            trust=None,
+            disclose=disclose_for_user(),
+            parts=("london",),
+        )
     except DATA_ERRORS as error:
         return no_update, error_message(str(error))
     return view["london_figure"], None
@@ -859,8 +1139,14 @@ def update_trust_trend(indicator, tumour, priority, trust, tab="trend"):
     if tab != "trend":
         raise PreventUpdate
     try:
-        return trend_view(indicator=indicator, tumour=tumour, priority=priority, trust=trust,
-                          disclose=disclose_for_user(), parts=("trust",))["trust_figure"]
+        return trend_view(
+            indicator=indicator,
+            tumour=tumour,
+            priority=priority,
+            trust=trust,
+            disclose=disclose_for_user(),
+            parts=("trust",),
+        )["trust_figure"]
     except DATA_ERRORS as error:
         return empty_message_figure(str(error))
 
@@ -877,23 +1163,60 @@ dash.callback(
 
 # ---------------------------------------------------------------- CSV downloads
 
-CSV_VIEWS = ("areas", "trusts", "trusts_ranked", "funnel", "flows", "waits_told", "waits_treated", "wait_summary",
-             *(f"inequality_{d}" for d in INEQUALITY_GRAPHS), "sii", "trend_london", "trend_trust")
-_TREND_COLUMNS = ["period_id", "period_label", "area_code", "area_name", "numerator", "denominator", "value",
-                  "ci_low", "ci_high", "centre", "lower_limit", "upper_limit", "variation", "operational_target",
-                  "suppressed"]
+CSV_VIEWS = (
+    "areas",
+    "trusts",
+    "trusts_ranked",
+    "funnel",
+    "flows",
+    "waits_told",
+    "waits_treated",
+    "wait_summary",
+    *(f"inequality_{d}" for d in INEQUALITY_GRAPHS),
+    "sii",
+    "trend_london",
+    "trend_trust",
+)
+_TREND_COLUMNS = [
+    "period_id",
+    "period_label",
+    "area_code",
+    "area_name",
+    "numerator",
+    "denominator",
+    "value",
+    "ci_low",
+    "ci_high",
+    "centre",
+    "lower_limit",
+    "upper_limit",
+    "variation",
+    "operational_target",
+    "suppressed",
+]
 
 
-def view_csv(*, view: str, indicator: str, period: str | None, tumour: str | None, priority: str | None,
-             level: str, origin: str, trust: str | None, inequality_indicator: str,
-             disclose: bool) -> tuple[pd.DataFrame, str]:
+def view_csv(
+    *,
+    view: str,
+    indicator: str,
+    period: str | None,
+    tumour: str | None,
+    priority: str | None,
+    level: str,
+    origin: str,
+    trust: str | None,
+    inequality_indicator: str,
+    disclose: bool,
+) -> tuple[pd.DataFrame, str]:
     """The rows behind one view, as shown on the page (same calls, same disclosure), and a file name."""
     if view not in CSV_VIEWS:
         raise QueryError(f"Unknown view {view!r}")
     indicator = _indicator(indicator)
     if view in ("areas", "trusts", "trusts_ranked", "funnel"):
-        result = areas_view(indicator=indicator, period=period, tumour=tumour, priority=priority, level=level,
-                            disclose=disclose)
+        result = areas_view(
+            indicator=indicator, period=period, tumour=tumour, priority=priority, level=level, disclose=disclose
+        )
         if view == "areas":
             frame = result["areas"][VALUE_COLUMNS]
         elif result["trusts"] is None:
@@ -905,8 +1228,15 @@ def view_csv(*, view: str, indicator: str, period: str | None, tumour: str | Non
         frame = frame.assign(indicator_id=indicator, period_id=result["period"])
         stem = f"cancer_{indicator}_{result['period']}"
     elif view in ("flows", "waits_told", "waits_treated", "wait_summary"):
-        result = flow_view(indicator=indicator, period=period, tumour=tumour, priority=priority, origin=origin,
-                           trust=trust, disclose=disclose)
+        result = flow_view(
+            indicator=indicator,
+            period=period,
+            tumour=tumour,
+            priority=priority,
+            origin=origin,
+            trust=trust,
+            disclose=disclose,
+        )
         frame = {
             "flows": result["links"],
             "waits_told": result["told"],
@@ -942,13 +1272,33 @@ def download_view(clicks, indicator, period, tumour, priority, level, origin, tr
         return no_update, no_update
     disclose = disclose_for_user()
     try:
-        frame, filename = view_csv(view=trigger["view"], indicator=indicator, period=period, tumour=tumour,
-                                   priority=priority, level=level, origin=origin, trust=trust,
-                                   inequality_indicator=inequality_indicator, disclose=disclose)
+        frame, filename = view_csv(
+            view=trigger["view"],
+            indicator=indicator,
+            period=period,
+            tumour=tumour,
+            priority=priority,
+            level=level,
+            origin=origin,
+            trust=trust,
+            inequality_indicator=inequality_indicator,
+            disclose=disclose,
+        )
         if not disclose:
-            audit.record(current_user_principal(), audit.VIEW_UNROUNDED,
-                         {"page": "cancer", "export": trigger["view"], "indicator": indicator, "period": period,
-                          "tumour": tumour, "priority": priority, "trust": trust}, len(frame))
+            audit.record(
+                current_user_principal(),
+                audit.VIEW_UNROUNDED,
+                {
+                    "page": "cancer",
+                    "export": trigger["view"],
+                    "indicator": indicator,
+                    "period": period,
+                    "tumour": tumour,
+                    "priority": priority,
+                    "trust": trust,
+                },
+                len(frame),
+            )
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
     return csv_payload(frame, filename=filename), None

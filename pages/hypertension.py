@@ -106,8 +106,12 @@ ALL_LONDON = {"value": "", "label": "All London"}
 ALL_BOROUGHS = {"value": "", "label": "All boroughs"}
 NO_PRACTICE = {"value": "", "label": "Choose a practice"}
 TAB_IDS = ("comparison", "targets", "inequality", "practices")
-TAB_LABELS = {"comparison": "Borough comparison", "targets": "People to target", "inequality": "Inequality",
-              "practices": "Practices and trend"}
+TAB_LABELS = {
+    "comparison": "Borough comparison",
+    "targets": "People to target",
+    "inequality": "Inequality",
+    "practices": "Practices and trend",
+}
 SECTION = "hyp-section"
 SII_MAP_BUILT = "hyp-sii-map-built"
 PRACTICE_MAP_BUILT = "hyp-practice-map-built"
@@ -192,12 +196,20 @@ def comparison_view(*, indicator: str, period: str | None, icb: str | None, disc
     boroughs = indicator_values(con, indicator=spec.id, period=period, by="borough", disclose=disclose)
     icbs = indicator_values(con, indicator=spec.id, period=period, by="icb", disclose=disclose)
     highlight = _icb_boroughs(icb)
-    figure_map = borough_map(values=boroughs, value_label=label, unit=spec.unit, polarity=spec.polarity,
-                             highlight_codes=highlight, geometry_url=geometry_url("borough"))
-    ranked = ranked_areas_chart(values=boroughs, value_label=label, unit=spec.unit, target=spec.target,
-                                highlight_codes=highlight)
-    icb_chart = ranked_areas_chart(values=icbs, value_label=label, unit=spec.unit, target=spec.target,
-                                   highlight_codes=[icb] if icb else [])
+    figure_map = borough_map(
+        values=boroughs,
+        value_label=label,
+        unit=spec.unit,
+        polarity=spec.polarity,
+        highlight_codes=highlight,
+        geometry_url=geometry_url("borough"),
+    )
+    ranked = ranked_areas_chart(
+        values=boroughs, value_label=label, unit=spec.unit, target=spec.target, highlight_codes=highlight
+    )
+    icb_chart = ranked_areas_chart(
+        values=icbs, value_label=label, unit=spec.unit, target=spec.target, highlight_codes=[icb] if icb else []
+    )
     return {"boroughs": boroughs, "icbs": icbs, "map": figure_map, "ranked": ranked, "icb_chart": icb_chart}
 
 
@@ -215,10 +227,14 @@ def kpi_values(*, period: str | None, icb: str | None, disclose: bool) -> pd.Dat
 def _kpi_cards(frame: pd.DataFrame, area: str, undiagnosed: dict | None = None) -> list[dict]:
     cards = []
     if undiagnosed is not None:
-        cards.append({"label": "Adults estimated undiagnosed",
-                      "value": whole_number(undiagnosed["estimated_undiagnosed"]),
-                      "note": f"{area}; expected {whole_number(undiagnosed['expected'])} minus "
-                              f"{whole_number(undiagnosed['recorded'])} on the register"})
+        cards.append(
+            {
+                "label": "Adults estimated undiagnosed",
+                "value": whole_number(undiagnosed["estimated_undiagnosed"]),
+                "note": f"{area}; expected {whole_number(undiagnosed['expected'])} minus "
+                f"{whole_number(undiagnosed['recorded'])} on the register",
+            }
+        )
     for row in frame.to_dict("records"):
         spec = get(row["indicator_id"])
         note = f"{area}; {whole_number(row['numerator'])} of {whole_number(row['denominator'])}"
@@ -254,14 +270,20 @@ def funnel_view(*, indicator: str, period: str | None, level: str, disclose: boo
     spec = _spec(indicator)
     by = "practice" if level == "practice" else "borough"
     funnel = funnel_limits(_con(), indicator=spec.id, period=period, by=by, disclose=disclose)
-    figure = funnel_plot(points=funnel["points"], limits=funnel["limits"], london_value=funnel["london_value"],
-                         value_label=_label(spec), unit=spec.unit,
-                         polarity=spec.polarity)
+    figure = funnel_plot(
+        points=funnel["points"],
+        limits=funnel["limits"],
+        london_value=funnel["london_value"],
+        value_label=_label(spec),
+        unit=spec.unit,
+        polarity=spec.polarity,
+    )
     return {"funnel": funnel, "figure": figure}
 
 
-def targets_view(*, period: str | None, icb: str | None, borough: str | None, ambition: str,
-                 disclose: bool) -> dict[str, Any]:
+def targets_view(
+    *, period: str | None, icb: str | None, borough: str | None, ambition: str, disclose: bool
+) -> dict[str, Any]:
     """People to target by borough (within the ICB if chosen) and by practice in the chosen borough."""
     con = _con()
     filters = hq.area_filters(level="icb", code=icb)
@@ -296,8 +318,9 @@ def targets_table(frame: pd.DataFrame, *, area_label: str) -> pd.DataFrame:
     )
 
 
-def inequality_view(*, indicator: str, period: str | None, icb: str | None, borough: str | None,
-                    disclose: bool) -> dict[str, Any]:
+def inequality_view(
+    *, indicator: str, period: str | None, icb: str | None, borough: str | None, disclose: bool
+) -> dict[str, Any]:
     """Control (or the chosen indicator) by deprivation, ethnicity, age and sex for the selected area;
     ethnicity × deprivation; and the SII of every borough."""
     spec = _spec(indicator)
@@ -306,27 +329,46 @@ def inequality_view(*, indicator: str, period: str | None, icb: str | None, boro
     filters = hq.area_filters(level=level, code=code)
     label = _label(spec)
     area = _area_name(level, code)
-    area_value = indicator_values(con, indicator=spec.id, period=period, by="london", filters=filters,
-                                  disclose=disclose)["value"].iloc[0]
+    area_value = indicator_values(
+        con, indicator=spec.id, period=period, by="london", filters=filters, disclose=disclose
+    )["value"].iloc[0]
     groups, figures = {}, {}
     for dimension in INEQUALITY_GRAPHS:
-        values = indicator_values(con, indicator=spec.id, period=period, by=dimension, filters=filters,
-                                  disclose=disclose)
+        values = indicator_values(
+            con, indicator=spec.id, period=period, by=dimension, filters=filters, disclose=disclose
+        )
         values = hq.ordered(values, dimension=dimension)
         groups[dimension] = values
         # The engine's benchmark for filtered groups is the selected area itself, so the line is named for it.
         figures[dimension] = inequality_chart(
-            values=values, value_label=label, dimension_label=INEQUALITY_LABELS[dimension], unit=spec.unit,
-            target=spec.target, height=360,
+            values=values,
+            value_label=label,
+            dimension_label=INEQUALITY_LABELS[dimension],
+            unit=spec.unit,
+            target=spec.target,
+            height=360,
         )
         add_area_line(figures[dimension], value=area_value, label=area)
-    pair = indicator_values(con, indicator=spec.id, period=period, by=("ethnicity_group", "imd_quintile"),
-                            filters=filters, disclose=disclose)
+    pair = indicator_values(
+        con,
+        indicator=spec.id,
+        period=period,
+        by=("ethnicity_group", "imd_quintile"),
+        filters=filters,
+        disclose=disclose,
+    )
     pair = hq.ordered(pair, dimension="ethnicity_group")
-    intersection = intersection_chart(values=pair, value_label=label, unit=spec.unit, area_value=area_value,
-                                      area_label=area, target=spec.target)
-    return {"groups": groups, "pair": pair, "intersection": intersection, "figures": figures, "area": area,
-            "area_value": area_value}
+    intersection = intersection_chart(
+        values=pair, value_label=label, unit=spec.unit, area_value=area_value, area_label=area, target=spec.target
+    )
+    return {
+        "groups": groups,
+        "pair": pair,
+        "intersection": intersection,
+        "figures": figures,
+        "area": area,
+        "area_value": area_value,
+    }
 
 
 def sii_view(*, indicator: str, period: str | None, disclose: bool) -> dict[str, Any]:
@@ -339,8 +381,13 @@ def sii_view(*, indicator: str, period: str | None, disclose: bool) -> dict[str,
     # The engine's flag also covers the quintile gap; the map shows the SII, hidden only when the SII is.
     boroughs = boroughs.assign(suppressed=pd.to_numeric(boroughs["value"], errors="coerce").isna())
     label = "SII (percentage points)" if spec.unit == "percent" else "SII (ratio)"
-    figure = sii_map(values=boroughs, measure_label=label, unit=spec.unit, polarity=spec.polarity,
-                     geometry_url=geometry_url("borough"))
+    figure = sii_map(
+        values=boroughs,
+        measure_label=label,
+        unit=spec.unit,
+        polarity=spec.polarity,
+        geometry_url=geometry_url("borough"),
+    )
     return {"sii": sii, "map": figure}
 
 
@@ -351,8 +398,9 @@ def sii_table(sii: pd.DataFrame, *, unit: str) -> pd.DataFrame:
         {
             "Area": sii["area_name"],
             "SII": [formatted(v, unit=gap_unit) for v in sii["sii"]],
-            "SII 95% CI": [_interval(lo, hi, unit=gap_unit) for lo, hi in zip(sii["sii_low"], sii["sii_high"],
-                                                                              strict=True)],
+            "SII 95% CI": [
+                _interval(lo, hi, unit=gap_unit) for lo, hi in zip(sii["sii_low"], sii["sii_high"], strict=True)
+            ],
             "Most deprived fifth": [formatted(v, unit=unit) for v in sii["q1_value"]],
             "Least deprived fifth": [formatted(v, unit=unit) for v in sii["q5_value"]],
             "Gap (least − most deprived)": [formatted(v, unit=gap_unit) for v in sii["gap"]],
@@ -368,8 +416,9 @@ def practices_view(*, indicator: str, period: str | None, borough: str | None, d
     label = _label(spec)
     everywhere = indicator_values(con, indicator=spec.id, period=period, by="practice", disclose=disclose)
     in_borough = (
-        indicator_values(con, indicator=spec.id, period=period, by="practice", filters={"borough": [borough]},
-                         disclose=disclose)
+        indicator_values(
+            con, indicator=spec.id, period=period, by="practice", filters={"borough": [borough]}, disclose=disclose
+        )
         if borough
         else everywhere.iloc[0:0]
     )
@@ -383,10 +432,14 @@ def practices_view(*, indicator: str, period: str | None, borough: str | None, d
     )
     centre = everywhere["london_value"].dropna()
     figure_map = practice_area_choropleth(
-        values=everywhere, value_label=label, unit=spec.unit,
+        values=everywhere,
+        value_label=label,
+        unit=spec.unit,
         polarity="high" if spec.polarity == "none" else spec.polarity,
         diverge_around=float(centre.iloc[0]) if spec.polarity != "none" and len(centre) else None,
-        outlines=True, height=480, geometry_url=geometry_url("practice"),
+        outlines=True,
+        height=480,
+        geometry_url=geometry_url("practice"),
     )
     view = bounds_view("borough", [borough]) if borough else None
     return {"everywhere": everywhere, "in_borough": in_borough, "ranked": ranked, "map": figure_map, "view": view}
@@ -401,18 +454,19 @@ def _compare_with_london(in_borough: pd.DataFrame, everywhere: pd.DataFrame) -> 
     return frame
 
 
-def trend_view(*, indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None,
-               disclose: bool) -> dict[str, Any]:
+def trend_view(
+    *, indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None, disclose: bool
+) -> dict[str, Any]:
     """The SPC trend (rolling 12 months) for London, the ICB, the borough or the practice."""
     spec = _spec(indicator)
     code = {"icb": icb, "borough": borough, "practice": practice}.get(level)
     if level != "london" and not code:
         level, code = "london", None
-    series = trend(_con(), indicator=spec.id, by="london", filters=hq.area_filters(level=level, code=code),
-                   disclose=disclose)
+    series = trend(
+        _con(), indicator=spec.id, by="london", filters=hq.area_filters(level=level, code=code), disclose=disclose
+    )
     name = _area_name(level, code) if level != "practice" else code
-    figure = spc_chart(series=series, value_label=_label(spec), unit=spec.unit,
-                       target=spec.target, height=380)
+    figure = spc_chart(series=series, value_label=_label(spec), unit=spec.unit, target=spec.target, height=380)
     return {"series": series, "figure": figure, "area": name}
 
 
@@ -434,8 +488,15 @@ def _csv(view: str, text: str = "Download CSV") -> dbc.Button:
     return csv_button(view=view, label=text, button_id={"type": CSV, "view": view})
 
 
-def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: str | None = None,
-           borough: str | None = None, practice: str | None = None, tab: str = "comparison", **_other) -> html.Div:
+def layout(
+    indicator: str = DEFAULT_INDICATOR,
+    period: str | None = None,
+    icb: str | None = None,
+    borough: str | None = None,
+    practice: str | None = None,
+    tab: str = "comparison",
+    **_other,
+) -> html.Div:
     """The page; URL query values (indicator, period, icb, borough, practice, tab) set the controls."""
     header = page_header(
         "Hypertension",
@@ -460,11 +521,23 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
 
     controls = dbc.Row(
         [
-            dbc.Col(_select("Indicator", INDICATOR, indicator,
-                            [{"value": i, "label": get(i).title} for i in hq.HYPERTENSION_INDICATORS]), xs=12, lg=5),
+            dbc.Col(
+                _select(
+                    "Indicator",
+                    INDICATOR,
+                    indicator,
+                    [{"value": i, "label": get(i).title} for i in hq.HYPERTENSION_INDICATORS],
+                ),
+                xs=12,
+                lg=5,
+            ),
             dbc.Col(_select("Period", PERIOD, period, _options(periods, "period_id", "label")), xs=12, sm=6, lg=2),
-            dbc.Col(_select("ICB", ICB, icb or "",
-                            [ALL_LONDON, *_options(areas["icbs"], "icb_code", "icb_short_name")]), xs=12, sm=6, lg=2),
+            dbc.Col(
+                _select("ICB", ICB, icb or "", [ALL_LONDON, *_options(areas["icbs"], "icb_code", "icb_short_name")]),
+                xs=12,
+                sm=6,
+                lg=2,
+            ),
             dbc.Col(_select("Borough", BOROUGH, borough or "", _borough_options(boroughs, icb)), xs=12, lg=3),
         ],
         className="g-2 mb-3 filter-bar",
@@ -475,30 +548,55 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
             html.Div(id=COMPARISON_MESSAGE),
             dbc.Row(
                 [
-                    dbc.Col(_section("Borough map", graph(BOROUGH_MAP, _empty_map()),
-                                     note="Blue: better than London; orange: worse; grey: suppressed. "
-                                          "The chosen ICB's boroughs are outlined."), lg=6),
-                    dbc.Col(_section("Boroughs ranked, with 95% intervals", graph(BOROUGH_RANKED),
-                                     _csv("boroughs")), lg=6),
+                    dbc.Col(
+                        _section(
+                            "Borough map",
+                            graph(BOROUGH_MAP, _empty_map()),
+                            note="Blue: better than London; orange: worse; grey: suppressed. "
+                            "The chosen ICB's boroughs are outlined.",
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        _section("Boroughs ranked, with 95% intervals", graph(BOROUGH_RANKED), _csv("boroughs")), lg=6
+                    ),
                 ]
             ),
             dbc.Row(
                 [
-                    dbc.Col(_section(
-                        "Funnel plot",
-                        dbc.RadioItems(id=FUNNEL_LEVEL, value="borough", inline=True,
-                                       options=[{"label": "Boroughs", "value": "borough"},
-                                                {"label": "Practices", "value": "practice"}]),
-                        graph(FUNNEL), _csv("funnel"),
-                        note="Small areas vary more by chance: only points outside the 99.8% limits stand out."),
-                        lg=7),
+                    dbc.Col(
+                        _section(
+                            "Funnel plot",
+                            dbc.RadioItems(
+                                id=FUNNEL_LEVEL,
+                                value="borough",
+                                inline=True,
+                                options=[
+                                    {"label": "Boroughs", "value": "borough"},
+                                    {"label": "Practices", "value": "practice"},
+                                ],
+                            ),
+                            graph(FUNNEL),
+                            _csv("funnel"),
+                            note="Small areas vary more by chance: only points outside the 99.8% limits stand out.",
+                        ),
+                        lg=7,
+                    ),
                     dbc.Col(_section("The five ICBs", graph(ICB_RANKED), _csv("icbs")), lg=5),
                 ]
             ),
-            _section("Borough table", html.Div(id=BOROUGH_TABLE),
-                     dbc.Button("Download borough comparison (all hypertension indicators)", id=EXPORT_COMPARISON,
-                                color="primary", size="sm", className="mt-2"),
-                     note="The one-click export puts every hypertension indicator side by side for the period."),
+            _section(
+                "Borough table",
+                html.Div(id=BOROUGH_TABLE),
+                dbc.Button(
+                    "Download borough comparison (all hypertension indicators)",
+                    id=EXPORT_COMPARISON,
+                    color="primary",
+                    size="sm",
+                    className="mt-2",
+                ),
+                note="The one-click export puts every hypertension indicator side by side for the period.",
+            ),
         ]
     )
     targets = html.Div(
@@ -506,13 +604,19 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
             html.Div(id=TARGET_MESSAGE),
             _section(
                 "How many more people would meet the ambitions",
-                dbc.RadioItems(id=TARGET_AMBITION, value="80", inline=True,
-                               options=[{"label": "80% treated to target (2029 ambition)", "value": "80"},
-                                        {"label": "77% (interim ambition)", "value": "77"}]),
+                dbc.RadioItems(
+                    id=TARGET_AMBITION,
+                    value="80",
+                    inline=True,
+                    options=[
+                        {"label": "80% treated to target (2029 ambition)", "value": "80"},
+                        {"label": "77% (interim ambition)", "value": "77"},
+                    ],
+                ),
                 graph(TARGET_CHART),
                 note=f"Control: more patients at or below the QOF BP target to bring HYP008 and HYP009 to the "
-                     f"ambition. Detection: more adults diagnosed to reach {hq.DETECTION_AMBITION:.0%} of the "
-                     "expected number (expected minus recorded is the estimated number undiagnosed).",
+                f"ambition. Detection: more adults diagnosed to reach {hq.DETECTION_AMBITION:.0%} of the "
+                "expected number (expected minus recorded is the estimated number undiagnosed).",
             ),
             _section("Boroughs", html.Div(id=TARGET_TABLE), _csv("targets")),
             _section("Practices in the chosen borough", html.Div(id=PRACTICE_TARGET_TABLE), _csv("practice_targets")),
@@ -522,15 +626,29 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
         [
             html.Div(id=INEQUALITY_MESSAGE),
             html.P(id=INEQUALITY_AREA, className="fw-semibold"),
-            dbc.Row([dbc.Col(_section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
-                     for d, g in INEQUALITY_GRAPHS.items()]),
-            _section("Ethnic group by deprivation", graph(INTERSECTION), _csv("intersection"),
-                     note="Each point is an ethnic group within one deprivation quintile of the selected area."),
             dbc.Row(
                 [
-                    dbc.Col(_section("Slope index of inequality by borough", graph(SII_MAP, placeholder_figure()),
-                                     note="SII: the modelled gap between the least and most deprived ends of the "
-                                          "IMD scale; 0 = no gradient."), lg=6),
+                    dbc.Col(_section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
+                    for d, g in INEQUALITY_GRAPHS.items()
+                ]
+            ),
+            _section(
+                "Ethnic group by deprivation",
+                graph(INTERSECTION),
+                _csv("intersection"),
+                note="Each point is an ethnic group within one deprivation quintile of the selected area.",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        _section(
+                            "Slope index of inequality by borough",
+                            graph(SII_MAP, placeholder_figure()),
+                            note="SII: the modelled gap between the least and most deprived ends of the "
+                            "IMD scale; 0 = no gradient.",
+                        ),
+                        lg=6,
+                    ),
                     dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
                 ]
             ),
@@ -541,29 +659,52 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
             html.Div(id=PRACTICE_MESSAGE),
             dbc.Row(
                 [
-                    dbc.Col(_section("Practices in the borough, ranked", graph(PRACTICE_RANKED), _csv("practices"),
-                                     note="Each practice compared with London; practices with 1–7 patients are listed "
-                                          "as suppressed."), lg=6),
-                    dbc.Col(_section("Practice map", graph(PRACTICE_MAP, placeholder_figure()),
-                                     note="Practice areas: the part of London nearest each practice."), lg=6),
+                    dbc.Col(
+                        _section(
+                            "Practices in the borough, ranked",
+                            graph(PRACTICE_RANKED),
+                            _csv("practices"),
+                            note="Each practice compared with London; practices with 1–7 patients are listed "
+                            "as suppressed.",
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        _section(
+                            "Practice map",
+                            graph(PRACTICE_MAP, placeholder_figure()),
+                            note="Practice areas: the part of London nearest each practice.",
+                        ),
+                        lg=6,
+                    ),
                 ]
             ),
             _section(
                 "Trend with statistical process control",
                 dbc.Row(
                     [
-                        dbc.Col(dbc.RadioItems(id=TREND_LEVEL, value="borough" if borough else "london", inline=True,
-                                               options=[{"label": "London", "value": "london"},
-                                                        {"label": "ICB", "value": "icb"},
-                                                        {"label": "Borough", "value": "borough"},
-                                                        {"label": "Practice", "value": "practice"}]), md=6),
+                        dbc.Col(
+                            dbc.RadioItems(
+                                id=TREND_LEVEL,
+                                value="borough" if borough else "london",
+                                inline=True,
+                                options=[
+                                    {"label": "London", "value": "london"},
+                                    {"label": "ICB", "value": "icb"},
+                                    {"label": "Borough", "value": "borough"},
+                                    {"label": "Practice", "value": "practice"},
+                                ],
+                            ),
+                            md=6,
+                        ),
                         dbc.Col(_select("Practice (for the trend)", PRACTICE, practice or "", [NO_PRACTICE]), md=6),
                     ]
                 ),
                 html.P(id=TREND_TITLE, className="small mt-2 mb-0"),
-                graph(TREND), _csv("trend"),
+                graph(TREND),
+                _csv("trend"),
                 note="Rolling 12 months to each quarter end. Making Data Count: blue special cause = improvement, "
-                     "orange = concern.",
+                "orange = concern.",
             ),
         ]
     )
@@ -574,14 +715,22 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
             html.Div(id=RULE),
             html.Div(
                 dbc.RadioItems(
-                    id=TABS, value=tab, options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
-                    className="btn-group flex-wrap", inputClassName="btn-check",
-                    labelClassName="btn btn-outline-secondary", labelCheckedClassName="active",
+                    id=TABS,
+                    value=tab,
+                    options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
+                    className="btn-group flex-wrap",
+                    inputClassName="btn-check",
+                    labelClassName="btn btn-outline-secondary",
+                    labelCheckedClassName="active",
                 ),
-                className="mb-2", role="group", **{"aria-label": "Views"},
+                className="mb-2",
+                role="group",
+                **{"aria-label": "Views"},
             ),
-            *[html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab)
-              for t, body in zip(TAB_IDS, (comparison, targets, inequality_tab, practices_tab), strict=True)],
+            *[
+                html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab)
+                for t, body in zip(TAB_IDS, (comparison, targets, inequality_tab, practices_tab), strict=True)
+            ],
             html.Div(id=DOWNLOAD_MESSAGE),
             dcc.Download(id=DOWNLOAD),
             dcc.Store(id=URL_STATE),
@@ -598,8 +747,13 @@ def layout(indicator: str = DEFAULT_INDICATOR, period: str | None = None, icb: s
 
 def _empty_map() -> Any:
     """The borough map with no values yet: the comparison callback recolours it with a Patch."""
-    figure = borough_map(values=empty_area_values(), value_label="", unit="percent", polarity="high",
-                         geometry_url=geometry_url("borough"))
+    figure = borough_map(
+        values=empty_area_values(),
+        value_label="",
+        unit="percent",
+        polarity="high",
+        geometry_url=geometry_url("borough"),
+    )
     # With every value missing Plotly sizes the colour bar from NaN (console errors): give it a range.
     figure.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
     return figure
@@ -614,8 +768,12 @@ def _select(label: str, select_id: str, value: str | None, options: list[dict]) 
     """A labelled native select: keyboard and screen-reader friendly, unlike a custom dropdown."""
     # dbc.Select shows its placeholder (not the matching option) for the empty value: name it like that option.
     empty = next((o["label"] for o in options if o["value"] == ""), None)
-    return html.Div([dbc.Label(label, html_for=select_id, className="mb-1"),
-                     dbc.Select(id=select_id, value=value, options=options, placeholder=empty)])
+    return html.Div(
+        [
+            dbc.Label(label, html_for=select_id, className="mb-1"),
+            dbc.Select(id=select_id, value=value, options=options, placeholder=empty),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- callbacks
@@ -631,8 +789,9 @@ def update_borough_options(icb: str | None, borough: str | None) -> tuple[list[d
     return options, borough if borough in {o["value"] for o in options} else ""
 
 
-dash.callback(Output(BOROUGH, "options"), Output(BOROUGH, "value"), Input(ICB, "value"),
-              State(BOROUGH, "value"))(update_borough_options)
+dash.callback(Output(BOROUGH, "options"), Output(BOROUGH, "value"), Input(ICB, "value"), State(BOROUGH, "value"))(
+    update_borough_options
+)
 
 
 def update_practice_options(borough: str | None, practice: str | None) -> tuple[list[dict], str | None]:
@@ -647,16 +806,23 @@ def update_practice_options(borough: str | None, practice: str | None) -> tuple[
     return options, practice if practice in set(frame["practice_code"]) else ""
 
 
-dash.callback(Output(PRACTICE, "options"), Output(PRACTICE, "value"), Input(BOROUGH, "value"),
-              State(PRACTICE, "value"))(update_practice_options)
+dash.callback(
+    Output(PRACTICE, "options"), Output(PRACTICE, "value"), Input(BOROUGH, "value"), State(PRACTICE, "value")
+)(update_practice_options)
 
 
 def update_rule(indicator: str) -> dbc.Card:
     """The chosen indicator's definition and rule version."""
     spec = _spec(indicator)
-    return indicator_card(title=spec.title, rule_version=spec.rule_version, source=spec.source,
-                          numerator=spec.numerator, denominator=spec.denominator, target_source=spec.target_source,
-                          notes=spec.notes)
+    return indicator_card(
+        title=spec.title,
+        rule_version=spec.rule_version,
+        source=spec.source,
+        numerator=spec.numerator,
+        denominator=spec.denominator,
+        target_source=spec.target_source,
+        notes=spec.notes,
+    )
 
 
 dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
@@ -668,14 +834,18 @@ def update_comparison(indicator: str, period: str | None, icb: str | None):
     try:
         view = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)
         kpis = kpi_values(period=period, icb=icb, disclose=disclose)
-        undiagnosed = hq.estimated_undiagnosed(_con(), period=period, filters=hq.area_filters(level="icb", code=icb),
-                                               disclose=disclose)
+        undiagnosed = hq.estimated_undiagnosed(
+            _con(), period=period, filters=hq.area_filters(level="icb", code=icb), disclose=disclose
+        )
         area = _area_name("icb", icb) if icb else "London"
     except DATA_ERRORS as error:
         return (no_update, no_update, no_update, no_update, no_update, error_message(str(error)))
     spec = _spec(indicator)
-    table = _html_table(comparison_table(view["boroughs"], unit=spec.unit), caption=f"{spec.title} by borough",
-                        table_id="hyp-borough-rows")
+    table = _html_table(
+        comparison_table(view["boroughs"], unit=spec.unit),
+        caption=f"{spec.title} by borough",
+        table_id="hyp-borough-rows",
+    )
     cards = kpi_cards(cards=_kpi_cards(kpis, area, undiagnosed))
     return map_patch(view["map"]), view["ranked"], view["icb_chart"], cards, table, None
 
@@ -705,8 +875,9 @@ def update_funnel(indicator: str, period: str | None, level: str):
         return no_update
 
 
-dash.callback(Output(FUNNEL, "figure"), Input(INDICATOR, "value"), Input(PERIOD, "value"),
-              Input(FUNNEL_LEVEL, "value"))(update_funnel)
+dash.callback(
+    Output(FUNNEL, "figure"), Input(INDICATOR, "value"), Input(PERIOD, "value"), Input(FUNNEL_LEVEL, "value")
+)(update_funnel)
 
 
 def update_targets(period: str | None, icb: str | None, borough: str | None, ambition: str, tab: str = "targets"):
@@ -717,13 +888,19 @@ def update_targets(period: str | None, icb: str | None, borough: str | None, amb
         view = targets_view(period=period, icb=icb, borough=borough, ambition=ambition, disclose=disclose_for_user())
     except DATA_ERRORS as error:
         return no_update, no_update, no_update, error_message(str(error))
-    boroughs = _html_table(targets_table(view["boroughs"], area_label="Borough"),
-                           caption="People to target by borough", table_id="hyp-target-rows")
+    boroughs = _html_table(
+        targets_table(view["boroughs"], area_label="Borough"),
+        caption="People to target by borough",
+        table_id="hyp-target-rows",
+    )
     if view["practices"] is None:
         practices = html.P("Choose a borough above to see its practices.", className="text-muted")
     else:
-        practices = _html_table(targets_table(view["practices"], area_label="Practice"),
-                                caption="People to target by practice", table_id="hyp-practice-target-rows")
+        practices = _html_table(
+            targets_table(view["practices"], area_label="Practice"),
+            caption="People to target by practice",
+            table_id="hyp-practice-target-rows",
+        )
     return view["figure"], boroughs, practices, None
 
 
@@ -740,14 +917,16 @@ dash.callback(
 )(update_targets)
 
 
-def update_inequality(indicator: str, period: str | None, icb: str | None, borough: str | None,
-                      tab: str = "inequality"):
+def update_inequality(
+    indicator: str, period: str | None, icb: str | None, borough: str | None, tab: str = "inequality"
+):
     """Inequality charts for the selected area and ethnicity × deprivation (computed only while open)."""
     if tab != "inequality":
         raise PreventUpdate
     try:
-        view = inequality_view(indicator=indicator, period=period, icb=icb, borough=borough,
-                               disclose=disclose_for_user())
+        view = inequality_view(
+            indicator=indicator, period=period, icb=icb, borough=borough, disclose=disclose_for_user()
+        )
     except DATA_ERRORS as error:
         return (*[no_update] * (len(INEQUALITY_GRAPHS) + 2), error_message(str(error)))
     spec = _spec(indicator)
@@ -778,8 +957,11 @@ def update_sii(indicator: str, period: str | None, tab: str = "inequality", map_
         view = sii_view(indicator=indicator, period=period, disclose=disclose_for_user())
     except DATA_ERRORS as error:
         return no_update, error_message(str(error)), no_update
-    table = _html_table(sii_table(view["sii"], unit=_spec(indicator).unit),
-                        caption="Slope index of inequality by borough", table_id="hyp-sii-rows")
+    table = _html_table(
+        sii_table(view["sii"], unit=_spec(indicator).unit),
+        caption="Slope index of inequality by borough",
+        table_id="hyp-sii-rows",
+    )
     return (map_patch(view["map"]) if map_built else view["map"]), table, True
 
 
@@ -794,8 +976,9 @@ dash.callback(
 )(update_sii)
 
 
-def update_practices(indicator: str, period: str | None, borough: str | None, tab: str = "practices",
-                     map_built: bool = True):
+def update_practices(
+    indicator: str, period: str | None, borough: str | None, tab: str = "practices", map_built: bool = True
+):
     """Ranked practices of the borough; the practice map (geometry sent once) recoloured and moved to the borough."""
     if tab != "practices":
         raise PreventUpdate
@@ -807,8 +990,9 @@ def update_practices(indicator: str, period: str | None, borough: str | None, ta
     if map_built:
         practice_map = map_patch(view["map"], view=camera, uirevision=f"practice-map-{borough or 'london'}")
     else:
-        practice_map = view["map"].update_layout(map={"center": camera["center"], "zoom": camera["zoom"]},
-                                                 uirevision=f"practice-map-{borough or 'london'}")
+        practice_map = view["map"].update_layout(
+            map={"center": camera["center"], "zoom": camera["zoom"]}, uirevision=f"practice-map-{borough or 'london'}"
+        )
     message = None if borough else html.P("Choose a borough above to rank its practices.", className="text-muted")
     return view["ranked"], practice_map, message, True
 
@@ -831,18 +1015,25 @@ def follow_area(icb: str | None, borough: str | None, practice: str | None) -> s
     return "practice" if practice and borough else selected_area(icb, borough)[0]
 
 
-dash.callback(Output(TREND_LEVEL, "value"), Input(ICB, "value"), Input(BOROUGH, "value"), Input(PRACTICE, "value"),
-              prevent_initial_call=True)(follow_area)
+dash.callback(
+    Output(TREND_LEVEL, "value"),
+    Input(ICB, "value"),
+    Input(BOROUGH, "value"),
+    Input(PRACTICE, "value"),
+    prevent_initial_call=True,
+)(follow_area)
 
 
-def update_trend(indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None,
-                 tab: str = "practices"):
+def update_trend(
+    indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None, tab: str = "practices"
+):
     """The SPC trend for the chosen level (while its view is open)."""
     if tab != "practices":
         raise PreventUpdate
     try:
-        view = trend_view(indicator=indicator, level=level, icb=icb, borough=borough, practice=practice,
-                          disclose=disclose_for_user())
+        view = trend_view(
+            indicator=indicator, level=level, icb=icb, borough=borough, practice=practice, disclose=disclose_for_user()
+        )
     except DATA_ERRORS as error:
         return no_update, error_message(str(error))
     return view["figure"], f"Showing: {view['area']}"
@@ -863,12 +1054,32 @@ dash.callback(
 # ---------------------------------------------------------------- CSV downloads
 
 
-def view_csv(*, view: str, indicator: str, period: str | None, icb: str | None, borough: str | None,
-             practice: str | None, funnel_level: str, trend_level: str, disclose: bool) -> tuple[pd.DataFrame, str]:
+def view_csv(
+    *,
+    view: str,
+    indicator: str,
+    period: str | None,
+    icb: str | None,
+    borough: str | None,
+    practice: str | None,
+    funnel_level: str,
+    trend_level: str,
+    disclose: bool,
+) -> tuple[pd.DataFrame, str]:
     """The rows behind one view, as shown on the page (same calls, same disclosure), and a file name."""
     spec = _spec(indicator)
-    columns = ["area_code", "area_name", "numerator", "denominator", "value", "ci_low", "ci_high", "london_value",
-               "comparison", "suppressed"]
+    columns = [
+        "area_code",
+        "area_name",
+        "numerator",
+        "denominator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "london_value",
+        "comparison",
+        "suppressed",
+    ]
     stem = f"hypertension_{spec.id}_{period or 'latest'}"
     if view in ("boroughs", "icbs"):
         frame = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)[view][columns]
@@ -888,7 +1099,8 @@ def view_csv(*, view: str, indicator: str, period: str | None, icb: str | None, 
         ineq = inequality_view(indicator=indicator, period=period, icb=icb, borough=borough, disclose=disclose)
         if view == "intersection":
             frame = ineq["pair"][["area_name", "subgroup_name", *columns[2:]]].rename(
-                columns={"area_name": "ethnic_group", "subgroup_name": "imd_quintile"})
+                columns={"area_name": "ethnic_group", "subgroup_name": "imd_quintile"}
+            )
         else:
             dimension = view.removeprefix("inequality_")
             if dimension not in INEQUALITY_GRAPHS:
@@ -899,23 +1111,40 @@ def view_csv(*, view: str, indicator: str, period: str | None, icb: str | None, 
         frame = practices_view(indicator=indicator, period=period, borough=borough, disclose=disclose)["in_borough"]
         frame = frame[columns]
     elif view == "trend":
-        result = trend_view(indicator=indicator, level=trend_level, icb=icb, borough=borough, practice=practice,
-                            disclose=disclose)
-        keep = ["period_id", "period_label", "numerator", "denominator", "value", "ci_low", "ci_high", "centre",
-                "lower_limit", "upper_limit", "variation", "suppressed"]
+        result = trend_view(
+            indicator=indicator, level=trend_level, icb=icb, borough=borough, practice=practice, disclose=disclose
+        )
+        keep = [
+            "period_id",
+            "period_label",
+            "numerator",
+            "denominator",
+            "value",
+            "ci_low",
+            "ci_high",
+            "centre",
+            "lower_limit",
+            "upper_limit",
+            "variation",
+            "suppressed",
+        ]
         frame = result["series"][[c for c in keep if c in result["series"]]].assign(area=result["area"])
     else:
         raise QueryError(f"Unknown view {view!r}")
-    frame = frame.assign(indicator_id=spec.id) if "indicator_id" not in frame and view not in (
-        "targets", "practice_targets") else frame
+    frame = (
+        frame.assign(indicator_id=spec.id)
+        if "indicator_id" not in frame and view not in ("targets", "practice_targets")
+        else frame
+    )
     return frame.reset_index(drop=True), f"{stem}_{view}.csv"
 
 
 def _audit_unrounded_export(disclose: bool, what: str, filters: dict, rows: int) -> None:
     """Unrounded exports leave the app: record who took them (raises AuditUnavailable to stop the export)."""
     if not disclose:
-        audit.record(current_user_principal(), audit.VIEW_UNROUNDED, {"page": "hypertension", "export": what,
-                                                                      **filters}, rows)
+        audit.record(
+            current_user_principal(), audit.VIEW_UNROUNDED, {"page": "hypertension", "export": what, **filters}, rows
+        )
 
 
 def download_view(clicks, indicator, period, icb, borough, practice, funnel_level, trend_level):
@@ -926,9 +1155,17 @@ def download_view(clicks, indicator, period, icb, borough, practice, funnel_leve
     disclose = disclose_for_user()
     filters = {"indicator": indicator, "period": period, "icb": icb, "borough": borough, "practice": practice}
     try:
-        frame, filename = view_csv(view=trigger["view"], indicator=indicator, period=period, icb=icb,
-                                   borough=borough, practice=practice, funnel_level=funnel_level,
-                                   trend_level=trend_level, disclose=disclose)
+        frame, filename = view_csv(
+            view=trigger["view"],
+            indicator=indicator,
+            period=period,
+            icb=icb,
+            borough=borough,
+            practice=practice,
+            funnel_level=funnel_level,
+            trend_level=trend_level,
+            disclose=disclose,
+        )
         _audit_unrounded_export(disclose, trigger["view"], filters, len(frame))
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))

@@ -105,8 +105,9 @@ def _valid_period(indicator: str, period: str | None) -> str:
 
 def _message_figure(text: str, height: int = 320) -> go.Figure:
     figure = go.Figure()
-    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font={"size": 14, "color": "#425563"})
+    figure.add_annotation(
+        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
+    )
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return apply_base_layout(figure, height=height)
@@ -117,8 +118,9 @@ def _choice(value: Any, allowed, default):
     return value if value in allowed else default
 
 
-def layout(indicator: str | None = None, period: str | None = None, area: str | None = None,
-           map: str | None = None, **_query) -> html.Div:  # noqa: A002 (the URL key is "map")
+def layout(
+    indicator: str | None = None, period: str | None = None, area: str | None = None, map: str | None = None, **_query
+) -> html.Div:  # noqa: A002 (the URL key is "map")
     """Controls (from the URL, with defaults), headline cards, map, inequalities, trend and uptake by age."""
     try:
         db = _db()
@@ -134,35 +136,59 @@ def layout(indicator: str | None = None, period: str | None = None, area: str | 
 
     indicator_options = [{"label": spec.title, "value": spec.id} for spec in imm.immunisation_indicators()]
     area_options = [{"label": "London (all boroughs)", "value": LONDON}] + [
-        {"label": name, "value": code} for code, name in zip(boroughs["borough_code"], boroughs["borough_name"],
-                                                              strict=True)
+        {"label": name, "value": code}
+        for code, name in zip(boroughs["borough_code"], boroughs["borough_name"], strict=True)
     ]
     controls = dbc.Row(
         [
-            dbc.Col(_labelled("Indicator", dbc.Select(id=INDICATOR_ID, options=indicator_options, value=indicator)),
-                    xs=12, lg=5),
-            dbc.Col(_labelled("Period", dbc.Select(id=PERIOD_ID, options=_period_options(period_frame),
-                                                   value=period)), xs=6, lg=3),
-            dbc.Col(_labelled("Area (inequalities, trend, uptake)", dbc.Select(
-                id=AREA_ID, options=area_options, value=area)), xs=6, lg=4),
+            dbc.Col(
+                _labelled("Indicator", dbc.Select(id=INDICATOR_ID, options=indicator_options, value=indicator)),
+                xs=12,
+                lg=5,
+            ),
+            dbc.Col(
+                _labelled("Period", dbc.Select(id=PERIOD_ID, options=_period_options(period_frame), value=period)),
+                xs=6,
+                lg=3,
+            ),
+            dbc.Col(
+                _labelled(
+                    "Area (inequalities, trend, uptake)", dbc.Select(id=AREA_ID, options=area_options, value=area)
+                ),
+                xs=6,
+                lg=4,
+            ),
         ],
         className="g-2",
     )
-    controls = html.Div(controls, className="filter-bar mb-3", role="search",
-                        **{"aria-label": "Choose indicator, period and area"})
+    controls = html.Div(
+        controls, className="filter-bar mb-3", role="search", **{"aria-label": "Choose indicator, period and area"}
+    )
     map_section = dbc.Card(
         dbc.CardBody(
             [
                 html.H2("Where coverage is low", className="h5"),
-                _labelled("Map", dbc.RadioItems(id=MAP_VIEW_ID, options=[{"label": v, "value": k}
-                                                                         for k, v in MAP_VIEWS.items()],
-                                                value=map_view, inline=True)),
+                _labelled(
+                    "Map",
+                    dbc.RadioItems(
+                        id=MAP_VIEW_ID,
+                        options=[{"label": v, "value": k} for k, v in MAP_VIEWS.items()],
+                        value=map_view,
+                        inline=True,
+                    ),
+                ),
                 dcc.Tabs(
                     [
-                        dcc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=MAP_ID,
-                                             download_id=DOWNLOADS["map"],
-                                             caption="Grey: suppressed (1–7 children) or no children in the cohort"),
-                                label="Map", value="map"),
+                        dcc.Tab(
+                            figure_panel(
+                                _message_figure("Loading…", 520),
+                                graph_id=MAP_ID,
+                                download_id=DOWNLOADS["map"],
+                                caption="Grey: suppressed (1–7 children) or no children in the cohort",
+                            ),
+                            label="Map",
+                            value="map",
+                        ),
                         dcc.Tab(html.Div(id=MAP_TABLE_WRAP_ID, className="pt-2"), label="Table", value="table"),
                     ],
                     value="map",
@@ -179,16 +205,27 @@ def layout(indicator: str | None = None, period: str | None = None, area: str | 
                 html.Div(id=SII_ID),
                 dcc.Tabs(
                     [
-                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=IMD_ID,
-                                             download_id=DOWNLOADS["inequality"],
-                                             caption="All four views in one CSV"),
-                                label="Deprivation", value="imd"),
-                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=ETHNICITY_ID),
-                                label="Ethnic group", value="ethnicity"),
-                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=SEX_ID), label="Sex",
-                                value="sex"),
-                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=INTERSECTION_ID),
-                                label="Ethnic group × deprivation", value="intersection"),
+                        dcc.Tab(
+                            figure_panel(
+                                _message_figure("Loading…"),
+                                graph_id=IMD_ID,
+                                download_id=DOWNLOADS["inequality"],
+                                caption="All four views in one CSV",
+                            ),
+                            label="Deprivation",
+                            value="imd",
+                        ),
+                        dcc.Tab(
+                            figure_panel(_message_figure("Loading…"), graph_id=ETHNICITY_ID),
+                            label="Ethnic group",
+                            value="ethnicity",
+                        ),
+                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=SEX_ID), label="Sex", value="sex"),
+                        dcc.Tab(
+                            figure_panel(_message_figure("Loading…"), graph_id=INTERSECTION_ID),
+                            label="Ethnic group × deprivation",
+                            value="intersection",
+                        ),
                     ],
                     value="imd",
                 ),
@@ -198,33 +235,79 @@ def layout(indicator: str | None = None, period: str | None = None, area: str | 
     )
     time_section = dbc.Row(
         [
-            dbc.Col(dbc.Card(dbc.CardBody([
-                html.H2("Trend (statistical process control)", className="h5"),
-                figure_panel(_message_figure("Loading…"), graph_id=TREND_ID, download_id=DOWNLOADS["trend"]),
-            ])), lg=6, className="mb-3"),
-            dbc.Col(dbc.Card(dbc.CardBody([
-                html.H2("How late: cumulative uptake by age", className="h5"),
-                figure_panel(_message_figure("Loading…"), graph_id=UPTAKE_ID, download_id=DOWNLOADS["uptake"]),
-            ])), lg=6, className="mb-3"),
+            dbc.Col(
+                dbc.Card(
+                    dbc.CardBody(
+                        [
+                            html.H2("Trend (statistical process control)", className="h5"),
+                            figure_panel(
+                                _message_figure("Loading…"), graph_id=TREND_ID, download_id=DOWNLOADS["trend"]
+                            ),
+                        ]
+                    )
+                ),
+                lg=6,
+                className="mb-3",
+            ),
+            dbc.Col(
+                dbc.Card(
+                    dbc.CardBody(
+                        [
+                            html.H2("How late: cumulative uptake by age", className="h5"),
+                            figure_panel(
+                                _message_figure("Loading…"), graph_id=UPTAKE_ID, download_id=DOWNLOADS["uptake"]
+                            ),
+                        ]
+                    )
+                ),
+                lg=6,
+                className="mb-3",
+            ),
         ],
         className="g-3",
     )
-    practice_options = [{"label": f"{name} ({code})", "value": code}
-                        for code, name in zip(practices["practice_code"], practices["practice_name"], strict=True)]
+    practice_options = [
+        {"label": f"{name} ({code})", "value": code}
+        for code, name in zip(practices["practice_code"], practices["practice_name"], strict=True)
+    ]
     gp_section = dbc.Card(
         dbc.CardBody(
             [
                 html.H2("GP team view and cohort finder", className="h5"),
                 dbc.Row(
                     [
-                        dbc.Col(_labelled("Practice", dbc.Select(id=PRACTICE_PICK_ID, options=practice_options,
-                                                                 placeholder="Choose a practice (type to jump)")),
-                                md=6),
-                        dbc.Col(dbc.Button("Open the practice's view", id=PRACTICE_LINK_ID, href="/immunisation",
-                                           color="primary", disabled=True, className="mt-md-4"), md="auto"),
-                        dbc.Col(dbc.Button("Find under-vaccinated children (cohort finder)",
-                                           href="/immunisation/cohort", color="secondary", outline=True,
-                                           className="mt-md-4"), md="auto"),
+                        dbc.Col(
+                            _labelled(
+                                "Practice",
+                                dbc.Select(
+                                    id=PRACTICE_PICK_ID,
+                                    options=practice_options,
+                                    placeholder="Choose a practice (type to jump)",
+                                ),
+                            ),
+                            md=6,
+                        ),
+                        dbc.Col(
+                            dbc.Button(
+                                "Open the practice's view",
+                                id=PRACTICE_LINK_ID,
+                                href="/immunisation",
+                                color="primary",
+                                disabled=True,
+                                className="mt-md-4",
+                            ),
+                            md="auto",
+                        ),
+                        dbc.Col(
+                            dbc.Button(
+                                "Find under-vaccinated children (cohort finder)",
+                                href="/immunisation/cohort",
+                                color="secondary",
+                                outline=True,
+                                className="mt-md-4",
+                            ),
+                            md="auto",
+                        ),
                     ],
                     className="g-2",
                 ),
@@ -248,14 +331,17 @@ def layout(indicator: str | None = None, period: str | None = None, area: str | 
 
 def _labelled(label: str, control) -> html.Div:
     control_id = getattr(control, "id", None)
-    return html.Div([html.Label(label, htmlFor=control_id, className="filter-label small fw-semibold"), control],
-                    className="mb-2")
+    return html.Div(
+        [html.Label(label, htmlFor=control_id, className="filter-label small fw-semibold"), control], className="mb-2"
+    )
 
 
 def _period_options(frame: pd.DataFrame) -> list[dict[str, str]]:
     names = {"quarter": "quarter", "fy": "financial year", "campaign": "campaign"}
-    return [{"label": f"{row.label} ({names.get(row.period_type, row.period_type)})", "value": row.period_id}
-            for row in frame.itertuples(index=False)]
+    return [
+        {"label": f"{row.label} ({names.get(row.period_type, row.period_type)})", "value": row.period_id}
+        for row in frame.itertuples(index=False)
+    ]
 
 
 # ----------------------------------------------------------------------------- callbacks
@@ -305,22 +391,32 @@ def map_values(db, *, indicator: str, period: str, view: str, disclose: bool) ->
     if view == "gap":
         rows = inequality(db, indicator=indicator, period=period, disclose=disclose)
         rows = rows[rows["area_code"] != imm.LONDON_CODE]
-        return pd.DataFrame({
-            "area_code": rows["area_code"], "area_name": rows["area_name"], "value": rows["gap"],
-            "ci_low": rows["gap_low"], "ci_high": rows["gap_high"], "q1_value": rows["q1_value"],
-            "q5_value": rows["q5_value"], "sii": rows["sii"], "suppressed": rows["suppressed"],
-        })
+        return pd.DataFrame(
+            {
+                "area_code": rows["area_code"],
+                "area_name": rows["area_name"],
+                "value": rows["gap"],
+                "ci_low": rows["gap_low"],
+                "ci_high": rows["gap_high"],
+                "q1_value": rows["q1_value"],
+                "q5_value": rows["q5_value"],
+                "sii": rows["sii"],
+                "suppressed": rows["suppressed"],
+            }
+        )
     return indicator_values(db, indicator=indicator, period=period, by=view, disclose=disclose)
 
 
 def _map_figure(frame: pd.DataFrame, *, indicator: str, view: str) -> go.Figure:
     spec = get(indicator)
     if view == "gap":
-        figure = inequality_map(values=frame, measure_label="Least minus most deprived", unit=spec.unit,
-                                polarity=spec.polarity, height=520)
+        figure = inequality_map(
+            values=frame, measure_label="Least minus most deprived", unit=spec.unit, polarity=spec.polarity, height=520
+        )
     else:
-        figure = area_map(level=view, values=frame, value_label="Coverage", unit=spec.unit, polarity=spec.polarity,
-                          height=520)
+        figure = area_map(
+            level=view, values=frame, value_label="Coverage", unit=spec.unit, polarity=spec.polarity, height=520
+        )
     # With every area suppressed there is no colour scale to draw (an empty one draws NaN-sized boxes in the
     # browser). Set explicitly either way: a recolour patch only sends the keys the new figure has.
     has_values = bool(pd.to_numeric(pd.Series(figure.data[0].z), errors="coerce").notna().any())
@@ -329,12 +425,26 @@ def _map_figure(frame: pd.DataFrame, *, indicator: str, view: str) -> go.Figure:
 
 
 _MAP_COLUMNS = {
-    "gap": {"area_name": "Borough", "value": "Gap (points)", "ci_low": "95% CI low", "ci_high": "95% CI high",
-            "q1_value": "Most deprived quintile", "q5_value": "Least deprived quintile", "sii": "SII"},
+    "gap": {
+        "area_name": "Borough",
+        "value": "Gap (points)",
+        "ci_low": "95% CI low",
+        "ci_high": "95% CI high",
+        "q1_value": "Most deprived quintile",
+        "q5_value": "Least deprived quintile",
+        "sii": "SII",
+    },
 }
-_VALUE_COLUMNS = {"area_name": "Area", "value": "Coverage %", "ci_low": "95% CI low", "ci_high": "95% CI high",
-                  "numerator": "Vaccinated", "denominator": "Children", "patients_to_target": "Children to 95%",
-                  "comparison": "vs London"}
+_VALUE_COLUMNS = {
+    "area_name": "Area",
+    "value": "Coverage %",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "numerator": "Vaccinated",
+    "denominator": "Children",
+    "patients_to_target": "Children to 95%",
+    "comparison": "vs London",
+}
 
 
 @callback(
@@ -356,9 +466,13 @@ def update_map(indicator: str, period: str, view: str, shown: str | None):
     except _FAILURES as error:
         return _message_figure(str(error), 520), None, error_message(str(error))
     figure = _map_figure(frame, indicator=indicator, view=view)
-    table = sortable_table(frame, columns=_MAP_COLUMNS.get(view, _VALUE_COLUMNS),
-                           caption=f"{MAP_VIEWS[view]}: {get(indicator).title}, {period}", table_id=MAP_TABLE_ID,
-                           unit=get(indicator).unit)
+    table = sortable_table(
+        frame,
+        columns=_MAP_COLUMNS.get(view, _VALUE_COLUMNS),
+        caption=f"{MAP_VIEWS[view]}: {get(indicator).title}, {period}",
+        table_id=MAP_TABLE_ID,
+        unit=get(indicator).unit,
+    )
     if shown == view:
         return recolour_patch(figure), no_update, table
     return figure, view, table
@@ -371,9 +485,14 @@ def inequality_values(db, *, indicator: str, period: str, area: str | None, disc
         by: indicator_values(db, indicator=indicator, period=period, by=by, filters=filters, disclose=disclose)
         for by in ("imd_quintile", "ethnicity_group", "sex")
     }
-    values["intersection"] = indicator_values(db, indicator=indicator, period=period,
-                                              by=("ethnicity_group", "imd_quintile"), filters=filters,
-                                              disclose=disclose)
+    values["intersection"] = indicator_values(
+        db,
+        indicator=indicator,
+        period=period,
+        by=("ethnicity_group", "imd_quintile"),
+        filters=filters,
+        disclose=disclose,
+    )
     sii = inequality(db, indicator=indicator, period=period, disclose=disclose)
     code = area if area and area != LONDON else imm.LONDON_CODE
     match = sii[sii["area_code"] == code]
@@ -402,14 +521,27 @@ def update_inequalities(indicator: str, period: str, area: str):
         return figure, figure, figure, figure, error_message(str(error))
     name = _area_name(area)
     charts = [
-        inequality_chart(values=values[by], value_label="Coverage", dimension_label=label, unit=spec.unit,
-                         london_value=None if area and area != LONDON else _london(values[by]),
-                         target=spec.target, title=f"{name}: by {label.lower()}")
-        for by, label in (("imd_quintile", "Deprivation quintile (IMD 2025, national)"),
-                          ("ethnicity_group", "Ethnic group"), ("sex", "Sex"))
+        inequality_chart(
+            values=values[by],
+            value_label="Coverage",
+            dimension_label=label,
+            unit=spec.unit,
+            london_value=None if area and area != LONDON else _london(values[by]),
+            target=spec.target,
+            title=f"{name}: by {label.lower()}",
+        )
+        for by, label in (
+            ("imd_quintile", "Deprivation quintile (IMD 2025, national)"),
+            ("ethnicity_group", "Ethnic group"),
+            ("sex", "Sex"),
+        )
     ]
-    heatmap = intersection_heatmap(values=values["intersection"], value_label="Coverage", unit=spec.unit,
-                                   title=f"{name}: ethnic group × deprivation quintile")
+    heatmap = intersection_heatmap(
+        values=values["intersection"],
+        value_label="Coverage",
+        unit=spec.unit,
+        title=f"{name}: ethnic group × deprivation quintile",
+    )
     return (*charts, heatmap, inequality_summary(row=values["sii"], unit=spec.unit))
 
 
@@ -428,19 +560,29 @@ def update_trend(indicator: str, area: str):
         return _message_figure(str(error))
     if len(series) < 2:
         return _message_figure("One period only (the 2022 campaign): no trend to draw.")
-    return spc_chart(series=series, value_label="Coverage", unit=spec.unit, target=spec.target,
-                     title=f"{_area_name(area)}: {spec.title}")
+    return spc_chart(
+        series=series,
+        value_label="Coverage",
+        unit=spec.unit,
+        target=spec.target,
+        title=f"{_area_name(area)}: {spec.title}",
+    )
 
 
 def uptake_values(db, *, indicator: str, period: str, area: str | None, disclose: bool) -> pd.DataFrame:
     """Cumulative uptake by age for the area and London (the figure's and CSV's rows)."""
     filters = _area_filters(area)
-    return imm.uptake_curves(db, indicator=indicator, period=period, area=filters,
-                             area_name=_area_name(area) if filters else "", disclose=disclose)
+    return imm.uptake_curves(
+        db,
+        indicator=indicator,
+        period=period,
+        area=filters,
+        area_name=_area_name(area) if filters else "",
+        disclose=disclose,
+    )
 
 
-@callback(Output(UPTAKE_ID, "figure"), Input(INDICATOR_ID, "value"), Input(PERIOD_ID, "value"),
-          Input(AREA_ID, "value"))
+@callback(Output(UPTAKE_ID, "figure"), Input(INDICATOR_ID, "value"), Input(PERIOD_ID, "value"), Input(AREA_ID, "value"))
 def update_uptake(indicator: str, period: str, area: str):
     """Share of the cohort vaccinated by each month of age, for the area against London."""
     try:
@@ -451,9 +593,15 @@ def update_uptake(indicator: str, period: str, area: str):
         curves = uptake_values(_db(), indicator=indicator, period=period, area=area, disclose=_disclose())
     except _FAILURES as error:
         return _message_figure(str(error))
-    return uptake_curve(curves=curves, age_label="Age (months)", value_label="Vaccinated", unit=spec.unit,
-                        scheduled_age=imm.SCHEDULED_AGE_MONTHS.get(indicator), target=spec.target,
-                        title=f"{spec.title}: cohort of {period}")
+    return uptake_curve(
+        curves=curves,
+        age_label="Age (months)",
+        value_label="Vaccinated",
+        unit=spec.unit,
+        scheduled_age=imm.SCHEDULED_AGE_MONTHS.get(indicator),
+        target=spec.target,
+        title=f"{spec.title}: cohort of {period}",
+    )
 
 
 @callback(
@@ -476,33 +624,52 @@ def _csv(frame: pd.DataFrame, name: str):
     return csv_download(frame, filename=name)
 
 
-@callback(Output(DOWNLOADS["map"], "data"), Input(f"{DOWNLOADS['map']}-button", "n_clicks"),
-          State(INDICATOR_ID, "value"), State(PERIOD_ID, "value"), State(MAP_VIEW_ID, "value"),
-          prevent_initial_call=True)
+@callback(
+    Output(DOWNLOADS["map"], "data"),
+    Input(f"{DOWNLOADS['map']}-button", "n_clicks"),
+    State(INDICATOR_ID, "value"),
+    State(PERIOD_ID, "value"),
+    State(MAP_VIEW_ID, "value"),
+    prevent_initial_call=True,
+)
 def download_map(_clicks, indicator: str, period: str, view: str):
     """The map's values as CSV (disclosure applied as on screen)."""
     imm.check_indicator(indicator)
     view = view if view in MAP_VIEWS else "borough"
-    frame = map_values(_db(), indicator=indicator, period=_valid_period(indicator, period), view=view,
-                       disclose=_disclose())
+    frame = map_values(
+        _db(), indicator=indicator, period=_valid_period(indicator, period), view=view, disclose=_disclose()
+    )
     return _csv(frame, f"immunisation-{indicator}-{period}-{view}")
 
 
-@callback(Output(DOWNLOADS["inequality"], "data"), Input(f"{DOWNLOADS['inequality']}-button", "n_clicks"),
-          State(INDICATOR_ID, "value"), State(PERIOD_ID, "value"), State(AREA_ID, "value"),
-          prevent_initial_call=True)
+@callback(
+    Output(DOWNLOADS["inequality"], "data"),
+    Input(f"{DOWNLOADS['inequality']}-button", "n_clicks"),
+    State(INDICATOR_ID, "value"),
+    State(PERIOD_ID, "value"),
+    State(AREA_ID, "value"),
+    prevent_initial_call=True,
+)
 def download_inequalities(_clicks, indicator: str, period: str, area: str):
     """Every inequality view (quintile, ethnic group, sex, ethnic group x quintile) in one CSV."""
     imm.check_indicator(indicator)
-    values = inequality_values(_db(), indicator=indicator, period=_valid_period(indicator, period), area=area,
-                               disclose=_disclose())
-    frame = pd.concat([values[k].assign(breakdown=k) for k in ("imd_quintile", "ethnicity_group", "sex",
-                                                                "intersection")], ignore_index=True)
+    values = inequality_values(
+        _db(), indicator=indicator, period=_valid_period(indicator, period), area=area, disclose=_disclose()
+    )
+    frame = pd.concat(
+        [values[k].assign(breakdown=k) for k in ("imd_quintile", "ethnicity_group", "sex", "intersection")],
+        ignore_index=True,
+    )
     return _csv(frame, f"immunisation-{indicator}-{period}-inequalities")
 
 
-@callback(Output(DOWNLOADS["trend"], "data"), Input(f"{DOWNLOADS['trend']}-button", "n_clicks"),
-          State(INDICATOR_ID, "value"), State(AREA_ID, "value"), prevent_initial_call=True)
+@callback(
+    Output(DOWNLOADS["trend"], "data"),
+    Input(f"{DOWNLOADS['trend']}-button", "n_clicks"),
+    State(INDICATOR_ID, "value"),
+    State(AREA_ID, "value"),
+    prevent_initial_call=True,
+)
 def download_trend(_clicks, indicator: str, area: str):
     """The trend series with its SPC columns as CSV."""
     imm.check_indicator(indicator)
@@ -510,16 +677,22 @@ def download_trend(_clicks, indicator: str, area: str):
     return _csv(frame, f"immunisation-{indicator}-trend")
 
 
-@callback(Output(DOWNLOADS["uptake"], "data"), Input(f"{DOWNLOADS['uptake']}-button", "n_clicks"),
-          State(INDICATOR_ID, "value"), State(PERIOD_ID, "value"), State(AREA_ID, "value"),
-          prevent_initial_call=True)
+@callback(
+    Output(DOWNLOADS["uptake"], "data"),
+    Input(f"{DOWNLOADS['uptake']}-button", "n_clicks"),
+    State(INDICATOR_ID, "value"),
+    State(PERIOD_ID, "value"),
+    State(AREA_ID, "value"),
+    prevent_initial_call=True,
+)
 def download_uptake(_clicks, indicator: str, period: str, area: str):
     """The uptake-by-age curves as CSV."""
     imm.check_indicator(indicator)
     if not imm.has_uptake_curve(indicator):
         return no_update
-    frame = uptake_values(_db(), indicator=indicator, period=_valid_period(indicator, period), area=area,
-                          disclose=_disclose())
+    frame = uptake_values(
+        _db(), indicator=indicator, period=_valid_period(indicator, period), area=area, disclose=_disclose()
+    )
     return _csv(frame, f"immunisation-{indicator}-{period}-uptake-by-age")
 
 

@@ -32,8 +32,9 @@ from security import audit
 from security.roles import RowScope, may_see_unrounded, patient_row_scope
 from security.web import current_user_principal
 
-dash.register_page(__name__, path="/immunisation/cohort", name="Immunisation: cohort finder",
-                   title="Immunisation: cohort finder")
+dash.register_page(
+    __name__, path="/immunisation/cohort", name="Immunisation: cohort finder", title="Immunisation: cohort finder"
+)
 
 PREFIX = "imm-cohort"
 AS_AT_ID = f"{PREFIX}-as-at"
@@ -63,13 +64,21 @@ DOWNLOAD_SUMMARY_ID = f"{PREFIX}-download-summary"
 DOWNLOAD_LIST_ID = f"{PREFIX}-download-list"
 PAGE_SIZE = 50
 TITLE = "Cohort finder: children missing routine doses"
-LEAD = ("Children registered with a London practice on a chosen date, in an age range, who are missing doses: "
-        "how many, and where they live and are registered. The list of children is for GP teams (their own "
-        "practice) and campaign responders (their borough).")
+LEAD = (
+    "Children registered with a London practice on a chosen date, in an age range, who are missing doses: "
+    "how many, and where they live and are registered. The list of children is for GP teams (their own "
+    "practice) and campaign responders (their borough)."
+)
 QUINTILES = [("1", "1 (most deprived)"), ("2", "2"), ("3", "3"), ("4", "4"), ("5", "5 (least deprived)")]
 _FAILURES = (DataUnavailable, QueryError, duckdb.Error, cohort.CohortError)
-_LIST_COLUMNS = {"patient_id": "Pseudonymised id", "age": "Age", "practice_name": "Practice",
-                 "practice_code": "Practice code", "missing": "Missing doses", "last_contact": "Last contact"}
+_LIST_COLUMNS = {
+    "patient_id": "Pseudonymised id",
+    "age": "Age",
+    "practice_name": "Practice",
+    "practice_code": "Practice code",
+    "missing": "Missing doses",
+    "last_contact": "Last contact",
+}
 
 
 def patient_rows_scope() -> RowScope | None:
@@ -87,8 +96,9 @@ def _disclose() -> bool:
 
 def _message_figure(text: str, height: int = 320) -> go.Figure:
     figure = go.Figure()
-    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font={"size": 14, "color": "#425563"})
+    figure.add_annotation(
+        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
+    )
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return apply_base_layout(figure, height=height)
@@ -116,8 +126,19 @@ def _as_date(value: Any) -> dt.date | None:
 
 
 def criteria_from_controls(
-    *, as_at, ages, missing, match, boroughs, pcns, practices, quintiles, ethnicity, registered_after,
-    default_date: dt.date, known: dict[str, set[str]] | None = None,
+    *,
+    as_at,
+    ages,
+    missing,
+    match,
+    boroughs,
+    pcns,
+    practices,
+    quintiles,
+    ethnicity,
+    registered_after,
+    default_date: dt.date,
+    known: dict[str, set[str]] | None = None,
 ) -> cohort.CohortCriteria:
     """The criteria the controls describe; :class:`queries.immunisation_cohort.CohortError` when unusable."""
     try:
@@ -131,8 +152,11 @@ def criteria_from_controls(
         quintile_values = tuple(sorted({int(q) for q in _as_list(quintiles)}))
     except ValueError:
         raise cohort.CohortError("IMD quintiles are 1 to 5") from None
-    chosen = {"borough": [b.upper() for b in _as_list(boroughs)], "pcn": [p.upper() for p in _as_list(pcns)],
-              "practice": [p.upper() for p in _as_list(practices)]}
+    chosen = {
+        "borough": [b.upper() for b in _as_list(boroughs)],
+        "pcn": [p.upper() for p in _as_list(pcns)],
+        "practice": [p.upper() for p in _as_list(practices)],
+    }
     for kind, codes in chosen.items():
         unknown = [code for code in codes if known is not None and code not in known[kind]]
         if unknown:
@@ -177,8 +201,11 @@ def layout(**query) -> html.Div:
         return [v for v in values if v in known[kind]]
 
     missing_from_url = query.get("missing")
-    missing = (list(cohort.MISSING_DOSES) if missing_from_url is None
-               else [m for m in _as_list(missing_from_url) if m in cohort.MISSING_DOSES])
+    missing = (
+        list(cohort.MISSING_DOSES)
+        if missing_from_url is None
+        else [m for m in _as_list(missing_from_url) if m in cohort.MISSING_DOSES]
+    )
     as_at = _as_date(query.get("as_at"))
     as_at = as_at if as_at and as_at <= latest else latest
     match = query.get("match") if query.get("match") in ("any", "all") else "any"
@@ -189,129 +216,337 @@ def layout(**query) -> html.Div:
     def codes_input(control_id: str, kind: str, value: list[str], placeholder: str) -> html.Div:
         # A text box of codes with suggestions (native input + datalist: keyboard and screen-reader friendly).
         frame = options[kind]
-        suggestions = html.Datalist(id=f"{control_id}-codes", children=[
-            html.Option(value=code, label=name) for code, name in zip(frame["code"], frame["name"], strict=True)])
-        return html.Div([dbc.Input(id=control_id, type="text", value=", ".join(value), placeholder=placeholder,
-                                   list=f"{control_id}-codes", autoComplete="off"), suggestions])
+        suggestions = html.Datalist(
+            id=f"{control_id}-codes",
+            children=[
+                html.Option(value=code, label=name) for code, name in zip(frame["code"], frame["name"], strict=True)
+            ],
+        )
+        return html.Div(
+            [
+                dbc.Input(
+                    id=control_id,
+                    type="text",
+                    value=", ".join(value),
+                    placeholder=placeholder,
+                    list=f"{control_id}-codes",
+                    autoComplete="off",
+                ),
+                suggestions,
+            ]
+        )
 
-    form = dbc.Card(dbc.CardBody([
-        dbc.Row([
-            dbc.Col(_labelled("Aged from (years)", dbc.Input(
-                id=AGE_MIN_ID, type="number", min=0, max=cohort.MAX_AGE, step=1, value=ages[0])), xs=6, md=3),
-            dbc.Col(_labelled("to (years, inclusive)", dbc.Input(
-                id=AGE_MAX_ID, type="number", min=0, max=cohort.MAX_AGE, step=1, value=ages[1])), xs=6, md=3),
-            dbc.Col(_labelled("On date", dbc.Input(
-                id=AS_AT_ID, type="date", value=as_at.isoformat(), max=latest.isoformat(), min="2015-01-01")),
-                xs=6, md=3),
-            dbc.Col(_labelled("Registered after (optional)", dbc.Input(
-                id=REGISTERED_AFTER_ID, type="date", value=registered_after, max=latest.isoformat())), xs=6, md=3),
-        ], className="g-2"),
-        dbc.Row([
-            dbc.Col(_labelled("Missing doses (due by their age on the date)", dbc.Checklist(
-                id=MISSING_ID, options=[{"label": label, "value": key} for key, label in
-                                        cohort.MISSING_DOSES.items()], value=missing)), md=8),
-            dbc.Col(_labelled("Children missing", dbc.RadioItems(
-                id=MATCH_ID, options=[{"label": "any of the ticked doses", "value": "any"},
-                                      {"label": "all of them", "value": "all"}], value=match)), md=4),
-        ], className="g-2"),
-        dbc.Row([
-            dbc.Col(_labelled("Borough (practice's; none ticked = all)", html.Div(dbc.Checklist(
-                id=BOROUGH_ID, options=[{"label": name, "value": code} for code, name
-                                        in zip(options["borough"]["code"], options["borough"]["name"], strict=True)],
-                value=picked("borough", "borough")), style={"maxHeight": "9.5rem", "overflowY": "auto"})), md=4),
-            dbc.Col(_labelled("PCN codes (comma-separated; empty = all)",
-                              codes_input(PCN_ID, "pcn", picked("pcn", "pcn"), "e.g. U33392")), md=4),
-            dbc.Col(_labelled("Practice codes (comma-separated; empty = all)",
-                              codes_input(PRACTICE_ID, "practice", picked("practice", "practice"), "e.g. E83003")),
-                    md=4),
-        ], className="g-2"),
-        dbc.Row([
-            dbc.Col(_labelled("Deprivation quintile (IMD 2025, where they live)", dbc.Checklist(
-                id=IMD_ID, options=[{"label": label, "value": code} for code, label in QUINTILES],
-                value=[q for q in _as_list(query.get("imd")) if q in {"1", "2", "3", "4", "5"}], inline=True)),
-                md=6),
-            dbc.Col(_labelled("Ethnic group", dbc.Checklist(
-                id=ETHNICITY_ID, options=[{"label": g, "value": g} for g in cohort.ETHNICITY_GROUPS],
-                value=[g for g in _as_list(query.get("ethnicity")) if g in cohort.ETHNICITY_GROUPS], inline=True)),
-                md=6),
-        ], className="g-2"),
-        dbc.Button("Find children", id=FIND_ID, color="primary", className="mt-2"),
-        html.Div(id=PROBLEM_ID, className="mt-2"),
-    ]), className="mb-3 filter-bar")
-    results = html.Div([
-        dcc.Loading(html.Div(id=SUMMARY_ID), type="circle", delay_show=300),
-        dbc.Card(dbc.CardBody([
-            html.Div([html.H2("Where the cohort is", className="h5 mb-0"),
-                      dbc.Button("Download CSV", id=f"{DOWNLOAD_SUMMARY_ID}-button", color="link", size="sm",
-                                 className="p-0"),
-                      dcc.Download(id=DOWNLOAD_SUMMARY_ID)],
-                     className="d-flex justify-content-between align-items-center mb-2"),
-            dcc.Tabs([
-                dcc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=LSOA_MAP_ID,
-                                     caption="Where they live (LSOA); grey: none, or 1–7 children (suppressed)"),
-                        label="Where they live", value="lsoa"),
-                dcc.Tab(figure_panel(_message_figure("Loading…", 520), graph_id=PRACTICE_MAP_ID,
-                                     caption="Where they are registered (practice areas)"),
-                        label="Where registered", value="practice-map"),
-                dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=BOROUGH_CHART_ID), label="By borough",
-                        value="borough"),
-                dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=PRACTICE_CHART_ID),
-                        label="By practice", value="practice"),
-                dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=AGE_CHART_ID), label="By age",
-                        value="age"),
-            ], value="lsoa"),
-            dcc.Store(id=MAPS_SHOWN_ID),
-        ]), className="mb-3"),
-        dbc.Card(dbc.CardBody([
-            html.Div([html.H2("Children to contact", className="h5 mb-0"),
-                      dbc.Button("Export the list (CSV)", id=f"{DOWNLOAD_LIST_ID}-button", color="link", size="sm",
-                                 className="p-0"),
-                      dcc.Download(id=DOWNLOAD_LIST_ID)],
-                     className="d-flex justify-content-between align-items-center mb-2"),
-            html.Div(id=LIST_NOTE_ID),
-            dash_table.DataTable(
-                id=LIST_ID,
-                columns=[{"name": label, "id": column} for column, label in _LIST_COLUMNS.items()],
-                data=[],
-                page_action="custom",
-                page_current=0,
-                page_size=PAGE_SIZE,
-                page_count=1,
-                style_table={"overflowX": "auto"},
-                style_cell={"fontFamily": "inherit", "fontSize": "0.9rem", "padding": "4px 8px",
-                            "textAlign": "left"},
-                style_header={"fontWeight": "600", "backgroundColor": "#e8edee"},
+    form = dbc.Card(
+        dbc.CardBody(
+            [
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            _labelled(
+                                "Aged from (years)",
+                                dbc.Input(
+                                    id=AGE_MIN_ID, type="number", min=0, max=cohort.MAX_AGE, step=1, value=ages[0]
+                                ),
+                            ),
+                            xs=6,
+                            md=3,
+                        ),
+                        dbc.Col(
+                            _labelled(
+                                "to (years, inclusive)",
+                                dbc.Input(
+                                    id=AGE_MAX_ID, type="number", min=0, max=cohort.MAX_AGE, step=1, value=ages[1]
+                                ),
+                            ),
+                            xs=6,
+                            md=3,
+                        ),
+                        dbc.Col(
+                            _labelled(
+                                "On date",
+                                dbc.Input(
+                                    id=AS_AT_ID,
+                                    type="date",
+                                    value=as_at.isoformat(),
+                                    max=latest.isoformat(),
+                                    min="2015-01-01",
+                                ),
+                            ),
+                            xs=6,
+                            md=3,
+                        ),
+                        dbc.Col(
+                            _labelled(
+                                "Registered after (optional)",
+                                dbc.Input(
+                                    id=REGISTERED_AFTER_ID, type="date", value=registered_after, max=latest.isoformat()
+                                ),
+                            ),
+                            xs=6,
+                            md=3,
+                        ),
+                    ],
+                    className="g-2",
+                ),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            _labelled(
+                                "Missing doses (due by their age on the date)",
+                                dbc.Checklist(
+                                    id=MISSING_ID,
+                                    options=[
+                                        {"label": label, "value": key} for key, label in cohort.MISSING_DOSES.items()
+                                    ],
+                                    value=missing,
+                                ),
+                            ),
+                            md=8,
+                        ),
+                        dbc.Col(
+                            _labelled(
+                                "Children missing",
+                                dbc.RadioItems(
+                                    id=MATCH_ID,
+                                    options=[
+                                        {"label": "any of the ticked doses", "value": "any"},
+                                        {"label": "all of them", "value": "all"},
+                                    ],
+                                    value=match,
+                                ),
+                            ),
+                            md=4,
+                        ),
+                    ],
+                    className="g-2",
+                ),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            _labelled(
+                                "Borough (practice's; none ticked = all)",
+                                html.Div(
+                                    dbc.Checklist(
+                                        id=BOROUGH_ID,
+                                        options=[
+                                            {"label": name, "value": code}
+                                            for code, name in zip(
+                                                options["borough"]["code"], options["borough"]["name"], strict=True
+                                            )
+                                        ],
+                                        value=picked("borough", "borough"),
+                                    ),
+                                    style={"maxHeight": "9.5rem", "overflowY": "auto"},
+                                ),
+                            ),
+                            md=4,
+                        ),
+                        dbc.Col(
+                            _labelled(
+                                "PCN codes (comma-separated; empty = all)",
+                                codes_input(PCN_ID, "pcn", picked("pcn", "pcn"), "e.g. U33392"),
+                            ),
+                            md=4,
+                        ),
+                        dbc.Col(
+                            _labelled(
+                                "Practice codes (comma-separated; empty = all)",
+                                codes_input(PRACTICE_ID, "practice", picked("practice", "practice"), "e.g. E83003"),
+                            ),
+                            md=4,
+                        ),
+                    ],
+                    className="g-2",
+                ),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            _labelled(
+                                "Deprivation quintile (IMD 2025, where they live)",
+                                dbc.Checklist(
+                                    id=IMD_ID,
+                                    options=[{"label": label, "value": code} for code, label in QUINTILES],
+                                    value=[q for q in _as_list(query.get("imd")) if q in {"1", "2", "3", "4", "5"}],
+                                    inline=True,
+                                ),
+                            ),
+                            md=6,
+                        ),
+                        dbc.Col(
+                            _labelled(
+                                "Ethnic group",
+                                dbc.Checklist(
+                                    id=ETHNICITY_ID,
+                                    options=[{"label": g, "value": g} for g in cohort.ETHNICITY_GROUPS],
+                                    value=[g for g in _as_list(query.get("ethnicity")) if g in cohort.ETHNICITY_GROUPS],
+                                    inline=True,
+                                ),
+                            ),
+                            md=6,
+                        ),
+                    ],
+                    className="g-2",
+                ),
+                dbc.Button("Find children", id=FIND_ID, color="primary", className="mt-2"),
+                html.Div(id=PROBLEM_ID, className="mt-2"),
+            ]
+        ),
+        className="mb-3 filter-bar",
+    )
+    results = html.Div(
+        [
+            dcc.Loading(html.Div(id=SUMMARY_ID), type="circle", delay_show=300),
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        html.Div(
+                            [
+                                html.H2("Where the cohort is", className="h5 mb-0"),
+                                dbc.Button(
+                                    "Download CSV",
+                                    id=f"{DOWNLOAD_SUMMARY_ID}-button",
+                                    color="link",
+                                    size="sm",
+                                    className="p-0",
+                                ),
+                                dcc.Download(id=DOWNLOAD_SUMMARY_ID),
+                            ],
+                            className="d-flex justify-content-between align-items-center mb-2",
+                        ),
+                        dcc.Tabs(
+                            [
+                                dcc.Tab(
+                                    figure_panel(
+                                        _message_figure("Loading…", 520),
+                                        graph_id=LSOA_MAP_ID,
+                                        caption="Where they live (LSOA); grey: none, or 1–7 children (suppressed)",
+                                    ),
+                                    label="Where they live",
+                                    value="lsoa",
+                                ),
+                                dcc.Tab(
+                                    figure_panel(
+                                        _message_figure("Loading…", 520),
+                                        graph_id=PRACTICE_MAP_ID,
+                                        caption="Where they are registered (practice areas)",
+                                    ),
+                                    label="Where registered",
+                                    value="practice-map",
+                                ),
+                                dcc.Tab(
+                                    figure_panel(_message_figure("Loading…"), graph_id=BOROUGH_CHART_ID),
+                                    label="By borough",
+                                    value="borough",
+                                ),
+                                dcc.Tab(
+                                    figure_panel(_message_figure("Loading…"), graph_id=PRACTICE_CHART_ID),
+                                    label="By practice",
+                                    value="practice",
+                                ),
+                                dcc.Tab(
+                                    figure_panel(_message_figure("Loading…"), graph_id=AGE_CHART_ID),
+                                    label="By age",
+                                    value="age",
+                                ),
+                            ],
+                            value="lsoa",
+                        ),
+                        dcc.Store(id=MAPS_SHOWN_ID),
+                    ]
+                ),
+                className="mb-3",
             ),
-        ]), className="mb-3"),
-    ])
-    return html.Div([
-        page_header(TITLE, LEAD),
-        dcc.Link("Back to the London immunisation page", href="/immunisation", className="d-inline-block mb-2"),
-        form,
-        results,
-        dcc.Store(id=URL_SYNC_ID),
-    ])
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        html.Div(
+                            [
+                                html.H2("Children to contact", className="h5 mb-0"),
+                                dbc.Button(
+                                    "Export the list (CSV)",
+                                    id=f"{DOWNLOAD_LIST_ID}-button",
+                                    color="link",
+                                    size="sm",
+                                    className="p-0",
+                                ),
+                                dcc.Download(id=DOWNLOAD_LIST_ID),
+                            ],
+                            className="d-flex justify-content-between align-items-center mb-2",
+                        ),
+                        html.Div(id=LIST_NOTE_ID),
+                        dash_table.DataTable(
+                            id=LIST_ID,
+                            columns=[{"name": label, "id": column} for column, label in _LIST_COLUMNS.items()],
+                            data=[],
+                            page_action="custom",
+                            page_current=0,
+                            page_size=PAGE_SIZE,
+                            page_count=1,
+                            style_table={"overflowX": "auto"},
+                            style_cell={
+                                "fontFamily": "inherit",
+                                "fontSize": "0.9rem",
+                                "padding": "4px 8px",
+                                "textAlign": "left",
+                            },
+                            style_header={"fontWeight": "600", "backgroundColor": "#e8edee"},
+                        ),
+                    ]
+                ),
+                className="mb-3",
+            ),
+        ]
+    )
+    return html.Div(
+        [
+            page_header(TITLE, LEAD),
+            dcc.Link("Back to the London immunisation page", href="/immunisation", className="d-inline-block mb-2"),
+            form,
+            results,
+            dcc.Store(id=URL_SYNC_ID),
+        ]
+    )
 
 
 def _labelled(label: str, control) -> html.Div:
-    return html.Div([html.Label(label, htmlFor=getattr(control, "id", None), className="small fw-semibold"),
-                     control], className="mb-2")
+    return html.Div(
+        [html.Label(label, htmlFor=getattr(control, "id", None), className="small fw-semibold"), control],
+        className="mb-2",
+    )
 
 
 _CRITERIA_STATES = [
-    State(AS_AT_ID, "value"), State(AGE_MIN_ID, "value"), State(AGE_MAX_ID, "value"), State(MISSING_ID, "value"),
+    State(AS_AT_ID, "value"),
+    State(AGE_MIN_ID, "value"),
+    State(AGE_MAX_ID, "value"),
+    State(MISSING_ID, "value"),
     State(MATCH_ID, "value"),
-    State(BOROUGH_ID, "value"), State(PCN_ID, "value"), State(PRACTICE_ID, "value"), State(IMD_ID, "value"),
-    State(ETHNICITY_ID, "value"), State(REGISTERED_AFTER_ID, "value"),
+    State(BOROUGH_ID, "value"),
+    State(PCN_ID, "value"),
+    State(PRACTICE_ID, "value"),
+    State(IMD_ID, "value"),
+    State(ETHNICITY_ID, "value"),
+    State(REGISTERED_AFTER_ID, "value"),
 ]
 
 
 def _criteria(db, values: tuple) -> cohort.CohortCriteria:
     as_at, age_min, age_max, missing, match, boroughs, pcns, practices, quintiles, ethnicity, registered_after = values
     known = {kind: set(frame["code"]) for kind, frame in cohort.geography_options(db).items()}
-    return criteria_from_controls(known=known, as_at=as_at, ages=[age_min, age_max], missing=missing, match=match,
-                                  boroughs=boroughs, pcns=pcns, practices=practices, quintiles=quintiles,
-                                  ethnicity=ethnicity, registered_after=registered_after, default_date=extract_date(db))
+    return criteria_from_controls(
+        known=known,
+        as_at=as_at,
+        ages=[age_min, age_max],
+        missing=missing,
+        match=match,
+        boroughs=boroughs,
+        pcns=pcns,
+        practices=practices,
+        quintiles=quintiles,
+        ethnicity=ethnicity,
+        registered_after=registered_after,
+        default_date=extract_date(db),
+    )
 
 
 # ----------------------------------------------------------------------------- aggregate results
@@ -323,13 +558,23 @@ def summary_frames(summary: cohort.CohortSummary) -> pd.DataFrame:
         summary.missing_counts.rename(columns={"dose": "code", "label": "name"}).assign(breakdown="missing dose"),
         summary.by_borough.rename(columns={"area_code": "code", "area_name": "name"}).assign(breakdown="borough"),
         summary.by_practice.rename(columns={"area_code": "code", "area_name": "name"}).assign(breakdown="practice"),
-        summary.by_age.assign(code=summary.by_age["age_years"].astype(str),
-                              name=summary.by_age["age_years"].astype(str) + " years").assign(breakdown="age"),
+        summary.by_age.assign(
+            code=summary.by_age["age_years"].astype(str), name=summary.by_age["age_years"].astype(str) + " years"
+        ).assign(breakdown="age"),
         summary.by_lsoa.rename(columns={"area_code": "code", "area_name": "name"}).assign(breakdown="lsoa"),
     ]
     frame = pd.concat(parts, ignore_index=True)
-    total = pd.DataFrame([{"breakdown": "total", "code": "all", "name": "Children in the cohort",
-                           "children": summary.size, "suppressed": summary.size is None}])
+    total = pd.DataFrame(
+        [
+            {
+                "breakdown": "total",
+                "code": "all",
+                "name": "Children in the cohort",
+                "children": summary.size,
+                "suppressed": summary.size is None,
+            }
+        ]
+    )
     return pd.concat([total, frame], ignore_index=True)[["breakdown", "code", "name", "children", "suppressed"]]
 
 
@@ -339,8 +584,13 @@ def _count_text(value) -> str:
 
 def _summary_cards(summary: cohort.CohortSummary, criteria: cohort.CohortCriteria, disclose: bool) -> dbc.Row:
     note = "rounded to the nearest 5" if disclose else "exact count"
-    cards = [stat_card("Children in the cohort", _count_text(summary.size),
-                       f"aged {criteria.age_min}–{criteria.age_max} on {criteria.as_at:%d %b %Y}; {note}")]
+    cards = [
+        stat_card(
+            "Children in the cohort",
+            _count_text(summary.size),
+            f"aged {criteria.age_min}–{criteria.age_max} on {criteria.as_at:%d %b %Y}; {note}",
+        )
+    ]
     for row in summary.missing_counts.itertuples(index=False):
         cards.append(stat_card(f"Missing {row.label}", _count_text(row.children), "due and not given"))
     return dbc.Row([dbc.Col(card, xs=12, sm=6, lg=True, className="mb-2") for card in cards], className="g-2 mb-3")
@@ -352,8 +602,12 @@ def _map(level: str, frame: pd.DataFrame) -> go.Figure:
     # Counts run from 0; the range is always explicit, because a recolour patch only sends keys the new
     # figure has. With every area suppressed there is no scale to show (an empty one draws NaN-sized boxes).
     shown = values["value"].dropna()
-    figure.update_traces(zmin=0, zmax=float(shown.max()) if len(shown) and shown.max() > 0 else 1.0,
-                         showscale=bool(len(shown)), selector={"type": "choroplethmap"})
+    figure.update_traces(
+        zmin=0,
+        zmax=float(shown.max()) if len(shown) and shown.max() > 0 else 1.0,
+        showscale=bool(len(shown)),
+        selector={"type": "choroplethmap"},
+    )
     return figure
 
 
@@ -390,19 +644,37 @@ def find_cohort(_clicks, *values):
         lsoa_map,
         practice_map,
         True,
-        count_bar_chart(frame=summary.by_borough, label_column="area_name", axis_label="Children",
-                        title="Children by borough (practice's)"),
-        count_bar_chart(frame=summary.by_practice.assign(label=summary.by_practice["area_name"] + " ("
-                                                         + summary.by_practice["area_code"] + ")"),
-                        label_column="label", axis_label="Children", title="Practices with the most children"),
-        count_bar_chart(frame=summary.by_age.assign(label=summary.by_age["age_years"].astype(str) + " years"),
-                        label_column="label", axis_label="Children", title="Children by age", max_bars=30),
+        count_bar_chart(
+            frame=summary.by_borough,
+            label_column="area_name",
+            axis_label="Children",
+            title="Children by borough (practice's)",
+        ),
+        count_bar_chart(
+            frame=summary.by_practice.assign(
+                label=summary.by_practice["area_name"] + " (" + summary.by_practice["area_code"] + ")"
+            ),
+            label_column="label",
+            axis_label="Children",
+            title="Practices with the most children",
+        ),
+        count_bar_chart(
+            frame=summary.by_age.assign(label=summary.by_age["age_years"].astype(str) + " years"),
+            label_column="label",
+            axis_label="Children",
+            title="Children by age",
+            max_bars=30,
+        ),
         None,
     )
 
 
-@callback(Output(DOWNLOAD_SUMMARY_ID, "data"), Input(f"{DOWNLOAD_SUMMARY_ID}-button", "n_clicks"),
-          *_CRITERIA_STATES, prevent_initial_call=True)
+@callback(
+    Output(DOWNLOAD_SUMMARY_ID, "data"),
+    Input(f"{DOWNLOAD_SUMMARY_ID}-button", "n_clicks"),
+    *_CRITERIA_STATES,
+    prevent_initial_call=True,
+)
 def download_summary(_clicks, *values):
     """Every aggregate breakdown on screen as one CSV (disclosure applied as shown)."""
     db = default_database()
@@ -430,50 +702,75 @@ def show_patients(_clicks, page_current, *values):
     """One page of the children in the user's scope; nothing at all for a role without patient rows."""
     scope = patient_rows_scope()
     if scope is None:
-        return [], 1, dbc.Alert("Your role sees aggregate figures only: the list of children is for GP teams "
-                                "(their own practice) and campaign responders (their borough).", color="info")
+        return (
+            [],
+            1,
+            dbc.Alert(
+                "Your role sees aggregate figures only: the list of children is for GP teams "
+                "(their own practice) and campaign responders (their borough).",
+                color="info",
+            ),
+        )
     db = default_database()
     try:
         criteria = _criteria(db, values)
         page = max(0, int(page_current or 0))
-        rows, total = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=PAGE_SIZE,
-                                             offset=page * PAGE_SIZE)
-        audit.record(current_user_principal(), audit.VIEW_PATIENT_ROWS,
-                     _audit_filters(criteria, scope, list_page=page), row_count=len(rows))
+        rows, total = cohort.cohort_patients(
+            db, criteria=criteria, scope=scope, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        )
+        audit.record(
+            current_user_principal(),
+            audit.VIEW_PATIENT_ROWS,
+            _audit_filters(criteria, scope, list_page=page),
+            row_count=len(rows),
+        )
     except audit.AuditUnavailable:
         return [], 1, error_message("The audit log cannot be written, so the list is not shown.")
     except _FAILURES as error:
         return [], 1, error_message(str(error))
     rows["last_contact"] = pd.to_datetime(rows["last_contact"]).dt.strftime("%Y-%m-%d").fillna("none recorded")
-    note = html.P(f"{total:,} children in your scope ({scope_text(scope)}); showing {PAGE_SIZE} a page. "
-                  "Every view and export is recorded in the audit log.", className="small text-muted")
+    note = html.P(
+        f"{total:,} children in your scope ({scope_text(scope)}); showing {PAGE_SIZE} a page. "
+        "Every view and export is recorded in the audit log.",
+        className="small text-muted",
+    )
     return rows.to_dict("records"), max(1, -(-total // PAGE_SIZE)), note
 
 
 def scope_text(scope: RowScope) -> str:
     """The scope in words, e.g. 'practice E83003' or 'borough E09000012'."""
-    parts = [f"practice {', '.join(scope.practice_codes)}" if scope.practice_codes else "",
-             f"borough {', '.join(scope.borough_codes)}" if scope.borough_codes else "",
-             f"ICB {', '.join(scope.icb_codes)}" if scope.icb_codes else ""]
+    parts = [
+        f"practice {', '.join(scope.practice_codes)}" if scope.practice_codes else "",
+        f"borough {', '.join(scope.borough_codes)}" if scope.borough_codes else "",
+        f"ICB {', '.join(scope.icb_codes)}" if scope.icb_codes else "",
+    ]
     return "; ".join(p for p in parts if p)
 
 
-@callback(Output(DOWNLOAD_LIST_ID, "data"), Input(f"{DOWNLOAD_LIST_ID}-button", "n_clicks"), *_CRITERIA_STATES,
-          prevent_initial_call=True)
+@callback(
+    Output(DOWNLOAD_LIST_ID, "data"),
+    Input(f"{DOWNLOAD_LIST_ID}-button", "n_clicks"),
+    *_CRITERIA_STATES,
+    prevent_initial_call=True,
+)
 def export_patients(_clicks, *values):
     """The whole list in the user's scope as CSV, audited first; nothing for a role without patient rows."""
     scope = patient_rows_scope()
     if scope is None:
         with contextlib.suppress(audit.AuditUnavailable):  # a refusal is logged when possible, never required
-            audit.record(current_user_principal(), audit.ACCESS_DENIED, {"page": "immunisation_cohort",
-                                                                          "action": "export_patient_rows"})
+            audit.record(
+                current_user_principal(),
+                audit.ACCESS_DENIED,
+                {"page": "immunisation_cohort", "action": "export_patient_rows"},
+            )
         return no_update
     db = default_database()
     criteria = _criteria(db, values)
     rows, _ = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
     try:
-        audit.record(current_user_principal(), audit.EXPORT_PATIENT_ROWS, _audit_filters(criteria, scope),
-                     row_count=len(rows))
+        audit.record(
+            current_user_principal(), audit.EXPORT_PATIENT_ROWS, _audit_filters(criteria, scope), row_count=len(rows)
+        )
     except audit.AuditUnavailable:
         return no_update  # fail closed: no record, no file
     return csv_download(rows, filename=f"cohort-children-{criteria.as_at.isoformat()}")

@@ -73,15 +73,17 @@ def _disclose() -> bool:
 
 def _message_figure(text: str, height: int = 320) -> go.Figure:
     figure = go.Figure()
-    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font={"size": 14, "color": "#425563"})
+    figure.add_annotation(
+        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
+    )
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return apply_base_layout(figure, height=height)
 
 
-def layout(ods_code: str | None = None, indicator: str | None = None, period_type: str | None = None,
-           **_query) -> html.Div:
+def layout(
+    ods_code: str | None = None, indicator: str | None = None, period_type: str | None = None, **_query
+) -> html.Div:
     """The practice's comparison, ranking and trend; a clear message for an unknown practice code."""
     code = (ods_code or "").strip().upper()
     if not PRACTICE_CODE.match(code):
@@ -94,9 +96,11 @@ def layout(ods_code: str | None = None, indicator: str | None = None, period_typ
         return html.Div([page_header(TITLE, ""), error_message(f"No London practice with code {code}.")])
     indicator = indicator if indicator in imm.INDICATOR_IDS else imm.DEFAULT_INDICATOR
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
-    lead = (f"{details['practice_name']} ({code}), {details['pcn_name']}, {details['borough_name']}: coverage "
-            "for every vaccine against the PCN, borough and London, the practice's place among the borough's "
-            "practices, and its trend.")
+    lead = (
+        f"{details['practice_name']} ({code}), {details['pcn_name']}, {details['borough_name']}: coverage "
+        "for every vaccine against the PCN, borough and London, the practice's place among the borough's "
+        "practices, and its trend."
+    )
     options = [{"label": spec.title, "value": spec.id} for spec in imm.immunisation_indicators()]
     cohort_link = "/immunisation/cohort?" + urlencode({"practice": code})
     return html.Div(
@@ -107,16 +111,38 @@ def layout(ods_code: str | None = None, indicator: str | None = None, period_typ
             html.Div(
                 dbc.Row(
                     [
-                        dbc.Col(html.Div([
-                            html.Label("Period", htmlFor=PERIOD_TYPE_ID, className="small fw-semibold"),
-                            dbc.RadioItems(id=PERIOD_TYPE_ID, value=period_type, inline=True,
-                                           options=[{"label": v, "value": k} for k, v in PERIOD_TYPES.items()]),
-                        ]), md=5),
-                        dbc.Col(dbc.Button("Children of this practice missing doses (cohort finder)",
-                                           href=cohort_link, color="secondary", outline=True, className="mt-md-3"),
-                                md="auto"),
-                        dbc.Col(dcc.Link("Back to the London immunisation page", href="/immunisation",
-                                         className="d-inline-block mt-md-4"), md="auto"),
+                        dbc.Col(
+                            html.Div(
+                                [
+                                    html.Label("Period", htmlFor=PERIOD_TYPE_ID, className="small fw-semibold"),
+                                    dbc.RadioItems(
+                                        id=PERIOD_TYPE_ID,
+                                        value=period_type,
+                                        inline=True,
+                                        options=[{"label": v, "value": k} for k, v in PERIOD_TYPES.items()],
+                                    ),
+                                ]
+                            ),
+                            md=5,
+                        ),
+                        dbc.Col(
+                            dbc.Button(
+                                "Children of this practice missing doses (cohort finder)",
+                                href=cohort_link,
+                                color="secondary",
+                                outline=True,
+                                className="mt-md-3",
+                            ),
+                            md="auto",
+                        ),
+                        dbc.Col(
+                            dcc.Link(
+                                "Back to the London immunisation page",
+                                href="/immunisation",
+                                className="d-inline-block mt-md-4",
+                            ),
+                            md="auto",
+                        ),
                     ],
                     className="g-2",
                 ),
@@ -124,34 +150,67 @@ def layout(ods_code: str | None = None, indicator: str | None = None, period_typ
                 role="search",
                 **{"aria-label": "Choose the period"},
             ),
-            dbc.Card(dbc.CardBody([
-                html.H2("Every vaccine: practice, PCN, borough and London", className="h5"),
-                dcc.Tabs([
-                    dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=COMPARISON_ID,
-                                         download_id=DOWNLOADS["comparison"],
-                                         caption="Practice with 95% CI; suppressed where 1–7 children"),
-                            label="Chart", value="chart"),
-                    dcc.Tab(html.Div(id=COMPARISON_TABLE_WRAP_ID, className="pt-2"), label="Table", value="table"),
-                ], value="chart"),
-            ]), className="mb-3"),
-            dbc.Card(dbc.CardBody([
-                html.H2("One vaccine: rank in the borough and trend", className="h5"),
-                html.Label("Vaccine", htmlFor=INDICATOR_ID, className="small fw-semibold"),
-                dbc.Select(id=INDICATOR_ID, options=options, value=indicator, className="mb-2"),
-                dbc.Row([
-                    dbc.Col(figure_panel(_message_figure("Loading…"), graph_id=RANKING_ID,
-                                         download_id=DOWNLOADS["ranking"]), lg=6),
-                    dbc.Col(figure_panel(_message_figure("Loading…"), graph_id=TREND_ID,
-                                         download_id=DOWNLOADS["trend"]), lg=6),
-                ]),
-            ]), className="mb-3"),
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        html.H2("Every vaccine: practice, PCN, borough and London", className="h5"),
+                        dcc.Tabs(
+                            [
+                                dcc.Tab(
+                                    figure_panel(
+                                        _message_figure("Loading…"),
+                                        graph_id=COMPARISON_ID,
+                                        download_id=DOWNLOADS["comparison"],
+                                        caption="Practice with 95% CI; suppressed where 1–7 children",
+                                    ),
+                                    label="Chart",
+                                    value="chart",
+                                ),
+                                dcc.Tab(
+                                    html.Div(id=COMPARISON_TABLE_WRAP_ID, className="pt-2"),
+                                    label="Table",
+                                    value="table",
+                                ),
+                            ],
+                            value="chart",
+                        ),
+                    ]
+                ),
+                className="mb-3",
+            ),
+            dbc.Card(
+                dbc.CardBody(
+                    [
+                        html.H2("One vaccine: rank in the borough and trend", className="h5"),
+                        html.Label("Vaccine", htmlFor=INDICATOR_ID, className="small fw-semibold"),
+                        dbc.Select(id=INDICATOR_ID, options=options, value=indicator, className="mb-2"),
+                        dbc.Row(
+                            [
+                                dbc.Col(
+                                    figure_panel(
+                                        _message_figure("Loading…"),
+                                        graph_id=RANKING_ID,
+                                        download_id=DOWNLOADS["ranking"],
+                                    ),
+                                    lg=6,
+                                ),
+                                dbc.Col(
+                                    figure_panel(
+                                        _message_figure("Loading…"), graph_id=TREND_ID, download_id=DOWNLOADS["trend"]
+                                    ),
+                                    lg=6,
+                                ),
+                            ]
+                        ),
+                    ]
+                ),
+                className="mb-3",
+            ),
         ]
     )
 
 
-def comparison_values(
-    db, *, practice_code: str, period_type: str, disclose: bool
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def comparison_values(db, *, practice_code: str, period_type: str, disclose: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The comparison table's rows (one per vaccine, rank as text) and the long rows behind the chart."""
     long = imm.practice_comparison(db, practice_code=practice_code, period_type=period_type, disclose=disclose)
     wide = imm.practice_comparison_wide(long)
@@ -172,13 +231,18 @@ def update_comparison(period_type: str, practice_code: str):
     """Every vaccine for the practice beside its PCN, borough and London."""
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
     try:
-        wide, long = comparison_values(default_database(), practice_code=practice_code, period_type=period_type,
-                                       disclose=_disclose())
+        wide, long = comparison_values(
+            default_database(), practice_code=practice_code, period_type=period_type, disclose=_disclose()
+        )
     except _FAILURES as error:
         return _message_figure(str(error)), error_message(str(error))
     figure = practice_comparison_chart(frame=long, target=95.0)
-    table = sortable_table(wide, columns=_TABLE_COLUMNS, caption=f"{PERIOD_TYPES[period_type]}: every vaccine",
-                           table_id=COMPARISON_TABLE_ID)
+    table = sortable_table(
+        wide,
+        columns=_TABLE_COLUMNS,
+        caption=f"{PERIOD_TYPES[period_type]}: every vaccine",
+        table_id=COMPARISON_TABLE_ID,
+    )
     return figure, table
 
 
@@ -188,8 +252,9 @@ def ranking_values(db, *, practice_code: str, indicator: str, period_type: str, 
     if details is None:
         raise QueryError(f"No practice {practice_code!r}")
     period = imm.period_for(db, indicator=indicator, period_type=period_type)
-    return imm.practice_ranking(db, indicator=indicator, period=period, borough_code=details["borough_code"],
-                                disclose=disclose)
+    return imm.practice_ranking(
+        db, indicator=indicator, period=period, borough_code=details["borough_code"], disclose=disclose
+    )
 
 
 @callback(
@@ -202,16 +267,25 @@ def update_ranking(indicator: str, period_type: str, practice_code: str):
     """The borough's practices ranked for one vaccine, this practice in bold."""
     try:
         spec = imm.check_indicator(indicator)
-        frame = ranking_values(default_database(), practice_code=practice_code, indicator=indicator,
-                               period_type=period_type if period_type in PERIOD_TYPES else "quarter",
-                               disclose=_disclose())
+        frame = ranking_values(
+            default_database(),
+            practice_code=practice_code,
+            indicator=indicator,
+            period_type=period_type if period_type in PERIOD_TYPES else "quarter",
+            disclose=_disclose(),
+        )
     except _FAILURES as error:
         return _message_figure(str(error))
     london = frame["london_value"].dropna()
-    return ranked_chart(values=frame, value_label="Coverage", unit=spec.unit,
-                        london_value=None, target=spec.target, highlight=practice_code,
-                        title=f"Practices in the borough: {spec.title}"
-                        + ("" if london.empty else f" (borough {london.iloc[0]:.1f}%)"))
+    return ranked_chart(
+        values=frame,
+        value_label="Coverage",
+        unit=spec.unit,
+        london_value=None,
+        target=spec.target,
+        highlight=practice_code,
+        title=f"Practices in the borough: {spec.title}" + ("" if london.empty else f" (borough {london.iloc[0]:.1f}%)"),
+    )
 
 
 @callback(
@@ -223,47 +297,67 @@ def update_trend(indicator: str, practice_code: str):
     """The practice's trend for one vaccine with SPC limits."""
     try:
         spec = imm.check_indicator(indicator)
-        series = trend(default_database(), indicator=indicator, filters={"practice": practice_code},
-                       disclose=_disclose())
+        series = trend(
+            default_database(), indicator=indicator, filters={"practice": practice_code}, disclose=_disclose()
+        )
     except _FAILURES as error:
         return _message_figure(str(error))
     if len(series) < 2:
         return _message_figure("One period only: no trend to draw.")
-    return spc_chart(series=series, value_label="Coverage", unit=spec.unit, target=spec.target,
-                     title=f"This practice: {spec.title}")
+    return spc_chart(
+        series=series, value_label="Coverage", unit=spec.unit, target=spec.target, title=f"This practice: {spec.title}"
+    )
 
 
-@callback(Output(DOWNLOADS["comparison"], "data"), Input(f"{DOWNLOADS['comparison']}-button", "n_clicks"),
-          State(PERIOD_TYPE_ID, "value"), State(PRACTICE_ID, "data"), prevent_initial_call=True)
+@callback(
+    Output(DOWNLOADS["comparison"], "data"),
+    Input(f"{DOWNLOADS['comparison']}-button", "n_clicks"),
+    State(PERIOD_TYPE_ID, "value"),
+    State(PRACTICE_ID, "data"),
+    prevent_initial_call=True,
+)
 def download_comparison(_clicks, period_type: str, practice_code: str):
     """The comparison table as CSV (as shown)."""
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
-    wide, _ = comparison_values(default_database(), practice_code=practice_code, period_type=period_type,
-                                disclose=_disclose())
+    wide, _ = comparison_values(
+        default_database(), practice_code=practice_code, period_type=period_type, disclose=_disclose()
+    )
     return csv_download(wide, filename=f"immunisation-{practice_code}-{period_type}")
 
 
-@callback(Output(DOWNLOADS["ranking"], "data"), Input(f"{DOWNLOADS['ranking']}-button", "n_clicks"),
-          State(INDICATOR_ID, "value"), State(PERIOD_TYPE_ID, "value"), State(PRACTICE_ID, "data"),
-          prevent_initial_call=True)
+@callback(
+    Output(DOWNLOADS["ranking"], "data"),
+    Input(f"{DOWNLOADS['ranking']}-button", "n_clicks"),
+    State(INDICATOR_ID, "value"),
+    State(PERIOD_TYPE_ID, "value"),
+    State(PRACTICE_ID, "data"),
+    prevent_initial_call=True,
+)
 def download_ranking(_clicks, indicator: str, period_type: str, practice_code: str):
     """The borough's practices for one vaccine as CSV."""
     imm.check_indicator(indicator)
-    frame = ranking_values(default_database(), practice_code=practice_code, indicator=indicator,
-                           period_type=period_type if period_type in PERIOD_TYPES else "quarter",
-                           disclose=_disclose())
+    frame = ranking_values(
+        default_database(),
+        practice_code=practice_code,
+        indicator=indicator,
+        period_type=period_type if period_type in PERIOD_TYPES else "quarter",
+        disclose=_disclose(),
+    )
     return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-borough-practices")
 
 
-@callback(Output(DOWNLOADS["trend"], "data"), Input(f"{DOWNLOADS['trend']}-button", "n_clicks"),
-          State(INDICATOR_ID, "value"), State(PRACTICE_ID, "data"), prevent_initial_call=True)
+@callback(
+    Output(DOWNLOADS["trend"], "data"),
+    Input(f"{DOWNLOADS['trend']}-button", "n_clicks"),
+    State(INDICATOR_ID, "value"),
+    State(PRACTICE_ID, "data"),
+    prevent_initial_call=True,
+)
 def download_trend(_clicks, indicator: str, practice_code: str):
     """The practice's trend as CSV."""
     imm.check_indicator(indicator)
-    frame = trend(default_database(), indicator=indicator, filters={"practice": practice_code},
-                  disclose=_disclose())
+    frame = trend(default_database(), indicator=indicator, filters={"practice": practice_code}, disclose=_disclose())
     return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-trend")
-
 
 
 # The period and vaccine live in the address bar (history.replaceState: no navigation, no re-render).

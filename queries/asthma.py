@@ -83,28 +83,52 @@ MEASURES: dict[str, Measure] = {
     m.id: m
     for m in (
         Measure("ast_prevalence", "ast_prevalence", "Asthma register prevalence, all ages (AST005)", "Prevalence (%)"),
-        Measure("ast_prevalence_children", "ast_prevalence", "Asthma register prevalence, children 6-17",
-                "Prevalence, children (%)", age_bands=CHILD_BANDS,
-                notes="Denominator: registered patients aged 5-17 (the engine's age band); the register starts at 6."),
-        Measure("ast_prevalence_adults", "ast_prevalence", "Asthma register prevalence, adults 18+",
-                "Prevalence, adults (%)", age_bands=ADULT_BANDS),
+        Measure(
+            "ast_prevalence_children",
+            "ast_prevalence",
+            "Asthma register prevalence, children 6-17",
+            "Prevalence, children (%)",
+            age_bands=CHILD_BANDS,
+            notes="Denominator: registered patients aged 5-17 (the engine's age band); the register starts at 6.",
+        ),
+        Measure(
+            "ast_prevalence_adults",
+            "ast_prevalence",
+            "Asthma register prevalence, adults 18+",
+            "Prevalence, adults (%)",
+            age_bands=ADULT_BANDS,
+        ),
         Measure("ast_review_12m", "ast_review_12m", "Asthma review in the last 12 months", "Reviewed (%)"),
         Measure("ast_action_plan", "ast_action_plan", "Review with a written asthma action plan", "Action plan (%)"),
-        Measure("ast_objective_test", "ast_objective_test", "New diagnoses with an objective test (AST012)",
-                "Objective test (%)"),
+        Measure(
+            "ast_objective_test",
+            "ast_objective_test",
+            "New diagnoses with an objective test (AST012)",
+            "Objective test (%)",
+        ),
         Measure("ast_saba_3plus", "ast_saba_3plus", "3 or more SABA inhalers in 12 months", "SABA 3+ (%)"),
         Measure("ast_saba_6plus", "ast_saba_6plus", "6 or more SABA inhalers in 12 months", "SABA 6+ (%)"),
         Measure("ast_saba_12plus", "ast_saba_12plus", "12 or more SABA inhalers in 12 months", "SABA 12+ (%)"),
         Measure("ast_saba_no_ics", "ast_saba_no_ics", "SABA issued with no ICS in 12 months", "SABA, no ICS (%)"),
-        Measure("ast_admissions_per_1000", "ast_emergency_admissions",
-                "Emergency asthma admissions per 1,000 on the register", "Admitted per 1,000 on register",
-                unit="per 1,000", factor=10.0,
-                notes="People on the register with at least one emergency asthma admission in the 12 months."),
-        Measure("ast_admissions_per_100k", "ast_emergency_admissions",
-                "Emergency asthma admissions per 100,000 population", "Admitted per 100,000 registered",
-                unit="per 100,000", per_population=True,
-                notes="People on the register with an emergency asthma admission, per 100,000 registered patients "
-                      "(all ages). Trend, funnel and inequality views show the per-1,000-on-register rate."),
+        Measure(
+            "ast_admissions_per_1000",
+            "ast_emergency_admissions",
+            "Emergency asthma admissions per 1,000 on the register",
+            "Admitted per 1,000 on register",
+            unit="per 1,000",
+            factor=10.0,
+            notes="People on the register with at least one emergency asthma admission in the 12 months.",
+        ),
+        Measure(
+            "ast_admissions_per_100k",
+            "ast_emergency_admissions",
+            "Emergency asthma admissions per 100,000 population",
+            "Admitted per 100,000 registered",
+            unit="per 100,000",
+            per_population=True,
+            notes="People on the register with an emergency asthma admission, per 100,000 registered patients "
+            "(all ages). Trend, funnel and inequality views show the per-1,000-on-register rate.",
+        ),
     )
 }
 DEFAULT_MEASURE = "ast_saba_3plus"
@@ -153,16 +177,12 @@ def measure_values(
     m = measure(measure_id)
     merged = _filters(m, filters)
     if not m.per_population:
-        values = indicator_values(con, indicator=m.indicator, period=period, by=by, filters=merged,
-                                  disclose=disclose)
+        values = indicator_values(con, indicator=m.indicator, period=period, by=by, filters=merged, disclose=disclose)
         return _scale(values, m.factor)
     admitted = indicator_values(con, indicator=m.indicator, period=period, by=by, filters=merged, disclose=False)
-    population = indicator_values(con, indicator="ast_prevalence", period=period, by=by, filters=merged,
-                                  disclose=False)
+    population = indicator_values(con, indicator="ast_prevalence", period=period, by=by, filters=merged, disclose=False)
     keys = ["area_code", "subgroup_code"]
-    frame = population.drop(columns=["numerator"]).merge(
-        admitted[[*keys, "numerator"]], on=keys, how="left"
-    )
+    frame = population.drop(columns=["numerator"]).merge(admitted[[*keys, "numerator"]], on=keys, how="left")
     frame["numerator"] = frame["numerator"].fillna(0.0).astype(float)
     frame["denominator"] = frame["denominator"].astype(float)
     frame["indicator_id"] = m.id
@@ -177,9 +197,11 @@ def measure_values(
     london_value = london_num / london_den * per if london_den else float("nan")
     frame["london_value"] = london_value
     compared = by != "london" and not np.isnan(london_value)
-    frame["comparison"] = np.select(
-        [frame["ci_low"] > london_value, frame["ci_high"] < london_value], ["worse", "better"], "similar"
-    ) if compared else "not compared"
+    frame["comparison"] = (
+        np.select([frame["ci_low"] > london_value, frame["ci_high"] < london_value], ["worse", "better"], "similar")
+        if compared
+        else "not compared"
+    )
     frame.loc[~(frame["denominator"] > 0), "comparison"] = "not compared"
     frame["patients_to_target"] = None
     frame["suppressed"] = False
@@ -198,20 +220,29 @@ def _base_measure(m: Measure) -> Measure:
     return MEASURES["ast_admissions_per_1000"] if m.per_population else m
 
 
-def measure_trend(con: Any, *, measure_id: str, filters: dict[str, Any] | None = None,
-                  disclose: bool = True) -> pd.DataFrame:
+def measure_trend(
+    con: Any, *, measure_id: str, filters: dict[str, Any] | None = None, disclose: bool = True
+) -> pd.DataFrame:
     """The engine's SPC trend (rolling 12 months) for a page measure, in the measure's unit."""
     m = _base_measure(measure(measure_id))
     series = trend(con, indicator=m.indicator, by="london", filters=_filters(m, filters), disclose=disclose)
     return _scale(series, m.factor, (*_SCALED, "centre", "lower_limit", "upper_limit", "mean"))
 
 
-def measure_funnel(con: Any, *, measure_id: str, period: str | None = None, by: str = "practice",
-                   filters: dict[str, Any] | None = None, disclose: bool = True) -> dict[str, Any]:
+def measure_funnel(
+    con: Any,
+    *,
+    measure_id: str,
+    period: str | None = None,
+    by: str = "practice",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> dict[str, Any]:
     """The engine's funnel (points and limits) for a page measure, in the measure's unit."""
     m = _base_measure(measure(measure_id))
-    funnel = funnel_limits(con, indicator=m.indicator, period=period, by=by, filters=_filters(m, filters),
-                           disclose=disclose)
+    funnel = funnel_limits(
+        con, indicator=m.indicator, period=period, by=by, filters=_filters(m, filters), disclose=disclose
+    )
     limit_columns = [c for c in funnel["limits"].columns if c != "denominator"]
     london = funnel["london_value"]
     return {
@@ -221,8 +252,7 @@ def measure_funnel(con: Any, *, measure_id: str, period: str | None = None, by: 
     }
 
 
-def measure_inequality(con: Any, *, measure_id: str, period: str | None = None,
-                       disclose: bool = True) -> pd.DataFrame:
+def measure_inequality(con: Any, *, measure_id: str, period: str | None = None, disclose: bool = True) -> pd.DataFrame:
     """The engine's SII / quintile gap per borough for a page measure, in the measure's unit."""
     m = _base_measure(measure(measure_id))
     frame = inequality(con, indicator=m.indicator, period=period, filters=_filters(m, None), disclose=disclose)
@@ -244,16 +274,18 @@ def period_choices(con: Any) -> pd.DataFrame:
 
 def boroughs(con: Any) -> pd.DataFrame:
     """Boroughs (code, name, ICB) by name."""
-    return con.cursor().execute(
-        "SELECT borough_code, borough_name, icb_code FROM ref_boroughs ORDER BY borough_name"
-    ).df()
+    return (
+        con.cursor().execute("SELECT borough_code, borough_name, icb_code FROM ref_boroughs ORDER BY borough_name").df()
+    )
 
 
 def practices(con: Any, *, borough_code: str | None = None) -> pd.DataFrame:
     """Practices with anyone on an asthma indicator (code, name, borough), optionally of one borough, by name."""
-    sql = ("SELECT r.practice_code, r.practice_name, r.borough_code FROM ref_practices AS r "
-           "WHERE r.practice_code IN (SELECT c.practice_code FROM ind_cube_area AS c "
-           "WHERE c.indicator_id = 'ast_prevalence')")
+    sql = (
+        "SELECT r.practice_code, r.practice_name, r.borough_code FROM ref_practices AS r "
+        "WHERE r.practice_code IN (SELECT c.practice_code FROM ind_cube_area AS c "
+        "WHERE c.indicator_id = 'ast_prevalence')"
+    )
     params: list[Any] = []
     if borough_code:
         sql += " AND r.borough_code = ?"
@@ -266,8 +298,9 @@ def areas_in_borough(con: Any, *, level: str, borough_code: str) -> set[str]:
     if level == "practice":
         return set(practices(con, borough_code=borough_code)["practice_code"])
     if level == "lsoa":
-        rows = con.cursor().execute("SELECT lsoa21_code FROM ref_lsoa21 WHERE borough_code = ?",
-                                    [borough_code]).fetchall()
+        rows = (
+            con.cursor().execute("SELECT lsoa21_code FROM ref_lsoa21 WHERE borough_code = ?", [borough_code]).fetchall()
+        )
         return {row[0] for row in rows}
     if level == "borough":
         return {borough_code}
@@ -277,35 +310,50 @@ def areas_in_borough(con: Any, *, level: str, borough_code: str) -> set[str]:
 # ---------------------------------------------------------------- SABA thresholds
 
 
-def saba_threshold_counts(con: Any, *, period: str | None = None, filters: dict[str, Any] | None = None,
-                          disclose: bool = True) -> pd.DataFrame:
+def saba_threshold_counts(
+    con: Any, *, period: str | None = None, filters: dict[str, Any] | None = None, disclose: bool = True
+) -> pd.DataFrame:
     """Patients on the register at each SABA threshold (3+, 6+, 12+) and SABA without ICS, for one area.
 
     One engine row (``by='london'`` with ``filters``) per measure, with a ``measure_id`` and ``label``.
     """
     rows = []
     for measure_id in ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_saba_no_ics"):
-        frame = measure_values(con, measure_id=measure_id, period=period, by="london", filters=filters,
-                               disclose=disclose)
+        frame = measure_values(
+            con, measure_id=measure_id, period=period, by="london", filters=filters, disclose=disclose
+        )
         rows.append(frame.assign(measure_id=measure_id, label=MEASURES[measure_id].label.removesuffix(" (%)")))
     return pd.concat(rows, ignore_index=True)
 
 
-def by_age_group(con: Any, *, measure_id: str, period: str | None = None, filters: dict[str, Any] | None = None,
-                 disclose: bool = True) -> pd.DataFrame:
+def by_age_group(
+    con: Any,
+    *,
+    measure_id: str,
+    period: str | None = None,
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
     """A measure for children (6-17) and adults (18+): one engine row each, ``area_name`` the group."""
     m = measure(measure_id)
     rows = []
     for name, bands in AGE_GROUPS.items():
         merged = dict(filters or {})
         merged["age_band"] = list(bands)
-        frame = indicator_values(con, indicator=m.indicator, period=period, by="london", filters=merged,
-                                 disclose=disclose)
+        frame = indicator_values(
+            con, indicator=m.indicator, period=period, by="london", filters=merged, disclose=disclose
+        )
         rows.append(_scale(frame, m.factor).assign(area_code=name, area_name=name))
     frame = pd.concat(rows, ignore_index=True)
     # Both groups are compared with everyone on the measure (the engine compared each with itself).
-    overall = measure_values(con, measure_id=m.id if not m.age_bands else m.indicator, period=period, by="london",
-                             filters=filters, disclose=disclose)["value"].iloc[0]
+    overall = measure_values(
+        con,
+        measure_id=m.id if not m.age_bands else m.indicator,
+        period=period,
+        by="london",
+        filters=filters,
+        disclose=disclose,
+    )["value"].iloc[0]
     frame["london_value"] = overall
     return frame
 
@@ -430,8 +478,13 @@ LINKED_MEASURES: dict[str, str] = {
     "any_gap": "Any of the three",
 }
 # Grouping -> column of :func:`admission_history` (plus the derived age group).
-LINKED_GROUPS = {"london": None, "borough": "borough_code", "age_group": "age_group",
-                 "imd_quintile_national": "imd_quintile_national", "ethnicity_group": "ethnicity_group"}
+LINKED_GROUPS = {
+    "london": None,
+    "borough": "borough_code",
+    "age_group": "age_group",
+    "imd_quintile_national": "imd_quintile_national",
+    "ethnicity_group": "ethnicity_group",
+}
 
 
 def linked_admissions(
@@ -477,8 +530,20 @@ def linked_admissions(
     frame["suppressed"] = False
     if disclose:
         frame = disclosure.apply(frame, derived=["value", "ci_low", "ci_high"])
-    columns = ["period_id", "area_code", "area_name", "measure", "measure_label", "saba_threshold", "numerator",
-               "denominator", "value", "ci_low", "ci_high", "suppressed"]
+    columns = [
+        "period_id",
+        "area_code",
+        "area_name",
+        "measure",
+        "measure_label",
+        "saba_threshold",
+        "numerator",
+        "denominator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "suppressed",
+    ]
     return frame[columns]
 
 
@@ -488,15 +553,19 @@ def _linked_counts(rows: pd.DataFrame, by: str | None, names: dict[str, str]) ->
         grouped = pd.DataFrame({f: [int(rows[f].sum())] for f in flags}).assign(denominator=len(rows))
     else:
         keys = rows[by].astype(object).where(rows[by].notna(), None).fillna("Unknown")
-        grouped = rows.assign(_key=keys).groupby("_key", sort=True).agg(
-            **{f: (f, "sum") for f in flags}, denominator=("patient_id", "size")
-        ).reset_index()
+        grouped = (
+            rows.assign(_key=keys)
+            .groupby("_key", sort=True)
+            .agg(**{f: (f, "sum") for f in flags}, denominator=("patient_id", "size"))
+            .reset_index()
+        )
         grouped["area_code"] = grouped["_key"]
         grouped["area_name"] = grouped["_key"].map(lambda code: names.get(code, code))
         grouped = grouped.drop(columns="_key")
     id_columns = [c for c in ("area_code", "area_name") if c in grouped]
-    long = grouped.melt(id_vars=[*id_columns, "denominator"], value_vars=flags, var_name="measure",
-                        value_name="numerator")
+    long = grouped.melt(
+        id_vars=[*id_columns, "denominator"], value_vars=flags, var_name="measure", value_name="numerator"
+    )
     long["numerator"] = long["numerator"].astype(float)
     long["denominator"] = long["denominator"].astype(float)
     order = {m: i for i, m in enumerate(flags)}
@@ -559,9 +628,11 @@ LIMIT $limit
 def _scope_sql(scope: RowScope, params: dict[str, Any]) -> str:
     """Rows inside ``scope`` only (any listed practice, borough or ICB); an empty scope matches nothing."""
     clauses = []
-    for key, column, codes in (("scope_practices", "practice_code", scope.practice_codes),
-                               ("scope_boroughs", "borough_code", scope.borough_codes),
-                               ("scope_icbs", "icb_code", scope.icb_codes)):
+    for key, column, codes in (
+        ("scope_practices", "practice_code", scope.practice_codes),
+        ("scope_boroughs", "borough_code", scope.borough_codes),
+        ("scope_icbs", "icb_code", scope.icb_codes),
+    ):
         if codes:
             params[key] = list(codes)
             clauses.append(f"list_contains(${key}, d.{column})")

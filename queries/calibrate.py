@@ -44,28 +44,64 @@ class Headline:
 HEADLINES: tuple[Headline, ...] = (
     Headline("cover_12m_6in1", 86.2, 86.2, "London", "2023-24", "[COVER-VNATION]"),
     Headline("cover_24m_6in1", 87.7, 87.7, "London", "2023-24", "[COVER-VNATION]"),
-    Headline("cover_24m_mmr1", 88.9, 88.9, "England", "2024-25", "[COVER-PHARMNET] [COVER-PARTICLE]",
-             "upper bound: no London figure in the spec; London is lowest for all antigens [COVER-Q-2024Q1]",
-             upper_bound=True),
-    Headline("cover_12m_rota", 88.9, 88.9, "England", "Oct-Dec 2023", "[COVER-Q-2023Q3]",
-             "upper bound: England figure; London is lowest for all antigens [COVER-Q-2024Q1]", upper_bound=True),
+    Headline(
+        "cover_24m_mmr1",
+        88.9,
+        88.9,
+        "England",
+        "2024-25",
+        "[COVER-PHARMNET] [COVER-PARTICLE]",
+        "upper bound: no London figure in the spec; London is lowest for all antigens [COVER-Q-2024Q1]",
+        upper_bound=True,
+    ),
+    Headline(
+        "cover_12m_rota",
+        88.9,
+        88.9,
+        "England",
+        "Oct-Dec 2023",
+        "[COVER-Q-2023Q3]",
+        "upper bound: England figure; London is lowest for all antigens [COVER-Q-2024Q1]",
+        upper_bound=True,
+    ),
     Headline("cover_5y_mmr2", 69.6, 69.6, "London", "2024-25", "[COVER-PARTICLE]"),
-    Headline("cover_5y_4in1", 63.8, 63.8, "London", "2024-25", "[COVER-PARTICLE]",
-             "London probably under-stated that year [COVER-A-2425]"),
-    Headline("hyp_prevalence", float("nan"), float("nan"), "England rates on this list's ages", "2021/22",
-             "[OS-OPENHEART]",
-             "OpenSAFELY age-band prevalence applied to the synthetic registered ages (London is younger than "
-             "England, so the England all-age 14.5 % does not apply)"),
+    Headline(
+        "cover_5y_4in1",
+        63.8,
+        63.8,
+        "London",
+        "2024-25",
+        "[COVER-PARTICLE]",
+        "London probably under-stated that year [COVER-A-2425]",
+    ),
+    Headline(
+        "hyp_prevalence",
+        float("nan"),
+        float("nan"),
+        "England rates on this list's ages",
+        "2021/22",
+        "[OS-OPENHEART]",
+        "OpenSAFELY age-band prevalence applied to the synthetic registered ages (London is younger than "
+        "England, so the England all-age 14.5 % does not apply)",
+    ),
     Headline("hyp008", 60.3, 60.3, "England (OpenSAFELY-TPP)", "2021/22", "[OS-OPENHEART]", "as HYP003"),
     Headline("hyp009", 72.5, 72.5, "England (OpenSAFELY-TPP)", "2021/22", "[OS-OPENHEART]", "as HYP007"),
     Headline("ast_prevalence", 6.2, 6.5, "England", "2019/20-2022", "[PULSE-1920] [PULSE-AST-2022]"),
     Headline("cwt_fds_28d", 81.3, 81.3, "London", "Feb 2025", "[ESSEX-LDN]"),
     Headline("cwt_62d", 76.5, 76.5, "North East London", "2024/25", "[NEL-LEADS]"),
-    Headline("cancer_early_stage", 55.0, 58.0, "England", "recent", "[MYPRESS] [EFF-STAGE]",
-             "'nearly three in five' for 13 common cancers"),
+    Headline(
+        "cancer_early_stage",
+        55.0,
+        58.0,
+        "England",
+        "recent",
+        "[MYPRESS] [EFF-STAGE]",
+        "'nearly three in five' for 13 common cancers",
+    ),
     Headline("cancer_emergency_route", 23.0, 23.0, "London", "recent", "[LDN-POST]"),
-    Headline("cancer_conversion_rate", 3.6, 3.6, "North East London", "2024/25", "[NEL-LEADS]",
-             "implied by 96.4 % ruled out"),
+    Headline(
+        "cancer_conversion_rate", 3.6, 3.6, "North East London", "2024/25", "[NEL-LEADS]", "implied by 96.4 % ruled out"
+    ),
 )
 
 # Published prevalence by age band [OS-OPENHEART], keyed by the cube's age bands.
@@ -86,8 +122,12 @@ OPENSAFELY_HYPERTENSION_BY_BAND = {
 GRADIENTS: tuple[tuple[str, int, dict | None, str], ...] = (
     ("cover_12m_6in1", +1, None, "Coverage lower in deprived areas [C20-CYP] [NHSE-DEPRIV]"),
     ("cover_5y_mmr2", +1, None, "Coverage lower in deprived areas [C20-CYP] [NHSE-DEPRIV]"),
-    ("hyp_prevalence", -1, {"age_band": ["40-49", "50-59", "60-69"]},
-     "Hypertension commoner with deprivation, ages 40-69 [C20-EVID]"),
+    (
+        "hyp_prevalence",
+        -1,
+        {"age_band": ["40-49", "50-59", "60-69"]},
+        "Hypertension commoner with deprivation, ages 40-69 [C20-EVID]",
+    ),
     ("ast_emergency_admissions", -1, None, "Asthma attacks commoner with deprivation [C20-CYP]"),
     ("cancer_early_stage", +1, None, "Later stage with deprivation [C20-EVID] [EFF-STAGE]"),
     ("cancer_emergency_route", -1, None, "More emergency presentations with deprivation [RTD-PHE-2015]"),
@@ -107,19 +147,22 @@ def headline_table(con: Any) -> pd.DataFrame:
     rows = []
     for headline in HEADLINES:
         period = _latest_year(con, headline.indicator_id)
-        london = indicators.indicator_values(con, indicator=headline.indicator_id, period=period, by="london",
-                                             disclose=False).iloc[0]
+        london = indicators.indicator_values(
+            con, indicator=headline.indicator_id, period=period, by="london", disclose=False
+        ).iloc[0]
         low, high = headline.low, headline.high
         if headline.indicator_id == "hyp_prevalence":
-            by_age = indicators.indicator_values(con, indicator="hyp_prevalence", period=period, by="age_band",
-                                                 disclose=False)
+            by_age = indicators.indicator_values(
+                con, indicator="hyp_prevalence", period=period, by="age_band", disclose=False
+            )
             weights = by_age["denominator"].to_numpy(dtype=float)
             rates = by_age["area_code"].map(OPENSAFELY_HYPERTENSION_BY_BAND).to_numpy(dtype=float)
             low = high = float(np.nansum(weights * rates) / weights.sum()) if weights.sum() else float("nan")
         value = float(london["value"])
         half_width = (float(london["ci_high"]) - float(london["ci_low"])) / 2
-        difference = value - high if value > high else (value - low if value < low and not headline.upper_bound
-                                                        else 0.0)
+        difference = (
+            value - high if value > high else (value - low if value < low and not headline.upper_bound else 0.0)
+        )
         rows.append(
             {
                 "indicator_id": headline.indicator_id,
@@ -145,8 +188,9 @@ def gradient_table(con: Any) -> pd.DataFrame:
     rows = []
     for indicator_id, sign, filters, source in GRADIENTS:
         period = _latest_year(con, indicator_id)
-        london = indicators.inequality(con, indicator=indicator_id, period=period, filters=filters,
-                                       disclose=False).iloc[0]
+        london = indicators.inequality(
+            con, indicator=indicator_id, period=period, filters=filters, disclose=False
+        ).iloc[0]
         sii = float(london["sii"])
         rows.append(
             {

@@ -138,8 +138,21 @@ CUBE_DIMENSIONS = {
     "priority_type": "priority_type",
 }
 VALUE_COLUMNS = [
-    "indicator_id", "period_id", "area_code", "area_name", "numerator", "denominator", "value", "ci_low", "ci_high",
-    "ci99_low", "ci99_high", "london_value", "comparison", "patients_to_target", "suppressed",
+    "indicator_id",
+    "period_id",
+    "area_code",
+    "area_name",
+    "numerator",
+    "denominator",
+    "value",
+    "ci_low",
+    "ci_high",
+    "ci99_low",
+    "ci99_high",
+    "london_value",
+    "comparison",
+    "patients_to_target",
+    "suppressed",
 ]
 _DERIVED = ["value", "ci_low", "ci_high", "ci99_low", "ci99_high"]
 
@@ -270,18 +283,24 @@ def reference_names(con: Any) -> dict[str, dict[str, str]]:
 def period_choices(con: Any, *, indicator: str) -> pd.DataFrame:
     """The indicator's periods, newest first, with ``period_type`` and ``label`` (month, quarter, financial year)."""
     spec = get(indicator)
-    return con.cursor().execute(
-        "SELECT period_id, period_type, start_date, end_date, label FROM ind_period "
-        "WHERE list_contains($types, period_type) ORDER BY end_date DESC, period_type",
-        {"types": list(spec.period_types)},
-    ).df()
+    return (
+        con.cursor()
+        .execute(
+            "SELECT period_id, period_type, start_date, end_date, label FROM ind_period "
+            "WHERE list_contains($types, period_type) ORDER BY end_date DESC, period_type",
+            {"types": list(spec.period_types)},
+        )
+        .df()
+    )
 
 
 def period_bounds(con: Any, period: str) -> tuple[Any, Any, str]:
     """(start_date, end_date, period_type) of a period id; raises :class:`QueryError` if unknown."""
-    row = con.cursor().execute(
-        "SELECT start_date, end_date, period_type FROM ind_period WHERE period_id = ?", [period]
-    ).fetchone()
+    row = (
+        con.cursor()
+        .execute("SELECT start_date, end_date, period_type FROM ind_period WHERE period_id = ?", [period])
+        .fetchone()
+    )
     if row is None:
         raise QueryError(f"Unknown period {period!r}")
     return row[0], row[1], row[2]
@@ -290,8 +309,9 @@ def period_bounds(con: Any, period: str) -> tuple[Any, Any, str]:
 # ---------------------------------------------------------------- indicator values by trust / site / priority
 
 
-def pathway_filters(*, tumour_group: str | None = None, priority_type: str | None = None,
-                    indicator: str | None = None) -> dict[str, list[str]]:
+def pathway_filters(
+    *, tumour_group: str | None = None, priority_type: str | None = None, indicator: str | None = None
+) -> dict[str, list[str]]:
     """Cube filters for a tumour group and priority type; unknown codes raise :class:`QueryError`.
 
     Tumour indicators (stage, route) have no priority type: the priority filter is dropped for them.
@@ -319,8 +339,7 @@ def _where(filters: dict[str, Any] | None, params: dict[str, Any]) -> str:
     return "".join(f" AND {clause}" for clause in clauses)
 
 
-def _sum_cube(con: Any, *, indicator: str, periods: list[str], by: str,
-              filters: dict[str, Any] | None) -> pd.DataFrame:
+def _sum_cube(con: Any, *, indicator: str, periods: list[str], by: str, filters: dict[str, Any] | None) -> pd.DataFrame:
     if by not in CUBE_DIMENSIONS:
         raise QueryError(f"Unknown dimension {by!r} for cancer pathways. Known: {', '.join(CUBE_DIMENSIONS)}")
     ensure_cache(con)
@@ -417,14 +436,16 @@ def pathway_values(
     period = period or default_period(con, indicator)
     summed = _sum_cube(con, indicator=indicator, periods=[period], by=by, filters=filters)
     london_num, london_den = float(summed["numerator"].sum()), float(summed["denominator"].sum())
-    frame = pd.DataFrame({
-        "indicator_id": indicator,
-        "period_id": period,
-        "area_code": summed["area_code"].astype(object),
-        "area_name": _area_names(con, by, summed["area_code"]),
-        "numerator": summed["numerator"].astype(float),
-        "denominator": summed["denominator"].astype(float),
-    })
+    frame = pd.DataFrame(
+        {
+            "indicator_id": indicator,
+            "period_id": period,
+            "area_code": summed["area_code"].astype(object),
+            "area_name": _area_names(con, by, summed["area_code"]),
+            "numerator": summed["numerator"].astype(float),
+            "denominator": summed["denominator"].astype(float),
+        }
+    )
     frame = _with_statistics(spec, frame, london_num=london_num, london_den=london_den)[VALUE_COLUMNS]
     if disclose:
         frame = _disclose(frame, london_num=london_num, london_den=london_den)
@@ -456,8 +477,12 @@ def trust_funnel(
         proportion = points["value"].to_numpy(dtype=float) / 100
         bounds = {q: stats.binomial_funnel_limit(den, p0, q) for q in (0.001, 0.025, 0.975, 0.999)}
         points["funnel"] = np.select(
-            [proportion > bounds[0.999], proportion > bounds[0.975], proportion < bounds[0.001],
-             proportion < bounds[0.025]],
+            [
+                proportion > bounds[0.999],
+                proportion > bounds[0.975],
+                proportion < bounds[0.001],
+                proportion < bounds[0.025],
+            ],
             ["above 99.8", "above 95", "below 99.8", "below 95"],
             default="within",
         )
@@ -485,18 +510,21 @@ def pathway_trend(
     Making Data Count p-chart columns (centre, limits, ``variation``) computed from unrounded counts.
     """
     spec = get(indicator)
-    period_rows = con.cursor().execute(
-        "SELECT period_id, start_date, end_date, label AS period_label FROM ind_period WHERE period_type = ? "
-        "ORDER BY end_date",
-        [spec.trend_period_type],
-    ).df()
+    period_rows = (
+        con.cursor()
+        .execute(
+            "SELECT period_id, start_date, end_date, label AS period_label FROM ind_period WHERE period_type = ? "
+            "ORDER BY end_date",
+            [spec.trend_period_type],
+        )
+        .df()
+    )
     chosen = dict(filters or {})
     if trust:
         if indicator in TUMOUR_INDICATORS:
             raise QueryError(f"{spec.title}: registered tumours carry no trust")
         chosen["trust"] = [trust]
-    summed = _sum_cube(con, indicator=indicator, periods=period_rows["period_id"].tolist(), by="london",
-                       filters=chosen)
+    summed = _sum_cube(con, indicator=indicator, periods=period_rows["period_id"].tolist(), by="london", filters=chosen)
     series = period_rows.merge(summed[["period_id", "numerator", "denominator"]], on="period_id", how="left")
     series[["numerator", "denominator"]] = series[["numerator", "denominator"]].fillna(0.0).astype(float)
     series.insert(0, "indicator_id", indicator)
@@ -508,17 +536,35 @@ def pathway_trend(
     series["operational_target"] = [target_in_force(indicator, pd.Timestamp(day).date()) for day in series["end_date"]]
     usable = series[series["denominator"] > 0]
     if len(usable):
-        chart = stats.spc(usable["value"].to_numpy(dtype=float) / 100, usable["denominator"].to_numpy(),
-                          polarity=spec.polarity, chart="p")
+        chart = stats.spc(
+            usable["value"].to_numpy(dtype=float) / 100,
+            usable["denominator"].to_numpy(),
+            polarity=spec.polarity,
+            chart="p",
+        )
         chart.index = usable.index
         for column in ("centre", "lower_limit", "upper_limit"):
             chart[column] = chart[column] * 100
         series = series.join(chart)
-    spc_columns = [c for c in ("centre", "lower_limit", "upper_limit", "outside_limits", "shift", "trend",
-                               "two_of_three", "special_cause", "variation") if c in series]
+    spc_columns = [
+        c
+        for c in (
+            "centre",
+            "lower_limit",
+            "upper_limit",
+            "outside_limits",
+            "shift",
+            "trend",
+            "two_of_three",
+            "special_cause",
+            "variation",
+        )
+        if c in series
+    ]
     if disclose:
-        series = disclosure.apply(series, other_counts=["patients_to_target"],
-                                  derived=_DERIVED + ["comparison", *spc_columns])
+        series = disclosure.apply(
+            series, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison", *spc_columns]
+        )
         series["comparison"] = series["comparison"].where(series["comparison"].notna(), "not compared")
     return series.reset_index(drop=True)
 
@@ -527,9 +573,15 @@ def pathway_trend(
 
 
 def _waits_filters(filters: dict[str, Any] | None, params: dict[str, Any]) -> str:
-    columns = {"tumour_group": "tumour_group", "priority_type": "priority_type",
-               "first_trust": "first_trust_code", "treating_trust": "treating_trust_code",
-               "residence_borough": "residence_borough_code", "borough": "borough_code", "icb": "icb_code"}
+    columns = {
+        "tumour_group": "tumour_group",
+        "priority_type": "priority_type",
+        "first_trust": "first_trust_code",
+        "treating_trust": "treating_trust_code",
+        "residence_borough": "residence_borough_code",
+        "borough": "borough_code",
+        "icb": "icb_code",
+    }
     clauses = []
     for index, (name, values) in enumerate((filters or {}).items()):
         if name not in columns:
@@ -585,31 +637,40 @@ def wait_distribution(
     if trust:
         chosen["first_trust" if measure == "told" else "treating_trust"] = [trust]
     where = _waits_filters(chosen, params)
-    rows = con.cursor().execute(
-        f"SELECT days, sum(pathways) AS pathways FROM {CACHE_DATABASE}.waits "  # noqa: S608 (whitelisted)
-        f"WHERE measure = $measure AND stop_month BETWEEN $start AND $end{where} GROUP BY days ORDER BY days",
-        params,
-    ).df()
+    rows = (
+        con.cursor()
+        .execute(
+            f"SELECT days, sum(pathways) AS pathways FROM {CACHE_DATABASE}.waits "  # noqa: S608 (whitelisted)
+            f"WHERE measure = $measure AND stop_month BETWEEN $start AND $end{where} GROUP BY days ORDER BY days",
+            params,
+        )
+        .df()
+    )
     standard = FDS_DAYS if measure == "told" else TREATMENT_DAYS
     ends = wait_bin_ends(standard=standard, bin_days=int(bin_days))
     starts = np.concatenate([[0], ends[:-1] + 1])
     days = rows["days"].to_numpy(dtype=int) if len(rows) else np.array([], dtype=int)
     counts = np.zeros(len(ends), dtype=float)
-    np.add.at(counts, np.searchsorted(ends, days), rows["pathways"].to_numpy(dtype=float)
-              if len(rows) else np.array([], dtype=float))
+    np.add.at(
+        counts,
+        np.searchsorted(ends, days),
+        rows["pathways"].to_numpy(dtype=float) if len(rows) else np.array([], dtype=float),
+    )
     total = counts.sum()
-    frame = pd.DataFrame({
-        "measure": measure,
-        "period_id": period,
-        "trust_code": trust,
-        "bin_start": starts,
-        "bin_end": ends,
-        "open_ended": ends >= WAIT_CAP_DAYS,
-        "pathways": counts,
-        "share": counts / total * 100 if total else np.nan,
-        "within_standard": ends <= standard,
-        "suppressed": False,
-    })
+    frame = pd.DataFrame(
+        {
+            "measure": measure,
+            "period_id": period,
+            "trust_code": trust,
+            "bin_start": starts,
+            "bin_end": ends,
+            "open_ended": ends >= WAIT_CAP_DAYS,
+            "pathways": counts,
+            "share": counts / total * 100 if total else np.nan,
+            "within_standard": ends <= standard,
+            "suppressed": False,
+        }
+    )
     if disclose:
         frame = disclosure.apply(frame, counts=["pathways"], basis=["pathways"], derived=["share"])
     return frame
@@ -639,8 +700,10 @@ def wait_summary(
     params.update({"london": LONDON_CODE, "standard": FDS_DAYS if measure == "told" else TREATMENT_DAYS})
     # One pass in SQL (a per-trust pandas loop cost ~10x more): pathways by trust and day, London as a grouping
     # set, then the centiles as the first day whose cumulative share reaches 50 % / 90 %.
-    frame = con.cursor().execute(
-        f"""
+    frame = (
+        con.cursor()
+        .execute(
+            f"""
         WITH days AS (
             SELECT coalesce(CASE WHEN GROUPING({trust_column}) = 1 THEN $london END,
                             {trust_column}, 'unknown') AS trust_code,
@@ -661,24 +724,50 @@ def wait_summary(
         FROM running GROUP BY trust_code
         ORDER BY trust_code <> $london, trust_code
         """,  # noqa: S608 (whitelisted identifiers, bound values)
-        params,
-    ).df()
+            params,
+        )
+        .df()
+    )
     names = {code: short_trust_name(name) for code, name in trust_names().items()}
     if not len(frame):
-        frame = pd.DataFrame({"trust_code": [LONDON_CODE], "pathways": [0.0], "within_standard": [0.0],
-                              "median_days": [np.nan], "p90_days": [np.nan]})
+        frame = pd.DataFrame(
+            {
+                "trust_code": [LONDON_CODE],
+                "pathways": [0.0],
+                "within_standard": [0.0],
+                "median_days": [np.nan],
+                "p90_days": [np.nan],
+            }
+        )
     frame.insert(0, "period_id", period)
     frame.insert(0, "measure", measure)
     frame.insert(3, "trust_name", [("London" if c == LONDON_CODE else names.get(c, c)) for c in frame["trust_code"]])
     with np.errstate(divide="ignore", invalid="ignore"):
-        frame["share_within"] = np.where(frame["pathways"] > 0, frame["within_standard"] / frame["pathways"] * 100,
-                                         np.nan)
+        frame["share_within"] = np.where(
+            frame["pathways"] > 0, frame["within_standard"] / frame["pathways"] * 100, np.nan
+        )
     frame["suppressed"] = False
-    frame = frame[["measure", "period_id", "trust_code", "trust_name", "pathways", "within_standard",
-                   "share_within", "median_days", "p90_days", "suppressed"]]
+    frame = frame[
+        [
+            "measure",
+            "period_id",
+            "trust_code",
+            "trust_name",
+            "pathways",
+            "within_standard",
+            "share_within",
+            "median_days",
+            "p90_days",
+            "suppressed",
+        ]
+    ]
     if disclose and len(frame):
-        frame = disclosure.apply(frame, counts=["pathways", "within_standard"], basis=["pathways"],
-                                 derived=["share_within", "median_days", "p90_days"])
+        frame = disclosure.apply(
+            frame,
+            counts=["pathways", "within_standard"],
+            basis=["pathways"],
+            derived=["share_within", "median_days", "p90_days"],
+        )
     return frame
 
 
@@ -715,32 +804,45 @@ def pathway_flows(
     params: dict[str, Any] = {"start": start, "end": end}
     where = _waits_filters(filters, params)
     origin_column = FLOW_ORIGINS[origin]
-    rows = con.cursor().execute(
-        f"SELECT coalesce({origin_column}, 'unknown') AS origin, "  # noqa: S608 (whitelisted)
-        "coalesce(first_trust_code, 'unknown') AS first_trust, coalesce(treating_trust_code, 'unknown') AS "
-        f"treating_trust, sum(pathways) AS pathways FROM {CACHE_DATABASE}.waits "
-        f"WHERE measure = 'treated' AND stop_month BETWEEN $start AND $end{where} GROUP BY ALL",
-        params,
-    ).df()
+    rows = (
+        con.cursor()
+        .execute(
+            f"SELECT coalesce({origin_column}, 'unknown') AS origin, "  # noqa: S608 (whitelisted)
+            "coalesce(first_trust_code, 'unknown') AS first_trust, coalesce(treating_trust_code, 'unknown') AS "
+            f"treating_trust, sum(pathways) AS pathways FROM {CACHE_DATABASE}.waits "
+            f"WHERE measure = 'treated' AND stop_month BETWEEN $start AND $end{where} GROUP BY ALL",
+            params,
+        )
+        .df()
+    )
     names = reference_names(con)["icb" if origin.endswith("_icb") else "borough"]
     trusts = {code: short_trust_name(name) for code, name in trust_names().items()}
     first = rows.groupby(["origin", "first_trust"], as_index=False)["pathways"].sum()
     second = rows.groupby(["first_trust", "treating_trust"], as_index=False)["pathways"].sum()
     links = pd.concat(
         [
-            pd.DataFrame({
-                "stage": 1, "source_code": first["origin"], "target_code": first["first_trust"],
-                "source": [names.get(c, "Residence unknown") for c in first["origin"]],
-                "target": [f"{trusts.get(c, c)} (first seen)" for c in first["first_trust"]],
-                "patients": first["pathways"].astype(float), "crosses": False,
-            }),
-            pd.DataFrame({
-                "stage": 2, "source_code": second["first_trust"], "target_code": second["treating_trust"],
-                "source": [f"{trusts.get(c, c)} (first seen)" for c in second["first_trust"]],
-                "target": [f"{trusts.get(c, c)} (treated)" for c in second["treating_trust"]],
-                "patients": second["pathways"].astype(float),
-                "crosses": second["first_trust"] != second["treating_trust"],
-            }),
+            pd.DataFrame(
+                {
+                    "stage": 1,
+                    "source_code": first["origin"],
+                    "target_code": first["first_trust"],
+                    "source": [names.get(c, "Residence unknown") for c in first["origin"]],
+                    "target": [f"{trusts.get(c, c)} (first seen)" for c in first["first_trust"]],
+                    "patients": first["pathways"].astype(float),
+                    "crosses": False,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "stage": 2,
+                    "source_code": second["first_trust"],
+                    "target_code": second["treating_trust"],
+                    "source": [f"{trusts.get(c, c)} (first seen)" for c in second["first_trust"]],
+                    "target": [f"{trusts.get(c, c)} (treated)" for c in second["treating_trust"]],
+                    "patients": second["pathways"].astype(float),
+                    "crosses": second["first_trust"] != second["treating_trust"],
+                }
+            ),
         ],
         ignore_index=True,
     ).sort_values(["stage", "patients"], ascending=[True, False], ignore_index=True)
@@ -767,12 +869,16 @@ def crossing_summary(
     start, end, _kind = period_bounds(con, period)
     params: dict[str, Any] = {"start": start, "end": end}
     where = _waits_filters(filters, params)
-    total, crossing = con.cursor().execute(
-        "SELECT coalesce(sum(pathways), 0), coalesce(sum(pathways) FILTER (WHERE "  # noqa: S608 (whitelisted)
-        "first_trust_code IS DISTINCT FROM treating_trust_code), 0) "
-        f"FROM {CACHE_DATABASE}.waits WHERE measure = 'treated' AND stop_month BETWEEN $start AND $end{where}",
-        params,
-    ).fetchone()
+    total, crossing = (
+        con.cursor()
+        .execute(
+            "SELECT coalesce(sum(pathways), 0), coalesce(sum(pathways) FILTER (WHERE "  # noqa: S608 (whitelisted)
+            "first_trust_code IS DISTINCT FROM treating_trust_code), 0) "
+            f"FROM {CACHE_DATABASE}.waits WHERE measure = 'treated' AND stop_month BETWEEN $start AND $end{where}",
+            params,
+        )
+        .fetchone()
+    )
     total, crossing = float(total), float(crossing)
     share = crossing / total * 100 if total else None
     if disclose:

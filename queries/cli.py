@@ -78,24 +78,49 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         con = _connect(args.db)
         if args.command == "values":
-            _print(indicators.indicator_values(con, indicator=args.indicator, period=args.period, by=args.by,
-                                               filters=_filters(args.filter) or None, disclose=args.disclose))
+            _print(
+                indicators.indicator_values(
+                    con,
+                    indicator=args.indicator,
+                    period=args.period,
+                    by=args.by,
+                    filters=_filters(args.filter) or None,
+                    disclose=args.disclose,
+                )
+            )
         elif args.command == "periods":
             _print(indicators.periods(con, args.indicator))
         elif args.command == "trend":
-            _print(indicators.trend(con, indicator=args.indicator, period_type=args.period_type, by=args.by,
-                                    filters=_filters(args.filter) or None, disclose=args.disclose))
+            _print(
+                indicators.trend(
+                    con,
+                    indicator=args.indicator,
+                    period_type=args.period_type,
+                    by=args.by,
+                    filters=_filters(args.filter) or None,
+                    disclose=args.disclose,
+                )
+            )
         elif args.command == "inequality":
-            _print(indicators.inequality(con, indicator=args.indicator, period=args.period,
-                                         deprivation=args.deprivation, disclose=args.disclose))
+            _print(
+                indicators.inequality(
+                    con,
+                    indicator=args.indicator,
+                    period=args.period,
+                    deprivation=args.deprivation,
+                    disclose=args.disclose,
+                )
+            )
         elif args.command == "calibrate":
             headlines = calibrate.headline_table(con)
             _print(headlines)
             print()
             _print(calibrate.gradient_table(con))
             off = headlines[~headlines["within"]]
-            print(f"\n{len(headlines) - len(off)} of {len(headlines)} headlines within "
-                  f"±{calibrate.TOLERANCE_PP:g} pp", file=sys.stderr)
+            print(
+                f"\n{len(headlines) - len(off)} of {len(headlines)} headlines within ±{calibrate.TOLERANCE_PP:g} pp",
+                file=sys.stderr,
+            )
         return 0
     except (indicators.QueryError, UnknownIndicator, argparse.ArgumentTypeError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -47,8 +47,10 @@ def is_suppressed(count: float | None) -> bool:
 def disclose_array(counts) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`disclose_count`: (disclosed values as float with NaN where hidden, suppressed mask)."""
     values = np.asarray(counts, dtype=object)
-    values = np.array([np.nan if v is None else v for v in values], dtype=float) if values.dtype == object else (
-        values.astype(float)
+    values = (
+        np.array([np.nan if v is None else v for v in values], dtype=float)
+        if values.dtype == object
+        else (values.astype(float))
     )
     whole = np.floor(values + 0.5)
     suppressed = (whole >= 1) & (whole <= SUPPRESS_UP_TO)

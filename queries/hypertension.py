@@ -64,9 +64,7 @@ def reference_areas(con: Any) -> dict[str, pd.DataFrame]:
     icb_code}``, each sorted by name.
     """
     cursor = con.cursor()
-    icbs = cursor.execute(
-        "SELECT icb_code, icb_short_name, icb_name FROM ref_icbs ORDER BY icb_short_name"
-    ).df()
+    icbs = cursor.execute("SELECT icb_code, icb_short_name, icb_name FROM ref_icbs ORDER BY icb_short_name").df()
     boroughs = cursor.execute(
         "SELECT borough_code, borough_name, icb_code FROM ref_boroughs ORDER BY borough_name"
     ).df()
@@ -153,8 +151,9 @@ def people_to_target(
     frames = []
     for indicator in CONTROL_INDICATORS:
         rows = raw[indicator][["area_code", "area_name", "numerator", "denominator"]]
-        frames.append(rows.rename(columns={"numerator": f"{indicator}_numerator",
-                                           "denominator": f"{indicator}_denominator"}))
+        frames.append(
+            rows.rename(columns={"numerator": f"{indicator}_numerator", "denominator": f"{indicator}_denominator"})
+        )
     detection = raw["hyp_detection_ratio"][["area_code", "area_name", "numerator", "denominator"]]
     frames.append(detection.rename(columns={"numerator": "recorded", "denominator": "expected"}))
     table = frames[0]
@@ -163,8 +162,15 @@ def people_to_target(
     count_columns = [c for c in table.columns if c not in ("area_code", "area_name")]
     table[count_columns] = table[count_columns].astype(float).fillna(0.0)
     table = table.sort_values("area_name", kind="stable").reset_index(drop=True)
-    london = pd.DataFrame([{"area_code": LONDON_CODE, "area_name": "London" if filters is None else "All selected",
-                            **table[count_columns].sum().to_dict()}])
+    london = pd.DataFrame(
+        [
+            {
+                "area_code": LONDON_CODE,
+                "area_name": "London" if filters is None else "All selected",
+                **table[count_columns].sum().to_dict(),
+            }
+        ]
+    )
     table = pd.concat([london, table], ignore_index=True)
 
     for indicator in CONTROL_INDICATORS:
@@ -203,7 +209,10 @@ def disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
     ] + [(["recorded", "expected"], ["estimated_undiagnosed", "to_detect_80"], ["detection_ratio"])]
     for counts, other_counts, derived in groups:
         part = disclosure.apply(
-            safe[counts + other_counts + derived], counts=counts, basis=counts, other_counts=other_counts,
+            safe[counts + other_counts + derived],
+            counts=counts,
+            basis=counts,
+            other_counts=other_counts,
             derived=derived,
         )
         hidden = part["suppressed"].to_numpy(dtype=bool)
@@ -212,9 +221,12 @@ def disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
     # The totals rest on both control measures: hidden if either is, else disclosed from the exact sum.
     control_hidden = np.zeros(len(safe), dtype=bool)
     for indicator in CONTROL_INDICATORS:
-        control_hidden |= table[[f"{indicator}_numerator", f"{indicator}_denominator"]].map(
-            disclosure.is_suppressed
-        ).any(axis=1).to_numpy()
+        control_hidden |= (
+            table[[f"{indicator}_numerator", f"{indicator}_denominator"]]
+            .map(disclosure.is_suppressed)
+            .any(axis=1)
+            .to_numpy()
+        )
     for ambition in ("77", "80"):
         column = f"control_to_{ambition}"
         safe[column] = [
@@ -243,8 +255,9 @@ def borough_comparison(
     london_rows = []
     for indicator in HYPERTENSION_INDICATORS:
         values = indicator_values(con, indicator=indicator, period=period, by=by, filters=filters, disclose=disclose)
-        london = indicator_values(con, indicator=indicator, period=period, by="london", filters=filters,
-                                  disclose=disclose)
+        london = indicator_values(
+            con, indicator=indicator, period=period, by="london", filters=filters, disclose=disclose
+        )
         columns = ["value", "ci_low", "ci_high", "numerator", "denominator", "comparison"]
         renamed = {c: f"{indicator}_{c}" for c in columns}
         part = values[["area_code", "area_name", *columns]].rename(columns=renamed)
@@ -266,7 +279,6 @@ def borough_comparison(
     return table
 
 
-
 def estimated_undiagnosed(
     con: Any, *, period: str | None = None, filters: dict[str, Any] | None = None, disclose: bool = True
 ) -> dict[str, float | None]:
@@ -275,8 +287,7 @@ def estimated_undiagnosed(
     Returns ``{"estimated_undiagnosed", "recorded", "expected"}``; each disclosed from its exact value
     when ``disclose`` (never a difference of rounded numbers).
     """
-    row = indicator_values(con, indicator="hyp_detection_ratio", period=period, filters=filters,
-                           disclose=False).iloc[0]
+    row = indicator_values(con, indicator="hyp_detection_ratio", period=period, filters=filters, disclose=False).iloc[0]
     exact = {
         "estimated_undiagnosed": max(float(row["denominator"]) - float(row["numerator"]), 0.0),
         "recorded": float(row["numerator"]),

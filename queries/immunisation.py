@@ -132,13 +132,15 @@ def headline(
     periods' values, and hidden when either is suppressed.
     """
     check_indicator(indicator)
-    current = indicator_values(con, indicator=indicator, period=period, by="london", filters=filters,
-                               disclose=disclose).iloc[0]
+    current = indicator_values(
+        con, indicator=indicator, period=period, by="london", filters=filters, disclose=disclose
+    ).iloc[0]
     before = previous_period(con, indicator=indicator, period=period)
     previous_value = None
     if before is not None:
-        row = indicator_values(con, indicator=indicator, period=before, by="london", filters=filters,
-                               disclose=disclose).iloc[0]
+        row = indicator_values(
+            con, indicator=indicator, period=before, by="london", filters=filters, disclose=disclose
+        ).iloc[0]
         previous_value = None if pd.isna(row["value"]) else float(row["value"])
     change = None
     if previous_value is not None and not pd.isna(current["value"]):
@@ -203,21 +205,32 @@ def uptake_by_age(
     children are hidden.
     """
     check_indicator(indicator)
-    return _memoised("uptake", con, (indicator, period, _frozen(filters), disclose),
-                     lambda: _uptake_by_age(con, indicator=indicator, period=period, filters=filters,
-                                            disclose=disclose))
+    return _memoised(
+        "uptake",
+        con,
+        (indicator, period, _frozen(filters), disclose),
+        lambda: _uptake_by_age(con, indicator=indicator, period=period, filters=filters, disclose=disclose),
+    )
 
 
-def _uptake_by_age(con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None,
-                   disclose: bool) -> pd.DataFrame:
+def _uptake_by_age(
+    con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None, disclose: bool
+) -> pd.DataFrame:
     spec = check_indicator(indicator)
     measures = _measure_rows(spec.id)
     cohort_age = measures[0][1]
     params: dict[str, Any] = {"indicator": spec.id, "period": period, "cohort_age": cohort_age}
     rule_rows = []
     for index, (_, _, vaccines, min_doses, valid_from, born_from, born_before) in enumerate(measures):
-        params.update({f"v{index}": list(vaccines), f"n{index}": min_doses, f"f{index}": valid_from,
-                       f"bf{index}": born_from, f"bb{index}": born_before})
+        params.update(
+            {
+                f"v{index}": list(vaccines),
+                f"n{index}": min_doses,
+                f"f{index}": valid_from,
+                f"bf{index}": born_from,
+                f"bb{index}": born_before,
+            }
+        )
         rule_rows.append(f"($v{index}, $n{index}, $f{index}, $bf{index}, $bb{index})")
     area_sql = _area_sql(filters, params)
     sql = f"""
@@ -273,8 +286,11 @@ def uptake_curves(
     """Uptake by age for an area and for London, stacked with a ``series`` column (area first)."""
     frames = []
     if area:
-        frames.append(uptake_by_age(con, indicator=indicator, period=period, filters=area, disclose=disclose)
-                      .assign(series=area_name or "Selected area"))
+        frames.append(
+            uptake_by_age(con, indicator=indicator, period=period, filters=area, disclose=disclose).assign(
+                series=area_name or "Selected area"
+            )
+        )
     frames.append(uptake_by_age(con, indicator=indicator, period=period, disclose=disclose).assign(series="London"))
     return pd.concat(frames, ignore_index=True)
 
@@ -331,9 +347,12 @@ def practice_comparison(
     ``period_id``, ``level`` and, on the practice rows, its ``rank`` among the borough's
     practices with a shown value (1 = highest) and ``ranked`` (how many were ranked).
     """
-    return _memoised("practice", con, (practice_code, period_type, disclose),
-                     lambda: _practice_comparison(con, practice_code=practice_code, period_type=period_type,
-                                                  disclose=disclose))
+    return _memoised(
+        "practice",
+        con,
+        (practice_code, period_type, disclose),
+        lambda: _practice_comparison(con, practice_code=practice_code, period_type=period_type, disclose=disclose),
+    )
 
 
 def _practice_comparison(con: Any, *, practice_code: str, period_type: str, disclose: bool) -> pd.DataFrame:
@@ -343,27 +362,55 @@ def _practice_comparison(con: Any, *, practice_code: str, period_type: str, disc
 
     def one_indicator(spec: Indicator) -> pd.DataFrame:
         period = period_for(con, indicator=spec.id, period_type=period_type)
-        practices = indicator_values(con, indicator=spec.id, period=period, by="practice",
-                                     filters={"borough": details["borough_code"]}, disclose=disclose)
+        practices = indicator_values(
+            con,
+            indicator=spec.id,
+            period=period,
+            by="practice",
+            filters={"borough": details["borough_code"]},
+            disclose=disclose,
+        )
         # Unfiltered, the borough rows carry London's value (same filters: none) in london_value.
         boroughs = indicator_values(con, indicator=spec.id, period=period, by="borough", disclose=disclose)
-        pcn = indicator_values(con, indicator=spec.id, period=period, by="pcn",
-                               filters={"pcn": details["pcn_code"]}, disclose=disclose)
+        pcn = indicator_values(
+            con, indicator=spec.id, period=period, by="pcn", filters={"pcn": details["pcn_code"]}, disclose=disclose
+        )
         ranked = practices[~practices["suppressed"].astype(bool) & practices["value"].notna()].copy()
         ranked["rank"] = pd.to_numeric(ranked["value"]).rank(ascending=False, method="min")
         own = practices[practices["area_code"] == practice_code].copy()
         if own.empty:  # no child of the practice in this cohort: an empty row, not a missing one
-            own = pd.DataFrame([{"indicator_id": spec.id, "period_id": period, "area_code": practice_code,
-                                 "area_name": details["practice_name"], "numerator": 0.0, "denominator": 0.0,
-                                 "suppressed": False, "comparison": "not compared"}])
+            own = pd.DataFrame(
+                [
+                    {
+                        "indicator_id": spec.id,
+                        "period_id": period,
+                        "area_code": practice_code,
+                        "area_name": details["practice_name"],
+                        "numerator": 0.0,
+                        "denominator": 0.0,
+                        "suppressed": False,
+                        "comparison": "not compared",
+                    }
+                ]
+            )
         own["rank"] = own["area_code"].map(dict(zip(ranked["area_code"], ranked["rank"], strict=True)))
         own["ranked"] = len(ranked)
         london_value = boroughs["london_value"].dropna()
-        london = pd.DataFrame([{"indicator_id": spec.id, "period_id": period, "area_code": LONDON_CODE,
-                                "area_name": "London", "value": london_value.iloc[0] if len(london_value) else None,
-                                "numerator": boroughs["numerator"].sum(min_count=1) if not disclose else None,
-                                "denominator": boroughs["denominator"].sum(min_count=1) if not disclose else None,
-                                "suppressed": london_value.empty, "comparison": "not compared"}])
+        london = pd.DataFrame(
+            [
+                {
+                    "indicator_id": spec.id,
+                    "period_id": period,
+                    "area_code": LONDON_CODE,
+                    "area_name": "London",
+                    "value": london_value.iloc[0] if len(london_value) else None,
+                    "numerator": boroughs["numerator"].sum(min_count=1) if not disclose else None,
+                    "denominator": boroughs["denominator"].sum(min_count=1) if not disclose else None,
+                    "suppressed": london_value.empty,
+                    "comparison": "not compared",
+                }
+            ]
+        )
         parts = [
             own.assign(level="Practice"),
             pcn[pcn["area_code"] == details["pcn_code"]].assign(level="PCN"),
@@ -385,8 +432,9 @@ def practice_ranking(
 ) -> pd.DataFrame:
     """Every practice of a borough for one indicator (the engine's rows), for a ranked chart with CIs."""
     check_indicator(indicator)
-    return indicator_values(con, indicator=indicator, period=period, by="practice",
-                            filters={"borough": borough_code}, disclose=disclose)
+    return indicator_values(
+        con, indicator=indicator, period=period, by="practice", filters={"borough": borough_code}, disclose=disclose
+    )
 
 
 def extract_date(con: Any) -> dt.date:
@@ -432,26 +480,39 @@ def practice_comparison_wide(frame: pd.DataFrame) -> pd.DataFrame:
     for indicator_id, block in frame.groupby("indicator_id", sort=False):
         by_level = {str(level): row for level, row in zip(block["level"], block.to_dict("records"), strict=True)}
         own = practice.loc[indicator_id]
-        rows.append({
-            "indicator_id": indicator_id,
-            "title": own["title"],
-            "period_id": own["period_id"],
-            "practice_value": own.get("value"),
-            "ci_low": own.get("ci_low"),
-            "ci_high": own.get("ci_high"),
-            "vaccinated": own.get("numerator"),
-            "children": own.get("denominator"),
-            "children_short": own.get("patients_to_target"),
-            "rank": own.get("rank"),
-            "ranked": own.get("ranked"),
-            "comparison": own.get("comparison"),
-            "pcn_value": by_level.get("PCN", {}).get("value"),
-            "borough_value": by_level.get("Borough", {}).get("value"),
-            "london_value": by_level.get("London", {}).get("value"),
-            "suppressed": bool(own.get("suppressed")),
-        })
+        rows.append(
+            {
+                "indicator_id": indicator_id,
+                "title": own["title"],
+                "period_id": own["period_id"],
+                "practice_value": own.get("value"),
+                "ci_low": own.get("ci_low"),
+                "ci_high": own.get("ci_high"),
+                "vaccinated": own.get("numerator"),
+                "children": own.get("denominator"),
+                "children_short": own.get("patients_to_target"),
+                "rank": own.get("rank"),
+                "ranked": own.get("ranked"),
+                "comparison": own.get("comparison"),
+                "pcn_value": by_level.get("PCN", {}).get("value"),
+                "borough_value": by_level.get("Borough", {}).get("value"),
+                "london_value": by_level.get("London", {}).get("value"),
+                "suppressed": bool(own.get("suppressed")),
+            }
+        )
     wide = pd.DataFrame(rows)
-    for column in ("practice_value", "ci_low", "ci_high", "vaccinated", "children", "children_short", "rank",
-                   "ranked", "pcn_value", "borough_value", "london_value"):
+    for column in (
+        "practice_value",
+        "ci_low",
+        "ci_high",
+        "vaccinated",
+        "children",
+        "children_short",
+        "rank",
+        "ranked",
+        "pcn_value",
+        "borough_value",
+        "london_value",
+    ):
         wide[column] = pd.to_numeric(wide[column], errors="coerce")
     return wide

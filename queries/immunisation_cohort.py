@@ -35,7 +35,7 @@ from security.roles import RowScope
 
 MISSING_DOSES = {
     "polio_booster": "No polio-containing booster (fewer than 4 polio doses; due 3y4m, 18 m if born from Jul 2024, "
-                     "age 1+ during the 2022 campaign)",
+    "age 1+ during the 2022 campaign)",
     "mmr1": "MMR1 missing (no MMR/MMRV on or after the 1st birthday)",
     "mmr2": "MMR2 missing (fewer than 2 MMR/MMRV doses; due 3y4m, or 18 m if born from Jul 2024)",
     "6in1": "Incomplete 6-in-1 (fewer than 3 doses)",
@@ -85,8 +85,10 @@ class CohortCriteria:
 
     def describe(self) -> dict[str, Any]:
         """The criteria as plain values (for the audit log and CSV names)."""
-        return {k: (v.isoformat() if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (v.isoformat() if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 def _age_sql(birth: str, day: str, unit: str) -> str:
@@ -110,9 +112,11 @@ def _scope_sql(scope: RowScope | None, params: dict[str, Any]) -> str:
     if scope is None:
         return ""
     clauses = []
-    for key, column, codes in (("scope_practices", "practice_code", scope.practice_codes),
-                               ("scope_boroughs", "borough_code", scope.borough_codes),
-                               ("scope_icbs", "icb_code", scope.icb_codes)):
+    for key, column, codes in (
+        ("scope_practices", "practice_code", scope.practice_codes),
+        ("scope_boroughs", "borough_code", scope.borough_codes),
+        ("scope_icbs", "icb_code", scope.icb_codes),
+    ):
         if codes:
             params[key] = list(codes)
             clauses.append(f"list_contains(${key}, d.{column})")
@@ -169,8 +173,9 @@ def _dose_params() -> dict[str, Any]:
 
 def cache_window(con: Any) -> tuple[dt.date, dt.date]:
     """Birth dates (exclusive bounds) of the children held by the per-process cache."""
-    latest = dt.date.fromisoformat(con.cursor().execute("SELECT value FROM meta WHERE key = 'extract_date'")
-                                   .fetchone()[0])
+    latest = dt.date.fromisoformat(
+        con.cursor().execute("SELECT value FROM meta WHERE key = 'extract_date'").fetchone()[0]
+    )
     return _minus_years(latest, CACHE_YEARS) - dt.timedelta(days=1), latest + dt.timedelta(days=1)
 
 
@@ -184,12 +189,16 @@ def ensure_cache(con: Any) -> tuple[dt.date, dt.date]:
     window = cache_window(con)
     cursor = con.cursor()
     with _cache_lock:
-        attached = cursor.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
-                                  [CACHE_DATABASE, "child_doses"]).fetchone()[0]
+        attached = cursor.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+            [CACHE_DATABASE, "child_doses"],
+        ).fetchone()[0]
         if not attached:
             cursor.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {CACHE_DATABASE} (READ_WRITE)")
-            cursor.execute(f"CREATE TABLE {CACHE_TABLE} AS {_CACHE_SQL}",  # noqa: S608 (module constants)
-                           {"window_from": window[0], "window_to": window[1], **_dose_params()})
+            cursor.execute(
+                f"CREATE TABLE {CACHE_TABLE} AS {_CACHE_SQL}",  # noqa: S608 (module constants)
+                {"window_from": window[0], "window_to": window[1], **_dose_params()},
+            )
     return window
 
 
@@ -218,13 +227,17 @@ def _cohort_sql(
     if cached is not None and cached[0] <= born_after and born_by <= cached[1]:
         source = f"SELECT * FROM {CACHE_TABLE}"  # noqa: S608 (module constant)
     else:
-        source = (f"SELECT *, CAST(NULL AS DATE) AS last_contact FROM ({_CHILD_DOSES_SQL})"  # noqa: S608
-                  .replace("$window_from", "$born_after").replace("$window_to", "$born_by"))
+        source = f"SELECT *, CAST(NULL AS DATE) AS last_contact FROM ({_CHILD_DOSES_SQL})".replace(  # noqa: S608
+            "$window_from", "$born_after"
+        ).replace("$window_to", "$born_by")
         params.update(_dose_params())
     where = []
-    for key, column, values in (("boroughs", "borough_code", criteria.boroughs), ("pcns", "pcn_code", criteria.pcns),
-                                ("practices", "practice_code", criteria.practices),
-                                ("ethnicity", "ethnicity_group", criteria.ethnicity_groups)):
+    for key, column, values in (
+        ("boroughs", "borough_code", criteria.boroughs),
+        ("pcns", "pcn_code", criteria.pcns),
+        ("practices", "practice_code", criteria.practices),
+        ("ethnicity", "ethnicity_group", criteria.ethnicity_groups),
+    ):
         if values:
             params[key] = list(values)
             if key == "ethnicity" and "Not stated" in values:
@@ -246,9 +259,9 @@ def _cohort_sql(
         "6in1": f"(c.age_months >= 4 AND {lacks('c.six_in_one_3rd')})",
         "mmr1": f"(c.age_months >= 12 AND {lacks('c.measles_1st')})",
         "mmr2": "(c.age_months >= CASE WHEN c.birth_date >= $new_schedule THEN 18 ELSE 40 END "
-                f"AND {lacks('c.measles_2nd')})",
+        f"AND {lacks('c.measles_2nd')})",
         "polio_booster": "(c.age_months >= CASE WHEN $as_at BETWEEN $campaign_start AND $campaign_end THEN 12 "
-                         f"WHEN c.birth_date >= $new_schedule THEN 18 ELSE 40 END AND {lacks('c.polio_4th')})",
+        f"WHEN c.birth_date >= $new_schedule THEN 18 ELSE 40 END AND {lacks('c.polio_4th')})",
     }
     joiner = " OR " if criteria.match == "any" else " AND "
     selected = joiner.join(f"missing_{key}" for key in criteria.missing) if criteria.missing else "TRUE"
@@ -304,8 +317,10 @@ def cohort_summary(
     """
     sql, params = _cohort_sql(criteria, scope, ensure_cache(con))
     missing_sums = ", ".join(f"sum(CAST(missing_{key} AS INTEGER)) AS missing_{key}" for key in MISSING_DOSES)
-    grouped = con.cursor().execute(
-        f"""
+    grouped = (
+        con.cursor()
+        .execute(
+            f"""
         WITH found AS ({sql})
         SELECT GROUPING(borough_code) AS g_borough, GROUPING(practice_code) AS g_practice,
                GROUPING(age_years) AS g_age, GROUPING(lsoa21_code) AS g_lsoa,
@@ -313,16 +328,21 @@ def cohort_summary(
         FROM found
         GROUP BY GROUPING SETS ((), (borough_code), (practice_code), (age_years), (lsoa21_code))
         """,  # noqa: S608 (built from module constants)
-        params,
-    ).df()
+            params,
+        )
+        .df()
+    )
     total_row = grouped[(grouped[["g_borough", "g_practice", "g_age", "g_lsoa"]] == 1).all(axis=1)]
     total = float(total_row["children"].iloc[0]) if len(total_row) else 0.0
-    missing = pd.DataFrame({
-        "dose": list(MISSING_DOSES),
-        "label": [SHORT_NAMES[k] for k in MISSING_DOSES],
-        "children": [float(total_row[f"missing_{k}"].fillna(0).iloc[0]) if len(total_row) else 0.0
-                     for k in MISSING_DOSES],
-    })
+    missing = pd.DataFrame(
+        {
+            "dose": list(MISSING_DOSES),
+            "label": [SHORT_NAMES[k] for k in MISSING_DOSES],
+            "children": [
+                float(total_row[f"missing_{k}"].fillna(0).iloc[0]) if len(total_row) else 0.0 for k in MISSING_DOSES
+            ],
+        }
+    )
     names = _names(con)
 
     def part(flag: str, column: str) -> pd.DataFrame:
@@ -397,7 +417,10 @@ def cohort_patients(
     )
     # The cache's last contact holds every record, so it is right only on (or after) the extract date.
     cached_contacts = CACHE_TABLE in sql and criteria.as_at >= window[1] - dt.timedelta(days=1)
-    contacts = "SELECT patient_id, cached_last_contact AS last_contact FROM page" if cached_contacts else """
+    contacts = (
+        "SELECT patient_id, cached_last_contact AS last_contact FROM page"
+        if cached_contacts
+        else """
             SELECT patient_id, max(day) AS last_contact FROM (
                 SELECT patient_id, vaccination_date AS day FROM immunisations
                  WHERE patient_id IN (SELECT patient_id FROM page) AND vaccination_date <= $as_at
@@ -411,8 +434,11 @@ def cohort_patients(
                 SELECT patient_id, admission_date FROM hospital_episodes
                  WHERE patient_id IN (SELECT patient_id FROM page) AND admission_date <= $as_at
             ) GROUP BY patient_id"""
-    page = con.cursor().execute(
-        f"""
+    )
+    page = (
+        con.cursor()
+        .execute(
+            f"""
         WITH found AS ({sql}),
         page AS (
             SELECT * FROM found ORDER BY practice_code, birth_date, patient_id LIMIT $limit OFFSET $offset
@@ -425,8 +451,10 @@ def cohort_patients(
         LEFT JOIN ref_practices AS r USING (practice_code)
         ORDER BY p.practice_code, p.birth_date, p.patient_id
         """,  # noqa: S608 (built from module constants)
-        params,
-    ).df()
+            params,
+        )
+        .df()
+    )
     # The total is counted on its own: a window count over the whole cohort would defeat the top-N sort.
     short_page = 0 < len(page) < limit or (len(page) == 0 and offset == 0)
     total = len(page) + offset if short_page else _count(con, criteria, scope)
@@ -449,10 +477,15 @@ def geography_options(con: Any) -> dict[str, pd.DataFrame]:
     """Boroughs, PCNs and practices (code, name, and parents) for the finder's pickers, by name."""
     cursor = con.cursor()
     return {
-        "borough": cursor.execute("SELECT borough_code AS code, borough_name AS name FROM ref_boroughs "
-                                  "ORDER BY borough_name").df(),
-        "pcn": cursor.execute("SELECT pcn_code AS code, any_value(pcn_name) AS name, any_value(borough_code) "
-                              "AS borough_code FROM ref_practices GROUP BY pcn_code ORDER BY name").df(),
-        "practice": cursor.execute("SELECT practice_code AS code, practice_name AS name, pcn_code, borough_code "
-                                   "FROM ref_practices ORDER BY practice_name, practice_code").df(),
+        "borough": cursor.execute(
+            "SELECT borough_code AS code, borough_name AS name FROM ref_boroughs ORDER BY borough_name"
+        ).df(),
+        "pcn": cursor.execute(
+            "SELECT pcn_code AS code, any_value(pcn_name) AS name, any_value(borough_code) "
+            "AS borough_code FROM ref_practices GROUP BY pcn_code ORDER BY name"
+        ).df(),
+        "practice": cursor.execute(
+            "SELECT practice_code AS code, practice_name AS name, pcn_code, borough_code "
+            "FROM ref_practices ORDER BY practice_name, practice_code"
+        ).df(),
     }

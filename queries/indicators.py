@@ -55,14 +55,19 @@ _SEX_NAMES = {"F": "Female", "M": "Male", "U": "Unknown"}
 DIMENSIONS: dict[str, Dimension] = {
     "london": Dimension(None, True, True, label="London"),
     "icb": Dimension("icb_code", True, True, "SELECT icb_code, icb_short_name FROM ref_icbs", "ICB"),
-    "borough": Dimension("borough_code", True, True, "SELECT borough_code, borough_name FROM ref_boroughs",
-                         "Borough"),
+    "borough": Dimension("borough_code", True, True, "SELECT borough_code, borough_name FROM ref_boroughs", "Borough"),
     "pcn": Dimension("pcn_code", True, False, "SELECT DISTINCT pcn_code, pcn_name FROM ref_practices", "PCN"),
-    "practice": Dimension("practice_code", True, False, "SELECT practice_code, practice_name FROM ref_practices",
-                          "Practice"),
+    "practice": Dimension(
+        "practice_code", True, False, "SELECT practice_code, practice_name FROM ref_practices", "Practice"
+    ),
     "lsoa": Dimension("lsoa21_code", False, True, "SELECT lsoa21_code, lsoa21_name FROM ref_lsoa21", "LSOA"),
-    "residence_borough": Dimension("residence_borough_code", False, True,
-                                   "SELECT borough_code, borough_name FROM ref_boroughs", "Borough of residence"),
+    "residence_borough": Dimension(
+        "residence_borough_code",
+        False,
+        True,
+        "SELECT borough_code, borough_name FROM ref_boroughs",
+        "Borough of residence",
+    ),
     "imd_quintile_national": Dimension("imd_quintile_national", True, True, label="IMD quintile (national)"),
     "imd_quintile_london": Dimension("imd_quintile_london", True, True, label="IMD quintile (London)"),
     "imd_decile_national": Dimension("imd_decile_national", False, True, label="IMD decile (national)"),
@@ -185,9 +190,13 @@ def _period_table(con: Any) -> dict[str, tuple[str, Any, Any, str]]:
     """period_id -> (period_type, start_date, end_date, label), newest first (read once per connection)."""
     cached = _cache.get(con)
     if "periods" not in cached:
-        rows = _cursor(con).execute(
-            "SELECT period_id, period_type, start_date, end_date, label FROM ind_period ORDER BY end_date DESC"
-        ).fetchall()
+        rows = (
+            _cursor(con)
+            .execute(
+                "SELECT period_id, period_type, start_date, end_date, label FROM ind_period ORDER BY end_date DESC"
+            )
+            .fetchall()
+        )
         cached["periods"] = {row[0]: tuple(row[1:]) for row in rows}
     return cached["periods"]
 
@@ -258,8 +267,12 @@ def _aggregate(
         empty = np.array([], dtype=object)
         return empty, empty.copy(), np.array([], dtype=float), np.array([], dtype=float)
     code1, code2, numerator, denominator = zip(*rows, strict=True)
-    return (np.array(code1, dtype=object), np.array(code2, dtype=object),
-            np.array(numerator, dtype=float), np.array(denominator, dtype=float))
+    return (
+        np.array(code1, dtype=object),
+        np.array(code2, dtype=object),
+        np.array(numerator, dtype=float),
+        np.array(denominator, dtype=float),
+    )
 
 
 def _names(con: Any, dim: str) -> dict[str, str]:
@@ -297,15 +310,17 @@ def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray)
     }
 
 
-def _compare(spec: Indicator, low: np.ndarray, high: np.ndarray, benchmark: float,
-             denominator: np.ndarray) -> np.ndarray:
+def _compare(
+    spec: Indicator, low: np.ndarray, high: np.ndarray, benchmark: float, denominator: np.ndarray
+) -> np.ndarray:
     """Better / similar / worse than London by the 95 % interval and the indicator's polarity."""
     if spec.polarity == "none" or math.isnan(benchmark):
         return np.full(len(low), "not compared", dtype=object)
     above, below = low > benchmark, high < benchmark
     high_good = spec.polarity == "high"
-    result = np.select([above, below], ["better" if high_good else "worse", "worse" if high_good else "better"],
-                       default="similar").astype(object)
+    result = np.select(
+        [above, below], ["better" if high_good else "worse", "worse" if high_good else "better"], default="similar"
+    ).astype(object)
     result[~(denominator > 0) | np.isnan(low) | np.isnan(high)] = "not compared"
     return result
 
@@ -376,8 +391,9 @@ def indicator_values(
     columns["patients_to_target"] = _patients_to_target(spec, numerator, denominator)
     columns["suppressed"] = np.zeros(count, dtype=bool)
     if disclose:
-        columns = disclosure.apply_arrays(columns, other_counts=["patients_to_target"],
-                                          derived=_DERIVED + ["comparison"])
+        columns = disclosure.apply_arrays(
+            columns, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison"]
+        )
         columns["comparison"][columns["suppressed"]] = "not compared"
     return pd.DataFrame({name: columns[name] for name in OUTPUT_COLUMNS})
 
@@ -440,12 +456,27 @@ def trend(
         series = series.join(pd.concat(spc_frames))
     if disclose:
         totals = series.groupby("period_id")[["numerator", "denominator"]].sum()
-        london_suppressed = totals.index[disclosure.disclose_array(totals["numerator"])[1]
-                                         | disclosure.disclose_array(totals["denominator"])[1]]
-        spc_columns = [c for c in ("centre", "lower_limit", "upper_limit", "outside_limits", "shift", "trend",
-                                   "two_of_three", "special_cause", "variation") if c in series]
-        series = disclosure.apply(series, other_counts=["patients_to_target"],
-                                  derived=_DERIVED + ["comparison"] + spc_columns)
+        london_suppressed = totals.index[
+            disclosure.disclose_array(totals["numerator"])[1] | disclosure.disclose_array(totals["denominator"])[1]
+        ]
+        spc_columns = [
+            c
+            for c in (
+                "centre",
+                "lower_limit",
+                "upper_limit",
+                "outside_limits",
+                "shift",
+                "trend",
+                "two_of_three",
+                "special_cause",
+                "variation",
+            )
+            if c in series
+        ]
+        series = disclosure.apply(
+            series, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison"] + spc_columns
+        )
         series["comparison"] = series["comparison"].where(series["comparison"].notna(), "not compared")
         series["london_value"] = series["london_value"].astype(object)
         series.loc[series["period_id"].isin(london_suppressed), "london_value"] = None
@@ -487,20 +518,26 @@ def funnel_limits(
         den = points["denominator"].to_numpy()
         proportion = points["value"].to_numpy() / spec.scale
         if spec.unit == "ratio":
-            bounds = {q: poisson.ppf(q, den * p0) / np.where(den > 0, den, np.nan) for q in (0.001, 0.025, 0.975,
-                                                                                            0.999)}
+            bounds = {
+                q: poisson.ppf(q, den * p0) / np.where(den > 0, den, np.nan) for q in (0.001, 0.025, 0.975, 0.999)
+            }
         else:
             bounds = {q: stats.binomial_funnel_limit(den, p0, q) for q in (0.001, 0.025, 0.975, 0.999)}
         points["funnel"] = np.select(
-            [proportion > bounds[0.999], proportion > bounds[0.975], proportion < bounds[0.001],
-             proportion < bounds[0.025]],
+            [
+                proportion > bounds[0.999],
+                proportion > bounds[0.975],
+                proportion < bounds[0.001],
+                proportion < bounds[0.025],
+            ],
             ["above 99.8", "above 95", "below 99.8", "below 95"],
             default="within",
         )
         points.loc[points["denominator"] <= 0, "funnel"] = None
     if disclose:
-        points = disclosure.apply(points, other_counts=["patients_to_target"],
-                                  derived=_DERIVED + ["comparison", "funnel"])
+        points = disclosure.apply(
+            points, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison", "funnel"]
+        )
         points["comparison"] = points["comparison"].where(points["comparison"].notna(), "not compared")
         if disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den):
             p0 = float("nan")
@@ -565,11 +602,15 @@ def inequality(
         q1 = by_quintile.loc[1] if 1 in by_quintile.index else pd.Series({"numerator": 0.0, "denominator": 0.0})
         q5 = by_quintile.loc[5] if 5 in by_quintile.index else pd.Series({"numerator": 0.0, "denominator": 0.0})
         if spec.unit == "percent":
-            gap, gap_low, gap_high = stats.difference_interval(q5["numerator"], q5["denominator"],
-                                                               q1["numerator"], q1["denominator"])
+            gap, gap_low, gap_high = stats.difference_interval(
+                q5["numerator"], q5["denominator"], q1["numerator"], q1["denominator"]
+            )
         else:
-            gap = (q5["numerator"] / q5["denominator"] - q1["numerator"] / q1["denominator"]
-                   if q1["denominator"] and q5["denominator"] else np.nan)
+            gap = (
+                q5["numerator"] / q5["denominator"] - q1["numerator"] / q1["denominator"]
+                if q1["denominator"] and q5["denominator"]
+                else np.nan
+            )
             gap_low = gap_high = np.nan
         total_den = float(group["denominator"].sum())
         row = {
@@ -599,12 +640,20 @@ def inequality(
     result.insert(0, "indicator_id", spec.id)
     if disclose and len(result):
         # The SII rests on the area's whole denominator; the gap on the two extreme quintiles.
-        result = disclosure.apply(result, counts=["denominator"], basis=["denominator"],
-                                  derived=["sii", "sii_low", "sii_high", "rii", "rii_low", "rii_high"])
+        result = disclosure.apply(
+            result,
+            counts=["denominator"],
+            basis=["denominator"],
+            derived=["sii", "sii_low", "sii_high", "rii", "rii_low", "rii_high"],
+        )
         sii_suppressed = result["suppressed"].to_numpy(dtype=bool)
         result = result.drop(columns="suppressed")
         quintile_counts = ["q1_numerator", "q1_denominator", "q5_numerator", "q5_denominator"]
-        result = disclosure.apply(result, counts=quintile_counts, basis=quintile_counts,
-                                  derived=["q1_value", "q5_value", "gap", "gap_low", "gap_high"])
+        result = disclosure.apply(
+            result,
+            counts=quintile_counts,
+            basis=quintile_counts,
+            derived=["q1_value", "q5_value", "gap", "gap_low", "gap_high"],
+        )
         result["suppressed"] = result["suppressed"].to_numpy(dtype=bool) | sii_suppressed
     return result

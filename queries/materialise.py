@@ -211,8 +211,9 @@ def build_periods(extract_date: dt.date) -> pd.DataFrame:
             ends.append(month_end)
         month_start = _add_months(month_start, -1)
     for end in ends:
-        rows.append((f"R12 to {end.isoformat()}", "r12", _twelve_months_before(end) + day, end,
-                     f"12 months to {end:%d %b %Y}"))
+        rows.append(
+            (f"R12 to {end.isoformat()}", "r12", _twelve_months_before(end) + day, end, f"12 months to {end:%d %b %Y}")
+        )
     if extract_date >= POLIO_CAMPAIGN_END:
         rows.append(("polio-2022", "campaign", POLIO_CAMPAIGN_START, POLIO_CAMPAIGN_END, "Polio booster 2022-23"))
     return pd.DataFrame(rows, columns=["period_id", "period_type", "start_date", "end_date", "label"])
@@ -638,8 +639,14 @@ _LSOA_DIMS = (
 )
 # Coarser cubes summed from the practice cube, so the commonest calls scan far fewer rows.
 _AREA_DIMS = ("practice_code", "pcn_code", "borough_code", "icb_code")
-_BOROUGH_KEY_DIMS = ("borough_code", "icb_code", "imd_quintile_national", "imd_quintile_london", "ethnicity_group",
-                     "sex")
+_BOROUGH_KEY_DIMS = (
+    "borough_code",
+    "icb_code",
+    "imd_quintile_national",
+    "imd_quintile_london",
+    "ethnicity_group",
+    "sex",
+)
 _BOROUGH_DIMS = (*_BOROUGH_KEY_DIMS, "age_band")
 _PRACTICE_EQUITY_DIMS = _PRACTICE_DIMS  # the practice cube without age bands
 CUBES = {
@@ -725,8 +732,9 @@ def _cube_key_sql() -> list[str]:
 
 def _age_band_index_sql(column: str) -> str:
     """The age band as a small integer (its position in ``AGE_BANDS``), cheaper to group and sort than text."""
-    cases = " ".join(f"WHEN {column} BETWEEN {low} AND {high} THEN {index}"
-                     for index, (low, high, _) in enumerate(AGE_BANDS))
+    cases = " ".join(
+        f"WHEN {column} BETWEEN {low} AND {high} THEN {index}" for index, (low, high, _) in enumerate(AGE_BANDS)
+    )
     return f"CAST(CASE {cases} END AS TINYINT)"
 
 
@@ -788,8 +796,7 @@ def _write_cube_sql(name: str, dims: tuple[str, ...], fine_key: str, key: str, *
     key_dims = f"_{fine_key}_dims"
     band = ", a.age_band" if age_band else ""
     if key == fine_key and age_band:
-        summed = f"SELECT a.slice, a.cube_key{band}, a.numerator, a.denominator, a.units " \
-                 f"FROM _agg_{fine_key} AS a"  # noqa: S608 (identifiers are module constants)
+        summed = f"SELECT a.slice, a.cube_key{band}, a.numerator, a.denominator, a.units FROM _agg_{fine_key} AS a"  # noqa: S608 (identifiers are module constants)
     else:
         summed = f"""SELECT a.slice, k.{key} AS cube_key{band},
                sum(a.numerator) AS numerator, sum(a.denominator) AS denominator, CAST(sum(a.units) AS BIGINT) AS units
@@ -813,16 +820,25 @@ def _cube_sql() -> list[tuple[str, str]]:
         *(("cube keys", sql) for sql in _cube_key_sql()),
         ("cubes: practice aggregate", _aggregate_sql("practice_key")),
         ("cubes: LSOA aggregate", _aggregate_sql("lsoa_key")),
-        ("cubes: ind_cube_practice", _write_cube_sql("ind_cube_practice", _PRACTICE_DIMS, "practice_key",
-                                                     "practice_key", age_band=True)),
-        ("cubes: ind_cube_lsoa", _write_cube_sql("ind_cube_lsoa", _LSOA_DIMS, "lsoa_key", "lsoa_key",
-                                                 age_band=True)),
-        ("cubes: ind_cube_practice_equity", _write_cube_sql("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS,
-                                                            "practice_key", "practice_key", age_band=False)),
-        ("cubes: ind_cube_borough", _write_cube_sql("ind_cube_borough", _BOROUGH_KEY_DIMS, "practice_key",
-                                                    "borough_key", age_band=True)),
-        ("cubes: ind_cube_area", _write_cube_sql("ind_cube_area", _AREA_DIMS, "practice_key", "area_key",
-                                                 age_band=False)),
+        (
+            "cubes: ind_cube_practice",
+            _write_cube_sql("ind_cube_practice", _PRACTICE_DIMS, "practice_key", "practice_key", age_band=True),
+        ),
+        ("cubes: ind_cube_lsoa", _write_cube_sql("ind_cube_lsoa", _LSOA_DIMS, "lsoa_key", "lsoa_key", age_band=True)),
+        (
+            "cubes: ind_cube_practice_equity",
+            _write_cube_sql(
+                "ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS, "practice_key", "practice_key", age_band=False
+            ),
+        ),
+        (
+            "cubes: ind_cube_borough",
+            _write_cube_sql("ind_cube_borough", _BOROUGH_KEY_DIMS, "practice_key", "borough_key", age_band=True),
+        ),
+        (
+            "cubes: ind_cube_area",
+            _write_cube_sql("ind_cube_area", _AREA_DIMS, "practice_key", "area_key", age_band=False),
+        ),
     ]
 
 
@@ -888,4 +904,3 @@ def _write_registry(con: duckdb.DuckDBPyConnection) -> None:
         f"INSERT INTO ind_registry VALUES ({', '.join('?' for _ in columns)})",  # noqa: S608 (identifiers are module constants)
         [tuple(None if v is None else str(v) for v in row) for row in frame.itertuples(index=False, name=None)],
     )
-

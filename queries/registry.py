@@ -70,9 +70,7 @@ class Indicator:
         return 100.0 if self.unit == "percent" else 1.0
 
 
-def _cover(
-    id: str, title: str, numerator: str, cohort: str, source: str = COVER_SOURCE, notes: str = ""
-) -> Indicator:
+def _cover(id: str, title: str, numerator: str, cohort: str, source: str = COVER_SOURCE, notes: str = "") -> Indicator:
     return Indicator(
         id=id,
         title=title,
@@ -104,37 +102,82 @@ _QOF_DENOMINATOR_NOTE = (
 
 INDICATORS: tuple[Indicator, ...] = (
     # ---------------------------------------------------------------- immunisation (COVER)
-    _cover("cover_12m_6in1", "6-in-1 (3 doses) by 12 months", "3 or more 6-in-1 doses before the 1st birthday",
-           "1st birthday"),
-    _cover("cover_12m_pcv", "PCV (1 dose) by 12 months", "1 or more PCV doses before the 1st birthday",
-           "1st birthday"),
-    _cover("cover_12m_menb", "MenB (2 doses) by 12 months", "2 or more MenB doses before the 1st birthday",
-           "1st birthday"),
-    _cover("cover_12m_rota", "Rotavirus (2 doses) by 12 months", "2 rotavirus doses before the 1st birthday",
-           "1st birthday", notes="COVER 'rotavirus' taken as the completed 2-dose course ([?] in the spec)."),
-    _cover("cover_24m_6in1", "6-in-1 (3 doses) by 24 months", "3 or more 6-in-1 doses before the 2nd birthday",
-           "2nd birthday"),
-    _cover("cover_24m_mmr1", "MMR1 by 24 months",
-           "A measles-containing dose (MMR or MMRV) on or after the 1st birthday and before the 2nd", "2nd birthday",
-           notes="Doses before the 1st birthday are not valid schedule doses and are not counted."),
-    _cover("cover_24m_pcv_booster", "PCV booster by 24 months",
-           "A PCV dose on or after the 1st birthday and before the 2nd", "2nd birthday"),
-    _cover("cover_24m_menb_booster", "MenB booster by 24 months",
-           "A MenB dose on or after the 1st birthday and before the 2nd", "2nd birthday"),
-    _cover("cover_24m_hibmenc", "Hib booster (Hib/MenC) by 24 months",
-           "Born before 1 Jul 2024: a Hib/MenC dose on or after the 1st birthday and before the 2nd. Born on or "
-           "after 1 Jul 2024 (no Hib/MenC): a 6-in-1 dose on or after the 1st birthday (the 18-month Hib booster)",
-           "2nd birthday", source=COVER_SOURCE + " [IMM-ANNEXA]",
-           notes="UKHSA's revised 24-month measures for the new schedule are unconfirmed ([?] §1.2); the 18-month "
-                 "6-in-1 dose stands in for the withdrawn Hib/MenC booster."),
-    _cover("cover_5y_6in1", "6-in-1 primary (3 doses) by 5 years", "3 or more 6-in-1 doses before the 5th birthday",
-           "5th birthday"),
-    _cover("cover_5y_mmr1", "MMR1 by 5 years",
-           "A measles-containing dose on or after the 1st birthday and before the 5th", "5th birthday"),
-    _cover("cover_5y_mmr2", "MMR2 by 5 years",
-           "2 measles-containing doses on or after the 1st birthday and before the 5th", "5th birthday"),
-    _cover("cover_5y_4in1", "Pre-school booster (dTaP/IPV) by 5 years",
-           "A 4-in-1 (dTaP/IPV) dose before the 5th birthday", "5th birthday"),
+    _cover(
+        "cover_12m_6in1",
+        "6-in-1 (3 doses) by 12 months",
+        "3 or more 6-in-1 doses before the 1st birthday",
+        "1st birthday",
+    ),
+    _cover("cover_12m_pcv", "PCV (1 dose) by 12 months", "1 or more PCV doses before the 1st birthday", "1st birthday"),
+    _cover(
+        "cover_12m_menb", "MenB (2 doses) by 12 months", "2 or more MenB doses before the 1st birthday", "1st birthday"
+    ),
+    _cover(
+        "cover_12m_rota",
+        "Rotavirus (2 doses) by 12 months",
+        "2 rotavirus doses before the 1st birthday",
+        "1st birthday",
+        notes="COVER 'rotavirus' taken as the completed 2-dose course ([?] in the spec).",
+    ),
+    _cover(
+        "cover_24m_6in1",
+        "6-in-1 (3 doses) by 24 months",
+        "3 or more 6-in-1 doses before the 2nd birthday",
+        "2nd birthday",
+    ),
+    _cover(
+        "cover_24m_mmr1",
+        "MMR1 by 24 months",
+        "A measles-containing dose (MMR or MMRV) on or after the 1st birthday and before the 2nd",
+        "2nd birthday",
+        notes="Doses before the 1st birthday are not valid schedule doses and are not counted.",
+    ),
+    _cover(
+        "cover_24m_pcv_booster",
+        "PCV booster by 24 months",
+        "A PCV dose on or after the 1st birthday and before the 2nd",
+        "2nd birthday",
+    ),
+    _cover(
+        "cover_24m_menb_booster",
+        "MenB booster by 24 months",
+        "A MenB dose on or after the 1st birthday and before the 2nd",
+        "2nd birthday",
+    ),
+    _cover(
+        "cover_24m_hibmenc",
+        "Hib booster (Hib/MenC) by 24 months",
+        "Born before 1 Jul 2024: a Hib/MenC dose on or after the 1st birthday and before the 2nd. Born on or "
+        "after 1 Jul 2024 (no Hib/MenC): a 6-in-1 dose on or after the 1st birthday (the 18-month Hib booster)",
+        "2nd birthday",
+        source=COVER_SOURCE + " [IMM-ANNEXA]",
+        notes="UKHSA's revised 24-month measures for the new schedule are unconfirmed ([?] §1.2); the 18-month "
+        "6-in-1 dose stands in for the withdrawn Hib/MenC booster.",
+    ),
+    _cover(
+        "cover_5y_6in1",
+        "6-in-1 primary (3 doses) by 5 years",
+        "3 or more 6-in-1 doses before the 5th birthday",
+        "5th birthday",
+    ),
+    _cover(
+        "cover_5y_mmr1",
+        "MMR1 by 5 years",
+        "A measles-containing dose on or after the 1st birthday and before the 5th",
+        "5th birthday",
+    ),
+    _cover(
+        "cover_5y_mmr2",
+        "MMR2 by 5 years",
+        "2 measles-containing doses on or after the 1st birthday and before the 5th",
+        "5th birthday",
+    ),
+    _cover(
+        "cover_5y_4in1",
+        "Pre-school booster (dTaP/IPV) by 5 years",
+        "A 4-in-1 (dTaP/IPV) dose before the 5th birthday",
+        "5th birthday",
+    ),
     Indicator(
         id="polio_booster_1_9",
         title="2022 London polio booster: children 1-9 boosted or up to date",
@@ -320,7 +363,7 @@ INDICATORS: tuple[Indicator, ...] = (
         family="asthma",
         patient_level=False,
         notes="ASTTRT_COD (asthma-related drugs) approximated by the SABA and ICS codelists; 2025/26 register age "
-              "(5 or 6) unconfirmed ([?] §3.1).",
+        "(5 or 6) unconfirmed ([?] §3.1).",
     ),
     Indicator(
         id="ast_review_12m",
@@ -432,7 +475,7 @@ INDICATORS: tuple[Indicator, ...] = (
         pathfinder="cancer",
         numerator="Told cancer confirmed or ruled out within 28 days of receipt of referral (day 28 counts)",
         denominator="Urgent suspected cancer, breast symptomatic and screening referrals whose FDS clock stopped "
-                    "(told date) in the period",
+        "(told date) in the period",
         polarity="high",
         unit="percent",
         period_types=("month", "quarter", "fy"),
@@ -468,7 +511,7 @@ INDICATORS: tuple[Indicator, ...] = (
         pathfinder="cancer",
         numerator="First definitive treatment within 62 days of receipt of referral",
         denominator="Urgent suspected cancer, breast symptomatic, screening and consultant-upgrade pathways with "
-                    "cancer confirmed whose first treatment started in the period",
+        "cancer confirmed whose first treatment started in the period",
         polarity="high",
         unit="percent",
         period_types=("month", "quarter", "fy"),

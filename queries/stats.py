@@ -94,8 +94,15 @@ def slope_index_of_inequality(values, populations, value_variances=None) -> dict
     populations = np.asarray(populations, dtype=float)
     keep = populations > 0
     values, populations = values[keep], populations[keep]
-    empty = {"sii": np.nan, "sii_low": np.nan, "sii_high": np.nan, "rii": np.nan, "rii_low": np.nan,
-             "rii_high": np.nan, "groups": int(keep.sum())}
+    empty = {
+        "sii": np.nan,
+        "sii_low": np.nan,
+        "sii_high": np.nan,
+        "rii": np.nan,
+        "rii_low": np.nan,
+        "rii_high": np.nan,
+        "groups": int(keep.sum()),
+    }
     if len(values) < 3:
         return empty
     ridit = ridit_scores(populations)
@@ -120,8 +127,7 @@ def difference_interval(num1, den1, num2, den2, level: float = 0.95) -> tuple[fl
     """Difference p1 - p2 with Newcombe's hybrid score interval (statsmodels)."""
     if den1 <= 0 or den2 <= 0:
         return (np.nan, np.nan, np.nan)
-    low, high = confint_proportions_2indep(num1, den1, num2, den2, method="newcomb", compare="diff",
-                                           alpha=1 - level)
+    low, high = confint_proportions_2indep(num1, den1, num2, den2, method="newcomb", compare="diff", alpha=1 - level)
     return (num1 / den1 - num2 / den2, float(low), float(high))
 
 

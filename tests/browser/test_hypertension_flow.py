@@ -93,12 +93,18 @@ def test_commissioner_compares_boroughs_targets_inequality_and_practices(recorde
     # registered patient counts, so practices are rarely suppressed even in a small test database).
     choose(page, "hyp-indicator", "Hypertension register prevalence (HYP001)")
     harness.wait_until_settled(page, recorder)
-    boroughs_plotted = sum(len(t["x"] or []) for t in page.evaluate(TRACES, "#hyp-funnel") if t["name"] != "95% limits"
-                           and t["name"] != "99.8% limits")
+    boroughs_plotted = sum(
+        len(t["x"] or [])
+        for t in page.evaluate(TRACES, "#hyp-funnel")
+        if t["name"] != "95% limits" and t["name"] != "99.8% limits"
+    )
     page.get_by_role("radio", name="Practices", exact=True).check()
     harness.wait_until_settled(page, recorder)
-    practices_plotted = sum(len(t["x"] or []) for t in page.evaluate(TRACES, "#hyp-funnel")
-                            if t["name"] not in ("95% limits", "99.8% limits"))
+    practices_plotted = sum(
+        len(t["x"] or [])
+        for t in page.evaluate(TRACES, "#hyp-funnel")
+        if t["name"] not in ("95% limits", "99.8% limits")
+    )
     assert practices_plotted > boroughs_plotted > 0
     assert not content_violations(page)
 
@@ -129,8 +135,13 @@ def test_commissioner_compares_boroughs_targets_inequality_and_practices(recorde
     ranked = [y for t in page.evaluate(TRACES, "#hyp-practice-ranked") for y in (t["y"] or [])]
     assert len(ranked) > 1
     assert "Newham" in page.locator("#hyp-trend-title").inner_text()
-    trend_points = [y for t in page.evaluate(TRACES, "#hyp-trend") if t["name"] and "cause" in t["name"]
-                    for y in (t["y"] or []) if y is not None]
+    trend_points = [
+        y
+        for t in page.evaluate(TRACES, "#hyp-trend")
+        if t["name"] and "cause" in t["name"]
+        for y in (t["y"] or [])
+        if y is not None
+    ]
     assert len(trend_points) >= 4
     assert parse_qs(urlsplit(page.url).query).get("tab") == ["practices"]
     harness.save_screenshot(page, "hypertension-practices", "desktop")

@@ -64,8 +64,10 @@ def map_values(figure) -> dict[str, float | None]:
     """Area code -> colour value of a map figure's area trace (NaN = not drawn)."""
     trace = figure.to_plotly_json()["data"][0]
     z = decoded(trace["z"])
-    return {code: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
-            for code, v in zip(decoded(trace["locations"]), z, strict=True)}
+    return {
+        code: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+        for code, v in zip(decoded(trace["locations"]), z, strict=True)
+    }
 
 
 def patch_value(patch, *location):
@@ -107,20 +109,19 @@ def engine(db, indicator, period, by, *, disclose, filters=None):
 
 
 def test_rates_and_age_groups_are_the_engines_numbers(db, period):
-    per_1000 = aq.measure_values(db, measure_id="ast_admissions_per_1000", period=period, by="borough",
-                                 disclose=False)
+    per_1000 = aq.measure_values(db, measure_id="ast_admissions_per_1000", period=period, by="borough", disclose=False)
     raw = engine(db, "ast_emergency_admissions", period, "borough", disclose=False)
     assert np.allclose(per_1000["value"].astype(float), raw["value"].astype(float) * 10, equal_nan=True)
-    per_100k = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="borough",
-                                 disclose=False).set_index("area_code")
+    per_100k = aq.measure_values(
+        db, measure_id="ast_admissions_per_100k", period=period, by="borough", disclose=False
+    ).set_index("area_code")
     population = engine(db, "ast_prevalence", period, "borough", disclose=False).set_index("area_code")
     admitted = raw.set_index("area_code")["numerator"].reindex(population.index).fillna(0)
     assert np.allclose(per_100k["value"].astype(float), (admitted / population["denominator"] * 1e5).astype(float))
     tolerance = 1e-6  # Wilson's lower bound at 0 events is 0 up to rounding
     assert (per_100k["ci_low"] <= per_100k["value"] + tolerance).all()
     assert (per_100k["value"] <= per_100k["ci_high"] + tolerance).all()
-    children = aq.measure_values(db, measure_id="ast_prevalence_children", period=period, by="london",
-                                 disclose=False)
+    children = aq.measure_values(db, measure_id="ast_prevalence_children", period=period, by="london", disclose=False)
     direct = engine(db, "ast_prevalence", period, "london", disclose=False, filters={"age_band": ["5-17"]})
     assert children["numerator"].iloc[0] == direct["numerator"].iloc[0] > 0
     adults = aq.measure_values(db, measure_id="ast_prevalence_adults", period=period, by="london", disclose=False)
@@ -130,10 +131,8 @@ def test_rates_and_age_groups_are_the_engines_numbers(db, period):
 
 
 def test_per_population_rate_follows_disclosure(db, period):
-    shown = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="practice",
-                              disclose=True)
-    raw = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="practice",
-                            disclose=False)
+    shown = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="practice", disclose=True)
+    raw = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="practice", disclose=False)
     hidden = shown[shown["suppressed"].astype(bool)]
     assert len(hidden) and hidden["value"].isna().all() and hidden["ci_low"].isna().all()
     small = raw["numerator"].between(1, 7).to_numpy()
@@ -147,8 +146,9 @@ def test_per_population_rate_follows_disclosure(db, period):
 
 def test_map_ranked_chart_and_kpis_equal_the_engine(page, db, period):
     with acting_as(COMMISSIONER):
-        figure, ranked, kpis, table, message, level = page.update_areas("ast_saba_3plus", period, "all", "borough",
-                                                                        "areas", None)
+        figure, ranked, kpis, table, message, level = page.update_areas(
+            "ast_saba_3plus", period, "all", "borough", "areas", None
+        )
     assert message is None and level == "borough"
     expected = engine(db, "ast_saba_3plus", period, "borough", disclose=True).set_index("area_code")
     colours = map_values(figure)
@@ -177,8 +177,9 @@ def test_map_recolours_with_a_patch_at_the_same_level(page, db, period):
 
 def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
     with acting_as(ANALYST):
-        figure, _, _, table, _, level = page.update_areas("ast_prevalence", period, BARNET, "practice", "areas",
-                                                          "borough")
+        figure, _, _, table, _, level = page.update_areas(
+            "ast_prevalence", period, BARNET, "practice", "areas", "borough"
+        )
     assert level == "practice"
     expected = engine(db, "ast_prevalence", period, "practice", disclose=False).set_index("area_code")
     colours = map_values(figure)
@@ -197,21 +198,27 @@ def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
 
 def test_safety_panel_equals_the_engine(page, db, period):
     with acting_as(COMMISSIONER):
-        thresholds, ages, funnel, imd, ethnicity, message = page.update_safety(period, BARNET, "ast_saba_6plus",
-                                                                               "safety", "practice")
+        thresholds, ages, funnel, imd, ethnicity, message = page.update_safety(
+            period, BARNET, "ast_saba_6plus", "safety", "practice"
+        )
     assert message is None
     filters = {"borough": [BARNET]}
     points = plotted(thresholds)
-    for measure_id, label in (("ast_saba_3plus", "SABA 3+"), ("ast_saba_6plus", "SABA 6+"),
-                              ("ast_saba_12plus", "SABA 12+"), ("ast_saba_no_ics", "SABA, no ICS")):
+    for measure_id, label in (
+        ("ast_saba_3plus", "SABA 3+"),
+        ("ast_saba_6plus", "SABA 6+"),
+        ("ast_saba_12plus", "SABA 12+"),
+        ("ast_saba_no_ics", "SABA, no ICS"),
+    ):
         row = engine(db, measure_id, period, "london", disclose=True, filters=filters).iloc[0]
         if row["suppressed"]:
             assert label not in points
         else:
             assert points[label] == pytest.approx(row["value"])
     for bands, name in ((["5-17"], "Children (6-17)"), (list(aq.ADULT_BANDS), "Adults (18+)")):
-        row = engine(db, "ast_saba_6plus", period, "london", disclose=True,
-                     filters={"borough": [BARNET], "age_band": bands}).iloc[0]
+        row = engine(
+            db, "ast_saba_6plus", period, "london", disclose=True, filters={"borough": [BARNET], "age_band": bands}
+        ).iloc[0]
         if not row["suppressed"]:
             assert plotted(ages)[name] == pytest.approx(row["value"])
     by_imd = engine(db, "ast_saba_6plus", period, "imd_quintile", disclose=True, filters=filters)
@@ -219,8 +226,11 @@ def test_safety_panel_equals_the_engine(page, db, period):
     assert {k: pytest.approx(v) for k, v in zip(shown["area_name"], shown["value"], strict=True)} == plotted(imd)
     assert plotted(ethnicity)
     expected = funnel_limits(db, indicator="ast_saba_no_ics", period=period, by="practice", disclose=True)
-    drawn = sum(len(decoded(t.get("x")) or []) for t in funnel.to_plotly_json()["data"]
-                if t.get("mode") == "markers" or (t.get("mode") or "").startswith("markers"))
+    drawn = sum(
+        len(decoded(t.get("x")) or [])
+        for t in funnel.to_plotly_json()["data"]
+        if t.get("mode") == "markers" or (t.get("mode") or "").startswith("markers")
+    )
     assert drawn >= int((~expected["points"]["suppressed"].astype(bool)).sum())
 
 
@@ -230,9 +240,19 @@ def test_safety_panel_equals_the_engine(page, db, period):
 def test_before_admission_table_and_csv_equal_the_query(page, db, period):
     with acting_as(ANALYST):
         figure, table, message = page.update_linked(period, "3", "borough", "linked")
-        frame, filename = page.view_csv(view="linked", measure_id="ast_saba_3plus", period=period, borough=None,
-                                        level="borough", safety_measure="ast_saba_3plus", linked_threshold="3",
-                                        linked_group="borough", trend_level="london", practice=None, disclose=False)
+        frame, filename = page.view_csv(
+            view="linked",
+            measure_id="ast_saba_3plus",
+            period=period,
+            borough=None,
+            level="borough",
+            safety_measure="ast_saba_3plus",
+            linked_threshold="3",
+            linked_group="borough",
+            trend_level="london",
+            practice=None,
+            disclose=False,
+        )
     assert message is None and filename.endswith("linked.csv")
     expected = aq.linked_admissions(db, period=period, saba_threshold=3, by="borough", disclose=False)
     pd.testing.assert_frame_equal(frame, expected)
@@ -248,10 +268,19 @@ def test_before_admission_table_and_csv_equal_the_query(page, db, period):
 
 def test_before_admission_is_disclosed_for_commissioners(page, period):
     with acting_as(COMMISSIONER):
-        frame, _ = page.view_csv(view="linked", measure_id="ast_saba_3plus", period=period, borough=None,
-                                 level="borough", safety_measure="ast_saba_3plus", linked_threshold="12",
-                                 linked_group="age_group", trend_level="london", practice=None,
-                                 disclose=page.disclose_for_user())
+        frame, _ = page.view_csv(
+            view="linked",
+            measure_id="ast_saba_3plus",
+            period=period,
+            borough=None,
+            level="borough",
+            safety_measure="ast_saba_3plus",
+            linked_threshold="12",
+            linked_group="age_group",
+            trend_level="london",
+            practice=None,
+            disclose=page.disclose_for_user(),
+        )
     counts = pd.to_numeric(frame["numerator"], errors="coerce").dropna()
     assert ((counts % 5) == 0).all()
     assert frame.loc[frame["suppressed"].astype(bool), "value"].isna().all()
@@ -276,16 +305,18 @@ def test_sii_table_and_map_equal_the_engine(page, db, period):
 
 def test_practices_ranked_and_trend_equal_the_engine(page, db, period):
     with acting_as(ANALYST):
-        ranked, spc, title, message = page.update_practices("ast_action_plan", period, BARNET, "borough", "",
-                                                            "practices")
+        ranked, spc, title, message = page.update_practices(
+            "ast_action_plan", period, BARNET, "borough", "", "practices"
+        )
     assert message is None and "Barnet" in title
     barnet = set(aq.practices(db, borough_code=BARNET)["practice_code"])
     expected = engine(db, "ast_action_plan", period, "practice", disclose=False)
     expected = expected[expected["area_code"].isin(barnet)]
     on_chart = plotted(ranked, axis="x")
     shown = expected.dropna(subset=["value"])
-    assert len(shown) and on_chart == {code: pytest.approx(v) for code, v in zip(shown["area_code"], shown["value"],
-                                                                                 strict=True)}
+    assert len(shown) and on_chart == {
+        code: pytest.approx(v) for code, v in zip(shown["area_code"], shown["value"], strict=True)
+    }
     series = trend(db, indicator="ast_action_plan", by="london", filters={"borough": [BARNET]}, disclose=False)
     values = [v for t in spc.to_plotly_json()["data"] for v in (decoded(t.get("y")) or [])]
     assert all(any(v == pytest.approx(s) for v in values) for s in series["value"].astype(float))
@@ -293,10 +324,12 @@ def test_practices_ranked_and_trend_equal_the_engine(page, db, period):
 
 def test_trend_of_per_1000_rate_is_the_engines_times_ten(page, period):
     with acting_as(ANALYST):
-        view = page.trend_view(measure_id="ast_admissions_per_100k", level="london", borough=None, practice=None,
-                               disclose=False)
-    series = trend(get_database(page.default_database().path), indicator="ast_emergency_admissions", by="london",
-                   disclose=False)
+        view = page.trend_view(
+            measure_id="ast_admissions_per_100k", level="london", borough=None, practice=None, disclose=False
+        )
+    series = trend(
+        get_database(page.default_database().path), indicator="ast_emergency_admissions", by="london", disclose=False
+    )
     assert view["measure"].id == "ast_admissions_per_1000"
     assert np.allclose(view["series"]["value"].astype(float), series["value"].astype(float) * 10)
 
@@ -318,12 +351,18 @@ def test_aggregate_roles_and_anonymous_visitors_get_no_patient_rows(page, period
 @pytest.fixture(scope="module")
 def listed_practice(db, period) -> str:
     """The practice with most patients on the SABA 3+ without ICS list (the small database has few)."""
-    row = db.cursor().execute(
-        "SELECT d.practice_code, count(*) AS n FROM ind_patient AS a "
-        "JOIN ind_patient AS b ON b.patient_id = a.patient_id AND b.period_id = a.period_id "
-        "JOIN patient_dim AS d ON d.patient_id = a.patient_id "
-        "WHERE a.indicator_id = 'ast_saba_3plus' AND a.numerator = 1 AND b.indicator_id = 'ast_saba_no_ics' "
-        "AND b.numerator = 1 AND a.period_id = ? GROUP BY 1 ORDER BY n DESC, 1 LIMIT 1", [period]).fetchone()
+    row = (
+        db.cursor()
+        .execute(
+            "SELECT d.practice_code, count(*) AS n FROM ind_patient AS a "
+            "JOIN ind_patient AS b ON b.patient_id = a.patient_id AND b.period_id = a.period_id "
+            "JOIN patient_dim AS d ON d.patient_id = a.patient_id "
+            "WHERE a.indicator_id = 'ast_saba_3plus' AND a.numerator = 1 AND b.indicator_id = 'ast_saba_no_ics' "
+            "AND b.numerator = 1 AND a.period_id = ? GROUP BY 1 ORDER BY n DESC, 1 LIMIT 1",
+            [period],
+        )
+        .fetchone()
+    )
     assert row is not None, "no patient on the list anywhere in the small database"
     return row[0]
 
@@ -337,8 +376,13 @@ def test_gp_team_sees_its_own_practice_only_and_is_audited(page, db, period, lis
         elsewhere, refusal = page.show_patients(1, period, other, "3")
         export, _ = page.export_patients(1, period, listed_practice, "3")
     assert [o["value"] for o in options] == ["", listed_practice] and value == listed_practice
-    expected = aq.saba_no_ics_patients(db, period=period, practice_code=listed_practice,
-                                       scope=aq.RowScope(practice_codes=(listed_practice,)), saba_threshold=3)
+    expected = aq.saba_no_ics_patients(
+        db,
+        period=period,
+        practice_code=listed_practice,
+        scope=aq.RowScope(practice_codes=(listed_practice,)),
+        saba_threshold=3,
+    )
     assert len(expected) > 0
     shown = text_of(table)
     assert all(pid in shown for pid in expected["patient_id"])
@@ -363,9 +407,19 @@ def test_campaign_responder_lists_practices_of_their_borough(page, db):
 
 def test_map_csv_is_exactly_the_map(page, db, period):
     with acting_as(COMMISSIONER):
-        frame, filename = page.view_csv(view="map", measure_id="ast_saba_no_ics", period=period, borough=None,
-                                        level="borough", safety_measure="ast_saba_3plus", linked_threshold="3",
-                                        linked_group="borough", trend_level="london", practice=None, disclose=True)
+        frame, filename = page.view_csv(
+            view="map",
+            measure_id="ast_saba_no_ics",
+            period=period,
+            borough=None,
+            level="borough",
+            safety_measure="ast_saba_3plus",
+            linked_threshold="3",
+            linked_group="borough",
+            trend_level="london",
+            practice=None,
+            disclose=True,
+        )
     expected = engine(db, "ast_saba_no_ics", period, "borough", disclose=True)
     assert filename == f"asthma_ast_saba_no_ics_{period}_map_borough.csv"
     assert frame["area_code"].tolist() == expected["area_code"].tolist()
@@ -373,8 +427,7 @@ def test_map_csv_is_exactly_the_map(page, db, period):
 
 
 def test_layout_reads_url_state_and_ignores_unknown_values(page, period):
-    chosen = page.layout(measure="ast_admissions_per_100k", period=period, borough=BARNET, tab="linked",
-                         level="lsoa")
+    chosen = page.layout(measure="ast_admissions_per_100k", period=period, borough=BARNET, tab="linked", level="lsoa")
     unknown = page.layout(measure="nonsense", period="1999", borough="'; DROP TABLE x", tab="nope", level="x")
 
     def find(component, component_id):

@@ -61,8 +61,10 @@ def decoded(value):
 
 def same(left, right) -> bool:
     """Equal numbers to float32 precision (maps send float32), treating None/NaN as equal."""
+
     def norm(v):
         return math.nan if v is None or pd.isna(v) else float(v)
+
     a = np.array([norm(v) for v in left])
     b = np.array([norm(v) for v in right])
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True))
@@ -93,8 +95,9 @@ def test_borough_map_and_trust_points_equal_the_engine(page, db, year):
     points = figure.data[-1]
     assert points.type == "scattermap" and len(points.lat) == len(set(trusts["area_code"]) - {"unknown"})
     first = trusts[~trusts["suppressed"].astype(bool)].iloc[0]
-    assert any(first["area_name"] in text or page.formatted(first["value"], unit="percent") in text
-               for text in points.text)
+    assert any(
+        first["area_name"] in text or page.formatted(first["value"], unit="percent") in text for text in points.text
+    )
     funnel_points = [v for trace in funnel.data if trace.y is not None for v in decoded(trace.y) if v is not None]
     for value in trusts.loc[~trusts["suppressed"].astype(bool), "value"]:
         assert any(abs(value - v) < 1e-6 for v in funnel_points)
@@ -121,7 +124,8 @@ def test_borough_cut_without_filters_equals_the_engine(db, year):
         assert len(merged) == len(engine)
         for column in ("numerator", "denominator", "value", "ci_low", "comparison", "suppressed"):
             assert merged[column].tolist() == merged[f"{column}_engine"].tolist() or same(
-                merged[column], merged[f"{column}_engine"]), (indicator, column)
+                merged[column], merged[f"{column}_engine"]
+            ), (indicator, column)
 
 
 def test_recolour_is_a_patch_when_the_level_is_unchanged(page, year):
@@ -137,8 +141,9 @@ def test_recolour_is_a_patch_when_the_level_is_unchanged(page, year):
 def test_tumour_group_filter_changes_the_borough_map(page, db, year):
     with acting_as(ANALYST):
         figure = page.update_map("cwt_fds_28d", year, "breast", "all", "borough", "areas", None)[0]
-    breast = cq.pathway_values(db, indicator="cwt_fds_28d", period=year, by="borough", disclose=False,
-                               filters={"tumour_group": ["breast"]}).set_index("area_code")
+    breast = cq.pathway_values(
+        db, indicator="cwt_fds_28d", period=year, by="borough", disclose=False, filters={"tumour_group": ["breast"]}
+    ).set_index("area_code")
     z = decoded(figure.data[0].z)
     for code, value in zip(figure.data[0].locations, z, strict=True):
         if code in breast.index:
@@ -165,8 +170,15 @@ def test_flow_view_sankey_and_waits(page, db, year):
 
 def test_flow_view_for_a_commissioner_is_disclosed(page, year):
     with acting_as(COMMISSIONER):
-        view = page.flow_view(indicator="cwt_fds_28d", period=year, tumour="all", priority="all",
-                              origin="residence_borough", trust="all", disclose=page.disclose_for_user())
+        view = page.flow_view(
+            indicator="cwt_fds_28d",
+            period=year,
+            tumour="all",
+            priority="all",
+            origin="residence_borough",
+            trust="all",
+            disclose=page.disclose_for_user(),
+        )
     patients = pd.to_numeric(view["links"]["patients"], errors="coerce").dropna()
     assert (patients % 5 == 0).all()
     assert view["links"].loc[view["links"]["suppressed"], "patients"].isna().all()
@@ -215,13 +227,31 @@ def _csv(payload) -> pd.DataFrame:
 def test_every_csv_is_what_the_view_shows(page, db, year):
     for view in page.CSV_VIEWS:
         with acting_as(COMMISSIONER):
-            frame, filename = page.view_csv(view=view, indicator="cwt_62d", period=year, tumour="all",
-                                            priority="all", level="borough", origin="residence_icb", trust="R1H",
-                                            inequality_indicator="cancer_early_stage", disclose=True)
+            frame, filename = page.view_csv(
+                view=view,
+                indicator="cwt_62d",
+                period=year,
+                tumour="all",
+                priority="all",
+                level="borough",
+                origin="residence_icb",
+                trust="R1H",
+                inequality_indicator="cancer_early_stage",
+                disclose=True,
+            )
         assert filename.endswith(f"{view}.csv") and len(frame.columns), view
-    trusts, _ = page.view_csv(view="trusts", indicator="cwt_62d", period=year, tumour="all", priority="all",
-                              level="borough", origin="residence_icb", trust="all",
-                              inequality_indicator="cancer_early_stage", disclose=True)
+    trusts, _ = page.view_csv(
+        view="trusts",
+        indicator="cwt_62d",
+        period=year,
+        tumour="all",
+        priority="all",
+        level="borough",
+        origin="residence_icb",
+        trust="all",
+        inequality_indicator="cancer_early_stage",
+        disclose=True,
+    )
     expected = cq.pathway_values(db, indicator="cwt_62d", period=year, by="trust", disclose=True)
     assert trusts["numerator"].tolist() == expected["numerator"].tolist()
 
@@ -229,17 +259,18 @@ def test_every_csv_is_what_the_view_shows(page, db, year):
 def test_download_for_a_commissioner_is_not_audited_and_for_the_analyst_is(page, year, monkeypatch):
     recorded = []
     monkeypatch.setattr(audit, "record", lambda *args, **kwargs: recorded.append(args))
-    monkeypatch.setattr(page.ctx.__class__, "triggered_id", property(lambda self: {"type": page.CSV,
-                                                                                    "view": "trusts"}))
+    monkeypatch.setattr(page.ctx.__class__, "triggered_id", property(lambda self: {"type": page.CSV, "view": "trusts"}))
     with acting_as(COMMISSIONER):
-        payload, message = page.download_view([1], "cwt_fds_28d", year, "all", "all", "borough", "residence_icb",
-                                              "all", "cancer_early_stage")
+        payload, message = page.download_view(
+            [1], "cwt_fds_28d", year, "all", "all", "borough", "residence_icb", "all", "cancer_early_stage"
+        )
     assert message is None and not recorded
     rounded = _csv(payload)["numerator"].dropna()
     assert (rounded % 5 == 0).all()
     with acting_as(ANALYST):
-        page.download_view([1], "cwt_fds_28d", year, "all", "all", "borough", "residence_icb", "all",
-                           "cancer_early_stage")
+        page.download_view(
+            [1], "cwt_fds_28d", year, "all", "all", "borough", "residence_icb", "all", "cancer_early_stage"
+        )
     assert len(recorded) == 1 and recorded[0][1] == audit.VIEW_UNROUNDED
 
 

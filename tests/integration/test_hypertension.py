@@ -135,8 +135,11 @@ def test_the_chosen_icbs_boroughs_are_picked_out_on_map_and_chart(page, db, peri
     map_figure = page.comparison_view(indicator="hyp008", period=period, icb=None, disclose=True)["map"]
     thick = {code for code, width in zip(map_figure.data[0].locations, widths, strict=True) if width > 1}
     assert thick == set(boroughs["borough_code"])
-    bold = {text.removeprefix("<b>").removesuffix(" ◀</b>") for text in ranked.layout.yaxis.ticktext
-            if text.startswith("<b>")}
+    bold = {
+        text.removeprefix("<b>").removesuffix(" ◀</b>")
+        for text in ranked.layout.yaxis.ticktext
+        if text.startswith("<b>")
+    }
     assert bold == set(boroughs["borough_name"])
 
 
@@ -144,8 +147,12 @@ def test_borough_table_numbers_and_significance_words_are_the_engines(page, db, 
     *_, table, _ = page.update_comparison("hyp008", period, None)
     expected = indicator_values(db, indicator="hyp008", period=period, by="borough", disclose=True)
     shown = page.comparison_table(expected, unit="percent")
-    words = {"better": "Better than London", "worse": "Worse than London", "similar": "Similar to London",
-             "not compared": "Not compared"}
+    words = {
+        "better": "Better than London",
+        "worse": "Worse than London",
+        "similar": "Similar to London",
+        "not compared": "Not compared",
+    }
     for (_, row), (_, engine) in zip(shown.iterrows(), expected.sort_values("area_name").iterrows(), strict=True):
         assert row["Compared with London"] == words[engine["comparison"]]
         assert row["Numerator"] == ("suppressed" if engine["numerator"] is None else f"{engine['numerator']:,.0f}")
@@ -176,8 +183,9 @@ def test_funnel_limits_and_outlier_classes_are_the_engines(page, db, period, lev
     assert np.allclose(np.asarray(upper_998.y, dtype=float), engine["limits"]["upper_998"].to_numpy(dtype=float))
     shown = engine["points"][~engine["points"]["suppressed"].astype(bool)]
     outside = set(shown.loc[shown["funnel"].isin(["above 99.8", "below 99.8"]), "area_name"])
-    drawn_outside = {name for t in figure.data if t.name in ("Above 99.8% limit", "Below 99.8% limit")
-                     for name in t.hovertext}
+    drawn_outside = {
+        name for t in figure.data if t.name in ("Above 99.8% limit", "Below 99.8% limit") for name in t.hovertext
+    }
     assert drawn_outside == outside
     points = sum(len(t.x) for t in figure.data if t.mode != "lines")
     assert points == len(shown)
@@ -206,8 +214,9 @@ def test_people_to_target_at_80_percent_agrees_with_the_engine(page, db, period)
 
 
 def test_people_to_target_at_77_percent_from_unrounded_counts(page, db, period, busiest_borough):
-    raw = indicator_values(db, indicator="hyp008", period=period, by="practice",
-                           filters={"borough": [busiest_borough]}, disclose=False).set_index("area_code")
+    raw = indicator_values(
+        db, indicator="hyp008", period=period, by="practice", filters={"borough": [busiest_borough]}, disclose=False
+    ).set_index("area_code")
     with acting_as(ANALYST):
         _, _, practices_table, _ = page.update_targets(period, None, busiest_borough, "77")
     view = page.targets_view(period=period, icb=None, borough=busiest_borough, ambition="77", disclose=False)
@@ -226,8 +235,9 @@ def test_inequality_charts_show_the_engines_groups_for_the_selected_borough(page
     assert outputs[-1] is None
     charts = dict(zip(page.INEQUALITY_GRAPHS, outputs[: len(page.INEQUALITY_GRAPHS)], strict=True))
     for dimension, figure in charts.items():
-        engine = indicator_values(db, indicator="hyp008", period=period, by=dimension,
-                                  filters={"borough": [busiest_borough]}, disclose=True)
+        engine = indicator_values(
+            db, indicator="hyp008", period=period, by=dimension, filters={"borough": [busiest_borough]}, disclose=True
+        )
         points = plotted(figure, axis="y")
         for _, row in engine.iterrows():
             if row["suppressed"]:
@@ -242,8 +252,9 @@ def test_ethnicity_by_deprivation_and_sii_map_are_the_engines(page, db, period):
     intersection = page.update_inequality("hyp008", period, None, None)[len(page.INEQUALITY_GRAPHS)]
     sii_patch, sii_table, built = page.update_sii("hyp008", period)
     assert built is True
-    pair = indicator_values(db, indicator="hyp008", period=period, by=("ethnicity_group", "imd_quintile"),
-                            disclose=True)
+    pair = indicator_values(
+        db, indicator="hyp008", period=period, by=("ethnicity_group", "imd_quintile"), disclose=True
+    )
     for _, row in pair[~pair["suppressed"].astype(bool)].iterrows():
         label = "IMD unknown" if row["subgroup_name"] is None or pd.isna(row["subgroup_name"]) else row["subgroup_name"]
         trace = next(t for t in intersection.data if t.name == label)
@@ -263,8 +274,9 @@ def test_practices_ranked_in_the_borough_against_london(page, db, period, busies
     ranked, map_patch, message, built = page.update_practices("hyp008", period, busiest_borough)
     assert message is None and built is True
     london_wide = indicator_values(db, indicator="hyp008", period=period, by="practice", disclose=True)
-    in_borough = indicator_values(db, indicator="hyp008", period=period, by="practice",
-                                  filters={"borough": [busiest_borough]}, disclose=True)
+    in_borough = indicator_values(
+        db, indicator="hyp008", period=period, by="practice", filters={"borough": [busiest_borough]}, disclose=True
+    )
     points = plotted(ranked)
     assert set(points) == set(in_borough["area_code"])
     comparison = london_wide.set_index("area_code")["comparison"]
@@ -272,8 +284,11 @@ def test_practices_ranked_in_the_borough_against_london(page, db, period, busies
         if trace.name in ("Better than London", "Similar to London", "Worse than London"):
             word = trace.name.split()[0].lower()
             assert all(comparison[code] == word for code in trace.y)
-    locations = page.practices_view(indicator="hyp008", period=period, borough=busiest_borough,
-                                    disclose=True)["map"].data[0].locations
+    locations = (
+        page.practices_view(indicator="hyp008", period=period, borough=busiest_borough, disclose=True)["map"]
+        .data[0]
+        .locations
+    )
     shown_z = dict(zip(locations, patch_value(map_patch, "data", 0, "z"), strict=True))
     for _, row in london_wide.iterrows():
         if row["area_code"] in shown_z:
@@ -302,15 +317,42 @@ def test_trend_is_the_engines_spc_series(page, db, level, busiest_borough):
 
 
 def test_every_view_csv_holds_the_numbers_shown(page, db, period, busiest_borough):
-    views = ["boroughs", "icbs", "funnel", "targets", "practice_targets", "intersection", "sii", "practices", "trend",
-             *[f"inequality_{d}" for d in page.INEQUALITY_GRAPHS]]
+    views = [
+        "boroughs",
+        "icbs",
+        "funnel",
+        "targets",
+        "practice_targets",
+        "intersection",
+        "sii",
+        "practices",
+        "trend",
+        *[f"inequality_{d}" for d in page.INEQUALITY_GRAPHS],
+    ]
     for view in views:
-        frame, filename = page.view_csv(view=view, indicator="hyp008", period=period, icb=None,
-                                        borough=busiest_borough, practice=None, funnel_level="borough",
-                                        trend_level="borough", disclose=True)
+        frame, filename = page.view_csv(
+            view=view,
+            indicator="hyp008",
+            period=period,
+            icb=None,
+            borough=busiest_borough,
+            practice=None,
+            funnel_level="borough",
+            trend_level="borough",
+            disclose=True,
+        )
         assert filename.endswith(".csv") and len(frame), view
-    boroughs, _ = page.view_csv(view="boroughs", indicator="hyp008", period=period, icb=None, borough=None,
-                                practice=None, funnel_level="borough", trend_level="london", disclose=True)
+    boroughs, _ = page.view_csv(
+        view="boroughs",
+        indicator="hyp008",
+        period=period,
+        icb=None,
+        borough=None,
+        practice=None,
+        funnel_level="borough",
+        trend_level="london",
+        disclose=True,
+    )
     engine = indicator_values(db, indicator="hyp008", period=period, by="borough", disclose=True)
     assert boroughs["value"].tolist() == engine["value"].tolist()
     counts = pd.to_numeric(boroughs["numerator"], errors="coerce").dropna()
@@ -384,8 +426,9 @@ def test_hidden_views_wait_and_maps_send_their_geometry_once(page, period):
 
 def test_kpi_cards_show_the_estimated_number_undiagnosed_disclosed_from_the_exact_difference(page, db, period):
     *_, cards, _, _ = page.update_comparison("hyp_detection_ratio", period, NORTH_EAST_LONDON)
-    raw = indicator_values(db, indicator="hyp_detection_ratio", period=period, filters={"icb": [NORTH_EAST_LONDON]},
-                           disclose=False).iloc[0]
+    raw = indicator_values(
+        db, indicator="hyp_detection_ratio", period=period, filters={"icb": [NORTH_EAST_LONDON]}, disclose=False
+    ).iloc[0]
     expected = disclosure.disclose_count(max(raw["denominator"] - raw["numerator"], 0))
     assert "Adults estimated undiagnosed" in str(cards)
     assert f"{expected:,.0f}" in str(cards)

@@ -69,15 +69,22 @@ def text_of(component) -> str:
 def test_layout_reads_the_url_and_falls_back_on_bad_values(pages):
     page = pages[0]
     tree = page.layout(indicator="cover_5y_mmr2", period="not-a-period", area="E09000012", map="lsoa")
-    values = {c.id: c.value for c in find(tree, lambda c: getattr(c, "id", None) in {
-        page.INDICATOR_ID, page.PERIOD_ID, page.AREA_ID, page.MAP_VIEW_ID})}
+    values = {
+        c.id: c.value
+        for c in find(
+            tree,
+            lambda c: getattr(c, "id", None) in {page.INDICATOR_ID, page.PERIOD_ID, page.AREA_ID, page.MAP_VIEW_ID},
+        )
+    }
     assert values[page.INDICATOR_ID] == "cover_5y_mmr2"
     assert values[page.AREA_ID] == "E09000012"
     assert values[page.MAP_VIEW_ID] == "lsoa"
     assert values[page.PERIOD_ID] == default_period(get_database(page._db().path), "cover_5y_mmr2")
     bad = page.layout(indicator="<script>", area="nowhere", map="globe")
-    values = {c.id: c.value for c in find(bad, lambda c: getattr(c, "id", None) in {
-        page.INDICATOR_ID, page.AREA_ID, page.MAP_VIEW_ID})}
+    values = {
+        c.id: c.value
+        for c in find(bad, lambda c: getattr(c, "id", None) in {page.INDICATOR_ID, page.AREA_ID, page.MAP_VIEW_ID})
+    }
     assert values == {page.INDICATOR_ID: imm.DEFAULT_INDICATOR, page.AREA_ID: "london", page.MAP_VIEW_ID: "borough"}
 
 
@@ -108,8 +115,7 @@ def test_map_values_equal_the_engine_and_a_second_call_recolours(pages, db):
             assert pd.isna(on_map[code])
         else:
             assert on_map[code] == pytest.approx(value, rel=1e-6)
-    patch, shown_again, _ = page.update_map("cover_5y_mmr2", default_period(db, "cover_5y_mmr2"), "borough",
-                                            "borough")
+    patch, shown_again, _ = page.update_map("cover_5y_mmr2", default_period(db, "cover_5y_mmr2"), "borough", "borough")
     assert type(patch).__name__ == "Patch" and shown_again is page.no_update
     assert "geojson" not in str(patch.to_plotly_json())
 
@@ -180,10 +186,17 @@ def test_gp_view_comparison_equals_the_engine(pages, db):
     for indicator_id in ("cover_24m_mmr1", "cover_12m_6in1", "cover_5y_mmr2"):
         title = imm.get(indicator_id).title
         period = imm.period_for(db, indicator=indicator_id, period_type="fy")
-        own = indicator_values(db, indicator=indicator_id, period=period, by="practice",
-                               filters={"practice": "E83003"}, disclose=False)
-        borough = indicator_values(db, indicator=indicator_id, period=period, by="borough",
-                                   filters={"borough": details["borough_code"]}, disclose=False)
+        own = indicator_values(
+            db, indicator=indicator_id, period=period, by="practice", filters={"practice": "E83003"}, disclose=False
+        )
+        borough = indicator_values(
+            db,
+            indicator=indicator_id,
+            period=period,
+            by="borough",
+            filters={"borough": details["borough_code"]},
+            disclose=False,
+        )
         if len(own):
             assert rows[title]["practice_value"] == pytest.approx(own.iloc[0]["value"])
             assert rows[title]["children"] == own.iloc[0]["denominator"]
@@ -195,8 +208,9 @@ def test_gp_view_comparison_equals_the_engine(pages, db):
 def test_gp_view_ranking_lists_only_the_borough_and_highlights_the_practice(pages, db):
     practice_page = pages[1]
     period = imm.period_for(db, indicator=INDICATOR, period_type="fy")
-    practices = indicator_values(db, indicator=INDICATOR, period=period, by="practice",
-                                 filters={"borough": "E09000003"}, disclose=False)
+    practices = indicator_values(
+        db, indicator=INDICATOR, period=period, by="practice", filters={"borough": "E09000003"}, disclose=False
+    )
     largest = practices.sort_values("denominator").iloc[-1]
     with acting_as(ANALYST):
         figure = practice_page.update_ranking(INDICATOR, "fy", largest["area_code"])
@@ -210,9 +224,19 @@ def test_gp_view_ranking_lists_only_the_borough_and_highlights_the_practice(page
 
 
 def _controls(**changes):
-    values = {"as_at": "2026-10-31", "age_min": 1, "age_max": 9, "missing": list(cohort.MISSING_DOSES), "match": "any",
-              "boroughs": None, "pcns": None, "practices": None, "quintiles": [], "ethnicity": [],
-              "registered_after": None}
+    values = {
+        "as_at": "2026-10-31",
+        "age_min": 1,
+        "age_max": 9,
+        "missing": list(cohort.MISSING_DOSES),
+        "match": "any",
+        "boroughs": None,
+        "pcns": None,
+        "practices": None,
+        "quintiles": [],
+        "ethnicity": [],
+        "registered_after": None,
+    }
     values.update(changes)
     return tuple(values.values())
 
@@ -220,7 +244,8 @@ def _controls(**changes):
 def test_cohort_summary_on_screen_equals_the_query(pages, db):
     finder = pages[2]
     summary_cards, lsoa_map, practice_map, shown, borough_chart, _, age_chart, problem = finder.find_cohort(
-        1, *_controls(), None)
+        1, *_controls(), None
+    )
     expected = cohort.cohort_summary(db, criteria=cohort.CohortCriteria(as_at=dt.date(2026, 10, 31)))
     assert problem is None and shown is True
     assert f"{expected.size:,.0f}" in text_of(summary_cards)
@@ -265,8 +290,10 @@ def test_gp_team_sees_only_its_own_practice_and_is_audited(pages, db):
     exported = pd.read_csv(io.StringIO(export["content"]))
     assert set(exported["practice_code"]) == {"E83003"}
     expected_total = cohort.count_children(
-        db, criteria=cohort.CohortCriteria(as_at=dt.date(2026, 10, 31), age_min=0, age_max=18, missing=()),
-        scope=cohort.RowScope(practice_codes=("E83003",)))
+        db,
+        criteria=cohort.CohortCriteria(as_at=dt.date(2026, 10, 31), age_min=0, age_max=18, missing=()),
+        scope=cohort.RowScope(practice_codes=("E83003",)),
+    )
     assert len(exported) == expected_total
     assert page_count == max(1, -(-expected_total // finder.PAGE_SIZE))
     entries = audit.entries(username=GP.username)
@@ -280,8 +307,9 @@ def test_campaign_responder_sees_only_their_borough(pages):
     with acting_as(RESPONDER):
         rows, _, _ = finder.show_patients(1, 0, *_controls())
     assert rows
-    hackney = set(imm.practice_options(get_database(pages[2].default_database().path),
-                                       borough_code="E09000012")["practice_code"])
+    hackney = set(
+        imm.practice_options(get_database(pages[2].default_database().path), borough_code="E09000012")["practice_code"]
+    )
     assert {row["practice_code"] for row in rows} <= hackney
 
 
@@ -291,18 +319,50 @@ def test_cohort_controls_are_parsed_and_checked(pages):
 
     known = {"borough": {"E09000012"}, "pcn": {"U33392"}, "practice": {"E83003", "F84003"}}
     latest = dt.date(2026, 10, 31)
-    criteria = criteria_from_controls(as_at="2026-06-30", ages=["2", 5], missing=["mmr2", "nonsense"],
-                                      match="all", boroughs=["E09000012"], pcns="", practices="e83003, F84003",
-                                      quintiles=["1", "5"], ethnicity=["Black"], registered_after=None,
-                                      default_date=latest, known=known)
+    criteria = criteria_from_controls(
+        as_at="2026-06-30",
+        ages=["2", 5],
+        missing=["mmr2", "nonsense"],
+        match="all",
+        boroughs=["E09000012"],
+        pcns="",
+        practices="e83003, F84003",
+        quintiles=["1", "5"],
+        ethnicity=["Black"],
+        registered_after=None,
+        default_date=latest,
+        known=known,
+    )
     assert (criteria.as_at, criteria.age_min, criteria.age_max) == (dt.date(2026, 6, 30), 2, 5)
     assert criteria.missing == ("mmr2",) and criteria.match == "all"
     assert criteria.practices == ("E83003", "F84003") and criteria.imd_quintiles == (1, 5)
     with pytest.raises(CohortError, match="after the extract date"):
-        criteria_from_controls(as_at="2027-01-01", ages=[1, 9], missing=[], match="any", boroughs=None, pcns=None,
-                               practices=None, quintiles=None, ethnicity=None, registered_after=None,
-                               default_date=latest, known=known)
+        criteria_from_controls(
+            as_at="2027-01-01",
+            ages=[1, 9],
+            missing=[],
+            match="any",
+            boroughs=None,
+            pcns=None,
+            practices=None,
+            quintiles=None,
+            ethnicity=None,
+            registered_after=None,
+            default_date=latest,
+            known=known,
+        )
     with pytest.raises(CohortError, match="Unknown practice"):
-        criteria_from_controls(as_at=None, ages=[1, 9], missing=[], match="any", boroughs=None, pcns=None,
-                               practices="X'; DROP TABLE patients", quintiles=None, ethnicity=None,
-                               registered_after=None, default_date=latest, known=known)
+        criteria_from_controls(
+            as_at=None,
+            ages=[1, 9],
+            missing=[],
+            match="any",
+            boroughs=None,
+            pcns=None,
+            practices="X'; DROP TABLE patients",
+            quintiles=None,
+            ethnicity=None,
+            registered_after=None,
+            default_date=latest,
+            known=known,
+        )

@@ -51,8 +51,10 @@ BORN = {
     "NEW_REGISTRANT": "1995-01-01",
     "NEW_REGISTRANT_REVIEWED": "1995-01-01",
 }
-PATIENTS = [patient(born, patient_id=pid, registration_start="2020-06-01" if pid == "AGE_5" else "2020-01-01")
-            for pid, born in BORN.items()]
+PATIENTS = [
+    patient(born, patient_id=pid, registration_start="2020-06-01" if pid == "AGE_5" else "2020-01-01")
+    for pid, born in BORN.items()
+]
 PATIENTS[[p["patient_id"] for p in PATIENTS].index("TURNS_6_ON_31_MAR")]["registration_start"] = d("2020-03-31")
 for _new in ("NEW_REGISTRANT", "NEW_REGISTRANT_REVIEWED"):  # joined 1 Feb 2026: within 3 months of year end
     PATIENTS[[p["patient_id"] for p in PATIENTS].index(_new)]["registration_start"] = d("2026-02-01")
@@ -97,8 +99,13 @@ ADMISSIONS = [
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("ast"), patients=PATIENTS, clinical_events=EVENTS,
-                 medications=MEDICATIONS, hospital_episodes=ADMISSIONS)
+    return build(
+        tmp_path_factory.mktemp("ast"),
+        patients=PATIENTS,
+        clinical_events=EVENTS,
+        medications=MEDICATIONS,
+        hospital_episodes=ADMISSIONS,
+    )
 
 
 def register(con) -> set[str]:

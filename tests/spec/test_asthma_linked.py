@@ -29,24 +29,46 @@ def issue(patient_id: str, date: str, code: str, quantity: float) -> dict:
 
 
 def admission(patient_id: str, date: str, method: str = "21", diagnosis: str = "J45.9") -> dict:
-    return {"patient_id": patient_id, "admission_date": d(date), "discharge_date": d(date), "provider_code": "R1H",
-            "admission_method": method, "primary_diagnosis": diagnosis}
+    return {
+        "patient_id": patient_id,
+        "admission_date": d(date),
+        "discharge_date": d(date),
+        "provider_code": "R1H",
+        "admission_method": method,
+        "primary_diagnosis": diagnosis,
+    }
 
 
 ADULT = "1990-01-01"
 CHILD = "2015-01-01"
 PATIENTS = [
     patient(ADULT, patient_id=pid, registration_start="2015-01-01")
-    for pid in ("RX_BEFORE", "RX_AFTER", "RX_ON_ADMISSION_DAY", "RX_YEAR_AND_A_DAY_BEFORE", "RX_EXACTLY_A_YEAR_BEFORE",
-                "CARED_FOR", "CARE_AFTER", "ELECTIVE", "NOT_ASTHMA", "TWO_ADMISSIONS", "REGISTERED_AFTER")
+    for pid in (
+        "RX_BEFORE",
+        "RX_AFTER",
+        "RX_ON_ADMISSION_DAY",
+        "RX_YEAR_AND_A_DAY_BEFORE",
+        "RX_EXACTLY_A_YEAR_BEFORE",
+        "CARED_FOR",
+        "CARE_AFTER",
+        "ELECTIVE",
+        "NOT_ASTHMA",
+        "TWO_ADMISSIONS",
+        "REGISTERED_AFTER",
+    )
 ] + [
     patient(CHILD, patient_id="CHILD_HACKNEY", practice_code=PRACTICE_B, lsoa21_code=LSOA_B),
     # Patient list: on the register (diagnosis + inhaler in the year), aged 6+.
     patient(ADULT, patient_id="LIST_SABA_4_NO_ICS", registration_start="2015-01-01"),
     patient(ADULT, patient_id="LIST_SABA_2_NO_ICS", registration_start="2015-01-01"),
     patient(ADULT, patient_id="LIST_SABA_4_WITH_ICS", registration_start="2015-01-01"),
-    patient(ADULT, patient_id="LIST_OTHER_PRACTICE", practice_code=PRACTICE_B, lsoa21_code=LSOA_B,
-            registration_start="2015-01-01"),
+    patient(
+        ADULT,
+        patient_id="LIST_OTHER_PRACTICE",
+        practice_code=PRACTICE_B,
+        lsoa21_code=LSOA_B,
+        registration_start="2015-01-01",
+    ),
 ]
 # The registration start of REGISTERED_AFTER is after its admission.
 PATIENTS[[p["patient_id"] for p in PATIENTS].index("REGISTERED_AFTER")]["registration_start"] = d("2025-10-01")
@@ -90,16 +112,23 @@ EVENTS = [
     event("CARE_AFTER", "2025-06-02", REVIEW),
     event("CARE_AFTER", "2025-06-02", PLAN),
     event("CHILD_HACKNEY", "2025-02-01", REVIEW),  # reviewed, but no plan
-    *(event(pid, "2020-01-01", ASTHMA) for pid in ("LIST_SABA_4_NO_ICS", "LIST_SABA_2_NO_ICS", "LIST_SABA_4_WITH_ICS",
-                                                   "LIST_OTHER_PRACTICE")),
+    *(
+        event(pid, "2020-01-01", ASTHMA)
+        for pid in ("LIST_SABA_4_NO_ICS", "LIST_SABA_2_NO_ICS", "LIST_SABA_4_WITH_ICS", "LIST_OTHER_PRACTICE")
+    ),
     event("LIST_SABA_4_NO_ICS", "2024-11-20", REVIEW),
 ]
 
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("ast-linked"), patients=PATIENTS, clinical_events=EVENTS,
-                 medications=MEDICATIONS, hospital_episodes=ADMISSIONS)
+    return build(
+        tmp_path_factory.mktemp("ast-linked"),
+        patients=PATIENTS,
+        clinical_events=EVENTS,
+        medications=MEDICATIONS,
+        hospital_episodes=ADMISSIONS,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -177,22 +206,26 @@ def test_small_counts_are_suppressed_for_restricted_roles(con):
 
 
 def test_patient_list_saba_over_reliance_without_ics_in_scope(con):
-    rows = aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_A,
-                                   scope=RowScope(practice_codes=(PRACTICE_A,)), saba_threshold=3)
+    rows = aq.saba_no_ics_patients(
+        con, period=FY, practice_code=PRACTICE_A, scope=RowScope(practice_codes=(PRACTICE_A,)), saba_threshold=3
+    )
     assert rows["patient_id"].tolist() == ["LIST_SABA_4_NO_ICS"]
     row = rows.iloc[0]
     assert row["saba_inhalers"] == 4 and str(row["last_review"])[:10] == "2024-11-20"
 
 
 def test_patient_list_respects_scope_and_threshold(con):
-    outside = aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_B,
-                                      scope=RowScope(practice_codes=(PRACTICE_A,)))
+    outside = aq.saba_no_ics_patients(
+        con, period=FY, practice_code=PRACTICE_B, scope=RowScope(practice_codes=(PRACTICE_A,))
+    )
     assert outside.empty
-    by_borough = aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_B,
-                                         scope=RowScope(borough_codes=(HACKNEY,)))
+    by_borough = aq.saba_no_ics_patients(
+        con, period=FY, practice_code=PRACTICE_B, scope=RowScope(borough_codes=(HACKNEY,))
+    )
     assert by_borough["patient_id"].tolist() == ["LIST_OTHER_PRACTICE"]
     assert aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_A, scope=RowScope()).empty
-    assert aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_B, saba_threshold=6,
-                                   scope=RowScope(borough_codes=(HACKNEY,))).empty
+    assert aq.saba_no_ics_patients(
+        con, period=FY, practice_code=PRACTICE_B, saba_threshold=6, scope=RowScope(borough_codes=(HACKNEY,))
+    ).empty
     with pytest.raises(aq.QueryError):
         aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_A, scope=None)

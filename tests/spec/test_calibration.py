@@ -29,7 +29,10 @@ def test_at_least_twelve_headlines_across_four_pathfinders():
 
     assert len(calibrate.HEADLINES) >= 12
     assert {get(h.indicator_id).pathfinder for h in calibrate.HEADLINES} == {
-        "immunisation", "hypertension", "asthma", "cancer"
+        "immunisation",
+        "hypertension",
+        "asthma",
+        "cancer",
     }
 
 
@@ -37,8 +40,9 @@ def test_headlines_within_tolerance(con):
     table = calibrate.headline_table(con)
     allowed = calibrate.TOLERANCE_PP + table["ci95_half_width"]
     off = table[table["difference_pp"].abs() > allowed]
-    assert off.empty, "off target:\n" + off[["indicator_id", "published", "synthetic", "difference_pp",
-                                             "ci95_half_width"]].to_string(index=False)
+    assert off.empty, "off target:\n" + off[
+        ["indicator_id", "published", "synthetic", "difference_pp", "ci95_half_width"]
+    ].to_string(index=False)
 
 
 def test_deprivation_gradients_have_the_published_direction(con):

@@ -13,8 +13,16 @@ MONTH = "2026-09"
 QUARTER = "2026-27 Q2"
 
 
-def pathway(pathway_id: str, referral: str, *, priority: str = "urgent_suspected_cancer", told: str | None = None,
-            outcome: str | None = None, dtt: str | None = None, treated: str | None = None) -> dict:
+def pathway(
+    pathway_id: str,
+    referral: str,
+    *,
+    priority: str = "urgent_suspected_cancer",
+    told: str | None = None,
+    outcome: str | None = None,
+    dtt: str | None = None,
+    treated: str | None = None,
+) -> dict:
     return {
         "pathway_id": pathway_id,
         "patient_id": "PT",
@@ -38,17 +46,44 @@ PATHWAYS = [
     pathway("FDS_DAY_28", "2026-08-20", told="2026-09-17", outcome="cancer_confirmed"),
     pathway("FDS_DAY_29", "2026-08-20", told="2026-09-18", outcome="cancer_ruled_out"),
     pathway("FDS_SCREENING", "2026-09-01", priority="screening", told="2026-09-10", outcome="cancer_ruled_out"),
-    pathway("UPGRADE_NOT_FDS", "2026-08-20", priority="consultant_upgrade", told="2026-09-05",
-            outcome="cancer_confirmed"),
+    pathway(
+        "UPGRADE_NOT_FDS", "2026-08-20", priority="consultant_upgrade", told="2026-09-05", outcome="cancer_confirmed"
+    ),
     pathway("FDS_OPEN", "2026-09-20"),
-    pathway("D62_DAY_62", "2026-07-01", outcome="cancer_confirmed", told="2026-07-20", dtt="2026-08-20",
-            treated="2026-09-01"),
-    pathway("D62_DAY_63", "2026-07-01", outcome="cancer_confirmed", told="2026-07-20", dtt="2026-08-20",
-            treated="2026-09-02"),
-    pathway("D31_DAY_31", "2026-07-20", priority="consultant_upgrade", outcome="cancer_confirmed", told="2026-08-01",
-            dtt="2026-08-15", treated="2026-09-15"),
-    pathway("D31_DAY_32", "2026-07-20", priority="consultant_upgrade", outcome="cancer_confirmed", told="2026-08-01",
-            dtt="2026-08-15", treated="2026-09-16"),
+    pathway(
+        "D62_DAY_62",
+        "2026-07-01",
+        outcome="cancer_confirmed",
+        told="2026-07-20",
+        dtt="2026-08-20",
+        treated="2026-09-01",
+    ),
+    pathway(
+        "D62_DAY_63",
+        "2026-07-01",
+        outcome="cancer_confirmed",
+        told="2026-07-20",
+        dtt="2026-08-20",
+        treated="2026-09-02",
+    ),
+    pathway(
+        "D31_DAY_31",
+        "2026-07-20",
+        priority="consultant_upgrade",
+        outcome="cancer_confirmed",
+        told="2026-08-01",
+        dtt="2026-08-15",
+        treated="2026-09-15",
+    ),
+    pathway(
+        "D31_DAY_32",
+        "2026-07-20",
+        priority="consultant_upgrade",
+        outcome="cancer_confirmed",
+        told="2026-08-01",
+        dtt="2026-08-15",
+        treated="2026-09-16",
+    ),
 ]
 TUMOURS = [
     tumour("2026-07-10", "C34.1", "1", "emergency"),
@@ -62,8 +97,12 @@ TUMOURS = [
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("cancer"), patients=[patient("1950-01-01", patient_id="PT")],
-                 cancer_pathways=PATHWAYS, cancer_registrations=TUMOURS)
+    return build(
+        tmp_path_factory.mktemp("cancer"),
+        patients=[patient("1950-01-01", patient_id="PT")],
+        cancer_pathways=PATHWAYS,
+        cancer_registrations=TUMOURS,
+    )
 
 
 def test_fds_day_28_meets_and_day_29_breaches(con):
@@ -91,7 +130,11 @@ def test_31_day_boundary(con):
 def test_pathways_count_in_their_clock_stop_quarter_too(con):
     # The two 62-day pathways were told on 20 Jul 2026 (day 19): in the quarter, not in September.
     assert facts(con, "cwt_fds_28d", QUARTER) == {
-        "FDS_DAY_28": (1, 1), "FDS_DAY_29": (0, 1), "FDS_SCREENING": (1, 1), "D62_DAY_62": (1, 1), "D62_DAY_63": (1, 1)
+        "FDS_DAY_28": (1, 1),
+        "FDS_DAY_29": (0, 1),
+        "FDS_SCREENING": (1, 1),
+        "D62_DAY_62": (1, 1),
+        "D62_DAY_63": (1, 1),
     }
 
 

@@ -22,9 +22,19 @@ SPECIALIST = "RRV"  # UCLH: treats some of Barts' patients
 OTHER = "RJ1"
 
 
-def pathway(pathway_id: str, referral: str, *, priority: str = "urgent_suspected_cancer", site: str = "lung",
-            provider: str = FIRST, told: str | None = None, outcome: str | None = None, dtt: str | None = None,
-            treated: str | None = None, treated_at: str | None = None) -> dict:
+def pathway(
+    pathway_id: str,
+    referral: str,
+    *,
+    priority: str = "urgent_suspected_cancer",
+    site: str = "lung",
+    provider: str = FIRST,
+    told: str | None = None,
+    outcome: str | None = None,
+    dtt: str | None = None,
+    treated: str | None = None,
+    treated_at: str | None = None,
+) -> dict:
     return {
         "pathway_id": pathway_id,
         "patient_id": "PT",
@@ -44,34 +54,64 @@ PATHWAYS = [
     # FDS in September 2026: day 28 at Barts meets, day 29 at Guy's breaches; a breast screening pathway on day 9.
     pathway("FDS_DAY_28", "2026-08-20", told="2026-09-17", outcome="cancer_ruled_out"),
     pathway("FDS_DAY_29", "2026-08-20", provider=OTHER, told="2026-09-18", outcome="cancer_ruled_out"),
-    pathway("FDS_SCREEN", "2026-09-01", priority="screening", site="breast", told="2026-09-10",
-            outcome="cancer_ruled_out"),
+    pathway(
+        "FDS_SCREEN", "2026-09-01", priority="screening", site="breast", told="2026-09-10", outcome="cancer_ruled_out"
+    ),
     # A consultant upgrade told in September: not an FDS pathway.
-    pathway("UPGRADE_TOLD", "2026-08-20", priority="consultant_upgrade", told="2026-09-05",
-            outcome="cancer_confirmed"),
+    pathway("UPGRADE_TOLD", "2026-08-20", priority="consultant_upgrade", told="2026-09-05", outcome="cancer_confirmed"),
     # 62-day, treated in September: day 62 at UCLH (first seen at Barts), day 63 at Barts.
-    pathway("D62_DAY_62", "2026-07-01", told="2026-07-20", outcome="cancer_confirmed", dtt="2026-08-20",
-            treated="2026-09-01", treated_at=SPECIALIST),
-    pathway("D62_DAY_63", "2026-07-01", told="2026-07-20", outcome="cancer_confirmed", dtt="2026-08-20",
-            treated="2026-09-02"),
+    pathway(
+        "D62_DAY_62",
+        "2026-07-01",
+        told="2026-07-20",
+        outcome="cancer_confirmed",
+        dtt="2026-08-20",
+        treated="2026-09-01",
+        treated_at=SPECIALIST,
+    ),
+    pathway(
+        "D62_DAY_63",
+        "2026-07-01",
+        told="2026-07-20",
+        outcome="cancer_confirmed",
+        dtt="2026-08-20",
+        treated="2026-09-02",
+    ),
     # A consultant upgrade treated on day 40: counts in the 62-day standard.
-    pathway("D62_UPGRADE", "2026-08-01", priority="consultant_upgrade", site="breast", told="2026-08-10",
-            outcome="cancer_confirmed", dtt="2026-09-01", treated="2026-09-10"),
+    pathway(
+        "D62_UPGRADE",
+        "2026-08-01",
+        priority="consultant_upgrade",
+        site="breast",
+        told="2026-08-10",
+        outcome="cancer_confirmed",
+        dtt="2026-09-01",
+        treated="2026-09-10",
+    ),
     # Confirmed, never treated: no 62-day clock stop, no treatment wait.
     pathway("NO_TREATMENT", "2026-07-01", told="2026-07-25", outcome="cancer_confirmed"),
 ]
 TUMOURS = [
     {"patient_id": "PT", "diagnosis_date": d("2026-07-10"), "icd10_code": "C34.1", "stage": "1", "route": "emergency"},
     {"patient_id": "PT", "diagnosis_date": d("2026-08-10"), "icd10_code": "C50.9", "stage": "3", "route": "screening"},
-    {"patient_id": "PT", "diagnosis_date": d("2026-08-12"), "icd10_code": "C34.9", "stage": "4",
-     "route": "urgent_referral"},
+    {
+        "patient_id": "PT",
+        "diagnosis_date": d("2026-08-12"),
+        "icd10_code": "C34.9",
+        "stage": "4",
+        "route": "urgent_referral",
+    },
 ]
 
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("cancer_pathways"), patients=[patient("1950-01-01", patient_id="PT")],
-                 cancer_pathways=PATHWAYS, cancer_registrations=TUMOURS)
+    return build(
+        tmp_path_factory.mktemp("cancer_pathways"),
+        patients=[patient("1950-01-01", patient_id="PT")],
+        cancer_pathways=PATHWAYS,
+        cancer_registrations=TUMOURS,
+    )
 
 
 def counts(frame, code):
@@ -93,17 +133,35 @@ def test_62_day_by_treating_trust_day_62_meets_day_63_breaches_upgrade_counts(co
 
 
 def test_priority_type_cut(con):
-    upgrades = cq.pathway_values(con, indicator="cwt_62d", period=MONTH, by="london", disclose=False,
-                                 filters=cq.pathway_filters(priority_type="consultant_upgrade"))
+    upgrades = cq.pathway_values(
+        con,
+        indicator="cwt_62d",
+        period=MONTH,
+        by="london",
+        disclose=False,
+        filters=cq.pathway_filters(priority_type="consultant_upgrade"),
+    )
     assert (upgrades["numerator"].iloc[0], upgrades["denominator"].iloc[0]) == (1, 1)
-    screening = cq.pathway_values(con, indicator="cwt_fds_28d", period=MONTH, by="london", disclose=False,
-                                  filters=cq.pathway_filters(priority_type="screening"))
+    screening = cq.pathway_values(
+        con,
+        indicator="cwt_fds_28d",
+        period=MONTH,
+        by="london",
+        disclose=False,
+        filters=cq.pathway_filters(priority_type="screening"),
+    )
     assert (screening["numerator"].iloc[0], screening["denominator"].iloc[0]) == (1, 1)
 
 
 def test_tumour_group_cut_for_pathways_and_registered_tumours(con):
-    breast = cq.pathway_values(con, indicator="cwt_62d", period=MONTH, by="london", disclose=False,
-                               filters=cq.pathway_filters(tumour_group="breast"))
+    breast = cq.pathway_values(
+        con,
+        indicator="cwt_62d",
+        period=MONTH,
+        by="london",
+        disclose=False,
+        filters=cq.pathway_filters(tumour_group="breast"),
+    )
     assert (breast["numerator"].iloc[0], breast["denominator"].iloc[0]) == (1, 1)
     stage = cq.pathway_values(con, indicator="cancer_early_stage", period=QUARTER, by="tumour_group", disclose=False)
     assert counts(stage, "lung") == (1, 2)  # C34.1 stage 1, C34.9 stage 4
@@ -111,13 +169,20 @@ def test_tumour_group_cut_for_pathways_and_registered_tumours(con):
 
 
 def test_totals_equal_the_engine(con):
-    for indicator, period in (("cwt_fds_28d", MONTH), ("cwt_62d", MONTH), ("cwt_31d", MONTH),
-                              ("cancer_conversion_rate", MONTH), ("cancer_early_stage", QUARTER),
-                              ("cancer_emergency_route", QUARTER)):
+    for indicator, period in (
+        ("cwt_fds_28d", MONTH),
+        ("cwt_62d", MONTH),
+        ("cwt_31d", MONTH),
+        ("cancer_conversion_rate", MONTH),
+        ("cancer_early_stage", QUARTER),
+        ("cancer_emergency_route", QUARTER),
+    ):
         mine = cq.pathway_values(con, indicator=indicator, period=period, by="london", disclose=False)
         engine = indicator_values(con, indicator=indicator, period=period, by="london", disclose=False)
-        assert mine[["numerator", "denominator", "value"]].to_numpy().tolist() == \
-            engine[["numerator", "denominator", "value"]].to_numpy().tolist(), indicator
+        assert (
+            mine[["numerator", "denominator", "value"]].to_numpy().tolist()
+            == engine[["numerator", "denominator", "value"]].to_numpy().tolist()
+        ), indicator
 
 
 def test_told_waits_put_day_28_within_and_day_29_beyond(con):
@@ -154,8 +219,11 @@ def test_flows_and_crossing(con):
     second = links[links["stage"] == 2].set_index(["source_code", "target_code"])
     assert second.loc[(FIRST, SPECIALIST), "patients"] == 1 and second.loc[(FIRST, SPECIALIST), "crosses"]
     assert second.loc[(FIRST, FIRST), "patients"] == 2 and not second.loc[(FIRST, FIRST), "crosses"]
-    assert cq.crossing_summary(con, period=MONTH, disclose=False) == {"treated": 3, "crossing": 1,
-                                                                      "share": pytest.approx(100 / 3)}
+    assert cq.crossing_summary(con, period=MONTH, disclose=False) == {
+        "treated": 3,
+        "crossing": 1,
+        "share": pytest.approx(100 / 3),
+    }
 
 
 def test_small_counts_are_suppressed_for_restricted_roles(con):
@@ -164,8 +232,7 @@ def test_small_counts_are_suppressed_for_restricted_roles(con):
     assert trusts["value"].isna().all() and trusts["numerator"].isna().all()
     waits = cq.wait_distribution(con, measure="treated", period=MONTH, disclose=True)
     assert waits.loc[waits["suppressed"], "share"].isna().all() and waits["suppressed"].sum() == 3
-    assert cq.crossing_summary(con, period=MONTH, disclose=True) == {"treated": None, "crossing": None,
-                                                                     "share": None}
+    assert cq.crossing_summary(con, period=MONTH, disclose=True) == {"treated": None, "crossing": None, "share": None}
 
 
 def test_operational_target_path():

@@ -88,16 +88,18 @@ def con(tmp_path_factory):
 def found(con, **criteria) -> set[str]:
     """Patient ids the finder returns for ``criteria`` with an all-London scope (every child visible)."""
     scope = RowScope(borough_codes=(BARNET, HACKNEY))
-    rows, total = cohort.cohort_patients(con, criteria=cohort.CohortCriteria(as_at=AS_AT, **criteria), scope=scope,
-                                         limit=1000)
+    rows, total = cohort.cohort_patients(
+        con, criteria=cohort.CohortCriteria(as_at=AS_AT, **criteria), scope=scope, limit=1000
+    )
     assert total == len(rows)
     return set(rows["patient_id"])
 
 
 def flags(con, patient_id: str, **criteria) -> str:
     scope = RowScope(borough_codes=(BARNET, HACKNEY))
-    rows, _ = cohort.cohort_patients(con, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=(), **criteria),
-                                     scope=scope, limit=1000)
+    rows, _ = cohort.cohort_patients(
+        con, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=(), **criteria), scope=scope, limit=1000
+    )
     return rows.set_index("patient_id").loc[patient_id, "missing"]
 
 
@@ -176,15 +178,18 @@ def test_geography_deprivation_and_ethnicity_filters(con):
 
 def test_a_gp_team_scope_never_returns_another_practices_children(con):
     own_practice = RowScope(practice_codes=("E83003",))
-    for criteria in (cohort.CohortCriteria(as_at=AS_AT, age_min=0, age_max=18, missing=()),
-                     cohort.CohortCriteria(as_at=AS_AT, missing=(), practices=(PRACTICE_B,)),
-                     cohort.CohortCriteria(as_at=AS_AT, missing=(), boroughs=(HACKNEY,))):
+    for criteria in (
+        cohort.CohortCriteria(as_at=AS_AT, age_min=0, age_max=18, missing=()),
+        cohort.CohortCriteria(as_at=AS_AT, missing=(), practices=(PRACTICE_B,)),
+        cohort.CohortCriteria(as_at=AS_AT, missing=(), boroughs=(HACKNEY,)),
+    ):
         rows, total = cohort.cohort_patients(con, criteria=criteria, scope=own_practice, limit=1000)
         assert set(rows["practice_code"]) <= {"E83003"}
         assert "PRACTICE_B_CHILD" not in set(rows["patient_id"])
         assert total == len(rows)
-    rows, _ = cohort.cohort_patients(con, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=()),
-                                     scope=RowScope(), limit=1000)
+    rows, _ = cohort.cohort_patients(
+        con, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=()), scope=RowScope(), limit=1000
+    )
     assert rows.empty  # an empty scope permits nothing
 
 
@@ -199,7 +204,9 @@ def test_summary_counts_the_same_children_as_the_list(con):
     listed = found(con, age_min=0, age_max=18)
     assert summary.size == len(listed)
     assert dict(zip(summary.by_borough["area_code"], summary.by_borough["children"], strict=True)) == {
-        BARNET: len(listed) - 1, HACKNEY: 1}
+        BARNET: len(listed) - 1,
+        HACKNEY: 1,
+    }
     by_age = dict(zip(summary.by_age["age_years"], summary.by_age["children"], strict=True))
     assert sum(by_age.values()) == len(listed)
     missing = dict(zip(summary.missing_counts["dose"], summary.missing_counts["children"], strict=True))
@@ -236,18 +243,27 @@ def test_the_cache_gives_the_same_children_as_the_tables(con, as_at, missing):
 @pytest.mark.parametrize("as_at", [AS_AT, d("2025-06-30")])
 def test_last_contact_is_the_latest_record_on_or_before_the_date(con, as_at):
     criteria = cohort.CohortCriteria(as_at=as_at, age_min=0, age_max=18, missing=())
-    rows, total = cohort.cohort_patients(con, criteria=criteria, scope=RowScope(borough_codes=(BARNET, HACKNEY)),
-                                         limit=1000)
-    expected = dict(con.execute("SELECT patient_id, max(vaccination_date) FROM immunisations "
-                                "WHERE vaccination_date <= ? GROUP BY ALL", [as_at]).fetchall())
-    shown = {pid: (None if pd.isna(day) else pd.Timestamp(day).date())
-             for pid, day in zip(rows["patient_id"], rows["last_contact"], strict=True)}
+    rows, total = cohort.cohort_patients(
+        con, criteria=criteria, scope=RowScope(borough_codes=(BARNET, HACKNEY)), limit=1000
+    )
+    expected = dict(
+        con.execute(
+            "SELECT patient_id, max(vaccination_date) FROM immunisations WHERE vaccination_date <= ? GROUP BY ALL",
+            [as_at],
+        ).fetchall()
+    )
+    shown = {
+        pid: (None if pd.isna(day) else pd.Timestamp(day).date())
+        for pid, day in zip(rows["patient_id"], rows["last_contact"], strict=True)
+    }
     assert shown == {pid: expected.get(pid) for pid in shown}
     assert total == len(rows) > 0
     # Paging: the pages together are the whole list, in a stable order.
-    first, total_1 = cohort.cohort_patients(con, criteria=criteria, scope=RowScope(borough_codes=(BARNET, HACKNEY)),
-                                            limit=5)
-    second, total_2 = cohort.cohort_patients(con, criteria=criteria,
-                                             scope=RowScope(borough_codes=(BARNET, HACKNEY)), limit=5, offset=5)
+    first, total_1 = cohort.cohort_patients(
+        con, criteria=criteria, scope=RowScope(borough_codes=(BARNET, HACKNEY)), limit=5
+    )
+    second, total_2 = cohort.cohort_patients(
+        con, criteria=criteria, scope=RowScope(borough_codes=(BARNET, HACKNEY)), limit=5, offset=5
+    )
     assert total_1 == total_2 == total
     assert list(first["patient_id"]) + list(second["patient_id"]) == list(rows["patient_id"])[:10]

@@ -63,8 +63,9 @@ def test_the_curve_ends_at_the_indicators_value(con):
 
 
 def test_an_area_filter_keeps_only_its_registered_children(con):
-    barnet = imm.uptake_by_age(con, indicator="cover_24m_mmr1", period=Q2, filters={"borough": "E09000003"},
-                               disclose=False)
+    barnet = imm.uptake_by_age(
+        con, indicator="cover_24m_mmr1", period=Q2, filters={"borough": "E09000003"}, disclose=False
+    )
     assert barnet["denominator"].eq(6).all() and barnet.iloc[-1]["numerator"] == 3
     with pytest.raises(imm.QueryError):
         imm.uptake_by_age(con, indicator="cover_24m_mmr1", period=Q2, filters={"lsoa_name; DROP": "x"})

@@ -18,26 +18,33 @@ from components.cancer_views import (
 from components.style import COMPARISON_COLOURS, SUPPRESSED_COLOUR
 from queries import cancer as cq
 
-SITES = pd.DataFrame({
-    "trust_code": ["R1H", "RJ1", "RRV"],
-    "trust_name": ["Barts Health NHS Trust", "Guy's and St Thomas' NHS Foundation Trust",
-                   "University College London Hospitals NHS Foundation Trust"],
-    "site_name": ["The Royal London Hospital", "Guy's Hospital", "University College Hospital"],
-    "lat": [51.5186, 51.5034, 51.5246],
-    "lon": [-0.0594, -0.0873, -0.1357],
-})
+SITES = pd.DataFrame(
+    {
+        "trust_code": ["R1H", "RJ1", "RRV"],
+        "trust_name": [
+            "Barts Health NHS Trust",
+            "Guy's and St Thomas' NHS Foundation Trust",
+            "University College London Hospitals NHS Foundation Trust",
+        ],
+        "site_name": ["The Royal London Hospital", "Guy's Hospital", "University College Hospital"],
+        "lat": [51.5186, 51.5034, 51.5246],
+        "lon": [-0.0594, -0.0873, -0.1357],
+    }
+)
 
 
 def trust_values(**overrides) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "area_code": ["R1H", "RJ1", "RRV"],
-        "value": [82.0, 70.0, None],
-        "ci_low": [78.0, 65.0, None],
-        "ci_high": [86.0, 75.0, None],
-        "denominator": [400.0, 100.0, None],
-        "comparison": ["better", "similar", "not compared"],
-        "suppressed": [False, False, True],
-    })
+    frame = pd.DataFrame(
+        {
+            "area_code": ["R1H", "RJ1", "RRV"],
+            "value": [82.0, 70.0, None],
+            "ci_low": [78.0, 65.0, None],
+            "ci_high": [86.0, 75.0, None],
+            "denominator": [400.0, 100.0, None],
+            "comparison": ["better", "similar", "not compared"],
+            "suppressed": [False, False, True],
+        }
+    )
     return frame.assign(**overrides)
 
 
@@ -68,18 +75,26 @@ def distribution(counts, *, standard=28, suppressed=None) -> pd.DataFrame:
     ends = cq.wait_bin_ends(standard=standard, bin_days=7)
     starts = np.concatenate([[0], ends[:-1] + 1])
     counts = np.array(counts + [0] * (len(ends) - len(counts)), dtype=float)
-    hidden = np.zeros(len(ends), dtype=bool) if suppressed is None else np.array(
-        suppressed + [False] * (len(ends) - len(suppressed)))
-    return pd.DataFrame({
-        "bin_start": starts, "bin_end": ends, "open_ended": ends >= cq.WAIT_CAP_DAYS,
-        "pathways": np.where(hidden, np.nan, counts), "share": counts / max(counts.sum(), 1) * 100,
-        "within_standard": ends <= standard, "suppressed": hidden,
-    })
+    hidden = (
+        np.zeros(len(ends), dtype=bool)
+        if suppressed is None
+        else np.array(suppressed + [False] * (len(ends) - len(suppressed)))
+    )
+    return pd.DataFrame(
+        {
+            "bin_start": starts,
+            "bin_end": ends,
+            "open_ended": ends >= cq.WAIT_CAP_DAYS,
+            "pathways": np.where(hidden, np.nan, counts),
+            "share": counts / max(counts.sum(), 1) * 100,
+            "within_standard": ends <= standard,
+            "suppressed": hidden,
+        }
+    )
 
 
 def test_wait_histogram_splits_bars_at_the_standard_and_draws_its_line():
-    figure = wait_histogram(distribution=distribution([10, 20, 30, 40, 15, 5]), standard_days=28,
-                            measure_label="Days")
+    figure = wait_histogram(distribution=distribution([10, 20, 30, 40, 15, 5]), standard_days=28, measure_label="Days")
     within, beyond = figure.data[0], figure.data[1]
     assert list(within.x) == ["0–7", "8–14", "15–21", "22–28"] and list(within.y) == [10, 20, 30, 40]
     assert list(beyond.x)[:2] == ["29–35", "36–42"] and list(beyond.y)[:2] == [15, 5]
@@ -91,8 +106,9 @@ def test_wait_histogram_splits_bars_at_the_standard_and_draws_its_line():
 
 
 def test_wait_histogram_names_suppressed_bins_and_never_draws_them_as_counts():
-    figure = wait_histogram(distribution=distribution([10, 3], suppressed=[False, True]), standard_days=28,
-                            measure_label="Days")
+    figure = wait_histogram(
+        distribution=distribution([10, 3], suppressed=[False, True]), standard_days=28, measure_label="Days"
+    )
     suppressed = [t for t in figure.data if t.name.startswith("Suppressed")]
     assert suppressed and list(suppressed[0].x) == ["8–14"] and "suppressed" in suppressed[0].hovertemplate
     assert "8–14" not in list(figure.data[0].x)
@@ -111,11 +127,14 @@ def test_target_path_is_a_step_line_and_absent_without_targets():
     assert len(add_target_path(go.Figure(), series=none).data) == 0
 
 
-@pytest.mark.parametrize(("standard", "bin_days", "first_ends"), [
-    (28, 7, [7, 14, 21, 28, 35]),
-    (62, 7, [6, 13, 20, 27, 34]),
-    (28, 1, [0, 1, 2, 3, 4]),
-])
+@pytest.mark.parametrize(
+    ("standard", "bin_days", "first_ends"),
+    [
+        (28, 7, [7, 14, 21, 28, 35]),
+        (62, 7, [6, 13, 20, 27, 34]),
+        (28, 1, [0, 1, 2, 3, 4]),
+    ],
+)
 def test_wait_bins_end_on_the_standard(standard, bin_days, first_ends):
     ends = cq.wait_bin_ends(standard=standard, bin_days=bin_days)
     assert ends[:5].tolist() == first_ends and standard in ends and ends[-1] == cq.WAIT_CAP_DAYS
@@ -130,9 +149,12 @@ def test_target_in_force_changes_on_the_first_day_of_the_financial_year():
 
 def test_pathway_filters_refuse_unknown_codes_and_drop_priority_for_tumours():
     assert cq.pathway_filters(tumour_group="lung", priority_type="screening") == {
-        "tumour_group": ["lung"], "priority_type": ["screening"]}
+        "tumour_group": ["lung"],
+        "priority_type": ["screening"],
+    }
     assert cq.pathway_filters(tumour_group="lung", priority_type="screening", indicator="cancer_early_stage") == {
-        "tumour_group": ["lung"]}
+        "tumour_group": ["lung"]
+    }
     with pytest.raises(cq.QueryError):
         cq.pathway_filters(tumour_group="lung'; DROP TABLE x; --")
     with pytest.raises(cq.QueryError):
@@ -141,8 +163,9 @@ def test_pathway_filters_refuse_unknown_codes_and_drop_priority_for_tumours():
 
 def test_trust_sites_cover_every_reference_trust_with_london_coordinates():
     sites = cq.trust_sites()
-    reference = pd.concat([pd.read_csv(cq.REFERENCE_DIR / "trusts.csv"),
-                           pd.read_csv(cq.REFERENCE_DIR / "specialist_cancer_trusts.csv")])
+    reference = pd.concat(
+        [pd.read_csv(cq.REFERENCE_DIR / "trusts.csv"), pd.read_csv(cq.REFERENCE_DIR / "specialist_cancer_trusts.csv")]
+    )
     assert set(reference["trust_code"]) <= set(sites["trust_code"])
     assert sites["lat"].between(51.28, 51.70).all() and sites["lon"].between(-0.52, 0.34).all()
     assert cq.short_trust_name("Barts Health NHS Trust") == "Barts Health"

@@ -32,14 +32,26 @@ def test_more_needed_at_the_boundaries(numerator, denominator, share, expected):
 
 def _table(**overrides) -> pd.DataFrame:
     row = {
-        "area_code": "E09000001", "area_name": "Test",
-        "hyp008_numerator": 100.0, "hyp008_denominator": 200.0, "hyp008_value": 50.0,
-        "hyp008_to_77": 54.0, "hyp008_to_80": 60.0,
-        "hyp009_numerator": 3.0, "hyp009_denominator": 20.0, "hyp009_value": 15.0,
-        "hyp009_to_77": 13.0, "hyp009_to_80": 13.0,
-        "control_to_77": 67.0, "control_to_80": 73.0,
-        "recorded": 250.0, "expected": 402.4, "estimated_undiagnosed": 152.4, "detection_ratio": 250 / 402.4,
-        "to_detect_80": 72.0, "suppressed": False,
+        "area_code": "E09000001",
+        "area_name": "Test",
+        "hyp008_numerator": 100.0,
+        "hyp008_denominator": 200.0,
+        "hyp008_value": 50.0,
+        "hyp008_to_77": 54.0,
+        "hyp008_to_80": 60.0,
+        "hyp009_numerator": 3.0,
+        "hyp009_denominator": 20.0,
+        "hyp009_value": 15.0,
+        "hyp009_to_77": 13.0,
+        "hyp009_to_80": 13.0,
+        "control_to_77": 67.0,
+        "control_to_80": 73.0,
+        "recorded": 250.0,
+        "expected": 402.4,
+        "estimated_undiagnosed": 152.4,
+        "detection_ratio": 250 / 402.4,
+        "to_detect_80": 72.0,
+        "suppressed": False,
     }
     row.update(overrides)
     return pd.DataFrame([row])
@@ -80,5 +92,10 @@ def test_groups_are_put_in_their_natural_order():
     assert hq.ordered(ages, dimension="age_band")["area_name"].tolist() == ["0-4", "5-17", "18-29", "40-49", "80+"]
     groups = pd.DataFrame({"area_name": ["Not stated", "Asian", "White", "Black", "Other", "Mixed"]})
     assert hq.ordered(groups, dimension="ethnicity_group")["area_name"].tolist() == [
-        "White", "Mixed", "Asian", "Black", "Other", "Not stated"
+        "White",
+        "Mixed",
+        "Asian",
+        "Black",
+        "Other",
+        "Not stated",
     ]

@@ -20,13 +20,15 @@ def _text(component) -> str:
 
 
 def test_heatmap_leaves_suppressed_cells_empty_and_labels_them():
-    values = pd.DataFrame({
-        "area_name": ["Asian", "Asian", "Black", "Black"],
-        "subgroup_name": ["Q2", "Q1 (most deprived)", "Q1 (most deprived)", "Q2"],
-        "value": [80.0, 70.0, None, 90.0],
-        "denominator": [100.0, 50.0, None, 40.0],
-        "suppressed": [False, False, True, False],
-    })
+    values = pd.DataFrame(
+        {
+            "area_name": ["Asian", "Asian", "Black", "Black"],
+            "subgroup_name": ["Q2", "Q1 (most deprived)", "Q1 (most deprived)", "Q2"],
+            "value": [80.0, 70.0, None, 90.0],
+            "denominator": [100.0, 50.0, None, 40.0],
+            "suppressed": [False, False, True, False],
+        }
+    )
     figure = intersection_heatmap(values=values, value_label="Coverage")
     trace = figure.data[0]
     assert list(trace.x) == ["Q1 (most deprived)", "Q2"]  # quintiles in order, whatever the row order
@@ -37,8 +39,9 @@ def test_heatmap_leaves_suppressed_cells_empty_and_labels_them():
 
 
 def test_bar_chart_draws_largest_groups_and_never_a_suppressed_one():
-    frame = pd.DataFrame({"name": ["A", "B", "C", "D"], "children": [10.0, None, 30.0, 20.0],
-                          "suppressed": [False, True, False, False]})
+    frame = pd.DataFrame(
+        {"name": ["A", "B", "C", "D"], "children": [10.0, None, 30.0, 20.0], "suppressed": [False, True, False, False]}
+    )
     figure = count_bar_chart(frame=frame, label_column="name", axis_label="Children", max_bars=2)
     assert list(figure.data[0].y) == ["D", "C"]  # the two largest, largest at the top
     note = figure.layout.annotations[0].text
@@ -48,12 +51,24 @@ def test_bar_chart_draws_largest_groups_and_never_a_suppressed_one():
 def _comparison_rows(practice_value, suppressed=False):
     rows = []
     for level, value in (("Practice", practice_value), ("PCN", 88.0), ("Borough", 85.0), ("London", 86.0)):
-        rows.append({"indicator_id": "cover_24m_mmr1", "title": "MMR1 by 24 months", "period_id": "2026-27 Q2",
-                     "level": level, "value": value, "ci_low": None if value is None else value - 5,
-                     "ci_high": None if value is None else value + 3, "numerator": 45.0, "denominator": 50.0,
-                     "patients_to_target": 3.0, "suppressed": suppressed and level == "Practice",
-                     "rank": 2.0 if level == "Practice" else None, "ranked": 10 if level == "Practice" else None,
-                     "comparison": "similar"})
+        rows.append(
+            {
+                "indicator_id": "cover_24m_mmr1",
+                "title": "MMR1 by 24 months",
+                "period_id": "2026-27 Q2",
+                "level": level,
+                "value": value,
+                "ci_low": None if value is None else value - 5,
+                "ci_high": None if value is None else value + 3,
+                "numerator": 45.0,
+                "denominator": 50.0,
+                "patients_to_target": 3.0,
+                "suppressed": suppressed and level == "Practice",
+                "rank": 2.0 if level == "Practice" else None,
+                "ranked": 10 if level == "Practice" else None,
+                "comparison": "similar",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -75,13 +90,47 @@ def test_wide_comparison_table_has_one_row_per_vaccine():
 
 
 def test_headline_shows_gap_and_children_needed_and_never_zero_for_suppressed():
-    row = pd.Series({"value": 86.25, "ci_low": 81.6, "ci_high": 89.9, "numerator": 225.0, "denominator": 260.0,
-                     "patients_to_target": 23.0, "suppressed": False})
-    text = _text(headline_cards(row=row, title="MMR1 by 24 months", period_label="2026-27 Q2", target=95.0,
-                                previous_value=83.0, previous_label="2026-27 Q1"))
+    row = pd.Series(
+        {
+            "value": 86.25,
+            "ci_low": 81.6,
+            "ci_high": 89.9,
+            "numerator": 225.0,
+            "denominator": 260.0,
+            "patients_to_target": 23.0,
+            "suppressed": False,
+        }
+    )
+    text = _text(
+        headline_cards(
+            row=row,
+            title="MMR1 by 24 months",
+            period_label="2026-27 Q2",
+            target=95.0,
+            previous_value=83.0,
+            previous_label="2026-27 Q1",
+        )
+    )
     assert "86.2%" in text and "8.8 points" in text and "'23'" in text and "up 3.2 points" in text
-    hidden = pd.Series({"value": None, "ci_low": None, "ci_high": None, "numerator": None, "denominator": None,
-                        "patients_to_target": None, "suppressed": True})
-    text = _text(headline_cards(row=hidden, title="MMR1 by 24 months", period_label="2026-27 Q2", target=95.0,
-                                previous_value=None, previous_label=None))
+    hidden = pd.Series(
+        {
+            "value": None,
+            "ci_low": None,
+            "ci_high": None,
+            "numerator": None,
+            "denominator": None,
+            "patients_to_target": None,
+            "suppressed": True,
+        }
+    )
+    text = _text(
+        headline_cards(
+            row=hidden,
+            title="MMR1 by 24 months",
+            period_label="2026-27 Q2",
+            target=95.0,
+            previous_value=None,
+            previous_label=None,
+        )
+    )
     assert "Suppressed" in text and "'0'" not in text

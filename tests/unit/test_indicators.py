@@ -21,14 +21,23 @@ DEPRIVED_LSOA, AFFLUENT_LSOA = "E01000007", "E01000002"  # national IMD quintile
 def _children() -> tuple[list[dict], list[dict]]:
     """Barnet: 20 children, 10 fully vaccinated (deprived LSOA). Brent: 30 children, 29 vaccinated (affluent)."""
     patients, jabs = [], []
-    for practice, lsoa, total, vaccinated in ((BARNET_PRACTICE, DEPRIVED_LSOA, 20, 10),
-                                              (BRENT_PRACTICE, AFFLUENT_LSOA, 30, 29)):
+    for practice, lsoa, total, vaccinated in (
+        (BARNET_PRACTICE, DEPRIVED_LSOA, 20, 10),
+        (BRENT_PRACTICE, AFFLUENT_LSOA, 30, 29),
+    ):
         for i in range(total):
             row = patient("2025-08-15", practice_code=practice, lsoa21_code=lsoa, sex="F" if i % 2 else "M")
             patients.append(row)
             if i < vaccinated:
-                jabs += [{"patient_id": row["patient_id"], "vaccination_date": d(day), "vaccine": "6in1",
-                          "snomed_code": None} for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+                jabs += [
+                    {
+                        "patient_id": row["patient_id"],
+                        "vaccination_date": d(day),
+                        "vaccine": "6in1",
+                        "snomed_code": None,
+                    }
+                    for day in ("2025-10-10", "2025-11-10", "2025-12-10")
+                ]
     # One child of the same cohort, a year earlier (for the trend), at Barnet, unvaccinated.
     patients.append(patient("2024-08-15", practice_code=BARNET_PRACTICE, lsoa21_code=DEPRIVED_LSOA))
     return patients, jabs
@@ -83,24 +92,30 @@ def test_pair_borough_by_imd_quintile(con):
     result = indicator_values(con, indicator="cover_12m_6in1", by=("borough", "imd_quintile"), disclose=False)
     rows = {(r.area_name, r.subgroup_name): (r.numerator, r.denominator) for r in result.itertuples()}
     assert rows == {("Barnet", "Q1 (most deprived)"): (10, 20), ("Brent", "Q5 (least deprived)"): (29, 30)}
-    assert indicator_values(con, indicator="cover_12m_6in1", by="borough,imd_quintile_london",
-                            disclose=False)["subgroup_code"].notna().all()
+    assert (
+        indicator_values(con, indicator="cover_12m_6in1", by="borough,imd_quintile_london", disclose=False)[
+            "subgroup_code"
+        ]
+        .notna()
+        .all()
+    )
 
 
 def test_filters_bind_values_and_accept_lists(con):
     females = indicator_values(con, indicator="cover_12m_6in1", by="borough", filters={"sex": "F"}, disclose=False)
     assert females["denominator"].sum() == 25
-    both = indicator_values(con, indicator="cover_12m_6in1", by="london", filters={"sex": ["F", "M"]},
-                            disclose=False)
+    both = indicator_values(con, indicator="cover_12m_6in1", by="london", filters={"sex": ["F", "M"]}, disclose=False)
     assert both["denominator"].sum() == 50
-    quintile = indicator_values(con, indicator="cover_12m_6in1", by="practice", filters={"imd_quintile": 1},
-                                disclose=False)
+    quintile = indicator_values(
+        con, indicator="cover_12m_6in1", by="practice", filters={"imd_quintile": 1}, disclose=False
+    )
     assert quintile["area_code"].tolist() == [BARNET_PRACTICE]
 
 
 def test_hostile_values_are_data_not_sql(con):
-    result = indicator_values(con, indicator="cover_12m_6in1", by="borough",
-                              filters={"sex": "F' OR '1'='1"}, disclose=False)
+    result = indicator_values(
+        con, indicator="cover_12m_6in1", by="borough", filters={"sex": "F' OR '1'='1"}, disclose=False
+    )
     assert result.empty
     with pytest.raises(QueryError):
         indicator_values(con, indicator="cover_12m_6in1", by="borough; DROP TABLE ind_period")
@@ -134,8 +149,9 @@ def test_disclosure_for_restricted_roles(con):
     assert result.loc[BARNET_PRACTICE, "numerator"] == 10 and result.loc[BARNET_PRACTICE, "denominator"] == 20
     assert result.loc[BRENT_PRACTICE, "numerator"] == 30  # 29 rounds to 30
     assert result.loc[BRENT_PRACTICE, "value"] == pytest.approx(29 / 30 * 100)  # from unrounded counts
-    small = indicator_values(con, indicator="cover_12m_6in1", by="sex", filters={"practice": BARNET_PRACTICE},
-                             disclose=True)
+    small = indicator_values(
+        con, indicator="cover_12m_6in1", by="sex", filters={"practice": BARNET_PRACTICE}, disclose=True
+    )
     # Barnet: 5 of 10 girls and 5 of 10 boys vaccinated: numerators 5 are suppressed, shown as None, not 0.
     assert small["suppressed"].all()
     assert small["numerator"].isna().all() and small["value"].isna().all()
@@ -187,12 +203,32 @@ def test_cli_values_prints_csv(con, tmp_path):
     path = con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0]
     out = io.StringIO()
     with redirect_stdout(out):
-        status = cli.main(["values", "--db", path, "--indicator", "cover_12m_6in1", "--by", "practice",
-                           "--filter", "sex=F,M", "--disclose"])
+        status = cli.main(
+            [
+                "values",
+                "--db",
+                path,
+                "--indicator",
+                "cover_12m_6in1",
+                "--by",
+                "practice",
+                "--filter",
+                "sex=F,M",
+                "--disclose",
+            ]
+        )
     assert status == 0
     table = pd.read_csv(io.StringIO(out.getvalue()))
-    assert list(table.columns[:8]) == ["indicator_id", "period_id", "area_code", "area_name", "subgroup_code",
-                                       "subgroup_name", "numerator", "denominator"]
+    assert list(table.columns[:8]) == [
+        "indicator_id",
+        "period_id",
+        "area_code",
+        "area_name",
+        "subgroup_code",
+        "subgroup_name",
+        "numerator",
+        "denominator",
+    ]
     assert {"value", "ci_low", "ci_high", "suppressed"} <= set(table.columns)
     assert sorted(table["numerator"]) == [10, 30]
 
@@ -271,8 +307,10 @@ def test_every_cube_gives_the_same_london_total(synthetic):
         """
     ).df()
     spread = totals.groupby(["indicator_id", "period_id"]).agg(
-        cubes=("cube", "nunique"), num_range=("numerator", lambda s: s.max() - s.min()),
-        den_range=("denominator", lambda s: s.max() - s.min()))
+        cubes=("cube", "nunique"),
+        num_range=("numerator", lambda s: s.max() - s.min()),
+        den_range=("denominator", lambda s: s.max() - s.min()),
+    )
     assert (spread["cubes"] == 5).all()
     assert (spread["num_range"] < 1e-6).all() and (spread["den_range"] < 1e-6).all()
 
@@ -296,8 +334,7 @@ def test_every_indicator_answers_at_every_level(synthetic):
     for indicator_id in indicators.registry:
         london = indicator_values(synthetic, indicator=indicator_id, by="london", disclose=False)
         assert len(london) == 1
-        by_borough = indicator_values(synthetic, indicator=indicator_id, by=("borough", "imd_quintile"),
-                                      disclose=True)
+        by_borough = indicator_values(synthetic, indicator=indicator_id, by=("borough", "imd_quintile"), disclose=True)
         raw = indicator_values(synthetic, indicator=indicator_id, by="practice", disclose=False)
         assert raw["numerator"].sum() == pytest.approx(london["numerator"].iloc[0])
         counts = by_borough[["numerator", "denominator", "patients_to_target"]].to_numpy().ravel()
@@ -309,7 +346,6 @@ def test_synthetic_extract_fills_every_indicator(synthetic):
     empty = [
         indicator_id
         for indicator_id in indicators.registry
-        if indicator_values(synthetic, indicator=indicator_id, by="london", disclose=False)["denominator"].iloc[0]
-        == 0
+        if indicator_values(synthetic, indicator=indicator_id, by="london", disclose=False)["denominator"].iloc[0] == 0
     ]
     assert empty == []
