@@ -384,3 +384,16 @@ def csv_download(frame: pd.DataFrame, *, filename: str, columns: dict[str, str] 
     if not safe_name.endswith(".csv"):
         safe_name += ".csv"
     return dcc.send_data_frame(out.to_csv, safe_name, index=False)
+
+
+def radio_tab(content: object, *, label: str, value: str) -> tuple[str, str, object]:
+    """One view for :func:`radio_tabs` (the shape of a ``dcc.Tab``, for native radios)."""
+    return value, label, content
+
+
+def radio_tabs(tabs: list[tuple[str, str, object]], *, key: str, value: str) -> html.Div:
+    """Views switched by native radios: the accessible stand-in for ``dcc.Tabs``/``dbc.Tabs``.
+
+    ``key`` must be unique on the page; ``value`` is the view shown first.
+    """
+    return view_switch(key=key, views={v: (label, content) for v, label, content in tabs}, initial=value)

@@ -21,7 +21,15 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 
 from components.charts import inequality_chart, spc_chart, uptake_curve
 from components.immunisation_views import headline_cards, inequality_summary, intersection_heatmap
-from components.layout import csv_download, error_message, figure_panel, page_header, sortable_table
+from components.layout import (
+    csv_download,
+    error_message,
+    figure_panel,
+    page_header,
+    radio_tab,
+    radio_tabs,
+    sortable_table,
+)
 from components.maps import area_map, inequality_map, recolour_patch
 from components.style import apply_base_layout
 from queries import immunisation as imm
@@ -177,9 +185,9 @@ def layout(
                         inline=True,
                     ),
                 ),
-                dcc.Tabs(
+                radio_tabs(
                     [
-                        dcc.Tab(
+                        radio_tab(
                             figure_panel(
                                 _message_figure("Loading…", 520),
                                 graph_id=MAP_ID,
@@ -189,8 +197,9 @@ def layout(
                             label="Map",
                             value="map",
                         ),
-                        dcc.Tab(html.Div(id=MAP_TABLE_WRAP_ID, className="pt-2"), label="Table", value="table"),
+                        radio_tab(html.Div(id=MAP_TABLE_WRAP_ID, className="pt-2"), label="Table", value="table"),
                     ],
+                    key="immunisation-map",
                     value="map",
                 ),
                 dcc.Store(id=MAP_SHOWN_ID),
@@ -203,9 +212,9 @@ def layout(
             [
                 html.H2("Who is missed: inequalities in the selected area", className="h5"),
                 html.Div(id=SII_ID),
-                dcc.Tabs(
+                radio_tabs(
                     [
-                        dcc.Tab(
+                        radio_tab(
                             figure_panel(
                                 _message_figure("Loading…"),
                                 graph_id=IMD_ID,
@@ -215,18 +224,19 @@ def layout(
                             label="Deprivation",
                             value="imd",
                         ),
-                        dcc.Tab(
+                        radio_tab(
                             figure_panel(_message_figure("Loading…"), graph_id=ETHNICITY_ID),
                             label="Ethnic group",
                             value="ethnicity",
                         ),
-                        dcc.Tab(figure_panel(_message_figure("Loading…"), graph_id=SEX_ID), label="Sex", value="sex"),
-                        dcc.Tab(
+                        radio_tab(figure_panel(_message_figure("Loading…"), graph_id=SEX_ID), label="Sex", value="sex"),
+                        radio_tab(
                             figure_panel(_message_figure("Loading…"), graph_id=INTERSECTION_ID),
                             label="Ethnic group × deprivation",
                             value="intersection",
                         ),
                     ],
+                    key="immunisation-inequality",
                     value="imd",
                 ),
             ]

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html, no_update
 
 from components.immunisation_views import count_bar_chart
-from components.layout import csv_download, error_message, figure_panel, page_header, stat_card
+from components.layout import csv_download, error_message, figure_panel, page_header, radio_tab, radio_tabs, stat_card
 from components.maps import area_map, recolour_patch
 from components.style import apply_base_layout
 from queries import immunisation_cohort as cohort
@@ -413,9 +413,9 @@ def layout(**query) -> html.Div:
                             ],
                             className="d-flex justify-content-between align-items-center mb-2",
                         ),
-                        dcc.Tabs(
+                        radio_tabs(
                             [
-                                dcc.Tab(
+                                radio_tab(
                                     figure_panel(
                                         _message_figure("Loading…", 520),
                                         graph_id=LSOA_MAP_ID,
@@ -424,7 +424,7 @@ def layout(**query) -> html.Div:
                                     label="Where they live",
                                     value="lsoa",
                                 ),
-                                dcc.Tab(
+                                radio_tab(
                                     figure_panel(
                                         _message_figure("Loading…", 520),
                                         graph_id=PRACTICE_MAP_ID,
@@ -433,22 +433,23 @@ def layout(**query) -> html.Div:
                                     label="Where registered",
                                     value="practice-map",
                                 ),
-                                dcc.Tab(
+                                radio_tab(
                                     figure_panel(_message_figure("Loading…"), graph_id=BOROUGH_CHART_ID),
                                     label="By borough",
                                     value="borough",
                                 ),
-                                dcc.Tab(
+                                radio_tab(
                                     figure_panel(_message_figure("Loading…"), graph_id=PRACTICE_CHART_ID),
                                     label="By practice",
                                     value="practice",
                                 ),
-                                dcc.Tab(
+                                radio_tab(
                                     figure_panel(_message_figure("Loading…"), graph_id=AGE_CHART_ID),
                                     label="By age",
                                     value="age",
                                 ),
                             ],
+                            key="cohort-views",
                             value="lsoa",
                         ),
                         dcc.Store(id=MAPS_SHOWN_ID),

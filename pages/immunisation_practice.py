@@ -18,7 +18,15 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from components.charts import ranked_chart, spc_chart
 from components.immunisation_views import practice_comparison_chart
-from components.layout import csv_download, error_message, figure_panel, page_header, sortable_table
+from components.layout import (
+    csv_download,
+    error_message,
+    figure_panel,
+    page_header,
+    radio_tab,
+    radio_tabs,
+    sortable_table,
+)
 from components.style import apply_base_layout
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
@@ -154,9 +162,9 @@ def layout(
                 dbc.CardBody(
                     [
                         html.H2("Every vaccine: practice, PCN, borough and London", className="h5"),
-                        dcc.Tabs(
+                        radio_tabs(
                             [
-                                dcc.Tab(
+                                radio_tab(
                                     figure_panel(
                                         _message_figure("Loading…"),
                                         graph_id=COMPARISON_ID,
@@ -166,12 +174,13 @@ def layout(
                                     label="Chart",
                                     value="chart",
                                 ),
-                                dcc.Tab(
+                                radio_tab(
                                     html.Div(id=COMPARISON_TABLE_WRAP_ID, className="pt-2"),
                                     label="Table",
                                     value="table",
                                 ),
                             ],
+                            key="practice-comparison",
                             value="chart",
                         ),
                     ]

@@ -81,7 +81,7 @@ def test_commissioner_reads_coverage_switches_indicator_and_map(recorded_page, a
 
     # The table alternative holds the same areas. (Its paging buttons are Dash DataTable's, unnamed:
     # axe's button-name rule fails there, reported to the components engineer; not checked here.)
-    page.locator(".tab", has_text="Table").first.click()
+    page.locator(".view-switch label", has_text="Table").first.click()
     page.locator("#imm-map-table").wait_for(state="visible")
     assert page.locator("#imm-map-table tbody tr").count() > 10
     assert_clean(recorder)

@@ -96,8 +96,14 @@ def test_figure_panel_wraps_the_graph_in_a_loading_state_with_a_download():
 
 def test_map_panel_has_the_table_one_click_away():
     frame = pd.DataFrame({"area_name": ["A"], "value": [1.0]})
-    tabs = layout.map_panel(go.Figure(), frame, map_id="m", table_id="t", columns={"area_name": "Area"}, caption="c")
-    assert [tab.label for tab in tabs.children] == ["Map", "Table"]
+    panel = layout.map_panel(go.Figure(), frame, map_id="m", table_id="t", columns={"area_name": "Area"}, caption="c")
+    switch_group, map_pane, table_pane = panel.children
+    switch = switch_group.children
+    assert [option["label"] for option in switch.options] == ["Map", "Table"]
+    assert switch.value == "map"
+    # The map shows first; the table is in the page, hidden until its radio is chosen.
+    assert map_pane.style is None and table_pane.style == {"display": "none"}
+    assert table_pane.id["view"] == "table"
 
 
 def test_url_and_navigation_callbacks_are_registered_client_side():
