@@ -73,7 +73,10 @@ def test_layout_reads_the_url_and_falls_back_on_bad_values(pages):
         c.id: c.value
         for c in find(
             tree,
-            lambda c: getattr(c, "id", None) in {page.INDICATOR_ID, page.PERIOD_ID, page.AREA_ID, page.MAP_VIEW_ID},
+            lambda c: (
+                isinstance(getattr(c, "id", None), str)
+                and c.id in {page.INDICATOR_ID, page.PERIOD_ID, page.AREA_ID, page.MAP_VIEW_ID}
+            ),
         )
     }
     assert values[page.INDICATOR_ID] == "cover_5y_mmr2"
@@ -83,7 +86,12 @@ def test_layout_reads_the_url_and_falls_back_on_bad_values(pages):
     bad = page.layout(indicator="<script>", area="nowhere", map="globe")
     values = {
         c.id: c.value
-        for c in find(bad, lambda c: getattr(c, "id", None) in {page.INDICATOR_ID, page.AREA_ID, page.MAP_VIEW_ID})
+        for c in find(
+            bad,
+            lambda c: (
+                isinstance(getattr(c, "id", None), str) and c.id in {page.INDICATOR_ID, page.AREA_ID, page.MAP_VIEW_ID}
+            ),
+        )
     }
     assert values == {page.INDICATOR_ID: imm.DEFAULT_INDICATOR, page.AREA_ID: "london", page.MAP_VIEW_ID: "borough"}
 
