@@ -15,10 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from components.maps import area_map
-from components.style import SUPPRESSED_NOTE, apply_base_layout, json_safe, value_format
+from components.style import SUPPRESSED_NOTE, apply_base_layout, comparison_text, formatted, json_safe, whole_number
 
 LINKED_COLOURS = {"saba_over": "#ae2573", "no_review": "#ed8b00", "no_plan": "#005eb8", "any_gap": "#212b32"}
-COMPARISON_WORDS = {"better": "Better than London", "worse": "Worse than London", "similar": "Similar to London"}
 
 
 def measure_map(
@@ -121,19 +120,10 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
     return figure
 
 
-def _text(value, unit: str) -> str:
-    return value_format(unit).text(value)
-
-
-def _count(value) -> str:
-    number = json_safe(value)
-    return "suppressed" if number is None else f"{number:,.0f}"
-
-
 def _interval(low, high, unit: str) -> str:
     if json_safe(low) is None or json_safe(high) is None:
         return "suppressed"
-    return f"{_text(low, unit)} to {_text(high, unit)}"
+    return f"{formatted(low, unit=unit)} to {formatted(high, unit=unit)}"
 
 
 def area_table(values: pd.DataFrame, *, unit: str, area_label: str = "Area") -> pd.DataFrame:
@@ -144,11 +134,11 @@ def area_table(values: pd.DataFrame, *, unit: str, area_label: str = "Area") -> 
         {
             area_label: frame["area_name"].to_numpy(),
             "Code": frame["area_code"].to_numpy(),
-            "Value": [_text(v, unit) for v in frame["value"]],
+            "Value": [formatted(v, unit=unit) for v in frame["value"]],
             "95% CI": [_interval(lo, hi, unit) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)],
-            "Numerator": [_count(v) for v in frame["numerator"]],
-            "Denominator": [_count(v) for v in frame["denominator"]],
-            "Compared with London": [COMPARISON_WORDS.get(c, "Not compared") for c in frame["comparison"]],
+            "Numerator": [whole_number(v) for v in frame["numerator"]],
+            "Denominator": [whole_number(v) for v in frame["denominator"]],
+            "Compared with London": [comparison_text(c) for c in frame["comparison"]],
         }
     )
 
@@ -157,11 +147,11 @@ def linked_table(values: pd.DataFrame) -> pd.DataFrame:
     """Linked-admission rows as a wide table: one row per area, a share and count per measure."""
     rows = []
     for area, part in values.groupby("area_name", sort=False):
-        row = {"Area": area, "Patients admitted": _count(part["denominator"].iloc[0])}
+        row = {"Area": area, "Patients admitted": whole_number(part["denominator"].iloc[0])}
         for record in part.to_dict("records"):
             label = record["measure_label"]
             row[label] = (
-                f"{_text(record['value'], 'percent')} ({_count(record['numerator'])})"
+                f"{formatted(record['value'], unit='percent')} ({whole_number(record['numerator'])})"
                 if not record["suppressed"]
                 else "suppressed"
             )
@@ -181,7 +171,7 @@ def patient_table(rows: pd.DataFrame) -> pd.DataFrame:
             "Age": rows["age"].to_numpy(),
             "Sex": rows["sex"].to_numpy(),
             "Ethnic group": rows["ethnicity_group"].fillna("Not stated").to_numpy(),
-            "SABA inhalers in period": [_count(v) for v in rows["saba_inhalers"]],
+            "SABA inhalers in period": [whole_number(v) for v in rows["saba_inhalers"]],
             "Last SABA issued": [day(v) for v in rows["last_saba"]],
             "Last asthma review": [day(v) for v in rows["last_review"]],
         }

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from components.charts import placeholder_figure
 from components.style import (
     COMPARISON_COLOURS,
     COMPARISON_LABELS,
@@ -214,21 +215,8 @@ def add_target_path(figure: go.Figure, *, series: pd.DataFrame, column: str = "o
 
 
 def empty_message_figure(text: str, *, height: int = 360) -> go.Figure:
-    """A figure that says why nothing is drawn (no bare axes)."""
-    figure = go.Figure()
-    apply_base_layout(figure, height=height)
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    figure.add_annotation(
-        text=_wrapped(text),
-        x=0.5,
-        y=0.5,
-        xref="paper",
-        yref="paper",
-        showarrow=False,
-        font={"size": 14, "color": "#425563"},
-    )
-    return figure
+    """A figure that says why nothing is drawn (no bare axes), the message wrapped to fit a phone."""
+    return placeholder_figure(_wrapped(text), height=height)
 
 
 def _wrapped(text: str, width: int = 42) -> str:

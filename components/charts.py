@@ -542,3 +542,191 @@ def patient_flow_sankey(
     apply_base_layout(figure, height=height, title=title)
     _suppressed_note(figure, hidden, what="flows")
     return figure
+
+
+def ranked_areas_chart(
+    *,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str,
+    target: float | None,
+    highlight_codes: list[str] | tuple[str, ...] = (),
+    title: str | None = None,
+) -> go.Figure:
+    """Areas ranked with 95 % CIs, coloured by significance against London, with ``highlight_codes`` in bold.
+
+    The shared :func:`components.charts.ranked_chart` bolds one area; an ICB has several boroughs.
+    """
+    london = values["london_value"].dropna() if "london_value" in values else pd.Series(dtype=float)
+    hidden = values["suppressed"].fillna(False).astype(bool) | pd.to_numeric(values["value"], errors="coerce").isna()
+    # The shared chart adds one annotation per suppressed area, each re-validating all before it (seconds for
+    # a borough's 40 small practices): it draws the shown areas, and the suppressed ones are added here at once.
+    figure = ranked_chart(
+        values=values[~hidden],
+        value_label=value_label,
+        unit=unit,
+        london_value=float(london.iloc[0]) if len(london) else None,
+        target=target,
+        title=title,
+    )
+    suppressed_codes = values.loc[hidden, "area_code"].tolist()
+    if suppressed_codes:
+        figure.add_trace(
+            go.Scatter(
+                x=[None] * len(suppressed_codes),
+                y=suppressed_codes,
+                mode="markers",
+                name="Suppressed (1–7 patients)",
+                marker={"color": SUPPRESSED_COLOUR, "symbol": "x"},
+                hoverinfo="skip",
+            )
+        )
+        notes = [
+            {
+                "x": 0,
+                "xref": "paper",
+                "y": code,
+                "yref": "y",
+                "text": "suppressed",
+                "showarrow": False,
+                "xanchor": "left",
+                "font": {"size": 11, "color": SUPPRESSED_COLOUR},
+            }
+            for code in suppressed_codes
+        ]
+        figure.update_layout(annotations=[*figure.layout.annotations, *notes], height=max(260, 90 + 22 * len(values)))
+    names = dict(zip(values["area_code"], values["area_name"], strict=False))
+    order = suppressed_codes + list(figure.layout.yaxis.categoryarray or [])
+    figure.update_yaxes(categoryarray=order, tickvals=order)
+    chosen = set(highlight_codes)
+    figure.update_yaxes(ticktext=[f"<b>{names[c]} ◀</b>" if c in chosen else names[c] for c in order])
+    # Legend at the very top, above the "London" and "Target" labels that sit on the plot's top edge.
+    figure.update_layout(
+        legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0}, margin={"t": 120}
+    )
+    if not pd.to_numeric(values["value"], errors="coerce").notna().any():
+        # Nothing to plot (every area suppressed): give the axis a range, or Plotly draws NaN-sized shapes.
+        figure.update_xaxes(range=[0, 100] if unit == "percent" else [0, 1.5])
+    return figure
+
+
+def intersection_chart(
+    *,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str,
+    area_value: float | None,
+    area_label: str,
+    target: float | None,
+    height: int = 440,
+) -> go.Figure:
+    """Ethnic group (x) by deprivation quintile (series) with 95 % CIs: who is least often controlled where.
+
+    ``values`` is the engine's pair ``("ethnicity_group", "imd_quintile")``: ``area_name`` the
+    ethnic group, ``subgroup_name`` the quintile. Suppressed cells are listed under the chart.
+    """
+    fmt = value_format(unit)
+    figure = go.Figure()
+    suppressed_cells = []
+    for quintile, rows in values.groupby("subgroup_name", sort=True, dropna=False):
+        label = "IMD unknown" if pd.isna(quintile) else str(quintile)
+        hidden = rows["suppressed"].fillna(False).astype(bool) | pd.to_numeric(rows["value"], errors="coerce").isna()
+        suppressed_cells += [f"{name} · {label}" for name in rows.loc[hidden, "area_name"]]
+        shown = rows[~hidden]
+        value = pd.to_numeric(shown["value"], errors="coerce")
+        figure.add_trace(
+            go.Scatter(
+                x=shown["area_name"],
+                y=value,
+                mode="markers",
+                name=label,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (pd.to_numeric(shown["ci_high"]) - value).to_numpy(dtype=float),
+                    "arrayminus": (value - pd.to_numeric(shown["ci_low"])).to_numpy(dtype=float),
+                    "thickness": 1.2,
+                    "width": 3,
+                },
+                customdata=shown[["ci_low", "ci_high", "numerator", "denominator"]]
+                .apply(pd.to_numeric, errors="coerce")
+                .to_numpy(dtype=float),
+                hovertemplate=(
+                    f"<b>%{{x}} · {label}</b><br>%{{y:{fmt.d3}}}{fmt.suffix} (95% CI %{{customdata[0]:{fmt.d3}}}–"
+                    f"%{{customdata[1]:{fmt.d3}}}{fmt.suffix})<br>%{{customdata[2]:,.0f}} of "
+                    "%{customdata[3]:,.0f}<extra></extra>"
+                ),
+                marker={"size": 9},
+            )
+        )
+    add_area_line(figure, value=area_value, label=area_label)
+    add_area_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
+    apply_base_layout(figure, height=height)
+    order = [
+        g
+        for g in ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
+        if g in set(values["area_name"])
+    ]
+    figure.update_xaxes(title={"text": "Ethnic group"}, type="category", categoryorder="array", categoryarray=order)
+    figure.update_yaxes(title={"text": value_label}, tickformat=fmt.axis_format, ticksuffix=fmt.axis_suffix)
+    figure.update_layout(scattermode="group", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+    if suppressed_cells:
+        figure.add_annotation(
+            text=f"{len(suppressed_cells)} cells suppressed (1–7 patients), not shown",
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=-0.02,
+            xanchor="right",
+            yanchor="top",
+            showarrow=False,
+            font={"size": 11, "color": "#425563"},
+        )
+    return figure
+
+
+def add_area_line(
+    figure: go.Figure, *, value: float | None, label: str, colour: str = LONDON_LINE_COLOUR, dash: str = "solid"
+) -> go.Figure:
+    """A horizontal reference line at ``value`` (e.g. the selected area's overall value), labelled ``label``.
+
+    Drawn as a plain shape and annotation: Plotly's ``add_hline`` deep-copies the figure each call
+    (about 20 ms), which adds up in a callback.
+    """
+    number = json_safe(value)
+    if number is None:
+        return figure
+    figure.add_shape(
+        type="line",
+        xref="paper",
+        x0=0,
+        x1=1,
+        yref="y",
+        y0=number,
+        y1=number,
+        line={"color": colour, "width": 1.5, "dash": dash},
+    )
+    figure.add_annotation(
+        text=label,
+        xref="paper",
+        x=0,
+        xanchor="left",
+        yref="y",
+        y=number,
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11},
+    )
+    return figure
+
+
+def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Figure:
+    """A figure that says what is coming (no bare axes) until a callback sends the real one."""
+    figure = go.Figure()
+    apply_base_layout(figure, height=height)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    figure.add_annotation(
+        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
+    )
+    return figure

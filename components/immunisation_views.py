@@ -25,6 +25,7 @@ from components.style import (
     apply_base_layout,
     json_safe,
     value_format,
+    whole_number,
 )
 
 # Colours of the four levels on the GP-team comparison chart (colour-blind safe, London dark).
@@ -34,10 +35,6 @@ LEVEL_SYMBOLS = {"Practice": "circle", "PCN": "square", "Borough": "diamond", "L
 
 def _missing(value) -> bool:
     return json_safe(value) is None
-
-
-def _count_text(value) -> str:
-    return "suppressed" if _missing(value) else f"{float(value):,.0f}"
 
 
 def headline_cards(
@@ -98,8 +95,8 @@ def headline_cards(
         ),
         stat_card(
             "Children in the cohort",
-            _count_text(row.get("denominator")),
-            f"{_count_text(row.get('numerator'))} vaccinated",
+            whole_number(row.get("denominator")),
+            f"{whole_number(row.get('numerator'))} vaccinated",
         ),
     ]
     return dbc.Row([dbc.Col(card, xs=12, sm=6, lg=True, className="mb-2") for card in cards], className="g-2 mb-3")

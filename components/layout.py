@@ -1,4 +1,4 @@
-"""Layout pieces shared by every page: navigation, headings, messages, KPI cards, figure panels with
+"""Layout pieces shared by every page: navigation, headings, messages, KPI and rule cards, figure panels with
 loading states, map/table tabs, sortable tables, CSV downloads and attribution."""
 
 from __future__ import annotations
@@ -7,10 +7,12 @@ import math
 import re
 
 import dash_bootstrap_components as dbc
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import ALL, MATCH, Input, Output, State, clientside_callback, dash_table, dcc, html
 
+from components.charts import placeholder_figure
 from components.filters import NAV_LINK_TYPE, URL_SYNC_ID
 from components.style import COMPARISON_LABELS, value_format
 
@@ -397,3 +399,74 @@ def radio_tabs(tabs: list[tuple[str, str, object]], *, key: str, value: str) -> 
     ``key`` must be unique on the page; ``value`` is the view shown first.
     """
     return view_switch(key=key, views={v: (label, content) for v, label, content in tabs}, initial=value)
+
+
+def indicator_card(
+    *,
+    title: str,
+    rule_version: str,
+    source: str,
+    numerator: str,
+    denominator: str,
+    target_source: str = "",
+    notes: str = "",
+) -> dbc.Card:
+    """What the chosen indicator counts and which rule version it follows (the definition can be folded away)."""
+    details = [
+        html.P([html.Strong("Counts: "), numerator], className="small mb-1"),
+        html.P([html.Strong("Out of: "), denominator], className="small mb-1"),
+    ]
+    if target_source:
+        details.append(html.P([html.Strong("Ambition: "), target_source], className="small mb-1"))
+    if notes:
+        details.append(html.P([html.Strong("Note: "), notes], className="small mb-0 text-muted"))
+    body = [
+        html.H2(title, className="h6 mb-1"),
+        html.P(
+            [html.Strong("Rule: "), rule_version, " ", html.Span(source, className="text-muted")],
+            className="small mb-1",
+        ),
+        html.Details([html.Summary("Definition", className="small"), *details], open=True),
+    ]
+    return dbc.Card(dbc.CardBody(body), className="mb-3")
+
+
+def kpi_cards(*, cards: list[dict]) -> dbc.Row:
+    """One stat card per indicator: ``cards`` items have ``label``, ``value`` (text) and ``note``."""
+    return dbc.Row(
+        [dbc.Col(stat_card(c["label"], c["value"], c.get("note", "")), xs=6, md=3, className="mb-2") for c in cards],
+        className="g-2 mb-2",
+    )
+
+
+def graph(graph_id: str, figure: go.Figure | None = None) -> dcc.Loading:
+    """A figure with a loading state (the section heading above it names it)."""
+    return dcc.Loading(
+        dcc.Graph(
+            id=graph_id, figure=figure or placeholder_figure(), config={"displaylogo": False, "responsive": True}
+        ),
+        type="default",
+        delay_show=300,
+    )
+
+
+def csv_button(*, view: str, label: str = "Download CSV", button_id: dict) -> dbc.Button:
+    """A small download button for one view (the page wires ``button_id`` to its CSV callback)."""
+    return dbc.Button(
+        label,
+        id=button_id,
+        color="secondary",
+        outline=True,
+        size="sm",
+        className="mt-2 me-2",
+        title=f"Download the {view} as CSV",
+    )
+
+
+def csv_payload(frame: pd.DataFrame, *, filename: str) -> dict:
+    """A ``dcc.Download`` payload holding ``frame`` as CSV: exactly the rows and columns given, no index."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object:
+            safe[column] = safe[column].map(lambda v: None if isinstance(v, float) and np.isnan(v) else v)
+    return dcc.send_data_frame(safe.to_csv, filename, index=False)

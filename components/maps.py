@@ -493,3 +493,109 @@ def recolour_patch(figure: go.Figure) -> Patch:
         if trace["type"] == "scattermap":
             patch["data"][index]["text"] = list(trace.get("text") or [])
     return patch
+
+
+HIGHLIGHT_LINE_COLOUR = "#212b32"
+
+PLAIN_LINE_COLOUR = "#ffffff"
+
+
+def borough_map(
+    *,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str,
+    polarity: str,
+    highlight_codes: list[str] | tuple[str, ...] = (),
+    geometry_url: str | None = None,
+    height: int = 520,
+) -> go.Figure:
+    """The borough choropleth of the engine's borough rows, with ``highlight_codes`` (an ICB) drawn in thick outline.
+
+    ``geometry_url``: serve the boundaries by URL (see :func:`components.maps.area_map`).
+
+    The colour scale diverges around London when the indicator has a polarity, so blue reads as
+    better than London and orange as worse; with no polarity it is sequential.
+    """
+    london = values["london_value"].dropna() if "london_value" in values else pd.Series(dtype=float)
+    centre = float(london.iloc[0]) if polarity != "none" and len(london) else None
+    figure = area_map(
+        level="borough",
+        values=values,
+        value_label=value_label,
+        unit=unit,
+        polarity="high" if polarity == "none" else polarity,
+        diverge_around=centre,
+        geometry_url=geometry_url,
+        height=height,
+    )
+    codes = list(figure.data[AREA_TRACE].locations)
+    chosen = set(highlight_codes)
+    figure.data[AREA_TRACE].marker.line.width = [3.0 if code in chosen else 0.6 for code in codes]
+    figure.data[AREA_TRACE].marker.line.color = [
+        HIGHLIGHT_LINE_COLOUR if code in chosen else PLAIN_LINE_COLOUR for code in codes
+    ]
+    return figure
+
+
+def sii_map(
+    *,
+    values: pd.DataFrame,
+    measure_label: str,
+    unit: str,
+    polarity: str,
+    geometry_url: str | None = None,
+    height: int = 520,
+) -> go.Figure:
+    """Slope index of inequality per borough, diverging around no gap (as :func:`components.maps.inequality_map`,
+    which takes no ``geometry_url``): percentages are shown as percentage points, and the orange end is
+    always the wider gap in favour of the least deprived."""
+    return area_map(
+        level="borough",
+        values=values,
+        value_label=measure_label,
+        unit="pp" if unit == "percent" else unit,
+        polarity="low" if polarity == "high" else "high",
+        diverge_around=0.0,
+        geometry_url=geometry_url,
+        height=height,
+    )
+
+
+# Colour keys a map trace may or may not carry (diverging vs sequential scale): a recolour must clear
+# the ones the new figure lacks, or the old scale's midpoint and range stay on the client.
+_OPTIONAL_COLOUR_KEYS = ("zmid", "zmin", "zmax", "reversescale")
+
+
+def map_patch(figure: go.Figure, *, view: dict | None = None, uirevision: str | None = None) -> Patch:
+    """:func:`components.maps.recolour_patch` plus clearing colour keys the new scale drops, and an optional
+    new ``view`` (centre and zoom) with a ``uirevision`` that makes the map move to it."""
+    patch = recolour_patch(figure)
+    trace = figure.to_plotly_json()["data"][AREA_TRACE]
+    for key in _OPTIONAL_COLOUR_KEYS:
+        if key not in trace:
+            patch["data"][AREA_TRACE][key] = None
+    if view is not None:
+        patch["layout"]["map"]["center"] = view["center"]
+        patch["layout"]["map"]["zoom"] = view["zoom"]
+    if uirevision is not None:
+        patch["layout"]["uirevision"] = uirevision
+    return patch
+
+
+def empty_area_values() -> pd.DataFrame:
+    """An engine-shaped frame with no rows: a map built from it carries the geometry and nothing else."""
+    return pd.DataFrame(
+        columns=[
+            "area_code",
+            "area_name",
+            "value",
+            "ci_low",
+            "ci_high",
+            "numerator",
+            "denominator",
+            "london_value",
+            "comparison",
+            "suppressed",
+        ]
+    )

@@ -138,3 +138,19 @@ def json_safe(value) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def formatted(value, *, unit: str) -> str:
+    """An indicator value for text ('suppressed' when hidden); ratios with two decimals."""
+    return value_format(unit).text(value)
+
+
+def whole_number(value) -> str:
+    """A count for text, with thousands separators; 'suppressed' when hidden."""
+    number = json_safe(value)
+    return "suppressed" if number is None else f"{number:,.0f}"
+
+
+def comparison_text(comparison: str | None) -> str:
+    """The words for a comparison with London, for tables ('Not compared' when there is none)."""
+    return COMPARISON_LABELS.get(comparison or "", COMPARISON_LABELS["not compared"])

@@ -31,22 +31,19 @@ from components.asthma_views import (
     measure_map,
     patient_table,
 )
-from components.charts import funnel_plot, inequality_chart, spc_chart
-from components.hypertension_views import (
+from components.charts import funnel_plot, inequality_chart, placeholder_figure, ranked_areas_chart, spc_chart
+from components.layout import (
     csv_button,
     csv_payload,
-    empty_area_values,
-    formatted,
+    data_table,
+    error_message,
     graph,
     indicator_card,
     kpi_cards,
-    map_patch,
-    placeholder_figure,
-    ranked_areas_chart,
-    whole_number,
+    page_header,
 )
-from components.layout import data_table, error_message, page_header
-from components.maps import inequality_map
+from components.maps import empty_area_values, inequality_map, map_patch
+from components.style import formatted, whole_number
 from queries import asthma as aq
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError

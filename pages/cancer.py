@@ -28,20 +28,17 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.cancer_views import add_target_path, add_trust_points, empty_message_figure, wait_histogram
-from components.charts import funnel_plot, inequality_chart, patient_flow_sankey, spc_chart
-from components.hypertension_views import (
-    csv_payload,
-    formatted,
-    graph,
-    indicator_card,
-    kpi_cards,
-    map_patch,
+from components.charts import (
+    funnel_plot,
+    inequality_chart,
+    patient_flow_sankey,
     placeholder_figure,
     ranked_areas_chart,
-    whole_number,
+    spc_chart,
 )
-from components.layout import data_table, error_message, page_header
-from components.maps import area_map, inequality_map
+from components.layout import csv_payload, data_table, error_message, graph, indicator_card, kpi_cards, page_header
+from components.maps import area_map, inequality_map, map_patch
+from components.style import formatted, whole_number
 from queries import cancer as cq
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, default_period, indicator_values, inequality

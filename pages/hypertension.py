@@ -22,30 +22,29 @@ import pandas as pd
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components.charts import funnel_plot, inequality_chart, spc_chart
-from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view, geometry_url
-from components.hypertension_views import (
+from components.charts import (
     add_area_line,
-    borough_map,
-    comparison_badge,
-    csv_button,
-    csv_payload,
-    empty_area_values,
-    formatted,
-    graph,
-    indicator_card,
+    funnel_plot,
+    inequality_chart,
     intersection_chart,
-    kpi_cards,
-    map_patch,
-    people_to_target_chart,
     placeholder_figure,
     ranked_areas_chart,
-    sii_map,
-    value_label,
-    whole_number,
+    spc_chart,
 )
-from components.layout import data_table, error_message, page_header
-from components.maps import practice_area_choropleth
+from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view, geometry_url
+from components.hypertension_views import people_to_target_chart, value_label
+from components.layout import (
+    csv_button,
+    csv_payload,
+    data_table,
+    error_message,
+    graph,
+    indicator_card,
+    kpi_cards,
+    page_header,
+)
+from components.maps import borough_map, empty_area_values, map_patch, practice_area_choropleth, sii_map
+from components.style import comparison_text, formatted, whole_number
 from queries import hypertension as hq
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
@@ -260,7 +259,7 @@ def comparison_table(boroughs: pd.DataFrame, *, unit: str) -> pd.DataFrame:
             "95% CI": [_interval(lo, hi, unit=unit) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)],
             "Numerator": [whole_number(v) for v in frame["numerator"]],
             "Denominator": [whole_number(v) for v in frame["denominator"]],
-            "Compared with London": [comparison_badge(c) for c in frame["comparison"]],
+            "Compared with London": [comparison_text(c) for c in frame["comparison"]],
         }
     )
 
