@@ -9,7 +9,7 @@ export PATHFINDER_DB ?= $(abspath $(DB))
 # Demo mode seeds one demo user per role (docs/security.md); real deployments set a user store instead.
 export PATHFINDER_DEMO ?= true
 
-.PHONY: help setup run data test test-fast lint format check browser-deps bench clean
+.PHONY: help setup run data test test-fast lint format check browser-deps bench bench-quick bench-scaling clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,8 +51,23 @@ format: setup  ## Format the code
 
 check: lint test  ## Lint and run every test (what CI runs)
 
-bench: setup  ## Run the benchmarks at the default scale
-	$(BIN)/python bench/build.py --scale $(SCALE)
+$(VENV)/.bench-installed: requirements-bench.txt | $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-bench.txt
+	touch $@
+
+BENCH_DIR  ?= data/generated/bench
+# Extra report options, e.g. BENCH_ARGS="--db 1.0=/tmp/s1/pathfinder.duckdb --skip load"
+BENCH_ARGS ?=
+
+bench: setup $(VENV)/.bench-installed  ## Every benchmark at scales 0.1 and 1.0 into one report, bench/results/latest.md (30+ min)
+	$(BIN)/python bench/report.py --scales 0.1,1.0 --seed $(SEED) --db-dir $(BENCH_DIR) --reuse $(BENCH_ARGS)
+
+bench-quick: setup $(VENV)/.bench-installed  ## The same report at scale 0.02 (a few minutes)
+	$(BIN)/python bench/report.py --scales 0.02 --seed $(SEED) --db-dir $(BENCH_DIR) --reuse --repeat 5 \
+		--callback-repeat 5 --duration 20 $(BENCH_ARGS)
+
+bench-scaling: setup $(VENV)/.bench-installed  ## Scaling curve 0.1/0.5/1.0/2.0 into bench/results/scaling.json (long)
+	$(BIN)/python bench/scaling.py --scales 0.1,0.5,1.0,2.0 --seed $(SEED)
 
 clean:  ## Remove generated data and caches (keeps the venv)
 	rm -rf data/generated test-artifacts .pytest_cache .ruff_cache
