@@ -71,6 +71,7 @@ class Indicator:
 
 
 def _cover(id: str, title: str, numerator: str, cohort: str, source: str = COVER_SOURCE, notes: str = "") -> Indicator:
+    """A COVER indicator: children reaching ``cohort`` (a birthday) in a quarter or year, 95 % target."""
     return Indicator(
         id=id,
         title=title,
@@ -93,7 +94,69 @@ def _cover(id: str, title: str, numerator: str, cohort: str, source: str = COVER
     )
 
 
+def _cover_at(cohort: str):
+    """The COVER factory for one age: every 12-month, 24-month or 5-year measure counts the same cohort."""
+
+    def cover(id: str, title: str, numerator: str, *, source: str = COVER_SOURCE, notes: str = "") -> Indicator:
+        return _cover(id, title, numerator, cohort, source=source, notes=notes)
+
+    return cover
+
+
+_cover_12m, _cover_24m, _cover_5y = _cover_at("1st birthday"), _cover_at("2nd birthday"), _cover_at("5th birthday")
+
+
+def _on_time(*, id: str, title: str, numerator: str, age: str, rule_version: str, notes: str = "") -> Indicator:
+    """A timeliness measure in the COVER family: a dose before ``age``, for children reaching that age."""
+    return Indicator(
+        id=id,
+        title=title,
+        pathfinder="immunisation",
+        numerator=numerator,
+        denominator=f"Children reaching {age} in the period, registered and alive on its last day",
+        polarity="high",
+        unit="percent",
+        period_types=("quarter", "fy"),
+        trend_period_type="quarter",
+        rule_version=rule_version,
+        source="[QOF-VI-PULSE] [QOF-VI-PCIT]",
+        family="cover",
+        target=95.0,
+        target_source="WHO Europe 95 % coverage [COVER-QMI]",
+        notes=notes,
+    )
+
+
 _QOF_PERIODS = ("fy", "r12")
+
+
+def _qof(*, pathfinder: str, unit: str = "percent", **fields) -> Indicator:
+    """A QOF-style indicator of ``pathfinder`` (its own SQL family): financial year or rolling 12 months,
+    trended over rolling 12 months."""
+    return Indicator(
+        pathfinder=pathfinder,
+        family=pathfinder,
+        unit=unit,
+        period_types=_QOF_PERIODS,
+        trend_period_type="r12",
+        **fields,
+    )
+
+
+def _cancer(*, unit_of_analysis: str, **fields) -> Indicator:
+    """A cancer indicator: pathways (waiting-time standards) are monthly, registered tumours quarterly."""
+    monthly = unit_of_analysis == "pathway"
+    return Indicator(
+        pathfinder="cancer",
+        family="cancer",
+        unit="percent",
+        unit_of_analysis=unit_of_analysis,
+        period_types=("month", "quarter", "fy") if monthly else ("quarter", "fy"),
+        trend_period_type="month" if monthly else "quarter",
+        **fields,
+    )
+
+
 _BP_AMBITION = "National ambition: 80 % of those diagnosed treated to target by 2029 [NICE-STP] [PHE-AMBITIONS]"
 _QOF_DENOMINATOR_NOTE = (
     "Personalised care adjustments coded with PCA clusters (HTMAX_COD, BPDEC_COD, ...) are not applied: those "
@@ -102,81 +165,50 @@ _QOF_DENOMINATOR_NOTE = (
 
 INDICATORS: tuple[Indicator, ...] = (
     # ---------------------------------------------------------------- immunisation (COVER)
-    _cover(
-        "cover_12m_6in1",
-        "6-in-1 (3 doses) by 12 months",
-        "3 or more 6-in-1 doses before the 1st birthday",
-        "1st birthday",
-    ),
-    _cover("cover_12m_pcv", "PCV (1 dose) by 12 months", "1 or more PCV doses before the 1st birthday", "1st birthday"),
-    _cover(
-        "cover_12m_menb", "MenB (2 doses) by 12 months", "2 or more MenB doses before the 1st birthday", "1st birthday"
-    ),
-    _cover(
+    _cover_12m("cover_12m_6in1", "6-in-1 (3 doses) by 12 months", "3 or more 6-in-1 doses before the 1st birthday"),
+    _cover_12m("cover_12m_pcv", "PCV (1 dose) by 12 months", "1 or more PCV doses before the 1st birthday"),
+    _cover_12m("cover_12m_menb", "MenB (2 doses) by 12 months", "2 or more MenB doses before the 1st birthday"),
+    _cover_12m(
         "cover_12m_rota",
         "Rotavirus (2 doses) by 12 months",
         "2 rotavirus doses before the 1st birthday",
-        "1st birthday",
         notes="COVER 'rotavirus' taken as the completed 2-dose course ([?] in the spec).",
     ),
-    _cover(
-        "cover_24m_6in1",
-        "6-in-1 (3 doses) by 24 months",
-        "3 or more 6-in-1 doses before the 2nd birthday",
-        "2nd birthday",
-    ),
-    _cover(
+    _cover_24m("cover_24m_6in1", "6-in-1 (3 doses) by 24 months", "3 or more 6-in-1 doses before the 2nd birthday"),
+    _cover_24m(
         "cover_24m_mmr1",
         "MMR1 by 24 months",
         "A measles-containing dose (MMR or MMRV) on or after the 1st birthday and before the 2nd",
-        "2nd birthday",
         notes="Doses before the 1st birthday are not valid schedule doses and are not counted.",
     ),
-    _cover(
+    _cover_24m(
         "cover_24m_pcv_booster",
         "PCV booster by 24 months",
         "A PCV dose on or after the 1st birthday and before the 2nd",
-        "2nd birthday",
     ),
-    _cover(
+    _cover_24m(
         "cover_24m_menb_booster",
         "MenB booster by 24 months",
         "A MenB dose on or after the 1st birthday and before the 2nd",
-        "2nd birthday",
     ),
-    _cover(
+    _cover_24m(
         "cover_24m_hibmenc",
         "Hib booster (Hib/MenC) by 24 months",
         "Born before 1 Jul 2024: a Hib/MenC dose on or after the 1st birthday and before the 2nd. Born on or "
         "after 1 Jul 2024 (no Hib/MenC): a 6-in-1 dose on or after the 1st birthday (the 18-month Hib booster)",
-        "2nd birthday",
         source=COVER_SOURCE + " [IMM-ANNEXA]",
         notes="UKHSA's revised 24-month measures for the new schedule are unconfirmed ([?] §1.2); the 18-month "
         "6-in-1 dose stands in for the withdrawn Hib/MenC booster.",
     ),
-    _cover(
-        "cover_5y_6in1",
-        "6-in-1 primary (3 doses) by 5 years",
-        "3 or more 6-in-1 doses before the 5th birthday",
-        "5th birthday",
+    _cover_5y("cover_5y_6in1", "6-in-1 primary (3 doses) by 5 years", "3 or more 6-in-1 doses before the 5th birthday"),
+    _cover_5y(
+        "cover_5y_mmr1", "MMR1 by 5 years", "A measles-containing dose on or after the 1st birthday and before the 5th"
     ),
-    _cover(
-        "cover_5y_mmr1",
-        "MMR1 by 5 years",
-        "A measles-containing dose on or after the 1st birthday and before the 5th",
-        "5th birthday",
+    _cover_5y(
+        "cover_5y_mmr2", "MMR2 by 5 years", "2 measles-containing doses on or after the 1st birthday and before the 5th"
     ),
-    _cover(
-        "cover_5y_mmr2",
-        "MMR2 by 5 years",
-        "2 measles-containing doses on or after the 1st birthday and before the 5th",
-        "5th birthday",
-    ),
-    _cover(
-        "cover_5y_4in1",
-        "Pre-school booster (dTaP/IPV) by 5 years",
-        "A 4-in-1 (dTaP/IPV) dose before the 5th birthday",
-        "5th birthday",
+    _cover_5y(
+        "cover_5y_4in1", "Pre-school booster (dTaP/IPV) by 5 years", "A 4-in-1 (dTaP/IPV) dose before the 5th birthday"
     ),
     Indicator(
         id="polio_booster_1_9",
@@ -199,56 +231,34 @@ INDICATORS: tuple[Indicator, ...] = (
         family="polio",
         notes="Final campaign uptake and coding guidance were not found ([?] §1.4); the window end is our choice.",
     ),
-    Indicator(
+    _on_time(
         id="mmr1_on_time",
         title="MMR1 on time (between 12 and 18 months)",
-        pathfinder="immunisation",
         numerator="A measles-containing dose on or after the 1st birthday and before the child is 18 months old",
-        denominator="Children reaching 18 months in the period, registered and alive on its last day",
-        polarity="high",
-        unit="percent",
-        period_types=("quarter", "fy"),
-        trend_period_type="quarter",
+        age="18 months",
         rule_version="QOF VI002 age window (2021/22 onwards); measured per quarter here",
-        source="[QOF-VI-PULSE] [QOF-VI-PCIT]",
-        family="cover",
-        target=95.0,
-        target_source="WHO Europe 95 % coverage [COVER-QMI]",
     ),
-    Indicator(
+    _on_time(
         id="6in1_on_time",
         title="6-in-1 (3 doses) on time (before 8 months)",
-        pathfinder="immunisation",
         numerator="3 or more 6-in-1 doses before the child is 8 months old",
-        denominator="Children reaching 8 months in the period, registered and alive on its last day",
-        polarity="high",
-        unit="percent",
-        period_types=("quarter", "fy"),
-        trend_period_type="quarter",
+        age="8 months",
         rule_version="QOF VI001 age window (2021/22 onwards; 8 months taken as the 8-month birthday)",
-        source="[QOF-VI-PULSE] [QOF-VI-PCIT]",
-        family="cover",
-        target=95.0,
-        target_source="WHO Europe 95 % coverage [COVER-QMI]",
         notes="PCIT gives the upper age as 247 days; the calendar 8-month date is used here.",
     ),
     # ---------------------------------------------------------------- hypertension (QOF / CVDPREVENT)
-    Indicator(
+    _qof(
         id="hyp_prevalence",
         title="Hypertension register prevalence (HYP001)",
         pathfinder="hypertension",
         numerator="Patients with a hypertension diagnosis (HYP_COD) not followed by a later resolved code (HYPRES_COD)",
         denominator="All registered patients (all ages) on the last day of the period",
         polarity="none",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version=QOF_HYP_RULE + " HYP001",
         source="[OS-HYP001] [HIPPO-HYP] [OS-OPENHEART]",
-        family="hypertension",
         patient_level=False,
     ),
-    Indicator(
+    _qof(
         id="hyp008",
         title="Hypertension aged 79 or under with BP at or below 140/90 (HYP008)",
         pathfinder="hypertension",
@@ -261,17 +271,13 @@ INDICATORS: tuple[Indicator, ...] = (
             "or registered in the last 9 months"
         ),
         polarity="high",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version=QOF_HYP_RULE + " HYP008 (formerly HYP003)",
         source="[PCIT-HP387] [OS-HYP003] [HIPPO-HYP] [NB-QOF2425]",
-        family="hypertension",
         target=80.0,
         target_source=_BP_AMBITION,
         notes=_QOF_DENOMINATOR_NOTE,
     ),
-    Indicator(
+    _qof(
         id="hyp009",
         title="Hypertension aged 80 or over with BP at or below 150/90 (HYP009)",
         pathfinder="hypertension",
@@ -281,31 +287,23 @@ INDICATORS: tuple[Indicator, ...] = (
             "or registered in the last 9 months"
         ),
         polarity="high",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version=QOF_HYP_RULE + " HYP009 (formerly HYP007)",
         source="[PCIT-HP387] [OS-HYP003] [HIPPO-HYP] [NB-QOF2425]",
-        family="hypertension",
         target=80.0,
         target_source=_BP_AMBITION,
         notes=_QOF_DENOMINATOR_NOTE,
     ),
-    Indicator(
+    _qof(
         id="hyp_bp_recorded_12m",
         title="Hypertension register with a BP recorded in the last 12 months",
         pathfinder="hypertension",
         numerator="A systolic and diastolic reading on the same day in the 12 months to the period end",
         denominator="HYP001 register (all ages) on the last day of the period",
         polarity="high",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version="CVDPREVENT CVDP004HYP (adapted: all ages on the QOF register)",
         source="[CVDP-DEFS]",
-        family="hypertension",
     ),
-    Indicator(
+    _qof(
         id="hyp_detection_ratio",
         title="Hypertension detection: recorded / expected prevalence (adults 18+)",
         pathfinder="hypertension",
@@ -316,17 +314,14 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         polarity="high",
         unit="ratio",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version="PHE/OHID recorded-vs-expected method; expected rates derived here (see notes)",
         source="[PHE-HTN-EST] [ONS-UNDIAG] [OS-OPENHEART] [NICE-STP]",
-        family="hypertension",
         target=0.8,
         target_source="National ambition: 80 % of expected hypertension diagnosed by 2029 [NICE-STP] [PHE-AMBITIONS]",
         patient_level=False,
         notes="Sex-specific survey rates are not in the spec; the expected rate varies by age band only.",
     ),
-    Indicator(
+    _qof(
         id="hyp_possible_undiagnosed",
         title="Possible undiagnosed hypertension (raised reading, no diagnosis)",
         pathfinder="hypertension",
@@ -336,16 +331,12 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         denominator="Registered adults (18+) not on the HYP001 register on the last day of the period",
         polarity="low",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version="CVDPREVENT CVDP005HYP (wording as given in the spec)",
         source="[CVDP-DEFS]",
-        family="hypertension",
         patient_level=False,
     ),
     # ---------------------------------------------------------------- asthma (QOF)
-    Indicator(
+    _qof(
         id="ast_prevalence",
         title="Asthma register prevalence (AST005)",
         pathfinder="asthma",
@@ -355,17 +346,13 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         denominator="All registered patients (all ages) on the last day of the period",
         polarity="none",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version=QOF_AST_RULE + " register as AST005 (age 6+)",
         source="[OS-AST-REG] [OS-AST-CONFIG] [PCRS-2020]",
-        family="asthma",
         patient_level=False,
         notes="ASTTRT_COD (asthma-related drugs) approximated by the SABA and ICS codelists; 2025/26 register age "
         "(5 or 6) unconfirmed ([?] §3.1).",
     ),
-    Indicator(
+    _qof(
         id="ast_review_12m",
         title="Asthma review in the last 12 months",
         pathfinder="asthma",
@@ -374,15 +361,11 @@ INDICATORS: tuple[Indicator, ...] = (
             "Asthma register: achievers, plus non-achievers not first diagnosed or registered in the last 3 months"
         ),
         polarity="high",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version=QOF_AST_RULE + " AST015 / AST007 (review element)",
         source="[OS-AST007] [PCIT-AST015]",
-        family="asthma",
         notes="PCA clusters (ASTPCAPU_COD etc.) not in data/codelists, so not applied.",
     ),
-    Indicator(
+    _qof(
         id="ast_action_plan",
         title="Asthma review with a written action plan (AST007-style)",
         pathfinder="asthma",
@@ -391,15 +374,11 @@ INDICATORS: tuple[Indicator, ...] = (
             "Asthma register: achievers, plus non-achievers not first diagnosed or registered in the last 3 months"
         ),
         polarity="high",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version=QOF_AST_RULE + " AST015 / AST007 (review + written plan same day)",
         source="[OS-AST007] [PCIT-AST015] [GIP-NRAD]",
-        family="asthma",
         notes="Control assessment and exacerbation-count clusters are not in data/codelists, so not required.",
     ),
-    Indicator(
+    _qof(
         id="ast_objective_test",
         title="New asthma diagnoses with an objective test (AST012)",
         pathfinder="asthma",
@@ -409,28 +388,20 @@ INDICATORS: tuple[Indicator, ...] = (
             "diagnosed in the last 3 months count only if already tested"
         ),
         polarity="high",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version=QOF_AST_RULE + " AST012",
         source="[PCIT-AST012] [PCIT-AST-DX] [MIP-AST2526]",
-        family="asthma",
         notes="Test codes: data/codelists/asthma_objective_test (not confirmed against a QOF cluster).",
     ),
     *(
-        Indicator(
+        _qof(
             id=f"ast_saba_{threshold}plus",
             title=f"Asthma: {threshold} or more SABA inhalers in 12 months",
             pathfinder="asthma",
             numerator=f"{threshold} or more SABA inhalers (sum of quantity, SABA codelist) issued in the 12 months",
             denominator="Asthma register on the last day of the period",
             polarity="low",
-            unit="percent",
-            period_types=_QOF_PERIODS,
-            trend_period_type="r12",
             rule_version=f"Named analytic threshold {threshold}+ ({source_note})",
             source=tags,
-            family="asthma",
         )
         for threshold, source_note, tags in (
             (3, "SABINA / Scottish strategy review trigger", "[SCOT-SABA]"),
@@ -438,21 +409,17 @@ INDICATORS: tuple[Indicator, ...] = (
             (12, "NRAD urgent review; NRAD itself says more than 12", "[NRAD-UMJ] [NRAD-PJ]"),
         )
     ),
-    Indicator(
+    _qof(
         id="ast_saba_no_ics",
         title="Asthma: SABA issued with no ICS in 12 months",
         pathfinder="asthma",
         numerator="No ICS (ICS codelist, including ICS/formoterol) issued in the 12 months",
         denominator="Asthma register with at least one SABA issued in the 12 months to the period end",
         polarity="low",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version="NICE NG245 (2024): no SABA without ICS",
         source="[NG245-SUMMARY] [NHSH-SABA] [C20-CYP]",
-        family="asthma",
     ),
-    Indicator(
+    _qof(
         id="ast_emergency_admissions",
         title="Asthma register with an emergency asthma admission in 12 months",
         pathfinder="asthma",
@@ -461,117 +428,83 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         denominator="Asthma register on the last day of the period",
         polarity="low",
-        unit="percent",
-        period_types=_QOF_PERIODS,
-        trend_period_type="r12",
         rule_version="HES emergency admissions, ICD-10 J45/J46 (WHO/UK 4-character)",
         source="[OS-AST-ADM] [C20-CYP] [LEVY-NWL]",
-        family="asthma",
     ),
     # ---------------------------------------------------------------- cancer (CWT / registry)
-    Indicator(
+    _cancer(
         id="cwt_fds_28d",
         title="Faster Diagnosis Standard: told within 28 days",
-        pathfinder="cancer",
         numerator="Told cancer confirmed or ruled out within 28 days of receipt of referral (day 28 counts)",
         denominator="Urgent suspected cancer, breast symptomatic and screening referrals whose FDS clock stopped "
         "(told date) in the period",
         polarity="high",
-        unit="percent",
-        period_types=("month", "quarter", "fy"),
-        trend_period_type="month",
         rule_version=CWT_RULE + " 28-day FDS",
         source="[CWT-V12] [NHSE-CRS]",
-        family="cancer",
         unit_of_analysis="pathway",
         target=80.0,
         target_source="80 % by March 2026 (77 % March 2025) [CWT-V12] [COWLING-PLAN]",
     ),
-    Indicator(
+    _cancer(
         id="cwt_31d",
         title="31 days from decision to treat to treatment",
-        pathfinder="cancer",
         numerator="Treatment started within 31 days of the decision to treat",
         denominator="Pathways with a decision to treat whose treatment started in the period",
         polarity="high",
-        unit="percent",
-        period_types=("month", "quarter", "fy"),
-        trend_period_type="month",
         rule_version=CWT_RULE + " 31-day standard",
         source="[CWT-V12]",
-        family="cancer",
         unit_of_analysis="pathway",
         target=96.0,
         target_source="Constitutional standard 96 % [CWT-V12]",
         notes="The extract records first definitive treatment only, so subsequent treatments are not counted.",
     ),
-    Indicator(
+    _cancer(
         id="cwt_62d",
         title="62 days from referral to first treatment",
-        pathfinder="cancer",
         numerator="First definitive treatment within 62 days of receipt of referral",
         denominator="Urgent suspected cancer, breast symptomatic, screening and consultant-upgrade pathways with "
         "cancer confirmed whose first treatment started in the period",
         polarity="high",
-        unit="percent",
-        period_types=("month", "quarter", "fy"),
-        trend_period_type="month",
         rule_version=CWT_RULE + " 62-day standard",
         source="[CWT-V12] [NHSE-CRS]",
-        family="cancer",
         unit_of_analysis="pathway",
         target=85.0,
         target_source="Constitutional standard 85 % (75 % operational target March 2026) [CWT-V12]",
         notes="Consultant-upgrade clocks start at the referral date recorded in the extract.",
     ),
-    Indicator(
+    _cancer(
         id="cancer_early_stage",
         title="Cancers diagnosed at stage 1 or 2",
-        pathfinder="cancer",
         numerator="Tumours at stage 1 or 2",
         denominator="Tumours diagnosed in the period with a known stage (1-4), excluding non-melanoma skin (C44)",
         polarity="high",
-        unit="percent",
-        period_types=("quarter", "fy"),
-        trend_period_type="quarter",
         rule_version="NDRS unadjusted stage 1-2 proportion (75 % ambition indicator)",
         source="[NDRS-STAGE-2022] [NHSE-CANCER-STRAT] [LTP-CANCER]",
-        family="cancer",
         unit_of_analysis="tumour",
         target=75.0,
         target_source="NHS Long Term Plan: 75 % at stage 1-2 by 2028 [LTP-CANCER]",
         notes="All staged tumours are treated as stageable (the extract has no stageability flag).",
     ),
-    Indicator(
+    _cancer(
         id="cancer_emergency_route",
         title="Cancers diagnosed through an emergency presentation",
-        pathfinder="cancer",
         numerator="Tumours with route 'emergency'",
         denominator="Tumours diagnosed in the period, excluding non-melanoma skin (C44)",
         polarity="low",
-        unit="percent",
-        period_types=("quarter", "fy"),
-        trend_period_type="quarter",
         rule_version="Routes to Diagnosis (NDRS) route assignment as recorded in the extract",
         source="[RTD-PHE-2015] [GM-RTD] [LDN-POST]",
-        family="cancer",
         unit_of_analysis="tumour",
     ),
-    Indicator(
+    _cancer(
         id="cancer_conversion_rate",
         title="Urgent referrals converting to a cancer diagnosis",
-        pathfinder="cancer",
         numerator="Pathways with outcome 'cancer confirmed'",
         denominator=(
             "FDS pathways (urgent suspected cancer, breast symptomatic, screening) told an outcome in the period"
         ),
         polarity="none",
-        unit="percent",
-        period_types=("month", "quarter", "fy"),
-        trend_period_type="month",
         rule_version="Derived from CWT FDS outcomes (NEL Cancer Alliance published ~3.6 %)",
         source="[NEL-LEADS] [CWT-V12]",
-        family="cancer",
         unit_of_analysis="pathway",
     ),
 )

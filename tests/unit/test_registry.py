@@ -1,0 +1,140 @@
+"""The indicator registry: the ids every page and the engine name, and the fields the COVER, QOF and cancer
+factories fill in, written out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from queries.registry import COVER_RULE, COVER_SOURCE, INDICATORS, UnknownIndicator, get, list_indicators, registry
+
+IDS = [
+    "cover_12m_6in1",
+    "cover_12m_pcv",
+    "cover_12m_menb",
+    "cover_12m_rota",
+    "cover_24m_6in1",
+    "cover_24m_mmr1",
+    "cover_24m_pcv_booster",
+    "cover_24m_menb_booster",
+    "cover_24m_hibmenc",
+    "cover_5y_6in1",
+    "cover_5y_mmr1",
+    "cover_5y_mmr2",
+    "cover_5y_4in1",
+    "polio_booster_1_9",
+    "mmr1_on_time",
+    "6in1_on_time",
+    "hyp_prevalence",
+    "hyp008",
+    "hyp009",
+    "hyp_bp_recorded_12m",
+    "hyp_detection_ratio",
+    "hyp_possible_undiagnosed",
+    "ast_prevalence",
+    "ast_review_12m",
+    "ast_action_plan",
+    "ast_objective_test",
+    "ast_saba_3plus",
+    "ast_saba_6plus",
+    "ast_saba_12plus",
+    "ast_saba_no_ics",
+    "ast_emergency_admissions",
+    "cwt_fds_28d",
+    "cwt_31d",
+    "cwt_62d",
+    "cancer_early_stage",
+    "cancer_emergency_route",
+    "cancer_conversion_rate",
+]
+COVER_COHORTS = {"12m": "1st birthday", "24m": "2nd birthday", "5y": "5th birthday"}
+
+
+def test_ids_in_order_and_unique():
+    assert [indicator.id for indicator in INDICATORS] == IDS
+    assert list(registry) == IDS
+
+
+@pytest.mark.parametrize("indicator_id", [i for i in IDS if i.startswith("cover_")])
+def test_cover_entries_count_their_age_cohort(indicator_id):
+    indicator = get(indicator_id)
+    cohort = COVER_COHORTS[indicator_id.split("_")[1]]
+    assert indicator.denominator == (
+        f"Children reaching their {cohort} in the period, registered with a London practice and alive "
+        "on the last day of the period"
+    )
+    assert (indicator.pathfinder, indicator.family, indicator.polarity, indicator.unit) == (
+        "immunisation",
+        "cover",
+        "high",
+        "percent",
+    )
+    assert (indicator.period_types, indicator.trend_period_type) == (("quarter", "fy"), "quarter")
+    assert (indicator.target, indicator.rule_version) == (95.0, COVER_RULE)
+    assert indicator.target_source == "WHO Europe 95 % coverage [COVER-QMI] [NHSD-COVER-2324]"
+    assert indicator.source.startswith(COVER_SOURCE)
+    assert indicator.unit_of_analysis == "patient" and indicator.patient_level
+
+
+def test_only_the_hib_booster_adds_a_source_and_the_notes_are_where_decisions_were_made():
+    extra = {i.id: i.source.removeprefix(COVER_SOURCE) for i in INDICATORS if i.id.startswith("cover_")}
+    assert {k: v for k, v in extra.items() if v} == {"cover_24m_hibmenc": " [IMM-ANNEXA]"}
+    noted = {i.id for i in INDICATORS if i.id.startswith("cover_") and i.notes}
+    assert noted == {"cover_12m_rota", "cover_24m_mmr1", "cover_24m_hibmenc"}
+
+
+@pytest.mark.parametrize(("indicator_id", "age"), [("mmr1_on_time", "18 months"), ("6in1_on_time", "8 months")])
+def test_timeliness_measures_are_cover_family_with_their_own_age(indicator_id, age):
+    indicator = get(indicator_id)
+    assert indicator.denominator == f"Children reaching {age} in the period, registered and alive on its last day"
+    assert (indicator.family, indicator.period_types, indicator.target) == ("cover", ("quarter", "fy"), 95.0)
+
+
+@pytest.mark.parametrize("indicator_id", [i for i in IDS if i.startswith(("hyp", "ast"))])
+def test_qof_entries_use_year_and_rolling_periods_of_their_own_family(indicator_id):
+    indicator = get(indicator_id)
+    assert indicator.family == indicator.pathfinder == ("hypertension" if indicator_id.startswith("hyp") else "asthma")
+    assert (indicator.period_types, indicator.trend_period_type) == (("fy", "r12"), "r12")
+    assert indicator.unit == ("ratio" if indicator_id == "hyp_detection_ratio" else "percent")
+
+
+@pytest.mark.parametrize(
+    ("indicator_id", "unit_of_analysis", "period_types"),
+    [
+        ("cwt_fds_28d", "pathway", ("month", "quarter", "fy")),
+        ("cwt_31d", "pathway", ("month", "quarter", "fy")),
+        ("cwt_62d", "pathway", ("month", "quarter", "fy")),
+        ("cancer_conversion_rate", "pathway", ("month", "quarter", "fy")),
+        ("cancer_early_stage", "tumour", ("quarter", "fy")),
+        ("cancer_emergency_route", "tumour", ("quarter", "fy")),
+    ],
+)
+def test_cancer_pathways_are_monthly_and_tumours_quarterly(indicator_id, unit_of_analysis, period_types):
+    indicator = get(indicator_id)
+    assert (indicator.pathfinder, indicator.family, indicator.unit) == ("cancer", "cancer", "percent")
+    assert (indicator.unit_of_analysis, indicator.period_types) == (unit_of_analysis, period_types)
+    assert indicator.trend_period_type == period_types[0]
+
+
+def test_targets_where_the_rules_set_them():
+    targets = {i.id: i.target for i in INDICATORS if i.target is not None and not i.id.startswith("cover_")}
+    assert targets == {
+        "mmr1_on_time": 95.0,
+        "6in1_on_time": 95.0,
+        "hyp008": 80.0,
+        "hyp009": 80.0,
+        "hyp_detection_ratio": 0.8,
+        "cwt_fds_28d": 80.0,
+        "cwt_31d": 96.0,
+        "cwt_62d": 85.0,
+        "cancer_early_stage": 75.0,
+    }
+
+
+def test_unknown_id_names_the_known_ones():
+    with pytest.raises(UnknownIndicator, match="hyp008"):
+        get("hyp999")
+
+
+def test_list_indicators_filters_by_pathfinder():
+    assert list_indicators("cancer")["id"].tolist() == IDS[-6:]
+    assert len(list_indicators()) == len(IDS)
