@@ -44,6 +44,16 @@ def _bool(text: str) -> bool:
     raise ValueError(f"expected true/false, got {text!r}")
 
 
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        number = int(text)
+        if number < minimum:
+            raise ValueError(f"must be {minimum} or more, got {number}")
+        return number
+
+    return parse
+
+
 def _port(text: str) -> int:
     port = int(text)
     if not 1 <= port <= 65535:
@@ -63,6 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("users_file", "", "TOML/JSON file of users, roles and scopes (required unless demo)"),
     Setting("auth_required", True, "Require sign-in for every page and callback (false only in demo mode)", _bool),
     Setting("secure_cookies", False, "Always mark cookies Secure and send HSTS (set when behind a TLS proxy)", _bool),
+    Setting("workers", 2, "Gunicorn worker processes for `make serve` (each opens the database read-only)", _at_least(1)),
+    Setting("query_cache", 256, "Aggregate query results kept per worker (least recently used; 0 disables)", _at_least(0)),
 )
 
 
@@ -81,6 +93,8 @@ class Settings:
     users_file: str
     auth_required: bool
     secure_cookies: bool
+    workers: int
+    query_cache: int
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

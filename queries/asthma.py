@@ -27,6 +27,7 @@ import pandas as pd
 from data import codelists
 from data.schema import EMERGENCY_ADMISSION_METHODS
 from queries import disclosure, stats
+from queries.cache import cached_query
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
 from queries.materialise import AGE_BANDS, LONDON_CODE
 from queries.registry import get
@@ -487,6 +488,7 @@ LINKED_GROUPS = {
 }
 
 
+@cached_query
 def linked_admissions(
     con: Any,
     *,

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from queries import disclosure, stats
+from queries.cache import cached_query
 from queries.indicators import QueryError, default_period
 from queries.materialise import LONDON_CODE
 from queries.registry import get
@@ -411,6 +412,7 @@ def _disclose(frame: pd.DataFrame, *, london_num: float, london_den: float, extr
     return safe
 
 
+@cached_query
 def pathway_values(
     con: Any,
     *,
@@ -452,6 +454,7 @@ def pathway_values(
     return frame.reset_index(drop=True)
 
 
+@cached_query
 def trust_funnel(
     con: Any,
     *,
@@ -496,6 +499,7 @@ def trust_funnel(
     return {"london_value": p0 * 100, "limits": limits, "points": points}
 
 
+@cached_query
 def pathway_trend(
     con: Any,
     *,
@@ -605,6 +609,7 @@ def wait_bin_ends(*, standard: int, bin_days: int) -> np.ndarray:
     return np.append(ends, WAIT_CAP_DAYS)
 
 
+@cached_query
 def wait_distribution(
     con: Any,
     *,
@@ -676,6 +681,7 @@ def wait_distribution(
     return frame
 
 
+@cached_query
 def wait_summary(
     con: Any,
     *,
@@ -780,6 +786,7 @@ FLOW_ORIGINS = {
 }
 
 
+@cached_query
 def pathway_flows(
     con: Any,
     *,
@@ -853,6 +860,7 @@ def pathway_flows(
     return links
 
 
+@cached_query
 def crossing_summary(
     con: Any,
     *,

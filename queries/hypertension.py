@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from queries import disclosure
+from queries.cache import cached_query
 from queries.indicators import QueryError, indicator_values
 from queries.materialise import AGE_BANDS, LONDON_CODE
 from queries.registry import get
@@ -124,6 +125,7 @@ def more_needed(target_share: float, numerator: np.ndarray, denominator: np.ndar
     return np.where(denominator > 0, np.maximum(gap, 0.0), np.nan)
 
 
+@cached_query
 def people_to_target(
     con: Any,
     *,
@@ -237,6 +239,7 @@ def disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
+@cached_query
 def borough_comparison(
     con: Any,
     *,
@@ -279,6 +282,7 @@ def borough_comparison(
     return table
 
 
+@cached_query
 def estimated_undiagnosed(
     con: Any, *, period: str | None = None, filters: dict[str, Any] | None = None, disclose: bool = True
 ) -> dict[str, float | None]:

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from queries import disclosure
+from queries.cache import cached_query
 from queries.indicators import QueryError, default_period, indicator_values, periods
 from queries.materialise import COVER_MEASURES, LONDON_CODE
 from queries.registry import INDICATORS, Indicator, get
@@ -122,6 +123,7 @@ class Headline:
     change: float | None  # percentage points (None when either value is hidden or missing)
 
 
+@cached_query
 def headline(
     con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None = None, disclose: bool = True
 ) -> Headline:
@@ -182,6 +184,7 @@ def _completed_months(birth: str, day: str) -> str:
     )
 
 
+@cached_query
 def uptake_by_age(
     con: Any,
     *,
@@ -336,6 +339,7 @@ def period_for(con: Any, *, indicator: str, period_type: str) -> str:
 _LEVELS = ("Practice", "PCN", "Borough", "London")
 
 
+@cached_query
 def practice_comparison(
     con: Any, *, practice_code: str, period_type: str = "quarter", disclose: bool = True
 ) -> pd.DataFrame:

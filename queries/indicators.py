@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.stats import poisson
 
 from queries import disclosure, stats
+from queries.cache import cached_query
 from queries.materialise import CUBES, LONDON_CODE
 from queries.registry import Indicator, get, list_indicators, registry
 
@@ -336,6 +337,7 @@ def _patients_to_target(spec: Indicator, numerator: np.ndarray, denominator: np.
     return result
 
 
+@cached_query
 def indicator_values(
     con: Any,
     *,
@@ -402,6 +404,7 @@ def _name_array(names: dict[str, str], codes: np.ndarray) -> np.ndarray:
     return np.array([names.get(code, code) if code is not None else "Unknown" for code in codes], dtype=object)
 
 
+@cached_query
 def trend(
     con: Any,
     *,
@@ -483,6 +486,7 @@ def trend(
     return series
 
 
+@cached_query
 def funnel_limits(
     con: Any,
     *,
@@ -546,6 +550,7 @@ def funnel_limits(
     return {"london_value": p0 * spec.scale, "limits": limits, "points": points}
 
 
+@cached_query
 def inequality(
     con: Any,
     *,

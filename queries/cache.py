@@ -1,0 +1,287 @@
+"""A per-process, bounded, least-recently-used cache of aggregate query results.
+
+Pages ask the same aggregate questions again and again (every visitor to the hypertension page
+loads the same borough comparison); each answer is a pure function of the call and the database
+it was read from. :func:`cached_query` memoises such a function under a key made of
+
+- the function (module and name),
+- every argument, bound to the signature and normalised (defaults filled in, dicts sorted, lists
+  as tuples, the type of each scalar kept, so ``disclose=True`` and ``disclose=1`` never share),
+- the identity of the database the connection reads: its file path, ``meta.built_at`` and the
+  file's inode, read once per connection. A rebuilt database (a new file moved into place) gives
+  a new identity, so its answers never come from the old file's entries.
+
+Rules it keeps:
+
+- Only aggregates are decorated. Patient-row functions (cohort lists, patient exports) never are,
+  and as a second guard a result holding a ``patient_id`` column is returned but never stored.
+- Every hit returns a copy, so a caller that adds a column cannot change what the next caller sees.
+- ``disclose`` (disclosure control on or off) is an argument like any other, so rounded and
+  unrounded answers live under different keys.
+- Connections whose database has no file (in-memory) are not cached.
+
+The cache is off (size 0) until :func:`configure` turns it on: the app does so in each worker at start
+(``app.start_worker``) with the ``PATHFINDER_QUERY_CACHE`` setting (0 keeps it off). Scripts, benchmarks
+and tests that import the query functions therefore measure and check the engine itself, not the cache.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import functools
+import inspect
+import logging
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from queries.db import Database
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Column names that mark a result as patient rows: such results are never stored.
+PATIENT_ROW_COLUMNS = frozenset({"patient_id", "nhs_number"})
+
+
+class _Uncacheable(Exception):
+    """An argument that has no stable, hashable form (the call then runs uncached)."""
+
+
+@dataclasses.dataclass
+class CacheStats:
+    """Counters since the last :func:`clear` (per process)."""
+
+    hits: int = 0
+    misses: int = 0
+    uncacheable: int = 0
+    refused: int = 0  # results holding patient rows, returned but not stored
+
+
+class QueryCache:
+    """A thread-safe LRU of ``key -> result`` with at most ``size`` entries."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = CacheStats()
+
+    def get(self, key: tuple) -> tuple[bool, Any]:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                self.stats.hits += 1
+                return True, self._entries[key]
+            self.stats.misses += 1
+            return False, None
+
+    def put(self, key: tuple, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.stats = CacheStats()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_cache = QueryCache(0)
+_cache_lock = threading.Lock()
+_registry: list[Callable[..., Any]] = []
+
+
+def configure(size: int | None = None) -> QueryCache:
+    """(Re)create the process's cache with ``size`` entries (default: the ``query_cache`` setting); 0 disables."""
+    global _cache
+    if size is None:
+        from settings import load_settings  # read when called, so tests and workers can point elsewhere
+
+        size = load_settings().query_cache
+    if size < 0:
+        raise ValueError(f"cache size must be 0 or more, got {size}")
+    with _cache_lock:
+        _cache = QueryCache(size)
+        return _cache
+
+
+def current() -> QueryCache:
+    """The process's cache (size 0, i.e. off, until :func:`configure`)."""
+    return _cache
+
+
+def clear() -> None:
+    """Drop every entry and reset the counters."""
+    current().clear()
+
+
+def stats() -> CacheStats:
+    """Hits, misses, uncacheable calls and refused results since the last :func:`clear`."""
+    return dataclasses.replace(current().stats)
+
+
+def cached_functions() -> list[Callable[..., Any]]:
+    """Every function decorated with :func:`cached_query` (imported so far)."""
+    return list(_registry)
+
+
+# --- database identity ---------------------------------------------------------------------------
+
+_identities: OrderedDict[int, tuple[weakref.ref, tuple | None]] = OrderedDict()
+_identities_lock = threading.Lock()
+_IDENTITY_SLOTS = 64
+
+
+def _connection_of(con: Any) -> Any:
+    # A Database hands out a fresh cursor per call; its one underlying connection is what stays put,
+    # so the identity is remembered against that (opened lazily, as any query would).
+    if isinstance(con, Database):
+        return con._connect()
+    return con
+
+
+def _read_identity(con: Any) -> tuple | None:
+    cursor = con.cursor()
+    path = cursor.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if path is None or not path[0]:
+        return None  # in-memory: no file whose rebuild could be detected
+    try:
+        built_at = cursor.execute("SELECT value FROM meta WHERE key = 'built_at'").fetchone()
+    except duckdb.Error:  # a database without meta is still identified by its file
+        built_at = None
+    try:
+        inode = os.stat(path[0]).st_ino
+    except OSError:
+        inode = None
+    return (os.path.realpath(path[0]), built_at[0] if built_at else None, inode)
+
+
+def database_identity(con: Any) -> tuple | None:
+    """``(path, built_at, inode)`` of the database ``con`` reads, or None when it has no file.
+
+    Read once per connection object: an open connection keeps reading the file it opened even after
+    a rebuild replaces the path, so its identity must not change under it; a new connection (after a
+    restart or :meth:`Database.close`) reads the new file and gets the new identity.
+    """
+    connection = _connection_of(con)
+    key = id(connection)
+    with _identities_lock:
+        entry = _identities.get(key)
+        # A weak reference: the entry does not keep a closed-over connection open, and an id reused by a
+        # new connection does not match the dead one.
+        if entry is not None and entry[0]() is connection:
+            _identities.move_to_end(key)
+            return entry[1]
+    identity = _read_identity(connection)
+    with _identities_lock:
+        _identities[key] = (weakref.ref(connection), identity)
+        while len(_identities) > _IDENTITY_SLOTS:
+            _identities.popitem(last=False)
+    return identity
+
+
+# --- keys and copies ---------------------------------------------------------------------------------
+
+_SCALARS = (str, int, float, bool, bytes, type(None), dt.date, dt.datetime, dt.time, dt.timedelta, np.generic)
+
+
+def normalise(value: Any) -> Any:
+    """A hashable form of an argument that equal arguments share (raises ``_Uncacheable`` otherwise)."""
+    if isinstance(value, _SCALARS):
+        return (type(value).__name__, value)
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted(((normalise(k), normalise(v)) for k, v in value.items()), key=repr)))
+    if isinstance(value, list | tuple):
+        return ("seq", tuple(normalise(item) for item in value))
+    if isinstance(value, set | frozenset):
+        return ("set", tuple(sorted((normalise(item) for item in value), key=repr)))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = tuple((f.name, normalise(getattr(value, f.name))) for f in dataclasses.fields(value))
+        return (type(value).__qualname__, fields)
+    raise _Uncacheable(type(value).__name__)
+
+
+def _detach(value: Any) -> Any:
+    """A copy the caller may change without touching the stored entry."""
+    if isinstance(value, pd.DataFrame | pd.Series | np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: _detach(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_detach(v) for v in value]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(_detach(v) for v in value)
+    if isinstance(value, _SCALARS):
+        return value
+    return copy.deepcopy(value)
+
+
+def holds_patient_rows(value: Any) -> bool:
+    """True when ``value`` is, or contains, a frame with a patient identifier column."""
+    if isinstance(value, pd.DataFrame):
+        return not PATIENT_ROW_COLUMNS.isdisjoint(map(str, value.columns))
+    if isinstance(value, dict):
+        return any(holds_patient_rows(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(holds_patient_rows(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(holds_patient_rows(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return False
+
+
+def cached_query(function: F) -> F:
+    """Memoise an aggregate query ``function(con, ...)`` in the process's cache.
+
+    The first parameter must be the connection (a :class:`queries.db.Database`, DuckDB connection or
+    cursor); every other argument becomes part of the key. Never use it on a function that returns
+    patient rows.
+    """
+    signature = inspect.signature(function)
+    name = f"{function.__module__}.{function.__qualname__}"
+
+    @functools.wraps(function)
+    def wrapper(con: Any, *args: Any, **kwargs: Any) -> Any:
+        cache = current()
+        if cache.size == 0:
+            return function(con, *args, **kwargs)
+        try:
+            bound = signature.bind(con, *args, **kwargs)
+            bound.apply_defaults()
+            arguments = tuple((k, normalise(v)) for k, v in list(bound.arguments.items())[1:])
+            identity = database_identity(con)
+        except _Uncacheable:
+            identity = None
+        if identity is None:
+            cache.stats.uncacheable += 1
+            return function(con, *args, **kwargs)
+        key = (name, identity, arguments)
+        found, value = cache.get(key)
+        if found:
+            return _detach(value)
+        value = function(con, *args, **kwargs)
+        if holds_patient_rows(value):
+            cache.stats.refused += 1
+            log.warning("%s returned patient rows: not cached", name)
+            return value
+        cache.put(key, value)
+        return _detach(value)
+
+    wrapper.uncached = function  # type: ignore[attr-defined]
+    _registry.append(wrapper)
+    return wrapper  # type: ignore[return-value]
