@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from components.charts import inequality_chart, spc_chart, uptake_curve
+from components.geometry import geometry_url
 from components.immunisation_views import headline_cards, inequality_summary, intersection_heatmap
 from components.layout import (
     csv_download,
@@ -424,8 +425,16 @@ def _map_figure(frame: pd.DataFrame, *, indicator: str, view: str) -> go.Figure:
             values=frame, measure_label="Least minus most deprived", unit=spec.unit, polarity=spec.polarity, height=520
         )
     else:
+        # Geometry by URL: the browser fetches each level's boundaries once; the figure (and building its
+        # recolour patch, which copies the whole figure) no longer carries 1.4 MB of LSOA polygons.
         figure = area_map(
-            level=view, values=frame, value_label="Coverage", unit=spec.unit, polarity=spec.polarity, height=520
+            level=view,
+            values=frame,
+            value_label="Coverage",
+            unit=spec.unit,
+            polarity=spec.polarity,
+            height=520,
+            geometry_url=geometry_url(view),
         )
     # With every area suppressed there is no colour scale to draw (an empty one draws NaN-sized boxes in the
     # browser). Set explicitly either way: a recolour patch only sends the keys the new figure has.

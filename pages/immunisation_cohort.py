@@ -20,6 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html, no_update
 
+from components.geometry import geometry_url
 from components.immunisation_views import count_bar_chart
 from components.layout import csv_download, error_message, figure_panel, page_header, radio_tab, radio_tabs, stat_card
 from components.maps import area_map, recolour_patch
@@ -599,7 +600,11 @@ def _summary_cards(summary: cohort.CohortSummary, criteria: cohort.CohortCriteri
 
 def _map(level: str, frame: pd.DataFrame) -> go.Figure:
     values = frame.assign(value=pd.to_numeric(frame["children"], errors="coerce"))
-    figure = area_map(level=level, values=values, value_label="Children", unit="count", height=520)
+    # Geometry by URL (fetched once by the browser): inlined, the LSOA polygons made every response ~2 MB
+    # and building the recolour patch deep-copied them.
+    figure = area_map(
+        level=level, values=values, value_label="Children", unit="count", height=520, geometry_url=geometry_url(level)
+    )
     # Counts run from 0; the range is always explicit, because a recolour patch only sends keys the new
     # figure has. With every area suppressed there is no scale to show (an empty one draws NaN-sized boxes).
     shown = values["value"].dropna()
