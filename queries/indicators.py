@@ -17,9 +17,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
-from scipy.stats import poisson
+from scipy.stats import norm, poisson
 
 from queries import disclosure, stats
 from queries.cache import cached_query
@@ -202,6 +203,22 @@ def _period_table(con: Any) -> dict[str, tuple[str, Any, Any, str]]:
     return cached["periods"]
 
 
+def _slice_numbers(con: Any) -> dict[tuple[str, str], int] | None:
+    """(indicator_id, period_id) -> the cubes' integer ``slice`` (read once per connection).
+
+    None for a database built before the cubes carried ``slice``: calls then filter on the text ids.
+    """
+    cached = _cache.get(con)
+    if "slices" not in cached:
+        try:
+            rows = _cursor(con).execute("SELECT indicator_id, period_id, slice FROM ind_slice").fetchall()
+        except duckdb.CatalogException:
+            cached["slices"] = None
+        else:
+            cached["slices"] = {(indicator_id, period_id): number for indicator_id, period_id, number in rows}
+    return cached["slices"]
+
+
 def default_period(con: Any, indicator: str, period_type: str | None = None) -> str:
     """The latest complete period of the indicator's default type (or ``period_type``)."""
     spec = get(indicator)
@@ -246,7 +263,13 @@ def _filter_sql(filters: dict[str, Any] | None, params: dict[str, Any]) -> tuple
 def _aggregate(
     con: Any, spec: Indicator, period: str, dims: list[str], filters
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    params: dict[str, Any] = {"indicator": spec.id, "period": period}
+    slices = _slice_numbers(con)
+    if slices is None:
+        params: dict[str, Any] = {"indicator": spec.id, "period": period}
+        slice_sql = "c.indicator_id = $indicator AND c.period_id = $period"
+    else:
+        params = {"slice": slices.get((spec.id, period), -1)}  # -1: no such slice, so no rows
+        slice_sql = "c.slice = $slice"
     filter_sql, filter_dims = _filter_sql(filters, params)
     cube = _choose_cube(dims + filter_dims)
     selects, groups = [], []
@@ -260,8 +283,7 @@ def _aggregate(
     sql = (
         f"SELECT {', '.join(selects)}, coalesce(sum(c.numerator), 0) AS numerator, "  # noqa: S608 (whitelisted)
         "coalesce(sum(c.denominator), 0) AS denominator "
-        f"FROM {cube} AS c WHERE c.indicator_id = $indicator AND c.period_id = $period{filter_sql} "
-        f"GROUP BY ALL ORDER BY ALL"
+        f"FROM {cube} AS c WHERE {slice_sql}{filter_sql} GROUP BY ALL ORDER BY ALL"
     )
     rows = _cursor(con).execute(sql, params).fetchall()
     if not rows:
@@ -292,6 +314,26 @@ def _names(con: Any, dim: str) -> dict[str, str]:
     return cached[key]
 
 
+# Normal quantiles for the two interval levels, computed once: asking scipy for them on every call
+# (as statsmodels' proportion_confint does) cost more than the interval arithmetic itself.
+_Z = {level: float(norm.isf((1 - level) / 2)) for level in (0.95, 0.998)}
+
+
+def _wilson(numerator: np.ndarray, denominator: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval, the same formula as :func:`queries.stats.wilson_interval` with a cached z.
+
+    NaN where the denominator is 0; a unit test holds the two equal.
+    """
+    z = _Z[level]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = numerator / denominator
+        z2n = z * z / denominator
+        centre = (p + z2n / 2) / (1 + z2n)
+        half = z * np.sqrt(p * (1 - p) / denominator + z2n / (4 * denominator)) / (1 + z2n)
+    valid = denominator > 0
+    return np.where(valid, centre - half, np.nan), np.where(valid, centre + half, np.nan)
+
+
 def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> dict[str, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         proportion = np.where(denominator > 0, numerator / denominator, np.nan)
@@ -299,8 +341,8 @@ def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray)
         low95, high95 = stats.poisson_ratio_interval(numerator, denominator, 0.95)
         low998, high998 = stats.poisson_ratio_interval(numerator, denominator, 0.998)
     else:
-        low95, high95 = stats.wilson_interval(numerator, denominator, 0.95)
-        low998, high998 = stats.wilson_interval(numerator, denominator, 0.998)
+        low95, high95 = _wilson(numerator, denominator, 0.95)
+        low998, high998 = _wilson(numerator, denominator, 0.998)
     scale = spec.scale
     return {
         "value": proportion * scale,

@@ -124,6 +124,7 @@ _CODELISTS_USED = (
 
 OUTPUT_TABLES = (
     "ind_period",
+    "ind_slice",
     "ind_patient",
     "ind_cube_practice",
     "ind_cube_lsoa",
@@ -727,7 +728,9 @@ def _cube_key_sql() -> list[str]:
     FROM (SELECT DISTINCT indicator_id FROM _fact UNION SELECT * FROM (VALUES {whole_list})) AS i(indicator_id)
     CROSS JOIN ind_period AS p
     """  # noqa: S608 (identifiers are module constants)
-    return [keys, practice_dims, lsoa_dims, slices]
+    # The engine looks a call's slice number up here (once per connection) and filters the cubes on it.
+    slice_table = "CREATE TABLE ind_slice AS SELECT indicator_id, period_id, slice FROM _slice ORDER BY slice"
+    return [keys, practice_dims, lsoa_dims, slices, slice_table]
 
 
 def _age_band_index_sql(column: str) -> str:
@@ -786,12 +789,14 @@ def _aggregate_sql(key: str) -> str:
     """  # noqa: S608 (identifiers are module constants)
 
 
-def _write_cube_sql(name: str, dims: tuple[str, ...], fine_key: str, key: str, *, age_band: bool) -> str:
-    """One cube table from the narrow aggregate of ``fine_key``: sum by ``key``, sort, then attach the text.
+def _write_cube_sql(name: str, dims: tuple[str, ...], fine_key: str, key: str, *, age_band: bool) -> tuple[str, str]:
+    """One cube table from the narrow aggregate of ``fine_key``: (sum by ``key`` and sort, attach the text).
 
-    Stored sorted by indicator and period so a query reads only that slice (zone maps). The sort runs on
-    narrow integer rows; the joins that add the text columns keep that order (insertion order is
-    preserved while the cubes are written), so the wide rows are never sorted.
+    Stored sorted by ``slice`` (indicator and period, see ``ind_slice``) so a query reads only that slice:
+    an integer column gives exact zone maps, where text ids sharing a long prefix (``cover_12m_...``) do
+    not. The sort runs on narrow integer rows; the joins that add the text columns keep that order
+    (insertion order is preserved, and :func:`materialise` runs this second statement on one thread:
+    with two, DuckDB 2.0 wrote the joined rows as two sorted runs, so every slice lay in two places).
     """
     key_dims = f"_{fine_key}_dims"
     band = ", a.age_band" if age_band else ""
@@ -803,43 +808,37 @@ def _write_cube_sql(name: str, dims: tuple[str, ...], fine_key: str, key: str, *
         FROM _agg_{fine_key} AS a JOIN {key_dims} AS k ON k.{fine_key} = a.cube_key
         GROUP BY ALL"""  # noqa: S608 (identifiers are module constants)
     label = f", {_age_band_label_sql('c.age_band')} AS age_band" if age_band else ""
-    return f"""
-    CREATE OR REPLACE TEMP TABLE _sorted AS {summed} ORDER BY slice;
+    return (
+        f"CREATE OR REPLACE TEMP TABLE _sorted AS {summed} ORDER BY slice",
+        f"""
     CREATE TABLE {name} AS
     WITH dims AS (SELECT {key} AS cube_key, {", ".join(f"any_value({dim}) AS {dim}" for dim in dims)}
                   FROM {key_dims} GROUP BY {key})
-    SELECT s.indicator_id, s.period_id, {", ".join(f"d.{dim}" for dim in dims)}{label},
+    SELECT c.slice, s.indicator_id, s.period_id, {", ".join(f"d.{dim}" for dim in dims)}{label},
            c.numerator, c.denominator, c.units
     FROM _sorted AS c JOIN _slice AS s USING (slice) JOIN dims AS d USING (cube_key)
-    """  # noqa: S608 (identifiers are module constants)
+    """,
+    )  # noqa: S608 (identifiers are module constants)
 
 
-def _cube_sql() -> list[tuple[str, str]]:
-    """(progress label, SQL) for every step of the cube build, in order."""
-    return [
-        *(("cube keys", sql) for sql in _cube_key_sql()),
-        ("cubes: practice aggregate", _aggregate_sql("practice_key")),
-        ("cubes: LSOA aggregate", _aggregate_sql("lsoa_key")),
-        (
-            "cubes: ind_cube_practice",
-            _write_cube_sql("ind_cube_practice", _PRACTICE_DIMS, "practice_key", "practice_key", age_band=True),
-        ),
-        ("cubes: ind_cube_lsoa", _write_cube_sql("ind_cube_lsoa", _LSOA_DIMS, "lsoa_key", "lsoa_key", age_band=True)),
-        (
-            "cubes: ind_cube_practice_equity",
-            _write_cube_sql(
-                "ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS, "practice_key", "practice_key", age_band=False
-            ),
-        ),
-        (
-            "cubes: ind_cube_borough",
-            _write_cube_sql("ind_cube_borough", _BOROUGH_KEY_DIMS, "practice_key", "borough_key", age_band=True),
-        ),
-        (
-            "cubes: ind_cube_area",
-            _write_cube_sql("ind_cube_area", _AREA_DIMS, "practice_key", "area_key", age_band=False),
-        ),
+def _cube_sql() -> list[tuple[str, str, bool]]:
+    """(progress label, SQL, run on one thread) for every step of the cube build, in order."""
+    cubes = (
+        ("ind_cube_practice", _PRACTICE_DIMS, "practice_key", "practice_key", True),
+        ("ind_cube_lsoa", _LSOA_DIMS, "lsoa_key", "lsoa_key", True),
+        ("ind_cube_practice_equity", _PRACTICE_EQUITY_DIMS, "practice_key", "practice_key", False),
+        ("ind_cube_borough", _BOROUGH_KEY_DIMS, "practice_key", "borough_key", True),
+        ("ind_cube_area", _AREA_DIMS, "practice_key", "area_key", False),
+    )
+    steps = [
+        *(("cube keys", sql, False) for sql in _cube_key_sql()),
+        ("cubes: practice aggregate", _aggregate_sql("practice_key"), False),
+        ("cubes: LSOA aggregate", _aggregate_sql("lsoa_key"), False),
     ]
+    for name, dims, fine_key, key, age_band in cubes:
+        sort, write = _write_cube_sql(name, dims, fine_key, key, age_band=age_band)
+        steps += [(f"cubes: {name} (sort)", sort, False), (f"cubes: {name}", write, True)]
+    return steps
 
 
 def materialise(
@@ -881,13 +880,16 @@ def materialise(
         "FROM _fact ORDER BY indicator_id, period_id"
     )
     preserve_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     con.execute("SET preserve_insertion_order = true")
     try:
-        for label, sql in _cube_sql():
+        for label, sql, one_thread in _cube_sql():
             progress(f"indicators: {label}")
+            con.execute(f"SET threads = {1 if one_thread else threads}")
             con.execute(sql)
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
+        con.execute(f"SET threads = {threads}")
     _write_registry(con)
     for temp in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {temp}")

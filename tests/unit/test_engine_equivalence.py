@@ -1,0 +1,121 @@
+"""The engine's fast paths give the same answers as the plain ones, on the synthetic small_db fixture.
+
+- Cubes filtered on the integer ``slice`` (databases built since the cubes carry it) against the text
+  ``indicator_id``/``period_id`` filter older databases are read with: every indicator, several ``by``
+  levels and filters, identical frames.
+- Per-patient indicators summed straight from ``ind_patient`` joined to ``patient_dim`` in pandas (no cube
+  involved) against the engine's numerators and denominators.
+- The engine's Wilson interval (cached z) against :func:`queries.stats.wilson_interval` (statsmodels).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from queries import indicators, stats
+from queries.materialise import CUBES
+
+# The engine itself, past any result cache a caller may wrap it in (a cache would hand both paths one answer).
+indicator_values = getattr(indicators.indicator_values, "__wrapped__", indicators.indicator_values)
+
+FILTERS = {"sex": "F", "ethnicity_group": ["Asian", "Black"]}
+CASES = (
+    ("london", None),
+    ("practice", None),
+    ("practice", FILTERS),
+    (("borough", "imd_quintile"), None),
+    (("borough", "imd_quintile"), FILTERS),
+    (("icb", "age_band"), {"imd_quintile": [1, 2]}),
+    ("imd_decile", {"borough": "E09000012"}),
+    ("lsoa", {"sex": ["M", None]}),
+)
+
+
+@pytest.fixture(scope="module")
+def synthetic(small_db):
+    connection = duckdb.connect(str(small_db), read_only=True)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def patient_rows(synthetic):
+    """Every per-patient fact with the dimensions the pandas check groups and filters by."""
+    return synthetic.execute(
+        "SELECT f.indicator_id, f.period_id, f.numerator, f.denominator, d.practice_code, d.borough_code, "
+        "CAST(d.imd_quintile_national AS VARCHAR) AS imd_quintile, d.sex, d.ethnicity_group "
+        "FROM ind_patient AS f JOIN patient_dim AS d USING (patient_id)"
+    ).df()
+
+
+@pytest.mark.slow
+def test_slice_filter_matches_text_filter_for_every_indicator(synthetic, monkeypatch):
+    assert indicators._slice_numbers(synthetic), "the fixture database should carry ind_slice"
+    compared = 0
+    for indicator_id in indicators.registry:
+        for by, filters in CASES:
+            fast = indicator_values(synthetic, indicator=indicator_id, by=by, filters=filters, disclose=False)
+            with monkeypatch.context() as patched:
+                patched.setattr(indicators, "_slice_numbers", lambda con: None)  # the text-id filter
+                plain = indicator_values(synthetic, indicator=indicator_id, by=by, filters=filters, disclose=False)
+            pd.testing.assert_frame_equal(fast, plain, obj=f"{indicator_id} by {by} filters {filters}")
+            compared += len(fast)
+    assert compared > 10_000  # the comparison covered real rows, not empty frames
+
+
+@pytest.mark.slow
+def test_engine_counts_match_pandas_on_patient_rows(synthetic, patient_rows):
+    checked = 0
+    for indicator_id in patient_rows["indicator_id"].unique():
+        period = indicators.default_period(synthetic, indicator_id)
+        rows = patient_rows[(patient_rows["indicator_id"] == indicator_id) & (patient_rows["period_id"] == period)]
+        for by, keys, filters in (
+            ("practice", ["practice_code"], FILTERS),
+            (("borough", "imd_quintile"), ["borough_code", "imd_quintile"], None),
+        ):
+            data = rows
+            if filters:
+                data = data[data["sex"].eq("F") & data["ethnicity_group"].isin(["Asian", "Black"])]
+            expected = data.groupby(keys, dropna=False)[["numerator", "denominator"]].sum()
+            engine = indicator_values(
+                synthetic, indicator=indicator_id, period=period, by=by, filters=filters, disclose=False
+            )
+            codes = ["area_code"] if len(keys) == 1 else ["area_code", "subgroup_code"]
+            got = engine.set_index(codes)[["numerator", "denominator"]]
+            got.index.names = keys
+            got = got[got["denominator"] > 0].sort_index()
+            expected = expected[expected["denominator"] > 0].sort_index()
+            np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), err_msg=f"{indicator_id} by {by}")
+            assert list(got.index) == list(expected.index), f"{indicator_id} by {by}"
+            checked += 1
+    assert checked >= 2 * 25  # every per-patient indicator, both cases
+
+
+@pytest.mark.slow
+def test_cubes_are_stored_in_slice_order_matching_ind_slice(synthetic):
+    for cube in CUBES:
+        out_of_order = synthetic.execute(
+            f"SELECT count(*) FROM (SELECT slice, lag(slice) OVER (ORDER BY rowid) AS previous FROM {cube}) "  # noqa: S608 (cube names are constants)
+            "WHERE slice < previous"
+        ).fetchone()[0]
+        assert out_of_order == 0, cube
+        mislabelled = synthetic.execute(
+            f"SELECT count(*) FROM {cube} AS c JOIN ind_slice AS s USING (slice) "  # noqa: S608 (cube names are constants)
+            "WHERE s.indicator_id <> c.indicator_id OR s.period_id <> c.period_id"
+        ).fetchone()[0]
+        assert mislabelled == 0, cube
+
+
+def test_wilson_with_cached_z_matches_statsmodels():
+    generator = np.random.default_rng(7)
+    denominator = np.concatenate([[0, 0, 1, 5, 10, 1_000_000], generator.integers(1, 5_000, 500)]).astype(float)
+    numerator = np.floor(denominator * np.concatenate([[0, 0, 1, 0, 1, 0.5], generator.random(500)]))
+    for level in (0.95, 0.998):
+        fast_low, fast_high = indicators._wilson(numerator, denominator, level)
+        low, high = stats.wilson_interval(numerator, denominator, level)
+        np.testing.assert_allclose(fast_low, low, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(fast_high, high, rtol=1e-12, atol=1e-15)
+        assert np.isnan(fast_low[:2]).all() and not np.isnan(fast_low[2:]).any()
