@@ -12,8 +12,10 @@ All values are bound parameters; identifiers come from the whitelists below.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,7 @@ import pandas as pd
 from queries import disclosure
 from queries.cache import cached_query
 from queries.indicators import QueryError, default_period, indicator_values, periods
-from queries.materialise import COVER_MEASURES, LONDON_CODE
+from queries.materialise import COVER_MEASURES, LONDON_CODE, UPTAKE_TABLE
 from queries.registry import INDICATORS, Indicator, get
 
 PATHFINDER = "immunisation"
@@ -220,9 +222,71 @@ def _uptake_by_age(
     con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None, disclose: bool
 ) -> pd.DataFrame:
     spec = check_indicator(indicator)
-    measures = _measure_rows(spec.id)
+    cohort_age = _measure_rows(spec.id)[0][1]
+    if _has_uptake_table(con):
+        rows = completion_counts(con, indicator=spec.id, period=period, filters=filters)
+    else:  # a database built before the table existed
+        rows = completion_counts_from_records(con, indicator=spec.id, period=period, filters=filters)
+    cohort = float(next((n for months, n in rows if months == -1), 0))
+    completed = {int(months): n for months, n in rows if months != -1}
+    ages = list(range(cohort_age + 1))
+    # Vaccinated before the m-th month-birthday = completed months at the dose date below m.
+    cumulative, running = [], 0
+    for age in ages:
+        cumulative.append(float(running))
+        running += completed.get(age, 0)
+    frame = pd.DataFrame({"age": ages, "numerator": cumulative, "denominator": cohort})
+    frame["value"] = (frame["numerator"] / frame["denominator"] * spec.scale).where(frame["denominator"] > 0)
+    frame["suppressed"] = False
+    if disclose:
+        frame = disclosure.apply(frame, derived=["value"])
+    return frame
+
+
+_UPTAKE_TABLE_PRESENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _has_uptake_table(con: Any) -> bool:
+    """Whether the database has the build's ``ind_uptake_age`` (remembered per app database handle)."""
+    try:
+        return _UPTAKE_TABLE_PRESENT[con]
+    except (KeyError, TypeError):
+        pass
+    present = bool(
+        con.cursor().execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [UPTAKE_TABLE]).fetchone()[0]
+    )
+    with contextlib.suppress(TypeError):  # connections that take no weak reference are asked every time
+        _UPTAKE_TABLE_PRESENT[con] = present
+    return present
+
+
+def completion_counts(
+    con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None = None
+) -> list[tuple[int, int]]:
+    """(completed_months, children) of the cohort from the build's ``ind_uptake_age``; month -1 = cohort size.
+
+    Sums the precomputed per-practice rows of one indicator and period over the area: milliseconds,
+    where :func:`completion_counts_from_records` joins the cohort's immunisation records.
+    """
+    params: dict[str, Any] = {"indicator": indicator, "period": period}
+    area_sql = _area_sql(filters, params)
+    sql = (
+        f"SELECT completed_months, sum(children) FROM {UPTAKE_TABLE} AS d "  # noqa: S608 (module constant)
+        f"WHERE d.indicator_id = $indicator AND d.period_id = $period{area_sql} GROUP BY ALL"
+    )
+    return [(int(months), int(children)) for months, children in con.cursor().execute(sql, params).fetchall()]
+
+
+def completion_counts_from_records(
+    con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None = None
+) -> list[tuple[int, int]]:
+    """The same counts as :func:`completion_counts`, read from ``ind_patient`` and the immunisation records.
+
+    The definition the build's table is checked against (and the fallback for databases built without it).
+    """
+    measures = _measure_rows(indicator)
     cohort_age = measures[0][1]
-    params: dict[str, Any] = {"indicator": spec.id, "period": period, "cohort_age": cohort_age}
+    params: dict[str, Any] = {"indicator": indicator, "period": period, "cohort_age": cohort_age}
     rule_rows = []
     for index, (_, _, vaccines, min_doses, valid_from, born_from, born_before) in enumerate(measures):
         params.update(
@@ -260,21 +324,7 @@ def _uptake_by_age(
     UNION ALL
     SELECT -1, count(*) FROM cohort
     """  # noqa: S608 (identifiers from module whitelists; values bound)
-    rows = con.cursor().execute(sql, params).fetchall()
-    cohort = float(next((n for months, n in rows if months == -1), 0))
-    completed = {int(months): n for months, n in rows if months != -1}
-    ages = list(range(cohort_age + 1))
-    # Vaccinated before the m-th month-birthday = completed months at the dose date below m.
-    cumulative, running = [], 0
-    for age in ages:
-        cumulative.append(float(running))
-        running += completed.get(age, 0)
-    frame = pd.DataFrame({"age": ages, "numerator": cumulative, "denominator": cohort})
-    frame["value"] = (frame["numerator"] / frame["denominator"] * spec.scale).where(frame["denominator"] > 0)
-    frame["suppressed"] = False
-    if disclose:
-        frame = disclosure.apply(frame, derived=["value"])
-    return frame
+    return con.cursor().execute(sql, params).fetchall()
 
 
 def uptake_curves(
