@@ -48,7 +48,8 @@ from queries import asthma as aq
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError
 from security import audit
-from security.roles import RowScope, may_see_unrounded, patient_row_scope
+from security.disclosure import current_disclosure
+from security.roles import RowScope, patient_row_scope
 from security.web import current_user_principal
 
 dash.register_page(__name__, path="/asthma", name="Asthma", title="Asthma")
@@ -137,12 +138,6 @@ ETHNICITY_ORDER = ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "U
 
 
 # ---------------------------------------------------------------- request helpers
-
-
-def disclose_for_user() -> bool:
-    """Whether numbers must pass disclosure control: True unless the signed-in user may see unrounded counts.
-    Asked inside every callback on the server; an anonymous visitor gets the most restricted view."""
-    return not may_see_unrounded(current_user_principal())
 
 
 def patient_rows_scope() -> RowScope | None:
@@ -762,7 +757,7 @@ def update_areas(
     """Map (recoloured with a Patch while the level is unchanged), ranked boroughs, KPI cards, map table."""
     if tab != "areas":
         raise PreventUpdate
-    disclose = disclose_for_user()
+    disclose = current_disclosure().disclose
     try:
         view = areas_view(measure_id=measure_id, period=period, borough=borough, level=level, disclose=disclose)
         area = _area_name(borough)
@@ -801,7 +796,7 @@ def update_safety(
             measure_id=measure_id,
             period=period,
             borough=borough,
-            disclose=disclose_for_user(),
+            disclose=current_disclosure().disclose,
             funnel_level=funnel_level,
         )
     except DATA_ERRORS as error:
@@ -836,7 +831,9 @@ def update_linked(period: str | None, threshold: str, group: str, tab: str = "li
     if tab != "linked":
         raise PreventUpdate
     try:
-        view = linked_view(period=period, threshold=_threshold(threshold), group=group, disclose=disclose_for_user())
+        view = linked_view(
+            period=period, threshold=_threshold(threshold), group=group, disclose=current_disclosure().disclose
+        )
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error))
     table = data_table(
@@ -864,7 +861,7 @@ def update_inequality(measure_id: str, period: str | None, tab: str = "inequalit
     if tab != "inequality":
         raise PreventUpdate
     try:
-        view = inequality_view(measure_id=measure_id, period=period, disclose=disclose_for_user())
+        view = inequality_view(measure_id=measure_id, period=period, disclose=current_disclosure().disclose)
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error)), no_update
     table = data_table(
@@ -920,7 +917,7 @@ def update_practices(
     """Ranked practices of the borough and the SPC trend of the chosen level."""
     if tab != "practices":
         raise PreventUpdate
-    disclose = disclose_for_user()
+    disclose = current_disclosure().disclose
     try:
         ranked = practices_view(measure_id=measure_id, period=period, borough=borough, disclose=disclose)
         series = trend_view(
@@ -1199,7 +1196,7 @@ def download_view(
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks or []):
         return no_update, no_update
-    disclose = disclose_for_user()
+    disclosure = current_disclosure()
     try:
         frame, filename = view_csv(
             view=trigger["view"],
@@ -1212,22 +1209,15 @@ def download_view(
             linked_group=linked_group,
             trend_level=trend_level,
             practice=practice,
-            disclose=disclose,
+            disclose=disclosure.disclose,
             funnel_level=funnel_level,
         )
-        if not disclose:
-            audit.record(
-                current_user_principal(),
-                audit.VIEW_UNROUNDED,
-                {
-                    "page": "asthma",
-                    "export": trigger["view"],
-                    "measure": measure_id,
-                    "period": period,
-                    "borough": borough,
-                },
-                len(frame),
-            )
+        disclosure.audit_export(
+            page="asthma",
+            export=trigger["view"],
+            filters={"measure": measure_id, "period": period, "borough": borough},
+            rows=len(frame),
+        )
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
     return csv_payload(frame, filename=filename), None

@@ -44,8 +44,7 @@ from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, default_period, indicator_values, inequality
 from queries.registry import get
 from security import audit
-from security.roles import may_see_unrounded
-from security.web import current_user_principal
+from security.disclosure import current_disclosure
 
 dash.register_page(__name__, path="/cancer", name="Cancer pathways", title="Cancer pathways")
 
@@ -138,14 +137,6 @@ VALUE_COLUMNS = [
 
 
 # ---------------------------------------------------------------- request helpers
-
-
-def disclose_for_user() -> bool:
-    """Whether the signed-in user's numbers must pass disclosure control (True unless they may see unrounded).
-
-    Asked inside every callback, on the server: an anonymous visitor gets the most restricted view.
-    """
-    return not may_see_unrounded(current_user_principal())
 
 
 def _con():
@@ -891,7 +882,7 @@ dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
 def update_kpis(tumour: str | None, priority: str | None):
     """KPI cards: London for every cancer indicator, latest period, with the tumour group / priority chosen."""
     try:
-        frame = kpi_values(tumour=tumour, priority=priority, disclose=disclose_for_user())
+        frame = kpi_values(tumour=tumour, priority=priority, disclose=current_disclosure().disclose)
         labels = dict(_con().cursor().execute("SELECT period_id, label FROM ind_period").fetchall())
     except DATA_ERRORS as error:
         return error_message(str(error))
@@ -916,7 +907,7 @@ def update_map(indicator, period, tumour, priority, level, tab="areas", shown_le
             tumour=tumour,
             priority=priority,
             level=level,
-            disclose=disclose_for_user(),
+            disclose=current_disclosure().disclose,
             parts=("map",),
         )
     except DATA_ERRORS as error:
@@ -951,7 +942,7 @@ def update_ranked(indicator, period, tumour, priority, tab="areas"):
             tumour=tumour,
             priority=priority,
             level="borough",
-            disclose=disclose_for_user(),
+            disclose=current_disclosure().disclose,
             parts=("ranked",),
         )["ranked"]
     except DATA_ERRORS as error:
@@ -969,7 +960,7 @@ def update_funnel(indicator, period, tumour, priority, tab="areas"):
             tumour=tumour,
             priority=priority,
             level="borough",
-            disclose=disclose_for_user(),
+            disclose=current_disclosure().disclose,
             parts=("funnel",),
         )["funnel_figure"]
     except DATA_ERRORS as error:
@@ -999,7 +990,7 @@ def update_sankey(indicator, period, tumour, priority, origin, tab="flow"):
             priority=priority,
             origin=origin,
             trust=None,
-            disclose=disclose_for_user(),
+            disclose=current_disclosure().disclose,
             parts=("sankey",),
         )
     except DATA_ERRORS as error:
@@ -1032,7 +1023,7 @@ def update_waits(indicator, period, tumour, priority, trust, tab="flow"):
             priority=priority,
             origin="",
             trust=trust,
-            disclose=disclose_for_user(),
+            disclose=current_disclosure().disclose,
             parts=("waits",),
         )
     except DATA_ERRORS as error:
@@ -1061,7 +1052,9 @@ def update_inequality(indicator, period, tab="inequality"):
     if tab != "inequality":
         raise PreventUpdate
     try:
-        view = inequality_view(indicator=indicator, period=period, disclose=disclose_for_user(), parts=("groups",))
+        view = inequality_view(
+            indicator=indicator, period=period, disclose=current_disclosure().disclose, parts=("groups",)
+        )
     except DATA_ERRORS as error:
         return (*[no_update] * len(INEQUALITY_GRAPHS), error_message(str(error)))
     return (*[view["figures"][d] for d in INEQUALITY_GRAPHS], None)
@@ -1081,7 +1074,9 @@ def update_sii(indicator, period, tab="inequality"):
     if tab != "inequality":
         raise PreventUpdate
     try:
-        view = inequality_view(indicator=indicator, period=period, disclose=disclose_for_user(), parts=("sii",))
+        view = inequality_view(
+            indicator=indicator, period=period, disclose=current_disclosure().disclose, parts=("sii",)
+        )
     except DATA_ERRORS as error:
         return no_update, error_message(str(error))
     table = sii_table(view["sii"])
@@ -1113,7 +1108,7 @@ def update_trend(indicator, tumour, priority, tab="trend"):
             tumour=tumour,
             priority=priority,
             trust=None,
-            disclose=disclose_for_user(),
+            disclose=current_disclosure().disclose,
             parts=("london",),
         )
     except DATA_ERRORS as error:
@@ -1141,7 +1136,7 @@ def update_trust_trend(indicator, tumour, priority, trust, tab="trend"):
             tumour=tumour,
             priority=priority,
             trust=trust,
-            disclose=disclose_for_user(),
+            disclose=current_disclosure().disclose,
             parts=("trust",),
         )["trust_figure"]
     except DATA_ERRORS as error:
@@ -1267,7 +1262,7 @@ def download_view(clicks, indicator, period, tumour, priority, level, origin, tr
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks or []):
         return no_update, no_update
-    disclose = disclose_for_user()
+    disclosure = current_disclosure()
     try:
         frame, filename = view_csv(
             view=trigger["view"],
@@ -1279,23 +1274,14 @@ def download_view(clicks, indicator, period, tumour, priority, level, origin, tr
             origin=origin,
             trust=trust,
             inequality_indicator=inequality_indicator,
-            disclose=disclose,
+            disclose=disclosure.disclose,
         )
-        if not disclose:
-            audit.record(
-                current_user_principal(),
-                audit.VIEW_UNROUNDED,
-                {
-                    "page": "cancer",
-                    "export": trigger["view"],
-                    "indicator": indicator,
-                    "period": period,
-                    "tumour": tumour,
-                    "priority": priority,
-                    "trust": trust,
-                },
-                len(frame),
-            )
+        disclosure.audit_export(
+            page="cancer",
+            export=trigger["view"],
+            filters={"indicator": indicator, "period": period, "tumour": tumour, "priority": priority, "trust": trust},
+            rows=len(frame),
+        )
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
     return csv_payload(frame, filename=filename), None

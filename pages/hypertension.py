@@ -7,7 +7,7 @@ age, sex, ethnicity × deprivation, SII by borough) and practices (ranked, map, 
 
 Callbacks are thin: parse the controls, ask :mod:`queries.indicators` /
 :mod:`queries.hypertension`, hand the frames to a figure builder. Each callback works out
-the user's disclosure level on the server (:func:`disclose_for_user`). Maps are built once
+the user's disclosure level on the server (:func:`security.disclosure.current_disclosure`). Maps are built once
 with their geometry and recoloured with ``dash.Patch`` afterwards.
 """
 
@@ -50,8 +50,7 @@ from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
 from queries.registry import get
 from security import audit
-from security.roles import may_see_unrounded
-from security.web import current_user_principal
+from security.disclosure import current_disclosure
 
 dash.register_page(__name__, path="/hypertension", name="Hypertension", title="Hypertension")
 
@@ -133,14 +132,6 @@ SHORT_LABELS = {
 
 
 # ---------------------------------------------------------------- request helpers
-
-
-def disclose_for_user() -> bool:
-    """Whether the signed-in user's numbers must pass disclosure control (True unless they may see unrounded).
-
-    Asked inside every callback, on the server: an anonymous visitor gets the most restricted view.
-    """
-    return not may_see_unrounded(current_user_principal())
 
 
 def _con():
@@ -829,7 +820,7 @@ dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
 
 def update_comparison(indicator: str, period: str | None, icb: str | None):
     """Borough map (recoloured with a Patch), ranked boroughs, ICB comparison, KPI cards and table."""
-    disclose = disclose_for_user()
+    disclose = current_disclosure().disclose
     try:
         view = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)
         kpis = kpi_values(period=period, icb=icb, disclose=disclose)
@@ -869,7 +860,9 @@ dash.callback(
 def update_funnel(indicator: str, period: str | None, level: str):
     """The funnel of boroughs or practices around London."""
     try:
-        return funnel_view(indicator=indicator, period=period, level=level, disclose=disclose_for_user())["figure"]
+        return funnel_view(indicator=indicator, period=period, level=level, disclose=current_disclosure().disclose)[
+            "figure"
+        ]
     except DATA_ERRORS:
         return no_update
 
@@ -884,7 +877,9 @@ def update_targets(period: str | None, icb: str | None, borough: str | None, amb
     if tab != "targets":
         raise PreventUpdate
     try:
-        view = targets_view(period=period, icb=icb, borough=borough, ambition=ambition, disclose=disclose_for_user())
+        view = targets_view(
+            period=period, icb=icb, borough=borough, ambition=ambition, disclose=current_disclosure().disclose
+        )
     except DATA_ERRORS as error:
         return no_update, no_update, no_update, error_message(str(error))
     boroughs = _html_table(
@@ -924,7 +919,7 @@ def update_inequality(
         raise PreventUpdate
     try:
         view = inequality_view(
-            indicator=indicator, period=period, icb=icb, borough=borough, disclose=disclose_for_user()
+            indicator=indicator, period=period, icb=icb, borough=borough, disclose=current_disclosure().disclose
         )
     except DATA_ERRORS as error:
         return (*[no_update] * (len(INEQUALITY_GRAPHS) + 2), error_message(str(error)))
@@ -953,7 +948,7 @@ def update_sii(indicator: str, period: str | None, tab: str = "inequality", map_
     if tab != "inequality":
         raise PreventUpdate
     try:
-        view = sii_view(indicator=indicator, period=period, disclose=disclose_for_user())
+        view = sii_view(indicator=indicator, period=period, disclose=current_disclosure().disclose)
     except DATA_ERRORS as error:
         return no_update, error_message(str(error)), no_update
     table = _html_table(
@@ -982,7 +977,9 @@ def update_practices(
     if tab != "practices":
         raise PreventUpdate
     try:
-        view = practices_view(indicator=indicator, period=period, borough=borough, disclose=disclose_for_user())
+        view = practices_view(
+            indicator=indicator, period=period, borough=borough, disclose=current_disclosure().disclose
+        )
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error)), no_update
     camera = view["view"] or {"center": LONDON_CENTRE, "zoom": LONDON_ZOOM}
@@ -1031,7 +1028,12 @@ def update_trend(
         raise PreventUpdate
     try:
         view = trend_view(
-            indicator=indicator, level=level, icb=icb, borough=borough, practice=practice, disclose=disclose_for_user()
+            indicator=indicator,
+            level=level,
+            icb=icb,
+            borough=borough,
+            practice=practice,
+            disclose=current_disclosure().disclose,
         )
     except DATA_ERRORS as error:
         return no_update, error_message(str(error))
@@ -1138,20 +1140,12 @@ def view_csv(
     return frame.reset_index(drop=True), f"{stem}_{view}.csv"
 
 
-def _audit_unrounded_export(disclose: bool, what: str, filters: dict, rows: int) -> None:
-    """Unrounded exports leave the app: record who took them (raises AuditUnavailable to stop the export)."""
-    if not disclose:
-        audit.record(
-            current_user_principal(), audit.VIEW_UNROUNDED, {"page": "hypertension", "export": what, **filters}, rows
-        )
-
-
 def download_view(clicks, indicator, period, icb, borough, practice, funnel_level, trend_level):
     """The CSV of the view whose button was pressed."""
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks or []):
         return no_update, no_update
-    disclose = disclose_for_user()
+    disclosure = current_disclosure()
     filters = {"indicator": indicator, "period": period, "icb": icb, "borough": borough, "practice": practice}
     try:
         frame, filename = view_csv(
@@ -1163,9 +1157,9 @@ def download_view(clicks, indicator, period, icb, borough, practice, funnel_leve
             practice=practice,
             funnel_level=funnel_level,
             trend_level=trend_level,
-            disclose=disclose,
+            disclose=disclosure.disclose,
         )
-        _audit_unrounded_export(disclose, trigger["view"], filters, len(frame))
+        disclosure.audit_export(page="hypertension", export=trigger["view"], filters=filters, rows=len(frame))
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
     return csv_payload(frame, filename=filename), None
@@ -1175,10 +1169,12 @@ def export_comparison(clicks, period, icb):
     """The one-click board-paper CSV: every hypertension indicator side by side by borough for the period."""
     if not clicks:
         return no_update, no_update
-    disclose = disclose_for_user()
+    disclosure = current_disclosure()
     try:
-        frame = hq.borough_comparison(_con(), period=period, disclose=disclose)
-        _audit_unrounded_export(disclose, "borough_comparison", {"period": period}, len(frame))
+        frame = hq.borough_comparison(_con(), period=period, disclose=disclosure.disclose)
+        disclosure.audit_export(
+            page="hypertension", export="borough_comparison", filters={"period": period}, rows=len(frame)
+        )
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
     if icb:  # the ICB's boroughs first, after London, so a board paper for one ICB starts with its own

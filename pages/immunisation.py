@@ -37,8 +37,7 @@ from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, indicator_values, inequality, periods, trend
 from queries.registry import get
-from security.roles import may_see_unrounded
-from security.web import current_user_principal
+from security.disclosure import current_disclosure
 
 dash.register_page(__name__, path="/immunisation", name="Immunisation", title="Pre-school immunisation")
 
@@ -81,11 +80,6 @@ LEAD = (
     "who is missed, and how late children are vaccinated."
 )
 _FAILURES = (DataUnavailable, QueryError, duckdb.Error)
-
-
-def _disclose() -> bool:
-    """Disclosure control for everyone except roles entitled to unrounded counts (decided server-side)."""
-    return not may_see_unrounded(current_user_principal())
 
 
 def _db():
@@ -381,7 +375,7 @@ def update_headline(indicator: str, period: str):
     try:
         spec = imm.check_indicator(indicator)
         period = _valid_period(indicator, period)
-        result = imm.headline(_db(), indicator=indicator, period=period, disclose=_disclose())
+        result = imm.headline(_db(), indicator=indicator, period=period, disclose=current_disclosure().disclose)
         labels = dict(zip(*periods(_db(), indicator)[["period_id", "label"]].T.values, strict=True))
     except _FAILURES as error:
         return error_message(str(error))
@@ -481,7 +475,7 @@ def update_map(indicator: str, period: str, view: str, shown: str | None):
     try:
         imm.check_indicator(indicator)
         period = _valid_period(indicator, period)
-        frame = map_values(_db(), indicator=indicator, period=period, view=view, disclose=_disclose())
+        frame = map_values(_db(), indicator=indicator, period=period, view=view, disclose=current_disclosure().disclose)
     except _FAILURES as error:
         return _message_figure(str(error), 520), None, error_message(str(error))
     figure = _map_figure(frame, indicator=indicator, view=view)
@@ -534,7 +528,9 @@ def update_inequalities(indicator: str, period: str, area: str):
     try:
         spec = imm.check_indicator(indicator)
         period = _valid_period(indicator, period)
-        values = inequality_values(_db(), indicator=indicator, period=period, area=area, disclose=_disclose())
+        values = inequality_values(
+            _db(), indicator=indicator, period=period, area=area, disclose=current_disclosure().disclose
+        )
     except _FAILURES as error:
         figure = _message_figure(str(error))
         return figure, figure, figure, figure, error_message(str(error))
@@ -574,7 +570,7 @@ def update_trend(indicator: str, area: str):
     """The indicator over its trend periods for the area, with Making Data Count SPC limits."""
     try:
         spec = imm.check_indicator(indicator)
-        series = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=_disclose())
+        series = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=current_disclosure().disclose)
     except _FAILURES as error:
         return _message_figure(str(error))
     if len(series) < 2:
@@ -609,7 +605,9 @@ def update_uptake(indicator: str, period: str, area: str):
         if not imm.has_uptake_curve(indicator):
             return _message_figure("Uptake by age is drawn for the COVER and timeliness measures.")
         period = _valid_period(indicator, period)
-        curves = uptake_values(_db(), indicator=indicator, period=period, area=area, disclose=_disclose())
+        curves = uptake_values(
+            _db(), indicator=indicator, period=period, area=area, disclose=current_disclosure().disclose
+        )
     except _FAILURES as error:
         return _message_figure(str(error))
     return uptake_curve(
@@ -656,7 +654,11 @@ def download_map(_clicks, indicator: str, period: str, view: str):
     imm.check_indicator(indicator)
     view = view if view in MAP_VIEWS else "borough"
     frame = map_values(
-        _db(), indicator=indicator, period=_valid_period(indicator, period), view=view, disclose=_disclose()
+        _db(),
+        indicator=indicator,
+        period=_valid_period(indicator, period),
+        view=view,
+        disclose=current_disclosure().disclose,
     )
     return _csv(frame, f"immunisation-{indicator}-{period}-{view}")
 
@@ -673,7 +675,11 @@ def download_inequalities(_clicks, indicator: str, period: str, area: str):
     """Every inequality view (quintile, ethnic group, sex, ethnic group x quintile) in one CSV."""
     imm.check_indicator(indicator)
     values = inequality_values(
-        _db(), indicator=indicator, period=_valid_period(indicator, period), area=area, disclose=_disclose()
+        _db(),
+        indicator=indicator,
+        period=_valid_period(indicator, period),
+        area=area,
+        disclose=current_disclosure().disclose,
     )
     frame = pd.concat(
         [values[k].assign(breakdown=k) for k in ("imd_quintile", "ethnicity_group", "sex", "intersection")],
@@ -692,7 +698,7 @@ def download_inequalities(_clicks, indicator: str, period: str, area: str):
 def download_trend(_clicks, indicator: str, area: str):
     """The trend series with its SPC columns as CSV."""
     imm.check_indicator(indicator)
-    frame = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=_disclose())
+    frame = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=current_disclosure().disclose)
     return _csv(frame, f"immunisation-{indicator}-trend")
 
 
@@ -710,7 +716,11 @@ def download_uptake(_clicks, indicator: str, period: str, area: str):
     if not imm.has_uptake_curve(indicator):
         return no_update
     frame = uptake_values(
-        _db(), indicator=indicator, period=_valid_period(indicator, period), area=area, disclose=_disclose()
+        _db(),
+        indicator=indicator,
+        period=_valid_period(indicator, period),
+        area=area,
+        disclose=current_disclosure().disclose,
     )
     return _csv(frame, f"immunisation-{indicator}-{period}-uptake-by-age")
 

@@ -30,7 +30,8 @@ from queries.db import DataUnavailable, default_database
 from queries.immunisation import extract_date
 from queries.indicators import QueryError
 from security import audit
-from security.roles import RowScope, may_see_unrounded, patient_row_scope
+from security.disclosure import current_disclosure
+from security.roles import RowScope, patient_row_scope
 from security.web import current_user_principal
 
 dash.register_page(
@@ -89,10 +90,6 @@ def patient_rows_scope() -> RowScope | None:
     every callback that would return rows, never trusted from the browser.
     """
     return patient_row_scope(current_user_principal())
-
-
-def _disclose() -> bool:
-    return not may_see_unrounded(current_user_principal())
 
 
 def _message_figure(text: str, height: int = 320) -> go.Figure:
@@ -634,7 +631,7 @@ def find_cohort(_clicks, *values):
     """The cohort's size, missing doses and breakdowns; the maps are recoloured once drawn."""
     *criteria_values, maps_shown = values
     db = default_database()
-    disclose = _disclose()
+    disclose = current_disclosure().disclose
     try:
         criteria = _criteria(db, tuple(criteria_values))
         summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclose)
@@ -685,7 +682,7 @@ def download_summary(_clicks, *values):
     """Every aggregate breakdown on screen as one CSV (disclosure applied as shown)."""
     db = default_database()
     criteria = _criteria(db, values)
-    summary = cohort.cohort_summary(db, criteria=criteria, disclose=_disclose())
+    summary = cohort.cohort_summary(db, criteria=criteria, disclose=current_disclosure().disclose)
     return csv_download(summary_frames(summary), filename=f"cohort-summary-{criteria.as_at.isoformat()}")
 
 

@@ -31,8 +31,8 @@ from components.style import apply_base_layout
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, trend
-from security.roles import PRACTICE_CODE, may_see_unrounded
-from security.web import current_user_principal
+from security.disclosure import current_disclosure
+from security.roles import PRACTICE_CODE
 
 dash.register_page(
     __name__,
@@ -73,10 +73,6 @@ _TABLE_COLUMNS = {
     "london_value": "London %",
     "period_id": "Period",
 }
-
-
-def _disclose() -> bool:
-    return not may_see_unrounded(current_user_principal())
 
 
 def _message_figure(text: str, height: int = 320) -> go.Figure:
@@ -241,7 +237,10 @@ def update_comparison(period_type: str, practice_code: str):
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
     try:
         wide, long = comparison_values(
-            default_database(), practice_code=practice_code, period_type=period_type, disclose=_disclose()
+            default_database(),
+            practice_code=practice_code,
+            period_type=period_type,
+            disclose=current_disclosure().disclose,
         )
     except _FAILURES as error:
         return _message_figure(str(error)), error_message(str(error))
@@ -281,7 +280,7 @@ def update_ranking(indicator: str, period_type: str, practice_code: str):
             practice_code=practice_code,
             indicator=indicator,
             period_type=period_type if period_type in PERIOD_TYPES else "quarter",
-            disclose=_disclose(),
+            disclose=current_disclosure().disclose,
         )
     except _FAILURES as error:
         return _message_figure(str(error))
@@ -307,7 +306,10 @@ def update_trend(indicator: str, practice_code: str):
     try:
         spec = imm.check_indicator(indicator)
         series = trend(
-            default_database(), indicator=indicator, filters={"practice": practice_code}, disclose=_disclose()
+            default_database(),
+            indicator=indicator,
+            filters={"practice": practice_code},
+            disclose=current_disclosure().disclose,
         )
     except _FAILURES as error:
         return _message_figure(str(error))
@@ -329,7 +331,7 @@ def download_comparison(_clicks, period_type: str, practice_code: str):
     """The comparison table as CSV (as shown)."""
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
     wide, _ = comparison_values(
-        default_database(), practice_code=practice_code, period_type=period_type, disclose=_disclose()
+        default_database(), practice_code=practice_code, period_type=period_type, disclose=current_disclosure().disclose
     )
     return csv_download(wide, filename=f"immunisation-{practice_code}-{period_type}")
 
@@ -350,7 +352,7 @@ def download_ranking(_clicks, indicator: str, period_type: str, practice_code: s
         practice_code=practice_code,
         indicator=indicator,
         period_type=period_type if period_type in PERIOD_TYPES else "quarter",
-        disclose=_disclose(),
+        disclose=current_disclosure().disclose,
     )
     return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-borough-practices")
 
@@ -365,7 +367,12 @@ def download_ranking(_clicks, indicator: str, period_type: str, practice_code: s
 def download_trend(_clicks, indicator: str, practice_code: str):
     """The practice's trend as CSV."""
     imm.check_indicator(indicator)
-    frame = trend(default_database(), indicator=indicator, filters={"practice": practice_code}, disclose=_disclose())
+    frame = trend(
+        default_database(),
+        indicator=indicator,
+        filters={"practice": practice_code},
+        disclose=current_disclosure().disclose,
+    )
     return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-trend")
 
 

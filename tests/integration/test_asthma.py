@@ -20,6 +20,7 @@ from queries import asthma as aq
 from queries.db import get_database
 from queries.indicators import default_period, funnel_limits, indicator_values, inequality, trend
 from security import audit
+from security.disclosure import current_disclosure
 from security.roles import Principal, Role, Scope
 from security.web import acting_as
 
@@ -279,7 +280,7 @@ def test_before_admission_is_disclosed_for_commissioners(page, period):
             linked_group="age_group",
             trend_level="london",
             practice=None,
-            disclose=page.disclose_for_user(),
+            disclose=current_disclosure().disclose,
         )
     counts = pd.to_numeric(frame["numerator"], errors="coerce").dropna()
     assert ((counts % 5) == 0).all()

@@ -20,6 +20,7 @@ from queries import cancer as cq
 from queries.db import get_database
 from queries.indicators import default_period, indicator_values, inequality
 from security import audit
+from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
 
@@ -177,7 +178,7 @@ def test_flow_view_for_a_commissioner_is_disclosed(page, year):
             priority="all",
             origin="residence_borough",
             trust="all",
-            disclose=page.disclose_for_user(),
+            disclose=current_disclosure().disclose,
         )
     patients = pd.to_numeric(view["links"]["patients"], errors="coerce").dropna()
     assert (patients % 5 == 0).all()

@@ -20,6 +20,7 @@ from queries import disclosure
 from queries.db import get_database
 from queries.indicators import default_period, funnel_limits, indicator_values, inequality, trend
 from security import audit
+from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
 
@@ -163,10 +164,10 @@ def test_borough_table_numbers_and_significance_words_are_the_engines(page, db, 
 def test_commissioner_sees_rounded_counts_and_the_analyst_unrounded(page, db, period):
     raw = indicator_values(db, indicator="hyp008", period=period, by="london", disclose=False).iloc[0]
     with acting_as(COMMISSIONER):
-        restricted = page.kpi_values(period=period, icb=None, disclose=page.disclose_for_user())
+        restricted = page.kpi_values(period=period, icb=None, disclose=current_disclosure().disclose)
     with acting_as(ANALYST):
-        unrounded = page.kpi_values(period=period, icb=None, disclose=page.disclose_for_user())
-    assert page.disclose_for_user() is True, "an anonymous visitor gets the most restricted view"
+        unrounded = page.kpi_values(period=period, icb=None, disclose=current_disclosure().disclose)
+    assert current_disclosure().disclose is True, "an anonymous visitor gets the most restricted view"
     restricted = restricted.set_index("indicator_id").loc["hyp008"]
     unrounded = unrounded.set_index("indicator_id").loc["hyp008"]
     assert restricted["numerator"] == disclosure.disclose_count(raw["numerator"])

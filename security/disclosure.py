@@ -1,0 +1,44 @@
+"""Disclosure control for the signed-in user, decided on the server inside every callback.
+
+A page callback asks :func:`current_disclosure` once: ``disclose`` says whether its numbers
+must pass the NHS disclosure rule (1-7 suppressed, others rounded to 5), and
+:meth:`Disclosure.audit_export` records an export that leaves the app unrounded. Anonymous
+visitors and roles without the unrounded permission always get disclosure control.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from security import audit
+from security.roles import Principal, may_see_unrounded
+from security.web import current_user_principal
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What one request may see: the principal, and whether its figures pass disclosure control."""
+
+    principal: Principal | None
+    disclose: bool
+
+    def audit_export(self, *, page: str, export: str, filters: Mapping[str, Any], rows: int) -> None:
+        """Record an unrounded export in the audit log (nothing to record when the figures were disclosed).
+
+        Raises :class:`security.audit.AuditUnavailable` when the log cannot be written: the caller
+        must then not hand the export over.
+        """
+        if not self.disclose:
+            audit.record(self.principal, audit.VIEW_UNROUNDED, {"page": page, "export": export, **filters}, rows)
+
+
+def disclosure_for(principal: Principal | None) -> Disclosure:
+    """The disclosure level for ``principal``: unrounded only for roles allowed to see unrounded counts."""
+    return Disclosure(principal=principal, disclose=not may_see_unrounded(principal))
+
+
+def current_disclosure() -> Disclosure:
+    """The disclosure level of the signed-in user (the most restricted one when nobody is signed in)."""
+    return disclosure_for(current_user_principal())
