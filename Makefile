@@ -9,7 +9,7 @@ export PATHFINDER_DB ?= $(abspath $(DB))
 # Demo mode seeds one demo user per role (docs/security.md); real deployments set a user store instead.
 export PATHFINDER_DEMO ?= true
 
-.PHONY: help setup run data test test-fast lint format check browser-deps bench bench-quick bench-scaling clean
+.PHONY: help setup run serve data test test-fast lint format check browser-deps bench bench-quick bench-scaling clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ data: setup  ## (Re)build the synthetic database: make data SCALE=0.02 SEED=42
 
 run: setup $(DB)  ## Serve the app on http://127.0.0.1:8050 (builds the default database if missing)
 	$(BIN)/python app.py
+
+serve: setup $(DB)  ## Production serving: gunicorn, PATHFINDER_WORKERS workers (default 2) on the read-only database
+	$(BIN)/gunicorn --config gunicorn.conf.py
 
 browser-deps:  ## Install Debian chromium for the browser tests when missing
 	./scripts/ensure-chromium

@@ -1,20 +1,29 @@
 """The London Pathfinder Dashboards: the Dash shell that serves every page.
 
-Run ``make run`` (development server) or ``gunicorn app:server`` (production).
+Run ``make run`` (development server) or ``make serve`` (gunicorn, see ``gunicorn.conf.py``).
 The shell only builds navigation and the page container from ``dash.page_registry``;
 each page module registers itself, with its own layout and callbacks.
+
+Each serving process calls :func:`start_worker` once (gunicorn's ``post_fork``, or ``__main__``):
+it turns on the aggregate query cache and builds the per-process caches before the first visitor.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
+from collections.abc import Callable
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, html
 
-from components.geometry import register_geometry_route
+from components.geometry import boundaries, register_geometry_route
 from components.layout import footer, navbar
+from queries import asthma, cancer, immunisation_cohort
+from queries import cache as query_cache
+from queries.db import default_database
 from security.web import SecurityConfigError, init_app
 from settings import SettingsError, load_settings
 
@@ -66,5 +75,53 @@ def toggle_navbar(n_clicks: int, is_open: bool) -> bool:
     return not is_open
 
 
+log = logging.getLogger("pathfinder.app")
+
+
+def warm_caches(progress: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """Build this process's own caches now rather than on the first visitor's request; seconds per step.
+
+    The cohort finder's per-child dose table, the cancer fact cube and waits, the asthma admission
+    history (each an in-memory table or frame per process and database) and the map boundaries.
+    ``progress`` is called after each step (gunicorn's worker heartbeat, so a slow warm-up on a large
+    database is not mistaken for a hung worker). A step that fails is logged and skipped: the page
+    that needs it reports the same problem to its user.
+    """
+    db = default_database()
+    steps: dict[str, Callable[[], object]] = {
+        "immunisation cohort": lambda: immunisation_cohort.ensure_cache(db),
+        "cancer cube": lambda: cancer.ensure_cache(db),
+        "asthma admissions": lambda: asthma.admission_history(db),
+        **{f"{level} boundaries": (lambda level=level: boundaries(level)) for level in ("borough", "icb", "lsoa")},
+    }
+    seconds: dict[str, float] = {}
+    for name, step in steps.items():
+        started = time.perf_counter()
+        try:
+            step()
+        except Exception as error:  # start-up goes on; the page that needs it shows the same error
+            log.warning("warm-up %s failed: %s", name, error)
+        seconds[name] = round(time.perf_counter() - started, 2)
+        progress()
+    return seconds
+
+
+def before_fork() -> None:
+    """Close the database handle this process opened while loading the app (the demo-mode check reads it).
+
+    Called in gunicorn's master before each fork: a DuckDB connection must not be shared across a fork,
+    so each worker opens its own, read-only, on first use.
+    """
+    default_database().close()
+
+
+def start_worker(progress: Callable[[], None] = lambda: None) -> None:
+    """Once per serving process: the query cache at its configured size, then the warmed caches."""
+    query_cache.configure(SETTINGS.query_cache)
+    seconds = warm_caches(progress)
+    log.info("worker ready: query cache %d entries; warm-up seconds %s", SETTINGS.query_cache, seconds)
+
+
 if __name__ == "__main__":
+    start_worker()
     app.run(host=SETTINGS.host, port=SETTINGS.port, debug=SETTINGS.debug)
