@@ -44,12 +44,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.build import measure  # noqa: E402
+from data.schema import TABLES  # noqa: E402
 from queries.indicators import default_period, indicator_values, inequality, trend  # noqa: E402
 
 DEFAULT_REUSE = {"1.0": "/tmp/s1/pathfinder.duckdb", "0.1": "/tmp/s01/pathfinder.duckdb"}
 DEFAULT_OUT_DIR = Path("/tmp/f-scale")
 DEFAULT_RESULTS = ROOT / "bench" / "results" / "scaling.json"
 ENGLAND_PATIENTS_M = 63.0
+CUBE_TABLES = ("ind_cube_practice", "ind_cube_lsoa", "ind_cube_area", "ind_cube_borough", "ind_cube_practice_equity")
 EXTRACT_DATE = "2026-10-31"
 FILTERS = {"sex": "F", "ethnicity_group": ["Asian", "Black"]}
 # One indicator per family (immunisation, QOF hypertension, asthma, cancer, whole-list), at the
@@ -215,6 +217,116 @@ def build(scale: str, seed: int, out_dir: Path, nice: int, memory_limit: str, re
     }
 
 
+def _table_source(extract: Path, table: str) -> str:
+    """A read_parquet() argument for a contract table written as one file or as a folder of parts."""
+    single = extract / f"{table}.parquet"
+    return str(single) if single.is_file() else str(extract / table / "*.parquet")
+
+
+def split_by_icb(extract: Path, out_dir: Path) -> list[Path]:
+    """Write one extract per ICB of the patient's practice: hive-style folders ``icb=<code>``.
+
+    Every event table follows its patient (semi-join on patient_id), so each partition is a
+    complete, valid extract of its own, as an ICB's data would be in a partitioned lake.
+    """
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE practice_icb AS SELECT practice_code, icb_code FROM read_csv(?, header = true)",
+        [str(ROOT / "data" / "reference" / "practices.csv")],
+    )
+    con.execute(
+        "CREATE TABLE patient_icb AS SELECT p.patient_id, r.icb_code FROM read_parquet(?) AS p "
+        "JOIN practice_icb AS r USING (practice_code)",
+        [_table_source(extract, "patients")],
+    )
+    folders = []
+    for (icb,) in con.execute("SELECT DISTINCT icb_code FROM patient_icb ORDER BY 1").fetchall():
+        folder = out_dir / f"icb={icb}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for table in TABLES:
+            # read_parquet and COPY take the file names as constants: paths are ours, never user input.
+            con.execute(
+                f"COPY (SELECT t.* FROM read_parquet('{_table_source(extract, table)}') AS t "  # noqa: S608
+                "WHERE t.patient_id IN (SELECT patient_id FROM patient_icb WHERE icb_code = ?)) "
+                f"TO '{folder / (table + '.parquet')}' (FORMAT parquet)",
+                [icb],
+            )
+        folders.append(folder)
+    con.close()
+    return folders
+
+
+def partition_check(scale: float, seed: int, work: Path, *, compare_only: bool = False) -> str:
+    """Build London whole and per ICB from one extract; compare the ICB cubes summed with the whole-London cubes.
+
+    Evidence for docs/scaling.md: every rule is per patient and every cube cell a sum, so the build
+    partitions by ICB and merges with UNION ALL + SUM. ``compare_only`` re-reads the databases of an
+    earlier run under ``work``. Returns Markdown.
+    """
+    from data.build import build_from_directory
+    from data.synthetic import write_extract
+
+    header = f"Partition check at scale {scale:g}, seed {seed}"
+    if not compare_only:
+        shutil.rmtree(work, ignore_errors=True)
+        extract = work / "extract"
+        extract_date = datetime.fromisoformat(EXTRACT_DATE).date()
+        write_extract(extract, scale=scale, seed=seed, extract_date=extract_date, progress=lambda message: None)
+        quiet = {"extract_date": extract_date, "source": "synthetic", "progress": lambda message: None}
+        started = time.perf_counter()
+        build_from_directory(extract, work / "whole.duckdb", scale=scale, seed=seed, **quiet)
+        whole_s = time.perf_counter() - started
+        part_s = []
+        for folder in split_by_icb(extract, work / "partitions"):
+            started = time.perf_counter()
+            build_from_directory(folder, work / f"{folder.name}.duckdb", scale=scale, seed=seed, **quiet)
+            part_s.append(time.perf_counter() - started)
+        header += (
+            f": whole London built in {whole_s:.0f} s; {len(part_s)} ICB partitions built in {sum(part_s):.0f} s "
+            f"in total (largest {max(part_s):.0f} s; load average {os.getloadavg()[0]:.1f}, timings not quiet)"
+        )
+    return header + ".\n\n" + compare_partitions(work / "whole.duckdb", sorted(work.glob("icb=*.duckdb")))
+
+
+def compare_partitions(whole: Path, parts: list[Path]) -> str:
+    """Markdown table: per cube, cells where the summed partitions differ from the whole (beyond float rounding)."""
+    con = duckdb.connect(str(whole), read_only=True)
+    for i, db in enumerate(parts):
+        con.execute(f"ATTACH '{db}' AS part{i} (READ_ONLY)")  # our own file names
+    lines = ["| table | rows (whole) | rows (ICBs summed) | cells that differ |", "|---|---|---|---|"]
+    sums = ("numerator", "denominator", "units")
+    for table in CUBE_TABLES:
+        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        keys = [c for c in columns if c not in sums]
+        # Identifiers here are the module's table names and the database's own column names.
+        union = " UNION ALL ".join(f"SELECT * FROM part{i}.{table}" for i in range(len(parts)))  # noqa: S608
+        totals = ", ".join(f"sum({c}) AS {c}" for c in sums)
+        merged = f"SELECT {', '.join(keys)}, {totals} FROM ({union}) GROUP BY ALL"  # noqa: S608
+        on = " AND ".join(f"w.{k} IS NOT DISTINCT FROM m.{k}" for k in keys)
+        # Sums of fractional expected counts (detection ratio) differ in the last bits with summation order.
+        differ = " OR ".join(
+            f"(w.{c} IS NULL) <> (m.{c} IS NULL) OR abs(w.{c} - m.{c}) > 1e-9 * greatest(1, abs(w.{c}))" for c in sums
+        )
+        whole_rows, merged_rows, bad = con.execute(
+            f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM ({merged})), "  # noqa: S608 (our table names)
+            f"(SELECT count(*) FROM {table} AS w FULL JOIN ({merged}) AS m ON {on} WHERE {differ})"
+        ).fetchone()
+        lines.append(f"| {table} | {whole_rows:,} | {merged_rows:,} | {bad:,} |")
+    for label, columns in (
+        ("ind_patient, row for row", "*"),
+        ("ind_patient without unit_id", "indicator_id, period_id, patient_id, numerator, denominator"),
+    ):
+        union = " UNION ALL ".join(f"SELECT {columns} FROM part{i}.ind_patient" for i in range(len(parts)))  # noqa: S608
+        whole_rows, missing, extra = con.execute(
+            f"SELECT (SELECT count(*) FROM ind_patient), "  # noqa: S608 (fixed column lists)
+            f"(SELECT count(*) FROM (SELECT {columns} FROM ind_patient EXCEPT ALL ({union}))), "
+            f"(SELECT count(*) FROM (({union}) EXCEPT ALL SELECT {columns} FROM ind_patient))"
+        ).fetchone()
+        lines.append(f"| {label} | {whole_rows:,} | | {missing:,} missing, {extra:,} extra |")
+    con.close()
+    return "\n".join(lines)
+
+
 def _fit(xs: list[float], ys: list[float]) -> tuple[float, float, float] | None:
     """(slope, intercept, log-log exponent) of ys against xs, or None with fewer than two points."""
     if len(xs) < 2:
@@ -299,7 +411,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-free-gib", type=float, default=16.0, help="needed available memory for scale >= 2")
     parser.add_argument("--table", action="store_true", help="only print the table from --results")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
+    parser.add_argument(
+        "--partition-check", type=float, metavar="SCALE", help="build whole and per-ICB at SCALE; compare the cubes"
+    )
+    parser.add_argument("--compare-only", action="store_true", help="partition check: reuse the earlier builds")
     args = parser.parse_args(argv)
+    if args.partition_check:
+        work = args.out_dir / "partition-check"
+        text = partition_check(args.partition_check, args.seed, work, compare_only=args.compare_only)
+        print(text)
+        if args.markdown:
+            args.markdown.write_text(text + "\n")
+        return 0
 
     stored = json.loads(args.results.read_text()) if args.results.is_file() else {"results": {}, "skipped": {}}
     reused = {**DEFAULT_REUSE, **dict(item.split("=", 1) for item in args.reuse)}
