@@ -260,7 +260,7 @@ def check_targets(sections: dict[str, Section], large_scale: str) -> list[Target
         targets.append(
             Target(
                 f"every page callback p95 ≤ {CALLBACK_TARGET_MS:.0f} ms (scale {large_scale})",
-                f"{len(p95)} callbacks, {len(over)} over; worst {worst[0]} {worst[1]:.0f} ms",
+                f"{len(p95)} callbacks, {len(over)} over; worst `{worst[0].strip('`')[:70]}` {worst[1]:.0f} ms",
                 not over,
             )
         )
@@ -283,26 +283,35 @@ def check_targets(sections: dict[str, Section], large_scale: str) -> list[Target
 
     load = sections.get("load")
     text = load.output if load and load.status == "ok" else ""
-    rss = [float(v) * (1 / 1024 if unit.lower().startswith("m") else 1) for v, unit in
-           re.findall(r"([\d.]+)\s*(GiB|GB|MiB|MB)\b[^|\n]*", text) if _rss_context(text, v)]  # fmt: skip
-    if text and rss:
+    # bench/load.py's memory table: one row per gunicorn process, "peak MiB" column; workers are what counts.
+    peaks = [
+        _number(row.get("peak mib"))
+        for row in table_rows(text, "peak MiB")
+        if row.get("process", "").startswith("worker") and _number(row.get("peak mib")) is not None
+    ]
+    if peaks:
         targets.append(
-            Target(f"app RSS ≤ {RSS_TARGET_GIB:.0f} GB per worker", f"max {max(rss):.2f} GiB", max(rss) <= 2.0)
+            Target(
+                f"app RSS ≤ {RSS_TARGET_GIB:.0f} GB per worker (load test)",
+                f"{len(peaks)} workers, peak {max(peaks):,.0f} MiB",
+                max(peaks) / 1024 <= RSS_TARGET_GIB,
+            )
         )
     else:
         targets.append(Target("app RSS ≤ 2 GB per worker", "not measured (load section)", None))
-    errors = re.search(r"(?:failures|errors)\D{0,20}?(\d[\d,]*)", text, flags=re.IGNORECASE)
-    if text and errors:
-        count = int(errors.group(1).replace(",", ""))
-        targets.append(Target("0 load-test errors (50 users)", f"{count} failures", count == 0))
+    totals = re.search(r"([\d,]+) requests, ([\d,]+) failures", text)
+    if totals:
+        requests, failures = (int(v.replace(",", "")) for v in totals.groups())
+        targets.append(
+            Target(
+                f"0 load-test errors ({load.title.removeprefix('Load test: ')})",
+                f"{failures:,} failures in {requests:,} requests",
+                failures == 0 and requests > 0,
+            )
+        )
     else:
-        targets.append(Target("0 load-test errors (50 users)", "not measured (load section)", None))
+        targets.append(Target("0 load-test errors", "not measured (load section)", None))
     return targets
-
-
-def _rss_context(text: str, value: str) -> bool:
-    """Whether a memory figure in the load output is an RSS figure (its line mentions RSS)."""
-    return any("rss" in line.lower() and value in line for line in text.splitlines())
 
 
 def commands(args: argparse.Namespace, dbs: dict[str, Path], work: Path) -> dict[str, tuple]:
