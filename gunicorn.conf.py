@@ -40,7 +40,7 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 # Client, worker pid, request line, status, bytes, milliseconds.
-access_log_format = '%(h)s [%(p)s] "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s %(p)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
 def on_starting(server):

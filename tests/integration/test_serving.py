@@ -1,0 +1,119 @@
+"""Production serving: the gunicorn config, the per-worker start (query cache, warm-up), and two real workers
+sharing one read-only database and one signed-in session."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+import os
+import re
+import runpy
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from queries import cache
+from security.testing import DEMO_PASSWORDS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gunicorn_config_takes_the_app_settings(monkeypatch):
+    monkeypatch.setenv("PATHFINDER_WORKERS", "3")
+    monkeypatch.setenv("PATHFINDER_PORT", "9123")
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["workers"] == 3
+    assert config["bind"] == ["127.0.0.1:9123"]
+    assert config["wsgi_app"] == "app:server"
+    assert config["preload_app"] is True  # one session key and shared memory across workers
+    assert callable(config["post_fork"]) and callable(config["pre_fork"])
+
+
+def test_gunicorn_config_refuses_zero_workers(monkeypatch):
+    monkeypatch.setenv("PATHFINDER_WORKERS", "0")
+    with pytest.raises(ValueError, match="PATHFINDER_WORKERS"):
+        runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_start_worker_turns_the_cache_on_and_warms_every_cache(small_db, monkeypatch, caplog):
+    monkeypatch.setenv("PATHFINDER_DB", str(small_db))
+    import app as app_module
+    from queries.db import default_database
+
+    previous = cache.current().size
+    try:
+        with caplog.at_level(logging.INFO, logger="pathfinder.app"):
+            app_module.start_worker()
+        assert cache.current().size == app_module.SETTINGS.query_cache > 0
+        assert not [r for r in caplog.records if "failed" in r.getMessage()]
+        tables = {
+            (database, table)
+            for database, table in default_database()
+            .cursor()
+            .execute("SELECT database_name, table_name FROM duckdb_tables()")
+            .fetchall()
+        }
+        assert ("imm_cohort_cache", "child_doses") in tables
+        assert {("cancer_cache", "fact_cube"), ("cancer_cache", "waits")} <= tables
+        app_module.before_fork()  # closes the handle; the next query opens a new one
+        assert default_database().scalar("SELECT count(*) FROM ref_boroughs") == 33
+    finally:
+        cache.configure(previous)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_workers_serve_one_session_from_one_read_only_database(small_db, tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATHFINDER_")}
+    env.update(
+        PATHFINDER_DB=str(small_db),
+        PATHFINDER_DEMO="true",
+        PATHFINDER_AUDIT_DIR=str(tmp_path / "audit"),
+        PATHFINDER_PORT=str(port),
+        PATHFINDER_WORKERS="2",
+    )
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while len(set(re.findall(r"\[(\d+)\] INFO pathfinder.app: worker ready", log_path.read_text()))) < 2:
+            assert server.poll() is None, log_path.read_text()[-2000:]
+            assert time.monotonic() < deadline, "workers did not finish their warm-up"
+            time.sleep(0.5)
+        base = f"http://127.0.0.1:{port}"
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        login = opener.open(f"{base}/login").read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+        form = {"username": "demo.commissioner", "password": DEMO_PASSWORDS["demo.commissioner"], "csrf_token": token}
+        opener.open(f"{base}/login", data=urllib.parse.urlencode(form).encode())
+        # Each request is a new connection, so both workers answer some; every one must know the session.
+        for _ in range(30):
+            response = opener.open(f"{base}/_dash-layout")
+            assert response.status == 200 and response.geturl().endswith("/_dash-layout")
+        time.sleep(0.5)  # the access log is written after the response
+        workers = set(re.findall(r'<(\d+)> "GET /_dash-layout', log_path.read_text()))
+        assert len(workers) == 2, log_path.read_text()[-2000:]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
