@@ -321,8 +321,8 @@ def commands(args: argparse.Namespace, dbs: dict[str, Path], work: Path) -> dict
     py = sys.executable
     quick = ["--repeat", str(args.repeat)]
     return {
-        "build": ("Build time and peak memory", "bench/build.py", ", ".join(args.scales),
-                  [py, "bench/build.py", "--scale", *args.scales, "--seed", str(args.seed),
+        "build": ("Build time and peak memory", "bench/build.py", ", ".join(args.build_scales),
+                  [py, "bench/build.py", "--scale", *args.build_scales, "--seed", str(args.seed),
                    "--work-dir", str(args.db_dir)], None, None),
         "queries": ("Engine p50/p95 against a pandas baseline", "bench/queries.py", ", ".join(args.scales),
                     [py, "bench/queries.py", *[a for s in args.scales if s in dbs for a in ("--db", str(dbs[s]))],
@@ -402,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="reuse DB_DIR/s<scale>.duckdb when meta scale/seed match")
     parser.add_argument("--db", action="append", default=[], help="SCALE=PATH: use this database for SCALE")
     parser.add_argument("--skip", default="", help=f"comma-separated sections to leave out: {','.join(SECTION_NAMES)}")
+    parser.add_argument("--build-scales", help="scales bench/build.py times (default: --scales)")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per call in the page benches")
     parser.add_argument("--callback-repeat", type=int, default=20, help="warm calls per callback (bench/callbacks.py)")
     parser.add_argument("--users", type=int, default=50)
@@ -411,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.scales = sorted({f"{float(s):g}" for s in args.scales.split(",") if s.strip()}, key=float)
+    args.build_scales = (
+        sorted({f"{float(s):g}" for s in args.build_scales.split(",") if s.strip()}, key=float)
+        if args.build_scales
+        else args.scales
+    )
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = skip - set(SECTION_NAMES)
     if unknown:

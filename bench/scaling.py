@@ -169,13 +169,16 @@ def reuse(scale: str, db: Path, repeat: int) -> dict[str, object]:
     log = db.parent / "build.log"
     generator_s, build_s = log_seconds(log.read_text()) if log.is_file() else (None, None)
     extracts = [p for p in db.parent.iterdir() if p.is_dir() and p.name.startswith("extract-")]
+    # A log written under `/usr/bin/time -v` also has the peak RSS of the one process (generator and build).
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", log.read_text()) if log.is_file() else None
     result.update(
         generator_s=generator_s,
         build_s=build_s,
         generator_peak_bytes=None,
-        build_peak_bytes=None,
+        build_peak_bytes=int(peak.group(1)) * 1024 if peak else None,
         extract_bytes=_folder_bytes(extracts[0]) if extracts else None,
-        note="times from build.log beside the database (not re-run here); peak memory not measured",
+        note="times and peak from build.log beside the database (not re-run here); the peak is of one process "
+        "that ran the generator and then the build",
     )
     return result
 
@@ -438,12 +441,17 @@ def main(argv: list[str] | None = None) -> int:
                     reason = f"{available:.1f} GiB available < {args.min_free_gib:g} GiB needed"
                     print(f"  skipped: {reason}", file=sys.stderr)
                     stored["skipped"][scale] = reason
+                    args.results.parent.mkdir(parents=True, exist_ok=True)
+                    args.results.write_text(json.dumps(stored, indent=1, sort_keys=True))
                     continue
                 result = build(scale, args.seed, args.out_dir, args.nice, args.memory_limit, args.repeat)
             result.update(time_queries(Path(result["source"].split(" ", 1)[1]), args.repeat))
             result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             result["machine"] = {"cores": os.cpu_count(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1)}
             result["load_average_end"] = os.getloadavg()[0]
+            # Re-read first: another scale may have been run meanwhile in a second process.
+            if args.results.is_file():
+                stored = json.loads(args.results.read_text())
             stored["results"][scale] = result
             stored["skipped"].pop(scale, None)
             args.results.parent.mkdir(parents=True, exist_ok=True)
