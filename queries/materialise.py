@@ -795,8 +795,8 @@ def _write_cube_sql(name: str, dims: tuple[str, ...], fine_key: str, key: str, *
     Stored sorted by ``slice`` (indicator and period, see ``ind_slice``) so a query reads only that slice:
     an integer column gives exact zone maps, where text ids sharing a long prefix (``cover_12m_...``) do
     not. The sort runs on narrow integer rows; the joins that add the text columns keep that order
-    (insertion order is preserved, and :func:`materialise` runs this second statement on one thread:
-    with two, DuckDB 2.0 wrote the joined rows as two sorted runs, so every slice lay in two places).
+    within each row group (insertion order is preserved; parallel writers may append whole row groups
+    out of turn, which zone maps do not mind: a slice still spans one or two row groups).
     """
     key_dims = f"_{fine_key}_dims"
     band = ", a.age_band" if age_band else ""
@@ -808,21 +808,20 @@ def _write_cube_sql(name: str, dims: tuple[str, ...], fine_key: str, key: str, *
         FROM _agg_{fine_key} AS a JOIN {key_dims} AS k ON k.{fine_key} = a.cube_key
         GROUP BY ALL"""  # noqa: S608 (identifiers are module constants)
     label = f", {_age_band_label_sql('c.age_band')} AS age_band" if age_band else ""
-    return (
-        f"CREATE OR REPLACE TEMP TABLE _sorted AS {summed} ORDER BY slice",
-        f"""
+    sort = f"CREATE OR REPLACE TEMP TABLE _sorted AS {summed} ORDER BY slice"
+    write = f"""
     CREATE TABLE {name} AS
     WITH dims AS (SELECT {key} AS cube_key, {", ".join(f"any_value({dim}) AS {dim}" for dim in dims)}
                   FROM {key_dims} GROUP BY {key})
     SELECT c.slice, s.indicator_id, s.period_id, {", ".join(f"d.{dim}" for dim in dims)}{label},
            c.numerator, c.denominator, c.units
     FROM _sorted AS c JOIN _slice AS s USING (slice) JOIN dims AS d USING (cube_key)
-    """,
-    )  # noqa: S608 (identifiers are module constants)
+    """  # noqa: S608 (identifiers are module constants)
+    return sort, write
 
 
-def _cube_sql() -> list[tuple[str, str, bool]]:
-    """(progress label, SQL, run on one thread) for every step of the cube build, in order."""
+def _cube_sql() -> list[tuple[str, str]]:
+    """(progress label, SQL) for every step of the cube build, in order."""
     cubes = (
         ("ind_cube_practice", _PRACTICE_DIMS, "practice_key", "practice_key", True),
         ("ind_cube_lsoa", _LSOA_DIMS, "lsoa_key", "lsoa_key", True),
@@ -831,13 +830,13 @@ def _cube_sql() -> list[tuple[str, str, bool]]:
         ("ind_cube_area", _AREA_DIMS, "practice_key", "area_key", False),
     )
     steps = [
-        *(("cube keys", sql, False) for sql in _cube_key_sql()),
-        ("cubes: practice aggregate", _aggregate_sql("practice_key"), False),
-        ("cubes: LSOA aggregate", _aggregate_sql("lsoa_key"), False),
+        *(("cube keys", sql) for sql in _cube_key_sql()),
+        ("cubes: practice aggregate", _aggregate_sql("practice_key")),
+        ("cubes: LSOA aggregate", _aggregate_sql("lsoa_key")),
     ]
     for name, dims, fine_key, key, age_band in cubes:
         sort, write = _write_cube_sql(name, dims, fine_key, key, age_band=age_band)
-        steps += [(f"cubes: {name} (sort)", sort, False), (f"cubes: {name}", write, True)]
+        steps += [(f"cubes: {name} (sort)", sort), (f"cubes: {name}", write)]
     return steps
 
 
@@ -880,16 +879,13 @@ def materialise(
         "FROM _fact ORDER BY indicator_id, period_id"
     )
     preserve_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
-    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
     con.execute("SET preserve_insertion_order = true")
     try:
-        for label, sql, one_thread in _cube_sql():
+        for label, sql in _cube_sql():
             progress(f"indicators: {label}")
-            con.execute(f"SET threads = {1 if one_thread else threads}")
             con.execute(sql)
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
-        con.execute(f"SET threads = {threads}")
     _write_registry(con)
     for temp in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
