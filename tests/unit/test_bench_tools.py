@@ -1,0 +1,101 @@
+"""The benchmark report's own logic: target checks, table parsing, the scaling fit, transpile verdicts."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bench import report, scaling, transpile
+
+CALLBACKS_OUTPUT = """Warm = every call after the callback's first in the process; target p95 ≤ 150 ms.
+
+| callback | roles | warm calls | cold ms | p50 ms | p95 ms | max ms | CPU p95 ms | KB wire (raw) | errors |
+|---|---|---|---|---|---|---|---|---|---|
+| `imm-map.figure` | commissioner | 20 | 300 | 40 | 120 | 130 | 90 | 12 (40) | 0 |
+| `hyp-table.data` | commissioner | 20 | 900 | 100 | 1,250 **✗** | 1,400 | 800 | 3 (9) | 0 |
+"""
+
+LOAD_OUTPUT = """**460 requests, 0 failures, 5.3 requests/s; p50 3,400 ms, p95 29,000 ms.**
+
+| process | start MiB | peak MiB | end MiB | second half growth MiB |
+|---|---|---|---|---|
+| master | 283 | 3,000 | 274 | -3 |
+| worker 7288 | 325 | 460 | 384 | +16 |
+| worker 7298 | 329 | 2,100 | 365 | -4 |
+"""
+
+QUERIES_OUTPUT = "All calls: engine p95 ... speed-up vs pandas median 12.5x, minimum 3.1x.\n"
+
+
+def _section(name: str, output: str, status: str = "ok") -> report.Section:
+    return report.Section(name, "Load test: 50 users for 60 s" if name == "load" else name, "x", "1", status, output)
+
+
+def test_table_rows_reads_the_table_whose_header_has_the_word():
+    rows = report.table_rows(CALLBACKS_OUTPUT, "p95")
+    assert [r["callback"] for r in rows] == ["`imm-map.figure`", "`hyp-table.data`"]
+    assert report._number(rows[1]["p95 ms"]) == 1250.0
+
+
+def test_targets_read_from_section_output():
+    sections = {
+        "callbacks": _section("callbacks", CALLBACKS_OUTPUT),
+        "queries": _section("queries", QUERIES_OUTPUT),
+        "load": _section("load", LOAD_OUTPUT),
+    }
+    callbacks, engine, rss, errors = report.check_targets(sections, "1")
+    assert callbacks.met is False and "1 over" in callbacks.measured and "hyp-table.data" in callbacks.measured
+    assert engine.met is True and "12.5" in engine.measured
+    # The master process (3,000 MiB here) is not a worker; the largest worker is 2,100 MiB > 2 GiB.
+    assert rss.met is False and "2,100 MiB" in rss.measured
+    assert errors.met is True and "0 failures in 460 requests" in errors.measured
+
+
+def test_a_failed_or_missing_section_is_never_a_met_target():
+    sections = {"callbacks": _section("callbacks", CALLBACKS_OUTPUT, status="failed")}
+    targets = report.check_targets(sections, "1")
+    assert [t.met for t in targets] == [None, None, None, None]
+    assert {t.mark for t in targets} == {"✗"}
+
+
+def test_missing_script_is_loud(tmp_path):
+    section = report.Section("load", "Load", "bench/does_not_exist.py", "1")
+    report.run_section(section, ["true"], env=None, out_file=None, log_dir=tmp_path, timeout=10)
+    assert section.status == "missing" and section.failed
+    assert "MISSING" in section.detail[0]
+
+
+def test_failing_script_is_loud(tmp_path):
+    section = report.Section("figures", "Figures", "bench/report.py", "1")
+    command = [sys.executable, "-c", "import sys; print('partial'); sys.exit(3)"]
+    report.run_section(section, command, env=None, out_file=None, log_dir=tmp_path, timeout=30)
+    assert section.status == "failed" and section.failed
+    assert any("exit status 3" in line for line in section.detail)
+    assert section.output.strip() == "partial"
+
+
+def test_fit_recovers_a_line_and_its_exponent():
+    slope, intercept, exponent = scaling._fit([1.0, 2.0, 4.0], [10.0, 20.0, 40.0])
+    assert slope == pytest.approx(10.0) and intercept == pytest.approx(0.0, abs=1e-9)
+    assert exponent == pytest.approx(1.0)
+    assert scaling._fit([1.0], [3.0]) is None
+
+
+def test_log_seconds_splits_generator_and_build_at_the_restart():
+    log = "[    0.2s] generating\n[   30.2s] chunk 26/26\n[    0.0s] loading\n[ 1470.4s] built\n"
+    assert scaling.log_seconds(log) == (30.2, 1470.4)
+    assert scaling.log_seconds("[    5.0s] loading\n[   9.0s] built\n") == (None, 9.0)
+
+
+def test_transpile_flags_functions_spark_does_not_have():
+    statement = transpile.transpile(1, "SELECT birth_date + to_months(12) AS d FROM patient_dim", None)
+    assert transpile.REWRITE in statement.kinds
+    assert any("to_months" in reason for _, reason in statement.problems)
+
+
+def test_transpile_plain_select_is_clean_and_temp_table_is_wrapper_work():
+    clean = transpile.transpile(1, "CREATE TABLE t AS SELECT a, count(*) AS n FROM s GROUP BY a", None)
+    assert clean.problems == [] and "CREATE TABLE" in clean.spark
+    temp = transpile.transpile(2, "CREATE OR REPLACE TEMP TABLE _x AS SELECT a FROM s", None)
+    assert temp.kinds == {transpile.WRAPPER}
