@@ -11,7 +11,9 @@ it turns on the aggregate query cache and builds the per-process caches before t
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -115,8 +117,26 @@ def before_fork() -> None:
     default_database().close()
 
 
+def limit_database_memory(limit: str) -> None:
+    """Bound this process's DuckDB memory (``db_memory_limit``; empty keeps DuckDB's default of 80 % of RAM).
+
+    DuckDB otherwise keeps up to 80 % of the machine's memory of the file's pages cached in every worker; the
+    cap keeps each worker's RSS near its size plus Python's. Pages of the read-only file are dropped and
+    re-read as needed; query state past the cap spills to a temporary folder of this process's own (the
+    default, next to the database, may be read-only, and two workers must not share spill files).
+    """
+    cursor = default_database().cursor()
+    cursor.execute("SET temp_directory = ?", [os.path.join(tempfile.gettempdir(), f"pathfinder-duckdb-{os.getpid()}")])
+    if limit:
+        cursor.execute("SET memory_limit = ?", [limit])
+
+
 def start_worker(progress: Callable[[], None] = lambda: None) -> None:
-    """Once per serving process: the query cache at its configured size, then the warmed caches."""
+    """Once per serving process: the DuckDB memory cap, the query cache at its configured size, the warm caches."""
+    try:
+        limit_database_memory(SETTINGS.db_memory_limit)
+    except Exception as error:  # no database yet: the pages say so
+        log.warning("cannot set the database memory limit: %s", error)
     query_cache.configure(SETTINGS.query_cache)
     seconds = warm_caches(progress)
     log.info("worker ready: query cache %d entries; warm-up seconds %s", SETTINGS.query_cache, seconds)

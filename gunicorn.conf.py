@@ -16,6 +16,7 @@ Address, port and worker count come from the app's settings (``PATHFINDER_HOST``
 from __future__ import annotations
 
 import logging
+import threading
 
 from settings import load_settings
 
@@ -27,8 +28,9 @@ workers = _settings.workers
 worker_class = "gthread"
 threads = 4
 preload_app = True
-# Long enough for a worker's first warm-up on the full-London database (it reports progress between
-# steps); requests themselves are bounded by the query timeout setting.
+# A worker silent this long is restarted. Its warm-up can take minutes on the full-London database, so a
+# heartbeat thread reports progress meanwhile (post_fork); requests run on worker threads and are bounded by
+# the query timeout setting, so the main loop never goes quiet for long while serving.
 timeout = 120
 graceful_timeout = 30
 # Short keep-alive (gunicorn's default): a connection held open stays with the worker that accepted it, so
@@ -56,7 +58,20 @@ def pre_fork(server, worker):
 def post_fork(server, worker):
     import app
 
-    app.start_worker(progress=worker.notify)
+    # DuckDB releases the GIL while it builds the caches, so this thread keeps the worker's heartbeat going.
+    done = threading.Event()
+
+    def heartbeat():
+        while not done.wait(5):
+            worker.notify()
+
+    beating = threading.Thread(target=heartbeat, name="warm-up heartbeat", daemon=True)
+    beating.start()
+    try:
+        app.start_worker(progress=worker.notify)
+    finally:
+        done.set()
+        beating.join()
 
 
 def worker_exit(server, worker):

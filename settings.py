@@ -8,6 +8,7 @@ so a typo in a deployment cannot silently fall back to a default.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,13 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _memory(text: str) -> str:
+    # Passed to DuckDB's memory_limit; checked here so a typo stops start-up rather than the first query.
+    if text and not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip()):
+        raise ValueError(f"expected a size such as 1GB or 800MiB (or empty for DuckDB's default), got {text!r}")
+    return text.strip()
+
+
 def _port(text: str) -> int:
     port = int(text)
     if not 1 <= port <= 65535:
@@ -73,8 +81,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("users_file", "", "TOML/JSON file of users, roles and scopes (required unless demo)"),
     Setting("auth_required", True, "Require sign-in for every page and callback (false only in demo mode)", _bool),
     Setting("secure_cookies", False, "Always mark cookies Secure and send HSTS (set when behind a TLS proxy)", _bool),
-    Setting("workers", 2, "Gunicorn worker processes for `make serve` (each opens the database read-only)", _at_least(1)),
-    Setting("query_cache", 256, "Aggregate query results kept per worker (least recently used; 0 disables)", _at_least(0)),
+    Setting("workers", 2, "Gunicorn worker processes for `make serve` (each opens the database)", _at_least(1)),
+    Setting("query_cache", 256, "Aggregate query results cached per worker (LRU; 0 disables)", _at_least(0)),
+    Setting(
+        "db_memory_limit",
+        "1GB",
+        "DuckDB memory per serving process (cached pages, in-memory caches, queries; more spills to disk)",
+        _memory,
+    ),
 )
 
 
@@ -95,6 +109,7 @@ class Settings:
     secure_cookies: bool
     workers: int
     query_cache: int
+    db_memory_limit: str
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
