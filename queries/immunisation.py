@@ -271,8 +271,9 @@ def completion_counts(
     params: dict[str, Any] = {"indicator": indicator, "period": period}
     area_sql = _area_sql(filters, params)
     sql = (
-        f"SELECT completed_months, sum(children) FROM {UPTAKE_TABLE} AS d "  # noqa: S608 (module constant)
-        f"WHERE d.indicator_id = $indicator AND d.period_id = $period{area_sql} GROUP BY ALL"
+        f"SELECT u.completed_months, sum(u.children) FROM {UPTAKE_TABLE} AS u "  # noqa: S608 (module constant)
+        "LEFT JOIN ref_practices AS d USING (practice_code) "
+        f"WHERE u.indicator_id = $indicator AND u.period_id = $period{area_sql} GROUP BY ALL"
     )
     return [(int(months), int(children)) for months, children in con.cursor().execute(sql, params).fetchall()]
 

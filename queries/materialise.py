@@ -900,14 +900,15 @@ UPTAKE_TABLE = "ind_uptake_age"
 def write_uptake_by_age(con: duckdb.DuckDBPyConnection) -> int:
     """Write ``ind_uptake_age``: for every COVER / timeliness cohort, children by the age their course completed.
 
-    One row per (indicator_id, period_id, practice_code, pcn_code, borough_code, icb_code, completed_months)
-    with ``children``: how many children of that cohort (the engine's denominator in ``ind_patient``)
-    registered there had the dose completing the measure (the ``min_doses``-th distinct valid date) at
-    ``completed_months`` whole months of age; ``completed_months = -1`` rows hold the cohort size. The
-    uptake-by-age curve of any area is then a sum over these rows instead of a join of the cohort's
-    immunisation records on every click (seconds at full London scale). The age a course completed
-    does not depend on the period, so each child's dates are read once per indicator, not per period.
-    Sorted by indicator and period (a curve reads one slice). Returns the number of rows written.
+    One row per (indicator_id, period_id, practice_code, completed_months) with ``children``: how many
+    children of that cohort (the engine's denominator in ``ind_patient``) registered at the practice had
+    the dose completing the measure (the ``min_doses``-th distinct valid date) at ``completed_months``
+    whole months of age; ``completed_months = -1`` rows hold the cohort size. PCN, borough and ICB come
+    from ``ref_practices`` when read (``patient_dim`` carries the practice's). The uptake-by-age curve of
+    any area is then a sum over these rows instead of a join of the cohort's immunisation records on
+    every click (seconds at full London scale). The age a course completed does not depend on the
+    period, so each child's dates are read once per indicator, not per period. Sorted by indicator and
+    period (a curve reads one slice). Returns the number of rows written.
     """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _uptake_rule (indicator_id VARCHAR, cohort_age INTEGER, vaccines VARCHAR[], "
@@ -922,8 +923,7 @@ def write_uptake_by_age(con: duckdb.DuckDBPyConnection) -> int:
         f"""
     CREATE OR REPLACE TABLE {UPTAKE_TABLE} AS
     WITH cohort AS (
-        SELECT f.indicator_id, f.period_id, f.patient_id, d.birth_date,
-               d.practice_code, d.pcn_code, d.borough_code, d.icb_code
+        SELECT f.indicator_id, f.period_id, f.patient_id, d.birth_date, d.practice_code
         FROM ind_patient AS f JOIN patient_dim AS d USING (patient_id)
         WHERE f.denominator > 0 AND f.indicator_id IN (SELECT indicator_id FROM _uptake_rule)
     ),
@@ -932,25 +932,23 @@ def write_uptake_by_age(con: duckdb.DuckDBPyConnection) -> int:
         SELECT c.indicator_id, c.patient_id, c.birth_date, r.min_doses,
                list_sort(list_distinct(list(i.vaccination_date))) AS dates
         FROM children AS c
-        JOIN _uptake_rule AS r
+        JOIN (SELECT *, unnest(vaccines) AS vaccine FROM _uptake_rule) AS r
           ON r.indicator_id = c.indicator_id AND c.birth_date >= r.born_from AND c.birth_date < r.born_before
-        JOIN immunisations AS i
-          ON i.patient_id = c.patient_id AND list_contains(r.vaccines, i.vaccine)
-         AND i.vaccination_date >= c.birth_date + to_months(r.valid_from)
-         AND i.vaccination_date < c.birth_date + to_months(r.cohort_age)
-        GROUP BY ALL
+        -- An equi-join on (patient, vaccine): joining on the patient alone paired every child with all its doses.
+        JOIN immunisations AS i ON i.patient_id = c.patient_id AND i.vaccine = r.vaccine
+        WHERE i.vaccination_date >= c.birth_date + to_months(r.valid_from)
+          AND i.vaccination_date < c.birth_date + to_months(r.cohort_age)
+        GROUP BY c.indicator_id, c.patient_id, c.birth_date, r.min_doses
     ),
     completion AS (
         SELECT c.indicator_id, c.patient_id, {completed} AS completed_months
         FROM doses AS c WHERE len(dates) >= min_doses
     )
-    SELECT c.indicator_id, c.period_id, c.practice_code, c.pcn_code, c.borough_code, c.icb_code,
-           m.completed_months, count(*) AS children
+    SELECT c.indicator_id, c.period_id, c.practice_code, m.completed_months, count(*) AS children
     FROM cohort AS c JOIN completion AS m USING (indicator_id, patient_id)
     GROUP BY ALL
     UNION ALL
-    SELECT indicator_id, period_id, practice_code, pcn_code, borough_code, icb_code, -1, count(*)
-    FROM cohort GROUP BY ALL
+    SELECT indicator_id, period_id, practice_code, -1, count(*) FROM cohort GROUP BY ALL
     ORDER BY indicator_id, period_id
     """  # noqa: S608 (identifiers are module constants)
     )

@@ -26,8 +26,9 @@ def con(small_db):
 def areas(con):
     """A busy borough, one of its PCNs and its largest practice (by children in the uptake table)."""
     borough, pcn, practice = con.execute(
-        f"SELECT borough_code, pcn_code, practice_code FROM {UPTAKE_TABLE} WHERE completed_months = -1 "  # noqa: S608
-        "GROUP BY ALL ORDER BY sum(children) DESC LIMIT 1"
+        f"SELECT p.borough_code, p.pcn_code, u.practice_code FROM {UPTAKE_TABLE} AS u "  # noqa: S608
+        "JOIN ref_practices AS p USING (practice_code) WHERE u.completed_months = -1 "
+        "GROUP BY ALL ORDER BY sum(u.children) DESC LIMIT 1"
     ).fetchone()
     return [None, {"borough": borough}, {"pcn": pcn}, {"practice": practice}, {"borough": [borough, "E09000001"]}]
 
