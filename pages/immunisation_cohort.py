@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 from typing import Any
 
@@ -184,6 +185,19 @@ def _ages_from_url(value: Any) -> list[int]:
     return [min(low, high), max(low, high)]
 
 
+@functools.lru_cache(maxsize=8)
+def _code_suggestions(datalist_id: str, codes: tuple[str, ...], names: tuple[str, ...]) -> html.Datalist:
+    """The datalist of codes and names, built once per process for the same reference list.
+
+    1,141 practices as Dash components cost most of the page's render; the component is only
+    serialised, never changed, so the same one serves every render.
+    """
+    return html.Datalist(
+        id=datalist_id,
+        children=[html.Option(value=code, label=name) for code, name in zip(codes, names, strict=True)],
+    )
+
+
 def layout(**query) -> html.Div:
     """The finder's controls (from the URL), its aggregate results and, where entitled, the list."""
     try:
@@ -214,12 +228,7 @@ def layout(**query) -> html.Div:
     def codes_input(control_id: str, kind: str, value: list[str], placeholder: str) -> html.Div:
         # A text box of codes with suggestions (native input + datalist: keyboard and screen-reader friendly).
         frame = options[kind]
-        suggestions = html.Datalist(
-            id=f"{control_id}-codes",
-            children=[
-                html.Option(value=code, label=name) for code, name in zip(frame["code"], frame["name"], strict=True)
-            ],
-        )
+        suggestions = _code_suggestions(f"{control_id}-codes", tuple(frame["code"]), tuple(frame["name"]))
         return html.Div(
             [
                 dbc.Input(
@@ -681,8 +690,11 @@ def find_cohort(_clicks, *values):
 def download_summary(_clicks, *values):
     """Every aggregate breakdown on screen as one CSV (disclosure applied as shown)."""
     db = default_database()
-    criteria = _criteria(db, values)
-    summary = cohort.cohort_summary(db, criteria=criteria, disclose=current_disclosure().disclose)
+    try:
+        criteria = _criteria(db, values)
+        summary = cohort.cohort_summary(db, criteria=criteria, disclose=current_disclosure().disclose)
+    except _FAILURES:
+        return no_update  # unusable criteria: the results panel already says why (find_cohort)
     return csv_download(summary_frames(summary), filename=f"cohort-summary-{criteria.as_at.isoformat()}")
 
 
@@ -768,8 +780,11 @@ def export_patients(_clicks, *values):
             )
         return no_update
     db = default_database()
-    criteria = _criteria(db, values)
-    rows, _ = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
+    try:
+        criteria = _criteria(db, values)
+        rows, _ = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
+    except _FAILURES:
+        return no_update  # unusable criteria: the results panel already says why (find_cohort)
     try:
         audit.record(
             current_user_principal(), audit.EXPORT_PATIENT_ROWS, _audit_filters(criteria, scope), row_count=len(rows)
