@@ -192,15 +192,31 @@ def _engine_sql(con, indicator_id: str, period: str, by, filters) -> None:
     indicators._aggregate(con, get(indicator_id), period, indicators._parse_by(by), filters)
 
 
-def bench_database(path: str, repeat: int) -> pd.DataFrame:
+def _text_filter_call(con, indicator_id: str, period: str, by, filters) -> None:
+    """The same call forced onto the text ``indicator_id``/``period_id`` filter (the layout before ``slice``)."""
+    slice_numbers = indicators._slice_numbers
+    indicators._slice_numbers = lambda con: None
+    try:
+        indicator_values(con, indicator=indicator_id, period=period, by=by, filters=filters, disclose=True)
+    finally:
+        indicators._slice_numbers = slice_numbers
+
+
+def bench_database(
+    path: str, repeat: int, *, pandas_repeat: int | None = None, only: set[str] | None = None
+) -> pd.DataFrame:
+    pandas_repeat = pandas_repeat or repeat
     cache.configure(0)
     con = duckdb.connect(path, read_only=True)
     patients = con.execute("SELECT count(*) FROM patient_dim").fetchone()[0]
     cover_ids = {measure[0] for measure in COVER_MEASURES}
     children, doses = _children_and_doses(con)
     period_table = indicators._period_table(con)
+    has_slices = indicators._slice_numbers(con) is not None
     rows = []
     for indicator in INDICATORS:
+        if only and indicator.id not in only:
+            continue
         period = default_period(con, indicator.id)
         frame = _patient_rows(con, indicator.id, period)
         for label, by, filters in CASES:
@@ -227,10 +243,19 @@ def bench_database(path: str, repeat: int) -> pd.DataFrame:
                 "engine_sql_p50_ms": statistics.median(sql),
                 "load_average": os.getloadavg()[0],
             }
+            if has_slices:
+                text, _text_cpu = _time(
+                    lambda by=by, filters=filters, indicator_id=indicator.id, period=period: _text_filter_call(
+                        con, indicator_id, period, by, filters
+                    ),
+                    repeat,
+                )
+                row["engine_text_filter_p50_ms"] = statistics.median(text)
             keys = PANDAS_KEYS[by if isinstance(by, str) else tuple(by)]
             if frame is not None:
                 baseline, baseline_cpu = _time(
-                    lambda keys=keys, filters=filters, frame=frame: _pandas_aggregate(frame, keys, filters), repeat
+                    lambda keys=keys, filters=filters, frame=frame: _pandas_aggregate(frame, keys, filters),
+                    pandas_repeat,
                 )
                 row.update(
                     pandas_rows=len(frame),
@@ -253,7 +278,7 @@ def bench_database(path: str, repeat: int) -> pd.DataFrame:
                     expected[["numerator", "denominator"]].sum().to_numpy(),
                 ):
                     raise AssertionError(f"analyst baseline for {indicator.id} {label} disagrees with the engine")
-                analyst, _analyst_cpu = _time(call, max(3, repeat // 4))
+                analyst, _analyst_cpu = _time(call, max(3, pandas_repeat // 4))
                 row.update(analyst_p50_ms=statistics.median(analyst), analyst_p95_ms=_percentile(analyst, 95))
             rows.append(row)
         print(f"  {indicator.id}: done", file=sys.stderr, flush=True)
@@ -300,6 +325,19 @@ def summarise(result: pd.DataFrame) -> str:
                 f"{_ratio(rows['speedup_p50'])} | {_ratio(rows['speedup_cpu_p50'])} | "
                 f"{_ratio(rows['analyst_speedup_p50']) if analyst else '-'} |"
             )
+        if "engine_text_filter_p50_ms" in group and group["engine_text_filter_p50_ms"].notna().any():
+            lines += [
+                "",
+                "Design change on this file: the same calls through the text-id filter (the layout before `slice`):",
+                "",
+            ]
+            for case, rows in group.groupby("case", sort=False):
+                ratio = rows["engine_text_filter_p50_ms"] / rows["engine_p50_ms"]
+                lines.append(
+                    f"- {case}: p50 median {rows['engine_text_filter_p50_ms'].median():.2f} ms with text ids, "
+                    f"{rows['engine_p50_ms'].median():.2f} ms with `slice` (text / slice per call: median "
+                    f"{ratio.median():.2f}, max {ratio.max():.2f})"
+                )
         lines += [
             "",
             "By pathfinder (all four cases):",
@@ -344,12 +382,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", action="append", required=True, help="database built by python -m data.build")
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--pandas-repeat", type=int, help="timed repeats of each pandas baseline (default --repeat; fewer at scale 1.0)"
+    )
+    parser.add_argument("--indicators", nargs="+", help="only these indicator ids (default: every indicator)")
     parser.add_argument("--out", type=Path, help="also write the per-call table as CSV here")
     args = parser.parse_args(argv)
     results = []
     for path in args.db:
         print(f"benchmarking {path}", file=sys.stderr, flush=True)
-        results.append(bench_database(path, args.repeat))
+        results.append(
+            bench_database(path, args.repeat, pandas_repeat=args.pandas_repeat, only=set(args.indicators or []) or None)
+        )
     result = pd.concat(results, ignore_index=True)
     if args.out:
         result.to_csv(args.out, index=False)
