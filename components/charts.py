@@ -8,6 +8,8 @@ plotted as numbers: they are listed as "suppressed" on the chart instead.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -35,6 +37,14 @@ VARIATION_LABELS = {
     "common": "Common cause variation",
 }
 FUNNEL_OUTSIDE = ("above 99.8", "below 99.8")
+# The server cannot know the screen, so every chart is laid out to read on a 390 px phone too
+# (about 330 px of chart): titles wrap at what fits across it at 15 px, and category labels
+# (areas, vaccines) are kept short enough to leave the plot half the width.
+TITLE_LINE_CHARS = 38
+LABEL_CHARS = 26
+_TITLE_LINE_PX = 20
+_TITLE_TOP_PX = 8
+_TITLE_BASELINE_PX = 12
 
 
 def _shown(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -64,6 +74,55 @@ def _hover_numbers(frame: pd.DataFrame) -> np.ndarray:
     return frame.reindex(columns=columns).apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
 
 
+def wrap_text(text: str, width: int = TITLE_LINE_CHARS) -> str:
+    """``text`` broken into lines of at most ``width`` characters with Plotly's ``<br>`` (Plotly never wraps)."""
+    return "<br>".join(textwrap.wrap(str(text), width=width, break_long_words=False)) or str(text)
+
+
+def short_label(text: str, width: int = LABEL_CHARS) -> str:
+    """``text`` cut to ``width`` characters with an ellipsis: for category tick labels (hover has the full name)."""
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1].rstrip(" ,:(-") + "…"
+
+
+def chart_layout(figure: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
+    """The base layout with the title wrapped at the top, a horizontal legend under it and the plot under both.
+
+    Title and legend are placed on the figure's container (not the plot), so Plotly reserves their
+    height above the plot: however many rows a narrow screen wraps the legend into, it never covers
+    the title, the plot, or the labels on the plot's top edge.
+    """
+    wrapped = wrap_text(title) if title else None
+    apply_base_layout(figure, height=height, title=wrapped)
+    lines = wrapped.count("<br>") + 1 if wrapped else 0
+    title_px = _TITLE_TOP_PX + _TITLE_LINE_PX * lines if lines else 0
+    if wrapped:
+        figure.update_layout(
+            # No title automargin: for a title of several lines it lifts every line by the extra lines'
+            # height (cutting the first off); the top margin below already makes the room. Plotly
+            # anchors a one-line title by its top but each line of a longer one by its baseline.
+            title={
+                "yref": "container",
+                "y": 1,
+                "yanchor": "top",
+                "pad": {"t": _TITLE_TOP_PX + (_TITLE_BASELINE_PX if lines > 1 else 0)},
+            }
+        )
+    figure.update_layout(
+        margin={"t": title_px + 8},
+        legend={
+            "orientation": "h",
+            "xref": "container",
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 1 - (title_px + 2) / height,
+            "yanchor": "top",
+        },
+    )
+    return figure
+
+
 def _reference_line(figure: go.Figure, *, value, label: str, colour: str, dash: str, axis: str = "y") -> None:
     number = json_safe(value)
     if number is None:
@@ -72,27 +131,34 @@ def _reference_line(figure: go.Figure, *, value, label: str, colour: str, dash: 
     if axis == "y":
         figure.add_hline(y=number, line=line, annotation_text=label, annotation_position="top left")
     else:
-        figure.add_vline(x=number, line=line, annotation_text=label, annotation_position="top")
+        # A vertical line's label would sit above the plot, where London's and the target's collide
+        # when they are close: the line is named in the legend instead.
+        figure.add_vline(x=number, line=line, name=f"{label} ({_plain_number(number)})", showlegend=True)
 
 
-def _suppressed_note(figure: go.Figure, hidden: pd.DataFrame, *, what: str = "areas") -> None:
-    if hidden.empty:
+def _plain_number(number: float) -> str:
+    return f"{number:.1f}".removesuffix(".0")
+
+
+def _suppressed_note(figure: go.Figure, hidden: int, *, what: str = "areas") -> None:
+    """Say how many rows are suppressed, as a second line of the x-axis title.
+
+    In the axis title, Plotly makes room for it under the tick labels; an annotation there
+    would be drawn over them.
+    """
+    if not hidden:
         return
-    figure.add_annotation(
-        text=f"{len(hidden)} {what} suppressed (1–7 patients), not shown",
-        xref="paper",
-        yref="paper",
-        x=1,
-        y=-0.02,
-        xanchor="right",
-        yanchor="top",
-        showarrow=False,
-        font={"size": 11, "color": "#425563"},
-    )
+    note = f"{hidden} {what} suppressed (1–7 patients), not shown"
+    title = figure.layout.xaxis.title.text
+    styled = f"<span style='font-size:11px;color:#425563'>{note}</span>"
+    figure.update_xaxes(title={"text": f"{title}<br>{styled}" if title else styled})
 
 
-def _value_axis(figure: go.Figure, fmt, *, title: str, axis: str = "y") -> None:
-    settings = {"title": {"text": title}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix}
+def _value_axis(figure: go.Figure, fmt, *, title: str, axis: str = "y", wrap: int = TITLE_LINE_CHARS) -> None:
+    # Whole-number ticks ('.0f') repeat themselves on a narrow range (95.2 and 95.4 both read "95%"):
+    # Plotly's own format picks as many decimals as the tick spacing needs.
+    tick_format = "" if fmt.axis_format == ".0f" else fmt.axis_format
+    settings = {"title": {"text": wrap_text(title, wrap)}, "tickformat": tick_format, "ticksuffix": fmt.axis_suffix}
     figure.update_yaxes(**settings) if axis == "y" else figure.update_xaxes(**settings)
 
 
@@ -158,6 +224,8 @@ def funnel_plot(
     outliers = shown[~inside]
     distance = (outliers["value"] - (centre if centre is not None else outliers["value"].median())).abs()
     labelled = set(distance.sort_values(ascending=False).index[:label_outliers])
+    denominators = pd.to_numeric(shown["denominator"], errors="coerce")
+    span_low, span_high = (float(denominators.min()), float(denominators.max())) if len(shown) else (0.0, 1.0)
     for side, label in (("above 99.8", "Above 99.8% limit"), ("below 99.8", "Below 99.8% limit")):
         rows = shown[shown["funnel"] == side]
         better = (side == "above 99.8") == good_high
@@ -170,7 +238,7 @@ def funnel_plot(
                 text=[name if index in labelled else "" for index, name in rows["area_name"].items()],
                 hovertext=rows["area_name"],
                 customdata=_hover_numbers(rows),
-                textposition="top center",
+                textposition=_label_sides(rows["denominator"], span_low, span_high),
                 textfont={"size": 10},
                 marker={
                     "color": COMPARISON_COLOURS["better" if better else "worse"],
@@ -181,16 +249,29 @@ def funnel_plot(
             )
         )
     _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid")
-    apply_base_layout(figure, height=height, title=title)
+    chart_layout(figure, height=height, title=title)
     _value_axis(figure, fmt, title=value_label)
     span = pd.concat([shown["value"], pd.Series([centre], dtype=float)]).dropna()
     if len(span):
         pad = max((span.max() - span.min()) * 0.08, 1e-9)
         figure.update_yaxes(range=[span.min() - pad, span.max() + pad])
     figure.update_xaxes(title={"text": "Denominator (patients)"}, rangemode="tozero", tickformat=",")
-    figure.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
-    _suppressed_note(figure, hidden)
+    _suppressed_note(figure, len(hidden))
     return figure
+
+
+def _label_sides(denominators: pd.Series, low: float, high: float) -> list[str]:
+    """Where each outlier's name goes: away from the nearer side, so a name never runs off the plot."""
+    middle, third = (low + high) / 2, (high - low) / 3
+    sides = []
+    for value in pd.to_numeric(denominators, errors="coerce"):
+        if third and value > middle + third / 2:
+            sides.append("top left")
+        elif third and value < middle - third / 2:
+            sides.append("top right")
+        else:
+            sides.append("top center")
+    return sides
 
 
 def _funnel_class(points: pd.DataFrame, limits: pd.DataFrame) -> pd.Series:
@@ -274,12 +355,12 @@ def inequality_chart(
         )
     _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid")
     _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
-    apply_base_layout(figure, height=height, title=title)
+    chart_layout(figure, height=height, title=title)
     figure.update_xaxes(
-        title={"text": dimension_label}, type="category", categoryorder="array", categoryarray=categories
+        title={"text": wrap_text(dimension_label)}, type="category", categoryorder="array", categoryarray=categories
     )
     _value_axis(figure, fmt, title=value_label)
-    figure.update_layout(scattermode="group", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+    figure.update_layout(scattermode="group")
     return figure
 
 
@@ -299,8 +380,37 @@ def ranked_chart(
     ``values``: the engine's rows (``area_code``, ``area_name``, ``value``, CIs,
     ``comparison``, ``suppressed``). ``highlight``: an ``area_code`` drawn in bold.
     The target and London are vertical lines. Suppressed areas are listed at the
-    bottom, labelled "suppressed".
+    bottom, labelled "suppressed". No rows at all: a message instead of bare axes.
     """
+    if values.empty:
+        return _nothing_to_rank()
+    return _ranked_figure(
+        values=values,
+        value_label=value_label,
+        unit=unit,
+        london_value=london_value,
+        target=target,
+        highlight=highlight,
+        row_height=row_height,
+        title=title,
+    )
+
+
+def _nothing_to_rank() -> go.Figure:
+    return placeholder_figure(wrap_text("No areas to rank: none has patients in this period."), height=260)
+
+
+def _ranked_figure(
+    *,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str,
+    london_value: float | None,
+    target: float | None,
+    highlight: str | None,
+    row_height: int,
+    title: str | None,
+) -> go.Figure:
     fmt = value_format(unit)
     shown, hidden = _shown(values)
     shown = shown.sort_values("value", ascending=True)  # Plotly draws the first row at the bottom
@@ -361,13 +471,14 @@ def ranked_chart(
             )
     _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", axis="x")
     _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", axis="x")
-    apply_base_layout(figure, height=max(260, 90 + row_height * len(order)), title=title)
-    tick_text = [f"<b>{names[code]}</b>" if code == highlight else names[code] for code in order]
+    chart_layout(figure, height=max(260, 90 + row_height * len(order)), title=title)
+    labels = {code: short_label(names[code]) for code in order}
+    tick_text = [f"<b>{labels[code]}</b>" if code == highlight else labels[code] for code in order]
     figure.update_yaxes(
         type="category", categoryorder="array", categoryarray=order, tickvals=order, ticktext=tick_text, automargin=True
     )
-    _value_axis(figure, fmt, title=value_label, axis="x")
-    figure.update_layout(legend={"orientation": "h", "y": 1.0, "yanchor": "bottom"})
+    # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
+    _value_axis(figure, fmt, title=value_label, axis="x", wrap=LABEL_CHARS - 4)
     return figure
 
 
@@ -391,6 +502,9 @@ def spc_chart(
     frame = series.copy()
     frame["x"] = frame["period_label"] if "period_label" in frame else frame["end_date"].astype(str)
     shown, hidden = _shown(frame)
+    if shown.empty:
+        reason = "every period is suppressed (1–7 patients)" if len(hidden) else "no period has patients"
+        return placeholder_figure(wrap_text(f"No trend to draw: {reason}."), height=height)
     values = pd.to_numeric(frame["value"], errors="coerce").where(~frame.index.isin(hidden.index))
     figure = go.Figure()
     for column, name, dash in (
@@ -449,11 +563,10 @@ def spc_chart(
             )
         )
     _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
-    apply_base_layout(figure, height=height, title=title)
+    chart_layout(figure, height=height, title=title)
     _value_axis(figure, fmt, title=value_label)
     figure.update_xaxes(type="category", title={"text": "Period"})
-    figure.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
-    _suppressed_note(figure, hidden, what="periods")
+    _suppressed_note(figure, len(hidden), what="periods")
     return figure
 
 
@@ -495,11 +608,11 @@ def uptake_curve(
             annotation_position="top right",
         )
     _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
-    apply_base_layout(figure, height=height, title=title)
+    chart_layout(figure, height=height, title=title)
     _value_axis(figure, fmt, title=value_label)
     figure.update_xaxes(title={"text": age_label}, rangemode="tozero")
-    figure.update_layout(hovermode="x unified", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
-    _suppressed_note(figure, hidden, what="points")
+    figure.update_layout(hovermode="x unified")
+    _suppressed_note(figure, len(hidden), what="points")
     return figure
 
 
@@ -539,8 +652,20 @@ def patient_flow_sankey(
             },
         )
     )
-    apply_base_layout(figure, height=height, title=title)
-    _suppressed_note(figure, hidden, what="flows")
+    chart_layout(figure, height=height, title=title)
+    if len(hidden):
+        figure.add_annotation(
+            text=f"{len(hidden)} flows suppressed (1–7 patients), not shown",
+            xref="paper",
+            yref="paper",
+            x=1,
+            y=0,
+            xanchor="right",
+            yanchor="top",
+            showarrow=False,
+            font={"size": 11, "color": "#425563"},
+        )
+        figure.update_layout(margin={"b": 24})
     return figure
 
 
@@ -561,12 +686,16 @@ def ranked_areas_chart(
     hidden = values["suppressed"].fillna(False).astype(bool) | pd.to_numeric(values["value"], errors="coerce").isna()
     # The shared chart adds one annotation per suppressed area, each re-validating all before it (seconds for
     # a borough's 40 small practices): it draws the shown areas, and the suppressed ones are added here at once.
-    figure = ranked_chart(
+    if values.empty:
+        return _nothing_to_rank()
+    figure = _ranked_figure(
         values=values[~hidden],
         value_label=value_label,
         unit=unit,
         london_value=float(london.iloc[0]) if len(london) else None,
         target=target,
+        highlight=None,
+        row_height=22,
         title=title,
     )
     suppressed_codes = values.loc[hidden, "area_code"].tolist()
@@ -594,15 +723,15 @@ def ranked_areas_chart(
             }
             for code in suppressed_codes
         ]
-        figure.update_layout(annotations=[*figure.layout.annotations, *notes], height=max(260, 90 + 22 * len(values)))
+        figure.update_layout(annotations=[*figure.layout.annotations, *notes])
+        # Taller for the added rows; the legend's place under the title depends on the height.
+        chart_layout(figure, height=max(260, 90 + 22 * len(values)), title=title)
     names = dict(zip(values["area_code"], values["area_name"], strict=False))
     order = suppressed_codes + list(figure.layout.yaxis.categoryarray or [])
     figure.update_yaxes(categoryarray=order, tickvals=order)
     chosen = set(highlight_codes)
-    figure.update_yaxes(ticktext=[f"<b>{names[c]} ◀</b>" if c in chosen else names[c] for c in order])
-    # Legend at the very top, above the "London" and "Target" labels that sit on the plot's top edge.
-    figure.update_layout(
-        legend={"orientation": "h", "yref": "container", "y": 1, "yanchor": "top", "x": 0}, margin={"t": 120}
+    figure.update_yaxes(
+        ticktext=[f"<b>{short_label(names[c])} ◀</b>" if c in chosen else short_label(names[c]) for c in order]
     )
     if not pd.to_numeric(values["value"], errors="coerce").notna().any():
         # Nothing to plot (every area suppressed): give the axis a range, or Plotly draws NaN-sized shapes.
@@ -661,7 +790,7 @@ def intersection_chart(
         )
     add_area_line(figure, value=area_value, label=area_label)
     add_area_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
-    apply_base_layout(figure, height=height)
+    chart_layout(figure, height=height)
     order = [
         g
         for g in ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
@@ -669,19 +798,8 @@ def intersection_chart(
     ]
     figure.update_xaxes(title={"text": "Ethnic group"}, type="category", categoryorder="array", categoryarray=order)
     figure.update_yaxes(title={"text": value_label}, tickformat=fmt.axis_format, ticksuffix=fmt.axis_suffix)
-    figure.update_layout(scattermode="group", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
-    if suppressed_cells:
-        figure.add_annotation(
-            text=f"{len(suppressed_cells)} cells suppressed (1–7 patients), not shown",
-            xref="paper",
-            yref="paper",
-            x=1,
-            y=-0.02,
-            xanchor="right",
-            yanchor="top",
-            showarrow=False,
-            font={"size": 11, "color": "#425563"},
-        )
+    figure.update_layout(scattermode="group")
+    _suppressed_note(figure, len(suppressed_cells), what="cells")
     return figure
 
 

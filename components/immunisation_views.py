@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
+from components.charts import chart_layout, short_label, wrap_text
 from components.layout import kpi_card, stat_card
 from components.style import (
     COMPARISON_COLOURS,
@@ -220,10 +221,12 @@ def practice_comparison_chart(
 
     ``frame``: :func:`queries.immunisation.practice_comparison` rows (``title``,
     ``level``, ``value``, ``ci_low``, ``ci_high``, ``suppressed``). Suppressed or empty
-    values are left out and the vaccine is marked "practice suppressed".
+    values are left out; a grey cross at the axis start marks each vaccine where the practice
+    has no value, and the axis title counts them.
     """
     fmt = value_format(unit)
     order = list(dict.fromkeys(frame["title"]))[::-1]  # Plotly draws the first category at the bottom
+    floor = _axis_floor(frame)
     figure = go.Figure()
     for level, colour in LEVEL_COLOURS.items():
         rows = frame[(frame["level"].astype(str) == level)]
@@ -260,28 +263,53 @@ def practice_comparison_chart(
         )
     practice = frame[frame["level"].astype(str) == "Practice"]
     hidden = practice[practice["suppressed"].fillna(False).astype(bool) | pd.to_numeric(practice["value"]).isna()]
-    for name in hidden["title"]:
-        figure.add_annotation(
-            x=0,
-            xref="paper",
-            xanchor="left",
-            y=name,
-            text="practice: suppressed or no cohort",
-            showarrow=False,
-            font={"size": 10, "color": SUPPRESSED_COLOUR},
+    # Text beside each row would run over the other levels' markers on a phone: a cross in the legend's
+    # terms marks the rows instead, and the axis title gives the count.
+    if len(hidden):
+        figure.add_trace(
+            go.Scatter(
+                x=[floor + 0.5] * len(hidden),
+                y=hidden["title"],
+                mode="markers",
+                name="Practice: no children or suppressed (1–7)",
+                marker={"color": SUPPRESSED_COLOUR, "symbol": "x-thin", "size": 9, "line": {"width": 2}},
+                hovertemplate="<b>%{y}</b><br>Practice: no children or suppressed (1–7)<extra></extra>",
+            )
         )
     if target is not None:
         figure.add_vline(
             x=target,
             line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5},
-            annotation_text="Target",
-            annotation_position="top",
+            name=f"Target ({fmt.text(target)})",
+            showlegend=True,
         )
-    apply_base_layout(figure, height=height or max(320, 70 + 30 * len(order)), title=title)
-    figure.update_yaxes(type="category", categoryorder="array", categoryarray=order, automargin=True)
-    figure.update_xaxes(title={"text": "Coverage"}, ticksuffix=fmt.axis_suffix, range=[_axis_floor(frame), 101])
-    figure.update_layout(legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0})
+    chart_layout(figure, height=height or max(320, 90 + 32 * len(order)), title=title)
+    # Vaccine names keep their ending ("by 24 months" vs "by 5 years"): wrapped onto two lines, not cut.
+    figure.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=order,
+        tickvals=order,
+        ticktext=[_two_lines(name) for name in order],
+        tickfont={"size": 11},
+        automargin=True,
+    )
+    axis_title = "Coverage"
+    if len(hidden):
+        axis_title += (
+            f"<br><span style='font-size:11px;color:#425563'>practice not shown for {len(hidden)} of {len(order)}"
+            "<br>(no children, or 1–7: suppressed)</span>"
+        )
+    figure.update_xaxes(title={"text": axis_title}, ticksuffix=fmt.axis_suffix, range=[floor, 101])
     return figure
+
+
+def _two_lines(name: str, width: int = 24) -> str:
+    """A vaccine name on at most two lines of ``width`` characters (the second cut with an ellipsis)."""
+    lines = wrap_text(name, width).split("<br>")
+    if len(lines) > 2:
+        lines = [lines[0], short_label(" ".join(lines[1:]), width)]
+    return "<br>".join(lines)
 
 
 def _axis_floor(frame: pd.DataFrame) -> float:

@@ -543,7 +543,7 @@ def update_inequalities(indicator: str, period: str, area: str):
             unit=spec.unit,
             london_value=None if area and area != LONDON else _london(values[by]),
             target=spec.target,
-            title=f"{name}: by {label.lower()}",
+            title=f"{name}: by {label[0].lower()}{label[1:]}",  # "IMD" keeps its capitals
         )
         for by, label in (
             ("imd_quintile", "Deprivation quintile (IMD 2025, national)"),

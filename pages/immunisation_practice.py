@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from components.charts import ranked_chart, spc_chart
+from components.charts import ranked_chart, spc_chart, wrap_text
 from components.immunisation_views import practice_comparison_chart
 from components.layout import (
     csv_download,
@@ -78,7 +78,13 @@ _TABLE_COLUMNS = {
 def _message_figure(text: str, height: int = 320) -> go.Figure:
     figure = go.Figure()
     figure.add_annotation(
-        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
+        text=wrap_text(text, 34),  # fits a phone; Plotly does not wrap
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font={"size": 14, "color": "#425563"},
     )
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
@@ -284,6 +290,8 @@ def update_ranking(indicator: str, period_type: str, practice_code: str):
         )
     except _FAILURES as error:
         return _message_figure(str(error))
+    if frame.empty:
+        return _message_figure(f"No children in this cohort at any practice in the borough: {spec.title}.")
     london = frame["london_value"].dropna()
     return ranked_chart(
         values=frame,
@@ -313,6 +321,10 @@ def update_trend(indicator: str, practice_code: str):
         )
     except _FAILURES as error:
         return _message_figure(str(error))
+    suppressed = series["suppressed"].astype("boolean").fillna(False) if "suppressed" in series else None
+    children = pd.to_numeric(series["denominator"], errors="coerce").fillna(0).gt(0)
+    if not children.any() and (suppressed is None or not suppressed.any()):
+        return _message_figure("No children in this cohort for this practice in any period: no trend to draw.")
     if len(series) < 2:
         return _message_figure("One period only: no trend to draw.")
     return spc_chart(
