@@ -169,7 +169,7 @@ def _meta(db: Path) -> dict[str, str]:
 
 def _matches(meta: dict[str, str], scale: str, seed: int) -> bool:
     try:
-        return float(meta.get("scale", "nan")) == float(scale) and int(meta.get("seed", "-1")) == seed
+        return float(meta.get("scale") or "nan") == float(scale) and int(meta.get("seed") or "-1") == seed
     except ValueError:
         return False
 
@@ -188,7 +188,10 @@ def prepare_databases(args: argparse.Namespace, log_dir: Path) -> tuple[dict[str
                 usable = False
                 continue
             meta = _meta(path)
-            if not _matches(meta, scale, args.seed):
+            if meta.get("scale") is None:
+                # Built with `data.build extract` (e.g. from a synthetic extract folder): no scale/seed recorded.
+                how += f"; meta records no scale/seed (source {meta.get('source')}), taken as scale {scale}"
+            elif not _matches(meta, scale, args.seed):
                 lines.append(
                     f"| {scale} | `{path}` | | | **MISMATCH: meta scale {meta.get('scale')} seed {meta.get('seed')}** |"
                 )
