@@ -367,8 +367,12 @@ class Tab:
         """The values a user could give this input, or None when it is not a user control."""
         if prop == "n_clicks":
             return ["click"]
+        if isinstance(ident, dict) and any(isinstance(v, list) for v in ident.values()):
+            return None  # wildcard inputs other than buttons are not user controls here
         component = self.state.get(_stringify(ident), {})
-        named = VALUE_POOLS.get(f"{_stringify(ident)}.{prop}") or (VALUE_POOLS.get(ident) if prop == "value" else None)
+        named = VALUE_POOLS.get(f"{_stringify(ident)}.{prop}")
+        if not named and prop == "value":
+            named = VALUE_POOLS.get(_stringify(ident))
         if named:
             return named
         if prop == "page_current":
@@ -405,6 +409,9 @@ class Tab:
         choices = [(i, p) for i, p in target.inputs if self._pool(i, p)]
         if not choices:
             return False
+        last = self.recorder.samples[target.key][-1:] if self.recorder.samples[target.key] else []
+        if last and last[0].status == 204 and self._open_view(target):
+            return True
         ident, prop = self.rng.choice(choices)
         if prop == "n_clicks":  # a user sets some filters, then presses the button
             settable = [(i, p) for i, p in target.states if p == "value" and self._pool(i, p)]
@@ -416,6 +423,27 @@ class Tab:
         triggered = [cb for cb in self.active() if any(_arg_matches(i, p, changed) for i, p in cb.inputs)]
         self._fire(triggered, changed_by={cb.key: [changed] for cb in triggered})
         return True
+
+    def _open_view(self, target: Callback) -> bool:
+        """Go to the view where ``target`` does work (a tab, a level), as a user would: True when found.
+
+        Tries the values of the target's small choice inputs (tabs, levels: at most 8 options) until
+        the target answers with an update instead of 204.
+        """
+        small = [(i, p) for i, p in target.inputs if p == "value" and 1 < len(self._pool(i, p) or []) <= 8]
+        self.rng.shuffle(small)
+        for ident, prop in small:
+            for value in self.rng.sample(self._pool(ident, prop), k=len(self._pool(ident, prop))):
+                component = self.state[_stringify(ident)]
+                if component.get(prop) == value:
+                    continue
+                component[prop] = value
+                changed = f"{_stringify(ident)}.{prop}"
+                triggered = [cb for cb in self.active() if any(_arg_matches(i, p, changed) for i, p in cb.inputs)]
+                self._fire(triggered, changed_by={cb.key: [changed] for cb in triggered})
+                if self.recorder.samples[target.key][-1].status != 204:
+                    return True
+        return False
 
 
 def _stringify_out(ident: str) -> str:
@@ -507,7 +535,7 @@ def run(args: argparse.Namespace) -> tuple[Recorder, dict[str, Any]]:
 def _short(counts: tuple[int, int], wanted: int) -> bool:
     """Still wants samples: too few calls that did work, and not hopelessly many no-update calls."""
     working, every = counts
-    return working < wanted and every < 3 * wanted
+    return working < wanted and every < 5 * wanted
 
 
 def _under(path: str, prefixes: list[str]) -> bool:
