@@ -238,23 +238,44 @@ def figure_panel(
 VIEW_SWITCH_TYPE = "view-switch"
 VIEW_PANE_TYPE = "view-pane"
 
+# How a switch looks: small buttons above one panel (a map and its table), or the larger buttons that
+# choose a page's main view.
+_SWITCH_LOOKS = {
+    "panel": {
+        "radios": {"className": "view-switch mb-2", "inline": True, "labelClassName": "btn btn-outline-primary btn-sm"},
+        "group": {"aria-label": "View as"},
+    },
+    "page": {
+        "radios": {"className": "btn-group flex-wrap", "labelClassName": "btn btn-outline-secondary"},
+        "group": {"className": "mb-2", "aria-label": "Views"},
+    },
+}
 
-def view_switch(*, key: str, views: dict[str, tuple[str, object]], initial: str) -> html.Div:
+
+def view_switch_value(key: str) -> dict[str, str]:
+    """The id of the radios of :func:`view_switch` ``key``: its ``value`` (the chosen view) as a callback Input.
+
+    A page whose views are built on demand reads it to build only the view that is shown.
+    """
+    return {"type": VIEW_SWITCH_TYPE, "index": key}
+
+
+def view_switch(*, key: str, views: dict[str, tuple[str, object]], initial: str, look: str = "panel") -> html.Div:
     """Show one of several views (e.g. a map and its table) chosen with native radio buttons.
 
     ``views`` maps a view id to (label, content). Native radios, not tabs: dbc/dcc tabs
     fail axe and cannot be reached or switched from the keyboard, radios can (Tab, arrows).
-    Switching is client-side, so it costs no round trip.
+    Switching is client-side, so it costs no round trip. ``look`` is ``"panel"`` (small
+    buttons over one figure) or ``"page"`` (a page's main views).
     """
+    look_of = _SWITCH_LOOKS[look]
     switch = dbc.RadioItems(
-        id={"type": VIEW_SWITCH_TYPE, "index": key},
+        id=view_switch_value(key),
         options=[{"label": label, "value": view} for view, (label, _) in views.items()],
         value=initial,
-        inline=True,
-        className="view-switch mb-2",
         inputClassName="btn-check",
-        labelClassName="btn btn-outline-primary btn-sm",
         labelCheckedClassName="active",
+        **look_of["radios"],
     )
     panes = [
         html.Div(
@@ -264,7 +285,13 @@ def view_switch(*, key: str, views: dict[str, tuple[str, object]], initial: str)
         )
         for view, (_, content) in views.items()
     ]
-    return html.Div([html.Div(switch, role="group", **{"aria-label": "View as"}), *panes])
+    group = look_of["group"]
+    return html.Div(
+        [
+            html.Div(switch, role="group", className=group.get("className"), **{"aria-label": group["aria-label"]}),
+            *panes,
+        ]
+    )
 
 
 # Show the chosen pane and hide the others, in the browser.

@@ -41,6 +41,8 @@ from components.layout import (
     indicator_card,
     kpi_cards,
     page_header,
+    view_switch,
+    view_switch_value,
 )
 from components.maps import empty_area_values, inequality_map, map_patch
 from components.style import formatted, whole_number
@@ -55,8 +57,11 @@ from security.web import current_user_principal
 dash.register_page(__name__, path="/asthma", name="Asthma", title="Asthma")
 
 P = "ast"
-MEASURE, PERIOD, BOROUGH, TABS = f"{P}-measure", f"{P}-period", f"{P}-borough", f"{P}-tabs"
-URL_STATE, RULE, SECTION = f"{P}-url-state", f"{P}-rule", f"{P}-section"
+MEASURE, PERIOD, BOROUGH = f"{P}-measure", f"{P}-period", f"{P}-borough"
+# The page's main views: the switch's key, and the id whose value says which view is shown.
+VIEWS = f"{P}-tabs"
+TABS = view_switch_value(VIEWS)
+URL_STATE, RULE = f"{P}-url-state", f"{P}-rule"
 KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, MAP_BUILT = (
     f"{P}-kpis",
     f"{P}-area-message",
@@ -695,21 +700,12 @@ def layout(
             header,
             controls,
             html.Div(id=RULE),
-            html.Div(
-                dbc.RadioItems(
-                    id=TABS,
-                    value=tab,
-                    options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
-                    className="btn-group flex-wrap",
-                    inputClassName="btn-check",
-                    labelClassName="btn btn-outline-secondary",
-                    labelCheckedClassName="active",
-                ),
-                className="mb-2",
-                role="group",
-                **{"aria-label": "Views"},
+            view_switch(
+                key=VIEWS,
+                views={t: (TAB_LABELS[t], body) for t, body in zip(TAB_IDS, bodies, strict=True)},
+                initial=tab,
+                look="page",
             ),
-            *[html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab) for t, body in zip(TAB_IDS, bodies, strict=True)],
             html.Div(id=DOWNLOAD_MESSAGE),
             dcc.Download(id=DOWNLOAD),
             dcc.Store(id=URL_STATE),
@@ -1262,15 +1258,4 @@ dash.clientside_callback(
     Input(BOROUGH, "value"),
     Input(TABS, "value"),
     Input(MAP_LEVEL, "value"),
-)
-
-# One view at a time, switched in the browser (no round trip).
-dash.clientside_callback(
-    """
-    function(tab) {
-        return ['areas', 'safety', 'linked', 'inequality', 'practices', 'patients'].map(name => name !== tab);
-    }
-    """,
-    *[Output(f"{SECTION}-{t}", "hidden") for t in TAB_IDS],
-    Input(TABS, "value"),
 )

@@ -36,7 +36,17 @@ from components.charts import (
     ranked_areas_chart,
     spc_chart,
 )
-from components.layout import csv_payload, data_table, error_message, graph, indicator_card, kpi_cards, page_header
+from components.layout import (
+    csv_payload,
+    data_table,
+    error_message,
+    graph,
+    indicator_card,
+    kpi_cards,
+    page_header,
+    view_switch,
+    view_switch_value,
+)
 from components.maps import area_map, inequality_map, map_patch
 from components.style import formatted, whole_number
 from queries import cancer as cq
@@ -55,8 +65,9 @@ TUMOUR = "cancer-tumour"
 PRIORITY = "cancer-priority"
 MAP_LEVEL = "cancer-map-level"
 TRUST = "cancer-trust"
-TABS = "cancer-tabs"
-SECTION = "cancer-section"
+# The page's main views: the switch's key, and the id whose value says which view is shown.
+VIEWS = "cancer-tabs"
+TABS = view_switch_value(VIEWS)
 URL_STATE = "cancer-url-state"
 RULE = "cancer-rule"
 KPIS = "cancer-kpis"
@@ -812,24 +823,15 @@ def layout(
             header,
             controls,
             html.Div(id=RULE),
-            html.Div(
-                dbc.RadioItems(
-                    id=TABS,
-                    value=tab,
-                    options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
-                    className="btn-group flex-wrap",
-                    inputClassName="btn-check",
-                    labelClassName="btn btn-outline-secondary",
-                    labelCheckedClassName="active",
-                ),
-                className="mb-2",
-                role="group",
-                **{"aria-label": "Views"},
+            view_switch(
+                key=VIEWS,
+                views={
+                    t: (TAB_LABELS[t], body)
+                    for t, body in zip(TAB_IDS, (areas, flow, inequality_tab, trend_tab), strict=True)
+                },
+                initial=tab,
+                look="page",
             ),
-            *[
-                html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab)
-                for t, body in zip(TAB_IDS, (areas, flow, inequality_tab, trend_tab), strict=True)
-            ],
             html.Div(id=DOWNLOAD_MESSAGE),
             dcc.Download(id=DOWNLOAD),
             dcc.Store(id=URL_STATE),
@@ -1326,17 +1328,5 @@ dash.clientside_callback(
     Input(PRIORITY, "value"),
     Input(MAP_LEVEL, "value"),
     Input(TRUST, "value"),
-    Input(TABS, "value"),
-)
-
-# One view at a time, switched in the browser (no round trip). Radio buttons rather than a tab widget:
-# each is a real form control, reachable by keyboard and screen reader.
-dash.clientside_callback(
-    """
-    function(tab) {
-        return ['areas', 'flow', 'inequality', 'trend'].map(name => name !== tab);
-    }
-    """,
-    *[Output(f"{SECTION}-{t}", "hidden") for t in TAB_IDS],
     Input(TABS, "value"),
 )

@@ -42,6 +42,8 @@ from components.layout import (
     indicator_card,
     kpi_cards,
     page_header,
+    view_switch,
+    view_switch_value,
 )
 from components.maps import borough_map, empty_area_values, map_patch, practice_area_choropleth, sii_map
 from components.style import comparison_text, formatted, whole_number
@@ -60,7 +62,9 @@ PERIOD = "hyp-period"
 ICB = "hyp-icb"
 BOROUGH = "hyp-borough"
 PRACTICE = "hyp-practice"
-TABS = "hyp-tabs"
+# The page's main views: the switch's key, and the id whose value says which view is shown.
+VIEWS = "hyp-tabs"
+TABS = view_switch_value(VIEWS)
 URL_STATE = "hyp-url-state"
 RULE = "hyp-rule"
 KPIS = "hyp-kpis"
@@ -110,7 +114,6 @@ TAB_LABELS = {
     "inequality": "Inequality",
     "practices": "Practices and trend",
 }
-SECTION = "hyp-section"
 SII_MAP_BUILT = "hyp-sii-map-built"
 PRACTICE_MAP_BUILT = "hyp-practice-map-built"
 INEQUALITY_LABELS = {
@@ -703,24 +706,15 @@ def layout(
             header,
             controls,
             html.Div(id=RULE),
-            html.Div(
-                dbc.RadioItems(
-                    id=TABS,
-                    value=tab,
-                    options=[{"label": TAB_LABELS[t], "value": t} for t in TAB_IDS],
-                    className="btn-group flex-wrap",
-                    inputClassName="btn-check",
-                    labelClassName="btn btn-outline-secondary",
-                    labelCheckedClassName="active",
-                ),
-                className="mb-2",
-                role="group",
-                **{"aria-label": "Views"},
+            view_switch(
+                key=VIEWS,
+                views={
+                    t: (TAB_LABELS[t], body)
+                    for t, body in zip(TAB_IDS, (comparison, targets, inequality_tab, practices_tab), strict=True)
+                },
+                initial=tab,
+                look="page",
             ),
-            *[
-                html.Div(body, id=f"{SECTION}-{t}", hidden=t != tab)
-                for t, body in zip(TAB_IDS, (comparison, targets, inequality_tab, practices_tab), strict=True)
-            ],
             html.Div(id=DOWNLOAD_MESSAGE),
             dcc.Download(id=DOWNLOAD),
             dcc.Store(id=URL_STATE),
@@ -1229,17 +1223,5 @@ dash.clientside_callback(
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
     Input(PRACTICE, "value"),
-    Input(TABS, "value"),
-)
-
-# One view at a time, switched in the browser (no round trip). Radio buttons rather than a tab widget:
-# each is a real form control, so keyboard and screen-reader users can reach and switch every view.
-dash.clientside_callback(
-    """
-    function(tab) {
-        return ['comparison', 'targets', 'inequality', 'practices'].map(name => name !== tab);
-    }
-    """,
-    *[Output(f"{SECTION}-{t}", "hidden") for t in TAB_IDS],
     Input(TABS, "value"),
 )

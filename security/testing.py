@@ -157,6 +157,8 @@ class CallbackDriver:
         def items(spec: dict[str, str]) -> Any:
             if spec["id"].startswith("{"):
                 pattern = json.loads(spec["id"])
+                if not any(isinstance(v, list) for v in pattern.values()):
+                    return item(pattern, spec["property"])  # a dict id with no wildcard names one component
                 return [
                     item(component_id, spec["property"])
                     for component_id, _ in components.values()

@@ -53,7 +53,7 @@ def content_violations(page) -> list[dict]:
 
 
 def open_tab(page, recorder, label: str) -> None:
-    page.locator("#cancer-tabs label", has_text=label).click()
+    page.get_by_role("group", name="Views").locator("label", has_text=label).click()  # the radio's button-styled label
     assert page.get_by_role("radio", name=label, exact=True).is_checked()
     harness.wait_until_settled(page, recorder)
 

@@ -54,7 +54,7 @@ def assert_clean(recorder) -> None:
 
 
 def open_tab(page, recorder, label: str) -> None:
-    page.locator("#hyp-tabs label", has_text=label).click()  # the button-styled label of the radio
+    page.get_by_role("group", name="Views").locator("label", has_text=label).click()  # the radio's button-styled label
     assert page.get_by_role("radio", name=label, exact=True).is_checked()
     harness.wait_until_settled(page, recorder)
 

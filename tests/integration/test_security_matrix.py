@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 
+from components.layout import view_switch_value
 from security import audit
 from security.testing import (
     PAGES_ROUTER,
@@ -83,7 +84,11 @@ class Expect:
     values: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
-AST_TAB, HYP_TAB, CANCER_TAB = "ast-tabs", "hyp-tabs", "cancer-tabs"
+# The pages' main view switches (components.layout.view_switch): their radios' ids as the payload keys them.
+AST_TAB, HYP_TAB, CANCER_TAB = (
+    json.dumps(view_switch_value(key), sort_keys=True, separators=(",", ":"))
+    for key in ("ast-tabs", "hyp-tabs", "cancer-tabs")
+)
 
 # Keyed by callback_name(): the outputs (ids.props, duplicates' @hash dropped) and the first input's id.
 EXPECTATIONS: dict[str, Expect] = {
@@ -151,8 +156,6 @@ EXPECTATIONS: dict[str, Expect] = {
     "hyp-download.data hyp-download-message.children <- {hyp-csv}": Expect(AGGREGATE, csv_type="hyp-csv"),
     "hyp-download.data hyp-download-message.children <- hyp-export-comparison": Expect(AGGREGATE),
     "hyp-url-state.data <- hyp-indicator": Expect(CLIENTSIDE),
-    "hyp-section-comparison.hidden hyp-section-targets.hidden hyp-section-inequality.hidden "
-    "hyp-section-practices.hidden <- hyp-tabs": Expect(CLIENTSIDE),
     # /asthma
     "ast-rule.children <- ast-measure": Expect(UI),
     "ast-map.figure ast-ranked.figure ast-kpis.children ast-map-table.children ast-area-message.children "
@@ -167,13 +170,13 @@ EXPECTATIONS: dict[str, Expect] = {
     "ast-practice.options ast-practice.value <- ast-borough": Expect(UI),
     "ast-practice-ranked.figure ast-trend.figure ast-trend-title.children ast-practice-message.children "
     "<- ast-measure": Expect(AGGREGATE, tab=(AST_TAB, "practices")),
-    "ast-list-practice.options ast-list-practice.value <- ast-tabs": Expect(PATIENT_OPTIONS, tab=(AST_TAB, "patients")),
+    "ast-list-practice.options ast-list-practice.value <- {view-switch}": Expect(
+        PATIENT_OPTIONS, tab=(AST_TAB, "patients")
+    ),
     "ast-list-table.children ast-list-message.children <- ast-list-show": Expect(PATIENT_ROWS),
     "ast-download.data ast-list-message.children <- ast-list-export": Expect(PATIENT_ROWS),
     "ast-download.data ast-download-message.children <- {ast-csv}": Expect(AGGREGATE, csv_type="ast-csv"),
     "ast-url-state.data <- ast-measure": Expect(CLIENTSIDE),
-    "ast-section-areas.hidden ast-section-safety.hidden ast-section-linked.hidden ast-section-inequality.hidden "
-    "ast-section-practices.hidden ast-section-patients.hidden <- ast-tabs": Expect(CLIENTSIDE),
     # /cancer
     "cancer-period.options cancer-period.value <- cancer-indicator": Expect(UI),
     "cancer-rule.children <- cancer-indicator": Expect(UI),
@@ -200,8 +203,6 @@ EXPECTATIONS: dict[str, Expect] = {
     "cancer-trend-trust.figure <- cancer-indicator": Expect(AGGREGATE, tab=(CANCER_TAB, "trend")),
     "cancer-download.data cancer-download-message.children <- {cancer-csv}": Expect(AGGREGATE, csv_type="cancer-csv"),
     "cancer-url-state.data <- cancer-indicator": Expect(CLIENTSIDE),
-    "cancer-section-areas.hidden cancer-section-flow.hidden cancer-section-inequality.hidden "
-    "cancer-section-trend.hidden <- cancer-tabs": Expect(CLIENTSIDE),
 }
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from dash import html
 from plotly.utils import PlotlyJSONEncoder
 
 from components import layout
@@ -104,6 +105,20 @@ def test_map_panel_has_the_table_one_click_away():
     # The map shows first; the table is in the page, hidden until its radio is chosen.
     assert map_pane.style is None and table_pane.style == {"display": "none"}
     assert table_pane.id["view"] == "table"
+
+
+def test_a_page_view_switch_exposes_its_value_and_keeps_the_page_look():
+    views = {"areas": ("Areas", html.P("a")), "trend": ("Trend", html.P("t"))}
+    page_switch = layout.view_switch(key="p-views", views=views, initial="trend", look="page")
+    group, areas, trend = page_switch.children
+    radios = group.children
+    # The id a page's callbacks read to build only the view shown.
+    assert radios.id == layout.view_switch_value("p-views") == {"type": layout.VIEW_SWITCH_TYPE, "index": "p-views"}
+    assert radios.value == "trend" and areas.style == {"display": "none"} and trend.style is None
+    assert (radios.className, radios.labelClassName) == ("btn-group flex-wrap", "btn btn-outline-secondary")
+    assert group.role == "group" and group.className == "mb-2" and getattr(group, "aria-label") == "Views"
+    panel = layout.view_switch(key="m", views=views, initial="areas")
+    assert panel.children[0].children.labelClassName == "btn btn-outline-primary btn-sm"
 
 
 def test_url_and_navigation_callbacks_are_registered_client_side():
