@@ -4,8 +4,8 @@ Starts the same gunicorn ``make serve`` runs (``gunicorn.conf.py``: preloaded ap
 opening the database read-only and warming its caches) on 127.0.0.1 and a free port, against ``--db``
 (demo mode: synthetic data only, the audit log in a throw-away folder). When every worker has finished
 its warm-up, locust runs ``bench/locustfile.py`` headless: ``--users`` commissioners, GP teams and campaign
-responders (4:3:3) doing their flows for ``--duration`` seconds. Meanwhile the resident memory (RSS) of
-the master and of every worker is sampled each second with psutil.
+responders (4:3:3) doing their flows for ``--duration`` seconds, reading 2-5 s after each page and
+action. Meanwhile the resident memory (RSS) of the master and of every worker is sampled each second.
 
 The Markdown report (``--out``, and printed) gives: requests, failures, requests/s, p50/p95/p99/max per
 request type and per kind (page loads, page renders, callbacks, CSV exports, sign-in), RSS per worker at
@@ -161,7 +161,7 @@ def run_locust(args: argparse.Namespace, port: int, work: Path) -> tuple[int, Pa
         "--run-time",
         f"{args.duration}s",
         "--stop-timeout",
-        "30",
+        "120",  # users finish the request in flight (they start no new one); the slowest took ~30 s under load
         "--host",
         f"http://{HOST}:{port}",
         "--csv",
@@ -235,7 +235,8 @@ def report(
         f"query cache {args.query_cache if args.query_cache is not None else 'default'} entries per worker; "
         f"ready (warm-up done) after {timings['ready']:.0f} s",
         f"- load: {args.users} users (commissioners : GP teams : campaign responders = 4 : 3 : 3), spawn "
-        f"{args.spawn_rate:g}/s, {args.duration} s, think time 1-3 s, locust on the same 2-core machine "
+        f"{args.spawn_rate:g}/s, {args.duration} s, 2-5 s reading time after each page and each action; locust on the "
+        "same 2-core machine "
         "(it competes with the server for CPU)",
         f"- load average before / after: {timings['load_before']:.1f} / {timings['load_after']:.1f} "
         f"(other jobs on the machine make timings noisy)",

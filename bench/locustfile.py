@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from locust import HttpUser, between, task
+from locust.exception import StopUser
+from locust.user.users import LOCUST_STATE_STOPPING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -88,8 +90,15 @@ class _Response:
 class HttpTabClient:
     """``get``/``post`` like Flask's test client, over the locust user's HTTP session (timed and named)."""
 
-    def __init__(self, session: Any):
+    def __init__(self, session: Any, stopping: Any = lambda: False):
         self.session = session
+        self.stopping = stopping
+
+    def _go_on(self) -> None:
+        # At the end of the run a user finishes the request it has in flight but starts no new one, so
+        # stopping never cuts a request off (which locust would count as a failure).
+        if self.stopping():
+            raise StopUser()
 
     def _check(self, response: Any) -> _Response:
         if response.status_code not in (200, 204, 302):
@@ -101,10 +110,12 @@ class HttpTabClient:
         return _Response(response)
 
     def get(self, url: str, name: str | None = None) -> _Response:
+        self._go_on()
         with self.session.get(url, name=name or url, catch_response=True, allow_redirects=False) as response:
             return self._check(response)
 
     def post(self, url: str, json: dict | None = None, headers: dict | None = None) -> _Response:
+        self._go_on()
         with self.session.post(url, json=json, headers=headers, name=request_name(json), catch_response=True) as r:
             return self._check(r)
 
@@ -114,11 +125,13 @@ class PathfinderUser(HttpUser):
 
     abstract = True
     username = ""
-    wait_time = between(1, 3)  # reading the page between actions
+    # Reading the page between one action and the next: between tasks and between the steps of a flow (a
+    # step fires its callbacks back to back, as the browser does).
+    wait_time = between(2, 5)
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        self.tabs = HttpTabClient(self.client)
+        self.tabs = HttpTabClient(self.client, stopping=lambda: self._state == LOCUST_STATE_STOPPING)
         self.sign_in()
         self.callbacks = server_callbacks(self.tabs)
         self.recorder = Recorder()
@@ -139,6 +152,7 @@ class PathfinderUser(HttpUser):
         self.tabs.get("/_dash-dependencies", name="/_dash-dependencies")
         tab = Tab(self.tabs, self.callbacks, self.recorder, self.rng, role=self.username, path=path, profile_dir=None)
         tab.open()
+        self.wait()
         return tab
 
     def wander(self, tab: Tab, steps: int) -> None:
@@ -149,6 +163,7 @@ class PathfinderUser(HttpUser):
             if not candidates:
                 return
             tab.interact(self.rng.choice(candidates))
+            self.wait()
 
     def click(self, tab: Tab, component_id: str) -> bool:
         """Press a button that is on the page and fire the callbacks it triggers."""
