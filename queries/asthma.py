@@ -438,6 +438,37 @@ def _cache_key(con: Any) -> tuple | None:
     return (str(path), built[0] if built else None)
 
 
+ADMISSION_HISTORY_TABLE = "asthma_admission_history"
+
+
+def _history_params() -> dict[str, Any]:
+    return {
+        "saba": sorted(codelists.codes("saba")),
+        "ics": sorted(codelists.codes("ics")),
+        "review": sorted(codelists.codes("rev_cod")),
+        "plan": sorted(codelists.codes("writpastp_cod")),
+        "methods": sorted(EMERGENCY_ADMISSION_METHODS),
+        "categories": _admission_categories(),
+    }
+
+
+def write_admission_history(con: Any) -> int:
+    """Write :func:`admission_history`'s rows as the table ``asthma_admission_history`` (a build step).
+
+    The history joins raw medications and events of every admitted patient: at full London scale its
+    first read in a process took seconds, so the build derives it once and pages read the small table.
+    Returns the number of rows written.
+    """
+    cursor = _cursor(con)
+    cursor.execute(f"CREATE OR REPLACE TABLE {ADMISSION_HISTORY_TABLE} AS {_HISTORY_SQL}", _history_params())
+    return cursor.execute(f"SELECT count(*) FROM {ADMISSION_HISTORY_TABLE}").fetchone()[0]  # noqa: S608 (constant)
+
+
+def admission_history_from_records(con: Any) -> pd.DataFrame:
+    """:func:`admission_history` derived from the raw records (the definition the build's table is held to)."""
+    return _cursor(con).execute(_HISTORY_SQL, _history_params()).df()
+
+
 def admission_history(con: Any) -> pd.DataFrame:
     """Per period (financial years, rolling 12 months) and patient with an emergency asthma admission in it:
     the first such admission and what the GP record held in the 12 months before it.
@@ -450,7 +481,8 @@ def admission_history(con: Any) -> pd.DataFrame:
     imd_quintile_national, ethnicity_group, age (on admission), saba_before (SABA inhalers issued),
     ics_before, reviewed_before (a REV_COD code), plan_before (a WRITPASTP_COD code).
 
-    It reads raw medications and events, so it is derived once per database build and process.
+    Read from the build's ``asthma_admission_history`` (derived from the records for a database built
+    without it), once per database build and process.
     """
     key = _cache_key(con)
     if key is not None and key in _history_cache:
@@ -458,15 +490,14 @@ def admission_history(con: Any) -> pd.DataFrame:
     with _history_lock:
         if key is not None and key in _history_cache:
             return _history_cache[key]
-        params = {
-            "saba": sorted(codelists.codes("saba")),
-            "ics": sorted(codelists.codes("ics")),
-            "review": sorted(codelists.codes("rev_cod")),
-            "plan": sorted(codelists.codes("writpastp_cod")),
-            "methods": sorted(EMERGENCY_ADMISSION_METHODS),
-            "categories": _admission_categories(),
-        }
-        frame = _cursor(con).execute(_HISTORY_SQL, params).df()
+        cursor = _cursor(con)
+        built = cursor.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [ADMISSION_HISTORY_TABLE]
+        ).fetchone()[0]
+        if built:
+            frame = cursor.execute(f"SELECT * FROM {ADMISSION_HISTORY_TABLE}").df()  # noqa: S608 (constant)
+        else:
+            frame = admission_history_from_records(con)
         if key is not None:
             _history_cache[key] = frame
         return frame

@@ -891,6 +891,10 @@ def materialise(
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     progress("indicators: uptake by age")
     write_uptake_by_age(con)
+    from queries.asthma import write_admission_history  # imported here: queries.asthma imports this module
+
+    progress("indicators: asthma admission history")
+    write_admission_history(con)
     return {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in OUTPUT_TABLES}  # noqa: S608 (identifiers are module constants)
 
 
