@@ -34,7 +34,7 @@ import pandas as pd
 
 from queries import disclosure, stats
 from queries.cache import cached_query
-from queries.indicators import QueryError, default_period
+from queries.indicators import QueryError, default_period, disclose_trend, spc_columns
 from queries.materialise import LONDON_CODE
 from queries.registry import get
 
@@ -538,38 +538,11 @@ def pathway_trend(
     series = _with_statistics(spec, series, london_num=total_num, london_den=total_den)
     series["london_value"] = None  # a trend has no single benchmark; the SPC centre line plays that part
     series["operational_target"] = [target_in_force(indicator, pd.Timestamp(day).date()) for day in series["end_date"]]
-    usable = series[series["denominator"] > 0]
-    if len(usable):
-        chart = stats.spc(
-            usable["value"].to_numpy(dtype=float) / 100,
-            usable["denominator"].to_numpy(),
-            polarity=spec.polarity,
-            chart="p",
-        )
-        chart.index = usable.index
-        for column in ("centre", "lower_limit", "upper_limit"):
-            chart[column] = chart[column] * 100
+    chart = spc_columns(spec, series)
+    if chart is not None:
         series = series.join(chart)
-    spc_columns = [
-        c
-        for c in (
-            "centre",
-            "lower_limit",
-            "upper_limit",
-            "outside_limits",
-            "shift",
-            "trend",
-            "two_of_three",
-            "special_cause",
-            "variation",
-        )
-        if c in series
-    ]
     if disclose:
-        series = disclosure.apply(
-            series, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison", *spc_columns]
-        )
-        series["comparison"] = series["comparison"].where(series["comparison"].notna(), "not compared")
+        series = disclose_trend(series)
     return series.reset_index(drop=True)
 
 

@@ -446,6 +446,51 @@ def _name_array(names: dict[str, str], codes: np.ndarray) -> np.ndarray:
     return np.array([names.get(code, code) if code is not None else "Unknown" for code in codes], dtype=object)
 
 
+# The Making Data Count columns :func:`spc_columns` adds to a trend.
+SPC_COLUMNS = (
+    "centre",
+    "lower_limit",
+    "upper_limit",
+    "outside_limits",
+    "shift",
+    "trend",
+    "two_of_three",
+    "special_cause",
+    "variation",
+)
+
+
+def spc_columns(spec: Indicator, series: pd.DataFrame) -> pd.DataFrame | None:
+    """Making Data Count SPC columns (:data:`SPC_COLUMNS`) for one area's series, indexed like ``series``.
+
+    A p-chart for percentages, XmR for ratios; centre and limits in the indicator's unit. Pass the
+    unrounded series (before disclosure control): periods with no denominator are left out, and
+    None comes back when no period has one.
+    """
+    usable = series[series["denominator"] > 0]
+    if usable.empty:
+        return None
+    chart = stats.spc(
+        usable["value"].to_numpy(dtype=float) / spec.scale,
+        usable["denominator"].to_numpy(),
+        polarity=spec.polarity,
+        chart="p" if spec.unit == "percent" else "xmr",
+    )
+    chart.index = usable.index
+    for column in ("centre", "lower_limit", "upper_limit"):
+        chart[column] = chart[column] * spec.scale
+    return chart
+
+
+def disclose_trend(series: pd.DataFrame) -> pd.DataFrame:
+    """Disclosure control on a trend: counts rounded or suppressed, and on suppressed rows the value,
+    intervals and SPC columns hidden and the comparison 'not compared'."""
+    hidden = _DERIVED + ["comparison", *(c for c in SPC_COLUMNS if c in series)]
+    series = disclosure.apply(series, other_counts=["patients_to_target"], derived=hidden)
+    series["comparison"] = series["comparison"].where(series["comparison"].notna(), "not compared")
+    return series
+
+
 @cached_query
 def trend(
     con: Any,
@@ -482,21 +527,11 @@ def trend(
     if not frames:
         return pd.DataFrame()
     series = pd.concat(frames, ignore_index=True)
-    spc_frames = []
-    for _, group in series.groupby(["area_code", "subgroup_code"], dropna=False, sort=False):
-        usable = group[group["denominator"] > 0]
-        if usable.empty:
-            continue
-        chart = stats.spc(
-            usable["value"].to_numpy() / spec.scale,
-            usable["denominator"].to_numpy(),
-            polarity=spec.polarity,
-            chart="p" if spec.unit == "percent" else "xmr",
-        )
-        chart.index = usable.index
-        for column in ("centre", "lower_limit", "upper_limit"):
-            chart[column] = chart[column] * spec.scale
-        spc_frames.append(chart)
+    charts = (
+        spc_columns(spec, group)
+        for _, group in series.groupby(["area_code", "subgroup_code"], dropna=False, sort=False)
+    )
+    spc_frames = [chart for chart in charts if chart is not None]
     if spc_frames:
         series = series.join(pd.concat(spc_frames))
     if disclose:
@@ -504,25 +539,7 @@ def trend(
         london_suppressed = totals.index[
             disclosure.disclose_array(totals["numerator"])[1] | disclosure.disclose_array(totals["denominator"])[1]
         ]
-        spc_columns = [
-            c
-            for c in (
-                "centre",
-                "lower_limit",
-                "upper_limit",
-                "outside_limits",
-                "shift",
-                "trend",
-                "two_of_three",
-                "special_cause",
-                "variation",
-            )
-            if c in series
-        ]
-        series = disclosure.apply(
-            series, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison"] + spc_columns
-        )
-        series["comparison"] = series["comparison"].where(series["comparison"].notna(), "not compared")
+        series = disclose_trend(series)
         series["london_value"] = series["london_value"].astype(object)
         series.loc[series["period_id"].isin(london_suppressed), "london_value"] = None
     return series
