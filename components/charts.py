@@ -123,21 +123,18 @@ def chart_layout(figure: go.Figure, *, height: int, title: str | None = None) ->
     return figure
 
 
-def _reference_line(figure: go.Figure, *, value, label: str, colour: str, dash: str, axis: str = "y") -> None:
+def _reference_line(figure: go.Figure, *, value, label: str, colour: str, dash: str, fmt, axis: str = "y") -> None:
     number = json_safe(value)
     if number is None:
         return
     line = {"color": colour, "width": 1.5, "dash": dash}
+    # Named in the legend with its value, not labelled on the plot: a label there lands on the data,
+    # and London's and the target's run into each other when the two are close.
+    name = f"{label} ({fmt.text(number)})"
     if axis == "y":
-        figure.add_hline(y=number, line=line, annotation_text=label, annotation_position="top left")
+        figure.add_hline(y=number, line=line, name=name, showlegend=True)
     else:
-        # A vertical line's label would sit above the plot, where London's and the target's collide
-        # when they are close: the line is named in the legend instead.
-        figure.add_vline(x=number, line=line, name=f"{label} ({_plain_number(number)})", showlegend=True)
-
-
-def _plain_number(number: float) -> str:
-    return f"{number:.1f}".removesuffix(".0")
+        figure.add_vline(x=number, line=line, name=name, showlegend=True)
 
 
 def _suppressed_note(figure: go.Figure, hidden: int, *, what: str = "areas") -> None:
@@ -148,7 +145,7 @@ def _suppressed_note(figure: go.Figure, hidden: int, *, what: str = "areas") -> 
     """
     if not hidden:
         return
-    note = f"{hidden} {what} suppressed (1–7 patients), not shown"
+    note = f"{hidden} {what.removesuffix('s') if hidden == 1 else what} suppressed (1–7 patients), not shown"
     title = figure.layout.xaxis.title.text
     styled = f"<span style='font-size:11px;color:#425563'>{note}</span>"
     figure.update_xaxes(title={"text": f"{title}<br>{styled}" if title else styled})
@@ -248,7 +245,7 @@ def funnel_plot(
                 hovertemplate=_ci_hover(fmt).replace("%{text}", "%{hovertext}"),
             )
         )
-    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid")
+    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
     chart_layout(figure, height=height, title=title)
     _value_axis(figure, fmt, title=value_label)
     span = pd.concat([shown["value"], pd.Series([centre], dtype=float)]).dropna()
@@ -353,8 +350,8 @@ def inequality_chart(
             font={"size": 11, "color": SUPPRESSED_COLOUR},
             textangle=-90,
         )
-    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid")
-    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
+    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
+    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
     chart_layout(figure, height=height, title=title)
     figure.update_xaxes(
         title={"text": wrap_text(dimension_label)}, type="category", categoryorder="array", categoryarray=categories
@@ -469,8 +466,11 @@ def _ranked_figure(
                 xanchor="left",
                 font={"size": 11, "color": SUPPRESSED_COLOUR},
             )
-    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", axis="x")
-    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", axis="x")
+    for value, label, colour, dash in (
+        (london_value, "London", LONDON_LINE_COLOUR, "solid"),
+        (target, "Target", TARGET_LINE_COLOUR, "dot"),
+    ):
+        _reference_line(figure, value=value, label=label, colour=colour, dash=dash, fmt=fmt, axis="x")
     chart_layout(figure, height=max(260, 90 + row_height * len(order)), title=title)
     labels = {code: short_label(names[code]) for code in order}
     tick_text = [f"<b>{labels[code]}</b>" if code == highlight else labels[code] for code in order]
@@ -562,7 +562,7 @@ def spc_chart(
                 hovertemplate=_ci_hover(fmt),
             )
         )
-    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
+    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
     chart_layout(figure, height=height, title=title)
     _value_axis(figure, fmt, title=value_label)
     figure.update_xaxes(type="category", title={"text": "Period"})
@@ -607,7 +607,7 @@ def uptake_curve(
             annotation_text="Due",
             annotation_position="top right",
         )
-    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
+    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
     chart_layout(figure, height=height, title=title)
     _value_axis(figure, fmt, title=value_label)
     figure.update_xaxes(title={"text": age_label}, rangemode="tozero")

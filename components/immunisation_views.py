@@ -222,7 +222,7 @@ def practice_comparison_chart(
     ``frame``: :func:`queries.immunisation.practice_comparison` rows (``title``,
     ``level``, ``value``, ``ci_low``, ``ci_high``, ``suppressed``). Suppressed or empty
     values are left out; a grey cross at the axis start marks each vaccine where the practice
-    has no value, and the axis title counts them.
+    has no value, and the legend counts them.
     """
     fmt = value_format(unit)
     order = list(dict.fromkeys(frame["title"]))[::-1]  # Plotly draws the first category at the bottom
@@ -263,15 +263,16 @@ def practice_comparison_chart(
         )
     practice = frame[frame["level"].astype(str) == "Practice"]
     hidden = practice[practice["suppressed"].fillna(False).astype(bool) | pd.to_numeric(practice["value"]).isna()]
-    # Text beside each row would run over the other levels' markers on a phone: a cross in the legend's
-    # terms marks the rows instead, and the axis title gives the count.
+    # Text beside each row would run over the other levels' markers on a phone: a cross marks the rows
+    # instead, and its legend entry gives the count.
     if len(hidden):
         figure.add_trace(
             go.Scatter(
-                x=[floor + 0.5] * len(hidden),
+                x=[floor + (101 - floor) * 0.03] * len(hidden),  # clear of the axis line
                 y=hidden["title"],
                 mode="markers",
-                name="Practice: no children or suppressed (1–7)",
+                # Two short lines: a legend entry never wraps by itself.
+                name=f"Practice not shown ({len(hidden)} of {len(order)}):<br>no children, or 1–7 (suppressed)",
                 marker={"color": SUPPRESSED_COLOUR, "symbol": "x-thin", "size": 9, "line": {"width": 2}},
                 hovertemplate="<b>%{y}</b><br>Practice: no children or suppressed (1–7)<extra></extra>",
             )
@@ -283,7 +284,7 @@ def practice_comparison_chart(
             name=f"Target ({fmt.text(target)})",
             showlegend=True,
         )
-    chart_layout(figure, height=height or max(320, 90 + 32 * len(order)), title=title)
+    chart_layout(figure, height=height or max(320, 110 + 34 * len(order)), title=title)
     # Vaccine names keep their ending ("by 24 months" vs "by 5 years"): wrapped onto two lines, not cut.
     figure.update_yaxes(
         type="category",
@@ -294,17 +295,11 @@ def practice_comparison_chart(
         tickfont={"size": 11},
         automargin=True,
     )
-    axis_title = "Coverage"
-    if len(hidden):
-        axis_title += (
-            f"<br><span style='font-size:11px;color:#425563'>practice not shown for {len(hidden)} of {len(order)}"
-            "<br>(no children, or 1–7: suppressed)</span>"
-        )
-    figure.update_xaxes(title={"text": axis_title}, ticksuffix=fmt.axis_suffix, range=[floor, 101])
+    figure.update_xaxes(title={"text": "Coverage"}, ticksuffix=fmt.axis_suffix, range=[floor, 101])
     return figure
 
 
-def _two_lines(name: str, width: int = 24) -> str:
+def _two_lines(name: str, width: int = 28) -> str:
     """A vaccine name on at most two lines of ``width`` characters (the second cut with an ellipsis)."""
     lines = wrap_text(name, width).split("<br>")
     if len(lines) > 2:

@@ -51,7 +51,7 @@ def test_funnel_classes_points_against_interpolated_limits_and_labels_outliers()
     assert by_name["Above 99.8% limit"].marker.color == charts.COMPARISON_COLOURS["better"]
     assert {t.name for t in figure.data if t.mode == "lines"} == {"95% limits", "99.8% limits"}
     assert any(shape.y0 == 80.0 for shape in figure.layout.shapes)  # the London line
-    assert "1 areas suppressed" in figure.layout.xaxis.title.text  # under the ticks, never over them
+    assert "1 area suppressed" in figure.layout.xaxis.title.text  # under the ticks, never over them
     assert all(None not in list(t.y) and not np.isnan(np.asarray(t.y, dtype=float)).any() for t in figure.data)
 
 
