@@ -506,7 +506,11 @@ def inequality_values(db, *, indicator: str, period: str, area: str | None, disc
         filters=filters,
         disclose=disclose,
     )
-    sii = inequality(db, indicator=indicator, period=period, disclose=disclose)
+    # Only the chosen area's SII is shown: the borough's own rows, or London without the 33 borough regressions.
+    if filters:
+        sii = inequality(db, indicator=indicator, period=period, filters=filters, disclose=disclose)
+    else:
+        sii = inequality(db, indicator=indicator, period=period, disclose=disclose, by_borough=False)
     code = area if area and area != LONDON else imm.LONDON_CODE
     match = sii[sii["area_code"] == code]
     values["sii"] = match.iloc[0] if len(match) else None

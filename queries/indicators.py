@@ -618,6 +618,7 @@ def inequality(
     deprivation: str = "national",
     filters: dict[str, Any] | None = None,
     disclose: bool = True,
+    by_borough: bool = True,
 ) -> pd.DataFrame:
     """Slope and relative index of inequality across IMD deciles, London-wide and per borough.
 
@@ -625,7 +626,9 @@ def inequality(
     each (practice) borough, with ``sii``/``rii`` and 95 % CIs (WLS on ridit scores,
     :func:`queries.stats.slope_index_of_inequality`; positive SII = higher value in less
     deprived areas), and the quintile gap ``q5 - q1`` (least minus most deprived) with
-    Newcombe's interval. Patients with an unknown residence LSOA are left out.
+    Newcombe's interval. Patients with an unknown residence LSOA are left out. ``by_borough=False``
+    returns the first row only (London, or everything ``filters`` keeps), for a view of one area: the
+    per-borough regressions are most of the call's time.
     """
     spec = get(indicator)
     if deprivation not in ("national", "london"):
@@ -653,9 +656,9 @@ def inequality(
         .df()
     )
     boroughs = _names(con, "borough")
-    areas = [(LONDON_CODE, "London", data)] + [
-        (code, boroughs.get(code, code), group) for code, group in data.groupby("borough_code", sort=True)
-    ]
+    areas = [(LONDON_CODE, "London", data)]
+    if by_borough:
+        areas += [(code, boroughs.get(code, code), group) for code, group in data.groupby("borough_code", sort=True)]
     rows = []
     for code, name, group in areas:
         by_decile = group.groupby("decile")[["numerator", "denominator"]].sum().sort_index()
