@@ -209,8 +209,8 @@ def bench_database(
     cache.configure(0)
     con = duckdb.connect(path, read_only=True)
     patients = con.execute("SELECT count(*) FROM patient_dim").fetchone()[0]
-    cover_ids = {measure[0] for measure in COVER_MEASURES}
-    children, doses = _children_and_doses(con)
+    cover_ids = {measure[0] for measure in COVER_MEASURES} & (only or {i.id for i in INDICATORS})
+    children, doses = _children_and_doses(con) if cover_ids else (None, None)
     period_table = indicators._period_table(con)
     has_slices = indicators._slice_numbers(con) is not None
     rows = []
