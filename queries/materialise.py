@@ -895,6 +895,10 @@ def materialise(
 
     progress("indicators: asthma admission history")
     write_admission_history(con)
+    from queries.overview import write_registered_population
+
+    progress("overview: registered population")
+    write_registered_population(con)
     return {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in OUTPUT_TABLES}  # noqa: S608 (identifiers are module constants)
 
 
