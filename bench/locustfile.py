@@ -102,7 +102,8 @@ class HttpTabClient:
 
     def _check(self, response: Any) -> _Response:
         if response.status_code not in (200, 204, 302):
-            response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
+            detail = repr(response.error) if response.status_code == 0 else response.text[:200]
+            response.failure(f"HTTP {response.status_code}: {detail}")
         elif any(marker in (response.content or b"") for marker in ERROR_MARKERS):
             response.failure("the page reported a data error")
         else:
@@ -130,10 +131,13 @@ class PathfinderUser(HttpUser):
     wait_time = between(2, 5)
 
     def on_start(self) -> None:
+        # One connection per request, as a reverse proxy in front of gunicorn (nginx's default) makes: each
+        # request is accepted by whichever worker is free, and no request races a keep-alive timeout.
+        self.client.headers["Connection"] = "close"
         self.rng = random.Random()
         self.tabs = HttpTabClient(self.client, stopping=lambda: self._state == LOCUST_STATE_STOPPING)
         self.sign_in()
-        self.callbacks = server_callbacks(self.tabs)
+        self.callbacks = self.callback_map()
         self.recorder = Recorder()
 
     def sign_in(self) -> None:
@@ -143,6 +147,15 @@ class PathfinderUser(HttpUser):
         with self.client.post("/login", data=form, name="/login", allow_redirects=False, catch_response=True) as r:
             if r.status_code != 302:
                 r.failure(f"sign-in as {self.username} answered {r.status_code}")
+
+    def callback_map(self) -> list[Any]:
+        """The app's callbacks, as the browser fetches them; a failed fetch is counted and tried again."""
+        for _ in range(5):
+            try:
+                return server_callbacks(self.tabs)
+            except SystemExit:  # bench.callbacks stops its own run on a bad answer; here it is one failure
+                self.wait()
+        raise StopUser()
 
     def load(self, path: str) -> Tab:
         """A full page load (HTML, layout, dependencies) then the page's render and initial callbacks."""
