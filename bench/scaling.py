@@ -481,7 +481,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 available = psutil.virtual_memory().available / 2**30
                 if float(scale) >= 2 and available < args.min_free_gib:
-                    reason = f"{available:.1f} GiB available < {args.min_free_gib:g} GiB needed"
+                    reason = (
+                        f"{available:.1f} GiB available < {args.min_free_gib:g} GiB needed "
+                        f"(checked {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)"
+                    )
                     print(f"  skipped: {reason}", file=sys.stderr)
                     stored["skipped"][scale] = reason
                     args.results.parent.mkdir(parents=True, exist_ok=True)
