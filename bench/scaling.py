@@ -183,6 +183,12 @@ def reuse(scale: str, db: Path, repeat: int) -> dict[str, object]:
     text = log.read_text() if log.is_file() else ""
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     cpu = [float(v) for v in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text)]
+    command = re.search(r'Command being timed: "([^"]*)"', text)
+    if command:
+        # How it was built matters for the comparison: generator or not, and the DuckDB memory limit.
+        limit = re.search(r"--memory-limit (\S+)", command.group(1))
+        kind = "generator + build" if " synthetic " in f" {command.group(1)} " else "build only"
+        result["source"] += f" ({kind}, memory_limit {limit.group(1) if limit else '6GB'})"
     result.update(
         generator_s=generator_s,
         build_s=build_s,
