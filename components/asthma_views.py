@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from components.maps import area_map
-from components.style import SUPPRESSED_NOTE, apply_base_layout, comparison_text, formatted, json_safe, whole_number
+from components.style import SUPPRESSED_NOTE, apply_base_layout, formatted, whole_number
 
 LINKED_COLOURS = {"saba_over": "#ae2573", "no_review": "#ed8b00", "no_plan": "#005eb8", "any_gap": "#212b32"}
 
@@ -118,29 +118,6 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
         )
         figure.update_layout(margin={"t": 60, "b": 72})
     return figure
-
-
-def _interval(low, high, unit: str) -> str:
-    if json_safe(low) is None or json_safe(high) is None:
-        return "suppressed"
-    return f"{formatted(low, unit=unit)} to {formatted(high, unit=unit)}"
-
-
-def area_table(values: pd.DataFrame, *, unit: str, area_label: str = "Area") -> pd.DataFrame:
-    """The map's rows as a table (the map's accessible alternative), sorted by name: value, CI, counts,
-    comparison with London."""
-    frame = values.sort_values("area_name", kind="stable")
-    return pd.DataFrame(
-        {
-            area_label: frame["area_name"].to_numpy(),
-            "Code": frame["area_code"].to_numpy(),
-            "Value": [formatted(v, unit=unit) for v in frame["value"]],
-            "95% CI": [_interval(lo, hi, unit) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)],
-            "Numerator": [whole_number(v) for v in frame["numerator"]],
-            "Denominator": [whole_number(v) for v in frame["denominator"]],
-            "Compared with London": [comparison_text(c) for c in frame["comparison"]],
-        }
-    )
 
 
 def linked_table(values: pd.DataFrame) -> pd.DataFrame:

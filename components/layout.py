@@ -14,7 +14,14 @@ from dash import ALL, MATCH, Input, Output, State, clientside_callback, dash_tab
 
 from components.charts import placeholder_figure
 from components.filters import NAV_LINK_TYPE, URL_SYNC_ID
-from components.style import COMPARISON_LABELS, value_format
+from components.style import (
+    COMPARISON_LABELS,
+    comparison_text,
+    formatted,
+    interval_text,
+    value_format,
+    whole_number,
+)
 
 NAV_ITEMS = (
     ("Overview", "/"),
@@ -127,6 +134,30 @@ def data_table(frame: pd.DataFrame, *, columns: dict[str, str], caption: str, ta
         responsive=True,
     )
     return html.Div(table, className="table-scroll", tabIndex="0", role="region", **{"aria-label": caption})
+
+
+def area_table(values: pd.DataFrame, *, unit: str, area_label: str = "Area", codes: bool = True) -> pd.DataFrame:
+    """The engine's area rows as text, sorted by name: the accessible table beside a map or ranked chart.
+
+    Value and 95 % CI in the indicator's ``unit``, counts, and the comparison with London in
+    words; suppressed cells read "suppressed". ``codes`` adds each area's code after its name.
+    """
+    frame = values.sort_values("area_name", kind="stable")
+    columns = {area_label: frame["area_name"].to_numpy()}
+    if codes:
+        columns["Code"] = frame["area_code"].to_numpy()
+    return pd.DataFrame(
+        {
+            **columns,
+            "Value": [formatted(v, unit=unit) for v in frame["value"]],
+            "95% CI": [
+                interval_text(lo, hi, unit=unit) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)
+            ],
+            "Numerator": [whole_number(v) for v in frame["numerator"]],
+            "Denominator": [whole_number(v) for v in frame["denominator"]],
+            "Compared with London": [comparison_text(c) for c in frame["comparison"]],
+        }
+    )
 
 
 def kpi_card(

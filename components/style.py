@@ -145,6 +145,13 @@ def formatted(value, *, unit: str) -> str:
     return value_format(unit).text(value)
 
 
+def interval_text(low, high, *, unit: str) -> str:
+    """A 95 % interval for text ('low to high'); 'suppressed' when either end is hidden."""
+    if json_safe(low) is None or json_safe(high) is None:
+        return "suppressed"
+    return f"{formatted(low, unit=unit)} to {formatted(high, unit=unit)}"
+
+
 def whole_number(value) -> str:
     """A count for text, with thousands separators; 'suppressed' when hidden."""
     number = json_safe(value)

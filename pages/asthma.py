@@ -25,7 +25,6 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.asthma_views import (
-    area_table,
     linked_admissions_chart,
     linked_table,
     measure_map,
@@ -33,6 +32,7 @@ from components.asthma_views import (
 )
 from components.charts import funnel_plot, inequality_chart, placeholder_figure, ranked_areas_chart, spc_chart
 from components.layout import (
+    area_table,
     csv_button,
     csv_payload,
     data_table,
@@ -1000,30 +1000,43 @@ def _audit_filters(period, practice, threshold, scope: RowScope) -> dict[str, An
     }
 
 
-def show_patients(_clicks, period: str | None, practice: str | None, threshold: str):
-    """The patient list for one practice, audited before it is shown; refused for aggregate-only roles."""
-    if not _clicks:
-        raise PreventUpdate
+def audited_patient_rows(period: str | None, practice: str | None, threshold: str, *, action: str, withheld: str):
+    """The patient rows, recorded in the audit log under ``action`` before they leave the server.
+
+    Returns ``(rows, None)``, or ``(None, message)`` to show instead: a refusal (the denial is audited
+    when the role may see no patient rows at all), an audit log that cannot be written (``withheld``
+    says what is then not done) or a data error.
+    """
     threshold_value = _threshold(threshold)
     try:
         rows, scope = patient_rows(period=period, practice=practice, threshold=threshold_value)
         audit.record(
             current_user_principal(),
-            audit.VIEW_PATIENT_ROWS,
+            action,
             _audit_filters(_period(period), practice, threshold_value, scope),
             row_count=len(rows),
         )
     except PermissionError as refusal:
         with contextlib.suppress(audit.AuditUnavailable):
             if patient_rows_scope() is None:
-                audit.record(
-                    current_user_principal(), audit.ACCESS_DENIED, {"page": "asthma", "action": "view_patient_rows"}
-                )
+                audit.record(current_user_principal(), audit.ACCESS_DENIED, {"page": "asthma", "action": action})
         return None, dbc.Alert(str(refusal), color="info")
     except audit.AuditUnavailable:
-        return None, error_message("The audit log cannot be written, so the list is not shown.")
+        return None, error_message(f"The audit log cannot be written, so {withheld}.")
     except DATA_ERRORS as error:
         return None, error_message(str(error))
+    return rows, None
+
+
+def show_patients(_clicks, period: str | None, practice: str | None, threshold: str):
+    """The patient list for one practice, audited before it is shown; refused for aggregate-only roles."""
+    if not _clicks:
+        raise PreventUpdate
+    rows, problem = audited_patient_rows(
+        period, practice, threshold, action=audit.VIEW_PATIENT_ROWS, withheld="the list is not shown"
+    )
+    if problem is not None:
+        return None, problem
     shown = patient_table(rows)
     note = html.P(
         f"{len(rows):,} patients (at most {aq.PATIENT_LIST_LIMIT}), most SABA first. This view is "
@@ -1054,26 +1067,11 @@ def export_patients(_clicks, period: str | None, practice: str | None, threshold
     """The patient list as CSV, audited first (no record, no file); nothing for aggregate-only roles."""
     if not _clicks:
         raise PreventUpdate
-    threshold_value = _threshold(threshold)
-    try:
-        rows, scope = patient_rows(period=period, practice=practice, threshold=threshold_value)
-        audit.record(
-            current_user_principal(),
-            audit.EXPORT_PATIENT_ROWS,
-            _audit_filters(_period(period), practice, threshold_value, scope),
-            row_count=len(rows),
-        )
-    except PermissionError as refusal:
-        with contextlib.suppress(audit.AuditUnavailable):
-            if patient_rows_scope() is None:
-                audit.record(
-                    current_user_principal(), audit.ACCESS_DENIED, {"page": "asthma", "action": "export_patient_rows"}
-                )
-        return no_update, dbc.Alert(str(refusal), color="info")
-    except audit.AuditUnavailable:
-        return no_update, error_message("The audit log cannot be written, so nothing is exported.")
-    except DATA_ERRORS as error:
-        return no_update, error_message(str(error))
+    rows, problem = audited_patient_rows(
+        period, practice, threshold, action=audit.EXPORT_PATIENT_ROWS, withheld="nothing is exported"
+    )
+    if problem is not None:
+        return no_update, problem
     return csv_payload(patient_table(rows), filename=f"asthma_saba_no_ics_{practice}_{_period(period)}.csv"), None
 
 

@@ -933,8 +933,8 @@ dash.callback(
 )(update_map)
 
 
-def update_ranked(indicator, period, tumour, priority, tab="areas"):
-    """Trusts ranked with their 95 % intervals."""
+def _trust_figure(indicator, period, tumour, priority, tab: str, *, part: str, key: str):
+    """One trust figure of the areas view, built only while that view is shown; an error is drawn in its place."""
     if tab != "areas":
         raise PreventUpdate
     try:
@@ -945,28 +945,20 @@ def update_ranked(indicator, period, tumour, priority, tab="areas"):
             priority=priority,
             level="borough",
             disclose=current_disclosure().disclose,
-            parts=("ranked",),
-        )["ranked"]
+            parts=(part,),
+        )[key]
     except DATA_ERRORS as error:
         return empty_message_figure(str(error))
+
+
+def update_ranked(indicator, period, tumour, priority, tab="areas"):
+    """Trusts ranked with their 95 % intervals."""
+    return _trust_figure(indicator, period, tumour, priority, tab, part="ranked", key="ranked")
 
 
 def update_funnel(indicator, period, tumour, priority, tab="areas"):
     """The trust funnel around London."""
-    if tab != "areas":
-        raise PreventUpdate
-    try:
-        return areas_view(
-            indicator=indicator,
-            period=period,
-            tumour=tumour,
-            priority=priority,
-            level="borough",
-            disclose=current_disclosure().disclose,
-            parts=("funnel",),
-        )["funnel_figure"]
-    except DATA_ERRORS as error:
-        return empty_message_figure(str(error))
+    return _trust_figure(indicator, period, tumour, priority, tab, part="funnel", key="funnel_figure")
 
 
 _AREA_INPUTS = (

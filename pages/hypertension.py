@@ -34,6 +34,7 @@ from components.charts import (
 from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view, geometry_url
 from components.hypertension_views import people_to_target_chart, value_label
 from components.layout import (
+    area_table,
     csv_button,
     csv_payload,
     data_table,
@@ -46,7 +47,7 @@ from components.layout import (
     view_switch_value,
 )
 from components.maps import borough_map, empty_area_values, map_patch, practice_area_choropleth, sii_map
-from components.style import comparison_text, formatted, whole_number
+from components.style import formatted, interval_text, whole_number
 from queries import hypertension as hq
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
@@ -237,27 +238,6 @@ def _kpi_cards(frame: pd.DataFrame, area: str, undiagnosed: dict | None = None) 
     return cards
 
 
-def _interval(low, high, *, unit: str) -> str:
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
-        return "suppressed"
-    return f"{formatted(low, unit=unit)} to {formatted(high, unit=unit)}"
-
-
-def comparison_table(boroughs: pd.DataFrame, *, unit: str) -> pd.DataFrame:
-    """The ranked-borough table exactly as shown (and exported): formatted values, CIs, counts, comparison."""
-    frame = boroughs.sort_values("area_name")
-    return pd.DataFrame(
-        {
-            "Borough": frame["area_name"],
-            "Value": [formatted(v, unit=unit) for v in frame["value"]],
-            "95% CI": [_interval(lo, hi, unit=unit) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)],
-            "Numerator": [whole_number(v) for v in frame["numerator"]],
-            "Denominator": [whole_number(v) for v in frame["denominator"]],
-            "Compared with London": [comparison_text(c) for c in frame["comparison"]],
-        }
-    )
-
-
 def funnel_view(*, indicator: str, period: str | None, level: str, disclose: bool) -> dict[str, Any]:
     """The funnel of boroughs or practices around London (engine limits and classes)."""
     spec = _spec(indicator)
@@ -392,7 +372,7 @@ def sii_table(sii: pd.DataFrame, *, unit: str) -> pd.DataFrame:
             "Area": sii["area_name"],
             "SII": [formatted(v, unit=gap_unit) for v in sii["sii"]],
             "SII 95% CI": [
-                _interval(lo, hi, unit=gap_unit) for lo, hi in zip(sii["sii_low"], sii["sii_high"], strict=True)
+                interval_text(lo, hi, unit=gap_unit) for lo, hi in zip(sii["sii_low"], sii["sii_high"], strict=True)
             ],
             "Most deprived fifth": [formatted(v, unit=unit) for v in sii["q1_value"]],
             "Least deprived fifth": [formatted(v, unit=unit) for v in sii["q5_value"]],
@@ -826,7 +806,7 @@ def update_comparison(indicator: str, period: str | None, icb: str | None):
         return (no_update, no_update, no_update, no_update, no_update, error_message(str(error)))
     spec = _spec(indicator)
     table = _html_table(
-        comparison_table(view["boroughs"], unit=spec.unit),
+        area_table(view["boroughs"], unit=spec.unit, area_label="Borough", codes=False),
         caption=f"{spec.title} by borough",
         table_id="hyp-borough-rows",
     )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components.layout import area_table
 from queries import disclosure
 from queries.db import get_database
 from queries.indicators import default_period, funnel_limits, indicator_values, inequality, trend
@@ -147,7 +148,7 @@ def test_the_chosen_icbs_boroughs_are_picked_out_on_map_and_chart(page, db, peri
 def test_borough_table_numbers_and_significance_words_are_the_engines(page, db, period):
     *_, table, _ = page.update_comparison("hyp008", period, None)
     expected = indicator_values(db, indicator="hyp008", period=period, by="borough", disclose=True)
-    shown = page.comparison_table(expected, unit="percent")
+    shown = area_table(expected, unit="percent", area_label="Borough", codes=False)
     words = {
         "better": "Better than London",
         "worse": "Worse than London",

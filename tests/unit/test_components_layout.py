@@ -134,3 +134,31 @@ def test_url_and_navigation_callbacks_are_registered_client_side():
     sync = next(d for key, d in outputs.items() if URL_SYNC_ID in key)
     assert sync["clientside_function"] is not None and "replaceState" in json.dumps(app._inline_scripts)
     assert any(NAV_LINK_TYPE in key and "href" in key and "active" in key for key in outputs)
+
+
+def test_area_table_is_sorted_text_with_suppressed_cells_named():
+    values = pd.DataFrame(
+        {
+            "area_code": ["E2", "E1"],
+            "area_name": ["Barnet", "Alpha"],
+            "value": [71.25, None],
+            "ci_low": [70.0, None],
+            "ci_high": [72.5, None],
+            "numerator": [1425.0, None],
+            "denominator": [2000.0, None],
+            "comparison": ["worse", "not compared"],
+        }
+    )
+    table = layout.area_table(values, unit="percent", area_label="Borough")
+    assert list(table.columns) == [
+        "Borough",
+        "Code",
+        "Value",
+        "95% CI",
+        "Numerator",
+        "Denominator",
+        "Compared with London",
+    ]
+    assert table.iloc[0].tolist() == ["Alpha", "E1", *["suppressed"] * 4, "Not compared"]
+    assert table.iloc[1, 2:].tolist() == ["71.2%", "70.0% to 72.5%", "1,425", "2,000", "Worse than London"]
+    assert "Code" not in layout.area_table(values, unit="percent", codes=False)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from components.style import diverging_scale, json_safe, value_format
+from components.style import (
+    comparison_text,
+    diverging_scale,
+    formatted,
+    interval_text,
+    json_safe,
+    value_format,
+    whole_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,3 +48,18 @@ def test_missing_values_read_suppressed_and_json_safe_drops_nan():
 def test_diverging_scale_keeps_good_at_the_purple_end():
     assert diverging_scale("high") == "PuOr" and diverging_scale("low") == "PuOr_r"
     assert diverging_scale("none") == "BrBG"
+
+
+def test_text_helpers_say_suppressed_and_compare_in_words():
+    assert formatted(81.24, unit="percent") == "81.2%" and formatted(1.234, unit="ratio") == "1.23"
+    assert formatted(None, unit="ratio") == "suppressed"
+    assert whole_number(12345.0) == "12,345" and whole_number(float("nan")) == "suppressed"
+    assert interval_text(70.0, 75.5, unit="percent") == "70.0% to 75.5%"
+    assert interval_text(70.0, None, unit="percent") == "suppressed"
+    assert [comparison_text(c) for c in ("better", "similar", "worse", "not compared", None)] == [
+        "Better than London",
+        "Similar to London",
+        "Worse than London",
+        "Not compared",
+        "Not compared",
+    ]
