@@ -423,8 +423,7 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
         ("build_s", "build wall time (noisy)", "s"),
         ("db_bytes", "database size", "GiB"),
         ("practice_cube_rows", "practice cube rows", "rows"),
-        ("build_peak_bytes", "build peak RSS", "GiB"),
-        ("query_p95_ms", "query p95", "ms"),
+        ("query_p95_ms", "query p95 (noisy)", "ms"),
         ("query_cpu_ms_per_call", "query CPU per call", "ms"),
     ):
         points = [(r["patients"] / 1e6, r[key]) for r in rows if r.get(key) is not None]
@@ -434,10 +433,21 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
             continue
         slope, intercept, exponent = fit
         divisor = 2**30 if unit == "GiB" else 1.0
-        england = slope * ENGLAND_PATIENTS_M + intercept
+        if slope <= 0 or abs(exponent) < 0.1:
+            # No growth measured: a straight line would extrapolate noise (or a negative time).
+            lines.append(f"| {label} ({unit}) | no growth measured | | {exponent:.2f} | ≈ as measured |")
+            continue
+        england = (slope * ENGLAND_PATIENTS_M + intercept) / divisor
         lines.append(
-            f"| {label} ({unit}) | {slope / divisor:.3g} | {intercept / divisor:.3g} | {exponent:.2f} | "
-            f"{england / divisor:,.1f} |"
+            f"| {label} ({unit}) | {slope / divisor:,.3g} | {intercept / divisor:,.3g} | {exponent:.2f} | "
+            f"{england:,.0f} |"
+        )
+    peaks = [(r["scale"], r["build_peak_bytes"]) for r in rows if r.get("build_peak_bytes")]
+    if peaks:
+        lines.append(
+            "| build peak RSS (GiB) | not extrapolated: capped by the DuckDB memory_limit (spills beyond it) | | | "
+            + ", ".join(f"{peak / 2**30:.1f} at {scale:g}" for scale, peak in peaks)
+            + " |"
         )
     lines += [
         "",
