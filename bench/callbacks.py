@@ -86,7 +86,7 @@ class Recorder:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--db", required=True, help="DuckDB database built by data.build")
+    parser.add_argument("--db", help="DuckDB database built by data.build")
     parser.add_argument("--repeat", type=int, default=20, help="warm calls wanted per callback per page (default 20)")
     parser.add_argument("--out", help="write the Markdown report here (also printed)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the random interaction mix")
@@ -99,7 +99,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pages", nargs="*", help="only these page paths (e.g. /asthma /hypertension)")
     parser.add_argument("--profile", help="folder for a pyinstrument profile of each callback's slowest warm call")
     parser.add_argument("--json", help="also write every sample as JSON here")
-    return parser.parse_args(argv)
+    parser.add_argument("--compare", help="samples JSON of an earlier run: add a before/after table")
+    parser.add_argument("--from-json", help="report from this samples JSON instead of running (with --compare)")
+    parser.add_argument("--db-label", help="with --from-json: the database the samples came from, for the header")
+    args = parser.parse_args(argv)
+    if not args.db and not args.from_json:
+        parser.error("--db is required (or --from-json)")
+    return args
 
 
 def configure_environment(args: argparse.Namespace) -> str:
@@ -573,6 +579,62 @@ def _page_of(name: str) -> str:
     return name.split(".", 1)[0].removeprefix("render ").split("/")[0]
 
 
+def summarise(samples_by_name: dict[str, list[Sample]]) -> list[dict[str, Any]]:
+    """One row of figures per callback (see the report's header for what each means)."""
+    rows = []
+    for name, samples in samples_by_name.items():
+        if not samples:
+            continue
+        # Calls answered 204 (PreventUpdate: e.g. the view is on another tab) cost ~1 ms and are counted
+        # apart, so the percentiles describe the calls that did work.
+        warm_all = [s for s in samples if not s.cold]
+        warm = [s for s in warm_all if s.status != 204] or warm_all or samples
+        cold = [s for s in samples if s.cold]
+        walls = [s.wall_ms for s in warm]
+        rows.append(
+            {
+                "name": name,
+                "roles": ", ".join(sorted({s.role.removeprefix("demo.") for s in samples})),
+                "warm": len([s for s in warm_all if s.status != 204]),
+                "skipped": len(warm_all) - len([s for s in warm_all if s.status != 204]),
+                "cold": cold[0].wall_ms if cold else math.nan,
+                "p50": statistics.median(walls),
+                "p95": _pct(walls, 95),
+                "max": max(walls),
+                "cpu95": _pct([s.cpu_ms for s in warm], 95),
+                "kb": statistics.median(s.wire_bytes for s in warm) / 1024,
+                "kb_raw": statistics.median(s.raw_bytes for s in warm) / 1024,
+                "errors": sum(1 for s in samples if s.status not in (200, 204)),
+            }
+        )
+    return rows
+
+
+def load_samples(path: str) -> dict[str, list[Sample]]:
+    """Samples written by ``--json``."""
+    return {name: [Sample(**s) for s in samples] for name, samples in json.loads(Path(path).read_text()).items()}
+
+
+def comparison(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """A Markdown table of p95 wall and CPU time and wire size, before and after, per callback."""
+    earlier = {r["name"]: r for r in before}
+    lines = [
+        "| callback | p95 ms before | p95 ms after | CPU p95 ms before | CPU p95 ms after | KB wire before "
+        "| KB after |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sorted(after, key=lambda r: (_page_of(r["name"]), r["name"])):
+        b = earlier.get(r["name"])
+        if b is None:
+            lines.append(f"| `{r['name']}` | – | {r['p95']:.0f} | – | {r['cpu95']:.0f} | – | {r['kb']:.1f} |")
+            continue
+        lines.append(
+            f"| `{r['name']}` | {b['p95']:.0f} | {r['p95']:.0f} | {b['cpu95']:.0f} | {r['cpu95']:.0f} "
+            f"| {b['kb']:.1f} | {r['kb']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def report(recorder: Recorder, meta: dict[str, Any], args: argparse.Namespace) -> str:
     load = os.getloadavg()
     lines = [
@@ -591,35 +653,7 @@ def report(recorder: Recorder, meta: dict[str, Any], args: argparse.Namespace) -
         "| errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    rows = []
-    for key, samples in recorder.samples.items():
-        if not samples:
-            continue
-        name = recorder.names.get(key, key)
-        # Calls answered 204 (PreventUpdate: e.g. the view is on another tab) cost ~1 ms and are counted
-        # apart, so the percentiles describe the calls that did work.
-        warm_all = [s for s in samples if not s.cold]
-        warm = [s for s in warm_all if s.status != 204] or warm_all or samples
-        cold = [s for s in samples if s.cold]
-        walls = [s.wall_ms for s in warm]
-        roles = sorted({s.role.removeprefix("demo.") for s in samples})
-        errors = sum(1 for s in samples if s.status not in (200, 204))
-        rows.append(
-            {
-                "name": name,
-                "roles": ", ".join(roles),
-                "warm": len([s for s in warm_all if s.status != 204]),
-                "skipped": len(warm_all) - len([s for s in warm_all if s.status != 204]),
-                "cold": cold[0].wall_ms if cold else math.nan,
-                "p50": statistics.median(walls),
-                "p95": _pct(walls, 95),
-                "max": max(walls),
-                "cpu95": _pct([s.cpu_ms for s in warm], 95),
-                "kb": statistics.median(s.wire_bytes for s in warm) / 1024,
-                "kb_raw": statistics.median(s.raw_bytes for s in warm) / 1024,
-                "errors": errors,
-            }
-        )
+    rows = summarise({recorder.names.get(key, key): samples for key, samples in recorder.samples.items()})
     rows.sort(key=lambda r: (_page_of(r["name"]), r["name"]))
     for r in rows:
         flag = " **✗**" if r["p95"] > TARGET_MS else ""
@@ -641,8 +675,18 @@ def report(recorder: Recorder, meta: dict[str, Any], args: argparse.Namespace) -
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    recorder, meta = run(args)
+    if args.from_json:
+        recorder = Recorder()
+        recorder.samples.update(load_samples(args.from_json))
+        meta = {"db": args.db_label or args.from_json, "scale": "?", "seed": "?", "patients": 0}
+        meta.update({"import_s": math.nan, "cache": "as recorded"})
+    else:
+        recorder, meta = run(args)
     text = report(recorder, meta, args)
+    if args.compare:
+        before = summarise(load_samples(args.compare))
+        after = summarise({recorder.names.get(k, k): v for k, v in recorder.samples.items()})
+        text += f"\n## Before ({args.compare}) and after\n\n" + comparison(before, after)
     print(text)
     if args.out:
         Path(args.out).write_text(text)
