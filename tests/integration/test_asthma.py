@@ -23,6 +23,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role, Scope
 from security.web import acting_as
+from tests.integration.app_pages import app_pages
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -33,15 +34,8 @@ BARNET = "E09000003"
 @pytest.fixture(scope="module")
 def page(small_db, tmp_path_factory):
     """The asthma page module, with settings pointing at the small database and a fresh audit folder."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PATHFINDER_DB", str(small_db))
-    patch.setenv("PATHFINDER_DEMO", "true")
-    patch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path_factory.mktemp("audit")))
-    import app  # noqa: F401  (registers the pages)
-    from pages import asthma
-
-    yield asthma
-    patch.undo()
+    with app_pages(small_db, tmp_path_factory.mktemp("audit"), "asthma") as (module,):
+        yield module
 
 
 @pytest.fixture(scope="module")

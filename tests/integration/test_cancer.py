@@ -23,6 +23,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
+from tests.integration.app_pages import app_pages
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -31,15 +32,8 @@ COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
 @pytest.fixture(scope="module")
 def page(small_db, tmp_path_factory):
     """The cancer page module, with settings pointing at the small database and a fresh audit folder."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PATHFINDER_DB", str(small_db))
-    patch.setenv("PATHFINDER_DEMO", "true")
-    patch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path_factory.mktemp("audit")))
-    import app  # noqa: F401  (registers the pages)
-    from pages import cancer
-
-    yield cancer
-    patch.undo()
+    with app_pages(small_db, tmp_path_factory.mktemp("audit"), "cancer") as (module,):
+        yield module
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
+from tests.integration.app_pages import app_pages
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -33,16 +34,8 @@ NORTH_EAST_LONDON = "E54000029"
 @pytest.fixture(scope="module")
 def page(small_db, tmp_path_factory):
     """The hypertension page module, with settings pointing at the small database and a fresh audit folder."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PATHFINDER_DB", str(small_db))
-    patch.setenv("PATHFINDER_DEMO", "true")
-    audit_dir = tmp_path_factory.mktemp("audit")
-    patch.setenv("PATHFINDER_AUDIT_DIR", str(audit_dir))
-    import app  # noqa: F401  (registers the pages)
-    from pages import hypertension
-
-    yield hypertension
-    patch.undo()
+    with app_pages(small_db, tmp_path_factory.mktemp("audit"), "hypertension") as (module,):
+        yield module
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from queries.indicators import default_period, indicator_values, trend
 from security import audit
 from security.roles import Principal, Role, Scope
 from security.web import acting_as
+from tests.integration.app_pages import app_pages, find
 
 INDICATOR = "cover_24m_mmr1"
 GP = Principal("gp.test", Role.GP_TEAM, Scope.of(practices=["E83003"]))
@@ -31,32 +32,14 @@ COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
 @pytest.fixture(scope="module")
 def pages(small_db, tmp_path_factory):
     """The app's page modules, with the settings pointing at the small database and a fresh audit folder."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("PATHFINDER_DB", str(small_db))
-    patch.setenv("PATHFINDER_DEMO", "true")
-    patch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path_factory.mktemp("audit")))
-    import app  # noqa: F401  (registers the pages)
-    from pages import immunisation, immunisation_cohort, immunisation_practice
-
-    yield immunisation, immunisation_practice, immunisation_cohort
-    patch.undo()
+    audit_dir = tmp_path_factory.mktemp("audit")
+    with app_pages(small_db, audit_dir, "immunisation", "immunisation_practice", "immunisation_cohort") as modules:
+        yield modules
 
 
 @pytest.fixture(scope="module")
 def db(small_db):
     return get_database(small_db)
-
-
-def find(component, predicate):
-    """Every component in a Dash layout tree satisfying ``predicate``."""
-    found = [component] if predicate(component) else []
-    children = getattr(component, "children", None)
-    if children is None:
-        return found
-    for child in children if isinstance(children, list | tuple) else [children]:
-        if hasattr(child, "to_plotly_json"):
-            found.extend(find(child, predicate))
-    return found
 
 
 def text_of(component) -> str:

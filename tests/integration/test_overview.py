@@ -7,6 +7,7 @@ import pytest
 
 from queries.disclosure import disclose_count
 from security.testing import sign_in
+from tests.integration.app_pages import find
 
 
 @pytest.fixture
@@ -15,18 +16,6 @@ def app_on_small_db(small_db, monkeypatch):
     from app import app
 
     return app
-
-
-def find(component, predicate):
-    """Every component in a Dash layout tree satisfying ``predicate``."""
-    found = [component] if predicate(component) else []
-    children = getattr(component, "children", None)
-    if children is None:
-        return found
-    for child in children if isinstance(children, list | tuple) else [children]:
-        if hasattr(child, "to_plotly_json"):
-            found.extend(find(child, predicate))
-    return found
 
 
 def test_server_serves_the_shell(app_on_small_db):

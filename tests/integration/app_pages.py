@@ -1,0 +1,38 @@
+"""Helpers shared by the page tests: the app's pages on the small database, and a search of a layout tree."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+
+@contextmanager
+def app_pages(small_db: Path, audit_dir: Path, *names: str) -> Iterator[tuple[ModuleType, ...]]:
+    """The page modules ``pages.<name>``, with the app's settings pointing at ``small_db`` (demo mode) and an
+    audit folder of the test's own; the settings are put back afterwards."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PATHFINDER_DB", str(small_db))
+    patch.setenv("PATHFINDER_DEMO", "true")
+    patch.setenv("PATHFINDER_AUDIT_DIR", str(audit_dir))
+    try:
+        importlib.import_module("app")  # registers the pages
+        yield tuple(importlib.import_module(f"pages.{name}") for name in names)
+    finally:
+        patch.undo()
+
+
+def find(component, predicate: Callable) -> list:
+    """Every component in a Dash layout tree satisfying ``predicate``."""
+    found = [component] if predicate(component) else []
+    children = getattr(component, "children", None)
+    if children is None:
+        return found
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            found.extend(find(child, predicate))
+    return found
