@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.maps import area_map
+from components.maps import indicator_map
 from components.style import SUPPRESSED_NOTE, apply_base_layout, formatted, whole_number
 
 LINKED_COLOURS = {"saba_over": "#ae2573", "no_review": "#ed8b00", "no_plan": "#005eb8", "any_gap": "#212b32"}
@@ -25,17 +25,8 @@ def measure_map(
 ) -> go.Figure:
     """The page measure at ``level`` ('borough', 'practice' or 'lsoa'), diverging around London when it
     has a better direction (purple better), sequential otherwise (darker = higher)."""
-    london = pd.to_numeric(values.get("london_value", pd.Series(dtype=float)), errors="coerce").dropna()
-    centre = float(london.iloc[0]) if polarity != "none" and len(london) else None
-    figure = area_map(
-        level=level,
-        values=values,
-        value_label=value_label,
-        unit=unit,
-        polarity="high" if polarity == "none" else polarity,
-        diverge_around=centre,
-        outlines=True,
-        height=height,
+    figure = indicator_map(
+        level=level, values=values, value_label=value_label, unit=unit, polarity=polarity, outlines=True, height=height
     )
     # An all-suppressed map has no scale to draw (an empty one renders NaN-sized boxes): say so explicitly,
     # because a recolour Patch only sends the keys the new figure has.

@@ -500,6 +500,30 @@ HIGHLIGHT_LINE_COLOUR = "#212b32"
 PLAIN_LINE_COLOUR = "#ffffff"
 
 
+def indicator_map(
+    *, level: str, values: pd.DataFrame, value_label: str, unit: str, polarity: str, **options
+) -> go.Figure:
+    """An indicator's :func:`area_map` of the engine's rows: diverging around London's value when the indicator
+    has a better direction (purple better), sequential when it has none (darker = higher).
+
+    ``options`` (height, outlines, geometry_url, ...) go to :func:`area_map`.
+    """
+    london = (
+        pd.to_numeric(values["london_value"], errors="coerce").dropna()
+        if "london_value" in values
+        else pd.Series(dtype=float)
+    )
+    return area_map(
+        level=level,
+        values=values,
+        value_label=value_label,
+        unit=unit,
+        polarity="high" if polarity == "none" else polarity,
+        diverge_around=float(london.iloc[0]) if polarity != "none" and len(london) else None,
+        **options,
+    )
+
+
 def borough_map(
     *,
     values: pd.DataFrame,
@@ -517,15 +541,12 @@ def borough_map(
     The colour scale diverges around London when the indicator has a polarity, so blue reads as
     better than London and orange as worse; with no polarity it is sequential.
     """
-    london = values["london_value"].dropna() if "london_value" in values else pd.Series(dtype=float)
-    centre = float(london.iloc[0]) if polarity != "none" and len(london) else None
-    figure = area_map(
+    figure = indicator_map(
         level="borough",
         values=values,
         value_label=value_label,
         unit=unit,
-        polarity="high" if polarity == "none" else polarity,
-        diverge_around=centre,
+        polarity=polarity,
         geometry_url=geometry_url,
         height=height,
     )
