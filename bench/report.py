@@ -363,6 +363,7 @@ def render(args, started: str, db_lines: list[str], sections: list[Section], tar
     """The whole report as Markdown."""
     failed = [s for s in sections if s.failed]
     skipped = [s for s in sections if s.status == "skipped"]
+    pending = [s for s in sections if s.status == "not run"]
     lines = [
         f"# Benchmark report {started[:10]}",
         "",
@@ -386,6 +387,8 @@ def render(args, started: str, db_lines: list[str], sections: list[Section], tar
             + ". This report is incomplete and `bench/report.py` exited non-zero.**",
             "",
         ]
+    if pending:
+        lines += [f"**⚠ RUN IN PROGRESS or interrupted: not run yet: {', '.join(s.name for s in pending)}.**", ""]
     if skipped:
         lines += [f"Skipped on request (`--skip`): {', '.join(s.name for s in skipped)}.", ""]
     lines += ["## Databases", "", *db_lines, ""]
@@ -395,6 +398,26 @@ def render(args, started: str, db_lines: list[str], sections: list[Section], tar
         if section.output.strip():
             lines += [_as_markdown(section.output), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _deadline(text: str | None) -> float | None:
+    """Epoch seconds of today's HH:MM UTC, or None."""
+    if not text:
+        return None
+    hour, minute = (int(part) for part in text.split(":"))
+    return datetime.now(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()
+
+
+def write_report(args, started: str, db_lines: list[str], sections: list[Section], work: Path) -> list[Target]:
+    """Check the targets and write the report as it stands (sections not run yet say so)."""
+    targets = check_targets({s.name: s for s in sections}, args.scales[-1])
+    text = render(args, started, db_lines, sections, targets)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    report = args.out_dir / f"{started[:10]}-report.md"
+    report.write_text(text)
+    shutil.copyfile(report, args.out_dir / "latest.md")
+    (work / "targets.json").write_text(json.dumps([t.__dict__ for t in targets], indent=1))
+    return targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per section")
+    parser.add_argument("--deadline", help="HH:MM UTC: sections that would start after it are reported as not run")
+    parser.add_argument("--order", help="comma-separated sections to run first (default: the listed order)")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -432,31 +457,39 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     print(f"preparing databases for scales {', '.join(args.scales)}", file=sys.stderr, flush=True)
     dbs, db_lines, usable = prepare_databases(args, work)
-    sections: list[Section] = []
-    for name, (title, script, scale, command, env, out_file) in commands(args, dbs, work).items():
-        section = Section(name, title, script, scale)
-        sections.append(section)
-        if name in skip:
+    planned = commands(args, dbs, work)
+    order = [name for name in (args.order.split(",") if args.order else []) if name in planned]
+    order += [name for name in planned if name not in order]
+    sections = [Section(name, *planned[name][:3]) for name in order]
+    deadline = _deadline(args.deadline)
+    for section in sections:
+        title, script, scale, command, env, out_file = planned[section.name]
+        if section.name in skip:
             section.status = "skipped"
             section.detail.append("Skipped on request (`--skip`).")
             continue
-        needs_db = name not in {"build", "figures", "scaling"}
+        needs_db = section.name not in {"build", "figures", "scaling"}
         if needs_db and not usable:
             section.status = "failed"
             section.detail.append("**NOT RUN: the database it needs could not be prepared (see Databases).**")
             continue
-        print(f"[{datetime.now(UTC):%H:%M:%S}] {name}: {' '.join(command)}", file=sys.stderr, flush=True)
-        run_section(section, command, env=env, out_file=out_file, log_dir=work, timeout=args.timeout)
-        print(f"[{datetime.now(UTC):%H:%M:%S}] {name}: {section.status} ({section.seconds:,.0f} s)", file=sys.stderr)
+        remaining = deadline - time.time() if deadline else args.timeout
+        if remaining < 30:
+            section.status = "timeout"
+            section.detail.append(f"**NOT RUN: the report's --deadline {args.deadline} UTC had passed.**")
+            continue
+        print(f"[{datetime.now(UTC):%H:%M:%S}] {section.name}: {' '.join(command)}", file=sys.stderr, flush=True)
+        timeout = min(args.timeout, remaining)
+        run_section(section, command, env=env, out_file=out_file, log_dir=work, timeout=timeout)
+        print(
+            f"[{datetime.now(UTC):%H:%M:%S}] {section.name}: {section.status} ({section.seconds:,.0f} s)",
+            file=sys.stderr,
+        )
+        # Written after every section, so an interrupted run still leaves the sections it finished.
+        write_report(args, started, db_lines, sections, work)
 
-    by_name = {s.name: s for s in sections}
-    targets = check_targets(by_name, args.scales[-1])
-    text = render(args, started, db_lines, sections, targets)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    targets = write_report(args, started, db_lines, sections, work)
     report = args.out_dir / f"{started[:10]}-report.md"
-    report.write_text(text)
-    shutil.copyfile(report, args.out_dir / "latest.md")
-    (work / "targets.json").write_text(json.dumps([t.__dict__ for t in targets], indent=1))
     print(f"wrote {report} and {args.out_dir / 'latest.md'}", file=sys.stderr)
     for target in targets:
         print(f"  {target.mark} {target.name}: {target.measured}", file=sys.stderr)
