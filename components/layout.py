@@ -521,6 +521,22 @@ def csv_button(*, view: str, label: str = "Download CSV", button_id: dict) -> db
     )
 
 
+# The engine's columns an area view's CSV carries: area, counts, value and interval, London and the comparison,
+# and whether disclosure control hid the row.
+AREA_CSV_COLUMNS = [
+    "area_code",
+    "area_name",
+    "numerator",
+    "denominator",
+    "value",
+    "ci_low",
+    "ci_high",
+    "london_value",
+    "comparison",
+    "suppressed",
+]
+
+
 def csv_payload(frame: pd.DataFrame, *, filename: str) -> dict:
     """A ``dcc.Download`` payload holding ``frame`` as CSV: exactly the rows and columns given, no index."""
     safe = frame.copy()

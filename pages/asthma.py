@@ -32,6 +32,7 @@ from components.asthma_views import (
 )
 from components.charts import funnel_plot, inequality_chart, placeholder_figure, ranked_areas_chart, spc_chart
 from components.layout import (
+    AREA_CSV_COLUMNS,
     area_table,
     csv_button,
     csv_payload,
@@ -1088,19 +1089,6 @@ dash.callback(
 
 # ---------------------------------------------------------------- CSV downloads of the aggregate views
 
-_ENGINE_COLUMNS = [
-    "area_code",
-    "area_name",
-    "numerator",
-    "denominator",
-    "value",
-    "ci_low",
-    "ci_high",
-    "london_value",
-    "comparison",
-    "suppressed",
-]
-
 
 def view_csv(
     *,
@@ -1122,7 +1110,7 @@ def view_csv(
     stem = f"asthma_{m.id}_{period or 'latest'}"
     if view in ("map", "boroughs"):
         result = areas_view(measure_id=m.id, period=period, borough=borough, level=level, disclose=disclose)
-        frame = (result["values"] if view == "map" else result["boroughs"])[_ENGINE_COLUMNS]
+        frame = (result["values"] if view == "map" else result["boroughs"])[AREA_CSV_COLUMNS]
         view = f"map_{result['level']}" if view == "map" else view
     elif view in ("thresholds", "age_groups", "funnel", "imd", "ethnicity"):
         result = safety_view(
@@ -1130,16 +1118,16 @@ def view_csv(
         )
         stem = f"asthma_{result['measure'].id}_{period or 'latest'}"
         if view == "thresholds":
-            frame = result["thresholds"][["measure_id", *_ENGINE_COLUMNS[1:]]].assign(area=result["area"])
+            frame = result["thresholds"][["measure_id", *AREA_CSV_COLUMNS[1:]]].assign(area=result["area"])
             stem = f"asthma_saba_thresholds_{period or 'latest'}"
         elif view == "age_groups":
-            frame = result["ages"][_ENGINE_COLUMNS[1:]].assign(area=result["area"])
+            frame = result["ages"][AREA_CSV_COLUMNS[1:]].assign(area=result["area"])
         elif view == "funnel":
-            frame = result["funnel"]["points"][[*_ENGINE_COLUMNS, "funnel"]]
+            frame = result["funnel"]["points"][[*AREA_CSV_COLUMNS, "funnel"]]
             stem = f"asthma_ast_saba_no_ics_{period or 'latest'}"
         else:
             key = "imd_quintile_national" if view == "imd" else "ethnicity_group"
-            frame = result["groups"][key][_ENGINE_COLUMNS[1:]].assign(area=result["area"])
+            frame = result["groups"][key][AREA_CSV_COLUMNS[1:]].assign(area=result["area"])
     elif view == "linked":
         frame = linked_view(
             period=period, threshold=_threshold(linked_threshold), group=linked_group, disclose=disclose
@@ -1149,7 +1137,7 @@ def view_csv(
         frame = inequality_view(measure_id=m.id, period=period, disclose=disclose)["sii"]
     elif view == "practices":
         frame = practices_view(measure_id=m.id, period=period, borough=borough, disclose=disclose)["in_borough"]
-        frame = frame[_ENGINE_COLUMNS]
+        frame = frame[AREA_CSV_COLUMNS]
     elif view == "trend":
         result = trend_view(measure_id=m.id, level=trend_level, borough=borough, practice=practice, disclose=disclose)
         keep = [

@@ -37,6 +37,7 @@ from components.charts import (
     spc_chart,
 )
 from components.layout import (
+    AREA_CSV_COLUMNS,
     csv_payload,
     data_table,
     error_message,
@@ -133,18 +134,6 @@ ALL_TUMOURS = {"value": EVERY, "label": "All tumour groups"}
 ALL_PRIORITIES = {"value": EVERY, "label": "All priority types"}
 ALL_TRUSTS = {"value": EVERY, "label": "London (all trusts)"}
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
-VALUE_COLUMNS = [
-    "area_code",
-    "area_name",
-    "numerator",
-    "denominator",
-    "value",
-    "ci_low",
-    "ci_high",
-    "london_value",
-    "comparison",
-    "suppressed",
-]
 
 
 # ---------------------------------------------------------------- request helpers
@@ -1204,13 +1193,13 @@ def view_csv(
             indicator=indicator, period=period, tumour=tumour, priority=priority, level=level, disclose=disclose
         )
         if view == "areas":
-            frame = result["areas"][VALUE_COLUMNS]
+            frame = result["areas"][AREA_CSV_COLUMNS]
         elif result["trusts"] is None:
-            frame = pd.DataFrame(columns=VALUE_COLUMNS)
+            frame = pd.DataFrame(columns=AREA_CSV_COLUMNS)
         elif view == "funnel":
-            frame = result["funnel"]["points"][[*VALUE_COLUMNS, "funnel"]]
+            frame = result["funnel"]["points"][[*AREA_CSV_COLUMNS, "funnel"]]
         else:
-            frame = result["trusts"][VALUE_COLUMNS]
+            frame = result["trusts"][AREA_CSV_COLUMNS]
         frame = frame.assign(indicator_id=indicator, period_id=result["period"])
         stem = f"cancer_{indicator}_{result['period']}"
     elif view in ("flows", "waits_told", "waits_treated", "wait_summary"):
@@ -1236,7 +1225,7 @@ def view_csv(
             frame = result["sii"]
         else:
             dimension = view.removeprefix("inequality_")
-            frame = result["groups"][dimension][VALUE_COLUMNS[1:]].rename(columns={"area_name": dimension})
+            frame = result["groups"][dimension][AREA_CSV_COLUMNS[1:]].rename(columns={"area_name": dimension})
             frame = frame.assign(indicator_id=result["indicator"], period_id=result["period"])
         stem = f"cancer_{result['indicator']}_{result['period']}"
     else:

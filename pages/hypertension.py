@@ -34,6 +34,7 @@ from components.charts import (
 from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view, geometry_url
 from components.hypertension_views import people_to_target_chart, value_label
 from components.layout import (
+    AREA_CSV_COLUMNS,
     area_table,
     csv_button,
     csv_payload,
@@ -1043,18 +1044,7 @@ def view_csv(
 ) -> tuple[pd.DataFrame, str]:
     """The rows behind one view, as shown on the page (same calls, same disclosure), and a file name."""
     spec = _spec(indicator)
-    columns = [
-        "area_code",
-        "area_name",
-        "numerator",
-        "denominator",
-        "value",
-        "ci_low",
-        "ci_high",
-        "london_value",
-        "comparison",
-        "suppressed",
-    ]
+    columns = AREA_CSV_COLUMNS
     stem = f"hypertension_{spec.id}_{period or 'latest'}"
     if view in ("boroughs", "icbs"):
         frame = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)[view][columns]
