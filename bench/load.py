@@ -42,6 +42,7 @@ LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 HOST = "127.0.0.1"  # never anything but the loopback interface
 GIB = 1024**3
 READY = re.compile(r"\[(\d+)\] INFO pathfinder\.app: worker ready")
+ACCESS_LINE = re.compile(r'<\d+> "(GET|POST) (\S+) HTTP/[\d.]+" (\d{3}) \S+ (\d+)ms')
 CACHE_LINE = re.compile(
     r"\[(\d+)\] \[INFO\] query cache: (\d+) hits, (\d+) misses, (\d+) uncacheable, (\d+) entries of (\d+)"
 )
@@ -55,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--query-cache", type=int, default=None, help="query cache size per worker (0: off)")
-    parser.add_argument("--ready-timeout", type=int, default=900, help="seconds to wait for the workers' warm-up")
+    parser.add_argument("--ready-timeout", type=int, default=1800, help="seconds to wait for the workers' warm-up")
     parser.add_argument("--rss-limit-gb", type=float, default=2.0, help="fail when a worker's RSS passes this")
     parser.add_argument("--out", type=Path, help="write the Markdown report here too")
     parser.add_argument("--keep", type=Path, help="keep the server log and locust CSVs in this folder")
@@ -189,6 +190,25 @@ def read_stats(prefix: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def server_times(log_text: str) -> dict[str, list[int]]:
+    """Milliseconds gunicorn spent on each request (its access log), for Dash callbacks and for everything.
+
+    The difference from locust's figures is time outside the worker: the listen queue and the load generator
+    itself, which shares the machine.
+    """
+    times: dict[str, list[int]] = {"all requests": [], "Dash callbacks": []}
+    for _method, path, _status, ms in ACCESS_LINE.findall(log_text):
+        times["all requests"].append(int(ms))
+        if path.startswith("/_dash-update-component"):
+            times["Dash callbacks"].append(int(ms))
+    return times
+
+
+def _quantile(values: list[int], q: float) -> float:
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]) if ordered else float("nan")
+
+
 def kind_of(name: str) -> str:
     """The report's grouping of locust request names."""
     if name.startswith("render "):
@@ -213,6 +233,7 @@ def report(
     sampler: RssSampler,
     master_pid: int,
     cache_counts: list[tuple[int, ...]],
+    server: dict[str, list[int]],
     timings: dict[str, float],
     exit_code: int,
 ) -> tuple[str, list[str]]:
@@ -270,6 +291,16 @@ def report(
     lines += [
         "",
         "(A kind's percentiles are the worst of its request types', an upper bound.)",
+        "",
+        "Time inside gunicorn (its access log; the rest is the listen queue and the load generator):",
+        "",
+        "| requests | count | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {name} | {len(ms):,} | {_quantile(ms, 0.5):,.0f} | {_quantile(ms, 0.95):,.0f} | "
+            f"{_quantile(ms, 0.99):,.0f} |"
+            for name, ms in server.items()
+        ],
         "",
         "## By request type",
         "",
@@ -338,8 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         timings["load_after"] = os.getloadavg()[0]
     finally:
         stop_server(process)
-    cache_counts = [tuple(int(g) for g in m) for m in CACHE_LINE.findall(log_path.read_text(errors="replace"))]
-    text, problems = report(args, meta, read_stats(prefix), sampler, process.pid, cache_counts, timings, code)
+    log_text = log_path.read_text(errors="replace")
+    cache_counts = [tuple(int(g) for g in m) for m in CACHE_LINE.findall(log_text)]
+    server = server_times(log_text)
+    text, problems = report(args, meta, read_stats(prefix), sampler, process.pid, cache_counts, server, timings, code)
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
