@@ -30,6 +30,7 @@ import json
 import math
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -332,8 +333,9 @@ class Tab:
             "state": [],
             "changedPropIds": ["_pages_location.pathname", "_pages_location.search"],
         }
-        key = f"page {path.split('/')[1] or 'overview'}" + ("/<ods>" if "/practice/" in path else "")
-        self.recorder.names.setdefault(key, f"render {key.removeprefix('page ')}")
+        shown = re.sub(r"/practice/[^/]+$", "/practice/<ods>", path)
+        key = f"page {shown}"
+        self.recorder.names.setdefault(key, f"render {shown}")
         response = self._timed(key, body)
         self.state = {}
         if response:
@@ -576,7 +578,11 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _page_of(name: str) -> str:
-    return name.split(".", 1)[0].removeprefix("render ").split("/")[0]
+    """The page module a row belongs to (renders sort with their page's callbacks)."""
+    if name.startswith("render "):
+        parts = name.removeprefix("render /").split("/")
+        return "_".join(p for p in parts if p in {"immunisation", "practice", "cohort"} or p == parts[0]) or "overview"
+    return name.split(".", 1)[0]
 
 
 def summarise(samples_by_name: dict[str, list[Sample]]) -> list[dict[str, Any]]:
