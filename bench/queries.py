@@ -295,12 +295,19 @@ def bench_database(
         if partial is not None:
             pd.DataFrame(rows).to_csv(partial, index=False)
     con.close()
-    result = pd.DataFrame(rows)
-    result["speedup_p50"] = result.get("pandas_p50_ms") / result["engine_p50_ms"]
-    result["speedup_p95"] = result.get("pandas_p95_ms") / result["engine_p95_ms"]
-    result["speedup_cpu_p50"] = result.get("pandas_cpu_p50_ms") / result["engine_cpu_p50_ms"]
-    if "analyst_p50_ms" in result:
-        result["analyst_speedup_p50"] = result["analyst_p50_ms"] / result["engine_p50_ms"]
+    return _with_ratios(pd.DataFrame(rows))
+
+
+def _with_ratios(result: pd.DataFrame) -> pd.DataFrame:
+    """Speed-ups (baseline / engine) of a per-call table, also for tables read back from CSV."""
+    result = result.copy()
+    for column in ("pandas_p50_ms", "pandas_p95_ms", "pandas_cpu_p50_ms", "analyst_p50_ms"):
+        if column not in result:
+            result[column] = np.nan
+    result["speedup_p50"] = result["pandas_p50_ms"] / result["engine_p50_ms"]
+    result["speedup_p95"] = result["pandas_p95_ms"] / result["engine_p95_ms"]
+    result["speedup_cpu_p50"] = result["pandas_cpu_p50_ms"] / result["engine_cpu_p50_ms"]
+    result["analyst_speedup_p50"] = result["analyst_p50_ms"] / result["engine_p50_ms"]
     return result
 
 
@@ -315,6 +322,8 @@ def _ratio(values: pd.Series) -> str:
 
 
 def summarise(result: pd.DataFrame) -> str:
+    """Markdown tables of a per-call table: by case, by pathfinder, totals and the slowest calls."""
+    result = _with_ratios(result)
     lines = []
     for db, group in result.groupby("db", sort=False):
         group = group.assign(family=group["indicator_id"].map(_family))
@@ -392,7 +401,10 @@ def summarise(result: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", action="append", required=True, help="database built by python -m data.build")
+    parser.add_argument("--db", action="append", default=[], help="database built by python -m data.build")
+    parser.add_argument(
+        "--from-csv", nargs="+", type=Path, default=[], help="summarise per-call CSVs of earlier runs (concatenated)"
+    )
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument(
         "--pandas-repeat", type=int, help="timed repeats of each pandas baseline (default --repeat; fewer at scale 1.0)"
@@ -400,7 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--indicators", nargs="+", help="only these indicator ids (default: every indicator)")
     parser.add_argument("--out", type=Path, help="also write the per-call table as CSV here")
     args = parser.parse_args(argv)
-    results = []
+    if not args.db and not args.from_csv:
+        parser.error("give --db (to measure) or --from-csv (to summarise earlier runs)")
+    results = [pd.read_csv(path) for path in args.from_csv]
     for path in args.db:
         print(f"benchmarking {path}", file=sys.stderr, flush=True)
         results.append(
