@@ -29,8 +29,8 @@ worker_class = "gthread"
 threads = 4
 preload_app = True
 # A worker silent this long is restarted. Its warm-up can take minutes on the full-London database, so a
-# heartbeat thread reports progress meanwhile (post_fork); requests run on worker threads and are bounded by
-# the query timeout setting, so the main loop never goes quiet for long while serving.
+# heartbeat thread reports progress meanwhile (post_fork). Requests run on worker threads, so the main loop
+# keeps beating while serving, however long a request takes.
 timeout = 120
 graceful_timeout = 30
 # Short keep-alive (gunicorn's default): a connection held open stays with the worker that accepted it, so
@@ -78,12 +78,12 @@ def worker_exit(server, worker):
     # The cache's effect, per worker, in the log (bench/load.py reports it).
     from queries import cache
 
-    counts, size = cache.stats(), cache.current()
+    counts, held = cache.stats(), cache.current()
     server.log.info(
         "query cache: %d hits, %d misses, %d uncacheable, %d entries of %d",
         counts.hits,
         counts.misses,
         counts.uncacheable,
-        len(size),
-        size.size,
+        len(held),
+        held.size,
     )
