@@ -463,10 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     sections = [Section(name, *planned[name][:3]) for name in order]
     deadline = _deadline(args.deadline)
     for section in sections:
-        title, script, scale, command, env, out_file = planned[section.name]
         if section.name in skip:
             section.status = "skipped"
             section.detail.append("Skipped on request (`--skip`).")
+    for section in sections:
+        title, script, scale, command, env, out_file = planned[section.name]
+        if section.status == "skipped":
             continue
         needs_db = section.name not in {"build", "figures", "scaling"}
         if needs_db and not usable:
