@@ -41,10 +41,11 @@ FUNNEL_OUTSIDE = ("above 99.8", "below 99.8")
 # (about 330 px of chart): titles wrap at what fits across it at 15 px, and category labels
 # (areas, vaccines) are kept short enough to leave the plot half the width.
 TITLE_LINE_CHARS = 38
-LABEL_CHARS = 26
+LABEL_CHARS = 24
 _TITLE_LINE_PX = 20
 _TITLE_TOP_PX = 8
 _TITLE_BASELINE_PX = 12
+_LEGEND_ROW_PX = 20
 
 
 def _shown(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -85,17 +86,21 @@ def short_label(text: str, width: int = LABEL_CHARS) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip(" ,:(-") + "…"
 
 
-def chart_layout(figure: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
+def chart_layout(figure: go.Figure, *, height: int, title: str | None = None, legend_rows: int = 0) -> go.Figure:
     """The base layout with the title wrapped at the top, a horizontal legend under it and the plot under both.
 
     Title and legend are placed on the figure's container (not the plot), so Plotly reserves their
     height above the plot: however many rows a narrow screen wraps the legend into, it never covers
-    the title, the plot, or the labels on the plot's top edge.
+    the title, the plot, or the labels on the plot's top edge. ``legend_rows``: legend entries to
+    make room for on top of ``height`` (one a row, as on a phone) when ``height`` is only the plot's,
+    as for ranked rows; otherwise a tall legend and title leave the plot no height at all.
     """
     wrapped = wrap_text(title) if title else None
-    apply_base_layout(figure, height=height, title=wrapped)
     lines = wrapped.count("<br>") + 1 if wrapped else 0
     title_px = _TITLE_TOP_PX + _TITLE_LINE_PX * lines if lines else 0
+    if legend_rows:
+        height += _LEGEND_ROW_PX * legend_rows + title_px
+    apply_base_layout(figure, height=height, title=wrapped)
     if wrapped:
         figure.update_layout(
             # No title automargin: for a title of several lines it lifts every line by the extra lines'
@@ -121,6 +126,12 @@ def chart_layout(figure: go.Figure, *, height: int, title: str | None = None) ->
         },
     )
     return figure
+
+
+def legend_entries(figure: go.Figure) -> int:
+    """How many entries the figure's legend lists (traces and reference lines shown in it)."""
+    traces = sum(1 for trace in figure.data if trace.showlegend is not False and trace.name)
+    return traces + sum(1 for shape in figure.layout.shapes if shape.showlegend)
 
 
 def _reference_line(figure: go.Figure, *, value, label: str, colour: str, dash: str, fmt, axis: str = "y") -> None:
@@ -232,7 +243,7 @@ def funnel_plot(
                 y=rows["value"],
                 mode="markers+text",
                 name=label,
-                text=[name if index in labelled else "" for index, name in rows["area_name"].items()],
+                text=[short_label(name) if index in labelled else "" for index, name in rows["area_name"].items()],
                 hovertext=rows["area_name"],
                 customdata=_hover_numbers(rows),
                 textposition=_label_sides(rows["denominator"], span_low, span_high),
@@ -471,14 +482,14 @@ def _ranked_figure(
         (target, "Target", TARGET_LINE_COLOUR, "dot"),
     ):
         _reference_line(figure, value=value, label=label, colour=colour, dash=dash, fmt=fmt, axis="x")
-    chart_layout(figure, height=max(260, 90 + row_height * len(order)), title=title)
+    chart_layout(figure, height=max(200, 90 + row_height * len(order)), title=title, legend_rows=legend_entries(figure))
     labels = {code: short_label(names[code]) for code in order}
     tick_text = [f"<b>{labels[code]}</b>" if code == highlight else labels[code] for code in order]
     figure.update_yaxes(
         type="category", categoryorder="array", categoryarray=order, tickvals=order, ticktext=tick_text, automargin=True
     )
     # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
-    _value_axis(figure, fmt, title=value_label, axis="x", wrap=LABEL_CHARS - 4)
+    _value_axis(figure, fmt, title=value_label, axis="x", wrap=LABEL_CHARS - 6)
     return figure
 
 
@@ -725,7 +736,7 @@ def ranked_areas_chart(
         ]
         figure.update_layout(annotations=[*figure.layout.annotations, *notes])
         # Taller for the added rows; the legend's place under the title depends on the height.
-        chart_layout(figure, height=max(260, 90 + 22 * len(values)), title=title)
+        chart_layout(figure, height=max(200, 90 + 22 * len(values)), title=title, legend_rows=legend_entries(figure))
     names = dict(zip(values["area_code"], values["area_name"], strict=False))
     order = suppressed_codes + list(figure.layout.yaxis.categoryarray or [])
     figure.update_yaxes(categoryarray=order, tickvals=order)

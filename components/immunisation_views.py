@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from components.charts import chart_layout, short_label, wrap_text
+from components.charts import chart_layout, legend_entries, short_label, wrap_text
 from components.layout import kpi_card, stat_card
 from components.style import (
     COMPARISON_COLOURS,
@@ -284,7 +284,10 @@ def practice_comparison_chart(
             name=f"Target ({fmt.text(target)})",
             showlegend=True,
         )
-    chart_layout(figure, height=height or max(320, 110 + 34 * len(order)), title=title)
+    if height:
+        chart_layout(figure, height=height, title=title)
+    else:
+        chart_layout(figure, height=90 + 34 * len(order), title=title, legend_rows=legend_entries(figure))
     # Vaccine names keep their ending ("by 24 months" vs "by 5 years"): wrapped onto two lines, not cut.
     figure.update_yaxes(
         type="category",

@@ -1,7 +1,7 @@
 """Fixtures shared by every kind of test.
 
-- ``small_db``: a synthetic database (scale 0.005, seed 1), built once per session through the
-  same validated path as ``python -m data.build synthetic``.
+- ``small_db``: a synthetic database (scale 0.005, seed 1), built once per test run through the
+  same validated path as ``python -m data.build synthetic`` (pytest-xdist workers share it).
 - ``tiny_tables``: a valid hand-made extract (three patients, a row or two per event table) as
   DataFrames, fresh for each test so a test may break it.
 - ``make_extract``: writes such tables as an extract folder (Parquet or CSV) under ``tmp_path``.
@@ -15,8 +15,11 @@ To build a database from hand-written patients (spec tests)::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -41,25 +44,56 @@ def _quiet(message: str) -> None:
     """Progress sink for fixture builds."""
 
 
+def run_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary folder shared by every process of this test run.
+
+    Under pytest-xdist each worker's base temp is ``<run folder>/popen-gwN``: the run folder is the
+    shared one. Without xdist the base temp is the run folder itself.
+    """
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created if missing) across processes; released on exit."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Path of a synthetic database at scale 0.005, seed 1, extract date 2026-10-31 (read-only use)."""
+    """Path of a synthetic database at scale 0.005, seed 1, extract date 2026-10-31 (read-only use).
+
+    Built once per run: the first pytest-xdist worker to need it builds it while holding a lock,
+    the others wait on the lock and reuse the file (every test opens it read-only).
+    """
     try:
         from data.synthetic import write_extract
     except ImportError as error:
         pytest.skip(f"generator not available (data.synthetic.write_extract): {error}")
-    root = tmp_path_factory.mktemp("small_db")
-    write_extract(root / "extract", scale=SMALL_SCALE, seed=SMALL_SEED, extract_date=EXTRACT_DATE, progress=_quiet)
+    root = run_shared_dir(tmp_path_factory) / "small_db-shared"
+    root.mkdir(exist_ok=True)
     out = root / "pathfinder.duckdb"
-    build_from_directory(
-        root / "extract",
-        out,
-        extract_date=EXTRACT_DATE,
-        source="synthetic",
-        scale=SMALL_SCALE,
-        seed=SMALL_SEED,
-        progress=_quiet,
-    )
+    with exclusive_lock(root / "build.lock"):
+        if not out.exists():  # the build replaces ``out`` atomically: it exists only when complete
+            shutil.rmtree(root / "extract", ignore_errors=True)  # left by a build that failed
+            write_extract(
+                root / "extract", scale=SMALL_SCALE, seed=SMALL_SEED, extract_date=EXTRACT_DATE, progress=_quiet
+            )
+            build_from_directory(
+                root / "extract",
+                out,
+                extract_date=EXTRACT_DATE,
+                source="synthetic",
+                scale=SMALL_SCALE,
+                seed=SMALL_SEED,
+                progress=_quiet,
+            )
     return out
 
 

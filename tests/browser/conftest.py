@@ -1,8 +1,12 @@
 """Fixtures for the browser tests: one Chromium, one app server per database, and cached page visits.
 
-Every fixture here is per process: under pytest-xdist each worker that runs browser tests builds its
-own small database, serves the app on its own free port and launches its own Chromium. (Grouping
-them on one worker with ``--dist loadgroup`` does not work with pytest 9.2: pytest-xdist issue 1386.)
+Under pytest-xdist each worker that runs browser tests serves the app on its own free port and
+launches its own Chromium, but the work that matters is done once per run and shared through the
+run's temporary folder: the small database (``small_db``, built by one worker while the others wait
+on a lock) and each page visit (``VisitCache``: the first worker to need a page at a viewport opens
+it, the others read what it saw). Grouping the tests on one worker with ``--dist loadgroup`` does not
+work with pytest 9.2: pytest-xdist sets the group on ``item._nodeid``, which pytest 9.2 no longer
+reads (``nodeid`` is now derived from ``item._id``), so ``xdist_group`` marks are silently ignored.
 
 Set ``BROWSER_TEST_DB=/path/to/built.duckdb`` to serve an existing database instead of building the
 small test database (quicker when iterating on a page).
@@ -10,6 +14,8 @@ small test database (quicker when iterating on a page).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +26,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from security.users import DEMO_ACCOUNTS
 from tests.browser import harness
+from tests.conftest import exclusive_lock, run_shared_dir
 
 
 @pytest.fixture(scope="session")
@@ -116,23 +123,54 @@ class Visit:
     horizontal_overflow_px: int
     keyboard_unreachable_tab_lists: list[str]
     chart_text_problems: list[str]
+    repeated_tick_labels: list[str]
     empty_charts: list[str]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> Visit:
+        fields = json.loads(text)
+        return cls(
+            **{**fields, "recorder": harness.Recorder(**fields["recorder"]), "screenshot": Path(fields["screenshot"])}
+        )
 
 
 class VisitCache:
-    """Opens each (page, viewport) once per session; the page tests each check one aspect of the visit."""
+    """Opens each (page, viewport) once per test run; the page tests each check one aspect of the visit.
 
-    def __init__(self, browser: Browser, server: harness.AppServer, label: str):
+    Visits are kept in memory and, when ``shared_dir`` is given, written there as JSON so that the
+    other pytest-xdist workers reuse them instead of opening the page again (a per-page lock makes a
+    second worker wait for a visit in progress rather than repeat it).
+    """
+
+    def __init__(self, browser: Browser, server: harness.AppServer, label: str, shared_dir: Path | None = None):
         self.browser = browser
         self.server = server
         self.label = label
+        self.shared_dir = shared_dir
         self._visits: dict[tuple[str, str], Visit] = {}
 
     def get(self, name: str, path: str, viewport: str) -> Visit:
         key = (path, viewport)
         if key not in self._visits:
-            self._visits[key] = self._visit(name, path, viewport)
+            self._visits[key] = self._shared_visit(name, path, viewport)
         return self._visits[key]
+
+    def _shared_visit(self, name: str, path: str, viewport: str) -> Visit:
+        if self.shared_dir is None:
+            return self._visit(name, path, viewport)
+        self.shared_dir.mkdir(exist_ok=True)
+        stored = self.shared_dir / f"{self.label}-{name}-{viewport}.json"
+        with exclusive_lock(stored.with_suffix(".lock")):
+            if stored.exists():
+                return Visit.from_json(stored.read_text())
+            visit = self._visit(name, path, viewport)
+            partial = stored.with_suffix(".partial")
+            partial.write_text(visit.to_json())
+            partial.replace(stored)  # whole or absent, never half-written
+            return visit
 
     def _visit(self, name: str, path: str, viewport: str) -> Visit:
         page, recorder = harness.new_recorded_page(self.browser, self.server, viewport)
@@ -146,6 +184,7 @@ class VisitCache:
             body_text = page.locator("body").inner_text()
             unreachable_tabs = page.evaluate(harness.KEYBOARD_UNREACHABLE_TAB_LISTS)
             chart_text = sorted(set(page.evaluate(harness.CHART_TEXT_PROBLEMS)))
+            repeated_ticks = sorted(set(page.evaluate(harness.REPEATED_TICK_LABELS)))
             empty_charts = page.evaluate(harness.EMPTY_CHARTS)
             violations = harness.run_axe(page)
         finally:
@@ -161,17 +200,18 @@ class VisitCache:
             horizontal_overflow_px=overflow,
             keyboard_unreachable_tab_lists=unreachable_tabs,
             chart_text_problems=chart_text,
+            repeated_tick_labels=repeated_ticks,
             empty_charts=empty_charts,
         )
 
 
 @pytest.fixture(scope="session")
-def visits(chromium, app_server) -> VisitCache:
-    """Cached visits to the app on the small database."""
-    return VisitCache(chromium, app_server, "page")
+def visits(chromium, app_server, tmp_path_factory) -> VisitCache:
+    """Cached visits to the app on the small database, shared by the run's workers."""
+    return VisitCache(chromium, app_server, "page", run_shared_dir(tmp_path_factory) / "browser-visits")
 
 
 @pytest.fixture(scope="session")
-def visits_without_data(chromium, app_without_data) -> VisitCache:
-    """Cached visits to the app with no database."""
-    return VisitCache(chromium, app_without_data, "no-data")
+def visits_without_data(chromium, app_without_data, tmp_path_factory) -> VisitCache:
+    """Cached visits to the app with no database, shared by the run's workers."""
+    return VisitCache(chromium, app_without_data, "no-data", run_shared_dir(tmp_path_factory) / "browser-visits")

@@ -59,6 +59,8 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, 
 # Schemes that never leave the browser: MapLibre starts its worker from a blob: URL.
 IN_BROWSER_SCHEMES = ("blob:", "data:", "about:")
 BLOCKING_IMPACTS = ("serious", "critical")
+# How long a page may take to load and settle before a test gives up on it.
+BROWSER_TIMEOUT_S = 40
 
 
 class BrowserUnavailable(RuntimeError):
@@ -241,7 +243,8 @@ def new_recorded_page(
         storage_state=(server.sessions[user] if user else server.storage_state) if signed_in else None,
         accept_downloads=True,
     )
-    context.set_default_timeout(15_000)
+    # Generous: on a shared 2-core machine a busy moment stretches a page's load past 15 s (seen in runs).
+    context.set_default_timeout(BROWSER_TIMEOUT_S * 1000)
     recorder = Recorder(origin=origin)
     own = origin + "/"
 
@@ -284,7 +287,7 @@ SETTLED = """() => {
 }"""
 
 
-def wait_until_settled(page: Page, recorder: Recorder | None = None, timeout_s: float = 15.0) -> None:
+def wait_until_settled(page: Page, recorder: Recorder | None = None, timeout_s: float = BROWSER_TIMEOUT_S) -> None:
     """Wait until the network is idle and the page is :data:`SETTLED`.
 
     Stops waiting early once ``recorder`` has seen a failed response or an uncaught exception:
@@ -326,32 +329,80 @@ KEYBOARD_UNREACHABLE_TAB_LISTS = """() => [...document.querySelectorAll('[role=t
     .map(list => list.innerText.replace(/\\s+/g, ' ').trim().slice(0, 80))"""
 
 
-# Chart text a reader cannot read: axis titles, annotations, legend entries and colour-bar titles that
-# stick out of their chart (Plotly clips them), and annotations (reference lines' labels) under the legend.
+# Chart text a reader cannot read, in every visible Plotly chart (maps included):
+# - any SVG text (titles, axis titles, tick labels, legend entries, annotations, point labels,
+#   colour-bar labels) sticking out of its chart's box: Plotly clips it, so it is cut off;
+# - two labels drawn over each other (legend over the title or a reference line's label, "Target"
+#   over "London", a note over the tick labels); tick labels of one axis are only compared with
+#   other text, as Plotly itself spaces them;
+# The hover layer is skipped: it is empty until a pointer rests on a point.
 CHART_TEXT_PROBLEMS = """() => {
     const problems = [];
+    const kindOf = t => {
+        if (t.closest('.legend')) return 'legend';
+        if (t.closest('.xtick, .ytick, .x2tick, .y2tick, .cbaxis')) return 'ticks';
+        if (t.closest('.infolayer .g-gtitle, .gtitle') || t.classList.contains('gtitle')) return 'title';
+        return 'label';
+    };
+    const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 2
+        && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 2;
     for (const gd of document.querySelectorAll('.js-plotly-plot')) {
         if (gd.offsetParent === null) continue;
         const box = gd.getBoundingClientRect();
         const name = (gd.parentElement && gd.parentElement.id) || gd.id || 'a chart';
-        const texts = [...gd.querySelectorAll(
-            '.g-xtitle text, .g-ytitle text, .g-y2title text, .annotation-text, .legendtext, .gtitle, .cbtitle text')];
-        for (const t of texts) {
+        const texts = [];
+        for (const t of gd.querySelectorAll('svg text')) {
+            if (t.closest('.hoverlayer')) continue;
+            const text = t.textContent.trim();
             const r = t.getBoundingClientRect();
-            if (r.width === 0 || !t.textContent.trim()) continue;
-            const out = Math.max(box.left - r.left, r.right - box.right, box.top - r.top, r.bottom - box.bottom);
-            const text = t.textContent.trim().slice(0, 50);
-            if (out > 2) problems.push(`${name}: "${text}" is cut off by ${Math.round(out)}px`);
+            if (!text || r.width === 0 || r.height === 0) continue;
+            const style = getComputedStyle(t);
+            if (style.visibility === 'hidden' || style.display === 'none' || Number(style.opacity) === 0) continue;
+            texts.push({el: t, text, r, kind: kindOf(t), short: text.slice(0, 50)});
+        }
+        for (const t of texts) {
+            const out = Math.max(
+                box.left - t.r.left, t.r.right - box.right, box.top - t.r.top, t.r.bottom - box.bottom);
+            if (out > 2) problems.push(`${name}: "${t.short}" is cut off by ${Math.round(out)}px`);
+        }
+        for (let i = 0; i < texts.length; i++) {
+            for (let j = i + 1; j < texts.length; j++) {
+                const a = texts[i], b = texts[j];
+                if (a.kind === 'ticks' && b.kind === 'ticks') continue;
+                if (a.kind === 'legend' && b.kind === 'legend') continue;
+                if (a.el.contains(b.el) || b.el.contains(a.el)) continue;
+                if (overlap(a.r, b.r)) problems.push(`${name}: "${a.short}" and "${b.short}" overlap`);
+            }
         }
         const legend = gd.querySelector('.legend');
         if (legend) {
-            const l = legend.getBoundingClientRect();
-            for (const a of gd.querySelectorAll('.annotation-text')) {
-                const r = a.getBoundingClientRect();
-                const across = Math.min(l.right, r.right) - Math.max(l.left, r.left);
-                const down = Math.min(l.bottom, r.bottom) - Math.max(l.top, r.top);
-                const text = a.textContent.trim().slice(0, 50);
-                if (across > 2 && down > 2 && text) problems.push(`${name}: the legend covers "${text}"`);
+            const l = legend.querySelector('.bg') ? legend.querySelector('.bg').getBoundingClientRect()
+                : legend.getBoundingClientRect();
+            for (const t of texts) {
+                if (t.kind === 'legend' || t.kind === 'ticks') continue;
+                if (overlap(l, t.r)) problems.push(`${name}: the legend covers "${t.short}"`);
+            }
+        }
+    }
+    return problems;
+}"""
+
+# Axes and colour bars of visible charts and maps that repeat a tick label (e.g. "89%" four times:
+# too few decimals to tell the ticks apart on a narrow range).
+REPEATED_TICK_LABELS = """() => {
+    const problems = [];
+    for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+        if (gd.offsetParent === null) continue;
+        const name = (gd.parentElement && gd.parentElement.id) || gd.id || 'a chart';
+        const axes = gd.querySelectorAll('.xaxislayer-above, .yaxislayer-above, .cbaxis');
+        for (const axis of axes) {
+            const seen = new Map();
+            for (const t of axis.querySelectorAll('text')) {
+                const text = t.textContent.trim();
+                if (text && t.getBoundingClientRect().width > 0) seen.set(text, (seen.get(text) || 0) + 1);
+            }
+            for (const [text, count] of seen) {
+                if (count > 1) problems.push(`${name}: an axis shows the tick label "${text}" ${count} times`);
             }
         }
     }

@@ -19,15 +19,13 @@ CASES = [
     for viewport in harness.VIEWPORTS
 ]
 
-# Known chart-layout defects at phone width, listed in the project's closing note to be fixed:
-# non-strict, so the day a chart is fixed its case simply passes.
-KNOWN_PHONE_TEXT_DEFECTS = {
-    "immunisation-phone": "imm-ineq-imd axis title and legend entry cut off at 390 px",
-    "immunisation-practice-phone": "imm-gp-comparison / imm-gp-ranking titles and legend cut off at 390 px",
-    "cancer-phone": "cancer-trust-ranked axis title cut off at 390 px",
-}
-KNOWN_EMPTY_CHARTS = {
-    "immunisation-practice-desktop": "imm-gp-ranking / imm-gp-trend show bare axes when the practice has no cohort",
+# Known defects outside the browser suite's files, each with where the fix belongs. Non-strict, so
+# the day one is fixed its case simply passes (and the entry should go).
+KNOWN_REPEATED_TICKS = {
+    "immunisation-desktop": "imm-map colour bar: components/maps.py formats ticks '.0f', so a narrow range "
+    "(one borough unsuppressed in the small test database) reads 89% 89% 89%; components/charts.py "
+    "lets Plotly choose the decimals instead",
+    "immunisation-phone": "imm-map colour bar: as at desktop (components/maps.py '.0f' tick format)",
 }
 
 
@@ -90,16 +88,20 @@ def test_every_tab_list_can_be_used_from_the_keyboard(visits, name, path, viewpo
     assert visit.keyboard_unreachable_tab_lists == [], "no tab in these tab lists takes keyboard focus"
 
 
-@pytest.mark.parametrize(("name", "path", "viewport"), with_known_defects(CASES, KNOWN_PHONE_TEXT_DEFECTS))
-def test_chart_titles_and_labels_are_not_cut_off_or_covered(visits, name, path, viewport):
+@pytest.mark.parametrize(("name", "path", "viewport"), CASES)
+def test_chart_text_is_not_cut_off_or_drawn_over_other_text(visits, name, path, viewport):
+    """No title, label, tick, legend entry or note sticks out of its chart (cut off) or sits on other text."""
     visit = visits.get(name, path, viewport)
     assert visit.chart_text_problems == [], f"{path} at {viewport}:\n" + "\n".join(visit.chart_text_problems)
 
 
-@pytest.mark.parametrize(
-    ("name", "path", "viewport"),
-    with_known_defects([case for case in CASES if case.values[2] == "desktop"], KNOWN_EMPTY_CHARTS),
-)
+@pytest.mark.parametrize(("name", "path", "viewport"), with_known_defects(CASES, KNOWN_REPEATED_TICKS))
+def test_no_axis_repeats_a_tick_label(visits, name, path, viewport):
+    visit = visits.get(name, path, viewport)
+    assert visit.repeated_tick_labels == [], f"{path} at {viewport}:\n" + "\n".join(visit.repeated_tick_labels)
+
+
+@pytest.mark.parametrize(("name", "path", "viewport"), CASES)
 def test_no_chart_is_left_empty_without_a_word(visits, name, path, viewport):
     """A chart with nothing to draw (all suppressed, no rows) should say so, not show bare axes."""
     visit = visits.get(name, path, viewport)

@@ -1,0 +1,199 @@
+"""The chart-text check itself, and the shared chart builders drawn at phone width with awkward data.
+
+The page tests judge charts as the small test database happens to fill them; here the builders get
+the long names, long titles, many legend entries, close reference lines and narrow ranges that
+cut text off or stack it on a 390 px phone, so a layout regression fails whatever the data. Figures
+are drawn by the app's own Plotly bundle in a blank page (no server, nothing leaves the machine).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly
+import plotly.graph_objects as go
+import pytest
+
+from components import charts
+from components.immunisation_views import practice_comparison_chart
+from tests.browser import harness
+
+pytestmark = pytest.mark.browser
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+# A phone's chart: 390 px screen less the page's and the card's padding.
+PHONE_CHART_PX = 330
+LONG_NAMES = [
+    "Barking, Havering and Redbridge University Hospitals",
+    "London North West University Healthcare",
+    "Chelsea and Westminster Hospital",
+    "Imperial College Healthcare",
+    "Kingston and Richmond",
+    "Barts Health",
+]
+
+
+@pytest.fixture(scope="module")
+def draw(chromium):
+    """``draw(figure, width) -> (chart text problems, repeated tick labels)`` for the figure drawn ``width`` px wide."""
+    context = chromium.new_context(viewport={"width": PHONE_CHART_PX + 60, "height": 900})
+    page = context.new_page()
+    page.set_content('<body style="margin:30px"><div id="slot"></div></body>')
+    page.add_script_tag(path=str(PLOTLY_JS))
+
+    def draw_figure(figure: go.Figure, width: int = PHONE_CHART_PX) -> tuple[list[str], list[str]]:
+        page.evaluate(
+            """([spec, width]) => {
+                const slot = document.getElementById('slot');
+                slot.innerHTML = '';
+                const gd = document.createElement('div');
+                gd.id = 'chart';
+                gd.style.width = width + 'px';
+                slot.appendChild(gd);
+                const figure = JSON.parse(spec);
+                return Plotly.newPlot(gd, figure.data, figure.layout, {displaylogo: false});
+            }""",
+            [figure.to_json(), width],
+        )
+        return page.evaluate(harness.CHART_TEXT_PROBLEMS), page.evaluate(harness.REPEATED_TICK_LABELS)
+
+    yield draw_figure
+    context.close()
+
+
+def engine_rows(values: list[float | None], names: list[str]) -> pd.DataFrame:
+    """Rows shaped like the engine's, in percent; None is a suppressed row."""
+    value = pd.Series(values, dtype=float)
+    return pd.DataFrame(
+        {
+            "area_code": [f"A{i}" for i in range(len(values))],
+            "area_name": names,
+            "numerator": value,
+            "denominator": np.where(value.isna(), np.nan, 100.0 + 40 * np.arange(len(values))),
+            "value": value,
+            "ci_low": value - 6,
+            "ci_high": value + 5,
+            "comparison": ["better", "similar", "worse", "similar", "similar", "similar"][: len(values)],
+            "suppressed": value.isna(),
+            "london_value": 83.9,
+        }
+    )
+
+
+def test_the_check_reports_cut_off_and_stacked_text(draw):
+    figure = go.Figure(go.Scatter(x=[1, 2], y=[1, 2]))
+    figure.update_layout(title={"text": "A title far too long to fit across a phone's chart unwrapped"}, height=300)
+    figure.add_annotation(text="Target", x=1.5, y=1.5, showarrow=False)
+    figure.add_annotation(text="London", x=1.5, y=1.5, showarrow=False)
+    problems, _ = draw(figure)
+    assert any(p.startswith('slot: "A title far too long') and "is cut off" in p for p in problems), problems
+    assert any('"Target" and "London" overlap' in p for p in problems), problems
+
+
+def test_the_check_reports_an_axis_repeating_a_tick_label(draw):
+    figure = go.Figure(go.Scatter(x=[1, 2], y=[95.1, 95.3]))
+    figure.update_yaxes(range=[94, 96], tickformat=".0f", ticksuffix="%")  # ticks every 0.5: 94.5 reads "94%"
+    figure.update_layout(height=420)
+    _, repeated = draw(figure)
+    assert any('"95%"' in p for p in repeated), repeated
+
+
+def test_ranked_charts_fit_a_phone(draw):
+    values = engine_rows([96.0, 85.5, 84.0, 82.0, None, None], LONG_NAMES)
+    for figure in (
+        charts.ranked_chart(
+            values=values,
+            value_label="Told within 28 days (%)",
+            london_value=83.9,
+            target=80.0,
+            highlight="A1",
+            title="Trusts ranked by the Faster Diagnosis Standard, with 95% intervals",
+        ),
+        charts.ranked_areas_chart(
+            values=values,
+            value_label="Told within 28 days (%)",
+            unit="percent",
+            target=84.5,  # beside London: their labels used to collide
+            highlight_codes=["A0"],
+            title="Trusts ranked by the Faster Diagnosis Standard",
+        ),
+    ):
+        assert draw(figure) == ([], [])
+
+
+def test_funnel_plot_keeps_outlier_names_inside_a_phone_chart(draw):
+    points = engine_rows([99.0, 60.0, 84.0, 83.0, 85.0, None], LONG_NAMES)
+    points["denominator"] = [400.0, 20.0, 150.0, 200.0, 250.0, np.nan]
+    limits = pd.DataFrame(
+        {
+            "denominator": [10.0, 100.0, 400.0],
+            "lower_95": [60, 76, 80],
+            "upper_95": [99, 90, 87],
+            "lower_998": [50, 71, 78],
+            "upper_998": [100, 94, 89],
+        }
+    )
+    figure = charts.funnel_plot(
+        points=points,
+        limits=limits,
+        london_value=83.9,
+        value_label="Told within 28 days (%)",
+        title="Trust funnel plot: told within 28 days",
+    )
+    assert draw(figure) == ([], [])
+
+
+def test_inequality_trend_and_uptake_charts_fit_a_phone(draw):
+    quintiles = engine_rows([70.0, 75.0, 80.0, None, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
+    trend = pd.DataFrame(
+        {
+            "period_label": [f"2025-26 Q{q}" for q in (1, 2, 3, 4)] + [f"2026-27 Q{q}" for q in (1, 2)],
+            "value": [95.1, 95.3, None, 95.2, 95.4, 95.3],  # a narrow range: whole-number ticks would repeat
+            "suppressed": [False, False, True, False, False, False],
+            "centre": 95.25,
+            "lower_limit": 94.9,
+            "upper_limit": 95.6,
+            "variation": "common",
+        }
+    )
+    curves = pd.DataFrame(
+        {"series": ["Cohort of 2026-27 Q2"] * 4, "age": [0, 12, 14, 20], "value": [0.0, 40.0, 80.0, 88.0]}
+    )
+    for figure in (
+        charts.inequality_chart(
+            values=quintiles,
+            value_label="Coverage",
+            dimension_label="Deprivation quintile (IMD 2025, national)",
+            london_value=88.2,
+            target=95.0,
+            title="London: by deprivation quintile (IMD 2025, national)",
+        ),
+        charts.spc_chart(series=trend, value_label="Coverage", target=95.0, title="London: MMR1 by 24 months"),
+        charts.uptake_curve(
+            curves=curves,
+            scheduled_age=12,
+            target=95.0,
+            age_label="Age (months)",
+            title="MMR1 by 24 months: cohort of 2026-27 Q2",
+        ),
+    ):
+        assert draw(figure) == ([], [])
+
+
+def test_gp_comparison_chart_fits_a_phone_when_the_practice_is_suppressed(draw):
+    vaccines = [
+        "6-in-1 (3 doses) by 12 months",
+        "Hib booster (Hib/MenC) by 24 months",
+        "2022 London polio booster: children 1-9 boosted or up to date",
+        "MMR1 on time (between 12 and 18 months)",
+    ]
+    frame = pd.DataFrame(
+        [
+            {"title": title, "level": level, "value": value, "ci_low": None, "ci_high": None, "suppressed": hidden}
+            for title in vaccines
+            for level, value, hidden in (("Practice", None, True), ("PCN", 88.0, False), ("London", 86.0, False))
+        ]
+    )
+    assert draw(practice_comparison_chart(frame=frame, target=95.0)) == ([], [])
