@@ -267,6 +267,18 @@ def check_targets(sections: dict[str, Section], large_scale: str) -> list[Target
                 not over,
             )
         )
+        # Wall time on a loaded shared machine is mostly queueing; the script's CPU p95 is the steadier reading.
+        cpu = [(r.get("callback", "?"), _number(r.get("cpu p95 ms"))) for r in rows]
+        cpu = [(name, value) for name, value in cpu if value is not None]
+        if cpu:
+            cpu_over = [name for name, value in cpu if value > CALLBACK_TARGET_MS]
+            targets.append(
+                Target(
+                    f"every page callback CPU p95 ≤ {CALLBACK_TARGET_MS:.0f} ms (same run; not queueing-sensitive)",
+                    f"{len(cpu)} callbacks, {len(cpu_over)} over",
+                    not cpu_over,
+                )
+            )
     else:
         targets.append(Target("every page callback p95 ≤ 150 ms", "not measured (callbacks section)", None))
 

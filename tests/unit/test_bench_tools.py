@@ -44,8 +44,9 @@ def test_targets_read_from_section_output():
         "queries": _section("queries", QUERIES_OUTPUT),
         "load": _section("load", LOAD_OUTPUT),
     }
-    callbacks, engine, rss, errors = report.check_targets(sections, "1")
+    callbacks, callbacks_cpu, engine, rss, errors = report.check_targets(sections, "1")
     assert callbacks.met is False and "1 over" in callbacks.measured and "hyp-table.data" in callbacks.measured
+    assert callbacks_cpu.met is False and "1 over" in callbacks_cpu.measured  # CPU p95 800 ms > 150 ms
     assert engine.met is True and "12.5" in engine.measured
     # The master process (3,000 MiB here) is not a worker; the largest worker is 2,100 MiB > 2 GiB.
     assert rss.met is False and "2,100 MiB" in rss.measured
