@@ -221,8 +221,16 @@ def layout(
     )
 
 
+def _practice_code(value: object) -> str:
+    # The code arrives from the browser (a dcc.Store): anything but an ODS code is refused before SQL.
+    if not isinstance(value, str) or not PRACTICE_CODE.match(value):
+        raise QueryError("That is not a GP practice code.")
+    return value
+
+
 def comparison_values(db, *, practice_code: str, period_type: str, disclose: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The comparison table's rows (one per vaccine, rank as text) and the long rows behind the chart."""
+    practice_code = _practice_code(practice_code)
     long = imm.practice_comparison(db, practice_code=practice_code, period_type=period_type, disclose=disclose)
     wide = imm.practice_comparison_wide(long)
     wide["rank_text"] = [
@@ -262,7 +270,7 @@ def update_comparison(period_type: str, practice_code: str):
 
 def ranking_values(db, *, practice_code: str, indicator: str, period_type: str, disclose: bool) -> pd.DataFrame:
     """Every practice of the practice's borough for one vaccine (the ranked chart's rows)."""
-    details = imm.practice_details(db, practice_code=practice_code)
+    details = imm.practice_details(db, practice_code=_practice_code(practice_code))
     if details is None:
         raise QueryError(f"No practice {practice_code!r}")
     period = imm.period_for(db, indicator=indicator, period_type=period_type)

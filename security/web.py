@@ -53,6 +53,12 @@ PUBLIC_PREFIXES = ("/assets/",)
 # Dash's machine endpoints get a 401 instead of a redirect to an HTML page they cannot use.
 API_PREFIXES = ("/_dash-", "/_reload-hash")
 CACHEABLE_PREFIXES = ("/assets/", "/_dash-component-suites/", "/geometry/")
+CALLBACK_PATH = "/_dash-update-component"
+# What Python raises for values of the wrong type or unknown codes (QueryError and CohortError are
+# ValueErrors): on the callback endpoint these come from the request, so they answer 400, not 500.
+BAD_INPUT_ERRORS = (TypeError, ValueError, LookupError, AttributeError)
+BAD_INPUT_MESSAGE = "This request has values the app cannot use."
+PAGE_ERROR_MESSAGE = "This address has values the page cannot use. Open the page from the menu to start again."
 FAILED_SIGN_INS_ALLOWED = 5
 FAILED_SIGN_IN_WINDOW_S = 15 * 60
 
@@ -258,6 +264,17 @@ def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityS
             return None
         return _refuse_unauthenticated()
 
+    @server.before_request
+    def refuse_malformed_callbacks() -> Response | None:
+        # Only in front of a Dash app: the callback map says which outputs exist.
+        if state.dash_app is None or request.path != CALLBACK_PATH or request.method != "POST":
+            return None
+        problem = callback_request_problem(request.get_json(silent=True), state.dash_app)
+        if problem is None:
+            return None
+        log.warning("Refused a malformed callback request: %s", problem)
+        return jsonify({"error": BAD_INPUT_MESSAGE}), 400
+
     @server.after_request
     def add_security_headers(response: Response) -> Response:
         return apply_security_headers(response, state)
@@ -266,13 +283,84 @@ def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityS
     def safe_error(error: Exception) -> Any:
         if isinstance(error, HTTPException):
             return error
+        if request.path == CALLBACK_PATH and isinstance(error, BAD_INPUT_ERRORS):
+            # A crafted or garbled callback request (a list where a code belongs, an unknown output):
+            # the client's fault, answered as such; the traceback still goes to the log.
+            log.warning("Refused a callback request it could not use", exc_info=error)
+            return jsonify({"error": BAD_INPUT_MESSAGE}), 400
         log.exception("Unhandled error on %s %s", request.method, request.path)
         message = "Something went wrong on the server. The details are in the server log."
         if request.path.startswith(API_PREFIXES):
             return jsonify({"error": message}), 500
         return Response(message, status=500, mimetype="text/plain")
 
+    if dash_app is not None and getattr(dash_app, "_on_error", None) is None:
+        dash_app._on_error = _page_error_handler
+
     return state
+
+
+_SCALAR = (str, int, float, bool, type(None))
+# Properties a browser only ever sends as a count (clicks, a table's page number).
+_COUNT_PROPS = frozenset({"n_clicks", "n_submit", "n_blur", "page_current"})
+
+
+def _value_problem(item: object) -> str | None:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str | dict):
+        return "an input without an id"
+    prop, value = item.get("property"), item.get("value")
+    if not isinstance(prop, str):
+        return "an input without a property"
+    if prop in _COUNT_PROPS and value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"{prop} is not a whole number"
+    # A control's value is a scalar, or a list of scalars (checklists, multi-selects); never an object.
+    if prop == "value" and not (
+        isinstance(value, _SCALAR) or (isinstance(value, list) and all(isinstance(v, _SCALAR) for v in value))
+    ):
+        return "a value that no control sends"
+    return None
+
+
+def callback_request_problem(body: object, dash_app: Any) -> str | None:
+    """Why a ``/_dash-update-component`` body is not one Dash's renderer would send, or None if it could be.
+
+    Checks the envelope (output, inputs, state) and the shape of values controls send; what a value
+    means (a known code, a valid period) is each callback's own business.
+    """
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    output = body.get("output")
+    if not isinstance(output, str) or (dash_app is not None and output not in dash_app.callback_map):
+        return "an unknown output"
+    for part in ("inputs", "state", "changedPropIds"):
+        if not isinstance(body.get(part, []), list):
+            return f"{part} is not a list"
+    if dash_app is not None:
+        entry = dash_app.callback_map[output]
+        if len(body.get("inputs", [])) != len(entry["inputs"]) or len(body.get("state", [])) != len(entry["state"]):
+            return "not the inputs and states this callback takes"
+    if not all(isinstance(p, str) for p in body.get("changedPropIds", [])):
+        return "changedPropIds holds something other than names"
+    for item in [*body.get("inputs", []), *body.get("state", [])]:
+        for element in item if isinstance(item, list) else [item]:  # pattern-matching inputs are lists
+            problem = _value_problem(element)
+            if problem:
+                return problem
+    return None
+
+
+def _page_error_handler(error: Exception) -> Any:
+    """Dash's ``on_error``: a page whose URL it cannot use says so; any other failure goes on to
+    :func:`init_app`'s error handler (400 for bad input, 500 otherwise)."""
+    from dash import ctx, html, no_update
+
+    outputs = ctx.outputs_list if isinstance(ctx.outputs_list, list) else [ctx.outputs_list]
+    if isinstance(error, BAD_INPUT_ERRORS) and any(
+        isinstance(o, dict) and o.get("id") == "_pages_content" for o in outputs
+    ):
+        log.warning("A page could not use its URL %s", request.full_path, exc_info=error)
+        return [html.Div(PAGE_ERROR_MESSAGE, className="alert alert-warning mt-3", role="alert"), no_update]
+    raise error
 
 
 def _is_public(path: str) -> bool:

@@ -307,7 +307,8 @@ def runs(expect: Expect, components: dict[str, Any]) -> list[tuple[dict, str | N
 # ----------------------------------------------------------------------------- the list of callbacks
 
 
-def test_every_callback_has_an_expectation(named_callbacks):
+def test_every_callback_has_an_expectation(driver, named_callbacks):
+    assert len(named_callbacks) == len(driver.callbacks), "two callbacks share a name: make callback_name finer"
     unknown = sorted(set(named_callbacks) - set(EXPECTATIONS))
     stale = sorted(set(EXPECTATIONS) - set(named_callbacks))
     assert not unknown, (
