@@ -94,7 +94,9 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
             showarrow=False,
         )
     elif len(hidden):
-        names = ", ".join(hidden.head(6)) + (f" and {len(hidden) - 6} more" if len(hidden) > 6 else "")
+        names = ", ".join(str(name) for name in hidden.head(6)) + (
+            f" and {len(hidden) - 6} more" if len(hidden) > 6 else ""
+        )
         figure.add_annotation(
             text=f"Not shown, {SUPPRESSED_NOTE}: {names}",
             x=0,
