@@ -149,6 +149,7 @@ def test_no_count_1_to_7_reaches_an_aggregate_only_role(driver, clients, practic
         max_examples=EXAMPLES_PER_PAGE,
         deadline=None,
         database=None,
+        derandomize=True,  # the same examples every run: CI stays reproducible; drop it to explore further
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(data=st.data())
