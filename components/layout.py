@@ -7,7 +7,6 @@ import math
 import re
 
 import dash_bootstrap_components as dbc
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import ALL, MATCH, Input, Output, State, clientside_callback, dash_table, dcc, html
@@ -535,12 +534,3 @@ AREA_CSV_COLUMNS = [
     "comparison",
     "suppressed",
 ]
-
-
-def csv_payload(frame: pd.DataFrame, *, filename: str) -> dict:
-    """A ``dcc.Download`` payload holding ``frame`` as CSV: exactly the rows and columns given, no index."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object:
-            safe[column] = safe[column].map(lambda v: None if isinstance(v, float) and np.isnan(v) else v)
-    return dcc.send_data_frame(safe.to_csv, filename, index=False)

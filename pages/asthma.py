@@ -35,7 +35,7 @@ from components.layout import (
     AREA_CSV_COLUMNS,
     area_table,
     csv_button,
-    csv_payload,
+    csv_download,
     data_table,
     error_message,
     graph,
@@ -1073,7 +1073,7 @@ def export_patients(_clicks, period: str | None, practice: str | None, threshold
     )
     if problem is not None:
         return no_update, problem
-    return csv_payload(patient_table(rows), filename=f"asthma_saba_no_ics_{practice}_{_period(period)}.csv"), None
+    return csv_download(patient_table(rows), filename=f"asthma_saba_no_ics_{practice}_{_period(period)}.csv"), None
 
 
 dash.callback(
@@ -1202,7 +1202,7 @@ def download_view(
         )
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
-    return csv_payload(frame, filename=filename), None
+    return csv_download(frame, filename=filename), None
 
 
 dash.callback(

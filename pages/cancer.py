@@ -38,7 +38,7 @@ from components.charts import (
 )
 from components.layout import (
     AREA_CSV_COLUMNS,
-    csv_payload,
+    csv_download,
     data_table,
     error_message,
     graph,
@@ -1267,7 +1267,7 @@ def download_view(clicks, indicator, period, tumour, priority, level, origin, tr
         )
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
-    return csv_payload(frame, filename=filename), None
+    return csv_download(frame, filename=filename), None
 
 
 dash.callback(

@@ -37,7 +37,7 @@ from components.layout import (
     AREA_CSV_COLUMNS,
     area_table,
     csv_button,
-    csv_payload,
+    csv_download,
     data_table,
     error_message,
     graph,
@@ -1126,7 +1126,7 @@ def download_view(clicks, indicator, period, icb, borough, practice, funnel_leve
         disclosure.audit_export(page="hypertension", export=trigger["view"], filters=filters, rows=len(frame))
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
         return no_update, error_message(str(error))
-    return csv_payload(frame, filename=filename), None
+    return csv_download(frame, filename=filename), None
 
 
 def export_comparison(clicks, period, icb):
@@ -1144,7 +1144,7 @@ def export_comparison(clicks, period, icb):
     if icb:  # the ICB's boroughs first, after London, so a board paper for one ICB starts with its own
         mine = frame["area_code"].isin(_icb_boroughs(icb))
         frame = pd.concat([frame.iloc[:1], frame[mine], frame.iloc[1:][~mine.iloc[1:]]], ignore_index=True)
-    return csv_payload(frame, filename=f"hypertension_borough_comparison_{frame['period_id'].iloc[0]}.csv"), None
+    return csv_download(frame, filename=f"hypertension_borough_comparison_{frame['period_id'].iloc[0]}.csv"), None
 
 
 dash.callback(
