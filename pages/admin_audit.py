@@ -26,6 +26,7 @@ ACTIONS = (
     audit.VIEW_PATIENT_ROWS,
     audit.EXPORT_PATIENT_ROWS,
     audit.VIEW_UNROUNDED,
+    audit.EXPORT_AGGREGATE,
     audit.ACCESS_DENIED,
     audit.SIGN_IN,
     audit.SIGN_IN_FAILED,

@@ -37,7 +37,7 @@ from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, indicator_values, inequality, periods, trend
 from queries.registry import get
-from security.disclosure import current_disclosure
+from security.disclosure import Disclosure, current_disclosure
 
 dash.register_page(__name__, path="/immunisation", name="Immunisation", title="Pre-school immunisation")
 
@@ -641,7 +641,10 @@ def update_practice_link(practice: str | None, indicator: str):
 # ----------------------------------------------------------------------------- CSV downloads
 
 
-def _csv(frame: pd.DataFrame, name: str):
+def _csv(frame: pd.DataFrame, name: str, *, export: str, filters: dict[str, Any], disclosure: Disclosure):
+    """The CSV payload, handed over only once the export is in the audit log."""
+    if not disclosure.export_allowed(page="immunisation", export=export, filters=filters, rows=len(frame)):
+        return no_update
     return csv_download(frame, filename=name)
 
 
@@ -657,14 +660,13 @@ def download_map(_clicks, indicator: str, period: str, view: str):
     """The map's values as CSV (disclosure applied as on screen)."""
     imm.check_indicator(indicator)
     view = view if view in MAP_VIEWS else "borough"
-    frame = map_values(
-        _db(),
-        indicator=indicator,
-        period=_valid_period(indicator, period),
-        view=view,
-        disclose=current_disclosure().disclose,
+    disclosure = current_disclosure()
+    period = _valid_period(indicator, period)
+    frame = map_values(_db(), indicator=indicator, period=period, view=view, disclose=disclosure.disclose)
+    filters = {"indicator": indicator, "period": period, "view": view}
+    return _csv(
+        frame, f"immunisation-{indicator}-{period}-{view}", export="map", filters=filters, disclosure=disclosure
     )
-    return _csv(frame, f"immunisation-{indicator}-{period}-{view}")
 
 
 @callback(
@@ -678,18 +680,21 @@ def download_map(_clicks, indicator: str, period: str, view: str):
 def download_inequalities(_clicks, indicator: str, period: str, area: str):
     """Every inequality view (quintile, ethnic group, sex, ethnic group x quintile) in one CSV."""
     imm.check_indicator(indicator)
-    values = inequality_values(
-        _db(),
-        indicator=indicator,
-        period=_valid_period(indicator, period),
-        area=area,
-        disclose=current_disclosure().disclose,
-    )
+    disclosure = current_disclosure()
+    period = _valid_period(indicator, period)
+    values = inequality_values(_db(), indicator=indicator, period=period, area=area, disclose=disclosure.disclose)
     frame = pd.concat(
         [values[k].assign(breakdown=k) for k in ("imd_quintile", "ethnicity_group", "sex", "intersection")],
         ignore_index=True,
     )
-    return _csv(frame, f"immunisation-{indicator}-{period}-inequalities")
+    filters = {"indicator": indicator, "period": period, "area": area}
+    return _csv(
+        frame,
+        f"immunisation-{indicator}-{period}-inequalities",
+        export="inequalities",
+        filters=filters,
+        disclosure=disclosure,
+    )
 
 
 @callback(
@@ -702,8 +707,10 @@ def download_inequalities(_clicks, indicator: str, period: str, area: str):
 def download_trend(_clicks, indicator: str, area: str):
     """The trend series with its SPC columns as CSV."""
     imm.check_indicator(indicator)
-    frame = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=current_disclosure().disclose)
-    return _csv(frame, f"immunisation-{indicator}-trend")
+    disclosure = current_disclosure()
+    frame = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=disclosure.disclose)
+    filters = {"indicator": indicator, "area": area}
+    return _csv(frame, f"immunisation-{indicator}-trend", export="trend", filters=filters, disclosure=disclosure)
 
 
 @callback(
@@ -719,14 +726,17 @@ def download_uptake(_clicks, indicator: str, period: str, area: str):
     imm.check_indicator(indicator)
     if not imm.has_uptake_curve(indicator):
         return no_update
-    frame = uptake_values(
-        _db(),
-        indicator=indicator,
-        period=_valid_period(indicator, period),
-        area=area,
-        disclose=current_disclosure().disclose,
+    disclosure = current_disclosure()
+    period = _valid_period(indicator, period)
+    frame = uptake_values(_db(), indicator=indicator, period=period, area=area, disclose=disclosure.disclose)
+    filters = {"indicator": indicator, "period": period, "area": area}
+    return _csv(
+        frame,
+        f"immunisation-{indicator}-{period}-uptake-by-age",
+        export="uptake",
+        filters=filters,
+        disclosure=disclosure,
     )
-    return _csv(frame, f"immunisation-{indicator}-{period}-uptake-by-age")
 
 
 # The controls live in the address bar (history.replaceState: no navigation, no re-render).

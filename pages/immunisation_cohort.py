@@ -690,12 +690,17 @@ def find_cohort(_clicks, *values):
 def download_summary(_clicks, *values):
     """Every aggregate breakdown on screen as one CSV (disclosure applied as shown)."""
     db = default_database()
+    disclosure = current_disclosure()
     try:
         criteria = _criteria(db, values)
-        summary = cohort.cohort_summary(db, criteria=criteria, disclose=current_disclosure().disclose)
+        summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclosure.disclose)
     except _FAILURES:
         return no_update  # unusable criteria: the results panel already says why (find_cohort)
-    return csv_download(summary_frames(summary), filename=f"cohort-summary-{criteria.as_at.isoformat()}")
+    frame = summary_frames(summary)
+    filters = criteria.describe()
+    if not disclosure.export_allowed(page="immunisation_cohort", export="summary", filters=filters, rows=len(frame)):
+        return no_update
+    return csv_download(frame, filename=f"cohort-summary-{criteria.as_at.isoformat()}")
 
 
 # ----------------------------------------------------------------------------- patient rows

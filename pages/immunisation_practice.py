@@ -350,9 +350,15 @@ def update_trend(indicator: str, practice_code: str):
 def download_comparison(_clicks, period_type: str, practice_code: str):
     """The comparison table as CSV (as shown)."""
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
+    disclosure = current_disclosure()
     wide, _ = comparison_values(
-        default_database(), practice_code=practice_code, period_type=period_type, disclose=current_disclosure().disclose
+        default_database(), practice_code=practice_code, period_type=period_type, disclose=disclosure.disclose
     )
+    filters = {"practice": practice_code, "period_type": period_type}
+    if not disclosure.export_allowed(
+        page="immunisation_practice", export="comparison", filters=filters, rows=len(wide)
+    ):
+        return dash.no_update
     return csv_download(wide, filename=f"immunisation-{practice_code}-{period_type}")
 
 
@@ -367,13 +373,18 @@ def download_comparison(_clicks, period_type: str, practice_code: str):
 def download_ranking(_clicks, indicator: str, period_type: str, practice_code: str):
     """The borough's practices for one vaccine as CSV."""
     imm.check_indicator(indicator)
+    disclosure = current_disclosure()
+    period_type = period_type if period_type in PERIOD_TYPES else "quarter"
     frame = ranking_values(
         default_database(),
         practice_code=practice_code,
         indicator=indicator,
-        period_type=period_type if period_type in PERIOD_TYPES else "quarter",
-        disclose=current_disclosure().disclose,
+        period_type=period_type,
+        disclose=disclosure.disclose,
     )
+    filters = {"practice": practice_code, "indicator": indicator, "period_type": period_type}
+    if not disclosure.export_allowed(page="immunisation_practice", export="ranking", filters=filters, rows=len(frame)):
+        return dash.no_update
     return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-borough-practices")
 
 
@@ -387,12 +398,13 @@ def download_ranking(_clicks, indicator: str, period_type: str, practice_code: s
 def download_trend(_clicks, indicator: str, practice_code: str):
     """The practice's trend as CSV."""
     imm.check_indicator(indicator)
+    disclosure = current_disclosure()
     frame = trend(
-        default_database(),
-        indicator=indicator,
-        filters={"practice": practice_code},
-        disclose=current_disclosure().disclose,
+        default_database(), indicator=indicator, filters={"practice": practice_code}, disclose=disclosure.disclose
     )
+    filters = {"practice": practice_code, "indicator": indicator}
+    if not disclosure.export_allowed(page="immunisation_practice", export="trend", filters=filters, rows=len(frame)):
+        return dash.no_update
     return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-trend")
 
 

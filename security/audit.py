@@ -36,6 +36,7 @@ ACTION = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 VIEW_PATIENT_ROWS = "view_patient_rows"
 EXPORT_PATIENT_ROWS = "export_patient_rows"
 VIEW_UNROUNDED = "view_unrounded"
+EXPORT_AGGREGATE = "export_aggregate"
 ACCESS_DENIED = "access_denied"
 SIGN_IN = "sign_in"
 SIGN_IN_FAILED = "sign_in_failed"

@@ -2,7 +2,8 @@
 
 A page callback asks :func:`current_disclosure` once: ``disclose`` says whether its numbers
 must pass the NHS disclosure rule (1-7 suppressed, others rounded to 5), and
-:meth:`Disclosure.audit_export` records an export that leaves the app unrounded. Anonymous
+:meth:`Disclosure.audit_export` records every export that leaves the app (unrounded ones under
+their own action, so an admin can pick them out). Anonymous
 visitors and roles without the unrounded permission always get disclosure control.
 """
 
@@ -25,13 +26,26 @@ class Disclosure:
     disclose: bool
 
     def audit_export(self, *, page: str, export: str, filters: Mapping[str, Any], rows: int) -> None:
-        """Record an unrounded export in the audit log (nothing to record when the figures were disclosed).
+        """Record an export in the audit log: who, what, with which filters, how many rows.
 
-        Raises :class:`security.audit.AuditUnavailable` when the log cannot be written: the caller
-        must then not hand the export over.
+        Every export is recorded (issue 10: "every export audited"); one that leaves unrounded is
+        recorded as ``view_unrounded``, a disclosed one as ``export_aggregate``. Raises
+        :class:`security.audit.AuditUnavailable` when the log cannot be written: the caller must then
+        not hand the export over.
         """
-        if not self.disclose:
-            audit.record(self.principal, audit.VIEW_UNROUNDED, {"page": page, "export": export, **filters}, rows)
+        action = audit.EXPORT_AGGREGATE if self.disclose else audit.VIEW_UNROUNDED
+        audit.record(self.principal, action, {"page": page, "export": export, **filters}, rows)
+
+    def export_allowed(self, *, page: str, export: str, filters: Mapping[str, Any], rows: int) -> bool:
+        """Audit an export as :meth:`audit_export` does; ``False`` when the log cannot be written.
+
+        For download callbacks with no message output: on ``False`` they hand nothing over.
+        """
+        try:
+            self.audit_export(page=page, export=export, filters=filters, rows=rows)
+        except audit.AuditUnavailable:
+            return False
+        return True
 
 
 def disclosure_for(principal: Principal | None) -> Disclosure:

@@ -153,6 +153,30 @@ def test_csv_downloads_hold_what_is_shown(pages, db):
     assert frame["numerator"].dropna().mod(5).eq(0).all()  # disclosed counts: rounded to 5
 
 
+def test_every_csv_download_is_audited_with_its_filters(pages, db):
+    page, practice_page = pages[0], pages[1]
+    period = default_period(db, INDICATOR)
+    last = audit.entries(limit=1)
+    before = last[0].seq if last else 0
+    with acting_as(COMMISSIONER):
+        page.download_map(1, INDICATOR, period, "borough")
+        practice_page.download_trend(1, INDICATOR, "E83003")
+    with acting_as(ANALYST):
+        page.download_trend(1, INDICATOR, "london")
+    new = sorted((e for e in audit.entries(limit=100) if e.seq > before), key=lambda e: e.seq)
+    assert [(e.username, e.action) for e in new] == [
+        (COMMISSIONER.username, audit.EXPORT_AGGREGATE),
+        (COMMISSIONER.username, audit.EXPORT_AGGREGATE),
+        (ANALYST.username, audit.VIEW_UNROUNDED),
+    ]
+    map_entry, practice_entry, unrounded = new
+    assert map_entry.filters == {"page": "immunisation", "export": "map", "indicator": INDICATOR,
+                                 "period": period, "view": "borough"}  # fmt: skip
+    assert map_entry.row_count == len(indicator_values(db, indicator=INDICATOR, period=period, by="borough"))
+    assert practice_entry.filters["page"] == "immunisation_practice" and practice_entry.filters["practice"] == "E83003"
+    assert unrounded.filters["export"] == "trend" and unrounded.row_count > 0
+
+
 def test_practice_link_goes_to_the_gp_view(pages):
     href, disabled = pages[0].update_practice_link("E83003", INDICATOR)
     assert href.startswith("/immunisation/practice/E83003") and not disabled

@@ -35,10 +35,12 @@ def test_unrounded_exports_are_audited_with_page_export_and_filters(tmp_path, mo
     assert entry.filters == {"page": "cancer", "export": "trend", "indicator": "cwt_62d"}
 
 
-def test_disclosed_exports_leave_no_audit_entry(tmp_path, monkeypatch):
+def test_disclosed_exports_are_audited_as_aggregate_exports(tmp_path, monkeypatch):
     monkeypatch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path))
     disclosure_for(COMMISSIONER).audit_export(page="cancer", export="trend", filters={}, rows=12)
-    assert audit.entries() == []
+    [entry] = audit.entries()
+    assert (entry.action, entry.username, entry.row_count) == (audit.EXPORT_AGGREGATE, "commissioner", 12)
+    assert audit.entries(action=audit.VIEW_UNROUNDED) == []
 
 
 def test_an_unwritable_audit_log_stops_an_unrounded_export(tmp_path, monkeypatch):
