@@ -114,11 +114,16 @@ def _colour_settings(
     values: pd.Series, *, polarity: str, diverge_around: float | None, unit: str, value_label: str
 ) -> dict:
     fmt = value_format(unit)
+    finite_values = values.dropna()
+    span = float(finite_values.max() - finite_values.min()) if len(finite_values) else 0.0
+    # Whole-number ticks read best on a wide range; on a narrow one (a few areas, or one) they repeat
+    # ("89% 89% 89%"), so there Plotly picks the decimals its tick spacing needs.
+    narrow = span < (0.05 if fmt.d3.endswith("%") else 5.0)
     settings = {
         "colorbar": {
             "title": {"text": value_label, "side": "right"},
             "thickness": 14,
-            "tickformat": fmt.axis_format,
+            "tickformat": "" if narrow else fmt.axis_format,
             "ticksuffix": fmt.axis_suffix,
             "outlinewidth": 0,
             "len": 0.8,

@@ -19,25 +19,6 @@ CASES = [
     for viewport in harness.VIEWPORTS
 ]
 
-# Known defects outside the browser suite's files, each with where the fix belongs. Non-strict, so
-# the day one is fixed its case simply passes (and the entry should go).
-KNOWN_REPEATED_TICKS = {
-    "immunisation-desktop": "imm-map colour bar: components/maps.py formats ticks '.0f', so a narrow range "
-    "(one borough unsuppressed in the small test database) reads 89% 89% 89%; components/charts.py "
-    "lets Plotly choose the decimals instead",
-    "immunisation-phone": "imm-map colour bar: as at desktop (components/maps.py '.0f' tick format)",
-}
-
-
-def with_known_defects(cases, defects):
-    """``cases`` with the named ones marked as known, non-strict failures (reason shown in the report)."""
-    return [
-        pytest.param(*case.values, id=case.id, marks=pytest.mark.xfail(reason=defects[case.id], strict=False))
-        if case.id in defects
-        else case
-        for case in cases
-    ]
-
 
 def test_every_page_in_the_navigation_is_covered(recorded_page, app_server):
     page, _ = recorded_page(app_server)
@@ -95,7 +76,7 @@ def test_chart_text_is_not_cut_off_or_drawn_over_other_text(visits, name, path, 
     assert visit.chart_text_problems == [], f"{path} at {viewport}:\n" + "\n".join(visit.chart_text_problems)
 
 
-@pytest.mark.parametrize(("name", "path", "viewport"), with_known_defects(CASES, KNOWN_REPEATED_TICKS))
+@pytest.mark.parametrize(("name", "path", "viewport"), CASES)
 def test_no_axis_repeats_a_tick_label(visits, name, path, viewport):
     visit = visits.get(name, path, viewport)
     assert visit.repeated_tick_labels == [], f"{path} at {viewport}:\n" + "\n".join(visit.repeated_tick_labels)
