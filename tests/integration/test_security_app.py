@@ -109,7 +109,11 @@ def served(tmp_path_factory):
         pytest.fail("the app did not answer within 90 s")
     yield origin, root
     process.terminate()
-    process.wait(timeout=10)
+    try:  # gunicorn waits for a worker still warming its caches (gunicorn.conf.py) before it exits
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
     log.close()
 
 
