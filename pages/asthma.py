@@ -1019,8 +1019,11 @@ def audited_patient_rows(period: str | None, practice: str | None, threshold: st
         )
     except PermissionError as refusal:
         with contextlib.suppress(audit.AuditUnavailable):
-            if patient_rows_scope() is None:
-                audit.record(current_user_principal(), audit.ACCESS_DENIED, {"page": "asthma", "action": action})
+            # A role without patient rows, or a practice outside the user's scope, is a denial worth a
+            # record (a crafted request lands here too); an empty practice choice is not.
+            if patient_rows_scope() is None or practice:
+                denied = {"page": "asthma", "action": action, "practice": practice}
+                audit.record(current_user_principal(), audit.ACCESS_DENIED, denied)
         return None, dbc.Alert(str(refusal), color="info")
     except audit.AuditUnavailable:
         return None, error_message(f"The audit log cannot be written, so {withheld}.")

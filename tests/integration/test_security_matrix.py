@@ -548,7 +548,8 @@ def test_gp_team_asking_for_another_practices_children_gets_nothing(driver, name
         status, answer = post(gp_client, driver, key, gp_components, values={("ast-list-practice", "value"): other})
         assert status == 200 and _patient_rows(answer) == []
         assert "outside your scope" in json.dumps(answer)
-        assert not [e for e in _audit_entries_since(before) if e.row_count]
+        (denied,) = _audit_entries_since(before)
+        assert (denied.action, denied.row_count, denied.filters["practice"]) == (audit.ACCESS_DENIED, None, other)
 
     # The cohort finder's list and export, filtered to the other practice: no rows; the view is audited.
     for name in (
