@@ -384,10 +384,12 @@ def test_gp_team_sees_its_own_practice_only_and_is_audited(page, db, period, lis
     assert elsewhere is None and "outside your scope" in text_of(refusal)
     exported = pd.read_csv(io.StringIO(export["content"]))
     assert exported["Pseudonymised id"].tolist() == expected["patient_id"].tolist()
-    entries = audit.entries(username=gp.username)
-    assert len(entries) == 2
-    assert {e.action for e in entries} == {audit.VIEW_PATIENT_ROWS, audit.EXPORT_PATIENT_ROWS}
-    assert entries[0].row_count == len(expected) and entries[0].filters["scope_practices"] == [listed_practice]
+    entries = sorted(audit.entries(username=gp.username), key=lambda e: e.seq)
+    assert [e.action for e in entries] == [audit.VIEW_PATIENT_ROWS, audit.ACCESS_DENIED, audit.EXPORT_PATIENT_ROWS]
+    shown_entry, denied, exported_entry = entries
+    assert shown_entry.row_count == exported_entry.row_count == len(expected)
+    assert shown_entry.filters["scope_practices"] == [listed_practice]
+    assert denied.filters["practice"] == other and denied.row_count is None
 
 
 def test_campaign_responder_lists_practices_of_their_borough(page, db):
