@@ -183,7 +183,8 @@ def area_map(
     frame.index.name = "area_code"
     suppressed = _suppressed_mask(frame) & frame["area_name"].notna()
     z = pd.to_numeric(frame[value_column], errors="coerce").where(~suppressed).to_numpy(dtype="float32")
-    names = frame["area_name"].fillna(pd.Series(codes, index=frame.index)).tolist()
+    # object first: with no rows at all the reindexed names are a float column, which cannot take the codes.
+    names = frame["area_name"].astype(object).fillna(pd.Series(codes, index=frame.index)).tolist()
 
     has_ci = {"ci_low", "ci_high"} <= set(frame.columns)
     has_counts = {"numerator", "denominator"} <= set(frame.columns)
