@@ -15,13 +15,13 @@ server. Maps keep their geometry and are recoloured with ``dash.Patch``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-import duckdb
 import pandas as pd
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.asthma_views import (
@@ -47,8 +47,9 @@ from components.layout import (
 )
 from components.maps import empty_area_values, inequality_map, map_patch
 from components.style import formatted, whole_number
+from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import asthma as aq
-from queries.db import DataUnavailable, default_database
+from queries.db import default_database
 from queries.indicators import QueryError
 from security import audit
 from security.disclosure import current_disclosure
@@ -139,7 +140,6 @@ LINKED_GROUP_LABELS = {
 # A real value for "no borough": dbc.Select's placeholder option already has the empty value.
 ALL_BOROUGHS = {"value": "all", "label": "All London"}
 NO_PRACTICE = {"value": "", "label": "Choose a practice"}
-DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
 ETHNICITY_ORDER = ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
 
 
@@ -1177,14 +1177,12 @@ def download_view(
     practice,
     funnel_level="practice",
 ):
-    """The CSV of the view whose button was pressed; unrounded exports are audited first."""
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not any(clicks or []):
-        return no_update, no_update
-    disclosure = current_disclosure()
-    try:
-        frame, filename = view_csv(
-            view=trigger["view"],
+    """The CSV of the view whose button was pressed, audited before it leaves."""
+    return pressed_view_csv(
+        clicks,
+        page="asthma",
+        view_csv=functools.partial(
+            view_csv,
             measure_id=measure_id,
             period=period,
             borough=borough,
@@ -1194,18 +1192,10 @@ def download_view(
             linked_group=linked_group,
             trend_level=trend_level,
             practice=practice,
-            disclose=disclosure.disclose,
             funnel_level=funnel_level,
-        )
-        disclosure.audit_export(
-            page="asthma",
-            export=trigger["view"],
-            filters={"measure": measure_id, "period": period, "borough": borough},
-            rows=len(frame),
-        )
-    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
-        return no_update, error_message(str(error))
-    return csv_download(frame, filename=filename), None
+        ),
+        filters={"measure": measure_id, "period": period, "borough": borough},
+    )
 
 
 dash.callback(

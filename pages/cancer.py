@@ -18,13 +18,13 @@ facts. Callbacks are thin and check the user's disclosure level on the server.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-import duckdb
 import pandas as pd
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.cancer_views import add_target_path, add_trust_points, empty_message_figure, wait_histogram
@@ -38,7 +38,6 @@ from components.charts import (
 )
 from components.layout import (
     AREA_CSV_COLUMNS,
-    csv_download,
     data_table,
     error_message,
     graph,
@@ -50,11 +49,11 @@ from components.layout import (
 )
 from components.maps import area_map, inequality_map, map_patch
 from components.style import formatted, whole_number
+from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import cancer as cq
-from queries.db import DataUnavailable, default_database
+from queries.db import default_database
 from queries.indicators import QueryError, default_period, indicator_values, inequality
 from queries.registry import get
-from security import audit
 from security.disclosure import current_disclosure
 
 dash.register_page(__name__, path="/cancer", name="Cancer pathways", title="Cancer pathways")
@@ -133,7 +132,6 @@ EVERY = "all"
 ALL_TUMOURS = {"value": EVERY, "label": "All tumour groups"}
 ALL_PRIORITIES = {"value": EVERY, "label": "All priority types"}
 ALL_TRUSTS = {"value": EVERY, "label": "London (all trusts)"}
-DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
 
 
 # ---------------------------------------------------------------- request helpers
@@ -1241,14 +1239,12 @@ def view_csv(
 
 
 def download_view(clicks, indicator, period, tumour, priority, level, origin, trust, inequality_indicator):
-    """The CSV of the view whose button was pressed (unrounded exports are audited first)."""
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not any(clicks or []):
-        return no_update, no_update
-    disclosure = current_disclosure()
-    try:
-        frame, filename = view_csv(
-            view=trigger["view"],
+    """The CSV of the view whose button was pressed, audited before it leaves."""
+    return pressed_view_csv(
+        clicks,
+        page="cancer",
+        view_csv=functools.partial(
+            view_csv,
             indicator=indicator,
             period=period,
             tumour=tumour,
@@ -1257,17 +1253,9 @@ def download_view(clicks, indicator, period, tumour, priority, level, origin, tr
             origin=origin,
             trust=trust,
             inequality_indicator=inequality_indicator,
-            disclose=disclosure.disclose,
-        )
-        disclosure.audit_export(
-            page="cancer",
-            export=trigger["view"],
-            filters={"indicator": indicator, "period": period, "tumour": tumour, "priority": priority, "trust": trust},
-            rows=len(frame),
-        )
-    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
-        return no_update, error_message(str(error))
-    return csv_download(frame, filename=filename), None
+        ),
+        filters={"indicator": indicator, "period": period, "tumour": tumour, "priority": priority, "trust": trust},
+    )
 
 
 dash.callback(

@@ -13,13 +13,13 @@ with their geometry and recoloured with ``dash.Patch`` afterwards.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-import duckdb
 import pandas as pd
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.charts import (
@@ -49,8 +49,9 @@ from components.layout import (
 )
 from components.maps import borough_map, empty_area_values, map_patch, practice_area_choropleth, sii_map
 from components.style import formatted, interval_text, whole_number
+from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import hypertension as hq
-from queries.db import DataUnavailable, default_database
+from queries.db import default_database
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
 from queries.registry import get
 from security import audit
@@ -124,7 +125,6 @@ INEQUALITY_LABELS = {
     "age_band": "Age band",
     "sex": "Sex",
 }
-DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
 # Axis and colour-bar labels: the registry titles are too long for an axis.
 SHORT_LABELS = {
     "hyp_prevalence": "Prevalence (%)",
@@ -1105,15 +1105,12 @@ def view_csv(
 
 
 def download_view(clicks, indicator, period, icb, borough, practice, funnel_level, trend_level):
-    """The CSV of the view whose button was pressed."""
-    trigger = ctx.triggered_id
-    if not isinstance(trigger, dict) or not any(clicks or []):
-        return no_update, no_update
-    disclosure = current_disclosure()
-    filters = {"indicator": indicator, "period": period, "icb": icb, "borough": borough, "practice": practice}
-    try:
-        frame, filename = view_csv(
-            view=trigger["view"],
+    """The CSV of the view whose button was pressed, audited before it leaves."""
+    return pressed_view_csv(
+        clicks,
+        page="hypertension",
+        view_csv=functools.partial(
+            view_csv,
             indicator=indicator,
             period=period,
             icb=icb,
@@ -1121,12 +1118,9 @@ def download_view(clicks, indicator, period, icb, borough, practice, funnel_leve
             practice=practice,
             funnel_level=funnel_level,
             trend_level=trend_level,
-            disclose=disclosure.disclose,
-        )
-        disclosure.audit_export(page="hypertension", export=trigger["view"], filters=filters, rows=len(frame))
-    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
-        return no_update, error_message(str(error))
-    return csv_download(frame, filename=filename), None
+        ),
+        filters={"indicator": indicator, "period": period, "icb": icb, "borough": borough, "practice": practice},
+    )
 
 
 def export_comparison(clicks, period, icb):

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from dash import Patch
 
+from pages import _exports as exports
 from queries import cancer as cq
 from queries.db import get_database
 from queries.indicators import default_period, indicator_values, inequality
@@ -254,7 +255,8 @@ def test_every_csv_is_what_the_view_shows(page, db, year):
 def test_downloads_are_audited_as_aggregate_for_a_commissioner_and_unrounded_for_the_analyst(page, year, monkeypatch):
     recorded = []
     monkeypatch.setattr(audit, "record", lambda *args, **kwargs: recorded.append(args))
-    monkeypatch.setattr(page.ctx.__class__, "triggered_id", property(lambda self: {"type": page.CSV, "view": "trusts"}))
+    pressed = {"type": page.CSV, "view": "trusts"}
+    monkeypatch.setattr(exports.ctx.__class__, "triggered_id", property(lambda self: pressed))
     with acting_as(COMMISSIONER):
         payload, message = page.download_view(
             [1], "cwt_fds_28d", year, "all", "all", "borough", "residence_icb", "all", "cancer_early_stage"

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from components.layout import area_table
+from pages import _exports as exports
 from queries import disclosure
 from queries.db import get_database
 from queries.indicators import default_period, funnel_limits, indicator_values, inequality, trend
@@ -355,7 +356,7 @@ def test_every_view_csv_holds_the_numbers_shown(page, db, period, busiest_boroug
 
 
 def test_download_button_sends_the_csv_and_unrounded_exports_are_audited(page, db, period, monkeypatch):
-    monkeypatch.setattr(page, "ctx", type("Ctx", (), {"triggered_id": {"type": page.CSV, "view": "boroughs"}})())
+    monkeypatch.setattr(exports, "ctx", type("Ctx", (), {"triggered_id": {"type": page.CSV, "view": "boroughs"}})())
     payload, message = page.download_view([1], "hyp008", period, None, None, None, "borough", "london")
     assert message is None and payload["filename"].endswith("_boroughs.csv")
     rows = csv_rows(payload)
