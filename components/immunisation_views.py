@@ -335,7 +335,12 @@ def count_bar_chart(
     data = frame.copy()
     counts = pd.to_numeric(data[count_column], errors="coerce")
     hidden = (data["suppressed"].fillna(False).astype(bool) if "suppressed" in data else False) | counts.isna()
-    shown = data[~hidden].assign(_count=counts[~hidden]).sort_values("_count", ascending=False)
+    # Ties (common once counts are rounded to 5) go by label, so the same request draws the same chart.
+    shown = (
+        data[~hidden]
+        .assign(_count=counts[~hidden], _label=data[label_column].astype(str))
+        .sort_values(["_count", "_label"], ascending=[False, True], kind="stable")
+    )
     extra = max(len(shown) - max_bars, 0)
     shown = shown.head(max_bars).iloc[::-1]
     figure = go.Figure(

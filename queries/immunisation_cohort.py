@@ -299,6 +299,11 @@ class CohortSummary:
     by_lsoa: pd.DataFrame  # area_code, area_name, children, suppressed (where the children live)
 
 
+def _largest_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """Areas by children, most first; equal counts by area code, so the order never depends on the group-by's."""
+    return frame.sort_values(["children", "area_code"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
 def _disclosed(frame: pd.DataFrame, disclose: bool) -> pd.DataFrame:
     frame = frame.assign(suppressed=False)
     if disclose and len(frame):
@@ -362,10 +367,10 @@ def cohort_summary(
     return CohortSummary(
         size=disclosure.disclose_count(total) if disclose else total,
         missing_counts=_disclosed(missing, disclose),
-        by_borough=_disclosed(by_borough.sort_values("children", ascending=False), disclose),
-        by_practice=_disclosed(by_practice.sort_values("children", ascending=False), disclose),
+        by_borough=_disclosed(_largest_first(by_borough), disclose),
+        by_practice=_disclosed(_largest_first(by_practice), disclose),
         by_age=_disclosed(by_age.reset_index(drop=True), disclose),
-        by_lsoa=_disclosed(by_lsoa, disclose),
+        by_lsoa=_disclosed(_largest_first(by_lsoa), disclose),
     )
 
 
