@@ -25,7 +25,7 @@ from components.geometry import boundaries, register_geometry_route
 from components.layout import footer, navbar
 from queries import asthma, cancer, immunisation_cohort
 from queries import cache as query_cache
-from queries.db import default_database
+from queries.db import default_database, without_query_timeout
 from security.web import SecurityConfigError, init_app
 from settings import SettingsError, load_settings
 
@@ -100,7 +100,8 @@ def warm_caches(progress: Callable[[], None] = lambda: None) -> dict[str, float]
     for name, step in steps.items():
         started = time.perf_counter()
         try:
-            step()
+            with without_query_timeout():  # minutes on the full-London database; requests keep their limit
+                step()
         except Exception as error:  # start-up goes on; the page that needs it shows the same error
             log.warning("warm-up %s failed: %s", name, error)
         seconds[name] = round(time.perf_counter() - started, 2)

@@ -74,7 +74,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the development server listens on"),
     Setting("port", 8050, "Port the development server listens on", _port),
     Setting("debug", False, "Run Dash in debug mode (never in production)", _bool),
-    Setting("query_timeout_s", 10, "Longest a single query may run before it is cancelled", int),
+    Setting(
+        "query_timeout_s",
+        10,
+        "Longest a request's query may run before it is interrupted (0: no limit; start-up warm-up is exempt)",
+        _at_least(0),
+    ),
     Setting("audit_dir", str(PROJECT_ROOT / "audit"), "Folder for the append-only export audit log"),
     Setting("secret_key", "", "Flask session secret (32+ chars); required unless demo, where empty means random"),
     Setting("demo", False, "Demo mode: published demo accounts, one per role (synthetic data only)", _bool),

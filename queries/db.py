@@ -2,12 +2,23 @@
 
 Errors from DuckDB are translated here into :class:`DataUnavailable`, whose
 message a user can act on; pages show that message, never a traceback.
+
+The served database bounds every cursor's work (``PATHFINDER_QUERY_TIMEOUT_S``): a runaway query is
+interrupted rather than holding a worker thread, and its page says so. Start-up cache building, which
+legitimately takes minutes on the full-London database, runs inside :func:`without_query_timeout`.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import os
 import threading
-from collections.abc import Sequence
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +30,74 @@ class DataUnavailable(RuntimeError):
     """The database is missing, unreadable, or a query against it failed."""
 
 
+_unlimited: ContextVar[bool] = ContextVar("pathfinder_unlimited_queries", default=False)
+
+
+@contextmanager
+def without_query_timeout() -> Iterator[None]:
+    """Cursors made in this block may run as long as they need (start-up cache building, not requests)."""
+    token = _unlimited.set(True)
+    try:
+        yield
+    finally:
+        _unlimited.reset(token)
+
+
+class _Watchdog:
+    """One thread per process that interrupts cursors still running past their deadline.
+
+    A ``threading.Timer`` per query would start a thread (about 0.25 ms) for queries that mostly take
+    2 ms; here a cursor is only pushed on a heap, and a cursor idle at its deadline is left alone
+    (DuckDB's interrupt is a no-op when nothing runs). Cursors are held weakly: the watchdog never
+    keeps one alive.
+    """
+
+    def __init__(self, tick_s: float = 0.2):
+        self._tick_s = tick_s
+        self._lock = threading.Lock()
+        self._deadlines: list[tuple[float, int, weakref.ref]] = []
+        self._order = itertools.count()
+        self._pid: int | None = None
+
+    def watch(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        """Interrupt ``cursor`` if it is still running a query ``seconds`` from now."""
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked worker: the parent's thread did not come along
+                self._pid = os.getpid()
+                self._deadlines.clear()
+                threading.Thread(target=self._run, name="query watchdog", daemon=True).start()
+            heapq.heappush(self._deadlines, (time.monotonic() + seconds, next(self._order), weakref.ref(cursor)))
+
+    def watched(self) -> int:
+        """How many cursors have a deadline still to come (for tests and diagnostics)."""
+        with self._lock:
+            return len(self._deadlines)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._tick_s)
+            now = time.monotonic()
+            with self._lock:
+                expired = []
+                while self._deadlines and self._deadlines[0][0] <= now:
+                    expired.append(heapq.heappop(self._deadlines)[2])
+            for reference in expired:
+                cursor = reference()
+                if cursor is not None:
+                    cursor.interrupt()
+
+
+_watchdog = _Watchdog()
+
+
+def _failure(error: duckdb.Error, timeout_s: float | None) -> DataUnavailable:
+    if isinstance(error, duckdb.InterruptException):
+        return DataUnavailable(
+            f"The query took longer than {timeout_s:g} s and was stopped. Narrow the filters, or try again shortly."
+        )
+    return DataUnavailable(f"A query failed: {error}")
+
+
 class Database:
     """A read-only handle on one built database file.
 
@@ -26,8 +105,9 @@ class Database:
     from one connection are; each call takes its own cursor.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, query_timeout_s: float | None = None):
         self.path = Path(path)
+        self.query_timeout_s = query_timeout_s
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
 
@@ -46,22 +126,25 @@ class Database:
             return self._connection
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on the shared read-only connection."""
-        return self._connect().cursor()
+        """A new cursor on the shared read-only connection, interrupted after ``query_timeout_s`` if still busy."""
+        cursor = self._connect().cursor()
+        if self.query_timeout_s and not _unlimited.get():
+            _watchdog.watch(cursor, self.query_timeout_s)
+        return cursor
 
     def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> pd.DataFrame:
         """Run ``sql`` with bound ``params`` and return the result as a DataFrame."""
         try:
             return self.cursor().execute(sql, params).df()
         except duckdb.Error as error:
-            raise DataUnavailable(f"A query failed: {error}") from None
+            raise _failure(error, self.query_timeout_s) from None
 
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         """Run ``sql`` with bound ``params`` and return the first column of the first row."""
         try:
             row = self.cursor().execute(sql, params).fetchone()
         except duckdb.Error as error:
-            raise DataUnavailable(f"A query failed: {error}") from None
+            raise _failure(error, self.query_timeout_s) from None
         return None if row is None else row[0]
 
     def close(self) -> None:
@@ -88,4 +171,7 @@ def default_database() -> Database:
     """The database named by the ``PATHFINDER_DB`` setting."""
     from settings import load_settings  # read at call time so tests can point elsewhere
 
-    return get_database(load_settings().db)
+    settings = load_settings()
+    database = get_database(settings.db)
+    database.query_timeout_s = settings.query_timeout_s or None  # 0 turns the limit off
+    return database
