@@ -58,13 +58,20 @@ class _Watchdog:
         self._deadlines: list[tuple[float, int, weakref.ref]] = []
         self._order = itertools.count()
         self._pid: int | None = None
+        # A fork (gunicorn's preloaded master) copies only the forking thread, and could copy the lock
+        # held by the watchdog thread mid-tick: the child starts with a fresh lock, heap and thread.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._deadlines = []
+        self._pid = None
 
     def watch(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> None:
         """Interrupt ``cursor`` if it is still running a query ``seconds`` from now."""
         with self._lock:
-            if self._pid != os.getpid():  # first use, or a forked worker: the parent's thread did not come along
+            if self._pid != os.getpid():  # first use in this process
                 self._pid = os.getpid()
-                self._deadlines.clear()
                 threading.Thread(target=self._run, name="query watchdog", daemon=True).start()
             heapq.heappush(self._deadlines, (time.monotonic() + seconds, next(self._order), weakref.ref(cursor)))
 

@@ -63,3 +63,27 @@ def test_no_limit_watches_nothing(db_file, watchdog):
     assert database.scalar("SELECT x FROM t") == 1
     assert watchdog.watched() == 0
     database.close()
+
+
+def test_a_forked_worker_gets_its_own_watchdog(db_file, watchdog):
+    import os
+
+    database = Database(db_file, query_timeout_s=0.3)
+    database.cursor()  # starts the parent's watchdog thread
+    database.close()  # as gunicorn's pre_fork does: no DuckDB connection crosses the fork
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # the worker: its own thread interrupts its own runaway query
+        try:
+            worker_db = Database(db_file, query_timeout_s=0.3)
+            try:
+                worker_db.frame(ENDLESS)
+                verdict = b"not interrupted"
+            except DataUnavailable as error:
+                verdict = b"interrupted" if b"took longer" in str(error).encode() else b"other error"
+            os.write(write_end, verdict)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    assert os.read(read_end, 100) == b"interrupted"
