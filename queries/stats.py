@@ -123,12 +123,68 @@ def slope_index_of_inequality(values, populations, value_variances=None) -> dict
     return result
 
 
-def difference_interval(num1, den1, num2, den2, level: float = 0.95) -> tuple[float, float, float]:
-    """Difference p1 - p2 with Newcombe's hybrid score interval (statsmodels)."""
-    if den1 <= 0 or den2 <= 0:
-        return (np.nan, np.nan, np.nan)
-    low, high = confint_proportions_2indep(num1, den1, num2, den2, method="newcomb", compare="diff", alpha=1 - level)
-    return (num1 / den1 - num2 / den2, float(low), float(high))
+def slope_indices_of_inequality(values, populations) -> dict[str, np.ndarray]:
+    """:func:`slope_index_of_inequality` with population weights for many areas at once.
+
+    ``values`` and ``populations`` are 2-D (one row per area, columns the groups ordered from
+    most to least deprived). Each row is the same weighted least squares of value on ridit
+    score, solved in closed form (slope = weighted covariance / weighted variance; its
+    interval from the residual variance on n - 2 degrees of freedom, Student's t), so one
+    call replaces a statsmodels fit per area. Groups with no population are left out of
+    their row; a row with fewer than three groups gets NaN. Keys as the one-area function,
+    each an array with one entry per row.
+    """
+    values = np.asarray(values, dtype=float)
+    populations = np.asarray(populations, dtype=float)
+    keep = populations > 0
+    weights = np.where(keep, populations, 0.0)
+    groups = keep.sum(axis=1)
+    fitted = groups >= 3
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = weights.sum(axis=1, keepdims=True)
+        # ridit_scores of the kept groups: an empty group adds nothing to the cumulative share.
+        ridit = (np.cumsum(weights, axis=1) - weights / 2) / total
+        y = np.where(keep, values, 0.0)
+        x_mean = (weights * ridit).sum(axis=1, keepdims=True) / total
+        y_mean = (weights * y).sum(axis=1, keepdims=True) / total
+        x_spread = (weights * (ridit - x_mean) ** 2).sum(axis=1)
+        slope = (weights * (ridit - x_mean) * (y - y_mean)).sum(axis=1) / x_spread
+        residuals = y - y_mean - slope[:, None] * (ridit - x_mean)
+        residual_variance = (weights * residuals**2).sum(axis=1) / (groups - 2)
+        half_width = scipy_stats.t.ppf(0.975, np.maximum(groups - 2, 1)) * np.sqrt(residual_variance / x_spread)
+        sii = np.where(fitted, slope, np.nan)
+        low = np.where(fitted, slope - half_width, np.nan)
+        high = np.where(fitted, slope + half_width, np.nan)
+        # RII: the SII over the population-weighted mean (PHE convention), none where that mean is 0.
+        mean = np.where(y_mean[:, 0] != 0, y_mean[:, 0], np.nan)
+        return {
+            "sii": sii,
+            "sii_low": low,
+            "sii_high": high,
+            "rii": sii / mean,
+            "rii_low": low / mean,
+            "rii_high": high / mean,
+            "groups": groups,
+        }
+
+
+def difference_interval(num1, den1, num2, den2, level: float = 0.95):
+    """Difference p1 - p2 with Newcombe's hybrid score interval (statsmodels); NaN where a denominator is 0.
+
+    Scalars give a tuple of floats; arrays give a tuple of arrays, one entry per element.
+    """
+    arrays = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float)) for x in (num1, den1, num2, den2)))
+    num1_, den1_, num2_, den2_ = arrays
+    valid = (den1_ > 0) & (den2_ > 0)
+    difference, low, high = (np.full(num1_.shape, np.nan) for _ in range(3))
+    if valid.any():
+        low[valid], high[valid] = confint_proportions_2indep(
+            num1_[valid], den1_[valid], num2_[valid], den2_[valid], method="newcomb", compare="diff", alpha=1 - level
+        )
+        difference[valid] = num1_[valid] / den1_[valid] - num2_[valid] / den2_[valid]
+    if np.ndim(num1) == np.ndim(den1) == np.ndim(num2) == np.ndim(den2) == 0:
+        return (float(difference[0]), float(low[0]), float(high[0]))
+    return difference, low, high
 
 
 # Making Data Count (NHS England) SPC rules.
