@@ -491,8 +491,13 @@ def recolour_patch(figure: go.Figure) -> Patch:
     GeoJSON, area codes and names (which never change for a level) and the map's
     layers and view are left as they are on the client.
     """
+    return _recolour_traces(figure.to_plotly_json()["data"])
+
+
+def _recolour_traces(traces: list[dict]) -> Patch:
+    """:func:`recolour_patch` of a figure's serialised traces (serialising copies the whole figure: once is enough)."""
     patch = Patch()
-    for index, trace in enumerate(figure.to_plotly_json()["data"]):
+    for index, trace in enumerate(traces):
         for key, value in _strip_static(trace).items():
             patch["data"][index][key] = value
         # Which points are drawn (suppressed areas, practices) changes with the values: names go with them.
@@ -597,8 +602,9 @@ _OPTIONAL_COLOUR_KEYS = ("zmid", "zmin", "zmax", "reversescale")
 def map_patch(figure: go.Figure, *, view: dict | None = None, uirevision: str | None = None) -> Patch:
     """:func:`components.maps.recolour_patch` plus clearing colour keys the new scale drops, and an optional
     new ``view`` (centre and zoom) with a ``uirevision`` that makes the map move to it."""
-    patch = recolour_patch(figure)
-    trace = figure.to_plotly_json()["data"][AREA_TRACE]
+    traces = figure.to_plotly_json()["data"]
+    patch = _recolour_traces(traces)
+    trace = traces[AREA_TRACE]
     for key in _OPTIONAL_COLOUR_KEYS:
         if key not in trace:
             patch["data"][AREA_TRACE][key] = None

@@ -36,6 +36,7 @@ from components.charts import (
     ranked_areas_chart,
     spc_chart,
 )
+from components.geometry import geometry_url
 from components.layout import (
     AREA_CSV_COLUMNS,
     data_table,
@@ -235,11 +236,13 @@ def areas_view(
     level: str,
     disclose: bool,
     parts: tuple[str, ...] = AREA_PARTS,
+    figures: bool = True,
 ) -> dict[str, Any]:
     """The map (areas at ``level`` plus trusts as points), trusts ranked with CIs, and the trust funnel.
 
     ``parts``: which of ``map``, ``ranked``, ``funnel`` to build (each is its own callback, so the
     browser asks for them in parallel); frames behind every built part are returned too.
+    ``figures=False`` returns the frames only (a CSV needs no figure; building them was most of its time).
     """
     indicator = _indicator(indicator)
     spec = get(indicator)
@@ -264,7 +267,7 @@ def areas_view(
         areas = indicator_values(con, indicator=indicator, period=period, by=level, disclose=disclose)
     elif "map" in parts:
         areas = _values(con, indicator=indicator, period=period, by=level, filters=filters, disclose=disclose)
-    if "map" in parts:
+    if "map" in parts and figures:
         london = areas["london_value"].dropna()
         centre = float(london.iloc[0]) if spec.polarity != "none" and len(london) else None
         figure_map = area_map(
@@ -275,6 +278,8 @@ def areas_view(
             polarity="high" if spec.polarity == "none" else spec.polarity,
             diverge_around=centre,
             height=520,
+            # The browser fetches each level's boundaries once; the figure (and its recolour patch) carry values.
+            geometry_url=geometry_url(level),
         )
         has_values = bool(pd.to_numeric(pd.Series(figure_map.data[0].z), errors="coerce").notna().any())
         figure_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
@@ -282,13 +287,14 @@ def areas_view(
             figure_map.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
         add_trust_points(figure_map, values=trusts, sites=cq.trust_sites(), value_label=label, unit=spec.unit)
     ranked, funnel, funnel_figure = None, None, None
-    if has_trusts and "ranked" in parts:
+    if has_trusts and "ranked" in parts and figures:
         shown = trusts[trusts["area_code"] != "unknown"]
         ranked = ranked_areas_chart(values=shown, value_label=label, unit=spec.unit, target=spec.target)
-    elif "ranked" in parts:
+    elif "ranked" in parts and figures:
         ranked = empty_message_figure("Registered tumours carry no trust: see the maps and inequality views.")
     if has_trusts and "funnel" in parts:
         funnel = cq.trust_funnel(con, indicator=indicator, period=period, filters=filters, disclose=disclose)
+    if funnel is not None and figures:
         funnel_points = funnel["points"][funnel["points"]["area_code"] != "unknown"]
         funnel_figure = funnel_plot(
             points=funnel_points,
@@ -298,7 +304,7 @@ def areas_view(
             unit=spec.unit,
             polarity=spec.polarity,
         )
-    elif "funnel" in parts:
+    elif "funnel" in parts and figures:
         funnel_figure = empty_message_figure("No trust funnel for registry measures.")
     return {
         "indicator": indicator,
@@ -332,10 +338,12 @@ def flow_view(
     trust: str | None,
     disclose: bool,
     parts: tuple[str, ...] = FLOW_PARTS,
+    figures: bool = True,
 ) -> dict[str, Any]:
     """The Sankey of treated pathways and the two waiting-time distributions (London or one trust).
 
     ``parts``: ``sankey`` (links, crossing count) and/or ``waits`` (histograms and the per-trust table).
+    ``figures=False`` returns the frames only (for a CSV).
     """
     con = _con()
     indicator = _indicator(indicator)
@@ -344,16 +352,22 @@ def flow_view(
     origin = origin if origin in cq.FLOW_ORIGINS else "residence_icb"
     view: dict[str, Any] = {"period": period}
     if "sankey" in parts:
-        view.update(_sankey_part(con, period=period, origin=origin, filters=filters, disclose=disclose))
+        view.update(
+            _sankey_part(con, period=period, origin=origin, filters=filters, disclose=disclose, figures=figures)
+        )
     if "waits" in parts:
-        view.update(_waits_part(con, period=period, trust=_chosen(trust), filters=filters, disclose=disclose))
+        view.update(
+            _waits_part(con, period=period, trust=_chosen(trust), filters=filters, disclose=disclose, figures=figures)
+        )
     return view
 
 
-def _sankey_part(con, *, period: str, origin: str, filters: dict, disclose: bool) -> dict[str, Any]:
+def _sankey_part(con, *, period: str, origin: str, filters: dict, disclose: bool, figures: bool) -> dict[str, Any]:
     links = cq.pathway_flows(con, period=period, origin=origin, filters=filters, disclose=disclose)
     drawable = pd.to_numeric(links["patients"], errors="coerce").notna() & ~links["suppressed"].astype(bool)
-    if drawable.any():
+    if not figures:
+        sankey = None
+    elif drawable.any():
         sankey = patient_flow_sankey(flows=links, height=560)
     elif len(links):
         sankey = empty_message_figure(
@@ -366,17 +380,21 @@ def _sankey_part(con, *, period: str, origin: str, filters: dict, disclose: bool
     return {"links": links, "sankey": sankey, "crossing": crossing}
 
 
-def _waits_part(con, *, period: str, trust: str | None, filters: dict, disclose: bool) -> dict[str, Any]:
+def _waits_part(con, *, period: str, trust: str | None, filters: dict, disclose: bool, figures: bool) -> dict[str, Any]:
     told = cq.wait_distribution(con, measure="told", period=period, trust=trust, filters=filters, disclose=disclose)
     treated = cq.wait_distribution(
         con, measure="treated", period=period, trust=trust, filters=filters, disclose=disclose
     )
-    told_figure = wait_histogram(
-        distribution=told, standard_days=cq.FDS_DAYS, measure_label="Days from referral to being told"
-    )
-    treated_figure = wait_histogram(
-        distribution=treated, standard_days=cq.TREATMENT_DAYS, measure_label="Days from referral to first treatment"
-    )
+    told_figure, treated_figure = None, None
+    if figures:
+        told_figure = wait_histogram(
+            distribution=told, standard_days=cq.FDS_DAYS, measure_label="Days from referral to being told"
+        )
+        treated_figure = wait_histogram(
+            distribution=treated,
+            standard_days=cq.TREATMENT_DAYS,
+            measure_label="Days from referral to first treatment",
+        )
     told_summary = cq.wait_summary(con, measure="told", period=period, filters=filters, disclose=disclose)
     treated_summary = cq.wait_summary(con, measure="treated", period=period, filters=filters, disclose=disclose)
     return {
@@ -437,11 +455,17 @@ INEQUALITY_PARTS = ("groups", "sii")
 
 
 def inequality_view(
-    *, indicator: str, period: str | None, disclose: bool, parts: tuple[str, ...] = INEQUALITY_PARTS
+    *,
+    indicator: str,
+    period: str | None,
+    disclose: bool,
+    parts: tuple[str, ...] = INEQUALITY_PARTS,
+    figures: bool = True,
 ) -> dict[str, Any]:
     """Early-stage or emergency-route share by deprivation, ethnic group, age band and sex; SII per borough.
 
-    ``parts``: ``groups`` (the four charts) and/or ``sii`` (map and table).
+    ``parts``: ``groups`` (the four charts) and/or ``sii`` (map and table). ``figures=False`` returns the
+    frames only (for a CSV).
     """
     indicator = indicator if indicator in cq.TUMOUR_INDICATORS else "cancer_early_stage"
     spec = get(indicator)
@@ -449,12 +473,14 @@ def inequality_view(
     if not period or period not in set(cq.period_choices(con, indicator=indicator)["period_id"]):
         period = default_period(con, indicator, "fy")  # a year: stage and route counts per quarter are thin
     label = _label(indicator)
-    groups, figures = {}, {}
+    groups, charts = {}, {}
     for dimension in INEQUALITY_GRAPHS if "groups" in parts else ():
         values = indicator_values(con, indicator=indicator, period=period, by=dimension, disclose=disclose)
         values = _ordered(values, dimension)
         groups[dimension] = values
-        figures[dimension] = inequality_chart(
+        if not figures:
+            continue
+        charts[dimension] = inequality_chart(
             values=values,
             value_label=label,
             dimension_label=INEQUALITY_LABELS[dimension],
@@ -463,7 +489,7 @@ def inequality_view(
             target=spec.target,
             height=340,
         )
-    view = {"indicator": indicator, "period": period, "groups": groups, "figures": figures}
+    view = {"indicator": indicator, "period": period, "groups": groups, "figures": charts}
     if "sii" not in parts:
         return view
     sii = inequality(con, indicator=indicator, period=period, disclose=disclose)
@@ -471,6 +497,8 @@ def inequality_view(
         columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
     )
     boroughs = boroughs.assign(suppressed=pd.to_numeric(boroughs["value"], errors="coerce").isna())
+    if not figures:
+        return {**view, "sii": sii, "sii_map": None}
     sii_map = inequality_map(
         values=boroughs, measure_label="SII (percentage points)", unit=spec.unit, polarity=spec.polarity, height=480
     )
@@ -517,8 +545,12 @@ def trend_view(
     trust: str | None,
     disclose: bool,
     parts: tuple[str, ...] = ("london", "trust"),
+    figures: bool = True,
 ) -> dict[str, Any]:
-    """Monthly (registry: quarterly) SPC for London and, for pathway standards, the chosen trust (``parts``)."""
+    """Monthly (registry: quarterly) SPC for London and, for pathway standards, the chosen trust (``parts``).
+
+    ``figures=False`` returns the series only (for a CSV).
+    """
     indicator = _indicator(indicator)
     spec = get(indicator)
     con = _con()
@@ -527,6 +559,7 @@ def trend_view(
     london, london_figure = None, None
     if "london" in parts:
         london = cq.pathway_trend(con, indicator=indicator, filters=filters, disclose=disclose)
+    if london is not None and figures:
         london_figure = add_target_path(
             spc_chart(series=london, value_label=label, unit=spec.unit, target=spec.target, height=380), series=london
         )
@@ -534,12 +567,13 @@ def trend_view(
     trust_series, trust_figure = None, None
     if trust and indicator not in cq.TUMOUR_INDICATORS:
         trust_series = cq.pathway_trend(con, indicator=indicator, trust=trust, filters=filters, disclose=disclose)
+    if not figures or "trust" not in parts:
+        pass
+    elif trust_series is not None:
         trust_figure = add_target_path(
             spc_chart(series=trust_series, value_label=label, unit=spec.unit, target=spec.target, height=380),
             series=trust_series,
         )
-    elif "trust" not in parts:
-        pass
     elif indicator in cq.TUMOUR_INDICATORS:
         trust_figure = empty_message_figure("Registered tumours carry no trust.")
     else:
@@ -1188,7 +1222,13 @@ def view_csv(
     indicator = _indicator(indicator)
     if view in ("areas", "trusts", "trusts_ranked", "funnel"):
         result = areas_view(
-            indicator=indicator, period=period, tumour=tumour, priority=priority, level=level, disclose=disclose
+            indicator=indicator,
+            period=period,
+            tumour=tumour,
+            priority=priority,
+            level=level,
+            disclose=disclose,
+            figures=False,
         )
         if view == "areas":
             frame = result["areas"][AREA_CSV_COLUMNS]
@@ -1209,16 +1249,24 @@ def view_csv(
             origin=origin,
             trust=trust,
             disclose=disclose,
+            parts=("sankey",) if view == "flows" else ("waits",),
+            figures=False,
         )
-        frame = {
-            "flows": result["links"],
-            "waits_told": result["told"],
-            "waits_treated": result["treated"],
-            "wait_summary": pd.concat([result["told_summary"], result["treated_summary"]], ignore_index=True),
-        }[view]
+        if view == "flows":
+            frame = result["links"]
+        elif view == "wait_summary":
+            frame = pd.concat([result["told_summary"], result["treated_summary"]], ignore_index=True)
+        else:
+            frame = result["told" if view == "waits_told" else "treated"]
         stem = f"cancer_{result['period']}"
     elif view.startswith("inequality_") or view == "sii":
-        result = inequality_view(indicator=inequality_indicator, period=period, disclose=disclose)
+        result = inequality_view(
+            indicator=inequality_indicator,
+            period=period,
+            disclose=disclose,
+            parts=("sii",) if view == "sii" else ("groups",),
+            figures=False,
+        )
         if view == "sii":
             frame = result["sii"]
         else:
@@ -1227,7 +1275,15 @@ def view_csv(
             frame = frame.assign(indicator_id=result["indicator"], period_id=result["period"])
         stem = f"cancer_{result['indicator']}_{result['period']}"
     else:
-        result = trend_view(indicator=indicator, tumour=tumour, priority=priority, trust=trust, disclose=disclose)
+        result = trend_view(
+            indicator=indicator,
+            tumour=tumour,
+            priority=priority,
+            trust=trust,
+            disclose=disclose,
+            parts=("london",) if view == "trend_london" else ("trust",),
+            figures=False,
+        )
         series = result["london"] if view == "trend_london" else result["trust"]
         if series is None:
             series = pd.DataFrame(columns=_TREND_COLUMNS)
