@@ -12,11 +12,18 @@ Two pandas baselines, both timed in the same run on DataFrames already in memory
   period, already derived by the engine and joined to their dimensions, filtered, grouped, summed, with
   Wilson intervals. Whole-list indicators (prevalence etc.) are rebuilt per patient from patient_dim and
   the registers. For small cohorts these rows are barely more than the cube's, so this is the hard one.
-- analyst (``analyst``, COVER measures only): what an analyst without the engine does: derive the
-  indicator from the extract's patient-level tables (children from patient_dim, their immunisations),
-  by the engine's rule (cohort by birthday in the period, registered and alive at its end, distinct dose
-  dates in the valid window), then aggregate the same way. Its London totals are checked against the
-  engine's, so it computes the same thing.
+- analyst (``analyst``): what an analyst without the engine does for the call: derive the indicator
+  from the extract's patient-level tables held in memory (:mod:`bench.analyst`: patients, immunisations,
+  clinical events, medications, cancer pathways and registrations) by the engine's rule, then aggregate
+  the same way. Every group's numerator and denominator is checked against the engine's in the run (a
+  baseline that counts something else is not the same aggregation). The tables are loaded once; the
+  load is reported separately, never in a call's time.
+
+Engine calls also record full (generation-2) garbage collections that ran inside the timed call, so a
+slow repeat can be told apart from a slow query (see ``bench/gc_pauses.py`` for the long-run study).
+
+``--indicators`` with no ids benchmarks :data:`BENCH_INDICATORS` (three per pathfinder, each with an
+analyst derivation); without ``--indicators`` every indicator is measured (analyst where derived).
 
     python bench/queries.py --db /tmp/eng/s01.duckdb [--db other.duckdb] [--repeat 20] [--out report.csv]
 """
@@ -24,6 +31,7 @@ Two pandas baselines, both timed in the same run on DataFrames already in memory
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -39,9 +47,9 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import analyst  # noqa: E402
 from queries import cache, indicators, stats  # noqa: E402
 from queries.indicators import default_period, indicator_values  # noqa: E402
-from queries.materialise import COVER_MEASURES  # noqa: E402
 from queries.registry import INDICATORS, get  # noqa: E402
 
 FILTERS = {"sex": "F", "ethnicity_group": ["Asian", "Black"]}
@@ -54,6 +62,41 @@ CASES = (
 PANDAS_KEYS = {"practice": ["practice_code"], ("borough", "imd_quintile"): ["borough_code", "imd_quintile_national"]}
 # Whole-list indicators: numerator flag = membership of a register read from another indicator's denominator.
 REGISTER_OF = {"hyp_prevalence": "hyp_bp_recorded_12m", "ast_prevalence": "ast_saba_3plus"}
+# The default set of ``--indicators``: three per pathfinder, a large and a small cohort each, all with an
+# analyst derivation.
+BENCH_INDICATORS = (
+    "cover_12m_6in1",
+    "cover_24m_mmr1",
+    "cover_5y_mmr2",
+    "hyp_prevalence",
+    "hyp008",
+    "hyp_bp_recorded_12m",
+    "ast_prevalence",
+    "ast_saba_3plus",
+    "ast_saba_no_ics",
+    "cwt_fds_28d",
+    "cwt_62d",
+    "cancer_early_stage",
+)
+
+
+class FullCollections:
+    """Counts generation-2 garbage collections and their milliseconds (a ``gc.callbacks`` hook)."""
+
+    def __init__(self):
+        self.count, self.ms, self._started = 0, 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.ms += (time.perf_counter() - self._started) * 1000
+
+
+FULL_GC = FullCollections()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -62,20 +105,24 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def _time(call, repeat: int) -> tuple[list[float], list[float]]:
-    """Wall and process CPU milliseconds of ``repeat`` calls after one warm-up.
+def _time(call, repeat: int, *, warm_up: bool = True) -> tuple[list[float], list[float], int]:
+    """Wall and process CPU milliseconds of ``repeat`` calls (after one warm-up call unless told not to).
 
     CPU time (every thread of the process) is reported beside wall time because on the shared 2-core
-    machine wall time is mostly waiting for a core.
+    machine wall time is mostly waiting for a core. The third value: how many timed calls had a full
+    (generation-2) garbage collection inside them.
     """
-    call()
-    wall, cpu = [], []
+    if warm_up:
+        call()
+    wall, cpu, collected = [], [], 0
     for _ in range(repeat):
+        before = FULL_GC.count
         started, started_cpu = time.perf_counter(), time.process_time()
         call()
         wall.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
-    return wall, cpu
+        collected += FULL_GC.count > before
+    return wall, cpu, collected
 
 
 def _patient_rows(con: duckdb.DuckDBPyConnection, indicator_id: str, period: str) -> pd.DataFrame | None:
@@ -105,72 +152,6 @@ def _patient_rows(con: duckdb.DuckDBPyConnection, indicator_id: str, period: str
         "WHERE f.indicator_id = ? AND f.period_id = ?",
         [indicator_id, period],
     ).df()
-
-
-def _children_and_doses(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """patient_dim rows of children young enough for a COVER cohort, and their immunisations (not timed).
-
-    Restricting both to those children at load time keeps the analyst baseline's timed work smaller
-    than a full extract would make it, so its speed-up is on the low side.
-    """
-    born_from = "(SELECT min(start_date) FROM ind_period WHERE period_type IN ('quarter', 'fy')) - INTERVAL 61 MONTH"
-    children = con.execute(
-        "SELECT patient_id, birth_date, registration_start, registration_end, death_date, practice_code, "  # noqa: S608 (fixed SQL)
-        f"borough_code, imd_quintile_national, sex, ethnicity_group FROM patient_dim WHERE birth_date >= {born_from}"
-    ).df()
-    doses = con.execute(
-        "SELECT i.patient_id, i.vaccine, i.vaccination_date FROM immunisations AS i "  # noqa: S608 (fixed SQL)
-        f"SEMI JOIN (SELECT patient_id FROM patient_dim WHERE birth_date >= {born_from}) USING (patient_id)"
-    ).df()
-    for frame in (children, doses):
-        for column in frame.columns:
-            if column.endswith("_date") or column == "registration_start" or column == "registration_end":
-                frame[column] = pd.to_datetime(frame[column])
-    doses["vaccine"] = doses["vaccine"].astype("category")  # as an analyst would hold a short vocabulary
-    return children, doses
-
-
-def _analyst_cover(
-    children: pd.DataFrame,
-    doses: pd.DataFrame,
-    indicator_id: str,
-    period: tuple,
-    keys: list[str],
-    filters: dict | None,
-) -> pd.DataFrame:
-    """COVER measure derived from the patient-level frames by the engine's rule, then aggregated."""
-    _type, start, end, _label = period
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    cohorts = []
-    for measure, age_months, vaccines, min_doses, valid_from_months, born_from, born_before in COVER_MEASURES:
-        if measure != indicator_id:
-            continue
-        birth = children["birth_date"]
-        birthday = birth + pd.DateOffset(months=age_months)
-        in_cohort = (
-            birthday.between(start, end)
-            & (birth >= pd.Timestamp(born_from))
-            & (birth < pd.Timestamp(born_before))
-            & (children["registration_start"] <= end)
-            & (children["registration_end"].isna() | (children["registration_end"] > end))
-            & (children["death_date"].isna() | (children["death_date"] > end))
-            & (birth <= end)
-        )
-        cohort = children[in_cohort].assign(
-            birthday=birthday[in_cohort], valid_from=birth[in_cohort] + pd.DateOffset(months=valid_from_months)
-        )
-        given = doses[doses["vaccine"].isin(vaccines)].merge(
-            cohort[["patient_id", "birthday", "valid_from"]], on="patient_id"
-        )
-        given = given[
-            (given["vaccination_date"] < given["birthday"]) & (given["vaccination_date"] >= given["valid_from"])
-        ]
-        counted = given.groupby("patient_id")["vaccination_date"].nunique()
-        cohort["numerator"] = (cohort["patient_id"].map(counted).fillna(0) >= min_doses).astype(float)
-        cohort["denominator"] = 1.0
-        cohorts.append(cohort)
-    rows = pd.concat(cohorts, ignore_index=True)
-    return _pandas_aggregate(rows, keys, filters)
 
 
 def _pandas_aggregate(rows: pd.DataFrame, keys: list[str], filters: dict | None) -> pd.DataFrame:
@@ -208,6 +189,7 @@ def bench_database(
     repeat: int,
     *,
     pandas_repeat: int | None = None,
+    analyst_repeat: int | None = None,
     only: list[str] | None = None,
     partial: Path | None = None,
 ) -> pd.DataFrame:
@@ -217,26 +199,35 @@ def bench_database(
     scale 1.0 on a busy machine leaves figures even if it is stopped.
     """
     pandas_repeat = pandas_repeat or repeat
+    analyst_repeat = analyst_repeat or max(3, pandas_repeat // 4)
+    if FULL_GC not in gc.callbacks:
+        gc.callbacks.append(FULL_GC)
     cache.configure(0)
     con = duckdb.connect(path, read_only=True)
     patients = con.execute("SELECT count(*) FROM patient_dim").fetchone()[0]
     chosen = [get(indicator_id) for indicator_id in only] if only else list(INDICATORS)
-    cover_ids = {measure[0] for measure in COVER_MEASURES} & {indicator.id for indicator in chosen}
-    children, doses = _children_and_doses(con) if cover_ids else (None, None)
-    period_table = indicators._period_table(con)
+    analyst_ids = analyst.SUPPORTED & {indicator.id for indicator in chosen}
+    extract = analyst.load(con, analyst_ids) if analyst_ids else None
+    if extract is not None:
+        print(
+            f"  analyst tables loaded in {extract.load_seconds:.1f} s ({extract.load_cpu_seconds:.1f} s CPU), "
+            f"{extract.memory_mib():,.0f} MiB: {extract.rows}",
+            file=sys.stderr,
+            flush=True,
+        )
     has_slices = indicators._slice_numbers(con) is not None
     rows = []
     for indicator in chosen:
         period = default_period(con, indicator.id)
         frame = _patient_rows(con, indicator.id, period)
         for label, by, filters in CASES:
-            engine, engine_cpu = _time(
+            engine, engine_cpu, engine_full_gc = _time(
                 lambda by=by, filters=filters, indicator_id=indicator.id, period=period: indicator_values(
                     con, indicator=indicator_id, period=period, by=by, filters=filters, disclose=True
                 ),
                 repeat,
             )
-            sql, _sql_cpu = _time(
+            sql, _sql_cpu, _sql_full_gc = _time(
                 lambda by=by, filters=filters, indicator_id=indicator.id, period=period: _engine_sql(
                     con, indicator_id, period, by, filters
                 ),
@@ -250,11 +241,14 @@ def bench_database(
                 "engine_p50_ms": statistics.median(engine),
                 "engine_p95_ms": _percentile(engine, 95),
                 "engine_cpu_p50_ms": statistics.median(engine_cpu),
+                "engine_cpu_p95_ms": _percentile(engine_cpu, 95),
+                "engine_max_ms": max(engine),
+                "engine_calls_with_full_gc": engine_full_gc,
                 "engine_sql_p50_ms": statistics.median(sql),
                 "load_average": os.getloadavg()[0],
             }
             if has_slices:
-                text, _text_cpu = _time(
+                text, _text_cpu, _text_full_gc = _time(
                     lambda by=by, filters=filters, indicator_id=indicator.id, period=period: _text_filter_call(
                         con, indicator_id, period, by, filters
                     ),
@@ -263,7 +257,7 @@ def bench_database(
                 row["engine_text_filter_p50_ms"] = statistics.median(text)
             keys = PANDAS_KEYS[by if isinstance(by, str) else tuple(by)]
             if frame is not None:
-                baseline, baseline_cpu = _time(
+                baseline, baseline_cpu, _baseline_full_gc = _time(
                     lambda keys=keys, filters=filters, frame=frame: _pandas_aggregate(frame, keys, filters),
                     pandas_repeat,
                 )
@@ -273,23 +267,8 @@ def bench_database(
                     pandas_p95_ms=_percentile(baseline, 95),
                     pandas_cpu_p50_ms=statistics.median(baseline_cpu),
                 )
-            if indicator.id in cover_ids:
-                call = (  # noqa: E731 (a closure timed below)
-                    lambda keys=keys, filters=filters, indicator_id=indicator.id, period=period: _analyst_cover(
-                        children, doses, indicator_id, period_table[period], keys, filters
-                    )
-                )
-                derived = call()
-                expected = indicator_values(
-                    con, indicator=indicator.id, period=period, by=by, filters=filters, disclose=False
-                )
-                if not np.allclose(
-                    derived[["numerator", "denominator"]].sum().to_numpy(),
-                    expected[["numerator", "denominator"]].sum().to_numpy(),
-                ):
-                    raise AssertionError(f"analyst baseline for {indicator.id} {label} disagrees with the engine")
-                analyst, _analyst_cpu = _time(call, max(3, pandas_repeat // 4))
-                row.update(analyst_p50_ms=statistics.median(analyst), analyst_p95_ms=_percentile(analyst, 95))
+            if indicator.id in analyst_ids:
+                row.update(_analyst_row(con, extract, indicator.id, period, label, by, filters, analyst_repeat))
             rows.append(row)
         print(f"  {indicator.id}: done", file=sys.stderr, flush=True)
         if partial is not None:
@@ -298,16 +277,59 @@ def bench_database(
     return _with_ratios(pd.DataFrame(rows))
 
 
+def _analyst_row(
+    con, extract: analyst.Extract, indicator_id: str, period_id: str, label: str, by, filters, repeat: int
+) -> dict:
+    """Time the analyst baseline of one call, after checking every group's counts against the engine's."""
+    keys = PANDAS_KEYS[by if isinstance(by, str) else tuple(by)]
+    period = indicators._period_table(con)[period_id]
+
+    def call() -> pd.DataFrame:
+        return _pandas_aggregate(analyst.derive(extract, indicator_id, period), keys, filters)
+
+    # The checked call is also the warm-up of the timed ones.
+    units = analyst.derive(extract, indicator_id, period)
+    derived = _pandas_aggregate(units, keys, filters)
+    engine = indicator_values(con, indicator=indicator_id, period=period_id, by=by, filters=filters, disclose=False)
+    differ = analyst.count_mismatches(derived, keys, engine)
+    if differ:
+        raise AssertionError(
+            f"analyst baseline for {indicator_id} {label}: {len(differ)} of {len(engine)} groups differ from the "
+            f"engine, e.g. (group, analyst, engine) {sorted(differ, key=str)[:3]}"
+        )
+    wall, cpu, _full_gc = _time(call, repeat, warm_up=False)
+    return {
+        "analyst_rows": len(units),
+        "analyst_groups_checked": len(engine),
+        "analyst_p50_ms": statistics.median(wall),
+        "analyst_p95_ms": _percentile(wall, 95),
+        "analyst_cpu_p50_ms": statistics.median(cpu),
+        "analyst_load_s": extract.load_seconds,
+        "analyst_load_cpu_s": extract.load_cpu_seconds,
+    }
+
+
 def _with_ratios(result: pd.DataFrame) -> pd.DataFrame:
     """Speed-ups (baseline / engine) of a per-call table, also for tables read back from CSV."""
     result = result.copy()
-    for column in ("pandas_p50_ms", "pandas_p95_ms", "pandas_cpu_p50_ms", "analyst_p50_ms"):
+    for column in (
+        "pandas_p50_ms",
+        "pandas_p95_ms",
+        "pandas_cpu_p50_ms",
+        "pandas_rows",
+        "analyst_p50_ms",
+        "analyst_cpu_p50_ms",
+        "analyst_rows",
+        "engine_cpu_p95_ms",
+        "engine_calls_with_full_gc",
+    ):
         if column not in result:
             result[column] = np.nan
     result["speedup_p50"] = result["pandas_p50_ms"] / result["engine_p50_ms"]
     result["speedup_p95"] = result["pandas_p95_ms"] / result["engine_p95_ms"]
     result["speedup_cpu_p50"] = result["pandas_cpu_p50_ms"] / result["engine_cpu_p50_ms"]
     result["analyst_speedup_p50"] = result["analyst_p50_ms"] / result["engine_p50_ms"]
+    result["analyst_speedup_cpu_p50"] = result["analyst_cpu_p50_ms"] / result["engine_cpu_p50_ms"]
     return result
 
 
@@ -318,7 +340,10 @@ def _family(indicator_id: str) -> str:
 
 def _ratio(values: pd.Series) -> str:
     values = values.dropna()
-    return f"{values.median():.1f}x / {values.min():.1f}x" if len(values) else "-"
+    if not len(values):
+        return "-"
+    digits = 0 if values.min() >= 100 else 1
+    return f"{values.median():.{digits}f}x / {values.min():.{digits}f}x"
 
 
 def summarise(result: pd.DataFrame) -> str:
@@ -327,24 +352,27 @@ def summarise(result: pd.DataFrame) -> str:
     lines = []
     for db, group in result.groupby("db", sort=False):
         group = group.assign(family=group["indicator_id"].map(_family))
-        analyst = "analyst_speedup_p50" in group and group["analyst_speedup_p50"].notna().any()
         lines += [
             f"### {db} ({int(group['patients'].iloc[0]):,} patients, {group['indicator_id'].nunique()} indicators)",
             "",
+            "Speed-ups are baseline p50 / engine p50 per call, then the median and minimum over calls; "
+            "strict = pandas on the engine's own per-patient rows, analyst = pandas deriving the indicator "
+            "from the extract's tables (counts checked per group against the engine).",
+            "",
             "| case | engine p50 ms (median) | engine p95 ms (median / worst) | engine SQL p50 ms | "
-            "engine CPU p50 ms | "
-            "pandas p50 ms (median) | pandas p95 ms (median) | strict speed-up p50 (median / min) | "
-            "strict speed-up, CPU time | analyst speed-up p50, COVER (median / min) |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "engine CPU p50 ms | strict pandas p50 ms (median) | strict speed-up p50 (median / min) | "
+            "strict speed-up, CPU | analyst pandas p50 ms (median) | analyst speed-up p50 (median / min) | "
+            "analyst speed-up, CPU |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for case, rows in group.groupby("case", sort=False):
             lines.append(
                 f"| {case} | {rows['engine_p50_ms'].median():.1f} | {rows['engine_p95_ms'].median():.1f} / "
                 f"{rows['engine_p95_ms'].max():.1f} | {rows['engine_sql_p50_ms'].median():.1f} | "
-                f"{rows['engine_cpu_p50_ms'].median():.1f} | "
-                f"{rows['pandas_p50_ms'].median():.1f} | {rows['pandas_p95_ms'].median():.1f} | "
+                f"{rows['engine_cpu_p50_ms'].median():.1f} | {rows['pandas_p50_ms'].median():.1f} | "
                 f"{_ratio(rows['speedup_p50'])} | {_ratio(rows['speedup_cpu_p50'])} | "
-                f"{_ratio(rows['analyst_speedup_p50']) if analyst else '-'} |"
+                f"{rows['analyst_p50_ms'].median():,.0f} | {_ratio(rows['analyst_speedup_p50'])} | "
+                f"{_ratio(rows['analyst_speedup_cpu_p50'])} |"
             )
         if "engine_text_filter_p50_ms" in group and group["engine_text_filter_p50_ms"].notna().any():
             lines += [
@@ -361,37 +389,64 @@ def summarise(result: pd.DataFrame) -> str:
                 )
         lines += [
             "",
-            "By pathfinder (all four cases):",
+            "By pathfinder (all four cases of each indicator):",
             "",
-            "| pathfinder | indicators | pandas rows (median) | engine p50 ms | engine p95 ms (worst) | "
-            "pandas p50 ms | strict speed-up p50 (median / min) | share of calls >= 10x |",
-            "|---|---|---|---|---|---|---|---|",
+            "| pathfinder | indicators | strict rows (median) | analyst units (median) | engine p50 ms (median) | "
+            "engine p95 ms (median / worst) | engine CPU p50 ms | strict speed-up p50 (median / min) | "
+            "analyst speed-up p50 (median / min) | analyst speed-up, CPU (median / min) | calls >= 10x: strict, "
+            "analyst |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for family, rows in group.groupby("family", sort=False):
-            compared = rows["speedup_p50"].dropna()
+            strict, derived = rows["speedup_p50"].dropna(), rows["analyst_speedup_p50"].dropna()
             lines.append(
                 f"| {family} | {rows['indicator_id'].nunique()} | {rows['pandas_rows'].median():,.0f} | "
-                f"{rows['engine_p50_ms'].median():.1f} | {rows['engine_p95_ms'].max():.1f} | "
-                f"{rows['pandas_p50_ms'].median():.1f} | {_ratio(rows['speedup_p50'])} | "
-                f"{(compared >= 10).mean():.0%} |"
+                f"{rows['analyst_rows'].median():,.0f} | {rows['engine_p50_ms'].median():.1f} | "
+                f"{rows['engine_p95_ms'].median():.1f} / {rows['engine_p95_ms'].max():.1f} | "
+                f"{rows['engine_cpu_p50_ms'].median():.1f} | {_ratio(rows['speedup_p50'])} | "
+                f"{_ratio(rows['analyst_speedup_p50'])} | {_ratio(rows['analyst_speedup_cpu_p50'])} | "
+                f"{(strict >= 10).sum()}/{len(strict)}, {(derived >= 10).sum()}/{len(derived)} |"
             )
+        loaded = group["analyst_load_s"].dropna() if "analyst_load_s" in group else pd.Series(dtype=float)
         lines += [
             "",
             f"All calls: engine p95 worst {group['engine_p95_ms'].max():.1f} ms, median p95 "
-            f"{group['engine_p95_ms'].median():.1f} ms, median p50 {group['engine_p50_ms'].median():.1f} ms "
-            f"(load average during the run {group['load_average'].min():.1f}-{group['load_average'].max():.1f}); "
-            f"strict speed-up median {group['speedup_p50'].median():.1f}x, minimum {group['speedup_p50'].min():.1f}x"
+            f"{group['engine_p95_ms'].median():.1f} ms, median p50 {group['engine_p50_ms'].median():.1f} ms, "
+            f"engine CPU p95 worst {group['engine_cpu_p95_ms'].max():.1f} ms (load average during the run "
+            f"{group['load_average'].min():.1f}-{group['load_average'].max():.1f}); timed engine calls with a full "
+            f"garbage collection inside: {int(group['engine_calls_with_full_gc'].sum())}"
             + (
-                f"; analyst speed-up (COVER) median {group['analyst_speedup_p50'].median():.0f}x, "
-                f"minimum {group['analyst_speedup_p50'].min():.0f}x."
-                if analyst
-                else "."
-            ),
+                f"; analyst speed-up median {group['analyst_speedup_p50'].median():.0f}x, "
+                f"minimum {group['analyst_speedup_p50'].min():.0f}x"
+                if group["analyst_speedup_p50"].notna().any()
+                else ""
+            )
+            + f"; strict speed-up vs pandas median {group['speedup_p50'].median():.1f}x, "
+            f"minimum {group['speedup_p50'].min():.1f}x.",
             "",
+        ]
+        if len(loaded):
+            lines += [
+                f"Analyst tables loaded once before the calls: {loaded.iloc[0]:.1f} s wall, "
+                f"{group['analyst_load_cpu_s'].dropna().iloc[0]:.1f} s CPU (not in any call's time).",
+                "",
+            ]
+        lines += [
             "Slowest calls:",
             "",
             group.sort_values("engine_p95_ms", ascending=False)
-            .head(5)[["indicator_id", "case", "engine_p50_ms", "engine_p95_ms", "engine_sql_p50_ms", "pandas_p50_ms"]]
+            .head(5)[
+                [
+                    "indicator_id",
+                    "case",
+                    "engine_p50_ms",
+                    "engine_p95_ms",
+                    "engine_max_ms",
+                    "engine_cpu_p95_ms",
+                    "engine_calls_with_full_gc",
+                    "engine_sql_p50_ms",
+                ]
+            ]
             .round(1)
             .to_string(index=False),
             "",
@@ -409,7 +464,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pandas-repeat", type=int, help="timed repeats of each pandas baseline (default --repeat; fewer at scale 1.0)"
     )
-    parser.add_argument("--indicators", nargs="+", help="only these indicator ids (default: every indicator)")
+    parser.add_argument(
+        "--analyst-repeat", type=int, help="timed repeats of each analyst baseline (default max(3, pandas-repeat / 4))"
+    )
+    parser.add_argument(
+        "--indicators",
+        nargs="*",
+        help="only these indicator ids; with no ids, BENCH_INDICATORS (default without the option: every indicator)",
+    )
     parser.add_argument("--out", type=Path, help="also write the per-call table as CSV here")
     args = parser.parse_args(argv)
     if not args.db and not args.from_csv:
@@ -422,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
                 path,
                 args.repeat,
                 pandas_repeat=args.pandas_repeat,
-                only=args.indicators,
+                analyst_repeat=args.analyst_repeat,
+                only=list(BENCH_INDICATORS) if args.indicators == [] else args.indicators,
                 partial=args.out.with_suffix(f".partial{len(results)}.csv") if args.out else None,
             )
         )

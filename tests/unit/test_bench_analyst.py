@@ -1,0 +1,64 @@
+"""The analyst pandas baseline of bench/queries.py counts what the engine counts, group by group."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import analyst
+from bench.queries import BENCH_INDICATORS, CASES, PANDAS_KEYS, _pandas_aggregate
+from queries import materialise
+from queries.indicators import _period_table, default_period, indicator_values
+
+# Every derivation the bench has: the default set and the rules it shares code with.
+DERIVED = sorted({*BENCH_INDICATORS, "hyp009", "cwt_31d", "ast_saba_6plus", "ast_saba_12plus", "cover_12m_pcv"})
+
+
+@pytest.fixture(scope="module")
+def loaded(small_db):
+    os.environ.setdefault("PATHFINDER_QUERY_CACHE", "0")
+    connection = duckdb.connect(str(small_db), read_only=True)
+    yield connection, analyst.load(connection, set(DERIVED))
+    connection.close()
+
+
+@pytest.mark.parametrize("indicator_id", DERIVED)
+def test_every_group_matches_the_engine(loaded, indicator_id):
+    con, extract = loaded
+    period_id = default_period(con, indicator_id)
+    units = analyst.derive(extract, indicator_id, _period_table(con)[period_id])
+    assert len(units) > 0, "a derivation with no units checks nothing"
+    for _label, by, filters in CASES:
+        keys = PANDAS_KEYS[by if isinstance(by, str) else tuple(by)]
+        engine = indicator_values(con, indicator=indicator_id, period=period_id, by=by, filters=filters, disclose=False)
+        assert analyst.count_mismatches(_pandas_aggregate(units, keys, filters), keys, engine) == []
+
+
+def test_a_changed_count_is_reported(loaded):
+    con, extract = loaded
+    period_id = default_period(con, "hyp008")
+    derived = _pandas_aggregate(analyst.derive(extract, "hyp008", _period_table(con)[period_id]), ["practice_code"], {})
+    engine = indicator_values(con, indicator="hyp008", period=period_id, by="practice", disclose=False)
+    derived.loc[derived.index[0], "numerator"] += 1
+    differ = analyst.count_mismatches(derived, ["practice_code"], engine)
+    assert [key for key, _ours, _theirs in differ] == [(str(derived["practice_code"].iloc[0]),)]
+
+
+def test_age_matches_the_engine_sql_on_leap_days():
+    births = [dt.date(2000, 2, 29), dt.date(2000, 3, 1), dt.date(1999, 12, 31), dt.date(2004, 2, 28)]
+    days = [dt.date(2026, 2, 28), dt.date(2026, 3, 1), dt.date(2028, 2, 28), dt.date(2028, 2, 29)]
+    con = duckdb.connect()
+    for day in days:
+        expected = [
+            con.execute(
+                f"SELECT {materialise._age('CAST($birth AS DATE)', 'CAST($day AS DATE)')}", {"birth": b, "day": day}
+            ).fetchone()[0]
+            for b in births
+        ]
+        ours = analyst._age_on(pd.Series(pd.to_datetime(births)), pd.Timestamp(day))
+        assert np.array_equal(ours, expected), day
