@@ -103,6 +103,12 @@ def _message_figure(text: str, height: int = 320) -> go.Figure:
     return apply_base_layout(figure, height=height)
 
 
+@functools.lru_cache(maxsize=2)
+def _loading_figure(height: int = 320) -> dict:
+    """The "Loading…" placeholder of a results panel, built once per process: five per render cost most of it."""
+    return _message_figure("Loading…", height).to_plotly_json()
+
+
 # ----------------------------------------------------------------------------- URL and controls -> criteria
 
 
@@ -424,7 +430,7 @@ def layout(**query) -> html.Div:
                             [
                                 radio_tab(
                                     figure_panel(
-                                        _message_figure("Loading…", 520),
+                                        _loading_figure(520),
                                         graph_id=LSOA_MAP_ID,
                                         caption="Where they live (LSOA); grey: none, or 1–7 children (suppressed)",
                                     ),
@@ -433,7 +439,7 @@ def layout(**query) -> html.Div:
                                 ),
                                 radio_tab(
                                     figure_panel(
-                                        _message_figure("Loading…", 520),
+                                        _loading_figure(520),
                                         graph_id=PRACTICE_MAP_ID,
                                         caption="Where they are registered (practice areas)",
                                     ),
@@ -441,17 +447,17 @@ def layout(**query) -> html.Div:
                                     value="practice-map",
                                 ),
                                 radio_tab(
-                                    figure_panel(_message_figure("Loading…"), graph_id=BOROUGH_CHART_ID),
+                                    figure_panel(_loading_figure(), graph_id=BOROUGH_CHART_ID),
                                     label="By borough",
                                     value="borough",
                                 ),
                                 radio_tab(
-                                    figure_panel(_message_figure("Loading…"), graph_id=PRACTICE_CHART_ID),
+                                    figure_panel(_loading_figure(), graph_id=PRACTICE_CHART_ID),
                                     label="By practice",
                                     value="practice",
                                 ),
                                 radio_tab(
-                                    figure_panel(_message_figure("Loading…"), graph_id=AGE_CHART_ID),
+                                    figure_panel(_loading_figure(), graph_id=AGE_CHART_ID),
                                     label="By age",
                                     value="age",
                                 ),

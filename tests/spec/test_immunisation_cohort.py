@@ -267,3 +267,56 @@ def test_last_contact_is_the_latest_record_on_or_before_the_date(con, as_at):
     )
     assert total_1 == total_2 == total
     assert list(first["patient_id"]) + list(second["patient_id"]) == list(rows["patient_id"])[:10]
+
+
+# Children with no doses at all, born on every day of months around the due ages of the dates below (month
+# ends, 29 Feb): each is missing exactly the doses due at their age, so the flags show where the due ages fall.
+BIRTH_MONTHS = ("2016-10", "2017-02", "2022-02", "2022-11", "2023-02", "2023-06", "2024-02", "2024-06", "2025-06")
+AGE_DATES = ("2026-10-31", "2026-02-28", "2025-02-28", "2026-06-30", "2024-07-15", "2022-09-01", "2025-03-31")
+
+
+@pytest.fixture(scope="module")
+def unvaccinated(tmp_path_factory):
+    children = []
+    for month in BIRTH_MONTHS:
+        first = d(f"{month}-01")
+        day = first
+        while day.month == first.month:
+            children.append(patient(day.isoformat(), patient_id=f"BORN_{day.isoformat()}"))
+            day += dt.timedelta(days=1)
+    connection = build(tmp_path_factory.mktemp("unvaccinated"), patients=children, immunisations=[])
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize("as_at", AGE_DATES)
+@pytest.mark.parametrize(("age_min", "age_max"), [(0, 18), (1, 9), (2, 3)])
+def test_due_ages_and_age_range_agree_with_each_childs_own_age(unvaccinated, as_at, age_min, age_max):
+    """The finder compares birth dates with the latest birth date of each age; the reference works out every
+    child's age in years and months on its own (the same calendar rule) and applies the due ages to it."""
+    criteria = cohort.CohortCriteria(as_at=d(as_at), age_min=age_min, age_max=age_max, missing=())
+    sql, params = cohort._cohort_sql(criteria, None, cohort.ensure_cache(unvaccinated))
+    columns = ", ".join(f"missing_{key}" for key in cohort.MISSING_DOSES)
+    shown = {
+        row[0]: dict(zip(cohort.MISSING_DOSES, row[1:], strict=True))
+        for row in unvaccinated.execute(f"SELECT patient_id, {columns} FROM ({sql})", params).fetchall()  # noqa: S608
+    }
+    years, months = (cohort._age_sql("birth_date", "$day", unit) for unit in ("year", "month"))
+    ages = unvaccinated.execute(
+        f"SELECT patient_id, birth_date, {years}, {months} FROM patient_dim WHERE birth_date <= $day",  # noqa: S608
+        {"day": d(as_at)},
+    ).fetchall()
+    in_campaign = cohort.POLIO_CAMPAIGN_START <= d(as_at) <= cohort.POLIO_CAMPAIGN_END
+    expected = {}
+    for patient_id, birth_date, years, months in ages:
+        if not age_min <= years <= age_max:
+            continue
+        new_schedule = birth_date >= cohort.NEW_SCHEDULE_BORN_FROM
+        expected[patient_id] = {
+            "polio_booster": months >= (12 if in_campaign else 18 if new_schedule else 40),
+            "mmr1": months >= 12,
+            "mmr2": months >= (18 if new_schedule else 40),
+            "6in1": months >= 4,
+        }
+    assert shown == expected
+    assert any(any(due.values()) for due in expected.values()) or not expected
