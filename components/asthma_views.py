@@ -115,18 +115,18 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
 
 def linked_table(values: pd.DataFrame) -> pd.DataFrame:
     """Linked-admission rows as a wide table: one row per area, a share and count per measure."""
-    rows = []
-    for area, part in values.groupby("area_name", sort=False):
-        row = {"Area": area, "Patients admitted": whole_number(part["denominator"].iloc[0])}
-        for record in part.to_dict("records"):
-            label = record["measure_label"]
-            row[label] = (
-                f"{formatted(record['value'], unit='percent')} ({whole_number(record['numerator'])})"
-                if not record["suppressed"]
-                else "suppressed"
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
+    # One pass over the records (areas in order of first appearance): a to_dict per area cost ~1 ms each.
+    rows: dict[str, dict] = {}
+    for record in values.to_dict("records"):
+        row = rows.setdefault(
+            record["area_name"], {"Area": record["area_name"], "Patients admitted": whole_number(record["denominator"])}
+        )
+        row[record["measure_label"]] = (
+            f"{formatted(record['value'], unit='percent')} ({whole_number(record['numerator'])})"
+            if not record["suppressed"]
+            else "suppressed"
+        )
+    return pd.DataFrame(list(rows.values()))
 
 
 def patient_table(rows: pd.DataFrame) -> pd.DataFrame:

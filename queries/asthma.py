@@ -540,13 +540,9 @@ def linked_admissions(
         raise QueryError(f"Unknown SABA threshold {saba_threshold!r}. Known: {SABA_THRESHOLDS}")
     if by not in LINKED_GROUPS:
         raise QueryError(f"Unknown grouping {by!r}. Known: {', '.join(LINKED_GROUPS)}")
-    history = admission_history(con)
-    rows = history[history["period_id"] == period].copy()
-    rows["saba_over"] = rows["saba_before"] >= saba_threshold
-    rows["no_review"] = ~rows["reviewed_before"].astype(bool)
-    rows["no_plan"] = ~rows["plan_before"].astype(bool)
-    rows["any_gap"] = rows["saba_over"] | rows["no_review"] | rows["no_plan"]
-    rows["age_group"] = np.where(rows["age"] < 18, "Children (under 18)", "Adults (18+)")
+    rows = _linked_rows(con, period)
+    saba_over = (rows["saba_before"] >= saba_threshold).to_numpy()
+    rows = rows.assign(saba_over=saba_over, any_gap=saba_over | rows["review_or_plan_missing"].to_numpy())
     names = _group_names(con, by)
     parts = [_linked_counts(rows, None, {}).assign(area_code=LONDON_CODE, area_name="London")]
     if by != "london":
@@ -578,6 +574,31 @@ def linked_admissions(
         "suppressed",
     ]
     return frame[columns]
+
+
+_linked_cache: dict[tuple, tuple[dict[str, pd.DataFrame], pd.DataFrame]] = {}
+
+
+def _linked_rows(con: Any, period: str) -> pd.DataFrame:
+    """:func:`admission_history`'s patients of one period with the threshold-free flags (no review, no plan,
+    either, age group) already set: split once per database build and process, so a click groups a few
+    thousand rows instead of filtering and flagging the whole history. Shared: callers must not change it."""
+    key = _cache_key(con)
+    cached = _linked_cache.get(key) if key is not None else None
+    if cached is None:
+        history = admission_history(con)
+        flagged = history.assign(
+            no_review=~history["reviewed_before"].astype(bool),
+            no_plan=~history["plan_before"].astype(bool),
+            age_group=np.where(history["age"] < 18, "Children (under 18)", "Adults (18+)"),
+        )
+        flagged["review_or_plan_missing"] = flagged["no_review"] | flagged["no_plan"]
+        periods = {period_id: part.reset_index(drop=True) for period_id, part in flagged.groupby("period_id")}
+        cached = (periods, flagged.iloc[0:0])
+        if key is not None:
+            _linked_cache[key] = cached
+    periods, empty = cached
+    return periods.get(period, empty)
 
 
 def _linked_counts(rows: pd.DataFrame, by: str | None, names: dict[str, str]) -> pd.DataFrame:

@@ -229,3 +229,30 @@ def test_patient_list_respects_scope_and_threshold(con):
     ).empty
     with pytest.raises(aq.QueryError):
         aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_A, scope=None)
+
+
+@pytest.mark.parametrize("by", list(aq.LINKED_GROUPS))
+@pytest.mark.parametrize("saba_threshold", aq.SABA_THRESHOLDS)
+def test_counts_are_the_histories_of_the_period(con, by, saba_threshold):
+    """The per-period rows the view keeps give the counts worked out from the whole history, in every period
+    (and none in a period without admissions)."""
+    history = aq.admission_history(con)
+    for period in [*sorted(set(history["period_id"])), "2015-16"]:
+        frame = aq.linked_admissions(con, period=period, saba_threshold=saba_threshold, by=by, disclose=False)
+        rows = history[history["period_id"] == period]
+        flags = {
+            "saba_over": rows["saba_before"] >= saba_threshold,
+            "no_review": ~rows["reviewed_before"].astype(bool),
+            "no_plan": ~rows["plan_before"].astype(bool),
+        }
+        flags["any_gap"] = flags["saba_over"] | flags["no_review"] | flags["no_plan"]
+        london = frame[frame["area_code"] == aq.LONDON_CODE].set_index("measure")
+        for measure, flag in flags.items():
+            assert (london.loc[measure, "numerator"], london.loc[measure, "denominator"]) == (flag.sum(), len(rows))
+        if by == "borough":
+            barnet = frame[(frame["area_code"] == BARNET) & (frame["measure"] == "saba_over")]
+            in_barnet = rows["borough_code"] == BARNET
+            expected = (flags["saba_over"][in_barnet].sum(), in_barnet.sum())
+            assert [tuple(r) for r in barnet[["numerator", "denominator"]].to_numpy()] == (
+                [expected] if in_barnet.any() else []
+            )
