@@ -31,6 +31,7 @@ import pandas as pd
 
 from data.schema import MEASLES_CONTAINING, POLIO_CONTAINING
 from queries import disclosure
+from queries.db import without_query_timeout
 from queries.materialise import NEW_SCHEDULE_BORN_FROM, POLIO_CAMPAIGN_END, POLIO_CAMPAIGN_START
 from security.roles import RowScope
 
@@ -197,10 +198,14 @@ def ensure_cache(con: Any) -> tuple[dt.date, dt.date]:
     Kept in an in-memory DuckDB database attached to the read-only handle (every cursor
     sees it), so a London-wide query scans one small table instead of joining the
     patient and immunisation tables. Returns the cached birth-date window.
+
+    Built at start-up (``app.start_worker``); a process that was not warmed builds it on its first
+    request, without the per-query time limit: interrupted, the build would be retried (and
+    interrupted) by every later request, each waiting the full limit.
     """
-    window = cache_window(con)
-    cursor = con.cursor()
-    with _cache_lock:
+    with _cache_lock, without_query_timeout():
+        window = cache_window(con)
+        cursor = con.cursor()
         attached = cursor.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
             [CACHE_DATABASE, "child_doses"],
