@@ -46,7 +46,22 @@ def add_trust_points(
     unit: str = "percent",
     max_marker_px: int = 24,
 ) -> go.Figure:
-    """Add one point trace of trust sites to an area map (always exactly one trace, so recolour patches line up).
+    """Add :func:`trust_points_trace` to an area map (always exactly one trace, so recolour patches line up)."""
+    figure.add_trace(
+        trust_points_trace(values=values, sites=sites, value_label=value_label, unit=unit, max_marker_px=max_marker_px)
+    )
+    return figure
+
+
+def trust_points_trace(
+    *,
+    values: pd.DataFrame | None,
+    sites: pd.DataFrame,
+    value_label: str,
+    unit: str = "percent",
+    max_marker_px: int = 24,
+) -> go.Scattermap:
+    """One point trace of trust sites for an area map (or its recolour patch: :func:`components.maps.traces_patch`).
 
     ``sites``: ``trust_code``, ``trust_name``, ``site_name``, ``lat``, ``lon``. ``values``: the
     trust rows (``area_code`` = trust code, ``value``, CIs, ``denominator``, ``comparison``,
@@ -93,23 +108,20 @@ def add_trust_points(
                 + (f"<br>{pathways:,.0f} pathways" if pathways is not None else "")
                 + f"<br>{COMPARISON_LABELS.get(comparison, comparison)}"
             )
-    figure.add_trace(
-        go.Scattermap(
-            lat=frame["lat"].round(5).tolist() or [None],
-            lon=frame["lon"].round(5).tolist() or [None],
-            text=hover or [""],
-            mode="markers",
-            marker={
-                "size": [float(s) for s in sizes] or [1],
-                "color": colours or [TRUST_MARKER_COLOUR],
-                "opacity": 0.95,
-            },
-            name="Trusts (main site; size = pathways)" if values is not None and len(values) else "Trusts (main site)",
-            hovertemplate="%{text}<extra></extra>",
-            showlegend=bool(len(frame)),
-        )
+    return go.Scattermap(
+        lat=frame["lat"].round(5).tolist() or [None],
+        lon=frame["lon"].round(5).tolist() or [None],
+        text=hover or [""],
+        mode="markers",
+        marker={
+            "size": [float(s) for s in sizes] or [1],
+            "color": colours or [TRUST_MARKER_COLOUR],
+            "opacity": 0.95,
+        },
+        name="Trusts (main site; size = pathways)" if values is not None and len(values) else "Trusts (main site)",
+        hovertemplate="%{text}<extra></extra>",
+        showlegend=bool(len(frame)),
     )
-    return figure
 
 
 def wait_histogram(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from _plotly_utils.utils import convert_to_base64
 from dash import Patch
 
 from components.geometry import (
@@ -146,6 +147,99 @@ def _colour_settings(
     return settings
 
 
+def area_traces(
+    *,
+    level: str,
+    values: pd.DataFrame,
+    value_label: str,
+    unit: str = "percent",
+    value_column: str = "value",
+    polarity: str = "high",
+    diverge_around: float | None = None,
+    hover_columns: dict[str, str] | None = None,
+    recolour: bool = False,
+) -> list:
+    """The traces of :func:`area_map` (areas, suppressed markers) without a figure or geometry.
+
+    For a recolour (:func:`traces_patch`) nothing else is needed: building a figure around the
+    traces copies and validates every one of them again and lays out the map, which at LSOA
+    level (≈5,000 areas) cost more than the values themselves. ``recolour=True`` also leaves out
+    the area codes and names a recolour never resends (:data:`STATIC_TRACE_KEYS`), whose
+    validation and copying were most of what remained. Other arguments as :func:`area_map`.
+    """
+    hover_columns = hover_columns or {}
+    codes = list(area_codes(level))
+    frame = values.drop_duplicates("area_code").set_index("area_code").reindex(codes)
+    frame.index.name = "area_code"
+    suppressed = _suppressed_mask(frame) & frame["area_name"].notna()
+    z = pd.to_numeric(frame[value_column], errors="coerce").where(~suppressed).to_numpy(dtype="float32")
+    # object first: with no rows at all the reindexed names are a float column, which cannot take the codes.
+    names = None if recolour else frame["area_name"].astype(object).fillna(pd.Series(codes, index=frame.index)).tolist()
+
+    has_ci = {"ci_low", "ci_high"} <= set(frame.columns)
+    has_counts = {"numerator", "denominator"} <= set(frame.columns)
+    numeric_columns = (list(HOVER_NUMBERS) if has_ci or has_counts else []) + list(hover_columns)
+    for column in numeric_columns:
+        if column not in frame:
+            frame[column] = np.nan
+    london_value = (
+        frame["london_value"].dropna().iloc[0]
+        if "london_value" in frame and frame["london_value"].notna().any()
+        else None
+    )
+
+    static = {} if recolour else {"featureidkey": "id", "locations": codes, "text": names}
+    area_trace = go.Choroplethmap(
+        **static,
+        z=z,
+        customdata=_float32(frame, numeric_columns) if numeric_columns else None,
+        hovertext=_comparison_text(frame, np.isfinite(z)) if "comparison" in frame else None,
+        hovertemplate=_hovertemplate(
+            value_label=value_label,
+            unit=unit,
+            has_ci=has_ci,
+            has_counts=has_counts,
+            london_value=london_value,
+            extra=hover_columns,
+            has_comparison="comparison" in frame,
+        ),
+        marker={"line": {"width": 0.6 if level == "borough" else 0.2, "color": "white"}, "opacity": 0.92},
+        name=value_label,
+        showlegend=False,
+        **_colour_settings(
+            pd.Series(z), polarity=polarity, diverge_around=diverge_around, unit=unit, value_label=value_label
+        ),
+    )
+    points = label_points(level).set_index("area_code")
+    suppressed_codes = [code for code, flag in zip(codes, suppressed, strict=True) if flag]
+    markers = _suppressed_markers(
+        points.reindex(suppressed_codes), frame, suppressed_codes, marker_size=8 if level == "borough" else 4
+    )
+    return [area_trace, markers]
+
+
+def area_figure(
+    traces: list,
+    *,
+    level: str,
+    outlines: bool = True,
+    view: dict | None = None,
+    geometry_url: str | None = None,
+    height: int = 560,
+    title: str | None = None,
+) -> go.Figure:
+    """The map figure of :func:`area_traces` (plus any traces added after them): geometry, underlay, outlines.
+
+    ``view``: centre and zoom (:func:`components.geometry.bounds_view`); London when None.
+    """
+    figure = go.Figure(traces)
+    # Set after the figure exists: go.Figure(...) deep-copies its traces, 0.5 s for the LSOA geometry,
+    # while assigning keeps a reference to the cached collection (treat it as read-only).
+    figure.data[AREA_TRACE].geojson = geometry_url or boundaries(level)
+    _map_layout(figure, height=height, title=title, outlines=outlines, view=view, uirevision=f"{level}-map")
+    return figure
+
+
 def area_map(
     *,
     level: str,
@@ -177,66 +271,23 @@ def area_map(
     ``boundaries(level)``; the browser then fetches and caches the geometry once
     instead of receiving it inside the figure (1.4 MB of the LSOA map's 1.9 MB).
     """
-    hover_columns = hover_columns or {}
-    codes = list(area_codes(level))
-    frame = values.drop_duplicates("area_code").set_index("area_code").reindex(codes)
-    frame.index.name = "area_code"
-    suppressed = _suppressed_mask(frame) & frame["area_name"].notna()
-    z = pd.to_numeric(frame[value_column], errors="coerce").where(~suppressed).to_numpy(dtype="float32")
-    # object first: with no rows at all the reindexed names are a float column, which cannot take the codes.
-    names = frame["area_name"].astype(object).fillna(pd.Series(codes, index=frame.index)).tolist()
-
-    has_ci = {"ci_low", "ci_high"} <= set(frame.columns)
-    has_counts = {"numerator", "denominator"} <= set(frame.columns)
-    numeric_columns = (list(HOVER_NUMBERS) if has_ci or has_counts else []) + list(hover_columns)
-    for column in numeric_columns:
-        if column not in frame:
-            frame[column] = np.nan
-    london_value = (
-        frame["london_value"].dropna().iloc[0]
-        if "london_value" in frame and frame["london_value"].notna().any()
-        else None
+    traces = area_traces(
+        level=level,
+        values=values,
+        value_label=value_label,
+        unit=unit,
+        value_column=value_column,
+        polarity=polarity,
+        diverge_around=diverge_around,
+        hover_columns=hover_columns,
     )
-
-    area_trace = go.Choroplethmap(
-        featureidkey="id",
-        locations=codes,
-        z=z,
-        text=names,
-        customdata=_float32(frame, numeric_columns) if numeric_columns else None,
-        hovertext=_comparison_text(frame, np.isfinite(z)) if "comparison" in frame else None,
-        hovertemplate=_hovertemplate(
-            value_label=value_label,
-            unit=unit,
-            has_ci=has_ci,
-            has_counts=has_counts,
-            london_value=london_value,
-            extra=hover_columns,
-            has_comparison="comparison" in frame,
-        ),
-        marker={"line": {"width": 0.6 if level == "borough" else 0.2, "color": "white"}, "opacity": 0.92},
-        name=value_label,
-        showlegend=False,
-        **_colour_settings(
-            pd.Series(z), polarity=polarity, diverge_around=diverge_around, unit=unit, value_label=value_label
-        ),
+    view = None
+    if fit_to_data:
+        first = values.drop_duplicates("area_code")
+        view = bounds_view(level, set(first.loc[first["area_name"].notna(), "area_code"]))
+    return area_figure(
+        traces, level=level, outlines=outlines, view=view, geometry_url=geometry_url, height=height, title=title
     )
-    points = label_points(level).set_index("area_code")
-    suppressed_codes = [code for code, flag in zip(codes, suppressed, strict=True) if flag]
-    figure = go.Figure(
-        [
-            area_trace,
-            _suppressed_markers(
-                points.reindex(suppressed_codes), frame, suppressed_codes, marker_size=8 if level == "borough" else 4
-            ),
-        ]
-    )
-    # Set after the figure exists: go.Figure(...) deep-copies its traces, 0.5 s for the LSOA geometry,
-    # while assigning keeps a reference to the cached collection (treat it as read-only).
-    figure.data[AREA_TRACE].geojson = geometry_url or boundaries(level)
-    view = bounds_view(level, frame.index[frame["area_name"].notna()].tolist()) if fit_to_data else None
-    _map_layout(figure, height=height, title=title, outlines=outlines, view=view, uirevision=f"{level}-map")
-    return figure
 
 
 def _suppressed_markers(points: pd.DataFrame, frame: pd.DataFrame, codes: list[str], marker_size: int) -> go.Scattermap:
@@ -455,6 +506,20 @@ def inequality_map(
     percentage points. A positive gap means the least deprived do better when
     ``polarity`` is 'high'; the scale's orange end is always "bigger inequality".
     """
+    return area_map(
+        level="borough", **_gap_arguments(values, measure_label, unit, polarity), height=height, title=title
+    )
+
+
+def inequality_traces(
+    *, values: pd.DataFrame, measure_label: str, unit: str = "percent", polarity: str = "high", recolour: bool = False
+) -> list:
+    """The traces of :func:`inequality_map` without a figure (``recolour``: see :func:`area_traces`)."""
+    return area_traces(level="borough", **_gap_arguments(values, measure_label, unit, polarity), recolour=recolour)
+
+
+def _gap_arguments(values: pd.DataFrame, measure_label: str, unit: str, polarity: str) -> dict:
+    """:func:`area_traces` arguments for a gap map: percentages as points, diverging around no gap."""
     frame = values.copy()
     shown_unit = unit
     if unit in {"%", "proportion"}:  # 0..1 proportions: a gap of 0.08 is 8 percentage points
@@ -467,16 +532,13 @@ def inequality_map(
     # Inequality is bad whichever way it points for the indicator, so colour runs from
     # no gap (purple) to a wide gap favouring the least deprived (orange).
     gap_polarity = "low" if polarity == "high" else "high"
-    return area_map(
-        level="borough",
-        values=frame,
-        value_label=measure_label,
-        unit=shown_unit,
-        polarity=gap_polarity,
-        diverge_around=0.0,
-        height=height,
-        title=title,
-    )
+    return {
+        "values": frame,
+        "value_label": measure_label,
+        "unit": shown_unit,
+        "polarity": gap_polarity,
+        "diverge_around": 0.0,
+    }
 
 
 def _strip_static(trace: dict) -> dict:
@@ -613,6 +675,21 @@ def map_patch(figure: go.Figure, *, view: dict | None = None, uirevision: str | 
         patch["layout"]["map"]["zoom"] = view["zoom"]
     if uirevision is not None:
         patch["layout"]["uirevision"] = uirevision
+    return patch
+
+
+def traces_patch(traces: list) -> Patch:
+    """:func:`map_patch` of a map made of ``traces`` (e.g. :func:`area_traces`), built from the traces alone.
+
+    The same patch as ``map_patch(area_figure(traces, ...))`` without building the figure: only
+    the traces are serialised (with plotly's compact typed arrays, as a figure would send them).
+    """
+    serialised = {"data": [trace.to_plotly_json() for trace in traces]}
+    convert_to_base64(serialised)  # what Figure.to_dict does: numbers as typed arrays, not decimal lists
+    patch = _recolour_traces(serialised["data"])
+    for key in _OPTIONAL_COLOUR_KEYS:
+        if key not in serialised["data"][AREA_TRACE]:
+            patch["data"][AREA_TRACE][key] = None
     return patch
 
 

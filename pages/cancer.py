@@ -23,11 +23,12 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components.cancer_views import add_target_path, add_trust_points, empty_message_figure, wait_histogram
+from components.cancer_views import add_target_path, empty_message_figure, trust_points_trace, wait_histogram
 from components.charts import (
     funnel_plot,
     inequality_chart,
@@ -48,7 +49,7 @@ from components.layout import (
     view_switch,
     view_switch_value,
 )
-from components.maps import area_map, inequality_map, map_patch
+from components.maps import AREA_TRACE, area_figure, area_traces, inequality_map, traces_patch
 from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import cancer as cq
@@ -237,12 +238,15 @@ def areas_view(
     disclose: bool,
     parts: tuple[str, ...] = AREA_PARTS,
     figures: bool = True,
+    recolour: bool = False,
 ) -> dict[str, Any]:
     """The map (areas at ``level`` plus trusts as points), trusts ranked with CIs, and the trust funnel.
 
     ``parts``: which of ``map``, ``ranked``, ``funnel`` to build (each is its own callback, so the
     browser asks for them in parallel); frames behind every built part are returned too.
     ``figures=False`` returns the frames only (a CSV needs no figure; building them was most of its time).
+    ``recolour=True``: ``map`` is the recolour patch of the map on screen at the same level (built from
+    its traces, no figure), not the figure.
     """
     indicator = _indicator(indicator)
     spec = get(indicator)
@@ -270,22 +274,27 @@ def areas_view(
     if "map" in parts and figures:
         london = areas["london_value"].dropna()
         centre = float(london.iloc[0]) if spec.polarity != "none" and len(london) else None
-        figure_map = area_map(
+        traces = area_traces(
             level=level,
             values=areas,
             value_label=label,
             unit=spec.unit,
             polarity="high" if spec.polarity == "none" else spec.polarity,
             diverge_around=centre,
-            height=520,
-            # The browser fetches each level's boundaries once; the figure (and its recolour patch) carry values.
-            geometry_url=geometry_url(level),
+            recolour=recolour,
         )
-        has_values = bool(pd.to_numeric(pd.Series(figure_map.data[0].z), errors="coerce").notna().any())
-        figure_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
+        area_trace = traces[AREA_TRACE]
+        has_values = bool(pd.notna(np.asarray(area_trace.z, dtype=float)).any())
+        area_trace.showscale = has_values
         if not has_values:
-            figure_map.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
-        add_trust_points(figure_map, values=trusts, sites=cq.trust_sites(), value_label=label, unit=spec.unit)
+            area_trace.update(zmin=0, zmax=1)
+        traces.append(trust_points_trace(values=trusts, sites=cq.trust_sites(), value_label=label, unit=spec.unit))
+        # The browser fetches each level's boundaries once; the figure (and its recolour patch) carry values.
+        figure_map = (
+            traces_patch(traces)
+            if recolour
+            else area_figure(traces, level=level, height=520, geometry_url=geometry_url(level))
+        )
     ranked, funnel, funnel_figure = None, None, None
     if has_trusts and "ranked" in parts and figures:
         shown = trusts[trusts["area_code"] != "unknown"]
@@ -932,10 +941,12 @@ def update_map(indicator, period, tumour, priority, level, tab="areas", shown_le
             level=level,
             disclose=current_disclosure().disclose,
             parts=("map",),
+            # The level on screen already has its geometry: send the new values only, built without a figure.
+            recolour=shown_level == (level if level in MAP_LEVELS else "borough"),
         )
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error))
-    figure = map_patch(view["map"]) if shown_level == view["level"] else view["map"]
+    figure = view["map"]
     notice = dbc.Alert(view["notice"], color="info", className="py-2") if view["notice"] else None
     return figure, view["level"], notice
 

@@ -15,9 +15,11 @@ from urllib.parse import urlencode
 import dash
 import dash_bootstrap_components as dbc
 import duckdb
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from components.charts import inequality_chart, spc_chart, uptake_curve
 from components.geometry import geometry_url
@@ -30,8 +32,9 @@ from components.layout import (
     radio_tab,
     radio_tabs,
     sortable_table,
+    view_switch_value,
 )
-from components.maps import area_map, inequality_map, recolour_patch
+from components.maps import AREA_TRACE, area_figure, area_traces, inequality_traces, traces_patch
 from components.style import apply_base_layout
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
@@ -50,6 +53,7 @@ MAP_SHOWN_ID = f"{PREFIX}-map-shown"
 MAP_ID = f"{PREFIX}-map"
 MAP_TABLE_ID = f"{PREFIX}-map-table"
 MAP_TABLE_WRAP_ID = f"{PREFIX}-map-table-wrap"
+MAP_SWITCH = "immunisation-map"  # the Map / Table panes
 HEADLINE_ID = f"{PREFIX}-headline"
 IMD_ID = f"{PREFIX}-ineq-imd"
 ETHNICITY_ID = f"{PREFIX}-ineq-ethnicity"
@@ -194,7 +198,7 @@ def layout(
                         ),
                         radio_tab(html.Div(id=MAP_TABLE_WRAP_ID, className="pt-2"), label="Table", value="table"),
                     ],
-                    key="immunisation-map",
+                    key=MAP_SWITCH,
                     value="map",
                 ),
                 dcc.Store(id=MAP_SHOWN_ID),
@@ -406,35 +410,41 @@ def map_values(db, *, indicator: str, period: str, view: str, disclose: bool) ->
                 "q1_value": rows["q1_value"],
                 "q5_value": rows["q5_value"],
                 "sii": rows["sii"],
-                "suppressed": rows["suppressed"],
+                # Unrounded (analyst) rows carry no flag: nothing of theirs is hidden.
+                "suppressed": rows.get("suppressed", False),
             }
         )
     return indicator_values(db, indicator=indicator, period=period, by=view, disclose=disclose)
 
 
-def _map_figure(frame: pd.DataFrame, *, indicator: str, view: str) -> go.Figure:
+def _map_traces(frame: pd.DataFrame, *, indicator: str, view: str, recolour: bool = False) -> list:
+    """The map's traces for the view, without the figure (``recolour``: only what a recolour patch sends)."""
     spec = get(indicator)
     if view == "gap":
-        figure = inequality_map(
-            values=frame, measure_label="Least minus most deprived", unit=spec.unit, polarity=spec.polarity, height=520
-        )
-    else:
-        # Geometry by URL: the browser fetches each level's boundaries once; the figure (and building its
-        # recolour patch, which copies the whole figure) no longer carries 1.4 MB of LSOA polygons.
-        figure = area_map(
-            level=view,
+        traces = inequality_traces(
             values=frame,
-            value_label="Coverage",
+            measure_label="Least minus most deprived",
             unit=spec.unit,
             polarity=spec.polarity,
-            height=520,
-            geometry_url=geometry_url(view),
+            recolour=recolour,
+        )
+    else:
+        traces = area_traces(
+            level=view, values=frame, value_label="Coverage", unit=spec.unit, polarity=spec.polarity, recolour=recolour
         )
     # With every area suppressed there is no colour scale to draw (an empty one draws NaN-sized boxes in the
-    # browser). Set explicitly either way: a recolour patch only sends the keys the new figure has.
-    has_values = bool(pd.to_numeric(pd.Series(figure.data[0].z), errors="coerce").notna().any())
-    figure.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
-    return figure
+    # browser). Set explicitly either way: a recolour patch only sends the keys the new traces have.
+    traces[AREA_TRACE].showscale = bool(pd.notna(np.asarray(traces[AREA_TRACE].z, dtype=float)).any())
+    return traces
+
+
+def _map_figure(frame: pd.DataFrame, *, indicator: str, view: str) -> go.Figure:
+    traces = _map_traces(frame, indicator=indicator, view=view)
+    if view == "gap":
+        return area_figure(traces, level="borough", height=520)
+    # Geometry by URL: the browser fetches each level's boundaries once; the figure no longer carries
+    # 1.4 MB of LSOA polygons.
+    return area_figure(traces, level=view, height=520, geometry_url=geometry_url(view))
 
 
 _MAP_COLUMNS = {
@@ -467,28 +477,41 @@ _VALUE_COLUMNS = {
     Input(INDICATOR_ID, "value"),
     Input(PERIOD_ID, "value"),
     Input(MAP_VIEW_ID, "value"),
+    Input(view_switch_value(MAP_SWITCH), "value"),
     State(MAP_SHOWN_ID, "data"),
 )
-def update_map(indicator: str, period: str, view: str, shown: str | None):
-    """The map for the view; a recolour patch when the same view is already on screen (geometry stays)."""
+def update_map(indicator: str, period: str, view: str, pane: str | None, shown: str | None):
+    """The map for the view; a recolour patch when the same view is already on screen (geometry stays).
+
+    Its table (≈5,000 rows at LSOA level, the larger part of the work and of the answer) is built only
+    while the Table pane is shown, and when the user opens it; opening the Map pane changes nothing.
+    """
     view = view if view in MAP_VIEWS else "borough"
+    pane_only = ctx.triggered_id == view_switch_value(MAP_SWITCH)
+    if pane_only and pane != "table":
+        raise PreventUpdate
     try:
         imm.check_indicator(indicator)
         period = _valid_period(indicator, period)
         frame = map_values(_db(), indicator=indicator, period=period, view=view, disclose=current_disclosure().disclose)
     except _FAILURES as error:
         return _message_figure(str(error), 520), None, error_message(str(error))
-    figure = _map_figure(frame, indicator=indicator, view=view)
-    table = sortable_table(
-        frame,
-        columns=_MAP_COLUMNS.get(view, _VALUE_COLUMNS),
-        caption=f"{MAP_VIEWS[view]}: {get(indicator).title}, {period}",
-        table_id=MAP_TABLE_ID,
-        unit=get(indicator).unit,
-    )
+    table = no_update
+    if pane == "table":
+        table = sortable_table(
+            frame,
+            columns=_MAP_COLUMNS.get(view, _VALUE_COLUMNS),
+            caption=f"{MAP_VIEWS[view]}: {get(indicator).title}, {period}",
+            table_id=MAP_TABLE_ID,
+            unit=get(indicator).unit,
+        )
+    if pane_only:
+        return no_update, no_update, table
     if shown == view:
-        return recolour_patch(figure), no_update, table
-    return figure, view, table
+        # Same level on screen: only the values change, so no figure is built (at LSOA level building and
+        # serialising one cost more than the values).
+        return traces_patch(_map_traces(frame, indicator=indicator, view=view, recolour=True)), no_update, table
+    return _map_figure(frame, indicator=indicator, view=view), view, table
 
 
 def inequality_values(db, *, indicator: str, period: str, area: str | None, disclose: bool) -> dict[str, Any]:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 from dash import Patch
+from plotly.utils import PlotlyJSONEncoder
 
+from components.maps import map_patch
 from pages import _exports as exports
 from queries import cancer as cq
 from queries.db import get_database
@@ -132,6 +135,26 @@ def test_recolour_is_a_patch_when_the_level_is_unchanged(page, year):
     assert not isinstance(first[0], Patch) and isinstance(again[0], Patch)
     assert not isinstance(finer[0], Patch) and finer[1] == "practice"
     assert finer[2] is not None  # says the practice map is not cut by tumour group
+
+
+@pytest.mark.parametrize(
+    ("indicator", "level", "tumour"),
+    [("cwt_62d", "borough", "breast"), ("cwt_fds_28d", "lsoa", "all"), ("cancer_early_stage", "practice", "all")],
+)
+def test_a_recolour_is_the_patch_of_the_full_figure(page, year, indicator, level, tumour):
+    """The patch built from the traces alone equals map_patch of the full figure (what it used to send)."""
+    with acting_as(COMMISSIONER):
+        figure = page.update_map(indicator, year, tumour, "all", level, "areas", None)[0]
+        patch = page.update_map(indicator, year, tumour, "all", level, "areas", level)[0]
+    assert isinstance(patch, Patch) and not isinstance(figure, Patch)
+    assert _operations(patch) == _operations(map_patch(figure))
+
+
+def _operations(patch) -> list[str]:
+    """A patch's assignments as JSON, in location order (each location is assigned once, so order is free)."""
+    operations = patch.to_plotly_json()["operations"]
+    assert len({json.dumps(op["location"]) for op in operations}) == len(operations)
+    return sorted(json.dumps(op, cls=PlotlyJSONEncoder, sort_keys=True) for op in operations)
 
 
 def test_tumour_group_filter_changes_the_borough_map(page, db, year):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 
 import pandas as pd
 import pytest
+from plotly.utils import PlotlyJSONEncoder
 
 from queries import immunisation as imm
 from queries import immunisation_cohort as cohort
@@ -93,11 +95,17 @@ def test_headline_shows_the_engines_london_figures(pages, db):
     assert f"{abs(london['value'] - earlier['value']):.1f} points" in shown
 
 
-def test_map_values_equal_the_engine_and_a_second_call_recolours(pages, db):
+def _triggered_by(monkeypatch, page, ident) -> None:
+    """Dash's callback context, as the server sets it: which input fired."""
+    monkeypatch.setattr(page.ctx.__class__, "triggered_id", property(lambda self: ident))
+
+
+def test_map_values_equal_the_engine_and_a_second_call_recolours(pages, db, monkeypatch):
     page = pages[0]
+    _triggered_by(monkeypatch, page, page.INDICATOR_ID)
     period = default_period(db, INDICATOR)
-    figure, shown, table = page.update_map(INDICATOR, period, "borough", None)
-    assert shown == "borough"
+    figure, shown, table = page.update_map(INDICATOR, period, "borough", "map", None)
+    assert shown == "borough" and table is page.no_update, "the hidden table is not built"
     engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough")
     expected = {row.area_code: (None if row.suppressed else row.value) for row in engine.itertuples()}
     on_map = dict(zip(figure.data[0].locations, figure.data[0].z, strict=True))
@@ -106,9 +114,48 @@ def test_map_values_equal_the_engine_and_a_second_call_recolours(pages, db):
             assert pd.isna(on_map[code])
         else:
             assert on_map[code] == pytest.approx(value, rel=1e-6)
-    patch, shown_again, _ = page.update_map("cover_5y_mmr2", default_period(db, "cover_5y_mmr2"), "borough", "borough")
+    patch, shown_again, _ = page.update_map(
+        "cover_5y_mmr2", default_period(db, "cover_5y_mmr2"), "borough", "map", "borough"
+    )
     assert type(patch).__name__ == "Patch" and shown_again is page.no_update
     assert "geojson" not in str(patch.to_plotly_json())
+
+
+@pytest.mark.parametrize("view", ["borough", "lsoa", "practice", "gap"])
+def test_a_recolour_is_the_patch_of_the_full_figure(pages, db, monkeypatch, view):
+    """The patch built from the traces alone equals the one the full figure gave (map_patch of it)."""
+    from components.maps import map_patch
+
+    page = pages[0]
+    _triggered_by(monkeypatch, page, page.MAP_VIEW_ID)
+    period = default_period(db, "cover_5y_mmr2")
+    with acting_as(ANALYST):
+        figure, _, _ = page.update_map("cover_5y_mmr2", period, view, "map", None)
+        patch, _, _ = page.update_map("cover_5y_mmr2", period, view, "map", view)
+    assert _operations(patch) == _operations(map_patch(figure))
+
+
+def _operations(patch) -> list[str]:
+    """A patch's assignments as JSON, in location order (each location is assigned once, so order is free)."""
+    operations = patch.to_plotly_json()["operations"]
+    assert len({json.dumps(op["location"]) for op in operations}) == len(operations)
+    return sorted(json.dumps(op, cls=PlotlyJSONEncoder, sort_keys=True) for op in operations)
+
+
+def test_the_map_table_is_built_when_its_pane_is_open(pages, db, monkeypatch):
+    page = pages[0]
+    period = default_period(db, INDICATOR)
+    pane = page.view_switch_value(page.MAP_SWITCH)
+    _triggered_by(monkeypatch, page, pane)
+    figure, shown, table = page.update_map(INDICATOR, period, "borough", "table", "borough")
+    assert figure is page.no_update and shown is page.no_update, "opening the table leaves the map alone"
+    engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough")
+    assert table is not page.no_update and str(engine["area_name"].iloc[-1]) in str(table)
+    with pytest.raises(page.PreventUpdate):
+        page.update_map(INDICATOR, period, "borough", "map", "borough")  # back to the map: nothing to do
+    _triggered_by(monkeypatch, page, page.INDICATOR_ID)
+    _, _, table = page.update_map(INDICATOR, period, "borough", "table", "borough")
+    assert table is not page.no_update, "with the table open, a new indicator rebuilds it"
 
 
 def test_inequality_panel_numbers_come_from_the_engine(pages, db):
