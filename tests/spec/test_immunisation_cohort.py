@@ -320,3 +320,13 @@ def test_due_ages_and_age_range_agree_with_each_childs_own_age(unvaccinated, as_
         }
     assert shown == expected
     assert any(any(due.values()) for due in expected.values()) or not expected
+
+
+def test_codes_with_no_children_find_nobody(con):
+    """Area and group codes are held as the values the cache has; a code it lacks matches nobody (no error)."""
+    assert found(con, missing=(), practices=("Y99999",)) == set()
+    assert found(con, missing=(), boroughs=("E09000033",), ethnicity_groups=("Other",)) == set()
+    summary = cohort.cohort_summary(
+        con, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=(), pcns=("U00000",)), disclose=False
+    )
+    assert summary.size == 0 and summary.by_lsoa.empty
