@@ -19,12 +19,12 @@ import dash_bootstrap_components as dbc
 import duckdb
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, clientside_callback, dash_table, dcc, html, no_update
+from dash import Input, Output, Patch, State, callback, clientside_callback, dash_table, dcc, html, no_update
 
 from components.geometry import geometry_url
 from components.immunisation_views import count_bar_chart
 from components.layout import csv_download, error_message, figure_panel, page_header, radio_tab, radio_tabs, stat_card
-from components.maps import area_map, recolour_patch
+from components.maps import AREA_TRACE, area_map, area_traces, traces_patch
 from components.style import apply_base_layout
 from queries import immunisation_cohort as cohort
 from queries.db import DataUnavailable, default_database
@@ -610,22 +610,33 @@ def _summary_cards(summary: cohort.CohortSummary, criteria: cohort.CohortCriteri
     return dbc.Row([dbc.Col(card, xs=12, sm=6, lg=True, className="mb-2") for card in cards], className="g-2 mb-3")
 
 
-def _map(level: str, frame: pd.DataFrame) -> go.Figure:
+def _count_scale(values: pd.DataFrame) -> dict:
+    """Counts run from 0; the range is always explicit, because a recolour patch only sends keys the new
+    map has. With every area suppressed there is no scale to show (an empty one draws NaN-sized boxes)."""
+    shown = values["value"].dropna()
+    return {
+        "zmin": 0,
+        "zmax": float(shown.max()) if len(shown) and shown.max() > 0 else 1.0,
+        "showscale": bool(len(shown)),
+    }
+
+
+def _map(level: str, frame: pd.DataFrame, *, drawn: bool) -> go.Figure | Patch:
+    """The map of ``frame``'s counts at ``level``: the whole figure the first time, then a recolour patch.
+
+    A recolour builds only the traces' values (no figure, layout or area names): geometry, names and
+    layers never change for a level and stay on the client.
+    """
     values = frame.assign(value=pd.to_numeric(frame["children"], errors="coerce"))
-    # Geometry by URL (fetched once by the browser): inlined, the LSOA polygons made every response ~2 MB
-    # and building the recolour patch deep-copied them.
+    if drawn:
+        traces = area_traces(level=level, values=values, value_label="Children", unit="count", recolour=True)
+        traces[AREA_TRACE].update(**_count_scale(values))
+        return traces_patch(traces)
+    # Geometry by URL (fetched once by the browser): inlined, the LSOA polygons made every response ~2 MB.
     figure = area_map(
         level=level, values=values, value_label="Children", unit="count", height=520, geometry_url=geometry_url(level)
     )
-    # Counts run from 0; the range is always explicit, because a recolour patch only sends keys the new
-    # figure has. With every area suppressed there is no scale to show (an empty one draws NaN-sized boxes).
-    shown = values["value"].dropna()
-    figure.update_traces(
-        zmin=0,
-        zmax=float(shown.max()) if len(shown) and shown.max() > 0 else 1.0,
-        showscale=bool(len(shown)),
-        selector={"type": "choroplethmap"},
-    )
+    figure.update_traces(**_count_scale(values), selector={"type": "choroplethmap"})
     return figure
 
 
@@ -653,10 +664,8 @@ def find_cohort(_clicks, *values):
     except _FAILURES as error:
         message = _message_figure(str(error))
         return (no_update, message, message, None, message, message, message, error_message(str(error)))
-    lsoa_map = _map("lsoa", summary.by_lsoa[summary.by_lsoa["area_code"] != "unknown"])
-    practice_map = _map("practice", summary.by_practice)
-    if maps_shown:
-        lsoa_map, practice_map = recolour_patch(lsoa_map), recolour_patch(practice_map)
+    lsoa_map = _map("lsoa", summary.by_lsoa[summary.by_lsoa["area_code"] != "unknown"], drawn=bool(maps_shown))
+    practice_map = _map("practice", summary.by_practice, drawn=bool(maps_shown))
     return (
         _summary_cards(summary, criteria, disclose),
         lsoa_map,
