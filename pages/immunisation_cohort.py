@@ -109,6 +109,22 @@ def _loading_figure(height: int = 320) -> dict:
     return _message_figure("Loading…", height).to_plotly_json()
 
 
+def _blank_map(db, level: str) -> dict:
+    """The map of ``level`` with every area named and none coloured, drawn by the page itself.
+
+    Geometry (by URL), area names and layers go once, with the page; every search then recolours
+    it with a patch (:func:`find_cohort`), so no click builds or sends a whole map.
+    """
+    areas = cohort.map_areas(db, level)
+    return _blank_map_of(level, tuple(areas["area_code"]), tuple(areas["area_name"]))
+
+
+@functools.lru_cache(maxsize=4)
+def _blank_map_of(level: str, codes: tuple[str, ...], names: tuple[str, ...]) -> dict:
+    values = pd.DataFrame({"area_code": list(codes), "area_name": list(names), "children": float("nan")})
+    return _map(level, values, drawn=False).to_plotly_json()
+
+
 # ----------------------------------------------------------------------------- URL and controls -> criteria
 
 
@@ -210,6 +226,7 @@ def layout(**query) -> html.Div:
         db = default_database()
         options = cohort.geography_options(db)
         latest = extract_date(db)
+        maps = {level: _blank_map(db, level) for level in ("lsoa", "practice")}
     except _FAILURES as error:
         return html.Div([page_header(TITLE, LEAD), error_message(str(error))])
     known = {kind: set(frame["code"]) for kind, frame in options.items()}
@@ -430,7 +447,7 @@ def layout(**query) -> html.Div:
                             [
                                 radio_tab(
                                     figure_panel(
-                                        _loading_figure(520),
+                                        maps["lsoa"],
                                         graph_id=LSOA_MAP_ID,
                                         caption="Where they live (LSOA); grey: none, or 1–7 children (suppressed)",
                                     ),
@@ -439,7 +456,7 @@ def layout(**query) -> html.Div:
                                 ),
                                 radio_tab(
                                     figure_panel(
-                                        _loading_figure(520),
+                                        maps["practice"],
                                         graph_id=PRACTICE_MAP_ID,
                                         caption="Where they are registered (practice areas)",
                                     ),
@@ -465,7 +482,7 @@ def layout(**query) -> html.Div:
                             key="cohort-views",
                             value="lsoa",
                         ),
-                        dcc.Store(id=MAPS_SHOWN_ID),
+                        dcc.Store(id=MAPS_SHOWN_ID, data=True),  # the blank maps above: searches recolour them
                     ]
                 ),
                 className="mb-3",

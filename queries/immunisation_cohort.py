@@ -464,6 +464,14 @@ def _names(con: Any) -> dict[str, dict[str, str]]:
     return _names_cache[key]
 
 
+def map_areas(con: Any, level: str) -> pd.DataFrame:
+    """Code and name (area_code, area_name) of every LSOA ('lsoa') or practice ('practice'), for the maps."""
+    if level not in ("lsoa", "practice"):
+        raise CohortError(f"no map of {level!r}; choose 'lsoa' or 'practice'")
+    names = _names(con)[level]
+    return pd.DataFrame({"area_code": list(names), "area_name": list(names.values())})
+
+
 LIST_COLUMNS = ("patient_id", "age", "practice_code", "practice_name", "missing", "last_contact")
 
 

@@ -11,7 +11,7 @@ from plotly.utils import PlotlyJSONEncoder
 from components.maps import map_patch
 from queries import immunisation_cohort as cohort
 from queries.db import get_database
-from tests.integration.app_pages import app_pages
+from tests.integration.app_pages import app_pages, find
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,23 @@ def test_recolour_equals_the_patch_of_the_whole_map(finder, small_db, disclose, 
         whole = finder._map(level, frame, drawn=False)
         assert whole.data[0].zmin == 0 and whole.data[0].geojson
         assert assignments(finder._map(level, frame, drawn=True)) == assignments(map_patch(whole))
+
+
+def test_the_page_draws_the_maps_and_searches_recolour_them(finder, small_db):
+    """Geometry, names and layers come with the page; the first search already sends only a patch."""
+    tree = finder.layout()
+    graphs = {c.id: c.figure for c in find(tree, lambda c: getattr(c, "id", None) in (finder.LSOA_MAP_ID,))}
+    blank = graphs[finder.LSOA_MAP_ID]
+    areas = cohort.map_areas(get_database(small_db), "lsoa").set_index("area_code")["area_name"]
+    trace = blank["data"][0]
+    named = dict(zip(trace["locations"], trace["text"], strict=True))
+    assert {code: named[code] for code in areas.index if code in named} == {
+        code: name for code, name in areas.items() if code in named
+    }
+    assert len(named) > 0 and trace["geojson"]
+    (store,) = find(tree, lambda c: getattr(c, "id", None) == finder.MAPS_SHOWN_ID)
+    assert store.data is True
+    controls = ("2026-10-31", 1, 9, list(cohort.MISSING_DOSES), "any", None, None, None, [], [], None)
+    _, lsoa_map, practice_map, shown, *_, problem = finder.find_cohort(1, *controls, store.data)
+    assert problem is None and shown is True
+    assert type(lsoa_map).__name__ == type(practice_map).__name__ == "Patch"
