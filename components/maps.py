@@ -495,6 +495,7 @@ def inequality_map(
     measure_label: str,
     unit: str = "percent",
     polarity: str = "high",
+    geometry_url: str | None = None,
     height: int = 560,
     title: str | None = None,
 ) -> go.Figure:
@@ -504,10 +505,15 @@ def inequality_map(
     deprived, in the indicator's unit: 8.0 = 8 percentage points for 'percent'), and
     optionally ``ci_low``/``ci_high`` and ``suppressed``. Percentages are shown as
     percentage points. A positive gap means the least deprived do better when
-    ``polarity`` is 'high'; the scale's orange end is always "bigger inequality".
+    ``polarity`` is 'high'; the scale's orange end is always "bigger inequality". ``geometry_url``: serve
+    the boundaries by URL (see :func:`area_map`).
     """
     return area_map(
-        level="borough", **_gap_arguments(values, measure_label, unit, polarity), height=height, title=title
+        level="borough",
+        **_gap_arguments(values, measure_label, unit, polarity),
+        geometry_url=geometry_url,
+        height=height,
+        title=title,
     )
 
 
@@ -641,8 +647,8 @@ def sii_map(
     geometry_url: str | None = None,
     height: int = 520,
 ) -> go.Figure:
-    """Slope index of inequality per borough, diverging around no gap (as :func:`components.maps.inequality_map`,
-    which takes no ``geometry_url``): percentages are shown as percentage points, and the orange end is
+    """Slope index of inequality per borough, diverging around no gap (as :func:`components.maps.inequality_map`):
+    percentages are shown as percentage points, and the orange end is
     always the wider gap in favour of the least deprived."""
     return area_map(
         level="borough",

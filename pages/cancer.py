@@ -509,7 +509,12 @@ def inequality_view(
     if not figures:
         return {**view, "sii": sii, "sii_map": None}
     sii_map = inequality_map(
-        values=boroughs, measure_label="SII (percentage points)", unit=spec.unit, polarity=spec.polarity, height=480
+        values=boroughs,
+        measure_label="SII (percentage points)",
+        unit=spec.unit,
+        polarity=spec.polarity,
+        geometry_url=geometry_url("borough"),  # fetched once by the browser, not resent with every SII map
+        height=480,
     )
     has_values = bool(pd.to_numeric(pd.Series(sii_map.data[0].z), errors="coerce").notna().any())
     sii_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})

@@ -440,11 +440,10 @@ def _map_traces(frame: pd.DataFrame, *, indicator: str, view: str, recolour: boo
 
 def _map_figure(frame: pd.DataFrame, *, indicator: str, view: str) -> go.Figure:
     traces = _map_traces(frame, indicator=indicator, view=view)
-    if view == "gap":
-        return area_figure(traces, level="borough", height=520)
     # Geometry by URL: the browser fetches each level's boundaries once; the figure no longer carries
     # 1.4 MB of LSOA polygons.
-    return area_figure(traces, level=view, height=520, geometry_url=geometry_url(view))
+    level = "borough" if view == "gap" else view
+    return area_figure(traces, level=level, height=520, geometry_url=geometry_url(level))
 
 
 _MAP_COLUMNS = {
