@@ -68,6 +68,7 @@ class Extract:
     """The extract's tables as an analyst holds them in memory (see the module docstring)."""
 
     patients: pd.DataFrame | None = None
+    dimensions: pd.DataFrame | None = None  # patients' dimension columns indexed by pid, for units to join to
     children: pd.DataFrame | None = None
     immunisations: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
@@ -103,6 +104,7 @@ def load(con: duckdb.DuckDBPyConnection, indicator_ids: set[str]) -> Extract:
         f"SELECT i.pid, d.birth_date, d.registration_start, d.registration_end, d.death_date, {dims} "  # noqa: S608 (fixed columns)
         "FROM patient_dim AS d JOIN _bench_ids AS i USING (patient_id) ORDER BY i.pid",
     )
+    extract.dimensions = extract.patients.set_index("pid")[DIMENSION_COLUMNS]
     if indicator_ids & COVER_IDS:
         # Children young enough for some COVER cohort (the engine's own bound); their immunisations.
         born_from = (
@@ -216,15 +218,16 @@ def _register(events: pd.DataFrame, diagnosis: str, resolved: str, end: pd.Times
 def _latest_bp(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Latest same-day BP in the period per patient (lowest of each reading that day; clinic before home)."""
     window = events[(events["event_date"] >= start) & (events["event_date"] <= end) & events["value"].notna()]
-    kinds = {code: kind for name, kind in _BP_LISTS.items() for code in _codes(name)}
+    kinds = {code: kind for name, (kind, _setting) in _BP_LISTS.items() for code in _codes(name)}
+    clinic = {code: setting == "clinic" for name, (_kind, setting) in _BP_LISTS.items() for code in _codes(name)}
     window = window[window["snomed_code"].isin(list(kinds))]
-    code = window["snomed_code"].astype(object)
+    # Mapping a categorical maps its few categories, not every row.
     readings = pd.DataFrame(
         {
             "pid": window["pid"].to_numpy(),
             "event_date": window["event_date"].to_numpy(),
-            "clinic": code.map(lambda c: kinds[c][1] == "clinic").to_numpy(dtype=bool),
-            "kind": code.map(lambda c: kinds[c][0]).to_numpy(),
+            "clinic": window["snomed_code"].map(clinic).astype(bool).to_numpy(),
+            "kind": window["snomed_code"].map(kinds).to_numpy(),
             "value": window["value"].to_numpy(),
         }
     )
@@ -296,7 +299,7 @@ def _asthma(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.Ti
 def _with_dimensions(extract: Extract, units: pd.DataFrame, numerator: pd.Series) -> pd.DataFrame:
     """Units (pathways, tumours) joined to their patient's dimensions."""
     joined = units[["pid"]].assign(numerator=numerator.to_numpy(dtype=float))
-    joined = joined.join(extract.patients.set_index("pid")[DIMENSION_COLUMNS], on="pid", how="inner")
+    joined = joined.join(extract.dimensions, on="pid", how="inner")
     rows = joined[DIMENSION_COLUMNS].copy()
     rows["numerator"], rows["denominator"] = joined["numerator"], 1.0
     return rows

@@ -5,8 +5,8 @@ cache off and disclosure on, and for every call records wall and process CPU tim
 engine's cube query, and any generation-2 (full) garbage collection that ran inside it with its
 milliseconds. ``--freeze`` calls ``gc.freeze()`` after the warm-up, as a server process can after start-up:
 objects alive by then are left out of every later collection. ``--app`` imports the Dash app first, so
-the process holds what a page worker holds. ``--profile FILE`` writes a pyinstrument profile of the
-slowest call of a second, profiled pass.
+the process holds what a page worker holds; ``--threads N`` sets DuckDB's threads. ``--profile FILE``
+writes a pyinstrument profile of the slowest call of a second, profiled pass.
 
     python bench/gc_pauses.py --db /tmp/final1/pathfinder.duckdb --repeat 1000 [--freeze] [--app]
 """
@@ -135,13 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1000)
     parser.add_argument("--freeze", action="store_true", help="gc.freeze() after the warm-up call")
     parser.add_argument("--app", action="store_true", help="import the Dash app first (a page worker's objects)")
+    parser.add_argument("--threads", type=int, help="SET threads on the connection (default: DuckDB's, one per core)")
     parser.add_argument("--profile", type=Path, help="write the slowest profiled call's pyinstrument text here")
     args = parser.parse_args(argv)
     if args.app:
+        from bench.callbacks import configure_environment
+
+        configure_environment(argparse.Namespace(db=args.db, query_cache="off"))
         import app  # noqa: F401 (imported for the objects a worker holds)
     cache.configure(0)
     gc.callbacks.append(FULL_GC)
     con = duckdb.connect(args.db, read_only=True)
+    if args.threads:
+        con.execute(f"SET threads = {int(args.threads)}")
     started = time.perf_counter()
     gc.collect()
     print(
@@ -150,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.1f}"
     )
     rows = measure(con, args.indicator, args.case, args.repeat, freeze=args.freeze)
-    print(summarise(rows, f"{args.indicator} {args.case}{' (gc.freeze after warm-up)' if args.freeze else ''}"))
+    setting = (" (gc.freeze after warm-up)" if args.freeze else "") + (
+        f" (threads {args.threads})" if args.threads else ""
+    )
+    print(summarise(rows, f"{args.indicator} {args.case}{setting}"))
     if args.profile:
         slowest = profile_slowest(con, args.indicator, args.case, min(args.repeat, 300), args.profile)
         print(f"  profile of the slowest of the profiled calls ({slowest:.1f} ms): {args.profile}")
