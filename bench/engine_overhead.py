@@ -1,0 +1,214 @@
+"""Where the fixed cost of one ``indicator_values`` call goes, and what three candidate cuts would save.
+
+For one indicator and case (``bench/queries.py`` cases; result cache off, disclosure on) times, as the
+median of ``--repeat`` calls: the whole call; the engine's cube query with its fetch (``_aggregate``);
+DuckDB's own planning and execution times for that query (its JSON profile); and the pieces after the
+query rebuilt from the call's output: disclosure control on the arrays and making the DataFrame.
+Candidate cuts, timed beside what they replace (nothing in the engine is changed):
+
+- ``disclose_array`` on float counts without the detour through an object array and a Python loop;
+- ``pd.DataFrame(..., copy=False)`` for the result (the arrays are fresh, a copy is wasted);
+- the same call with ``SET threads = 1`` (alternating with the default in rounds, as load drifts).
+
+``--profile`` adds a pyinstrument profile (text) of ``--repeat`` calls.
+
+    python bench/engine_overhead.py --db /tmp/final1/pathfinder.duckdb [--indicator hyp008] [--case practice]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["PATHFINDER_QUERY_CACHE"] = "0"
+
+import duckdb  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.queries import CASES  # noqa: E402
+from queries import cache, disclosure, indicators  # noqa: E402
+from queries.indicators import OUTPUT_COLUMNS, default_period, indicator_values  # noqa: E402
+from queries.registry import get  # noqa: E402
+
+
+def _median_ms(call, repeat: int) -> tuple[float, float]:
+    """Median wall and process-CPU milliseconds of ``repeat`` calls after 20 warm-up calls."""
+    for _ in range(20):
+        call()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        call()
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def disclose_float(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate: :func:`queries.disclosure.disclose_array` for float counts, with no object detour."""
+    values = np.asarray(counts, dtype=float)
+    whole = np.floor(values + 0.5)
+    suppressed = (whole >= 1) & (whole <= disclosure.SUPPRESS_UP_TO)
+    rounded = np.where(whole == 0, 0.0, disclosure.ROUND_TO * np.floor(whole / disclosure.ROUND_TO + 0.5))
+    rounded[suppressed | np.isnan(values)] = np.nan
+    return rounded, suppressed
+
+
+def _duckdb_profile(con, sql: str, params: dict) -> dict:
+    """DuckDB's planner, optimiser and execution milliseconds for one run of ``sql``."""
+    with tempfile.TemporaryDirectory() as directory:
+        out = Path(directory) / "profile.json"
+        con.execute("PRAGMA enable_profiling = 'json'")
+        con.execute(f"PRAGMA profiling_output = '{out}'")
+        con.execute(sql, params).fetchall()
+        con.execute("PRAGMA disable_profiling")
+        profile = json.loads(out.read_text())
+    return {
+        "planner_ms": profile["planner"]["total_time"] * 1000,
+        "optimizer_ms": profile["optimizer"]["total_time"] * 1000,
+        "physical_planner_ms": profile["physical_planner"]["total_time"] * 1000,
+        "query_total_ms": profile["query"]["total_time"] * 1000,
+        "operator_cpu_ms": profile["query"]["cpu_time"] * 1000,
+        "rows_scanned": profile["query"]["total_rows_scanned"],
+        "row_groups_scanned": profile["query"]["total_row_groups_scanned"],
+    }
+
+
+def _captured_sql(con, spec, period: str, dims: list[str], filters) -> tuple[str, dict]:
+    """The SQL and parameters :func:`indicators._aggregate` runs for this call."""
+    seen: list[tuple[str, dict]] = []
+
+    class Recorder:
+        def __init__(self, cursor):
+            self.cursor = cursor
+
+        def execute(self, sql, params=None):
+            seen.append((sql, params))
+            return self.cursor.execute(sql, params)
+
+    original = indicators._cursor
+    indicators._cursor = lambda connection: Recorder(original(connection))
+    try:
+        indicators._aggregate(con, spec, period, dims, filters)
+    finally:
+        indicators._cursor = original
+    return seen[-1]
+
+
+def measure(path: str, indicator_id: str, case: str, repeat: int) -> list[tuple[str, float, float]]:
+    """(step, wall ms, CPU ms) rows: the call, its parts and the candidate cuts."""
+    cache.configure(0)
+    con = duckdb.connect(path, read_only=True)
+    _label, by, filters = next(c for c in CASES if c[0] == case)
+    spec, period = get(indicator_id), default_period(con, indicator_id)
+    dims = indicators._parse_by(by)
+
+    def call():
+        return indicator_values(con, indicator=indicator_id, period=period, by=by, filters=filters)
+
+    raw = indicator_values(con, indicator=indicator_id, period=period, by=by, filters=filters, disclose=False)
+    columns = {name: raw[name].to_numpy(dtype=object if raw[name].dtype != float else float) for name in raw}
+    numerator = raw["numerator"].to_numpy(dtype=float)
+    assert all(
+        np.array_equal(a, b, equal_nan=True)
+        for a, b in zip(disclose_float(numerator), disclosure.disclose_array(numerator), strict=True)
+    )
+    disclosed = {name: columns[name] for name in OUTPUT_COLUMNS}
+    rows = [
+        ("whole call (disclosure on)", *_median_ms(call, repeat)),
+        (
+            "  cube query + fetch (_aggregate)",
+            *_median_ms(lambda: indicators._aggregate(con, spec, period, dims, filters), repeat),
+        ),
+        (
+            "  disclosure on the arrays (apply_arrays)",
+            *_median_ms(
+                lambda: disclosure.apply_arrays(
+                    columns, other_counts=["patients_to_target"], derived=indicators._DERIVED + ["comparison"]
+                ),
+                repeat,
+            ),
+        ),
+        ("    disclose_array(numerator), as now", *_median_ms(lambda: disclosure.disclose_array(numerator), repeat)),
+        ("    cut: float path", *_median_ms(lambda: disclose_float(numerator), repeat)),
+        ("  result DataFrame from the arrays", *_median_ms(lambda: pd.DataFrame(disclosed), repeat)),
+        ("    cut: DataFrame(copy=False)", *_median_ms(lambda: pd.DataFrame(disclosed, copy=False), repeat)),
+    ]
+    # DuckDB's threads setting belongs to the database instance (every connection to the file in this
+    # process), and the machine's load drifts: so the two settings alternate in rounds of 25 calls.
+    default_threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    timings: dict[int, list[tuple[float, float]]] = {default_threads: [], 1: []}
+    for _round in range(max(2, repeat // 25)):
+        for threads in (default_threads, 1):
+            con.execute(f"SET threads = {int(threads)}")
+            timings[threads].append(_median_ms(call, 25))
+    con.execute(f"SET threads = {int(default_threads)}")
+    for threads, label in (
+        (default_threads, f"whole call, threads = {default_threads} (DuckDB default)"),
+        (1, "cut: whole call, threads = 1"),
+    ):
+        rows.append(
+            (
+                f"{label}, alternating rounds",
+                statistics.median(t[0] for t in timings[threads]),
+                statistics.median(t[1] for t in timings[threads]),
+            )
+        )
+    sql, params = _captured_sql(con, spec, period, dims, filters)
+    profile = _duckdb_profile(con.cursor(), sql, params)
+    rows.append(
+        (
+            f"DuckDB profile of the query: {len(raw)} groups, {profile['rows_scanned']:,} rows in "
+            f"{profile['row_groups_scanned']} row groups scanned; planner+optimiser+physical plan",
+            profile["planner_ms"] + profile["optimizer_ms"] + profile["physical_planner_ms"],
+            float("nan"),
+        )
+    )
+    rows.append(("  DuckDB query total / operator CPU", profile["query_total_ms"], profile["operator_cpu_ms"]))
+    con.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--indicator", default="hyp008")
+    parser.add_argument("--case", default="practice", choices=[c[0] for c in CASES])
+    parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--profile", type=Path, help="also write a pyinstrument text profile of --repeat calls here")
+    args = parser.parse_args(argv)
+    rows = measure(args.db, args.indicator, args.case, args.repeat)
+    print(
+        f"`{args.indicator}` {args.case} on {args.db}; median of {args.repeat} calls; load average "
+        f"{os.getloadavg()[0]:.1f}\n"
+    )
+    print("| step | wall ms | CPU ms |\n|---|---:|---:|")
+    for step, wall, cpu in rows:
+        print(f"| {step} | {wall:.3f} | {'' if np.isnan(cpu) else f'{cpu:.3f}'} |")
+    if args.profile:
+        from pyinstrument import Profiler
+
+        con = duckdb.connect(args.db, read_only=True)
+        _label, by, filters = next(c for c in CASES if c[0] == args.case)
+        period = default_period(con, args.indicator)
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        for _ in range(args.repeat):
+            indicator_values(con, indicator=args.indicator, period=period, by=by, filters=filters)
+        profiler.stop()
+        args.profile.write_text(profiler.output_text(unicode=True, show_all=False))
+        print(f"\npyinstrument profile of {args.repeat} calls: {args.profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
