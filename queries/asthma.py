@@ -576,29 +576,28 @@ def linked_admissions(
     return frame[columns]
 
 
-_linked_cache: dict[tuple, tuple[dict[str, pd.DataFrame], pd.DataFrame]] = {}
+_linked_cache: dict[tuple, dict[str, pd.DataFrame]] = {}
 
 
 def _linked_rows(con: Any, period: str) -> pd.DataFrame:
     """:func:`admission_history`'s patients of one period with the threshold-free flags (no review, no plan,
-    either, age group) already set: split once per database build and process, so a click groups a few
-    thousand rows instead of filtering and flagging the whole history. Shared: callers must not change it."""
+    either, age group) already set: kept per period, database build and process, so a click groups one
+    period's few thousand rows instead of filtering and flagging the whole history. Shared: callers must
+    not change it."""
     key = _cache_key(con)
-    cached = _linked_cache.get(key) if key is not None else None
-    if cached is None:
+    periods = _linked_cache.setdefault(key, {}) if key is not None else {}
+    if period not in periods:
         history = admission_history(con)
-        flagged = history.assign(
-            no_review=~history["reviewed_before"].astype(bool),
-            no_plan=~history["plan_before"].astype(bool),
-            age_group=np.where(history["age"] < 18, "Children (under 18)", "Adults (18+)"),
-        )
-        flagged["review_or_plan_missing"] = flagged["no_review"] | flagged["no_plan"]
-        periods = {period_id: part.reset_index(drop=True) for period_id, part in flagged.groupby("period_id")}
-        cached = (periods, flagged.iloc[0:0])
-        if key is not None:
-            _linked_cache[key] = cached
-    periods, empty = cached
-    return periods.get(period, empty)
+        rows = history[history["period_id"] == period]
+        no_review = ~rows["reviewed_before"].astype(bool).to_numpy()
+        no_plan = ~rows["plan_before"].astype(bool).to_numpy()
+        periods[period] = rows.assign(
+            no_review=no_review,
+            no_plan=no_plan,
+            review_or_plan_missing=no_review | no_plan,
+            age_group=np.where(rows["age"] < 18, "Children (under 18)", "Adults (18+)"),
+        ).reset_index(drop=True)
+    return periods[period]
 
 
 def _linked_counts(rows: pd.DataFrame, by: str | None, names: dict[str, str]) -> pd.DataFrame:
