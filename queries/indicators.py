@@ -31,6 +31,7 @@ __all__ = [
     "DIMENSIONS",
     "funnel_limits",
     "indicator_values",
+    "indicator_values_batch",
     "inequality",
     "list_indicators",
     "periods",
@@ -272,20 +273,28 @@ def _aggregate(
         slice_sql = "c.slice = $slice"
     filter_sql, filter_dims = _filter_sql(filters, params)
     cube = _choose_cube(dims + filter_dims)
-    selects, groups = [], []
+    sql = (
+        f"SELECT {_group_selects(dims)}, coalesce(sum(c.numerator), 0) AS numerator, "  # noqa: S608 (whitelisted)
+        "coalesce(sum(c.denominator), 0) AS denominator "
+        f"FROM {cube} AS c WHERE {slice_sql}{filter_sql} GROUP BY ALL ORDER BY ALL"
+    )
+    return _count_arrays(_cursor(con).execute(sql, params).fetchall())
+
+
+def _group_selects(dims: list[str]) -> str:
+    """SQL select list ``code1, code2`` for the grouping dimensions (code2 NULL for a single dimension)."""
+    selects = []
     for i, name in enumerate(dims, start=1):
         column = DIMENSIONS[name].column
         expr = f"'{LONDON_CODE}'" if column is None else f"CAST(c.{column} AS VARCHAR)"
         selects.append(f"{expr} AS code{i}")
-        groups.append(f"code{i}")
     while len(selects) < 2:
         selects.append("CAST(NULL AS VARCHAR) AS code2")
-    sql = (
-        f"SELECT {', '.join(selects)}, coalesce(sum(c.numerator), 0) AS numerator, "  # noqa: S608 (whitelisted)
-        "coalesce(sum(c.denominator), 0) AS denominator "
-        f"FROM {cube} AS c WHERE {slice_sql}{filter_sql} GROUP BY ALL ORDER BY ALL"
-    )
-    rows = _cursor(con).execute(sql, params).fetchall()
+    return ", ".join(selects)
+
+
+def _count_arrays(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(code1, code2, numerator, denominator) arrays from ``(code1, code2, numerator, denominator)`` rows."""
     if not rows:
         empty = np.array([], dtype=object)
         return empty, empty.copy(), np.array([], dtype=float), np.array([], dtype=float)
@@ -296,6 +305,30 @@ def _aggregate(
         np.array(numerator, dtype=float),
         np.array(denominator, dtype=float),
     )
+
+
+def _aggregate_many(
+    con: Any, requests: list[tuple[Indicator, str]], dims: list[str], filters
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_aggregate` for several (indicator, period) slices with one query; one result per request."""
+    slices = _slice_numbers(con)
+    if slices is None:  # a database without ``slice``: one query per request, as before
+        return [_aggregate(con, spec, period, dims, filters) for spec, period in requests]
+    numbers = [slices.get((spec.id, period), -1) for spec, period in requests]  # -1: no such slice, no rows
+    params: dict[str, Any] = {"slices": sorted(set(numbers))}
+    filter_sql, filter_dims = _filter_sql(filters, params)
+    cube = _choose_cube(dims + filter_dims)
+    # IN (SELECT unnest(...)) is a semi-join DuckDB pushes into the scan: measured 3x cheaper at scale 1.0
+    # than list_contains over the slice column, which reads every row.
+    sql = (
+        f"SELECT c.slice AS slice, {_group_selects(dims)}, "  # noqa: S608 (whitelisted)
+        "coalesce(sum(c.numerator), 0) AS numerator, coalesce(sum(c.denominator), 0) AS denominator "
+        f"FROM {cube} AS c WHERE c.slice IN (SELECT unnest($slices)){filter_sql} GROUP BY ALL ORDER BY ALL"
+    )
+    by_slice: dict[int, list[tuple]] = {}
+    for number, *row in _cursor(con).execute(sql, params).fetchall():
+        by_slice.setdefault(number, []).append(tuple(row))
+    return [_count_arrays(by_slice.get(number, [])) for number in numbers]
 
 
 def _names(con: Any, dim: str) -> dict[str, str]:
@@ -407,7 +440,54 @@ def indicator_values(
     else:
         _check_period(con, spec, period)
     dims = _parse_by(by)
-    codes1, codes2, numerator, denominator = _aggregate(con, spec, period, dims, filters)
+    columns = _value_columns(con, spec, period, dims, _aggregate(con, spec, period, dims, filters), disclose)
+    return pd.DataFrame({name: columns[name] for name in OUTPUT_COLUMNS})
+
+
+@cached_query
+def indicator_values_batch(
+    con: Any,
+    *,
+    requests: list[tuple[str, str | None]],
+    by: str | tuple[str, ...] | list[str] = "london",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """:func:`indicator_values` for several ``(indicator, period)`` pairs sharing ``by`` and ``filters``, in one query.
+
+    The rows of each pair, in the order asked, stacked: for each pair exactly the rows, values and
+    disclosure control :func:`indicator_values` gives (``london_value`` and ``comparison`` are each
+    pair's own). ``period`` None means the indicator's default. For views that show many indicators
+    side by side: one query instead of one per indicator.
+    """
+    resolved = []
+    for indicator, period in requests:
+        spec = get(indicator)
+        if period is None:
+            period = default_period(con, indicator)
+        else:
+            _check_period(con, spec, period)
+        resolved.append((spec, period))
+    if not resolved:
+        return pd.DataFrame(columns=OUTPUT_COLUMNS)
+    dims = _parse_by(by)
+    blocks = [
+        _value_columns(con, spec, period, dims, counts, disclose)
+        for (spec, period), counts in zip(resolved, _aggregate_many(con, resolved, dims, filters), strict=True)
+    ]
+    return pd.DataFrame({name: np.concatenate([block[name] for block in blocks]) for name in OUTPUT_COLUMNS})
+
+
+def _value_columns(
+    con: Any,
+    spec: Indicator,
+    period: str,
+    dims: list[str],
+    counts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    disclose: bool,
+) -> dict[str, np.ndarray]:
+    """The :data:`OUTPUT_COLUMNS` arrays of one indicator and period from its grouped counts."""
+    codes1, codes2, numerator, denominator = counts
     london_num, london_den = float(numerator.sum()), float(denominator.sum())
     london = _statistics(spec, np.array([london_num]), np.array([london_den]))
     london_value = float(london["value"][0]) if london_den else float("nan")
@@ -439,7 +519,7 @@ def indicator_values(
             columns, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison"]
         )
         columns["comparison"][columns["suppressed"]] = "not compared"
-    return pd.DataFrame({name: columns[name] for name in OUTPUT_COLUMNS})
+    return columns
 
 
 def _name_array(names: dict[str, str], codes: np.ndarray) -> np.ndarray:

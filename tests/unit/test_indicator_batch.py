@@ -1,0 +1,105 @@
+"""The batched engine entry point gives, pair by pair, exactly what :func:`indicator_values` gives.
+
+On the synthetic small_db fixture: every indicator in the registry at its default and at an older
+period, several ``by`` levels and filters, with and without disclosure control, on the ``slice`` path
+and on the per-request fallback for databases without ``slice``; and one query for the whole batch.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from queries import indicators
+
+# The engine itself, past any result cache a caller may wrap it in (a cache would hand both paths one answer).
+indicator_values = indicators.indicator_values.uncached
+indicator_values_batch = indicators.indicator_values_batch.uncached
+
+CASES = (
+    ("practice", {"borough": "E09000012"}),
+    ("borough", None),
+    ("pcn", None),
+    (("borough", "imd_quintile"), {"sex": "F"}),
+    ("lsoa", {"imd_decile": [1, 2]}),
+    ("london", None),
+)
+
+
+@pytest.fixture(scope="module")
+def synthetic(small_db):
+    connection = duckdb.connect(str(small_db), read_only=True)
+    yield connection
+    connection.close()
+
+
+def _requests(con) -> list[tuple[str, str | None]]:
+    """Every indicator at its default period, and the first few also at their oldest period."""
+    requests: list[tuple[str, str | None]] = [(indicator_id, None) for indicator_id in indicators.registry]
+    for indicator_id in list(indicators.registry)[:5]:
+        requests.append((indicator_id, str(indicators.periods(con, indicator_id)["period_id"].iloc[-1])))
+    return requests
+
+
+def _assert_blocks_equal(con, batch: pd.DataFrame, requests, by, filters, disclose) -> int:
+    """Each request's rows of ``batch`` (in order) equal the single call's frame; returns the rows compared."""
+    start, compared = 0, 0
+    for indicator_id, period in requests:
+        single = indicator_values(con, indicator=indicator_id, period=period, by=by, filters=filters, disclose=disclose)
+        block = batch.iloc[start : start + len(single)].reset_index(drop=True)
+        start += len(single)
+        if single.empty:  # an empty frame has no rows to hold a dtype: nothing more to compare
+            continue
+        pd.testing.assert_frame_equal(block, single, obj=f"{indicator_id} {period} by {by} filters {filters}")
+        compared += len(single)
+    assert start == len(batch), "the batch holds rows no single call gives"
+    return compared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("disclose", [True, False])
+def test_batch_equals_one_call_per_indicator(synthetic, disclose):
+    requests = _requests(synthetic)
+    compared = 0
+    for by, filters in CASES:
+        batch = indicator_values_batch(synthetic, requests=requests, by=by, filters=filters, disclose=disclose)
+        compared += _assert_blocks_equal(synthetic, batch, requests, by, filters, disclose)
+    assert compared > 5_000  # real rows were compared, not empty frames
+
+
+@pytest.mark.slow
+def test_batch_without_slices_falls_back_to_the_same_answers(synthetic, monkeypatch):
+    monkeypatch.setattr(indicators, "_slice_numbers", lambda con: None)  # a database built before ``slice``
+    requests = _requests(synthetic)[:8]
+    batch = indicator_values_batch(synthetic, requests=requests, by="practice", disclose=True)
+    assert _assert_blocks_equal(synthetic, batch, requests, "practice", None, True) > 0
+
+
+class _CountingConnection:
+    """A connection whose cursors count the statements run through them."""
+
+    def __init__(self, con):
+        self.con, self.statements = con, 0
+
+    def cursor(self):
+        counter, cursor = self, self.con.cursor()
+
+        class _Cursor:
+            def execute(self, *args, **kwargs):
+                counter.statements += 1
+                return cursor.execute(*args, **kwargs)
+
+        return _Cursor()
+
+
+def test_batch_runs_one_query_and_checks_every_period(synthetic):
+    counting = _CountingConnection(synthetic)
+    requests = [(indicator_id, None) for indicator_id in list(indicators.registry)[:10]]
+    indicator_values_batch(counting, requests=requests, by="borough", disclose=True)  # warms the per-connection data
+    counting.statements = 0
+    indicator_values_batch(counting, requests=requests, by="borough", disclose=True)
+    assert counting.statements == 1
+    with pytest.raises(indicators.QueryError):
+        indicator_values_batch(synthetic, requests=[(requests[0][0], "no such period")], by="borough")
+    assert indicator_values_batch(synthetic, requests=[], by="borough").empty
