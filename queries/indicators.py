@@ -689,6 +689,81 @@ def funnel_limits(
     return {"london_value": p0 * spec.scale, "limits": limits, "points": points}
 
 
+def _area_sums(data: pd.DataFrame, column: str, area_index: np.ndarray, areas: int) -> tuple[np.ndarray, ...]:
+    """(levels, numerators, denominators): sums per area (rows) and level of ``column`` (sorted columns).
+
+    ``area_index`` gives each row's area (-1 for none); every row also counts towards area 0 (London,
+    or everything the filters kept).
+    """
+    levels, level_index = np.unique(data[column].to_numpy(), return_inverse=True)
+    sums = []
+    for measure in ("numerator", "denominator"):
+        values = data[measure].to_numpy(dtype=float)
+        total = np.bincount(level_index, weights=values, minlength=len(levels))
+        inside = area_index >= 0
+        per_area = np.bincount(
+            area_index[inside] * len(levels) + level_index[inside],
+            weights=values[inside],
+            minlength=(areas - 1) * len(levels),
+        ).reshape(areas - 1, len(levels))
+        sums.append(np.vstack([total, per_area]))
+    return levels, *sums
+
+
+def _inequality_rows(data: pd.DataFrame, *, spec: Indicator, names: dict, by_borough: bool) -> pd.DataFrame:
+    """SII/RII over deciles and the quintile gap for London (all of ``data``) and, with ``by_borough``, each
+    borough: one array operation over all areas (a closed-form weighted regression per row) rather than
+    a groupby and a statsmodels fit per borough, which were most of the call's time."""
+    codes = data["borough_code"]
+    borough_codes = np.unique(codes[codes.notna()].to_numpy(dtype=object)) if by_borough else np.array([], object)
+    area_index = pd.Index(borough_codes).get_indexer(codes) if by_borough else np.full(len(data), -1, dtype=np.intp)
+    areas = 1 + len(borough_codes)
+    _, decile_num, decile_den = _area_sums(data, "decile", area_index, areas)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sii = stats.slope_indices_of_inequality(decile_num / decile_den, decile_den)
+    quintiles, quintile_num, quintile_den = _area_sums(data, "quintile", area_index, areas)
+
+    def extreme(level: int) -> tuple[np.ndarray, np.ndarray]:
+        where = np.flatnonzero(quintiles == level)
+        if not len(where):
+            return np.zeros(areas), np.zeros(areas)
+        return quintile_num[:, where[0]], quintile_den[:, where[0]]
+
+    (q1_num, q1_den), (q5_num, q5_den) = extreme(1), extreme(5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q1_value = np.where(q1_den != 0, q1_num / q1_den, np.nan)
+        q5_value = np.where(q5_den != 0, q5_num / q5_den, np.nan)
+    if spec.unit == "percent":
+        gap, gap_low, gap_high = stats.difference_interval(q5_num, q5_den, q1_num, q1_den)
+    else:
+        gap = q5_value - q1_value
+        gap_low = gap_high = np.full(areas, np.nan)
+    scale = spec.scale
+    return pd.DataFrame(
+        {
+            "area_code": [LONDON_CODE, *borough_codes],
+            "area_name": ["London", *(names.get(code, code) for code in borough_codes)],
+            "denominator": decile_den.sum(axis=1),
+            "deciles_used": sii["groups"].astype(int),
+            "sii": sii["sii"] * scale,
+            "sii_low": sii["sii_low"] * scale,
+            "sii_high": sii["sii_high"] * scale,
+            "rii": sii["rii"],
+            "rii_low": sii["rii_low"],
+            "rii_high": sii["rii_high"],
+            "q1_numerator": q1_num,
+            "q1_denominator": q1_den,
+            "q1_value": q1_value * scale,
+            "q5_numerator": q5_num,
+            "q5_denominator": q5_den,
+            "q5_value": q5_value * scale,
+            "gap": gap * scale,
+            "gap_low": gap_low * scale,
+            "gap_high": gap_high * scale,
+        }
+    )
+
+
 @cached_query
 def inequality(
     con: Any,
@@ -735,54 +810,7 @@ def inequality(
         )
         .df()
     )
-    boroughs = _names(con, "borough")
-    areas = [(LONDON_CODE, "London", data)]
-    if by_borough:
-        areas += [(code, boroughs.get(code, code), group) for code, group in data.groupby("borough_code", sort=True)]
-    rows = []
-    for code, name, group in areas:
-        by_decile = group.groupby("decile")[["numerator", "denominator"]].sum().sort_index()
-        by_decile = by_decile[by_decile["denominator"] > 0]
-        values = (by_decile["numerator"] / by_decile["denominator"]).to_numpy()
-        sii = stats.slope_index_of_inequality(values, by_decile["denominator"].to_numpy())
-        by_quintile = group.groupby("quintile")[["numerator", "denominator"]].sum()
-        q1 = by_quintile.loc[1] if 1 in by_quintile.index else pd.Series({"numerator": 0.0, "denominator": 0.0})
-        q5 = by_quintile.loc[5] if 5 in by_quintile.index else pd.Series({"numerator": 0.0, "denominator": 0.0})
-        if spec.unit == "percent":
-            gap, gap_low, gap_high = stats.difference_interval(
-                q5["numerator"], q5["denominator"], q1["numerator"], q1["denominator"]
-            )
-        else:
-            gap = (
-                q5["numerator"] / q5["denominator"] - q1["numerator"] / q1["denominator"]
-                if q1["denominator"] and q5["denominator"]
-                else np.nan
-            )
-            gap_low = gap_high = np.nan
-        total_den = float(group["denominator"].sum())
-        row = {
-            "area_code": code,
-            "area_name": name,
-            "denominator": total_den,
-            "deciles_used": sii["groups"],
-            "sii": sii["sii"] * spec.scale,
-            "sii_low": sii["sii_low"] * spec.scale,
-            "sii_high": sii["sii_high"] * spec.scale,
-            "rii": sii["rii"],
-            "rii_low": sii["rii_low"],
-            "rii_high": sii["rii_high"],
-            "q1_numerator": float(q1["numerator"]),
-            "q1_denominator": float(q1["denominator"]),
-            "q1_value": q1["numerator"] / q1["denominator"] * spec.scale if q1["denominator"] else np.nan,
-            "q5_numerator": float(q5["numerator"]),
-            "q5_denominator": float(q5["denominator"]),
-            "q5_value": q5["numerator"] / q5["denominator"] * spec.scale if q5["denominator"] else np.nan,
-            "gap": gap * spec.scale,
-            "gap_low": gap_low * spec.scale,
-            "gap_high": gap_high * spec.scale,
-        }
-        rows.append(row)
-    result = pd.DataFrame(rows)
+    result = _inequality_rows(data, spec=spec, names=_names(con, "borough"), by_borough=by_borough)
     result.insert(0, "period_id", period)
     result.insert(0, "indicator_id", spec.id)
     if disclose and len(result):
