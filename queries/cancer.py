@@ -34,6 +34,7 @@ import pandas as pd
 
 from queries import disclosure, stats
 from queries.cache import cached_query
+from queries.db import without_query_timeout
 from queries.indicators import QueryError, default_period, disclose_trend, spc_columns
 from queries.materialise import LONDON_CODE
 from queries.registry import get
@@ -226,9 +227,14 @@ ORDER BY measure, stop_month
 
 
 def ensure_cache(con: Any) -> None:
-    """Build, once per database handle, the trust/site/priority fact cube and the waits table (see module doc)."""
-    cursor = con.cursor()
-    with _cache_lock:
+    """Build, once per database handle, the trust/site/priority fact cube and the waits table (see module doc).
+
+    Built at start-up (``app.start_worker``); a process that was not warmed builds it on its first request,
+    without the per-query time limit: on a loaded machine the build passed the limit, was interrupted, and
+    every later request retried it and waited the full limit (10 s each in the scale-1.0 callback bench).
+    """
+    with _cache_lock, without_query_timeout():
+        cursor = con.cursor()
         built = cursor.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name IN ('fact_cube', 'waits')",
             [CACHE_DATABASE],
