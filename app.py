@@ -21,7 +21,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, html
 
-from components.geometry import boundaries, register_geometry_route
+from components.charts import warm_plotly
+from components.geometry import LEVELS, boundaries, label_points, register_geometry_route
 from components.layout import footer, navbar
 from queries import asthma, cancer, immunisation_cohort
 from queries import cache as query_cache
@@ -85,7 +86,8 @@ def warm_caches(progress: Callable[[], None] = lambda: None) -> dict[str, float]
 
     The cohort finder's per-child dose table, the cancer fact cube and waits, the asthma admission
     history (each an in-memory table or frame per process and database), the cohort finder page's
-    blank maps and pickers, and the map boundaries.
+    blank maps and pickers, the map boundaries and label points of every level (practice areas are
+    Voronoi cells worked out on first use) and plotly's trace classes (made on first use).
     ``progress`` is called after each step (gunicorn's worker heartbeat, so a slow warm-up on a large
     database is not mistaken for a hung worker). A step that fails is logged and skipped: the page
     that needs it reports the same problem to its user.
@@ -98,7 +100,9 @@ def warm_caches(progress: Callable[[], None] = lambda: None) -> dict[str, float]
         # The finder's page draws both maps blank with every area named and lists 1,141 practices:
         # ~0.5 s of CPU, built once per process and then reused by every render.
         "cohort finder page": lambda: dash.page_registry["pages.immunisation_cohort"]["layout"](),
-        **{f"{level} boundaries": (lambda level=level: boundaries(level)) for level in ("borough", "icb", "lsoa")},
+        **{f"{level} boundaries": (lambda level=level: boundaries(level)) for level in LEVELS},
+        **{f"{level} label points": (lambda level=level: label_points(level)) for level in LEVELS},
+        "plotly trace classes": warm_plotly,
     }
     seconds: dict[str, float] = {}
     for name, step in steps.items():

@@ -859,3 +859,20 @@ def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Fig
         text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
     )
     return figure
+
+
+def warm_plotly() -> None:
+    """Build and serialise one tiny figure of every trace type the pages draw.
+
+    plotly makes its trace and layout classes on first use (0.1-0.25 s in all); a serving process
+    does it at start so the first visitor's chart does not pay for it.
+    """
+    traces = [
+        go.Scatter(x=[0], y=[0]),
+        go.Bar(x=[0], y=[0]),
+        go.Heatmap(z=[[0]]),
+        go.Sankey(node={"label": ["a", "b"]}, link={"source": [0], "target": [1], "value": [1]}),
+        go.Scattermap(lat=[51.5], lon=[-0.1]),
+        go.Choroplethmap(geojson={"type": "FeatureCollection", "features": []}, locations=[], z=[]),
+    ]
+    apply_base_layout(go.Figure(traces), height=300).to_plotly_json()
