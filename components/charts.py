@@ -467,16 +467,21 @@ def _ranked_figure(
                 hoverinfo="skip",
             )
         )
-        for code in hidden["area_code"]:
-            figure.add_annotation(
-                x=0,
-                xref="paper",
-                y=code,
-                text="suppressed",
-                showarrow=False,
-                xanchor="left",
-                font={"size": 11, "color": SUPPRESSED_COLOUR},
-            )
+        # One layout update for all of them: add_annotation re-validates the whole list each time
+        # (~1.7 ms per suppressed practice, 30 ms for a borough with 18).
+        suppressed_labels = [
+            {
+                "x": 0,
+                "xref": "paper",
+                "y": code,
+                "text": "suppressed",
+                "showarrow": False,
+                "xanchor": "left",
+                "font": {"size": 11, "color": SUPPRESSED_COLOUR},
+            }
+            for code in hidden["area_code"]
+        ]
+        figure.update_layout(annotations=[*figure.layout.annotations, *suppressed_labels])
     for value, label, colour, dash in (
         (london_value, "London", LONDON_LINE_COLOUR, "solid"),
         (target, "Target", TARGET_LINE_COLOUR, "dot"),
