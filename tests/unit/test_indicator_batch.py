@@ -103,3 +103,21 @@ def test_batch_runs_one_query_and_checks_every_period(synthetic):
     with pytest.raises(indicators.QueryError):
         indicator_values_batch(synthetic, requests=[(requests[0][0], "no such period")], by="borough")
     assert indicator_values_batch(synthetic, requests=[], by="borough").empty
+
+
+@pytest.mark.parametrize(
+    ("indicator_id", "by", "filters"),
+    [("cover_12m_6in1", "borough", None), ("hyp008", "london", {"sex": "F"}), ("cwt_fds_28d", "icb", None)],
+)
+def test_a_trend_period_holds_what_indicator_values_gives_for_that_period(synthetic, indicator_id, by, filters):
+    # trend() asks for all its periods in one batch; each period's rows must still be the single call's.
+    series = indicators.trend.uncached(synthetic, indicator=indicator_id, by=by, filters=filters, disclose=False)
+    assert series["period_id"].nunique() > 3
+    for period_id, rows in series.groupby("period_id", sort=False):
+        single = indicator_values(
+            synthetic, indicator=indicator_id, period=period_id, by=by, filters=filters, disclose=False
+        )
+        pd.testing.assert_frame_equal(
+            rows[single.columns].reset_index(drop=True), single, obj=f"{indicator_id} {period_id}"
+        )
+        assert rows["period_label"].notna().all() and (rows["start_date"] <= rows["end_date"]).all()
