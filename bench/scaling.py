@@ -8,6 +8,7 @@ printed at the end:
     python bench/scaling.py --scales 0.1,1.0             # reuse /tmp/s01 and /tmp/s1 (never rebuilt here)
     python bench/scaling.py --scales 2.0 --nice 10       # only if enough memory is available (--min-free-gib)
     python bench/scaling.py --table                      # print the table and the fit from the JSON
+    python bench/scaling.py --queries-only --scales 0.1,0.5,1.0,2.0   # re-time queries only, quietly
 
 A built scale runs the generator and the build as two child processes (``bench.build.measure``:
 wall time and peak RSS of the process tree, polled every 50 ms, and ``ru_maxrss``). A reused
@@ -472,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit for the build")
     parser.add_argument("--min-free-gib", type=float, default=16.0, help="needed available memory for scale >= 2")
     parser.add_argument("--table", action="store_true", help="only print the table from --results")
+    parser.add_argument(
+        "--queries-only",
+        action="store_true",
+        help="re-time the queries of scales already in --results on their databases (at a quiet moment); "
+        "their build figures are kept",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     parser.add_argument(
         "--partition-check", type=float, metavar="SCALE", help="build whole and per-ICB at SCALE; compare the cubes"
@@ -489,7 +496,20 @@ def main(argv: list[str] | None = None) -> int:
     stored = json.loads(args.results.read_text()) if args.results.is_file() else {"results": {}, "skipped": {}}
     reused = {**DEFAULT_REUSE, **dict(item.split("=", 1) for item in args.reuse)}
     reused = {f"{float(k):g}": v for k, v in reused.items()}
-    if not args.table:
+    if args.queries_only:
+        for scale in (f"{float(s):g}" for s in args.scales.split(",") if s.strip()):
+            result = stored["results"].get(scale)
+            database = Path(reused.get(scale) or (result or {}).get("source", " ").split(" ", 1)[1])
+            if result is None or not database.is_file():
+                print(f"scale {scale}: no earlier result or no database at {database}; skipped", file=sys.stderr)
+                continue
+            print(f"scale {scale}: queries on {database}", file=sys.stderr, flush=True)
+            result["load_average_before"] = os.getloadavg()[0]
+            result.update(time_queries(database, args.repeat))
+            result["queries_measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            result["load_average_end"] = os.getloadavg()[0]
+        args.results.write_text(json.dumps(stored, indent=1, sort_keys=True))
+    elif not args.table:
         for scale in (f"{float(s):g}" for s in args.scales.split(",") if s.strip()):
             print(f"scale {scale}: {datetime.now(UTC):%H:%M:%S} UTC", file=sys.stderr, flush=True)
             if scale in reused and Path(reused[scale]).is_file():
