@@ -498,9 +498,10 @@ def run(args: argparse.Namespace) -> tuple[Recorder, dict[str, Any]]:
     from security.testing import sign_in
 
     import_s = time.perf_counter() - started
-    # As every serving process does at start (app.start_worker): the per-process caches are built before
-    # the first visitor, so a callback's timings are of serving, not of a cache build a visitor never waits for.
-    warm_up = app_module.warm_caches()
+    # As every serving process does at start: the DuckDB memory cap, the per-process caches built before the
+    # first visitor and the start-up objects frozen out of the garbage collector, so a callback's timings
+    # are of serving, not of a cache build no visitor waits for. The query cache keeps this run's setting.
+    warm_up = app_module.start_worker()
     rng = random.Random(args.seed)
     recorder = Recorder()
     clients = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import duckdb
 import numpy as np
@@ -21,7 +20,6 @@ DERIVED = sorted({*BENCH_INDICATORS, "hyp009", "cwt_31d", "ast_saba_6plus", "ast
 
 @pytest.fixture(scope="module")
 def loaded(small_db):
-    os.environ.setdefault("PATHFINDER_QUERY_CACHE", "0")
     connection = duckdb.connect(str(small_db), read_only=True)
     yield connection, analyst.load(connection, set(DERIVED))
     connection.close()
