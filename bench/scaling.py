@@ -393,26 +393,27 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
         r["cpu_s"] = _cpu_seconds(r)
     lines = [
         "| scale | patients | event rows | generator s | build s | gen+build CPU s | build peak GiB | DB GiB | "
-        "practice cube rows | query p50 ms | query p95 ms | query CPU ms/call | load avg | source |",
+        "practice cube rows | query p50 ms | query p95 ms | query CPU ms/call | load avg build / queries | source |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        load = r.get("load_average_after", r.get("load_average_end"))
+        build_load, query_load = r.get("load_average_after"), r.get("load_average_end")
+        load = f"{_fmt(build_load, '.1f')} / {_fmt(query_load, '.1f')}"
         lines.append(
             f"| {r['scale']:g} | {r['patients']:,} | {r['event_rows']:,} | {_fmt(r.get('generator_s'), '.0f')} | "
             f"{_fmt(r.get('build_s'), '.0f')} | {_fmt(r.get('cpu_s'), '.0f')} | "
             f"{_fmt(r.get('build_peak_bytes'), '.2f', 2**30)} | {_fmt(r['db_bytes'], '.2f', 2**30)} | "
             f"{_fmt(r.get('practice_cube_rows'), ',.0f')} | {_fmt(r.get('query_p50_ms'), '.1f')} | "
             f"{_fmt(r.get('query_p95_ms'), '.1f')} | "
-            f"{_fmt(r.get('query_cpu_ms_per_call'), '.1f')} | {_fmt(load, '.1f')} | {r['source']} |"
+            f"{_fmt(r.get('query_cpu_ms_per_call'), '.1f')} | {load} | {r['source']} |"
         )
     for scale, reason in sorted(skipped.items()):
         lines.append(f"| {scale} | | | | | | | | | | | | | **NOT RUN: {reason}** |")
     lines += [
         "",
         "n/m = not measured in this run (see source). build s and generator s are wall time; on this shared "
-        "machine they are mostly queueing for a core (load avg = 1-minute load average when the row was "
-        "measured), so the CPU columns are the figures to compare across scales.",
+        "machine they are mostly queueing for a core (load avg = 1-minute load average at the end of the build and of "
+        "the query timing), so the CPU columns are the figures to compare across scales.",
         "",
         "Growth (least squares against millions of patients; exponent from log-log, 1 = linear):",
         "",
@@ -504,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"scale {scale}: no earlier result or no database at {database}; skipped", file=sys.stderr)
                 continue
             print(f"scale {scale}: queries on {database}", file=sys.stderr, flush=True)
-            result["load_average_before"] = os.getloadavg()[0]
+            result["queries_load_average_before"] = os.getloadavg()[0]
             result.update(time_queries(database, args.repeat))
             result["queries_measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             result["load_average_end"] = os.getloadavg()[0]
