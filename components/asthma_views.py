@@ -14,10 +14,28 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.maps import indicator_map
+from components.maps import AREA_TRACE, area_figure, indicator_traces
 from components.style import SUPPRESSED_NOTE, apply_base_layout, formatted, whole_number
 
 LINKED_COLOURS = {"saba_over": "#ae2573", "no_review": "#ed8b00", "no_plan": "#005eb8", "any_gap": "#212b32"}
+
+
+def measure_traces(
+    *, level: str, values: pd.DataFrame, value_label: str, unit: str, polarity: str, recolour: bool = False
+) -> list:
+    """The traces of :func:`measure_map` without a figure: what a same-level recolour sends
+    (:func:`components.maps.traces_patch`; ``recolour`` as in :func:`components.maps.area_traces`)."""
+    traces = indicator_traces(
+        level=level, values=values, value_label=value_label, unit=unit, polarity=polarity, recolour=recolour
+    )
+    areas = traces[AREA_TRACE]
+    # An all-suppressed map has no scale to draw (an empty one renders NaN-sized boxes): say so explicitly,
+    # because a recolour Patch only sends the keys the new traces have.
+    has_values = bool(pd.to_numeric(pd.Series(areas.z), errors="coerce").notna().any())
+    areas.showscale = has_values
+    if not has_values:
+        areas.zmin, areas.zmax = 0, 1
+    return traces
 
 
 def measure_map(
@@ -25,16 +43,8 @@ def measure_map(
 ) -> go.Figure:
     """The page measure at ``level`` ('borough', 'practice' or 'lsoa'), diverging around London when it
     has a better direction (purple better), sequential otherwise (darker = higher)."""
-    figure = indicator_map(
-        level=level, values=values, value_label=value_label, unit=unit, polarity=polarity, outlines=True, height=height
-    )
-    # An all-suppressed map has no scale to draw (an empty one renders NaN-sized boxes): say so explicitly,
-    # because a recolour Patch only sends the keys the new figure has.
-    has_values = bool(pd.to_numeric(pd.Series(figure.data[0].z), errors="coerce").notna().any())
-    figure.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
-    if not has_values:
-        figure.update_traces(zmin=0, zmax=1, selector={"type": "choroplethmap"})
-    return figure
+    traces = measure_traces(level=level, values=values, value_label=value_label, unit=unit, polarity=polarity)
+    return area_figure(traces, level=level, outlines=True, height=height)
 
 
 def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, title: str | None = None) -> go.Figure:

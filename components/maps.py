@@ -579,6 +579,19 @@ HIGHLIGHT_LINE_COLOUR = "#212b32"
 PLAIN_LINE_COLOUR = "#ffffff"
 
 
+def _indicator_colours(values: pd.DataFrame, polarity: str) -> dict:
+    """Colour arguments of an indicator map: diverging around London when the indicator has a better direction."""
+    london = (
+        pd.to_numeric(values["london_value"], errors="coerce").dropna()
+        if "london_value" in values
+        else pd.Series(dtype=float)
+    )
+    return {
+        "polarity": "high" if polarity == "none" else polarity,
+        "diverge_around": float(london.iloc[0]) if polarity != "none" and len(london) else None,
+    }
+
+
 def indicator_map(
     *, level: str, values: pd.DataFrame, value_label: str, unit: str, polarity: str, **options
 ) -> go.Figure:
@@ -587,19 +600,27 @@ def indicator_map(
 
     ``options`` (height, outlines, geometry_url, ...) go to :func:`area_map`.
     """
-    london = (
-        pd.to_numeric(values["london_value"], errors="coerce").dropna()
-        if "london_value" in values
-        else pd.Series(dtype=float)
-    )
     return area_map(
         level=level,
         values=values,
         value_label=value_label,
         unit=unit,
-        polarity="high" if polarity == "none" else polarity,
-        diverge_around=float(london.iloc[0]) if polarity != "none" and len(london) else None,
+        **_indicator_colours(values, polarity),
         **options,
+    )
+
+
+def indicator_traces(
+    *, level: str, values: pd.DataFrame, value_label: str, unit: str, polarity: str, recolour: bool = False
+) -> list:
+    """The traces of :func:`indicator_map` without a figure (``recolour``: see :func:`area_traces`)."""
+    return area_traces(
+        level=level,
+        values=values,
+        value_label=value_label,
+        unit=unit,
+        **_indicator_colours(values, polarity),
+        recolour=recolour,
     )
 
 

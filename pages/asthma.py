@@ -28,6 +28,7 @@ from components.asthma_views import (
     linked_admissions_chart,
     linked_table,
     measure_map,
+    measure_traces,
     patient_table,
 )
 from components.charts import funnel_plot, inequality_chart, placeholder_figure, ranked_areas_chart, spc_chart
@@ -45,7 +46,7 @@ from components.layout import (
     view_switch,
     view_switch_value,
 )
-from components.maps import empty_area_values, inequality_map, map_patch
+from components.maps import empty_area_values, inequality_map, map_patch, traces_patch
 from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import asthma as aq
@@ -192,23 +193,42 @@ def _threshold(value) -> int:
 # ---------------------------------------------------------------- view builders (called by callbacks and tests)
 
 
+def _map_level(level: str | None) -> str:
+    return level if level in MAP_LEVELS else "borough"
+
+
 def areas_view(
-    *, measure_id: str, period: str | None, borough: str | None, level: str, disclose: bool
+    *, measure_id: str, period: str | None, borough: str | None, level: str, disclose: bool, map_as: str = "figure"
 ) -> dict[str, Any]:
-    """The map at ``level`` (its rows are also the table and CSV), the ranked boroughs and the KPI rows."""
+    """The map at ``level`` (its rows are also the table and CSV), the ranked boroughs and the KPI rows.
+
+    ``map_as``: 'figure' (the whole map, under "map"), 'recolour' (only the traces a same-level recolour
+    sends, under "map_traces": building the figure around them cost most of a click at LSOA level) or
+    'none' (a CSV: the rows, no figures).
+    """
     borough = _borough(borough)
     m = aq.measure(measure_id)
     con = _con()
-    level = level if level in MAP_LEVELS else "borough"
+    level = _map_level(level)
     values = aq.measure_values(con, measure_id=m.id, period=period, by=level, disclose=disclose)
     boroughs = (
         values
         if level == "borough"
         else aq.measure_values(con, measure_id=m.id, period=period, by="borough", disclose=disclose)
     )
-    figure = measure_map(level=level, values=values, value_label=m.label, unit=m.unit, polarity=m.polarity)
-    ranked = ranked_areas_chart(
-        values=boroughs, value_label=m.label, unit=m.unit, target=m.target, highlight_codes=[borough] if borough else []
+    drawn = {"level": level, "values": values, "value_label": m.label, "unit": m.unit, "polarity": m.polarity}
+    figure = measure_map(**drawn) if map_as == "figure" else None
+    traces = measure_traces(**drawn, recolour=True) if map_as == "recolour" else None
+    ranked = (
+        None
+        if map_as == "none"
+        else ranked_areas_chart(
+            values=boroughs,
+            value_label=m.label,
+            unit=m.unit,
+            target=m.target,
+            highlight_codes=[borough] if borough else [],
+        )
     )
     kpis = pd.concat(
         [
@@ -219,7 +239,15 @@ def areas_view(
         ],
         ignore_index=True,
     ).assign(measure_id=list(KPI_MEASURES))
-    return {"values": values, "boroughs": boroughs, "map": figure, "ranked": ranked, "kpis": kpis, "level": level}
+    return {
+        "values": values,
+        "boroughs": boroughs,
+        "map": figure,
+        "map_traces": traces,
+        "ranked": ranked,
+        "kpis": kpis,
+        "level": level,
+    }
 
 
 def _map_table(view: dict[str, Any], m: aq.Measure, borough: str | None) -> html.Div:
@@ -756,12 +784,20 @@ def update_areas(
         raise PreventUpdate
     disclose = current_disclosure().disclose
     try:
-        view = areas_view(measure_id=measure_id, period=period, borough=borough, level=level, disclose=disclose)
+        recolour = built_level == _map_level(level)
+        view = areas_view(
+            measure_id=measure_id,
+            period=period,
+            borough=borough,
+            level=level,
+            disclose=disclose,
+            map_as="recolour" if recolour else "figure",
+        )
         area = _area_name(borough)
     except DATA_ERRORS as error:
         return no_update, no_update, no_update, no_update, error_message(str(error)), no_update
     m = aq.measure(measure_id)
-    figure = map_patch(view["map"]) if built_level == view["level"] else view["map"]
+    figure = traces_patch(view["map_traces"]) if recolour else view["map"]
     table = _map_table(view, m, borough)
     return figure, view["ranked"], kpi_cards(cards=_kpi_cards(view["kpis"], area)), table, None, view["level"]
 
@@ -1112,7 +1148,9 @@ def view_csv(
     m = aq.measure(measure_id)
     stem = f"asthma_{m.id}_{period or 'latest'}"
     if view in ("map", "boroughs"):
-        result = areas_view(measure_id=m.id, period=period, borough=borough, level=level, disclose=disclose)
+        result = areas_view(
+            measure_id=m.id, period=period, borough=borough, level=level, disclose=disclose, map_as="none"
+        )
         frame = (result["values"] if view == "map" else result["boroughs"])[AREA_CSV_COLUMNS]
         view = f"map_{result['level']}" if view == "map" else view
     elif view in ("thresholds", "age_groups", "funnel", "imd", "ethnicity"):

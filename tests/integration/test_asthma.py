@@ -170,6 +170,30 @@ def test_map_recolours_with_a_patch_at_the_same_level(page, db, period):
     assert sorted(v for v in z if not math.isnan(v)) == pytest.approx(sorted(expected["value"].astype(float)))
 
 
+@pytest.mark.parametrize(
+    ("measure_id", "level"), [("ast_review_12m", "borough"), ("ast_prevalence", "lsoa"), ("ast_saba_3plus", "practice")]
+)
+@pytest.mark.parametrize("principal", [ANALYST, COMMISSIONER], ids=["unrounded", "disclosed"])
+def test_a_recolour_is_the_patch_of_the_full_figure(page, period, measure_id, level, principal):
+    """The patch built from the traces alone equals the one the whole figure gave (map_patch of it)."""
+    import json
+
+    from plotly.utils import PlotlyJSONEncoder
+
+    from components.maps import map_patch
+
+    def operations(patch) -> list[str]:
+        return sorted(
+            json.dumps(op, cls=PlotlyJSONEncoder, sort_keys=True) for op in patch.to_plotly_json()["operations"]
+        )
+
+    with acting_as(principal):
+        figure, *_ = page.update_areas(measure_id, period, "all", level, "areas", None)
+        patch, *_ = page.update_areas(measure_id, period, "all", level, "areas", level)
+    assert type(patch).__name__ == "Patch" and "geojson" not in str(patch.to_plotly_json())
+    assert operations(patch) == operations(map_patch(figure))
+
+
 def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
     with acting_as(ANALYST):
         figure, _, _, table, _, level = page.update_areas(
