@@ -284,10 +284,19 @@ def _kpi_cards(kpis: pd.DataFrame, area: str) -> list[dict]:
 
 
 def safety_view(
-    *, measure_id: str, period: str | None, borough: str | None, disclose: bool, funnel_level: str = "practice"
+    *,
+    measure_id: str,
+    period: str | None,
+    borough: str | None,
+    disclose: bool,
+    funnel_level: str = "practice",
+    figures: bool = True,
 ) -> dict[str, Any]:
     """Patients at each SABA threshold; SABA without ICS by practice (funnel); the chosen safety measure
-    for children vs adults, by deprivation and by ethnic group, in London or the chosen borough."""
+    for children vs adults, by deprivation and by ethnic group, in London or the chosen borough.
+
+    ``figures=False`` (a CSV): the rows only; the five charts (most of the work) are None.
+    """
     borough = _borough(borough)
     m = aq.measure(measure_id if measure_id in SAFETY_MEASURES else SAFETY_MEASURES[0])
     con = _con()
@@ -295,12 +304,6 @@ def safety_view(
     area = _area_name(borough)
     thresholds = aq.saba_threshold_counts(con, period=period, filters=filters, disclose=disclose)
     thresholds = thresholds.assign(area_name=thresholds["label"], area_code=thresholds["measure_id"])
-    threshold_chart = inequality_chart(
-        values=thresholds,
-        value_label="% of register (SABA users for no ICS)",
-        dimension_label=f"Prescribing safety measure, {area}",
-        height=340,
-    )
     funnel = aq.measure_funnel(
         con,
         measure_id="ast_saba_no_ics",
@@ -308,21 +311,9 @@ def safety_view(
         by="borough" if funnel_level == "borough" else "practice",
         disclose=disclose,
     )
-    funnel_figure = funnel_plot(
-        points=funnel["points"],
-        limits=funnel["limits"],
-        london_value=funnel["london_value"],
-        value_label="SABA with no ICS (%)",
-        unit="percent",
-        polarity="low",
-        height=440,
-    )
     ages = aq.by_age_group(con, measure_id=m.id, period=period, filters=filters, disclose=disclose)
     overall = pd.to_numeric(ages["london_value"], errors="coerce").dropna()
     line = float(overall.iloc[0]) if len(overall) else None
-    age_chart = inequality_chart(
-        values=ages, value_label=m.label, dimension_label=f"Age group, {area}", london_value=line, height=300
-    )
     groups = {}
     for dimension in ("imd_quintile_national", "ethnicity_group"):
         frame = aq.measure_values(con, measure_id=m.id, period=period, by=dimension, filters=filters, disclose=disclose)
@@ -332,42 +323,51 @@ def safety_view(
         else:
             frame = frame.sort_values("area_name")
         groups[dimension] = frame.reset_index(drop=True)
-    imd_chart = inequality_chart(
-        values=groups["imd_quintile_national"],
-        value_label=m.label,
-        dimension_label=f"IMD 2025 quintile of residence, {area}",
-        london_value=line,
-        height=340,
-    )
-    ethnicity_chart = inequality_chart(
-        values=groups["ethnicity_group"],
-        value_label=m.label,
-        dimension_label=f"Ethnic group, {area}",
-        london_value=line,
-        height=340,
-    )
-    return {
-        "thresholds": thresholds,
-        "threshold_chart": threshold_chart,
-        "funnel": funnel,
-        "funnel_figure": funnel_figure,
-        "ages": ages,
-        "age_chart": age_chart,
-        "groups": groups,
-        "imd_chart": imd_chart,
-        "ethnicity_chart": ethnicity_chart,
-        "area": area,
-        "measure": m,
-    }
+    view = {"thresholds": thresholds, "funnel": funnel, "ages": ages, "groups": groups, "area": area, "measure": m}
+    charts = dict.fromkeys(("threshold_chart", "funnel_figure", "age_chart", "imd_chart", "ethnicity_chart"))
+    if figures:
+        charts["threshold_chart"] = inequality_chart(
+            values=thresholds,
+            value_label="% of register (SABA users for no ICS)",
+            dimension_label=f"Prescribing safety measure, {area}",
+            height=340,
+        )
+        charts["funnel_figure"] = funnel_plot(
+            points=funnel["points"],
+            limits=funnel["limits"],
+            london_value=funnel["london_value"],
+            value_label="SABA with no ICS (%)",
+            unit="percent",
+            polarity="low",
+            height=440,
+        )
+        charts["age_chart"] = inequality_chart(
+            values=ages, value_label=m.label, dimension_label=f"Age group, {area}", london_value=line, height=300
+        )
+        for key, dimension, label in (
+            ("imd_chart", "imd_quintile_national", "IMD 2025 quintile of residence"),
+            ("ethnicity_chart", "ethnicity_group", "Ethnic group"),
+        ):
+            charts[key] = inequality_chart(
+                values=groups[dimension],
+                value_label=m.label,
+                dimension_label=f"{label}, {area}",
+                london_value=line,
+                height=340,
+            )
+    return {**view, **charts}
 
 
-def linked_view(*, period: str | None, threshold: int, group: str, disclose: bool) -> dict[str, Any]:
+def linked_view(
+    *, period: str | None, threshold: int, group: str, disclose: bool, figures: bool = True
+) -> dict[str, Any]:
     """Among patients with an emergency asthma admission in the period: the share whose year before held
-    SABA over-reliance, no review or no action plan, London and per ``group``."""
+    SABA over-reliance, no review or no action plan, London and per ``group`` (``figures=False``: rows only)."""
     group = group if group in LINKED_GROUP_LABELS else "borough"
     values = aq.linked_admissions(_con(), period=_period(period), saba_threshold=threshold, by=group, disclose=disclose)
-    figure = linked_admissions_chart(values=values)
-    return {"values": values, "figure": figure, "table": linked_table(values)}
+    if not figures:
+        return {"values": values, "figure": None, "table": None}
+    return {"values": values, "figure": linked_admissions_chart(values=values), "table": linked_table(values)}
 
 
 def inequality_view(*, measure_id: str, period: str | None, disclose: bool) -> dict[str, Any]:
@@ -1155,7 +1155,12 @@ def view_csv(
         view = f"map_{result['level']}" if view == "map" else view
     elif view in ("thresholds", "age_groups", "funnel", "imd", "ethnicity"):
         result = safety_view(
-            measure_id=safety_measure, period=period, borough=borough, disclose=disclose, funnel_level=funnel_level
+            measure_id=safety_measure,
+            period=period,
+            borough=borough,
+            disclose=disclose,
+            funnel_level=funnel_level,
+            figures=False,
         )
         stem = f"asthma_{result['measure'].id}_{period or 'latest'}"
         if view == "thresholds":
@@ -1171,7 +1176,7 @@ def view_csv(
             frame = result["groups"][key][AREA_CSV_COLUMNS[1:]].assign(area=result["area"])
     elif view == "linked":
         frame = linked_view(
-            period=period, threshold=_threshold(linked_threshold), group=linked_group, disclose=disclose
+            period=period, threshold=_threshold(linked_threshold), group=linked_group, disclose=disclose, figures=False
         )["values"]
         stem = f"asthma_before_admission_{_period(period)}"
     elif view == "sii":
