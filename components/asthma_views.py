@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from components.geometry import geometry_url
 from components.maps import AREA_TRACE, area_figure, indicator_traces
 from components.style import SUPPRESSED_NOTE, apply_base_layout, formatted, whole_number
 
@@ -44,7 +45,9 @@ def measure_map(
     """The page measure at ``level`` ('borough', 'practice' or 'lsoa'), diverging around London when it
     has a better direction (purple better), sequential otherwise (darker = higher)."""
     traces = measure_traces(level=level, values=values, value_label=value_label, unit=unit, polarity=polarity)
-    return area_figure(traces, level=level, outlines=True, height=height)
+    # Geometry by URL: the browser fetches and caches each level's boundaries once (the LSOA map's would
+    # otherwise be ~1.4 MB inside every level change's figure, and most of that call's time to serialise).
+    return area_figure(traces, level=level, outlines=True, height=height, geometry_url=geometry_url(level))
 
 
 def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, title: str | None = None) -> go.Figure:
