@@ -785,7 +785,7 @@ def inequality(
 
     ``deprivation``: ``national`` or ``london`` deciles/quintiles. Rows: London first, then
     each (practice) borough, with ``sii``/``rii`` and 95 % CIs (WLS on ridit scores,
-    :func:`queries.stats.slope_index_of_inequality`; positive SII = higher value in less
+    :func:`queries.stats.slope_indices_of_inequality`; positive SII = higher value in less
     deprived areas), and the quintile gap ``q5 - q1`` (least minus most deprived) with
     Newcombe's interval. Patients with an unknown residence LSOA are left out. ``by_borough=False``
     returns the first row only (London, or everything ``filters`` keeps), for a view of one area: the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
 
 from queries import stats
 
@@ -55,9 +56,14 @@ def test_ridit_scores_are_population_midpoints():
     assert stats.ridit_scores([100, 300, 100]).tolist() == pytest.approx([0.1, 0.5, 0.9])
 
 
+def _one_area(values, populations) -> dict[str, float]:
+    """:func:`stats.slope_indices_of_inequality` of a single area."""
+    return {key: column[0] for key, column in stats.slope_indices_of_inequality([values], [populations]).items()}
+
+
 def test_sii_of_a_straight_line_over_equal_quintiles():
     # Values rise by 10 points a quintile; ridits are 0.1..0.9, so the slope is 10 / 0.2 = 50.
-    result = stats.slope_index_of_inequality([10, 20, 30, 40, 50], [100] * 5)
+    result = _one_area([10, 20, 30, 40, 50], [100] * 5)
     assert result["sii"] == pytest.approx(50)
     assert result["rii"] == pytest.approx(50 / 30)
 
@@ -70,14 +76,25 @@ def test_sii_matches_closed_form_weighted_least_squares():
     x_bar = np.sum(w * x) / w.sum()
     y_bar = np.sum(w * values) / w.sum()
     slope = np.sum(w * (x - x_bar) * (values - y_bar)) / np.sum(w * (x - x_bar) ** 2)
-    result = stats.slope_index_of_inequality(values, population)
+    result = _one_area(values, population)
     assert result["sii"] == pytest.approx(slope)
     assert result["sii_low"] < slope < result["sii_high"]
     assert result["rii"] == pytest.approx(slope / y_bar)
 
 
+def test_sii_and_its_interval_are_statsmodels_wls():
+    values = np.array([0.62, 0.70, 0.71, 0.78, 0.83, 0.8])
+    population = np.array([400.0, 250.0, 0.0, 120.0, 80.0, 30.0])  # an empty group is left out
+    keep = population > 0
+    model = sm.WLS(values[keep], sm.add_constant(stats.ridit_scores(population[keep])), weights=population[keep]).fit()
+    result = _one_area(values, population)
+    assert result["groups"] == 5
+    assert result["sii"] == pytest.approx(model.params[1], rel=1e-12)
+    assert (result["sii_low"], result["sii_high"]) == pytest.approx(tuple(model.conf_int(alpha=0.05)[1]), rel=1e-12)
+
+
 def test_sii_needs_three_groups():
-    assert np.isnan(stats.slope_index_of_inequality([0.5, 0.6], [10, 10])["sii"])
+    assert np.isnan(_one_area([0.5, 0.6], [10, 10])["sii"])
 
 
 def test_binomial_funnel_limits_converge_to_normal_approximation():
