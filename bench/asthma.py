@@ -17,20 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))]
-
-
-def _time(call, repeat: int) -> list[float]:
-    call()  # warm-up: first reads of the file, name and geometry caches
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - start) * 1000)
-    return timings
+from bench.timing import percentile, timed  # noqa: E402
 
 
 def main() -> None:
@@ -99,8 +86,8 @@ def main() -> None:
     print("| call | p50 ms | p95 ms |")
     print("|---|---|---|")
     for name, call in cases.items():
-        timings = _time(call, args.repeat)
-        print(f"| {name} | {statistics.median(timings):,.0f} | {_percentile(timings, 95):,.0f} |")
+        timings, _ = timed(call, args.repeat)
+        print(f"| {name} | {statistics.median(timings):,.0f} | {percentile(timings, 95):,.0f} |")
 
 
 if __name__ == "__main__":

@@ -17,23 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))]
-
-
-def _time(call, repeat: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU milliseconds per run. On a shared, loaded machine wall time is mostly queueing for a core;
-    CPU time (this process, all threads: DuckDB's included) is what the call itself costs."""
-    call()  # warm-up: first reads of the file, name caches
-    wall, cpu = [], []
-    for _ in range(repeat):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        call()
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - started_cpu) * 1000)
-    return wall, cpu
+from bench.timing import percentile, timed  # noqa: E402
 
 
 def main() -> None:
@@ -125,10 +109,10 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for label, call in cases:
-        wall, cpu = _time(call, args.repeat)
+        wall, cpu = timed(call, args.repeat)
         lines.append(
-            f"| {label} | {statistics.median(wall):.1f} | {_percentile(wall, 95):.1f} | "
-            f"{statistics.median(cpu):.1f} | {_percentile(cpu, 95):.1f} | {len(wall)} |"
+            f"| {label} | {statistics.median(wall):.1f} | {percentile(wall, 95):.1f} | "
+            f"{statistics.median(cpu):.1f} | {percentile(cpu, 95):.1f} | {len(wall)} |"
         )
     report = "\n".join(lines)
     print(report)

@@ -23,7 +23,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ["PATHFINDER_QUERY_CACHE"] = "0"
@@ -35,6 +34,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.queries import CASES  # noqa: E402
+from bench.timing import timed  # noqa: E402
 from queries import cache, disclosure, indicators  # noqa: E402
 from queries.indicators import OUTPUT_COLUMNS, default_period, indicator_values  # noqa: E402
 from queries.registry import get  # noqa: E402
@@ -42,14 +42,7 @@ from queries.registry import get  # noqa: E402
 
 def _median_ms(call, repeat: int) -> tuple[float, float]:
     """Median wall and process-CPU milliseconds of ``repeat`` calls after 20 warm-up calls."""
-    for _ in range(20):
-        call()
-    wall, cpu = [], []
-    for _ in range(repeat):
-        started, started_cpu = time.perf_counter(), time.process_time()
-        call()
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - started_cpu) * 1000)
+    wall, cpu = timed(call, repeat, warm_ups=20)
     return statistics.median(wall), statistics.median(cpu)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import percentile, timed  # noqa: E402
 from queries import immunisation as imm  # noqa: E402
 from queries import immunisation_cohort as cohort  # noqa: E402
 from queries.db import get_database  # noqa: E402
@@ -28,21 +29,6 @@ ALL_LONDON = RowScope(icb_codes=("E54000027", "E54000028", "E54000029", "E540000
 HACKNEY = RowScope(borough_codes=("E09000012",))
 ONE_PRACTICE = RowScope(practice_codes=("E83003",))
 INDICATOR = "cover_24m_mmr1"
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))]
-
-
-def _time(call, repeat: int) -> list[float]:
-    call()  # warm-up: first reads of the file, name caches
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
 
 
 def cases(db) -> list[tuple[str, object]]:
@@ -129,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, call in cases(db):
         if args.cohort_only and not label.startswith("cohort"):
             continue
-        timings = _time(call, args.repeat)
+        timings, _ = timed(call, args.repeat)
         lines.append(
-            f"| {label} | {statistics.median(timings):.0f} | {_percentile(timings, 95):.0f} | {max(timings):.0f} |"
+            f"| {label} | {statistics.median(timings):.0f} | {percentile(timings, 95):.0f} | {max(timings):.0f} |"
         )
         print(lines[-1], flush=True)
     report = "\n".join(lines) + "\n"

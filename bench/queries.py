@@ -45,6 +45,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import analyst  # noqa: E402
+from bench.timing import percentile  # noqa: E402
 from queries import cache, indicators, stats  # noqa: E402
 from queries.indicators import default_period, indicator_values  # noqa: E402
 from queries.registry import INDICATORS, get  # noqa: E402
@@ -94,12 +95,6 @@ class FullCollections:
 
 
 FULL_GC = FullCollections()
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))
-    return ordered[index]
 
 
 def _time(call, repeat: int, *, warm_up: bool = True) -> tuple[list[float], list[float], int]:
@@ -240,9 +235,9 @@ def bench_database(
                 "indicator_id": indicator.id,
                 "case": label,
                 "engine_p50_ms": statistics.median(engine),
-                "engine_p95_ms": _percentile(engine, 95),
+                "engine_p95_ms": percentile(engine, 95),
                 "engine_cpu_p50_ms": statistics.median(engine_cpu),
-                "engine_cpu_p95_ms": _percentile(engine_cpu, 95),
+                "engine_cpu_p95_ms": percentile(engine_cpu, 95),
                 "engine_max_ms": max(engine),
                 "engine_calls_with_full_gc": engine_full_gc,
                 "engine_sql_p50_ms": statistics.median(sql),
@@ -265,7 +260,7 @@ def bench_database(
                 row.update(
                     pandas_rows=len(frame),
                     pandas_p50_ms=statistics.median(baseline),
-                    pandas_p95_ms=_percentile(baseline, 95),
+                    pandas_p95_ms=percentile(baseline, 95),
                     pandas_cpu_p50_ms=statistics.median(baseline_cpu),
                 )
             if indicator.id in analyst_ids:
@@ -303,7 +298,7 @@ def _analyst_row(
         "analyst_rows": len(units),
         "analyst_groups_checked": len(engine),
         "analyst_p50_ms": statistics.median(wall),
-        "analyst_p95_ms": _percentile(wall, 95),
+        "analyst_p95_ms": percentile(wall, 95),
         "analyst_cpu_p50_ms": statistics.median(cpu),
         "analyst_load_s": extract.load_seconds,
         "analyst_load_cpu_s": extract.load_cpu_seconds,

@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.build import measure  # noqa: E402
+from bench.timing import percentile  # noqa: E402
 from data.schema import TABLES  # noqa: E402
 from queries.indicators import default_period, indicator_values, inequality, trend  # noqa: E402
 
@@ -70,11 +71,6 @@ rows = write_extract(Path(sys.argv[1]), scale=float(sys.argv[2]), seed=int(sys.a
                      extract_date=date.fromisoformat(sys.argv[4]), progress=lambda message: None)
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows}))
 """
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * (len(ordered) - 1)))))]
 
 
 def _children_cpu_seconds() -> float:
@@ -129,8 +125,8 @@ def time_queries(db: Path, repeat: int) -> dict[str, object]:
                 call()
                 mine.append((time.perf_counter() - started) * 1000)
             timings += mine
-            if _percentile(mine, 95) > slowest[1]:
-                slowest = (label, _percentile(mine, 95))
+            if percentile(mine, 95) > slowest[1]:
+                slowest = (label, percentile(mine, 95))
         cpu_ms = (time.process_time() - cpu_started) * 1000
     finally:
         con.close()
@@ -138,7 +134,7 @@ def time_queries(db: Path, repeat: int) -> dict[str, object]:
         "calls": len(calls),
         "repeat": repeat,
         "query_p50_ms": statistics.median(timings),
-        "query_p95_ms": _percentile(timings, 95),
+        "query_p95_ms": percentile(timings, 95),
         "query_cpu_ms_per_call": cpu_ms / max(1, len(calls) * (repeat + 1)),
         "slowest_call": slowest[0],
         "slowest_call_p95_ms": slowest[1],
