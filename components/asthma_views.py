@@ -15,28 +15,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from components.geometry import geometry_url
-from components.maps import AREA_TRACE, area_figure, indicator_traces
+from components.maps import area_figure, indicator_traces
 from components.style import SUPPRESSED_NOTE, apply_base_layout, formatted, whole_number
 
 LINKED_COLOURS = {"saba_over": "#ae2573", "no_review": "#ed8b00", "no_plan": "#005eb8", "any_gap": "#212b32"}
-
-
-def measure_traces(
-    *, level: str, values: pd.DataFrame, value_label: str, unit: str, polarity: str, recolour: bool = False
-) -> list:
-    """The traces of :func:`measure_map` without a figure: what a same-level recolour sends
-    (:func:`components.maps.traces_patch`; ``recolour`` as in :func:`components.maps.area_traces`)."""
-    traces = indicator_traces(
-        level=level, values=values, value_label=value_label, unit=unit, polarity=polarity, recolour=recolour
-    )
-    areas = traces[AREA_TRACE]
-    # An all-suppressed map has no scale to draw (an empty one renders NaN-sized boxes): say so explicitly,
-    # because a recolour Patch only sends the keys the new traces have.
-    has_values = bool(pd.to_numeric(pd.Series(areas.z), errors="coerce").notna().any())
-    areas.showscale = has_values
-    if not has_values:
-        areas.zmin, areas.zmax = 0, 1
-    return traces
 
 
 def measure_map(
@@ -44,7 +26,7 @@ def measure_map(
 ) -> go.Figure:
     """The page measure at ``level`` ('borough', 'practice' or 'lsoa'), diverging around London when it
     has a better direction (purple better), sequential otherwise (darker = higher)."""
-    traces = measure_traces(level=level, values=values, value_label=value_label, unit=unit, polarity=polarity)
+    traces = indicator_traces(level=level, values=values, value_label=value_label, unit=unit, polarity=polarity)
     # Geometry by URL: the browser fetches and caches each level's boundaries once (the LSOA map's would
     # otherwise be ~1.4 MB inside every level change's figure, and most of that call's time to serialise).
     return area_figure(traces, level=level, outlines=True, height=height, geometry_url=geometry_url(level))

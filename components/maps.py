@@ -210,6 +210,12 @@ def area_traces(
             pd.Series(z), polarity=polarity, diverge_around=diverge_around, unit=unit, value_label=value_label
         ),
     )
+    # With every area suppressed there is no colour scale to draw (an empty one renders NaN-sized boxes in the
+    # browser). Set either way, with a range: a recolour patch only sends the keys the new traces have.
+    has_values = bool(np.isfinite(z).any())
+    area_trace.showscale = has_values
+    if not has_values and area_trace.zmin is None:
+        area_trace.update(zmin=0, zmax=1)
     points = label_points(level).set_index("area_code")
     suppressed_codes = [code for code, flag in zip(codes, suppressed, strict=True) if flag]
     markers = _suppressed_markers(

@@ -28,7 +28,6 @@ from components.asthma_views import (
     linked_admissions_chart,
     linked_table,
     measure_map,
-    measure_traces,
     patient_table,
 )
 from components.charts import funnel_plot, inequality_chart, placeholder_figure, ranked_areas_chart, spc_chart
@@ -46,7 +45,7 @@ from components.layout import (
     view_switch,
     view_switch_value,
 )
-from components.maps import empty_area_values, inequality_map, map_patch, traces_patch
+from components.maps import empty_area_values, indicator_traces, inequality_map, map_patch, traces_patch
 from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import asthma as aq
@@ -218,7 +217,7 @@ def areas_view(
     )
     drawn = {"level": level, "values": values, "value_label": m.label, "unit": m.unit, "polarity": m.polarity}
     figure = measure_map(**drawn) if map_as == "figure" else None
-    traces = measure_traces(**drawn, recolour=True) if map_as == "recolour" else None
+    traces = indicator_traces(**drawn, recolour=True) if map_as == "recolour" else None
     ranked = (
         None
         if map_as == "none"
@@ -386,8 +385,6 @@ def inequality_view(*, measure_id: str, period: str | None, disclose: bool) -> d
         polarity=m.polarity,
         height=520,
     )
-    has_values = bool(pd.to_numeric(pd.Series(figure.data[0].z), errors="coerce").notna().any())
-    figure.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
     table = pd.DataFrame(
         {
             "Area": sii["area_name"],

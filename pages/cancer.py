@@ -23,7 +23,6 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-import numpy as np
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -49,7 +48,7 @@ from components.layout import (
     view_switch,
     view_switch_value,
 )
-from components.maps import AREA_TRACE, area_figure, area_traces, inequality_map, traces_patch
+from components.maps import area_figure, indicator_traces, inequality_map, traces_patch
 from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import cancer as cq
@@ -272,22 +271,9 @@ def areas_view(
     elif "map" in parts:
         areas = _values(con, indicator=indicator, period=period, by=level, filters=filters, disclose=disclose)
     if "map" in parts and figures:
-        london = areas["london_value"].dropna()
-        centre = float(london.iloc[0]) if spec.polarity != "none" and len(london) else None
-        traces = area_traces(
-            level=level,
-            values=areas,
-            value_label=label,
-            unit=spec.unit,
-            polarity="high" if spec.polarity == "none" else spec.polarity,
-            diverge_around=centre,
-            recolour=recolour,
+        traces = indicator_traces(
+            level=level, values=areas, value_label=label, unit=spec.unit, polarity=spec.polarity, recolour=recolour
         )
-        area_trace = traces[AREA_TRACE]
-        has_values = bool(pd.notna(np.asarray(area_trace.z, dtype=float)).any())
-        area_trace.showscale = has_values
-        if not has_values:
-            area_trace.update(zmin=0, zmax=1)
         traces.append(trust_points_trace(values=trusts, sites=cq.trust_sites(), value_label=label, unit=spec.unit))
         # The browser fetches each level's boundaries once; the figure (and its recolour patch) carry values.
         figure_map = (
@@ -516,10 +502,6 @@ def inequality_view(
         geometry_url=geometry_url("borough"),  # fetched once by the browser, not resent with every SII map
         height=480,
     )
-    has_values = bool(pd.to_numeric(pd.Series(sii_map.data[0].z), errors="coerce").notna().any())
-    sii_map.update_traces(showscale=has_values, selector={"type": "choroplethmap"})
-    if not has_values:
-        sii_map.update_traces(zmin=-1, zmax=1, selector={"type": "choroplethmap"})
     return {**view, "sii": sii, "sii_map": sii_map}
 
 

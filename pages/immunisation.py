@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 import dash
 import dash_bootstrap_components as dbc
 import duckdb
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
@@ -34,7 +33,7 @@ from components.layout import (
     sortable_table,
     view_switch_value,
 )
-from components.maps import AREA_TRACE, area_figure, area_traces, inequality_traces, traces_patch
+from components.maps import area_figure, area_traces, inequality_traces, traces_patch
 from components.style import apply_base_layout
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
@@ -432,9 +431,6 @@ def _map_traces(frame: pd.DataFrame, *, indicator: str, view: str, recolour: boo
         traces = area_traces(
             level=view, values=frame, value_label="Coverage", unit=spec.unit, polarity=spec.polarity, recolour=recolour
         )
-    # With every area suppressed there is no colour scale to draw (an empty one draws NaN-sized boxes in the
-    # browser). Set explicitly either way: a recolour patch only sends the keys the new traces have.
-    traces[AREA_TRACE].showscale = bool(pd.notna(np.asarray(traces[AREA_TRACE].z, dtype=float)).any())
     return traces
 
 

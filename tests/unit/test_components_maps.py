@@ -221,3 +221,21 @@ def test_geometry_can_be_served_once_by_url_instead_of_inside_every_figure():
         level="lsoa", values=indicator_frame([CAMDEN]), value_label="x", geometry_url=geometry.geometry_url("lsoa")
     )
     assert figure.data[0].geojson == "/geometry/lsoa.geojson" and len(pio.to_json(figure)) < 500_000
+
+
+@pytest.mark.parametrize("diverge_around", [None, 85.0], ids=["sequential", "diverging"])
+def test_an_all_suppressed_map_draws_no_colour_scale_but_keeps_a_range(diverge_around):
+    frame = indicator_frame(BOROUGHS)
+    for code in BOROUGHS:
+        frame = suppress(frame, code)
+    empty = maps.area_traces(level="borough", values=frame, value_label="Coverage", diverge_around=diverge_around)
+    areas = empty[maps.AREA_TRACE]
+    assert areas.showscale is False
+    assert areas.zmin is not None and areas.zmax is not None and areas.zmin < areas.zmax
+    # The recolour patch sends the keys too, so a map that had a scale loses it.
+    patch = maps.traces_patch(maps.area_traces(level="borough", values=frame, value_label="Coverage", recolour=True))
+    assigned = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
+    assert assigned[("data", maps.AREA_TRACE, "showscale")] is False
+    assert assigned[("data", maps.AREA_TRACE, "zmin")] < assigned[("data", maps.AREA_TRACE, "zmax")]
+    shown = maps.area_traces(level="borough", values=indicator_frame(BOROUGHS), value_label="Coverage")
+    assert shown[maps.AREA_TRACE].showscale is True
