@@ -46,12 +46,11 @@ def is_suppressed(count: float | None) -> bool:
 
 def disclose_array(counts) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`disclose_count`: (disclosed values as float with NaN where hidden, suppressed mask)."""
-    values = np.asarray(counts, dtype=object)
-    values = (
-        np.array([np.nan if v is None else v for v in values], dtype=float)
-        if values.dtype == object
-        else (values.astype(float))
-    )
+    values = np.asarray(counts)
+    if values.dtype == object:  # None for a missing count: NaN, one element at a time
+        values = np.array([np.nan if v is None else v for v in values], dtype=float)
+    else:
+        values = values.astype(float)
     whole = np.floor(values + 0.5)
     suppressed = (whole >= 1) & (whole <= SUPPRESS_UP_TO)
     rounded = np.where(whole == 0, 0.0, ROUND_TO * np.floor(whole / ROUND_TO + 0.5))
@@ -111,13 +110,16 @@ def apply_arrays(
     counts, basis, other_counts, derived = list(counts), list(basis), list(other_counts), list(derived)
     safe = dict(columns)
     length = len(next(iter(columns.values())))
+    disclosed_counts = {
+        column: disclose_array(columns[column]) for column in dict.fromkeys(basis + counts + other_counts)
+    }
     suppressed = np.zeros(length, dtype=bool)
     for column in basis:
-        suppressed |= disclose_array(columns[column])[1]
+        suppressed |= disclosed_counts[column][1]
     for column in counts + other_counts:
-        disclosed, _ = disclose_array(columns[column])
+        disclosed = disclosed_counts[column][0]
         if column in other_counts:
-            disclosed[suppressed] = np.nan
+            disclosed = np.where(suppressed, np.nan, disclosed)
         safe[column] = _as_object(disclosed)
     for column in derived:
         hidden = np.asarray(columns[column], dtype=object).copy()

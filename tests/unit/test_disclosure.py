@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -64,3 +65,37 @@ def test_no_count_from_one_to_seven_ever_leaves(rows):
             assert not row["suppressed"]
             expected = original[0] / original[1] if original[1] else math.nan
             assert row["value"] == expected or (math.isnan(row["value"]) and math.isnan(expected))
+
+
+amounts = st.one_of(st.none(), st.floats(min_value=0, max_value=10**6, allow_nan=False), counts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(counts, counts, amounts), min_size=1, max_size=30))
+def test_the_array_path_the_api_uses_discloses_exactly_as_the_frame_path(rows):
+    frame = pd.DataFrame(rows, columns=["numerator", "denominator", "patients_to_target"], dtype=object)
+    frame["value"] = [n / d if d else None for n, d, _ in rows]
+    expected = disclosure.apply(frame, other_counts=["patients_to_target"], derived=["value"])
+    # The engine hands over float arrays (NaN for missing); other callers, objects with None.
+    for dtype in (float, object):
+        columns = {name: frame[name].to_numpy(dtype=dtype) for name in ("numerator", "denominator")}
+        columns["patients_to_target"] = (
+            frame["patients_to_target"].to_numpy(dtype=float, na_value=np.nan)
+            if dtype is float
+            else frame["patients_to_target"].to_numpy(dtype=object)
+        )
+        columns["value"] = frame["value"].to_numpy(dtype=object)
+        safe = disclosure.apply_arrays(columns, other_counts=["patients_to_target"], derived=["value"])
+        assert safe["suppressed"].tolist() == expected["suppressed"].tolist()
+        for name in ("numerator", "denominator", "patients_to_target", "value"):
+            assert [None if pd.isna(v) else v for v in safe[name]] == [
+                None if pd.isna(v) else v for v in expected[name]
+            ], name
+
+
+def test_disclose_array_reads_nan_and_none_alike():
+    as_floats = disclosure.disclose_array(np.array([np.nan, 0.0, 3.0, 7.6, 12.0]))
+    as_objects = disclosure.disclose_array(np.array([None, 0, 3, 7.6, 12], dtype=object))
+    for a, b in zip(as_floats, as_objects, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    assert as_floats[1].tolist() == [False, False, True, False, False]
