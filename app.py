@@ -27,7 +27,7 @@ from components.geometry import LEVELS, boundaries, label_points, register_geome
 from components.layout import footer, navbar
 from queries import asthma, cancer, immunisation_cohort
 from queries import cache as query_cache
-from queries.db import default_database, without_query_timeout
+from queries.db import DataUnavailable, default_database, without_query_timeout
 from security.web import SecurityConfigError, init_app
 from settings import SettingsError, load_settings
 
@@ -148,7 +148,9 @@ def start_worker(progress: Callable[[], None] = lambda: None) -> dict[str, float
     """
     try:
         limit_database_memory(SETTINGS.db_memory_limit)
-    except Exception as error:  # no database yet: the pages say so
+    except DataUnavailable as error:  # missing, unreadable or stale (another build version): the pages say so
+        log.error("the database cannot be served; every page shows this until it is fixed: %s", error)
+    except Exception as error:
         log.warning("cannot set the database memory limit: %s", error)
     query_cache.configure(SETTINGS.query_cache)
     seconds = warm_caches(progress)

@@ -9,6 +9,12 @@ The database is built in ``<out>.tmp-<pid>`` and moved over ``out`` only when
 every step has succeeded, so a failed or invalid build leaves any existing
 database byte-for-byte as it was. Exit codes: 0 built, 2 invalid extract (every
 problem printed), 1 anything else.
+
+Every database is stamped with :data:`data.build_version.BUILD_VERSION`; ``check``
+says whether a database must be rebuilt before this code serves it (``make run``
+uses it on the default database)::
+
+    python -m data.build check --db data/generated/pathfinder.duckdb   # 0 current, 1 rebuild needed
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data.build_version import BUILD_VERSION, META_KEY, stale_build_problem
 from data.schema import SCHEMA_VERSION, TABLES
 from data.validate import ExtractValidationError, load_and_validate
 
@@ -225,6 +232,7 @@ def build_from_directory(
                 "extract_date": extract_date.isoformat(),
                 "source": source,
                 "schema_version": SCHEMA_VERSION,
+                META_KEY: BUILD_VERSION,
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "scale": scale,
                 "seed": seed,
@@ -363,6 +371,24 @@ def synthetic_extract(
     return folder
 
 
+def rebuild_reason(path: str | Path) -> str | None:
+    """Why the database at ``path`` must be (re)built before this code serves it; None when it is current.
+
+    Missing, unreadable, or stamped with another build version (or none): see :mod:`data.build_version`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return f"No database at {path}."
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        return f"Cannot open the database {path}: {error}"
+    try:
+        return stale_build_problem(con, path)
+    finally:
+        con.close()
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -382,6 +408,10 @@ def _parser() -> argparse.ArgumentParser:
     extract = commands.add_parser("extract", help="build from an extract folder (Parquet or CSV tables)")
     extract.add_argument("directory", type=Path)
     extract.add_argument("--extract-date", type=_iso_date, default=None, help="default: today")
+    check = commands.add_parser(
+        "check", help="exit 0 if the database was built by this code's build version, 1 if it must be rebuilt"
+    )
+    check.add_argument("--db", type=Path, default=DEFAULT_OUT)
     for command in (synthetic, extract):
         command.add_argument("--out", type=Path, default=DEFAULT_OUT)
         command.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit")
@@ -399,6 +429,13 @@ def main(argv: list[str] | None = None) -> int:
     def to_stderr(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    if args.command == "check":
+        reason = rebuild_reason(args.db)
+        if reason is not None:
+            to_stderr(reason)
+            return 1
+        print(f"{args.db} is current (build version {BUILD_VERSION})")
+        return 0
     progress = _timed(to_stderr)
     tuning = {"memory_limit": args.memory_limit, "threads": args.threads, "materialise": not args.skip_indicators}
     try:

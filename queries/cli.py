@@ -10,6 +10,8 @@
 
 Every table is printed as CSV on standard output. ``--disclose`` applies the
 disclosure rule for roles without patient access (suppress 1-7, round to 5).
+A database built by another version of the build (:mod:`data.build_version`) is
+refused with the app's message and exit status 1.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import sys
 import duckdb
 import pandas as pd
 
+from data.build_version import stale_build_problem
 from queries import calibrate, indicators
+from queries.db import DataUnavailable
 from queries.registry import UnknownIndicator, list_indicators
 
 
@@ -35,7 +39,12 @@ def _filters(items: list[str]) -> dict[str, list[str]]:
 
 
 def _connect(path: str) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(path, read_only=True)
+    con = duckdb.connect(path, read_only=True)
+    problem = stale_build_problem(con, path)
+    if problem is not None:
+        con.close()
+        raise DataUnavailable(problem)
+    return con
 
 
 def _print(frame: pd.DataFrame) -> None:
@@ -70,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for a bad request)."""
+    """Entry point; returns the exit status (2 for a bad request, 1 for a stale database)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
@@ -125,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     except (indicators.QueryError, UnknownIndicator, argparse.ArgumentTypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except DataUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except duckdb.Error as error:
         print(f"error: database {getattr(args, 'db', '')}: {error}", file=sys.stderr)
         return 2

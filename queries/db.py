@@ -1,7 +1,9 @@
 """The one way into the database: a read-only DuckDB connection, a fresh cursor per query.
 
 Errors from DuckDB are translated here into :class:`DataUnavailable`, whose
-message a user can act on; pages show that message, never a traceback.
+message a user can act on; pages show that message, never a traceback. So is a database
+built by another version of the build (:mod:`data.build_version`): its tables may mean
+something else, so nothing is read from it until it is rebuilt.
 
 The served database bounds every cursor's work (``PATHFINDER_QUERY_TIMEOUT_S``): a runaway query is
 interrupted rather than holding a worker thread, and its page says so. Start-up cache building, which
@@ -24,6 +26,8 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
+from data.build_version import stale_build_problem
 
 
 class DataUnavailable(RuntimeError):
@@ -110,11 +114,16 @@ class Database:
 
     DuckDB connections are not safe to share between threads, but cursors made
     from one connection are; each call takes its own cursor.
+
+    Opening checks the file's build stamp (``check_build``, on unless a test opens a hand-made
+    file): a stale database raises :class:`DataUnavailable` on every use and is looked at again
+    on the next, so a page works again as soon as the file is rebuilt.
     """
 
-    def __init__(self, path: str | Path, *, query_timeout_s: float | None = None):
+    def __init__(self, path: str | Path, *, query_timeout_s: float | None = None, check_build: bool = True):
         self.path = Path(path)
         self.query_timeout_s = query_timeout_s
+        self.check_build = check_build
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
 
@@ -127,9 +136,17 @@ class Database:
                         "(or `python -m data.build synthetic --out ...`)."
                     )
                 try:
-                    self._connection = duckdb.connect(str(self.path), read_only=True)
+                    connection = duckdb.connect(str(self.path), read_only=True)
                 except duckdb.Error as error:
                     raise DataUnavailable(f"Cannot open the database {self.path}: {error}") from None
+                try:
+                    problem = stale_build_problem(connection, self.path) if self.check_build else None
+                except duckdb.Error as error:
+                    problem = f"Cannot read the build stamp of the database {self.path}: {error}"
+                if problem is not None:
+                    connection.close()  # not kept: a rebuilt file is opened afresh on the next call
+                    raise DataUnavailable(problem)
+                self._connection = connection
             return self._connection
 
     def cursor(self) -> duckdb.DuckDBPyConnection:

@@ -32,7 +32,7 @@ def db_file(tmp_path_factory):
 
 
 def test_a_query_past_the_limit_is_interrupted_with_a_message(db_file):
-    database = Database(db_file, query_timeout_s=0.3)
+    database = Database(db_file, query_timeout_s=0.3, check_build=False)
     started = time.monotonic()
     with pytest.raises(DataUnavailable, match=r"took longer than 0.3 s and was stopped"):
         database.frame(ENDLESS)
@@ -41,7 +41,7 @@ def test_a_query_past_the_limit_is_interrupted_with_a_message(db_file):
 
 
 def test_a_query_within_the_limit_answers_and_the_cursor_is_not_kept(db_file):
-    database = Database(db_file, query_timeout_s=0.3)
+    database = Database(db_file, query_timeout_s=0.3, check_build=False)
     assert database.scalar("SELECT x FROM t") == 1
     time.sleep(0.6)  # past the deadline: the idle cursor is left alone and a new query still answers
     assert database.scalar("SELECT x + 1 FROM t") == 2
@@ -49,7 +49,7 @@ def test_a_query_within_the_limit_answers_and_the_cursor_is_not_kept(db_file):
 
 
 def test_start_up_work_is_not_watched(db_file, watchdog):
-    database = Database(db_file, query_timeout_s=60)
+    database = Database(db_file, query_timeout_s=60, check_build=False)
     with without_query_timeout():
         database.cursor()
     assert watchdog.watched() == 0
@@ -59,7 +59,7 @@ def test_start_up_work_is_not_watched(db_file, watchdog):
 
 
 def test_no_limit_watches_nothing(db_file, watchdog):
-    database = Database(db_file)
+    database = Database(db_file, check_build=False)
     assert database.scalar("SELECT x FROM t") == 1
     assert watchdog.watched() == 0
     database.close()
@@ -68,14 +68,14 @@ def test_no_limit_watches_nothing(db_file, watchdog):
 def test_a_forked_worker_gets_its_own_watchdog(db_file, watchdog):
     import os
 
-    database = Database(db_file, query_timeout_s=0.3)
+    database = Database(db_file, query_timeout_s=0.3, check_build=False)
     database.cursor()  # starts the parent's watchdog thread
     database.close()  # as gunicorn's pre_fork does: no DuckDB connection crosses the fork
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:  # the worker: its own thread interrupts its own runaway query
         try:
-            worker_db = Database(db_file, query_timeout_s=0.3)
+            worker_db = Database(db_file, query_timeout_s=0.3, check_build=False)
             try:
                 worker_db.frame(ENDLESS)
                 verdict = b"not interrupted"

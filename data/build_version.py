@@ -1,0 +1,54 @@
+"""Which build of the code made a database, so that a database built by other code is never read silently.
+
+The build writes :data:`BUILD_VERSION` into the ``meta`` table; the app (``queries.db.Database``), the
+query CLI and ``python -m data.build check`` refuse a database whose stamp is missing or different,
+with :func:`stale_build_problem`'s message. The extract's own contract has its separate ``SCHEMA_VERSION``
+(data.schema); this number versions the tables the build derives from an extract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# Bump this whenever a build-time table's meaning or layout changes (patient_dim, ind_patient, the cubes
+# and their slices, tumour unit ids, ...): every database built before then must be rebuilt, because
+# code reading it would otherwise get wrong or missing numbers without an error.
+BUILD_VERSION = 1
+
+META_KEY = "build_version"
+REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."
+
+
+def read_build_version(con: Any) -> int | None:
+    """The build version stamped in ``con``'s ``meta`` table; None when there is no stamp (or no ``meta``).
+
+    ``con`` is a DuckDB connection or cursor. A stamp that is not an integer counts as none.
+    """
+    has_meta = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND table_name = 'meta'"
+    ).fetchone()[0]
+    if not has_meta:
+        return None
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [META_KEY]).fetchone()
+    try:
+        return None if row is None or row[0] is None else int(row[0])
+    except ValueError:
+        return None
+
+
+def stale_build_problem(con: Any, path: str | Path) -> str | None:
+    """A message a user can act on when the database at ``path`` (open as ``con``) is not this code's build.
+
+    None when its stamp equals :data:`BUILD_VERSION`.
+    """
+    found = read_build_version(con)
+    if found == BUILD_VERSION:
+        return None
+    if found is None:
+        made_by = "was built before build versions were recorded (it has no build version)"
+    elif found < BUILD_VERSION:
+        made_by = f"was built by an older version of the build (version {found}, this code needs {BUILD_VERSION})"
+    else:
+        made_by = f"was built by a newer version of the build (version {found}, this code needs {BUILD_VERSION})"
+    return f"The database {path} {made_by}, so its numbers cannot be trusted. {REBUILD_HINT}"
