@@ -14,7 +14,8 @@ from typing import Any
 # Bump this whenever a build-time table's meaning or layout changes (patient_dim, ind_patient, the cubes
 # and their slices, tumour unit ids, ...): every database built before then must be rebuilt, because
 # code reading it would otherwise get wrong or missing numbers without an error.
-BUILD_VERSION = 1
+# 2: tumour unit_ids come from the tumour's own row (queries.materialise.TUMOURS_SQL), not its London-wide rank.
+BUILD_VERSION = 2
 
 META_KEY = "build_version"
 REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."

@@ -36,7 +36,7 @@ from queries import disclosure, stats
 from queries.cache import cached_query
 from queries.db import without_query_timeout
 from queries.indicators import QueryError, default_period, disclose_trend, spc_columns
-from queries.materialise import LONDON_CODE
+from queries.materialise import LONDON_CODE, TUMOURS_SQL
 from queries.registry import get
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference"
@@ -170,11 +170,9 @@ WITH pathway_facts AS (
     WHERE f.indicator_id IN ('cwt_fds_28d', 'cwt_31d', 'cwt_62d', 'cancer_conversion_rate')
 ),
 tumours AS (
-    -- the engine numbers tumours in this order (queries.materialise._cancer_sql); the same order gives the same ids
-    SELECT 'T' || row_number() OVER (ORDER BY r.patient_id, r.diagnosis_date, r.icd10_code) AS unit_id,
-           {ICD10_TUMOUR_GROUP_SQL} AS tumour_group
-    FROM cancer_registrations AS r
-    WHERE left(r.icd10_code, 3) <> 'C44'
+    -- the engine's own tumours and ids (queries.materialise.TUMOURS_SQL), so every tumour fact finds its group
+    SELECT t.unit_id, {ICD10_TUMOUR_GROUP_SQL} AS tumour_group
+    FROM ({TUMOURS_SQL}) AS t
 ),
 tumour_facts AS (
     SELECT f.indicator_id, f.period_id, f.patient_id, f.numerator, f.denominator,

@@ -557,6 +557,21 @@ def _asthma_sql() -> list[str]:
     ]
 
 
+# Every cancer registration except C44 (non-melanoma skin) is a tumour, and its ``unit_id`` comes from its
+# own row only: patient, diagnosis date and ICD-10 code, numbered among exact repeats of those three. An id
+# numbered across all of London would change with every other patient's tumours, so a build partitioned
+# by ICB (docs/scaling.md) or a later extract would give the same tumour another id. queries.cancer joins
+# the engine's tumour facts back to their tumour group through this same definition.
+TUMOURS_SQL = """
+SELECT r.*,
+       concat_ws(':', 'T', r.patient_id, CAST(r.diagnosis_date AS VARCHAR), r.icd10_code,
+                 row_number() OVER (PARTITION BY r.patient_id, r.diagnosis_date, r.icd10_code
+                                    ORDER BY r.stage, r.route)) AS unit_id
+FROM cancer_registrations AS r
+WHERE left(r.icd10_code, 3) <> 'C44'
+"""
+
+
 def _cancer_sql() -> list[str]:
     """CWT standards by clock-stop date; registry measures by diagnosis date."""
     pathways = f"""
@@ -595,11 +610,7 @@ def _cancer_sql() -> list[str]:
     """  # noqa: S608 (identifiers are module constants)
     tumours = f"""
     INSERT INTO _fact ({_FACT_COLUMNS})
-    WITH tumour AS (
-        SELECT r.*, 'T' || row_number() OVER (ORDER BY r.patient_id, r.diagnosis_date, r.icd10_code) AS unit_id
-        FROM cancer_registrations AS r
-        WHERE left(r.icd10_code, 3) <> 'C44'
-    )
+    WITH tumour AS ({TUMOURS_SQL})
     SELECT 'cancer_early_stage', p.period_id, t.patient_id, t.unit_id, {_age("d.birth_date", "t.diagnosis_date")},
            CASE WHEN t.stage IN ('1', '2') THEN 1 ELSE 0 END, 1
     FROM tumour AS t
