@@ -149,7 +149,7 @@ def start_worker(progress: Callable[[], None] = lambda: None) -> dict[str, float
     try:
         limit_database_memory(SETTINGS.db_memory_limit)
     except DataUnavailable as error:  # missing, unreadable or stale (another build version): the pages say so
-        log.error("the database cannot be served; every page shows this until it is fixed: %s", error)
+        log.error("the database cannot be served; every page shows why: %s", error)
     except Exception as error:
         log.warning("cannot set the database memory limit: %s", error)
     query_cache.configure(SETTINGS.query_cache)

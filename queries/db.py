@@ -116,8 +116,9 @@ class Database:
     from one connection are; each call takes its own cursor.
 
     Opening checks the file's build stamp (``check_build``, on unless a test opens a hand-made
-    file): a stale database raises :class:`DataUnavailable` on every use and is looked at again
-    on the next, so a page works again as soon as the file is rebuilt.
+    file): a stale database raises :class:`DataUnavailable` on every use for the life of the handle,
+    even once the file is rebuilt. Start-up checks (demo mode refuses a real extract) read the file
+    once, so a file that could not be read then is never served without them: the app is restarted.
     """
 
     def __init__(self, path: str | Path, *, query_timeout_s: float | None = None, check_build: bool = True):
@@ -125,10 +126,13 @@ class Database:
         self.query_timeout_s = query_timeout_s
         self.check_build = check_build
         self._connection: duckdb.DuckDBPyConnection | None = None
+        self._refusal: str | None = None  # why this file is never served by this handle
         self._lock = threading.Lock()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
+            if self._refusal is not None:
+                raise DataUnavailable(self._refusal)
             if self._connection is None:
                 if not self.path.exists():
                     raise DataUnavailable(
@@ -144,8 +148,9 @@ class Database:
                 except duckdb.Error as error:
                     problem = f"Cannot read the build stamp of the database {self.path}: {error}"
                 if problem is not None:
-                    connection.close()  # not kept: a rebuilt file is opened afresh on the next call
-                    raise DataUnavailable(problem)
+                    connection.close()
+                    self._refusal = f"{problem} Then restart the app."
+                    raise DataUnavailable(self._refusal)
                 self._connection = connection
             return self._connection
 
