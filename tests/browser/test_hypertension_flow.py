@@ -158,3 +158,27 @@ def test_a_shared_link_opens_the_same_view_and_fits_a_phone(recorded_page, app_s
     assert overflow <= 0, f"the page is {overflow}px wider than a phone"
     harness.save_screenshot(page, "hypertension-shared-link", "phone")
     assert_clean(recorder)
+
+
+# Visible graphs whose box is not as tall as their figure: Plotly's resize drops a figure's height and,
+# on a graph redrawn while shown, sized the paper to 100% of a container only as tall as the paper,
+# so the graph collapsed to 0 px and its chart spilled over the tables and footer below it.
+COLLAPSED_GRAPHS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(gd => gd.offsetParent !== null && gd._fullLayout)
+    .filter(gd => Math.abs(gd.getBoundingClientRect().height - gd._fullLayout.height) > 2)
+    .map(gd => `${gd.parentElement.id}: ${Math.round(gd.getBoundingClientRect().height)}px box, `
+        + `${gd._fullLayout.height}px figure`)"""
+
+
+def test_charts_keep_their_height_when_a_view_opens_and_the_window_resizes(recorded_page, app_server):
+    page, recorder = recorded_page(app_server, "desktop")
+    harness.open_page(page, app_server.url("/hypertension"), recorder)
+    open_tab(page, recorder, "People to target")  # the chart is redrawn while shown, then resized
+    assert page.evaluate(COLLAPSED_GRAPHS) == []
+    page.set_viewport_size(harness.VIEWPORTS["phone"])  # every shown graph is resized to the new width
+    page.wait_for_timeout(1000)  # Plotly debounces a resize by 100 ms; the redraw follows
+    harness.wait_until_settled(page, recorder)
+    assert page.evaluate(COLLAPSED_GRAPHS) == []
+    open_tab(page, recorder, "Borough comparison")
+    assert page.evaluate(COLLAPSED_GRAPHS) == []
+    assert_clean(recorder)
