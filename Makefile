@@ -32,10 +32,11 @@ data: setup  ## (Re)build the synthetic database: make data SCALE=0.02 SEED=42
 # The default synthetic database is also rebuilt when it was built by another build version
 # (data/build_version.py). Only that one: a database named by DB= or PATHFINDER_DB may be a real
 # extract, so it is never rebuilt here; the app shows why it cannot be read instead.
-current-default-db: | $(VENV)/.installed
+current-default-db: | $(VENV)/.installed $(DB)
 ifeq ($(abspath $(PATHFINDER_DB)),$(abspath $(DEFAULT_DB)))
-	@$(BIN)/python -m data.build check --db $(DEFAULT_DB) || \
-		$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DEFAULT_DB)
+	@$(BIN)/python -m data.build check --db $(DEFAULT_DB) || { \
+		echo "Rebuilding the default database $(DEFAULT_DB) (SCALE=$(SCALE) SEED=$(SEED))"; \
+		$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DEFAULT_DB); }
 endif
 
 run: setup $(DB) current-default-db  ## Serve the app on http://127.0.0.1:8050 (builds the default database if missing or stale)
