@@ -134,8 +134,9 @@ def wait_histogram(
 ) -> go.Figure:
     """Pathways by days waited (the bins of :func:`queries.cancer.wait_distribution`) with the standard's line.
 
-    Bars within the standard are blue, beyond it orange; suppressed bins are named on the axis
-    ("suppressed") with no bar; the last bin is open-ended ("150+").
+    Bars within the standard are blue, beyond it orange; a suppressed bin has no bar but a grey
+    square on the axis line (named in the legend and hover), so it never reads as an empty bin;
+    the last bin is open-ended ("150+").
     """
     frame = distribution.copy()
     labels = [
@@ -160,12 +161,16 @@ def wait_histogram(
             )
         )
     if hidden.any():
+        # A grey mark on the axis line, not a bar of height 0: an empty bin and a suppressed one
+        # would otherwise look the same (both blank), and a suppressed bin is not a count of 0.
         figure.add_trace(
-            go.Bar(
+            go.Scatter(
                 x=[label for label, keep in zip(labels, hidden, strict=True) if keep],
                 y=[0] * int(hidden.sum()),
-                marker={"color": SUPPRESSED_COLOUR},
-                name=f"Suppressed bins ({int(hidden.sum())})",
+                mode="markers",
+                marker={"color": SUPPRESSED_COLOUR, "symbol": "square", "size": 9},
+                cliponaxis=False,
+                name=f"Suppressed bins, 1–7 pathways ({int(hidden.sum())})",
                 hovertemplate=f"%{{x}} days: {SUPPRESSED_NOTE}<extra></extra>",
             )
         )

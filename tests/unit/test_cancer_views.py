@@ -112,6 +112,8 @@ def test_wait_histogram_names_suppressed_bins_and_never_draws_them_as_counts():
     suppressed = [t for t in figure.data if t.name.startswith("Suppressed")]
     assert suppressed and list(suppressed[0].x) == ["8–14"] and "suppressed" in suppressed[0].hovertemplate
     assert "8–14" not in list(figure.data[0].x)
+    # Visible, unlike an empty bin: a mark drawn on the axis line, not a bar of height 0.
+    assert suppressed[0].type == "scatter" and "markers" in suppressed[0].mode and suppressed[0].cliponaxis is False
 
 
 def test_wait_histogram_says_when_there_is_nothing_to_draw():
