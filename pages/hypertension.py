@@ -526,8 +526,8 @@ def layout(
                         _section(
                             "Borough map",
                             graph(BOROUGH_MAP, _empty_map()),
-                            note="Blue: better than London; orange: worse; grey: suppressed. "
-                            "The chosen ICB's boroughs are outlined.",
+                            note="Purple: better than London; orange: worse (prevalence has no better "
+                            "direction: darker is higher). Grey: suppressed. The chosen ICB's boroughs are outlined.",
                         ),
                         lg=6,
                     ),
@@ -647,7 +647,8 @@ def layout(
                         _section(
                             "Practice map",
                             graph(PRACTICE_MAP, placeholder_figure()),
-                            note="Practice areas: the part of London nearest each practice.",
+                            note="Practice areas: the part of London nearest each practice. Coloured as the "
+                            "borough map: purple better than London, orange worse, grey suppressed.",
                         ),
                         lg=6,
                     ),

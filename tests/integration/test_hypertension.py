@@ -25,7 +25,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
-from tests.integration.app_pages import app_pages
+from tests.integration.app_pages import app_pages, find
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -122,6 +122,19 @@ def test_borough_map_ranked_chart_and_icb_chart_show_the_engines_values(page, db
     assert set(icb_points) == set(icbs.index) and len(icbs) == 5
     for code, row in icbs.iterrows():
         assert same(icb_points[code], row["value"])
+
+
+def test_the_map_notes_name_the_colour_the_maps_draw_better_than_london_in(page, period):
+    """The borough map diverges on PuOr, better than London at the purple end; its note said 'Blue'."""
+    colours = page.comparison_view(indicator="hyp008", period=period, icb=None, disclose=True)["map"].data[0]
+    better_end = colours.colorscale[-1][1] if not colours.reversescale else colours.colorscale[0][1]
+    red, green, blue = (int(part) for part in better_end[better_end.index("(") + 1 : -1].split(","))
+    assert blue > green and red > green, f"the better end {better_end} is not purple"
+    notes = " ".join(
+        str(component.children)
+        for component in find(page.layout(period=period), lambda c: isinstance(getattr(c, "children", None), str))
+    )
+    assert "Purple: better than London" in notes and "Blue: better" not in notes
 
 
 def test_the_chosen_icbs_boroughs_are_picked_out_on_map_and_chart(page, db, period):
