@@ -185,7 +185,12 @@ def practice_areas() -> dict:
 
 
 def bounds_view(level: str, codes: list[str] | set[str]) -> dict | None:
-    """Centre and zoom that fit the areas ``codes`` at ``level``; None when no code has a boundary."""
+    """Centre and zoom that fit the areas ``codes`` at ``level``, and their ``fit_bounds``; None when no code has
+    a boundary.
+
+    ``fit_bounds`` ([[west, south], [east, north]]) tells the browser what must stay in sight: the zoom is
+    for a desktop-width map, and ``assets/map_fit.js`` zooms out to the bounds on a narrower screen.
+    """
     wanted = set(codes)
     geometries = [shape(f["geometry"]) for f in boundaries(level)["features"] if f["id"] in wanted]
     if not geometries:
@@ -194,7 +199,26 @@ def bounds_view(level: str, codes: list[str] | set[str]) -> dict | None:
     span = max((east - west) * _LON_SCALE, north - south, 1e-4)
     # Web-Mercator: each zoom step halves the span visible in a ~600 px high map (≈ 0.5 degree at zoom 9).
     zoom = max(min(math.log2(0.55 / span) + 9.0, 14.0), LONDON_ZOOM)
-    return {"center": {"lat": (south + north) / 2, "lon": (west + east) / 2}, "zoom": round(zoom, 2)}
+    return {
+        "center": {"lat": (south + north) / 2, "lon": (west + east) / 2},
+        "zoom": round(zoom, 2),
+        "fit_bounds": _rounded_bounds(west, south, east, north),
+    }
+
+
+@cache
+def london_view() -> dict:
+    """The view of all London: :data:`LONDON_CENTRE` and :data:`LONDON_ZOOM`, with ``fit_bounds`` as
+    :func:`bounds_view` gives them (London's outline)."""
+    west, south, east, north = london_boundary().bounds
+    return {"center": LONDON_CENTRE, "zoom": LONDON_ZOOM, "fit_bounds": _rounded_bounds(west, south, east, north)}
+
+
+def _rounded_bounds(west: float, south: float, east: float, north: float) -> list[list[float]]:
+    return [
+        [round(float(west), _COORDINATE_DECIMALS), round(float(south), _COORDINATE_DECIMALS)],
+        [round(float(east), _COORDINATE_DECIMALS), round(float(north), _COORDINATE_DECIMALS)],
+    ]
 
 
 @cache

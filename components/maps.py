@@ -27,14 +27,13 @@ from _plotly_utils.utils import convert_to_base64
 from dash import Patch
 
 from components.geometry import (
-    LONDON_CENTRE,
-    LONDON_ZOOM,
     area_codes,
     boundaries,
     bounds_view,
     icb_outlines,
     label_points,
     london_outline,
+    london_view,
 )
 from components.style import (
     ICB_OUTLINE_COLOUR,
@@ -345,13 +344,20 @@ def _map_layout(
                 "line": {"width": 1.6},
             }
         )
-    view = view or {"center": LONDON_CENTRE, "zoom": LONDON_ZOOM}
+    view = view or london_view()
     apply_base_layout(figure, height=height, title=title)
     figure.update_layout(
-        map={"style": "white-bg", **view, "layers": layers},
+        map={"style": "white-bg", "center": view["center"], "zoom": view["zoom"], "layers": layers},
         legend={"x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom", "bgcolor": "rgba(255,255,255,0.8)"},
         uirevision=uirevision,  # keep the user's pan/zoom when values change
+        meta=_fit_meta(view),
     )
+
+
+def _fit_meta(view: dict) -> dict:
+    """``layout.meta`` naming what ``assets/map_fit.js`` keeps in sight on a screen narrower than the view's
+    zoom was chosen for (None: keep the server's centre and zoom as they are)."""
+    return {"fit_bounds": view.get("fit_bounds")}
 
 
 def borough_choropleth(
@@ -706,9 +712,18 @@ def map_patch(figure: go.Figure, *, view: dict | None = None, uirevision: str | 
     if view is not None:
         patch["layout"]["map"]["center"] = view["center"]
         patch["layout"]["map"]["zoom"] = view["zoom"]
+        patch["layout"]["meta"] = _fit_meta(view)
     if uirevision is not None:
         patch["layout"]["uirevision"] = uirevision
     return patch
+
+
+def moved_map(figure: go.Figure, *, view: dict, uirevision: str) -> go.Figure:
+    """``figure`` showing ``view`` (:func:`components.geometry.bounds_view` or ``london_view``), with a
+    ``uirevision`` that makes a drawn map move to it: the whole-figure counterpart of ``map_patch(view=)``."""
+    return figure.update_layout(
+        map={"center": view["center"], "zoom": view["zoom"]}, meta=_fit_meta(view), uirevision=uirevision
+    )
 
 
 def traces_patch(traces: list) -> Patch:

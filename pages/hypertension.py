@@ -31,7 +31,7 @@ from components.charts import (
     ranked_areas_chart,
     spc_chart,
 )
-from components.geometry import LONDON_CENTRE, LONDON_ZOOM, bounds_view, geometry_url
+from components.geometry import bounds_view, geometry_url, london_view
 from components.hypertension_views import people_to_target_chart, value_label
 from components.layout import (
     AREA_CSV_COLUMNS,
@@ -47,7 +47,14 @@ from components.layout import (
     view_switch,
     view_switch_value,
 )
-from components.maps import borough_map, empty_area_values, map_patch, practice_area_choropleth, sii_map
+from components.maps import (
+    borough_map,
+    empty_area_values,
+    map_patch,
+    moved_map,
+    practice_area_choropleth,
+    sii_map,
+)
 from components.style import formatted, interval_text, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import hypertension as hq
@@ -958,13 +965,11 @@ def update_practices(
         )
     except DATA_ERRORS as error:
         return no_update, no_update, error_message(str(error)), no_update
-    camera = view["view"] or {"center": LONDON_CENTRE, "zoom": LONDON_ZOOM}
+    camera = view["view"] or london_view()
     if map_built:
         practice_map = map_patch(view["map"], view=camera, uirevision=f"practice-map-{borough or 'london'}")
     else:
-        practice_map = view["map"].update_layout(
-            map={"center": camera["center"], "zoom": camera["zoom"]}, uirevision=f"practice-map-{borough or 'london'}"
-        )
+        practice_map = moved_map(view["map"], view=camera, uirevision=f"practice-map-{borough or 'london'}")
     message = None if borough else html.P("Choose a borough above to rank its practices.", className="text-muted")
     return view["ranked"], practice_map, message, True
 

@@ -239,3 +239,22 @@ def test_an_all_suppressed_map_draws_no_colour_scale_but_keeps_a_range(diverge_a
     assert assigned[("data", maps.AREA_TRACE, "zmin")] < assigned[("data", maps.AREA_TRACE, "zmax")]
     shown = maps.area_traces(level="borough", values=indicator_frame(BOROUGHS), value_label="Coverage")
     assert shown[maps.AREA_TRACE].showscale is True
+
+
+def test_a_map_names_the_bounds_a_narrow_screen_must_keep_in_sight():
+    # The zoom is chosen for a desktop-width map; assets/map_fit.js zooms a phone's map out to these bounds.
+    london = maps.area_map(level="borough", values=indicator_frame([CAMDEN]), value_label="x")
+    (west, south), (east, north) = london.layout.meta["fit_bounds"]
+    every_borough = shapely.total_bounds([shape(f["geometry"]) for f in geometry.boundaries("borough")["features"]])
+    assert np.allclose([west, south, east, north], every_borough, atol=1e-4)
+    assert london.layout.map.bounds.west is None, "fit_bounds must not become Plotly's pan limit (map.bounds)"
+
+    camden = geometry.bounds_view("borough", [CAMDEN])
+    (c_west, c_south), (c_east, c_north) = camden["fit_bounds"]
+    assert west < c_west < c_east < east and south < c_south < c_north < north
+    moved = maps.moved_map(london, view=camden, uirevision="camden")
+    assert moved.layout.meta["fit_bounds"] == camden["fit_bounds"] and moved.layout.map.zoom == camden["zoom"]
+    operations = maps.map_patch(london, view=camden).to_plotly_json()["operations"]
+    assigned = {tuple(o["location"]): o["params"]["value"] for o in operations if o["operation"] == "Assign"}
+    assert assigned[("layout", "meta")] == {"fit_bounds": camden["fit_bounds"]}
+    assert assigned[("layout", "map", "zoom")] == camden["zoom"]
