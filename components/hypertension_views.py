@@ -12,7 +12,8 @@ import re
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.style import POINT_COLOUR, apply_base_layout
+from components.charts import chart_layout, legend_entries
+from components.style import POINT_COLOUR
 
 DETECTION_COLOUR = "#00a499"
 
@@ -35,8 +36,8 @@ def people_to_target_chart(*, table: pd.DataFrame, ambition: str = "80", height_
     frame = frame.assign(_control=control, _detect=detect).sort_values("_control", na_position="first")
     figure = go.Figure()
     for column, name, colour in (
-        ("_control", f"More treated to target for {ambition} % (HYP008 + HYP009)", POINT_COLOUR),
-        ("_detect", "More diagnosed for 80 % of expected", DETECTION_COLOUR),
+        ("_control", f"More treated to {ambition} % (HYP008 + HYP009)", POINT_COLOUR),
+        ("_detect", "More diagnosed to 80 % of expected", DETECTION_COLOUR),
     ):
         figure.add_trace(
             go.Bar(
@@ -48,8 +49,10 @@ def people_to_target_chart(*, table: pd.DataFrame, ambition: str = "80", height_
                 hovertemplate="<b>%{y}</b><br>%{x:,.0f} people<extra>" + name.split(" (")[0] + "</extra>",
             )
         )
-    apply_base_layout(figure, height=max(300, 110 + height_per_row * len(frame)))
-    figure.update_layout(barmode="group", legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0})
+    # The legend above the plot with room made for it (a row per entry, as on a phone): placed on the plot's
+    # top edge with no margin for it, it was drawn over the first area's bars.
+    chart_layout(figure, height=max(300, 60 + height_per_row * len(frame)), legend_rows=legend_entries(figure))
+    figure.update_layout(barmode="group")
     figure.update_xaxes(title={"text": "People"}, tickformat=",", rangemode="tozero")
     figure.update_yaxes(type="category", automargin=True)
     return figure

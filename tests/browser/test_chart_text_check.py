@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import pytest
 
 from components import charts
+from components.hypertension_views import people_to_target_chart
 from components.immunisation_views import practice_comparison_chart
 from tests.browser import harness
 
@@ -59,6 +60,7 @@ def draw(chromium):
         )
         return page.evaluate(harness.CHART_TEXT_PROBLEMS), page.evaluate(harness.REPEATED_TICK_LABELS)
 
+    draw_figure.page = page  # for a test that measures the drawn chart itself
     yield draw_figure
     context.close()
 
@@ -197,3 +199,18 @@ def test_gp_comparison_chart_fits_a_phone_when_the_practice_is_suppressed(draw):
         ]
     )
     assert draw(practice_comparison_chart(frame=frame, target=95.0)) == ([], [])
+
+
+def test_people_to_target_chart_keeps_its_legend_off_the_bars_on_a_phone(draw):
+    names = ["Barking and Dagenham", "Kensington and Chelsea", "Hammersmith and Fulham", "City of London"]
+    table = pd.DataFrame(
+        {"area_name": names, "control_to_80": [9000.0, 4000.0, None, 20.0], "to_detect_80": [6800.0, 5000.0, None, 5.0]}
+    )
+    figure = people_to_target_chart(table=table, ambition="80")
+    assert draw(figure) == ([], [])
+    # The legend sits in the room made above the plot: it was drawn on the plot's top edge, over the first bars.
+    legend_bottom, plot_top = draw.page.evaluate(
+        """() => [document.querySelector('#chart .legend').getBoundingClientRect().bottom,
+                  document.querySelector('#chart .nsewdrag').getBoundingClientRect().top]"""
+    )
+    assert legend_bottom <= plot_top + 1, f"the legend ends at {legend_bottom:.0f}px, the plot starts at {plot_top:.0f}"
