@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -32,6 +32,10 @@ from data.build_version import stale_build_problem
 
 class DataUnavailable(RuntimeError):
     """The database is missing, unreadable, or a query against it failed."""
+
+
+# A rule a file must pass before anything is read from it: the reason to refuse it, or None.
+OpenCheck = Callable[[duckdb.DuckDBPyConnection], str | None]
 
 
 _unlimited: ContextVar[bool] = ContextVar("pathfinder_unlimited_queries", default=False)
@@ -116,9 +120,10 @@ class Database:
     from one connection are; each call takes its own cursor.
 
     Opening checks the file's build stamp (``check_build``, on unless a test opens a hand-made
-    file): a stale database raises :class:`DataUnavailable` on every use for the life of the handle,
-    even once the file is rebuilt. Start-up checks (demo mode refuses a real extract) read the file
-    once, so a file that could not be read then is never served without them: the app is restarted.
+    file) and every rule added with :meth:`require` (demo mode refuses a real extract): a file that
+    fails one raises :class:`DataUnavailable` on every use for the life of the handle, even once the
+    file is rebuilt. The rules run whenever the file is opened, so a database that appears after
+    start-up passes them too.
     """
 
     def __init__(self, path: str | Path, *, query_timeout_s: float | None = None, check_build: bool = True):
@@ -127,7 +132,27 @@ class Database:
         self.check_build = check_build
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._refusal: str | None = None  # why this file is never served by this handle
+        self._open_checks: list[OpenCheck] = []
         self._lock = threading.Lock()
+
+    def require(self, check: OpenCheck) -> None:
+        """Refuse the file, for the life of this handle, whenever ``check`` on it gives a reason.
+
+        Runs on the open connection now if there is one, else when the file is opened.
+        """
+        with self._lock:
+            if check in self._open_checks:
+                return
+            self._open_checks.append(check)
+            if self._connection is not None and (problem := check(self._connection)) is not None:
+                self._refuse(problem)
+
+    def _refuse(self, problem: str) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self._refusal = f"{problem} Then restart the app."
+        raise DataUnavailable(self._refusal)
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -143,15 +168,15 @@ class Database:
                     connection = duckdb.connect(str(self.path), read_only=True)
                 except duckdb.Error as error:
                     raise DataUnavailable(f"Cannot open the database {self.path}: {error}") from None
+                self._connection = connection
                 try:
                     problem = stale_build_problem(connection, self.path) if self.check_build else None
                 except duckdb.Error as error:
                     problem = f"Cannot read the build stamp of the database {self.path}: {error}"
+                for check in self._open_checks:
+                    problem = problem or check(connection)
                 if problem is not None:
-                    connection.close()
-                    self._refusal = f"{problem} Then restart the app."
-                    raise DataUnavailable(self._refusal)
-                self._connection = connection
+                    self._refuse(problem)
             return self._connection
 
     def cursor(self) -> duckdb.DuckDBPyConnection:

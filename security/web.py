@@ -31,6 +31,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import duckdb
 import flask
 from flask import Flask, Response, jsonify, redirect, render_template_string, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -177,18 +178,31 @@ def check_configuration(settings: Any) -> list[str]:
     return problems
 
 
+def _real_data_problem(con: Any) -> str | None:
+    """Why demo mode must not open this database (it holds a non-synthetic extract), or None."""
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'source'").fetchone()
+    except duckdb.Error:  # no meta: not a build of ours, which the build stamp check refuses
+        return None
+    source = None if row is None else row[0]
+    if source is not None and source != "synthetic":
+        return f"Demo mode is on but this database holds a {source!r} extract; demo mode is for synthetic data only."
+    return None
+
+
 def _refuse_demo_over_real_data(settings: Any) -> None:
-    # Published demo passwords must never open a real extract.
+    # Published demo passwords must never open a real extract: not at start-up (the app refuses to
+    # start) and not later either, when a database that was missing at start-up appears.
     from queries.db import DataUnavailable, get_database
 
+    database = get_database(settings.db)
     try:
-        source = get_database(settings.db).scalar("SELECT value FROM meta WHERE key = ?", ["source"])
+        problem = _real_data_problem(database.cursor())
     except DataUnavailable:
-        return  # no database yet: the pages say so; nothing real to protect
-    if source is not None and source != "synthetic":
-        raise SecurityConfigError(
-            f"demo mode is on but {settings.db} holds a {source!r} extract; demo mode is for synthetic data only"
-        )
+        problem = None  # no database yet, or a stale one: the pages say so
+    if problem is not None:
+        raise SecurityConfigError(f"{settings.db}: {problem}")
+    database.require(_real_data_problem)
 
 
 def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityState:

@@ -210,3 +210,42 @@ def test_auth_can_be_switched_off_only_in_demo_mode(tmp_path):
 )
 def test_next_only_goes_to_this_site(target, expected):
     assert safe_next(target) == expected
+
+
+def stamped_database(path, *, source: str):
+    """A database file with only the ``meta`` a build writes: this code's build version and ``source``."""
+    import duckdb
+
+    from data.build import write_meta
+    from data.build_version import BUILD_VERSION, META_KEY
+
+    with duckdb.connect(str(path)) as con:
+        write_meta(con, {META_KEY: BUILD_VERSION, "source": source})
+    return path
+
+
+def test_demo_mode_refuses_to_start_over_a_real_extract(tmp_path):
+    from security.web import SecurityConfigError
+
+    database = stamped_database(tmp_path / "real.duckdb", source="extract")
+    with pytest.raises(SecurityConfigError, match="demo mode is for synthetic data only"):
+        make_server(tmp_path, PATHFINDER_DB=str(database))
+
+
+def test_demo_mode_never_opens_a_real_extract_that_appears_after_start_up(tmp_path):
+    from queries.db import DataUnavailable, get_database
+
+    path = tmp_path / "later.duckdb"
+    make_server(tmp_path, PATHFINDER_DB=str(path))  # no database yet: the app starts, pages say so
+    stamped_database(path, source="extract")
+    with pytest.raises(DataUnavailable, match="demo mode is for synthetic data only"):
+        get_database(path).scalar("SELECT count(*) FROM meta")
+
+
+def test_demo_mode_opens_a_synthetic_database_that_appears_after_start_up(tmp_path):
+    from queries.db import get_database
+
+    path = tmp_path / "later.duckdb"
+    make_server(tmp_path, PATHFINDER_DB=str(path))
+    stamped_database(path, source="synthetic")
+    assert get_database(path).scalar("SELECT value FROM meta WHERE key = 'source'") == "synthetic"
