@@ -6,9 +6,9 @@
 Steps:
 
 1. Databases: one per scale, ``DB_DIR/s<scale>.duckdb``, built with ``python -m data.build synthetic``
-   (or, with ``--reuse``, reused when its ``meta`` scale and seed match). ``--db SCALE=PATH`` points a
-   scale at an existing database instead (e.g. a shared read-only one); such a database is never
-   rebuilt, and a scale/seed mismatch is an error, not a silent rebuild.
+   (or, with ``--reuse``, reused when its ``meta`` build version, scale and seed match). ``--db SCALE=PATH``
+   points a scale at an existing database instead (e.g. a shared read-only one); such a database is never
+   rebuilt, and a stale build or a scale/seed mismatch is an error, not a silent rebuild.
 2. Sections: each benchmark script runs as a child process; its Markdown (or text) output is
    captured into the report with the machine (cores, RAM, time), the scale, and whether the run was
    quiet: the average number of cores *other* processes used while it ran (system busy CPU time minus
@@ -39,6 +39,10 @@ import duckdb
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from data.build_version import BUILD_VERSION, META_KEY  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 QUIET_OTHER_CORES = 0.25  # other processes' average CPU use below which a run counts as quiet
 CALLBACK_TARGET_MS = 150.0
@@ -167,11 +171,18 @@ def _meta(db: Path) -> dict[str, str]:
         return dict(con.execute("SELECT key, value FROM meta").fetchall())
 
 
+def _current_build(meta: dict[str, str]) -> bool:
+    """Whether the database was built by this code's build (anything else is refused by the app)."""
+    return meta.get(META_KEY) == str(BUILD_VERSION)
+
+
 def _matches(meta: dict[str, str], scale: str, seed: int) -> bool:
+    """Whether a database in DB_DIR can be reused: this build, this scale and seed."""
     try:
-        return float(meta.get("scale") or "nan") == float(scale) and int(meta.get("seed") or "-1") == seed
+        same_data = float(meta.get("scale") or "nan") == float(scale) and int(meta.get("seed") or "-1") == seed
     except ValueError:
         return False
+    return same_data and _current_build(meta)
 
 
 def prepare_databases(args: argparse.Namespace, log_dir: Path) -> tuple[dict[str, Path], list[str], bool]:
@@ -188,6 +199,13 @@ def prepare_databases(args: argparse.Namespace, log_dir: Path) -> tuple[dict[str
                 usable = False
                 continue
             meta = _meta(path)
+            if not _current_build(meta):
+                lines.append(
+                    f"| {scale} | `{path}` | | | **STALE BUILD: version {meta.get(META_KEY)}, this code needs "
+                    f"{BUILD_VERSION}; rebuild it** |"
+                )
+                usable = False
+                continue
             if meta.get("scale") is None:
                 # Built with `data.build extract` (e.g. from a synthetic extract folder): no scale/seed recorded.
                 how += f"; meta records no scale/seed (source {meta.get('source')}), taken as scale {scale}"
@@ -200,7 +218,7 @@ def prepare_databases(args: argparse.Namespace, log_dir: Path) -> tuple[dict[str
         else:
             path = args.db_dir / f"s{scale}.duckdb"
             if args.reuse and path.is_file() and _matches(_meta(path), scale, args.seed):
-                how = "reused (--reuse, meta scale and seed match)"
+                how = "reused (--reuse, meta build version, scale and seed match)"
             else:
                 started = time.perf_counter()
                 command = [sys.executable, "-m", "data.build", "synthetic", "--scale", scale, "--seed",
@@ -437,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default="0.1,1.0", help="comma-separated; the last is the 'full' scale")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--db-dir", type=Path, default=ROOT / "data" / "generated" / "bench")
-    parser.add_argument("--reuse", action="store_true", help="reuse DB_DIR/s<scale>.duckdb when meta scale/seed match")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse DB_DIR/s<scale>.duckdb when its build, scale and seed match"
+    )
     parser.add_argument("--db", action="append", default=[], help="SCALE=PATH: use this database for SCALE")
     parser.add_argument("--skip", default="", help=f"comma-separated sections to leave out: {','.join(SECTION_NAMES)}")
     parser.add_argument("--build-scales", help="scales bench/build.py times (default: --scales)")
