@@ -516,7 +516,9 @@ def spc_chart(
     """
     fmt = value_format(unit)
     frame = series.copy()
-    frame["x"] = frame["period_label"] if "period_label" in frame else frame["end_date"].astype(str)
+    labels = frame["period_label"] if "period_label" in frame else frame["end_date"].astype(str)
+    frame["label"] = labels.astype(str)
+    shared, frame["x"] = _common_words(frame["label"].tolist())
     shown, hidden = _shown(frame)
     if shown.empty:
         reason = "every period is suppressed (1–7 patients)" if len(hidden) else "no period has patients"
@@ -568,7 +570,7 @@ def spc_chart(
                 y=rows["value"],
                 mode="markers",
                 name=VARIATION_LABELS[key],
-                text=rows["x"],
+                text=rows["label"],  # the whole period label, shared words and all
                 customdata=_hover_numbers(rows),
                 marker={
                     "color": VARIATION_COLOURS[key],
@@ -581,9 +583,25 @@ def spc_chart(
     _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
     chart_layout(figure, height=height, title=title)
     _value_axis(figure, fmt, title=value_label)
-    figure.update_xaxes(type="category", title={"text": "Period"})
+    figure.update_xaxes(type="category", title={"text": f"Period: {shared} …" if shared else "Period"})
     _suppressed_note(figure, len(hidden), what="periods")
     return figure
+
+
+def _common_words(labels: list[str]) -> tuple[str, list[str]]:
+    """The words every label starts with, and the labels without them (at least one word left in each).
+
+    Rolling periods are labelled "12 months to 31 Dec 2024", ...: set on end on a phone's narrow trend
+    they took most of the chart's height and were still cut off, while the words they share say nothing
+    about any one period. The shared words go to the axis title instead.
+    """
+    words = [label.split(" ") for label in labels]
+    if len(words) < 2:
+        return "", labels
+    shared = 0
+    while all(len(w) > shared + 1 and w[shared] == words[0][shared] for w in words):
+        shared += 1
+    return " ".join(words[0][:shared]), [" ".join(w[shared:]) for w in words]
 
 
 def uptake_curve(

@@ -201,6 +201,25 @@ def test_gp_comparison_chart_fits_a_phone_when_the_practice_is_suppressed(draw):
     assert draw(practice_comparison_chart(frame=frame, target=95.0)) == ([], [])
 
 
+def test_rolling_period_trend_fits_a_phone(draw):
+    ends = ["31 Dec 2024", "31 Mar 2025", "30 Jun 2025", "30 Sep 2025", "31 Dec 2025", "31 Mar 2026", "30 Jun 2026"]
+    values = [59.5, 59.4, 59.6, 59.8, 60.0, 60.2, 60.4]
+    trend = pd.DataFrame(
+        {
+            "period_label": [f"12 months to {end}" for end in ends],
+            "value": values,
+            "numerator": 600.0,
+            "denominator": 1000.0,
+            "centre": 59.9,
+            "lower_limit": 58.5,
+            "upper_limit": 61.3,
+            "variation": ["concern", "special", "special", "common", "common", "improvement", "improvement"],
+        }
+    )
+    figure = charts.spc_chart(series=trend, value_label="HYP008 (%)", target=80.0, height=380)
+    assert draw(figure) == ([], [])
+
+
 def test_people_to_target_chart_keeps_its_legend_off_the_bars_on_a_phone(draw):
     names = ["Barking and Dagenham", "Kensington and Chelsea", "Hammersmith and Fulham", "City of London"]
     table = pd.DataFrame(

@@ -120,6 +120,18 @@ def test_spc_chart_colours_special_causes_and_gaps_suppressed_periods():
     assert {"Process limits (3σ)", "Mean"} <= set(names)
 
 
+def test_spc_chart_moves_the_words_every_period_label_shares_to_the_axis_title():
+    labels = ["12 months to 31 Dec 2024", "12 months to 31 Mar 2025", "12 months to 30 Jun 2025"]
+    series = rows([60.0, 61.0, 62.0]).assign(
+        period_label=labels, centre=61.0, lower_limit=59.0, upper_limit=63.0, variation="common"
+    )
+    figure = charts.spc_chart(series=series, value_label="HYP008 (%)")
+    points = next(t for t in figure.data if t.name == "Common cause variation")
+    assert list(points.x) == ["31 Dec 2024", "31 Mar 2025", "30 Jun 2025"]
+    assert list(points.text) == labels  # hover names the whole period
+    assert figure.layout.xaxis.title.text == "Period: 12 months to …"
+
+
 def test_uptake_curve_is_a_step_line_per_series_with_due_age():
     curves = pd.DataFrame({"series": ["A", "A", "B", "B"], "age": [8, 12, 8, 12], "value": [40.0, 90.0, 30.0, 80.0]})
     figure = charts.uptake_curve(curves=curves, scheduled_age=8, target=95.0)
