@@ -8,6 +8,7 @@ plotted as numbers: they are listed as "suppressed" on the chart instead.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -671,18 +672,23 @@ def patient_flow_sankey(
         go.Sankey(
             arrangement="snap",
             node={
-                "label": nodes,
+                # Short labels: whole trust names with their stage ("… University Hospitals (first seen)")
+                # ran across the next column's labels, and off a phone's chart. The column already says
+                # the stage; hover has the whole name.
+                "label": [short_label(re.sub(r"\s*\([^)]*\)$", "", name)) for name in nodes],
+                "customdata": nodes,
                 "pad": 14,
                 "thickness": 14,
                 "color": "#005eb8",
-                "hovertemplate": "<b>%{label}</b><br>%{value:,.0f} patients<extra></extra>",
+                "hovertemplate": "<b>%{customdata}</b><br>%{value:,.0f} patients<extra></extra>",
             },
             link={
                 "source": [index[s] for s in shown["source"]],
                 "target": [index[t] for t in shown["target"]],
                 "value": shown["patients"].astype(float).tolist(),
+                "customdata": [f"{s} → {t}" for s, t in zip(shown["source"], shown["target"], strict=True)],
                 "color": "rgba(0, 94, 184, 0.25)",
-                "hovertemplate": "%{source.label} → %{target.label}<br>%{value:,.0f} patients<extra></extra>",
+                "hovertemplate": "%{customdata}<br>%{value:,.0f} patients<extra></extra>",
             },
         )
     )

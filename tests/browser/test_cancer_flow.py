@@ -31,6 +31,7 @@ TRACES = """selector => Array.from(document.querySelector(selector + ' .js-plotl
     y: t.y ? Array.from(t.y, v => (v === null || v === undefined || Number.isNaN(v) ? null : v)) : null,
     z: t.z ? Array.from(t.z, v => (Number.isFinite(v) ? v : null)) : null,
     labels: t.node && t.node.label ? Array.from(t.node.label) : null,
+    nodes: t.node && t.node.customdata ? Array.from(t.node.customdata) : null,
 }))"""
 
 
@@ -86,8 +87,10 @@ def test_analyst_reads_waits_by_area_and_trust_flow_inequality_and_trend(recorde
 
     # Pathway flow: residence -> first seen -> treated; the told histogram with its 28-day line.
     open_tab(page, recorder, "Pathway flow and waits")
-    nodes = page.evaluate(TRACES, "#cancer-sankey")[0]["labels"]
+    sankey = page.evaluate(TRACES, "#cancer-sankey")[0]
+    nodes, labels = sankey["nodes"], sankey["labels"]  # whole names (hover) and what is written beside each node
     assert any("(first seen)" in n for n in nodes) and any("(treated)" in n for n in nodes), nodes
+    assert max(len(label) for label in labels) <= 24 and not any("(" in label for label in labels), labels
     assert "treated pathways" in page.locator("#cancer-crossing").inner_text()
     assert "28 days" in page.locator("#cancer-told-waits").inner_text()
     assert "62 days" in page.locator("#cancer-treated-waits").inner_text()

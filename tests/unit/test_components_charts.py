@@ -155,6 +155,26 @@ def test_sankey_leaves_suppressed_flows_out_and_says_so():
     assert "1 flows suppressed" in figure.layout.annotations[0].text
 
 
+def test_sankey_writes_short_names_beside_its_nodes_and_the_whole_name_in_hover():
+    flows = pd.DataFrame(
+        {
+            "source": ["North East London", "Barking, Havering and Redbridge University Hospitals (first seen)"],
+            "target": [
+                "Barking, Havering and Redbridge University Hospitals (first seen)",
+                "Barking, Havering and Redbridge University Hospitals (treated)",
+            ],
+            "patients": [120.0, 100.0],
+        }
+    )
+    (sankey,) = charts.patient_flow_sankey(flows=flows).data
+    assert list(sankey.node.label) == ["North East London", "Barking, Havering and R…", "Barking, Havering and R…"]
+    assert list(sankey.node.customdata) == list(dict.fromkeys(flows["source"].tolist() + flows["target"].tolist()))
+    assert "%{customdata}" in sankey.node.hovertemplate and "%{customdata}" in sankey.link.hovertemplate
+    assert sankey.link.customdata[1].endswith(
+        "(first seen) → Barking, Havering and Redbridge University Hospitals (treated)"
+    )
+
+
 @pytest.mark.parametrize("unit, needle", [("percent", ".1f}%"), ("ratio", ".2f}"), ("proportion", ".1%}")])
 def test_hover_format_follows_the_unit(unit, needle):
     figure = charts.ranked_chart(values=rows([0.5]), value_label="x", unit=unit)
