@@ -583,7 +583,20 @@ def _criteria(db, values: tuple) -> cohort.CohortCriteria:
 # ----------------------------------------------------------------------------- aggregate results
 
 
-def summary_frames(summary: cohort.CohortSummary) -> pd.DataFrame:
+def size_label(criteria: cohort.CohortCriteria) -> str:
+    """What the cohort's size counts: the children missing the ticked doses, not every child of the ages.
+
+    Called "Children in the cohort", 389,460 children aged 1-9 read as all London's children of those ages
+    (about 1.1 million at scale 1.0) beside counts of those missing each dose.
+    """
+    if not criteria.missing:
+        return "Children in the cohort"
+    if len(criteria.missing) == 1:
+        return "Children missing the ticked dose"
+    return "Children missing any ticked dose" if criteria.match == "any" else "Children missing every ticked dose"
+
+
+def summary_frames(summary: cohort.CohortSummary, criteria: cohort.CohortCriteria) -> pd.DataFrame:
     """Every breakdown the page shows, stacked (the CSV of the summary), counts as disclosed."""
     parts = [
         summary.missing_counts.rename(columns={"dose": "code", "label": "name"}).assign(breakdown="missing dose"),
@@ -600,7 +613,7 @@ def summary_frames(summary: cohort.CohortSummary) -> pd.DataFrame:
             {
                 "breakdown": "total",
                 "code": "all",
-                "name": "Children in the cohort",
+                "name": size_label(criteria),
                 "children": summary.size,
                 "suppressed": summary.size is None,
             }
@@ -617,7 +630,7 @@ def _summary_cards(summary: cohort.CohortSummary, criteria: cohort.CohortCriteri
     note = "rounded to the nearest 5" if disclose else "exact count"
     cards = [
         stat_card(
-            "Children in the cohort",
+            size_label(criteria),
             _count_text(summary.size),
             f"aged {criteria.age_min}–{criteria.age_max} on {criteria.as_at:%d %b %Y}; {note}",
         )
@@ -728,7 +741,7 @@ def download_summary(_clicks, *values):
         summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclosure.disclose)
     except _FAILURES:
         return no_update  # unusable criteria: the results panel already says why (find_cohort)
-    frame = summary_frames(summary)
+    frame = summary_frames(summary, criteria)
     filters = criteria.describe()
     if not disclosure.export_allowed(page="immunisation_cohort", export="summary", filters=filters, rows=len(frame)):
         return no_update

@@ -311,6 +311,9 @@ def test_cohort_summary_on_screen_equals_the_query(pages, db):
     expected = cohort.cohort_summary(db, criteria=cohort.CohortCriteria(as_at=dt.date(2026, 10, 31)))
     assert problem is None and shown is True
     assert f"{expected.size:,.0f}" in text_of(summary_cards)
+    # The size counts children missing a ticked dose, and says so: "in the cohort" read as every child of the ages.
+    assert "Children missing any ticked dose" in text_of(summary_cards)
+    assert "Children in the cohort" not in text_of(summary_cards)
     bars = dict(zip(age_chart.data[0].y, age_chart.data[0].x, strict=True))
     for row in expected.by_age.itertuples():
         if not row.suppressed:
