@@ -110,7 +110,7 @@ def test_cohort_finder_gives_a_commissioner_counts_but_no_children(recorded_page
     page, recorder = recorded_page(app_server, "desktop")
     harness.open_page(page, app_server.url("/immunisation/cohort"), recorder)
     summary = page.locator("#imm-cohort-summary").inner_text()
-    assert "CHILDREN IN THE COHORT" in summary.upper()
+    assert "CHILDREN MISSING ANY TICKED DOSE" in summary.upper()
     assert re.search(r"[\d,]+", summary)
     assert "aggregate figures only" in page.locator("#imm-cohort-list-note").inner_text()
     assert page.locator("#imm-cohort-list td").count() == 0
