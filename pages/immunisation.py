@@ -27,6 +27,7 @@ from components.layout import (
     csv_download,
     error_message,
     figure_panel,
+    indicator_card,
     page_header,
     radio_tab,
     radio_tabs,
@@ -54,6 +55,7 @@ MAP_TABLE_ID = f"{PREFIX}-map-table"
 MAP_TABLE_WRAP_ID = f"{PREFIX}-map-table-wrap"
 MAP_SWITCH = "immunisation-map"  # the Map / Table panes
 HEADLINE_ID = f"{PREFIX}-headline"
+RULE_ID = f"{PREFIX}-rule"
 IMD_ID = f"{PREFIX}-ineq-imd"
 ETHNICITY_ID = f"{PREFIX}-ineq-ethnicity"
 SEX_ID = f"{PREFIX}-ineq-sex"
@@ -327,6 +329,7 @@ def layout(
         [
             page_header("Pre-school immunisation", LEAD),
             controls,
+            html.Div(id=RULE_ID),
             dcc.Loading(html.Div(id=HEADLINE_ID), type="circle", delay_show=300),
             map_section,
             inequality_section,
@@ -370,6 +373,28 @@ def update_periods(indicator: str, period: str | None):
         return _period_options(frame), _valid_period(indicator, period)
     except _FAILURES:
         return no_update, no_update
+
+
+@callback(Output(RULE_ID, "children"), Input(INDICATOR_ID, "value"))
+def update_rule(indicator: str):
+    """What the chosen measure counts, out of whom, and the COVER rule version and sources it follows.
+
+    The other pathfinder pages showed this; here a commissioner had the measure's name alone (what
+    counts as a valid MMR1 dose, who is in the cohort, where the 95 % comes from went unsaid).
+    """
+    try:
+        spec = imm.check_indicator(indicator)
+    except _FAILURES:
+        return None
+    return indicator_card(
+        title=spec.title,
+        rule_version=spec.rule_version,
+        source=spec.source,
+        numerator=spec.numerator,
+        denominator=spec.denominator,
+        target_source=spec.target_source,
+        notes=spec.notes,
+    )
 
 
 @callback(Output(HEADLINE_ID, "children"), Input(INDICATOR_ID, "value"), Input(PERIOD_ID, "value"))
