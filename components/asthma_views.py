@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from components.charts import wrap_text
 from components.geometry import geometry_url
 from components.maps import area_figure, indicator_traces
 from components.style import SUPPRESSED_NOTE, apply_base_layout, formatted, whole_number
@@ -92,8 +93,10 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
         names = ", ".join(str(name) for name in hidden.head(6)) + (
             f" and {len(hidden) - 6} more" if len(hidden) > 6 else ""
         )
+        # Wrapped to a phone's width (Plotly never wraps): on one line the borough names ran ~400 px off the chart.
+        note = wrap_text(f"Not shown, {SUPPRESSED_NOTE}: {names}", 46)
         figure.add_annotation(
-            text=f"Not shown, {SUPPRESSED_NOTE}: {names}",
+            text=note,
             x=0,
             y=0,
             xref="paper",
@@ -104,7 +107,7 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
             align="left",
             font={"size": 11, "color": "#425563"},
         )
-        figure.update_layout(margin={"t": 60, "b": 72})
+        figure.update_layout(margin={"t": 60, "b": 58 + 14 * (note.count("<br>") + 1)})
     return figure
 
 

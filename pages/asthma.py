@@ -327,7 +327,7 @@ def safety_view(
     if figures:
         charts["threshold_chart"] = inequality_chart(
             values=thresholds,
-            value_label="% of register (SABA users for no ICS)",
+            value_label="Share of patients (%)",  # whose patients: the section note (register, or SABA users)
             dimension_label=f"Prescribing safety measure, {area}",
             height=340,
         )

@@ -122,3 +122,22 @@ def test_gp_team_lists_its_own_practice(recorded_page, app_server):
     assert not content_violations(page)
     harness.save_screenshot(page, "asthma-patient-list", "phone")
     assert_clean(recorder)
+
+
+SIZED_TO_THEIR_BOXES = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(gd => gd.offsetParent !== null && gd._fullLayout)
+    .every(gd => Math.abs(gd._fullLayout.width - gd.getBoundingClientRect().width) <= 2)"""
+
+
+def test_every_view_reads_on_a_phone(recorded_page, app_server):
+    # Chart text cut off or drawn over other text, in each view as a phone draws it (the safety view's
+    # threshold axis title ran 14 px off its chart).
+    page, recorder = recorded_page(app_server, "phone")
+    harness.open_page(page, app_server.url("/asthma"), recorder)
+    labels = page.get_by_role("group", name="Views").locator("label").all_inner_texts()
+    for label in [text.strip() for text in labels if text.strip() != "Patient list"]:
+        open_tab(page, recorder, label)
+        # A chart drawn in a hidden pane is redrawn to the pane's width once shown (Plotly waits 100 ms first).
+        page.wait_for_function(SIZED_TO_THEIR_BOXES)
+        assert page.evaluate(harness.CHART_TEXT_PROBLEMS) == [], label
+    assert_clean(recorder)
