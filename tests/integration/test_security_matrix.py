@@ -103,6 +103,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "admin-audit-entries.children <- admin-audit-username": Expect(ADMIN),
     # /immunisation
     "imm-period.options imm-period.value <- imm-indicator": Expect(UI),
+    "imm-rule.children <- imm-indicator": Expect(UI),
     "imm-headline.children <- imm-indicator": Expect(AGGREGATE),
     "imm-map.figure imm-map-shown.data imm-map-table-wrap.children <- imm-indicator": Expect(AGGREGATE),
     "imm-ineq-imd.figure imm-ineq-ethnicity.figure imm-ineq-sex.figure imm-ineq-intersection.figure "
