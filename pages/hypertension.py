@@ -190,13 +190,20 @@ def _icb_boroughs(icb: str | None) -> list[str]:
 # ---------------------------------------------------------------- view builders (called by callbacks and tests)
 
 
-def comparison_view(*, indicator: str, period: str | None, icb: str | None, disclose: bool) -> dict[str, Any]:
-    """Frames and figures of the borough comparison: map, ranked boroughs, ICBs, KPI cards, table."""
+def comparison_view(
+    *, indicator: str, period: str | None, icb: str | None, disclose: bool, figures: bool = True
+) -> dict[str, Any]:
+    """Frames and figures of the borough comparison: map, ranked boroughs, ICBs, KPI cards, table.
+
+    ``figures=False`` returns the frames only (a CSV needs no figure), as every view here does.
+    """
     spec = _spec(indicator)
     con = _con()
     label = _label(spec)
     boroughs = indicator_values(con, indicator=spec.id, period=period, by="borough", disclose=disclose)
     icbs = indicator_values(con, indicator=spec.id, period=period, by="icb", disclose=disclose)
+    if not figures:
+        return {"boroughs": boroughs, "icbs": icbs}
     highlight = _icb_boroughs(icb)
     figure_map = borough_map(
         values=boroughs,
@@ -246,11 +253,15 @@ def _kpi_cards(frame: pd.DataFrame, area: str, undiagnosed: dict | None = None) 
     return cards
 
 
-def funnel_view(*, indicator: str, period: str | None, level: str, disclose: bool) -> dict[str, Any]:
+def funnel_view(
+    *, indicator: str, period: str | None, level: str, disclose: bool, figures: bool = True
+) -> dict[str, Any]:
     """The funnel of boroughs or practices around London (engine limits and classes)."""
     spec = _spec(indicator)
     by = "practice" if level == "practice" else "borough"
     funnel = funnel_limits(_con(), indicator=spec.id, period=period, by=by, disclose=disclose)
+    if not figures:
+        return {"funnel": funnel}
     figure = funnel_plot(
         points=funnel["points"],
         limits=funnel["limits"],
@@ -263,7 +274,7 @@ def funnel_view(*, indicator: str, period: str | None, level: str, disclose: boo
 
 
 def targets_view(
-    *, period: str | None, icb: str | None, borough: str | None, ambition: str, disclose: bool
+    *, period: str | None, icb: str | None, borough: str | None, ambition: str, disclose: bool, figures: bool = True
 ) -> dict[str, Any]:
     """People to target by borough (within the ICB if chosen) and by practice in the chosen borough."""
     con = _con()
@@ -274,6 +285,8 @@ def targets_view(
         if borough
         else None
     )
+    if not figures:
+        return {"boroughs": boroughs, "practices": practices}
     figure = people_to_target_chart(table=boroughs.iloc[1:], ambition=ambition)
     return {"boroughs": boroughs, "practices": practices, "figure": figure}
 
@@ -300,7 +313,7 @@ def targets_table(frame: pd.DataFrame, *, area_label: str) -> pd.DataFrame:
 
 
 def inequality_view(
-    *, indicator: str, period: str | None, icb: str | None, borough: str | None, disclose: bool
+    *, indicator: str, period: str | None, icb: str | None, borough: str | None, disclose: bool, figures: bool = True
 ) -> dict[str, Any]:
     """Control (or the chosen indicator) by deprivation, ethnicity, age and sex for the selected area;
     ethnicity × deprivation; and the SII of every borough."""
@@ -313,15 +326,17 @@ def inequality_view(
     area_value = indicator_values(
         con, indicator=spec.id, period=period, by="london", filters=filters, disclose=disclose
     )["value"].iloc[0]
-    groups, figures = {}, {}
+    groups, charts = {}, {}
     for dimension in INEQUALITY_GRAPHS:
         values = indicator_values(
             con, indicator=spec.id, period=period, by=dimension, filters=filters, disclose=disclose
         )
         values = hq.ordered(values, dimension=dimension)
         groups[dimension] = values
+        if not figures:
+            continue
         # The engine's benchmark for filtered groups is the selected area itself, so the line is named for it.
-        figures[dimension] = inequality_chart(
+        charts[dimension] = inequality_chart(
             values=values,
             value_label=label,
             dimension_label=INEQUALITY_LABELS[dimension],
@@ -329,7 +344,7 @@ def inequality_view(
             target=spec.target,
             height=360,
         )
-        add_area_line(figures[dimension], value=area_value, label=area)
+        add_area_line(charts[dimension], value=area_value, label=area)
     pair = indicator_values(
         con,
         indicator=spec.id,
@@ -339,23 +354,21 @@ def inequality_view(
         disclose=disclose,
     )
     pair = hq.ordered(pair, dimension="ethnicity_group")
+    frames = {"groups": groups, "pair": pair, "area": area, "area_value": area_value}
+    if not figures:
+        return frames
     intersection = intersection_chart(
         values=pair, value_label=label, unit=spec.unit, area_value=area_value, area_label=area, target=spec.target
     )
-    return {
-        "groups": groups,
-        "pair": pair,
-        "intersection": intersection,
-        "figures": figures,
-        "area": area,
-        "area_value": area_value,
-    }
+    return {**frames, "intersection": intersection, "figures": charts}
 
 
-def sii_view(*, indicator: str, period: str | None, disclose: bool) -> dict[str, Any]:
+def sii_view(*, indicator: str, period: str | None, disclose: bool, figures: bool = True) -> dict[str, Any]:
     """The slope index of inequality of London and every borough (it does not depend on the area chosen)."""
     spec = _spec(indicator)
     sii = inequality(_con(), indicator=spec.id, period=period, disclose=disclose)
+    if not figures:
+        return {"sii": sii}
     boroughs = sii[sii["area_code"] != hq.LONDON_CODE].rename(
         columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
     )
@@ -390,7 +403,9 @@ def sii_table(sii: pd.DataFrame, *, unit: str) -> pd.DataFrame:
     )
 
 
-def practices_view(*, indicator: str, period: str | None, borough: str | None, disclose: bool) -> dict[str, Any]:
+def practices_view(
+    *, indicator: str, period: str | None, borough: str | None, disclose: bool, figures: bool = True
+) -> dict[str, Any]:
     """Practices of the chosen borough ranked with CIs, and every London practice on the practice-area map."""
     spec = _spec(indicator)
     con = _con()
@@ -406,6 +421,8 @@ def practices_view(*, indicator: str, period: str | None, borough: str | None, d
     # Within a borough the practices are compared with London, not with the borough.
     if borough and len(in_borough):
         in_borough = _compare_with_london(in_borough, everywhere)
+    if not figures:
+        return {"everywhere": everywhere, "in_borough": in_borough}
     ranked = (
         ranked_areas_chart(values=in_borough, value_label=label, unit=spec.unit, target=spec.target)
         if borough
@@ -436,7 +453,14 @@ def _compare_with_london(in_borough: pd.DataFrame, everywhere: pd.DataFrame) -> 
 
 
 def trend_view(
-    *, indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None, disclose: bool
+    *,
+    indicator: str,
+    level: str,
+    icb: str | None,
+    borough: str | None,
+    practice: str | None,
+    disclose: bool,
+    figures: bool = True,
 ) -> dict[str, Any]:
     """The SPC trend (rolling 12 months) for London, the ICB, the borough or the practice."""
     spec = _spec(indicator)
@@ -447,6 +471,8 @@ def trend_view(
         _con(), indicator=spec.id, by="london", filters=hq.area_filters(level=level, code=code), disclose=disclose
     )
     name = _area_name(level, code) if level != "practice" else code
+    if not figures:
+        return {"series": series, "area": name}
     figure = spc_chart(series=series, value_label=_label(spec), unit=spec.unit, target=spec.target, height=380)
     return {"series": series, "figure": figure, "area": name}
 
@@ -1053,21 +1079,26 @@ def view_csv(
     columns = AREA_CSV_COLUMNS
     stem = f"hypertension_{spec.id}_{period or 'latest'}"
     if view in ("boroughs", "icbs"):
-        frame = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)[view][columns]
+        frame = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose, figures=False)[view]
+        frame = frame[columns]
     elif view == "funnel":
-        frame = funnel_view(indicator=indicator, period=period, level=funnel_level, disclose=disclose)["funnel"]
+        frame = funnel_view(indicator=indicator, period=period, level=funnel_level, disclose=disclose, figures=False)[
+            "funnel"
+        ]
         frame = frame["points"][[*columns, "funnel"]]
         view = f"funnel_{'practices' if funnel_level == 'practice' else 'boroughs'}"
     elif view in ("targets", "practice_targets"):
-        targets = targets_view(period=period, icb=icb, borough=borough, ambition="80", disclose=disclose)
+        targets = targets_view(period=period, icb=icb, borough=borough, ambition="80", disclose=disclose, figures=False)
         frame = targets["boroughs"] if view == "targets" else targets["practices"]
         if frame is None:
             frame = pd.DataFrame(columns=targets["boroughs"].columns)
         stem = f"hypertension_people_to_target_{period or 'latest'}"
     elif view == "sii":
-        frame = sii_view(indicator=indicator, period=period, disclose=disclose)["sii"]
+        frame = sii_view(indicator=indicator, period=period, disclose=disclose, figures=False)["sii"]
     elif view.startswith("inequality_") or view == "intersection":
-        ineq = inequality_view(indicator=indicator, period=period, icb=icb, borough=borough, disclose=disclose)
+        ineq = inequality_view(
+            indicator=indicator, period=period, icb=icb, borough=borough, disclose=disclose, figures=False
+        )
         if view == "intersection":
             frame = ineq["pair"][["area_name", "subgroup_name", *columns[2:]]].rename(
                 columns={"area_name": "ethnic_group", "subgroup_name": "imd_quintile"}
@@ -1079,11 +1110,19 @@ def view_csv(
             frame = ineq["groups"][dimension][columns[1:]].rename(columns={"area_name": dimension})
         frame = frame.assign(area=ineq["area"])
     elif view == "practices":
-        frame = practices_view(indicator=indicator, period=period, borough=borough, disclose=disclose)["in_borough"]
+        frame = practices_view(indicator=indicator, period=period, borough=borough, disclose=disclose, figures=False)[
+            "in_borough"
+        ]
         frame = frame[columns]
     elif view == "trend":
         result = trend_view(
-            indicator=indicator, level=trend_level, icb=icb, borough=borough, practice=practice, disclose=disclose
+            indicator=indicator,
+            level=trend_level,
+            icb=icb,
+            borough=borough,
+            practice=practice,
+            disclose=disclose,
+            figures=False,
         )
         keep = [
             "period_id",

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from components.layout import area_table
@@ -366,6 +367,32 @@ def test_every_view_csv_holds_the_numbers_shown(page, db, period, busiest_boroug
     assert boroughs["value"].tolist() == engine["value"].tolist()
     counts = pd.to_numeric(boroughs["numerator"], errors="coerce").dropna()
     assert (counts % 5 == 0).all(), "a restricted CSV holds rounded counts only"
+
+
+def test_a_csv_builds_no_figure_and_gets_the_frames_the_page_shows(page, period, busiest_borough):
+    area = {"icb": None, "borough": busiest_borough}
+    calls = {
+        page.comparison_view: {"indicator": "hyp008", "period": period, "icb": None},
+        page.funnel_view: {"indicator": "hyp008", "period": period, "level": "practice"},
+        page.targets_view: {"period": period, **area, "ambition": "80"},
+        page.inequality_view: {"indicator": "hyp008", "period": period, **area},
+        page.practices_view: {"indicator": "hyp008", "period": period, "borough": busiest_borough},
+        page.trend_view: {"indicator": "hyp008", "level": "borough", **area, "practice": None},
+        page.sii_view: {"indicator": "hyp008", "period": period},
+    }
+    for view, arguments in calls.items():
+        shown = view(**arguments, disclose=True)
+        frames = view(**arguments, disclose=True, figures=False)
+        assert not any(isinstance(v, go.Figure) for v in frames.values()), view.__name__
+        for key, value in frames.items():
+            if isinstance(value, pd.DataFrame):
+                pd.testing.assert_frame_equal(value, shown[key], obj=f"{view.__name__} {key}")
+            elif isinstance(value, dict):
+                for name, part in value.items():
+                    if isinstance(part, pd.DataFrame):
+                        pd.testing.assert_frame_equal(part, shown[key][name], obj=f"{view.__name__} {key} {name}")
+            else:
+                assert value == shown[key] or (pd.isna(value) and pd.isna(shown[key])), (view.__name__, key)
 
 
 def test_download_button_sends_the_csv_and_unrounded_exports_are_audited(page, db, period, monkeypatch):
