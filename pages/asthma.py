@@ -369,10 +369,15 @@ def linked_view(
     return {"values": values, "figure": linked_admissions_chart(values=values), "table": linked_table(values)}
 
 
-def inequality_view(*, measure_id: str, period: str | None, disclose: bool) -> dict[str, Any]:
-    """The slope index of inequality (and quintile gap) of the measure per borough, and its map."""
+def inequality_view(*, measure_id: str, period: str | None, disclose: bool, figures: bool = True) -> dict[str, Any]:
+    """The slope index of inequality (and quintile gap) of the measure per borough, its map and table.
+
+    ``figures=False`` returns the engine's frame only (for a CSV).
+    """
     m = aq.measure(measure_id)
     sii = aq.measure_inequality(_con(), measure_id=m.id, period=period, disclose=disclose)
+    if not figures:
+        return {"sii": sii}
     boroughs = sii[sii["area_code"] != aq.LONDON_CODE].rename(
         columns={"sii": "value", "sii_low": "ci_low", "sii_high": "ci_high"}
     )
@@ -398,8 +403,10 @@ def inequality_view(*, measure_id: str, period: str | None, disclose: bool) -> d
     return {"sii": sii, "map": figure, "table": table}
 
 
-def practices_view(*, measure_id: str, period: str | None, borough: str | None, disclose: bool) -> dict[str, Any]:
-    """Practices of the chosen borough ranked with 95 % CIs, compared with London."""
+def practices_view(
+    *, measure_id: str, period: str | None, borough: str | None, disclose: bool, figures: bool = True
+) -> dict[str, Any]:
+    """Practices of the chosen borough ranked with 95 % CIs, compared with London (``figures=False``: no chart)."""
     borough = _borough(borough)
     m = aq.measure(measure_id)
     con = _con()
@@ -410,14 +417,16 @@ def practices_view(*, measure_id: str, period: str | None, borough: str | None, 
     else:
         in_borough = everywhere.iloc[0:0]
     # Compared with London: the London-wide call's comparison (a borough filter would change the benchmark).
+    if not figures:
+        return {"in_borough": in_borough}
     figure = ranked_areas_chart(values=in_borough, value_label=m.label, unit=m.unit, target=m.target)
     return {"in_borough": in_borough, "figure": figure}
 
 
 def trend_view(
-    *, measure_id: str, level: str, borough: str | None, practice: str | None, disclose: bool
+    *, measure_id: str, level: str, borough: str | None, practice: str | None, disclose: bool, figures: bool = True
 ) -> dict[str, Any]:
-    """The SPC trend (rolling 12 months) for London, the borough or the practice."""
+    """The SPC trend (rolling 12 months) for London, the borough or the practice (``figures=False``: no chart)."""
     borough = _borough(borough)
     m = aq.measure(measure_id)
     code = {"borough": borough, "practice": practice}.get(level)
@@ -425,8 +434,10 @@ def trend_view(
         level, code = "london", None
     series = aq.measure_trend(_con(), measure_id=m.id, filters={level: [code]} if code else None, disclose=disclose)
     shown = aq.MEASURES["ast_admissions_per_1000"] if m.per_population else m
-    figure = spc_chart(series=series, value_label=shown.label, unit=shown.unit, target=m.target, height=380)
     area = "London" if level == "london" else (_area_name(code) if level == "borough" else f"Practice {code}")
+    if not figures:
+        return {"series": series, "area": area, "measure": shown}
+    figure = spc_chart(series=series, value_label=shown.label, unit=shown.unit, target=m.target, height=380)
     return {"series": series, "figure": figure, "area": area, "measure": shown}
 
 
@@ -1177,12 +1188,16 @@ def view_csv(
         )["values"]
         stem = f"asthma_before_admission_{_period(period)}"
     elif view == "sii":
-        frame = inequality_view(measure_id=m.id, period=period, disclose=disclose)["sii"]
+        frame = inequality_view(measure_id=m.id, period=period, disclose=disclose, figures=False)["sii"]
     elif view == "practices":
-        frame = practices_view(measure_id=m.id, period=period, borough=borough, disclose=disclose)["in_borough"]
+        frame = practices_view(measure_id=m.id, period=period, borough=borough, disclose=disclose, figures=False)[
+            "in_borough"
+        ]
         frame = frame[AREA_CSV_COLUMNS]
     elif view == "trend":
-        result = trend_view(measure_id=m.id, level=trend_level, borough=borough, practice=practice, disclose=disclose)
+        result = trend_view(
+            measure_id=m.id, level=trend_level, borough=borough, practice=practice, disclose=disclose, figures=False
+        )
         keep = [
             "period_id",
             "period_label",

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from queries import asthma as aq
@@ -339,6 +340,24 @@ def test_practices_ranked_and_trend_equal_the_engine(page, db, period):
     series = trend(db, indicator="ast_action_plan", by="london", filters={"borough": [BARNET]}, disclose=False)
     values = [v for t in spc.to_plotly_json()["data"] for v in (decoded(t.get("y")) or [])]
     assert all(any(v == pytest.approx(s) for v in values) for s in series["value"].astype(float))
+
+
+def test_a_csv_builds_no_chart_and_gets_the_frames_the_page_shows(page, period):
+    calls = {
+        page.inequality_view: {"measure_id": "ast_review_12m", "period": period},
+        page.practices_view: {"measure_id": "ast_action_plan", "period": period, "borough": BARNET},
+        page.trend_view: {"measure_id": "ast_action_plan", "level": "borough", "borough": BARNET, "practice": None},
+    }
+    for view, arguments in calls.items():
+        shown = view(**arguments, disclose=True)
+        frames = view(**arguments, disclose=True, figures=False)
+        assert not any(isinstance(v, go.Figure) for v in frames.values()), view.__name__
+        assert set(frames) < set(shown), view.__name__
+        for key, value in frames.items():
+            if isinstance(value, pd.DataFrame):
+                pd.testing.assert_frame_equal(value, shown[key], obj=f"{view.__name__} {key}")
+            else:
+                assert value == shown[key], (view.__name__, key)
 
 
 def test_trend_of_per_1000_rate_is_the_engines_times_ten(page, period):
