@@ -10,7 +10,7 @@ export PATHFINDER_DB ?= $(abspath $(DB))
 # Demo mode seeds one demo user per role (docs/security.md); real deployments set a user store instead.
 export PATHFINDER_DEMO ?= true
 
-.PHONY: help setup run serve data current-default-db test test-fast lint format check browser-deps bench bench-quick bench-scaling clean
+.PHONY: help setup run serve data default-db test test-fast lint format check browser-deps bench bench-quick bench-scaling clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,26 +23,24 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed  ## Create the virtual environment and install pinned packages
 
-$(DB): | $(VENV)/.installed
-	$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DB)
-
 data: setup  ## (Re)build the synthetic database: make data SCALE=0.02 SEED=42
 	$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DB)
 
-# The default synthetic database is also rebuilt when it was built by another build version
-# (data/build_version.py). Only that one: a database named by DB= or PATHFINDER_DB may be a real
-# extract, so it is never rebuilt here; the app shows why it cannot be read instead.
-current-default-db: | $(VENV)/.installed $(DB)
+# The default synthetic database is built when missing, and rebuilt when another build version made it
+# (data/build_version.py). Only that one, and only when it is the one served: a database named by DB= or
+# PATHFINDER_DB may be a real extract (or the path for one), so nothing is ever built there for you; the
+# app says why it cannot read it instead.
+default-db: | $(VENV)/.installed
 ifeq ($(abspath $(PATHFINDER_DB)),$(abspath $(DEFAULT_DB)))
 	@$(BIN)/python -m data.build check --db $(DEFAULT_DB) || { \
-		echo "Rebuilding the default database $(DEFAULT_DB) (SCALE=$(SCALE) SEED=$(SEED))"; \
+		echo "Building the default database $(DEFAULT_DB) (SCALE=$(SCALE) SEED=$(SEED))"; \
 		$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DEFAULT_DB); }
 endif
 
-run: setup $(DB) current-default-db  ## Serve the app on http://127.0.0.1:8050 (builds the default database if missing or stale)
+run: setup default-db  ## Serve the app on http://127.0.0.1:8050 (builds the default database if missing or stale)
 	$(BIN)/python app.py
 
-serve: setup $(DB) current-default-db  ## Production serving: gunicorn, PATHFINDER_WORKERS workers (default 2) on the read-only database
+serve: setup default-db  ## Production serving: gunicorn, PATHFINDER_WORKERS workers (default 2) on the read-only database
 	$(BIN)/gunicorn --config gunicorn.conf.py
 
 browser-deps:  ## Install Debian chromium for the browser tests when missing

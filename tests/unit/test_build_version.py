@@ -165,15 +165,20 @@ def make_dry_run(*arguments: str, **environment: str) -> str:
 
 
 @pytest.mark.skipif(subprocess.run(["which", "make"], capture_output=True).returncode != 0, reason="no make")
-def test_make_run_rebuilds_only_the_default_database_when_its_check_fails():
-    default = "data/generated/pathfinder.duckdb"
-    commands = make_dry_run()
+@pytest.mark.parametrize("default_exists", [True, False], ids=["default present", "fresh clone"])
+def test_make_run_builds_only_the_default_database_when_its_check_fails(tmp_path, default_exists):
+    # The same rule whether the default database exists (checked, rebuilt if stale) or not (a fresh clone).
+    default = "data/generated/pathfinder.duckdb" if default_exists else str(tmp_path / "missing.duckdb")
+    arguments = () if default_exists else (f"DEFAULT_DB={default}",)
+    commands = make_dry_run(*arguments)
     check = re.search(
         r"-m data\.build check --db (\S+) \|\|.*?-m data\.build synthetic .*?--out ([^\s;]+)", commands, re.S
     )
     assert check is not None, commands
     assert check.group(1) == check.group(2) == default
 
-    for elsewhere in (make_dry_run(PATHFINDER_DB="/srv/real/extract.duckdb"), make_dry_run("DB=/srv/real/x.duckdb")):
-        assert "data.build check" not in elsewhere
-        assert f"--out {default}" not in elsewhere
+    for elsewhere in (
+        make_dry_run(*arguments, PATHFINDER_DB="/srv/real/extract.duckdb"),
+        make_dry_run(*arguments, "DB=/srv/real/x.duckdb"),
+    ):
+        assert "data.build check" not in elsewhere and "data.build synthetic" not in elsewhere, elsewhere
