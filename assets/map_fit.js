@@ -20,12 +20,18 @@
         var key = JSON.stringify(box);
         // Plotly makes a new MapLibre map when it redraws from scratch: fit that one too.
         if (!map || (gd.__londonMap === map && gd.__londonBox === key)) { return; }
-        gd.__londonMap = map;
-        gd.__londonBox = key;
-        gd.__londonView = null;
-        if (!box) { return; }
+        if (!box) {
+            gd.__londonMap = map;
+            gd.__londonBox = key;
+            gd.__londonView = null;
+            return;
+        }
+        // No camera while the map has no size yet (drawn before its container was laid out, as on a
+        // busy machine): nothing is recorded, so the next redraw, resize or page change fits it.
         var camera = map.cameraForBounds(box, {padding: 12});
         if (!camera) { return; }
+        gd.__londonMap = map;
+        gd.__londonBox = key;
         var view = {center: camera.center, zoom: Math.min(camera.zoom, layout.map.zoom + 0.5)};
         gd.__londonView = view;
         map.jumpTo(view);
@@ -54,11 +60,25 @@
             var v = gd.__londonView;
             if (v && Math.abs(map.getZoom() - v.zoom) > 0.01) { map.jumpTo(v); }
         });
+        // A fit is for the size the map had: when the map's box changes (layout settling, rotation),
+        // fit again, unless the user has moved the map.
+        map.on("resize", function () {
+            if (gd.__londonView) {
+                gd.__londonBox = null;
+                fit(gd);
+            }
+        });
     }
 
     function scan() {
         document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
-            if (gd._fullLayout && gd._fullLayout.map) { fit(gd); }
+            if (!gd._fullLayout || !gd._fullLayout.map) { return; }
+            // Until a fit succeeds, every redraw tries again (the map may not exist or have a size yet).
+            if (!gd.__londonHooked && gd.on) {
+                gd.__londonHooked = true;
+                gd.on("plotly_afterplot", function () { fit(gd); });
+            }
+            fit(gd);
         });
     }
 
