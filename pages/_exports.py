@@ -22,6 +22,25 @@ from security.disclosure import current_disclosure
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
 
 
+def audited_download(
+    *, page: str, export: str, build: Callable[[bool], tuple[pd.DataFrame, str, Mapping[str, Any]]]
+) -> tuple[Any, Any]:
+    """``(download, message)`` for one CSV export, the way every page hands one over.
+
+    ``build(disclose)`` makes the frame, its file name and the filters to audit, at the signed-in
+    user's disclosure level. The export is written to the audit log before it leaves; a data error
+    or an audit log that cannot be written becomes a message instead of a file (nothing leaves
+    unaudited, and the user is told why nothing came).
+    """
+    disclosure = current_disclosure()
+    try:
+        frame, filename, filters = build(disclosure.disclose)
+        disclosure.audit_export(page=page, export=export, filters=filters, rows=len(frame))
+    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
+        return no_update, error_message(str(error))
+    return csv_download(frame, filename=filename), None
+
+
 def pressed_view_csv(
     clicks: list | None,
     *,
@@ -31,17 +50,12 @@ def pressed_view_csv(
 ) -> tuple[Any, Any]:
     """``(download, message)`` for the CSV button pressed among a page's ``{"type": CSV, "view": ...}`` buttons.
 
-    ``view_csv(view=, disclose=)`` builds the frame and file name of that view at the user's
-    disclosure level; the export is written to the audit log before it leaves, and a data error or
-    an audit log that cannot be written becomes a message instead of a file.
+    ``view_csv(view=, disclose=)`` builds the frame and file name of that view; see :func:`audited_download`.
     """
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks or []):
         return no_update, no_update
-    disclosure = current_disclosure()
-    try:
-        frame, filename = view_csv(view=trigger["view"], disclose=disclosure.disclose)
-        disclosure.audit_export(page=page, export=trigger["view"], filters=filters, rows=len(frame))
-    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
-        return no_update, error_message(str(error))
-    return csv_download(frame, filename=filename), None
+    view = trigger["view"]
+    return audited_download(
+        page=page, export=view, build=lambda disclose: (*view_csv(view=view, disclose=disclose), filters)
+    )

@@ -24,7 +24,6 @@ from components.charts import inequality_chart, spc_chart, uptake_curve
 from components.geometry import geometry_url
 from components.immunisation_views import headline_cards, inequality_summary, intersection_heatmap
 from components.layout import (
-    csv_download,
     error_message,
     figure_panel,
     indicator_card,
@@ -36,11 +35,12 @@ from components.layout import (
 )
 from components.maps import area_figure, area_traces, inequality_traces, traces_patch
 from components.style import apply_base_layout
+from pages._exports import audited_download
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, indicator_values, inequality, periods, trend
 from queries.registry import get
-from security.disclosure import Disclosure, current_disclosure
+from security.disclosure import current_disclosure
 
 dash.register_page(__name__, path="/immunisation", name="Immunisation", title="Pre-school immunisation")
 
@@ -66,6 +66,7 @@ UPTAKE_ID = f"{PREFIX}-uptake"
 PRACTICE_PICK_ID = f"{PREFIX}-practice-pick"
 PRACTICE_LINK_ID = f"{PREFIX}-practice-link"
 URL_SYNC_ID = f"{PREFIX}-url-sync"
+DOWNLOAD_MESSAGE_ID = f"{PREFIX}-download-message"  # why a CSV did not come (data error, audit log down)
 DOWNLOADS = {
     "map": f"{PREFIX}-download-map",
     "inequality": f"{PREFIX}-download-inequality",
@@ -329,6 +330,7 @@ def layout(
         [
             page_header("Pre-school immunisation", LEAD),
             controls,
+            html.Div(id=DOWNLOAD_MESSAGE_ID, role="status"),
             html.Div(id=RULE_ID),
             dcc.Loading(html.Div(id=HEADLINE_ID), type="circle", delay_show=300),
             map_section,
@@ -684,15 +686,9 @@ def update_practice_link(practice: str | None, indicator: str):
 # ----------------------------------------------------------------------------- CSV downloads
 
 
-def _csv(frame: pd.DataFrame, name: str, *, export: str, filters: dict[str, Any], disclosure: Disclosure):
-    """The CSV payload, handed over only once the export is in the audit log."""
-    if not disclosure.export_allowed(page="immunisation", export=export, filters=filters, rows=len(frame)):
-        return no_update
-    return csv_download(frame, filename=name)
-
-
 @callback(
     Output(DOWNLOADS["map"], "data"),
+    Output(DOWNLOAD_MESSAGE_ID, "children", allow_duplicate=True),
     Input(f"{DOWNLOADS['map']}-button", "n_clicks"),
     State(INDICATOR_ID, "value"),
     State(PERIOD_ID, "value"),
@@ -703,17 +699,19 @@ def download_map(_clicks, indicator: str, period: str, view: str):
     """The map's values as CSV (disclosure applied as on screen)."""
     imm.check_indicator(indicator)
     view = view if view in MAP_VIEWS else "borough"
-    disclosure = current_disclosure()
-    period = _valid_period(indicator, period)
-    frame = map_values(_db(), indicator=indicator, period=period, view=view, disclose=disclosure.disclose)
-    filters = {"indicator": indicator, "period": period, "view": view}
-    return _csv(
-        frame, f"immunisation-{indicator}-{period}-{view}", export="map", filters=filters, disclosure=disclosure
-    )
+
+    def build(disclose: bool):
+        shown = _valid_period(indicator, period)
+        frame = map_values(_db(), indicator=indicator, period=shown, view=view, disclose=disclose)
+        filters = {"indicator": indicator, "period": shown, "view": view}
+        return frame, f"immunisation-{indicator}-{shown}-{view}", filters
+
+    return audited_download(page="immunisation", export="map", build=build)
 
 
 @callback(
     Output(DOWNLOADS["inequality"], "data"),
+    Output(DOWNLOAD_MESSAGE_ID, "children", allow_duplicate=True),
     Input(f"{DOWNLOADS['inequality']}-button", "n_clicks"),
     State(INDICATOR_ID, "value"),
     State(PERIOD_ID, "value"),
@@ -723,25 +721,23 @@ def download_map(_clicks, indicator: str, period: str, view: str):
 def download_inequalities(_clicks, indicator: str, period: str, area: str):
     """Every inequality view (quintile, ethnic group, sex, ethnic group x quintile) in one CSV."""
     imm.check_indicator(indicator)
-    disclosure = current_disclosure()
-    period = _valid_period(indicator, period)
-    values = inequality_values(_db(), indicator=indicator, period=period, area=area, disclose=disclosure.disclose)
-    frame = pd.concat(
-        [values[k].assign(breakdown=k) for k in ("imd_quintile", "ethnicity_group", "sex", "intersection")],
-        ignore_index=True,
-    )
-    filters = {"indicator": indicator, "period": period, "area": area}
-    return _csv(
-        frame,
-        f"immunisation-{indicator}-{period}-inequalities",
-        export="inequalities",
-        filters=filters,
-        disclosure=disclosure,
-    )
+
+    def build(disclose: bool):
+        shown = _valid_period(indicator, period)
+        values = inequality_values(_db(), indicator=indicator, period=shown, area=area, disclose=disclose)
+        frame = pd.concat(
+            [values[k].assign(breakdown=k) for k in ("imd_quintile", "ethnicity_group", "sex", "intersection")],
+            ignore_index=True,
+        )
+        filters = {"indicator": indicator, "period": shown, "area": area}
+        return frame, f"immunisation-{indicator}-{shown}-inequalities", filters
+
+    return audited_download(page="immunisation", export="inequalities", build=build)
 
 
 @callback(
     Output(DOWNLOADS["trend"], "data"),
+    Output(DOWNLOAD_MESSAGE_ID, "children", allow_duplicate=True),
     Input(f"{DOWNLOADS['trend']}-button", "n_clicks"),
     State(INDICATOR_ID, "value"),
     State(AREA_ID, "value"),
@@ -750,14 +746,17 @@ def download_inequalities(_clicks, indicator: str, period: str, area: str):
 def download_trend(_clicks, indicator: str, area: str):
     """The trend series with its SPC columns as CSV."""
     imm.check_indicator(indicator)
-    disclosure = current_disclosure()
-    frame = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=disclosure.disclose)
-    filters = {"indicator": indicator, "area": area}
-    return _csv(frame, f"immunisation-{indicator}-trend", export="trend", filters=filters, disclosure=disclosure)
+
+    def build(disclose: bool):
+        frame = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=disclose)
+        return frame, f"immunisation-{indicator}-trend", {"indicator": indicator, "area": area}
+
+    return audited_download(page="immunisation", export="trend", build=build)
 
 
 @callback(
     Output(DOWNLOADS["uptake"], "data"),
+    Output(DOWNLOAD_MESSAGE_ID, "children", allow_duplicate=True),
     Input(f"{DOWNLOADS['uptake']}-button", "n_clicks"),
     State(INDICATOR_ID, "value"),
     State(PERIOD_ID, "value"),
@@ -768,18 +767,15 @@ def download_uptake(_clicks, indicator: str, period: str, area: str):
     """The uptake-by-age curves as CSV."""
     imm.check_indicator(indicator)
     if not imm.has_uptake_curve(indicator):
-        return no_update
-    disclosure = current_disclosure()
-    period = _valid_period(indicator, period)
-    frame = uptake_values(_db(), indicator=indicator, period=period, area=area, disclose=disclosure.disclose)
-    filters = {"indicator": indicator, "period": period, "area": area}
-    return _csv(
-        frame,
-        f"immunisation-{indicator}-{period}-uptake-by-age",
-        export="uptake",
-        filters=filters,
-        disclosure=disclosure,
-    )
+        return no_update, no_update
+
+    def build(disclose: bool):
+        shown = _valid_period(indicator, period)
+        frame = uptake_values(_db(), indicator=indicator, period=shown, area=area, disclose=disclose)
+        filters = {"indicator": indicator, "period": shown, "area": area}
+        return frame, f"immunisation-{indicator}-{shown}-uptake-by-age", filters
+
+    return audited_download(page="immunisation", export="uptake", build=build)
 
 
 # The controls live in the address bar (history.replaceState: no navigation, no re-render).

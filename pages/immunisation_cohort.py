@@ -26,6 +26,7 @@ from components.immunisation_views import count_bar_chart
 from components.layout import csv_download, error_message, figure_panel, page_header, radio_tab, radio_tabs, stat_card
 from components.maps import AREA_TRACE, area_map, area_traces, traces_patch
 from components.style import apply_base_layout
+from pages._exports import audited_download
 from queries import immunisation_cohort as cohort
 from queries.db import DataUnavailable, default_database
 from queries.immunisation import extract_date
@@ -64,6 +65,7 @@ LIST_ID = f"{PREFIX}-list"
 LIST_NOTE_ID = f"{PREFIX}-list-note"
 URL_SYNC_ID = f"{PREFIX}-url-sync"
 DOWNLOAD_SUMMARY_ID = f"{PREFIX}-download-summary"
+DOWNLOAD_MESSAGE_ID = f"{PREFIX}-download-message"  # why the summary CSV did not come (data error, audit log down)
 DOWNLOAD_LIST_ID = f"{PREFIX}-download-list"
 PAGE_SIZE = 50
 TITLE = "Cohort finder: children missing routine doses"
@@ -443,6 +445,7 @@ def layout(**query) -> html.Div:
                             ],
                             className="d-flex justify-content-between align-items-center mb-2",
                         ),
+                        html.Div(id=DOWNLOAD_MESSAGE_ID, role="status"),
                         radio_tabs(
                             [
                                 radio_tab(
@@ -728,6 +731,7 @@ def find_cohort(_clicks, *values):
 
 @callback(
     Output(DOWNLOAD_SUMMARY_ID, "data"),
+    Output(DOWNLOAD_MESSAGE_ID, "children"),
     Input(f"{DOWNLOAD_SUMMARY_ID}-button", "n_clicks"),
     *_CRITERIA_STATES,
     prevent_initial_call=True,
@@ -735,17 +739,16 @@ def find_cohort(_clicks, *values):
 def download_summary(_clicks, *values):
     """Every aggregate breakdown on screen as one CSV (disclosure applied as shown)."""
     db = default_database()
-    disclosure = current_disclosure()
     try:
         criteria = _criteria(db, values)
-        summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclosure.disclose)
     except _FAILURES:
-        return no_update  # unusable criteria: the results panel already says why (find_cohort)
-    frame = summary_frames(summary, criteria)
-    filters = criteria.describe()
-    if not disclosure.export_allowed(page="immunisation_cohort", export="summary", filters=filters, rows=len(frame)):
-        return no_update
-    return csv_download(frame, filename=f"cohort-summary-{criteria.as_at.isoformat()}")
+        return no_update, None  # unusable criteria: the results panel already says why (find_cohort)
+
+    def build(disclose: bool):
+        summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclose)
+        return summary_frames(summary, criteria), f"cohort-summary-{criteria.as_at.isoformat()}", criteria.describe()
+
+    return audited_download(page="immunisation_cohort", export="summary", build=build)
 
 
 # ----------------------------------------------------------------------------- patient rows

@@ -19,7 +19,6 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 from components.charts import ranked_chart, spc_chart, wrap_text
 from components.immunisation_views import practice_comparison_chart
 from components.layout import (
-    csv_download,
     error_message,
     figure_panel,
     page_header,
@@ -28,6 +27,7 @@ from components.layout import (
     sortable_table,
 )
 from components.style import apply_base_layout
+from pages._exports import audited_download
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, trend
@@ -51,6 +51,7 @@ COMPARISON_TABLE_ID = f"{PREFIX}-comparison-table"
 RANKING_ID = f"{PREFIX}-ranking"
 TREND_ID = f"{PREFIX}-trend"
 URL_SYNC_ID = f"{PREFIX}-url-sync"
+DOWNLOAD_MESSAGE_ID = f"{PREFIX}-download-message"  # why a CSV did not come (data error, audit log down)
 DOWNLOADS = {
     "comparison": f"{PREFIX}-download-comparison",
     "ranking": f"{PREFIX}-download-ranking",
@@ -118,6 +119,7 @@ def layout(
             dcc.Store(id=PRACTICE_ID, data=code),
             dcc.Store(id=URL_SYNC_ID),
             page_header(f"{details['practice_name']}: pre-school immunisation", lead),
+            html.Div(id=DOWNLOAD_MESSAGE_ID, role="status"),
             html.Div(
                 dbc.Row(
                     [
@@ -342,6 +344,7 @@ def update_trend(indicator: str, practice_code: str):
 
 @callback(
     Output(DOWNLOADS["comparison"], "data"),
+    Output(DOWNLOAD_MESSAGE_ID, "children", allow_duplicate=True),
     Input(f"{DOWNLOADS['comparison']}-button", "n_clicks"),
     State(PERIOD_TYPE_ID, "value"),
     State(PRACTICE_ID, "data"),
@@ -350,20 +353,20 @@ def update_trend(indicator: str, practice_code: str):
 def download_comparison(_clicks, period_type: str, practice_code: str):
     """The comparison table as CSV (as shown)."""
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
-    disclosure = current_disclosure()
-    wide, _ = comparison_values(
-        default_database(), practice_code=practice_code, period_type=period_type, disclose=disclosure.disclose
-    )
-    filters = {"practice": practice_code, "period_type": period_type}
-    if not disclosure.export_allowed(
-        page="immunisation_practice", export="comparison", filters=filters, rows=len(wide)
-    ):
-        return dash.no_update
-    return csv_download(wide, filename=f"immunisation-{practice_code}-{period_type}")
+
+    def build(disclose: bool):
+        wide, _ = comparison_values(
+            default_database(), practice_code=practice_code, period_type=period_type, disclose=disclose
+        )
+        filters = {"practice": practice_code, "period_type": period_type}
+        return wide, f"immunisation-{practice_code}-{period_type}", filters
+
+    return audited_download(page="immunisation_practice", export="comparison", build=build)
 
 
 @callback(
     Output(DOWNLOADS["ranking"], "data"),
+    Output(DOWNLOAD_MESSAGE_ID, "children", allow_duplicate=True),
     Input(f"{DOWNLOADS['ranking']}-button", "n_clicks"),
     State(INDICATOR_ID, "value"),
     State(PERIOD_TYPE_ID, "value"),
@@ -373,23 +376,25 @@ def download_comparison(_clicks, period_type: str, practice_code: str):
 def download_ranking(_clicks, indicator: str, period_type: str, practice_code: str):
     """The borough's practices for one vaccine as CSV."""
     imm.check_indicator(indicator)
-    disclosure = current_disclosure()
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
-    frame = ranking_values(
-        default_database(),
-        practice_code=practice_code,
-        indicator=indicator,
-        period_type=period_type,
-        disclose=disclosure.disclose,
-    )
-    filters = {"practice": practice_code, "indicator": indicator, "period_type": period_type}
-    if not disclosure.export_allowed(page="immunisation_practice", export="ranking", filters=filters, rows=len(frame)):
-        return dash.no_update
-    return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-borough-practices")
+
+    def build(disclose: bool):
+        frame = ranking_values(
+            default_database(),
+            practice_code=practice_code,
+            indicator=indicator,
+            period_type=period_type,
+            disclose=disclose,
+        )
+        filters = {"practice": practice_code, "indicator": indicator, "period_type": period_type}
+        return frame, f"immunisation-{practice_code}-{indicator}-borough-practices", filters
+
+    return audited_download(page="immunisation_practice", export="ranking", build=build)
 
 
 @callback(
     Output(DOWNLOADS["trend"], "data"),
+    Output(DOWNLOAD_MESSAGE_ID, "children", allow_duplicate=True),
     Input(f"{DOWNLOADS['trend']}-button", "n_clicks"),
     State(INDICATOR_ID, "value"),
     State(PRACTICE_ID, "data"),
@@ -398,14 +403,13 @@ def download_ranking(_clicks, indicator: str, period_type: str, practice_code: s
 def download_trend(_clicks, indicator: str, practice_code: str):
     """The practice's trend as CSV."""
     imm.check_indicator(indicator)
-    disclosure = current_disclosure()
-    frame = trend(
-        default_database(), indicator=indicator, filters={"practice": practice_code}, disclose=disclosure.disclose
-    )
-    filters = {"practice": practice_code, "indicator": indicator}
-    if not disclosure.export_allowed(page="immunisation_practice", export="trend", filters=filters, rows=len(frame)):
-        return dash.no_update
-    return csv_download(frame, filename=f"immunisation-{practice_code}-{indicator}-trend")
+
+    def build(disclose: bool):
+        frame = trend(default_database(), indicator=indicator, filters={"practice": practice_code}, disclose=disclose)
+        filters = {"practice": practice_code, "indicator": indicator}
+        return frame, f"immunisation-{practice_code}-{indicator}-trend", filters
+
+    return audited_download(page="immunisation_practice", export="trend", build=build)
 
 
 # The period and vaccine live in the address bar (history.replaceState: no navigation, no re-render).

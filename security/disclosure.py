@@ -36,17 +36,6 @@ class Disclosure:
         action = audit.EXPORT_AGGREGATE if self.disclose else audit.VIEW_UNROUNDED
         audit.record(self.principal, action, {"page": page, "export": export, **filters}, rows)
 
-    def export_allowed(self, *, page: str, export: str, filters: Mapping[str, Any], rows: int) -> bool:
-        """Audit an export as :meth:`audit_export` does; ``False`` when the log cannot be written.
-
-        For download callbacks with no message output: on ``False`` they hand nothing over.
-        """
-        try:
-            self.audit_export(page=page, export=export, filters=filters, rows=rows)
-        except audit.AuditUnavailable:
-            return False
-        return True
-
 
 def disclosure_for(principal: Principal | None) -> Disclosure:
     """The disclosure level for ``principal``: unrounded only for roles allowed to see unrounded counts."""

@@ -13,6 +13,7 @@ import json
 
 import pandas as pd
 import pytest
+from dash import no_update
 from plotly.utils import PlotlyJSONEncoder
 
 from queries import immunisation as imm
@@ -202,7 +203,8 @@ def test_trend_and_uptake_by_age_match_the_engine(pages, db):
 def test_csv_downloads_hold_what_is_shown(pages, db):
     page = pages[0]
     period = default_period(db, INDICATOR)
-    payload = page.download_map(1, INDICATOR, period, "borough")
+    payload, message = page.download_map(1, INDICATOR, period, "borough")
+    assert message is None
     frame = pd.read_csv(io.StringIO(payload["content"]))
     engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough")
     assert len(frame) == len(engine)
@@ -232,6 +234,30 @@ def test_every_csv_download_is_audited_with_its_filters(pages, db):
     assert map_entry.row_count == len(indicator_values(db, indicator=INDICATOR, period=period, by="borough"))
     assert practice_entry.filters["page"] == "immunisation_practice" and practice_entry.filters["practice"] == "E83003"
     assert unrounded.filters["export"] == "trend" and unrounded.row_count > 0
+
+
+def test_no_csv_leaves_unaudited_and_the_user_is_told_why(pages, db, monkeypatch):
+    # Every immunisation download: when the audit log cannot be written, no file and a message (not silence).
+    page, practice_page = pages[0], pages[1]
+    period = default_period(db, INDICATOR)
+
+    def refuse(*_args, **_kwargs):
+        raise audit.AuditUnavailable("The audit log cannot be written (disk full).")
+
+    monkeypatch.setattr(audit, "record", refuse)
+    calls = [
+        lambda: page.download_map(1, INDICATOR, period, "borough"),
+        lambda: page.download_inequalities(1, INDICATOR, period, "london"),
+        lambda: page.download_trend(1, INDICATOR, "london"),
+        lambda: page.download_uptake(1, INDICATOR, period, "london"),
+        lambda: practice_page.download_comparison(1, "quarter", "E83003"),
+        lambda: practice_page.download_ranking(1, INDICATOR, "quarter", "E83003"),
+        lambda: practice_page.download_trend(1, INDICATOR, "E83003"),
+    ]
+    with acting_as(COMMISSIONER):
+        for call in calls:
+            payload, message = call()
+            assert payload is no_update and "disk full" in str(message)
 
 
 def test_practice_link_goes_to_the_gp_view(pages):

@@ -111,24 +111,30 @@ EXPECTATIONS: dict[str, Expect] = {
     "imm-trend.figure <- imm-indicator": Expect(AGGREGATE),
     "imm-uptake.figure <- imm-indicator": Expect(AGGREGATE),
     "imm-practice-link.href imm-practice-link.disabled <- imm-practice-pick": Expect(UI),
-    "imm-download-map.data <- imm-download-map-button": Expect(AGGREGATE),
-    "imm-download-inequality.data <- imm-download-inequality-button": Expect(AGGREGATE),
-    "imm-download-trend.data <- imm-download-trend-button": Expect(AGGREGATE),
-    "imm-download-uptake.data <- imm-download-uptake-button": Expect(AGGREGATE),
+    "imm-download-map.data imm-download-message.children <- imm-download-map-button": Expect(AGGREGATE),
+    "imm-download-inequality.data imm-download-message.children <- imm-download-inequality-button": Expect(AGGREGATE),
+    "imm-download-trend.data imm-download-message.children <- imm-download-trend-button": Expect(AGGREGATE),
+    "imm-download-uptake.data imm-download-message.children <- imm-download-uptake-button": Expect(AGGREGATE),
     "imm-url-sync.data <- imm-indicator": Expect(CLIENTSIDE),
     # /immunisation/practice/<ods> (GP team view: aggregates of one practice)
     "imm-gp-comparison.figure imm-gp-comparison-table-wrap.children <- imm-gp-period-type": Expect(AGGREGATE),
     "imm-gp-ranking.figure <- imm-gp-indicator": Expect(AGGREGATE),
     "imm-gp-trend.figure <- imm-gp-indicator": Expect(AGGREGATE),
-    "imm-gp-download-comparison.data <- imm-gp-download-comparison-button": Expect(AGGREGATE),
-    "imm-gp-download-ranking.data <- imm-gp-download-ranking-button": Expect(AGGREGATE),
-    "imm-gp-download-trend.data <- imm-gp-download-trend-button": Expect(AGGREGATE),
+    "imm-gp-download-comparison.data imm-gp-download-message.children <- imm-gp-download-comparison-button": Expect(
+        AGGREGATE
+    ),
+    "imm-gp-download-ranking.data imm-gp-download-message.children <- imm-gp-download-ranking-button": Expect(
+        AGGREGATE
+    ),
+    "imm-gp-download-trend.data imm-gp-download-message.children <- imm-gp-download-trend-button": Expect(AGGREGATE),
     "imm-gp-url-sync.data <- imm-gp-period-type": Expect(CLIENTSIDE),
     # /immunisation/cohort
     "imm-cohort-summary.children imm-cohort-lsoa-map.figure imm-cohort-practice-map.figure "
     "imm-cohort-maps-shown.data imm-cohort-by-borough.figure imm-cohort-by-practice.figure "
     "imm-cohort-by-age.figure imm-cohort-problem.children <- imm-cohort-find": Expect(AGGREGATE),
-    "imm-cohort-download-summary.data <- imm-cohort-download-summary-button": Expect(AGGREGATE),
+    "imm-cohort-download-summary.data imm-cohort-download-message.children <- imm-cohort-download-summary-button": Expect(
+        AGGREGATE
+    ),
     "imm-cohort-list.data imm-cohort-list.page_count imm-cohort-list-note.children <- imm-cohort-find": Expect(
         PATIENT_ROWS
     ),
