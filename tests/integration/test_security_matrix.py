@@ -132,9 +132,8 @@ EXPECTATIONS: dict[str, Expect] = {
     "imm-cohort-summary.children imm-cohort-lsoa-map.figure imm-cohort-practice-map.figure "
     "imm-cohort-maps-shown.data imm-cohort-by-borough.figure imm-cohort-by-practice.figure "
     "imm-cohort-by-age.figure imm-cohort-problem.children <- imm-cohort-find": Expect(AGGREGATE),
-    "imm-cohort-download-summary.data imm-cohort-download-message.children <- imm-cohort-download-summary-button": Expect(
-        AGGREGATE
-    ),
+    "imm-cohort-download-summary.data imm-cohort-download-message.children "
+    "<- imm-cohort-download-summary-button": Expect(AGGREGATE),
     "imm-cohort-list.data imm-cohort-list.page_count imm-cohort-list-note.children <- imm-cohort-find": Expect(
         PATIENT_ROWS
     ),
