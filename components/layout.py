@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -458,29 +459,27 @@ def radio_tabs(tabs: list[tuple[str, str, object]], *, key: str, value: str) -> 
     return view_switch(key=key, views={v: (label, content) for v, label, content in tabs}, initial=value)
 
 
-def indicator_card(
-    *,
-    title: str,
-    rule_version: str,
-    source: str,
-    numerator: str,
-    denominator: str,
-    target_source: str = "",
-    notes: str = "",
-) -> dbc.Card:
-    """What the chosen indicator counts and which rule version it follows (the definition can be folded away)."""
+def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = None) -> dbc.Card:
+    """What the chosen indicator counts and which rule version it follows (the definition can be folded away).
+
+    ``spec``: the registry's indicator (its title, rule version, source, numerator, denominator, target
+    source and notes). ``title`` and ``notes`` replace the indicator's own, e.g. for a measure a page
+    derives from it.
+    """
+    title = spec.title if title is None else title
+    notes = spec.notes if notes is None else notes
     details = [
-        html.P([html.Strong("Counts: "), numerator], className="small mb-1"),
-        html.P([html.Strong("Out of: "), denominator], className="small mb-1"),
+        html.P([html.Strong("Counts: "), spec.numerator], className="small mb-1"),
+        html.P([html.Strong("Out of: "), spec.denominator], className="small mb-1"),
     ]
-    if target_source:
-        details.append(html.P([html.Strong("Ambition: "), target_source], className="small mb-1"))
+    if spec.target_source:
+        details.append(html.P([html.Strong("Ambition: "), spec.target_source], className="small mb-1"))
     if notes:
         details.append(html.P([html.Strong("Note: "), notes], className="small mb-0 text-muted"))
     body = [
         html.H2(title, className="h6 mb-1"),
         html.P(
-            [html.Strong("Rule: "), rule_version, " ", html.Span(source, className="text-muted")],
+            [html.Strong("Rule: "), spec.rule_version, " ", html.Span(spec.source, className="text-muted")],
             className="small mb-1",
         ),
         html.Details([html.Summary("Definition", className="small"), *details], open=True),

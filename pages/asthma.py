@@ -765,15 +765,7 @@ def update_rule(measure_id: str) -> dbc.Card:
     m = aq.measure(measure_id)
     spec = m.spec
     notes = " ".join(n for n in (m.notes, spec.notes) if n)
-    return indicator_card(
-        title=m.title,
-        rule_version=spec.rule_version,
-        source=spec.source,
-        numerator=spec.numerator,
-        denominator=spec.denominator,
-        target_source=spec.target_source,
-        notes=notes,
-    )
+    return indicator_card(spec, title=m.title, notes=notes)
 
 
 dash.callback(Output(RULE, "children"), Input(MEASURE, "value"))(update_rule)

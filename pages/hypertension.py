@@ -813,15 +813,7 @@ dash.callback(
 def update_rule(indicator: str) -> dbc.Card:
     """The chosen indicator's definition and rule version."""
     spec = _spec(indicator)
-    return indicator_card(
-        title=spec.title,
-        rule_version=spec.rule_version,
-        source=spec.source,
-        numerator=spec.numerator,
-        denominator=spec.denominator,
-        target_source=spec.target_source,
-        notes=spec.notes,
-    )
+    return indicator_card(spec)
 
 
 dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)

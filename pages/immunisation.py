@@ -388,15 +388,7 @@ def update_rule(indicator: str):
         spec = imm.check_indicator(indicator)
     except _FAILURES:
         return None
-    return indicator_card(
-        title=spec.title,
-        rule_version=spec.rule_version,
-        source=spec.source,
-        numerator=spec.numerator,
-        denominator=spec.denominator,
-        target_source=spec.target_source,
-        notes=spec.notes,
-    )
+    return indicator_card(spec)
 
 
 @callback(Output(HEADLINE_ID, "children"), Input(INDICATOR_ID, "value"), Input(PERIOD_ID, "value"))
