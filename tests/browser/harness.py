@@ -321,6 +321,28 @@ def open_page(page: Page, url: str, recorder: Recorder | None = None) -> None:
     wait_until_settled(page, recorder)
 
 
+# The share of London's bounding box (from the boundaries a map draws, inline or fetched by URL) inside the
+# visible bounds of the map at ``selector``: below 1 when outer boroughs are cut off.
+LONDON_SHOWN = """(selector) => {
+    const gd = document.querySelector(selector);
+    const source = gd._fullData[0].geojson;
+    const geojson = typeof source === 'string' ? window.PlotlyGeoAssets[source] : source;
+    const map = gd._fullLayout.map._subplot.map;
+    let west = 180, east = -180, south = 90, north = -90;
+    const visit = c => {
+        if (typeof c[0] === 'number') {
+            west = Math.min(west, c[0]); east = Math.max(east, c[0]);
+            south = Math.min(south, c[1]); north = Math.max(north, c[1]);
+        } else c.forEach(visit);
+    };
+    geojson.features.forEach(f => visit(f.geometry.coordinates));
+    const view = map.getBounds();
+    const shownWidth = Math.min(east, view.getEast()) - Math.max(west, view.getWest());
+    const shownHeight = Math.min(north, view.getNorth()) - Math.max(south, view.getSouth());
+    return Math.max(0, shownWidth) * Math.max(0, shownHeight) / ((east - west) * (north - south));
+}"""
+
+
 # Visible tab lists (WAI-ARIA role=tablist, or dcc.Tabs' .tab-container) in which no tab can take
 # keyboard focus: a keyboard user can never switch tabs there. axe does not check this.
 KEYBOARD_UNREACHABLE_TAB_LISTS = """() => [...document.querySelectorAll('[role=tablist], .tab-container')]

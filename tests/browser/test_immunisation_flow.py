@@ -151,26 +151,6 @@ def test_pages_fit_a_phone(recorded_page, app_server, path):
     assert_clean(recorder)
 
 
-# The share of London's bounding box (from the borough boundaries the map fetched by URL) inside the map's view.
-LONDON_SHOWN = """(selector) => {
-    const gd = document.querySelector(selector);
-    const geojson = window.PlotlyGeoAssets[gd._fullData[0].geojson];
-    const map = gd._fullLayout.map._subplot.map;
-    let west = 180, east = -180, south = 90, north = -90;
-    const visit = c => {
-        if (typeof c[0] === 'number') {
-            west = Math.min(west, c[0]); east = Math.max(east, c[0]);
-            south = Math.min(south, c[1]); north = Math.max(north, c[1]);
-        } else c.forEach(visit);
-    };
-    geojson.features.forEach(f => visit(f.geometry.coordinates));
-    const view = map.getBounds();
-    const shownWidth = Math.min(east, view.getEast()) - Math.max(west, view.getWest());
-    const shownHeight = Math.min(north, view.getNorth()) - Math.max(south, view.getSouth());
-    return Math.max(0, shownWidth) * Math.max(0, shownHeight) / ((east - west) * (north - south));
-}"""
-
-
 @pytest.mark.parametrize("viewport", list(harness.VIEWPORTS))
 def test_map_with_geometry_by_url_shows_all_of_london(recorded_page, app_server, viewport):
     # Only maps with inline boundaries were fitted to the screen: on a phone this map showed London's
@@ -178,6 +158,6 @@ def test_map_with_geometry_by_url_shows_all_of_london(recorded_page, app_server,
     page, recorder = recorded_page(app_server, viewport)
     harness.open_page(page, app_server.url("/immunisation"), recorder)
     assert page.evaluate(f"() => typeof document.querySelector('{MAP}')._fullData[0].geojson") == "string"
-    shown = page.evaluate(LONDON_SHOWN, MAP)
+    shown = page.evaluate(harness.LONDON_SHOWN, MAP)
     assert shown > 0.99, f"only {shown:.0%} of London fits in the map at {viewport}: outer boroughs are cut off"
     assert recorder.problems() == [] and recorder.off_origin_requests() == [], recorder.describe_problems()

@@ -128,28 +128,9 @@ def test_map_table_alternative_is_reachable_by_keyboard(overview):
     assert region.evaluate("element => element === document.activeElement"), "the table region never takes focus"
 
 
-# The share of London's bounding box (from the boundaries the map draws) inside the map's visible bounds.
-LONDON_SHOWN = """() => {
-    const gd = document.querySelector('#overview-map .js-plotly-plot');
-    const map = gd._fullLayout.map._subplot.map;
-    let west = 180, east = -180, south = 90, north = -90;
-    const visit = c => {
-        if (typeof c[0] === 'number') {
-            west = Math.min(west, c[0]); east = Math.max(east, c[0]);
-            south = Math.min(south, c[1]); north = Math.max(north, c[1]);
-        } else c.forEach(visit);
-    };
-    gd._fullData[0].geojson.features.forEach(f => visit(f.geometry.coordinates));
-    const view = map.getBounds();
-    const shownWidth = Math.min(east, view.getEast()) - Math.max(west, view.getWest());
-    const shownHeight = Math.min(north, view.getNorth()) - Math.max(south, view.getSouth());
-    return Math.max(0, shownWidth) * Math.max(0, shownHeight) / ((east - west) * (north - south));
-}"""
-
-
 @pytest.mark.parametrize("viewport", list(harness.VIEWPORTS))
 def test_borough_map_shows_all_of_london(recorded_page, app_server, viewport):
     page, recorder = recorded_page(app_server, viewport)
     harness.open_page(page, app_server.url("/"), recorder)
-    shown = page.evaluate(LONDON_SHOWN)
+    shown = page.evaluate(harness.LONDON_SHOWN, "#overview-map .js-plotly-plot")
     assert shown > 0.99, f"only {shown:.0%} of London fits in the map at {viewport}: outer boroughs are cut off"
