@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -95,6 +96,14 @@ def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 progress=_quiet,
             )
     return out
+
+
+@pytest.fixture(scope="module")
+def synthetic(small_db: Path):
+    """A read-only DuckDB connection to :func:`small_db`, one per test module."""
+    connection = duckdb.connect(str(small_db), read_only=True)
+    yield connection
+    connection.close()
 
 
 def _d(text: str) -> date:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,13 +31,6 @@ CASES = (
     ("imd_decile", {"borough": "E09000012"}),
     ("lsoa", {"sex": ["M", None]}),
 )
-
-
-@pytest.fixture(scope="module")
-def synthetic(small_db):
-    connection = duckdb.connect(str(small_db), read_only=True)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ and on the per-request fallback for databases without ``slice``; and one query f
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -25,13 +24,6 @@ CASES = (
     ("lsoa", {"imd_decile": [1, 2]}),
     ("london", None),
 )
-
-
-@pytest.fixture(scope="module")
-def synthetic(small_db):
-    connection = duckdb.connect(str(small_db), read_only=True)
-    yield connection
-    connection.close()
 
 
 def _requests(con) -> list[tuple[str, str | None]]:

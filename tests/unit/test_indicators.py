@@ -286,13 +286,6 @@ def test_latest_complete_periods(extract, month, quarter, fy, r12_start):
 # ---------------------------------------------------------------- on the synthetic small_db fixture
 
 
-@pytest.fixture(scope="module")
-def synthetic(small_db):
-    connection = duckdb.connect(str(small_db), read_only=True)
-    yield connection
-    connection.close()
-
-
 @pytest.mark.slow
 def test_every_cube_gives_the_same_london_total(synthetic):
     totals = synthetic.execute(

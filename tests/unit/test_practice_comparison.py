@@ -8,7 +8,6 @@ without children in each cohort, both period types, with and without disclosure 
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -120,13 +119,6 @@ def _wide_reference(frame: pd.DataFrame) -> pd.DataFrame:
     for column in [*numeric, "pcn_value", "borough_value", "london_value"]:
         wide[column] = pd.to_numeric(wide[column], errors="coerce")
     return wide
-
-
-@pytest.fixture(scope="module")
-def synthetic(small_db):
-    connection = duckdb.connect(str(small_db), read_only=True)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture(scope="module")
