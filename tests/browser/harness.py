@@ -7,6 +7,7 @@ run axe-core, save screenshots.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -341,6 +342,20 @@ LONDON_SHOWN = """(selector) => {
     const shownHeight = Math.min(north, view.getNorth()) - Math.max(south, view.getSouth());
     return Math.max(0, shownWidth) * Math.max(0, shownHeight) / ((east - west) * (north - south));
 }"""
+
+
+def london_shown(page: Page, selector: str, timeout_s: float = 10.0) -> float:
+    """:data:`LONDON_SHOWN` for the map at ``selector``, once the map has had up to ``timeout_s`` to show it all.
+
+    Boundaries fetched by URL arrive after Dash has settled, and the map is fitted to the screen when
+    Plotly has drawn them: measured at once, a map can still be unloaded (no boundaries yet) or
+    unfitted. The measure after the wait is returned as it is, for the caller's assertion.
+    """
+    fitted = f"(selector) => {{ try {{ return ({LONDON_SHOWN})(selector) > 0.99; }} catch (e) {{ return false; }} }}"
+    # On a timeout the caller's assertion reports how much of London shows.
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(fitted, arg=selector, timeout=timeout_s * 1000)
+    return page.evaluate(LONDON_SHOWN, selector)
 
 
 # Visible tab lists (WAI-ARIA role=tablist, or dcc.Tabs' .tab-container) in which no tab can take

@@ -158,6 +158,6 @@ def test_map_with_geometry_by_url_shows_all_of_london(recorded_page, app_server,
     page, recorder = recorded_page(app_server, viewport)
     harness.open_page(page, app_server.url("/immunisation"), recorder)
     assert page.evaluate(f"() => typeof document.querySelector('{MAP}')._fullData[0].geojson") == "string"
-    shown = page.evaluate(harness.LONDON_SHOWN, MAP)
+    shown = harness.london_shown(page, MAP)
     assert shown > 0.99, f"only {shown:.0%} of London fits in the map at {viewport}: outer boroughs are cut off"
     assert recorder.problems() == [] and recorder.off_origin_requests() == [], recorder.describe_problems()

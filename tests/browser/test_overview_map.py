@@ -132,5 +132,5 @@ def test_map_table_alternative_is_reachable_by_keyboard(overview):
 def test_borough_map_shows_all_of_london(recorded_page, app_server, viewport):
     page, recorder = recorded_page(app_server, viewport)
     harness.open_page(page, app_server.url("/"), recorder)
-    shown = page.evaluate(harness.LONDON_SHOWN, "#overview-map .js-plotly-plot")
+    shown = harness.london_shown(page, "#overview-map .js-plotly-plot")
     assert shown > 0.99, f"only {shown:.0%} of London fits in the map at {viewport}: outer boroughs are cut off"
