@@ -25,6 +25,7 @@ from components.style import (
     SUPPRESSED_COLOUR,
     TARGET_LINE_COLOUR,
     apply_base_layout,
+    base_layout,
     json_safe,
     value_format,
 )
@@ -96,37 +97,40 @@ def chart_layout(figure: go.Figure, *, height: int, title: str | None = None, le
     make room for on top of ``height`` (one a row, as on a phone) when ``height`` is only the plot's,
     as for ranked rows; otherwise a tall legend and title leave the plot no height at all.
     """
+    # One update: every update_layout pass re-validates and deep-copies what it touches (the template too).
+    figure.update_layout(chart_layout_settings(height=height, title=title, legend_rows=legend_rows))
+    return figure
+
+
+def chart_layout_settings(*, height: int, title: str | None = None, legend_rows: int = 0) -> dict:
+    """The layout properties :func:`chart_layout` sets, as a plain dict (for figures built from dicts)."""
     wrapped = wrap_text(title) if title else None
     lines = wrapped.count("<br>") + 1 if wrapped else 0
     title_px = _TITLE_TOP_PX + _TITLE_LINE_PX * lines if lines else 0
     if legend_rows:
         height += _LEGEND_ROW_PX * legend_rows + title_px
-    apply_base_layout(figure, height=height, title=wrapped)
+    settings = base_layout(height=height, title=wrapped)
     if wrapped:
-        figure.update_layout(
-            # No title automargin: for a title of several lines it lifts every line by the extra lines'
-            # height (cutting the first off); the top margin below already makes the room. Plotly
-            # anchors a one-line title by its top but each line of a longer one by its baseline.
-            title={
-                "yref": "container",
-                "y": 1,
-                "yanchor": "top",
-                "pad": {"t": _TITLE_TOP_PX + (_TITLE_BASELINE_PX if lines > 1 else 0)},
-            }
-        )
-    figure.update_layout(
-        margin={"t": title_px + 8},
-        legend={
-            "orientation": "h",
-            "xref": "container",
-            "x": 0,
-            "xanchor": "left",
+        # No title automargin: for a title of several lines it lifts every line by the extra lines'
+        # height (cutting the first off); the top margin below already makes the room. Plotly
+        # anchors a one-line title by its top but each line of a longer one by its baseline.
+        settings["title"] |= {
             "yref": "container",
-            "y": 1 - (title_px + 2) / height,
+            "y": 1,
             "yanchor": "top",
-        },
-    )
-    return figure
+            "pad": {"t": _TITLE_TOP_PX + (_TITLE_BASELINE_PX if lines > 1 else 0)},
+        }
+    settings["margin"]["t"] = title_px + 8
+    settings["legend"] = {
+        "orientation": "h",
+        "xref": "container",
+        "x": 0,
+        "xanchor": "left",
+        "yref": "container",
+        "y": 1 - (title_px + 2) / height,
+        "yanchor": "top",
+    }
+    return settings
 
 
 def legend_entries(figure: go.Figure) -> int:
@@ -136,17 +140,28 @@ def legend_entries(figure: go.Figure) -> int:
 
 
 def _reference_line(figure: go.Figure, *, value, label: str, colour: str, dash: str, fmt, axis: str = "y") -> None:
+    shape = _reference_shape(value=value, label=label, colour=colour, dash=dash, fmt=fmt, axis=axis)
+    if shape:
+        figure.add_shape(shape)
+
+
+def _reference_shape(*, value, label: str, colour: str, dash: str, fmt, axis: str = "y") -> dict | None:
+    """The line Plotly's ``add_hline``/``add_vline`` would add, as a dict (None without a value).
+
+    Plotly's helpers deep-copy the whole figure on each call; the dict is added as a plain shape.
+    """
     number = json_safe(value)
     if number is None:
-        return
+        return None
     line = {"color": colour, "width": 1.5, "dash": dash}
     # Named in the legend with its value, not labelled on the plot: a label there lands on the data,
     # and London's and the target's run into each other when the two are close.
     name = f"{label} ({fmt.text(number)})"
     if axis == "y":
-        figure.add_hline(y=number, line=line, name=name, showlegend=True)
+        span = {"xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": number, "y1": number}
     else:
-        figure.add_vline(x=number, line=line, name=name, showlegend=True)
+        span = {"xref": "x", "x0": number, "x1": number, "yref": "y domain", "y0": 0, "y1": 1}
+    return {"type": "line", **span, "line": line, "name": name, "showlegend": True}
 
 
 def _suppressed_note(figure: go.Figure, hidden: int, *, what: str = "areas") -> None:
@@ -155,20 +170,29 @@ def _suppressed_note(figure: go.Figure, hidden: int, *, what: str = "areas") -> 
     In the axis title, Plotly makes room for it under the tick labels; an annotation there
     would be drawn over them.
     """
+    if hidden:
+        figure.update_xaxes(title={"text": _with_suppressed_note(figure.layout.xaxis.title.text, hidden, what=what)})
+
+
+def _with_suppressed_note(title: str | None, hidden: int, *, what: str) -> str | None:
+    """An x-axis title with :func:`_suppressed_note`'s second line (``title`` itself when nothing is hidden)."""
     if not hidden:
-        return
+        return title
     note = f"{hidden} {what.removesuffix('s') if hidden == 1 else what} suppressed (1–7 patients), not shown"
-    title = figure.layout.xaxis.title.text
     styled = f"<span style='font-size:11px;color:#425563'>{note}</span>"
-    figure.update_xaxes(title={"text": f"{title}<br>{styled}" if title else styled})
+    return f"{title}<br>{styled}" if title else styled
 
 
 def _value_axis(figure: go.Figure, fmt, *, title: str, axis: str = "y", wrap: int = TITLE_LINE_CHARS) -> None:
+    settings = _value_axis_settings(fmt, title=title, wrap=wrap)
+    figure.update_yaxes(**settings) if axis == "y" else figure.update_xaxes(**settings)
+
+
+def _value_axis_settings(fmt, *, title: str, wrap: int = TITLE_LINE_CHARS) -> dict:
     # Whole-number ticks ('.0f') repeat themselves on a narrow range (95.2 and 95.4 both read "95%"):
     # Plotly's own format picks as many decimals as the tick spacing needs.
     tick_format = "" if fmt.axis_format == ".0f" else fmt.axis_format
-    settings = {"title": {"text": wrap_text(title, wrap)}, "tickformat": tick_format, "ticksuffix": fmt.axis_suffix}
-    figure.update_yaxes(**settings) if axis == "y" else figure.update_xaxes(**settings)
+    return {"title": {"text": wrap_text(title, wrap)}, "tickformat": tick_format, "ticksuffix": fmt.axis_suffix}
 
 
 def funnel_plot(
@@ -313,31 +337,34 @@ def inequality_chart(
     target: float | None = None,
     height: int = 420,
     title: str | None = None,
+    area_value: float | None = None,
+    area_label: str = "",
 ) -> go.Figure:
     """The value by group (IMD quintile, ethnic group, sex, age band) with 95 % CIs and the London line.
 
     ``values``: the engine's rows by one dimension (``area_name`` = group label, in
     display order); for a pair (e.g. borough × IMD quintile) each ``area_name`` is a
     series and ``subgroup_name`` the x-axis group. Suppressed groups are marked
-    "suppressed" on the axis, not drawn as 0.
+    "suppressed" on the axis, not drawn as 0. ``area_value``: a labelled line (``area_label``),
+    e.g. the selected area's overall value.
     """
     fmt = value_format(unit)
     paired = bool("subgroup_name" in values and values["subgroup_name"].notna().any())
-    figure = go.Figure()
+    traces = []
     series = list(values.groupby("area_name", sort=False)) if paired else [(None, values)]
     for name, rows in series:
         shown, _ = _shown(rows)
-        x = shown["subgroup_name"] if paired else shown["area_name"]
-        figure.add_trace(
-            go.Scatter(
-                x=x,
-                y=shown["value"],
-                mode="markers",
-                name=name or value_label,
-                showlegend=paired,
-                text=(shown["area_name"] + " · " + shown["subgroup_name"]) if paired else shown["area_name"],
-                customdata=_hover_numbers(shown),
-                error_y={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": shown["subgroup_name"] if paired else shown["area_name"],
+                "y": shown["value"],
+                "mode": "markers",
+                "name": name or value_label,
+                "showlegend": paired,
+                "text": (shown["area_name"] + " · " + shown["subgroup_name"]) if paired else shown["area_name"],
+                "customdata": _hover_numbers(shown),
+                "error_y": {
                     "type": "data",
                     "symmetric": False,
                     "array": (shown["ci_high"] - shown["value"]).to_numpy(dtype=float),
@@ -345,32 +372,58 @@ def inequality_chart(
                     "thickness": 1.5,
                     "width": 4,
                 },
-                marker={"size": 10, "symbol": "diamond" if paired else "circle"},
-                hovertemplate=_ci_hover(fmt),
-            )
+                "marker": {"size": 10, "symbol": "diamond" if paired else "circle"},
+                "hovertemplate": _ci_hover(fmt),
+            }
         )
     categories = list(dict.fromkeys((values["subgroup_name"] if paired else values["area_name"]).tolist()))
     _, hidden = _shown(values)
-    for label in dict.fromkeys((hidden["subgroup_name"] if paired else hidden["area_name"]).tolist()):
-        figure.add_annotation(
-            x=label,
-            y=0,
-            yref="paper",
-            yanchor="bottom",
-            text="suppressed",
-            showarrow=False,
-            font={"size": 11, "color": SUPPRESSED_COLOUR},
-            textangle=-90,
-        )
-    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
-    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
-    chart_layout(figure, height=height, title=title)
-    figure.update_xaxes(
-        title={"text": wrap_text(dimension_label)}, type="category", categoryorder="array", categoryarray=categories
-    )
-    _value_axis(figure, fmt, title=value_label)
-    figure.update_layout(scattermode="group")
-    return figure
+    annotations = [
+        {
+            "x": label,
+            "y": 0,
+            "yref": "paper",
+            "yanchor": "bottom",
+            "text": "suppressed",
+            "showarrow": False,
+            "font": {"size": 11, "color": SUPPRESSED_COLOUR},
+            "textangle": -90,
+        }
+        for label in dict.fromkeys((hidden["subgroup_name"] if paired else hidden["area_name"]).tolist())
+    ]
+    shapes = [
+        _reference_shape(value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt),
+        _reference_shape(value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt),
+    ]
+    area_line = _area_line(value=area_value, label=area_label)
+    if area_line:
+        shapes.append(area_line[0])
+        annotations.append(area_line[1])
+    layout = chart_layout_settings(height=height, title=title) | {
+        "xaxis": {
+            "title": {"text": wrap_text(dimension_label)},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": categories,
+        },
+        "yaxis": _value_axis_settings(fmt, title=value_label),
+        "scattermode": "group",
+    }
+    return _figure(traces, layout, annotations=annotations, shapes=[shape for shape in shapes if shape])
+
+
+def _figure(traces: list[dict], layout: dict, *, annotations: list[dict], shapes: list[dict]) -> go.Figure:
+    """A figure from plain trace and layout dicts, validated by Plotly once.
+
+    Built up call by call (add_trace, update_layout, add_shape...), Plotly re-validates and deep-copies
+    the parts each call touches, several times the cost of validating the finished figure once.
+    Empty lists are left out, as a figure built call by call has no annotations or shapes key then.
+    """
+    if annotations:
+        layout["annotations"] = annotations
+    if shapes:
+        layout["shapes"] = shapes
+    return go.Figure(data=traces, layout=layout)
 
 
 def ranked_chart(
@@ -795,7 +848,7 @@ def intersection_chart(
     ethnic group, ``subgroup_name`` the quintile. Suppressed cells are listed under the chart.
     """
     fmt = value_format(unit)
-    figure = go.Figure()
+    traces = []
     suppressed_cells = []
     for quintile, rows in values.groupby("subgroup_name", sort=True, dropna=False):
         label = "IMD unknown" if pd.isna(quintile) else str(quintile)
@@ -803,13 +856,14 @@ def intersection_chart(
         suppressed_cells += [f"{name} · {label}" for name in rows.loc[hidden, "area_name"]]
         shown = rows[~hidden]
         value = pd.to_numeric(shown["value"], errors="coerce")
-        figure.add_trace(
-            go.Scatter(
-                x=shown["area_name"],
-                y=value,
-                mode="markers",
-                name=label,
-                error_y={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": shown["area_name"],
+                "y": value,
+                "mode": "markers",
+                "name": label,
+                "error_y": {
                     "type": "data",
                     "symmetric": False,
                     "array": (pd.to_numeric(shown["ci_high"]) - value).to_numpy(dtype=float),
@@ -817,65 +871,76 @@ def intersection_chart(
                     "thickness": 1.2,
                     "width": 3,
                 },
-                customdata=shown[["ci_low", "ci_high", "numerator", "denominator"]]
+                "customdata": shown[["ci_low", "ci_high", "numerator", "denominator"]]
                 .apply(pd.to_numeric, errors="coerce")
                 .to_numpy(dtype=float),
-                hovertemplate=(
+                "hovertemplate": (
                     f"<b>%{{x}} · {label}</b><br>%{{y:{fmt.d3}}}{fmt.suffix} (95% CI %{{customdata[0]:{fmt.d3}}}–"
                     f"%{{customdata[1]:{fmt.d3}}}{fmt.suffix})<br>%{{customdata[2]:,.0f}} of "
                     "%{customdata[3]:,.0f}<extra></extra>"
                 ),
-                marker={"size": 9},
-            )
+                "marker": {"size": 9},
+            }
         )
-    add_area_line(figure, value=area_value, label=area_label)
-    add_area_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot")
-    chart_layout(figure, height=height)
+    lines = [
+        _area_line(value=area_value, label=area_label),
+        _area_line(value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot"),
+    ]
     order = [
         g
         for g in ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
         if g in set(values["area_name"])
     ]
-    figure.update_xaxes(title={"text": "Ethnic group"}, type="category", categoryorder="array", categoryarray=order)
-    figure.update_yaxes(title={"text": value_label}, tickformat=fmt.axis_format, ticksuffix=fmt.axis_suffix)
-    figure.update_layout(scattermode="group")
-    _suppressed_note(figure, len(suppressed_cells), what="cells")
-    return figure
+    layout = chart_layout_settings(height=height) | {
+        "xaxis": {
+            "title": {"text": _with_suppressed_note("Ethnic group", len(suppressed_cells), what="cells")},
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": order,
+        },
+        "yaxis": {"title": {"text": value_label}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix},
+        "scattermode": "group",
+    }
+    return _figure(
+        traces,
+        layout,
+        annotations=[annotation for _, annotation in filter(None, lines)],
+        shapes=[shape for shape, _ in filter(None, lines)],
+    )
 
 
-def add_area_line(
-    figure: go.Figure, *, value: float | None, label: str, colour: str = LONDON_LINE_COLOUR, dash: str = "solid"
-) -> go.Figure:
-    """A horizontal reference line at ``value`` (e.g. the selected area's overall value), labelled ``label``.
+def _area_line(
+    *, value: float | None, label: str, colour: str = LONDON_LINE_COLOUR, dash: str = "solid"
+) -> tuple[dict, dict] | None:
+    """A horizontal line at ``value`` labelled ``label`` on the plot, as a shape and an annotation dict.
 
-    Drawn as a plain shape and annotation: Plotly's ``add_hline`` deep-copies the figure each call
-    (about 20 ms), which adds up in a callback.
+    None without a value. A plain shape, not Plotly's ``add_hline``, which deep-copies the figure.
     """
     number = json_safe(value)
     if number is None:
-        return figure
-    figure.add_shape(
-        type="line",
-        xref="paper",
-        x0=0,
-        x1=1,
-        yref="y",
-        y0=number,
-        y1=number,
-        line={"color": colour, "width": 1.5, "dash": dash},
-    )
-    figure.add_annotation(
-        text=label,
-        xref="paper",
-        x=0,
-        xanchor="left",
-        yref="y",
-        y=number,
-        yanchor="bottom",
-        showarrow=False,
-        font={"size": 11},
-    )
-    return figure
+        return None
+    shape = {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": number,
+        "y1": number,
+        "line": {"color": colour, "width": 1.5, "dash": dash},
+    }
+    annotation = {
+        "text": label,
+        "xref": "paper",
+        "x": 0,
+        "xanchor": "left",
+        "yref": "y",
+        "y": number,
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": 11},
+    }
+    return shape, annotation
 
 
 def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Figure:

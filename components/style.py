@@ -117,15 +117,20 @@ def diverging_scale(polarity: str) -> str:
     return DIVERGING_BAD_TO_GOOD if polarity == "high" else DIVERGING_BAD_TO_GOOD + "_r"
 
 
+def base_layout(*, height: int, title: str | None = None) -> dict:
+    """The layout properties of :func:`apply_base_layout` as a plain dict, to merge into a figure's layout."""
+    return {
+        "template": TEMPLATE,
+        "height": height,
+        "margin": {"l": 8, "r": 8, "t": 40 if title else 8, "b": 8},
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}} if title else None,
+        "hovermode": "closest",
+    }
+
+
 def apply_base_layout(figure: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
     """Slim template, tight margins and an accessible title (also used as the figure's name)."""
-    figure.update_layout(
-        template=TEMPLATE,
-        height=height,
-        margin={"l": 8, "r": 8, "t": 40 if title else 8, "b": 8},
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}} if title else None,
-        hovermode="closest",
-    )
+    figure.update_layout(base_layout(height=height, title=title))
     return figure
 
 

@@ -23,7 +23,6 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.charts import (
-    add_area_line,
     funnel_plot,
     inequality_chart,
     intersection_chart,
@@ -343,8 +342,9 @@ def inequality_view(
             unit=spec.unit,
             target=spec.target,
             height=360,
+            area_value=area_value,
+            area_label=area,
         )
-        add_area_line(charts[dimension], value=area_value, label=area)
     pair = indicator_values(
         con,
         indicator=spec.id,

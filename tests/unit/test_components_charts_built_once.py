@@ -1,0 +1,174 @@
+"""Charts built from plain dicts and validated once send the browser the same figure as Plotly's call-by-call API.
+
+Each reference below builds the chart the way the builders did before (``add_trace``, ``add_hline``,
+``add_annotation``, ``update_layout`` passes), so a change to either side that alters the figure fails.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from components import charts
+from components.style import TEMPLATE, value_format
+
+
+def sent(figure: go.Figure) -> dict:
+    """The figure as Dash serialises it, without an empty title object (Plotly.js reads it as no title)."""
+    payload = json.loads(pio.to_json(figure, validate=False))
+    if payload["layout"].get("title") == {}:
+        del payload["layout"]["title"]
+    return payload
+
+
+def engine_rows(values: list[float | None], names: list[str]) -> pd.DataFrame:
+    value = pd.Series(values, dtype=float)
+    return pd.DataFrame(
+        {
+            "area_name": names,
+            "numerator": value * 3,
+            "denominator": np.where(value.isna(), np.nan, 300.0),
+            "value": value,
+            "ci_low": value - 4,
+            "ci_high": value + 6,
+            "suppressed": value.isna(),
+        }
+    )
+
+
+def base_layout_call_by_call(figure: go.Figure, *, height: int, title: str | None) -> None:
+    """The three update_layout passes chart_layout made before it merged them into one."""
+    wrapped = charts.wrap_text(title) if title else None
+    lines = wrapped.count("<br>") + 1 if wrapped else 0
+    title_px = 8 + 20 * lines if lines else 0
+    figure.update_layout(
+        template=TEMPLATE,
+        height=height,
+        margin={"l": 8, "r": 8, "t": 40 if wrapped else 8, "b": 8},
+        title={"text": wrapped, "x": 0, "xanchor": "left", "font": {"size": 15}} if wrapped else None,
+        hovermode="closest",
+    )
+    if wrapped:
+        figure.update_layout(
+            title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 8 + (12 if lines > 1 else 0)}}
+        )
+    legend = {"orientation": "h", "xref": "container", "x": 0, "xanchor": "left", "yref": "container"}
+    figure.update_layout(
+        margin={"t": title_px + 8}, legend=legend | {"y": 1 - (title_px + 2) / height, "yanchor": "top"}
+    )
+
+
+def area_line_call_by_call(figure: go.Figure, value: float, label: str, colour: str, dash: str) -> None:
+    line = {"color": colour, "width": 1.5, "dash": dash}
+    figure.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=value, y1=value, line=line)
+    figure.add_annotation(
+        text=label, xref="paper", x=0, xanchor="left", yref="y", y=value, yanchor="bottom", showarrow=False,
+        font={"size": 11},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("unit", ["percent", "ratio", "proportion"])
+@pytest.mark.parametrize("title", [None, "Blood pressure controlled by deprivation quintile of the practice"])
+def test_inequality_chart_matches_the_call_by_call_figure(unit, title):
+    values = engine_rows([61.0, None, 58.5, 55.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4"])
+    figure = charts.inequality_chart(
+        values=values, value_label="Controlled (%)", dimension_label="IMD quintile", unit=unit,
+        london_value=59.0, target=80.0, height=360, title=title, area_value=57.5, area_label="Brent",
+    )  # fmt: skip
+
+    fmt = value_format(unit)
+    shown = values[values["value"].notna()]
+    reference = go.Figure()
+    reference.add_trace(
+        go.Scatter(
+            x=shown["area_name"], y=shown["value"], mode="markers", name="Controlled (%)", showlegend=False,
+            text=shown["area_name"], customdata=shown[["ci_low", "ci_high", "numerator", "denominator"]].to_numpy(),
+            error_y={
+                "type": "data", "symmetric": False, "array": (shown["ci_high"] - shown["value"]).to_numpy(),
+                "arrayminus": (shown["value"] - shown["ci_low"]).to_numpy(), "thickness": 1.5, "width": 4,
+            },
+            marker={"size": 10, "symbol": "circle"}, hovertemplate=charts._ci_hover(fmt),
+        )
+    )  # fmt: skip
+    reference.add_annotation(
+        x="Q2", y=0, yref="paper", yanchor="bottom", text="suppressed", showarrow=False,
+        font={"size": 11, "color": charts.SUPPRESSED_COLOUR}, textangle=-90,
+    )  # fmt: skip
+    for value, label, colour, dash in ((59.0, "London", "#212b32", "solid"), (80.0, "Target", "#007f3b", "dot")):
+        line = {"color": colour, "width": 1.5, "dash": dash}
+        reference.add_hline(y=value, line=line, name=f"{label} ({fmt.text(value)})", showlegend=True)
+    base_layout_call_by_call(reference, height=360, title=title)
+    reference.update_xaxes(
+        title={"text": "IMD quintile"}, type="category", categoryorder="array", categoryarray=list(values["area_name"])
+    )
+    tick_format = "" if fmt.axis_format == ".0f" else fmt.axis_format
+    reference.update_yaxes(
+        title={"text": "Controlled (%)"}, tickformat=tick_format, ticksuffix=fmt.axis_suffix
+    )  # fmt: skip
+    reference.update_layout(scattermode="group")
+    area_line_call_by_call(reference, 57.5, "Brent", "#212b32", "solid")
+
+    assert sent(figure) == sent(reference)
+
+
+def test_intersection_chart_matches_the_call_by_call_figure():
+    values = pd.concat(
+        [
+            engine_rows([60.0, 50.0, None], ["White", "Black", "Asian"]).assign(subgroup_name="Q1 (most deprived)"),
+            engine_rows([65.0, 55.0, 52.0], ["White", "Black", "Asian"]).assign(subgroup_name="Q5 (least deprived)"),
+        ],
+        ignore_index=True,
+    )
+    figure = charts.intersection_chart(
+        values=values, value_label="Controlled (%)", unit="percent", area_value=58.0, area_label="Brent", target=80.0
+    )
+
+    fmt = value_format("percent")
+    reference = go.Figure()
+    for quintile, rows in values.groupby("subgroup_name", sort=True):
+        shown = rows[rows["value"].notna()]
+        reference.add_trace(
+            go.Scatter(
+                x=shown["area_name"], y=shown["value"], mode="markers", name=quintile,
+                error_y={
+                    "type": "data", "symmetric": False, "array": (shown["ci_high"] - shown["value"]).to_numpy(),
+                    "arrayminus": (shown["value"] - shown["ci_low"]).to_numpy(), "thickness": 1.2, "width": 3,
+                },
+                customdata=shown[["ci_low", "ci_high", "numerator", "denominator"]].to_numpy(),
+                hovertemplate=(
+                    f"<b>%{{x}} · {quintile}</b><br>%{{y:{fmt.d3}}}{fmt.suffix} (95% CI %{{customdata[0]:{fmt.d3}}}–"
+                    f"%{{customdata[1]:{fmt.d3}}}{fmt.suffix})<br>%{{customdata[2]:,.0f}} of "
+                    "%{customdata[3]:,.0f}<extra></extra>"
+                ),
+                marker={"size": 9},
+            )
+        )  # fmt: skip
+    area_line_call_by_call(reference, 58.0, "Brent", "#212b32", "solid")
+    area_line_call_by_call(reference, 80.0, "Target", "#007f3b", "dot")
+    base_layout_call_by_call(reference, height=440, title=None)
+    note = "<span style='font-size:11px;color:#425563'>1 cell suppressed (1–7 patients), not shown</span>"
+    reference.update_xaxes(
+        title={"text": f"Ethnic group<br>{note}"}, type="category", categoryorder="array",
+        categoryarray=["White", "Asian", "Black"],
+    )  # fmt: skip
+    reference.update_yaxes(title={"text": "Controlled (%)"}, tickformat=".0f", ticksuffix="%")
+    reference.update_layout(scattermode="group")
+
+    assert sent(figure) == sent(reference)
+
+
+@pytest.mark.parametrize("axis", ["x", "y"])
+def test_reference_lines_are_the_shapes_plotlys_hline_and_vline_add(axis):
+    fmt = value_format("percent")
+    added = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    charts._reference_line(added, value=80.0, label="Target", colour="#007f3b", dash="dot", fmt=fmt, axis=axis)
+    reference = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    line = {"color": "#007f3b", "width": 1.5, "dash": "dot"}
+    spanning = reference.add_hline if axis == "y" else reference.add_vline
+    spanning(80.0, line=line, name="Target (80.0%)", showlegend=True)
+    assert sent(added) == sent(reference)
