@@ -446,13 +446,19 @@ def ranked_chart(
     """
     if values.empty:
         return _nothing_to_rank()
+    shown, hidden = _shown(values)
+    names = dict(zip(values["area_code"], values["area_name"], strict=False))
+    tick_text = {code: short_label(name) for code, name in names.items()}
+    if highlight in tick_text:
+        tick_text[highlight] = f"<b>{tick_text[highlight]}</b>"
     return _ranked_figure(
-        values=values,
+        shown=shown,
+        suppressed_codes=hidden["area_code"].tolist(),
+        tick_text=tick_text,
         value_label=value_label,
         unit=unit,
         london_value=london_value,
         target=target,
-        highlight=highlight,
         row_height=row_height,
         title=title,
     )
@@ -464,36 +470,42 @@ def _nothing_to_rank() -> go.Figure:
 
 def _ranked_figure(
     *,
-    values: pd.DataFrame,
+    shown: pd.DataFrame,
+    suppressed_codes: list[str],
+    tick_text: dict[str, str],
     value_label: str,
     unit: str,
     london_value: float | None,
     target: float | None,
-    highlight: str | None,
     row_height: int,
     title: str | None,
+    label_yref: str | None = None,
 ) -> go.Figure:
+    """The ranked rows: ``shown`` by value (one trace per comparison), ``suppressed_codes`` at the bottom.
+
+    ``tick_text``: each area code's label on the axis. ``label_yref``: the axis named on each
+    "suppressed" label (left unset, Plotly takes the y axis).
+    """
     fmt = value_format(unit)
-    shown, hidden = _shown(values)
     shown = shown.sort_values("value", ascending=True)  # Plotly draws the first row at the bottom
     # Rows are keyed by code (names can repeat) and labelled by name.
-    order = hidden["area_code"].tolist() + shown["area_code"].tolist()
-    names = dict(zip(values["area_code"], values["area_name"], strict=False))
-    figure = go.Figure()
+    order = suppressed_codes + shown["area_code"].tolist()
+    traces = []
     comparison = shown["comparison"] if "comparison" in shown else pd.Series("not compared", index=shown.index)
     for key in ("better", "similar", "worse", "not compared"):
         rows = shown[comparison.fillna("not compared") == key]
         if rows.empty:
             continue
-        figure.add_trace(
-            go.Scatter(
-                x=rows["value"],
-                y=rows["area_code"],
-                mode="markers",
-                name=COMPARISON_LABELS[key],
-                text=rows["area_name"],
-                customdata=_hover_numbers(rows),
-                error_x={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": rows["value"],
+                "y": rows["area_code"],
+                "mode": "markers",
+                "name": COMPARISON_LABELS[key],
+                "text": rows["area_name"],
+                "customdata": _hover_numbers(rows),
+                "error_x": {
                     "type": "data",
                     "symmetric": False,
                     "array": (rows["ci_high"] - rows["value"]).to_numpy(dtype=float),
@@ -502,54 +514,64 @@ def _ranked_figure(
                     "width": 0,
                     "color": "#768692",
                 },
-                marker={
+                "marker": {
                     "color": COMPARISON_COLOURS[key],
                     "size": 9,
                     "line": {"width": 1, "color": "#425563" if key == "not compared" else "white"},
                 },
-                hovertemplate=_ci_hover(fmt, value="x"),
-            )
+                "hovertemplate": _ci_hover(fmt, value="x"),
+            }
         )
-    if not hidden.empty:
-        figure.add_trace(
-            go.Scatter(
-                x=[None] * len(hidden),
-                y=hidden["area_code"],
-                mode="markers",
-                name="Suppressed (1–7 patients)",
-                marker={"color": SUPPRESSED_COLOUR, "symbol": "x"},
-                hoverinfo="skip",
-            )
+    suppressed_labels = []
+    if suppressed_codes:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [None] * len(suppressed_codes),
+                "y": suppressed_codes,
+                "mode": "markers",
+                "name": "Suppressed (1–7 patients)",
+                "marker": {"color": SUPPRESSED_COLOUR, "symbol": "x"},
+                "hoverinfo": "skip",
+            }
         )
-        # One layout update for all of them: add_annotation re-validates the whole list each time
-        # (~1.7 ms per suppressed practice, 30 ms for a borough with 18).
         suppressed_labels = [
             {
                 "x": 0,
                 "xref": "paper",
                 "y": code,
+                **({"yref": label_yref} if label_yref else {}),
                 "text": "suppressed",
                 "showarrow": False,
                 "xanchor": "left",
                 "font": {"size": 11, "color": SUPPRESSED_COLOUR},
             }
-            for code in hidden["area_code"]
+            for code in suppressed_codes
         ]
-        figure.update_layout(annotations=[*figure.layout.annotations, *suppressed_labels])
-    for value, label, colour, dash in (
-        (london_value, "London", LONDON_LINE_COLOUR, "solid"),
-        (target, "Target", TARGET_LINE_COLOUR, "dot"),
-    ):
-        _reference_line(figure, value=value, label=label, colour=colour, dash=dash, fmt=fmt, axis="x")
-    chart_layout(figure, height=max(200, 90 + row_height * len(order)), title=title, legend_rows=legend_entries(figure))
-    labels = {code: short_label(names[code]) for code in order}
-    tick_text = [f"<b>{labels[code]}</b>" if code == highlight else labels[code] for code in order]
-    figure.update_yaxes(
-        type="category", categoryorder="array", categoryarray=order, tickvals=order, ticktext=tick_text, automargin=True
-    )
-    # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
-    _value_axis(figure, fmt, title=value_label, axis="x", wrap=LABEL_CHARS - 6)
-    return figure
+    shapes = [
+        shape
+        for value, label, colour, dash in (
+            (london_value, "London", LONDON_LINE_COLOUR, "solid"),
+            (target, "Target", TARGET_LINE_COLOUR, "dot"),
+        )
+        if (shape := _reference_shape(value=value, label=label, colour=colour, dash=dash, fmt=fmt, axis="x"))
+    ]
+    # What legend_entries counts on the finished figure: named traces, and the reference lines.
+    legend_rows = sum(1 for trace in traces if trace.get("showlegend") is not False and trace["name"]) + len(shapes)
+    height = max(200, 90 + row_height * len(order))
+    layout = chart_layout_settings(height=height, title=title, legend_rows=legend_rows) | {
+        "yaxis": {
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": order,
+            "tickvals": order,
+            "ticktext": [tick_text[code] for code in order],
+            "automargin": True,
+        },
+        # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
+        "xaxis": _value_axis_settings(fmt, title=value_label, wrap=LABEL_CHARS - 6),
+    }
+    return _figure(traces, layout, annotations=suppressed_labels, shapes=shapes)
 
 
 def spc_chart(
@@ -776,55 +798,25 @@ def ranked_areas_chart(
     The shared :func:`components.charts.ranked_chart` bolds one area; an ICB has several boroughs.
     """
     london = values["london_value"].dropna() if "london_value" in values else pd.Series(dtype=float)
-    hidden = values["suppressed"].fillna(False).astype(bool) | pd.to_numeric(values["value"], errors="coerce").isna()
-    # The shared chart adds one annotation per suppressed area, each re-validating all before it (seconds for
-    # a borough's 40 small practices): it draws the shown areas, and the suppressed ones are added here at once.
     if values.empty:
         return _nothing_to_rank()
+    hidden = values["suppressed"].fillna(False).astype(bool) | pd.to_numeric(values["value"], errors="coerce").isna()
+    names = dict(zip(values["area_code"], values["area_name"], strict=False))
+    chosen = set(highlight_codes)
+    tick_text = {
+        code: f"<b>{short_label(name)} ◀</b>" if code in chosen else short_label(name) for code, name in names.items()
+    }
     figure = _ranked_figure(
-        values=values[~hidden],
+        shown=values[~hidden],
+        suppressed_codes=values.loc[hidden, "area_code"].tolist(),
+        tick_text=tick_text,
         value_label=value_label,
         unit=unit,
         london_value=float(london.iloc[0]) if len(london) else None,
         target=target,
-        highlight=None,
         row_height=22,
         title=title,
-    )
-    suppressed_codes = values.loc[hidden, "area_code"].tolist()
-    if suppressed_codes:
-        figure.add_trace(
-            go.Scatter(
-                x=[None] * len(suppressed_codes),
-                y=suppressed_codes,
-                mode="markers",
-                name="Suppressed (1–7 patients)",
-                marker={"color": SUPPRESSED_COLOUR, "symbol": "x"},
-                hoverinfo="skip",
-            )
-        )
-        notes = [
-            {
-                "x": 0,
-                "xref": "paper",
-                "y": code,
-                "yref": "y",
-                "text": "suppressed",
-                "showarrow": False,
-                "xanchor": "left",
-                "font": {"size": 11, "color": SUPPRESSED_COLOUR},
-            }
-            for code in suppressed_codes
-        ]
-        figure.update_layout(annotations=[*figure.layout.annotations, *notes])
-        # Taller for the added rows; the legend's place under the title depends on the height.
-        chart_layout(figure, height=max(200, 90 + 22 * len(values)), title=title, legend_rows=legend_entries(figure))
-    names = dict(zip(values["area_code"], values["area_name"], strict=False))
-    order = suppressed_codes + list(figure.layout.yaxis.categoryarray or [])
-    figure.update_yaxes(categoryarray=order, tickvals=order)
-    chosen = set(highlight_codes)
-    figure.update_yaxes(
-        ticktext=[f"<b>{short_label(names[c])} ◀</b>" if c in chosen else short_label(names[c]) for c in order]
+        label_yref="y",
     )
     if not pd.to_numeric(values["value"], errors="coerce").notna().any():
         # Nothing to plot (every area suppressed): give the axis a range, or Plotly draws NaN-sized shapes.

@@ -172,3 +172,53 @@ def test_reference_lines_are_the_shapes_plotlys_hline_and_vline_add(axis):
     spanning = reference.add_hline if axis == "y" else reference.add_vline
     spanning(80.0, line=line, name="Target (80.0%)", showlegend=True)
     assert sent(added) == sent(reference)
+
+
+def test_ranked_areas_chart_matches_the_call_by_call_figure():
+    values = engine_rows([61.0, None, 58.5, 70.0], ["Brent", "Barnet", "Camden", "Ealing"]).assign(
+        area_code=["B1", "B2", "B3", "B4"], comparison=["similar", None, "worse", "better"], london_value=60.0
+    )
+    figure = charts.ranked_areas_chart(
+        values=values, value_label="Controlled (%)", unit="percent", target=80.0, highlight_codes=["B3"], title="Ranked"
+    )
+
+    fmt = value_format("percent")
+    reference = go.Figure()
+    for key, code in (("better", "B4"), ("similar", "B1"), ("worse", "B3")):
+        row = values[values["area_code"] == code]
+        reference.add_trace(
+            go.Scatter(
+                x=row["value"], y=row["area_code"], mode="markers", name=charts.COMPARISON_LABELS[key],
+                text=row["area_name"], customdata=row[["ci_low", "ci_high", "numerator", "denominator"]].to_numpy(),
+                error_x={
+                    "type": "data", "symmetric": False, "array": (row["ci_high"] - row["value"]).to_numpy(),
+                    "arrayminus": (row["value"] - row["ci_low"]).to_numpy(), "thickness": 1.2, "width": 0,
+                    "color": "#768692",
+                },
+                marker={"color": charts.COMPARISON_COLOURS[key], "size": 9, "line": {"width": 1, "color": "white"}},
+                hovertemplate=charts._ci_hover(fmt, value="x"),
+            )
+        )  # fmt: skip
+    reference.add_trace(
+        go.Scatter(
+            x=[None], y=["B2"], mode="markers", name="Suppressed (1–7 patients)",
+            marker={"color": charts.SUPPRESSED_COLOUR, "symbol": "x"}, hoverinfo="skip",
+        )
+    )  # fmt: skip
+    reference.add_annotation(
+        x=0, xref="paper", y="B2", yref="y", text="suppressed", showarrow=False, xanchor="left",
+        font={"size": 11, "color": charts.SUPPRESSED_COLOUR},
+    )  # fmt: skip
+    for value, label, colour, dash in ((60.0, "London", "#212b32", "solid"), (80.0, "Target", "#007f3b", "dot")):
+        line = {"color": colour, "width": 1.5, "dash": dash}
+        reference.add_vline(x=value, line=line, name=f"{label} ({fmt.text(value)})", showlegend=True)
+    # Four rows of 22 px, and room for the legend's six entries and the title above them.
+    base_layout_call_by_call(reference, height=max(200, 90 + 22 * 4) + 20 * 6 + 28, title="Ranked")
+    order = ["B2", "B3", "B1", "B4"]  # suppressed first (the bottom row), then by value
+    reference.update_yaxes(
+        type="category", categoryorder="array", categoryarray=order, tickvals=order, automargin=True,
+        ticktext=["Barnet", "<b>Camden ◀</b>", "Brent", "Ealing"],
+    )  # fmt: skip
+    reference.update_xaxes(title={"text": "Controlled (%)"}, tickformat="", ticksuffix="%")
+
+    assert sent(figure) == sent(reference)
