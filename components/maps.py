@@ -120,13 +120,21 @@ def _colour_settings(
     # ("89% 89% 89%"), so there Plotly picks the decimals its tick spacing needs.
     narrow = span < (0.05 if fmt.d3.endswith("%") else 5.0)
     settings = {
+        # Across the foot of the map, not down its side: a side bar with its title and ticks took about
+        # a quarter of a phone's width, and London (wider than tall) was fitted into what was left.
+        # Plotly makes room for it under the map, so the map keeps the full width on every screen.
         "colorbar": {
-            "title": {"text": value_label, "side": "right"},
-            "thickness": 14,
+            "orientation": "h",
+            "title": {"text": value_label, "side": "top"},
+            "thickness": 12,
             "tickformat": "" if narrow else fmt.axis_format,
             "ticksuffix": fmt.axis_suffix,
             "outlinewidth": 0,
-            "len": 0.8,
+            "len": 0.9,
+            "x": 0.5,
+            "xanchor": "center",
+            "y": -0.02,
+            "yanchor": "top",
         },
     }
     centre = json_safe(diverge_around)
