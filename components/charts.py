@@ -203,7 +203,7 @@ def funnel_plot(
     value_label: str,
     unit: str = "percent",
     polarity: str = "high",
-    label_outliers: int = 8,
+    label_outliers: int = 5,
     height: int = 480,
     title: str | None = None,
 ) -> go.Figure:
@@ -213,8 +213,9 @@ def funnel_plot(
     ``suppressed``, and ``funnel`` = 'above 99.8' … 'within' when the engine classed
     them; otherwise points are classed here against ``limits`` by interpolation).
     ``limits``: ``denominator``, ``lower_95``, ``upper_95``, ``lower_998``, ``upper_998``.
-    ``label_outliers``: how many of the points beyond 99.8 % (furthest from London
-    first) carry their name on the chart; every outlier keeps its hover. The value
+    ``label_outliers``: at most how many of the points beyond 99.8 % carry their name on
+    the chart: the furthest from London first, skipping any whose name would be drawn
+    over one already placed on a phone's plot; every outlier keeps its hover. The value
     axis is fitted to the points so the limits' flare at tiny denominators does not
     flatten the plot.
     """
@@ -256,9 +257,19 @@ def funnel_plot(
     centre = json_safe(london_value)
     outliers = shown[~inside]
     distance = (outliers["value"] - (centre if centre is not None else outliers["value"].median())).abs()
-    labelled = set(distance.sort_values(ascending=False).index[:label_outliers])
-    denominators = pd.to_numeric(shown["denominator"], errors="coerce")
-    span_low, span_high = (float(denominators.min()), float(denominators.max())) if len(shown) else (0.0, 1.0)
+    # The denominator axis runs from 0 to the furthest point or limit: names are placed against it.
+    denominators = pd.concat([shown["denominator"], limits["denominator"]]).pipe(pd.to_numeric, errors="coerce")
+    span_low, span_high = 0.0, float(denominators.max()) if denominators.notna().any() else 1.0
+    span = pd.concat([shown["value"], pd.Series([centre], dtype=float)]).dropna()
+    pad = max((span.max() - span.min()) * 0.08, 1e-9) if len(span) else 0.0
+    value_range = (float(span.min() - pad), float(span.max() + pad)) if len(span) else None
+    labelled = _spaced_labels(
+        outliers.loc[distance.sort_values(ascending=False).index],
+        denominator_span=(span_low, span_high),
+        denominator_max=span_high,
+        value_range=value_range,
+        limit=label_outliers,
+    )
     for side, label in (("above 99.8", "Above 99.8% limit"), ("below 99.8", "Below 99.8% limit")):
         rows = shown[shown["funnel"] == side]
         better = (side == "above 99.8") == good_high
@@ -284,13 +295,56 @@ def funnel_plot(
     _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
     chart_layout(figure, height=height, title=title)
     _value_axis(figure, fmt, title=value_label)
-    span = pd.concat([shown["value"], pd.Series([centre], dtype=float)]).dropna()
-    if len(span):
-        pad = max((span.max() - span.min()) * 0.08, 1e-9)
-        figure.update_yaxes(range=[span.min() - pad, span.max() + pad])
+    if value_range:
+        figure.update_yaxes(range=list(value_range))
     figure.update_xaxes(title={"text": "Denominator (patients)"}, rangemode="tozero", tickformat=",")
     _suppressed_note(figure, len(hidden))
     return figure
+
+
+# A phone's funnel plot area (of a 330 px chart, under a legend of four rows) and a 10 px name on it.
+_FUNNEL_PLOT_PX = (250, 260)
+_LABEL_CHAR_PX = 6
+_LABEL_LINE_PX = 14
+
+
+def _spaced_labels(
+    outliers: pd.DataFrame,
+    *,
+    denominator_span: tuple[float, float],
+    denominator_max: float,
+    value_range: tuple[float, float] | None,
+    limit: int,
+) -> set:
+    """Which outliers (given furthest first) get their name: up to ``limit``, none drawn over another.
+
+    Each name's box is estimated on a phone's plot, where the names are largest against the axes;
+    a wider screen only moves them further apart. A name that would overlap one already placed
+    is left to hover and the table, and the next outlier is tried.
+    """
+    if not limit or value_range is None or not denominator_max:
+        return set()
+    width_px, height_px = _FUNNEL_PLOT_PX
+    low, high = value_range
+    sides = _label_sides(outliers["denominator"], *denominator_span)
+    placed: list[tuple[float, float, float, float]] = []
+    labelled = set()
+    for (index, row), side in zip(outliers.iterrows(), sides, strict=True):
+        if len(labelled) >= limit:
+            break
+        x = float(row["denominator"]) / denominator_max * width_px
+        y = (float(row["value"]) - low) / ((high - low) or 1.0) * height_px
+        text_px = len(short_label(row["area_name"])) * _LABEL_CHAR_PX
+        left = x - text_px if side == "top left" else x if side == "top right" else x - text_px / 2
+        box = (left, left + text_px, y + 4, y + 4 + _LABEL_LINE_PX)
+        # Plotly hides point text beyond the plot: a name may only reach into the axis range's top pad.
+        if box[0] < 0 or box[1] > width_px or box[3] > height_px + _LABEL_LINE_PX / 2:
+            continue
+        if any(box[0] < b[1] and b[0] < box[1] and box[2] < b[3] and b[2] < box[3] for b in placed):
+            continue
+        placed.append(box)
+        labelled.add(index)
+    return labelled
 
 
 def _label_sides(denominators: pd.Series, low: float, high: float) -> list[str]:

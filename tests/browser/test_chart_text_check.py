@@ -233,3 +233,36 @@ def test_people_to_target_chart_keeps_its_legend_off_the_bars_on_a_phone(draw):
                   document.querySelector('#chart .nsewdrag').getBoundingClientRect().top]"""
     )
     assert legend_bottom <= plot_top + 1, f"the legend ends at {legend_bottom:.0f}px, the plot starts at {plot_top:.0f}"
+
+
+def test_funnel_plot_names_crowded_outliers_without_stacking_them_on_a_phone(draw):
+    # Practices: many outliers close together (as at scale 1.0): their names were drawn over each other.
+    count = 40
+    rng = np.random.default_rng(7)
+    names = [f"{LONG_NAMES[i % len(LONG_NAMES)]} practice {i}" for i in range(count)]
+    value = np.r_[rng.uniform(40, 45, count // 2), rng.uniform(75, 80, count - count // 2)]
+    points = pd.DataFrame(
+        {
+            "area_name": names,
+            "value": value,
+            "denominator": rng.uniform(300, 1500, count),
+            "ci_low": value - 3,
+            "ci_high": value + 3,
+            "suppressed": False,
+            "funnel": np.where(value < 60, "below 99.8", "above 99.8"),
+        }
+    )
+    points["numerator"] = points["value"] * points["denominator"] / 100
+    limits = pd.DataFrame(
+        {
+            "denominator": [50.0, 500.0, 7000.0],
+            "lower_95": [45, 55, 58],
+            "upper_95": [75, 65, 62],
+            "lower_998": [40, 52, 57],
+            "upper_998": [80, 68, 63],
+        }
+    )
+    figure = charts.funnel_plot(points=points, limits=limits, london_value=60.0, value_label="HYP008 (%)")
+    named = [text for trace in figure.data if trace.mode == "markers+text" for text in trace.text if text]
+    assert 0 < len(named) <= 5, named
+    assert draw(figure) == ([], [])
