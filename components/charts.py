@@ -48,6 +48,7 @@ _TITLE_LINE_PX = 20
 _TITLE_TOP_PX = 8
 _TITLE_BASELINE_PX = 12
 _LEGEND_ROW_PX = 20
+_SANKEY_NODE_PX = 26
 
 
 def _shown(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -797,9 +798,16 @@ def patient_flow_sankey(
     shown, hidden = flows[~hidden_mask], flows[hidden_mask]
     nodes = list(dict.fromkeys(shown["source"].tolist() + shown["target"].tolist()))
     index = {name: i for i, name in enumerate(nodes)}
+    # Room for a name beside every node of the fullest column (first seen, treated: ~20 trusts):
+    # at a fixed height their names were drawn over each other. assets/sankey_labels.js hides the
+    # names that still collide on a narrow screen.
+    sources, targets = set(shown["source"]), set(shown["target"])
+    columns = (sources - targets, sources & targets, targets - sources)
+    height = max(height, _SANKEY_NODE_PX * max(len(column) for column in columns) + 80)
     figure = go.Figure(
         go.Sankey(
             arrangement="snap",
+            textfont={"size": 11},
             node={
                 # Short labels: whole trust names with their stage ("… University Hospitals (first seen)")
                 # ran across the next column's labels, and off a phone's chart. The column already says

@@ -266,3 +266,25 @@ def test_funnel_plot_names_crowded_outliers_without_stacking_them_on_a_phone(dra
     named = [text for trace in figure.data if trace.mode == "markers+text" for text in trace.text if text]
     assert 0 < len(named) <= 5, named
     assert draw(figure) == ([], [])
+
+
+def test_sankey_hides_the_names_that_would_collide_on_a_phone(draw):
+    trusts = [f"{name} {i}" for i in range(3) for name in LONG_NAMES]
+    flows = pd.DataFrame(
+        [
+            {"source": f"Region {i % 5}", "target": f"{trust} (first seen)", "patients": 100.0 + 10 * i}
+            for i, trust in enumerate(trusts)
+        ]
+        + [
+            {"source": f"{trust} (first seen)", "target": f"{trusts[-1 - i]} (treated)", "patients": 100.0 + 10 * i}
+            for i, trust in enumerate(trusts)
+        ]
+    )
+    draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "sankey_labels.js"))
+    problems, _ = draw(charts.patient_flow_sankey(flows=flows, title="Where patients were first seen and treated"))
+    assert problems == []
+    shown = draw.page.evaluate(
+        "() => [...document.querySelectorAll('#chart text.node-label')].filter(t => t.style.visibility !== 'hidden')"
+        ".length"
+    )
+    assert shown >= 5, "the busiest nodes keep their names"
