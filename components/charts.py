@@ -49,6 +49,8 @@ _TITLE_TOP_PX = 8
 _TITLE_BASELINE_PX = 12
 _LEGEND_ROW_PX = 20
 _SANKEY_NODE_PX = 26
+# A legend line of 11 px text (SPC trends).
+_SPC_LEGEND_ROW_PX = 19
 
 
 def _shown(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -712,7 +714,13 @@ def spc_chart(
             )
         )
     _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
-    chart_layout(figure, height=height, title=title)
+    # On a phone the legend lists one entry a line (six or seven lines) and left the trend a strip
+    # ~100 px tall. The figure grows by the legend's lines as a phone draws them (one spare for a
+    # line a page adds, e.g. the cancer operational target), so the plot keeps its height, and the
+    # lines are packed (no gap between legend groups, 11 px text).
+    rows = legend_entries(figure) + 1
+    chart_layout(figure, height=height + _SPC_LEGEND_ROW_PX * rows, title=title)
+    figure.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
     _value_axis(figure, fmt, title=value_label)
     figure.update_xaxes(type="category", title={"text": f"Period: {shared} …" if shared else "Period"})
     _suppressed_note(figure, len(hidden), what="periods")

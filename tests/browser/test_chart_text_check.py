@@ -268,6 +268,27 @@ def test_funnel_plot_names_crowded_outliers_without_stacking_them_on_a_phone(dra
     assert draw(figure) == ([], [])
 
 
+def test_spc_trend_keeps_its_plot_under_a_long_legend_on_a_phone(draw):
+    trend = pd.DataFrame(
+        {
+            "period_label": [f"2025-{m:02d}" for m in range(1, 13)],
+            "value": [81.0, 82.0, 81.5, 90.0, 82.0, 81.0, 80.0, 70.0, 81.0, 82.0, 81.0, 81.5],
+            "centre": 81.0,
+            "lower_limit": 76.0,
+            "upper_limit": 86.0,
+            "variation": ["common"] * 3 + ["improvement"] + ["common"] * 3 + ["concern"] + ["common"] * 4,
+        }
+    )
+    figure = charts.spc_chart(series=trend, value_label="Told within 28 days (%)", target=80.0, height=380)
+    assert draw(figure) == ([], [])
+    legend_height, plot_height = draw.page.evaluate(
+        """() => [document.querySelector('#chart .legend').getBoundingClientRect().height,
+                  document.querySelector('#chart .nsewdrag').getBoundingClientRect().height]"""
+    )
+    # Six entries one a line took ~150 px and left the trend ~100 px.
+    assert plot_height >= 180 and legend_height < plot_height, (legend_height, plot_height)
+
+
 def test_sankey_hides_the_names_that_would_collide_on_a_phone(draw):
     trusts = [f"{name} {i}" for i in range(3) for name in LONG_NAMES]
     flows = pd.DataFrame(
