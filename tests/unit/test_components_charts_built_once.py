@@ -222,3 +222,39 @@ def test_ranked_areas_chart_matches_the_call_by_call_figure():
     reference.update_xaxes(title={"text": "Controlled (%)"}, tickformat="", ticksuffix="%")
 
     assert sent(figure) == sent(reference)
+
+
+def _unvalidated_builds() -> dict[str, go.Figure]:
+    values = engine_rows([61.0, None, 58.5], ["Brent", "Barnet", "Camden"]).assign(
+        area_code=["B1", "B2", "B3"], comparison=["similar", None, "not compared"], london_value=60.0
+    )
+    everything_hidden = values.assign(value=np.nan, suppressed=True)
+    pair = pd.concat(
+        [values.assign(subgroup_name="Q1"), values.assign(area_name="Ealing", subgroup_name=[None, "Q2", "Q3"])]
+    )
+    return {
+        "ranked": charts.ranked_chart(values=values, value_label="v", london_value=60.0, target=80.0, highlight="B3"),
+        "ranked areas": charts.ranked_areas_chart(values=values, value_label="v", unit="ratio", target=None),
+        "ranked, all suppressed": charts.ranked_areas_chart(
+            values=everything_hidden, value_label="v", unit="percent", target=80.0
+        ),
+        "inequality pair": charts.inequality_chart(values=pair, value_label="v", dimension_label="IMD", title="T"),
+        "intersection": charts.intersection_chart(
+            values=pair.rename(columns={"area_name": "x"}).assign(area_name=["White", "Black", "Unknown"] * 2),
+            value_label="v",
+            unit="proportion",
+            area_value=None,
+            area_label="London",
+            target=0.8,
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(_unvalidated_builds()))
+def test_figures_built_without_validation_pass_plotlys_validation_unchanged(name):
+    """Plotly's validators accept every property the dict builders set, and change none of their values."""
+    figure = _unvalidated_builds()[name]
+    validated = go.Figure(
+        data=[trace.to_plotly_json() for trace in figure.data], layout=figure.layout.to_plotly_json()
+    )  # raises on an unknown property or an invalid value
+    assert sent(validated) == sent(figure)
