@@ -466,16 +466,18 @@ def inequality_chart(
         "yaxis": _value_axis_settings(fmt, title=value_label),
         "scattermode": "group",
     }
-    return _figure(traces, layout, annotations=annotations, shapes=[shape for shape in shapes if shape])
+    return figure_from_dicts(traces, layout, annotations=annotations, shapes=[shape for shape in shapes if shape])
 
 
-def _figure(traces: list[dict], layout: dict, *, annotations: list[dict], shapes: list[dict]) -> go.Figure:
+def figure_from_dicts(
+    traces: list[dict], layout: dict, *, annotations: list[dict] = (), shapes: list[dict] = ()
+) -> go.Figure:
     """A figure from plain trace and layout dicts, without Plotly's property validation.
 
     Built up call by call (add_trace, update_layout, add_shape...), Plotly re-validated and deep-copied
     the parts each call touched; validating the finished figure once still cost ~2 ms a chart, 7x the
     unvalidated construction. Skipping it is safe here because every property name and structure is a
-    literal in this module's builders and every value comes from our own code (the engine's frames,
+    literal in the builders that call it and every value comes from our own code (the engine's frames,
     registry labels, computed numbers): no request input reaches a figure unchecked. The JSON sent is
     the same (Plotly serialises pandas and numpy arrays alike), and tests/unit/test_components_charts_built_once.py
     runs each builder's figure back through Plotly's validation and compares it with the call-by-call build.
@@ -633,7 +635,7 @@ def _ranked_figure(
         # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
         "xaxis": _value_axis_settings(fmt, title=value_label, wrap=LABEL_CHARS - 6),
     }
-    return _figure(traces, layout, annotations=suppressed_labels, shapes=shapes)
+    return figure_from_dicts(traces, layout, annotations=suppressed_labels, shapes=shapes)
 
 
 def spc_chart(
@@ -968,7 +970,7 @@ def intersection_chart(
         "yaxis": {"title": {"text": value_label}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix},
         "scattermode": "group",
     }
-    return _figure(
+    return figure_from_dicts(
         traces,
         layout,
         annotations=[annotation for _, annotation in filter(None, lines)],

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from components.charts import chart_layout, legend_entries, short_label, wrap_text
+from components.charts import chart_layout, figure_from_dicts, legend_entries, short_label, wrap_text
 from components.layout import kpi_card, stat_card
 from components.style import (
     COMPARISON_COLOURS,
@@ -24,6 +24,7 @@ from components.style import (
     SUPPRESSED_COLOUR,
     TARGET_LINE_COLOUR,
     apply_base_layout,
+    base_layout,
     json_safe,
     value_format,
     whole_number,
@@ -343,36 +344,36 @@ def count_bar_chart(
     )
     extra = max(len(shown) - max_bars, 0)
     shown = shown.head(max_bars).iloc[::-1]
-    figure = go.Figure(
-        go.Bar(
-            x=shown["_count"],
-            y=shown[label_column].astype(str),
-            orientation="h",
-            marker={"color": "#005eb8"},
-            hovertemplate="<b>%{y}</b><br>%{x:,.0f} children<extra></extra>",
-        )
-    )
-    apply_base_layout(figure, height=height or max(220, 60 + 22 * len(shown)), title=title)
-    figure.update_yaxes(type="category", automargin=True)
-    figure.update_xaxes(title={"text": axis_label}, tickformat=",", rangemode="tozero")
+    bar = {
+        "type": "bar",
+        "x": shown["_count"],
+        "y": shown[label_column].astype(str),
+        "orientation": "h",
+        "marker": {"color": "#005eb8"},
+        "hovertemplate": "<b>%{y}</b><br>%{x:,.0f} children<extra></extra>",
+    }
+    layout = base_layout(height=height or max(220, 60 + 22 * len(shown)), title=title) | {
+        "yaxis": {"type": "category", "automargin": True},
+        "xaxis": {"title": {"text": axis_label}, "tickformat": ",", "rangemode": "tozero"},
+    }
     notes = []
     if extra:
         notes.append(f"{extra} smaller groups not drawn (see the CSV)")
     if int(np.sum(hidden)):
         notes.append(f"{int(np.sum(hidden))} groups suppressed (1–7 children)")
-    if notes:
-        figure.add_annotation(
-            text="; ".join(notes),
-            xref="paper",
-            yref="paper",
-            x=1,
-            y=-0.02,
-            xanchor="right",
-            yanchor="top",
-            showarrow=False,
-            font={"size": 11, "color": "#425563"},
-        )
-    return figure
+    note = {
+        "text": "; ".join(notes),
+        "xref": "paper",
+        "yref": "paper",
+        "x": 1,
+        "y": -0.02,
+        "xanchor": "right",
+        "yanchor": "top",
+        "showarrow": False,
+        "font": {"size": 11, "color": "#425563"},
+    }
+    # One construction without re-validation per call: see figure_from_dicts (literals and our own values only).
+    return figure_from_dicts([bar], layout, annotations=[note] if notes else [])
 
 
 def comparison_badge(comparison: str | None) -> html.Span:

@@ -15,6 +15,7 @@ import plotly.io as pio
 import pytest
 
 from components import charts
+from components.immunisation_views import count_bar_chart
 from components.style import TEMPLATE, value_format
 
 
@@ -232,7 +233,9 @@ def _unvalidated_builds() -> dict[str, go.Figure]:
     pair = pd.concat(
         [values.assign(subgroup_name="Q1"), values.assign(area_name="Ealing", subgroup_name=[None, "Q2", "Q3"])]
     )
+    counts = pd.DataFrame({"practice": ["P1", "P2", "P3", "P4"], "children": [40.0, None, 15.0, 90.0]})
     return {
+        "count bars": count_bar_chart(frame=counts, label_column="practice", axis_label="Children", max_bars=2),
         "ranked": charts.ranked_chart(values=values, value_label="v", london_value=60.0, target=80.0, highlight="B3"),
         "ranked areas": charts.ranked_areas_chart(values=values, value_label="v", unit="ratio", target=None),
         "ranked, all suppressed": charts.ranked_areas_chart(
