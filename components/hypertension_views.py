@@ -12,7 +12,7 @@ import re
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.charts import chart_layout, legend_entries
+from components.charts import chart_layout_settings, figure_from_dicts
 from components.style import POINT_COLOUR
 
 DETECTION_COLOUR = "#00a499"
@@ -34,25 +34,28 @@ def people_to_target_chart(*, table: pd.DataFrame, ambition: str = "80", height_
     control = pd.to_numeric(frame[f"control_to_{ambition}"], errors="coerce")
     detect = pd.to_numeric(frame["to_detect_80"], errors="coerce")
     frame = frame.assign(_control=control, _detect=detect).sort_values("_control", na_position="first")
-    figure = go.Figure()
-    for column, name, colour in (
-        ("_control", f"More treated to {ambition} % (HYP008 + HYP009)", POINT_COLOUR),
-        ("_detect", "More diagnosed to 80 % of expected", DETECTION_COLOUR),
-    ):
-        figure.add_trace(
-            go.Bar(
-                y=frame["area_name"],
-                x=frame[column],
-                name=name,
-                orientation="h",
-                marker={"color": colour},
-                hovertemplate="<b>%{y}</b><br>%{x:,.0f} people<extra>" + name.split(" (")[0] + "</extra>",
-            )
+    bars = [
+        {
+            "type": "bar",
+            "y": frame["area_name"],
+            "x": frame[column],
+            "name": name,
+            "orientation": "h",
+            "marker": {"color": colour},
+            "hovertemplate": "<b>%{y}</b><br>%{x:,.0f} people<extra>" + name.split(" (")[0] + "</extra>",
+        }
+        for column, name, colour in (
+            ("_control", f"More treated to {ambition} % (HYP008 + HYP009)", POINT_COLOUR),
+            ("_detect", "More diagnosed to 80 % of expected", DETECTION_COLOUR),
         )
+    ]
     # The legend above the plot with room made for it (a row per entry, as on a phone): placed on the plot's
     # top edge with no margin for it, it was drawn over the first area's bars.
-    chart_layout(figure, height=max(300, 60 + height_per_row * len(frame)), legend_rows=legend_entries(figure))
-    figure.update_layout(barmode="group")
-    figure.update_xaxes(title={"text": "People"}, tickformat=",", rangemode="tozero")
-    figure.update_yaxes(type="category", automargin=True)
-    return figure
+    height = max(300, 60 + height_per_row * len(frame))
+    layout = chart_layout_settings(height=height, legend_rows=len(bars)) | {
+        "barmode": "group",
+        "xaxis": {"title": {"text": "People"}, "tickformat": ",", "rangemode": "tozero"},
+        "yaxis": {"type": "category", "automargin": True},
+    }
+    # One construction without re-validation per call: see figure_from_dicts (literals and our own values only).
+    return figure_from_dicts(bars, layout)

@@ -15,6 +15,7 @@ import plotly.io as pio
 import pytest
 
 from components import charts
+from components.hypertension_views import people_to_target_chart
 from components.immunisation_views import count_bar_chart
 from components.style import TEMPLATE, value_format
 
@@ -235,6 +236,9 @@ def _unvalidated_builds() -> dict[str, go.Figure]:
     )
     counts = pd.DataFrame({"practice": ["P1", "P2", "P3", "P4"], "children": [40.0, None, 15.0, 90.0]})
     return {
+        "people to target": people_to_target_chart(
+            table=pd.DataFrame({"area_name": ["A", "B"], "control_to_80": [5.0, None], "to_detect_80": [3.0, 9.0]})
+        ),
         "count bars": count_bar_chart(frame=counts, label_column="practice", axis_label="Children", max_bars=2),
         "ranked": charts.ranked_chart(values=values, value_label="v", london_value=60.0, target=80.0, highlight="B3"),
         "ranked areas": charts.ranked_areas_chart(values=values, value_label="v", unit="ratio", target=None),
