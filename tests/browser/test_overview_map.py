@@ -134,3 +134,10 @@ def test_borough_map_shows_all_of_london(recorded_page, app_server, viewport):
     harness.open_page(page, app_server.url("/"), recorder)
     shown = harness.london_shown(page, "#overview-map .js-plotly-plot")
     assert shown > 0.99, f"only {shown:.0%} of London fits in the map at {viewport}: outer boroughs are cut off"
+    # The colour bar runs under the map: down its side it took about a quarter of a phone's width.
+    map_width, chart_width = page.evaluate(
+        """() => { const gd = document.querySelector('#overview-map .js-plotly-plot');
+                   return [gd.querySelector('.maplibregl-map').getBoundingClientRect().width,
+                           gd.getBoundingClientRect().width]; }"""
+    )
+    assert map_width >= 0.9 * chart_width, f"the map is {map_width:.0f} of {chart_width:.0f} px at {viewport}"
