@@ -130,7 +130,9 @@ def _colour_settings(
             "tickformat": "" if narrow else fmt.axis_format,
             "ticksuffix": fmt.axis_suffix,
             "outlinewidth": 0,
-            "len": 0.9,
+            # A fixed length that fits a phone's map: a share of the width ran ~1,100 px across a wide screen.
+            "lenmode": "pixels",
+            "len": 300,
             "x": 0.5,
             "xanchor": "center",
             "y": -0.02,
