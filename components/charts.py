@@ -1014,14 +1014,18 @@ def _area_line(
 
 def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Figure:
     """A figure that says what is coming (no bare axes) until a callback sends the real one."""
-    figure = go.Figure()
-    apply_base_layout(figure, height=height)
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    figure.add_annotation(
-        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
-    )
-    return figure
+    # A page render draws one for each of its charts: built once from dicts, not validated (figure_from_dicts).
+    layout = base_layout(height=height) | {"xaxis": {"visible": False}, "yaxis": {"visible": False}}
+    message = {
+        "text": text,
+        "x": 0.5,
+        "y": 0.5,
+        "xref": "paper",
+        "yref": "paper",
+        "showarrow": False,
+        "font": {"size": 14, "color": "#425563"},
+    }
+    return figure_from_dicts([], layout, annotations=[message])
 
 
 def warm_plotly() -> None:

@@ -236,6 +236,7 @@ def _unvalidated_builds() -> dict[str, go.Figure]:
     )
     counts = pd.DataFrame({"practice": ["P1", "P2", "P3", "P4"], "children": [40.0, None, 15.0, 90.0]})
     return {
+        "placeholder": charts.placeholder_figure("Choose a borough above.", height=300),
         "people to target": people_to_target_chart(
             table=pd.DataFrame({"area_name": ["A", "B"], "control_to_80": [5.0, None], "to_detect_80": [3.0, 9.0]})
         ),
