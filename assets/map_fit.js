@@ -5,11 +5,55 @@
 // show those bounds on this screen (out on a phone, in by at most half a step on a wide screen).
 // A map without fit_bounds keeps the server's view. Works the same whether the boundaries are
 // inline or fetched by URL: the bounds come from the layout, not from the geometry.
+// The server's height is for a desktop, where the bounds fill the map's height. On a narrow screen
+// they fill its width instead and leave a white band above and below (London, wider than tall,
+// took ~240 of a phone map's 470 px), so there the figure is made only as tall as the bounds need
+// at that width; it is never made taller than the server made it.
 // Loaded from the app's own origin (no inline script: the CSP forbids it).
 (function () {
     function fitBounds(gd) {
         var meta = gd.layout && gd.layout.meta;
         return (meta && meta.fit_bounds) || null;
+    }
+
+    var PADDING = 12;  // px kept clear round the bounds, as in the fit
+
+    // The figure height at which the bounds, fitted to the map's width, fill the map's height:
+    // the server's height, or less where the bounds fill the map's width before its height.
+    function fitHeight(gd) {
+        var layout = gd._fullLayout;
+        var box = fitBounds(gd);
+        if (!box || !layout || !layout.map || !layout.map._subplot || !window.Plotly) { return; }
+        var map = layout.map._subplot.map;
+        if (!map) { return; }
+        var width = map.getContainer().clientWidth;
+        var height = map.getContainer().clientHeight;
+        if (width < 2 * PADDING + 10 || height < 2 * PADDING + 10) { return; }  // hidden or not laid out
+        // Any height this script did not set is the server's (a new figure, or a first draw).
+        if (layout.height !== gd.__londonHeight) { gd.__londonServerHeight = layout.height; }
+        // The bounds' shape on screen, whatever the zoom: Web Mercator stretches north-south.
+        var southWest = map.project(box[0]);
+        var northEast = map.project(box[1]);
+        var boundsWidth = northEast.x - southWest.x;
+        if (!(boundsWidth > 0)) { return; }
+        var tallness = (southWest.y - northEast.y) / boundsWidth;
+        var mapHeight = Math.ceil((width - 2 * PADDING) * tallness) + 2 * PADDING + 2;
+        var wanted = Math.min(gd.__londonServerHeight, Math.round(layout.height - height + mapHeight));
+        // A few pixels either way are the colour bar's margin settling: leave them, or this never ends.
+        if (Math.abs(wanted - layout.height) < 4) { return; }
+        // A few tries per server height, width and bounds (a resize can undo a height): a redraw
+        // that settles elsewhere is not chased for ever.
+        var key = [gd.__londonServerHeight, width, JSON.stringify(box)].join();
+        if (gd.__londonHeightFor !== key) { gd.__londonHeightFor = key; gd.__londonHeightTries = 0; }
+        if (gd.__londonHeightTries >= 3) { return; }
+        // Plotly's relayout reads MapLibre's style, which a map still loading has not got yet.
+        if (!map.isStyleLoaded()) {
+            map.once("idle", function () { fitHeight(gd); });
+            return;
+        }
+        gd.__londonHeightTries += 1;
+        gd.__londonHeight = wanted;
+        window.Plotly.relayout(gd, {height: wanted});
     }
 
     function fit(gd) {
@@ -28,7 +72,7 @@
         }
         // No camera while the map has no size yet (drawn before its container was laid out, as on a
         // busy machine): nothing is recorded, so the next redraw, resize or page change fits it.
-        var camera = map.cameraForBounds(box, {padding: 12});
+        var camera = map.cameraForBounds(box, {padding: PADDING});
         if (!camera) { return; }
         gd.__londonMap = map;
         gd.__londonBox = key;
@@ -36,6 +80,7 @@
         gd.__londonView = view;
         map.jumpTo(view);
         watch(gd, map);
+        fitHeight(gd);
     }
 
     // Move MapLibre's camera directly (a Plotly.relayout needs Plotly's layers, which may not exist
@@ -50,6 +95,7 @@
             if (!current || !current.map) { return; }
             if (JSON.stringify(fitBounds(gd)) !== gd.__londonBox) { fit(gd); return; }
             if (gd.__londonView) { current.map.jumpTo(gd.__londonView); }
+            fitHeight(gd);
         });
         gd.on("plotly_relayout", function (change) {
             if (change && (change["map.zoom"] !== undefined || change["map.center"] !== undefined)) {
@@ -67,6 +113,7 @@
                 gd.__londonBox = null;
                 fit(gd);
             }
+            fitHeight(gd);
         });
     }
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser import harness
 
@@ -141,3 +143,35 @@ def test_borough_map_shows_all_of_london(recorded_page, app_server, viewport):
                            gd.getBoundingClientRect().width]; }"""
     )
     assert map_width >= 0.9 * chart_width, f"the map is {map_width:.0f} of {chart_width:.0f} px at {viewport}"
+
+
+# London's drawn box inside the map at ``selector``, in px: how much map shows above and below it.
+LONDON_BANDS = """(selector) => {
+    const gd = document.querySelector(selector);
+    const map = gd._fullLayout.map._subplot.map;
+    const [southWest, northEast] = gd.layout.meta.fit_bounds.map(corner => map.project(corner));
+    return {above: northEast.y, below: map.getContainer().clientHeight - southWest.y};
+}"""
+
+
+@pytest.mark.parametrize("viewport", list(harness.VIEWPORTS))
+def test_borough_map_has_no_empty_band_on_a_narrow_screen(recorded_page, app_server, viewport):
+    """On a phone London (wider than tall) fills the map's width: the map is only as tall as that needs,
+    with no white band between London and the colour bar; on a desktop it keeps the server's height."""
+    page, recorder = recorded_page(app_server, viewport)
+    harness.open_page(page, app_server.url("/"), recorder)
+    selector = "#overview-map .js-plotly-plot"
+    assert harness.london_shown(page, selector) > 0.99
+    # The height is fitted once the map has drawn; on a timeout the assertion below says what shows.
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(
+            f"() => {{ const b = ({LONDON_BANDS})('{selector}'); return b.above < 30 || b.below < 30; }}",
+            timeout=10_000,
+        )
+
+    bands = page.evaluate(LONDON_BANDS, selector)
+    if viewport == "phone":
+        assert max(bands["above"], bands["below"]) < 30, f"white bands above and below London on a phone: {bands}"
+    else:
+        figure_height = page.evaluate(f"() => document.querySelector('{selector}')._fullLayout.height")
+        assert figure_height == 560, f"the desktop map is {figure_height} px tall, not the server's 560"
