@@ -41,10 +41,14 @@
         var wanted = Math.min(gd.__londonServerHeight, Math.round(layout.height - height + mapHeight));
         // A few pixels either way are the colour bar's margin settling: leave them, or this never ends.
         if (Math.abs(wanted - layout.height) < 4) { return; }
-        // A few tries per server height, width and bounds (a resize can undo a height): a redraw
-        // that settles elsewhere is not chased for ever.
+        // A few tries per figure, width and bounds (a resize can undo a height): a redraw that
+        // settles elsewhere is not chased for ever. A new figure from the server is a new layout.
         var key = [gd.__londonServerHeight, width, JSON.stringify(box)].join();
-        if (gd.__londonHeightFor !== key) { gd.__londonHeightFor = key; gd.__londonHeightTries = 0; }
+        if (gd.__londonHeightFor !== key || gd.__londonHeightLayout !== gd.layout) {
+            gd.__londonHeightFor = key;
+            gd.__londonHeightLayout = gd.layout;
+            gd.__londonHeightTries = 0;
+        }
         if (gd.__londonHeightTries >= 3) { return; }
         // Plotly's relayout reads MapLibre's style, which a map still loading has not got yet.
         if (!map.isStyleLoaded()) {
