@@ -26,8 +26,11 @@
         if (!box || !layout || !layout.map || !layout.map._subplot || !window.Plotly) { return; }
         var map = layout.map._subplot.map;
         if (!map) { return; }
-        var width = map.getContainer().clientWidth;
-        var height = map.getContainer().clientHeight;
+        // Plotly's own size for the map, not its element's: that can lag a redraw, and the two
+        // must agree with layout.height for the sum below.
+        var domain = layout.map.domain;
+        var width = layout._size.w * (domain.x[1] - domain.x[0]);
+        var height = layout._size.h * (domain.y[1] - domain.y[0]);
         if (width < 2 * PADDING + 10 || height < 2 * PADDING + 10) { return; }  // hidden or not laid out
         // Any height this script did not set is the server's (a new figure, or a first draw).
         if (layout.height !== gd.__londonHeight) { gd.__londonServerHeight = layout.height; }
@@ -39,6 +42,7 @@
         var tallness = (southWest.y - northEast.y) / boundsWidth;
         var mapHeight = Math.ceil((width - 2 * PADDING) * tallness) + 2 * PADDING + 2;
         var wanted = Math.min(gd.__londonServerHeight, Math.round(layout.height - height + mapHeight));
+        if (!(wanted > 2 * mapHeight / 3)) { return; }  // sizes not settled: the next redraw tries again
         // A few pixels either way are the colour bar's margin settling: leave them, or this never ends.
         if (Math.abs(wanted - layout.height) < 4) { return; }
         // A few tries per figure, width and bounds (a resize can undo a height): a redraw that
