@@ -301,13 +301,20 @@ def check_targets(sections: dict[str, Section], large_scale: str) -> list[Target
         targets.append(Target("every page callback p95 ≤ 150 ms", "not measured (callbacks section)", None))
 
     queries = sections.get("queries")
-    speedups = re.findall(r"speed-up vs pandas median ([\d.]+)x, minimum ([\d.]+)x", queries.output if queries else "")
+    output = queries.output if queries else ""
+    speedups = re.findall(r"strict speed-up vs pandas median ([\d.]+)x, minimum ([\d.]+)x", output)
+    analyst_speedups = re.findall(r"analyst speed-up median ([\d.]+)x, minimum ([\d.]+)x", output)
     if queries and queries.status == "ok" and speedups:
         median, minimum = (float(v) for v in speedups[-1])  # the last database is the largest scale
+        analyst = ""
+        if analyst_speedups:
+            analyst_median, analyst_minimum = (float(v) for v in analyst_speedups[-1])
+            analyst = f"; analyst baseline median {analyst_median:.0f}×, slowest call {analyst_minimum:.1f}×"
+        # Met only when pandas given the engine's own rows is also beaten: the stricter of the two baselines.
         targets.append(
             Target(
                 f"engine ≥ {SPEEDUP_TARGET:.0f}× faster than pandas (scale {large_scale}, median over calls)",
-                f"median {median:.1f}×, slowest call {minimum:.1f}×",
+                f"strict baseline median {median:.1f}×, slowest call {minimum:.1f}×{analyst}",
                 median >= SPEEDUP_TARGET,
             )
         )
@@ -359,7 +366,8 @@ def commands(args: argparse.Namespace, dbs: dict[str, Path], work: Path) -> dict
                    "--work-dir", str(args.db_dir)], None, None),
         "queries": ("Engine p50/p95 against a pandas baseline", "bench/queries.py", ", ".join(args.scales),
                     [py, "bench/queries.py", *[a for s in args.scales if s in dbs for a in ("--db", str(dbs[s]))],
-                     *quick], None, None),
+                     "--repeat", str(max(args.engine_repeat, args.repeat)), "--pandas-repeat", str(args.repeat)],
+                    None, None),
         "callbacks": ("Every page callback's server time", "bench/callbacks.py", large,
                       [py, "bench/callbacks.py", "--db", db_large, "--repeat", str(args.callback_repeat), "--out",
                        str(work / "callbacks.md")],
@@ -462,6 +470,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help=f"comma-separated sections to leave out: {','.join(SECTION_NAMES)}")
     parser.add_argument("--build-scales", help="scales bench/build.py times (default: --scales)")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs per call in the page benches")
+    parser.add_argument(
+        "--engine-repeat",
+        type=int,
+        default=40,
+        help="timed engine calls per indicator and case (bench/queries.py): a p95 of 10 calls is their maximum",
+    )
     parser.add_argument("--callback-repeat", type=int, default=20, help="warm calls per callback (bench/callbacks.py)")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=int, default=60)

@@ -25,7 +25,10 @@ LOAD_OUTPUT = """**460 requests, 0 failures, 5.3 requests/s; p50 3,400 ms, p95 2
 | worker 7298 | 329 | 2,100 | 365 | -4 |
 """
 
-QUERIES_OUTPUT = "All calls: engine p95 ... speed-up vs pandas median 12.5x, minimum 3.1x.\n"
+QUERIES_OUTPUT = (
+    "All calls: engine p95 ...; analyst speed-up median 59x, minimum 2x; "
+    "strict speed-up vs pandas median 12.5x, minimum 3.1x.\n"
+)
 
 
 def _section(name: str, output: str, status: str = "ok") -> report.Section:
@@ -48,6 +51,7 @@ def test_targets_read_from_section_output():
     assert callbacks.met is False and "1 over" in callbacks.measured and "hyp-table.data" in callbacks.measured
     assert callbacks_cpu.met is False and "1 over" in callbacks_cpu.measured  # CPU p95 800 ms > 150 ms
     assert engine.met is True and "12.5" in engine.measured
+    assert "analyst baseline median 59×, slowest call 2.0×" in engine.measured
     # The master process (3,000 MiB here) is not a worker; the largest worker is 2,100 MiB > 2 GiB.
     assert rss.met is False and "2,100 MiB" in rss.measured
     assert errors.met is True and "0 failures in 460 requests" in errors.measured
