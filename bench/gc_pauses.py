@@ -27,7 +27,8 @@ import duckdb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.queries import CASES, FULL_GC, _percentile  # noqa: E402
+from bench.queries import CASES, FULL_GC  # noqa: E402
+from bench.timing import percentile  # noqa: E402
 from queries import cache, indicators  # noqa: E402
 from queries.indicators import default_period, indicator_values  # noqa: E402
 
@@ -109,8 +110,8 @@ def summarise(rows: list[dict], label: str) -> str:
     collected = [row for row in rows if row["full_gc"]]
     pauses = ", ".join(f"{row['full_gc_ms']:.0f}" for row in collected) or "-"
     lines = [
-        f"{label}: {len(rows)} calls; wall p50 {statistics.median(wall):.1f} ms, p95 {_percentile(wall, 95):.1f}, "
-        f"p99 {_percentile(wall, 99):.1f}, max {max(wall):.1f}; CPU p50 "
+        f"{label}: {len(rows)} calls; wall p50 {statistics.median(wall):.1f} ms, p95 {percentile(wall, 95):.1f}, "
+        f"p99 {percentile(wall, 99):.1f}, max {max(wall):.1f}; CPU p50 "
         f"{statistics.median(r['cpu_ms'] for r in rows):.1f} ms; query p50 "
         f"{statistics.median(r['query_ms'] for r in rows):.1f} ms",
         f"  calls with a full collection inside: {len(collected)} (collection ms: "
