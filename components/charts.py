@@ -238,8 +238,10 @@ def funnel_plot(
                     mode="lines",
                     name=name,
                     line={"color": colour, "width": 1.2, "dash": dash, "shape": "spline"},
-                    legendgroup=name,
-                    showlegend=side == "upper",
+                    # Named in a caption under the axis instead (see below): two more legend entries
+                    # wrapped a phone's legend to four rows. No legend group either: one in the figure
+                    # makes Plotly give every legend entry a row of its own.
+                    showlegend=False,
                     hoverinfo="skip",
                 )
             )
@@ -250,7 +252,7 @@ def funnel_plot(
             x=shown.loc[inside, "denominator"],
             y=shown.loc[inside, "value"],
             mode="markers",
-            name="Within 99.8%",
+            name="Inside limits",
             text=shown.loc[inside, "area_name"],
             customdata=_hover_numbers(shown[inside]),
             marker={"color": POINT_COLOUR, "size": 7, "opacity": 0.55, "line": {"width": 0}},
@@ -273,7 +275,7 @@ def funnel_plot(
         value_range=value_range,
         limit=label_outliers,
     )
-    for side, label in (("above 99.8", "Above 99.8% limit"), ("below 99.8", "Below 99.8% limit")):
+    for side, label in (("above 99.8", "Above 99.8%"), ("below 99.8", "Below 99.8%")):
         rows = shown[shown["funnel"] == side]
         better = (side == "above 99.8") == good_high
         figure.add_trace(
@@ -297,15 +299,23 @@ def funnel_plot(
         )
     _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
     chart_layout(figure, height=height, title=title)
+    # Six entries at the base 13 px wrapped to four rows on a phone and squeezed the funnel under them.
+    # The limits are named in a caption under the axis; the points and London, with short names at
+    # 11 px and no gaps between groups, take two rows on a phone and one on a desktop.
+    figure.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
     _value_axis(figure, fmt, title=value_label)
     if value_range:
         figure.update_yaxes(range=list(value_range))
-    figure.update_xaxes(title={"text": "Denominator (patients)"}, rangemode="tozero", tickformat=",")
+    figure.update_xaxes(
+        title={"text": f"Denominator (patients)<br>{FUNNEL_LIMITS_CAPTION}"}, rangemode="tozero", tickformat=","
+    )
     _suppressed_note(figure, len(hidden))
     return figure
 
 
-# A phone's funnel plot area (of a 330 px chart, under a legend of four rows) and a 10 px name on it.
+# What the funnel's two limit curves are, under its axis (one line on a 260 px phone plot).
+FUNNEL_LIMITS_CAPTION = "<span style='font-size:11px;color:#425563'>Curves: 99.8% limits (solid), 95% (dashed)</span>"
+# A phone's funnel plot area (of a 330 px chart; the legend took four rows, now two) and a 10 px name on it.
 _FUNNEL_PLOT_PX = (250, 260)
 _LABEL_CHAR_PX = 6
 _LABEL_LINE_PX = 14

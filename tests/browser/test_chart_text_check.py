@@ -309,3 +309,37 @@ def test_sankey_hides_the_names_that_would_collide_on_a_phone(draw):
         ".length"
     )
     assert shown >= 5, "the busiest nodes keep their names"
+
+
+def legend_rows(page) -> int:
+    """How many rows the drawn chart's legend takes (entries sharing a top edge are one row)."""
+    return page.evaluate(
+        """() => new Set([...document.querySelectorAll('#chart .legend .traces')]
+            .map(entry => Math.round(entry.getBoundingClientRect().top))).size"""
+    )
+
+
+def test_funnel_plot_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(draw):
+    # Six entries wrapped to four rows on a phone and squeezed the funnel under them. A below-99.8%
+    # point too, so every entry is drawn.
+    points = engine_rows([99.0, 60.0, 84.0, 83.0, 70.0, None], LONG_NAMES)
+    points["denominator"] = [400.0, 20.0, 150.0, 200.0, 250.0, np.nan]
+    limits = pd.DataFrame(
+        {
+            "denominator": [10.0, 100.0, 400.0],
+            "lower_95": [60, 76, 80],
+            "upper_95": [99, 90, 87],
+            "lower_998": [50, 71, 78],
+            "upper_998": [100, 94, 89],
+        }
+    )
+    figure = charts.funnel_plot(
+        points=points, limits=limits, london_value=83.9, value_label="Told within 28 days (%)", height=480
+    )
+    # The points and London in the legend; the limit curves named under the axis.
+    assert charts.legend_entries(figure) == 4
+    assert "99.8% limits" in figure.layout.xaxis.title.text and "95%" in figure.layout.xaxis.title.text
+    assert draw(figure) == ([], [])
+    assert legend_rows(draw.page) <= 2
+    draw(figure, width=1180)
+    assert legend_rows(draw.page) == 1

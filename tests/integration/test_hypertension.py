@@ -193,9 +193,7 @@ def test_funnel_limits_and_outlier_classes_are_the_engines(page, db, period, lev
     assert np.allclose(np.asarray(upper_998.y, dtype=float), engine["limits"]["upper_998"].to_numpy(dtype=float))
     shown = engine["points"][~engine["points"]["suppressed"].astype(bool)]
     outside = set(shown.loc[shown["funnel"].isin(["above 99.8", "below 99.8"]), "area_name"])
-    drawn_outside = {
-        name for t in figure.data if t.name in ("Above 99.8% limit", "Below 99.8% limit") for name in t.hovertext
-    }
+    drawn_outside = {name for t in figure.data if t.name in ("Above 99.8%", "Below 99.8%") for name in t.hovertext}
     assert drawn_outside == outside
     points = sum(len(t.x) for t in figure.data if t.mode != "lines")
     assert points == len(shown)

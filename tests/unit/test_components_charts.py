@@ -45,10 +45,10 @@ def test_funnel_classes_points_against_interpolated_limits_and_labels_outliers()
     points = rows([80.0, 95.0, 60.0, None], denominator=100.0)
     figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="Coverage")
     by_name = {trace.name: trace for trace in figure.data}
-    assert list(by_name["Within 99.8%"].y) == [80.0]
-    assert list(by_name["Above 99.8% limit"].text) == ["Area 1"]  # 95 > upper 99.8 % limit of 90 at n=100
-    assert list(by_name["Below 99.8% limit"].text) == ["Area 2"]
-    assert by_name["Above 99.8% limit"].marker.color == charts.COMPARISON_COLOURS["better"]
+    assert list(by_name["Inside limits"].y) == [80.0]
+    assert list(by_name["Above 99.8%"].text) == ["Area 1"]  # 95 > upper 99.8 % limit of 90 at n=100
+    assert list(by_name["Below 99.8%"].text) == ["Area 2"]
+    assert by_name["Above 99.8%"].marker.color == charts.COMPARISON_COLOURS["better"]
     assert {t.name for t in figure.data if t.mode == "lines"} == {"95% limits", "99.8% limits"}
     assert any(shape.y0 == 80.0 for shape in figure.layout.shapes)  # the London line
     assert "1 area suppressed" in figure.layout.xaxis.title.text  # under the ticks, never over them
@@ -58,14 +58,14 @@ def test_funnel_classes_points_against_interpolated_limits_and_labels_outliers()
 def test_funnel_trusts_the_engines_classes_and_polarity_flips_colours():
     points = rows([80.0, 95.0]).assign(funnel=["below 99.8", "within"])
     figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="x", polarity="low")
-    below = next(t for t in figure.data if t.name == "Below 99.8% limit")
+    below = next(t for t in figure.data if t.name == "Below 99.8%")
     assert list(below.hovertext) == ["Area 0"] and below.marker.color == charts.COMPARISON_COLOURS["better"]
 
 
 def test_funnel_labels_only_the_furthest_outliers():
     points = rows([99.5, 99.0, 98.0], denominator=1000.0)
     figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="x", label_outliers=1)
-    above = next(t for t in figure.data if t.name == "Above 99.8% limit")
+    above = next(t for t in figure.data if t.name == "Above 99.8%")
     assert list(above.text) == ["Area 0", "", ""] and len(above.hovertext) == 3
 
 
