@@ -864,10 +864,12 @@ def patient_flow_sankey(
             y=0,
             xanchor="right",
             yanchor="top",
+            # Clear of the name of a thin node at the plot's foot, which reaches below the plot.
+            yshift=-8,
             showarrow=False,
             font={"size": 11, "color": "#425563"},
         )
-        figure.update_layout(margin={"b": 24})
+        figure.update_layout(margin={"b": 32})
     return figure
 
 

@@ -343,3 +343,42 @@ def test_funnel_plot_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(draw)
     assert legend_rows(draw.page) <= 2
     draw(figure, width=1180)
     assert legend_rows(draw.page) == 1
+
+
+def test_sankey_numbers_every_trust_with_a_key_when_names_would_collide_on_a_phone(draw):
+    # Collision hiding left about half the trusts without a name on a phone: nobody could tell which
+    # trust was which. The trust columns then show numbers, the same for a trust in both, and a key.
+    trusts = [f"{name} {i}" for i in range(3) for name in LONG_NAMES]
+    flows = pd.DataFrame(
+        [
+            {"source": f"Region {i % 5}", "target": f"{trust} (first seen)", "patients": 100.0 + 10 * i}
+            for i, trust in enumerate(trusts)
+        ]
+        + [
+            {"source": f"{trust} (first seen)", "target": f"{trusts[-1 - i]} (treated)", "patients": 100.0 + 10 * i}
+            for i, trust in enumerate(trusts)
+        ]
+    )
+    draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "sankey_labels.js"))
+    problems, _ = draw(charts.patient_flow_sankey(flows=flows))
+    assert problems == []
+    labels = draw.page.evaluate(
+        """() => [...document.querySelectorAll('#chart .sankey-node')].map(node => {
+            const text = node.querySelector('text.node-label');
+            return [node.querySelector('.node-rect').getBoundingClientRect().left, text.textContent,
+                    text.style.visibility !== 'hidden'];
+        })"""
+    )
+    first_column = min(left for left, _, _ in labels)
+    trust_labels = [(text, shown) for left, text, shown in labels if left > first_column + 1]
+    assert len(trust_labels) == 2 * len(trusts)
+    assert all(shown for _, shown in trust_labels), "every trust node keeps a label"
+    key = draw.page.evaluate(
+        "() => [...document.querySelectorAll('.sankey-key li')].map(item => [String(item.value), item.textContent])"
+    )
+    named = dict(key)
+    assert sorted(named.values()) == sorted(trusts), "the key gives whole names"
+    assert {text for text, _ in trust_labels} == set(named), "each number on the chart is in the key"
+    # A wide chart has room for the names: no numbers, no key.
+    draw(charts.patient_flow_sankey(flows=flows), width=1180)
+    assert draw.page.evaluate("() => document.querySelectorAll('.sankey-key').length") == 0
