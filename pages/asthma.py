@@ -30,7 +30,14 @@ from components.asthma_views import (
     measure_map,
     patient_table,
 )
-from components.charts import funnel_plot, inequality_chart, placeholder_figure, ranked_areas_chart, spc_chart
+from components.charts import (
+    funnel_plot,
+    inequality_chart,
+    placeholder_figure,
+    ranked_areas_chart,
+    spc_chart,
+    wrap_text,
+)
 from components.layout import (
     AREA_CSV_COLUMNS,
     area_table,
@@ -419,7 +426,12 @@ def practices_view(
     # Compared with London: the London-wide call's comparison (a borough filter would change the benchmark).
     if not figures:
         return {"in_borough": in_borough}
-    figure = ranked_areas_chart(values=in_borough, value_label=m.label, unit=m.unit, target=m.target)
+    # No borough chosen: say so, as the message above the chart does ("none has patients" was wrong).
+    figure = (
+        ranked_areas_chart(values=in_borough, value_label=m.label, unit=m.unit, target=m.target)
+        if borough
+        else placeholder_figure(wrap_text("Choose a borough above to rank its practices."), height=260)
+    )
     return {"in_borough": in_borough, "figure": figure}
 
 

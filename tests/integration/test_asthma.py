@@ -487,3 +487,10 @@ def test_layout_reads_url_state_and_ignores_unknown_values(page, period):
     assert find(unknown, page.MEASURE).value == aq.DEFAULT_MEASURE
     assert find(unknown, page.BOROUGH).value == "all" and find(unknown, page.TABS).value == "areas"
     assert find(unknown, page.PERIOD).value == period
+
+
+def test_practice_ranking_without_a_borough_asks_for_one(page, period):
+    # It said "none has patients in this period" under a message asking for a borough.
+    shown = page.practices_view(measure_id="ast_action_plan", period=period, borough=None, disclose=True)
+    texts = [annotation.text for annotation in shown["figure"].layout.annotations]
+    assert any("Choose a borough" in text for text in texts), texts
