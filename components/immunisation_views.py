@@ -242,6 +242,8 @@ def practice_comparison_chart(
                 y=shown["title"],
                 mode="markers",
                 name=level,
+                # A practice at 100% sits 1 point from the axis end: clipped, half its marker was cut off.
+                cliponaxis=False,
                 marker={
                     "color": colour,
                     "symbol": LEVEL_SYMBOLS[level],
