@@ -354,28 +354,32 @@ def count_bar_chart(
         "marker": {"color": "#005eb8"},
         "hovertemplate": "<b>%{y}</b><br>%{x:,.0f} children<extra></extra>",
     }
-    layout = base_layout(height=height or max(220, 60 + 22 * len(shown)), title=title) | {
-        "yaxis": {"type": "category", "automargin": True},
-        "xaxis": {"title": {"text": axis_label}, "tickformat": ",", "rangemode": "tozero"},
-    }
     notes = []
     if extra:
         notes.append(f"{extra} smaller groups not drawn (see the CSV)")
     if int(np.sum(hidden)):
         notes.append(f"{int(np.sum(hidden))} groups suppressed (1–7 children)")
-    note = {
-        "text": "; ".join(notes),
-        "xref": "paper",
-        "yref": "paper",
-        "x": 1,
-        "y": -0.02,
-        "xanchor": "right",
-        "yanchor": "top",
-        "showarrow": False,
-        "font": {"size": 11, "color": "#425563"},
+    # The notes as lines of the axis title, where Plotly makes room for them (an annotation under
+    # the plot ran off both sides of a phone's chart), in short lines: the title is centred under a
+    # plot that the names take half of.
+    note_lines = "".join(
+        f"<br><span style='font-size:11px;color:#425563'>{wrap_text(note, 24)}</span>" for note in notes
+    )
+    note_rows = sum(wrap_text(note, 24).count("<br>") + 1 for note in notes)
+    labels = shown[label_column].astype(str)
+    layout = base_layout(height=height or max(220, 60 + 22 * len(shown) + 14 * note_rows), title=title) | {
+        # Names cut short on the axis (hover has the whole name): whole practice names took a phone
+        # chart's width, ran off its left edge and left the bars a sliver.
+        "yaxis": {
+            "type": "category",
+            "automargin": True,
+            "tickvals": labels.tolist(),
+            "ticktext": [short_label(label) for label in labels],
+        },
+        "xaxis": {"title": {"text": axis_label + note_lines}, "tickformat": ",", "rangemode": "tozero"},
     }
     # One construction without re-validation per call: see figure_from_dicts (literals and our own values only).
-    return figure_from_dicts([bar], layout, annotations=[note] if notes else [])
+    return figure_from_dicts([bar], layout)
 
 
 def comparison_badge(comparison: str | None) -> html.Span:

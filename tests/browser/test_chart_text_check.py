@@ -18,7 +18,7 @@ import pytest
 
 from components import charts
 from components.hypertension_views import people_to_target_chart
-from components.immunisation_views import practice_comparison_chart
+from components.immunisation_views import count_bar_chart, practice_comparison_chart
 from tests.browser import harness
 
 pytestmark = pytest.mark.browser
@@ -382,3 +382,18 @@ def test_sankey_numbers_every_trust_with_a_key_when_names_would_collide_on_a_pho
     # A wide chart has room for the names: no numbers, no key.
     draw(charts.patient_flow_sankey(flows=flows), width=1180)
     assert draw.page.evaluate("() => document.querySelectorAll('.sankey-key').length") == 0
+
+
+def test_count_bar_chart_keeps_long_names_and_its_notes_inside_a_phone_chart(draw):
+    # Cohort "practices with the most children": whole practice names took the chart's width, ran off
+    # its left edge and left the bars ~60 px; the note under the plot ran off both sides.
+    names = [f"{LONG_NAMES[i % len(LONG_NAMES)]} practice ({i:05d})" for i in range(30)]
+    frame = pd.DataFrame(
+        {"label": names, "children": np.arange(30) * 50.0 + 100, "suppressed": [False] * 27 + [True] * 3}
+    )
+    figure = count_bar_chart(
+        frame=frame, label_column="label", axis_label="Children", title="Practices with the most children"
+    )
+    assert draw(figure)[0] == []
+    plot_width = draw.page.evaluate("() => document.querySelector('#chart .nsewdrag').getBoundingClientRect().width")
+    assert plot_width >= PHONE_CHART_PX / 3, plot_width
