@@ -125,8 +125,9 @@ def test_ranked_charts_fit_a_phone(draw):
         assert draw(figure) == ([], [])
 
 
-def test_funnel_plot_keeps_outlier_names_inside_a_phone_chart(draw):
-    points = engine_rows([99.0, 60.0, 84.0, 83.0, 85.0, None], LONG_NAMES)
+def trust_funnel(values: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Six long-named trusts with these values (%) and a funnel's limits around London (~84 %)."""
+    points = engine_rows(values, LONG_NAMES)
     points["denominator"] = [400.0, 20.0, 150.0, 200.0, 250.0, np.nan]
     limits = pd.DataFrame(
         {
@@ -137,6 +138,11 @@ def test_funnel_plot_keeps_outlier_names_inside_a_phone_chart(draw):
             "upper_998": [100, 94, 89],
         }
     )
+    return points, limits
+
+
+def test_funnel_plot_keeps_outlier_names_inside_a_phone_chart(draw):
+    points, limits = trust_funnel([99.0, 60.0, 84.0, 83.0, 85.0, None])
     figure = charts.funnel_plot(
         points=points,
         limits=limits,
@@ -289,18 +295,29 @@ def test_spc_trend_keeps_its_plot_under_a_long_legend_on_a_phone(draw):
     assert plot_height >= 180 and legend_height < plot_height, (legend_height, plot_height)
 
 
-def test_sankey_hides_the_names_that_would_collide_on_a_phone(draw):
-    trusts = [f"{name} {i}" for i in range(3) for name in LONG_NAMES]
-    flows = pd.DataFrame(
+CROWDED_TRUSTS = [f"{name} {i}" for i in range(3) for name in LONG_NAMES]
+
+
+def crowded_trust_flows() -> pd.DataFrame:
+    """Flows from five regions through fifteen long-named trusts, too many names for a phone's Sankey."""
+    return pd.DataFrame(
         [
             {"source": f"Region {i % 5}", "target": f"{trust} (first seen)", "patients": 100.0 + 10 * i}
-            for i, trust in enumerate(trusts)
+            for i, trust in enumerate(CROWDED_TRUSTS)
         ]
         + [
-            {"source": f"{trust} (first seen)", "target": f"{trusts[-1 - i]} (treated)", "patients": 100.0 + 10 * i}
-            for i, trust in enumerate(trusts)
+            {
+                "source": f"{trust} (first seen)",
+                "target": f"{CROWDED_TRUSTS[-1 - i]} (treated)",
+                "patients": 100.0 + 10 * i,
+            }
+            for i, trust in enumerate(CROWDED_TRUSTS)
         ]
     )
+
+
+def test_sankey_hides_the_names_that_would_collide_on_a_phone(draw):
+    flows = crowded_trust_flows()
     draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "sankey_labels.js"))
     problems, _ = draw(charts.patient_flow_sankey(flows=flows, title="Where patients were first seen and treated"))
     assert problems == []
@@ -322,17 +339,7 @@ def legend_rows(page) -> int:
 def test_funnel_plot_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(draw):
     # Six entries wrapped to four rows on a phone and squeezed the funnel under them. A below-99.8%
     # point too, so every entry is drawn.
-    points = engine_rows([99.0, 60.0, 84.0, 83.0, 70.0, None], LONG_NAMES)
-    points["denominator"] = [400.0, 20.0, 150.0, 200.0, 250.0, np.nan]
-    limits = pd.DataFrame(
-        {
-            "denominator": [10.0, 100.0, 400.0],
-            "lower_95": [60, 76, 80],
-            "upper_95": [99, 90, 87],
-            "lower_998": [50, 71, 78],
-            "upper_998": [100, 94, 89],
-        }
-    )
+    points, limits = trust_funnel([99.0, 60.0, 84.0, 83.0, 70.0, None])
     figure = charts.funnel_plot(
         points=points, limits=limits, london_value=83.9, value_label="Told within 28 days (%)", height=480
     )
@@ -348,17 +355,7 @@ def test_funnel_plot_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(draw)
 def test_sankey_numbers_every_trust_with_a_key_when_names_would_collide_on_a_phone(draw):
     # Collision hiding left about half the trusts without a name on a phone: nobody could tell which
     # trust was which. The trust columns then show numbers, the same for a trust in both, and a key.
-    trusts = [f"{name} {i}" for i in range(3) for name in LONG_NAMES]
-    flows = pd.DataFrame(
-        [
-            {"source": f"Region {i % 5}", "target": f"{trust} (first seen)", "patients": 100.0 + 10 * i}
-            for i, trust in enumerate(trusts)
-        ]
-        + [
-            {"source": f"{trust} (first seen)", "target": f"{trusts[-1 - i]} (treated)", "patients": 100.0 + 10 * i}
-            for i, trust in enumerate(trusts)
-        ]
-    )
+    flows = crowded_trust_flows()
     draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "sankey_labels.js"))
     problems, _ = draw(charts.patient_flow_sankey(flows=flows))
     assert problems == []
@@ -371,13 +368,13 @@ def test_sankey_numbers_every_trust_with_a_key_when_names_would_collide_on_a_pho
     )
     first_column = min(left for left, _, _ in labels)
     trust_labels = [(text, shown) for left, text, shown in labels if left > first_column + 1]
-    assert len(trust_labels) == 2 * len(trusts)
+    assert len(trust_labels) == 2 * len(CROWDED_TRUSTS)
     assert all(shown for _, shown in trust_labels), "every trust node keeps a label"
     key = draw.page.evaluate(
         "() => [...document.querySelectorAll('.sankey-key li')].map(item => [String(item.value), item.textContent])"
     )
     named = dict(key)
-    assert sorted(named.values()) == sorted(trusts), "the key gives whole names"
+    assert sorted(named.values()) == sorted(CROWDED_TRUSTS), "the key gives whole names"
     assert {text for text, _ in trust_labels} == set(named), "each number on the chart is in the key"
     # A wide chart has room for the names: no numbers, no key.
     draw(charts.patient_flow_sankey(flows=flows), width=1180)
