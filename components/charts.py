@@ -182,8 +182,13 @@ def _with_suppressed_note(title: str | None, hidden: int, *, what: str) -> str |
     if not hidden:
         return title
     note = f"{hidden} {what.removesuffix('s') if hidden == 1 else what} suppressed (1–7 patients), not shown"
-    styled = f"<span style='font-size:11px;color:#425563'>{note}</span>"
+    styled = axis_note(note)
     return f"{title}<br>{styled}" if title else styled
+
+
+def axis_note(text: str) -> str:
+    """``text`` styled as a note in an axis title: smaller and grey under the title's own words."""
+    return f"<span style='font-size:11px;color:#425563'>{text}</span>"
 
 
 def _value_axis(figure: go.Figure, fmt, *, title: str, axis: str = "y", wrap: int = TITLE_LINE_CHARS) -> None:
@@ -314,7 +319,7 @@ def funnel_plot(
 
 
 # What the funnel's two limit curves are, under its axis (one line on a 260 px phone plot).
-FUNNEL_LIMITS_CAPTION = "<span style='font-size:11px;color:#425563'>Curves: 99.8% limits (solid), 95% (dashed)</span>"
+FUNNEL_LIMITS_CAPTION = axis_note("Curves: 99.8% limits (solid), 95% (dashed)")
 # A phone's funnel plot area (of a 330 px chart; the legend took four rows, now two) and a 10 px name on it.
 _FUNNEL_PLOT_PX = (250, 260)
 _LABEL_CHAR_PX = 6

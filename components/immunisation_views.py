@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from components.charts import chart_layout, figure_from_dicts, legend_entries, short_label, wrap_text
+from components.charts import axis_note, chart_layout, figure_from_dicts, legend_entries, short_label, wrap_text
 from components.layout import kpi_card, stat_card
 from components.style import (
     COMPARISON_COLOURS,
@@ -362,10 +362,9 @@ def count_bar_chart(
     # The notes as lines of the axis title, where Plotly makes room for them (an annotation under
     # the plot ran off both sides of a phone's chart), in short lines: the title is centred under a
     # plot that the names take half of.
-    note_lines = "".join(
-        f"<br><span style='font-size:11px;color:#425563'>{wrap_text(note, 24)}</span>" for note in notes
-    )
-    note_rows = sum(wrap_text(note, 24).count("<br>") + 1 for note in notes)
+    wrapped = [wrap_text(note, 24) for note in notes]
+    note_lines = "".join(f"<br>{axis_note(note)}" for note in wrapped)
+    note_rows = sum(note.count("<br>") + 1 for note in wrapped)
     labels = shown[label_column].astype(str)
     layout = base_layout(height=height or max(220, 60 + 22 * len(shown) + 14 * note_rows), title=title) | {
         # Names cut short on the axis (hover has the whole name): whole practice names took a phone
