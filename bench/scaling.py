@@ -5,7 +5,7 @@ scales can be run one at a time (builds are heavy on a shared 2-core machine) an
 printed at the end:
 
     python bench/scaling.py --scales 0.5                 # generate + build /tmp/f-scale/0.5/, then time queries
-    python bench/scaling.py --scales 0.1,1.0             # reuse /tmp/s01 and /tmp/s1 (never rebuilt here)
+    python bench/scaling.py --scales 1.0 --reuse 1.0=/tmp/s1/pathfinder.duckdb   # measure a database built elsewhere
     python bench/scaling.py --scales 2.0 --nice 10       # only if enough memory is available (--min-free-gib)
     python bench/scaling.py --table                      # print the table and the fit from the JSON
     python bench/scaling.py --queries-only --scales 0.1,0.5,1.0,2.0   # re-time queries only, quietly
@@ -50,7 +50,6 @@ from bench.timing import percentile  # noqa: E402
 from data.schema import TABLES  # noqa: E402
 from queries.indicators import default_period, indicator_values, inequality, trend  # noqa: E402
 
-DEFAULT_REUSE = {"1.0": "/tmp/s1/pathfinder.duckdb", "0.1": "/tmp/s01/pathfinder.duckdb"}
 DEFAULT_OUT_DIR = Path("/tmp/f-scale")
 DEFAULT_RESULTS = ROOT / "bench" / "results" / "scaling.json"
 ENGLAND_PATIENTS_M = 63.0
@@ -172,7 +171,12 @@ def log_seconds(log: str) -> tuple[float | None, float | None]:
 
 def reuse(scale: str, db: Path, repeat: int) -> dict[str, object]:
     """Measure a database built elsewhere: facts, what its build log says, and query latency."""
-    result: dict[str, object] = {"scale": float(scale), "source": f"reused {db}", **database_facts(db)}
+    result: dict[str, object] = {
+        "scale": float(scale),
+        "source": f"reused {db}",
+        "database": str(db),
+        **database_facts(db),
+    }
     log = db.parent / "build.log"
     generator_s, build_s = log_seconds(log.read_text()) if log.is_file() else (None, None)
     extracts = [p for p in db.parent.iterdir() if p.is_dir() and p.name.startswith("extract-")]
@@ -226,6 +230,7 @@ def build(scale: str, seed: int, out_dir: Path, nice: int, memory_limit: str, re
     return {
         "scale": float(scale),
         "source": f"built {db}",
+        "database": str(db),
         **database_facts(db),
         "generator_s": generator.seconds,
         "generator_peak_bytes": generator.peak_rss_bytes,
@@ -458,6 +463,14 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _database_of(result: dict) -> str:
+    """The database a stored result was measured on (results stored before "database" was kept: from "source")."""
+    if "database" in result:
+        return result["database"]
+    # "built PATH" or "reused PATH (how it was built)"
+    return result.get("source", " ").split(" ", 1)[1].split(" (", 1)[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="0.1,0.5,1.0,2.0", help="comma-separated scales")
@@ -491,12 +504,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     stored = json.loads(args.results.read_text()) if args.results.is_file() else {"results": {}, "skipped": {}}
-    reused = {**DEFAULT_REUSE, **dict(item.split("=", 1) for item in args.reuse)}
-    reused = {f"{float(k):g}": v for k, v in reused.items()}
+    # Every scale is built unless named here: a database built by another version of the build would
+    # make the curve mix two builds.
+    reused = {f"{float(k):g}": v for k, v in (item.split("=", 1) for item in args.reuse)}
     if args.queries_only:
         for scale in (f"{float(s):g}" for s in args.scales.split(",") if s.strip()):
             result = stored["results"].get(scale)
-            database = Path(reused.get(scale) or (result or {}).get("source", " ").split(" ", 1)[1])
+            database = Path(reused.get(scale) or _database_of(result or {}))
             if result is None or not database.is_file():
                 print(f"scale {scale}: no earlier result or no database at {database}; skipped", file=sys.stderr)
                 continue
@@ -524,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.results.write_text(json.dumps(stored, indent=1, sort_keys=True))
                     continue
                 result = build(scale, args.seed, args.out_dir, args.nice, args.memory_limit, args.repeat)
-            result.update(time_queries(Path(result["source"].split(" ", 1)[1]), args.repeat))
+            result.update(time_queries(Path(result["database"]), args.repeat))
             result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             result["machine"] = {"cores": os.cpu_count(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1)}
             result["load_average_end"] = os.getloadavg()[0]

@@ -93,6 +93,13 @@ def test_log_seconds_splits_generator_and_build_at_the_restart():
     assert scaling.log_seconds("[    5.0s] loading\n[   9.0s] built\n") == (None, 9.0)
 
 
+def test_database_of_a_result_reads_the_path_without_how_it_was_built():
+    assert scaling._database_of({"database": "/tmp/a b/x.duckdb", "source": "built elsewhere"}) == "/tmp/a b/x.duckdb"
+    old_reused = {"source": "reused /tmp/s01/pathfinder.duckdb (build only, memory_limit 3GB)"}
+    assert scaling._database_of(old_reused) == "/tmp/s01/pathfinder.duckdb"
+    assert scaling._database_of({"source": "built /tmp/f/0.5/pathfinder.duckdb"}) == "/tmp/f/0.5/pathfinder.duckdb"
+
+
 def test_transpile_flags_functions_spark_does_not_have():
     statement = transpile.transpile(1, "SELECT birth_date + to_months(12) AS d FROM patient_dim", None)
     assert transpile.REWRITE in statement.kinds
