@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.timing import percentile, timed  # noqa: E402
+from bench.timing import freeze_like_a_worker, percentile, timed  # noqa: E402
 
 
 def main() -> None:
@@ -85,6 +85,7 @@ def main() -> None:
     print(f"Linked admission history, first call (derived once per process): {first_history_ms:,.0f} ms\n")
     print("| call | p50 ms | p95 ms |")
     print("|---|---|---|")
+    freeze_like_a_worker()
     for name, call in cases.items():
         timings, _ = timed(call, args.repeat)
         print(f"| {name} | {statistics.median(timings):,.0f} | {percentile(timings, 95):,.0f} |")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.timing import percentile, timed  # noqa: E402
+from bench.timing import freeze_like_a_worker, percentile, timed  # noqa: E402
 
 
 def main() -> None:
@@ -108,6 +108,7 @@ def main() -> None:
         f"| call | wall p50 ms | wall p95 ms | CPU p50 ms | CPU p95 ms | runs ({args.repeat}) |",
         "|---|---|---|---|---|---|",
     ]
+    freeze_like_a_worker()
     for label, call in cases:
         wall, cpu = timed(call, args.repeat)
         lines.append(

@@ -45,7 +45,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import analyst  # noqa: E402
-from bench.timing import percentile  # noqa: E402
+from bench.timing import freeze_like_a_worker, percentile  # noqa: E402
 from queries import cache, indicators, stats  # noqa: E402
 from queries.indicators import default_period, indicator_values  # noqa: E402
 from queries.registry import INDICATORS, get  # noqa: E402
@@ -207,10 +207,9 @@ def bench_database(
             file=sys.stderr,
             flush=True,
         )
-    # As a serving worker does after its warm-up (app.start_worker): what is loaded now lives for the whole
-    # run, so it is frozen out of the garbage collector, whose full collections walking it (100+ ms) would
-    # otherwise land inside a timed engine call; timed calls that still hold one are counted.
-    gc.freeze()
+    # What is loaded now (the baselines' tables too) lives for the whole run; timed calls that still hold a
+    # full collection are counted.
+    freeze_like_a_worker()
     has_slices = indicators._slice_numbers(con) is not None
     rows = []
     for indicator in chosen:
