@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.build import measure  # noqa: E402
-from bench.timing import percentile  # noqa: E402
+from bench.timing import freeze_like_a_worker, percentile  # noqa: E402
 from data.schema import TABLES  # noqa: E402
 from queries.indicators import default_period, indicator_values, inequality, trend  # noqa: E402
 
@@ -115,6 +115,7 @@ def time_queries(db: Path, repeat: int) -> dict[str, object]:
         timings: list[float] = []
         slowest = ("", 0.0)
         calls = query_calls(con)
+        freeze_like_a_worker()
         cpu_started = time.process_time()
         for label, call in calls:
             call()
