@@ -540,26 +540,38 @@ SPC_COLUMNS = (
 )
 
 
-def spc_columns(spec: Indicator, series: pd.DataFrame) -> pd.DataFrame | None:
-    """Making Data Count SPC columns (:data:`SPC_COLUMNS`) for one area's series, indexed like ``series``.
+def spc_columns(spec: Indicator, series: pd.DataFrame, *, group_by: list[str] | None = None) -> pd.DataFrame | None:
+    """Making Data Count SPC columns (:data:`SPC_COLUMNS`) for ``series``, indexed like it.
 
-    A p-chart for percentages, XmR for ratios; centre and limits in the indicator's unit. Pass the
-    unrounded series (before disclosure control): periods with no denominator are left out, and
-    None comes back when no period has one.
+    One chart per group of ``group_by`` columns (default: the whole series is one area's),
+    each over its rows in their order. A p-chart for percentages, XmR for ratios; centre and
+    limits in the indicator's unit. Pass the unrounded series (before disclosure control):
+    periods with no denominator are left out, and None comes back when no period has one.
     """
     usable = series[series["denominator"] > 0]
     if usable.empty:
         return None
-    chart = stats.spc(
-        usable["value"].to_numpy(dtype=float) / spec.scale,
-        usable["denominator"].to_numpy(),
-        polarity=spec.polarity,
-        chart="p" if spec.unit == "percent" else "xmr",
-    )
-    chart.index = usable.index
+    if group_by:
+        groups = usable.groupby(group_by, dropna=False, sort=False).ngroup().to_numpy()
+        order = np.argsort(groups, kind="stable")  # stable: each group keeps its rows' order (oldest first)
+        starts = np.flatnonzero(np.diff(groups[order])) + 1
+    else:
+        order, starts = np.arange(len(usable)), np.array([], dtype=int)
+    values = usable["value"].to_numpy(dtype=float)[order] / spec.scale
+    denominators = usable["denominator"].to_numpy(dtype=float)[order]
+    chart_type = "p" if spec.unit == "percent" else "xmr"
+    # Every group's chart is written into whole-series arrays: no frame per group (see stats.spc_arrays).
+    columns: dict[str, np.ndarray] = {}
+    for start, stop in zip([0, *starts], [*starts, len(order)], strict=True):
+        chart = stats.spc_arrays(values[start:stop], denominators[start:stop], polarity=spec.polarity, chart=chart_type)
+        for name, column in chart.items():
+            if name not in columns:  # words (variation) as Python strings, as a frame per group held them
+                columns[name] = np.empty(len(order), dtype=object if column.dtype.kind == "U" else column.dtype)
+            columns[name][start:stop] = column
+    frame = pd.DataFrame(columns, index=usable.index[order])
     for column in ("centre", "lower_limit", "upper_limit"):
-        chart[column] = chart[column] * spec.scale
-    return chart
+        frame[column] = frame[column] * spec.scale
+    return frame
 
 
 def disclose_trend(series: pd.DataFrame) -> pd.DataFrame:
@@ -613,13 +625,9 @@ def trend(
     series["start_date"] = series["period_id"].map(dates["start_date"])
     series["end_date"] = series["period_id"].map(dates["end_date"])
     series["period_label"] = series["period_id"].map(dates["label"])
-    charts = (
-        spc_columns(spec, group)
-        for _, group in series.groupby(["area_code", "subgroup_code"], dropna=False, sort=False)
-    )
-    spc_frames = [chart for chart in charts if chart is not None]
-    if spc_frames:
-        series = series.join(pd.concat(spc_frames))
+    chart = spc_columns(spec, series, group_by=["area_code", "subgroup_code"])
+    if chart is not None:
+        series = series.join(chart)
     if disclose:
         totals = series.groupby("period_id")[["numerator", "denominator"]].sum()
         london_suppressed = totals.index[

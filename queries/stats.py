@@ -167,7 +167,18 @@ def _run_flags(condition: np.ndarray, length: int) -> np.ndarray:
 
 
 def spc(values, denominators=None, *, polarity: str = "high", chart: str = "p") -> pd.DataFrame:
-    """SPC limits and special-cause flags for a series (Making Data Count rules).
+    """SPC limits and special-cause flags for a series (Making Data Count rules), as a frame.
+
+    The columns of :func:`spc_arrays`, one row per point.
+    """
+    return pd.DataFrame(spc_arrays(values, denominators, polarity=polarity, chart=chart))
+
+
+def spc_arrays(values, denominators=None, *, polarity: str = "high", chart: str = "p") -> dict[str, np.ndarray]:
+    """SPC limits and special-cause flags for a series (Making Data Count rules), one array per column.
+
+    Arrays rather than a frame: a trend by practice charts a thousand short series, and making a
+    frame for each cost more than the chart itself.
 
     ``chart="p"``: values are proportions with ``denominators``; limits are
     p-bar +/- 3 sigma per point. ``chart="xmr"``: individuals chart with limits at
@@ -228,16 +239,14 @@ def spc(values, denominators=None, *, polarity: str = "high", chart: str = "p") 
             np.where(high_signal & low_signal, "special", "common"),
         ),
     )
-    return pd.DataFrame(
-        {
-            "centre": centre,
-            "lower_limit": lower,
-            "upper_limit": upper,
-            "outside_limits": above_limit | below_limit,
-            "shift": shift_high | shift_low,
-            "trend": trend_up | trend_down,
-            "two_of_three": two_of_three_high | two_of_three_low,
-            "special_cause": high_signal | low_signal,
-            "variation": variation,
-        }
-    )
+    return {
+        "centre": np.full(count, centre),
+        "lower_limit": np.broadcast_to(lower, (count,)).astype(float),
+        "upper_limit": np.broadcast_to(upper, (count,)).astype(float),
+        "outside_limits": above_limit | below_limit,
+        "shift": shift_high | shift_low,
+        "trend": trend_up | trend_down,
+        "two_of_three": two_of_three_high | two_of_three_low,
+        "special_cause": high_signal | low_signal,
+        "variation": variation,
+    }

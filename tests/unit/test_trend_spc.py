@@ -1,0 +1,51 @@
+"""A trend's SPC columns are, group by group, exactly the Making Data Count chart of that group's series.
+
+:func:`queries.indicators.trend` charts every group at once (no frame per group); here each group is
+charted on its own with :func:`queries.stats.spc`, on the synthetic small_db fixture, for a p-chart and
+an XmR indicator, by borough, practice and an intersectional pair.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from queries import indicators, stats
+from queries.registry import get
+
+trend = indicators.trend.uncached
+
+
+@pytest.mark.parametrize("indicator_id", ["cover_12m_6in1", "hyp008", "hyp_detection_ratio", "cwt_fds_28d"])
+@pytest.mark.parametrize("by", ["borough", "practice", ("sex", "imd_quintile")])
+def test_each_groups_spc_is_its_own_chart(synthetic, indicator_id, by):
+    spec = get(indicator_id)
+    series = trend(synthetic, indicator=indicator_id, by=by, disclose=False)
+    usable = series[series["denominator"] > 0]
+    assert usable["area_code"].nunique() > 1, "a by-group trend with several groups"
+    charted = 0
+    for _, group in usable.groupby(["area_code", "subgroup_code"], dropna=False, sort=False):
+        expected = stats.spc(
+            group["value"].to_numpy(dtype=float) / spec.scale,
+            group["denominator"].to_numpy(dtype=float),
+            polarity=spec.polarity,
+            chart="p" if spec.unit == "percent" else "xmr",
+        )
+        expected.index = group.index
+        for column in ("centre", "lower_limit", "upper_limit"):
+            expected[column] = expected[column] * spec.scale
+        actual = group[list(indicators.SPC_COLUMNS)]
+        pd.testing.assert_frame_equal(actual, expected[list(indicators.SPC_COLUMNS)], check_dtype=False)
+        charted += len(group)
+    assert charted == len(usable)
+    # Periods with no denominator have no chart.
+    assert series.loc[series["denominator"] <= 0, "centre"].isna().all()
+
+
+def test_spc_arrays_and_frame_agree():
+    values = np.array([0.5, 0.52, 0.49, 0.6, 0.61, 0.62, 0.63, 0.64, 0.65])
+    denominators = np.full(len(values), 300)
+    arrays = stats.spc_arrays(values, denominators, polarity="high", chart="p")
+    pd.testing.assert_frame_equal(stats.spc(values, denominators, polarity="high", chart="p"), pd.DataFrame(arrays))
+    assert arrays["special_cause"].any() and set(arrays["variation"]) <= {"improvement", "concern", "common", "special"}
