@@ -121,7 +121,7 @@ def chart_layout_settings(*, height: int, title: str | None = None, legend_rows:
             "yref": "container",
             "y": 1,
             "yanchor": "top",
-            "pad": {"t": _TITLE_TOP_PX + (_TITLE_BASELINE_PX if lines > 1 else 0)},
+            "pad": settings["title"]["pad"] | {"t": _TITLE_TOP_PX + (_TITLE_BASELINE_PX if lines > 1 else 0)},
         }
     settings["margin"]["t"] = title_px + 8
     settings["legend"] = {

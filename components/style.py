@@ -42,6 +42,9 @@ COMPARISON_LABELS = {
 }
 
 SUPPRESSED_NOTE = "suppressed (fewer than 8 patients)"
+# A chart title's inset from the chart's left edge: the figure's side margin. At 0 a phone's title
+# (chart and card the same white) sat on the very edge, out of line with the plot and legend.
+TITLE_INSET_PX = 8
 
 # A template with only what the figures use: Plotly's default template adds ~8 kB to every figure's JSON.
 TEMPLATE = go.layout.Template(
@@ -123,7 +126,9 @@ def base_layout(*, height: int, title: str | None = None) -> dict:
         "template": TEMPLATE,
         "height": height,
         "margin": {"l": 8, "r": 8, "t": 40 if title else 8, "b": 8},
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}} if title else None,
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}, "pad": {"l": TITLE_INSET_PX}}
+        if title
+        else None,
         "hovermode": "closest",
     }
 

@@ -18,7 +18,7 @@ import pytest
 
 from components import charts
 from components.hypertension_views import people_to_target_chart
-from components.immunisation_views import count_bar_chart, practice_comparison_chart
+from components.immunisation_views import count_bar_chart, intersection_heatmap, practice_comparison_chart
 from tests.browser import harness
 
 pytestmark = pytest.mark.browser
@@ -394,3 +394,42 @@ def test_count_bar_chart_keeps_long_names_and_its_notes_inside_a_phone_chart(dra
     assert draw(figure)[0] == []
     plot_width = draw.page.evaluate("() => document.querySelector('#chart .nsewdrag').getBoundingClientRect().width")
     assert plot_width >= PHONE_CHART_PX / 3, plot_width
+
+
+def ethnicity_by_quintile(*, suppressed: bool = False) -> pd.DataFrame:
+    """The engine's ethnic group x IMD quintile rows (values near 60 %, the first group's Q1 at the area line)."""
+    groups = ["White", "Mixed", "Asian", "Black", "Other", "Not stated"]
+    quintiles = ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5 (least deprived)", None]
+    rows = [
+        {
+            "area_name": group,
+            "subgroup_name": quintile,
+            "value": 60.0 + i + j,
+            "ci_low": 58.0 + i + j,
+            "ci_high": 62.0 + i + j,
+            "numerator": 500.0,
+            "denominator": 900.0,
+            "suppressed": suppressed and i == j == 1,
+        }
+        for i, group in enumerate(groups)
+        for j, quintile in enumerate(quintiles)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_chart_titles_are_inset_from_the_chart_edge(draw):
+    # Titles were drawn from the chart's very left edge: on a phone, where the chart and its card are
+    # the same white, they sat on the edge, out of line with the plot's text.
+    quintiles = engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
+    for figure in (
+        charts.inequality_chart(
+            values=quintiles, value_label="Coverage", dimension_label="IMD quintile", title="London: by quintile"
+        ),
+        intersection_heatmap(values=ethnicity_by_quintile(), value_label="Coverage", title="London: ethnic group"),
+    ):
+        assert draw(figure) == ([], [])
+        inset = draw.page.evaluate(
+            """() => document.querySelector('#chart .gtitle').getBoundingClientRect().left
+                - document.getElementById('chart').getBoundingClientRect().left"""
+        )
+        assert inset >= 6, inset

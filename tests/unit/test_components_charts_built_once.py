@@ -52,7 +52,7 @@ def base_layout_call_by_call(figure: go.Figure, *, height: int, title: str | Non
         template=TEMPLATE,
         height=height,
         margin={"l": 8, "r": 8, "t": 40 if wrapped else 8, "b": 8},
-        title={"text": wrapped, "x": 0, "xanchor": "left", "font": {"size": 15}} if wrapped else None,
+        title={"text": wrapped, "x": 0, "xanchor": "left", "font": {"size": 15}, "pad": {"l": 8}} if wrapped else None,
         hovermode="closest",
     )
     if wrapped:
