@@ -23,7 +23,6 @@ from components.style import (
     SEQUENTIAL_SCALE,
     SUPPRESSED_COLOUR,
     TARGET_LINE_COLOUR,
-    apply_base_layout,
     base_layout,
     json_safe,
     value_format,
@@ -177,6 +176,10 @@ def intersection_heatmap(
         z[i, j] = float(record["value"])
         text[i][j] = fmt.text(record["value"])
         denominators[i, j] = json_safe(record.get("denominator")) or np.nan
+    # Sized for a phone: rows and columns big enough for each cell's value at 11 px (Plotly shrinks
+    # cell text to fit, and 6 x 6 cells in the ~130 px a vertical colour bar and long quintile names
+    # left were unreadable). Quintiles are named short on the axis (its title says which end is
+    # which; hover has the whole name) and the colour bar lies under the plot, not beside it.
     figure = go.Figure(
         go.Heatmap(
             z=z,
@@ -184,9 +187,19 @@ def intersection_heatmap(
             y=rows,
             text=text,
             texttemplate="%{text}",
+            textfont={"size": 11},
             customdata=denominators,
             colorscale=SEQUENTIAL_SCALE,
-            colorbar={"title": {"text": value_label, "side": "right"}, "ticksuffix": fmt.axis_suffix, "thickness": 12},
+            colorbar={
+                "title": {"text": value_label, "side": "bottom"},
+                "ticksuffix": fmt.axis_suffix,
+                "orientation": "h",
+                "thickness": 10,
+                "yref": "container",
+                "y": 0,
+                "yanchor": "bottom",
+                "ypad": 8,
+            },
             hovertemplate=(
                 f"<b>%{{y}} · %{{x}}</b><br>{value_label}: %{{z:{fmt.d3}}}{fmt.suffix}"
                 "<br>%{customdata:,.0f} children<extra></extra>"
@@ -196,11 +209,35 @@ def intersection_heatmap(
             ygap=2,
         )
     )
-    apply_base_layout(figure, height=height, title=title)
-    figure.update_xaxes(title={"text": column_label}, type="category", side="bottom")
+    chart_layout(figure, height=max(height, _HEATMAP_FRAME_PX + _HEATMAP_ROW_PX * len(rows)), title=title)
+    figure.update_xaxes(
+        title={"text": _quintile_axis_title(column_label, columns)},
+        type="category",
+        side="bottom",
+        tickvals=columns,
+        ticktext=[_short_quintile(label) for label in columns],
+    )
     figure.update_yaxes(title={"text": row_label}, type="category", autorange="reversed")
     figure.update_layout(plot_bgcolor="#f4f6f7")
     return figure
+
+
+# A heat map row tall enough for 11 px cell text, and the title, axis and colour bar around the rows.
+_HEATMAP_ROW_PX = 38
+_HEATMAP_FRAME_PX = 190
+
+
+def _short_quintile(label: str) -> str:
+    """A quintile's axis name without its bracketed gloss ("Q1 (most deprived)" -> "Q1")."""
+    if _quintile_order(label)[0] < 9:
+        return label.split(" (")[0]
+    return "Not<br>known" if label == "Unknown" else label
+
+
+def _quintile_axis_title(title: str, columns: list[str]) -> str:
+    """The axis title, with which end is most deprived when the short names dropped it."""
+    glosses = [label for label in columns if _short_quintile(label) != label]
+    return f"{title}<br>{axis_note('Q1 most deprived, Q5 least')}" if glosses else title
 
 
 def _quintile_order(label: str) -> tuple[int, str]:

@@ -433,3 +433,20 @@ def test_chart_titles_are_inset_from_the_chart_edge(draw):
                 - document.getElementById('chart').getBoundingClientRect().left"""
         )
         assert inset >= 6, inset
+
+
+def test_heatmap_cells_are_readable_on_a_phone(draw):
+    # Six quintiles beside a vertical colour bar left ~130 px of plot: Plotly shrank the cell values to ~6 px.
+    figure = intersection_heatmap(
+        values=ethnicity_by_quintile(suppressed=True),
+        value_label="Coverage",
+        title="London: ethnic group × deprivation quintile",
+    )
+    assert draw(figure) == ([], [])
+    plot_width, sizes = draw.page.evaluate(
+        """() => [document.querySelector('#chart .nsewdrag').getBoundingClientRect().width,
+                  [...document.querySelectorAll('#chart .heatmaplayer text')]
+                      .map(t => parseFloat(getComputedStyle(t).fontSize))]"""
+    )
+    assert plot_width >= PHONE_CHART_PX / 2, plot_width
+    assert sizes and min(sizes) >= 10, sizes
