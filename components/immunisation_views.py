@@ -303,31 +303,38 @@ def practice_comparison_chart(
         )
     practice = frame[frame["level"].astype(str) == "Practice"]
     hidden = practice[practice["suppressed"].fillna(False).astype(bool) | pd.to_numeric(practice["value"]).isna()]
+    # The legend names the four levels only, in 11 px: on a phone the vaccine names take half the chart,
+    # Plotly wraps a legend at the plot's width in columns as wide as its widest entry, and with the
+    # target and the not-shown cross in it too the legend took five rows, one entry each. The target
+    # and the cross are named under the axis instead (as the funnel plot names its limits).
+    notes = []
     # Text beside each row would run over the other levels' markers on a phone: a cross marks the rows
-    # instead, and its legend entry gives the count.
+    # instead, and the note under the axis gives the count.
     if len(hidden):
+        name = f"Practice not shown ({len(hidden)} of {len(order)}):<br>no children, or 1–7 (suppressed)"
         figure.add_trace(
             go.Scatter(
                 x=[floor + (101 - floor) * 0.03] * len(hidden),  # clear of the axis line
                 y=hidden["title"],
                 mode="markers",
-                # Two short lines: a legend entry never wraps by itself.
-                name=f"Practice not shown ({len(hidden)} of {len(order)}):<br>no children, or 1–7 (suppressed)",
+                name=name,
+                showlegend=False,
                 marker={"color": SUPPRESSED_COLOUR, "symbol": "x-thin", "size": 9, "line": {"width": 2}},
                 hovertemplate="<b>%{y}</b><br>Practice: no children or suppressed (1–7)<extra></extra>",
             )
         )
+        notes.append(f"× {name.replace('<br>', ' ')}")
     if target is not None:
-        figure.add_vline(
-            x=target,
-            line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5},
-            name=f"Target ({fmt.text(target)})",
-            showlegend=True,
-        )
+        figure.add_vline(x=target, line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5})
+        notes.insert(0, f"Dotted line: target ({fmt.text(target)})")
+    wrapped = [wrap_text(note, 30) for note in notes]
     if height:
         chart_layout(figure, height=height, title=title)
     else:
-        chart_layout(figure, height=90 + 34 * len(order), title=title, legend_rows=legend_entries(figure))
+        note_px = _NOTE_LINE_PX * sum(note.count("<br>") + 1 for note in wrapped)
+        legend_rows = min(legend_entries(figure), _PHONE_LEGEND_ROWS)
+        chart_layout(figure, height=90 + 34 * len(order) + note_px, title=title, legend_rows=legend_rows)
+    figure.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
     # Vaccine names keep their ending ("by 24 months" vs "by 5 years"): wrapped onto two lines, not cut.
     figure.update_yaxes(
         type="category",
@@ -338,11 +345,17 @@ def practice_comparison_chart(
         tickfont={"size": 11},
         automargin=True,
     )
-    figure.update_xaxes(title={"text": "Coverage"}, ticksuffix=fmt.axis_suffix, range=[floor, 101])
+    axis_title = "Coverage" + "".join(f"<br>{axis_note(note)}" for note in wrapped)
+    figure.update_xaxes(title={"text": axis_title}, ticksuffix=fmt.axis_suffix, range=[floor, 101])
     return figure
 
 
-def _two_lines(name: str, width: int = 28) -> str:
+# The GP comparison legend's rows on a phone (its four levels two a row), and a line of a note under its axis.
+_PHONE_LEGEND_ROWS = 2
+_NOTE_LINE_PX = 14
+
+
+def _two_lines(name: str, width: int = 22) -> str:
     """A vaccine name on at most two lines of ``width`` characters (the second cut with an ellipsis)."""
     lines = wrap_text(name, width).split("<br>")
     if len(lines) > 2:

@@ -191,20 +191,7 @@ def test_inequality_trend_and_uptake_charts_fit_a_phone(draw):
 
 
 def test_gp_comparison_chart_fits_a_phone_when_the_practice_is_suppressed(draw):
-    vaccines = [
-        "6-in-1 (3 doses) by 12 months",
-        "Hib booster (Hib/MenC) by 24 months",
-        "2022 London polio booster: children 1-9 boosted or up to date",
-        "MMR1 on time (between 12 and 18 months)",
-    ]
-    frame = pd.DataFrame(
-        [
-            {"title": title, "level": level, "value": value, "ci_low": None, "ci_high": None, "suppressed": hidden}
-            for title in vaccines
-            for level, value, hidden in (("Practice", None, True), ("PCN", 88.0, False), ("London", 86.0, False))
-        ]
-    )
-    assert draw(practice_comparison_chart(frame=frame, target=95.0)) == ([], [])
+    assert draw(practice_comparison_chart(frame=gp_comparison_rows(practice_shown=False), target=95.0)) == ([], [])
 
 
 def test_rolling_period_trend_fits_a_phone(draw):
@@ -396,6 +383,31 @@ def test_count_bar_chart_keeps_long_names_and_its_notes_inside_a_phone_chart(dra
     assert plot_width >= PHONE_CHART_PX / 3, plot_width
 
 
+def gp_comparison_rows(*, practice_shown: bool) -> pd.DataFrame:
+    """Four vaccines with long names at every level; the practice's values shown or suppressed."""
+    vaccines = [
+        "6-in-1 (3 doses) by 12 months",
+        "Hib booster (Hib/MenC) by 24 months",
+        "2022 London polio booster: children 1-9 boosted or up to date",
+        "MMR1 on time (between 12 and 18 months)",
+    ]
+    levels = (("Practice", 90.0 if practice_shown else None), ("PCN", 88.0), ("Borough", 87.0), ("London", 86.0))
+    return pd.DataFrame(
+        [
+            {
+                "title": title,
+                "level": level,
+                "value": value,
+                "ci_low": None if value is None else value - 5,
+                "ci_high": None if value is None else value + 3,
+                "suppressed": value is None,
+            }
+            for title in vaccines
+            for level, value in levels
+        ]
+    )
+
+
 def ethnicity_by_quintile(*, suppressed: bool = False) -> pd.DataFrame:
     """The engine's ethnic group x IMD quintile rows (values near 60 %, the first group's Q1 at the area line)."""
     groups = ["White", "Mixed", "Asian", "Black", "Other", "Not stated"]
@@ -415,6 +427,17 @@ def ethnicity_by_quintile(*, suppressed: bool = False) -> pd.DataFrame:
         for j, quintile in enumerate(quintiles)
     ]
     return pd.DataFrame(rows)
+
+
+def test_gp_comparison_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(draw):
+    # Plotly wraps a horizontal legend at the plot's width in columns as wide as its widest entry: with
+    # the vaccine names taking half a phone's chart, the five entries were listed one a row.
+    for practice_shown in (True, False):
+        figure = practice_comparison_chart(frame=gp_comparison_rows(practice_shown=practice_shown), target=95.0)
+        assert draw(figure) == ([], [])
+        assert legend_rows(draw.page) <= 2
+        draw(figure, width=1180)
+        assert legend_rows(draw.page) == 1
 
 
 def test_chart_titles_are_inset_from_the_chart_edge(draw):
