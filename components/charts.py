@@ -467,10 +467,11 @@ def inequality_chart(
         _reference_shape(value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt),
         _reference_shape(value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt),
     ]
-    area_line = _area_line(value=area_value, label=area_label)
-    if area_line:
-        shapes.append(area_line[0])
-        annotations.append(area_line[1])
+    # The selected area's line is named in the legend with its value, as London's is: a label on the
+    # plot sat on the first group's marker.
+    shapes.append(
+        _reference_shape(value=area_value, label=area_label, colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
+    )
     layout = chart_layout_settings(height=height, title=title) | {
         "xaxis": {
             "title": {"text": wrap_text(dimension_label)},
@@ -948,7 +949,8 @@ def intersection_chart(
                 "x": shown["area_name"],
                 "y": value,
                 "mode": "markers",
-                "name": label,
+                "name": _legend_quintile(label),
+                "meta": label,  # the whole quintile name, for whoever reads the figure
                 "error_y": {
                     "type": "data",
                     "symmetric": False,
@@ -968,18 +970,42 @@ def intersection_chart(
                 "marker": {"size": 9},
             }
         )
+    # The area's and the target's lines are named under the axis, not on the plot (a label there sat on
+    # the first ethnic group's markers) nor in the legend (eight entries took four rows on a phone).
     lines = [
-        _area_line(value=area_value, label=area_label),
-        _area_line(value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot"),
+        (value, text, colour, dash)
+        for value, text, colour, dash in (
+            (area_value, area_label, LONDON_LINE_COLOUR, "solid"),
+            (target, "target", TARGET_LINE_COLOUR, "dot"),
+        )
+        if json_safe(value) is not None
     ]
+    shapes = [
+        {
+            "type": "line",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "yref": "y",
+            "y0": json_safe(value),
+            "y1": json_safe(value),
+            "line": {"color": colour, "width": 1.5, "dash": dash},
+        }
+        for value, _, colour, dash in lines
+    ]
+    named = [
+        f"{'Solid' if dash == 'solid' else 'Dotted'} line: {name} {fmt.text(value)}" for value, name, _, dash in lines
+    ]
+    notes = ["Q1 most deprived, Q5 least", *(["; ".join(named)] if named else [])]
     order = [
         g
         for g in ("White", "Mixed", "Asian", "Black", "Other", "Not stated", "Unknown")
         if g in set(values["area_name"])
     ]
+    axis_title = _with_suppressed_note("Ethnic group", len(suppressed_cells), what="cells")
     layout = chart_layout_settings(height=height) | {
         "xaxis": {
-            "title": {"text": _with_suppressed_note("Ethnic group", len(suppressed_cells), what="cells")},
+            "title": {"text": axis_title + "".join(f"<br>{axis_note(wrap_text(note, 44))}" for note in notes)},
             "type": "category",
             "categoryorder": "array",
             "categoryarray": order,
@@ -987,46 +1013,15 @@ def intersection_chart(
         "yaxis": {"title": {"text": value_label}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix},
         "scattermode": "group",
     }
-    return figure_from_dicts(
-        traces,
-        layout,
-        annotations=[annotation for _, annotation in filter(None, lines)],
-        shapes=[shape for shape, _ in filter(None, lines)],
-    )
+    # Short names in 11 px, no gaps: Plotly wraps a legend at the plot's width in columns as wide as its
+    # widest entry, and "Q5 (least deprived)" made that one entry a row (six rows) on a phone.
+    layout["legend"] |= {"tracegroupgap": 0, "font": {"size": 11}}
+    return figure_from_dicts(traces, layout, shapes=shapes)
 
 
-def _area_line(
-    *, value: float | None, label: str, colour: str = LONDON_LINE_COLOUR, dash: str = "solid"
-) -> tuple[dict, dict] | None:
-    """A horizontal line at ``value`` labelled ``label`` on the plot, as a shape and an annotation dict.
-
-    None without a value. A plain shape, not Plotly's ``add_hline``, which deep-copies the figure.
-    """
-    number = json_safe(value)
-    if number is None:
-        return None
-    shape = {
-        "type": "line",
-        "xref": "paper",
-        "x0": 0,
-        "x1": 1,
-        "yref": "y",
-        "y0": number,
-        "y1": number,
-        "line": {"color": colour, "width": 1.5, "dash": dash},
-    }
-    annotation = {
-        "text": label,
-        "xref": "paper",
-        "x": 0,
-        "xanchor": "left",
-        "yref": "y",
-        "y": number,
-        "yanchor": "bottom",
-        "showarrow": False,
-        "font": {"size": 11},
-    }
-    return shape, annotation
+def _legend_quintile(label: str) -> str:
+    """A quintile's legend name without its gloss: "Q1 (most deprived)" -> "Q1" (the axis note says which end)."""
+    return "No IMD" if label == "IMD unknown" else label.split(" (")[0]
 
 
 def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Figure:

@@ -440,22 +440,58 @@ def test_gp_comparison_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(dra
         assert legend_rows(draw.page) == 1
 
 
-def test_chart_titles_are_inset_from_the_chart_edge(draw):
-    # Titles were drawn from the chart's very left edge: on a phone, where the chart and its card are
-    # the same white, they sat on the edge, out of line with the plot's text.
-    quintiles = engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
+def test_ethnicity_by_deprivation_legend_is_compact_on_a_phone_and_one_row_on_a_desktop(draw):
+    # "Q5 (least deprived)" made every quintile's entry a row of its own: six rows on a phone.
+    figure = charts.intersection_chart(
+        values=ethnicity_by_quintile(suppressed=True),
+        value_label="HYP008 (%)",
+        unit="percent",
+        area_value=60.0,
+        area_label="London",
+        target=80.0,
+    )
+    assert draw(figure) == ([], [])
+    assert legend_rows(draw.page) <= 3
+    draw(figure, width=1180)
+    assert legend_rows(draw.page) == 1
+
+
+# Text on the plot (not ticks, legend or titles) drawn over a data marker of the chart in #chart.
+TEXT_ON_MARKERS = """() => {
+    const gd = document.getElementById('chart');
+    const markers = [...gd.querySelectorAll('.scatterlayer .point')].map(p => p.getBoundingClientRect());
+    const texts = [...gd.querySelectorAll('.annotation-text, .scatterlayer .textpoint text')]
+        .filter(t => t.textContent.trim()).map(t => [t.textContent.trim(), t.getBoundingClientRect()]);
+    const hit = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
+        && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+    return texts.filter(([, r]) => markers.some(m => hit(m, r))).map(([text]) => text);
+}"""
+
+
+def test_area_lines_are_named_clear_of_the_markers(draw):
+    # The selected area's line was labelled "London" at the plot's left edge, on the first group's markers.
+    ethnic_groups = engine_rows([60.0, 59.5, 63.0, 56.0, 59.0], ["White", "Mixed", "Asian", "Black", "Other"])
     for figure in (
-        charts.inequality_chart(
-            values=quintiles, value_label="Coverage", dimension_label="IMD quintile", title="London: by quintile"
+        charts.intersection_chart(
+            values=ethnicity_by_quintile(),
+            value_label="HYP008 (%)",
+            unit="percent",
+            area_value=60.0,
+            area_label="London",
+            target=80.0,
         ),
-        intersection_heatmap(values=ethnicity_by_quintile(), value_label="Coverage", title="London: ethnic group"),
+        charts.inequality_chart(
+            values=ethnic_groups,
+            value_label="HYP008 (%)",
+            dimension_label="Ethnic group",
+            target=80.0,
+            height=360,
+            area_value=60.0,
+            area_label="London",
+        ),
     ):
         assert draw(figure) == ([], [])
-        inset = draw.page.evaluate(
-            """() => document.querySelector('#chart .gtitle').getBoundingClientRect().left
-                - document.getElementById('chart').getBoundingClientRect().left"""
-        )
-        assert inset >= 6, inset
+        assert draw.page.evaluate(TEXT_ON_MARKERS) == []
 
 
 def test_heatmap_cells_are_readable_on_a_phone(draw):
@@ -473,3 +509,21 @@ def test_heatmap_cells_are_readable_on_a_phone(draw):
     )
     assert plot_width >= PHONE_CHART_PX / 2, plot_width
     assert sizes and min(sizes) >= 10, sizes
+
+
+def test_chart_titles_are_inset_from_the_chart_edge(draw):
+    # Titles were drawn from the chart's very left edge: on a phone, where the chart and its card are
+    # the same white, they sat on the edge, out of line with the plot's text.
+    quintiles = engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
+    for figure in (
+        charts.inequality_chart(
+            values=quintiles, value_label="Coverage", dimension_label="IMD quintile", title="London: by quintile"
+        ),
+        intersection_heatmap(values=ethnicity_by_quintile(), value_label="Coverage", title="London: ethnic group"),
+    ):
+        assert draw(figure) == ([], [])
+        inset = draw.page.evaluate(
+            """() => document.querySelector('#chart .gtitle').getBoundingClientRect().left
+                - document.getElementById('chart').getBoundingClientRect().left"""
+        )
+        assert inset >= 6, inset

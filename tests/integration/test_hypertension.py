@@ -265,7 +265,7 @@ def test_ethnicity_by_deprivation_and_sii_map_are_the_engines(page, db, period):
     )
     for _, row in pair[~pair["suppressed"].astype(bool)].iterrows():
         label = "IMD unknown" if row["subgroup_name"] is None or pd.isna(row["subgroup_name"]) else row["subgroup_name"]
-        trace = next(t for t in intersection.data if t.name == label)
+        trace = next(t for t in intersection.data if t.meta == label)  # the legend has short names
         values = dict(zip(trace.x, trace.y, strict=True))
         assert same(values[row["area_name"]], row["value"])
     sii = inequality(db, indicator="hyp008", period=period, disclose=True).set_index("area_code")

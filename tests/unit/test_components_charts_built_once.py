@@ -65,15 +65,6 @@ def base_layout_call_by_call(figure: go.Figure, *, height: int, title: str | Non
     )
 
 
-def area_line_call_by_call(figure: go.Figure, value: float, label: str, colour: str, dash: str) -> None:
-    line = {"color": colour, "width": 1.5, "dash": dash}
-    figure.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y", y0=value, y1=value, line=line)
-    figure.add_annotation(
-        text=label, xref="paper", x=0, xanchor="left", yref="y", y=value, yanchor="bottom", showarrow=False,
-        font={"size": 11},
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize("unit", ["percent", "ratio", "proportion"])
 @pytest.mark.parametrize("title", [None, "Blood pressure controlled by deprivation quintile of the practice"])
 def test_inequality_chart_matches_the_call_by_call_figure(unit, title):
@@ -101,7 +92,11 @@ def test_inequality_chart_matches_the_call_by_call_figure(unit, title):
         x="Q2", y=0, yref="paper", yanchor="bottom", text="suppressed", showarrow=False,
         font={"size": 11, "color": charts.SUPPRESSED_COLOUR}, textangle=-90,
     )  # fmt: skip
-    for value, label, colour, dash in ((59.0, "London", "#212b32", "solid"), (80.0, "Target", "#007f3b", "dot")):
+    for value, label, colour, dash in (
+        (59.0, "London", "#212b32", "solid"),
+        (80.0, "Target", "#007f3b", "dot"),
+        (57.5, "Brent", "#212b32", "solid"),  # the selected area: named in the legend like London
+    ):
         line = {"color": colour, "width": 1.5, "dash": dash}
         reference.add_hline(y=value, line=line, name=f"{label} ({fmt.text(value)})", showlegend=True)
     base_layout_call_by_call(reference, height=360, title=title)
@@ -113,7 +108,6 @@ def test_inequality_chart_matches_the_call_by_call_figure(unit, title):
         title={"text": "Controlled (%)"}, tickformat=tick_format, ticksuffix=fmt.axis_suffix
     )  # fmt: skip
     reference.update_layout(scattermode="group")
-    area_line_call_by_call(reference, 57.5, "Brent", "#212b32", "solid")
 
     assert sent(figure) == sent(reference)
 
@@ -136,7 +130,7 @@ def test_intersection_chart_matches_the_call_by_call_figure():
         shown = rows[rows["value"].notna()]
         reference.add_trace(
             go.Scatter(
-                x=shown["area_name"], y=shown["value"], mode="markers", name=quintile,
+                x=shown["area_name"], y=shown["value"], mode="markers", name=quintile.split(" (")[0], meta=quintile,
                 error_y={
                     "type": "data", "symmetric": False, "array": (shown["ci_high"] - shown["value"]).to_numpy(),
                     "arrayminus": (shown["value"] - shown["ci_low"]).to_numpy(), "thickness": 1.2, "width": 3,
@@ -150,12 +144,22 @@ def test_intersection_chart_matches_the_call_by_call_figure():
                 marker={"size": 9},
             )
         )  # fmt: skip
-    area_line_call_by_call(reference, 58.0, "Brent", "#212b32", "solid")
-    area_line_call_by_call(reference, 80.0, "Target", "#007f3b", "dot")
+    # The lines are named under the axis, not labelled on the plot.
+    for value, colour, dash in ((58.0, "#212b32", "solid"), (80.0, "#007f3b", "dot")):
+        reference.add_shape(
+            type="line", xref="paper", x0=0, x1=1, yref="y", y0=value, y1=value,
+            line={"color": colour, "width": 1.5, "dash": dash},
+        )  # fmt: skip
     base_layout_call_by_call(reference, height=440, title=None)
-    note = "<span style='font-size:11px;color:#425563'>1 cell suppressed (1–7 patients), not shown</span>"
+    reference.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
+    notes = [
+        "1 cell suppressed (1–7 patients), not shown",
+        "Q1 most deprived, Q5 least",
+        "Solid line: Brent 58.0%; Dotted line: target<br>80.0%",
+    ]
+    styled = "".join(f"<br><span style='font-size:11px;color:#425563'>{note}</span>" for note in notes)
     reference.update_xaxes(
-        title={"text": f"Ethnic group<br>{note}"}, type="category", categoryorder="array",
+        title={"text": f"Ethnic group{styled}"}, type="category", categoryorder="array",
         categoryarray=["White", "Asian", "Black"],
     )  # fmt: skip
     reference.update_yaxes(title={"text": "Controlled (%)"}, tickformat=".0f", ticksuffix="%")
