@@ -86,9 +86,22 @@ def wrap_text(text: str, width: int = TITLE_LINE_CHARS) -> str:
 
 
 def short_label(text: str, width: int = LABEL_CHARS) -> str:
-    """``text`` cut to ``width`` characters with an ellipsis: for category tick labels (hover has the full name)."""
+    """``text`` cut to ``width`` characters with an ellipsis: for category tick labels (hover has the full name).
+
+    A code in brackets at the end ("Oakleigh Road Health Centre (E83003)") is kept whole and the name
+    before it cut instead: the code is what tells two practices of a similar name apart.
+    """
     text = str(text)
-    return text if len(text) <= width else text[: width - 1].rstrip(" ,:(-") + "…"
+    if len(text) <= width:
+        return text
+    coded = _CODE_SUFFIX.search(text)
+    if coded and len(coded.group(0)) < width - 4:
+        return short_label(text[: coded.start()], width - len(coded.group(0))) + coded.group(0)
+    return text[: width - 1].rstrip(" ,:(-") + "…"
+
+
+# An organisation code in brackets at the end of a label (ODS codes are 3-10 capitals and digits).
+_CODE_SUFFIX = re.compile(r" \([A-Z0-9]{3,10}\)$")
 
 
 def chart_layout(figure: go.Figure, *, height: int, title: str | None = None, legend_rows: int = 0) -> go.Figure:

@@ -8,6 +8,7 @@ are drawn by the app's own Plotly bundle in a blank page (no server, nothing lea
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -381,6 +382,9 @@ def test_count_bar_chart_keeps_long_names_and_its_notes_inside_a_phone_chart(dra
     assert draw(figure)[0] == []
     plot_width = draw.page.evaluate("() => document.querySelector('#chart .nsewdrag').getBoundingClientRect().width")
     assert plot_width >= PHONE_CHART_PX / 3, plot_width
+    # The practice code is kept whole on the axis (the name before it is cut): it was cut off with the name.
+    drawn = draw.page.evaluate("() => [...document.querySelectorAll('#chart .ytick text')].map(t => t.textContent)")
+    assert drawn and all(re.search(r"\(\d{5}\)$", label) for label in drawn), drawn
 
 
 def gp_comparison_rows(*, practice_shown: bool) -> pd.DataFrame:
