@@ -199,6 +199,19 @@ def _with_suppressed_note(title: str | None, hidden: int, *, what: str) -> str |
     return f"{title}<br>{styled}" if title else styled
 
 
+def _glossed_title(text: str) -> str:
+    """An axis title too long for a phone's line with its bracketed gloss as a note under it.
+
+    "Deprivation quintile (IMD 2025, national)" wrapped at a phone's width broke inside the bracket
+    ("… (IMD 2025," / "national)") on every screen, however wide the chart; as a title and a grey note
+    it reads as meant on both. Other long titles are wrapped.
+    """
+    glossed = re.fullmatch(r"(.+?) \((.+)\)", text)
+    if len(text) > TITLE_LINE_CHARS and glossed:
+        return f"{glossed[1]}<br>{axis_note(glossed[2])}"
+    return wrap_text(text)
+
+
 def axis_note(text: str) -> str:
     """``text`` styled as a note in an axis title: smaller and grey under the title's own words."""
     return f"<span style='font-size:11px;color:#425563'>{text}</span>"
@@ -487,7 +500,7 @@ def inequality_chart(
     )
     layout = chart_layout_settings(height=height, title=title) | {
         "xaxis": {
-            "title": {"text": wrap_text(dimension_label)},
+            "title": {"text": _glossed_title(dimension_label)},
             "type": "category",
             "categoryorder": "array",
             "categoryarray": categories,

@@ -531,3 +531,21 @@ def test_chart_titles_are_inset_from_the_chart_edge(draw):
                 - document.getElementById('chart').getBoundingClientRect().left"""
         )
         assert inset >= 6, inset
+
+
+def test_a_long_axis_title_keeps_its_words_on_one_line_and_its_gloss_as_a_note(draw):
+    # "Deprivation quintile (IMD 2025, national)" was wrapped for a phone inside its bracket, and so
+    # drawn on two lines of title even across a desktop's full-width chart.
+    quintiles = engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
+    figure = charts.inequality_chart(
+        values=quintiles, value_label="Coverage", dimension_label="Deprivation quintile (IMD 2025, national)"
+    )
+    for width in (PHONE_CHART_PX, 1180):
+        assert draw(figure, width=width) == ([], [])
+        lines = draw.page.evaluate(
+            """() => [...document.querySelectorAll('#chart .xtitle tspan.line')].map(line =>
+                [line.textContent, [...line.querySelectorAll('tspan')].some(t => /font-size: ?11px/.test(
+                    t.getAttribute('style') || ''))])"""
+        )
+        assert lines[0] == ["Deprivation quintile", False], lines
+        assert all(note for _, note in lines[1:]), lines
