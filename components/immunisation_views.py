@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from components.charts import axis_note, chart_layout, figure_from_dicts, legend_entries, short_label, wrap_text
-from components.layout import kpi_card, stat_card
+from components.layout import kpi_card, number_with_unit, stat_card
 from components.style import (
     COMPARISON_COLOURS,
     LONDON_LINE_COLOUR,
@@ -64,7 +64,7 @@ def headline_cards(
     elif gap is not None and gap <= 0:
         gap_text, gap_note = "Target met", f"{-gap:.1f} points above {fmt.text(target)}"
     elif gap is not None:
-        gap_text, gap_note = f"{gap:.1f} points", f"below the {fmt.text(target)} target"
+        gap_text, gap_note = number_with_unit(f"{gap:.1f}", "points"), f"below the {fmt.text(target)} target"
     else:
         gap_text, gap_note = "no target", ""
     if needed is None:
@@ -103,13 +103,13 @@ def headline_cards(
     return dbc.Row([dbc.Col(card, xs=12, sm=6, lg=True, className="mb-2") for card in cards], className="g-2 mb-3")
 
 
-def _change_text(value: float | None, previous: float | None) -> str:
+def _change_text(value: float | None, previous: float | None) -> str | html.Span:
     if value is None or previous is None:
         return "n/a"
     delta = value - previous
     if abs(delta) < 0.05:
         return "no change"
-    return f"{'▲ up' if delta > 0 else '▼ down'} {abs(delta):.1f} points"
+    return number_with_unit(f"{'▲ up' if delta > 0 else '▼ down'} {abs(delta):.1f}", "points")
 
 
 def inequality_summary(*, row: pd.Series | None, unit: str = "percent") -> html.Div:

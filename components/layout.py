@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import dash_bootstrap_components as dbc
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from dash import ALL, MATCH, Input, Output, State, clientside_callback, dash_table, dcc, html
@@ -102,12 +103,21 @@ def error_message(message: str) -> dbc.Alert:
     return dbc.Alert([html.Strong("Data unavailable. "), message], color="warning")
 
 
-def stat_card(label: str, value: str, note: str = "") -> dbc.Card:
-    """A headline number with its label."""
+def stat_card(label: str, value: str | html.Span, note: str = "") -> dbc.Card:
+    """A headline number with its label (``value`` text, or a :func:`number_with_unit`)."""
     body = [html.Div(label, className="stat-label"), html.Div(value, className="stat-value")]
     if note:
         body.append(html.Div(note, className="stat-note"))
     return dbc.Card(dbc.CardBody(body), className="stat-card h-100")
+
+
+def number_with_unit(number: str, unit: str) -> html.Span:
+    """A stat card's value with its unit in body-size text after the big number.
+
+    "▲ up 0.5 points" in the card's big font wrapped onto two lines in a desktop's row of five cards;
+    the unit is what can be small.
+    """
+    return html.Span([number, html.Span(f" {unit}", className="stat-unit")])
 
 
 def data_table(frame: pd.DataFrame, *, columns: dict[str, str], caption: str, table_id: str) -> html.Div:
@@ -367,10 +377,17 @@ def sortable_table(
     """A sortable, filterable table of ``frame`` (the map's or chart's values), suppressed cells shown as such.
 
     ``columns`` maps frame columns to header labels, in display order. Value
-    columns are formatted in the indicator's ``unit``; counts with separators.
+    columns are formatted in the indicator's ``unit``; counts with separators. A hidden
+    cell reads "suppressed": every empty cell of a ``suppressed`` row, and a cell whose
+    column has a ``<column>_suppressed`` flag set (a count hidden in a row otherwise shown).
     """
     shown = frame[list(columns)].copy()
     suppressed = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else None
+    hidden_cells = {
+        column: frame[f"{column}_suppressed"].fillna(False).astype(bool).to_numpy()
+        for column in columns
+        if f"{column}_suppressed" in frame
+    }
     table_columns = []
     for column, label in columns.items():
         spec = {"name": label, "id": column}
@@ -390,6 +407,9 @@ def sortable_table(
                 for column in columns:
                     if record[column] is None:
                         record[column] = "suppressed"
+    for column, hidden in hidden_cells.items():
+        for row in np.flatnonzero(hidden):
+            records[row][column] = "suppressed"
     table = dash_table.DataTable(
         id=table_id,
         columns=table_columns,

@@ -100,10 +100,11 @@ def test_headline_shows_the_engines_london_figures(pages, db):
     assert f"{london['value']:.1f}%" in shown
     assert f"{london['patients_to_target']:,.0f}" in shown  # children needed to reach 95 %
     assert f"{london['denominator']:,.0f}" in shown
-    assert f"{95 - london['value']:.1f} points" in shown
+    unit = "', Span(children=' points', className='stat-unit')"  # the unit after the big number
+    assert f"{95 - london['value']:.1f}{unit}" in shown
     before = imm.previous_period(db, indicator=INDICATOR, period=period)
     earlier = indicator_values(db, indicator=INDICATOR, period=before).iloc[0]
-    assert f"{abs(london['value'] - earlier['value']):.1f} points" in shown
+    assert f"{abs(london['value'] - earlier['value']):.1f}{unit}" in shown
 
 
 def _triggered_by(monkeypatch, page, ident) -> None:
@@ -301,6 +302,31 @@ def test_gp_view_comparison_equals_the_engine(pages, db):
             assert rows[title]["children_short"] == own.iloc[0]["patients_to_target"]
         assert rows[title]["borough_value"] == pytest.approx(borough.iloc[0]["value"])
     assert {t.name for t in figure.data} >= {"Borough", "London"}
+
+
+def test_gp_view_table_says_which_children_short_counts_are_hidden(pages, db):
+    """Disclosure on: a 1-7 count of children short reads "suppressed", a measure without a target "no target"."""
+    practice_page = pages[1]
+    with acting_as(COMMISSIONER):
+        _, table = practice_page.update_comparison("quarter", "E83003")
+    rows = {r["title"]: r for r in find(table, lambda c: type(c).__name__ == "DataTable")[0].data}
+    hidden_seen = 0
+    for spec in imm.immunisation_indicators():
+        cell = rows[spec.title]["children_short"]
+        if spec.target is None:
+            assert cell == "no target"
+            continue
+        period = imm.period_for(db, indicator=spec.id, period_type="quarter")
+        raw = indicator_values(
+            db, indicator=spec.id, period=period, by="practice", filters={"practice": "E83003"}, disclose=False
+        )
+        short = raw.iloc[0]["patients_to_target"] if len(raw) else None
+        if short is not None and 1 <= short <= 7:
+            assert cell == "suppressed", spec.id
+            hidden_seen += 1
+        elif short is not None:  # (None: no child of the practice in this cohort)
+            assert cell is not None, spec.id  # a number (0, or rounded to 5) or "suppressed" with its row
+    assert hidden_seen, "the fixture practice has at least one vaccine 1-7 children short"
 
 
 def test_gp_view_ranking_lists_only_the_borough_and_highlights_the_practice(pages, db):

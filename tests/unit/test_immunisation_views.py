@@ -115,7 +115,10 @@ def test_headline_shows_gap_and_children_needed_and_never_zero_for_suppressed():
             previous_label="2026-27 Q1",
         )
     )
-    assert "86.2%" in text and "8.8 points" in text and "'23'" in text and "up 3.2 points" in text
+    assert "86.2%" in text and "'23'" in text
+    # The unit in body-size text after the big number: "up 3.2 points" in the big font wrapped on a desktop.
+    assert "'8.8', Span(children=' points', className='stat-unit')" in text
+    assert "'▲ up 3.2', Span(children=' points', className='stat-unit')" in text
     hidden = pd.Series(
         {
             "value": None,
