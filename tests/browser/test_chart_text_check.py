@@ -549,3 +549,35 @@ def test_a_long_axis_title_keeps_its_words_on_one_line_and_its_gloss_as_a_note(d
         )
         assert lines[0] == ["Deprivation quintile", False], lines
         assert all(note for _, note in lines[1:]), lines
+
+
+def test_a_wrapped_title_takes_one_line_where_the_chart_is_wide_enough(draw):
+    # Titles are wrapped for a phone on the server: across a desktop's full-width chart "London: by
+    # deprivation quintile (IMD 2025, national)" still took two lines. assets/chart_titles.js joins them.
+    draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "chart_titles.js"))
+    quintiles = engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
+    figure = charts.inequality_chart(
+        values=quintiles,
+        value_label="Coverage",
+        dimension_label="IMD quintile",
+        london_value=80.0,
+        title="London: by deprivation quintile (IMD 2025, national)",
+    )
+    title_lines = """() => document.querySelectorAll('#chart .gtitle tspan.line').length || 1"""
+    legend_to_plot = """() => document.querySelector('#chart .nsewdrag').getBoundingClientRect().top
+        - document.querySelector('#chart .legend').getBoundingClientRect().bottom"""
+    draw(figure, width=1180)
+    draw.page.wait_for_timeout(300)  # the script relayouts after Plotly's draw
+    assert draw.page.evaluate(title_lines) == 1
+    assert draw.page.evaluate(harness.CHART_TEXT_PROBLEMS) == []
+    assert 0 <= draw.page.evaluate(legend_to_plot) < 20, "the legend moved up with the title"
+    # On a phone the server's lines stay, and a chart narrowed after the join gets them back.
+    assert draw(figure) == ([], [])
+    draw.page.wait_for_timeout(300)
+    assert draw.page.evaluate(title_lines) == 2
+    draw(figure, width=1180)
+    draw.page.wait_for_timeout(300)
+    draw.page.evaluate("() => Plotly.relayout('chart', {width: 330})")
+    draw.page.wait_for_timeout(300)
+    assert draw.page.evaluate(title_lines) == 2
+    assert draw.page.evaluate(harness.CHART_TEXT_PROBLEMS) == []
