@@ -1047,7 +1047,8 @@ def intersection_chart(
 
 def _legend_quintile(label: str) -> str:
     """A quintile's legend name without its gloss: "Q1 (most deprived)" -> "Q1" (the axis note says which end)."""
-    return "No IMD" if label == "IMD unknown" else label.split(" (")[0]
+    # Anything but a quintile is an unknown IMD (the engine says "Unknown", a missing value "IMD unknown").
+    return label.split(" (")[0] if re.match(r"Q\d", label) else "No IMD"
 
 
 def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Figure:

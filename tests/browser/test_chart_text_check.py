@@ -415,7 +415,7 @@ def gp_comparison_rows(*, practice_shown: bool) -> pd.DataFrame:
 def ethnicity_by_quintile(*, suppressed: bool = False) -> pd.DataFrame:
     """The engine's ethnic group x IMD quintile rows (values near 60 %, the first group's Q1 at the area line)."""
     groups = ["White", "Mixed", "Asian", "Black", "Other", "Not stated"]
-    quintiles = ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5 (least deprived)", None]
+    quintiles = ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5 (least deprived)", "Unknown"]  # as the engine names it
     rows = [
         {
             "area_name": group,
@@ -456,6 +456,8 @@ def test_ethnicity_by_deprivation_legend_is_compact_on_a_phone_and_one_row_on_a_
     )
     assert draw(figure) == ([], [])
     assert legend_rows(draw.page) <= 3
+    assert draw(figure, width=366) == ([], [])  # the hypertension page's chart on a 390 px phone
+    assert legend_rows(draw.page) <= 2
     draw(figure, width=1180)
     assert legend_rows(draw.page) == 1
 
