@@ -377,6 +377,7 @@ def count_bar_chart(
     count_column: str = "children",
     axis_label: str,
     max_bars: int = 25,
+    ranked: bool = True,
     height: int | None = None,
     title: str | None = None,
 ) -> go.Figure:
@@ -384,16 +385,16 @@ def count_bar_chart(
 
     ``frame`` has ``label_column``, ``count_column`` and optionally ``suppressed``.
     Only the ``max_bars`` largest groups are drawn; the caption says how many more exist.
+    ``ranked=False`` keeps the frame's order instead (top to bottom; e.g. ages, youngest first)
+    and draws its first ``max_bars`` groups.
     """
     data = frame.copy()
     counts = pd.to_numeric(data[count_column], errors="coerce")
     hidden = (data["suppressed"].fillna(False).astype(bool) if "suppressed" in data else False) | counts.isna()
     # Ties (common once counts are rounded to 5) go by label, so the same request draws the same chart.
-    shown = (
-        data[~hidden]
-        .assign(_count=counts[~hidden], _label=data[label_column].astype(str))
-        .sort_values(["_count", "_label"], ascending=[False, True], kind="stable")
-    )
+    shown = data[~hidden].assign(_count=counts[~hidden], _label=data[label_column].astype(str))
+    if ranked:
+        shown = shown.sort_values(["_count", "_label"], ascending=[False, True], kind="stable")
     extra = max(len(shown) - max_bars, 0)
     shown = shown.head(max_bars).iloc[::-1]
     bar = {
@@ -425,7 +426,8 @@ def count_bar_chart(
             "tickvals": labels.tolist(),
             "ticktext": [short_label(label) for label in labels],
         },
-        "xaxis": {"title": {"text": axis_label + note_lines}, "tickformat": ",", "rangemode": "tozero"},
+        # SI-short ticks ("15k"): "15,000" and its neighbours were set on end across a phone's narrow plot.
+        "xaxis": {"title": {"text": axis_label + note_lines}, "tickformat": "~s", "rangemode": "tozero"},
     }
     # One construction without re-validation per call: see figure_from_dicts (literals and our own values only).
     return figure_from_dicts([bar], layout)

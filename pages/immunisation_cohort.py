@@ -709,6 +709,7 @@ def find_cohort(_clicks, *values):
             label_column="area_name",
             axis_label="Children",
             title="Children by borough (practice's)",
+            max_bars=len(summary.by_borough),  # every borough: 25 of 33 left eight out
         ),
         count_bar_chart(
             frame=summary.by_practice.assign(
@@ -724,6 +725,7 @@ def find_cohort(_clicks, *values):
             axis_label="Children",
             title="Children by age",
             max_bars=30,
+            ranked=False,  # in age order, youngest at the top: the query's order
         ),
         None,
     )

@@ -12,6 +12,7 @@ from components.immunisation_views import (
     intersection_heatmap,
     practice_comparison_chart,
 )
+from components.layout import sortable_table
 from queries.immunisation import practice_comparison_wide
 
 
@@ -47,6 +48,14 @@ def test_bar_chart_draws_largest_groups_and_never_a_suppressed_one():
     # The notes are lines of the axis title (wrapped to fit under a phone's plot).
     note = figure.layout.xaxis.title.text.replace("<br>", " ")
     assert "1 smaller groups not drawn" in note and "1 groups suppressed" in note
+
+
+def test_bar_chart_keeps_the_frames_order_when_not_ranked():
+    ages = pd.DataFrame({"age": ["1 years", "2 years", "3 years"], "children": [30.0, 10.0, 20.0]})
+    figure = count_bar_chart(frame=ages, label_column="age", axis_label="Children", ranked=False)
+    assert list(figure.data[0].y) == ["3 years", "2 years", "1 years"]  # Plotly draws the first at the bottom
+    ranked = count_bar_chart(frame=ages, label_column="age", axis_label="Children")
+    assert list(ranked.data[0].y) == ["2 years", "3 years", "1 years"]
 
 
 def _comparison_rows(practice_value, suppressed=False):
@@ -91,6 +100,24 @@ def test_wide_comparison_table_has_one_row_per_vaccine():
     row = wide.iloc[0]
     assert (row["practice_value"], row["pcn_value"], row["borough_value"], row["london_value"]) == (90, 88, 85, 86)
     assert row["children_short"] == 3 and row["rank"] == 2 and row["ranked"] == 10
+
+
+def test_comparison_table_says_suppressed_for_a_hidden_count_of_children_short():
+    rows = _comparison_rows(90.0)
+    rows["patients_to_target"] = None  # 3 short: hidden by disclosure control in a row that is shown
+    rows["patients_to_target_suppressed"] = rows["level"] == "Practice"
+    wide = practice_comparison_wide(rows)
+    assert bool(wide.iloc[0]["children_short_suppressed"])
+    table = sortable_table(
+        wide, columns={"title": "Vaccine", "children_short": "Children short of 95%"}, caption="c", table_id="t"
+    )
+    (data_table,) = [c for c in table.children if type(c).__name__ == "DataTable"]
+    assert data_table.data == [{"title": "MMR1 by 24 months", "children_short": "suppressed"}]
+    # A column of counts with a cell in words ("no target") still sorts and formats as numbers.
+    words = pd.DataFrame({"title": ["A", "B"], "children_short": pd.Series([12.0, "no target"], dtype=object)})
+    table = sortable_table(words, columns={"children_short": "Short"}, caption="c", table_id="t")
+    (data_table,) = [c for c in table.children if type(c).__name__ == "DataTable"]
+    assert data_table.columns[0]["type"] == "numeric"
 
 
 def test_headline_shows_gap_and_children_needed_and_never_zero_for_suppressed():
