@@ -371,6 +371,15 @@ def map_panel(
 _PERCENT_COLUMNS = re.compile(r"^(value|ci_low|ci_high|ci99_low|ci99_high|london_value)$")
 
 
+def _numeric_column(values: pd.Series) -> bool:
+    """Numbers, perhaps with a few cells in words ("no target"): sorted and formatted as numbers."""
+    if pd.api.types.is_numeric_dtype(values):
+        return True
+    numbers = values.map(lambda value: isinstance(value, int | float) and not isinstance(value, bool)) & values.notna()
+    words_or_empty = values.map(lambda value: isinstance(value, str)) | values.isna()
+    return bool(numbers.any() and (numbers | words_or_empty).all())
+
+
 def sortable_table(
     frame: pd.DataFrame, *, columns: dict[str, str], caption: str, table_id: str, unit: str = "percent", page_size=50
 ) -> html.Div:
@@ -391,7 +400,7 @@ def sortable_table(
     table_columns = []
     for column, label in columns.items():
         spec = {"name": label, "id": column}
-        if pd.api.types.is_numeric_dtype(shown[column]):
+        if _numeric_column(shown[column]):
             spec["type"] = "numeric"
             decimals = (
                 1

@@ -239,6 +239,9 @@ def comparison_values(db, *, practice_code: str, period_type: str, disclose: boo
         f"{int(rank)} of {int(ranked)}" if pd.notna(rank) else "not ranked"
         for rank, ranked in zip(wide["rank"], wide["ranked"], strict=True)
     ]
+    # A campaign measure has no 95 % target: say so rather than leave the cell empty.
+    has_target = [imm.get(indicator_id).target is not None for indicator_id in wide["indicator_id"]]
+    wide["children_short"] = wide["children_short"].astype(object).where(has_target, "no target")
     return wide, long
 
 

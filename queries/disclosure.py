@@ -4,7 +4,9 @@ The NHS England secondary-care rule (HES/ECDS from Sept 2018, docs/clinical-indi
 §6.2, [NHSD-HES-SDC]): 0 stays 0; counts 1-7 are suppressed; every other count is
 rounded to the nearest 5. Derived statistics (percentages, intervals, comparisons)
 are computed from unrounded counts but hidden when a count they rest on is
-suppressed. Suppression is explicit (``None`` plus a ``suppressed`` flag), never 0.
+suppressed. Suppression is explicit (``None`` plus a ``suppressed`` flag), never 0:
+a row's flag when its numerator or denominator is hidden, and ``<column>_suppressed``
+for a count of its own (e.g. patients to target) hidden in a row that is shown.
 
 Applied at every level, London included (London is sub-national). Roles entitled
 to raw values skip this module; the caller decides which applies.
@@ -46,16 +48,25 @@ def is_suppressed(count: float | None) -> bool:
 
 def disclose_array(counts) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`disclose_count`: (disclosed values as float with NaN where hidden, suppressed mask)."""
-    values = np.asarray(counts)
-    if values.dtype == object:  # None for a missing count: NaN, one element at a time
-        values = np.array([np.nan if v is None else v for v in values], dtype=float)
-    else:
-        values = values.astype(float)
+    values = _as_float(counts)
     whole = np.floor(values + 0.5)
     suppressed = (whole >= 1) & (whole <= SUPPRESS_UP_TO)
     rounded = np.where(whole == 0, 0.0, ROUND_TO * np.floor(whole / ROUND_TO + 0.5))
     rounded[suppressed | np.isnan(values)] = np.nan
     return rounded, suppressed
+
+
+def _as_float(counts) -> np.ndarray:
+    values = np.asarray(counts)
+    if values.dtype == object:  # None for a missing count: NaN, one element at a time
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return values.astype(float)
+
+
+def _hidden_flags(disclosed: np.ndarray, own_suppressed: np.ndarray, row_suppressed: np.ndarray) -> np.ndarray:
+    """Where a count that had a value is hidden: suppressed itself (1-7), or shown on its own but in a
+    suppressed row (``disclosed``: :func:`disclose_array`'s values, NaN where missing or suppressed)."""
+    return own_suppressed | (row_suppressed & ~np.isnan(disclosed))
 
 
 def _as_object(values: np.ndarray) -> np.ndarray:
@@ -78,6 +89,8 @@ def apply(
     a row is ``suppressed`` when any ``basis`` count is 1-7, and then every
     ``derived`` column (value, intervals, comparison, ...) and every
     ``other_counts`` column is set to None for that row. Hidden values are None, never 0.
+    Each ``other_counts`` column gets a ``<column>_suppressed`` flag: True where a value
+    it had is hidden (its own 1-7, or its row's suppression); a missing value stays unflagged.
     """
     counts, basis, other_counts, derived = list(counts), list(basis), list(other_counts), list(derived)
     safe = frame.copy()
@@ -85,8 +98,9 @@ def apply(
     for column in basis:
         suppressed |= disclose_array(safe[column])[1]
     for column in counts + other_counts:
-        disclosed, _ = disclose_array(safe[column])
+        disclosed, own = disclose_array(safe[column])
         if column in other_counts:
+            safe[f"{column}_suppressed"] = _hidden_flags(disclosed, own, suppressed)
             disclosed[suppressed] = np.nan
         safe[column] = pd.Series(_as_object(disclosed), index=safe.index, dtype=object)
     for column in derived:
@@ -117,8 +131,9 @@ def apply_arrays(
     for column in basis:
         suppressed |= disclosed_counts[column][1]
     for column in counts + other_counts:
-        disclosed = disclosed_counts[column][0]
+        disclosed, own = disclosed_counts[column]
         if column in other_counts:
+            safe[f"{column}_suppressed"] = _hidden_flags(disclosed, own, suppressed)
             disclosed = np.where(suppressed, np.nan, disclosed)
         safe[column] = _as_object(disclosed)
     for column in derived:

