@@ -68,7 +68,8 @@ def headline_cards(
     else:
         gap_text, gap_note = "no target", ""
     if needed is None:
-        needed_text = "suppressed" if value is None or row.get("suppressed") else "n/a"
+        hidden = value is None or row.get("suppressed") or row.get("patients_to_target_suppressed")
+        needed_text = "suppressed" if hidden else "n/a"
     else:
         needed_text = f"{needed:,.0f}"
     cards = [

@@ -168,3 +168,24 @@ def test_headline_shows_gap_and_children_needed_and_never_zero_for_suppressed():
         )
     )
     assert "Suppressed" in text and "'0'" not in text
+
+
+def test_headline_says_suppressed_for_children_needed_hidden_in_a_shown_row():
+    # A borough 5 children short of 95 %: the value is shown, the count of children needed is hidden.
+    row = pd.Series(
+        {
+            "value": 93.0,
+            "ci_low": 90.0,
+            "ci_high": 95.0,
+            "numerator": 280.0,
+            "denominator": 300.0,
+            "patients_to_target": None,
+            "patients_to_target_suppressed": True,
+            "suppressed": False,
+        }
+    )
+    text = _text(
+        headline_cards(row=row, title="MMR1", period_label="Q2", target=95.0, previous_value=None, previous_label=None)
+    )
+    # The children-needed card says so ("n/a" is left only to the change card: no earlier period given).
+    assert "children='suppressed', className='stat-value'" in text and text.count("children='n/a'") == 1
