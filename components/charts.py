@@ -673,6 +673,10 @@ def _ranked_figure(
             "tickvals": order,
             "ticktext": [tick_text[code] for code in order],
             "automargin": True,
+            # The rows only, as a category axis spans them: Plotly pads a marker trace's autorange by 5%
+            # of the plot, which on a tall ranking left ~50 px of empty plot above the first row and below
+            # the last.
+            "range": [-0.6, len(order) - 0.4],
         },
         # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
         "xaxis": _value_axis_settings(fmt, title=value_label, wrap=LABEL_CHARS - 6),

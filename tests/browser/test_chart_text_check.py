@@ -583,3 +583,31 @@ def test_a_wrapped_title_takes_one_line_where_the_chart_is_wide_enough(draw):
     draw.page.wait_for_timeout(300)
     assert draw.page.evaluate(title_lines) == 2
     assert draw.page.evaluate(harness.CHART_TEXT_PROBLEMS) == []
+
+
+def test_ranked_chart_rows_fill_its_plot(draw):
+    # Plotly padded the rows' axis by 5% of the plot: ~40 px of empty plot above the first row of a
+    # borough's practices and below the last.
+    rows = 30
+    value = 60.0 + 0.5 * np.arange(rows)
+    values = pd.DataFrame(
+        {"area_code": [f"P{i}" for i in range(rows)], "area_name": [f"Practice {i}" for i in range(rows)]}
+    ).assign(value=value, ci_low=value - 4, ci_high=value + 4, numerator=50.0, denominator=100.0)
+    figure = charts.ranked_chart(
+        values=values.assign(comparison="similar", suppressed=False),
+        value_label="Coverage",
+        london_value=80.0,
+        target=95.0,
+    )
+    assert draw(figure) == ([], [])
+    gaps, row_px = draw.page.evaluate(
+        """(rows) => {
+            const plot = document.querySelector('#chart .nsewdrag').getBoundingClientRect();
+            const points = [...document.querySelectorAll('#chart .scatterlayer .point')]
+                .map(p => p.getBoundingClientRect());
+            const top = Math.min(...points.map(p => p.top)), bottom = Math.max(...points.map(p => p.bottom));
+            return [[top - plot.top, plot.bottom - bottom], plot.height / rows];
+        }""",
+        rows,
+    )
+    assert max(gaps) < row_px, (gaps, row_px)

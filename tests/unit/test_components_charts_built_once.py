@@ -223,7 +223,7 @@ def test_ranked_areas_chart_matches_the_call_by_call_figure():
     order = ["B2", "B3", "B1", "B4"]  # suppressed first (the bottom row), then by value
     reference.update_yaxes(
         type="category", categoryorder="array", categoryarray=order, tickvals=order, automargin=True,
-        ticktext=["Barnet", "<b>Camden ◀</b>", "Brent", "Ealing"],
+        ticktext=["Barnet", "<b>Camden ◀</b>", "Brent", "Ealing"], range=[-0.6, 3.6],
     )  # fmt: skip
     reference.update_xaxes(title={"text": "Controlled (%)"}, tickformat="", ticksuffix="%")
 
