@@ -584,12 +584,14 @@ def update_inequalities(indicator: str, period: str, area: str):
             unit=spec.unit,
             london_value=None if area and area != LONDON else _london(values[by]),
             target=spec.target,
-            title=f"{name}: by {label[0].lower()}{label[1:]}",  # "IMD" keeps its capitals
+            title=f"{name}: by {grouping}",
         )
-        for by, label in (
-            ("imd_quintile", "Deprivation quintile (IMD 2025, national)"),
-            ("ethnicity_group", "Ethnic group"),
-            ("sex", "Sex"),
+        # The title names the grouping without the axis title's gloss: "(IMD 2025, national)" wrapped a
+        # phone's title inside its bracket, and the axis under the chart says it.
+        for by, label, grouping in (
+            ("imd_quintile", "Deprivation quintile (IMD 2025, national)", "deprivation quintile"),
+            ("ethnicity_group", "Ethnic group", "ethnic group"),
+            ("sex", "Sex", "sex"),
         )
     ]
     heatmap = intersection_heatmap(
