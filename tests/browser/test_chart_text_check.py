@@ -433,6 +433,23 @@ def ethnicity_by_quintile(*, suppressed: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ethnicity_by_deprivation_chart(*, suppressed: bool = False) -> go.Figure:
+    """The hypertension page's ethnic group x deprivation chart of :func:`ethnicity_by_quintile`, London at 60 %."""
+    return charts.intersection_chart(
+        values=ethnicity_by_quintile(suppressed=suppressed),
+        value_label="HYP008 (%)",
+        unit="percent",
+        area_value=60.0,
+        area_label="London",
+        target=80.0,
+    )
+
+
+def five_quintiles() -> pd.DataFrame:
+    """Engine rows for the five deprivation quintiles, 70-90 %."""
+    return engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
+
+
 def test_gp_comparison_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(draw):
     # Plotly wraps a horizontal legend at the plot's width in columns as wide as its widest entry: with
     # the vaccine names taking half a phone's chart, the five entries were listed one a row.
@@ -446,14 +463,7 @@ def test_gp_comparison_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(dra
 
 def test_ethnicity_by_deprivation_legend_is_compact_on_a_phone_and_one_row_on_a_desktop(draw):
     # "Q5 (least deprived)" made every quintile's entry a row of its own: six rows on a phone.
-    figure = charts.intersection_chart(
-        values=ethnicity_by_quintile(suppressed=True),
-        value_label="HYP008 (%)",
-        unit="percent",
-        area_value=60.0,
-        area_label="London",
-        target=80.0,
-    )
+    figure = ethnicity_by_deprivation_chart(suppressed=True)
     assert draw(figure) == ([], [])
     assert legend_rows(draw.page) <= 3
     assert draw(figure, width=366) == ([], [])  # the hypertension page's chart on a 390 px phone
@@ -478,14 +488,7 @@ def test_area_lines_are_named_clear_of_the_markers(draw):
     # The selected area's line was labelled "London" at the plot's left edge, on the first group's markers.
     ethnic_groups = engine_rows([60.0, 59.5, 63.0, 56.0, 59.0], ["White", "Mixed", "Asian", "Black", "Other"])
     for figure in (
-        charts.intersection_chart(
-            values=ethnicity_by_quintile(),
-            value_label="HYP008 (%)",
-            unit="percent",
-            area_value=60.0,
-            area_label="London",
-            target=80.0,
-        ),
+        ethnicity_by_deprivation_chart(),
         charts.inequality_chart(
             values=ethnic_groups,
             value_label="HYP008 (%)",
@@ -520,10 +523,9 @@ def test_heatmap_cells_are_readable_on_a_phone(draw):
 def test_chart_titles_are_inset_from_the_chart_edge(draw):
     # Titles were drawn from the chart's very left edge: on a phone, where the chart and its card are
     # the same white, they sat on the edge, out of line with the plot's text.
-    quintiles = engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
     for figure in (
         charts.inequality_chart(
-            values=quintiles, value_label="Coverage", dimension_label="IMD quintile", title="London: by quintile"
+            values=five_quintiles(), value_label="Coverage", dimension_label="IMD quintile", title="London: by quintile"
         ),
         intersection_heatmap(values=ethnicity_by_quintile(), value_label="Coverage", title="London: ethnic group"),
     ):
@@ -538,9 +540,8 @@ def test_chart_titles_are_inset_from_the_chart_edge(draw):
 def test_a_long_axis_title_keeps_its_words_on_one_line_and_its_gloss_as_a_note(draw):
     # "Deprivation quintile (IMD 2025, national)" was wrapped for a phone inside its bracket, and so
     # drawn on two lines of title even across a desktop's full-width chart.
-    quintiles = engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
     figure = charts.inequality_chart(
-        values=quintiles, value_label="Coverage", dimension_label="Deprivation quintile (IMD 2025, national)"
+        values=five_quintiles(), value_label="Coverage", dimension_label="Deprivation quintile (IMD 2025, national)"
     )
     for width in (PHONE_CHART_PX, 1180):
         assert draw(figure, width=width) == ([], [])
@@ -557,9 +558,8 @@ def test_a_wrapped_title_takes_one_line_where_the_chart_is_wide_enough(draw):
     # Titles are wrapped for a phone on the server: across a desktop's full-width chart "London: by
     # deprivation quintile (IMD 2025, national)" still took two lines. assets/chart_titles.js joins them.
     draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "chart_titles.js"))
-    quintiles = engine_rows([70.0, 75.0, 80.0, 85.0, 90.0], ["Q1 (most deprived)", "Q2", "Q3", "Q4", "Q5"])
     figure = charts.inequality_chart(
-        values=quintiles,
+        values=five_quintiles(),
         value_label="Coverage",
         dimension_label="IMD quintile",
         london_value=80.0,
