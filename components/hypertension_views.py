@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from components.charts import chart_layout_settings, figure_from_dicts
-from components.style import POINT_COLOUR
+from components.style import POINT_COLOUR, SUPPRESSED_COLOUR
 
 DETECTION_COLOUR = "#00a499"
 
@@ -27,23 +28,38 @@ def value_label(*, title: str, unit: str) -> str:
 def people_to_target_chart(*, table: pd.DataFrame, ambition: str = "80", height_per_row: int = 24) -> go.Figure:
     """Per area, how many more people treated to target (HYP008 + HYP009) and diagnosed would meet the ambition.
 
-    ``table`` is :func:`queries.hypertension.people_to_target` without its London row; areas
-    whose counts are suppressed are listed with no bar and named as suppressed in hover.
+    ``table`` is :func:`queries.hypertension.people_to_target` without its London row. A count
+    hidden by disclosure control has no bar: the word "suppressed" stands where its bar would start
+    (and in its hover), so it never reads as none.
     """
     frame = table.copy()
     control = pd.to_numeric(frame[f"control_to_{ambition}"], errors="coerce")
     detect = pd.to_numeric(frame["to_detect_80"], errors="coerce")
     frame = frame.assign(_control=control, _detect=detect).sort_values("_control", na_position="first")
-    bars = [
-        {
+
+    def bar(column: str, name: str, colour: str) -> dict:
+        hidden = frame[column].isna()
+        return {
             "type": "bar",
             "y": frame["area_name"],
-            "x": frame[column],
+            # A zero-length bar carries the label outside its base, where the bar would have started.
+            "x": frame[column].fillna(0.0),
+            "text": np.where(hidden, "suppressed", ""),
+            "textposition": "outside",
+            "textfont": {"size": 11, "color": SUPPRESSED_COLOUR},
+            "cliponaxis": False,
+            "hovertext": [
+                "suppressed (1–7, or resting on a count of 1–7)" if gone else f"{value:,.0f} people"
+                for value, gone in zip(frame[column].fillna(0.0), hidden, strict=True)
+            ],
             "name": name,
             "orientation": "h",
             "marker": {"color": colour},
-            "hovertemplate": "<b>%{y}</b><br>%{x:,.0f} people<extra>" + name.split(" (")[0] + "</extra>",
+            "hovertemplate": "<b>%{y}</b><br>%{hovertext}<extra>" + name.split(" (")[0] + "</extra>",
         }
+
+    bars = [
+        bar(column, name, colour)
         for column, name, colour in (
             ("_control", f"More treated to {ambition} % (HYP008 + HYP009)", POINT_COLOUR),
             ("_detect", "More diagnosed to 80 % of expected", DETECTION_COLOUR),

@@ -1,4 +1,4 @@
-"""People-to-target arithmetic and its disclosure, on hand-written counts at the rule boundaries."""
+"""People-to-target arithmetic, its disclosure and its chart, on hand-written counts at the rule boundaries."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from components.hypertension_views import people_to_target_chart
 from queries import hypertension as hq
 from queries.indicators import QueryError
 
@@ -99,3 +100,14 @@ def test_groups_are_put_in_their_natural_order():
         "Other",
         "Not stated",
     ]
+
+
+def test_chart_names_a_suppressed_count_where_its_bar_would_be():
+    table = pd.DataFrame({"area_name": ["A", "B"], "control_to_80": [None, 40.0], "to_detect_80": [15.0, None]})
+    figure = people_to_target_chart(table=table, ambition="80")
+    control, detect = figure.data
+    shown = dict(zip(control.y, zip(control.x, control.text, strict=True), strict=True))
+    assert shown == {"A": (0.0, "suppressed"), "B": (40.0, "")}
+    shown = dict(zip(detect.y, zip(detect.x, detect.text, strict=True), strict=True))
+    assert shown == {"A": (15.0, ""), "B": (0.0, "suppressed")}
+    assert "suppressed" in detect.hovertext[list(detect.y).index("B")]
