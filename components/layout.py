@@ -178,14 +178,13 @@ def kpi_card(
     ci_low: float | None = None,
     ci_high: float | None = None,
     target: float | None = None,
-    patients_to_target: float | None = None,
     previous_value: float | None = None,
     previous_label: str = "last period",
     polarity: str = "high",
     comparison: str | None = None,
     note: str = "",
 ) -> dbc.Card:
-    """A headline indicator: value with 95 % CI, target, patients to target and direction of change.
+    """A headline indicator: value with 95 % CI, whether the target is met, and direction of change.
 
     A missing ``value`` shows "Suppressed" (never 0). The change arrow is coloured by
     whether the change is an improvement for the indicator's ``polarity``.
@@ -201,10 +200,7 @@ def kpi_card(
         body.append(html.Div(f"95% CI {fmt.text(ci_low)} to {fmt.text(ci_high)}", className="stat-note"))
     if not _missing(target):
         met = value >= target if polarity != "low" else value <= target
-        text = f"Target {fmt.text(target)}: " + ("met" if met else "not met")
-        if not met and not _missing(patients_to_target) and patients_to_target > 0:
-            text += f", {patients_to_target:,.0f} more patients to reach it"
-        body.append(html.Div(text, className="stat-note"))
+        body.append(html.Div(f"Target {fmt.text(target)}: " + ("met" if met else "not met"), className="stat-note"))
     if not _missing(previous_value):
         body.append(_change(value - previous_value, fmt=fmt, unit=unit, polarity=polarity, since=previous_label))
     if comparison in {"better", "similar", "worse"}:

@@ -33,13 +33,12 @@ def test_kpi_card_shows_value_ci_target_gap_and_direction():
         ci_low=86.0,
         ci_high=90.1,
         target=95.0,
-        patients_to_target=123,
         previous_value=90.0,
         comparison="worse",
     )
     words = " ".join(texts(card))
     assert "88.2%" in words and "95% CI 86.0% to 90.1%" in words
-    assert "Target 95.0%: not met, 123 more patients to reach it" in words
+    assert "Target 95.0%: not met" in words
     assert "down 1.8 points since last period" in words and "Worse than London" in words
     assert "change-worse" in json.dumps(card, cls=PlotlyJSONEncoder)
 
