@@ -149,6 +149,29 @@ def chart_layout_settings(*, height: int, title: str | None = None, legend_rows:
     return settings
 
 
+# A chart narrower than this is a phone's (~330 px; a desktop's half-width card is ~550 px): there
+# assets/narrow_charts.js draws a figure's phone variant (see :func:`phone_variant`).
+NARROW_CHART_PX = 480
+
+
+def phone_variant(*, layout: dict[str, tuple] | None = None, data: dict[str, tuple[list, list]] | None = None) -> dict:
+    """``layout.meta`` for a figure drawn differently on a phone's narrow chart, by assets/narrow_charts.js.
+
+    The server cannot know the screen, and Plotly wraps a horizontal legend at the plot's width in
+    columns as wide as its widest entry: names that read well across a desktop's chart left a phone's a
+    legend of one entry a row over a squeezed plot. ``layout``: layout properties by their relayout name
+    ("yaxis.ticktext") -> (wide value, narrow value); ``data``: trace properties -> (wide values, narrow
+    values), one a trace as the builder made them. The figure itself must have the wide values; the script
+    switches to the narrow ones where the chart is narrower than :data:`NARROW_CHART_PX`, and back.
+    """
+    variants = {"wide": {"layout": {}, "data": {}}, "narrow": {"layout": {}, "data": {}}}
+    for group, values in (("layout", layout or {}), ("data", data or {})):
+        for key, (wide, narrow) in values.items():
+            variants["wide"][group][key] = wide
+            variants["narrow"][group][key] = narrow
+    return variants
+
+
 def legend_entries(figure: go.Figure) -> int:
     """How many entries the figure's legend lists (traces and reference lines shown in it)."""
     traces = sum(1 for trace in figure.data if trace.showlegend is not False and trace.name)
@@ -554,13 +577,18 @@ def ranked_chart(
         return _nothing_to_rank()
     shown, hidden = _shown(values)
     names = dict(zip(values["area_code"], values["area_name"], strict=False))
-    tick_text = {code: short_label(name) for code, name in names.items()}
-    if highlight in tick_text:
-        tick_text[highlight] = f"<b>{tick_text[highlight]}</b>"
+
+    def labels(width: int) -> dict[str, str]:
+        text = {code: short_label(name, width) for code, name in names.items()}
+        if highlight in text:
+            text[highlight] = f"<b>{text[highlight]}</b>"
+        return text
+
     return _ranked_figure(
         shown=shown,
         suppressed_codes=hidden["area_code"].tolist(),
-        tick_text=tick_text,
+        tick_text=labels(LABEL_CHARS),
+        phone_tick_text=labels(PHONE_RANKED_LABEL_CHARS),
         value_label=value_label,
         unit=unit,
         london_value=london_value,
@@ -568,6 +596,14 @@ def ranked_chart(
         row_height=row_height,
         title=title,
     )
+
+
+# On a phone a ranked chart's names are cut harder and drawn in 11 px (assets/narrow_charts.js): at
+# LABEL_CHARS in 13 px they took ~200 of a phone's 330 px and left the rows, and the legend wrapped at
+# their width, ~110 px. The comparisons are named in one word there, the lines under the axis.
+PHONE_RANKED_LABEL_CHARS = 16
+_PHONE_COMPARISON_LABELS = {"better": "Better", "similar": "Similar", "worse": "Worse", "not compared": "Not compared"}
+_PHONE_NOTE_CHARS = 32
 
 
 def _nothing_to_rank() -> go.Figure:
@@ -579,6 +615,7 @@ def _ranked_figure(
     shown: pd.DataFrame,
     suppressed_codes: list[str],
     tick_text: dict[str, str],
+    phone_tick_text: dict[str, str],
     value_label: str,
     unit: str,
     london_value: float | None,
@@ -589,8 +626,9 @@ def _ranked_figure(
 ) -> go.Figure:
     """The ranked rows: ``shown`` by value (one trace per comparison), ``suppressed_codes`` at the bottom.
 
-    ``tick_text``: each area code's label on the axis. ``label_yref``: the axis named on each
-    "suppressed" label (left unset, Plotly takes the y axis).
+    ``tick_text``: each area code's label on the axis; ``phone_tick_text`` the shorter one for a phone's
+    chart (see :func:`phone_variant`). ``label_yref``: the axis named on each "suppressed" label
+    (left unset, Plotly takes the y axis).
     """
     fmt = value_format(unit)
     shown = shown.sort_values("value", ascending=True)  # Plotly draws the first row at the bottom
@@ -598,10 +636,12 @@ def _ranked_figure(
     order = suppressed_codes + shown["area_code"].tolist()
     traces = []
     comparison = shown["comparison"] if "comparison" in shown else pd.Series("not compared", index=shown.index)
+    phone_names = []
     for key in ("better", "similar", "worse", "not compared"):
         rows = shown[comparison.fillna("not compared") == key]
         if rows.empty:
             continue
+        phone_names.append(_PHONE_COMPARISON_LABELS[key])
         traces.append(
             {
                 "type": "scatter",
@@ -665,13 +705,14 @@ def _ranked_figure(
     # What legend_entries counts on the finished figure: named traces, and the reference lines.
     legend_rows = sum(1 for trace in traces if trace.get("showlegend") is not False and trace["name"]) + len(shapes)
     height = max(200, 90 + row_height * len(order))
+    ticktext = [tick_text[code] for code in order]
     layout = chart_layout_settings(height=height, title=title, legend_rows=legend_rows) | {
         "yaxis": {
             "type": "category",
             "categoryorder": "array",
             "categoryarray": order,
             "tickvals": order,
-            "ticktext": [tick_text[code] for code in order],
+            "ticktext": ticktext,
             "automargin": True,
             # The rows only, as a category axis spans them: Plotly pads a marker trace's autorange by 5%
             # of the plot, which on a tall ranking left ~50 px of empty plot above the first row and below
@@ -681,6 +722,32 @@ def _ranked_figure(
         # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
         "xaxis": _value_axis_settings(fmt, title=value_label, wrap=LABEL_CHARS - 6),
     }
+    lines = [
+        (value, label, dash)
+        for value, label, dash in ((london_value, "London", "Solid"), (target, "target", "Dotted"))
+        if json_safe(value) is not None
+    ]
+    notes = [
+        "; ".join(f"{dash} line: {label} {fmt.text(value)}" for value, label, dash in lines),
+        "Colours: compared with London",
+        "Suppressed: 1–7 patients" if suppressed_codes else "",
+    ]
+    phone_title = layout["xaxis"]["title"]["text"] + "".join(
+        f"<br>{axis_note(wrap_text(note, _PHONE_NOTE_CHARS))}" for note in notes if note
+    )
+    layout["meta"] = phone_variant(
+        layout={
+            "yaxis.ticktext": (ticktext, [phone_tick_text[code] for code in order]),
+            "yaxis.tickfont.size": (None, 11),
+            "legend.font.size": (None, 11),
+            "xaxis.title.text": (layout["xaxis"]["title"]["text"], phone_title),
+            **{f"shapes[{i}].showlegend": (True, False) for i in range(len(shapes))},
+        },
+        data={
+            "name": ([trace["name"] for trace in traces], phone_names + ["Suppressed"] * bool(suppressed_codes)),
+            "showlegend": ([None] * len(traces), [None] * len(phone_names) + [False] * bool(suppressed_codes)),
+        },
+    )
     return figure_from_dicts(traces, layout, annotations=suppressed_labels, shapes=shapes)
 
 
@@ -928,13 +995,18 @@ def ranked_areas_chart(
     hidden = values["suppressed"].fillna(False).astype(bool) | pd.to_numeric(values["value"], errors="coerce").isna()
     names = dict(zip(values["area_code"], values["area_name"], strict=False))
     chosen = set(highlight_codes)
-    tick_text = {
-        code: f"<b>{short_label(name)} ◀</b>" if code in chosen else short_label(name) for code, name in names.items()
-    }
+
+    def labels(width: int) -> dict[str, str]:
+        return {
+            code: f"<b>{short_label(name, width)} ◀</b>" if code in chosen else short_label(name, width)
+            for code, name in names.items()
+        }
+
     figure = _ranked_figure(
         shown=values[~hidden],
         suppressed_codes=values.loc[hidden, "area_code"].tolist(),
-        tick_text=tick_text,
+        tick_text=labels(LABEL_CHARS),
+        phone_tick_text=labels(PHONE_RANKED_LABEL_CHARS),
         value_label=value_label,
         unit=unit,
         london_value=float(london.iloc[0]) if len(london) else None,

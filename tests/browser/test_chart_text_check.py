@@ -611,3 +611,74 @@ def test_ranked_chart_rows_fill_its_plot(draw):
         rows,
     )
     assert max(gaps) < row_px, (gaps, row_px)
+
+
+NARROW_CHARTS_JS = Path(__file__).parents[2] / "assets" / "narrow_charts.js"
+
+
+def draw_with_phone_variant(draw, figure: go.Figure, width: int = PHONE_CHART_PX) -> tuple[list[str], list[str]]:
+    """``draw`` with assets/narrow_charts.js on the page, once it has redrawn a narrow chart's phone variant."""
+    if not draw.page.evaluate("() => Boolean(window.__narrowChartsLoaded)"):
+        draw.page.add_script_tag(path=str(NARROW_CHARTS_JS))
+        draw.page.evaluate("() => { window.__narrowChartsLoaded = true; }")
+    draw(figure, width=width)
+    draw.page.wait_for_timeout(300)  # the script redraws after Plotly's draw
+    return draw.page.evaluate(harness.CHART_TEXT_PROBLEMS), draw.page.evaluate(harness.REPEATED_TICK_LABELS)
+
+
+def legend_texts(page) -> list[str]:
+    """The drawn legend's entries' text."""
+    return page.evaluate("() => [...document.querySelectorAll('#chart .legend .legendtext')].map(t => t.textContent)")
+
+
+def plot_width(page) -> float:
+    return page.evaluate("() => document.querySelector('#chart .nsewdrag').getBoundingClientRect().width")
+
+
+def borough_practices() -> pd.DataFrame:
+    """A borough's 24 practices with long names, every comparison, two suppressed (as on the GP page)."""
+    rows = 24
+    value = 60.0 + 1.2 * np.arange(rows)
+    names = [f"Practice {i:02d} at {LONG_NAMES[i % len(LONG_NAMES)]}" for i in range(rows)]
+    return pd.DataFrame(
+        {
+            "area_code": [f"P{i}" for i in range(rows)],
+            "area_name": names,
+            "value": np.where(np.arange(rows) < 2, np.nan, value),
+            "ci_low": value - 4,
+            "ci_high": value + 4,
+            "numerator": 50.0,
+            "denominator": 100.0,
+            "comparison": np.select([value < 70, value > 85], ["worse", "better"], "similar"),
+            "suppressed": np.arange(rows) < 2,
+        }
+    )
+
+
+def test_ranked_chart_on_a_phone_has_a_compact_legend_and_room_for_its_rows(draw):
+    # The GP page's "Practices in the borough" on a phone: names took most of the width, the plot was
+    # ~110 px, and the legend (which Plotly wraps at the plot's width) took five rows.
+    for figure in (
+        charts.ranked_chart(
+            values=borough_practices(),
+            value_label="Coverage",
+            london_value=83.9,
+            target=95.0,
+            highlight="P20",
+            title="Practices in the borough: MMR1 by 24 months (borough 88.6%)",
+        ),
+        charts.ranked_areas_chart(
+            values=borough_practices(), value_label="HYP008 (%)", unit="percent", target=80.0, highlight_codes=["P5"]
+        ),
+    ):
+        assert draw_with_phone_variant(draw, figure) == ([], [])
+        assert legend_rows(draw.page) <= 2
+        assert plot_width(draw.page) >= PHONE_CHART_PX / 2
+        # A desktop keeps the whole names and legend.
+        draw_with_phone_variant(draw, figure, width=1180)
+        drawn = draw.page.evaluate("() => [...document.querySelectorAll('#chart .ytick text')].length")
+        assert drawn == len(figure.layout.yaxis.ticktext)
+        assert "Better than London" in legend_texts(draw.page)
+        assert draw.page.evaluate(
+            "() => [...document.querySelectorAll('#chart .ytick text')].map(t => t.textContent)"
+        ) == [re.sub("<[^>]+>", "", text) for text in figure.layout.yaxis.ticktext]
