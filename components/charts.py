@@ -38,6 +38,14 @@ VARIATION_LABELS = {
     "special": "Special cause",
     "common": "Common cause variation",
 }
+# The same in a word or two, for a phone's legend (assets/narrow_charts.js): at full length each took a
+# row of its own there. The axis says which are special causes.
+PHONE_VARIATION_LABELS = {
+    "improvement": "Improvement",
+    "concern": "Concern",
+    "special": "Special cause",
+    "common": "Common cause",
+}
 FUNNEL_OUTSIDE = ("above 99.8", "below 99.8")
 # The server cannot know the screen, so every chart is laid out to read on a 390 px phone too
 # (about 330 px of chart): titles wrap at what fits across it at 15 px, and category labels
@@ -801,6 +809,7 @@ def spc_chart(
                     showlegend=column != "lower_limit",
                 )
             )
+    lines = len(figure.data)
     figure.add_trace(
         go.Scatter(
             x=frame["x"],
@@ -813,10 +822,12 @@ def spc_chart(
         )
     )
     variation = shown["variation"].fillna("common") if "variation" in shown else pd.Series("common", index=shown.index)
+    drawn = []
     for key in ("common", "improvement", "concern", "special"):
         rows = shown[variation == key]
         if rows.empty:
             continue
+        drawn.append(key)
         figure.add_trace(
             go.Scatter(
                 x=rows["x"],
@@ -844,7 +855,38 @@ def spc_chart(
     _value_axis(figure, fmt, title=value_label)
     figure.update_xaxes(type="category", title={"text": f"Period: {shared} …" if shared else "Period"})
     _suppressed_note(figure, len(hidden), what="periods")
+    figure.layout.meta = _spc_phone_variant(figure, lines=lines, drawn=drawn, target=target, fmt=fmt)
     return figure
+
+
+def _spc_phone_variant(figure: go.Figure, *, lines: int, drawn: list[str], target, fmt) -> dict:
+    """The SPC chart on a phone (:func:`phone_variant`): a legend of the points' variation in a word or two.
+
+    Six entries one a line took four to six rows of a phone's chart. There the limits, mean and target
+    are named under the axis instead, and no legend group is left: one makes Plotly give every group a
+    column of its own.
+    """
+    notes = ["Grey lines: mean (dashed), process limits (3σ, dotted)"]
+    if json_safe(target) is not None:
+        notes.append(f"Green dotted line: target {fmt.text(target)}")
+    if {"improvement", "concern"} & set(drawn):
+        notes.append("Improvement, concern: special cause variation")
+    title = figure.layout.xaxis.title.text
+    traces = figure.data[: lines + 1 + len(drawn)]  # the limits and mean, the line through the points, the points
+    return phone_variant(
+        layout={
+            "xaxis.title.text": (title, title + "".join(f"<br>{axis_note(wrap_text(note, 44))}" for note in notes)),
+            **{f"shapes[{i}].showlegend": (True, False) for i in range(len(figure.layout.shapes))},
+        },
+        data={
+            "name": (
+                [t.name for t in traces],
+                [t.name for t in traces[: lines + 1]] + [PHONE_VARIATION_LABELS[k] for k in drawn],
+            ),
+            "legendgroup": ([t.legendgroup for t in traces], [None] * len(traces)),
+            "showlegend": ([t.showlegend for t in traces], [False] * (lines + 1) + [None] * len(drawn)),
+        },
+    )
 
 
 def _common_words(labels: list[str]) -> tuple[str, list[str]]:

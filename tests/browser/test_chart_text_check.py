@@ -682,3 +682,23 @@ def test_ranked_chart_on_a_phone_has_a_compact_legend_and_room_for_its_rows(draw
         assert draw.page.evaluate(
             "() => [...document.querySelectorAll('#chart .ytick text')].map(t => t.textContent)"
         ) == [re.sub("<[^>]+>", "", text) for text in figure.layout.yaxis.ticktext]
+
+
+def test_spc_trend_legend_is_compact_on_a_phone(draw):
+    # The trend's legend listed one entry a row on a phone: limits, mean, each kind of point, target.
+    trend = pd.DataFrame(
+        {
+            "period_label": [f"2025-{m:02d}" for m in range(1, 13)],
+            "value": [81.0, 82.0, 81.5, 90.0, 82.0, 81.0, 80.0, 70.0, 81.0, 82.0, 81.0, 81.5],
+            "centre": 81.0,
+            "lower_limit": 76.0,
+            "upper_limit": 86.0,
+            "variation": ["common"] * 3 + ["improvement"] + ["common"] * 3 + ["concern"] + ["common"] * 4,
+        }
+    )
+    figure = charts.spc_chart(series=trend, value_label="Coverage", target=95.0, title="This practice: MMR1")
+    assert draw_with_phone_variant(draw, figure) == ([], [])
+    assert legend_rows(draw.page) <= 2
+    draw_with_phone_variant(draw, figure, width=1180)
+    assert "Special cause: improvement" in legend_texts(draw.page)
+    assert "Process limits (3σ)" in legend_texts(draw.page)
