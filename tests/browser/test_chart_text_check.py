@@ -702,3 +702,19 @@ def test_spc_trend_legend_is_compact_on_a_phone(draw):
     draw_with_phone_variant(draw, figure, width=1180)
     assert "Special cause: improvement" in legend_texts(draw.page)
     assert "Process limits (3σ)" in legend_texts(draw.page)
+
+
+def test_inequality_chart_names_london_and_the_target_in_one_legend_row_on_a_phone(draw):
+    # Two legend rows for two lines on the hypertension page; a long borough name wraps the title.
+    figure = charts.inequality_chart(
+        values=five_quintiles(),
+        value_label="HYP008 (%)",
+        dimension_label="Deprivation quintile (IMD 2025, national)",
+        london_value=62.1,
+        target=80.0,
+        height=360,
+        title="Barking and Dagenham: by deprivation quintile",
+    )
+    for width in (PHONE_CHART_PX, 366):
+        assert draw(figure, width=width) == ([], [])
+        assert legend_rows(draw.page) == 1

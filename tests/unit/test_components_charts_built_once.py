@@ -107,7 +107,7 @@ def test_inequality_chart_matches_the_call_by_call_figure(unit, title):
     reference.update_yaxes(
         title={"text": "Controlled (%)"}, tickformat=tick_format, ticksuffix=fmt.axis_suffix
     )  # fmt: skip
-    reference.update_layout(scattermode="group")
+    reference.update_layout(scattermode="group", legend={"font": {"size": 11}})
 
     assert sent(figure) == sent(reference)
 
