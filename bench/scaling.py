@@ -401,9 +401,10 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
     for r in rows:
         r["cpu_s"] = _cpu_seconds(r)
     lines = [
-        "| scale | patients | event rows | generator s | build s | gen+build CPU s | build peak GiB | DB GiB | "
-        "practice cube rows | query p50 ms | query p95 ms | query CPU ms/call | load avg build / queries | source |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scale | patients | event rows | generator s | build s | gen+build CPU s | build peak GiB | DuckDB memory "
+        "limit | DB GiB | practice cube rows | query p50 ms | query p95 ms | query CPU ms/call | "
+        "load avg build / queries | source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         build_load, query_load = r.get("load_average_after"), r.get("load_average_end")
@@ -411,13 +412,14 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
         lines.append(
             f"| {r['scale']:g} | {r['patients']:,} | {r['event_rows']:,} | {_fmt(r.get('generator_s'), '.0f')} | "
             f"{_fmt(r.get('build_s'), '.0f')} | {_fmt(r.get('cpu_s'), '.0f')} | "
-            f"{_fmt(r.get('build_peak_bytes'), '.2f', 2**30)} | {_fmt(r['db_bytes'], '.2f', 2**30)} | "
+            f"{_fmt(r.get('build_peak_bytes'), '.2f', 2**30)} | {r.get('memory_limit') or 'n/m'} | "
+            f"{_fmt(r['db_bytes'], '.2f', 2**30)} | "
             f"{_fmt(r.get('practice_cube_rows'), ',.0f')} | {_fmt(r.get('query_p50_ms'), '.1f')} | "
             f"{_fmt(r.get('query_p95_ms'), '.1f')} | "
-            f"{_fmt(r.get('query_cpu_ms_per_call'), '.1f')} | {load} | {r['source']} |"
+            f"{_fmt(r.get('query_cpu_ms_per_call'), '.1f')} | {load} | {_source(r)} |"
         )
     for scale, reason in sorted(skipped.items()):
-        lines.append(f"| {scale} | | | | | | | | | | | | | **NOT RUN: {reason}** |")
+        lines.append(f"| {scale} | | | | | | | | | | | | | | **NOT RUN: {reason}** |")
     lines += [
         "",
         "n/m = not measured in this run (see source). build s and generator s are wall time; on this shared "
@@ -460,15 +462,33 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
             + ", ".join(f"{peak / 2**30:.1f} at {scale:g}" for scale, peak in peaks)
             + " |"
         )
+    limits = sorted({r["memory_limit"] for r in rows if r.get("memory_limit")})
+    if len(limits) == 1:
+        limit_text = (
+            f"The DuckDB memory limit ({limits[0]}) is the same at every scale, so the larger the data the more "
+            "the build spills to disk"
+        )
+    else:
+        limit_text = (
+            f"The DuckDB memory limit differs between scales ({', '.join(limits)}; see the table), so the fit "
+            "mixes builds that spilled more and less; the larger the data the more a fixed limit spills"
+        )
     lines += [
         "",
         "Caveat: a straight line through a few scales of synthetic London measured on one shared 2-core machine. "
-        "The DuckDB memory limit (6 GB) is fixed, so the larger the data the more the build spills to disk: "
-        "above the measured range growth on one machine is likely faster than linear, and the peak RSS is "
-        "capped by the limit rather than growing with the data. The England column is what one such machine "
-        "would need, which is why docs/scaling.md partitions the build by ICB instead.",
+        f"{limit_text}: above the measured range growth on one machine is likely faster than linear, and the "
+        "peak RSS is capped by the limit rather than growing with the data. The England column is what one "
+        "such machine would need, which is why docs/scaling.md partitions the build by ICB instead.",
     ]
     return "\n".join(lines)
+
+
+def _source(result: dict) -> str:
+    """How the scale was built, and where its queries were last timed when that was another copy."""
+    queried = result.get("queries_database")
+    if queried and queried != _database_of(result):
+        return f"{result['source']}; queries re-timed on {queried} (the same build)"
+    return result["source"]
 
 
 def _database_of(result: dict) -> str:
@@ -524,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"scale {scale}: queries on {database}", file=sys.stderr, flush=True)
             result["queries_load_average_before"] = os.getloadavg()[0]
+            result["queries_database"] = str(database)
             result.update(time_queries(database, args.repeat))
             result["queries_measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
             result["load_average_end"] = os.getloadavg()[0]
