@@ -423,8 +423,20 @@ def sortable_table(
         filter_action="native",
         page_size=page_size,
         style_table={"overflowX": "auto"},
-        style_cell={"fontFamily": "inherit", "fontSize": "0.9rem", "padding": "4px 8px", "textAlign": "left"},
-        style_header={"fontWeight": "600", "backgroundColor": "#e8edee"},
+        # Long names and headings wrap, so the table fits its card: on one line the vaccine names pushed the
+        # GP page's "Children short of 95%" column off a 1280 px screen. The page's font, not the table's
+        # monospace default (which "inherit" picked up from the table's own container).
+        style_cell={
+            "fontFamily": "var(--bs-body-font-family)",
+            "fontSize": "0.9rem",
+            "padding": "4px 8px",
+            "textAlign": "left",
+            "whiteSpace": "normal",
+            "height": "auto",
+        },
+        style_header={"fontWeight": "600", "backgroundColor": "#e8edee", "whiteSpace": "normal", "height": "auto"},
+        # The first column names the row (an area, a vaccine): room for a name on a line or two.
+        style_cell_conditional=[{"if": {"column_id": next(iter(columns))}, "minWidth": "12rem"}],
         style_data_conditional=[
             {
                 "if": {"filter_query": f'{{{c}}} = "suppressed"', "column_id": c},
