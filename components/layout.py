@@ -436,7 +436,7 @@ def sortable_table(
         },
         style_header={"fontWeight": "600", "backgroundColor": "#e8edee", "whiteSpace": "normal", "height": "auto"},
         # The first column names the row (an area, a vaccine): room for a name on a line or two.
-        style_cell_conditional=[{"if": {"column_id": next(iter(columns))}, "minWidth": "12rem"}],
+        style_cell_conditional=[{"if": {"column_id": next(iter(columns))}, "minWidth": "9rem"}],
         style_data_conditional=[
             {
                 "if": {"filter_query": f'{{{c}}} = "suppressed"', "column_id": c},

@@ -103,6 +103,17 @@ def test_a_shared_link_reopens_the_same_view_and_the_gp_view_opens(recorded_page
     comparison = page.locator("#imm-gp-comparison")
     assert comparison.locator(".js-plotly-plot").count() == 1
     assert page_violations(page) == []
+    # The table view fits a desktop screen: no column (children short of 95 % above all) behind a scroll.
+    page.locator("label.btn", has_text="Table").first.click()
+    table = page.locator("#imm-gp-comparison-table")
+    table.wait_for()
+    assert "Children short of 95%" in table.inner_text()
+    overflowing = table.evaluate(
+        "el => [el, ...el.querySelectorAll('*')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')"
+        ".map(e => `${e.className}: ${e.scrollWidth} px in ${e.clientWidth}`)"
+    )
+    assert overflowing == []
     assert_clean(recorder)
 
 

@@ -82,7 +82,7 @@ def test_sortable_table_marks_suppressed_cells_and_sorts_natively():
     # 1280 px screen), with room kept for the naming column.
     assert table.style_cell["whiteSpace"] == "normal" and table.style_header["whiteSpace"] == "normal"
     assert "monospace" not in table.style_cell["fontFamily"] and table.style_cell["fontFamily"] != "inherit"
-    assert table.style_cell_conditional == [{"if": {"column_id": "area_name"}, "minWidth": "12rem"}]
+    assert table.style_cell_conditional == [{"if": {"column_id": "area_name"}, "minWidth": "9rem"}]
 
 
 def test_csv_download_is_exactly_the_frame_shown_with_suppressed_blank():
