@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -246,6 +247,17 @@ def _glossed_title(text: str) -> str:
 def axis_note(text: str) -> str:
     """``text`` styled as a note in an axis title: smaller and grey under the title's own words."""
     return f"<span style='font-size:11px;color:#425563'>{text}</span>"
+
+
+def with_axis_notes(title: str, notes: Iterable[str], *, width: int | None = None) -> str:
+    """An axis title with each (non-empty) note on lines of its own under it, as :func:`axis_note`.
+
+    ``width``: wrap each note at that many characters; None for notes already wrapped by the caller
+    (who counts their lines to make room).
+    """
+    return title + "".join(
+        f"<br>{axis_note(note if width is None else wrap_text(note, width))}" for note in notes if note
+    )
 
 
 def _value_axis(figure: go.Figure, fmt, *, title: str, axis: str = "y", wrap: int = TITLE_LINE_CHARS) -> None:
@@ -743,9 +755,7 @@ def _ranked_figure(
         "Colours: compared with London",
         "Suppressed: 1–7 patients" if suppressed_codes else "",
     ]
-    phone_title = layout["xaxis"]["title"]["text"] + "".join(
-        f"<br>{axis_note(wrap_text(note, _PHONE_NOTE_CHARS))}" for note in notes if note
-    )
+    phone_title = with_axis_notes(layout["xaxis"]["title"]["text"], notes, width=_PHONE_NOTE_CHARS)
     layout["meta"] = phone_variant(
         layout={
             "yaxis.ticktext": (ticktext, [phone_tick_text[code] for code in order]),
@@ -878,7 +888,7 @@ def _spc_phone_variant(figure: go.Figure, *, lines: int, drawn: list[str], targe
     traces = figure.data[: lines + 1 + len(drawn)]  # the limits and mean, the line through the points, the points
     return phone_variant(
         layout={
-            "xaxis.title.text": (title, title + "".join(f"<br>{axis_note(wrap_text(note, 44))}" for note in notes)),
+            "xaxis.title.text": (title, with_axis_notes(title, notes, width=44)),
             **{f"shapes[{i}].showlegend": (True, False) for i in range(len(figure.layout.shapes))},
         },
         data={
@@ -1152,7 +1162,7 @@ def intersection_chart(
     axis_title = _with_suppressed_note("Ethnic group", len(suppressed_cells), what="cells")
     layout = chart_layout_settings(height=height) | {
         "xaxis": {
-            "title": {"text": axis_title + "".join(f"<br>{axis_note(wrap_text(note, 44))}" for note in notes)},
+            "title": {"text": with_axis_notes(axis_title, notes, width=44)},
             "type": "category",
             "categoryorder": "array",
             "categoryarray": order,

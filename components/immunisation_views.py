@@ -15,7 +15,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from components.charts import axis_note, chart_layout, figure_from_dicts, legend_entries, short_label, wrap_text
+from components.charts import (
+    chart_layout,
+    figure_from_dicts,
+    legend_entries,
+    short_label,
+    with_axis_notes,
+    wrap_text,
+)
 from components.layout import kpi_card, number_with_unit, stat_card
 from components.style import (
     COMPARISON_COLOURS,
@@ -238,7 +245,7 @@ def _short_quintile(label: str) -> str:
 def _quintile_axis_title(title: str, columns: list[str]) -> str:
     """The axis title, with which end is most deprived when the short names dropped it."""
     glosses = [label for label in columns if _short_quintile(label) != label]
-    return f"{title}<br>{axis_note('Q1 most deprived, Q5 least')}" if glosses else title
+    return with_axis_notes(title, ["Q1 most deprived, Q5 least"]) if glosses else title
 
 
 def _quintile_order(label: str) -> tuple[int, str]:
@@ -346,8 +353,9 @@ def practice_comparison_chart(
         tickfont={"size": 11},
         automargin=True,
     )
-    axis_title = "Coverage" + "".join(f"<br>{axis_note(note)}" for note in wrapped)
-    figure.update_xaxes(title={"text": axis_title}, ticksuffix=fmt.axis_suffix, range=[floor, 101])
+    figure.update_xaxes(
+        title={"text": with_axis_notes("Coverage", wrapped)}, ticksuffix=fmt.axis_suffix, range=[floor, 101]
+    )
     return figure
 
 
@@ -415,7 +423,6 @@ def count_bar_chart(
     # the plot ran off both sides of a phone's chart), in short lines: the title is centred under a
     # plot that the names take half of.
     wrapped = [wrap_text(note, 24) for note in notes]
-    note_lines = "".join(f"<br>{axis_note(note)}" for note in wrapped)
     note_rows = sum(note.count("<br>") + 1 for note in wrapped)
     labels = shown[label_column].astype(str)
     layout = base_layout(height=height or max(220, 60 + 22 * len(shown) + 14 * note_rows), title=title) | {
@@ -428,7 +435,7 @@ def count_bar_chart(
             "ticktext": [short_label(label) for label in labels],
         },
         # SI-short ticks ("15k"): "15,000" and its neighbours were set on end across a phone's narrow plot.
-        "xaxis": {"title": {"text": axis_label + note_lines}, "tickformat": "~s", "rangemode": "tozero"},
+        "xaxis": {"title": {"text": with_axis_notes(axis_label, wrapped)}, "tickformat": "~s", "rangemode": "tozero"},
     }
     # One construction without re-validation per call: see figure_from_dicts (literals and our own values only).
     return figure_from_dicts([bar], layout)
