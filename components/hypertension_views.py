@@ -39,18 +39,19 @@ def people_to_target_chart(*, table: pd.DataFrame, ambition: str = "80", height_
 
     def bar(column: str, name: str, colour: str) -> dict:
         hidden = frame[column].isna()
+        # A zero-length bar carries the label outside its base, where the bar would have started.
+        lengths = frame[column].fillna(0.0)
         return {
             "type": "bar",
             "y": frame["area_name"],
-            # A zero-length bar carries the label outside its base, where the bar would have started.
-            "x": frame[column].fillna(0.0),
+            "x": lengths,
             "text": np.where(hidden, "suppressed", ""),
             "textposition": "outside",
             "textfont": {"size": 11, "color": SUPPRESSED_COLOUR},
             "cliponaxis": False,
             "hovertext": [
                 "suppressed (1–7, or resting on a count of 1–7)" if gone else f"{value:,.0f} people"
-                for value, gone in zip(frame[column].fillna(0.0), hidden, strict=True)
+                for value, gone in zip(lengths, hidden, strict=True)
             ],
             "name": name,
             "orientation": "h",

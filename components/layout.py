@@ -367,6 +367,13 @@ def map_panel(
 _PERCENT_COLUMNS = re.compile(r"^(value|ci_low|ci_high|ci99_low|ci99_high|london_value)$")
 
 
+def _flags(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A boolean flag column as an array (missing flags False; no such column, all False)."""
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[column].fillna(False).astype(bool).to_numpy()
+
+
 def _numeric_column(values: pd.Series) -> bool:
     """Numbers, perhaps with a few cells in words ("no target"): sorted and formatted as numbers."""
     if pd.api.types.is_numeric_dtype(values):
@@ -387,11 +394,11 @@ def sortable_table(
     column has a ``<column>_suppressed`` flag set (a count hidden in a row otherwise shown).
     """
     shown = frame[list(columns)].copy()
-    suppressed = frame["suppressed"].fillna(False).astype(bool) if "suppressed" in frame else None
+    row_hidden = _flags(frame, "suppressed")
+    # Each column's hidden cells: empty in a suppressed row, or flagged by <column>_suppressed.
     hidden_cells = {
-        column: frame[f"{column}_suppressed"].fillna(False).astype(bool).to_numpy()
+        column: (row_hidden & shown[column].isna().to_numpy()) | _flags(frame, f"{column}_suppressed")
         for column in columns
-        if f"{column}_suppressed" in frame
     }
     table_columns = []
     for column, label in columns.items():
@@ -406,12 +413,6 @@ def sortable_table(
             spec["format"] = {"specifier": f",.{decimals}f"}
         table_columns.append(spec)
     records = shown.astype(object).where(shown.notna(), None).to_dict("records")
-    if suppressed is not None:
-        for record, hidden in zip(records, suppressed, strict=True):
-            if hidden:
-                for column in columns:
-                    if record[column] is None:
-                        record[column] = "suppressed"
     for column, hidden in hidden_cells.items():
         for row in np.flatnonzero(hidden):
             records[row][column] = "suppressed"
