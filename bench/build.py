@@ -3,6 +3,9 @@
 Runs ``python -m data.build`` as a child process and measures it from outside:
 peak RSS is the larger of (a) the sum over the process tree, polled every 50 ms
 with psutil, and (b) the kernel's ``ru_maxrss`` for the child from ``wait4``.
+Peak disk is the largest size of the work folder (extract, database and DuckDB's
+spill files, which the build writes beside the database) seen by a poll every
+second: what the build needs free on the disk it writes to.
 
     python bench/build.py --scale 0.02 0.1            # synthetic: generate + build, then build only
     python bench/build.py --extract path/to/extract   # an existing extract folder
@@ -32,6 +35,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_SECONDS = 0.05
+DISK_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Run:
     peak_rss_bytes: int
     exit_code: int
     log: str
+    peak_disk_bytes: int = 0  # of the folder measure() watched; 0 when it watched none
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -53,22 +58,41 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def measure(label: str, command: list[str], log_path: Path) -> Run:
-    """Run ``command`` to completion; return its wall time and peak RSS (tree)."""
+def folder_bytes(folder: Path) -> int:
+    """Bytes of every file under ``folder`` now (files that vanish while it is read count as 0)."""
+    total = 0
+    stack = [folder]
+    while stack:
+        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):  # spill files come and go while they are listed
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_blocks * 512  # allocated, not apparent
+    return total
+
+
+def measure(label: str, command: list[str], log_path: Path, *, disk_folder: Path | None = None) -> Run:
+    """Run ``command`` to completion; return its wall time, peak RSS (tree) and peak size of ``disk_folder``."""
     with open(log_path, "w") as log:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         process = psutil.Process(child.pid)
-        peak = 0
+        peak = peak_disk = 0
         done = threading.Event()
 
         def poll() -> None:
-            nonlocal peak
+            nonlocal peak, peak_disk
+            next_disk_poll = 0.0
             while not done.is_set():
                 try:
                     peak = max(peak, _tree_rss(process))
                 except psutil.Error:
                     return
+                if disk_folder is not None and time.perf_counter() >= next_disk_poll:
+                    peak_disk = max(peak_disk, folder_bytes(disk_folder))
+                    next_disk_poll = time.perf_counter() + DISK_POLL_SECONDS
                 time.sleep(POLL_SECONDS)
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -79,7 +103,7 @@ def measure(label: str, command: list[str], log_path: Path) -> Run:
         child.returncode = os.waitstatus_to_exitcode(status)
         done.set()
         poller.join()
-    return Run(label, seconds, max(peak, usage.ru_maxrss * 1024), child.returncode, log_path.read_text())
+    return Run(label, seconds, max(peak, usage.ru_maxrss * 1024), child.returncode, log_path.read_text(), peak_disk)
 
 
 def database_summary(path: Path) -> dict[str, float]:
@@ -118,7 +142,7 @@ def bench_synthetic(scale: float, seed: int, extract_date: str, work_dir: Path, 
     out = work_dir / "bench.duckdb"
     command = [sys.executable, "-m", "data.build", "synthetic", "--scale", str(scale), "--seed", str(seed),
                "--out", str(out), "--work-dir", str(work_dir), "--extract-date", extract_date, *extra]  # fmt: skip
-    cold = measure("generate+build", command, work_dir / "cold.log")
+    cold = measure("generate+build", command, work_dir / "cold.log", disk_folder=work_dir)
     if cold.exit_code != 0:
         raise SystemExit(f"build failed at scale {scale}:\n{cold.log[-4000:]}")
     extracts = [p for p in work_dir.iterdir() if p.is_dir() and p.name.startswith("extract-")]
@@ -126,7 +150,7 @@ def bench_synthetic(scale: float, seed: int, extract_date: str, work_dir: Path, 
     # regenerate if the generator's source changed in between, which is not what is being timed.
     build_only = [sys.executable, "-m", "data.build", "extract", str(extracts[0]), "--out", str(out),
                   "--extract-date", extract_date, *extra]  # fmt: skip
-    warm = measure("build only", build_only, work_dir / "warm.log")
+    warm = measure("build only", build_only, work_dir / "warm.log", disk_folder=work_dir)
     if warm.exit_code != 0:
         raise SystemExit(f"build failed at scale {scale}:\n{warm.log[-4000:]}")
     return {
@@ -137,6 +161,8 @@ def bench_synthetic(scale: float, seed: int, extract_date: str, work_dir: Path, 
         "cold_rss": cold.peak_rss_bytes,
         "warm_s": warm.seconds,
         "warm_rss": warm.peak_rss_bytes,
+        "cold_disk": cold.peak_disk_bytes,
+        "warm_disk": warm.peak_disk_bytes,
         "warm_log": warm.log,
         "stages": stage_seconds(warm.log),
     }
@@ -146,7 +172,7 @@ def bench_extract(folder: Path, extract_date: str, work_dir: Path, extra: list[s
     out = work_dir / "bench.duckdb"
     command = [sys.executable, "-m", "data.build", "extract", str(folder), "--out", str(out),
                "--extract-date", extract_date, *extra]  # fmt: skip
-    run = measure("build", command, work_dir / "build.log")
+    run = measure("build", command, work_dir / "build.log", disk_folder=work_dir)
     if run.exit_code != 0:
         raise SystemExit(f"build failed:\n{run.log[-4000:]}")
     return {
@@ -157,6 +183,8 @@ def bench_extract(folder: Path, extract_date: str, work_dir: Path, extra: list[s
         "cold_rss": 0,
         "warm_s": run.seconds,
         "warm_rss": run.peak_rss_bytes,
+        "cold_disk": 0,
+        "warm_disk": run.peak_disk_bytes,
         "warm_log": run.log,
         "stages": stage_seconds(run.log),
     }
@@ -206,18 +234,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = (
         f"{'scale':>8} {'patients':>11} {'event rows':>12} {'extract MB':>11} {'db MB':>9} "
-        f"{'gen+build s':>12} {'peak GiB':>9} {'build s':>8} {'peak GiB':>9} {'load s':>7} {'engine s':>9}"
+        f"{'gen+build s':>12} {'peak GiB':>9} {'disk GiB':>9} {'build s':>8} {'peak GiB':>9} {'disk GiB':>9} "
+        f"{'load s':>7} {'engine s':>9}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
             f"{r['scale']!s:>8} {r['patients']:>11,} {r['event_rows']:>12,} {r['extract_mb']:>11,.0f} "
-            f"{r['db_mb']:>9,.0f} {r['cold_s']:>12.1f} {_gb(r['cold_rss']):>9} {r['warm_s']:>8.1f} "
-            f"{_gb(r['warm_rss']):>9} {r['stages'][0]:>7.1f} {r['stages'][1]:>9.1f}"
+            f"{r['db_mb']:>9,.0f} {r['cold_s']:>12.1f} {_gb(r['cold_rss']):>9} {_gb(r['cold_disk']):>9} "
+            f"{r['warm_s']:>8.1f} {_gb(r['warm_rss']):>9} {_gb(r['warm_disk']):>9} "
+            f"{r['stages'][0]:>7.1f} {r['stages'][1]:>9.1f}"
         )
     print("gen+build: generator and build from scratch; build: the same extract loaded again (no generator);")
     print("load: reference, validated load and patient_dim (of 'build'); engine: queries.materialise (of 'build')")
+    print(
+        "disk: peak size of the work folder, polled every second: database and DuckDB spill files, and for a "
+        "synthetic scale the extract (the free disk the build needs there)"
+    )
     return 0
 
 

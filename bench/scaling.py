@@ -231,7 +231,8 @@ def build(scale: str, seed: int, out_dir: Path, nice: int, memory_limit: str, re
     command = [*prefix, sys.executable, "-m", "data.build", "extract", str(extract), "--out", str(db),
                "--extract-date", EXTRACT_DATE, "--memory-limit", memory_limit, "--threads", "2"]  # fmt: skip
     cpu_generator = _children_cpu_seconds()
-    built = measure("build", command, folder / "build.log")
+    # The folder holds the extract, the database and DuckDB's spill files: its peak is the disk the build needs.
+    built = measure("build", command, folder / "build.log", disk_folder=folder)
     cpu_build = _children_cpu_seconds()
     if built.exit_code != 0:
         raise SystemExit(f"build failed at scale {scale}:\n{built.log[-3000:]}")
@@ -246,6 +247,7 @@ def build(scale: str, seed: int, out_dir: Path, nice: int, memory_limit: str, re
         "build_cpu_s": cpu_build - cpu_generator,
         "build_s": built.seconds,
         "build_peak_bytes": built.peak_rss_bytes,
+        "build_peak_disk_bytes": built.peak_disk_bytes,
         "extract_bytes": _folder_bytes(extract),
         "memory_limit": memory_limit,
         "nice": nice,
@@ -402,9 +404,9 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
         r["cpu_s"] = _cpu_seconds(r)
     lines = [
         "| scale | patients | event rows | generator s | build s | gen+build CPU s | build peak GiB | DuckDB memory "
-        "limit | DB GiB | practice cube rows | query p50 ms | query p95 ms | query CPU ms/call | "
+        "limit | build peak disk GiB | DB GiB | practice cube rows | query p50 ms | query p95 ms | query CPU ms/call | "
         "load avg build / queries | source |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         build_load, query_load = r.get("load_average_after"), r.get("load_average_end")
@@ -413,18 +415,19 @@ def render(results: dict[str, dict], skipped: dict[str, str]) -> str:
             f"| {r['scale']:g} | {r['patients']:,} | {r['event_rows']:,} | {_fmt(r.get('generator_s'), '.0f')} | "
             f"{_fmt(r.get('build_s'), '.0f')} | {_fmt(r.get('cpu_s'), '.0f')} | "
             f"{_fmt(r.get('build_peak_bytes'), '.2f', 2**30)} | {r.get('memory_limit') or 'n/m'} | "
-            f"{_fmt(r['db_bytes'], '.2f', 2**30)} | "
+            f"{_fmt(r.get('build_peak_disk_bytes'), '.1f', 2**30)} | {_fmt(r['db_bytes'], '.2f', 2**30)} | "
             f"{_fmt(r.get('practice_cube_rows'), ',.0f')} | {_fmt(r.get('query_p50_ms'), '.1f')} | "
             f"{_fmt(r.get('query_p95_ms'), '.1f')} | "
             f"{_fmt(r.get('query_cpu_ms_per_call'), '.1f')} | {load} | {_source(r)} |"
         )
     for scale, reason in sorted(skipped.items()):
-        lines.append(f"| {scale} | | | | | | | | | | | | | | **NOT RUN: {reason}** |")
+        lines.append(f"| {scale} | | | | | | | | | | | | | | | **NOT RUN: {reason}** |")
     lines += [
         "",
         "n/m = not measured in this run (see source). build s and generator s are wall time; on this shared "
         "machine they are mostly queueing for a core (load avg = 1-minute load average at the end of the build and of "
-        "the query timing), so the CPU columns are the figures to compare across scales.",
+        "the query timing), so the CPU columns are the figures to compare across scales. build peak disk = the largest "
+        "size of the scale's folder during the build (extract, database and DuckDB spill files), polled every second.",
         "",
         "Growth (least squares against millions of patients; exponent from log-log, 1 = linear):",
         "",

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bench import report, scaling, transpile
+from bench import build, report, scaling, transpile
 
 CALLBACKS_OUTPUT = """Warm = every call after the callback's first in the process; target p95 ≤ 150 ms.
 
@@ -111,3 +111,25 @@ def test_transpile_plain_select_is_clean_and_temp_table_is_wrapper_work():
     assert clean.problems == [] and "CREATE TABLE" in clean.spark
     temp = transpile.transpile(2, "CREATE OR REPLACE TEMP TABLE _x AS SELECT a FROM s", None)
     assert temp.kinds == {transpile.WRAPPER}
+
+
+def test_folder_bytes_counts_nested_files_by_allocated_size(tmp_path):
+    (tmp_path / "spill").mkdir()
+    (tmp_path / "spill" / "a.tmp").write_bytes(b"x" * 100_000)
+    (tmp_path / "db").write_bytes(b"y" * 50_000)
+    # Allocated blocks: at least the bytes written, at most a block more per file.
+    assert 150_000 <= build.folder_bytes(tmp_path) <= 150_000 + 2 * 64 * 1024
+    assert build.folder_bytes(tmp_path / "missing") == 0
+
+
+def test_measure_keeps_the_peak_of_a_file_written_then_deleted(tmp_path):
+    """A spill file that is gone when the build ends still counts: the disk had to hold it."""
+    script = (
+        "import pathlib, sys, time; f = pathlib.Path(sys.argv[1]) / 'spill.tmp'; "
+        "f.write_bytes(b'z' * 4_000_000); time.sleep(2.5); f.unlink()"
+    )
+    run = build.measure("spill", [sys.executable, "-c", script, str(tmp_path)], tmp_path / "log.txt",
+                        disk_folder=tmp_path)  # fmt: skip
+    assert run.exit_code == 0
+    assert run.peak_disk_bytes >= 4_000_000
+    assert build.folder_bytes(tmp_path) < 100_000  # only the log is left
