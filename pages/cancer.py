@@ -53,7 +53,7 @@ from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import cancer as cq
 from queries.db import default_database
-from queries.indicators import QueryError, default_period, indicator_values, inequality
+from queries.indicators import QueryError, default_period, indicator_values, inequality, period_labels
 from queries.registry import get
 from security.disclosure import current_disclosure
 
@@ -894,7 +894,7 @@ def update_kpis(tumour: str | None, priority: str | None):
     """KPI cards: London for every cancer indicator, latest period, with the tumour group / priority chosen."""
     try:
         frame = kpi_values(tumour=tumour, priority=priority, disclose=current_disclosure().disclose)
-        labels = dict(_con().cursor().execute("SELECT period_id, label FROM ind_period").fetchall())
+        labels = period_labels(_con())
     except DATA_ERRORS as error:
         return error_message(str(error))
     return kpi_cards(

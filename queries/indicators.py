@@ -205,6 +205,11 @@ def _period_table(con: Any) -> dict[str, tuple[str, Any, Any, str]]:
     return cached["periods"]
 
 
+def period_labels(con: Any) -> dict[str, str]:
+    """period_id -> its label ("Oct 2026", "Q2 2026-27", ...), for every period (cached per connection)."""
+    return {period_id: label for period_id, (*_dates, label) in _period_table(con).items()}
+
+
 def _slice_numbers(con: Any) -> dict[tuple[str, str], int] | None:
     """(indicator_id, period_id) -> the cubes' integer ``slice`` (read once per connection).
 

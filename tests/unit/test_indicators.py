@@ -55,6 +55,13 @@ def test_default_period_is_latest_complete_quarter(con):
     assert indicators.default_period(con, "cwt_fds_28d") == "2026-10"
 
 
+def test_period_labels_name_every_period_as_the_database_does(con):
+    labels = indicators.period_labels(con)
+    stored = dict(con.execute("SELECT period_id, label FROM ind_period").fetchall())
+    assert labels == stored
+    assert {"2026-10", "2026-27 Q2", "2025-26"} <= labels.keys()
+
+
 def test_values_by_practice(con):
     result = indicator_values(con, indicator="cover_12m_6in1", by="practice", disclose=False)
     result = result.set_index("area_code")

@@ -45,3 +45,28 @@ def test_the_check_itself_catches_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import plotly.express as px\nfrom dash import html\n")
     assert {m for m in imported_modules(bad) if violates(m, FORBIDDEN["queries"])} == {"plotly.express", "dash"}
+
+
+def sql_calls(path: Path) -> list[int]:
+    """Lines calling ``.execute(...)`` or ``.sql(...)`` on anything (a DuckDB connection, cursor or relation)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in {"execute", "sql"}
+    ]
+
+
+@pytest.mark.parametrize("layer", ["pages", "components"])
+def test_pages_and_components_run_no_sql_of_their_own(layer):
+    """SQL lives in queries/ (bound parameters, whitelisted identifiers, tested); pages only call it."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / layer).rglob("*.py")) for line in sql_calls(path)
+    ]
+    assert offenders == []
+
+
+def test_the_sql_check_catches_a_query(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def labels(con):\n    return con.cursor().execute('SELECT 1').fetchall()\n")
+    assert sql_calls(bad) == [2]
