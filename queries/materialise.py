@@ -271,7 +271,9 @@ _TEMP_TABLES = (
     "_bp",
     "_bp_latest",
     "_bp_raised",
+    "_hyp_coded",
     "_hyp_reg",
+    "_ast_coded",
     "_ast_dx",
     "_ast_rx",
     "_ast_reg",
@@ -360,11 +362,8 @@ def _qof_population_sql() -> str:
     """  # noqa: S608 (identifiers are module constants)
 
 
-def _register_sql(name: str, diagnosis: str, resolved: str) -> str:
-    """A QOF register per period: latest diagnosis on or before the end not followed by a later resolved code.
-
-    A resolved code on or before the latest diagnosis does not remove anyone [OS-HYP001].
-    """
+def _coded_sql(name: str, diagnosis: str, resolved: str) -> str:
+    """Per period, everyone with a diagnosis or resolved code on or before its end, and their key dates."""
     return f"""
     CREATE OR REPLACE TEMP TABLE {name} AS
     SELECT p.period_id, e.patient_id,
@@ -376,7 +375,18 @@ def _register_sql(name: str, diagnosis: str, resolved: str) -> str:
     JOIN _code AS c ON c.code = e.snomed_code AND c.codelist IN ('{diagnosis}', '{resolved}')
     WHERE p.period_type IN ('fy', 'r12')
     GROUP BY ALL
-    HAVING last_diagnosis IS NOT NULL AND (last_resolved IS NULL OR last_resolved <= last_diagnosis)
+    """  # noqa: S608 (identifiers are module constants)
+
+
+def _register_sql(name: str, coded: str) -> str:
+    """A QOF register per period: latest diagnosis on or before the end not followed by a later resolved code.
+
+    A resolved code on or before the latest diagnosis does not remove anyone [OS-HYP001].
+    """
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {name} AS
+    SELECT * FROM {coded}
+    WHERE last_diagnosis IS NOT NULL AND (last_resolved IS NULL OR last_resolved <= last_diagnosis)
     """  # noqa: S608 (identifiers are module constants)
 
 
@@ -412,11 +422,12 @@ def _hypertension_sql() -> list[str]:
     QUALIFY row_number() OVER (PARTITION BY p.period_id, b.patient_id
                                ORDER BY b.event_date DESC, b.setting = 'clinic' DESC) = 1
     """
+    # CVDP005HYP [CVDP-DEFS]: the raised reading is recorded *more than* 3 months before the end.
     raised = """
     CREATE OR REPLACE TEMP TABLE _bp_raised AS
     SELECT DISTINCT p.period_id, b.patient_id
     FROM ind_period AS p
-    JOIN _bp AS b ON b.event_date BETWEEN p.start_date AND p.end_date - INTERVAL 3 MONTH
+    JOIN _bp AS b ON b.event_date >= p.start_date AND b.event_date < p.end_date - INTERVAL 3 MONTH
     WHERE p.period_type IN ('fy', 'r12') AND b.systolic >= 140 AND b.diastolic >= 90
     """
     control = f"""
@@ -453,7 +464,8 @@ def _hypertension_sql() -> list[str]:
     LEFT JOIN _bp_latest AS b USING (period_id, patient_id)
     """  # noqa: S608 (identifiers are module constants)
     return [
-        _register_sql("_hyp_reg", "hyp_cod", "hypres_cod"),
+        _coded_sql("_hyp_coded", "hyp_cod", "hypres_cod"),
+        _register_sql("_hyp_reg", "_hyp_coded"),
         _bp_sql(),
         latest_bp,
         raised,
@@ -547,7 +559,8 @@ def _asthma_sql() -> list[str]:
     FROM _ast_reg AS r LEFT JOIN _ast_admitted AS a USING (period_id, patient_id)
     """  # noqa: S608 (identifiers are module constants)
     return [
-        _register_sql("_ast_dx", "ast_cod", "astres_cod"),
+        _coded_sql("_ast_coded", "ast_cod", "astres_cod"),
+        _register_sql("_ast_dx", "_ast_coded"),
         prescriptions,
         register,
         review,
@@ -681,12 +694,15 @@ def _population_sql() -> str:
     CREATE OR REPLACE TEMP TABLE _pop_measure AS
     SELECT q.period_id, q.patient_id, q.age,
            CASE WHEN h.patient_id IS NULL THEN 0 ELSE 1 END AS hyp_register,
+           -- Any hypertension diagnosis or resolution in the record, even off the register (CVDP005HYP).
+           CASE WHEN c.patient_id IS NULL THEN 0 ELSE 1 END AS hyp_coded,
            CASE WHEN a.patient_id IS NULL THEN 0 ELSE 1 END AS ast_register,
            CASE WHEN q.age >= 18 THEN 1 ELSE 0 END AS adult,
            coalesce(x.rate, 0) AS expected,
            CASE WHEN r.patient_id IS NULL THEN 0 ELSE 1 END AS raised
     FROM _qof_pop AS q
     LEFT JOIN _hyp_reg AS h USING (period_id, patient_id)
+    LEFT JOIN _hyp_coded AS c USING (period_id, patient_id)
     LEFT JOIN _ast_reg AS a USING (period_id, patient_id)
     LEFT JOIN _bp_raised AS r USING (period_id, patient_id)
     LEFT JOIN _expected_rate AS x ON q.age BETWEEN x.age_from AND x.age_to
@@ -698,7 +714,7 @@ _WHOLE_LIST = (
     ("hyp_prevalence", "hyp_register", "listed", "listed", "true"),
     ("ast_prevalence", "ast_register", "listed", "listed", "true"),
     ("hyp_detection_ratio", "adult_register", "expected", "adults", "adults > 0"),
-    ("hyp_possible_undiagnosed", "undiagnosed_raised", "undiagnosed", "undiagnosed", "undiagnosed > 0"),
+    ("hyp_possible_undiagnosed", "uncoded_raised", "adults", "adults", "adults > 0"),
 )
 
 
@@ -788,8 +804,7 @@ def _aggregate_sql(key: str) -> str:
                sum(m.adult) AS adults,
                sum(m.adult * m.hyp_register) AS adult_register,
                sum(m.expected) AS expected,
-               sum(m.adult * (1 - m.hyp_register)) AS undiagnosed,
-               sum(m.adult * (1 - m.hyp_register) * m.raised) AS undiagnosed_raised
+               sum(m.adult * (1 - m.hyp_coded) * m.raised) AS uncoded_raised
         FROM _pop_measure AS m JOIN _cube_key AS k USING (patient_id)
         GROUP BY ALL
     )

@@ -326,14 +326,18 @@ INDICATORS: tuple[Indicator, ...] = (
         title="Possible undiagnosed hypertension (raised reading, no diagnosis)",
         pathfinder="hypertension",
         numerator=(
-            "A same-day reading with systolic >= 140 and diastolic >= 90 in the 12 months to the period end and at "
-            "least 3 months before it"
+            "A same-day reading with systolic >= 140 and diastolic >= 90 in the 12 months to the period end and more "
+            "than 3 months before it, and no hypertension diagnosis (HYP_COD) nor resolution (HYPRES_COD) on record"
         ),
-        denominator="Registered adults (18+) not on the HYP001 register on the last day of the period",
+        denominator="Registered adults (18+) on the last day of the period",
         polarity="low",
         rule_version="CVDPREVENT CVDP005HYP (wording as given in the spec)",
         source="[CVDP-DEFS]",
         patient_level=False,
+        notes=(
+            "CVDP005HYP gives no look-back for the raised reading; the 12 months to the period end is this "
+            "project's choice."
+        ),
     ),
     # ---------------------------------------------------------------- asthma (QOF)
     _qof(

@@ -57,6 +57,9 @@ PATIENTS = [
     patient("1985-01-01", patient_id="RAISED_EARLY", registration_start="2000-01-01"),
     patient("1985-01-01", patient_id="RAISED_LATE", registration_start="2000-01-01"),
     patient("1985-01-01", patient_id="RAISED_SYSTOLIC_ONLY", registration_start="2000-01-01"),
+    patient("1985-01-01", patient_id="RAISED_3_MONTHS_BEFORE_END", registration_start="2000-01-01"),
+    patient("1985-01-01", patient_id="RAISED_3_MONTHS_AND_A_DAY", registration_start="2000-01-01"),
+    patient("1960-01-01", patient_id="RESOLVED_RAISED", registration_start="2000-01-01"),
     patient("2010-01-01", patient_id="CHILD", registration_start="2010-01-01"),
 ]
 
@@ -87,6 +90,11 @@ EVENTS = [
     *bp("RAISED_EARLY", "2025-11-01", 145, 95),
     *bp("RAISED_LATE", "2026-02-01", 145, 95),
     *bp("RAISED_SYSTOLIC_ONLY", "2025-11-01", 145, 85),
+    *bp("RAISED_3_MONTHS_BEFORE_END", "2025-12-31", 145, 95),  # exactly 3 months before 31 Mar: not "more than"
+    *bp("RAISED_3_MONTHS_AND_A_DAY", "2025-12-30", 145, 95),
+    event("RESOLVED_RAISED", "2010-01-01", HYP),
+    event("RESOLVED_RAISED", "2020-01-01", RESOLVED),
+    *bp("RESOLVED_RAISED", "2025-11-01", 145, 95),
 ]
 
 
@@ -152,10 +160,14 @@ def test_prevalence_counts_register_over_whole_list(con):
     assert (numerator, denominator) == (on_register, registered)
 
 
-def test_possible_undiagnosed_needs_both_raised_and_three_months_old(con):
+def test_possible_undiagnosed_is_a_share_of_all_registered_adults(con):
+    """CVDP005HYP [CVDP-DEFS]: registered adults with a reading >= 140/90 recorded more than 3 months before the
+    end, and no hypertension diagnosis (nor a resolution) anywhere in the record."""
     numerator, denominator = totals(con, "hyp_possible_undiagnosed", FY)
-    # Adults not on the register: RESOLVED and the three RAISED patients; only RAISED_EARLY counts.
-    assert (numerator, denominator) == (1, 4)
+    adults = [p for p in PATIENTS if p["patient_id"] not in ("DIED", "LEFT", "CHILD")]
+    # RAISED_LATE (1 Feb) and RAISED_3_MONTHS_BEFORE_END (31 Dec) are too recent; RAISED_SYSTOLIC_ONLY is not
+    # raised; RESOLVED_RAISED has a (resolved) diagnosis.
+    assert (numerator, denominator) == (2, len(adults))  # RAISED_EARLY and RAISED_3_MONTHS_AND_A_DAY
 
 
 def test_detection_ratio_is_register_over_expected(con):
@@ -163,7 +175,7 @@ def test_detection_ratio_is_register_over_expected(con):
     rates = dict(EXPECTED_HYPERTENSION_RATE)
     # Ages on 31 Mar 2026: the 1960 births are 66 (band 60), 1946-03-31 is 80, 1946-04-01 is 79, 1985 births 41.
     register_ages = [66] * 13 + [80, 79]
-    off_register_ages = [66, 41, 41, 41]  # RESOLVED and RAISED_*; CHILD is under 18
+    off_register_ages = [66, 66, 41, 41, 41, 41, 41]  # RESOLVED, RESOLVED_RAISED and RAISED_*; CHILD is under 18
     band = lambda age: max(low for low in rates if low <= age)  # noqa: E731
     assert numerator == len(register_ages)
     assert expected == pytest.approx(sum(rates[band(a)] for a in register_ages + off_register_ages))
