@@ -570,7 +570,8 @@ def _asthma_sql() -> list[str]:
     ]
 
 
-# Every cancer registration except C44 (non-melanoma skin) is a tumour, and its ``unit_id`` comes from its
+# Every malignant cancer registration (ICD-10 C00-C97) except C44 (non-melanoma skin) is a tumour, the
+# registry convention [RTD-APP]: in situ and benign (D) codes are not. A tumour's ``unit_id`` comes from its
 # own row only: patient, diagnosis date and ICD-10 code, numbered among exact repeats of those three. An id
 # numbered across all of London would change with every other patient's tumours, so a build partitioned
 # by ICB (docs/scaling.md) or a later extract would give the same tumour another id. queries.cancer joins
@@ -581,7 +582,7 @@ SELECT r.*,
                  row_number() OVER (PARTITION BY r.patient_id, r.diagnosis_date, r.icd10_code
                                     ORDER BY r.stage, r.route)) AS unit_id
 FROM cancer_registrations AS r
-WHERE left(r.icd10_code, 3) <> 'C44'
+WHERE left(r.icd10_code, 3) BETWEEN 'C00' AND 'C97' AND left(r.icd10_code, 3) <> 'C44'
 """
 
 

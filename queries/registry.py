@@ -480,7 +480,10 @@ INDICATORS: tuple[Indicator, ...] = (
         id="cancer_early_stage",
         title="Cancers diagnosed at stage 1 or 2",
         numerator="Tumours at stage 1 or 2",
-        denominator="Tumours diagnosed in the period with a known stage (1-4), excluding non-melanoma skin (C44)",
+        denominator=(
+            "Malignant tumours (ICD-10 C00-C97) diagnosed in the period with a known stage (1-4), excluding "
+            "non-melanoma skin (C44)"
+        ),
         polarity="high",
         rule_version="NDRS unadjusted stage 1-2 proportion (75 % ambition indicator)",
         source="[NDRS-STAGE-2022] [NHSE-CANCER-STRAT] [LTP-CANCER]",
@@ -493,7 +496,7 @@ INDICATORS: tuple[Indicator, ...] = (
         id="cancer_emergency_route",
         title="Cancers diagnosed through an emergency presentation",
         numerator="Tumours with route 'emergency'",
-        denominator="Tumours diagnosed in the period, excluding non-melanoma skin (C44)",
+        denominator="Malignant tumours (ICD-10 C00-C97) diagnosed in the period, excluding non-melanoma skin (C44)",
         polarity="low",
         rule_version="Routes to Diagnosis (NDRS) route assignment as recorded in the extract",
         source="[RTD-PHE-2015] [GM-RTD] [LDN-POST]",

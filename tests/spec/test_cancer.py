@@ -91,6 +91,8 @@ TUMOURS = [
     tumour("2026-08-11", "C18.7", "3", "urgent_referral"),
     tumour("2026-09-30", "C61", "unknown", "emergency"),
     tumour("2026-09-12", "C44.3", "1", "gp_referral"),  # non-melanoma skin: excluded
+    tumour("2026-09-13", "D05.1", "1", "screening"),  # in situ, not malignant (outside C00-C97): excluded
+    tumour("2026-09-14", "C97", "4", "emergency"),  # the last malignant category: counted
     tumour("2026-10-01", "C34.1", "4", "emergency"),  # next quarter
 ]
 
@@ -138,11 +140,12 @@ def test_pathways_count_in_their_clock_stop_quarter_too(con):
     }
 
 
-def test_early_stage_among_staged_tumours_excluding_c44(con):
+def test_early_stage_among_staged_malignant_tumours_excluding_c44(con):
+    # Malignant = ICD-10 C00-C97 excluding C44 [RTD-APP]: the D05.1 in-situ registration is not a tumour here.
     got = sorted(facts(con, "cancer_early_stage", QUARTER).values())
-    assert got == [(0, 1), (1, 1), (1, 1)]
+    assert got == [(0, 1), (0, 1), (1, 1), (1, 1)]  # stage 3 C18, stage 4 C97, stage 1 C34, stage 2 C50
 
 
-def test_emergency_route_over_all_tumours_excluding_c44(con):
+def test_emergency_route_over_all_malignant_tumours_excluding_c44(con):
     got = sorted(facts(con, "cancer_emergency_route", QUARTER).values())
-    assert got == [(0, 1), (0, 1), (1, 1), (1, 1)]
+    assert got == [(0, 1), (0, 1), (1, 1), (1, 1), (1, 1)]
