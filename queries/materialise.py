@@ -102,7 +102,8 @@ COVER_MEASURES = (
     ("cover_5y_mmr2", 60, ("MMR", "MMRV"), 2, 12, _FAR_PAST, _FAR_FUTURE),
     ("cover_5y_4in1", 60, ("4in1",), 1, 0, _FAR_PAST, _FAR_FUTURE),
     ("mmr1_on_time", 18, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
-    ("6in1_on_time", 8, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
+    # QOF VI001 counts diphtheria/tetanus/pertussis-containing doses: the 6-in-1 and the 4-in-1 (dTaP/IPV).
+    ("6in1_on_time", 8, ("6in1", "4in1"), 3, 0, _FAR_PAST, _FAR_FUTURE),
 )
 
 _CODELISTS_USED = (

@@ -241,7 +241,10 @@ INDICATORS: tuple[Indicator, ...] = (
     _on_time(
         id="6in1_on_time",
         title="6-in-1 (3 doses) on time (before 8 months)",
-        numerator="3 or more 6-in-1 doses before the child is 8 months old",
+        numerator=(
+            "3 or more diphtheria/tetanus/pertussis-containing doses (6-in-1 or 4-in-1 dTaP/IPV) before the child "
+            "is 8 months old"
+        ),
         age="8 months",
         rule_version="QOF VI001 age window (2021/22 onwards; 8 months taken as the 8-month birthday)",
         notes="PCIT gives the upper age as 247 days; the calendar 8-month date is used here.",

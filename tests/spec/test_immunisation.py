@@ -47,6 +47,7 @@ PATIENTS = [
     patient("2025-02-10", patient_id="MMR_AT_18M"),
     patient("2025-12-01", patient_id="SIX_BEFORE_8M"),
     patient("2025-12-01", patient_id="SIX_ON_8M"),
+    patient("2025-12-01", patient_id="DTP_4IN1_THIRD_DOSE"),
     # Polio booster: aged 1-9 on 10 Aug 2022.
     patient("2015-03-01", patient_id="POLIO_BOOSTED"),
     patient("2021-08-11", patient_id="POLIO_TOO_YOUNG"),
@@ -82,6 +83,8 @@ JABS = [
     jab("MMR_AT_18M", "2026-08-10", "MMR"),
     *course("SIX_BEFORE_8M", "6in1", "2026-01-26", "2026-02-23", "2026-07-31"),
     *course("SIX_ON_8M", "6in1", "2026-01-26", "2026-02-23", "2026-08-01"),
+    *course("DTP_4IN1_THIRD_DOSE", "6in1", "2026-01-26", "2026-02-23"),
+    jab("DTP_4IN1_THIRD_DOSE", "2026-07-31", "4in1"),
     jab("POLIO_BOOSTED", "2022-09-01", "IPV"),
     *course("POLIO_JUST_ONE", "6in1", "2021-10-05", "2021-11-02", "2021-11-30"),
     *course("POLIO_NINE", "6in1", "2012-10-05", "2012-11-02", "2012-11-30"),
@@ -156,8 +159,9 @@ def test_mmr1_on_time_window_is_first_birthday_to_18_months(con):
     assert numerators(con, "mmr1_on_time", Q2) == {"MMR_AT_12M": 1, "MMR_AT_18M": 0}
 
 
-def test_6in1_on_time_needs_three_doses_before_8_months(con):
-    assert numerators(con, "6in1_on_time", Q2) == {"SIX_BEFORE_8M": 1, "SIX_ON_8M": 0}
+def test_6in1_on_time_needs_three_dtp_containing_doses_before_8_months(con):
+    # QOF VI001 counts diphtheria/tetanus/pertussis-containing doses: a dTaP/IPV (4-in-1) dose is one.
+    assert numerators(con, "6in1_on_time", Q2) == {"SIX_BEFORE_8M": 1, "SIX_ON_8M": 0, "DTP_4IN1_THIRD_DOSE": 1}
 
 
 def test_polio_booster_cohort_and_numerator(con):
