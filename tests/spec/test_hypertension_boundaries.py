@@ -1,0 +1,140 @@
+"""Hypertension rules (QOF v50 HYP001/HYP008/HYP009, CVDPREVENT CVDP004HYP) on both sides of each boundary.
+
+Period: financial year 2025-26 (1 Apr 2025 - 31 Mar 2026). Everyone is on the HYP001 register (diagnosed
+2010) and registered since 2000 unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.spec.helpers import build, facts, patient
+from tests.spec.test_hypertension import HYP, RESOLVED, SYS, bp, event
+
+FY = "2025-26"
+AGED_66, AGED_86 = "1960-01-01", "1940-01-01"
+
+PATIENT_FIELDS = {
+    # HYP009 (80+) thresholds: clinic 150/90, home 145/85.
+    "H9_150_90": (AGED_86, {}),
+    "H9_151_90": (AGED_86, {}),
+    "H9_150_91": (AGED_86, {}),
+    "H9_HOME_145_85": (AGED_86, {}),
+    "H9_HOME_146_85": (AGED_86, {}),
+    "H9_HOME_145_86": (AGED_86, {}),
+    # HYP008 home diastolic.
+    "H8_HOME_135_86": (AGED_66, {}),
+    # The 12-month window, first and last day.
+    "BP_ON_1_APR": (AGED_66, {}),
+    "BP_ON_31_MAR_AFTER": (AGED_66, {}),
+    # Systolic and diastolic on different days are not a reading.
+    "SPLIT_DAYS": (AGED_66, {}),
+    # A clinic and a home reading on the latest day: the clinic one is judged.
+    "CLINIC_AND_HOME_SAME_DAY": (AGED_66, {}),
+    # 9-month exclusions: the 9 months up to and including 31 Mar start on 1 Jul 2025.
+    "FIRST_DX_30_JUN": (AGED_66, {}),
+    "FIRST_DX_1_JUL": (AGED_66, {}),
+    "REGISTERED_30_JUN": (AGED_66, {"registration_start": "2025-06-30"}),
+    "REGISTERED_1_JUL": (AGED_66, {"registration_start": "2025-07-01"}),
+    # The register on the period end.
+    "DX_AFTER_YEAR_END": (AGED_66, {}),
+    "RESOLVED_AFTER_YEAR_END": (AGED_66, {}),
+    "CHILD_ON_REGISTER": ("2015-01-01", {"registration_start": "2015-01-01"}),
+    # Registered and alive on the last day.
+    "DIED_ON_31_MAR": (AGED_66, {"death_date": "2026-03-31"}),
+    "DIED_ON_1_APR": (AGED_66, {"death_date": "2026-04-01"}),
+    "LEFT_ON_31_MAR": (AGED_66, {"registration_end": "2026-03-31"}),
+    "LEFT_ON_1_APR": (AGED_66, {"registration_end": "2026-04-01"}),
+}
+PATIENTS = [
+    patient(birth, patient_id=pid, **{"registration_start": "2000-01-01", **extra})
+    for pid, (birth, extra) in PATIENT_FIELDS.items()
+]
+OWN_DIAGNOSIS = {
+    "FIRST_DX_30_JUN": "2025-06-30",
+    "FIRST_DX_1_JUL": "2025-07-01",
+    "DX_AFTER_YEAR_END": "2026-04-01",
+    "CHILD_ON_REGISTER": "2020-01-01",
+}
+EVENTS = [
+    *(event(pid, OWN_DIAGNOSIS.get(pid, "2010-05-01"), HYP) for pid in PATIENT_FIELDS),
+    *bp("H9_150_90", "2026-02-01", 150, 90),
+    *bp("H9_151_90", "2026-02-01", 151, 90),
+    *bp("H9_150_91", "2026-02-01", 150, 91),
+    *bp("H9_HOME_145_85", "2026-02-01", 145, 85, home=True),
+    *bp("H9_HOME_146_85", "2026-02-01", 146, 85, home=True),
+    *bp("H9_HOME_145_86", "2026-02-01", 145, 86, home=True),
+    *bp("H8_HOME_135_86", "2026-02-01", 135, 86, home=True),
+    *bp("BP_ON_1_APR", "2025-04-01", 120, 80),
+    *bp("BP_ON_31_MAR_AFTER", "2025-10-01", 120, 80),
+    *bp("BP_ON_31_MAR_AFTER", "2026-03-31", 160, 100),
+    event("SPLIT_DAYS", "2026-03-01", SYS, 120),
+    *bp("SPLIT_DAYS", "2026-03-02", 120, 80)[1:],  # the diastolic half only, a day later
+    *bp("CLINIC_AND_HOME_SAME_DAY", "2026-03-01", 120, 80),
+    *bp("CLINIC_AND_HOME_SAME_DAY", "2026-03-01", 150, 95, home=True),
+    event("RESOLVED_AFTER_YEAR_END", "2026-04-01", RESOLVED),
+    *bp("CHILD_ON_REGISTER", "2026-02-01", 110, 70),
+]
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("hyp_boundaries"), patients=PATIENTS, clinical_events=EVENTS)
+
+
+def test_hyp009_clinic_threshold_is_at_or_below_150_90(con):
+    got = facts(con, "hyp009", FY)
+    assert (got["H9_150_90"], got["H9_151_90"], got["H9_150_91"]) == ((1, 1), (0, 1), (0, 1))
+
+
+def test_hyp009_home_threshold_is_at_or_below_145_85(con):
+    got = facts(con, "hyp009", FY)
+    assert (got["H9_HOME_145_85"], got["H9_HOME_146_85"], got["H9_HOME_145_86"]) == ((1, 1), (0, 1), (0, 1))
+
+
+def test_hyp008_home_diastolic_above_85_misses(con):
+    assert facts(con, "hyp008", FY)["H8_HOME_135_86"] == (0, 1)
+
+
+def test_twelve_month_window_includes_its_first_and_last_day(con):
+    assert facts(con, "hyp008", FY)["BP_ON_1_APR"] == (1, 1)
+    assert facts(con, "hyp_bp_recorded_12m", FY)["BP_ON_1_APR"] == (1, 1)
+    assert facts(con, "hyp008", FY)["BP_ON_31_MAR_AFTER"] == (0, 1)  # the raised reading on 31 Mar is the latest
+
+
+def test_systolic_and_diastolic_on_different_days_are_no_reading(con):
+    assert facts(con, "hyp_bp_recorded_12m", FY)["SPLIT_DAYS"] == (0, 1)
+    assert facts(con, "hyp008", FY)["SPLIT_DAYS"] == (0, 1)
+
+
+def test_clinic_reading_is_judged_when_a_home_reading_shares_its_day(con):
+    assert facts(con, "hyp008", FY)["CLINIC_AND_HOME_SAME_DAY"] == (1, 1)
+
+
+def test_nine_month_exclusions_start_on_1_july(con):
+    got = facts(con, "hyp008", FY)
+    assert got["FIRST_DX_30_JUN"] == (0, 1)
+    assert got["REGISTERED_30_JUN"] == (0, 1)
+    assert "FIRST_DX_1_JUL" not in got
+    assert "REGISTERED_1_JUL" not in got
+    # They stay on the register (HYP001 has no such exclusion).
+    register = facts(con, "hyp_bp_recorded_12m", FY)
+    assert {"FIRST_DX_1_JUL", "REGISTERED_1_JUL"} <= set(register)
+
+
+def test_register_is_judged_on_codes_up_to_the_period_end(con):
+    register = facts(con, "hyp_bp_recorded_12m", FY)
+    assert "DX_AFTER_YEAR_END" not in register
+    assert "RESOLVED_AFTER_YEAR_END" in register
+
+
+def test_register_has_no_age_limit_and_hyp008_takes_every_age_up_to_79(con):
+    assert facts(con, "hyp_bp_recorded_12m", FY)["CHILD_ON_REGISTER"] == (1, 1)
+    assert facts(con, "hyp008", FY)["CHILD_ON_REGISTER"] == (1, 1)
+
+
+def test_registered_and_alive_on_the_last_day(con):
+    register = set(facts(con, "hyp_bp_recorded_12m", FY))
+    assert {"DIED_ON_1_APR", "LEFT_ON_1_APR"} <= register
+    # Died on, or a registration ending on, the last day: not registered and alive that day.
+    assert not {"DIED_ON_31_MAR", "LEFT_ON_31_MAR"} & register
