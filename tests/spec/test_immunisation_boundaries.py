@@ -1,0 +1,181 @@
+"""COVER, QOF VI timeliness and polio-booster rules on both sides of each boundary.
+
+Extract date 2026-10-31: the newest quarter is 2026-27 Q2 (1 Jul - 30 Sep 2026). Cohorts with a birthday in
+Q2: 1st birthday - born 1 Jul - 30 Sep 2025; 2nd - born Jul-Sep 2024; 5th - born Jul-Sep 2021.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.spec.helpers import build, facts, patient
+from tests.spec.test_immunisation import Q1, Q2, course, jab
+
+BORN_12M, BORN_24M, BORN_5Y = "2025-08-15", "2024-08-15", "2021-08-15"
+THREE_6IN1_12M = ("2025-10-10", "2025-11-10", "2025-12-10")
+
+PATIENTS = [
+    # The cohort's last birthday of the quarter, and the first day after it.
+    patient("2025-09-30", patient_id="BORN_30_SEP"),
+    patient("2025-10-01", patient_id="BORN_1_OCT"),
+    # Registered and alive on the quarter's last day.
+    patient(BORN_12M, patient_id="DIED_30_SEP", death_date="2026-09-30"),
+    patient(BORN_12M, patient_id="DIED_1_OCT", death_date="2026-10-01"),
+    patient(BORN_12M, patient_id="LEFT_30_SEP", registration_end="2026-09-30"),
+    patient(BORN_12M, patient_id="LEFT_1_OCT", registration_end="2026-10-01"),
+    # 12 months: PCV 1 dose, rotavirus 2 doses, before the 1st birthday.
+    patient(BORN_12M, patient_id="PCV_DAY_BEFORE"),
+    patient(BORN_12M, patient_id="PCV_ON_BIRTHDAY"),
+    patient(BORN_12M, patient_id="ROTA_ONE"),
+    patient(BORN_12M, patient_id="ROTA_TWO"),
+    # 24 months: boosters on or after the 1st birthday and before the 2nd.
+    patient(BORN_24M, patient_id="BOOSTERS_DAY_BEFORE_1ST"),
+    patient(BORN_24M, patient_id="BOOSTERS_ON_1ST"),
+    patient(BORN_24M, patient_id="MMR_DAY_BEFORE_2ND"),
+    patient(BORN_24M, patient_id="MMR_ON_2ND"),
+    # The schedule change: born 30 Jun 2024 (Hib/MenC) vs 1 Jul 2024 (no Hib/MenC).
+    patient("2024-06-30", patient_id="BORN_30_JUN_2024_HIBMENC"),
+    patient("2024-07-01", patient_id="BORN_1_JUL_2024_HIBMENC"),
+    patient("2024-07-01", patient_id="BORN_1_JUL_2024_6IN1_AT_1"),
+    # A 29 Feb birth: the 1st birthday is 28 Feb in a common year; 2nd birthday 28 Feb 2026 (2025-26 Q4).
+    patient("2024-02-29", patient_id="LEAP_MMR_28_FEB"),
+    patient("2024-02-29", patient_id="LEAP_MMR_27_FEB"),
+    # 5 years.
+    patient(BORN_5Y, patient_id="FOUR_IN_ONE_DAY_BEFORE_5TH"),
+    patient(BORN_5Y, patient_id="FOUR_IN_ONE_ON_5TH"),
+    patient(BORN_5Y, patient_id="MMR2_DAY_BEFORE_5TH"),
+    # QOF VI002: MMR between the 1st birthday and 18 months (born Jan-Mar 2025 reach 18 months in Q2).
+    patient("2025-02-10", patient_id="MMR_DAY_BEFORE_18M"),
+    patient("2025-02-10", patient_id="MMR_DAY_BEFORE_1ST"),
+    # Polio booster: 3 doses up to date below 3 years 4 months on 31 Mar 2023, 4 at or above.
+    patient("2019-11-30", patient_id="POLIO_3Y4M_ON_30_MAR_3_DOSES"),
+    patient("2019-12-01", patient_id="POLIO_3Y4M_ON_1_APR_3_DOSES"),
+    patient("2017-05-01", patient_id="POLIO_DOSE_9_AUG"),
+    patient("2017-05-01", patient_id="POLIO_DOSE_10_AUG"),
+    patient("2017-05-01", patient_id="POLIO_DOSE_31_MAR"),
+    patient("2017-05-01", patient_id="POLIO_DOSE_1_APR"),
+    patient("2017-05-01", patient_id="POLIO_DIED_31_MAR", death_date="2023-03-31"),
+]
+JABS = [
+    *course("BORN_30_SEP", "6in1", "2025-12-01", "2026-01-01", "2026-02-01"),
+    *course("BORN_1_OCT", "6in1", "2025-12-01", "2026-01-01", "2026-02-01"),
+    *(
+        jab(pid, day, "6in1")
+        for pid in ("DIED_30_SEP", "DIED_1_OCT", "LEFT_30_SEP", "LEFT_1_OCT")
+        for day in THREE_6IN1_12M
+    ),
+    jab("PCV_DAY_BEFORE", "2026-08-14", "PCV"),
+    jab("PCV_ON_BIRTHDAY", "2026-08-15", "PCV"),
+    jab("ROTA_ONE", "2025-10-10", "Rotavirus"),
+    *course("ROTA_TWO", "Rotavirus", "2025-10-10", "2025-11-10"),
+    *(jab("BOOSTERS_DAY_BEFORE_1ST", "2025-08-14", vaccine) for vaccine in ("PCV", "MenB", "MMR")),
+    *(jab("BOOSTERS_ON_1ST", "2025-08-15", vaccine) for vaccine in ("PCV", "MenB", "MMR")),
+    jab("MMR_DAY_BEFORE_2ND", "2026-08-14", "MMR"),
+    jab("MMR_ON_2ND", "2026-08-15", "MMR"),
+    jab("BORN_30_JUN_2024_HIBMENC", "2025-07-01", "HibMenC"),
+    jab("BORN_1_JUL_2024_HIBMENC", "2025-07-01", "HibMenC"),
+    jab("BORN_1_JUL_2024_6IN1_AT_1", "2025-07-01", "6in1"),
+    jab("LEAP_MMR_28_FEB", "2025-02-28", "MMR"),
+    jab("LEAP_MMR_27_FEB", "2025-02-27", "MMR"),
+    jab("FOUR_IN_ONE_DAY_BEFORE_5TH", "2026-08-14", "4in1"),
+    jab("FOUR_IN_ONE_ON_5TH", "2026-08-15", "4in1"),
+    *course("MMR2_DAY_BEFORE_5TH", "MMR", "2022-08-15", "2026-08-14"),
+    jab("MMR_DAY_BEFORE_18M", "2026-08-09", "MMR"),
+    jab("MMR_DAY_BEFORE_1ST", "2026-02-09", "MMR"),
+    *course("POLIO_3Y4M_ON_30_MAR_3_DOSES", "6in1", "2020-01-30", "2020-02-27", "2020-03-26"),
+    *course("POLIO_3Y4M_ON_1_APR_3_DOSES", "6in1", "2020-01-30", "2020-02-27", "2020-03-26"),
+    *(
+        jab(pid, "2017-07-01", "6in1")
+        for pid in ("POLIO_DOSE_9_AUG", "POLIO_DOSE_10_AUG", "POLIO_DOSE_31_MAR", "POLIO_DOSE_1_APR")
+    ),
+    jab("POLIO_DOSE_9_AUG", "2022-08-09", "IPV"),
+    jab("POLIO_DOSE_10_AUG", "2022-08-10", "IPV"),
+    jab("POLIO_DOSE_31_MAR", "2023-03-31", "IPV"),
+    jab("POLIO_DOSE_1_APR", "2023-04-01", "IPV"),
+    jab("POLIO_DIED_31_MAR", "2022-09-01", "IPV"),
+]
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("imm_boundaries"), patients=PATIENTS, immunisations=JABS)
+
+
+def numerators(con, indicator, period):
+    return {key: value[0] for key, value in facts(con, indicator, period).items()}
+
+
+def test_cohort_ends_on_the_quarters_last_day(con):
+    got = numerators(con, "cover_12m_6in1", Q2)
+    assert got["BORN_30_SEP"] == 1
+    assert "BORN_1_OCT" not in got
+
+
+def test_registered_and_alive_on_the_quarters_last_day(con):
+    got = numerators(con, "cover_12m_6in1", Q2)
+    assert got["DIED_1_OCT"] == 1 and got["LEFT_1_OCT"] == 1
+    assert "DIED_30_SEP" not in got and "LEFT_30_SEP" not in got
+
+
+def test_pcv1_is_one_dose_before_the_first_birthday(con):
+    got = numerators(con, "cover_12m_pcv", Q2)
+    assert got["PCV_DAY_BEFORE"] == 1
+    assert got["PCV_ON_BIRTHDAY"] == 0
+
+
+def test_rotavirus_is_the_two_dose_course(con):
+    got = numerators(con, "cover_12m_rota", Q2)
+    assert got["ROTA_ONE"] == 0
+    assert got["ROTA_TWO"] == 1
+
+
+def test_24_month_boosters_count_from_the_first_birthday(con):
+    for indicator in ("cover_24m_pcv_booster", "cover_24m_menb_booster", "cover_24m_mmr1"):
+        got = numerators(con, indicator, Q2)
+        assert got["BOOSTERS_DAY_BEFORE_1ST"] == 0, indicator
+        assert got["BOOSTERS_ON_1ST"] == 1, indicator
+
+
+def test_24_month_doses_count_before_the_second_birthday(con):
+    got = numerators(con, "cover_24m_mmr1", Q2)
+    assert got["MMR_DAY_BEFORE_2ND"] == 1
+    assert got["MMR_ON_2ND"] == 0
+
+
+def test_hib_booster_rule_switches_for_births_from_1_july_2024(con):
+    assert numerators(con, "cover_24m_hibmenc", Q1)["BORN_30_JUN_2024_HIBMENC"] == 1
+    got = numerators(con, "cover_24m_hibmenc", Q2)
+    assert got["BORN_1_JUL_2024_HIBMENC"] == 0
+    assert got["BORN_1_JUL_2024_6IN1_AT_1"] == 1
+
+
+def test_a_29_february_birthday_falls_on_28_february(con):
+    got = numerators(con, "cover_24m_mmr1", "2025-26 Q4")
+    assert got["LEAP_MMR_28_FEB"] == 1
+    assert got["LEAP_MMR_27_FEB"] == 0
+
+
+def test_five_year_doses_count_before_the_fifth_birthday(con):
+    booster = numerators(con, "cover_5y_4in1", Q2)
+    assert booster["FOUR_IN_ONE_DAY_BEFORE_5TH"] == 1
+    assert booster["FOUR_IN_ONE_ON_5TH"] == 0
+    assert numerators(con, "cover_5y_mmr2", Q2)["MMR2_DAY_BEFORE_5TH"] == 1
+
+
+def test_mmr1_on_time_window_starts_on_the_first_birthday(con):
+    got = numerators(con, "mmr1_on_time", Q2)
+    assert got["MMR_DAY_BEFORE_18M"] == 1
+    assert got["MMR_DAY_BEFORE_1ST"] == 0
+
+
+def test_polio_up_to_date_needs_a_fourth_dose_from_3_years_4_months(con):
+    got = numerators(con, "polio_booster_1_9", "polio-2022")
+    assert got["POLIO_3Y4M_ON_30_MAR_3_DOSES"] == 0
+    assert got["POLIO_3Y4M_ON_1_APR_3_DOSES"] == 1
+
+
+def test_polio_campaign_window_is_10_august_to_31_march_inclusive(con):
+    got = numerators(con, "polio_booster_1_9", "polio-2022")
+    assert (got["POLIO_DOSE_9_AUG"], got["POLIO_DOSE_10_AUG"]) == (0, 1)
+    assert (got["POLIO_DOSE_31_MAR"], got["POLIO_DOSE_1_APR"]) == (1, 0)
+    assert "POLIO_DIED_31_MAR" not in got
