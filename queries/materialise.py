@@ -613,7 +613,9 @@ def _cancer_sql() -> list[str]:
     FROM cancer_pathways AS c
     JOIN patient_dim AS d USING (patient_id)
     JOIN periods AS p ON c.treatment_start_date BETWEEN p.start_date AND p.end_date
+    -- Cancer treatments only: a pathway whose outcome is 'cancer ruled out' has none (as for the 62-day).
     WHERE c.decision_to_treat_date IS NOT NULL
+      AND coalesce(c.diagnosis_outcome, 'cancer_confirmed') = 'cancer_confirmed'
     UNION ALL
     SELECT 'cwt_62d', p.period_id, c.patient_id, c.pathway_id, {_age("d.birth_date", "c.treatment_start_date")},
            CASE WHEN date_diff('day', c.referral_date, c.treatment_start_date) <= 62 THEN 1 ELSE 0 END, 1

@@ -456,7 +456,10 @@ INDICATORS: tuple[Indicator, ...] = (
         id="cwt_31d",
         title="31 days from decision to treat to treatment",
         numerator="Treatment started within 31 days of the decision to treat",
-        denominator="Pathways with a decision to treat whose treatment started in the period",
+        denominator=(
+            "Pathways with a decision to treat whose treatment started in the period, cancer confirmed (or no "
+            "outcome recorded)"
+        ),
         polarity="high",
         rule_version=CWT_RULE + " 31-day standard",
         source="[CWT-V12]",

@@ -1,0 +1,117 @@
+"""Cancer waiting-time standards (CWT v12.1) and registry measures on both sides of each boundary.
+
+Months 2026-09 and 2026-10 (the extract date, 31 Oct 2026, ends October) and quarter 2026-27 Q2.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.spec.helpers import build, facts, patient
+from tests.spec.test_cancer import MONTH, QUARTER, pathway, tumour
+
+OCTOBER = "2026-10"
+
+PATHWAYS = [
+    # FDS: clock stop (told date) decides the month; breast symptomatic is an FDS route.
+    pathway("TOLD_30_SEP", "2026-09-10", told="2026-09-30", outcome="cancer_ruled_out"),
+    pathway("TOLD_1_OCT", "2026-09-10", told="2026-10-01", outcome="cancer_ruled_out"),
+    pathway(
+        "BREAST_SYMPTOMATIC", "2026-09-01", priority="breast_symptomatic", told="2026-09-20", outcome="cancer_ruled_out"
+    ),
+    pathway("TOLD_NO_OUTCOME", "2026-09-01", told="2026-09-15"),
+    # 62-day: breast symptomatic counts; a pathway with cancer ruled out is not a cancer treatment.
+    pathway(
+        "D62_BREAST",
+        "2026-07-15",
+        priority="breast_symptomatic",
+        told="2026-08-01",
+        outcome="cancer_confirmed",
+        dtt="2026-08-20",
+        treated="2026-09-10",
+    ),
+    pathway(
+        "TREATED_RULED_OUT",
+        "2026-08-01",
+        told="2026-08-10",
+        outcome="cancer_ruled_out",
+        dtt="2026-08-20",
+        treated="2026-09-10",
+    ),
+    # 31-day: the treatment date decides the month; no decision to treat, no 31-day clock.
+    pathway(
+        "TREATED_30_SEP",
+        "2026-08-01",
+        told="2026-08-10",
+        outcome="cancer_confirmed",
+        dtt="2026-09-01",
+        treated="2026-09-30",
+    ),
+    pathway(
+        "TREATED_1_OCT",
+        "2026-08-01",
+        told="2026-08-10",
+        outcome="cancer_confirmed",
+        dtt="2026-09-01",
+        treated="2026-10-01",
+    ),
+    pathway("TREATED_NO_DTT", "2026-08-01", told="2026-08-10", outcome="cancer_confirmed", treated="2026-09-12"),
+]
+TUMOURS = [
+    tumour("2026-09-30", "C50.1", "1", "unknown"),  # last day of Q2
+    tumour("2026-07-01", "C18.2", "unknown", "screening"),  # first day of Q2, stage unknown
+    tumour("2026-06-30", "C34.1", "2", "emergency"),  # Q1
+]
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    return build(
+        tmp_path_factory.mktemp("cancer_boundaries"),
+        patients=[patient("1950-01-01", patient_id="PT")],
+        cancer_pathways=PATHWAYS,
+        cancer_registrations=TUMOURS,
+    )
+
+
+def test_fds_counts_in_its_clock_stop_month(con):
+    assert "TOLD_30_SEP" in facts(con, "cwt_fds_28d", MONTH)
+    assert "TOLD_1_OCT" not in facts(con, "cwt_fds_28d", MONTH)
+    assert facts(con, "cwt_fds_28d", OCTOBER)["TOLD_1_OCT"] == (1, 1)
+
+
+def test_fds_includes_breast_symptomatic_referrals(con):
+    assert facts(con, "cwt_fds_28d", MONTH)["BREAST_SYMPTOMATIC"] == (1, 1)
+
+
+def test_conversion_rate_needs_an_outcome(con):
+    got = facts(con, "cancer_conversion_rate", MONTH)
+    assert "TOLD_NO_OUTCOME" not in got
+    assert got["BREAST_SYMPTOMATIC"] == (0, 1)
+    assert "TOLD_NO_OUTCOME" in facts(con, "cwt_fds_28d", MONTH)
+
+
+def test_62_day_includes_breast_symptomatic_and_only_cancer_treatments(con):
+    got = facts(con, "cwt_62d", MONTH)
+    assert got["D62_BREAST"] == (1, 1)
+    assert "TREATED_RULED_OUT" not in got
+
+
+def test_31_day_counts_in_its_treatment_month(con):
+    got = facts(con, "cwt_31d", MONTH)
+    assert got["TREATED_30_SEP"] == (1, 1)
+    assert "TREATED_1_OCT" not in got
+    assert facts(con, "cwt_31d", OCTOBER)["TREATED_1_OCT"] == (1, 1)
+    assert "TREATED_NO_DTT" not in got
+
+
+def test_31_day_counts_cancer_treatments_only(con):
+    # CWT v12.1: the 31-day standard covers treatments of a cancer; a pathway with cancer ruled out has none.
+    assert "TREATED_RULED_OUT" not in facts(con, "cwt_31d", MONTH)
+
+
+def test_registry_quarter_runs_from_its_first_to_its_last_day(con):
+    early = facts(con, "cancer_early_stage", QUARTER)
+    assert sorted(early.values()) == [(1, 1)]  # the 30 Sep stage 1; the 1 Jul tumour is unstaged
+    route = facts(con, "cancer_emergency_route", QUARTER)
+    assert sorted(route.values()) == [(0, 1), (0, 1)]  # unknown route stays in the denominator
