@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 
 from data.build import build_from_frames
 from data.schema import TABLES
@@ -98,3 +99,28 @@ def totals(con: duckdb.DuckDBPyConnection, indicator_id: str, period_id: str) ->
         [indicator_id, period_id],
     ).fetchone()
     return row[0], row[1]
+
+
+# What a boundary table expects of one unit: in the numerator, in the denominator only, or not in the denominator.
+MET, MISSED, NOT_COUNTED = (1, 1), (0, 1), None
+
+
+def boundary_test(cases: list[tuple[str, str, str, tuple[int, int] | None]]):
+    """A test over ``(indicator, period, unit, expected)`` rows: one pytest case per row, ``indicator-period-unit``.
+
+    A module assigns it to a ``test_`` name and provides a ``con`` fixture; each row asserts :func:`fact`.
+    """
+
+    @pytest.mark.parametrize(
+        ("indicator", "period", "unit", "expected"),
+        [pytest.param(*case, id=f"{case[0]}-{case[1]}-{case[2]}") for case in cases],
+    )
+    def test_each_side_of_each_boundary(con, indicator, period, unit, expected):
+        assert fact(con, indicator, period, unit) == expected
+
+    return test_each_side_of_each_boundary
+
+
+def fact(con: duckdb.DuckDBPyConnection, indicator_id: str, period_id: str, unit: str) -> tuple[float, float] | None:
+    """One unit's (numerator, denominator) for an indicator and period; None when it is not in the denominator."""
+    return facts(con, indicator_id, period_id).get(unit)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.spec.helpers import build, facts, patient
+from tests.spec.helpers import MET, MISSED, NOT_COUNTED, boundary_test, build, facts, patient
 from tests.spec.test_cancer import MONTH, QUARTER, pathway, tumour
 
 OCTOBER = "2026-10"
@@ -74,35 +74,28 @@ def con(tmp_path_factory):
     )
 
 
-def test_fds_counts_in_its_clock_stop_month(con):
-    assert "TOLD_30_SEP" in facts(con, "cwt_fds_28d", MONTH)
-    assert "TOLD_1_OCT" not in facts(con, "cwt_fds_28d", MONTH)
-    assert facts(con, "cwt_fds_28d", OCTOBER)["TOLD_1_OCT"] == (1, 1)
+CASES = [
+    # FDS: counted in its clock-stop (told) month; breast symptomatic is an FDS route.
+    ("cwt_fds_28d", MONTH, "TOLD_30_SEP", MET),
+    ("cwt_fds_28d", MONTH, "TOLD_1_OCT", NOT_COUNTED),
+    ("cwt_fds_28d", OCTOBER, "TOLD_1_OCT", MET),
+    ("cwt_fds_28d", MONTH, "BREAST_SYMPTOMATIC", MET),
+    ("cwt_fds_28d", MONTH, "TOLD_NO_OUTCOME", MET),
+    # Conversion: FDS pathways told an outcome.
+    ("cancer_conversion_rate", MONTH, "BREAST_SYMPTOMATIC", MISSED),
+    ("cancer_conversion_rate", MONTH, "TOLD_NO_OUTCOME", NOT_COUNTED),
+    # 62-day: breast symptomatic counts; cancer ruled out does not.
+    ("cwt_62d", MONTH, "D62_BREAST", MET),
+    ("cwt_62d", MONTH, "TREATED_RULED_OUT", NOT_COUNTED),
+    # 31-day: counted in its treatment month; no decision to treat, no clock.
+    ("cwt_31d", MONTH, "TREATED_30_SEP", MET),
+    ("cwt_31d", MONTH, "TREATED_1_OCT", NOT_COUNTED),
+    ("cwt_31d", OCTOBER, "TREATED_1_OCT", MET),
+    ("cwt_31d", MONTH, "TREATED_NO_DTT", NOT_COUNTED),
+]
 
 
-def test_fds_includes_breast_symptomatic_referrals(con):
-    assert facts(con, "cwt_fds_28d", MONTH)["BREAST_SYMPTOMATIC"] == (1, 1)
-
-
-def test_conversion_rate_needs_an_outcome(con):
-    got = facts(con, "cancer_conversion_rate", MONTH)
-    assert "TOLD_NO_OUTCOME" not in got
-    assert got["BREAST_SYMPTOMATIC"] == (0, 1)
-    assert "TOLD_NO_OUTCOME" in facts(con, "cwt_fds_28d", MONTH)
-
-
-def test_62_day_includes_breast_symptomatic_and_only_cancer_treatments(con):
-    got = facts(con, "cwt_62d", MONTH)
-    assert got["D62_BREAST"] == (1, 1)
-    assert "TREATED_RULED_OUT" not in got
-
-
-def test_31_day_counts_in_its_treatment_month(con):
-    got = facts(con, "cwt_31d", MONTH)
-    assert got["TREATED_30_SEP"] == (1, 1)
-    assert "TREATED_1_OCT" not in got
-    assert facts(con, "cwt_31d", OCTOBER)["TREATED_1_OCT"] == (1, 1)
-    assert "TREATED_NO_DTT" not in got
+test_each_side_of_each_boundary = boundary_test(CASES)
 
 
 def test_31_day_counts_cancer_treatments_only(con):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.spec.helpers import build, facts, patient
+from tests.spec.helpers import MET, MISSED, NOT_COUNTED, boundary_test, build, patient
 from tests.spec.test_hypertension import HYP, RESOLVED, SYS, bp, event
 
 FY = "2025-26"
@@ -82,59 +82,43 @@ def con(tmp_path_factory):
     return build(tmp_path_factory.mktemp("hyp_boundaries"), patients=PATIENTS, clinical_events=EVENTS)
 
 
-def test_hyp009_clinic_threshold_is_at_or_below_150_90(con):
-    got = facts(con, "hyp009", FY)
-    assert (got["H9_150_90"], got["H9_151_90"], got["H9_150_91"]) == ((1, 1), (0, 1), (0, 1))
+CASES = [
+    # HYP009 (80+): clinic at or below 150/90, home at or below 145/85.
+    ("hyp009", FY, "H9_150_90", MET),
+    ("hyp009", FY, "H9_151_90", MISSED),
+    ("hyp009", FY, "H9_150_91", MISSED),
+    ("hyp009", FY, "H9_HOME_145_85", MET),
+    ("hyp009", FY, "H9_HOME_146_85", MISSED),
+    ("hyp009", FY, "H9_HOME_145_86", MISSED),
+    # HYP008: home diastolic above 85.
+    ("hyp008", FY, "H8_HOME_135_86", MISSED),
+    # The 12 months include their first day; a raised reading on the last day is the latest.
+    ("hyp008", FY, "BP_ON_1_APR", MET),
+    ("hyp_bp_recorded_12m", FY, "BP_ON_1_APR", MET),
+    ("hyp008", FY, "BP_ON_31_MAR_AFTER", MISSED),
+    # Systolic and diastolic on different days are no reading.
+    ("hyp_bp_recorded_12m", FY, "SPLIT_DAYS", MISSED),
+    ("hyp008", FY, "SPLIT_DAYS", MISSED),
+    # A clinic and a home pair on the latest day: the clinic pair is judged.
+    ("hyp008", FY, "CLINIC_AND_HOME_SAME_DAY", MET),
+    # 9-month exclusions (non-achievers): 30 Jun kept, 1 Jul excluded; the register keeps both.
+    ("hyp008", FY, "FIRST_DX_30_JUN", MISSED),
+    ("hyp008", FY, "REGISTERED_30_JUN", MISSED),
+    ("hyp008", FY, "FIRST_DX_1_JUL", NOT_COUNTED),
+    ("hyp008", FY, "REGISTERED_1_JUL", NOT_COUNTED),
+    ("hyp_bp_recorded_12m", FY, "FIRST_DX_1_JUL", MISSED),
+    ("hyp_bp_recorded_12m", FY, "REGISTERED_1_JUL", MISSED),
+    # The register is judged on codes up to the period end, at every age.
+    ("hyp_bp_recorded_12m", FY, "DX_AFTER_YEAR_END", NOT_COUNTED),
+    ("hyp_bp_recorded_12m", FY, "RESOLVED_AFTER_YEAR_END", MISSED),
+    ("hyp_bp_recorded_12m", FY, "CHILD_ON_REGISTER", MET),
+    ("hyp008", FY, "CHILD_ON_REGISTER", MET),
+    # Registered and alive on the last day: a death or a registration end on 31 Mar takes the patient out.
+    ("hyp_bp_recorded_12m", FY, "DIED_ON_1_APR", MISSED),
+    ("hyp_bp_recorded_12m", FY, "LEFT_ON_1_APR", MISSED),
+    ("hyp_bp_recorded_12m", FY, "DIED_ON_31_MAR", NOT_COUNTED),
+    ("hyp_bp_recorded_12m", FY, "LEFT_ON_31_MAR", NOT_COUNTED),
+]
 
 
-def test_hyp009_home_threshold_is_at_or_below_145_85(con):
-    got = facts(con, "hyp009", FY)
-    assert (got["H9_HOME_145_85"], got["H9_HOME_146_85"], got["H9_HOME_145_86"]) == ((1, 1), (0, 1), (0, 1))
-
-
-def test_hyp008_home_diastolic_above_85_misses(con):
-    assert facts(con, "hyp008", FY)["H8_HOME_135_86"] == (0, 1)
-
-
-def test_twelve_month_window_includes_its_first_and_last_day(con):
-    assert facts(con, "hyp008", FY)["BP_ON_1_APR"] == (1, 1)
-    assert facts(con, "hyp_bp_recorded_12m", FY)["BP_ON_1_APR"] == (1, 1)
-    assert facts(con, "hyp008", FY)["BP_ON_31_MAR_AFTER"] == (0, 1)  # the raised reading on 31 Mar is the latest
-
-
-def test_systolic_and_diastolic_on_different_days_are_no_reading(con):
-    assert facts(con, "hyp_bp_recorded_12m", FY)["SPLIT_DAYS"] == (0, 1)
-    assert facts(con, "hyp008", FY)["SPLIT_DAYS"] == (0, 1)
-
-
-def test_clinic_reading_is_judged_when_a_home_reading_shares_its_day(con):
-    assert facts(con, "hyp008", FY)["CLINIC_AND_HOME_SAME_DAY"] == (1, 1)
-
-
-def test_nine_month_exclusions_start_on_1_july(con):
-    got = facts(con, "hyp008", FY)
-    assert got["FIRST_DX_30_JUN"] == (0, 1)
-    assert got["REGISTERED_30_JUN"] == (0, 1)
-    assert "FIRST_DX_1_JUL" not in got
-    assert "REGISTERED_1_JUL" not in got
-    # They stay on the register (HYP001 has no such exclusion).
-    register = facts(con, "hyp_bp_recorded_12m", FY)
-    assert {"FIRST_DX_1_JUL", "REGISTERED_1_JUL"} <= set(register)
-
-
-def test_register_is_judged_on_codes_up_to_the_period_end(con):
-    register = facts(con, "hyp_bp_recorded_12m", FY)
-    assert "DX_AFTER_YEAR_END" not in register
-    assert "RESOLVED_AFTER_YEAR_END" in register
-
-
-def test_register_has_no_age_limit_and_hyp008_takes_every_age_up_to_79(con):
-    assert facts(con, "hyp_bp_recorded_12m", FY)["CHILD_ON_REGISTER"] == (1, 1)
-    assert facts(con, "hyp008", FY)["CHILD_ON_REGISTER"] == (1, 1)
-
-
-def test_registered_and_alive_on_the_last_day(con):
-    register = set(facts(con, "hyp_bp_recorded_12m", FY))
-    assert {"DIED_ON_1_APR", "LEFT_ON_1_APR"} <= register
-    # Died on, or a registration ending on, the last day: not registered and alive that day.
-    assert not {"DIED_ON_31_MAR", "LEFT_ON_31_MAR"} & register
+test_each_side_of_each_boundary = boundary_test(CASES)
