@@ -65,14 +65,5 @@
         window.Plotly.relayout(gd, update);
     }
 
-    function scan() {
-        document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
-            if (gd.__chartTitlesHooked || !gd.on) { return; }
-            gd.__chartTitlesHooked = true;
-            gd.on("plotly_afterplot", function () { fit(gd); });
-            fit(gd);
-        });
-    }
-
-    new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
+    window.plotlyHooks.register({afterDraw: fit});
 })();

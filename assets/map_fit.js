@@ -125,17 +125,11 @@
         });
     }
 
-    function scan() {
-        document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
-            if (!gd._fullLayout || !gd._fullLayout.map) { return; }
-            // Until a fit succeeds, every redraw tries again (the map may not exist or have a size yet).
-            if (!gd.__londonHooked && gd.on) {
-                gd.__londonHooked = true;
-                gd.on("plotly_afterplot", function () { fit(gd); });
-            }
-            fit(gd);
-        });
-    }
-
-    new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
+    window.plotlyHooks.register({
+        applies: function (gd) { return Boolean(gd._fullLayout && gd._fullLayout.map); },
+        // Until a fit succeeds, every redraw and every change to the page tries again (the map may not
+        // exist or have a size yet); once it has, fit returns at once.
+        afterDraw: fit,
+        onEveryChange: true
+    });
 })();

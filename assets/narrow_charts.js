@@ -49,17 +49,9 @@
         window.Plotly.update(gd, data, variant.layout || {}, traces);
     }
 
-    function scan() {
-        document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
-            if (gd.__narrowChartsHooked || !gd.on) { return; }
-            gd.__narrowChartsHooked = true;
-            // After the draw, not inside it: an update from within plotly_afterplot, while Plotly is
-            // still settling the automatic margins, had it give up ("Too many auto-margin redraws").
-            var later = function () { window.setTimeout(function () { fit(gd); }, 0); };
-            gd.on("plotly_afterplot", later);
-            later();
-        });
-    }
-
-    new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
+    window.plotlyHooks.register({
+        // After the draw, not inside it: an update from within plotly_afterplot, while Plotly is
+        // still settling the automatic margins, had it give up ("Too many auto-margin redraws").
+        afterDraw: function (gd) { window.setTimeout(function () { fit(gd); }, 0); }
+    });
 })();

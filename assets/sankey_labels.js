@@ -109,8 +109,12 @@
         }
     }
 
+    function hasSankey(gd) {
+        return Boolean(gd._fullData) && gd._fullData.some(function (trace) { return trace.type === "sankey"; });
+    }
+
     function declutter(gd) {
-        if (!gd._fullData || !gd._fullData.some(function (trace) { return trace.type === "sankey"; })) {
+        if (!hasSankey(gd)) {
             removeKey(gd);
             return;
         }
@@ -138,15 +142,7 @@
         gd.__sankeyLabelsTimer = setTimeout(function () { declutter(gd); }, TRANSITION_MS + 100);
     }
 
-    function scan() {
-        document.querySelectorAll(".js-plotly-plot").forEach(function (gd) {
-            if (gd.__sankeyLabelsHooked || !gd.on || !gd._fullData) { return; }
-            if (!gd._fullData.some(function (trace) { return trace.type === "sankey"; })) { return; }
-            gd.__sankeyLabelsHooked = true;
-            gd.on("plotly_afterplot", function () { settle(gd); });
-            settle(gd);
-        });
-    }
-
-    new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
+    // Once a chart has drawn a Sankey, every later draw of it is settled (one that is no longer a
+    // Sankey loses its key).
+    window.plotlyHooks.register({applies: hasSankey, afterDraw: settle});
 })();

@@ -25,6 +25,7 @@ from tests.browser import harness
 pytestmark = pytest.mark.browser
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_HOOKS_JS = Path(__file__).parents[2] / "assets" / "00_plotly_hooks.js"
 # A phone's chart: 390 px screen less the page's and the card's padding.
 PHONE_CHART_PX = 330
 LONG_NAMES = [
@@ -44,6 +45,8 @@ def draw(chromium):
     page = context.new_page()
     page.set_content('<body style="margin:30px"><div id="slot"></div></body>')
     page.add_script_tag(path=str(PLOTLY_JS))
+    # The chart scripts a test adds (assets/chart_titles.js, ...) register with this watcher, as in the app.
+    page.add_script_tag(path=str(PLOTLY_HOOKS_JS))
 
     def draw_figure(figure: go.Figure, width: int = PHONE_CHART_PX) -> tuple[list[str], list[str]]:
         page.evaluate(
