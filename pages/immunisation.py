@@ -38,7 +38,7 @@ from components.style import apply_base_layout
 from pages._exports import audited_download
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
-from queries.indicators import QueryError, indicator_values, inequality, periods, trend
+from queries.indicators import QueryError, indicator_values, inequality, periods
 from queries.registry import get
 from security.disclosure import current_disclosure
 
@@ -613,7 +613,7 @@ def update_trend(indicator: str, area: str):
     """The indicator over its trend periods for the area, with Making Data Count SPC limits."""
     try:
         spec = imm.check_indicator(indicator)
-        series = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=current_disclosure().disclose)
+        series = area_trend_values(_db(), indicator=indicator, area=area, disclose=current_disclosure().disclose)
     except _FAILURES as error:
         return _message_figure(str(error))
     if len(series) < 2:
@@ -625,6 +625,12 @@ def update_trend(indicator: str, area: str):
         target=spec.target,
         title=f"{_area_name(area)}: {spec.title}",
     )
+
+
+def area_trend_values(db, *, indicator: str, area: str | None, disclose: bool) -> pd.DataFrame:
+    """The trend of London or the chosen borough (the chart's and CSV's rows), named after the area."""
+    level = "borough" if _area_filters(area) else "london"
+    return imm.area_trend(db, indicator=indicator, level=level, code=area, name=_area_name(area), disclose=disclose)
 
 
 def uptake_values(db, *, indicator: str, period: str, area: str | None, disclose: bool) -> pd.DataFrame:
@@ -742,7 +748,7 @@ def download_trend(_clicks, indicator: str, area: str):
     imm.check_indicator(indicator)
 
     def build(disclose: bool):
-        frame = trend(_db(), indicator=indicator, filters=_area_filters(area), disclose=disclose)
+        frame = area_trend_values(_db(), indicator=indicator, area=area, disclose=disclose)
         return frame, f"immunisation-{indicator}-trend", {"indicator": indicator, "area": area}
 
     return audited_download(page="immunisation", export="trend", build=build)

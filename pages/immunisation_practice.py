@@ -30,7 +30,7 @@ from components.style import apply_base_layout
 from pages._exports import audited_download
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
-from queries.indicators import QueryError, trend
+from queries.indicators import QueryError
 from security.disclosure import current_disclosure
 from security.roles import PRACTICE_CODE
 
@@ -273,6 +273,16 @@ def update_comparison(period_type: str, practice_code: str):
     return figure, table
 
 
+def practice_trend(db, *, indicator: str, practice_code: str, disclose: bool) -> pd.DataFrame:
+    """The practice's trend for one vaccine (the chart's and CSV's rows), named after the practice."""
+    details = imm.practice_details(db, practice_code=_practice_code(practice_code))
+    if details is None:
+        raise QueryError(f"No practice {practice_code!r}")
+    return imm.area_trend(
+        db, indicator=indicator, level="practice", code=practice_code, name=details["practice_name"], disclose=disclose
+    )
+
+
 def ranking_values(db, *, practice_code: str, indicator: str, period_type: str, disclose: bool) -> pd.DataFrame:
     """Every practice of the practice's borough for one vaccine (the ranked chart's rows)."""
     details = imm.practice_details(db, practice_code=_practice_code(practice_code))
@@ -326,11 +336,8 @@ def update_trend(indicator: str, practice_code: str):
     """The practice's trend for one vaccine with SPC limits."""
     try:
         spec = imm.check_indicator(indicator)
-        series = trend(
-            default_database(),
-            indicator=indicator,
-            filters={"practice": practice_code},
-            disclose=current_disclosure().disclose,
+        series = practice_trend(
+            default_database(), indicator=indicator, practice_code=practice_code, disclose=current_disclosure().disclose
         )
     except _FAILURES as error:
         return _message_figure(str(error))
@@ -408,7 +415,7 @@ def download_trend(_clicks, indicator: str, practice_code: str):
     imm.check_indicator(indicator)
 
     def build(disclose: bool):
-        frame = trend(default_database(), indicator=indicator, filters={"practice": practice_code}, disclose=disclose)
+        frame = practice_trend(default_database(), indicator=indicator, practice_code=practice_code, disclose=disclose)
         filters = {"practice": practice_code, "indicator": indicator}
         return frame, f"immunisation-{practice_code}-{indicator}-trend", filters
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from queries import disclosure
 from queries.cache import cached_query
-from queries.indicators import QueryError, default_period, indicator_values, indicator_values_batch, periods
+from queries.indicators import QueryError, default_period, indicator_values, indicator_values_batch, periods, trend
 from queries.materialise import COVER_MEASURES, LONDON_CODE, UPTAKE_TABLE
 from queries.registry import INDICATORS, Indicator, get
 
@@ -386,6 +386,24 @@ def period_for(con: Any, *, indicator: str, period_type: str) -> str:
     """The latest period of ``period_type`` for ``indicator``, or its default when it has no such type."""
     spec = get(indicator)
     return default_period(con, indicator, period_type if period_type in spec.period_types else None)
+
+
+def area_trend(
+    con: Any, *, indicator: str, level: str, code: str | None, name: str, disclose: bool = True
+) -> pd.DataFrame:
+    """:func:`queries.indicators.trend` for London, one borough or one practice, its rows named after that area.
+
+    The engine's trend narrows London by filters, so a borough's or practice's rows came back as
+    "London" (E12000007) with ``london_value`` equal to the area's own value; the CSV a GP team took
+    away said London. Here they carry the area's code and name, and the comparison with "London"
+    (the area against itself) is left out.
+    """
+    if level not in ("london", "borough", "practice"):
+        raise QueryError(f"Unknown area level {level!r}")
+    if level == "london" or not code:
+        return trend(con, indicator=indicator, disclose=disclose)
+    series = trend(con, indicator=indicator, filters={level: code}, disclose=disclose)
+    return series.assign(area_code=code, area_name=name).drop(columns=["london_value", "comparison"], errors="ignore")
 
 
 _LEVELS = ("Practice", "PCN", "Borough", "London")

@@ -494,3 +494,24 @@ def test_cohort_controls_are_parsed_and_checked(pages):
             default_date=latest,
             known=known,
         )
+
+
+def test_trend_csvs_name_the_area_they_hold(pages, db):
+    # A borough's or a practice's trend CSV said "London" (E12000007), with london_value equal to its own value.
+    page, practice_page = pages[0], pages[1]
+    by_practice = indicator_values(db, indicator=INDICATOR, period=default_period(db, INDICATOR), by="practice")
+    code = by_practice.sort_values("denominator", ascending=False)["area_code"].iloc[0]  # one with children
+    with acting_as(COMMISSIONER):
+        practice_csv, _ = practice_page.download_trend(1, INDICATOR, code)
+        borough_csv, _ = page.download_trend(1, INDICATOR, "E09000012")
+        london_csv, _ = page.download_trend(1, INDICATOR, "london")
+    practice = pd.read_csv(io.StringIO(practice_csv["content"]))
+    borough = pd.read_csv(io.StringIO(borough_csv["content"]))
+    london = pd.read_csv(io.StringIO(london_csv["content"]))
+    name = imm.practice_details(db, practice_code=code)["practice_name"]
+    assert len(practice) > 1 and set(practice["area_code"]) == {code} and set(practice["area_name"]) == {name}
+    assert set(borough["area_code"]) == {"E09000012"} and set(borough["area_name"]) == {"Hackney"}
+    assert "london_value" not in practice and "london_value" not in borough
+    assert set(london["area_name"]) == {"London"}
+    engine = trend(db, indicator=INDICATOR, filters={"practice": code})
+    assert practice["value"].tolist() == pytest.approx(engine["value"].astype(float).tolist(), nan_ok=True)
