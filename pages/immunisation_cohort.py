@@ -67,6 +67,7 @@ URL_SYNC_ID = f"{PREFIX}-url-sync"
 DOWNLOAD_SUMMARY_ID = f"{PREFIX}-download-summary"
 DOWNLOAD_MESSAGE_ID = f"{PREFIX}-download-message"  # why the summary CSV did not come (data error, audit log down)
 DOWNLOAD_LIST_ID = f"{PREFIX}-download-list"
+DOWNLOAD_LIST_MESSAGE_ID = f"{PREFIX}-download-list-message"  # why the list export did not come
 PAGE_SIZE = 50
 TITLE = "Cohort finder: children missing routine doses"
 LEAD = (
@@ -168,6 +169,10 @@ def criteria_from_controls(
         low, high = (int(a) for a in ages)
     except (TypeError, ValueError):
         raise cohort.CohortError("Give both ages as whole numbers of years.") from None
+    if not (0 <= low <= cohort.MAX_AGE and 0 <= high <= cohort.MAX_AGE):
+        raise cohort.CohortError(f"Ages run from 0 to {cohort.MAX_AGE} years.")
+    if low > high:
+        raise cohort.CohortError(f"'Aged from' ({low}) is above 'to' ({high}): give the younger age first.")
     chosen_date = _as_date(as_at) or default_date
     if chosen_date > default_date:
         raise cohort.CohortError(f"The chosen date is after the extract date ({default_date.isoformat()}).")
@@ -238,11 +243,10 @@ def layout(**query) -> html.Div:
         return [v for v in values if v in known[kind]]
 
     missing_from_url = query.get("missing")
-    missing = (
-        list(cohort.MISSING_DOSES)
-        if missing_from_url is None
-        else [m for m in _as_list(missing_from_url) if m in cohort.MISSING_DOSES]
-    )
+    missing = [m for m in _as_list(missing_from_url) if m in cohort.MISSING_DOSES]
+    if missing_from_url is None or (_as_list(missing_from_url) and not missing):
+        # No doses named, or only unknown ones: every dose, never "none ticked" (which lists every child).
+        missing = list(cohort.MISSING_DOSES)
     as_at = _as_date(query.get("as_at"))
     as_at = as_at if as_at and as_at <= latest else latest
     match = query.get("match") if query.get("match") in ("any", "all") else "any"
@@ -419,6 +423,7 @@ def layout(**query) -> html.Div:
                     ],
                     className="g-2",
                 ),
+                _link_problems_note(link_problems(query, known=known, latest=latest)),
                 dbc.Button("Find children", id=FIND_ID, color="primary", className="mt-2"),
                 html.Div(id=PROBLEM_ID, className="mt-2"),
             ]
@@ -507,6 +512,7 @@ def layout(**query) -> html.Div:
                             ],
                             className="d-flex justify-content-between align-items-center mb-2",
                         ),
+                        html.Div(id=DOWNLOAD_LIST_MESSAGE_ID, role="status"),
                         html.Div(id=LIST_NOTE_ID),
                         dash_table.DataTable(
                             id=LIST_ID,
@@ -539,6 +545,61 @@ def layout(**query) -> html.Div:
             results,
             dcc.Store(id=URL_SYNC_ID),
         ]
+    )
+
+
+def problem_message(error: Exception) -> dbc.Alert:
+    """Why no result: filters the finder cannot use (the user can fix them) or data it cannot read."""
+    if isinstance(error, cohort.CohortError):
+        return dbc.Alert([html.Strong("Check the filters. "), str(error)], color="warning")
+    return error_message(str(error))
+
+
+def link_problems(query: dict[str, Any], *, known: dict[str, set[str]], latest: dt.date) -> list[str]:
+    """The values of a shared link (URL) the finder could not use and left out, each in words.
+
+    A mistyped or stale link used to open quietly with other filters (an unknown dose even opened with
+    none ticked, which lists every child): the user is told what was dropped before using the list.
+    """
+    problems: list[str] = []
+
+    def shown(value: Any) -> str:
+        return str(value)[:40]
+
+    for key, kind in (("borough", "borough"), ("pcn", "PCN"), ("practice", "practice")):
+        codes = [c.upper() if key == "practice" else c for c in _as_list(query.get(key))]
+        problems += [f"{kind} {shown(c)}" for c in codes if c not in known[key]]
+    problems += [f"dose {shown(m)}" for m in _as_list(query.get("missing")) if m not in cohort.MISSING_DOSES]
+    problems += [f"IMD quintile {shown(q)}" for q in _as_list(query.get("imd")) if q not in {"1", "2", "3", "4", "5"}]
+    groups = cohort.ETHNICITY_GROUPS
+    problems += [f"ethnic group {shown(g)}" for g in _as_list(query.get("ethnicity")) if g not in groups]
+    for key, label in (("as_at", "date"), ("registered_after", "registered-after date")):
+        text = query.get(key)
+        day = _as_date(text)
+        if text and (day is None or day > latest):
+            problems.append(f"{label} {shown(text)}" + (" (after the extract date)" if day else ""))
+    age = query.get("age")
+    if age:
+        read = _ages_from_url(age)
+        if not _whole_range(age) or [int(x) for x in str(age).split("-")] != read:
+            problems.append(f"ages {shown(age)} (read as {read[0]}-{read[1]})")
+    if query.get("match") not in (None, "any", "all"):
+        problems.append(f"match {shown(query.get('match'))}")
+    return problems
+
+
+def _whole_range(text: Any) -> bool:
+    return isinstance(text, str) and re.fullmatch(r"\d{1,2}-\d{1,2}", text) is not None
+
+
+def _link_problems_note(problems: list[str]) -> dbc.Alert | None:
+    if not problems:
+        return None
+    listed = "; ".join(problems[:8]) + ("; …" if len(problems) > 8 else "")
+    return dbc.Alert(
+        [html.Strong("Part of the link was not recognised and was left out: "), listed, ". Check the filters."],
+        color="warning",
+        className="mt-2 mb-0",
     )
 
 
@@ -696,7 +757,7 @@ def find_cohort(_clicks, *values):
         summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclose)
     except _FAILURES as error:
         message = _message_figure(str(error))
-        return (no_update, message, message, None, message, message, message, error_message(str(error)))
+        return (no_update, message, message, None, message, message, message, problem_message(error))
     lsoa_map = _map("lsoa", summary.by_lsoa[summary.by_lsoa["area_code"] != "unknown"], drawn=bool(maps_shown))
     practice_map = _map("practice", summary.by_practice, drawn=bool(maps_shown))
     return (
@@ -797,7 +858,7 @@ def show_patients(_clicks, page_current, *values):
     except audit.AuditUnavailable:
         return [], 1, error_message("The audit log cannot be written, so the list is not shown.")
     except _FAILURES as error:
-        return [], 1, error_message(str(error))
+        return [], 1, problem_message(error)
     rows["last_contact"] = pd.to_datetime(rows["last_contact"]).dt.strftime("%Y-%m-%d").fillna("none recorded")
     note = html.P(
         f"{total:,} children in your scope ({scope_text(scope)}); showing {PAGE_SIZE} a page. "
@@ -817,14 +878,24 @@ def scope_text(scope: RowScope) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def _export_note(message: str, color: str = "warning") -> dbc.Alert:
+    # Beside the export button: why no file came (a message far up the page, or none, reads as a broken button).
+    return dbc.Alert(message, color=color, className="small py-2 mb-2")
+
+
 @callback(
     Output(DOWNLOAD_LIST_ID, "data"),
+    Output(DOWNLOAD_LIST_MESSAGE_ID, "children"),
     Input(f"{DOWNLOAD_LIST_ID}-button", "n_clicks"),
     *_CRITERIA_STATES,
     prevent_initial_call=True,
 )
 def export_patients(_clicks, *values):
-    """The whole list in the user's scope as CSV, audited first; nothing for a role without patient rows."""
+    """The whole list in the user's scope as CSV, audited first; otherwise a message saying why no file came.
+
+    Nothing for a role without patient rows (the refusal is logged), for filters that cannot be used,
+    when no child matches (no empty file), or when the audit log cannot be written (fail closed).
+    """
     scope = patient_rows_scope()
     if scope is None:
         with contextlib.suppress(audit.AuditUnavailable):  # a refusal is logged when possible, never required
@@ -833,20 +904,33 @@ def export_patients(_clicks, *values):
                 audit.ACCESS_DENIED,
                 {"page": "immunisation_cohort", "action": "export_patient_rows"},
             )
-        return no_update
+        return no_update, _export_note(
+            "Your role sees aggregate figures only: exporting the list of children is for GP teams "
+            "(their own practice) and campaign responders (their borough).",
+            color="info",
+        )
     db = default_database()
     try:
         criteria = _criteria(db, values)
-        rows, _ = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
-    except _FAILURES:
-        return no_update  # unusable criteria: the results panel already says why (find_cohort)
+        rows, total = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
+    except _FAILURES as error:
+        return no_update, _export_note(f"Nothing exported: {error}")
+    if rows.empty:
+        return no_update, _export_note(
+            f"No children in your scope ({scope_text(scope)}) match these filters: nothing to export.", color="info"
+        )
     try:
         audit.record(
             current_user_principal(), audit.EXPORT_PATIENT_ROWS, _audit_filters(criteria, scope), row_count=len(rows)
         )
     except audit.AuditUnavailable:
-        return no_update  # fail closed: no record, no file
-    return csv_download(rows, filename=f"cohort-children-{criteria.as_at.isoformat()}")
+        return no_update, _export_note("The audit log cannot be written, so the list is not exported.")
+    note = None
+    if total > len(rows):
+        note = _export_note(
+            f"The file holds the first {len(rows):,} of {total:,} children: narrow the filters to export the rest."
+        )
+    return csv_download(rows, filename=f"cohort-children-{criteria.as_at.isoformat()}"), note
 
 
 clientside_callback(

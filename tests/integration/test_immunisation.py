@@ -402,7 +402,8 @@ def test_aggregate_roles_and_anonymous_visitors_get_no_patient_rows(pages):
         with acting_as(principal):
             rows, _, note = finder.show_patients(1, 0, *_controls())
             assert rows == [] and "aggregate figures only" in text_of(note)
-            assert finder.export_patients(1, *_controls()) is finder.no_update
+            payload, message = finder.export_patients(1, *_controls())
+            assert payload is finder.no_update and "aggregate figures only" in text_of(message)
 
 
 def test_gp_team_sees_only_its_own_practice_and_is_audited(pages, db):
@@ -412,9 +413,9 @@ def test_gp_team_sees_only_its_own_practice_and_is_audited(pages, db):
         rows, page_count, _ = finder.show_patients(1, 0, *_controls(age_min=0, age_max=18, missing=[]))
         # Asking for another borough's practice gives nothing, never its children.
         other, _, _ = finder.show_patients(1, 0, *_controls(practices="F84003", missing=[]))
-        export = finder.export_patients(1, *_controls(age_min=0, age_max=18, missing=[]))
+        export, export_message = finder.export_patients(1, *_controls(age_min=0, age_max=18, missing=[]))
     assert rows and {row["practice_code"] for row in rows} == {"E83003"}
-    assert other == []
+    assert other == [] and export_message is None
     exported = pd.read_csv(io.StringIO(export["content"]))
     assert set(exported["practice_code"]) == {"E83003"}
     expected_total = cohort.count_children(
@@ -494,6 +495,51 @@ def test_cohort_controls_are_parsed_and_checked(pages):
             default_date=latest,
             known=known,
         )
+
+
+def test_every_export_that_gives_no_file_says_why(pages, monkeypatch):
+    # The export button used to do nothing at all for bad filters, and gave a header-only file when no child matched.
+    finder = pages[2]
+    with acting_as(RESPONDER):
+        before = len(audit.entries(username=RESPONDER.username, action=audit.EXPORT_PATIENT_ROWS))
+        inverted = finder.export_patients(1, *_controls(age_min=9, age_max=1))
+        elsewhere = finder.export_patients(1, *_controls(practices="E83003"))  # a Barnet practice: none in Hackney
+        after = len(audit.entries(username=RESPONDER.username, action=audit.EXPORT_PATIENT_ROWS))
+
+        def refuse(*_args, **_kwargs):
+            raise audit.AuditUnavailable("The audit log cannot be written (disk full).")
+
+        monkeypatch.setattr(audit, "record", refuse)
+        unaudited = finder.export_patients(1, *_controls())
+    assert inverted[0] is no_update and "give the younger age first" in text_of(inverted[1])
+    assert elsewhere[0] is no_update and "nothing to export" in text_of(elsewhere[1])
+    assert after == before, "an export that sent no file was recorded as one"
+    assert unaudited[0] is no_update and "audit log cannot be written" in text_of(unaudited[1])
+
+
+def test_bad_filters_are_named_as_such_not_as_missing_data(pages):
+    finder = pages[2]
+    problem = finder.find_cohort(1, *_controls(age_min=9, age_max=1), None)[-1]
+    assert "Check the filters" in text_of(problem) and "Data unavailable" not in text_of(problem)
+    assert "'Aged from' (9) is above 'to' (1)" in text_of(problem)
+    with acting_as(RESPONDER):
+        _, _, note = finder.show_patients(1, 0, *_controls(age_min=3, age_max=30))
+    assert "Ages run from 0 to 18" in text_of(note)
+
+
+def test_a_link_with_unusable_values_opens_with_them_named(pages):
+    finder = pages[2]
+    garbage = {"borough": "XYZ", "practice": "<script>", "imd": "9", "missing": "foo", "match": "zzz", "age": "abc"}
+    tree = finder.layout(**garbage)
+    text = text_of(tree)
+    assert "was not recognised and was left out" in text
+    for named in ("borough XYZ", "practice <SCRIPT>", "IMD quintile 9", "dose foo", "match zzz", "ages abc"):
+        assert named in text, named
+    # Only an unknown dose in the link: every dose stays ticked (none ticked would list every child).
+    missing = find(tree, lambda c: getattr(c, "id", None) == finder.MISSING_ID)[0]
+    assert missing.value == list(cohort.MISSING_DOSES)
+    clean = text_of(finder.layout(borough="E09000012", age="2-5", missing="mmr1,mmr2", imd="1,2"))
+    assert "was not recognised" not in clean
 
 
 def test_trend_csvs_name_the_area_they_hold(pages, db):
