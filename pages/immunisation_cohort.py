@@ -937,8 +937,12 @@ clientside_callback(
     """
     function(asAt, ageMin, ageMax, missing, match, boroughs, pcns, practices, imd, ethnicity, registeredAfter) {
         const params = new URLSearchParams();
-        const join = function(v) { return (v && v.length) ? v.join(',') : ''; };
-        const values = {as_at: asAt, age: (ageMin !== null && ageMax !== null) ? ageMin + '-' + ageMax : '',
+        // Checklists give arrays; the PCN and practice boxes give the typed text (a string, comma-separated).
+        const join = function(v) { return Array.isArray(v) ? v.join(',') : (v || '').trim(); };
+        // A cleared number box gives null or NaN: leave the age out rather than write "NaN-1".
+        const age = function(v) { return (v === null || v === undefined || v === '' || isNaN(v)) ? null : v; };
+        const values = {as_at: asAt,
+                        age: (age(ageMin) !== null && age(ageMax) !== null) ? ageMin + '-' + ageMax : '',
                         missing: (missing || []).join(','),
                         match: match, borough: join(boroughs), pcn: join(pcns), practice: join(practices),
                         imd: join(imd), ethnicity: join(ethnicity), registered_after: registeredAfter};

@@ -100,6 +100,28 @@ def test_polio_responder_finds_their_cohort_and_exports_it(recorded_page, app_se
     assert_clean(recorder)
 
 
+def test_polio_responders_typed_filters_stay_in_the_link(recorded_page, app_server):
+    """Typed practice codes and ages reach the address bar, so a reload or a shared link keeps them.
+
+    The practice box gives text, not a list: the address-bar script failed on it ("v.join is not a
+    function"), and from then on the link kept the old filters.
+    """
+    page, recorder = recorded_page(app_server, user="demo.campaign")
+    harness.open_page(page, app_server.url("/immunisation/cohort?practice=F83053"), recorder)
+    page.locator("#imm-cohort-age-min").fill("3")
+    page.locator("#imm-cohort-age-max").fill("5")
+    page.locator("#imm-cohort-practice").fill("F83053, F84003")
+    page.wait_for_function("() => window.location.search.includes('age=3-5')")
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["practice"] == ["F83053, F84003"] and query["age"] == ["3-5"]
+
+    harness.open_page(page, page.url, recorder)  # a reload, or the link opened by a colleague
+    assert page.locator("#imm-cohort-practice").input_value() == "F83053, F84003"
+    ages = page.locator("#imm-cohort-age-min").input_value(), page.locator("#imm-cohort-age-max").input_value()
+    assert ages == ("3", "5")
+    assert_clean(recorder)
+
+
 def test_commissioner_compares_boroughs_and_takes_the_board_paper_csv(recorded_page, app_server):
     """The commissioner's story: every borough ranked with intervals, then the ICB's own board-paper CSV."""
     boroughs = pd.read_csv(REFERENCE / "boroughs.csv")
