@@ -57,6 +57,7 @@ SCHEDULED_AGE_MONTHS = {
     "cover_5y_mmr1": 12,
     "cover_5y_mmr2": 40,
     "cover_5y_4in1": 40,
+    "cover_5y_hibmenc": 12,
     "mmr1_on_time": 12,
     "6in1_on_time": 4,
 }

@@ -100,6 +100,10 @@ COVER_MEASURES = (
     ("cover_5y_6in1", 60, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
     ("cover_5y_mmr1", 60, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
     ("cover_5y_mmr2", 60, ("MMR", "MMRV"), 2, 12, _FAR_PAST, _FAR_FUTURE),
+    # The Hib/MenC booster at 5 years follows the 24-month rule by birth cohort: children born from 1 Jul 2024
+    # (first 5 in Jul 2029) have the 18-month 6-in-1 dose in its place.
+    ("cover_5y_hibmenc", 60, ("HibMenC",), 1, 12, _FAR_PAST, NEW_SCHEDULE_BORN_FROM),
+    ("cover_5y_hibmenc", 60, ("6in1",), 1, 12, NEW_SCHEDULE_BORN_FROM, _FAR_FUTURE),
     ("cover_5y_4in1", 60, ("4in1",), 1, 0, _FAR_PAST, _FAR_FUTURE),
     ("mmr1_on_time", 18, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
     # QOF VI001 counts diphtheria/tetanus/pertussis-containing doses: the 6-in-1 and the 4-in-1 (dTaP/IPV).

@@ -210,6 +210,15 @@ INDICATORS: tuple[Indicator, ...] = (
     _cover_5y(
         "cover_5y_4in1", "Pre-school booster (dTaP/IPV) by 5 years", "A 4-in-1 (dTaP/IPV) dose before the 5th birthday"
     ),
+    _cover_5y(
+        "cover_5y_hibmenc",
+        "Hib booster (Hib/MenC) by 5 years",
+        "Born before 1 Jul 2024: a Hib/MenC dose on or after the 1st birthday and before the 5th. Born on or "
+        "after 1 Jul 2024 (no Hib/MenC): a 6-in-1 dose on or after the 1st birthday (the 18-month Hib booster)",
+        source=COVER_SOURCE + " [IMM-ANNEXA]",
+        notes="Listed among the 5-year COVER measures (spec §1.2); the new-schedule rule mirrors the 24-month "
+        "measure's, unconfirmed by UKHSA ([?] §1.2) and first applying to children turning 5 in July 2029.",
+    ),
     Indicator(
         id="polio_booster_1_9",
         title="2022 London polio booster: children 1-9 boosted or up to date",

@@ -44,6 +44,10 @@ PATIENTS = [
     patient(BORN_5Y, patient_id="FOUR_IN_ONE_DAY_BEFORE_5TH"),
     patient(BORN_5Y, patient_id="FOUR_IN_ONE_ON_5TH"),
     patient(BORN_5Y, patient_id="MMR2_DAY_BEFORE_5TH"),
+    *(
+        patient(BORN_5Y, patient_id=child)
+        for child in ("HIB_5Y_DAY_BEFORE_1ST", "HIB_5Y_ON_1ST", "HIB_5Y_DAY_BEFORE_5TH", "HIB_5Y_ON_5TH", "HIB_5Y_6IN1")
+    ),
     # QOF VI002: MMR between the 1st birthday and 18 months (born Jan-Mar 2025 reach 18 months in Q2).
     patient("2025-02-10", patient_id="MMR_DAY_BEFORE_18M"),
     patient("2025-02-10", patient_id="MMR_DAY_BEFORE_1ST"),
@@ -80,6 +84,11 @@ JABS = [
     jab("FOUR_IN_ONE_DAY_BEFORE_5TH", "2026-08-14", "4in1"),
     jab("FOUR_IN_ONE_ON_5TH", "2026-08-15", "4in1"),
     *course("MMR2_DAY_BEFORE_5TH", "MMR", "2022-08-15", "2026-08-14"),
+    jab("HIB_5Y_DAY_BEFORE_1ST", "2022-08-14", "HibMenC"),
+    jab("HIB_5Y_ON_1ST", "2022-08-15", "HibMenC"),
+    jab("HIB_5Y_DAY_BEFORE_5TH", "2026-08-14", "HibMenC"),
+    jab("HIB_5Y_ON_5TH", "2026-08-15", "HibMenC"),
+    jab("HIB_5Y_6IN1", "2022-08-15", "6in1"),  # born before 1 Jul 2024: a 6-in-1 is not the Hib booster
     jab("MMR_DAY_BEFORE_18M", "2026-08-09", "MMR"),
     jab("MMR_DAY_BEFORE_1ST", "2026-02-09", "MMR"),
     *course("POLIO_3Y4M_ON_30_MAR_3_DOSES", "6in1", "2020-01-30", "2020-02-27", "2020-03-26"),
@@ -135,6 +144,12 @@ CASES = [
     ("cover_5y_4in1", Q2, "FOUR_IN_ONE_DAY_BEFORE_5TH", MET),
     ("cover_5y_4in1", Q2, "FOUR_IN_ONE_ON_5TH", MISSED),
     ("cover_5y_mmr2", Q2, "MMR2_DAY_BEFORE_5TH", MET),
+    # The Hib/MenC booster at 5 years: from the 1st birthday, before the 5th; old schedule counts Hib/MenC only.
+    ("cover_5y_hibmenc", Q2, "HIB_5Y_DAY_BEFORE_1ST", MISSED),
+    ("cover_5y_hibmenc", Q2, "HIB_5Y_ON_1ST", MET),
+    ("cover_5y_hibmenc", Q2, "HIB_5Y_DAY_BEFORE_5TH", MET),
+    ("cover_5y_hibmenc", Q2, "HIB_5Y_ON_5TH", MISSED),
+    ("cover_5y_hibmenc", Q2, "HIB_5Y_6IN1", MISSED),
     # VI002: from the 1st birthday to the day before 18 months.
     ("mmr1_on_time", Q2, "MMR_DAY_BEFORE_18M", MET),
     ("mmr1_on_time", Q2, "MMR_DAY_BEFORE_1ST", MISSED),

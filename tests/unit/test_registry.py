@@ -21,6 +21,7 @@ IDS = [
     "cover_5y_mmr1",
     "cover_5y_mmr2",
     "cover_5y_4in1",
+    "cover_5y_hibmenc",
     "polio_booster_1_9",
     "mmr1_on_time",
     "6in1_on_time",
@@ -75,11 +76,14 @@ def test_cover_entries_count_their_age_cohort(indicator_id):
     assert indicator.unit_of_analysis == "patient" and indicator.patient_level
 
 
-def test_only_the_hib_booster_adds_a_source_and_the_notes_are_where_decisions_were_made():
+def test_only_the_hib_boosters_add_a_source_and_the_notes_are_where_decisions_were_made():
     extra = {i.id: i.source.removeprefix(COVER_SOURCE) for i in INDICATORS if i.id.startswith("cover_")}
-    assert {k: v for k, v in extra.items() if v} == {"cover_24m_hibmenc": " [IMM-ANNEXA]"}
+    assert {k: v for k, v in extra.items() if v} == {
+        "cover_24m_hibmenc": " [IMM-ANNEXA]",
+        "cover_5y_hibmenc": " [IMM-ANNEXA]",
+    }
     noted = {i.id for i in INDICATORS if i.id.startswith("cover_") and i.notes}
-    assert noted == {"cover_12m_rota", "cover_24m_mmr1", "cover_24m_hibmenc"}
+    assert noted == {"cover_12m_rota", "cover_24m_mmr1", "cover_24m_hibmenc", "cover_5y_hibmenc"}
 
 
 @pytest.mark.parametrize(("indicator_id", "age"), [("mmr1_on_time", "18 months"), ("6in1_on_time", "8 months")])
