@@ -15,7 +15,10 @@ from typing import Any
 # and their slices, tumour unit ids, ...): every database built before then must be rebuilt, because
 # code reading it would otherwise get wrong or missing numbers without an error.
 # 2: tumour unit_ids come from the tumour's own row (queries.materialise.TUMOURS_SQL), not its London-wide rank.
-BUILD_VERSION = 2
+# 3: rules corrected by the indicator audit (CVDP005HYP denominator and 3-month reading, malignant-only tumours,
+#    VI001 counting every DTaP-containing dose, the 31-day standard counting cancer treatments only) and the new
+#    cover_5y_hibmenc slices.
+BUILD_VERSION = 3
 
 META_KEY = "build_version"
 REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."
