@@ -543,6 +543,8 @@ _LOGIN_TEMPLATE = """<!DOCTYPE html>
   </div>
   {% endif %}
   {% if signed_out %}<div class="alert alert-success" role="status">You have signed out.</div>{% endif %}
+  {% if expired %}<div class="alert alert-warning" role="status">Your session has ended. Sign in again to carry
+    on where you were.</div>{% endif %}
   {% if error %}<div class="alert alert-danger" role="alert">{{ error }}</div>{% endif %}
   <form method="post" action="/login" class="card card-body">
     <h2 class="h5">Sign in</h2>
@@ -577,6 +579,7 @@ def _login_page(state: SecurityState, *, next_target: str, error: str = "", stat
         signed_in=signed_in,
         role_description=ROLE_DESCRIPTIONS.get(signed_in.role, "") if signed_in else "",
         signed_out=request.args.get("signed_out") == "1" and signed_in is None,
+        expired=request.args.get("expired") == "1" and signed_in is None,  # sent by assets/session_expiry.js
         error=error,
         csrf_token=_csrf_token(),
         next_target=next_target,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pytest
 
 from tests.browser import harness
@@ -37,4 +39,18 @@ def test_admin_audit_log_page_is_clean(recorded_page, app_server):
     serious = harness.blocking(harness.run_axe(page))
     assert not serious, harness.describe_violations(serious)
     assert not recorder.problems(), recorder.describe_problems()
+    assert recorder.off_origin_requests() == []
+
+
+def test_a_session_that_ends_while_a_page_is_open_sends_the_user_to_sign_in(recorded_page, app_server):
+    # The server answers 401 once the session has ended; Dash only logged it, so the page kept London's figures
+    # under a newly chosen ICB, and a navigation link changed the address but not the page.
+    page, recorder = recorded_page(app_server)
+    harness.open_page(page, app_server.url("/hypertension"), recorder)
+    page.context.clear_cookies()  # the session ends (8 hours, or a sign-out in another tab)
+    page.locator("#hyp-icb").select_option(label="North East London")
+    page.wait_for_url(lambda url: urllib.parse.urlsplit(url).path == "/login")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+    assert query["next"][0].startswith("/hypertension"), query
+    assert "Your session has ended" in page.locator("main").inner_text()
     assert recorder.off_origin_requests() == []
