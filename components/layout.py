@@ -365,9 +365,9 @@ def map_panel(
 
 
 # Values in the indicator's unit: the area's own, its intervals, and any comparator's (``london_value``,
-# the GP view's ``practice_value``/``pcn_value``/``borough_value``, quintiles' ``q1_value``). Formatted as
-# counts, a practice at 94.7 % read "95" beside "children short of 95 %".
-_PERCENT_COLUMNS = re.compile(r"^(value|ci_low|ci_high|ci99_low|ci99_high|\w+_value)$")
+# the GP view's ``practice_value``/``pcn_value``/``borough_value``, quintiles' ``q1_value``) and the slope
+# index (points). Formatted as counts, a practice at 94.7 % read "95" beside "children short of 95 %".
+_PERCENT_COLUMNS = re.compile(r"^(value|ci_low|ci_high|ci99_low|ci99_high|\w+_value|sii)$")
 
 
 def _flags(frame: pd.DataFrame, column: str) -> np.ndarray:

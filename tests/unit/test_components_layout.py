@@ -88,11 +88,14 @@ def test_sortable_table_marks_suppressed_cells_and_sorts_natively():
 def test_sortable_table_gives_comparator_values_the_units_decimals():
     # The GP view's practice, PCN and borough columns were formatted as counts: 94.7 % read "95" beside
     # "children short of 95 %: suppressed".
-    frame = pd.DataFrame({"title": ["MMR1"], "practice_value": [94.737], "pcn_value": [88.4], "children": [20.0]})
-    columns = {"title": "Vaccine", "practice_value": "Practice %", "pcn_value": "PCN %", "children": "Children"}
+    # The deprivation-gap table's SII (points) read "4" for 4.4.
+    frame = pd.DataFrame(
+        {"title": ["MMR1"], "practice_value": [94.737], "pcn_value": [88.4], "sii": [4.4], "children": [20.0]}
+    )
+    columns = {"title": "Vaccine", "practice_value": "Practice %", "pcn_value": "PCN %", "sii": "SII", "children": "N"}
     table = layout.sortable_table(frame, columns=columns, caption="Every vaccine", table_id="t").children[1]
     formats = {c["id"]: c.get("format", {}).get("specifier") for c in table.columns}
-    assert formats == {"title": None, "practice_value": ",.1f", "pcn_value": ",.1f", "children": ",.0f"}
+    assert formats == {"title": None, "practice_value": ",.1f", "pcn_value": ",.1f", "sii": ",.1f", "children": ",.0f"}
 
 
 def test_csv_download_is_exactly_the_frame_shown_with_suppressed_blank():
