@@ -595,7 +595,7 @@ def _whole_range(text: Any) -> bool:
 def _link_problems_note(problems: list[str]) -> dbc.Alert | None:
     if not problems:
         return None
-    listed = "; ".join(problems[:8]) + ("; …" if len(problems) > 8 else "")
+    listed = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
     return dbc.Alert(
         [html.Strong("Part of the link was not recognised and was left out: "), listed, ". Check the filters."],
         color="warning",
