@@ -176,6 +176,12 @@ def criteria_from_controls(
     chosen_date = _as_date(as_at) or default_date
     if chosen_date > default_date:
         raise cohort.CohortError(f"The chosen date is after the extract date ({default_date.isoformat()}).")
+    registered = _as_date(registered_after)
+    if registered is not None and registered >= chosen_date:
+        raise cohort.CohortError(
+            f"'Registered after' ({registered.isoformat()}) is not before 'On date' ({chosen_date.isoformat()}): "
+            "no child can match."
+        )
     try:
         quintile_values = tuple(sorted({int(q) for q in _as_list(quintiles)}))
     except ValueError:
@@ -200,7 +206,7 @@ def criteria_from_controls(
         practices=tuple(chosen["practice"]),
         imd_quintiles=quintile_values,
         ethnicity_groups=tuple(_as_list(ethnicity)),
-        registered_after=_as_date(registered_after),
+        registered_after=registered,
     )
 
 

@@ -525,6 +525,9 @@ def test_bad_filters_are_named_as_such_not_as_missing_data(pages):
     with acting_as(RESPONDER):
         _, _, note = finder.show_patients(1, 0, *_controls(age_min=3, age_max=30))
     assert "Ages run from 0 to 18" in text_of(note)
+    # Registered after the date the children are counted on: an impossible pair, named rather than an empty list.
+    problem = finder.find_cohort(1, *_controls(as_at="2020-01-01", registered_after="2026-10-31"), None)[-1]
+    assert "no child can match" in text_of(problem)
 
 
 def test_a_link_with_unusable_values_opens_with_them_named(pages):
