@@ -900,7 +900,8 @@ def export_patients(_clicks, *values):
     """The whole list in the user's scope as CSV, audited first; otherwise a message saying why no file came.
 
     Nothing for a role without patient rows (the refusal is logged), for filters that cannot be used,
-    when no child matches (no empty file), or when the audit log cannot be written (fail closed).
+    when no child matches (no empty file; the attempt is logged), or when the audit log cannot be
+    written (fail closed).
     """
     scope = patient_rows_scope()
     if scope is None:
@@ -921,16 +922,16 @@ def export_patients(_clicks, *values):
         rows, total = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
     except _FAILURES as error:
         return no_update, _export_note(f"Nothing exported: {error}")
-    if rows.empty:
-        return no_update, _export_note(
-            f"No children in your scope ({scope_text(scope)}) match these filters: nothing to export.", color="info"
-        )
-    try:
+    try:  # every attempt is recorded, one that finds no child too (with 0 rows): who asked for what is the point
         audit.record(
             current_user_principal(), audit.EXPORT_PATIENT_ROWS, _audit_filters(criteria, scope), row_count=len(rows)
         )
     except audit.AuditUnavailable:
         return no_update, _export_note("The audit log cannot be written, so the list is not exported.")
+    if rows.empty:
+        return no_update, _export_note(
+            f"No children in your scope ({scope_text(scope)}) match these filters: nothing to export.", color="info"
+        )
     note = None
     if total > len(rows):
         note = _export_note(

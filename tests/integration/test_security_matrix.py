@@ -90,6 +90,10 @@ AST_TAB, HYP_TAB, CANCER_TAB = (
     for key in ("ast-tabs", "hyp-tabs", "cancer-tabs")
 )
 
+# The cohort finder's list export (its message says why no file came).
+COHORT_EXPORT = (
+    "imm-cohort-download-list.data imm-cohort-download-list-message.children <- imm-cohort-download-list-button"
+)
 # Keyed by callback_name(): the outputs (ids.props, duplicates' @hash dropped) and the first input's id.
 EXPECTATIONS: dict[str, Expect] = {
     # the shell and shared components
@@ -137,7 +141,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "imm-cohort-list.data imm-cohort-list.page_count imm-cohort-list-note.children <- imm-cohort-find": Expect(
         PATIENT_ROWS
     ),
-    "imm-cohort-download-list.data <- imm-cohort-download-list-button": Expect(PATIENT_ROWS),
+    COHORT_EXPORT: Expect(PATIENT_ROWS),
     "imm-cohort-url-sync.data <- imm-cohort-as-at": Expect(CLIENTSIDE),
     # /hypertension
     "hyp-borough.options hyp-borough.value <- hyp-icb": Expect(UI),
@@ -560,7 +564,7 @@ def test_gp_team_asking_for_another_practices_children_gets_nothing(driver, name
     # The cohort finder's list and export, filtered to the other practice: no rows; the view is audited.
     for name in (
         "imm-cohort-list.data imm-cohort-list.page_count imm-cohort-list-note.children <- imm-cohort-find",
-        "imm-cohort-download-list.data <- imm-cohort-download-list-button",
+        COHORT_EXPORT,
     ):
         key, _ = named_callbacks[name]
         values = {("imm-cohort-practice", "value"): other, ("imm-cohort-age-min", "value"): 0,
@@ -587,7 +591,7 @@ def test_patient_rows_fail_closed_when_the_audit_log_cannot_be_written(
     monkeypatch.setattr(audit.AuditLog, "record", refuse)
     client, components = sessions["campaign_responder"]
     for name in ("imm-cohort-list.data imm-cohort-list.page_count imm-cohort-list-note.children <- imm-cohort-find",
-                 "imm-cohort-download-list.data <- imm-cohort-download-list-button"):  # fmt: skip
+                 COHORT_EXPORT):  # fmt: skip
         key, _ = named_callbacks[name]
         status, answer = post(client, driver, key, components)
         assert status in (200, 204) and _patient_rows(answer) == []
