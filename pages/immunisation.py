@@ -41,6 +41,7 @@ from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, indicator_values, inequality, periods
 from queries.registry import get
 from security.disclosure import current_disclosure
+from security.web import current_user_principal
 
 dash.register_page(__name__, path="/immunisation", name="Immunisation", title="Pre-school immunisation")
 
@@ -120,6 +121,16 @@ def _message_figure(text: str, height: int = 320) -> go.Figure:
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return apply_base_layout(figure, height=height)
+
+
+def own_practice() -> str | None:
+    """The signed-in GP team's practice when it has exactly one, for the practice picker to start on.
+
+    A GP team otherwise looked for its own practice among 1,141 to open its view.
+    """
+    principal = current_user_principal()
+    codes = principal.scope.practice_codes if principal is not None else frozenset()
+    return next(iter(codes)) if len(codes) == 1 else None
 
 
 def _choice(value: Any, allowed, default):
@@ -293,6 +304,7 @@ def layout(
                                 dbc.Select(
                                     id=PRACTICE_PICK_ID,
                                     options=practice_options,
+                                    value=own_practice(),
                                     placeholder="Choose a practice (type to jump)",
                                 ),
                             ),

@@ -261,6 +261,21 @@ def test_no_csv_leaves_unaudited_and_the_user_is_told_why(pages, db, monkeypatch
             assert payload is no_update and "disk full" in str(message)
 
 
+def test_a_gp_teams_own_practice_is_already_picked(pages):
+    page = pages[0]
+
+    def picked() -> str | None:
+        return find(page.layout(), lambda c: getattr(c, "id", None) == page.PRACTICE_PICK_ID)[0].value
+
+    with acting_as(GP):
+        assert picked() == "E83003"
+    with acting_as(COMMISSIONER):
+        assert picked() is None
+    two_practices = Principal("gp.two", Role.GP_TEAM, Scope.of(practices=["E83003", "F84003"]))
+    with acting_as(two_practices):
+        assert picked() is None  # which one is theirs to open first is the user's choice
+
+
 def test_practice_link_goes_to_the_gp_view(pages):
     href, disabled = pages[0].update_practice_link("E83003", INDICATOR)
     assert href.startswith("/immunisation/practice/E83003") and not disabled
