@@ -633,8 +633,9 @@ _CRITERIA_STATES = [
 
 def _criteria(db, values: tuple) -> cohort.CohortCriteria:
     as_at, age_min, age_max, missing, match, boroughs, pcns, practices, quintiles, ethnicity, registered_after = values
-    known = {kind: set(frame["code"]) for kind, frame in cohort.geography_options(db).items()}
-    return criteria_from_controls(
+    geography = cohort.geography_options(db)
+    known = {kind: set(frame["code"]) for kind, frame in geography.items()}
+    criteria = criteria_from_controls(
         known=known,
         as_at=as_at,
         ages=[age_min, age_max],
@@ -648,6 +649,25 @@ def _criteria(db, values: tuple) -> cohort.CohortCriteria:
         registered_after=registered_after,
         default_date=extract_date(db),
     )
+    check_practices_in_boroughs(criteria, geography["practice"])
+    return criteria
+
+
+def check_practices_in_boroughs(criteria: cohort.CohortCriteria, practices: pd.DataFrame) -> None:
+    """:class:`CohortError` when boroughs are ticked and no typed practice is in any of them.
+
+    The filters combine, so such a pair can match no child: the page showed zeros and an empty
+    list without saying why.
+    """
+    if not (criteria.boroughs and criteria.practices):
+        return
+    borough_of = dict(zip(practices["code"], practices["borough_code"], strict=True))
+    if not any(borough_of.get(code) in criteria.boroughs for code in criteria.practices):
+        typed = ", ".join(criteria.practices[:5]) + (" …" if len(criteria.practices) > 5 else "")
+        raise cohort.CohortError(
+            f"None of the practices ({typed}) is in a ticked borough, so no child can match: "
+            "untick the borough or change the practices."
+        )
 
 
 # ----------------------------------------------------------------------------- aggregate results

@@ -543,6 +543,10 @@ def test_bad_filters_are_named_as_such_not_as_missing_data(pages):
     # Registered after the date the children are counted on: an impossible pair, named rather than an empty list.
     problem = finder.find_cohort(1, *_controls(as_at="2020-01-01", registered_after="2026-10-31"), None)[-1]
     assert "no child can match" in text_of(problem)
+    # Hackney ticked and a Barnet practice typed: the same.
+    problem = finder.find_cohort(1, *_controls(boroughs=["E09000012"], practices="E83003"), None)[-1]
+    assert "None of the practices (E83003) is in a ticked borough" in text_of(problem)
+    assert finder.find_cohort(1, *_controls(boroughs=["E09000003"], practices="E83003"), None)[-1] is None
 
 
 def test_a_link_with_unusable_values_opens_with_them_named(pages):
