@@ -114,7 +114,10 @@ EXPECTATIONS: dict[str, Expect] = {
     "imm-ineq-sii.children <- imm-indicator": Expect(AGGREGATE),
     "imm-trend.figure <- imm-indicator": Expect(AGGREGATE),
     "imm-uptake.figure <- imm-indicator": Expect(AGGREGATE),
-    "imm-practice-link.href imm-practice-link.disabled <- imm-practice-pick": Expect(UI),
+    # A GP team's layout starts on its own practice: every role is asked about the same one here.
+    "imm-practice-link.href imm-practice-link.disabled <- imm-practice-pick": Expect(
+        UI, values={("imm-practice-pick", "value"): "E83003"}
+    ),
     "imm-download-map.data imm-download-message.children <- imm-download-map-button": Expect(AGGREGATE),
     "imm-download-inequality.data imm-download-message.children <- imm-download-inequality-button": Expect(AGGREGATE),
     "imm-download-trend.data imm-download-message.children <- imm-download-trend-button": Expect(AGGREGATE),
