@@ -530,7 +530,7 @@ def layout(**query) -> html.Div:
                             page_count=1,
                             style_table={"overflowX": "auto"},
                             style_cell={
-                                "fontFamily": "inherit",
+                                "fontFamily": "var(--bs-body-font-family)",  # "inherit" picked up monospace
                                 "fontSize": "0.9rem",
                                 "padding": "4px 8px",
                                 "textAlign": "left",
