@@ -103,6 +103,11 @@ def error_message(message: str) -> dbc.Alert:
     return dbc.Alert([html.Strong("Data unavailable. "), message], color="warning")
 
 
+def input_message(message: str) -> dbc.Alert:
+    """Why a choice (a filter, a code in the address) cannot be used: the user's to fix, not missing data."""
+    return dbc.Alert([html.Strong("Check your choice. "), message], color="warning")
+
+
 def stat_card(label: str, value: str | html.Span, note: str = "") -> dbc.Card:
     """A headline number with its label (``value`` text, or a :func:`number_with_unit`)."""
     body = [html.Div(label, className="stat-label"), html.Div(value, className="stat-value")]

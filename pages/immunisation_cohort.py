@@ -23,7 +23,16 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, das
 
 from components.geometry import geometry_url
 from components.immunisation_views import count_bar_chart
-from components.layout import csv_download, error_message, figure_panel, page_header, radio_tab, radio_tabs, stat_card
+from components.layout import (
+    csv_download,
+    error_message,
+    figure_panel,
+    input_message,
+    page_header,
+    radio_tab,
+    radio_tabs,
+    stat_card,
+)
 from components.maps import AREA_TRACE, area_map, area_traces, traces_patch
 from components.style import apply_base_layout
 from pages._exports import audited_download
@@ -556,9 +565,7 @@ def layout(**query) -> html.Div:
 
 def problem_message(error: Exception) -> dbc.Alert:
     """Why no result: filters the finder cannot use (the user can fix them) or data it cannot read."""
-    if isinstance(error, cohort.CohortError):
-        return dbc.Alert([html.Strong("Check the filters. "), str(error)], color="warning")
-    return error_message(str(error))
+    return input_message(str(error)) if isinstance(error, cohort.CohortError) else error_message(str(error))
 
 
 def link_problems(query: dict[str, Any], *, known: dict[str, set[str]], latest: dt.date) -> list[str]:

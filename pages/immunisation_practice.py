@@ -21,6 +21,7 @@ from components.immunisation_views import practice_comparison_chart
 from components.layout import (
     error_message,
     figure_panel,
+    input_message,
     page_header,
     radio_tab,
     radio_tabs,
@@ -98,13 +99,13 @@ def layout(
     """The practice's comparison, ranking and trend; a clear message for an unknown practice code."""
     code = (ods_code or "").strip().upper()
     if not PRACTICE_CODE.match(code):
-        return html.Div([page_header(TITLE, ""), error_message("That is not a GP practice code (e.g. E83003).")])
+        return html.Div([page_header(TITLE, ""), input_message("That is not a GP practice code (e.g. E83003).")])
     try:
         details = imm.practice_details(default_database(), practice_code=code)
     except _FAILURES as error:
         return html.Div([page_header(TITLE, ""), error_message(str(error))])
     if details is None:
-        return html.Div([page_header(TITLE, ""), error_message(f"No London practice with code {code}.")])
+        return html.Div([page_header(TITLE, ""), input_message(f"No London practice with code {code}.")])
     indicator = indicator if indicator in imm.INDICATOR_IDS else imm.DEFAULT_INDICATOR
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
     lead = (

@@ -289,6 +289,8 @@ def test_gp_view_refuses_bad_and_unknown_codes(pages):
     practice_page = pages[1]
     assert "not a GP practice code" in text_of(practice_page.layout(ods_code="../../etc"))
     assert "No London practice" in text_of(practice_page.layout(ods_code="Z99999"))
+    # A code the user typed or followed, not data missing from the database.
+    assert "Data unavailable" not in text_of(practice_page.layout(ods_code="Z99999"))
 
 
 def test_gp_view_comparison_equals_the_engine(pages, db):
@@ -535,7 +537,7 @@ def test_every_export_that_gives_no_file_says_why(pages, monkeypatch):
 def test_bad_filters_are_named_as_such_not_as_missing_data(pages):
     finder = pages[2]
     problem = finder.find_cohort(1, *_controls(age_min=9, age_max=1), None)[-1]
-    assert "Check the filters" in text_of(problem) and "Data unavailable" not in text_of(problem)
+    assert "Check your choice" in text_of(problem) and "Data unavailable" not in text_of(problem)
     assert "'Aged from' (9) is above 'to' (1)" in text_of(problem)
     with acting_as(RESPONDER):
         _, _, note = finder.show_patients(1, 0, *_controls(age_min=3, age_max=30))
