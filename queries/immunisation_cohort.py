@@ -8,21 +8,40 @@ ever read through a :class:`security.roles.RowScope`: the practices, boroughs or
 the signed-in user may see, applied inside the SQL.
 
 Dose rules (doses counted by distinct date, up to and including the chosen date;
-a dose is missing only once the child has reached the age it is due):
+a dose is missing only once the child has reached the age it is due). Listed by the age they fall due;
+the counting follows the COVER rules (``queries.materialise.COVER_MEASURES``):
 
 - ``6in1``  incomplete 6-in-1: fewer than 3 doses, due from 4 months (the 16-week dose);
+- ``pcv``  no infant PCV dose (a PCV dose before the 1st birthday, as COVER's 12-month "PCV1"), due from
+  4 months (given at 12 weeks, or 16 weeks from Jul 2025: the later age, so neither schedule is flagged early);
+- ``menb``  fewer than 2 infant MenB doses (before the 1st birthday, as COVER's "MenB2"), due from 4 months;
+- ``rota``  fewer than 2 rotavirus doses, due from 4 months and flagged only before the 1st birthday: the
+  vaccine cannot be given after 24 weeks, so an older child's gap cannot be closed, and COVER counts
+  rotavirus only in the 12-month cohort [IMM-ROTA-NZ];
 - ``mmr1``  no measles-containing dose (MMR or MMRV) on or after the 1st birthday, due from 12 months;
+- ``pcv_booster``  no PCV dose on or after the 1st birthday, due from 12 months;
+- ``menb_booster``  no MenB dose on or after the 1st birthday, due from 12 months;
+- ``hibmenc``  no Hib-containing booster on or after the 1st birthday: Hib/MenC, due from 12 months, if born
+  before 1 Jul 2024; the 18-month 6-in-1 dose (which replaced it), due from 18 months, if born from then
+  (COVER's 24-month Hib/MenC measure counts the same doses by birth cohort);
 - ``mmr2``  fewer than 2 such doses, due from 18 months if born on or after 1 Jul 2024 (new schedule),
   else from 3 years 4 months [IMM-ANNEXA];
 - ``polio_booster``  fewer than 4 polio-containing doses (6-in-1, 4-in-1, IPV): the routine 4th dose is due
   at 3 years 4 months (4-in-1), or 18 months if born on or after 1 Jul 2024 (6-in-1 dose 4); on a date in
-  the 2022 London campaign window (10 Aug 2022 - 31 Mar 2023) every child from age 1 was due one [POLIO-PR].
+  the 2022 London campaign window (10 Aug 2022 - 31 Mar 2023) every child from age 1 was due one [POLIO-PR];
+- ``4in1``  no pre-school booster (4-in-1, dTaP/IPV) at any age, due from 3 years 4 months on both schedules
+  (COVER's 5-year measure).
+
+COVER counts a birthday cohort (children turning 1, 2 or 5 in a period, doses before that birthday); the
+finder counts children by their age on one date, doses up to that date. The two agree child by child only
+where the chosen date is the day before the COVER birthday (tested on hand-written children).
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -35,14 +54,34 @@ from queries.db import without_query_timeout
 from queries.materialise import NEW_SCHEDULE_BORN_FROM, POLIO_CAMPAIGN_END, POLIO_CAMPAIGN_START
 from security.roles import RowScope
 
+# In the order the doses fall due (the page lists them so): infant doses, 1st-birthday doses, then boosters.
 MISSING_DOSES = {
+    "6in1": "Incomplete 6-in-1 (fewer than 3 doses; due 4 m)",
+    "pcv": "PCV infant dose missing (none before the 1st birthday; due 4 m)",
+    "menb": "MenB infant doses missing (fewer than 2 before the 1st birthday; due 4 m)",
+    "rota": "Rotavirus incomplete (fewer than 2 doses; shown from 4 m to the 1st birthday)",
+    "mmr1": "MMR1 missing (no MMR/MMRV on or after the 1st birthday; due 12 m)",
+    "pcv_booster": "PCV booster missing (none on or after the 1st birthday; due 12 m)",
+    "menb_booster": "MenB booster missing (none on or after the 1st birthday; due 12 m)",
+    "hibmenc": "Hib/MenC booster missing (due 12 m; the 18-month 6-in-1 if born from Jul 2024)",
+    "mmr2": "MMR2 missing (fewer than 2 MMR/MMRV doses; due 3y4m, or 18 m if born from Jul 2024)",
     "polio_booster": "No polio-containing booster (fewer than 4 polio doses; due 3y4m, 18 m if born from Jul 2024, "
     "age 1+ during the 2022 campaign)",
-    "mmr1": "MMR1 missing (no MMR/MMRV on or after the 1st birthday)",
-    "mmr2": "MMR2 missing (fewer than 2 MMR/MMRV doses; due 3y4m, or 18 m if born from Jul 2024)",
-    "6in1": "Incomplete 6-in-1 (fewer than 3 doses)",
+    "4in1": "Pre-school booster missing (no 4-in-1 dTaP/IPV; due 3y4m)",
 }
-SHORT_NAMES = {"polio_booster": "polio booster", "mmr1": "MMR1", "mmr2": "MMR2", "6in1": "6-in-1 primary"}
+SHORT_NAMES = {
+    "6in1": "6-in-1 primary",
+    "pcv": "PCV",
+    "menb": "MenB",
+    "rota": "rotavirus",
+    "mmr1": "MMR1",
+    "pcv_booster": "PCV booster",
+    "menb_booster": "MenB booster",
+    "hibmenc": "Hib/MenC booster",
+    "mmr2": "MMR2",
+    "polio_booster": "polio booster",
+    "4in1": "pre-school booster",
+}
 ETHNICITY_GROUPS = ("Asian", "Black", "Mixed", "White", "Other", "Not stated")
 MAX_AGE = 18
 LIST_LIMIT_MAX = 500
@@ -136,7 +175,7 @@ def _scope_sql(scope: RowScope | None, params: dict[str, Any]) -> str:
 
 
 # Per child: the date each counted dose was reached (the 4th distinct polio-containing dose date, the 3rd
-# 6-in-1, the 1st and 2nd measles-containing doses on or after the 1st birthday). "Fewer than n doses by
+# 6-in-1, the 1st and 2nd measles-containing doses on or after the 1st birthday, ...). "Fewer than n doses by
 # day D" is then "the n-th dose date is missing or after D": plain date comparisons for any chosen date.
 _CHILD_DOSES_SQL = """
     WITH children AS (
@@ -144,19 +183,36 @@ _CHILD_DOSES_SQL = """
                imd_quintile_national, ethnicity_group, registration_start, registration_end, death_date
         FROM patient_dim WHERE birth_date > $window_from AND birth_date < $window_to
     ),
-    dates AS (
-        SELECT i.patient_id,
-               list_sort(list_distinct(list(i.vaccination_date) FILTER (WHERE list_contains($polio, i.vaccine))))
-                   AS polio,
-               list_sort(list_distinct(list(i.vaccination_date) FILTER (WHERE i.vaccine = '6in1'))) AS six_in_one,
-               list_sort(list_distinct(list(i.vaccination_date) FILTER (
-                   WHERE list_contains($measles, i.vaccine) AND i.vaccination_date >= c.birth_date + INTERVAL 1 YEAR
-               ))) AS measles
+    dated AS (
+        SELECT i.patient_id, i.vaccine, i.vaccination_date,
+               i.vaccination_date >= c.birth_date + INTERVAL 1 YEAR AS from_1st_birthday
         FROM immunisations AS i JOIN children AS c USING (patient_id)
-        GROUP BY i.patient_id
+    ),
+    dates AS (
+        SELECT patient_id,
+               list_sort(list_distinct(list(vaccination_date) FILTER (WHERE list_contains($polio, vaccine))))
+                   AS polio,
+               list_sort(list_distinct(list(vaccination_date) FILTER (WHERE vaccine = '6in1'))) AS six_in_one,
+               list_sort(list_distinct(list(vaccination_date) FILTER (
+                   WHERE list_contains($measles, vaccine) AND from_1st_birthday
+               ))) AS measles,
+               list_sort(list_distinct(list(vaccination_date) FILTER (
+                   WHERE vaccine = 'MenB' AND NOT from_1st_birthday
+               ))) AS menb_infant,
+               list_sort(list_distinct(list(vaccination_date) FILTER (WHERE vaccine = 'Rotavirus'))) AS rota,
+               min(vaccination_date) FILTER (WHERE vaccine = 'PCV' AND NOT from_1st_birthday) AS pcv_infant_1st,
+               min(vaccination_date) FILTER (WHERE vaccine = 'PCV' AND from_1st_birthday) AS pcv_from_1st,
+               min(vaccination_date) FILTER (WHERE vaccine = 'MenB' AND from_1st_birthday) AS menb_from_1st,
+               min(vaccination_date) FILTER (WHERE vaccine = 'HibMenC' AND from_1st_birthday) AS hibmenc_from_1st,
+               min(vaccination_date) FILTER (WHERE vaccine = '6in1' AND from_1st_birthday) AS six_in_one_from_1st,
+               min(vaccination_date) FILTER (WHERE vaccine = '4in1') AS four_in_one_1st
+        FROM dated
+        GROUP BY patient_id
     )
     SELECT c.*, d.polio[4] AS polio_4th, d.six_in_one[3] AS six_in_one_3rd, d.measles[1] AS measles_1st,
-           d.measles[2] AS measles_2nd
+           d.measles[2] AS measles_2nd, d.menb_infant[2] AS menb_infant_2nd, d.rota[2] AS rota_2nd,
+           d.pcv_infant_1st, d.pcv_from_1st, d.menb_from_1st, d.hibmenc_from_1st, d.six_in_one_from_1st,
+           d.four_in_one_1st
     FROM children AS c LEFT JOIN dates AS d USING (patient_id)
 """
 # The cache adds each child's last recorded contact (immunisation, GP event, prescription, admission): every
@@ -240,14 +296,65 @@ def _build_cache(cursor: Any, window: tuple[dt.date, dt.date]) -> None:
     cursor.execute(f"DROP TABLE {staging}")
 
 
+# The per-child dose dates each flag reads (besides the birth date); the cohort carries only these.
+DOSE_DATE_COLUMNS = (
+    "six_in_one_3rd",
+    "pcv_infant_1st",
+    "menb_infant_2nd",
+    "rota_2nd",
+    "measles_1st",
+    "pcv_from_1st",
+    "menb_from_1st",
+    "hibmenc_from_1st",
+    "six_in_one_from_1st",
+    "measles_2nd",
+    "polio_4th",
+    "four_in_one_1st",
+)
+
+
+def _flag_sql() -> dict[str, str]:
+    """Each dose's "due and missing on $as_at" test over a cohort row ``c`` and the due-age bounds ``b``."""
+
+    def lacks(dose_date: str) -> str:
+        return f"(c.{dose_date} IS NULL OR c.{dose_date} > $as_at)"
+
+    def aged(months: int) -> str:
+        return f"c.birth_date <= b.months_{months}"
+
+    return {
+        "6in1": f"({aged(4)} AND {lacks('six_in_one_3rd')})",
+        "pcv": f"({aged(4)} AND {lacks('pcv_infant_1st')})",
+        "menb": f"({aged(4)} AND {lacks('menb_infant_2nd')})",
+        # Only before the 1st birthday: the course cannot be given later (see the module docstring).
+        "rota": f"({aged(4)} AND NOT {aged(12)} AND {lacks('rota_2nd')})",
+        "mmr1": f"({aged(12)} AND {lacks('measles_1st')})",
+        "pcv_booster": f"({aged(12)} AND {lacks('pcv_from_1st')})",
+        "menb_booster": f"({aged(12)} AND {lacks('menb_from_1st')})",
+        "hibmenc": f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} AND {lacks('six_in_one_from_1st')} "
+        f"ELSE {aged(12)} AND {lacks('hibmenc_from_1st')} END)",
+        "mmr2": f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END "
+        f"AND {lacks('measles_2nd')})",
+        "polio_booster": f"(CASE WHEN $as_at BETWEEN $campaign_start AND $campaign_end THEN {aged(12)} "
+        f"WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END AND {lacks('polio_4th')})",
+        "4in1": f"({aged(40)} AND {lacks('four_in_one_1st')})",
+    }
+
+
 def _cohort_sql(
-    criteria: CohortCriteria, scope: RowScope | None, cached: tuple[dt.date, dt.date] | None = None
+    criteria: CohortCriteria,
+    scope: RowScope | None,
+    cached: tuple[dt.date, dt.date] | None = None,
+    flagged_doses: tuple[str, ...] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """SQL selecting one row per matching child (with missing flags), and its parameters.
 
     ``cached``: the birth-date window of :func:`ensure_cache`; when the criteria's children fall
     inside it the cache is read, otherwise the per-child dose dates are derived inline.
+    ``flagged_doses``: the doses given a ``missing_<dose>`` column (default: the ticked ones, all the
+    summary needs; the list names every missing dose): eleven flags on 2.6 M rows are not free.
     """
+    flagged_doses = criteria.missing if flagged_doses is None else flagged_doses
     as_at = criteria.as_at
     born_after = _minus_years(as_at, criteria.age_max + 1) - dt.timedelta(days=1)
     born_by = _latest_birth_of_age(as_at, criteria.age_min) + dt.timedelta(days=1)
@@ -290,20 +397,8 @@ def _cohort_sql(
         where.append("d.registration_start > $registered_after")
     filters = "".join(f" AND {clause}" for clause in where) + _scope_sql(scope, params)
 
-    def lacks(dose_date: str) -> str:
-        return f"({dose_date} IS NULL OR {dose_date} > $as_at)"
-
-    def aged(months: int) -> str:
-        return f"c.birth_date <= b.months_{months}"
-
-    flags = {
-        "6in1": f"({aged(4)} AND {lacks('c.six_in_one_3rd')})",
-        "mmr1": f"({aged(12)} AND {lacks('c.measles_1st')})",
-        "mmr2": f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END "
-        f"AND {lacks('c.measles_2nd')})",
-        "polio_booster": f"(CASE WHEN $as_at BETWEEN $campaign_start AND $campaign_end THEN {aged(12)} "
-        f"WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END AND {lacks('c.polio_4th')})",
-    }
+    flag_sql = _flag_sql()
+    flags = {key: flag_sql[key] for key in MISSING_DOSES if key in set(flagged_doses) | set(criteria.missing)}
     joiner = " OR " if criteria.match == "any" else " AND "
     selected = joiner.join(f"missing_{key}" for key in criteria.missing) if criteria.missing else "TRUE"
     # Ages are computed once per candidate birth date, not per child: "aged at least n" is "born on or before
@@ -328,20 +423,21 @@ def _cohort_sql(
     cohort AS (
         SELECT d.patient_id, d.birth_date, d.practice_code, d.pcn_code, d.borough_code, d.icb_code,
                d.lsoa21_code, d.imd_quintile_national, d.ethnicity_group, d.registration_start,
-               d.polio_4th, d.six_in_one_3rd, d.measles_1st, d.measles_2nd, d.last_contact AS cached_last_contact
+               {", ".join(f"d.{column}" for column in DOSE_DATE_COLUMNS)}, d.last_contact AS cached_last_contact
         FROM child_doses AS d
         WHERE d.birth_date > $born_after AND d.birth_date < $born_by
           AND d.registration_start <= $as_at AND (d.registration_end IS NULL OR d.registration_end > $as_at)
           AND (d.death_date IS NULL OR d.death_date > $as_at){filters}
     ),
     flagged AS (
-        SELECT c.*, {", ".join(f"{sql_flag} AS missing_{key}" for key, sql_flag in flags.items())}
+        SELECT c.*{"".join(f", {sql_flag} AS missing_{key}" for key, sql_flag in flags.items())}
         FROM cohort AS c, bounds AS b
         WHERE c.birth_date <= b.oldest_age_min AND c.birth_date > b.past_age_max
     )
     SELECT * FROM flagged WHERE {selected}
     """  # noqa: S608 (identifiers and flag SQL are module constants; every value is bound)
-    return sql, params
+    # DuckDB refuses a parameter the SQL does not use (the schedule dates, with no dose ticked).
+    return sql, {key: value for key, value in params.items() if re.search(rf"\${key}\b", sql)}
 
 
 @dataclass(frozen=True)
@@ -349,7 +445,7 @@ class CohortSummary:
     """The cohort's size and its breakdowns (aggregate; disclosure applied when asked)."""
 
     size: float | None  # None only when suppressed (1-7 children)
-    missing_counts: pd.DataFrame  # dose, label, children, suppressed
+    missing_counts: pd.DataFrame  # dose, label, children, suppressed: the ticked doses only
     by_borough: pd.DataFrame  # area_code, area_name, children, suppressed
     by_practice: pd.DataFrame  # area_code, area_name, borough_name, children, suppressed
     by_age: pd.DataFrame  # age_years, children, suppressed
@@ -378,7 +474,9 @@ def cohort_summary(
     the NHS rule (1-7 suppressed, others rounded to 5), the total from the exact total.
     """
     sql, params = _cohort_sql(criteria, scope, ensure_cache(con))
-    missing_sums = ", ".join(f"sum(CAST(missing_{key} AS INTEGER)) AS missing_{key}" for key in MISSING_DOSES)
+    # Only the ticked doses are flagged and summed (a card each); with none ticked there are no dose counts.
+    ticked = [key for key in MISSING_DOSES if key in criteria.missing]
+    missing_sums = "".join(f", sum(CAST(missing_{key} AS INTEGER)) AS missing_{key}" for key in ticked)
     grouped = (
         con.cursor()
         .execute(
@@ -394,7 +492,7 @@ def cohort_summary(
         ),
         -- The dose sums are only wanted London-wide: as a grouping set they were summed for every area too.
         total AS (
-            SELECT 1 AS g_borough, 1 AS g_practice, 1 AS g_age, 1 AS g_lsoa, count(*) AS children, {missing_sums}
+            SELECT 1 AS g_borough, 1 AS g_practice, 1 AS g_age, 1 AS g_lsoa, count(*) AS children{missing_sums}
             FROM found
         )
         -- Ages of the birth-date groups only (a few thousand rows), summed to years below.
@@ -409,11 +507,9 @@ def cohort_summary(
     total = float(total_row["children"].iloc[0]) if len(total_row) else 0.0
     missing = pd.DataFrame(
         {
-            "dose": list(MISSING_DOSES),
-            "label": [SHORT_NAMES[k] for k in MISSING_DOSES],
-            "children": [
-                float(total_row[f"missing_{k}"].fillna(0).iloc[0]) if len(total_row) else 0.0 for k in MISSING_DOSES
-            ],
+            "dose": ticked,
+            "label": [SHORT_NAMES[k] for k in ticked],
+            "children": [float(total_row[f"missing_{k}"].fillna(0).iloc[0]) if len(total_row) else 0.0 for k in ticked],
         }
     )
     names = _names(con)
@@ -492,7 +588,7 @@ def cohort_patients(
     limit = max(1, min(int(limit), EXPORT_LIMIT))
     offset = max(0, int(offset))
     window = ensure_cache(con)
-    sql, params = _cohort_sql(criteria, scope, window)
+    sql, params = _cohort_sql(criteria, scope, window, flagged_doses=tuple(MISSING_DOSES))
     params.update({"limit": limit, "offset": offset})
     missing_text = " || ".join(
         f"CASE WHEN missing_{key} THEN '{SHORT_NAMES[key]}; ' ELSE '' END" for key in MISSING_DOSES

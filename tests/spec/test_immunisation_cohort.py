@@ -13,7 +13,7 @@ import pytest
 
 from queries import immunisation_cohort as cohort
 from security.roles import RowScope
-from tests.spec.helpers import build, d, patient
+from tests.spec.helpers import build, d, facts, patient
 
 AS_AT = dt.date(2026, 10, 31)
 PRACTICE_B = "F84003"
@@ -295,7 +295,9 @@ def test_due_ages_and_age_range_agree_with_each_childs_own_age(unvaccinated, as_
     """The finder compares birth dates with the latest birth date of each age; the reference works out every
     child's age in years and months on its own (the same calendar rule) and applies the due ages to it."""
     criteria = cohort.CohortCriteria(as_at=d(as_at), age_min=age_min, age_max=age_max, missing=())
-    sql, params = cohort._cohort_sql(criteria, None, cohort.ensure_cache(unvaccinated))
+    sql, params = cohort._cohort_sql(
+        criteria, None, cohort.ensure_cache(unvaccinated), flagged_doses=tuple(cohort.MISSING_DOSES)
+    )
     columns = ", ".join(f"missing_{key}" for key in cohort.MISSING_DOSES)
     shown = {
         row[0]: dict(zip(cohort.MISSING_DOSES, row[1:], strict=True))
@@ -317,6 +319,13 @@ def test_due_ages_and_age_range_agree_with_each_childs_own_age(unvaccinated, as_
             "mmr1": months >= 12,
             "mmr2": months >= (18 if new_schedule else 40),
             "6in1": months >= 4,
+            "pcv": months >= 4,
+            "menb": months >= 4,
+            "rota": 4 <= months < 12,
+            "pcv_booster": months >= 12,
+            "menb_booster": months >= 12,
+            "hibmenc": months >= (18 if new_schedule else 12),
+            "4in1": months >= 40,
         }
     assert shown == expected
     assert any(any(due.values()) for due in expected.values()) or not expected
@@ -330,3 +339,193 @@ def test_codes_with_no_children_find_nobody(con):
         con, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=(), pcns=("U00000",)), disclose=False
     )
     assert summary.size == 0 and summary.by_lsoa.empty
+
+
+# The doses added for the GP page's every COVER measure, at their boundaries (chosen date 2026-10-31).
+SCHEDULE_CHILDREN = [
+    # Old schedule, aged 3 y 7 m: infant doses are those before the 1st birthday, boosters on or after it.
+    *(patient("2023-03-15", patient_id=pid) for pid in ("PCV_DAY_BEFORE_1ST", "PCV_ON_1ST", "MENB_2_INFANT")),
+    *(patient("2023-03-15", patient_id=pid) for pid in ("MENB_1_INFANT_1_ON_1ST", "HIBMENC_DAY_BEFORE_1ST")),
+    patient("2023-03-15", patient_id="HIBMENC_ON_1ST"),
+    patient("2023-03-15", patient_id="BOOSTER_AFTER_DATE"),
+    # New schedule (born from 1 Jul 2024), aged 2 y 3 m: the Hib booster is the 6-in-1 on or after the 1st birthday.
+    patient("2024-07-01", patient_id="NEW_HIBMENC_ONLY"),
+    patient("2024-07-01", patient_id="NEW_6IN1_ON_1ST"),
+    patient("2024-07-01", patient_id="NEW_6IN1_DAY_BEFORE_1ST"),
+    # Rotavirus: two distinct dates before the 1st birthday; never flagged from the 1st birthday.
+    *(patient("2026-05-01", patient_id=pid) for pid in ("ROTA_1", "ROTA_DUPLICATE", "ROTA_2")),
+    patient("2025-10-31", patient_id="ROTA_NONE_TURNS_1_TODAY"),
+    patient("2025-11-01", patient_id="ROTA_NONE_AGED_11M"),
+    # Pre-school booster, due at 3 y 4 m: reached on 2026-10-30 with the dose on 2026-10-31; due tomorrow.
+    patient("2023-06-30", patient_id="PRESCHOOL_3Y4M_YESTERDAY"),
+    patient("2023-07-01", patient_id="PRESCHOOL_NOT_YET_DUE"),
+]
+SCHEDULE_JABS = [
+    jab("PCV_DAY_BEFORE_1ST", "2024-03-14", "PCV"),
+    jab("PCV_ON_1ST", "2024-03-15", "PCV"),
+    jab("MENB_2_INFANT", "2023-05-15", "MenB"),
+    jab("MENB_2_INFANT", "2023-07-15", "MenB"),
+    jab("MENB_1_INFANT_1_ON_1ST", "2023-05-15", "MenB"),
+    jab("MENB_1_INFANT_1_ON_1ST", "2024-03-15", "MenB"),
+    jab("HIBMENC_DAY_BEFORE_1ST", "2024-03-14", "HibMenC"),
+    jab("HIBMENC_ON_1ST", "2024-03-15", "HibMenC"),
+    jab("BOOSTER_AFTER_DATE", "2026-10-31", "PCV"),
+    jab("NEW_HIBMENC_ONLY", "2025-07-01", "HibMenC"),
+    jab("NEW_6IN1_ON_1ST", "2025-07-01", "6in1"),
+    jab("NEW_6IN1_DAY_BEFORE_1ST", "2025-06-30", "6in1"),
+    jab("ROTA_1", "2026-07-01", "Rotavirus"),
+    jab("ROTA_DUPLICATE", "2026-07-01", "Rotavirus"),
+    jab("ROTA_DUPLICATE", "2026-07-01", "Rotavirus"),
+    jab("ROTA_2", "2026-07-01", "Rotavirus"),
+    jab("ROTA_2", "2026-08-01", "Rotavirus"),
+    jab("PRESCHOOL_3Y4M_YESTERDAY", "2026-10-31", "4in1"),
+]
+
+
+@pytest.fixture(scope="module")
+def schedule(tmp_path_factory):
+    connection = build(tmp_path_factory.mktemp("schedule"), patients=SCHEDULE_CHILDREN, immunisations=SCHEDULE_JABS)
+    yield connection
+    connection.close()
+
+
+def missing_one(con, dose: str, as_at: dt.date = AS_AT) -> set[str]:
+    rows, _ = cohort.cohort_patients(
+        con,
+        criteria=cohort.CohortCriteria(as_at=as_at, age_min=0, age_max=18, missing=(dose,)),
+        scope=RowScope(borough_codes=(BARNET, HACKNEY)),
+        limit=1000,
+    )
+    return set(rows["patient_id"])
+
+
+@pytest.mark.parametrize(
+    ("dose", "missing", "not_missing"),
+    [
+        ("pcv", {"PCV_ON_1ST", "HIBMENC_ON_1ST"}, {"PCV_DAY_BEFORE_1ST"}),
+        ("pcv_booster", {"PCV_DAY_BEFORE_1ST"}, {"PCV_ON_1ST", "BOOSTER_AFTER_DATE"}),
+        ("menb", {"MENB_1_INFANT_1_ON_1ST", "PCV_ON_1ST"}, {"MENB_2_INFANT"}),
+        ("menb_booster", {"MENB_2_INFANT"}, {"MENB_1_INFANT_1_ON_1ST"}),
+        ("hibmenc", {"HIBMENC_DAY_BEFORE_1ST", "NEW_HIBMENC_ONLY", "NEW_6IN1_DAY_BEFORE_1ST"}, {"HIBMENC_ON_1ST"}),
+        ("hibmenc", set(), {"NEW_6IN1_ON_1ST"}),
+        ("rota", {"ROTA_1", "ROTA_DUPLICATE", "ROTA_NONE_AGED_11M"}, {"ROTA_2", "ROTA_NONE_TURNS_1_TODAY"}),
+        ("4in1", {"HIBMENC_ON_1ST"}, {"PRESCHOOL_3Y4M_YESTERDAY", "PRESCHOOL_NOT_YET_DUE"}),
+    ],
+)
+def test_new_doses_at_their_boundaries(schedule, dose, missing, not_missing):
+    found_missing = missing_one(schedule, dose)
+    assert missing <= found_missing
+    assert not not_missing & found_missing
+
+
+@pytest.mark.parametrize(
+    ("dose", "missing", "not_missing"),
+    [
+        # The dose on 2026-10-31 is after the chosen date 2026-10-30; the booster fell due that very day.
+        ("pcv_booster", {"BOOSTER_AFTER_DATE"}, set()),
+        ("4in1", {"PRESCHOOL_3Y4M_YESTERDAY"}, {"PRESCHOOL_NOT_YET_DUE"}),
+    ],
+)
+def test_new_doses_the_day_before_the_dose(schedule, dose, missing, not_missing):
+    found_missing = missing_one(schedule, dose, as_at=d("2026-10-30"))
+    assert missing <= found_missing
+    assert not not_missing & found_missing
+
+
+def test_the_list_names_every_missing_dose_whatever_is_ticked(schedule):
+    rows, _ = cohort.cohort_patients(
+        schedule,
+        criteria=cohort.CohortCriteria(as_at=AS_AT, age_min=0, age_max=18, missing=("pcv",)),
+        scope=RowScope(borough_codes=(BARNET,)),
+        limit=1000,
+    )
+    named = rows.set_index("patient_id").loc["PCV_ON_1ST", "missing"].split("; ")
+    assert {"PCV", "MenB", "MenB booster", "Hib/MenC booster", "pre-school booster"} <= set(named)
+    assert "PCV booster" not in named
+
+
+def test_summary_counts_only_the_ticked_doses(schedule):
+    criteria = cohort.CohortCriteria(as_at=AS_AT, age_min=0, age_max=18, missing=("rota", "4in1"))
+    summary = cohort.cohort_summary(schedule, criteria=criteria, disclose=False)
+    counts = dict(zip(summary.missing_counts["dose"], summary.missing_counts["children"], strict=True))
+    assert counts == {"rota": len(missing_one(schedule, "rota")), "4in1": len(missing_one(schedule, "4in1"))}
+    none_ticked = cohort.cohort_summary(schedule, criteria=cohort.CohortCriteria(as_at=AS_AT, missing=()))
+    assert none_ticked.missing_counts.empty
+
+
+# Where the definitions coincide: the chosen date is the day before the COVER birthday (COVER counts doses
+# strictly before it), the birthday is the quarter's last day (COVER checks registration then) and every child
+# is registered throughout. Each finder dose then misses exactly the COVER measure's (denominator - numerator).
+COVER_COHORTS = {
+    # birth date: (COVER period, the finder's date, {finder dose: COVER measure})
+    "2025-09-30": (
+        "2026-27 Q2",
+        "2026-09-29",
+        {"6in1": "cover_12m_6in1", "pcv": "cover_12m_pcv", "menb": "cover_12m_menb", "rota": "cover_12m_rota"},
+    ),
+    "2024-09-30": (  # new schedule: the Hib booster is the 6-in-1 from the 1st birthday
+        "2026-27 Q2",
+        "2026-09-29",
+        {
+            "mmr1": "cover_24m_mmr1",
+            "pcv_booster": "cover_24m_pcv_booster",
+            "menb_booster": "cover_24m_menb_booster",
+            "hibmenc": "cover_24m_hibmenc",
+        },
+    ),
+    "2024-03-31": ("2025-26 Q4", "2026-03-30", {"hibmenc": "cover_24m_hibmenc", "mmr1": "cover_24m_mmr1"}),
+    "2021-09-30": ("2026-27 Q2", "2026-09-29", {"mmr2": "cover_5y_mmr2", "4in1": "cover_5y_4in1"}),
+}
+
+
+def _cover_children() -> tuple[list[dict], list[dict]]:
+    """Per cohort: no doses, infant doses only, everything, everything but one dose late (on the birthday)."""
+    children, jabs = [], []
+    for born, (_, as_at, _) in COVER_COHORTS.items():
+        birth, first = d(born), d(born).replace(year=d(born).year + 1)
+        infant = [(days, vaccine) for days in (60, 90, 120) for vaccine in ("6in1", "MenB", "Rotavirus", "PCV")]
+        toddler = [(first - birth).days + 10, ("MMR", "PCV", "MenB", "HibMenC", "6in1")]
+        for variant in ("NONE", "INFANT", "ALL", "LATE"):
+            pid = f"COVER_{born}_{variant}"
+            children.append(patient(born, patient_id=pid))
+            doses = [] if variant == "NONE" else [(birth + dt.timedelta(days=days), v) for days, v in infant]
+            if variant in ("ALL", "LATE"):
+                doses += [(birth + dt.timedelta(days=toddler[0]), v) for v in toddler[1]]
+                doses += [(birth + dt.timedelta(days=1230), v) for v in ("MMR", "4in1")]
+            doses = [(day, v) for day, v in doses if day <= d(as_at)]  # none after the extract date
+            if variant == "LATE":  # the last dose before the chosen date moves to the birthday itself
+                last = max(day for day, _ in doses)
+                doses = [(d(as_at) + dt.timedelta(days=1) if day == last else day, v) for day, v in doses]
+            jabs += [jab(pid, day.isoformat(), vaccine) for day, vaccine in doses]
+    return children, jabs
+
+
+@pytest.fixture(scope="module")
+def cover_cohorts(tmp_path_factory):
+    children, jabs = _cover_children()
+    connection = build(tmp_path_factory.mktemp("cover"), patients=children, immunisations=jabs)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("born", "dose"), [(born, dose) for born, (_, _, doses) in COVER_COHORTS.items() for dose in doses]
+)
+def test_missing_children_agree_with_cover_where_the_definitions_coincide(cover_cohorts, born, dose):
+    period, as_at, measures = COVER_COHORTS[born]
+    cover = {
+        pid: values
+        for pid, values in facts(cover_cohorts, measures[dose], period).items()
+        if pid.startswith(f"COVER_{born}_")
+    }
+    assert len(cover) == 4, "every child of the cohort is in the COVER denominator"
+    rows, _ = cohort.cohort_patients(
+        cover_cohorts,
+        criteria=cohort.CohortCriteria(as_at=d(as_at), age_min=0, age_max=18, missing=(dose,)),
+        scope=RowScope(borough_codes=(BARNET,)),
+        limit=1000,
+    )
+    finder = {pid for pid in rows["patient_id"] if pid.startswith(f"COVER_{born}_")}
+    assert finder == {pid for pid, (numerator, _) in cover.items() if numerator == 0}
+    assert len(finder) == sum(denominator - numerator for numerator, denominator in cover.values())
+    assert 0 < len(finder) < 4, "the cohort has children on both sides of the rule"
