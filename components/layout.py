@@ -32,12 +32,34 @@ NAV_ITEMS = (
     ("Cancer pathways", "/cancer"),
 )
 
+# The hidden field of the navbar's sign-out form that security.web fills with the session's CSRF token.
+SIGN_OUT_TOKEN_ID = "nav-sign-out-token"
+
 ATTRIBUTION = (
     "Contains National Statistics data © Crown copyright and database right 2025; "
     "Contains OS data © Crown copyright and database right 2025; "
     "Contains NHS England / OHID / MHCLG data licensed under the Open Government Licence v3.0; "
     "Contains Royal Mail data © Royal Mail copyright and database right 2025."
 )
+
+
+def sign_out_form() -> html.Form:
+    """ "Sign out" for the navbar: a button posting to ``/logout`` with the session's CSRF token.
+
+    A link (a GET) let any other site sign the user out. The layout is the same for everyone, so the
+    hidden token field is empty here; :mod:`security.web` fills it in each user's copy of the layout
+    it serves. The button is styled as the navbar links it sits beside (``nav-link``).
+    """
+    return html.Form(
+        [
+            dcc.Input(type="hidden", name="csrf_token", id=SIGN_OUT_TOKEN_ID, value=""),
+            html.Button("Sign out", type="submit", className="nav-link", id="nav-sign-out"),
+        ],
+        method="post",
+        action="/logout",
+        id="nav-sign-out-form",
+        className="nav-sign-out",
+    )
 
 
 def navbar(*, demo: bool = False) -> dbc.Navbar:
@@ -53,8 +75,7 @@ def navbar(*, demo: bool = False) -> dbc.Navbar:
         dbc.NavItem(dbc.NavLink(label, href=href, active="exact", id={"type": NAV_LINK_TYPE, "index": href}))
         for label, href in NAV_ITEMS
     ]
-    # /logout is a Flask route, not a Dash page: a full page load, not client-side routing.
-    links.append(dbc.NavItem(dbc.NavLink("Sign out", href="/logout", external_link=True, id="nav-sign-out")))
+    links.append(dbc.NavItem(sign_out_form()))
     brand = [dbc.NavbarBrand("London Pathfinder Dashboards", href="/")]
     if demo:
         brand.append(dbc.Badge("Demo mode", color="warning", text_color="dark", className="me-2", id="demo-badge"))

@@ -270,6 +270,8 @@ def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityS
     throttle = _SignInThrottle()
     server.add_url_rule("/login", "pathfinder_login", lambda: _login_view(state, throttle), methods=["GET", "POST"])
     server.add_url_rule("/logout", "pathfinder_logout", lambda: _logout_view(state), methods=["GET", "POST"])
+    if dash_app is not None:
+        _fill_sign_out_token()
     server.add_url_rule("/healthz", "pathfinder_healthz", lambda: Response("ok\n", mimetype="text/plain"))
 
     @server.before_request
@@ -488,12 +490,52 @@ def _login_view(state: SecurityState, throttle: _SignInThrottle) -> Any:
 
 
 def _logout_view(state: SecurityState) -> Any:
+    # Signing out is a POST carrying the session's CSRF token: as a GET (or a bare POST) any other
+    # site could sign the user out. Those get the sign-in page, whose "Signed in as" box has a
+    # sign-out button with the token.
+    if request.method != "POST" or not _csrf_ok():
+        return _login_page(state, next_target="/", status=200 if request.method == "GET" else 400)
     principal = current_user_principal()
     if principal is not None:
         _audit_quietly(state, principal, audit.SIGN_OUT, {})
     logout_user()
     session.clear()
     return redirect(flask.url_for("pathfinder_login", signed_out=1))
+
+
+_SIGN_OUT_TOKEN_HOOK: list[Any] = []
+
+
+def _fill_sign_out_token() -> None:
+    """Put the session's CSRF token in the navbar's sign-out form of each layout Dash serves.
+
+    The app's layout is one object shared by every user, so each request gets a copy with its own
+    token. Dash's layout hooks are process-wide: one hook, registered once, which leaves alone the
+    layout of any app this module does not guard (or one without the form).
+    """
+    if _SIGN_OUT_TOKEN_HOOK:
+        return
+    import copy
+
+    from dash import hooks
+    from dash.development.base_component import Component
+
+    from components.layout import SIGN_OUT_TOKEN_ID
+
+    def with_token(layout: Any) -> Any:
+        guarded = flask.has_app_context() and EXTENSION_KEY in flask.current_app.extensions
+        if not guarded or not flask.has_request_context() or not isinstance(layout, Component):
+            return layout
+        if not any(getattr(c, "id", None) == SIGN_OUT_TOKEN_ID for c in layout._traverse()):
+            return layout
+        filled = copy.deepcopy(layout)
+        for component in filled._traverse():
+            if getattr(component, "id", None) == SIGN_OUT_TOKEN_ID:
+                component.value = _csrf_token()
+        return filled
+
+    hooks.layout()(with_token)
+    _SIGN_OUT_TOKEN_HOOK.append(with_token)
 
 
 def _audit_quietly(state: SecurityState, principal: Principal | None, action: str, filters: dict) -> None:
@@ -538,6 +580,7 @@ _LOGIN_TEMPLATE = """<!DOCTYPE html>
     Signed in as <strong>{{ signed_in.label }}</strong> ({{ signed_in.role.value }}: {{ role_description }}).
     <a class="alert-link" href="/">Open the dashboards</a>.
     <form method="post" action="/logout" class="mt-2">
+      <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
       <button type="submit" class="btn btn-outline-secondary btn-sm">Sign out</button>
     </form>
   </div>

@@ -133,6 +133,26 @@ def test_crafted_callback_without_a_session_is_refused(served):
     assert status == 401 and b"audit" not in body
 
 
+def test_the_navbar_sign_out_form_carries_each_session_its_own_token(served):
+    origin, _ = served
+    tokens = []
+    for username in ("demo.gp", "demo.gp"):
+        browser = Browser(origin)
+        browser.sign_in(username)
+        _, _, layout = browser.get("/_dash-layout")
+        token = re.search(rb'"value": ?"([^"]*)"[^{}]*"id": ?"nav-sign-out-token"', layout) or re.search(
+            rb'"id": ?"nav-sign-out-token"[^{}]*"value": ?"([^"]*)"', layout
+        )
+        assert token and token.group(1), "the served navbar has no sign-out token"
+        tokens.append(token.group(1).decode())
+        assert browser.request("/logout", b"")[0] == 400  # a POST without it signs no one out
+        assert browser.get("/_dash-layout")[0] == 200
+        form = urllib.parse.urlencode({"csrf_token": tokens[-1]}).encode()
+        assert browser.request("/logout", form)[0] == 302
+        assert browser.get("/_dash-layout")[0] == 401
+    assert tokens[0] != tokens[1]
+
+
 def admin_callback_payload(username=None, action=None) -> dict:
     return {
         "output": "admin-audit-entries.children",

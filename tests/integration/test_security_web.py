@@ -58,6 +58,11 @@ def sign_in(client, username="demo.gp", password="demo-gp", **extra):
     return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf(client), **extra})
 
 
+def sign_out(client):
+    """Sign out as the sign-out button does: a POST with the token the signed-in page carries."""
+    return client.post("/logout", data={"csrf_token": csrf(client, "/logout")})
+
+
 @pytest.mark.parametrize("path", PROTECTED)
 def test_nothing_is_served_before_sign_in(server, path):
     response = server.test_client().get(path)
@@ -85,7 +90,7 @@ def test_sign_in_and_out_are_audited(server, tmp_path):
     client = server.test_client()
     sign_in(client, password="wrong")
     sign_in(client)
-    client.get("/logout")
+    sign_out(client)
     log = audit.audit_log_at(tmp_path / "audit")
     assert [(e.action, e.username) for e in reversed(log.entries())] == [
         ("sign_in_failed", "(anonymous)"),
@@ -184,8 +189,20 @@ def test_signing_out_ends_the_session(server):
     client = server.test_client()
     sign_in(client)
     assert client.get("/_dash-layout").status_code == 200
-    assert client.post("/logout").status_code == 302
+    assert sign_out(client).status_code == 302
     assert client.get("/_dash-layout").status_code == 401
+
+
+def test_another_site_cannot_sign_the_user_out(server):
+    # A link or an image pointing at /logout, or a form posted from elsewhere (no token), leaves the
+    # session alone; the GET answers with the sign-in page's own sign-out button.
+    client = server.test_client()
+    sign_in(client)
+    page = client.get("/logout")
+    assert page.status_code == 200 and b'action="/logout"' in page.data
+    assert client.post("/logout").status_code == 400
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 400
+    assert client.get("/_dash-layout").status_code == 200
 
 
 def test_auth_can_be_switched_off_only_in_demo_mode(tmp_path):
