@@ -13,7 +13,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import html
+from dash import dcc, html
 
 from components.charts import (
     chart_layout,
@@ -453,4 +453,19 @@ def comparison_badge(comparison: str | None) -> html.Span:
             "color": "white" if key in {"better"} else "#212b32",
             "border": f"1px solid {LONDON_LINE_COLOUR if key == 'not compared' else colour}",
         },
+    )
+
+
+def cohort_links(*, links: list[tuple[str, str]]) -> html.Div:
+    """ "Which children?" links, one per (vaccine title, cohort-finder URL); a line saying so when there are none."""
+    if not links:
+        return html.P("No vaccine is short of 95 % at this practice: no children to list.", className="small mb-0")
+    return html.Div(
+        [
+            html.H3("Which children? Each gap in the cohort finder", className="h6 mt-3"),
+            html.Ul(
+                [html.Li(dcc.Link(f"Children missing: {title}", href=href)) for title, href in links],
+                className="small mb-0",
+            ),
+        ]
     )

@@ -260,8 +260,8 @@ def layout(**query) -> html.Div:
     missing_from_url = query.get("missing")
     missing = [m for m in _as_list(missing_from_url) if m in cohort.MISSING_DOSES]
     if missing_from_url is None or (_as_list(missing_from_url) and not missing):
-        # No doses named, or only unknown ones: every dose, never "none ticked" (which lists every child).
-        missing = list(cohort.MISSING_DOSES)
+        # No doses named, or only unknown ones: the default doses, never "none ticked" (which lists every child).
+        missing = list(cohort.DEFAULT_MISSING)
     as_at = _as_date(query.get("as_at"))
     as_at = as_at if as_at and as_at <= latest else latest
     match = query.get("match") if query.get("match") in ("any", "all") else "any"
@@ -344,13 +344,7 @@ def layout(**query) -> html.Div:
                         dbc.Col(
                             _labelled(
                                 "Missing doses (due by their age on the date)",
-                                dbc.Checklist(
-                                    id=MISSING_ID,
-                                    options=[
-                                        {"label": label, "value": key} for key, label in cohort.MISSING_DOSES.items()
-                                    ],
-                                    value=missing,
-                                ),
+                                dbc.Checklist(id=MISSING_ID, options=dose_options(), value=missing),
                             ),
                             md=8,
                         ),
@@ -614,6 +608,19 @@ def _link_problems_note(problems: list[str]) -> dbc.Alert | None:
         color="warning",
         className="mt-2 mb-0",
     )
+
+
+def dose_options() -> list[dict]:
+    """The dose checkboxes in the order they fall due, each led by its due age (a short list on a phone)."""
+    return [
+        {
+            "label": html.Span(
+                [html.Span(cohort.DUE_AGES[key], className="badge text-bg-light border me-1 dose-due"), label]
+            ),
+            "value": key,
+        }
+        for key, label in cohort.MISSING_DOSES.items()
+    ]
 
 
 def _labelled(label: str, control) -> html.Div:

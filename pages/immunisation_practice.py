@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from components.charts import ranked_chart, spc_chart, wrap_text
-from components.immunisation_views import practice_comparison_chart
+from components.immunisation_views import cohort_links, practice_comparison_chart
 from components.layout import (
     error_message,
     figure_panel,
@@ -31,6 +31,7 @@ from components.style import apply_base_layout
 from pages._exports import audited_download
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
+from queries.immunisation_cohort import COVER_MEASURE_DOSES
 from queries.indicators import QueryError
 from security.disclosure import current_disclosure
 from security.roles import PRACTICE_CODE
@@ -49,6 +50,7 @@ INDICATOR_ID = f"{PREFIX}-indicator"
 COMPARISON_ID = f"{PREFIX}-comparison"
 COMPARISON_TABLE_WRAP_ID = f"{PREFIX}-comparison-table-wrap"
 COMPARISON_TABLE_ID = f"{PREFIX}-comparison-table"
+COHORT_LINKS_ID = f"{PREFIX}-cohort-links"
 RANKING_ID = f"{PREFIX}-ranking"
 TREND_ID = f"{PREFIX}-trend"
 URL_SYNC_ID = f"{PREFIX}-url-sync"
@@ -188,6 +190,7 @@ def layout(
                             key="practice-comparison",
                             value="chart",
                         ),
+                        html.Div(id=COHORT_LINKS_ID),
                     ]
                 ),
                 className="mb-3",
@@ -246,9 +249,28 @@ def comparison_values(db, *, practice_code: str, period_type: str, disclose: boo
     return wide, long
 
 
+def gap_links(wide: pd.DataFrame, practice_code: str) -> list[tuple[str, str]]:
+    """(vaccine title, cohort-finder URL) for every measure with children short of 95 % (or a hidden count).
+
+    The finder opens on this practice, the measure's dose and the ages its children are now. It
+    decides itself whether this user may see the list; a role without patient access gets aggregates.
+    """
+    links = []
+    for row in wide.itertuples(index=False):
+        short = pd.to_numeric(pd.Series([row.children_short]), errors="coerce").iloc[0]
+        hidden = bool(getattr(row, "children_short_suppressed", False) or False)
+        if row.indicator_id not in COVER_MEASURE_DOSES or not (hidden or (pd.notna(short) and short > 0)):
+            continue
+        dose, age_min, age_max = COVER_MEASURE_DOSES[row.indicator_id]
+        query = urlencode({"practice": practice_code, "missing": dose, "age": f"{age_min}-{age_max}"})
+        links.append((row.title, f"/immunisation/cohort?{query}"))
+    return links
+
+
 @callback(
     Output(COMPARISON_ID, "figure"),
     Output(COMPARISON_TABLE_WRAP_ID, "children"),
+    Output(COHORT_LINKS_ID, "children"),
     Input(PERIOD_TYPE_ID, "value"),
     State(PRACTICE_ID, "data"),
 )
@@ -263,7 +285,7 @@ def update_comparison(period_type: str, practice_code: str):
             disclose=current_disclosure().disclose,
         )
     except _FAILURES as error:
-        return _message_figure(str(error)), error_message(str(error))
+        return _message_figure(str(error)), error_message(str(error)), None
     figure = practice_comparison_chart(frame=long, target=95.0)
     table = sortable_table(
         wide,
@@ -271,7 +293,7 @@ def update_comparison(period_type: str, practice_code: str):
         caption=f"{PERIOD_TYPES[period_type]}: every vaccine",
         table_id=COMPARISON_TABLE_ID,
     )
-    return figure, table
+    return figure, table, cohort_links(links=gap_links(wide, practice_code))
 
 
 def practice_trend(db, *, indicator: str, practice_code: str, disclose: bool) -> pd.DataFrame:

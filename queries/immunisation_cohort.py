@@ -56,19 +56,56 @@ from security.roles import RowScope
 
 # In the order the doses fall due (the page lists them so): infant doses, 1st-birthday doses, then boosters.
 MISSING_DOSES = {
-    "6in1": "Incomplete 6-in-1 (fewer than 3 doses; due 4 m)",
-    "pcv": "PCV infant dose missing (none before the 1st birthday; due 4 m)",
-    "menb": "MenB infant doses missing (fewer than 2 before the 1st birthday; due 4 m)",
-    "rota": "Rotavirus incomplete (fewer than 2 doses; shown from 4 m to the 1st birthday)",
-    "mmr1": "MMR1 missing (no MMR/MMRV on or after the 1st birthday; due 12 m)",
-    "pcv_booster": "PCV booster missing (none on or after the 1st birthday; due 12 m)",
-    "menb_booster": "MenB booster missing (none on or after the 1st birthday; due 12 m)",
-    "hibmenc": "Hib/MenC booster missing (due 12 m; the 18-month 6-in-1 if born from Jul 2024)",
-    "mmr2": "MMR2 missing (fewer than 2 MMR/MMRV doses; due 3y4m, or 18 m if born from Jul 2024)",
-    "polio_booster": "No polio-containing booster (fewer than 4 polio doses; due 3y4m, 18 m if born from Jul 2024, "
-    "age 1+ during the 2022 campaign)",
-    "4in1": "Pre-school booster missing (no 4-in-1 dTaP/IPV; due 3y4m)",
+    "6in1": "Incomplete 6-in-1 (fewer than 3 doses)",
+    "pcv": "PCV infant dose (none before the 1st birthday)",
+    "menb": "MenB infant doses (fewer than 2 before the 1st birthday)",
+    "rota": "Rotavirus (fewer than 2 doses; shown only before the 1st birthday)",
+    "mmr1": "MMR1 (no MMR/MMRV on or after the 1st birthday)",
+    "pcv_booster": "PCV booster (none on or after the 1st birthday)",
+    "menb_booster": "MenB booster (none on or after the 1st birthday)",
+    "hibmenc": "Hib/MenC booster (the 18-month 6-in-1 if born from Jul 2024)",
+    "mmr2": "MMR2 (fewer than 2 MMR/MMRV doses; 18 m if born from Jul 2024)",
+    "polio_booster": "Polio booster (fewer than 4 polio doses; 18 m if born from Jul 2024, age 1+ during the "
+    "2022 campaign)",
+    "4in1": "Pre-school booster (no 4-in-1 dTaP/IPV)",
 }
+# The age each dose falls due on the schedule for children born before Jul 2024 (the labels note the change).
+DUE_AGES = {
+    "6in1": "4 m",
+    "pcv": "4 m",
+    "menb": "4 m",
+    "rota": "4 m",
+    "mmr1": "1 y",
+    "pcv_booster": "1 y",
+    "menb_booster": "1 y",
+    "hibmenc": "1 y",
+    "mmr2": "3y4m",
+    "polio_booster": "3y4m",
+    "4in1": "3y4m",
+}
+# The finder's dose and ages (completed years on the extract date) for each COVER measure of the GP page: the
+# children behind a 12-month gap are now about 1, a 24-month gap about 2, a 5-year gap 3-5 (its doses fall due
+# at 3y4m). The 2022 polio campaign measure has no target, so no gap to list.
+COVER_MEASURE_DOSES = {
+    "cover_12m_6in1": ("6in1", 0, 1),
+    "cover_12m_pcv": ("pcv", 0, 1),
+    "cover_12m_menb": ("menb", 0, 1),
+    "cover_12m_rota": ("rota", 0, 1),
+    "cover_24m_6in1": ("6in1", 1, 2),
+    "cover_24m_mmr1": ("mmr1", 1, 2),
+    "cover_24m_pcv_booster": ("pcv_booster", 1, 2),
+    "cover_24m_menb_booster": ("menb_booster", 1, 2),
+    "cover_24m_hibmenc": ("hibmenc", 1, 2),
+    "cover_5y_6in1": ("6in1", 3, 5),
+    "cover_5y_mmr1": ("mmr1", 3, 5),
+    "cover_5y_mmr2": ("mmr2", 3, 5),
+    "cover_5y_4in1": ("4in1", 3, 5),
+    "cover_5y_hibmenc": ("hibmenc", 3, 5),
+    "mmr1_on_time": ("mmr1", 1, 2),
+    "6in1_on_time": ("6in1", 0, 1),
+}
+# The finder's first view: the four doses it has always shown (eleven cards and a cohort of every gap is noise).
+DEFAULT_MISSING = ("6in1", "mmr1", "mmr2", "polio_booster")
 SHORT_NAMES = {
     "6in1": "6-in-1 primary",
     "pcv": "PCV",

@@ -296,7 +296,7 @@ def test_gp_view_refuses_bad_and_unknown_codes(pages):
 def test_gp_view_comparison_equals_the_engine(pages, db):
     practice_page = pages[1]
     with acting_as(ANALYST):
-        figure, table = practice_page.update_comparison("fy", "E83003")
+        figure, table, _ = practice_page.update_comparison("fy", "E83003")
     rows = {r["title"]: r for r in find(table, lambda c: type(c).__name__ == "DataTable")[0].data}
     details = imm.practice_details(db, practice_code="E83003")
     for indicator_id in ("cover_24m_mmr1", "cover_12m_6in1", "cover_5y_mmr2"):
@@ -329,7 +329,7 @@ def test_gp_view_table_says_which_children_short_counts_are_hidden(pages, db):
     """
     practice_page = pages[1]
     with acting_as(COMMISSIONER):
-        _, table = practice_page.update_comparison("quarter", "E83003")
+        _, table, _ = practice_page.update_comparison("quarter", "E83003")
     rows = {r["title"]: r for r in find(table, lambda c: type(c).__name__ == "DataTable")[0].data}
     for spec in imm.immunisation_indicators():
         cell = rows[spec.title]["children_short"]
@@ -559,9 +559,9 @@ def test_a_link_with_unusable_values_opens_with_them_named(pages):
     assert "was not recognised and was left out" in text
     for named in ("borough XYZ", "practice <SCRIPT>", "IMD quintile 9", "dose foo", "match zzz", "ages abc"):
         assert named in text, named
-    # Only an unknown dose in the link: every dose stays ticked (none ticked would list every child).
+    # Only an unknown dose in the link: the default doses stay ticked (none ticked would list every child).
     missing = find(tree, lambda c: getattr(c, "id", None) == finder.MISSING_ID)[0]
-    assert missing.value == list(cohort.MISSING_DOSES)
+    assert missing.value == list(cohort.DEFAULT_MISSING)
     clean = text_of(finder.layout(borough="E09000012", age="2-5", missing="mmr1,mmr2", imd="1,2"))
     assert "was not recognised" not in clean
 
@@ -585,3 +585,70 @@ def test_trend_csvs_name_the_area_they_hold(pages, db):
     assert set(london["area_name"]) == {"London"}
     engine = trend(db, indicator=INDICATOR, filters={"practice": code})
     assert practice["value"].tolist() == pytest.approx(engine["value"].astype(float).tolist(), nan_ok=True)
+
+
+# ----------------------------------------------------------------------------- every COVER dose, GP page to finder
+
+
+def test_every_dose_can_be_ticked_from_the_link_in_order_of_age_due(pages):
+    finder = pages[2]
+    tree = finder.layout(missing="pcv_booster,4in1,rota")
+    checklist = find(tree, lambda c: getattr(c, "id", None) == finder.MISSING_ID)[0]
+    assert set(checklist.value) == {"rota", "pcv_booster", "4in1"}
+    assert [option["value"] for option in checklist.options] == list(cohort.MISSING_DOSES)
+    assert "was not recognised" not in text_of(tree)
+
+
+def test_summary_cards_show_only_the_ticked_doses(pages, db):
+    finder = pages[2]
+    cards = text_of(finder.find_cohort(1, *_controls(missing=["pcv_booster", "4in1"]), None)[0])
+    assert "Missing PCV booster" in cards and "Missing pre-school booster" in cards
+    for untouched in ("Missing MMR1", "Missing MMR2", "Missing 6-in-1 primary", "Missing rotavirus"):
+        assert untouched not in cards
+    expected = cohort.cohort_summary(
+        db, criteria=cohort.CohortCriteria(as_at=dt.date(2026, 10, 31), missing=("pcv_booster", "4in1"))
+    )
+    assert list(expected.missing_counts["dose"]) == ["pcv_booster", "4in1"]
+
+
+def _gp_page_links(pages, practice_code):
+    with acting_as(COMMISSIONER):
+        _, _, links = pages[1].update_comparison("fy", practice_code)
+    return [c.href for c in find(links, lambda c: getattr(c, "href", None) is not None)]
+
+
+def test_each_gp_page_gap_links_to_its_children_in_the_finder(pages, db):
+    practice_page, finder = pages[1], pages[2]
+    code = "E83003"
+    wide, _ = practice_page.comparison_values(db, practice_code=code, period_type="fy", disclose=True)
+    hrefs = _gp_page_links(pages, code)
+    gaps = [
+        row.indicator_id
+        for row in wide.itertuples()
+        if row.indicator_id in cohort.COVER_MEASURE_DOSES
+        and (row.children_short_suppressed or (isinstance(row.children_short, float) and row.children_short > 0))
+    ]
+    assert gaps and len(hrefs) == len(gaps)
+    for indicator_id, href in zip(gaps, hrefs, strict=True):
+        dose, age_min, age_max = cohort.COVER_MEASURE_DOSES[indicator_id]
+        query = dict(pair.split("=") for pair in href.split("?", 1)[1].split("&"))
+        assert href.startswith("/immunisation/cohort?")
+        assert query == {"practice": code, "missing": dose, "age": f"{age_min}-{age_max}"}
+        # The finder opens with exactly that practice, dose and ages.
+        tree = finder.layout(**query)
+        ticked = find(tree, lambda c: getattr(c, "id", None) == finder.MISSING_ID)[0].value
+        ages = [c.value for c in find(tree, lambda c: getattr(c, "id", None) in (finder.AGE_MIN_ID, finder.AGE_MAX_ID))]
+        assert ticked == [dose] and ages == [age_min, age_max]
+        assert "was not recognised" not in text_of(tree)
+
+
+def test_a_gp_page_link_gives_an_aggregate_role_no_children(pages):
+    finder = pages[2]
+    controls = _controls(age_min=1, age_max=2, missing=["pcv_booster"], practices="E83003")
+    with acting_as(COMMISSIONER):
+        rows, _, note = finder.show_patients(1, 0, *controls)
+    assert rows == [] and "aggregate figures only" in text_of(note)
+    with acting_as(GP):
+        rows, _, _ = finder.show_patients(1, 0, *controls)
+    assert {row["practice_code"] for row in rows} <= {"E83003"}
+    assert all("PCV booster" in row["missing"] for row in rows)
