@@ -172,3 +172,28 @@ def test_map_with_geometry_by_url_shows_all_of_london(recorded_page, app_server,
     shown = harness.london_shown(page, MAP)
     assert shown > 0.99, f"only {shown:.0%} of London fits in the map at {viewport}: outer boroughs are cut off"
     assert recorder.problems() == [] and recorder.off_origin_requests() == [], recorder.describe_problems()
+
+
+def test_a_gp_page_gap_opens_the_finder_on_that_dose_for_that_practice(recorded_page, app_server):
+    # The GP page showed children short of 95 % for every vaccine, but the finder knew four doses: a low
+    # PCV-booster or pre-school-booster rate could not be turned into a list. Each gap is now one click.
+    page, recorder = recorded_page(app_server, "desktop", signed_in=False)
+    sign_in_as(page, app_server, "demo.gp", "demo-gp")
+    harness.open_page(page, app_server.url("/immunisation/practice/E83003"), recorder)
+    links = page.locator("#imm-gp-cohort-links a")
+    links.first.wait_for()
+    href = links.first.get_attribute("href")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(href).query)
+    assert query["practice"] == ["E83003"] and len(query["missing"]) == 1
+    links.first.click()
+    page.wait_for_url(re.compile(r"/immunisation/cohort\?"))
+    settle(page, recorder)
+    ticked = page.locator("#imm-cohort-missing input:checked").evaluate_all("els => els.map(e => e.value)")
+    assert ticked == query["missing"]
+    page.locator("#imm-cohort-list-note").filter(has_text="practice E83003").wait_for()
+    summary = page.locator("#imm-cohort-summary").inner_text().upper()
+    assert len(re.findall(r"(?m)^MISSING ", summary)) == 1  # one card for the one ticked dose, beside the size
+    codes = page.locator("#imm-cohort-list td[data-dash-column='practice_code']").all_inner_texts()
+    assert set(codes) <= {"E83003"}
+    assert page_violations(page) == []
+    assert_clean(recorder)
