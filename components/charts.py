@@ -866,7 +866,8 @@ def spc_chart(
     chart_layout(figure, height=height + _SPC_LEGEND_ROW_PX * rows, title=title)
     figure.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
     _value_axis(figure, fmt, title=value_label)
-    figure.update_xaxes(type="category", title={"text": f"Period: {shared} …" if shared else "Period"})
+    # "Period: 12 months to …" read as a title cut off at the chart's edge; it is not, so it says so in words.
+    figure.update_xaxes(type="category", title={"text": f"Period: {shared} the date shown" if shared else "Period"})
     _suppressed_note(figure, len(hidden), what="periods")
     figure.layout.meta = _spc_phone_variant(figure, lines=lines, drawn=drawn, target=target, fmt=fmt)
     return figure

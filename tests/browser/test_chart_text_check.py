@@ -228,6 +228,14 @@ def test_rolling_period_trend_fits_a_phone(draw):
     )
     figure = charts.spc_chart(series=trend, value_label="HYP008 (%)", target=80.0, height=380)
     assert draw(figure) == ([], [])
+    # And across a desktop's page (1280 px): the axis title is drawn whole, inside the chart, with no ellipsis.
+    assert draw(figure, width=1256) == ([], [])
+    title, title_bottom, chart_bottom = draw.page.evaluate(
+        """() => [document.querySelector('#chart .xtitle').textContent,
+                  document.querySelector('#chart .xtitle').getBoundingClientRect().bottom,
+                  document.querySelector('#chart .main-svg').getBoundingClientRect().bottom]"""
+    )
+    assert title == "Period: 12 months to the date shown" and title_bottom <= chart_bottom, (title, title_bottom)
 
 
 def test_people_to_target_chart_keeps_its_legend_off_the_bars_on_a_phone(draw):

@@ -129,7 +129,8 @@ def test_spc_chart_moves_the_words_every_period_label_shares_to_the_axis_title()
     points = next(t for t in figure.data if t.name == "Common cause variation")
     assert list(points.x) == ["31 Dec 2024", "31 Mar 2025", "30 Jun 2025"]
     assert list(points.text) == labels  # hover names the whole period
-    assert figure.layout.xaxis.title.text == "Period: 12 months to …"
+    # Whole words: an ellipsis at its end read as a title cut off at the chart's edge.
+    assert figure.layout.xaxis.title.text == "Period: 12 months to the date shown"
 
 
 def test_uptake_curve_is_a_step_line_per_series_with_due_age():
