@@ -146,11 +146,14 @@ def number_with_unit(number: str, unit: str) -> html.Span:
     return html.Span([number, html.Span(f" {unit}", className="stat-unit")])
 
 
-def data_table(frame: pd.DataFrame, *, columns: dict[str, str], caption: str, table_id: str) -> html.Div:
+def data_table(
+    frame: pd.DataFrame, *, columns: dict[str, str], caption: str, table_id: str, compact: bool = False
+) -> html.Div:
     """An accessible HTML table of ``frame`` (the alternative to a map or chart).
 
     ``columns`` maps frame columns to header labels, in display order. Numbers are
-    formatted with thousands separators.
+    formatted with thousands separators. ``compact``: text a size smaller, for a table of a dozen
+    or more columns that would otherwise scroll sideways on a desktop screen.
     """
 
     def cell(value):
@@ -168,6 +171,7 @@ def data_table(frame: pd.DataFrame, *, columns: dict[str, str], caption: str, ta
         hover=True,
         size="sm",
         responsive=True,
+        className="table-compact" if compact else None,
     )
     return html.Div(table, className="table-scroll", tabIndex="0", role="region", **{"aria-label": caption})
 

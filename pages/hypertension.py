@@ -841,8 +841,8 @@ def update_comparison(indicator: str, period: str | None, icb: str | None):
     return map_patch(view["map"]), view["ranked"], view["icb_chart"], cards, table, None
 
 
-def _html_table(frame: pd.DataFrame, *, caption: str, table_id: str) -> html.Div:
-    return data_table(frame, columns={c: c for c in frame.columns}, caption=caption, table_id=table_id)
+def _html_table(frame: pd.DataFrame, *, caption: str, table_id: str, compact: bool = False) -> html.Div:
+    return data_table(frame, columns={c: c for c in frame.columns}, caption=caption, table_id=table_id, compact=compact)
 
 
 dash.callback(
@@ -887,6 +887,7 @@ def update_targets(period: str | None, icb: str | None, borough: str | None, amb
         targets_table(view["boroughs"], area_label="Borough"),
         caption="People to target by borough",
         table_id="hyp-target-rows",
+        compact=True,
     )
     if view["practices"] is None:
         practices = html.P("Choose a borough above to see its practices.", className="text-muted")
@@ -895,6 +896,7 @@ def update_targets(period: str | None, icb: str | None, borough: str | None, amb
             targets_table(view["practices"], area_label="Practice"),
             caption="People to target by practice",
             table_id="hyp-practice-target-rows",
+            compact=True,
         )
     return view["figure"], boroughs, practices, None
 

@@ -113,6 +113,13 @@ def test_commissioner_compares_boroughs_targets_inequality_and_practices(recorde
     table = page.locator("#hyp-target-rows tbody tr")
     shown_names = [table.nth(i).locator("td").first.inner_text() for i in range(table.count())]
     assert shown_names[0] == "All selected" and "Newham" in shown_names
+    # The ICB's table fits a desktop screen: its thirteen columns scrolled ~28 px sideways at 1280 px.
+    overflowing = page.locator("#hyp-target-table").evaluate(
+        "el => [el, ...el.querySelectorAll('*')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')"
+        ".map(e => `${e.className}: ${e.scrollWidth} px in ${e.clientWidth}`)"
+    )
+    assert overflowing == []
     with page.expect_download() as download:
         page.locator("#hyp-target-table").locator("xpath=..").get_by_role("button", name="Download CSV").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
