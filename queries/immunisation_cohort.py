@@ -225,6 +225,8 @@ _CHILD_DOSES_SQL = """
                i.vaccination_date >= c.birth_date + INTERVAL 1 YEAR AS from_1st_birthday
         FROM immunisations AS i JOIN children AS c USING (patient_id)
     ),
+    -- Two groupings, not one: with every list and date in one hash table the build ran out of memory at
+    -- scale 1.0 under the app's 1 GB cap; the second reads only the vaccines it counts.
     dates AS (
         SELECT patient_id,
                list_sort(list_distinct(list(vaccination_date) FILTER (WHERE list_contains($polio, vaccine))))
@@ -232,11 +234,16 @@ _CHILD_DOSES_SQL = """
                list_sort(list_distinct(list(vaccination_date) FILTER (WHERE vaccine = '6in1'))) AS six_in_one,
                list_sort(list_distinct(list(vaccination_date) FILTER (
                    WHERE list_contains($measles, vaccine) AND from_1st_birthday
-               ))) AS measles,
+               ))) AS measles
+        FROM dated
+        GROUP BY patient_id
+    ),
+    more_dates AS (
+        SELECT patient_id,
                list_sort(list_distinct(list(vaccination_date) FILTER (
                    WHERE vaccine = 'MenB' AND NOT from_1st_birthday
-               ))) AS menb_infant,
-               list_sort(list_distinct(list(vaccination_date) FILTER (WHERE vaccine = 'Rotavirus'))) AS rota,
+               )))[2] AS menb_infant_2nd,
+               list_sort(list_distinct(list(vaccination_date) FILTER (WHERE vaccine = 'Rotavirus')))[2] AS rota_2nd,
                min(vaccination_date) FILTER (WHERE vaccine = 'PCV' AND NOT from_1st_birthday) AS pcv_infant_1st,
                min(vaccination_date) FILTER (WHERE vaccine = 'PCV' AND from_1st_birthday) AS pcv_from_1st,
                min(vaccination_date) FILTER (WHERE vaccine = 'MenB' AND from_1st_birthday) AS menb_from_1st,
@@ -244,13 +251,12 @@ _CHILD_DOSES_SQL = """
                min(vaccination_date) FILTER (WHERE vaccine = '6in1' AND from_1st_birthday) AS six_in_one_from_1st,
                min(vaccination_date) FILTER (WHERE vaccine = '4in1') AS four_in_one_1st
         FROM dated
+        WHERE vaccine IN ('MenB', 'Rotavirus', 'PCV', 'HibMenC', '4in1') OR (vaccine = '6in1' AND from_1st_birthday)
         GROUP BY patient_id
     )
     SELECT c.*, d.polio[4] AS polio_4th, d.six_in_one[3] AS six_in_one_3rd, d.measles[1] AS measles_1st,
-           d.measles[2] AS measles_2nd, d.menb_infant[2] AS menb_infant_2nd, d.rota[2] AS rota_2nd,
-           d.pcv_infant_1st, d.pcv_from_1st, d.menb_from_1st, d.hibmenc_from_1st, d.six_in_one_from_1st,
-           d.four_in_one_1st
-    FROM children AS c LEFT JOIN dates AS d USING (patient_id)
+           d.measles[2] AS measles_2nd, m.* EXCLUDE (patient_id)
+    FROM children AS c LEFT JOIN dates AS d USING (patient_id) LEFT JOIN more_dates AS m USING (patient_id)
 """
 # The cache adds each child's last recorded contact (immunisation, GP event, prescription, admission): every
 # record is on or before the extract date, so on that date the list reads it instead of scanning four tables.
@@ -436,6 +442,8 @@ def _cohort_sql(
 
     flag_sql = _flag_sql()
     flags = {key: flag_sql[key] for key in MISSING_DOSES if key in set(flagged_doses) | set(criteria.missing)}
+    # Only the dose dates these flags read: the summary materialises the cohort, every column of every child.
+    dose_columns = [column for column in DOSE_DATE_COLUMNS if any(f"c.{column} " in sql for sql in flags.values())]
     joiner = " OR " if criteria.match == "any" else " AND "
     selected = joiner.join(f"missing_{key}" for key in criteria.missing) if criteria.missing else "TRUE"
     # Ages are computed once per candidate birth date, not per child: "aged at least n" is "born on or before
@@ -460,7 +468,7 @@ def _cohort_sql(
     cohort AS (
         SELECT d.patient_id, d.birth_date, d.practice_code, d.pcn_code, d.borough_code, d.icb_code,
                d.lsoa21_code, d.imd_quintile_national, d.ethnicity_group, d.registration_start,
-               {", ".join(f"d.{column}" for column in DOSE_DATE_COLUMNS)}, d.last_contact AS cached_last_contact
+               {"".join(f"d.{column}, " for column in dose_columns)}d.last_contact AS cached_last_contact
         FROM child_doses AS d
         WHERE d.birth_date > $born_after AND d.birth_date < $born_by
           AND d.registration_start <= $as_at AND (d.registration_end IS NULL OR d.registration_end > $as_at)
