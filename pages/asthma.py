@@ -57,7 +57,7 @@ from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import asthma as aq
 from queries.db import default_database
-from queries.indicators import QueryError
+from queries.indicators import QueryError, trend_named_for_area
 from security import audit
 from security.disclosure import current_disclosure
 from security.roles import RowScope, patient_row_scope
@@ -447,6 +447,8 @@ def trend_view(
     series = aq.measure_trend(_con(), measure_id=m.id, filters={level: [code]} if code else None, disclose=disclose)
     shown = aq.MEASURES["ast_admissions_per_1000"] if m.per_population else m
     area = "London" if level == "london" else (_area_name(code) if level == "borough" else f"Practice {code}")
+    if code:
+        series = trend_named_for_area(series, code=code, name=area)
     if not figures:
         return {"series": series, "area": area, "measure": shown}
     figure = spc_chart(series=series, value_label=shown.label, unit=shown.unit, target=m.target, height=380)

@@ -58,7 +58,7 @@ from components.style import formatted, interval_text, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from queries import hypertension as hq
 from queries.db import default_database
-from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
+from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend, trend_named_for_area
 from queries.registry import get
 from security import audit
 from security.disclosure import current_disclosure
@@ -471,6 +471,8 @@ def trend_view(
         _con(), indicator=spec.id, by="london", filters=hq.area_filters(level=level, code=code), disclose=disclose
     )
     name = _area_name(level, code) if level != "practice" else code
+    if level != "london":
+        series = trend_named_for_area(series, code=code, name=name)
     if not figures:
         return {"series": series, "area": name}
     figure = spc_chart(series=series, value_label=_label(spec), unit=spec.unit, target=spec.target, height=380)

@@ -25,7 +25,15 @@ import pandas as pd
 
 from queries import disclosure
 from queries.cache import cached_query
-from queries.indicators import QueryError, default_period, indicator_values, indicator_values_batch, periods, trend
+from queries.indicators import (
+    QueryError,
+    default_period,
+    indicator_values,
+    indicator_values_batch,
+    periods,
+    trend,
+    trend_named_for_area,
+)
 from queries.materialise import COVER_MEASURES, LONDON_CODE, UPTAKE_TABLE
 from queries.registry import INDICATORS, Indicator, get
 
@@ -404,7 +412,7 @@ def area_trend(
     if level == "london" or not code:
         return trend(con, indicator=indicator, disclose=disclose)
     series = trend(con, indicator=indicator, filters={level: code}, disclose=disclose)
-    return series.assign(area_code=code, area_name=name).drop(columns=["london_value", "comparison"], errors="ignore")
+    return trend_named_for_area(series, code=code, name=name)
 
 
 _LEVELS = ("Practice", "PCN", "Borough", "London")

@@ -37,6 +37,7 @@ __all__ = [
     "periods",
     "registry",
     "trend",
+    "trend_named_for_area",
 ]
 
 
@@ -645,6 +646,17 @@ def trend(
         series["london_value"] = series["london_value"].astype(object)
         series.loc[series["period_id"].isin(london_suppressed), "london_value"] = None
     return series
+
+
+def trend_named_for_area(series: pd.DataFrame, *, code: str, name: str) -> pd.DataFrame:
+    """A :func:`trend` narrowed by filters to one area (a borough, an ICB, a practice), named after it.
+
+    ``trend(by="london", filters=...)`` sums the filtered rows as "London" (E12000007) with
+    ``london_value`` equal to the area's own value, so a CSV of a borough's trend said London and
+    compared the borough with itself. Here the rows carry the area's ``code`` and ``name``, and that
+    self-comparison (``london_value``, ``comparison``) is left out.
+    """
+    return series.assign(area_code=code, area_name=name).drop(columns=["london_value", "comparison"], errors="ignore")
 
 
 @cached_query

@@ -360,6 +360,20 @@ def test_a_csv_builds_no_chart_and_gets_the_frames_the_page_shows(page, period):
                 assert value == shown[key], (view.__name__, key)
 
 
+def test_a_borough_or_practice_trend_is_named_after_its_area_not_london(page, db):
+    # The engine sums a borough's or a practice's rows as "London", with london_value equal to their own.
+    practice = aq.practices(db, borough_code=BARNET)["practice_code"].iloc[0]
+    for level, code in (("borough", BARNET), ("practice", practice)):
+        with acting_as(ANALYST):
+            view = page.trend_view(
+                measure_id="ast_action_plan", level=level, borough=BARNET, practice=practice, disclose=True,
+                figures=False,
+            )  # fmt: skip
+        series = view["series"]
+        assert set(series["area_code"]) == {code} and set(series["area_name"]) == {view["area"]} != {"London"}
+        assert "london_value" not in series and "comparison" not in series
+
+
 def test_trend_of_per_1000_rate_is_the_engines_times_ten(page, period):
     with acting_as(ANALYST):
         view = page.trend_view(

@@ -325,6 +325,25 @@ def test_trend_is_the_engines_spc_series(page, db, level, busiest_borough):
     assert title.startswith("Showing: ")
 
 
+def test_a_narrowed_trend_is_named_after_its_area_not_london(page, db, busiest_borough):
+    # The engine sums a borough's or an ICB's rows as "London", with london_value equal to the area's own.
+    for level, code in (("icb", NORTH_EAST_LONDON), ("borough", busiest_borough)):
+        with acting_as(ANALYST):
+            view = page.trend_view(
+                indicator="hyp008", level=level, icb=NORTH_EAST_LONDON, borough=busiest_borough, practice=None,
+                disclose=True, figures=False,
+            )  # fmt: skip
+        series = view["series"]
+        assert set(series["area_code"]) == {code} and set(series["area_name"]) == {view["area"]} != {"London"}
+        assert "london_value" not in series and "comparison" not in series
+        engine = trend(db, indicator="hyp008", filters={level: [code]}, disclose=True)
+        assert series["value"].tolist() == engine["value"].tolist()
+    with acting_as(ANALYST):
+        london = page.trend_view(indicator="hyp008", level="london", icb=None, borough=None, practice=None,
+                                 disclose=True, figures=False)["series"]  # fmt: skip
+    assert set(london["area_name"]) == {"London"} and "london_value" in london
+
+
 # ---------------------------------------------------------------- exports
 
 
