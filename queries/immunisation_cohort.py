@@ -357,13 +357,13 @@ DOSE_DATE_COLUMNS = (
 
 
 def _flag_sql() -> dict[str, str]:
-    """Each dose's "due and missing on $as_at" test over a cohort row ``c`` and the due-age bounds ``b``."""
+    """Each dose's "due and missing on $as_at" test over a cohort row ``c`` (``$months_<n>``: see _age_bounds)."""
 
     def lacks(dose_date: str) -> str:
         return f"(c.{dose_date} IS NULL OR c.{dose_date} > $as_at)"
 
     def aged(months: int) -> str:
-        return f"c.birth_date <= b.months_{months}"
+        return f"c.birth_date <= $months_{months}"
 
     return {
         "6in1": f"({aged(4)} AND {lacks('six_in_one_3rd')})",
@@ -384,7 +384,49 @@ def _flag_sql() -> dict[str, str]:
     }
 
 
+def _age_bounds(
+    con: Any, as_at: dt.date, born_after: dt.date, born_by: dt.date, age_min: int, age_max: int
+) -> dict[str, dt.date]:
+    """The latest birth date of each age that matters on ``as_at``: ``oldest_age_min`` (aged ``age_min`` years),
+    ``past_age_max`` (aged ``age_max + 1``) and ``months_<n>`` for each due age in :data:`DUE_MONTHS`.
+
+    "Aged at least n" is "born on or before the latest date of that age" (age never falls as the birth date
+    moves earlier), so ages are worked out once per candidate birth date with :func:`_age_sql`, not per child.
+    Pure calendar arithmetic, remembered per arguments.
+    """
+    key = (as_at, born_after, born_by, age_min, age_max)
+    if key not in _bounds_cache:
+        thresholds = "".join(
+            f", coalesce(max(day) FILTER (WHERE age_months >= {months}), DATE '0001-01-01') AS months_{months}"
+            for months in DUE_MONTHS
+        )
+        cursor = con.cursor()
+        cursor.execute(
+            f"""
+            WITH candidate_ages AS (
+                SELECT day, {_age_sql("day", "$as_at", "year")} AS age_years,
+                       {_age_sql("day", "$as_at", "month")} AS age_months
+                FROM (SELECT CAST(unnest(range($born_after, $born_by + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS DATE) AS day)
+            )
+            SELECT coalesce(max(day) FILTER (WHERE age_years >= $age_min), DATE '0001-01-01') AS oldest_age_min,
+                   coalesce(max(day) FILTER (WHERE age_years >= $age_max + 1), DATE '0001-01-01') AS past_age_max
+                   {thresholds}
+            FROM candidate_ages
+            """,  # noqa: S608 (module constants)
+            {"as_at": as_at, "born_after": born_after, "born_by": born_by, "age_min": age_min, "age_max": age_max},
+        )
+        names = [column[0] for column in cursor.description]
+        if len(_bounds_cache) > 256:
+            _bounds_cache.clear()
+        _bounds_cache[key] = dict(zip(names, cursor.fetchone(), strict=True))
+    return _bounds_cache[key]
+
+
+_bounds_cache: dict[tuple, dict[str, dt.date]] = {}
+
+
 def _cohort_sql(
+    con: Any,
     criteria: CohortCriteria,
     scope: RowScope | None,
     cached: tuple[dt.date, dt.date] | None = None,
@@ -394,6 +436,7 @@ def _cohort_sql(
 
     ``cached``: the birth-date window of :func:`ensure_cache`; when the criteria's children fall
     inside it the cache is read, otherwise the per-child dose dates are derived inline.
+    ``con``: any DuckDB handle, for the age bounds (:func:`_age_bounds`).
     ``flagged_doses``: the doses given a ``missing_<dose>`` column (default: the ticked ones, all the
     summary needs; the list names every missing dose): eleven flags on 2.6 M rows are not free.
     """
@@ -446,25 +489,12 @@ def _cohort_sql(
     dose_columns = [column for column in DOSE_DATE_COLUMNS if any(f"c.{column} " in sql for sql in flags.values())]
     joiner = " OR " if criteria.match == "any" else " AND "
     selected = joiner.join(f"missing_{key}" for key in criteria.missing) if criteria.missing else "TRUE"
-    # Ages are computed once per candidate birth date, not per child: "aged at least n" is "born on or before
-    # the latest date of that age" (age never falls as the birth date moves earlier), so each child is then
-    # only compared with a handful of dates. Same definition (_age_sql), a fraction of the work on 2.6 M rows.
-    thresholds = ", ".join(
-        f"coalesce(max(day) FILTER (WHERE age_months >= {months}), DATE '0001-01-01') AS months_{months}"
-        for months in DUE_MONTHS
-    )
+    # The age bounds as values: compared with constants, each child costs a few date comparisons and the
+    # cache's row groups outside the ages are skipped (joined to a one-row bounds table, every flag was
+    # evaluated twice per child: in the join's condition and again in its projection).
+    params.update(_age_bounds(con, as_at, born_after, born_by, criteria.age_min, criteria.age_max))
     sql = f"""
-    WITH candidate_ages AS (
-        SELECT day, {_age_sql("day", "$as_at", "year")} AS age_years, {_age_sql("day", "$as_at", "month")} AS age_months
-        FROM (SELECT CAST(unnest(range($born_after, $born_by + INTERVAL 1 DAY, INTERVAL 1 DAY)) AS DATE) AS day)
-    ),
-    bounds AS (
-        SELECT coalesce(max(day) FILTER (WHERE age_years >= $age_min), DATE '0001-01-01') AS oldest_age_min,
-               coalesce(max(day) FILTER (WHERE age_years >= $age_max + 1), DATE '0001-01-01') AS past_age_max,
-               {thresholds}
-        FROM candidate_ages
-    ),
-    child_doses AS ({source}),
+    WITH child_doses AS ({source}),
     cohort AS (
         SELECT d.patient_id, d.birth_date, d.practice_code, d.pcn_code, d.borough_code, d.icb_code,
                d.lsoa21_code, d.imd_quintile_national, d.ethnicity_group, d.registration_start,
@@ -472,12 +502,12 @@ def _cohort_sql(
         FROM child_doses AS d
         WHERE d.birth_date > $born_after AND d.birth_date < $born_by
           AND d.registration_start <= $as_at AND (d.registration_end IS NULL OR d.registration_end > $as_at)
+          AND d.birth_date <= $oldest_age_min AND d.birth_date > $past_age_max
           AND (d.death_date IS NULL OR d.death_date > $as_at){filters}
     ),
     flagged AS (
         SELECT c.*{"".join(f", {sql_flag} AS missing_{key}" for key, sql_flag in flags.items())}
-        FROM cohort AS c, bounds AS b
-        WHERE c.birth_date <= b.oldest_age_min AND c.birth_date > b.past_age_max
+        FROM cohort AS c
     )
     SELECT * FROM flagged WHERE {selected}
     """  # noqa: S608 (identifiers and flag SQL are module constants; every value is bound)
@@ -518,7 +548,7 @@ def cohort_summary(
     user may see; aggregate-only views pass None. With ``disclose`` each count follows
     the NHS rule (1-7 suppressed, others rounded to 5), the total from the exact total.
     """
-    sql, params = _cohort_sql(criteria, scope, ensure_cache(con))
+    sql, params = _cohort_sql(con, criteria, scope, ensure_cache(con))
     # Only the ticked doses are flagged and summed (a card each); with none ticked there are no dose counts.
     ticked = [key for key in MISSING_DOSES if key in criteria.missing]
     missing_sums = "".join(f", sum(CAST(missing_{key} AS INTEGER)) AS missing_{key}" for key in ticked)
@@ -633,7 +663,7 @@ def cohort_patients(
     limit = max(1, min(int(limit), EXPORT_LIMIT))
     offset = max(0, int(offset))
     window = ensure_cache(con)
-    sql, params = _cohort_sql(criteria, scope, window, flagged_doses=tuple(MISSING_DOSES))
+    sql, params = _cohort_sql(con, criteria, scope, window, flagged_doses=tuple(MISSING_DOSES))
     params.update({"limit": limit, "offset": offset})
     missing_text = " || ".join(
         f"CASE WHEN missing_{key} THEN '{SHORT_NAMES[key]}; ' ELSE '' END" for key in MISSING_DOSES
@@ -689,7 +719,7 @@ def cohort_patients(
 
 
 def _count(con: Any, criteria: CohortCriteria, scope: RowScope | None) -> int:
-    sql, params = _cohort_sql(criteria, scope, ensure_cache(con))
+    sql, params = _cohort_sql(con, criteria, scope, ensure_cache(con))
     return int(con.cursor().execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])  # noqa: S608
 
 

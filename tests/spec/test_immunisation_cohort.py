@@ -232,7 +232,7 @@ def test_the_cache_gives_the_same_children_as_the_tables(con, as_at, missing):
     criteria = cohort.CohortCriteria(as_at=as_at, age_min=0, age_max=9, missing=missing)
 
     def ids(window):
-        sql, params = cohort._cohort_sql(criteria, None, window)
+        sql, params = cohort._cohort_sql(con, criteria, None, window)
         assert (cohort.CACHE_TABLE in sql) == (window is not None)
         return {row[0] for row in con.cursor().execute(f"SELECT patient_id FROM ({sql})", params).fetchall()}  # noqa: S608
 
@@ -296,7 +296,7 @@ def test_due_ages_and_age_range_agree_with_each_childs_own_age(unvaccinated, as_
     child's age in years and months on its own (the same calendar rule) and applies the due ages to it."""
     criteria = cohort.CohortCriteria(as_at=d(as_at), age_min=age_min, age_max=age_max, missing=())
     sql, params = cohort._cohort_sql(
-        criteria, None, cohort.ensure_cache(unvaccinated), flagged_doses=tuple(cohort.MISSING_DOSES)
+        unvaccinated, criteria, None, cohort.ensure_cache(unvaccinated), flagged_doses=tuple(cohort.MISSING_DOSES)
     )
     columns = ", ".join(f"missing_{key}" for key in cohort.MISSING_DOSES)
     shown = {
