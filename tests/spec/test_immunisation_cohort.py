@@ -85,11 +85,11 @@ def con(tmp_path_factory):
     connection.close()
 
 
-def found(con, **criteria) -> set[str]:
+def found(con, as_at: dt.date = AS_AT, **criteria) -> set[str]:
     """Patient ids the finder returns for ``criteria`` with an all-London scope (every child visible)."""
     scope = RowScope(borough_codes=(BARNET, HACKNEY))
     rows, total = cohort.cohort_patients(
-        con, criteria=cohort.CohortCriteria(as_at=AS_AT, **criteria), scope=scope, limit=1000
+        con, criteria=cohort.CohortCriteria(as_at=as_at, **criteria), scope=scope, limit=1000
     )
     assert total == len(rows)
     return set(rows["patient_id"])
@@ -390,13 +390,7 @@ def schedule(tmp_path_factory):
 
 
 def missing_one(con, dose: str, as_at: dt.date = AS_AT) -> set[str]:
-    rows, _ = cohort.cohort_patients(
-        con,
-        criteria=cohort.CohortCriteria(as_at=as_at, age_min=0, age_max=18, missing=(dose,)),
-        scope=RowScope(borough_codes=(BARNET, HACKNEY)),
-        limit=1000,
-    )
-    return set(rows["patient_id"])
+    return found(con, as_at=as_at, age_min=0, age_max=18, missing=(dose,))
 
 
 @pytest.mark.parametrize(
