@@ -124,7 +124,8 @@ EXPECTATIONS: dict[str, Expect] = {
     "imm-download-uptake.data imm-download-message.children <- imm-download-uptake-button": Expect(AGGREGATE),
     "imm-url-sync.data <- imm-indicator": Expect(CLIENTSIDE),
     # /immunisation/practice/<ods> (GP team view: aggregates of one practice)
-    "imm-gp-comparison.figure imm-gp-comparison-table-wrap.children <- imm-gp-period-type": Expect(AGGREGATE),
+    "imm-gp-comparison.figure imm-gp-comparison-table-wrap.children imm-gp-cohort-links.children "
+    "<- imm-gp-period-type": Expect(AGGREGATE),
     "imm-gp-ranking.figure <- imm-gp-indicator": Expect(AGGREGATE),
     "imm-gp-trend.figure <- imm-gp-indicator": Expect(AGGREGATE),
     "imm-gp-download-comparison.data imm-gp-download-message.children <- imm-gp-download-comparison-button": Expect(
