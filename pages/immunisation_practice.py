@@ -2,7 +2,8 @@
 
 Ranked among its borough's practices with 95 % CIs, children short of 95 % per vaccine,
 and the practice's trend. Aggregates only (disclosure control unless the role may see
-unrounded counts); the practice's children are listed in the cohort finder.
+unrounded counts); the practice's children are listed in the cohort finder, one link per vaccine with a
+gap (this practice, that dose, the ages its children are now), which shows the list only to roles entitled to it.
 """
 
 from __future__ import annotations
