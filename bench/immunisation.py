@@ -35,12 +35,15 @@ def cases(db) -> list[tuple[str, object]]:
     """(label, zero-argument call) for every benchmarked call."""
     as_at = imm.extract_date(db)
     london_1_9 = cohort.CohortCriteria(as_at=as_at)
+    # The widest search the finder allows: every age and every dose ticked (the most flags, the most children).
+    widest = cohort.CohortCriteria(as_at=as_at, age_min=0, age_max=cohort.MAX_AGE, missing=tuple(cohort.MISSING_DOSES))
     has_cubes = bool(db.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ind_period'"))
     period = default_period(db, INDICATOR) if has_cubes else None
     fy = imm.period_for(db, indicator=INDICATOR, period_type="fy") if has_cubes else None
     return [
         ("cohort: London 1-9 counts + breakdowns (summary)", lambda: cohort.cohort_summary(db, criteria=london_1_9)),
         ("cohort: London 1-9 count only", lambda: cohort.count_children(db, criteria=london_1_9)),
+        ("cohort: London 0-18, every dose ticked (summary)", lambda: cohort.cohort_summary(db, criteria=widest)),
         (
             "cohort: list page 1, all London scope",
             lambda: cohort.cohort_patients(db, criteria=london_1_9, scope=ALL_LONDON, limit=50),
