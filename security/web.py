@@ -485,6 +485,10 @@ def _login_view(state: SecurityState, throttle: _SignInThrottle) -> Any:
     session.clear()  # a fresh session at sign-in: nothing chosen before it survives (session fixation)
     session.permanent = True
     login_user(SignedInUser(principal))
+    # A new CSRF token now, in the sign-in response's cookie. Made later, by the first layout request (the
+    # navbar's sign-out form), it was lost: the page's callback requests run at the same moment and write
+    # back the session as they read it, without the token, so sign-out was refused with 400.
+    _csrf_token()
     _audit_quietly(state, principal, audit.SIGN_IN, {})
     return redirect(next_target)
 

@@ -193,6 +193,16 @@ def test_signing_out_ends_the_session(server):
     assert client.get("/_dash-layout").status_code == 401
 
 
+def test_the_sign_out_token_is_in_the_session_from_sign_in(server):
+    """The page's callbacks write the session back as they read it: a token made later, by the layout request
+    that fills the navbar's sign-out form, was overwritten by them and the sign-out button got a 400."""
+    client = server.test_client()
+    sign_in(client)
+    with client.session_transaction() as session:
+        token = session.get("csrf_token")
+    assert isinstance(token, str) and token
+
+
 def test_another_site_cannot_sign_the_user_out(server):
     # A link or an image pointing at /logout, or a form posted from elsewhere (no token), leaves the
     # session alone; the GET answers with the sign-in page's own sign-out button.
