@@ -256,15 +256,14 @@ def gap_links(wide: pd.DataFrame, practice_code: str) -> list[tuple[str, str]]:
     The finder opens on this practice, the measure's dose and the ages its children are now. It
     decides itself whether this user may see the list; a role without patient access gets aggregates.
     """
+    # "no target" (the polio campaign) reads as NaN: no gap.
+    short = pd.to_numeric(wide["children_short"], errors="coerce")
+    gaps = wide[(wide["children_short_suppressed"] | (short > 0)) & wide["indicator_id"].isin(COVER_MEASURE_DOSES)]
     links = []
-    for row in wide.itertuples(index=False):
-        short = pd.to_numeric(pd.Series([row.children_short]), errors="coerce").iloc[0]
-        hidden = bool(getattr(row, "children_short_suppressed", False) or False)
-        if row.indicator_id not in COVER_MEASURE_DOSES or not (hidden or (pd.notna(short) and short > 0)):
-            continue
-        dose, age_min, age_max = COVER_MEASURE_DOSES[row.indicator_id]
+    for indicator_id, title in zip(gaps["indicator_id"], gaps["title"], strict=True):
+        dose, age_min, age_max = COVER_MEASURE_DOSES[indicator_id]
         query = urlencode({"practice": practice_code, "missing": dose, "age": f"{age_min}-{age_max}"})
-        links.append((row.title, f"/immunisation/cohort?{query}"))
+        links.append((title, f"/immunisation/cohort?{query}"))
     return links
 
 
