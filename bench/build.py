@@ -58,8 +58,12 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def folder_bytes(folder: Path) -> int:
-    """Bytes of every file under ``folder`` now (files that vanish while it is read count as 0)."""
+def folder_bytes(folder: Path, *, allocated: bool = True) -> int:
+    """Bytes of every file under ``folder`` now (files that vanish while it is read count as 0).
+
+    ``allocated``: the disk the files take (what a build needs free); False for their apparent sizes
+    (an extract's size as a listing gives it).
+    """
     total = 0
     stack = [folder]
     while stack:
@@ -69,7 +73,8 @@ def folder_bytes(folder: Path) -> int:
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(Path(entry.path))
                     elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512  # allocated, not apparent
+                        info = entry.stat(follow_symlinks=False)
+                        total += info.st_blocks * 512 if allocated else info.st_size
     return total
 
 
@@ -131,7 +136,7 @@ def stage_seconds(log: str) -> tuple[float, float]:
 
 
 def folder_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+    return folder_bytes(folder, allocated=False) / 1e6
 
 
 def _gb(n: int) -> str:

@@ -45,7 +45,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.build import measure  # noqa: E402
+from bench.build import folder_bytes, measure  # noqa: E402
 from bench.timing import freeze_like_a_worker, percentile  # noqa: E402
 from data.schema import TABLES  # noqa: E402
 from queries.indicators import default_period, indicator_values, inequality, trend  # noqa: E402
@@ -76,10 +76,6 @@ def _children_cpu_seconds() -> float:
     """User + system CPU seconds of every child reaped so far (``measure`` reaps with wait4)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def query_calls(con: duckdb.DuckDBPyConnection) -> list[tuple[str, object]]:
@@ -204,7 +200,7 @@ def reuse(scale: str, db: Path, repeat: int) -> dict[str, object]:
         generator_peak_bytes=None,
         build_peak_bytes=int(peak.group(1)) * 1024 if peak else None,
         generator_build_cpu_s=sum(cpu) if len(cpu) == 2 else None,
-        extract_bytes=_folder_bytes(extracts[0]) if extracts else None,
+        extract_bytes=folder_bytes(extracts[0], allocated=False) if extracts else None,
         note="times and peak from build.log beside the database (not re-run here); the peak is of one process "
         "that ran the generator and then the build",
     )
@@ -248,7 +244,7 @@ def build(scale: str, seed: int, out_dir: Path, nice: int, memory_limit: str, re
         "build_s": built.seconds,
         "build_peak_bytes": built.peak_rss_bytes,
         "build_peak_disk_bytes": built.peak_disk_bytes,
-        "extract_bytes": _folder_bytes(extract),
+        "extract_bytes": folder_bytes(extract, allocated=False),
         "memory_limit": memory_limit,
         "nice": nice,
         "load_average_before": load_before,

@@ -119,6 +119,7 @@ def test_folder_bytes_counts_nested_files_by_allocated_size(tmp_path):
     (tmp_path / "db").write_bytes(b"y" * 50_000)
     # Allocated blocks: at least the bytes written, at most a block more per file.
     assert 150_000 <= build.folder_bytes(tmp_path) <= 150_000 + 2 * 64 * 1024
+    assert build.folder_bytes(tmp_path, allocated=False) == 150_000  # apparent sizes, as a listing gives them
     assert build.folder_bytes(tmp_path / "missing") == 0
 
 
