@@ -15,6 +15,9 @@ the counting follows the COVER rules (``queries.materialise.COVER_MEASURES``):
 - ``pcv``  no infant PCV dose (a PCV dose before the 1st birthday, as COVER's 12-month "PCV1"), due from
   4 months (given at 12 weeks, or 16 weeks from Jul 2025: the later age, so neither schedule is flagged early);
 - ``menb``  fewer than 2 infant MenB doses (before the 1st birthday, as COVER's "MenB2"), due from 4 months;
+  MenB (infant doses and booster) is due only for children born on or after 1 May 2015: the programme began on
+  1 Sep 2015 at 2 months, with a one-off catch-up at 3 and 4 months for babies born from 1 May 2015, and older
+  children were never offered it [IMM-MENB-2015];
 - ``rota``  fewer than 2 rotavirus doses, due from 4 months and flagged only before the 1st birthday: the
   vaccine cannot be given after 24 weeks, so an older child's gap cannot be closed, and COVER counts
   rotavirus only in the 12-month cohort [IMM-ROTA-NZ];
@@ -35,6 +38,10 @@ the counting follows the COVER rules (``queries.materialise.COVER_MEASURES``):
 COVER counts a birthday cohort (children turning 1, 2 or 5 in a period, doses before that birthday); the
 finder counts children by their age on one date, doses up to that date. The two agree child by child only
 where the chosen date is the day before the COVER birthday (tested on hand-written children).
+
+[IMM-MENB-2015] Public Health England, "Introduction of Meningococcal B (MenB) vaccination for infants" (letter
+of 22 June 2015) and the Green Book chapter 22: routine at 2, 4 and 12 months from 1 September 2015; babies born
+on or after 1 May 2015 offered the catch-up.
 """
 
 from __future__ import annotations
@@ -54,15 +61,17 @@ from queries.db import without_query_timeout
 from queries.materialise import NEW_SCHEDULE_BORN_FROM, POLIO_CAMPAIGN_END, POLIO_CAMPAIGN_START
 from security.roles import RowScope
 
+MENB_BORN_FROM = dt.date(2015, 5, 1)  # the first birth date offered MenB (module docstring, [IMM-MENB-2015])
+
 # In the order the doses fall due (the page lists them so): infant doses, 1st-birthday doses, then boosters.
 MISSING_DOSES = {
     "6in1": "Incomplete 6-in-1 (fewer than 3 doses)",
     "pcv": "PCV infant dose (none before the 1st birthday)",
-    "menb": "MenB infant doses (fewer than 2 before the 1st birthday)",
+    "menb": "MenB infant doses (fewer than 2 before the 1st birthday; born from May 2015)",
     "rota": "Rotavirus (fewer than 2 doses; shown only before the 1st birthday)",
     "mmr1": "MMR1 (no MMR/MMRV on or after the 1st birthday)",
     "pcv_booster": "PCV booster (none on or after the 1st birthday)",
-    "menb_booster": "MenB booster (none on or after the 1st birthday)",
+    "menb_booster": "MenB booster (none on or after the 1st birthday; born from May 2015)",
     "hibmenc": "Hib/MenC booster (the 18-month 6-in-1 if born from Jul 2024)",
     "mmr2": "MMR2 (fewer than 2 MMR/MMRV doses; 18 m if born from Jul 2024)",
     "polio_booster": "Polio booster (fewer than 4 polio doses; 18 m if born from Jul 2024, age 1+ during the "
@@ -365,15 +374,17 @@ def _flag_sql() -> dict[str, str]:
     def aged(months: int) -> str:
         return f"c.birth_date <= $months_{months}"
 
+    menb_offered = "c.birth_date >= $menb_born_from"
+
     return {
         "6in1": f"({aged(4)} AND {lacks('six_in_one_3rd')})",
         "pcv": f"({aged(4)} AND {lacks('pcv_infant_1st')})",
-        "menb": f"({aged(4)} AND {lacks('menb_infant_2nd')})",
+        "menb": f"({aged(4)} AND {menb_offered} AND {lacks('menb_infant_2nd')})",
         # Only before the 1st birthday: the course cannot be given later (see the module docstring).
         "rota": f"({aged(4)} AND NOT {aged(12)} AND {lacks('rota_2nd')})",
         "mmr1": f"({aged(12)} AND {lacks('measles_1st')})",
         "pcv_booster": f"({aged(12)} AND {lacks('pcv_from_1st')})",
-        "menb_booster": f"({aged(12)} AND {lacks('menb_from_1st')})",
+        "menb_booster": f"({aged(12)} AND {menb_offered} AND {lacks('menb_from_1st')})",
         "hibmenc": f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} AND {lacks('six_in_one_from_1st')} "
         f"ELSE {aged(12)} AND {lacks('hibmenc_from_1st')} END)",
         "mmr2": f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END "
@@ -452,6 +463,7 @@ def _cohort_sql(
         "born_after": born_after,
         "born_by": born_by,
         "new_schedule": NEW_SCHEDULE_BORN_FROM,
+        "menb_born_from": MENB_BORN_FROM,
         "campaign_start": POLIO_CAMPAIGN_START,
         "campaign_end": POLIO_CAMPAIGN_END,
     }

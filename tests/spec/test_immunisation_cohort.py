@@ -359,6 +359,9 @@ SCHEDULE_CHILDREN = [
     # Pre-school booster, due at 3 y 4 m: reached on 2026-10-30 with the dose on 2026-10-31; due tomorrow.
     patient("2023-06-30", patient_id="PRESCHOOL_3Y4M_YESTERDAY"),
     patient("2023-07-01", patient_id="PRESCHOOL_NOT_YET_DUE"),
+    # MenB began in Sep 2015 for babies born from 1 May 2015 (catch-up): older children were never offered it.
+    patient("2015-04-30", patient_id="MENB_NEVER_OFFERED"),
+    patient("2015-05-01", patient_id="MENB_FIRST_OFFERED"),
 ]
 SCHEDULE_JABS = [
     jab("PCV_DAY_BEFORE_1ST", "2024-03-14", "PCV"),
@@ -400,6 +403,8 @@ def missing_one(con, dose: str, as_at: dt.date = AS_AT) -> set[str]:
         ("pcv_booster", {"PCV_DAY_BEFORE_1ST"}, {"PCV_ON_1ST", "BOOSTER_AFTER_DATE"}),
         ("menb", {"MENB_1_INFANT_1_ON_1ST", "PCV_ON_1ST"}, {"MENB_2_INFANT"}),
         ("menb_booster", {"MENB_2_INFANT"}, {"MENB_1_INFANT_1_ON_1ST"}),
+        ("menb", {"MENB_FIRST_OFFERED"}, {"MENB_NEVER_OFFERED"}),
+        ("menb_booster", {"MENB_FIRST_OFFERED"}, {"MENB_NEVER_OFFERED"}),
         ("hibmenc", {"HIBMENC_DAY_BEFORE_1ST", "NEW_HIBMENC_ONLY", "NEW_6IN1_DAY_BEFORE_1ST"}, {"HIBMENC_ON_1ST"}),
         ("hibmenc", set(), {"NEW_6IN1_ON_1ST"}),
         ("rota", {"ROTA_1", "ROTA_DUPLICATE", "ROTA_NONE_AGED_11M"}, {"ROTA_2", "ROTA_NONE_TURNS_1_TODAY"}),
