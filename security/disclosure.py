@@ -1,9 +1,10 @@
 """Disclosure control for the signed-in user, decided on the server inside every callback.
 
 A page callback asks :func:`current_disclosure` once: ``disclose`` says whether its numbers
-must pass the NHS disclosure rule (1-7 suppressed, others rounded to 5), and
-:meth:`Disclosure.audit_export` records every export that leaves the app (unrounded ones under
-their own action, so an admin can pick them out). Anonymous
+must pass the NHS disclosure rule (1-7 suppressed, others rounded to 5),
+:meth:`Disclosure.disclose_practice` whether one practice's own figures must (not when the user
+may list that practice's patients), and :meth:`Disclosure.audit_export` records every export that
+leaves the app (unrounded ones under their own action, so an admin can pick them out). Anonymous
 visitors and roles without the unrounded permission always get disclosure control.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from security import audit
-from security.roles import Principal, may_see_unrounded
+from security.roles import Principal, may_see_unrounded, may_see_unrounded_for_practice
 from security.web import current_user_principal
 
 
@@ -25,15 +26,32 @@ class Disclosure:
     principal: Principal | None
     disclose: bool
 
-    def audit_export(self, *, page: str, export: str, filters: Mapping[str, Any], rows: int) -> None:
+    def disclose_practice(
+        self, practice_code: str, *, borough_code: str | None = None, icb_code: str | None = None
+    ) -> bool:
+        """Whether one practice's OWN figures must pass disclosure control (True) or may be shown unrounded.
+
+        Unrounded when this request is unrounded anyway, or when the principal's patient-row scope
+        covers the practice (:func:`security.roles.may_see_unrounded_for_practice`; give the
+        practice's borough and ICB so a borough or ICB scope can cover it). Only the practice's own
+        rows: its PCN, borough and London, and other practices, still follow :attr:`disclose`.
+        """
+        if not self.disclose:
+            return False
+        return not may_see_unrounded_for_practice(self.principal, practice_code, borough_code, icb_code)
+
+    def audit_export(
+        self, *, page: str, export: str, filters: Mapping[str, Any], rows: int, unrounded: bool = False
+    ) -> None:
         """Record an export in the audit log: who, what, with which filters, how many rows.
 
         Every export is recorded (issue 10: "every export audited"); one that leaves unrounded is
-        recorded as ``view_unrounded``, a disclosed one as ``export_aggregate``. Raises
-        :class:`security.audit.AuditUnavailable` when the log cannot be written: the caller must then
-        not hand the export over.
+        recorded as ``view_unrounded``, a disclosed one as ``export_aggregate``. ``unrounded``: the
+        export holds unrounded figures although this request is disclosed (a practice's own figures,
+        :meth:`disclose_practice`). Raises :class:`security.audit.AuditUnavailable` when the log
+        cannot be written: the caller must then not hand the export over.
         """
-        action = audit.EXPORT_AGGREGATE if self.disclose else audit.VIEW_UNROUNDED
+        action = audit.VIEW_UNROUNDED if unrounded or not self.disclose else audit.EXPORT_AGGREGATE
         audit.record(self.principal, action, {"page": page, "export": export, **filters}, rows)
 
 

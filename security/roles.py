@@ -7,6 +7,8 @@ at roles directly; they ask the policy functions here:
 - :func:`patient_row_scope` — which patient rows (if any) this user may see, as a
   :class:`RowScope` the queries turn into bound-parameter filters;
 - :func:`may_see_unrounded` — whether aggregates may skip disclosure control;
+- :func:`may_see_unrounded_for_practice` — whether one practice's own figures may, because the
+  principal may list that practice's patients anyway;
 - :func:`has_permission` / :func:`require` — everything else (the audit log, users).
 
 Every function fails closed: no principal, an unknown role or an empty scope means
@@ -225,6 +227,29 @@ def require_patient_rows(principal: Principal | None) -> RowScope:
 def may_see_unrounded(principal: Principal | None) -> bool:
     """Whether aggregates may be shown without disclosure control (only the analyst role)."""
     return has_permission(principal, Permission.VIEW_UNROUNDED)
+
+
+def may_see_unrounded_for_practice(
+    principal: Principal | None, practice_code: str, borough_code: str | None = None, icb_code: str | None = None
+) -> bool:
+    """Whether one practice's OWN figures (its counts, value, interval) may be shown without disclosure control.
+
+    True for a role that sees every aggregate unrounded (:func:`may_see_unrounded`), and for one whose
+    patient-row scope covers the whole practice: a gp_team user for their own practice, a
+    campaign_responder for a practice registered in their borough or ICB. Rounding a count of
+    children they may list one by one protects nobody. Pass the practice's ``borough_code`` and
+    ``icb_code`` (its registered borough and ICB, as ``patient_dim`` holds them): without them a
+    borough or ICB scope cannot cover it. Figures of areas holding other practices' patients (PCN,
+    borough, London) stay under disclosure control: this answers for the one practice only.
+
+    Fails closed: no principal, no patient-row scope or a code that is not a practice code: False.
+    """
+    if may_see_unrounded(principal):
+        return True
+    if not isinstance(practice_code, str) or not PRACTICE_CODE.match(practice_code):
+        return False
+    scope = patient_row_scope(principal)
+    return scope is not None and scope.permits(practice_code, borough_code, icb_code)
 
 
 def validate_scope_for_role(role: Role, scope: Scope) -> list[str]:

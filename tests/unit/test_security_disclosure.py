@@ -10,6 +10,7 @@ from security.roles import Principal, Role, Scope
 from security.web import acting_as
 
 GP = Principal("gp", Role.GP_TEAM, Scope.of(practices=["E83003"]))
+RESPONDER = Principal("campaign", Role.CAMPAIGN_RESPONDER, Scope.of(boroughs=["E09000012"]))
 COMMISSIONER = Principal("commissioner", Role.COMMISSIONER)
 ANALYST = Principal("analyst", Role.ANALYST)
 
@@ -49,3 +50,37 @@ def test_an_unwritable_audit_log_stops_an_unrounded_export(tmp_path, monkeypatch
     monkeypatch.setenv("PATHFINDER_AUDIT_DIR", str(blocker / "audit"))
     with pytest.raises(audit.AuditUnavailable):
         disclosure_for(ANALYST).audit_export(page="asthma", export="areas", filters={}, rows=1)
+
+
+@pytest.mark.parametrize(
+    ("principal", "practice", "borough", "disclose"),
+    [
+        (GP, "E83003", "E09000003", False),  # own practice: unrounded
+        (GP, "F84003", "E09000012", True),
+        (RESPONDER, "F84003", "E09000012", False),  # a practice of their borough
+        (RESPONDER, "E83003", "E09000003", True),
+        (COMMISSIONER, "E83003", "E09000003", True),
+        (None, "E83003", "E09000003", True),
+        (ANALYST, "E83003", "E09000003", False),
+    ],
+    ids=str,
+)
+def test_a_practices_own_figures_are_unrounded_for_whoever_may_list_its_patients(
+    principal, practice, borough, disclose
+):
+    disclosure = disclosure_for(principal)
+    assert disclosure.disclose_practice(practice, borough_code=borough) is disclose
+    # Everything else (PCN, borough, London, other practices) keeps the request's level.
+    assert disclosure.disclose is (principal is not ANALYST)
+
+
+def test_an_export_holding_a_practices_unrounded_figures_is_audited_as_unrounded(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path))
+    gp = disclosure_for(GP)
+    gp.audit_export(
+        page="immunisation_practice", export="trend", filters={"practice": "E83003"}, rows=3, unrounded=True
+    )
+    gp.audit_export(page="immunisation_practice", export="trend", filters={"practice": "F84003"}, rows=3)
+    own, other = sorted(audit.entries(), key=lambda e: e.seq)
+    assert (own.action, own.username, own.filters["practice"]) == (audit.VIEW_UNROUNDED, "gp", "E83003")
+    assert (other.action, other.filters["practice"]) == (audit.EXPORT_AGGREGATE, "F84003")

@@ -17,6 +17,7 @@ from security.roles import (
     Scope,
     has_permission,
     may_see_unrounded,
+    may_see_unrounded_for_practice,
     patient_row_scope,
     require,
     require_patient_rows,
@@ -188,3 +189,41 @@ def test_patient_rows_never_exceed_the_principal_scope(role, practices, boroughs
         assert not scope.borough_codes and not scope.icb_codes
     else:
         assert not scope.practice_codes
+
+
+# ----------------------------------------------------------------------------- one practice's own figures
+
+BARNET, BARNET_ICB, HACKNEY = "E09000003", "E54000028", "E09000012"  # E83003 is in Barnet, North Central London
+
+
+@pytest.mark.parametrize(
+    ("principal", "practice", "borough", "icb", "unrounded"),
+    [
+        (GP, "E83003", BARNET, BARNET_ICB, True),  # their own practice: they may list its children
+        (GP, "E83003", None, None, True),
+        (GP, "F84003", HACKNEY, None, False),  # another practice
+        (
+            Principal("gp-odd", Role.GP_TEAM, Scope.of(practices=["E83003"], boroughs=[BARNET])),
+            "E83007",
+            BARNET,
+            None,
+            False,
+        ),  # a gp_team scope is practices only, whatever else it carries
+        (CAMPAIGN, "F84003", HACKNEY, None, True),  # a practice in their borough
+        (CAMPAIGN, "E83003", BARNET, BARNET_ICB, False),  # outside it
+        (CAMPAIGN, "F84003", None, None, False),  # the practice's borough not given: not covered
+        (CAMPAIGN_ICB, "E83003", BARNET, BARNET_ICB, True),
+        (CAMPAIGN_ICB, "F84003", HACKNEY, "E54000027", False),
+        (ANALYST, "E83003", BARNET, BARNET_ICB, True),  # every aggregate unrounded anyway
+        (COMMISSIONER, "E83003", BARNET, BARNET_ICB, False),
+        (ADMIN, "E83003", BARNET, BARNET_ICB, False),
+        (None, "E83003", BARNET, BARNET_ICB, False),
+        (Principal("gp-empty", Role.GP_TEAM), "E83003", BARNET, None, False),
+        (Principal("gp-lower", Role.GP_TEAM, Scope.of(practices=["e83003"])), "e83003", None, None, False),
+    ],
+    ids=lambda v: getattr(v, "username", v),
+)
+def test_unrounded_for_a_practice_only_where_its_patients_may_be_listed(principal, practice, borough, icb, unrounded):
+    assert may_see_unrounded_for_practice(principal, practice, borough, icb) is unrounded
+    if unrounded and principal is not ANALYST:  # consistent with the rows: the scope lets them list its patients
+        assert patient_row_scope(principal).permits(practice, borough, icb)
