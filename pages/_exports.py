@@ -6,7 +6,7 @@ The leading underscore keeps Dash's page discovery from treating this module as 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pandas as pd
@@ -16,10 +16,38 @@ from components.layout import csv_download, error_message
 from queries.db import DataUnavailable
 from queries.indicators import QueryError
 from security import audit
-from security.disclosure import current_disclosure
+from security.disclosure import Disclosure, current_disclosure
 
 # A missing or unreadable database, a query the engine refuses, or DuckDB failing: shown as a message.
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
+
+
+class ExportFile(NamedTuple):
+    """One CSV to hand over: its rows, file name, the filters to audit, and whether it holds unrounded
+    figures although the user's aggregates are disclosed (a practice's own, see
+    :meth:`security.disclosure.Disclosure.disclose_practice`)."""
+
+    frame: pd.DataFrame
+    filename: str
+    filters: Mapping[str, Any]
+    unrounded: bool = False
+
+
+def audited_export(*, page: str, export: str, build: Callable[[Disclosure], ExportFile]) -> tuple[Any, Any]:
+    """``(download, message)`` for one CSV export whose build needs the whole disclosure decision.
+
+    As :func:`audited_download`, but ``build`` gets the signed-in user's :class:`Disclosure` (to ask
+    about one practice) and says itself whether its file is unrounded; the audit records that.
+    """
+    disclosure = current_disclosure()
+    try:
+        file = build(disclosure)
+        disclosure.audit_export(
+            page=page, export=export, filters=file.filters, rows=len(file.frame), unrounded=file.unrounded
+        )
+    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
+        return no_update, error_message(str(error))
+    return csv_download(file.frame, filename=file.filename), None
 
 
 def audited_download(
@@ -32,13 +60,7 @@ def audited_download(
     or an audit log that cannot be written becomes a message instead of a file (nothing leaves
     unaudited, and the user is told why nothing came).
     """
-    disclosure = current_disclosure()
-    try:
-        frame, filename, filters = build(disclosure.disclose)
-        disclosure.audit_export(page=page, export=export, filters=filters, rows=len(frame))
-    except (*DATA_ERRORS, audit.AuditUnavailable) as error:
-        return no_update, error_message(str(error))
-    return csv_download(frame, filename=filename), None
+    return audited_export(page=page, export=export, build=lambda disclosure: ExportFile(*build(disclosure.disclose)))
 
 
 def pressed_view_csv(

@@ -4,6 +4,10 @@ Ranked among its borough's practices with 95 % CIs, children short of 95 % per v
 and the practice's trend. Aggregates only (disclosure control unless the role may see
 unrounded counts); the practice's children are listed in the cohort finder, one link per vaccine with a
 gap (this practice, that dose, the ages its children are now), which shows the list only to roles entitled to it.
+A user who may list the practice's children (a gp_team user on their own practice, a campaign responder
+in its borough) sees the practice's OWN figures unrounded (its table row, its point in the ranking, its
+trend, and the CSVs holding them, audited as unrounded); its PCN, borough, London and the other
+practices stay under disclosure control, and a line above the table says so.
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ from components.layout import (
     sortable_table,
 )
 from components.style import apply_base_layout
-from pages._exports import audited_download
+from pages._exports import ExportFile, audited_export
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
 from queries.immunisation_cohort import COVER_MEASURE_DOSES
 from queries.indicators import QueryError
-from security.disclosure import current_disclosure
+from security.disclosure import Disclosure, current_disclosure
 from security.roles import PRACTICE_CODE
 
 dash.register_page(
@@ -51,6 +55,11 @@ INDICATOR_ID = f"{PREFIX}-indicator"
 COMPARISON_ID = f"{PREFIX}-comparison"
 COMPARISON_TABLE_WRAP_ID = f"{PREFIX}-comparison-table-wrap"
 COMPARISON_TABLE_ID = f"{PREFIX}-comparison-table"
+UNROUNDED_NOTE_ID = f"{PREFIX}-unrounded-note"  # says when the practice's own figures are unrounded
+UNROUNDED_NOTE = (
+    "This practice's figures are shown unrounded because your role may see its patients; "
+    "other practices and areas follow NHS disclosure control."
+)
 COHORT_LINKS_ID = f"{PREFIX}-cohort-links"
 RANKING_ID = f"{PREFIX}-ranking"
 TREND_ID = f"{PREFIX}-trend"
@@ -170,6 +179,7 @@ def layout(
                 dbc.CardBody(
                     [
                         html.H2("Every vaccine: practice, PCN, borough and London", className="h5"),
+                        html.P(id=UNROUNDED_NOTE_ID, className="small text-muted mb-2"),
                         radio_tabs(
                             [
                                 radio_tab(
@@ -235,15 +245,43 @@ def _practice_code(value: object) -> str:
     return value
 
 
-def comparison_values(db, *, practice_code: str, period_type: str, disclose: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The comparison table's rows (one per vaccine, rank as text) and the long rows behind the chart."""
+def disclose_practice(db, disclosure: Disclosure, practice_code: str) -> bool:
+    """Whether the practice's own figures pass disclosure control for this user (not when they may list its
+    children: :meth:`security.disclosure.Disclosure.disclose_practice`, with the practice's borough and ICB)."""
+    details = imm.practice_details(db, practice_code=_practice_code(practice_code))
+    if details is None:
+        raise QueryError(f"No practice {practice_code!r}")
+    return disclosure.disclose_practice(
+        practice_code, borough_code=details["borough_code"], icb_code=details["icb_code"]
+    )
+
+
+def comparison_values(
+    db, *, practice_code: str, period_type: str, disclose: bool, disclose_practice: bool | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The comparison table's rows (one per vaccine, rank as text) and the long rows behind the chart.
+
+    ``disclose_practice``: the practice's own row (None: as ``disclose``, which the PCN, borough and London follow).
+    """
     practice_code = _practice_code(practice_code)
-    long = imm.practice_comparison(db, practice_code=practice_code, period_type=period_type, disclose=disclose)
+    long = imm.practice_comparison(
+        db,
+        practice_code=practice_code,
+        period_type=period_type,
+        disclose=disclose,
+        disclose_practice=disclose_practice,
+    )
     wide = imm.practice_comparison_wide(long)
     wide["rank_text"] = [
         f"{int(rank)} of {int(ranked)}" if pd.notna(rank) else "not ranked"
         for rank, ranked in zip(wide["rank"], wide["ranked"], strict=True)
     ]
+    # A hidden PCN, borough or London value reads "suppressed" even where the practice's own row is
+    # shown (unrounded for a user who may list its children), not as an empty cell.
+    levels = long["level"].astype(str)
+    for level, column in (("PCN", "pcn_value"), ("Borough", "borough_value"), ("London", "london_value")):
+        hidden = long[levels == level].drop_duplicates("indicator_id", keep="last").set_index("indicator_id")
+        wide[f"{column}_suppressed"] = wide["indicator_id"].map(hidden["suppressed"]).fillna(False).astype(bool)
     # A campaign measure has no 95 % target: say so rather than leave the cell empty.
     has_target = [imm.get(indicator_id).target is not None for indicator_id in wide["indicator_id"]]
     wide["children_short"] = wide["children_short"].astype(object).where(has_target, "no target")
@@ -271,21 +309,26 @@ def gap_links(wide: pd.DataFrame, practice_code: str) -> list[tuple[str, str]]:
     Output(COMPARISON_ID, "figure"),
     Output(COMPARISON_TABLE_WRAP_ID, "children"),
     Output(COHORT_LINKS_ID, "children"),
+    Output(UNROUNDED_NOTE_ID, "children"),
     Input(PERIOD_TYPE_ID, "value"),
     State(PRACTICE_ID, "data"),
 )
 def update_comparison(period_type: str, practice_code: str):
-    """Every vaccine for the practice beside its PCN, borough and London."""
+    """Every vaccine for the practice beside its PCN, borough and London (and whether its own are unrounded)."""
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
+    disclosure = current_disclosure()
     try:
+        db = default_database()
+        own = disclose_practice(db, disclosure, practice_code)
         wide, long = comparison_values(
-            default_database(),
+            db,
             practice_code=practice_code,
             period_type=period_type,
-            disclose=current_disclosure().disclose,
+            disclose=disclosure.disclose,
+            disclose_practice=own,
         )
     except _FAILURES as error:
-        return _message_figure(str(error)), error_message(str(error)), None
+        return _message_figure(str(error)), error_message(str(error)), None, None
     figure = practice_comparison_chart(frame=long, target=95.0)
     table = sortable_table(
         wide,
@@ -293,7 +336,9 @@ def update_comparison(period_type: str, practice_code: str):
         caption=f"{PERIOD_TYPES[period_type]}: every vaccine",
         table_id=COMPARISON_TABLE_ID,
     )
-    return figure, table, cohort_links(links=gap_links(wide, practice_code))
+    # Said only where it is so: not for the analyst (everything unrounded) nor for a user without the practice.
+    note = UNROUNDED_NOTE if disclosure.disclose and not own else None
+    return figure, table, cohort_links(links=gap_links(wide, practice_code)), note
 
 
 def practice_trend(db, *, indicator: str, practice_code: str, disclose: bool) -> pd.DataFrame:
@@ -306,14 +351,24 @@ def practice_trend(db, *, indicator: str, practice_code: str, disclose: bool) ->
     )
 
 
-def ranking_values(db, *, practice_code: str, indicator: str, period_type: str, disclose: bool) -> pd.DataFrame:
-    """Every practice of the practice's borough for one vaccine (the ranked chart's rows)."""
+def ranking_values(
+    db, *, practice_code: str, indicator: str, period_type: str, disclose: bool, disclose_practice: bool | None = None
+) -> pd.DataFrame:
+    """Every practice of the practice's borough for one vaccine (the ranked chart's rows).
+
+    ``disclose_practice`` False: this practice's own row unrounded, the others still follow ``disclose``.
+    """
     details = imm.practice_details(db, practice_code=_practice_code(practice_code))
     if details is None:
         raise QueryError(f"No practice {practice_code!r}")
     period = imm.period_for(db, indicator=indicator, period_type=period_type)
     return imm.practice_ranking(
-        db, indicator=indicator, period=period, borough_code=details["borough_code"], disclose=disclose
+        db,
+        indicator=indicator,
+        period=period,
+        borough_code=details["borough_code"],
+        disclose=disclose,
+        unrounded_practice=practice_code if disclose_practice is False else None,
     )
 
 
@@ -325,14 +380,17 @@ def ranking_values(db, *, practice_code: str, indicator: str, period_type: str, 
 )
 def update_ranking(indicator: str, period_type: str, practice_code: str):
     """The borough's practices ranked for one vaccine, this practice in bold."""
+    disclosure = current_disclosure()
     try:
         spec = imm.check_indicator(indicator)
+        db = default_database()
         frame = ranking_values(
-            default_database(),
+            db,
             practice_code=practice_code,
             indicator=indicator,
             period_type=period_type if period_type in PERIOD_TYPES else "quarter",
-            disclose=current_disclosure().disclose,
+            disclose=disclosure.disclose,
+            disclose_practice=disclose_practice(db, disclosure, practice_code),
         )
     except _FAILURES as error:
         return _message_figure(str(error))
@@ -357,10 +415,16 @@ def update_ranking(indicator: str, period_type: str, practice_code: str):
 )
 def update_trend(indicator: str, practice_code: str):
     """The practice's trend for one vaccine with SPC limits."""
+    disclosure = current_disclosure()
     try:
         spec = imm.check_indicator(indicator)
+        db = default_database()
+        # The whole trend is the practice's own.
         series = practice_trend(
-            default_database(), indicator=indicator, practice_code=practice_code, disclose=current_disclosure().disclose
+            db,
+            indicator=indicator,
+            practice_code=practice_code,
+            disclose=disclose_practice(db, disclosure, practice_code),
         )
     except _FAILURES as error:
         return _message_figure(str(error))
@@ -384,17 +448,23 @@ def update_trend(indicator: str, practice_code: str):
     prevent_initial_call=True,
 )
 def download_comparison(_clicks, period_type: str, practice_code: str):
-    """The comparison table as CSV (as shown)."""
+    """The comparison table as CSV (as shown; audited as unrounded when the practice's own row is)."""
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
 
-    def build(disclose: bool):
+    def build(disclosure: Disclosure) -> ExportFile:
+        db = default_database()
+        own = disclose_practice(db, disclosure, practice_code)
         wide, _ = comparison_values(
-            default_database(), practice_code=practice_code, period_type=period_type, disclose=disclose
+            db,
+            practice_code=practice_code,
+            period_type=period_type,
+            disclose=disclosure.disclose,
+            disclose_practice=own,
         )
         filters = {"practice": practice_code, "period_type": period_type}
-        return wide, f"immunisation-{practice_code}-{period_type}", filters
+        return ExportFile(wide, f"immunisation-{practice_code}-{period_type}", filters, unrounded=not own)
 
-    return audited_download(page="immunisation_practice", export="comparison", build=build)
+    return audited_export(page="immunisation_practice", export="comparison", build=build)
 
 
 @callback(
@@ -407,22 +477,25 @@ def download_comparison(_clicks, period_type: str, practice_code: str):
     prevent_initial_call=True,
 )
 def download_ranking(_clicks, indicator: str, period_type: str, practice_code: str):
-    """The borough's practices for one vaccine as CSV."""
+    """The borough's practices for one vaccine as CSV (audited as unrounded when this practice's row is)."""
     imm.check_indicator(indicator)
     period_type = period_type if period_type in PERIOD_TYPES else "quarter"
 
-    def build(disclose: bool):
+    def build(disclosure: Disclosure) -> ExportFile:
+        db = default_database()
+        own = disclose_practice(db, disclosure, practice_code)
         frame = ranking_values(
-            default_database(),
+            db,
             practice_code=practice_code,
             indicator=indicator,
             period_type=period_type,
-            disclose=disclose,
+            disclose=disclosure.disclose,
+            disclose_practice=own,
         )
         filters = {"practice": practice_code, "indicator": indicator, "period_type": period_type}
-        return frame, f"immunisation-{practice_code}-{indicator}-borough-practices", filters
+        return ExportFile(frame, f"immunisation-{practice_code}-{indicator}-borough-practices", filters, not own)
 
-    return audited_download(page="immunisation_practice", export="ranking", build=build)
+    return audited_export(page="immunisation_practice", export="ranking", build=build)
 
 
 @callback(
@@ -434,15 +507,18 @@ def download_ranking(_clicks, indicator: str, period_type: str, practice_code: s
     prevent_initial_call=True,
 )
 def download_trend(_clicks, indicator: str, practice_code: str):
-    """The practice's trend as CSV."""
+    """The practice's trend as CSV (the practice's own figures: unrounded, and audited so, when the user may
+    list its children)."""
     imm.check_indicator(indicator)
 
-    def build(disclose: bool):
-        frame = practice_trend(default_database(), indicator=indicator, practice_code=practice_code, disclose=disclose)
+    def build(disclosure: Disclosure) -> ExportFile:
+        db = default_database()
+        own = disclose_practice(db, disclosure, practice_code)
+        frame = practice_trend(db, indicator=indicator, practice_code=practice_code, disclose=own)
         filters = {"practice": practice_code, "indicator": indicator}
-        return frame, f"immunisation-{practice_code}-{indicator}-trend", filters
+        return ExportFile(frame, f"immunisation-{practice_code}-{indicator}-trend", filters, unrounded=not own)
 
-    return audited_download(page="immunisation_practice", export="trend", build=build)
+    return audited_export(page="immunisation_practice", export="trend", build=build)
 
 
 # The period and vaccine live in the address bar (history.replaceState: no navigation, no re-render).

@@ -420,7 +420,12 @@ _LEVELS = ("Practice", "PCN", "Borough", "London")
 
 @cached_query
 def practice_comparison(
-    con: Any, *, practice_code: str, period_type: str = "quarter", disclose: bool = True
+    con: Any,
+    *,
+    practice_code: str,
+    period_type: str = "quarter",
+    disclose: bool = True,
+    disclose_practice: bool | None = None,
 ) -> pd.DataFrame:
     """Every immunisation indicator for one practice beside its PCN, borough and London.
 
@@ -429,16 +434,29 @@ def practice_comparison(
     of the target, ``comparison`` with London, ``suppressed``), plus ``title``,
     ``period_id``, ``level`` and, on the practice rows, its ``rank`` among the borough's
     practices with a shown value (1 = highest) and ``ranked`` (how many were ranked).
+
+    ``disclose`` applies to the PCN, borough and London rows and to the other practices the rank
+    is taken among; ``disclose_practice`` to the practice's own rows (None: as ``disclose``). The
+    caller decides both (a user who may list the practice's children sees its own figures unrounded).
     """
+    disclose_practice = disclose if disclose_practice is None else disclose_practice
     return _memoised(
         "practice",
         con,
-        (practice_code, period_type, disclose),
-        lambda: _practice_comparison(con, practice_code=practice_code, period_type=period_type, disclose=disclose),
+        (practice_code, period_type, disclose, disclose_practice),
+        lambda: _practice_comparison(
+            con,
+            practice_code=practice_code,
+            period_type=period_type,
+            disclose=disclose,
+            disclose_practice=disclose_practice,
+        ),
     )
 
 
-def _practice_comparison(con: Any, *, practice_code: str, period_type: str, disclose: bool) -> pd.DataFrame:
+def _practice_comparison(
+    con: Any, *, practice_code: str, period_type: str, disclose: bool, disclose_practice: bool
+) -> pd.DataFrame:
     details = practice_details(con, practice_code=practice_code)
     if details is None:
         raise QueryError(f"No practice {practice_code!r} in the reference list")
@@ -449,6 +467,20 @@ def _practice_comparison(con: Any, *, practice_code: str, period_type: str, disc
     practices = indicator_values_batch(
         con, requests=requests, by="practice", filters={"borough": details["borough_code"]}, disclose=disclose
     )
+    if disclose_practice != disclose:
+        # The same borough-wide call at the practice's level, not one filtered to the practice: its
+        # comparison is with the borough there, as in the other rows. Only its own rows are kept.
+        practices = _with_own_rows(
+            practices,
+            indicator_values_batch(
+                con,
+                requests=requests,
+                by="practice",
+                filters={"borough": details["borough_code"]},
+                disclose=disclose_practice,
+            ),
+            practice_code,
+        )
     # Unfiltered, the borough rows carry London's value (same filters: none) in london_value.
     boroughs = indicator_values_batch(con, requests=requests, by="borough", disclose=disclose)
     pcn = indicator_values_batch(
@@ -467,6 +499,22 @@ def _practice_comparison(con: Any, *, practice_code: str, period_type: str, disc
     # Vaccines in registry order, each with its levels Practice, PCN, Borough, London.
     order = np.lexsort((result["level"].cat.codes.to_numpy(), result["indicator_id"].map(position).to_numpy()))
     return result.iloc[order].reset_index(drop=True)
+
+
+def _with_own_rows(practices: pd.DataFrame, other_level: pd.DataFrame, practice_code: str) -> pd.DataFrame:
+    """The borough's practice rows with ``practice_code``'s own rows taken from ``other_level``.
+
+    Both frames are the same engine call at two disclosure levels; the practice's rows (value,
+    intervals, counts, comparison with the borough unless the borough's value is hidden) come from
+    the other one, so its rank is taken among the others' shown values as they are.
+    """
+    own = other_level[other_level["area_code"] == practice_code].copy()
+    # Where the borough's own value is hidden (1-7 children in it), so is the comparison with it.
+    hidden = own["indicator_id"].isin(practices.loc[practices["london_value"].isna(), "indicator_id"])
+    own["london_value"] = own["london_value"].astype(object).where(~hidden, None)
+    own["comparison"] = own["comparison"].where(~hidden, "not compared")
+    rest = practices[practices["area_code"] != practice_code]
+    return pd.concat([rest, own], ignore_index=True)
 
 
 def _practice_rows(practices: pd.DataFrame, requests: list[tuple[str, str]], details: dict[str, Any]) -> pd.DataFrame:
@@ -529,13 +577,31 @@ def _london_rows(boroughs: pd.DataFrame, requests: list[tuple[str, str]], disclo
 
 
 def practice_ranking(
-    con: Any, *, indicator: str, period: str, borough_code: str, disclose: bool = True
+    con: Any,
+    *,
+    indicator: str,
+    period: str,
+    borough_code: str,
+    disclose: bool = True,
+    unrounded_practice: str | None = None,
 ) -> pd.DataFrame:
-    """Every practice of a borough for one indicator (the engine's rows), for a ranked chart with CIs."""
+    """Every practice of a borough for one indicator (the engine's rows), for a ranked chart with CIs.
+
+    ``unrounded_practice``: one practice whose own row is unrounded while the others follow
+    ``disclose`` (the caller has decided its user may see that practice's figures).
+    """
     check_indicator(indicator)
-    return indicator_values(
+    rows = indicator_values(
         con, indicator=indicator, period=period, by="practice", filters={"borough": borough_code}, disclose=disclose
     )
+    if not disclose or unrounded_practice is None:
+        return rows
+    raw = indicator_values(
+        con, indicator=indicator, period=period, by="practice", filters={"borough": borough_code}, disclose=False
+    )
+    # In the engine's order (by practice code), as the disclosed rows were.
+    mixed = _with_own_rows(rows, raw, unrounded_practice)
+    return mixed.sort_values("area_code", kind="stable").reset_index(drop=True)
 
 
 def extract_date(con: Any) -> dt.date:

@@ -296,7 +296,7 @@ def test_gp_view_refuses_bad_and_unknown_codes(pages):
 def test_gp_view_comparison_equals_the_engine(pages, db):
     practice_page = pages[1]
     with acting_as(ANALYST):
-        figure, table, _ = practice_page.update_comparison("fy", "E83003")
+        figure, table, _, _ = practice_page.update_comparison("fy", "E83003")
     rows = {r["title"]: r for r in find(table, lambda c: type(c).__name__ == "DataTable")[0].data}
     details = imm.practice_details(db, practice_code="E83003")
     for indicator_id in ("cover_24m_mmr1", "cover_12m_6in1", "cover_5y_mmr2"):
@@ -329,7 +329,7 @@ def test_gp_view_table_says_which_children_short_counts_are_hidden(pages, db):
     """
     practice_page = pages[1]
     with acting_as(COMMISSIONER):
-        _, table, _ = practice_page.update_comparison("quarter", "E83003")
+        _, table, _, _ = practice_page.update_comparison("quarter", "E83003")
     rows = {r["title"]: r for r in find(table, lambda c: type(c).__name__ == "DataTable")[0].data}
     for spec in imm.immunisation_indicators():
         cell = rows[spec.title]["children_short"]
@@ -360,6 +360,108 @@ def test_gp_view_ranking_lists_only_the_borough_and_highlights_the_practice(page
     assert codes == set(practices["area_code"])  # every Barnet practice with a cohort, and no other
     bold = [text for text in figure.layout.yaxis.ticktext if "<b>" in text]
     assert bold == [f"<b>{largest['area_name']}</b>"]
+
+
+def _ranked_points(figure) -> tuple[dict[str, tuple[float, float]], set[str]]:
+    """A ranked chart's shown practices ({code: (vaccinated, children)} from the hover) and its suppressed ones."""
+    shown, suppressed = {}, set()
+    for trace in figure.data:
+        if trace.name.startswith("Suppressed"):
+            suppressed |= set(trace.y)
+        else:
+            shown |= {code: (row[2], row[3]) for code, row in zip(trace.y, trace.customdata, strict=True)}
+    return shown, suppressed
+
+
+def test_a_gp_team_sees_its_own_practice_unrounded_and_every_other_area_disclosed(pages, db):
+    # E83003 (demo.gp's practice) has 1 child in the latest quarter's 12-month cohort: a count it may list.
+    practice_page = pages[1]
+    period = imm.period_for(db, indicator="cover_12m_6in1", period_type="quarter")
+    raw = indicator_values(
+        db, indicator="cover_12m_6in1", period=period, by="practice", filters={"borough": "E09000003"}, disclose=False
+    ).set_index("area_code")
+    assert 1 <= raw.loc["E83003", "denominator"] <= 7, "the fixture no longer has a small count to show"
+    small_neighbours = raw.index[(raw["denominator"] >= 1) & (raw["denominator"] <= 7) & (raw.index != "E83003")]
+    assert len(small_neighbours), "no other Barnet practice with 1-7 children to stay suppressed"
+    title = imm.get("cover_12m_6in1").title
+
+    with acting_as(GP):
+        _, gp_table, _, gp_note = practice_page.update_comparison("quarter", "E83003")
+        gp_ranking = practice_page.update_ranking("cover_12m_6in1", "quarter", "E83003")
+    with acting_as(COMMISSIONER):
+        _, table, _, note = practice_page.update_comparison("quarter", "E83003")
+        ranking = practice_page.update_ranking("cover_12m_6in1", "quarter", "E83003")
+
+    def rows(table_component) -> dict[str, dict]:
+        return {r["title"]: r for r in find(table_component, lambda c: type(c).__name__ == "DataTable")[0].data}
+
+    gp_rows, rows_disclosed = rows(gp_table), rows(table)
+    # The practice's own row: the exact count, its value and interval.
+    assert gp_rows[title]["children"] == raw.loc["E83003", "denominator"]
+    assert gp_rows[title]["vaccinated"] == raw.loc["E83003", "numerator"]
+    assert gp_rows[title]["practice_value"] == pytest.approx(raw.loc["E83003", "value"])
+    assert gp_rows[title]["ci_low"] == pytest.approx(raw.loc["E83003", "ci_low"])
+    assert rows_disclosed[title]["children"] == "suppressed"  # what the commissioner gets for the same cell
+    # Its PCN, borough and London are those a commissioner sees.
+    for row_title, row in gp_rows.items():
+        for column in ("pcn_value", "borough_value", "london_value"):
+            assert row[column] == rows_disclosed[row_title][column], (row_title, column)
+    assert gp_note == practice_page.UNROUNDED_NOTE and note is None
+
+    # The ranking: the practice's own point with its exact counts; the other small practices still suppressed.
+    gp_shown, gp_suppressed = _ranked_points(gp_ranking)
+    shown, suppressed = _ranked_points(ranking)
+    assert gp_shown["E83003"] == (raw.loc["E83003", "numerator"], raw.loc["E83003", "denominator"])
+    assert "E83003" in suppressed and "E83003" not in gp_suppressed
+    assert set(small_neighbours) <= gp_suppressed
+    assert {code: gp_shown[code] for code in shown} == shown  # everyone else as the commissioner sees them
+    assert all(n % 5 == 0 for code, counts in gp_shown.items() if code != "E83003" for n in counts)
+
+    # The trend is the practice's own: unrounded too.
+    with acting_as(GP):
+        gp_trend = practice_page.practice_trend(db, indicator="cover_12m_6in1", practice_code="E83003", disclose=False)
+    engine = trend(db, indicator="cover_12m_6in1", filters={"practice": "E83003"}, disclose=False)
+    assert gp_trend["denominator"].tolist() == engine["denominator"].tolist()
+
+
+def test_another_practices_page_stays_disclosed_for_a_gp_team_and_the_analyst_gets_no_note(pages):
+    practice_page = pages[1]
+    with acting_as(GP):
+        _, table, _, note = practice_page.update_comparison("quarter", "E83007")  # a Barnet neighbour
+        ranking = practice_page.update_ranking("cover_12m_6in1", "quarter", "E83007")
+    with acting_as(COMMISSIONER):
+        _, commissioner_table, *_ = practice_page.update_comparison("quarter", "E83007")
+    assert note is None
+    assert text_of(table) == text_of(commissioner_table)
+    _, suppressed = _ranked_points(ranking)
+    assert "E83003" in suppressed  # their own practice is not unrounded on another practice's page
+    with acting_as(ANALYST):
+        *_, analyst_note = practice_page.update_comparison("quarter", "E83003")
+    assert analyst_note is None  # everything is unrounded for the analyst: nothing to single out
+
+
+def test_gp_view_exports_with_the_practices_unrounded_figures_are_audited_as_unrounded(pages, db):
+    practice_page = pages[1]
+    last = audit.entries(limit=1)
+    before = last[0].seq if last else 0
+    with acting_as(GP):
+        comparison, _ = practice_page.download_comparison(1, "quarter", "E83003")
+        ranked, _ = practice_page.download_ranking(1, "cover_12m_6in1", "quarter", "E83003")
+        trend_csv, _ = practice_page.download_trend(1, "cover_12m_6in1", "E83003")
+        other, _ = practice_page.download_comparison(1, "quarter", "E83007")
+    new = sorted((e for e in audit.entries(limit=100) if e.seq > before), key=lambda e: e.seq)
+    assert [(e.username, e.action, e.filters["export"], e.filters["practice"]) for e in new] == [
+        (GP.username, audit.VIEW_UNROUNDED, "comparison", "E83003"),
+        (GP.username, audit.VIEW_UNROUNDED, "ranking", "E83003"),
+        (GP.username, audit.VIEW_UNROUNDED, "trend", "E83003"),
+        (GP.username, audit.EXPORT_AGGREGATE, "comparison", "E83007"),
+    ]
+    # What the unrounded entries cover really is unrounded: the practice's own small counts.
+    rows = pd.read_csv(io.StringIO(comparison["content"])).set_index("indicator_id")
+    assert rows.loc["cover_12m_6in1", "children"] == 1
+    ranked_rows = pd.read_csv(io.StringIO(ranked["content"])).set_index("area_code")
+    assert ranked_rows.loc["E83003", "denominator"] == 1 and ranked_rows.loc["E83007", "suppressed"]
+    assert pd.read_csv(io.StringIO(other["content"]))["children"].dropna().mod(5).eq(0).all()
 
 
 # ----------------------------------------------------------------------------- cohort finder
@@ -613,7 +715,7 @@ def test_summary_cards_show_only_the_ticked_doses(pages, db):
 
 def _gp_page_links(pages, practice_code):
     with acting_as(COMMISSIONER):
-        _, _, links = pages[1].update_comparison("fy", practice_code)
+        _, _, links, _ = pages[1].update_comparison("fy", practice_code)
     return [c.href for c in find(links, lambda c: getattr(c, "href", None) is not None)]
 
 

@@ -10,6 +10,10 @@ signed out. What each kind of callback must give:
 - ``AGGREGATE``: figures, tables, headline cards and CSVs of counts. The four disclosure-controlled
   roles get the same answer, every count in it 0 or a multiple of 5 above 7; the analyst gets the
   unrounded counts (a different answer).
+- ``OWN_PRACTICE``: aggregates of one practice's page, asked about demo.gp's own practice. As
+  ``AGGREGATE``, except that gp_team may list that practice's children and so sees its own figures
+  unrounded: any count of theirs that disclosure control would not show is one the analyst gets too,
+  and their CSVs are audited as unrounded (the others' as aggregate exports, the analyst's unrounded).
 - ``PATIENT_ROWS``: lists and exports of patients. Only gp_team (own practice) and campaign_responder
   (own borough) get rows, each checked against the database; each view/export is audited with its
   row count first; every other role gets a message and no rows.
@@ -63,10 +67,11 @@ PAGES = (
     "/admin/audit",
 )
 
-CLIENTSIDE, UI, AGGREGATE, PATIENT_ROWS, PATIENT_OPTIONS, ADMIN, ROUTER = (
+CLIENTSIDE, UI, AGGREGATE, OWN_PRACTICE, PATIENT_ROWS, PATIENT_OPTIONS, ADMIN, ROUTER = (
     "clientside",
     "ui",
     "aggregate",
+    "own_practice",
     "patient_rows",
     "patient_options",
     "admin",
@@ -123,18 +128,18 @@ EXPECTATIONS: dict[str, Expect] = {
     "imm-download-trend.data imm-download-message.children <- imm-download-trend-button": Expect(AGGREGATE),
     "imm-download-uptake.data imm-download-message.children <- imm-download-uptake-button": Expect(AGGREGATE),
     "imm-url-sync.data <- imm-indicator": Expect(CLIENTSIDE),
-    # /immunisation/practice/<ods> (GP team view: aggregates of one practice)
+    # /immunisation/practice/<ods> (GP team view: aggregates of one practice, here demo.gp's own)
     "imm-gp-comparison.figure imm-gp-comparison-table-wrap.children imm-gp-cohort-links.children "
-    "<- imm-gp-period-type": Expect(AGGREGATE),
-    "imm-gp-ranking.figure <- imm-gp-indicator": Expect(AGGREGATE),
-    "imm-gp-trend.figure <- imm-gp-indicator": Expect(AGGREGATE),
+    "imm-gp-unrounded-note.children <- imm-gp-period-type": Expect(OWN_PRACTICE),
+    "imm-gp-ranking.figure <- imm-gp-indicator": Expect(OWN_PRACTICE),
+    "imm-gp-trend.figure <- imm-gp-indicator": Expect(OWN_PRACTICE),
     "imm-gp-download-comparison.data imm-gp-download-message.children <- imm-gp-download-comparison-button": Expect(
-        AGGREGATE
+        OWN_PRACTICE
     ),
     "imm-gp-download-ranking.data imm-gp-download-message.children <- imm-gp-download-ranking-button": Expect(
-        AGGREGATE
+        OWN_PRACTICE
     ),
-    "imm-gp-download-trend.data imm-gp-download-message.children <- imm-gp-download-trend-button": Expect(AGGREGATE),
+    "imm-gp-download-trend.data imm-gp-download-message.children <- imm-gp-download-trend-button": Expect(OWN_PRACTICE),
     "imm-gp-url-sync.data <- imm-gp-period-type": Expect(CLIENTSIDE),
     # /immunisation/cohort
     "imm-cohort-summary.children imm-cohort-lsoa-map.figure imm-cohort-practice-map.figure "
@@ -439,6 +444,7 @@ def test_each_role_gets_exactly_what_it_may(driver, named_callbacks, sessions, r
     expect = EXPECTATIONS[name]
     key, _ = named_callbacks[name]
     answers: dict[str, list[tuple[int, Any]]] = {}
+    exports: dict[str, list[str]] = {}  # role -> audit actions of the aggregate exports it made
     for role in ROLES:
         client, components = sessions[role]
         cell = []
@@ -454,6 +460,8 @@ def test_each_role_gets_exactly_what_it_may(driver, named_callbacks, sessions, r
             cell.append((status, answer))
             if expect.kind == PATIENT_ROWS:
                 check_patient_rows(name, role, answer, registry, _audit_entries_since(before))
+            exported = (audit.EXPORT_AGGREGATE, audit.VIEW_UNROUNDED)
+            exports.setdefault(role, []).extend(e.action for e in _audit_entries_since(before) if e.action in exported)
         answers[role] = cell
 
     if expect.kind == UI:
@@ -462,6 +470,8 @@ def test_each_role_gets_exactly_what_it_may(driver, named_callbacks, sessions, r
             assert not any(count_fields(a) for _, a in answers[role] if a)
     elif expect.kind == AGGREGATE:
         check_aggregate(name, answers)
+    elif expect.kind == OWN_PRACTICE:
+        check_own_practice(name, answers, exports)
     elif expect.kind == PATIENT_OPTIONS:
         check_patient_options(answers, registry)
     elif expect.kind == ADMIN:
@@ -473,8 +483,26 @@ def test_each_role_gets_exactly_what_it_may(driver, named_callbacks, sessions, r
                 assert "does not allow this" in text and "admin-audit-table" not in text and "sign_in" not in text
 
 
+def check_own_practice(name: str, answers: dict[str, list[tuple[int, Any]]], exports: dict[str, list[str]]) -> None:
+    """:data:`OWN_PRACTICE`: gp_team sees its practice's own figures unrounded, everyone else as for aggregates."""
+    others = {role: cell for role, cell in answers.items() if role != "gp_team"}
+    check_aggregate(name, others)
+    gp = [n for _, answer in answers["gp_team"] if answer for _, n in count_fields(answer)]
+    analyst = [n for _, answer in answers["analyst"] if answer for _, n in count_fields(answer)]
+    # Counts disclosure control would not show are the practice's real ones (the analyst has each of them).
+    undisclosed = [n for n in gp if 1 <= n <= 7 or n % 5]
+    assert all(n in analyst for n in undisclosed), f"{name}: gp_team shows counts the analyst does not: {undisclosed}"
+    if "download" in name:
+        assert exports["gp_team"] == [audit.VIEW_UNROUNDED], f"{name}: gp_team's unrounded CSV audited as {exports}"
+        assert exports["analyst"] == [audit.VIEW_UNROUNDED]
+        for role in ("commissioner", "campaign_responder", "admin"):
+            assert exports[role] == [audit.EXPORT_AGGREGATE], f"{name} as {role}: audited as {exports[role]}"
+
+
 def check_aggregate(name: str, answers: dict[str, list[tuple[int, Any]]]) -> None:
     for role in DISCLOSED_ROLES:
+        if role not in answers:
+            continue
         assert answers[role] == answers["commissioner"], f"{name}: {role} gets a different aggregate answer"
     disclosed = [n for _, answer in answers["commissioner"] if answer for _, n in count_fields(answer)]
     small = [n for n in disclosed if 1 <= n <= 7]

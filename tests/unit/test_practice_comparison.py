@@ -186,3 +186,32 @@ def test_wide_table_equals_the_former_row_by_row_build_on_sparse_rows():
     wide = imm.practice_comparison_wide(frame)
     pd.testing.assert_frame_equal(wide, _wide_reference(frame))
     assert wide["pcn_value"].isna().tolist() == [False, True] and wide["suppressed"].tolist() == [False, True]
+
+
+def test_a_practice_unrounded_among_disclosed_areas(synthetic):
+    """``disclose_practice=False``: the practice's own rows are the unrounded ones, every other level the disclosed
+    ones; its rank is taken among the other practices' shown values. The ranking likewise for one practice."""
+    code, period_type = "E83003", "quarter"
+    mixed = imm.practice_comparison.uncached(
+        synthetic, practice_code=code, period_type=period_type, disclose=True, disclose_practice=False
+    )
+    raw = imm.practice_comparison.uncached(synthetic, practice_code=code, period_type=period_type, disclose=False)
+    disclosed = imm.practice_comparison.uncached(synthetic, practice_code=code, period_type=period_type, disclose=True)
+    own, others = mixed["level"] == "Practice", mixed["level"] != "Practice"
+    counts = ["numerator", "denominator", "value", "ci_low", "ci_high", "patients_to_target"]
+    pd.testing.assert_frame_equal(
+        mixed.loc[own, counts], raw.loc[raw["level"] == "Practice", counts], check_dtype=False
+    )  # disclosed frames hold counts as objects
+    pd.testing.assert_frame_equal(mixed[others], disclosed[disclosed["level"] != "Practice"])
+    small = mixed[own & mixed["denominator"].between(1, 7)]
+    assert len(small) and not small["suppressed"].any(), "no 1-7 count of the practice to show unrounded"
+    assert small["rank"].notna().all()  # ranked now that its value is shown
+
+    period = imm.period_for(synthetic, indicator="cover_12m_6in1", period_type=period_type)
+    ranking = imm.practice_ranking(
+        synthetic, indicator="cover_12m_6in1", period=period, borough_code="E09000003", unrounded_practice=code
+    ).set_index("area_code")
+    assert ranking.loc[code, "denominator"] == raw.loc[raw["level"] == "Practice"].iloc[0]["denominator"]
+    neighbours = ranking.drop(index=code)
+    assert neighbours["suppressed"].all()  # every other practice here has 1-7 children: still hidden
+    assert list(ranking.index) == sorted(ranking.index)
