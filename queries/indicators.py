@@ -28,12 +28,15 @@ from queries.materialise import CUBES, LONDON_CODE
 from queries.registry import Indicator, get, list_indicators, registry
 
 __all__ = [
+    "AREA_DIMENSIONS",
+    "COMPARE_WITH",
     "DIMENSIONS",
     "funnel_limits",
     "indicator_values",
     "indicator_values_batch",
     "inequality",
     "list_indicators",
+    "london_filters",
     "periods",
     "registry",
     "trend",
@@ -81,6 +84,11 @@ DIMENSIONS: dict[str, Dimension] = {
     "age_band": Dimension("age_band", True, True, label="Age band"),
 }
 ALIASES = {"imd_quintile": "imd_quintile_national", "imd_decile": "imd_decile_national"}
+# Dimensions that narrow the population to a place. ``compare_with="london"`` drops them from the filters
+# for the benchmark, keeping the others (sex, age band, ethnic group, deprivation): London's same group.
+AREA_DIMENSIONS = frozenset({"london", "icb", "borough", "pcn", "practice", "lsoa", "residence_borough"})
+# What ``comparison`` and ``london_value`` are against: everything the filters kept, or London.
+COMPARE_WITH = ("filtered", "london")
 _FIXED_NAMES = {
     "imd_quintile_national": _QUINTILE_NAMES,
     "imd_quintile_london": _QUINTILE_NAMES,
@@ -268,6 +276,24 @@ def _filter_sql(filters: dict[str, Any] | None, params: dict[str, Any]) -> tuple
     return "".join(f" AND {clause}" for clause in clauses), dims
 
 
+def london_filters(filters: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``filters`` without the area ones (:data:`AREA_DIMENSIONS`): the same group of London's patients."""
+    kept = {name: values for name, values in (filters or {}).items() if dimension_name(name) not in AREA_DIMENSIONS}
+    return kept or None
+
+
+def _separate_benchmark(compare_with: str, filters: dict[str, Any] | None) -> bool:
+    """Whether the benchmark needs its own (one-row) query: London asked for, and an area filter narrowed the call."""
+    if compare_with not in COMPARE_WITH:
+        raise QueryError(f"compare_with must be one of {', '.join(COMPARE_WITH)}, got {compare_with!r}")
+    return compare_with == "london" and london_filters(filters) != (filters or None)
+
+
+def _benchmark_totals(counts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """(numerator, denominator) summed over one call's groups."""
+    return float(counts[2].sum()), float(counts[3].sum())
+
+
 def _aggregate(
     con: Any, spec: Indicator, period: str, dims: list[str], filters
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -396,7 +422,8 @@ def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray)
 def _compare(
     spec: Indicator, low: np.ndarray, high: np.ndarray, benchmark: float, denominator: np.ndarray
 ) -> np.ndarray:
-    """Better / similar / worse than London by the 95 % interval and the indicator's polarity."""
+    """Better / similar / worse than the benchmark (London, or what the filters kept) by the 95 % interval
+    and the indicator's polarity."""
     if spec.polarity == "none" or math.isnan(benchmark):
         return np.full(len(low), "not compared", dtype=object)
     above, below = low > benchmark, high < benchmark
@@ -428,6 +455,7 @@ def indicator_values(
     by: str | tuple[str, ...] | list[str] = "london",
     filters: dict[str, Any] | None = None,
     disclose: bool = True,
+    compare_with: str = "filtered",
 ) -> pd.DataFrame:
     """Numerator, denominator, value and statistics for ``indicator`` per group of ``by``.
 
@@ -438,8 +466,14 @@ def indicator_values(
     complete period of the indicator's default type). ``disclose``: apply disclosure control
     (for roles without patient access); pass False only for roles entitled to raw counts.
 
-    Values are in the indicator's unit (percent 0-100, or a ratio). ``london_value`` is
-    London with the same filters; ``comparison`` uses the 95 % Wilson interval against it.
+    Values are in the indicator's unit (percent 0-100, or a ratio). ``london_value`` is the
+    benchmark and ``comparison`` uses the 95 % Wilson interval against it. ``compare_with``:
+
+    - ``"filtered"`` (default): everything the filters kept, so with ``{"borough": ...}`` the
+      benchmark is that borough, not London (and a ``by="london"`` row is not compared with itself);
+    - ``"london"``: London, with only the area filters (:data:`AREA_DIMENSIONS`) dropped, so with
+      ``{"borough": ..., "sex": "F"}`` it is London's girls. One extra one-row query when an area
+      filter is given; none otherwise (the two are then the same).
     """
     spec = get(indicator)
     if period is None:
@@ -447,7 +481,11 @@ def indicator_values(
     else:
         _check_period(con, spec, period)
     dims = _parse_by(by)
-    columns = _value_columns(con, spec, period, dims, _aggregate(con, spec, period, dims, filters), disclose)
+    benchmark = None
+    if _separate_benchmark(compare_with, filters):
+        benchmark = _benchmark_totals(_aggregate(con, spec, period, ["london"], london_filters(filters)))
+    counts = _aggregate(con, spec, period, dims, filters)
+    columns = _value_columns(con, spec, period, dims, counts, disclose, benchmark)
     return pd.DataFrame({name: columns[name] for name in OUTPUT_COLUMNS})
 
 
@@ -459,12 +497,14 @@ def indicator_values_batch(
     by: str | tuple[str, ...] | list[str] = "london",
     filters: dict[str, Any] | None = None,
     disclose: bool = True,
+    compare_with: str = "filtered",
 ) -> pd.DataFrame:
     """:func:`indicator_values` for several ``(indicator, period)`` pairs sharing ``by`` and ``filters``, in one query.
 
     The rows of each pair, in the order asked, stacked: for each pair exactly the rows, values and
     disclosure control :func:`indicator_values` gives (``london_value`` and ``comparison`` are each
-    pair's own). ``period`` None means the indicator's default. For views that show many indicators
+    pair's own, against ``compare_with`` as there: London's totals of every pair then come from one
+    more query). ``period`` None means the indicator's default. For views that show many indicators
     side by side: one query instead of one per indicator.
     """
     resolved = []
@@ -478,9 +518,15 @@ def indicator_values_batch(
     if not resolved:
         return pd.DataFrame(columns=OUTPUT_COLUMNS)
     dims = _parse_by(by)
+    benchmarks: list[tuple[float, float] | None] = [None] * len(resolved)
+    if _separate_benchmark(compare_with, filters):
+        london = _aggregate_many(con, resolved, ["london"], london_filters(filters))
+        benchmarks = [_benchmark_totals(counts) for counts in london]
     blocks = [
-        _value_columns(con, spec, period, dims, counts, disclose)
-        for (spec, period), counts in zip(resolved, _aggregate_many(con, resolved, dims, filters), strict=True)
+        _value_columns(con, spec, period, dims, counts, disclose, benchmark)
+        for (spec, period), counts, benchmark in zip(
+            resolved, _aggregate_many(con, resolved, dims, filters), benchmarks, strict=True
+        )
     ]
     return pd.DataFrame({name: np.concatenate([block[name] for block in blocks]) for name in OUTPUT_COLUMNS})
 
@@ -492,10 +538,15 @@ def _value_columns(
     dims: list[str],
     counts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     disclose: bool,
+    benchmark: tuple[float, float] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The :data:`OUTPUT_COLUMNS` arrays of one indicator and period from its grouped counts."""
+    """The :data:`OUTPUT_COLUMNS` arrays of one indicator and period from its grouped counts.
+
+    ``benchmark``: the (numerator, denominator) ``london_value`` and ``comparison`` are against;
+    None: the sum of ``counts`` (everything the filters kept).
+    """
     codes1, codes2, numerator, denominator = counts
-    london_num, london_den = float(numerator.sum()), float(denominator.sum())
+    london_num, london_den = benchmark if benchmark is not None else _benchmark_totals(counts)
     london = _statistics(spec, np.array([london_num]), np.array([london_den]))
     london_value = float(london["value"][0]) if london_den else float("nan")
     london_hidden = disclose and (disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den))
@@ -516,7 +567,7 @@ def _value_columns(
     columns["london_value"] = np.full(count, None if london_hidden else london_value, dtype=object)
     columns["comparison"] = (
         np.full(count, "not compared", dtype=object)
-        if dims == ["london"]
+        if dims == ["london"] and benchmark is None  # the one row against itself
         else _compare(spec, columns["ci_low"], columns["ci_high"], london_value, denominator)
     )
     columns["patients_to_target"] = _patients_to_target(spec, numerator, denominator)
