@@ -14,11 +14,17 @@ Every area map has the same trace layout, which :func:`recolour_patch` relies on
   named "Suppressed" in the legend and in hover.
 - ``layout.map.layers``: the grey London underlay below the areas, outlines on top.
 
-Numbers in hover are pre-formatted by Plotly from ``customdata`` (95 % CI,
-numerator, denominator) so that a recolour sends numbers, not strings.
+Hover text is a ``hovertemplate`` over ``customdata`` rows (95 % CI, numerator,
+denominator, further columns, then the comparison with London): a recolour sends
+numbers, not sentences. Each number is rounded to the decimals its format shows,
+so the hover reads the same, and a row for an area that is not drawn is empty: at
+LSOA level these rows are most of a recolour patch (:func:`_hover_rows`).
 """
 
 from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -66,9 +72,88 @@ def _suppressed_mask(frame: pd.DataFrame) -> pd.Series:
     return frame["suppressed"].astype("boolean").fillna(False).astype(bool)
 
 
-def _float32(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Numbers for hover as float32: half the bytes of float64 and 7 significant digits, plenty to display."""
-    return frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float32")
+# A d3-format specifier ([[fill]align][sign][symbol][0][width][,][.precision][~][type]): the precision and
+# type say what a number in hover is rounded to.
+_D3_FORMAT = re.compile(r"^(?:.?[<>=^])?[-+( ]?[$#]?0?\d*,?(?:\.(?P<precision>\d+))?~?(?P<type>[a-z%])?$")
+# What d3-format writes for a number that is not finite (hover never shows a missing number as 0).
+_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _to_fixed(numbers: np.ndarray, decimals: int) -> np.ndarray:
+    """``numbers`` rounded to ``decimals`` as JavaScript's ``toFixed`` (which d3-format uses) rounds them, in
+    units of the last decimal (72.25, 1 -> 723).
+
+    ``toFixed`` rounds the exact binary value, a tie away from zero (72.25 -> 72.3, where Python's
+    ``round`` gives 72.2); the few values whose scaled float is too close to a tie to trust are rounded
+    exactly with ``Decimal``.
+    """
+    magnitude = np.abs(numbers)
+    scaled = magnitude * 10.0**decimals
+    units = np.floor(scaled + 0.5)
+    with np.errstate(invalid="ignore"):
+        near_tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-7 * np.maximum(scaled, 1.0)
+    for index in np.flatnonzero(near_tie & np.isfinite(scaled)):
+        exact = Decimal(float(magnitude[index])).scaleb(decimals).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        units[index] = float(exact)
+    return np.copysign(units, numbers)
+
+
+def _shown_numbers(values: pd.Series, d3: str) -> np.ndarray:
+    """``values`` for hover with the d3 format ``d3``, as compact JSON numbers that display exactly the same.
+
+    A format with a precision ('.1f', ',.0f', '.1%') shows only that many decimals, so only those are
+    sent ('84.3', '120'); other formats get the number as it is. A number that is not finite is sent as
+    the text d3 writes for it ('NaN'), never as 0; one that rounds to zero keeps its sign (d3 shows '-0.0'
+    for it under a '+' format). An object array of Python numbers and strings.
+    """
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+    spec = _D3_FORMAT.match(d3)
+    rounded = numbers
+    if spec and spec["precision"] is not None and spec["type"] in ("f", "%"):
+        decimals = int(spec["precision"])
+        percent = spec["type"] == "%"  # d3 multiplies by 100, then rounds
+        # One division of whole units: the nearest float to the shown decimal, so it is written that short.
+        rounded = _to_fixed(numbers * 100 if percent else numbers, decimals) / 10.0 ** (decimals + 2 * percent)
+    shown = rounded.astype(object)
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(rounded) & (rounded == np.trunc(rounded)) & (np.abs(rounded) < 2**53)
+    shown[whole] = rounded[whole].astype(np.int64).astype(object)  # '120', not '120.0'
+    negative_zero = (rounded == 0) & (numbers < 0)
+    shown[negative_zero] = numbers[negative_zero].astype(object)
+    for index in np.flatnonzero(~np.isfinite(numbers)):
+        shown[index] = _NOT_FINITE[str(numbers[index])]
+    return shown
+
+
+def _hover_number_columns(*, unit: str, has_numbers: bool, extra: dict) -> list[tuple[str, str]]:
+    """The numeric ``customdata`` columns of an area or practice trace, in order, with the d3 format each is
+    shown with: the 95 % CI and counts (:data:`HOVER_NUMBERS`) when ``has_numbers``, then ``extra``'s."""
+    fmt = value_format(unit)
+    numbers = list(zip(HOVER_NUMBERS, (fmt.d3, fmt.d3, ",.0f", ",.0f"), strict=True)) if has_numbers else []
+    return numbers + [(column, ",") for column in extra]
+
+
+def _hover_rows(frame: pd.DataFrame, columns: list[tuple[str, str]], *, comparison: bool, drawn=None):
+    """``customdata`` for hover: per row of ``frame``, each of ``columns`` as hover shows it, then (``comparison``)
+    the comparison with London. A row that is not ``drawn`` has no hover, so is empty. None without columns.
+
+    Compact on purpose: at LSOA level these 5,000 rows are most of a recolour patch, and
+    '[80.1,88.2,120,143,"similar"]' is about half what the same numbers cost as float32 typed arrays once
+    Dash has escaped their base64; an undrawn row is '[]'. The rows are tuples in an object array, which
+    plotly passes through as it is instead of walking (validating, then deep-copying) thousands of lists.
+    """
+    if not columns and not comparison:
+        return None
+    drawn = np.ones(len(frame), dtype=bool) if drawn is None else np.asarray(drawn, dtype=bool)
+    picked = frame[drawn]
+    shown = [_shown_numbers(picked[column], d3) for column, d3 in columns]
+    if comparison:
+        shown.append([word if isinstance(word, str) else "not compared" for word in picked["comparison"]])
+    rows = np.empty(len(frame), dtype=object)
+    rows.fill(())
+    for index, row in zip(np.flatnonzero(drawn), zip(*shown, strict=True), strict=True):
+        rows[index] = row
+    return rows
 
 
 def _hovertemplate(
@@ -81,33 +166,21 @@ def _hovertemplate(
     extra: dict,
     has_comparison: bool = False,
 ) -> str:
+    """The hover of an area or practice trace, over :func:`_hover_rows` of :func:`_hover_number_columns`."""
     fmt = value_format(unit)
     lines = ["<b>%{text}</b>", f"{value_label}: %{{z:{fmt.d3}}}{fmt.suffix}"]
     if has_ci:
         lines[-1] += f" (95% CI %{{customdata[0]:{fmt.d3}}}–%{{customdata[1]:{fmt.d3}}}{fmt.suffix})"
     if has_counts:
         lines.append("%{customdata[2]:,.0f} of %{customdata[3]:,.0f}")
-    offset = len(HOVER_NUMBERS) if (has_ci or has_counts) else 0
+    numbers = len(_hover_number_columns(unit=unit, has_numbers=has_ci or has_counts, extra=extra))
+    offset = numbers - len(extra)
     lines += [f"{label}: %{{customdata[{offset + i}]:,}}" for i, label in enumerate(extra.values())]
     if json_safe(london_value) is not None:
         lines.append(f"London: {fmt.text(float(london_value))}")
     if has_comparison:
-        lines.append("vs London: %{hovertext}")
+        lines.append(f"vs London: %{{customdata[{numbers}]}}")
     return "<br>".join(lines) + "<extra></extra>"
-
-
-def _comparison_text(frame: pd.DataFrame, drawn=None) -> list[str]:
-    """The comparison word per row ('' where the area is not drawn, so has no hover).
-
-    Short words on purpose: at LSOA level this array is 5,000 long and is resent on every recolour.
-    """
-    if "comparison" not in frame:
-        return [""] * len(frame)
-    drawn = [True] * len(frame) if drawn is None else drawn
-    return [
-        (c if isinstance(c, str) else "not compared") if shown else ""
-        for c, shown in zip(frame["comparison"], drawn, strict=True)
-    ]
 
 
 def _colour_settings(
@@ -176,7 +249,7 @@ def area_traces(
     the area codes and names a recolour never resends (:data:`STATIC_TRACE_KEYS`), whose
     validation and copying were most of what remained. Other arguments as :func:`area_map`.
     """
-    hover_columns = hover_columns or {}
+    extra_columns = hover_columns or {}
     codes = list(area_codes(level))
     frame = values.drop_duplicates("area_code").set_index("area_code").reindex(codes)
     frame.index.name = "area_code"
@@ -187,8 +260,8 @@ def area_traces(
 
     has_ci = {"ci_low", "ci_high"} <= set(frame.columns)
     has_counts = {"numerator", "denominator"} <= set(frame.columns)
-    numeric_columns = (list(HOVER_NUMBERS) if has_ci or has_counts else []) + list(hover_columns)
-    for column in numeric_columns:
+    columns = _hover_number_columns(unit=unit, has_numbers=has_ci or has_counts, extra=extra_columns)
+    for column, _ in columns:
         if column not in frame:
             frame[column] = np.nan
     london_value = (
@@ -201,15 +274,14 @@ def area_traces(
     area_trace = go.Choroplethmap(
         **static,
         z=z,
-        customdata=_float32(frame, numeric_columns) if numeric_columns else None,
-        hovertext=_comparison_text(frame, np.isfinite(z)) if "comparison" in frame else None,
+        customdata=_hover_rows(frame, columns, comparison="comparison" in frame, drawn=np.isfinite(z)),
         hovertemplate=_hovertemplate(
             value_label=value_label,
             unit=unit,
             has_ci=has_ci,
             has_counts=has_counts,
             london_value=london_value,
-            extra=hover_columns,
+            extra=extra_columns,
             has_comparison="comparison" in frame,
         ),
         marker={"line": {"width": 0.6 if level == "borough" else 0.2, "color": "white"}, "opacity": 0.92},
@@ -480,8 +552,9 @@ def practice_points_map(
         lat=shown["lat"].round(5).tolist(),
         lon=shown["lon"].round(5).tolist(),
         text=shown["area_name"].tolist(),
-        customdata=_float32(shown, list(HOVER_NUMBERS)),
-        hovertext=_comparison_text(shown),
+        customdata=_hover_rows(
+            shown, _hover_number_columns(unit=unit, has_numbers=True, extra={}), comparison="comparison" in shown
+        ),
         hovertemplate=template,
         mode="markers",
         marker=marker,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import plotly.io as pio
 import pytest
 import shapely
+from plotly.io.json import to_json_plotly
 from plotly.utils import PlotlyJSONEncoder
 from shapely.geometry import shape
 
@@ -79,9 +81,9 @@ def test_suppressed_area_is_grey_and_labelled_never_zero(borough_map):
 
 def test_hover_carries_the_95_percent_ci_and_counts(borough_map):
     area = borough_map.data[maps.AREA_TRACE]
-    row = np.asarray(area.customdata)[list(area.locations).index(CAMDEN)]
-    assert row == pytest.approx([71.0, 88.0, 80, 100], rel=1e-6)
-    assert "vs London: %{hovertext}" in area.hovertemplate and area.hovertext[0] == "similar"
+    row = area.customdata[list(area.locations).index(CAMDEN)]
+    assert row == (71, 88, 80, 100, "similar")  # the comparison with London after the numbers
+    assert "vs London: %{customdata[4]}" in area.hovertemplate
     bare = maps.area_map(level="borough", values=indicator_frame(BOROUGHS).drop(columns="comparison"), value_label="x")
     assert "vs London" not in bare.data[0].hovertemplate
     for needle in ("95% CI", "%{customdata[0]:.1f}–", "%{customdata[1]:.1f}%)", "%{customdata[2]", "London: 85.0%"):
@@ -198,7 +200,7 @@ def test_overview_style_frame_still_draws_counts():
         values=frame, value_column="patients", value_label="Patients", hover_columns={"practices": "Practices"}
     )
     assert "%{customdata[0]:,}" in figure.data[0].hovertemplate and "%{z:,.0f}" in figure.data[0].hovertemplate
-    assert np.asarray(figure.data[0].customdata)[:, 0].tolist() == [2.0] * 33
+    assert [row[0] for row in figure.data[0].customdata] == [2] * 33
 
 
 def test_fit_to_data_zooms_in_on_the_areas_shown():
@@ -258,3 +260,106 @@ def test_a_map_names_the_bounds_a_narrow_screen_must_keep_in_sight():
     assigned = {tuple(o["location"]): o["params"]["value"] for o in operations if o["operation"] == "Assign"}
     assert assigned[("layout", "meta")] == {"fit_bounds": camden["fit_bounds"]}
     assert assigned[("layout", "map", "zoom")] == camden["zoom"]
+
+
+def made_up_lsoa_values(*, seed: int = 2, suppressed_share: float = 0.3) -> pd.DataFrame:
+    """Every LSOA with a percentage, Wald CI, counts and comparison, some suppressed (as bench/figures.py)."""
+    codes = list(geometry.area_codes("lsoa"))
+    rng = np.random.default_rng(seed)
+    denominator = rng.integers(8, 400, len(codes)).astype(float)
+    value = rng.beta(40, 8, len(codes))
+    half = 1.96 * np.sqrt(value * (1 - value) / denominator)
+    frame = pd.DataFrame(
+        {
+            "area_code": codes,
+            "area_name": [f"Area {code}" for code in codes],
+            "numerator": np.round(value * denominator),
+            "denominator": denominator,
+            "value": 100 * value,
+            "ci_low": 100 * (value - half),
+            "ci_high": 100 * np.minimum(value + half, 1),
+            "london_value": 84.0,
+            "comparison": rng.choice(["better", "similar", "worse"], len(codes)),
+            "suppressed": rng.random(len(codes)) < suppressed_share,
+        }
+    )
+    frame.loc[frame["suppressed"], ["numerator", "denominator", "value", "ci_low", "ci_high"]] = np.nan
+    return frame
+
+
+def sent(patch) -> dict:
+    """A patch's assignments by location, as the browser receives them (Dash serialises with to_json_plotly)."""
+    operations = json.loads(to_json_plotly(patch.to_plotly_json()))["operations"]
+    return {tuple(op["location"]): op["params"]["value"] for op in operations}
+
+
+def test_an_lsoa_recolour_patch_stays_within_its_budget_as_dash_sends_it():
+    # 4,994 LSOAs, 30 % suppressed: float32 typed arrays (whose base64 '/' Dash escapes to six bytes) and a
+    # list of comparison words made this 188 kB; rounded numbers and empty rows for undrawn areas, ~135 kB.
+    values = made_up_lsoa_values()
+    patch = maps.traces_patch(maps.area_traces(level="lsoa", values=values, value_label="Coverage", recolour=True))
+    assert len(to_json_plotly(patch.to_plotly_json())) < 140_000
+    rows = sent(patch)[("data", maps.AREA_TRACE, "customdata")]
+    hidden = values["suppressed"].to_numpy()
+    assert len(rows) == len(values) and all(row == [] for row in np.array(rows, dtype=object)[hidden])
+    drawn = [row for row in rows if row]
+    assert len(drawn) == (~hidden).sum() and {len(row) for row in drawn} == {5}
+    assert all(isinstance(number, int) for row in drawn for number in row[2:4])  # counts: '120', not '120.0'
+    assert all(round(number, 1) == number for row in drawn for number in row[:2])  # CI to the decimal shown
+
+
+def hover_text(template: str, *, text: str, z: float, row) -> str:
+    """The hover Plotly writes from ``template`` for one point, for the d3 formats maps use ('.1f', ',.0f', none)."""
+
+    def fill(match: re.Match) -> str:
+        name, _, spec = match.group(1).partition(":")
+        value = {"text": text, "z": z}.get(name)
+        if name.startswith("customdata["):
+            value = row[int(name[len("customdata[") : -1])]
+        return format(float(value), spec) if spec else str(value)
+
+    return re.sub(r"%\{([^}]+)\}", fill, template).removesuffix("<extra></extra>")
+
+
+def test_hover_of_a_drawn_and_a_suppressed_area_reads_the_same_after_a_recolour():
+    frame = indicator_frame(BOROUGHS)
+    camden = frame["area_code"] == CAMDEN
+    columns = ["ci_low", "ci_high", "numerator", "denominator", "comparison"]
+    frame.loc[camden, columns] = [71.04, 88.26, 80, 100, "worse"]
+    frame = suppress(frame, CITY)
+    expected = (
+        "<b>Area E09000007</b><br>Coverage: 80.0% (95% CI 71.0–88.3%)<br>80 of 100<br>London: 85.0%<br>vs London: worse"
+    )
+
+    figure = maps.area_map(level="borough", values=frame, value_label="Coverage")
+    area, markers = figure.data
+    at = list(area.locations).index(CAMDEN)
+    assert hover_text(area.hovertemplate, text=area.text[at], z=area.z[at], row=area.customdata[at]) == expected
+    city = list(area.locations).index(CITY)
+    assert math.isnan(area.z[city]) and area.customdata[city] == ()  # not drawn, no numbers: never a 0
+    assert hover_text(markers.hovertemplate, text=markers.text[0], z=None, row=None) == (
+        f"<b>Area {CITY}</b><br>suppressed (fewer than 8 patients)"
+    )
+
+    # The same values sent as a recolour onto a map drawn from other values: names stay, the rest is patched.
+    other = maps.area_map(level="borough", values=indicator_frame(BOROUGHS, value=60.0), value_label="Coverage")
+    on_screen = json.loads(pio.to_json(other))["data"]
+    patch = maps.traces_patch(maps.area_traces(level="borough", values=frame, value_label="Coverage", recolour=True))
+    for (_, trace, key), value in sent(patch).items():
+        on_screen[trace][key] = value
+    area, markers = on_screen
+    assert hover_text(area["hovertemplate"], text=area["text"][at], z=80.0, row=area["customdata"][at]) == expected
+    assert area["customdata"][city] == [] and markers["text"] == [f"Area {CITY}"]
+
+
+def test_hover_numbers_are_rounded_as_plotly_shows_them_and_a_missing_one_is_not_zero():
+    frame = indicator_frame([CAMDEN, HACKNEY])
+    # d3-format rounds with JavaScript's toFixed: an exact tie goes up (72.25 -> '72.3'; Python's round gives 72.2).
+    frame.loc[0, ["ci_low", "ci_high", "numerator"]] = [72.25, 0.15 + 88, 79.0]
+    frame.loc[1, "ci_low"] = np.nan  # a drawn area without a CI end: d3 writes 'NaN', as before
+    area = maps.area_map(level="borough", values=frame, value_label="x").data[maps.AREA_TRACE]
+    rows = {code: row for code, row in zip(area.locations, area.customdata, strict=True) if row}
+    assert rows[CAMDEN][:3] == (72.3, 88.2, 79) and rows[HACKNEY][0] == "NaN"
+    proportions = frame.assign(value=0.8, ci_low=0.84312, ci_high=0.9, numerator=80, denominator=100)
+    area = maps.area_map(level="borough", values=proportions, value_label="x", unit="proportion").data[0]
+    assert [row[:2] for row in area.customdata if row] == [(0.843, 0.9)] * 2  # '.1%': 84.3%, 90.0%
