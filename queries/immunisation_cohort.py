@@ -348,25 +348,20 @@ def _build_cache(cursor: Any, window: tuple[dt.date, dt.date]) -> None:
     cursor.execute(f"DROP TABLE {staging}")
 
 
-# The per-child dose dates each flag reads (besides the birth date); the cohort carries only these.
-DOSE_DATE_COLUMNS = (
-    "six_in_one_3rd",
-    "pcv_infant_1st",
-    "menb_infant_2nd",
-    "rota_2nd",
-    "measles_1st",
-    "pcv_from_1st",
-    "menb_from_1st",
-    "hibmenc_from_1st",
-    "six_in_one_from_1st",
-    "measles_2nd",
-    "polio_4th",
-    "four_in_one_1st",
-)
+@dataclass(frozen=True)
+class DoseRule:
+    """One dose's "due and missing on ``$as_at``" test over a cohort row ``c``, and the dose dates it reads.
+
+    ``sql`` reads ``c.birth_date``, the age bounds ``$months_<n>`` (see :func:`_age_bounds`) and the
+    per-child ``dose_dates`` columns of the cache; a cohort carries only the dose dates its flags read.
+    """
+
+    sql: str
+    dose_dates: tuple[str, ...]
 
 
-def _flag_sql() -> dict[str, str]:
-    """Each dose's "due and missing on $as_at" test over a cohort row ``c`` (``$months_<n>``: see _age_bounds)."""
+def _dose_rules() -> dict[str, DoseRule]:
+    """The rule of every dose in :data:`MISSING_DOSES` (the module docstring gives them in words)."""
 
     def lacks(dose_date: str) -> str:
         return f"(c.{dose_date} IS NULL OR c.{dose_date} > $as_at)"
@@ -375,24 +370,36 @@ def _flag_sql() -> dict[str, str]:
         return f"c.birth_date <= $months_{months}"
 
     menb_offered = "c.birth_date >= $menb_born_from"
-
     return {
-        "6in1": f"({aged(4)} AND {lacks('six_in_one_3rd')})",
-        "pcv": f"({aged(4)} AND {lacks('pcv_infant_1st')})",
-        "menb": f"({aged(4)} AND {menb_offered} AND {lacks('menb_infant_2nd')})",
+        "6in1": DoseRule(f"({aged(4)} AND {lacks('six_in_one_3rd')})", ("six_in_one_3rd",)),
+        "pcv": DoseRule(f"({aged(4)} AND {lacks('pcv_infant_1st')})", ("pcv_infant_1st",)),
+        "menb": DoseRule(f"({aged(4)} AND {menb_offered} AND {lacks('menb_infant_2nd')})", ("menb_infant_2nd",)),
         # Only before the 1st birthday: the course cannot be given later (see the module docstring).
-        "rota": f"({aged(4)} AND NOT {aged(12)} AND {lacks('rota_2nd')})",
-        "mmr1": f"({aged(12)} AND {lacks('measles_1st')})",
-        "pcv_booster": f"({aged(12)} AND {lacks('pcv_from_1st')})",
-        "menb_booster": f"({aged(12)} AND {menb_offered} AND {lacks('menb_from_1st')})",
-        "hibmenc": f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} AND {lacks('six_in_one_from_1st')} "
-        f"ELSE {aged(12)} AND {lacks('hibmenc_from_1st')} END)",
-        "mmr2": f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END "
-        f"AND {lacks('measles_2nd')})",
-        "polio_booster": f"(CASE WHEN $as_at BETWEEN $campaign_start AND $campaign_end THEN {aged(12)} "
-        f"WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END AND {lacks('polio_4th')})",
-        "4in1": f"({aged(40)} AND {lacks('four_in_one_1st')})",
+        "rota": DoseRule(f"({aged(4)} AND NOT {aged(12)} AND {lacks('rota_2nd')})", ("rota_2nd",)),
+        "mmr1": DoseRule(f"({aged(12)} AND {lacks('measles_1st')})", ("measles_1st",)),
+        "pcv_booster": DoseRule(f"({aged(12)} AND {lacks('pcv_from_1st')})", ("pcv_from_1st",)),
+        "menb_booster": DoseRule(f"({aged(12)} AND {menb_offered} AND {lacks('menb_from_1st')})", ("menb_from_1st",)),
+        "hibmenc": DoseRule(
+            f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} AND {lacks('six_in_one_from_1st')} "
+            f"ELSE {aged(12)} AND {lacks('hibmenc_from_1st')} END)",
+            ("six_in_one_from_1st", "hibmenc_from_1st"),
+        ),
+        "mmr2": DoseRule(
+            f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END AND {lacks('measles_2nd')})",
+            ("measles_2nd",),
+        ),
+        "polio_booster": DoseRule(
+            f"(CASE WHEN $as_at BETWEEN $campaign_start AND $campaign_end THEN {aged(12)} "
+            f"WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END AND {lacks('polio_4th')})",
+            ("polio_4th",),
+        ),
+        "4in1": DoseRule(f"({aged(40)} AND {lacks('four_in_one_1st')})", ("four_in_one_1st",)),
     }
+
+
+DOSE_RULES = _dose_rules()
+# Every per-child dose date a rule reads, in the order the rules fall due.
+DOSE_DATE_COLUMNS = tuple(dict.fromkeys(column for rule in DOSE_RULES.values() for column in rule.dose_dates))
 
 
 def _age_bounds(
@@ -442,6 +449,7 @@ def _cohort_sql(
     scope: RowScope | None,
     cached: tuple[dt.date, dt.date] | None = None,
     flagged_doses: tuple[str, ...] | None = None,
+    carried_doses: tuple[str, ...] = (),
 ) -> tuple[str, dict[str, Any]]:
     """SQL selecting one row per matching child (with missing flags), and its parameters.
 
@@ -449,7 +457,10 @@ def _cohort_sql(
     inside it the cache is read, otherwise the per-child dose dates are derived inline.
     ``con``: any DuckDB handle, for the age bounds (:func:`_age_bounds`).
     ``flagged_doses``: the doses given a ``missing_<dose>`` column (default: the ticked ones, all the
-    summary needs; the list names every missing dose): eleven flags on 2.6 M rows are not free.
+    summary needs): eleven flags on 2.6 M rows are not free.
+    ``carried_doses``: doses whose dose dates the rows also carry, so a caller can test their
+    :data:`DOSE_RULES` on fewer rows later (the list, on its one page).
+    The parameters cover every rule; pass them through :func:`_bound` with the final SQL.
     """
     flagged_doses = criteria.missing if flagged_doses is None else flagged_doses
     as_at = criteria.as_at
@@ -495,10 +506,10 @@ def _cohort_sql(
         where.append("d.registration_start > $registered_after")
     filters = "".join(f" AND {clause}" for clause in where) + _scope_sql(scope, params)
 
-    flag_sql = _flag_sql()
-    flags = {key: flag_sql[key] for key in MISSING_DOSES if key in set(flagged_doses) | set(criteria.missing)}
-    # Only the dose dates these flags read: the summary materialises the cohort, every column of every child.
-    dose_columns = [column for column in DOSE_DATE_COLUMNS if any(f"c.{column} " in sql for sql in flags.values())]
+    flags = {key: DOSE_RULES[key].sql for key in MISSING_DOSES if key in set(flagged_doses) | set(criteria.missing)}
+    # Only the dose dates wanted: the summary materialises the cohort, every column of every child.
+    carried = {column for key in set(flags) | set(carried_doses) for column in DOSE_RULES[key].dose_dates}
+    dose_columns = [column for column in DOSE_DATE_COLUMNS if column in carried]
     joiner = " OR " if criteria.match == "any" else " AND "
     selected = joiner.join(f"missing_{key}" for key in criteria.missing) if criteria.missing else "TRUE"
     # The age bounds as values: compared with constants, each child costs a few date comparisons and the
@@ -523,8 +534,12 @@ def _cohort_sql(
     )
     SELECT * FROM flagged WHERE {selected}
     """  # noqa: S608 (identifiers and flag SQL are module constants; every value is bound)
-    # DuckDB refuses a parameter the SQL does not use (the schedule dates, with no dose ticked).
-    return sql, {key: value for key, value in params.items() if re.search(rf"\${key}\b", sql)}
+    return sql, params
+
+
+def _bound(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters ``sql`` uses: DuckDB refuses one it does not (the schedule dates, with no dose ticked)."""
+    return {key: value for key, value in params.items() if re.search(rf"\${key}\b", sql)}
 
 
 @dataclass(frozen=True)
@@ -564,10 +579,7 @@ def cohort_summary(
     # Only the ticked doses are flagged and summed (a card each); with none ticked there are no dose counts.
     ticked = [key for key in MISSING_DOSES if key in criteria.missing]
     missing_sums = "".join(f", sum(CAST(missing_{key} AS INTEGER)) AS missing_{key}" for key in ticked)
-    grouped = (
-        con.cursor()
-        .execute(
-            f"""
+    summary_sql = f"""
         WITH found AS MATERIALIZED ({sql}),
         grouped AS (
             SELECT GROUPING(borough_code) AS g_borough, GROUPING(practice_code) AS g_practice,
@@ -585,11 +597,8 @@ def cohort_summary(
         -- Ages of the birth-date groups only (a few thousand rows), summed to years below.
         SELECT *, {_age_sql("birth_date", "$as_at", "year")} AS age_years FROM grouped
         UNION ALL BY NAME SELECT * FROM total
-        """,  # noqa: S608 (built from module constants)
-            params,
-        )
-        .df()
-    )
+        """  # noqa: S608 (built from module constants)
+    grouped = con.cursor().execute(summary_sql, _bound(summary_sql, params)).df()
     total_row = grouped[(grouped[["g_borough", "g_practice", "g_age", "g_lsoa"]] == 1).all(axis=1)]
     total = float(total_row["children"].iloc[0]) if len(total_row) else 0.0
     missing = pd.DataFrame(
@@ -675,10 +684,12 @@ def cohort_patients(
     limit = max(1, min(int(limit), EXPORT_LIMIT))
     offset = max(0, int(offset))
     window = ensure_cache(con)
-    sql, params = _cohort_sql(con, criteria, scope, window, flagged_doses=tuple(MISSING_DOSES))
+    # Only the ticked doses are tested on every matching child; the page's rows carry every dose date, and
+    # each missing dose is named on those rows alone.
+    sql, params = _cohort_sql(con, criteria, scope, window, carried_doses=tuple(MISSING_DOSES))
     params.update({"limit": limit, "offset": offset})
     missing_text = " || ".join(
-        f"CASE WHEN missing_{key} THEN '{SHORT_NAMES[key]}; ' ELSE '' END" for key in MISSING_DOSES
+        f"CASE WHEN {DOSE_RULES[key].sql} THEN '{SHORT_NAMES[key]}; ' ELSE '' END" for key in MISSING_DOSES
     )
     # The cache's last contact holds every record, so it is right only on (or after) the extract date.
     cached_contacts = CACHE_TABLE in sql and criteria.as_at >= window[1] - dt.timedelta(days=1)
@@ -700,28 +711,22 @@ def cohort_patients(
                  WHERE patient_id IN (SELECT patient_id FROM page) AND admission_date <= $as_at
             ) GROUP BY patient_id"""
     )
-    page = (
-        con.cursor()
-        .execute(
-            f"""
+    page_sql = f"""
         WITH found AS ({sql}),
         page AS (
             SELECT * REPLACE (CAST(practice_code AS VARCHAR) AS practice_code) FROM found
             ORDER BY practice_code, birth_date, patient_id LIMIT $limit OFFSET $offset
         ),
         contacts AS ({contacts})
-        SELECT p.patient_id, {_age_sql("p.birth_date", "$as_at", "month")} AS age_months, p.practice_code,
+        SELECT c.patient_id, {_age_sql("c.birth_date", "$as_at", "month")} AS age_months, c.practice_code,
                r.practice_name,
-               rtrim({missing_text}, '; ') AS missing, c.last_contact
-        FROM page AS p
-        LEFT JOIN contacts AS c USING (patient_id)
+               rtrim({missing_text}, '; ') AS missing, k.last_contact
+        FROM page AS c
+        LEFT JOIN contacts AS k USING (patient_id)
         LEFT JOIN ref_practices AS r USING (practice_code)
-        ORDER BY p.practice_code, p.birth_date, p.patient_id
-        """,  # noqa: S608 (built from module constants)
-            params,
-        )
-        .df()
-    )
+        ORDER BY c.practice_code, c.birth_date, c.patient_id
+        """  # noqa: S608 (built from module constants)
+    page = con.cursor().execute(page_sql, _bound(page_sql, params)).df()
     # The total is counted on its own: a window count over the whole cohort would defeat the top-N sort.
     short_page = 0 < len(page) < limit or (len(page) == 0 and offset == 0)
     total = len(page) + offset if short_page else _count(con, criteria, scope)
@@ -732,7 +737,7 @@ def cohort_patients(
 
 def _count(con: Any, criteria: CohortCriteria, scope: RowScope | None) -> int:
     sql, params = _cohort_sql(con, criteria, scope, ensure_cache(con))
-    return int(con.cursor().execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0])  # noqa: S608
+    return int(con.cursor().execute(f"SELECT count(*) FROM ({sql})", _bound(sql, params)).fetchone()[0])  # noqa: S608
 
 
 def count_children(con: Any, *, criteria: CohortCriteria, scope: RowScope | None = None) -> int:

@@ -234,7 +234,8 @@ def test_the_cache_gives_the_same_children_as_the_tables(con, as_at, missing):
     def ids(window):
         sql, params = cohort._cohort_sql(con, criteria, None, window)
         assert (cohort.CACHE_TABLE in sql) == (window is not None)
-        return {row[0] for row in con.cursor().execute(f"SELECT patient_id FROM ({sql})", params).fetchall()}  # noqa: S608
+        ids_sql = f"SELECT patient_id FROM ({sql})"  # noqa: S608
+        return {row[0] for row in con.cursor().execute(ids_sql, cohort._bound(ids_sql, params)).fetchall()}
 
     window = cohort.ensure_cache(con)
     assert ids(window) == ids(None)
@@ -299,9 +300,10 @@ def test_due_ages_and_age_range_agree_with_each_childs_own_age(unvaccinated, as_
         unvaccinated, criteria, None, cohort.ensure_cache(unvaccinated), flagged_doses=tuple(cohort.MISSING_DOSES)
     )
     columns = ", ".join(f"missing_{key}" for key in cohort.MISSING_DOSES)
+    flags_sql = f"SELECT patient_id, {columns} FROM ({sql})"  # noqa: S608
     shown = {
         row[0]: dict(zip(cohort.MISSING_DOSES, row[1:], strict=True))
-        for row in unvaccinated.execute(f"SELECT patient_id, {columns} FROM ({sql})", params).fetchall()  # noqa: S608
+        for row in unvaccinated.execute(flags_sql, cohort._bound(sql, params)).fetchall()
     }
     years, months = (cohort._age_sql("birth_date", "$day", unit) for unit in ("year", "month"))
     ages = unvaccinated.execute(
