@@ -396,15 +396,18 @@ def update_ranking(indicator: str, period_type: str, practice_code: str):
         return _message_figure(str(error))
     if frame.empty:
         return _message_figure(f"No children in this cohort at any practice in the borough: {spec.title}.")
-    london = frame["london_value"].dropna()
+    # Coloured against London (the rows' london_value, a line of its own); the borough's value is in the title.
+    london = pd.to_numeric(frame["london_value"], errors="coerce").dropna()
+    borough = pd.to_numeric(frame["borough_value"], errors="coerce").dropna()
     return ranked_chart(
         values=frame,
         value_label="Coverage",
         unit=spec.unit,
-        london_value=None,
+        london_value=float(london.iloc[0]) if len(london) else None,
         target=spec.target,
         highlight=practice_code,
-        title=f"Practices in the borough: {spec.title}" + ("" if london.empty else f" (borough {london.iloc[0]:.1f}%)"),
+        title=f"Practices in the borough: {spec.title}"
+        + ("" if borough.empty else f" (borough {borough.iloc[0]:.1f}%)"),
     )
 
 

@@ -431,7 +431,8 @@ def practice_comparison(
 
     One row per indicator and level (``Practice``, ``PCN``, ``Borough``, ``London``) with
     the engine's columns (value, CIs, counts, ``patients_to_target`` = children short
-    of the target, ``comparison`` with London, ``suppressed``), plus ``title``,
+    of the target, ``comparison`` with London: the practice's and the borough's rows are compared
+    with London, the PCN's and London's are not compared, ``suppressed``), plus ``title``,
     ``period_id``, ``level`` and, on the practice rows, its ``rank`` among the borough's
     practices with a shown value (1 = highest) and ``ranked`` (how many were ranked).
 
@@ -463,13 +464,19 @@ def _practice_comparison(
     specs = immunisation_indicators()
     requests = [(spec.id, period_for(con, indicator=spec.id, period_type=period_type)) for spec in specs]
     # Three engine queries for every vaccine at once: one per vaccine and level cost 45 queries and as
-    # many small frames, most of the view's time at scale 1.0.
+    # many small frames, most of the view's time at scale 1.0. The practices are compared with London
+    # (the filter would make the borough the benchmark; the table and CSV say London).
     practices = indicator_values_batch(
-        con, requests=requests, by="practice", filters={"borough": details["borough_code"]}, disclose=disclose
+        con,
+        requests=requests,
+        by="practice",
+        filters={"borough": details["borough_code"]},
+        disclose=disclose,
+        compare_with="london",
     )
     if disclose_practice != disclose:
-        # The same borough-wide call at the practice's level, not one filtered to the practice: its
-        # comparison is with the borough there, as in the other rows. Only its own rows are kept.
+        # The same borough-wide call at the practice's level: its comparison is with London there, as
+        # in the other rows. Only its own rows are kept.
         practices = _with_own_rows(
             practices,
             indicator_values_batch(
@@ -478,6 +485,7 @@ def _practice_comparison(
                 by="practice",
                 filters={"borough": details["borough_code"]},
                 disclose=disclose_practice,
+                compare_with="london",
             ),
             practice_code,
         )
@@ -505,11 +513,11 @@ def _with_own_rows(practices: pd.DataFrame, other_level: pd.DataFrame, practice_
     """The borough's practice rows with ``practice_code``'s own rows taken from ``other_level``.
 
     Both frames are the same engine call at two disclosure levels; the practice's rows (value,
-    intervals, counts, comparison with the borough unless the borough's value is hidden) come from
+    intervals, counts, comparison with the benchmark unless the benchmark's value is hidden) come from
     the other one, so its rank is taken among the others' shown values as they are.
     """
     own = other_level[other_level["area_code"] == practice_code].copy()
-    # Where the borough's own value is hidden (1-7 children in it), so is the comparison with it.
+    # Where the benchmark's value is hidden (1-7 children in it), so is the comparison with it.
     hidden = own["indicator_id"].isin(practices.loc[practices["london_value"].isna(), "indicator_id"])
     own["london_value"] = own["london_value"].astype(object).where(~hidden, None)
     own["comparison"] = own["comparison"].where(~hidden, "not compared")
@@ -587,21 +595,28 @@ def practice_ranking(
 ) -> pd.DataFrame:
     """Every practice of a borough for one indicator (the engine's rows), for a ranked chart with CIs.
 
+    ``london_value`` and ``comparison`` are London's (the borough filter would otherwise make the
+    borough the benchmark, while the chart says "compared with London"); ``borough_value`` is the
+    borough's own value (None where disclosure control hides it).
+
     ``unrounded_practice``: one practice whose own row is unrounded while the others follow
     ``disclose`` (the caller has decided its user may see that practice's figures).
     """
     check_indicator(indicator)
+    area = {"borough": borough_code}
     rows = indicator_values(
-        con, indicator=indicator, period=period, by="practice", filters={"borough": borough_code}, disclose=disclose
+        con, indicator=indicator, period=period, by="practice", filters=area, disclose=disclose, compare_with="london"
     )
-    if not disclose or unrounded_practice is None:
-        return rows
-    raw = indicator_values(
-        con, indicator=indicator, period=period, by="practice", filters={"borough": borough_code}, disclose=False
-    )
-    # In the engine's order (by practice code), as the disclosed rows were.
-    mixed = _with_own_rows(rows, raw, unrounded_practice)
-    return mixed.sort_values("area_code", kind="stable").reset_index(drop=True)
+    if disclose and unrounded_practice is not None:
+        raw = indicator_values(
+            con, indicator=indicator, period=period, by="practice", filters=area, disclose=False, compare_with="london"
+        )
+        # In the engine's order (by practice code), as the disclosed rows were.
+        rows = _with_own_rows(rows, raw, unrounded_practice)
+        rows = rows.sort_values("area_code", kind="stable").reset_index(drop=True)
+    borough = indicator_values(con, indicator=indicator, period=period, filters=area, disclose=disclose).iloc[0]
+    shown = not bool(borough["suppressed"]) and pd.notna(borough["value"])
+    return rows.assign(borough_value=float(borough["value"]) if shown else None)
 
 
 def extract_date(con: Any) -> dt.date:

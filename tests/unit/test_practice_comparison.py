@@ -31,6 +31,7 @@ def _per_vaccine_comparison(con, *, practice_code: str, period_type: str, disclo
             by="practice",
             filters={"borough": details["borough_code"]},
             disclose=disclose,
+            compare_with="london",  # the practice is compared with London, as the page says
         )
         boroughs = indicator_values(con, indicator=spec.id, period=period, by="borough", disclose=disclose)
         pcn = indicator_values(
