@@ -317,12 +317,25 @@ def safety_view(
         by="borough" if funnel_level == "borough" else "practice",
         disclose=disclose,
     )
-    ages = aq.by_age_group(con, measure_id=m.id, period=period, filters=filters, disclose=disclose)
-    overall = pd.to_numeric(ages["london_value"], errors="coerce").dropna()
+    # The rows' london_value and comparison (the CSVs') are London's; the charts' line is the area's own
+    # overall value, named after it (a borough's was drawn as "London").
+    ages = aq.by_age_group(
+        con, measure_id=m.id, period=period, filters=filters, disclose=disclose, compare_with="london"
+    )
+    overall = pd.to_numeric(ages["area_value"], errors="coerce").dropna()
     line = float(overall.iloc[0]) if len(overall) else None
+    lines = {"london_value": line} if not borough else {"area_value": line, "area_label": area}
     groups = {}
     for dimension in ("imd_quintile_national", "ethnicity_group"):
-        frame = aq.measure_values(con, measure_id=m.id, period=period, by=dimension, filters=filters, disclose=disclose)
+        frame = aq.measure_values(
+            con,
+            measure_id=m.id,
+            period=period,
+            by=dimension,
+            filters=filters,
+            disclose=disclose,
+            compare_with="london",
+        )
         if dimension == "ethnicity_group":
             rank = {name: i for i, name in enumerate(ETHNICITY_ORDER)}
             frame = frame.assign(_r=frame["area_name"].map(rank).fillna(99)).sort_values("_r").drop(columns="_r")
@@ -348,7 +361,7 @@ def safety_view(
             height=440,
         )
         charts["age_chart"] = inequality_chart(
-            values=ages, value_label=m.label, dimension_label=f"Age group, {area}", london_value=line, height=300
+            values=ages, value_label=m.label, dimension_label=f"Age group, {area}", height=300, **lines
         )
         for key, dimension, label in (
             ("imd_chart", "imd_quintile_national", "IMD 2025 quintile of residence"),
@@ -358,8 +371,8 @@ def safety_view(
                 values=groups[dimension],
                 value_label=m.label,
                 dimension_label=f"{label}, {area}",
-                london_value=line,
                 height=340,
+                **lines,
             )
     return {**view, **charts}
 

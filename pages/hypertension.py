@@ -326,15 +326,22 @@ def inequality_view(
         con, indicator=spec.id, period=period, by="london", filters=filters, disclose=disclose
     )["value"].iloc[0]
     groups, charts = {}, {}
+    # The groups' london_value and comparison (the CSV's) are London's; the chart's line is the area's own.
     for dimension in INEQUALITY_GRAPHS:
         values = indicator_values(
-            con, indicator=spec.id, period=period, by=dimension, filters=filters, disclose=disclose
+            con,
+            indicator=spec.id,
+            period=period,
+            by=dimension,
+            filters=filters,
+            disclose=disclose,
+            compare_with="london",
         )
         values = hq.ordered(values, dimension=dimension)
         groups[dimension] = values
         if not figures:
             continue
-        # The engine's benchmark for filtered groups is the selected area itself, so the line is named for it.
+        # The line is the selected area's own value, named for it.
         charts[dimension] = inequality_chart(
             values=values,
             value_label=label,
@@ -352,6 +359,7 @@ def inequality_view(
         by=("ethnicity_group", "imd_quintile"),
         filters=filters,
         disclose=disclose,
+        compare_with="london",
     )
     pair = hq.ordered(pair, dimension="ethnicity_group")
     frames = {"groups": groups, "pair": pair, "area": area, "area_value": area_value}

@@ -541,10 +541,16 @@ def update_map(indicator: str, period: str, view: str, pane: str | None, shown: 
 
 
 def inequality_values(db, *, indicator: str, period: str, area: str | None, disclose: bool) -> dict[str, Any]:
-    """The four inequality views and the SII row for the area (borough or London)."""
+    """The four inequality views and the SII row for the area (borough or London).
+
+    Each group's ``london_value`` and ``comparison`` are London's (a borough's groups would otherwise be
+    compared with the borough, in a CSV column named London).
+    """
     filters = _area_filters(area)
     values = {
-        by: indicator_values(db, indicator=indicator, period=period, by=by, filters=filters, disclose=disclose)
+        by: indicator_values(
+            db, indicator=indicator, period=period, by=by, filters=filters, disclose=disclose, compare_with="london"
+        )
         for by in ("imd_quintile", "ethnicity_group", "sex")
     }
     values["intersection"] = indicator_values(
@@ -554,6 +560,7 @@ def inequality_values(db, *, indicator: str, period: str, area: str | None, disc
         by=("ethnicity_group", "imd_quintile"),
         filters=filters,
         disclose=disclose,
+        compare_with="london",
     )
     # Only the chosen area's SII is shown: the borough's own rows, or London without the 33 borough regressions.
     if filters:

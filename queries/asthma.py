@@ -28,7 +28,15 @@ from data import codelists
 from data.schema import EMERGENCY_ADMISSION_METHODS
 from queries import disclosure, stats
 from queries.cache import cached_query
-from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
+from queries.indicators import (
+    COMPARE_WITH,
+    QueryError,
+    funnel_limits,
+    indicator_values,
+    inequality,
+    london_filters,
+    trend,
+)
 from queries.materialise import AGE_BANDS, LONDON_CODE
 from queries.registry import get
 from security.roles import RowScope
@@ -168,17 +176,30 @@ def measure_values(
     by: str | tuple[str, ...] = "borough",
     filters: dict[str, Any] | None = None,
     disclose: bool = True,
+    compare_with: str = "filtered",
 ) -> pd.DataFrame:
     """The engine's :func:`indicator_values` frame for a page measure (same columns, values in its unit).
 
     Per-population admissions: numerator from ``ast_emergency_admissions``, denominator the registered
     population (``ast_prevalence``'s denominator) of each area, Wilson 95 % intervals and comparison with
     London computed on unrounded counts, then the disclosure rule applied, as the engine does.
+    ``compare_with`` as the engine's: ``"london"`` compares with London (area filters dropped), not
+    with everything the filters kept.
     """
     m = measure(measure_id)
     merged = _filters(m, filters)
+    if compare_with not in COMPARE_WITH:
+        raise QueryError(f"compare_with must be one of {', '.join(COMPARE_WITH)}, got {compare_with!r}")
     if not m.per_population:
-        values = indicator_values(con, indicator=m.indicator, period=period, by=by, filters=merged, disclose=disclose)
+        values = indicator_values(
+            con,
+            indicator=m.indicator,
+            period=period,
+            by=by,
+            filters=merged,
+            disclose=disclose,
+            compare_with=compare_with,
+        )
         return _scale(values, m.factor)
     admitted = indicator_values(con, indicator=m.indicator, period=period, by=by, filters=merged, disclose=False)
     population = indicator_values(con, indicator="ast_prevalence", period=period, by=by, filters=merged, disclose=False)
@@ -195,9 +216,22 @@ def measure_values(
         lo, hi = stats.wilson_interval(numerator, denominator, level)
         frame[low], frame[high] = lo * per, hi * per
     london_num, london_den = float(numerator.sum()), float(denominator.sum())
+    separate = compare_with == "london" and london_filters(merged) != merged
+    if separate:  # London's admissions and population, with only the area filters dropped
+        benchmark = london_filters(merged)
+        london_num = float(
+            indicator_values(con, indicator=m.indicator, period=period, filters=benchmark, disclose=False)[
+                "numerator"
+            ].sum()
+        )
+        london_den = float(
+            indicator_values(con, indicator="ast_prevalence", period=period, filters=benchmark, disclose=False)[
+                "denominator"
+            ].sum()
+        )
     london_value = london_num / london_den * per if london_den else float("nan")
     frame["london_value"] = london_value
-    compared = by != "london" and not np.isnan(london_value)
+    compared = (by != "london" or separate) and not np.isnan(london_value)
     frame["comparison"] = (
         np.select([frame["ci_low"] > london_value, frame["ci_high"] < london_value], ["worse", "better"], "similar")
         if compared
@@ -316,12 +350,19 @@ def saba_threshold_counts(
 ) -> pd.DataFrame:
     """Patients on the register at each SABA threshold (3+, 6+, 12+) and SABA without ICS, for one area.
 
-    One engine row (``by='london'`` with ``filters``) per measure, with a ``measure_id`` and ``label``.
+    One engine row (``by='london'`` with ``filters``) per measure, with a ``measure_id`` and ``label``;
+    an area's row is compared with London (``london_value``), not with itself.
     """
     rows = []
     for measure_id in ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_saba_no_ics"):
         frame = measure_values(
-            con, measure_id=measure_id, period=period, by="london", filters=filters, disclose=disclose
+            con,
+            measure_id=measure_id,
+            period=period,
+            by="london",
+            filters=filters,
+            disclose=disclose,
+            compare_with="london",
         )
         rows.append(frame.assign(measure_id=measure_id, label=MEASURES[measure_id].label.removesuffix(" (%)")))
     return pd.concat(rows, ignore_index=True)
@@ -334,8 +375,13 @@ def by_age_group(
     period: str | None = None,
     filters: dict[str, Any] | None = None,
     disclose: bool = True,
+    compare_with: str = "filtered",
 ) -> pd.DataFrame:
-    """A measure for children (6-17) and adults (18+): one engine row each, ``area_name`` the group."""
+    """A measure for children (6-17) and adults (18+): one engine row each, ``area_name`` the group.
+
+    ``area_value``: everyone on the measure in the area ``filters`` keep; ``london_value`` the same, or
+    with ``compare_with="london"`` everyone on the measure in London (area filters dropped).
+    """
     m = measure(measure_id)
     rows = []
     for name, bands in AGE_GROUPS.items():
@@ -346,16 +392,24 @@ def by_age_group(
         )
         rows.append(_scale(frame, m.factor).assign(area_code=name, area_name=name))
     frame = pd.concat(rows, ignore_index=True)
-    # Both groups are compared with everyone on the measure (the engine compared each with itself).
-    overall = measure_values(
-        con,
-        measure_id=m.id if not m.age_bands else m.indicator,
-        period=period,
-        by="london",
-        filters=filters,
-        disclose=disclose,
-    )["value"].iloc[0]
-    frame["london_value"] = overall
+
+    # Both groups are set beside everyone on the measure (the engine compared each with itself).
+    def overall(chosen: dict[str, Any] | None):
+        return measure_values(
+            con,
+            measure_id=m.id if not m.age_bands else m.indicator,
+            period=period,
+            by="london",
+            filters=chosen,
+            disclose=disclose,
+        )["value"].iloc[0]
+
+    if compare_with not in COMPARE_WITH:
+        raise QueryError(f"compare_with must be one of {', '.join(COMPARE_WITH)}, got {compare_with!r}")
+    frame["area_value"] = overall(filters)
+    london = london_filters(filters)
+    separate = compare_with == "london" and london != (filters or None)
+    frame["london_value"] = overall(london) if separate else frame["area_value"]
     return frame
 
 

@@ -11,9 +11,11 @@ import io
 import pandas as pd
 import pytest
 
+from queries import asthma as aq
 from queries import immunisation as imm
 from queries.db import get_database
-from queries.indicators import indicator_values
+from queries.indicators import default_period, indicator_values
+from queries.registry import get
 from security.roles import Principal, Role
 from security.web import acting_as
 from tests.integration.app_pages import app_pages
@@ -28,8 +30,9 @@ ANALYST = Principal("analyst.test", Role.ANALYST)
 @pytest.fixture(scope="module")
 def pages(small_db, tmp_path_factory):
     audit_dir = tmp_path_factory.mktemp("audit")
-    with app_pages(small_db, audit_dir, "immunisation", "immunisation_practice") as modules:
-        yield dict(zip(("immunisation", "immunisation_practice"), modules, strict=True))
+    names = ("immunisation", "immunisation_practice", "hypertension", "asthma")
+    with app_pages(small_db, audit_dir, *names) as modules:
+        yield dict(zip(names, modules, strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +108,103 @@ def test_gp_view_comparison_csv_compares_the_practice_with_london(pages, db):
         assert frame.loc[spec.id, "comparison"] == own["comparison"].iloc[0], spec.id
         checked += 1
     assert checked > 0
+
+
+def _compared_with(frame: pd.DataFrame, benchmark: float, polarity: str) -> None:
+    """Every row's london_value is ``benchmark`` and its comparison the 95 % interval's against it."""
+    assert len(frame)
+    assert pd.to_numeric(frame["london_value"]).tolist() == pytest.approx([benchmark] * len(frame))
+    good, bad = ("better", "worse") if polarity == "high" else ("worse", "better")
+    for row in frame.itertuples():
+        if not row.denominator > 0 or pd.isna(row.ci_low):
+            assert row.comparison == "not compared"
+        elif row.ci_low > benchmark:
+            assert row.comparison == good, row
+        elif row.ci_high < benchmark:
+            assert row.comparison == bad, row
+        else:
+            assert row.comparison == "similar", row
+
+
+def test_immunisation_inequality_csv_of_a_borough_compares_its_groups_with_london(pages, db):
+    page = pages["immunisation"]
+    period = imm.period_for(db, indicator=INDICATOR, period_type="fy")  # Barnet's latest quarter is empty here
+    london = indicator_values(db, indicator=INDICATOR, period=period, disclose=False)["value"].iloc[0]
+    with acting_as(ANALYST):
+        payload, message = page.download_inequalities(1, INDICATOR, period, BARNET)
+    assert message is None
+    frame = pd.read_csv(io.StringIO(payload["content"]))
+    assert set(frame["breakdown"]) == {"imd_quintile", "ethnicity_group", "sex", "intersection"}
+    _compared_with(frame, london, get(INDICATOR).polarity)
+
+
+def test_hypertension_inequality_csvs_of_a_borough_compare_its_groups_with_london(pages, db):
+    page = pages["hypertension"]
+    period = default_period(db, "hyp008")
+    london = indicator_values(db, indicator="hyp008", period=period, disclose=False)["value"].iloc[0]
+    for view in ("intersection", *[f"inequality_{d}" for d in page.INEQUALITY_GRAPHS]):
+        frame, _ = page.view_csv(
+            view=view,
+            indicator="hyp008",
+            period=period,
+            icb=None,
+            borough=BARNET,
+            practice=None,
+            funnel_level="borough",
+            trend_level="borough",
+            disclose=False,
+        )
+        assert set(frame["area"]) == {"Barnet"}, view
+        _compared_with(frame, london, get("hyp008").polarity)
+
+
+def _asthma_csv(page, view: str, period: str) -> pd.DataFrame:
+    frame, _ = page.view_csv(
+        view=view,
+        measure_id="ast_saba_3plus",
+        period=period,
+        borough=BARNET,
+        level="borough",
+        safety_measure="ast_saba_3plus",
+        linked_threshold="3",
+        linked_group="all",
+        trend_level="borough",
+        practice=None,
+        disclose=False,
+    )
+    return frame
+
+
+def test_asthma_safety_view_of_a_borough_names_its_line_after_the_borough(pages, db):
+    page = pages["asthma"]
+    period = default_period(db, "ast_saba_3plus")
+    barnet = aq.measure_values(
+        db, measure_id="ast_saba_3plus", period=period, by="london", filters={"borough": [BARNET]}, disclose=False
+    )["value"].iloc[0]
+    view = page.safety_view(measure_id="ast_saba_3plus", period=period, borough=BARNET, disclose=False)
+    for chart in ("age_chart", "imd_chart", "ethnicity_chart"):
+        names = [shape.name for shape in view[chart].layout.shapes if shape.name]
+        assert f"Barnet ({barnet:.1f}%)" in names, chart
+        assert not any(name.startswith("London") for name in names), chart
+    # London itself keeps its London line.
+    london_view = page.safety_view(measure_id="ast_saba_3plus", period=period, borough=None, disclose=False)
+    assert any(shape.name.startswith("London (") for shape in london_view["imd_chart"].layout.shapes if shape.name)
+
+
+def test_asthma_safety_csvs_of_a_borough_hold_londons_value(pages, db):
+    page = pages["asthma"]
+    period = default_period(db, "ast_saba_3plus")
+
+    def london(measure_id: str) -> float:
+        return aq.measure_values(db, measure_id=measure_id, period=period, by="london", disclose=False)["value"].iloc[0]
+
+    for view in ("imd", "ethnicity"):
+        frame = _asthma_csv(page, view, period)
+        assert set(frame["area"]) == {"Barnet"}
+        _compared_with(frame, london("ast_saba_3plus"), aq.measure("ast_saba_3plus").polarity)
+    ages = _asthma_csv(page, "age_groups", period)
+    assert pd.to_numeric(ages["london_value"]).tolist() == pytest.approx([london("ast_saba_3plus")] * 2)
+    thresholds = _asthma_csv(page, "thresholds", period)
+    for row in thresholds.itertuples():
+        assert row.london_value == pytest.approx(london(row.measure_id)), row.measure_id
+    _compared_with(thresholds.iloc[:1], london(thresholds["measure_id"].iloc[0]), "low")
