@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,8 @@ from components.geometry import (
     label_points,
     london_outline,
     london_view,
+    practices,
+    reference_table,
 )
 from components.style import (
     ICB_OUTLINE_COLOUR,
@@ -62,6 +65,25 @@ HOVER_NUMBERS = ("ci_low", "ci_high", "numerator", "denominator")
 STATIC_TRACE_KEYS = frozenset({"geojson", "featureidkey", "locations", "text", "type", "legendgroup"})
 # Above this many suppressed areas, markers would carpet the map (LSOA level on a small extract).
 MAX_SUPPRESSED_MARKERS = 300
+
+
+@cache
+def _reference_names(level: str) -> dict[str, str]:
+    """Every area's name at ``level`` from the reference data (empty for a level without one).
+
+    Names go to the browser once, with the first figure, and a recolour never resends them, so the first
+    figure must name every area, not only those its values cover: a map first drawn empty (filled in by a
+    recolour) or from values for fewer areas would otherwise show an area's code in hover once it is filled.
+    """
+    sources = {
+        "borough": lambda: reference_table("boroughs")[["borough_code", "borough_name"]],
+        "lsoa": lambda: reference_table("lsoa21")[["lsoa21_code", "lsoa21_name"]],
+        "practice": lambda: practices()[["practice_code", "practice_name"]],
+    }
+    if level not in sources:
+        return {}
+    table = sources[level]()
+    return dict(zip(table.iloc[:, 0], table.iloc[:, 1], strict=True))
 
 
 def _suppressed_mask(frame: pd.DataFrame) -> pd.Series:
@@ -255,8 +277,13 @@ def area_traces(
     frame.index.name = "area_code"
     suppressed = _suppressed_mask(frame) & frame["area_name"].notna()
     z = pd.to_numeric(frame[value_column], errors="coerce").where(~suppressed).to_numpy(dtype="float32")
-    # object first: with no rows at all the reindexed names are a float column, which cannot take the codes.
-    names = None if recolour else frame["area_name"].astype(object).fillna(pd.Series(codes, index=frame.index)).tolist()
+    names = None
+    if not recolour:  # the values' names, else the reference's (areas the values do not cover), else the code
+        reference = _reference_names(level)
+        names = [
+            name if isinstance(name, str) else reference.get(code, code)
+            for code, name in zip(codes, frame["area_name"], strict=True)
+        ]
 
     has_ci = {"ci_low", "ci_high"} <= set(frame.columns)
     has_counts = {"numerator", "denominator"} <= set(frame.columns)

@@ -363,3 +363,22 @@ def test_hover_numbers_are_rounded_as_plotly_shows_them_and_a_missing_one_is_not
     proportions = frame.assign(value=0.8, ci_low=0.84312, ci_high=0.9, numerator=80, denominator=100)
     area = maps.area_map(level="borough", values=proportions, value_label="x", unit="proportion").data[0]
     assert [row[:2] for row in area.customdata if row] == [(0.843, 0.9)] * 2  # '.1%': 84.3%, 90.0%
+
+
+@pytest.mark.parametrize(
+    ("level", "code", "name"),
+    [
+        ("borough", CAMDEN, "Camden"),
+        ("lsoa", "E01000001", "City of London 001A"),
+        ("practice", "E83003", "Oakleigh Road Health Centre"),
+    ],
+)
+def test_a_map_drawn_before_its_values_names_every_area_for_the_recolours_to_come(level, code, name):
+    # Names go once, with the first figure; a recolour never resends them. Hypertension and asthma draw
+    # their borough map empty and fill it with a patch: every hover named a borough by its code.
+    empty = maps.area_map(level=level, values=maps.empty_area_values(), value_label="")
+    area = empty.data[maps.AREA_TRACE]
+    assert area.text[list(area.locations).index(code)] == name
+    assert not set(area.text) & set(area.locations)  # no area is left named by its code
+    named = maps.area_map(level="borough", values=indicator_frame([CAMDEN]), value_label="x").data[0]
+    assert named.text[list(named.locations).index(CAMDEN)] == f"Area {CAMDEN}"  # the values' own name first
