@@ -283,6 +283,7 @@ def funnel_plot(
     label_outliers: int = 5,
     height: int = 480,
     title: str | None = None,
+    benchmark: str = "London",
 ) -> go.Figure:
     """Values against denominator with 95 % and 99.8 % limits around London; outliers beyond 99.8 % labelled.
 
@@ -294,7 +295,8 @@ def funnel_plot(
     the chart: the furthest from London first, skipping any whose name would be drawn
     over one already placed on a phone's plot; every outlier keeps its hover. The value
     axis is fitted to the points so the limits' flare at tiny denominators does not
-    flatten the plot.
+    flatten the plot. ``benchmark`` names the centre line (e.g. "London, Lung" when the points are one
+    tumour group's).
     """
     fmt = value_format(unit)
     shown, hidden = _shown(points)
@@ -371,7 +373,7 @@ def funnel_plot(
                 hovertemplate=_ci_hover(fmt).replace("%{text}", "%{hovertext}"),
             )
         )
-    _reference_line(figure, value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
+    _reference_line(figure, value=london_value, label=benchmark, colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
     chart_layout(figure, height=height, title=title)
     # Six entries at the base 13 px wrapped to four rows on a phone and squeezed the funnel under them.
     # The limits are named in a caption under the axis; the points and London, with short names at
@@ -588,6 +590,7 @@ def ranked_chart(
     highlight: str | None = None,
     row_height: int = 22,
     title: str | None = None,
+    benchmark: str = "London",
 ) -> go.Figure:
     """Practices (or any areas) ranked by value, each with its 95 % CI, coloured by comparison with London.
 
@@ -595,6 +598,7 @@ def ranked_chart(
     ``comparison``, ``suppressed``). ``highlight``: an ``area_code`` drawn in bold.
     The target and London are vertical lines. Suppressed areas are listed at the
     bottom, labelled "suppressed". No rows at all: a message instead of bare axes.
+    ``benchmark``: what ``comparison`` and ``london_value`` are against, as the legend and notes name it.
     """
     if values.empty:
         return _nothing_to_rank()
@@ -618,7 +622,15 @@ def ranked_chart(
         target=target,
         row_height=row_height,
         title=title,
+        benchmark=benchmark,
     )
+
+
+def comparison_label(comparison: str, benchmark: str = "London") -> str:
+    """A legend's words for a comparison ('Better than London'), naming ``benchmark``."""
+    if benchmark == "London" or comparison == "not compared":
+        return COMPARISON_LABELS[comparison]
+    return f"{_PHONE_COMPARISON_LABELS[comparison]} {'to' if comparison == 'similar' else 'than'} {benchmark}"
 
 
 # On a phone a ranked chart's names are cut harder and drawn in 11 px (assets/narrow_charts.js): at
@@ -646,6 +658,7 @@ def _ranked_figure(
     row_height: int,
     title: str | None,
     label_yref: str | None = None,
+    benchmark: str = "London",
 ) -> go.Figure:
     """The ranked rows: ``shown`` by value (one trace per comparison), ``suppressed_codes`` at the bottom.
 
@@ -671,7 +684,7 @@ def _ranked_figure(
                 "x": rows["value"],
                 "y": rows["area_code"],
                 "mode": "markers",
-                "name": COMPARISON_LABELS[key],
+                "name": comparison_label(key, benchmark),
                 "text": rows["area_name"],
                 "customdata": _hover_numbers(rows),
                 "error_x": {
@@ -720,7 +733,7 @@ def _ranked_figure(
     shapes = [
         shape
         for value, label, colour, dash in (
-            (london_value, "London", LONDON_LINE_COLOUR, "solid"),
+            (london_value, benchmark, LONDON_LINE_COLOUR, "solid"),
             (target, "Target", TARGET_LINE_COLOUR, "dot"),
         )
         if (shape := _reference_shape(value=value, label=label, colour=colour, dash=dash, fmt=fmt, axis="x"))
@@ -747,12 +760,12 @@ def _ranked_figure(
     }
     lines = [
         (value, label, dash)
-        for value, label, dash in ((london_value, "London", "Solid"), (target, "target", "Dotted"))
+        for value, label, dash in ((london_value, benchmark, "Solid"), (target, "target", "Dotted"))
         if json_safe(value) is not None
     ]
     notes = [
         "; ".join(f"{dash} line: {label} {fmt.text(value)}" for value, label, dash in lines),
-        "Colours: compared with London",
+        f"Colours: compared with {benchmark}",
         "Suppressed: 1–7 patients" if suppressed_codes else "",
     ]
     phone_title = with_axis_notes(layout["xaxis"]["title"]["text"], notes, width=_PHONE_NOTE_CHARS)
@@ -1040,10 +1053,12 @@ def ranked_areas_chart(
     target: float | None,
     highlight_codes: list[str] | tuple[str, ...] = (),
     title: str | None = None,
+    benchmark: str = "London",
 ) -> go.Figure:
     """Areas ranked with 95 % CIs, coloured by significance against London, with ``highlight_codes`` in bold.
 
     The shared :func:`components.charts.ranked_chart` bolds one area; an ICB has several boroughs.
+    ``benchmark``: what the rows are compared with, as the legend and notes name it.
     """
     london = values["london_value"].dropna() if "london_value" in values else pd.Series(dtype=float)
     if values.empty:
@@ -1070,6 +1085,7 @@ def ranked_areas_chart(
         row_height=22,
         title=title,
         label_yref="y",
+        benchmark=benchmark,
     )
     if not pd.to_numeric(values["value"], errors="coerce").notna().any():
         # Nothing to plot (every area suppressed): give the axis a range, or Plotly draws NaN-sized shapes.

@@ -172,10 +172,19 @@ def _label(indicator: str) -> str:
     return SHORT_LABELS.get(indicator, get(indicator).title)
 
 
-def _choice_text(tumour: str | None, priority: str | None) -> str:
+def _chosen_names(tumour: str | None, priority: str | None) -> list[str]:
     parts = [dict(cq.TUMOUR_GROUPS).get(_chosen(tumour), ""), dict(cq.PRIORITY_TYPES).get(_chosen(priority), "")]
-    chosen = [p for p in parts if p]
+    return [p for p in parts if p]
+
+
+def _choice_text(tumour: str | None, priority: str | None) -> str:
+    chosen = _chosen_names(tumour, priority)
     return f" ({', '.join(chosen)})" if chosen else ""
+
+
+def _benchmark(tumour: str | None, priority: str | None) -> str:
+    """What trusts are compared with: London's pathways of the chosen tumour group and priority ("London, Lung")."""
+    return ", ".join(["London", *_chosen_names(tumour, priority)])
 
 
 def _values(con, *, indicator: str, period: str, by: str, filters: dict, disclose: bool) -> pd.DataFrame:
@@ -284,7 +293,13 @@ def areas_view(
     ranked, funnel, funnel_figure = None, None, None
     if has_trusts and "ranked" in parts and figures:
         shown = trusts[trusts["area_code"] != "unknown"]
-        ranked = ranked_areas_chart(values=shown, value_label=label, unit=spec.unit, target=spec.target)
+        ranked = ranked_areas_chart(
+            values=shown,
+            value_label=label,
+            unit=spec.unit,
+            target=spec.target,
+            benchmark=_benchmark(tumour, priority),
+        )
     elif "ranked" in parts and figures:
         ranked = empty_message_figure("Registered tumours carry no trust: see the maps and inequality views.")
     if has_trusts and "funnel" in parts:
@@ -298,6 +313,7 @@ def areas_view(
             value_label=label,
             unit=spec.unit,
             polarity=spec.polarity,
+            benchmark=_benchmark(tumour, priority),
         )
     elif "funnel" in parts and figures:
         funnel_figure = empty_message_figure("No trust funnel for registry measures.")

@@ -30,7 +30,7 @@ ANALYST = Principal("analyst.test", Role.ANALYST)
 @pytest.fixture(scope="module")
 def pages(small_db, tmp_path_factory):
     audit_dir = tmp_path_factory.mktemp("audit")
-    names = ("immunisation", "immunisation_practice", "hypertension", "asthma")
+    names = ("immunisation", "immunisation_practice", "hypertension", "asthma", "cancer")
     with app_pages(small_db, audit_dir, *names) as modules:
         yield dict(zip(names, modules, strict=True))
 
@@ -208,3 +208,17 @@ def test_asthma_safety_csvs_of_a_borough_hold_londons_value(pages, db):
     for row in thresholds.itertuples():
         assert row.london_value == pytest.approx(london(row.measure_id)), row.measure_id
     _compared_with(thresholds.iloc[:1], london(thresholds["measure_id"].iloc[0]), "low")
+
+
+def test_cancer_trusts_of_one_tumour_group_are_compared_with_londons_pathways_of_that_group(pages, db):
+    page = pages["cancer"]
+    year = default_period(db, "cwt_fds_28d", "fy")
+    with acting_as(ANALYST):
+        ranked = page.update_ranked("cwt_fds_28d", year, "lung", "all", "areas")
+        funnel = page.update_funnel("cwt_fds_28d", year, "lung", "all", "areas")
+        every = page.update_ranked("cwt_fds_28d", year, "all", "all", "areas")
+    names = {trace.name for trace in ranked.data}
+    assert names & {"Better than London, Lung", "Similar to London, Lung", "Worse than London, Lung"}
+    assert not any(name.endswith(("than London", "to London")) for name in names)
+    assert any(shape.name.startswith("London, Lung (") for shape in funnel.layout.shapes if shape.name)
+    assert {trace.name for trace in every.data} & {"Better than London", "Similar to London", "Worse than London"}
