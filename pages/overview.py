@@ -1,4 +1,4 @@
-"""London overview: who is registered where, across the 33 boroughs."""
+"""London overview: each pathfinder's headline measures, and who is registered where across the 33 boroughs."""
 
 from __future__ import annotations
 
@@ -8,17 +8,45 @@ from dash import dcc, html
 
 from components.layout import data_table, error_message, page_header, stat_card, view_switch
 from components.maps import borough_choropleth
+from components.overview_views import pathfinder_card
 from queries.db import DataUnavailable, default_database
-from queries.overview import extract_metadata, registered_population
+from queries.indicators import QueryError
+from queries.overview import extract_metadata, pathfinder_headlines, registered_population
+from security.disclosure import current_disclosure
 
 dash.register_page(__name__, path="/", name="Overview", title="London overview")
 
 MAP_ID = "overview-map"
 TABLE_ID = "overview-table"
+PATHFINDERS_ID = "overview-pathfinders"
+PATHFINDER_PAGES = {
+    "immunisation": ("Pre-school immunisation", "/immunisation"),
+    "hypertension": ("Hypertension", "/hypertension"),
+    "asthma": ("Asthma", "/asthma"),
+    "cancer": ("Cancer pathways", "/cancer"),
+}
+
+
+def _pathfinder_cards() -> html.Div:
+    """One card per pathfinder; a message instead when the indicator tables cannot be read."""
+    try:
+        headlines = pathfinder_headlines(default_database(), disclose=current_disclosure().disclose)
+    except (DataUnavailable, QueryError) as error:
+        return error_message(str(error))
+    cards = [
+        dbc.Col(
+            pathfinder_card(title=title, href=href, rows=headlines[headlines["pathfinder"] == key].to_dict("records")),
+            lg=3,
+            md=6,
+            className="mb-3",
+        )
+        for key, (title, href) in PATHFINDER_PAGES.items()
+    ]
+    return html.Div(dbc.Row(cards), id=PATHFINDERS_ID)
 
 
 def layout(**_query) -> html.Div:
-    """The overview: headline counts, a borough map of registered patients and its table."""
+    """The overview: each pathfinder's headline measures, then registered patients by borough (map and table)."""
     try:
         db = default_database()
         meta = extract_metadata(db)
@@ -39,8 +67,12 @@ def layout(**_query) -> html.Div:
         [
             page_header(
                 "London overview",
-                f"Registered patients and GP practices by borough on {meta.get('extract_date')} ({source}).",
+                f"Each pathfinder's headline measures for London in its latest complete period, then registered "
+                f"patients and GP practices by borough on {meta.get('extract_date')} ({source}).",
             ),
+            html.H2("Pathfinders at a glance", className="h4"),
+            _pathfinder_cards(),
+            html.H2("Registered patients", className="h4 mt-2"),
             dbc.Row(
                 [
                     dbc.Col(

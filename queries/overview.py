@@ -1,4 +1,4 @@
-"""Queries for the London overview page: who is registered where."""
+"""Queries for the London overview page: who is registered where, and each pathfinder at a glance."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pandas as pd
 
 from queries import disclosure
 from queries.db import Database
+from queries.indicators import indicator_values_batch, period_labels
+from queries.registry import get
 
 
 def extract_metadata(db: Database) -> dict[str, str]:
@@ -85,3 +87,67 @@ def registered_population(db: Database, *, disclose: bool = True) -> RegisteredP
         total = disclosure.disclose_count(total)
         frame = disclosure.apply(frame, counts=("registered_patients",), basis=("registered_patients",))
     return RegisteredPopulation(boroughs=frame, total_patients=total, total_practices=int(frame["practices"].sum()))
+
+
+# Two headline indicators per pathfinder for the landing page: the measures each programme is judged by.
+HEADLINE_INDICATORS = {
+    "immunisation": ("cover_12m_6in1", "cover_5y_mmr2"),
+    "hypertension": ("hyp008", "hyp_detection_ratio"),
+    "asthma": ("ast_review_12m", "ast_saba_6plus"),
+    "cancer": ("cwt_fds_28d", "cwt_62d"),
+}
+HEADLINE_COLUMNS = (
+    "pathfinder", "indicator_id", "title", "unit", "polarity", "period_id", "period_label", "target",
+    "london_value", "boroughs_shown", "boroughs_meeting_target", "boroughs_worse", "boroughs_better",
+    "lowest_borough", "lowest_value", "highest_borough", "highest_value",
+)  # fmt: skip
+
+
+def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame:
+    """London's value of each pathfinder's headline indicators (:data:`HEADLINE_INDICATORS`) and its spread
+    across the boroughs, in each indicator's latest complete period: one row per indicator.
+
+    ``london_value`` is missing (NaN) when hidden by disclosure control. The borough columns count only the
+    boroughs whose value is shown: ``boroughs_meeting_target`` (missing when the indicator has no target),
+    ``boroughs_worse`` / ``boroughs_better`` (95 % interval against London, the indicator's polarity), and
+    the lowest and highest shown values with their borough names. Two engine calls, by London and by borough.
+    """
+    requests = [(indicator, None) for indicators in HEADLINE_INDICATORS.values() for indicator in indicators]
+    london = indicator_values_batch(db, requests=requests, by="london", disclose=disclose)
+    boroughs = indicator_values_batch(db, requests=requests, by="borough", disclose=disclose)
+    labels = period_labels(db)
+    rows = []
+    for pathfinder, indicators in HEADLINE_INDICATORS.items():
+        for indicator in indicators:
+            spec = get(indicator)
+            area = london[london["indicator_id"] == indicator].iloc[0]
+            shown = boroughs[(boroughs["indicator_id"] == indicator) & ~boroughs["suppressed"].astype(bool)]
+            shown = shown[shown["value"].notna()].sort_values(["value", "area_name"])
+            values = shown["value"].astype(float)
+            meeting = None
+            if spec.target is not None:
+                meeting = int(
+                    (values <= spec.target).sum() if spec.polarity == "low" else (values >= spec.target).sum()
+                )
+            rows.append(
+                {
+                    "pathfinder": pathfinder,
+                    "indicator_id": indicator,
+                    "title": spec.title,
+                    "unit": spec.unit,
+                    "polarity": spec.polarity,
+                    "period_id": area["period_id"],
+                    "period_label": labels.get(area["period_id"], area["period_id"]),
+                    "target": spec.target,
+                    "london_value": None if bool(area["suppressed"]) else area["value"],
+                    "boroughs_shown": len(shown),
+                    "boroughs_meeting_target": meeting,
+                    "boroughs_worse": int((shown["comparison"] == "worse").sum()),
+                    "boroughs_better": int((shown["comparison"] == "better").sum()),
+                    "lowest_borough": shown["area_name"].iloc[0] if len(shown) else None,
+                    "lowest_value": float(values.iloc[0]) if len(shown) else None,
+                    "highest_borough": shown["area_name"].iloc[-1] if len(shown) else None,
+                    "highest_value": float(values.iloc[-1]) if len(shown) else None,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))

@@ -68,3 +68,30 @@ def test_overview_without_database_says_so(monkeypatch, tmp_path):
     tree = overview.layout()
     alerts = find(tree, lambda c: type(c).__name__ == "Alert")
     assert alerts and "make data" in str(alerts[0].children)
+
+
+def test_overview_has_a_card_per_pathfinder_linking_to_its_page(app_on_small_db):
+    from dash import dcc
+
+    from pages import overview
+
+    tree = overview.layout()
+    cards = find(tree, lambda c: "pathfinder-card" in (getattr(c, "className", None) or ""))
+    assert len(cards) == 4
+    links = [link.href for link in find(tree, lambda c: isinstance(c, dcc.Link))]
+    assert links == ["/immunisation", "/hypertension", "/asthma", "/cancer"]
+    text = str(tree)
+    assert "London, " in text and "significantly worse than London" in text
+
+
+def test_overview_headlines_follow_the_users_disclosure(app_on_small_db):
+    from pages import overview
+    from security.roles import Principal, Role
+    from security.web import acting_as
+
+    def cards_text(role: Role) -> str:
+        with acting_as(Principal(username="someone", role=role)):
+            return str(find(overview.layout(), lambda c: getattr(c, "id", None) == overview.PATHFINDERS_ID))
+
+    # On the small database some borough values are 1-7 based: fewer boroughs are shown to a commissioner.
+    assert cards_text(Role.ANALYST) != cards_text(Role.COMMISSIONER)

@@ -1,0 +1,91 @@
+"""The overview's pathfinder headlines agree with the engine's own London and borough values."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from components.overview_views import headline_lines, pathfinder_card
+from queries.db import get_database
+from queries.indicators import indicator_values
+from queries.overview import HEADLINE_INDICATORS, pathfinder_headlines
+from queries.registry import get
+
+
+@pytest.fixture(scope="module")
+def db(small_db):
+    return get_database(small_db)
+
+
+@pytest.mark.parametrize("disclose", [True, False])
+def test_each_headline_is_the_engines_london_value_and_borough_spread(db, disclose):
+    headlines = pathfinder_headlines(db, disclose=disclose).set_index("indicator_id")
+    expected_ids = [indicator for indicators in HEADLINE_INDICATORS.values() for indicator in indicators]
+    assert list(headlines.index) == expected_ids
+    for indicator in expected_ids:
+        row = headlines.loc[indicator]
+        spec = get(indicator)
+        london = indicator_values(db, indicator=indicator, by="london", disclose=disclose).iloc[0]
+        assert row["period_id"] == london["period_id"]
+        if london["suppressed"]:
+            assert pd.isna(row["london_value"])
+        else:
+            assert math.isclose(row["london_value"], london["value"])
+        boroughs = indicator_values(db, indicator=indicator, by="borough", disclose=disclose)
+        shown = boroughs[~boroughs["suppressed"].astype(bool) & boroughs["value"].notna()]
+        assert row["boroughs_shown"] == len(shown)
+        assert row["boroughs_worse"] == (shown["comparison"] == "worse").sum()
+        assert row["boroughs_better"] == (shown["comparison"] == "better").sum()
+        if spec.target is None:
+            assert pd.isna(row["boroughs_meeting_target"])
+        else:
+            meets = shown["value"] <= spec.target if spec.polarity == "low" else shown["value"] >= spec.target
+            assert row["boroughs_meeting_target"] == meets.sum()
+        if len(shown):
+            lowest = shown.loc[shown["value"].astype(float).idxmin()]
+            assert math.isclose(row["lowest_value"], lowest["value"])
+            assert math.isclose(row["highest_value"], shown["value"].astype(float).max())
+
+
+def test_restricted_headlines_never_count_a_suppressed_borough(db):
+    disclosed = pathfinder_headlines(db, disclose=True).set_index("indicator_id")
+    unrounded = pathfinder_headlines(db, disclose=False).set_index("indicator_id")
+    assert (disclosed["boroughs_shown"] <= unrounded["boroughs_shown"]).all()
+    assert (unrounded["boroughs_shown"] > 0).all()
+
+
+ROW = {
+    "pathfinder": "cancer",
+    "indicator_id": "cwt_62d",
+    "title": "62 days from referral to first treatment",
+    "unit": "percent",
+    "polarity": "high",
+    "period_id": "2026-10",
+    "period_label": "Oct 2026",
+    "target": 85.0,
+    "london_value": None,
+    "boroughs_shown": 1,
+    "boroughs_meeting_target": 1.0,
+    "boroughs_worse": 0,
+    "boroughs_better": 0,
+    "lowest_borough": "Barnet",
+    "lowest_value": 90.9,
+    "highest_borough": "Barnet",
+    "highest_value": 90.9,
+}
+
+
+def test_a_card_says_suppressed_never_0_and_counts_boroughs_in_words():
+    card = str(pathfinder_card(title="Cancer pathways", href="/cancer", rows=[ROW]))
+    assert "suppressed" in card and "0.0%" not in card
+    assert headline_lines(ROW) == [
+        "Target 85.0%: 1 of 1 borough meets it",
+        "0 boroughs significantly worse than London, 0 better",
+    ]  # one borough shown: no lowest/highest
+    wider = {**ROW, "boroughs_shown": 32, "target": None, "boroughs_worse": 1, "lowest_borough": "Sutton"}
+    assert headline_lines(wider) == [
+        "1 borough significantly worse than London, 0 better",
+        "Lowest Sutton 90.9%, highest Barnet 90.9%",
+    ]
