@@ -530,3 +530,32 @@ def test_missing_children_agree_with_cover_where_the_definitions_coincide(cover_
     assert finder == {pid for pid, (numerator, _) in cover.items() if numerator == 0}
     assert len(finder) == sum(denominator - numerator for numerator, denominator in cover.values())
     assert 0 < len(finder) < 4, "the cohort has children on both sides of the rule"
+
+
+@pytest.mark.parametrize("fixture", ["con", "schedule"])
+@pytest.mark.parametrize(
+    ("missing", "match"),
+    [
+        *(((dose,), "any") for dose in cohort.MISSING_DOSES),
+        (tuple(cohort.MISSING_DOSES), "any"),
+        (("pcv", "mmr1"), "all"),
+    ],
+)
+def test_the_extract_dates_bits_find_the_children_the_rules_find(request, fixture, missing, match):
+    """On the extract date the cache answers from one bit per dose; the rules themselves (inline, no cache) must
+    find the same children with the same missing doses."""
+    con = request.getfixturevalue(fixture)
+    criteria = cohort.CohortCriteria(as_at=AS_AT, age_min=0, age_max=18, missing=missing, match=match)
+    window = cohort.ensure_cache(con)
+    assert cohort.reads_extract_mask(criteria, window)
+    assert not cohort.reads_extract_mask(cohort.CohortCriteria(as_at=d("2026-10-30")), window)
+
+    def flags(cached):
+        sql, params = cohort._cohort_sql(con, criteria, None, cached, flagged_doses=tuple(cohort.MISSING_DOSES))
+        columns = ", ".join(f"missing_{key}" for key in cohort.MISSING_DOSES)
+        flags_sql = f"SELECT patient_id, {columns} FROM ({sql})"  # noqa: S608
+        return {row[0]: row[1:] for row in con.cursor().execute(flags_sql, cohort._bound(flags_sql, params)).fetchall()}
+
+    by_bits = flags(window)
+    assert by_bits == flags(None)
+    assert by_bits  # every fixture has children missing something at 0-18
