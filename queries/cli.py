@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     values.add_argument("--period")
     values.add_argument("--filter", action="append", default=[], metavar="DIM=VALUE[,VALUE]")
     values.add_argument("--disclose", action="store_true", help="apply disclosure control (restricted roles)")
+    values.add_argument(
+        "--compare-with",
+        choices=("filtered", "london"),
+        default="filtered",
+        help="benchmark of london_value and comparison: what the filters kept (default), or London with the "
+        "area filters dropped (e.g. a borough's practices against London)",
+    )
     periods = commands.add_parser("periods", help="periods available for an indicator")
     trend = commands.add_parser("trend", help="trend series with SPC flags")
     trend.add_argument("--by", default="london")
@@ -95,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                     by=args.by,
                     filters=_filters(args.filter) or None,
                     disclose=args.disclose,
+                    compare_with=args.compare_with,
                 )
             )
         elif args.command == "periods":

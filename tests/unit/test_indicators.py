@@ -240,6 +240,29 @@ def test_cli_values_prints_csv(con, tmp_path):
     assert sorted(table["numerator"]) == [10, 30]
 
 
+@pytest.mark.parametrize("compare_with", ["filtered", "london"])
+def test_cli_values_compares_with_what_it_is_asked_to(con, compare_with):
+    """A borough's practices from the command line: the benchmark is the borough, or London when asked."""
+    path = con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0]
+    request = ["--indicator", "cover_12m_6in1", "--by", "practice", "--filter", "borough=E09000003"]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli.main(["values", "--db", path, *request, "--compare-with", compare_with]) == 0
+    table = pd.read_csv(io.StringIO(out.getvalue()))
+    expected = indicators.indicator_values(
+        con, indicator="cover_12m_6in1", by="practice", filters={"borough": "E09000003"}, compare_with=compare_with
+    )
+    assert table["london_value"].tolist() == pytest.approx(expected["london_value"].astype(float).tolist())
+    assert table["comparison"].tolist() == expected["comparison"].tolist()
+    london = indicators.indicator_values(con, indicator="cover_12m_6in1", by="london", disclose=False)
+    borough = indicators.indicator_values(
+        con, indicator="cover_12m_6in1", by="london", filters={"borough": "E09000003"}, disclose=False
+    )
+    assert london["value"].iloc[0] != pytest.approx(borough["value"].iloc[0])  # the two benchmarks differ here
+    benchmark = london if compare_with == "london" else borough
+    assert table["london_value"].tolist() == pytest.approx([benchmark["value"].iloc[0]] * len(table))
+
+
 def test_cli_list_prints_every_indicator():
     out = io.StringIO()
     with redirect_stdout(out):
