@@ -79,7 +79,15 @@ def cases(db) -> list[tuple[str, object]]:
         ),
         (
             "gp view: every vaccine vs PCN/borough/London, uncached",
-            lambda: imm._practice_comparison(db, practice_code="E83003", period_type="quarter", disclose=True),
+            lambda: imm._practice_comparison(
+                db, practice_code="E83003", period_type="quarter", disclose=True, disclose_practice=True
+            ),
+        ),
+        (
+            "gp view, the practice's own team (its figures unrounded), uncached",
+            lambda: imm._practice_comparison(
+                db, practice_code="E83003", period_type="quarter", disclose=True, disclose_practice=False
+            ),
         ),
         (
             "gp view: borough ranking",
