@@ -463,32 +463,25 @@ def _practice_comparison(
         raise QueryError(f"No practice {practice_code!r} in the reference list")
     specs = immunisation_indicators()
     requests = [(spec.id, period_for(con, indicator=spec.id, period_type=period_type)) for spec in specs]
+
     # Three engine queries for every vaccine at once: one per vaccine and level cost 45 queries and as
     # many small frames, most of the view's time at scale 1.0. The practices are compared with London
     # (the filter would make the borough the benchmark; the table and CSV say London).
-    practices = indicator_values_batch(
-        con,
-        requests=requests,
-        by="practice",
-        filters={"borough": details["borough_code"]},
-        disclose=disclose,
-        compare_with="london",
-    )
+    def borough_practices(disclose_counts: bool) -> pd.DataFrame:
+        return indicator_values_batch(
+            con,
+            requests=requests,
+            by="practice",
+            filters={"borough": details["borough_code"]},
+            disclose=disclose_counts,
+            compare_with="london",
+        )
+
+    practices = borough_practices(disclose)
     if disclose_practice != disclose:
         # The same borough-wide call at the practice's level: its comparison is with London there, as
         # in the other rows. Only its own rows are kept.
-        practices = _with_own_rows(
-            practices,
-            indicator_values_batch(
-                con,
-                requests=requests,
-                by="practice",
-                filters={"borough": details["borough_code"]},
-                disclose=disclose_practice,
-                compare_with="london",
-            ),
-            practice_code,
-        )
+        practices = _with_own_rows(practices, borough_practices(disclose_practice), practice_code)
     # Unfiltered, the borough rows carry London's value (same filters: none) in london_value.
     boroughs = indicator_values_batch(con, requests=requests, by="borough", disclose=disclose)
     pcn = indicator_values_batch(

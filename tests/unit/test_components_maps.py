@@ -15,6 +15,7 @@ from plotly.io.json import to_json_plotly
 from plotly.utils import PlotlyJSONEncoder
 from shapely.geometry import shape
 
+from bench.figures import made_up_values
 from components import geometry, maps
 
 BOROUGHS = list(geometry.area_codes("borough"))
@@ -263,28 +264,8 @@ def test_a_map_names_the_bounds_a_narrow_screen_must_keep_in_sight():
 
 
 def made_up_lsoa_values(*, seed: int = 2, suppressed_share: float = 0.3) -> pd.DataFrame:
-    """Every LSOA with a percentage, Wald CI, counts and comparison, some suppressed (as bench/figures.py)."""
-    codes = list(geometry.area_codes("lsoa"))
-    rng = np.random.default_rng(seed)
-    denominator = rng.integers(8, 400, len(codes)).astype(float)
-    value = rng.beta(40, 8, len(codes))
-    half = 1.96 * np.sqrt(value * (1 - value) / denominator)
-    frame = pd.DataFrame(
-        {
-            "area_code": codes,
-            "area_name": [f"Area {code}" for code in codes],
-            "numerator": np.round(value * denominator),
-            "denominator": denominator,
-            "value": 100 * value,
-            "ci_low": 100 * (value - half),
-            "ci_high": 100 * np.minimum(value + half, 1),
-            "london_value": 84.0,
-            "comparison": rng.choice(["better", "similar", "worse"], len(codes)),
-            "suppressed": rng.random(len(codes)) < suppressed_share,
-        }
-    )
-    frame.loc[frame["suppressed"], ["numerator", "denominator", "value", "ci_low", "ci_high"]] = np.nan
-    return frame
+    """Every LSOA with a percentage, Wald CI, counts and comparison, some suppressed (bench/figures.py's values)."""
+    return made_up_values(list(geometry.area_codes("lsoa")), seed=seed, suppressed_share=suppressed_share)
 
 
 def sent(patch) -> dict:
