@@ -310,7 +310,17 @@ def practice_comparison_chart(
             )
         )
     practice = frame[frame["level"].astype(str) == "Practice"]
-    hidden = practice[practice["suppressed"].fillna(False).astype(bool) | pd.to_numeric(practice["value"]).isna()]
+    suppressed = practice["suppressed"].fillna(False).astype(bool)
+    hidden = practice[suppressed | pd.to_numeric(practice["value"]).isna()]
+    # Say which it is: a user who may see the practice's patients gets its 1-7 counts, so only "no children".
+    reasons = [
+        reason
+        for reason, present in (
+            ("no children", (~suppressed[hidden.index]).any()),
+            ("1–7 (suppressed)", suppressed.any()),
+        )
+        if present
+    ]
     # The legend names the four levels only, in 11 px: on a phone the vaccine names take half the chart,
     # Plotly wraps a legend at the plot's width in columns as wide as its widest entry, and with the
     # target and the not-shown cross in it too the legend took five rows, one entry each. The target
@@ -319,7 +329,7 @@ def practice_comparison_chart(
     # Text beside each row would run over the other levels' markers on a phone: a cross marks the rows
     # instead, and the note under the axis gives the count.
     if len(hidden):
-        name = f"Practice not shown ({len(hidden)} of {len(order)}):<br>no children, or 1–7 (suppressed)"
+        name = f"Practice not shown ({len(hidden)} of {len(order)}):<br>{', or '.join(reasons)}"
         figure.add_trace(
             go.Scatter(
                 x=[floor + (101 - floor) * 0.03] * len(hidden),  # clear of the axis line

@@ -85,8 +85,14 @@ def _comparison_rows(practice_value, suppressed=False):
 def test_comparison_chart_marks_a_suppressed_practice_instead_of_plotting_it():
     figure = practice_comparison_chart(frame=_comparison_rows(None, suppressed=True))
     assert {trace.name for trace in figure.data} - {"PCN", "Borough", "London"} == {
-        "Practice not shown (1 of 1):<br>no children, or 1–7 (suppressed)"
+        "Practice not shown (1 of 1):<br>1–7 (suppressed)"
     }
+    # No children in a cohort is not a suppressed count: a user shown the practice's own counts sees only that.
+    empty = practice_comparison_chart(frame=_comparison_rows(None))
+    assert "Practice not shown (1 of 1):<br>no children" in {trace.name for trace in empty.data}
+    both = pd.concat([_comparison_rows(None, suppressed=True), _comparison_rows(None).assign(title="MMR2")])
+    names = {trace.name for trace in practice_comparison_chart(frame=both).data}
+    assert "Practice not shown (2 of 2):<br>no children, or 1–7 (suppressed)" in names
     (cross,) = [trace for trace in figure.data if trace.name.startswith("Practice not shown")]
     assert list(cross.y) == ["MMR1 by 24 months"] and cross.x[0] < 80  # a mark at the axis start, not a value
     shown = practice_comparison_chart(frame=_comparison_rows(90.0))
