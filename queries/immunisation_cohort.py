@@ -343,7 +343,7 @@ def _build_cache(cursor: Any, window: tuple[dt.date, dt.date]) -> None:
     as_enums = ", ".join(f"CAST({column} AS {CACHE_DATABASE}.{column}_values) AS {column}" for column in ENUM_COLUMNS)
     # Every dose's rule on the extract date, once, as one bit per dose (MISSING_ON_EXTRACT): most searches ask
     # about that date, and testing eleven rules on 2.6 M children cost about as much as the rest of a search.
-    extract_day = window[1] - dt.timedelta(days=1)
+    extract_day = _extract_day(window)
     mask = " | ".join(f"(CASE WHEN {rule.sql} THEN {DOSE_BITS[key]} ELSE 0 END)" for key, rule in DOSE_RULES.items())
     mask_sql = (
         f"SELECT c.* REPLACE ({as_enums}), CAST({mask} AS USMALLINT) AS {MISSING_ON_EXTRACT} "  # noqa: S608
@@ -474,12 +474,27 @@ def _age_bounds(
 _bounds_cache: dict[tuple, dict[str, dt.date]] = {}
 
 
+def _birth_window(criteria: CohortCriteria) -> tuple[dt.date, dt.date]:
+    """A coarse birth-date window of the criteria's ages (exclusive, a day wider each side); the exact age test
+    follows in the SQL."""
+    born_after = _minus_years(criteria.as_at, criteria.age_max + 1) - dt.timedelta(days=1)
+    return born_after, _latest_birth_of_age(criteria.as_at, criteria.age_min) + dt.timedelta(days=1)
+
+
+def _extract_day(cached: tuple[dt.date, dt.date]) -> dt.date:
+    """The extract date of the cache's birth-date window (which ends the day after it)."""
+    return cached[1] - dt.timedelta(days=1)
+
+
+def _reads_cache(criteria: CohortCriteria, cached: tuple[dt.date, dt.date] | None) -> bool:
+    """Whether every child of the criteria's ages is in the cache (else the dose dates are derived inline)."""
+    born_after, born_by = _birth_window(criteria)
+    return cached is not None and cached[0] <= born_after and born_by <= cached[1]
+
+
 def reads_extract_mask(criteria: CohortCriteria, cached: tuple[dt.date, dt.date] | None) -> bool:
-    """Whether a search reads the cache's extract-date bits: the chosen date is the extract date and every
-    child of the criteria's ages is in the cache (whose window ends the day after the extract date)."""
-    if cached is None or criteria.as_at != cached[1] - dt.timedelta(days=1):
-        return False
-    return cached[0] <= _minus_years(criteria.as_at, criteria.age_max + 1) - dt.timedelta(days=1)
+    """Whether a search reads the cache's extract-date bits: it reads the cache, on the extract date."""
+    return _reads_cache(criteria, cached) and criteria.as_at == _extract_day(cached)
 
 
 def _cohort_sql(
@@ -503,18 +518,16 @@ def _cohort_sql(
     """
     flagged_doses = criteria.missing if flagged_doses is None else flagged_doses
     as_at = criteria.as_at
-    born_after = _minus_years(as_at, criteria.age_max + 1) - dt.timedelta(days=1)
-    born_by = _latest_birth_of_age(as_at, criteria.age_min) + dt.timedelta(days=1)
+    born_after, born_by = _birth_window(criteria)
     params: dict[str, Any] = {
         **_rule_params(as_at),
         "age_min": criteria.age_min,
         "age_max": criteria.age_max,
-        # A coarse birth-date window (a day wider each side); the exact age test follows.
         "born_after": born_after,
         "born_by": born_by,
     }
     on_extract_date = reads_extract_mask(criteria, cached)
-    if cached is not None and cached[0] <= born_after and born_by <= cached[1]:
+    if _reads_cache(criteria, cached):
         source = f"SELECT * FROM {CACHE_TABLE}"  # noqa: S608 (module constant)
     else:
         source = f"SELECT *, CAST(NULL AS DATE) AS last_contact FROM ({_CHILD_DOSES_SQL})".replace(  # noqa: S608
@@ -743,7 +756,7 @@ def cohort_patients(
         f"CASE WHEN {tests[key]} THEN '{SHORT_NAMES[key]}; ' ELSE '' END" for key in MISSING_DOSES
     )
     # The cache's last contact holds every record, so it is right only on (or after) the extract date.
-    cached_contacts = CACHE_TABLE in sql and criteria.as_at >= window[1] - dt.timedelta(days=1)
+    cached_contacts = CACHE_TABLE in sql and criteria.as_at >= _extract_day(window)
     contacts = (
         "SELECT patient_id, cached_last_contact AS last_contact FROM page"
         if cached_contacts
