@@ -29,12 +29,12 @@ from data.schema import EMERGENCY_ADMISSION_METHODS
 from queries import disclosure, stats
 from queries.cache import cached_query
 from queries.indicators import (
-    COMPARE_WITH,
     QueryError,
     funnel_limits,
     indicator_values,
     inequality,
     london_filters,
+    separate_benchmark,
     trend,
 )
 from queries.materialise import AGE_BANDS, LONDON_CODE
@@ -188,8 +188,7 @@ def measure_values(
     """
     m = measure(measure_id)
     merged = _filters(m, filters)
-    if compare_with not in COMPARE_WITH:
-        raise QueryError(f"compare_with must be one of {', '.join(COMPARE_WITH)}, got {compare_with!r}")
+    separate = separate_benchmark(compare_with, merged)  # checks compare_with too
     if not m.per_population:
         values = indicator_values(
             con,
@@ -216,7 +215,6 @@ def measure_values(
         lo, hi = stats.wilson_interval(numerator, denominator, level)
         frame[low], frame[high] = lo * per, hi * per
     london_num, london_den = float(numerator.sum()), float(denominator.sum())
-    separate = compare_with == "london" and london_filters(merged) != merged
     if separate:  # London's admissions and population, with only the area filters dropped
         benchmark = london_filters(merged)
         london_num = float(
@@ -404,12 +402,9 @@ def by_age_group(
             disclose=disclose,
         )["value"].iloc[0]
 
-    if compare_with not in COMPARE_WITH:
-        raise QueryError(f"compare_with must be one of {', '.join(COMPARE_WITH)}, got {compare_with!r}")
+    separate = separate_benchmark(compare_with, filters)  # checks compare_with too
     frame["area_value"] = overall(filters)
-    london = london_filters(filters)
-    separate = compare_with == "london" and london != (filters or None)
-    frame["london_value"] = overall(london) if separate else frame["area_value"]
+    frame["london_value"] = overall(london_filters(filters)) if separate else frame["area_value"]
     return frame
 
 

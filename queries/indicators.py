@@ -38,6 +38,7 @@ __all__ = [
     "list_indicators",
     "london_filters",
     "periods",
+    "separate_benchmark",
     "registry",
     "trend",
     "trend_named_for_area",
@@ -282,8 +283,11 @@ def london_filters(filters: dict[str, Any] | None) -> dict[str, Any] | None:
     return kept or None
 
 
-def _separate_benchmark(compare_with: str, filters: dict[str, Any] | None) -> bool:
-    """Whether the benchmark needs its own (one-row) query: London asked for, and an area filter narrowed the call."""
+def separate_benchmark(compare_with: str, filters: dict[str, Any] | None) -> bool:
+    """Whether the benchmark needs its own (one-row) query: London asked for, and an area filter narrowed the call.
+
+    Raises :class:`QueryError` for a ``compare_with`` not in :data:`COMPARE_WITH`.
+    """
     if compare_with not in COMPARE_WITH:
         raise QueryError(f"compare_with must be one of {', '.join(COMPARE_WITH)}, got {compare_with!r}")
     return compare_with == "london" and london_filters(filters) != (filters or None)
@@ -482,7 +486,7 @@ def indicator_values(
         _check_period(con, spec, period)
     dims = _parse_by(by)
     benchmark = None
-    if _separate_benchmark(compare_with, filters):
+    if separate_benchmark(compare_with, filters):
         benchmark = _benchmark_totals(_aggregate(con, spec, period, ["london"], london_filters(filters)))
     counts = _aggregate(con, spec, period, dims, filters)
     columns = _value_columns(con, spec, period, dims, counts, disclose, benchmark)
@@ -519,7 +523,7 @@ def indicator_values_batch(
         return pd.DataFrame(columns=OUTPUT_COLUMNS)
     dims = _parse_by(by)
     benchmarks: list[tuple[float, float] | None] = [None] * len(resolved)
-    if _separate_benchmark(compare_with, filters):
+    if separate_benchmark(compare_with, filters):
         london = _aggregate_many(con, resolved, ["london"], london_filters(filters))
         benchmarks = [_benchmark_totals(counts) for counts in london]
     blocks = [
