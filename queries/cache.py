@@ -68,6 +68,29 @@ class CacheStats:
     refused: int = 0  # results holding patient rows, returned but not stored
 
 
+class PerConnection:
+    """Small per-connection cache of values read once per database handle (periods, area names, pickers).
+
+    Holds a reference to each connection it caches for, so an id cannot be reused by another connection
+    while its entry lives; the oldest entries are dropped."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self.entries: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, con: Any) -> dict[str, Any]:
+        with self.lock:
+            entry = self.entries.get(id(con))
+            if entry is None or entry[0] is not con:
+                entry = (con, {})
+                self.entries[id(con)] = entry
+                while len(self.entries) > self.size:
+                    self.entries.popitem(last=False)
+            self.entries.move_to_end(id(con))
+            return entry[1]
+
+
 class QueryCache:
     """A thread-safe LRU of ``key -> result`` with at most ``size`` entries."""
 

@@ -12,8 +12,6 @@ value is a bound parameter.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +21,7 @@ import pandas as pd
 from scipy.stats import norm, poisson
 
 from queries import disclosure, stats
-from queries.cache import cached_query
+from queries.cache import PerConnection, cached_query
 from queries.materialise import CUBES, LONDON_CODE
 from queries.registry import Indicator, get, list_indicators, registry
 
@@ -176,28 +174,7 @@ def periods(con: Any, indicator: str) -> pd.DataFrame:
     return frame
 
 
-class _PerConnection:
-    """Small per-connection cache (periods, area names). Holds a reference to each connection it caches for, so
-    an id cannot be reused by another connection while its entry lives; the oldest entries are dropped."""
-
-    def __init__(self, size: int = 16):
-        self.size = size
-        self.entries: OrderedDict[int, tuple[Any, dict[str, Any]]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, con: Any) -> dict[str, Any]:
-        with self.lock:
-            entry = self.entries.get(id(con))
-            if entry is None or entry[0] is not con:
-                entry = (con, {})
-                self.entries[id(con)] = entry
-                while len(self.entries) > self.size:
-                    self.entries.popitem(last=False)
-            self.entries.move_to_end(id(con))
-            return entry[1]
-
-
-_cache = _PerConnection()
+_cache = PerConnection()
 
 
 def _period_table(con: Any) -> dict[str, tuple[str, Any, Any, str]]:
