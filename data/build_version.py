@@ -18,7 +18,8 @@ from typing import Any
 # 3: rules corrected by the indicator audit (CVDP005HYP denominator and 3-month reading, malignant-only tumours,
 #    VI001 counting every DTaP-containing dose, the 31-day standard counting cancer treatments only) and the new
 #    cover_5y_hibmenc slices.
-BUILD_VERSION = 3
+# 4: child_contact_days, each child's days with a record, for the cohort finder's list on an earlier date.
+BUILD_VERSION = 4
 
 META_KEY = "build_version"
 REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."

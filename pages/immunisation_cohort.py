@@ -263,7 +263,7 @@ def layout(**query) -> html.Div:
         # No doses named, or only unknown ones: the default doses, never "none ticked" (which lists every child).
         missing = list(cohort.DEFAULT_MISSING)
     as_at = _as_date(query.get("as_at"))
-    as_at = as_at if as_at and as_at <= latest else latest
+    as_at = as_at if as_at and cohort.EARLIEST_DATE <= as_at <= latest else latest
     match = query.get("match") if query.get("match") in ("any", "all") else "any"
     ages = _ages_from_url(query.get("age"))
     registered = _as_date(query.get("registered_after"))
@@ -320,7 +320,7 @@ def layout(**query) -> html.Div:
                                     type="date",
                                     value=as_at.isoformat(),
                                     max=latest.isoformat(),
-                                    min="2015-01-01",
+                                    min=cohort.EARLIEST_DATE.isoformat(),
                                 ),
                             ),
                             xs=6,
@@ -580,11 +580,18 @@ def link_problems(query: dict[str, Any], *, known: dict[str, set[str]], latest: 
     problems += [f"IMD quintile {shown(q)}" for q in _as_list(query.get("imd")) if q not in {"1", "2", "3", "4", "5"}]
     groups = cohort.ETHNICITY_GROUPS
     problems += [f"ethnic group {shown(g)}" for g in _as_list(query.get("ethnicity")) if g not in groups]
-    for key, label in (("as_at", "date"), ("registered_after", "registered-after date")):
+    dates = (("as_at", "date", cohort.EARLIEST_DATE), ("registered_after", "registered-after date", None))
+    for key, label, earliest in dates:
         text = query.get(key)
         day = _as_date(text)
-        if text and (day is None or day > latest):
-            problems.append(f"{label} {shown(text)}" + (" (after the extract date)" if day else ""))
+        if not text:
+            continue
+        if day is None:
+            problems.append(f"{label} {shown(text)}")
+        elif day > latest:
+            problems.append(f"{label} {shown(text)} (after the extract date)")
+        elif earliest is not None and day < earliest:
+            problems.append(f"{label} {shown(text)} (before {earliest.isoformat()}, the earliest the finder counts on)")
     age = query.get("age")
     if age:
         read = _ages_from_url(age)
@@ -828,7 +835,19 @@ def find_cohort(_clicks, *values):
             max_bars=30,
             ranked=False,  # in age order, youngest at the top: the query's order
         ),
-        None,
+        incomplete_date_note(criteria.as_at, cohort.registered_from(db)),
+    )
+
+
+def incomplete_date_note(as_at: dt.date, registered_from: dt.date | None) -> dbc.Alert | None:
+    """A note when the chosen date is before the extract holds every registered child (None otherwise)."""
+    if registered_from is None or as_at >= registered_from:
+        return None
+    return dbc.Alert(
+        f"This extract holds the children registered at any time from {registered_from:%-d %B %Y}. Children who "
+        f"left their London practice before then are not in it, so the counts on {as_at:%-d %B %Y} may be low.",
+        color="info",
+        className="mt-2 mb-0",
     )
 
 

@@ -933,6 +933,10 @@ def materialise(
 
     progress("overview: registered population")
     write_registered_population(con)
+    from queries.immunisation_cohort import write_contact_days
+
+    progress("cohort finder: children's contact days")
+    write_contact_days(con, extract_date)
     return {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in OUTPUT_TABLES}  # noqa: S608 (identifiers are module constants)
 
 

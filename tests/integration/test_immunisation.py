@@ -515,6 +515,23 @@ def test_cohort_bad_criteria_show_a_message(pages):
     assert "whole numbers" in text_of(result[-1])
 
 
+def test_the_finders_date_runs_from_the_polio_campaign_and_an_incomplete_one_is_noted(pages, db):
+    finder = pages[2]
+    tree = finder.layout(as_at="2021-06-01")
+    assert "date 2021-06-01 (before 2022-08-10, the earliest the finder counts on)" in text_of(tree)
+    as_at = find(tree, lambda c: getattr(c, "id", None) == finder.AS_AT_ID)[0]
+    assert (as_at.value, as_at.min) == ("2026-10-31", "2022-08-10")
+    problem = finder.find_cohort(1, *_controls(as_at="2022-08-09"), None)[-1]
+    assert "Check your choice" in text_of(problem) and "on or after 2022-08-10" in text_of(problem)
+    # Before the earliest registration end the extract may lack children who had left: said, not hidden.
+    registered_from = cohort.registered_from(db)
+    assert registered_from is not None
+    day_before = (registered_from - dt.timedelta(days=1)).isoformat()
+    note = finder.find_cohort(1, *_controls(as_at=day_before), None)[-1]
+    assert "Children who left their London practice before then are not in it" in text_of(note)
+    assert finder.find_cohort(1, *_controls(as_at=registered_from.isoformat()), None)[-1] is None
+
+
 def test_aggregate_roles_and_anonymous_visitors_get_no_patient_rows(pages):
     finder = pages[2]
     for principal in (None, COMMISSIONER, ANALYST):

@@ -559,3 +559,86 @@ def test_the_extract_dates_bits_find_the_children_the_rules_find(request, fixtur
     by_bits = flags(window)
     assert by_bits == flags(None)
     assert by_bits  # every fixture has children missing something at 0-18
+
+
+def test_the_earliest_date_the_finder_counts_on_is_the_polio_campaigns_first_day():
+    assert cohort.EARLIEST_DATE == dt.date(2022, 8, 10)
+    assert cohort.CohortCriteria(as_at=cohort.EARLIEST_DATE).as_at == cohort.EARLIEST_DATE
+    with pytest.raises(cohort.CohortError, match="on or after 2022-08-10"):
+        cohort.CohortCriteria(as_at=dt.date(2022, 8, 9))
+
+
+@pytest.fixture(scope="module")
+def oldest_children(tmp_path_factory):
+    """Children either side of 19 on the earliest date, with records in every event table."""
+    children = [
+        patient("2003-08-11", patient_id="AGED_18_ON_EARLIEST"),  # 19 on 2022-08-11: still 18 on 2022-08-10
+        patient("2003-08-10", patient_id="TURNS_19_ON_EARLIEST"),
+        patient("2012-01-01", patient_id="CONTACTS"),
+    ]
+    connection = build(
+        tmp_path_factory.mktemp("oldest"),
+        patients=children,
+        immunisations=[jab("CONTACTS", "2012-03-01", "6in1")],
+        clinical_events=[
+            {"patient_id": "CONTACTS", "event_date": d("2024-05-01"), "snomed_code": "195967001", "value": None}
+        ],
+        medications=[
+            {
+                "patient_id": "CONTACTS",
+                "issue_date": d("2025-01-10"),
+                "dmd_code": "320178003",
+                "bnf_code": None,
+                "quantity": 1.0,
+            }
+        ],
+        hospital_episodes=[
+            {
+                "patient_id": "CONTACTS",
+                "admission_date": d("2026-02-02"),
+                "discharge_date": d("2026-02-03"),
+                "provider_code": "R1H",
+                "admission_method": "21",
+                "primary_diagnosis": "J45.9",
+            }
+        ],
+    )
+    yield connection
+    connection.close()
+
+
+def test_every_child_aged_0_to_18_on_the_earliest_date_is_read_from_the_cache(oldest_children):
+    """Before, a search whose oldest children were born before the cache's window derived every dose from the
+    tables (seconds at full scale); the window now reaches 18-year-olds on the earliest date."""
+    criteria = cohort.CohortCriteria(as_at=cohort.EARLIEST_DATE, age_min=0, age_max=18, missing=())
+    window = cohort.ensure_cache(oldest_children)
+    sql, _ = cohort._cohort_sql(oldest_children, criteria, None, window)
+    assert cohort.CACHE_TABLE in sql
+    rows, _ = cohort.cohort_patients(oldest_children, criteria=criteria, scope=RowScope(borough_codes=(BARNET,)))
+    assert set(rows["patient_id"]) == {"AGED_18_ON_EARLIEST", "CONTACTS"}
+
+
+@pytest.mark.parametrize(
+    ("as_at", "last_contact"),
+    [
+        ("2024-04-30", "2012-03-01"),  # the day before the GP event: the infant dose
+        ("2024-05-01", "2024-05-01"),  # a GP event on the date counts
+        ("2025-06-30", "2025-01-10"),  # a prescription
+        ("2026-02-01", "2025-01-10"),  # the admission is the next day
+        ("2026-02-02", "2026-02-02"),  # an admission
+        ("2026-10-30", "2026-02-02"),  # the day before the extract date (build-time contact days)
+        ("2026-10-31", "2026-02-02"),  # the extract date (the cache's last contact)
+    ],
+)
+def test_last_contact_reads_every_record_table_up_to_the_date(oldest_children, as_at, last_contact):
+    criteria = cohort.CohortCriteria(as_at=d(as_at), age_min=0, age_max=18, missing=())
+    rows, _ = cohort.cohort_patients(oldest_children, criteria=criteria, scope=RowScope(borough_codes=(BARNET,)))
+    shown = rows.set_index("patient_id").loc["CONTACTS", "last_contact"]
+    assert pd.Timestamp(shown).date() == d(last_contact)
+
+
+def test_registered_from_is_the_earliest_registration_end(con, oldest_children):
+    """The fixture's child who left is the earliest end; with nobody gone there is no such date."""
+    ends = con.execute("SELECT min(registration_end) FROM patients").fetchone()[0]
+    assert ends is not None and cohort.registered_from(con) == ends
+    assert cohort.registered_from(oldest_children) is None
