@@ -54,6 +54,8 @@ VALUE_POOLS: dict[str, list[Any]] = {
     "imm-cohort-age-min": [0, 1, 1, 2, 3],
     "imm-cohort-age-max": [4, 5, 5, 9, 9],
     "imm-cohort-registered-after": [None, None, "2024-04-01", "2025-09-01"],
+    # Mostly the extract date (None: the page's default); some searches look back, to the 2022 polio campaign.
+    "imm-cohort-as-at": [None, None, None, "2026-09-01", "2025-03-31", "2022-09-01"],
     "admin-audit-username": ["", "", "demo.gp", "demo.campaign"],
     "imm-cohort-list.page_current": [0, 1, 2],
 }

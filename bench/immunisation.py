@@ -11,6 +11,8 @@ project's 150 ms p95 per callback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
 import statistics
 import sys
 import time
@@ -29,6 +31,7 @@ ALL_LONDON = RowScope(icb_codes=("E54000027", "E54000028", "E54000029", "E540000
 HACKNEY = RowScope(borough_codes=("E09000012",))
 ONE_PRACTICE = RowScope(practice_codes=("E83003",))
 INDICATOR = "cover_24m_mmr1"
+CAMPAIGN_DAY = dt.date(2022, 9, 1)
 
 
 def cases(db) -> list[tuple[str, object]]:
@@ -37,6 +40,10 @@ def cases(db) -> list[tuple[str, object]]:
     london_1_9 = cohort.CohortCriteria(as_at=as_at)
     # The widest search the finder allows: every age and every dose ticked (the most flags, the most children).
     widest = cohort.CohortCriteria(as_at=as_at, age_min=0, age_max=cohort.MAX_AGE, missing=tuple(cohort.MISSING_DOSES))
+    # Looking back: a month before the extract date, and a day in the 2022 polio campaign (the earliest dates).
+    month_before = as_at - dt.timedelta(days=30)
+    campaign_1_9 = cohort.CohortCriteria(as_at=CAMPAIGN_DAY)
+    widest_month_before = dataclasses.replace(widest, as_at=month_before)
     has_cubes = bool(db.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ind_period'"))
     period = default_period(db, INDICATOR) if has_cubes else None
     fy = imm.period_for(db, indicator=INDICATOR, period_type="fy") if has_cubes else None
@@ -55,6 +62,15 @@ def cases(db) -> list[tuple[str, object]]:
         (
             "cohort: list page 1, GP practice scope",
             lambda: cohort.cohort_patients(db, criteria=london_1_9, scope=ONE_PRACTICE, limit=50),
+        ),
+        ("cohort: London 1-9 summary, in the 2022 campaign", lambda: cohort.cohort_summary(db, criteria=campaign_1_9)),
+        (
+            "cohort: London 0-18, every dose, a month back (summary)",
+            lambda: cohort.cohort_summary(db, criteria=widest_month_before),
+        ),
+        (
+            "cohort: list page 1, all London, in the 2022 campaign",
+            lambda: cohort.cohort_patients(db, criteria=campaign_1_9, scope=ALL_LONDON, limit=50),
         ),
         ("page: headline (London + previous period)", lambda: imm.headline(db, indicator=INDICATOR, period=period)),
         ("page: map by borough", lambda: indicator_values(db, indicator=INDICATOR, period=period, by="borough")),
