@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         f"# Immunisation benchmark: {args.db.name} (scale {scale}), {args.repeat} timed runs after a warm-up",
         "",
         f"Children aged 1-9 registered on the extract date: {children:,}",
-        f"Cohort cache (once per process): {cache_rows:,} children aged 0-18, built in {cache_ms:,.0f} ms",
+        f"Cohort cache (once per process): {cache_rows:,} children aged 0-18 on some date from "
+        f"{cohort.EARLIEST_DATE.isoformat()}, built in {cache_ms:,.0f} ms",
         "",
         "| call | p50 ms | p95 ms | max ms |",
         "|---|---:|---:|---:|",
