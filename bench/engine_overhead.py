@@ -24,8 +24,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-os.environ["PATHFINDER_QUERY_CACHE"] = "0"
-
 import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ["PATHFINDER_QUERY_CACHE"] = "0"
-
 import duckdb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
