@@ -796,11 +796,16 @@ def cohort_patients(
     limit = max(1, min(int(limit), EXPORT_LIMIT))
     offset = max(0, int(offset))
     window = ensure_cache(con)
-    # Only the ticked doses are tested on every matching child; the page's rows carry every dose date, and
-    # each missing dose is named on those rows alone.
-    sql, params = _cohort_sql(con, criteria, scope, window, carried_doses=tuple(MISSING_DOSES))
+    # Only the ticked doses are tested on every matching child; each missing dose is named on the page's rows
+    # alone. On the extract date the rows carry the cache's bits; on another date the page's children are looked
+    # up in the cache for every dose date (carried through the sort for every matching child, the dates cost
+    # 7-16 ms at scale 1.0 on a list of 1-9-year-olds in the 2022 campaign).
+    on_extract_date = reads_extract_mask(criteria, window)
+    look_up_doses = _reads_cache(criteria, window) and not on_extract_date
+    carried = () if look_up_doses else tuple(MISSING_DOSES)
+    sql, params = _cohort_sql(con, criteria, scope, window, carried_doses=carried)
     params.update({"limit": limit, "offset": offset})
-    tests = flag_sql(on_extract_date=reads_extract_mask(criteria, window))
+    tests = flag_sql(on_extract_date=on_extract_date)
     missing_text = " || ".join(
         f"CASE WHEN {tests[key]} THEN '{SHORT_NAMES[key]}; ' ELSE '' END" for key in MISSING_DOSES
     )
@@ -813,12 +818,21 @@ def cohort_patients(
             SELECT patient_id, max(day) AS last_contact FROM {CONTACT_DAYS_TABLE}
             WHERE patient_id IN (SELECT patient_id FROM page) AND day <= $as_at GROUP BY patient_id"""  # noqa: S608
     )
+    page_rows = "SELECT * FROM sorted_page"
+    if look_up_doses:
+        page_rows = (
+            f"SELECT p.patient_id, p.birth_date, p.practice_code, "  # noqa: S608 (module constants)
+            f"{''.join(f'd.{column}, ' for column in DOSE_DATE_COLUMNS)}p.cached_last_contact "
+            f"FROM sorted_page AS p JOIN {CACHE_TABLE} AS d USING (patient_id) "
+            "WHERE d.birth_date > $born_after AND d.birth_date < $born_by"
+        )
     page_sql = f"""
         WITH found AS ({sql}),
-        page AS (
+        sorted_page AS (
             SELECT * REPLACE (CAST(practice_code AS VARCHAR) AS practice_code) FROM found
             ORDER BY practice_code, birth_date, patient_id LIMIT $limit OFFSET $offset
         ),
+        page AS ({page_rows}),
         contacts AS ({contacts})
         SELECT c.patient_id, {_age_sql("c.birth_date", "$as_at", "month")} AS age_months, c.practice_code,
                r.practice_name,
