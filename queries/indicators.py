@@ -706,11 +706,19 @@ def funnel_limits(
     ``limits``: exact binomial 95 % and 99.8 % limits (Spiegelhalter interpolation) by
     denominator, in the indicator's unit (Poisson limits for ratios). ``points``: the
     :func:`indicator_values` rows with ``funnel`` = ``above 99.8``, ``above 95``, ``within``,
-    ``below 95`` or ``below 99.8``.
+    ``below 95`` or ``below 99.8``. The funnel is always around London: with an area filter
+    (a borough's practices, say) the points are that area's and London is everyone the other
+    filters keep, as ``compare_with="london"`` (one more one-row query).
     """
     spec = get(indicator)
-    raw = indicator_values(con, indicator=indicator, period=period, by=by, filters=filters, disclose=False)
-    london_num, london_den = raw["numerator"].sum(), raw["denominator"].sum()
+    period = period or default_period(con, indicator)
+    raw = indicator_values(
+        con, indicator=indicator, period=period, by=by, filters=filters, disclose=False, compare_with="london"
+    )
+    if separate_benchmark("london", filters):
+        london_num, london_den = _benchmark_totals(_aggregate(con, spec, period, ["london"], london_filters(filters)))
+    else:
+        london_num, london_den = raw["numerator"].sum(), raw["denominator"].sum()
     p0 = london_num / london_den if london_den else float("nan")
     max_den = float(raw["denominator"].max()) if len(raw) else 1.0
     if spec.unit == "ratio":

@@ -192,6 +192,25 @@ def test_funnel_limits_around_london(con):
     assert points.loc[BARNET_PRACTICE, "funnel"] in ("below 95", "below 99.8")
 
 
+def test_a_funnel_of_one_boroughs_practices_is_still_around_london(con):
+    """Limits centred on the borough's own total would hide a borough that is worse than London as a whole."""
+    barnet = "E09000003"
+    whole = funnel_limits(con, indicator="cover_12m_6in1", by="practice", disclose=False)
+    in_barnet = funnel_limits(
+        con, indicator="cover_12m_6in1", by="practice", filters={"borough": barnet}, disclose=False
+    )
+    assert in_barnet["london_value"] == pytest.approx(whole["london_value"]) == pytest.approx(78.0)
+    barnet_only = indicator_values(
+        con, indicator="cover_12m_6in1", by="borough", filters={"borough": barnet}, disclose=False
+    )
+    assert barnet_only["value"].iloc[0] != pytest.approx(78.0)  # the borough's own centre differs
+    assert set(in_barnet["points"]["area_code"]) < set(whole["points"]["area_code"])
+    assert (in_barnet["points"]["london_value"] == pytest.approx(78.0)).all()
+    # Same centre, so each Barnet practice falls in the same band as on London's funnel.
+    bands = whole["points"].set_index("area_code")["funnel"]
+    assert all(bands[row.area_code] == row.funnel for row in in_barnet["points"].itertuples())
+
+
 def test_inequality_rows_london_first(con):
     result = inequality(con, indicator="cover_12m_6in1", disclose=False)
     assert result["area_code"].iloc[0] == "E12000007"
