@@ -280,8 +280,9 @@ _CHILD_DOSES_SQL = """
 """
 # Every day with a record of a child (immunisation, GP event, prescription, admission), for the list's "last
 # contact on or before the chosen date". Written at build time (write_contact_days) sorted by patient id, so
-# the list's page of children reads a few row groups rather than scanning four event tables (~260 ms at scale
-# 1.0 for 50 children; the table answers in a few ms).
+# the list's page of children reads a few row groups rather than scanning four event tables (with the dose
+# look-up below, a list in the 2022 campaign went from 374 to 122 ms at scale 1.0:
+# bench/results/2026-11-27-cohort-dates.md).
 CONTACT_DAYS_TABLE = "child_contact_days"
 _CONTACT_DAYS_SQL = """
     SELECT DISTINCT patient_id, day FROM (
