@@ -562,7 +562,7 @@ def test_the_extract_dates_bits_find_the_children_the_rules_find(request, fixtur
 
 
 def test_the_earliest_date_the_finder_counts_on_is_the_polio_campaigns_first_day():
-    assert cohort.EARLIEST_DATE == dt.date(2022, 8, 10)
+    assert dt.date(2022, 8, 10) == cohort.EARLIEST_DATE
     assert cohort.CohortCriteria(as_at=cohort.EARLIEST_DATE).as_at == cohort.EARLIEST_DATE
     with pytest.raises(cohort.CohortError, match="on or after 2022-08-10"):
         cohort.CohortCriteria(as_at=dt.date(2022, 8, 9))
