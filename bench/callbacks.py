@@ -56,6 +56,10 @@ VALUE_POOLS: dict[str, list[Any]] = {
     "imm-cohort-registered-after": [None, None, "2024-04-01", "2025-09-01"],
     # Mostly the extract date (None: the page's default); some searches look back, to the 2022 polio campaign.
     "imm-cohort-as-at": [None, None, None, "2026-09-01", "2025-03-31", "2022-09-01"],
+    # Codes typed into the finder: mostly none; a Hackney practice and PCN, a Barnet pair (with Hackney ticked, the
+    # page says the practice is not in a ticked borough: a user's slip, timed too).
+    "imm-cohort-practice": [None, None, "F84003", "E83003, F84003"],
+    "imm-cohort-pcn": [None, None, "U05451", "U33392"],
     "admin-audit-username": ["", "", "demo.gp", "demo.campaign"],
     "imm-cohort-list.page_current": [0, 1, 2],
 }
