@@ -53,6 +53,7 @@ def test_start_worker_turns_the_cache_on_and_warms_every_cache(small_db, monkeyp
             app_module.start_worker()
         assert cache.current().size == app_module.SETTINGS.query_cache > 0
         assert not [r for r in caplog.records if "failed" in r.getMessage()]
+        assert "'cohort finder coverage'" in caplog.text  # the finder's note reads it on the first search
         tables = {
             (database, table)
             for database, table in default_database()
