@@ -12,7 +12,9 @@ tables, reference tables, ``meta`` and ``patient_dim`` exist. It writes:
   borough and ICB), national and London IMD quintile, ethnic group, sex, age band;
 - ``ind_cube_lsoa``: counts by indicator, period, residence LSOA (with its IMD
   deciles and quintiles), practice borough and ICB, ethnic group, sex, age band;
-- ``ind_registry``: the registry as a table, for anyone reading the file directly.
+- ``ind_registry``: the registry as a table, for anyone reading the file directly;
+- and, through the modules that read them, ``ind_uptake_age``, ``asthma_admission_history``,
+  ``overview_registered`` and ``child_contact_days`` (the cohort finder's list on an earlier date).
 
 All rule logic is here, one SQL block per family; the API in
 :mod:`queries.indicators` only sums the cubes. Constants (codes, dates,
