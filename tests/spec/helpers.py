@@ -55,6 +55,11 @@ def patient(
     }
 
 
+def jab(patient_id: str, date: str, vaccine: str) -> dict:
+    """One immunisations row."""
+    return {"patient_id": patient_id, "vaccination_date": d(date), "vaccine": vaccine, "snomed_code": None}
+
+
 def frame(table: str, rows: list[dict]) -> pd.DataFrame:
     """A contract table from row dicts, with every contract column in order and typed."""
     columns = TABLES[table].column_names

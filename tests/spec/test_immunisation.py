@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.spec.helpers import build, d, facts, patient
+from tests.spec.helpers import build, facts, jab, patient
 
 Q2 = "2026-27 Q2"
 Q1 = "2026-27 Q1"
-
-
-def jab(patient_id: str, date: str, vaccine: str) -> dict:
-    return {"patient_id": patient_id, "vaccination_date": d(date), "vaccine": vaccine, "snomed_code": None}
 
 
 def course(patient_id: str, vaccine: str, *dates: str) -> list[dict]:

@@ -13,16 +13,12 @@ import pytest
 
 from queries import immunisation_cohort as cohort
 from security.roles import RowScope
-from tests.spec.helpers import build, d, facts, patient
+from tests.spec.helpers import build, d, facts, jab, patient
 
 AS_AT = dt.date(2026, 10, 31)
 PRACTICE_B = "F84003"
 BARNET, HACKNEY = "E09000003", "E09000012"
 LSOA_Q2 = "E01000196"  # Barnet 028A, national IMD quintile 2 (LSOA_A is quintile 3)
-
-
-def jab(patient_id: str, date: str, vaccine: str) -> dict:
-    return {"patient_id": patient_id, "vaccination_date": d(date), "vaccine": vaccine, "snomed_code": None}
 
 
 def primary(patient_id: str, born: str) -> list[dict]:

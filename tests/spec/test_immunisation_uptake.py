@@ -9,13 +9,9 @@ import pytest
 
 from queries import immunisation as imm
 from queries.indicators import indicator_values
-from tests.spec.helpers import build, d, patient
+from tests.spec.helpers import build, jab, patient
 
 Q2 = "2026-27 Q2"
-
-
-def jab(patient_id: str, date: str, vaccine: str) -> dict:
-    return {"patient_id": patient_id, "vaccination_date": d(date), "vaccine": vaccine, "snomed_code": None}
 
 
 CHILDREN = [

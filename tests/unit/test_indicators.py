@@ -12,7 +12,7 @@ import pytest
 
 from queries import cli, indicators
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
-from tests.spec.helpers import build, d, patient
+from tests.spec.helpers import build, d, jab, patient
 
 BARNET_PRACTICE, BRENT_PRACTICE = "E83003", "E84002"
 DEPRIVED_LSOA, AFFLUENT_LSOA = "E01000007", "E01000002"  # national IMD quintile 1 and 5
@@ -29,15 +29,7 @@ def _children() -> tuple[list[dict], list[dict]]:
             row = patient("2025-08-15", practice_code=practice, lsoa21_code=lsoa, sex="F" if i % 2 else "M")
             patients.append(row)
             if i < vaccinated:
-                jabs += [
-                    {
-                        "patient_id": row["patient_id"],
-                        "vaccination_date": d(day),
-                        "vaccine": "6in1",
-                        "snomed_code": None,
-                    }
-                    for day in ("2025-10-10", "2025-11-10", "2025-12-10")
-                ]
+                jabs += [jab(row["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
     # One child of the same cohort, a year earlier (for the trend), at Barnet, unvaccinated.
     patients.append(patient("2024-08-15", practice_code=BARNET_PRACTICE, lsoa21_code=DEPRIVED_LSOA))
     return patients, jabs

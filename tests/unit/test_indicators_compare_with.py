@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from queries.indicators import QueryError, indicator_values, indicator_values_batch
-from tests.spec.helpers import build, d, patient
+from tests.spec.helpers import build, jab, patient
 
 PRACTICE_A, PRACTICE_B, BRENT_PRACTICE = "E83003", "E83005", "E84002"
 BARNET = "E09000003"
@@ -30,15 +30,7 @@ def con(tmp_path_factory):
             row = patient("2025-08-15", practice_code=practice, sex="F" if i % 2 else "M")
             patients.append(row)
             if i < vaccinated:
-                jabs += [
-                    {
-                        "patient_id": row["patient_id"],
-                        "vaccination_date": d(day),
-                        "vaccine": "6in1",
-                        "snomed_code": None,
-                    }
-                    for day in ("2025-10-10", "2025-11-10", "2025-12-10")
-                ]
+                jabs += [jab(row["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
     return build(tmp_path_factory.mktemp("compare_with"), patients=patients, immunisations=jabs)
 
 
