@@ -597,15 +597,22 @@ def practice_ranking(
     """
     check_indicator(indicator)
     area = {"borough": borough_code}
-    rows = indicator_values(
-        con, indicator=indicator, period=period, by="practice", filters=area, disclose=disclose, compare_with="london"
-    )
-    if disclose and unrounded_practice is not None:
-        raw = indicator_values(
-            con, indicator=indicator, period=period, by="practice", filters=area, disclose=False, compare_with="london"
+
+    def practices(disclose_counts: bool) -> pd.DataFrame:
+        return indicator_values(
+            con,
+            indicator=indicator,
+            period=period,
+            by="practice",
+            filters=area,
+            disclose=disclose_counts,
+            compare_with="london",
         )
+
+    rows = practices(disclose)
+    if disclose and unrounded_practice is not None:
         # In the engine's order (by practice code), as the disclosed rows were.
-        rows = _with_own_rows(rows, raw, unrounded_practice)
+        rows = _with_own_rows(rows, practices(False), unrounded_practice)
         rows = rows.sort_values("area_code", kind="stable").reset_index(drop=True)
     borough = indicator_values(con, indicator=indicator, period=period, filters=area, disclose=disclose).iloc[0]
     shown = not bool(borough["suppressed"]) and pd.notna(borough["value"])
