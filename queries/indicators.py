@@ -461,13 +461,20 @@ def indicator_values(
         period = default_period(con, indicator)
     else:
         _check_period(con, spec, period)
-    dims = _parse_by(by)
+    return _values(con, spec, period, _parse_by(by), filters, disclose, compare_with)[0]
+
+
+def _values(
+    con: Any, spec: Indicator, period: str, dims: list[str], filters, disclose: bool, compare_with: str
+) -> tuple[pd.DataFrame, tuple[float, float]]:
+    """:func:`indicator_values`' rows for a checked period, and the (numerator, denominator) they are compared with."""
+    counts = _aggregate(con, spec, period, dims, filters)
     benchmark = None
     if separate_benchmark(compare_with, filters):
         benchmark = _benchmark_totals(_aggregate(con, spec, period, ["london"], london_filters(filters)))
-    counts = _aggregate(con, spec, period, dims, filters)
     columns = _value_columns(con, spec, period, dims, counts, disclose, benchmark)
-    return pd.DataFrame({name: columns[name] for name in OUTPUT_COLUMNS})
+    frame = pd.DataFrame({name: columns[name] for name in OUTPUT_COLUMNS})
+    return frame, benchmark if benchmark is not None else _benchmark_totals(counts)
 
 
 @cached_query
@@ -711,14 +718,11 @@ def funnel_limits(
     filters keep, as ``compare_with="london"`` (one more one-row query).
     """
     spec = get(indicator)
-    period = period or default_period(con, indicator)
-    raw = indicator_values(
-        con, indicator=indicator, period=period, by=by, filters=filters, disclose=False, compare_with="london"
-    )
-    if separate_benchmark("london", filters):
-        london_num, london_den = _benchmark_totals(_aggregate(con, spec, period, ["london"], london_filters(filters)))
+    if period is None:
+        period = default_period(con, indicator)
     else:
-        london_num, london_den = raw["numerator"].sum(), raw["denominator"].sum()
+        _check_period(con, spec, period)
+    raw, (london_num, london_den) = _values(con, spec, period, _parse_by(by), filters, False, "london")
     p0 = london_num / london_den if london_den else float("nan")
     max_den = float(raw["denominator"].max()) if len(raw) else 1.0
     if spec.unit == "ratio":
