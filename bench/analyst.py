@@ -3,7 +3,8 @@
 What an analyst without the engine does for one dashboard call: take the linked extract's patient-level
 tables (already loaded), apply the indicator's rule for the period, then filter, group and sum. The rules
 are those of :mod:`queries.materialise` (registered and alive on the period end, QOF registers, latest
-same-day BP, SABA/ICS issues, CWT clock stops, staged tumours, COVER cohorts), written in pandas; the
+same-day BP, SABA/ICS issues, reviews, admissions, CWT clock stops, tumours, COVER and campaign cohorts),
+written in pandas; every indicator of the registry has one (a unit test holds that). The
 bench checks numerator and denominator of every group against the engine, so a derivation that drifts
 from the engine's rule fails the run instead of being timed.
 
@@ -11,7 +12,8 @@ Loading (:func:`load`) is not part of a call and is timed separately. It does wh
 once per session and what makes every later pandas call faster, so the speed-ups stay on the low side:
 patient ids factorised to integers (rows whose patient is not in ``patient_dim`` are dropped at load;
 every rule joins to it anyway), dimension and code columns held as categoricals, clinical events limited
-to the codelists these indicators use, and COVER children limited to the birth years of any cohort.
+to the codelists these indicators use (hospital episodes to emergency asthma admissions), and children
+limited to the birth years of any COVER or campaign cohort.
 """
 
 from __future__ import annotations
@@ -25,14 +27,29 @@ import numpy as np
 import pandas as pd
 
 from data import codelists
-from queries.materialise import COVER_MEASURES
+from data.schema import EMERGENCY_ADMISSION_METHODS
+from queries.materialise import AST012_DIAGNOSED_FROM, COVER_MEASURES, EXPECTED_HYPERTENSION_RATE
 
 DIMENSION_COLUMNS = ["practice_code", "borough_code", "imd_quintile_national", "sex", "ethnicity_group"]
 
 COVER_IDS = frozenset(measure[0] for measure in COVER_MEASURES)
-HYPERTENSION_IDS = frozenset({"hyp_prevalence", "hyp008", "hyp009", "hyp_bp_recorded_12m"})
+POLIO_ID = "polio_booster_1_9"
+POLIO_VACCINES = ("6in1", "4in1", "IPV")  # polio-containing, as the engine's campaign rule counts them
+HYPERTENSION_IDS = frozenset(
+    {"hyp_prevalence", "hyp008", "hyp009", "hyp_bp_recorded_12m", "hyp_detection_ratio", "hyp_possible_undiagnosed"}
+)
 SABA_THRESHOLDS = {"ast_saba_3plus": 3, "ast_saba_6plus": 6, "ast_saba_12plus": 12}
-ASTHMA_IDS = frozenset({"ast_prevalence", "ast_saba_no_ics", *SABA_THRESHOLDS})
+ASTHMA_IDS = frozenset(
+    {
+        "ast_prevalence",
+        "ast_saba_no_ics",
+        "ast_review_12m",
+        "ast_action_plan",
+        "ast_objective_test",
+        "ast_emergency_admissions",
+        *SABA_THRESHOLDS,
+    }
+)
 # CWT standards: (clock-stop date, clock-start date, days allowed, priority types counted or None for any).
 _CWT_PRIORITIES = ("urgent_suspected_cancer", "breast_symptomatic", "screening")
 PATHWAY_RULES = {
@@ -40,8 +57,10 @@ PATHWAY_RULES = {
     "cwt_31d": ("treatment_start_date", "decision_to_treat_date", 31, None),
     "cwt_62d": ("treatment_start_date", "referral_date", 62, (*_CWT_PRIORITIES, "consultant_upgrade")),
 }
-CANCER_IDS = frozenset({*PATHWAY_RULES, "cancer_early_stage"})
-SUPPORTED = COVER_IDS | HYPERTENSION_IDS | ASTHMA_IDS | CANCER_IDS
+PATHWAY_IDS = frozenset({*PATHWAY_RULES, "cancer_conversion_rate"})
+TUMOUR_IDS = frozenset({"cancer_early_stage", "cancer_emergency_route"})
+CANCER_IDS = PATHWAY_IDS | TUMOUR_IDS
+SUPPORTED = COVER_IDS | {POLIO_ID} | HYPERTENSION_IDS | ASTHMA_IDS | CANCER_IDS
 
 # Blood-pressure codelists: (reading kind, setting), as materialise reads them from the codelist names.
 _BP_LISTS = {
@@ -50,7 +69,16 @@ _BP_LISTS = {
     "systolic_bp_home": ("systolic", "home"),
     "diastolic_bp_home": ("diastolic", "home"),
 }
-_EVENT_LISTS = ("hyp_cod", "hypres_cod", "ast_cod", "astres_cod", *_BP_LISTS)
+_EVENT_LISTS = (
+    "hyp_cod",
+    "hypres_cod",
+    "ast_cod",
+    "astres_cod",
+    "rev_cod",
+    "writpastp_cod",
+    "asthma_objective_test",
+    *_BP_LISTS,
+)
 
 # Patient ids as integers, one per patient_dim row (a temporary table of the read-only connection).
 _IDS_SQL = (
@@ -63,6 +91,9 @@ def _codes(name: str) -> list[str]:
     return list(codelists.codes(name))
 
 
+_TABLES = ("patients", "immunisations", "events", "medications", "admissions", "pathways", "tumours")
+
+
 @dataclass
 class Extract:
     """The extract's tables as an analyst holds them in memory (see the module docstring)."""
@@ -73,6 +104,7 @@ class Extract:
     immunisations: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
     medications: pd.DataFrame | None = None
+    admissions: pd.DataFrame | None = None
     pathways: pd.DataFrame | None = None
     tumours: pd.DataFrame | None = None
     load_seconds: float = 0.0
@@ -80,8 +112,7 @@ class Extract:
     rows: dict[str, int] = field(default_factory=dict)
 
     def memory_mib(self) -> float:
-        frames = [getattr(self, name) for name in ("patients", "immunisations", "events", "medications", "pathways")]
-        frames += [self.tumours]
+        frames = [getattr(self, name) for name in _TABLES]
         return sum(frame.memory_usage(deep=True).sum() for frame in frames if frame is not None) / 2**20
 
 
@@ -105,12 +136,17 @@ def load(con: duckdb.DuckDBPyConnection, indicator_ids: set[str]) -> Extract:
         "FROM patient_dim AS d JOIN _bench_ids AS i USING (patient_id) ORDER BY i.pid",
     )
     extract.dimensions = extract.patients.set_index("pid")[DIMENSION_COLUMNS]
+    births = []  # the earliest birth date each chosen rule can count, as SQL (the engine's own bounds)
     if indicator_ids & COVER_IDS:
-        # Children young enough for some COVER cohort (the engine's own bound); their immunisations.
-        born_from = (
+        births.append(
             "(SELECT min(start_date) FROM ind_period WHERE period_type IN ('quarter', 'fy')) - INTERVAL 61 MONTH"
         )
-        first_birth = con.execute(f"SELECT {born_from}").fetchone()[0]
+    if POLIO_ID in indicator_ids:  # aged 1-9 on the campaign's first day
+        births.append("(SELECT min(start_date) FROM ind_period WHERE period_type = 'campaign') - INTERVAL 10 YEAR")
+    if births:
+        # Children young enough for some chosen cohort, and their immunisations.
+        born_from = f"least({', '.join(births)})"
+        first_birth = con.execute(f"SELECT {born_from}").fetchone()[0]  # noqa: S608 (fixed SQL)
         extract.children = extract.patients[extract.patients["birth_date"] >= pd.Timestamp(first_birth)]
         extract.immunisations = _frame(
             con,
@@ -132,14 +168,27 @@ def load(con: duckdb.DuckDBPyConnection, indicator_ids: set[str]) -> Extract:
             "SELECT i.pid, m.issue_date, m.dmd_code, m.quantity FROM medications AS m "
             "JOIN _bench_ids AS i USING (patient_id)",
         )
-    if indicator_ids & set(PATHWAY_RULES):
+    if "ast_emergency_admissions" in indicator_ids:
+        # Emergency admissions with an asthma diagnosis only (ICD-10 category, dot ignored), as events are
+        # limited to the codelists used.
+        extract.admissions = _frame(
+            con,
+            "SELECT i.pid, h.admission_date FROM hospital_episodes AS h JOIN _bench_ids AS i USING (patient_id) "
+            "WHERE list_contains($methods, h.admission_method) "
+            "AND list_contains($categories, left(replace(h.primary_diagnosis, '.', ''), 3))",
+            {
+                "methods": sorted(EMERGENCY_ADMISSION_METHODS),
+                "categories": sorted({code.replace(".", "")[:3] for code in _codes("asthma_admission")}),
+            },
+        )
+    if indicator_ids & PATHWAY_IDS:
         extract.pathways = _frame(
             con,
             "SELECT i.pid, c.pathway_id, c.referral_date, c.priority_type, c.diagnosis_told_date, "
             "c.diagnosis_outcome, c.decision_to_treat_date, c.treatment_start_date "
             "FROM cancer_pathways AS c JOIN _bench_ids AS i USING (patient_id)",
         )
-    if "cancer_early_stage" in indicator_ids:
+    if indicator_ids & TUMOUR_IDS:
         extract.tumours = _frame(
             con,
             "SELECT i.pid, r.diagnosis_date, r.icd10_code, r.stage, r.route "
@@ -148,11 +197,7 @@ def load(con: duckdb.DuckDBPyConnection, indicator_ids: set[str]) -> Extract:
     con.execute("DROP TABLE IF EXISTS _bench_ids")
     extract.load_seconds = time.perf_counter() - started
     extract.load_cpu_seconds = time.process_time() - started_cpu
-    extract.rows = {
-        name: len(frame)
-        for name in ("patients", "immunisations", "events", "medications", "pathways", "tumours")
-        if (frame := getattr(extract, name)) is not None
-    }
+    extract.rows = {name: len(frame) for name in _TABLES if (frame := getattr(extract, name)) is not None}
     return extract
 
 
@@ -162,22 +207,24 @@ def derive(extract: Extract, indicator_id: str, period: tuple) -> pd.DataFrame:
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     if indicator_id in COVER_IDS:
         return _cover(extract, indicator_id, start, end)
+    if indicator_id == POLIO_ID:
+        return _polio_booster(extract, start, end)
     if indicator_id in HYPERTENSION_IDS:
         return _hypertension(extract, indicator_id, start, end)
     if indicator_id in ASTHMA_IDS:
         return _asthma(extract, indicator_id, start, end)
-    if indicator_id in PATHWAY_RULES:
+    if indicator_id in PATHWAY_IDS:
         return _pathway(extract, indicator_id, start, end)
-    if indicator_id == "cancer_early_stage":
-        return _early_stage(extract, start, end)
+    if indicator_id in TUMOUR_IDS:
+        return _tumour(extract, indicator_id, start, end)
     raise KeyError(f"no analyst derivation for {indicator_id}")
 
 
-def _units(rows: pd.DataFrame, numerator) -> pd.DataFrame:
-    """Dimension columns of ``rows`` with a 0/1 numerator and a denominator of 1 per unit."""
+def _units(rows: pd.DataFrame, numerator, denominator=1.0) -> pd.DataFrame:
+    """Dimension columns of ``rows`` with a numerator (0/1) and a denominator (1 per unit unless given)."""
     units = rows[DIMENSION_COLUMNS].copy()
     units["numerator"] = np.asarray(numerator, dtype=float)
-    units["denominator"] = 1.0
+    units["denominator"] = np.asarray(denominator, dtype=float) if np.ndim(denominator) else float(denominator)
     return units
 
 
@@ -215,8 +262,9 @@ def _register(events: pd.DataFrame, diagnosis: str, resolved: str, end: pd.Times
     return diagnosed.loc[keep, "min"].rename("first_diagnosis")
 
 
-def _latest_bp(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Latest same-day BP in the period per patient (lowest of each reading that day; clinic before home)."""
+def _bp_days(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Same-day BP readings from ``start`` to ``end``: per patient, day and setting the lowest systolic and
+    the lowest diastolic, where both were recorded."""
     window = events[(events["event_date"] >= start) & (events["event_date"] <= end) & events["value"].notna()]
     kinds = {code: kind for name, (kind, _setting) in _BP_LISTS.items() for code in _codes(name)}
     clinic = {code: setting == "clinic" for name, (_kind, setting) in _BP_LISTS.items() for code in _codes(name)}
@@ -232,13 +280,49 @@ def _latest_bp(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> 
         }
     )
     per_day = readings.groupby(["pid", "event_date", "clinic", "kind"])["value"].min().unstack("kind")
-    per_day = per_day.dropna(subset=["systolic", "diastolic"]).reset_index()
+    return per_day.dropna(subset=["systolic", "diastolic"]).reset_index()
+
+
+def _latest_bp(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Latest same-day BP in the period per patient (lowest of each reading that day; clinic before home)."""
+    per_day = _bp_days(events, start, end)
     latest = per_day.sort_values(["pid", "event_date", "clinic"]).drop_duplicates("pid", keep="last")
     return latest.set_index("pid")[["event_date", "clinic", "systolic", "diastolic"]]
 
 
+def _expected_rate(age: np.ndarray) -> np.ndarray:
+    """The expected hypertension prevalence of each age (0 under the first band's age), as the engine reads it."""
+    starts = np.array([band_start for band_start, _rate in EXPECTED_HYPERTENSION_RATE])
+    rates = np.array([rate for _band_start, rate in EXPECTED_HYPERTENSION_RATE])
+    band = np.searchsorted(starts, age, side="right") - 1
+    return np.where(band >= 0, rates[np.maximum(band, 0)], 0.0)
+
+
+def _hypertension_whole_list(
+    extract: Extract, indicator_id: str, population: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """The detection ratio (adults on the register over the expected number) and possible undiagnosed
+    hypertension (adults with a raised same-day reading more than 3 months before the end and no
+    hypertension code at all), over every registered patient."""
+    events = extract.events
+    adult = _age_on(population["birth_date"], end) >= 18
+    if indicator_id == "hyp_detection_ratio":
+        on_register = population["pid"].isin(_register(events, "hyp_cod", "hypres_cod", end).index).to_numpy()
+        expected = _expected_rate(_age_on(population["birth_date"], end))
+        return _units(population, adult & on_register, expected)
+    coded_codes = _codes("hyp_cod") + _codes("hypres_cod")
+    coded = events.loc[events["snomed_code"].isin(coded_codes) & (events["event_date"] <= end), "pid"]
+    days = _bp_days(events, start, end - pd.DateOffset(months=3) - pd.Timedelta(days=1))
+    raised = days.loc[(days["systolic"] >= 140) & (days["diastolic"] >= 90), "pid"]
+    pid = population["pid"]
+    uncoded_raised = adult & pid.isin(raised).to_numpy() & ~pid.isin(coded).to_numpy()
+    return _units(population, uncoded_raised, adult)
+
+
 def _hypertension(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     population = _registered_alive(extract.patients, end)
+    if indicator_id in ("hyp_detection_ratio", "hyp_possible_undiagnosed"):
+        return _hypertension_whole_list(extract, indicator_id, population, start, end)
     register = _register(extract.events, "hyp_cod", "hypres_cod", end)
     if indicator_id == "hyp_prevalence":
         return _units(population, population["pid"].isin(register.index))
@@ -293,7 +377,54 @@ def _asthma(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.Ti
     if indicator_id == "ast_saba_no_ics":
         with_saba = register[register["saba"] > 0]
         return _units(with_saba, with_saba["ics"] == 0)
-    return _units(register, register["saba"] >= SABA_THRESHOLDS[indicator_id])
+    if indicator_id in SABA_THRESHOLDS:
+        return _units(register, register["saba"] >= SABA_THRESHOLDS[indicator_id])
+    if indicator_id in ("ast_review_12m", "ast_action_plan"):
+        return _asthma_review(extract.events, indicator_id, register, start, end)
+    if indicator_id == "ast_objective_test":
+        return _asthma_objective_test(extract.events, register, start, end)
+    admitted = extract.admissions
+    admitted = admitted.loc[(admitted["admission_date"] >= start) & (admitted["admission_date"] <= end), "pid"]
+    return _units(register, register["pid"].isin(admitted))
+
+
+def _asthma_review(
+    events: pd.DataFrame, indicator_id: str, register: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """AST007 / AST008: an asthma review in the period (with a written plan recorded on a review's day);
+    those who fail it are left out when diagnosed or registered in the last 3 months."""
+    reviews = events[
+        events["snomed_code"].isin(_codes("rev_cod")) & (events["event_date"] >= start) & (events["event_date"] <= end)
+    ]
+    if indicator_id == "ast_action_plan":
+        plans = events[events["snomed_code"].isin(_codes("writpastp_cod"))][["pid", "event_date"]].drop_duplicates()
+        reviews = reviews[["pid", "event_date"]].merge(plans, on=["pid", "event_date"])
+    achieved = register["pid"].isin(reviews["pid"]).to_numpy()
+    recent = end - pd.DateOffset(months=3)
+    excluded = ((register["first_diagnosis"] > recent) | (register["registration_start"] > recent)).to_numpy()
+    kept = achieved | ~excluded
+    return _units(register[kept], achieved[kept])
+
+
+def _asthma_objective_test(
+    events: pd.DataFrame, register: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """AST012: diagnosed in the period (and from its start in QOF v50), with an objective test from 3 months
+    before to 3 months after the diagnosis (and by the period end); those untested are left out while
+    the 3 months after the diagnosis are not over."""
+    diagnosed = register[
+        (register["first_diagnosis"] >= start)
+        & (register["first_diagnosis"] <= end)
+        & (register["first_diagnosis"] >= pd.Timestamp(AST012_DIAGNOSED_FROM))
+    ]
+    tests = events[events["snomed_code"].isin(_codes("asthma_objective_test")) & (events["event_date"] <= end)]
+    paired = tests[["pid", "event_date"]].merge(diagnosed[["pid", "first_diagnosis"]], on="pid")
+    in_window = (paired["event_date"] >= paired["first_diagnosis"] - pd.DateOffset(months=3)) & (
+        paired["event_date"] <= paired["first_diagnosis"] + pd.DateOffset(months=3)
+    )
+    tested = diagnosed["pid"].isin(paired.loc[in_window, "pid"]).to_numpy()
+    kept = tested | (diagnosed["first_diagnosis"] <= end - pd.DateOffset(months=3)).to_numpy()
+    return _units(diagnosed[kept], tested[kept])
 
 
 def _with_dimensions(extract: Extract, units: pd.DataFrame, numerator: pd.Series) -> pd.DataFrame:
@@ -308,8 +439,18 @@ def _with_dimensions(extract: Extract, units: pd.DataFrame, numerator: pd.Series
 
 
 def _pathway(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    stop, clock_start, days, priorities = PATHWAY_RULES[indicator_id]
     pathways = extract.pathways
+    if indicator_id == "cancer_conversion_rate":
+        # Of the FDS pathways told in the period with an outcome recorded, those with cancer confirmed.
+        told = pathways["diagnosis_told_date"]
+        chosen = pathways[
+            (told >= start)
+            & (told <= end)
+            & pathways["priority_type"].isin(_CWT_PRIORITIES)
+            & pathways["diagnosis_outcome"].notna()
+        ]
+        return _with_dimensions(extract, chosen, chosen["diagnosis_outcome"] == "cancer_confirmed")
+    stop, clock_start, days, priorities = PATHWAY_RULES[indicator_id]
     keep = (pathways[stop] >= start) & (pathways[stop] <= end)
     if priorities is not None:
         keep &= pathways["priority_type"].isin(priorities)
@@ -322,18 +463,38 @@ def _pathway(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.T
     return _with_dimensions(extract, chosen, waited <= days)
 
 
-def _early_stage(extract: Extract, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def _tumour(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Registry measures over tumours (ICD-10 C00-C97 but C44) diagnosed in the period: stage 1-2 of the
+    staged ones, or presented as an emergency."""
     tumours = extract.tumours
-    site = tumours["icd10_code"]
+    category = tumours["icd10_code"].str[:3]
     keep = (
-        site.notna()
-        & (site.str[:3] != "C44")
-        & tumours["stage"].isin(["1", "2", "3", "4"])
+        category.between("C00", "C97")
+        & (category != "C44")
         & (tumours["diagnosis_date"] >= start)
         & (tumours["diagnosis_date"] <= end)
     )
-    chosen = tumours[keep]
+    if indicator_id == "cancer_emergency_route":
+        chosen = tumours[keep]
+        return _with_dimensions(extract, chosen, chosen["route"] == "emergency")
+    chosen = tumours[keep & tumours["stage"].isin(["1", "2", "3", "4"])]
     return _with_dimensions(extract, chosen, chosen["stage"].isin(["1", "2"]))
+
+
+def _polio_booster(extract: Extract, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The 2022 polio booster: children aged 1-9 on the campaign's first day, registered and alive at its end,
+    with a polio-containing dose in the campaign or up to date by its end (4 doses from 40 months, else 3)."""
+    children = _registered_alive(extract.children, end)
+    age = _age_on(children["birth_date"], start)
+    cohort = children[(age >= 1) & (age <= 9)]
+    doses = extract.immunisations
+    doses = doses[doses["vaccine"].isin(POLIO_VACCINES) & (doses["vaccination_date"] <= end)]
+    doses = doses[doses["pid"].isin(cohort["pid"])]
+    in_campaign = doses.loc[doses["vaccination_date"] >= start, "pid"].unique()
+    dose_days = doses.groupby("pid")["vaccination_date"].nunique()
+    needed = np.where(cohort["birth_date"] + pd.DateOffset(months=40) <= end, 4, 3)
+    up_to_date = cohort["pid"].map(dose_days).fillna(0).to_numpy() >= needed
+    return _units(cohort, cohort["pid"].isin(in_campaign).to_numpy() | up_to_date)
 
 
 def _cover(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

@@ -10,11 +10,13 @@ Two pandas baselines, both timed in the same run on DataFrames already in memory
 
 - strict (``pandas``): the same aggregation over the same rows: the indicator's per-patient rows for the
   period, already derived by the engine and joined to their dimensions, filtered, grouped, summed, with
-  Wilson intervals. Whole-list indicators (prevalence etc.) are rebuilt per patient from patient_dim and
-  the registers. For small cohorts these rows are barely more than the cube's, so this is the hard one.
+  Wilson intervals (Poisson for a ratio). Whole-list indicators (prevalence etc.) are rebuilt per patient
+  from patient_dim and the registers. For small cohorts these rows are barely more than the cube's, so
+  this is the hard one.
 - analyst (``analyst``): what an analyst without the engine does for the call: derive the indicator
   from the extract's patient-level tables held in memory (:mod:`bench.analyst`: patients, immunisations,
-  clinical events, medications, cancer pathways and registrations) by the engine's rule, then aggregate
+  clinical events, medications, emergency asthma admissions, cancer pathways and registrations) by the
+  indicator's rule, for every indicator of the registry, then aggregate
   the same way. Every group's numerator and denominator is checked against the engine's in the run (a
   baseline that counts something else is not the same aggregation). The tables are loaded once; the
   load is reported separately, never in a call's time.
@@ -22,8 +24,8 @@ Two pandas baselines, both timed in the same run on DataFrames already in memory
 Engine calls also record full (generation-2) garbage collections that ran inside the timed call, so a
 slow repeat can be told apart from a slow query (see ``bench/gc_pauses.py`` for the long-run study).
 
-``--indicators`` with no ids benchmarks :data:`BENCH_INDICATORS` (three per pathfinder, each with an
-analyst derivation); without ``--indicators`` every indicator is measured (analyst where derived).
+``--indicators`` with no ids benchmarks :data:`BENCH_INDICATORS` (three per pathfinder); without
+``--indicators`` every indicator is measured.
 
     python bench/queries.py --db /tmp/eng/s01.duckdb [--db other.duckdb] [--repeat 20] [--out report.csv]
 """
@@ -60,8 +62,7 @@ CASES = (
 PANDAS_KEYS = {"practice": ["practice_code"], ("borough", "imd_quintile"): ["borough_code", "imd_quintile_national"]}
 # Whole-list indicators: numerator flag = membership of a register read from another indicator's denominator.
 REGISTER_OF = {"hyp_prevalence": "hyp_bp_recorded_12m", "ast_prevalence": "ast_saba_3plus"}
-# The default set of ``--indicators``: three per pathfinder, a large and a small cohort each, all with an
-# analyst derivation.
+# The default set of ``--indicators``: three per pathfinder, a large and a small cohort each.
 BENCH_INDICATORS = (
     "cover_12m_6in1",
     "cover_24m_mmr1",
@@ -146,7 +147,8 @@ def _patient_rows(con: duckdb.DuckDBPyConnection, indicator_id: str, period: str
     ).df()
 
 
-def _pandas_aggregate(rows: pd.DataFrame, keys: list[str], filters: dict | None) -> pd.DataFrame:
+def _pandas_aggregate(rows: pd.DataFrame, keys: list[str], filters: dict | None, unit: str = "percent") -> pd.DataFrame:
+    """Filter, group and sum ``rows``; the value and its 95 % interval as the engine gives them for ``unit``."""
     data = rows
     if filters:
         mask = np.ones(len(data), dtype=bool)
@@ -155,7 +157,8 @@ def _pandas_aggregate(rows: pd.DataFrame, keys: list[str], filters: dict | None)
             mask &= data[column].isin(values).to_numpy()
         data = data[mask]
     grouped = data.groupby(keys, dropna=False)[["numerator", "denominator"]].sum().reset_index()
-    low, high = stats.wilson_interval(grouped["numerator"], grouped["denominator"])
+    interval = stats.poisson_ratio_interval if unit == "ratio" else stats.wilson_interval
+    low, high = interval(grouped["numerator"], grouped["denominator"])
     grouped["value"] = grouped["numerator"] / grouped["denominator"]
     grouped["ci_low"], grouped["ci_high"] = low, high
     return grouped
@@ -253,7 +256,9 @@ def bench_database(
             keys = PANDAS_KEYS[by if isinstance(by, str) else tuple(by)]
             if frame is not None:
                 baseline, baseline_cpu, _baseline_full_gc = _time(
-                    lambda keys=keys, filters=filters, frame=frame: _pandas_aggregate(frame, keys, filters),
+                    lambda keys=keys, filters=filters, frame=frame, unit=indicator.unit: _pandas_aggregate(
+                        frame, keys, filters, unit
+                    ),
                     pandas_repeat,
                 )
                 row.update(
@@ -278,13 +283,14 @@ def _analyst_row(
     """Time the analyst baseline of one call, after checking every group's counts against the engine's."""
     keys = PANDAS_KEYS[by if isinstance(by, str) else tuple(by)]
     period = indicators._period_table(con)[period_id]
+    unit = get(indicator_id).unit
 
     def call() -> pd.DataFrame:
-        return _pandas_aggregate(analyst.derive(extract, indicator_id, period), keys, filters)
+        return _pandas_aggregate(analyst.derive(extract, indicator_id, period), keys, filters, unit)
 
     # The checked call is also the warm-up of the timed ones.
     units = analyst.derive(extract, indicator_id, period)
-    derived = _pandas_aggregate(units, keys, filters)
+    derived = _pandas_aggregate(units, keys, filters, unit)
     engine = indicator_values(con, indicator=indicator_id, period=period_id, by=by, filters=filters, disclose=False)
     differ = analyst.count_mismatches(derived, keys, engine)
     if differ:
