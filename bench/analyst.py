@@ -391,7 +391,7 @@ def _asthma(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.Ti
 def _asthma_review(
     events: pd.DataFrame, indicator_id: str, register: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DataFrame:
-    """AST007 / AST008: an asthma review in the period (with a written plan recorded on a review's day);
+    """AST015 / AST007: an asthma review in the period (with a written plan recorded on a review's day);
     those who fail it are left out when diagnosed or registered in the last 3 months."""
     reviews = events[
         events["snomed_code"].isin(_codes("rev_cod")) & (events["event_date"] >= start) & (events["event_date"] <= end)
