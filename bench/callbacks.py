@@ -64,6 +64,10 @@ VALUE_POOLS: dict[str, list[Any]] = {
     "imm-cohort-list.page_current": [0, 1, 2],
 }
 MAX_FIRES_PER_STEP = 40
+# Properties a person sets (buttons are clicked through n_clicks, always): an Input or State of one of these on
+# the page that the mix cannot change (no options, no VALUE_POOLS entry) is listed in the report, so a new free
+# input is not left at its default unnoticed (the finder's date was, until the ninth session).
+USER_PROPS = frozenset({"value", "page_current"})
 
 
 @dataclass
@@ -85,6 +89,7 @@ class Recorder:
     samples: dict[str, list[Sample]] = field(default_factory=lambda: defaultdict(list))
     names: dict[str, str] = field(default_factory=dict)
     profiles: dict[str, tuple[float, str]] = field(default_factory=dict)
+    unvaried: dict[str, set[str]] | None = field(default_factory=lambda: defaultdict(set))  # page -> "id.prop"
 
     def warm_count(self, key: str, path: str) -> tuple[int, int]:
         """(warm calls that updated the page, all warm calls) of a callback on a page."""
@@ -397,6 +402,15 @@ class Tab:
             return _option_values(component["options"])
         return None
 
+    def unvaried_controls(self) -> set[str]:
+        """The controls (``id.prop``) read by this page's callbacks that the mix cannot change."""
+        return {
+            f"{_stringify(ident)}.{prop}"
+            for cb in self.active()
+            for ident, prop in (*cb.inputs, *cb.states)
+            if prop in USER_PROPS and _stringify(ident) in self.state and not self._pool(ident, prop)
+        }
+
     def _change(self, ident, prop) -> str | None:
         """Set one control to a new value as a user would; returns the changed prop id or None."""
         pool = self._pool(ident, prop)
@@ -538,6 +552,7 @@ def run(args: argparse.Namespace) -> tuple[Recorder, dict[str, Any]]:
             target = rng.choice(short)
             if not tab.interact(target):
                 stuck.add(target.key)
+        recorder.unvaried[re.sub(r"/practice/[^/?]+", "/practice/<ods>", path)] |= tab.unvaried_controls()
         for _ in range(max(1, wanted // 4)):  # reloads: the page render's warm figure
             tab.open()
         print(f"  {user:18s} {path:38s} {len(active)} callbacks, {time.perf_counter() - started:7.1f} s")
@@ -693,13 +708,31 @@ def report(recorder: Recorder, meta: dict[str, Any], args: argparse.Namespace) -
         + (": " + ", ".join(f"`{r['name']}` {r['p95']:.0f} ms" for r in worst) if worst else "")
         + ".",
     ]
+    if recorder.unvaried is not None:  # None: samples read back from JSON, the page states are gone
+        lines += ["", unvaried_line(recorder.unvaried)]
     return "\n".join(lines) + "\n"
+
+
+def unvaried_line(unvaried: dict[str, set[str]]) -> str:
+    """The report's sentence on controls the mix could not change (none, or each by page)."""
+    listed = [
+        f"{page}: " + ", ".join(f"`{control}`" for control in sorted(controls))
+        for page, controls in sorted(unvaried.items())
+        if controls
+    ]
+    if not listed:
+        return "Controls the mix could not change (no options and no `VALUE_POOLS` entry): none."
+    return (
+        "Controls the mix could not change (no options and no `VALUE_POOLS` entry), left at their defaults: "
+        + "; ".join(listed)
+        + "."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_json:
-        recorder = Recorder()
+        recorder = Recorder(unvaried=None)
         recorder.samples.update(load_samples(args.from_json))
         meta = {"db": args.db_label or args.from_json, "scale": "?", "seed": "?", "patients": 0}
         meta.update({"import_s": math.nan, "cache": "as recorded"})
