@@ -4,7 +4,7 @@
   ``indicator_id``/``period_id`` filter older databases are read with: every indicator, several ``by``
   levels and filters, identical frames.
 - Per-patient indicators summed straight from ``ind_patient`` joined to ``patient_dim`` in pandas (no cube
-  involved) against the engine's numerators and denominators.
+  involved) against the engine's numerators and denominators, by practice, borough x IMD, ICB and residence LSOA.
 - The engine's Wilson interval (cached z) against :func:`queries.stats.wilson_interval` (statsmodels).
 """
 
@@ -38,8 +38,8 @@ def patient_rows(synthetic):
     """Every per-patient fact with the dimensions the pandas check groups and filters by."""
     return synthetic.execute(
         "SELECT f.indicator_id, f.period_id, f.numerator, f.denominator, d.practice_code, d.borough_code, "
-        "CAST(d.imd_quintile_national AS VARCHAR) AS imd_quintile, d.sex, d.ethnicity_group "
-        "FROM ind_patient AS f JOIN patient_dim AS d USING (patient_id)"
+        "d.icb_code, d.lsoa21_code, CAST(d.imd_quintile_national AS VARCHAR) AS imd_quintile, d.sex, "
+        "d.ethnicity_group FROM ind_patient AS f JOIN patient_dim AS d USING (patient_id)"
     ).df()
 
 
@@ -64,9 +64,13 @@ def test_engine_counts_match_pandas_on_patient_rows(synthetic, patient_rows):
     for indicator_id in patient_rows["indicator_id"].unique():
         period = indicators.default_period(synthetic, indicator_id)
         rows = patient_rows[(patient_rows["indicator_id"] == indicator_id) & (patient_rows["period_id"] == period)]
+        # Practices with filters, borough x IMD quintile, ICBs with filters, and the residence LSOA cube,
+        # which is keyed apart from the practice-side cubes.
         for by, keys, filters in (
             ("practice", ["practice_code"], FILTERS),
             (("borough", "imd_quintile"), ["borough_code", "imd_quintile"], None),
+            ("icb", ["icb_code"], FILTERS),
+            ("lsoa", ["lsoa21_code"], None),
         ):
             data = rows
             if filters:
@@ -83,7 +87,7 @@ def test_engine_counts_match_pandas_on_patient_rows(synthetic, patient_rows):
             np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), err_msg=f"{indicator_id} by {by}")
             assert list(got.index) == list(expected.index), f"{indicator_id} by {by}"
             checked += 1
-    assert checked >= 2 * 25  # every per-patient indicator, both cases
+    assert checked >= 4 * 25  # every per-patient indicator, every case
 
 
 @pytest.mark.slow
