@@ -10,13 +10,16 @@ it turns on the aggregate query cache and builds the per-process caches before t
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
@@ -129,25 +132,80 @@ def before_fork() -> None:
     default_database().close()
 
 
+SPILL_FOLDER_PREFIX = "pathfinder-duckdb-"
+
+
+def spill_folder(pid: int | None = None) -> Path:
+    """The DuckDB spill folder of this serving process (or of process ``pid``), in the system temporary folder."""
+    return Path(tempfile.gettempdir()) / f"{SPILL_FOLDER_PREFIX}{os.getpid() if pid is None else pid}"
+
+
 def limit_database_memory(limit: str) -> None:
     """Bound this process's DuckDB memory (``db_memory_limit``; empty keeps DuckDB's default of 80 % of RAM).
 
     DuckDB otherwise keeps up to 80 % of the machine's memory of the file's pages cached in every worker; the
     cap keeps each worker's RSS near its size plus Python's. Pages of the read-only file are dropped and
     re-read as needed; query state past the cap spills to a temporary folder of this process's own (the
-    default, next to the database, may be read-only, and two workers must not share spill files).
+    default, next to the database, may be read-only, and two workers must not share spill files). The
+    folder is removed when the process exits.
     """
+    folder = spill_folder()
     cursor = default_database().cursor()
-    cursor.execute("SET temp_directory = ?", [os.path.join(tempfile.gettempdir(), f"pathfinder-duckdb-{os.getpid()}")])
+    cursor.execute("SET temp_directory = ?", [str(folder)])
     if limit:
         cursor.execute("SET memory_limit = ?", [limit])
+    if folder not in _spill_folders_to_remove:
+        _spill_folders_to_remove.add(folder)
+        atexit.register(_remove_spill_folder, folder)
+
+
+_spill_folders_to_remove: set[Path] = set()
+
+
+def _remove_spill_folder(folder: Path) -> None:
+    """At exit: close the database (DuckDB deletes its own spill files then), then the folder and what is left."""
+    try:
+        default_database().close()
+    except Exception as error:  # exiting anyway; the folder goes below
+        log.warning("closing the database at exit: %s", error)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_orphaned_spill_folders() -> list[Path]:
+    """Delete the spill folders of serving processes that no longer run; returns the folders deleted.
+
+    A process that is killed rather than stopped (a worker past gunicorn's timeout, a development server
+    sent SIGTERM) cannot remove its folder. At scale 1.0 a worker's holds about 250 MB: the cohort finder's
+    per-process cache beyond the 1 GB memory cap. Twenty such folders had piled up on the development machine.
+    """
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{SPILL_FOLDER_PREFIX}*"):
+        pid = folder.name.removeprefix(SPILL_FOLDER_PREFIX)
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: no signal, only the check that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running
+        return True
+    return True
 
 
 def start_worker(progress: Callable[[], None] = lambda: None) -> dict[str, float]:
-    """Once per serving process: the DuckDB memory cap, the query cache at its configured size, the warm caches.
+    """Once per serving process: spill folders of dead processes removed, the DuckDB memory cap, the query cache
+    at its configured size, the warm caches.
 
     Returns the warm-up's seconds per step.
     """
+    orphans = remove_orphaned_spill_folders()
+    if orphans:
+        log.info("removed %d spill folders of processes no longer running", len(orphans))
     try:
         limit_database_memory(SETTINGS.db_memory_limit)
     except DataUnavailable as error:  # missing, unreadable or stale (another build version): the pages say so

@@ -11,6 +11,7 @@ import runpy
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -67,6 +68,58 @@ def test_start_worker_turns_the_cache_on_and_warms_every_cache(small_db, monkeyp
         assert default_database().scalar("SELECT count(*) FROM ref_boroughs") == 33
     finally:
         cache.configure(previous)
+
+
+def _serving_environment(small_db, tmp_path) -> dict[str, str]:
+    """The environment of a serving process on the test database, with its own temporary folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATHFINDER_")}
+    temporary = tmp_path / "tmp"
+    temporary.mkdir(exist_ok=True)
+    env.update(
+        PATHFINDER_DB=str(small_db),
+        PATHFINDER_DEMO="true",
+        PATHFINDER_AUDIT_DIR=str(tmp_path / "audit"),
+        TMPDIR=str(temporary),
+    )
+    return env
+
+
+# A process that caps DuckDB's memory, makes it spill (a temporary table twice the cap), says where and how many
+# files it spilled, and exits normally.
+_SPILLING_PROCESS = """
+import app
+app.limit_database_memory("32MB")
+app.default_database().cursor().execute("CREATE TEMP TABLE spilled AS SELECT range FROM range(8000000)")
+folder = app.spill_folder()
+print(folder, sum(1 for _ in folder.iterdir()) if folder.exists() else 0)
+"""
+
+
+def test_a_serving_process_removes_its_spill_folder_when_it_exits(small_db, tmp_path):
+    env = _serving_environment(small_db, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", _SPILLING_PROCESS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder, spilled_files = result.stdout.split()[-2:]
+    assert Path(folder).parent == Path(env["TMPDIR"])
+    assert int(spilled_files) > 0, "the sort did not spill, so the test shows nothing"
+    assert not Path(folder).exists()
+
+
+def test_orphaned_spill_folders_of_dead_processes_are_removed(small_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATHFINDER_DB", str(small_db))
+    import app as app_module
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = app_module.spill_folder(int(finished.stdout)), app_module.spill_folder()
+    not_a_process = tmp_path / f"{app_module.SPILL_FOLDER_PREFIX}notes"
+    for folder in (dead, alive, not_a_process):
+        folder.mkdir()
+        (folder / "duckdb_temp_storage.tmp").write_bytes(b"spilled")
+    assert app_module.remove_orphaned_spill_folders() == [dead]
+    assert not dead.exists() and alive.exists() and not_a_process.exists()
 
 
 def _free_port() -> int:
