@@ -21,10 +21,12 @@ def _plural(count: int, word: str) -> str:
 def headline_lines(row: Mapping) -> list[str]:
     """What a card says of one headline indicator under its value: target, comparison with London, range.
 
-    ``row``: one row of ``pathfinder_headlines``. Counts are of the boroughs whose value is shown.
+    ``row``: one row of ``pathfinder_headlines``. Counts are of the boroughs whose value is shown; boroughs
+    hidden by disclosure control are said in a line of their own, never folded into a count.
     """
     unit = row["unit"]
     shown = int(row["boroughs_shown"])
+    hidden = int(row.get("boroughs_suppressed") or 0)
     lines = []
     if json_safe(row["target"]) is not None:
         meeting = json_safe(row["boroughs_meeting_target"])
@@ -40,6 +42,8 @@ def headline_lines(row: Mapping) -> list[str]:
             f"Lowest {row['lowest_borough']} {formatted(row['lowest_value'], unit=unit)}, "
             f"highest {row['highest_borough']} {formatted(row['highest_value'], unit=unit)}"
         )
+    if hidden:
+        lines.append(f"{_plural(hidden, 'borough')} suppressed (1–7 patients), not counted above")
     return lines
 
 

@@ -98,7 +98,8 @@ HEADLINE_INDICATORS = {
 }
 HEADLINE_COLUMNS = (
     "pathfinder", "indicator_id", "title", "unit", "polarity", "period_id", "period_label", "target",
-    "london_value", "boroughs_shown", "boroughs_meeting_target", "boroughs_worse", "boroughs_better",
+    "london_value", "boroughs_shown", "boroughs_suppressed", "boroughs_meeting_target", "boroughs_worse",
+    "boroughs_better",
     "lowest_borough", "lowest_value", "highest_borough", "highest_value",
 )  # fmt: skip
 
@@ -107,8 +108,9 @@ def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame
     """London's value of each pathfinder's headline indicators (:data:`HEADLINE_INDICATORS`) and its spread
     across the boroughs, in each indicator's latest complete period: one row per indicator.
 
-    ``london_value`` is missing (NaN) when hidden by disclosure control. The borough columns count only the
-    boroughs whose value is shown: ``boroughs_meeting_target`` (missing when the indicator has no target),
+    ``london_value`` is missing (NaN) when hidden by disclosure control. ``boroughs_suppressed`` counts the
+    boroughs whose value disclosure control hides; the other borough columns count only the boroughs whose
+    value is shown: ``boroughs_meeting_target`` (missing when the indicator has no target),
     ``boroughs_worse`` / ``boroughs_better`` (95 % interval against London, the indicator's polarity), and
     the lowest and highest shown values with their borough names. Two engine calls, by London and by borough.
     """
@@ -121,7 +123,9 @@ def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame
         for indicator in indicators:
             spec = get(indicator)
             area = london[london["indicator_id"] == indicator].iloc[0]
-            shown = boroughs[(boroughs["indicator_id"] == indicator) & ~boroughs["suppressed"].astype(bool)]
+            rows_of_indicator = boroughs[boroughs["indicator_id"] == indicator]
+            hidden = rows_of_indicator["suppressed"].astype(bool)
+            shown = rows_of_indicator[~hidden]
             shown = shown[shown["value"].notna()].sort_values(["value", "area_name"])
             values = shown["value"].astype(float)
             meeting = None
@@ -141,6 +145,7 @@ def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame
                     "target": spec.target,
                     "london_value": None if bool(area["suppressed"]) else area["value"],
                     "boroughs_shown": len(shown),
+                    "boroughs_suppressed": int(hidden.sum()),
                     "boroughs_meeting_target": meeting,
                     "boroughs_worse": int((shown["comparison"] == "worse").sum()),
                     "boroughs_better": int((shown["comparison"] == "better").sum()),

@@ -36,6 +36,7 @@ def test_each_headline_is_the_engines_london_value_and_borough_spread(db, disclo
         boroughs = indicator_values(db, indicator=indicator, by="borough", disclose=disclose)
         shown = boroughs[~boroughs["suppressed"].astype(bool) & boroughs["value"].notna()]
         assert row["boroughs_shown"] == len(shown)
+        assert row["boroughs_suppressed"] == boroughs["suppressed"].astype(bool).sum()
         assert row["boroughs_worse"] == (shown["comparison"] == "worse").sum()
         assert row["boroughs_better"] == (shown["comparison"] == "better").sum()
         if spec.target is None:
@@ -54,6 +55,8 @@ def test_restricted_headlines_never_count_a_suppressed_borough(db):
     unrounded = pathfinder_headlines(db, disclose=False).set_index("indicator_id")
     assert (disclosed["boroughs_shown"] <= unrounded["boroughs_shown"]).all()
     assert (unrounded["boroughs_shown"] > 0).all()
+    assert (unrounded["boroughs_suppressed"] == 0).all()
+    assert disclosed["boroughs_suppressed"].sum() > 0, "the test database should hide some borough somewhere"
 
 
 ROW = {
@@ -67,6 +70,7 @@ ROW = {
     "target": 85.0,
     "london_value": None,
     "boroughs_shown": 1,
+    "boroughs_suppressed": 32,
     "boroughs_meeting_target": 1.0,
     "boroughs_worse": 0,
     "boroughs_better": 0,
@@ -83,8 +87,16 @@ def test_a_card_says_suppressed_never_0_and_counts_boroughs_in_words():
     assert headline_lines(ROW) == [
         "Target 85.0%: 1 of 1 borough meets it",
         "0 boroughs significantly worse than London, 0 better",
+        "32 boroughs suppressed (1–7 patients), not counted above",
     ]  # one borough shown: no lowest/highest
-    wider = {**ROW, "boroughs_shown": 32, "target": None, "boroughs_worse": 1, "lowest_borough": "Sutton"}
+    wider = {
+        **ROW,
+        "boroughs_shown": 32,
+        "boroughs_suppressed": 0,
+        "target": None,
+        "boroughs_worse": 1,
+        "lowest_borough": "Sutton",
+    }
     assert headline_lines(wider) == [
         "1 borough significantly worse than London, 0 better",
         "Lowest Sutton 90.9%, highest Barnet 90.9%",
