@@ -223,6 +223,14 @@ def default_period(con: Any, indicator: str, period_type: str | None = None) -> 
     raise QueryError(f"No complete {wanted} period for {indicator} on or before the extract date")
 
 
+def _period_or_default(con: Any, spec: Indicator, period: str | None) -> str:
+    """``period`` after checking the indicator has it, or the indicator's default period when None."""
+    if period is None:
+        return default_period(con, spec.id)
+    _check_period(con, spec, period)
+    return period
+
+
 def _check_period(con: Any, spec: Indicator, period: str) -> None:
     found = _period_table(con).get(period)
     if found is None or found[0] not in spec.period_types:
@@ -457,10 +465,7 @@ def indicator_values(
       filter is given; none otherwise (the two are then the same).
     """
     spec = get(indicator)
-    if period is None:
-        period = default_period(con, indicator)
-    else:
-        _check_period(con, spec, period)
+    period = _period_or_default(con, spec, period)
     return _values(con, spec, period, _parse_by(by), filters, disclose, compare_with)[0]
 
 
@@ -498,10 +503,7 @@ def indicator_values_batch(
     resolved = []
     for indicator, period in requests:
         spec = get(indicator)
-        if period is None:
-            period = default_period(con, indicator)
-        else:
-            _check_period(con, spec, period)
+        period = _period_or_default(con, spec, period)
         resolved.append((spec, period))
     if not resolved:
         return pd.DataFrame(columns=OUTPUT_COLUMNS)
@@ -718,10 +720,7 @@ def funnel_limits(
     filters keep, as ``compare_with="london"`` (one more one-row query).
     """
     spec = get(indicator)
-    if period is None:
-        period = default_period(con, indicator)
-    else:
-        _check_period(con, spec, period)
+    period = _period_or_default(con, spec, period)
     raw, (london_num, london_den) = _values(con, spec, period, _parse_by(by), filters, False, "london")
     p0 = london_num / london_den if london_den else float("nan")
     max_den = float(raw["denominator"].max()) if len(raw) else 1.0
@@ -866,10 +865,7 @@ def inequality(
     spec = get(indicator)
     if deprivation not in ("national", "london"):
         raise QueryError("deprivation must be 'national' or 'london'")
-    if period is None:
-        period = default_period(con, indicator)
-    else:
-        _check_period(con, spec, period)
+    period = _period_or_default(con, spec, period)
     decile = DIMENSIONS[f"imd_decile_{deprivation}"].column
     quintile = DIMENSIONS[f"imd_quintile_{deprivation}"].column
     params: dict[str, Any] = {"indicator": spec.id, "period": period}
