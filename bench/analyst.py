@@ -305,11 +305,11 @@ def _hypertension_whole_list(
     hypertension (adults with a raised same-day reading more than 3 months before the end and no
     hypertension code at all), over every registered patient."""
     events = extract.events
-    adult = _age_on(population["birth_date"], end) >= 18
+    age = _age_on(population["birth_date"], end)
+    adult = age >= 18
     if indicator_id == "hyp_detection_ratio":
         on_register = population["pid"].isin(_register(events, "hyp_cod", "hypres_cod", end).index).to_numpy()
-        expected = _expected_rate(_age_on(population["birth_date"], end))
-        return _units(population, adult & on_register, expected)
+        return _units(population, adult & on_register, _expected_rate(age))
     coded_codes = _codes("hyp_cod") + _codes("hypres_cod")
     coded = events.loc[events["snomed_code"].isin(coded_codes) & (events["event_date"] <= end), "pid"]
     days = _bp_days(events, start, end - pd.DateOffset(months=3) - pd.Timedelta(days=1))
