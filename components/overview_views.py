@@ -26,7 +26,7 @@ def headline_lines(row: Mapping) -> list[str]:
     """
     unit = row["unit"]
     shown = int(row["boroughs_shown"])
-    hidden = int(row.get("boroughs_suppressed") or 0)
+    hidden = int(row["boroughs_suppressed"])
     lines = []
     if json_safe(row["target"]) is not None:
         meeting = json_safe(row["boroughs_meeting_target"])
