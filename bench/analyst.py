@@ -290,12 +290,14 @@ def _latest_bp(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> 
     return latest.set_index("pid")[["event_date", "clinic", "systolic", "diastolic"]]
 
 
-def _expected_rate(age: np.ndarray) -> np.ndarray:
-    """The expected hypertension prevalence of each age (0 under the first band's age), as the engine reads it."""
-    starts = np.array([band_start for band_start, _rate in EXPECTED_HYPERTENSION_RATE])
-    rates = np.array([rate for _band_start, rate in EXPECTED_HYPERTENSION_RATE])
+def _expected_rate(age: np.ndarray, sex: pd.Series) -> np.ndarray:
+    """The expected hypertension prevalence of each age and sex (0 under the first band), as the engine reads it."""
+    rates = pd.DataFrame(EXPECTED_HYPERTENSION_RATE, columns=["age_from", "sex", "rate"])
+    starts = np.sort(rates["age_from"].unique())
     band = np.searchsorted(starts, age, side="right") - 1
-    return np.where(band >= 0, rates[np.maximum(band, 0)], 0.0)
+    by_band_and_sex = rates.set_index(["age_from", "sex"])["rate"]
+    keys = pd.MultiIndex.from_arrays([starts[np.maximum(band, 0)], sex.astype(str).to_numpy()])
+    return np.where(band >= 0, by_band_and_sex.reindex(keys).to_numpy(), 0.0)
 
 
 def _hypertension_whole_list(
@@ -309,7 +311,7 @@ def _hypertension_whole_list(
     adult = age >= 18
     if indicator_id == "hyp_detection_ratio":
         on_register = population["pid"].isin(_register(events, "hyp_cod", "hypres_cod", end).index).to_numpy()
-        return _units(population, adult & on_register, _expected_rate(age))
+        return _units(population, adult & on_register, _expected_rate(age, population["sex"]))
     coded_codes = _codes("hyp_cod") + _codes("hypres_cod")
     coded = events.loc[events["snomed_code"].isin(coded_codes) & (events["event_date"] <= end), "pid"]
     days = _bp_days(events, start, end - pd.DateOffset(months=3) - pd.Timedelta(days=1))

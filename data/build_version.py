@@ -19,7 +19,8 @@ from typing import Any
 #    VI001 counting every DTaP-containing dose, the 31-day standard counting cancer treatments only) and the new
 #    cover_5y_hibmenc slices.
 # 4: child_contact_days, each child's days with a record, for the cohort finder's list on an earlier date.
-BUILD_VERSION = 4
+# 5: hyp_detection_ratio's expected rates by age and sex (they were by age only).
+BUILD_VERSION = 5
 
 META_KEY = "build_version"
 REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."

@@ -40,7 +40,7 @@ import duckdb
 import pandas as pd
 
 from data import codelists
-from data.schema import EMERGENCY_ADMISSION_METHODS
+from data.schema import EMERGENCY_ADMISSION_METHODS, SEX_CODES
 from queries.registry import INDICATORS
 
 INDICATOR_IDS = tuple(indicator.id for indicator in INDICATORS)
@@ -72,18 +72,52 @@ AGE_BANDS = (
     (80, 200, "80+"),
 )
 
-# Recorded hypertension prevalence by age band, OpenSAFELY-TPP 2021/22 [OS-OPENHEART], divided by the
-# diagnosed share 0.71 (29 % of hypertensive adults undiagnosed, HSE 2015-19 [ONS-UNDIAG]) to give an
-# expected (diagnosed + undiagnosed) rate; capped at 0.9. Lower age bound -> rate. Adults 18+ only.
-EXPECTED_HYPERTENSION_RATE = (
-    (18, 0.004 / 0.71),
-    (30, 0.017 / 0.71),
-    (40, 0.068 / 0.71),
-    (50, 0.178 / 0.71),
-    (60, 0.320 / 0.71),
-    (70, 0.485 / 0.71),
-    (80, min(0.628 / 0.71, 0.9)),
+# Expected hypertension prevalence (diagnosed + undiagnosed) by age and sex, for the detection ratio:
+# the recorded prevalence of the age band divided by the diagnosed share of hypertensive adults of that
+# age and sex, capped at 0.9. Adults 18+ only.
+# Recorded prevalence by age band (both sexes), OpenSAFELY-TPP 2021/22 [OS-OPENHEART]; lower age bound -> rate.
+RECORDED_HYPERTENSION_BY_AGE = (
+    (18, 0.004),
+    (30, 0.017),
+    (40, 0.068),
+    (50, 0.178),
+    (60, 0.320),
+    (70, 0.485),
+    (80, 0.628),
 )
+# Diagnosed share of hypertensive adults, HSE 2015-19 [ONS-UNDIAG]: 29 % undiagnosed overall, and by sex
+# where ONS publishes it (undiagnosed men 66 / 55 / 17 %, women 26 / 44 / 21 % at 16-24, 25-34 and 75+).
+# Lower age bound -> (women, men); sex unknown (U) takes the overall share at every age.
+DIAGNOSED_SHARE_OVERALL = 0.71
+DIAGNOSED_SHARE_BY_AGE = (
+    (16, (0.74, 0.34)),
+    (25, (0.56, 0.45)),
+    (35, (DIAGNOSED_SHARE_OVERALL, DIAGNOSED_SHARE_OVERALL)),
+    (75, (0.79, 0.83)),
+)
+_EXPECTED_RATE_CAP = 0.9
+
+
+def _expected_hypertension_rates() -> tuple[tuple[int, str, float], ...]:
+    """(lower age bound, sex, expected rate) rows, a band starting wherever either source starts one."""
+    first_adult_age = RECORDED_HYPERTENSION_BY_AGE[0][0]
+    starts = sorted({age for age, _ in RECORDED_HYPERTENSION_BY_AGE} | {age for age, _ in DIAGNOSED_SHARE_BY_AGE})
+
+    def band(table: tuple, age: int):
+        return next(value for start, value in reversed(table) if start <= age)
+
+    rows = []
+    for age in (start for start in starts if start >= first_adult_age):
+        women, men = band(DIAGNOSED_SHARE_BY_AGE, age)
+        shares = {"F": women, "M": men, "U": DIAGNOSED_SHARE_OVERALL}
+        rows += [
+            (age, sex, min(band(RECORDED_HYPERTENSION_BY_AGE, age) / shares[sex], _EXPECTED_RATE_CAP))
+            for sex in SEX_CODES
+        ]
+    return tuple(rows)
+
+
+EXPECTED_HYPERTENSION_RATE = _expected_hypertension_rates()
 
 # COVER-style measures: (indicator, age in months at the cohort birthday, vaccines, minimum doses,
 # dose valid from age in months, born from, born before). Two rows with one id = rule by birth cohort.
@@ -256,11 +290,14 @@ def _load_small_tables(con: duckdb.DuckDBPyConnection, extract_date: dt.date) ->
         "INSERT INTO _cover_measure VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(m[0], m[1], list(m[2]), m[3], m[4], m[5], m[6]) for m in COVER_MEASURES],
     )
-    con.execute("CREATE OR REPLACE TEMP TABLE _expected_rate (age_from INTEGER, age_to INTEGER, rate DOUBLE)")
-    bounds = [age for age, _ in EXPECTED_HYPERTENSION_RATE[1:]] + [1000]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _expected_rate (age_from INTEGER, age_to INTEGER, sex VARCHAR, rate DOUBLE)"
+    )
+    starts = sorted({age for age, _sex, _rate in EXPECTED_HYPERTENSION_RATE})
+    age_to = {age: upper - 1 for age, upper in zip(starts, [*starts[1:], 1000], strict=True)}
     con.executemany(
-        "INSERT INTO _expected_rate VALUES (?, ?, ?)",
-        [(age, upper - 1, rate) for (age, rate), upper in zip(EXPECTED_HYPERTENSION_RATE, bounds, strict=True)],
+        "INSERT INTO _expected_rate VALUES (?, ?, ?, ?)",
+        [(age, age_to[age], sex, rate) for age, sex, rate in EXPECTED_HYPERTENSION_RATE],
     )
 
 
@@ -361,7 +398,7 @@ def _qof_population_sql() -> str:
     """Registered, alive patients on each QOF period end, with age then and registration date."""
     return f"""
     CREATE OR REPLACE TEMP TABLE _qof_pop AS
-    SELECT p.period_id, p.start_date, p.end_date, d.patient_id, d.registration_start,
+    SELECT p.period_id, p.start_date, p.end_date, d.patient_id, d.registration_start, d.sex,
            {_age("d.birth_date", "p.end_date")} AS age
     FROM ind_period AS p
     JOIN patient_dim AS d ON {_registered_alive("d", "p.end_date")}
@@ -715,7 +752,7 @@ def _population_sql() -> str:
     LEFT JOIN _hyp_coded AS c USING (period_id, patient_id)
     LEFT JOIN _ast_reg AS a USING (period_id, patient_id)
     LEFT JOIN _bp_raised AS r USING (period_id, patient_id)
-    LEFT JOIN _expected_rate AS x ON q.age BETWEEN x.age_from AND x.age_to
+    LEFT JOIN _expected_rate AS x ON q.age BETWEEN x.age_from AND x.age_to AND x.sex = q.sex
     """
 
 

@@ -321,8 +321,9 @@ INDICATORS: tuple[Indicator, ...] = (
         pathfinder="hypertension",
         numerator="Adults (18+) on the HYP001 register",
         denominator=(
-            "Expected number of adults with hypertension: the sum over registered adults of an age-specific expected "
-            "rate (OpenSAFELY recorded rate by age band divided by 0.71, the diagnosed share from ONS/HSE 2015-19)"
+            "Expected number of adults with hypertension: the sum over registered adults of an age- and sex-specific "
+            "expected rate (OpenSAFELY recorded rate by age band divided by the diagnosed share of hypertensive "
+            "adults of that age and sex, ONS/HSE 2015-19)"
         ),
         polarity="high",
         unit="ratio",
@@ -331,7 +332,12 @@ INDICATORS: tuple[Indicator, ...] = (
         target=0.8,
         target_source="National ambition: 80 % of expected hypertension diagnosed by 2029 [NICE-STP] [PHE-AMBITIONS]",
         patient_level=False,
-        notes="Sex-specific survey rates are not in the spec; the expected rate varies by age band only.",
+        notes=(
+            "Diagnosed shares by sex are published for 16-24, 25-34 and 75+ only (men 34 / 45 / 83 %, women "
+            "74 / 56 / 79 %); 35-74, and sex unknown at every age, take the overall 71 %. Recorded rates are by "
+            "age band for both sexes together. So the expected rate steps down at 35 (women) and 75, where a "
+            "band's diagnosed share rises. Rates in queries.materialise.EXPECTED_HYPERTENSION_RATE."
+        ),
     ),
     _qof(
         id="hyp_possible_undiagnosed",

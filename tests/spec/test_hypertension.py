@@ -170,12 +170,69 @@ def test_possible_undiagnosed_is_a_share_of_all_registered_adults(con):
     assert (numerator, denominator) == (2, len(adults))  # RAISED_EARLY and RAISED_3_MONTHS_AND_A_DAY
 
 
+def expected_rate(age: int, sex: str) -> float:
+    """The engine's expected rate for one age and sex, read from its (lower bound, sex, rate) table."""
+    band = max(low for low, _sex, _rate in EXPECTED_HYPERTENSION_RATE if low <= age)
+    return next(rate for low, row_sex, rate in EXPECTED_HYPERTENSION_RATE if (low, row_sex) == (band, sex))
+
+
 def test_detection_ratio_is_register_over_expected(con):
     numerator, expected = totals(con, "hyp_detection_ratio", FY)
-    rates = dict(EXPECTED_HYPERTENSION_RATE)
     # Ages on 31 Mar 2026: the 1960 births are 66 (band 60), 1946-03-31 is 80, 1946-04-01 is 79, 1985 births 41.
+    # Every patient here is a woman (the helper's default).
     register_ages = [66] * 13 + [80, 79]
     off_register_ages = [66, 66, 41, 41, 41, 41, 41]  # RESOLVED, RESOLVED_RAISED and RAISED_*; CHILD is under 18
-    band = lambda age: max(low for low in rates if low <= age)  # noqa: E731
     assert numerator == len(register_ages)
-    assert expected == pytest.approx(sum(rates[band(a)] for a in register_ages + off_register_ages))
+    assert expected == pytest.approx(sum(expected_rate(age, "F") for age in register_ages + off_register_ages))
+
+
+# Adults off the register, one per side of each age boundary where the expected rate's diagnosed share
+# changes, for each sex: (patient id, birth date, sex). Ages are on 31 Mar 2026, the end of FY 2025-26.
+EXPECTED_RATE_PATIENTS = (
+    ("MAN_17", "2008-04-01", "M"),  # 17: not an adult, no expected rate
+    ("MAN_18", "2008-03-31", "M"),  # 18 on the last day
+    ("MAN_24", "2001-04-01", "M"),
+    ("MAN_25", "2001-03-31", "M"),
+    ("WOMAN_24", "2001-04-01", "F"),
+    ("WOMAN_25", "2001-03-31", "F"),
+    ("MAN_74", "1951-04-01", "M"),
+    ("MAN_75", "1951-03-31", "M"),
+    ("WOMAN_75", "1951-03-31", "F"),
+    ("UNKNOWN_SEX_75", "1951-03-31", "U"),
+)
+
+
+def test_expected_rate_is_the_recorded_rate_over_the_diagnosed_share_of_that_age_and_sex(tmp_path):
+    """OpenSAFELY recorded rate by age band over the ONS/HSE 2015-19 diagnosed share: men 34 % at 16-24 and
+    45 % at 25-34, women 74 % and 56 %, 71 % at 35-74 and for sex unknown, men 83 % and women 79 % at 75+."""
+    one_each = build(
+        tmp_path,
+        patients=[patient(birth, patient_id=pid, sex=sex) for pid, birth, sex in EXPECTED_RATE_PATIENTS],
+        clinical_events=[],
+    )
+    published = {  # patient -> the rate the sources give
+        "MAN_18": 0.004 / 0.34,
+        "MAN_24": 0.004 / 0.34,
+        "MAN_25": 0.004 / 0.45,
+        "WOMAN_24": 0.004 / 0.74,
+        "WOMAN_25": 0.004 / 0.56,
+        "MAN_74": 0.485 / 0.71,
+        "MAN_75": 0.485 / 0.83,
+        "WOMAN_75": 0.485 / 0.79,
+        "UNKNOWN_SEX_75": 0.485 / 0.71,
+    }
+    # Summed by sex and (10-year) age band, so a rate given to the wrong sex or age shows; MAN_17 (5-17) has none.
+    got = one_each.execute(
+        "SELECT sex, age_band, sum(numerator), sum(denominator) FROM ind_cube_practice "
+        "WHERE indicator_id = 'hyp_detection_ratio' AND period_id = ? GROUP BY ALL",
+        [FY],
+    ).fetchall()
+    want = {
+        ("M", "18-29"): published["MAN_18"] + published["MAN_24"] + published["MAN_25"],
+        ("F", "18-29"): published["WOMAN_24"] + published["WOMAN_25"],
+        ("M", "70-79"): published["MAN_74"] + published["MAN_75"],
+        ("F", "70-79"): published["WOMAN_75"],
+        ("U", "70-79"): published["UNKNOWN_SEX_75"],
+    }
+    assert {(sex, band): expected for sex, band, _numerator, expected in got if expected} == pytest.approx(want)
+    assert all(numerator == 0 for *_, numerator, _expected in got)
