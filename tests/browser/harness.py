@@ -276,6 +276,10 @@ def new_recorded_page(
 SETTLED = """() => {
     const content = document.getElementById('_pages_content');
     if (!content || content.children.length === 0 || document.title === 'Updating...') return false;
+    // A graph Dash has mounted but Plotly has not drawn yet has no .js-plotly-plot inside it to wait on.
+    const undrawn = [...document.querySelectorAll('.dash-graph')].some(
+        graph => graph.offsetParent !== null && !graph.querySelector('.js-plotly-plot'));
+    if (undrawn) return false;
     return [...document.querySelectorAll('.js-plotly-plot')].every(gd => {
         if (gd.offsetParent === null) return true;
         if (!gd._fullLayout) return false;
