@@ -347,6 +347,13 @@ def _ratio(values: pd.Series) -> str:
     return f"{values.median():.{digits}f}x / {values.min():.{digits}f}x"
 
 
+def _median(values: pd.Series, spec: str) -> str:
+    """The median of ``values`` formatted by ``spec``, or "-" when there is none (no strict baseline for
+    the whole-list indicators, whose rows are never per patient)."""
+    values = values.dropna()
+    return format(values.median(), spec) if len(values) else "-"
+
+
 def summarise(result: pd.DataFrame) -> str:
     """Markdown tables of a per-call table: by case, by pathfinder, totals and the slowest calls."""
     result = _with_ratios(result)
@@ -370,7 +377,7 @@ def summarise(result: pd.DataFrame) -> str:
             lines.append(
                 f"| {case} | {rows['engine_p50_ms'].median():.1f} | {rows['engine_p95_ms'].median():.1f} / "
                 f"{rows['engine_p95_ms'].max():.1f} | {rows['engine_sql_p50_ms'].median():.1f} | "
-                f"{rows['engine_cpu_p50_ms'].median():.1f} | {rows['pandas_p50_ms'].median():.1f} | "
+                f"{rows['engine_cpu_p50_ms'].median():.1f} | {_median(rows['pandas_p50_ms'], '.1f')} | "
                 f"{_ratio(rows['speedup_p50'])} | {_ratio(rows['speedup_cpu_p50'])} | "
                 f"{rows['analyst_p50_ms'].median():,.0f} | {_ratio(rows['analyst_speedup_p50'])} | "
                 f"{_ratio(rows['analyst_speedup_cpu_p50'])} |"
@@ -401,7 +408,7 @@ def summarise(result: pd.DataFrame) -> str:
         for family, rows in group.groupby("family", sort=False):
             strict, derived = rows["speedup_p50"].dropna(), rows["analyst_speedup_p50"].dropna()
             lines.append(
-                f"| {family} | {rows['indicator_id'].nunique()} | {rows['pandas_rows'].median():,.0f} | "
+                f"| {family} | {rows['indicator_id'].nunique()} | {_median(rows['pandas_rows'], ',.0f')} | "
                 f"{rows['analyst_rows'].median():,.0f} | {rows['engine_p50_ms'].median():.1f} | "
                 f"{rows['engine_p95_ms'].median():.1f} / {rows['engine_p95_ms'].max():.1f} | "
                 f"{rows['engine_cpu_p50_ms'].median():.1f} | {_ratio(rows['speedup_p50'])} | "
@@ -422,8 +429,12 @@ def summarise(result: pd.DataFrame) -> str:
                 if group["analyst_speedup_p50"].notna().any()
                 else ""
             )
-            + f"; strict speed-up vs pandas median {group['speedup_p50'].median():.1f}x, "
-            f"minimum {group['speedup_p50'].min():.1f}x.",
+            + (
+                f"; strict speed-up vs pandas median {group['speedup_p50'].median():.1f}x, "
+                f"minimum {group['speedup_p50'].min():.1f}x."
+                if group["speedup_p50"].notna().any()
+                else "; no strict baseline (whole-list indicators only)."
+            ),
             "",
         ]
         if len(loaded):

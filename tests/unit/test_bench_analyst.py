@@ -67,3 +67,34 @@ def test_age_matches_the_engine_sql_on_leap_days():
         ]
         ours = analyst._age_on(pd.Series(pd.to_datetime(births)), pd.Timestamp(day))
         assert np.array_equal(ours, expected), day
+
+
+def test_summary_of_whole_list_indicators_alone_says_there_is_no_strict_baseline():
+    """The whole-list indicators (prevalence, detection ratio...) have no per-patient rows for the strict
+    pandas baseline: a run of only those prints "-" and says so, never "nan"."""
+    from bench.queries import summarise
+
+    calls = pd.DataFrame(
+        {
+            "db": "small",
+            "patients": 1000,
+            "indicator_id": "hyp_detection_ratio",
+            "case": ["practice", "borough x imd"],
+            "engine_p50_ms": [2.0, 3.0],
+            "engine_p95_ms": [2.5, 3.5],
+            "engine_max_ms": [3.0, 4.0],
+            "engine_sql_p50_ms": [1.0, 1.5],
+            "engine_cpu_p50_ms": [2.0, 3.0],
+            "engine_cpu_p95_ms": [2.5, 3.5],
+            "engine_calls_with_full_gc": [0, 0],
+            "load_average": [1.0, 1.0],
+            "analyst_p50_ms": [200.0, 300.0],
+            "analyst_cpu_p50_ms": [200.0, 300.0],
+            "analyst_rows": [900, 900],
+        }
+    )
+    text = summarise(calls)
+    assert "nan" not in text.lower()
+    assert "no strict baseline" in text
+    assert "| hypertension | 1 | - | 900 |" in text
+    assert "analyst speed-up median 100x, minimum 100x" in text
