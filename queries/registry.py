@@ -335,8 +335,8 @@ INDICATORS: tuple[Indicator, ...] = (
         notes=(
             "Diagnosed shares by sex are published for 16-24, 25-34 and 75+ only (men 34 / 45 / 83 %, women "
             "74 / 56 / 79 %); 35-74, and sex unknown at every age, take the overall 71 %. Recorded rates are by "
-            "age band for both sexes together. So the expected rate steps down at 35 (women) and 75, where a "
-            "band's diagnosed share rises."
+            "age band for both sexes together. So the expected rate falls with age where the diagnosed share rises: "
+            "at 35 and 75 for both sexes, and at 25 for men."
         ),
     ),
     _qof(
