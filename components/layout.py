@@ -586,7 +586,44 @@ def csv_button(*, view: str, label: str = "Download CSV", button_id: dict) -> db
         outline=True,
         size="sm",
         className="mt-2 me-2",
-        title=f"Download the {view} as CSV",
+        title=f"Download the {view.replace('_', ' ')} as CSV",
+    )
+
+
+def section(title: str, *children, note: str = "") -> html.Section:
+    """A titled part of a view, with an optional one-line note under the heading."""
+    body = [html.H2(title, className="h5 mt-3")]
+    if note:
+        body.append(html.P(note, className="small text-muted mb-1"))
+    return html.Section([*body, *children])
+
+
+def labelled_select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
+    """A labelled native select: keyboard and screen-reader friendly, unlike a custom dropdown."""
+    # dbc.Select shows its placeholder (not the matching option) for the empty value: name it like that option.
+    empty = next((o["label"] for o in options if o["value"] == ""), None)
+    return html.Div(
+        [
+            dbc.Label(label, html_for=select_id, className="mb-1"),
+            dbc.Select(id=select_id, value=value, options=options, placeholder=empty),
+        ]
+    )
+
+
+def radio_group(label: str, radio_id: str, value: str, options: dict[str, str]) -> html.Div:
+    """Inline radio buttons named by ``label`` for screen readers; ``options`` maps values to their text."""
+    return html.Div(
+        [
+            html.Span(label, className="small fw-semibold me-2", id=f"{radio_id}-label"),
+            dbc.RadioItems(
+                id=radio_id,
+                value=value,
+                inline=True,
+                options=[{"label": text, "value": key} for key, text in options.items()],
+            ),
+        ],
+        role="radiogroup",
+        **{"aria-labelledby": f"{radio_id}-label"},
     )
 
 

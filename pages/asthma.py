@@ -48,7 +48,10 @@ from components.layout import (
     graph,
     indicator_card,
     kpi_cards,
+    labelled_select,
     page_header,
+    radio_group,
+    section,
     view_switch,
     view_switch_value,
 )
@@ -471,36 +474,6 @@ def trend_view(
 # ---------------------------------------------------------------- layout
 
 
-def _select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
-    """A labelled native select: keyboard and screen-reader friendly."""
-    return html.Div(
-        [dbc.Label(label, html_for=select_id, className="mb-1"), dbc.Select(id=select_id, value=value, options=options)]
-    )
-
-
-def _radios(label: str, radio_id: str, value: str, options: dict[str, str]) -> html.Div:
-    return html.Div(
-        [
-            html.Span(label, className="small fw-semibold me-2", id=f"{radio_id}-label"),
-            dbc.RadioItems(
-                id=radio_id,
-                value=value,
-                inline=True,
-                options=[{"label": text, "value": key} for key, text in options.items()],
-            ),
-        ],
-        role="radiogroup",
-        **{"aria-labelledby": f"{radio_id}-label"},
-    )
-
-
-def _section(title: str, *children, note: str = "") -> html.Section:
-    body = [html.H2(title, className="h5 mt-3")]
-    if note:
-        body.append(html.P(note, className="small text-muted mb-1"))
-    return html.Section([*body, *children])
-
-
 def _csv(view: str) -> dbc.Button:
     return csv_button(view=view, button_id={"type": CSV, "view": view})
 
@@ -539,12 +512,14 @@ def layout(
     controls = dbc.Row(
         [
             dbc.Col(
-                _select("Measure", MEASURE, measure, [{"value": k, "label": m.title} for k, m in aq.MEASURES.items()]),
+                labelled_select(
+                    "Measure", MEASURE, measure, [{"value": k, "label": m.title} for k, m in aq.MEASURES.items()]
+                ),
                 xs=12,
                 lg=5,
             ),
             dbc.Col(
-                _select(
+                labelled_select(
                     "Period",
                     PERIOD,
                     period,
@@ -555,7 +530,7 @@ def layout(
                 lg=3,
             ),
             dbc.Col(
-                _select(
+                labelled_select(
                     "Borough",
                     BOROUGH,
                     borough,
@@ -578,11 +553,11 @@ def layout(
         [
             html.Div(id=KPIS),
             html.Div(id=AREA_MESSAGE),
-            _radios("Map level", MAP_LEVEL, level, MAP_LEVELS),
+            radio_group("Map level", MAP_LEVEL, level, MAP_LEVELS),
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Map",
                             graph(MAP, _empty_map()),
                             _csv("map"),
@@ -591,10 +566,10 @@ def layout(
                         ),
                         lg=7,
                     ),
-                    dbc.Col(_section("Boroughs ranked, with 95% intervals", graph(RANKED), _csv("boroughs")), lg=5),
+                    dbc.Col(section("Boroughs ranked, with 95% intervals", graph(RANKED), _csv("boroughs")), lg=5),
                 ]
             ),
-            _section(
+            section(
                 "Map as a table",
                 html.Div(id=MAP_TABLE),
                 note="The same rows as the map, for screen readers and copying.",
@@ -604,7 +579,7 @@ def layout(
     safety = html.Div(
         [
             html.Div(id=SAFETY_MESSAGE),
-            _radios(
+            radio_group(
                 "Safety measure",
                 SAFETY_MEASURE,
                 SAFETY_MEASURES[0],
@@ -613,7 +588,7 @@ def layout(
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Patients at each SABA threshold",
                             graph(THRESHOLDS),
                             _csv("thresholds"),
@@ -623,7 +598,7 @@ def layout(
                         lg=6,
                     ),
                     dbc.Col(
-                        _section(
+                        section(
                             "Children and adults",
                             graph(AGE_GROUPS),
                             _csv("age_groups"),
@@ -633,9 +608,9 @@ def layout(
                     ),
                 ]
             ),
-            _section(
+            section(
                 "SABA:ICS balance: SABA with no ICS (funnel)",
-                _radios("Each point", FUNNEL_LEVEL, "practice", {"practice": "a practice", "borough": "a borough"}),
+                radio_group("Each point", FUNNEL_LEVEL, "practice", {"practice": "a practice", "borough": "a borough"}),
                 graph(FUNNEL),
                 _csv("funnel"),
                 note="Share of SABA users issued no inhaled steroid, around London. Small practices vary more by "
@@ -643,8 +618,8 @@ def layout(
             ),
             dbc.Row(
                 [
-                    dbc.Col(_section("By deprivation", graph(IMD), _csv("imd")), lg=6),
-                    dbc.Col(_section("By ethnic group", graph(ETHNICITY), _csv("ethnicity")), lg=6),
+                    dbc.Col(section("By deprivation", graph(IMD), _csv("imd")), lg=6),
+                    dbc.Col(section("By ethnic group", graph(ETHNICITY), _csv("ethnicity")), lg=6),
                 ]
             ),
         ]
@@ -661,7 +636,7 @@ def layout(
             dbc.Row(
                 [
                     dbc.Col(
-                        _radios(
+                        radio_group(
                             "SABA over-reliance at",
                             LINKED_THRESHOLD,
                             "3",
@@ -669,11 +644,11 @@ def layout(
                         ),
                         md=6,
                     ),
-                    dbc.Col(_radios("Group by", LINKED_GROUP, "borough", LINKED_GROUP_LABELS), md=6),
+                    dbc.Col(radio_group("Group by", LINKED_GROUP, "borough", LINKED_GROUP_LABELS), md=6),
                 ]
             ),
-            _section("Before an emergency admission", graph(LINKED), _csv("linked")),
-            _section("Table", html.Div(id=LINKED_TABLE)),
+            section("Before an emergency admission", graph(LINKED), _csv("linked")),
+            section("Table", html.Div(id=LINKED_TABLE)),
         ]
     )
     inequality_tab = html.Div(
@@ -682,7 +657,7 @@ def layout(
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Slope index of inequality by borough",
                             graph(SII_MAP, placeholder_figure()),
                             note="SII: the modelled gap between the least and most deprived ends of the IMD "
@@ -690,7 +665,7 @@ def layout(
                         ),
                         lg=6,
                     ),
-                    dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
+                    dbc.Col(section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
                 ]
             ),
         ]
@@ -698,18 +673,18 @@ def layout(
     practices_tab = html.Div(
         [
             html.Div(id=PRACTICE_MESSAGE),
-            _section(
+            section(
                 "Practices in the borough, ranked with 95% intervals",
                 graph(PRACTICE_RANKED),
                 _csv("practices"),
                 note="Compared with London. Choose a borough above.",
             ),
-            _section(
+            section(
                 "Trend with statistical process control",
                 dbc.Row(
                     [
                         dbc.Col(
-                            _radios(
+                            radio_group(
                                 "Trend for",
                                 TREND_LEVEL,
                                 "borough" if _borough(borough) else "london",
@@ -717,7 +692,7 @@ def layout(
                             ),
                             md=6,
                         ),
-                        dbc.Col(_select("Practice (for the trend)", PRACTICE, "", [NO_PRACTICE]), md=6),
+                        dbc.Col(labelled_select("Practice (for the trend)", PRACTICE, "", [NO_PRACTICE]), md=6),
                     ]
                 ),
                 html.P(id=TREND_TITLE, className="small mt-2 mb-0"),
@@ -737,9 +712,11 @@ def layout(
             ),
             dbc.Row(
                 [
-                    dbc.Col(_select("Practice", LIST_PRACTICE, "", [NO_PRACTICE]), md=6),
+                    dbc.Col(labelled_select("Practice", LIST_PRACTICE, "", [NO_PRACTICE]), md=6),
                     dbc.Col(
-                        _radios("SABA inhalers", LIST_THRESHOLD, "3", {str(t): f"{t}+" for t in aq.SABA_THRESHOLDS}),
+                        radio_group(
+                            "SABA inhalers", LIST_THRESHOLD, "3", {str(t): f"{t}+" for t in aq.SABA_THRESHOLDS}
+                        ),
                         md=4,
                     ),
                     dbc.Col(dbc.Button("Show patients", id=LIST_SHOW, color="primary", className="mt-4"), md=2),

@@ -39,12 +39,16 @@ from components.charts import (
 from components.geometry import geometry_url
 from components.layout import (
     AREA_CSV_COLUMNS,
+    csv_button,
     data_table,
     error_message,
     graph,
     indicator_card,
     kpi_cards,
+    labelled_select,
     page_header,
+    radio_group,
+    section,
     view_switch,
     view_switch_value,
 )
@@ -602,30 +606,8 @@ def trend_view(
 # ---------------------------------------------------------------- layout
 
 
-def _select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
-    """A labelled native select: keyboard and screen-reader friendly."""
-    return html.Div(
-        [dbc.Label(label, html_for=select_id, className="mb-1"), dbc.Select(id=select_id, value=value, options=options)]
-    )
-
-
-def _section(title: str, *children, note: str = "") -> html.Section:
-    body = [html.H2(title, className="h5 mt-3")]
-    if note:
-        body.append(html.P(note, className="small text-muted mb-1"))
-    return html.Section([*body, *children])
-
-
 def _csv(view: str, text: str = "Download CSV") -> dbc.Button:
-    return dbc.Button(
-        text,
-        id={"type": CSV, "view": view},
-        color="secondary",
-        outline=True,
-        size="sm",
-        className="mt-2 me-2",
-        title=f"Download the {view.replace('_', ' ')} as CSV",
-    )
+    return csv_button(view=view, label=text, button_id={"type": CSV, "view": view})
 
 
 def _period_options(con, indicator: str) -> list[dict]:
@@ -680,7 +662,7 @@ def layout(
     controls = dbc.Row(
         [
             dbc.Col(
-                _select(
+                labelled_select(
                     "Indicator",
                     INDICATOR,
                     indicator,
@@ -689,9 +671,9 @@ def layout(
                 xs=12,
                 lg=4,
             ),
-            dbc.Col(_select("Period", PERIOD, period, period_options), xs=12, sm=6, lg=2),
+            dbc.Col(labelled_select("Period", PERIOD, period, period_options), xs=12, sm=6, lg=2),
             dbc.Col(
-                _select(
+                labelled_select(
                     "Tumour group",
                     TUMOUR,
                     tumour,
@@ -702,7 +684,7 @@ def layout(
                 lg=2,
             ),
             dbc.Col(
-                _select(
+                labelled_select(
                     "Priority type",
                     PRIORITY,
                     priority,
@@ -712,7 +694,7 @@ def layout(
                 sm=6,
                 lg=2,
             ),
-            dbc.Col(_select("Trust (waits and trend)", TRUST, trust, _trust_options()), xs=12, sm=6, lg=2),
+            dbc.Col(labelled_select("Trust (waits and trend)", TRUST, trust, _trust_options()), xs=12, sm=6, lg=2),
         ],
         className="g-2 mb-3 filter-bar",
     )
@@ -720,14 +702,9 @@ def layout(
         [
             html.Div(id=KPIS),
             html.Div(id=GEO_MESSAGE),
-            _section(
+            section(
                 "Map: areas and trusts",
-                dbc.RadioItems(
-                    id=MAP_LEVEL,
-                    value=level,
-                    inline=True,
-                    options=[{"label": v, "value": k} for k, v in MAP_LEVELS.items()],
-                ),
+                radio_group("Show", MAP_LEVEL, level, MAP_LEVELS),
                 graph(MAP, placeholder_figure(height=520)),
                 _csv("areas", "Download map areas CSV"),
                 _csv("trusts", "Download trusts CSV"),
@@ -739,10 +716,10 @@ def layout(
             dbc.Row(
                 [
                     dbc.Col(
-                        _section("Trusts ranked, with 95% intervals", graph(TRUST_RANKED), _csv("trusts_ranked")), lg=6
+                        section("Trusts ranked, with 95% intervals", graph(TRUST_RANKED), _csv("trusts_ranked")), lg=6
                     ),
                     dbc.Col(
-                        _section(
+                        section(
                             "Trust funnel plot",
                             graph(TRUST_FUNNEL),
                             _csv("funnel"),
@@ -757,18 +734,18 @@ def layout(
     flow = html.Div(
         [
             html.Div(id=FLOW_MESSAGE),
-            _section(
+            section(
                 "Pathway flow: where patients live or are referred → first seen → treated",
-                dbc.RadioItems(
-                    id=FLOW_ORIGIN,
-                    value="residence_icb",
-                    inline=True,
-                    options=[
-                        {"label": "From ICB of residence", "value": "residence_icb"},
-                        {"label": "From borough of residence", "value": "residence_borough"},
-                        {"label": "From referring practice's ICB", "value": "referring_icb"},
-                        {"label": "From referring practice's borough", "value": "referring_borough"},
-                    ],
+                radio_group(
+                    "Start the flow",
+                    FLOW_ORIGIN,
+                    "residence_icb",
+                    {
+                        "residence_icb": "From ICB of residence",
+                        "residence_borough": "From borough of residence",
+                        "referring_icb": "From referring practice's ICB",
+                        "referring_borough": "From referring practice's borough",
+                    },
                 ),
                 html.P(id=CROSSING, className="fw-semibold mb-1"),
                 graph(SANKEY, placeholder_figure(height=560)),
@@ -779,7 +756,7 @@ def layout(
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Referral to being told (FDS)",
                             graph(TOLD_WAITS),
                             _csv("waits_told"),
@@ -788,7 +765,7 @@ def layout(
                         lg=6,
                     ),
                     dbc.Col(
-                        _section(
+                        section(
                             "Referral to first treatment (62-day)",
                             graph(TREATED_WAITS),
                             _csv("waits_treated"),
@@ -799,17 +776,14 @@ def layout(
                     ),
                 ]
             ),
-            _section("Waits by trust", html.Div(id=WAIT_TABLE), _csv("wait_summary")),
+            section("Waits by trust", html.Div(id=WAIT_TABLE), _csv("wait_summary")),
         ]
     )
     inequality_tab = html.Div(
         [
             html.Div(id=INEQUALITY_MESSAGE),
-            dbc.RadioItems(
-                id=INEQUALITY_INDICATOR,
-                value="cancer_early_stage",
-                inline=True,
-                options=[{"label": get(i).title, "value": i} for i in cq.TUMOUR_INDICATORS],
+            radio_group(
+                "Measure", INEQUALITY_INDICATOR, "cancer_early_stage", {i: get(i).title for i in cq.TUMOUR_INDICATORS}
             ),
             html.P(
                 "Period: the chosen period when it is a quarter or year, else the latest financial year.",
@@ -817,14 +791,14 @@ def layout(
             ),
             dbc.Row(
                 [
-                    dbc.Col(_section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
+                    dbc.Col(section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
                     for d, g in INEQUALITY_GRAPHS.items()
                 ]
             ),
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Slope index of inequality by borough",
                             graph(SII_MAP, placeholder_figure()),
                             note="SII: the modelled gap between the least and most deprived ends of the "
@@ -832,7 +806,7 @@ def layout(
                         ),
                         lg=6,
                     ),
-                    dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
+                    dbc.Col(section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
                 ]
             ),
         ]
@@ -840,7 +814,7 @@ def layout(
     trend_tab = html.Div(
         [
             html.Div(id=TREND_MESSAGE),
-            _section(
+            section(
                 "London",
                 graph(TREND_LONDON),
                 _csv("trend_london"),
@@ -848,7 +822,7 @@ def layout(
                 "Count: blue special cause = improvement, orange = concern. Green dashed step: the "
                 "operational target in force; solid line: the standard.",
             ),
-            _section("Chosen trust", graph(TREND_TRUST), _csv("trend_trust")),
+            section("Chosen trust", graph(TREND_TRUST), _csv("trend_trust")),
         ]
     )
     return html.Div(

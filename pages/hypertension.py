@@ -42,7 +42,10 @@ from components.layout import (
     graph,
     indicator_card,
     kpi_cards,
+    labelled_select,
     page_header,
+    radio_group,
+    section,
     view_switch,
     view_switch_value,
 )
@@ -494,13 +497,6 @@ def _options(frame: pd.DataFrame, value: str, label: str) -> list[dict]:
     return [{"value": v, "label": lab} for v, lab in zip(frame[value], frame[label], strict=True)]
 
 
-def _section(title: str, *children, note: str = "") -> html.Section:
-    body = [html.H2(title, className="h5 mt-3")]
-    if note:
-        body.append(html.P(note, className="small text-muted mb-1"))
-    return html.Section([*body, *children])
-
-
 def _csv(view: str, text: str = "Download CSV") -> dbc.Button:
     return csv_button(view=view, label=text, button_id={"type": CSV, "view": view})
 
@@ -539,7 +535,7 @@ def layout(
     controls = dbc.Row(
         [
             dbc.Col(
-                _select(
+                labelled_select(
                     "Indicator",
                     INDICATOR,
                     indicator,
@@ -548,14 +544,18 @@ def layout(
                 xs=12,
                 lg=5,
             ),
-            dbc.Col(_select("Period", PERIOD, period, _options(periods, "period_id", "label")), xs=12, sm=6, lg=2),
             dbc.Col(
-                _select("ICB", ICB, icb or "", [ALL_LONDON, *_options(areas["icbs"], "icb_code", "icb_short_name")]),
+                labelled_select("Period", PERIOD, period, _options(periods, "period_id", "label")), xs=12, sm=6, lg=2
+            ),
+            dbc.Col(
+                labelled_select(
+                    "ICB", ICB, icb or "", [ALL_LONDON, *_options(areas["icbs"], "icb_code", "icb_short_name")]
+                ),
                 xs=12,
                 sm=6,
                 lg=2,
             ),
-            dbc.Col(_select("Borough", BOROUGH, borough or "", _borough_options(boroughs, icb)), xs=12, lg=3),
+            dbc.Col(labelled_select("Borough", BOROUGH, borough or "", _borough_options(boroughs, icb)), xs=12, lg=3),
         ],
         className="g-2 mb-3 filter-bar",
     )
@@ -566,7 +566,7 @@ def layout(
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Borough map",
                             graph(BOROUGH_MAP, _empty_map()),
                             note="Purple: better than London; orange: worse (prevalence has no better "
@@ -575,23 +575,17 @@ def layout(
                         lg=6,
                     ),
                     dbc.Col(
-                        _section("Boroughs ranked, with 95% intervals", graph(BOROUGH_RANKED), _csv("boroughs")), lg=6
+                        section("Boroughs ranked, with 95% intervals", graph(BOROUGH_RANKED), _csv("boroughs")), lg=6
                     ),
                 ]
             ),
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Funnel plot",
-                            dbc.RadioItems(
-                                id=FUNNEL_LEVEL,
-                                value="borough",
-                                inline=True,
-                                options=[
-                                    {"label": "Boroughs", "value": "borough"},
-                                    {"label": "Practices", "value": "practice"},
-                                ],
+                            radio_group(
+                                "Points", FUNNEL_LEVEL, "borough", {"borough": "Boroughs", "practice": "Practices"}
                             ),
                             graph(FUNNEL),
                             _csv("funnel"),
@@ -599,10 +593,10 @@ def layout(
                         ),
                         lg=7,
                     ),
-                    dbc.Col(_section("The five ICBs", graph(ICB_RANKED), _csv("icbs")), lg=5),
+                    dbc.Col(section("The five ICBs", graph(ICB_RANKED), _csv("icbs")), lg=5),
                 ]
             ),
-            _section(
+            section(
                 "Borough table",
                 html.Div(id=BOROUGH_TABLE),
                 dbc.Button(
@@ -619,24 +613,21 @@ def layout(
     targets = html.Div(
         [
             html.Div(id=TARGET_MESSAGE),
-            _section(
+            section(
                 "How many more people would meet the ambitions",
-                dbc.RadioItems(
-                    id=TARGET_AMBITION,
-                    value="80",
-                    inline=True,
-                    options=[
-                        {"label": "80% treated to target (2029 ambition)", "value": "80"},
-                        {"label": "77% (interim ambition)", "value": "77"},
-                    ],
+                radio_group(
+                    "Ambition",
+                    TARGET_AMBITION,
+                    "80",
+                    {"80": "80% treated to target (2029 ambition)", "77": "77% (interim ambition)"},
                 ),
                 graph(TARGET_CHART),
                 note=f"Control: more patients at or below the QOF BP target to bring HYP008 and HYP009 to the "
                 f"ambition. Detection: more adults diagnosed to reach {hq.DETECTION_AMBITION:.0%} of the "
                 "expected number (expected minus recorded is the estimated number undiagnosed).",
             ),
-            _section("Boroughs", html.Div(id=TARGET_TABLE), _csv("targets")),
-            _section("Practices in the chosen borough", html.Div(id=PRACTICE_TARGET_TABLE), _csv("practice_targets")),
+            section("Boroughs", html.Div(id=TARGET_TABLE), _csv("targets")),
+            section("Practices in the chosen borough", html.Div(id=PRACTICE_TARGET_TABLE), _csv("practice_targets")),
         ]
     )
     inequality_tab = html.Div(
@@ -645,11 +636,11 @@ def layout(
             html.P(id=INEQUALITY_AREA, className="fw-semibold"),
             dbc.Row(
                 [
-                    dbc.Col(_section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
+                    dbc.Col(section(INEQUALITY_LABELS[d], graph(g), _csv(f"inequality_{d}")), lg=6)
                     for d, g in INEQUALITY_GRAPHS.items()
                 ]
             ),
-            _section(
+            section(
                 "Ethnic group by deprivation",
                 graph(INTERSECTION),
                 _csv("intersection"),
@@ -658,7 +649,7 @@ def layout(
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Slope index of inequality by borough",
                             graph(SII_MAP, placeholder_figure()),
                             note="SII: the modelled gap between the least and most deprived ends of the "
@@ -666,7 +657,7 @@ def layout(
                         ),
                         lg=6,
                     ),
-                    dbc.Col(_section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
+                    dbc.Col(section("SII and quintile gap", html.Div(id=SII_TABLE), _csv("sii")), lg=6),
                 ]
             ),
         ]
@@ -677,7 +668,7 @@ def layout(
             dbc.Row(
                 [
                     dbc.Col(
-                        _section(
+                        section(
                             "Practices in the borough, ranked",
                             graph(PRACTICE_RANKED),
                             _csv("practices"),
@@ -687,7 +678,7 @@ def layout(
                         lg=6,
                     ),
                     dbc.Col(
-                        _section(
+                        section(
                             "Practice map",
                             graph(PRACTICE_MAP, placeholder_figure()),
                             note="Practice areas: the part of London nearest each practice. Coloured as the "
@@ -697,25 +688,22 @@ def layout(
                     ),
                 ]
             ),
-            _section(
+            section(
                 "Trend with statistical process control",
                 dbc.Row(
                     [
                         dbc.Col(
-                            dbc.RadioItems(
-                                id=TREND_LEVEL,
-                                value="borough" if borough else "london",
-                                inline=True,
-                                options=[
-                                    {"label": "London", "value": "london"},
-                                    {"label": "ICB", "value": "icb"},
-                                    {"label": "Borough", "value": "borough"},
-                                    {"label": "Practice", "value": "practice"},
-                                ],
+                            radio_group(
+                                "Level",
+                                TREND_LEVEL,
+                                "borough" if borough else "london",
+                                {"london": "London", "icb": "ICB", "borough": "Borough", "practice": "Practice"},
                             ),
                             md=6,
                         ),
-                        dbc.Col(_select("Practice (for the trend)", PRACTICE, practice or "", [NO_PRACTICE]), md=6),
+                        dbc.Col(
+                            labelled_select("Practice (for the trend)", PRACTICE, practice or "", [NO_PRACTICE]), md=6
+                        ),
                     ]
                 ),
                 html.P(id=TREND_TITLE, className="small mt-2 mb-0"),
@@ -771,18 +759,6 @@ def _empty_map() -> Any:
 def _borough_options(boroughs: pd.DataFrame, icb: str | None) -> list[dict]:
     rows = boroughs if not icb else boroughs[boroughs["icb_code"] == icb]
     return [ALL_BOROUGHS, *_options(rows, "borough_code", "borough_name")]
-
-
-def _select(label: str, select_id: str, value: str | None, options: list[dict]) -> html.Div:
-    """A labelled native select: keyboard and screen-reader friendly, unlike a custom dropdown."""
-    # dbc.Select shows its placeholder (not the matching option) for the empty value: name it like that option.
-    empty = next((o["label"] for o in options if o["value"] == ""), None)
-    return html.Div(
-        [
-            dbc.Label(label, html_for=select_id, className="mb-1"),
-            dbc.Select(id=select_id, value=value, options=options, placeholder=empty),
-        ]
-    )
 
 
 # ---------------------------------------------------------------- callbacks
