@@ -22,7 +22,8 @@ def headline_lines(row: Mapping) -> list[str]:
     """What a card says of one headline indicator under its value: target, comparison with London, range.
 
     ``row``: one row of ``pathfinder_headlines``. Counts are of the boroughs whose value is shown; boroughs
-    hidden by disclosure control are said in a line of their own, never folded into a count.
+    hidden by disclosure control, and boroughs with nobody eligible, are said in lines of their own, never
+    folded into a count.
     """
     unit = row["unit"]
     shown = int(row["boroughs_shown"])
@@ -44,6 +45,11 @@ def headline_lines(row: Mapping) -> list[str]:
         )
     if hidden:
         lines.append(f"{_plural(hidden, 'borough')} suppressed (1–7 patients), not counted above")
+    without = int(json_safe(row.get("boroughs_without_patients")) or 0)
+    if without:
+        names = row.get("without_patients_names")
+        named = f" ({names})" if isinstance(names, str) and names else ""  # missing names arrive as None or NaN
+        lines.append(f"{_plural(without, 'borough')}{named} with no eligible patients in the period")
     return lines
 
 

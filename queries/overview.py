@@ -98,8 +98,8 @@ HEADLINE_INDICATORS = {
 }
 HEADLINE_COLUMNS = (
     "pathfinder", "indicator_id", "title", "unit", "polarity", "period_id", "period_label", "target",
-    "london_value", "boroughs_shown", "boroughs_suppressed", "boroughs_meeting_target", "boroughs_worse",
-    "boroughs_better",
+    "london_value", "boroughs_shown", "boroughs_suppressed", "boroughs_without_patients", "boroughs_meeting_target",
+    "boroughs_worse", "boroughs_better", "without_patients_names",
     "lowest_borough", "lowest_value", "highest_borough", "highest_value",
 )  # fmt: skip
 
@@ -112,12 +112,16 @@ def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame
     boroughs whose value disclosure control hides; the other borough columns count only the boroughs whose
     value is shown: ``boroughs_meeting_target`` (missing when the indicator has no target),
     ``boroughs_worse`` / ``boroughs_better`` (95 % interval against London, the indicator's polarity), and
-    the lowest and highest shown values with their borough names. Two engine calls, by London and by borough.
+    the lowest and highest shown values with their borough names. ``boroughs_without_patients`` counts the
+    rest of London's boroughs, which have nobody in the indicator's denominator in the period (named in
+    ``without_patients_names`` when there are at most three), so that every borough is accounted for. Two
+    engine calls, by London and by borough.
     """
     requests = [(indicator, None) for indicators in HEADLINE_INDICATORS.values() for indicator in indicators]
     london = indicator_values_batch(db, requests=requests, by="london", disclose=disclose)
     boroughs = indicator_values_batch(db, requests=requests, by="borough", disclose=disclose)
     labels = period_labels(db)
+    borough_names = db.frame("SELECT borough_code, borough_name FROM ref_boroughs ORDER BY borough_name")
     rows = []
     for pathfinder, indicators in HEADLINE_INDICATORS.items():
         for indicator in indicators:
@@ -128,6 +132,8 @@ def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame
             shown = rows_of_indicator[~hidden]
             shown = shown[shown["value"].notna()].sort_values(["value", "area_name"])
             values = shown["value"].astype(float)
+            accounted = set(shown["area_code"]) | set(rows_of_indicator.loc[hidden, "area_code"])
+            without = borough_names[~borough_names["borough_code"].isin(accounted)]["borough_name"].tolist()
             meeting = None
             if spec.target is not None:
                 meeting = int(
@@ -146,6 +152,8 @@ def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame
                     "london_value": None if bool(area["suppressed"]) else area["value"],
                     "boroughs_shown": len(shown),
                     "boroughs_suppressed": int(hidden.sum()),
+                    "boroughs_without_patients": len(without),
+                    "without_patients_names": ", ".join(without) if 0 < len(without) <= 3 else None,
                     "boroughs_meeting_target": meeting,
                     "boroughs_worse": int((shown["comparison"] == "worse").sum()),
                     "boroughs_better": int((shown["comparison"] == "better").sum()),

@@ -19,8 +19,14 @@ def db(small_db):
     return get_database(small_db)
 
 
+@pytest.fixture(scope="module")
+def borough_names(db):
+    frame = db.frame("SELECT borough_code, borough_name FROM ref_boroughs")
+    return dict(zip(frame["borough_code"], frame["borough_name"], strict=True))
+
+
 @pytest.mark.parametrize("disclose", [True, False])
-def test_each_headline_is_the_engines_london_value_and_borough_spread(db, disclose):
+def test_each_headline_is_the_engines_london_value_and_borough_spread(db, disclose, borough_names):
     headlines = pathfinder_headlines(db, disclose=disclose).set_index("indicator_id")
     expected_ids = [indicator for indicators in HEADLINE_INDICATORS.values() for indicator in indicators]
     assert list(headlines.index) == expected_ids
@@ -37,6 +43,15 @@ def test_each_headline_is_the_engines_london_value_and_borough_spread(db, disclo
         shown = boroughs[~boroughs["suppressed"].astype(bool) & boroughs["value"].notna()]
         assert row["boroughs_shown"] == len(shown)
         assert row["boroughs_suppressed"] == boroughs["suppressed"].astype(bool).sum()
+        # Every borough is shown, suppressed or has nobody eligible: the card's counts add up to London's 33.
+        hidden = boroughs[boroughs["suppressed"].astype(bool)]
+        absent = set(borough_names) - set(shown["area_code"]) - set(hidden["area_code"])
+        assert row["boroughs_without_patients"] == len(absent)
+        assert row["boroughs_shown"] + row["boroughs_suppressed"] + row["boroughs_without_patients"] == 33
+        if 0 < len(absent) <= 3:
+            assert row["without_patients_names"] == ", ".join(sorted(borough_names[code] for code in absent))
+        else:
+            assert pd.isna(row["without_patients_names"])
         assert row["boroughs_worse"] == (shown["comparison"] == "worse").sum()
         assert row["boroughs_better"] == (shown["comparison"] == "better").sum()
         if spec.target is None:
@@ -71,6 +86,8 @@ ROW = {
     "london_value": None,
     "boroughs_shown": 1,
     "boroughs_suppressed": 32,
+    "boroughs_without_patients": 0,
+    "without_patients_names": None,
     "boroughs_meeting_target": 1.0,
     "boroughs_worse": 0,
     "boroughs_better": 0,
@@ -101,3 +118,7 @@ def test_a_card_says_suppressed_never_0_and_counts_boroughs_in_words():
         "1 borough significantly worse than London, 0 better",
         "Lowest Sutton 90.9%, highest Barnet 90.9%",
     ]
+    one_without = {**wider, "boroughs_without_patients": 1, "without_patients_names": "City of London"}
+    assert headline_lines(one_without)[-1] == "1 borough (City of London) with no eligible patients in the period"
+    many_without = {**one_without, "boroughs_without_patients": 4, "without_patients_names": float("nan")}
+    assert headline_lines(many_without)[-1] == "4 boroughs with no eligible patients in the period"
