@@ -175,6 +175,15 @@ def test_garbage_paths_render_a_page_or_not_found(driver, client, pathname):
     assert response.status_code == 200
 
 
+def test_an_unknown_address_says_so_and_links_every_page(driver, client):
+    status, layout = driver.render(client, "/no-such-page")
+    assert status == 200
+    text = json.dumps(layout)
+    assert "Page not found" in text
+    for href in ("/", "/immunisation", "/hypertension", "/asthma", "/cancer"):
+        assert f'"href": "{href}"' in text, href
+
+
 # ----------------------------------------------------------------------------- callback payloads
 
 
