@@ -9,6 +9,9 @@
 // they fill its width instead and leave a white band above and below (London, wider than tall,
 // took ~240 of a phone map's 470 px), so there the figure is made only as tall as the bounds need
 // at that width; it is never made taller than the server made it.
+// The legend (suppressed areas, trust points) sits over the map's bottom-left corner. Where London
+// would reach under it (a phone, where London fills the width) the bounds are fitted above the
+// legend and the figure is that much taller, so it never covers the outer boroughs.
 // Loaded from the app's own origin (no inline script: the CSP forbids it).
 (function () {
     function fitBounds(gd) {
@@ -17,6 +20,33 @@
     }
 
     var PADDING = 12;  // px kept clear round the bounds, as in the fit
+
+    // The map's drawn size in px, from Plotly's layout (its element's size can lag a redraw).
+    function mapSize(layout) {
+        var domain = layout.map.domain;
+        return {
+            width: layout._size.w * (domain.x[1] - domain.x[0]),
+            height: layout._size.h * (domain.y[1] - domain.y[0])
+        };
+    }
+
+    // The px to keep clear under the bounds for the legend: its height when London, as wide as this map
+    // can draw it, would reach under the legend; else 0 (a desktop map leaves the corner empty).
+    function legendReserve(gd, map, box) {
+        var layout = gd._fullLayout;
+        var legend = layout.showlegend && gd.querySelector(".legend");
+        if (!legend) { return 0; }
+        var legendBox = legend.getBoundingClientRect();
+        if (!(legendBox.height > 0)) { return 0; }
+        var size = mapSize(layout);
+        var southWest = map.project(box[0]);
+        var northEast = map.project(box[1]);
+        var tallness = (southWest.y - northEast.y) / (northEast.x - southWest.x);
+        if (!(tallness > 0)) { return 0; }
+        var londonWidth = Math.min(size.width - 2 * PADDING, (size.height - 2 * PADDING) / tallness);
+        var beside = (size.width - londonWidth) / 2;
+        return legendBox.width > beside ? Math.ceil(legendBox.height) : 0;
+    }
 
     // The figure height at which the bounds, fitted to the map's width, fill the map's height:
     // the server's height, or less where the bounds fill the map's width before its height.
@@ -28,9 +58,9 @@
         if (!map) { return; }
         // Plotly's own size for the map, not its element's: that can lag a redraw, and the two
         // must agree with layout.height for the sum below.
-        var domain = layout.map.domain;
-        var width = layout._size.w * (domain.x[1] - domain.x[0]);
-        var height = layout._size.h * (domain.y[1] - domain.y[0]);
+        var size = mapSize(layout);
+        var width = size.width;
+        var height = size.height;
         if (width < 2 * PADDING + 10 || height < 2 * PADDING + 10) { return; }  // hidden or not laid out
         // Any height this script did not set is the server's (a new figure, or a first draw).
         if (layout.height !== gd.__londonHeight) { gd.__londonServerHeight = layout.height; }
@@ -40,7 +70,7 @@
         var boundsWidth = northEast.x - southWest.x;
         if (!(boundsWidth > 0)) { return; }
         var tallness = (southWest.y - northEast.y) / boundsWidth;
-        var mapHeight = Math.ceil((width - 2 * PADDING) * tallness) + 2 * PADDING + 2;
+        var mapHeight = Math.ceil((width - 2 * PADDING) * tallness) + 2 * PADDING + 2 + (gd.__londonReserve || 0);
         var wanted = Math.min(gd.__londonServerHeight, Math.round(layout.height - height + mapHeight));
         if (!(wanted > 2 * mapHeight / 3)) { return; }  // sizes not settled: the next redraw tries again
         // A few pixels either way are the colour bar's margin settling: leave them, or this never ends.
@@ -70,8 +100,10 @@
         var map = layout.map._subplot.map;
         var box = fitBounds(gd);
         var key = JSON.stringify(box);
-        // Plotly makes a new MapLibre map when it redraws from scratch: fit that one too.
-        if (!map || (gd.__londonMap === map && gd.__londonBox === key)) { return; }
+        var reserve = map && box ? legendReserve(gd, map, box) : 0;
+        // Plotly makes a new MapLibre map when it redraws from scratch: fit that one too, and fit
+        // again when the legend comes, goes or changes height (a recolour that suppresses an area).
+        if (!map || (gd.__londonMap === map && gd.__londonBox === key && gd.__londonReserve === reserve)) { return; }
         if (!box) {
             gd.__londonMap = map;
             gd.__londonBox = key;
@@ -80,10 +112,13 @@
         }
         // No camera while the map has no size yet (drawn before its container was laid out, as on a
         // busy machine): nothing is recorded, so the next redraw, resize or page change fits it.
-        var camera = map.cameraForBounds(box, {padding: PADDING});
+        var camera = map.cameraForBounds(box, {
+            padding: {top: PADDING, right: PADDING, bottom: PADDING + reserve, left: PADDING}
+        });
         if (!camera) { return; }
         gd.__londonMap = map;
         gd.__londonBox = key;
+        gd.__londonReserve = reserve;
         var view = {center: camera.center, zoom: Math.min(camera.zoom, layout.map.zoom + 0.5)};
         gd.__londonView = view;
         map.jumpTo(view);

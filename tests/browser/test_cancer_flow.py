@@ -11,6 +11,7 @@ no request leaving the app, no serious accessibility violations in the page cont
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser import harness
 
@@ -140,4 +142,38 @@ def test_a_shared_link_opens_the_same_view_for_a_commissioner_and_fits_a_phone(r
     assert overflow <= 0, f"the page is {overflow}px wider than a phone"
     harness.save_screenshot(page, "cancer-shared-link", "phone")
     assert recorder.off_origin_requests() == []
+    assert recorder.problems() == []
+
+
+# The map's legend and London's fitted box on screen, in page px; whether the two overlap.
+LEGEND_AND_LONDON = """(selector) => {
+    const gd = document.querySelector(selector);
+    const map = gd._fullLayout.map._subplot.map;
+    const [southWest, northEast] = gd.layout.meta.fit_bounds.map(corner => map.project(corner));
+    const origin = map.getContainer().getBoundingClientRect();
+    const london = {left: origin.left + southWest.x, right: origin.left + northEast.x,
+                    top: origin.top + northEast.y, bottom: origin.top + southWest.y};
+    const legend = gd.querySelector('.legend').getBoundingClientRect();
+    const overlap = legend.left < london.right && legend.right > london.left
+        && legend.top < london.bottom && legend.bottom > london.top;
+    return {overlap, london, legend: {left: legend.left, right: legend.right, top: legend.top, bottom: legend.bottom},
+            height: gd._fullLayout.height};
+}"""
+
+
+@pytest.mark.parametrize("viewport", list(harness.VIEWPORTS))
+def test_the_map_legend_never_covers_london(recorded_page, app_server, viewport):
+    """The trusts' legend sits over the map's bottom-left corner. On a phone London fills the map's width and the
+    legend covered the southern boroughs: there London is now fitted above it. A desktop map keeps its height."""
+    page, recorder = recorded_page(app_server, viewport)
+    harness.open_page(page, app_server.url("/cancer"), recorder)
+    selector = "#cancer-map .js-plotly-plot"
+    assert harness.london_shown(page, selector) > 0.99
+    # The fit follows the map's drawing; on a timeout the assertion below says where the two are.
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(f"() => !({LEGEND_AND_LONDON})('{selector}').overlap", timeout=10_000)
+    placed = page.evaluate(LEGEND_AND_LONDON, selector)
+    assert not placed["overlap"], placed
+    if viewport == "desktop":
+        assert placed["height"] == 520, f"the desktop map is {placed['height']} px tall, not the server's 520"
     assert recorder.problems() == []

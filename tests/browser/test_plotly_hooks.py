@@ -73,7 +73,7 @@ def test_one_observer_finds_the_charts_for_titles_maps_phone_variants_and_sankey
     map_graph = "#cancer-map .js-plotly-plot"
     assert harness.london_shown(page, map_graph) > 0.99, "the map was not fitted to the phone"
     page.wait_for_function(
-        f"() => {{ const b = ({LONDON_BANDS})('{map_graph}'); return Math.max(b.above, b.below) < 30; }}",
+        f"() => {{ const b = ({LONDON_BANDS})('{map_graph}'); return Math.max(b.above, b.below - b.legend) < 30; }}",
         timeout=10_000,
     )
     page.wait_for_function(f"() => ({PHONE_VARIANTS})().every(chart => chart.drawn)", timeout=10_000)
