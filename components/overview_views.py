@@ -29,15 +29,20 @@ def headline_lines(row: Mapping) -> list[str]:
     shown = int(row["boroughs_shown"])
     hidden = int(row["boroughs_suppressed"])
     lines = []
-    if json_safe(row["target"]) is not None:
-        meeting = json_safe(row["boroughs_meeting_target"])
-        meeting = 0 if meeting is None else int(meeting)
-        lines.append(
-            f"Target {formatted(row['target'], unit=unit)}: "
-            f"{meeting} of {_plural(shown, 'borough')} {'meets' if meeting == 1 else 'meet'} it"
-        )
-    worse, better = int(row["boroughs_worse"]), int(row["boroughs_better"])
-    lines.append(f"{_plural(worse, 'borough')} significantly worse than London, {better} better")
+    target = json_safe(row["target"])
+    if shown == 0:  # "0 of 0 boroughs meet it" says nothing: say why there is nothing to count
+        none = "no borough's value is shown"
+        lines.append(f"Target {formatted(target, unit=unit)}; {none}" if target is not None else none.capitalize())
+    else:
+        if target is not None:
+            meeting = json_safe(row["boroughs_meeting_target"])
+            meeting = 0 if meeting is None else int(meeting)
+            lines.append(
+                f"Target {formatted(target, unit=unit)}: "
+                f"{meeting} of {_plural(shown, 'borough')} {'meets' if meeting == 1 else 'meet'} it"
+            )
+        worse, better = int(row["boroughs_worse"]), int(row["boroughs_better"])
+        lines.append(f"{_plural(worse, 'borough')} significantly worse than London, {better} better")
     if row["lowest_borough"] is not None and shown > 1:
         lines.append(
             f"Lowest {row['lowest_borough']} {formatted(row['lowest_value'], unit=unit)}, "

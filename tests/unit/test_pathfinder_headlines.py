@@ -122,3 +122,18 @@ def test_a_card_says_suppressed_never_0_and_counts_boroughs_in_words():
     assert headline_lines(one_without)[-1] == "1 borough (City of London) with no eligible patients in the period"
     many_without = {**one_without, "boroughs_without_patients": 4, "without_patients_names": float("nan")}
     assert headline_lines(many_without)[-1] == "4 boroughs with no eligible patients in the period"
+    none_shown = {
+        **ROW,
+        "boroughs_shown": 0,
+        "boroughs_suppressed": 20,
+        "boroughs_without_patients": 13,
+        "boroughs_meeting_target": 0.0,
+        "lowest_borough": None,
+        "highest_borough": None,
+    }
+    assert headline_lines(none_shown) == [
+        "Target 85.0%; no borough's value is shown",
+        "20 boroughs suppressed (1–7 patients), not counted above",
+        "13 boroughs with no eligible patients in the period",
+    ]
+    assert headline_lines({**none_shown, "target": None})[0] == "No borough's value is shown"
