@@ -31,8 +31,11 @@ def headline_lines(row: Mapping) -> list[str]:
     lines = []
     target = json_safe(row["target"])
     if shown == 0:  # "0 of 0 boroughs meet it" says nothing: say why there is nothing to count
-        none = "no borough's value is shown"
-        lines.append(f"Target {formatted(target, unit=unit)}; {none}" if target is not None else none.capitalize())
+        nothing_shown = "no borough's value is shown"
+        if target is not None:
+            lines.append(f"Target {formatted(target, unit=unit)}; {nothing_shown}")
+        else:
+            lines.append(nothing_shown.capitalize())
     else:
         if target is not None:
             meeting = json_safe(row["boroughs_meeting_target"])

@@ -98,8 +98,8 @@ HEADLINE_INDICATORS = {
 }
 HEADLINE_COLUMNS = (
     "pathfinder", "indicator_id", "title", "unit", "polarity", "period_id", "period_label", "target",
-    "london_value", "boroughs_shown", "boroughs_suppressed", "boroughs_without_patients", "boroughs_meeting_target",
-    "boroughs_worse", "boroughs_better", "without_patients_names",
+    "london_value", "boroughs_shown", "boroughs_suppressed", "boroughs_without_patients", "without_patients_names",
+    "boroughs_meeting_target", "boroughs_worse", "boroughs_better",
     "lowest_borough", "lowest_value", "highest_borough", "highest_value",
 )  # fmt: skip
 
