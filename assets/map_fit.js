@@ -107,6 +107,7 @@
         if (!box) {
             gd.__londonMap = map;
             gd.__londonBox = key;
+            gd.__londonReserve = reserve;
             gd.__londonView = null;
             return;
         }
