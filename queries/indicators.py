@@ -29,6 +29,7 @@ __all__ = [
     "AREA_DIMENSIONS",
     "COMPARE_WITH",
     "DIMENSIONS",
+    "area_names",
     "funnel_limits",
     "indicator_values",
     "indicator_values_batch",
@@ -351,6 +352,14 @@ def _aggregate_many(
     for number, *row in _cursor(con).execute(sql, params).fetchall():
         by_slice.setdefault(number, []).append(tuple(row))
     return [_count_arrays(by_slice.get(number, [])) for number in numbers]
+
+
+def area_names(con: Any, dimension: str) -> dict[str, str]:
+    """Code -> name of every area of ``dimension`` (e.g. all 33 boroughs), as the engine names its rows.
+
+    Read once per connection (the engine's own name cache); the caller gets its own copy.
+    """
+    return dict(_names(con, dimension_name(dimension)))
 
 
 def _names(con: Any, dim: str) -> dict[str, str]:

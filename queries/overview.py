@@ -8,7 +8,7 @@ import pandas as pd
 
 from queries import disclosure
 from queries.db import Database
-from queries.indicators import indicator_values_batch, period_labels
+from queries.indicators import area_names, indicator_values_batch, period_labels
 from queries.registry import get
 
 
@@ -121,7 +121,7 @@ def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame
     london = indicator_values_batch(db, requests=requests, by="london", disclose=disclose)
     boroughs = indicator_values_batch(db, requests=requests, by="borough", disclose=disclose)
     labels = period_labels(db)
-    borough_names = db.frame("SELECT borough_code, borough_name FROM ref_boroughs ORDER BY borough_name")
+    borough_names = area_names(db, "borough")
     rows = []
     for pathfinder, indicators in HEADLINE_INDICATORS.items():
         for indicator in indicators:
@@ -133,7 +133,7 @@ def pathfinder_headlines(db: Database, *, disclose: bool = True) -> pd.DataFrame
             shown = shown[shown["value"].notna()].sort_values(["value", "area_name"])
             values = shown["value"].astype(float)
             accounted = set(shown["area_code"]) | set(rows_of_indicator.loc[hidden, "area_code"])
-            without = borough_names[~borough_names["borough_code"].isin(accounted)]["borough_name"].tolist()
+            without = sorted(name for code, name in borough_names.items() if code not in accounted)
             meeting = None
             if spec.target is not None:
                 meeting = int(
