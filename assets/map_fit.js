@@ -30,6 +30,15 @@
         };
     }
 
+    // The bounds' height over their width on screen, whatever the zoom (Web Mercator stretches
+    // north-south); NaN while the map cannot project them yet.
+    function tallness(map, box) {
+        var southWest = map.project(box[0]);
+        var northEast = map.project(box[1]);
+        var width = northEast.x - southWest.x;
+        return width > 0 ? (southWest.y - northEast.y) / width : NaN;
+    }
+
     // The px to keep clear under the bounds for the legend: its height when London, as wide as this map
     // can draw it, would reach under the legend; else 0 (a desktop map leaves the corner empty).
     function legendReserve(gd, map, box) {
@@ -39,11 +48,9 @@
         var legendBox = legend.getBoundingClientRect();
         if (!(legendBox.height > 0)) { return 0; }
         var size = mapSize(layout);
-        var southWest = map.project(box[0]);
-        var northEast = map.project(box[1]);
-        var tallness = (southWest.y - northEast.y) / (northEast.x - southWest.x);
-        if (!(tallness > 0)) { return 0; }
-        var londonWidth = Math.min(size.width - 2 * PADDING, (size.height - 2 * PADDING) / tallness);
+        var shape = tallness(map, box);
+        if (!(shape > 0)) { return 0; }
+        var londonWidth = Math.min(size.width - 2 * PADDING, (size.height - 2 * PADDING) / shape);
         var beside = (size.width - londonWidth) / 2;
         return legendBox.width > beside ? Math.ceil(legendBox.height) : 0;
     }
@@ -64,13 +71,9 @@
         if (width < 2 * PADDING + 10 || height < 2 * PADDING + 10) { return; }  // hidden or not laid out
         // Any height this script did not set is the server's (a new figure, or a first draw).
         if (layout.height !== gd.__londonHeight) { gd.__londonServerHeight = layout.height; }
-        // The bounds' shape on screen, whatever the zoom: Web Mercator stretches north-south.
-        var southWest = map.project(box[0]);
-        var northEast = map.project(box[1]);
-        var boundsWidth = northEast.x - southWest.x;
-        if (!(boundsWidth > 0)) { return; }
-        var tallness = (southWest.y - northEast.y) / boundsWidth;
-        var mapHeight = Math.ceil((width - 2 * PADDING) * tallness) + 2 * PADDING + 2 + (gd.__londonReserve || 0);
+        var shape = tallness(map, box);
+        if (!(shape > 0)) { return; }
+        var mapHeight = Math.ceil((width - 2 * PADDING) * shape) + 2 * PADDING + 2 + (gd.__londonReserve || 0);
         var wanted = Math.min(gd.__londonServerHeight, Math.round(layout.height - height + mapHeight));
         if (!(wanted > 2 * mapHeight / 3)) { return; }  // sizes not settled: the next redraw tries again
         // A few pixels either way are the colour bar's margin settling: leave them, or this never ends.
