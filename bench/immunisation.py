@@ -69,6 +69,14 @@ def cases(db) -> list[tuple[str, object]]:
             lambda: cohort.cohort_summary(db, criteria=widest_month_before),
         ),
         (
+            "cohort: London 1-9 summary, a month back",
+            lambda: cohort.cohort_summary(db, criteria=dataclasses.replace(london_1_9, as_at=month_before)),
+        ),
+        (
+            "cohort: list page 1, all London, 0-18, every dose, a month back",
+            lambda: cohort.cohort_patients(db, criteria=widest_month_before, scope=ALL_LONDON, limit=50),
+        ),
+        (
             "cohort: list page 1, all London, in the 2022 campaign",
             lambda: cohort.cohort_patients(db, criteria=campaign_1_9, scope=ALL_LONDON, limit=50),
         ),
