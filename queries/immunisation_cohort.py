@@ -572,11 +572,10 @@ def _cohort_sql(
     }
     on_extract_date = reads_extract_mask(criteria, cached)
     if _reads_cache(criteria, cached):
-        source = f"SELECT * FROM {CACHE_TABLE}"  # noqa: S608 (module constant)
+        source = f"SELECT *, rowid AS cache_row FROM {CACHE_TABLE}"  # noqa: S608 (module constant)
     else:
-        source = f"SELECT *, CAST(NULL AS DATE) AS last_contact FROM ({_CHILD_DOSES_SQL})".replace(  # noqa: S608
-            "$window_from", "$born_after"
-        ).replace("$window_to", "$born_by")
+        derived = _CHILD_DOSES_SQL.replace("$window_from", "$born_after").replace("$window_to", "$born_by")
+        source = f"SELECT *, CAST(NULL AS DATE) AS last_contact, CAST(NULL AS BIGINT) AS cache_row FROM ({derived})"  # noqa: S608 (module constant)
         params.update(_dose_params())
     where = []
     for key, column, values in (
@@ -619,7 +618,8 @@ def _cohort_sql(
     cohort AS (
         SELECT d.patient_id, d.birth_date, d.practice_code, d.pcn_code, d.borough_code, d.icb_code,
                d.lsoa21_code, d.imd_quintile_national, d.ethnicity_group, d.registration_start,
-               {"".join(f"d.{column}, " for column in dose_columns)}d.last_contact AS cached_last_contact
+               {"".join(f"d.{column}, " for column in dose_columns)}d.last_contact AS cached_last_contact,
+               d.cache_row
         FROM child_doses AS d
         WHERE d.birth_date > $born_after AND d.birth_date < $born_by
           AND d.registration_start <= $as_at AND (d.registration_end IS NULL OR d.registration_end > $as_at)
@@ -807,8 +807,10 @@ def cohort_patients(
     window = ensure_cache(con)
     # Only the ticked doses are tested on every matching child; each missing dose is named on the page's rows
     # alone. On the extract date the rows carry the cache's bits; on another date the page's children are looked
-    # up in the cache for every dose date (carried through the sort for every matching child, the dates cost
-    # 7-16 ms at scale 1.0 on a list of 1-9-year-olds in the 2022 campaign).
+    # up in the cache for every dose date, by row number. Carried through the sort for every matching child the
+    # dates cost 7-16 ms at scale 1.0; looked up by patient id they cost a scan of the cache (the list of every
+    # gap a month back, all London: 158 ms by patient id, 145 ms by row number; bench/results/2026-11-27-cohort-
+    # open-dates.md).
     on_extract_date = reads_extract_mask(criteria, window)
     look_up_doses = _reads_cache(criteria, window) and not on_extract_date
     carried = () if look_up_doses else tuple(MISSING_DOSES)
@@ -832,8 +834,7 @@ def cohort_patients(
         page_rows = (
             f"SELECT p.patient_id, p.birth_date, p.practice_code, "  # noqa: S608 (module constants)
             f"{''.join(f'd.{column}, ' for column in DOSE_DATE_COLUMNS)}p.cached_last_contact "
-            f"FROM sorted_page AS p JOIN {CACHE_TABLE} AS d USING (patient_id) "
-            "WHERE d.birth_date > $born_after AND d.birth_date < $born_by"
+            f"FROM sorted_page AS p JOIN {CACHE_TABLE} AS d ON d.rowid = p.cache_row"
         )
     page_sql = f"""
         WITH found AS ({sql}),

@@ -446,6 +446,28 @@ def test_new_doses_the_day_before_the_dose(schedule, dose, missing, not_missing)
     assert not not_missing & found_missing
 
 
+@pytest.mark.parametrize("as_at", ["2026-10-30", "2025-06-30", "2022-09-01"])
+def test_the_list_on_an_earlier_date_names_the_doses_the_rules_flag(schedule, as_at):
+    """Off the extract date the list looks its page's dose dates up in the cache after the sort; each child's
+    missing doses must be the ones the rules flag for that child, derived from the tables (no cache)."""
+    criteria = cohort.CohortCriteria(as_at=d(as_at), age_min=0, age_max=18, missing=())
+    rows, _ = cohort.cohort_patients(
+        schedule, criteria=criteria, scope=RowScope(borough_codes=(BARNET, HACKNEY)), limit=1000
+    )
+    sql, params = cohort._cohort_sql(schedule, criteria, None, None, flagged_doses=tuple(cohort.MISSING_DOSES))
+    columns = ", ".join(f"missing_{key}" for key in cohort.MISSING_DOSES)
+    flags_sql = f"SELECT patient_id, {columns} FROM ({sql})"  # noqa: S608
+    expected = {
+        row[0]: "; ".join(
+            cohort.SHORT_NAMES[key] for key, flag in zip(cohort.MISSING_DOSES, row[1:], strict=True) if flag
+        )
+        or "none due"
+        for row in schedule.cursor().execute(flags_sql, cohort._bound(flags_sql, params)).fetchall()
+    }
+    assert dict(zip(rows["patient_id"], rows["missing"], strict=True)) == expected
+    assert any(text != "none due" for text in expected.values())
+
+
 def test_the_list_names_every_missing_dose_whatever_is_ticked(schedule):
     rows, _ = cohort.cohort_patients(
         schedule,
