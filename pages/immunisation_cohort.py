@@ -39,7 +39,7 @@ from pages._exports import audited_download
 from queries import immunisation_cohort as cohort
 from queries.db import DataUnavailable, default_database
 from queries.immunisation import extract_date
-from queries.indicators import QueryError
+from queries.indicators import QueryError, area_names
 from security import audit
 from security.disclosure import current_disclosure
 from security.roles import RowScope, patient_row_scope
@@ -920,21 +920,28 @@ def show_patients(_clicks, page_current, *values):
         return [], 1, problem_message(error)
     rows["last_contact"] = pd.to_datetime(rows["last_contact"]).dt.strftime("%Y-%m-%d").fillna("none recorded")
     note = html.P(
-        f"{total:,} children in your scope ({scope_text(scope)}); showing {PAGE_SIZE} a page. "
+        f"{total:,} {'child' if total == 1 else 'children'} in your scope: {scope_text(db, scope)}. "
+        f"Showing {PAGE_SIZE} a page. "
         "Every view and export is recorded in the audit log.",
         className="small text-muted",
     )
     return rows.to_dict("records"), max(1, -(-total // PAGE_SIZE)), note
 
 
-def scope_text(scope: RowScope) -> str:
-    """The scope in words, e.g. 'practice E83003' or 'borough E09000012'."""
-    parts = [
-        f"practice {', '.join(scope.practice_codes)}" if scope.practice_codes else "",
-        f"borough {', '.join(scope.borough_codes)}" if scope.borough_codes else "",
-        f"ICB {', '.join(scope.icb_codes)}" if scope.icb_codes else "",
-    ]
-    return "; ".join(p for p in parts if p)
+def scope_text(db: Any, scope: RowScope) -> str:
+    """The scope in words, names first: 'borough Hackney (E09000012)', 'practice Oakleigh Road Health Centre
+    (E83003)'. A code without a name in the extract is shown alone."""
+    parts = []
+    for label, dimension, codes in (
+        ("practice", "practice", scope.practice_codes),
+        ("borough", "borough", scope.borough_codes),
+        ("ICB", "icb", scope.icb_codes),
+    ):
+        if codes:
+            names = area_names(db, dimension)
+            named = [f"{names[code]} ({code})" if code in names else code for code in codes]
+            parts.append(f"{label}{'s' if len(codes) > 1 else ''} {', '.join(named)}")
+    return "; ".join(parts)
 
 
 def _export_note(message: str, color: str = "warning") -> dbc.Alert:
@@ -983,7 +990,8 @@ def export_patients(_clicks, *values):
         return no_update, _export_note("The audit log cannot be written, so the list is not exported.")
     if rows.empty:
         return no_update, _export_note(
-            f"No children in your scope ({scope_text(scope)}) match these filters: nothing to export.", color="info"
+            f"No children in your scope match these filters: nothing to export. Your scope: {scope_text(db, scope)}.",
+            color="info",
         )
     note = None
     if total > len(rows):

@@ -146,7 +146,7 @@ def test_gp_team_lists_only_its_own_practices_children(recorded_page, app_server
     harness.open_page(page, app_server.url("/immunisation/cohort?age=0-18"), recorder)
     page.locator("#imm-cohort-list td").first.wait_for()
     note = page.locator("#imm-cohort-list-note").inner_text()
-    assert "practice E83003" in note
+    assert "in your scope: practice Oakleigh Road Health Centre (E83003)." in note
     codes = page.locator("#imm-cohort-list td[data-dash-column='practice_code']").all_inner_texts()
     assert codes and set(codes) == {"E83003"}
     assert_clean(recorder)
@@ -209,7 +209,7 @@ def test_a_gp_page_gap_opens_the_finder_on_that_dose_for_that_practice(recorded_
     settle(page, recorder)
     ticked = page.locator("#imm-cohort-missing input:checked").evaluate_all("els => els.map(e => e.value)")
     assert ticked == query["missing"]
-    page.locator("#imm-cohort-list-note").filter(has_text="in your scope (borough E09000012)").wait_for()
+    page.locator("#imm-cohort-list-note").filter(has_text="in your scope: borough Hackney (E09000012).").wait_for()
     summary = page.locator("#imm-cohort-summary").inner_text().upper()
     assert len(re.findall(r"(?m)^MISSING ", summary)) == 1  # one card for the one ticked dose, beside the size
     codes = page.locator("#imm-cohort-list td[data-dash-column='practice_code']").all_inner_texts()

@@ -21,7 +21,7 @@ from queries import immunisation_cohort as cohort
 from queries.db import get_database
 from queries.indicators import default_period, indicator_values, trend
 from security import audit
-from security.roles import Principal, Role, Scope
+from security.roles import Principal, Role, RowScope, Scope
 from security.web import acting_as
 from tests.integration.app_pages import app_pages, find
 
@@ -649,6 +649,8 @@ def test_every_export_that_gives_no_file_says_why(pages, monkeypatch):
         unaudited = finder.export_patients(1, *_controls())
     assert inverted[0] is no_update and "give the younger age first" in text_of(inverted[1])
     assert elsewhere[0] is no_update and "nothing to export" in text_of(elsewhere[1])
+    # The scope by name: a responder knows their borough as Hackney, not E09000012.
+    assert "Your scope: borough Hackney (E09000012)." in text_of(elsewhere[1])
     assert after == before + 1, "the attempt that found no child is not in the audit log"
     assert unaudited[0] is no_update and "audit log cannot be written" in text_of(unaudited[1])
 
@@ -771,3 +773,10 @@ def test_a_gp_page_link_gives_an_aggregate_role_no_children(pages):
         rows, _, _ = finder.show_patients(1, 0, *controls)
     assert {row["practice_code"] for row in rows} <= {"E83003"}
     assert all("PCV booster" in row["missing"] for row in rows)
+
+
+def test_the_scope_is_named_with_its_codes(pages, db):
+    finder = pages[2]
+    text = finder.scope_text(db, RowScope(borough_codes=("E09000012", "E09000019"), practice_codes=("Z99999",)))
+    # A code the extract cannot name is shown alone rather than dropped.
+    assert text == "practice Z99999; boroughs Hackney (E09000012), Islington (E09000019)"
