@@ -551,6 +551,9 @@ def _cohort_sql(
 ) -> tuple[str, dict[str, Any]]:
     """SQL selecting one row per matching child (with missing flags), and its parameters.
 
+    Each row also carries ``cache_row``, the child's row number in the cache (NULL when derived inline), so a
+    page of rows can be looked up there after a sort.
+
     ``cached``: the birth-date window of :func:`ensure_cache`; when the criteria's children fall
     inside it the cache is read, otherwise the per-child dose dates are derived inline.
     ``con``: any DuckDB handle, for the age bounds (:func:`_age_bounds`).
@@ -575,7 +578,8 @@ def _cohort_sql(
         source = f"SELECT *, rowid AS cache_row FROM {CACHE_TABLE}"  # noqa: S608 (module constant)
     else:
         derived = _CHILD_DOSES_SQL.replace("$window_from", "$born_after").replace("$window_to", "$born_by")
-        source = f"SELECT *, CAST(NULL AS DATE) AS last_contact, CAST(NULL AS BIGINT) AS cache_row FROM ({derived})"  # noqa: S608 (module constant)
+        not_cached = "CAST(NULL AS DATE) AS last_contact, CAST(NULL AS BIGINT) AS cache_row"
+        source = f"SELECT *, {not_cached} FROM ({derived})"  # noqa: S608 (module constants)
         params.update(_dose_params())
     where = []
     for key, column, values in (
