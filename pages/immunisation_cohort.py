@@ -932,15 +932,11 @@ def scope_text(db: Any, scope: RowScope) -> str:
     """The scope in words, names first: 'borough Hackney (E09000012)', 'practice Oakleigh Road Health Centre
     (E83003)'. A code without a name in the extract is shown alone."""
     parts = []
-    for label, dimension, codes in (
-        ("practice", "practice", scope.practice_codes),
-        ("borough", "borough", scope.borough_codes),
-        ("ICB", "icb", scope.icb_codes),
-    ):
-        if codes:
-            names = area_names(db, dimension)
-            named = [f"{names[code]} ({code})" if code in names else code for code in codes]
-            parts.append(f"{label}{'s' if len(codes) > 1 else ''} {', '.join(named)}")
+    for level, codes in scope.levels():
+        names = area_names(db, level)
+        named = [f"{names[code]} ({code})" if code in names else code for code in codes]
+        label = "ICB" if level == "icb" else level
+        parts.append(f"{label}{'s' if len(codes) > 1 else ''} {', '.join(named)}")
     return "; ".join(parts)
 
 

@@ -727,20 +727,6 @@ LIMIT $limit
 """
 
 
-def _scope_sql(scope: RowScope, params: dict[str, Any]) -> str:
-    """Rows inside ``scope`` only (any listed practice, borough or ICB); an empty scope matches nothing."""
-    clauses = []
-    for key, column, codes in (
-        ("scope_practices", "practice_code", scope.practice_codes),
-        ("scope_boroughs", "borough_code", scope.borough_codes),
-        ("scope_icbs", "icb_code", scope.icb_codes),
-    ):
-        if codes:
-            params[key] = list(codes)
-            clauses.append(f"list_contains(${key}, d.{column})")
-    return " AND (" + (" OR ".join(clauses) if clauses else "FALSE") + ")"
-
-
 def saba_no_ics_patients(
     con: Any,
     *,
@@ -770,5 +756,5 @@ def saba_no_ics_patients(
         "review": sorted(codelists.codes("rev_cod")),
         "limit": int(min(max(limit, 1), PATIENT_LIST_LIMIT)),
     }
-    sql = _PATIENTS_SQL.format(scope=_scope_sql(scope, params))  # scope: fixed column names, bound codes
+    sql = _PATIENTS_SQL.format(scope=" AND " + scope.bound_filter(params))  # scope: fixed column names, bound codes
     return _cursor(con).execute(sql, params).df()

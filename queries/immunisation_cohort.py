@@ -215,22 +215,6 @@ def _latest_birth_of_age(day: dt.date, years: int) -> dt.date:
     return birth
 
 
-def _scope_sql(scope: RowScope | None, params: dict[str, Any]) -> str:
-    """Rows of the scope only (any listed practice, borough or ICB); an empty scope matches nothing."""
-    if scope is None:
-        return ""
-    clauses = []
-    for key, column, codes in (
-        ("scope_practices", "practice_code", scope.practice_codes),
-        ("scope_boroughs", "borough_code", scope.borough_codes),
-        ("scope_icbs", "icb_code", scope.icb_codes),
-    ):
-        if codes:
-            params[key] = list(codes)
-            clauses.append(f"list_contains(${key}, d.{column})")
-    return " AND (" + (" OR ".join(clauses) if clauses else "FALSE") + ")"
-
-
 # Per child: the date each counted dose was reached (the 4th distinct polio-containing dose date, the 3rd
 # 6-in-1, the 1st and 2nd measles-containing doses on or after the 1st birthday, ...). "Fewer than n doses by
 # day D" is then "the n-th dose date is missing or after D": plain date comparisons for any chosen date.
@@ -600,7 +584,9 @@ def _cohort_sql(
     if criteria.registered_after is not None:
         params["registered_after"] = criteria.registered_after
         where.append("d.registration_start > $registered_after")
-    filters = "".join(f" AND {clause}" for clause in where) + _scope_sql(scope, params)
+    if scope is not None:  # the rows a user may see; aggregate-only views pass None
+        where.append(scope.bound_filter(params))
+    filters = "".join(f" AND {clause}" for clause in where)
 
     tests = flag_sql(on_extract_date=on_extract_date)
     flags = {key: tests[key] for key in MISSING_DOSES if key in set(flagged_doses) | set(criteria.missing)}

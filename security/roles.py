@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -156,6 +157,24 @@ class RowScope:
         if not clauses:
             return "FALSE", []
         return "(" + " OR ".join(clauses) + ")", params
+
+    def bound_filter(self, params: dict[str, Any], table: str = "d") -> str:
+        """:meth:`sql_filter` for a query with named parameters: a boolean expression over ``table``'s
+        ``practice_code``, ``borough_code`` and ``icb_code``, whose code lists it adds to ``params`` as
+        ``$scope_practices``, ``$scope_boroughs`` and ``$scope_icbs``."""
+        if not _IDENTIFIER.match(table):
+            raise ValueError(f"not a plain table name: {table!r}")
+        clauses = []
+        for level, codes in self.levels():
+            key = f"scope_{level}s"
+            params[key] = list(codes)
+            clauses.append(f"list_contains(${key}, {table}.{level}_code)")
+        return "(" + (" OR ".join(clauses) if clauses else "FALSE") + ")"
+
+    def levels(self) -> list[tuple[str, tuple[str, ...]]]:
+        """``(level, codes)`` for each level the scope lists: ``practice``, then ``borough``, then ``icb``."""
+        listed = (("practice", self.practice_codes), ("borough", self.borough_codes), ("icb", self.icb_codes))
+        return [(level, codes) for level, codes in listed if codes]
 
     def permits(self, practice_code: str | None, borough_code: str | None = None, icb_code: str | None = None) -> bool:
         """Whether a row registered at this practice / borough / ICB is inside the scope."""

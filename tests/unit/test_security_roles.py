@@ -141,6 +141,29 @@ def test_row_scope_refuses_odd_column_names():
         RowScope(practice_codes=("E83003",)).sql_filter(practice_column="practice_code) OR (1=1")
 
 
+def visible_by_name(con, scope: RowScope) -> list[str]:
+    params: dict = {}
+    where = scope.bound_filter(params)
+    sql = "SELECT d.patient_id FROM patient_dim AS d WHERE " + where + " ORDER BY 1"  # noqa: S608 (the clause under test)
+    return [r[0] for r in con.execute(sql, params).fetchall()]
+
+
+@pytest.mark.parametrize("principal", [GP, CAMPAIGN, CAMPAIGN_ICB], ids=["gp", "campaign-borough", "campaign-icb"])
+def test_the_named_parameter_filter_sees_the_same_rows(patients, principal):
+    scope = patient_row_scope(principal)
+    assert visible_by_name(patients, scope) == visible(patients, scope)
+
+
+def test_the_named_parameter_filter_binds_codes_and_refuses_odd_table_names(patients):
+    params: dict = {}
+    hostile = RowScope(borough_codes=("E09000012' OR '1'='1",))
+    assert "'" not in hostile.bound_filter(params) and params == {"scope_boroughs": ["E09000012' OR '1'='1"]}
+    assert visible_by_name(patients, hostile) == []
+    assert RowScope().bound_filter({}) == "(FALSE)"
+    with pytest.raises(ValueError, match="table"):
+        RowScope(practice_codes=("E83003",)).bound_filter({}, table="d) OR (1=1")
+
+
 def test_row_scope_permits_matches_sql():
     scope = patient_row_scope(CAMPAIGN)
     assert scope.permits("F84003", "E09000012", "E54000029")
