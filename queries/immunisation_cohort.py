@@ -648,11 +648,6 @@ class CohortSummary:
     by_lsoa: pd.DataFrame  # area_code, area_name, children, suppressed (where the children live)
 
 
-def _largest_first(frame: pd.DataFrame) -> pd.DataFrame:
-    """Areas by children, most first; equal counts by area code, so the order never depends on the group-by's."""
-    return frame.sort_values(["children", "area_code"], ascending=[False, True], kind="stable").reset_index(drop=True)
-
-
 def _disclosed(frame: pd.DataFrame, disclose: bool) -> pd.DataFrame:
     frame = frame.assign(suppressed=False)
     if disclose and len(frame):
@@ -692,49 +687,57 @@ def cohort_summary(
             FROM found
             GROUP BY GROUPING SETS ((borough_code), (practice_code), (birth_date), (lsoa21_code))
         ),
+        practice_names AS (
+            SELECT p.practice_code, p.practice_name, b.borough_name
+            FROM ref_practices AS p JOIN ref_boroughs AS b USING (borough_code)
+        ),
         -- The dose sums are only wanted London-wide: as a grouping set they were summed for every area too.
-        total AS (
-            SELECT 1 AS g_borough, 1 AS g_practice, 1 AS g_age, 1 AS g_lsoa, count(*) AS children{missing_sums}
-            FROM found AS c
-        )
-        -- Ages of the birth-date groups only (a few thousand rows), summed to years below.
-        SELECT *, {_age_sql("birth_date", "$as_at", "year")} AS age_years FROM grouped
+        total AS (SELECT 'total' AS part, count(*) AS children{missing_sums} FROM found AS c)
+        -- One row per area of each breakdown, named and in the order shown: most children first, equal counts by
+        -- code (so the order never depends on the grouping's); ages youngest first. Named, summed and sorted in
+        -- pandas, the London 1-9 summary took 66 ms at scale 1.0, 58 ms here (bench/results/2026-11-27-cohort-
+        -- summary-sql.md).
+        SELECT 'borough' AS part, g.borough_code AS area_code, coalesce(b.borough_name, 'Unknown') AS area_name,
+               NULL AS borough_name, NULL AS age_years, g.children
+        FROM grouped AS g LEFT JOIN ref_boroughs AS b USING (borough_code) WHERE g.g_borough = 0
+        UNION ALL
+        SELECT 'practice', g.practice_code, coalesce(n.practice_name, g.practice_code), n.borough_name, NULL,
+               g.children
+        FROM grouped AS g LEFT JOIN practice_names AS n USING (practice_code) WHERE g.g_practice = 0
+        UNION ALL
+        SELECT 'lsoa', coalesce(g.lsoa21_code, 'unknown'), coalesce(l.lsoa21_name, 'Residence unknown'), NULL, NULL,
+               g.children
+        FROM grouped AS g LEFT JOIN ref_lsoa21 AS l USING (lsoa21_code) WHERE g.g_lsoa = 0
+        UNION ALL
+        SELECT 'age', NULL, NULL, NULL, {_age_sql("birth_date", "$as_at", "year")} AS age_years,
+               CAST(sum(children) AS BIGINT)
+        FROM grouped WHERE g_age = 0 GROUP BY ALL
         UNION ALL BY NAME SELECT * FROM total
+        ORDER BY part, age_years, children DESC, area_code
         """  # noqa: S608 (built from module constants)
-    grouped = con.cursor().execute(summary_sql, _bound(summary_sql, params)).df()
-    total_row = grouped[(grouped[["g_borough", "g_practice", "g_age", "g_lsoa"]] == 1).all(axis=1)]
-    total = float(total_row["children"].iloc[0]) if len(total_row) else 0.0
+    rows = con.cursor().execute(summary_sql, _bound(summary_sql, params)).df()
+    part = rows["part"].to_numpy()
+    total_row = rows[part == "total"].iloc[0]
+    total = float(total_row["children"])
     missing = pd.DataFrame(
         {
             "dose": ticked,
             "label": [SHORT_NAMES[k] for k in ticked],
-            "children": [float(total_row[f"missing_{k}"].fillna(0).iloc[0]) if len(total_row) else 0.0 for k in ticked],
+            "children": [float(0 if pd.isna(total_row[f"missing_{k}"]) else total_row[f"missing_{k}"]) for k in ticked],
         }
     )
-    names = _names(con)
 
-    def part(flag: str, column: str) -> pd.DataFrame:
-        rows = grouped[grouped[flag] == 0]
-        return rows[[column, "children"]].rename(columns={column: "code"}).reset_index(drop=True)
+    def breakdown(name: str, columns: list[str]) -> pd.DataFrame:
+        return rows.loc[part == name, columns].reset_index(drop=True)
 
-    by_borough = part("g_borough", "borough_code").rename(columns={"code": "area_code"})
-    by_borough["area_name"] = by_borough["area_code"].map(names["borough"]).fillna("Unknown")
-    by_practice = part("g_practice", "practice_code").rename(columns={"code": "area_code"})
-    by_practice["area_name"] = by_practice["area_code"].map(names["practice"]).fillna(by_practice["area_code"])
-    by_practice["borough_name"] = by_practice["area_code"].map(names["practice_borough"])
-    by_age = part("g_age", "age_years").groupby("code", as_index=False)["children"].sum()
-    by_age = by_age.rename(columns={"code": "age_years"}).sort_values("age_years")
-    by_age["age_years"] = by_age["age_years"].astype(int)
-    by_lsoa = part("g_lsoa", "lsoa21_code").rename(columns={"code": "area_code"})
-    by_lsoa["area_code"] = by_lsoa["area_code"].fillna("unknown")
-    by_lsoa["area_name"] = by_lsoa["area_code"].map(names["lsoa"]).fillna("Residence unknown")
+    by_age = breakdown("age", ["age_years", "children"]).astype({"age_years": int})
     return CohortSummary(
         size=disclosure.disclose_count(total) if disclose else total,
         missing_counts=_disclosed(missing, disclose),
-        by_borough=_disclosed(_largest_first(by_borough), disclose),
-        by_practice=_disclosed(_largest_first(by_practice), disclose),
-        by_age=_disclosed(by_age.reset_index(drop=True), disclose),
-        by_lsoa=_disclosed(_largest_first(by_lsoa), disclose),
+        by_borough=_disclosed(breakdown("borough", ["area_code", "children", "area_name"]), disclose),
+        by_practice=_disclosed(breakdown("practice", ["area_code", "children", "area_name", "borough_name"]), disclose),
+        by_age=_disclosed(by_age, disclose),
+        by_lsoa=_disclosed(breakdown("lsoa", ["area_code", "children", "area_name"]), disclose),
     )
 
 
@@ -756,18 +759,16 @@ _per_connection = PerConnection()
 
 
 def _names(con: Any) -> dict[str, dict[str, str]]:
-    """Code -> name lookups for boroughs, practices (and their borough) and LSOAs, read once per handle."""
+    """Code -> name of every practice (of a London borough) and every LSOA, read once per handle."""
     cached = _per_connection.get(con)
     if "names" not in cached:
         cursor = con.cursor()
         practices = cursor.execute(
-            "SELECT p.practice_code, p.practice_name, b.borough_name FROM ref_practices AS p "
+            "SELECT p.practice_code, p.practice_name FROM ref_practices AS p "
             "JOIN ref_boroughs AS b USING (borough_code)"
         ).fetchall()
         cached["names"] = {
-            "borough": dict(cursor.execute("SELECT borough_code, borough_name FROM ref_boroughs").fetchall()),
-            "practice": {code: name for code, name, _ in practices},
-            "practice_borough": {code: borough for code, _, borough in practices},
+            "practice": dict(practices),
             "lsoa": dict(cursor.execute("SELECT lsoa21_code, lsoa21_name FROM ref_lsoa21").fetchall()),
         }
     return cached["names"]

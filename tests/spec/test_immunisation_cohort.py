@@ -207,6 +207,16 @@ def test_summary_counts_the_same_children_as_the_list(con):
     assert sum(by_age.values()) == len(listed)
     missing = dict(zip(summary.missing_counts["dose"], summary.missing_counts["children"], strict=True))
     assert missing["mmr1"] == len(found(con, age_min=0, age_max=18, missing=("mmr1",)))
+    # Each breakdown named and in the order shown: most children first, ages youngest first; the child with no
+    # recorded residence under "Residence unknown".
+    assert list(summary.by_borough["area_code"]) == [BARNET, HACKNEY]
+    assert list(summary.by_borough["area_name"]) == ["Barnet", "Hackney"]
+    assert list(summary.by_age["age_years"]) == sorted(by_age)
+    for breakdown in (summary.by_practice, summary.by_lsoa):
+        assert list(breakdown["children"]) == sorted(breakdown["children"], reverse=True)
+    residence = summary.by_lsoa.set_index("area_code").loc["unknown"]
+    assert residence["area_name"] == "Residence unknown" and residence["children"] == 1
+    assert summary.by_practice.set_index("area_code").loc[PRACTICE_B, "borough_name"] == "Hackney"
     # Disclosed: Hackney's single child is suppressed, never shown as 0 or 1.
     safe = cohort.cohort_summary(con, criteria=criteria, disclose=True)
     hackney = safe.by_borough.set_index("area_code").loc[HACKNEY]
