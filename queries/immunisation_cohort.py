@@ -330,11 +330,6 @@ def ensure_cache(con: Any) -> tuple[dt.date, dt.date]:
     request, without the per-query time limit: interrupted, the build would be retried (and
     interrupted) by every later request, each waiting the full limit.
     """
-    # Once built, every search returns here: no lock to queue on and no look-up of the extract date, which each
-    # search paid for twice (the list three times) while other threads waited on the lock.
-    remembered = _per_connection.get(con)
-    if "cache_window" in remembered:
-        return remembered["cache_window"]
     with _cache_lock, without_query_timeout():
         window = cache_window(con)
         cursor = con.cursor()
@@ -345,7 +340,6 @@ def ensure_cache(con: Any) -> tuple[dt.date, dt.date]:
         if not attached:
             cursor.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {CACHE_DATABASE} (READ_WRITE)")
             _build_cache(cursor, window)
-    remembered["cache_window"] = window
     return window
 
 

@@ -18,7 +18,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 from queries import immunisation as imm
 from queries import immunisation_cohort as cohort
-from queries.db import get_database
+from queries.db import Database, get_database
 from queries.indicators import default_period, indicator_values, trend
 from security import audit
 from security.roles import Principal, Role, RowScope, Scope
@@ -780,3 +780,14 @@ def test_the_scope_is_named_with_its_codes(pages, db):
     text = finder.scope_text(db, RowScope(borough_codes=("E09000012", "E09000019"), practice_codes=("Z99999",)))
     # A code the extract cannot name is shown alone rather than dropped.
     assert text == "practice Z99999; boroughs Hackney (E09000012), Islington (E09000019)"
+
+
+def test_the_finder_rebuilds_its_cache_when_the_handle_reopens(small_db):
+    """The cache lives in the connection (an attached in-memory database): a handle closed and opened again, as
+    gunicorn's master closes its own before each fork, must build it again rather than trust a remembered one."""
+    handle = Database(small_db)  # its own handle: closing the shared one would slow other tests
+    criteria = cohort.CohortCriteria(as_at=imm.extract_date(handle), age_min=0, age_max=18)
+    before = cohort.cohort_summary(handle, criteria=criteria, disclose=False).size
+    handle.close()
+    assert cohort.cohort_summary(handle, criteria=criteria, disclose=False).size == before > 0
+    handle.close()
