@@ -143,13 +143,9 @@ class RowScope:
         """
         clauses: list[str] = []
         params: list[str] = []
-        for column, codes in (
-            (practice_column, self.practice_codes),
-            (borough_column, self.borough_codes),
-            (icb_column, self.icb_codes),
-        ):
-            if not codes:
-                continue
+        columns = {"practice": practice_column, "borough": borough_column, "icb": icb_column}
+        for level, codes in self.levels():
+            column = columns[level]
             if not _IDENTIFIER.match(column):
                 raise ValueError(f"not a plain column name: {column!r}")
             clauses.append(f"{column} IN ({', '.join('?' for _ in codes)})")
