@@ -642,6 +642,13 @@ class CohortSummary:
     by_lsoa: pd.DataFrame  # area_code, area_name, children, suppressed (where the children live)
 
 
+# The practices of a London borough, named, with their borough's name: the summary's and the maps' names.
+_PRACTICE_NAMES_SQL = (
+    "SELECT p.practice_code, p.practice_name, b.borough_name FROM ref_practices AS p "
+    "JOIN ref_boroughs AS b USING (borough_code)"
+)
+
+
 def _disclosed(frame: pd.DataFrame, disclose: bool) -> pd.DataFrame:
     frame = frame.assign(suppressed=False)
     if disclose and len(frame):
@@ -681,10 +688,7 @@ def cohort_summary(
             FROM found
             GROUP BY GROUPING SETS ((borough_code), (practice_code), (birth_date), (lsoa21_code))
         ),
-        practice_names AS (
-            SELECT p.practice_code, p.practice_name, b.borough_name
-            FROM ref_practices AS p JOIN ref_boroughs AS b USING (borough_code)
-        ),
+        practice_names AS ({_PRACTICE_NAMES_SQL}),
         -- The dose sums are only wanted London-wide: as a grouping set they were summed for every area too.
         total AS (SELECT 'total' AS part, count(*) AS children{missing_sums} FROM found AS c)
         -- One row per area of each breakdown, named and in the order shown: most children first, equal counts by
@@ -757,12 +761,9 @@ def _names(con: Any) -> dict[str, dict[str, str]]:
     cached = _per_connection.get(con)
     if "names" not in cached:
         cursor = con.cursor()
-        practices = cursor.execute(
-            "SELECT p.practice_code, p.practice_name FROM ref_practices AS p "
-            "JOIN ref_boroughs AS b USING (borough_code)"
-        ).fetchall()
+        practices = cursor.execute(_PRACTICE_NAMES_SQL).fetchall()
         cached["names"] = {
-            "practice": dict(practices),
+            "practice": {code: name for code, name, _ in practices},
             "lsoa": dict(cursor.execute("SELECT lsoa21_code, lsoa21_name FROM ref_lsoa21").fetchall()),
         }
     return cached["names"]
