@@ -4,12 +4,14 @@ Run: ``.venv/bin/python bench/figures.py``. Builds every map from made-up values
 over the real reference geometry (no database needed) and prints, per map, the
 size of ``plotly.io.to_json`` of the full figure and of the recolour ``Patch``,
 raw and gzipped (what a server with compression sends), with the targets:
-borough ≤ 150 kB, LSOA ≤ 1.5 MB, recolour ≤ 100 kB. Also times the builders.
+borough ≤ 150 kB, LSOA ≤ 1.5 MB, recolour ≤ 100 kB. Also times the builders, and the
+recolour as the pages make it (``traces_patch`` of ``area_traces(recolour=True)``).
 """
 
 from __future__ import annotations
 
 import gzip
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -72,6 +74,22 @@ def measure(name: str, build, target: int | None, *, recolour: bool = True) -> N
     print(f"{line} | build {build_ms:5.0f} ms")
 
 
+def time_recolour(name: str, level: str, values, *, repeat: int = 30) -> None:
+    """Median milliseconds of a page's recolour: the traces alone, then their patch (``traces_patch``)."""
+    traces_ms, patch_ms = [], []
+    for _ in range(repeat + 3):  # 3 warm-up calls
+        started = time.perf_counter()
+        traces = maps.area_traces(level=level, values=values, value_label="Coverage", recolour=True)
+        built = time.perf_counter()
+        maps.traces_patch(traces)
+        traces_ms.append((built - started) * 1000)
+        patch_ms.append((time.perf_counter() - built) * 1000)
+    print(
+        f"{name:30s} recolour as the pages make it: traces {statistics.median(traces_ms[3:]):5.1f} ms"
+        f" + patch {statistics.median(patch_ms[3:]):5.1f} ms (median of {repeat})"
+    )
+
+
 def main() -> None:
     boroughs, lsoas = list(area_codes("borough")), list(area_codes("lsoa"))
     reference = practices()
@@ -131,6 +149,8 @@ def main() -> None:
     measure("practice points", practice_points, None)
     measure("inequality map (borough)", inequality, TARGETS["borough"])
     measure("funnel plot (1,141 practices)", funnel, None, recolour=False)
+    time_recolour("borough choropleth", "borough", made_up_values(boroughs, seed=3))
+    time_recolour("LSOA choropleth (30% supp.)", "lsoa", made_up_values(lsoas, seed=3, suppressed_share=0.3))
 
 
 if __name__ == "__main__":

@@ -289,6 +289,21 @@ def test_an_lsoa_recolour_patch_stays_within_its_budget_as_dash_sends_it():
     assert all(round(number, 1) == number for row in drawn for number in row[:2])  # CI to the decimal shown
 
 
+def test_a_recolour_patch_sends_what_plotlys_own_copy_of_the_traces_would():
+    # traces_patch shares the hover rows instead of deep-copying them: what Dash sends must not change.
+    values = made_up_lsoa_values()
+    traces = maps.area_traces(level="lsoa", values=values, value_label="Coverage", recolour=True)
+    serialised = {"data": [trace.to_plotly_json() for trace in traces]}
+    maps.convert_to_base64(serialised)
+    expected = maps._recolour_traces(serialised["data"])
+    for key in maps._OPTIONAL_COLOUR_KEYS:
+        if key not in serialised["data"][maps.AREA_TRACE]:
+            expected["data"][maps.AREA_TRACE][key] = None
+    shared = maps.traces_patch(traces)
+    assert to_json_plotly(shared.to_plotly_json()) == to_json_plotly(expected.to_plotly_json())
+    assert traces[maps.AREA_TRACE].customdata is not None  # the traces themselves are left as they were
+
+
 def hover_text(template: str, *, text: str, z: float, row) -> str:
     """The hover Plotly writes from ``template`` for one point, for the d3 formats maps use ('.1f', ',.0f', none)."""
 
