@@ -56,6 +56,14 @@ def main() -> None:
         "query: per 100,000 by borough": lambda: aq.measure_values(
             db, measure_id="ast_admissions_per_100k", period=period, by="borough"
         ),
+        # The areas view's KPI cards for a borough: the page's batched call, and one call per measure beside it.
+        "query: KPI rows for a borough, batched": lambda: aq.measure_values_batch(
+            db, measure_ids=page.KPI_MEASURES, period=period, by="london", filters={"borough": [borough]}
+        ),
+        "query: KPI rows for a borough, one call each": lambda: [
+            aq.measure_values(db, measure_id=m, period=period, by="london", filters={"borough": [borough]})
+            for m in page.KPI_MEASURES
+        ],
         "query: linked admissions (cached)": lambda: aq.linked_admissions(db, period=period, by="borough"),
         "query: patient list, one practice": lambda: aq.saba_no_ics_patients(
             db, period=period, practice_code=practice, scope=RowScope(practice_codes=(practice,))
@@ -68,6 +76,9 @@ def main() -> None:
         ),
         "view: areas, LSOA map": lambda: page.areas_view(
             measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True
+        ),
+        "view: areas, LSOA recolour": lambda: page.areas_view(
+            measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True, map_as="recolour"
         ),
         "view: prescribing safety": lambda: page.safety_view(
             measure_id="ast_saba_3plus", period=period, borough=None, disclose=True

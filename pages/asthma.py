@@ -239,15 +239,9 @@ def areas_view(
             highlight_codes=[borough] if borough else [],
         )
     )
-    kpis = pd.concat(
-        [
-            aq.measure_values(
-                con, measure_id=k, period=period, by="london", filters=_area_filters(borough), disclose=disclose
-            )
-            for k in KPI_MEASURES
-        ],
-        ignore_index=True,
-    ).assign(measure_id=list(KPI_MEASURES))
+    kpis = aq.measure_values_batch(
+        con, measure_ids=KPI_MEASURES, period=period, by="london", filters=_area_filters(borough), disclose=disclose
+    )
     return {
         "values": values,
         "boroughs": boroughs,

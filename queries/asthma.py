@@ -32,6 +32,7 @@ from queries.indicators import (
     QueryError,
     funnel_limits,
     indicator_values,
+    indicator_values_batch,
     inequality,
     london_filters,
     separate_benchmark,
@@ -246,6 +247,49 @@ def measure_values(
         if london_hidden:
             frame["london_value"] = None
     return frame.reset_index(drop=True)
+
+
+def measure_values_batch(
+    con: Any,
+    *,
+    measure_ids: tuple[str, ...] | list[str],
+    period: str | None = None,
+    by: str | tuple[str, ...] = "london",
+    filters: dict[str, Any] | None = None,
+    disclose: bool = True,
+) -> pd.DataFrame:
+    """:func:`measure_values` of several measures sharing ``by``, ``period`` and ``filters``, stacked in the
+    order asked, with a ``measure_id`` column (the KPI cards: one row per measure at ``by="london"``).
+
+    The measures an engine indicator answers alone go to the engine in one query per age group
+    (:func:`indicator_values_batch`, the same rows as one call each); a per-population rate takes its own
+    calls, as in :func:`measure_values`.
+    """
+    chosen = [measure(measure_id) for measure_id in measure_ids]
+    batched: dict[str, pd.DataFrame] = {}
+    engine_measures = [m for m in chosen if not m.per_population]
+    for bands in dict.fromkeys(m.age_bands for m in engine_measures):
+        group = [m for m in engine_measures if m.age_bands == bands]
+        indicators = list(dict.fromkeys(m.indicator for m in group))
+        rows = indicator_values_batch(
+            con,
+            requests=[(indicator, period) for indicator in indicators],
+            by=by,
+            filters=_filters(group[0], filters),
+            disclose=disclose,
+        )
+        for m in group:
+            own = rows[rows["indicator_id"] == m.indicator].reset_index(drop=True)
+            batched[m.id] = _scale(own, m.factor)
+    frames = [
+        (
+            batched[m.id]
+            if m.id in batched
+            else measure_values(con, measure_id=m.id, period=period, by=by, filters=filters, disclose=disclose)
+        ).assign(measure_id=m.id)
+        for m in chosen
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
 def _base_measure(m: Measure) -> Measure:

@@ -126,6 +126,29 @@ def test_rates_and_age_groups_are_the_engines_numbers(db, period):
     assert children["numerator"].iloc[0] + adults["numerator"].iloc[0] == everyone["numerator"].iloc[0]
 
 
+@pytest.mark.parametrize("disclose", [True, False])
+@pytest.mark.parametrize(
+    ("by", "filters"),
+    [("london", None), ("london", {"borough": ["E09000012"]}), ("borough", None), ("practice", {"sex": ["F"]})],
+)
+def test_a_batch_of_measures_is_each_measures_own_rows(db, period, by, filters, disclose):
+    # Every measure: engine-backed, per 1,000 (scaled), age groups (a filter of their own), per 100,000 (two
+    # indicators); two share an indicator with different age bands.
+    chosen = list(aq.MEASURES)
+    batch = aq.measure_values_batch(db, measure_ids=chosen, period=period, by=by, filters=filters, disclose=disclose)
+    expected = pd.concat(
+        [
+            aq.measure_values(
+                db, measure_id=measure_id, period=period, by=by, filters=filters, disclose=disclose
+            ).assign(measure_id=measure_id)
+            for measure_id in chosen
+        ],
+        ignore_index=True,
+    )
+    assert list(batch["measure_id"].unique()) == chosen and len(batch) > len(chosen) - 1
+    pd.testing.assert_frame_equal(batch, expected)
+
+
 def test_per_population_rate_follows_disclosure(db, period):
     shown = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="practice", disclose=True)
     raw = aq.measure_values(db, measure_id="ast_admissions_per_100k", period=period, by="practice", disclose=False)
