@@ -68,6 +68,10 @@ def main() -> None:
         "query: patient list, one practice": lambda: aq.saba_no_ics_patients(
             db, period=period, practice_code=practice, scope=RowScope(practice_codes=(practice,))
         ),
+        # The same list derived from the raw records (what every request did before the build's table).
+        "query: patient list, one practice, from the raw records": lambda: aq.saba_no_ics_patients(
+            db, period=period, practice_code=practice, scope=RowScope(practice_codes=(practice,)), from_records=True
+        ),
         "view: areas, borough map": lambda: page.areas_view(
             measure_id="ast_saba_3plus", period=period, borough=None, level="borough", disclose=True
         ),

@@ -20,7 +20,8 @@ from typing import Any
 #    cover_5y_hibmenc slices.
 # 4: child_contact_days, each child's days with a record, for the cohort finder's list on an earlier date.
 # 5: hyp_detection_ratio's expected rates by age and sex (they were by age only).
-BUILD_VERSION = 5
+# 6: asthma_saba_list, the asthma page's patient list per period and practice.
+BUILD_VERSION = 6
 
 META_KEY = "build_version"
 REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."

@@ -14,7 +14,8 @@ tables, reference tables, ``meta`` and ``patient_dim`` exist. It writes:
   deciles and quintiles), practice borough and ICB, ethnic group, sex, age band;
 - ``ind_registry``: the registry as a table, for anyone reading the file directly;
 - and, through the modules that read them, ``ind_uptake_age``, ``asthma_admission_history``,
-  ``overview_registered`` and ``child_contact_days`` (the cohort finder's list on an earlier date).
+  ``asthma_saba_list`` (the asthma page's patient list), ``overview_registered`` and
+  ``child_contact_days`` (the cohort finder's list on an earlier date).
 
 All rule logic is here, one SQL block per family; the API in
 :mod:`queries.indicators` only sums the cubes. Constants (codes, dates,
@@ -968,6 +969,10 @@ def materialise(
 
     progress("indicators: asthma admission history")
     write_admission_history(con)
+    from queries.asthma import write_saba_list
+
+    progress("asthma: SABA patient list")
+    write_saba_list(con)
     from queries.overview import write_registered_population
 
     progress("overview: registered population")

@@ -19,7 +19,7 @@ import pytest
 
 from queries import asthma as aq
 from queries.db import get_database
-from queries.indicators import default_period, funnel_limits, indicator_values, inequality, trend
+from queries.indicators import default_period, funnel_limits, indicator_values, inequality, periods, trend
 from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role, Scope
@@ -440,6 +440,42 @@ def listed_practice(db, period) -> str:
     )
     assert row is not None, "no patient on the list anywhere in the small database"
     return row[0]
+
+
+@pytest.mark.slow
+def test_the_built_patient_list_is_the_list_from_the_raw_records(db):
+    # Practices with someone on the build's list (the ten with most, and every 20th), and five without, in a
+    # financial year and a rolling year, at every threshold, in the practice's own scope and in its
+    # borough's: row for row the same. (Every listed practice takes most of a minute.)
+    chosen = [
+        default_period(db, "ast_saba_3plus"),
+        str(periods(db, "ast_saba_3plus").query("period_type == 'r12'")["period_id"].iloc[0]),
+    ]
+    by_size = db.frame(
+        "SELECT practice_code FROM asthma_saba_list WHERE period_id IN (?, ?) GROUP BY 1 ORDER BY count(*) DESC, 1",
+        chosen,
+    )["practice_code"].tolist()
+    listed = list(dict.fromkeys(by_size[:10] + sorted(by_size)[::20]))
+    others = db.frame(
+        "SELECT practice_code FROM ref_practices WHERE NOT list_contains(?, practice_code) ORDER BY 1 LIMIT 5", [listed]
+    )["practice_code"].tolist()
+    boroughs = dict(db.frame("SELECT practice_code, borough_code FROM ref_practices").itertuples(index=False))
+    compared = 0
+    for period in chosen:
+        for practice in listed + others:
+            for scope in (aq.RowScope(practice_codes=(practice,)), aq.RowScope(borough_codes=(boroughs[practice],))):
+                for threshold in aq.SABA_THRESHOLDS:
+                    arguments = {
+                        "period": period,
+                        "practice_code": practice,
+                        "scope": scope,
+                        "saba_threshold": threshold,
+                    }
+                    built = aq.saba_no_ics_patients(db, **arguments)
+                    derived = aq.saba_no_ics_patients(db, **arguments, from_records=True)
+                    pd.testing.assert_frame_equal(built, derived, check_dtype=False, obj=f"{arguments}")
+                    compared += len(built)
+    assert len(listed) > 5 and compared > 100  # real lists were compared, not only empty ones
 
 
 def test_gp_team_sees_its_own_practice_only_and_is_audited(page, db, period, listed_practice):

@@ -205,30 +205,52 @@ def test_small_counts_are_suppressed_for_restricted_roles(con):
     assert barnet["suppressed"] and barnet["numerator"] is None and barnet["value"] is None
 
 
-def test_patient_list_saba_over_reliance_without_ics_in_scope(con):
+# Both ways to the list: the build's asthma_saba_list, and the raw records it is derived from.
+BOTH_WAYS = pytest.mark.parametrize("from_records", [False, True], ids=["build table", "raw records"])
+
+
+@BOTH_WAYS
+def test_patient_list_saba_over_reliance_without_ics_in_scope(con, from_records):
     rows = aq.saba_no_ics_patients(
-        con, period=FY, practice_code=PRACTICE_A, scope=RowScope(practice_codes=(PRACTICE_A,)), saba_threshold=3
+        con,
+        period=FY,
+        practice_code=PRACTICE_A,
+        scope=RowScope(practice_codes=(PRACTICE_A,)),
+        saba_threshold=3,
+        from_records=from_records,
     )
     assert rows["patient_id"].tolist() == ["LIST_SABA_4_NO_ICS"]
     row = rows.iloc[0]
     assert row["saba_inhalers"] == 4 and str(row["last_review"])[:10] == "2024-11-20"
 
 
-def test_patient_list_respects_scope_and_threshold(con):
+@BOTH_WAYS
+def test_patient_list_respects_scope_and_threshold(con, from_records):
     outside = aq.saba_no_ics_patients(
-        con, period=FY, practice_code=PRACTICE_B, scope=RowScope(practice_codes=(PRACTICE_A,))
+        con,
+        period=FY,
+        practice_code=PRACTICE_B,
+        scope=RowScope(practice_codes=(PRACTICE_A,)),
+        from_records=from_records,
     )
     assert outside.empty
     by_borough = aq.saba_no_ics_patients(
-        con, period=FY, practice_code=PRACTICE_B, scope=RowScope(borough_codes=(HACKNEY,))
+        con, period=FY, practice_code=PRACTICE_B, scope=RowScope(borough_codes=(HACKNEY,)), from_records=from_records
     )
     assert by_borough["patient_id"].tolist() == ["LIST_OTHER_PRACTICE"]
-    assert aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_A, scope=RowScope()).empty
     assert aq.saba_no_ics_patients(
-        con, period=FY, practice_code=PRACTICE_B, saba_threshold=6, scope=RowScope(borough_codes=(HACKNEY,))
+        con, period=FY, practice_code=PRACTICE_A, scope=RowScope(), from_records=from_records
+    ).empty
+    assert aq.saba_no_ics_patients(
+        con,
+        period=FY,
+        practice_code=PRACTICE_B,
+        saba_threshold=6,
+        scope=RowScope(borough_codes=(HACKNEY,)),
+        from_records=from_records,
     ).empty
     with pytest.raises(aq.QueryError):
-        aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_A, scope=None)
+        aq.saba_no_ics_patients(con, period=FY, practice_code=PRACTICE_A, scope=None, from_records=from_records)
 
 
 @pytest.mark.parametrize("by", list(aq.LINKED_GROUPS))
