@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 import shapely
@@ -302,6 +303,19 @@ def test_a_recolour_patch_sends_what_plotlys_own_copy_of_the_traces_would():
     shared = maps.traces_patch(traces)
     assert to_json_plotly(shared.to_plotly_json()) == to_json_plotly(expected.to_plotly_json())
     assert traces[maps.AREA_TRACE].customdata is not None  # the traces themselves are left as they were
+
+
+def test_a_map_figure_holds_what_plotly_would_build_from_its_traces():
+    # area_figure assigns the hover rows after building the figure instead of letting go.Figure deep-copy them.
+    values = made_up_lsoa_values()
+    traces = maps.area_traces(level="lsoa", values=values, value_label="Coverage")
+    rows = traces[maps.AREA_TRACE].customdata
+    built = maps.area_figure(traces, level="lsoa", geometry_url="/geometry/lsoa.geojson")
+    expected = go.Figure(traces)
+    expected.data[maps.AREA_TRACE].geojson = "/geometry/lsoa.geojson"
+    maps._map_layout(expected, height=560, title=None, outlines=True, view=None, uirevision="lsoa-map")
+    assert json.loads(to_json_plotly(built)) == json.loads(to_json_plotly(expected))
+    assert traces[maps.AREA_TRACE].customdata is rows  # the traces themselves are left as they were
 
 
 def hover_text(template: str, *, text: str, z: float, row) -> str:
