@@ -22,7 +22,7 @@ import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html, no_update
-from dash.exceptions import PreventUpdate
+from dash.exceptions import MissingCallbackContextException, PreventUpdate
 
 from components.asthma_views import (
     linked_admissions_chart,
@@ -207,13 +207,21 @@ def _map_level(level: str | None) -> str:
 
 
 def areas_view(
-    *, measure_id: str, period: str | None, borough: str | None, level: str, disclose: bool, map_as: str = "figure"
+    *,
+    measure_id: str,
+    period: str | None,
+    borough: str | None,
+    level: str,
+    disclose: bool,
+    map_as: str = "figure",
+    summary: bool = True,
 ) -> dict[str, Any]:
     """The map at ``level`` (its rows are also the table and CSV), the ranked boroughs and the KPI rows.
 
     ``map_as``: 'figure' (the whole map, under "map"), 'recolour' (only the traces a same-level recolour
     sends, under "map_traces": building the figure around them cost most of a click at LSOA level) or
-    'none' (a CSV: the rows, no figures).
+    'none' (a CSV: the rows, no figures). ``summary=False`` leaves out the ranked boroughs and the KPI
+    rows (None), which do not depend on the map's level.
     """
     borough = _borough(borough)
     m = aq.measure(measure_id)
@@ -222,7 +230,7 @@ def areas_view(
     values = aq.measure_values(con, measure_id=m.id, period=period, by=level, disclose=disclose)
     boroughs = (
         values
-        if level == "borough"
+        if level == "borough" or not summary
         else aq.measure_values(con, measure_id=m.id, period=period, by="borough", disclose=disclose)
     )
     drawn = {"level": level, "values": values, "value_label": m.label, "unit": m.unit, "polarity": m.polarity}
@@ -230,7 +238,7 @@ def areas_view(
     traces = indicator_traces(**drawn, recolour=True) if map_as == "recolour" else None
     ranked = (
         None
-        if map_as == "none"
+        if map_as == "none" or not summary
         else ranked_areas_chart(
             values=boroughs,
             value_label=m.label,
@@ -239,8 +247,12 @@ def areas_view(
             highlight_codes=[borough] if borough else [],
         )
     )
-    kpis = aq.measure_values_batch(
-        con, measure_ids=KPI_MEASURES, period=period, by="london", filters=_area_filters(borough), disclose=disclose
+    kpis = (
+        aq.measure_values_batch(
+            con, measure_ids=KPI_MEASURES, period=period, by="london", filters=_area_filters(borough), disclose=disclose
+        )
+        if summary
+        else None
     )
     return {
         "values": values,
@@ -769,6 +781,14 @@ def update_rule(measure_id: str) -> dbc.Card:
 dash.callback(Output(RULE, "children"), Input(MEASURE, "value"))(update_rule)
 
 
+def _triggered_id() -> Any:
+    """The id of the input that fired the running callback; None when called as a plain function (tests)."""
+    try:
+        return dash.ctx.triggered_id
+    except MissingCallbackContextException:
+        return None
+
+
 def update_areas(
     measure_id: str,
     period: str | None,
@@ -777,10 +797,15 @@ def update_areas(
     tab: str = "areas",
     built_level: str | None = "borough",
 ):
-    """Map (recoloured with a Patch while the level is unchanged), ranked boroughs, KPI cards, map table."""
+    """Map (recoloured with a Patch while the level is unchanged), ranked boroughs, KPI cards, map table.
+
+    A change of the map's level alone redraws the map and its table: the ranked boroughs and the KPI cards
+    do not depend on it (at LSOA level, where the whole map is drawn, they were a fifth of the click).
+    """
     if tab != "areas":
         raise PreventUpdate
     disclose = current_disclosure().disclose
+    level_only = _triggered_id() == MAP_LEVEL
     try:
         recolour = built_level == _map_level(level)
         view = areas_view(
@@ -790,13 +815,16 @@ def update_areas(
             level=level,
             disclose=disclose,
             map_as="recolour" if recolour else "figure",
+            summary=not level_only,
         )
-        area = _area_name(borough)
+        area = None if level_only else _area_name(borough)
     except DATA_ERRORS as error:
         return no_update, no_update, no_update, no_update, error_message(str(error)), no_update
     m = aq.measure(measure_id)
     figure = traces_patch(view["map_traces"]) if recolour else view["map"]
     table = _map_table(view, m, borough)
+    if level_only:
+        return figure, no_update, no_update, table, None, view["level"]
     return figure, view["ranked"], kpi_cards(cards=_kpi_cards(view["kpis"], area)), table, None, view["level"]
 
 

@@ -194,6 +194,22 @@ def test_map_recolours_with_a_patch_at_the_same_level(page, db, period):
     assert sorted(v for v in z if not math.isnan(v)) == pytest.approx(sorted(expected["value"].astype(float)))
 
 
+def test_a_change_of_map_level_alone_redraws_the_map_and_its_table_only(page, db, period, monkeypatch):
+    with acting_as(ANALYST):
+        everything = page.update_areas("ast_saba_3plus", period, "E09000012", "lsoa", "areas", "borough")
+        monkeypatch.setattr(page, "_triggered_id", lambda: page.MAP_LEVEL)
+        figure, ranked, kpis, table, message, level = page.update_areas(
+            "ast_saba_3plus", period, "E09000012", "lsoa", "areas", "borough"
+        )
+    assert ranked is page.no_update and kpis is page.no_update  # the same for every level: kept on screen
+    assert everything[1] is not page.no_update and everything[2] is not page.no_update
+    assert message is None and level == "lsoa" and text_of(table) == text_of(everything[3])
+    assert map_values(figure) == map_values(everything[0])  # the whole LSOA map, as the full answer draws it
+    drawn = {code: value for code, value in map_values(figure).items() if value is not None}
+    expected = engine(db, "ast_saba_3plus", period, "lsoa", disclose=False).set_index("area_code")["value"]
+    assert len(drawn) > 100 and all(value == pytest.approx(expected[code], rel=1e-5) for code, value in drawn.items())
+
+
 @pytest.mark.parametrize(
     ("measure_id", "level"), [("ast_review_12m", "borough"), ("ast_prevalence", "lsoa"), ("ast_saba_3plus", "practice")]
 )
