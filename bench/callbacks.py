@@ -91,9 +91,14 @@ class Recorder:
     profiles: dict[str, tuple[float, str]] = field(default_factory=dict)
     unvaried: dict[str, set[str]] | None = field(default_factory=lambda: defaultdict(set))  # page -> "id.prop"
 
-    def warm_count(self, key: str, path: str) -> tuple[int, int]:
-        """(warm calls that updated the page, all warm calls) of a callback on a page."""
-        warm = [s for s in self.samples[key] if not s.cold and s.path == path]
+    def warm_count(self, key: str, path: str, role: str) -> tuple[int, int]:
+        """(warm calls that updated the page, all warm calls) of a callback on a page for one role.
+
+        Per role: a page two roles open (the asthma page for a commissioner and a GP team) does different
+        work for each (only the GP team's patient list returns rows), and each role's session wants its
+        own samples; counted per page alone, the second role's session found them taken and skipped them.
+        """
+        warm = [s for s in self.samples[key] if not s.cold and s.path == path and s.role == role]
         return sum(1 for s in warm if s.status != 204), len(warm)
 
 
@@ -546,7 +551,9 @@ def run(args: argparse.Namespace) -> tuple[Recorder, dict[str, Any]]:
         active = tab.active()
         stuck: set[str] = set()
         for _ in range(40 * wanted * max(1, len(active))):
-            short = [cb for cb in active if cb.key not in stuck and _short(recorder.warm_count(cb.key, path), wanted)]
+            short = [
+                cb for cb in active if cb.key not in stuck and _short(recorder.warm_count(cb.key, path, user), wanted)
+            ]
             if not short:
                 break
             target = rng.choice(short)
