@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import freeze_like_a_worker, percentile, timed  # noqa: E402
+from components.layout import csv_download  # noqa: E402
 from queries import immunisation as imm  # noqa: E402
 from queries import immunisation_cohort as cohort  # noqa: E402
 from queries.db import get_database  # noqa: E402
@@ -47,6 +48,7 @@ def cases(db) -> list[tuple[str, object]]:
     has_cubes = bool(db.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ind_period'"))
     period = default_period(db, INDICATOR) if has_cubes else None
     fy = imm.period_for(db, indicator=INDICATOR, period_type="fy") if has_cubes else None
+    hackney_list, _ = cohort.cohort_patients(db, criteria=widest, scope=HACKNEY, limit=cohort.EXPORT_LIMIT)
     return [
         ("cohort: London 1-9 counts + breakdowns (summary)", lambda: cohort.cohort_summary(db, criteria=london_1_9)),
         ("cohort: London 1-9 count only", lambda: cohort.count_children(db, criteria=london_1_9)),
@@ -80,6 +82,12 @@ def cases(db) -> list[tuple[str, object]]:
             "cohort: list page 1, all London, in the 2022 campaign",
             lambda: cohort.cohort_patients(db, criteria=campaign_1_9, scope=ALL_LONDON, limit=50),
         ),
+        # A campaign responder's export: Hackney's whole list (ages 0-18, every dose), then the CSV file made of it.
+        (
+            "cohort: export, Hackney 0-18 every dose, whole list",
+            lambda: cohort.cohort_patients(db, criteria=widest, scope=HACKNEY, limit=cohort.EXPORT_LIMIT),
+        ),
+        ("cohort: export, Hackney 0-18 every dose, CSV file of it", lambda: csv_download(hackney_list, filename="x")),
         ("page: headline (London + previous period)", lambda: imm.headline(db, indicator=INDICATOR, period=period)),
         ("page: map by borough", lambda: indicator_values(db, indicator=INDICATOR, period=period, by="borough")),
         ("page: map by practice", lambda: indicator_values(db, indicator=INDICATOR, period=period, by="practice")),

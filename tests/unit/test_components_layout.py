@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import pytest
 from dash import html
 from plotly.utils import PlotlyJSONEncoder
 
@@ -103,6 +104,23 @@ def test_csv_download_is_exactly_the_frame_shown_with_suppressed_blank():
     payload = layout.csv_download(frame, filename="MMR1 by borough", columns={"area_name": "Area", "value": "Value"})
     assert payload["filename"] == "MMR1-by-borough.csv"
     assert payload["content"].splitlines() == ["Area,Value,suppressed", "A,80.0,False", "'=HYPERLINK(),,True"]
+
+
+@pytest.mark.parametrize("dtype", ["str", object], ids=["string dtype (vectorised)", "object (cell by cell)"])
+def test_csv_download_quotes_every_cell_a_spreadsheet_would_run_as_a_formula(dtype):
+    cells = ["=SUM(A1)", "+44 20", "-1", "@cmd", "plain", "a=b", None, "'=already"]
+    frame = pd.DataFrame({"name": pd.Series(cells, dtype=dtype), "n": range(len(cells))})
+    lines = layout.csv_download(frame, filename="list")["content"].splitlines()
+    assert [line.rsplit(",", 1)[0] for line in lines[1:]] == [
+        "'=SUM(A1)",
+        "'+44 20",
+        "'-1",
+        "'@cmd",
+        "plain",
+        "a=b",
+        "",
+        "'=already",
+    ]
 
 
 def test_figure_panel_wraps_the_graph_in_a_loading_state_with_a_download():
