@@ -91,6 +91,21 @@ def main() -> None:
         "view: prescribing safety": lambda: page.safety_view(
             measure_id="ast_saba_3plus", period=period, borough=None, disclose=True
         ),
+        # What a change of borough, or of the safety measure, alone redraws (the funnel and thresholds stay).
+        "view: prescribing safety, borough changed": lambda: page.safety_view(
+            measure_id="ast_saba_3plus",
+            period=period,
+            borough=borough,
+            disclose=True,
+            parts=page.SAFETY_CHANGES[page.BOROUGH],
+        ),
+        "view: prescribing safety, measure changed": lambda: page.safety_view(
+            measure_id="ast_saba_6plus",
+            period=period,
+            borough=None,
+            disclose=True,
+            parts=page.SAFETY_CHANGES[page.SAFETY_MEASURE],
+        ),
         "view: before admission": lambda: page.linked_view(period=period, threshold=3, group="borough", disclose=True),
         "view: inequality": lambda: page.inequality_view(measure_id="ast_saba_3plus", period=period, disclose=True),
         "view: practices ranked": lambda: page.practices_view(

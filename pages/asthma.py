@@ -133,6 +133,9 @@ TAB_LABELS = {
 }
 MAP_LEVELS = {"borough": "Boroughs", "practice": "Practice areas", "lsoa": "Neighbourhoods (LSOA)"}
 SAFETY_MEASURES = ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_saba_no_ics")
+# The prescribing-safety panel's parts: patients at each SABA threshold, the practice (or borough) funnel, and the
+# chosen measure by age, deprivation and ethnic group.
+SAFETY_PARTS = frozenset({"thresholds", "funnel", "groups"})
 KPI_MEASURES = (
     "ast_prevalence",
     "ast_review_12m",
@@ -306,26 +309,62 @@ def safety_view(
     disclose: bool,
     funnel_level: str = "practice",
     figures: bool = True,
+    parts: frozenset[str] = SAFETY_PARTS,
 ) -> dict[str, Any]:
     """Patients at each SABA threshold; SABA without ICS by practice (funnel); the chosen safety measure
     for children vs adults, by deprivation and by ethnic group, in London or the chosen borough.
 
-    ``figures=False`` (a CSV): the rows only; the five charts (most of the work) are None.
+    ``figures=False`` (a CSV): the rows only; the five charts (most of the work) are None. ``parts``: which
+    of :data:`SAFETY_PARTS` to build ("thresholds", "funnel", "groups": ages, deprivation, ethnic group);
+    the others' rows and charts are None.
     """
     borough = _borough(borough)
     m = aq.measure(measure_id if measure_id in SAFETY_MEASURES else SAFETY_MEASURES[0])
     con = _con()
     filters = _area_filters(borough)
     area = _area_name(borough)
-    thresholds = aq.saba_threshold_counts(con, period=period, filters=filters, disclose=disclose)
-    thresholds = thresholds.assign(area_name=thresholds["label"], area_code=thresholds["measure_id"])
-    funnel = aq.measure_funnel(
-        con,
-        measure_id="ast_saba_no_ics",
-        period=period,
-        by="borough" if funnel_level == "borough" else "practice",
-        disclose=disclose,
-    )
+    view: dict[str, Any] = dict.fromkeys(("thresholds", "funnel", "ages", "groups"))
+    charts = dict.fromkeys(("threshold_chart", "funnel_figure", "age_chart", "imd_chart", "ethnicity_chart"))
+    if "thresholds" in parts:
+        thresholds = aq.saba_threshold_counts(con, period=period, filters=filters, disclose=disclose)
+        view["thresholds"] = thresholds.assign(area_name=thresholds["label"], area_code=thresholds["measure_id"])
+        if figures:
+            charts["threshold_chart"] = inequality_chart(
+                values=view["thresholds"],
+                value_label="Share of patients (%)",  # whose patients: the section note (register, or SABA users)
+                dimension_label=f"Prescribing safety measure, {area}",
+                height=340,
+            )
+    if "funnel" in parts:
+        view["funnel"] = funnel = aq.measure_funnel(
+            con,
+            measure_id="ast_saba_no_ics",
+            period=period,
+            by="borough" if funnel_level == "borough" else "practice",
+            disclose=disclose,
+        )
+        if figures:
+            charts["funnel_figure"] = funnel_plot(
+                points=funnel["points"],
+                limits=funnel["limits"],
+                london_value=funnel["london_value"],
+                value_label="SABA with no ICS (%)",
+                unit="percent",
+                polarity="low",
+                height=440,
+            )
+    if "groups" in parts:
+        view["ages"], view["groups"], group_charts = _safety_groups(
+            con, m, period=period, filters=filters, borough=borough, area=area, disclose=disclose, figures=figures
+        )
+        charts.update(group_charts)
+    return {**view, "area": area, "measure": m, **charts}
+
+
+def _safety_groups(
+    con, m: aq.Measure, *, period, filters, borough, area: str, disclose: bool, figures: bool
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
+    """The safety measure by age group, deprivation and ethnic group: rows and (``figures``) charts."""
     # The rows' london_value and comparison (the CSVs') are London's; the charts' line is the area's own
     # overall value, named after it (a borough's was drawn as "London").
     ages = aq.by_age_group(
@@ -351,24 +390,8 @@ def safety_view(
         else:
             frame = frame.sort_values("area_name")
         groups[dimension] = frame.reset_index(drop=True)
-    view = {"thresholds": thresholds, "funnel": funnel, "ages": ages, "groups": groups, "area": area, "measure": m}
-    charts = dict.fromkeys(("threshold_chart", "funnel_figure", "age_chart", "imd_chart", "ethnicity_chart"))
+    charts = {}
     if figures:
-        charts["threshold_chart"] = inequality_chart(
-            values=thresholds,
-            value_label="Share of patients (%)",  # whose patients: the section note (register, or SABA users)
-            dimension_label=f"Prescribing safety measure, {area}",
-            height=340,
-        )
-        charts["funnel_figure"] = funnel_plot(
-            points=funnel["points"],
-            limits=funnel["limits"],
-            london_value=funnel["london_value"],
-            value_label="SABA with no ICS (%)",
-            unit="percent",
-            polarity="low",
-            height=440,
-        )
         charts["age_chart"] = inequality_chart(
             values=ages, value_label=m.label, dimension_label=f"Age group, {area}", height=300, **lines
         )
@@ -383,7 +406,7 @@ def safety_view(
                 height=340,
                 **lines,
             )
-    return {**view, **charts}
+    return ages, groups, charts
 
 
 def linked_view(
@@ -847,9 +870,14 @@ dash.callback(
 def update_safety(
     period: str | None, borough: str | None, measure_id: str, tab: str = "safety", funnel_level: str = "practice"
 ):
-    """The prescribing-safety panel for London or the chosen borough."""
+    """The prescribing-safety panel for London or the chosen borough.
+
+    A change of one control redraws only the parts that depend on it (:data:`SAFETY_CHANGES`): the London-wide
+    practice funnel, the panel's largest chart, stays as it is when the borough or the measure changes.
+    """
     if tab != "safety":
         raise PreventUpdate
+    parts = SAFETY_CHANGES.get(_triggered_id(), SAFETY_PARTS)
     try:
         view = safety_view(
             measure_id=measure_id,
@@ -857,17 +885,20 @@ def update_safety(
             borough=borough,
             disclose=current_disclosure().disclose,
             funnel_level=funnel_level,
+            parts=parts,
         )
     except DATA_ERRORS as error:
         return (*[no_update] * 5, error_message(str(error)))
-    return (
-        view["threshold_chart"],
-        view["age_chart"],
-        view["funnel_figure"],
-        view["imd_chart"],
-        view["ethnicity_chart"],
-        None,
-    )
+    charts = ("threshold_chart", "age_chart", "funnel_figure", "imd_chart", "ethnicity_chart")
+    return (*(no_update if view[chart] is None else view[chart] for chart in charts), None)
+
+
+# The safety panel's parts that depend on each control (any other trigger, e.g. the period or the tab: all).
+SAFETY_CHANGES = {
+    BOROUGH: frozenset({"thresholds", "groups"}),
+    SAFETY_MEASURE: frozenset({"groups"}),
+    FUNNEL_LEVEL: frozenset({"funnel"}),
+}
 
 
 dash.callback(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from plotly.io.json import to_json_plotly
 
 from queries import asthma as aq
 from queries.db import get_database
@@ -253,6 +254,24 @@ def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
 
 
 # ---------------------------------------------------------------- prescribing safety
+
+
+@pytest.mark.parametrize(
+    ("control", "redrawn"),
+    [("BOROUGH", {0, 1, 3, 4}), ("SAFETY_MEASURE", {1, 3, 4}), ("FUNNEL_LEVEL", {2}), ("PERIOD", {0, 1, 2, 3, 4})],
+)
+def test_a_safety_control_redraws_only_the_charts_that_depend_on_it(page, period, monkeypatch, control, redrawn):
+    # Outputs: thresholds, ages, funnel, deprivation, ethnic group (then the message).
+    with acting_as(COMMISSIONER):
+        everything = page.update_safety(period, BARNET, "ast_saba_6plus", "safety", "practice")
+        monkeypatch.setattr(page, "_triggered_id", lambda: getattr(page, control))
+        changed = page.update_safety(period, BARNET, "ast_saba_6plus", "safety", "practice")
+    assert changed[5] is None
+    for index in range(5):
+        if index in redrawn:
+            assert to_json_plotly(changed[index]) == to_json_plotly(everything[index])
+        else:
+            assert changed[index] is page.no_update
 
 
 def test_safety_panel_equals_the_engine(page, db, period):
