@@ -877,7 +877,8 @@ def update_safety(
     """
     if tab != "safety":
         raise PreventUpdate
-    parts = SAFETY_CHANGES.get(_triggered_id(), SAFETY_PARTS)
+    trigger = _triggered_id()  # a string, or a dict for a pattern-matched id such as the view switch's
+    parts = SAFETY_CHANGES.get(trigger, SAFETY_PARTS) if isinstance(trigger, str) else SAFETY_PARTS
     try:
         view = safety_view(
             measure_id=measure_id,

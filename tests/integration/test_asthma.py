@@ -258,7 +258,13 @@ def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
 
 @pytest.mark.parametrize(
     ("control", "redrawn"),
-    [("BOROUGH", {0, 1, 3, 4}), ("SAFETY_MEASURE", {1, 3, 4}), ("FUNNEL_LEVEL", {2}), ("PERIOD", {0, 1, 2, 3, 4})],
+    [
+        ("BOROUGH", {0, 1, 3, 4}),
+        ("SAFETY_MEASURE", {1, 3, 4}),
+        ("FUNNEL_LEVEL", {2}),
+        ("PERIOD", {0, 1, 2, 3, 4}),
+        ("TABS", {0, 1, 2, 3, 4}),  # the view switch's id is a dict (pattern-matched): opening the tab draws all
+    ],
 )
 def test_a_safety_control_redraws_only_the_charts_that_depend_on_it(page, period, monkeypatch, control, redrawn):
     # Outputs: thresholds, ages, funnel, deprivation, ethnic group (then the message).
