@@ -43,6 +43,12 @@ def main() -> None:
     aq.admission_history(db)
     first_history_ms = (time.perf_counter() - start) * 1000
     practice = aq.practices(db, borough_code=borough)["practice_code"].iloc[0]
+
+    def safety_change(control: str, measure_id: str, area: str | None):
+        """The safety panel's parts that a change of ``control`` alone redraws (``SAFETY_CHANGES``)."""
+        parts = page.SAFETY_CHANGES[control]
+        return lambda: page.safety_view(measure_id=measure_id, period=period, borough=area, disclose=True, parts=parts)
+
     cases = {
         "query: measure_values borough": lambda: aq.measure_values(
             db, measure_id="ast_saba_3plus", period=period, by="borough"
@@ -92,20 +98,8 @@ def main() -> None:
             measure_id="ast_saba_3plus", period=period, borough=None, disclose=True
         ),
         # What a change of borough, or of the safety measure, alone redraws (the funnel and thresholds stay).
-        "view: prescribing safety, borough changed": lambda: page.safety_view(
-            measure_id="ast_saba_3plus",
-            period=period,
-            borough=borough,
-            disclose=True,
-            parts=page.SAFETY_CHANGES[page.BOROUGH],
-        ),
-        "view: prescribing safety, measure changed": lambda: page.safety_view(
-            measure_id="ast_saba_6plus",
-            period=period,
-            borough=None,
-            disclose=True,
-            parts=page.SAFETY_CHANGES[page.SAFETY_MEASURE],
-        ),
+        "view: prescribing safety, borough changed": safety_change(page.BOROUGH, "ast_saba_3plus", borough),
+        "view: prescribing safety, measure changed": safety_change(page.SAFETY_MEASURE, "ast_saba_6plus", None),
         "view: before admission": lambda: page.linked_view(period=period, threshold=3, group="borough", disclose=True),
         "view: inequality": lambda: page.inequality_view(measure_id="ast_saba_3plus", period=period, disclose=True),
         "view: practices ranked": lambda: page.practices_view(
