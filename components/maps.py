@@ -356,11 +356,11 @@ def area_figure(
 
 
 class _MapFigure(go.Figure):
-    """A map's figure that, when serialised (Dash sends ``to_plotly_json()``), shares its traces' hover rows.
+    """A map's figure that, when serialised (Dash sends ``to_plotly_json()``), shares its traces' data arrays.
 
     ``go.Figure.to_dict`` deep-copies every trace: at LSOA level that walked the ≈5,000 hover-row tuples
-    again on every first draw or change of level, for rows nothing can change. The dict is otherwise
-    what ``go.Figure`` gives (maps have no frames).
+    again on every first draw or change of level, for rows nothing can change (:func:`_trace_json`). The
+    dict is otherwise what ``go.Figure`` gives (maps have no frames).
     """
 
     def to_dict(self) -> dict:

@@ -362,7 +362,15 @@ def safety_view(
 
 
 def _safety_groups(
-    con, m: aq.Measure, *, period, filters, borough, area: str, disclose: bool, figures: bool
+    con: Any,
+    m: aq.Measure,
+    *,
+    period: str | None,
+    filters: dict[str, list[str]] | None,
+    borough: str | None,
+    area: str,
+    disclose: bool,
+    figures: bool,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
     """The safety measure by age group, deprivation and ethnic group: rows and (``figures``) charts."""
     # The rows' london_value and comparison (the CSVs') are London's; the charts' line is the area's own
