@@ -136,6 +136,12 @@ SAFETY_MEASURES = ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_s
 # The prescribing-safety panel's parts: patients at each SABA threshold, the practice (or borough) funnel, and the
 # chosen measure by age, deprivation and ethnic group.
 SAFETY_PARTS = frozenset({"thresholds", "funnel", "groups"})
+# The parts that depend on each control (any other trigger, e.g. the period or the tab: all of them).
+SAFETY_CHANGES = {
+    BOROUGH: frozenset({"thresholds", "groups"}),
+    SAFETY_MEASURE: frozenset({"groups"}),
+    FUNNEL_LEVEL: frozenset({"funnel"}),
+}
 KPI_MEASURES = (
     "ast_prevalence",
     "ast_review_12m",
@@ -900,14 +906,6 @@ def update_safety(
         return (*[no_update] * 5, error_message(str(error)))
     charts = ("threshold_chart", "age_chart", "funnel_figure", "imd_chart", "ethnicity_chart")
     return (*(no_update if view[chart] is None else view[chart] for chart in charts), None)
-
-
-# The safety panel's parts that depend on each control (any other trigger, e.g. the period or the tab: all).
-SAFETY_CHANGES = {
-    BOROUGH: frozenset({"thresholds", "groups"}),
-    SAFETY_MEASURE: frozenset({"groups"}),
-    FUNNEL_LEVEL: frozenset({"funnel"}),
-}
 
 
 dash.callback(
