@@ -1,4 +1,5 @@
-"""The cohort finder's dose rules name every dose date they read: a cohort carries only those columns."""
+"""The cohort finder's dose rules name every dose date they read (a cohort carries only those columns); the list
+writes ages and missing doses as text."""
 
 from __future__ import annotations
 
@@ -20,3 +21,17 @@ def test_every_dose_has_a_rule_and_every_dose_date_is_in_the_cache():
     assert list(cohort.DOSE_RULES) == list(cohort.MISSING_DOSES)
     cached = set(re.findall(r"\bAS ([a-z0-9_]+)", cohort._CHILD_DOSES_SQL))
     assert set(cohort.DOSE_DATE_COLUMNS) <= cached
+
+
+@pytest.mark.parametrize(
+    ("months", "text"), [(0, "0 y 0 m"), (11, "0 y 11 m"), (12, "1 y 0 m"), (50, "4 y 2 m"), (227, "18 y 11 m")]
+)
+def test_the_list_writes_an_age_in_completed_years_and_months(months, text):
+    assert cohort.age_text(months) == text
+
+
+def test_the_list_names_the_missing_doses_of_a_mask_in_schedule_order():
+    bits = cohort.DOSE_BITS
+    assert cohort.missing_text(0) == "none due"
+    assert cohort.missing_text(bits["polio_booster"] | bits["mmr2"]) == "MMR2; polio booster"
+    assert cohort.missing_text(sum(bits.values())) == "; ".join(cohort.SHORT_NAMES[key] for key in cohort.MISSING_DOSES)
