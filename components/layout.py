@@ -11,6 +11,9 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from dash import ALL, MATCH, Input, Output, State, clientside_callback, dash_table, dcc, html
 
 from components.charts import placeholder_figure
@@ -497,35 +500,56 @@ def download_button(download_id: str, label: str = "Download CSV") -> list:
     ]
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@")
+# A text cell starting with one of = + - @ is run as a formula by a spreadsheet.
+_FORMULA_START = r"^[=+\-@]"
 
 
-def _quote_formulas(column: pd.Series) -> pd.Series:
-    """``column`` with every text cell that starts with = + - @ quoted (``'=...``): a spreadsheet would run it
-    as a formula. Columns of pandas' string dtype are tested in one vectorised pass (a patient list of 40,000
-    children spent about 70 ms testing cell by cell); others, which may mix text with numbers, cell by cell."""
-    if isinstance(column.dtype, pd.StringDtype):
-        return column.mask(column.str.startswith(_FORMULA_STARTS).fillna(False).astype(bool), "'" + column)
-    return column.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v)
+def _csv_column(column: pd.Series) -> pa.Array:
+    """One column as Arrow's CSV writer should print it: numbers as they are, booleans as True/False, dates as
+    dates (times only where a value has one), anything else as text with every formula-like cell quoted
+    (``'=...``)."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        known = column.dropna()
+        as_dates = known.empty or known.eq(known.dt.normalize()).all()
+        return pa.array(column, from_pandas=True).cast(pa.date32() if as_dates else pa.timestamp("s"))
+    if pd.api.types.is_bool_dtype(column):  # as pandas wrote them, which readers of earlier files know
+        return pc.if_else(pa.array(column, from_pandas=True), "True", "False")
+    if pd.api.types.is_numeric_dtype(column):
+        return pa.array(column, from_pandas=True)
+    text = pa.array(column.astype("string"), from_pandas=True).cast(pa.string())
+    formula_like = pc.match_substring_regex(text, _FORMULA_START)
+    return pc.if_else(formula_like, pc.binary_join_element_wise("'", text, ""), text)
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """``frame`` as CSV text (no index; text quoted, formula-like cells made inert, missing values blank).
+
+    Written by Arrow's CSV writer: a patient list of 40,000 children took 129 ms through pandas' ``to_csv``
+    and a formula test, 27 ms this way (bench/results/2026-11-28-cohort-export.md).
+    """
+    table = pa.Table.from_arrays(
+        [_csv_column(column) for _, column in frame.items()], names=[str(name) for name in frame.columns]
+    )
+    buffer = pa.BufferOutputStream()
+    pa_csv.write_csv(table, buffer)
+    return buffer.getvalue().to_pybytes().decode("utf-8")
 
 
 def csv_download(frame: pd.DataFrame, *, filename: str, columns: dict[str, str] | None = None) -> dict:
-    """The ``dcc.Download`` payload for exactly what a chart or table shows, as CSV.
+    """The ``dcc.Download`` payload for exactly what a chart or table shows, as CSV (:func:`csv_text`).
 
     Pass the frame as displayed (disclosure control already applied). Suppressed
     cells are written as blanks, with the ``suppressed`` column saying why, so a
     spreadsheet never reads them as 0. ``columns`` optionally selects and renames.
     """
-    out = frame.copy()
+    out = frame
     if columns:
         keep = list(columns) + (["suppressed"] if "suppressed" in out and "suppressed" not in columns else [])
         out = out[keep].rename(columns=columns)
-    for column in [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])]:
-        out[column] = _quote_formulas(out[column])
     safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", filename).strip("-") or "data"
     if not safe_name.endswith(".csv"):
         safe_name += ".csv"
-    return dcc.send_data_frame(out.to_csv, safe_name, index=False)
+    return dcc.send_string(csv_text(out), safe_name)
 
 
 def radio_tab(content: object, *, label: str, value: str) -> tuple[str, str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -103,23 +104,60 @@ def test_csv_download_is_exactly_the_frame_shown_with_suppressed_blank():
     frame = pd.DataFrame({"area_name": ["A", "=HYPERLINK()"], "value": [80.0, np.nan], "suppressed": [False, True]})
     payload = layout.csv_download(frame, filename="MMR1 by borough", columns={"area_name": "Area", "value": "Value"})
     assert payload["filename"] == "MMR1-by-borough.csv"
-    assert payload["content"].splitlines() == ["Area,Value,suppressed", "A,80.0,False", "'=HYPERLINK(),,True"]
+    assert payload["base64"] is False
+    assert payload["content"].splitlines() == [
+        '"Area","Value","suppressed"',
+        '"A",80,"False"',
+        '"\'=HYPERLINK()",,"True"',
+    ]
 
 
-@pytest.mark.parametrize("dtype", ["str", object], ids=["string dtype (vectorised)", "object (cell by cell)"])
+@pytest.mark.parametrize("dtype", ["str", object], ids=["string dtype", "object"])
 def test_csv_download_quotes_every_cell_a_spreadsheet_would_run_as_a_formula(dtype):
     cells = ["=SUM(A1)", "+44 20", "-1", "@cmd", "plain", "a=b", None, "'=already"]
     frame = pd.DataFrame({"name": pd.Series(cells, dtype=dtype), "n": range(len(cells))})
     lines = layout.csv_download(frame, filename="list")["content"].splitlines()
     assert [line.rsplit(",", 1)[0] for line in lines[1:]] == [
-        "'=SUM(A1)",
-        "'+44 20",
-        "'-1",
-        "'@cmd",
-        "plain",
-        "a=b",
+        '"\'=SUM(A1)"',
+        '"\'+44 20"',
+        '"\'-1"',
+        '"\'@cmd"',
+        '"plain"',
+        '"a=b"',
         "",
-        "'=already",
+        '"\'=already"',
+    ]
+
+
+def test_csv_text_reads_back_as_the_frame():
+    frame = pd.DataFrame(
+        {
+            "name": pd.Series(['He said "no", twice', "line\nbreak", None], dtype="str"),
+            "rate": [0.1 + 0.2, np.nan, 1e-7],
+            "count": pd.array([5, None, 10], dtype="Int64"),
+            "mixed": [1, "x", 2.5],  # an object column: numbers are written as text
+        }
+    )
+    back = pd.read_csv(io.StringIO(layout.csv_text(frame)), keep_default_na=False, na_values=[""])
+    assert back["name"].tolist()[:2] == ['He said "no", twice', "line\nbreak"] and pd.isna(back["name"][2])
+    assert back["rate"].tolist()[0] == 0.1 + 0.2 and pd.isna(back["rate"][1]) and back["rate"][2] == 1e-7
+    assert back["count"].tolist()[0] == 5 and pd.isna(back["count"][1])
+    assert back["mixed"].astype(str).tolist() == ["1", "x", "2.5"]
+
+
+def test_csv_text_writes_dates_as_dates_and_times_only_where_there_are_times():
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2026-10-31", None]),
+            "moment": pd.to_datetime(["2026-10-31 09:30", "2026-11-01 00:00"]),
+            "same": [1, 2],
+        }
+    )
+    frame.columns = ["day", "moment", "day"]  # a repeated heading is kept, not merged
+    assert layout.csv_text(frame).splitlines() == [
+        '"day","moment","day"',
+        "2026-10-31,2026-10-31 09:30:00,1",
+        ",2026-11-01 00:00:00,2",
     ]
 
 
