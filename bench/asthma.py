@@ -89,7 +89,7 @@ def main() -> None:
         ),
         # A change of the map's level alone: the page draws the map and its table, not the ranks and KPIs.
         "view: areas, LSOA map, level change only": lambda: page.areas_view(
-            measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True, summary=False
+            measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True, parts=frozenset()
         ),
         "view: areas, LSOA recolour": lambda: page.areas_view(
             measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True, map_as="recolour"

@@ -74,12 +74,12 @@ MEASURE, PERIOD, BOROUGH = f"{P}-measure", f"{P}-period", f"{P}-borough"
 VIEWS = f"{P}-tabs"
 TABS = view_switch_value(VIEWS)
 URL_STATE, RULE = f"{P}-url-state", f"{P}-rule"
-KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, MAP_BUILT = (
+KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, AREAS_SHOWN = (
     f"{P}-kpis",
     f"{P}-area-message",
     f"{P}-map-level",
     f"{P}-map",
-    f"{P}-map-built",
+    f"{P}-areas-shown",
 )
 MAP_TABLE, RANKED = f"{P}-map-table", f"{P}-ranked"
 SAFETY_MEASURE, SAFETY_MESSAGE = f"{P}-safety-measure", f"{P}-safety-message"
@@ -215,6 +215,9 @@ def _map_level(level: str | None) -> str:
     return level if level in MAP_LEVELS else "borough"
 
 
+AREA_PARTS = frozenset({"ranked", "kpis"})  # the areas view's parts besides the map and its rows
+
+
 def areas_view(
     *,
     measure_id: str,
@@ -223,44 +226,43 @@ def areas_view(
     level: str,
     disclose: bool,
     map_as: str = "figure",
-    summary: bool = True,
+    parts: frozenset[str] = AREA_PARTS,
 ) -> dict[str, Any]:
     """The map at ``level`` (its rows are also the table and CSV), the ranked boroughs and the KPI rows.
 
     ``map_as``: 'figure' (the whole map, under "map"), 'recolour' (only the traces a same-level recolour
     sends, under "map_traces": building the figure around them cost most of a click at LSOA level) or
-    'none' (a CSV: the rows, no figures). ``summary=False`` leaves out the ranked boroughs and the KPI
-    rows (None), which do not depend on the map's level.
+    'none' (the rows alone, for a CSV or the map's table). ``parts``: which of :data:`AREA_PARTS` to build
+    ("ranked": the borough rows and their ranked chart, "kpis": the KPI rows); the others are None (the
+    borough rows are then the map's).
     """
     borough = _borough(borough)
     m = aq.measure(measure_id)
     con = _con()
     level = _map_level(level)
     values = aq.measure_values(con, measure_id=m.id, period=period, by=level, disclose=disclose)
-    boroughs = (
-        values
-        if level == "borough" or not summary
-        else aq.measure_values(con, measure_id=m.id, period=period, by="borough", disclose=disclose)
-    )
-    drawn = {"level": level, "values": values, "value_label": m.label, "unit": m.unit, "polarity": m.polarity}
-    figure = measure_map(**drawn) if map_as == "figure" else None
-    traces = indicator_traces(**drawn, recolour=True) if map_as == "recolour" else None
+    boroughs = values
+    if "ranked" in parts and level != "borough":
+        boroughs = aq.measure_values(con, measure_id=m.id, period=period, by="borough", disclose=disclose)
     ranked = (
-        None
-        if map_as == "none" or not summary
-        else ranked_areas_chart(
+        ranked_areas_chart(
             values=boroughs,
             value_label=m.label,
             unit=m.unit,
             target=m.target,
             highlight_codes=[borough] if borough else [],
         )
+        if "ranked" in parts
+        else None
     )
+    drawn = {"level": level, "values": values, "value_label": m.label, "unit": m.unit, "polarity": m.polarity}
+    figure = measure_map(**drawn) if map_as == "figure" else None
+    traces = indicator_traces(**drawn, recolour=True) if map_as == "recolour" else None
     kpis = (
         aq.measure_values_batch(
             con, measure_ids=KPI_MEASURES, period=period, by="london", filters=_area_filters(borough), disclose=disclose
         )
-        if summary
+        if "kpis" in parts
         else None
     )
     return {
@@ -793,7 +795,8 @@ def layout(
             html.Div(id=DOWNLOAD_MESSAGE),
             dcc.Download(id=DOWNLOAD),
             dcc.Store(id=URL_STATE),
-            dcc.Store(id=MAP_BUILT, data="borough"),
+            # The layout draws an empty borough map: a borough map can be recoloured; nothing else is shown.
+            dcc.Store(id=AREAS_SHOWN, data={"map": [None, None, "borough"]}),
             dcc.Store(id=SII_BUILT, data=False),
             html.P(
                 "Counts follow the NHS disclosure rule (1–7 suppressed, others rounded to 5) unless your role allows "
@@ -826,43 +829,64 @@ def _triggered_id() -> Any:
         return None
 
 
+def areas_shown(measure_id: str | None, period: str | None, borough: str | None, level: str | None) -> dict:
+    """What each output of the areas view is drawn from: the map from the measure, period and level; the
+    ranked boroughs from the measure, period and borough (highlighted); the KPI cards from the period and
+    borough; the map's table from all four. Kept in :data:`AREAS_SHOWN` for what is on screen."""
+    borough, level = _borough(borough), _map_level(level)
+    return {
+        "map": [measure_id, period, level],
+        "ranked": [measure_id, period, borough],
+        "kpis": [period, borough],
+        "table": [measure_id, period, borough, level],
+    }
+
+
 def update_areas(
     measure_id: str,
     period: str | None,
     borough: str | None,
     level: str,
     tab: str = "areas",
-    built_level: str | None = "borough",
+    shown: dict | None = None,
 ):
     """Map (recoloured with a Patch while the level is unchanged), ranked boroughs, KPI cards, map table.
 
-    A change of the map's level alone redraws the map and its table: the ranked boroughs and the KPI cards
-    do not depend on it (at LSOA level, where the whole map is drawn, they were a fifth of the click).
+    Only the outputs drawn from a changed control are rebuilt (``shown``: :func:`areas_shown` of what is on
+    screen, None for nothing): a new measure leaves the KPI cards, a borough leaves the map, a map level
+    leaves the ranked boroughs and the KPI cards. At LSOA level each was a fifth to a third of a click.
     """
     if tab != "areas":
         raise PreventUpdate
+    wanted = areas_shown(measure_id, period, borough, level)
+    shown = shown if isinstance(shown, dict) else {}
+    stale = {part for part, key in wanted.items() if shown.get(part) != key}
+    if not stale:
+        raise PreventUpdate
+    shown_map = shown.get("map")
+    recolour = isinstance(shown_map, list) and shown_map[-1:] == [_map_level(level)]
     disclose = current_disclosure().disclose
-    level_only = _triggered_id() == MAP_LEVEL
     try:
-        recolour = built_level == _map_level(level)
         view = areas_view(
             measure_id=measure_id,
             period=period,
             borough=borough,
             level=level,
             disclose=disclose,
-            map_as="recolour" if recolour else "figure",
-            summary=not level_only,
+            map_as=("recolour" if recolour else "figure") if "map" in stale else "none",
+            parts=AREA_PARTS & stale,
         )
-        area = None if level_only else _area_name(borough)
+        area = _area_name(borough) if "kpis" in stale else None
     except DATA_ERRORS as error:
         return no_update, no_update, no_update, no_update, error_message(str(error)), no_update
     m = aq.measure(measure_id)
-    figure = traces_patch(view["map_traces"]) if recolour else view["map"]
-    table = _map_table(view, m, borough)
-    if level_only:
-        return figure, no_update, no_update, table, None, view["level"]
-    return figure, view["ranked"], kpi_cards(cards=_kpi_cards(view["kpis"], area)), table, None, view["level"]
+    figure = no_update
+    if "map" in stale:
+        figure = traces_patch(view["map_traces"]) if recolour else view["map"]
+    ranked = view["ranked"] if "ranked" in stale else no_update
+    kpis = kpi_cards(cards=_kpi_cards(view["kpis"], area)) if "kpis" in stale else no_update
+    table = _map_table(view, m, borough) if "table" in stale else no_update
+    return figure, ranked, kpis, table, None, wanted
 
 
 dash.callback(
@@ -871,13 +895,13 @@ dash.callback(
     Output(KPIS, "children"),
     Output(MAP_TABLE, "children"),
     Output(AREA_MESSAGE, "children"),
-    Output(MAP_BUILT, "data"),
+    Output(AREAS_SHOWN, "data"),
     Input(MEASURE, "value"),
     Input(PERIOD, "value"),
     Input(BOROUGH, "value"),
     Input(MAP_LEVEL, "value"),
     Input(TABS, "value"),
-    State(MAP_BUILT, "data"),
+    State(AREAS_SHOWN, "data"),
 )(update_areas)
 
 
@@ -1213,7 +1237,13 @@ def view_csv(
     stem = f"asthma_{m.id}_{period or 'latest'}"
     if view in ("map", "boroughs"):
         result = areas_view(
-            measure_id=m.id, period=period, borough=borough, level=level, disclose=disclose, map_as="none"
+            measure_id=m.id,
+            period=period,
+            borough=borough,
+            level=level,
+            disclose=disclose,
+            map_as="none",
+            parts=frozenset({"ranked"}) if view == "boroughs" else frozenset(),
         )
         frame = (result["values"] if view == "map" else result["boroughs"])[AREA_CSV_COLUMNS]
         view = f"map_{result['level']}" if view == "map" else view

@@ -166,10 +166,10 @@ def test_per_population_rate_follows_disclosure(db, period):
 
 def test_map_ranked_chart_and_kpis_equal_the_engine(page, db, period):
     with acting_as(COMMISSIONER):
-        figure, ranked, kpis, table, message, level = page.update_areas(
+        figure, ranked, kpis, table, message, shown = page.update_areas(
             "ast_saba_3plus", period, "all", "borough", "areas", None
         )
-    assert message is None and level == "borough"
+    assert message is None and shown == page.areas_shown("ast_saba_3plus", period, "all", "borough")
     expected = engine(db, "ast_saba_3plus", period, "borough", disclose=True).set_index("area_code")
     colours = map_values(figure)
     for code, row in expected.iterrows():
@@ -188,27 +188,58 @@ def test_map_ranked_chart_and_kpis_equal_the_engine(page, db, period):
 
 
 def test_map_recolours_with_a_patch_at_the_same_level(page, db, period):
+    shown = page.areas_shown("ast_saba_3plus", period, "all", "borough")
     with acting_as(ANALYST):
-        patch, *_ = page.update_areas("ast_review_12m", period, "all", "borough", "areas", "borough")
+        patch, *_ = page.update_areas("ast_review_12m", period, "all", "borough", "areas", shown)
     expected = engine(db, "ast_review_12m", period, "borough", disclose=False)
     z = patch_value(patch, "data", 0, "z")
     assert sorted(v for v in z if not math.isnan(v)) == pytest.approx(sorted(expected["value"].astype(float)))
 
 
-def test_a_change_of_map_level_alone_redraws_the_map_and_its_table_only(page, db, period, monkeypatch):
+def test_a_change_of_map_level_alone_redraws_the_map_and_its_table_only(page, db, period):
     with acting_as(ANALYST):
-        everything = page.update_areas("ast_saba_3plus", period, "E09000012", "lsoa", "areas", "borough")
-        monkeypatch.setattr(page, "_triggered_id", lambda: page.MAP_LEVEL)
-        figure, ranked, kpis, table, message, level = page.update_areas(
-            "ast_saba_3plus", period, "E09000012", "lsoa", "areas", "borough"
+        everything = page.update_areas("ast_saba_3plus", period, "E09000012", "lsoa", "areas", None)
+        figure, ranked, kpis, table, message, shown = page.update_areas(
+            "ast_saba_3plus",
+            period,
+            "E09000012",
+            "lsoa",
+            "areas",
+            page.areas_shown("ast_saba_3plus", period, "E09000012", "borough"),
         )
     assert ranked is page.no_update and kpis is page.no_update  # the same for every level: kept on screen
     assert everything[1] is not page.no_update and everything[2] is not page.no_update
-    assert message is None and level == "lsoa" and text_of(table) == text_of(everything[3])
+    assert message is None and text_of(table) == text_of(everything[3])
+    assert shown == everything[5] == page.areas_shown("ast_saba_3plus", period, "E09000012", "lsoa")
     assert map_values(figure) == map_values(everything[0])  # the whole LSOA map, as the full answer draws it
     drawn = {code: value for code, value in map_values(figure).items() if value is not None}
     expected = engine(db, "ast_saba_3plus", period, "lsoa", disclose=False).set_index("area_code")["value"]
     assert len(drawn) > 100 and all(value == pytest.approx(expected[code], rel=1e-5) for code, value in drawn.items())
+
+
+def test_a_new_measure_leaves_the_kpi_cards_and_a_new_borough_leaves_the_map(page, db, period):
+    before = page.areas_shown("ast_saba_3plus", period, "all", "borough")
+    with acting_as(COMMISSIONER):
+        new_measure = page.update_areas("ast_review_12m", period, "all", "borough", "areas", before)
+        new_borough = page.update_areas("ast_saba_3plus", period, BARNET, "borough", "areas", before)
+        everything = page.update_areas("ast_saba_3plus", period, BARNET, "borough", "areas", None)
+    patch, ranked, kpis, table, message, _ = new_measure
+    assert kpis is page.no_update and message is None
+    assert type(patch).__name__ == "Patch" and ranked is not page.no_update and table is not page.no_update
+    review = engine(db, "ast_review_12m", period, "borough", disclose=True)
+    assert review["area_name"].iloc[0] in text_of(table) and f"{review['value'].dropna().iloc[0]:.1f}%" in text_of(
+        table
+    )
+    figure, ranked, kpis, table, message, _ = new_borough
+    assert figure is page.no_update and message is None
+    assert text_of(kpis) == text_of(everything[2]) and "Barnet" in text_of(kpis)
+    assert to_json_plotly(ranked) == to_json_plotly(everything[1])  # Barnet highlighted
+
+
+def test_nothing_is_rebuilt_when_what_is_shown_is_what_is_asked_for(page, period):
+    shown = page.areas_shown("ast_saba_3plus", period, "all", "lsoa")
+    with acting_as(COMMISSIONER), pytest.raises(page.PreventUpdate):
+        page.update_areas("ast_saba_3plus", period, "all", "lsoa", "areas", shown)
 
 
 @pytest.mark.parametrize(
@@ -230,17 +261,16 @@ def test_a_recolour_is_the_patch_of_the_full_figure(page, period, measure_id, le
 
     with acting_as(principal):
         figure, *_ = page.update_areas(measure_id, period, "all", level, "areas", None)
-        patch, *_ = page.update_areas(measure_id, period, "all", level, "areas", level)
+        shown = page.areas_shown("ast_saba_6plus", period, "all", level)  # another measure at the same level
+        patch, *_ = page.update_areas(measure_id, period, "all", level, "areas", shown)
     assert type(patch).__name__ == "Patch" and "geojson" not in str(patch.to_plotly_json())
     assert operations(patch) == operations(map_patch(figure))
 
 
 def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
     with acting_as(ANALYST):
-        figure, _, _, table, _, level = page.update_areas(
-            "ast_prevalence", period, BARNET, "practice", "areas", "borough"
-        )
-    assert level == "practice"
+        figure, _, _, table, _, level = page.update_areas("ast_prevalence", period, BARNET, "practice", "areas", None)
+    assert level["map"][-1] == "practice"
     expected = engine(db, "ast_prevalence", period, "practice", disclose=False).set_index("area_code")
     colours = map_values(figure)
     drawn = {code: v for code, v in colours.items() if v is not None}
@@ -249,7 +279,7 @@ def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
     shown = text_of(table)
     assert any(name in shown for name in barnet)
     with acting_as(ANALYST):
-        lsoa, *_ = page.update_areas("ast_prevalence", period, "all", "lsoa", "areas", "practice")
+        lsoa, *_ = page.update_areas("ast_prevalence", period, "all", "lsoa", "areas", level)
     assert len(map_values(lsoa)) > 4000
 
 
