@@ -301,39 +301,40 @@ def funnel_plot(
     fmt = value_format(unit)
     shown, hidden = _shown(points)
     shown = shown.assign(funnel=_funnel_class(shown, limits))
-    figure = go.Figure()
-    for column, name, colour, dash in (
-        ("998", "99.8% limits", LIMIT_998_COLOUR, "solid"),
-        ("95", "95% limits", LIMIT_95_COLOUR, "dash"),
-    ):
-        for side in ("upper", "lower"):
-            figure.add_trace(
-                go.Scatter(
-                    x=limits["denominator"],
-                    y=limits[f"{side}_{column}"],
-                    mode="lines",
-                    name=name,
-                    line={"color": colour, "width": 1.2, "dash": dash, "shape": "spline"},
-                    # Named in a caption under the axis instead (see below): two more legend entries
-                    # wrapped a phone's legend to four rows. No legend group either: one in the figure
-                    # makes Plotly give every legend entry a row of its own.
-                    showlegend=False,
-                    hoverinfo="skip",
-                )
-            )
+    traces = [
+        {
+            "type": "scatter",
+            "x": limits["denominator"],
+            "y": limits[f"{side}_{column}"],
+            "mode": "lines",
+            "name": name,
+            "line": {"color": colour, "width": 1.2, "dash": dash, "shape": "spline"},
+            # Named in a caption under the axis instead (see below): two more legend entries
+            # wrapped a phone's legend to four rows. No legend group either: one in the figure
+            # makes Plotly give every legend entry a row of its own.
+            "showlegend": False,
+            "hoverinfo": "skip",
+        }
+        for column, name, colour, dash in (
+            ("998", "99.8% limits", LIMIT_998_COLOUR, "solid"),
+            ("95", "95% limits", LIMIT_95_COLOUR, "dash"),
+        )
+        for side in ("upper", "lower")
+    ]
     inside = ~shown["funnel"].isin(FUNNEL_OUTSIDE)
     good_high = polarity != "low"
-    figure.add_trace(
-        go.Scatter(
-            x=shown.loc[inside, "denominator"],
-            y=shown.loc[inside, "value"],
-            mode="markers",
-            name="Inside limits",
-            text=shown.loc[inside, "area_name"],
-            customdata=_hover_numbers(shown[inside]),
-            marker={"color": POINT_COLOUR, "size": 7, "opacity": 0.55, "line": {"width": 0}},
-            hovertemplate=_ci_hover(fmt),
-        )
+    traces.append(
+        {
+            "type": "scatter",
+            "x": shown.loc[inside, "denominator"],
+            "y": shown.loc[inside, "value"],
+            "mode": "markers",
+            "name": "Inside limits",
+            "text": shown.loc[inside, "area_name"],
+            "customdata": _hover_numbers(shown[inside]),
+            "marker": {"color": POINT_COLOUR, "size": 7, "opacity": 0.55, "line": {"width": 0}},
+            "hovertemplate": _ci_hover(fmt),
+        }
     )
     centre = json_safe(london_value)
     outliers = shown[~inside]
@@ -354,39 +355,44 @@ def funnel_plot(
     for side, label in (("above 99.8", "Above 99.8%"), ("below 99.8", "Below 99.8%")):
         rows = shown[shown["funnel"] == side]
         better = (side == "above 99.8") == good_high
-        figure.add_trace(
-            go.Scatter(
-                x=rows["denominator"],
-                y=rows["value"],
-                mode="markers+text",
-                name=label,
-                text=[short_label(name) if index in labelled else "" for index, name in rows["area_name"].items()],
-                hovertext=rows["area_name"],
-                customdata=_hover_numbers(rows),
-                textposition=_label_sides(rows["denominator"], span_low, span_high),
-                textfont={"size": 10},
-                marker={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": rows["denominator"],
+                "y": rows["value"],
+                "mode": "markers+text",
+                "name": label,
+                "text": [short_label(name) if index in labelled else "" for index, name in rows["area_name"].items()],
+                "hovertext": rows["area_name"],
+                "customdata": _hover_numbers(rows),
+                "textposition": _label_sides(rows["denominator"], span_low, span_high),
+                "textfont": {"size": 10},
+                "marker": {
                     "color": COMPARISON_COLOURS["better" if better else "worse"],
                     "size": 9,
                     "line": {"width": 1, "color": "white"},
                 },
-                hovertemplate=_ci_hover(fmt).replace("%{text}", "%{hovertext}"),
-            )
+                "hovertemplate": _ci_hover(fmt).replace("%{text}", "%{hovertext}"),
+            }
         )
-    _reference_line(figure, value=london_value, label=benchmark, colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt)
-    chart_layout(figure, height=height, title=title)
+    layout = chart_layout_settings(height=height, title=title)
     # Six entries at the base 13 px wrapped to four rows on a phone and squeezed the funnel under them.
     # The limits are named in a caption under the axis; the points and London, with short names at
     # 11 px and no gaps between groups, take two rows on a phone and one on a desktop.
-    figure.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
-    _value_axis(figure, fmt, title=value_label)
-    if value_range:
-        figure.update_yaxes(range=list(value_range))
-    figure.update_xaxes(
-        title={"text": f"Denominator (patients)<br>{FUNNEL_LIMITS_CAPTION}"}, rangemode="tozero", tickformat=","
+    layout["legend"] |= {"tracegroupgap": 0, "font": {"size": 11}}
+    layout["yaxis"] = _value_axis_settings(fmt, title=value_label) | (
+        {"range": list(value_range)} if value_range else {}
     )
-    _suppressed_note(figure, len(hidden))
-    return figure
+    axis_title = f"Denominator (patients)<br>{FUNNEL_LIMITS_CAPTION}"
+    layout["xaxis"] = {
+        "title": {"text": _with_suppressed_note(axis_title, len(hidden), what="areas")},
+        "rangemode": "tozero",
+        "tickformat": ",",
+    }
+    centre_line = _reference_shape(
+        value=london_value, label=benchmark, colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt
+    )
+    return figure_from_dicts(traces, layout, shapes=[centre_line] if centre_line else [])
 
 
 # What the funnel's two limit curves are, under its axis (one line on a 260 px phone plot).

@@ -232,6 +232,123 @@ def test_ranked_areas_chart_matches_the_call_by_call_figure():
     assert sent(figure) == sent(reference)
 
 
+def funnel_call_by_call(points, limits, *, london_value, value_label, unit, polarity, title, benchmark="London"):
+    """funnel_plot as it was built before figure_from_dicts: add_trace per trace, then layout passes."""
+    fmt = value_format(unit)
+    shown, hidden = charts._shown(points)
+    shown = shown.assign(funnel=charts._funnel_class(shown, limits))
+    figure = go.Figure()
+    for column, name, colour, dash in (
+        ("998", "99.8% limits", charts.LIMIT_998_COLOUR, "solid"),
+        ("95", "95% limits", charts.LIMIT_95_COLOUR, "dash"),
+    ):
+        for side in ("upper", "lower"):
+            figure.add_trace(
+                go.Scatter(
+                    x=limits["denominator"],
+                    y=limits[f"{side}_{column}"],
+                    mode="lines",
+                    name=name,
+                    line={"color": colour, "width": 1.2, "dash": dash, "shape": "spline"},
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
+    inside = ~shown["funnel"].isin(charts.FUNNEL_OUTSIDE)
+    figure.add_trace(
+        go.Scatter(
+            x=shown.loc[inside, "denominator"],
+            y=shown.loc[inside, "value"],
+            mode="markers",
+            name="Inside limits",
+            text=shown.loc[inside, "area_name"],
+            customdata=charts._hover_numbers(shown[inside]),
+            marker={"color": charts.POINT_COLOUR, "size": 7, "opacity": 0.55, "line": {"width": 0}},
+            hovertemplate=charts._ci_hover(fmt),
+        )
+    )
+    centre = charts.json_safe(london_value)
+    outliers = shown[~inside]
+    distance = (outliers["value"] - (centre if centre is not None else outliers["value"].median())).abs()
+    denominators = pd.concat([shown["denominator"], limits["denominator"]]).pipe(pd.to_numeric, errors="coerce")
+    span_low, span_high = 0.0, float(denominators.max()) if denominators.notna().any() else 1.0
+    span = pd.concat([shown["value"], pd.Series([centre], dtype=float)]).dropna()
+    pad = max((span.max() - span.min()) * 0.08, 1e-9) if len(span) else 0.0
+    value_range = (float(span.min() - pad), float(span.max() + pad)) if len(span) else None
+    labelled = charts._spaced_labels(
+        outliers.loc[distance.sort_values(ascending=False).index],
+        denominator_span=(span_low, span_high),
+        denominator_max=span_high,
+        value_range=value_range,
+        limit=5,
+    )
+    for side, label in (("above 99.8", "Above 99.8%"), ("below 99.8", "Below 99.8%")):
+        rows = shown[shown["funnel"] == side]
+        better = (side == "above 99.8") == (polarity != "low")
+        figure.add_trace(
+            go.Scatter(
+                x=rows["denominator"],
+                y=rows["value"],
+                mode="markers+text",
+                name=label,
+                text=[
+                    charts.short_label(name) if index in labelled else "" for index, name in rows["area_name"].items()
+                ],
+                hovertext=rows["area_name"],
+                customdata=charts._hover_numbers(rows),
+                textposition=charts._label_sides(rows["denominator"], span_low, span_high),
+                textfont={"size": 10},
+                marker={
+                    "color": charts.COMPARISON_COLOURS["better" if better else "worse"],
+                    "size": 9,
+                    "line": {"width": 1, "color": "white"},
+                },
+                hovertemplate=charts._ci_hover(fmt).replace("%{text}", "%{hovertext}"),
+            )
+        )
+    charts._reference_line(
+        figure, value=london_value, label=benchmark, colour=charts.LONDON_LINE_COLOUR, dash="solid", fmt=fmt
+    )
+    charts.chart_layout(figure, height=480, title=title)
+    figure.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
+    charts._value_axis(figure, fmt, title=value_label)
+    if value_range:
+        figure.update_yaxes(range=list(value_range))
+    figure.update_xaxes(
+        title={"text": f"Denominator (patients)<br>{charts.FUNNEL_LIMITS_CAPTION}"}, rangemode="tozero", tickformat=","
+    )
+    charts._suppressed_note(figure, len(hidden))
+    return figure
+
+
+def funnel_inputs(*, hidden: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Practices around 80 % with two far outliers (labelled) and, when ``hidden``, two suppressed."""
+    rng = np.random.default_rng(3)
+    denominator = rng.integers(40, 900, 60).astype(float)
+    value = 80 + rng.normal(0, 2, 60)
+    value[[3, 7]] = [97.0, 55.0]
+    if hidden:
+        value[[10, 11]] = np.nan
+    points = engine_rows(list(value), [f"Practice {i} Surgery" for i in range(60)]).assign(denominator=denominator)
+    limits = pd.DataFrame({"denominator": [1.0, 100.0, 900.0]}).assign(
+        lower_95=[40.0, 72.0, 77.0],
+        upper_95=[100.0, 88.0, 83.0],
+        lower_998=[20.0, 68.0, 75.0],
+        upper_998=[100.0, 92.0, 85.0],
+    )
+    return points, limits
+
+
+@pytest.mark.parametrize("hidden", [False, True], ids=["all shown", "two suppressed"])
+@pytest.mark.parametrize(("unit", "polarity", "title"), [("percent", "high", None), ("ratio", "low", "By practice")])
+def test_funnel_plot_matches_the_call_by_call_figure(hidden, unit, polarity, title):
+    points, limits = funnel_inputs(hidden=hidden)
+    kwargs = {"london_value": 80.0, "value_label": "Coverage (%)", "unit": unit, "polarity": polarity, "title": title}
+    figure = charts.funnel_plot(points=points, limits=limits, **kwargs)
+    assert sent(figure) == sent(funnel_call_by_call(points, limits, **kwargs))
+    assert any(text for trace in figure.data[5:] for text in trace.text)  # outliers are named
+
+
 def _unvalidated_builds() -> dict[str, go.Figure]:
     values = engine_rows([61.0, None, 58.5], ["Brent", "Barnet", "Camden"]).assign(
         area_code=["B1", "B2", "B3"], comparison=["similar", None, "not compared"], london_value=60.0
@@ -241,8 +358,11 @@ def _unvalidated_builds() -> dict[str, go.Figure]:
         [values.assign(subgroup_name="Q1"), values.assign(area_name="Ealing", subgroup_name=[None, "Q2", "Q3"])]
     )
     counts = pd.DataFrame({"practice": ["P1", "P2", "P3", "P4"], "children": [40.0, None, 15.0, 90.0]})
+    points, limits = funnel_inputs(hidden=True)
     return {
         "placeholder": charts.placeholder_figure("Choose a borough above.", height=300),
+        "funnel": charts.funnel_plot(points=points, limits=limits, london_value=80.0, value_label="v", title="T"),
+        "funnel, no centre": charts.funnel_plot(points=points, limits=limits, london_value=None, value_label="v"),
         "people to target": people_to_target_chart(
             table=pd.DataFrame({"area_name": ["A", "B"], "control_to_80": [5.0, None], "to_detect_80": [3.0, 9.0]})
         ),
