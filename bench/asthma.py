@@ -44,9 +44,11 @@ def main() -> None:
     first_history_ms = (time.perf_counter() - start) * 1000
     practice = aq.practices(db, borough_code=borough)["practice_code"].iloc[0]
 
-    def safety_change(control: str, measure_id: str, area: str | None):
-        """The safety panel's parts that a change of ``control`` alone redraws (``SAFETY_CHANGES``)."""
-        parts = page.SAFETY_CHANGES[control]
+    def safety_change(before: tuple, measure_id: str, area: str | None):
+        """The safety panel's parts redrawn after ``before`` (borough, measure, funnel level) was shown."""
+        wanted = page.safety_shown(period, area, measure_id, "practice")
+        shown = page.safety_shown(period, *before)
+        parts = frozenset(part for part, key in wanted.items() if shown[part] != key)
         return lambda: page.safety_view(measure_id=measure_id, period=period, borough=area, disclose=True, parts=parts)
 
     cases = {
@@ -98,8 +100,12 @@ def main() -> None:
             measure_id="ast_saba_3plus", period=period, borough=None, disclose=True
         ),
         # What a change of borough, or of the safety measure, alone redraws (the funnel and thresholds stay).
-        "view: prescribing safety, borough changed": safety_change(page.BOROUGH, "ast_saba_3plus", borough),
-        "view: prescribing safety, measure changed": safety_change(page.SAFETY_MEASURE, "ast_saba_6plus", None),
+        "view: prescribing safety, borough changed": safety_change(
+            (None, "ast_saba_3plus", "practice"), "ast_saba_3plus", borough
+        ),
+        "view: prescribing safety, measure changed": safety_change(
+            (None, "ast_saba_3plus", "practice"), "ast_saba_6plus", None
+        ),
         "view: before admission": lambda: page.linked_view(period=period, threshold=3, group="borough", disclose=True),
         "view: inequality": lambda: page.inequality_view(measure_id="ast_saba_3plus", period=period, disclose=True),
         "view: practices ranked": lambda: page.practices_view(

@@ -22,7 +22,7 @@ import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html, no_update
-from dash.exceptions import MissingCallbackContextException, PreventUpdate
+from dash.exceptions import PreventUpdate
 
 from components.asthma_views import (
     linked_admissions_chart,
@@ -82,7 +82,7 @@ KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, AREAS_SHOWN = (
     f"{P}-areas-shown",
 )
 MAP_TABLE, RANKED = f"{P}-map-table", f"{P}-ranked"
-SAFETY_MEASURE, SAFETY_MESSAGE = f"{P}-safety-measure", f"{P}-safety-message"
+SAFETY_MEASURE, SAFETY_MESSAGE, SAFETY_SHOWN = f"{P}-safety-measure", f"{P}-safety-message", f"{P}-safety-shown"
 FUNNEL_LEVEL = f"{P}-funnel-level"
 THRESHOLDS, FUNNEL, AGE_GROUPS, IMD, ETHNICITY = (
     f"{P}-thresholds",
@@ -136,12 +136,6 @@ SAFETY_MEASURES = ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_s
 # The prescribing-safety panel's parts: patients at each SABA threshold, the practice (or borough) funnel, and the
 # chosen measure by age, deprivation and ethnic group.
 SAFETY_PARTS = frozenset({"thresholds", "funnel", "groups"})
-# The parts that depend on each control (any other trigger, e.g. the period or the tab: all of them).
-SAFETY_CHANGES = {
-    BOROUGH: frozenset({"thresholds", "groups"}),
-    SAFETY_MEASURE: frozenset({"groups"}),
-    FUNNEL_LEVEL: frozenset({"funnel"}),
-}
 KPI_MEASURES = (
     "ast_prevalence",
     "ast_review_12m",
@@ -797,6 +791,7 @@ def layout(
             dcc.Store(id=URL_STATE),
             # The layout draws an empty borough map: a borough map can be recoloured; nothing else is shown.
             dcc.Store(id=AREAS_SHOWN, data={"map": [None, None, "borough"]}),
+            dcc.Store(id=SAFETY_SHOWN, data=None),
             dcc.Store(id=SII_BUILT, data=False),
             html.P(
                 "Counts follow the NHS disclosure rule (1–7 suppressed, others rounded to 5) unless your role allows "
@@ -819,14 +814,6 @@ def update_rule(measure_id: str) -> dbc.Card:
 
 
 dash.callback(Output(RULE, "children"), Input(MEASURE, "value"))(update_rule)
-
-
-def _triggered_id() -> Any:
-    """The id of the input that fired the running callback; None when called as a plain function (tests)."""
-    try:
-        return dash.ctx.triggered_id
-    except MissingCallbackContextException:
-        return None
 
 
 def areas_shown(measure_id: str | None, period: str | None, borough: str | None, level: str | None) -> dict:
@@ -905,18 +892,39 @@ dash.callback(
 )(update_areas)
 
 
+def safety_shown(period: str | None, borough: str | None, measure_id: str | None, funnel_level: str | None) -> dict:
+    """What each of :data:`SAFETY_PARTS` is drawn from: the thresholds from the period and borough, the groups
+    (ages, deprivation, ethnic group) from those and the measure, the London-wide funnel from the period and
+    its level. Kept in :data:`SAFETY_SHOWN` for what is on screen."""
+    measure = measure_id if measure_id in SAFETY_MEASURES else SAFETY_MEASURES[0]
+    return {
+        "thresholds": [period, _borough(borough)],
+        "groups": [period, _borough(borough), measure],
+        "funnel": [period, funnel_level],
+    }
+
+
 def update_safety(
-    period: str | None, borough: str | None, measure_id: str, tab: str = "safety", funnel_level: str = "practice"
+    period: str | None,
+    borough: str | None,
+    measure_id: str,
+    tab: str = "safety",
+    funnel_level: str = "practice",
+    shown: dict | None = None,
 ):
     """The prescribing-safety panel for London or the chosen borough.
 
-    A change of one control redraws only the parts that depend on it (:data:`SAFETY_CHANGES`): the London-wide
-    practice funnel, the panel's largest chart, stays as it is when the borough or the measure changes.
+    Only the parts drawn from a changed control are redrawn (``shown``: :func:`safety_shown` of what is on
+    screen, None for nothing): the London-wide practice funnel, the panel's largest chart, stays as it is when
+    the borough or the measure changes, and returning to the view with nothing changed redraws nothing.
     """
     if tab != "safety":
         raise PreventUpdate
-    trigger = _triggered_id()  # a string, or a dict for a pattern-matched id such as the view switch's
-    parts = SAFETY_CHANGES.get(trigger, SAFETY_PARTS) if isinstance(trigger, str) else SAFETY_PARTS
+    wanted = safety_shown(period, borough, measure_id, funnel_level)
+    shown = shown if isinstance(shown, dict) else {}
+    stale = frozenset(part for part, key in wanted.items() if shown.get(part) != key)
+    if not stale:
+        raise PreventUpdate
     try:
         view = safety_view(
             measure_id=measure_id,
@@ -924,12 +932,12 @@ def update_safety(
             borough=borough,
             disclose=current_disclosure().disclose,
             funnel_level=funnel_level,
-            parts=parts,
+            parts=stale,
         )
     except DATA_ERRORS as error:
-        return (*[no_update] * 5, error_message(str(error)))
+        return (*[no_update] * 5, error_message(str(error)), no_update)
     charts = ("threshold_chart", "age_chart", "funnel_figure", "imd_chart", "ethnicity_chart")
-    return (*(no_update if view[chart] is None else view[chart] for chart in charts), None)
+    return (*(no_update if view[chart] is None else view[chart] for chart in charts), None, wanted)
 
 
 dash.callback(
@@ -939,11 +947,13 @@ dash.callback(
     Output(IMD, "figure"),
     Output(ETHNICITY, "figure"),
     Output(SAFETY_MESSAGE, "children"),
+    Output(SAFETY_SHOWN, "data"),
     Input(PERIOD, "value"),
     Input(BOROUGH, "value"),
     Input(SAFETY_MEASURE, "value"),
     Input(TABS, "value"),
     Input(FUNNEL_LEVEL, "value"),
+    State(SAFETY_SHOWN, "data"),
 )(update_safety)
 
 

@@ -287,22 +287,27 @@ def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
 
 
 @pytest.mark.parametrize(
-    ("control", "redrawn"),
+    ("before", "redrawn"),
     [
-        ("BOROUGH", {0, 1, 3, 4}),
-        ("SAFETY_MEASURE", {1, 3, 4}),
-        ("FUNNEL_LEVEL", {2}),
-        ("PERIOD", {0, 1, 2, 3, 4}),
-        ("TABS", {0, 1, 2, 3, 4}),  # the view switch's id is a dict (pattern-matched): opening the tab draws all
+        ((None, "ast_saba_6plus", "practice"), {0, 1, 3, 4}),  # another borough was shown
+        ((BARNET, "ast_saba_3plus", "practice"), {1, 3, 4}),  # another measure
+        ((BARNET, "ast_saba_6plus", "borough"), {2}),  # the funnel by borough
+        ((BARNET, "ast_saba_6plus", "practice"), set()),  # the same: nothing is redrawn
     ],
 )
-def test_a_safety_control_redraws_only_the_charts_that_depend_on_it(page, period, monkeypatch, control, redrawn):
-    # Outputs: thresholds, ages, funnel, deprivation, ethnic group (then the message).
+def test_a_safety_control_redraws_only_the_charts_drawn_from_it(page, period, before, redrawn):
+    # Outputs: thresholds, ages, funnel, deprivation, ethnic group (then the message and what is shown).
+    shown = page.safety_shown(period, *before)
     with acting_as(COMMISSIONER):
-        everything = page.update_safety(period, BARNET, "ast_saba_6plus", "safety", "practice")
-        monkeypatch.setattr(page, "_triggered_id", lambda: getattr(page, control))
-        changed = page.update_safety(period, BARNET, "ast_saba_6plus", "safety", "practice")
-    assert changed[5] is None
+        everything = page.update_safety(period, BARNET, "ast_saba_6plus", "safety", "practice", None)
+        if not redrawn:
+            with pytest.raises(page.PreventUpdate):
+                page.update_safety(period, BARNET, "ast_saba_6plus", "safety", "practice", shown)
+            return
+        changed = page.update_safety(period, BARNET, "ast_saba_6plus", "safety", "practice", shown)
+    assert changed[5] is None and changed[6] == everything[6] == page.safety_shown(
+        period, BARNET, "ast_saba_6plus", "practice"
+    )
     for index in range(5):
         if index in redrawn:
             assert to_json_plotly(changed[index]) == to_json_plotly(everything[index])
@@ -312,7 +317,7 @@ def test_a_safety_control_redraws_only_the_charts_that_depend_on_it(page, period
 
 def test_safety_panel_equals_the_engine(page, db, period):
     with acting_as(COMMISSIONER):
-        thresholds, ages, funnel, imd, ethnicity, message = page.update_safety(
+        thresholds, ages, funnel, imd, ethnicity, message, _ = page.update_safety(
             period, BARNET, "ast_saba_6plus", "safety", "practice"
         )
     assert message is None
