@@ -239,7 +239,7 @@ def _colour_settings(
     if centre is None:
         # Sequential: darker = higher, whatever the polarity (readers expect more = darker); whether
         # that is good is the diverging scale's job, centred on the target or London.
-        settings.update(colorscale=SEQUENTIAL_SCALE)
+        settings.update(colorscale=_colour_steps(SEQUENTIAL_SCALE))
         return settings
     finite = values.dropna()
     # The 95th centile of the distance from the centre, not the maximum: one tiny area with a wide CI
@@ -247,9 +247,19 @@ def _colour_settings(
     half_range = float((finite - centre).abs().quantile(0.95)) if len(finite) else 1.0
     half_range = half_range or 1.0
     settings.update(
-        colorscale=diverging_scale(polarity), zmid=centre, zmin=centre - half_range, zmax=centre + half_range
+        colorscale=_colour_steps(diverging_scale(polarity)),
+        zmid=centre,
+        zmin=centre - half_range,
+        zmax=centre + half_range,
     )
     return settings
+
+
+@cache
+def _colour_steps(name: str) -> list:
+    """A named Plotly colour scale as the [position, colour] steps Plotly's validation sends (the area trace is
+    built without validation, which would send the name: Plotly.js has scales of the same names, not all alike)."""
+    return go.Choroplethmap(colorscale=name).colorscale
 
 
 def area_traces(
@@ -318,6 +328,7 @@ def area_traces(
         **_colour_settings(
             pd.Series(z), polarity=polarity, diverge_around=diverge_around, unit=unit, value_label=value_label
         ),
+        _validate=False,
     )
     # With every area suppressed there is no colour scale to draw (an empty one renders NaN-sized boxes in the
     # browser). Set either way, with a range: a recolour patch only sends the keys the new traces have.
@@ -373,10 +384,14 @@ def _figure_sharing_hover_rows(traces: list) -> go.Figure:
     """``go.Figure(traces)`` with each trace's hover rows assigned after it is built, not deep-copied into it.
 
     The figure deep-copies what it is given; the hover rows (:func:`_hover_rows`, ≈5,000 tuples at LSOA
-    level) were half of that copy, and assigning an object array keeps it as it is.
+    level) were half of that copy, and assigning an object array keeps it as it is. The traces were validated
+    when they were built, so their copies are not validated again (10 ms of an LSOA map's 22, bench/figures.py);
+    what is set on the figure afterwards (geometry, layout) is.
     """
     without_rows = [{key: value for key, value in trace._props.items() if key != "customdata"} for trace in traces]
-    figure = _MapFigure(without_rows)
+    figure = _MapFigure(without_rows, _validate=False)
+    # Plotly's own switches, which the constructor's argument sets for good: validate what is set from here on.
+    figure._validate = figure.layout._validate = True  # noqa: SLF001
     for built, trace in zip(figure.data, traces, strict=True):
         if trace.customdata is not None:
             built.customdata = trace.customdata

@@ -306,7 +306,8 @@ def test_a_recolour_patch_sends_what_plotlys_own_copy_of_the_traces_would():
 
 
 def test_a_map_figure_holds_what_plotly_would_build_from_its_traces():
-    # area_figure assigns the hover rows after building the figure instead of letting go.Figure deep-copy them.
+    # area_figure assigns the hover rows after building the figure instead of letting go.Figure deep-copy them,
+    # and does not validate the traces' copies again.
     values = made_up_lsoa_values()
     traces = maps.area_traces(level="lsoa", values=values, value_label="Coverage")
     rows = traces[maps.AREA_TRACE].customdata
@@ -392,3 +393,21 @@ def test_a_map_drawn_before_its_values_names_every_area_for_the_recolours_to_com
     assert not set(area.text) & set(area.locations)  # no area is left named by its code
     named = maps.area_map(level="borough", values=indicator_frame([CAMDEN]), value_label="x").data[0]
     assert named.text[list(named.locations).index(CAMDEN)] == f"Area {CAMDEN}"  # the values' own name first
+
+
+@pytest.mark.parametrize("diverge_around", [None, 80.0], ids=["sequential", "diverging"])
+@pytest.mark.parametrize("everything_suppressed", [False, True], ids=["values", "all suppressed"])
+@pytest.mark.parametrize("recolour", [False, True], ids=["figure", "recolour"])
+def test_the_area_trace_built_without_validation_passes_plotlys_validation_unchanged(
+    diverge_around, everything_suppressed, recolour
+):
+    frame = indicator_frame(BOROUGHS)
+    if everything_suppressed:
+        for code in BOROUGHS:
+            frame = suppress(frame, code)
+    trace = maps.area_traces(
+        level="borough", values=frame, value_label="Coverage", diverge_around=diverge_around, recolour=recolour
+    )[maps.AREA_TRACE]
+    validated = go.Choroplethmap(trace.to_plotly_json())  # raises on an unknown property or an invalid value
+    assert json.loads(to_json_plotly(validated)) == json.loads(to_json_plotly(trace))
+    assert isinstance(trace.colorscale[0][1], str)  # the scale's steps, not a name Plotly.js would read its own way
