@@ -18,9 +18,13 @@ pages, lazily built state) is still reported apart from the warm p50/p95/max.
     python bench/callbacks.py --db /tmp/s1/pathfinder.duckdb [--repeat 20] [--out report.md]
         [--seed 7] [--query-cache off|on|default] [--pages /asthma ...] [--profile DIR] [--json samples.json]
 
-Server time = wall time of the POST in-process (routing, auth, callback, JSON encoding, gzip);
+Server time = wall time of the POST in-process (routing, auth, callback, JSON encoding, compression);
 CPU = process CPU time over the call (DuckDB worker threads included), a steadier figure than wall
-time on a shared machine. Bytes = the gzip-encoded body a browser receives (raw JSON in brackets).
+time on a shared machine. Bytes = the encoded body a browser receives (raw JSON in brackets).
+
+Requests accept gzip alone unless ``--accept-encoding`` says otherwise: the dearest encoding the server offers
+(level 6). Chromium and Firefox send "gzip, deflate, br, zstd" and get zstd (level 3), much cheaper on a large
+response: ``--accept-encoding "gzip, deflate, br, zstd"`` times what they get.
 """
 
 from __future__ import annotations
@@ -63,6 +67,21 @@ VALUE_POOLS: dict[str, list[Any]] = {
     "admin-audit-username": ["", "", "demo.gp", "demo.campaign"],
     "imm-cohort-list.page_current": [0, 1, 2],
 }
+# A user with rows in a scope searches inside it: a campaign responder ticks their own borough (or none) and types
+# its PCNs and practices; a GP team its own practice. Picked from every borough, every export of a run at 4838431
+# found no child in scope: the largest list, the responder's, was never timed.
+ROLE_VALUE_POOLS: dict[str, dict[str, list[Any]]] = {
+    "demo.campaign": {
+        "imm-cohort-borough": ["E09000012"],
+        "imm-cohort-practice": [None, None, "F84003"],
+        "imm-cohort-pcn": [None, None, "U05451"],
+    },
+    "demo.gp": {"imm-cohort-borough": ["E09000003"], "imm-cohort-practice": [None, None, GP_PRACTICE]},
+}
+WIDEST_LIST_PATH = "/immunisation/cohort?age=0-18&missing={missing}"
+# Buttons pressed as a tab opens, before the mix changes any filter: the export of the widest list, each time it is
+# opened (the mix's filters narrow a list before most of its exports).
+OPENING_CLICKS = {WIDEST_LIST_PATH.split("?")[0] + "?age=0-18": ("imm-cohort-download-list-button",)}
 MAX_FIRES_PER_STEP = 40
 # Properties a person sets (buttons are clicked through n_clicks, always): an Input or State of one of these on
 # the page that the mix cannot change (no options, no VALUE_POOLS entry) is listed in the report, so a new free
@@ -113,6 +132,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("off", "on", "default"),
         default="off",
         help="PATHFINDER_QUERY_CACHE for the run when the app knows that setting (default off: measure the work)",
+    )
+    parser.add_argument(
+        "--accept-encoding",
+        default="gzip",
+        help='the requests\' Accept-Encoding (default gzip; Chromium sends "gzip, deflate, br, zstd")',
     )
     parser.add_argument("--pages", nargs="*", help="only these page paths (e.g. /asthma /hypertension)")
     parser.add_argument("--profile", help="folder for a pyinstrument profile of each callback's slowest warm call")
@@ -253,8 +277,9 @@ def _option_values(options: Any) -> list[Any]:
 class Tab:
     """One signed-in browser tab on one page: component state plus Dash's firing rules."""
 
-    def __init__(self, client, callbacks, recorder, rng, *, role, path, profile_dir):
+    def __init__(self, client, callbacks, recorder, rng, *, role, path, profile_dir, accept_encoding="gzip"):
         self.client = client
+        self.accept_encoding = accept_encoding
         self.callbacks = callbacks
         self.recorder = recorder
         self.rng = rng
@@ -317,7 +342,7 @@ class Tab:
             profiler = Profiler(interval=0.001)
             profiler.start()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        response = self.client.post(UPDATE_URL, json=body, headers={"Accept-Encoding": "gzip"})
+        response = self.client.post(UPDATE_URL, json=body, headers={"Accept-Encoding": self.accept_encoding})
         wall, cpu = (time.perf_counter() - wall0) * 1000, (time.process_time() - cpu0) * 1000
         if profiler is not None:
             profiler.stop()
@@ -325,7 +350,7 @@ class Tab:
             if best is None or wall > best[0]:
                 self.recorder.profiles[key] = (wall, profiler.output_text(unicode=False, color=False))
         wire = response.get_data()
-        raw = gzip.decompress(wire) if response.headers.get("Content-Encoding") == "gzip" else wire
+        raw = _decoded(wire, response.headers.get("Content-Encoding"))
         self.recorder.samples[key].append(
             Sample(wall, cpu, len(wire), len(raw), response.status_code, cold, self.role, self.path)
         )
@@ -395,7 +420,8 @@ class Tab:
         if isinstance(ident, dict) and any(isinstance(v, list) for v in ident.values()):
             return None  # wildcard inputs other than buttons are not user controls here
         component = self.state.get(_stringify(ident), {})
-        named = VALUE_POOLS.get(f"{_stringify(ident)}.{prop}")
+        named = ROLE_VALUE_POOLS.get(self.role, {}).get(_stringify(ident)) if prop == "value" else None
+        named = named or VALUE_POOLS.get(f"{_stringify(ident)}.{prop}")
         if not named and prop == "value":
             named = VALUE_POOLS.get(_stringify(ident))
         if named:
@@ -437,6 +463,15 @@ class Tab:
             others = [v for v in pool if v != component.get(prop)] or pool
             component[prop] = self.rng.choice(others)
         return f"{_stringify(ident)}.{prop}"
+
+    def click(self, button_id: str) -> bool:
+        """Press a button as it is (no filter changed) and fire what depends on it; False when not on the page."""
+        if button_id not in self.state:
+            return False
+        changed = self._change(button_id, "n_clicks")
+        triggered = [cb for cb in self.active() if any(_arg_matches(i, p, changed) for i, p in cb.inputs)]
+        self._fire(triggered, changed_by={cb.key: [changed] for cb in triggered})
+        return True
 
     def interact(self, target: Callback) -> bool:
         """Change one of ``target``'s inputs (after setting a few of its filters) and fire what depends on it."""
@@ -498,6 +533,8 @@ def _arg_matches(ident, prop, changed: str) -> bool:
 
 def sessions(practices: list[str], rng: random.Random) -> list[tuple[str, str, int]]:
     """(user, page path, share of the warm calls) for each tab the run opens."""
+    from queries.immunisation_cohort import MISSING_DOSES
+
     sample = rng.sample(practices, k=min(3, len(practices))) if practices else [GP_PRACTICE]
     plan = [
         ("demo.commissioner", "/", 1),
@@ -511,6 +548,9 @@ def sessions(practices: list[str], rng: random.Random) -> list[tuple[str, str, i
         ("demo.gp", "/immunisation/cohort", 3),
         ("demo.gp", "/asthma", 2),
         ("demo.campaign", "/immunisation/cohort", 3),
+        # The largest list the finder gives a campaign responder: every child aged 0-18 in the borough missing
+        # any dose (Hackney: about 40,000 children at scale 1.0), found, paged and exported (OPENING_CLICKS).
+        ("demo.campaign", WIDEST_LIST_PATH.format(missing=",".join(MISSING_DOSES)), 3),
         ("demo.admin", "/admin/audit", 1),
     ]
     return plan
@@ -545,9 +585,25 @@ def run(args: argparse.Namespace) -> tuple[Recorder, dict[str, Any]]:
     for user, path, share in sessions(practices, rng):
         if args.pages and path.split("?")[0] not in args.pages and not _under(path, args.pages):
             continue
-        tab = Tab(client_for(user), callbacks, recorder, rng, role=user, path=path, profile_dir=profile_dir)
+        # Each tab's mix has a generator of its own: a change to one page's callbacks (what they update, so what
+        # fires next) does not reshuffle every later page's mix, and --pages runs the same mix as a full run.
+        tab_rng = random.Random(f"{args.seed}:{user}:{path}")
+        tab = Tab(
+            client_for(user),
+            callbacks,
+            recorder,
+            tab_rng,
+            role=user,
+            path=path,
+            profile_dir=profile_dir,
+            accept_encoding=args.accept_encoding,
+        )
         tab.open()
         wanted = max(2, math.ceil(args.repeat / share))
+        opening = next((ids for prefix, ids in OPENING_CLICKS.items() if path.startswith(prefix)), ())
+        for _ in range(wanted if opening else 0):
+            for button_id in opening:
+                tab.click(button_id)
         active = tab.active()
         stuck: set[str] = set()
         for _ in range(40 * wanted * max(1, len(active))):
@@ -556,7 +612,7 @@ def run(args: argparse.Namespace) -> tuple[Recorder, dict[str, Any]]:
             ]
             if not short:
                 break
-            target = rng.choice(short)
+            target = tab_rng.choice(short)
             if not tab.interact(target):
                 stuck.add(target.key)
         recorder.unvaried[re.sub(r"/practice/[^/?]+", "/practice/<ods>", path)] |= tab.unvaried_controls()
@@ -576,6 +632,21 @@ def run(args: argparse.Namespace) -> tuple[Recorder, dict[str, Any]]:
             name = recorder.names.get(key, key).replace("/", "_").replace(" ", "_")
             (profile_dir / f"{name}.txt").write_text(text)
     return recorder, meta
+
+
+def _decoded(wire: bytes, encoding: str | None) -> bytes:
+    """The body a response encoded with ``encoding`` (gzip, zstd, br or none) decodes to."""
+    if encoding == "gzip":
+        return gzip.decompress(wire)
+    if encoding == "zstd":
+        from backports import zstd  # what flask-compress uses before Python 3.14
+
+        return zstd.decompress(wire)
+    if encoding == "br":
+        import brotli
+
+        return brotli.decompress(wire)
+    return wire
 
 
 def _short(counts: tuple[int, int], wanted: int) -> bool:
@@ -692,7 +763,8 @@ def report(recorder: Recorder, meta: dict[str, Any], args: argparse.Namespace) -
         f"Warm = every call after the callback's first in the process; target p95 ≤ {TARGET_MS:.0f} ms. "
         "Percentiles are over warm calls that updated the page; (+N) calls were answered 204 (no update, e.g. the "
         "view is on another tab, ≈ 1 ms). CPU = process CPU time per call (DuckDB threads included): steadier than "
-        "wall time when other jobs share the 2 cores. KB = gzip body on the wire (raw JSON in brackets), p50.",
+        f"wall time when other jobs share the 2 cores. KB = body on the wire (raw JSON in brackets), p50; requests "
+        f"accept `{args.accept_encoding}`.",
         "",
         "| callback | roles | warm calls (+204) | cold ms | p50 ms | p95 ms | max ms | CPU p95 ms | KB wire (raw) "
         "| errors |",
