@@ -48,7 +48,7 @@ def cases(db) -> list[tuple[str, object]]:
     has_cubes = bool(db.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ind_period'"))
     period = default_period(db, INDICATOR) if has_cubes else None
     fy = imm.period_for(db, indicator=INDICATOR, period_type="fy") if has_cubes else None
-    hackney_list, _ = cohort.cohort_patients(db, criteria=widest, scope=HACKNEY, limit=cohort.EXPORT_LIMIT)
+    hackney_list, _ = cohort.cohort_patients_table(db, criteria=widest, scope=HACKNEY)
     return [
         ("cohort: London 1-9 counts + breakdowns (summary)", lambda: cohort.cohort_summary(db, criteria=london_1_9)),
         ("cohort: London 1-9 count only", lambda: cohort.count_children(db, criteria=london_1_9)),
@@ -85,7 +85,7 @@ def cases(db) -> list[tuple[str, object]]:
         # A campaign responder's export: Hackney's whole list (ages 0-18, every dose), then the CSV file made of it.
         (
             "cohort: export, Hackney 0-18 every dose, whole list",
-            lambda: cohort.cohort_patients(db, criteria=widest, scope=HACKNEY, limit=cohort.EXPORT_LIMIT),
+            lambda: cohort.cohort_patients_table(db, criteria=widest, scope=HACKNEY),
         ),
         ("cohort: export, Hackney 0-18 every dose, CSV file of it", lambda: csv_download(hackney_list, filename="x")),
         ("page: headline (London + previous period)", lambda: imm.headline(db, indicator=INDICATOR, period=period)),

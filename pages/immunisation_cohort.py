@@ -975,24 +975,27 @@ def export_patients(_clicks, *values):
     db = default_database()
     try:
         criteria = _criteria(db, values)
-        rows, total = cohort.cohort_patients(db, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
+        rows, total = cohort.cohort_patients_table(db, criteria=criteria, scope=scope)
     except _FAILURES as error:
         return no_update, _export_note(f"Nothing exported: {error}")
     try:  # every attempt is recorded, one that finds no child too (with 0 rows): who asked for what is the point
         audit.record(
-            current_user_principal(), audit.EXPORT_PATIENT_ROWS, _audit_filters(criteria, scope), row_count=len(rows)
+            current_user_principal(),
+            audit.EXPORT_PATIENT_ROWS,
+            _audit_filters(criteria, scope),
+            row_count=rows.num_rows,
         )
     except audit.AuditUnavailable:
         return no_update, _export_note("The audit log cannot be written, so the list is not exported.")
-    if rows.empty:
+    if rows.num_rows == 0:
         return no_update, _export_note(
             f"No children in your scope match these filters: nothing to export. Your scope: {scope_text(db, scope)}.",
             color="info",
         )
     note = None
-    if total > len(rows):
+    if total > rows.num_rows:
         note = _export_note(
-            f"The file holds the first {len(rows):,} of {total:,} children: narrow the filters to export the rest."
+            f"The file holds the first {rows.num_rows:,} of {total:,} children: narrow the filters to export the rest."
         )
     return csv_download(rows, filename=f"cohort-children-{criteria.as_at.isoformat()}"), note
 

@@ -54,6 +54,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data.schema import MEASLES_CONTAINING, POLIO_CONTAINING
 from queries import disclosure
@@ -792,10 +794,53 @@ def cohort_patients(
     recorded immunisation, GP event, prescription or admission on or before the chosen date).
     Ordered by practice, then oldest first, then id, so pages are stable.
     """
+    limit, offset = max(1, min(int(limit), EXPORT_LIMIT)), max(0, int(offset))
+    sql, params = _patients_sql(con, criteria, scope, limit, offset)
+    page = con.cursor().execute(sql, params).df()
+    total = _total(con, criteria, scope, rows=len(page), limit=limit, offset=offset)
+    # Ages and missing doses are written as text once per distinct value (a few hundred ages, a few dozen sets of
+    # doses), not once per child: for Hackney's whole list of 40,000 children, text built per child in SQL took
+    # 45 ms of the query (bench/results/2026-11-28-cohort-export.md).
+    page["age"] = page["age_months"].map({months: age_text(months) for months in page["age_months"].unique()})
+    page["missing"] = page["missing_mask"].map({mask: missing_text(mask) for mask in page["missing_mask"].unique()})
+    return page.astype({"age": "str", "missing": "str"})[list(LIST_COLUMNS)], total
+
+
+def cohort_patients_table(con: Any, *, criteria: CohortCriteria, scope: RowScope) -> tuple[pa.Table, int]:
+    """The whole list of :func:`cohort_patients` (up to :data:`EXPORT_LIMIT` children) as an Arrow table, for an
+    export: the same rows and columns, with no DataFrame between the query and the file (for Hackney's 40,000
+    children the frame and its text columns were half of the export; bench/results/2026-11-28-cohort-export.md).
+    """
+    sql, params = _patients_sql(con, criteria, scope, EXPORT_LIMIT, 0)
+    rows = con.cursor().sql(sql, params=params).to_arrow_table()
+    total = _total(con, criteria, scope, rows=rows.num_rows, limit=EXPORT_LIMIT, offset=0)
+    texts = {
+        "age": _text_by_value(rows["age_months"], age_text),
+        "missing": _text_by_value(rows["missing_mask"], missing_text),
+    }
+    return pa.table({name: texts[name] if name in texts else rows[name] for name in LIST_COLUMNS}), total
+
+
+def _text_by_value(column: pa.ChunkedArray, to_text: Any) -> pa.ChunkedArray:
+    """``to_text`` of every value of ``column``, called once per distinct value."""
+    distinct = pc.unique(column)
+    texts = pa.array([to_text(value) for value in distinct.to_pylist()], type=pa.string())
+    return pc.take(texts, pc.index_in(column, value_set=distinct))
+
+
+def _total(con: Any, criteria: CohortCriteria, scope: RowScope, *, rows: int, limit: int, offset: int) -> int:
+    # The total is counted on its own: a window count over the whole cohort would defeat the top-N sort.
+    short_page = 0 < rows < limit or (rows == 0 and offset == 0)
+    return rows + offset if short_page else _count(con, criteria, scope)
+
+
+def _patients_sql(
+    con: Any, criteria: CohortCriteria, scope: RowScope, limit: int, offset: int
+) -> tuple[str, dict[str, Any]]:
+    """The SQL and bound values of a page of the list: the age in months and a bit mask of the missing doses
+    (:data:`DOSE_BITS`), which the callers write as text."""
     if not isinstance(scope, RowScope):
         raise CohortError("a patient list needs the user's row scope")
-    limit = max(1, min(int(limit), EXPORT_LIMIT))
-    offset = max(0, int(offset))
     window = ensure_cache(con)
     # Only the ticked doses are tested on every matching child; each missing dose is named on the page's rows
     # alone. On the extract date the rows carry the cache's bits; on another date the page's children are looked
@@ -843,16 +888,7 @@ def cohort_patients(
         LEFT JOIN ref_practices AS r USING (practice_code)
         ORDER BY c.practice_code, c.birth_date, c.patient_id
         """  # noqa: S608 (built from module constants)
-    page = con.cursor().execute(page_sql, _bound(page_sql, params)).df()
-    # The total is counted on its own: a window count over the whole cohort would defeat the top-N sort.
-    short_page = 0 < len(page) < limit or (len(page) == 0 and offset == 0)
-    total = len(page) + offset if short_page else _count(con, criteria, scope)
-    # Ages and missing doses are written as text once per distinct value (a few hundred ages, a few dozen sets of
-    # doses), not once per child: for Hackney's whole list of 40,000 children, text built per child in SQL took
-    # 45 ms of the query (bench/results/2026-11-28-cohort-export.md).
-    page["age"] = page["age_months"].map({months: age_text(months) for months in page["age_months"].unique()})
-    page["missing"] = page["missing_mask"].map({mask: missing_text(mask) for mask in page["missing_mask"].unique()})
-    return page.astype({"age": "str", "missing": "str"})[list(LIST_COLUMNS)], total
+    return page_sql, _bound(page_sql, params)
 
 
 def age_text(months: int) -> str:

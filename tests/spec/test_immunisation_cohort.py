@@ -687,3 +687,17 @@ def test_registered_from_is_the_earliest_registration_end(con, oldest_children):
     ends = con.execute("SELECT min(registration_end) FROM patients").fetchone()[0]
     assert ends is not None and cohort.registered_from(con) == ends
     assert cohort.registered_from(oldest_children) is None
+
+
+@pytest.mark.parametrize("as_at", ["2026-10-31", "2026-10-30", "2022-09-01"])
+def test_the_export_table_holds_the_lists_rows(schedule, as_at):
+    """An export reads the list as an Arrow table (no DataFrame): the same children, columns and text."""
+    criteria = cohort.CohortCriteria(as_at=d(as_at), age_min=0, age_max=18, missing=tuple(cohort.MISSING_DOSES))
+    scope = RowScope(borough_codes=(BARNET, HACKNEY))
+    frame, frame_total = cohort.cohort_patients(schedule, criteria=criteria, scope=scope, limit=cohort.EXPORT_LIMIT)
+    table, table_total = cohort.cohort_patients_table(schedule, criteria=criteria, scope=scope)
+    assert table.column_names == list(cohort.LIST_COLUMNS) and table_total == frame_total == len(frame) > 0
+    for column in ("patient_id", "age", "practice_code", "practice_name", "missing"):
+        assert table[column].to_pylist() == frame[column].tolist(), column
+    contacts = [None if pd.isna(day) else day.date() for day in frame["last_contact"]]
+    assert table["last_contact"].to_pylist() == contacts
