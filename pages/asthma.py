@@ -136,6 +136,8 @@ SAFETY_MEASURES = ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_s
 # The prescribing-safety panel's parts: patients at each SABA threshold, the practice (or borough) funnel, and the
 # chosen measure by age, deprivation and ethnic group.
 SAFETY_PARTS = frozenset({"thresholds", "funnel", "groups"})
+# The areas view's parts besides the map and its rows: the ranked boroughs and the KPI cards.
+AREA_PARTS = frozenset({"ranked", "kpis"})
 KPI_MEASURES = (
     "ast_prevalence",
     "ast_review_12m",
@@ -207,9 +209,6 @@ def _threshold(value) -> int:
 
 def _map_level(level: str | None) -> str:
     return level if level in MAP_LEVELS else "borough"
-
-
-AREA_PARTS = frozenset({"ranked", "kpis"})  # the areas view's parts besides the map and its rows
 
 
 def areas_view(
