@@ -256,7 +256,7 @@ def _colour_settings(
 
 
 @cache
-def _colour_steps(name: str) -> list:
+def _colour_steps(name: str) -> tuple:
     """A named Plotly colour scale as the [position, colour] steps Plotly's validation sends (the area trace is
     built without validation, which would send the name: Plotly.js has scales of the same names, not all alike)."""
     return go.Choroplethmap(colorscale=name).colorscale

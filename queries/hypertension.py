@@ -147,8 +147,8 @@ def people_to_target(
     measure resting on a suppressed count is hidden (None), as in the engine.
     """
     requests = [(indicator, period) for indicator in (*CONTROL_INDICATORS, "hyp_detection_ratio")]
-    rows = indicator_values_batch(con, requests=requests, by=by, filters=filters, disclose=False)
-    raw = {indicator: rows[rows["indicator_id"] == indicator] for indicator, _ in requests}
+    batch = indicator_values_batch(con, requests=requests, by=by, filters=filters, disclose=False)
+    raw = {indicator: batch[batch["indicator_id"] == indicator] for indicator, _ in requests}
     frames = []
     for indicator in CONTROL_INDICATORS:
         rows = raw[indicator][["area_code", "area_name", "numerator", "denominator"]]
