@@ -795,15 +795,10 @@ def cohort_patients(
     Ordered by practice, then oldest first, then id, so pages are stable.
     """
     limit, offset = max(1, min(int(limit), EXPORT_LIMIT)), max(0, int(offset))
-    sql, params = _patients_sql(con, criteria, scope, limit, offset)
-    page = con.cursor().execute(sql, params).df()
-    total = _total(con, criteria, scope, rows=len(page), limit=limit, offset=offset)
-    # Ages and missing doses are written as text once per distinct value (a few hundred ages, a few dozen sets of
-    # doses), not once per child: for Hackney's whole list of 40,000 children, text built per child in SQL took
-    # 45 ms of the query (bench/results/2026-11-28-cohort-export.md).
-    page["age"] = page["age_months"].map({months: age_text(months) for months in page["age_months"].unique()})
-    page["missing"] = page["missing_mask"].map({mask: missing_text(mask) for mask in page["missing_mask"].unique()})
-    return page.astype({"age": "str", "missing": "str"})[list(LIST_COLUMNS)], total
+    rows, total = _patient_rows(con, criteria, scope, limit, offset)
+    # A DATE reaches pandas from Arrow as Python dates: the frame keeps the datetime column DuckDB's own gives.
+    contacts = rows.column_names.index("last_contact")
+    return rows.set_column(contacts, "last_contact", rows["last_contact"].cast(pa.timestamp("us"))).to_pandas(), total
 
 
 def cohort_patients_table(con: Any, *, criteria: CohortCriteria, scope: RowScope) -> tuple[pa.Table, int]:
@@ -811,9 +806,16 @@ def cohort_patients_table(con: Any, *, criteria: CohortCriteria, scope: RowScope
     export: the same rows and columns, with no DataFrame between the query and the file (for Hackney's 40,000
     children the frame and its text columns were half of the export; bench/results/2026-11-28-cohort-export.md).
     """
-    sql, params = _patients_sql(con, criteria, scope, EXPORT_LIMIT, 0)
+    return _patient_rows(con, criteria, scope, EXPORT_LIMIT, 0)
+
+
+def _patient_rows(con: Any, criteria: CohortCriteria, scope: RowScope, limit: int, offset: int) -> tuple[pa.Table, int]:
+    """A page of the list (:data:`LIST_COLUMNS`) and how many children there are in all."""
+    sql, params = _patients_sql(con, criteria, scope, limit, offset)
     rows = con.cursor().sql(sql, params=params).to_arrow_table()
-    total = _total(con, criteria, scope, rows=rows.num_rows, limit=EXPORT_LIMIT, offset=0)
+    # The total is counted on its own: a window count over the whole cohort would defeat the top-N sort.
+    short_page = 0 < rows.num_rows < limit or (rows.num_rows == 0 and offset == 0)
+    total = rows.num_rows + offset if short_page else _count(con, criteria, scope)
     texts = {
         "age": _text_by_value(rows["age_months"], age_text),
         "missing": _text_by_value(rows["missing_mask"], missing_text),
@@ -822,16 +824,12 @@ def cohort_patients_table(con: Any, *, criteria: CohortCriteria, scope: RowScope
 
 
 def _text_by_value(column: pa.ChunkedArray, to_text: Any) -> pa.ChunkedArray:
-    """``to_text`` of every value of ``column``, called once per distinct value."""
+    """``to_text`` of every value of ``column``, called once per distinct value: a few hundred ages and a few
+    dozen sets of missing doses, not one text per child (for Hackney's whole list of 40,000 children, text built
+    per child in SQL took 45 ms of the query; bench/results/2026-11-28-cohort-export.md)."""
     distinct = pc.unique(column)
     texts = pa.array([to_text(value) for value in distinct.to_pylist()], type=pa.string())
     return pc.take(texts, pc.index_in(column, value_set=distinct))
-
-
-def _total(con: Any, criteria: CohortCriteria, scope: RowScope, *, rows: int, limit: int, offset: int) -> int:
-    # The total is counted on its own: a window count over the whole cohort would defeat the top-N sort.
-    short_page = 0 < rows < limit or (rows == 0 and offset == 0)
-    return rows + offset if short_page else _count(con, criteria, scope)
 
 
 def _patients_sql(
