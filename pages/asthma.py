@@ -815,6 +815,16 @@ def update_rule(measure_id: str) -> dbc.Card:
 dash.callback(Output(RULE, "children"), Input(MEASURE, "value"))(update_rule)
 
 
+def _stale_parts(wanted: dict, shown: dict | None) -> frozenset[str]:
+    """The parts whose key in ``wanted`` differs from the one on screen (``shown``, a store's data: None or not a
+    dict for nothing shown); PreventUpdate when none does."""
+    shown = shown if isinstance(shown, dict) else {}
+    stale = frozenset(part for part, key in wanted.items() if shown.get(part) != key)
+    if not stale:
+        raise PreventUpdate
+    return stale
+
+
 def areas_shown(measure_id: str | None, period: str | None, borough: str | None, level: str | None) -> dict:
     """What each output of the areas view is drawn from: the map from the measure, period and level; the
     ranked boroughs from the measure, period and borough (highlighted); the KPI cards from the period and
@@ -846,9 +856,7 @@ def update_areas(
         raise PreventUpdate
     wanted = areas_shown(measure_id, period, borough, level)
     shown = shown if isinstance(shown, dict) else {}
-    stale = {part for part, key in wanted.items() if shown.get(part) != key}
-    if not stale:
-        raise PreventUpdate
+    stale = _stale_parts(wanted, shown)
     shown_map = shown.get("map")
     recolour = isinstance(shown_map, list) and shown_map[-1:] == [_map_level(level)]
     disclose = current_disclosure().disclose
@@ -920,10 +928,7 @@ def update_safety(
     if tab != "safety":
         raise PreventUpdate
     wanted = safety_shown(period, borough, measure_id, funnel_level)
-    shown = shown if isinstance(shown, dict) else {}
-    stale = frozenset(part for part, key in wanted.items() if shown.get(part) != key)
-    if not stale:
-        raise PreventUpdate
+    stale = _stale_parts(wanted, shown)
     try:
         view = safety_view(
             measure_id=measure_id,
