@@ -146,9 +146,9 @@ def people_to_target(
     Counts are computed unrounded; with ``disclose`` each count follows the NHS rule and a
     measure resting on a suppressed count is hidden (None), as in the engine.
     """
-    requests = [(indicator, period) for indicator in (*CONTROL_INDICATORS, "hyp_detection_ratio")]
-    batch = indicator_values_batch(con, requests=requests, by=by, filters=filters, disclose=False)
-    raw = {indicator: batch[batch["indicator_id"] == indicator] for indicator, _ in requests}
+    raw = _values_by_indicator(
+        con, (*CONTROL_INDICATORS, "hyp_detection_ratio"), period=period, by=by, filters=filters, disclose=False
+    )
     frames = []
     for indicator in CONTROL_INDICATORS:
         rows = raw[indicator][["area_code", "area_name", "numerator", "denominator"]]
@@ -194,6 +194,22 @@ def people_to_target(
     if disclose:
         table = disclose_people_to_target(table)
     return table
+
+
+def _values_by_indicator(
+    con: Any,
+    indicators: tuple[str, ...],
+    *,
+    period: str | None,
+    by: str,
+    filters: dict[str, Any] | None,
+    disclose: bool,
+) -> dict[str, pd.DataFrame]:
+    """:func:`indicator_values` of each of ``indicators``, by indicator, from one engine query
+    (:func:`indicator_values_batch`)."""
+    requests = [(indicator, period) for indicator in indicators]
+    rows = indicator_values_batch(con, requests=requests, by=by, filters=filters, disclose=disclose)
+    return {indicator: rows[rows["indicator_id"] == indicator] for indicator in indicators}
 
 
 def disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
@@ -256,12 +272,11 @@ def borough_comparison(
     merged: pd.DataFrame | None = None
     london_rows = []
     # Every indicator in one engine query per level (twelve queries took about 90 ms at scale 1.0).
-    requests = [(indicator, period) for indicator in HYPERTENSION_INDICATORS]
-    by_area = indicator_values_batch(con, requests=requests, by=by, filters=filters, disclose=disclose)
-    in_london = indicator_values_batch(con, requests=requests, by="london", filters=filters, disclose=disclose)
+    asked = {"period": period, "filters": filters, "disclose": disclose}
+    by_area = _values_by_indicator(con, HYPERTENSION_INDICATORS, by=by, **asked)
+    in_london = _values_by_indicator(con, HYPERTENSION_INDICATORS, by="london", **asked)
     for indicator in HYPERTENSION_INDICATORS:
-        values = by_area[by_area["indicator_id"] == indicator]
-        london = in_london[in_london["indicator_id"] == indicator]
+        values, london = by_area[indicator], in_london[indicator]
         columns = ["value", "ci_low", "ci_high", "numerator", "denominator", "comparison"]
         renamed = {c: f"{indicator}_{c}" for c in columns}
         part = values[["area_code", "area_name", *columns]].rename(columns=renamed)
