@@ -221,33 +221,42 @@ def _rounded_bounds(west: float, south: float, east: float, north: float) -> lis
     ]
 
 
+# Layers drawn over or under every map, served like the areas' boundaries (names are not area levels).
+OVERLAYS = {"london-outline": london_outline, "icb-outlines": icb_outlines}
+
+
 @cache
-def geojson_bytes(level: str) -> bytes:
-    """``boundaries(level)`` as compact JSON bytes, for serving the geometry by URL (see :func:`geometry_route`)."""
-    return json.dumps(boundaries(level), separators=(",", ":")).encode()
+def geojson_bytes(name: str) -> bytes:
+    """The GeoJSON of a level's boundaries or of an overlay (:data:`OVERLAYS`) as compact JSON bytes, for
+    serving it by URL (see :func:`register_geometry_route`)."""
+    collection = OVERLAYS[name]() if name in OVERLAYS else boundaries(name)
+    return json.dumps(collection, separators=(",", ":")).encode()
 
 
 GEOMETRY_ROUTE = "/geometry/<level>.geojson"
 
 
-def geometry_url(level: str, *, prefix: str = "") -> str:
-    """The same-origin URL :func:`register_geometry_route` serves ``level`` at (for ``area_map(geometry_url=)``)."""
-    if level not in LEVELS:
-        raise ValueError(f"No boundaries for level {level!r}; choose one of {list(LEVELS)}")
-    return prefix.rstrip("/") + GEOMETRY_ROUTE.replace("<level>", level)
+def geometry_url(name: str, *, prefix: str = "") -> str:
+    """The same-origin URL :func:`register_geometry_route` serves a level's boundaries or an overlay at (for
+    ``area_map(geometry_url=)``)."""
+    if name not in LEVELS and name not in OVERLAYS:
+        raise ValueError(f"No geometry named {name!r}; choose one of {[*LEVELS, *OVERLAYS]}")
+    return prefix.rstrip("/") + GEOMETRY_ROUTE.replace("<level>", name)
 
 
 def register_geometry_route(server) -> None:
-    """Serve every level's boundaries at :data:`GEOMETRY_ROUTE` on a Flask ``server``, cacheable for a day.
+    """Serve every level's boundaries and every overlay at :data:`GEOMETRY_ROUTE` on a Flask ``server``,
+    cacheable for a day.
 
     With it, maps can pass ``geometry_url=geometry_url(level)``: the browser fetches each
-    level's geometry once and caches it, instead of receiving it inside every figure
-    (the LSOA figure falls from ~1.8 MB to ~0.4 MB). Same origin, so still offline.
+    level's geometry (and the London underlay and ICB outlines) once and caches it, instead of
+    receiving it inside every figure (the LSOA figure falls from ~1.8 MB to ~0.35 MB). Same
+    origin, so still offline.
     """
     from flask import Response, abort  # only where a server exists: the module stays importable without Flask
 
     def serve(level: str):
-        if level not in LEVELS:
+        if level not in LEVELS and level not in OVERLAYS:
             abort(404)
         response = Response(geojson_bytes(level), mimetype="application/geo+json")
         response.headers["Cache-Control"] = "private, max-age=86400"

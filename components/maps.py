@@ -38,6 +38,7 @@ from components.geometry import (
     area_codes,
     boundaries,
     bounds_view,
+    geometry_url,
     icb_outlines,
     label_points,
     london_outline,
@@ -283,18 +284,20 @@ def area_traces(
     validation and copying were most of what remained. Other arguments as :func:`area_map`.
     """
     extra_columns = hover_columns or {}
-    codes = list(area_codes(level))
-    frame = values.drop_duplicates("area_code").set_index("area_code").reindex(codes)
+    # Tuples, as Plotly keeps a validated array: serialising the figure then shares them (_trace_json) rather
+    # than copying 5,000 codes and names per LSOA map.
+    codes = area_codes(level)
+    frame = values.drop_duplicates("area_code").set_index("area_code").reindex(list(codes))
     frame.index.name = "area_code"
     suppressed = _suppressed_mask(frame) & frame["area_name"].notna()
     z = pd.to_numeric(frame[value_column], errors="coerce").where(~suppressed).to_numpy(dtype="float32")
     names = None
     if not recolour:  # the values' names, else the reference's (areas the values do not cover), else the code
         reference = _reference_names(level)
-        names = [
+        names = tuple(
             name if isinstance(name, str) else reference.get(code, code)
             for code, name in zip(codes, frame["area_name"], strict=True)
-        ]
+        )
 
     has_ci = {"ci_low", "ci_high"} <= set(frame.columns)
     has_counts = {"numerator", "denominator"} <= set(frame.columns)
@@ -362,7 +365,15 @@ def area_figure(
     # Set after the figure exists: go.Figure(...) deep-copies its traces, 0.5 s for the LSOA geometry,
     # while assigning keeps a reference to the cached collection (treat it as read-only).
     figure.data[AREA_TRACE].geojson = geometry_url or boundaries(level)
-    _map_layout(figure, height=height, title=title, outlines=outlines, view=view, uirevision=f"{level}-map")
+    _map_layout(
+        figure,
+        height=height,
+        title=title,
+        outlines=outlines,
+        view=view,
+        uirevision=f"{level}-map",
+        overlays_by_url=geometry_url is not None,
+    )
     return figure
 
 
@@ -476,11 +487,19 @@ def _map_layout(
     view: dict | None,
     uirevision: str,
     underlay_colour: str = UNDERLAY_COLOUR,
+    overlays_by_url: bool = False,
 ) -> None:
+    """Lay ``figure`` out as a map: London's grey underlay, ICB outlines on top (if ``outlines``), the view.
+
+    ``overlays_by_url``: the underlay and outlines as same-origin URLs (:func:`geometry_url`), fetched and cached by
+    the browser once, as the areas' geometry is when the figure has a geometry URL. Inline, their 54 kB of
+    coordinates were validated and copied again with every map drawn: 7 of an LSOA map's ~11 ms of layout
+    (bench/results/2026-11-28-overlays-by-url.md).
+    """
     layers = [
         {
             "sourcetype": "geojson",
-            "source": london_outline(),
+            "source": geometry_url("london-outline") if overlays_by_url else london_outline(),
             "type": "fill",
             "color": underlay_colour,
             "fill": {"outlinecolor": underlay_colour},  # no hairline round the underlay
@@ -491,7 +510,7 @@ def _map_layout(
         layers.append(
             {
                 "sourcetype": "geojson",
-                "source": icb_outlines(),
+                "source": geometry_url("icb-outlines") if overlays_by_url else icb_outlines(),
                 "type": "line",
                 "color": ICB_OUTLINE_COLOUR,
                 "line": {"width": 1.6},

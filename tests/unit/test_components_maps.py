@@ -225,6 +225,17 @@ def test_geometry_can_be_served_once_by_url_instead_of_inside_every_figure():
         level="lsoa", values=indicator_frame([CAMDEN]), value_label="x", geometry_url=geometry.geometry_url("lsoa")
     )
     assert figure.data[0].geojson == "/geometry/lsoa.geojson" and len(pio.to_json(figure)) < 500_000
+    # The underlay and ICB outlines come from the same route: the figure names them, the browser caches them.
+    underlay, outlines = figure.layout.map.layers
+    assert (underlay.source, outlines.source) == ("/geometry/london-outline.geojson", "/geometry/icb-outlines.geojson")
+    for layer, inline in ((underlay, geometry.london_outline()), (outlines, geometry.icb_outlines())):
+        served = client.get(layer.source)
+        assert served.status_code == 200 and json.loads(served.data) == json.loads(json.dumps(inline))
+    inline_map = maps.area_map(level="lsoa", values=indicator_frame([CAMDEN]), value_label="x")
+    assert [layer.source for layer in inline_map.layout.map.layers] == [
+        geometry.london_outline(),
+        geometry.icb_outlines(),
+    ]
 
 
 @pytest.mark.parametrize("diverge_around", [None, 85.0], ids=["sequential", "diverging"])
@@ -314,7 +325,9 @@ def test_a_map_figure_holds_what_plotly_would_build_from_its_traces():
     built = maps.area_figure(traces, level="lsoa", geometry_url="/geometry/lsoa.geojson")
     expected = go.Figure(traces)
     expected.data[maps.AREA_TRACE].geojson = "/geometry/lsoa.geojson"
-    maps._map_layout(expected, height=560, title=None, outlines=True, view=None, uirevision="lsoa-map")
+    maps._map_layout(
+        expected, height=560, title=None, outlines=True, view=None, uirevision="lsoa-map", overlays_by_url=True
+    )
     assert json.loads(to_json_plotly(built)) == json.loads(to_json_plotly(expected))
     assert traces[maps.AREA_TRACE].customdata is rows  # the traces themselves are left as they were
 

@@ -60,6 +60,10 @@ def every_figure():
     )
     return {
         "borough": maps.borough_choropleth(values=engine_rows(BOROUGHS), value_label="x", unit="percent"),
+        # As the pages draw maps: geometry, underlay and outlines by same-origin URL (geometry.GEOMETRY_ROUTE).
+        "served lsoa": maps.area_map(
+            level="lsoa", values=engine_rows(["E01000001"]), value_label="x", geometry_url=geometry.geometry_url("lsoa")
+        ),
         "practice areas": maps.practice_area_choropleth(values=practice_rows, value_label="x"),
         "practice points": maps.practice_points_map(values=practice_rows, practices=practices, value_label="x"),
         "inequality map": maps.inequality_map(values=engine_rows(BOROUGHS), measure_label="Gap"),
@@ -88,16 +92,24 @@ def test_no_figure_refers_to_anything_outside_the_page(figures):
         assert "mapbox" not in text, name  # mapbox traces need a token and tiles
 
 
-def test_every_map_is_white_background_with_inline_sources(figures):
+def same_origin_geometry(source) -> bool:
+    """A layer source the app serves itself: inline GeoJSON, or a path on its own geometry route."""
+    return isinstance(source, dict) or (isinstance(source, str) and re.fullmatch(r"/geometry/[\w-]+\.geojson", source))
+
+
+def test_every_map_is_white_background_with_same_origin_sources(figures):
     for name, figure in figures.items():
         if "map" not in figure.layout or figure.layout.map.style is None:
             continue
         assert figure.layout.map.style == "white-bg", name
         for layer in figure.layout.map.layers:
-            assert layer.sourcetype == "geojson" and isinstance(layer.source, dict), name
+            assert layer.sourcetype == "geojson" and same_origin_geometry(layer.source), name
             assert layer.type in {"fill", "line"}, name  # no raster/vector tile layers
         assert {trace.type for trace in figure.data} <= {"choroplethmap", "scattermap"}, name
-    assert sum(1 for f in figures.values() if f.layout.map.style == "white-bg") == 4
+        assert figure.data[0].type == "scattermap" or same_origin_geometry(figure.data[0].geojson), name
+    assert sum(1 for f in figures.values() if f.layout.map.style == "white-bg") == 5
+    assert not same_origin_geometry("//tiles.example.org/london.geojson")
+    assert not same_origin_geometry("/geometry/../settings.geojson")
 
 
 def test_the_scan_itself_catches_a_cdn_url(figures):
