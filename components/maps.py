@@ -23,6 +23,7 @@ LSOA level these rows are most of a recolour patch (:func:`_hover_rows`).
 
 from __future__ import annotations
 
+import base64
 import re
 from copy import deepcopy
 from decimal import ROUND_HALF_UP, Decimal
@@ -387,7 +388,7 @@ class _MapFigure(go.Figure):
 
     def to_dict(self) -> dict:
         serialised = {"data": [_trace_json(trace) for trace in self.data], "layout": self.layout.to_plotly_json()}
-        convert_to_base64(serialised)
+        _as_typed_arrays(serialised)
         return serialised
 
 
@@ -906,12 +907,48 @@ def traces_patch(traces: list) -> Patch:
     the traces are serialised (with plotly's compact typed arrays, as a figure would send them).
     """
     serialised = {"data": [_trace_json(trace) for trace in traces]}
-    convert_to_base64(serialised)  # what Figure.to_dict does: numbers as typed arrays, not decimal lists
+    _as_typed_arrays(serialised)
     patch = _recolour_traces(serialised["data"])
     for key in _OPTIONAL_COLOUR_KEYS:
         if key not in serialised["data"][AREA_TRACE]:
             patch["data"][AREA_TRACE][key] = None
     return patch
+
+
+# What Plotly's JSON encoder searches a whole response for, to turn non-JSON numbers into null.
+_NUMBER_WORDS = ("NaN", "Infinity")
+
+
+def _as_typed_arrays(serialised: dict) -> None:
+    """Numbers as typed arrays, not decimal lists, as ``Figure.to_dict`` sends them (``convert_to_base64``), with
+    no array's base64 text containing "NaN" or "Infinity".
+
+    Plotly's encoder (``PlotlyJSONEncoder.encode``, which Dash's responses go through) looks for those words
+    anywhere in the response, and on finding one decodes the whole response and encodes it again: three passes
+    over an LSOA map's 350 kB instead of one, 12 ms, for the one LSOA map in nine whose values happen to spell
+    "NaN" in base64 (bench/results/2026-11-28-nan-lookalikes.md). Such an array is sent as float64, which spells
+    something else, or failing that as a list with null for a missing value; the browser reads the same numbers.
+    """
+    convert_to_base64(serialised)
+    for trace in serialised.get("data", []):
+        for key, value in trace.items():
+            if _spells_a_number_word(value) and "shape" not in value:
+                numbers = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).astype("float64")
+                wider = {"dtype": "f8", "bdata": base64.b64encode(numbers).decode("ascii")}
+                trace[key] = (
+                    wider
+                    if not _spells_a_number_word(wider)
+                    else [float(number) if np.isfinite(number) else None for number in numbers]
+                )
+
+
+def _spells_a_number_word(value) -> bool:
+    """Whether ``value`` is a typed array whose base64 text contains one of :data:`_NUMBER_WORDS`."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("bdata"), str)
+        and any(w in value["bdata"] for w in _NUMBER_WORDS)
+    )
 
 
 def _trace_json(trace) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -424,3 +425,51 @@ def test_the_area_trace_built_without_validation_passes_plotlys_validation_uncha
     validated = go.Choroplethmap(trace.to_plotly_json())  # raises on an unknown property or an invalid value
     assert json.loads(to_json_plotly(validated)) == json.loads(to_json_plotly(trace))
     assert isinstance(trace.colorscale[0][1], str)  # the scale's steps, not a name Plotly.js would read its own way
+
+
+# A float32 whose first three bytes are 'NaNA' in base64 (bytes 35 a3 40 42, little-endian): 48.159...
+SPELLS_NAN = float(np.frombuffer(bytes([0x35, 0xA3, 0x40, 0x42]), dtype="float32")[0])
+
+
+def decoded(array) -> np.ndarray:
+    """The numbers a typed-array spec (or a plain list, null for missing) carries, as the browser reads them."""
+    if isinstance(array, list):
+        return np.array([np.nan if number is None else number for number in array], dtype="float64")
+    return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).astype("float64")
+
+
+def test_values_spelling_nan_in_base64_are_sent_so_plotly_encodes_the_response_once():
+    # Plotly's encoder decodes and re-encodes a whole response whose text contains "NaN" or "Infinity"
+    # anywhere, base64 included: such a map array is sent as float64 instead, with the same numbers.
+    codes = list(geometry.area_codes("borough"))
+    frame = indicator_frame(codes)
+    frame.loc[frame["area_code"] == codes[0], "value"] = SPELLS_NAN
+    frame = suppress(frame, codes[1])
+    as_float32 = np.array([SPELLS_NAN, np.nan] + [80.0] * (len(codes) - 2), dtype="float32")
+    assert "NaN" in base64.b64encode(as_float32.tobytes()).decode()
+
+    figure = maps.area_map(level="borough", values=frame, value_label="Coverage")
+    patch = maps.traces_patch(maps.area_traces(level="borough", values=frame, value_label="Coverage", recolour=True))
+    for z in (figure.to_plotly_json()["data"][maps.AREA_TRACE]["z"], sent(patch)[("data", maps.AREA_TRACE, "z")]):
+        assert z["dtype"] == "f8"
+        np.testing.assert_array_equal(decoded(z), as_float32.astype("float64"))  # NaN where suppressed
+    one_pass = json.JSONEncoder.encode(PlotlyJSONEncoder(), figure.to_plotly_json())
+    assert "NaN" not in one_pass and "Infinity" not in one_pass
+
+
+def test_an_array_spelling_nan_both_ways_is_sent_as_numbers_with_null_for_missing():
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # random float32 arrays until their float64 base64 also spells "NaN"
+        numbers = np.concatenate([[SPELLS_NAN, np.nan], rng.uniform(0, 100, 3000)]).astype("float32")
+        if "NaN" in base64.b64encode(numbers.astype("float64").tobytes()).decode():
+            break
+    else:
+        pytest.fail("no array spelling NaN as float64 found")
+    serialised = {"data": [{"z": numbers, "name": "x"}]}
+    maps._as_typed_arrays(serialised)
+    z = serialised["data"][0]["z"]
+    assert isinstance(z, list) and z[1] is None
+    np.testing.assert_array_equal(decoded(z), numbers.astype("float64"))
+    untouched = {"data": [{"z": np.array([1.5, 2.5], dtype="float32")}]}
+    maps._as_typed_arrays(untouched)
+    assert untouched["data"][0]["z"]["dtype"] == "f4"  # arrays that spell nothing stay float32
