@@ -24,10 +24,11 @@ LSOA level these rows are most of a recolour patch (:func:`_hover_rows`).
 from __future__ import annotations
 
 import base64
+import json
 import re
 from copy import deepcopy
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -362,20 +363,41 @@ def area_figure(
 
     ``view``: centre and zoom (:func:`components.geometry.bounds_view`); London when None.
     """
-    figure = _figure_sharing_hover_rows(traces)
+    layout = _map_layout_json(
+        height=height,
+        title=title,
+        outlines=outlines,
+        view_json=json.dumps(view, sort_keys=True) if view else None,
+        uirevision=f"{level}-map",
+        overlays_by_url=geometry_url is not None,
+    )
+    figure = _figure_sharing_hover_rows(traces, layout=layout)
     # Set after the figure exists: go.Figure(...) deep-copies its traces, 0.5 s for the LSOA geometry,
     # while assigning keeps a reference to the cached collection (treat it as read-only).
     figure.data[AREA_TRACE].geojson = geometry_url or boundaries(level)
+    return figure
+
+
+@lru_cache(maxsize=512)
+def _map_layout_json(
+    *, height: int, title: str | None, outlines: bool, view_json: str | None, uirevision: str, overlays_by_url: bool
+) -> dict:
+    """The layout :func:`_map_layout` gives, as Plotly's validated JSON, built once per distinct map layout (a few
+    per level and borough view). Validating it again for every map drawn was 7 of an LSOA figure's 8.5 ms
+    (bench/results/2026-11-28-map-layout-once.md). The dict is shared: treat it as read-only (a figure built
+    from it copies it)."""
+    figure = go.Figure()
+    view = json.loads(view_json) if view_json else None
     _map_layout(
         figure,
         height=height,
         title=title,
         outlines=outlines,
         view=view,
-        uirevision=f"{level}-map",
-        overlays_by_url=geometry_url is not None,
+        uirevision=uirevision,
+        overlays_by_url=overlays_by_url,
     )
-    return figure
+    return figure.layout.to_plotly_json()
 
 
 class _MapFigure(go.Figure):
@@ -392,16 +414,17 @@ class _MapFigure(go.Figure):
         return serialised
 
 
-def _figure_sharing_hover_rows(traces: list) -> go.Figure:
+def _figure_sharing_hover_rows(traces: list, *, layout: dict | None = None) -> go.Figure:
     """``go.Figure(traces)`` with each trace's hover rows assigned after it is built, not deep-copied into it.
 
     The figure deep-copies what it is given; the hover rows (:func:`_hover_rows`, ≈5,000 tuples at LSOA
     level) were half of that copy, and assigning an object array keeps it as it is. The traces were validated
     when they were built, so their copies are not validated again (10 ms of an LSOA map's 22, bench/figures.py);
-    what is set on the figure afterwards (geometry, layout) is.
+    what is set on the figure afterwards (geometry) is. ``layout``: Plotly's JSON of an already validated layout
+    (:func:`_map_layout_json`), not validated again either.
     """
     without_rows = [{key: value for key, value in trace._props.items() if key != "customdata"} for trace in traces]
-    figure = _MapFigure(without_rows, _validate=False)
+    figure = _MapFigure(without_rows, layout=layout, _validate=False)
     # Plotly's own switches, which the constructor's argument sets for good: validate what is set from here on.
     figure._validate = figure.layout._validate = True  # noqa: SLF001
     for built, trace in zip(figure.data, traces, strict=True):

@@ -473,3 +473,18 @@ def test_an_array_spelling_nan_both_ways_is_sent_as_numbers_with_null_for_missin
     untouched = {"data": [{"z": np.array([1.5, 2.5], dtype="float32")}]}
     maps._as_typed_arrays(untouched)
     assert untouched["data"][0]["z"]["dtype"] == "f4"  # arrays that spell nothing stay float32
+
+
+def test_a_map_moved_or_retitled_leaves_the_next_maps_layout_as_it_was():
+    # Map layouts are validated once and shared (_map_layout_json): what one figure changes stays in that figure.
+    codes = list(geometry.area_codes("borough"))
+    first = maps.area_map(level="borough", values=indicator_frame(codes), value_label="x", geometry_url="/g")
+    untouched = json.loads(to_json_plotly(first.layout))
+    maps.moved_map(first, view=geometry.bounds_view("borough", {HACKNEY}), uirevision="moved")
+    first.update_layout(title="Changed", margin={"t": 40})
+    first.layout.map.layers[0].color = "red"
+    with pytest.raises(ValueError):  # the shared layout's copy is still validated when changed
+        first.update_layout(map={"zoom": "near"})
+    second = maps.area_map(level="borough", values=indicator_frame(codes), value_label="x", geometry_url="/g")
+    assert json.loads(to_json_plotly(second.layout)) == untouched
+    assert first.layout.map.zoom > second.layout.map.zoom and first.layout.title.text == "Changed"
