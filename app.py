@@ -216,13 +216,18 @@ def start_worker(progress: Callable[[], None] = lambda: None) -> dict[str, float
         log.error("the database cannot be served; every page shows why: %s", error)
     except Exception as error:
         log.warning("cannot set the database memory limit: %s", error)
-    query_cache.configure(SETTINGS.query_cache)
+    query_cache.configure(SETTINGS.query_cache, max_mb=SETTINGS.query_cache_mb)
     seconds = warm_caches(progress)
     # What exists now (app, layouts, warm caches) lives as long as the process: frozen out of the garbage
     # collector's sight, a full collection no longer walks it. Walking it took 116-177 ms at scale 1.0 and
     # landed inside about one request in a thousand (bench/gc_pauses.py).
     gc.freeze()
-    log.info("worker ready: query cache %d entries; warm-up seconds %s", SETTINGS.query_cache, seconds)
+    log.info(
+        "worker ready: query cache %d entries, %d MB; warm-up seconds %s",
+        SETTINGS.query_cache,
+        SETTINGS.query_cache_mb,
+        seconds,
+    )
     return seconds
 
 

@@ -80,10 +80,13 @@ def worker_exit(server, worker):
 
     counts, held = cache.stats(), cache.current()
     server.log.info(
-        "query cache: %d hits, %d misses, %d uncacheable, %d entries of %d",
+        "query cache: %d hits, %d misses, %d uncacheable, %d entries of %d, %.1f MB of %d, %d too large",
         counts.hits,
         counts.misses,
         counts.uncacheable,
         len(held),
         held.size,
+        held.bytes_held / 1e6,
+        held.max_bytes // 1_000_000,
+        counts.too_large,
     )

@@ -87,7 +87,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("auth_required", True, "Require sign-in for every page and callback (false only in demo mode)", _bool),
     Setting("secure_cookies", False, "Always mark cookies Secure and send HSTS (set when behind a TLS proxy)", _bool),
     Setting("workers", 2, "Gunicorn worker processes for `make serve` (each opens the database)", _at_least(1)),
-    Setting("query_cache", 256, "Aggregate query results cached per worker (LRU; 0 disables)", _at_least(0)),
+    Setting("query_cache", 1024, "Aggregate query results cached per worker (LRU; 0 disables)", _at_least(0)),
+    Setting(
+        "query_cache_mb",
+        256,
+        "Memory the cached query results may hold per worker, in MB (the least recently used go first)",
+        _at_least(1),
+    ),
     Setting(
         "db_memory_limit",
         "1GB",
@@ -114,6 +120,7 @@ class Settings:
     secure_cookies: bool
     workers: int
     query_cache: int
+    query_cache_mb: int
     db_memory_limit: str
 
 

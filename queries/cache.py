@@ -20,6 +20,11 @@ Rules it keeps:
   unrounded answers live under different keys.
 - Connections whose database has no file (in-memory) are not cached.
 
+The cache is bounded twice: by entries (``PATHFINDER_QUERY_CACHE``) and by the memory its results hold
+(``PATHFINDER_QUERY_CACHE_MB``, each result charged :func:`result_bytes`). Results differ in size by two
+orders of magnitude (a borough row set is kilobytes, a small-area one about 2 MB), so an entry count alone
+bounds nothing: 256 small-area results held 398 MB in one worker (bench/results/2026-11-28-cache-budget.md).
+
 The cache is off (size 0) until :func:`configure` turns it on: the app does so in each worker at start
 (``app.start_worker``) with the ``PATHFINDER_QUERY_CACHE`` setting (0 keeps it off). Scripts, benchmarks
 and tests that import the query functions therefore measure and check the engine itself, not the cache.
@@ -34,6 +39,7 @@ import functools
 import inspect
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections import OrderedDict
@@ -66,6 +72,7 @@ class CacheStats:
     misses: int = 0
     uncacheable: int = 0
     refused: int = 0  # results holding patient rows, returned but not stored
+    too_large: int = 0  # results over a share of the byte budget, returned but not stored
 
 
 class PerConnection:
@@ -91,12 +98,22 @@ class PerConnection:
             return entry[1]
 
 
-class QueryCache:
-    """A thread-safe LRU of ``key -> result`` with at most ``size`` entries."""
+# One result may hold at most this share of the byte budget: a larger one would push out most of the others.
+LARGEST_SHARE = 8
 
-    def __init__(self, size: int):
+
+class QueryCache:
+    """A thread-safe LRU of ``key -> result`` with at most ``size`` entries holding at most ``max_bytes``.
+
+    Each result is charged :func:`result_bytes` when stored; the least recently used go first when either
+    bound is passed. A result over ``max_bytes / LARGEST_SHARE`` is not stored (counted as ``too_large``).
+    """
+
+    def __init__(self, size: int, max_bytes: int):
         self.size = size
-        self._entries: OrderedDict[tuple, Any] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes_held = 0
+        self._entries: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = CacheStats()
 
@@ -105,42 +122,97 @@ class QueryCache:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 self.stats.hits += 1
-                return True, self._entries[key]
+                return True, self._entries[key][0]
             self.stats.misses += 1
             return False, None
 
     def put(self, key: tuple, value: Any) -> None:
+        charged = result_bytes(value)  # outside the lock: sizing a large frame takes a millisecond or two
         with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            if charged > self.max_bytes // LARGEST_SHARE:
+                self.stats.too_large += 1
+                return
+            replaced = self._entries.pop(key, None)
+            if replaced is not None:
+                self.bytes_held -= replaced[1]
+            self._entries[key] = (value, charged)
+            self.bytes_held += charged
+            while len(self._entries) > self.size or self.bytes_held > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.bytes_held -= dropped
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.bytes_held = 0
             self.stats = CacheStats()
 
     def __len__(self) -> int:
         return len(self._entries)
 
 
-_cache = QueryCache(0)
+# Object columns longer than this are sized from an evenly spaced sample of their rows (see result_bytes).
+_SAMPLED_ROWS = 256
+
+
+def _frame_bytes(frame: pd.DataFrame | pd.Series) -> int:
+    rows = len(frame)
+    step = max(1, -(-rows // _SAMPLED_ROWS))
+    total = int(frame.index.memory_usage())
+    for _, column in frame.items() if isinstance(frame, pd.DataFrame) else [(frame.name, frame)]:
+        if column.dtype == object:
+            # As pandas' deep count: a pointer a row, and each object's own size (sampled, then scaled).
+            sample = column.to_numpy()[::step]
+            total += 8 * rows + round(sum(map(sys.getsizeof, sample)) * rows / max(1, len(sample)))
+        else:
+            total += int(column.array.nbytes)
+    return total
+
+
+def result_bytes(value: Any) -> int:
+    """The memory ``value`` holds, as the cache charges it: exact for arrays, estimated for Python objects.
+
+    A frame's arrays (numbers, Arrow-backed text) are counted exactly and the Python objects of its object
+    columns (counts that may be None, labels) from an evenly spaced sample of :data:`_SAMPLED_ROWS` rows,
+    scaled: pandas' deep ``memory_usage`` visits every object, 2.5-5 ms for a small-area frame, longer than
+    many of the queries whose results it would size. Containers and dataclasses are the sum of what they hold.
+    """
+    if isinstance(value, pd.DataFrame | pd.Series):
+        return _frame_bytes(value)
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(result_bytes(k) + result_bytes(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return sys.getsizeof(value) + sum(result_bytes(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sys.getsizeof(value) + sum(result_bytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return sys.getsizeof(value)
+
+
+_cache = QueryCache(0, 0)  # off until configure()
 _cache_lock = threading.Lock()
 _registry: list[Callable[..., Any]] = []
 
 
-def configure(size: int | None = None) -> QueryCache:
-    """(Re)create the process's cache with ``size`` entries (default: the ``query_cache`` setting); 0 disables."""
+def configure(size: int | None = None, *, max_mb: int | None = None) -> QueryCache:
+    """(Re)create the process's cache: ``size`` entries holding at most ``max_mb`` MB of results.
+
+    Defaults: the ``query_cache`` and ``query_cache_mb`` settings. Size 0 disables the cache.
+    """
     global _cache
-    if size is None:
+    if size is None or max_mb is None:
         from settings import load_settings  # read when called, so tests and workers can point elsewhere
 
-        size = load_settings().query_cache
+        settings = load_settings()
+        size = settings.query_cache if size is None else size
+        max_mb = settings.query_cache_mb if max_mb is None else max_mb
     if size < 0:
         raise ValueError(f"cache size must be 0 or more, got {size}")
+    if max_mb < 1:
+        raise ValueError(f"cache memory must be 1 MB or more, got {max_mb}")
     with _cache_lock:
-        _cache = QueryCache(size)
+        _cache = QueryCache(size, max_mb * 1_000_000)
         return _cache
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -198,3 +199,85 @@ def test_disclosed_and_unrounded_engine_results_never_mix(fresh_cache, small_db)
         again_raw, indicator_values.uncached(db, indicator="hyp008", by="practice", disclose=False)
     )
     assert cache.stats().hits == 1
+
+
+# --- the byte budget ---------------------------------------------------------------------------------
+
+
+def _lsoa_like(rows: int) -> pd.DataFrame:
+    """A result shaped like ``indicator_values(by="lsoa")``: text codes and names, counts that may be None."""
+    codes = [f"E0100{i:04d}" for i in range(rows)]
+    return pd.DataFrame(
+        {
+            "area_code": codes,
+            "area_name": [f"Somewhere {i:04d}{'x' * (i % 17)}" for i in range(rows)],
+            "numerator": pd.array([None if i % 7 == 0 else float(i) for i in range(rows)], dtype=object),
+            "value": [i / 3 for i in range(rows)],
+            "suppressed": [i % 7 == 0 for i in range(rows)],
+        }
+    )
+
+
+@pytest.mark.parametrize("rows", [0, 3, 256, 257, 5000])
+def test_result_bytes_of_a_frame_is_near_pandas_deep_count(rows):
+    frame = _lsoa_like(rows)
+    exact = int(frame.memory_usage(deep=True).sum())
+    charged = cache.result_bytes(frame)
+    if rows <= 256:
+        assert charged == exact  # counted outright
+    else:
+        assert abs(charged / exact - 1) < 0.05, (charged, exact)
+
+
+def test_result_bytes_sums_what_containers_hold():
+    frame, array = _lsoa_like(10), np.arange(1000, dtype=float)
+    parts = cache.result_bytes(frame) + cache.result_bytes(array)
+    assert cache.result_bytes(array) == 8000
+    assert cache.result_bytes({"rows": frame, "values": array}) > parts
+    assert cache.result_bytes((frame, array)) > parts
+    assert cache.result_bytes([frame, frame]) > 2 * cache.result_bytes(frame)
+
+
+def test_the_oldest_go_when_the_byte_budget_is_passed():
+    frame = _lsoa_like(100)
+    charge = cache.result_bytes(frame)
+    held = cache.QueryCache(size=100, max_bytes=charge * 10 + charge // 2)  # room for ten, far under 100 entries
+    for key in range(12):
+        held.put(("k", key), frame.copy())
+    assert len(held) == 10
+    assert held.bytes_held == 10 * charge <= held.max_bytes
+    assert not held.get(("k", 0))[0] and not held.get(("k", 1))[0]  # the two oldest went
+    assert held.get(("k", 11))[0]
+
+
+def test_storing_a_key_again_does_not_count_its_bytes_twice():
+    frame = _lsoa_like(50)
+    held = cache.QueryCache(size=8, max_bytes=10**9)
+    held.put(("k",), frame)
+    held.put(("k",), frame.copy())
+    assert len(held) == 1 and held.bytes_held == cache.result_bytes(frame)
+    held.clear()
+    assert held.bytes_held == 0 and len(held) == 0
+
+
+def test_a_result_over_an_eighth_of_the_budget_is_returned_but_not_stored():
+    small, large = _lsoa_like(10), _lsoa_like(2000)
+    held = cache.QueryCache(size=8, max_bytes=cache.result_bytes(large) * cache.LARGEST_SHARE - 1)
+    held.put(("small",), small)
+    held.put(("large",), large)
+    assert held.stats.too_large == 1
+    assert not held.get(("large",))[0]
+    assert held.get(("small",))[0]  # the large one did not push it out
+
+
+def test_configure_takes_the_budget_from_the_settings(monkeypatch):
+    previous = cache.current()
+    monkeypatch.setenv("PATHFINDER_QUERY_CACHE_MB", "3")
+    try:
+        configured = cache.configure(5)
+        assert (configured.size, configured.max_bytes) == (5, 3_000_000)
+        assert cache.configure(5, max_mb=7).max_bytes == 7_000_000
+        with pytest.raises(ValueError, match="1 MB or more"):
+            cache.configure(5, max_mb=0)
+    finally:
+        cache.configure(previous.size, max_mb=max(1, previous.max_bytes // 1_000_000))
