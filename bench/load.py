@@ -44,7 +44,8 @@ GIB = 1024**3
 READY = re.compile(r"\[(\d+)\] INFO pathfinder\.app: worker ready")
 ACCESS_LINE = re.compile(r'<\d+> "(GET|POST) (\S+) HTTP/[\d.]+" (\d{3}) \S+ (\d+)ms')
 CACHE_LINE = re.compile(
-    r"\[(\d+)\] \[INFO\] query cache: (\d+) hits, (\d+) misses, (\d+) uncacheable, (\d+) entries of (\d+)"
+    r"\[(\d+)\] \[INFO\] query cache: (\d+) hits, (\d+) misses, (\d+) uncacheable, (\d+) entries of (\d+), "
+    r"([\d.]+) MB of (\d+), (\d+) too large"
 )
 
 
@@ -55,7 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=60, help="seconds of load after the users are started")
     parser.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--query-cache", type=int, default=None, help="query cache size per worker (0: off)")
+    parser.add_argument("--query-cache", type=int, default=None, help="query cache entries per worker (0: off)")
+    parser.add_argument("--query-cache-mb", type=int, default=None, help="query cache memory per worker, MB")
     parser.add_argument("--ready-timeout", type=int, default=1800, help="seconds to wait for the workers' warm-up")
     parser.add_argument("--rss-limit-gb", type=float, default=2.0, help="fail when a worker's RSS passes this")
     parser.add_argument("--out", type=Path, help="write the Markdown report here too")
@@ -92,6 +94,8 @@ def start_server(args: argparse.Namespace, port: int, work: Path) -> tuple[subpr
     )
     if args.query_cache is not None:
         env["PATHFINDER_QUERY_CACHE"] = str(args.query_cache)
+    if args.query_cache_mb is not None:
+        env["PATHFINDER_QUERY_CACHE_MB"] = str(args.query_cache_mb)
     log_path = work / "server.log"
     command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), "--chdir", str(ROOT)]
     with log_path.open("wb") as log:
@@ -253,7 +257,8 @@ def report(
         f"- database: `{args.db}` (scale {meta.get('scale', '?')}, seed {meta.get('seed', '?')}, "
         f"built {meta.get('built_at', '?')})",
         f"- server: gunicorn (`gunicorn.conf.py`), {args.workers} gthread workers x 4 threads, preloaded app, "
-        f"query cache {args.query_cache if args.query_cache is not None else 'default'} entries per worker; "
+        f"query cache {args.query_cache if args.query_cache is not None else 'default'} entries and "
+        f"{args.query_cache_mb if args.query_cache_mb is not None else 'default'} MB per worker; "
         f"ready (warm-up done) after {timings['ready']:.0f} s",
         f"- load: {args.users} users (commissioners : GP teams : campaign responders = 4 : 3 : 3), spawn "
         f"{args.spawn_rate:g}/s, {args.duration} s, 2-5 s reading time after each page and each action; locust on the "
@@ -331,10 +336,16 @@ def report(
             problems.append(f"worker {pid} peaked at {max(values) / GIB:.2f} GiB (limit {args.rss_limit_gb} GiB)")
     lines += ["", "## Query cache per worker (counted up to shutdown, warm-up included)", ""]
     if cache_counts:
-        lines += ["| worker | hits | misses | uncacheable | entries held | hit rate |", "|---|---|---|---|---|---|"]
-        for pid, hits, misses, uncacheable, entries, size in cache_counts:
+        lines += [
+            "| worker | hits | misses | uncacheable | entries held | MB held | too large | hit rate |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for pid, hits, misses, uncacheable, entries, size, held_mb, max_mb, too_large in cache_counts:
             rate = hits / (hits + misses) if hits + misses else 0.0
-            lines.append(f"| {pid} | {hits:,} | {misses:,} | {uncacheable} | {entries} of {size} | {rate:.0%} |")
+            lines.append(
+                f"| {pid} | {hits:,} | {misses:,} | {uncacheable} | {entries} of {size} | {held_mb:.1f} of {max_mb} | "
+                f"{too_large} | {rate:.0%} |"
+            )
     else:
         lines.append("No counts logged (the workers did not exit gracefully).")
     if exit_code not in (0, 1):
@@ -370,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_server(process)
     log_text = log_path.read_text(errors="replace")
-    cache_counts = [tuple(int(g) for g in m) for m in CACHE_LINE.findall(log_text)]
+    cache_counts = [tuple(float(g) if "." in g else int(g) for g in m) for m in CACHE_LINE.findall(log_text)]
     server = server_times(log_text)
     text, problems = report(args, meta, read_stats(prefix), sampler, process.pid, cache_counts, server, timings, code)
     print(text)
