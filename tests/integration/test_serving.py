@@ -17,7 +17,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from queries import cache
@@ -43,6 +45,27 @@ def test_gunicorn_config_refuses_zero_workers(monkeypatch):
         runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
+def test_the_load_test_reads_what_a_worker_logs_of_its_cache():
+    """bench/load.py parses the line gunicorn's ``worker_exit`` logs: the two must change together."""
+    from bench.load import CACHE_LINE
+
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    logged: list[str] = []
+    log = SimpleNamespace(info=lambda message, *args: logged.append(message % args))
+    previous = cache.current()
+    try:
+        held = cache.configure(4, max_mb=8)
+        held.put(("key",), pd.DataFrame({"n": range(100_000)}))  # 0.8 MB, under an eighth of 8 MB
+        config["worker_exit"](SimpleNamespace(log=log), None)
+        held_mb = round(held.bytes_held / 1e6, 1)
+    finally:
+        cache.configure(previous.size, max_mb=max(1, previous.max_bytes // 1_000_000))
+    (parsed,) = CACHE_LINE.findall(f"[4242] [INFO] {logged[0]}")
+    pid, hits, misses, uncacheable, entries, size, mb, max_mb, too_large = parsed
+    assert (pid, entries, size, max_mb, too_large) == ("4242", "1", "4", "8", "0")
+    assert float(mb) == held_mb > 0
+
+
 def test_start_worker_turns_the_cache_on_and_warms_every_cache(small_db, monkeypatch, caplog):
     monkeypatch.setenv("PATHFINDER_DB", str(small_db))
     import app as app_module
@@ -53,6 +76,7 @@ def test_start_worker_turns_the_cache_on_and_warms_every_cache(small_db, monkeyp
         with caplog.at_level(logging.INFO, logger="pathfinder.app"):
             app_module.start_worker()
         assert cache.current().size == app_module.SETTINGS.query_cache > 0
+        assert cache.current().max_bytes == app_module.SETTINGS.query_cache_mb * 1_000_000 > 0
         assert not [r for r in caplog.records if "failed" in r.getMessage()]
         assert "'cohort finder coverage'" in caplog.text  # the finder's note reads it on the first search
         tables = {
