@@ -1,0 +1,94 @@
+"""What one serving process's memory is made of after a long run of the page callbacks.
+
+Runs ``bench/callbacks.py``'s interaction mix in this process (``start_worker`` first, as every serving
+worker does: the DuckDB memory cap, the warm caches, the query cache at its settings), sampling the
+resident memory (RSS) every two seconds, then splits what is held at the end into:
+
+- DuckDB's memory by tag (``duckdb_memory()``): the database file's cached blocks (``BASE_TABLE``) and the
+  warm in-memory tables (``IN_MEMORY_TABLE``) live under ``PATHFINDER_DB_MEMORY_LIMIT``;
+- the aggregate query cache (its own account, under ``PATHFINDER_QUERY_CACHE_MB``);
+- the rest of the process (Python objects: the app, layouts, geometry, per-process caches).
+
+So a growing RSS in the load test can be told apart: a cache filling to its cap, or a leak.
+
+    python bench/worker_memory.py --db /tmp/final7/pathfinder.duckdb [--repeat 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import callbacks  # noqa: E402
+from bench.cache_memory import rss_mib  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--repeat", type=int, default=60, help="warm calls per callback (bench/callbacks.py)")
+    args = parser.parse_args(argv)
+
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        started = time.perf_counter()
+        while not done.wait(2.0 if samples else 0.0):
+            samples.append((time.perf_counter() - started, rss_mib()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    mix = callbacks.parse_args(["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default"])
+    recorder, _ = callbacks.run(mix)
+    done.set()
+    sampler.join()
+
+    from queries import cache
+    from queries.db import default_database
+    from settings import load_settings
+
+    settings = load_settings()
+    duckdb_tags = (
+        default_database()
+        .cursor()
+        .execute(
+            "SELECT tag, memory_usage_bytes / 1e6 FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY 2 DESC"
+        )
+        .fetchall()
+    )
+    duckdb_mb = sum(mb for _, mb in duckdb_tags)
+    held = cache.current()
+    rss = rss_mib()
+    calls = sum(len(s) for s in recorder.samples.values())
+    print(f"# One serving process's memory after {calls:,} callback calls ({args.db})")
+    print()
+    print(
+        f"`python bench/worker_memory.py --repeat {args.repeat}`; DuckDB memory limit {settings.db_memory_limit}, "
+        f"query cache {settings.query_cache} entries / {settings.query_cache_mb} MB."
+    )
+    print()
+    print("| part | MB |")
+    print("|---|---:|")
+    for tag, mb in duckdb_tags:
+        print(f"| DuckDB `{tag}` | {mb:,.1f} |")
+    print(f"| DuckDB, all tags | {duckdb_mb:,.1f} |")
+    print(f"| query cache ({len(held):,} entries) | {held.bytes_held / 1e6:,.1f} |")
+    rss_mb = rss * 1.048576  # MiB -> MB, as DuckDB and the cache count
+    print(f"| RSS at the end | {rss_mb:,.1f} |")
+    print(f"| the rest (RSS minus DuckDB and the query cache) | {rss_mb - duckdb_mb - held.bytes_held / 1e6:,.1f} |")
+    print()
+    print("RSS over the run (MiB):")
+    print()
+    step = max(1, len(samples) // 16)
+    print(" ".join(f"{t:.0f}s:{r:,.0f}" for t, r in samples[::step]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
