@@ -11,15 +11,22 @@ resident memory (RSS) every two seconds, then splits what is held at the end int
 
 So a growing RSS in the load test can be told apart: a cache filling to its cap, or a leak.
 
-    python bench/worker_memory.py --db /tmp/final7/pathfinder.duckdb [--repeat 60]
+``--trace`` then runs the mix a second time (another seed, the worker's start not repeated) under
+``tracemalloc`` and reports what the second run allocated that is still alive after a full collection,
+split into results the query cache stored (allocated beneath ``queries/cache.py``'s call of the cached
+function) and everything else, with the largest other sites: a leak shows as growth outside the cache.
+
+    python bench/worker_memory.py --db /tmp/final7/pathfinder.duckdb [--repeat 60] [--trace]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--repeat", type=int, default=60, help="warm calls per callback (bench/callbacks.py)")
+    parser.add_argument("--trace", action="store_true", help="then trace what a second run leaves alive")
     args = parser.parse_args(argv)
 
     samples: list[tuple[float, float]] = []
@@ -87,7 +95,43 @@ def main(argv: list[str] | None = None) -> int:
     print()
     step = max(1, len(samples) // 16)
     print(" ".join(f"{t:.0f}s:{r:,.0f}" for t, r in samples[::step]))
+    if args.trace:
+        trace_second_run(args)
     return 0
+
+
+def trace_second_run(args: argparse.Namespace, sites: int = 8) -> None:
+    """What a second run of the mix leaves alive, from the cache and from elsewhere (see the module doc)."""
+    import app as app_module
+
+    app_module.start_worker = lambda *_, **__: {}  # this process is a started worker already
+    gc.collect()
+    tracemalloc.start(16)
+    mix = callbacks.parse_args(
+        ["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default", "--seed", "8"]
+    )
+    callbacks.run(mix)
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    tracemalloc.stop()
+    cache_file = str(Path(__file__).resolve().parents[1] / "queries" / "cache.py")
+    cached, other = 0, {}
+    for stat in snapshot.statistics("traceback"):
+        frames = [frame for frame in stat.traceback if "/site-packages/" not in frame.filename]
+        if any(frame.filename == cache_file for frame in frames):
+            cached += stat.size
+            continue
+        site = f"{frames[0].filename}:{frames[0].lineno}" if frames else "(library code only)"
+        other[site] = other.get(site, 0) + stat.size
+    print()
+    print(f"## Alive after a second run of the mix (`--trace`, seed 8, `--repeat {args.repeat}`)")
+    print()
+    print("| allocated in the second run, alive at its end | MB |")
+    print("|---|---:|")
+    print(f"| results stored by the query cache | {cached / 1e6:,.1f} |")
+    print(f"| everything else | {sum(other.values()) / 1e6:,.1f} |")
+    for site, size in sorted(other.items(), key=lambda item: -item[1])[:sites]:
+        print(f"| &nbsp;&nbsp;`{site.replace(str(Path(cache_file).parents[1]) + '/', '')}` | {size / 1e6:,.2f} |")
 
 
 if __name__ == "__main__":
