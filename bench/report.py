@@ -58,6 +58,7 @@ SECTION_NAMES = (
     "asthma",
     "cancer",
     "load",
+    "memory",
     "scaling",
     "transpile",
 )
@@ -388,6 +389,9 @@ def commands(args: argparse.Namespace, dbs: dict[str, Path], work: Path) -> dict
         "load": (f"Load test: {args.users} users for {args.duration} s", "bench/load.py", large,
                  [py, "bench/load.py", "--db", db_large, "--users", str(args.users), "--duration",
                   str(args.duration), "--out", str(work / "load.md")], None, work / "load.md"),
+        "memory": ("A serving process's memory, by part", "bench/worker_memory.py", large,
+                   [py, "bench/worker_memory.py", "--db", db_large, "--repeat", str(args.callback_repeat), "--out",
+                    str(work / "memory.md")], None, work / "memory.md"),
         "scaling": ("Scaling curve (from bench/results/scaling.json; run bench/scaling.py to refresh)",
                     "bench/scaling.py", "0.1, 0.5, 1.0, 2.0 as recorded", [py, "bench/scaling.py", "--table"],
                     None, None),

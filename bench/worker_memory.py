@@ -16,7 +16,7 @@ So a growing RSS in the load test can be told apart: a cache filling to its cap,
 split into results the query cache stored (allocated beneath ``queries/cache.py``'s call of the cached
 function) and everything else, with the largest other sites: a leak shows as growth outside the cache.
 
-    python bench/worker_memory.py --db /tmp/final7/pathfinder.duckdb [--repeat 60] [--trace]
+    python bench/worker_memory.py --db /tmp/final7/pathfinder.duckdb [--repeat 60] [--trace] [--out memory.md]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--repeat", type=int, default=60, help="warm calls per callback (bench/callbacks.py)")
     parser.add_argument("--trace", action="store_true", help="then trace what a second run leaves alive")
+    parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args(argv)
 
     samples: list[tuple[float, float]] = []
@@ -74,33 +75,40 @@ def main(argv: list[str] | None = None) -> int:
     held = cache.current()
     rss = rss_mib()
     calls = sum(len(s) for s in recorder.samples.values())
-    print(f"# One serving process's memory after {calls:,} callback calls ({args.db})")
-    print()
-    print(
+    lines: list[str] = []
+    lines.append(f"# One serving process's memory after {calls:,} callback calls ({args.db})")
+    lines.append("")
+    lines.append(
         f"`python bench/worker_memory.py --repeat {args.repeat}`; DuckDB memory limit {settings.db_memory_limit}, "
         f"query cache {settings.query_cache} entries / {settings.query_cache_mb} MB."
     )
-    print()
-    print("| part | MB |")
-    print("|---|---:|")
+    lines.append("")
+    lines.append("| part | MB |")
+    lines.append("|---|---:|")
     for tag, mb in duckdb_tags:
-        print(f"| DuckDB `{tag}` | {mb:,.1f} |")
-    print(f"| DuckDB, all tags | {duckdb_mb:,.1f} |")
-    print(f"| query cache ({len(held):,} entries) | {held.bytes_held / 1e6:,.1f} |")
+        lines.append(f"| DuckDB `{tag}` | {mb:,.1f} |")
+    lines.append(f"| DuckDB, all tags | {duckdb_mb:,.1f} |")
+    lines.append(f"| query cache ({len(held):,} entries) | {held.bytes_held / 1e6:,.1f} |")
     rss_mb = rss * 1.048576  # MiB -> MB, as DuckDB and the cache count
-    print(f"| RSS at the end | {rss_mb:,.1f} |")
-    print(f"| the rest (RSS minus DuckDB and the query cache) | {rss_mb - duckdb_mb - held.bytes_held / 1e6:,.1f} |")
-    print()
-    print("RSS over the run (MiB):")
-    print()
+    lines.append(f"| RSS at the end | {rss_mb:,.1f} |")
+    lines.append(
+        f"| the rest (RSS minus DuckDB and the query cache) | {rss_mb - duckdb_mb - held.bytes_held / 1e6:,.1f} |"
+    )
+    lines.append("")
+    lines.append("RSS over the run (MiB):")
+    lines.append("")
     step = max(1, len(samples) // 16)
-    print(" ".join(f"{t:.0f}s:{r:,.0f}" for t, r in samples[::step]))
+    lines.append(" ".join(f"{t:.0f}s:{r:,.0f}" for t, r in samples[::step]))
     if args.trace:
-        trace_second_run(args)
+        lines += trace_second_run(args)
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.out:
+        args.out.write_text(text)
     return 0
 
 
-def trace_second_run(args: argparse.Namespace, sites: int = 8) -> None:
+def trace_second_run(args: argparse.Namespace, sites: int = 8) -> list[str]:
     """What a second run of the mix leaves alive, from the cache and from elsewhere (see the module doc)."""
     import app as app_module
 
@@ -123,15 +131,19 @@ def trace_second_run(args: argparse.Namespace, sites: int = 8) -> None:
             continue
         site = f"{frames[0].filename}:{frames[0].lineno}" if frames else "(library code only)"
         other[site] = other.get(site, 0) + stat.size
-    print()
-    print(f"## Alive after a second run of the mix (`--trace`, seed 8, `--repeat {args.repeat}`)")
-    print()
-    print("| allocated in the second run, alive at its end | MB |")
-    print("|---|---:|")
-    print(f"| results stored by the query cache | {cached / 1e6:,.1f} |")
-    print(f"| everything else | {sum(other.values()) / 1e6:,.1f} |")
+    lines: list[str] = []
+    lines.append("")
+    lines.append(f"## Alive after a second run of the mix (`--trace`, seed 8, `--repeat {args.repeat}`)")
+    lines.append("")
+    lines.append("| allocated in the second run, alive at its end | MB |")
+    lines.append("|---|---:|")
+    lines.append(f"| results stored by the query cache | {cached / 1e6:,.1f} |")
+    lines.append(f"| everything else | {sum(other.values()) / 1e6:,.1f} |")
     for site, size in sorted(other.items(), key=lambda item: -item[1])[:sites]:
-        print(f"| &nbsp;&nbsp;`{site.replace(str(Path(cache_file).parents[1]) + '/', '')}` | {size / 1e6:,.2f} |")
+        lines.append(
+            f"| &nbsp;&nbsp;`{site.replace(str(Path(cache_file).parents[1]) + '/', '')}` | {size / 1e6:,.2f} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":
