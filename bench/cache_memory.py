@@ -4,7 +4,10 @@ The serving cache (``queries/cache.py``) keeps up to ``PATHFINDER_QUERY_CACHE`` 
 differ in size by two orders of magnitude: a borough row set is kilobytes, a small-area (LSOA) one about
 2 MB. This fills a cache the way a commissioner clicking through small-area maps would: every indicator's
 values by LSOA, for each of its recent periods, disclosed and unrounded, until ``--calls`` calls have been
-made, then reports:
+made.
+
+Written to run against the cache before its byte budget too (``--max-mb`` then refused), which is how the
+"before" rows of ``bench/results/2026-11-28-cache-budget.md`` were measured. It reports:
 
 - entries held, and the bytes they hold (pandas' deep ``memory_usage`` of every stored frame, the exact
   figure, and the cache's own account where it keeps one);
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,11 +40,8 @@ from queries.registry import INDICATORS  # noqa: E402
 
 
 def rss_mib() -> float:
-    """This process's resident memory in MiB (Linux ``/proc``)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    """This process's resident memory in MiB (psutil, as ``bench/load.py`` samples the workers')."""
+    return psutil.Process().memory_info().rss / 2**20
 
 
 def deep_bytes(value) -> int:
@@ -108,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     rss_after = rss_mib()
     # deep_bytes walks tuples, so an entry stored as (value, bytes) counts its value alone.
     held_mb = sum(deep_bytes(v) for v in held._entries.values()) / 1e6
-    print(f"# Query cache memory: {args.entries} entries" + (f", {args.max_mb} MB budget" if args.max_mb else ""))
+    # The budget the cache really had: without --max-mb, a cache that has one takes it from the settings.
+    budget = f", {held.max_bytes // 1_000_000} MB budget" if hasattr(held, "max_bytes") else ", no byte budget"
+    print(f"# Query cache memory: {held.size} entries{budget}")
     print()
     print(f"Database `{args.db}`; {args.calls} LSOA-level calls (`indicator_values(by='lsoa')`) in {took:.1f} s.")
     print()
