@@ -9,7 +9,8 @@ action. Meanwhile the resident memory (RSS) of the master and of every worker is
 
 The Markdown report (``--out``, and printed) gives: requests, failures, requests/s, p50/p95/p99/max per
 request type and per kind (page loads, page renders, callbacks, CSV exports, sign-in), RSS per worker at
-the start of the load, its peak and its end, and each worker's query cache hits and misses.
+the start of the load, its peak and its end, each worker's peak RSS in ten equal stretches of the run (whether
+memory levels off or keeps growing over a long run), and each worker's query cache hits and misses.
 
     python bench/load.py --db /tmp/s1/pathfinder.duckdb --users 50 --duration 60 --out load.md
         [--workers 2] [--query-cache 256|0] [--spawn-rate 10]
@@ -148,6 +149,32 @@ class RssSampler(threading.Thread):
             except psutil.NoSuchProcess:
                 return
             self.stop.wait(1.0)
+
+
+def rss_timeline(
+    samples: dict[int, list[tuple[float, int]]], pids: list[int], stretches: int = 10
+) -> list[tuple[float, list[int | None]]]:
+    """Each process's peak RSS in ``stretches`` equal stretches of the sampled time.
+
+    One row per stretch: the seconds from the first sample to the stretch's end, and the peak bytes of each of
+    ``pids`` in it (None when a process has no sample there, e.g. a worker started late). Peaks, not means: the
+    question is whether the highest point keeps rising.
+    """
+    times = [t for pid in pids for t, _ in samples.get(pid, [])]
+    if not times:
+        return []
+    start, end = min(times), max(times)
+    width = (end - start) / stretches or 1.0
+    rows: list[tuple[float, list[int | None]]] = []
+    for index in range(stretches):
+        low, high = start + index * width, start + (index + 1) * width
+        last = index == stretches - 1
+        peaks = []
+        for pid in pids:
+            inside = [rss for t, rss in samples.get(pid, []) if low <= t < high or (last and t == high)]
+            peaks.append(max(inside) if inside else None)
+        rows.append((high - start, peaks))
+    return rows
 
 
 def run_locust(args: argparse.Namespace, port: int, work: Path) -> tuple[int, Path]:
@@ -334,6 +361,20 @@ def report(
         )
         if pid != master_pid and max(values) > args.rss_limit_gb * GIB:
             problems.append(f"worker {pid} peaked at {max(values) / GIB:.2f} GiB (limit {args.rss_limit_gb} GiB)")
+    workers = sorted(pid for pid in sampler.samples if pid != master_pid)
+    timeline = rss_timeline(sampler.samples, workers)
+    if timeline:
+        lines += [
+            "",
+            "Peak RSS of each worker in ten equal stretches of the run (MiB; memory levels off when the last "
+            "stretches stop rising):",
+            "",
+            "| until s | " + " | ".join(f"worker {pid}" for pid in workers) + " |",
+            "|---|" + "---|" * len(workers),
+        ]
+        for until, peaks in timeline:
+            cells = " | ".join("–" if peak is None else f"{peak / 2**20:,.0f}" for peak in peaks)
+            lines.append(f"| {until:,.0f} | {cells} |")
     lines += ["", "## Query cache per worker (counted up to shutdown, warm-up included)", ""]
     if cache_counts:
         lines += [

@@ -134,3 +134,16 @@ def test_measure_keeps_the_peak_of_a_file_written_then_deleted(tmp_path):
     assert run.exit_code == 0
     assert run.peak_disk_bytes >= 4_000_000
     assert build.folder_bytes(tmp_path) < 100_000  # only the log is left
+
+
+def test_rss_timeline_takes_each_stretchs_peak_and_marks_a_missing_process():
+    from bench.load import rss_timeline
+
+    # Worker 1 rises then levels off; worker 2 starts in the second half.
+    samples = {
+        1: [(0.0, 100), (1.0, 300), (2.0, 200), (3.0, 400), (4.0, 400)],
+        2: [(3.0, 50), (4.0, 70)],
+    }
+    rows = rss_timeline(samples, [1, 2], stretches=2)
+    assert rows == [(2.0, [300, None]), (4.0, [400, 70])]
+    assert rss_timeline({}, [1]) == []
