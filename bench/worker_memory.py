@@ -11,22 +11,30 @@ resident memory (RSS) every two seconds, then splits what is held at the end int
 
 So a growing RSS in the load test can be told apart: a cache filling to its cap, or a leak.
 
-``--trace`` then runs the mix a second time (another seed, the worker's start not repeated) under
+``--runs N`` runs the mix N times (seeds 7, 8, ...; the worker's start once) and splits the memory after each
+run: the part that levels off and the part that keeps rising show run by run. At the end glibc's
+``malloc_trim`` returns freed heap to the system, so memory freed but kept by the allocator (fragmentation)
+shows as the drop it makes.
+
+``--trace`` then runs the mix once more (another seed, the worker's start not repeated) under
 ``tracemalloc`` and reports what the second run allocated that is still alive after a full collection,
 split into results the query cache stored (allocated beneath ``queries/cache.py``'s call of the cached
 function) and everything else, with the largest other sites: a leak shows as growth outside the cache.
 
-    python bench/worker_memory.py --db /tmp/final7/pathfinder.duckdb [--repeat 60] [--trace] [--out memory.md]
+    python bench/worker_memory.py --db /tmp/final7/pathfinder.duckdb [--repeat 60] [--runs 1] [--trace]
+        [--out memory.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import sys
 import threading
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True)
     parser.add_argument("--repeat", type=int, default=60, help="warm calls per callback (bench/callbacks.py)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of the mix, memory split after each")
     parser.add_argument("--trace", action="store_true", help="then trace what a second run leaves alive")
     parser.add_argument("--out", type=Path, help="also write the Markdown report here")
     args = parser.parse_args(argv)
@@ -58,44 +67,59 @@ def main(argv: list[str] | None = None) -> int:
     done.set()
     sampler.join()
 
-    from queries import cache
-    from queries.db import default_database
+    calls = sum(len(s) for s in recorder.samples.values())
+    after_runs = [(calls, memory_parts())]
+    if args.runs > 1:
+        import app as app_module
+
+        app_module.start_worker = lambda *_, **__: {}  # this process is a started worker already
+        for run in range(1, args.runs):
+            mix = callbacks.parse_args(
+                ["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default", "--seed", str(7 + run)]
+            )
+            recorder, _ = callbacks.run(mix)
+            calls += sum(len(s) for s in recorder.samples.values())
+            after_runs.append((calls, memory_parts()))
+    end = after_runs[-1][1]
     from settings import load_settings
 
     settings = load_settings()
-    duckdb_tags = (
-        default_database()
-        .cursor()
-        .execute(
-            "SELECT tag, memory_usage_bytes / 1e6 FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY 2 DESC"
-        )
-        .fetchall()
-    )
-    duckdb_mb = sum(mb for _, mb in duckdb_tags)
-    held = cache.current()
-    rss = rss_mib()
-    calls = sum(len(s) for s in recorder.samples.values())
     lines: list[str] = []
     lines.append(f"# One serving process's memory after {calls:,} callback calls ({args.db})")
     lines.append("")
     lines.append(
-        f"`python bench/worker_memory.py --repeat {args.repeat}`; DuckDB memory limit {settings.db_memory_limit}, "
-        f"query cache {settings.query_cache} entries / {settings.query_cache_mb} MB."
+        f"`python bench/worker_memory.py --repeat {args.repeat} --runs {args.runs}`; DuckDB memory limit "
+        f"{settings.db_memory_limit}, query cache {settings.query_cache} entries / {settings.query_cache_mb} MB."
     )
     lines.append("")
     lines.append("| part | MB |")
     lines.append("|---|---:|")
-    for tag, mb in duckdb_tags:
+    for tag, mb in end.duckdb_tags:
         lines.append(f"| DuckDB `{tag}` | {mb:,.1f} |")
-    lines.append(f"| DuckDB, all tags | {duckdb_mb:,.1f} |")
-    lines.append(f"| query cache ({len(held):,} entries) | {held.bytes_held / 1e6:,.1f} |")
-    rss_mb = rss * 1.048576  # MiB -> MB, as DuckDB and the cache count
-    lines.append(f"| RSS at the end | {rss_mb:,.1f} |")
-    lines.append(
-        f"| the rest (RSS minus DuckDB and the query cache) | {rss_mb - duckdb_mb - held.bytes_held / 1e6:,.1f} |"
-    )
+    lines.append(f"| DuckDB, all tags | {end.duckdb_mb:,.1f} |")
+    lines.append(f"| query cache ({end.cache_entries:,} entries) | {end.cache_mb:,.1f} |")
+    lines.append(f"| RSS at the end | {end.rss_mb:,.1f} |")
+    lines.append(f"| the rest (RSS minus DuckDB and the query cache) | {end.rest_mb:,.1f} |")
+    if args.runs > 1:
+        lines.append("")
+        lines.append("After each run of the mix (MB):")
+        lines.append("")
+        lines.append("| after run | calls so far | RSS | DuckDB | query cache | the rest |")
+        lines.append("|---:|---:|---:|---:|---:|---:|")
+        for run, (calls_so_far, parts) in enumerate(after_runs, start=1):
+            lines.append(
+                f"| {run} | {calls_so_far:,} | {parts.rss_mb:,.1f} | {parts.duckdb_mb:,.1f} | {parts.cache_mb:,.1f} "
+                f"| {parts.rest_mb:,.1f} |"
+            )
+    trimmed = malloc_trim_mb()
+    if trimmed is not None:
+        lines.append("")
+        lines.append(
+            f"glibc `malloc_trim` at the end returned {trimmed:,.1f} MB to the system (heap freed by Python or "
+            "DuckDB but kept by the allocator)."
+        )
     lines.append("")
-    lines.append("RSS over the run (MiB):")
+    lines.append("RSS over the first run (MiB):" if args.runs > 1 else "RSS over the run (MiB):")
     lines.append("")
     step = max(1, len(samples) // 16)
     lines.append(" ".join(f"{t:.0f}s:{r:,.0f}" for t, r in samples[::step]))
@@ -108,15 +132,64 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class MemoryParts:
+    """A serving process's memory at one moment, in MB (10^6 bytes, as DuckDB and the query cache count)."""
+
+    duckdb_tags: list[tuple[str, float]]
+    cache_mb: float
+    cache_entries: int
+    rss_mb: float
+
+    @property
+    def duckdb_mb(self) -> float:
+        return sum(mb for _, mb in self.duckdb_tags)
+
+    @property
+    def rest_mb(self) -> float:
+        """RSS minus DuckDB and the query cache: the app's Python objects and everything else."""
+        return self.rss_mb - self.duckdb_mb - self.cache_mb
+
+
+def memory_parts() -> MemoryParts:
+    """DuckDB's memory by tag, the query cache's account and the RSS, after a full garbage collection."""
+    from queries import cache
+    from queries.db import default_database
+
+    gc.collect()
+    duckdb_tags = (
+        default_database()
+        .cursor()
+        .execute(
+            "SELECT tag, memory_usage_bytes / 1e6 FROM duckdb_memory() WHERE memory_usage_bytes > 0 ORDER BY 2 DESC"
+        )
+        .fetchall()
+    )
+    held = cache.current()
+    return MemoryParts(duckdb_tags, held.bytes_held / 1e6, len(held), rss_mib() * 1.048576)  # MiB -> MB
+
+
+def malloc_trim_mb() -> float | None:
+    """RSS released by glibc's ``malloc_trim(0)`` in MB, or None where the C library has none (not glibc)."""
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    before = rss_mib()
+    trim(0)
+    return (before - rss_mib()) * 1.048576
+
+
 def trace_second_run(args: argparse.Namespace, sites: int = 8) -> list[str]:
     """What a second run of the mix leaves alive, from the cache and from elsewhere (see the module doc)."""
     import app as app_module
 
     app_module.start_worker = lambda *_, **__: {}  # this process is a started worker already
+    seed = 7 + args.runs
     gc.collect()
     tracemalloc.start(16)
     mix = callbacks.parse_args(
-        ["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default", "--seed", "8"]
+        ["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default", "--seed", str(seed)]
     )
     callbacks.run(mix)
     gc.collect()
@@ -133,7 +206,7 @@ def trace_second_run(args: argparse.Namespace, sites: int = 8) -> list[str]:
         other[site] = other.get(site, 0) + stat.size
     lines: list[str] = []
     lines.append("")
-    lines.append(f"## Alive after a second run of the mix (`--trace`, seed 8, `--repeat {args.repeat}`)")
+    lines.append(f"## Alive after one more run of the mix (`--trace`, seed {seed}, `--repeat {args.repeat}`)")
     lines.append("")
     lines.append("| allocated in the second run, alive at its end | MB |")
     lines.append("|---|---:|")

@@ -147,3 +147,13 @@ def test_rss_timeline_takes_each_stretchs_peak_and_marks_a_missing_process():
     rows = rss_timeline(samples, [1, 2], stretches=2)
     assert rows == [(2.0, [300, None]), (4.0, [400, 70])]
     assert rss_timeline({}, [1]) == []
+
+
+def test_memory_parts_rest_is_rss_less_duckdb_tags_and_the_query_cache():
+    from bench.worker_memory import MemoryParts
+
+    parts = MemoryParts(
+        [("BASE_TABLE", 500.0), ("IN_MEMORY_TABLE", 450.5)], cache_mb=40.0, cache_entries=9, rss_mb=1600.0
+    )
+    assert parts.duckdb_mb == 950.5
+    assert parts.rest_mb == 609.5
