@@ -42,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import callbacks  # noqa: E402
 from bench.cache_memory import rss_mib  # noqa: E402
 
+FIRST_SEED = 7  # bench/callbacks.py's default: the first run is the mix bench/callbacks.py times
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,24 +64,14 @@ def main(argv: list[str] | None = None) -> int:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    mix = callbacks.parse_args(["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default"])
-    recorder, _ = callbacks.run(mix)
+    calls = run_mix(args, 0)
     done.set()
     sampler.join()
 
-    calls = sum(len(s) for s in recorder.samples.values())
     after_runs = [(calls, memory_parts())]
-    if args.runs > 1:
-        import app as app_module
-
-        app_module.start_worker = lambda *_, **__: {}  # this process is a started worker already
-        for run in range(1, args.runs):
-            mix = callbacks.parse_args(
-                ["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default", "--seed", str(7 + run)]
-            )
-            recorder, _ = callbacks.run(mix)
-            calls += sum(len(s) for s in recorder.samples.values())
-            after_runs.append((calls, memory_parts()))
+    for run in range(1, args.runs):
+        calls += run_mix(args, run)
+        after_runs.append((calls, memory_parts()))
     end = after_runs[-1][1]
     from settings import load_settings
 
@@ -180,18 +172,28 @@ def malloc_trim_mb() -> float | None:
     return (before - rss_mib()) * 1.048576
 
 
+def run_mix(args: argparse.Namespace, run: int) -> int:
+    """Run the callback mix once in this process, seed ``FIRST_SEED + run``, and return how many calls it made.
+
+    Run 0 starts the worker as gunicorn's ``post_fork`` does; later runs reuse the started worker, as a
+    serving worker does, so their memory is the serving's alone.
+    """
+    if run:
+        import app as app_module
+
+        app_module.start_worker = lambda *_, **__: {}  # this process is a started worker already
+    mix = callbacks.parse_args(
+        ["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default", "--seed", str(FIRST_SEED + run)]
+    )
+    recorder, _ = callbacks.run(mix)
+    return sum(len(s) for s in recorder.samples.values())
+
+
 def trace_second_run(args: argparse.Namespace, sites: int = 8) -> list[str]:
     """What a second run of the mix leaves alive, from the cache and from elsewhere (see the module doc)."""
-    import app as app_module
-
-    app_module.start_worker = lambda *_, **__: {}  # this process is a started worker already
-    seed = 7 + args.runs
     gc.collect()
     tracemalloc.start(16)
-    mix = callbacks.parse_args(
-        ["--db", args.db, "--repeat", str(args.repeat), "--query-cache", "default", "--seed", str(seed)]
-    )
-    callbacks.run(mix)
+    run_mix(args, args.runs)
     gc.collect()
     snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
     tracemalloc.stop()
@@ -206,7 +208,9 @@ def trace_second_run(args: argparse.Namespace, sites: int = 8) -> list[str]:
         other[site] = other.get(site, 0) + stat.size
     lines: list[str] = []
     lines.append("")
-    lines.append(f"## Alive after one more run of the mix (`--trace`, seed {seed}, `--repeat {args.repeat}`)")
+    lines.append(
+        f"## Alive after one more run of the mix (`--trace`, seed {FIRST_SEED + args.runs}, `--repeat {args.repeat}`)"
+    )
     lines.append("")
     lines.append("| allocated in the second run, alive at its end | MB |")
     lines.append("|---|---:|")
