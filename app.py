@@ -24,6 +24,8 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, html
+from flask import redirect
+from werkzeug.wrappers import Response
 
 from components.charts import warm_plotly
 from components.geometry import LEVELS, boundaries, label_points, register_geometry_route
@@ -31,7 +33,7 @@ from components.layout import footer, navbar
 from queries import asthma, cancer, immunisation_cohort
 from queries import cache as query_cache
 from queries.db import DataUnavailable, default_database, without_query_timeout
-from security.web import SecurityConfigError, init_app
+from security.web import SecurityConfigError, current_user_principal, init_app
 from settings import SettingsError, load_settings
 
 try:
@@ -64,6 +66,19 @@ try:  # sign-in, roles, audit and security headers (docs/security.md); refuses t
     init_app(server, SETTINGS, dash_app=app)
 except SecurityConfigError as error:
     sys.exit(f"Security configuration error: {error}")
+
+
+@server.get("/immunisation/practice", strict_slashes=False)
+def practice_view_without_a_code() -> Response:
+    """The GP-team view names its practice in the address; typed without one, a GP team gets its own practice.
+
+    Anyone else (or a GP team with several practices) goes to the immunisation page, whose practice
+    picker opens the view. Signing in comes first, as for every page (security.web's before-request check).
+    """
+    principal = current_user_principal()
+    practice = principal.scope.single_practice if principal is not None else None
+    return redirect(f"/immunisation/practice/{practice}" if practice else "/immunisation")
+
 
 app.layout = html.Div(
     [

@@ -129,8 +129,7 @@ def own_practice() -> str | None:
     A GP team otherwise looked for its own practice among 1,141 to open its view.
     """
     principal = current_user_principal()
-    codes = principal.scope.practice_codes if principal is not None else frozenset()
-    return next(iter(codes)) if len(codes) == 1 else None
+    return principal.scope.single_practice if principal is not None else None
 
 
 def _choice(value: Any, allowed, default):

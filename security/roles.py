@@ -91,6 +91,11 @@ class Scope:
     def is_empty(self) -> bool:
         return not (self.practice_codes or self.borough_codes or self.icb_codes)
 
+    @property
+    def single_practice(self) -> str | None:
+        """The practice code when the scope names exactly one practice (a GP team's own), else None."""
+        return next(iter(self.practice_codes)) if len(self.practice_codes) == 1 else None
+
     def describe(self) -> str:
         """A short human-readable summary, e.g. ``practice E83003``."""
         parts = []

@@ -22,6 +22,7 @@ from queries.db import Database, get_database
 from queries.indicators import default_period, indicator_values, trend
 from security import audit
 from security.roles import Principal, Role, RowScope, Scope
+from security.testing import sign_in
 from security.web import acting_as
 from tests.integration.app_pages import app_pages, find
 
@@ -280,6 +281,21 @@ def test_practice_link_goes_to_the_gp_view(pages):
     href, disabled = pages[0].update_practice_link("E83003", INDICATOR)
     assert href.startswith("/immunisation/practice/E83003") and not disabled
     assert pages[0].update_practice_link(None, INDICATOR) == ("/immunisation", True)
+
+
+def test_the_gp_view_typed_without_a_code_opens_the_gp_teams_own_practice(pages):
+    from app import server
+
+    client = server.test_client()
+    refused = client.get("/immunisation/practice")
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/login")
+    sign_in(client, "demo.gp")  # practice E83003
+    for typed in ("/immunisation/practice", "/immunisation/practice/"):
+        response = client.get(typed)
+        assert (response.status_code, response.headers["Location"]) == (302, "/immunisation/practice/E83003")
+    commissioner = server.test_client()
+    sign_in(commissioner, "demo.commissioner")  # no practice of their own: the picker on the immunisation page
+    assert commissioner.get("/immunisation/practice").headers["Location"] == "/immunisation"
 
 
 # ----------------------------------------------------------------------------- GP-team view
