@@ -132,6 +132,25 @@ def input_message(message: str) -> dbc.Alert:
     return dbc.Alert([html.Strong("Check your choice. "), message], color="warning")
 
 
+def link_problems_note(
+    problems: list[str], *, instead: str = "Check the filters.", spacing: str = "mt-2 mb-0"
+) -> dbc.Alert | None:
+    """Which parts of the page's address (URL query) could not be used, or None when all could.
+
+    A shared or bookmarked link may name something the page does not offer (a typo, a measure or
+    period no longer there): the page opens without it and says so, rather than silently showing
+    something else. ``instead`` says what the page did in its place; ``spacing``, its margins where it stands.
+    """
+    if not problems:
+        return None
+    listed = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+    return dbc.Alert(
+        [html.Strong("Part of the link was not recognised and was left out: "), listed, ". ", instead],
+        color="warning",
+        className=f"{spacing} link-problems",
+    )
+
+
 def stat_card(label: str, value: str | html.Span, note: str = "") -> dbc.Card:
     """A headline number with its label (``value`` text, or a :func:`number_with_unit`)."""
     body = [html.Div(label, className="stat-label"), html.Div(value, className="stat-value")]

@@ -58,6 +58,7 @@ from components.layout import (
 from components.maps import empty_area_values, indicator_traces, inequality_map, map_patch, traces_patch
 from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
+from pages._links import LinkValues
 from queries import asthma as aq
 from queries.db import default_database
 from queries.indicators import QueryError, trend_named_for_area
@@ -541,12 +542,13 @@ def layout(
         boroughs = aq.boroughs(con)
     except DATA_ERRORS as error:
         return html.Div([header, error_message(str(error))])
-    measure = measure if measure in aq.MEASURES else aq.DEFAULT_MEASURE
+    link = LinkValues()
+    measure = link.pick("measure", measure, aq.MEASURES, aq.DEFAULT_MEASURE)
     default_period = periods.loc[periods["period_type"] == "fy", "period_id"].iloc[0] if len(periods) else None
-    period = period if period in set(periods["period_id"]) else default_period
-    borough = borough if borough in set(boroughs["borough_code"]) else ALL_BOROUGHS["value"]
-    tab = tab if tab in TAB_IDS else "areas"
-    level = level if level in MAP_LEVELS else "borough"
+    period = link.pick("period", period, set(periods["period_id"]), default_period)
+    borough = link.pick("borough", borough, set(boroughs["borough_code"]), ALL_BOROUGHS["value"])
+    tab = link.pick("view", tab, TAB_IDS, "areas")
+    level = link.pick("map level", level, MAP_LEVELS, "borough")
     controls = dbc.Row(
         [
             dbc.Col(
@@ -778,6 +780,7 @@ def layout(
         [
             header,
             controls,
+            link.message(),
             html.Div(id=RULE),
             view_switch(
                 key=VIEWS,

@@ -55,6 +55,7 @@ from components.layout import (
 from components.maps import area_figure, indicator_traces, inequality_map, traces_patch
 from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
+from pages._links import LinkValues
 from queries import cancer as cq
 from queries.db import default_database
 from queries.indicators import QueryError, default_period, indicator_values, inequality, period_labels
@@ -646,18 +647,20 @@ def layout(
         "Waits against the Faster Diagnosis, 31-day and 62-day standards (CWT v12.1), stage at diagnosis and "
         "route, by where patients live and by trust, and where pathways cross hospitals.",
     )
-    indicator = _indicator(indicator)
+    link = LinkValues()
+    indicator = link.pick("indicator", indicator, cq.CANCER_INDICATORS, DEFAULT_INDICATOR)
     try:
         con = _con()
         period_options = _period_options(con, indicator)
-        period = _period_for(con, indicator, period)
+        offered = {option["value"] for option in period_options}
+        period = link.pick("period", period, offered, default_period(con, indicator))
     except DATA_ERRORS as error:
         return html.Div([header, error_message(str(error))])
-    tumour = tumour if tumour in dict(cq.TUMOUR_GROUPS) else EVERY
-    priority = priority if priority in dict(cq.PRIORITY_TYPES) else EVERY
-    level = level if level in MAP_LEVELS else "borough"
-    trust = trust if trust in set(cq.trust_sites()["trust_code"]) else EVERY
-    tab = tab if tab in TAB_IDS else "areas"
+    tumour = link.pick("tumour group", tumour, dict(cq.TUMOUR_GROUPS), EVERY)
+    priority = link.pick("priority type", priority, dict(cq.PRIORITY_TYPES), EVERY)
+    level = link.pick("map level", level, MAP_LEVELS, "borough")
+    trust = link.pick("trust", trust, set(cq.trust_sites()["trust_code"]), EVERY)
+    tab = link.pick("view", tab, TAB_IDS, "areas")
 
     controls = dbc.Row(
         [
@@ -829,6 +832,7 @@ def layout(
         [
             header,
             controls,
+            link.message(),
             html.Div(id=RULE),
             view_switch(
                 key=VIEWS,

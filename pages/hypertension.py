@@ -59,6 +59,7 @@ from components.maps import (
 )
 from components.style import formatted, interval_text, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
+from pages._links import LinkValues
 from queries import hypertension as hq
 from queries.db import default_database
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend, trend_named_for_area
@@ -523,14 +524,22 @@ def layout(
         default_period = periods.loc[periods["period_type"] == "fy", "period_id"].iloc[0] if len(periods) else None
     except DATA_ERRORS as error:
         return html.Div([header, error_message(str(error))])
-    indicator = indicator if indicator in hq.HYPERTENSION_INDICATORS else DEFAULT_INDICATOR
-    period = period if period in set(periods["period_id"]) else default_period
-    icb = icb if icb in set(areas["icbs"]["icb_code"]) else None
+    link = LinkValues()
+    indicator = link.pick("indicator", indicator, hq.HYPERTENSION_INDICATORS, DEFAULT_INDICATOR)
+    period = link.pick("period", period, set(periods["period_id"]), default_period)
+    icb = link.pick("ICB", icb, set(areas["icbs"]["icb_code"]), None)
     boroughs = areas["boroughs"]
-    borough = borough if borough in set(boroughs["borough_code"]) else None
+    borough = link.pick("borough", borough, set(boroughs["borough_code"]), None)
     if icb and borough and boroughs.set_index("borough_code").loc[borough, "icb_code"] != icb:
+        link.note(f"borough {borough} (not in the linked ICB)")
         borough = None
-    tab = tab if tab in TAB_IDS else "comparison"
+    if practice:
+        try:
+            in_borough = set(hq.practices_in_borough(con, borough_code=borough)["practice_code"]) if borough else set()
+        except DATA_ERRORS as error:
+            return html.Div([header, error_message(str(error))])
+        practice = link.pick("practice", practice, in_borough, None)
+    tab = link.pick("view", tab, TAB_IDS, "comparison")
 
     controls = dbc.Row(
         [
@@ -718,6 +727,7 @@ def layout(
         [
             header,
             controls,
+            link.message(),
             html.Div(id=RULE),
             view_switch(
                 key=VIEWS,

@@ -36,6 +36,7 @@ from components.layout import (
 from components.maps import area_figure, area_traces, inequality_traces, traces_patch
 from components.style import apply_base_layout
 from pages._exports import audited_download
+from pages._links import LinkValues
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
 from queries.indicators import QueryError, indicator_values, inequality, periods
@@ -110,6 +111,11 @@ def _valid_period(indicator: str, period: str | None) -> str:
     available = periods(_db(), indicator)
     if period in set(available["period_id"]):
         return period
+    return _default_period(indicator)
+
+
+def _default_period(indicator: str) -> str:
+    """The indicator's latest period of its default kind (quarter, financial year or campaign)."""
     return imm.period_for(_db(), indicator=indicator, period_type=get(indicator).default_period_type)
 
 
@@ -132,26 +138,22 @@ def own_practice() -> str | None:
     return principal.scope.single_practice if principal is not None else None
 
 
-def _choice(value: Any, allowed, default):
-    value = value[0] if isinstance(value, list | tuple) and value else value
-    return value if value in allowed else default
-
-
 def layout(
     indicator: str | None = None, period: str | None = None, area: str | None = None, map: str | None = None, **_query
 ) -> html.Div:  # noqa: A002 (the URL key is "map")
     """Controls (from the URL, with defaults), headline cards, map, inequalities, trend and uptake by age."""
+    link = LinkValues()
     try:
         db = _db()
-        indicator = _choice(indicator, imm.INDICATOR_IDS, imm.DEFAULT_INDICATOR)
-        period = _valid_period(indicator, period if isinstance(period, str) else None)
+        indicator = link.pick("indicator", indicator, imm.INDICATOR_IDS, imm.DEFAULT_INDICATOR)
         period_frame = periods(db, indicator)
+        period = link.pick("period", period, set(period_frame["period_id"]), _default_period(indicator))
         boroughs = imm.borough_options(db)
         practices = imm.practice_options(db)
     except _FAILURES as error:
         return html.Div([page_header("Pre-school immunisation", LEAD), error_message(str(error))])
-    area = _choice(area, set(boroughs["borough_code"]) | {LONDON}, LONDON)
-    map_view = _choice(map, MAP_VIEWS, "borough")
+    area = link.pick("area", area, set(boroughs["borough_code"]) | {LONDON}, LONDON)
+    map_view = link.pick("map", map, MAP_VIEWS, "borough")
 
     indicator_options = [{"label": spec.title, "value": spec.id} for spec in imm.immunisation_indicators()]
     area_options = [{"label": "London (all boroughs)", "value": LONDON}] + [
@@ -341,6 +343,7 @@ def layout(
         [
             page_header("Pre-school immunisation", LEAD),
             controls,
+            link.message(),
             html.Div(id=DOWNLOAD_MESSAGE_ID, role="status"),
             html.Div(id=RULE_ID),
             dcc.Loading(html.Div(id=HEADLINE_ID), type="circle", delay_show=300),

@@ -28,6 +28,7 @@ from components.layout import (
     error_message,
     figure_panel,
     input_message,
+    link_problems_note,
     page_header,
     radio_tab,
     radio_tabs,
@@ -36,6 +37,7 @@ from components.layout import (
 from components.maps import AREA_TRACE, area_map, area_traces, traces_patch
 from components.style import apply_base_layout
 from pages._exports import audited_download
+from pages._links import shown
 from queries import immunisation_cohort as cohort
 from queries.db import DataUnavailable, default_database
 from queries.immunisation import extract_date
@@ -432,7 +434,7 @@ def layout(**query) -> html.Div:
                     ],
                     className="g-2",
                 ),
-                _link_problems_note(link_problems(query, known=known, latest=latest)),
+                link_problems_note(link_problems(query, known=known, latest=latest)),
                 dbc.Button("Find children", id=FIND_ID, color="primary", className="mt-2"),
                 html.Div(id=PROBLEM_ID, className="mt-2"),
             ]
@@ -569,10 +571,6 @@ def link_problems(query: dict[str, Any], *, known: dict[str, set[str]], latest: 
     none ticked, which lists every child): the user is told what was dropped before using the list.
     """
     problems: list[str] = []
-
-    def shown(value: Any) -> str:
-        return str(value)[:40]
-
     for key, kind in (("borough", "borough"), ("pcn", "PCN"), ("practice", "practice")):
         codes = [c.upper() if key == "practice" else c for c in _as_list(query.get(key))]
         problems += [f"{kind} {shown(c)}" for c in codes if c not in known[key]]
@@ -604,17 +602,6 @@ def link_problems(query: dict[str, Any], *, known: dict[str, set[str]], latest: 
 
 def _whole_range(text: Any) -> bool:
     return isinstance(text, str) and re.fullmatch(r"\d{1,2}-\d{1,2}", text) is not None
-
-
-def _link_problems_note(problems: list[str]) -> dbc.Alert | None:
-    if not problems:
-        return None
-    listed = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
-    return dbc.Alert(
-        [html.Strong("Part of the link was not recognised and was left out: "), listed, ". Check the filters."],
-        color="warning",
-        className="mt-2 mb-0",
-    )
 
 
 def dose_options() -> list[dict]:

@@ -34,6 +34,7 @@ from components.layout import (
 )
 from components.style import apply_base_layout
 from pages._exports import ExportFile, audited_export
+from pages._links import LinkValues
 from queries import immunisation as imm
 from queries.db import DataUnavailable, default_database
 from queries.immunisation_cohort import COVER_MEASURE_DOSES
@@ -118,8 +119,9 @@ def layout(
         return html.Div([page_header(TITLE, ""), error_message(str(error))])
     if details is None:
         return html.Div([page_header(TITLE, ""), input_message(f"No London practice with code {code}.")])
-    indicator = indicator if indicator in imm.INDICATOR_IDS else imm.DEFAULT_INDICATOR
-    period_type = period_type if period_type in PERIOD_TYPES else "quarter"
+    link = LinkValues()
+    indicator = link.pick("vaccine", indicator, imm.INDICATOR_IDS, imm.DEFAULT_INDICATOR)
+    period_type = link.pick("period", period_type, PERIOD_TYPES, "quarter")
     lead = (
         f"{details['practice_name']} ({code}), {details['pcn_name']}, {details['borough_name']}: coverage "
         "for every vaccine against the PCN, borough and London, the practice's place among the borough's "
@@ -132,6 +134,7 @@ def layout(
             dcc.Store(id=PRACTICE_ID, data=code),
             dcc.Store(id=URL_SYNC_ID),
             page_header(f"{details['practice_name']}: pre-school immunisation", lead),
+            link.message(),
             html.Div(id=DOWNLOAD_MESSAGE_ID, role="status"),
             html.Div(
                 dbc.Row(

@@ -36,3 +36,19 @@ def find(component, predicate: Callable) -> list:
         if hasattr(child, "to_plotly_json"):
             found.extend(find(child, predicate))
     return found
+
+
+def _text(component) -> str:
+    if isinstance(component, str | int | float):
+        return str(component)
+    children = getattr(component, "children", None)
+    if children is None:
+        return ""
+    return "".join(_text(child) for child in (children if isinstance(children, list | tuple) else [children]))
+
+
+def link_warning(tree) -> str | None:
+    """The text of a page's "part of the link was not recognised" warning, or None when it shows none."""
+    warnings = find(tree, lambda c: "link-problems" in (getattr(c, "className", None) or ""))
+    assert len(warnings) <= 1, "one warning lists every unusable part of the link"
+    return _text(warnings[0]) if warnings else None

@@ -25,7 +25,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role, Scope
 from security.web import acting_as
-from tests.integration.app_pages import app_pages
+from tests.integration.app_pages import app_pages, link_warning
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -636,6 +636,11 @@ def test_layout_reads_url_state_and_ignores_unknown_values(page, period):
     assert find(unknown, page.MEASURE).value == aq.DEFAULT_MEASURE
     assert find(unknown, page.BOROUGH).value == "all" and find(unknown, page.TABS).value == "areas"
     assert find(unknown, page.PERIOD).value == period
+    # What the link asked for and did not get is named, not silently replaced.
+    assert link_warning(chosen) is None
+    warning = link_warning(unknown)
+    for named in ("measure nonsense", "period 1999", "borough '; DROP TABLE x", "view nope", "map level x"):
+        assert named in warning, named
 
 
 def test_practice_ranking_without_a_borough_asks_for_one(page, period):

@@ -27,7 +27,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
-from tests.integration.app_pages import app_pages
+from tests.integration.app_pages import app_pages, link_warning
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -295,8 +295,15 @@ def test_downloads_are_audited_as_aggregate_for_a_commissioner_and_unrounded_for
 
 
 def test_unknown_inputs_fall_back_or_say_so(page):
-    layout = page.layout(indicator="nonsense", tumour="<script>", level="x", tab="y")
+    layout = page.layout(
+        indicator="nonsense", period="1999-01", tumour="<script>", priority="z", level="x", trust="Q", tab="y"
+    )
     assert "Cancer pathways" in str(layout)
+    warning = link_warning(layout)
+    for named in ("indicator nonsense", "period 1999-01", "tumour group <script>", "priority type z", "map level x"):
+        assert named in warning, named
+    assert "trust Q" in warning and "view y" in warning
+    assert link_warning(page.layout(indicator="cwt_62d", tumour="all", level="borough")) is None
     with acting_as(None):
         outputs = page.update_map("cwt_fds_28d", "1999-01", "all", "all", "borough", "areas", None)
     assert outputs[1] == "borough"  # unknown period: the default one, for an anonymous (restricted) visitor

@@ -26,11 +26,12 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, find
+from tests.integration.app_pages import app_pages, find, link_warning
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
 NORTH_EAST_LONDON = "E54000029"
+BARNET = "E09000003"
 
 
 @pytest.fixture(scope="module")
@@ -454,8 +455,18 @@ def test_layout_reads_the_url_and_ignores_garbage(page, period):
     tree = page.layout(indicator="hyp009", icb=NORTH_EAST_LONDON, borough="E09000002", tab="inequality")
     text = str(tree)
     assert "'hyp009'" in text and "'inequality'" in text
-    garbage = str(page.layout(indicator="'; DROP TABLE x", period="nope", icb="E99", borough="x"))
-    assert "DROP TABLE" not in garbage and f"'{period}'" in garbage
+    assert link_warning(tree) is None
+    garbage = page.layout(indicator="'; DROP TABLE x", period="nope", icb="E99", borough="x", practice="F84003")
+    chosen = {c.id: c.value for c in find(garbage, lambda c: getattr(c, "id", None) in (page.INDICATOR, page.PERIOD))}
+    assert chosen == {page.INDICATOR: "hyp008", page.PERIOD: period}
+    warning = link_warning(garbage)
+    for named in ("indicator '; DROP TABLE x", "period nope", "ICB E99", "borough x", "practice F84003"):
+        assert named in warning, named
+    # A borough of another ICB than the one linked, and a practice of another borough, are named too.
+    elsewhere = page.layout(icb=NORTH_EAST_LONDON, borough=BARNET, tab="practices")
+    assert f"borough {BARNET} (not in the linked ICB)" in link_warning(elsewhere)
+    assert "practice E83003" in link_warning(page.layout(borough="E09000002", practice="E83003"))
+    assert link_warning(page.layout(borough=BARNET, practice="E83003")) is None
 
 
 def test_layout_without_a_database_says_so(page, monkeypatch, tmp_path):

@@ -24,7 +24,7 @@ from security import audit
 from security.roles import Principal, Role, RowScope, Scope
 from security.testing import sign_in
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, find
+from tests.integration.app_pages import app_pages, find, link_warning
 
 INDICATOR = "cover_24m_mmr1"
 GP = Principal("gp.test", Role.GP_TEAM, Scope.of(practices=["E83003"]))
@@ -91,6 +91,11 @@ def test_layout_reads_the_url_and_falls_back_on_bad_values(pages):
         )
     }
     assert values == {page.INDICATOR_ID: imm.DEFAULT_INDICATOR, page.AREA_ID: "london", page.MAP_VIEW_ID: "borough"}
+    # Each unusable part of the link is named (a period the indicator does not have too), a usable link has none.
+    for named in ("indicator <script>", "area nowhere", "map globe"):
+        assert named in link_warning(bad), named
+    assert "period not-a-period" in link_warning(tree)
+    assert link_warning(page.layout(indicator="cover_5y_mmr2", area="E09000012", map="lsoa")) is None
 
 
 def test_headline_shows_the_engines_london_figures(pages, db):
@@ -303,6 +308,9 @@ def test_the_gp_view_typed_without_a_code_opens_the_gp_teams_own_practice(pages)
 
 def test_gp_view_refuses_bad_and_unknown_codes(pages):
     practice_page = pages[1]
+    warning = link_warning(practice_page.layout(ods_code="E83003", indicator="nope", period_type="decade"))
+    assert "vaccine nope" in warning and "period decade" in warning
+    assert link_warning(practice_page.layout(ods_code="e83003", indicator=INDICATOR, period_type="fy")) is None
     assert "not a GP practice code" in text_of(practice_page.layout(ods_code="../../etc"))
     assert "No London practice" in text_of(practice_page.layout(ods_code="Z99999"))
     # A code the user typed or followed, not data missing from the database.
