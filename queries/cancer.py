@@ -482,18 +482,7 @@ def trust_funnel(
     if len(points):
         den = points["denominator"].to_numpy()
         proportion = points["value"].to_numpy(dtype=float) / 100
-        bounds = {q: stats.binomial_funnel_limit(den, p0, q) for q in (0.001, 0.025, 0.975, 0.999)}
-        points["funnel"] = np.select(
-            [
-                proportion > bounds[0.999],
-                proportion > bounds[0.975],
-                proportion < bounds[0.001],
-                proportion < bounds[0.025],
-            ],
-            ["above 99.8", "above 95", "below 99.8", "below 95"],
-            default="within",
-        )
-        points.loc[points["denominator"] <= 0, "funnel"] = None
+        points["funnel"] = stats.funnel_class(proportion, den, stats.binomial_funnel_bounds(den, p0))
     else:
         points["funnel"] = pd.Series(dtype=object)
     if disclose:

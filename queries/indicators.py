@@ -747,22 +747,10 @@ def funnel_limits(
         den = points["denominator"].to_numpy()
         proportion = points["value"].to_numpy() / spec.scale
         if spec.unit == "ratio":
-            bounds = {
-                q: poisson.ppf(q, den * p0) / np.where(den > 0, den, np.nan) for q in (0.001, 0.025, 0.975, 0.999)
-            }
+            bounds = {q: poisson.ppf(q, den * p0) / np.where(den > 0, den, np.nan) for q in stats.FUNNEL_PROBABILITIES}
         else:
-            bounds = {q: stats.binomial_funnel_limit(den, p0, q) for q in (0.001, 0.025, 0.975, 0.999)}
-        points["funnel"] = np.select(
-            [
-                proportion > bounds[0.999],
-                proportion > bounds[0.975],
-                proportion < bounds[0.001],
-                proportion < bounds[0.025],
-            ],
-            ["above 99.8", "above 95", "below 99.8", "below 95"],
-            default="within",
-        )
-        points.loc[points["denominator"] <= 0, "funnel"] = None
+            bounds = stats.binomial_funnel_bounds(den, p0)
+        points["funnel"] = stats.funnel_class(proportion, den, bounds)
     if disclose:
         points = disclosure.apply(
             points, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison", "funnel"]

@@ -57,6 +57,38 @@ def binomial_funnel_limit(denominator, p0: float, probability: float) -> np.ndar
     return np.clip(limit, 0.0, 1.0)
 
 
+# The tail probabilities of a funnel's limits: lower 99.8 %, lower 95 %, upper 95 %, upper 99.8 %.
+FUNNEL_PROBABILITIES = (0.001, 0.025, 0.975, 0.999)
+
+
+def binomial_funnel_bounds(denominator, p0: float) -> dict[float, np.ndarray]:
+    """Each denominator's binomial limits around ``p0`` at every :data:`FUNNEL_PROBABILITIES` (as proportions)."""
+    return {q: binomial_funnel_limit(denominator, p0, q) for q in FUNNEL_PROBABILITIES}
+
+
+def funnel_class(proportion, denominator, bounds: dict[float, np.ndarray]) -> np.ndarray:
+    """Where each point falls in a funnel plot: ``above 99.8``, ``above 95``, ``within``, ``below 95`` or
+    ``below 99.8``; None where it has no denominator.
+
+    ``bounds``: the limits for each point's denominator at :data:`FUNNEL_PROBABILITIES`, in the unit of
+    ``proportion`` (:func:`binomial_funnel_bounds`, or Poisson limits for a ratio). A point beyond its
+    99.8 % limit is classed by that, not by the 95 % one it also passes.
+    """
+    proportion = np.asarray(proportion, dtype=float)
+    classes = np.select(
+        [
+            proportion > bounds[0.999],
+            proportion > bounds[0.975],
+            proportion < bounds[0.001],
+            proportion < bounds[0.025],
+        ],
+        ["above 99.8", "above 95", "below 99.8", "below 95"],
+        default="within",
+    ).astype(object)
+    classes[np.asarray(denominator, dtype=float) <= 0] = None
+    return classes
+
+
 def funnel_limits_table(p0: float, max_denominator: float, points: int = 200) -> pd.DataFrame:
     """Funnel-plot limits (95 % and 99.8 %) around ``p0`` for denominators from 1 to ``max_denominator``."""
     top = max(int(math.ceil(max_denominator)), 2)

@@ -112,6 +112,18 @@ def test_funnel_limits_narrow_as_denominator_grows():
     assert (table["lower_95"] >= table["lower_998"]).all() and (table["upper_95"] <= table["upper_998"]).all()
 
 
+def test_funnel_class_takes_the_widest_limit_a_point_passes_and_a_limit_itself_is_within():
+    # Limits at 0.001, 0.025, 0.975, 0.999 for three points of 1,000 around p0 = 0.5.
+    bounds = {0.001: np.full(6, 0.45), 0.025: np.full(6, 0.47), 0.975: np.full(6, 0.53), 0.999: np.full(6, 0.55)}
+    proportion = [0.56, 0.54, 0.53, 0.46, 0.44, 0.50]
+    classes = stats.funnel_class(proportion, [1000] * 5 + [0], bounds)
+    assert classes.tolist() == ["above 99.8", "above 95", "within", "below 95", "below 99.8", None]
+    # The binomial bounds are the limits the funnel plot draws.
+    bounds = stats.binomial_funnel_bounds([400], 0.8)
+    assert bounds[0.975][0] == pytest.approx(stats.binomial_funnel_limit([400], 0.8, 0.975)[0])
+    assert stats.funnel_class([bounds[0.999][0] + 1e-9], [400], bounds).tolist() == ["above 99.8"]
+
+
 def test_spc_flags_a_point_outside_three_sigma():
     values = np.array([0.80] * 10 + [0.60] + [0.80] * 5)
     chart = stats.spc(values, np.full(16, 1000), polarity="high")
