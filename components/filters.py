@@ -7,7 +7,8 @@ this page does not have) falls back to its default and yields a notice for the
 page to show. :func:`query_from_state` writes the state back; the filter bar's
 dropdowns are kept in the address bar by a small client-side callback (no round
 trip, no page re-render, so figures are recoloured rather than rebuilt), and the
-navigation links carry the filters to the next page.
+navigation links carry what the user chose to the next page where it means the same
+there (:data:`CARRIED_BETWEEN_PAGES`).
 
 Dimension names match the engine's filter dimensions (``imd_quintile`` = national
 IMD quintile, ``1`` = most deprived).
@@ -16,10 +17,11 @@ IMD quintile, ``1`` = most deprived).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, clientside_callback, dcc, html
@@ -60,6 +62,17 @@ FILTER_TYPE = "filter"  # dropdown ids are {"type": FILTER_TYPE, "dimension": na
 URL_SYNC_ID = "filter-url-sync"  # a dcc.Store in the navbar; holds the current filter query string
 NAV_LINK_TYPE = "nav-link"  # nav link ids are {"type": NAV_LINK_TYPE, "index": path}
 _LONGEST_ECHO = 40  # a notice quotes at most this much of a bad value from the URL
+PAGE_URL_STATE_TYPE = "page-url-state"  # a page's own address-bar store: {"type": ..., "page": path}
+# What a navigation link carries from one page to another: the address keys both pages read with the same
+# meaning and codes. Hypertension and asthma share the QOF periods (financial years and rolling 12 months,
+# one ind_period table) and the borough codes; the ICB and practice are hypertension's own, carried when
+# it links to itself. Cancer (months, trusts) and immunisation (quarters, campaigns, "area") are reached
+# with nothing: a value a page does not offer is named as a problem with the link (pages/_links.py), so
+# carrying one would warn about the app's own link.
+CARRIED_BETWEEN_PAGES = {
+    "/hypertension": ("period", "icb", "borough", "practice"),
+    "/asthma": ("period", "borough"),
+}
 
 
 @dataclass(frozen=True)
@@ -312,16 +325,6 @@ def notices_alert(notices: list[str]) -> dbc.Alert:
     )
 
 
-def carry_query(path: str, search: str) -> str:
-    """``path`` with the filter keys of ``search`` (a '?...' string): a link to another page keeping the filters.
-
-    Values are carried as they are; the next page validates them against its own options.
-    """
-    query = parse_qs(search.lstrip("?"))
-    pairs = [(name, query[name][0]) for name in DIMENSIONS if query.get(name) and query[name][0].strip()]
-    return path + ("?" + urlencode(pairs) if pairs else "")
-
-
 # Client side: keep the address bar in step with the dropdowns without a server round trip or a page
 # re-render (history.replaceState fires no navigation), keeping query keys that belong to the page.
 clientside_callback(
@@ -343,25 +346,45 @@ clientside_callback(
     State({"type": FILTER_TYPE, "dimension": ALL}, "id"),
 )
 
-# Navigation links carry the filters (only the filter keys) to the next page, and show the current page.
+
+def page_url_state_id(path: str) -> dict[str, str]:
+    """The id of the store a page's address-bar callback writes its query string to.
+
+    The navigation listens to every such store, so its links are rebuilt from the address as soon as a
+    page changes it (a link worked out when the page opened would carry the filters the user has since
+    changed).
+    """
+    return {"type": PAGE_URL_STATE_TYPE, "page": path}
+
+
+# Navigation links carry what the user chose to the next page, where it means the same there, and show the
+# current page. The links are rebuilt whenever a page writes the address (page_url_state_id).
 clientside_callback(
     """
-    function(search, pathname, ids) {
-        const keys = %s;
+    function(search, pageStates, pathname, ids) {
+        const carried = CARRIED_BETWEEN_PAGES;
+        const here = carried[window.location.pathname] || [];
         const current = new URLSearchParams(window.location.search);
-        const carried = new URLSearchParams();
-        keys.forEach(function(key) { if (current.get(key)) { carried.set(key, current.get(key)); } });
-        const query = carried.toString();
         return [
-            ids.map(function(id) { return id.index + (query ? '?' + query : ''); }),
+            ids.map(function(id) {
+                const params = new URLSearchParams();
+                (carried[id.index] || []).forEach(function(key) {
+                    const value = current.get(key);
+                    if (here.includes(key) && value && value !== 'all') { params.set(key, value); }
+                });
+                const query = params.toString();
+                return id.index + (query ? '?' + query : '');
+            }),
             ids.map(function(id) { return id.index === pathname; })
         ];
     }
-    """
-    % ("[" + ", ".join(f"'{name}'" for name in DIMENSIONS) + "]"),
+    """.replace(
+        "CARRIED_BETWEEN_PAGES", json.dumps({path: list(keys) for path, keys in CARRIED_BETWEEN_PAGES.items()})
+    ),
     Output({"type": NAV_LINK_TYPE, "index": ALL}, "href"),
     Output({"type": NAV_LINK_TYPE, "index": ALL}, "active"),
     Input(URL_SYNC_ID, "data"),
+    Input({"type": PAGE_URL_STATE_TYPE, "page": ALL}, "data"),
     Input("_pages_location", "pathname"),  # Dash Pages' own location component
     State({"type": NAV_LINK_TYPE, "index": ALL}, "id"),
 )

@@ -38,6 +38,7 @@ from components.charts import (
     spc_chart,
     wrap_text,
 )
+from components.filters import page_url_state_id
 from components.layout import (
     AREA_CSV_COLUMNS,
     area_table,
@@ -74,7 +75,9 @@ MEASURE, PERIOD, BOROUGH = f"{P}-measure", f"{P}-period", f"{P}-borough"
 # The page's main views: the switch's key, and the id whose value says which view is shown.
 VIEWS = f"{P}-tabs"
 TABS = view_switch_value(VIEWS)
-URL_STATE, RULE = f"{P}-url-state", f"{P}-rule"
+RULE = f"{P}-rule"
+# The address-bar store: a pattern id, so the navigation rebuilds its links when the address changes.
+URL_STATE = page_url_state_id("/asthma")
 KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, AREAS_SHOWN = (
     f"{P}-kpis",
     f"{P}-area-message",

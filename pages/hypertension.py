@@ -30,6 +30,7 @@ from components.charts import (
     ranked_areas_chart,
     spc_chart,
 )
+from components.filters import page_url_state_id
 from components.geometry import bounds_view, geometry_url, london_view
 from components.hypertension_views import people_to_target_chart, value_label
 from components.layout import (
@@ -78,7 +79,8 @@ PRACTICE = "hyp-practice"
 # The page's main views: the switch's key, and the id whose value says which view is shown.
 VIEWS = "hyp-tabs"
 TABS = view_switch_value(VIEWS)
-URL_STATE = "hyp-url-state"
+# The address-bar store: a pattern id, so the navigation rebuilds its links when the address changes.
+URL_STATE = page_url_state_id("/hypertension")
 RULE = "hyp-rule"
 KPIS = "hyp-kpis"
 COMPARISON_MESSAGE = "hyp-comparison-message"

@@ -174,7 +174,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "hyp-trend.figure hyp-trend-title.children <- hyp-indicator": Expect(AGGREGATE, tab=(HYP_TAB, "practices")),
     "hyp-download.data hyp-download-message.children <- {hyp-csv}": Expect(AGGREGATE, csv_type="hyp-csv"),
     "hyp-download.data hyp-download-message.children <- hyp-export-comparison": Expect(AGGREGATE),
-    "hyp-url-state.data <- hyp-indicator": Expect(CLIENTSIDE),
+    "{page-url-state}.data <- hyp-indicator": Expect(CLIENTSIDE),
     # /asthma
     "ast-rule.children <- ast-measure": Expect(UI),
     "ast-map.figure ast-ranked.figure ast-kpis.children ast-map-table.children ast-area-message.children "
@@ -195,7 +195,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "ast-list-table.children ast-list-message.children <- ast-list-show": Expect(PATIENT_ROWS),
     "ast-download.data ast-list-message.children <- ast-list-export": Expect(PATIENT_ROWS),
     "ast-download.data ast-download-message.children <- {ast-csv}": Expect(AGGREGATE, csv_type="ast-csv"),
-    "ast-url-state.data <- ast-measure": Expect(CLIENTSIDE),
+    "{page-url-state}.data <- ast-measure": Expect(CLIENTSIDE),
     # /cancer
     "cancer-period.options cancer-period.value <- cancer-indicator": Expect(UI),
     "cancer-rule.children <- cancer-indicator": Expect(UI),

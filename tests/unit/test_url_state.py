@@ -12,7 +12,6 @@ from components.filters import (
     DIMENSIONS,
     FilterOptions,
     FilterState,
-    carry_query,
     dropdown_options,
     query_from_state,
     state_from_controls,
@@ -129,8 +128,3 @@ def test_dropdowns_narrow_to_the_chosen_geography(options):
     practices = dropdown_options("practice", FilterState(borough=CAMDEN), options)
     assert practices and all(options.practice_borough[o["value"]] == CAMDEN for o in practices)
     assert len(dropdown_options("practice", FilterState(), options)) == len(options.practices)
-
-
-def test_links_to_other_pages_carry_only_the_filters():
-    assert carry_query("/asthma", f"?borough={CAMDEN}&indicator=hyp008&sex=F") == f"/asthma?borough={CAMDEN}&sex=F"
-    assert carry_query("/", "") == "/"
