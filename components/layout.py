@@ -17,7 +17,7 @@ import pyarrow.csv as pa_csv
 from dash import ALL, MATCH, Input, Output, State, clientside_callback, dash_table, dcc, html
 
 from components.charts import placeholder_figure
-from components.filters import NAV_LINK_TYPE, URL_SYNC_ID
+from components.navigation import NAV_LINK_TYPE
 from components.style import (
     COMPARISON_LABELS,
     comparison_text,
@@ -71,8 +71,8 @@ def navbar(*, demo: bool = False) -> dbc.Navbar:
     ``demo`` adds a badge saying the app runs in demo mode (demo accounts, synthetic data).
 
     Links have ids ``{"type": "nav-link", "index": path}``: a client-side callback in
-    :mod:`components.filters` adds the current filters to their hrefs, so filters
-    carry across pages. The store holds the filter query string.
+    :mod:`components.navigation` adds what the user chose to their hrefs where it means the same
+    on the next page, and marks the current page.
     """
     links = [
         dbc.NavItem(dbc.NavLink(label, href=href, active="exact", id={"type": NAV_LINK_TYPE, "index": href}))
@@ -85,7 +85,6 @@ def navbar(*, demo: bool = False) -> dbc.Navbar:
     return dbc.Navbar(
         dbc.Container(
             [
-                dcc.Store(id=URL_SYNC_ID),
                 *brand,
                 dbc.NavbarToggler(id="navbar-toggler"),
                 dbc.Collapse(dbc.Nav(links, navbar=True, className="ms-auto"), id="navbar-collapse", navbar=True),

@@ -38,7 +38,6 @@ from components.charts import (
     spc_chart,
     wrap_text,
 )
-from components.filters import page_url_state_id
 from components.layout import (
     AREA_CSV_COLUMNS,
     area_table,
@@ -57,6 +56,7 @@ from components.layout import (
     view_switch_value,
 )
 from components.maps import empty_area_values, indicator_traces, inequality_map, map_patch, traces_patch
+from components.navigation import page_url_state_id
 from components.style import formatted, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from pages._links import LinkValues

@@ -30,7 +30,6 @@ from components.charts import (
     ranked_areas_chart,
     spc_chart,
 )
-from components.filters import page_url_state_id
 from components.geometry import bounds_view, geometry_url, london_view
 from components.hypertension_views import people_to_target_chart, value_label
 from components.layout import (
@@ -58,6 +57,7 @@ from components.maps import (
     practice_area_choropleth,
     sii_map,
 )
+from components.navigation import page_url_state_id
 from components.style import formatted, interval_text, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from pages._links import LinkValues

@@ -103,8 +103,7 @@ COHORT_EXPORT = (
 EXPECTATIONS: dict[str, Expect] = {
     # the shell and shared components
     "navbar-collapse.is_open <- navbar-toggler": Expect(UI),
-    "filter-url-sync.data <- {filter}": Expect(CLIENTSIDE),
-    "{nav-link}.href {nav-link}.active <- filter-url-sync": Expect(CLIENTSIDE),
+    "{nav-link}.href {nav-link}.active <- {page-url-state}": Expect(CLIENTSIDE),
     "{view-pane}.style <- {view-switch}": Expect(CLIENTSIDE),
     "_pages_content.children _pages_store.data <- _pages_location": Expect(ROUTER),
     "_pages_dummy.children <- _pages_store": Expect(CLIENTSIDE),

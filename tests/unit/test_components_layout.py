@@ -13,7 +13,7 @@ from dash import html
 from plotly.utils import PlotlyJSONEncoder
 
 from components import layout
-from components.filters import NAV_LINK_TYPE, URL_SYNC_ID
+from components.navigation import NAV_LINK_TYPE, PAGE_URL_STATE_TYPE
 
 
 def texts(component) -> list[str]:
@@ -204,9 +204,13 @@ def test_url_and_navigation_callbacks_are_registered_client_side():
     sign_in(client, "demo.commissioner")
     dependencies = client.get("/_dash-dependencies").get_json()
     outputs = {d["output"]: d for d in dependencies}
-    sync = next(d for key, d in outputs.items() if URL_SYNC_ID in key)
-    assert sync["clientside_function"] is not None and "replaceState" in json.dumps(app._inline_scripts)
-    assert any(NAV_LINK_TYPE in key and "href" in key and "active" in key for key in outputs)
+    syncs = [d for key, d in outputs.items() if PAGE_URL_STATE_TYPE in key]
+    assert len(syncs) == 2, "hypertension and asthma write their address to a store the navigation listens to"
+    assert all(d["clientside_function"] is not None for d in syncs)
+    assert "replaceState" in json.dumps(app._inline_scripts)
+    navigation = next(d for key, d in outputs.items() if NAV_LINK_TYPE in key and "href" in key and "active" in key)
+    assert navigation["clientside_function"] is not None
+    assert any(PAGE_URL_STATE_TYPE in json.dumps(i["id"]) for i in navigation["inputs"])
 
 
 def test_area_table_is_sorted_text_with_suppressed_cells_named():
