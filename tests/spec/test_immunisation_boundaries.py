@@ -33,6 +33,10 @@ PATIENTS = [
     patient(BORN_24M, patient_id="BOOSTERS_ON_1ST"),
     patient(BORN_24M, patient_id="MMR_DAY_BEFORE_2ND"),
     patient(BORN_24M, patient_id="MMR_ON_2ND"),
+    # 24 months: the 3rd 6-in-1 before the 2nd birthday; a 4-in-1 (no Hib, no HepB) is not a 6-in-1 dose.
+    patient(BORN_24M, patient_id="SIX_24M_DAY_BEFORE_2ND"),
+    patient(BORN_24M, patient_id="SIX_24M_ON_2ND"),
+    patient(BORN_24M, patient_id="SIX_24M_4IN1_THIRD"),
     # The schedule change: born 30 Jun 2024 (Hib/MenC) vs 1 Jul 2024 (no Hib/MenC).
     patient("2024-06-30", patient_id="BORN_30_JUN_2024_HIBMENC"),
     patient("2024-07-01", patient_id="BORN_1_JUL_2024_HIBMENC"),
@@ -44,6 +48,10 @@ PATIENTS = [
     patient(BORN_5Y, patient_id="FOUR_IN_ONE_DAY_BEFORE_5TH"),
     patient(BORN_5Y, patient_id="FOUR_IN_ONE_ON_5TH"),
     patient(BORN_5Y, patient_id="MMR2_DAY_BEFORE_5TH"),
+    # 5 years: the 6-in-1 primary course before the 5th birthday; a 2022 campaign IPV dose does not complete it.
+    patient(BORN_5Y, patient_id="SIX_5Y_DAY_BEFORE_5TH"),
+    patient(BORN_5Y, patient_id="SIX_5Y_ON_5TH"),
+    patient(BORN_5Y, patient_id="SIX_5Y_CAMPAIGN_IPV_THIRD"),
     *(
         patient(BORN_5Y, patient_id=child)
         for child in ("HIB_5Y_DAY_BEFORE_1ST", "HIB_5Y_ON_1ST", "HIB_5Y_DAY_BEFORE_5TH", "HIB_5Y_ON_5TH", "HIB_5Y_6IN1")
@@ -76,6 +84,14 @@ JABS = [
     *(jab("BOOSTERS_ON_1ST", "2025-08-15", vaccine) for vaccine in ("PCV", "MenB", "MMR")),
     jab("MMR_DAY_BEFORE_2ND", "2026-08-14", "MMR"),
     jab("MMR_ON_2ND", "2026-08-15", "MMR"),
+    *course("SIX_24M_DAY_BEFORE_2ND", "6in1", "2024-10-10", "2024-11-10", "2026-08-14"),
+    *course("SIX_24M_ON_2ND", "6in1", "2024-10-10", "2024-11-10", "2026-08-15"),
+    *course("SIX_24M_4IN1_THIRD", "6in1", "2024-10-10", "2024-11-10"),
+    jab("SIX_24M_4IN1_THIRD", "2024-12-10", "4in1"),
+    *course("SIX_5Y_DAY_BEFORE_5TH", "6in1", "2021-10-10", "2021-11-10", "2026-08-14"),
+    *course("SIX_5Y_ON_5TH", "6in1", "2021-10-10", "2021-11-10", "2026-08-15"),
+    *course("SIX_5Y_CAMPAIGN_IPV_THIRD", "6in1", "2021-10-10", "2021-11-10"),
+    jab("SIX_5Y_CAMPAIGN_IPV_THIRD", "2022-09-01", "IPV"),
     jab("BORN_30_JUN_2024_HIBMENC", "2025-07-01", "HibMenC"),
     jab("BORN_1_JUL_2024_HIBMENC", "2025-07-01", "HibMenC"),
     jab("BORN_1_JUL_2024_6IN1_AT_1", "2025-07-01", "6in1"),
@@ -133,6 +149,10 @@ CASES = [
     ),
     ("cover_24m_mmr1", Q2, "MMR_DAY_BEFORE_2ND", MET),
     ("cover_24m_mmr1", Q2, "MMR_ON_2ND", MISSED),
+    # 24 months: three 6-in-1 doses before the 2nd birthday; other DTaP-containing vaccines are not 6-in-1 doses.
+    ("cover_24m_6in1", Q2, "SIX_24M_DAY_BEFORE_2ND", MET),
+    ("cover_24m_6in1", Q2, "SIX_24M_ON_2ND", MISSED),
+    ("cover_24m_6in1", Q2, "SIX_24M_4IN1_THIRD", MISSED),
     # The Hib booster rule switches for births from 1 Jul 2024.
     ("cover_24m_hibmenc", Q1, "BORN_30_JUN_2024_HIBMENC", MET),
     ("cover_24m_hibmenc", Q2, "BORN_1_JUL_2024_HIBMENC", MISSED),
@@ -144,6 +164,9 @@ CASES = [
     ("cover_5y_4in1", Q2, "FOUR_IN_ONE_DAY_BEFORE_5TH", MET),
     ("cover_5y_4in1", Q2, "FOUR_IN_ONE_ON_5TH", MISSED),
     ("cover_5y_mmr2", Q2, "MMR2_DAY_BEFORE_5TH", MET),
+    ("cover_5y_6in1", Q2, "SIX_5Y_DAY_BEFORE_5TH", MET),
+    ("cover_5y_6in1", Q2, "SIX_5Y_ON_5TH", MISSED),
+    ("cover_5y_6in1", Q2, "SIX_5Y_CAMPAIGN_IPV_THIRD", MISSED),
     # The Hib/MenC booster at 5 years: from the 1st birthday, before the 5th; old schedule counts Hib/MenC only.
     ("cover_5y_hibmenc", Q2, "HIB_5Y_DAY_BEFORE_1ST", MISSED),
     ("cover_5y_hibmenc", Q2, "HIB_5Y_ON_1ST", MET),
