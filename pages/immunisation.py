@@ -147,7 +147,8 @@ def layout(
         db = _db()
         indicator = link.pick("indicator", indicator, imm.INDICATOR_IDS, imm.DEFAULT_INDICATOR)
         period_frame = periods(db, indicator)
-        period = link.pick("period", period, set(period_frame["period_id"]), _default_period(indicator))
+        # The default period costs a query: looked up only when the link names no usable one.
+        period = link.pick("period", period, set(period_frame["period_id"]), None) or _default_period(indicator)
         boroughs = imm.borough_options(db)
         practices = imm.practice_options(db)
     except _FAILURES as error:
