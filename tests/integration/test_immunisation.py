@@ -286,6 +286,13 @@ def test_practice_link_goes_to_the_gp_view(pages):
     href, disabled = pages[0].update_practice_link("E83003", INDICATOR)
     assert href.startswith("/immunisation/practice/E83003") and not disabled
     assert pages[0].update_practice_link(None, INDICATOR) == ("/immunisation", True)
+    # Whichever measure the London page shows, the GP view it links to takes it without a warning.
+    for indicator in imm.INDICATOR_IDS:
+        href, _ = pages[0].update_practice_link("E83003", indicator)
+        query = dict(pair.split("=") for pair in href.split("?", 1)[1].split("&"))
+        tree = pages[1].layout(ods_code="E83003", **query)
+        assert link_warning(tree) is None, indicator
+        assert find(tree, lambda c: getattr(c, "id", None) == pages[1].INDICATOR_ID)[0].value == indicator
 
 
 def test_the_gp_view_typed_without_a_code_opens_the_gp_teams_own_practice(pages):
