@@ -14,15 +14,18 @@ from dash import ALL, Input, Output, State, clientside_callback
 
 NAV_LINK_TYPE = "nav-link"  # nav link ids are {"type": NAV_LINK_TYPE, "index": path}
 PAGE_URL_STATE_TYPE = "page-url-state"  # a page's own address-bar store: {"type": ..., "page": path}
-# What a navigation link carries from one page to another: the address keys both pages read with the same
-# meaning and codes. Hypertension and asthma share the QOF periods (financial years and rolling 12 months,
-# one ind_period table) and the borough codes; the ICB and practice are hypertension's own, carried when
-# it links to itself. Cancer (months, trusts) and immunisation (quarters, campaigns, "area") are reached
-# with nothing.
-CARRIED_BETWEEN_PAGES = {
-    "/hypertension": ("period", "icb", "borough", "practice"),
-    "/asthma": ("period", "borough"),
+# What a navigation link carries from one page to another: what both pages read with the same meaning and
+# codes, each page naming it by its own address key. Hypertension and asthma share the QOF periods (financial
+# years and rolling 12 months, one ind_period table); a borough is the same ONS code on hypertension, asthma
+# and immunisation (its "area"); the ICB and practice are hypertension's own, carried when it links to itself.
+# Cancer (months, trusts, tumour groups) shares nothing and is reached with nothing, as is the overview.
+CARRIED_BETWEEN_PAGES: dict[str, dict[str, str]] = {
+    "/hypertension": {"qof_period": "period", "borough": "borough", "icb": "icb", "practice": "practice"},
+    "/asthma": {"qof_period": "period", "borough": "borough"},
+    "/immunisation": {"borough": "area"},
 }
+# A page's own "everything" value, which is no choice to carry (asthma's borough, immunisation's area).
+NOT_CARRIED_VALUES = ("all", "london")
 
 
 def page_url_state_id(path: str) -> dict[str, str]:
@@ -41,14 +44,16 @@ clientside_callback(
     """
     function(pageStates, pathname, ids) {
         const carried = CARRIED_BETWEEN_PAGES;
-        const here = carried[window.location.pathname] || [];
+        const skipped = NOT_CARRIED_VALUES;
+        const here = carried[window.location.pathname] || {};
         const current = new URLSearchParams(window.location.search);
         return [
             ids.map(function(id) {
                 const params = new URLSearchParams();
-                (carried[id.index] || []).forEach(function(key) {
-                    const value = current.get(key);
-                    if (here.includes(key) && value && value !== 'all') { params.set(key, value); }
+                const there = carried[id.index] || {};
+                Object.keys(there).forEach(function(shared) {
+                    const value = here[shared] ? current.get(here[shared]) : null;
+                    if (value && !skipped.includes(value)) { params.set(there[shared], value); }
                 });
                 const query = params.toString();
                 return id.index + (query ? '?' + query : '');
@@ -56,8 +61,8 @@ clientside_callback(
             ids.map(function(id) { return id.index === pathname; })
         ];
     }
-    """.replace(
-        "CARRIED_BETWEEN_PAGES", json.dumps({path: list(keys) for path, keys in CARRIED_BETWEEN_PAGES.items()})
+    """.replace("CARRIED_BETWEEN_PAGES", json.dumps(CARRIED_BETWEEN_PAGES)).replace(
+        "NOT_CARRIED_VALUES", json.dumps(NOT_CARRIED_VALUES)
     ),
     Output({"type": NAV_LINK_TYPE, "index": ALL}, "href"),
     Output({"type": NAV_LINK_TYPE, "index": ALL}, "active"),

@@ -34,6 +34,7 @@ from components.layout import (
     view_switch_value,
 )
 from components.maps import area_figure, area_traces, inequality_traces, traces_patch
+from components.navigation import page_url_state_id
 from components.style import apply_base_layout
 from pages._exports import audited_download
 from pages._links import LinkValues
@@ -67,7 +68,8 @@ TREND_ID = f"{PREFIX}-trend"
 UPTAKE_ID = f"{PREFIX}-uptake"
 PRACTICE_PICK_ID = f"{PREFIX}-practice-pick"
 PRACTICE_LINK_ID = f"{PREFIX}-practice-link"
-URL_SYNC_ID = f"{PREFIX}-url-sync"
+# The address-bar store: a pattern id, so the navigation rebuilds its links when the address changes.
+URL_SYNC_ID = page_url_state_id("/immunisation")
 DOWNLOAD_MESSAGE_ID = f"{PREFIX}-download-message"  # why a CSV did not come (data error, audit log down)
 DOWNLOADS = {
     "map": f"{PREFIX}-download-map",

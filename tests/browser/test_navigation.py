@@ -1,9 +1,10 @@
 """The navigation in real headless Chromium: what a link to another page carries, and that it never warns.
 
 A commissioner who picks a borough and period on the hypertension page and opens asthma finds the same
-borough and period there; the links follow each change of the controls (not the address the page opened
-with), and pages that read other periods or areas (cancer, immunisation) are reached with nothing, so
-the app's own links never trip the "part of the link was not recognised" warning.
+borough and period there, and immunisation opens on that borough (its "area"); the links follow each change
+of the controls (not the address the page opened with). What a page reads differently (immunisation's
+periods, everything on the cancer page) is not carried, so the app's own links never trip the "part of the
+link was not recognised" warning.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def test_links_carry_the_borough_and_period_to_asthma_and_nothing_to_other_pathf
     hrefs = nav_hrefs(page)
     assert hrefs["/asthma"] == f"/asthma?period={period}&borough={CAMDEN}"
     assert hrefs["/hypertension"].startswith("/hypertension?") and f"borough={CAMDEN}" in hrefs["/hypertension"]
-    assert (hrefs["/cancer"], hrefs["/immunisation"], hrefs["/"]) == ("/cancer", "/immunisation", "/")
+    assert hrefs["/immunisation"] == f"/immunisation?area={CAMDEN}", "immunisation's periods are its own"
+    assert (hrefs["/cancer"], hrefs["/"]) == ("/cancer", "/")
 
     page.locator("nav a.nav-link", has_text="Asthma").click()
     page.wait_for_url("**/asthma?**")
@@ -61,6 +63,19 @@ def test_links_carry_the_borough_and_period_to_asthma_and_nothing_to_other_pathf
         ".indexOf('borough') < 0"
     )
     assert nav_hrefs(page)["/hypertension"] == f"/hypertension?period={period}"
+
+    page.locator("nav a.nav-link", has_text="Immunisation").click()
+    page.wait_for_url("**/immunisation?**")
+    harness.wait_until_settled(page, recorder)
+    assert page.locator("#imm-area").input_value() == "london" and warning(page) is None
+    # Camden chosen here is carried back to hypertension as its borough; London is no borough to carry.
+    page.locator("#imm-area").select_option(value=CAMDEN)
+    harness.wait_until_settled(page, recorder)
+    page.wait_for_function(
+        "() => (document.querySelector('nav a.nav-link[href^=\"/hypertension\"]').getAttribute('href') || '')"
+        ".includes('borough=')"
+    )
+    assert nav_hrefs(page)["/hypertension"] == f"/hypertension?borough={CAMDEN}"
 
     page.locator("nav a.nav-link", has_text="Cancer pathways").click()
     page.wait_for_url("**/cancer**")

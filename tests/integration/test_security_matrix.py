@@ -126,7 +126,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "imm-download-inequality.data imm-download-message.children <- imm-download-inequality-button": Expect(AGGREGATE),
     "imm-download-trend.data imm-download-message.children <- imm-download-trend-button": Expect(AGGREGATE),
     "imm-download-uptake.data imm-download-message.children <- imm-download-uptake-button": Expect(AGGREGATE),
-    "imm-url-sync.data <- imm-indicator": Expect(CLIENTSIDE),
+    "{page-url-state}.data <- imm-indicator": Expect(CLIENTSIDE),
     # /immunisation/practice/<ods> (GP team view: aggregates of one practice, here demo.gp's own)
     "imm-gp-comparison.figure imm-gp-comparison-table-wrap.children imm-gp-cohort-links.children "
     "imm-gp-unrounded-note.children <- imm-gp-period-type": Expect(OWN_PRACTICE),

@@ -13,7 +13,7 @@ from dash import html
 from plotly.utils import PlotlyJSONEncoder
 
 from components import layout
-from components.navigation import NAV_LINK_TYPE, PAGE_URL_STATE_TYPE
+from components.navigation import CARRIED_BETWEEN_PAGES, NAV_LINK_TYPE, PAGE_URL_STATE_TYPE
 
 
 def texts(component) -> list[str]:
@@ -205,7 +205,7 @@ def test_url_and_navigation_callbacks_are_registered_client_side():
     dependencies = client.get("/_dash-dependencies").get_json()
     outputs = {d["output"]: d for d in dependencies}
     syncs = [d for key, d in outputs.items() if PAGE_URL_STATE_TYPE in key]
-    assert len(syncs) == 2, "hypertension and asthma write their address to a store the navigation listens to"
+    assert len(syncs) == len(CARRIED_BETWEEN_PAGES), "each page whose links carry a value writes its address there"
     assert all(d["clientside_function"] is not None for d in syncs)
     assert "replaceState" in json.dumps(app._inline_scripts)
     navigation = next(d for key, d in outputs.items() if NAV_LINK_TYPE in key and "href" in key and "active" in key)
