@@ -30,56 +30,49 @@ def warning(page) -> str | None:
     return shown.inner_text() if shown.count() else None
 
 
-def test_links_carry_the_borough_and_period_to_asthma_and_nothing_to_other_pathfinders(recorded_page, app_server):
+def choose(page, recorder, select_id: str, value: str, *, link: str, becomes: str) -> None:
+    """Pick ``value`` in a page's select, then wait until the navigation's link to ``link`` reads ``becomes``."""
+    page.locator(f"#{select_id}").select_option(value=value)
+    harness.wait_until_settled(page, recorder)
+    page.wait_for_function(
+        "([path, href]) => Array.from(document.querySelectorAll('nav a.nav-link'))"
+        ".some(a => new URL(a.href).pathname === path && a.getAttribute('href') === href)",
+        arg=[link, becomes],
+    )
+
+
+def follow(page, recorder, label: str, path: str) -> None:
+    """Click the navigation's link named ``label`` and wait for the page at ``path`` to settle."""
+    page.locator("nav a.nav-link", has_text=label).click()
+    page.wait_for_url(f"**{path}**")
+    harness.wait_until_settled(page, recorder)
+
+
+def test_links_carry_the_borough_and_period_where_the_next_page_reads_them_the_same_way(recorded_page, app_server):
     page, recorder = recorded_page(app_server, "desktop")
     harness.open_page(page, app_server.url(f"/hypertension?borough={BARNET}"), recorder)
     assert warning(page) is None
-    page.locator("#hyp-borough").select_option(value=CAMDEN)
-    harness.wait_until_settled(page, recorder)
     period = page.locator("#hyp-period").input_value()
     # The links follow the change (the page opened with Barnet in its address).
-    page.wait_for_function(
-        "camden => Array.from(document.querySelectorAll('nav a.nav-link'))"
-        ".some(a => (a.getAttribute('href') || '').startsWith('/asthma?') && a.getAttribute('href').includes(camden))",
-        arg=CAMDEN,
-    )
+    choose(page, recorder, "hyp-borough", CAMDEN, link="/asthma", becomes=f"/asthma?period={period}&borough={CAMDEN}")
     hrefs = nav_hrefs(page)
-    assert hrefs["/asthma"] == f"/asthma?period={period}&borough={CAMDEN}"
     assert hrefs["/hypertension"].startswith("/hypertension?") and f"borough={CAMDEN}" in hrefs["/hypertension"]
     assert hrefs["/immunisation"] == f"/immunisation?area={CAMDEN}", "immunisation's periods are its own"
     assert (hrefs["/cancer"], hrefs["/"]) == ("/cancer", "/")
 
-    page.locator("nav a.nav-link", has_text="Asthma").click()
-    page.wait_for_url("**/asthma?**")
-    harness.wait_until_settled(page, recorder)
+    follow(page, recorder, "Asthma", "/asthma?")
     assert page.locator("#ast-borough").input_value() == CAMDEN
     assert page.locator("#ast-period").input_value() == period
     assert warning(page) is None
     # Asthma's "All London" is its default, not a borough: it is not carried back.
-    page.locator("#ast-borough").select_option(value="all")
-    harness.wait_until_settled(page, recorder)
-    page.wait_for_function(
-        "() => document.querySelector('nav a.nav-link[href^=\"/hypertension\"]').getAttribute('href')"
-        ".indexOf('borough') < 0"
-    )
-    assert nav_hrefs(page)["/hypertension"] == f"/hypertension?period={period}"
+    choose(page, recorder, "ast-borough", "all", link="/hypertension", becomes=f"/hypertension?period={period}")
 
-    page.locator("nav a.nav-link", has_text="Immunisation").click()
-    page.wait_for_url("**/immunisation?**")
-    harness.wait_until_settled(page, recorder)
+    follow(page, recorder, "Immunisation", "/immunisation?")
     assert page.locator("#imm-area").input_value() == "london" and warning(page) is None
     # Camden chosen here is carried back to hypertension as its borough; London is no borough to carry.
-    page.locator("#imm-area").select_option(value=CAMDEN)
-    harness.wait_until_settled(page, recorder)
-    page.wait_for_function(
-        "() => (document.querySelector('nav a.nav-link[href^=\"/hypertension\"]').getAttribute('href') || '')"
-        ".includes('borough=')"
-    )
-    assert nav_hrefs(page)["/hypertension"] == f"/hypertension?borough={CAMDEN}"
+    choose(page, recorder, "imm-area", CAMDEN, link="/hypertension", becomes=f"/hypertension?borough={CAMDEN}")
 
-    page.locator("nav a.nav-link", has_text="Cancer pathways").click()
-    page.wait_for_url("**/cancer**")
-    harness.wait_until_settled(page, recorder)
+    follow(page, recorder, "Cancer pathways", "/cancer")
     assert warning(page) is None
     assert nav_hrefs(page)["/asthma"] == "/asthma", "a cancer period means nothing on the asthma page"
     assert recorder.problems() == [] and recorder.off_origin_requests() == []
