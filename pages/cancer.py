@@ -653,7 +653,8 @@ def layout(
         con = _con()
         period_options = _period_options(con, indicator)
         offered = {option["value"] for option in period_options}
-        period = link.pick("period", period, offered, default_period(con, indicator))
+        # The default period costs a query: looked up only when the link names no usable one.
+        period = link.pick("period", period, offered, None) or default_period(con, indicator)
     except DATA_ERRORS as error:
         return html.Div([header, error_message(str(error))])
     tumour = link.pick("tumour group", tumour, dict(cq.TUMOUR_GROUPS), EVERY)
