@@ -32,8 +32,9 @@ class LinkValues:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
-    def pick(self, label: str, value: Any, allowed: Collection, default: T) -> T:
-        """``value`` when the page offers it, else ``default``; a value given but not offered is noted.
+    def pick(self, label: str, value: Any, allowed: Collection, default: T, *, why: str = "") -> T:
+        """``value`` when the page offers it, else ``default``; a value given but not offered is noted
+        (with ``why``, when the reason is not plain from the value itself).
 
         A key given twice (``?period=a&period=b``) reaches the page as a list: its first value is read.
         An absent or empty value is not a problem: the page simply opens on its default.
@@ -43,7 +44,7 @@ class LinkValues:
             return default
         if isinstance(value, str) and value in allowed:
             return value  # type: ignore[return-value]
-        self.problems.append(f"{label} {shown(value)}")
+        self.problems.append(f"{label} {shown(value)}" + (f" ({why})" if why else ""))
         return default
 
     def note(self, problem: str) -> None:

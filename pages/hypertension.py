@@ -540,7 +540,9 @@ def layout(
             in_borough = set(hq.practices_in_borough(con, borough_code=borough)["practice_code"]) if borough else set()
         except DATA_ERRORS as error:
             return html.Div([header, error_message(str(error))])
-        practice = link.pick("practice", practice, in_borough, None)
+        # The trend lists only the chosen borough's practices.
+        why = "not in the linked borough" if borough else "a practice needs its borough"
+        practice = link.pick("practice", practice, in_borough, None, why=why)
     tab = link.pick("view", tab, TAB_IDS, "comparison")
 
     controls = dbc.Row(

@@ -460,12 +460,14 @@ def test_layout_reads_the_url_and_ignores_garbage(page, period):
     chosen = {c.id: c.value for c in find(garbage, lambda c: getattr(c, "id", None) in (page.INDICATOR, page.PERIOD))}
     assert chosen == {page.INDICATOR: "hyp008", page.PERIOD: period}
     warning = link_warning(garbage)
-    for named in ("indicator '; DROP TABLE x", "period nope", "ICB E99", "borough x", "practice F84003"):
+    for named in ("indicator '; DROP TABLE x", "period nope", "ICB E99", "borough x", "practice F84003 (a practice"):
         assert named in warning, named
     # A borough of another ICB than the one linked, and a practice of another borough, are named too.
     elsewhere = page.layout(icb=NORTH_EAST_LONDON, borough=BARNET, tab="practices")
     assert f"borough {BARNET} (not in the linked ICB)" in link_warning(elsewhere)
-    assert "practice E83003" in link_warning(page.layout(borough="E09000002", practice="E83003"))
+    assert "practice E83003 (not in the linked borough)" in link_warning(
+        page.layout(borough="E09000002", practice="E83003")
+    )
     assert link_warning(page.layout(borough=BARNET, practice="E83003")) is None
 
 

@@ -28,6 +28,8 @@ def test_a_value_not_offered_falls_back_and_is_named():
     assert link.pick("borough", "'; DROP TABLE x", {"E09000012"}, None) is None
     assert link.problems == ["period 1999", "borough '; DROP TABLE x"]
     assert "period 1999; borough '; DROP TABLE x" in str(link.message())
+    link.pick("practice", "E83003", {"F84003"}, None, why="not in the linked borough")
+    assert link.problems[-1] == "practice E83003 (not in the linked borough)"
 
 
 def test_a_repeated_key_uses_its_first_value_and_a_long_value_is_cut():
