@@ -38,17 +38,19 @@ def find(component, predicate: Callable) -> list:
     return found
 
 
-def _text(component) -> str:
+def text_of(component) -> str:
+    """All text inside a Dash component tree."""
+    if component is None:
+        return ""
     if isinstance(component, str | int | float):
         return str(component)
-    children = getattr(component, "children", None)
-    if children is None:
-        return ""
-    return "".join(_text(child) for child in (children if isinstance(children, list | tuple) else [children]))
+    if isinstance(component, list | tuple):
+        return " ".join(text_of(c) for c in component)
+    return text_of(getattr(component, "children", None))
 
 
 def link_warning(tree) -> str | None:
     """The text of a page's "part of the link was not recognised" warning, or None when it shows none."""
     warnings = find(tree, lambda c: "link-problems" in (getattr(c, "className", None) or ""))
     assert len(warnings) <= 1, "one warning lists every unusable part of the link"
-    return _text(warnings[0]) if warnings else None
+    return text_of(warnings[0]) if warnings else None

@@ -25,7 +25,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role, Scope
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, link_warning
+from tests.integration.app_pages import app_pages, link_warning, text_of
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -85,17 +85,6 @@ def plotted(figure, axis: str = "y") -> dict[str, float]:
             if isinstance(category, str) and value is not None and not (isinstance(value, float) and math.isnan(value)):
                 points[category] = float(value)
     return points
-
-
-def text_of(component) -> str:
-    """All text inside a Dash component tree."""
-    if component is None:
-        return ""
-    if isinstance(component, str | int | float):
-        return str(component)
-    if isinstance(component, list | tuple):
-        return " ".join(text_of(c) for c in component)
-    return text_of(getattr(component, "children", None))
 
 
 def engine(db, indicator, period, by, *, disclose, filters=None):
