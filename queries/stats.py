@@ -93,13 +93,14 @@ def funnel_limits_table(p0: float, max_denominator: float, points: int = 200) ->
     """Funnel-plot limits (95 % and 99.8 %) around ``p0`` for denominators from 1 to ``max_denominator``."""
     top = max(int(math.ceil(max_denominator)), 2)
     grid = np.unique(np.round(np.geomspace(1, top, num=points)).astype(int))
+    bounds = binomial_funnel_bounds(grid, p0)
     return pd.DataFrame(
         {
             "denominator": grid,
-            "lower_95": binomial_funnel_limit(grid, p0, 0.025),
-            "upper_95": binomial_funnel_limit(grid, p0, 0.975),
-            "lower_998": binomial_funnel_limit(grid, p0, 0.001),
-            "upper_998": binomial_funnel_limit(grid, p0, 0.999),
+            "lower_95": bounds[0.025],
+            "upper_95": bounds[0.975],
+            "lower_998": bounds[0.001],
+            "upper_998": bounds[0.999],
         }
     )
 
