@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components import charts, maps  # noqa: E402
 from components.geometry import area_codes, geojson_bytes, geometry_url, practices  # noqa: E402
+from queries.stats import binomial_funnel_bounds, funnel_class, funnel_limits_table  # noqa: E402
 
 KB = 1000
 TARGETS = {"borough": 150 * KB, "lsoa": 1500 * KB, "recolour": 100 * KB}
@@ -140,19 +141,13 @@ def main() -> None:
         return maps.inequality_map(values=gaps, measure_label="Gap, least minus most deprived")
 
     def funnel(seed):
+        # Limits and classes as queries.indicators.funnel_limits makes them, around London's 84 %.
         values = made_up_values(practice_codes, seed=seed)
-        n = np.linspace(1, 450, 200)
-        p, spread = 0.84, np.sqrt(0.84 * 0.16 / n)
-        limits = pd.DataFrame(
-            {
-                "denominator": n,
-                "lower_95": 100 * (p - 1.96 * spread),
-                "upper_95": 100 * (p + 1.96 * spread),
-                "lower_998": 100 * (p - 3.09 * spread),
-                "upper_998": 100 * (p + 3.09 * spread),
-            }
-        )
-        return charts.funnel_plot(points=values, limits=limits, london_value=100 * p, value_label="Coverage")
+        p0, denominator = 0.84, values["denominator"].to_numpy()
+        limits = funnel_limits_table(p0, np.nanmax(denominator))
+        limits[["lower_95", "upper_95", "lower_998", "upper_998"]] *= 100
+        values["funnel"] = funnel_class(values["value"] / 100, denominator, binomial_funnel_bounds(denominator, p0))
+        return charts.funnel_plot(points=values, limits=limits, london_value=100 * p0, value_label="Coverage")
 
     measure("borough choropleth", borough, TARGETS["borough"])
     measure("LSOA choropleth (30% supp.)", lsoa, TARGETS["lsoa"])

@@ -288,8 +288,9 @@ def funnel_plot(
     """Values against denominator with 95 % and 99.8 % limits around London; outliers beyond 99.8 % labelled.
 
     ``points``: the engine's rows (``area_name``, ``value``, ``denominator``, CIs,
-    ``suppressed``, and ``funnel`` = 'above 99.8' … 'within' when the engine classed
-    them; otherwise points are classed here against ``limits`` by interpolation).
+    ``suppressed``, and ``funnel`` = 'above 99.8' … 'within', as
+    ``queries.indicators.funnel_limits`` classes them from unrounded counts; the chart
+    draws those classes and never classes a point itself).
     ``limits``: ``denominator``, ``lower_95``, ``upper_95``, ``lower_998``, ``upper_998``.
     ``label_outliers``: at most how many of the points beyond 99.8 % carry their name on
     the chart: the furthest from London first, skipping any whose name would be drawn
@@ -299,8 +300,9 @@ def funnel_plot(
     tumour group's).
     """
     fmt = value_format(unit)
+    if "funnel" not in points:
+        raise ValueError("funnel_plot needs the engine's 'funnel' column (queries.indicators.funnel_limits)")
     shown, hidden = _shown(points)
-    shown = shown.assign(funnel=_funnel_class(shown, limits))
     traces = [
         {
             "type": "scatter",
@@ -454,26 +456,6 @@ def _label_sides(denominators: pd.Series, low: float, high: float) -> list[str]:
         else:
             sides.append("top center")
     return sides
-
-
-def _funnel_class(points: pd.DataFrame, limits: pd.DataFrame) -> pd.Series:
-    if "funnel" in points and points["funnel"].notna().any():
-        return points["funnel"]
-    if points.empty:
-        return pd.Series([], dtype=object, index=points.index)
-    order = limits.sort_values("denominator")
-    den = pd.to_numeric(points["denominator"], errors="coerce").to_numpy(dtype=float)
-    value = pd.to_numeric(points["value"], errors="coerce").to_numpy(dtype=float)
-
-    def at(column: str) -> np.ndarray:
-        return np.interp(den, order["denominator"], order[column])
-
-    classes = np.select(
-        [value > at("upper_998"), value > at("upper_95"), value < at("lower_998"), value < at("lower_95")],
-        ["above 99.8", "above 95", "below 99.8", "below 95"],
-        default="within",
-    )
-    return pd.Series(classes, index=points.index)
 
 
 def inequality_chart(

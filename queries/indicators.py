@@ -742,7 +742,7 @@ def funnel_limits(
         limits = stats.funnel_limits_table(p0, max_den)
     for column in ("lower_95", "upper_95", "lower_998", "upper_998"):
         limits[column] = limits[column] * spec.scale
-    points = raw.copy()
+    points = raw.assign(funnel=pd.Series(dtype=object))
     if len(points):
         den = points["denominator"].to_numpy()
         proportion = points["value"].to_numpy() / spec.scale

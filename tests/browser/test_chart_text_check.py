@@ -142,9 +142,9 @@ def test_ranked_charts_fit_a_phone(draw):
         assert draw(figure) == ([], [])
 
 
-def trust_funnel(values: list) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Six long-named trusts with these values (%) and a funnel's limits around London (~84 %)."""
-    points = engine_rows(values, LONG_NAMES)
+def trust_funnel(values: list, funnel: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Six long-named trusts with these values (%) and funnel classes, and a funnel's limits around London (~84 %)."""
+    points = engine_rows(values, LONG_NAMES).assign(funnel=funnel)
     points["denominator"] = [400.0, 20.0, 150.0, 200.0, 250.0, np.nan]
     limits = pd.DataFrame(
         {
@@ -159,7 +159,9 @@ def trust_funnel(values: list) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_funnel_plot_keeps_outlier_names_inside_a_phone_chart(draw):
-    points, limits = trust_funnel([99.0, 60.0, 84.0, 83.0, 85.0, None])
+    points, limits = trust_funnel(
+        [99.0, 60.0, 84.0, 83.0, 85.0, None], ["above 99.8", "below 95", "within", "within", "within", None]
+    )
     figure = charts.funnel_plot(
         points=points,
         limits=limits,
@@ -356,7 +358,9 @@ def legend_rows(page) -> int:
 def test_funnel_plot_legend_takes_two_rows_on_a_phone_and_one_on_a_desktop(draw):
     # Six entries wrapped to four rows on a phone and squeezed the funnel under them. A below-99.8%
     # point too, so every entry is drawn.
-    points, limits = trust_funnel([99.0, 60.0, 84.0, 83.0, 70.0, None])
+    points, limits = trust_funnel(
+        [99.0, 60.0, 84.0, 83.0, 70.0, None], ["above 99.8", "below 95", "within", "within", "below 99.8", None]
+    )
     figure = charts.funnel_plot(
         points=points, limits=limits, london_value=83.9, value_label="Told within 28 days (%)", height=480
     )

@@ -57,9 +57,10 @@ def test_funnel_names_its_centre_line_after_the_benchmark():
         {"denominator": [1.0, 100.0], "lower_95": [0.0, 70.0], "upper_95": [100.0, 90.0]}
         | {"lower_998": [0.0, 65.0], "upper_998": [100.0, 95.0]}
     )
-    default = charts.funnel_plot(points=_rows(), limits=limits, london_value=80.0, value_label="x")
+    points = _rows().assign(funnel="within")
+    default = charts.funnel_plot(points=points, limits=limits, london_value=80.0, value_label="x")
     named = charts.funnel_plot(
-        points=_rows(), limits=limits, london_value=80.0, value_label="x", benchmark="London, Lung"
+        points=points, limits=limits, london_value=80.0, value_label="x", benchmark="London, Lung"
     )
     assert [shape.name for shape in default.layout.shapes if shape.name] == ["London (80.0%)"]
     assert [shape.name for shape in named.layout.shapes if shape.name] == ["London, Lung (80.0%)"]

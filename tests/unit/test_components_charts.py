@@ -41,18 +41,34 @@ def limits() -> pd.DataFrame:
     )
 
 
-def test_funnel_classes_points_against_interpolated_limits_and_labels_outliers():
-    points = rows([80.0, 95.0, 60.0, None], denominator=100.0)
+def test_funnel_draws_the_engines_classes_and_labels_outliers():
+    points = rows([80.0, 95.0, 60.0, None], denominator=100.0).assign(
+        funnel=["within", "above 99.8", "below 99.8", None]
+    )
     figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="Coverage")
     by_name = {trace.name: trace for trace in figure.data}
     assert list(by_name["Inside limits"].y) == [80.0]
-    assert list(by_name["Above 99.8%"].text) == ["Area 1"]  # 95 > upper 99.8 % limit of 90 at n=100
+    assert list(by_name["Above 99.8%"].text) == ["Area 1"]
     assert list(by_name["Below 99.8%"].text) == ["Area 2"]
     assert by_name["Above 99.8%"].marker.color == charts.COMPARISON_COLOURS["better"]
     assert {t.name for t in figure.data if t.mode == "lines"} == {"95% limits", "99.8% limits"}
     assert any(shape.y0 == 80.0 for shape in figure.layout.shapes)  # the London line
     assert "1 area suppressed" in figure.layout.xaxis.title.text  # under the ticks, never over them
     assert all(None not in list(t.y) and not np.isnan(np.asarray(t.y, dtype=float)).any() for t in figure.data)
+
+
+def test_funnel_draws_a_point_where_the_engine_put_it_even_if_the_curves_disagree():
+    # 95 is beyond the 99.8 % curve at n=100 here, but the engine classes from exact counts: the
+    # chart never re-classes a point from its drawn (interpolated) curves.
+    points = rows([95.0]).assign(funnel=["within"])
+    figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="x")
+    assert [list(t.y) for t in figure.data if t.name == "Inside limits"] == [[95.0]]
+    assert all(len(t.y) == 0 for t in figure.data if t.name in ("Above 99.8%", "Below 99.8%"))
+
+
+def test_funnel_without_the_engines_classes_is_refused():
+    with pytest.raises(ValueError, match="funnel"):
+        charts.funnel_plot(points=rows([80.0]), limits=limits(), london_value=80.0, value_label="x")
 
 
 def test_funnel_trusts_the_engines_classes_and_polarity_flips_colours():
@@ -63,7 +79,7 @@ def test_funnel_trusts_the_engines_classes_and_polarity_flips_colours():
 
 
 def test_funnel_labels_only_the_furthest_outliers():
-    points = rows([99.5, 99.0, 98.0], denominator=1000.0)
+    points = rows([99.5, 99.0, 98.0], denominator=1000.0).assign(funnel="above 99.8")
     figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="x", label_outliers=1)
     above = next(t for t in figure.data if t.name == "Above 99.8%")
     assert list(above.text) == ["Area 0", "", ""] and len(above.hovertext) == 3

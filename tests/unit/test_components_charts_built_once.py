@@ -18,6 +18,7 @@ from components import charts
 from components.hypertension_views import people_to_target_chart
 from components.immunisation_views import count_bar_chart
 from components.style import TEMPLATE, value_format
+from queries import stats
 
 
 def sent(figure: go.Figure) -> dict:
@@ -236,7 +237,6 @@ def funnel_call_by_call(points, limits, *, london_value, value_label, unit, pola
     """funnel_plot as it was built before figure_from_dicts: add_trace per trace, then layout passes."""
     fmt = value_format(unit)
     shown, hidden = charts._shown(points)
-    shown = shown.assign(funnel=charts._funnel_class(shown, limits))
     figure = go.Figure()
     for column, name, colour, dash in (
         ("998", "99.8% limits", charts.LIMIT_998_COLOUR, "solid"),
@@ -329,13 +329,13 @@ def funnel_inputs(*, hidden: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     value[[3, 7]] = [97.0, 55.0]
     if hidden:
         value[[10, 11]] = np.nan
-    points = engine_rows(list(value), [f"Practice {i} Surgery" for i in range(60)]).assign(denominator=denominator)
-    limits = pd.DataFrame({"denominator": [1.0, 100.0, 900.0]}).assign(
-        lower_95=[40.0, 72.0, 77.0],
-        upper_95=[100.0, 88.0, 83.0],
-        lower_998=[20.0, 68.0, 75.0],
-        upper_998=[100.0, 92.0, 85.0],
+    # Limits and classes as the engine makes them (queries.indicators.funnel_limits), around 80 %.
+    funnel = stats.funnel_class(value / 100, denominator, stats.binomial_funnel_bounds(denominator, 0.8))
+    points = engine_rows(list(value), [f"Practice {i} Surgery" for i in range(60)]).assign(
+        denominator=denominator, funnel=funnel
     )
+    limits = stats.funnel_limits_table(0.8, denominator.max())
+    limits[["lower_95", "upper_95", "lower_998", "upper_998"]] *= 100
     return points, limits
 
 

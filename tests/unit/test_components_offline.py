@@ -67,7 +67,9 @@ def every_figure():
         "practice areas": maps.practice_area_choropleth(values=practice_rows, value_label="x"),
         "practice points": maps.practice_points_map(values=practice_rows, practices=practices, value_label="x"),
         "inequality map": maps.inequality_map(values=engine_rows(BOROUGHS), measure_label="Gap"),
-        "funnel": charts.funnel_plot(points=practice_rows, limits=limits, london_value=80.0, value_label="x"),
+        "funnel": charts.funnel_plot(
+            points=practice_rows.assign(funnel="within"), limits=limits, london_value=80.0, value_label="x"
+        ),
         "inequality chart": charts.inequality_chart(
             values=engine_rows(["Q1", "Q2", "Q3"]), value_label="x", dimension_label="IMD quintile", london_value=80.0
         ),

@@ -184,6 +184,13 @@ def test_funnel_limits_around_london(con):
     assert points.loc[BARNET_PRACTICE, "funnel"] in ("below 95", "below 99.8")
 
 
+def test_a_funnel_with_no_points_still_carries_the_class_column(con):
+    """The funnel chart draws the engine's classes and refuses rows without them: none is not missing."""
+    camden = "E09000007"  # no child in the test data lives or is registered there
+    funnel = funnel_limits(con, indicator="cover_12m_6in1", by="practice", filters={"borough": camden})
+    assert funnel["points"].empty and "funnel" in funnel["points"]
+
+
 def test_a_funnel_of_one_boroughs_practices_is_still_around_london(con):
     """Limits centred on the borough's own total would hide a borough that is worse than London as a whole."""
     barnet = "E09000003"
