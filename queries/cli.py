@@ -85,6 +85,55 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> None:
+    """Print what ``args.command`` asks for, from ``con``."""
+    if args.command == "values":
+        _print(
+            indicators.indicator_values(
+                con,
+                indicator=args.indicator,
+                period=args.period,
+                by=args.by,
+                filters=_filters(args.filter) or None,
+                disclose=args.disclose,
+                compare_with=args.compare_with,
+            )
+        )
+    elif args.command == "periods":
+        _print(indicators.periods(con, args.indicator))
+    elif args.command == "trend":
+        _print(
+            indicators.trend(
+                con,
+                indicator=args.indicator,
+                period_type=args.period_type,
+                by=args.by,
+                filters=_filters(args.filter) or None,
+                disclose=args.disclose,
+            )
+        )
+    elif args.command == "inequality":
+        _print(
+            indicators.inequality(
+                con,
+                indicator=args.indicator,
+                period=args.period,
+                deprivation=args.deprivation,
+                disclose=args.disclose,
+            )
+        )
+    elif args.command == "calibrate":
+        headlines = calibrate.headline_table(con)
+        _print(headlines)
+        print()
+        _print(calibrate.gradient_table(con))
+        off = headlines[~headlines["within"]]
+        print(
+            f"\n{len(headlines) - len(off)} of {len(headlines)} headlines within ±{calibrate.TOLERANCE_PP:g} pp",
+            file=sys.stderr,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for a bad request, 1 for a stale database)."""
     args = _parser().parse_args(argv)
@@ -92,52 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             _print(list_indicators())
             return 0
-        con = _connect(args.db)
-        if args.command == "values":
-            _print(
-                indicators.indicator_values(
-                    con,
-                    indicator=args.indicator,
-                    period=args.period,
-                    by=args.by,
-                    filters=_filters(args.filter) or None,
-                    disclose=args.disclose,
-                    compare_with=args.compare_with,
-                )
-            )
-        elif args.command == "periods":
-            _print(indicators.periods(con, args.indicator))
-        elif args.command == "trend":
-            _print(
-                indicators.trend(
-                    con,
-                    indicator=args.indicator,
-                    period_type=args.period_type,
-                    by=args.by,
-                    filters=_filters(args.filter) or None,
-                    disclose=args.disclose,
-                )
-            )
-        elif args.command == "inequality":
-            _print(
-                indicators.inequality(
-                    con,
-                    indicator=args.indicator,
-                    period=args.period,
-                    deprivation=args.deprivation,
-                    disclose=args.disclose,
-                )
-            )
-        elif args.command == "calibrate":
-            headlines = calibrate.headline_table(con)
-            _print(headlines)
-            print()
-            _print(calibrate.gradient_table(con))
-            off = headlines[~headlines["within"]]
-            print(
-                f"\n{len(headlines) - len(off)} of {len(headlines)} headlines within ±{calibrate.TOLERANCE_PP:g} pp",
-                file=sys.stderr,
-            )
+        # Closed when done: the engine's per-connection caches hold a reference to it, and a read-only
+        # handle left open keeps others (a rebuild, a read-write open in the same process) out.
+        with _connect(args.db) as con:
+            _run(con, args)
         return 0
     except (indicators.QueryError, UnknownIndicator, argparse.ArgumentTypeError) as error:
         print(f"error: {error}", file=sys.stderr)
