@@ -161,18 +161,24 @@ def _choose_cube(dims: list[str]) -> str:
 
 
 def periods(con: Any, indicator: str) -> pd.DataFrame:
-    """The periods available for ``indicator``, newest first, with their type and dates."""
+    """The periods available for ``indicator``, newest first, with their type and dates.
+
+    Read once per connection and indicator, then copied: the immunisation page checks a period
+    against this list in every callback, and a query for it cost about 1 ms each time.
+    """
     spec = get(indicator)
-    frame = (
-        _cursor(con)
-        .execute(
-            "SELECT period_id, period_type, start_date, end_date, label FROM ind_period "
-            "WHERE list_contains($types, period_type) ORDER BY end_date DESC, period_type",
-            {"types": list(spec.period_types)},
+    cached = _cache.get(con).setdefault("periods_by_indicator", {})
+    if spec.id not in cached:
+        cached[spec.id] = (
+            _cursor(con)
+            .execute(
+                "SELECT period_id, period_type, start_date, end_date, label FROM ind_period "
+                "WHERE list_contains($types, period_type) ORDER BY end_date DESC, period_type",
+                {"types": list(spec.period_types)},
+            )
+            .df()
         )
-        .df()
-    )
-    return frame
+    return cached[spec.id].copy()
 
 
 _cache = PerConnection()

@@ -54,6 +54,18 @@ def test_period_labels_name_every_period_as_the_database_does(con):
     assert {"2026-10", "2026-27 Q2", "2025-26"} <= labels.keys()
 
 
+def test_periods_are_the_indicators_newest_first_and_each_caller_gets_its_own_copy(con):
+    types = list(indicators.get("cover_12m_6in1").period_types)
+    stored = con.execute(
+        "SELECT period_id FROM ind_period WHERE list_contains($types, period_type) ORDER BY end_date DESC, period_type",
+        {"types": types},
+    ).fetchall()
+    first = indicators.periods(con, "cover_12m_6in1")
+    assert first["period_id"].tolist() == [row[0] for row in stored] and len(stored) > 1
+    first["label"] = "changed by a caller"
+    assert "changed by a caller" not in set(indicators.periods(con, "cover_12m_6in1")["label"])
+
+
 def test_values_by_practice(con):
     result = indicator_values(con, indicator="cover_12m_6in1", by="practice", disclose=False)
     result = result.set_index("area_code")
