@@ -35,7 +35,7 @@ import pandas as pd
 from queries import disclosure, stats
 from queries.cache import cached_query
 from queries.db import without_query_timeout
-from queries.indicators import QueryError, default_period, disclose_trend, spc_columns
+from queries.indicators import QueryError, default_period, disclose_trend, rows_for_spc, spc_columns
 from queries.materialise import LONDON_CODE, TUMOURS_SQL
 from queries.registry import get
 
@@ -531,7 +531,7 @@ def pathway_trend(
     series = _with_statistics(spec, series, london_num=total_num, london_den=total_den)
     series["london_value"] = None  # a trend has no single benchmark; the SPC centre line plays that part
     series["operational_target"] = [target_in_force(indicator, pd.Timestamp(day).date()) for day in series["end_date"]]
-    chart = spc_columns(spec, series)
+    chart = spc_columns(spec, rows_for_spc(series, disclose=disclose))
     if chart is not None:
         series = series.join(chart)
     if disclose:
@@ -644,6 +644,13 @@ def wait_distribution(
     )
     if disclose:
         frame = disclosure.apply(frame, counts=["pathways"], basis=["pathways"], derived=["share"])
+        # Shares of the rounded counts over their rounded total: shares of the exact total gave each shown
+        # bin's exact count back (10 pathways at 22.7 % of 44), and the suppressed bins' sum as the remainder.
+        shown = pd.to_numeric(frame["pathways"], errors="coerce")
+        shown_total = disclosure.disclose_count(total)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = shown / shown_total * 100 if shown_total else shown * np.nan
+        frame["share"] = share.astype(object).where(share.notna(), None)
     return frame
 
 
@@ -734,12 +741,16 @@ def wait_summary(
         ]
     ]
     if disclose and len(frame):
+        # The share within the standard rests on both counts: hidden when either is 1-7 (a trust's
+        # "10 pathways, 87.5 % within" was 7 of 8). Its median and 90th centile rest on the pathways alone.
+        few_within = disclosure.disclose_array(frame["within_standard"])[1]
         frame = disclosure.apply(
             frame,
             counts=["pathways", "within_standard"],
             basis=["pathways"],
             derived=["share_within", "median_days", "p90_days"],
         )
+        frame["share_within"] = frame["share_within"].where(~few_within, None)
     return frame
 
 

@@ -639,6 +639,16 @@ def spc_columns(spec: Indicator, series: pd.DataFrame, *, group_by: list[str] | 
     return frame
 
 
+def rows_for_spc(series: pd.DataFrame, *, disclose: bool) -> pd.DataFrame:
+    """The rows of a trend its SPC chart is drawn over: for a restricted role, only those disclosure
+    control will show. A centre line over every row (sum of numerators over sum of denominators) gave the
+    suppressed periods' hidden counts back by subtraction."""
+    if not disclose:
+        return series
+    hidden = disclosure.disclose_array(series["numerator"])[1] | disclosure.disclose_array(series["denominator"])[1]
+    return series[~hidden]
+
+
 def disclose_trend(series: pd.DataFrame) -> pd.DataFrame:
     """Disclosure control on a trend: counts rounded or suppressed, and on suppressed rows the value,
     intervals and SPC columns hidden and the comparison 'not compared'."""
@@ -690,7 +700,7 @@ def trend(
     series["start_date"] = series["period_id"].map(dates["start_date"])
     series["end_date"] = series["period_id"].map(dates["end_date"])
     series["period_label"] = series["period_id"].map(dates["label"])
-    chart = spc_columns(spec, series, group_by=["area_code", "subgroup_code"])
+    chart = spc_columns(spec, rows_for_spc(series, disclose=disclose), group_by=["area_code", "subgroup_code"])
     if chart is not None:
         series = series.join(chart)
     if disclose:
