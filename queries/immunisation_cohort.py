@@ -655,6 +655,15 @@ def _disclosed(frame: pd.DataFrame, disclose: bool) -> pd.DataFrame:
     frame = frame.assign(suppressed=False)
     if disclose and len(frame):
         frame = disclosure.apply(frame, counts=["children"], basis=["children"])
+        if "area_name" in frame:
+            # Re-ordered by what is shown: the exact counts' order (largest first) told suppressed areas
+            # and areas rounded to the same count apart.
+            frame = (
+                frame.assign(_shown=pd.to_numeric(frame["children"], errors="coerce"))
+                .sort_values(["_shown", "area_name"], ascending=[False, True], na_position="last", kind="stable")
+                .drop(columns="_shown")
+                .reset_index(drop=True)
+            )
     return frame
 
 

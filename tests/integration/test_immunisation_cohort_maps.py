@@ -59,3 +59,16 @@ def test_the_page_draws_the_maps_and_searches_recolour_them(finder, small_db):
     _, lsoa_map, practice_map, shown, *_, problem = finder.find_cohort(1, *controls, store.data)
     assert problem is None and shown is True
     assert type(lsoa_map).__name__ == type(practice_map).__name__ == "Patch"
+
+
+def test_disclosed_breakdowns_are_ordered_by_what_they_show(small_db):
+    """Largest shown count first, then by name, suppressed areas last: the exact counts' order, kept in the
+    summary CSV, told suppressed areas and areas rounded to the same count apart."""
+    criteria = cohort.CohortCriteria(as_at=dt.date(2026, 10, 31), age_min=1, age_max=2)
+    summary = cohort.cohort_summary(get_database(small_db), criteria=criteria, disclose=True)
+    flags = []
+    for frame in (summary.by_borough, summary.by_practice, summary.by_lsoa):
+        shown = [(-(count or -1), name) for count, name in zip(frame["children"], frame["area_name"], strict=True)]
+        assert shown == sorted(shown)
+        flags += list(frame["suppressed"])
+    assert any(flags) and not all(flags)  # both kinds of row were ordered
