@@ -21,7 +21,9 @@ from typing import Any
 # 4: child_contact_days, each child's days with a record, for the cohort finder's list on an earlier date.
 # 5: hyp_detection_ratio's expected rates by age and sex (they were by age only).
 # 6: asthma_saba_list, the asthma page's patient list per period and practice.
-BUILD_VERSION = 6
+# 7: the pre-school booster counts a 4-in-1 from the 3rd birthday (COVER and the cohort finder); the asthma
+#    register reads 708038006 (acute exacerbation of asthma) as an AST_COD code.
+BUILD_VERSION = 7
 
 META_KEY = "build_version"
 REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."

@@ -32,8 +32,8 @@ the counting follows the COVER rules (``queries.materialise.COVER_MEASURES``):
 - ``polio_booster``  fewer than 4 polio-containing doses (6-in-1, 4-in-1, IPV): the routine 4th dose is due
   at 3 years 4 months (4-in-1), or 18 months if born on or after 1 Jul 2024 (6-in-1 dose 4); on a date in
   the 2022 London campaign window (10 Aug 2022 - 31 Mar 2023) every child from age 1 was due one [POLIO-PR];
-- ``4in1``  no pre-school booster (4-in-1, dTaP/IPV) at any age, due from 3 years 4 months on both schedules
-  (COVER's 5-year measure).
+- ``4in1``  no pre-school booster (a 4-in-1, dTaP/IPV, on or after the 3rd birthday: one given earlier was a
+  catch-up primary dose), due from 3 years 4 months on both schedules (COVER's 5-year measure).
 
 COVER counts a birthday cohort (children turning 1, 2 or 5 in a period, doses before that birthday); the
 finder counts children by their age on one date, doses up to that date. The two agree child by child only
@@ -228,7 +228,8 @@ _CHILD_DOSES_SQL = """
     ),
     dated AS (
         SELECT i.patient_id, i.vaccine, i.vaccination_date,
-               i.vaccination_date >= c.birth_date + INTERVAL 1 YEAR AS from_1st_birthday
+               i.vaccination_date >= c.birth_date + INTERVAL 1 YEAR AS from_1st_birthday,
+               i.vaccination_date >= c.birth_date + INTERVAL 3 YEAR AS from_3rd_birthday
         FROM immunisations AS i JOIN children AS c USING (patient_id)
     ),
     -- Two groupings, not one: with every list and date in one hash table the build ran out of memory at
@@ -255,7 +256,7 @@ _CHILD_DOSES_SQL = """
                min(vaccination_date) FILTER (WHERE vaccine = 'MenB' AND from_1st_birthday) AS menb_from_1st,
                min(vaccination_date) FILTER (WHERE vaccine = 'HibMenC' AND from_1st_birthday) AS hibmenc_from_1st,
                min(vaccination_date) FILTER (WHERE vaccine = '6in1' AND from_1st_birthday) AS six_in_one_from_1st,
-               min(vaccination_date) FILTER (WHERE vaccine = '4in1') AS four_in_one_1st
+               min(vaccination_date) FILTER (WHERE vaccine = '4in1' AND from_3rd_birthday) AS four_in_one_from_3rd
         FROM dated
         WHERE vaccine IN ('MenB', 'Rotavirus', 'PCV', 'HibMenC', '4in1') OR (vaccine = '6in1' AND from_1st_birthday)
         GROUP BY patient_id
@@ -431,7 +432,7 @@ def _dose_rules() -> dict[str, DoseRule]:
             f"WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END AND {lacks('polio_4th')})",
             ("polio_4th",),
         ),
-        "4in1": DoseRule(f"({aged(40)} AND {lacks('four_in_one_1st')})", ("four_in_one_1st",)),
+        "4in1": DoseRule(f"({aged(40)} AND {lacks('four_in_one_from_3rd')})", ("four_in_one_from_3rd",)),
     }
 
 

@@ -141,7 +141,8 @@ COVER_MEASURES = (
     # (first 5 in Jul 2029) have the 18-month 6-in-1 dose in its place.
     ("cover_5y_hibmenc", 60, ("HibMenC",), 1, 12, _FAR_PAST, NEW_SCHEDULE_BORN_FROM),
     ("cover_5y_hibmenc", 60, ("6in1",), 1, 12, NEW_SCHEDULE_BORN_FROM, _FAR_FUTURE),
-    ("cover_5y_4in1", 60, ("4in1",), 1, 0, _FAR_PAST, _FAR_FUTURE),
+    # The pre-school booster is due at 3 y 4 m: a 4-in-1 before the 3rd birthday (a catch-up primary dose) is not it.
+    ("cover_5y_4in1", 60, ("4in1",), 1, 36, _FAR_PAST, _FAR_FUTURE),
     ("mmr1_on_time", 18, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
     # QOF VI001 counts diphtheria/tetanus/pertussis-containing doses: the 6-in-1 and the 4-in-1 (dTaP/IPV).
     ("6in1_on_time", 8, ("6in1", "4in1"), 3, 0, _FAR_PAST, _FAR_FUTURE),

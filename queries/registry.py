@@ -208,7 +208,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "cover_5y_mmr2", "MMR2 by 5 years", "2 measles-containing doses on or after the 1st birthday and before the 5th"
     ),
     _cover_5y(
-        "cover_5y_4in1", "Pre-school booster (dTaP/IPV) by 5 years", "A 4-in-1 (dTaP/IPV) dose before the 5th birthday"
+        "cover_5y_4in1",
+        "Pre-school booster (dTaP/IPV) by 5 years",
+        "A 4-in-1 (dTaP/IPV) dose from the 3rd birthday and before the 5th",
     ),
     _cover_5y(
         "cover_5y_hibmenc",
@@ -412,7 +414,10 @@ INDICATORS: tuple[Indicator, ...] = (
         polarity="high",
         rule_version=QOF_AST_RULE + " AST012",
         source="[PCIT-AST012] [PCIT-AST-DX] [MIP-AST2526]",
-        notes="Test codes: data/codelists/asthma_objective_test (not confirmed against a QOF cluster).",
+        notes=(
+            "Test codes: data/codelists/asthma_objective_test (not confirmed against a QOF cluster): FeNO, and "
+            "spirometry read as a reversibility test; both qualify at every age (docs/clinical-indicators.md §9.2)."
+        ),
     ),
     *(
         _qof(

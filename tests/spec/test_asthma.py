@@ -10,7 +10,7 @@ import pytest
 from tests.spec.helpers import build, d, facts, patient, totals
 
 FY = "2025-26"
-ASTHMA, RESOLVED = "195967001", "162660004"
+ASTHMA, RESOLVED, EXACERBATION = "195967001", "162660004", "708038006"
 REVIEW, PLAN = "394700004", "406162001"
 FENO = "1011321000000104"
 SABA, ICS = "35936511000001108", "10618211000001109"
@@ -48,6 +48,7 @@ BORN = {
     "DX_TEST_3M_1D_AFTER": "1995-01-01",
     "DX_BEFORE_AST012": "1995-01-01",
     "RESOLVED": "1995-01-01",
+    "RESOLVED_THEN_EXACERBATION": "1995-01-01",
     "NEW_REGISTRANT": "1995-01-01",
     "NEW_REGISTRANT_REVIEWED": "1995-01-01",
 }
@@ -68,6 +69,9 @@ DIAGNOSIS_DATES = {
 EVENTS = [
     *(event(pid, DIAGNOSIS_DATES.get(pid, "2021-01-01"), ASTHMA) for pid in BORN),
     event("RESOLVED", "2022-01-01", RESOLVED),
+    # An exacerbation code is an AST_COD code (clinical-indicators.md §5.2): asthma again after the resolution.
+    event("RESOLVED_THEN_EXACERBATION", "2022-01-01", RESOLVED),
+    event("RESOLVED_THEN_EXACERBATION", "2025-06-01", EXACERBATION),
     event("SABA_3", "2025-06-01", REVIEW),
     event("SABA_3", "2025-06-01", PLAN),
     event("SABA_2", "2025-06-01", REVIEW),
@@ -118,6 +122,7 @@ def test_register_needs_age_6_an_inhaler_and_no_resolution(con):
     assert "AGE_5" not in members
     assert "TURNS_6_ON_31_MAR" in members
     assert "RESOLVED" not in members
+    assert "RESOLVED_THEN_EXACERBATION" in members
     assert {"SABA_3", "SABA_2", "SABA_12"} <= members
 
 

@@ -47,6 +47,10 @@ PATIENTS = [
     # 5 years.
     patient(BORN_5Y, patient_id="FOUR_IN_ONE_DAY_BEFORE_5TH"),
     patient(BORN_5Y, patient_id="FOUR_IN_ONE_ON_5TH"),
+    # The booster counts from the 3rd birthday: an infant 4-in-1 (a catch-up primary dose) is not the booster.
+    patient(BORN_5Y, patient_id="FOUR_IN_ONE_DAY_BEFORE_3RD"),
+    patient(BORN_5Y, patient_id="FOUR_IN_ONE_ON_3RD"),
+    patient(BORN_5Y, patient_id="FOUR_IN_ONE_AS_INFANT"),
     patient(BORN_5Y, patient_id="MMR2_DAY_BEFORE_5TH"),
     # 5 years: the 6-in-1 primary course before the 5th birthday; a 2022 campaign IPV dose does not complete it.
     patient(BORN_5Y, patient_id="SIX_5Y_DAY_BEFORE_5TH"),
@@ -99,6 +103,9 @@ JABS = [
     jab("LEAP_MMR_27_FEB", "2025-02-27", "MMR"),
     jab("FOUR_IN_ONE_DAY_BEFORE_5TH", "2026-08-14", "4in1"),
     jab("FOUR_IN_ONE_ON_5TH", "2026-08-15", "4in1"),
+    jab("FOUR_IN_ONE_DAY_BEFORE_3RD", "2024-08-14", "4in1"),
+    jab("FOUR_IN_ONE_ON_3RD", "2024-08-15", "4in1"),
+    jab("FOUR_IN_ONE_AS_INFANT", "2021-12-10", "4in1"),
     *course("MMR2_DAY_BEFORE_5TH", "MMR", "2022-08-15", "2026-08-14"),
     jab("HIB_5Y_DAY_BEFORE_1ST", "2022-08-14", "HibMenC"),
     jab("HIB_5Y_ON_1ST", "2022-08-15", "HibMenC"),
@@ -163,6 +170,9 @@ CASES = [
     # 5 years: doses before the 5th birthday.
     ("cover_5y_4in1", Q2, "FOUR_IN_ONE_DAY_BEFORE_5TH", MET),
     ("cover_5y_4in1", Q2, "FOUR_IN_ONE_ON_5TH", MISSED),
+    ("cover_5y_4in1", Q2, "FOUR_IN_ONE_DAY_BEFORE_3RD", MISSED),
+    ("cover_5y_4in1", Q2, "FOUR_IN_ONE_ON_3RD", MET),
+    ("cover_5y_4in1", Q2, "FOUR_IN_ONE_AS_INFANT", MISSED),
     ("cover_5y_mmr2", Q2, "MMR2_DAY_BEFORE_5TH", MET),
     ("cover_5y_6in1", Q2, "SIX_5Y_DAY_BEFORE_5TH", MET),
     ("cover_5y_6in1", Q2, "SIX_5Y_ON_5TH", MISSED),

@@ -384,6 +384,9 @@ SCHEDULE_CHILDREN = [
     # Pre-school booster, due at 3 y 4 m: reached on 2026-10-30 with the dose on 2026-10-31; due tomorrow.
     patient("2023-06-30", patient_id="PRESCHOOL_3Y4M_YESTERDAY"),
     patient("2023-07-01", patient_id="PRESCHOOL_NOT_YET_DUE"),
+    # A 4-in-1 as an infant (a catch-up primary dose) is not the pre-school booster; one on the 3rd birthday is.
+    patient("2022-03-15", patient_id="PRESCHOOL_4IN1_AS_INFANT"),
+    patient("2022-03-15", patient_id="PRESCHOOL_4IN1_ON_3RD"),
     # MenB began in Sep 2015 for babies born from 1 May 2015 (catch-up): older children were never offered it.
     patient("2015-04-30", patient_id="MENB_NEVER_OFFERED"),
     patient("2015-05-01", patient_id="MENB_FIRST_OFFERED"),
@@ -407,6 +410,8 @@ SCHEDULE_JABS = [
     jab("ROTA_2", "2026-07-01", "Rotavirus"),
     jab("ROTA_2", "2026-08-01", "Rotavirus"),
     jab("PRESCHOOL_3Y4M_YESTERDAY", "2026-10-31", "4in1"),
+    jab("PRESCHOOL_4IN1_AS_INFANT", "2022-07-15", "4in1"),
+    jab("PRESCHOOL_4IN1_ON_3RD", "2025-03-15", "4in1"),
 ]
 
 
@@ -434,6 +439,7 @@ def missing_one(con, dose: str, as_at: dt.date = AS_AT) -> set[str]:
         ("hibmenc", set(), {"NEW_6IN1_ON_1ST"}),
         ("rota", {"ROTA_1", "ROTA_DUPLICATE", "ROTA_NONE_AGED_11M"}, {"ROTA_2", "ROTA_NONE_TURNS_1_TODAY"}),
         ("4in1", {"HIBMENC_ON_1ST"}, {"PRESCHOOL_3Y4M_YESTERDAY", "PRESCHOOL_NOT_YET_DUE"}),
+        ("4in1", {"PRESCHOOL_4IN1_AS_INFANT"}, {"PRESCHOOL_4IN1_ON_3RD"}),
     ],
 )
 def test_new_doses_at_their_boundaries(schedule, dose, missing, not_missing):
