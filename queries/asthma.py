@@ -97,10 +97,11 @@ MEASURES: dict[str, Measure] = {
         Measure(
             "ast_prevalence_children",
             "ast_prevalence",
-            "Asthma register prevalence, children 6-17",
+            # Named by its denominator: a title of "6-17" over a 5-17 list read as about 1/13 too low.
+            "Asthma register prevalence, children 5-17",
             "Prevalence, children (%)",
             age_bands=CHILD_BANDS,
-            notes="Denominator: registered patients aged 5-17 (the engine's age band); the register starts at 6.",
+            notes="Out of registered patients aged 5-17 (the engine's age band); the register starts at 6.",
         ),
         Measure(
             "ast_prevalence_adults",
