@@ -145,6 +145,7 @@ MEASURES: dict[str, Measure] = {
 }
 DEFAULT_MEASURE = "ast_saba_3plus"
 _SCALED = ("value", "ci_low", "ci_high", "ci99_low", "ci99_high", "london_value")
+PER_POPULATION_DECIMALS = 1  # admissions per 100,000 registered, as the page shows them
 _DERIVED = ["value", "ci_low", "ci_high", "ci99_low", "ci99_high", "london_value", "comparison"]
 
 
@@ -244,7 +245,7 @@ def measure_values(
     frame = frame[list(population.columns)]
     if disclose:
         london_hidden = disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den)
-        frame = disclosure.apply(frame, derived=_DERIVED)
+        frame = disclosure.apply(frame, derived=_DERIVED, decimals=PER_POPULATION_DECIMALS)
         frame.loc[frame["suppressed"], "comparison"] = "not compared"
         if london_hidden:
             frame["london_value"] = None
@@ -653,7 +654,7 @@ def linked_admissions(
     frame["saba_threshold"] = saba_threshold
     frame["suppressed"] = False
     if disclose:
-        frame = disclosure.apply(frame, derived=["value", "ci_low", "ci_high"])
+        frame = disclosure.apply(frame, derived=["value", "ci_low", "ci_high"], decimals=1)  # percentages
     columns = [
         "period_id",
         "area_code",

@@ -157,6 +157,7 @@ VALUE_COLUMNS = [
     "suppressed",
 ]
 _DERIVED = ["value", "ci_low", "ci_high", "ci99_low", "ci99_high"]
+_DECIMALS = 1  # every cancer measure is a percentage (queries.registry: unit "percent")
 
 _FACT_CUBE_SQL = f"""
 CREATE TABLE {CACHE_DATABASE}.fact_cube AS
@@ -409,7 +410,11 @@ def _with_statistics(spec, frame: pd.DataFrame, *, london_num: float, london_den
 
 
 def _disclose(frame: pd.DataFrame, *, london_num: float, london_den: float, extra: list[str] = ()) -> pd.DataFrame:
-    safe = disclosure.apply(frame, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison", *extra])
+    # Every cancer measure is a percentage, shown to one decimal place.
+    safe = disclosure.apply(
+        frame, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison", *extra], decimals=_DECIMALS
+    )
+    safe["london_value"] = disclosure.shown_figures(safe["london_value"].to_numpy(dtype=object), _DECIMALS)
     safe["comparison"] = safe["comparison"].where(safe["comparison"].notna(), "not compared")
     if disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den):
         safe["london_value"] = None
@@ -489,7 +494,12 @@ def trust_funnel(
         points = _disclose(points, london_num=london_num, london_den=london_den, extra=["funnel"])
         if disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den):
             p0 = float("nan")
-    return {"london_value": p0 * 100, "limits": limits, "points": points}
+    london_value = p0 * 100
+    return {
+        "london_value": float(disclosure.shown_figures(london_value, _DECIMALS)) if disclose else london_value,
+        "limits": limits,
+        "points": points,
+    }
 
 
 @cached_query
@@ -535,7 +545,7 @@ def pathway_trend(
     if chart is not None:
         series = series.join(chart)
     if disclose:
-        series = disclose_trend(series)
+        series = disclose_trend(series, decimals=_DECIMALS)
     return series.reset_index(drop=True)
 
 
@@ -643,14 +653,14 @@ def wait_distribution(
         }
     )
     if disclose:
-        frame = disclosure.apply(frame, counts=["pathways"], basis=["pathways"], derived=["share"])
+        frame = disclosure.apply(frame, counts=["pathways"], basis=["pathways"], derived=["share"], decimals=_DECIMALS)
         # Shares of the rounded counts over their rounded total: shares of the exact total gave each shown
         # bin's exact count back (10 pathways at 22.7 % of 44), and the suppressed bins' sum as the remainder.
         shown = pd.to_numeric(frame["pathways"], errors="coerce")
         shown_total = disclosure.disclose_count(total)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = shown / shown_total * 100 if shown_total else shown * np.nan
-        frame["share"] = share.astype(object).where(share.notna(), None)
+        frame["share"] = share.round(_DECIMALS).astype(object).where(share.notna(), None)
     return frame
 
 
@@ -749,6 +759,7 @@ def wait_summary(
             counts=["pathways", "within_standard"],
             basis=["pathways"],
             derived=["share_within", "median_days", "p90_days"],
+            decimals=_DECIMALS,
         )
         frame["share_within"] = frame["share_within"].where(~few_within, None)
     return frame

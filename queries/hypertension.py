@@ -231,6 +231,7 @@ def disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
             basis=counts,
             other_counts=other_counts,
             derived=derived,
+            decimals=2 if derived == ["detection_ratio"] else 1,  # a ratio; the control measures are percentages
         )
         hidden = part["suppressed"].to_numpy(dtype=bool)
         any_hidden |= hidden

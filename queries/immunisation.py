@@ -249,7 +249,7 @@ def _uptake_by_age(
     frame["value"] = (frame["numerator"] / frame["denominator"] * spec.scale).where(frame["denominator"] > 0)
     frame["suppressed"] = False
     if disclose:
-        frame = disclosure.apply(frame, derived=["value"])
+        frame = disclosure.apply(frame, derived=["value"], decimals=spec.decimals)
     return frame
 
 

@@ -554,6 +554,8 @@ def _value_columns(
     london_num, london_den = benchmark if benchmark is not None else _benchmark_totals(counts)
     london = _statistics(spec, np.array([london_num]), np.array([london_den]))
     london_value = float(london["value"][0]) if london_den else float("nan")
+    if disclose:
+        london_value = float(disclosure.shown_figures(london_value, spec.decimals))
     london_hidden = disclose and (disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den))
     count = len(numerator)
     # Columns are built as arrays and made into one DataFrame at the end: per-column pandas work would
@@ -581,7 +583,7 @@ def _value_columns(
     columns["suppressed"] = np.zeros(count, dtype=bool)
     if disclose:
         columns = disclosure.apply_arrays(
-            columns, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison"]
+            columns, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison"], decimals=spec.decimals
         )
         columns["comparison"][columns["suppressed"]] = "not compared"
     return columns
@@ -649,11 +651,12 @@ def rows_for_spc(series: pd.DataFrame, *, disclose: bool) -> pd.DataFrame:
     return series[~hidden]
 
 
-def disclose_trend(series: pd.DataFrame) -> pd.DataFrame:
+def disclose_trend(series: pd.DataFrame, *, decimals: int) -> pd.DataFrame:
     """Disclosure control on a trend: counts rounded or suppressed, and on suppressed rows the value,
-    intervals and SPC columns hidden and the comparison 'not compared'."""
+    intervals and SPC columns hidden and the comparison 'not compared'. Values, intervals and SPC
+    limits are rounded to ``decimals`` (the indicator's)."""
     hidden = _DERIVED + ["comparison", *(c for c in SPC_COLUMNS if c in series)]
-    series = disclosure.apply(series, other_counts=["patients_to_target"], derived=hidden)
+    series = disclosure.apply(series, other_counts=["patients_to_target"], derived=hidden, decimals=decimals)
     series["comparison"] = series["comparison"].where(series["comparison"].notna(), "not compared")
     return series
 
@@ -708,8 +711,8 @@ def trend(
         london_suppressed = totals.index[
             disclosure.disclose_array(totals["numerator"])[1] | disclosure.disclose_array(totals["denominator"])[1]
         ]
-        series = disclose_trend(series)
-        series["london_value"] = series["london_value"].astype(object)
+        series = disclose_trend(series, decimals=spec.decimals)
+        series["london_value"] = disclosure.shown_figures(series["london_value"].to_numpy(dtype=object), spec.decimals)
         series.loc[series["period_id"].isin(london_suppressed), "london_value"] = None
     return series
 
@@ -769,14 +772,23 @@ def funnel_limits(
         points["funnel"] = stats.funnel_class(proportion, den, bounds)
     if disclose:
         points = disclosure.apply(
-            points, other_counts=["patients_to_target"], derived=_DERIVED + ["comparison", "funnel"]
+            points,
+            other_counts=["patients_to_target"],
+            derived=_DERIVED + ["comparison", "funnel"],
+            decimals=spec.decimals,
         )
         points["comparison"] = points["comparison"].where(points["comparison"].notna(), "not compared")
+        points["london_value"] = disclosure.shown_figures(points["london_value"].to_numpy(dtype=object), spec.decimals)
         if disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den):
             p0 = float("nan")
             points["london_value"] = None
             limits.loc[:, ["lower_95", "upper_95", "lower_998", "upper_998"]] = np.nan  # they would reveal p0
-    return {"london_value": p0 * spec.scale, "limits": limits, "points": points}
+    london_value = p0 * spec.scale
+    return {
+        "london_value": float(disclosure.shown_figures(london_value, spec.decimals)) if disclose else london_value,
+        "limits": limits,
+        "points": points,
+    }
 
 
 def _area_sums(data: pd.DataFrame, column: str, area_index: np.ndarray, areas: int) -> tuple[np.ndarray, ...]:
@@ -907,6 +919,9 @@ def inequality(
             counts=["denominator"],
             basis=["denominator"],
             derived=["sii", "sii_low", "sii_high", "rii", "rii_low", "rii_high"],
+            # The slope in the indicator's unit; the relative index is a ratio.
+            decimals={"sii": spec.decimals, "sii_low": spec.decimals, "sii_high": spec.decimals}
+            | {"rii": 2, "rii_low": 2, "rii_high": 2},
         )
         sii_suppressed = result["suppressed"].to_numpy(dtype=bool)
         result = result.drop(columns="suppressed")
@@ -916,6 +931,7 @@ def inequality(
             counts=quintile_counts,
             basis=quintile_counts,
             derived=["q1_value", "q5_value", "gap", "gap_low", "gap_high"],
+            decimals=spec.decimals,
         )
         result["suppressed"] = result["suppressed"].to_numpy(dtype=bool) | sii_suppressed
     return result

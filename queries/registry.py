@@ -59,10 +59,19 @@ class Indicator:
     target_source: str = ""
     patient_level: bool = True  # False when the denominator is the whole registered list (no per-patient rows kept)
     notes: str = ""
+    shown_decimals: int | None = None  # when a page shows the value rescaled (see decimals)
 
     @property
     def default_period_type(self) -> str:
         return self.period_types[0]
+
+    @property
+    def decimals(self) -> int:
+        """Decimal places the value is shown with (1 for a percentage, 2 for a ratio): what disclosure
+        control rounds values, intervals and limits to for restricted roles."""
+        if self.shown_decimals is not None:
+            return self.shown_decimals
+        return 2 if self.unit == "ratio" else 1
 
     @property
     def scale(self) -> float:
@@ -457,6 +466,7 @@ INDICATORS: tuple[Indicator, ...] = (
         polarity="low",
         rule_version="HES emergency admissions, ICD-10 J45/J46 (WHO/UK 4-character)",
         source="[OS-AST-ADM] [C20-CYP] [LEVY-NWL]",
+        shown_decimals=2,  # the asthma page shows it per 1,000 on the register (10 x the percentage), to 1 place
     ),
     # ---------------------------------------------------------------- cancer (CWT / registry)
     _cancer(

@@ -68,7 +68,7 @@ def test_the_share_within_the_standard_is_hidden_when_the_count_within_is_suppre
     assert guys["median_days"] == 40  # rests on the 11 pathways alone: still shown
     barts = summary.loc[BARTS]
     assert (barts["pathways"], barts["within_standard"]) == (15, 10)
-    assert barts["share_within"] == pytest.approx(100 * 10 / 13)  # both counts shown: from the exact counts
+    assert barts["share_within"] == round(100 * 10 / 13, 1)  # both counts shown: from the exact counts, as shown
     raw = cq.wait_summary(con, measure="told", period=MONTH, disclose=False).set_index("trust_code")
     assert raw.loc[GUYS, "share_within"] == pytest.approx(100 * 3 / 11)  # entitled roles see it
 
@@ -77,7 +77,7 @@ def test_wait_bin_shares_are_of_the_shown_counts_and_hidden_for_suppressed_bins(
     bins = cq.wait_distribution(con, measure="told", period=MONTH, trust=BARTS, disclose=True)
     shown_total = disclose_count(13)
     within = bins[bins["pathways"] == 10]
-    assert len(within) == 1 and within["share"].iloc[0] == pytest.approx(100 * 10 / shown_total)
+    assert len(within) == 1 and within["share"].iloc[0] == round(100 * 10 / shown_total, 1)
     beyond = bins[(bins["bin_start"] <= 40) & (bins["bin_end"] >= 40)].iloc[0]
     assert beyond["suppressed"] and beyond["share"] is None
     # The exact total (13) would have made 10 pathways 76.9 %, and the rest the hidden bins' 3.
@@ -92,5 +92,5 @@ def test_a_trusts_spc_centre_leaves_out_the_months_it_suppresses(con):
     assert shown.loc["2026-08", "suppressed"] and shown.loc["2026-08", "centre"] is None
     # Over every month the centre was (3 + 10) / (3 + 13): with September's counts, August's came back.
     september = raw.loc[MONTH]
-    assert shown.loc[MONTH, "centre"] == pytest.approx(100 * september["numerator"] / september["denominator"])
+    assert shown.loc[MONTH, "centre"] == round(100 * september["numerator"] / september["denominator"], 1)
     assert raw.loc[MONTH, "centre"] == pytest.approx(100 * 13 / 16)

@@ -159,7 +159,7 @@ def test_disclosure_for_restricted_roles(con):
     result = indicator_values(con, indicator="cover_12m_6in1", by="practice", disclose=True).set_index("area_code")
     assert result.loc[BARNET_PRACTICE, "numerator"] == 10 and result.loc[BARNET_PRACTICE, "denominator"] == 20
     assert result.loc[BRENT_PRACTICE, "numerator"] == 30  # 29 rounds to 30
-    assert result.loc[BRENT_PRACTICE, "value"] == pytest.approx(29 / 30 * 100)  # from unrounded counts
+    assert result.loc[BRENT_PRACTICE, "value"] == round(29 / 30 * 100, 1)  # from unrounded counts, as shown
     small = indicator_values(
         con, indicator="cover_12m_6in1", by="sex", filters={"practice": BARNET_PRACTICE}, disclose=True
     )

@@ -3,8 +3,13 @@ factories fill in, written out by hand."""
 
 from __future__ import annotations
 
+import math
+import re
+
 import pytest
 
+from components.style import value_format
+from queries import asthma
 from queries.registry import COVER_RULE, COVER_SOURCE, INDICATORS, UnknownIndicator, get, list_indicators, registry
 
 IDS = [
@@ -142,3 +147,19 @@ def test_unknown_id_names_the_known_ones():
 def test_list_indicators_filters_by_pathfinder():
     assert list_indicators("cancer")["id"].tolist() == IDS[-6:]
     assert len(list_indicators()) == len(IDS)
+
+
+def _places(unit: str) -> int:
+    """Decimal places the pages show a value of ``unit`` with (components.style.value_format)."""
+    return int(re.search(r"\.(\d)f", value_format(unit).d3).group(1))
+
+
+def test_disclosed_values_keep_the_decimals_the_pages_show():
+    """Disclosure control rounds values to Indicator.decimals: never fewer places than a page shows."""
+    for spec in INDICATORS:
+        if spec.shown_decimals is None:
+            assert spec.decimals == _places(spec.unit), spec.id
+    # The asthma page shows these rescaled (per 1,000 = 10 x the percentage): one more place in percent.
+    for measure in asthma.MEASURES.values():
+        if measure.factor != 1 and not measure.per_population:
+            assert get(measure.indicator).decimals == _places(measure.unit) + round(math.log10(measure.factor))
