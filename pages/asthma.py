@@ -1101,7 +1101,13 @@ def list_practice_options(tab: str = "patients"):
         frame = aq.practices(_con())
     except DATA_ERRORS:
         return [NO_PRACTICE], ""
-    allowed = frame[[scope.permits(c, b) for c, b in zip(frame["practice_code"], frame["borough_code"], strict=True)]]
+    # With the ICB: a responder scoped to an ICB was offered no practice (and refused every list).
+    allowed = frame[
+        [
+            scope.permits(c, b, i)
+            for c, b, i in zip(frame["practice_code"], frame["borough_code"], frame["icb_code"], strict=True)
+        ]
+    ]
     options = [
         {"value": c, "label": f"{n} ({c})"}
         for c, n in zip(allowed["practice_code"], allowed["practice_name"], strict=True)
@@ -1125,8 +1131,8 @@ def patient_rows(*, period: str | None, practice: str | None, threshold: int) ->
     if not practice:
         raise PermissionError("Choose a practice.")
     practices = aq.practices(_con()).set_index("practice_code")
-    borough = practices["borough_code"].get(practice)
-    if not scope.permits(practice, borough):
+    borough, icb = practices["borough_code"].get(practice), practices["icb_code"].get(practice)
+    if not scope.permits(practice, borough, icb):
         raise PermissionError("That practice is outside your scope.")
     rows = aq.saba_no_ics_patients(
         _con(), period=_period(period), practice_code=practice, scope=scope, saba_threshold=threshold

@@ -360,9 +360,9 @@ def boroughs(con: Any) -> pd.DataFrame:
 
 
 def practices(con: Any, *, borough_code: str | None = None) -> pd.DataFrame:
-    """Practices with anyone on an asthma indicator (code, name, borough), optionally of one borough, by name."""
+    """Practices with anyone on an asthma indicator (code, name, borough, ICB), optionally of one borough, by name."""
     sql = (
-        "SELECT r.practice_code, r.practice_name, r.borough_code FROM ref_practices AS r "
+        "SELECT r.practice_code, r.practice_name, r.borough_code, r.icb_code FROM ref_practices AS r "
         "WHERE r.practice_code IN (SELECT c.practice_code FROM ind_cube_area AS c "
         "WHERE c.indicator_id = 'ast_prevalence')"
     )

@@ -580,6 +580,22 @@ def test_campaign_responder_lists_practices_of_their_borough(page, db):
     assert codes and codes <= set(aq.practices(db, borough_code="E09000012")["practice_code"])
 
 
+def test_an_icb_scoped_responder_lists_and_reads_the_practices_of_their_icb(page, db):
+    """Scoped to an ICB (not a borough): was offered no practice and refused every list."""
+    practices = aq.practices(db)
+    icb = practices["icb_code"].iloc[0]
+    responder = Principal("campaign.icb", Role.CAMPAIGN_RESPONDER, Scope.of(icbs=[icb]))
+    with acting_as(responder):
+        options, _ = page.list_practice_options("patients")
+        codes = {o["value"] for o in options} - {""}
+        assert codes and codes == set(practices.loc[practices["icb_code"] == icb, "practice_code"])
+        rows, scope = page.patient_rows(period=None, practice=sorted(codes)[0], threshold=3)
+    assert scope.icb_codes == (icb,)
+    elsewhere = practices.loc[practices["icb_code"] != icb, "practice_code"].iloc[0]
+    with acting_as(responder), pytest.raises(PermissionError, match="outside your scope"):
+        page.patient_rows(period=None, practice=elsewhere, threshold=3)
+
+
 # ---------------------------------------------------------------- CSV and URL state
 
 
