@@ -114,7 +114,7 @@ def show_entries(username: object, action: object) -> html.Div:
         audit.record(principal, audit.VIEW_AUDIT_LOG, {"username": username, "action": action})
         entries = audit.entries(limit=SHOWN_ENTRIES, username=username, action=action)
     except audit.AuditUnavailable as error:
-        return _alert(f"The audit log cannot be read: {error}", "warning")
+        return _alert(str(error), "warning")
     frame = pd.DataFrame(
         [
             {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -67,6 +68,9 @@ BEGIN SELECT RAISE(ABORT, 'an audit entry must continue the chain'); END;
 _TRIGGERS = {"audit_log_no_update", "audit_log_no_delete", "audit_log_chain"}
 
 
+_log = logging.getLogger(__name__)
+
+
 class AuditUnavailable(RuntimeError):
     """The audit store cannot be written or read; patient rows must not be shown."""
 
@@ -106,6 +110,14 @@ class AuditLog:
         self._init_lock = threading.Lock()
         self._initialised = False
 
+    def _unavailable(self, verb: str, error: Exception) -> AuditUnavailable:
+        """The error users see: no server path, nor the system's message (which names one); the server's
+        log says where and why."""
+        _log.error("audit log %s cannot be %s: %s", self.path, verb, error)
+        return AuditUnavailable(
+            f"The audit log cannot be {verb}, so nothing is shown or exported: tell the service's administrators."
+        )
+
     def _connect(self) -> sqlite3.Connection:
         try:
             if not self._initialised:
@@ -121,7 +133,7 @@ class AuditLog:
                         self._initialised = True
             return sqlite3.connect(self.path, timeout=10, isolation_level=None)
         except (OSError, sqlite3.Error) as error:
-            raise AuditUnavailable(f"The audit log at {self.path} cannot be opened: {error}") from None
+            raise self._unavailable("opened", error) from None
 
     def record(
         self,
@@ -160,7 +172,7 @@ class AuditLog:
         except sqlite3.Error as error:
             if con.in_transaction:
                 con.execute("ROLLBACK")
-            raise AuditUnavailable(f"The audit log at {self.path} cannot be written: {error}") from None
+            raise self._unavailable("written", error) from None
         finally:
             con.close()
         return AuditEntry(seq, now, username, role, action, json.loads(filters_text), row_count)
@@ -194,7 +206,7 @@ class AuditLog:
                 [*params, limit],
             ).fetchall()
         except sqlite3.Error as error:
-            raise AuditUnavailable(f"The audit log at {self.path} cannot be read: {error}") from None
+            raise self._unavailable("read", error) from None
         finally:
             con.close()
         return [
@@ -212,7 +224,7 @@ class AuditLog:
                 "FROM audit_log ORDER BY seq"
             ).fetchall()
         except sqlite3.Error as error:
-            raise AuditUnavailable(f"The audit log at {self.path} cannot be read: {error}") from None
+            raise self._unavailable("read", error) from None
         finally:
             con.close()
         problems = [f"trigger {name} is missing" for name in sorted(_TRIGGERS - triggers)]
