@@ -34,6 +34,7 @@ ON_REGISTER = {
     "BP_141_90": ("1960-01-01", {}),
     "BP_140_91": ("1960-01-01", {}),
     "SAME_DAY_LOWEST": ("1960-01-01", {}),
+    "SAME_DAY_LOWEST_OF_EACH": ("1960-01-01", {}),
     "LATEST_WINS": ("1960-01-01", {}),
     "TURNS_80_ON_31_MAR": ("1946-03-31", {}),
     "TURNS_80_ON_1_APR": ("1946-04-01", {}),
@@ -70,6 +71,9 @@ EVENTS = [
     *bp("BP_140_91", "2026-03-01", 140, 91),
     *bp("SAME_DAY_LOWEST", "2026-03-01", 150, 95),
     *bp("SAME_DAY_LOWEST", "2026-03-01", 138, 88),
+    # Neither reading is controlled, but the lowest of each (138/85) is: not "the reading with the lowest systolic".
+    *bp("SAME_DAY_LOWEST_OF_EACH", "2026-03-01", 150, 85),
+    *bp("SAME_DAY_LOWEST_OF_EACH", "2026-03-01", 138, 95),
     *bp("LATEST_WINS", "2026-01-01", 130, 80),
     *bp("LATEST_WINS", "2026-03-01", 150, 95),
     *bp("TURNS_80_ON_31_MAR", "2026-02-01", 145, 85),
@@ -113,6 +117,7 @@ def test_hyp008_threshold_is_at_or_below_140_90(con):
 def test_same_day_readings_use_lowest_of_each_and_latest_day_wins(con):
     got = facts(con, "hyp008", FY)
     assert got["SAME_DAY_LOWEST"] == (1, 1)
+    assert got["SAME_DAY_LOWEST_OF_EACH"] == (1, 1)
     assert got["LATEST_WINS"] == (0, 1)
 
 
@@ -180,7 +185,7 @@ def test_detection_ratio_is_register_over_expected(con):
     numerator, expected = totals(con, "hyp_detection_ratio", FY)
     # Ages on 31 Mar 2026: the 1960 births are 66 (band 60), 1946-03-31 is 80, 1946-04-01 is 79, 1985 births 41.
     # Every patient here is a woman (the helper's default).
-    register_ages = [66] * 13 + [80, 79]
+    register_ages = [66] * 14 + [80, 79]
     off_register_ages = [66, 66, 41, 41, 41, 41, 41]  # RESOLVED, RESOLVED_RAISED and RAISED_*; CHILD is under 18
     assert numerator == len(register_ages)
     assert expected == pytest.approx(sum(expected_rate(age, "F") for age in register_ages + off_register_ages))
