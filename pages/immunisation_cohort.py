@@ -176,14 +176,20 @@ def criteria_from_controls(
     known: dict[str, set[str]] | None = None,
 ) -> cohort.CohortCriteria:
     """The criteria the controls describe; :class:`queries.immunisation_cohort.CohortError` when unusable."""
+    # The controls send only values they offer; anything else came from a crafted request, and is refused
+    # with a message rather than read as something near it (an unknown dose dropped widened the list).
     try:
         low, high = (int(a) for a in ages)
     except (TypeError, ValueError):
         raise cohort.CohortError("Give both ages as whole numbers of years.") from None
+    if any(isinstance(a, float) and not a.is_integer() for a in ages):
+        raise cohort.CohortError("Give both ages as whole numbers of years.")
     if not (0 <= low <= cohort.MAX_AGE and 0 <= high <= cohort.MAX_AGE):
         raise cohort.CohortError(f"Ages run from 0 to {cohort.MAX_AGE} years.")
     if low > high:
         raise cohort.CohortError(f"'Aged from' ({low}) is above 'to' ({high}): give the younger age first.")
+    if _as_list(as_at) and _as_date(as_at) is None:
+        raise cohort.CohortError("'On date' is not a date (YYYY-MM-DD).")
     chosen_date = _as_date(as_at) or default_date
     if chosen_date > default_date:
         raise cohort.CohortError(f"The chosen date is after the extract date ({default_date.isoformat()}).")
@@ -206,6 +212,11 @@ def criteria_from_controls(
         unknown = [code for code in codes if known is not None and code not in known[kind]]
         if unknown:
             raise cohort.CohortError(f"Unknown {kind} code(s): {', '.join(unknown[:5])[:80]}")
+    unknown_doses = [str(dose) for dose in _as_list(missing) if dose not in cohort.MISSING_DOSES]
+    if unknown_doses:
+        raise cohort.CohortError(f"Unknown dose(s): {', '.join(unknown_doses[:5])[:80]}")
+    if match not in ("any", "all", None):
+        raise cohort.CohortError("'Children missing' is 'any of the ticked doses' or 'all of them'.")
     return cohort.CohortCriteria(
         as_at=chosen_date,
         age_min=int(low),

@@ -618,7 +618,7 @@ def test_cohort_controls_are_parsed_and_checked(pages):
     criteria = criteria_from_controls(
         as_at="2026-06-30",
         ages=["2", 5],
-        missing=["mmr2", "nonsense"],
+        missing=["mmr2"],
         match="all",
         boroughs=["E09000012"],
         pcns="",
@@ -662,6 +662,27 @@ def test_cohort_controls_are_parsed_and_checked(pages):
             default_date=latest,
             known=known,
         )
+    # Values no control offers (a crafted request) are refused with a message, never read as something near:
+    # an unknown dose dropped left no dose ticked, and the list widened to every child in scope.
+    usual = {"as_at": None, "ages": [1, 9], "missing": ["mmr2"], "match": "any"}
+    for change, message in (
+        ({"missing": ["mmr2", "nonsense"]}, "Unknown dose"),
+        ({"match": "most"}, "any of the ticked doses"),
+        ({"ages": [1.5, 9]}, "whole numbers"),
+        ({"as_at": "last tuesday"}, "not a date"),
+    ):
+        with pytest.raises(CohortError, match=message):
+            criteria_from_controls(
+                **(usual | change),
+                boroughs=None,
+                pcns=None,
+                practices=None,
+                quintiles=None,
+                ethnicity=None,
+                registered_after=None,
+                default_date=latest,
+                known=known,
+            )
 
 
 def test_every_export_that_gives_no_file_says_why(pages, monkeypatch):
