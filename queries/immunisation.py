@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from queries import disclosure
-from queries.cache import cached_query
+from queries.cache import cached_query, database_identity
 from queries.indicators import (
     QueryError,
     default_period,
@@ -85,7 +85,12 @@ def _memoised(name: str, con: Any, key: tuple, compute):
     """
     if not hasattr(con, "path"):  # a bare connection (tests, scripts): nothing stable to key on
         return compute()
-    full_key = (name, str(con.path), *key)
+    # Keyed on the file's identity (path, build time, inode) as the query cache is, not the path alone: a
+    # database rebuilt in place, read by a new connection, must not be answered from the old file's entries.
+    identity = database_identity(con)
+    if identity is None:
+        return compute()
+    full_key = (name, identity, *key)
     with _memo_lock:
         if full_key in _MEMO:
             _MEMO.move_to_end(full_key)
