@@ -554,8 +554,8 @@ def _value_columns(
     london_num, london_den = benchmark if benchmark is not None else _benchmark_totals(counts)
     london = _statistics(spec, np.array([london_num]), np.array([london_den]))
     london_value = float(london["value"][0]) if london_den else float("nan")
-    if disclose:
-        london_value = float(disclosure.shown_figures(london_value, spec.decimals))
+    # Compared unrounded; shown, to a restricted role, with the indicator's places.
+    shown_london = float(disclosure.shown_figures(london_value, spec.decimals)) if disclose else london_value
     london_hidden = disclose and (disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den))
     count = len(numerator)
     # Columns are built as arrays and made into one DataFrame at the end: per-column pandas work would
@@ -571,7 +571,7 @@ def _value_columns(
         "denominator": denominator,
         **_statistics(spec, numerator, denominator),
     }
-    columns["london_value"] = np.full(count, None if london_hidden else london_value, dtype=object)
+    columns["london_value"] = np.full(count, None if london_hidden else shown_london, dtype=object)
     columns["comparison"] = (
         np.full(count, "not compared", dtype=object)
         if dims == ["london"] and benchmark is None  # the one row against itself

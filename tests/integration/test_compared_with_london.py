@@ -15,7 +15,7 @@ from queries import asthma as aq
 from queries import immunisation as imm
 from queries.db import get_database
 from queries.indicators import default_period, indicator_values
-from queries.registry import get
+from queries.registry import INDICATORS, get
 from security.roles import Principal, Role
 from security.web import acting_as
 from tests.integration.app_pages import app_pages
@@ -222,3 +222,18 @@ def test_cancer_trusts_of_one_tumour_group_are_compared_with_londons_pathways_of
     assert not any(name.endswith(("than London", "to London")) for name in names)
     assert any(shape.name.startswith("London, Lung (") for shape in funnel.layout.shapes if shape.name)
     assert {trace.name for trace in every.data} & {"Better than London", "Similar to London", "Worse than London"}
+
+
+def test_a_shown_row_is_compared_the_same_with_and_without_disclosure_control(db):
+    """Disclosure control rounds what is shown (each value to its indicator's places) and changes no
+    comparison of a row it shows: every indicator, four levels (tests/unit/test_disclosure_order.py has
+    the hand-made case of an interval ending between London and London as shown)."""
+    compared = 0
+    for spec, by in ((spec, by) for spec in INDICATORS for by in ("practice", "pcn", "borough", "lsoa")):
+        raw = indicator_values(db, indicator=spec.id, by=by, disclose=False).set_index("area_code")
+        shown = indicator_values(db, indicator=spec.id, by=by, disclose=True).set_index("area_code")
+        kept = shown.index[~shown["suppressed"].astype(bool)]
+        assert (shown.loc[kept, "comparison"] == raw.loc[kept, "comparison"]).all(), spec.id
+        assert (shown.loc[kept, "value"].astype(float) == raw.loc[kept, "value"].round(spec.decimals)).all(), spec.id
+        compared += len(kept)
+    assert compared > 1000
