@@ -77,6 +77,8 @@ class Table:
     key: tuple[str, ...] = ()  # columns that must be unique together
     # Date columns that must not precede the patient's birth date.
     after_birth: tuple[str, ...] = field(default=())
+    # (date column, date column of the same row it must not precede), where both are given.
+    not_before: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -101,6 +103,7 @@ PATIENTS = Table(
     ),
     key=("patient_id",),
     after_birth=("registration_start", "death_date"),
+    not_before=(("registration_end", "registration_start"),),
 )
 
 IMMUNISATIONS = Table(
@@ -167,6 +170,13 @@ CANCER_PATHWAYS = Table(
     ),
     key=("pathway_id",),
     after_birth=("referral_date",),
+    # A clock that stops before it starts: the engine would count a negative wait as within the standard.
+    not_before=(
+        ("diagnosis_told_date", "referral_date"),
+        ("decision_to_treat_date", "referral_date"),
+        ("treatment_start_date", "referral_date"),
+        ("treatment_start_date", "decision_to_treat_date"),
+    ),
 )
 
 CANCER_REGISTRATIONS = Table(

@@ -353,7 +353,8 @@ def _key_check(con: duckdb.DuckDBPyConnection, table: Table) -> list[Problem]:
 def _loaded_checks(
     con: duckdb.DuckDBPyConnection, table: Table, null_checked: set[str], extract_date: date
 ) -> list[Problem]:
-    """Row checks on one typed table: missing values, dates after the extract, and patients' own dates."""
+    """Row checks on one typed table: missing values, dates after the extract, patients' own dates, and dates
+    of a row in the wrong order (``Table.not_before``)."""
     checks: list[_Check] = []
     ids = tuple(f"t.{_quote(c)}" for c in table.column_names if c in ("patient_id", "pathway_id"))
     for column in table.columns:
@@ -367,13 +368,10 @@ def _loaded_checks(
         for name in table.after_birth:
             col = f"t.{_quote(name)}"
             checks.append(_Check(name, "before_birth", f"{col} < t.birth_date", (*ids, "t.birth_date", col)))
+    for later, earlier in table.not_before:
+        later_col, earlier_col = f"t.{_quote(later)}", f"t.{_quote(earlier)}"
         checks.append(
-            _Check(
-                "registration_end",
-                "end_before_start",
-                "t.registration_end < t.registration_start",
-                (*ids, "t.registration_start", "t.registration_end"),
-            )
+            _Check(later, f"before_{earlier}", f"{later_col} < {earlier_col}", (*ids, earlier_col, later_col))
         )
     return _run_row_checks(con, table.name, f"{_quote(table.name)} AS t", checks, {"extract_date": extract_date})
 

@@ -87,7 +87,7 @@ BREAKAGES = {
     "duplicate_key": duplicate_pathway,
     "after_extract_date": lambda t: set_cell(t, "medications", 0, "issue_date", date(2026, 11, 1)),
     "before_birth": lambda t: set_cell(t, "cancer_registrations", 0, "diagnosis_date", date(1950, 6, 14)),
-    "end_before_start": lambda t: set_cell(t, "patients", 1, "registration_end", date(2000, 1, 1)),
+    "before_registration_start": lambda t: set_cell(t, "patients", 1, "registration_end", date(2000, 1, 1)),
     "not_null": lambda t: set_cell(t, "patients", 2, "registration_start", None),
 }
 

@@ -221,9 +221,26 @@ def test_dates_before_birth(validate, tiny_tables, fmt):
 def test_registration_end_before_start(validate, tiny_tables, fmt):
     tiny_tables["patients"] = with_value(tiny_tables["patients"], 1, "registration_end", date(2000, 12, 31))
     tiny_tables["patients"] = with_value(tiny_tables["patients"], 1, "death_date", None)
-    assert checks(validate(tiny_tables, fmt)) == [("patients", "registration_end", "end_before_start", 1)]
+    assert checks(validate(tiny_tables, fmt)) == [("patients", "registration_end", "before_registration_start", 1)]
     tiny_tables["patients"] = with_value(tiny_tables["patients"], 1, "registration_end", date(2001, 1, 1))
     assert validate(tiny_tables, fmt) == []  # ending the day it starts is allowed
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_pathway_clock_that_stops_before_it_starts(validate, tiny_tables, fmt):
+    """Told, decided or treated before the referral (or treated before the decision): the engine would count
+    the negative wait as within the standard. The same day is allowed."""
+    pathways = tiny_tables["cancer_pathways"]  # referred 1 Jan 2023; told 20 Jan, decided 1 Feb, treated 10 Feb
+    pathways = with_value(pathways, 0, "diagnosis_told_date", date(2022, 12, 31))
+    pathways = with_value(pathways, 0, "decision_to_treat_date", date(2023, 2, 11))
+    tiny_tables["cancer_pathways"] = pathways
+    assert checks(validate(tiny_tables, fmt)) == [
+        ("cancer_pathways", "diagnosis_told_date", "before_referral_date", 1),
+        ("cancer_pathways", "treatment_start_date", "before_decision_to_treat_date", 1),
+    ]
+    pathways = with_value(pathways, 0, "diagnosis_told_date", date(2023, 1, 1))
+    tiny_tables["cancer_pathways"] = with_value(pathways, 0, "decision_to_treat_date", date(2023, 2, 10))
+    assert validate(tiny_tables, fmt) == []
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
