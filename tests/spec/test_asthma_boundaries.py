@@ -13,6 +13,7 @@ from tests.spec.helpers import MET, MISSED, NOT_COUNTED, boundary_test, build, p
 from tests.spec.test_asthma import ASTHMA, FENO, ICS, RESOLVED, REVIEW, SABA, admission, event, issue
 
 FY = "2025-26"
+R12 = "R12 to 2026-10-31"
 ADULT = "1995-01-01"
 
 PATIENT_FIELDS = {
@@ -47,6 +48,13 @@ PATIENT_FIELDS = {
     "ADMITTED_31_MAR_2025": (ADULT, {}),
     "ADMITTED_31_MAR_2026": (ADULT, {}),
     "ADMITTED_J44": (ADULT, {}),
+    # Registered and alive on the period's last day: died or left before it (or on it) is not counted.
+    "DIED_15_MAR_2026": (ADULT, {"death_date": "2026-03-15"}),
+    "LEFT_31_MAR_2026": (ADULT, {"registration_end": "2026-03-31"}),
+    "LEFT_1_APR_2026": (ADULT, {"registration_end": "2026-04-01"}),
+    # The rolling 12 months to the extract date (31 Oct 2026) start on 1 Nov 2025.
+    "RX_31_OCT_2025_ONLY": (ADULT, {}),
+    "RX_1_NOV_2025_ONLY": (ADULT, {}),
 }
 PATIENTS = [
     patient(birth, patient_id=pid, **{"registration_start": "2020-01-01", **extra})
@@ -65,6 +73,8 @@ OWN_PRESCRIPTIONS = {
     "RX_31_MAR_2025_ONLY": [issue("RX_31_MAR_2025_ONLY", "2025-03-31", ICS, 1)],
     "RX_1_APR_2025_ONLY": [issue("RX_1_APR_2025_ONLY", "2025-04-01", ICS, 1)],
     "RX_31_MAR_2026_ONLY": [issue("RX_31_MAR_2026_ONLY", "2026-03-31", ICS, 1)],
+    "RX_31_OCT_2025_ONLY": [issue("RX_31_OCT_2025_ONLY", "2025-10-31", ICS, 1)],
+    "RX_1_NOV_2025_ONLY": [issue("RX_1_NOV_2025_ONLY", "2025-11-01", ICS, 1)],
     "SABA_TWO_ISSUES": [issue("SABA_TWO_ISSUES", day, SABA, 1) for day in ("2025-05-01", "2025-09-01")],
     "SABA_THREE_ISSUES": [
         issue("SABA_THREE_ISSUES", day, SABA, 1) for day in ("2025-05-01", "2025-09-01", "2026-01-05")
@@ -148,6 +158,14 @@ CASES = [
     ("ast_emergency_admissions", FY, "ADMITTED_31_MATERNITY", MISSED),
     ("ast_emergency_admissions", FY, "ADMITTED_31_MAR_2025", MISSED),
     ("ast_emergency_admissions", FY, "ADMITTED_J44", MISSED),
+    # On the register only if registered and alive on the last day (a registration ending that day ends it).
+    ("ast_saba_3plus", FY, "DIED_15_MAR_2026", NOT_COUNTED),
+    ("ast_saba_3plus", FY, "LEFT_31_MAR_2026", NOT_COUNTED),
+    ("ast_saba_3plus", FY, "LEFT_1_APR_2026", MISSED),
+    # A rolling 12 months: the drug on its first day keeps the patient on the register, the day before does not.
+    ("ast_saba_3plus", R12, "RX_1_NOV_2025_ONLY", MISSED),
+    ("ast_saba_3plus", R12, "RX_31_OCT_2025_ONLY", NOT_COUNTED),
+    ("ast_saba_3plus", FY, "RX_31_OCT_2025_ONLY", MISSED),
 ]
 
 
