@@ -12,6 +12,7 @@ from tests.spec.helpers import MET, MISSED, NOT_COUNTED, boundary_test, build, p
 from tests.spec.test_hypertension import HYP, RESOLVED, SYS, bp, event
 
 FY = "2025-26"
+R12 = "R12 to 2026-10-31"  # the rolling 12 months to the extract date: 1 Nov 2025 - 31 Oct 2026
 AGED_66, AGED_86 = "1960-01-01", "1940-01-01"
 
 PATIENT_FIELDS = {
@@ -45,6 +46,11 @@ PATIENT_FIELDS = {
     "DIED_ON_1_APR": (AGED_66, {"death_date": "2026-04-01"}),
     "LEFT_ON_31_MAR": (AGED_66, {"registration_end": "2026-03-31"}),
     "LEFT_ON_1_APR": (AGED_66, {"registration_end": "2026-04-01"}),
+    # A rolling 12 months: its first day, and its 9 months (up to and including 31 Oct start on 1 Feb 2026).
+    "R12_BP_ON_1_NOV": (AGED_66, {}),
+    "R12_BP_ON_31_OCT_BEFORE": (AGED_66, {}),
+    "R12_FIRST_DX_31_JAN": (AGED_66, {}),
+    "R12_FIRST_DX_1_FEB": (AGED_66, {}),
 }
 PATIENTS = [
     patient(birth, patient_id=pid, **{"registration_start": "2000-01-01", **extra})
@@ -55,6 +61,8 @@ OWN_DIAGNOSIS = {
     "FIRST_DX_1_JUL": "2025-07-01",
     "DX_AFTER_YEAR_END": "2026-04-01",
     "CHILD_ON_REGISTER": "2020-01-01",
+    "R12_FIRST_DX_31_JAN": "2026-01-31",
+    "R12_FIRST_DX_1_FEB": "2026-02-01",
 }
 EVENTS = [
     *(event(pid, OWN_DIAGNOSIS.get(pid, "2010-05-01"), HYP) for pid in PATIENT_FIELDS),
@@ -74,6 +82,8 @@ EVENTS = [
     *bp("CLINIC_AND_HOME_SAME_DAY", "2026-03-01", 150, 95, home=True),
     event("RESOLVED_AFTER_YEAR_END", "2026-04-01", RESOLVED),
     *bp("CHILD_ON_REGISTER", "2026-02-01", 110, 70),
+    *bp("R12_BP_ON_1_NOV", "2025-11-01", 120, 80),
+    *bp("R12_BP_ON_31_OCT_BEFORE", "2025-10-31", 120, 80),
 ]
 
 
@@ -118,6 +128,14 @@ CASES = [
     ("hyp_bp_recorded_12m", FY, "LEFT_ON_1_APR", MISSED),
     ("hyp_bp_recorded_12m", FY, "DIED_ON_31_MAR", NOT_COUNTED),
     ("hyp_bp_recorded_12m", FY, "LEFT_ON_31_MAR", NOT_COUNTED),
+    # A rolling 12 months to 31 Oct 2026: a reading on its first day counts, the day before does not; the
+    # 9-month exclusion counts back from its own end (31 Jan kept, 1 Feb excluded), not from a year end.
+    ("hyp_bp_recorded_12m", R12, "R12_BP_ON_1_NOV", MET),
+    ("hyp008", R12, "R12_BP_ON_1_NOV", MET),
+    ("hyp_bp_recorded_12m", R12, "R12_BP_ON_31_OCT_BEFORE", MISSED),
+    ("hyp008", R12, "R12_FIRST_DX_31_JAN", MISSED),
+    ("hyp008", R12, "R12_FIRST_DX_1_FEB", NOT_COUNTED),
+    ("hyp008", FY, "R12_FIRST_DX_1_FEB", NOT_COUNTED),  # 1 Feb is in 2025-26's 9 months too
 ]
 
 
