@@ -15,6 +15,10 @@ BORN_12M, BORN_24M, BORN_5Y = "2025-08-15", "2024-08-15", "2021-08-15"
 THREE_6IN1_12M = ("2025-10-10", "2025-11-10", "2025-12-10")
 
 PATIENTS = [
+    # A financial year's cohort: 1st birthday from 1 Apr 2025 to 31 Mar 2026 (2025-26).
+    patient("2024-03-31", patient_id="FY_BORN_31_MAR_2024"),
+    patient("2024-04-01", patient_id="FY_BORN_1_APR_2024"),
+    patient("2025-03-31", patient_id="FY_BORN_31_MAR_2025"),
     # The cohort's last birthday of the quarter, and the first day after it.
     patient("2025-09-30", patient_id="BORN_30_SEP"),
     patient("2025-10-01", patient_id="BORN_1_OCT"),
@@ -73,6 +77,9 @@ PATIENTS = [
     patient("2017-05-01", patient_id="POLIO_DIED_31_MAR", death_date="2023-03-31"),
 ]
 JABS = [
+    *course("FY_BORN_31_MAR_2024", "6in1", "2024-06-01", "2024-07-01", "2024-08-01"),
+    *course("FY_BORN_1_APR_2024", "6in1", "2024-06-01", "2024-07-01", "2024-08-01"),
+    *course("FY_BORN_31_MAR_2025", "6in1", "2025-06-01", "2025-07-01"),  # two doses: missed
     *course("BORN_30_SEP", "6in1", "2025-12-01", "2026-01-01", "2026-02-01"),
     *course("BORN_1_OCT", "6in1", "2025-12-01", "2026-01-01", "2026-02-01"),
     *(
@@ -135,6 +142,11 @@ def con(tmp_path_factory):
 
 POLIO = "polio-2022"
 CASES = [
+    # A financial year's cohort (COVER's annual figures): 1st birthdays from 1 Apr to 31 Mar.
+    ("cover_12m_6in1", "2025-26", "FY_BORN_1_APR_2024", MET),
+    ("cover_12m_6in1", "2025-26", "FY_BORN_31_MAR_2025", MISSED),
+    ("cover_12m_6in1", "2025-26", "FY_BORN_31_MAR_2024", NOT_COUNTED),
+    ("cover_12m_6in1", "2024-25", "FY_BORN_31_MAR_2024", MET),
     # The cohort: the 1st birthday on the quarter's last day is in it, the day after is not.
     ("cover_12m_6in1", Q2, "BORN_30_SEP", MET),
     ("cover_12m_6in1", Q2, "BORN_1_OCT", NOT_COUNTED),
