@@ -653,9 +653,10 @@ def wait_distribution(
         }
     )
     if disclose:
-        frame = disclosure.apply(frame, counts=["pathways"], basis=["pathways"], derived=["share"], decimals=_DECIMALS)
-        # Shares of the rounded counts over their rounded total: shares of the exact total gave each shown
-        # bin's exact count back (10 pathways at 22.7 % of 44), and the suppressed bins' sum as the remainder.
+        frame = disclosure.apply(frame, counts=["pathways"], basis=["pathways"])
+        # Shares of the rounded counts over their rounded total (None where a bin's count is hidden): shares of
+        # the exact total gave each shown bin's exact count back (10 pathways at 22.7 % of 44), and the
+        # suppressed bins' sum as the remainder.
         shown = pd.to_numeric(frame["pathways"], errors="coerce")
         shown_total = disclosure.disclose_count(total)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -216,22 +216,31 @@ def disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
     """The NHS rule per measure: each group of columns is hidden when a count it rests on is suppressed."""
     safe = table.copy()
     any_hidden = np.zeros(len(safe), dtype=bool)
+    # (counts, other counts, derived columns, the places those are shown with)
     groups = [
         (
             [f"{i}_numerator", f"{i}_denominator"],
             [f"{i}_to_77", f"{i}_to_80"],
             [f"{i}_value"],
+            get(i).decimals,
         )
         for i in CONTROL_INDICATORS
-    ] + [(["recorded", "expected"], ["estimated_undiagnosed", "to_detect_80"], ["detection_ratio"])]
-    for counts, other_counts, derived in groups:
+    ] + [
+        (
+            ["recorded", "expected"],
+            ["estimated_undiagnosed", "to_detect_80"],
+            ["detection_ratio"],
+            get("hyp_detection_ratio").decimals,
+        )
+    ]
+    for counts, other_counts, derived, decimals in groups:
         part = disclosure.apply(
             safe[counts + other_counts + derived],
             counts=counts,
             basis=counts,
             other_counts=other_counts,
             derived=derived,
-            decimals=2 if derived == ["detection_ratio"] else 1,  # a ratio; the control measures are percentages
+            decimals=decimals,
         )
         hidden = part["suppressed"].to_numpy(dtype=bool)
         any_hidden |= hidden
