@@ -718,6 +718,19 @@ def _ranked_figure(
             }
             for code in suppressed_codes
         ]
+        if shown.empty:  # every row hidden: names and no points read as a broken chart unless it says why
+            suppressed_labels.append(
+                {
+                    "x": 0.5,
+                    "xref": "paper",
+                    "y": 0.5,
+                    "yref": "paper",
+                    "text": wrap_text("Every area here has 1–7 patients: all values suppressed (NHS disclosure rule)."),
+                    "showarrow": False,
+                    "font": {"size": 13, "color": SUPPRESSED_COLOUR},
+                    "bgcolor": "white",
+                }
+            )
     shapes = [
         shape
         for value, label, colour, dash in (
