@@ -175,17 +175,31 @@ def test_map_with_geometry_by_url_shows_all_of_london(recorded_page, app_server,
 
 
 def _hackney_practice_with_a_gap(db_path) -> str:
-    """The first Hackney practice (by code) with children short of 95 % in the latest quarter, unrounded."""
+    """The first Hackney practice (by code) with children short of 95 % in the latest quarter, unrounded, whose
+    every gap still lists a child in the finder (a child missed at the birthday may have been vaccinated since)."""
     from queries import immunisation as imm
     from queries.db import get_database
-    from queries.immunisation_cohort import COVER_MEASURE_DOSES
+    from queries.immunisation_cohort import COVER_MEASURE_DOSES, CohortCriteria, cohort_patients
+    from security.roles import RowScope
+    from tests.conftest import EXTRACT_DATE
 
     db = get_database(db_path)
     codes = db.frame("SELECT practice_code FROM ref_practices WHERE borough_code = 'E09000012' ORDER BY 1")
     for code in codes["practice_code"]:
         rows = imm.practice_comparison(db, practice_code=code, period_type="quarter", disclose=False)
         own = rows[(rows["level"] == "Practice") & rows["indicator_id"].isin(COVER_MEASURE_DOSES)]
-        if (own["patients_to_target"] > 0).any():
+        gaps = [COVER_MEASURE_DOSES[i] for i in own.loc[own["patients_to_target"] > 0, "indicator_id"]]
+        listed = [
+            cohort_patients(
+                db,
+                criteria=CohortCriteria(
+                    as_at=EXTRACT_DATE, age_min=age_min, age_max=age_max, missing=(dose,), practices=(code,)
+                ),
+                scope=RowScope(practice_codes=(code,)),
+            )[1]
+            for dose, age_min, age_max in gaps
+        ]
+        if gaps and all(listed):
             return code
     raise AssertionError("no Hackney practice has a gap in the test database")
 
