@@ -37,7 +37,13 @@ DETECTION_DEPRIVATION = -0.25  # logit, per step towards most deprived: less det
 TRUE_PREVALENCE_DEPRIVATION = 0.10  # relative, per step towards most deprived
 TRUE_PREVALENCE_ETHNIC = {"M": 1.25, "N": 1.25, "P": 1.25, "H": 1.15, "J": 1.15, "K": 1.15}  # relative
 MAX_TRUE_PREVALENCE = 0.95
-MEAN_YEARS_SINCE_DIAGNOSIS = 9.0
+# Age at diagnosis follows the age-prevalence curve (§2.6, between band midpoints): a diagnosed patient of age
+# a was already diagnosed at age x < a with probability p(x) / p(a). With a list whose age structure is
+# steady, recorded prevalence then stays steady over calendar time, as registers do. Diagnoses dated
+# exponentially back from the extract date (mean 9 years) made every earlier period read lower: prevalence
+# rose 0.5 pp a year by artefact.
+PREVALENCE_CURVE_AGES = np.array([0, 10, 25, 35, 45, 55, 65, 75, 85, 110])
+PREVALENCE_CURVE = np.array([0, 0.0004, 0.004, 0.017, 0.068, 0.178, 0.32, 0.485, 0.628, 0.70])
 RESOLVED_SHARE = 0.03  # diagnosed patients later coded HYPRES_COD
 DIAGNOSIS_CODE_WEIGHTS = (0.40, 0.35, 0.05, 0.03, 0.10, 0.05, 0.02)  # hyp_cod.csv order
 AMBULATORY_CONFIRMATION_SHARE = 0.30  # ABPM pair 1-4 weeks before diagnosis (NG136, §2.4)
@@ -48,7 +54,7 @@ HOME_READING_SHARE = 0.08
 # Probability that a reading is at target, by age band. QOF counts a register patient with no reading
 # as not achieving, so these sit above the published achievement (HYP003/HYP008 60.3 %, HYP007/HYP009
 # 72.5 %, §2.6) by about the 15 % without a reading: QOF-style rates come out at ≈ 60 % and ≈ 72 %.
-CONTROL_BY_BAND = np.array([0.555, 0.555, 0.555, 0.625, 0.665, 0.72, 0.75, 0.825])
+CONTROL_BY_BAND = np.array([0.565, 0.565, 0.565, 0.635, 0.675, 0.73, 0.76, 0.845])
 CONTROL_ETHNIC_LOG_ODDS = {"M": np.log(0.88), "N": np.log(0.88), "P": np.log(0.88)} | {
     letter: np.log(1.28) for letter in "HJKL"
 }  # NEL equity (§2.6)
@@ -66,6 +72,13 @@ class HypertensionResult:
 
     events: EventBatch
     hypertensive: np.ndarray  # bool per patient: diagnosed and not resolved
+
+
+def diagnosis_age(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
+    """Age at diagnosis of diagnosed patients now aged ``age``: inverse of ``PREVALENCE_CURVE`` at a uniform
+    share of the prevalence reached by their age."""
+    reached = np.interp(age, PREVALENCE_CURVE_AGES, PREVALENCE_CURVE)
+    return np.interp(rng.random(len(age)) * reached, PREVALENCE_CURVE, PREVALENCE_CURVE_AGES)
 
 
 def by_age(table: np.ndarray, age: np.ndarray) -> np.ndarray:
@@ -114,9 +127,7 @@ def generate(
 
     events = EventBatch()
     dx = np.flatnonzero(diagnosed)
-    years_back = rng.exponential(MEAN_YEARS_SINCE_DIAGNOSIS, len(dx))
-    max_years = np.maximum(age[dx] - 18, age[dx] * 0.5)
-    years_back = np.where(years_back > max_years, rng.random(len(dx)) * max_years, years_back)
+    years_back = age[dx] - diagnosis_age(rng, age[dx])
     diag_day = np.maximum(cohort.end[dx] - years_to_days(years_back), cohort.birth[dx])
     code_index = np.array([clinical_code(c) for c in codes("hyp_cod")])
     events.add(

@@ -285,6 +285,26 @@ def test_hypertension_prevalence_rises_with_age_near_recorded_figures(con) -> No
         assert abs(got - want) < max(0.03, 0.12 * want)
 
 
+def test_list_and_hypertension_register_steady_over_two_years(con) -> None:
+    # Trends must not inherit the generator's construction: joiners balance leavers and deaths (the list grew
+    # ~8 % a year when they did not), and diagnosis ages follow the age-prevalence curve (dating diagnoses back
+    # from the extract date raised recorded prevalence ~0.5 pp a year).
+    rows = con.execute(
+        """WITH dx AS (SELECT patient_id, min(event_date) FILTER (WHERE list_contains($hyp, snomed_code)) AS d
+                       FROM clinical_events GROUP BY 1),
+                days AS (SELECT unnest([$e - INTERVAL 2 YEAR, $e])::DATE AS day)
+           SELECT day, count(*) AS listed, 100 * count(*) FILTER (WHERE dx.d <= day) / count(*) AS prevalence
+           FROM days, patients LEFT JOIN dx USING (patient_id)
+           WHERE registration_start <= day AND coalesce(registration_end, day) >= day AND birth_date <= day
+           GROUP BY day ORDER BY day""",
+        {"e": EXTRACT_DATE, "hyp": ["38341003", "59621000", "1201005", "31992008", "843821000000102",
+                                    "846371000000103", "843841000000109"]},
+    ).fetchall()  # fmt: skip
+    (_, listed_before, prevalence_before), (_, listed_now, prevalence_now) = rows
+    assert 0.97 <= listed_now / listed_before <= 1.05  # London's lists grow ~1 % a year
+    assert abs(prevalence_now - prevalence_before) < 0.4, (prevalence_before, prevalence_now)
+
+
 def test_blood_pressure_pairs_and_control(con) -> None:
     unpaired = """SELECT count(*) FROM clinical_events s WHERE s.snomed_code = '271649006' AND NOT EXISTS
         (SELECT 1 FROM clinical_events d WHERE d.patient_id = s.patient_id AND d.event_date = s.event_date
