@@ -719,16 +719,18 @@ def _ranked_figure(
             for code in suppressed_codes
         ]
         if shown.empty:  # every row hidden: names and no points read as a broken chart unless it says why
+            # At the right, clear of the "suppressed" labels at the left, and narrow enough for a phone's plot.
             suppressed_labels.append(
                 {
-                    "x": 0.5,
+                    "x": 1,
                     "xref": "paper",
+                    "xanchor": "right",
                     "y": 0.5,
                     "yref": "paper",
-                    "text": wrap_text("Every area here has 1–7 patients: all values suppressed (NHS disclosure rule)."),
+                    "text": "All suppressed:<br>1–7 patients each",
                     "showarrow": False,
-                    "font": {"size": 13, "color": SUPPRESSED_COLOUR},
-                    "bgcolor": "white",
+                    "align": "right",
+                    "font": {"size": 12, "color": SUPPRESSED_COLOUR},
                 }
             )
     shapes = [
