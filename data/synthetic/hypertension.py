@@ -42,8 +42,9 @@ MAX_TRUE_PREVALENCE = 0.95
 # steady, recorded prevalence then stays steady over calendar time, as registers do. Diagnoses dated
 # exponentially back from the extract date (mean 9 years) made every earlier period read lower: prevalence
 # rose 0.5 pp a year by artefact.
-PREVALENCE_CURVE_AGES = np.array([0, 10, 25, 35, 45, 55, 65, 75, 85, 110])
-PREVALENCE_CURVE = np.array([0, 0.0004, 0.004, 0.017, 0.068, 0.178, 0.32, 0.485, 0.628, 0.70])
+# RECORDED_PREVALENCE at its band midpoints (80+ at 85), from 0 at birth, rising on to 70 % at 110.
+PREVALENCE_CURVE_AGES = np.concatenate([[0], (AGE_BANDS[:-1] + AGE_BANDS[1:]) / 2, [AGE_BANDS[-1] + 5, 110]])
+PREVALENCE_CURVE = np.concatenate([[0], RECORDED_PREVALENCE, [0.70]])
 RESOLVED_SHARE = 0.03  # diagnosed patients later coded HYPRES_COD
 DIAGNOSIS_CODE_WEIGHTS = (0.40, 0.35, 0.05, 0.03, 0.10, 0.05, 0.02)  # hyp_cod.csv order
 AMBULATORY_CONFIRMATION_SHARE = 0.30  # ABPM pair 1-4 weeks before diagnosis (NG136, §2.4)

@@ -25,6 +25,7 @@ from data.synthetic.population import load_reference
 EXTRACT_DATE = date(2026, 10, 31)
 SCALE = 0.005
 SEED = 11
+HYP_CODES = ["38341003", "59621000", "1201005", "31992008", "843821000000102", "846371000000103", "843841000000109"]
 ARROW_TYPES = {"string": "string", "date": "date32[day]", "double": "double"}
 
 
@@ -275,8 +276,7 @@ def test_hypertension_prevalence_rises_with_age_near_recorded_figures(con) -> No
                 reg AS (SELECT patient_id FROM dx WHERE d IS NOT NULL AND (r IS NULL OR r < d))
            SELECT least(floor(age / 10), 8) AS band, avg((reg.patient_id IS NOT NULL)::INT)
            FROM current LEFT JOIN reg USING (patient_id) WHERE age >= 20 GROUP BY 1 ORDER BY 1""",
-        {"hyp": ["38341003", "59621000", "1201005", "31992008", "843821000000102", "846371000000103",
-                 "843841000000109"]},
+        {"hyp": HYP_CODES},
     ).fetchall()  # fmt: skip
     prevalence = [p for _, p in rows]
     assert prevalence == sorted(prevalence)
@@ -297,8 +297,7 @@ def test_list_and_hypertension_register_steady_over_two_years(con) -> None:
            FROM days, patients LEFT JOIN dx USING (patient_id)
            WHERE registration_start <= day AND coalesce(registration_end, day) >= day AND birth_date <= day
            GROUP BY day ORDER BY day""",
-        {"e": EXTRACT_DATE, "hyp": ["38341003", "59621000", "1201005", "31992008", "843821000000102",
-                                    "846371000000103", "843841000000109"]},
+        {"e": EXTRACT_DATE, "hyp": HYP_CODES},
     ).fetchall()  # fmt: skip
     (_, listed_before, prevalence_before), (_, listed_now, prevalence_now) = rows
     assert 0.97 <= listed_now / listed_before <= 1.05  # London's lists grow ~1 % a year
@@ -353,8 +352,7 @@ def test_hypertension_control_qof_style_near_hyp008_and_hyp009(con) -> None:
            SELECT age >= 80, avg(achieved::INT) FROM judged
            WHERE achieved OR NOT (first_d > $e - INTERVAL 9 MONTH OR registration_start > $e - INTERVAL 9 MONTH)
            GROUP BY 1""",
-        {"e": EXTRACT_DATE, "hyp": ["38341003", "59621000", "1201005", "31992008", "843821000000102",
-                                    "846371000000103", "843841000000109"]},
+        {"e": EXTRACT_DATE, "hyp": HYP_CODES},
     ).fetchall()  # fmt: skip
     by_age = dict(achievement)
     assert abs(by_age[False] - 0.603) < 0.04  # HYP008 (79 and under)
