@@ -117,26 +117,48 @@ def test_rates_and_age_groups_are_the_engines_numbers(db, period):
 
 
 @pytest.mark.parametrize("disclose", [True, False])
+@pytest.mark.parametrize("compare_with", ["filtered", "london"])
 @pytest.mark.parametrize(
     ("by", "filters"),
     [("london", None), ("london", {"borough": ["E09000012"]}), ("borough", None), ("practice", {"sex": ["F"]})],
 )
-def test_a_batch_of_measures_is_each_measures_own_rows(db, period, by, filters, disclose):
+def test_a_batch_of_measures_is_each_measures_own_rows(db, period, by, filters, disclose, compare_with):
     # Every measure: engine-backed, per 1,000 (scaled), age groups (a filter of their own), per 100,000 (two
     # indicators); two share an indicator with different age bands.
     chosen = list(aq.MEASURES)
-    batch = aq.measure_values_batch(db, measure_ids=chosen, period=period, by=by, filters=filters, disclose=disclose)
+    arguments = {"period": period, "by": by, "filters": filters, "disclose": disclose, "compare_with": compare_with}
+    batch = aq.measure_values_batch(db, measure_ids=chosen, **arguments)
     expected = pd.concat(
         [
-            aq.measure_values(
-                db, measure_id=measure_id, period=period, by=by, filters=filters, disclose=disclose
-            ).assign(measure_id=measure_id)
+            aq.measure_values(db, measure_id=measure_id, **arguments).assign(measure_id=measure_id)
             for measure_id in chosen
         ],
         ignore_index=True,
     )
     assert list(batch["measure_id"].unique()) == chosen and len(batch) > len(chosen) - 1
     pd.testing.assert_frame_equal(batch, expected)
+
+
+@pytest.mark.parametrize("disclose", [True, False])
+@pytest.mark.parametrize("filters", [None, {"borough": ["E09000012"]}])
+def test_saba_thresholds_are_each_measure_against_london(db, period, filters, disclose):
+    counts = aq.saba_threshold_counts(db, period=period, filters=filters, disclose=disclose)
+    assert list(counts["measure_id"]) == list(aq.SABA_THRESHOLD_MEASURES)
+    for row, measure_id in zip(counts.to_dict("records"), aq.SABA_THRESHOLD_MEASURES, strict=True):
+        own = aq.measure_values(
+            db,
+            measure_id=measure_id,
+            period=period,
+            by="london",
+            filters=filters,
+            disclose=disclose,
+            compare_with="london",
+        ).iloc[0]
+        assert row["label"] == aq.MEASURES[measure_id].label.removesuffix(" (%)")
+        for column in ("numerator", "denominator", "value", "london_value", "comparison"):
+            assert row[column] == own[column] or (pd.isna(row[column]) and pd.isna(own[column])), column
+    if filters:  # a borough is compared with London, not with itself
+        assert (counts["london_value"] != counts["value"]).any()
 
 
 def test_per_population_rate_follows_disclosure(db, period):
