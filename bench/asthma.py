@@ -80,21 +80,21 @@ def main() -> None:
         "query: patient list, one practice, from the raw records": lambda: aq.saba_no_ics_patients(
             db, period=period, practice_code=practice, scope=RowScope(practice_codes=(practice,)), from_records=True
         ),
-        "view: areas, borough map": lambda: page.areas_view(
-            measure_id="ast_saba_3plus", period=period, borough=None, level="borough", disclose=True
+        "view: areas, borough map": lambda: page.area_map_view(
+            measure_id="ast_saba_3plus", period=period, level="borough", disclose=True
         ),
-        "view: areas, practice map": lambda: page.areas_view(
-            measure_id="ast_saba_3plus", period=period, borough=borough, level="practice", disclose=True
+        "view: areas, practice map": lambda: page.area_map_view(
+            measure_id="ast_saba_3plus", period=period, level="practice", disclose=True
         ),
-        "view: areas, LSOA map": lambda: page.areas_view(
-            measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True
+        "view: areas, LSOA map": lambda: page.area_map_view(
+            measure_id="ast_saba_3plus", period=period, level="lsoa", disclose=True
         ),
-        # A change of the map's level alone: the page draws the map and its table, not the ranks and KPIs.
-        "view: areas, LSOA map, level change only": lambda: page.areas_view(
-            measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True, parts=frozenset()
+        "view: areas, LSOA recolour": lambda: page.area_map_view(
+            measure_id="ast_saba_3plus", period=period, level="lsoa", disclose=True, map_as="recolour"
         ),
-        "view: areas, LSOA recolour": lambda: page.areas_view(
-            measure_id="ast_saba_3plus", period=period, borough=borough, level="lsoa", disclose=True, map_as="recolour"
+        # Beside the map, a callback of its own: the ranked boroughs and a borough's KPI cards.
+        "view: areas, ranked boroughs and KPIs": lambda: page.area_summary_view(
+            measure_id="ast_saba_3plus", period=period, borough=borough, disclose=True
         ),
         "view: prescribing safety": lambda: page.safety_view(
             measure_id="ast_saba_3plus", period=period, borough=None, disclose=True

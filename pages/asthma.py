@@ -78,14 +78,19 @@ TABS = view_switch_value(VIEWS)
 RULE = f"{P}-rule"
 # The address-bar store: a pattern id, so the navigation rebuilds its links when the address changes.
 URL_STATE = page_url_state_id("/asthma")
-KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, AREAS_SHOWN = (
+KPIS, AREA_MESSAGE, MAP_LEVEL, MAP, MAP_SHOWN = (
     f"{P}-kpis",
     f"{P}-area-message",
     f"{P}-map-level",
     f"{P}-map",
-    f"{P}-areas-shown",
+    f"{P}-map-shown",
 )
-MAP_TABLE, RANKED = f"{P}-map-table", f"{P}-ranked"
+MAP_TABLE, RANKED, SUMMARY_MESSAGE, SUMMARY_SHOWN = (
+    f"{P}-map-table",
+    f"{P}-ranked",
+    f"{P}-summary-message",
+    f"{P}-summary-shown",
+)
 SAFETY_MEASURE, SAFETY_MESSAGE, SAFETY_SHOWN = f"{P}-safety-measure", f"{P}-safety-message", f"{P}-safety-shown"
 FUNNEL_LEVEL = f"{P}-funnel-level"
 THRESHOLDS, FUNNEL, AGE_GROUPS, IMD, ETHNICITY = (
@@ -140,8 +145,8 @@ SAFETY_MEASURES = ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_s
 # The prescribing-safety panel's parts: patients at each SABA threshold, the practice (or borough) funnel, and the
 # chosen measure by age, deprivation and ethnic group.
 SAFETY_PARTS = frozenset({"thresholds", "funnel", "groups"})
-# The areas view's parts besides the map and its rows: the ranked boroughs and the KPI cards.
-AREA_PARTS = frozenset({"ranked", "kpis"})
+# The areas view's summary beside the map: the ranked boroughs and the KPI cards.
+SUMMARY_PARTS = frozenset({"ranked", "kpis"})
 KPI_MEASURES = (
     "ast_prevalence",
     "ast_review_12m",
@@ -215,62 +220,54 @@ def _map_level(level: str | None) -> str:
     return level if level in MAP_LEVELS else "borough"
 
 
-def areas_view(
-    *,
-    measure_id: str,
-    period: str | None,
-    borough: str | None,
-    level: str,
-    disclose: bool,
-    map_as: str = "figure",
-    parts: frozenset[str] = AREA_PARTS,
+def area_map_view(
+    *, measure_id: str, period: str | None, level: str, disclose: bool, map_as: str = "figure"
 ) -> dict[str, Any]:
-    """The map at ``level`` (its rows are also the table and CSV), the ranked boroughs and the KPI rows.
+    """The measure at the map's ``level``: its rows (also the map's table and CSV) and the map.
 
     ``map_as``: 'figure' (the whole map, under "map"), 'recolour' (only the traces a same-level recolour
     sends, under "map_traces": building the figure around them cost most of a click at LSOA level) or
-    'none' (the rows alone, for a CSV or the map's table). ``parts``: which of :data:`AREA_PARTS` to build
-    ("ranked": the borough rows and their ranked chart, "kpis": the KPI rows); the others are None (the
-    borough rows are then the map's).
+    'none' (the rows alone, for a CSV or the map's table).
+    """
+    m = aq.measure(measure_id)
+    level = _map_level(level)
+    values = aq.measure_values(_con(), measure_id=m.id, period=period, by=level, disclose=disclose)
+    drawn = {"level": level, "values": values, "value_label": m.label, "unit": m.unit, "polarity": m.polarity}
+    return {
+        "values": values,
+        "map": measure_map(**drawn) if map_as == "figure" else None,
+        "map_traces": indicator_traces(**drawn, recolour=True) if map_as == "recolour" else None,
+        "level": level,
+    }
+
+
+def area_summary_view(
+    *, measure_id: str, period: str | None, borough: str | None, disclose: bool, parts: frozenset[str] = SUMMARY_PARTS
+) -> dict[str, Any]:
+    """The summary beside the map: the boroughs ranked (the chosen one highlighted) and the KPI rows of London
+    or the chosen borough.
+
+    ``parts``: which of :data:`SUMMARY_PARTS` to build ("ranked": the borough rows and their chart, "kpis": the
+    KPI rows); the others are None.
     """
     borough = _borough(borough)
     m = aq.measure(measure_id)
     con = _con()
-    level = _map_level(level)
-    values = aq.measure_values(con, measure_id=m.id, period=period, by=level, disclose=disclose)
-    boroughs = values
-    if "ranked" in parts and level != "borough":
+    boroughs = ranked = kpis = None
+    if "ranked" in parts:
         boroughs = aq.measure_values(con, measure_id=m.id, period=period, by="borough", disclose=disclose)
-    ranked = (
-        ranked_areas_chart(
+        ranked = ranked_areas_chart(
             values=boroughs,
             value_label=m.label,
             unit=m.unit,
             target=m.target,
             highlight_codes=[borough] if borough else [],
         )
-        if "ranked" in parts
-        else None
-    )
-    drawn = {"level": level, "values": values, "value_label": m.label, "unit": m.unit, "polarity": m.polarity}
-    figure = measure_map(**drawn) if map_as == "figure" else None
-    traces = indicator_traces(**drawn, recolour=True) if map_as == "recolour" else None
-    kpis = (
-        aq.measure_values_batch(
+    if "kpis" in parts:
+        kpis = aq.measure_values_batch(
             con, measure_ids=KPI_MEASURES, period=period, by="london", filters=_area_filters(borough), disclose=disclose
         )
-        if "kpis" in parts
-        else None
-    )
-    return {
-        "values": values,
-        "boroughs": boroughs,
-        "map": figure,
-        "map_traces": traces,
-        "ranked": ranked,
-        "kpis": kpis,
-        "level": level,
-    }
+    return {"boroughs": boroughs, "ranked": ranked, "kpis": kpis}
 
 
 def _map_table(view: dict[str, Any], m: aq.Measure, borough: str | None) -> html.Div:
@@ -595,6 +592,7 @@ def layout(
     areas = html.Div(
         [
             html.Div(id=KPIS),
+            html.Div(id=SUMMARY_MESSAGE),
             html.Div(id=AREA_MESSAGE),
             radio_group("Map level", MAP_LEVEL, level, MAP_LEVELS),
             dbc.Row(
@@ -795,7 +793,8 @@ def layout(
             dcc.Download(id=DOWNLOAD),
             dcc.Store(id=URL_STATE),
             # The layout draws an empty borough map: a borough map can be recoloured; nothing else is shown.
-            dcc.Store(id=AREAS_SHOWN, data={"map": [None, None, "borough"]}),
+            dcc.Store(id=MAP_SHOWN, data={"map": [None, None, "borough"]}),
+            dcc.Store(id=SUMMARY_SHOWN, data=None),
             dcc.Store(id=SAFETY_SHOWN, data=None),
             dcc.Store(id=SII_BUILT, data=False),
             html.P(
@@ -831,20 +830,23 @@ def _stale_parts(wanted: dict, shown: dict | None) -> frozenset[str]:
     return stale
 
 
-def areas_shown(measure_id: str | None, period: str | None, borough: str | None, level: str | None) -> dict:
-    """What each output of the areas view is drawn from: the map from the measure, period and level; the
-    ranked boroughs from the measure, period and borough (highlighted); the KPI cards from the period and
-    borough; the map's table from all four. Kept in :data:`AREAS_SHOWN` for what is on screen."""
-    borough, level = _borough(borough), _map_level(level)
-    return {
-        "map": [measure_id, period, level],
-        "ranked": [measure_id, period, borough],
-        "kpis": [period, borough],
-        "table": [measure_id, period, borough, level],
-    }
+def map_shown(measure_id: str | None, period: str | None, borough: str | None, level: str | None) -> dict:
+    """What the map and its table are drawn from: the map from the measure, period and level; its table from
+    those and, below borough level (where it lists the chosen borough's areas), the borough. Kept in
+    :data:`MAP_SHOWN` for what is on screen."""
+    level = _map_level(level)
+    listed = _borough(borough) if level != "borough" else None
+    return {"map": [measure_id, period, level], "table": [measure_id, period, listed, level]}
 
 
-def update_areas(
+def summary_shown(measure_id: str | None, period: str | None, borough: str | None) -> dict:
+    """What the summary beside the map is drawn from: the ranked boroughs from the measure, period and borough
+    (highlighted); the KPI cards from the period and borough. Kept in :data:`SUMMARY_SHOWN`."""
+    borough = _borough(borough)
+    return {"ranked": [measure_id, period, borough], "kpis": [period, borough]}
+
+
+def update_map(
     measure_id: str,
     period: str | None,
     borough: str | None,
@@ -852,57 +854,91 @@ def update_areas(
     tab: str = "areas",
     shown: dict | None = None,
 ):
-    """Map (recoloured with a Patch while the level is unchanged), ranked boroughs, KPI cards, map table.
+    """The map (recoloured with a Patch while the level is unchanged) and the map's table.
 
-    Only the outputs drawn from a changed control are rebuilt (``shown``: :func:`areas_shown` of what is on
-    screen, None for nothing): a new measure leaves the KPI cards, a borough leaves the map, a map level
-    leaves the ranked boroughs and the KPI cards. At LSOA level each was a fifth to a third of a click.
+    Only what a changed control is drawn from is rebuilt (``shown``: :func:`map_shown` of what is on screen,
+    None for nothing): a new borough redraws the table below borough level, and never the map. The summary
+    beside the map is a callback of its own (:func:`update_summary`): a map drawn at a new level, with its
+    table, took up to 150 ms at scale 1.0 on 2 cores, and the ranked boroughs and KPI cards, which no level
+    changes, waited for it.
     """
     if tab != "areas":
         raise PreventUpdate
-    wanted = areas_shown(measure_id, period, borough, level)
+    wanted = map_shown(measure_id, period, borough, level)
     shown = shown if isinstance(shown, dict) else {}
     stale = _stale_parts(wanted, shown)
     shown_map = shown.get("map")
     recolour = isinstance(shown_map, list) and shown_map[-1:] == [_map_level(level)]
-    disclose = current_disclosure().disclose
     try:
-        view = areas_view(
+        view = area_map_view(
             measure_id=measure_id,
             period=period,
-            borough=borough,
             level=level,
-            disclose=disclose,
+            disclose=current_disclosure().disclose,
             map_as=("recolour" if recolour else "figure") if "map" in stale else "none",
-            parts=AREA_PARTS & stale,
         )
-        area = _area_name(borough) if "kpis" in stale else None
     except DATA_ERRORS as error:
-        return no_update, no_update, no_update, no_update, error_message(str(error)), no_update
-    m = aq.measure(measure_id)
+        return no_update, no_update, error_message(str(error)), no_update
     figure = no_update
     if "map" in stale:
         figure = traces_patch(view["map_traces"]) if recolour else view["map"]
-    ranked = view["ranked"] if "ranked" in stale else no_update
-    kpis = kpi_cards(cards=_kpi_cards(view["kpis"], area)) if "kpis" in stale else no_update
-    table = _map_table(view, m, borough) if "table" in stale else no_update
-    return figure, ranked, kpis, table, None, wanted
+    table = _map_table(view, aq.measure(measure_id), borough) if "table" in stale else no_update
+    return figure, table, None, wanted
 
 
 dash.callback(
     Output(MAP, "figure"),
-    Output(RANKED, "figure"),
-    Output(KPIS, "children"),
     Output(MAP_TABLE, "children"),
     Output(AREA_MESSAGE, "children"),
-    Output(AREAS_SHOWN, "data"),
+    Output(MAP_SHOWN, "data"),
     Input(MEASURE, "value"),
     Input(PERIOD, "value"),
     Input(BOROUGH, "value"),
     Input(MAP_LEVEL, "value"),
     Input(TABS, "value"),
-    State(AREAS_SHOWN, "data"),
-)(update_areas)
+    State(MAP_SHOWN, "data"),
+)(update_map)
+
+
+def update_summary(
+    measure_id: str, period: str | None, borough: str | None, tab: str = "areas", shown: dict | None = None
+):
+    """The boroughs ranked and the KPI cards of London or the chosen borough.
+
+    Only what a changed control is drawn from is rebuilt (``shown``: :func:`summary_shown` of what is on
+    screen): a new measure leaves the KPI cards.
+    """
+    if tab != "areas":
+        raise PreventUpdate
+    wanted = summary_shown(measure_id, period, borough)
+    stale = _stale_parts(wanted, shown)
+    try:
+        view = area_summary_view(
+            measure_id=measure_id,
+            period=period,
+            borough=borough,
+            disclose=current_disclosure().disclose,
+            parts=stale,
+        )
+        area = _area_name(borough) if "kpis" in stale else None
+    except DATA_ERRORS as error:
+        return no_update, no_update, error_message(str(error)), no_update
+    ranked = view["ranked"] if "ranked" in stale else no_update
+    kpis = kpi_cards(cards=_kpi_cards(view["kpis"], area)) if "kpis" in stale else no_update
+    return ranked, kpis, None, wanted
+
+
+dash.callback(
+    Output(RANKED, "figure"),
+    Output(KPIS, "children"),
+    Output(SUMMARY_MESSAGE, "children"),
+    Output(SUMMARY_SHOWN, "data"),
+    Input(MEASURE, "value"),
+    Input(PERIOD, "value"),
+    Input(BOROUGH, "value"),
+    Input(TABS, "value"),
+    State(SUMMARY_SHOWN, "data"),
+)(update_summary)
 
 
 def safety_shown(period: str | None, borough: str | None, measure_id: str | None, funnel_level: str | None) -> dict:
@@ -1261,18 +1297,15 @@ def view_csv(
     """The rows behind one view, exactly as shown (same calls, same disclosure), and a file name."""
     m = aq.measure(measure_id)
     stem = f"asthma_{m.id}_{period or 'latest'}"
-    if view in ("map", "boroughs"):
-        result = areas_view(
-            measure_id=m.id,
-            period=period,
-            borough=borough,
-            level=level,
-            disclose=disclose,
-            map_as="none",
-            parts=frozenset({"ranked"}) if view == "boroughs" else frozenset(),
+    if view == "map":
+        result = area_map_view(measure_id=m.id, period=period, level=level, disclose=disclose, map_as="none")
+        frame = result["values"][AREA_CSV_COLUMNS]
+        view = f"map_{result['level']}"
+    elif view == "boroughs":
+        result = area_summary_view(
+            measure_id=m.id, period=period, borough=borough, disclose=disclose, parts=frozenset({"ranked"})
         )
-        frame = (result["values"] if view == "map" else result["boroughs"])[AREA_CSV_COLUMNS]
-        view = f"map_{result['level']}" if view == "map" else view
+        frame = result["boroughs"][AREA_CSV_COLUMNS]
     elif view in ("thresholds", "age_groups", "funnel", "imd", "ethnicity"):
         result = safety_view(
             measure_id=safety_measure,

@@ -177,10 +177,10 @@ def test_per_population_rate_follows_disclosure(db, period):
 
 def test_map_ranked_chart_and_kpis_equal_the_engine(page, db, period):
     with acting_as(COMMISSIONER):
-        figure, ranked, kpis, table, message, shown = page.update_areas(
-            "ast_saba_3plus", period, "all", "borough", "areas", None
-        )
-    assert message is None and shown == page.areas_shown("ast_saba_3plus", period, "all", "borough")
+        figure, table, message, shown = page.update_map("ast_saba_3plus", period, "all", "borough", "areas", None)
+        ranked, kpis, summary_message, summary = page.update_summary("ast_saba_3plus", period, "all", "areas", None)
+    assert message is None and shown == page.map_shown("ast_saba_3plus", period, "all", "borough")
+    assert summary_message is None and summary == page.summary_shown("ast_saba_3plus", period, "all")
     expected = engine(db, "ast_saba_3plus", period, "borough", disclose=True).set_index("area_code")
     colours = map_values(figure)
     for code, row in expected.iterrows():
@@ -199,58 +199,75 @@ def test_map_ranked_chart_and_kpis_equal_the_engine(page, db, period):
 
 
 def test_map_recolours_with_a_patch_at_the_same_level(page, db, period):
-    shown = page.areas_shown("ast_saba_3plus", period, "all", "borough")
+    shown = page.map_shown("ast_saba_3plus", period, "all", "borough")
     with acting_as(ANALYST):
-        patch, *_ = page.update_areas("ast_review_12m", period, "all", "borough", "areas", shown)
+        patch, *_ = page.update_map("ast_review_12m", period, "all", "borough", "areas", shown)
     expected = engine(db, "ast_review_12m", period, "borough", disclose=False)
     z = patch_value(patch, "data", 0, "z")
     assert sorted(v for v in z if not math.isnan(v)) == pytest.approx(sorted(expected["value"].astype(float)))
 
 
-def test_a_change_of_map_level_alone_redraws_the_map_and_its_table_only(page, db, period):
+def test_a_change_of_map_level_redraws_the_map_and_its_table_and_not_the_summary(page, db, period):
     with acting_as(ANALYST):
-        everything = page.update_areas("ast_saba_3plus", period, "E09000012", "lsoa", "areas", None)
-        figure, ranked, kpis, table, message, shown = page.update_areas(
+        everything = page.update_map("ast_saba_3plus", period, "E09000012", "lsoa", "areas", None)
+        figure, table, message, shown = page.update_map(
             "ast_saba_3plus",
             period,
             "E09000012",
             "lsoa",
             "areas",
-            page.areas_shown("ast_saba_3plus", period, "E09000012", "borough"),
+            page.map_shown("ast_saba_3plus", period, "E09000012", "borough"),
         )
-    assert ranked is page.no_update and kpis is page.no_update  # the same for every level: kept on screen
-    assert everything[1] is not page.no_update and everything[2] is not page.no_update
-    assert message is None and text_of(table) == text_of(everything[3])
-    assert shown == everything[5] == page.areas_shown("ast_saba_3plus", period, "E09000012", "lsoa")
+    assert message is None and text_of(table) == text_of(everything[1])
+    assert shown == everything[3] == page.map_shown("ast_saba_3plus", period, "E09000012", "lsoa")
     assert map_values(figure) == map_values(everything[0])  # the whole LSOA map, as the full answer draws it
     drawn = {code: value for code, value in map_values(figure).items() if value is not None}
     expected = engine(db, "ast_saba_3plus", period, "lsoa", disclose=False).set_index("area_code")["value"]
     assert len(drawn) > 100 and all(value == pytest.approx(expected[code], rel=1e-5) for code, value in drawn.items())
+    # The summary is drawn from neither the level nor anything a level changes.
+    assert page.summary_shown("ast_saba_3plus", period, "E09000012") == {
+        "ranked": ["ast_saba_3plus", period, "E09000012"],
+        "kpis": [period, "E09000012"],
+    }
 
 
 def test_a_new_measure_leaves_the_kpi_cards_and_a_new_borough_leaves_the_map(page, db, period):
-    before = page.areas_shown("ast_saba_3plus", period, "all", "borough")
+    map_before = page.map_shown("ast_saba_3plus", period, "all", "borough")
+    summary_before = page.summary_shown("ast_saba_3plus", period, "all")
     with acting_as(COMMISSIONER):
-        new_measure = page.update_areas("ast_review_12m", period, "all", "borough", "areas", before)
-        new_borough = page.update_areas("ast_saba_3plus", period, BARNET, "borough", "areas", before)
-        everything = page.update_areas("ast_saba_3plus", period, BARNET, "borough", "areas", None)
-    patch, ranked, kpis, table, message, _ = new_measure
-    assert kpis is page.no_update and message is None
+        new_measure_map = page.update_map("ast_review_12m", period, "all", "borough", "areas", map_before)
+        new_measure_summary = page.update_summary("ast_review_12m", period, "all", "areas", summary_before)
+        with pytest.raises(page.PreventUpdate):  # the borough map and its table of every borough stay as they are
+            page.update_map("ast_saba_3plus", period, BARNET, "borough", "areas", map_before)
+        new_borough_lsoa = page.update_map(
+            "ast_saba_3plus", period, BARNET, "lsoa", "areas", page.map_shown("ast_saba_3plus", period, "all", "lsoa")
+        )
+        new_borough_summary = page.update_summary("ast_saba_3plus", period, BARNET, "areas", summary_before)
+        everything = page.update_summary("ast_saba_3plus", period, BARNET, "areas", None)
+    patch, table, message, _ = new_measure_map
+    ranked, kpis, summary_message, _ = new_measure_summary
+    assert kpis is page.no_update and message is None and summary_message is None
     assert type(patch).__name__ == "Patch" and ranked is not page.no_update and table is not page.no_update
     review = engine(db, "ast_review_12m", period, "borough", disclose=True)
     assert review["area_name"].iloc[0] in text_of(table) and f"{review['value'].dropna().iloc[0]:.1f}%" in text_of(
         table
     )
-    figure, ranked, kpis, table, message, _ = new_borough
+    figure, table, message, _ = new_borough_lsoa  # below borough level the table lists the borough's areas
     assert figure is page.no_update and message is None
-    assert text_of(kpis) == text_of(everything[2]) and "Barnet" in text_of(kpis)
-    assert to_json_plotly(ranked) == to_json_plotly(everything[1])  # Barnet highlighted
+    barnet_lsoas = aq.areas_in_borough(db, level="lsoa", borough_code=BARNET)
+    assert any(code in text_of(table) for code in barnet_lsoas)
+    ranked, kpis, _, _ = new_borough_summary
+    assert text_of(kpis) == text_of(everything[1]) and "Barnet" in text_of(kpis)
+    assert to_json_plotly(ranked) == to_json_plotly(everything[0])  # Barnet highlighted
 
 
 def test_nothing_is_rebuilt_when_what_is_shown_is_what_is_asked_for(page, period):
-    shown = page.areas_shown("ast_saba_3plus", period, "all", "lsoa")
+    shown = page.map_shown("ast_saba_3plus", period, "all", "lsoa")
+    summary = page.summary_shown("ast_saba_3plus", period, "all")
     with acting_as(COMMISSIONER), pytest.raises(page.PreventUpdate):
-        page.update_areas("ast_saba_3plus", period, "all", "lsoa", "areas", shown)
+        page.update_map("ast_saba_3plus", period, "all", "lsoa", "areas", shown)
+    with acting_as(COMMISSIONER), pytest.raises(page.PreventUpdate):
+        page.update_summary("ast_saba_3plus", period, "all", "areas", summary)
 
 
 @pytest.mark.parametrize(
@@ -271,26 +288,25 @@ def test_a_recolour_is_the_patch_of_the_full_figure(page, period, measure_id, le
         )
 
     with acting_as(principal):
-        figure, *_ = page.update_areas(measure_id, period, "all", level, "areas", None)
-        shown = page.areas_shown("ast_saba_6plus", period, "all", level)  # another measure at the same level
-        patch, *_ = page.update_areas(measure_id, period, "all", level, "areas", shown)
+        figure, *_ = page.update_map(measure_id, period, "all", level, "areas", None)
+        shown = page.map_shown("ast_saba_6plus", period, "all", level)  # another measure at the same level
+        patch, *_ = page.update_map(measure_id, period, "all", level, "areas", shown)
     assert type(patch).__name__ == "Patch" and "geojson" not in str(patch.to_plotly_json())
     assert operations(patch) == operations(map_patch(figure))
 
 
 def test_practice_and_lsoa_maps_and_borough_table(page, db, period):
     with acting_as(ANALYST):
-        figure, _, _, table, _, level = page.update_areas("ast_prevalence", period, BARNET, "practice", "areas", None)
-    assert level["map"][-1] == "practice"
+        figure, table, _, shown = page.update_map("ast_prevalence", period, BARNET, "practice", "areas", None)
+    assert shown["map"][-1] == "practice"
     expected = engine(db, "ast_prevalence", period, "practice", disclose=False).set_index("area_code")
     colours = map_values(figure)
     drawn = {code: v for code, v in colours.items() if v is not None}
     assert drawn and all(v == pytest.approx(expected.loc[code, "value"], rel=1e-5) for code, v in drawn.items())
     barnet = set(aq.practices(db, borough_code=BARNET)["practice_name"])
-    shown = text_of(table)
-    assert any(name in shown for name in barnet)
+    assert any(name in text_of(table) for name in barnet)
     with acting_as(ANALYST):
-        lsoa, *_ = page.update_areas("ast_prevalence", period, "all", "lsoa", "areas", level)
+        lsoa, *_ = page.update_map("ast_prevalence", period, "all", "lsoa", "areas", shown)
     assert len(map_values(lsoa)) > 4000
 
 

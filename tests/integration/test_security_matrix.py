@@ -176,8 +176,12 @@ EXPECTATIONS: dict[str, Expect] = {
     "{page-url-state}.data <- hyp-indicator": Expect(CLIENTSIDE),
     # /asthma
     "ast-rule.children <- ast-measure": Expect(UI),
-    "ast-map.figure ast-ranked.figure ast-kpis.children ast-map-table.children ast-area-message.children "
-    "ast-areas-shown.data <- ast-measure": Expect(AGGREGATE, tab=(AST_TAB, "areas")),
+    "ast-map.figure ast-map-table.children ast-area-message.children ast-map-shown.data <- ast-measure": Expect(
+        AGGREGATE, tab=(AST_TAB, "areas")
+    ),
+    "ast-ranked.figure ast-kpis.children ast-summary-message.children ast-summary-shown.data <- ast-measure": Expect(
+        AGGREGATE, tab=(AST_TAB, "areas")
+    ),
     "ast-thresholds.figure ast-age-groups.figure ast-funnel.figure ast-imd.figure ast-ethnicity.figure "
     "ast-safety-message.children ast-safety-shown.data <- ast-period": Expect(AGGREGATE, tab=(AST_TAB, "safety")),
     "ast-linked.figure ast-linked-table.children ast-linked-message.children <- ast-period": Expect(
