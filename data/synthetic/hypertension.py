@@ -64,6 +64,7 @@ TERMINAL_DIGIT_ZERO_SHARE = 0.2  # clinic readings rounded to the nearest 10 mmH
 
 # Readings in undiagnosed adults (opportunistic checks).
 SCREENING_READINGS_PER_YEAR_40_PLUS = 0.25
+MAX_SYSTOLIC = 230  # mmHg: the physiological cap on every generated systolic reading
 SCREENING_READINGS_PER_YEAR_18_39 = 0.10
 
 
@@ -153,10 +154,12 @@ def generate(
 
     # Raised reading on the diagnosis date, and sometimes an ambulatory confirmation before it.
     seen = diag_day >= history_start
-    _add_pair(events, dx[seen], diag_day[seen], 142 + rng.exponential(12, seen.sum()), None, rng, clinic=True)
+    # Capped as every other reading is: the uncapped tail put about 1 diagnosis in 1,500 over 230 mmHg (262 once).
+    raised = np.minimum(142 + rng.exponential(12, seen.sum()), MAX_SYSTOLIC)
+    _add_pair(events, dx[seen], diag_day[seen], raised, None, rng, clinic=True)
     abpm = seen & (rng.random(len(dx)) < AMBULATORY_CONFIRMATION_SHARE)
     abpm_day = np.maximum(diag_day[abpm] - rng.integers(7, 29, abpm.sum()), cohort.birth[dx[abpm]])
-    abpm_sys = np.round(135 + rng.exponential(10, abpm.sum()))
+    abpm_sys = np.round(np.minimum(135 + rng.exponential(10, abpm.sum()), MAX_SYSTOLIC))
     abpm_dia = np.round(np.maximum(85 + rng.exponential(4, abpm.sum()), 0.45 * abpm_sys + 16))
     events.add(
         patient=dx[abpm], day=abpm_day, code=np.full(abpm.sum(), clinical_code("198081000000101")), value=abpm_sys
@@ -243,7 +246,7 @@ def forced_readings(rng, mean, in_target, target_systolic, home):
     # A raised diastolic needs a systolic at least 20 above it (still within target, so still not at target).
     systolic = np.where(raise_dia, np.maximum(systolic, np.minimum(diastolic + 20, t_sys)), systolic)
     # Physiological bounds; clipping never moves a reading across its target.
-    systolic = np.clip(systolic, 85, 230)
+    systolic = np.clip(systolic, 85, MAX_SYSTOLIC)
     diastolic = np.clip(diastolic, 45, np.minimum(130, systolic - 15))
     return systolic, diastolic
 
@@ -264,5 +267,5 @@ def _screening_readings(rng, cohort: Cohort, history_start, undiagnosed, hyperte
     patients = eligible[rows]
     high = hypertensive_true[patients]
     mean = np.where(high, 146, 121) + rng.normal(0, np.where(high, 6, 9))
-    systolic = np.clip(mean + rng.normal(0, 8, len(rows)), 85, 230)
+    systolic = np.clip(mean + rng.normal(0, 8, len(rows)), 85, MAX_SYSTOLIC)
     _add_pair(events, patients, days, systolic, None, rng, clinic=True)
