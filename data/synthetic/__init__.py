@@ -127,12 +127,20 @@ def _clear_parts(out_dir: Path) -> None:
 def generate_chunk(
     rng: np.random.Generator, cohort, effects: dict[str, np.ndarray], history_start: int, chunk_index: int
 ) -> dict[str, pa.Table]:
-    """Every event table for one chunk; the first column holds local patient numbers."""
-    vaccines = immunisations.generate(rng, cohort, effects["immunisation"], history_start)
-    bp = hypertension.generate(rng, cohort, effects, history_start)
-    asthma_events, asthma_medications, asthma_admissions = asthma.generate(rng, cohort, effects, history_start)
-    pathways, registrations, cancer_admissions = cancer.generate(rng, cohort, effects, chunk_index)
-    background = hospital.background_admissions(rng, cohort, hypertensive=bp.hypertensive)
+    """Every event table for one chunk; the first column holds local patient numbers.
+
+    Each pathfinder draws from a random stream of its own, spawned from the chunk's: a change to how one of them
+    is generated (how many numbers it draws) leaves every other table as it was, so its calibration, and the
+    tests that read it, stand.
+    """
+    streams = dict(zip(("immunisation", "hypertension", "asthma", "cancer", "hospital"), rng.spawn(5), strict=True))
+    vaccines = immunisations.generate(streams["immunisation"], cohort, effects["immunisation"], history_start)
+    bp = hypertension.generate(streams["hypertension"], cohort, effects, history_start)
+    asthma_events, asthma_medications, asthma_admissions = asthma.generate(
+        streams["asthma"], cohort, effects, history_start
+    )
+    pathways, registrations, cancer_admissions = cancer.generate(streams["cancer"], cohort, effects, chunk_index)
+    background = hospital.background_admissions(streams["hospital"], cohort, hypertensive=bp.hypertensive)
 
     events = EventBatch()
     for batch in (bp.events, asthma_events):

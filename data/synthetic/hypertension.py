@@ -34,7 +34,7 @@ RECORDED_PREVALENCE = np.array([0.0004, 0.004, 0.017, 0.068, 0.178, 0.32, 0.485,
 DETECTION_FEMALE = np.array([0.45, 0.50, 0.58, 0.68, 0.74, 0.80, 0.85, 0.88])
 DETECTION_MALE = np.array([0.35, 0.38, 0.45, 0.60, 0.70, 0.78, 0.84, 0.88])
 DETECTION_DEPRIVATION = -0.25  # logit, per step towards most deprived: less detection
-TRUE_PREVALENCE_DEPRIVATION = 0.10  # relative, per step towards most deprived
+TRUE_PREVALENCE_DEPRIVATION = 0.20  # relative, per step towards most deprived
 TRUE_PREVALENCE_ETHNIC = {"M": 1.25, "N": 1.25, "P": 1.25, "H": 1.15, "J": 1.15, "K": 1.15}  # relative
 MAX_TRUE_PREVALENCE = 0.95
 # Age at diagnosis follows the age-prevalence curve (§2.6, between band midpoints): a diagnosed patient of age
