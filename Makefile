@@ -27,12 +27,12 @@ data: setup  ## (Re)build the synthetic database: make data SCALE=0.02 SEED=42
 	$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DB)
 
 # The default synthetic database is built when missing, and rebuilt when another build version made it
-# (data/build_version.py). Only that one, and only when it is the one served: a database named by DB= or
-# PATHFINDER_DB may be a real extract (or the path for one), so nothing is ever built there for you; the
-# app says why it cannot read it instead.
+# (data/build_version.py) or another version of the generator wrote its data (data/synthetic). Only that one,
+# and only when it is the one served: a database named by DB= or PATHFINDER_DB may be a real extract (or the
+# path for one), so nothing is ever built there for you; the app says why it cannot read it instead.
 default-db: | $(VENV)/.installed
 ifeq ($(abspath $(PATHFINDER_DB)),$(abspath $(DEFAULT_DB)))
-	@$(BIN)/python -m data.build check --db $(DEFAULT_DB) || { \
+	@$(BIN)/python -m data.build check --generator --db $(DEFAULT_DB) || { \
 		echo "Building the default database $(DEFAULT_DB) (SCALE=$(SCALE) SEED=$(SEED))"; \
 		$(BIN)/python -m data.build synthetic --scale $(SCALE) --seed $(SEED) --out $(DEFAULT_DB); }
 endif

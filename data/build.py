@@ -12,7 +12,8 @@ problem printed), 1 anything else.
 
 Every database is stamped with :data:`data.build_version.BUILD_VERSION`; ``check``
 says whether a database must be rebuilt before this code serves it (``make run``
-uses it on the default database)::
+uses it on the default database, with ``--generator``: also when another version
+of the synthetic generator wrote its data)::
 
     python -m data.build check --db data/generated/pathfinder.duckdb   # 0 current, 1 rebuild needed
 """
@@ -184,6 +185,7 @@ def build_from_directory(
     source: str = "extract",
     scale: float | None = None,
     seed: int | None = None,
+    generator: str | None = None,
     progress: Progress = print,
     memory_limit: str = "6GB",
     threads: int = 2,
@@ -195,7 +197,8 @@ def build_from_directory(
     extract breaks the contract; on that or any other failure ``out`` is untouched
     and the temporary file is removed. Returns the row count of each contract table.
     ``materialise=False`` skips the indicator engine (to time the load alone); the app
-    needs its tables, so such a database is for measurement only.
+    needs its tables, so such a database is for measurement only. ``generator``: the fingerprint of the
+    synthetic generator that wrote the extract (kept in ``meta`` for ``check --generator``).
     """
     out = Path(out)
     say = _timed(progress)
@@ -236,6 +239,7 @@ def build_from_directory(
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "scale": scale,
                 "seed": seed,
+                "generator": generator,
                 "indicators_materialised": False,
                 **{f"rows_{name}": n for name, n in counts.items()},
             },
@@ -371,10 +375,13 @@ def synthetic_extract(
     return folder
 
 
-def rebuild_reason(path: str | Path) -> str | None:
+def rebuild_reason(path: str | Path, *, generator: bool = False) -> str | None:
     """Why the database at ``path`` must be (re)built before this code serves it; None when it is current.
 
     Missing, unreadable, or stamped with another build version (or none): see :mod:`data.build_version`.
+    ``generator``: also when it was built from a synthetic extract that another version of the generator wrote
+    (or one that left no fingerprint), so the default database follows the generator. A real extract's
+    database never needs a rebuild for that.
     """
     path = Path(path)
     if not path.is_file():
@@ -384,7 +391,12 @@ def rebuild_reason(path: str | Path) -> str | None:
     except duckdb.Error as error:
         return f"Cannot open the database {path}: {error}"
     try:
-        return stale_build_problem(con, path)
+        problem = stale_build_problem(con, path)
+        if problem is None and generator:
+            meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('source', 'generator')").fetchall())
+            if meta.get("source") == "synthetic" and meta.get("generator") != _generator_fingerprint():
+                problem = f"{path} holds synthetic data from another version of the generator (data/synthetic)."
+        return problem
     finally:
         con.close()
 
@@ -412,6 +424,11 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="exit 0 if the database was built by this code's build version, 1 if it must be rebuilt"
     )
     check.add_argument("--db", type=Path, default=DEFAULT_OUT)
+    check.add_argument(
+        "--generator",
+        action="store_true",
+        help="also 1 for synthetic data another version of the generator wrote (the default database)",
+    )
     for command in (synthetic, extract):
         command.add_argument("--out", type=Path, default=DEFAULT_OUT)
         command.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit")
@@ -430,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     if args.command == "check":
-        reason = rebuild_reason(args.db)
+        reason = rebuild_reason(args.db, generator=args.generator)
         if reason is not None:
             to_stderr(reason)
             return 1
@@ -456,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
                 source="synthetic",
                 scale=args.scale,
                 seed=args.seed,
+                generator=json.loads((folder / "_complete.json").read_text()).get("generator"),
                 progress=to_stderr,
                 **tuning,
             )

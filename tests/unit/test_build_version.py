@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -120,6 +121,24 @@ def test_check_exit_codes(built_db, tmp_path, capsys):
     assert "Cannot open the database" in capsys.readouterr().err
 
 
+def test_check_generator_rebuilds_only_synthetic_data_of_another_generator(tmp_path, tiny_tables, capsys):
+    # make run's default database follows the generator (its data change with it); a real extract's never does.
+    current = build._generator_fingerprint()
+    cases = {"synthetic": ("synthetic", current), "old": ("synthetic", "0" * 64), "unstamped": ("synthetic", None)}
+    cases["extract"] = ("extract", None)
+    for name, (source, generator) in cases.items():
+        with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+            build.write_frames(folder, tiny_tables)
+            build.build_from_directory(
+                folder, tmp_path / f"{name}.duckdb", extract_date=EXTRACT_DATE, source=source, generator=generator
+            )
+    for name, expected in (("synthetic", 0), ("old", 1), ("unstamped", 1), ("extract", 0)):
+        database = str(tmp_path / f"{name}.duckdb")
+        assert build.main(["check", "--generator", "--db", database]) == expected, name
+        assert build.main(["check", "--db", database]) == 0, name  # the build version alone is current
+    assert "another version of the generator" in capsys.readouterr().err
+
+
 def test_check_in_a_subprocess_exits_non_zero_without_a_traceback(built_db):
     restamp(built_db, BUILD_VERSION - 1)
     result = subprocess.run(
@@ -172,7 +191,9 @@ def test_make_run_builds_only_the_default_database_when_its_check_fails(tmp_path
     arguments = () if default_exists else (f"DEFAULT_DB={default}",)
     commands = make_dry_run(*arguments)
     check = re.search(
-        r"-m data\.build check --db (\S+) \|\|.*?-m data\.build synthetic .*?--out ([^\s;]+)", commands, re.S
+        r"-m data\.build check --generator --db (\S+) \|\|.*?-m data\.build synthetic .*?--out ([^\s;]+)",
+        commands,
+        re.S,
     )
     assert check is not None, commands
     assert check.group(1) == check.group(2) == default
