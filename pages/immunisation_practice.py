@@ -284,7 +284,9 @@ def comparison_values(
     levels = long["level"].astype(str)
     for level, column in (("PCN", "pcn_value"), ("Borough", "borough_value"), ("London", "london_value")):
         hidden = long[levels == level].drop_duplicates("indicator_id", keep="last").set_index("indicator_id")
-        wide[f"{column}_suppressed"] = wide["indicator_id"].map(hidden["suppressed"]).fillna(False).astype(bool)
+        # eq(True): an indicator with no row at the level (NaN) is not suppressed; fillna(False) on the all-NaN
+        # float column that gives warned of a dtype change.
+        wide[f"{column}_suppressed"] = wide["indicator_id"].map(hidden["suppressed"]).eq(True)
     # A campaign measure has no 95 % target: say so rather than leave the cell empty.
     has_target = [imm.get(indicator_id).target is not None for indicator_id in wide["indicator_id"]]
     wide["children_short"] = wide["children_short"].astype(object).where(has_target, "no target")
