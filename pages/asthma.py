@@ -141,7 +141,7 @@ TAB_LABELS = {
     "patients": "Patient list",
 }
 MAP_LEVELS = {"borough": "Boroughs", "practice": "Practice areas", "lsoa": "Neighbourhoods (LSOA)"}
-SAFETY_MEASURES = ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_saba_no_ics")
+SAFETY_MEASURES = aq.SABA_THRESHOLD_MEASURES
 # The prescribing-safety panel's parts: patients at each SABA threshold, the practice (or borough) funnel, and the
 # chosen measure by age, deprivation and ethnic group.
 SAFETY_PARTS = frozenset({"thresholds", "funnel", "groups"})
@@ -624,7 +624,7 @@ def layout(
                 "Safety measure",
                 SAFETY_MEASURE,
                 SAFETY_MEASURES[0],
-                {k: aq.MEASURES[k].label.removesuffix(" (%)") for k in SAFETY_MEASURES},
+                {k: aq.MEASURES[k].short_label for k in SAFETY_MEASURES},
             ),
             dbc.Row(
                 [

@@ -91,6 +91,11 @@ class Measure:
     def target(self) -> float | None:
         return self.spec.target
 
+    @property
+    def short_label(self) -> str:
+        """The label without its unit ("SABA 3+"), for a bar or an option among measures of one unit."""
+        return self.label.removesuffix(" (%)")
+
 
 MEASURES: dict[str, Measure] = {
     m.id: m
@@ -421,7 +426,7 @@ def saba_threshold_counts(
         disclose=disclose,
         compare_with="london",
     )
-    return frame.assign(label=[MEASURES[m].label.removesuffix(" (%)") for m in frame["measure_id"]])
+    return frame.assign(label=[MEASURES[m].short_label for m in frame["measure_id"]])
 
 
 def by_age_group(
