@@ -116,6 +116,7 @@ def generate(rng: np.random.Generator, cohort: Cohort, effects: dict[str, np.nda
     events.add(patient=pts, day=diag, code=diagnosis_codes[code], value=_nan(m))
 
     # A lapse is sometimes coded as resolved; treatment after one starts with a new diagnosis on its first day.
+    resolved_code = clinical_code(codes("astres_cod")[0])
     resolved = np.zeros(m, dtype=bool)
     for k in range(years - 2, -1, -1):
         start = year_end[:, k] - 364
@@ -124,7 +125,7 @@ def generate(rng: np.random.Generator, cohort: Cohort, effects: dict[str, np.nda
         events.add(
             patient=pts[coded],
             day=np.minimum(start[coded] + rng.integers(0, 90, coded.sum()), end[coded]),
-            code=np.full(coded.sum(), clinical_code(codes("astres_cod")[0])),
+            code=np.full(coded.sum(), resolved_code),
             value=_nan(coded.sum()),
         )
         returning = resolved & ~treated[:, k + 1] & treated[:, k]
@@ -270,9 +271,9 @@ def _issues(rng, medications: EventBatch, pts, issues, quantity, product, start,
     phase = rng.random(len(pts))
     i, k = np.nonzero(issues)
     count = issues[i, k]
-    first = np.cumsum(count) - count  # where each patient-year's issues begin once repeated
+    # Each issue's place among its patient-year's: 0, 1, ... n - 1.
+    j = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     i, k, count = np.repeat(i, count), np.repeat(k, count), np.repeat(count, count)
-    j = np.arange(len(i)) - np.repeat(first, issues[np.nonzero(issues)])
     span = end[i, k] - start[i, k] + 1
     day = start[i, k] + ((j + phase[i]) * span / count).astype(np.int64)
     medications.add(patient=pts[i], day=day, product=product[i], quantity=quantity[i, k].astype(np.float64))

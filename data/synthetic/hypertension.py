@@ -61,10 +61,10 @@ CONTROL_ETHNIC_LOG_ODDS = {"M": np.log(0.88), "N": np.log(0.88), "P": np.log(0.8
 }  # NEL equity (§2.6)
 BOUNDARY_READING_SHARE = 0.05  # controlled last readings recorded exactly at the target
 TERMINAL_DIGIT_ZERO_SHARE = 0.2  # clinic readings rounded to the nearest 10 mmHg
+MAX_SYSTOLIC = 230  # mmHg: the physiological cap on every generated systolic reading
 
 # Readings in undiagnosed adults (opportunistic checks).
 SCREENING_READINGS_PER_YEAR_40_PLUS = 0.25
-MAX_SYSTOLIC = 230  # mmHg: the physiological cap on every generated systolic reading
 SCREENING_READINGS_PER_YEAR_18_39 = 0.10
 
 
