@@ -109,7 +109,10 @@ def measure(path: str, indicator_id: str, case: str, repeat: int) -> list[tuple[
             "  disclosure on the arrays (apply_arrays)",
             *_median_ms(
                 lambda: disclosure.apply_arrays(
-                    columns, other_counts=["patients_to_target"], derived=indicators._DERIVED + ["comparison"]
+                    columns,
+                    other_counts=["patients_to_target"],
+                    derived=indicators._DERIVED + ["comparison"],
+                    decimals=spec.decimals,
                 ),
                 repeat,
             ),

@@ -44,3 +44,15 @@ def test_every_immunisation_bench_call_runs_on_a_small_database(small_db):
     assert len(calls) >= 15
     for label, call in calls:
         assert call() is not None, label
+
+
+def test_engine_overhead_measures_every_step_on_a_small_database(small_db):
+    """bench/engine_overhead.py rebuilds the engine's steps by their private names; a new required argument
+    (disclosure's ``decimals=``) once stopped it before its first row."""
+    from bench import engine_overhead
+
+    rows = engine_overhead.measure(str(small_db), "cwt_fds_28d", "practice", repeat=2)
+    steps = [step for step, _wall, _cpu in rows]
+    assert steps[0] == "whole call (disclosure on)"
+    assert any(step.startswith("DuckDB profile of the query") for step in steps)
+    assert all(wall > 0 for _step, wall, _cpu in rows), rows
