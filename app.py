@@ -33,6 +33,7 @@ from components.layout import footer, navbar
 from queries import asthma, cancer, immunisation_cohort
 from queries import cache as query_cache
 from queries.db import DataUnavailable, default_database, without_query_timeout
+from security.roles import Permission, has_permission
 from security.web import SecurityConfigError, current_user_principal, init_app
 from settings import SettingsError, load_settings
 
@@ -80,14 +81,21 @@ def practice_view_without_a_code() -> Response:
     return redirect(f"/immunisation/practice/{practice}" if practice else "/immunisation")
 
 
-app.layout = html.Div(
-    [
-        html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
-        navbar(demo=SETTINGS.demo),
-        html.Main(dbc.Container(dash.page_container, fluid=True), id="main"),
-        footer(),
-    ]
-)
+def shell_layout() -> html.Div:
+    """The shell around every page, made per page load: the audit log's link is in the navigation only for
+    the roles that may read it (the page itself checks again on the server)."""
+    admin = has_permission(current_user_principal(), Permission.VIEW_AUDIT_LOG)
+    return html.Div(
+        [
+            html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
+            navbar(demo=SETTINGS.demo, admin=admin),
+            html.Main(dbc.Container(dash.page_container, fluid=True), id="main"),
+            footer(),
+        ]
+    )
+
+
+app.layout = shell_layout
 
 
 @app.callback(

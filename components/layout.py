@@ -34,6 +34,8 @@ NAV_ITEMS = (
     ("Asthma", "/asthma"),
     ("Cancer pathways", "/cancer"),
 )
+# Added for roles that may read the audit log (the shell decides who; the page checks again on the server).
+ADMIN_NAV_ITEMS = (("Audit log", "/admin/audit"),)
 
 # The hidden field of the navbar's sign-out form that security.web fills with the session's CSRF token.
 SIGN_OUT_TOKEN_ID = "nav-sign-out-token"
@@ -65,10 +67,11 @@ def sign_out_form() -> html.Form:
     )
 
 
-def navbar(*, demo: bool = False) -> dbc.Navbar:
+def navbar(*, demo: bool = False, admin: bool = False) -> dbc.Navbar:
     """The top navigation bar with one link per pathfinder page, and sign-out.
 
-    ``demo`` adds a badge saying the app runs in demo mode (demo accounts, synthetic data).
+    ``demo`` adds a badge saying the app runs in demo mode (demo accounts, synthetic data); ``admin``
+    adds the audit log's link (:data:`ADMIN_NAV_ITEMS`).
 
     Links have ids ``{"type": "nav-link", "index": path}``: a client-side callback in
     :mod:`components.navigation` adds what the user chose to their hrefs where it means the same
@@ -76,7 +79,7 @@ def navbar(*, demo: bool = False) -> dbc.Navbar:
     """
     links = [
         dbc.NavItem(dbc.NavLink(label, href=href, active="exact", id={"type": NAV_LINK_TYPE, "index": href}))
-        for label, href in NAV_ITEMS
+        for label, href in NAV_ITEMS + (ADMIN_NAV_ITEMS if admin else ())
     ]
     links.append(dbc.NavItem(sign_out_form()))
     brand = [dbc.NavbarBrand("London Pathfinder Dashboards", href="/")]

@@ -1,6 +1,6 @@
 """Admin: the audit log (every patient-level view, export and sign-in) and the users, admin role only.
 
-Not in the navigation: admins open /admin/audit. Access is checked server-side in the layout and
+In the navigation for admins only (app.shell_layout). Access is checked server-side in the layout and
 again in the callback, so a crafted callback request from another role gets the refusal, not rows.
 """
 
@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
-from components.layout import data_table, page_header
+from components.layout import data_table, labelled_select, page_header
 from security import audit
 from security.roles import AccessDenied, Permission, require
 from security.web import current_user_principal, user_directory
@@ -72,16 +72,14 @@ def layout(**_query) -> html.Div:
                         md=4,
                     ),
                     dbc.Col(
-                        [
-                            dbc.Label("Action", html_for=ACTION_ID),
-                            # A native select: Dash 4's dropdown has a hidden focus target that fails axe.
-                            dbc.Select(
-                                id=ACTION_ID,
-                                options=[{"label": "Any action", "value": ""}]
-                                + [{"label": a, "value": a} for a in ACTIONS],
-                                value="",
-                            ),
-                        ],
+                        # A native select (Dash 4's dropdown has a hidden focus target that fails axe), whose
+                        # empty value reads "Any action" rather than a blank box.
+                        labelled_select(
+                            "Action",
+                            ACTION_ID,
+                            "",
+                            [{"label": "Any action", "value": ""}] + [{"label": a, "value": a} for a in ACTIONS],
+                        ),
                         md=4,
                     ),
                 ],

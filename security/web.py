@@ -513,7 +513,7 @@ _SIGN_OUT_TOKEN_HOOK: list[Any] = []
 def _fill_sign_out_token() -> None:
     """Put the session's CSRF token in the navbar's sign-out form of each layout Dash serves.
 
-    The app's layout is one object shared by every user, so each request gets a copy with its own
+    A layout can be one object shared by every user, so each request gets a copy with its own
     token. Dash's layout hooks are process-wide: one hook, registered once, which leaves alone the
     layout of any app this module does not guard (or one without the form).
     """

@@ -577,6 +577,20 @@ def test_page_layouts_by_role(dash_app, driver, path):
     assert response.status_code == 401
 
 
+def test_only_the_admin_navigation_links_to_the_audit_log(dash_app):
+    """The shell is made per page load: the audit log's link reaches the admin's navbar and no other role's."""
+    from security.testing import _components
+
+    for role in ROLES:
+        client = dash_app.server.test_client()
+        sign_in(client, USERS[role])
+        response = client.get("/_dash-layout")
+        assert response.status_code == 200
+        hrefs = [component["props"].get("href") for component in _components(response.get_json())]
+        assert "/hypertension" in hrefs, role  # the pathfinder links are there for everyone
+        assert ("/admin/audit" in hrefs) == (role == "admin"), role
+
+
 # ----------------------------------------------------------------------------- another practice's children
 
 
