@@ -15,6 +15,7 @@ To build a database from hand-written patients (spec tests)::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import itertools
@@ -32,9 +33,12 @@ import pytest
 from data.build import build_from_directory, write_frames
 
 # Before anything imports the app: demo users exist, and the audit log goes to a
-# throw-away folder rather than the working tree.
+# throw-away folder rather than the working tree, removed when the run ends (pytest-xdist
+# workers inherit the folder from the process that made it, which outlives them).
 os.environ.setdefault("PATHFINDER_DEMO", "true")
-os.environ.setdefault("PATHFINDER_AUDIT_DIR", tempfile.mkdtemp(prefix="pathfinder-audit-"))
+if "PATHFINDER_AUDIT_DIR" not in os.environ:
+    os.environ["PATHFINDER_AUDIT_DIR"] = tempfile.mkdtemp(prefix="pathfinder-audit-")
+    atexit.register(shutil.rmtree, os.environ["PATHFINDER_AUDIT_DIR"], ignore_errors=True)
 
 EXTRACT_DATE = date(2026, 10, 31)
 SMALL_SCALE = 0.005
