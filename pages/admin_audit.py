@@ -22,17 +22,19 @@ USERNAME_ID = "admin-audit-username"
 ACTION_ID = "admin-audit-action"
 ENTRIES_ID = "admin-audit-entries"
 SHOWN_ENTRIES = 500
-ACTIONS = (
-    audit.VIEW_PATIENT_ROWS,
-    audit.EXPORT_PATIENT_ROWS,
-    audit.VIEW_UNROUNDED,
-    audit.EXPORT_AGGREGATE,
-    audit.ACCESS_DENIED,
-    audit.SIGN_IN,
-    audit.SIGN_IN_FAILED,
-    audit.SIGN_OUT,
-    audit.VIEW_AUDIT_LOG,
-)
+# Each action the log stores, in words (the filter sends the stored code; the table shows the words).
+ACTION_LABELS = {
+    audit.VIEW_PATIENT_ROWS: "Viewed patient rows",
+    audit.EXPORT_PATIENT_ROWS: "Exported patient rows",
+    audit.VIEW_UNROUNDED: "Exported unrounded figures",
+    audit.EXPORT_AGGREGATE: "Exported figures (disclosure control)",
+    audit.ACCESS_DENIED: "Refused: outside scope",
+    audit.SIGN_IN: "Signed in",
+    audit.SIGN_IN_FAILED: "Sign-in failed",
+    audit.SIGN_OUT: "Signed out",
+    audit.VIEW_AUDIT_LOG: "Read the audit log",
+}
+ACTIONS = tuple(ACTION_LABELS)
 LEAD = "Who viewed or exported patient-level rows, and who signed in, newest first. The log is append-only."
 
 
@@ -78,7 +80,8 @@ def layout(**_query) -> html.Div:
                             "Action",
                             ACTION_ID,
                             "",
-                            [{"label": "Any action", "value": ""}] + [{"label": a, "value": a} for a in ACTIONS],
+                            [{"label": "Any action", "value": ""}]
+                            + [{"label": label, "value": action} for action, label in ACTION_LABELS.items()],
                         ),
                         md=4,
                     ),
@@ -120,7 +123,7 @@ def show_entries(username: object, action: object) -> html.Div:
                 "at": e.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "username": e.username,
                 "role": e.role,
-                "action": e.action,
+                "action": ACTION_LABELS.get(e.action, e.action),
                 "filters": ", ".join(f"{k}={v}" for k, v in e.filters.items() if v not in (None, [], "")),
                 "row_count": "" if e.row_count is None else f"{e.row_count:,}",
             }
