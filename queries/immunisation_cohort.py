@@ -673,7 +673,7 @@ def cohort_summary(
 ) -> CohortSummary:
     """How many children match, which doses they miss, and where: by borough, practice, age and LSOA.
 
-    One grouping-sets query over the cohort. ``scope`` (optional) restricts to the rows a
+    One grouping-sets query over the cohort, in one pass. ``scope`` (optional) restricts to the rows a
     user may see; aggregate-only views pass None. With ``disclose`` each count follows
     the NHS rule (1-7 suppressed, others rounded to 5), the total from the exact total.
     """
@@ -681,39 +681,42 @@ def cohort_summary(
     sql, params = _cohort_sql(con, criteria, scope, window)
     # Only the ticked doses are flagged and summed (a card each); with none ticked there are no dose counts.
     ticked = [key for key in MISSING_DOSES if key in criteria.missing]
-    # Materialised, the cohort holds only what is grouped or summed: on the extract date its bits (two bytes a
-    # child) rather than a flag per ticked dose.
+    # The doses' flags as grouped: on the extract date the cache's bits (one small integer a child), else a flag
+    # per ticked dose. Each flag's test then reads one row of those counts (``c``).
     on_extract_date = reads_extract_mask(criteria, window)
-    carried = [MISSING_ON_EXTRACT] if on_extract_date else [f"missing_{key}" for key in ticked]
+    flags = [MISSING_ON_EXTRACT] if on_extract_date else [f"missing_{key}" for key in ticked]
     tests = flag_sql(on_extract_date=True) if on_extract_date else {key: f"c.missing_{key}" for key in ticked}
-    missing_sums = "".join(f", sum(CAST({tests[key]} AS INTEGER)) AS missing_{key}" for key in ticked)
+    missing_sums = "".join(
+        f", coalesce(sum(c.children) FILTER (WHERE {tests[key]}), 0) AS missing_{key}" for key in ticked
+    )
+    flag_selects = "".join(f", {flag}" for flag in flags)
     summary_sql = f"""
-        WITH found AS MATERIALIZED (
-            SELECT borough_code, practice_code, birth_date, lsoa21_code{"".join(f", {c}" for c in carried)}
+        -- One pass over the cohort: every grouping set's table is filled from the same scan. The totals come from
+        -- the counts per combination of missing doses (the last set; with no dose ticked, the grand total) and the
+        -- boroughs from their practices (a practice is in one borough). With the cohort materialised as a CTE and
+        -- read five times (four grouping sets and the totals), London's 1-9 summary took 62-67 ms at scale 1.0;
+        -- 50-54 ms in one pass (bench/results/2026-11-29-cohort-one-pass.md).
+        WITH grouped AS MATERIALIZED (
+            SELECT GROUPING(practice_code) AS g_practice, GROUPING(birth_date) AS g_age,
+                   GROUPING(lsoa21_code) AS g_lsoa, CAST(borough_code AS VARCHAR) AS borough_code,
+                   CAST(practice_code AS VARCHAR) AS practice_code, birth_date,
+                   CAST(lsoa21_code AS VARCHAR) AS lsoa21_code{flag_selects}, count(*) AS children
             FROM ({sql})
-        ),
-        grouped AS (
-            SELECT GROUPING(borough_code) AS g_borough, GROUPING(practice_code) AS g_practice,
-                   GROUPING(birth_date) AS g_age, GROUPING(lsoa21_code) AS g_lsoa,
-                   CAST(borough_code AS VARCHAR) AS borough_code, CAST(practice_code AS VARCHAR) AS practice_code,
-                   birth_date, CAST(lsoa21_code AS VARCHAR) AS lsoa21_code, count(*) AS children
-            FROM found
-            GROUP BY GROUPING SETS ((borough_code), (practice_code), (birth_date), (lsoa21_code))
+            GROUP BY GROUPING SETS ((borough_code, practice_code), (birth_date), (lsoa21_code), ({", ".join(flags)}))
         ),
         practice_names AS ({_PRACTICE_NAMES_SQL}),
-        -- The dose sums are only wanted London-wide: as a grouping set they were summed for every area too.
-        total AS (SELECT 'total' AS part, count(*) AS children{missing_sums} FROM found AS c)
+        practices AS (SELECT borough_code, practice_code, children FROM grouped WHERE g_practice = 0)
         -- One row per area of each breakdown, named and in the order shown: most children first, equal counts by
         -- code (so the order never depends on the grouping's); ages youngest first. Named, summed and sorted in
-        -- pandas, the London 1-9 summary took 66 ms at scale 1.0, 58 ms here (bench/results/2026-11-27-cohort-
+        -- pandas, the London 1-9 summary took 66 ms at scale 1.0, 58 ms in SQL (bench/results/2026-11-27-cohort-
         -- summary-sql.md).
-        SELECT 'borough' AS part, g.borough_code AS area_code, coalesce(b.borough_name, 'Unknown') AS area_name,
-               NULL AS borough_name, NULL AS age_years, g.children
-        FROM grouped AS g LEFT JOIN ref_boroughs AS b USING (borough_code) WHERE g.g_borough = 0
+        SELECT 'borough' AS part, p.borough_code AS area_code, coalesce(b.borough_name, 'Unknown') AS area_name,
+               NULL AS borough_name, NULL AS age_years, CAST(sum(p.children) AS BIGINT) AS children
+        FROM practices AS p LEFT JOIN ref_boroughs AS b USING (borough_code) GROUP BY ALL
         UNION ALL
-        SELECT 'practice', g.practice_code, coalesce(n.practice_name, g.practice_code), n.borough_name, NULL,
-               g.children
-        FROM grouped AS g LEFT JOIN practice_names AS n USING (practice_code) WHERE g.g_practice = 0
+        SELECT 'practice', p.practice_code, coalesce(n.practice_name, p.practice_code), n.borough_name, NULL,
+               p.children
+        FROM practices AS p LEFT JOIN practice_names AS n USING (practice_code)
         UNION ALL
         SELECT 'lsoa', coalesce(g.lsoa21_code, 'unknown'), coalesce(l.lsoa21_name, 'Residence unknown'), NULL, NULL,
                g.children
@@ -722,7 +725,9 @@ def cohort_summary(
         SELECT 'age', NULL, NULL, NULL, {_age_sql("birth_date", "$as_at", "year")} AS age_years,
                CAST(sum(children) AS BIGINT)
         FROM grouped WHERE g_age = 0 GROUP BY ALL
-        UNION ALL BY NAME SELECT * FROM total
+        UNION ALL BY NAME
+        SELECT 'total' AS part, CAST(coalesce(sum(c.children), 0) AS BIGINT) AS children{missing_sums}
+        FROM grouped AS c WHERE c.g_practice = 1 AND c.g_age = 1 AND c.g_lsoa = 1
         ORDER BY part, age_years, children DESC, area_code
         """  # noqa: S608 (built from module constants)
     rows = con.cursor().execute(summary_sql, _bound(summary_sql, params)).df()
