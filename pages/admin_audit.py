@@ -28,7 +28,7 @@ ACTION_LABELS = {
     audit.EXPORT_PATIENT_ROWS: "Exported patient rows",
     audit.VIEW_UNROUNDED: "Exported unrounded figures",
     audit.EXPORT_AGGREGATE: "Exported figures (disclosure control)",
-    audit.ACCESS_DENIED: "Refused: outside scope",
+    audit.ACCESS_DENIED: "Refused patient rows",
     audit.SIGN_IN: "Signed in",
     audit.SIGN_IN_FAILED: "Sign-in failed",
     audit.SIGN_OUT: "Signed out",
