@@ -311,6 +311,16 @@ def build_from_frames(
         return build_from_directory(folder, out, extract_date=extract_date, progress=progress)
 
 
+# A finished synthetic extract's record (generator fingerprint, scale, seed, extract date, row counts).
+EXTRACT_MARKER = "_complete.json"
+
+
+def _recorded_generator(folder: Path) -> str | None:
+    """The fingerprint of the generator that wrote the finished extract in ``folder`` (None without one)."""
+    marker = folder / EXTRACT_MARKER
+    return json.loads(marker.read_text()).get("generator") if marker.is_file() else None
+
+
 def _generator_fingerprint() -> str:
     digest = hashlib.sha256()
     for pattern in GENERATOR_SOURCES:
@@ -330,7 +340,7 @@ def synthetic_extract(
 ) -> Path:
     """Write (or reuse) the synthetic extract for ``scale``/``seed``/``extract_date`` under ``work_dir``.
 
-    A finished extract carries ``_complete.json``; it is reused while the generator's
+    A finished extract carries :data:`EXTRACT_MARKER`; it is reused while the generator's
     source is unchanged. A new one is written beside it and renamed into place.
     """
     try:
@@ -342,20 +352,17 @@ def synthetic_extract(
     if not hasattr(synthetic, "write_extract"):
         raise GeneratorUnavailable("generator not available: data.synthetic has no write_extract() yet")
     folder = work_dir / f"extract-s{scale:g}-seed{seed}-{extract_date.isoformat()}"
-    marker = folder / "_complete.json"
     fingerprint = _generator_fingerprint()
-    if not regenerate and marker.is_file():
-        recorded = json.loads(marker.read_text())
-        if recorded.get("generator") == fingerprint:
-            progress(f"reusing synthetic extract {folder}")
-            return folder
+    if not regenerate and _recorded_generator(folder) == fingerprint:
+        progress(f"reusing synthetic extract {folder}")
+        return folder
     partial = work_dir / f".{folder.name}.tmp-{os.getpid()}"
     _remove_quietly(partial)
     partial.mkdir(parents=True)
     try:
         progress(f"generating synthetic extract (scale {scale:g}, seed {seed})")
         counts = synthetic.write_extract(partial, scale=scale, seed=seed, extract_date=extract_date, progress=progress)
-        (partial / "_complete.json").write_text(
+        (partial / EXTRACT_MARKER).write_text(
             json.dumps(
                 {
                     "generator": fingerprint,
@@ -473,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
                 source="synthetic",
                 scale=args.scale,
                 seed=args.seed,
-                generator=json.loads((folder / "_complete.json").read_text()).get("generator"),
+                generator=_recorded_generator(folder),
                 progress=to_stderr,
                 **tuning,
             )
