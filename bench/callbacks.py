@@ -30,17 +30,14 @@ response: ``--accept-encoding "gzip, deflate, br, zstd"`` times what they get.
 from __future__ import annotations
 
 import argparse
-import atexit
 import gzip
 import json
 import math
 import os
 import random
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -156,9 +153,9 @@ def configure_environment(args: argparse.Namespace) -> str:
     """Point the app at the database in demo mode; returns what was done with the query cache setting."""
     os.environ["PATHFINDER_DB"] = str(Path(args.db).resolve())
     os.environ["PATHFINDER_DEMO"] = "true"
-    if "PATHFINDER_AUDIT_DIR" not in os.environ:  # a throw-away audit log, removed when the run ends
-        os.environ["PATHFINDER_AUDIT_DIR"] = tempfile.mkdtemp(prefix="bench-callbacks-audit-")
-        atexit.register(shutil.rmtree, os.environ["PATHFINDER_AUDIT_DIR"], ignore_errors=True)
+    from security.testing import use_throwaway_audit_dir
+
+    use_throwaway_audit_dir("bench-callbacks-audit-")
     import settings
 
     known = {s.env_var for s in settings.SETTINGS}

@@ -34,7 +34,6 @@ ACTION_LABELS = {
     audit.SIGN_OUT: "Signed out",
     audit.VIEW_AUDIT_LOG: "Read the audit log",
 }
-ACTIONS = tuple(ACTION_LABELS)
 LEAD = "Who viewed or exported patient-level rows, and who signed in, newest first. The log is append-only."
 
 
@@ -110,7 +109,7 @@ def show_entries(username: object, action: object) -> html.Div:
         return _alert(str(denied), "danger")
     # Filters arrive from the browser: keep only a short string and a known action.
     username = username.strip().lower()[:64] if isinstance(username, str) and username.strip() else None
-    action = action if action in ACTIONS else None
+    action = action if action in ACTION_LABELS else None
     try:
         audit.record(principal, audit.VIEW_AUDIT_LOG, {"username": username, "action": action})
         entries = audit.entries(limit=SHOWN_ENTRIES, username=username, action=action)

@@ -13,11 +13,15 @@ context's cookies. Calling a callback as a plain function: ``with security.web.a
 
 from __future__ import annotations
 
+import atexit
 import base64
 import csv
 import io
 import json
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +30,16 @@ from security.users import DEMO_ACCOUNTS
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 DEMO_PASSWORDS = {account.username: account.password for account in DEMO_ACCOUNTS}
 DEMO_USER_FOR_ROLE = {account.role.value: account.username for account in DEMO_ACCOUNTS}
+
+
+def use_throwaway_audit_dir(prefix: str) -> None:
+    """Point ``PATHFINDER_AUDIT_DIR`` at a new temporary folder, removed when the process ends, unless it is set.
+
+    For test runs and benchmarks, so their audit logs never land in the working tree nor pile up in /tmp.
+    """
+    if "PATHFINDER_AUDIT_DIR" not in os.environ:
+        os.environ["PATHFINDER_AUDIT_DIR"] = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(shutil.rmtree, os.environ["PATHFINDER_AUDIT_DIR"], ignore_errors=True)
 
 
 def csrf_token(client: Any) -> str:

@@ -15,13 +15,11 @@ To build a database from hand-written patients (spec tests)::
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import itertools
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
@@ -31,14 +29,13 @@ import pandas as pd
 import pytest
 
 from data.build import build_from_directory, write_frames
+from security.testing import use_throwaway_audit_dir
 
 # Before anything imports the app: demo users exist, and the audit log goes to a
 # throw-away folder rather than the working tree, removed when the run ends (pytest-xdist
 # workers inherit the folder from the process that made it, which outlives them).
 os.environ.setdefault("PATHFINDER_DEMO", "true")
-if "PATHFINDER_AUDIT_DIR" not in os.environ:
-    os.environ["PATHFINDER_AUDIT_DIR"] = tempfile.mkdtemp(prefix="pathfinder-audit-")
-    atexit.register(shutil.rmtree, os.environ["PATHFINDER_AUDIT_DIR"], ignore_errors=True)
+use_throwaway_audit_dir("pathfinder-audit-")
 
 EXTRACT_DATE = date(2026, 10, 31)
 SMALL_SCALE = 0.005
