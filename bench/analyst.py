@@ -32,7 +32,7 @@ from queries.materialise import AST012_DIAGNOSED_FROM, COVER_MEASURES, EXPECTED_
 
 DIMENSION_COLUMNS = ["practice_code", "borough_code", "imd_quintile_national", "sex", "ethnicity_group"]
 
-COVER_IDS = frozenset(measure[0] for measure in COVER_MEASURES)
+COVER_IDS = frozenset(measure.indicator_id for measure in COVER_MEASURES)
 POLIO_ID = "polio_booster_1_9"
 POLIO_VACCINES = ("6in1", "4in1", "IPV")  # polio-containing, as the engine's campaign rule counts them
 HYPERTENSION_IDS = frozenset(
@@ -503,29 +503,34 @@ def _cover(extract: Extract, indicator_id: str, start: pd.Timestamp, end: pd.Tim
     """COVER cohort (birthday in the period, registered and alive at its end) and distinct valid dose dates."""
     children, doses = extract.children, extract.immunisations
     cohorts = []
-    for measure, age_months, vaccines, min_doses, valid_from_months, born_from, born_before in COVER_MEASURES:
-        if measure != indicator_id:
+    for measure in COVER_MEASURES:
+        if measure.indicator_id != indicator_id:
             continue
         birth = children["birth_date"]
-        birthday = birth + pd.DateOffset(months=age_months)
+        birthday = birth + pd.DateOffset(months=measure.age_months)
         in_cohort = (
             birthday.between(start, end)
-            & (birth >= pd.Timestamp(born_from))
-            & (birth < pd.Timestamp(born_before))
+            & (birth >= pd.Timestamp(measure.born_from))
+            & (birth < pd.Timestamp(measure.born_before))
             & (children["registration_start"] <= end)
             & (children["registration_end"].isna() | (children["registration_end"] > end))
             & (children["death_date"].isna() | (children["death_date"] > end))
             & (birth <= end)
         )
         cohort = children[in_cohort].assign(
-            birthday=birthday[in_cohort], valid_from=birth[in_cohort] + pd.DateOffset(months=valid_from_months)
+            birthday=birthday[in_cohort],
+            valid_from=birth[in_cohort] + pd.DateOffset(months=measure.valid_from_months),
         )
-        given = doses[doses["vaccine"].isin(vaccines)].merge(cohort[["pid", "birthday", "valid_from"]], on="pid")
-        given = given[
-            (given["vaccination_date"] < given["birthday"]) & (given["vaccination_date"] >= given["valid_from"])
-        ]
-        counted = given.groupby("pid")["vaccination_date"].nunique()
-        cohorts.append(_units(cohort, cohort["pid"].map(counted).fillna(0) >= min_doses))
+        given = doses[doses["vaccine"].isin(measure.vaccines)].merge(
+            cohort[["pid", "birthday", "valid_from"]], on="pid"
+        )
+        given = given[given["vaccination_date"] < given["birthday"]]
+        valid = given[given["vaccination_date"] >= given["valid_from"]].groupby("pid")["vaccination_date"].nunique()
+        course = given.groupby("pid")["vaccination_date"].nunique()
+        met = (cohort["pid"].map(valid).fillna(0) >= measure.min_doses) & (
+            cohort["pid"].map(course).fillna(0) >= measure.course_doses
+        )
+        cohorts.append(_units(cohort, met))
     return pd.concat(cohorts, ignore_index=True)
 
 

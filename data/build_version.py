@@ -23,7 +23,9 @@ from typing import Any
 # 6: asthma_saba_list, the asthma page's patient list per period and practice.
 # 7: the pre-school booster counts a 4-in-1 from the 3rd birthday (COVER and the cohort finder); the asthma
 #    register reads 708038006 (acute exacerbation of asthma) as an AST_COD code.
-BUILD_VERSION = 7
+# 8: the new schedule's Hib booster (born from 1 Jul 2024) is a 4th 6-in-1 with one from the 1st birthday, not any
+#    6-in-1 from then (COVER at 24 months and 5 years, their uptake-by-age rows, and the cohort finder).
+BUILD_VERSION = 8
 
 META_KEY = "build_version"
 REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."

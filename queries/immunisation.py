@@ -34,7 +34,15 @@ from queries.indicators import (
     trend,
     trend_named_for_area,
 )
-from queries.materialise import COVER_MEASURES, LONDON_CODE, UPTAKE_TABLE
+from queries.materialise import (
+    COVER_MEASURES,
+    LONDON_CODE,
+    UPTAKE_TABLE,
+    CoverMeasure,
+    completed_months_sql,
+    cover_completion_sql,
+    dose_read_from_sql,
+)
 from queries.registry import INDICATORS, Indicator, get
 
 PATHFINDER = "immunisation"
@@ -167,8 +175,8 @@ def headline(
     return Headline(current=current, previous_period=before, previous_value=previous_value, change=change)
 
 
-def _measure_rows(indicator: str) -> list[tuple]:
-    rows = [m for m in COVER_MEASURES if m[0] == indicator]
+def _measure_rows(indicator: str) -> list[CoverMeasure]:
+    rows = [m for m in COVER_MEASURES if m.indicator_id == indicator]
     if not rows:
         raise QueryError(f"{indicator} has no dose-by-age rule (uptake by age covers COVER and timeliness measures)")
     return rows
@@ -176,7 +184,7 @@ def _measure_rows(indicator: str) -> list[tuple]:
 
 def has_uptake_curve(indicator: str) -> bool:
     """Whether :func:`uptake_by_age` can draw ``indicator`` (COVER and timeliness measures; not the polio booster)."""
-    return any(m[0] == indicator for m in COVER_MEASURES)
+    return any(m.indicator_id == indicator for m in COVER_MEASURES)
 
 
 def _area_sql(filters: dict[str, Any] | None, params: dict[str, Any]) -> str:
@@ -190,15 +198,6 @@ def _area_sql(filters: dict[str, Any] | None, params: dict[str, Any]) -> str:
         params[f"area_{index}"] = [str(v) for v in values]
         clauses.append(f"list_contains($area_{index}, d.{_AREA_COLUMNS[name]})")
     return "".join(f" AND {clause}" for clause in clauses)
-
-
-def _completed_months(birth: str, day: str) -> str:
-    """SQL: whole months from ``birth`` to ``day``, with ``birth + N months`` as the Nth month-birthday."""
-    return (
-        f"(date_diff('month', {birth}, {day}) - "
-        f"CASE WHEN {birth} + to_months(CAST(date_diff('month', {birth}, {day}) AS INTEGER)) > {day} "
-        "THEN 1 ELSE 0 END)"
-    )
 
 
 @cached_query
@@ -237,7 +236,7 @@ def _uptake_by_age(
     con: Any, *, indicator: str, period: str, filters: dict[str, Any] | None, disclose: bool
 ) -> pd.DataFrame:
     spec = check_indicator(indicator)
-    cohort_age = _measure_rows(spec.id)[0][1]
+    cohort_age = _measure_rows(spec.id)[0].age_months
     if _has_uptake_table(con):
         rows = completion_counts(con, indicator=spec.id, period=period, filters=filters)
     else:  # a database built before the table existed
@@ -301,41 +300,54 @@ def completion_counts_from_records(
     The definition the build's table is checked against (and the fallback for databases built without it).
     """
     measures = _measure_rows(indicator)
-    cohort_age = measures[0][1]
+    cohort_age = measures[0].age_months
     params: dict[str, Any] = {"indicator": indicator, "period": period, "cohort_age": cohort_age}
     rule_rows = []
-    for index, (_, _, vaccines, min_doses, valid_from, born_from, born_before) in enumerate(measures):
+    for index, measure in enumerate(measures):
         params.update(
             {
-                f"v{index}": list(vaccines),
-                f"n{index}": min_doses,
-                f"f{index}": valid_from,
-                f"bf{index}": born_from,
-                f"bb{index}": born_before,
+                f"v{index}": list(measure.vaccines),
+                f"n{index}": measure.min_doses,
+                f"f{index}": measure.valid_from_months,
+                f"c{index}": measure.course_doses,
+                f"bf{index}": measure.born_from,
+                f"bb{index}": measure.born_before,
             }
         )
-        rule_rows.append(f"($v{index}, $n{index}, $f{index}, $bf{index}, $bb{index})")
+        rule_rows.append(f"($v{index}, $n{index}, $f{index}, $c{index}, $bf{index}, $bb{index})")
     area_sql = _area_sql(filters, params)
     sql = f"""
-    WITH rules(vaccines, min_doses, valid_from, born_from, born_before) AS (VALUES {", ".join(rule_rows)}),
+    WITH given(vaccines, min_doses, valid_from_months, course_doses, born_from, born_before) AS (
+        VALUES {", ".join(rule_rows)}
+    ),
+    rules AS (
+        SELECT vaccines, CAST(min_doses AS INTEGER) AS min_doses,
+               CAST(valid_from_months AS INTEGER) AS valid_from_months,
+               CAST(course_doses AS INTEGER) AS course_doses, born_from, born_before
+        FROM given
+    ),
     cohort AS (
         SELECT f.patient_id, d.birth_date
         FROM ind_patient AS f JOIN patient_dim AS d USING (patient_id)
         WHERE f.indicator_id = $indicator AND f.period_id = $period AND f.denominator > 0{area_sql}
     ),
     doses AS (
-        SELECT c.patient_id, c.birth_date, r.min_doses,
-               list_sort(list_distinct(list(i.vaccination_date))) AS dates
+        SELECT c.patient_id, c.birth_date, r.min_doses, r.course_doses,
+               list_sort(list_distinct(list(i.vaccination_date) FILTER (
+                   WHERE i.vaccination_date >= c.birth_date + to_months(r.valid_from_months)
+               ))) AS valid,
+               list_sort(list_distinct(list(i.vaccination_date))) AS course
         FROM cohort AS c
         JOIN rules AS r ON c.birth_date >= r.born_from AND c.birth_date < r.born_before
         JOIN immunisations AS i
           ON i.patient_id = c.patient_id AND list_contains(r.vaccines, i.vaccine)
-         AND i.vaccination_date >= c.birth_date + to_months(CAST(r.valid_from AS INTEGER))
+         AND i.vaccination_date >= {dose_read_from_sql("c.birth_date", "r")}
          AND i.vaccination_date < c.birth_date + to_months(CAST($cohort_age AS INTEGER))
         GROUP BY ALL
-    )
-    SELECT {_completed_months("birth_date", "dates[min_doses]")} AS completed_months, count(*) AS children
-    FROM doses WHERE len(dates) >= min_doses
+    ),
+    completion AS (SELECT birth_date, {cover_completion_sql("valid", "course", "doses")} AS completed_on FROM doses)
+    SELECT {completed_months_sql("birth_date", "completed_on")} AS completed_months, count(*) AS children
+    FROM completion WHERE completed_on IS NOT NULL
     GROUP BY ALL
     UNION ALL
     SELECT -1, count(*) FROM cohort

@@ -25,8 +25,9 @@ the counting follows the COVER rules (``queries.materialise.COVER_MEASURES``):
 - ``pcv_booster``  no PCV dose on or after the 1st birthday, due from 12 months;
 - ``menb_booster``  no MenB dose on or after the 1st birthday, due from 12 months;
 - ``hibmenc``  no Hib-containing booster on or after the 1st birthday: Hib/MenC, due from 12 months, if born
-  before 1 Jul 2024; the 18-month 6-in-1 dose (which replaced it), due from 18 months, if born from then
-  (COVER's 24-month Hib/MenC measure counts the same doses by birth cohort);
+  before 1 Jul 2024; the 18-month 6-in-1 dose (which replaced it: a 4th 6-in-1, one of them on or after the 1st
+  birthday), due from 18 months, if born from then (COVER's 24-month Hib/MenC measure counts the same doses by
+  birth cohort);
 - ``mmr2``  fewer than 2 such doses, due from 18 months if born on or after 1 Jul 2024 (new schedule),
   else from 3 years 4 months [IMM-ANNEXA];
 - ``polio_booster``  fewer than 4 polio-containing doses (6-in-1, 4-in-1, IPV): the routine 4th dose is due
@@ -262,7 +263,12 @@ _CHILD_DOSES_SQL = """
         GROUP BY patient_id
     )
     SELECT c.*, d.polio[4] AS polio_4th, d.six_in_one[3] AS six_in_one_3rd, d.measles[1] AS measles_1st,
-           d.measles[2] AS measles_2nd, m.* EXCLUDE (patient_id)
+           d.measles[2] AS measles_2nd,
+           -- The 18-month Hib booster is the course's 4th 6-in-1, given from the 1st birthday: met on the later
+           -- of the two dates (a late 3rd primary dose after the birthday is not it).
+           CASE WHEN m.six_in_one_from_1st IS NOT NULL AND len(d.six_in_one) >= 4
+                THEN greatest(m.six_in_one_from_1st, d.six_in_one[4]) END AS six_in_one_booster,
+           m.* EXCLUDE (patient_id, six_in_one_from_1st)
     FROM children AS c LEFT JOIN dates AS d USING (patient_id) LEFT JOIN more_dates AS m USING (patient_id)
 """
 # Every day with a record of a child (immunisation, GP event, prescription, admission), for the list's "last
@@ -419,9 +425,9 @@ def _dose_rules() -> dict[str, DoseRule]:
         "pcv_booster": DoseRule(f"({aged(12)} AND {lacks('pcv_from_1st')})", ("pcv_from_1st",)),
         "menb_booster": DoseRule(f"({aged(12)} AND {menb_offered} AND {lacks('menb_from_1st')})", ("menb_from_1st",)),
         "hibmenc": DoseRule(
-            f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} AND {lacks('six_in_one_from_1st')} "
+            f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} AND {lacks('six_in_one_booster')} "
             f"ELSE {aged(12)} AND {lacks('hibmenc_from_1st')} END)",
-            ("six_in_one_from_1st", "hibmenc_from_1st"),
+            ("six_in_one_booster", "hibmenc_from_1st"),
         ),
         "mmr2": DoseRule(
             f"(CASE WHEN c.birth_date >= $new_schedule THEN {aged(18)} ELSE {aged(40)} END AND {lacks('measles_2nd')})",

@@ -36,6 +36,7 @@ Conventions shared by every rule (documented in the registry):
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -120,33 +121,84 @@ def _expected_hypertension_rates() -> tuple[tuple[int, str, float], ...]:
 
 EXPECTED_HYPERTENSION_RATE = _expected_hypertension_rates()
 
-# COVER-style measures: (indicator, age in months at the cohort birthday, vaccines, minimum doses,
-# dose valid from age in months, born from, born before). Two rows with one id = rule by birth cohort.
+
+class CoverMeasure(NamedTuple):
+    """One COVER-style dose rule. Two rules with one indicator id = the rule by birth cohort.
+
+    A child of the cohort (the ``age_months`` birthday in the period, born in [``born_from``, ``born_before``))
+    counts when, before that birthday, it had ``min_doses`` distinct dates of ``vaccines`` on or after the
+    ``valid_from_months`` month-birthday and, when ``course_doses`` is set, that many distinct dates of them at
+    any age: the 18-month 6-in-1 is the 4th dose of the course, so a late 3rd primary dose is not it.
+    """
+
+    indicator_id: str
+    age_months: int
+    vaccines: tuple[str, ...]
+    min_doses: int
+    valid_from_months: int
+    born_from: dt.date
+    born_before: dt.date
+    course_doses: int = 0
+
+
 _FAR_PAST, _FAR_FUTURE = dt.date(1900, 1, 1), dt.date(2999, 1, 1)
 COVER_MEASURES = (
-    ("cover_12m_6in1", 12, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
-    ("cover_12m_pcv", 12, ("PCV",), 1, 0, _FAR_PAST, _FAR_FUTURE),
-    ("cover_12m_menb", 12, ("MenB",), 2, 0, _FAR_PAST, _FAR_FUTURE),
-    ("cover_12m_rota", 12, ("Rotavirus",), 2, 0, _FAR_PAST, _FAR_FUTURE),
-    ("cover_24m_6in1", 24, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
-    ("cover_24m_mmr1", 24, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
-    ("cover_24m_pcv_booster", 24, ("PCV",), 1, 12, _FAR_PAST, _FAR_FUTURE),
-    ("cover_24m_menb_booster", 24, ("MenB",), 1, 12, _FAR_PAST, _FAR_FUTURE),
-    ("cover_24m_hibmenc", 24, ("HibMenC",), 1, 12, _FAR_PAST, NEW_SCHEDULE_BORN_FROM),
-    ("cover_24m_hibmenc", 24, ("6in1",), 1, 12, NEW_SCHEDULE_BORN_FROM, _FAR_FUTURE),
-    ("cover_5y_6in1", 60, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
-    ("cover_5y_mmr1", 60, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
-    ("cover_5y_mmr2", 60, ("MMR", "MMRV"), 2, 12, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_12m_6in1", 12, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_12m_pcv", 12, ("PCV",), 1, 0, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_12m_menb", 12, ("MenB",), 2, 0, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_12m_rota", 12, ("Rotavirus",), 2, 0, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_24m_6in1", 24, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_24m_mmr1", 24, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_24m_pcv_booster", 24, ("PCV",), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_24m_menb_booster", 24, ("MenB",), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    # Born from 1 Jul 2024 (no Hib/MenC), the Hib booster is the 18-month 6-in-1: a dose from the 1st birthday
+    # that is the course's 4th, so a late 3rd primary dose is not it (spec §1.1, "Changes from 1 January 2026").
+    CoverMeasure("cover_24m_hibmenc", 24, ("HibMenC",), 1, 12, _FAR_PAST, NEW_SCHEDULE_BORN_FROM),
+    CoverMeasure("cover_24m_hibmenc", 24, ("6in1",), 1, 12, NEW_SCHEDULE_BORN_FROM, _FAR_FUTURE, course_doses=4),
+    CoverMeasure("cover_5y_6in1", 60, ("6in1",), 3, 0, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_5y_mmr1", 60, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_5y_mmr2", 60, ("MMR", "MMRV"), 2, 12, _FAR_PAST, _FAR_FUTURE),
     # The Hib/MenC booster at 5 years follows the 24-month rule by birth cohort: children born from 1 Jul 2024
     # (first 5 in Jul 2029) have the 18-month 6-in-1 dose in its place.
-    ("cover_5y_hibmenc", 60, ("HibMenC",), 1, 12, _FAR_PAST, NEW_SCHEDULE_BORN_FROM),
-    ("cover_5y_hibmenc", 60, ("6in1",), 1, 12, NEW_SCHEDULE_BORN_FROM, _FAR_FUTURE),
+    CoverMeasure("cover_5y_hibmenc", 60, ("HibMenC",), 1, 12, _FAR_PAST, NEW_SCHEDULE_BORN_FROM),
+    CoverMeasure("cover_5y_hibmenc", 60, ("6in1",), 1, 12, NEW_SCHEDULE_BORN_FROM, _FAR_FUTURE, course_doses=4),
     # The pre-school booster is due at 3 y 4 m: a 4-in-1 before the 3rd birthday (a catch-up primary dose) is not it.
-    ("cover_5y_4in1", 60, ("4in1",), 1, 36, _FAR_PAST, _FAR_FUTURE),
-    ("mmr1_on_time", 18, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("cover_5y_4in1", 60, ("4in1",), 1, 36, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("mmr1_on_time", 18, ("MMR", "MMRV"), 1, 12, _FAR_PAST, _FAR_FUTURE),
     # QOF VI001 counts diphtheria/tetanus/pertussis-containing doses: the 6-in-1 and the 4-in-1 (dTaP/IPV).
-    ("6in1_on_time", 8, ("6in1", "4in1"), 3, 0, _FAR_PAST, _FAR_FUTURE),
+    CoverMeasure("6in1_on_time", 8, ("6in1", "4in1"), 3, 0, _FAR_PAST, _FAR_FUTURE),
 )
+_COVER_MEASURE_COLUMNS = (
+    "indicator_id VARCHAR, age_months INTEGER, vaccines VARCHAR[], min_doses INTEGER, valid_from_months INTEGER, "
+    "born_from DATE, born_before DATE, course_doses INTEGER"
+)
+
+
+def _cover_measure_rows() -> list[tuple]:
+    """:data:`COVER_MEASURES` as rows of a ``_COVER_MEASURE_COLUMNS`` table (the vaccines as a list)."""
+    return [(*measure[:2], list(measure.vaccines), *measure[3:]) for measure in COVER_MEASURES]
+
+
+def dose_read_from_sql(birth: str, rule: str) -> str:
+    """SQL: the earliest dose date a rule reads: birth when it counts the whole course, else its valid-from age.
+
+    Reading infant doses only for the rules that need them keeps the cohort-by-dose join small.
+    """
+    return f"{birth} + to_months(CASE WHEN {rule}.course_doses > 0 THEN 0 ELSE {rule}.valid_from_months END)"
+
+
+def cover_completion_sql(valid_dates: str, course_dates: str, rule: str) -> str:
+    """SQL: the date a child met a COVER rule (NULL if it has not), from sorted lists of distinct dose dates.
+
+    ``valid_dates`` holds the doses from the rule's valid-from age, ``course_dates`` every dose the rule read
+    (both before the cohort birthday); ``rule`` is the alias with ``min_doses`` and ``course_doses``. The
+    valid dates are among the course's, so without a course rule ``course[1]`` never moves the date.
+    """
+    return (
+        f"CASE WHEN len({valid_dates}) >= {rule}.min_doses AND len({course_dates}) >= {rule}.course_doses "
+        f"THEN greatest({valid_dates}[{rule}.min_doses], {course_dates}[greatest({rule}.course_doses, 1)]) END"
+    )
+
 
 _CODELISTS_USED = (
     "hyp_cod",
@@ -284,14 +336,8 @@ def _load_small_tables(con: duckdb.DuckDBPyConnection, extract_date: dt.date) ->
     con.execute("CREATE OR REPLACE TEMP TABLE _emergency_method (method VARCHAR)")
     con.executemany("INSERT INTO _emergency_method VALUES (?)", [(m,) for m in EMERGENCY_ADMISSION_METHODS])
 
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _cover_measure (indicator_id VARCHAR, age_months INTEGER, vaccines VARCHAR[], "
-        "min_doses INTEGER, valid_from_months INTEGER, born_from DATE, born_before DATE)"
-    )
-    con.executemany(
-        "INSERT INTO _cover_measure VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(m[0], m[1], list(m[2]), m[3], m[4], m[5], m[6]) for m in COVER_MEASURES],
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _cover_measure ({_COVER_MEASURE_COLUMNS})")
+    con.executemany("INSERT INTO _cover_measure VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _cover_measure_rows())
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _expected_rate (age_from INTEGER, age_to INTEGER, sex VARCHAR, rate DOUBLE)"
     )
@@ -342,8 +388,9 @@ def _cover_sql() -> str:
     ),
     cohort AS (
         SELECT m.indicator_id, p.period_id, p.end_date, d.patient_id, d.birth_date, m.vaccines, m.min_doses,
-               d.birth_date + to_months(m.age_months) AS birthday,
-               d.birth_date + to_months(m.valid_from_months) AS valid_from
+               m.course_doses, d.birth_date + to_months(m.age_months) AS birthday,
+               d.birth_date + to_months(m.valid_from_months) AS valid_from,
+               {dose_read_from_sql("d.birth_date", "m")} AS read_from
         FROM _cover_measure AS m
         JOIN ind_period AS p ON p.period_type IN ('quarter', 'fy')
         JOIN children AS d
@@ -353,15 +400,18 @@ def _cover_sql() -> str:
     ),
     doses AS (
         -- Doses are counted by distinct date: a duplicated record of one dose is one dose.
-        SELECT c.indicator_id, c.period_id, c.patient_id, count(DISTINCT i.vaccination_date) AS doses
+        SELECT c.indicator_id, c.period_id, c.patient_id,
+               count(DISTINCT i.vaccination_date) FILTER (WHERE i.vaccination_date >= c.valid_from) AS doses,
+               count(DISTINCT i.vaccination_date) AS course
         FROM cohort AS c
         JOIN immunisations AS i
           ON i.patient_id = c.patient_id AND list_contains(c.vaccines, i.vaccine)
-         AND i.vaccination_date < c.birthday AND i.vaccination_date >= c.valid_from
+         AND i.vaccination_date < c.birthday AND i.vaccination_date >= c.read_from
         GROUP BY ALL
     )
     SELECT c.indicator_id, c.period_id, c.patient_id, NULL, {_age("c.birth_date", "c.end_date")},
-           CASE WHEN coalesce(d.doses, 0) >= c.min_doses THEN 1 ELSE 0 END, 1
+           CASE WHEN coalesce(d.doses, 0) >= c.min_doses AND coalesce(d.course, 0) >= c.course_doses
+                THEN 1 ELSE 0 END, 1
     FROM cohort AS c
     LEFT JOIN doses AS d USING (indicator_id, period_id, patient_id)
     """  # noqa: S608 (identifiers are module constants)
@@ -993,23 +1043,17 @@ def write_uptake_by_age(con: duckdb.DuckDBPyConnection) -> int:
 
     One row per (indicator_id, period_id, practice_code, completed_months) with ``children``: how many
     children of that cohort (the engine's denominator in ``ind_patient``) registered at the practice had
-    the dose completing the measure (the ``min_doses``-th distinct valid date) at ``completed_months``
-    whole months of age; ``completed_months = -1`` rows hold the cohort size. PCN, borough and ICB come
+    the dose completing the measure (:func:`cover_completion_sql`) at ``completed_months`` whole months of
+    age; ``completed_months = -1`` rows hold the cohort size. PCN, borough and ICB come
     from ``ref_practices`` when read (``patient_dim`` carries the practice's). The uptake-by-age curve of
     any area is then a sum over these rows instead of a join of the cohort's immunisation records on
     every click (seconds at full London scale). The age a course completed does not depend on the
     period, so each child's dates are read once per indicator, not per period. Sorted by indicator and
     period (a curve reads one slice). Returns the number of rows written.
     """
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _uptake_rule (indicator_id VARCHAR, cohort_age INTEGER, vaccines VARCHAR[], "
-        "min_doses INTEGER, valid_from INTEGER, born_from DATE, born_before DATE)"
-    )
-    con.executemany(
-        "INSERT INTO _uptake_rule VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(m[0], m[1], list(m[2]), m[3], m[4], m[5], m[6]) for m in COVER_MEASURES],
-    )
-    completed = _completed_months_sql("c.birth_date", "dates[min_doses]")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _uptake_rule ({_COVER_MEASURE_COLUMNS})")
+    con.executemany("INSERT INTO _uptake_rule VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _cover_measure_rows())
+    completed = completed_months_sql("c.birth_date", "c.completed_on")
     con.execute(
         f"""
     CREATE OR REPLACE TABLE {UPTAKE_TABLE} AS
@@ -1020,23 +1064,30 @@ def write_uptake_by_age(con: duckdb.DuckDBPyConnection) -> int:
     ),
     children AS (SELECT DISTINCT indicator_id, patient_id, birth_date FROM cohort),
     doses AS (
-        SELECT c.indicator_id, c.patient_id, c.birth_date, r.min_doses,
-               list_sort(list_distinct(list(i.vaccination_date))) AS dates
+        SELECT c.indicator_id, c.patient_id, c.birth_date, r.min_doses, r.course_doses,
+               list_sort(list_distinct(list(i.vaccination_date) FILTER (
+                   WHERE i.vaccination_date >= c.birth_date + to_months(r.valid_from_months)
+               ))) AS valid,
+               list_sort(list_distinct(list(i.vaccination_date))) AS course
         FROM children AS c
         JOIN (SELECT *, unnest(vaccines) AS vaccine FROM _uptake_rule) AS r
           ON r.indicator_id = c.indicator_id AND c.birth_date >= r.born_from AND c.birth_date < r.born_before
         -- An equi-join on (patient, vaccine): joining on the patient alone paired every child with all its doses.
         JOIN immunisations AS i ON i.patient_id = c.patient_id AND i.vaccine = r.vaccine
-        WHERE i.vaccination_date >= c.birth_date + to_months(r.valid_from)
-          AND i.vaccination_date < c.birth_date + to_months(r.cohort_age)
-        GROUP BY c.indicator_id, c.patient_id, c.birth_date, r.min_doses
+        WHERE i.vaccination_date >= {dose_read_from_sql("c.birth_date", "r")}
+          AND i.vaccination_date < c.birth_date + to_months(r.age_months)
+        GROUP BY c.indicator_id, c.patient_id, c.birth_date, r.min_doses, r.course_doses
     ),
     completion AS (
+        SELECT indicator_id, patient_id, birth_date, {cover_completion_sql("valid", "course", "doses")} AS completed_on
+        FROM doses
+    ),
+    completed AS (
         SELECT c.indicator_id, c.patient_id, {completed} AS completed_months
-        FROM doses AS c WHERE len(dates) >= min_doses
+        FROM completion AS c WHERE c.completed_on IS NOT NULL
     )
     SELECT c.indicator_id, c.period_id, c.practice_code, m.completed_months, count(*) AS children
-    FROM cohort AS c JOIN completion AS m USING (indicator_id, patient_id)
+    FROM cohort AS c JOIN completed AS m USING (indicator_id, patient_id)
     GROUP BY ALL
     UNION ALL
     SELECT indicator_id, period_id, practice_code, -1, count(*) FROM cohort GROUP BY ALL
@@ -1047,7 +1098,7 @@ def write_uptake_by_age(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"SELECT count(*) FROM {UPTAKE_TABLE}").fetchone()[0]  # noqa: S608 (module constant)
 
 
-def _completed_months_sql(birth: str, day: str) -> str:
+def completed_months_sql(birth: str, day: str) -> str:
     """SQL: whole months from ``birth`` to ``day``, with ``birth + N months`` as the Nth month-birthday."""
     return (
         f"(date_diff('month', {birth}, {day}) - "

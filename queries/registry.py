@@ -204,7 +204,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "cover_24m_hibmenc",
         "Hib booster (Hib/MenC) by 24 months",
         "Born before 1 Jul 2024: a Hib/MenC dose on or after the 1st birthday and before the 2nd. Born on or "
-        "after 1 Jul 2024 (no Hib/MenC): a 6-in-1 dose on or after the 1st birthday (the 18-month Hib booster)",
+        "after 1 Jul 2024 (no Hib/MenC): 4 or more 6-in-1 doses before the 2nd birthday, at least one on or after "
+        "the 1st (the 18-month dose is the course's 4th and the Hib booster)",
         source=COVER_SOURCE + " [IMM-ANNEXA]",
         notes="UKHSA's revised 24-month measures for the new schedule are unconfirmed ([?] §1.2); the 18-month "
         "6-in-1 dose stands in for the withdrawn Hib/MenC booster.",
@@ -225,7 +226,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "cover_5y_hibmenc",
         "Hib booster (Hib/MenC) by 5 years",
         "Born before 1 Jul 2024: a Hib/MenC dose on or after the 1st birthday and before the 5th. Born on or "
-        "after 1 Jul 2024 (no Hib/MenC): a 6-in-1 dose on or after the 1st birthday (the 18-month Hib booster)",
+        "after 1 Jul 2024 (no Hib/MenC): 4 or more 6-in-1 doses before the 5th birthday, at least one on or after "
+        "the 1st (the 18-month dose is the course's 4th and the Hib booster)",
         source=COVER_SOURCE + " [IMM-ANNEXA]",
         notes="Listed among the 5-year COVER measures (spec §1.2); the new-schedule rule mirrors the 24-month "
         "measure's, unconfirmed by UKHSA ([?] §1.2) and first applying to children turning 5 in July 2029.",

@@ -31,7 +31,13 @@ PATIENTS = [
     # 24 months: cohort born 1 Jul - 30 Sep 2024 (new schedule: no Hib/MenC); Q1 cohort born Apr-Jun 2024.
     patient("2024-08-20", patient_id="MMR_TOO_EARLY"),
     patient("2024-08-20", patient_id="MMR_ON_1ST"),
+    # New-schedule Hib booster (born 15 Jul 2024: 1st birthday 15 Jul 2025, 2nd 15 Jul 2026 in Q2).
     patient("2024-07-15", patient_id="NEW_SCHED_6IN1_18M"),
+    patient("2024-07-15", patient_id="NEW_SCHED_LATE_3RD"),
+    patient("2024-07-15", patient_id="NEW_SCHED_ONLY_18M"),
+    patient("2024-07-15", patient_id="NEW_SCHED_FOUR_INFANT"),
+    patient("2024-07-15", patient_id="NEW_SCHED_4TH_DAY_BEFORE_2ND"),
+    patient("2024-07-15", patient_id="NEW_SCHED_4TH_ON_2ND"),
     patient("2024-08-01", patient_id="NEW_SCHED_HIBMENC_ONLY"),
     patient("2024-05-10", patient_id="OLD_SCHED_HIBMENC"),
     # 5 years: cohort born 1 Jul - 30 Sep 2021.
@@ -66,7 +72,12 @@ JABS = [
     *course("DUPLICATE", "6in1", "2025-10-10", "2025-11-10", "2025-11-10"),
     jab("MMR_TOO_EARLY", "2025-08-19", "MMR"),
     jab("MMR_ON_1ST", "2025-08-20", "MMR"),
-    jab("NEW_SCHED_6IN1_18M", "2026-01-15", "6in1"),
+    *course("NEW_SCHED_6IN1_18M", "6in1", "2024-09-10", "2024-10-08", "2024-11-05", "2026-01-15"),
+    *course("NEW_SCHED_LATE_3RD", "6in1", "2024-09-10", "2024-10-08", "2025-08-01"),
+    jab("NEW_SCHED_ONLY_18M", "2026-01-15", "6in1"),
+    *course("NEW_SCHED_FOUR_INFANT", "6in1", "2024-09-10", "2024-10-08", "2024-11-05", "2025-07-14"),
+    *course("NEW_SCHED_4TH_DAY_BEFORE_2ND", "6in1", "2024-09-10", "2024-10-08", "2024-11-05", "2026-07-14"),
+    *course("NEW_SCHED_4TH_ON_2ND", "6in1", "2024-09-10", "2024-10-08", "2024-11-05", "2026-07-15"),
     jab("NEW_SCHED_HIBMENC_ONLY", "2025-08-05", "HibMenC"),
     jab("OLD_SCHED_HIBMENC", "2025-05-20", "HibMenC"),
     *course("FIVE_FULL", "MMR", "2022-09-05", "2025-01-10"),
@@ -138,6 +149,19 @@ def test_hib_booster_depends_on_birth_cohort(con):
     assert got["NEW_SCHED_6IN1_18M"] == 1
     assert got["NEW_SCHED_HIBMENC_ONLY"] == 0
     assert numerators(con, "cover_24m_hibmenc", Q1)["OLD_SCHED_HIBMENC"] == 1
+
+
+def test_new_schedule_hib_booster_is_the_4th_6in1_from_the_1st_birthday(con):
+    # Spec §1.1 (changes from 1 Jan 2026): the 18-month appointment gives "a 4th dose of the 6-in-1".
+    got = numerators(con, "cover_24m_hibmenc", Q2)
+    assert got["NEW_SCHED_LATE_3RD"] == 0  # a late 3rd primary dose after the 1st birthday is not the booster
+    assert got["NEW_SCHED_ONLY_18M"] == 0  # one 6-in-1 in all: no course, no booster
+    assert got["NEW_SCHED_FOUR_INFANT"] == 0  # four doses, none from the 1st birthday
+    assert got["NEW_SCHED_4TH_DAY_BEFORE_2ND"] == 1
+    assert got["NEW_SCHED_4TH_ON_2ND"] == 0
+    # The 6-in-1 primary measure is unchanged: 3 doses at any age before the 2nd birthday.
+    primary = numerators(con, "cover_24m_6in1", Q2)
+    assert (primary["NEW_SCHED_LATE_3RD"], primary["NEW_SCHED_ONLY_18M"]) == (1, 0)
 
 
 def test_five_year_mmr2_counts_mmrv_and_not_a_dose_on_the_birthday(con):

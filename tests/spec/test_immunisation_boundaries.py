@@ -105,6 +105,8 @@ JABS = [
     jab("SIX_5Y_CAMPAIGN_IPV_THIRD", "2022-09-01", "IPV"),
     jab("BORN_30_JUN_2024_HIBMENC", "2025-07-01", "HibMenC"),
     jab("BORN_1_JUL_2024_HIBMENC", "2025-07-01", "HibMenC"),
+    # The new schedule's Hib booster is the course's 4th 6-in-1: three infant doses, the 4th on the 1st birthday.
+    *(jab("BORN_1_JUL_2024_6IN1_AT_1", day, "6in1") for day in ("2024-09-01", "2024-10-01", "2024-11-01")),
     jab("BORN_1_JUL_2024_6IN1_AT_1", "2025-07-01", "6in1"),
     jab("LEAP_MMR_28_FEB", "2025-02-28", "MMR"),
     jab("LEAP_MMR_27_FEB", "2025-02-27", "MMR"),

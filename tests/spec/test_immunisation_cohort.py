@@ -373,10 +373,12 @@ SCHEDULE_CHILDREN = [
     *(patient("2023-03-15", patient_id=pid) for pid in ("MENB_1_INFANT_1_ON_1ST", "HIBMENC_DAY_BEFORE_1ST")),
     patient("2023-03-15", patient_id="HIBMENC_ON_1ST"),
     patient("2023-03-15", patient_id="BOOSTER_AFTER_DATE"),
-    # New schedule (born from 1 Jul 2024), aged 2 y 3 m: the Hib booster is the 6-in-1 on or after the 1st birthday.
+    # New schedule (born from 1 Jul 2024), aged 2 y 3 m: the Hib booster is the course's 4th 6-in-1, on or after
+    # the 1st birthday (a late 3rd primary dose after it is not the booster).
     patient("2024-07-01", patient_id="NEW_HIBMENC_ONLY"),
     patient("2024-07-01", patient_id="NEW_6IN1_ON_1ST"),
     patient("2024-07-01", patient_id="NEW_6IN1_DAY_BEFORE_1ST"),
+    patient("2024-07-01", patient_id="NEW_LATE_3RD_ON_1ST"),
     # Rotavirus: two distinct dates before the 1st birthday; never flagged from the 1st birthday.
     *(patient("2026-05-01", patient_id=pid) for pid in ("ROTA_1", "ROTA_DUPLICATE", "ROTA_2")),
     patient("2025-10-31", patient_id="ROTA_NONE_TURNS_1_TODAY"),
@@ -391,6 +393,7 @@ SCHEDULE_CHILDREN = [
     patient("2015-04-30", patient_id="MENB_NEVER_OFFERED"),
     patient("2015-05-01", patient_id="MENB_FIRST_OFFERED"),
 ]
+NEW_INFANT_6IN1 = ("2024-09-01", "2024-10-01", "2024-11-01")
 SCHEDULE_JABS = [
     jab("PCV_DAY_BEFORE_1ST", "2024-03-14", "PCV"),
     jab("PCV_ON_1ST", "2024-03-15", "PCV"),
@@ -402,8 +405,10 @@ SCHEDULE_JABS = [
     jab("HIBMENC_ON_1ST", "2024-03-15", "HibMenC"),
     jab("BOOSTER_AFTER_DATE", "2026-10-31", "PCV"),
     jab("NEW_HIBMENC_ONLY", "2025-07-01", "HibMenC"),
+    *(jab(pid, day, "6in1") for pid in ("NEW_6IN1_ON_1ST", "NEW_6IN1_DAY_BEFORE_1ST") for day in NEW_INFANT_6IN1),
     jab("NEW_6IN1_ON_1ST", "2025-07-01", "6in1"),
     jab("NEW_6IN1_DAY_BEFORE_1ST", "2025-06-30", "6in1"),
+    *(jab("NEW_LATE_3RD_ON_1ST", day, "6in1") for day in (*NEW_INFANT_6IN1[:2], "2025-07-01")),
     jab("ROTA_1", "2026-07-01", "Rotavirus"),
     jab("ROTA_DUPLICATE", "2026-07-01", "Rotavirus"),
     jab("ROTA_DUPLICATE", "2026-07-01", "Rotavirus"),
@@ -436,6 +441,7 @@ def missing_one(con, dose: str, as_at: dt.date = AS_AT) -> set[str]:
         ("menb", {"MENB_FIRST_OFFERED"}, {"MENB_NEVER_OFFERED"}),
         ("menb_booster", {"MENB_FIRST_OFFERED"}, {"MENB_NEVER_OFFERED"}),
         ("hibmenc", {"HIBMENC_DAY_BEFORE_1ST", "NEW_HIBMENC_ONLY", "NEW_6IN1_DAY_BEFORE_1ST"}, {"HIBMENC_ON_1ST"}),
+        ("hibmenc", {"NEW_LATE_3RD_ON_1ST"}, set()),
         ("hibmenc", set(), {"NEW_6IN1_ON_1ST"}),
         ("rota", {"ROTA_1", "ROTA_DUPLICATE", "ROTA_NONE_AGED_11M"}, {"ROTA_2", "ROTA_NONE_TURNS_1_TODAY"}),
         ("4in1", {"HIBMENC_ON_1ST"}, {"PRESCHOOL_3Y4M_YESTERDAY", "PRESCHOOL_NOT_YET_DUE"}),

@@ -38,7 +38,7 @@ def _sorted(rows):
     return sorted((int(months), int(children)) for months, children in rows if children)
 
 
-@pytest.mark.parametrize("indicator", sorted({m[0] for m in COVER_MEASURES}))
+@pytest.mark.parametrize("indicator", sorted({m.indicator_id for m in COVER_MEASURES}))
 def test_table_counts_equal_the_records_for_every_area(con, areas, indicator):
     frame = periods(con, indicator)
     chosen = list(frame["period_id"].iloc[:: max(1, len(frame) // 3)])
