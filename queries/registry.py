@@ -505,7 +505,7 @@ INDICATORS: tuple[Indicator, ...] = (
         title="62 days from referral to first treatment",
         numerator="First definitive treatment within 62 days of receipt of referral",
         denominator="Urgent suspected cancer, breast symptomatic, screening and consultant-upgrade pathways with "
-        "cancer confirmed whose first treatment started in the period",
+        "cancer confirmed (or no outcome recorded) whose first treatment started in the period",
         polarity="high",
         rule_version=CWT_RULE + " 62-day standard",
         source="[CWT-V12] [NHSE-CRS]",
