@@ -480,9 +480,7 @@ def trust_funnel(
     raw = pathway_values(con, indicator=indicator, period=period, by="trust", filters=filters, disclose=False)
     london_num, london_den = float(raw["numerator"].sum()), float(raw["denominator"].sum())
     p0 = london_num / london_den if london_den else float("nan")
-    limits = stats.funnel_limits_table(p0, float(raw["denominator"].max()) if len(raw) else 1.0)
-    for column in ("lower_95", "upper_95", "lower_998", "upper_998"):
-        limits[column] = limits[column] * 100
+    limits_p0, limits_top = p0, float(raw["denominator"].max()) if len(raw) else 1.0
     points = raw.copy()
     if len(points):
         den = points["denominator"].to_numpy()
@@ -492,8 +490,15 @@ def trust_funnel(
         points["funnel"] = pd.Series(dtype=object)
     if disclose:
         points = _disclose(points, london_num=london_num, london_den=london_den, extra=["funnel"])
-        if disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den):
+        london_suppressed = disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den)
+        limits_p0, limits_top = disclosure.funnel_basis(
+            p0, points["denominator"], london_suppressed=london_suppressed, scale=100, decimals=_DECIMALS
+        )
+        if london_suppressed:
             p0 = float("nan")
+    limits = stats.funnel_limits_table(limits_p0, limits_top)
+    for column in ("lower_95", "upper_95", "lower_998", "upper_998"):
+        limits[column] = limits[column] * 100
     london_value = p0 * 100
     return {
         "london_value": float(disclosure.shown_figures(london_value, _DECIMALS)) if disclose else london_value,

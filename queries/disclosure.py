@@ -186,3 +186,22 @@ def apply_arrays(
     previous = np.asarray(columns.get("suppressed", np.zeros(length, dtype=bool)), dtype=bool)
     safe["suppressed"] = suppressed | previous
     return safe
+
+
+def funnel_basis(
+    p0: float, shown_denominators, *, london_suppressed: bool, scale: float, decimals: int
+) -> tuple[float, float]:
+    """(centre, largest denominator) a restricted role's funnel limits may be drawn from.
+
+    The limits are a function of their centre and of the denominators they span, so drawn from exact
+    figures they give them back: the grid ended at the largest area's exact count, and the curves at full
+    precision gave London's exact proportion (a privacy review read both off a chart's JSON). The centre is
+    London's value as shown (rounded to ``decimals`` in the indicator's unit, ``scale`` per proportion) and
+    the grid ends at the largest denominator shown (``shown_denominators``, already disclosed). NaN centre,
+    nothing to draw, when London's counts are suppressed or no area's denominator is shown.
+    """
+    shown = pd.to_numeric(pd.Series(shown_denominators, dtype=object), errors="coerce")
+    top = float(shown.max()) if shown.notna().any() else math.nan
+    if london_suppressed or not math.isfinite(p0) or not top > 0:
+        return math.nan, 1.0
+    return round(p0 * scale, decimals) / scale, top

@@ -751,16 +751,7 @@ def funnel_limits(
     period = _period_or_default(con, spec, period)
     raw, (london_num, london_den) = _values(con, spec, period, _parse_by(by), filters, False, "london")
     p0 = london_num / london_den if london_den else float("nan")
-    max_den = float(raw["denominator"].max()) if len(raw) else 1.0
-    if spec.unit == "ratio":
-        grid = np.unique(np.round(np.geomspace(1, max(max_den, 2), 200)).astype(int))
-        limits = pd.DataFrame({"denominator": grid})
-        for name, q in (("lower_95", 0.025), ("upper_95", 0.975), ("lower_998", 0.001), ("upper_998", 0.999)):
-            limits[name] = poisson.ppf(q, grid * p0) / grid
-    else:
-        limits = stats.funnel_limits_table(p0, max_den)
-    for column in ("lower_95", "upper_95", "lower_998", "upper_998"):
-        limits[column] = limits[column] * spec.scale
+    limits_p0, limits_top = p0, float(raw["denominator"].max()) if len(raw) else 1.0
     points = raw.assign(funnel=pd.Series(dtype=object))
     if len(points):
         den = points["denominator"].to_numpy()
@@ -779,16 +770,38 @@ def funnel_limits(
         )
         points["comparison"] = points["comparison"].where(points["comparison"].notna(), "not compared")
         points["london_value"] = disclosure.shown_figures(points["london_value"].to_numpy(dtype=object), spec.decimals)
-        if disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den):
+        london_suppressed = disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den)
+        limits_p0, limits_top = disclosure.funnel_basis(
+            p0,
+            points["denominator"],
+            london_suppressed=london_suppressed,
+            scale=spec.scale,
+            decimals=spec.decimals,
+        )
+        if london_suppressed:
             p0 = float("nan")
             points["london_value"] = None
-            limits.loc[:, ["lower_95", "upper_95", "lower_998", "upper_998"]] = np.nan  # they would reveal p0
+    limits = _funnel_limits_table(spec, limits_p0, limits_top)
     london_value = p0 * spec.scale
     return {
         "london_value": float(disclosure.shown_figures(london_value, spec.decimals)) if disclose else london_value,
         "limits": limits,
         "points": points,
     }
+
+
+def _funnel_limits_table(spec: Indicator, p0: float, max_denominator: float) -> pd.DataFrame:
+    """Funnel limits around ``p0`` in the indicator's unit: binomial, or Poisson for a ratio."""
+    if spec.unit == "ratio":
+        grid = np.unique(np.round(np.geomspace(1, max(max_denominator, 2), 200)).astype(int))
+        limits = pd.DataFrame({"denominator": grid})
+        for name, q in (("lower_95", 0.025), ("upper_95", 0.975), ("lower_998", 0.001), ("upper_998", 0.999)):
+            limits[name] = poisson.ppf(q, grid * p0) / grid
+    else:
+        limits = stats.funnel_limits_table(p0, max_denominator)
+    for column in ("lower_95", "upper_95", "lower_998", "upper_998"):
+        limits[column] = limits[column] * spec.scale
+    return limits
 
 
 def _area_sums(data: pd.DataFrame, column: str, area_index: np.ndarray, areas: int) -> tuple[np.ndarray, ...]:

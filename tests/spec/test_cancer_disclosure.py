@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from queries import cancer as cq
+from queries import stats
 from queries.disclosure import disclose_count
 from tests.spec.helpers import build, d, patient
 
@@ -94,3 +95,26 @@ def test_a_trusts_spc_centre_leaves_out_the_months_it_suppresses(con):
     september = raw.loc[MONTH]
     assert shown.loc[MONTH, "centre"] == round(100 * september["numerator"] / september["denominator"], 1)
     assert raw.loc[MONTH, "centre"] == pytest.approx(100 * 13 / 16)
+
+
+def test_the_trust_funnel_limits_rest_on_shown_figures_only(con):
+    """The limits are a function of London's proportion and the denominators they span: drawn from exact
+    figures they gave both back (the grid ended at the largest trust's exact count)."""
+    funnel = cq.trust_funnel(con, indicator="cwt_fds_28d", period=MONTH, disclose=True)
+    limits = funnel["limits"]
+    assert limits["denominator"].max() == disclose_count(13) == 15  # Barts' 13 told, shown as 15
+    shown_centre = round(100 * 13 / 24, 1)  # 10 + 3 within of 13 + 11 told
+    assert funnel["london_value"] == shown_centre
+    expected = stats.funnel_limits_table(shown_centre / 100, 15)
+    assert limits["upper_998"].to_numpy() == pytest.approx(100 * expected["upper_998"].to_numpy())
+    raw = cq.trust_funnel(con, indicator="cwt_fds_28d", period=MONTH, disclose=False)["limits"]
+    assert raw["denominator"].max() == 13  # entitled roles: the exact figures
+    assert raw["upper_998"].to_numpy() == pytest.approx(
+        100 * stats.funnel_limits_table(13 / 24, 13)["upper_998"].to_numpy()
+    )
+
+
+def test_the_trust_funnel_draws_no_limits_when_londons_counts_are_suppressed(con):
+    funnel = cq.trust_funnel(con, indicator="cwt_fds_28d", period="2026-08", disclose=True)  # 3 of 3 in August
+    assert funnel["points"]["suppressed"].all()
+    assert funnel["limits"][["lower_95", "upper_95", "lower_998", "upper_998"]].isna().all().all()

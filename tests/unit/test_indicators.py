@@ -402,3 +402,44 @@ def test_synthetic_extract_fills_every_indicator(synthetic):
         if indicator_values(synthetic, indicator=indicator_id, by="london", disclose=False)["denominator"].iloc[0] == 0
     ]
     assert empty == []
+
+
+@pytest.fixture(scope="module")
+def uneven(tmp_path_factory):
+    """Barnet: 23 children, 13 vaccinated; Brent: 31, all vaccinated; Camden: 5, none (a suppressed practice)."""
+    patients, jabs = [], []
+    for practice, total, vaccinated in ((BARNET_PRACTICE, 23, 13), (BRENT_PRACTICE, 31, 31), ("F83004", 5, 0)):
+        for i in range(total):
+            row = patient("2025-08-15", practice_code=practice, lsoa21_code=DEPRIVED_LSOA)
+            patients.append(row)
+            if i < vaccinated:
+                jabs += [jab(row["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+    connection = build(tmp_path_factory.mktemp("uneven"), patients=patients, immunisations=jabs)
+    yield connection
+    connection.close()
+
+
+def test_funnel_limits_for_a_restricted_role_rest_on_shown_figures_only(uneven):
+    """The grid ended at the largest practice's exact denominator and the curves carried London's exact
+    proportion at full precision (both read off the chart's JSON in a privacy review)."""
+    from queries import stats
+
+    funnel = funnel_limits(uneven, indicator="cover_12m_6in1", by="practice", disclose=True)
+    limits = funnel["limits"]
+    assert limits["denominator"].max() == 30  # Brent's 31, shown rounded
+    shown_centre = round(100 * 44 / 59, 1)
+    assert funnel["london_value"] == shown_centre
+    expected = stats.funnel_limits_table(shown_centre / 100, 30)
+    assert limits["lower_998"].to_numpy() == pytest.approx(100 * expected["lower_998"].to_numpy())
+    raw = funnel_limits(uneven, indicator="cover_12m_6in1", by="practice", disclose=False)["limits"]
+    assert raw["denominator"].max() == 31
+    assert raw["lower_998"].to_numpy() == pytest.approx(
+        100 * stats.funnel_limits_table(44 / 59, 31)["lower_998"].to_numpy()
+    )
+
+
+def test_a_funnel_whose_points_are_all_suppressed_draws_no_limits(uneven):
+    camden = funnel_limits(uneven, indicator="cover_12m_6in1", by="practice", filters={"practice": "F83004"})
+    assert camden["points"]["suppressed"].all()
+    assert camden["london_value"] is not None  # London itself is shown; the grid would be Camden's count
+    assert camden["limits"][["lower_95", "upper_95", "lower_998", "upper_998"]].isna().all().all()
