@@ -21,6 +21,7 @@ import contextlib
 import contextvars
 import hmac
 import logging
+import math
 import secrets
 import threading
 import time
@@ -319,6 +320,16 @@ def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityS
 _SCALAR = (str, int, float, bool, type(None))
 # Properties a browser only ever sends as a count (clicks, a table's page number).
 _COUNT_PROPS = frozenset({"n_clicks", "n_submit", "n_blur", "page_current"})
+# Python's JSON reader takes Infinity, NaN, 1e999 and integers of any length. A browser never sends a
+# non-finite number (JSON.stringify writes null), and no control here has a use for an integer beyond 64 bits.
+# Deep in a callback they overflowed (int(inf); a text column compared with a 26-digit "code"): 500s.
+_LARGEST_SENT_INTEGER = 2**63
+
+
+def _unsendable_number(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _LARGEST_SENT_INTEGER
 
 
 def _value_problem(item: object) -> str | None:
@@ -334,6 +345,8 @@ def _value_problem(item: object) -> str | None:
         isinstance(value, _SCALAR) or (isinstance(value, list) and all(isinstance(v, _SCALAR) for v in value))
     ):
         return "a value that no control sends"
+    if any(_unsendable_number(v) for v in (value if isinstance(value, list) else [value])):
+        return "a number no browser sends"
     return None
 
 
