@@ -602,8 +602,9 @@ def layout(
                             "Map",
                             graph(MAP, _empty_map()),
                             _csv("map"),
-                            note="Purple: better than London; orange: worse (prevalence: no better direction). "
-                            "Grey: suppressed (fewer than 8 patients) or no patients.",
+                            note="Shaded by the value against London's: purple better, orange worse, deeper the "
+                            "further away (prevalence has no better direction). Whether a gap is beyond chance: the "
+                            "ranked chart's intervals. Grey: suppressed (fewer than 8 patients) or no patients.",
                         ),
                         lg=7,
                     ),

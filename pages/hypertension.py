@@ -582,8 +582,10 @@ def layout(
                         section(
                             "Borough map",
                             graph(BOROUGH_MAP, _empty_map()),
-                            note="Purple: better than London; orange: worse (prevalence has no better "
-                            "direction: darker is higher). Grey: suppressed. The chosen ICB's boroughs are outlined.",
+                            note="Shaded by the value against London's: purple better, orange worse, deeper the "
+                            "further away (prevalence has no better direction: darker is higher). Whether a gap is "
+                            "beyond chance: the ranked chart's intervals. Grey: suppressed. The chosen ICB's "
+                            "boroughs are outlined.",
                         ),
                         lg=6,
                     ),

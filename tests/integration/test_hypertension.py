@@ -136,7 +136,7 @@ def test_the_map_notes_name_the_colour_the_maps_draw_better_than_london_in(page,
         str(component.children)
         for component in find(page.layout(period=period), lambda c: isinstance(getattr(c, "children", None), str))
     )
-    assert "Purple: better than London" in notes and "Blue: better" not in notes
+    assert "purple better, orange worse" in notes and "Blue: better" not in notes
 
 
 def test_the_chosen_icbs_boroughs_are_picked_out_on_map_and_chart(page, db, period):
