@@ -37,10 +37,14 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
     """Horizontal bars per area (rows in the order given) and measure, each with its 95 % interval.
 
     ``values``: :func:`queries.asthma.linked_admissions` rows (area_name, measure, measure_label, value,
-    ci_low, ci_high, numerator, denominator, suppressed). Suppressed areas are listed in a note.
+    ci_low, ci_high, numerator, denominator, suppressed). Areas with every measure suppressed are listed in a
+    note, and those with some: an area keeps its row while any of its bars is drawn.
     """
-    shown = values[~values["suppressed"].astype(bool)]
-    hidden = values.loc[values["suppressed"].astype(bool), "area_name"].drop_duplicates()
+    suppressed = values["suppressed"].astype(bool)
+    shown = values[~suppressed]
+    every_suppressed = suppressed.groupby(values["area_name"], sort=False).all()
+    hidden = pd.Series(every_suppressed.index[every_suppressed.to_numpy()])
+    partly = [name for name in values.loc[suppressed, "area_name"].drop_duplicates() if name not in set(hidden)]
     areas = list(dict.fromkeys(values["area_name"]))
     figure = go.Figure()
     for measure, rows in shown.groupby("measure", sort=False):
@@ -89,12 +93,11 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
             yref="paper",
             showarrow=False,
         )
-    elif len(hidden):
-        names = ", ".join(str(name) for name in hidden.head(6)) + (
-            f" and {len(hidden) - 6} more" if len(hidden) > 6 else ""
-        )
+    elif len(hidden) or partly:
+        lines = [f"Not shown, {SUPPRESSED_NOTE}: {_names(list(hidden))}"] if len(hidden) else []
+        lines += [f"Some bars {SUPPRESSED_NOTE}: {_names(partly)}"] if partly else []
         # Wrapped to a phone's width (Plotly never wraps): on one line the borough names ran ~400 px off the chart.
-        note = wrap_text(f"Not shown, {SUPPRESSED_NOTE}: {names}", 46)
+        note = "<br>".join(wrap_text(line, 46) for line in lines)
         figure.add_annotation(
             text=note,
             x=0,
@@ -109,6 +112,11 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
         )
         figure.update_layout(margin={"t": 60, "b": 58 + 14 * (note.count("<br>") + 1)})
     return figure
+
+
+def _names(names: list) -> str:
+    """Up to six names, then how many more."""
+    return ", ".join(str(name) for name in names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
 def linked_table(values: pd.DataFrame) -> pd.DataFrame:
