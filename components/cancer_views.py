@@ -214,9 +214,10 @@ def add_target_path(figure: go.Figure, *, series: pd.DataFrame, column: str = "o
     """Add the operational target in force each period (a step line) to an SPC chart of ``series``.
 
     ``series`` has ``period_label`` and ``column`` (percent, None where no target applies), as
-    :func:`queries.cancer.pathway_trend` returns; nothing is added without any target.
+    :func:`queries.cancer.pathway_trend` returns; nothing is added without any target, nor to a figure
+    that draws nothing (a chart's "no trend to draw" message: a target line alone there looked broken).
     """
-    if column not in series or not pd.to_numeric(series[column], errors="coerce").notna().any():
+    if not figure.data or column not in series or not pd.to_numeric(series[column], errors="coerce").notna().any():
         return figure
     figure.add_trace(
         go.Scatter(

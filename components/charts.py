@@ -812,7 +812,8 @@ def spc_chart(
     shown, hidden = _shown(frame)
     if shown.empty:
         reason = "every period is suppressed (1–7 patients)" if len(hidden) else "no period has patients"
-        return placeholder_figure(wrap_text(f"No trend to draw: {reason}."), height=height)
+        about = f"{title}: no" if title else "No"
+        return placeholder_figure(wrap_text(f"{about} trend to draw: {reason}."), height=height)
     values = pd.to_numeric(frame["value"], errors="coerce").where(~frame.index.isin(hidden.index))
     figure = go.Figure()
     for column, name, dash in (

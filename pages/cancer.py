@@ -587,10 +587,15 @@ def trend_view(
     if not figures or "trust" not in parts:
         pass
     elif trust_series is not None:
-        trust_figure = add_target_path(
-            spc_chart(series=trust_series, value_label=label, unit=spec.unit, target=spec.target, height=380),
+        chart = spc_chart(
             series=trust_series,
+            value_label=label,
+            unit=spec.unit,
+            target=spec.target,
+            height=380,
+            title=str(trust_series["area_name"].iloc[0]) if len(trust_series) else None,
         )
+        trust_figure = add_target_path(chart, series=trust_series)
     elif indicator in cq.TUMOUR_INDICATORS:
         trust_figure = empty_message_figure("Registered tumours carry no trust.")
     else:

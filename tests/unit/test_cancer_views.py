@@ -15,6 +15,7 @@ from components.cancer_views import (
     add_trust_points,
     wait_histogram,
 )
+from components.charts import spc_chart
 from components.style import COMPARISON_COLOURS, SUPPRESSED_COLOUR
 from queries import cancer as cq
 
@@ -121,12 +122,32 @@ def test_wait_histogram_says_when_there_is_nothing_to_draw():
     assert any(a.text.startswith("No bars") for a in figure.layout.annotations)
 
 
+def _drawn_trend() -> go.Figure:
+    return go.Figure(go.Scatter(x=["Mar 2025", "Apr 2025"], y=[70.0, 72.0]))
+
+
 def test_target_path_is_a_step_line_and_absent_without_targets():
     series = pd.DataFrame({"period_label": ["Mar 2025", "Apr 2025"], "operational_target": [77.0, 80.0]})
-    figure = add_target_path(go.Figure(), series=series)
-    assert list(figure.data[0].y) == [77.0, 80.0] and figure.data[0].line.shape == "hvh"
+    figure = add_target_path(_drawn_trend(), series=series)
+    assert list(figure.data[1].y) == [77.0, 80.0] and figure.data[1].line.shape == "hvh"
     none = pd.DataFrame({"period_label": ["Mar 2025"], "operational_target": [None]})
-    assert len(add_target_path(go.Figure(), series=none).data) == 0
+    assert len(add_target_path(_drawn_trend(), series=none).data) == 1
+
+
+def test_no_target_line_on_a_trend_that_draws_nothing():
+    """A trust whose every month was suppressed showed "no trend to draw" crossed by a lone target line."""
+    series = pd.DataFrame(
+        {
+            "period_label": ["Mar 2025", "Apr 2025"],
+            "value": [None, None],
+            "suppressed": [True, True],
+            "operational_target": [77.0, 80.0],
+        }
+    )
+    chart = spc_chart(series=series, value_label="FDS (%)", title="Barts Health")
+    figure = add_target_path(chart, series=series)
+    assert len(figure.data) == 0
+    assert figure.layout.annotations[0].text.startswith("Barts Health: no trend to draw")
 
 
 @pytest.mark.parametrize(
