@@ -728,7 +728,9 @@ def summary_frames(summary: cohort.CohortSummary, criteria: cohort.CohortCriteri
             }
         ]
     )
-    return pd.concat([total, frame], ignore_index=True)[["breakdown", "code", "name", "children", "suppressed"]]
+    stacked = pd.concat([total, frame], ignore_index=True)[["breakdown", "code", "name", "children", "suppressed"]]
+    # Whole numbers in the file (they came as floats: "70.0"); a suppressed count stays empty, flagged beside it.
+    return stacked.assign(children=pd.to_numeric(stacked["children"]).astype("Int64"))
 
 
 def _count_text(value) -> str:

@@ -72,3 +72,16 @@ def test_disclosed_breakdowns_are_ordered_by_what_they_show(small_db):
         assert shown == sorted(shown)
         flags += list(frame["suppressed"])
     assert any(flags) and not all(flags)  # both kinds of row were ordered
+
+
+@pytest.mark.parametrize("disclose", [True, False])
+def test_the_summary_csv_writes_counts_as_whole_numbers(finder, small_db, disclose):
+    """Counts came out as "70.0"; a suppressed one is empty beside its flag, never 0."""
+    criteria = cohort.CohortCriteria(as_at=dt.date(2026, 10, 31), age_min=1, age_max=9)
+    summary = cohort.cohort_summary(get_database(small_db), criteria=criteria, disclose=disclose)
+    text = finder.summary_frames(summary, criteria).to_csv(index=False)
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    counts = [row[-2] for row in rows]
+    assert all(count.isdigit() for count, row in zip(counts, rows, strict=True) if row[-1] == "False")
+    assert all(count == "" for count, row in zip(counts, rows, strict=True) if row[-1] == "True")
+    assert any(row[-1] == "False" for row in rows)
