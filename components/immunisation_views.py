@@ -121,8 +121,12 @@ def _change_text(value: float | None, previous: float | None) -> str | html.Span
 
 
 def inequality_summary(*, row: pd.Series | None, unit: str = "percent") -> html.Div:
-    """Slope and relative index of inequality (SII / RII) and the quintile gap, as sentences."""
-    if row is None or row.get("suppressed") or _missing(row.get("sii")):
+    """Slope and relative index of inequality (SII / RII) and the quintile gap, as sentences.
+
+    The SII rests on the area's whole cohort, the gap on its two extreme quintiles: a quintile's
+    suppressed count hides the gap alone (the row's ``suppressed`` flag is set for either).
+    """
+    if row is None or _missing(row.get("sii")):
         return html.Div(
             "Slope index of inequality: not shown (too few children, or deprivation unknown).",
             className="small text-muted",
@@ -147,6 +151,8 @@ def inequality_summary(*, row: pd.Series | None, unit: str = "percent") -> html.
         if not (_missing(row.get("gap_low")) or _missing(row.get("gap_high"))):
             parts.append(f" (95% CI {float(row['gap_low']):+.1f} to {float(row['gap_high']):+.1f})")
         parts.append(".")
+    elif row.get("suppressed"):
+        parts += [html.Strong("Least minus most deprived quintile: "), "not shown (a quintile's count is 1–7)."]
     return html.P(parts, className="small mb-2")
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from components.immunisation_views import (
     count_bar_chart,
     headline_cards,
+    inequality_summary,
     intersection_heatmap,
     practice_comparison_chart,
 )
@@ -195,3 +196,24 @@ def test_headline_says_suppressed_for_children_needed_hidden_in_a_shown_row():
     )
     # The children-needed card says so ("n/a" is left only to the change card: no earlier period given).
     assert "children='suppressed', className='stat-value'" in text and text.count("children='n/a'") == 1
+
+
+def _inequality_row(**overrides) -> pd.Series:
+    row = {"sii": 12.3, "sii_low": 8.0, "sii_high": 16.6, "rii": 1.18, "rii_low": 1.1, "rii_high": 1.26}
+    row |= {"gap": 11.0, "gap_low": 6.0, "gap_high": 16.0, "suppressed": False}
+    return pd.Series(row | overrides)
+
+
+def test_inequality_sentence_keeps_the_sii_when_only_a_quintile_is_suppressed():
+    """A suppressed extreme quintile hid the SII too ("too few children") over thousands of children."""
+    row = _inequality_row(gap=None, gap_low=None, gap_high=None, suppressed=True)
+    text = _text(inequality_summary(row=row))
+    assert "+12.3 points" in text
+    assert "Least minus most deprived quintile:" in text and "not shown (a quintile's count is 1–7)" in text
+    shown = _text(inequality_summary(row=_inequality_row()))
+    assert "+11.0 points" in shown and "not shown" not in shown
+
+
+def test_inequality_sentence_without_an_sii_says_why():
+    text = inequality_summary(row=_inequality_row(sii=None, suppressed=True)).children
+    assert text.startswith("Slope index of inequality: not shown")
