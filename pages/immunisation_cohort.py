@@ -36,14 +36,14 @@ from components.layout import (
 )
 from components.maps import AREA_TRACE, area_map, area_traces, traces_patch
 from components.style import apply_base_layout
-from pages._exports import audited_download
+from pages._exports import ExportFile, audited_export
 from pages._links import shown
 from queries import immunisation_cohort as cohort
 from queries.db import DataUnavailable, default_database
 from queries.immunisation import extract_date
 from queries.indicators import QueryError, area_names
 from security import audit
-from security.disclosure import current_disclosure
+from security.disclosure import Disclosure, current_disclosure
 from security.roles import RowScope, patient_row_scope
 from security.web import current_user_principal
 
@@ -265,9 +265,16 @@ def layout(**query) -> html.Div:
     except _FAILURES as error:
         return html.Div([page_header(TITLE, LEAD), error_message(str(error))])
     known = {kind: set(frame["code"]) for kind, frame in options.items()}
+    # A user who may list children starts on their own (a campaign responder's borough, a GP team's practice)
+    # unless the address names an area: London-wide counts above a list of their borough's children described
+    # two different areas.
+    scope = patient_rows_scope()
+    own = {"borough": scope.borough_codes, "practice": scope.practice_codes} if scope else {}
+    starts_on_own = bool(own) and not any(query.get(key) for key in ("borough", "pcn", "practice"))
 
     def picked(key: str, kind: str) -> list[str]:
-        values = [x.upper() if kind == "practice" else x for x in _as_list(query.get(key))]
+        chosen = own.get(kind, ()) if starts_on_own else _as_list(query.get(key))
+        values = [x.upper() if kind == "practice" else x for x in chosen]
         return [v for v in values if v in known[kind]]
 
     missing_from_url = query.get("missing")
@@ -798,9 +805,9 @@ def find_cohort(_clicks, *values):
     """The cohort's size, missing doses and breakdowns; the maps are recoloured once drawn."""
     *criteria_values, maps_shown = values
     db = default_database()
-    disclose = current_disclosure().disclose
     try:
         criteria = _criteria(db, tuple(criteria_values))
+        disclose = summary_discloses(criteria, cohort.geography_options(db)["practice"], current_disclosure())
         summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclose)
     except _FAILURES as error:
         message = _message_figure(str(error))
@@ -866,11 +873,40 @@ def download_summary(_clicks, *values):
     except _FAILURES:
         return no_update, None  # unusable criteria: the results panel already says why (find_cohort)
 
-    def build(disclose: bool):
+    def build(disclosure: Disclosure) -> ExportFile:
+        disclose = summary_discloses(criteria, cohort.geography_options(db)["practice"], disclosure)
         summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclose)
-        return summary_frames(summary, criteria), f"cohort-summary-{criteria.as_at.isoformat()}", criteria.describe()
+        return ExportFile(
+            summary_frames(summary, criteria),
+            f"cohort-summary-{criteria.as_at.isoformat()}",
+            criteria.describe(),
+            unrounded=disclosure.disclose and not disclose,
+        )
 
-    return audited_download(page="immunisation_cohort", export="summary", build=build)
+    return audited_export(page="immunisation_cohort", export="summary", build=build)
+
+
+def summary_discloses(criteria: cohort.CohortCriteria, practices: pd.DataFrame, disclosure: Disclosure) -> bool:
+    """Whether the summary's counts pass disclosure control for this user.
+
+    Not when every child it counts is one the user may list: the practices it is limited to are all
+    within their patient-row scope, or the boroughs are (:meth:`Disclosure.disclose_practice`'s policy).
+    Rounding a count of children they may see one by one protects nobody, and the finder showed
+    "suppressed" above the three children it listed (the practice view shows them unrounded). A search
+    reaching wider stays disclosed. ``practices``: code and borough_code of every practice.
+    """
+    if not disclosure.disclose:
+        return False
+    scope = patient_row_scope(disclosure.principal)
+    if scope is None:
+        return True
+    if criteria.practices:
+        borough_of = dict(zip(practices["code"], practices["borough_code"], strict=True))
+        if not any(
+            disclosure.disclose_practice(code, borough_code=borough_of.get(code)) for code in criteria.practices
+        ):
+            return False
+    return not (criteria.boroughs and set(criteria.boroughs) <= set(scope.borough_codes))
 
 
 # ----------------------------------------------------------------------------- patient rows

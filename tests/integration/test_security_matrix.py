@@ -99,6 +99,15 @@ AST_TAB, HYP_TAB, CANCER_TAB = (
 COHORT_EXPORT = (
     "imm-cohort-download-list.data imm-cohort-download-list-message.children <- imm-cohort-download-list-button"
 )
+COHORT_SUMMARY = (
+    "imm-cohort-summary.children imm-cohort-lsoa-map.figure imm-cohort-practice-map.figure "
+    "imm-cohort-maps-shown.data imm-cohort-by-borough.figure imm-cohort-by-practice.figure "
+    "imm-cohort-by-age.figure imm-cohort-problem.children <- imm-cohort-find"
+)
+COHORT_SUMMARY_CSV = (
+    "imm-cohort-download-summary.data imm-cohort-download-message.children <- imm-cohort-download-summary-button"
+)
+COHORT_ON_GP_PRACTICE = {("imm-cohort-practice", "value"): "E83003", ("imm-cohort-borough", "value"): []}
 # Keyed by callback_name(): the outputs (ids.props, duplicates' @hash dropped) and the first input's id.
 EXPECTATIONS: dict[str, Expect] = {
     # the shell and shared components
@@ -141,11 +150,10 @@ EXPECTATIONS: dict[str, Expect] = {
     "imm-gp-download-trend.data imm-gp-download-message.children <- imm-gp-download-trend-button": Expect(OWN_PRACTICE),
     "imm-gp-url-sync.data <- imm-gp-period-type": Expect(CLIENTSIDE),
     # /immunisation/cohort
-    "imm-cohort-summary.children imm-cohort-lsoa-map.figure imm-cohort-practice-map.figure "
-    "imm-cohort-maps-shown.data imm-cohort-by-borough.figure imm-cohort-by-practice.figure "
-    "imm-cohort-by-age.figure imm-cohort-problem.children <- imm-cohort-find": Expect(AGGREGATE),
-    "imm-cohort-download-summary.data imm-cohort-download-message.children "
-    "<- imm-cohort-download-summary-button": Expect(AGGREGATE),
+    # Every role asks about demo.gp's practice (each user's page starts on their own scope): a summary of
+    # children a user may list is unrounded for them (test_a_summary_within_the_users_scope_is_unrounded).
+    COHORT_SUMMARY: Expect(OWN_PRACTICE, values=COHORT_ON_GP_PRACTICE),
+    COHORT_SUMMARY_CSV: Expect(OWN_PRACTICE, values=COHORT_ON_GP_PRACTICE),
     "imm-cohort-list.data imm-cohort-list.page_count imm-cohort-list-note.children <- imm-cohort-find": Expect(
         PATIENT_ROWS
     ),
@@ -627,6 +635,48 @@ def test_gp_team_asking_for_another_practices_children_gets_nothing(driver, name
         (entry,) = _audit_entries_since(before)
         assert entry.username == "demo.gp" and entry.row_count == 0
         assert other in json.dumps(entry.filters) and GP_PRACTICE in json.dumps(entry.filters)
+
+
+def test_a_summary_within_the_users_scope_is_unrounded(driver, named_callbacks, sessions):
+    """The campaign responder's own borough, like a GP team's own practice: children they may list one by
+    one are counted exactly (and the CSV audited as unrounded); the same search is disclosed for others."""
+    hackney = {("imm-cohort-borough", "value"): [CAMPAIGN_BOROUGH], ("imm-cohort-practice", "value"): ""}
+    answers = {}
+    for role in ("campaign_responder", "commissioner", "analyst"):
+        client, components = sessions[role]
+        key, _ = named_callbacks[COHORT_SUMMARY]
+        status, answer = post(client, driver, key, components, values=hackney)
+        assert status == 200
+        answers[role] = sorted(n for _, n in count_fields(answer))
+    assert answers["campaign_responder"] == answers["analyst"]
+    assert any(n % 5 for n in answers["analyst"])  # the exact counts differ from the rounded ones
+    assert all(n % 5 == 0 and not 1 <= n <= 7 for n in answers["commissioner"])
+    client, components = sessions["campaign_responder"]
+    key, _ = named_callbacks[COHORT_SUMMARY_CSV]
+    before = _last_seq()
+    status, _ = post(client, driver, key, components, values=hackney)
+    (entry,) = _audit_entries_since(before)
+    assert status == 200 and entry.action == audit.VIEW_UNROUNDED
+
+
+def test_the_finder_starts_on_the_users_own_scope(dash_app, driver, sessions):
+    """Its London-wide counts sat above a list of the user's borough's children: two areas on one screen."""
+    expected = {
+        "campaign_responder": ([CAMPAIGN_BOROUGH], ""),
+        "gp_team": ([], GP_PRACTICE),
+        "commissioner": ([], ""),
+        "analyst": ([], ""),
+    }
+    for role, (boroughs, practice) in expected.items():
+        client, _ = sessions[role]
+        _, layout = driver.render(client, "/immunisation/cohort")
+        props = layout_props(layout)
+        assert props["imm-cohort-borough"][1]["value"] == boroughs, role
+        assert props["imm-cohort-practice"][1]["value"] == practice, role
+    client, _ = sessions["campaign_responder"]
+    _, layout = driver.render(client, "/immunisation/cohort?practice=E83003")
+    props = layout_props(layout)  # an address naming an area opens on it
+    assert props["imm-cohort-borough"][1]["value"] == [] and props["imm-cohort-practice"][1]["value"] == "E83003"
 
 
 # ----------------------------------------------------------------------------- the audit log through the app
