@@ -306,7 +306,7 @@ def gap_links(wide: pd.DataFrame, practice_code: str) -> list[tuple[str, str]]:
     for indicator_id, title in zip(gaps["indicator_id"], gaps["title"], strict=True):
         dose, age_min, age_max = COVER_MEASURE_DOSES[indicator_id]
         query = urlencode({"practice": practice_code, "missing": dose, "age": f"{age_min}-{age_max}"})
-        links.append((title, f"/immunisation/cohort?{query}"))
+        links.append((f"{title} (aged {age_min}–{age_max} today)", f"/immunisation/cohort?{query}"))
     return links
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -785,6 +786,16 @@ def test_each_gp_page_gap_links_to_its_children_in_the_finder(pages, db):
         ages = [c.value for c in find(tree, lambda c: getattr(c, "id", None) in (finder.AGE_MIN_ID, finder.AGE_MAX_ID))]
         assert ticked == [dose] and ages == [age_min, age_max]
         assert "was not recognised" not in text_of(tree)
+
+
+def test_the_gp_pages_links_say_which_children_the_finder_lists(pages):
+    """1 child short in the period's cohort and 3 in the finder's list, with nothing saying why."""
+    with acting_as(COMMISSIONER):
+        _, _, links, _ = pages[1].update_comparison("fy", "E83003")
+    text = text_of(links)
+    assert "missing the dose today" in text and "so the two numbers differ" in text
+    labels = [c.children for c in find(links, lambda c: getattr(c, "href", None) is not None)]
+    assert labels and all(re.search(r"\(aged \d+–\d+ today\)$", label) for label in labels)
 
 
 def test_a_gp_page_link_gives_an_aggregate_role_no_children(pages):
