@@ -196,10 +196,17 @@ def _icb_boroughs(icb: str | None) -> list[str]:
 
 
 def comparison_view(
-    *, indicator: str, period: str | None, icb: str | None, disclose: bool, figures: bool = True
+    *,
+    indicator: str,
+    period: str | None,
+    icb: str | None,
+    disclose: bool,
+    figures: bool = True,
+    borough: str | None = None,
 ) -> dict[str, Any]:
     """Frames and figures of the borough comparison: map, ranked boroughs, ICBs, KPI cards, table.
 
+    The chosen borough is picked out on the map and ranked chart, else the chosen ICB's boroughs.
     ``figures=False`` returns the frames only (a CSV needs no figure), as every view here does.
     """
     spec = _spec(indicator)
@@ -209,7 +216,7 @@ def comparison_view(
     icbs = indicator_values(con, indicator=spec.id, period=period, by="icb", disclose=disclose)
     if not figures:
         return {"boroughs": boroughs, "icbs": icbs}
-    highlight = _icb_boroughs(icb)
+    highlight = [borough] if borough else _icb_boroughs(icb)
     figure_map = borough_map(
         values=boroughs,
         value_label=label,
@@ -227,10 +234,11 @@ def comparison_view(
     return {"boroughs": boroughs, "icbs": icbs, "map": figure_map, "ranked": ranked, "icb_chart": icb_chart}
 
 
-def kpi_values(*, period: str | None, icb: str | None, disclose: bool) -> pd.DataFrame:
-    """One row per hypertension indicator for London, or for the chosen ICB (the KPI cards)."""
+def kpi_values(*, period: str | None, icb: str | None, disclose: bool, borough: str | None = None) -> pd.DataFrame:
+    """One row per hypertension indicator for the chosen borough, else ICB, else London (the KPI cards)."""
     con = _con()
-    filters = hq.area_filters(level="icb", code=icb)
+    level, code = selected_area(icb, borough)
+    filters = hq.area_filters(level=level, code=code)
     rows = [
         indicator_values(con, indicator=i, period=period, by="london", filters=filters, disclose=disclose)
         for i in hq.HYPERTENSION_INDICATORS
@@ -238,15 +246,18 @@ def kpi_values(*, period: str | None, icb: str | None, disclose: bool) -> pd.Dat
     return pd.concat(rows, ignore_index=True)
 
 
-def _kpi_cards(frame: pd.DataFrame, area: str, undiagnosed: dict | None = None) -> list[dict]:
+def _kpi_cards(frame: pd.DataFrame, area: str, undiagnosed: dict | None = None, *, disclose: bool = True) -> list[dict]:
     cards = []
     if undiagnosed is not None:
+        # Adults only (the detection ratio's basis), so not the register of all ages on the prevalence card;
+        # each figure is rounded from its exact value, so the difference may be 5 off the rounded ones'.
+        rounded = " (each rounded to 5)" if disclose else ""
         cards.append(
             {
                 "label": "Adults estimated undiagnosed",
                 "value": whole_number(undiagnosed["estimated_undiagnosed"]),
                 "note": f"{area}; expected {whole_number(undiagnosed['expected'])} minus "
-                f"{whole_number(undiagnosed['recorded'])} on the register",
+                f"{whole_number(undiagnosed['recorded'])} adults on the register{rounded}",
             }
         )
     for row in frame.to_dict("records"):
@@ -821,16 +832,20 @@ def update_rule(indicator: str) -> dbc.Card:
 dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
 
 
-def update_comparison(indicator: str, period: str | None, icb: str | None):
-    """Borough map (recoloured with a Patch), ranked boroughs, ICB comparison, KPI cards and table."""
+def update_comparison(indicator: str, period: str | None, icb: str | None, borough: str | None = None):
+    """Borough map (recoloured with a Patch), ranked boroughs, ICB comparison, KPI cards and table.
+
+    The cards describe the chosen borough, else the ICB, else London (as the other views do).
+    """
     disclose = current_disclosure().disclose
     try:
-        view = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose)
-        kpis = kpi_values(period=period, icb=icb, disclose=disclose)
+        view = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose, borough=borough)
+        kpis = kpi_values(period=period, icb=icb, disclose=disclose, borough=borough)
+        level, code = selected_area(icb, borough)
         undiagnosed = hq.estimated_undiagnosed(
-            _con(), period=period, filters=hq.area_filters(level="icb", code=icb), disclose=disclose
+            _con(), period=period, filters=hq.area_filters(level=level, code=code), disclose=disclose
         )
-        area = _area_name("icb", icb) if icb else "London"
+        area = _area_name(level, code)
     except DATA_ERRORS as error:
         return (no_update, no_update, no_update, no_update, no_update, error_message(str(error)))
     spec = _spec(indicator)
@@ -839,7 +854,7 @@ def update_comparison(indicator: str, period: str | None, icb: str | None):
         caption=f"{spec.title} by borough",
         table_id="hyp-borough-rows",
     )
-    cards = kpi_cards(cards=_kpi_cards(kpis, area, undiagnosed))
+    cards = kpi_cards(cards=_kpi_cards(kpis, area, undiagnosed, disclose=disclose))
     return map_patch(view["map"]), view["ranked"], view["icb_chart"], cards, table, None
 
 
@@ -857,6 +872,7 @@ dash.callback(
     Input(INDICATOR, "value"),
     Input(PERIOD, "value"),
     Input(ICB, "value"),
+    Input(BOROUGH, "value"),
 )(update_comparison)
 
 

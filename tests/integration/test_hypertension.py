@@ -154,6 +154,24 @@ def test_the_chosen_icbs_boroughs_are_picked_out_on_map_and_chart(page, db, peri
     assert bold == set(boroughs["borough_name"])
 
 
+def test_a_chosen_borough_is_what_the_cards_describe_and_is_picked_out(page, db, period):
+    """Choosing Lewisham left the cards on "London" and nothing picked out (the asthma page follows it)."""
+    patch, ranked, _, cards, *_ = page.update_comparison("hyp008", period, None, BARNET)
+    assert "Barnet; " in str(cards) and "London; " not in str(cards)
+    row = indicator_values(db, indicator="hyp008", period=period, filters={"borough": [BARNET]}).iloc[0]
+    assert f"{row['value']:.1f}%" in str(cards)
+    bold = [text for text in ranked.layout.yaxis.ticktext if text.startswith("<b>")]
+    assert bold == ["<b>Barnet ◀</b>"]
+    widths = decoded(patch_value(patch, "data", 0, "marker")["line"]["width"])
+    locations = (
+        page.comparison_view(indicator="hyp008", period=period, icb=None, disclose=True)["map"].data[0].locations
+    )
+    assert {code for code, width in zip(locations, widths, strict=True) if width > 1} == {BARNET}
+    # With an ICB chosen too, the borough still wins (as on the other views).
+    *_, icb_cards, _, _ = page.update_comparison("hyp008", period, NORTH_EAST_LONDON, BARNET)
+    assert "Barnet; " in str(icb_cards)
+
+
 def test_borough_table_numbers_and_significance_words_are_the_engines(page, db, period):
     *_, table, _ = page.update_comparison("hyp008", period, None)
     expected = indicator_values(db, indicator="hyp008", period=period, by="borough", disclose=True)
