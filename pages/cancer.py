@@ -53,7 +53,7 @@ from components.layout import (
     view_switch_value,
 )
 from components.maps import area_figure, indicator_traces, inequality_map, traces_patch
-from components.style import formatted, whole_number
+from components.style import formatted, interval_text, whole_number
 from pages._exports import DATA_ERRORS, pressed_view_csv
 from pages._links import LinkValues
 from queries import cancer as cq
@@ -546,6 +546,10 @@ def sii_table(sii: pd.DataFrame) -> pd.DataFrame:
         {
             "Area": sii["area_name"],
             "SII (points)": [formatted(v, unit="pp") for v in sii["sii"]],
+            # A borough's SII rests on a few dozen tumours a year: its interval says how far to trust it.
+            "SII 95% CI": [
+                interval_text(low, high, unit="pp") for low, high in zip(sii["sii_low"], sii["sii_high"], strict=True)
+            ],
             "Most deprived fifth": [formatted(v, unit="percent") for v in sii["q1_value"]],
             "Least deprived fifth": [formatted(v, unit="percent") for v in sii["q5_value"]],
             "Gap (least − most deprived)": [formatted(v, unit="pp") for v in sii["gap"]],
@@ -795,7 +799,9 @@ def layout(
                 "Measure", INEQUALITY_INDICATOR, "cancer_early_stage", {i: get(i).title for i in cq.TUMOUR_INDICATORS}
             ),
             html.P(
-                "Period: the chosen period when it is a quarter or year, else the latest financial year.",
+                "Period: the chosen period when it is a quarter or year, else the latest financial year. "
+                "All tumour groups together: this view does not follow the tumour group filter (nor the "
+                "priority, which registered tumours do not carry).",
                 className="small text-muted",
             ),
             dbc.Row(

@@ -19,6 +19,7 @@ from dash import Patch
 from plotly.utils import PlotlyJSONEncoder
 
 from components.maps import map_patch
+from components.style import interval_text
 from pages import _exports as exports
 from queries import cancer as cq
 from queries.db import get_database
@@ -209,6 +210,11 @@ def test_inequality_view_equals_the_engine(page, db):
         sii_map, sii_table = page.update_sii("cancer_emergency_route", None, "inequality")
     assert outputs[-1] is None and "London" in str(sii_table)
     period = default_period(db, "cancer_emergency_route", "fy")
+    # Each borough's SII rests on a few dozen tumours: the table gives its interval, as hypertension's does.
+    engine_sii = inequality(db, indicator="cancer_emergency_route", period=period, disclose=True).iloc[0]
+    shown = page.sii_table(inequality(db, indicator="cancer_emergency_route", period=period, disclose=True))
+    assert shown["SII 95% CI"].iloc[0] == interval_text(engine_sii["sii_low"], engine_sii["sii_high"], unit="pp")
+    assert " to " in shown["SII 95% CI"].iloc[0]
     engine = indicator_values(db, indicator="cancer_emergency_route", period=period, by="sex", disclose=True)
     sex_figure = outputs[list(page.INEQUALITY_GRAPHS).index("sex")]
     drawn = [v for trace in sex_figure.data if trace.y is not None for v in decoded(trace.y) if v is not None]
