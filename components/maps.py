@@ -906,6 +906,12 @@ def map_patch(figure: go.Figure, *, view: dict | None = None, uirevision: str | 
     for key in _OPTIONAL_COLOUR_KEYS:
         if key not in trace:
             patch["data"][AREA_TRACE][key] = None
+    return moved_patch(patch, view=view, uirevision=uirevision)
+
+
+def moved_patch(patch: Patch, *, view: dict | None, uirevision: str | None) -> Patch:
+    """``patch`` also moving a drawn map to ``view`` (centre and zoom; None: where it is), with a ``uirevision``
+    that makes it move (the same one again keeps the user's own pan and zoom)."""
     if view is not None:
         patch["layout"]["map"]["center"] = view["center"]
         patch["layout"]["map"]["zoom"] = view["zoom"]

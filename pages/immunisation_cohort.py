@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, callback, clientside_callback, dash_table, dcc, html, no_update
 
-from components.geometry import geometry_url
+from components.geometry import bounds_view, geometry_url, london_view
 from components.immunisation_views import count_bar_chart
 from components.layout import (
     csv_download,
@@ -34,7 +34,7 @@ from components.layout import (
     radio_tabs,
     stat_card,
 )
-from components.maps import AREA_TRACE, area_map, area_traces, traces_patch
+from components.maps import AREA_TRACE, area_map, area_traces, moved_map, moved_patch, traces_patch
 from components.style import apply_base_layout
 from pages._exports import ExportFile, audited_export
 from pages._links import shown
@@ -769,23 +769,38 @@ def _count_scale(values: pd.DataFrame) -> dict:
     }
 
 
-def _map(level: str, frame: pd.DataFrame, *, drawn: bool) -> go.Figure | Patch:
+def _map(level: str, frame: pd.DataFrame, *, drawn: bool, camera: tuple[dict, str] | None = None) -> go.Figure | Patch:
     """The map of ``frame``'s counts at ``level``: the whole figure the first time, then a recolour patch.
 
     A recolour builds only the traces' values (no figure, layout or area names): geometry, names and
-    layers never change for a level and stay on the client.
+    layers never change for a level and stay on the client. ``camera``: (view, uirevision) to move to
+    (:func:`search_camera`).
     """
     values = frame.assign(value=pd.to_numeric(frame["children"], errors="coerce"))
+    view, uirevision = camera or (None, None)
     if drawn:
         traces = area_traces(level=level, values=values, value_label="Children", unit="count", recolour=True)
         traces[AREA_TRACE].update(**_count_scale(values))
-        return traces_patch(traces)
+        return moved_patch(traces_patch(traces), view=view, uirevision=uirevision)
     # Geometry by URL (fetched once by the browser): inlined, the LSOA polygons made every response ~2 MB.
     figure = area_map(
         level=level, values=values, value_label="Children", unit="count", height=520, geometry_url=geometry_url(level)
     )
     figure.update_traces(**_count_scale(values), selector={"type": "choroplethmap"})
-    return figure
+    return figure if view is None else moved_map(figure, view=view, uirevision=uirevision)
+
+
+def search_camera(criteria: cohort.CohortCriteria, practices: pd.DataFrame) -> tuple[dict, str]:
+    """Where the maps look for a search, and the ``uirevision`` that moves them there: the boroughs of the
+    chosen practices, else the chosen boroughs, else London. A borough, not a practice's own cell: its
+    children live in the LSOAs around it. Hackney's children were a speck on a map of all London."""
+    if criteria.practices:
+        borough_of = dict(zip(practices["code"], practices["borough_code"], strict=True))
+        boroughs = sorted({borough_of[code] for code in criteria.practices if code in borough_of})
+    else:
+        boroughs = sorted(criteria.boroughs)
+    view = bounds_view("borough", boroughs) if boroughs else None
+    return (view or london_view()), "cohort-maps-" + ("-".join(boroughs) if view else "london")
 
 
 @callback(
@@ -812,8 +827,10 @@ def find_cohort(_clicks, *values):
     except _FAILURES as error:
         message = _message_figure(str(error))
         return (no_update, message, message, None, message, message, message, problem_message(error))
-    lsoa_map = _map("lsoa", summary.by_lsoa[summary.by_lsoa["area_code"] != "unknown"], drawn=bool(maps_shown))
-    practice_map = _map("practice", summary.by_practice, drawn=bool(maps_shown))
+    camera = search_camera(criteria, cohort.geography_options(db)["practice"])
+    lsoa_frame = summary.by_lsoa[summary.by_lsoa["area_code"] != "unknown"]
+    lsoa_map = _map("lsoa", lsoa_frame, drawn=bool(maps_shown), camera=camera)
+    practice_map = _map("practice", summary.by_practice, drawn=bool(maps_shown), camera=camera)
     return (
         _summary_cards(summary, criteria, disclose),
         lsoa_map,

@@ -85,3 +85,22 @@ def test_the_summary_csv_writes_counts_as_whole_numbers(finder, small_db, disclo
     assert all(count.isdigit() for count, row in zip(counts, rows, strict=True) if row[-1] == "False")
     assert all(count == "" for count, row in zip(counts, rows, strict=True) if row[-1] == "True")
     assert any(row[-1] == "False" for row in rows)
+
+
+def test_a_search_moves_the_maps_to_its_boroughs(finder):
+    """Hackney's children were a speck on a map of all London; a GP's practice, a grey London with 3 dots."""
+    from components.geometry import bounds_view, london_view
+
+    barnet = bounds_view("borough", ["E09000003"])
+    for practices, boroughs, view, revision in (
+        ("E83003", [], barnet, "cohort-maps-E09000003"),  # a practice: its borough
+        (None, ["E09000003"], barnet, "cohort-maps-E09000003"),
+        (None, [], london_view(), "cohort-maps-london"),
+    ):
+        controls = ("2026-10-31", 1, 9, list(cohort.MISSING_DOSES), "any", boroughs, None, practices, [], [], None)
+        _, lsoa_map, practice_map, *_ = finder.find_cohort(1, *controls, True)
+        for patch in (lsoa_map, practice_map):
+            moved = assignments(patch)
+            assert moved[("layout", "map", "center")] == view["center"]
+            assert moved[("layout", "map", "zoom")] == view["zoom"]
+            assert moved[("layout", "uirevision")] == revision
