@@ -83,3 +83,18 @@ def pathfinder_card(*, title: str, href: str, rows: list[Mapping]) -> dbc.Card:
             )
         )
     return dbc.Card(dbc.CardBody(body), className="stat-card pathfinder-card h-100")
+
+
+def own_work_links(links: list[tuple[str, str]]) -> dbc.Card | None:
+    """Shortcuts to a user's own patients' pages, one per (text, href); None when there are none."""
+    if not links:
+        return None
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.H2("Your patients", className="h5"),
+                html.Ul([html.Li(dcc.Link(text, href=href)) for text, href in links], className="mb-0"),
+            ]
+        ),
+        className="stat-card mb-3",
+    )

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.layout import data_table, error_message, page_header, stat_card, view_switch
 from components.maps import borough_choropleth
-from components.overview_views import pathfinder_card
+from components.overview_views import own_work_links, pathfinder_card
 from queries.db import DataUnavailable, default_database
+from queries.immunisation_cohort import geography_options
 from queries.indicators import QueryError
 from queries.overview import extract_metadata, pathfinder_headlines, registered_population
 from security.disclosure import current_disclosure
+from security.roles import RowScope, patient_row_scope
+from security.web import current_user_principal
 
 dash.register_page(__name__, path="/", name="Overview", title="London overview")
 
@@ -45,12 +50,33 @@ def _pathfinder_cards() -> html.Div:
     return html.Div(dbc.Row(cards), id=PATHFINDERS_ID)
 
 
+def own_links(db, scope: RowScope | None) -> list[tuple[str, str]]:
+    """(text, href) to the pages of the user's own patients: a GP team's practice view and its children
+    missing doses, a campaign responder's borough in the cohort finder. A GP team landed here with the
+    way to its practice at the bottom of the immunisation page."""
+    if scope is None:
+        return []
+    geography = geography_options(db)
+    practice_names = dict(zip(geography["practice"]["code"], geography["practice"]["name"], strict=True))
+    borough_names = dict(zip(geography["borough"]["code"], geography["borough"]["name"], strict=True))
+    links = []
+    for code in scope.practice_codes:
+        name = practice_names.get(code, code)
+        links.append((f"{name} ({code}): immunisation gaps by vaccine", f"/immunisation/practice/{code}"))
+        links.append((f"{name}: children missing doses", "/immunisation/cohort?" + urlencode({"practice": code})))
+    for code in scope.borough_codes:
+        name = borough_names.get(code, code)
+        links.append((f"{name}: children missing doses", "/immunisation/cohort?" + urlencode({"borough": code})))
+    return links
+
+
 def layout(**_query) -> html.Div:
     """The overview: each pathfinder's headline measures, then registered patients by borough (map and table)."""
     try:
         db = default_database()
         meta = extract_metadata(db)
         population = registered_population(db)
+        own = own_work_links(own_links(db, patient_row_scope(current_user_principal())))
     except DataUnavailable as error:
         return html.Div([page_header("London overview", ""), error_message(str(error))])
 
@@ -70,6 +96,7 @@ def layout(**_query) -> html.Div:
                 f"Each pathfinder's headline measures for London in its latest complete period, then registered "
                 f"patients and GP practices by borough on {meta.get('extract_date')} ({source}).",
             ),
+            own,
             html.H2("Pathfinders at a glance", className="h4"),
             _pathfinder_cards(),
             html.H2("Registered patients", className="h4 mt-2"),

@@ -95,3 +95,23 @@ def test_overview_headlines_follow_the_users_disclosure(app_on_small_db):
 
     # On the small database some borough values are 1-7 based: fewer boroughs are shown to a commissioner.
     assert cards_text(Role.ANALYST) != cards_text(Role.COMMISSIONER)
+
+
+def test_a_user_with_patients_gets_links_to_them_first(app_on_small_db):
+    """A GP team landed on London's figures, with its practice at the bottom of the immunisation page."""
+    from pages import overview
+    from security.roles import Principal, Role, Scope
+    from security.web import acting_as
+
+    def links(principal) -> list[tuple[str, str]]:
+        with acting_as(principal):
+            tree = overview.layout()
+        return [(str(c.children), c.href) for c in find(tree, lambda c: getattr(c, "href", None) is not None)]
+
+    gp = links(Principal("gp.test", Role.GP_TEAM, Scope.of(practices=["E83003"])))
+    assert ("Oakleigh Road Health Centre (E83003): immunisation gaps by vaccine", "/immunisation/practice/E83003") in gp
+    assert ("Oakleigh Road Health Centre: children missing doses", "/immunisation/cohort?practice=E83003") in gp
+    campaign = links(Principal("campaign.test", Role.CAMPAIGN_RESPONDER, Scope.of(boroughs=["E09000012"])))
+    assert ("Hackney: children missing doses", "/immunisation/cohort?borough=E09000012") in campaign
+    commissioner = links(Principal("commissioner.test", Role.COMMISSIONER))
+    assert not any(href.startswith("/immunisation/cohort") for _, href in commissioner)
