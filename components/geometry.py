@@ -206,6 +206,18 @@ def bounds_view(level: str, codes: list[str] | set[str]) -> dict | None:
     }
 
 
+def widened(view: dict, share: float) -> dict:
+    """``view`` with ``share`` of its span added on every side: its ``fit_bounds`` (what the browser keeps in
+    sight) widened, and its zoom out to match."""
+    (west, south), (east, north) = view["fit_bounds"]
+    dx, dy = (east - west) * share, (north - south) * share
+    return {
+        **view,
+        "zoom": round(view["zoom"] - math.log2(1 + 2 * share), 2),
+        "fit_bounds": _rounded_bounds(west - dx, south - dy, east + dx, north + dy),
+    }
+
+
 @cache
 def london_view() -> dict:
     """The view of all London: :data:`LONDON_CENTRE` and :data:`LONDON_ZOOM`, with ``fit_bounds`` as

@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, callback, clientside_callback, dash_table, dcc, html, no_update
 
-from components.geometry import bounds_view, geometry_url, london_view
+from components.geometry import bounds_view, geometry_url, london_view, widened
 from components.immunisation_views import count_bar_chart
 from components.layout import (
     csv_download,
@@ -88,13 +88,15 @@ LEAD = (
 )
 QUINTILES = [("1", "1 (most deprived)"), ("2", "2"), ("3", "3"), ("4", "4"), ("5", "5 (least deprived)")]
 _FAILURES = (DataUnavailable, QueryError, duckdb.Error, cohort.CohortError)
+# What a caller needs first, first: on a phone the table scrolls sideways, and "Missing doses" sat
+# behind the practice's name and code (the same on every row of a GP team's list).
 _LIST_COLUMNS = {
     "patient_id": "Pseudonymised id",
     "age": "Age",
-    "practice_name": "Practice",
-    "practice_code": "Practice code",
     "missing": "Missing doses",
     "last_contact": "Last contact",
+    "practice_name": "Practice",
+    "practice_code": "Practice code",
 }
 
 
@@ -277,6 +279,7 @@ def layout(**query) -> html.Div:
         values = [x.upper() if kind == "practice" else x for x in chosen]
         return [v for v in values if v in known[kind]]
 
+    chosen_boroughs = picked("borough", "borough")
     missing_from_url = query.get("missing")
     missing = [m for m in _as_list(missing_from_url) if m in cohort.MISSING_DOSES]
     if missing_from_url is None or (_as_list(missing_from_url) and not missing):
@@ -393,13 +396,8 @@ def layout(**query) -> html.Div:
                                 html.Div(
                                     dbc.Checklist(
                                         id=BOROUGH_ID,
-                                        options=[
-                                            {"label": name, "value": code}
-                                            for code, name in zip(
-                                                options["borough"]["code"], options["borough"]["name"], strict=True
-                                            )
-                                        ],
-                                        value=picked("borough", "borough"),
+                                        options=_ticked_first(options["borough"], chosen_boroughs),
+                                        value=chosen_boroughs,
                                     ),
                                     style={"maxHeight": "9.5rem", "overflowY": "auto"},
                                 ),
@@ -559,6 +557,15 @@ def layout(**query) -> html.Div:
                                 "textAlign": "left",
                             },
                             style_header={"fontWeight": "600", "backgroundColor": "#e8edee"},
+                            # The doses wrap: on one line a child missing six pushed "Last contact" off screen.
+                            style_cell_conditional=[
+                                {
+                                    "if": {"column_id": "missing"},
+                                    "whiteSpace": "normal",
+                                    "minWidth": "14rem",
+                                    "maxWidth": "26rem",
+                                }
+                            ],
                         ),
                     ]
                 ),
@@ -790,6 +797,13 @@ def _map(level: str, frame: pd.DataFrame, *, drawn: bool, camera: tuple[dict, st
     return figure if view is None else moved_map(figure, view=view, uirevision=uirevision)
 
 
+def _ticked_first(boroughs: pd.DataFrame, ticked: list[str]) -> list[dict]:
+    """Checklist options, the ticked boroughs first: in the scrolled box a campaign responder's own borough,
+    ticked for them, was out of sight below Barking to Camden."""
+    options = [{"label": name, "value": code} for code, name in zip(boroughs["code"], boroughs["name"], strict=True)]
+    return sorted(options, key=lambda option: option["value"] not in ticked)
+
+
 def search_camera(criteria: cohort.CohortCriteria, practices: pd.DataFrame) -> tuple[dict, str]:
     """Where the maps look for a search, and the ``uirevision`` that moves them there: the boroughs of the
     chosen practices, else the chosen boroughs, else London. A borough, not a practice's own cell: its
@@ -800,6 +814,8 @@ def search_camera(criteria: cohort.CohortCriteria, practices: pd.DataFrame) -> t
     else:
         boroughs = sorted(criteria.boroughs)
     view = bounds_view("borough", boroughs) if boroughs else None
+    if view is not None:  # with a margin: the children of a borough's practices live beyond its edge too
+        view = widened(view, 0.25)
     return (view or london_view()), "cohort-maps-" + ("-".join(boroughs) if view else "london")
 
 

@@ -89,9 +89,9 @@ def test_the_summary_csv_writes_counts_as_whole_numbers(finder, small_db, disclo
 
 def test_a_search_moves_the_maps_to_its_boroughs(finder):
     """Hackney's children were a speck on a map of all London; a GP's practice, a grey London with 3 dots."""
-    from components.geometry import bounds_view, london_view
+    from components.geometry import bounds_view, london_view, widened
 
-    barnet = bounds_view("borough", ["E09000003"])
+    barnet = widened(bounds_view("borough", ["E09000003"]), 0.25)  # with a margin: children live beyond its edge
     for practices, boroughs, view, revision in (
         ("E83003", [], barnet, "cohort-maps-E09000003"),  # a practice: its borough
         (None, ["E09000003"], barnet, "cohort-maps-E09000003"),
@@ -103,4 +103,5 @@ def test_a_search_moves_the_maps_to_its_boroughs(finder):
             moved = assignments(patch)
             assert moved[("layout", "map", "center")] == view["center"]
             assert moved[("layout", "map", "zoom")] == view["zoom"]
+            assert moved[("layout", "meta")] == {"fit_bounds": view["fit_bounds"]}
             assert moved[("layout", "uirevision")] == revision

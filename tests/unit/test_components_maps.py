@@ -488,3 +488,17 @@ def test_a_map_moved_or_retitled_leaves_the_next_maps_layout_as_it_was():
     second = maps.area_map(level="borough", values=indicator_frame(codes), value_label="x", geometry_url="/g")
     assert json.loads(to_json_plotly(second.layout)) == untouched
     assert first.layout.map.zoom > second.layout.map.zoom and first.layout.title.text == "Changed"
+
+
+def test_a_widened_view_keeps_its_centre_and_shows_the_margin_on_every_side():
+    from components.geometry import bounds_view, widened
+
+    hackney = bounds_view("borough", ["E09000012"])
+    wide = widened(hackney, 0.25)
+    (west, south), (east, north) = hackney["fit_bounds"]
+    (wide_west, wide_south), (wide_east, wide_north) = wide["fit_bounds"]
+    assert wide_east - wide_west == pytest.approx(1.5 * (east - west), rel=1e-3)
+    assert wide_north - wide_south == pytest.approx(1.5 * (north - south), rel=1e-3)
+    assert (wide_west + wide_east) / 2 == pytest.approx((west + east) / 2, abs=1e-5)
+    assert wide["center"] == hackney["center"]
+    assert wide["zoom"] == pytest.approx(hackney["zoom"] - math.log2(1.5), abs=0.01)
