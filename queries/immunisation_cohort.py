@@ -946,14 +946,14 @@ def geography_options(con: Any) -> dict[str, pd.DataFrame]:
 def _read_geography(cursor: Any) -> dict[str, pd.DataFrame]:
     return {
         "borough": cursor.execute(
-            "SELECT borough_code AS code, borough_name AS name FROM ref_boroughs ORDER BY borough_name"
+            "SELECT borough_code AS code, borough_name AS name, icb_code FROM ref_boroughs ORDER BY borough_name"
         ).df(),
         "pcn": cursor.execute(
             "SELECT pcn_code AS code, any_value(pcn_name) AS name, any_value(borough_code) "
             "AS borough_code FROM ref_practices GROUP BY pcn_code ORDER BY name"
         ).df(),
         "practice": cursor.execute(
-            "SELECT practice_code AS code, practice_name AS name, pcn_code, borough_code "
+            "SELECT practice_code AS code, practice_name AS name, pcn_code, borough_code, icb_code "
             "FROM ref_practices ORDER BY practice_name, practice_code"
         ).df(),
     }

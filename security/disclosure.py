@@ -10,12 +10,12 @@ visitors and roles without the unrounded permission always get disclosure contro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from security import audit
-from security.roles import Principal, may_see_unrounded, may_see_unrounded_for_practice
+from security.roles import Principal, may_see_unrounded, may_see_unrounded_for_practice, patient_row_scope
 from security.web import current_user_principal
 
 
@@ -39,6 +39,30 @@ class Disclosure:
         if not self.disclose:
             return False
         return not may_see_unrounded_for_practice(self.principal, practice_code, borough_code, icb_code)
+
+    def disclose_registered_at(
+        self,
+        *,
+        practices: Iterable[tuple[str, str | None, str | None]] = (),
+        boroughs: Iterable[tuple[str, str | None]] = (),
+    ) -> bool:
+        """Whether figures counting only patients registered at all of ``practices`` (code, borough, ICB) and
+        ``boroughs`` (code, ICB) -- a search limited by both, so inside each -- must pass disclosure control.
+
+        :meth:`disclose_practice`'s rule for a search: unrounded when the request is unrounded anyway, or
+        when every practice named, or every borough named, is inside the principal's patient-row scope
+        (practice, borough or ICB): rounding a count of patients they may list one by one protects nobody.
+        Fails closed: with nothing named, or no patient-row scope, as :attr:`disclose`.
+        """
+        if not self.disclose:
+            return False
+        scope = patient_row_scope(self.principal)
+        if scope is None:
+            return True
+        practices, boroughs = list(practices), list(boroughs)
+        if practices and all(scope.permits(code, borough, icb) for code, borough, icb in practices):
+            return False
+        return not (boroughs and all(scope.permits(None, code, icb) for code, icb in boroughs))
 
     def audit_export(
         self, *, page: str, export: str, filters: Mapping[str, Any], rows: int, unrounded: bool = False

@@ -74,6 +74,34 @@ def test_a_practices_own_figures_are_unrounded_for_whoever_may_list_its_patients
     assert disclosure.disclose is (principal is not ANALYST)
 
 
+NEL = "E54000029"  # North East London ICB (Hackney's)
+ICB_RESPONDER = Principal("campaign-icb", Role.CAMPAIGN_RESPONDER, Scope.of(icbs=[NEL]))
+BARNET_GP = ("E83003", "E09000003", "E54000028")
+HACKNEY_PRACTICE = ("F84003", "E09000012", NEL)
+
+
+@pytest.mark.parametrize(
+    ("principal", "practices", "boroughs", "disclose"),
+    [
+        (GP, [BARNET_GP], [], False),  # their own practice
+        (GP, [BARNET_GP, HACKNEY_PRACTICE], [], True),  # and another: not every child is theirs
+        (GP, [], [("E09000003", "E54000028")], True),  # their practice's borough holds others' patients
+        (RESPONDER, [], [("E09000012", NEL)], False),  # their borough
+        (RESPONDER, [HACKNEY_PRACTICE], [], False),  # a practice in it
+        (RESPONDER, [], [("E09000012", NEL), ("E09000003", "E54000028")], True),
+        (RESPONDER, [BARNET_GP], [("E09000012", NEL)], False),  # both limits apply: inside Hackney
+        (ICB_RESPONDER, [], [("E09000012", NEL)], False),  # a borough of their ICB
+        (RESPONDER, [], [], True),  # nothing named: all London
+        (COMMISSIONER, [BARNET_GP], [("E09000003", "E54000028")], True),
+        (None, [BARNET_GP], [], True),
+        (ANALYST, [], [], False),
+    ],
+    ids=str,
+)
+def test_a_search_limited_to_the_users_own_patients_is_unrounded(principal, practices, boroughs, disclose):
+    assert disclosure_for(principal).disclose_registered_at(practices=practices, boroughs=boroughs) is disclose
+
+
 def test_an_export_holding_a_practices_unrounded_figures_is_audited_as_unrounded(tmp_path, monkeypatch):
     monkeypatch.setenv("PATHFINDER_AUDIT_DIR", str(tmp_path))
     gp = disclosure_for(GP)
