@@ -7,13 +7,11 @@ All keyword-only; suppressed rows are never drawn as 0.
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.charts import placeholder_figure
+from components.charts import PHONE_MESSAGE_CHARS, wrap_text
 from components.style import (
     COMPARISON_COLOURS,
     COMPARISON_LABELS,
@@ -200,7 +198,9 @@ def wait_histogram(
     )
     if not (counts[~hidden] > 0).any():
         figure.add_annotation(
-            text=_wrapped("No bars to draw: no pathways, or every bin has 1–7 pathways (suppressed)"),
+            text=wrap_text(
+                "No bars to draw: no pathways, or every bin has 1–7 pathways (suppressed)", PHONE_MESSAGE_CHARS
+            ),
             x=0.5,
             y=0.5,
             xref="paper",
@@ -230,13 +230,3 @@ def add_target_path(figure: go.Figure, *, series: pd.DataFrame, column: str = "o
         )
     )
     return figure
-
-
-def empty_message_figure(text: str, *, height: int = 360) -> go.Figure:
-    """A figure that says why nothing is drawn (no bare axes), the message wrapped to fit a phone."""
-    return placeholder_figure(_wrapped(text), height=height)
-
-
-def _wrapped(text: str, width: int = 42) -> str:
-    """Plotly annotations do not wrap: break long messages into lines that fit a phone."""
-    return "<br>".join(textwrap.wrap(text, width=width)) or text

@@ -89,6 +89,10 @@ def _hover_numbers(frame: pd.DataFrame) -> np.ndarray:
     return frame.reindex(columns=columns).apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
 
 
+# A message across a chart's middle, in lines that fit a phone (Plotly never wraps).
+PHONE_MESSAGE_CHARS = 42
+
+
 def wrap_text(text: str, width: int = TITLE_LINE_CHARS) -> str:
     """``text`` broken into lines of at most ``width`` characters with Plotly's ``<br>`` (Plotly never wraps)."""
     return "<br>".join(textwrap.wrap(str(text), width=width, break_long_words=False)) or str(text)
@@ -1201,6 +1205,11 @@ def _legend_quintile(label: str) -> str:
     """A quintile's legend name without its gloss: "Q1 (most deprived)" -> "Q1" (the axis note says which end)."""
     # Anything but a quintile is an unknown IMD (the engine says "Unknown", a missing value "IMD unknown").
     return label.split(" (")[0] if re.match(r"Q\d", label) else "No IMD"
+
+
+def empty_message_figure(text: str, *, height: int = 360) -> go.Figure:
+    """A figure that says why nothing is drawn (no bare axes), the message wrapped to fit a phone."""
+    return placeholder_figure(wrap_text(text, PHONE_MESSAGE_CHARS), height=height)
 
 
 def placeholder_figure(text: str = "Loading…", *, height: int = 420) -> go.Figure:

@@ -13,13 +13,25 @@ import pandas as pd
 from dash import ctx, no_update
 
 from components.layout import csv_download, error_message
-from queries.db import DataUnavailable
+from queries.db import DataUnavailable, default_database, query_failure
 from queries.indicators import QueryError
 from security import audit
 from security.disclosure import Disclosure, current_disclosure
 
 # A missing or unreadable database, a query the engine refuses, or DuckDB failing: shown as a message.
 DATA_ERRORS = (DataUnavailable, QueryError, duckdb.Error)
+
+
+def data_problem(error: Exception) -> str:
+    """What a user is told when a view's data cannot be read (one of :data:`DATA_ERRORS`).
+
+    A DuckDB error is worded as the database handle words it (:func:`queries.db.query_failure`): a query
+    stopped by the time limit says so and what to do, where pages showed DuckDB's own "INTERRUPT Error:
+    Interrupted!" (most queries use a cursor, not the handle's own ``frame``).
+    """
+    if isinstance(error, duckdb.Error):
+        return str(query_failure(error, default_database().query_timeout_s))
+    return str(error)
 
 
 class ExportFile(NamedTuple):

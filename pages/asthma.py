@@ -58,7 +58,7 @@ from components.layout import (
 from components.maps import empty_area_values, indicator_traces, inequality_map, map_patch, traces_patch
 from components.navigation import page_url_state_id
 from components.style import formatted, whole_number
-from pages._exports import DATA_ERRORS, pressed_view_csv
+from pages._exports import DATA_ERRORS, data_problem, pressed_view_csv
 from pages._links import LinkValues
 from queries import asthma as aq
 from queries.db import default_database
@@ -541,7 +541,7 @@ def layout(
         periods = aq.period_choices(con)
         boroughs = aq.boroughs(con)
     except DATA_ERRORS as error:
-        return html.Div([header, error_message(str(error))])
+        return html.Div([header, error_message(data_problem(error))])
     link = LinkValues()
     measure = link.pick("measure", measure, aq.MEASURES, aq.DEFAULT_MEASURE)
     default_period = periods.loc[periods["period_type"] == "fy", "period_id"].iloc[0] if len(periods) else None
@@ -879,7 +879,7 @@ def update_map(
             map_as=("recolour" if recolour else "figure") if "map" in stale else "none",
         )
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error)), no_update
+        return no_update, no_update, error_message(data_problem(error)), no_update
     figure = no_update
     if "map" in stale:
         figure = traces_patch(view["map_traces"]) if recolour else view["map"]
@@ -923,7 +923,7 @@ def update_summary(
         )
         area = _area_name(borough) if "kpis" in stale else None
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error)), no_update
+        return no_update, no_update, error_message(data_problem(error)), no_update
     ranked = view["ranked"] if "ranked" in stale else no_update
     kpis = kpi_cards(cards=_kpi_cards(view["kpis"], area)) if "kpis" in stale else no_update
     return ranked, kpis, None, wanted
@@ -982,7 +982,7 @@ def update_safety(
             parts=stale,
         )
     except DATA_ERRORS as error:
-        return (*[no_update] * 5, error_message(str(error)), no_update)
+        return (*[no_update] * 5, error_message(data_problem(error)), no_update)
     charts = ("threshold_chart", "age_chart", "funnel_figure", "imd_chart", "ethnicity_chart")
     return (*(no_update if view[chart] is None else view[chart] for chart in charts), None, wanted)
 
@@ -1013,7 +1013,7 @@ def update_linked(period: str | None, threshold: str, group: str, tab: str = "li
             period=period, threshold=_threshold(threshold), group=group, disclose=current_disclosure().disclose
         )
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error))
+        return no_update, no_update, error_message(data_problem(error))
     table = data_table(
         view["table"],
         columns={c: c for c in view["table"].columns},
@@ -1041,7 +1041,7 @@ def update_inequality(measure_id: str, period: str | None, tab: str = "inequalit
     try:
         view = inequality_view(measure_id=measure_id, period=period, disclose=current_disclosure().disclose)
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error)), no_update
+        return no_update, no_update, error_message(data_problem(error)), no_update
     table = data_table(
         view["table"],
         columns={c: c for c in view["table"].columns},
@@ -1102,7 +1102,7 @@ def update_practices(
             measure_id=measure_id, level=trend_level, borough=borough, practice=practice, disclose=disclose
         )
     except DATA_ERRORS as error:
-        return no_update, no_update, no_update, error_message(str(error))
+        return no_update, no_update, no_update, error_message(data_problem(error))
     message = (
         None if _borough(borough) else html.P("Choose a borough above to rank its practices.", className="text-muted")
     )
@@ -1215,7 +1215,7 @@ def audited_patient_rows(period: str | None, practice: str | None, threshold: st
     except audit.AuditUnavailable:
         return None, error_message(f"The audit log cannot be written, so {withheld}.")
     except DATA_ERRORS as error:
-        return None, error_message(str(error))
+        return None, error_message(data_problem(error))
     return rows, None
 
 

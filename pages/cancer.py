@@ -27,8 +27,9 @@ import pandas as pd
 from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components.cancer_views import add_target_path, empty_message_figure, trust_points_trace, wait_histogram
+from components.cancer_views import add_target_path, trust_points_trace, wait_histogram
 from components.charts import (
+    empty_message_figure,
     funnel_plot,
     inequality_chart,
     patient_flow_sankey,
@@ -54,7 +55,7 @@ from components.layout import (
 )
 from components.maps import area_figure, indicator_traces, inequality_map, traces_patch
 from components.style import formatted, interval_text, whole_number
-from pages._exports import DATA_ERRORS, pressed_view_csv
+from pages._exports import DATA_ERRORS, data_problem, pressed_view_csv
 from pages._links import LinkValues
 from queries import cancer as cq
 from queries.db import default_database
@@ -665,7 +666,7 @@ def layout(
         # The default period costs a query: looked up only when the link names no usable one.
         period = link.pick("period", period, offered, None) or default_period(con, indicator)
     except DATA_ERRORS as error:
-        return html.Div([header, error_message(str(error))])
+        return html.Div([header, error_message(data_problem(error))])
     tumour = link.pick("tumour group", tumour, dict(cq.TUMOUR_GROUPS), EVERY)
     priority = link.pick("priority type", priority, dict(cq.PRIORITY_TYPES), EVERY)
     level = link.pick("map level", level, MAP_LEVELS, "borough")
@@ -902,7 +903,7 @@ def update_kpis(tumour: str | None, priority: str | None):
         frame = kpi_values(tumour=tumour, priority=priority, disclose=current_disclosure().disclose)
         labels = period_labels(_con())
     except DATA_ERRORS as error:
-        return error_message(str(error))
+        return error_message(data_problem(error))
     return kpi_cards(
         cards=_kpi_cards(
             frame, {r: labels.get(p, p) for r, p in zip(frame["indicator_id"], frame["period_id"], strict=True)}
@@ -930,7 +931,7 @@ def update_map(indicator, period, tumour, priority, level, tab="areas", shown_le
             recolour=shown_level == (level if level in MAP_LEVELS else "borough"),
         )
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error))
+        return no_update, no_update, error_message(data_problem(error))
     figure = view["map"]
     notice = dbc.Alert(view["notice"], color="info", className="py-2") if view["notice"] else None
     return figure, view["level"], notice
@@ -965,7 +966,7 @@ def _trust_figure(indicator, period, tumour, priority, tab: str, *, part: str, k
             parts=(part,),
         )[key]
     except DATA_ERRORS as error:
-        return empty_message_figure(str(error))
+        return empty_message_figure(data_problem(error))
 
 
 def update_ranked(indicator, period, tumour, priority, tab="areas"):
@@ -1005,7 +1006,7 @@ def update_sankey(indicator, period, tumour, priority, origin, tab="flow"):
             parts=("sankey",),
         )
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error))
+        return no_update, no_update, error_message(data_problem(error))
     return view["sankey"], crossing_text(view["crossing"]), None
 
 
@@ -1038,7 +1039,7 @@ def update_waits(indicator, period, tumour, priority, trust, tab="flow"):
             parts=("waits",),
         )
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error))
+        return no_update, no_update, error_message(data_problem(error))
     table = wait_table(view["told_summary"], view["treated_summary"])
     caption = f"Pathways, share within the standard and days waited{_choice_text(tumour, priority)}"
     table_div = data_table(table, columns={c: c for c in table.columns}, caption=caption, table_id="cancer-wait-rows")
@@ -1067,7 +1068,7 @@ def update_inequality(indicator, period, tab="inequality"):
             indicator=indicator, period=period, disclose=current_disclosure().disclose, parts=("groups",)
         )
     except DATA_ERRORS as error:
-        return (*[no_update] * len(INEQUALITY_GRAPHS), error_message(str(error)))
+        return (*[no_update] * len(INEQUALITY_GRAPHS), error_message(data_problem(error)))
     return (*[view["figures"][d] for d in INEQUALITY_GRAPHS], None)
 
 
@@ -1089,7 +1090,7 @@ def update_sii(indicator, period, tab="inequality"):
             indicator=indicator, period=period, disclose=current_disclosure().disclose, parts=("sii",)
         )
     except DATA_ERRORS as error:
-        return no_update, error_message(str(error))
+        return no_update, error_message(data_problem(error))
     table = sii_table(view["sii"])
     table_div = data_table(
         table,
@@ -1123,7 +1124,7 @@ def update_trend(indicator, tumour, priority, tab="trend"):
             parts=("london",),
         )
     except DATA_ERRORS as error:
-        return no_update, error_message(str(error))
+        return no_update, error_message(data_problem(error))
     return view["london_figure"], None
 
 
@@ -1151,7 +1152,7 @@ def update_trust_trend(indicator, tumour, priority, trust, tab="trend"):
             parts=("trust",),
         )["trust_figure"]
     except DATA_ERRORS as error:
-        return empty_message_figure(str(error))
+        return empty_message_figure(data_problem(error))
 
 
 dash.callback(

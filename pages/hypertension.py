@@ -59,7 +59,7 @@ from components.maps import (
 )
 from components.navigation import page_url_state_id
 from components.style import formatted, interval_text, whole_number
-from pages._exports import DATA_ERRORS, pressed_view_csv
+from pages._exports import DATA_ERRORS, data_problem, pressed_view_csv
 from pages._links import LinkValues
 from queries import hypertension as hq
 from queries.db import default_database
@@ -536,7 +536,7 @@ def layout(
         areas = hq.reference_areas(con)
         default_period = periods.loc[periods["period_type"] == "fy", "period_id"].iloc[0] if len(periods) else None
     except DATA_ERRORS as error:
-        return html.Div([header, error_message(str(error))])
+        return html.Div([header, error_message(data_problem(error))])
     link = LinkValues()
     indicator = link.pick("indicator", indicator, hq.HYPERTENSION_INDICATORS, DEFAULT_INDICATOR)
     period = link.pick("period", period, set(periods["period_id"]), default_period)
@@ -550,7 +550,7 @@ def layout(
         try:
             in_borough = set(hq.practices_in_borough(con, borough_code=borough)["practice_code"]) if borough else set()
         except DATA_ERRORS as error:
-            return html.Div([header, error_message(str(error))])
+            return html.Div([header, error_message(data_problem(error))])
         # The trend lists only the chosen borough's practices.
         why = "not in the linked borough" if borough else "a practice needs its borough"
         practice = link.pick("practice", practice, in_borough, None, why=why)
@@ -595,8 +595,8 @@ def layout(
                             graph(BOROUGH_MAP, _empty_map()),
                             note="Shaded by the value against London's: purple better, orange worse, deeper the "
                             "further away (prevalence has no better direction: darker is higher). Whether a gap is "
-                            "beyond chance: the ranked chart's intervals. Grey: suppressed. The chosen ICB's "
-                            "boroughs are outlined.",
+                            "beyond chance: the ranked chart's intervals. Grey: suppressed. The chosen borough is "
+                            "outlined, else the chosen ICB's boroughs.",
                         ),
                         lg=6,
                     ),
@@ -847,7 +847,7 @@ def update_comparison(indicator: str, period: str | None, icb: str | None, borou
         )
         area = _area_name(level, code)
     except DATA_ERRORS as error:
-        return (no_update, no_update, no_update, no_update, no_update, error_message(str(error)))
+        return (no_update, no_update, no_update, no_update, no_update, error_message(data_problem(error)))
     spec = _spec(indicator)
     table = _html_table(
         area_table(view["boroughs"], unit=spec.unit, area_label="Borough", codes=False),
@@ -900,7 +900,7 @@ def update_targets(period: str | None, icb: str | None, borough: str | None, amb
             period=period, icb=icb, borough=borough, ambition=ambition, disclose=current_disclosure().disclose
         )
     except DATA_ERRORS as error:
-        return no_update, no_update, no_update, error_message(str(error))
+        return no_update, no_update, no_update, error_message(data_problem(error))
     boroughs = _html_table(
         targets_table(view["boroughs"], area_label="Borough"),
         caption="People to target by borough",
@@ -943,7 +943,7 @@ def update_inequality(
             indicator=indicator, period=period, icb=icb, borough=borough, disclose=current_disclosure().disclose
         )
     except DATA_ERRORS as error:
-        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 2), error_message(str(error)))
+        return (*[no_update] * (len(INEQUALITY_GRAPHS) + 2), error_message(data_problem(error)))
     spec = _spec(indicator)
     figures = [view["figures"][d] for d in INEQUALITY_GRAPHS]
     area = f"Selected area: {view['area']} ({spec.title})"
@@ -971,7 +971,7 @@ def update_sii(indicator: str, period: str | None, tab: str = "inequality", map_
     try:
         view = sii_view(indicator=indicator, period=period, disclose=current_disclosure().disclose)
     except DATA_ERRORS as error:
-        return no_update, error_message(str(error)), no_update
+        return no_update, error_message(data_problem(error)), no_update
     table = _html_table(
         sii_table(view["sii"], unit=_spec(indicator).unit),
         caption="Slope index of inequality by borough",
@@ -1002,7 +1002,7 @@ def update_practices(
             indicator=indicator, period=period, borough=borough, disclose=current_disclosure().disclose
         )
     except DATA_ERRORS as error:
-        return no_update, no_update, error_message(str(error)), no_update
+        return no_update, no_update, error_message(data_problem(error)), no_update
     camera = view["view"] or london_view()
     if map_built:
         practice_map = map_patch(view["map"], view=camera, uirevision=f"practice-map-{borough or 'london'}")
@@ -1055,7 +1055,7 @@ def update_trend(
             disclose=current_disclosure().disclose,
         )
     except DATA_ERRORS as error:
-        return no_update, error_message(str(error))
+        return no_update, error_message(data_problem(error))
     return view["figure"], f"Showing: {view['area']}"
 
 
@@ -1191,7 +1191,7 @@ def export_comparison(clicks, period, icb):
             page="hypertension", export="borough_comparison", filters={"period": period}, rows=len(frame)
         )
     except (*DATA_ERRORS, audit.AuditUnavailable) as error:
-        return no_update, error_message(str(error))
+        return no_update, error_message(data_problem(error))
     if icb:  # the ICB's boroughs first, after London, so a board paper for one ICB starts with its own
         mine = frame["area_code"].isin(_icb_boroughs(icb))
         frame = pd.concat([frame.iloc[:1], frame[mine], frame.iloc[1:][~mine.iloc[1:]]], ignore_index=True)

@@ -14,13 +14,12 @@ from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
-import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from components.charts import inequality_chart, spc_chart, uptake_curve
+from components.charts import empty_message_figure, inequality_chart, placeholder_figure, spc_chart, uptake_curve
 from components.geometry import geometry_url
 from components.immunisation_views import headline_cards, inequality_summary, intersection_heatmap
 from components.layout import (
@@ -35,12 +34,11 @@ from components.layout import (
 )
 from components.maps import area_figure, area_traces, inequality_traces, traces_patch
 from components.navigation import page_url_state_id
-from components.style import apply_base_layout
-from pages._exports import audited_download
+from pages._exports import DATA_ERRORS, audited_download, data_problem
 from pages._links import LinkValues
 from queries import immunisation as imm
-from queries.db import DataUnavailable, default_database
-from queries.indicators import QueryError, indicator_values, inequality, periods
+from queries.db import default_database
+from queries.indicators import indicator_values, inequality, periods
 from queries.registry import get
 from security.disclosure import current_disclosure
 from security.web import current_user_principal
@@ -89,7 +87,6 @@ LEAD = (
     "Coverage of the routine childhood schedule (COVER) by borough, practice and small area: the gap to 95 %, "
     "who is missed, and how late children are vaccinated."
 )
-_FAILURES = (DataUnavailable, QueryError, duckdb.Error)
 
 
 def _db():
@@ -121,16 +118,6 @@ def _default_period(indicator: str) -> str:
     return imm.period_for(_db(), indicator=indicator, period_type=get(indicator).default_period_type)
 
 
-def _message_figure(text: str, height: int = 320) -> go.Figure:
-    figure = go.Figure()
-    figure.add_annotation(
-        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
-    )
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    return apply_base_layout(figure, height=height)
-
-
 def own_practice() -> str | None:
     """The signed-in GP team's practice when it has exactly one, for the practice picker to start on.
 
@@ -153,8 +140,8 @@ def layout(
         period = link.pick("period", period, set(period_frame["period_id"]), None) or _default_period(indicator)
         boroughs = imm.borough_options(db)
         practices = imm.practice_options(db)
-    except _FAILURES as error:
-        return html.Div([page_header("Pre-school immunisation", LEAD), error_message(str(error))])
+    except DATA_ERRORS as error:
+        return html.Div([page_header("Pre-school immunisation", LEAD), error_message(data_problem(error))])
     area = link.pick("area", area, set(boroughs["borough_code"]) | {LONDON}, LONDON)
     map_view = link.pick("map", map, MAP_VIEWS, "borough")
 
@@ -205,7 +192,7 @@ def layout(
                     [
                         radio_tab(
                             figure_panel(
-                                _message_figure("Loading…", 520),
+                                placeholder_figure(height=520),
                                 graph_id=MAP_ID,
                                 download_id=DOWNLOADS["map"],
                                 caption="Grey: suppressed (1–7 children) or no children in the cohort",
@@ -232,7 +219,7 @@ def layout(
                     [
                         radio_tab(
                             figure_panel(
-                                _message_figure("Loading…"),
+                                placeholder_figure(height=320),
                                 graph_id=IMD_ID,
                                 download_id=DOWNLOADS["inequality"],
                                 caption="All four views in one CSV",
@@ -241,13 +228,15 @@ def layout(
                             value="imd",
                         ),
                         radio_tab(
-                            figure_panel(_message_figure("Loading…"), graph_id=ETHNICITY_ID),
+                            figure_panel(placeholder_figure(height=320), graph_id=ETHNICITY_ID),
                             label="Ethnic group",
                             value="ethnicity",
                         ),
-                        radio_tab(figure_panel(_message_figure("Loading…"), graph_id=SEX_ID), label="Sex", value="sex"),
                         radio_tab(
-                            figure_panel(_message_figure("Loading…"), graph_id=INTERSECTION_ID),
+                            figure_panel(placeholder_figure(height=320), graph_id=SEX_ID), label="Sex", value="sex"
+                        ),
+                        radio_tab(
+                            figure_panel(placeholder_figure(height=320), graph_id=INTERSECTION_ID),
                             label="Ethnic group × deprivation",
                             value="intersection",
                         ),
@@ -267,7 +256,7 @@ def layout(
                         [
                             html.H2("Trend (statistical process control)", className="h5"),
                             figure_panel(
-                                _message_figure("Loading…"), graph_id=TREND_ID, download_id=DOWNLOADS["trend"]
+                                placeholder_figure(height=320), graph_id=TREND_ID, download_id=DOWNLOADS["trend"]
                             ),
                         ]
                     )
@@ -281,7 +270,7 @@ def layout(
                         [
                             html.H2("How late: cumulative uptake by age", className="h5"),
                             figure_panel(
-                                _message_figure("Loading…"), graph_id=UPTAKE_ID, download_id=DOWNLOADS["uptake"]
+                                placeholder_figure(height=320), graph_id=UPTAKE_ID, download_id=DOWNLOADS["uptake"]
                             ),
                         ]
                     )
@@ -390,7 +379,7 @@ def update_periods(indicator: str, period: str | None):
         imm.check_indicator(indicator)
         frame = periods(_db(), indicator)
         return _period_options(frame), _valid_period(indicator, period)
-    except _FAILURES:
+    except DATA_ERRORS:
         return no_update, no_update
 
 
@@ -403,7 +392,7 @@ def update_rule(indicator: str):
     """
     try:
         spec = imm.check_indicator(indicator)
-    except _FAILURES:
+    except DATA_ERRORS:
         return None
     return indicator_card(spec)
 
@@ -416,8 +405,8 @@ def update_headline(indicator: str, period: str):
         period = _valid_period(indicator, period)
         result = imm.headline(_db(), indicator=indicator, period=period, disclose=current_disclosure().disclose)
         labels = dict(zip(*periods(_db(), indicator)[["period_id", "label"]].T.values, strict=True))
-    except _FAILURES as error:
-        return error_message(str(error))
+    except DATA_ERRORS as error:
+        return error_message(data_problem(error))
     return headline_cards(
         row=result.current,
         title=spec.title,
@@ -525,8 +514,8 @@ def update_map(indicator: str, period: str, view: str, pane: str | None, shown: 
         imm.check_indicator(indicator)
         period = _valid_period(indicator, period)
         frame = map_values(_db(), indicator=indicator, period=period, view=view, disclose=current_disclosure().disclose)
-    except _FAILURES as error:
-        return _message_figure(str(error), 520), None, error_message(str(error))
+    except DATA_ERRORS as error:
+        return empty_message_figure(data_problem(error), height=520), None, error_message(data_problem(error))
     table = no_update
     if pane == "table":
         table = sortable_table(
@@ -596,9 +585,9 @@ def update_inequalities(indicator: str, period: str, area: str):
         values = inequality_values(
             _db(), indicator=indicator, period=period, area=area, disclose=current_disclosure().disclose
         )
-    except _FAILURES as error:
-        figure = _message_figure(str(error))
-        return figure, figure, figure, figure, error_message(str(error))
+    except DATA_ERRORS as error:
+        figure = empty_message_figure(data_problem(error), height=320)
+        return figure, figure, figure, figure, error_message(data_problem(error))
     name = _area_name(area)
     charts = [
         inequality_chart(
@@ -638,10 +627,10 @@ def update_trend(indicator: str, area: str):
     try:
         spec = imm.check_indicator(indicator)
         series = area_trend_values(_db(), indicator=indicator, area=area, disclose=current_disclosure().disclose)
-    except _FAILURES as error:
-        return _message_figure(str(error))
+    except DATA_ERRORS as error:
+        return empty_message_figure(data_problem(error), height=320)
     if len(series) < 2:
-        return _message_figure("One period only (the 2022 campaign): no trend to draw.")
+        return empty_message_figure("One period only (the 2022 campaign): no trend to draw.", height=320)
     return spc_chart(
         series=series,
         value_label="Coverage",
@@ -676,13 +665,13 @@ def update_uptake(indicator: str, period: str, area: str):
     try:
         spec = imm.check_indicator(indicator)
         if not imm.has_uptake_curve(indicator):
-            return _message_figure("Uptake by age is drawn for the COVER and timeliness measures.")
+            return empty_message_figure("Uptake by age is drawn for the COVER and timeliness measures.", height=320)
         period = _valid_period(indicator, period)
         curves = uptake_values(
             _db(), indicator=indicator, period=period, area=area, disclose=current_disclosure().disclose
         )
-    except _FAILURES as error:
-        return _message_figure(str(error))
+    except DATA_ERRORS as error:
+        return empty_message_figure(data_problem(error), height=320)
     return uptake_curve(
         curves=curves,
         age_label="Age (months)",

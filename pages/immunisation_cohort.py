@@ -16,11 +16,11 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, callback, clientside_callback, dash_table, dcc, html, no_update
 
+from components.charts import empty_message_figure, placeholder_figure
 from components.geometry import bounds_view, geometry_url, london_view, widened
 from components.immunisation_views import count_bar_chart
 from components.layout import (
@@ -35,13 +35,12 @@ from components.layout import (
     stat_card,
 )
 from components.maps import AREA_TRACE, area_map, area_traces, moved_map, moved_patch, traces_patch
-from components.style import apply_base_layout
-from pages._exports import ExportFile, audited_export
+from pages._exports import DATA_ERRORS, ExportFile, audited_export, data_problem
 from pages._links import shown
 from queries import immunisation_cohort as cohort
-from queries.db import DataUnavailable, default_database
+from queries.db import default_database
 from queries.immunisation import extract_date
-from queries.indicators import QueryError, area_names
+from queries.indicators import area_names
 from security import audit
 from security.disclosure import Disclosure, current_disclosure
 from security.roles import RowScope, patient_row_scope
@@ -87,7 +86,7 @@ LEAD = (
     "practice) and campaign responders (their borough)."
 )
 QUINTILES = [("1", "1 (most deprived)"), ("2", "2"), ("3", "3"), ("4", "4"), ("5", "5 (least deprived)")]
-_FAILURES = (DataUnavailable, QueryError, duckdb.Error, cohort.CohortError)
+_FAILURES = (*DATA_ERRORS, cohort.CohortError)
 # What a caller needs first, first: on a phone the table scrolls sideways, and "Missing doses" sat
 # behind the practice's name and code (the same on every row of a GP team's list).
 _LIST_COLUMNS = {
@@ -107,22 +106,6 @@ def patient_rows_scope() -> RowScope | None:
     every callback that would return rows, never trusted from the browser.
     """
     return patient_row_scope(current_user_principal())
-
-
-def _message_figure(text: str, height: int = 320) -> go.Figure:
-    figure = go.Figure()
-    figure.add_annotation(
-        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14, "color": "#425563"}
-    )
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    return apply_base_layout(figure, height=height)
-
-
-@functools.lru_cache(maxsize=2)
-def _loading_figure(height: int = 320) -> dict:
-    """The "Loading…" placeholder of a results panel, built once per process: five per render cost most of it."""
-    return _message_figure("Loading…", height).to_plotly_json()
 
 
 def _blank_map(db, level: str) -> dict:
@@ -265,13 +248,16 @@ def layout(**query) -> html.Div:
         latest = extract_date(db)
         maps = {level: _blank_map(db, level) for level in ("lsoa", "practice")}
     except _FAILURES as error:
-        return html.Div([page_header(TITLE, LEAD), error_message(str(error))])
+        return html.Div([page_header(TITLE, LEAD), error_message(data_problem(error))])
     known = {kind: set(frame["code"]) for kind, frame in options.items()}
     # A user who may list children starts on their own (a campaign responder's borough, a GP team's practice)
     # unless the address names an area: London-wide counts above a list of their borough's children described
     # two different areas.
     scope = patient_rows_scope()
-    own = {"borough": scope.borough_codes, "practice": scope.practice_codes} if scope else {}
+    own = {}
+    if scope:
+        in_icbs = options["borough"].loc[options["borough"]["icb_code"].isin(scope.icb_codes), "code"]
+        own = {"borough": [*scope.borough_codes, *in_icbs], "practice": scope.practice_codes}
     starts_on_own = bool(own) and not any(query.get(key) for key in ("borough", "pcn", "practice"))
 
     def picked(key: str, kind: str) -> list[str]:
@@ -499,17 +485,17 @@ def layout(**query) -> html.Div:
                                     value="practice-map",
                                 ),
                                 radio_tab(
-                                    figure_panel(_loading_figure(), graph_id=BOROUGH_CHART_ID),
+                                    figure_panel(placeholder_figure(height=320), graph_id=BOROUGH_CHART_ID),
                                     label="By borough",
                                     value="borough",
                                 ),
                                 radio_tab(
-                                    figure_panel(_loading_figure(), graph_id=PRACTICE_CHART_ID),
+                                    figure_panel(placeholder_figure(height=320), graph_id=PRACTICE_CHART_ID),
                                     label="By practice",
                                     value="practice",
                                 ),
                                 radio_tab(
-                                    figure_panel(_loading_figure(), graph_id=AGE_CHART_ID),
+                                    figure_panel(placeholder_figure(height=320), graph_id=AGE_CHART_ID),
                                     label="By age",
                                     value="age",
                                 ),
@@ -586,7 +572,7 @@ def layout(**query) -> html.Div:
 
 def problem_message(error: Exception) -> dbc.Alert:
     """Why no result: filters the finder cannot use (the user can fix them) or data it cannot read."""
-    return input_message(str(error)) if isinstance(error, cohort.CohortError) else error_message(str(error))
+    return input_message(str(error)) if isinstance(error, cohort.CohortError) else error_message(data_problem(error))
 
 
 def link_problems(query: dict[str, Any], *, known: dict[str, set[str]], latest: dt.date) -> list[str]:
@@ -838,10 +824,10 @@ def find_cohort(_clicks, *values):
     db = default_database()
     try:
         criteria = _criteria(db, tuple(criteria_values))
-        disclose = summary_discloses(criteria, cohort.geography_options(db)["practice"], current_disclosure())
+        disclose = summary_discloses(criteria, cohort.geography_options(db), current_disclosure())
         summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclose)
     except _FAILURES as error:
-        message = _message_figure(str(error))
+        message = empty_message_figure(data_problem(error), height=320)
         return (no_update, message, message, None, message, message, message, problem_message(error))
     camera = search_camera(criteria, cohort.geography_options(db)["practice"])
     lsoa_frame = summary.by_lsoa[summary.by_lsoa["area_code"] != "unknown"]
@@ -907,7 +893,7 @@ def download_summary(_clicks, *values):
         return no_update, None  # unusable criteria: the results panel already says why (find_cohort)
 
     def build(disclosure: Disclosure) -> ExportFile:
-        disclose = summary_discloses(criteria, cohort.geography_options(db)["practice"], disclosure)
+        disclose = summary_discloses(criteria, cohort.geography_options(db), disclosure)
         summary = cohort.cohort_summary(db, criteria=criteria, disclose=disclose)
         return ExportFile(
             summary_frames(summary, criteria),
@@ -919,27 +905,27 @@ def download_summary(_clicks, *values):
     return audited_export(page="immunisation_cohort", export="summary", build=build)
 
 
-def summary_discloses(criteria: cohort.CohortCriteria, practices: pd.DataFrame, disclosure: Disclosure) -> bool:
-    """Whether the summary's counts pass disclosure control for this user.
+def summary_discloses(criteria: cohort.CohortCriteria, geography: dict, disclosure: Disclosure) -> bool:
+    """Whether the summary's counts pass disclosure control for this user
+    (:meth:`Disclosure.disclose_registered_at` for the practices and boroughs the search is limited to).
 
-    Not when every child it counts is one the user may list: the practices it is limited to are all
-    within their patient-row scope, or the boroughs are (:meth:`Disclosure.disclose_practice`'s policy).
-    Rounding a count of children they may see one by one protects nobody, and the finder showed
-    "suppressed" above the three children it listed (the practice view shows them unrounded). A search
-    reaching wider stays disclosed. ``practices``: code and borough_code of every practice.
+    A GP team's search of its own practice, or a campaign responder's of its borough, counts children
+    they may list one by one: the finder showed "suppressed" above the three children it listed.
+    ``geography``: :func:`queries.immunisation_cohort.geography_options`.
     """
-    if not disclosure.disclose:
-        return False
-    scope = patient_row_scope(disclosure.principal)
-    if scope is None:
-        return True
-    if criteria.practices:
-        borough_of = dict(zip(practices["code"], practices["borough_code"], strict=True))
-        if not any(
-            disclosure.disclose_practice(code, borough_code=borough_of.get(code)) for code in criteria.practices
-        ):
-            return False
-    return not (criteria.boroughs and set(criteria.boroughs) <= set(scope.borough_codes))
+    practices = geography["practice"].set_index("code")
+    boroughs = geography["borough"].set_index("code")
+
+    def parent(frame: pd.DataFrame, code: str, column: str) -> str | None:
+        return frame.at[code, column] if code in frame.index else None
+
+    return disclosure.disclose_registered_at(
+        practices=[
+            (code, parent(practices, code, "borough_code"), parent(practices, code, "icb_code"))
+            for code in criteria.practices
+        ],
+        boroughs=[(code, parent(boroughs, code, "icb_code")) for code in criteria.boroughs],
+    )
 
 
 # ----------------------------------------------------------------------------- patient rows

@@ -16,12 +16,10 @@ from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
-import duckdb
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from components.charts import ranked_chart, spc_chart, wrap_text
+from components.charts import empty_message_figure, placeholder_figure, ranked_chart, spc_chart
 from components.immunisation_views import cohort_links, practice_comparison_chart
 from components.layout import (
     error_message,
@@ -32,11 +30,10 @@ from components.layout import (
     radio_tabs,
     sortable_table,
 )
-from components.style import apply_base_layout
-from pages._exports import ExportFile, audited_export
+from pages._exports import DATA_ERRORS, ExportFile, audited_export, data_problem
 from pages._links import LinkValues
 from queries import immunisation as imm
-from queries.db import DataUnavailable, default_database
+from queries.db import default_database
 from queries.immunisation_cohort import COVER_MEASURE_DOSES
 from queries.indicators import QueryError
 from security.disclosure import Disclosure, current_disclosure
@@ -72,7 +69,6 @@ DOWNLOADS = {
     "trend": f"{PREFIX}-download-trend",
 }
 PERIOD_TYPES = {"quarter": "Latest quarter", "fy": "Latest financial year"}
-_FAILURES = (DataUnavailable, QueryError, duckdb.Error)
 TITLE = "GP team view: pre-school immunisation"
 _TABLE_COLUMNS = {
     "title": "Vaccine",
@@ -90,22 +86,6 @@ _TABLE_COLUMNS = {
 }
 
 
-def _message_figure(text: str, height: int = 320) -> go.Figure:
-    figure = go.Figure()
-    figure.add_annotation(
-        text=wrap_text(text, 34),  # fits a phone; Plotly does not wrap
-        x=0.5,
-        y=0.5,
-        xref="paper",
-        yref="paper",
-        showarrow=False,
-        font={"size": 14, "color": "#425563"},
-    )
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    return apply_base_layout(figure, height=height)
-
-
 def layout(
     ods_code: str | None = None, indicator: str | None = None, period_type: str | None = None, **_query
 ) -> html.Div:
@@ -115,8 +95,8 @@ def layout(
         return html.Div([page_header(TITLE, ""), input_message("That is not a GP practice code (e.g. E83003).")])
     try:
         details = imm.practice_details(default_database(), practice_code=code)
-    except _FAILURES as error:
-        return html.Div([page_header(TITLE, ""), error_message(str(error))])
+    except DATA_ERRORS as error:
+        return html.Div([page_header(TITLE, ""), error_message(data_problem(error))])
     if details is None:
         return html.Div([page_header(TITLE, ""), input_message(f"No London practice with code {code}.")])
     link = LinkValues()
@@ -187,7 +167,7 @@ def layout(
                             [
                                 radio_tab(
                                     figure_panel(
-                                        _message_figure("Loading…"),
+                                        placeholder_figure(height=320),
                                         graph_id=COMPARISON_ID,
                                         download_id=DOWNLOADS["comparison"],
                                         caption="Practice with 95% CI; suppressed where 1–7 children",
@@ -219,7 +199,7 @@ def layout(
                             [
                                 dbc.Col(
                                     figure_panel(
-                                        _message_figure("Loading…"),
+                                        placeholder_figure(height=320),
                                         graph_id=RANKING_ID,
                                         download_id=DOWNLOADS["ranking"],
                                     ),
@@ -227,7 +207,9 @@ def layout(
                                 ),
                                 dbc.Col(
                                     figure_panel(
-                                        _message_figure("Loading…"), graph_id=TREND_ID, download_id=DOWNLOADS["trend"]
+                                        placeholder_figure(height=320),
+                                        graph_id=TREND_ID,
+                                        download_id=DOWNLOADS["trend"],
                                     ),
                                     lg=6,
                                 ),
@@ -332,8 +314,8 @@ def update_comparison(period_type: str, practice_code: str):
             disclose=disclosure.disclose,
             disclose_practice=own,
         )
-    except _FAILURES as error:
-        return _message_figure(str(error)), error_message(str(error)), None, None
+    except DATA_ERRORS as error:
+        return empty_message_figure(data_problem(error), height=320), error_message(data_problem(error)), None, None
     figure = practice_comparison_chart(frame=long, target=95.0)
     table = sortable_table(
         wide,
@@ -397,10 +379,12 @@ def update_ranking(indicator: str, period_type: str, practice_code: str):
             disclose=disclosure.disclose,
             disclose_practice=disclose_practice(db, disclosure, practice_code),
         )
-    except _FAILURES as error:
-        return _message_figure(str(error))
+    except DATA_ERRORS as error:
+        return empty_message_figure(data_problem(error), height=320)
     if frame.empty:
-        return _message_figure(f"No children in this cohort at any practice in the borough: {spec.title}.")
+        return empty_message_figure(
+            f"No children in this cohort at any practice in the borough: {spec.title}.", height=320
+        )
     # Coloured against London (the rows' london_value, a line of its own); the borough's value is in the title.
     london = pd.to_numeric(frame["london_value"], errors="coerce").dropna()
     borough = pd.to_numeric(frame["borough_value"], errors="coerce").dropna()
@@ -434,14 +418,16 @@ def update_trend(indicator: str, practice_code: str):
             practice_code=practice_code,
             disclose=disclose_practice(db, disclosure, practice_code),
         )
-    except _FAILURES as error:
-        return _message_figure(str(error))
+    except DATA_ERRORS as error:
+        return empty_message_figure(data_problem(error), height=320)
     suppressed = series["suppressed"].astype("boolean").fillna(False) if "suppressed" in series else None
     children = pd.to_numeric(series["denominator"], errors="coerce").fillna(0).gt(0)
     if not children.any() and (suppressed is None or not suppressed.any()):
-        return _message_figure("No children in this cohort for this practice in any period: no trend to draw.")
+        return empty_message_figure(
+            "No children in this cohort for this practice in any period: no trend to draw.", height=320
+        )
     if len(series) < 2:
-        return _message_figure("One period only: no trend to draw.")
+        return empty_message_figure("One period only: no trend to draw.", height=320)
     return spc_chart(
         series=series, value_label="Coverage", unit=spec.unit, target=spec.target, title=f"This practice: {spec.title}"
     )

@@ -11,9 +11,9 @@ from dash import dcc, html
 from components.layout import data_table, error_message, page_header, stat_card, view_switch
 from components.maps import borough_choropleth
 from components.overview_views import own_work_links, pathfinder_card
-from queries.db import DataUnavailable, default_database
+from pages._exports import DATA_ERRORS, data_problem
+from queries.db import default_database
 from queries.immunisation_cohort import geography_options
-from queries.indicators import QueryError
 from queries.overview import extract_metadata, pathfinder_headlines, registered_population
 from security.disclosure import current_disclosure
 from security.roles import RowScope, patient_row_scope
@@ -36,8 +36,8 @@ def _pathfinder_cards() -> html.Div:
     """One card per pathfinder; a message instead when the indicator tables cannot be read."""
     try:
         headlines = pathfinder_headlines(default_database(), disclose=current_disclosure().disclose)
-    except (DataUnavailable, QueryError) as error:
-        return error_message(str(error))
+    except DATA_ERRORS as error:
+        return error_message(data_problem(error))
     cards = [
         dbc.Col(
             pathfinder_card(title=title, href=href, rows=headlines[headlines["pathfinder"] == key].to_dict("records")),
@@ -77,8 +77,8 @@ def layout(**_query) -> html.Div:
         meta = extract_metadata(db)
         population = registered_population(db)
         own = own_work_links(own_links(db, patient_row_scope(current_user_principal())))
-    except DataUnavailable as error:
-        return html.Div([page_header("London overview", ""), error_message(str(error))])
+    except DATA_ERRORS as error:
+        return html.Div([page_header("London overview", ""), error_message(data_problem(error))])
 
     boroughs = population.boroughs
     total = "suppressed" if population.total_patients is None else f"{population.total_patients:,.0f}"

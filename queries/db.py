@@ -105,7 +105,8 @@ class _Watchdog:
 _watchdog = _Watchdog()
 
 
-def _failure(error: duckdb.Error, timeout_s: float | None) -> DataUnavailable:
+def query_failure(error: duckdb.Error, timeout_s: float | None) -> DataUnavailable:
+    """A DuckDB error as a user may read it: a query stopped after ``timeout_s`` says so and what to do."""
     if isinstance(error, duckdb.InterruptException):
         return DataUnavailable(
             f"The query took longer than {timeout_s:g} s and was stopped. Narrow the filters, or try again shortly."
@@ -191,14 +192,14 @@ class Database:
         try:
             return self.cursor().execute(sql, params).df()
         except duckdb.Error as error:
-            raise _failure(error, self.query_timeout_s) from None
+            raise query_failure(error, self.query_timeout_s) from None
 
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         """Run ``sql`` with bound ``params`` and return the first column of the first row."""
         try:
             row = self.cursor().execute(sql, params).fetchone()
         except duckdb.Error as error:
-            raise _failure(error, self.query_timeout_s) from None
+            raise query_failure(error, self.query_timeout_s) from None
         return None if row is None else row[0]
 
     def close(self) -> None:

@@ -523,3 +523,16 @@ def test_kpi_cards_show_the_estimated_number_undiagnosed_disclosed_from_the_exac
     with acting_as(ANALYST):
         exact = page.hq.estimated_undiagnosed(db, period=period, filters={"icb": [NORTH_EAST_LONDON]}, disclose=False)
     assert exact["estimated_undiagnosed"] == raw["denominator"] - raw["numerator"]
+
+
+def test_a_stopped_query_says_why_instead_of_duckdbs_words(page, period, monkeypatch):
+    """Most queries run on a cursor: a timeout reached the page as "INTERRUPT Error: Interrupted!"."""
+    import duckdb
+
+    def interrupted(*_args, **_kwargs):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(page, "indicator_values", interrupted)
+    *_, message = page.update_comparison("hyp008", period, None)
+    text = str(message)
+    assert "took longer than" in text and "was stopped" in text and "INTERRUPT" not in text
