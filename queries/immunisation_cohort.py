@@ -481,7 +481,9 @@ def _age_bounds(
     Pure calendar arithmetic, remembered per arguments.
     """
     key = (as_at, born_after, born_by, age_min, age_max)
-    if key not in _bounds_cache:
+    # Read once, and returned from the local: another request's thread may clear the cache meanwhile.
+    bounds = _bounds_cache.get(key)
+    if bounds is None:
         thresholds = "".join(
             f", coalesce(max(day) FILTER (WHERE age_months >= {months}), DATE '0001-01-01') AS months_{months}"
             for months in DUE_MONTHS
@@ -502,10 +504,11 @@ def _age_bounds(
             {"as_at": as_at, "born_after": born_after, "born_by": born_by, "age_min": age_min, "age_max": age_max},
         )
         names = [column[0] for column in cursor.description]
+        bounds = dict(zip(names, cursor.fetchone(), strict=True))
         if len(_bounds_cache) > 256:
             _bounds_cache.clear()
-        _bounds_cache[key] = dict(zip(names, cursor.fetchone(), strict=True))
-    return _bounds_cache[key]
+        _bounds_cache[key] = bounds
+    return bounds
 
 
 _bounds_cache: dict[tuple, dict[str, dt.date]] = {}

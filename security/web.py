@@ -25,7 +25,7 @@ import math
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -99,25 +99,41 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 class _SignInThrottle:
-    """At most FAILED_SIGN_INS_ALLOWED wrong passwords per username per window, per process."""
+    """At most FAILED_SIGN_INS_ALLOWED wrong passwords per username per window, per process.
+
+    Bounded: a username's entry goes when its failures fall out of the window, and past
+    ``TRACKED_USERNAMES_MAX`` the oldest go first (an anonymous client posting random usernames grew the
+    table without limit; a code review).
+    """
+
+    TRACKED_USERNAMES_MAX = 10_000
 
     def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        failures = self._failures[key]
+    def _recent(self, key: str, now: float) -> int:
+        """How many failures ``key`` has in the window (dropping older ones, and the entry once empty)."""
+        failures = self._failures.get(key)
+        if failures is None:
+            return 0
         while failures and failures[0] < now - FAILED_SIGN_IN_WINDOW_S:
             failures.popleft()
-        return failures
+        if not failures:
+            del self._failures[key]
+        return len(failures)
 
     def blocked(self, key: str) -> bool:
         with self._lock:
-            return len(self._recent(key, time.monotonic())) >= FAILED_SIGN_INS_ALLOWED
+            return self._recent(key, time.monotonic()) >= FAILED_SIGN_INS_ALLOWED
 
     def failed(self, key: str) -> None:
         with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
+            now = time.monotonic()
+            self._recent(key, now)
+            self._failures.setdefault(key, deque()).append(now)
+            while len(self._failures) > self.TRACKED_USERNAMES_MAX:
+                del self._failures[next(iter(self._failures))]
 
     def succeeded(self, key: str) -> None:
         with self._lock:

@@ -35,3 +35,22 @@ def test_the_list_names_the_missing_doses_of_a_mask_in_schedule_order():
     assert cohort.missing_text(0) == "none due"
     assert cohort.missing_text(bits["polio_booster"] | bits["mmr2"]) == "MMR2; polio booster"
     assert cohort.missing_text(sum(bits.values())) == "; ".join(cohort.SHORT_NAMES[key] for key in cohort.MISSING_DOSES)
+
+
+def test_age_bounds_survive_another_thread_clearing_the_cache(monkeypatch):
+    """The value was stored, then read back from the shared cache: a clear in between raised KeyError."""
+    import datetime as dt
+
+    import duckdb
+
+    from queries import immunisation_cohort as cohort
+
+    class ClearedAtOnce(dict):
+        def __setitem__(self, key, value):
+            super().__setitem__(key, value)
+            self.clear()  # as another request's thread would, past the cache's limit
+
+    monkeypatch.setattr(cohort, "_bounds_cache", ClearedAtOnce())
+    as_at = dt.date(2026, 10, 31)
+    bounds = cohort._age_bounds(duckdb.connect(), as_at, dt.date(2016, 10, 30), dt.date(2025, 11, 1), 1, 9)
+    assert bounds["oldest_age_min"] == dt.date(2025, 10, 31)  # the last birth date of a 1-year-old that day

@@ -161,3 +161,22 @@ def test_check_command_lists_users(tmp_path, capsys):
     assert "a.patel" in capsys.readouterr().out
     assert main(["check", str(tmp_path / "nope.toml")]) == 1
     assert main([]) == 2
+
+
+def test_the_sign_in_throttle_forgets_old_failures_and_stays_bounded(monkeypatch):
+    """Random usernames from an anonymous client each left an entry for good (a code review)."""
+    from security import web
+
+    clock = [1000.0]
+    monkeypatch.setattr(web.time, "monotonic", lambda: clock[0])
+    throttle = web._SignInThrottle()
+    for _ in range(web.FAILED_SIGN_INS_ALLOWED):
+        throttle.failed("demo.gp")
+    assert throttle.blocked("demo.gp") and not throttle.blocked("never.seen")
+    assert set(throttle._failures) == {"demo.gp"}  # asking about a username stores nothing
+    clock[0] += web.FAILED_SIGN_IN_WINDOW_S + 1
+    assert not throttle.blocked("demo.gp") and throttle._failures == {}  # out of the window: gone
+    monkeypatch.setattr(web._SignInThrottle, "TRACKED_USERNAMES_MAX", 3)
+    for name in ("a", "b", "c", "d"):
+        throttle.failed(name)
+    assert list(throttle._failures) == ["b", "c", "d"]  # the oldest goes first
