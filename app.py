@@ -23,6 +23,7 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
+import duckdb
 from dash import Dash, Input, Output, State, html
 from flask import redirect
 from werkzeug.wrappers import Response
@@ -33,6 +34,7 @@ from components.layout import footer, navbar
 from queries import asthma, cancer, immunisation_cohort
 from queries import cache as query_cache
 from queries.db import DataUnavailable, default_database, without_query_timeout
+from queries.overview import extract_metadata
 from security.roles import Permission, has_permission
 from security.web import SecurityConfigError, current_user_principal, init_app
 from settings import SettingsError, load_settings
@@ -90,9 +92,18 @@ def shell_layout() -> html.Div:
             html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
             navbar(demo=SETTINGS.demo, admin=admin),
             html.Main(dbc.Container(dash.page_container, fluid=True), id="main"),
-            footer(),
+            footer(_data_source()),
         ]
     )
+
+
+def _data_source() -> str | None:
+    """The served database's ``meta.source`` ('synthetic' or a real extract's kind), None if unreadable: the
+    footer said "synthetic" over any database, a real extract's too."""
+    try:
+        return extract_metadata(default_database()).get("source", "unknown")
+    except (DataUnavailable, duckdb.Error):
+        return None
 
 
 app.layout = shell_layout

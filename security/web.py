@@ -638,8 +638,8 @@ _LOGIN_TEMPLATE = """<!DOCTYPE html>
     </div>
     <button type="submit" class="btn btn-primary">Sign in</button>
   </form>
-  <p class="small text-muted mt-3">All patient data shown is synthetic. Every patient-level view and export is
-    recorded in an audit log.</p>
+  <p class="small text-muted mt-3">{% if demo %}All patient data shown is synthetic. {% endif %}Every
+    patient-level view and export is recorded in an audit log.</p>
 </main>
 </body>
 </html>

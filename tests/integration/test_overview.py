@@ -115,3 +115,11 @@ def test_a_user_with_patients_gets_links_to_them_first(app_on_small_db):
     assert ("Hackney: children missing doses", "/immunisation/cohort?borough=E09000012") in campaign
     commissioner = links(Principal("commissioner.test", Role.COMMISSIONER))
     assert not any(href.startswith("/immunisation/cohort") for _, href in commissioner)
+
+
+def test_the_shell_names_the_served_databases_kind_of_data(app_on_small_db):
+    import app as app_module
+    from components.layout import SYNTHETIC_NOTE
+
+    assert app_module._data_source() == "synthetic"
+    assert SYNTHETIC_NOTE in str(app_module.shell_layout().to_plotly_json())

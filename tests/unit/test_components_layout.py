@@ -239,3 +239,15 @@ def test_area_table_is_sorted_text_with_suppressed_cells_named():
     assert table.iloc[0].tolist() == ["Alpha", "E1", *["suppressed"] * 4, "Not compared"]
     assert table.iloc[1, 2:].tolist() == ["71.2%", "70.0% to 72.5%", "1,425", "2,000", "Worse than London"]
     assert "Code" not in layout.area_table(values, unit="percent", codes=False)
+
+
+def test_the_footer_says_synthetic_only_over_synthetic_data():
+    """It said "All patient data shown is synthetic" over any database, a real extract's too (code review)."""
+    from components.layout import EXTRACT_NOTE, SYNTHETIC_NOTE, footer
+
+    def text(source):
+        return str(footer(source).to_plotly_json())
+
+    assert SYNTHETIC_NOTE in text("synthetic") and EXTRACT_NOTE not in text("synthetic")
+    assert EXTRACT_NOTE in text("extract") and "synthetic" not in text("extract")
+    assert "synthetic" not in text(None) and "Open Government Licence" in text(None)
