@@ -49,6 +49,7 @@ NUMERIC_TYPES = (
     "DOUBLE",
     "DECIMAL",
 )
+FLOAT_TYPES = ("FLOAT", "DOUBLE")  # the numeric types that can hold infinity or NaN
 # Coded columns that must also name a row of a reference table (table, key column).
 REFERENCE_CODES = {
     ("patients", "practice_code"): ("ref_practices", "practice_code"),
@@ -58,6 +59,7 @@ REFERENCE_CODES = {
 # whole row groups when a query filters on these columns.
 TABLE_ORDER = {"patients": ("practice_code", "patient_id")}
 EXAMPLES = 3
+EXAMPLE_CHARS = 80
 
 Progress = Callable[[str], None]
 
@@ -75,8 +77,13 @@ class Problem:
     def __str__(self) -> str:
         where = self.table if self.column is None else f"{self.table}.{self.column}"
         rows = f": {self.count:,} row{'s' if self.count != 1 else ''}" if self.count else ""
-        shown = f" (e.g. {'; '.join(self.examples)})" if self.examples else ""
+        shown = f" (e.g. {'; '.join(_clipped(e) for e in self.examples)})" if self.examples else ""
         return f"{where} [{self.check}]{rows}{shown}"
+
+
+def _clipped(example: str, limit: int = EXAMPLE_CHARS) -> str:
+    """An example cut to ``limit`` characters: one 2 MB value put 2 MB on the terminal."""
+    return example if len(example) <= limit else f"{example[:limit]}… ({len(example):,} characters)"
 
 
 class ExtractValidationError(ValueError):
@@ -124,7 +131,8 @@ def _first_lines(error: Exception, lines: int = 3) -> str:
 
 
 def find_sources(extract_dir: Path) -> tuple[dict[str, _Source], list[Problem]]:
-    """Locate each contract table's files: ``<t>.parquet``, ``<t>.csv``, ``<t>/*.parquet`` or ``<t>/*.csv``."""
+    """Locate each contract table's files: ``<t>.parquet``, ``<t>.csv``, ``<t>/*.parquet``, ``<t>/*.csv``, or a
+    Spark-style folder ``<t>.parquet/*.parquet`` (``<t>.csv/*.csv``)."""
     problems: list[Problem] = []
     if not extract_dir.is_dir():
         return {}, [Problem("(extract)", None, "missing_folder", 0, (f"no folder at {extract_dir}",))]
@@ -135,10 +143,11 @@ def find_sources(extract_dir: Path) -> tuple[dict[str, _Source], list[Problem]]:
             single = extract_dir / f"{name}.{kind}"
             if single.is_file():
                 found.append(_Source(name, kind, (single,)))
-            folder = extract_dir / name
-            parts = tuple(sorted(folder.glob(f"*.{kind}"))) if folder.is_dir() else ()
-            if parts:
-                found.append(_Source(name, kind, parts))
+            # <t>/ of part files, or <t>.parquet/ as Spark writes one (its parts are part-*.parquet).
+            for folder in (extract_dir / name, single):
+                parts = tuple(sorted(folder.glob(f"*.{kind}"))) if folder.is_dir() else ()
+                if parts:
+                    found.append(_Source(name, kind, parts))
         if not found:
             problems.append(
                 Problem(name, None, "missing_table", 0, (f"no {name}.parquet, {name}.csv or {name}/*.parquet",))
@@ -205,12 +214,18 @@ def _typed_expression(column: str, dtype: str, source_type: str) -> tuple[str, b
     if dtype == "date":
         if source_type == "DATE":
             return raw, False
+        if source_type == "TIMESTAMP WITH TIME ZONE":
+            # The London day, not the session's (UTC): a date written as London midnight in summer is
+            # 23:00 UTC the day before, and was loaded a day early (83,729 birth dates in a review).
+            return f"CAST(timezone('Europe/London', {raw}) AS DATE)", False
         if source_type.startswith("TIMESTAMP"):
             return f"CAST({raw} AS DATE)", False
         text = raw if source_type == "VARCHAR" else f"TRY_CAST({raw} AS VARCHAR)"
         return f"CASE WHEN regexp_full_match({text}, $iso_date) THEN TRY_CAST({text} AS DATE) END", True
     if source_type.split("(")[0] in NUMERIC_TYPES:
-        value, parses = f"CAST({raw} AS DOUBLE)", False
+        # A float column can hold infinity, which is not a measurement: it is reported as unparsable (as
+        # in a CSV), not loaded as NULL without a word.
+        value, parses = f"CAST({raw} AS DOUBLE)", source_type in FLOAT_TYPES
     else:
         text = raw if source_type == "VARCHAR" else f"TRY_CAST({raw} AS VARCHAR)"
         value, parses = f"TRY_CAST({text} AS DOUBLE)", True
@@ -343,7 +358,9 @@ def _key_check(con: duckdb.DuckDBPyConnection, table: Table) -> list[Problem]:
     key = ", ".join(_quote(c) for c in table.key)
     total, examples = con.execute(
         f"SELECT sum(n), list(concat_ws(', ', {key}) || ' (x' || n || ')' ORDER BY n DESC)[1:{EXAMPLES}] "  # noqa: S608
-        f"FROM (SELECT {key}, count(*) AS n FROM {_quote(table.name)} GROUP BY ALL HAVING count(*) > 1)"
+        # A missing key is reported as missing (not_null), not as many rows sharing one blank key.
+        f"FROM (SELECT {key}, count(*) AS n FROM {_quote(table.name)} "
+        f"WHERE {' AND '.join(f'{_quote(c)} IS NOT NULL' for c in table.key)} GROUP BY ALL HAVING count(*) > 1)"
     ).fetchall()[0]
     if not total:
         return []

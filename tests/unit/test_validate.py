@@ -328,3 +328,50 @@ def test_error_message_lists_every_problem_readably():
         "  - medications [missing_table] (e.g. no medications.parquet)",
     ]
     assert len(error.problems) == 2
+
+
+# ----------------------------------------------------------------------------- from a review of messy extracts
+
+
+def test_london_midnight_timestamps_load_as_their_london_day(validate, tiny_tables, reference_con):
+    """pandas and Spark write dates as zoned timestamps: read in UTC, a summer date was a day early."""
+    patients = tiny_tables["patients"].copy()
+    patients["birth_date"] = pd.to_datetime(patients["birth_date"]).dt.tz_localize("Europe/London")
+    tiny_tables["patients"] = patients
+    assert validate(tiny_tables, "parquet") == []
+    loaded = reference_con.execute("SELECT list(birth_date ORDER BY patient_id) FROM patients").fetchone()[0]
+    assert loaded == [date(2020, 3, 1), date(1950, 6, 15), date(1985, 1, 1)]  # 15 Jun 1950: summer time
+
+
+def test_infinity_in_a_parquet_number_column_is_reported_not_loaded_as_missing(validate, tiny_tables):
+    events = tiny_tables["clinical_events"].copy()
+    events["value"] = events["value"].astype(float)
+    events.loc[0, "value"] = float("inf")
+    tiny_tables["clinical_events"] = events
+    assert checks(validate(tiny_tables, "parquet")) == [("clinical_events", "value", "unparsable_double", 1)]
+
+
+def test_a_huge_bad_value_is_shown_cut_short():
+    problem = Problem("patients", "sex", "vocabulary", 1, ("'" + "x" * 2_000_000 + "'",))
+    text = str(problem)
+    assert len(text) < 200 and "(2,000,002 characters)" in text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_missing_ids_are_missing_values_not_a_shared_key(validate, tiny_tables, fmt):
+    patients = with_value(tiny_tables["patients"], 1, "patient_id", None)
+    tiny_tables["patients"] = with_value(patients, 2, "patient_id", None)
+    found = {(p.table, p.column, p.check) for p in validate(tiny_tables, fmt)}
+    assert ("patients", "patient_id", "not_null") in found
+    assert ("patients", "patient_id", "duplicate_key") not in found
+
+
+def test_a_spark_style_table_folder_is_read(tiny_tables, make_extract, reference_con):
+    """Spark writes patients.parquet/ as a folder of part files; it was reported as a missing table."""
+    folder = make_extract(tiny_tables, "parquet")
+    (folder / "patients.parquet").unlink()
+    (folder / "patients.parquet").mkdir()
+    for i, chunk in enumerate((tiny_tables["patients"].iloc[:2], tiny_tables["patients"].iloc[2:])):
+        chunk.to_parquet(folder / "patients.parquet" / f"part-{i:05d}.snappy.parquet", index=False)
+    assert load_and_validate(reference_con, folder, EXTRACT_DATE) == []
+    assert reference_con.execute("SELECT count(*) FROM patients").fetchone() == (3,)
