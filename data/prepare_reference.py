@@ -188,7 +188,8 @@ def prepare_practices(src: Path, boroughs: pd.DataFrame) -> pd.DataFrame:
         "pct_over_65",
     ]
     gp = gp[keep].rename(columns={"lsoa21cd_pip": "lsoa21_code"})
-    gp["practice_name"] = gp["practice_name"].str.title()
+    # Title case, but not after an apostrophe: str.title() wrote "Gray'S Inn" and "Dr Me Silver'S Practice".
+    gp["practice_name"] = gp["practice_name"].str.title().str.replace(r"(?<=\w)'S\b", "'s", regex=True)
     gp["list_size"] = gp["list_size"].astype(int)
     for col in ("pct_under_5", "pct_5_19", "pct_over_65"):
         gp[col] = gp[col].round(3)
