@@ -209,6 +209,9 @@ def kpi_values(*, tumour: str | None, priority: str | None, disclose: bool) -> p
     rows = []
     for indicator in cq.CANCER_INDICATORS:
         period = default_period(con, indicator)
+        if not_counted := cq.not_counted_text(indicator, _chosen(priority)):
+            rows.append(pd.DataFrame([{"indicator_id": indicator, "period_id": period, "not_counted": not_counted}]))
+            continue
         rows.append(
             _values(
                 con,
@@ -226,6 +229,9 @@ def _kpi_cards(frame: pd.DataFrame, periods: dict[str, str]) -> list[dict]:
     cards = []
     for row in frame.to_dict("records"):
         spec = get(row["indicator_id"])
+        if isinstance(row.get("not_counted"), str):  # the card stays, saying why it has no figure
+            cards.append({"label": spec.title, "value": "–", "note": row["not_counted"]})
+            continue
         note = (
             f"{periods.get(spec.id, row['period_id'])}; {whole_number(row['numerator'])} of "
             f"{whole_number(row['denominator'])}"

@@ -82,6 +82,21 @@ PRIORITY_TYPES: tuple[tuple[str, str], ...] = (
 )
 _TUMOUR_CODES = {code for code, _ in TUMOUR_GROUPS}
 _PRIORITY_CODES = {code for code, _ in PRIORITY_TYPES}
+# Priority types a standard does not count (queries.materialise): the Faster Diagnosis Standard and the
+# conversion rate start at a referral, and a consultant upgrade is not one (it joins the 62-day standard).
+NOT_COUNTED_PRIORITIES = {
+    "cwt_fds_28d": frozenset({"consultant_upgrade"}),
+    "cancer_conversion_rate": frozenset({"consultant_upgrade"}),
+}
+
+
+def not_counted_text(indicator: str, priority_type: str) -> str | None:
+    """Why ``indicator`` has nothing for ``priority_type`` pathways (it never counts them), or None if it does."""
+    if priority_type not in NOT_COUNTED_PRIORITIES.get(indicator, ()):
+        return None
+    label = dict(PRIORITY_TYPES)[priority_type].lower()
+    return f"{get(indicator).title} does not count {label} pathways: choose another priority type or standard."
+
 
 # Registered tumours have an ICD-10 code, not a suspected site: the ICD-10 3-character ranges of each CWT
 # tumour group (NHS England CWT tumour-group mapping, simplified to the groups the extract uses).
@@ -330,6 +345,9 @@ def pathway_filters(
     if priority_type and indicator not in TUMOUR_INDICATORS:
         if priority_type not in _PRIORITY_CODES:
             raise QueryError(f"Unknown priority type {priority_type!r}")
+        if indicator and (reason := not_counted_text(indicator, priority_type)):
+            # Not "no patients in this period": an empty map and funnel read as missing data.
+            raise QueryError(reason)
         filters["priority_type"] = [priority_type]
     return filters
 

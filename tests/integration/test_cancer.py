@@ -313,3 +313,16 @@ def test_unknown_inputs_fall_back_or_say_so(page):
     with acting_as(None):
         outputs = page.update_map("cwt_fds_28d", "1999-01", "all", "all", "borough", "areas", None)
     assert outputs[1] == "borough"  # unknown period: the default one, for an anonymous (restricted) visitor
+
+
+def test_a_priority_a_standard_does_not_count_says_so(page):
+    """Consultant upgrade with the Faster Diagnosis Standard emptied the card, map and funnel without a word
+    (the ranked chart said 'none has patients in this period'): upgrades join only the 62-day standard."""
+    with acting_as(COMMISSIONER):
+        cards = str(page.update_kpis(None, "consultant_upgrade"))
+        ranked = page.update_ranked("cwt_fds_28d", None, None, "consultant_upgrade")
+        upgrades_62 = page.update_ranked("cwt_62d", None, None, "consultant_upgrade")
+    reason = "does not count consultant upgrade pathways"
+    assert "Faster Diagnosis" in cards and reason in cards
+    assert reason in str(ranked.to_plotly_json()).replace("<br>", " ")
+    assert reason not in str(upgrades_62.to_plotly_json()).replace("<br>", " ")
