@@ -1229,15 +1229,19 @@ def show_patients(_clicks, period: str | None, practice: str | None, threshold: 
     if problem is not None:
         return None, problem
     shown = patient_table(rows)
+    chosen = f"{_threshold(threshold)}+ SABA inhalers and no ICS at {practice}, {_period(period)}"
+    # The list stays as made until Show patients is pressed again: it says what it was made for, since the
+    # controls above (and so the CSV) may have moved on.
     note = html.P(
-        f"{len(rows):,} patients (at most {aq.PATIENT_LIST_LIMIT}), most SABA first. This view is "
-        "recorded in the audit log.",
+        f"{len(rows):,} {'patient' if len(rows) == 1 else 'patients'} with {chosen} (at most "
+        f"{aq.PATIENT_LIST_LIMIT}), most SABA first. Changed the controls? Press Show patients again. This view "
+        "is recorded in the audit log.",
         className="small text-muted",
     )
     table = data_table(
         shown,
         columns={c: c for c in shown.columns},
-        caption="SABA over-reliance with no ICS",
+        caption=f"Patients with {chosen}",
         table_id=f"{P}-patient-rows",
     )
     return table, note

@@ -604,6 +604,8 @@ def test_gp_team_sees_its_own_practice_only_and_is_audited(page, db, period, lis
     assert len(expected) > 0
     shown = text_of(table)
     assert all(pid in shown for pid in expected["patient_id"])
+    # The list says what it was made for: the controls (and so the CSV) may move on before it is remade.
+    assert f"3+ SABA inhalers and no ICS at {listed_practice}" in shown + text_of(note)
     assert elsewhere is None and "outside your scope" in text_of(refusal)
     exported = pd.read_csv(io.StringIO(export["content"]))
     assert exported["Pseudonymised id"].tolist() == expected["patient_id"].tolist()
