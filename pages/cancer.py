@@ -1075,7 +1075,14 @@ def update_inequality(indicator, period, tab="inequality"):
         )
     except DATA_ERRORS as error:
         return (*[no_update] * len(INEQUALITY_GRAPHS), error_message(data_problem(error)))
-    return (*[view["figures"][d] for d in INEQUALITY_GRAPHS], None)
+    # The tab may show another period than the page's (a year, when a month is chosen): it says which, or its
+    # London line (56.0 % in 2025-26) sat beside a card of another period (54.1 %) unexplained.
+    label = period_labels(_con()).get(view["period"], view["period"])
+    shown = html.P(
+        [html.Strong(f"Period shown: {label}."), f" {get(view['indicator']).title}, all tumour groups."],
+        className="small mb-2",
+    )
+    return (*[view["figures"][d] for d in INEQUALITY_GRAPHS], shown)
 
 
 dash.callback(
