@@ -842,7 +842,7 @@ def layout(
                 _csv("trend_london"),
                 note="Monthly for the waiting-time standards (quarterly for stage and route). Making Data "
                 "Count: blue special cause = improvement, orange = concern. Green dashed step: the "
-                "operational target in force; solid line: the standard.",
+                "operational target in force; dotted line: the constitutional standard.",
             ),
             section("Chosen trust", graph(TREND_TRUST), _csv("trend_trust")),
         ]
