@@ -95,7 +95,8 @@ def headline_cards(
         stat_card(
             f"Children needed to reach {fmt.text(target) if target is not None else 'target'}",
             needed_text,
-            "more children vaccinated in this cohort",
+            # A measure without a target (the 2022 campaign) read "n/a more children vaccinated".
+            "more children vaccinated in this cohort" if target is not None else "this measure has no target",
         ),
         stat_card(
             "Change on last period",

@@ -38,7 +38,7 @@ from pages._exports import DATA_ERRORS, audited_download, data_problem
 from pages._links import LinkValues
 from queries import immunisation as imm
 from queries.db import default_database
-from queries.indicators import indicator_values, inequality, periods
+from queries.indicators import indicator_values, inequality, period_labels, periods
 from queries.registry import get
 from security.disclosure import current_disclosure
 from security.web import current_user_principal
@@ -518,12 +518,16 @@ def update_map(indicator: str, period: str, view: str, pane: str | None, shown: 
         return empty_message_figure(data_problem(error), height=520), None, error_message(data_problem(error))
     table = no_update
     if pane == "table":
+        spec = get(indicator)
+        columns = _MAP_COLUMNS.get(view, _VALUE_COLUMNS)
+        if spec.target is None:  # the 2022 campaign: an empty "Children to 95%" column said nothing
+            columns = {key: label for key, label in columns.items() if key != "patients_to_target"}
         table = sortable_table(
             frame,
-            columns=_MAP_COLUMNS.get(view, _VALUE_COLUMNS),
-            caption=f"{MAP_VIEWS[view]}: {get(indicator).title}, {period}",
+            columns=columns,
+            caption=f"{MAP_VIEWS[view]}: {spec.title}, {period_labels(_db()).get(period, period)}",
             table_id=MAP_TABLE_ID,
-            unit=get(indicator).unit,
+            unit=spec.unit,
         )
     if pane_only:
         return no_update, no_update, table

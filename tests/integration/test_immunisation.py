@@ -826,3 +826,13 @@ def test_the_finder_rebuilds_its_cache_when_the_handle_reopens(small_db):
     handle.close()
     assert cohort.cohort_summary(handle, criteria=criteria, disclose=False).size == before > 0
     handle.close()
+
+
+def test_a_measure_without_a_target_has_no_children_to_target_column(pages, db, monkeypatch):
+    """The 2022 polio campaign has no 95 % target: its table kept an empty "Children to 95%" column."""
+    page = pages[0]
+    _triggered_by(monkeypatch, page, page.INDICATOR_ID)
+    *_, polio = page.update_map("polio_booster_1_9", "polio-2022", "borough", "table", None)
+    *_, mmr = page.update_map(INDICATOR, default_period(db, INDICATOR), "borough", "table", None)
+    assert "Children to 95%" not in text_of(polio) and "Children to 95%" in text_of(mmr)
+    assert "polio-2022" not in text_of(polio)  # the caption names the period as the page does

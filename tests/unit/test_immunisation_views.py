@@ -217,3 +217,13 @@ def test_inequality_sentence_keeps_the_sii_when_only_a_quintile_is_suppressed():
 def test_inequality_sentence_without_an_sii_says_why():
     text = inequality_summary(row=_inequality_row(sii=None, suppressed=True)).children
     assert text.startswith("Slope index of inequality: not shown")
+
+
+def test_the_children_needed_card_of_a_measure_without_a_target_says_so():
+    row = pd.Series({"value": 73.5, "ci_low": 72.0, "ci_high": 75.0, "numerator": 8294.0, "denominator": 11273.0})
+    text = _text(
+        headline_cards(
+            row=row, title="Polio", period_label="2022-23", target=None, previous_value=None, previous_label=None
+        )
+    )
+    assert "this measure has no target" in text and "n/a more children" not in text
