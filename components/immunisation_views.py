@@ -25,8 +25,6 @@ from components.charts import (
 )
 from components.layout import kpi_card, number_with_unit, stat_card
 from components.style import (
-    COMPARISON_COLOURS,
-    LONDON_LINE_COLOUR,
     SEQUENTIAL_SCALE,
     SUPPRESSED_COLOUR,
     TARGET_LINE_COLOUR,
@@ -456,21 +454,6 @@ def count_bar_chart(
     }
     # One construction without re-validation per call: see figure_from_dicts (literals and our own values only).
     return figure_from_dicts([bar], layout)
-
-
-def comparison_badge(comparison: str | None) -> html.Span:
-    """A small coloured label: better / similar / worse than London."""
-    key = comparison if comparison in COMPARISON_COLOURS else "not compared"
-    colour = COMPARISON_COLOURS[key]
-    return html.Span(
-        key,
-        className="badge",
-        style={
-            "backgroundColor": colour,
-            "color": "white" if key in {"better"} else "#212b32",
-            "border": f"1px solid {LONDON_LINE_COLOUR if key == 'not compared' else colour}",
-        },
-    )
 
 
 def cohort_links(*, links: list[tuple[str, str]]) -> html.Div:

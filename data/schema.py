@@ -205,4 +205,3 @@ TABLES: dict[str, Table] = {
 }
 
 # Tables keyed on patient_id that must only reference patients in ``patients``.
-EVENT_TABLES = tuple(name for name in TABLES if name != "patients")

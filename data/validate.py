@@ -32,7 +32,6 @@ import duckdb
 from data.schema import PATTERNS, TABLES, Table
 
 # The contract's dtypes and the DuckDB types the loaded tables use.
-SQL_TYPES = {"string": "VARCHAR", "date": "DATE", "double": "DOUBLE"}
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 NUMERIC_TYPES = (
     "TINYINT",

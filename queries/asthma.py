@@ -43,17 +43,6 @@ from queries.materialise import AGE_BANDS, LONDON_CODE
 from queries.registry import get
 from security.roles import RowScope
 
-ASTHMA_INDICATORS: tuple[str, ...] = (
-    "ast_prevalence",
-    "ast_review_12m",
-    "ast_action_plan",
-    "ast_objective_test",
-    "ast_saba_3plus",
-    "ast_saba_6plus",
-    "ast_saba_12plus",
-    "ast_saba_no_ics",
-    "ast_emergency_admissions",
-)
 SABA_THRESHOLDS: tuple[int, ...] = (3, 6, 12)
 # The prescribing-safety bars: a share of the register at each SABA threshold, and SABA with no ICS.
 SABA_THRESHOLD_MEASURES: tuple[str, ...] = ("ast_saba_3plus", "ast_saba_6plus", "ast_saba_12plus", "ast_saba_no_ics")

@@ -51,7 +51,6 @@ CANCER_INDICATORS: tuple[str, ...] = (
     "cancer_emergency_route",
     "cancer_conversion_rate",
 )
-WAIT_STANDARDS: tuple[str, ...] = ("cwt_fds_28d", "cwt_31d", "cwt_62d")
 TUMOUR_INDICATORS: tuple[str, ...] = ("cancer_early_stage", "cancer_emergency_route")
 # Which trust a pathway standard is reported against (CWT: the FDS by the trust that first saw the patient,
 # the 31 and 62-day standards by the treating trust).
@@ -174,16 +173,19 @@ VALUE_COLUMNS = [
 _DERIVED = ["value", "ci_low", "ci_high", "ci99_low", "ci99_high"]
 _DECIMALS = 1  # every cancer measure is a percentage (queries.registry: unit "percent")
 
+# The pathway measures, and those reported against the treating trust, as SQL lists (module constants only).
+_PATHWAY_MEASURES_SQL = ", ".join(f"'{indicator}'" for indicator in TRUST_ROLE)
+_TREATED_AT_SQL = ", ".join(f"'{indicator}'" for indicator, role in TRUST_ROLE.items() if role == "treating")
 _FACT_CUBE_SQL = f"""
 CREATE TABLE {CACHE_DATABASE}.fact_cube AS
 WITH pathway_facts AS (
     SELECT f.indicator_id, f.period_id, f.patient_id, f.numerator, f.denominator,
-           CASE WHEN f.indicator_id IN ('cwt_31d', 'cwt_62d') THEN c.treatment_provider_code
+           CASE WHEN f.indicator_id IN ({_TREATED_AT_SQL}) THEN c.treatment_provider_code
                 ELSE c.provider_code END AS trust_code,
            c.suspected_site AS tumour_group, c.priority_type
     FROM ind_patient AS f
     JOIN cancer_pathways AS c ON c.pathway_id = f.unit_id
-    WHERE f.indicator_id IN ('cwt_fds_28d', 'cwt_31d', 'cwt_62d', 'cancer_conversion_rate')
+    WHERE f.indicator_id IN ({_PATHWAY_MEASURES_SQL})
 ),
 tumours AS (
     -- the engine's own tumours and ids (queries.materialise.TUMOURS_SQL), so every tumour fact finds its group

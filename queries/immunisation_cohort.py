@@ -139,7 +139,6 @@ SHORT_NAMES = {
 }
 ETHNICITY_GROUPS = ("Asian", "Black", "Mixed", "White", "Other", "Not stated")
 MAX_AGE = 18
-LIST_LIMIT_MAX = 500
 DUE_MONTHS = (4, 12, 18, 40)  # the ages (months) at which the doses above fall due
 EXPORT_LIMIT = 100_000
 

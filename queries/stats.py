@@ -13,8 +13,6 @@ import pandas as pd
 from scipy import stats as scipy_stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-Z95 = scipy_stats.norm.ppf(0.975)
-
 
 def wilson_interval(numerator, denominator, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for proportions (arrays in, arrays out); NaN where the denominator is 0."""

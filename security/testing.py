@@ -29,7 +29,6 @@ from security.users import DEMO_ACCOUNTS
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 DEMO_PASSWORDS = {account.username: account.password for account in DEMO_ACCOUNTS}
-DEMO_USER_FOR_ROLE = {account.role.value: account.username for account in DEMO_ACCOUNTS}
 
 
 def use_throwaway_audit_dir(prefix: str) -> None:
@@ -120,9 +119,6 @@ class CallbackDriver:
     def callbacks(self) -> dict[str, dict[str, Any]]:
         """Every callback: ``{output key: callback_map entry}`` (clientside ones have no ``callback``)."""
         return dict(self.dash_app.callback_map)
-
-    def server_side(self) -> dict[str, dict[str, Any]]:
-        return {key: entry for key, entry in self.callbacks.items() if "callback" in entry}
 
     def clientside(self) -> dict[str, dict[str, Any]]:
         return {key: entry for key, entry in self.callbacks.items() if "callback" not in entry}

@@ -69,12 +69,6 @@ def choose_rows(rng: np.random.Generator, cdf_rows: np.ndarray) -> np.ndarray:
     return np.minimum((cdf_rows < u[:, None]).sum(axis=1), cdf_rows.shape[1] - 1)
 
 
-def stochastic_round(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
-    """Round each value up with probability equal to its fractional part (unbiased)."""
-    floor = np.floor(x)
-    return (floor + (rng.random(len(x)) < (x - floor))).astype(np.int64)
-
-
 def mix40(values: np.ndarray, multiplier: int, offset: int) -> np.ndarray:
     """A keyed bijection on 40-bit integers: distinct inputs give distinct, scattered outputs."""
     mask = np.uint64((1 << 40) - 1)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from data.synthetic._common import DAYS_PER_YEAR, choose, choose_rows, logistic, years_to_days
+from data.synthetic._common import DAYS_PER_YEAR, choose, choose_rows, years_to_days
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 
@@ -286,8 +286,3 @@ def draw_ethnicity(rng: np.random.Generator, ref: Reference, lsoa: np.ndarray) -
     u = rng.random(len(lsoa))
     letter = np.where(u < NOT_STATED_SHARE, LETTER_Z, letter)
     return np.where((u >= NOT_STATED_SHARE) & (u < NOT_STATED_SHARE + NOT_RECORDED_SHARE), LETTER_NULL, letter)
-
-
-def logistic_draw(rng: np.random.Generator, log_odds: np.ndarray) -> np.ndarray:
-    """Bernoulli draws with the given log-odds."""
-    return rng.random(len(log_odds)) < logistic(log_odds)
