@@ -188,10 +188,7 @@ def limit_database_memory(limit: str) -> None:
     folder is removed when the process exits.
     """
     folder = spill_folder()
-    cursor = default_database().cursor()
-    cursor.execute("SET temp_directory = ?", [str(folder)])
-    if limit:
-        cursor.execute("SET memory_limit = ?", [limit])
+    default_database().limit_memory(limit, folder)
     if folder not in _spill_folders_to_remove:
         _spill_folders_to_remove.add(folder)
         atexit.register(_remove_spill_folder, folder)

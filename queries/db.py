@@ -202,6 +202,14 @@ class Database:
             raise query_failure(error, self.query_timeout_s) from None
         return None if row is None else row[0]
 
+    def limit_memory(self, limit: str, spill_folder: Path) -> None:
+        """Bound DuckDB's memory in this process to ``limit`` (empty: DuckDB's default) and spill query state
+        past it to ``spill_folder`` (the process's own: the database's folder may be read-only)."""
+        cursor = self._connect().cursor()
+        cursor.execute("SET temp_directory = ?", [str(spill_folder)])
+        if limit:
+            cursor.execute("SET memory_limit = ?", [limit])
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:
