@@ -155,6 +155,18 @@ def inequality_summary(*, row: pd.Series | None, unit: str = "percent") -> html.
     return html.P(parts, className="small mb-2")
 
 
+def _share_range(values: np.ndarray) -> dict[str, float]:
+    """``zmin``/``zmax`` for shares: the values' own range, within 0-100 %. With one value (or all alike) Plotly
+    spread the colour bar round it, 99.6 % to 100.4 % for a lone 100 %: past what a share can be."""
+    shown = values[~np.isnan(values)]
+    if not shown.size:
+        return {}
+    low, high = float(shown.min()), float(shown.max())
+    if high - low < 1:
+        low, high = (high - 10, high) if high >= 50 else (low, low + 10)
+    return {"zmin": max(0.0, low), "zmax": min(100.0, high)}
+
+
 def intersection_heatmap(
     *,
     values: pd.DataFrame,
@@ -179,7 +191,7 @@ def intersection_heatmap(
     columns = sorted(dict.fromkeys(frame["subgroup_name"]), key=_quintile_order)
     hidden = frame["suppressed"].fillna(False).astype(bool) | pd.to_numeric(frame["value"], errors="coerce").isna()
     z = np.full((len(rows), len(columns)), np.nan)
-    text = [["" for _ in columns] for _ in rows]
+    text = [["–" for _ in columns] for _ in rows]  # a pair with no children at all (blank read as missing data)
     denominators = np.full((len(rows), len(columns)), np.nan)
     for record, is_hidden in zip(frame.to_dict("records"), hidden, strict=True):
         i, j = rows.index(record["area_name"]), columns.index(record["subgroup_name"])
@@ -189,6 +201,7 @@ def intersection_heatmap(
         z[i, j] = float(record["value"])
         text[i][j] = fmt.text(record["value"])
         denominators[i, j] = json_safe(record.get("denominator")) or np.nan
+    colour_range = _share_range(z) if unit == "percent" else {}
     # Sized for a phone: rows and columns big enough for each cell's value at 11 px (Plotly shrinks
     # cell text to fit, and 6 x 6 cells in the ~130 px a vertical colour bar and long quintile names
     # left were unreadable). Quintiles are named short on the axis (its title says which end is
@@ -203,6 +216,7 @@ def intersection_heatmap(
             textfont={"size": 11},
             customdata=denominators,
             colorscale=SEQUENTIAL_SCALE,
+            **colour_range,
             colorbar={
                 "title": {"text": value_label, "side": "bottom"},
                 "ticksuffix": fmt.axis_suffix,

@@ -38,6 +38,25 @@ def test_heatmap_leaves_suppressed_cells_empty_and_labels_them():
     assert trace.z[0][0] == 70.0 and trace.z[0][1] == 80.0 and trace.z[1][1] == 90.0
     assert math.isnan(trace.z[1][0]) and trace.text[1][0] == "supp."
     assert trace.text[0][0] == "70.0%"
+    assert (trace.zmin, trace.zmax) == (70.0, 90.0)
+
+
+def test_heatmap_of_one_value_keeps_its_colour_bar_within_0_to_100_and_marks_empty_pairs():
+    """Camden's one shown cell (100 %) had a colour bar from 99.6 % to 100.4 %, and pairs with no children
+    were blank, like missing data."""
+    values = pd.DataFrame(
+        {
+            "area_name": ["Asian", "Black"],
+            "subgroup_name": ["Q1 (most deprived)", "Q2"],
+            "value": [100.0, None],
+            "denominator": [12.0, None],
+            "suppressed": [False, True],
+        }
+    )
+    trace = intersection_heatmap(values=values, value_label="Coverage").data[0]
+    assert (trace.zmin, trace.zmax) == (90.0, 100.0)
+    assert trace.text[0][1] == "–" and trace.text[1][0] == "–"  # no children of that pair
+    assert trace.text[1][1] == "supp."
 
 
 def test_bar_chart_draws_largest_groups_and_never_a_suppressed_one():
