@@ -96,8 +96,9 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
     elif len(hidden) or partly:
         lines = [f"Not shown, {SUPPRESSED_NOTE}: {_names(list(hidden))}"] if len(hidden) else []
         lines += [f"Some bars {SUPPRESSED_NOTE}: {_names(partly)}"] if partly else []
-        # Wrapped to a phone's width (Plotly never wraps): on one line the borough names ran ~400 px off the chart.
-        note = "<br>".join(wrap_text(line, 46) for line in lines)
+        # Wrapped to the plot area on a phone (Plotly never wraps; the note starts where the bars do, right of
+        # the borough names): at 46 characters a line still ran off the chart.
+        note = "<br>".join(wrap_text(line, 30) for line in lines)
         figure.add_annotation(
             text=note,
             x=0,

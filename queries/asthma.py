@@ -714,7 +714,8 @@ def _linked_counts(rows: pd.DataFrame, by: str | None, names: dict[str, str]) ->
             .reset_index()
         )
         grouped["area_code"] = grouped["_key"]
-        grouped["area_name"] = grouped["_key"].map(lambda code: names.get(code, code))
+        # Quintiles arrive as numbers and their names are keyed by text: "1" to "5" reached the chart bare.
+        grouped["area_name"] = grouped["_key"].map(lambda code: names.get(str(code), str(code)))
         grouped = grouped.drop(columns="_key")
     id_columns = [c for c in ("area_code", "area_name") if c in grouped]
     long = grouped.melt(

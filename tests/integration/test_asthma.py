@@ -697,3 +697,11 @@ def test_practice_ranking_without_a_borough_asks_for_one(page, period):
     shown = page.practices_view(measure_id="ast_action_plan", period=period, borough=None, disclose=True)
     texts = [annotation.text for annotation in shown["figure"].layout.annotations]
     assert any("Choose a borough" in text for text in texts), texts
+
+
+def test_linked_admissions_by_deprivation_name_their_quintiles(db, period):
+    """Quintiles came back as the numbers 1-5, unexplained (and a numeric axis dropped London's bar)."""
+    frame = aq.linked_admissions(db, period=period, by="imd_quintile_national", disclose=True)
+    names = list(dict.fromkeys(frame["area_name"]))
+    assert names[:2] == ["London", "Q1 (most deprived)"] and "Q5 (least deprived)" in names
+    assert all(isinstance(name, str) for name in names)
