@@ -441,6 +441,16 @@ def map_values(db, *, indicator: str, period: str, view: str, disclose: bool) ->
     return indicator_values(db, indicator=indicator, period=period, by=view, disclose=disclose)
 
 
+def _no_gap_note(frame: pd.DataFrame) -> str:
+    """Why a shown borough has no gap: no children in its most or least deprived quintile (Brent and Hackney
+    have no least deprived LSOA). Their cells were blank, beside others reading "suppressed"."""
+    flags = frame["suppressed"] if "suppressed" in frame else pd.Series(False, index=frame.index)
+    names = frame.loc[frame["value"].isna() & ~flags.fillna(False).astype(bool), "area_name"].tolist()
+    if not names:
+        return ""
+    return f". No gap where a borough has no children in one of the two quintiles: {', '.join(map(str, names))}"
+
+
 def _map_traces(frame: pd.DataFrame, *, indicator: str, view: str, recolour: bool = False) -> list:
     """The map's traces for the view, without the figure (``recolour``: only what a recolour patch sends)."""
     spec = get(indicator)
@@ -522,10 +532,13 @@ def update_map(indicator: str, period: str, view: str, pane: str | None, shown: 
         columns = _MAP_COLUMNS.get(view, _VALUE_COLUMNS)
         if spec.target is None:  # the 2022 campaign: an empty "Children to 95%" column said nothing
             columns = {key: label for key, label in columns.items() if key != "patients_to_target"}
+        caption = f"{MAP_VIEWS[view]}: {spec.title}, {period_labels(_db()).get(period, period)}"
+        if view == "gap":
+            caption += _no_gap_note(frame)
         table = sortable_table(
             frame,
             columns=columns,
-            caption=f"{MAP_VIEWS[view]}: {spec.title}, {period_labels(_db()).get(period, period)}",
+            caption=caption,
             table_id=MAP_TABLE_ID,
             unit=spec.unit,
         )

@@ -836,3 +836,17 @@ def test_a_measure_without_a_target_has_no_children_to_target_column(pages, db, 
     *_, mmr = page.update_map(INDICATOR, default_period(db, INDICATOR), "borough", "table", None)
     assert "Children to 95%" not in text_of(polio) and "Children to 95%" in text_of(mmr)
     assert "polio-2022" not in text_of(polio)  # the caption names the period as the page does
+
+
+def test_the_gap_table_says_why_a_borough_has_no_gap(pages):
+    """Brent's and Hackney's gap cells were blank: neither has a child in the least deprived quintile."""
+    frame = pd.DataFrame(
+        {
+            "area_name": ["Brent", "Camden", "Hackney", "City of London"],
+            "value": [None, 12.5, None, None],
+            "suppressed": [False, False, False, True],  # the City's gap is hidden: it says so itself
+        }
+    )
+    note = pages[0]._no_gap_note(frame)
+    assert note == ". No gap where a borough has no children in one of the two quintiles: Brent, Hackney"
+    assert pages[0]._no_gap_note(frame.iloc[[1, 3]]) == ""
