@@ -314,21 +314,19 @@ def figure_panel(
         role="figure",
         **aria,
     )
-    parts = []
-    if caption or download_id:
-        parts.append(
-            html.Div(
-                [
-                    html.Div(caption or "", className="figure-caption"),
-                    *(download_button(download_id) if download_id else []),
-                ],
-                className="d-flex justify-content-between align-items-center mb-1",
-            )
-        )
+    parts = [caption_row(caption or "", download_id)] if caption or download_id else []
     parts.append(graph)
     if description:
         parts.append(html.P(description, id=f"{graph_id}-description", className="visually-hidden"))
     return html.Div(parts, className="figure-panel")
+
+
+def caption_row(caption: str, download_id: str | None = None) -> html.Div:
+    """A figure's caption with, at its right, the CSV button of ``download_id`` (none when None)."""
+    return html.Div(
+        [html.Div(caption, className="figure-caption"), *(download_button(download_id) if download_id else [])],
+        className="d-flex justify-content-between align-items-center mb-1",
+    )
 
 
 VIEW_SWITCH_TYPE = "view-switch"

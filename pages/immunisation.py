@@ -23,6 +23,7 @@ from components.charts import empty_message_figure, inequality_chart, placeholde
 from components.geometry import geometry_url
 from components.immunisation_views import headline_cards, inequality_summary, intersection_heatmap
 from components.layout import (
+    caption_row,
     error_message,
     figure_panel,
     indicator_card,
@@ -215,15 +216,12 @@ def layout(
             [
                 html.H2("Who is missed: inequalities in the selected area", className="h5"),
                 html.Div(id=SII_ID),
+                # Above the tabs, not inside the first: the other three views had no text alternative in sight.
+                caption_row("All four views in one CSV", DOWNLOADS["inequality"]),
                 radio_tabs(
                     [
                         radio_tab(
-                            figure_panel(
-                                placeholder_figure(height=320),
-                                graph_id=IMD_ID,
-                                download_id=DOWNLOADS["inequality"],
-                                caption="All four views in one CSV",
-                            ),
+                            figure_panel(placeholder_figure(height=320), graph_id=IMD_ID),
                             label="Deprivation",
                             value="imd",
                         ),
