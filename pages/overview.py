@@ -8,7 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.layout import data_table, error_message, page_header, stat_card, view_switch
+from components.layout import GRAPH_CONFIG, data_table, error_message, page_header, stat_card, view_switch
 from components.maps import borough_choropleth
 from components.overview_views import own_work_links, pathfinder_card
 from pages._exports import DATA_ERRORS, data_problem
@@ -123,7 +123,7 @@ def layout(**_query) -> html.Div:
                     "map": (
                         "Map",
                         dbc.Card(
-                            dbc.CardBody(dcc.Graph(id=MAP_ID, figure=figure, config={"displaylogo": False})),
+                            dbc.CardBody(dcc.Graph(id=MAP_ID, figure=figure, config=GRAPH_CONFIG)),
                             className="map-card",
                         ),
                     ),
