@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from queries import disclosure
-from queries.cache import cached_query, database_identity
+from queries.cache import cached_query
 from queries.indicators import (
     QueryError,
     default_period,
@@ -77,42 +75,6 @@ SCHEDULED_AGE_MONTHS = {
     "mmr1_on_time": 12,
     "6in1_on_time": 4,
 }
-
-
-_MEMO: OrderedDict[tuple, Any] = OrderedDict()
-_MEMO_SIZE = 256
-_memo_lock = threading.Lock()
-
-
-def _memoised(name: str, con: Any, key: tuple, compute):
-    """``compute()``, remembered per database handle and ``key`` (the read-only data never changes under it).
-
-    For the two views that read per-child rows (uptake by age) or assemble every vaccine at four
-    levels (the GP-team comparison): the first request pays, repeats are free. Frames are copied out.
-    Only :class:`queries.db.Database` handles (the app's) are memoised.
-    """
-    if not hasattr(con, "path"):  # a bare connection (tests, scripts): nothing stable to key on
-        return compute()
-    # Keyed on the file's identity (path, build time, inode) as the query cache is, not the path alone: a
-    # database rebuilt in place, read by a new connection, must not be answered from the old file's entries.
-    identity = database_identity(con)
-    if identity is None:
-        return compute()
-    full_key = (name, identity, *key)
-    with _memo_lock:
-        if full_key in _MEMO:
-            _MEMO.move_to_end(full_key)
-            return _MEMO[full_key].copy()
-    value = compute()
-    with _memo_lock:
-        _MEMO[full_key] = value
-        while len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
-    return value.copy()
-
-
-def _frozen(filters: dict[str, Any] | None) -> tuple:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list | tuple | set) else v) for k, v in (filters or {}).items()))
 
 
 def immunisation_indicators() -> list[Indicator]:
@@ -224,12 +186,7 @@ def uptake_by_age(
     children are hidden.
     """
     check_indicator(indicator)
-    return _memoised(
-        "uptake",
-        con,
-        (indicator, period, _frozen(filters), disclose),
-        lambda: _uptake_by_age(con, indicator=indicator, period=period, filters=filters, disclose=disclose),
-    )
+    return _uptake_by_age(con, indicator=indicator, period=period, filters=filters, disclose=disclose)
 
 
 def _uptake_by_age(
@@ -458,17 +415,12 @@ def practice_comparison(
     caller decides both (a user who may list the practice's children sees its own figures unrounded).
     """
     disclose_practice = disclose if disclose_practice is None else disclose_practice
-    return _memoised(
-        "practice",
+    return _practice_comparison(
         con,
-        (practice_code, period_type, disclose, disclose_practice),
-        lambda: _practice_comparison(
-            con,
-            practice_code=practice_code,
-            period_type=period_type,
-            disclose=disclose,
-            disclose_practice=disclose_practice,
-        ),
+        practice_code=practice_code,
+        period_type=period_type,
+        disclose=disclose,
+        disclose_practice=disclose_practice,
     )
 
 
