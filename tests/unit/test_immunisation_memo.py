@@ -1,7 +1,7 @@
-"""The immunisation page's memo of its heaviest views follows the database file, not its path.
+"""The immunisation page's heaviest views, remembered by the query cache, follow the database file, not its path.
 
 A database rebuilt in place (a new file moved onto the path) and read by a new connection must not be
-answered from the old file's entries: the memo is keyed on the file's identity, as the query cache is.
+answered from the old file's entries: the cache is keyed on the file's identity.
 """
 
 from __future__ import annotations
