@@ -190,6 +190,13 @@ def _area_filters(borough: str | None) -> dict[str, list[str]] | None:
     return {"borough": [borough]} if borough else None
 
 
+def _practice_name(code: str) -> str:
+    """'Name (code)' of a practice with asthma patients; the code alone if it has none (the trend was titled
+    'Practice F83019', which a commissioner cannot place)."""
+    names = aq.practices(_con()).set_index("practice_code")["practice_name"]
+    return f"{names[code]} ({code})" if code in names.index else f"Practice {code}"
+
+
 def _area_name(borough: str | None) -> str:
     borough = _borough(borough)
     if not borough:
@@ -501,7 +508,7 @@ def trend_view(
         level, code = "london", None
     series = aq.measure_trend(_con(), measure_id=m.id, filters={level: [code]} if code else None, disclose=disclose)
     shown = aq.MEASURES["ast_admissions_per_1000"] if m.per_population else m
-    area = "London" if level == "london" else (_area_name(code) if level == "borough" else f"Practice {code}")
+    area = "London" if level == "london" else (_area_name(code) if level == "borough" else _practice_name(code))
     if code:
         series = trend_named_for_area(series, code=code, name=area)
     if not figures:

@@ -502,6 +502,9 @@ def test_a_borough_or_practice_trend_is_named_after_its_area_not_london(page, db
         series = view["series"]
         assert set(series["area_code"]) == {code} and set(series["area_name"]) == {view["area"]} != {"London"}
         assert "london_value" not in series and "comparison" not in series
+        if level == "practice":  # named as a commissioner knows it, not "Practice F83019"
+            name = aq.practices(db).set_index("practice_code").loc[code, "practice_name"]
+            assert view["area"] == f"{name} ({code})"
 
 
 def test_trend_of_per_1000_rate_is_the_engines_times_ten(page, period):
