@@ -35,7 +35,14 @@ import pandas as pd
 from queries import disclosure, stats
 from queries.cache import cached_query
 from queries.db import without_query_timeout
-from queries.indicators import QueryError, default_period, disclose_trend, rows_for_spc, spc_columns
+from queries.indicators import (
+    QueryError,
+    default_period,
+    disclose_trend,
+    rows_for_spc,
+    scaled_funnel_limits,
+    spc_columns,
+)
 from queries.materialise import LONDON_CODE, TUMOURS_SQL
 from queries.registry import get
 
@@ -516,9 +523,7 @@ def trust_funnel(
         )
         if london_suppressed:
             p0 = float("nan")
-    limits = stats.funnel_limits_table(limits_p0, limits_top)
-    for column in ("lower_95", "upper_95", "lower_998", "upper_998"):
-        limits[column] = limits[column] * 100
+    limits = scaled_funnel_limits(get(indicator), limits_p0, limits_top)
     london_value = p0 * 100
     return {
         "london_value": float(disclosure.shown_figures(london_value, _DECIMALS)) if disclose else london_value,

@@ -781,7 +781,7 @@ def funnel_limits(
         if london_suppressed:
             p0 = float("nan")
             points["london_value"] = None
-    limits = _funnel_limits_table(spec, limits_p0, limits_top)
+    limits = scaled_funnel_limits(spec, limits_p0, limits_top)
     london_value = p0 * spec.scale
     return {
         "london_value": float(disclosure.shown_figures(london_value, spec.decimals)) if disclose else london_value,
@@ -790,8 +790,8 @@ def funnel_limits(
     }
 
 
-def _funnel_limits_table(spec: Indicator, p0: float, max_denominator: float) -> pd.DataFrame:
-    """Funnel limits around ``p0`` in the indicator's unit: binomial, or Poisson for a ratio."""
+def scaled_funnel_limits(spec: Indicator, p0: float, max_denominator: float) -> pd.DataFrame:
+    """Funnel limits around ``p0`` (a proportion) in the indicator's unit: binomial, or Poisson for a ratio."""
     if spec.unit == "ratio":
         grid = np.unique(np.round(np.geomspace(1, max(max_denominator, 2), 200)).astype(int))
         limits = pd.DataFrame({"denominator": grid})
