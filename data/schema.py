@@ -151,6 +151,8 @@ HOSPITAL_EPISODES = Table(
         Column("primary_diagnosis", "string", pattern="icd10"),
     ),
     after_birth=("admission_date",),
+    # A stay that ends before it starts has a negative length; the contract's null discharge means "still in".
+    not_before=(("discharge_date", "admission_date"),),
 )
 
 CANCER_PATHWAYS = Table(

@@ -244,6 +244,21 @@ def test_a_pathway_clock_that_stops_before_it_starts(validate, tiny_tables, fmt)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_a_hospital_stay_that_ends_before_it_starts(validate, tiny_tables, fmt):
+    """P3 was admitted on 1 Mar 2025: discharged the day before is refused, the same day is a day case."""
+    tiny_tables["hospital_episodes"] = with_value(
+        tiny_tables["hospital_episodes"], 0, "discharge_date", date(2025, 2, 28)
+    )
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [("hospital_episodes", "discharge_date", "before_admission_date", 1)]
+    assert problems[0].examples == ("patient_id=P3, admission_date=2025-03-01, discharge_date=2025-02-28",)
+    tiny_tables["hospital_episodes"] = with_value(
+        tiny_tables["hospital_episodes"], 0, "discharge_date", date(2025, 3, 1)
+    )
+    assert validate(tiny_tables, fmt) == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_problem_is_reported_not_just_the_first(validate, tiny_tables, fmt):
     del tiny_tables["cancer_registrations"]
     tiny_tables["patients"] = with_value(tiny_tables["patients"], 0, "sex", "Q")
