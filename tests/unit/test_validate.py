@@ -381,3 +381,46 @@ def test_missing_ids_are_missing_values_not_a_shared_key(validate, tiny_tables, 
     found = {(p.table, p.column, p.check) for p in validate(tiny_tables, fmt)}
     assert ("patients", "patient_id", "not_null") in found
     assert ("patients", "patient_id", "duplicate_key") not in found
+
+
+# ----------------------------------------------------------------------------- contract gaps, from a loader review
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("blank", ["", "  ", "\t"])
+def test_blank_ids_are_refused_once_each(validate, tiny_tables, fmt, blank):
+    """An empty or whitespace-only id pseudonymises nobody, yet joined and counted like one. Each blank is
+    reported once: not also as two patients sharing a key, nor as events of an unknown patient."""
+    patients = pd.concat([tiny_tables["patients"], tiny_tables["patients"].iloc[[2]]], ignore_index=True)
+    patients = with_value(patients, 2, "patient_id", blank)
+    tiny_tables["patients"] = with_value(patients, 3, "patient_id", blank)  # P3 and a copy of P3
+    for table in ("medications", "hospital_episodes"):  # P3's rows; the others are P1's and P2's
+        tiny_tables[table] = with_value(tiny_tables[table], 0, "patient_id", blank)
+    tiny_tables["clinical_events"] = with_value(tiny_tables["clinical_events"], 1, "patient_id", blank)
+    tiny_tables["cancer_pathways"] = with_value(tiny_tables["cancer_pathways"], 0, "pathway_id", blank)
+    # CSV has no empty text: an empty field is a missing value.
+    check = "not_null" if fmt == "csv" and blank == "" else "blank"
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [
+        ("cancer_pathways", "pathway_id", check, 1),
+        ("clinical_events", "patient_id", check, 1),
+        ("hospital_episodes", "patient_id", check, 1),
+        ("medications", "patient_id", check, 1),
+        ("patients", "patient_id", check, 2),
+    ]
+    if check == "blank":  # quoted, so that the example shows what is there
+        assert next(p for p in problems if p.table == "medications").examples == (f"patient_id={blank!r}",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_event_with_no_patient_id_is_a_missing_value_not_also_an_orphan(validate, tiny_tables, fmt):
+    tiny_tables["clinical_events"] = with_value(tiny_tables["clinical_events"], 0, "patient_id", None)
+    assert checks(validate(tiny_tables, fmt)) == [("clinical_events", "patient_id", "not_null", 1)]
+
+
+def test_an_id_with_spaces_around_it_is_shown_quoted(validate, tiny_tables):
+    """'P3 ' is not P3: the example shows the space that makes the row an orphan."""
+    tiny_tables["medications"] = with_value(tiny_tables["medications"], 0, "patient_id", "P3 ")
+    problems = validate(tiny_tables, "csv")
+    assert checks(problems) == [("medications", "patient_id", "orphan_patient", 1)]
+    assert problems[0].examples == ("patient_id='P3 '",)
