@@ -22,7 +22,9 @@ file paths reach DuckDB through the relation API, never through SQL text.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -62,6 +64,11 @@ REFERENCE_CODES = {
 TABLE_ORDER = {"patients": ("practice_code", "patient_id")}
 EXAMPLES = 3
 EXAMPLE_CHARS = 80
+# A file-level problem's example is a message (a file, a line, a reason), not a value: cut at 80 characters a
+# message lost its reason. Still bounded, because a header line can be anything.
+MESSAGE_CHARS = 300
+# Longest header line read: a file with no line break in its first megabyte is not a CSV table.
+HEADER_BYTES = 2**20
 
 Progress = Callable[[str], None]
 
@@ -79,7 +86,8 @@ class Problem:
     def __str__(self) -> str:
         where = self.table if self.column is None else f"{self.table}.{self.column}"
         rows = f": {self.count:,} row{'s' if self.count != 1 else ''}" if self.count else ""
-        shown = f" (e.g. {'; '.join(_clipped(e) for e in self.examples)})" if self.examples else ""
+        limit = EXAMPLE_CHARS if self.count else MESSAGE_CHARS
+        shown = f" (e.g. {'; '.join(_clipped(e, limit) for e in self.examples)})" if self.examples else ""
         return f"{where} [{self.check}]{rows}{shown}"
 
 
@@ -112,6 +120,15 @@ class _Source:
     table: str
     kind: str  # "parquet" or "csv"
     paths: tuple[Path, ...]
+    root: Path  # the extract folder: files are named relative to it, as the person who sent them knows them
+
+    def shown(self, path: Path | str) -> str:
+        """A file of this table as a message names it, e.g. ``patients/part-00001.csv``."""
+        return str(Path(path).relative_to(self.root))
+
+
+class _UnreadableFile(Exception):
+    """A file that cannot be read as its format; the message says which file, the line where known, and why."""
 
 
 @dataclass(frozen=True)
@@ -158,28 +175,68 @@ def find_sources(extract_dir: Path) -> tuple[dict[str, _Source], list[Problem]]:
         for kind in ("parquet", "csv"):
             single = extract_dir / f"{name}.{kind}"
             if single.is_file():
-                found.append(_Source(name, kind, (single,)))
+                found.append(_Source(name, kind, (single,), extract_dir))
             # <t>/ of part files, or <t>.parquet/ as Spark writes one (its parts are part-*.parquet).
             for folder in (extract_dir / name, single):
                 parts = tuple(sorted(folder.glob(f"*.{kind}"))) if folder.is_dir() else ()
                 if parts:
-                    found.append(_Source(name, kind, parts))
+                    found.append(_Source(name, kind, parts, extract_dir))
         if not found:
             problems.append(
                 Problem(name, None, "missing_table", 0, (f"no {name}.parquet, {name}.csv or {name}/*.parquet",))
             )
         elif len(found) > 1:
-            shown = tuple(str(s.paths[0].relative_to(extract_dir)) for s in found)
+            shown = tuple(s.shown(s.paths[0]) for s in found)
             problems.append(Problem(name, None, "ambiguous_table", 0, shown))
         else:
             sources[name] = found[0]
     return sources, problems
 
 
-def _csv_header(path: Path) -> list[str] | None:
-    """The header row of a CSV file (``None`` when the file is empty)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return next(csv.reader(f), None)
+def _csv_header(path: Path, shown: str) -> list[str] | None:
+    """The header row of a CSV file (``None`` when the file is empty); raises :class:`_UnreadableFile`.
+
+    Only the first line is decoded. Read as text, Python decoded the first 8 KB at once, so a bad byte in
+    any column of the first rows was blamed on the header, at its offset in that buffer.
+    """
+    with open(path, "rb") as f:
+        first = f.readline(HEADER_BYTES)
+    if not first:
+        return None
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _UnreadableFile(f"{shown} is UTF-16 text; save it as UTF-8")
+    if len(first) == HEADER_BYTES and not first.endswith(b"\n"):
+        raise _UnreadableFile(f"{shown}: no line break in its first {HEADER_BYTES:,} bytes; is it a CSV file?")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _UnreadableFile(
+            f"{shown}, line 1 (the header): byte 0x{first[error.start]:02X} is not UTF-8 text; save the file as UTF-8"
+        ) from None
+    return next(csv.reader([text.rstrip("\r\n")]), None)
+
+
+def _read_error(error: Exception, source: _Source) -> str:
+    """A DuckDB error reading ``source`` in words a data manager can act on: the file, the line, what is wrong."""
+    text = str(error)
+    for path in source.paths:  # DuckDB names files by the absolute path it was given
+        text = text.replace(str(path), source.shown(path))
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    if line is None:  # a corrupt Parquet file, a file that vanished, ...
+        return re.sub(r"^[A-Za-z ]+ Error: ", "", _first_lines(RuntimeError(text)))  # DuckDB's class of error
+    file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+    where = f"{file.group(1).strip() if file else source.shown(source.paths[0])}, line {line.group(1)}"
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if "Invalid unicode" in text:
+        reason = "not UTF-8 text; save the file as UTF-8"
+    elif fields:
+        reason = f"{fields.group(2)} values where the header names {fields.group(1)} columns"
+    elif "unterminated quote" in text:
+        reason = 'a quoted value (") that is never closed'
+    else:  # DuckDB's own reason: the first line after the row it quotes
+        reasons = [r for r in text.split("\n\n")[0].splitlines()[2:] if r.strip()]
+        reason = reasons[-1].strip() if reasons else _first_lines(error, 1)
+    return f"{where}: {reason}"
 
 
 def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, str] | None, list[Problem]]:
@@ -191,8 +248,8 @@ def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, s
         if source.kind == "parquet":
             relation = con.read_parquet(paths, union_by_name=True)
         else:
-            headers = [_csv_header(p) for p in source.paths]
-            empty = [p.name for p, h in zip(source.paths, headers, strict=True) if not h]
+            headers = [_csv_header(p, source.shown(p)) for p in source.paths]
+            empty = [source.shown(p) for p, h in zip(source.paths, headers, strict=True) if not h]
             if empty:
                 return None, [Problem(source.table, None, "empty_file", 0, tuple(empty[:EXAMPLES]))]
             if any(h != headers[0] for h in headers):
@@ -214,8 +271,10 @@ def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, s
             )
         relation.create_view(view, replace=True)
         described = con.execute(f"DESCRIBE {_quote(view)}").fetchall()  # noqa: S608
-    except (duckdb.Error, OSError, UnicodeDecodeError, csv.Error) as error:
-        return None, [Problem(source.table, None, "unreadable", 0, (_first_lines(error),))]
+    except _UnreadableFile as error:
+        return None, [Problem(source.table, None, "unreadable", 0, (str(error),))]
+    except (duckdb.Error, OSError, csv.Error) as error:
+        return None, [Problem(source.table, None, "unreadable", 0, (_read_error(error, source),))]
     return {row[0].lower(): row[1] for row in described}, []
 
 
@@ -500,7 +559,7 @@ def load_and_validate(
             _load_typed(con, table, types)
         except duckdb.Error as error:
             # A CSV row with the wrong number of fields, a corrupt Parquet page, ...
-            problems.append(Problem(name, None, "unreadable", 0, (_first_lines(error),)))
+            problems.append(Problem(name, None, "unreadable", 0, (_read_error(error, source),)))
             continue
         loaded.add(name)
         rows = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0][0]  # noqa: S608

@@ -297,13 +297,16 @@ def test_csv_with_a_short_row_is_unreadable_with_its_line(tiny_tables, make_extr
     )
     problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
     assert checks(problems) == [("medications", None, "unreadable", 0)]
-    assert "Line: 3" in problems[0].examples[0]
+    assert problems[0].examples == ("medications.csv, line 3: 2 values where the header names 5 columns",)
 
 
 def test_corrupt_parquet_is_unreadable(tiny_tables, make_extract, reference_con):
     folder = make_extract(tiny_tables, "parquet")
     (folder / "medications.parquet").write_bytes(b"PAR1 this is not parquet")
-    assert checks(load_and_validate(reference_con, folder, EXTRACT_DATE)) == [("medications", None, "unreadable", 0)]
+    problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
+    assert checks(problems) == [("medications", None, "unreadable", 0)]
+    # Named as the sender knows it, and the reason kept whole (it was cut at 80 characters).
+    assert problems[0].examples == ("No magic bytes found at end of file 'medications.parquet'",)
 
 
 def test_a_table_in_two_formats_is_ambiguous(tiny_tables, make_extract, reference_con):
@@ -424,3 +427,73 @@ def test_an_id_with_spaces_around_it_is_shown_quoted(validate, tiny_tables):
     problems = validate(tiny_tables, "csv")
     assert checks(problems) == [("medications", "patient_id", "orphan_patient", 1)]
     assert problems[0].examples == ("patient_id='P3 '",)
+
+
+MEDICATIONS_HEADER = b"patient_id,issue_date,dmd_code,bnf_code,quantity,note\n"
+MEDICATIONS_ROW = b"P3,2025-02-01,39113611000001102,,1,ok\n"
+
+
+def write_medications_csv(folder, lines: bytes, part: str | None = None):
+    """Replace the extract's medications with the CSV bytes ``lines`` (as part file ``part`` if given)."""
+    (folder / "medications.csv").unlink()
+    if part is None:
+        (folder / "medications.csv").write_bytes(lines)
+    else:
+        (folder / "medications").mkdir()
+        (folder / "medications" / part).write_bytes(lines)
+
+
+# Read as text, the header's 8 KB buffer was decoded at once: a bad byte in the first rows was refused with
+# "can't decode byte 0xe9 in position 130", further down it was never looked at.
+@pytest.mark.parametrize("line", [3, 400])
+def test_a_byte_that_is_not_utf8_in_a_column_the_contract_ignores_is_ignored_wherever_it_is(
+    tiny_tables, make_extract, reference_con, line
+):
+    folder = make_extract(tiny_tables, "csv")
+    rows = [MEDICATIONS_ROW] * 500
+    rows[line - 2] = b"P3,2025-02-01,39113611000001102,,1,caf\xe9\n"  # Latin-1 in the note column
+    write_medications_csv(folder, MEDICATIONS_HEADER + b"".join(rows))
+    assert load_and_validate(reference_con, folder, EXTRACT_DATE) == []
+
+
+@pytest.mark.parametrize("line", [3, 400])
+def test_a_byte_that_is_not_utf8_in_a_contract_column_is_named_by_file_and_line(
+    tiny_tables, make_extract, reference_con, line
+):
+    folder = make_extract(tiny_tables, "csv")
+    rows = [MEDICATIONS_ROW] * 500
+    rows[line - 2] = b"P3,2025-02-01,39113611000001102,caf\xe9,1,x\n"  # Latin-1 in bnf_code
+    write_medications_csv(folder, MEDICATIONS_HEADER + b"".join(rows), part="part-00001.csv")
+    problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
+    assert checks(problems) == [("medications", None, "unreadable", 0)]
+    assert problems[0].examples == (f"medications/part-00001.csv, line {line}: not UTF-8 text; save the file as UTF-8",)
+
+
+def test_a_header_that_is_not_utf8_is_named_by_file_and_line(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "csv")
+    write_medications_csv(folder, MEDICATIONS_HEADER.replace(b"note", b"n\xf6te") + MEDICATIONS_ROW)
+    problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
+    assert problems[0].examples == (
+        "medications.csv, line 1 (the header): byte 0xF6 is not UTF-8 text; save the file as UTF-8",
+    )
+
+
+def test_a_utf16_csv_is_named_as_such(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "csv")
+    write_medications_csv(folder, (MEDICATIONS_HEADER + MEDICATIONS_ROW).decode().encode("utf-16"))
+    problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
+    assert problems[0].examples == ("medications.csv is UTF-16 text; save it as UTF-8",)
+
+
+def test_an_unclosed_quote_is_named_by_file_and_line(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "csv")
+    write_medications_csv(folder, MEDICATIONS_HEADER + b'P3,2025-02-01,39113611000001102,,1,"ab\n' + MEDICATIONS_ROW)
+    problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
+    assert problems[0].examples == ('medications.csv, line 2: a quoted value (") that is never closed',)
+
+
+def test_a_bom_and_windows_line_ends_are_read_as_the_same_table(tiny_tables, make_extract, reference_con):
+    folder = make_extract(tiny_tables, "csv")
+    write_medications_csv(folder, (b"\xef\xbb\xbf" + MEDICATIONS_HEADER + MEDICATIONS_ROW).replace(b"\n", b"\r\n"))
+    assert load_and_validate(reference_con, folder, EXTRACT_DATE) == []
+    assert reference_con.execute("SELECT patient_id, quantity FROM medications").fetchall() == [("P3", 1.0)]
