@@ -31,6 +31,8 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from data.schema import PATTERNS, TABLES, Table
 
@@ -239,26 +241,73 @@ def _read_error(error: Exception, source: _Source) -> str:
     return f"{where}: {reason}"
 
 
+def _column_names(source: _Source, path: Path) -> list[str]:
+    """The column names of one file as written (a CSV header; a Parquet schema); raises :class:`_UnreadableFile`.
+
+    Parquet names are read from the file, not from DuckDB, which renames a second ``sex`` to ``SEX_1``.
+    """
+    if source.kind == "csv":
+        return _csv_header(path, source.shown(path)) or []
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as error:
+        raise _UnreadableFile(f"{source.shown(path)} cannot be read as Parquet: {error}") from None
+
+
+def _column_problems(table: Table, source: _Source, names: Sequence[list[str]]) -> list[Problem]:
+    """What is wrong with the files' columns: an empty CSV, CSV headers that differ, two columns that could
+    each be one contract column (``sex`` and ``SEX``), a contract column missing from some or all files."""
+    shown = [source.shown(p) for p in source.paths]
+    if source.kind == "csv":
+        empty = [file for file, file_names in zip(shown, names, strict=True) if not file_names]
+        if empty:
+            return [Problem(table.name, None, "empty_file", 0, tuple(empty[:EXAMPLES]))]
+        # One header declares the columns of every part, so the parts must agree on it.
+        differing = [file for file, file_names in zip(shown, names, strict=True) if file_names != names[0]]
+        if differing:
+            example = f"the header of {differing[0]} differs from that of {shown[0]}"
+            return [Problem(table.name, None, "inconsistent_headers", 0, (example,))]
+    problems = []
+    for column in table.column_names:
+        # Names match the contract whatever their case (DuckDB's identifiers do not see case either).
+        found = [[n for n in file_names if n.lower() == column] for file_names in names]
+        clash = next(((file, f) for file, f in zip(shown, found, strict=True) if len(f) > 1), None)
+        lacking = [file for file, f in zip(shown, found, strict=True) if not f]
+        if clash:
+            example = f"{clash[0]} has {' and '.join(repr(n) for n in clash[1])}"
+            problems.append(Problem(table.name, column, "duplicate_column_names", 0, (example,)))
+        elif len(lacking) == len(shown):
+            listed = ", ".join(str(_shown(n)) for n in names[0])
+            problems.append(Problem(table.name, column, "missing_column", 0, (f"columns found: {listed}",)))
+        elif lacking:
+            # Parquet parts are read by name: a part without the column would load it as all missing.
+            example = f"not in {lacking[0]} ({len(lacking)} of {len(shown)} files)"
+            problems.append(Problem(table.name, column, "missing_column", 0, (example,)))
+    return problems
+
+
 def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, str] | None, list[Problem]]:
-    """Create the temp view ``src_<table>`` over the files; return its column types keyed by lower-case name."""
+    """Check the files' columns, then create the temp view ``src_<table>`` over the files; return its column
+    types keyed by lower-case name (``None`` when the table cannot be read, with the problems why)."""
+    table = TABLES[source.table]
     view = f"src_{source.table}"
     paths = [str(p) for p in source.paths]
     try:
+        names = [_column_names(source, p) for p in source.paths]
+        problems = _column_problems(table, source, names)
+        if problems:
+            return None, problems
         # The relation API takes the paths as values, so no file name is ever spliced into SQL.
         if source.kind == "parquet":
             relation = con.read_parquet(paths, union_by_name=True)
         else:
-            headers = [_csv_header(p, source.shown(p)) for p in source.paths]
-            empty = [source.shown(p) for p, h in zip(source.paths, headers, strict=True) if not h]
-            if empty:
-                return None, [Problem(source.table, None, "empty_file", 0, tuple(empty[:EXAMPLES]))]
-            if any(h != headers[0] for h in headers):
-                return None, [Problem(source.table, None, "inconsistent_headers", 0, (paths[0],))]
-            # The header is read here and every column declared VARCHAR, so the sniffer can
-            # neither drop a row nor guess a type; a ragged row fails the scan with its line.
-            columns = {h: "VARCHAR" for h in headers[0]}
-            if len(columns) != len(headers[0]):
-                return None, [Problem(source.table, None, "duplicate_column_names", 0, tuple(headers[0][:10]))]
+            # The header is read here and every column declared VARCHAR, so the sniffer can neither drop a row
+            # nor guess a type; a ragged row fails the scan with its line. Extra columns get names of their own
+            # ("extra_7"): DuckDB refuses a blank name, or two that differ only in case, and neither is read.
+            wanted = set(table.column_names)
+            columns = {
+                (h.lower() if h.lower() in wanted else f"extra_{i + 1}"): "VARCHAR" for i, h in enumerate(names[0])
+            }
             relation = con.read_csv(
                 paths,
                 header=True,
@@ -547,10 +596,8 @@ def load_and_validate(
         if types is None:
             continue
         missing = [c for c in table.column_names if c not in types]
-        if missing:
-            problems += [
-                Problem(name, c, "missing_column", 0, (f"columns found: {', '.join(types)}",)) for c in missing
-            ]
+        if missing:  # each file has them (_column_problems), so DuckDB did not bring them together
+            problems += [Problem(name, c, "missing_column", 0, (f"columns read: {', '.join(types)}",)) for c in missing]
             continue
         types = {c: types[c] for c in table.column_names}
         try:
