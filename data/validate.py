@@ -11,9 +11,10 @@ Checks, in the order they are reported: files present and readable, required
 columns present (extra columns are ignored), values parse as their type,
 non-nullable columns filled and ids not blank, codes in their vocabularies and
 formats, practice and LSOA codes known to ``data/reference``, keys unique, event
-rows pointing at a known patient, no date after the extract date or before the
-patient's birth, and a row's dates in order (``Table.not_before``: registration,
-hospital stay, cancer pathway clock).
+rows pointing at a known patient, no count below zero, no date after the extract
+date or before the patient's birth, no patient older than anyone has lived, and a
+row's dates in order (``Table.not_before``: registration, hospital stay, cancer
+pathway clock).
 
 SQL is assembled only from schema names (``data.schema`` is the whitelist, every
 identifier quoted); every value, pattern and vocabulary is a bound parameter, and
@@ -34,7 +35,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data.schema import PATTERNS, TABLES, Table
+from data.schema import MAX_AGE_YEARS, PATTERNS, TABLES, Table
 
 # The contract's dtypes and the DuckDB types the loaded tables use.
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
@@ -510,7 +511,21 @@ def _loaded_checks(
             checks.append(_Check(column.name, "blank", _is_blank(col), examples))
         if column.dtype == "date":
             checks.append(_Check(column.name, "after_extract_date", f"{col} > $extract_date", examples))
+        if column.non_negative:
+            # A negative quantity would be subtracted from a patient's inhalers in the year.
+            checks.append(_Check(column.name, "negative", f"{col} < 0", examples))
     if table.name == "patients":
+        # Older than anyone has lived at the last date the extract knows the patient: death, leaving, or the
+        # extract date. The engine would count a placeholder 1900-01-01 birth date in its oldest age band.
+        last_known = "coalesce(t.death_date, t.registration_end, $extract_date)"
+        checks.append(
+            _Check(
+                "birth_date",
+                f"over_{MAX_AGE_YEARS}_years_old",
+                f"t.birth_date < {last_known} - to_years($max_age)",
+                (*ids, "t.birth_date"),
+            )
+        )
         for name in table.after_birth:
             col = f"t.{_quote(name)}"
             checks.append(_Check(name, "before_birth", f"{col} < t.birth_date", (*ids, "t.birth_date", col)))
@@ -519,7 +534,7 @@ def _loaded_checks(
         checks.append(
             _Check(later, f"before_{earlier}", f"{later_col} < {earlier_col}", (*ids, earlier_col, later_col))
         )
-    params = {"extract_date": extract_date, "blank": BLANK}
+    params = {"extract_date": extract_date, "blank": BLANK, "max_age": MAX_AGE_YEARS}
     return _run_row_checks(con, table.name, f"{_quote(table.name)} AS t", checks, params)
 
 

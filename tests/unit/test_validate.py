@@ -562,3 +562,25 @@ def test_csv_parts_whose_headers_differ_name_the_part(tiny_tables, make_extract,
     problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
     assert checks(problems) == [("medications", None, "inconsistent_headers", 0)]
     assert problems[0].examples == ("the header of medications/part-1.csv differs from that of medications/part-0.csv",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_patient_older_than_anyone_has_lived_is_refused(validate, tiny_tables, fmt):
+    """A placeholder birth date (1900-01-01) made a 126-year-old. Age is taken at the last date the extract
+    knows the patient: death (P2 died 1 May 2024), leaving, or else the extract date (P3)."""
+    patients = with_value(tiny_tables["patients"], 1, "birth_date", date(1904, 5, 1))  # 120 on the day he died
+    tiny_tables["patients"] = with_value(patients, 2, "birth_date", date(1906, 10, 30))  # 120 and a day
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [("patients", "birth_date", "over_120_years_old", 1)]
+    assert problems[0].examples == ("patient_id=P3, birth_date=1906-10-30",)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_negative_quantity_is_refused(validate, tiny_tables, fmt):
+    """Summed into a patient's inhalers in the year, -2 took two away; none (0) is allowed."""
+    tiny_tables["medications"] = with_value(tiny_tables["medications"], 0, "quantity", -2.0)
+    problems = validate(tiny_tables, fmt)
+    assert checks(problems) == [("medications", "quantity", "negative", 1)]
+    assert problems[0].examples == ("patient_id=P3, quantity=-2.0",)
+    tiny_tables["medications"] = with_value(tiny_tables["medications"], 0, "quantity", 0.0)
+    assert validate(tiny_tables, fmt) == []
