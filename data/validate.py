@@ -70,6 +70,9 @@ EXAMPLE_CHARS = 80
 # A file-level problem's example is a message (a file, a line, a reason), not a value: cut at 80 characters a
 # message lost its reason. Still bounded, because a header line can be anything.
 MESSAGE_CHARS = 300
+# Part files whose names start so are not data, as Spark and Arrow treat them: "._part-0.parquet" is the
+# AppleDouble shadow a Mac leaves on a shared or FAT drive, "_SUCCESS" or "_temporary" Spark's bookkeeping.
+HIDDEN_PREFIXES = (".", "_")
 # Longest header line read: a file with no line break in its first megabyte is not a CSV table.
 HEADER_BYTES = 2**20
 
@@ -181,7 +184,9 @@ def find_sources(extract_dir: Path) -> tuple[dict[str, _Source], list[Problem]]:
                 found.append(_Source(name, kind, (single,), extract_dir))
             # <t>/ of part files, or <t>.parquet/ as Spark writes one (its parts are part-*.parquet).
             for folder in (extract_dir / name, single):
-                parts = tuple(sorted(folder.glob(f"*.{kind}"))) if folder.is_dir() else ()
+                if not folder.is_dir():
+                    continue
+                parts = tuple(sorted(p for p in folder.glob(f"*.{kind}") if not p.name.startswith(HIDDEN_PREFIXES)))
                 if parts:
                     found.append(_Source(name, kind, parts, extract_dir))
         if not found:

@@ -584,3 +584,15 @@ def test_a_negative_quantity_is_refused(validate, tiny_tables, fmt):
     assert problems[0].examples == ("patient_id=P3, quantity=-2.0",)
     tiny_tables["medications"] = with_value(tiny_tables["medications"], 0, "quantity", 0.0)
     assert validate(tiny_tables, fmt) == []
+
+
+def test_hidden_files_among_part_files_are_not_read_as_data(tiny_tables, make_extract, reference_con):
+    """A Mac copying to a shared or FAT drive leaves '._part-0.parquet' beside each part (an AppleDouble shadow,
+    not Parquet): the table was refused as unreadable. Names starting '.' or '_' are not data, as in Spark."""
+    folder = make_extract(tiny_tables, "parquet")
+    (folder / "patients.parquet").unlink()
+    (folder / "patients").mkdir()
+    tiny_tables["patients"].to_parquet(folder / "patients" / "part-0.parquet", index=False)
+    (folder / "patients" / "._part-0.parquet").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (folder / "patients" / "_temporary.parquet").write_bytes(b"")
+    assert load_and_validate(reference_con, folder, EXTRACT_DATE) == []
