@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -292,6 +293,25 @@ def _column_problems(table: Table, source: _Source, names: Sequence[list[str]]) 
     return problems
 
 
+def _copied_files(source: _Source) -> list[Problem]:
+    """Part files that are byte-for-byte copies of another part ("part-3 (1).parquet"): read as parts, every row
+    in them would count twice (a patient's inhalers, admissions), and event tables have no key to catch it."""
+    by_size: dict[int, list[Path]] = {}
+    for path in source.paths:
+        by_size.setdefault(path.stat().st_size, []).append(path)
+    copies = []
+    for same_size in (paths for paths in by_size.values() if len(paths) > 1):  # only these need reading
+        first_seen: dict[str, Path] = {}
+        for path in same_size:
+            with open(path, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+            if digest in first_seen:
+                copies.append(f"{source.shown(first_seen[digest])} and {source.shown(path)} are the same file")
+            else:
+                first_seen[digest] = path
+    return [Problem(source.table, None, "copied_file", 0, tuple(copies[:EXAMPLES]))] if copies else []
+
+
 def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, str] | None, list[Problem]]:
     """Check the files' columns, then create the temp view ``src_<table>`` over the files; return its column
     types keyed by lower-case name (``None`` when the table cannot be read, with the problems why)."""
@@ -300,7 +320,7 @@ def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, s
     paths = [str(p) for p in source.paths]
     try:
         names = [_column_names(source, p) for p in source.paths]
-        problems = _column_problems(table, source, names)
+        problems = _column_problems(table, source, names) + _copied_files(source)
         if problems:
             return None, problems
         # The relation API takes the paths as values, so no file name is ever spliced into SQL.

@@ -596,3 +596,18 @@ def test_hidden_files_among_part_files_are_not_read_as_data(tiny_tables, make_ex
     (folder / "patients" / "._part-0.parquet").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     (folder / "patients" / "_temporary.parquet").write_bytes(b"")
     assert load_and_validate(reference_con, folder, EXTRACT_DATE) == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_part_file_copied_twice_is_refused(tiny_tables, make_extract, reference_con, fmt):
+    """'part-1 (1).parquet' beside 'part-1.parquet' (a copy made by hand, or a download run twice) loaded every
+    row twice: event tables have no key, so P3's inhaler counted as two."""
+    folder = make_extract(tiny_tables, fmt)
+    (folder / f"medications.{fmt}").rename(folder / "part-1")
+    (folder / "medications").mkdir()
+    (folder / "part-1").rename(folder / "medications" / f"part-1.{fmt}")
+    copy = folder / "medications" / f"part-1 (1).{fmt}"
+    copy.write_bytes((folder / "medications" / f"part-1.{fmt}").read_bytes())
+    problems = load_and_validate(reference_con, folder, EXTRACT_DATE)
+    assert checks(problems) == [("medications", None, "copied_file", 0)]
+    assert problems[0].examples == (f"medications/part-1 (1).{fmt} and medications/part-1.{fmt} are the same file",)
