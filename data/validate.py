@@ -164,9 +164,9 @@ def _is_blank(column: str) -> str:
     return f"CASE WHEN ascii({column}) <= 32 THEN regexp_full_match({column}, $blank) ELSE false END"
 
 
-def _first_lines(error: Exception, lines: int = 3) -> str:
+def _first_lines(message: str, lines: int = 3) -> str:
     """A DuckDB error message cut to its informative first lines."""
-    text = str(error).strip().splitlines()
+    text = message.strip().splitlines()
     return " ".join(line.strip() for line in text[:lines] if line.strip())
 
 
@@ -232,7 +232,7 @@ def _read_error(error: Exception, source: _Source) -> str:
         text = text.replace(str(path), source.shown(path))
     line = re.search(r"CSV Error on Line: (\d+)", text)
     if line is None:  # a corrupt Parquet file, a file that vanished, ...
-        return re.sub(r"^[A-Za-z ]+ Error: ", "", _first_lines(RuntimeError(text)))  # DuckDB's class of error
+        return re.sub(r"^[A-Za-z ]+ Error: ", "", _first_lines(text))  # DuckDB's class of error
     file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
     where = f"{file.group(1).strip() if file else source.shown(source.paths[0])}, line {line.group(1)}"
     fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
@@ -244,7 +244,7 @@ def _read_error(error: Exception, source: _Source) -> str:
         reason = 'a quoted value (") that is never closed'
     else:  # DuckDB's own reason: the first line after the row it quotes
         reasons = [r for r in text.split("\n\n")[0].splitlines()[2:] if r.strip()]
-        reason = reasons[-1].strip() if reasons else _first_lines(error, 1)
+        reason = reasons[-1].strip() if reasons else _first_lines(text, 1)
     return f"{where}: {reason}"
 
 
