@@ -392,7 +392,8 @@ _Z = {level: float(norm.isf((1 - level) / 2)) for level in (0.95, 0.998)}
 def _wilson(numerator: np.ndarray, denominator: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval, the same formula as :func:`queries.stats.wilson_interval` with a cached z.
 
-    NaN where the denominator is 0; a unit test holds the two equal.
+    NaN where the denominator is 0; a unit test holds the two equal. Clipped to [0, 1] as statsmodels
+    clips it: unclipped, 0 of 21 had a lower bound of -1e-17, shown as -0.0 %.
     """
     z = _Z[level]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -401,7 +402,10 @@ def _wilson(numerator: np.ndarray, denominator: np.ndarray, level: float) -> tup
         centre = (p + z2n / 2) / (1 + z2n)
         half = z * np.sqrt(p * (1 - p) / denominator + z2n / (4 * denominator)) / (1 + z2n)
     valid = denominator > 0
-    return np.where(valid, centre - half, np.nan), np.where(valid, centre + half, np.nan)
+    return (
+        np.where(valid, np.clip(centre - half, 0.0, 1.0), np.nan),
+        np.where(valid, np.clip(centre + half, 0.0, 1.0), np.nan),
+    )
 
 
 def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> dict[str, np.ndarray]:

@@ -99,6 +99,32 @@ def test_london_and_icb_levels_add_up(con):
     assert icb["numerator"].sum() == 39 and set(icb["area_name"]) == {"North Central London", "North West London"}
 
 
+@pytest.fixture(scope="module")
+def none_and_all(tmp_path_factory):
+    """Barnet: 21 children, none vaccinated. Brent: 16 children, all vaccinated (counts where the unclipped
+    Wilson bounds fell just outside 0-100 %)."""
+    patients, jabs = [], []
+    for practice, total, vaccinated in ((BARNET_PRACTICE, 21, 0), (BRENT_PRACTICE, 16, 16)):
+        for i in range(total):
+            row = patient("2025-08-15", practice_code=practice, lsoa21_code=AFFLUENT_LSOA)
+            patients.append(row)
+            if i < vaccinated:
+                jabs += [jab(row["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+    return build(tmp_path_factory.mktemp("none-and-all"), patients=patients, immunisations=jabs)
+
+
+@pytest.mark.parametrize("disclose", [False, True])
+def test_intervals_of_0_and_100_percent_stay_within_0_to_100(none_and_all, disclose):
+    result = indicator_values(none_and_all, indicator="cover_12m_6in1", by="practice", disclose=disclose)
+    rows = result.set_index("area_code")
+    assert rows.loc[BARNET_PRACTICE, "value"] == 0 and rows.loc[BRENT_PRACTICE, "value"] == 100
+    for column in ("ci_low", "ci99_low"):
+        bound = float(rows.loc[BARNET_PRACTICE, column])
+        assert bound == 0 and not math.copysign(1, bound) < 0, column  # 0, not -1e-17 (shown as -0.0)
+    for column in ("ci_high", "ci99_high"):
+        assert float(rows.loc[BRENT_PRACTICE, column]) == 100, column  # not 100.00000000000001
+
+
 def test_pair_borough_by_imd_quintile(con):
     result = indicator_values(con, indicator="cover_12m_6in1", by=("borough", "imd_quintile"), disclose=False)
     rows = {(r.area_name, r.subgroup_name): (r.numerator, r.denominator) for r in result.itertuples()}
