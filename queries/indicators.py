@@ -11,14 +11,13 @@ value is a bound parameter.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, poisson
+from scipy.stats import poisson
 
 from queries import disclosure, stats
 from queries.cache import PerConnection, cached_query
@@ -31,6 +30,7 @@ __all__ = [
     "DIMENSIONS",
     "area_names",
     "funnel_limits",
+    "indicator_statistics",
     "indicator_values",
     "indicator_values_batch",
     "inequality",
@@ -384,74 +384,29 @@ def _names(con: Any, dim: str) -> dict[str, str]:
     return cached[key]
 
 
-# Normal quantiles for the two interval levels, computed once: asking scipy for them on every call
-# (as statsmodels' proportion_confint does) cost more than the interval arithmetic itself.
-_Z = {level: float(norm.isf((1 - level) / 2)) for level in (0.95, 0.998)}
+# The interval each unit of indicator is read with: a ratio is observed over expected (Poisson), a percentage a
+# proportion (Wilson).
+_INTERVALS = {"percent": "wilson", "ratio": "poisson"}
 
 
-def _wilson(numerator: np.ndarray, denominator: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval, the same formula as :func:`queries.stats.wilson_interval` with a cached z.
+def indicator_statistics(
+    spec: Indicator, numerator: np.ndarray, denominator: np.ndarray, *, benchmark: float
+) -> dict[str, np.ndarray]:
+    """:func:`queries.stats.area_statistics` of an indicator's counts: its scale, polarity, target and interval.
 
-    NaN where the denominator is 0; a unit test holds the two equal. Clipped to [0, 1] as statsmodels
-    clips it: unclipped, 0 of 21 had a lower bound of -1e-17, shown as -0.0 %.
+    ``benchmark``: London's value (or whatever the rows are compared with) in the indicator's unit; NaN
+    leaves every row not compared. Modules that sum the engine's facts their own way (cancer trusts)
+    give their rows these same statistics.
     """
-    z = _Z[level]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = numerator / denominator
-        z2n = z * z / denominator
-        centre = (p + z2n / 2) / (1 + z2n)
-        half = z * np.sqrt(p * (1 - p) / denominator + z2n / (4 * denominator)) / (1 + z2n)
-    valid = denominator > 0
-    return (
-        np.where(valid, np.clip(centre - half, 0.0, 1.0), np.nan),
-        np.where(valid, np.clip(centre + half, 0.0, 1.0), np.nan),
+    return stats.area_statistics(
+        numerator,
+        denominator,
+        scale=spec.scale,
+        polarity=spec.polarity,
+        benchmark=benchmark,
+        target=spec.target,
+        interval=_INTERVALS[spec.unit],
     )
-
-
-def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> dict[str, np.ndarray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        proportion = np.where(denominator > 0, numerator / denominator, np.nan)
-    if spec.unit == "ratio":
-        low95, high95 = stats.poisson_ratio_interval(numerator, denominator, 0.95)
-        low998, high998 = stats.poisson_ratio_interval(numerator, denominator, 0.998)
-    else:
-        low95, high95 = _wilson(numerator, denominator, 0.95)
-        low998, high998 = _wilson(numerator, denominator, 0.998)
-    scale = spec.scale
-    return {
-        "value": proportion * scale,
-        "ci_low": low95 * scale,
-        "ci_high": high95 * scale,
-        "ci99_low": low998 * scale,
-        "ci99_high": high998 * scale,
-    }
-
-
-def _compare(
-    spec: Indicator, low: np.ndarray, high: np.ndarray, benchmark: float, denominator: np.ndarray
-) -> np.ndarray:
-    """Better / similar / worse than the benchmark (London, or what the filters kept) by the 95 % interval
-    and the indicator's polarity."""
-    if spec.polarity == "none" or math.isnan(benchmark):
-        return np.full(len(low), "not compared", dtype=object)
-    above, below = low > benchmark, high < benchmark
-    high_good = spec.polarity == "high"
-    result = np.select(
-        [above, below], ["better" if high_good else "worse", "worse" if high_good else "better"], default="similar"
-    ).astype(object)
-    result[~(denominator > 0) | np.isnan(low) | np.isnan(high)] = "not compared"
-    return result
-
-
-def _patients_to_target(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """How many more people in the numerator would bring the value to the target (0 if met); None without one."""
-    if spec.target is None or spec.polarity != "high":
-        return np.full(len(numerator), None, dtype=object)
-    needed = np.ceil(np.round(spec.target / spec.scale * denominator - numerator, 9))
-    needed = np.maximum(needed, 0.0)
-    result = needed.astype(object)
-    result[~(denominator > 0)] = None
-    return result
 
 
 @cached_query
@@ -556,8 +511,7 @@ def _value_columns(
     """
     codes1, codes2, numerator, denominator = counts
     london_num, london_den = benchmark if benchmark is not None else _benchmark_totals(counts)
-    london = _statistics(spec, np.array([london_num]), np.array([london_den]))
-    london_value = float(london["value"][0]) if london_den else float("nan")
+    london_value = float(stats.scaled_rate(london_num, london_den, spec.scale))
     # Compared unrounded; shown, to a restricted role, with the indicator's places.
     shown_london = float(disclosure.shown_figures(london_value, spec.decimals)) if disclose else london_value
     london_hidden = disclose and (disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den))
@@ -573,15 +527,11 @@ def _value_columns(
         "subgroup_name": _name_array(_names(con, dims[1]), codes2) if len(dims) > 1 else np.full(count, None),
         "numerator": numerator,
         "denominator": denominator,
-        **_statistics(spec, numerator, denominator),
     }
+    # The one row of everything the filters kept, with no separate benchmark, is not compared with itself.
+    compared_with = float("nan") if dims == ["london"] and benchmark is None else london_value
+    columns.update(indicator_statistics(spec, numerator, denominator, benchmark=compared_with))
     columns["london_value"] = np.full(count, None if london_hidden else shown_london, dtype=object)
-    columns["comparison"] = (
-        np.full(count, "not compared", dtype=object)
-        if dims == ["london"] and benchmark is None  # the one row against itself
-        else _compare(spec, columns["ci_low"], columns["ci_high"], london_value, denominator)
-    )
-    columns["patients_to_target"] = _patients_to_target(spec, numerator, denominator)
     # Set by disclosure control where a count is hidden (a row shown can still hide its own 1-7).
     columns["patients_to_target_suppressed"] = np.zeros(count, dtype=bool)
     columns["suppressed"] = np.zeros(count, dtype=bool)
