@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -112,18 +114,27 @@ def test_comparison_is_in_the_values_unit():
 
 
 @pytest.mark.parametrize(
-    ("numerator", "denominator", "target", "expected"),
+    ("numerator", "denominator", "share", "expected"),
     [
-        (95, 100, 95.0, 0),  # exactly at the target: nobody more needed
-        (94, 100, 95.0, 1),  # one short
-        (99, 100, 95.0, 0),  # above: never negative
-        (0, 7, 80.0, 6),  # 5.6 people round up to 6
-        (231, 300, 77.0, 0),  # 0.77 x 300 is 231.00000000000003 in floating point: still met
+        (80, 100, 0.80, 0),  # exactly at the target: nobody more needed
+        (79, 100, 0.80, 1),  # one short
+        (81, 100, 0.80, 0),  # above: never negative
+        (0, 7, 0.80, 6),  # 5.6 people round up to 6
+        (76, 100, 0.77, 1),
+        (77, 100, 0.77, 0),
+        (231, 300, 0.77, 0),  # 0.77 * 300 = 231.00000000000003 in floating point: still met
+        (0, 0, 0.80, math.nan),  # no denominator: no answer, not 0
     ],
 )
-def test_patients_to_target_at_the_boundaries(numerator, denominator, target, expected):
-    row = _one_row(numerator, denominator, scale=100, polarity="high", target=target)
-    assert row["patients_to_target"] == expected
+def test_shortfall_to_target_at_the_boundaries(numerator, denominator, share, expected):
+    result = stats.shortfall_to_target([float(numerator)], [float(denominator)], share)[0]
+    assert (math.isnan(result) and math.isnan(expected)) or result == expected
+
+
+@pytest.mark.parametrize(("numerator", "expected"), [(95, 0), (94, 1), (99, 0)])
+def test_patients_to_target_is_the_shortfall_at_the_targets_share(numerator, expected):
+    # 95.0 at scale 100 is 95 % of the denominator: met exactly, one short, above.
+    assert _one_row(numerator, 100, scale=100, polarity="high", target=95.0)["patients_to_target"] == expected
 
 
 def test_patients_to_target_only_for_a_high_is_good_measure_with_a_target():
