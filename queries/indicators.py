@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy.stats import poisson
@@ -204,19 +203,16 @@ def period_labels(con: Any) -> dict[str, str]:
     return {period_id: label for period_id, (*_dates, label) in _period_table(con).items()}
 
 
-def _slice_numbers(con: Any) -> dict[tuple[str, str], int] | None:
+def _slice_numbers(con: Any) -> dict[tuple[str, str], int]:
     """(indicator_id, period_id) -> the cubes' integer ``slice`` (read once per connection).
 
-    None for a database built before the cubes carried ``slice``: calls then filter on the text ids.
+    Every database this code serves has ``ind_slice``: the build writes it with the cubes, and a database
+    of another build version is refused (:mod:`data.build_version`).
     """
     cached = _cache.get(con)
     if "slices" not in cached:
-        try:
-            rows = _cursor(con).execute("SELECT indicator_id, period_id, slice FROM ind_slice").fetchall()
-        except duckdb.CatalogException:
-            cached["slices"] = None
-        else:
-            cached["slices"] = {(indicator_id, period_id): number for indicator_id, period_id, number in rows}
+        rows = _cursor(con).execute("SELECT indicator_id, period_id, slice FROM ind_slice").fetchall()
+        cached["slices"] = {(indicator_id, period_id): number for indicator_id, period_id, number in rows}
     return cached["slices"]
 
 
@@ -293,19 +289,13 @@ def _benchmark_totals(counts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 def _aggregate(
     con: Any, spec: Indicator, period: str, dims: list[str], filters
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    slices = _slice_numbers(con)
-    if slices is None:
-        params: dict[str, Any] = {"indicator": spec.id, "period": period}
-        slice_sql = "c.indicator_id = $indicator AND c.period_id = $period"
-    else:
-        params = {"slice": slices.get((spec.id, period), -1)}  # -1: no such slice, so no rows
-        slice_sql = "c.slice = $slice"
+    params: dict[str, Any] = {"slice": _slice_numbers(con).get((spec.id, period), -1)}  # -1: no such slice, no rows
     filter_sql, filter_dims = _filter_sql(filters, params)
     cube = _choose_cube(dims + filter_dims)
     sql = (
         f"SELECT {_group_selects(dims)}, coalesce(sum(c.numerator), 0) AS numerator, "  # noqa: S608 (whitelisted)
         "coalesce(sum(c.denominator), 0) AS denominator "
-        f"FROM {cube} AS c WHERE {slice_sql}{filter_sql} GROUP BY ALL ORDER BY ALL"
+        f"FROM {cube} AS c WHERE c.slice = $slice{filter_sql} GROUP BY ALL ORDER BY ALL"
     )
     return _count_arrays(_cursor(con).execute(sql, params).fetchall())
 
@@ -341,8 +331,6 @@ def _aggregate_many(
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """:func:`_aggregate` for several (indicator, period) slices with one query; one result per request."""
     slices = _slice_numbers(con)
-    if slices is None:  # a database without ``slice``: one query per request, as before
-        return [_aggregate(con, spec, period, dims, filters) for spec, period in requests]
     numbers = [slices.get((spec.id, period), -1) for spec, period in requests]  # -1: no such slice, no rows
     params: dict[str, Any] = {"slices": sorted(set(numbers))}
     filter_sql, filter_dims = _filter_sql(filters, params)
