@@ -580,8 +580,7 @@ def admission_history(con: Any) -> pd.DataFrame:
     imd_quintile_national, ethnicity_group, age (on admission), saba_before (SABA inhalers issued),
     ics_before, reviewed_before (a REV_COD code), plan_before (a WRITPASTP_COD code).
 
-    Read from the build's ``asthma_admission_history`` (derived from the records for a database built
-    without it), once per database build and process.
+    Read from the build's ``asthma_admission_history``, once per database build and process.
     """
     key = _cache_key(con)
     if key is not None and key in _history_cache:
@@ -589,14 +588,7 @@ def admission_history(con: Any) -> pd.DataFrame:
     with _history_lock:
         if key is not None and key in _history_cache:
             return _history_cache[key]
-        cursor = _cursor(con)
-        built = cursor.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [ADMISSION_HISTORY_TABLE]
-        ).fetchone()[0]
-        if built:
-            frame = cursor.execute(f"SELECT * FROM {ADMISSION_HISTORY_TABLE}").df()  # noqa: S608 (constant)
-        else:
-            frame = admission_history_from_records(con)
+        frame = _cursor(con).execute(f"SELECT * FROM {ADMISSION_HISTORY_TABLE}").df()  # noqa: S608 (constant)
         if key is not None:
             _history_cache[key] = frame
         return frame
