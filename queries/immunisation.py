@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from queries import disclosure
+from queries import disclosure, stats
 from queries.cache import cached_query
 from queries.indicators import (
     QueryError,
@@ -202,7 +202,7 @@ def _uptake_by_age(
         cumulative.append(float(running))
         running += completed.get(age, 0)
     frame = pd.DataFrame({"age": ages, "numerator": cumulative, "denominator": cohort})
-    frame["value"] = (frame["numerator"] / frame["denominator"] * spec.scale).where(frame["denominator"] > 0)
+    frame["value"] = stats.scaled_rate(frame["numerator"], frame["denominator"], spec.scale)
     frame["suppressed"] = False
     if disclose:
         frame = disclosure.apply(frame, derived=["value"], decimals=spec.decimals)
