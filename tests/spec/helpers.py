@@ -60,6 +60,26 @@ def jab(patient_id: str, date: str, vaccine: str) -> dict:
     return {"patient_id": patient_id, "vaccination_date": d(date), "vaccine": vaccine, "snomed_code": None}
 
 
+def vaccinated_at_12_months(
+    groups: tuple[tuple[str, int, int], ...], *, alternate_sex: bool = False, **patient_options
+) -> tuple[list[dict], list[dict]]:
+    """Patients and immunisations rows: for each ``(practice, children, vaccinated)``, children born 2025-08-15
+    (1st birthday in 2026-27 Q2), the first ``vaccinated`` with three 6-in-1 doses before it.
+
+    ``alternate_sex``: odd-numbered children of each practice are girls, the others boys.
+    ``patient_options`` go to :func:`patient` (an LSOA, say).
+    """
+    patients, jabs = [], []
+    for practice, total, vaccinated in groups:
+        for i in range(total):
+            sex = ("F" if i % 2 else "M") if alternate_sex else "F"
+            row = patient("2025-08-15", practice_code=practice, sex=sex, **patient_options)
+            patients.append(row)
+            if i < vaccinated:
+                jabs += [jab(row["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+    return patients, jabs
+
+
 def frame(table: str, rows: list[dict]) -> pd.DataFrame:
     """A contract table from row dicts, with every contract column in order and typed."""
     columns = TABLES[table].column_names
