@@ -209,5 +209,3 @@ TABLES: dict[str, Table] = {
         CANCER_REGISTRATIONS,
     )
 }
-
-# Tables keyed on patient_id that must only reference patients in ``patients``.
