@@ -704,6 +704,26 @@ def test_patient_rows_fail_closed_when_the_audit_log_cannot_be_written(
         assert status == 200 and _patient_rows(answer) == []
 
 
+VIEW_CSVS = sorted(name for name, expect in EXPECTATIONS.items() if expect.csv_type)
+
+
+@pytest.mark.parametrize("name", VIEW_CSVS, ids=short_name)
+def test_a_view_csv_is_audited_with_every_value_it_was_made_from(driver, named_callbacks, sessions, name):
+    """The log must say what left: the cancer inequality CSV was audited under the page's indicator, not the
+    one it held, and the asthma page recorded 3 of the 10 controls its files depend on (a practice's trend
+    was exported without the practice)."""
+    key, _ = named_callbacks[name]
+    client, components = sessions["analyst"]
+    for values, trigger in runs(EXPECTATIONS[name], components):
+        sent = driver.payload(key, components, values=values, trigger=trigger)["state"]
+        before = _last_seq()
+        status, _ = post(client, driver, key, components, values=values, trigger=trigger)
+        assert status == 200
+        (entry,) = _audit_entries_since(before)
+        recorded = [value for field, value in entry.filters.items() if field not in ("page", "export")]
+        assert sorted(map(json.dumps, recorded)) == sorted(json.dumps(state["value"]) for state in sent), trigger
+
+
 def test_no_request_through_the_app_alters_the_audit_log(dash_app, driver, named_callbacks, sessions):
     # Runs after the matrix in this module: every entry it wrote is still there, in one unbroken chain.
     log = audit.default_log()
