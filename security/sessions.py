@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
-import threading
 import time
 from pathlib import Path
+
+from security.sqlite_file import SqliteFile
 
 SESSIONS_FILE_NAME = "sessions.sqlite3"
 _SCHEMA = """
@@ -43,22 +44,7 @@ class SessionStore:
     def __init__(self, path: str | Path, *, lifetime_s: float):
         self.path = Path(path)
         self.lifetime_s = lifetime_s
-        self._init_lock = threading.Lock()
-        self._initialised = False
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._initialised:
-            with self._init_lock:
-                if not self._initialised:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-                    try:
-                        con.execute("PRAGMA journal_mode=WAL")
-                        con.executescript(_SCHEMA)
-                    finally:
-                        con.close()
-                    self._initialised = True
-        return sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        self._file = SqliteFile(self.path, _SCHEMA)
 
     def start(self, username: str) -> str:
         """A new session id for ``username``; :class:`SessionsUnavailable` when it cannot be recorded.
@@ -68,7 +54,7 @@ class SessionStore:
         session_id = secrets.token_urlsafe(32)
         now = time.time()
         try:
-            con = self._connect()
+            con = self._file.connect()
             try:
                 con.execute("DELETE FROM sessions WHERE started_at < ?", (now - self.lifetime_s,))
                 con.execute(
@@ -88,7 +74,7 @@ class SessionStore:
         if not isinstance(session_id, str) or not session_id:
             return False
         try:
-            con = self._connect()
+            con = self._file.connect()
             try:
                 row = con.execute(
                     "SELECT username, started_at, ended_at FROM sessions WHERE session_id = ?", (session_id,)
@@ -109,7 +95,7 @@ class SessionStore:
         if not isinstance(session_id, str) or not session_id:
             return
         try:
-            con = self._connect()
+            con = self._file.connect()
             try:
                 con.execute("UPDATE sessions SET ended_at = ? WHERE session_id = ?", (time.time(), session_id))
             finally:
