@@ -124,16 +124,20 @@ def test_map_values_equal_the_engine_and_a_second_call_recolours(pages, db, monk
     page = pages[0]
     _triggered_by(monkeypatch, page, page.INDICATOR_ID)
     period = default_period(db, INDICATOR)
-    figure, shown, table = page.update_map(INDICATOR, period, "borough", "map", None)
-    assert shown == "borough" and table is page.no_update, "the hidden table is not built"
-    engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough")
-    expected = {row.area_code: (None if row.suppressed else row.value) for row in engine.itertuples()}
-    on_map = dict(zip(figure.data[0].locations, figure.data[0].z, strict=True))
-    for code, value in expected.items():
-        if value is None:
-            assert pd.isna(on_map[code])
-        else:
-            assert on_map[code] == pytest.approx(value, rel=1e-6)
+    # An anonymous visitor's map (every borough of the small database suppressed: no colour at all) and the
+    # analyst's unrounded one, where each borough's colour is its own value.
+    for principal, disclose in ((None, True), (ANALYST, False)):
+        with acting_as(principal):
+            figure, shown, table = page.update_map(INDICATOR, period, "borough", "map", None)
+        assert shown == "borough" and table is page.no_update, "the hidden table is not built"
+        engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough", disclose=disclose)
+        expected = {row.area_code: (None if row.suppressed else row.value) for row in engine.itertuples()}
+        on_map = dict(zip(figure.data[0].locations, figure.data[0].z, strict=True))
+        assert set(expected) <= set(on_map)
+        assert {code: None if pd.isna(value) else pytest.approx(value, rel=1e-6) for code, value in on_map.items()} == {
+            code: expected.get(code) for code in on_map
+        }
+    assert sum(value is not None for value in expected.values()) >= 20, "the analyst's boroughs are coloured"
     patch, shown_again, _ = page.update_map(
         "cover_5y_mmr2", default_period(db, "cover_5y_mmr2"), "borough", "map", "borough"
     )
