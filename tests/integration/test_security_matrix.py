@@ -108,6 +108,8 @@ COHORT_SUMMARY_CSV = (
     "imm-cohort-download-summary.data imm-cohort-download-message.children <- imm-cohort-download-summary-button"
 )
 COHORT_ON_GP_PRACTICE = {("imm-cohort-practice", "value"): "E83003", ("imm-cohort-borough", "value"): []}
+# A measure whose latest quarter ranks demo.gp's practice (1 child): the page's default has no child of E83003's.
+GP_PRACTICE_RANKED = {("imm-gp-indicator", "value"): "cover_12m_6in1", ("imm-gp-period-type", "value"): "quarter"}
 # Keyed by callback_name(): the outputs (ids.props, duplicates' @hash dropped) and the first input's id.
 EXPECTATIONS: dict[str, Expect] = {
     # the shell and shared components
@@ -139,13 +141,13 @@ EXPECTATIONS: dict[str, Expect] = {
     # /immunisation/practice/<ods> (GP team view: aggregates of one practice, here demo.gp's own)
     "imm-gp-comparison.figure imm-gp-comparison-table-wrap.children imm-gp-cohort-links.children "
     "imm-gp-unrounded-note.children <- imm-gp-period-type": Expect(OWN_PRACTICE),
-    "imm-gp-ranking.figure <- imm-gp-indicator": Expect(OWN_PRACTICE),
+    "imm-gp-ranking.figure <- imm-gp-indicator": Expect(OWN_PRACTICE, values=GP_PRACTICE_RANKED),
     "imm-gp-trend.figure <- imm-gp-indicator": Expect(OWN_PRACTICE),
     "imm-gp-download-comparison.data imm-gp-download-message.children <- imm-gp-download-comparison-button": Expect(
         OWN_PRACTICE
     ),
     "imm-gp-download-ranking.data imm-gp-download-message.children <- imm-gp-download-ranking-button": Expect(
-        OWN_PRACTICE
+        OWN_PRACTICE, values=GP_PRACTICE_RANKED
     ),
     "imm-gp-download-trend.data imm-gp-download-message.children <- imm-gp-download-trend-button": Expect(OWN_PRACTICE),
     "imm-gp-url-sync.data <- imm-gp-period-type": Expect(CLIENTSIDE),
@@ -503,6 +505,7 @@ def check_own_practice(name: str, answers: dict[str, list[tuple[int, Any]]], exp
     analyst = [n for _, answer in answers["analyst"] if answer for _, n in count_fields(answer)]
     # Counts disclosure control would not show are the practice's real ones (the analyst has each of them).
     undisclosed = [n for n in gp if 1 <= n <= 7 or n % 5]
+    assert undisclosed, f"{name}: gp_team sees no count of its own that disclosure control would hide: nothing checked"
     assert all(n in analyst for n in undisclosed), f"{name}: gp_team shows counts the analyst does not: {undisclosed}"
     if "download" in name:
         assert exports["gp_team"] == [audit.VIEW_UNROUNDED], f"{name}: gp_team's unrounded CSV audited as {exports}"
