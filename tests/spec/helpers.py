@@ -15,8 +15,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from data.build import build_from_frames
+from data.build import REFERENCE_DIR, REFERENCE_TABLES, build_from_frames
 from data.schema import TABLES
+from queries.registry import get
 
 EXTRACT_DATE = dt.date(2026, 10, 31)
 # Two real London practices in different boroughs, and an LSOA for each (from data/reference).
@@ -147,5 +148,32 @@ def boundary_test(cases: list[tuple[str, str, str, tuple[int, int] | None]]):
 
 
 def fact(con: duckdb.DuckDBPyConnection, indicator_id: str, period_id: str, unit: str) -> tuple[float, float] | None:
-    """One unit's (numerator, denominator) for an indicator and period; None when it is not in the denominator."""
-    return facts(con, indicator_id, period_id).get(unit)
+    """One unit's (numerator, denominator) for an indicator and period; None when it is not in the denominator.
+
+    An indicator whose denominator is the whole registered list keeps no patient rows, so its patient is read
+    from the practice cube: such a patient must be the only one at its practice (see :func:`own_practices`).
+    """
+    if get(indicator_id).patient_level:
+        return facts(con, indicator_id, period_id).get(unit)
+    practice, sharing = con.execute(
+        "SELECT any_value(practice_code), count(*) - 1 FROM patient_dim "
+        "WHERE practice_code = (SELECT practice_code FROM patient_dim WHERE patient_id = ?)",
+        [unit],
+    ).fetchone()
+    if practice is None:
+        raise KeyError(f"no patient {unit}")
+    if sharing:
+        raise ValueError(f"{unit} shares its practice with {sharing} others, and {indicator_id} keeps no patient rows")
+    row = con.execute(
+        "SELECT sum(numerator), sum(denominator) FROM ind_cube_practice "
+        "WHERE indicator_id = ? AND period_id = ? AND practice_code = ?",
+        [indicator_id, period_id, practice],
+    ).fetchone()
+    return None if not row[1] else (row[0], row[1])
+
+
+def own_practices(count: int) -> list[str]:
+    """``count`` real London practices other than :data:`PRACTICE_A`, one for each patient a spec test judges
+    on a whole-list indicator (see :func:`fact`)."""
+    codes = pd.read_csv(REFERENCE_DIR / REFERENCE_TABLES["ref_practices"], usecols=["practice_code"])["practice_code"]
+    return [code for code in codes if code != PRACTICE_A][:count]
