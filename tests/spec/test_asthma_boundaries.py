@@ -14,6 +14,7 @@ from tests.spec.test_asthma import ASTHMA, FENO, ICS, PLAN, RESOLVED, REVIEW, SA
 
 FY = "2025-26"
 R12 = "R12 to 2026-10-31"
+R12_JUN = "R12 to 2026-06-30"
 ADULT = "1995-01-01"
 
 PATIENT_FIELDS = {
@@ -64,6 +65,11 @@ PATIENT_FIELDS = {
     "DIED_15_MAR_2026": (ADULT, {"death_date": "2026-03-15"}),
     "LEFT_31_MAR_2026": (ADULT, {"registration_end": "2026-03-31"}),
     "LEFT_1_APR_2026": (ADULT, {"registration_end": "2026-04-01"}),
+    # The rolling 12 months to 30 Jun 2026: the day 3 calendar months before their end is 30 Mar.
+    "R12_JUN_DX_30_MAR": (ADULT, {}),
+    "R12_JUN_DX_31_MAR": (ADULT, {}),
+    "R12_JUN_REGISTERED_30_MAR": (ADULT, {"registration_start": "2026-03-30"}),
+    "R12_JUN_REGISTERED_31_MAR": (ADULT, {"registration_start": "2026-03-31"}),
     # The rolling 12 months to the extract date (31 Oct 2026) start on 1 Nov 2025.
     "RX_31_OCT_2025_ONLY": (ADULT, {}),
     "RX_1_NOV_2025_ONLY": (ADULT, {}),
@@ -90,6 +96,8 @@ OWN_DIAGNOSIS = {
     "AST012_DX_1_APR_2025": "2025-04-01",
     "DX_15_FEB_TESTED_31_MAR": "2026-02-15",
     "DX_15_FEB_TESTED_1_APR": "2026-02-15",
+    "R12_JUN_DX_30_MAR": "2026-03-30",
+    "R12_JUN_DX_31_MAR": "2026-03-31",
 }
 OWN_PRESCRIPTIONS = {
     "RX_31_MAR_2025_ONLY": [issue("RX_31_MAR_2025_ONLY", "2025-03-31", ICS, 1)],
@@ -100,6 +108,8 @@ OWN_PRESCRIPTIONS = {
     # An inhaler in both the financial year and the 12 months to 30 Sep 2025.
     "AST012_DX_31_MAR_2025": [issue("AST012_DX_31_MAR_2025", "2025-05-01", ICS, 1)],
     "AST012_DX_1_APR_2025": [issue("AST012_DX_1_APR_2025", "2025-05-01", ICS, 1)],
+    # On the register in the 12 months to 30 Jun 2026.
+    **{pid: [issue(pid, "2026-05-01", ICS, 1)] for pid in PATIENT_FIELDS if pid.startswith("R12_JUN_")},
     # On the register in the financial year and in the 12 months to 31 Oct 2026.
     **{pid: [issue(pid, "2026-02-15", ICS, 1)] for pid in ("DX_15_FEB_TESTED_31_MAR", "DX_15_FEB_TESTED_1_APR")},
     "SABA_TWO_ISSUES": [issue("SABA_TWO_ISSUES", day, SABA, 1) for day in ("2025-05-01", "2025-09-01")],
@@ -216,6 +226,14 @@ CASES = [
     ("ast_saba_3plus", R12, "RX_1_NOV_2025_ONLY", MISSED),
     ("ast_saba_3plus", R12, "RX_31_OCT_2025_ONLY", NOT_COUNTED),
     ("ast_saba_3plus", FY, "RX_31_OCT_2025_ONLY", MISSED),
+    # "In the last 3 months" is after the day 3 calendar months before the end (docs/clinical-indicators.md §9), so
+    # for a period ending 30 Jun from 31 Mar: 3 months and a day, where OpenSAFELY counts whole months [OS-AST007].
+    ("ast_review_12m", R12_JUN, "R12_JUN_DX_30_MAR", MISSED),
+    ("ast_review_12m", R12_JUN, "R12_JUN_DX_31_MAR", NOT_COUNTED),
+    ("ast_review_12m", R12_JUN, "R12_JUN_REGISTERED_30_MAR", MISSED),
+    ("ast_review_12m", R12_JUN, "R12_JUN_REGISTERED_31_MAR", NOT_COUNTED),
+    ("ast_objective_test", R12_JUN, "R12_JUN_DX_30_MAR", MISSED),
+    ("ast_objective_test", R12_JUN, "R12_JUN_DX_31_MAR", NOT_COUNTED),
 ]
 
 

@@ -13,6 +13,7 @@ from tests.spec.test_hypertension import HYP, RESOLVED, SYS, bp, event
 
 FY = "2025-26"
 R12 = "R12 to 2026-10-31"  # the rolling 12 months to the extract date: 1 Nov 2025 - 31 Oct 2026
+R12_SEP = "R12 to 2026-09-30"
 AGED_66, AGED_86 = "1960-01-01", "1940-01-01"
 
 PATIENT_FIELDS = {
@@ -51,6 +52,11 @@ PATIENT_FIELDS = {
     "R12_BP_ON_31_OCT_BEFORE": (AGED_66, {}),
     "R12_FIRST_DX_31_JAN": (AGED_66, {}),
     "R12_FIRST_DX_1_FEB": (AGED_66, {}),
+    # The rolling 12 months to 30 Sep 2026: the day 9 calendar months before their end is 30 Dec 2025.
+    "R12_SEP_FIRST_DX_30_DEC": (AGED_66, {}),
+    "R12_SEP_FIRST_DX_31_DEC": (AGED_66, {}),
+    "R12_SEP_REGISTERED_30_DEC": (AGED_66, {"registration_start": "2025-12-30"}),
+    "R12_SEP_REGISTERED_31_DEC": (AGED_66, {"registration_start": "2025-12-31"}),
 }
 # CVDP005HYP, possible undiagnosed: a same-day reading of systolic >= 140 and diastolic >= 90 from the first day of
 # the 12 months to more than 3 months before their end, aged 18+ on the last day, no diagnosis. Its denominator is
@@ -81,6 +87,8 @@ OWN_DIAGNOSIS = {
     "CHILD_ON_REGISTER": "2020-01-01",
     "R12_FIRST_DX_31_JAN": "2026-01-31",
     "R12_FIRST_DX_1_FEB": "2026-02-01",
+    "R12_SEP_FIRST_DX_30_DEC": "2025-12-30",
+    "R12_SEP_FIRST_DX_31_DEC": "2025-12-31",
 }
 EVENTS = [
     *(event(pid, OWN_DIAGNOSIS.get(pid, "2010-05-01"), HYP) for pid in PATIENT_FIELDS),
@@ -163,6 +171,12 @@ CASES = [
     ("hyp008", R12, "R12_FIRST_DX_31_JAN", MISSED),
     ("hyp008", R12, "R12_FIRST_DX_1_FEB", NOT_COUNTED),
     ("hyp008", FY, "R12_FIRST_DX_1_FEB", NOT_COUNTED),  # 1 Feb is in 2025-26's 9 months too
+    # "In the last 9 months" is after the day 9 calendar months before the end (docs/clinical-indicators.md §9), so
+    # for a period ending 30 Sep from 31 Dec: 9 months and a day (January to September as whole months).
+    ("hyp008", R12_SEP, "R12_SEP_FIRST_DX_30_DEC", MISSED),
+    ("hyp008", R12_SEP, "R12_SEP_FIRST_DX_31_DEC", NOT_COUNTED),
+    ("hyp008", R12_SEP, "R12_SEP_REGISTERED_30_DEC", MISSED),
+    ("hyp008", R12_SEP, "R12_SEP_REGISTERED_31_DEC", NOT_COUNTED),
     # CVDP005HYP: 140/90 is raised (>= both), 139/90 and 140/89 are not; the reading's 12 months start on 1 Apr;
     # an adult is 18 on the last day.
     ("hyp_possible_undiagnosed", FY, "UNDX_140_90", MET),
