@@ -56,18 +56,27 @@ def test_a_session_that_ends_while_a_page_is_open_sends_the_user_to_sign_in(reco
     assert recorder.off_origin_requests() == []
 
 
-def test_sign_out_is_a_navbar_button_that_looks_like_the_links_and_signs_out(recorded_page, app_server):
+def test_sign_out_is_a_navbar_button_that_looks_like_the_links_and_signs_out(recorded_page, app_server, chromium):
     # Sign-out is a POST with the session's CSRF token (a GET link let any other site sign the user out).
-    page, recorder = recorded_page(app_server)
-    harness.open_page(page, app_server.url("/hypertension"), recorder)
-    button = page.locator("#nav-sign-out")
-    link = page.locator("nav a.nav-link").first
-    style = "e => {const s = getComputedStyle(e); return [s.color, s.fontSize, s.fontFamily, s.paddingTop, s.border]}"
-    assert button.evaluate(style) == link.evaluate(style)
-    button_box, link_box = button.bounding_box(), link.bounding_box()
-    assert abs(button_box["y"] - link_box["y"]) < 1 and abs(button_box["height"] - link_box["height"]) < 1
-    button.click()
-    page.wait_for_url(lambda url: urllib.parse.urlsplit(url).path == "/login")
-    assert "You have signed out" in page.locator("main").inner_text()
-    page.goto(app_server.url("/asthma"))
-    assert urllib.parse.urlsplit(page.url).path == "/login", "still signed in after signing out"
+    # It ends the session on the server for every copy of its cookie, so this test signs out a session of
+    # its own: the shared one, ended, sent every later test to the sign-in page.
+    user = "demo.commissioner"
+    app_server.sign_in(chromium, user, "demo-commissioner", default=False)
+    try:
+        page, recorder = recorded_page(app_server, user=user)
+        harness.open_page(page, app_server.url("/hypertension"), recorder)
+        button = page.locator("#nav-sign-out")
+        link = page.locator("nav a.nav-link").first
+        style = (
+            "e => {const s = getComputedStyle(e); return [s.color, s.fontSize, s.fontFamily, s.paddingTop, s.border]}"
+        )
+        assert button.evaluate(style) == link.evaluate(style)
+        button_box, link_box = button.bounding_box(), link.bounding_box()
+        assert abs(button_box["y"] - link_box["y"]) < 1 and abs(button_box["height"] - link_box["height"]) < 1
+        button.click()
+        page.wait_for_url(lambda url: urllib.parse.urlsplit(url).path == "/login")
+        assert "You have signed out" in page.locator("main").inner_text()
+        page.goto(app_server.url("/asthma"))
+        assert urllib.parse.urlsplit(page.url).path == "/login", "still signed in after signing out"
+    finally:
+        app_server.sessions.pop(user, None)  # ended: the next test acting as this user signs in anew
