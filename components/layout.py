@@ -340,6 +340,7 @@ def caption_row(caption: str, download_id: str | None = None) -> html.Div:
 
 VIEW_SWITCH_TYPE = "view-switch"
 VIEW_PANE_TYPE = "view-pane"
+VIEW_OPENED_TYPE = "view-opened"
 
 # How a switch looks: small buttons above one panel (a map and its table), or the larger buttons that
 # choose a page's main view.
@@ -361,6 +362,16 @@ def view_switch_value(key: str) -> dict[str, str]:
     A page whose views are built on demand reads it to build only the view that is shown.
     """
     return {"type": VIEW_SWITCH_TYPE, "index": key}
+
+
+def view_opened(key: str, view: str) -> dict[str, str]:
+    """The id of a store that changes (``data``: a time stamp) each time ``view`` of switch ``key`` is shown.
+
+    It changes in the browser, on the page's first draw too, and only for the view shown. A callback that
+    builds a view takes it as an Input with ``prevent_initial_call=True``, so a page's first load asks the
+    server for the shown view alone: a view that is hidden waits, with no round trip, until it is opened.
+    """
+    return {"type": VIEW_OPENED_TYPE, "index": key, "view": view}
 
 
 def view_switch(*, key: str, views: dict[str, tuple[str, object]], initial: str, look: str = "panel") -> html.Div:
@@ -393,20 +404,28 @@ def view_switch(*, key: str, views: dict[str, tuple[str, object]], initial: str,
         [
             html.Div(switch, role="group", className=group.get("className"), **{"aria-label": group["aria-label"]}),
             *panes,
+            *(dcc.Store(id=view_opened(key, view)) for view in views),
         ]
     )
 
 
-# Show the chosen pane and hide the others, in the browser.
+# Show the chosen pane and hide the others, in the browser; stamp the chosen view's "opened" store
+# (see view_opened) and leave the others' untouched, so no callback of a hidden view fires.
 clientside_callback(
     """
-    function(chosen, ids) {
-        return ids.map(function(id) { return id.view === chosen ? {} : {display: 'none'}; });
+    function(chosen, ids, openedIds) {
+        const noUpdate = window.dash_clientside.no_update;
+        return [
+            ids.map(function(id) { return id.view === chosen ? {} : {display: 'none'}; }),
+            openedIds.map(function(id) { return id.view === chosen ? Date.now() : noUpdate; }),
+        ];
     }
     """,
     Output({"type": VIEW_PANE_TYPE, "index": MATCH, "view": ALL}, "style"),
+    Output({"type": VIEW_OPENED_TYPE, "index": MATCH, "view": ALL}, "data"),
     Input({"type": VIEW_SWITCH_TYPE, "index": MATCH}, "value"),
     State({"type": VIEW_PANE_TYPE, "index": MATCH, "view": ALL}, "id"),
+    State({"type": VIEW_OPENED_TYPE, "index": MATCH, "view": ALL}, "id"),
 )
 
 

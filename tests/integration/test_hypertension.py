@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 
 import numpy as np
@@ -487,6 +488,47 @@ def test_layout_reads_the_url_and_ignores_garbage(page, period):
         page.layout(borough="E09000002", practice="E83003")
     )
     assert link_warning(page.layout(borough=BARNET, practice="E83003")) is None
+
+
+def test_first_load_asks_the_server_for_the_shown_view_alone(page):
+    """Every hypertension callback waits for a change or for its view to be opened: on the first draw the
+    layout already holds the lists, the rule card and the trend's level, and hidden views send nothing.
+
+    Eleven callbacks fired at once on the first draw (five of them for hidden views, which answered
+    nothing, and three that re-sent what the layout held and then set off the trend a step later).
+    """
+    from app import app
+    from security.testing import sign_in
+
+    client = app.server.test_client()
+    sign_in(client, "demo.commissioner")
+    server_side = [
+        d
+        for d in client.get("/_dash-dependencies").get_json()
+        if "hyp-" in d["output"] and d["clientside_function"] is None
+    ]
+    assert len(server_side) >= 10
+    assert all(d["prevent_initial_call"] for d in server_side), [
+        d["output"] for d in server_side if not d["prevent_initial_call"]
+    ]
+    views = {page.TREND: "practices", page.FUNNEL: "comparison", page.TARGET_CHART: "targets"}
+    for output, view in views.items():
+        callback = next(d for d in server_side if f"{output}.figure" in d["output"])
+        opened = json.dumps(page.view_opened(page.VIEWS, view), separators=(",", ":"), sort_keys=True)
+        assert {"id": opened, "property": "data"} in callback["inputs"], f"{output} waits for its view"
+
+
+def test_the_layout_holds_what_the_first_draw_shows_without_a_callback(page):
+    """The rule card, the borough's practices and the trend's level come with the page (no callback fires)."""
+    tree = page.layout(icb=NORTH_EAST_LONDON, tab="practices")
+    values = {c.id: c.value for c in find(tree, lambda c: getattr(c, "id", None) == page.TREND_LEVEL)}
+    assert values == {page.TREND_LEVEL: "icb"}, "an ICB chosen: its trend, as when the ICB is picked"
+    rule = find(tree, lambda c: getattr(c, "id", None) == page.RULE)[0]
+    assert "HYP008" in str(rule.children)
+    chosen = page.layout(borough=BARNET, practice="E83003", tab="practices")
+    practice = find(chosen, lambda c: getattr(c, "id", None) == page.PRACTICE)[0]
+    assert practice.value == "E83003" and len(practice.options) > 2
+    assert {c.value for c in find(chosen, lambda c: getattr(c, "id", None) == page.TREND_LEVEL)} == {"practice"}
 
 
 def test_layout_without_a_database_says_so(page, monkeypatch, tmp_path):
