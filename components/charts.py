@@ -878,7 +878,9 @@ def spc_chart(
                 hovertemplate=_ci_hover(fmt),
             )
         )
-    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
+    side = _target_off_range(frame, shown, target)
+    if side is None:
+        _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
     # On a phone the legend lists one entry a line (six or seven lines) and left the trend a strip
     # ~100 px tall. The figure grows by the legend's lines as a phone draws them (one spare for a
     # line a page adds, e.g. the cancer operational target), so the plot keeps its height, and the
@@ -890,8 +892,63 @@ def spc_chart(
     # "Period: 12 months to …" read as a title cut off at the chart's edge; it is not, so it says so in words.
     figure.update_xaxes(type="category", title={"text": f"Period: {shared} the date shown" if shared else "Period"})
     _suppressed_note(figure, len(hidden), what="periods")
-    figure.layout.meta = _spc_phone_variant(figure, lines=lines, drawn=drawn, target=target, fmt=fmt)
+    if side is not None:
+        _target_at_edge(figure, frame=frame, shown=shown, target=float(target), side=side, fmt=fmt)
+    figure.layout.meta = _spc_phone_variant(
+        figure, lines=lines, drawn=drawn, target=target if side is None else None, fmt=fmt
+    )
     return figure
+
+
+# A target further from a trend than this share of the trend's own spread (its points, mean and limits) is
+# not drawn as a line: an axis stretched to it squashed the trend into a strip (hypertension's 58 % against
+# its 80 % ambition used a fifth of the plot), hiding the variation the chart is for. A nearer target is
+# drawn, the trend keeping at least two thirds of the plot.
+TARGET_REACH = 0.5
+
+
+def _trend_spread(frame: pd.DataFrame, shown: pd.DataFrame) -> pd.Series:
+    """Every value an SPC chart draws: its points, and its mean and limits where a period has them."""
+    columns = [pd.to_numeric(shown["value"], errors="coerce")]
+    columns += [
+        pd.to_numeric(frame[c], errors="coerce") for c in ("centre", "lower_limit", "upper_limit") if c in frame
+    ]
+    return pd.concat(columns).dropna()
+
+
+def _target_off_range(frame: pd.DataFrame, shown: pd.DataFrame, target) -> str | None:
+    """ "above" or "below" when ``target`` is too far from the trend to share its axis (:data:`TARGET_REACH`)."""
+    value = json_safe(target)
+    spread = _trend_spread(frame, shown)
+    if value is None or spread.empty:
+        return None
+    low, high = float(spread.min()), float(spread.max())
+    if low <= value <= high:
+        return None
+    span = max(high - low, abs(high) * 0.02, 1e-9)
+    distance = value - high if value > high else low - value
+    return None if distance <= TARGET_REACH * span else ("above" if value > high else "below")
+
+
+def _target_at_edge(figure: go.Figure, *, frame: pd.DataFrame, shown: pd.DataFrame, target: float, side: str, fmt):
+    """Fit the value axis to the trend and name the target at the plot's edge on its side, with room kept there."""
+    spread = _trend_spread(frame, shown)
+    low, high = float(spread.min()), float(spread.max())
+    span = max(high - low, abs(high) * 0.02, 1e-9)
+    pad, room = 0.08 * span, 0.3 * span  # room: a line of text clear of the points on the target's side
+    above = side == "above"
+    figure.update_yaxes(range=[low - (pad if above else room), high + (room if above else pad)])
+    figure.add_annotation(
+        text=f"{'▲' if above else '▼'} Target {fmt.text(target)}, {side} the range shown",
+        x=1,
+        xref="paper",
+        xanchor="right",
+        y=1 if above else 0,
+        yref="paper",
+        yanchor="top" if above else "bottom",
+        showarrow=False,
+        font={"size": 11, "color": TARGET_LINE_COLOUR},
+    )
 
 
 def _spc_phone_variant(figure: go.Figure, *, lines: int, drawn: list[str], target, fmt) -> dict:

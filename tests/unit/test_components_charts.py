@@ -149,6 +149,36 @@ def test_spc_chart_moves_the_words_every_period_label_shares_to_the_axis_title()
     assert figure.layout.xaxis.title.text == "Period: 12 months to the date shown"
 
 
+def test_spc_chart_keeps_its_axis_on_the_trend_and_names_a_far_target_at_the_edge():
+    """A trend near 58 % and its 80 % target: the axis was stretched to 80 and the trend squashed flat."""
+    series = rows([57.0, 58.2, 57.5, 58.0]).assign(
+        period_label=["Q1", "Q2", "Q3", "Q4"], centre=57.7, lower_limit=55.2, upper_limit=60.3, variation="common"
+    )
+    figure = charts.spc_chart(series=series, value_label="HYP008 (%)", target=80.0)
+    low, high = figure.layout.yaxis.range
+    assert 54 < low < 55.2 and 60.3 < high < 63, "the axis spans the trend (points and limits), not the target"
+    assert not figure.layout.shapes, "no line drawn off the plot, nor listed in the legend"
+    (note,) = [a for a in figure.layout.annotations if "Target" in a.text]
+    assert note.text == "▲ Target 80.0%, above the range shown" and (note.y, note.yanchor) == (1, "top")
+    phone_notes = figure.layout.meta["narrow"]["layout"]["xaxis.title.text"]
+    assert "Green dotted line" not in phone_notes
+    below = charts.spc_chart(
+        series=series.assign(value=[96.0, 97.0, 96.5, 97.2]).drop(columns=["centre", "lower_limit", "upper_limit"]),
+        value_label="x",
+        target=80.0,
+    )
+    assert [a.text for a in below.layout.annotations if "Target" in a.text] == ["▼ Target 80.0%, below the range shown"]
+
+
+def test_spc_chart_draws_a_target_near_the_trend_as_a_line():
+    series = rows([74.0, 76.0, 75.0, 77.0]).assign(
+        period_label=["Q1", "Q2", "Q3", "Q4"], centre=75.5, lower_limit=72.0, upper_limit=79.0, variation="common"
+    )
+    figure = charts.spc_chart(series=series, value_label="x", target=80.0)
+    assert [shape.y0 for shape in figure.layout.shapes] == [80.0] and figure.layout.yaxis.range is None
+    assert not [a for a in figure.layout.annotations if "Target" in (a.text or "")]
+
+
 def test_uptake_curve_is_a_step_line_per_series_with_due_age():
     curves = pd.DataFrame({"series": ["A", "A", "B", "B"], "age": [8, 12, 8, 12], "value": [40.0, 90.0, 30.0, 80.0]})
     figure = charts.uptake_curve(curves=curves, scheduled_age=8, target=95.0)
