@@ -526,9 +526,18 @@ def inequality_chart(
         }
         for label in dict.fromkeys((hidden["subgroup_name"] if paired else hidden["area_name"]).tolist())
     ]
+    # The axis is set from the values: a far target is named at the edge (target_side), and Plotly's
+    # autorange of grouped markers ran from 0, squashing 57-64 % into the top fifth of the plot.
+    drawn, _ = _shown(values)
+    spread = _numbers(drawn["value"], drawn.get("ci_low"), drawn.get("ci_high"), london_value, area_value)
+    side = target_side(spread, target)
+    if side is not None:
+        annotations.append(target_edge_note(float(target), side=side, fmt=fmt))
     shapes = [
         _reference_shape(value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt),
-        _reference_shape(value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt),
+        _reference_shape(
+            value=target if side is None else None, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt
+        ),
     ]
     # The selected area's line is named in the legend with its value, as London's is: a label on the
     # plot sat on the first group's marker.
@@ -542,8 +551,9 @@ def inequality_chart(
             "categoryorder": "array",
             "categoryarray": categories,
         },
-        "yaxis": _value_axis_settings(fmt, title=value_label),
-        "scattermode": "group",
+        "yaxis": _value_axis_settings(fmt, title=value_label)
+        | ({"range": fitted_range(spread, target=target, side=side)} if len(spread) else {}),
+        **({"scattermode": "group"} if paired else {}),
     }
     # 11 px, as the other charts' legends: in 13 px "London (62.1%)" and "Target (80.0%)" did not fit
     # side by side across a phone's plot, and took a row each.
@@ -878,7 +888,8 @@ def spc_chart(
                 hovertemplate=_ci_hover(fmt),
             )
         )
-    side = _target_off_range(frame, shown, target)
+    spread = _trend_spread(frame, shown)
+    side = target_side(spread, target)
     if side is None:
         _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
     # On a phone the legend lists one entry a line (six or seven lines) and left the trend a strip
@@ -893,62 +904,76 @@ def spc_chart(
     figure.update_xaxes(type="category", title={"text": f"Period: {shared} the date shown" if shared else "Period"})
     _suppressed_note(figure, len(hidden), what="periods")
     if side is not None:
-        _target_at_edge(figure, frame=frame, shown=shown, target=float(target), side=side, fmt=fmt)
+        figure.update_yaxes(range=fitted_range(spread, side=side))
+        figure.add_annotation(target_edge_note(float(target), side=side, fmt=fmt))
     figure.layout.meta = _spc_phone_variant(
         figure, lines=lines, drawn=drawn, target=target if side is None else None, fmt=fmt
     )
     return figure
 
 
-# A target further from a trend than this share of the trend's own spread (its points, mean and limits) is
-# not drawn as a line: an axis stretched to it squashed the trend into a strip (hypertension's 58 % against
-# its 80 % ambition used a fifth of the plot), hiding the variation the chart is for. A nearer target is
-# drawn, the trend keeping at least two thirds of the plot.
+# A target further from the values than this share of their own spread (an SPC chart's points, mean and
+# limits; a group chart's values and intervals) is not drawn as a line: an axis stretched to it squashed
+# the values into a strip (hypertension's 58 % against its 80 % ambition used a fifth of the plot),
+# hiding the variation or the gaps the chart is for. It is named at the plot's edge on its side instead.
+# A nearer target is drawn, the values keeping at least two thirds of the plot.
 TARGET_REACH = 0.5
+_AXIS_PAD = 0.08  # of the spread, either side
+_TARGET_ROOM = 0.3  # of the spread, on a far target's side: a line of text clear of the values
+
+
+def _numbers(*columns) -> pd.Series:
+    """Every finite number among ``columns`` (Series, lists or single values), as one Series."""
+    parts = [pd.to_numeric(pd.Series(column, dtype=object), errors="coerce") for column in columns]
+    values = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=float)
+    return values[np.isfinite(values.astype(float))].astype(float)
+
+
+def _spread_span(spread: pd.Series) -> tuple[float, float, float]:
+    low, high = float(spread.min()), float(spread.max())
+    return low, high, max(high - low, abs(high) * 0.02, 1e-9)
+
+
+def target_side(spread: pd.Series, target) -> str | None:
+    """ "above" or "below" when ``target`` is too far from ``spread`` to share its axis (:data:`TARGET_REACH`)."""
+    value = json_safe(target)
+    if value is None or spread.empty:
+        return None
+    low, high, span = _spread_span(spread)
+    distance = value - high if value > high else low - value
+    if distance <= TARGET_REACH * span:
+        return None
+    return "above" if value > high else "below"
+
+
+def fitted_range(spread: pd.Series, *, target=None, side: str | None = None) -> list[float]:
+    """A value axis over ``spread`` (and a near ``target``), padded; room kept on a far target's ``side``."""
+    near = json_safe(target) if side is None else None
+    low, high, span = _spread_span(_numbers(spread, near))
+    below = _TARGET_ROOM if side == "below" else _AXIS_PAD
+    above = _TARGET_ROOM if side == "above" else _AXIS_PAD
+    return [low - below * span, high + above * span]
+
+
+def target_edge_note(target: float, *, side: str, fmt) -> dict:
+    """The annotation naming a target off the plot, at the top or bottom right edge (see :func:`target_side`)."""
+    above = side == "above"
+    return {
+        "text": f"{'▲' if above else '▼'} Target {fmt.text(target)}, {side} the range shown",
+        "x": 1,
+        "xref": "paper",
+        "xanchor": "right",
+        "y": 1 if above else 0,
+        "yref": "paper",
+        "yanchor": "top" if above else "bottom",
+        "showarrow": False,
+        "font": {"size": 11, "color": TARGET_LINE_COLOUR},
+    }
 
 
 def _trend_spread(frame: pd.DataFrame, shown: pd.DataFrame) -> pd.Series:
     """Every value an SPC chart draws: its points, and its mean and limits where a period has them."""
-    columns = [pd.to_numeric(shown["value"], errors="coerce")]
-    columns += [
-        pd.to_numeric(frame[c], errors="coerce") for c in ("centre", "lower_limit", "upper_limit") if c in frame
-    ]
-    return pd.concat(columns).dropna()
-
-
-def _target_off_range(frame: pd.DataFrame, shown: pd.DataFrame, target) -> str | None:
-    """ "above" or "below" when ``target`` is too far from the trend to share its axis (:data:`TARGET_REACH`)."""
-    value = json_safe(target)
-    spread = _trend_spread(frame, shown)
-    if value is None or spread.empty:
-        return None
-    low, high = float(spread.min()), float(spread.max())
-    if low <= value <= high:
-        return None
-    span = max(high - low, abs(high) * 0.02, 1e-9)
-    distance = value - high if value > high else low - value
-    return None if distance <= TARGET_REACH * span else ("above" if value > high else "below")
-
-
-def _target_at_edge(figure: go.Figure, *, frame: pd.DataFrame, shown: pd.DataFrame, target: float, side: str, fmt):
-    """Fit the value axis to the trend and name the target at the plot's edge on its side, with room kept there."""
-    spread = _trend_spread(frame, shown)
-    low, high = float(spread.min()), float(spread.max())
-    span = max(high - low, abs(high) * 0.02, 1e-9)
-    pad, room = 0.08 * span, 0.3 * span  # room: a line of text clear of the points on the target's side
-    above = side == "above"
-    figure.update_yaxes(range=[low - (pad if above else room), high + (room if above else pad)])
-    figure.add_annotation(
-        text=f"{'▲' if above else '▼'} Target {fmt.text(target)}, {side} the range shown",
-        x=1,
-        xref="paper",
-        xanchor="right",
-        y=1 if above else 0,
-        yref="paper",
-        yanchor="top" if above else "bottom",
-        showarrow=False,
-        font={"size": 11, "color": TARGET_LINE_COLOUR},
-    )
+    return _numbers(shown["value"], *(frame[c] for c in ("centre", "lower_limit", "upper_limit") if c in frame))
 
 
 def _spc_phone_variant(figure: go.Figure, *, lines: int, drawn: list[str], target, fmt) -> dict:
@@ -1211,11 +1236,16 @@ def intersection_chart(
         )
     # The area's and the target's lines are named under the axis, not on the plot (a label there sat on
     # the first ethnic group's markers) nor in the legend (eight entries took four rows on a phone).
+    drawn = values[
+        ~values["suppressed"].fillna(False).astype(bool) & pd.to_numeric(values["value"], errors="coerce").notna()
+    ]
+    spread = _numbers(drawn["value"], drawn["ci_low"], drawn["ci_high"], area_value)
+    side = target_side(spread, target)
     lines = [
         (value, text, colour, dash)
         for value, text, colour, dash in (
             (area_value, area_label, LONDON_LINE_COLOUR, "solid"),
-            (target, "target", TARGET_LINE_COLOUR, "dot"),
+            (target if side is None else None, "target", TARGET_LINE_COLOUR, "dot"),
         )
         if json_safe(value) is not None
     ]
@@ -1249,13 +1279,16 @@ def intersection_chart(
             "categoryorder": "array",
             "categoryarray": order,
         },
-        "yaxis": {"title": {"text": value_label}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix},
+        # Set from the values: Plotly's autorange of grouped markers runs from 0 (see inequality_chart).
+        "yaxis": {"title": {"text": value_label}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix}
+        | ({"range": fitted_range(spread, target=target, side=side)} if len(spread) else {}),
         "scattermode": "group",
     }
     # Short names in 11 px, no gaps: Plotly wraps a legend at the plot's width in columns as wide as its
     # widest entry, and "Q5 (least deprived)" made that one entry a row (six rows) on a phone.
     layout["legend"] |= {"tracegroupgap": 0, "font": {"size": 11}}
-    return figure_from_dicts(traces, layout, shapes=shapes)
+    notes_on_plot = [target_edge_note(float(target), side=side, fmt=fmt)] if side else []
+    return figure_from_dicts(traces, layout, shapes=shapes, annotations=notes_on_plot)
 
 
 def _legend_quintile(label: str) -> str:

@@ -106,6 +106,25 @@ def test_inequality_chart_draws_one_series_per_area_for_a_pair():
     assert [t.name for t in figure.data] == ["Camden", "Brent"] and list(figure.data[1].x) == ["Q1", "Q5"]
 
 
+def test_inequality_charts_fit_their_axis_to_the_groups_not_to_zero():
+    """Plotly's autorange of grouped markers (scattermode "group") ran the axis from 0: HYP008's groups,
+    57-64 %, sat in the top fifth of the plot. The axis is now set from the values and intervals."""
+    values = rows([57.3, 58.8, 60.6, 63.6])
+    figure = charts.inequality_chart(
+        values=values, value_label="HYP008 (%)", dimension_label="Quintile", london_value=59.9, target=80.0
+    )
+    low, high = figure.layout.yaxis.range
+    assert 50 < low < values["ci_low"].min() and values["ci_high"].max() < high < 75
+    assert figure.layout.scattermode is None, "one series: nothing to set side by side"
+    assert [a.text for a in figure.layout.annotations] == ["▲ Target 80.0%, above the range shown"]
+    assert [shape.y0 for shape in figure.layout.shapes] == [59.9], "London's line; the far target is not drawn"
+    pair = pd.concat([values.assign(subgroup_name="Q1"), values.assign(subgroup_name="Q5")], ignore_index=True)
+    grouped = charts.intersection_chart(
+        values=pair, value_label="x", unit="percent", area_value=59.0, area_label="Brent", target=None
+    )
+    assert grouped.layout.scattermode == "group" and grouped.layout.yaxis.range[0] > 50
+
+
 def test_ranked_chart_sorts_colours_by_comparison_and_lists_suppressed_last():
     values = rows([70.0, 90.0, None, 80.0]).assign(comparison=["worse", "better", None, "similar"])
     figure = charts.ranked_chart(values=values, value_label="Coverage", london_value=80.0, target=95.0, highlight="A1")
