@@ -635,9 +635,10 @@ def radio_tabs(tabs: list[tuple[str, str, object]], *, key: str, value: str) -> 
 def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = None) -> dbc.Card:
     """What the chosen indicator counts and which rule version it follows (the definition can be folded away).
 
-    ``spec``: the registry's indicator (its title, rule version, source, numerator, denominator, target
-    source and notes). ``title`` and ``notes`` replace the indicator's own, e.g. for a measure a page
-    derives from it.
+    ``spec``: the registry's indicator (its title, rule version, numerator, denominator, ambition, notes,
+    sources in words and where the specification describes it). ``title`` and ``notes`` replace the
+    indicator's own, e.g. for a measure a page derives from it. The sources are named in words, each
+    with its tag as a tooltip: the bare tags ("[PCIT-HP387] [OS-HYP003]") meant nothing to a reader.
     """
     title = spec.title if title is None else title
     notes = spec.notes if notes is None else notes
@@ -645,19 +646,28 @@ def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = N
         html.P([html.Strong("Counts: "), spec.numerator], className="small mb-1"),
         html.P([html.Strong("Out of: "), spec.denominator], className="small mb-1"),
     ]
-    if spec.target_source:
-        details.append(html.P([html.Strong("Ambition: "), spec.target_source], className="small mb-1"))
+    if spec.target_text:
+        details.append(html.P([html.Strong("Ambition: "), spec.target_text], className="small mb-1"))
     if notes:
-        details.append(html.P([html.Strong("Note: "), notes], className="small mb-0 text-muted"))
+        details.append(html.P([html.Strong("Note: "), notes], className="small mb-1 text-muted"))
+    if spec.sources or spec.spec_reference:
+        details.append(html.P(_sources_line(spec), className="small mb-0 text-muted"))
     body = [
         html.H2(title, className="h6 mb-1"),
-        html.P(
-            [html.Strong("Rule: "), spec.rule_version, " ", html.Span(spec.source, className="text-muted")],
-            className="small mb-1",
-        ),
+        html.P([html.Strong("Rule: "), spec.rule_version], className="small mb-1"),
         html.Details([html.Summary("Definition", className="small"), *details], open=True),
     ]
     return dbc.Card(dbc.CardBody(body), className="mb-3")
+
+
+def _sources_line(spec: Any) -> list:
+    """ "Sources: A; B; C. Described in §2.2 of the clinical indicator specification." (tags as tooltips)."""
+    parts: list = [html.Strong("Sources: ")] if spec.sources else []
+    for i, (tag, name) in enumerate(spec.sources):
+        parts += ["; " if i else "", html.Span(name, title=f"[{tag}] in the specification's list of sources")]
+    if spec.spec_reference:
+        parts.append(f"{'. ' if spec.sources else ''}Described in {spec.spec_reference}.")
+    return parts
 
 
 def kpi_cards(*, cards: list[dict]) -> dbc.Row:

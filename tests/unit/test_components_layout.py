@@ -269,3 +269,25 @@ def test_the_footer_says_synthetic_only_over_synthetic_data():
     assert SYNTHETIC_NOTE in text("synthetic") and EXTRACT_NOTE not in text("synthetic")
     assert EXTRACT_NOTE in text("extract") and "synthetic" not in text("extract")
     assert "synthetic" not in text(None) and "Open Government Licence" in text(None)
+
+
+def test_the_indicator_card_names_its_sources_in_words_with_the_tags_as_tooltips():
+    from queries.registry import get
+
+    card = layout.indicator_card(get("hyp008"))
+    text = str(card)
+    spans = [c for c in _walk(card) if isinstance(c, html.Span) and getattr(c, "title", None)]
+    visible = " ".join(str(c.children) for c in _walk(card) if isinstance(getattr(c, "children", None), str))
+    assert "[PCIT-HP387]" not in visible and "[?]" not in text
+    assert "Primary Care IT, HYP008/HYP009 searches (HP387)" in text
+    assert spans[0].title == "[PCIT-HP387] in the specification's list of sources"
+    assert "Described in §2.2 of the clinical indicator specification." in text
+    assert "National ambition: 80 % of those diagnosed treated to target by 2029" in text
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _walk(child)
