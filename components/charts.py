@@ -760,6 +760,9 @@ def _ranked_figure(
     height = max(200, 90 + row_height * len(order))
     ticktext = [tick_text[code] for code in order]
     layout = chart_layout_settings(height=height, title=title, legend_rows=legend_rows) | {
+        # Always: with one colour of point and the lines named under the axis (a phone's variant), Plotly
+        # hid a one-entry legend, and the room kept for it was a blank band over the chart.
+        "showlegend": True,
         "yaxis": {
             "type": "category",
             "categoryorder": "array",
@@ -775,6 +778,11 @@ def _ranked_figure(
         # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
         "xaxis": _value_axis_settings(fmt, title=value_label, wrap=LABEL_CHARS - 6),
     }
+    # Padded past the lines too: Plotly pads an axis for markers, not shapes, so the target line sat on the
+    # plot's edge, read as its frame, with no tick to say where it was.
+    spread = _numbers(shown["value"], shown.get("ci_low"), shown.get("ci_high"), london_value, target)
+    if len(spread):
+        layout["xaxis"]["range"] = fitted_range(spread)
     lines = [
         (value, label, dash)
         for value, label, dash in ((london_value, benchmark, "Solid"), (target, "target", "Dotted"))

@@ -137,6 +137,19 @@ def test_ranked_chart_sorts_colours_by_comparison_and_lists_suppressed_last():
     assert {shape.x0 for shape in figure.layout.shapes} == {80.0, 95.0}
 
 
+def test_a_ranking_of_one_colour_keeps_its_legend_on_a_phone():
+    """City of London's one practice: on a phone the lines leave the legend (named under the axis), and
+    Plotly hid the one entry left, leaving the room kept for it blank over the chart."""
+    figure = charts.ranked_areas_chart(values=rows([61.0]), value_label="x", unit="percent", target=80.0)
+    narrow = figure.layout.meta["narrow"]
+    assert narrow["data"]["showlegend"] == [None] and all(
+        value is False for key, value in narrow["layout"].items() if key.endswith("showlegend")
+    )
+    assert figure.layout.showlegend is True
+    low, high = figure.layout.xaxis.range
+    assert low < 57 and high > 80, "the target line inside the axis, not on the plot's edge"
+
+
 def test_spc_chart_colours_special_causes_and_gaps_suppressed_periods():
     series = rows([80.0, 81.0, None, 90.0]).assign(
         period_label=["Q1", "Q2", "Q3", "Q4"],

@@ -237,9 +237,12 @@ def test_ranked_areas_chart_matches_the_call_by_call_figure():
         type="category", categoryorder="array", categoryarray=order, tickvals=order, automargin=True,
         ticktext=["Barnet", "<b>Camden ◀</b>", "Brent", "Ealing"], range=[-0.6, 3.6],
     )  # fmt: skip
-    reference.update_xaxes(title={"text": "Controlled (%)"}, tickformat="", ticksuffix="%")
+    # The values, intervals and both lines (54.5-80), padded: the target line is not on the plot's edge.
+    reference.update_xaxes(
+        title={"text": "Controlled (%)"}, tickformat="", ticksuffix="%", range=[54.5 - 0.08 * 25.5, 80.0 + 0.08 * 25.5]
+    )
     # The phone variant (what assets/narrow_charts.js redraws) is judged in the browser: test_chart_text_check.py.
-    reference.update_layout(meta=figure.layout.meta)
+    reference.update_layout(meta=figure.layout.meta, showlegend=True)
 
     assert sent(figure) == sent(reference)
 
