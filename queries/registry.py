@@ -175,7 +175,7 @@ def _cover(id: str, title: str, numerator: str, cohort: str, source: str = COVER
         source=source,
         family="cover",
         target=95.0,
-        target_source="WHO Europe 95 % coverage [COVER-QMI] [NHSD-COVER-2324]",
+        target_source="WHO Europe 95% coverage [COVER-QMI] [NHSD-COVER-2324]",
         notes=notes,
         spec_section="1.2",
     )
@@ -209,7 +209,7 @@ def _on_time(*, id: str, title: str, numerator: str, age: str, rule_version: str
         source="[QOF-VI-PULSE] [QOF-VI-PCIT]",
         family="cover",
         target=95.0,
-        target_source="WHO Europe 95 % coverage [COVER-QMI]",
+        target_source="WHO Europe 95% coverage [COVER-QMI]",
         notes=notes,
         spec_section="1.3",
     )
@@ -245,7 +245,7 @@ def _cancer(*, unit_of_analysis: str, **fields) -> Indicator:
     )
 
 
-_BP_AMBITION = "National ambition: 80 % of those diagnosed treated to target by 2029 [NICE-STP] [PHE-AMBITIONS]"
+_BP_AMBITION = "National ambition: 80% of those diagnosed treated to target by 2029 [NICE-STP] [PHE-AMBITIONS]"
 _QOF_DENOMINATOR_NOTE = (
     "Personalised care adjustments coded with PCA clusters (HTMAX_COD, BPDEC_COD, ...) are not applied: those "
     "clusters are not in data/codelists. The registration and new-diagnosis exclusions are applied."
@@ -430,11 +430,11 @@ INDICATORS: tuple[Indicator, ...] = (
         rule_version="PHE/OHID recorded-vs-expected method; expected rates derived here (see notes)",
         source="[PHE-HTN-EST] [ONS-UNDIAG] [OS-OPENHEART] [NICE-STP]",
         target=0.8,
-        target_source="National ambition: 80 % of expected hypertension diagnosed by 2029 [NICE-STP] [PHE-AMBITIONS]",
+        target_source="National ambition: 80% of expected hypertension diagnosed by 2029 [NICE-STP] [PHE-AMBITIONS]",
         patient_level=False,
         notes=(
-            "Diagnosed shares by sex are published for 16-24, 25-34 and 75+ only (men 34 / 45 / 83 %, women "
-            "74 / 56 / 79 %); 35-74, and sex unknown at every age, take the overall 71 %. Recorded rates are by "
+            "Diagnosed shares by sex are published for 16-24, 25-34 and 75+ only (men 34 / 45 / 83%, women "
+            "74 / 56 / 79%); 35-74, and sex unknown at every age, take the overall 71%. Recorded rates are by "
             "age band for both sexes together. So the expected rate falls with age where the diagnosed share rises: "
             "at 35 and 75 for both sexes, and at 25 for men."
         ),
@@ -578,7 +578,7 @@ INDICATORS: tuple[Indicator, ...] = (
         source="[CWT-V12] [NHSE-CRS]",
         unit_of_analysis="pathway",
         target=80.0,
-        target_source="80 % by March 2026 (77 % March 2025) [CWT-V12] [COWLING-PLAN]",
+        target_source="80% by March 2026 (77% March 2025) [CWT-V12] [COWLING-PLAN]",
     ),
     _cancer(
         id="cwt_31d",
@@ -594,7 +594,7 @@ INDICATORS: tuple[Indicator, ...] = (
         source="[CWT-V12]",
         unit_of_analysis="pathway",
         target=96.0,
-        target_source="Constitutional standard 96 % [CWT-V12]",
+        target_source="Constitutional standard 96% [CWT-V12]",
         notes="The extract records first definitive treatment only, so subsequent treatments are not counted.",
     ),
     _cancer(
@@ -609,7 +609,7 @@ INDICATORS: tuple[Indicator, ...] = (
         source="[CWT-V12] [NHSE-CRS]",
         unit_of_analysis="pathway",
         target=85.0,
-        target_source="Constitutional standard 85 % (75 % operational target March 2026) [CWT-V12]",
+        target_source="Constitutional standard 85% (75% operational target March 2026) [CWT-V12]",
         notes="Consultant-upgrade clocks start at the referral date recorded in the extract.",
     ),
     _cancer(
@@ -622,11 +622,11 @@ INDICATORS: tuple[Indicator, ...] = (
             "non-melanoma skin (C44)"
         ),
         polarity="high",
-        rule_version="NDRS unadjusted stage 1-2 proportion (75 % ambition indicator)",
+        rule_version="NDRS unadjusted stage 1-2 proportion (75% ambition indicator)",
         source="[NDRS-STAGE-2022] [NHSE-CANCER-STRAT] [LTP-CANCER]",
         unit_of_analysis="tumour",
         target=75.0,
-        target_source="NHS Long Term Plan: 75 % at stage 1-2 by 2028 [LTP-CANCER]",
+        target_source="NHS Long Term Plan: 75% at stage 1-2 by 2028 [LTP-CANCER]",
         notes="All staged tumours are treated as stageable (the extract has no stageability flag).",
     ),
     _cancer(
@@ -649,7 +649,7 @@ INDICATORS: tuple[Indicator, ...] = (
             "FDS pathways (urgent suspected cancer, breast symptomatic, screening) told an outcome in the period"
         ),
         polarity="none",
-        rule_version="Derived from CWT FDS outcomes (NEL Cancer Alliance published ~3.6 %)",
+        rule_version="Derived from CWT FDS outcomes (NEL Cancer Alliance published ~3.6%)",
         source="[NEL-LEADS] [CWT-V12]",
         unit_of_analysis="pathway",
     ),

@@ -235,7 +235,7 @@ def test_people_to_target_at_80_percent_agrees_with_the_engine(page, db, period)
     london = indicator_values(db, indicator="hyp008", period=period, by="london", disclose=True).iloc[0]
     assert view["boroughs"].iloc[0]["hyp008_to_80"] == london["patients_to_target"]
     bars = {t.name: dict(zip(t.y, zip(t.x, t.text, strict=True), strict=True)) for t in figure.data}
-    control = bars["More treated to 80 % (HYP008 + HYP009)"]
+    control = bars["More treated to 80% (HYP008 + HYP009)"]
     for _, row in view["boroughs"].iloc[1:].iterrows():
         length, label = control[row["area_name"]]
         if pd.isna(row["control_to_80"]):  # hidden: no bar, the word in its place

@@ -282,7 +282,7 @@ def test_the_indicator_card_names_its_sources_in_words_with_the_tags_as_tooltips
     assert "Primary Care IT, HYP008/HYP009 searches (HP387)" in text
     assert spans[0].title == "[PCIT-HP387] in the specification's list of sources"
     assert "Described in §2.2 of the clinical indicator specification." in text
-    assert "National ambition: 80 % of those diagnosed treated to target by 2029" in text
+    assert "National ambition: 80% of those diagnosed treated to target by 2029" in text
 
 
 def _walk(component):

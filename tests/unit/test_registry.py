@@ -86,7 +86,7 @@ def test_cover_entries_count_their_age_cohort(indicator_id):
     )
     assert (indicator.period_types, indicator.trend_period_type) == (("quarter", "fy"), "quarter")
     assert (indicator.target, indicator.rule_version) == (95.0, COVER_RULE)
-    assert indicator.target_source == "WHO Europe 95 % coverage [COVER-QMI] [NHSD-COVER-2324]"
+    assert indicator.target_source == "WHO Europe 95% coverage [COVER-QMI] [NHSD-COVER-2324]"
     assert indicator.source.startswith(COVER_SOURCE)
     assert indicator.unit_of_analysis == "patient" and indicator.patient_level
 
@@ -187,7 +187,7 @@ def test_what_a_reader_sees_cites_its_sources_in_words():
             assert "§" not in re.sub(rf"{SPECIFICATION} §\d\.\d", "", text), (spec.id, text)
         assert re.fullmatch(r"\d\.\d", spec.spec_section), spec.id
     hyp008 = get("hyp008")
-    assert hyp008.target_text == "National ambition: 80 % of those diagnosed treated to target by 2029"
+    assert hyp008.target_text == "National ambition: 80% of those diagnosed treated to target by 2029"
     assert hyp008.spec_reference == "§2.2 of the clinical indicator specification"
     assert [name for _, name in hyp008.sources][:2] == [
         "Primary Care IT, HYP008/HYP009 searches (HP387)",
