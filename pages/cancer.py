@@ -660,8 +660,9 @@ def layout(
     """The page; URL query values (indicator, period, tumour, priority, level, trust, tab) set the controls."""
     header = page_header(
         "Cancer pathways",
-        "Waits against the Faster Diagnosis, 31-day and 62-day standards (CWT v12.1), stage at diagnosis and "
-        "route, by where patients live and by trust, and where pathways cross hospitals.",
+        "Waits against the Faster Diagnosis Standard (FDS) and the 31-day and 62-day standards (NHS England's "
+        "cancer waiting times guidance, CWT v12.1), stage at diagnosis and route, by where patients live and by "
+        "trust, and where pathways cross hospitals.",
     )
     link = LinkValues()
     indicator = link.pick("indicator", indicator, cq.CANCER_INDICATORS, DEFAULT_INDICATOR)
