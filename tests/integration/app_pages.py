@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,3 +55,24 @@ def link_warning(tree) -> str | None:
     warnings = find(tree, lambda c: "link-problems" in (getattr(c, "className", None) or ""))
     assert len(warnings) <= 1, "one warning lists every unusable part of the link"
     return text_of(warnings[0]) if warnings else None
+
+
+def server_callbacks(prefix: str) -> list[dict]:
+    """The app's server-side callbacks (as ``/_dash-dependencies`` lists them) with an output id starting
+    ``prefix``: what a page asks the server for. Read from the real app, signed in as a commissioner."""
+    from app import app
+    from security.testing import sign_in
+
+    client = app.server.test_client()
+    sign_in(client, "demo.commissioner")
+    return [
+        d
+        for d in client.get("/_dash-dependencies").get_json()
+        if prefix in d["output"] and d["clientside_function"] is None
+    ]
+
+
+def waits_for_view(callback: dict, opened_id: dict) -> bool:
+    """True when ``callback`` takes the view switch's "opened" store ``opened_id`` as an Input."""
+    opened = json.dumps(opened_id, separators=(",", ":"), sort_keys=True)
+    return {"id": opened, "property": "data"} in callback["inputs"]

@@ -28,7 +28,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, link_warning
+from tests.integration.app_pages import app_pages, find, link_warning, server_callbacks, waits_for_view
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -326,3 +326,18 @@ def test_a_priority_a_standard_does_not_count_says_so(page):
     assert "Faster Diagnosis" in cards and reason in cards
     assert reason in str(ranked.to_plotly_json()).replace("<br>", " ")
     assert reason not in str(upgrades_62.to_plotly_json()).replace("<br>", " ")
+
+
+def test_first_load_asks_the_server_for_the_shown_view_alone(page):
+    """Twelve callbacks fired on the first draw: the period list and rule card re-sent what the layout held,
+    and the flow, inequality and trend views (hidden) answered nothing. Each now waits for a change or for
+    its view to be opened."""
+    server_side = server_callbacks("cancer-")
+    assert all(d["prevent_initial_call"] for d in server_side), [
+        d["output"] for d in server_side if not d["prevent_initial_call"]
+    ]
+    for output, view in ((page.TREND_LONDON, "trend"), (page.SANKEY, "flow"), (page.TRUST_RANKED, "areas")):
+        callback = next(d for d in server_side if f"{output}.figure" in d["output"])
+        assert waits_for_view(callback, page.view_opened(page.VIEWS, view)), output
+    rule = find(page.layout(indicator="cwt_62d"), lambda c: getattr(c, "id", None) == page.RULE)[0]
+    assert "62 days from referral to first treatment" in str(rule.children), "the card comes with the page"

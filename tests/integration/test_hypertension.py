@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 
 import numpy as np
@@ -27,7 +26,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, find, link_warning
+from tests.integration.app_pages import app_pages, find, link_warning, server_callbacks, waits_for_view
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -497,16 +496,7 @@ def test_first_load_asks_the_server_for_the_shown_view_alone(page):
     Eleven callbacks fired at once on the first draw (five of them for hidden views, which answered
     nothing, and three that re-sent what the layout held and then set off the trend a step later).
     """
-    from app import app
-    from security.testing import sign_in
-
-    client = app.server.test_client()
-    sign_in(client, "demo.commissioner")
-    server_side = [
-        d
-        for d in client.get("/_dash-dependencies").get_json()
-        if "hyp-" in d["output"] and d["clientside_function"] is None
-    ]
+    server_side = server_callbacks("hyp-")
     assert len(server_side) >= 10
     assert all(d["prevent_initial_call"] for d in server_side), [
         d["output"] for d in server_side if not d["prevent_initial_call"]
@@ -514,8 +504,7 @@ def test_first_load_asks_the_server_for_the_shown_view_alone(page):
     views = {page.TREND: "practices", page.FUNNEL: "comparison", page.TARGET_CHART: "targets"}
     for output, view in views.items():
         callback = next(d for d in server_side if f"{output}.figure" in d["output"])
-        opened = json.dumps(page.view_opened(page.VIEWS, view), separators=(",", ":"), sort_keys=True)
-        assert {"id": opened, "property": "data"} in callback["inputs"], f"{output} waits for its view"
+        assert waits_for_view(callback, page.view_opened(page.VIEWS, view)), f"{output} waits for its view"
 
 
 def test_the_layout_holds_what_the_first_draw_shows_without_a_callback(page):
