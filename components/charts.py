@@ -1001,6 +1001,8 @@ def _spc_phone_variant(figure: go.Figure, *, lines: int, drawn: list[str], targe
     return phone_variant(
         layout={
             "xaxis.title.text": (title, with_axis_notes(title, notes, width=44)),
+            # Upright: at Plotly's own slant a phone's eight "31 Dec 2024" labels ran into each other.
+            "xaxis.tickangle": (None, -90),
             **{f"shapes[{i}].showlegend": (True, False) for i in range(len(figure.layout.shapes))},
         },
         data={

@@ -194,6 +194,7 @@ def test_spc_chart_keeps_its_axis_on_the_trend_and_names_a_far_target_at_the_edg
     assert note.text == "▲ Target 80.0%, above the range shown" and (note.y, note.yanchor) == (1, "top")
     phone_notes = figure.layout.meta["narrow"]["layout"]["xaxis.title.text"]
     assert "Green dotted line" not in phone_notes
+    assert figure.layout.meta["narrow"]["layout"]["xaxis.tickangle"] == -90, "period labels upright on a phone"
     below = charts.spc_chart(
         series=series.assign(value=[96.0, 97.0, 96.5, 97.2]).drop(columns=["centre", "lower_limit", "upper_limit"]),
         value_label="x",
