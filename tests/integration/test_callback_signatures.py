@@ -20,7 +20,7 @@ def test_every_callback_takes_what_its_registration_sends(tmp_path, monkeypatch,
     sign_in(client, "demo.commissioner")
     assert client.get("/_dash-dependencies").status_code == 200  # Dash gathers every page's callbacks
     checked, wrong = 0, []
-    for output, entry in app.callback_map.items():
+    for entry in app.callback_map.values():
         function = getattr(entry.get("callback"), "__wrapped__", None)
         if function is None:
             continue
