@@ -57,22 +57,27 @@ def link_warning(tree) -> str | None:
     return text_of(warnings[0]) if warnings else None
 
 
-def server_callbacks(prefix: str) -> list[dict]:
-    """The app's server-side callbacks (as ``/_dash-dependencies`` lists them) with an output id starting
-    ``prefix``: what a page asks the server for. Read from the real app, signed in as a commissioner."""
+def first_draw_problems(prefix: str, waits: dict[str, dict]) -> list[str]:
+    """What a page whose ids start ``prefix`` asks the server for on its first draw, beyond its shown view.
+
+    Every server callback of the page must wait (``prevent_initial_call``), and each figure of ``waits``
+    (output id -> the view switch's "opened" store id) must take its view's store as an Input, so it is
+    asked for when its view is shown. Returns the callbacks that do not, as text (empty when none).
+    """
     from app import app
     from security.testing import sign_in
 
     client = app.server.test_client()
     sign_in(client, "demo.commissioner")
-    return [
+    server_side = [
         d
         for d in client.get("/_dash-dependencies").get_json()
         if prefix in d["output"] and d["clientside_function"] is None
     ]
-
-
-def waits_for_view(callback: dict, opened_id: dict) -> bool:
-    """True when ``callback`` takes the view switch's "opened" store ``opened_id`` as an Input."""
-    opened = json.dumps(opened_id, separators=(",", ":"), sort_keys=True)
-    return {"id": opened, "property": "data"} in callback["inputs"]
+    problems = [f"fires on the first draw: {d['output']}" for d in server_side if not d["prevent_initial_call"]]
+    for output, opened_id in waits.items():
+        opened = {"id": json.dumps(opened_id, separators=(",", ":"), sort_keys=True), "property": "data"}
+        callback = next(d for d in server_side if f"{output}.figure" in d["output"])
+        if opened not in callback["inputs"]:
+            problems.append(f"does not wait for its view: {output}")
+    return problems if len(server_side) > len(waits) else [f"only {len(server_side)} callbacks for {prefix}"]

@@ -25,7 +25,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role, Scope
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, find, link_warning, server_callbacks, text_of, waits_for_view
+from tests.integration.app_pages import app_pages, find, first_draw_problems, link_warning, text_of
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -714,13 +714,8 @@ def test_first_load_asks_the_server_for_the_shown_view_alone(page):
     """Nine callbacks fired on the first draw: five views hidden behind the view switch (answering nothing),
     the rule card and practice list the layout could hold, and the patient list's practices. Each now waits
     for a change or for its view to be opened."""
-    server_side = server_callbacks("ast-")
-    assert all(d["prevent_initial_call"] for d in server_side), [
-        d["output"] for d in server_side if not d["prevent_initial_call"]
-    ]
-    for output, view in ((page.LINKED, "linked"), (page.SII_MAP, "inequality"), (page.MAP, "areas")):
-        callback = next(d for d in server_side if f"{output}.figure" in d["output"])
-        assert waits_for_view(callback, page.view_opened(page.VIEWS, view)), output
+    waits = {page.LINKED: "linked", page.SII_MAP: "inequality", page.MAP: "areas"}
+    assert first_draw_problems("ast-", {o: page.view_opened(page.VIEWS, v) for o, v in waits.items()}) == []
     tree = page.layout(borough="E09000012", tab="practices")
     practices = find(tree, lambda c: getattr(c, "id", None) == page.PRACTICE)[0]
     assert len(practices.options) > 2, "the borough's practices come with the page"

@@ -26,7 +26,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, find, link_warning, server_callbacks, waits_for_view
+from tests.integration.app_pages import app_pages, find, first_draw_problems, link_warning
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -496,15 +496,8 @@ def test_first_load_asks_the_server_for_the_shown_view_alone(page):
     Eleven callbacks fired at once on the first draw (five of them for hidden views, which answered
     nothing, and three that re-sent what the layout held and then set off the trend a step later).
     """
-    server_side = server_callbacks("hyp-")
-    assert len(server_side) >= 10
-    assert all(d["prevent_initial_call"] for d in server_side), [
-        d["output"] for d in server_side if not d["prevent_initial_call"]
-    ]
-    views = {page.TREND: "practices", page.FUNNEL: "comparison", page.TARGET_CHART: "targets"}
-    for output, view in views.items():
-        callback = next(d for d in server_side if f"{output}.figure" in d["output"])
-        assert waits_for_view(callback, page.view_opened(page.VIEWS, view)), f"{output} waits for its view"
+    waits = {page.TREND: "practices", page.FUNNEL: "comparison", page.TARGET_CHART: "targets"}
+    assert first_draw_problems("hyp-", {o: page.view_opened(page.VIEWS, v) for o, v in waits.items()}) == []
 
 
 def test_the_layout_holds_what_the_first_draw_shows_without_a_callback(page):
