@@ -778,11 +778,12 @@ def _ranked_figure(
         # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
         "xaxis": _value_axis_settings(fmt, title=value_label, wrap=LABEL_CHARS - 6),
     }
-    # Padded past the lines too: Plotly pads an axis for markers, not shapes, so the target line sat on the
-    # plot's edge, read as its frame, with no tick to say where it was.
-    spread = _numbers(shown["value"], shown.get("ci_low"), shown.get("ci_high"), london_value, target)
-    if len(spread):
-        layout["xaxis"]["range"] = fitted_range(spread)
+    # Padded past a line beyond the rows: Plotly pads an axis for markers, not shapes, so a target line
+    # further out than every interval sat on the plot's edge, read as its frame, with no tick to say where.
+    drawn = _numbers(shown["value"], shown.get("ci_low"), shown.get("ci_high"))
+    lines = _numbers(london_value, target)
+    if len(drawn) and len(lines) and (lines.min() < drawn.min() or lines.max() > drawn.max()):
+        layout["xaxis"]["range"] = fitted_range(pd.concat([drawn, lines]))
     lines = [
         (value, label, dash)
         for value, label, dash in ((london_value, benchmark, "Solid"), (target, "target", "Dotted"))
@@ -967,7 +968,9 @@ def target_edge_note(target: float, *, side: str, fmt) -> dict:
     """The annotation naming a target off the plot, at the top or bottom right edge (see :func:`target_side`)."""
     above = side == "above"
     return {
-        "text": f"{'▲' if above else '▼'} Target {fmt.text(target)}, {side} the range shown",
+        # Two short lines: in one, as wide as a phone's plot, it ran into the value axis's top tick label.
+        "text": f"{'▲' if above else '▼'} Target {fmt.text(target)}<br>{side} this range",
+        "align": "right",
         "x": 1,
         "xref": "paper",
         "xanchor": "right",

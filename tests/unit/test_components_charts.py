@@ -116,7 +116,7 @@ def test_inequality_charts_fit_their_axis_to_the_groups_not_to_zero():
     low, high = figure.layout.yaxis.range
     assert 50 < low < values["ci_low"].min() and values["ci_high"].max() < high < 75
     assert figure.layout.scattermode is None, "one series: nothing to set side by side"
-    assert [a.text for a in figure.layout.annotations] == ["▲ Target 80.0%, above the range shown"]
+    assert [a.text for a in figure.layout.annotations] == ["▲ Target 80.0%<br>above this range"]
     assert [shape.y0 for shape in figure.layout.shapes] == [59.9], "London's line; the far target is not drawn"
     pair = pd.concat([values.assign(subgroup_name="Q1"), values.assign(subgroup_name="Q5")], ignore_index=True)
     grouped = charts.intersection_chart(
@@ -191,7 +191,7 @@ def test_spc_chart_keeps_its_axis_on_the_trend_and_names_a_far_target_at_the_edg
     assert 54 < low < 55.2 and 60.3 < high < 63, "the axis spans the trend (points and limits), not the target"
     assert not figure.layout.shapes, "no line drawn off the plot, nor listed in the legend"
     (note,) = [a for a in figure.layout.annotations if "Target" in a.text]
-    assert note.text == "▲ Target 80.0%, above the range shown" and (note.y, note.yanchor) == (1, "top")
+    assert note.text == "▲ Target 80.0%<br>above this range" and (note.y, note.yanchor) == (1, "top")
     phone_notes = figure.layout.meta["narrow"]["layout"]["xaxis.title.text"]
     assert "Green dotted line" not in phone_notes
     assert figure.layout.meta["narrow"]["layout"]["xaxis.tickangle"] == -90, "period labels upright on a phone"
@@ -200,7 +200,7 @@ def test_spc_chart_keeps_its_axis_on_the_trend_and_names_a_far_target_at_the_edg
         value_label="x",
         target=80.0,
     )
-    assert [a.text for a in below.layout.annotations if "Target" in a.text] == ["▼ Target 80.0%, below the range shown"]
+    assert [a.text for a in below.layout.annotations if "Target" in a.text] == ["▼ Target 80.0%<br>below this range"]
 
 
 def test_spc_chart_draws_a_target_near_the_trend_as_a_line():

@@ -95,7 +95,7 @@ def test_inequality_chart_matches_the_call_by_call_figure(unit, title):
     )  # fmt: skip
     # The 80 target is 13 above the values and intervals (51-67): named at the top edge, not drawn.
     reference.add_annotation(
-        text=f"▲ Target {fmt.text(80.0)}, above the range shown", x=1, xref="paper", xanchor="right", y=1,
+        text=f"▲ Target {fmt.text(80.0)}<br>above this range", align="right", x=1, xref="paper", xanchor="right", y=1,
         yref="paper", yanchor="top", showarrow=False, font={"size": 11, "color": "#007f3b"},
     )  # fmt: skip
     for value, label, colour, dash in (
