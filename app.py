@@ -59,7 +59,7 @@ app = Dash(
 app.index_string = app.index_string.replace("<html>", '<html lang="en-GB">', 1)
 server = app.server  # for gunicorn
 # gzip at level 1, not flask-compress's 6: on 2 cores the server's CPU is scarcer than the network inside a secure
-# environment. A campaign's whole-borough export (6 MB) compresses in 20 ms instead of 65, 36 % larger on the wire;
+# environment. A campaign's whole-borough export (6 MB) compresses in 22 ms instead of 69, 36 % larger on the wire;
 # browsers that offer zstd (Chromium, Edge, Firefox) get zstd level 3 first (bench/results/2026-11-28-gzip-level.md).
 server.config["COMPRESS_LEVEL"] = 1
 # Boundaries are served once per session from our own origin and cached by the browser,

@@ -149,6 +149,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def describe() -> str:
-    """A table of every setting, its variable, default and help (for the README and --help)."""
+    """A table of every setting, its variable, default and help (docs/settings.md is the prose version)."""
     lines = [f"{s.env_var:28s} default {s.default!s:10.50s}  {s.help}" for s in SETTINGS]
     return "\n".join(lines)

@@ -169,16 +169,6 @@ def _engine_sql(con, indicator_id: str, period: str, by, filters) -> None:
     indicators._aggregate(con, get(indicator_id), period, indicators._parse_by(by), filters)
 
 
-def _text_filter_call(con, indicator_id: str, period: str, by, filters) -> None:
-    """The same call forced onto the text ``indicator_id``/``period_id`` filter (the layout before ``slice``)."""
-    slice_numbers = indicators._slice_numbers
-    indicators._slice_numbers = lambda con: None
-    try:
-        indicator_values(con, indicator=indicator_id, period=period, by=by, filters=filters, disclose=True)
-    finally:
-        indicators._slice_numbers = slice_numbers
-
-
 def bench_database(
     path: str,
     repeat: int,
@@ -213,7 +203,6 @@ def bench_database(
     # What is loaded now (the baselines' tables too) lives for the whole run; timed calls that still hold a
     # full collection are counted.
     freeze_like_a_worker()
-    has_slices = indicators._slice_numbers(con) is not None
     rows = []
     for indicator in chosen:
         period = default_period(con, indicator.id)
@@ -245,14 +234,6 @@ def bench_database(
                 "engine_sql_p50_ms": statistics.median(sql),
                 "load_average": os.getloadavg()[0],
             }
-            if has_slices:
-                text, _text_cpu, _text_full_gc = _time(
-                    lambda by=by, filters=filters, indicator_id=indicator.id, period=period: _text_filter_call(
-                        con, indicator_id, period, by, filters
-                    ),
-                    repeat,
-                )
-                row["engine_text_filter_p50_ms"] = statistics.median(text)
             keys = PANDAS_KEYS[by if isinstance(by, str) else tuple(by)]
             if frame is not None:
                 baseline, baseline_cpu, _baseline_full_gc = _time(
@@ -382,19 +363,6 @@ def summarise(result: pd.DataFrame) -> str:
                 f"{rows['analyst_p50_ms'].median():,.0f} | {_ratio(rows['analyst_speedup_p50'])} | "
                 f"{_ratio(rows['analyst_speedup_cpu_p50'])} |"
             )
-        if "engine_text_filter_p50_ms" in group and group["engine_text_filter_p50_ms"].notna().any():
-            lines += [
-                "",
-                "Design change on this file: the same calls through the text-id filter (the layout before `slice`):",
-                "",
-            ]
-            for case, rows in group.groupby("case", sort=False):
-                ratio = rows["engine_text_filter_p50_ms"] / rows["engine_p50_ms"]
-                lines.append(
-                    f"- {case}: p50 median {rows['engine_text_filter_p50_ms'].median():.2f} ms with text ids, "
-                    f"{rows['engine_p50_ms'].median():.2f} ms with `slice` (text / slice per call: median "
-                    f"{ratio.median():.2f}, max {ratio.max():.2f})"
-                )
         lines += [
             "",
             "By pathfinder (all four cases of each indicator):",

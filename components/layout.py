@@ -552,8 +552,9 @@ def download_button(download_id: str, label: str = "Download CSV") -> list:
     ]
 
 
-# A text cell starting with one of = + - @ is run as a formula by a spreadsheet.
-_FORMULA_START = r"^[=+\-@]"
+# A text cell starting with one of = + - @ is run as a formula by a spreadsheet, and so is one behind a
+# leading tab or carriage return, which spreadsheets skip (OWASP's CSV injection list).
+_FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def _arrow_column(column: pd.Series) -> pa.ChunkedArray | pa.Array:

@@ -7,8 +7,9 @@ Both routes go through the same validated load (:mod:`data.validate`)::
 
 The database is built in ``<out>.tmp-<pid>`` and moved over ``out`` only when
 every step has succeeded, so a failed or invalid build leaves any existing
-database byte-for-byte as it was. Exit codes: 0 built, 2 invalid extract (every
-problem printed), 1 anything else.
+database byte-for-byte as it was. A build that was killed leaves its temporary
+files behind; the next build of ``out`` removes them (see :func:`remove_leftovers`).
+Exit codes: 0 built, 2 invalid extract (every problem printed), 1 anything else.
 
 Every database is stamped with :data:`data.build_version.BUILD_VERSION`; ``check``
 says whether a database must be rebuilt before this code serves it (``make run``
@@ -22,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import hashlib
 import importlib
 import importlib.util
 import inspect
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -177,6 +180,54 @@ def _remove_quietly(*paths: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+def _process_running(pid: int) -> bool:
+    """Whether a process with this id is running on this machine."""
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists is checked
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _locked(path: Path) -> bool:
+    """Whether some process holds a lock on the file ``path`` (DuckDB locks a database it has open to write)."""
+    try:
+        with open(path, "rb+") as handle:
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return False
+
+
+def remove_leftovers(directory: Path, pattern: str, progress: Progress = _silent) -> list[str]:
+    """Remove what builds that died part way left in ``directory``; return the names removed.
+
+    ``pattern`` matches a leftover's whole name, its first group the id of the process that made it
+    (``pathfinder.duckdb.tmp-4242``). A leftover is removed only when that process is not running and
+    no process holds the file (or, for a ``.wal``, its database) locked: the lock also keeps the files of
+    a build running in another container, whose process ids this one cannot see.
+    """
+    removed: list[str] = []
+    if not directory.is_dir():
+        return removed
+    for path in sorted(directory.iterdir()):
+        match = re.fullmatch(pattern, path.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        database = path.with_suffix("") if path.suffix == ".wal" else path
+        if pid == os.getpid() or _process_running(pid) or (database.is_file() and _locked(database)):
+            continue
+        _remove_quietly(path)
+        removed.append(path.name)
+        progress(f"removed {path.name}, left by a build that stopped part way (process {pid})")
+    return removed
+
+
 def build_from_directory(
     extract_dir: str | Path,
     out: str | Path,
@@ -203,8 +254,11 @@ def build_from_directory(
     out = Path(out)
     say = _timed(progress)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # A killed build's database, WAL and spill folder (this build's own are named by its process id).
+    remove_leftovers(out.parent, rf"{re.escape(out.name)}\.tmp-(\d+)(?:\.wal)?", say)
+    remove_leftovers(out.parent, rf"\.{re.escape(out.name)}\.spill-(\d+)-.*", say)
     tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    spill_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.spill-", dir=out.parent))
+    spill_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.spill-{os.getpid()}-", dir=out.parent))
     _remove_quietly(tmp, Path(f"{tmp}.wal"))
     try:
         con = duckdb.connect(
@@ -254,6 +308,9 @@ def build_from_directory(
         say("checkpoint")
         con.execute("CHECKPOINT")
         con.close()
+        # A WAL beside ``out`` (left by a process killed with the old database open to write) belongs to the
+        # old database: DuckDB would refuse the new one, "WAL does not match database file".
+        Path(f"{out}.wal").unlink(missing_ok=True)
         os.replace(tmp, out)
         say(f"built {out} ({out.stat().st_size / 1e6:,.1f} MB)")
         return counts
@@ -356,6 +413,7 @@ def synthetic_extract(
     if not regenerate and _recorded_generator(folder) == fingerprint:
         progress(f"reusing synthetic extract {folder}")
         return folder
+    remove_leftovers(work_dir, rf"\.{re.escape(folder.name)}\.tmp-(\d+)", progress)  # a killed generator's
     partial = work_dir / f".{folder.name}.tmp-{os.getpid()}"
     _remove_quietly(partial)
     partial.mkdir(parents=True)

@@ -51,10 +51,18 @@ def read_build_version(con: Any) -> int | None:
 def stale_build_problem(con: Any, path: str | Path) -> str | None:
     """A message a user can act on when the database at ``path`` (open as ``con``) is not this code's build.
 
-    None when its stamp equals :data:`BUILD_VERSION`.
+    None when its stamp equals :data:`BUILD_VERSION` and the build made the indicator tables.
     """
     found = read_build_version(con)
     if found == BUILD_VERSION:
+        # `--skip-indicators` (timing the load alone) stamps the version but writes none of the engine's
+        # tables: served, every page failed on its first query instead of saying why.
+        materialised = con.execute("SELECT value FROM meta WHERE key = 'indicators_materialised'").fetchone()
+        if materialised is not None and materialised[0] == "False":
+            return (
+                f"The database {path} was built without the indicator tables (--skip-indicators, for timing "
+                f"the load only), so no page can read it. {REBUILD_HINT}"
+            )
         return None
     if found is None:
         made_by = "was built before build versions were recorded (it has no build version)"

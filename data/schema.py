@@ -42,6 +42,9 @@ ROUTES = (
     "inpatient_elective",
     "unknown",
 )
+# The oldest age a patient can have had: the oldest person on record lived to 122. A birth date further back
+# than this before the patient's last known date is a placeholder (1900-01-01, 1800-01-01) or an error.
+MAX_AGE_YEARS = 120
 # HES ADMIMETH emergency codes: 21-28 and 2A-2D.
 EMERGENCY_ADMISSION_METHODS = ("21", "22", "23", "24", "25", "28", "2A", "2B", "2C", "2D")
 
@@ -66,6 +69,7 @@ class Column:
     nullable: bool = False
     vocabulary: tuple[str, ...] | None = None  # allowed values, if closed
     pattern: str | None = None  # key into PATTERNS, if the format is fixed
+    non_negative: bool = False  # a number that counts something, so never below zero
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ MEDICATIONS = Table(
         Column("issue_date", "date"),
         Column("dmd_code", "string", pattern="dmd"),
         Column("bnf_code", "string", nullable=True),
-        Column("quantity", "double"),
+        Column("quantity", "double", non_negative=True),
     ),
     after_birth=("issue_date",),
 )
@@ -151,6 +155,8 @@ HOSPITAL_EPISODES = Table(
         Column("primary_diagnosis", "string", pattern="icd10"),
     ),
     after_birth=("admission_date",),
+    # A stay that ends before it starts has a negative length; the contract's null discharge means "still in".
+    not_before=(("discharge_date", "admission_date"),),
 )
 
 CANCER_PATHWAYS = Table(
@@ -203,5 +209,3 @@ TABLES: dict[str, Table] = {
         CANCER_REGISTRATIONS,
     )
 }
-
-# Tables keyed on patient_id that must only reference patients in ``patients``.

@@ -9,10 +9,12 @@ the caller decides whether to raise :class:`ExtractValidationError`.
 
 Checks, in the order they are reported: files present and readable, required
 columns present (extra columns are ignored), values parse as their type,
-non-nullable columns filled, codes in their vocabularies and formats, practice
-and LSOA codes known to ``data/reference``, keys unique, event rows pointing at
-a known patient, no date after the extract date or before the patient's birth,
-and registration end not before its start.
+non-nullable columns filled and ids not blank, codes in their vocabularies and
+formats, practice and LSOA codes known to ``data/reference``, keys unique, event
+rows pointing at a known patient, no count below zero, no date after the extract
+date or before the patient's birth, no patient older than anyone has lived, and a
+row's dates in order (``Table.not_before``: registration, hospital stay, cancer
+pathway clock).
 
 SQL is assembled only from schema names (``data.schema`` is the whitelist, every
 identifier quoted); every value, pattern and vocabulary is a bound parameter, and
@@ -21,18 +23,25 @@ file paths reach DuckDB through the relation API, never through SQL text.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from data.schema import PATTERNS, TABLES, Table
+from data.schema import MAX_AGE_YEARS, PATTERNS, TABLES, Table
 
 # The contract's dtypes and the DuckDB types the loaded tables use.
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+# An empty or whitespace-only text value: not a missing value to DuckDB, but no more an id than one.
+BLANK = r"\s*"
 NUMERIC_TYPES = (
     "TINYINT",
     "SMALLINT",
@@ -59,6 +68,14 @@ REFERENCE_CODES = {
 TABLE_ORDER = {"patients": ("practice_code", "patient_id")}
 EXAMPLES = 3
 EXAMPLE_CHARS = 80
+# A file-level problem's example is a message (a file, a line, a reason), not a value: cut at 80 characters a
+# message lost its reason. Still bounded, because a header line can be anything.
+MESSAGE_CHARS = 300
+# Part files whose names start so are not data, as Spark and Arrow treat them: "._part-0.parquet" is the
+# AppleDouble shadow a Mac leaves on a shared or FAT drive, "_SUCCESS" or "_temporary" Spark's bookkeeping.
+HIDDEN_PREFIXES = (".", "_")
+# Longest header line read: a file with no line break in its first megabyte is not a CSV table.
+HEADER_BYTES = 2**20
 
 Progress = Callable[[str], None]
 
@@ -76,8 +93,16 @@ class Problem:
     def __str__(self) -> str:
         where = self.table if self.column is None else f"{self.table}.{self.column}"
         rows = f": {self.count:,} row{'s' if self.count != 1 else ''}" if self.count else ""
-        shown = f" (e.g. {'; '.join(_clipped(e) for e in self.examples)})" if self.examples else ""
+        limit = EXAMPLE_CHARS if self.count else MESSAGE_CHARS
+        shown = f" (e.g. {'; '.join(_clipped(e, limit) for e in self.examples)})" if self.examples else ""
         return f"{where} [{self.check}]{rows}{shown}"
+
+
+def _shown(value: object) -> object:
+    """A value as an example shows it: empty text, or text with spaces at either end, is quoted to show them."""
+    if isinstance(value, str) and (not value or value != value.strip()):
+        return repr(value)
+    return value
 
 
 def _clipped(example: str, limit: int = EXAMPLE_CHARS) -> str:
@@ -102,6 +127,15 @@ class _Source:
     table: str
     kind: str  # "parquet" or "csv"
     paths: tuple[Path, ...]
+    root: Path  # the extract folder: files are named relative to it, as the person who sent them knows them
+
+    def shown(self, path: Path | str) -> str:
+        """A file of this table as a message names it, e.g. ``patients/part-00001.csv``."""
+        return str(Path(path).relative_to(self.root))
+
+
+class _UnreadableFile(Exception):
+    """A file that cannot be read as its format; the message says which file, the line where known, and why."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +157,16 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _first_lines(error: Exception, lines: int = 3) -> str:
+def _is_blank(column: str) -> str:
+    """SQL true where the text ``column`` is empty or only whitespace (false where it is NULL); binds ``$blank``."""
+    # ascii() first: a blank value starts with a space or is empty, and running the regex on every id of
+    # 75 M event rows (scale 1.0) cost about 2 s a scan.
+    return f"CASE WHEN ascii({column}) <= 32 THEN regexp_full_match({column}, $blank) ELSE false END"
+
+
+def _first_lines(message: str, lines: int = 3) -> str:
     """A DuckDB error message cut to its informative first lines."""
-    text = str(error).strip().splitlines()
+    text = message.strip().splitlines()
     return " ".join(line.strip() for line in text[:lines] if line.strip())
 
 
@@ -141,50 +182,158 @@ def find_sources(extract_dir: Path) -> tuple[dict[str, _Source], list[Problem]]:
         for kind in ("parquet", "csv"):
             single = extract_dir / f"{name}.{kind}"
             if single.is_file():
-                found.append(_Source(name, kind, (single,)))
+                found.append(_Source(name, kind, (single,), extract_dir))
             # <t>/ of part files, or <t>.parquet/ as Spark writes one (its parts are part-*.parquet).
             for folder in (extract_dir / name, single):
-                parts = tuple(sorted(folder.glob(f"*.{kind}"))) if folder.is_dir() else ()
+                if not folder.is_dir():
+                    continue
+                parts = tuple(sorted(p for p in folder.glob(f"*.{kind}") if not p.name.startswith(HIDDEN_PREFIXES)))
                 if parts:
-                    found.append(_Source(name, kind, parts))
+                    found.append(_Source(name, kind, parts, extract_dir))
         if not found:
             problems.append(
                 Problem(name, None, "missing_table", 0, (f"no {name}.parquet, {name}.csv or {name}/*.parquet",))
             )
         elif len(found) > 1:
-            shown = tuple(str(s.paths[0].relative_to(extract_dir)) for s in found)
+            shown = tuple(s.shown(s.paths[0]) for s in found)
             problems.append(Problem(name, None, "ambiguous_table", 0, shown))
         else:
             sources[name] = found[0]
     return sources, problems
 
 
-def _csv_header(path: Path) -> list[str] | None:
-    """The header row of a CSV file (``None`` when the file is empty)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return next(csv.reader(f), None)
+def _csv_header(path: Path, shown: str) -> list[str] | None:
+    """The header row of a CSV file (``None`` when the file is empty); raises :class:`_UnreadableFile`.
+
+    Only the first line is decoded. Read as text, Python decoded the first 8 KB at once, so a bad byte in
+    any column of the first rows was blamed on the header, at its offset in that buffer.
+    """
+    with open(path, "rb") as f:
+        first = f.readline(HEADER_BYTES)
+    if not first:
+        return None
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _UnreadableFile(f"{shown} is UTF-16 text; save it as UTF-8")
+    if len(first) == HEADER_BYTES and not first.endswith(b"\n"):
+        raise _UnreadableFile(f"{shown}: no line break in its first {HEADER_BYTES:,} bytes; is it a CSV file?")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _UnreadableFile(
+            f"{shown}, line 1 (the header): byte 0x{first[error.start]:02X} is not UTF-8 text; save the file as UTF-8"
+        ) from None
+    return next(csv.reader([text.rstrip("\r\n")]), None)
+
+
+def _read_error(error: Exception, source: _Source) -> str:
+    """A DuckDB error reading ``source`` in words a data manager can act on: the file, the line, what is wrong."""
+    text = str(error)
+    for path in source.paths:  # DuckDB names files by the absolute path it was given
+        text = text.replace(str(path), source.shown(path))
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    if line is None:  # a corrupt Parquet file, a file that vanished, ...
+        return re.sub(r"^[A-Za-z ]+ Error: ", "", _first_lines(text))  # DuckDB's class of error
+    file = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+    where = f"{file.group(1).strip() if file else source.shown(source.paths[0])}, line {line.group(1)}"
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if "Invalid unicode" in text:
+        reason = "not UTF-8 text; save the file as UTF-8"
+    elif fields:
+        reason = f"{fields.group(2)} values where the header names {fields.group(1)} columns"
+    elif "unterminated quote" in text:
+        reason = 'a quoted value (") that is never closed'
+    else:  # DuckDB's own reason: the first line after the row it quotes
+        reasons = [r for r in text.split("\n\n")[0].splitlines()[2:] if r.strip()]
+        reason = reasons[-1].strip() if reasons else _first_lines(text, 1)
+    return f"{where}: {reason}"
+
+
+def _column_names(source: _Source, path: Path) -> list[str]:
+    """The column names of one file as written (a CSV header; a Parquet schema); raises :class:`_UnreadableFile`.
+
+    Parquet names are read from the file, not from DuckDB, which renames a second ``sex`` to ``SEX_1``.
+    """
+    if source.kind == "csv":
+        return _csv_header(path, source.shown(path)) or []
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as error:
+        raise _UnreadableFile(f"{source.shown(path)} cannot be read as Parquet: {error}") from None
+
+
+def _column_problems(table: Table, source: _Source, names: Sequence[list[str]]) -> list[Problem]:
+    """What is wrong with the files' columns: an empty CSV, CSV headers that differ, two columns that could
+    each be one contract column (``sex`` and ``SEX``), a contract column missing from some or all files."""
+    shown = [source.shown(p) for p in source.paths]
+    if source.kind == "csv":
+        empty = [file for file, file_names in zip(shown, names, strict=True) if not file_names]
+        if empty:
+            return [Problem(table.name, None, "empty_file", 0, tuple(empty[:EXAMPLES]))]
+        # One header declares the columns of every part, so the parts must agree on it.
+        differing = [file for file, file_names in zip(shown, names, strict=True) if file_names != names[0]]
+        if differing:
+            example = f"the header of {differing[0]} differs from that of {shown[0]}"
+            return [Problem(table.name, None, "inconsistent_headers", 0, (example,))]
+    problems = []
+    for column in table.column_names:
+        # Names match the contract whatever their case (DuckDB's identifiers do not see case either).
+        found = [[n for n in file_names if n.lower() == column] for file_names in names]
+        clash = next(((file, f) for file, f in zip(shown, found, strict=True) if len(f) > 1), None)
+        lacking = [file for file, f in zip(shown, found, strict=True) if not f]
+        if clash:
+            example = f"{clash[0]} has {' and '.join(repr(n) for n in clash[1])}"
+            problems.append(Problem(table.name, column, "duplicate_column_names", 0, (example,)))
+        elif len(lacking) == len(shown):
+            listed = ", ".join(str(_shown(n)) for n in names[0])
+            problems.append(Problem(table.name, column, "missing_column", 0, (f"columns found: {listed}",)))
+        elif lacking:
+            # Parquet parts are read by name: a part without the column would load it as all missing.
+            example = f"not in {lacking[0]} ({len(lacking)} of {len(shown)} files)"
+            problems.append(Problem(table.name, column, "missing_column", 0, (example,)))
+    return problems
+
+
+def _copied_files(source: _Source) -> list[Problem]:
+    """Part files that are byte-for-byte copies of another part ("part-3 (1).parquet"): read as parts, every row
+    in them would count twice (a patient's inhalers, admissions), and event tables have no key to catch it."""
+    by_size: dict[int, list[Path]] = {}
+    for path in source.paths:
+        by_size.setdefault(path.stat().st_size, []).append(path)
+    copies = []
+    for same_size in (paths for paths in by_size.values() if len(paths) > 1):  # only these need reading
+        first_seen: dict[str, Path] = {}
+        for path in same_size:
+            with open(path, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+            if digest in first_seen:
+                copies.append(f"{source.shown(first_seen[digest])} and {source.shown(path)} are the same file")
+            else:
+                first_seen[digest] = path
+    return [Problem(source.table, None, "copied_file", 0, tuple(copies[:EXAMPLES]))] if copies else []
 
 
 def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, str] | None, list[Problem]]:
-    """Create the temp view ``src_<table>`` over the files; return its column types keyed by lower-case name."""
+    """Check the files' columns, then create the temp view ``src_<table>`` over the files; return its column
+    types keyed by lower-case name (``None`` when the table cannot be read, with the problems why)."""
+    table = TABLES[source.table]
     view = f"src_{source.table}"
     paths = [str(p) for p in source.paths]
     try:
+        names = [_column_names(source, p) for p in source.paths]
+        problems = _column_problems(table, source, names) + _copied_files(source)
+        if problems:
+            return None, problems
         # The relation API takes the paths as values, so no file name is ever spliced into SQL.
         if source.kind == "parquet":
             relation = con.read_parquet(paths, union_by_name=True)
         else:
-            headers = [_csv_header(p) for p in source.paths]
-            empty = [p.name for p, h in zip(source.paths, headers, strict=True) if not h]
-            if empty:
-                return None, [Problem(source.table, None, "empty_file", 0, tuple(empty[:EXAMPLES]))]
-            if any(h != headers[0] for h in headers):
-                return None, [Problem(source.table, None, "inconsistent_headers", 0, (paths[0],))]
-            # The header is read here and every column declared VARCHAR, so the sniffer can
-            # neither drop a row nor guess a type; a ragged row fails the scan with its line.
-            columns = {h: "VARCHAR" for h in headers[0]}
-            if len(columns) != len(headers[0]):
-                return None, [Problem(source.table, None, "duplicate_column_names", 0, tuple(headers[0][:10]))]
+            # The header is read here and every column declared VARCHAR, so the sniffer can neither drop a row
+            # nor guess a type; a ragged row fails the scan with its line. Extra columns get names of their own
+            # ("extra_7"): DuckDB refuses a blank name, or two that differ only in case, and neither is read.
+            wanted = set(table.column_names)
+            columns = {
+                (h.lower() if h.lower() in wanted else f"extra_{i + 1}"): "VARCHAR" for i, h in enumerate(names[0])
+            }
             relation = con.read_csv(
                 paths,
                 header=True,
@@ -197,8 +346,10 @@ def _stage(con: duckdb.DuckDBPyConnection, source: _Source) -> tuple[dict[str, s
             )
         relation.create_view(view, replace=True)
         described = con.execute(f"DESCRIBE {_quote(view)}").fetchall()  # noqa: S608
-    except (duckdb.Error, OSError, UnicodeDecodeError, csv.Error) as error:
-        return None, [Problem(source.table, None, "unreadable", 0, (_first_lines(error),))]
+    except _UnreadableFile as error:
+        return None, [Problem(source.table, None, "unreadable", 0, (str(error),))]
+    except (duckdb.Error, OSError, csv.Error) as error:
+        return None, [Problem(source.table, None, "unreadable", 0, (_read_error(error, source),))]
     return {row[0].lower(): row[1] for row in described}, []
 
 
@@ -259,7 +410,7 @@ def _run_row_checks(
         example_sql = f"SELECT DISTINCT {select} FROM {from_sql} WHERE {check.condition} LIMIT {EXAMPLES}"  # noqa: S608
         rows = con.execute(example_sql, bound(example_sql)).fetchall()
         names = [c.split(".")[-1].strip('"') for c in check.example_columns]
-        examples = tuple(", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True)) for row in rows)
+        examples = tuple(", ".join(f"{n}={_shown(v)}" for n, v in zip(names, row, strict=True)) for row in rows)
         problems.append(Problem(table, check.column, check.name, int(count), examples))
     return problems
 
@@ -355,11 +506,13 @@ def _key_check(con: duckdb.DuckDBPyConnection, table: Table) -> list[Problem]:
     if not table.key:
         return []
     key = ", ".join(_quote(c) for c in table.key)
+    present = " AND ".join(f"{_quote(c)} IS NOT NULL AND NOT {_is_blank(_quote(c))}" for c in table.key)
     total, examples = con.execute(
         f"SELECT sum(n), list(concat_ws(', ', {key}) || ' (x' || n || ')' ORDER BY n DESC)[1:{EXAMPLES}] "  # noqa: S608
-        # A missing key is reported as missing (not_null), not as many rows sharing one blank key.
-        f"FROM (SELECT {key}, count(*) AS n FROM {_quote(table.name)} "
-        f"WHERE {' AND '.join(f'{_quote(c)} IS NOT NULL' for c in table.key)} GROUP BY ALL HAVING count(*) > 1)"
+        # A missing or blank key is reported as such (not_null, blank), not as many rows sharing one blank key.
+        f"FROM (SELECT {key}, count(*) AS n FROM {_quote(table.name)} WHERE {present} "
+        "GROUP BY ALL HAVING count(*) > 1)",
+        {"blank": BLANK},
     ).fetchall()[0]
     if not total:
         return []
@@ -378,9 +531,26 @@ def _loaded_checks(
         examples = tuple(dict.fromkeys((*ids, col)))
         if not column.nullable and column.name not in null_checked:
             checks.append(_Check(column.name, "not_null", f"{col} IS NULL", examples))
+        if column.dtype == "string" and not column.nullable and column.vocabulary is None and column.pattern is None:
+            # An id ('' or spaces) that every check above would pass; a coded column's blank fails its format.
+            checks.append(_Check(column.name, "blank", _is_blank(col), examples))
         if column.dtype == "date":
             checks.append(_Check(column.name, "after_extract_date", f"{col} > $extract_date", examples))
+        if column.non_negative:
+            # A negative quantity would be subtracted from a patient's inhalers in the year.
+            checks.append(_Check(column.name, "negative", f"{col} < 0", examples))
     if table.name == "patients":
+        # Older than anyone has lived at the last date the extract knows the patient: death, leaving, or the
+        # extract date. The engine would count a placeholder 1900-01-01 birth date in its oldest age band.
+        last_known = "coalesce(t.death_date, t.registration_end, $extract_date)"
+        checks.append(
+            _Check(
+                "birth_date",
+                f"over_{MAX_AGE_YEARS}_years_old",
+                f"t.birth_date < {last_known} - to_years($max_age)",
+                (*ids, "t.birth_date"),
+            )
+        )
         for name in table.after_birth:
             col = f"t.{_quote(name)}"
             checks.append(_Check(name, "before_birth", f"{col} < t.birth_date", (*ids, "t.birth_date", col)))
@@ -389,7 +559,8 @@ def _loaded_checks(
         checks.append(
             _Check(later, f"before_{earlier}", f"{later_col} < {earlier_col}", (*ids, earlier_col, later_col))
         )
-    return _run_row_checks(con, table.name, f"{_quote(table.name)} AS t", checks, {"extract_date": extract_date})
+    params = {"extract_date": extract_date, "blank": BLANK, "max_age": MAX_AGE_YEARS}
+    return _run_row_checks(con, table.name, f"{_quote(table.name)} AS t", checks, params)
 
 
 def _patient_link_checks(
@@ -411,17 +582,23 @@ def _patient_link_checks(
             )
     if not branches:
         return []
+
+    # A missing or blank patient_id is reported by its own table's checks (not_null, blank), not again here.
+    def orphan(alias: str) -> str:
+        return f"p.patient_id IS NULL AND {alias}.patient_id IS NOT NULL AND NOT {_is_blank(f'{alias}.patient_id')}"
+
     counts = con.execute(
-        "SELECT table_index, date_index, count_if(p.patient_id IS NULL), count_if(e.event_date < p.birth_date) "  # noqa: S608
+        f"SELECT table_index, date_index, count_if({orphan('e')}), count_if(e.event_date < p.birth_date) "  # noqa: S608
         f"FROM ({' UNION ALL '.join(branches)}) AS e LEFT JOIN {patients_source} AS p ON e.patient_id = p.patient_id "
-        "GROUP BY ALL ORDER BY ALL"
+        "GROUP BY ALL ORDER BY ALL",
+        {"blank": BLANK},
     ).fetchall()
     failing: dict[int, list[_Check]] = {}
     for index, position, orphans, before_birth in counts:
         table = tables[index]
         ids = tuple(f"t.{_quote(c)}" for c in table.column_names if c in ("patient_id", "pathway_id"))
         if position == 0 and orphans:
-            failing.setdefault(index, []).append(_Check("patient_id", "orphan_patient", "p.patient_id IS NULL", ids))
+            failing.setdefault(index, []).append(_Check("patient_id", "orphan_patient", orphan("t"), ids))
         if before_birth:
             name = table.after_birth[position]
             col = f"t.{_quote(name)}"
@@ -432,7 +609,7 @@ def _patient_link_checks(
     for index, checks in failing.items():
         table = tables[index]
         from_sql = f"{_quote(table.name)} AS t LEFT JOIN {patients_source} AS p ON t.patient_id = p.patient_id"
-        problems += _run_row_checks(con, table.name, from_sql, checks, {})
+        problems += _run_row_checks(con, table.name, from_sql, checks, {"blank": BLANK})
     return problems
 
 
@@ -459,10 +636,8 @@ def load_and_validate(
         if types is None:
             continue
         missing = [c for c in table.column_names if c not in types]
-        if missing:
-            problems += [
-                Problem(name, c, "missing_column", 0, (f"columns found: {', '.join(types)}",)) for c in missing
-            ]
+        if missing:  # each file has them (_column_problems), so DuckDB did not bring them together
+            problems += [Problem(name, c, "missing_column", 0, (f"columns read: {', '.join(types)}",)) for c in missing]
             continue
         types = {c: types[c] for c in table.column_names}
         try:
@@ -471,7 +646,7 @@ def load_and_validate(
             _load_typed(con, table, types)
         except duckdb.Error as error:
             # A CSV row with the wrong number of fields, a corrupt Parquet page, ...
-            problems.append(Problem(name, None, "unreadable", 0, (_first_lines(error),)))
+            problems.append(Problem(name, None, "unreadable", 0, (_read_error(error, source),)))
             continue
         loaded.add(name)
         rows = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0][0]  # noqa: S608

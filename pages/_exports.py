@@ -80,16 +80,19 @@ def pressed_view_csv(
     *,
     page: str,
     view_csv: Callable[..., tuple[pd.DataFrame, str]],
-    filters: Mapping[str, Any],
+    inputs: Mapping[str, Any],
 ) -> tuple[Any, Any]:
     """``(download, message)`` for the CSV button pressed among a page's ``{"type": CSV, "view": ...}`` buttons.
 
-    ``view_csv(view=, disclose=)`` builds the frame and file name of that view; see :func:`audited_download`.
+    ``view_csv(view=, disclose=, **inputs)`` builds the frame and file name of that view; see
+    :func:`audited_download`. ``inputs`` (every control the callback reads) are also the filters audited:
+    one mapping for both, so the log names every value the file was made from. Audited apart, pages
+    recorded a few of them (the asthma page 3 of 10; the cancer inequality CSV under the wrong indicator).
     """
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not any(clicks or []):
         return no_update, no_update
     view = trigger["view"]
     return audited_download(
-        page=page, export=view, build=lambda disclose: (*view_csv(view=view, disclose=disclose), filters)
+        page=page, export=view, build=lambda disclose: (*view_csv(view=view, disclose=disclose, **inputs), inputs)
     )

@@ -15,7 +15,6 @@ server. Maps keep their geometry and are recoloured with ``dash.Patch``.
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import Any
 
 import dash
@@ -1424,20 +1423,19 @@ def download_view(
     return pressed_view_csv(
         clicks,
         page="asthma",
-        view_csv=functools.partial(
-            view_csv,
-            measure_id=measure_id,
-            period=period,
-            borough=borough,
-            level=level,
-            safety_measure=safety_measure,
-            linked_threshold=linked_threshold,
-            linked_group=linked_group,
-            trend_level=trend_level,
-            practice=practice,
-            funnel_level=funnel_level,
-        ),
-        filters={"measure": measure_id, "period": period, "borough": borough},
+        view_csv=view_csv,
+        inputs={
+            "measure_id": measure_id,
+            "period": period,
+            "borough": borough,
+            "level": level,
+            "safety_measure": safety_measure,
+            "linked_threshold": linked_threshold,
+            "linked_group": linked_group,
+            "trend_level": trend_level,
+            "practice": practice,
+            "funnel_level": funnel_level,
+        },
     )
 
 

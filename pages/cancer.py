@@ -18,7 +18,6 @@ facts. Callbacks are thin and check the user's disclosure level on the server.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import dash
@@ -1343,18 +1342,17 @@ def download_view(clicks, indicator, period, tumour, priority, level, origin, tr
     return pressed_view_csv(
         clicks,
         page="cancer",
-        view_csv=functools.partial(
-            view_csv,
-            indicator=indicator,
-            period=period,
-            tumour=tumour,
-            priority=priority,
-            level=level,
-            origin=origin,
-            trust=trust,
-            inequality_indicator=inequality_indicator,
-        ),
-        filters={"indicator": indicator, "period": period, "tumour": tumour, "priority": priority, "trust": trust},
+        view_csv=view_csv,
+        inputs={
+            "indicator": indicator,
+            "period": period,
+            "tumour": tumour,
+            "priority": priority,
+            "level": level,
+            "origin": origin,
+            "trust": trust,
+            "inequality_indicator": inequality_indicator,
+        },
     )
 
 

@@ -13,7 +13,6 @@ with their geometry and recoloured with ``dash.Patch`` afterwards.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import dash
@@ -1213,17 +1212,16 @@ def download_view(clicks, indicator, period, icb, borough, practice, funnel_leve
     return pressed_view_csv(
         clicks,
         page="hypertension",
-        view_csv=functools.partial(
-            view_csv,
-            indicator=indicator,
-            period=period,
-            icb=icb,
-            borough=borough,
-            practice=practice,
-            funnel_level=funnel_level,
-            trend_level=trend_level,
-        ),
-        filters={"indicator": indicator, "period": period, "icb": icb, "borough": borough, "practice": practice},
+        view_csv=view_csv,
+        inputs={
+            "indicator": indicator,
+            "period": period,
+            "icb": icb,
+            "borough": borough,
+            "practice": practice,
+            "funnel_level": funnel_level,
+            "trend_level": trend_level,
+        },
     )
 
 

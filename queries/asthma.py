@@ -141,6 +141,7 @@ MEASURES: dict[str, Measure] = {
 }
 DEFAULT_MEASURE = "ast_saba_3plus"
 _SCALED = ("value", "ci_low", "ci_high", "ci99_low", "ci99_high", "london_value")
+PER_POPULATION = 100_000.0  # admissions per this many registered patients
 PER_POPULATION_DECIMALS = 1  # admissions per 100,000 registered, as the page shows them
 _DERIVED = ["value", "ci_low", "ci_high", "ci99_low", "ci99_high", "london_value", "comparison"]
 
@@ -207,13 +208,7 @@ def measure_values(
     frame["numerator"] = frame["numerator"].fillna(0.0).astype(float)
     frame["denominator"] = frame["denominator"].astype(float)
     frame["indicator_id"] = m.id
-    per = 100_000.0
     numerator, denominator = frame["numerator"].to_numpy(), frame["denominator"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["value"] = np.where(denominator > 0, numerator / denominator * per, np.nan)
-    for level, low, high in ((0.95, "ci_low", "ci_high"), (0.998, "ci99_low", "ci99_high")):
-        lo, hi = stats.wilson_interval(numerator, denominator, level)
-        frame[low], frame[high] = lo * per, hi * per
     london_num, london_den = float(numerator.sum()), float(denominator.sum())
     if separate:  # London's admissions and population, with only the area filters dropped
         benchmark = london_filters(merged)
@@ -227,16 +222,19 @@ def measure_values(
                 "denominator"
             ].sum()
         )
-    london_value = london_num / london_den * per if london_den else float("nan")
-    frame["london_value"] = london_value
-    compared = (by != "london" or separate) and not np.isnan(london_value)
-    frame["comparison"] = (
-        np.select([frame["ci_low"] > london_value, frame["ci_high"] < london_value], ["worse", "better"], "similar")
-        if compared
-        else "not compared"
+    london_value = float(stats.scaled_rate(london_num, london_den, PER_POPULATION))
+    # The registry's target is a percentage of the register, not a rate per 100,000: none here.
+    rates = stats.area_statistics(
+        numerator,
+        denominator,
+        scale=PER_POPULATION,
+        polarity=m.polarity,
+        # One London row with no separate benchmark is everything the filters kept: not compared with itself.
+        benchmark=london_value if by != "london" or separate else float("nan"),
     )
-    frame.loc[~(frame["denominator"] > 0), "comparison"] = "not compared"
-    frame["patients_to_target"] = None
+    for column, values in rates.items():
+        frame[column] = values
+    frame["london_value"] = london_value
     frame["suppressed"] = False
     frame = frame[list(population.columns)]
     if disclose:
@@ -582,8 +580,7 @@ def admission_history(con: Any) -> pd.DataFrame:
     imd_quintile_national, ethnicity_group, age (on admission), saba_before (SABA inhalers issued),
     ics_before, reviewed_before (a REV_COD code), plan_before (a WRITPASTP_COD code).
 
-    Read from the build's ``asthma_admission_history`` (derived from the records for a database built
-    without it), once per database build and process.
+    Read from the build's ``asthma_admission_history``, once per database build and process.
     """
     key = _cache_key(con)
     if key is not None and key in _history_cache:
@@ -591,14 +588,7 @@ def admission_history(con: Any) -> pd.DataFrame:
     with _history_lock:
         if key is not None and key in _history_cache:
             return _history_cache[key]
-        cursor = _cursor(con)
-        built = cursor.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [ADMISSION_HISTORY_TABLE]
-        ).fetchone()[0]
-        if built:
-            frame = cursor.execute(f"SELECT * FROM {ADMISSION_HISTORY_TABLE}").df()  # noqa: S608 (constant)
-        else:
-            frame = admission_history_from_records(con)
+        frame = _cursor(con).execute(f"SELECT * FROM {ADMISSION_HISTORY_TABLE}").df()  # noqa: S608 (constant)
         if key is not None:
             _history_cache[key] = frame
         return frame
@@ -649,11 +639,10 @@ def linked_admissions(
     if by != "london":
         parts.append(_linked_counts(rows, LINKED_GROUPS[by], names))
     frame = pd.concat(parts, ignore_index=True)
-    numerator, denominator = frame["numerator"].to_numpy(float), frame["denominator"].to_numpy(float)
-    low, high = stats.wilson_interval(numerator, denominator)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["value"] = np.where(denominator > 0, 100 * numerator / denominator, np.nan)
-    frame["ci_low"], frame["ci_high"] = 100 * low, 100 * high
+    shares = stats.area_statistics(
+        frame["numerator"].to_numpy(float), frame["denominator"].to_numpy(float), scale=100.0, polarity="none"
+    )
+    frame["value"], frame["ci_low"], frame["ci_high"] = shares["value"], shares["ci_low"], shares["ci_high"]
     frame["measure_label"] = frame["measure"].map(LINKED_MEASURES)
     frame["period_id"] = period
     frame["saba_threshold"] = saba_threshold

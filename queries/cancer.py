@@ -39,6 +39,7 @@ from queries.indicators import (
     QueryError,
     default_period,
     disclose_trend,
+    indicator_statistics,
     rows_for_spc,
     scaled_funnel_limits,
     spc_columns,
@@ -403,35 +404,18 @@ def _area_names(con: Any, by: str, codes) -> list[str]:
 
 
 def _with_statistics(spec, frame: pd.DataFrame, *, london_num: float, london_den: float) -> pd.DataFrame:
-    """The engine's statistics on summed counts: Wilson intervals, comparison with London, people to target."""
+    """The engine's statistics on summed counts (:func:`queries.indicators.indicator_statistics`): value, Wilson
+    intervals, comparison with London (``london_num`` of ``london_den``), people to target."""
     numerator = frame["numerator"].to_numpy(dtype=float)
     denominator = frame["denominator"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        proportion = np.where(denominator > 0, numerator / denominator, np.nan)
-    low95, high95 = stats.wilson_interval(numerator, denominator, 0.95)
-    low998, high998 = stats.wilson_interval(numerator, denominator, 0.998)
+    london = float(stats.scaled_rate(london_num, london_den, spec.scale))
+    statistics = indicator_statistics(spec, numerator, denominator, benchmark=london)
     out = frame.copy()
-    out["value"], out["ci_low"], out["ci_high"] = proportion * 100, low95 * 100, high95 * 100
-    out["ci99_low"], out["ci99_high"] = low998 * 100, high998 * 100
-    london = london_num / london_den * 100 if london_den else float("nan")
+    for column in ("value", "ci_low", "ci_high", "ci99_low", "ci99_high"):
+        out[column] = statistics[column]
     out["london_value"] = london
-    if spec.polarity == "none" or np.isnan(london):
-        comparison = np.full(len(out), "not compared", dtype=object)
-    else:
-        high_good = spec.polarity == "high"
-        comparison = np.select(
-            [low95 * 100 > london, high95 * 100 < london],
-            ["better" if high_good else "worse", "worse" if high_good else "better"],
-            default="similar",
-        ).astype(object)
-        comparison[~(denominator > 0)] = "not compared"
-    out["comparison"] = comparison
-    if spec.target is not None and spec.polarity == "high":
-        needed = np.maximum(np.ceil(np.round(spec.target / 100 * denominator - numerator, 9)), 0.0).astype(object)
-        needed[~(denominator > 0)] = None
-        out["patients_to_target"] = needed
-    else:
-        out["patients_to_target"] = None
+    out["comparison"] = statistics["comparison"]
+    out["patients_to_target"] = statistics["patients_to_target"]
     out["suppressed"] = False
     return out
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from queries import disclosure
+from queries import disclosure, stats
 from queries.cache import cached_query
 from queries.indicators import QueryError, indicator_values, indicator_values_batch
 from queries.materialise import AGE_BANDS, LONDON_CODE
@@ -119,12 +119,6 @@ def ordered(frame: pd.DataFrame, *, dimension: str, column: str = "area_name") -
     return frame.assign(_rank=keys).sort_values("_rank", kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
-def more_needed(target_share: float, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """How many more in the numerator would lift each row to ``target_share`` of its denominator (0 if met)."""
-    gap = np.ceil(np.round(target_share * denominator - numerator, 9))
-    return np.where(denominator > 0, np.maximum(gap, 0.0), np.nan)
-
-
 @cached_query
 def people_to_target(
     con: Any,
@@ -177,19 +171,17 @@ def people_to_target(
     for indicator in CONTROL_INDICATORS:
         numerator = table[f"{indicator}_numerator"].to_numpy()
         denominator = table[f"{indicator}_denominator"].to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            table[f"{indicator}_value"] = np.where(denominator > 0, 100.0 * numerator / denominator, np.nan)
-        table[f"{indicator}_to_77"] = more_needed(CONTROL_INTERIM_AMBITION / 100, numerator, denominator)
-        table[f"{indicator}_to_80"] = more_needed(CONTROL_AMBITION / 100, numerator, denominator)
+        table[f"{indicator}_value"] = stats.scaled_rate(numerator, denominator, get(indicator).scale)
+        table[f"{indicator}_to_77"] = stats.shortfall_to_target(numerator, denominator, CONTROL_INTERIM_AMBITION / 100)
+        table[f"{indicator}_to_80"] = stats.shortfall_to_target(numerator, denominator, CONTROL_AMBITION / 100)
     for ambition in ("77", "80"):
         table[f"control_to_{ambition}"] = table[[f"{i}_to_{ambition}" for i in CONTROL_INDICATORS]].sum(
             axis=1, min_count=1
         )
     recorded, expected = table["recorded"].to_numpy(), table["expected"].to_numpy()
     table["estimated_undiagnosed"] = np.where(expected > 0, np.maximum(expected - recorded, 0.0), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["detection_ratio"] = np.where(expected > 0, recorded / expected, np.nan)
-    table["to_detect_80"] = more_needed(DETECTION_AMBITION, recorded, expected)
+    table["detection_ratio"] = stats.scaled_rate(recorded, expected, get("hyp_detection_ratio").scale)
+    table["to_detect_80"] = stats.shortfall_to_target(recorded, expected, DETECTION_AMBITION)
     table["suppressed"] = False
     if disclose:
         table = disclose_people_to_target(table)

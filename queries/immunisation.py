@@ -12,16 +12,14 @@ All values are bound parameters; identifiers come from the whitelists below.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from queries import disclosure
+from queries import disclosure, stats
 from queries.cache import cached_query
 from queries.indicators import (
     QueryError,
@@ -194,10 +192,7 @@ def _uptake_by_age(
 ) -> pd.DataFrame:
     spec = check_indicator(indicator)
     cohort_age = _measure_rows(spec.id)[0].age_months
-    if _has_uptake_table(con):
-        rows = completion_counts(con, indicator=spec.id, period=period, filters=filters)
-    else:  # a database built before the table existed
-        rows = completion_counts_from_records(con, indicator=spec.id, period=period, filters=filters)
+    rows = completion_counts(con, indicator=spec.id, period=period, filters=filters)
     cohort = float(next((n for months, n in rows if months == -1), 0))
     completed = {int(months): n for months, n in rows if months != -1}
     ages = list(range(cohort_age + 1))
@@ -207,28 +202,11 @@ def _uptake_by_age(
         cumulative.append(float(running))
         running += completed.get(age, 0)
     frame = pd.DataFrame({"age": ages, "numerator": cumulative, "denominator": cohort})
-    frame["value"] = (frame["numerator"] / frame["denominator"] * spec.scale).where(frame["denominator"] > 0)
+    frame["value"] = stats.scaled_rate(frame["numerator"], frame["denominator"], spec.scale)
     frame["suppressed"] = False
     if disclose:
         frame = disclosure.apply(frame, derived=["value"], decimals=spec.decimals)
     return frame
-
-
-_UPTAKE_TABLE_PRESENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _has_uptake_table(con: Any) -> bool:
-    """Whether the database has the build's ``ind_uptake_age`` (remembered per app database handle)."""
-    try:
-        return _UPTAKE_TABLE_PRESENT[con]
-    except (KeyError, TypeError):
-        pass
-    present = bool(
-        con.cursor().execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [UPTAKE_TABLE]).fetchone()[0]
-    )
-    with contextlib.suppress(TypeError):  # connections that take no weak reference are asked every time
-        _UPTAKE_TABLE_PRESENT[con] = present
-    return present
 
 
 def completion_counts(
@@ -254,7 +232,7 @@ def completion_counts_from_records(
 ) -> list[tuple[int, int]]:
     """The same counts as :func:`completion_counts`, read from ``ind_patient`` and the immunisation records.
 
-    The definition the build's table is checked against (and the fallback for databases built without it).
+    The definition the build's table is checked against (``tests/unit/test_uptake_table.py``).
     """
     measures = _measure_rows(indicator)
     cohort_age = measures[0].age_months

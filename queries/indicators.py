@@ -11,14 +11,12 @@ value is a bound parameter.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, poisson
+from scipy.stats import poisson
 
 from queries import disclosure, stats
 from queries.cache import PerConnection, cached_query
@@ -31,6 +29,7 @@ __all__ = [
     "DIMENSIONS",
     "area_names",
     "funnel_limits",
+    "indicator_statistics",
     "indicator_values",
     "indicator_values_batch",
     "inequality",
@@ -204,19 +203,16 @@ def period_labels(con: Any) -> dict[str, str]:
     return {period_id: label for period_id, (*_dates, label) in _period_table(con).items()}
 
 
-def _slice_numbers(con: Any) -> dict[tuple[str, str], int] | None:
+def _slice_numbers(con: Any) -> dict[tuple[str, str], int]:
     """(indicator_id, period_id) -> the cubes' integer ``slice`` (read once per connection).
 
-    None for a database built before the cubes carried ``slice``: calls then filter on the text ids.
+    Every database this code serves has ``ind_slice``: the build writes it with the cubes, and a database
+    of another build version is refused (:mod:`data.build_version`).
     """
     cached = _cache.get(con)
     if "slices" not in cached:
-        try:
-            rows = _cursor(con).execute("SELECT indicator_id, period_id, slice FROM ind_slice").fetchall()
-        except duckdb.CatalogException:
-            cached["slices"] = None
-        else:
-            cached["slices"] = {(indicator_id, period_id): number for indicator_id, period_id, number in rows}
+        rows = _cursor(con).execute("SELECT indicator_id, period_id, slice FROM ind_slice").fetchall()
+        cached["slices"] = {(indicator_id, period_id): number for indicator_id, period_id, number in rows}
     return cached["slices"]
 
 
@@ -293,19 +289,13 @@ def _benchmark_totals(counts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 def _aggregate(
     con: Any, spec: Indicator, period: str, dims: list[str], filters
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    slices = _slice_numbers(con)
-    if slices is None:
-        params: dict[str, Any] = {"indicator": spec.id, "period": period}
-        slice_sql = "c.indicator_id = $indicator AND c.period_id = $period"
-    else:
-        params = {"slice": slices.get((spec.id, period), -1)}  # -1: no such slice, so no rows
-        slice_sql = "c.slice = $slice"
+    params: dict[str, Any] = {"slice": _slice_numbers(con).get((spec.id, period), -1)}  # -1: no such slice, no rows
     filter_sql, filter_dims = _filter_sql(filters, params)
     cube = _choose_cube(dims + filter_dims)
     sql = (
         f"SELECT {_group_selects(dims)}, coalesce(sum(c.numerator), 0) AS numerator, "  # noqa: S608 (whitelisted)
         "coalesce(sum(c.denominator), 0) AS denominator "
-        f"FROM {cube} AS c WHERE {slice_sql}{filter_sql} GROUP BY ALL ORDER BY ALL"
+        f"FROM {cube} AS c WHERE c.slice = $slice{filter_sql} GROUP BY ALL ORDER BY ALL"
     )
     return _count_arrays(_cursor(con).execute(sql, params).fetchall())
 
@@ -341,8 +331,6 @@ def _aggregate_many(
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """:func:`_aggregate` for several (indicator, period) slices with one query; one result per request."""
     slices = _slice_numbers(con)
-    if slices is None:  # a database without ``slice``: one query per request, as before
-        return [_aggregate(con, spec, period, dims, filters) for spec, period in requests]
     numbers = [slices.get((spec.id, period), -1) for spec, period in requests]  # -1: no such slice, no rows
     params: dict[str, Any] = {"slices": sorted(set(numbers))}
     filter_sql, filter_dims = _filter_sql(filters, params)
@@ -384,70 +372,29 @@ def _names(con: Any, dim: str) -> dict[str, str]:
     return cached[key]
 
 
-# Normal quantiles for the two interval levels, computed once: asking scipy for them on every call
-# (as statsmodels' proportion_confint does) cost more than the interval arithmetic itself.
-_Z = {level: float(norm.isf((1 - level) / 2)) for level in (0.95, 0.998)}
+# The interval each unit of indicator is read with: a ratio is observed over expected (Poisson), a percentage a
+# proportion (Wilson).
+_INTERVALS = {"percent": "wilson", "ratio": "poisson"}
 
 
-def _wilson(numerator: np.ndarray, denominator: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval, the same formula as :func:`queries.stats.wilson_interval` with a cached z.
+def indicator_statistics(
+    spec: Indicator, numerator: np.ndarray, denominator: np.ndarray, *, benchmark: float
+) -> dict[str, np.ndarray]:
+    """:func:`queries.stats.area_statistics` of an indicator's counts: its scale, polarity, target and interval.
 
-    NaN where the denominator is 0; a unit test holds the two equal.
+    ``benchmark``: London's value (or whatever the rows are compared with) in the indicator's unit; NaN
+    leaves every row not compared. Modules that sum the engine's facts their own way (cancer trusts)
+    give their rows these same statistics.
     """
-    z = _Z[level]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = numerator / denominator
-        z2n = z * z / denominator
-        centre = (p + z2n / 2) / (1 + z2n)
-        half = z * np.sqrt(p * (1 - p) / denominator + z2n / (4 * denominator)) / (1 + z2n)
-    valid = denominator > 0
-    return np.where(valid, centre - half, np.nan), np.where(valid, centre + half, np.nan)
-
-
-def _statistics(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> dict[str, np.ndarray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        proportion = np.where(denominator > 0, numerator / denominator, np.nan)
-    if spec.unit == "ratio":
-        low95, high95 = stats.poisson_ratio_interval(numerator, denominator, 0.95)
-        low998, high998 = stats.poisson_ratio_interval(numerator, denominator, 0.998)
-    else:
-        low95, high95 = _wilson(numerator, denominator, 0.95)
-        low998, high998 = _wilson(numerator, denominator, 0.998)
-    scale = spec.scale
-    return {
-        "value": proportion * scale,
-        "ci_low": low95 * scale,
-        "ci_high": high95 * scale,
-        "ci99_low": low998 * scale,
-        "ci99_high": high998 * scale,
-    }
-
-
-def _compare(
-    spec: Indicator, low: np.ndarray, high: np.ndarray, benchmark: float, denominator: np.ndarray
-) -> np.ndarray:
-    """Better / similar / worse than the benchmark (London, or what the filters kept) by the 95 % interval
-    and the indicator's polarity."""
-    if spec.polarity == "none" or math.isnan(benchmark):
-        return np.full(len(low), "not compared", dtype=object)
-    above, below = low > benchmark, high < benchmark
-    high_good = spec.polarity == "high"
-    result = np.select(
-        [above, below], ["better" if high_good else "worse", "worse" if high_good else "better"], default="similar"
-    ).astype(object)
-    result[~(denominator > 0) | np.isnan(low) | np.isnan(high)] = "not compared"
-    return result
-
-
-def _patients_to_target(spec: Indicator, numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """How many more people in the numerator would bring the value to the target (0 if met); None without one."""
-    if spec.target is None or spec.polarity != "high":
-        return np.full(len(numerator), None, dtype=object)
-    needed = np.ceil(np.round(spec.target / spec.scale * denominator - numerator, 9))
-    needed = np.maximum(needed, 0.0)
-    result = needed.astype(object)
-    result[~(denominator > 0)] = None
-    return result
+    return stats.area_statistics(
+        numerator,
+        denominator,
+        scale=spec.scale,
+        polarity=spec.polarity,
+        benchmark=benchmark,
+        target=spec.target,
+        interval=_INTERVALS[spec.unit],
+    )
 
 
 @cached_query
@@ -552,8 +499,7 @@ def _value_columns(
     """
     codes1, codes2, numerator, denominator = counts
     london_num, london_den = benchmark if benchmark is not None else _benchmark_totals(counts)
-    london = _statistics(spec, np.array([london_num]), np.array([london_den]))
-    london_value = float(london["value"][0]) if london_den else float("nan")
+    london_value = float(stats.scaled_rate(london_num, london_den, spec.scale))
     # Compared unrounded; shown, to a restricted role, with the indicator's places.
     shown_london = float(disclosure.shown_figures(london_value, spec.decimals)) if disclose else london_value
     london_hidden = disclose and (disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den))
@@ -569,15 +515,11 @@ def _value_columns(
         "subgroup_name": _name_array(_names(con, dims[1]), codes2) if len(dims) > 1 else np.full(count, None),
         "numerator": numerator,
         "denominator": denominator,
-        **_statistics(spec, numerator, denominator),
     }
+    # The one row of everything the filters kept, with no separate benchmark, is not compared with itself.
+    compared_with = float("nan") if dims == ["london"] and benchmark is None else london_value
+    columns.update(indicator_statistics(spec, numerator, denominator, benchmark=compared_with))
     columns["london_value"] = np.full(count, None if london_hidden else shown_london, dtype=object)
-    columns["comparison"] = (
-        np.full(count, "not compared", dtype=object)
-        if dims == ["london"] and benchmark is None  # the one row against itself
-        else _compare(spec, columns["ci_low"], columns["ci_high"], london_value, denominator)
-    )
-    columns["patients_to_target"] = _patients_to_target(spec, numerator, denominator)
     # Set by disclosure control where a count is hidden (a row shown can still hide its own 1-7).
     columns["patients_to_target_suppressed"] = np.zeros(count, dtype=bool)
     columns["suppressed"] = np.zeros(count, dtype=bool)

@@ -42,7 +42,7 @@ _REGISTERED_SQL = """
     GROUP BY p.borough_code
 """
 
-# Every borough (zero where nobody is registered), from the build's table or from the count above.
+# Every borough (zero where nobody is registered), from the build's table (or, in its test, the count above).
 _BY_BOROUGH_SQL = """
     SELECT b.borough_code, b.borough_name, b.icb_code, i.icb_short_name,
            coalesce(r.registered_patients, 0) AS registered_patients, coalesce(r.practices, 0) AS practices
@@ -78,10 +78,7 @@ def registered_population(db: Database, *, disclose: bool = True) -> RegisteredP
     round to 5), London's total disclosed from the exact total rather than summed from
     rounded parts; practice counts describe no patient and stay exact.
     """
-    if db.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [REGISTERED_TABLE]):
-        frame = db.frame(_BY_BOROUGH_SQL.format(source=REGISTERED_TABLE))
-    else:  # a database built before the table existed
-        frame = registered_population_from_records(db)
+    frame = db.frame(_BY_BOROUGH_SQL.format(source=REGISTERED_TABLE))
     total: float | None = float(frame["registered_patients"].sum())
     if disclose:
         total = disclosure.disclose_count(total)

@@ -1,4 +1,5 @@
-"""Statistics for indicator values: confidence intervals, funnel limits, inequality, SPC.
+"""Statistics for indicator values: each area's value, intervals, comparison and people to target
+(:func:`area_statistics`, the one implementation every page's numbers use), funnel limits, inequality, SPC.
 
 Built on statsmodels and scipy; nothing here touches the database, so every
 function is a pure function of counts and is unit-tested against known values.
@@ -11,20 +12,33 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+from statsmodels.stats.proportion import confint_proportions_2indep
+
+# Normal quantiles of the two interval levels every page shows, computed once: asking scipy for them on every
+# call (as statsmodels' proportion_confint does) cost more than the interval arithmetic itself.
+_Z = {level: float(scipy_stats.norm.isf((1 - level) / 2)) for level in (0.95, 0.998)}
 
 
 def wilson_interval(numerator, denominator, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for proportions (arrays in, arrays out); NaN where the denominator is 0."""
+    """Wilson score interval for proportions (arrays in, arrays out); NaN where the denominator is 0.
+
+    The closed form (Newcombe 1998, method 3): statsmodels' ``proportion_confint(method="wilson")`` to
+    rounding (a unit test holds the two equal), without its quantile lookup on every call. Clipped to
+    [0, 1] as statsmodels clips it: rounding put 0 of 21 at -1e-17, shown as -0.0 %.
+    """
+    z = _Z[level] if level in _Z else float(scipy_stats.norm.isf((1 - level) / 2))
     numerator = np.asarray(numerator, dtype=float)
     denominator = np.asarray(denominator, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = numerator / denominator
+        z2n = z * z / denominator
+        centre = (p + z2n / 2) / (1 + z2n)
+        half = z * np.sqrt(p * (1 - p) / denominator + z2n / (4 * denominator)) / (1 + z2n)
     valid = denominator > 0
-    low = np.full(numerator.shape, np.nan)
-    high = np.full(numerator.shape, np.nan)
-    if valid.any():
-        lo, hi = proportion_confint(numerator[valid], denominator[valid], alpha=1 - level, method="wilson")
-        low[valid], high[valid] = lo, hi
-    return low, high
+    return (
+        np.where(valid, np.clip(centre - half, 0.0, 1.0), np.nan),
+        np.where(valid, np.clip(centre + half, 0.0, 1.0), np.nan),
+    )
 
 
 def poisson_ratio_interval(observed, expected, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +52,104 @@ def poisson_ratio_interval(observed, expected, level: float = 0.95) -> tuple[np.
         low = np.where(expected > 0, low_count / expected, np.nan)
         high = np.where(expected > 0, high_count / expected, np.nan)
     return low, high
+
+
+def scaled_rate(numerator, denominator, scale: float) -> np.ndarray:
+    """``numerator / denominator`` times ``scale`` (100 for a percentage, 1 for a ratio, 100,000 for a rate
+    per 100,000); NaN where the denominator is not positive. Scalars in give a 0-d array."""
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / denominator, np.nan) * scale
+
+
+POLARITIES = ("high", "low", "none")
+
+
+def compare_with_benchmark(low, high, benchmark: float, denominator, *, polarity: str) -> np.ndarray:
+    """``better`` / ``similar`` / ``worse`` than ``benchmark`` by each interval (``low``, ``high``) and the polarity.
+
+    An interval wholly above the benchmark is better when high is good (``polarity="high"``) and worse
+    when low is; one wholly below, the other way round; one that holds it, similar. ``not compared``
+    for every row when the polarity is ``none`` or the benchmark is NaN, and for each row without a
+    denominator or interval.
+    """
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
+    low = np.asarray(low, dtype=float)
+    high = np.asarray(high, dtype=float)
+    if polarity == "none" or math.isnan(benchmark):
+        return np.full(len(low), "not compared", dtype=object)
+    above, below = low > benchmark, high < benchmark
+    high_good = polarity == "high"
+    result = np.select(
+        [above, below], ["better" if high_good else "worse", "worse" if high_good else "better"], default="similar"
+    ).astype(object)
+    result[~(np.asarray(denominator, dtype=float) > 0) | np.isnan(low) | np.isnan(high)] = "not compared"
+    return result
+
+
+def shortfall_to_target(numerator, denominator, target_share: float) -> np.ndarray:
+    """How many more in each numerator would lift it to ``target_share`` (0.95 for 95 %) of its denominator:
+    0 where the target is met, NaN where there is no denominator.
+
+    The gap is rounded to 9 places before it is rounded up: 0.77 x 300 is 231.00000000000003 in floating
+    point, and 231 of 300 meets 77 %.
+    """
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    gap = np.ceil(np.round(target_share * denominator - numerator, 9))
+    return np.where(denominator > 0, np.maximum(gap, 0.0), np.nan)
+
+
+# The intervals :func:`area_statistics` can give: a proportion's, and an observed / expected ratio's.
+INTERVALS = {"wilson": wilson_interval, "poisson": poisson_ratio_interval}
+
+
+def area_statistics(
+    numerator,
+    denominator,
+    *,
+    scale: float,
+    polarity: str,
+    benchmark: float = math.nan,
+    target: float | None = None,
+    interval: str = "wilson",
+) -> dict[str, np.ndarray]:
+    """The statistics every area's row carries, from its unrounded counts: one array per column.
+
+    - ``value``: numerator / denominator x ``scale`` (:func:`scaled_rate`); NaN without a denominator;
+    - ``ci_low``/``ci_high`` and ``ci99_low``/``ci99_high``: the 95 % and 99.8 % intervals, in the same
+      unit: ``interval="wilson"`` for a proportion, ``"poisson"`` for an observed / expected ratio;
+    - ``comparison``: against ``benchmark`` (London's value in the same unit; NaN: not compared) by the
+      95 % interval and ``polarity`` (:func:`compare_with_benchmark`);
+    - ``patients_to_target``: more people in the numerator to reach ``target`` (in the value's unit, 95.0
+      = 95 % at scale 100) as :func:`shortfall_to_target`, for a high-is-good measure with a target;
+      None otherwise, and None where there is no denominator.
+    """
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+    numerator = np.asarray(numerator, dtype=float)
+    denominator = np.asarray(denominator, dtype=float)
+    low95, high95 = INTERVALS[interval](numerator, denominator, 0.95)
+    low998, high998 = INTERVALS[interval](numerator, denominator, 0.998)
+    columns = {
+        "value": scaled_rate(numerator, denominator, scale),
+        "ci_low": low95 * scale,
+        "ci_high": high95 * scale,
+        "ci99_low": low998 * scale,
+        "ci99_high": high998 * scale,
+    }
+    columns["comparison"] = compare_with_benchmark(
+        columns["ci_low"], columns["ci_high"], benchmark, denominator, polarity=polarity
+    )
+    if target is None or polarity != "high":
+        columns["patients_to_target"] = np.full(len(numerator), None, dtype=object)
+    else:
+        needed = shortfall_to_target(numerator, denominator, target / scale).astype(object)
+        needed[~(denominator > 0)] = None
+        columns["patients_to_target"] = needed
+    return columns
 
 
 def binomial_funnel_limit(denominator, p0: float, probability: float) -> np.ndarray:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from security.roles import Principal
+from security.sqlite_file import SqliteFile
 
 AUDIT_FILE_NAME = "audit.sqlite3"
 GENESIS_HASH = "0" * 64
@@ -107,8 +108,7 @@ class AuditLog:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._init_lock = threading.Lock()
-        self._initialised = False
+        self._file = SqliteFile(self.path, _SCHEMA)
 
     def _unavailable(self, verb: str, error: Exception) -> AuditUnavailable:
         """The error users see: no server path, nor the system's message (which names one); the server's
@@ -120,18 +120,7 @@ class AuditLog:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            if not self._initialised:
-                with self._init_lock:
-                    if not self._initialised:
-                        self.path.parent.mkdir(parents=True, exist_ok=True)
-                        con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-                        try:
-                            con.execute("PRAGMA journal_mode=WAL")
-                            con.executescript(_SCHEMA)
-                        finally:
-                            con.close()
-                        self._initialised = True
-            return sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            return self._file.connect()
         except (OSError, sqlite3.Error) as error:
             raise self._unavailable("opened", error) from None
 

@@ -64,11 +64,12 @@ ROLE_DESCRIPTIONS: Mapping[Role, str] = {
     Role.ADMIN: "Users and the audit log; aggregates with disclosure control",
 }
 
-PRACTICE_CODE = re.compile(r"^[A-Z][0-9A-Z]{5}$")
-BOROUGH_CODE = re.compile(r"^E09[0-9]{6}$")
-ICB_CODE = re.compile(r"^E54[0-9]{6}$")
+# \Z, not $: $ also matches before a final newline, so "E83003\n" passed as a practice code.
+PRACTICE_CODE = re.compile(r"^[A-Z][0-9A-Z]{5}\Z")
+BOROUGH_CODE = re.compile(r"^E09[0-9]{6}\Z")
+ICB_CODE = re.compile(r"^E54[0-9]{6}\Z")
 # Column names handed to RowScope.sql_filter come from query code, never from users; checked anyway.
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?\Z")
 
 
 class AccessDenied(PermissionError):

@@ -10,6 +10,7 @@
   hashes of Dash's own inline bootstrap script, ``blob:`` workers for MapLibre and ``data:`` images
   for Bootstrap's icons), ``frame-ancestors 'none'``, nosniff and a same-origin referrer policy;
 - the session cookie is HttpOnly, SameSite=Lax, and Secure on HTTPS (or always with ``secure_cookies``);
+- a session lasts while :mod:`security.sessions` holds it live: until sign-out, or 8 hours after sign-in;
 - an unexpected exception becomes a short message; the traceback goes to the server log only.
 
 Outside demo mode :func:`init_app` refuses to start without a secret key and a users file.
@@ -29,6 +30,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,13 +43,16 @@ from werkzeug.exceptions import HTTPException
 
 from security import audit
 from security.roles import ROLE_DESCRIPTIONS, Permission, Principal, require
+from security.sessions import SESSIONS_FILE_NAME, SessionStore, SessionsUnavailable
 from security.users import DEMO_ACCOUNTS, MAX_PASSWORD_CHARS, UserStore, UserStoreError, build_user_store
 
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "pathfinder_security"
 SESSION_COOKIE_NAME = "pathfinder_session"
-SESSION_LIFETIME = timedelta(hours=8)
+SESSION_LIFETIME = timedelta(hours=8)  # from sign-in, however busy the session (security.sessions)
+# The session cookie's key for the id security.sessions knows it by.
+SESSION_ID_KEY = "session_id"
 MIN_SECRET_KEY_CHARS = 32
 # Paths anyone may fetch: the sign-in pages, a liveness probe, and static CSS/images (no data in them).
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico"})
@@ -75,6 +80,7 @@ class SecurityState:
 
     store: UserStore
     audit_log: audit.AuditLog
+    sessions: SessionStore
     demo: bool
     auth_required: bool
     secure_cookies: bool
@@ -245,6 +251,9 @@ def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityS
     state = SecurityState(
         store=store,
         audit_log=audit.audit_log_at(settings.audit_dir),
+        sessions=SessionStore(
+            Path(settings.audit_dir) / SESSIONS_FILE_NAME, lifetime_s=SESSION_LIFETIME.total_seconds()
+        ),
         demo=settings.demo,
         auth_required=settings.auth_required,
         secure_cookies=settings.secure_cookies,
@@ -276,9 +285,12 @@ def init_app(server: Flask, settings: Any, *, dash_app: Any = None) -> SecurityS
 
     @login_manager.user_loader
     def load_user(user_id: str) -> SignedInUser | None:
-        # Reloaded from the store on every request, so a removed user or changed role takes effect at once.
+        # Reloaded from the store on every request, so a removed user or changed role takes effect at once;
+        # and only while the session is live on the server (a cookie kept from before sign-out is not).
         principal = state.store.get(user_id)
-        return SignedInUser(principal) if principal else None
+        if principal is None or not state.sessions.is_live(session.get(SESSION_ID_KEY), principal.username):
+            return None
+        return SignedInUser(principal)
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Response:
@@ -511,8 +523,13 @@ def _login_view(state: SecurityState, throttle: _SignInThrottle) -> Any:
         _audit_quietly(state, None, audit.SIGN_IN_FAILED, {"attempted_username": username[:64]})
         return _login_page(state, next_target=next_target, error="Wrong username or password.", status=401)
     throttle.succeeded(throttle_key)
+    try:
+        session_id = state.sessions.start(principal.username)
+    except SessionsUnavailable as error:
+        return _login_page(state, next_target=next_target, error=str(error), status=503)
     session.clear()  # a fresh session at sign-in: nothing chosen before it survives (session fixation)
     session.permanent = True
+    session[SESSION_ID_KEY] = session_id
     login_user(SignedInUser(principal))
     # A new CSRF token now, in the sign-in response's cookie. Made later, by the first layout request (the
     # navbar's sign-out form), it was lost: the page's callback requests run at the same moment and write
@@ -531,6 +548,7 @@ def _logout_view(state: SecurityState) -> Any:
     principal = current_user_principal()
     if principal is not None:
         _audit_quietly(state, principal, audit.SIGN_OUT, {})
+    state.sessions.end(session.get(SESSION_ID_KEY))
     logout_user()
     session.clear()
     return redirect(flask.url_for("pathfinder_login", signed_out=1))

@@ -76,10 +76,8 @@ def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Built once per run: the first pytest-xdist worker to need it builds it while holding a lock,
     the others wait on the lock and reuse the file (every test opens it read-only).
     """
-    try:
-        from data.synthetic import write_extract
-    except ImportError as error:
-        pytest.skip(f"generator not available (data.synthetic.write_extract): {error}")
+    from data.synthetic import write_extract  # a generator that fails to import fails every test here
+
     root = run_shared_dir(tmp_path_factory) / "small_db-shared"
     root.mkdir(exist_ok=True)
     out = root / "pathfinder.duckdb"

@@ -56,6 +56,10 @@ PAGES = {
 }
 # Text that only appears when a server error reaches the user.
 ERROR_MARKERS = ("Traceback (most recent call last)", "Internal Server Error", "Callback error")
+# The app's own words for a view whose data could not be read (components.layout.error_message, and the
+# message queries.db.query_failure puts in a chart or an alert): right with no database (test_missing_data), a
+# failure on a page served from one.
+DATA_ERROR_MARKERS = ("Data unavailable", "A query failed", "The query took longer than")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 # Schemes that never leave the browser: MapLibre starts its worker from a blob: URL.
 IN_BROWSER_SCHEMES = ("blob:", "data:", "about:")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import harness
-from tests.browser.harness import ERROR_MARKERS, PAGES
+from tests.browser.harness import DATA_ERROR_MARKERS, ERROR_MARKERS, PAGES
 
 pytestmark = pytest.mark.browser
 
 
 def test_overview_says_data_unavailable(visits_without_data):
     visit = visits_without_data.get("overview", "/", "desktop")
-    assert "Data unavailable" in visit.body_text, f"server log:\n{visits_without_data.server.log_tail(20)}"
+    assert DATA_ERROR_MARKERS[0] in visit.body_text, f"server log:\n{visits_without_data.server.log_tail(20)}"
     assert "make data" in visit.body_text, "the message should tell the user how to build the database"
     assert not [m for m in ERROR_MARKERS if m in visit.body_text]
     assert not visit.recorder.problems(), visit.recorder.describe_problems()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import harness
-from tests.browser.harness import ERROR_MARKERS, PAGES
+from tests.browser.harness import DATA_ERROR_MARKERS, ERROR_MARKERS, PAGES
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +59,9 @@ def test_page_shows_its_content_and_fits_the_screen(visits, name, path, viewport
     assert visit.screenshot.stat().st_size > 0
     assert visit.heading.strip(), f"{path} has no visible h1"
     assert not [m for m in ERROR_MARKERS if m in visit.body_text]
+    # A query error is shown as a friendly message, with no console error: the page is still broken.
+    unread = [m for m in DATA_ERROR_MARKERS if m in visit.body_text]
+    assert not unread, f"{path} at {viewport} could not read its data ({unread}):\n{visit.body_text}"
     # A page wider than the screen scrolls sideways: the phone layout is broken.
     assert visit.horizontal_overflow_px <= 0, f"{path} is {visit.horizontal_overflow_px}px wider than {viewport}"
 

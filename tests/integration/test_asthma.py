@@ -384,6 +384,20 @@ def test_safety_panel_equals_the_engine(page, db, period):
     assert drawn >= int((~expected["points"]["suppressed"].astype(bool)).sum())
 
 
+def test_the_analysts_deprivation_and_ethnicity_charts_are_the_engines_unrounded_groups(page, db, period):
+    """The commissioner's Barnet ethnicity chart is empty on the small database (every group suppressed), so the
+    test above compares nothing there: the analyst's charts hold each group's unrounded value."""
+    with acting_as(ANALYST):
+        *_, imd, ethnicity, message, _ = page.update_safety(period, BARNET, "ast_saba_6plus", "safety", "practice")
+    assert message is None
+    for chart, by in ((imd, "imd_quintile"), (ethnicity, "ethnicity_group")):
+        rows = engine(db, "ast_saba_6plus", period, by, disclose=False, filters={"borough": [BARNET]})
+        rows = rows[rows["value"].notna()]
+        expected = dict(zip(rows["area_name"], rows["value"], strict=True))
+        assert plotted(chart) == {name: pytest.approx(value) for name, value in expected.items()}
+        assert len(rows) >= 4, by
+
+
 # ---------------------------------------------------------------- before admission (linked)
 
 

@@ -125,16 +125,20 @@ def test_map_values_equal_the_engine_and_a_second_call_recolours(pages, db, monk
     page = pages[0]
     _triggered_by(monkeypatch, page, page.INDICATOR_ID)
     period = default_period(db, INDICATOR)
-    figure, shown, table = page.update_map(INDICATOR, period, "borough", "map", None)
-    assert shown == "borough" and table is page.no_update, "the hidden table is not built"
-    engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough")
-    expected = {row.area_code: (None if row.suppressed else row.value) for row in engine.itertuples()}
-    on_map = dict(zip(figure.data[0].locations, figure.data[0].z, strict=True))
-    for code, value in expected.items():
-        if value is None:
-            assert pd.isna(on_map[code])
-        else:
-            assert on_map[code] == pytest.approx(value, rel=1e-6)
+    # An anonymous visitor's map (every borough of the small database suppressed: no colour at all) and the
+    # analyst's unrounded one, where each borough's colour is its own value.
+    for principal, disclose in ((None, True), (ANALYST, False)):
+        with acting_as(principal):
+            figure, shown, table = page.update_map(INDICATOR, period, "borough", "map", None)
+        assert shown == "borough" and table is page.no_update, "the hidden table is not built"
+        engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough", disclose=disclose)
+        expected = {row.area_code: (None if row.suppressed else row.value) for row in engine.itertuples()}
+        on_map = dict(zip(figure.data[0].locations, figure.data[0].z, strict=True))
+        assert set(expected) <= set(on_map)
+        assert {code: None if pd.isna(value) else pytest.approx(value, rel=1e-6) for code, value in on_map.items()} == {
+            code: expected.get(code) for code in on_map
+        }
+    assert sum(value is not None for value in expected.values()) >= 20, "the analyst's boroughs are coloured"
     patch, shown_again, _ = page.update_map(
         "cover_5y_mmr2", default_period(db, "cover_5y_mmr2"), "borough", "map", "borough"
     )
@@ -213,13 +217,19 @@ def test_trend_and_uptake_by_age_match_the_engine(pages, db):
 def test_csv_downloads_hold_what_is_shown(pages, db):
     page = pages[0]
     period = default_period(db, INDICATOR)
-    payload, message = page.download_map(1, INDICATOR, period, "borough")
-    assert message is None
-    frame = pd.read_csv(io.StringIO(payload["content"]))
-    engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough")
-    assert len(frame) == len(engine)
-    assert set(frame["area_code"]) == set(engine["area_code"])
-    assert frame["numerator"].dropna().mod(5).eq(0).all()  # disclosed counts: rounded to 5
+    # An anonymous visitor's CSV (every borough of the small database suppressed) and the analyst's unrounded one.
+    for principal, disclose in ((None, True), (ANALYST, False)):
+        with acting_as(principal):
+            payload, message = page.download_map(1, INDICATOR, period, "borough")
+        assert message is None
+        frame = pd.read_csv(io.StringIO(payload["content"])).set_index("area_code")
+        engine = indicator_values(db, indicator=INDICATOR, period=period, by="borough", disclose=disclose)
+        engine = engine.set_index("area_code")
+        assert sorted(frame.index) == sorted(engine.index)
+        for column in ("numerator", "denominator", "value", "ci_low", "ci_high"):
+            expected = pd.to_numeric(engine[column], errors="coerce").reindex(frame.index)
+            assert frame[column].to_numpy() == pytest.approx(expected.to_numpy(), nan_ok=True), (principal, column)
+    assert frame["numerator"].notna().sum() >= 20, "the analyst's CSV holds the boroughs' counts"
 
 
 def test_every_csv_download_is_audited_with_its_filters(pages, db):
@@ -799,15 +809,22 @@ def test_the_gp_pages_links_say_which_children_the_finder_lists(pages):
     assert labels and all(re.search(r"\(aged \d+–\d+ today\)$", label) for label in labels)
 
 
-def test_a_gp_page_link_gives_an_aggregate_role_no_children(pages):
+def test_a_gp_page_link_gives_an_aggregate_role_no_children(pages, db):
     finder = pages[2]
-    controls = _controls(age_min=1, age_max=2, missing=["pcv_booster"], practices="E83003")
+    # E83003 has no child aged 1-2 missing the PCV booster in the small database: ages 1-9 list two.
+    controls = _controls(age_min=1, age_max=9, missing=["pcv_booster"], practices="E83003")
     with acting_as(COMMISSIONER):
         rows, _, note = finder.show_patients(1, 0, *controls)
     assert rows == [] and "aggregate figures only" in text_of(note)
     with acting_as(GP):
         rows, _, _ = finder.show_patients(1, 0, *controls)
-    assert {row["practice_code"] for row in rows} <= {"E83003"}
+    expected, _ = cohort.cohort_patients(
+        db,
+        criteria=cohort.CohortCriteria(as_at=dt.date(2026, 10, 31), age_min=1, age_max=9, missing=("pcv_booster",)),
+        scope=RowScope(practice_codes=("E83003",)),
+    )
+    assert len(rows) >= 2 and sorted(row["patient_id"] for row in rows) == sorted(expected["patient_id"])
+    assert {row["practice_code"] for row in rows} == {"E83003"}
     assert all("PCV booster" in row["missing"] for row in rows)
 
 

@@ -108,6 +108,8 @@ COHORT_SUMMARY_CSV = (
     "imm-cohort-download-summary.data imm-cohort-download-message.children <- imm-cohort-download-summary-button"
 )
 COHORT_ON_GP_PRACTICE = {("imm-cohort-practice", "value"): "E83003", ("imm-cohort-borough", "value"): []}
+# A measure whose latest quarter ranks demo.gp's practice (1 child): the page's default has no child of E83003's.
+GP_PRACTICE_RANKED = {("imm-gp-indicator", "value"): "cover_12m_6in1", ("imm-gp-period-type", "value"): "quarter"}
 # Keyed by callback_name(): the outputs (ids.props, duplicates' @hash dropped) and the first input's id.
 EXPECTATIONS: dict[str, Expect] = {
     # the shell and shared components
@@ -139,13 +141,13 @@ EXPECTATIONS: dict[str, Expect] = {
     # /immunisation/practice/<ods> (GP team view: aggregates of one practice, here demo.gp's own)
     "imm-gp-comparison.figure imm-gp-comparison-table-wrap.children imm-gp-cohort-links.children "
     "imm-gp-unrounded-note.children <- imm-gp-period-type": Expect(OWN_PRACTICE),
-    "imm-gp-ranking.figure <- imm-gp-indicator": Expect(OWN_PRACTICE),
+    "imm-gp-ranking.figure <- imm-gp-indicator": Expect(OWN_PRACTICE, values=GP_PRACTICE_RANKED),
     "imm-gp-trend.figure <- imm-gp-indicator": Expect(OWN_PRACTICE),
     "imm-gp-download-comparison.data imm-gp-download-message.children <- imm-gp-download-comparison-button": Expect(
         OWN_PRACTICE
     ),
     "imm-gp-download-ranking.data imm-gp-download-message.children <- imm-gp-download-ranking-button": Expect(
-        OWN_PRACTICE
+        OWN_PRACTICE, values=GP_PRACTICE_RANKED
     ),
     "imm-gp-download-trend.data imm-gp-download-message.children <- imm-gp-download-trend-button": Expect(OWN_PRACTICE),
     "imm-gp-url-sync.data <- imm-gp-period-type": Expect(CLIENTSIDE),
@@ -503,6 +505,7 @@ def check_own_practice(name: str, answers: dict[str, list[tuple[int, Any]]], exp
     analyst = [n for _, answer in answers["analyst"] if answer for _, n in count_fields(answer)]
     # Counts disclosure control would not show are the practice's real ones (the analyst has each of them).
     undisclosed = [n for n in gp if 1 <= n <= 7 or n % 5]
+    assert undisclosed, f"{name}: gp_team sees no count of its own that disclosure control would hide: nothing checked"
     assert all(n in analyst for n in undisclosed), f"{name}: gp_team shows counts the analyst does not: {undisclosed}"
     if "download" in name:
         assert exports["gp_team"] == [audit.VIEW_UNROUNDED], f"{name}: gp_team's unrounded CSV audited as {exports}"
@@ -702,6 +705,26 @@ def test_patient_rows_fail_closed_when_the_audit_log_cannot_be_written(
         key, _ = named_callbacks[name]
         status, answer = post(client, driver, key, components, values={("ast-list-practice", "value"): practice})
         assert status == 200 and _patient_rows(answer) == []
+
+
+VIEW_CSVS = sorted(name for name, expect in EXPECTATIONS.items() if expect.csv_type)
+
+
+@pytest.mark.parametrize("name", VIEW_CSVS, ids=short_name)
+def test_a_view_csv_is_audited_with_every_value_it_was_made_from(driver, named_callbacks, sessions, name):
+    """The log must say what left: the cancer inequality CSV was audited under the page's indicator, not the
+    one it held, and the asthma page recorded 3 of the 10 controls its files depend on (a practice's trend
+    was exported without the practice)."""
+    key, _ = named_callbacks[name]
+    client, components = sessions["analyst"]
+    for values, trigger in runs(EXPECTATIONS[name], components):
+        sent = driver.payload(key, components, values=values, trigger=trigger)["state"]
+        before = _last_seq()
+        status, _ = post(client, driver, key, components, values=values, trigger=trigger)
+        assert status == 200
+        (entry,) = _audit_entries_since(before)
+        recorded = [value for field, value in entry.filters.items() if field not in ("page", "export")]
+        assert sorted(map(json.dumps, recorded)) == sorted(json.dumps(state["value"]) for state in sent), trigger
 
 
 def test_no_request_through_the_app_alters_the_audit_log(dash_app, driver, named_callbacks, sessions):

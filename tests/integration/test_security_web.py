@@ -6,12 +6,13 @@ The real app (Dash routes, CSP hashes, start-up refusal) is covered by test_secu
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from flask import Flask, jsonify
 
 from security import audit
-from security.web import SESSION_COOKIE_NAME, current_user_principal, init_app, safe_next
+from security.web import SESSION_COOKIE_NAME, SESSION_LIFETIME, current_user_principal, init_app, safe_next
 from settings import load_settings
 
 PROTECTED = ["/", "/asthma", "/_dash-layout", "/_dash-dependencies"]
@@ -190,6 +191,32 @@ def test_signing_out_ends_the_session(server):
     sign_in(client)
     assert client.get("/_dash-layout").status_code == 200
     assert sign_out(client).status_code == 302
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_a_copy_of_the_cookie_is_refused_after_sign_out(server):
+    """The session lived only in its signed cookie: a copy kept from before sign-out (another tab, a shared
+    computer's profile, a proxy log) still opened patient rows afterwards, for up to 8 hours."""
+    client = server.test_client()
+    sign_in(client)
+    kept = client.get_cookie(SESSION_COOKIE_NAME).value
+    sign_out(client)
+    replay = server.test_client()
+    replay.set_cookie(SESSION_COOKIE_NAME, kept)
+    assert replay.get("/_dash-layout").status_code == 401
+    assert replay.post("/_dash-update-component", json={}).status_code == 401
+
+
+def test_a_session_ends_8_hours_after_sign_in_however_busy(server, monkeypatch):
+    """Flask re-signs the cookie on every request, so its 8 hours ran from the last request, not from sign-in:
+    a session kept busy (or a copied cookie kept in use) never ended."""
+    client = server.test_client()
+    sign_in(client)
+    started, hours = time.time(), SESSION_LIFETIME.total_seconds() / 8
+    for elapsed in (4, 7):  # busy: each request re-signs the cookie, which Flask then counts 8 hours from
+        monkeypatch.setattr(time, "time", lambda elapsed=elapsed: started + elapsed * hours)
+        assert client.get("/_dash-layout").status_code == 200
+    monkeypatch.setattr(time, "time", lambda: started + 8 * hours + 1)
     assert client.get("/_dash-layout").status_code == 401
 
 

@@ -15,8 +15,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from data.build import build_from_frames
+from data.build import REFERENCE_DIR, REFERENCE_TABLES, build_from_frames
 from data.schema import TABLES
+from queries.registry import get
 
 EXTRACT_DATE = dt.date(2026, 10, 31)
 # Two real London practices in different boroughs, and an LSOA for each (from data/reference).
@@ -58,6 +59,26 @@ def patient(
 def jab(patient_id: str, date: str, vaccine: str) -> dict:
     """One immunisations row."""
     return {"patient_id": patient_id, "vaccination_date": d(date), "vaccine": vaccine, "snomed_code": None}
+
+
+def vaccinated_at_12_months(
+    groups: tuple[tuple[str, int, int], ...], *, alternate_sex: bool = False, **patient_options
+) -> tuple[list[dict], list[dict]]:
+    """Patients and immunisations rows: for each ``(practice, children, vaccinated)``, children born 2025-08-15
+    (1st birthday in 2026-27 Q2), the first ``vaccinated`` with three 6-in-1 doses before it.
+
+    ``alternate_sex``: odd-numbered children of each practice are girls, the others boys.
+    ``patient_options`` go to :func:`patient` (an LSOA, say).
+    """
+    patients, jabs = [], []
+    for practice, total, vaccinated in groups:
+        for i in range(total):
+            sex = ("F" if i % 2 else "M") if alternate_sex else "F"
+            row = patient("2025-08-15", practice_code=practice, sex=sex, **patient_options)
+            patients.append(row)
+            if i < vaccinated:
+                jabs += [jab(row["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+    return patients, jabs
 
 
 def frame(table: str, rows: list[dict]) -> pd.DataFrame:
@@ -127,5 +148,32 @@ def boundary_test(cases: list[tuple[str, str, str, tuple[int, int] | None]]):
 
 
 def fact(con: duckdb.DuckDBPyConnection, indicator_id: str, period_id: str, unit: str) -> tuple[float, float] | None:
-    """One unit's (numerator, denominator) for an indicator and period; None when it is not in the denominator."""
-    return facts(con, indicator_id, period_id).get(unit)
+    """One unit's (numerator, denominator) for an indicator and period; None when it is not in the denominator.
+
+    An indicator whose denominator is the whole registered list keeps no patient rows, so its patient is read
+    from the practice cube: such a patient must be the only one at its practice (see :func:`own_practices`).
+    """
+    if get(indicator_id).patient_level:
+        return facts(con, indicator_id, period_id).get(unit)
+    practice, sharing = con.execute(
+        "SELECT any_value(practice_code), count(*) - 1 FROM patient_dim "
+        "WHERE practice_code = (SELECT practice_code FROM patient_dim WHERE patient_id = ?)",
+        [unit],
+    ).fetchone()
+    if practice is None:
+        raise KeyError(f"no patient {unit}")
+    if sharing:
+        raise ValueError(f"{unit} shares its practice with {sharing} others, and {indicator_id} keeps no patient rows")
+    row = con.execute(
+        "SELECT sum(numerator), sum(denominator) FROM ind_cube_practice "
+        "WHERE indicator_id = ? AND period_id = ? AND practice_code = ?",
+        [indicator_id, period_id, practice],
+    ).fetchone()
+    return None if not row[1] else (row[0], row[1])
+
+
+def own_practices(count: int) -> list[str]:
+    """``count`` real London practices other than :data:`PRACTICE_A`, one for each patient a spec test judges
+    on a whole-list indicator (see :func:`fact`)."""
+    codes = pd.read_csv(REFERENCE_DIR / REFERENCE_TABLES["ref_practices"], usecols=["practice_code"])["practice_code"]
+    return [code for code in codes if code != PRACTICE_A][:count]

@@ -32,11 +32,19 @@ PATIENTS = [
     patient(BORN_12M, patient_id="PCV_ON_BIRTHDAY"),
     patient(BORN_12M, patient_id="ROTA_ONE"),
     patient(BORN_12M, patient_id="ROTA_TWO"),
+    patient(BORN_12M, patient_id="ROTA_2ND_ON_BIRTHDAY"),
+    # 12 months: the 2nd MenB dose the day before the 1st birthday, or on it.
+    patient(BORN_12M, patient_id="MENB_2ND_DAY_BEFORE"),
+    patient(BORN_12M, patient_id="MENB_2ND_ON_BIRTHDAY"),
     # 24 months: boosters on or after the 1st birthday and before the 2nd.
     patient(BORN_24M, patient_id="BOOSTERS_DAY_BEFORE_1ST"),
     patient(BORN_24M, patient_id="BOOSTERS_ON_1ST"),
     patient(BORN_24M, patient_id="MMR_DAY_BEFORE_2ND"),
     patient(BORN_24M, patient_id="MMR_ON_2ND"),
+    patient(BORN_24M, patient_id="BOOSTERS_DAY_BEFORE_2ND"),
+    patient(BORN_24M, patient_id="BOOSTERS_ON_2ND"),
+    # An MMRV dose is a measles-containing dose.
+    patient(BORN_24M, patient_id="MMRV_ON_1ST"),
     # 24 months: the 3rd 6-in-1 before the 2nd birthday; a 4-in-1 (no Hib, no HepB) is not a 6-in-1 dose.
     patient(BORN_24M, patient_id="SIX_24M_DAY_BEFORE_2ND"),
     patient(BORN_24M, patient_id="SIX_24M_ON_2ND"),
@@ -45,6 +53,9 @@ PATIENTS = [
     patient("2024-06-30", patient_id="BORN_30_JUN_2024_HIBMENC"),
     patient("2024-07-01", patient_id="BORN_1_JUL_2024_HIBMENC"),
     patient("2024-07-01", patient_id="BORN_1_JUL_2024_6IN1_AT_1"),
+    # The old schedule's Hib/MenC from the 1st birthday (born 10 May 2024: 2nd birthday in 2026-27 Q1).
+    patient("2024-05-10", patient_id="HIB_24M_DAY_BEFORE_1ST"),
+    patient("2024-05-10", patient_id="HIB_24M_ON_1ST"),
     # A 29 Feb birth: the 1st birthday is 28 Feb in a common year; 2nd birthday 28 Feb 2026 (2025-26 Q4).
     patient("2024-02-29", patient_id="LEAP_MMR_28_FEB"),
     patient("2024-02-29", patient_id="LEAP_MMR_27_FEB"),
@@ -56,6 +67,9 @@ PATIENTS = [
     patient(BORN_5Y, patient_id="FOUR_IN_ONE_ON_3RD"),
     patient(BORN_5Y, patient_id="FOUR_IN_ONE_AS_INFANT"),
     patient(BORN_5Y, patient_id="MMR2_DAY_BEFORE_5TH"),
+    # 5 years: an MMR dose the day before the 1st birthday is no dose of the course.
+    patient(BORN_5Y, patient_id="MMR_DAY_BEFORE_1ST_ONLY"),
+    patient(BORN_5Y, patient_id="MMR_DAY_BEFORE_1ST_AND_AT_3"),
     # 5 years: the 6-in-1 primary course before the 5th birthday; a 2022 campaign IPV dose does not complete it.
     patient(BORN_5Y, patient_id="SIX_5Y_DAY_BEFORE_5TH"),
     patient(BORN_5Y, patient_id="SIX_5Y_ON_5TH"),
@@ -64,6 +78,10 @@ PATIENTS = [
         patient(BORN_5Y, patient_id=child)
         for child in ("HIB_5Y_DAY_BEFORE_1ST", "HIB_5Y_ON_1ST", "HIB_5Y_DAY_BEFORE_5TH", "HIB_5Y_ON_5TH", "HIB_5Y_6IN1")
     ),
+    # QOF VI001 cohort: 8 months old in Q2. Born 31 Jan 2026, the 8-month birthday is 30 Sep (no 31 Sep); born
+    # 1 Feb, it is 1 Oct.
+    patient("2026-01-31", patient_id="EIGHT_MONTHS_ON_30_SEP"),
+    patient("2026-02-01", patient_id="EIGHT_MONTHS_ON_1_OCT"),
     # QOF VI002: MMR between the 1st birthday and 18 months (born Jan-Mar 2025 reach 18 months in Q2).
     patient("2025-02-10", patient_id="MMR_DAY_BEFORE_18M"),
     patient("2025-02-10", patient_id="MMR_DAY_BEFORE_1ST"),
@@ -91,10 +109,18 @@ JABS = [
     jab("PCV_ON_BIRTHDAY", "2026-08-15", "PCV"),
     jab("ROTA_ONE", "2025-10-10", "Rotavirus"),
     *course("ROTA_TWO", "Rotavirus", "2025-10-10", "2025-11-10"),
+    *course("ROTA_2ND_ON_BIRTHDAY", "Rotavirus", "2025-10-10", "2026-08-15"),
+    *course("MENB_2ND_DAY_BEFORE", "MenB", "2025-10-10", "2026-08-14"),
+    *course("MENB_2ND_ON_BIRTHDAY", "MenB", "2025-10-10", "2026-08-15"),
     *(jab("BOOSTERS_DAY_BEFORE_1ST", "2025-08-14", vaccine) for vaccine in ("PCV", "MenB", "MMR")),
     *(jab("BOOSTERS_ON_1ST", "2025-08-15", vaccine) for vaccine in ("PCV", "MenB", "MMR")),
     jab("MMR_DAY_BEFORE_2ND", "2026-08-14", "MMR"),
     jab("MMR_ON_2ND", "2026-08-15", "MMR"),
+    *(jab("BOOSTERS_DAY_BEFORE_2ND", "2026-08-14", vaccine) for vaccine in ("PCV", "MenB")),
+    *(jab("BOOSTERS_ON_2ND", "2026-08-15", vaccine) for vaccine in ("PCV", "MenB")),
+    jab("MMRV_ON_1ST", "2025-08-15", "MMRV"),
+    jab("HIB_24M_DAY_BEFORE_1ST", "2025-05-09", "HibMenC"),
+    jab("HIB_24M_ON_1ST", "2025-05-10", "HibMenC"),
     *course("SIX_24M_DAY_BEFORE_2ND", "6in1", "2024-10-10", "2024-11-10", "2026-08-14"),
     *course("SIX_24M_ON_2ND", "6in1", "2024-10-10", "2024-11-10", "2026-08-15"),
     *course("SIX_24M_4IN1_THIRD", "6in1", "2024-10-10", "2024-11-10"),
@@ -116,11 +142,18 @@ JABS = [
     jab("FOUR_IN_ONE_ON_3RD", "2024-08-15", "4in1"),
     jab("FOUR_IN_ONE_AS_INFANT", "2021-12-10", "4in1"),
     *course("MMR2_DAY_BEFORE_5TH", "MMR", "2022-08-15", "2026-08-14"),
+    jab("MMR_DAY_BEFORE_1ST_ONLY", "2022-08-14", "MMR"),
+    *course("MMR_DAY_BEFORE_1ST_AND_AT_3", "MMR", "2022-08-14", "2024-12-15"),
     jab("HIB_5Y_DAY_BEFORE_1ST", "2022-08-14", "HibMenC"),
     jab("HIB_5Y_ON_1ST", "2022-08-15", "HibMenC"),
     jab("HIB_5Y_DAY_BEFORE_5TH", "2026-08-14", "HibMenC"),
     jab("HIB_5Y_ON_5TH", "2026-08-15", "HibMenC"),
     jab("HIB_5Y_6IN1", "2022-08-15", "6in1"),  # born before 1 Jul 2024: a 6-in-1 is not the Hib booster
+    *(
+        jab(child, day, "6in1")
+        for child in ("EIGHT_MONTHS_ON_30_SEP", "EIGHT_MONTHS_ON_1_OCT")
+        for day in ("2026-03-28", "2026-04-25", "2026-05-23")
+    ),
     jab("MMR_DAY_BEFORE_18M", "2026-08-09", "MMR"),
     jab("MMR_DAY_BEFORE_1ST", "2026-02-09", "MMR"),
     *course("POLIO_3Y4M_ON_30_MAR_3_DOSES", "6in1", "2020-01-30", "2020-02-27", "2020-03-26"),
@@ -162,6 +195,9 @@ CASES = [
     ("cover_12m_pcv", Q2, "PCV_ON_BIRTHDAY", MISSED),
     ("cover_12m_rota", Q2, "ROTA_ONE", MISSED),
     ("cover_12m_rota", Q2, "ROTA_TWO", MET),
+    ("cover_12m_rota", Q2, "ROTA_2ND_ON_BIRTHDAY", MISSED),
+    ("cover_12m_menb", Q2, "MENB_2ND_DAY_BEFORE", MET),
+    ("cover_12m_menb", Q2, "MENB_2ND_ON_BIRTHDAY", MISSED),
     # 24 months: boosters and MMR1 from the 1st birthday, before the 2nd.
     *(
         (indicator, Q2, child, expected)
@@ -170,6 +206,12 @@ CASES = [
     ),
     ("cover_24m_mmr1", Q2, "MMR_DAY_BEFORE_2ND", MET),
     ("cover_24m_mmr1", Q2, "MMR_ON_2ND", MISSED),
+    *(
+        (indicator, Q2, child, expected)
+        for indicator in ("cover_24m_pcv_booster", "cover_24m_menb_booster")
+        for child, expected in (("BOOSTERS_DAY_BEFORE_2ND", MET), ("BOOSTERS_ON_2ND", MISSED))
+    ),
+    ("cover_24m_mmr1", Q2, "MMRV_ON_1ST", MET),
     # 24 months: three 6-in-1 doses before the 2nd birthday; other DTaP-containing vaccines are not 6-in-1 doses.
     ("cover_24m_6in1", Q2, "SIX_24M_DAY_BEFORE_2ND", MET),
     ("cover_24m_6in1", Q2, "SIX_24M_ON_2ND", MISSED),
@@ -178,6 +220,8 @@ CASES = [
     ("cover_24m_hibmenc", Q1, "BORN_30_JUN_2024_HIBMENC", MET),
     ("cover_24m_hibmenc", Q2, "BORN_1_JUL_2024_HIBMENC", MISSED),
     ("cover_24m_hibmenc", Q2, "BORN_1_JUL_2024_6IN1_AT_1", MET),
+    ("cover_24m_hibmenc", Q1, "HIB_24M_DAY_BEFORE_1ST", MISSED),
+    ("cover_24m_hibmenc", Q1, "HIB_24M_ON_1ST", MET),
     # A 29 Feb birthday falls on 28 Feb.
     ("cover_24m_mmr1", "2025-26 Q4", "LEAP_MMR_28_FEB", MET),
     ("cover_24m_mmr1", "2025-26 Q4", "LEAP_MMR_27_FEB", MISSED),
@@ -188,6 +232,9 @@ CASES = [
     ("cover_5y_4in1", Q2, "FOUR_IN_ONE_ON_3RD", MET),
     ("cover_5y_4in1", Q2, "FOUR_IN_ONE_AS_INFANT", MISSED),
     ("cover_5y_mmr2", Q2, "MMR2_DAY_BEFORE_5TH", MET),
+    ("cover_5y_mmr1", Q2, "MMR_DAY_BEFORE_1ST_ONLY", MISSED),
+    ("cover_5y_mmr1", Q2, "MMR_DAY_BEFORE_1ST_AND_AT_3", MET),
+    ("cover_5y_mmr2", Q2, "MMR_DAY_BEFORE_1ST_AND_AT_3", MISSED),
     ("cover_5y_6in1", Q2, "SIX_5Y_DAY_BEFORE_5TH", MET),
     ("cover_5y_6in1", Q2, "SIX_5Y_ON_5TH", MISSED),
     ("cover_5y_6in1", Q2, "SIX_5Y_CAMPAIGN_IPV_THIRD", MISSED),
@@ -197,6 +244,9 @@ CASES = [
     ("cover_5y_hibmenc", Q2, "HIB_5Y_DAY_BEFORE_5TH", MET),
     ("cover_5y_hibmenc", Q2, "HIB_5Y_ON_5TH", MISSED),
     ("cover_5y_hibmenc", Q2, "HIB_5Y_6IN1", MISSED),
+    # VI001: the cohort's 8-month birthday falls in the quarter (a 31 Jan birth's on 30 Sep).
+    ("6in1_on_time", Q2, "EIGHT_MONTHS_ON_30_SEP", MET),
+    ("6in1_on_time", Q2, "EIGHT_MONTHS_ON_1_OCT", NOT_COUNTED),
     # VI002: from the 1st birthday to the day before 18 months.
     ("mmr1_on_time", Q2, "MMR_DAY_BEFORE_18M", MET),
     ("mmr1_on_time", Q2, "MMR_DAY_BEFORE_1ST", MISSED),

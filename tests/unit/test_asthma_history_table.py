@@ -31,7 +31,7 @@ def test_table_rows_equal_the_records(con):
 
 
 def test_the_linked_view_reads_the_table(con):
-    # A bare connection is not cached, so this reads the table (present) every call.
+    # A bare connection is not cached, so this reads the table every call.
     history = asthma.admission_history(con)
     assert set(history.columns) >= {"period_id", "patient_id", "saba_before", "reviewed_before", "plan_before"}
     period = history["period_id"].iloc[0]

@@ -273,3 +273,103 @@ def test_skipping_the_engine_is_recorded_in_meta(monkeypatch, tmp_path, tiny_tab
     build_from_directory(make_extract(tiny_tables), out, extract_date=EXTRACT_DATE, progress=quiet, materialise=False)
     with duckdb.connect(str(out), read_only=True) as con:
         assert con.execute("SELECT value FROM meta WHERE key = 'indicators_materialised'").fetchall() == [("False",)]
+
+
+# A build run as `python -m data.build`, killed in the middle: build_patient_dim ends the process on the spot
+# (os._exit runs no `finally`, no `except`), which is what a kill or an out-of-memory kill leaves behind.
+KILLED_BUILD = """
+import os, sys
+from datetime import date
+from data import build
+build.build_patient_dim = lambda con: os._exit(9)
+build.build_from_directory(sys.argv[1], sys.argv[2], extract_date=date(2026, 10, 31), progress=lambda message: None)
+"""
+
+
+def test_a_build_killed_part_way_leaves_the_database_whole_and_the_next_build_removes_its_leftovers(
+    existing_db, tiny_tables, make_extract
+):
+    out, before = existing_db
+    extract = make_extract(tiny_tables)
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_BUILD, str(extract), str(out)], cwd=ROOT)
+    assert killed.wait(timeout=120) == 9
+    leftovers = sorted(p.name for p in out.parent.iterdir() if p.name != out.name)
+    assert leftovers[0].startswith(f".{out.name}.spill-{killed.pid}-")  # DuckDB's spill folder
+    assert leftovers[1:] == [f"{out.name}.tmp-{killed.pid}"] or leftovers[1:] == [
+        f"{out.name}.tmp-{killed.pid}",
+        f"{out.name}.tmp-{killed.pid}.wal",
+    ]
+    assert sha256(out) == before  # never half-built: the new database was still in its temporary file
+
+    said = []
+    build_from_directory(extract, out, extract_date=EXTRACT_DATE, progress=said.append)
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+    assert any(f"{out.name}.tmp-{killed.pid}, left by a build that stopped part way" in line for line in said)
+    with duckdb.connect(str(out), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM patient_dim").fetchall() == [(3,)]
+
+
+def test_a_build_interrupted_by_an_exception_keeps_the_old_database_and_leaves_nothing(
+    monkeypatch, existing_db, tiny_tables, make_extract
+):
+    out, before = existing_db
+
+    def interrupted(con):
+        raise KeyboardInterrupt  # Ctrl-C half way through
+
+    monkeypatch.setattr(build, "build_patient_dim", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_from_directory(make_extract(tiny_tables), out, extract_date=EXTRACT_DATE, progress=quiet)
+    assert sha256(out) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+
+
+def test_leftovers_of_a_running_build_are_kept(tmp_path):
+    """Another build of the same file still at work (its process alive) keeps its temporary files."""
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / f"x.duckdb.tmp-{alive.pid}").write_bytes(b"")
+        (tmp_path / f"x.duckdb.tmp-{dead_pid()}").write_bytes(b"")
+        removed = build.remove_leftovers(tmp_path, r"x\.duckdb\.tmp-(\d+)")
+    finally:
+        alive.kill()
+        alive.wait()
+    assert [p.name for p in tmp_path.iterdir()] == [f"x.duckdb.tmp-{alive.pid}"]
+    assert len(removed) == 1
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_wal_left_beside_the_old_database_does_not_break_the_new_one(existing_db, tiny_tables, make_extract):
+    """Someone opened the database to write and was killed: its WAL stays beside it. DuckDB then refused the
+    rebuilt database: "Failure while replaying WAL file ...: WAL does not match database file"."""
+    out, _ = existing_db
+    with duckdb.connect(str(out)) as con:
+        con.execute("SET checkpoint_threshold = '1TB'")  # keep the change in the WAL
+        con.execute("CREATE TABLE notes AS SELECT 'a change never checkpointed' AS note")
+        wal = Path(f"{out}.wal").read_bytes()
+    Path(f"{out}.wal").write_bytes(wal)  # as a kill would have left it
+    build_from_directory(make_extract(tiny_tables), out, extract_date=EXTRACT_DATE, progress=quiet)
+    with duckdb.connect(str(out), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM patient_dim").fetchall() == [(3,)]
+
+
+def test_a_killed_generators_partial_extract_is_removed(monkeypatch, tmp_path, tiny_tables):
+    def write_extract(out_dir, *, scale, seed, extract_date, progress):
+        build.write_frames(out_dir, tiny_tables)
+        return {name: len(frame) for name, frame in tiny_tables.items()}
+
+    generator = types.ModuleType("data.synthetic")
+    generator.write_extract = write_extract
+    monkeypatch.setitem(sys.modules, "data.synthetic", generator)
+    partial = tmp_path / f".extract-s0.001-seed7-2026-10-31.tmp-{dead_pid()}"
+    partial.mkdir()
+    (partial / "patients.parquet").write_bytes(b"half written")
+    args = ["synthetic", "--scale", "0.001", "--seed", "7", "--extract-date", "2026-10-31"]
+    assert main([*args, "--out", str(tmp_path / "s.duckdb")]) == 0
+    assert not partial.exists()

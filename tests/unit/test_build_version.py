@@ -100,6 +100,17 @@ def test_the_app_handle_refuses_a_stale_database_until_the_app_restarts(built_db
         restarted.close()
 
 
+def test_a_database_built_without_the_indicator_tables_is_refused(tmp_path, tiny_tables):
+    out = tmp_path / "load-only.duckdb"
+    build.write_frames(tmp_path / "extract", tiny_tables)
+    build.build_from_directory(tmp_path / "extract", out, extract_date=EXTRACT_DATE, materialise=False)
+    database = Database(out)
+    with pytest.raises(DataUnavailable, match=r"without the indicator tables \(--skip-indicators"):
+        database.scalar("SELECT count(*) FROM patients")
+    database.close()
+    assert build.main(["check", "--db", str(out)]) == 1
+
+
 def test_check_exit_codes(built_db, tmp_path, capsys):
     assert build.main(["check", "--db", str(built_db)]) == 0
     assert f"build version {BUILD_VERSION}" in capsys.readouterr().out

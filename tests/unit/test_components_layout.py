@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -126,6 +127,18 @@ def test_csv_download_quotes_every_cell_a_spreadsheet_would_run_as_a_formula(dty
         '"a=b"',
         "",
         '"\'=already"',
+    ]
+
+
+def test_csv_download_quotes_a_formula_behind_a_tab_or_carriage_return():
+    """OWASP's list of formula starts has tab and carriage return too: a spreadsheet skips either and runs
+    the formula behind it."""
+    frame = pd.DataFrame({"name": ["\t=HYPERLINK()", "\r=1+1", "a\tb"]})
+    content = layout.csv_download(frame, filename="list")["content"]
+    assert [row[0] for row in csv.reader(io.StringIO(content, newline=""))][1:] == [
+        "'\t=HYPERLINK()",
+        "'\r=1+1",
+        "a\tb",
     ]
 
 

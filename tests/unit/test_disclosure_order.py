@@ -9,20 +9,14 @@ from __future__ import annotations
 import pytest
 
 from queries.indicators import indicator_values
-from tests.spec.helpers import build, jab, patient
+from tests.spec.helpers import build, vaccinated_at_12_months
 
 PRACTICE_A, PRACTICE_B = "E83003", "E84002"
 
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
-    patients, jabs = [], []
-    for practice, total, vaccinated in ((PRACTICE_A, 13, 12), (PRACTICE_B, 29, 16)):
-        for i in range(total):
-            child = patient("2025-08-15", practice_code=practice)
-            patients.append(child)
-            if i < vaccinated:
-                jabs += [jab(child["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+    patients, jabs = vaccinated_at_12_months(((PRACTICE_A, 13, 12), (PRACTICE_B, 29, 16)))
     return build(tmp_path_factory.mktemp("order"), patients=patients, immunisations=jabs)
 
 

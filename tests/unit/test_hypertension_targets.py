@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 import pytest
 
 from components.hypertension_views import people_to_target_chart
 from queries import hypertension as hq
 from queries.indicators import QueryError
-
-
-@pytest.mark.parametrize(
-    ("numerator", "denominator", "share", "expected"),
-    [
-        (80, 100, 0.80, 0),  # exactly at the ambition: nobody more needed
-        (79, 100, 0.80, 1),  # one short
-        (81, 100, 0.80, 0),  # above: never negative
-        (0, 7, 0.80, 6),  # 5.6 people round up to 6
-        (76, 100, 0.77, 1),
-        (77, 100, 0.77, 0),
-        (231, 300, 0.77, 0),  # 0.77 * 300 = 231.00000000000003 in floating point: still met
-        (0, 0, 0.80, math.nan),  # no denominator: no answer, not 0
-    ],
-)
-def test_more_needed_at_the_boundaries(numerator, denominator, share, expected):
-    result = hq.more_needed(share, np.array([float(numerator)]), np.array([float(denominator)]))[0]
-    assert (math.isnan(result) and math.isnan(expected)) or result == expected
 
 
 def _table(**overrides) -> pd.DataFrame:

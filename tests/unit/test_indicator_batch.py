@@ -1,8 +1,7 @@
 """The batched engine entry point gives, pair by pair, exactly what :func:`indicator_values` gives.
 
 On the synthetic small_db fixture: every indicator in the registry at its default and at an older
-period, several ``by`` levels and filters, with and without disclosure control, on the ``slice`` path
-and on the per-request fallback for databases without ``slice``; and one query for the whole batch.
+period, several ``by`` levels and filters, with and without disclosure control; and one query for the whole batch.
 """
 
 from __future__ import annotations
@@ -58,14 +57,6 @@ def test_batch_equals_one_call_per_indicator(synthetic, disclose):
         batch = indicator_values_batch(synthetic, requests=requests, by=by, filters=filters, disclose=disclose)
         compared += _assert_blocks_equal(synthetic, batch, requests, by, filters, disclose)
     assert compared > 5_000  # real rows were compared, not empty frames
-
-
-@pytest.mark.slow
-def test_batch_without_slices_falls_back_to_the_same_answers(synthetic, monkeypatch):
-    monkeypatch.setattr(indicators, "_slice_numbers", lambda con: None)  # a database built before ``slice``
-    requests = _requests(synthetic)[:8]
-    batch = indicator_values_batch(synthetic, requests=requests, by="practice", disclose=True)
-    assert _assert_blocks_equal(synthetic, batch, requests, "practice", None, True) > 0
 
 
 class _CountingConnection:

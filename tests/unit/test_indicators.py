@@ -12,7 +12,7 @@ import pytest
 
 from queries import cli, indicators
 from queries.indicators import QueryError, funnel_limits, indicator_values, inequality, trend
-from tests.spec.helpers import build, d, jab, patient
+from tests.spec.helpers import build, d, jab, patient, vaccinated_at_12_months
 
 BARNET_PRACTICE, BRENT_PRACTICE = "E83003", "E84002"
 DEPRIVED_LSOA, AFFLUENT_LSOA = "E01000007", "E01000002"  # national IMD quintile 1 and 5
@@ -20,16 +20,13 @@ DEPRIVED_LSOA, AFFLUENT_LSOA = "E01000007", "E01000002"  # national IMD quintile
 
 def _children() -> tuple[list[dict], list[dict]]:
     """Barnet: 20 children, 10 fully vaccinated (deprived LSOA). Brent: 30 children, 29 vaccinated (affluent)."""
-    patients, jabs = [], []
-    for practice, lsoa, total, vaccinated in (
-        (BARNET_PRACTICE, DEPRIVED_LSOA, 20, 10),
-        (BRENT_PRACTICE, AFFLUENT_LSOA, 30, 29),
-    ):
-        for i in range(total):
-            row = patient("2025-08-15", practice_code=practice, lsoa21_code=lsoa, sex="F" if i % 2 else "M")
-            patients.append(row)
-            if i < vaccinated:
-                jabs += [jab(row["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+    patients, jabs = vaccinated_at_12_months(
+        ((BARNET_PRACTICE, 20, 10),), alternate_sex=True, lsoa21_code=DEPRIVED_LSOA
+    )
+    brent_patients, brent_jabs = vaccinated_at_12_months(
+        ((BRENT_PRACTICE, 30, 29),), alternate_sex=True, lsoa21_code=AFFLUENT_LSOA
+    )
+    patients, jabs = patients + brent_patients, jabs + brent_jabs
     # One child of the same cohort, a year earlier (for the trend), at Barnet, unvaccinated.
     patients.append(patient("2024-08-15", practice_code=BARNET_PRACTICE, lsoa21_code=DEPRIVED_LSOA))
     return patients, jabs
@@ -97,6 +94,26 @@ def test_london_and_icb_levels_add_up(con):
     ]
     icb = indicator_values(con, indicator="cover_12m_6in1", by="icb", disclose=False)
     assert icb["numerator"].sum() == 39 and set(icb["area_name"]) == {"North Central London", "North West London"}
+
+
+@pytest.fixture(scope="module")
+def none_and_all(tmp_path_factory):
+    """Barnet: 21 children, none vaccinated. Brent: 16 children, all vaccinated (counts where the unclipped
+    Wilson bounds fell just outside 0-100 %)."""
+    patients, jabs = vaccinated_at_12_months(((BARNET_PRACTICE, 21, 0), (BRENT_PRACTICE, 16, 16)))
+    return build(tmp_path_factory.mktemp("none-and-all"), patients=patients, immunisations=jabs)
+
+
+@pytest.mark.parametrize("disclose", [False, True])
+def test_intervals_of_0_and_100_percent_stay_within_0_to_100(none_and_all, disclose):
+    result = indicator_values(none_and_all, indicator="cover_12m_6in1", by="practice", disclose=disclose)
+    rows = result.set_index("area_code")
+    assert rows.loc[BARNET_PRACTICE, "value"] == 0 and rows.loc[BRENT_PRACTICE, "value"] == 100
+    for column in ("ci_low", "ci99_low"):
+        bound = float(rows.loc[BARNET_PRACTICE, column])
+        assert bound == 0 and not math.copysign(1, bound) < 0, column  # 0, not -1e-17 (shown as -0.0)
+    for column in ("ci_high", "ci99_high"):
+        assert float(rows.loc[BRENT_PRACTICE, column]) == 100, column  # not 100.00000000000001
 
 
 def test_pair_borough_by_imd_quintile(con):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from queries.indicators import QueryError, indicator_values, indicator_values_batch
-from tests.spec.helpers import build, jab, patient
+from tests.spec.helpers import build, vaccinated_at_12_months
 
 PRACTICE_A, PRACTICE_B, BRENT_PRACTICE = "E83003", "E83005", "E84002"
 BARNET = "E09000003"
@@ -24,13 +24,8 @@ INDICATOR = "cover_12m_6in1"
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
-    patients, jabs = [], []
-    for practice, total, vaccinated in ((PRACTICE_A, 20, 19), (PRACTICE_B, 20, 10), (BRENT_PRACTICE, 40, 40)):
-        for i in range(total):
-            row = patient("2025-08-15", practice_code=practice, sex="F" if i % 2 else "M")
-            patients.append(row)
-            if i < vaccinated:
-                jabs += [jab(row["patient_id"], day, "6in1") for day in ("2025-10-10", "2025-11-10", "2025-12-10")]
+    groups = ((PRACTICE_A, 20, 19), (PRACTICE_B, 20, 10), (BRENT_PRACTICE, 40, 40))
+    patients, jabs = vaccinated_at_12_months(groups, alternate_sex=True)
     return build(tmp_path_factory.mktemp("compare_with"), patients=patients, immunisations=jabs)
 
 

@@ -182,6 +182,10 @@ def test_row_scope_permits_matches_sql():
         (Role.GP_TEAM, Scope.of(practices=["E83003;--"]), "not an ODS practice code"),
         (Role.CAMPAIGN_RESPONDER, Scope.of(boroughs=["E0900001"]), "not an E09 code"),
         (Role.CAMPAIGN_RESPONDER, Scope.of(icbs=["Q1"]), "not an E54 code"),
+        # `$` in the patterns matched before a final newline: these passed as codes.
+        (Role.GP_TEAM, Scope.of(practices=["E83003\n"]), "not an ODS practice code"),
+        (Role.CAMPAIGN_RESPONDER, Scope.of(boroughs=["E09000012\n"]), "not an E09 code"),
+        (Role.CAMPAIGN_RESPONDER, Scope.of(icbs=["E54000029\n"]), "not an E54 code"),
     ],
 )
 def test_scope_validation_names_the_problem(role, scope, problem):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from statsmodels.stats.proportion import proportion_confint
 
 from queries import stats
 
@@ -35,6 +38,131 @@ def test_wilson_998_is_wider_than_95():
     low95, high95 = stats.wilson_interval([30], [100], 0.95)
     low998, high998 = stats.wilson_interval([30], [100], 0.998)
     assert low998[0] < low95[0] and high998[0] > high95[0]
+
+
+def test_wilson_interval_matches_statsmodels():
+    generator = np.random.default_rng(7)
+    denominator = np.concatenate([[0, 0, 1, 5, 10, 1_000_000], generator.integers(1, 5_000, 500)]).astype(float)
+    numerator = np.floor(denominator * np.concatenate([[0, 0, 1, 0, 1, 0.5], generator.random(500)]))
+    shown = denominator > 0
+    for level in (0.95, 0.998, 0.9):  # the two cached quantiles, and one looked up
+        low, high = stats.wilson_interval(numerator, denominator, level)
+        expected_low, expected_high = proportion_confint(
+            numerator[shown], denominator[shown], alpha=1 - level, method="wilson"
+        )
+        np.testing.assert_allclose(low[shown], expected_low, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(high[shown], expected_high, rtol=1e-12, atol=1e-15)
+        assert np.isnan(low[~shown]).all() and np.isnan(high[~shown]).all()
+
+
+def test_wilson_interval_stays_within_0_and_1():
+    # Unclipped, rounding put 0 of 21 at -1e-17 (shown as -0.0 %), and 16 of 16 (95 %) and 30 of 30 (99.8 %)
+    # at 1.0000000000000002.
+    for level in (0.95, 0.998):
+        low, high = stats.wilson_interval([0, 0, 16, 30], [21, 10, 16, 30], level)
+        assert low[:2].tolist() == [0.0, 0.0] and not np.signbit(low[:2]).any()
+        assert (high[2:] <= 1.0).all() and high[2:].max() == 1.0
+
+
+def _one_row(numerator, denominator, **options) -> dict:
+    """:func:`stats.area_statistics` of a single row, as scalars."""
+    return {key: column[0] for key, column in stats.area_statistics([numerator], [denominator], **options).items()}
+
+
+def test_area_statistics_of_a_percentage():
+    row = _one_row(81, 263, scale=100, polarity="high", benchmark=20.0, target=95.0)
+    low, high = stats.wilson_interval([81], [263], 0.95)
+    low998, high998 = stats.wilson_interval([81], [263], 0.998)
+    assert row["value"] == pytest.approx(100 * 81 / 263)
+    assert (row["ci_low"], row["ci_high"]) == (low[0] * 100, high[0] * 100)
+    assert (row["ci99_low"], row["ci99_high"]) == (low998[0] * 100, high998[0] * 100)
+    assert row["ci99_low"] < row["ci_low"] < row["value"] < row["ci_high"] < row["ci99_high"]
+    assert row["comparison"] == "better"  # 25.5-36.6 % is wholly above 20 %
+    assert row["patients_to_target"] == 169  # 0.95 x 263 = 249.85, so 250 - 81
+
+
+def test_area_statistics_without_a_denominator_has_no_value_and_is_not_compared():
+    row = _one_row(0, 0, scale=100, polarity="high", benchmark=50.0, target=95.0)
+    assert all(np.isnan(row[key]) for key in ("value", "ci_low", "ci_high", "ci99_low", "ci99_high"))
+    assert row["comparison"] == "not compared"
+    assert row["patients_to_target"] is None  # no answer, not 0
+
+
+@pytest.mark.parametrize(
+    ("polarity", "above", "below"),
+    [("high", "better", "worse"), ("low", "worse", "better"), ("none", "not compared", "not compared")],
+)
+def test_comparison_follows_polarity(polarity, above, below):
+    # 30 % (24.4-36.3) and 70 % of 200, against a London of 50 %; a row holding 50 % is similar.
+    result = stats.area_statistics([60, 140, 100], [200, 200, 200], scale=100, polarity=polarity, benchmark=50.0)
+    similar = "not compared" if polarity == "none" else "similar"
+    assert list(result["comparison"]) == [below, above, similar]
+
+
+def test_comparison_with_a_missing_benchmark_is_not_made():
+    result = stats.area_statistics([60, 140], [200, 200], scale=100, polarity="high", benchmark=float("nan"))
+    assert list(result["comparison"]) == ["not compared", "not compared"]
+    assert list(stats.area_statistics([60], [200], scale=100, polarity="high")["comparison"]) == ["not compared"]
+
+
+def test_comparison_is_in_the_values_unit():
+    # 30 admissions in 20,000 people: 150 per 100,000 (98-210); London 400 per 100,000 is above it: better.
+    result = stats.area_statistics([30], [20_000], scale=100_000, polarity="low", benchmark=400.0)
+    assert result["value"][0] == pytest.approx(150)
+    assert 90 < result["ci_low"][0] < 150 < result["ci_high"][0] < 250
+    assert list(result["comparison"]) == ["better"]
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "share", "expected"),
+    [
+        (80, 100, 0.80, 0),  # exactly at the target: nobody more needed
+        (79, 100, 0.80, 1),  # one short
+        (81, 100, 0.80, 0),  # above: never negative
+        (0, 7, 0.80, 6),  # 5.6 people round up to 6
+        (76, 100, 0.77, 1),
+        (77, 100, 0.77, 0),
+        (231, 300, 0.77, 0),  # 0.77 * 300 = 231.00000000000003 in floating point: still met
+        (0, 0, 0.80, math.nan),  # no denominator: no answer, not 0
+    ],
+)
+def test_shortfall_to_target_at_the_boundaries(numerator, denominator, share, expected):
+    result = stats.shortfall_to_target([float(numerator)], [float(denominator)], share)[0]
+    assert (math.isnan(result) and math.isnan(expected)) or result == expected
+
+
+@pytest.mark.parametrize(("numerator", "expected"), [(95, 0), (94, 1), (99, 0)])
+def test_patients_to_target_is_the_shortfall_at_the_targets_share(numerator, expected):
+    # 95.0 at scale 100 is 95 % of the denominator: met exactly, one short, above.
+    assert _one_row(numerator, 100, scale=100, polarity="high", target=95.0)["patients_to_target"] == expected
+
+
+def test_patients_to_target_only_for_a_high_is_good_measure_with_a_target():
+    assert _one_row(10, 100, scale=100, polarity="high")["patients_to_target"] is None
+    assert _one_row(10, 100, scale=100, polarity="low", target=5.0)["patients_to_target"] is None
+    assert _one_row(10, 100, scale=100, polarity="none", target=95.0)["patients_to_target"] is None
+    # A ratio's target is in its own unit: 0.8 of 100 expected is 80, 10 more than 70 recorded.
+    assert _one_row(70, 100, scale=1, polarity="high", target=0.8, interval="poisson")["patients_to_target"] == 10
+
+
+def test_a_ratio_takes_the_exact_poisson_interval():
+    row = _one_row(10, 10, scale=1, polarity="high", benchmark=1.0, interval="poisson")
+    low, high = stats.poisson_ratio_interval([10], [10], 0.95)
+    assert (row["value"], row["ci_low"], row["ci_high"]) == (1.0, low[0], high[0])
+    assert row["comparison"] == "similar"
+
+
+def test_area_statistics_refuses_an_unknown_polarity_or_interval():
+    with pytest.raises(ValueError, match="polarity"):
+        stats.area_statistics([1], [2], scale=100, polarity="up", benchmark=10.0)
+    with pytest.raises(ValueError, match="interval"):
+        stats.area_statistics([1], [2], scale=100, polarity="high", interval="exact")
+
+
+def test_scaled_rate_of_counts_and_of_nothing():
+    assert stats.scaled_rate([1, 3, 0], [4, 0, 0], 100).tolist()[0] == 25.0
+    assert np.isnan(stats.scaled_rate([1, 3, 0], [4, 0, 0], 100)[1:]).all()
+    assert float(stats.scaled_rate(2.0, 8.0, 1.0)) == 0.25
 
 
 def test_newcombe_hybrid_difference_matches_published_example():

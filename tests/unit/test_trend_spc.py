@@ -7,6 +7,8 @@ an XmR indicator, by borough, practice and an intersectional pair.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,8 +41,28 @@ def test_each_groups_spc_is_its_own_chart(synthetic, indicator_id, by):
         pd.testing.assert_frame_equal(actual, expected[list(indicators.SPC_COLUMNS)], check_dtype=False)
         charted += len(group)
     assert charted == len(usable)
-    # Periods with no denominator have no chart.
-    assert series.loc[series["denominator"] <= 0, "centre"].isna().all()
+
+
+def test_a_period_with_no_denominator_is_left_out_of_its_groups_chart():
+    """No trend of the small database holds such a period (a group with no cases in a period has no row), so
+    the rule is checked here: group A's empty 2nd period is not charted, and its other periods are charted as
+    the series without it; group B's chart is its own."""
+    spec = get("cover_12m_6in1")
+    denominators = [100, 0, 120, 110, 90, 80, 100, 100]
+    values = [90.0, math.nan, 85.0, 88.0, 70.0, 75.0, 72.0, 71.0]
+    series = pd.DataFrame(
+        {"area_code": ["A"] * 4 + ["B"] * 4, "subgroup_code": None, "value": values, "denominator": denominators}
+    )
+    chart = indicators.spc_columns(spec, series, group_by=["area_code", "subgroup_code"])
+    assert sorted(chart.index) == [0, 2, 3, 4, 5, 6, 7]
+    for rows in ([0, 2, 3], [4, 5, 6, 7]):
+        expected = stats.spc(
+            np.array(values)[rows] / spec.scale, np.array(denominators, dtype=float)[rows], polarity=spec.polarity
+        )
+        assert chart.loc[rows, "centre"].to_numpy() == pytest.approx(expected["centre"].to_numpy() * spec.scale)
+        assert chart.loc[rows, "upper_limit"].to_numpy() == pytest.approx(
+            expected["upper_limit"].to_numpy() * spec.scale
+        )
 
 
 def test_spc_arrays_and_frame_agree():
