@@ -14,10 +14,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.charts import wrap_text
+from components.charts import chart_layout, wrap_text
 from components.geometry import geometry_url
 from components.maps import area_figure, indicator_traces
-from components.style import SUPPRESSED_NOTE, apply_base_layout, formatted, whole_number
+from components.style import SUPPRESSED_NOTE, formatted, whole_number
 
 LINKED_COLOURS = {"saba_over": "#ae2573", "no_review": "#ed8b00", "no_plan": "#005eb8", "any_gap": "#212b32"}
 
@@ -72,12 +72,11 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
             )
         )
     height = max(260, 90 + height_per_area * max(1, len([a for a in areas if a not in set(hidden)])))
-    apply_base_layout(figure, height=height, title=title)
-    figure.update_layout(
-        barmode="group",
-        legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom", "traceorder": "normal"},
-        margin={"t": 60, "b": 30},
-    )
+    # The legend on the figure's container with room kept for it (chart_layout), a row an entry as on a
+    # phone: anchored to the plot's top with a fixed 60 px margin, its two rows on a desktop were drawn
+    # over London's bars, the first row of the chart.
+    chart_layout(figure, height=height, title=title, legend_rows=len(figure.data))
+    figure.update_layout(barmode="group", legend={"traceorder": "normal"}, margin={"b": 30})
     figure.update_xaxes(title_text=None, range=[0, 100], ticksuffix="%")  # the section heading names it
     visible = [a for a in areas if a not in set(hidden)]
     # Reversed axis: the first area (London) on top.
@@ -111,7 +110,7 @@ def linked_admissions_chart(*, values: pd.DataFrame, height_per_area: int = 46, 
             align="left",
             font={"size": 11, "color": "#425563"},
         )
-        figure.update_layout(margin={"t": 60, "b": 58 + 14 * (note.count("<br>") + 1)})
+        figure.update_layout(margin={"b": 58 + 14 * (note.count("<br>") + 1)})
     return figure
 
 

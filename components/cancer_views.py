@@ -219,14 +219,20 @@ def add_target_path(figure: go.Figure, *, series: pd.DataFrame, column: str = "o
     """
     if not figure.data or column not in series or not pd.to_numeric(series[column], errors="coerce").notna().any():
         return figure
+    targets = pd.to_numeric(series[column], errors="coerce")
     figure.add_trace(
         go.Scatter(
             x=series["period_label"].tolist(),
-            y=pd.to_numeric(series[column], errors="coerce").tolist(),
+            y=targets.tolist(),
             mode="lines",
             line={"color": TARGET_LINE_COLOUR, "shape": "hvh", "width": 2, "dash": "longdash"},
             name="Operational target in force",
             hovertemplate="%{x}: target %{y:.0f}%<extra></extra>",
         )
     )
+    fitted = figure.layout.yaxis.range  # set when the chart fits its axis to the trend (its target off it)
+    if fitted:
+        low, high = fitted
+        pad = 0.05 * (high - low)
+        figure.update_yaxes(range=[min(low, targets.min() - pad), max(high, targets.max() + pad)])
     return figure

@@ -526,9 +526,18 @@ def inequality_chart(
         }
         for label in dict.fromkeys((hidden["subgroup_name"] if paired else hidden["area_name"]).tolist())
     ]
+    # The axis is set from the values: a far target is named at the edge (target_side), and Plotly's
+    # autorange of grouped markers ran from 0, squashing 57-64 % into the top fifth of the plot.
+    drawn, _ = _shown(values)
+    spread = _numbers(drawn["value"], drawn.get("ci_low"), drawn.get("ci_high"), london_value, area_value)
+    side = target_side(spread, target)
+    if side is not None:
+        annotations.append(target_edge_note(float(target), side=side, fmt=fmt))
     shapes = [
         _reference_shape(value=london_value, label="London", colour=LONDON_LINE_COLOUR, dash="solid", fmt=fmt),
-        _reference_shape(value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt),
+        _reference_shape(
+            value=target if side is None else None, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt
+        ),
     ]
     # The selected area's line is named in the legend with its value, as London's is: a label on the
     # plot sat on the first group's marker.
@@ -542,8 +551,9 @@ def inequality_chart(
             "categoryorder": "array",
             "categoryarray": categories,
         },
-        "yaxis": _value_axis_settings(fmt, title=value_label),
-        "scattermode": "group",
+        "yaxis": _value_axis_settings(fmt, title=value_label)
+        | ({"range": fitted_range(spread, target=target, side=side)} if len(spread) else {}),
+        **({"scattermode": "group"} if paired else {}),
     }
     # 11 px, as the other charts' legends: in 13 px "London (62.1%)" and "Target (80.0%)" did not fit
     # side by side across a phone's plot, and took a row each.
@@ -750,6 +760,9 @@ def _ranked_figure(
     height = max(200, 90 + row_height * len(order))
     ticktext = [tick_text[code] for code in order]
     layout = chart_layout_settings(height=height, title=title, legend_rows=legend_rows) | {
+        # Always: with one colour of point and the lines named under the axis (a phone's variant), Plotly
+        # hid a one-entry legend, and the room kept for it was a blank band over the chart.
+        "showlegend": True,
         "yaxis": {
             "type": "category",
             "categoryorder": "array",
@@ -765,6 +778,12 @@ def _ranked_figure(
         # Centred under a plot that names take half of: short lines, or the title runs off the right edge.
         "xaxis": _value_axis_settings(fmt, title=value_label, wrap=LABEL_CHARS - 6),
     }
+    # Padded past a line beyond the rows: Plotly pads an axis for markers, not shapes, so a target line
+    # further out than every interval sat on the plot's edge, read as its frame, with no tick to say where.
+    drawn = _numbers(shown["value"], shown.get("ci_low"), shown.get("ci_high"))
+    lines = _numbers(london_value, target)
+    if len(drawn) and len(lines) and (lines.min() < drawn.min() or lines.max() > drawn.max()):
+        layout["xaxis"]["range"] = fitted_range(pd.concat([drawn, lines]))
     lines = [
         (value, label, dash)
         for value, label, dash in ((london_value, benchmark, "Solid"), (target, "target", "Dotted"))
@@ -878,7 +897,10 @@ def spc_chart(
                 hovertemplate=_ci_hover(fmt),
             )
         )
-    _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
+    spread = _trend_spread(frame, shown)
+    side = target_side(spread, target)
+    if side is None:
+        _reference_line(figure, value=target, label="Target", colour=TARGET_LINE_COLOUR, dash="dot", fmt=fmt)
     # On a phone the legend lists one entry a line (six or seven lines) and left the trend a strip
     # ~100 px tall. The figure grows by the legend's lines as a phone draws them (one spare for a
     # line a page adds, e.g. the cancer operational target), so the plot keeps its height, and the
@@ -890,8 +912,79 @@ def spc_chart(
     # "Period: 12 months to …" read as a title cut off at the chart's edge; it is not, so it says so in words.
     figure.update_xaxes(type="category", title={"text": f"Period: {shared} the date shown" if shared else "Period"})
     _suppressed_note(figure, len(hidden), what="periods")
-    figure.layout.meta = _spc_phone_variant(figure, lines=lines, drawn=drawn, target=target, fmt=fmt)
+    if side is not None:
+        figure.update_yaxes(range=fitted_range(spread, side=side))
+        figure.add_annotation(target_edge_note(float(target), side=side, fmt=fmt))
+    figure.layout.meta = _spc_phone_variant(
+        figure, lines=lines, drawn=drawn, target=target if side is None else None, fmt=fmt
+    )
     return figure
+
+
+# A target further from the values than this share of their own spread (an SPC chart's points, mean and
+# limits; a group chart's values and intervals) is not drawn as a line: an axis stretched to it squashed
+# the values into a strip (hypertension's 58 % against its 80 % ambition used a fifth of the plot),
+# hiding the variation or the gaps the chart is for. It is named at the plot's edge on its side instead.
+# A nearer target is drawn, the values keeping at least two thirds of the plot.
+TARGET_REACH = 0.5
+_AXIS_PAD = 0.08  # of the spread, either side
+_TARGET_ROOM = 0.3  # of the spread, on a far target's side: a line of text clear of the values
+
+
+def _numbers(*columns) -> pd.Series:
+    """Every finite number among ``columns`` (Series, lists or single values), as one Series."""
+    parts = [pd.to_numeric(pd.Series(column, dtype=object), errors="coerce") for column in columns]
+    values = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype=float)
+    return values[np.isfinite(values.astype(float))].astype(float)
+
+
+def _spread_span(spread: pd.Series) -> tuple[float, float, float]:
+    low, high = float(spread.min()), float(spread.max())
+    return low, high, max(high - low, abs(high) * 0.02, 1e-9)
+
+
+def target_side(spread: pd.Series, target) -> str | None:
+    """ "above" or "below" when ``target`` is too far from ``spread`` to share its axis (:data:`TARGET_REACH`)."""
+    value = json_safe(target)
+    if value is None or spread.empty:
+        return None
+    low, high, span = _spread_span(spread)
+    distance = value - high if value > high else low - value
+    if distance <= TARGET_REACH * span:
+        return None
+    return "above" if value > high else "below"
+
+
+def fitted_range(spread: pd.Series, *, target=None, side: str | None = None) -> list[float]:
+    """A value axis over ``spread`` (and a near ``target``), padded; room kept on a far target's ``side``."""
+    near = json_safe(target) if side is None else None
+    low, high, span = _spread_span(_numbers(spread, near))
+    below = _TARGET_ROOM if side == "below" else _AXIS_PAD
+    above = _TARGET_ROOM if side == "above" else _AXIS_PAD
+    return [low - below * span, high + above * span]
+
+
+def target_edge_note(target: float, *, side: str, fmt) -> dict:
+    """The annotation naming a target off the plot, at the top or bottom right edge (see :func:`target_side`)."""
+    above = side == "above"
+    return {
+        # Two short lines: in one, as wide as a phone's plot, it ran into the value axis's top tick label.
+        "text": f"{'▲' if above else '▼'} Target {fmt.text(target)}<br>{side} this range",
+        "align": "right",
+        "x": 1,
+        "xref": "paper",
+        "xanchor": "right",
+        "y": 1 if above else 0,
+        "yref": "paper",
+        "yanchor": "top" if above else "bottom",
+        "showarrow": False,
+        "font": {"size": 11, "color": TARGET_LINE_COLOUR},
+    }
+
+
+def _trend_spread(frame: pd.DataFrame, shown: pd.DataFrame) -> pd.Series:
+    """Every value an SPC chart draws: its points, and its mean and limits where a period has them."""
+    return _numbers(shown["value"], *(frame[c] for c in ("centre", "lower_limit", "upper_limit") if c in frame))
 
 
 def _spc_phone_variant(figure: go.Figure, *, lines: int, drawn: list[str], target, fmt) -> dict:
@@ -911,6 +1004,8 @@ def _spc_phone_variant(figure: go.Figure, *, lines: int, drawn: list[str], targe
     return phone_variant(
         layout={
             "xaxis.title.text": (title, with_axis_notes(title, notes, width=44)),
+            # Upright: at Plotly's own slant a phone's eight "31 Dec 2024" labels ran into each other.
+            "xaxis.tickangle": (None, -90),
             **{f"shapes[{i}].showlegend": (True, False) for i in range(len(figure.layout.shapes))},
         },
         data={
@@ -1154,11 +1249,16 @@ def intersection_chart(
         )
     # The area's and the target's lines are named under the axis, not on the plot (a label there sat on
     # the first ethnic group's markers) nor in the legend (eight entries took four rows on a phone).
+    drawn = values[
+        ~values["suppressed"].fillna(False).astype(bool) & pd.to_numeric(values["value"], errors="coerce").notna()
+    ]
+    spread = _numbers(drawn["value"], drawn["ci_low"], drawn["ci_high"], area_value)
+    side = target_side(spread, target)
     lines = [
         (value, text, colour, dash)
         for value, text, colour, dash in (
             (area_value, area_label, LONDON_LINE_COLOUR, "solid"),
-            (target, "target", TARGET_LINE_COLOUR, "dot"),
+            (target if side is None else None, "target", TARGET_LINE_COLOUR, "dot"),
         )
         if json_safe(value) is not None
     ]
@@ -1192,13 +1292,16 @@ def intersection_chart(
             "categoryorder": "array",
             "categoryarray": order,
         },
-        "yaxis": {"title": {"text": value_label}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix},
+        # Set from the values: Plotly's autorange of grouped markers runs from 0 (see inequality_chart).
+        "yaxis": {"title": {"text": value_label}, "tickformat": fmt.axis_format, "ticksuffix": fmt.axis_suffix}
+        | ({"range": fitted_range(spread, target=target, side=side)} if len(spread) else {}),
         "scattermode": "group",
     }
     # Short names in 11 px, no gaps: Plotly wraps a legend at the plot's width in columns as wide as its
     # widest entry, and "Q5 (least deprived)" made that one entry a row (six rows) on a phone.
     layout["legend"] |= {"tracegroupgap": 0, "font": {"size": 11}}
-    return figure_from_dicts(traces, layout, shapes=shapes)
+    notes_on_plot = [target_edge_note(float(target), side=side, fmt=fmt)] if side else []
+    return figure_from_dicts(traces, layout, shapes=shapes, annotations=notes_on_plot)
 
 
 def _legend_quintile(label: str) -> str:

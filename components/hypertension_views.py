@@ -62,8 +62,8 @@ def people_to_target_chart(*, table: pd.DataFrame, ambition: str = "80", height_
     bars = [
         bar(column, name, colour)
         for column, name, colour in (
-            ("_control", f"More treated to {ambition} % (HYP008 + HYP009)", POINT_COLOUR),
-            ("_detect", "More diagnosed to 80 % of expected", DETECTION_COLOUR),
+            ("_control", f"More treated to {ambition}% (HYP008 + HYP009)", POINT_COLOUR),
+            ("_detect", "More diagnosed to 80% of expected", DETECTION_COLOUR),
         )
     ]
     # The legend above the plot with room made for it (a row per entry, as on a phone): placed on the plot's

@@ -473,7 +473,7 @@ def count_bar_chart(
 def cohort_links(*, links: list[tuple[str, str]]) -> html.Div:
     """ "Which children?" links, one per (vaccine title, cohort-finder URL); a line saying so when there are none."""
     if not links:
-        return html.P("No vaccine is short of 95 % at this practice: no children to list.", className="small mb-0")
+        return html.P("No vaccine is short of 95% at this practice: no children to list.", className="small mb-0")
     return html.Div(
         [
             html.H3("Which children? Each gap in the cohort finder", className="h6 mt-3"),

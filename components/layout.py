@@ -340,6 +340,7 @@ def caption_row(caption: str, download_id: str | None = None) -> html.Div:
 
 VIEW_SWITCH_TYPE = "view-switch"
 VIEW_PANE_TYPE = "view-pane"
+VIEW_OPENED_TYPE = "view-opened"
 
 # How a switch looks: small buttons above one panel (a map and its table), or the larger buttons that
 # choose a page's main view.
@@ -361,6 +362,16 @@ def view_switch_value(key: str) -> dict[str, str]:
     A page whose views are built on demand reads it to build only the view that is shown.
     """
     return {"type": VIEW_SWITCH_TYPE, "index": key}
+
+
+def view_opened(key: str, view: str) -> dict[str, str]:
+    """The id of a store that changes (``data``: a time stamp) each time ``view`` of switch ``key`` is shown.
+
+    It changes in the browser, on the page's first draw too, and only for the view shown. A callback that
+    builds a view takes it as an Input with ``prevent_initial_call=True``, so a page's first load asks the
+    server for the shown view alone: a view that is hidden waits, with no round trip, until it is opened.
+    """
+    return {"type": VIEW_OPENED_TYPE, "index": key, "view": view}
 
 
 def view_switch(*, key: str, views: dict[str, tuple[str, object]], initial: str, look: str = "panel") -> html.Div:
@@ -393,20 +404,28 @@ def view_switch(*, key: str, views: dict[str, tuple[str, object]], initial: str,
         [
             html.Div(switch, role="group", className=group.get("className"), **{"aria-label": group["aria-label"]}),
             *panes,
+            *(dcc.Store(id=view_opened(key, view)) for view in views),
         ]
     )
 
 
-# Show the chosen pane and hide the others, in the browser.
+# Show the chosen pane and hide the others, in the browser; stamp the chosen view's "opened" store
+# (see view_opened) and leave the others' untouched, so no callback of a hidden view fires.
 clientside_callback(
     """
-    function(chosen, ids) {
-        return ids.map(function(id) { return id.view === chosen ? {} : {display: 'none'}; });
+    function(chosen, ids, openedIds) {
+        const noUpdate = window.dash_clientside.no_update;
+        return [
+            ids.map(function(id) { return id.view === chosen ? {} : {display: 'none'}; }),
+            openedIds.map(function(id) { return id.view === chosen ? Date.now() : noUpdate; }),
+        ];
     }
     """,
     Output({"type": VIEW_PANE_TYPE, "index": MATCH, "view": ALL}, "style"),
+    Output({"type": VIEW_OPENED_TYPE, "index": MATCH, "view": ALL}, "data"),
     Input({"type": VIEW_SWITCH_TYPE, "index": MATCH}, "value"),
     State({"type": VIEW_PANE_TYPE, "index": MATCH, "view": ALL}, "id"),
+    State({"type": VIEW_OPENED_TYPE, "index": MATCH, "view": ALL}, "id"),
 )
 
 
@@ -617,9 +636,10 @@ def radio_tabs(tabs: list[tuple[str, str, object]], *, key: str, value: str) -> 
 def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = None) -> dbc.Card:
     """What the chosen indicator counts and which rule version it follows (the definition can be folded away).
 
-    ``spec``: the registry's indicator (its title, rule version, source, numerator, denominator, target
-    source and notes). ``title`` and ``notes`` replace the indicator's own, e.g. for a measure a page
-    derives from it.
+    ``spec``: the registry's indicator (its title, rule version, numerator, denominator, ambition, notes,
+    sources in words and where the specification describes it). ``title`` and ``notes`` replace the
+    indicator's own, e.g. for a measure a page derives from it. The sources are named in words, each
+    with its tag as a tooltip: the bare tags ("[PCIT-HP387] [OS-HYP003]") meant nothing to a reader.
     """
     title = spec.title if title is None else title
     notes = spec.notes if notes is None else notes
@@ -627,19 +647,28 @@ def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = N
         html.P([html.Strong("Counts: "), spec.numerator], className="small mb-1"),
         html.P([html.Strong("Out of: "), spec.denominator], className="small mb-1"),
     ]
-    if spec.target_source:
-        details.append(html.P([html.Strong("Ambition: "), spec.target_source], className="small mb-1"))
+    if spec.target_text:
+        details.append(html.P([html.Strong("Ambition: "), spec.target_text], className="small mb-1"))
     if notes:
-        details.append(html.P([html.Strong("Note: "), notes], className="small mb-0 text-muted"))
+        details.append(html.P([html.Strong("Note: "), notes], className="small mb-1 text-muted"))
+    if spec.sources or spec.spec_reference:
+        details.append(html.P(_sources_line(spec), className="small mb-0 text-muted"))
     body = [
         html.H2(title, className="h6 mb-1"),
-        html.P(
-            [html.Strong("Rule: "), spec.rule_version, " ", html.Span(spec.source, className="text-muted")],
-            className="small mb-1",
-        ),
+        html.P([html.Strong("Rule: "), spec.rule_version], className="small mb-1"),
         html.Details([html.Summary("Definition", className="small"), *details], open=True),
     ]
     return dbc.Card(dbc.CardBody(body), className="mb-3")
+
+
+def _sources_line(spec: Any) -> list:
+    """ "Sources: A; B; C. Described in §2.2 of the clinical indicator specification." (tags as tooltips)."""
+    parts: list = [html.Strong("Sources: ")] if spec.sources else []
+    for i, (tag, name) in enumerate(spec.sources):
+        parts += ["; " if i else "", html.Span(name, title=f"[{tag}] in the specification's list of sources")]
+    if spec.spec_reference:
+        parts.append(f"{'. ' if spec.sources else ''}Described in {spec.spec_reference}.")
+    return parts
 
 
 def kpi_cards(*, cards: list[dict]) -> dbc.Row:

@@ -51,6 +51,7 @@ from components.layout import (
     page_header,
     radio_group,
     section,
+    view_opened,
     view_switch,
     view_switch_value,
 )
@@ -740,7 +741,9 @@ def layout(
                             ),
                             md=6,
                         ),
-                        dbc.Col(labelled_select("Practice (for the trend)", PRACTICE, "", [NO_PRACTICE]), md=6),
+                        dbc.Col(
+                            labelled_select("Practice (for the trend)", PRACTICE, "", practice_options(borough)), md=6
+                        ),
                     ]
                 ),
                 html.P(id=TREND_TITLE, className="small mt-2 mb-0"),
@@ -789,7 +792,7 @@ def layout(
             header,
             controls,
             link.message(),
-            html.Div(id=RULE),
+            html.Div(update_rule(measure), id=RULE),
             view_switch(
                 key=VIEWS,
                 views={t: (TAB_LABELS[t], body) for t, body in zip(TAB_IDS, bodies, strict=True)},
@@ -824,7 +827,8 @@ def update_rule(measure_id: str) -> dbc.Card:
     return indicator_card(spec, title=m.title, notes=notes)
 
 
-dash.callback(Output(RULE, "children"), Input(MEASURE, "value"))(update_rule)
+# Not on the first draw: the layout already holds the measure's card.
+dash.callback(Output(RULE, "children"), Input(MEASURE, "value"), prevent_initial_call=True)(update_rule)
 
 
 def _stale_parts(wanted: dict, shown: dict | None) -> frozenset[str]:
@@ -860,6 +864,7 @@ def update_map(
     level: str,
     tab: str = "areas",
     shown: dict | None = None,
+    *_,
 ):
     """The map (recoloured with a Patch while the level is unchanged) and the map's table.
 
@@ -902,13 +907,15 @@ dash.callback(
     Input(PERIOD, "value"),
     Input(BOROUGH, "value"),
     Input(MAP_LEVEL, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
     State(MAP_SHOWN, "data"),
+    Input(view_opened(VIEWS, "areas"), "data"),
+    prevent_initial_call=True,
 )(update_map)
 
 
 def update_summary(
-    measure_id: str, period: str | None, borough: str | None, tab: str = "areas", shown: dict | None = None
+    measure_id: str, period: str | None, borough: str | None, tab: str = "areas", shown: dict | None = None, *_
 ):
     """The boroughs ranked and the KPI cards of London or the chosen borough.
 
@@ -943,8 +950,10 @@ dash.callback(
     Input(MEASURE, "value"),
     Input(PERIOD, "value"),
     Input(BOROUGH, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
     State(SUMMARY_SHOWN, "data"),
+    Input(view_opened(VIEWS, "areas"), "data"),
+    prevent_initial_call=True,
 )(update_summary)
 
 
@@ -967,6 +976,7 @@ def update_safety(
     tab: str = "safety",
     funnel_level: str = "practice",
     shown: dict | None = None,
+    *_,
 ):
     """The prescribing-safety panel for London or the chosen borough.
 
@@ -1004,13 +1014,15 @@ dash.callback(
     Input(PERIOD, "value"),
     Input(BOROUGH, "value"),
     Input(SAFETY_MEASURE, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
     Input(FUNNEL_LEVEL, "value"),
     State(SAFETY_SHOWN, "data"),
+    Input(view_opened(VIEWS, "safety"), "data"),
+    prevent_initial_call=True,
 )(update_safety)
 
 
-def update_linked(period: str | None, threshold: str, group: str, tab: str = "linked"):
+def update_linked(period: str | None, threshold: str, group: str, tab: str = "linked", *_):
     """The before-admission view: chart and table."""
     if tab != "linked":
         raise PreventUpdate
@@ -1036,11 +1048,13 @@ dash.callback(
     Input(PERIOD, "value"),
     Input(LINKED_THRESHOLD, "value"),
     Input(LINKED_GROUP, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "linked"), "data"),
+    prevent_initial_call=True,
 )(update_linked)
 
 
-def update_inequality(measure_id: str, period: str | None, tab: str = "inequality", built: bool = True):
+def update_inequality(measure_id: str, period: str | None, tab: str = "inequality", built: bool = True, *_):
     """The SII map (geometry sent the first time, a Patch afterwards) and its table."""
     if tab != "inequality":
         raise PreventUpdate
@@ -1064,29 +1078,39 @@ dash.callback(
     Output(SII_BUILT, "data"),
     Input(MEASURE, "value"),
     Input(PERIOD, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
     State(SII_BUILT, "data"),
+    Input(view_opened(VIEWS, "inequality"), "data"),
+    prevent_initial_call=True,
 )(update_inequality)
+
+
+def practice_options(borough: str | None) -> list[dict]:
+    """The trend's practice list: the chosen borough's practices (none without a borough, or when unreadable)."""
+    borough = _borough(borough)
+    if not borough:
+        return [NO_PRACTICE]
+    try:
+        frame = aq.practices(_con(), borough_code=borough)
+    except DATA_ERRORS:
+        return [NO_PRACTICE]
+    names = zip(frame["practice_code"], frame["practice_name"], strict=True)
+    return [NO_PRACTICE, *[{"value": c, "label": n} for c, n in names]]
 
 
 def update_practice_options(borough: str | None, practice: str | None):
     """Practices of the chosen borough for the trend; cleared when it leaves the list."""
-    borough = _borough(borough)
-    if not borough:
-        return [NO_PRACTICE], ""
-    try:
-        frame = aq.practices(_con(), borough_code=borough)
-    except DATA_ERRORS:
-        return [NO_PRACTICE], ""
-    options = [
-        NO_PRACTICE,
-        *[{"value": c, "label": n} for c, n in zip(frame["practice_code"], frame["practice_name"], strict=True)],
-    ]
-    return options, practice if practice in set(frame["practice_code"]) else ""
+    options = practice_options(borough)
+    return options, practice if practice and practice in {o["value"] for o in options} else ""
 
 
+# Not on the first draw: the layout already lists the borough's practices.
 dash.callback(
-    Output(PRACTICE, "options"), Output(PRACTICE, "value"), Input(BOROUGH, "value"), State(PRACTICE, "value")
+    Output(PRACTICE, "options"),
+    Output(PRACTICE, "value"),
+    Input(BOROUGH, "value"),
+    State(PRACTICE, "value"),
+    prevent_initial_call=True,
 )(update_practice_options)
 
 
@@ -1097,6 +1121,7 @@ def update_practices(
     trend_level: str,
     practice: str | None,
     tab: str = "practices",
+    *_,
 ):
     """Ranked practices of the borough and the SPC trend of the chosen level."""
     if tab != "practices":
@@ -1126,14 +1151,16 @@ dash.callback(
     Input(BOROUGH, "value"),
     Input(TREND_LEVEL, "value"),
     Input(PRACTICE, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "practices"), "data"),
+    prevent_initial_call=True,
 )(update_practices)
 
 
 # ---------------------------------------------------------------- patient list (patient rows: server-side checks)
 
 
-def list_practice_options(tab: str = "patients"):
+def list_practice_options(tab: str = "patients", *_):
     """Practices the user may list patients for: none for aggregate-only roles (checked here, on the server)."""
     if tab != "patients":
         raise PreventUpdate
@@ -1158,9 +1185,13 @@ def list_practice_options(tab: str = "patients"):
     return [NO_PRACTICE, *options], options[0]["value"] if len(options) == 1 else ""
 
 
-dash.callback(Output(LIST_PRACTICE, "options"), Output(LIST_PRACTICE, "value"), Input(TABS, "value"))(
-    list_practice_options
-)
+dash.callback(
+    Output(LIST_PRACTICE, "options"),
+    Output(LIST_PRACTICE, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "patients"), "data"),
+    prevent_initial_call=True,
+)(list_practice_options)
 
 
 def patient_rows(*, period: str | None, practice: str | None, threshold: int) -> tuple[pd.DataFrame, RowScope]:

@@ -49,6 +49,7 @@ from components.layout import (
     page_header,
     radio_group,
     section,
+    view_opened,
     view_switch,
     view_switch_value,
 )
@@ -659,8 +660,9 @@ def layout(
     """The page; URL query values (indicator, period, tumour, priority, level, trust, tab) set the controls."""
     header = page_header(
         "Cancer pathways",
-        "Waits against the Faster Diagnosis, 31-day and 62-day standards (CWT v12.1), stage at diagnosis and "
-        "route, by where patients live and by trust, and where pathways cross hospitals.",
+        "Waits against the Faster Diagnosis Standard (FDS) and the 31-day and 62-day standards (NHS England's "
+        "cancer waiting times guidance, CWT v12.1), stage at diagnosis and route, by where patients live and by "
+        "trust, and where pathways cross hospitals.",
     )
     link = LinkValues()
     indicator = link.pick("indicator", indicator, cq.CANCER_INDICATORS, DEFAULT_INDICATOR)
@@ -851,7 +853,7 @@ def layout(
             header,
             controls,
             link.message(),
-            html.Div(id=RULE),
+            html.Div(indicator_card(get(indicator)), id=RULE),
             view_switch(
                 key=VIEWS,
                 views={
@@ -888,9 +890,15 @@ def update_periods(indicator: str, period: str | None) -> tuple[list[dict], str]
         return no_update, no_update
 
 
-dash.callback(Output(PERIOD, "options"), Output(PERIOD, "value"), Input(INDICATOR, "value"), State(PERIOD, "value"))(
-    update_periods
-)
+# Not on the first draw: the layout already lists the indicator's periods (a round trip saved, and a step
+# before the views' callbacks could start).
+dash.callback(
+    Output(PERIOD, "options"),
+    Output(PERIOD, "value"),
+    Input(INDICATOR, "value"),
+    State(PERIOD, "value"),
+    prevent_initial_call=True,
+)(update_periods)
 
 
 def update_rule(indicator: str) -> dbc.Card:
@@ -899,11 +907,15 @@ def update_rule(indicator: str) -> dbc.Card:
     return indicator_card(spec)
 
 
-dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
+# Not on the first draw: the layout already holds the indicator's card.
+dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"), prevent_initial_call=True)(update_rule)
 
 
-def update_kpis(tumour: str | None, priority: str | None):
-    """KPI cards: London for every cancer indicator, latest period, with the tumour group / priority chosen."""
+def update_kpis(tumour: str | None, priority: str | None, tab: str = "areas", *_):
+    """KPI cards: London for every cancer indicator, latest period, with the tumour group / priority chosen
+    (while the areas view, which shows them, is open)."""
+    if tab != "areas":
+        raise PreventUpdate
     try:
         frame = kpi_values(tumour=tumour, priority=priority, disclose=current_disclosure().disclose)
         labels = period_labels(_con())
@@ -916,10 +928,17 @@ def update_kpis(tumour: str | None, priority: str | None):
     )
 
 
-dash.callback(Output(KPIS, "children"), Input(TUMOUR, "value"), Input(PRIORITY, "value"))(update_kpis)
+dash.callback(
+    Output(KPIS, "children"),
+    Input(TUMOUR, "value"),
+    Input(PRIORITY, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "areas"), "data"),
+    prevent_initial_call=True,
+)(update_kpis)
 
 
-def update_map(indicator, period, tumour, priority, level, tab="areas", shown_level=None):
+def update_map(indicator, period, tumour, priority, level, tab="areas", shown_level=None, *_):
     """The map: geometry sent when the level changes, else recoloured with a Patch; a notice when filters skip it."""
     if tab != "areas":
         raise PreventUpdate
@@ -951,8 +970,10 @@ dash.callback(
     Input(TUMOUR, "value"),
     Input(PRIORITY, "value"),
     Input(MAP_LEVEL, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
     State(MAP_SHOWN, "data"),
+    Input(view_opened(VIEWS, "areas"), "data"),
+    prevent_initial_call=True,
 )(update_map)
 
 
@@ -974,12 +995,12 @@ def _trust_figure(indicator, period, tumour, priority, tab: str, *, part: str, k
         return empty_message_figure(data_problem(error))
 
 
-def update_ranked(indicator, period, tumour, priority, tab="areas"):
+def update_ranked(indicator, period, tumour, priority, tab="areas", *_):
     """Trusts ranked with their 95 % intervals."""
     return _trust_figure(indicator, period, tumour, priority, tab, part="ranked", key="ranked")
 
 
-def update_funnel(indicator, period, tumour, priority, tab="areas"):
+def update_funnel(indicator, period, tumour, priority, tab="areas", *_):
     """The trust funnel around London."""
     return _trust_figure(indicator, period, tumour, priority, tab, part="funnel", key="funnel_figure")
 
@@ -989,13 +1010,14 @@ _AREA_INPUTS = (
     Input(PERIOD, "value"),
     Input(TUMOUR, "value"),
     Input(PRIORITY, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "areas"), "data"),
 )
-dash.callback(Output(TRUST_RANKED, "figure"), *_AREA_INPUTS)(update_ranked)
-dash.callback(Output(TRUST_FUNNEL, "figure"), *_AREA_INPUTS)(update_funnel)
+dash.callback(Output(TRUST_RANKED, "figure"), *_AREA_INPUTS, prevent_initial_call=True)(update_ranked)
+dash.callback(Output(TRUST_FUNNEL, "figure"), *_AREA_INPUTS, prevent_initial_call=True)(update_funnel)
 
 
-def update_sankey(indicator, period, tumour, priority, origin, tab="flow"):
+def update_sankey(indicator, period, tumour, priority, origin, tab="flow", *_):
     """The Sankey of treated pathways and the count crossing to another trust."""
     if tab != "flow":
         raise PreventUpdate
@@ -1024,11 +1046,13 @@ dash.callback(
     Input(TUMOUR, "value"),
     Input(PRIORITY, "value"),
     Input(FLOW_ORIGIN, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "flow"), "data"),
+    prevent_initial_call=True,
 )(update_sankey)
 
 
-def update_waits(indicator, period, tumour, priority, trust, tab="flow"):
+def update_waits(indicator, period, tumour, priority, trust, tab="flow", *_):
     """The two wait distributions (London or the chosen trust) and the per-trust wait table."""
     if tab != "flow":
         raise PreventUpdate
@@ -1060,11 +1084,13 @@ dash.callback(
     Input(TUMOUR, "value"),
     Input(PRIORITY, "value"),
     Input(TRUST, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "flow"), "data"),
+    prevent_initial_call=True,
 )(update_waits)
 
 
-def update_inequality(indicator, period, tab="inequality"):
+def update_inequality(indicator, period, tab="inequality", *_):
     """Inequality charts by deprivation, ethnic group, age band and sex for early stage or emergency route."""
     if tab != "inequality":
         raise PreventUpdate
@@ -1089,11 +1115,13 @@ dash.callback(
     Output(INEQUALITY_MESSAGE, "children"),
     Input(INEQUALITY_INDICATOR, "value"),
     Input(PERIOD, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "inequality"), "data"),
+    prevent_initial_call=True,
 )(update_inequality)
 
 
-def update_sii(indicator, period, tab="inequality"):
+def update_sii(indicator, period, tab="inequality", *_):
     """The slope index of inequality per borough: map and table."""
     if tab != "inequality":
         raise PreventUpdate
@@ -1118,11 +1146,13 @@ dash.callback(
     Output(SII_TABLE, "children"),
     Input(INEQUALITY_INDICATOR, "value"),
     Input(PERIOD, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "inequality"), "data"),
+    prevent_initial_call=True,
 )(update_sii)
 
 
-def update_trend(indicator, tumour, priority, tab="trend"):
+def update_trend(indicator, tumour, priority, tab="trend", *_):
     """SPC trend for London with the operational target path."""
     if tab != "trend":
         raise PreventUpdate
@@ -1146,11 +1176,13 @@ dash.callback(
     Input(INDICATOR, "value"),
     Input(TUMOUR, "value"),
     Input(PRIORITY, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "trend"), "data"),
+    prevent_initial_call=True,
 )(update_trend)
 
 
-def update_trust_trend(indicator, tumour, priority, trust, tab="trend"):
+def update_trust_trend(indicator, tumour, priority, trust, tab="trend", *_):
     """SPC trend for the chosen trust with the operational target path."""
     if tab != "trend":
         raise PreventUpdate
@@ -1173,7 +1205,9 @@ dash.callback(
     Input(TUMOUR, "value"),
     Input(PRIORITY, "value"),
     Input(TRUST, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "trend"), "data"),
+    prevent_initial_call=True,
 )(update_trust_trend)
 
 

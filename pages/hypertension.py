@@ -45,6 +45,7 @@ from components.layout import (
     page_header,
     radio_group,
     section,
+    view_opened,
     view_switch,
     view_switch_value,
 )
@@ -545,14 +546,16 @@ def layout(
     if icb and borough and boroughs.set_index("borough_code").loc[borough, "icb_code"] != icb:
         link.note(f"borough {borough} (not in the linked ICB)")
         borough = None
+    try:
+        # The trend lists only the chosen borough's practices (the options callback waits for a change).
+        practices = hq.practices_in_borough(con, borough_code=borough) if borough else None
+    except DATA_ERRORS as error:
+        return html.Div([header, error_message(data_problem(error))])
     if practice:
-        try:
-            in_borough = set(hq.practices_in_borough(con, borough_code=borough)["practice_code"]) if borough else set()
-        except DATA_ERRORS as error:
-            return html.Div([header, error_message(data_problem(error))])
-        # The trend lists only the chosen borough's practices.
+        in_borough = set(practices["practice_code"]) if practices is not None else set()
         why = "not in the linked borough" if borough else "a practice needs its borough"
         practice = link.pick("practice", practice, in_borough, None, why=why)
+    practice_options = [NO_PRACTICE, *(_options(practices, "practice_code", "practice_name") if borough else [])]
     tab = link.pick("view", tab, TAB_IDS, "comparison")
 
     controls = dbc.Row(
@@ -721,13 +724,14 @@ def layout(
                             radio_group(
                                 "Level",
                                 TREND_LEVEL,
-                                "borough" if borough else "london",
+                                follow_area(icb, borough, practice),
                                 {"london": "London", "icb": "ICB", "borough": "Borough", "practice": "Practice"},
                             ),
                             md=6,
                         ),
                         dbc.Col(
-                            labelled_select("Practice (for the trend)", PRACTICE, practice or "", [NO_PRACTICE]), md=6
+                            labelled_select("Practice (for the trend)", PRACTICE, practice or "", practice_options),
+                            md=6,
                         ),
                     ]
                 ),
@@ -744,7 +748,7 @@ def layout(
             header,
             controls,
             link.message(),
-            html.Div(id=RULE),
+            html.Div(indicator_card(get(indicator)), id=RULE),
             view_switch(
                 key=VIEWS,
                 views={
@@ -800,9 +804,15 @@ def update_borough_options(icb: str | None, borough: str | None) -> tuple[list[d
     return options, borough if borough in {o["value"] for o in options} else ""
 
 
-dash.callback(Output(BOROUGH, "options"), Output(BOROUGH, "value"), Input(ICB, "value"), State(BOROUGH, "value"))(
-    update_borough_options
-)
+# Not on the first draw: the layout already lists the ICB's boroughs (a round trip, and a step before the
+# views' callbacks could start, saved).
+dash.callback(
+    Output(BOROUGH, "options"),
+    Output(BOROUGH, "value"),
+    Input(ICB, "value"),
+    State(BOROUGH, "value"),
+    prevent_initial_call=True,
+)(update_borough_options)
 
 
 def update_practice_options(borough: str | None, practice: str | None) -> tuple[list[dict], str | None]:
@@ -817,8 +827,13 @@ def update_practice_options(borough: str | None, practice: str | None) -> tuple[
     return options, practice if practice in set(frame["practice_code"]) else ""
 
 
+# Not on the first draw: the layout already lists the borough's practices.
 dash.callback(
-    Output(PRACTICE, "options"), Output(PRACTICE, "value"), Input(BOROUGH, "value"), State(PRACTICE, "value")
+    Output(PRACTICE, "options"),
+    Output(PRACTICE, "value"),
+    Input(BOROUGH, "value"),
+    State(PRACTICE, "value"),
+    prevent_initial_call=True,
 )(update_practice_options)
 
 
@@ -828,14 +843,19 @@ def update_rule(indicator: str) -> dbc.Card:
     return indicator_card(spec)
 
 
-dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"))(update_rule)
+# Not on the first draw: the layout already holds the indicator's card.
+dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"), prevent_initial_call=True)(update_rule)
 
 
-def update_comparison(indicator: str, period: str | None, icb: str | None, borough: str | None = None):
-    """Borough map (recoloured with a Patch), ranked boroughs, ICB comparison, KPI cards and table.
+def update_comparison(
+    indicator: str, period: str | None, icb: str | None, borough: str | None = None, tab: str = "comparison", *_
+):
+    """Borough map (recoloured with a Patch), ranked boroughs, ICB comparison, KPI cards and table (while open).
 
     The cards describe the chosen borough, else the ICB, else London (as the other views do).
     """
+    if tab != "comparison":
+        raise PreventUpdate
     disclose = current_disclosure().disclose
     try:
         view = comparison_view(indicator=indicator, period=period, icb=icb, disclose=disclose, borough=borough)
@@ -872,11 +892,16 @@ dash.callback(
     Input(PERIOD, "value"),
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "comparison"), "data"),
+    prevent_initial_call=True,
 )(update_comparison)
 
 
-def update_funnel(indicator: str, period: str | None, level: str):
-    """The funnel of boroughs or practices around London."""
+def update_funnel(indicator: str, period: str | None, level: str, tab: str = "comparison", *_):
+    """The funnel of boroughs or practices around London (while its view is open)."""
+    if tab != "comparison":
+        raise PreventUpdate
     try:
         return funnel_view(indicator=indicator, period=period, level=level, disclose=current_disclosure().disclose)[
             "figure"
@@ -886,11 +911,17 @@ def update_funnel(indicator: str, period: str | None, level: str):
 
 
 dash.callback(
-    Output(FUNNEL, "figure"), Input(INDICATOR, "value"), Input(PERIOD, "value"), Input(FUNNEL_LEVEL, "value")
+    Output(FUNNEL, "figure"),
+    Input(INDICATOR, "value"),
+    Input(PERIOD, "value"),
+    Input(FUNNEL_LEVEL, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "comparison"), "data"),
+    prevent_initial_call=True,
 )(update_funnel)
 
 
-def update_targets(period: str | None, icb: str | None, borough: str | None, ambition: str, tab: str = "targets"):
+def update_targets(period: str | None, icb: str | None, borough: str | None, ambition: str, tab: str = "targets", *_):
     """People to target: chart and table by borough, table by practice of the chosen borough (while open)."""
     if tab != "targets":
         raise PreventUpdate
@@ -927,12 +958,14 @@ dash.callback(
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
     Input(TARGET_AMBITION, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "targets"), "data"),
+    prevent_initial_call=True,
 )(update_targets)
 
 
 def update_inequality(
-    indicator: str, period: str | None, icb: str | None, borough: str | None, tab: str = "inequality"
+    indicator: str, period: str | None, icb: str | None, borough: str | None, tab: str = "inequality", *_
 ):
     """Inequality charts for the selected area and ethnicity × deprivation (computed only while open)."""
     if tab != "inequality":
@@ -958,11 +991,13 @@ dash.callback(
     Input(PERIOD, "value"),
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "inequality"), "data"),
+    prevent_initial_call=True,
 )(update_inequality)
 
 
-def update_sii(indicator: str, period: str | None, tab: str = "inequality", map_built: bool = True):
+def update_sii(indicator: str, period: str | None, tab: str = "inequality", map_built: bool = True, *_):
     """The SII map and table (only indicator and period change them). The map is sent whole the first
     time (``map_built`` false) and recoloured with a Patch afterwards."""
     if tab != "inequality":
@@ -985,13 +1020,15 @@ dash.callback(
     Output(SII_MAP_BUILT, "data"),
     Input(INDICATOR, "value"),
     Input(PERIOD, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
     State(SII_MAP_BUILT, "data"),
+    Input(view_opened(VIEWS, "inequality"), "data"),
+    prevent_initial_call=True,
 )(update_sii)
 
 
 def update_practices(
-    indicator: str, period: str | None, borough: str | None, tab: str = "practices", map_built: bool = True
+    indicator: str, period: str | None, borough: str | None, tab: str = "practices", map_built: bool = True, *_
 ):
     """Ranked practices of the borough; the practice map (geometry sent once) recoloured and moved to the borough."""
     if tab != "practices":
@@ -1019,8 +1056,10 @@ dash.callback(
     Input(INDICATOR, "value"),
     Input(PERIOD, "value"),
     Input(BOROUGH, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
     State(PRACTICE_MAP_BUILT, "data"),
+    Input(view_opened(VIEWS, "practices"), "data"),
+    prevent_initial_call=True,
 )(update_practices)
 
 
@@ -1039,7 +1078,13 @@ dash.callback(
 
 
 def update_trend(
-    indicator: str, level: str, icb: str | None, borough: str | None, practice: str | None, tab: str = "practices"
+    indicator: str,
+    level: str,
+    icb: str | None,
+    borough: str | None,
+    practice: str | None,
+    tab: str = "practices",
+    *_,
 ):
     """The SPC trend for the chosen level (while its view is open)."""
     if tab != "practices":
@@ -1066,7 +1111,9 @@ dash.callback(
     Input(ICB, "value"),
     Input(BOROUGH, "value"),
     Input(PRACTICE, "value"),
-    Input(TABS, "value"),
+    State(TABS, "value"),
+    Input(view_opened(VIEWS, "practices"), "data"),
+    prevent_initial_call=True,
 )(update_trend)
 
 

@@ -85,7 +85,7 @@ MAP_VIEWS = {
     "gap": "Deprivation gap by borough",
 }
 LEAD = (
-    "Coverage of the routine childhood schedule (COVER) by borough, practice and small area: the gap to 95 %, "
+    "Coverage of the routine childhood schedule (COVER) by borough, practice and small area: the gap to 95%, "
     "who is missed, and how late children are vaccinated."
 )
 

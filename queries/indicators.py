@@ -618,6 +618,11 @@ def trend(
     One row per period and group with :func:`indicator_values` columns, plus period dates
     and Making Data Count SPC columns (p-chart for percentages, XmR for ratios) computed
     per group from unrounded counts. SPC columns are hidden on suppressed rows.
+
+    Rolling 12 months are trended at quarter ends only, so the points are a quarter apart: the period
+    to the extract date (a month past the last quarter end, say) overlaps that quarter's by all but a
+    month, and an SPC chart spaces its points evenly, so it stood at a quarter's step for a month's
+    change. It stays a period of its own for the views of one period.
     """
     spec = get(indicator)
     wanted = period_type or spec.trend_period_type
@@ -626,7 +631,9 @@ def trend(
     period_rows = (
         _cursor(con)
         .execute(
-            "SELECT period_id, start_date, end_date, label FROM ind_period WHERE period_type = ? ORDER BY end_date",
+            "SELECT period_id, start_date, end_date, label FROM ind_period WHERE period_type = ? "
+            "AND (period_type <> 'r12' OR (month(end_date) % 3 = 0 AND end_date = last_day(end_date))) "
+            "ORDER BY end_date",
             [wanted],
         )
         .df()

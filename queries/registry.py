@@ -6,12 +6,15 @@ indicator lives in :mod:`queries.materialise` under the same id (its ``family``
 names the SQL block); nothing here or in a page computes an indicator.
 
 Rule versions and source tags (``[PCIT-HP387]`` etc.) refer to
-``docs/clinical-indicators.md``; where that document marks a rule as unconfirmed
-(``[?]``) the ``notes`` field says what this project decided instead.
+``docs/clinical-indicators.md`` (the clinical indicator specification); where that document marks a
+rule as unconfirmed the ``notes`` field says so in words and what this project decided instead.
+What a user reads is in words too: each tag's name is in :data:`SOURCE_NAMES`, and an indicator's
+``sources`` and ``target_text`` give its citations and its ambition without the tags.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -36,6 +39,63 @@ COVER_SOURCE = "[COVER-Q-2023Q3] [COVER-QMI] [COVER-HPA] [HPR-2019] [LGINFORM-13
 QOF_HYP_RULE = "QOF business rules v50 (2025/26)"
 QOF_AST_RULE = "QOF business rules v50 (2025/26)"
 CWT_RULE = "NHS England CWT monitoring dataset guidance v12.1 (July 2025)"
+# How notes and the indicator card name docs/clinical-indicators.md to a reader of the dashboard.
+SPECIFICATION = "clinical indicator specification"
+
+# Each source tag the registry cites, in words (the list with addresses is in the specification's §8).
+SOURCE_NAMES = {
+    "COVER-Q-2023Q3": "UKHSA COVER quarterly report, Oct-Dec 2023",
+    "COVER-QMI": "UKHSA COVER quality and methodology information (Jun 2025)",
+    "COVER-HPA": "Health Protection Agency, COVER methods",
+    "HPR-2019": "Health Protection Report vol. 13 no. 34 (2019)",
+    "LGINFORM-13665": "LG Inform metric 13665 (COVER)",
+    "NHSD-COVER-2324": "NHS Digital, NHS Immunisation Statistics 2023-24",
+    "IMM-ANNEXA": "UKHSA routine schedule letter, annex A (Apr 2025)",
+    "QOF-VI-PULSE": "Pulse, QOF 2021-22 vaccination and immunisation domain",
+    "QOF-VI-PCIT": "Primary Care IT, QOF vaccination searches",
+    "POLIO-PR": "UKHSA/JCVI polio booster announcement (10 Aug 2022)",
+    "POLIO-GUARDIAN": "The Guardian, London polio booster (10 Aug 2022)",
+    "POLIO-ADPH-2023": "ADPH London, polio catch-up campaign (Mar 2023)",
+    "OS-HYP001": "OpenSAFELY hypertension-sro, HYP001 definition",
+    "OS-HYP003": "OpenSAFELY hypertension-sro, HYP003 definition (QOF v46)",
+    "HIPPO-HYP": "Hippo Labs, QOF hypertension indicators",
+    "OS-OPENHEART": "Wiedemann et al., Open Heart (OpenSAFELY, 2021-22)",
+    "PCIT-HP387": "Primary Care IT, HYP008/HYP009 searches (HP387)",
+    "NB-QOF2425": "NB Medical, KISS QOF 2024-25",
+    "CVDP-DEFS": "CVDPREVENT indicator definitions",
+    "PHE-HTN-EST": "PHE hypertension prevalence estimates (Mar 2020)",
+    "ONS-UNDIAG": "ONS, undiagnosed high blood pressure in England, 2015-2019",
+    "NICE-STP": "NICE support for CVD prevention: hypertension",
+    "PHE-AMBITIONS": "PHE CVD prevention ambitions (2019)",
+    "OS-AST-REG": "OpenSAFELY asthma_sro, register definition",
+    "OS-AST-CONFIG": "OpenSAFELY asthma_sro, configuration (AST005)",
+    "PCRS-2020": "PCRS, respiratory QOF indicators (2020)",
+    "OS-AST007": "OpenSAFELY asthma_sro, AST007 definition",
+    "PCIT-AST015": "Primary Care IT, AST015",
+    "GIP-NRAD": "Guidelines in Practice, asthma update (National Review of Asthma Deaths)",
+    "PCIT-AST012": "Primary Care IT, AST012",
+    "PCIT-AST-DX": "Primary Care IT, asthma diagnosis",
+    "MIP-AST2526": "Management in Practice, QOF asthma test guidance 2025-26",
+    "SCOT-SABA": "NHS Scotland respiratory prescribing strategy: SABA",
+    "NRAD-UMJ": "National Review of Asthma Deaths (Ulster Medical Journal)",
+    "NRAD-PJ": "Pharmaceutical Journal, National Review of Asthma Deaths",
+    "NG245-SUMMARY": "Summary of NICE NG245 (asthma, 2024)",
+    "NHSH-SABA": "NHS Highland formulary: SABA",
+    "C20-CYP": "NHS England Core20PLUS5: children and young people",
+    "OS-AST-ADM": "OpenSAFELY asthma exacerbation (hospital) codelist",
+    "LEVY-NWL": "Levy et al., asthma care in North West London",
+    "CWT-V12": "NHS England cancer waiting times guidance v12.1 (Jul 2025)",
+    "NHSE-CRS": "NHS England review of cancer access standards",
+    "COWLING-PLAN": "T. Cowling, NHS planning guidance (cancer)",
+    "NDRS-STAGE-2022": "NHS Digital, cancers diagnosed at stages 1 and 2, 2022",
+    "NHSE-CANCER-STRAT": "NHS England cancer strategy",
+    "LTP-CANCER": "NHS Long Term Plan: cancer",
+    "RTD-PHE-2015": "PHE Routes to Diagnosis (2015)",
+    "GM-RTD": "GM Journal, cancers diagnosed in A&E",
+    "LDN-POST": "London Post, London cancer waiting times",
+    "NEL-LEADS": "North East London Cancer Alliance, national standards",
+}
+_TAG = re.compile(r"\s*\[([A-Z0-9][A-Z0-9-]*)\]")
 
 
 @dataclass(frozen=True)
@@ -60,6 +120,23 @@ class Indicator:
     patient_level: bool = True  # False when the denominator is the whole registered list (no per-patient rows kept)
     notes: str = ""
     shown_decimals: int | None = None  # when a page shows the value rescaled (see decimals)
+    spec_section: str = ""  # where docs/clinical-indicators.md describes the rule (e.g. "2.2")
+
+    @property
+    def sources(self) -> tuple[tuple[str, str], ...]:
+        """(tag, name in words) of every source cited for the rule and its ambition, each once."""
+        tags = dict.fromkeys(_TAG.findall(self.source) + _TAG.findall(self.target_source))
+        return tuple((tag, SOURCE_NAMES[tag]) for tag in tags)
+
+    @property
+    def target_text(self) -> str:
+        """The ambition as a reader sees it: ``target_source`` without its source tags."""
+        return _TAG.sub("", self.target_source).strip()
+
+    @property
+    def spec_reference(self) -> str:
+        """Where the specification describes the rule, in words ("§2.2 of the clinical indicator specification")."""
+        return f"§{self.spec_section} of the {SPECIFICATION}" if self.spec_section else ""
 
     @property
     def default_period_type(self) -> str:
@@ -98,8 +175,9 @@ def _cover(id: str, title: str, numerator: str, cohort: str, source: str = COVER
         source=source,
         family="cover",
         target=95.0,
-        target_source="WHO Europe 95 % coverage [COVER-QMI] [NHSD-COVER-2324]",
+        target_source="WHO Europe 95% coverage [COVER-QMI] [NHSD-COVER-2324]",
         notes=notes,
+        spec_section="1.2",
     )
 
 
@@ -131,8 +209,9 @@ def _on_time(*, id: str, title: str, numerator: str, age: str, rule_version: str
         source="[QOF-VI-PULSE] [QOF-VI-PCIT]",
         family="cover",
         target=95.0,
-        target_source="WHO Europe 95 % coverage [COVER-QMI]",
+        target_source="WHO Europe 95% coverage [COVER-QMI]",
         notes=notes,
+        spec_section="1.3",
     )
 
 
@@ -166,7 +245,7 @@ def _cancer(*, unit_of_analysis: str, **fields) -> Indicator:
     )
 
 
-_BP_AMBITION = "National ambition: 80 % of those diagnosed treated to target by 2029 [NICE-STP] [PHE-AMBITIONS]"
+_BP_AMBITION = "National ambition: 80% of those diagnosed treated to target by 2029 [NICE-STP] [PHE-AMBITIONS]"
 _QOF_DENOMINATOR_NOTE = (
     "Personalised care adjustments coded with PCA clusters (HTMAX_COD, BPDEC_COD, ...) are not applied: those "
     "clusters are not in data/codelists. The registration and new-diagnosis exclusions are applied."
@@ -181,7 +260,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "cover_12m_rota",
         "Rotavirus (2 doses) by 12 months",
         "2 rotavirus doses before the 1st birthday",
-        notes="COVER 'rotavirus' taken as the completed 2-dose course ([?] in the spec).",
+        notes="COVER 'rotavirus' is taken as the completed 2-dose course: assumed, not confirmed in the published "
+        f"COVER material ({SPECIFICATION} §1.2).",
     ),
     _cover_24m("cover_24m_6in1", "6-in-1 (3 doses) by 24 months", "3 or more 6-in-1 doses before the 2nd birthday"),
     _cover_24m(
@@ -207,8 +287,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "after 1 Jul 2024 (no Hib/MenC): 4 or more 6-in-1 doses before the 2nd birthday, at least one on or after "
         "the 1st (the 18-month dose is the course's 4th and the Hib booster)",
         source=COVER_SOURCE + " [IMM-ANNEXA]",
-        notes="UKHSA's revised 24-month measures for the new schedule are unconfirmed ([?] §1.2); the 18-month "
-        "6-in-1 dose stands in for the withdrawn Hib/MenC booster.",
+        notes="UKHSA has not published its revised 24-month measures for the new schedule, an open question "
+        f"({SPECIFICATION} §1.2); the 18-month 6-in-1 dose stands in for the withdrawn Hib/MenC booster.",
     ),
     _cover_5y("cover_5y_6in1", "6-in-1 primary (3 doses) by 5 years", "3 or more 6-in-1 doses before the 5th birthday"),
     _cover_5y(
@@ -229,8 +309,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "after 1 Jul 2024 (no Hib/MenC): 4 or more 6-in-1 doses before the 5th birthday, at least one on or after "
         "the 1st (the 18-month dose is the course's 4th and the Hib booster)",
         source=COVER_SOURCE + " [IMM-ANNEXA]",
-        notes="Listed among the 5-year COVER measures (spec §1.2); the new-schedule rule mirrors the 24-month "
-        "measure's, unconfirmed by UKHSA ([?] §1.2) and first applying to children turning 5 in July 2029.",
+        notes=f"Listed among the 5-year COVER measures ({SPECIFICATION} §1.2); the new-schedule rule mirrors the "
+        "24-month measure's, not yet confirmed by UKHSA, and first applies to children turning 5 in July 2029.",
     ),
     Indicator(
         id="polio_booster_1_9",
@@ -251,7 +331,9 @@ INDICATORS: tuple[Indicator, ...] = (
         rule_version="JCVI advice 10 Aug 2022; campaign window and 'up to date' are this project's definition",
         source="[POLIO-PR] [POLIO-GUARDIAN] [POLIO-ADPH-2023]",
         family="polio",
-        notes="Final campaign uptake and coding guidance were not found ([?] §1.4); the window end is our choice.",
+        notes="The campaign's final uptake and coding guidance could not be found "
+        f"({SPECIFICATION} §1.4); the window's end date is this project's choice.",
+        spec_section="1.4",
     ),
     _on_time(
         id="mmr1_on_time",
@@ -274,6 +356,7 @@ INDICATORS: tuple[Indicator, ...] = (
     # ---------------------------------------------------------------- hypertension (QOF / CVDPREVENT)
     _qof(
         id="hyp_prevalence",
+        spec_section="2.1",
         title="Hypertension register prevalence (HYP001)",
         pathfinder="hypertension",
         numerator="Patients with a hypertension diagnosis (HYP_COD) not followed by a later resolved code (HYPRES_COD)",
@@ -285,6 +368,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     _qof(
         id="hyp008",
+        spec_section="2.2",
         title="Hypertension aged 79 or under with BP at or below 140/90 (HYP008)",
         pathfinder="hypertension",
         numerator=(
@@ -304,6 +388,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     _qof(
         id="hyp009",
+        spec_section="2.2",
         title="Hypertension aged 80 or over with BP at or below 150/90 (HYP009)",
         pathfinder="hypertension",
         numerator="Latest BP in the 12 months to the period end at or below 150/90 clinic (145/85 home/ambulatory)",
@@ -320,6 +405,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     _qof(
         id="hyp_bp_recorded_12m",
+        spec_section="2.3",
         title="Hypertension register with a BP recorded in the last 12 months",
         pathfinder="hypertension",
         numerator="A systolic and diastolic reading on the same day in the 12 months to the period end",
@@ -330,6 +416,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     _qof(
         id="hyp_detection_ratio",
+        spec_section="2.5",
         title="Hypertension detection: recorded / expected prevalence (adults 18+)",
         pathfinder="hypertension",
         numerator="Adults (18+) on the HYP001 register",
@@ -343,17 +430,18 @@ INDICATORS: tuple[Indicator, ...] = (
         rule_version="PHE/OHID recorded-vs-expected method; expected rates derived here (see notes)",
         source="[PHE-HTN-EST] [ONS-UNDIAG] [OS-OPENHEART] [NICE-STP]",
         target=0.8,
-        target_source="National ambition: 80 % of expected hypertension diagnosed by 2029 [NICE-STP] [PHE-AMBITIONS]",
+        target_source="National ambition: 80% of expected hypertension diagnosed by 2029 [NICE-STP] [PHE-AMBITIONS]",
         patient_level=False,
         notes=(
-            "Diagnosed shares by sex are published for 16-24, 25-34 and 75+ only (men 34 / 45 / 83 %, women "
-            "74 / 56 / 79 %); 35-74, and sex unknown at every age, take the overall 71 %. Recorded rates are by "
+            "Diagnosed shares by sex are published for 16-24, 25-34 and 75+ only (men 34 / 45 / 83%, women "
+            "74 / 56 / 79%); 35-74, and sex unknown at every age, take the overall 71%. Recorded rates are by "
             "age band for both sexes together. So the expected rate falls with age where the diagnosed share rises: "
             "at 35 and 75 for both sexes, and at 25 for men."
         ),
     ),
     _qof(
         id="hyp_possible_undiagnosed",
+        spec_section="2.3",
         title="Possible undiagnosed hypertension (raised reading, no diagnosis)",
         pathfinder="hypertension",
         numerator=(
@@ -384,11 +472,13 @@ INDICATORS: tuple[Indicator, ...] = (
         rule_version=QOF_AST_RULE + " register as AST005 (age 6+)",
         source="[OS-AST-REG] [OS-AST-CONFIG] [PCRS-2020]",
         patient_level=False,
-        notes="ASTTRT_COD (asthma-related drugs) approximated by the SABA and ICS codelists; 2025/26 register age "
-        "(5 or 6) unconfirmed ([?] §3.1).",
+        notes="ASTTRT_COD (asthma-related drugs) approximated by the SABA and ICS codelists; the 2025/26 "
+        f"register's starting age (5 or 6) is not confirmed ({SPECIFICATION} §3.1).",
+        spec_section="3.1",
     ),
     _qof(
         id="ast_review_12m",
+        spec_section="3.2",
         title="Asthma review in the last 12 months",
         pathfinder="asthma",
         numerator="A review code (REV_COD) in the 12 months to the period end",
@@ -402,6 +492,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     _qof(
         id="ast_action_plan",
+        spec_section="3.6",
         title="Asthma review with a written action plan (AST007-style)",
         pathfinder="asthma",
         numerator="A review code with a written asthma plan (WRITPASTP_COD) on the same day, in the 12 months",
@@ -427,12 +518,14 @@ INDICATORS: tuple[Indicator, ...] = (
         source="[PCIT-AST012] [PCIT-AST-DX] [MIP-AST2526]",
         notes=(
             "Test codes: data/codelists/asthma_objective_test (not confirmed against a QOF cluster): FeNO, and "
-            "spirometry read as a reversibility test; both qualify at every age (docs/clinical-indicators.md §9.2)."
+            f"spirometry read as a reversibility test; both qualify at every age ({SPECIFICATION} §9.2)."
         ),
+        spec_section="3.3",
     ),
     *(
         _qof(
             id=f"ast_saba_{threshold}plus",
+            spec_section="3.5",
             title=f"Asthma: {threshold} or more SABA inhalers in 12 months",
             pathfinder="asthma",
             numerator=f"{threshold} or more SABA inhalers (sum of quantity, SABA codelist) issued in the 12 months",
@@ -449,6 +542,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     _qof(
         id="ast_saba_no_ics",
+        spec_section="3.5",
         title="Asthma: SABA issued with no ICS in 12 months",
         pathfinder="asthma",
         numerator="No ICS (ICS codelist, including ICS/formoterol) issued in the 12 months",
@@ -459,6 +553,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     _qof(
         id="ast_emergency_admissions",
+        spec_section="3.7",
         title="Asthma register with an emergency asthma admission in 12 months",
         pathfinder="asthma",
         numerator=(
@@ -473,6 +568,7 @@ INDICATORS: tuple[Indicator, ...] = (
     # ---------------------------------------------------------------- cancer (CWT / registry)
     _cancer(
         id="cwt_fds_28d",
+        spec_section="4.1",
         title="Faster Diagnosis Standard: told within 28 days",
         numerator="Told cancer confirmed or ruled out within 28 days of receipt of referral (day 28 counts)",
         denominator="Urgent suspected cancer, breast symptomatic and screening referrals whose FDS clock stopped "
@@ -482,10 +578,11 @@ INDICATORS: tuple[Indicator, ...] = (
         source="[CWT-V12] [NHSE-CRS]",
         unit_of_analysis="pathway",
         target=80.0,
-        target_source="80 % by March 2026 (77 % March 2025) [CWT-V12] [COWLING-PLAN]",
+        target_source="80% by March 2026 (77% March 2025) [CWT-V12] [COWLING-PLAN]",
     ),
     _cancer(
         id="cwt_31d",
+        spec_section="4.1",
         title="31 days from decision to treat to treatment",
         numerator="Treatment started within 31 days of the decision to treat",
         denominator=(
@@ -497,11 +594,12 @@ INDICATORS: tuple[Indicator, ...] = (
         source="[CWT-V12]",
         unit_of_analysis="pathway",
         target=96.0,
-        target_source="Constitutional standard 96 % [CWT-V12]",
+        target_source="Constitutional standard 96% [CWT-V12]",
         notes="The extract records first definitive treatment only, so subsequent treatments are not counted.",
     ),
     _cancer(
         id="cwt_62d",
+        spec_section="4.1",
         title="62 days from referral to first treatment",
         numerator="First definitive treatment within 62 days of receipt of referral",
         denominator="Urgent suspected cancer, breast symptomatic, screening and consultant-upgrade pathways with "
@@ -511,11 +609,12 @@ INDICATORS: tuple[Indicator, ...] = (
         source="[CWT-V12] [NHSE-CRS]",
         unit_of_analysis="pathway",
         target=85.0,
-        target_source="Constitutional standard 85 % (75 % operational target March 2026) [CWT-V12]",
+        target_source="Constitutional standard 85% (75% operational target March 2026) [CWT-V12]",
         notes="Consultant-upgrade clocks start at the referral date recorded in the extract.",
     ),
     _cancer(
         id="cancer_early_stage",
+        spec_section="4.2",
         title="Cancers diagnosed at stage 1 or 2",
         numerator="Tumours at stage 1 or 2",
         denominator=(
@@ -523,15 +622,16 @@ INDICATORS: tuple[Indicator, ...] = (
             "non-melanoma skin (C44)"
         ),
         polarity="high",
-        rule_version="NDRS unadjusted stage 1-2 proportion (75 % ambition indicator)",
+        rule_version="NDRS unadjusted stage 1-2 proportion (75% ambition indicator)",
         source="[NDRS-STAGE-2022] [NHSE-CANCER-STRAT] [LTP-CANCER]",
         unit_of_analysis="tumour",
         target=75.0,
-        target_source="NHS Long Term Plan: 75 % at stage 1-2 by 2028 [LTP-CANCER]",
+        target_source="NHS Long Term Plan: 75% at stage 1-2 by 2028 [LTP-CANCER]",
         notes="All staged tumours are treated as stageable (the extract has no stageability flag).",
     ),
     _cancer(
         id="cancer_emergency_route",
+        spec_section="4.3",
         title="Cancers diagnosed through an emergency presentation",
         numerator="Tumours with route 'emergency'",
         denominator="Malignant tumours (ICD-10 C00-C97) diagnosed in the period, excluding non-melanoma skin (C44)",
@@ -542,13 +642,14 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     _cancer(
         id="cancer_conversion_rate",
+        spec_section="4.1",
         title="Urgent referrals converting to a cancer diagnosis",
         numerator="Pathways with outcome 'cancer confirmed'",
         denominator=(
             "FDS pathways (urgent suspected cancer, breast symptomatic, screening) told an outcome in the period"
         ),
         polarity="none",
-        rule_version="Derived from CWT FDS outcomes (NEL Cancer Alliance published ~3.6 %)",
+        rule_version="Derived from CWT FDS outcomes (NEL Cancer Alliance published ~3.6%)",
         source="[NEL-LEADS] [CWT-V12]",
         unit_of_analysis="pathway",
     ),

@@ -59,7 +59,7 @@ def test_commissioner_reads_areas_safety_and_the_year_before_admission(recorded_
     harness.open_page(page, app_server.url("/asthma"), recorder)
     assert page.locator("h1").inner_text() == "Asthma"
     assert re.search(r"\d+\.\d%", page.locator("#ast-kpis").inner_text())
-    assert "SCOT-SABA" in page.locator("#ast-rule").inner_text()
+    assert "NHS Scotland respiratory prescribing strategy" in page.locator("#ast-rule").inner_text()
     before = page.evaluate(TRACES, "#ast-map")[0]
     assert len(before["locations"]) == 33 and any(v is not None for v in before["z"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,3 +55,29 @@ def link_warning(tree) -> str | None:
     warnings = find(tree, lambda c: "link-problems" in (getattr(c, "className", None) or ""))
     assert len(warnings) <= 1, "one warning lists every unusable part of the link"
     return text_of(warnings[0]) if warnings else None
+
+
+def first_draw_problems(prefix: str, waits: dict[str, dict]) -> list[str]:
+    """What a page whose ids start ``prefix`` asks the server for on its first draw, beyond its shown view.
+
+    Every server callback of the page must wait (``prevent_initial_call``), and each figure of ``waits``
+    (output id -> the view switch's "opened" store id) must take its view's store as an Input, so it is
+    asked for when its view is shown. Returns the callbacks that do not, as text (empty when none).
+    """
+    from app import app
+    from security.testing import sign_in
+
+    client = app.server.test_client()
+    sign_in(client, "demo.commissioner")
+    server_side = [
+        d
+        for d in client.get("/_dash-dependencies").get_json()
+        if prefix in d["output"] and d["clientside_function"] is None
+    ]
+    problems = [f"fires on the first draw: {d['output']}" for d in server_side if not d["prevent_initial_call"]]
+    for output, opened_id in waits.items():
+        opened = {"id": json.dumps(opened_id, separators=(",", ":"), sort_keys=True), "property": "data"}
+        callback = next(d for d in server_side if f"{output}.figure" in d["output"])
+        if opened not in callback["inputs"]:
+            problems.append(f"does not wait for its view: {output}")
+    return problems if len(server_side) > len(waits) else [f"only {len(server_side)} callbacks for {prefix}"]

@@ -25,7 +25,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role, Scope
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, link_warning, text_of
+from tests.integration.app_pages import app_pages, find, first_draw_problems, link_warning, text_of
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -722,3 +722,15 @@ def test_linked_admissions_by_deprivation_name_their_quintiles(db, period):
     names = list(dict.fromkeys(frame["area_name"]))
     assert names[:2] == ["London", "Q1 (most deprived)"] and "Q5 (least deprived)" in names
     assert all(isinstance(name, str) for name in names)
+
+
+def test_first_load_asks_the_server_for_the_shown_view_alone(page):
+    """Nine callbacks fired on the first draw: five views hidden behind the view switch (answering nothing),
+    the rule card and practice list the layout could hold, and the patient list's practices. Each now waits
+    for a change or for its view to be opened."""
+    waits = {page.LINKED: "linked", page.SII_MAP: "inequality", page.MAP: "areas"}
+    assert first_draw_problems("ast-", {o: page.view_opened(page.VIEWS, v) for o, v in waits.items()}) == []
+    tree = page.layout(borough="E09000012", tab="practices")
+    practices = find(tree, lambda c: getattr(c, "id", None) == page.PRACTICE)[0]
+    assert len(practices.options) > 2, "the borough's practices come with the page"
+    assert find(tree, lambda c: getattr(c, "id", None) == page.RULE)[0].children is not None

@@ -28,7 +28,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, link_warning
+from tests.integration.app_pages import app_pages, find, first_draw_problems, link_warning
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -332,3 +332,13 @@ def test_a_priority_a_standard_does_not_count_says_so(page):
     assert "Faster Diagnosis" in cards and reason in cards
     assert reason in str(ranked.to_plotly_json()).replace("<br>", " ")
     assert reason not in str(upgrades_62.to_plotly_json()).replace("<br>", " ")
+
+
+def test_first_load_asks_the_server_for_the_shown_view_alone(page):
+    """Twelve callbacks fired on the first draw: the period list and rule card re-sent what the layout held,
+    and the flow, inequality and trend views (hidden) answered nothing. Each now waits for a change or for
+    its view to be opened."""
+    waits = {page.TREND_LONDON: "trend", page.SANKEY: "flow", page.TRUST_RANKED: "areas"}
+    assert first_draw_problems("cancer-", {o: page.view_opened(page.VIEWS, v) for o, v in waits.items()}) == []
+    rule = find(page.layout(indicator="cwt_62d"), lambda c: getattr(c, "id", None) == page.RULE)[0]
+    assert "62 days from referral to first treatment" in str(rule.children), "the card comes with the page"

@@ -26,7 +26,7 @@ from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
 from security.web import acting_as
-from tests.integration.app_pages import app_pages, find, link_warning
+from tests.integration.app_pages import app_pages, find, first_draw_problems, link_warning
 
 ANALYST = Principal("analyst.test", Role.ANALYST)
 COMMISSIONER = Principal("commissioner.test", Role.COMMISSIONER)
@@ -234,7 +234,7 @@ def test_people_to_target_at_80_percent_agrees_with_the_engine(page, db, period)
     london = indicator_values(db, indicator="hyp008", period=period, by="london", disclose=True).iloc[0]
     assert view["boroughs"].iloc[0]["hyp008_to_80"] == london["patients_to_target"]
     bars = {t.name: dict(zip(t.y, zip(t.x, t.text, strict=True), strict=True)) for t in figure.data}
-    control = bars["More treated to 80 % (HYP008 + HYP009)"]
+    control = bars["More treated to 80% (HYP008 + HYP009)"]
     for _, row in view["boroughs"].iloc[1:].iterrows():
         length, label = control[row["area_name"]]
         if pd.isna(row["control_to_80"]):  # hidden: no bar, the word in its place
@@ -487,6 +487,30 @@ def test_layout_reads_the_url_and_ignores_garbage(page, period):
         page.layout(borough="E09000002", practice="E83003")
     )
     assert link_warning(page.layout(borough=BARNET, practice="E83003")) is None
+
+
+def test_first_load_asks_the_server_for_the_shown_view_alone(page):
+    """Every hypertension callback waits for a change or for its view to be opened: on the first draw the
+    layout already holds the lists, the rule card and the trend's level, and hidden views send nothing.
+
+    Eleven callbacks fired at once on the first draw (five of them for hidden views, which answered
+    nothing, and three that re-sent what the layout held and then set off the trend a step later).
+    """
+    waits = {page.TREND: "practices", page.FUNNEL: "comparison", page.TARGET_CHART: "targets"}
+    assert first_draw_problems("hyp-", {o: page.view_opened(page.VIEWS, v) for o, v in waits.items()}) == []
+
+
+def test_the_layout_holds_what_the_first_draw_shows_without_a_callback(page):
+    """The rule card, the borough's practices and the trend's level come with the page (no callback fires)."""
+    tree = page.layout(icb=NORTH_EAST_LONDON, tab="practices")
+    values = {c.id: c.value for c in find(tree, lambda c: getattr(c, "id", None) == page.TREND_LEVEL)}
+    assert values == {page.TREND_LEVEL: "icb"}, "an ICB chosen: its trend, as when the ICB is picked"
+    rule = find(tree, lambda c: getattr(c, "id", None) == page.RULE)[0]
+    assert "HYP008" in str(rule.children)
+    chosen = page.layout(borough=BARNET, practice="E83003", tab="practices")
+    practice = find(chosen, lambda c: getattr(c, "id", None) == page.PRACTICE)[0]
+    assert practice.value == "E83003" and len(practice.options) > 2
+    assert {c.value for c in find(chosen, lambda c: getattr(c, "id", None) == page.TREND_LEVEL)} == {"practice"}
 
 
 def test_layout_without_a_database_says_so(page, monkeypatch, tmp_path):

@@ -60,8 +60,9 @@ def test_the_chosen_measure_says_what_it_counts_and_its_rule_version(pages):
     assert find(page.layout(), lambda c: getattr(c, "id", None) == page.RULE_ID), "no place for the rule card"
     spec = imm.check_indicator("cover_5y_mmr2")
     card = text_of(page.update_rule("cover_5y_mmr2"))
-    for text in (spec.title, spec.rule_version, spec.numerator, spec.denominator, spec.target_source):
+    for text in (spec.title, spec.rule_version, spec.numerator, spec.denominator, spec.target_text):
         assert text in card, text
+    assert "UKHSA COVER quality and methodology information" in card
     assert page.update_rule("<script>") is None
 
 

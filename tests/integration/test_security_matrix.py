@@ -115,7 +115,7 @@ EXPECTATIONS: dict[str, Expect] = {
     # the shell and shared components
     "navbar-collapse.is_open <- navbar-toggler": Expect(UI),
     "{nav-link}.href {nav-link}.active <- {page-url-state}": Expect(CLIENTSIDE),
-    "{view-pane}.style <- {view-switch}": Expect(CLIENTSIDE),
+    "{view-pane}.style {view-opened}.data <- {view-switch}": Expect(CLIENTSIDE),
     "_pages_content.children _pages_store.data <- _pages_location": Expect(ROUTER),
     "_pages_dummy.children <- _pages_store": Expect(CLIENTSIDE),
     # /admin/audit
@@ -202,7 +202,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "ast-practice.options ast-practice.value <- ast-borough": Expect(UI),
     "ast-practice-ranked.figure ast-trend.figure ast-trend-title.children ast-practice-message.children "
     "<- ast-measure": Expect(AGGREGATE, tab=(AST_TAB, "practices")),
-    "ast-list-practice.options ast-list-practice.value <- {view-switch}": Expect(
+    "ast-list-practice.options ast-list-practice.value <- {view-opened}": Expect(
         PATIENT_OPTIONS, tab=(AST_TAB, "patients")
     ),
     "ast-list-table.children ast-list-message.children <- ast-list-show": Expect(PATIENT_ROWS),

@@ -51,3 +51,14 @@ def test_no_note_when_nothing_is_suppressed():
 
 def figure_notes(figure) -> list[str]:
     return [annotation.text for annotation in figure.layout.annotations]
+
+
+def test_the_legend_has_room_of_its_own_above_london():
+    """Anchored to the plot's top under a fixed 60 px margin, the legend's two desktop rows were drawn over
+    London's bars, the chart's first row. It now sits on the figure's container, with a row kept for each
+    entry (as a phone lays it out), so Plotly keeps the plot below it."""
+    values = pd.DataFrame(_rows("London", (False, False, False)) + _rows("Barnet", (False, False, False)))
+    figure = linked_admissions_chart(values=values)
+    legend = figure.layout.legend
+    assert (legend.yref, legend.yanchor, legend.orientation) == ("container", "top", "h")
+    assert figure.layout.height >= 260 + 20 * len(MEASURES), "room for a legend row an entry"

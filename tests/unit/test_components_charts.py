@@ -106,6 +106,25 @@ def test_inequality_chart_draws_one_series_per_area_for_a_pair():
     assert [t.name for t in figure.data] == ["Camden", "Brent"] and list(figure.data[1].x) == ["Q1", "Q5"]
 
 
+def test_inequality_charts_fit_their_axis_to_the_groups_not_to_zero():
+    """Plotly's autorange of grouped markers (scattermode "group") ran the axis from 0: HYP008's groups,
+    57-64 %, sat in the top fifth of the plot. The axis is now set from the values and intervals."""
+    values = rows([57.3, 58.8, 60.6, 63.6])
+    figure = charts.inequality_chart(
+        values=values, value_label="HYP008 (%)", dimension_label="Quintile", london_value=59.9, target=80.0
+    )
+    low, high = figure.layout.yaxis.range
+    assert 50 < low < values["ci_low"].min() and values["ci_high"].max() < high < 75
+    assert figure.layout.scattermode is None, "one series: nothing to set side by side"
+    assert [a.text for a in figure.layout.annotations] == ["▲ Target 80.0%<br>above this range"]
+    assert [shape.y0 for shape in figure.layout.shapes] == [59.9], "London's line; the far target is not drawn"
+    pair = pd.concat([values.assign(subgroup_name="Q1"), values.assign(subgroup_name="Q5")], ignore_index=True)
+    grouped = charts.intersection_chart(
+        values=pair, value_label="x", unit="percent", area_value=59.0, area_label="Brent", target=None
+    )
+    assert grouped.layout.scattermode == "group" and grouped.layout.yaxis.range[0] > 50
+
+
 def test_ranked_chart_sorts_colours_by_comparison_and_lists_suppressed_last():
     values = rows([70.0, 90.0, None, 80.0]).assign(comparison=["worse", "better", None, "similar"])
     figure = charts.ranked_chart(values=values, value_label="Coverage", london_value=80.0, target=95.0, highlight="A1")
@@ -116,6 +135,19 @@ def test_ranked_chart_sorts_colours_by_comparison_and_lists_suppressed_last():
     assert "<b>Area 1</b>" in figure.layout.yaxis.ticktext
     assert [a.text for a in figure.layout.annotations if a.y == "A2"] == ["suppressed"]
     assert {shape.x0 for shape in figure.layout.shapes} == {80.0, 95.0}
+
+
+def test_a_ranking_of_one_colour_keeps_its_legend_on_a_phone():
+    """City of London's one practice: on a phone the lines leave the legend (named under the axis), and
+    Plotly hid the one entry left, leaving the room kept for it blank over the chart."""
+    figure = charts.ranked_areas_chart(values=rows([61.0]), value_label="x", unit="percent", target=80.0)
+    narrow = figure.layout.meta["narrow"]
+    assert narrow["data"]["showlegend"] == [None] and all(
+        value is False for key, value in narrow["layout"].items() if key.endswith("showlegend")
+    )
+    assert figure.layout.showlegend is True
+    low, high = figure.layout.xaxis.range
+    assert low < 57 and high > 80, "the target line inside the axis, not on the plot's edge"
 
 
 def test_spc_chart_colours_special_causes_and_gaps_suppressed_periods():
@@ -147,6 +179,37 @@ def test_spc_chart_moves_the_words_every_period_label_shares_to_the_axis_title()
     assert list(points.text) == labels  # hover names the whole period
     # Whole words: an ellipsis at its end read as a title cut off at the chart's edge.
     assert figure.layout.xaxis.title.text == "Period: 12 months to the date shown"
+
+
+def test_spc_chart_keeps_its_axis_on_the_trend_and_names_a_far_target_at_the_edge():
+    """A trend near 58 % and its 80 % target: the axis was stretched to 80 and the trend squashed flat."""
+    series = rows([57.0, 58.2, 57.5, 58.0]).assign(
+        period_label=["Q1", "Q2", "Q3", "Q4"], centre=57.7, lower_limit=55.2, upper_limit=60.3, variation="common"
+    )
+    figure = charts.spc_chart(series=series, value_label="HYP008 (%)", target=80.0)
+    low, high = figure.layout.yaxis.range
+    assert 54 < low < 55.2 and 60.3 < high < 63, "the axis spans the trend (points and limits), not the target"
+    assert not figure.layout.shapes, "no line drawn off the plot, nor listed in the legend"
+    (note,) = [a for a in figure.layout.annotations if "Target" in a.text]
+    assert note.text == "▲ Target 80.0%<br>above this range" and (note.y, note.yanchor) == (1, "top")
+    phone_notes = figure.layout.meta["narrow"]["layout"]["xaxis.title.text"]
+    assert "Green dotted line" not in phone_notes
+    assert figure.layout.meta["narrow"]["layout"]["xaxis.tickangle"] == -90, "period labels upright on a phone"
+    below = charts.spc_chart(
+        series=series.assign(value=[96.0, 97.0, 96.5, 97.2]).drop(columns=["centre", "lower_limit", "upper_limit"]),
+        value_label="x",
+        target=80.0,
+    )
+    assert [a.text for a in below.layout.annotations if "Target" in a.text] == ["▼ Target 80.0%<br>below this range"]
+
+
+def test_spc_chart_draws_a_target_near_the_trend_as_a_line():
+    series = rows([74.0, 76.0, 75.0, 77.0]).assign(
+        period_label=["Q1", "Q2", "Q3", "Q4"], centre=75.5, lower_limit=72.0, upper_limit=79.0, variation="common"
+    )
+    figure = charts.spc_chart(series=series, value_label="x", target=80.0)
+    assert [shape.y0 for shape in figure.layout.shapes] == [80.0] and figure.layout.yaxis.range is None
+    assert not [a for a in figure.layout.annotations if "Target" in (a.text or "")]
 
 
 def test_uptake_curve_is_a_step_line_per_series_with_due_age():

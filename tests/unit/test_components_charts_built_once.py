@@ -93,9 +93,13 @@ def test_inequality_chart_matches_the_call_by_call_figure(unit, title):
         x="Q2", y=0, yref="paper", yanchor="bottom", text="suppressed", showarrow=False,
         font={"size": 11, "color": charts.SUPPRESSED_COLOUR}, textangle=-90,
     )  # fmt: skip
+    # The 80 target is 13 above the values and intervals (51-67): named at the top edge, not drawn.
+    reference.add_annotation(
+        text=f"▲ Target {fmt.text(80.0)}<br>above this range", align="right", x=1, xref="paper", xanchor="right", y=1,
+        yref="paper", yanchor="top", showarrow=False, font={"size": 11, "color": "#007f3b"},
+    )  # fmt: skip
     for value, label, colour, dash in (
         (59.0, "London", "#212b32", "solid"),
-        (80.0, "Target", "#007f3b", "dot"),
         (57.5, "Brent", "#212b32", "solid"),  # the selected area: named in the legend like London
     ):
         line = {"color": colour, "width": 1.5, "dash": dash}
@@ -106,9 +110,10 @@ def test_inequality_chart_matches_the_call_by_call_figure(unit, title):
     )
     tick_format = "" if fmt.axis_format == ".0f" else fmt.axis_format
     reference.update_yaxes(
-        title={"text": "Controlled (%)"}, tickformat=tick_format, ticksuffix=fmt.axis_suffix
+        title={"text": "Controlled (%)"}, tickformat=tick_format, ticksuffix=fmt.axis_suffix,
+        range=[51.0 - 0.08 * 16.0, 67.0 + 0.3 * 16.0],  # the values, and room for the target's note
     )  # fmt: skip
-    reference.update_layout(scattermode="group", legend={"font": {"size": 11}})
+    reference.update_layout(legend={"font": {"size": 11}})
 
     assert sent(figure) == sent(reference)
 
@@ -163,7 +168,13 @@ def test_intersection_chart_matches_the_call_by_call_figure():
         title={"text": f"Ethnic group{styled}"}, type="category", categoryorder="array",
         categoryarray=["White", "Asian", "Black"],
     )  # fmt: skip
-    reference.update_yaxes(title={"text": "Controlled (%)"}, tickformat=".0f", ticksuffix="%")
+    # Values and intervals 46-71 with the target near enough (80) to share the axis.
+    reference.update_yaxes(
+        title={"text": "Controlled (%)"},
+        tickformat=".0f",
+        ticksuffix="%",
+        range=[46.0 - 0.08 * 34.0, 80.0 + 0.08 * 34.0],
+    )
     reference.update_layout(scattermode="group")
 
     assert sent(figure) == sent(reference)
@@ -226,9 +237,12 @@ def test_ranked_areas_chart_matches_the_call_by_call_figure():
         type="category", categoryorder="array", categoryarray=order, tickvals=order, automargin=True,
         ticktext=["Barnet", "<b>Camden ◀</b>", "Brent", "Ealing"], range=[-0.6, 3.6],
     )  # fmt: skip
-    reference.update_xaxes(title={"text": "Controlled (%)"}, tickformat="", ticksuffix="%")
+    # The values, intervals and both lines (54.5-80), padded: the target line is not on the plot's edge.
+    reference.update_xaxes(
+        title={"text": "Controlled (%)"}, tickformat="", ticksuffix="%", range=[54.5 - 0.08 * 25.5, 80.0 + 0.08 * 25.5]
+    )
     # The phone variant (what assets/narrow_charts.js redraws) is judged in the browser: test_chart_text_check.py.
-    reference.update_layout(meta=figure.layout.meta)
+    reference.update_layout(meta=figure.layout.meta, showlegend=True)
 
     assert sent(figure) == sent(reference)
 

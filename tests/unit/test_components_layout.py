@@ -184,7 +184,7 @@ def test_figure_panel_wraps_the_graph_in_a_loading_state_with_a_download():
 def test_map_panel_has_the_table_one_click_away():
     frame = pd.DataFrame({"area_name": ["A"], "value": [1.0]})
     panel = layout.map_panel(go.Figure(), frame, map_id="m", table_id="t", columns={"area_name": "Area"}, caption="c")
-    switch_group, map_pane, table_pane = panel.children
+    switch_group, map_pane, table_pane, *_opened = panel.children
     switch = switch_group.children
     assert [option["label"] for option in switch.options] == ["Map", "Table"]
     assert switch.value == "map"
@@ -196,7 +196,7 @@ def test_map_panel_has_the_table_one_click_away():
 def test_a_page_view_switch_exposes_its_value_and_keeps_the_page_look():
     views = {"areas": ("Areas", html.P("a")), "trend": ("Trend", html.P("t"))}
     page_switch = layout.view_switch(key="p-views", views=views, initial="trend", look="page")
-    group, areas, trend = page_switch.children
+    group, areas, trend, *opened = page_switch.children
     radios = group.children
     # The id a page's callbacks read to build only the view shown.
     assert radios.id == layout.view_switch_value("p-views") == {"type": layout.VIEW_SWITCH_TYPE, "index": "p-views"}
@@ -205,6 +205,24 @@ def test_a_page_view_switch_exposes_its_value_and_keeps_the_page_look():
     assert group.role == "group" and group.className == "mb-2" and getattr(group, "aria-label") == "Views"
     panel = layout.view_switch(key="m", views=views, initial="areas")
     assert panel.children[0].children.labelClassName == "btn btn-outline-primary btn-sm"
+    # One "opened" store a view, for callbacks that build a view only once it is shown.
+    assert [store.id for store in opened] == [layout.view_opened("p-views", v) for v in ("areas", "trend")]
+
+
+def test_only_the_shown_view_is_stamped_opened_so_hidden_views_cost_no_round_trip():
+    from app import app
+    from security.testing import sign_in
+
+    client = app.server.test_client()
+    sign_in(client, "demo.commissioner")
+    switch = next(
+        d
+        for d in client.get("/_dash-dependencies").get_json()
+        if layout.VIEW_PANE_TYPE in d["output"] and layout.VIEW_OPENED_TYPE in d["output"]
+    )
+    assert switch["clientside_function"] is not None, "switching views costs no round trip"
+    script = json.dumps(app._inline_scripts)
+    assert "no_update" in script and "Date.now()" in script
 
 
 def test_url_and_navigation_callbacks_are_registered_client_side():
@@ -264,3 +282,25 @@ def test_the_footer_says_synthetic_only_over_synthetic_data():
     assert SYNTHETIC_NOTE in text("synthetic") and EXTRACT_NOTE not in text("synthetic")
     assert EXTRACT_NOTE in text("extract") and "synthetic" not in text("extract")
     assert "synthetic" not in text(None) and "Open Government Licence" in text(None)
+
+
+def test_the_indicator_card_names_its_sources_in_words_with_the_tags_as_tooltips():
+    from queries.registry import get
+
+    card = layout.indicator_card(get("hyp008"))
+    text = str(card)
+    spans = [c for c in _walk(card) if isinstance(c, html.Span) and getattr(c, "title", None)]
+    visible = " ".join(str(c.children) for c in _walk(card) if isinstance(getattr(c, "children", None), str))
+    assert "[PCIT-HP387]" not in visible and "[?]" not in text
+    assert "Primary Care IT, HYP008/HYP009 searches (HP387)" in text
+    assert spans[0].title == "[PCIT-HP387] in the specification's list of sources"
+    assert "Described in §2.2 of the clinical indicator specification." in text
+    assert "National ambition: 80% of those diagnosed treated to target by 2029" in text
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _walk(child)

@@ -10,7 +10,17 @@ import pytest
 
 from components.style import value_format
 from queries import asthma
-from queries.registry import COVER_RULE, COVER_SOURCE, INDICATORS, UnknownIndicator, get, list_indicators, registry
+from queries.registry import (
+    COVER_RULE,
+    COVER_SOURCE,
+    INDICATORS,
+    SOURCE_NAMES,
+    SPECIFICATION,
+    UnknownIndicator,
+    get,
+    list_indicators,
+    registry,
+)
 
 IDS = [
     "cover_12m_6in1",
@@ -76,7 +86,7 @@ def test_cover_entries_count_their_age_cohort(indicator_id):
     )
     assert (indicator.period_types, indicator.trend_period_type) == (("quarter", "fy"), "quarter")
     assert (indicator.target, indicator.rule_version) == (95.0, COVER_RULE)
-    assert indicator.target_source == "WHO Europe 95 % coverage [COVER-QMI] [NHSD-COVER-2324]"
+    assert indicator.target_source == "WHO Europe 95% coverage [COVER-QMI] [NHSD-COVER-2324]"
     assert indicator.source.startswith(COVER_SOURCE)
     assert indicator.unit_of_analysis == "patient" and indicator.patient_level
 
@@ -163,3 +173,23 @@ def test_disclosed_values_keep_the_decimals_the_pages_show():
     for measure in asthma.MEASURES.values():
         if measure.factor != 1 and not measure.per_population:
             assert get(measure.indicator).decimals == _places(measure.unit) + round(math.log10(measure.factor))
+
+
+def test_what_a_reader_sees_cites_its_sources_in_words():
+    """The indicator card showed "[PCIT-HP387] [OS-HYP003]" and notes ended "([?] §1.2)": a bare section sign
+    and an open-question tag that meant nothing to a user. Every tag now has a name, and the notes and the
+    ambition a reader sees carry no tag; a section is always named with the document it is in."""
+    cited = {tag for spec in INDICATORS for tag, _ in spec.sources}
+    assert cited == set(SOURCE_NAMES), "every tag cited has a name, and every name is cited"
+    for spec in INDICATORS:
+        for text in (spec.notes, spec.target_text, spec.rule_version):
+            assert "[" not in text, (spec.id, text)
+            assert "§" not in re.sub(rf"{SPECIFICATION} §\d\.\d", "", text), (spec.id, text)
+        assert re.fullmatch(r"\d\.\d", spec.spec_section), spec.id
+    hyp008 = get("hyp008")
+    assert hyp008.target_text == "National ambition: 80% of those diagnosed treated to target by 2029"
+    assert hyp008.spec_reference == "§2.2 of the clinical indicator specification"
+    assert [name for _, name in hyp008.sources][:2] == [
+        "Primary Care IT, HYP008/HYP009 searches (HP387)",
+        "OpenSAFELY hypertension-sro, HYP003 definition (QOF v46)",
+    ]

@@ -71,3 +71,14 @@ def test_spc_arrays_and_frame_agree():
     arrays = stats.spc_arrays(values, denominators, polarity="high", chart="p")
     pd.testing.assert_frame_equal(stats.spc(values, denominators, polarity="high", chart="p"), pd.DataFrame(arrays))
     assert arrays["special_cause"].any() and set(arrays["variation"]) <= {"improvement", "concern", "common", "special"}
+
+
+def test_a_rolling_trend_steps_a_quarter_at_a_time(synthetic):
+    """Rolling 12 months are trended at quarter ends only: the period to the extract date (31 Oct here)
+    sat one month after 30 Sep at a quarter's step on the chart, and overlapped it by 11 months."""
+    series = trend(synthetic, indicator="hyp008", disclose=False)
+    ends = pd.to_datetime(series["end_date"]).drop_duplicates().sort_values()
+    assert len(ends) > 2
+    assert all(end.is_quarter_end for end in ends), list(ends)
+    months = [(b.year - a.year) * 12 + b.month - a.month for a, b in zip(ends, ends[1:], strict=False)]
+    assert set(months) == {3}
