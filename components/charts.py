@@ -288,6 +288,7 @@ def funnel_plot(
     height: int = 480,
     title: str | None = None,
     benchmark: str = "London",
+    points_are: str = "areas",
 ) -> go.Figure:
     """Values against denominator with 95 % and 99.8 % limits around London; outliers beyond 99.8 % labelled.
 
@@ -301,7 +302,8 @@ def funnel_plot(
     over one already placed on a phone's plot; every outlier keeps its hover. The value
     axis is fitted to the points so the limits' flare at tiny denominators does not
     flatten the plot. ``benchmark`` names the centre line (e.g. "London, Lung" when the points are one
-    tumour group's).
+    tumour group's). ``points_are`` names the points, plural, in the count of those suppressed
+    ("538 practices suppressed").
     """
     fmt = value_format(unit)
     if "funnel" not in points:
@@ -391,7 +393,7 @@ def funnel_plot(
     )
     axis_title = f"Denominator (patients)<br>{FUNNEL_LIMITS_CAPTION}"
     layout["xaxis"] = {
-        "title": {"text": _with_suppressed_note(axis_title, len(hidden), what="areas")},
+        "title": {"text": _with_suppressed_note(axis_title, len(hidden), what=points_are)},
         "rangemode": "tozero",
         "tickformat": ",",
     }

@@ -361,6 +361,7 @@ def safety_view(
                 unit="percent",
                 polarity="low",
                 height=440,
+                points_are="boroughs" if funnel_level == "borough" else "practices",
             )
     if "groups" in parts:
         view["ages"], view["groups"], group_charts = _safety_groups(

@@ -326,6 +326,7 @@ def areas_view(
             unit=spec.unit,
             polarity=spec.polarity,
             benchmark=_benchmark(tumour, priority),
+            points_are="trusts",
         )
     elif "funnel" in parts and figures:
         funnel_figure = empty_message_figure("No trust funnel for registry measures.")

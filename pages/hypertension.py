@@ -285,6 +285,7 @@ def funnel_view(
         value_label=_label(spec),
         unit=spec.unit,
         polarity=spec.polarity,
+        points_are=f"{by}s",
     )
     return {"funnel": funnel, "figure": figure}
 

@@ -216,6 +216,11 @@ def test_funnel_limits_and_outlier_classes_are_the_engines(page, db, period, lev
     assert drawn_outside == outside
     points = sum(len(t.x) for t in figure.data if t.mode != "lines")
     assert points == len(shown)
+    hidden = len(engine["points"]) - len(shown)
+    if hidden:  # named as what the points are ("538 practices suppressed"), not "areas"
+        assert f"{hidden} {level}{'s' if hidden > 1 else ''} suppressed" in figure.layout.xaxis.title.text
+    else:
+        assert "suppressed" not in (figure.layout.xaxis.title.text or "")
 
 
 # ---------------------------------------------------------------- people to target

@@ -57,6 +57,12 @@ def test_funnel_draws_the_engines_classes_and_labels_outliers():
     assert all(None not in list(t.y) and not np.isnan(np.asarray(t.y, dtype=float)).any() for t in figure.data)
 
 
+def test_funnel_names_its_suppressed_points_as_what_they_are():
+    points = rows([80.0, None, None]).assign(funnel=["within", None, None])
+    figure = charts.funnel_plot(points=points, limits=limits(), london_value=80.0, value_label="x", points_are="trusts")
+    assert "2 trusts suppressed" in figure.layout.xaxis.title.text
+
+
 def test_funnel_draws_a_point_where_the_engine_put_it_even_if_the_curves_disagree():
     # 95 is beyond the 99.8 % curve at n=100 here, but the engine classes from exact counts: the
     # chart never re-classes a point from its drawn (interpolated) curves.
