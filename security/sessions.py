@@ -17,6 +17,7 @@ import logging
 import secrets
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 from security.sqlite_file import SqliteFile
@@ -54,15 +55,12 @@ class SessionStore:
         session_id = secrets.token_urlsafe(32)
         now = time.time()
         try:
-            con = self._file.connect()
-            try:
+            with closing(self._file.connect()) as con:
                 con.execute("DELETE FROM sessions WHERE started_at < ?", (now - self.lifetime_s,))
                 con.execute(
                     "INSERT INTO sessions (session_id, username, started_at) VALUES (?, ?, ?)",
                     (session_id, username, now),
                 )
-            finally:
-                con.close()
         except (OSError, sqlite3.Error) as error:
             _log.error("session record %s cannot be written: %s", self.path, error)
             message = "Signing in is not possible just now: tell the service's administrators."
@@ -74,13 +72,10 @@ class SessionStore:
         if not isinstance(session_id, str) or not session_id:
             return False
         try:
-            con = self._file.connect()
-            try:
+            with closing(self._file.connect()) as con:
                 row = con.execute(
                     "SELECT username, started_at, ended_at FROM sessions WHERE session_id = ?", (session_id,)
                 ).fetchone()
-            finally:
-                con.close()
         except (OSError, sqlite3.Error) as error:
             _log.error("session record %s cannot be read: %s", self.path, error)
             return False
@@ -95,10 +90,7 @@ class SessionStore:
         if not isinstance(session_id, str) or not session_id:
             return
         try:
-            con = self._file.connect()
-            try:
+            with closing(self._file.connect()) as con:
                 con.execute("UPDATE sessions SET ended_at = ? WHERE session_id = ?", (time.time(), session_id))
-            finally:
-                con.close()
         except (OSError, sqlite3.Error) as error:
             _log.error("session record %s cannot be written: %s", self.path, error)
