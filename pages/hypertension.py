@@ -556,7 +556,7 @@ def layout(
         in_borough = set(practices["practice_code"]) if practices is not None else set()
         why = "not in the linked borough" if borough else "a practice needs its borough"
         practice = link.pick("practice", practice, in_borough, None, why=why)
-    practice_options = [NO_PRACTICE, *(_options(practices, "practice_code", "practice_name") if borough else [])]
+    practice_options = _trend_practice_options(practices)
     tab = link.pick("view", tab, TAB_IDS, "comparison")
 
     controls = dbc.Row(
@@ -824,8 +824,14 @@ def update_practice_options(borough: str | None, practice: str | None) -> tuple[
         frame = hq.practices_in_borough(_con(), borough_code=borough)
     except DATA_ERRORS:
         return [NO_PRACTICE], ""
-    options = [NO_PRACTICE, *_options(frame, "practice_code", "practice_name")]
-    return options, practice if practice in set(frame["practice_code"]) else ""
+    return _trend_practice_options(frame), practice if practice in set(frame["practice_code"]) else ""
+
+
+def _trend_practice_options(practices: pd.DataFrame | None) -> list[dict]:
+    """The trend's practice list: "no practice" and then ``practices`` (a borough's; None without a borough).
+
+    The layout and :func:`update_practice_options` both make it, the callback waiting for a change."""
+    return [NO_PRACTICE, *(_options(practices, "practice_code", "practice_name") if practices is not None else [])]
 
 
 # Not on the first draw: the layout already lists the borough's practices.
