@@ -1251,9 +1251,7 @@ def intersection_chart(
         )
     # The area's and the target's lines are named under the axis, not on the plot (a label there sat on
     # the first ethnic group's markers) nor in the legend (eight entries took four rows on a phone).
-    drawn = values[
-        ~values["suppressed"].fillna(False).astype(bool) & pd.to_numeric(values["value"], errors="coerce").notna()
-    ]
+    drawn, _ = _shown(values)
     spread = _numbers(drawn["value"], drawn["ci_low"], drawn["ci_high"], area_value)
     side = target_side(spread, target)
     lines = [
