@@ -508,55 +508,7 @@ def layout(**query) -> html.Div:
                 ),
                 className="mb-3",
             ),
-            dbc.Card(
-                dbc.CardBody(
-                    [
-                        html.Div(
-                            [
-                                html.H2("Children to contact", className="h5 mb-0"),
-                                dbc.Button(
-                                    "Export the list (CSV)",
-                                    id=f"{DOWNLOAD_LIST_ID}-button",
-                                    color="link",
-                                    size="sm",
-                                    className="p-0",
-                                ),
-                                dcc.Download(id=DOWNLOAD_LIST_ID),
-                            ],
-                            className="d-flex justify-content-between align-items-center mb-2",
-                        ),
-                        html.Div(id=DOWNLOAD_LIST_MESSAGE_ID, role="status"),
-                        html.Div(id=LIST_NOTE_ID),
-                        dash_table.DataTable(
-                            id=LIST_ID,
-                            columns=[{"name": label, "id": column} for column, label in _LIST_COLUMNS.items()],
-                            data=[],
-                            page_action="custom",
-                            page_current=0,
-                            page_size=PAGE_SIZE,
-                            page_count=1,
-                            style_table={"overflowX": "auto"},
-                            style_cell={
-                                "fontFamily": "var(--bs-body-font-family)",  # "inherit" picked up monospace
-                                "fontSize": "0.9rem",
-                                "padding": "4px 8px",
-                                "textAlign": "left",
-                            },
-                            style_header={"fontWeight": "600", "backgroundColor": "#e8edee"},
-                            # The doses wrap: on one line a child missing six pushed "Last contact" off screen.
-                            style_cell_conditional=[
-                                {
-                                    "if": {"column_id": "missing"},
-                                    "whiteSpace": "normal",
-                                    "minWidth": "14rem",
-                                    "maxWidth": "26rem",
-                                }
-                            ],
-                        ),
-                    ]
-                ),
-                className="mb-3",
-            ),
+            patient_list_card(scope),
         ]
     )
     return html.Div(
@@ -567,6 +519,73 @@ def layout(**query) -> html.Div:
             results,
             dcc.Store(id=URL_SYNC_ID),
         ]
+    )
+
+
+AGGREGATE_ONLY = (
+    "Your role sees aggregate figures only: the list of children is for GP teams "
+    "(their own practice) and campaign responders (their borough)."
+)
+
+
+def patient_list_card(scope: RowScope | None) -> dbc.Card:
+    """The "Children to contact" card: the list and its export for a user who may see children, else the
+    message alone (an empty table's header row under it read as a list that failed to load)."""
+    if scope is None:
+        return dbc.Card(
+            dbc.CardBody(
+                [html.H2("Children to contact", className="h5 mb-2"), dbc.Alert(AGGREGATE_ONLY, color="info")]
+            ),
+            className="mb-3",
+        )
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                html.Div(
+                    [
+                        html.H2("Children to contact", className="h5 mb-0"),
+                        dbc.Button(
+                            "Export the list (CSV)",
+                            id=f"{DOWNLOAD_LIST_ID}-button",
+                            color="link",
+                            size="sm",
+                            className="p-0",
+                        ),
+                        dcc.Download(id=DOWNLOAD_LIST_ID),
+                    ],
+                    className="d-flex justify-content-between align-items-center mb-2",
+                ),
+                html.Div(id=DOWNLOAD_LIST_MESSAGE_ID, role="status"),
+                html.Div(id=LIST_NOTE_ID),
+                dash_table.DataTable(
+                    id=LIST_ID,
+                    columns=[{"name": label, "id": column} for column, label in _LIST_COLUMNS.items()],
+                    data=[],
+                    page_action="custom",
+                    page_current=0,
+                    page_size=PAGE_SIZE,
+                    page_count=1,
+                    style_table={"overflowX": "auto"},
+                    style_cell={
+                        "fontFamily": "var(--bs-body-font-family)",  # "inherit" picked up monospace
+                        "fontSize": "0.9rem",
+                        "padding": "4px 8px",
+                        "textAlign": "left",
+                    },
+                    style_header={"fontWeight": "600", "backgroundColor": "#e8edee"},
+                    # The doses wrap: on one line a child missing six pushed "Last contact" off screen.
+                    style_cell_conditional=[
+                        {
+                            "if": {"column_id": "missing"},
+                            "whiteSpace": "normal",
+                            "minWidth": "14rem",
+                            "maxWidth": "26rem",
+                        }
+                    ],
+                ),
+            ]
+        ),
+        className="mb-3",
     )
 
 
@@ -950,11 +969,7 @@ def show_patients(_clicks, page_current, *values):
         return (
             [],
             1,
-            dbc.Alert(
-                "Your role sees aggregate figures only: the list of children is for GP teams "
-                "(their own practice) and campaign responders (their borough).",
-                color="info",
-            ),
+            dbc.Alert(AGGREGATE_ONLY, color="info"),
         )
     db = default_database()
     try:

@@ -592,6 +592,22 @@ def test_aggregate_roles_and_anonymous_visitors_get_no_patient_rows(pages):
             assert payload is finder.no_update and "aggregate figures only" in text_of(message)
 
 
+def test_an_aggregate_role_sees_the_message_alone_where_the_list_would_be(pages):
+    """A commissioner saw the message above an empty table's header row, which read as a list that failed."""
+    finder = pages[2]
+    ids = (finder.LIST_ID, f"{finder.DOWNLOAD_LIST_ID}-button")
+    for principal in (None, COMMISSIONER, ANALYST):
+        with acting_as(principal):
+            tree = finder.layout()
+        assert not find(tree, lambda c: getattr(c, "id", None) in ids), "no table and no export for this role"
+        assert "aggregate figures only" in text_of(tree)
+    for principal in (GP, RESPONDER):
+        with acting_as(principal):
+            tree = finder.layout()
+        assert len(find(tree, lambda c: getattr(c, "id", None) in ids)) == 2
+        assert "aggregate figures only" not in text_of(tree)
+
+
 def test_gp_team_sees_only_its_own_practice_and_is_audited(pages, db):
     finder = pages[2]
     before = len(audit.entries(username=GP.username))
