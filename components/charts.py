@@ -708,7 +708,7 @@ def _ranked_figure(
                 "hovertemplate": _ci_hover(fmt, value="x"),
             }
         )
-    suppressed_labels = []
+    annotations = []
     if suppressed_codes:
         traces.append(
             {
@@ -721,7 +721,7 @@ def _ranked_figure(
                 "hoverinfo": "skip",
             }
         )
-        suppressed_labels = [
+        annotations = [
             {
                 "x": 0,
                 "xref": "paper",
@@ -736,7 +736,7 @@ def _ranked_figure(
         ]
         if shown.empty:  # every row hidden: names and no points read as a broken chart unless it says why
             # At the right, clear of the "suppressed" labels at the left, and narrow enough for a phone's plot.
-            suppressed_labels.append(
+            annotations.append(
                 {
                     "x": 1,
                     "xref": "paper",
@@ -749,11 +749,18 @@ def _ranked_figure(
                     "font": {"size": 12, "color": SUPPRESSED_COLOUR},
                 }
             )
+    # A far target is named at the plot's edge, not drawn (see target_side): a line at 80 % beside boroughs
+    # at 56-66 % took the axis with it and squashed every interval into a strip at one side.
+    drawn = _numbers(shown["value"], shown.get("ci_low"), shown.get("ci_high"))
+    side = target_side(_numbers(drawn, london_value), target) if len(drawn) else None
+    near_target = target if side is None else None
+    if side is not None:
+        annotations.append(target_edge_note(float(target), side=side, fmt=fmt, axis="x"))
     shapes = [
         shape
         for value, label, colour, dash in (
             (london_value, benchmark, LONDON_LINE_COLOUR, "solid"),
-            (target, "Target", TARGET_LINE_COLOUR, "dot"),
+            (near_target, "Target", TARGET_LINE_COLOUR, "dot"),
         )
         if (shape := _reference_shape(value=value, label=label, colour=colour, dash=dash, fmt=fmt, axis="x"))
     ]
@@ -782,13 +789,15 @@ def _ranked_figure(
     }
     # Padded past a line beyond the rows: Plotly pads an axis for markers, not shapes, so a target line
     # further out than every interval sat on the plot's edge, read as its frame, with no tick to say where.
-    drawn = _numbers(shown["value"], shown.get("ci_low"), shown.get("ci_high"))
-    lines = _numbers(london_value, target)
-    if len(drawn) and len(lines) and (lines.min() < drawn.min() or lines.max() > drawn.max()):
+    # A far target's side keeps room for its note.
+    lines = _numbers(london_value, near_target)
+    if side is not None:
+        layout["xaxis"]["range"] = fitted_range(_numbers(drawn, london_value), side=side)
+    elif len(drawn) and len(lines) and (lines.min() < drawn.min() or lines.max() > drawn.max()):
         layout["xaxis"]["range"] = fitted_range(pd.concat([drawn, lines]))
     lines = [
         (value, label, dash)
-        for value, label, dash in ((london_value, benchmark, "Solid"), (target, "target", "Dotted"))
+        for value, label, dash in ((london_value, benchmark, "Solid"), (near_target, "target", "Dotted"))
         if json_safe(value) is not None
     ]
     notes = [
@@ -810,7 +819,7 @@ def _ranked_figure(
             "showlegend": ([None] * len(traces), [None] * len(phone_names) + [False] * bool(suppressed_codes)),
         },
     )
-    return figure_from_dicts(traces, layout, annotations=suppressed_labels, shapes=shapes)
+    return figure_from_dicts(traces, layout, annotations=annotations, shapes=shapes)
 
 
 def spc_chart(
@@ -966,19 +975,27 @@ def fitted_range(spread: pd.Series, *, target=None, side: str | None = None) -> 
     return [low - below * span, high + above * span]
 
 
-def target_edge_note(target: float, *, side: str, fmt) -> dict:
-    """The annotation naming a target off the plot, at the top or bottom right edge (see :func:`target_side`)."""
+def target_edge_note(target: float, *, side: str, fmt, axis: str = "y") -> dict:
+    """The annotation naming a target off the plot, at the edge on its side (see :func:`target_side`).
+
+    ``axis``: the value axis. "y" (a trend or groups): at the top or bottom right. "x" (a ranking, highest
+    row at the top): a target above the range at the bottom right, below it at the top left, the corners
+    the rows leave empty (the lowest rows' values sit at the left, the highest rows' at the right).
+    """
     above = side == "above"
+    arrow = ("▲" if above else "▼") if axis == "y" else ("▶" if above else "◀")
+    right = above or axis == "y"
+    top = above == (axis == "y")
     return {
         # Two short lines: in one, as wide as a phone's plot, it ran into the value axis's top tick label.
-        "text": f"{'▲' if above else '▼'} Target {fmt.text(target)}<br>{side} this range",
-        "align": "right",
-        "x": 1,
+        "text": f"{arrow} Target {fmt.text(target)}<br>{side} this range",
+        "align": "right" if right else "left",
+        "x": 1 if right else 0,
         "xref": "paper",
-        "xanchor": "right",
-        "y": 1 if above else 0,
+        "xanchor": "right" if right else "left",
+        "y": 1 if top else 0,
         "yref": "paper",
-        "yanchor": "top" if above else "bottom",
+        "yanchor": "top" if top else "bottom",
         "showarrow": False,
         "font": {"size": 11, "color": TARGET_LINE_COLOUR},
     }

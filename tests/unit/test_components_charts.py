@@ -146,14 +146,36 @@ def test_ranked_chart_sorts_colours_by_comparison_and_lists_suppressed_last():
 def test_a_ranking_of_one_colour_keeps_its_legend_on_a_phone():
     """City of London's one practice: on a phone the lines leave the legend (named under the axis), and
     Plotly hid the one entry left, leaving the room kept for it blank over the chart."""
-    figure = charts.ranked_areas_chart(values=rows([61.0]), value_label="x", unit="percent", target=80.0)
+    figure = charts.ranked_areas_chart(values=rows([61.0]), value_label="x", unit="percent", target=70.0)
     narrow = figure.layout.meta["narrow"]
     assert narrow["data"]["showlegend"] == [None] and all(
         value is False for key, value in narrow["layout"].items() if key.endswith("showlegend")
     )
     assert figure.layout.showlegend is True
     low, high = figure.layout.xaxis.range
-    assert low < 57 and high > 80, "the target line inside the axis, not on the plot's edge"
+    assert low < 57 and high > 70, "the target line inside the axis, not on the plot's edge"
+
+
+def test_a_ranking_keeps_its_axis_on_the_areas_and_names_a_far_target_at_the_edge():
+    """Boroughs at 56-59 % and HYP008's 80 % target: the axis ran to 80 and squashed the rows into a strip."""
+    values = rows([56.6, 57.0, 58.0, 59.0])
+    for build in (charts.ranked_chart, charts.ranked_areas_chart):
+        figure = build(values=values, value_label="HYP008 (%)", unit="percent", target=80.0)
+        low, high = figure.layout.xaxis.range
+        assert 50 < low < values["ci_low"].min() and values["ci_high"].max() < high < 72, "the axis spans the rows"
+        assert not figure.layout.shapes, "no target line drawn, nor listed in the legend"
+        (note,) = [a for a in figure.layout.annotations if "Target" in a.text]
+        assert note.text == "▶ Target 80.0%<br>above this range"
+        assert (note.x, note.xanchor, note.y, note.yanchor) == (1, "right", 0, "bottom"), "the empty corner"
+        assert "target" not in figure.layout.meta["narrow"]["layout"]["xaxis.title.text"]
+    with_london = charts.ranked_chart(values=values, value_label="x", london_value=60.0, target=80.0)
+    assert [shape.x0 for shape in with_london.layout.shapes] == [60.0], "London's line is still drawn"
+    below = charts.ranked_chart(values=rows([96.0, 97.0, 98.0]), value_label="x", target=80.0)
+    (note,) = [a for a in below.layout.annotations if "Target" in a.text]
+    assert note.text == "◀ Target 80.0%<br>below this range" and (note.x, note.y) == (0, 1)
+    near = charts.ranked_chart(values=values, value_label="x", target=70.0)
+    assert [shape.x0 for shape in near.layout.shapes] == [70.0] and near.layout.xaxis.range[1] > 70
+    assert not [a for a in near.layout.annotations if "Target" in (a.text or "")]
 
 
 def test_spc_chart_colours_special_causes_and_gaps_suppressed_periods():
