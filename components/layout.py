@@ -205,6 +205,16 @@ def data_table(
     return html.Div(table, className="table-scroll", tabIndex="0", role="region", **{"aria-label": caption})
 
 
+def scroll_hint(text: str = "Scroll sideways for more columns") -> html.P:
+    """A line to put above a table wider than a phone's screen, shown on a phone only (assets/app.css).
+
+    A table scrolled inside its box gave no sign of the columns past the screen's edge: a GP team's
+    list of children showed age and doses, and nothing said the practice and last contact were there.
+    The arrow is decoration (hidden from screen readers); the words say it.
+    """
+    return html.P([text, html.Span(" →", **{"aria-hidden": "true"})], className="scroll-hint")
+
+
 def area_table(values: pd.DataFrame, *, unit: str, area_label: str = "Area", codes: bool = True) -> pd.DataFrame:
     """The engine's area rows as text, sorted by name: the accessible table beside a map or ranked chart.
 

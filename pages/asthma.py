@@ -50,6 +50,7 @@ from components.layout import (
     labelled_select,
     page_header,
     radio_group,
+    scroll_hint,
     section,
     view_opened,
     view_switch,
@@ -1282,7 +1283,7 @@ def show_patients(_clicks, period: str | None, practice: str | None, threshold: 
         caption=f"Patients with {chosen}",
         table_id=f"{P}-patient-rows",
     )
-    return table, note
+    return html.Div([scroll_hint(), table]), note
 
 
 dash.callback(

@@ -32,6 +32,7 @@ from components.layout import (
     page_header,
     radio_tab,
     radio_tabs,
+    scroll_hint,
     stat_card,
 )
 from components.maps import AREA_TRACE, area_map, area_traces, moved_map, moved_patch, traces_patch
@@ -557,6 +558,7 @@ def patient_list_card(scope: RowScope | None) -> dbc.Card:
                 ),
                 html.Div(id=DOWNLOAD_LIST_MESSAGE_ID, role="status"),
                 html.Div(id=LIST_NOTE_ID),
+                scroll_hint(),
                 dash_table.DataTable(
                     id=LIST_ID,
                     columns=[{"name": label, "id": column} for column, label in _LIST_COLUMNS.items()],

@@ -122,6 +122,9 @@ def test_gp_team_lists_its_own_practice(recorded_page, app_server):
         r"\d+ patients? with 3\+ SABA inhalers and no ICS at E83003, .* \(at most 500\)",
         page.locator("#ast-list-message").inner_text(),
     )
+    # The list is wider than a phone: a line above it says so, or its last columns go unseen.
+    assert page.locator("#ast-patient-rows").evaluate("el => el.scrollWidth > el.parentElement.clientWidth")
+    assert page.locator("#ast-list-table .scroll-hint").is_visible()
     assert not content_violations(page)
     harness.save_screenshot(page, "asthma-patient-list", "phone")
     assert_clean(recorder)

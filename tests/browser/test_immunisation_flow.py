@@ -156,6 +156,25 @@ def test_gp_team_lists_only_its_own_practices_children(recorded_page, app_server
     assert "in your scope: practice Oakleigh Road Health Centre (E83003)." in note
     codes = page.locator("#imm-cohort-list td[data-dash-column='practice_code']").all_inner_texts()
     assert codes and set(codes) == {"E83003"}
+    assert not page.locator(".scroll-hint").is_visible(), "the whole list fits a desktop: no hint"
+    assert_clean(recorder)
+
+
+def test_a_phone_says_the_list_of_children_scrolls_sideways(recorded_page, app_server):
+    """On a phone the list scrolled inside its box with nothing to say the practice and contact were there."""
+    page, recorder = recorded_page(app_server, "phone", user="demo.gp")
+    harness.open_page(page, app_server.url("/immunisation/cohort?age=0-18"), recorder)
+    page.locator("#imm-cohort-list td").first.wait_for()
+    hint = page.locator(".scroll-hint")
+    assert hint.is_visible() and hint.inner_text().strip() == "Scroll sideways for more columns →"
+    sideways = page.locator("#imm-cohort-list").evaluate(
+        "el => [...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1"
+        " && getComputedStyle(e).overflowX === 'auto')"
+    )
+    assert sideways, "the hint is for a table that does scroll sideways"
+    hint_box, table_box = hint.bounding_box(), page.locator("#imm-cohort-list").bounding_box()
+    assert hint_box["y"] + hint_box["height"] <= table_box["y"] + 1, "above the table, read first"
+    harness.save_screenshot(page, "immunisation-cohort-list", "phone")
     assert_clean(recorder)
 
 
