@@ -644,7 +644,11 @@ def radio_tabs(tabs: list[tuple[str, str, object]], *, key: str, value: str) -> 
 
 
 def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = None) -> dbc.Card:
-    """What the chosen indicator counts and which rule version it follows (the definition can be folded away).
+    """What the chosen indicator counts and which rule version it follows, the definition folded under a
+    "How this is counted" toggle (a native details/summary: keyboard and screen-reader friendly).
+
+    Open, the definition took most of a phone's first screen (half of a desktop's) before any figure:
+    the title and rule stay in view and the figures come next.
 
     ``spec``: the registry's indicator (its title, rule version, numerator, denominator, ambition, notes,
     sources in words and where the specification describes it). ``title`` and ``notes`` replace the
@@ -666,7 +670,7 @@ def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = N
     body = [
         html.H2(title, className="h6 mb-1"),
         html.P([html.Strong("Rule: "), spec.rule_version], className="small mb-1"),
-        html.Details([html.Summary("Definition", className="small"), *details], open=True),
+        html.Details([html.Summary("How this is counted"), *details], className="rule-definition"),
     ]
     return dbc.Card(dbc.CardBody(body), className="mb-3")
 

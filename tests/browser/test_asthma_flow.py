@@ -59,6 +59,12 @@ def test_commissioner_reads_areas_safety_and_the_year_before_admission(recorded_
     harness.open_page(page, app_server.url("/asthma"), recorder)
     assert page.locator("h1").inner_text() == "Asthma"
     assert re.search(r"\d+\.\d%", page.locator("#ast-kpis").inner_text())
+    # The definition is folded under its toggle (the figures first); the keyboard opens it.
+    toggle = page.locator("#ast-rule summary")
+    assert toggle.inner_text() == "How this is counted" and "Sources" not in page.locator("#ast-rule").inner_text()
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#ast-rule details").evaluate("el => el.open")
     assert "NHS Scotland respiratory prescribing strategy" in page.locator("#ast-rule").inner_text()
     before = page.evaluate(TRACES, "#ast-map")[0]
     assert len(before["locations"]) == 33 and any(v is not None for v in before["z"])
@@ -69,6 +75,7 @@ def test_commissioner_reads_areas_safety_and_the_year_before_admission(recorded_
     page.wait_for_function("() => window.location.search.includes('measure=ast_review_12m')")
     after = page.evaluate(TRACES, "#ast-map")[0]
     assert after["locations"] == before["locations"] and after["z"] != before["z"], "the map was not recoloured"
+    page.locator("#ast-rule summary").click()  # the new measure's card starts folded too
     assert "REV_COD" in page.locator("#ast-rule").inner_text()
 
     # Practice areas: every London practice is an area on the map.

@@ -163,6 +163,10 @@ def test_a_shared_link_opens_the_same_view_and_fits_a_phone(recorded_page, app_s
     assert page.locator("#hyp-inequality-area").inner_text().startswith("Selected area: Newham")
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"the page is {overflow}px wider than a phone"
+    # The rule card's definition is folded: open, it took most of the first screen before any figure.
+    assert page.locator("#hyp-rule details").evaluate("el => !el.open")
+    rule = page.locator("#hyp-rule").bounding_box()
+    assert rule["height"] < 200, f"the rule card is {rule['height']}px tall on a phone"
     harness.save_screenshot(page, "hypertension-shared-link", "phone")
     assert_clean(recorder)
 

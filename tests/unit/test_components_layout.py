@@ -298,6 +298,18 @@ def test_the_indicator_card_names_its_sources_in_words_with_the_tags_as_tooltips
     assert "National ambition: 80% of those diagnosed treated to target by 2029" in text
 
 
+def test_the_indicator_cards_definition_is_folded_under_a_toggle_that_says_what_it_holds():
+    """Open, the definition took most of a phone's first screen before any figure."""
+    from queries.registry import get
+
+    card = layout.indicator_card(get("hyp008"))
+    (definition,) = [c for c in _walk(card) if isinstance(c, html.Details)]
+    assert not getattr(definition, "open", None), "folded until the reader asks"
+    summary = definition.children[0]
+    assert isinstance(summary, html.Summary) and summary.children == "How this is counted"
+    assert "Out of: " in str(definition) and "QOF business rules" in str(card.children.children[1])
+
+
 def _walk(component):
     yield component
     children = getattr(component, "children", None)
