@@ -227,7 +227,7 @@ def add_target_path(figure: go.Figure, *, series: pd.DataFrame, column: str = "o
             mode="lines",
             line={"color": TARGET_LINE_COLOUR, "shape": "hvh", "width": 2, "dash": "longdash"},
             name="Operational target in force",
-            hovertemplate="%{x}: target %{y:.0f}%<extra></extra>",
+            hovertemplate="%{x}: target %{y:.1f}%<extra></extra>",  # as target_label writes it
         )
     )
     fitted = figure.layout.yaxis.range  # set when the chart fits its axis to the trend (its target off it)

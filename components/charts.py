@@ -28,6 +28,7 @@ from components.style import (
     apply_base_layout,
     base_layout,
     json_safe,
+    target_label,
     value_format,
 )
 
@@ -988,7 +989,7 @@ def target_edge_note(target: float, *, side: str, fmt, axis: str = "y") -> dict:
     top = above == (axis == "y")
     return {
         # Two short lines: in one, as wide as a phone's plot, it ran into the value axis's top tick label.
-        "text": f"{arrow} Target {fmt.text(target)}<br>{side} this range",
+        "text": f"{arrow} {target_label(target, unit=fmt.unit)}<br>{side} this range",
         "align": "right" if right else "left",
         "x": 1 if right else 0,
         "xref": "paper",

@@ -23,6 +23,7 @@ from components.style import (
     comparison_text,
     formatted,
     interval_text,
+    target_status,
     value_format,
     whole_number,
 )
@@ -158,8 +159,9 @@ def link_problems_note(
     )
 
 
-def stat_card(label: str, value: str | html.Span, note: str = "") -> dbc.Card:
-    """A headline number with its label (``value`` text, or a :func:`number_with_unit`)."""
+def stat_card(label: str, value: str | html.Span, note: str | list = "") -> dbc.Card:
+    """A headline number with its label (``value`` text, or a :func:`number_with_unit`); ``note`` under
+    it is text, or a list of text and components (e.g. lines split by ``html.Br()``)."""
     body = [html.Div(label, className="stat-label"), html.Div(value, className="stat-value")]
     if note:
         body.append(html.Div(note, className="stat-note"))
@@ -268,8 +270,7 @@ def kpi_card(
     if not (_missing(ci_low) or _missing(ci_high)):
         body.append(html.Div(f"95% CI {fmt.text(ci_low)} to {fmt.text(ci_high)}", className="stat-note"))
     if not _missing(target):
-        met = value >= target if polarity != "low" else value <= target
-        body.append(html.Div(f"Target {fmt.text(target)}: " + ("met" if met else "not met"), className="stat-note"))
+        body.append(html.Div(target_status(value, target, unit=unit, polarity=polarity), className="stat-note"))
     if not _missing(previous_value):
         body.append(_change(value - previous_value, fmt=fmt, unit=unit, polarity=polarity, since=previous_label))
     if comparison in {"better", "similar", "worse"}:
@@ -662,7 +663,8 @@ def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = N
         html.P([html.Strong("Out of: "), spec.denominator], className="small mb-1"),
     ]
     if spec.target_text:
-        details.append(html.P([html.Strong("Ambition: "), spec.target_text], className="small mb-1"))
+        # "Target", as the KPI cards and charts name it; the registry's words say which kind.
+        details.append(html.P([html.Strong("Target: "), spec.target_text], className="small mb-1"))
     if notes:
         details.append(html.P([html.Strong("Note: "), notes], className="small mb-1 text-muted"))
     if spec.sources or spec.spec_reference:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.style import formatted, json_safe
+from components.style import formatted, json_safe, target_label
 
 
 def _plural(count: int, word: str) -> str:
@@ -33,7 +33,7 @@ def headline_lines(row: Mapping) -> list[str]:
     if shown == 0:  # "0 of 0 boroughs meet it" says nothing: say why there is nothing to count
         nothing_shown = "no borough's value is shown"
         if target is not None:
-            lines.append(f"Target {formatted(target, unit=unit)}; {nothing_shown}")
+            lines.append(f"{target_label(target, unit=unit)}; {nothing_shown}")
         else:
             lines.append(nothing_shown.capitalize())
     else:
@@ -41,7 +41,7 @@ def headline_lines(row: Mapping) -> list[str]:
             meeting = json_safe(row["boroughs_meeting_target"])
             meeting = 0 if meeting is None else int(meeting)
             lines.append(
-                f"Target {formatted(target, unit=unit)}: "
+                f"{target_label(target, unit=unit)}: "
                 f"{meeting} of {_plural(shown, 'borough')} {'meets' if meeting == 1 else 'meet'} it"
             )
         worse, better = int(row["boroughs_worse"]), int(row["boroughs_better"])

@@ -162,6 +162,26 @@ def interval_text(low, high, *, unit: str) -> str:
     return f"{formatted(low, unit=unit)} to {formatted(high, unit=unit)}"
 
 
+def target_label(target, *, unit: str) -> str:
+    """A target as every page names it: "Target 80.0%", the number in the indicator's own format.
+
+    The same words and precision on the overview, the KPI cards and the charts: the cancer cards said
+    "standard 80%" where the overview said "Target 80.0%". What kind of target it is (a constitutional
+    standard, a national ambition) is the registry's ``target_text``, on the indicator's rule card.
+    """
+    return f"Target {formatted(target, unit=unit)}"
+
+
+def target_status(value, target, *, unit: str, polarity: str) -> str:
+    """ "Target 80.0%: met" or "... not met" (at or below the target for a low-is-good ``polarity``);
+    the target alone when ``value`` is hidden or missing."""
+    number, goal = json_safe(value), json_safe(target)
+    if number is None or goal is None:
+        return target_label(target, unit=unit)
+    met = number <= goal if polarity == "low" else number >= goal
+    return f"{target_label(goal, unit=unit)}: {'met' if met else 'not met'}"
+
+
 def whole_number(value) -> str:
     """A count for text, with thousands separators; 'suppressed' when hidden."""
     number = json_safe(value)

@@ -54,7 +54,7 @@ from components.layout import (
     view_switch_value,
 )
 from components.maps import area_figure, indicator_traces, inequality_map, traces_patch
-from components.style import formatted, interval_text, whole_number
+from components.style import formatted, interval_text, target_status, whole_number
 from pages._exports import DATA_ERRORS, data_problem, pressed_view_csv
 from pages._links import LinkValues
 from queries import cancer as cq
@@ -236,11 +236,11 @@ def _kpi_cards(frame: pd.DataFrame, periods: dict[str, str]) -> list[dict]:
             f"{periods.get(spec.id, row['period_id'])}; {whole_number(row['numerator'])} of "
             f"{whole_number(row['denominator'])}"
         )
-        if spec.target is not None:
-            note += f"; standard {spec.target:.0f}%"
         value = formatted(row["value"], unit=spec.unit)
         if value == "suppressed":  # the word does not fit a KPI figure: a dash, and the reason in the note
             value, note = "–", f"Suppressed (1–7 in the count). {note}"
+        if spec.target is not None:  # in the words every page uses, on its own line (the rule card says which)
+            note = [note, html.Br(), target_status(row["value"], spec.target, unit=spec.unit, polarity=spec.polarity)]
         cards.append({"label": spec.title, "value": value, "note": note})
     return cards
 
@@ -844,7 +844,8 @@ def layout(
                 _csv("trend_london"),
                 note="Monthly for the waiting-time standards (quarterly for stage and route). Making Data "
                 "Count: blue special cause = improvement, orange = concern. Green dashed step: the "
-                "operational target in force; dotted line: the constitutional standard.",
+                "operational target in force; dotted line: the indicator's target ('How this is counted' "
+                "above says which standard or ambition it is).",
             ),
             section("Chosen trust", graph(TREND_TRUST), _csv("trend_trust")),
         ]

@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from pages import _exports as exports
 from queries import cancer as cq
 from queries.db import get_database
 from queries.indicators import default_period, indicator_values, inequality, period_labels
+from queries.registry import get
 from security import audit
 from security.disclosure import current_disclosure
 from security.roles import Principal, Role
@@ -77,6 +79,17 @@ def test_kpi_cards_show_the_engine_for_every_indicator(page, db):
     for indicator in cq.CANCER_INDICATORS:
         row = indicator_values(db, indicator=indicator, period=default_period(db, indicator), disclose=True).iloc[0]
         assert page.formatted(row["value"], unit="percent") in text, indicator
+
+
+def test_kpi_cards_name_each_target_as_the_other_pages_do(page):
+    """The cards said "standard 80%" where the overview and every other KPI card said "Target 80.0%"."""
+    with acting_as(COMMISSIONER):
+        text = str(page.update_kpis("all", "all"))
+    assert "standard" not in text
+    for indicator in cq.CANCER_INDICATORS:
+        target = get(indicator).target
+        if target is not None:
+            assert re.search(rf"Target {target:.1f}%(: (not )?met)?'", text), indicator
 
 
 def test_borough_map_and_trust_points_equal_the_engine(page, db, year):

@@ -296,6 +296,8 @@ def test_the_indicator_card_names_its_sources_in_words_with_the_tags_as_tooltips
     assert spans[0].title == "[PCIT-HP387] in the specification's list of sources"
     assert "Described in §2.2 of the clinical indicator specification." in text
     assert "National ambition: 80% of those diagnosed treated to target by 2029" in text
+    (target_line,) = [c for c in _walk(card) if isinstance(c, html.P) and "National ambition" in str(c.children)]
+    assert target_line.children[0].children == "Target: ", "the word the KPI cards and charts use"
 
 
 def test_the_indicator_cards_definition_is_folded_under_a_toggle_that_says_what_it_holds():

@@ -10,6 +10,8 @@ from components.style import (
     formatted,
     interval_text,
     json_safe,
+    target_label,
+    target_status,
     value_format,
     whole_number,
 )
@@ -63,3 +65,12 @@ def test_text_helpers_say_suppressed_and_compare_in_words():
         "Not compared",
         "Not compared",
     ]
+
+
+def test_a_target_reads_the_same_on_every_page():
+    """The cancer cards said "standard 80%" where the overview and KPI cards said "Target 80.0%"."""
+    assert target_label(80, unit="percent") == "Target 80.0%" and target_label(0.8, unit="ratio") == "Target 0.80"
+    assert target_status(82.3, 80.0, unit="percent", polarity="high") == "Target 80.0%: met"
+    assert target_status(76.0, 85.0, unit="percent", polarity="high") == "Target 85.0%: not met"
+    assert target_status(12.0, 10.0, unit="percent", polarity="low") == "Target 10.0%: not met"
+    assert target_status(None, 80.0, unit="percent", polarity="high") == "Target 80.0%", "nothing to judge"
