@@ -297,7 +297,7 @@ def _aggregate(
         "coalesce(sum(c.denominator), 0) AS denominator "
         f"FROM {cube} AS c WHERE c.slice = $slice{filter_sql} GROUP BY ALL ORDER BY ALL"
     )
-    return _count_arrays(_cursor(con).execute(sql, params).fetchall())
+    return _count_arrays(_cursor(con).execute(sql, params).fetchnumpy())
 
 
 def _group_selects(dims: list[str]) -> str:
@@ -312,18 +312,28 @@ def _group_selects(dims: list[str]) -> str:
     return ", ".join(selects)
 
 
-def _count_arrays(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(code1, code2, numerator, denominator) arrays from ``(code1, code2, numerator, denominator)`` rows."""
-    if not rows:
-        empty = np.array([], dtype=object)
-        return empty, empty.copy(), np.array([], dtype=float), np.array([], dtype=float)
-    code1, code2, numerator, denominator = zip(*rows, strict=True)
+def _count_arrays(result: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(code1, code2, numerator, denominator) arrays from a cube query's ``fetchnumpy()`` columns.
+
+    Fetched as columns, not rows: ``fetchall()`` then an array per column made a Python tuple per
+    group and cost about 0.4 ms more on a thousand practices. A code column with a NULL comes back
+    masked; here it is a plain object array with None there, as the rows gave.
+    """
     return (
-        np.array(code1, dtype=object),
-        np.array(code2, dtype=object),
-        np.array(numerator, dtype=float),
-        np.array(denominator, dtype=float),
+        _codes(result["code1"]),
+        _codes(result["code2"]),
+        np.asarray(result["numerator"], dtype=float),
+        np.asarray(result["denominator"], dtype=float),
     )
+
+
+def _codes(column: np.ndarray) -> np.ndarray:
+    """A fetched code column as an object array, None where the code is NULL."""
+    if not isinstance(column, np.ma.MaskedArray):
+        return np.asarray(column, dtype=object)
+    codes = np.ma.getdata(column).astype(object)
+    codes[np.ma.getmaskarray(column)] = None
+    return codes
 
 
 def _aggregate_many(
@@ -342,10 +352,13 @@ def _aggregate_many(
         "coalesce(sum(c.numerator), 0) AS numerator, coalesce(sum(c.denominator), 0) AS denominator "
         f"FROM {cube} AS c WHERE c.slice IN (SELECT unnest($slices)){filter_sql} GROUP BY ALL ORDER BY ALL"
     )
-    by_slice: dict[int, list[tuple]] = {}
-    for number, *row in _cursor(con).execute(sql, params).fetchall():
-        by_slice.setdefault(number, []).append(tuple(row))
-    return [_count_arrays(by_slice.get(number, [])) for number in numbers]
+    result = _cursor(con).execute(sql, params).fetchnumpy()
+    # ORDER BY ALL puts each slice's rows together, in slice order: one cut per slice.
+    slice_column = np.asarray(result.pop("slice"))
+    counts = _count_arrays(result)
+    starts = np.searchsorted(slice_column, numbers, side="left")
+    stops = np.searchsorted(slice_column, numbers, side="right")
+    return [tuple(column[start:stop] for column in counts) for start, stop in zip(starts, stops, strict=True)]
 
 
 def area_names(con: Any, dimension: str) -> dict[str, str]:
