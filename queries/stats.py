@@ -80,11 +80,12 @@ def compare_with_benchmark(low, high, benchmark: float, denominator, *, polarity
     high = np.asarray(high, dtype=float)
     if polarity == "none" or math.isnan(benchmark):
         return np.full(len(low), "not compared", dtype=object)
-    above, below = low > benchmark, high < benchmark
     high_good = polarity == "high"
-    result = np.select(
-        [above, below], ["better" if high_good else "worse", "worse" if high_good else "better"], default="similar"
-    ).astype(object)
+    # Words set straight into an object array: np.select made a fixed-width text array, and converting
+    # it to objects cost as much as the comparison. Above is set last, so it wins as np.select's first case.
+    result = np.full(len(low), "similar", dtype=object)
+    result[high < benchmark] = "worse" if high_good else "better"
+    result[low > benchmark] = "better" if high_good else "worse"
     result[~(np.asarray(denominator, dtype=float) > 0) | np.isnan(low) | np.isnan(high)] = "not compared"
     return result
 
