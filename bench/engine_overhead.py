@@ -7,7 +7,8 @@ query rebuilt from the call's output: disclosure control on the arrays and makin
 Candidate cuts, timed beside what they replace (nothing in the engine is changed):
 
 - ``pd.DataFrame(..., copy=False)`` for the result (the arrays are fresh, a copy is wasted);
-- the same call with ``SET threads = 1`` (alternating with the default in rounds, as load drifts).
+- the same call with ``SET threads = 1`` (alternating with the default in rounds, as load drifts);
+- the engine's query fetched as rows or as Arrow instead of NumPy columns, and without its ORDER BY.
 
 ``--profile`` adds a pyinstrument profile (text) of ``--repeat`` calls.
 
@@ -22,6 +23,7 @@ import os
 import statistics
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import duckdb  # noqa: E402
@@ -152,6 +154,30 @@ def measure(path: str, indicator_id: str, case: str, repeat: int) -> list[tuple[
         )
     )
     rows.append(("  DuckDB query total / operator CPU", profile["query_total_ms"], profile["operator_cpu_ms"]))
+    # The engine's own query fetched three ways, and without its sort: what moving the ORDER BY out of
+    # DuckDB (into NumPy, say) would have to beat.
+    fetching = con.cursor()
+    unsorted_sql = sql.replace(" ORDER BY ALL", "")
+    if unsorted_sql == sql:
+        raise RuntimeError("the engine's query has no ORDER BY ALL to leave out")
+
+    def arrow_fetch():
+        with warnings.catch_warnings():  # DuckDB warns that Arrow from a DB-API result copies: that is measured
+            warnings.simplefilter("ignore")
+            return fetching.execute(sql, params).to_arrow_table()
+
+    rows += [
+        (
+            "  the engine's query fetched as NumPy columns (fetchnumpy, as the engine fetches)",
+            *_median_ms(lambda: fetching.execute(sql, params).fetchnumpy(), repeat),
+        ),
+        ("    as rows (fetchall)", *_median_ms(lambda: fetching.execute(sql, params).fetchall(), repeat)),
+        ("    as Arrow (to_arrow_table)", *_median_ms(arrow_fetch, repeat)),
+        (
+            "    fetchnumpy without ORDER BY ALL",
+            *_median_ms(lambda: fetching.execute(unsorted_sql, params).fetchnumpy(), repeat),
+        ),
+    ]
     # The floor under any design that asks DuckDB once per call: a bound one-value round trip, and the
     # slice's sums with nothing the page needs beyond them (no order, text codes, names or statistics).
     cursor = con.cursor()

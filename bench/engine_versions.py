@@ -1,51 +1,39 @@
-"""One ``indicator_values`` call's time under several commits of the engine, timed in turn in one sitting.
+"""One ``indicator_values`` call's time under several commits of the engine, interleaved in one process.
 
-Each commit is checked out (``git archive``) into a temporary folder and timed in a process of its own,
-so every version imports its own ``queries`` package; the versions take turns for ``--rounds`` rounds, so
-a drift in the machine's load falls on all of them alike. A round times ``--repeat`` calls (after 30
-untimed ones; result cache off, disclosure on) for each indicator and case; the table gives, per commit,
-the median over rounds of each round's median wall and CPU milliseconds.
+Each commit is checked out (``git archive``) into a temporary folder and its packages (``queries``,
+``data``) imported under a name of their own, so every version runs its own code in the same process,
+against the same DuckDB connection. The versions then take turns, a batch of ``--batch`` calls each, for
+``--rounds`` rounds: on a shared machine the load drifts within seconds, and small interleaved batches
+put the same load on every version (separate processes timed one after another did not: a version's
+median moved 50 % between runs). Result cache off, disclosure on, 30 untimed calls of each version
+first. The table gives each version's median per-call wall and CPU milliseconds over its rounds.
 
     python bench/engine_versions.py --db /tmp/m26/db10/pathfinder.duckdb --commits 158690b HEAD \\
-        --indicators cwt_fds_28d hyp008 [--case practice] [--rounds 6] [--repeat 200]
+        --indicators cwt_fds_28d hyp008 [--case practice] [--rounds 60] [--batch 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from types import ModuleType
+
+import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-# Run inside each checkout: prints "wall_ms cpu_ms", the medians of ``repeat`` calls.
-CHILD = """
-import statistics, sys, time
-sys.path.insert(0, ".")
-import duckdb
-from bench.queries import CASES
-from queries import cache, indicators
-db, indicator, case, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-cache.configure(0)
-con = duckdb.connect(db, read_only=True)
-_label, by, filters = next(c for c in CASES if c[0] == case)
-period = indicators.default_period(con, indicator)
-def call():
-    return indicators.indicator_values(con, indicator=indicator, period=period, by=by, filters=filters)
-for _ in range(30):
-    call()
-wall, cpu = [], []
-for _ in range(repeat):
-    started, started_cpu = time.perf_counter(), time.process_time()
-    call()
-    wall.append((time.perf_counter() - started) * 1000)
-    cpu.append((time.process_time() - started_cpu) * 1000)
-print(statistics.median(wall), statistics.median(cpu))
-"""
+from bench.queries import CASES  # noqa: E402
+
+# The project's packages a version brings with it (every other import is shared).
+PACKAGES = ("queries", "data")
 
 
 def checkout(commit: str, into: Path) -> str:
@@ -59,16 +47,28 @@ def checkout(commit: str, into: Path) -> str:
     return short
 
 
-def time_once(tree: Path, db: str, indicator: str, case: str, repeat: int) -> tuple[float, float]:
-    """(median wall ms, median CPU ms) of ``repeat`` calls in a fresh process running the code in ``tree``."""
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, db, indicator, case, str(repeat)],
-        cwd=tree,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return float(out[0]), float(out[1])
+def _is_project_module(name: str) -> bool:
+    return any(name == package or name.startswith(f"{package}.") for package in PACKAGES)
+
+
+def load_version(tree: Path, label: str) -> ModuleType:
+    """``queries.indicators`` as the code in ``tree`` has it, its project modules then renamed out of the way.
+
+    Renamed (``_version_<label>.queries...``) after the import, so the next version imports afresh; the
+    functions keep the globals of the modules they were loaded with.
+    """
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if _is_project_module(name)}
+    sys.path.insert(0, str(tree))
+    try:
+        module = importlib.import_module("queries.indicators")
+    finally:
+        sys.path.remove(str(tree))
+        for name in [name for name in sys.modules if _is_project_module(name)]:
+            sys.modules[f"_version_{label}.{name}"] = sys.modules.pop(name)
+        sys.modules.update(saved)
+    if not Path(module.__file__).is_relative_to(tree):
+        raise RuntimeError(f"{label}: imported {module.__file__}, not the checkout's")
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,33 +76,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--commits", nargs="+", required=True, help="oldest first; any git revision")
     parser.add_argument("--indicators", nargs="+", default=["cwt_fds_28d"])
-    parser.add_argument("--case", default="practice")
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--case", default="practice", choices=[c[0] for c in CASES])
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=10)
     args = parser.parse_args(argv)
+    _label, by, filters = next(c for c in CASES if c[0] == args.case)
+    con = duckdb.connect(args.db, read_only=True)
+    versions: dict[str, ModuleType] = {}
     with tempfile.TemporaryDirectory() as folder:
-        trees = {}
         for index, commit in enumerate(args.commits):
             tree = Path(folder) / str(index)
-            trees[checkout(commit, tree)] = tree
-        samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
-        loads = []
+            short = checkout(commit, tree)
+            versions[short] = load_version(tree, short)
+    loads = [os.getloadavg()[0]]
+    rows = []
+    for indicator in args.indicators:
+        calls = {}
+        for short, engine in versions.items():
+            period = engine.default_period(con, indicator)
+
+            def call(engine=engine, indicator=indicator, period=period):
+                return engine.indicator_values(con, indicator=indicator, period=period, by=by, filters=filters)
+
+            for _ in range(30):
+                call()
+            calls[short] = call
+        per_call: dict[str, tuple[list[float], list[float]]] = {short: ([], []) for short in versions}
         for _round in range(args.rounds):
-            loads.append(os.getloadavg()[0])
-            for indicator in args.indicators:
-                for short, tree in trees.items():
-                    samples.setdefault((indicator, short), []).append(
-                        time_once(tree, args.db, indicator, args.case, args.repeat)
-                    )
+            for short, call in calls.items():
+                started, started_cpu = time.perf_counter(), time.process_time()
+                for _ in range(args.batch):
+                    call()
+                per_call[short][0].append((time.perf_counter() - started) * 1000 / args.batch)
+                per_call[short][1].append((time.process_time() - started_cpu) * 1000 / args.batch)
+        loads.append(os.getloadavg()[0])
+        for short, (wall, cpu) in per_call.items():
+            rows.append((indicator, short, statistics.median(wall), statistics.median(cpu)))
+    con.close()
     print(
-        f"`indicator_values` {args.case} on {args.db}; per commit the median over {args.rounds} alternating rounds "
-        f"of each round's median of {args.repeat} calls (disclosure on, result cache off); load average "
-        f"{min(loads):.1f}-{max(loads):.1f}\n"
+        f"`indicator_values` {args.case} on {args.db}; {len(versions)} versions interleaved in one process, "
+        f"{args.rounds} rounds of {args.batch} calls each (disclosure on, result cache off); median per call "
+        f"over the rounds; load average {min(loads):.1f}-{max(loads):.1f}\n"
     )
     print("| indicator | commit | wall ms | CPU ms |\n|---|---|---:|---:|")
-    for (indicator, short), runs in samples.items():
-        wall = statistics.median(run[0] for run in runs)
-        cpu = statistics.median(run[1] for run in runs)
+    for indicator, short, wall, cpu in rows:
         print(f"| {indicator} | {short} | {wall:.3f} | {cpu:.3f} |")
     return 0
 
