@@ -10,6 +10,9 @@ Candidate cuts, timed beside what they replace (nothing in the engine is changed
 - the same call with ``SET threads = 1`` (alternating with the default in rounds, as load drifts);
 - the engine's query fetched as rows or as Arrow instead of NumPy columns, and without its ORDER BY.
 
+Statistics with disclosure, and the result frame, are also timed as they run in a call: each right after
+the cube query, which leaves the CPU caches cold for them.
+
 ``--profile`` adds a pyinstrument profile (text) of ``--repeat`` calls.
 
     python bench/engine_overhead.py --db /tmp/final1/pathfinder.duckdb [--indicator hyp008] [--case practice]
@@ -23,6 +26,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -42,6 +46,23 @@ from queries.registry import get  # noqa: E402
 def _median_ms(call, repeat: int) -> tuple[float, float]:
     """Median wall and process-CPU milliseconds of ``repeat`` calls after 20 warm-up calls."""
     wall, cpu = timed(call, repeat, warm_ups=20)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def _median_after_query_ms(prepare, con, spec, period, dims, filters, repeat: int) -> tuple[float, float]:
+    """Median wall and CPU milliseconds of a piece of a call, each time run right after the call's cube query.
+
+    ``prepare()`` (untimed, before the query) returns the piece to time.
+    """
+    wall, cpu = [], []
+    for index in range(repeat + 20):
+        piece = prepare()
+        indicators._aggregate(con, spec, period, dims, filters)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        piece()
+        if index >= 20:  # the first 20 warm up, as in _median_ms
+            wall.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
     return statistics.median(wall), statistics.median(cpu)
 
 
@@ -122,6 +143,29 @@ def measure(path: str, indicator_id: str, case: str, repeat: int) -> list[tuple[
         ("    disclose_array(numerator)", *_median_ms(lambda: disclosure.disclose_array(numerator), repeat)),
         ("  result DataFrame from the arrays", *_median_ms(lambda: pd.DataFrame(disclosed), repeat)),
         ("    cut: DataFrame(copy=False)", *_median_ms(lambda: pd.DataFrame(disclosed, copy=False), repeat)),
+    ]
+    # The rows above time each piece alone, over and over on the same arrays; in a call it runs right after
+    # DuckDB's query has swept the CPU caches, and costs more. The same pieces, each timed after a query:
+    counts = indicators._aggregate(con, spec, period, dims, filters)
+
+    def value_columns():
+        return indicators._value_columns(con, spec, dims, counts, True)
+
+    def result_frame():
+        out = indicators._value_columns(con, spec, dims, counts, True)
+        out["indicator_id"] = indicators._constant_text(spec.id, len(out["numerator"]))
+        out["period_id"] = indicators._constant_text(period, len(out["numerator"]))
+        return lambda: pd.DataFrame({name: out[name] for name in OUTPUT_COLUMNS})
+
+    rows += [
+        (
+            "  right after the query: statistics and disclosure (_value_columns)",
+            *_median_after_query_ms(lambda: value_columns, con, spec, period, dims, filters, repeat),
+        ),
+        (
+            "  right after the query: the result DataFrame, as the engine makes it",
+            *_median_after_query_ms(result_frame, con, spec, period, dims, filters, repeat),
+        ),
     ]
     # DuckDB's threads setting belongs to the database instance (every connection to the file in this
     # process), and the machine's load drifts: so the two settings alternate in rounds of 25 calls.
