@@ -317,7 +317,8 @@ def _count_arrays(result: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     """(code1, code2, numerator, denominator) arrays from a cube query's ``fetchnumpy()`` columns.
 
     Fetched as columns, not rows: ``fetchall()`` then an array per column made a Python tuple per
-    group and cost about 0.4 ms more on a thousand practices. A code column with a NULL comes back
+    group, about 0.5 ms of CPU more in a call by practice at scale 1.0
+    (bench/results/2026-11-30-engine-overhead-after.md). A code column with a NULL comes back
     masked; here it is a plain object array with None there, as the rows gave.
     """
     return (
@@ -514,7 +515,7 @@ def _constant_text(value: str, count: int) -> Any:
     """A column of ``count`` copies of ``value`` as the DataFrame would hold it (pandas' ``str`` dtype).
 
     Made in Arrow: an object array of the copies, which the DataFrame then converted to ``str`` one
-    element at a time, cost about 0.13 ms a call for the two id columns on a thousand practices. No
+    element at a time, cost about 0.3 ms of CPU more in a call by practice at scale 1.0 (same file). No
     rows stay an (empty) object array, as the DataFrame made of one.
     """
     if not count:
