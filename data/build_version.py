@@ -25,7 +25,9 @@ from typing import Any
 #    register reads 708038006 (acute exacerbation of asthma) as an AST_COD code.
 # 8: the new schedule's Hib booster (born from 1 Jul 2024) is a 4th 6-in-1 with one from the 1st birthday, not any
 #    6-in-1 from then (COVER at 24 months and 5 years, their uptake-by-age rows, and the cohort finder).
-BUILD_VERSION = 8
+# 9: hyp_detection_ratio's expected rates rounded to whole 2**-20ths, so expected counts sum exactly (the same
+#    figures whatever order the threads add them in).
+BUILD_VERSION = 9
 
 META_KEY = "build_version"
 REBUILD_HINT = "Rebuild it with `make data` (or `python -m data.build synthetic|extract ... --out <file>`)."

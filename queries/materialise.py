@@ -98,6 +98,16 @@ DIAGNOSED_SHARE_BY_AGE = (
     (75, (0.79, 0.83)),
 )
 _EXPECTED_RATE_CAP = 0.9
+# Each rate is kept to a whole number of 2**-20ths (a change under 1e-6). A sum of such numbers is exact in
+# a double while it stays under 2**33 (8.6 bn expected patients), so an expected count comes out the same
+# whatever order DuckDB's threads add it in: with rates like 0.017/0.71 the by-LSOA denominators differed in
+# their last bits from one call to the next.
+_EXPECTED_RATE_STEP = 2.0**-20
+
+
+def _in_steps(rate: float) -> float:
+    """``rate`` rounded to a whole number of :data:`_EXPECTED_RATE_STEP` (why: see there)."""
+    return round(rate / _EXPECTED_RATE_STEP) * _EXPECTED_RATE_STEP
 
 
 def _expected_hypertension_rates() -> tuple[tuple[int, str, float], ...]:
@@ -113,7 +123,7 @@ def _expected_hypertension_rates() -> tuple[tuple[int, str, float], ...]:
         women, men = band(DIAGNOSED_SHARE_BY_AGE, age)
         shares = {"F": women, "M": men, "U": DIAGNOSED_SHARE_OVERALL}
         rows += [
-            (age, sex, min(band(RECORDED_HYPERTENSION_BY_AGE, age) / shares[sex], _EXPECTED_RATE_CAP))
+            (age, sex, _in_steps(min(band(RECORDED_HYPERTENSION_BY_AGE, age) / shares[sex], _EXPECTED_RATE_CAP)))
             for sex in SEX_CODES
         ]
     return tuple(rows)
