@@ -130,6 +130,7 @@ LIST_PRACTICE, LIST_THRESHOLD, LIST_SHOW, LIST_EXPORT, LIST_TABLE, LIST_MESSAGE 
     f"{P}-list-table",
     f"{P}-list-message",
 )
+LIST_VIEW = f"{P}-list-view"
 DOWNLOAD, DOWNLOAD_MESSAGE, CSV = f"{P}-download", f"{P}-download-message", f"{P}-csv"
 
 TAB_IDS = ("areas", "safety", "linked", "inequality", "practices", "patients")
@@ -531,6 +532,56 @@ def _empty_map() -> Any:
     return figure
 
 
+AGGREGATE_ONLY = (
+    "Your role sees aggregate figures only: patient lists are for GP teams (their own practice) and campaign "
+    "responders (their borough)."
+)
+
+
+def patient_list_view(scope: RowScope | None) -> html.Div:
+    """The "Patient list" view: the practice picker, threshold, buttons and list for a user who may see patient
+    rows, else the message alone (a picker and buttons that could only refuse read as a list that failed).
+
+    The callbacks behind it still refuse on their own: the browser is never trusted.
+    """
+    if scope is None:
+        return html.Div(dbc.Alert(AGGREGATE_ONLY, color="info", className="mb-0"), id=LIST_VIEW)
+    return html.Div(
+        id=LIST_VIEW,
+        children=[
+            html.P(
+                "Patients on the asthma register with SABA over-reliance and no ICS issued in the period, for one "
+                "practice. Only for roles entitled to patient rows (GP teams: their practice; campaign "
+                "responders: their borough). Every view and export is written to the audit log.",
+                className="small",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(labelled_select("Practice", LIST_PRACTICE, "", [NO_PRACTICE]), md=6),
+                    dbc.Col(
+                        radio_group(
+                            "SABA inhalers", LIST_THRESHOLD, "3", {str(t): f"{t}+" for t in aq.SABA_THRESHOLDS}
+                        ),
+                        md=4,
+                    ),
+                    dbc.Col(dbc.Button("Show patients", id=LIST_SHOW, color="primary", className="mt-4"), md=2),
+                ],
+                className="g-2",
+            ),
+            html.Div(id=LIST_MESSAGE, className="mt-2"),
+            html.Div(id=LIST_TABLE),
+            dbc.Button(
+                "Download patient list (CSV)",
+                id=LIST_EXPORT,
+                color="secondary",
+                outline=True,
+                size="sm",
+                className="mt-2",
+            ),
+        ],
+    )
+
+
 def layout(
     measure: str = aq.DEFAULT_MEASURE,
     period: str | None = None,
@@ -755,39 +806,7 @@ def layout(
             ),
         ]
     )
-    patients_tab = html.Div(
-        [
-            html.P(
-                "Patients on the asthma register with SABA over-reliance and no ICS issued in the period, for one "
-                "practice. Only for roles entitled to patient rows (GP teams: their practice; campaign "
-                "responders: their borough). Every view and export is written to the audit log.",
-                className="small",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(labelled_select("Practice", LIST_PRACTICE, "", [NO_PRACTICE]), md=6),
-                    dbc.Col(
-                        radio_group(
-                            "SABA inhalers", LIST_THRESHOLD, "3", {str(t): f"{t}+" for t in aq.SABA_THRESHOLDS}
-                        ),
-                        md=4,
-                    ),
-                    dbc.Col(dbc.Button("Show patients", id=LIST_SHOW, color="primary", className="mt-4"), md=2),
-                ],
-                className="g-2",
-            ),
-            html.Div(id=LIST_MESSAGE, className="mt-2"),
-            html.Div(id=LIST_TABLE),
-            dbc.Button(
-                "Download patient list (CSV)",
-                id=LIST_EXPORT,
-                color="secondary",
-                outline=True,
-                size="sm",
-                className="mt-2",
-            ),
-        ]
-    )
+    patients_tab = patient_list_view(patient_rows_scope())
     bodies = (areas, safety, linked, inequality_tab, practices_tab, patients_tab)
     return html.Div(
         [
@@ -1200,10 +1219,7 @@ def patient_rows(*, period: str | None, practice: str | None, threshold: int) ->
     """The list for ``practice`` if the user's scope permits it; raises PermissionError otherwise."""
     scope = patient_rows_scope()
     if scope is None:
-        raise PermissionError(
-            "Your role sees aggregate figures only: patient lists are for GP teams (their own "
-            "practice) and campaign responders (their borough)."
-        )
+        raise PermissionError(AGGREGATE_ONLY)
     if not practice:
         raise PermissionError("Choose a practice.")
     practices = aq.practices(_con()).set_index("practice_code")

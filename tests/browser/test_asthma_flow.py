@@ -3,8 +3,9 @@
 Commissioner: open /asthma, read the KPI cards and the rule, switch the measure (the borough map is
 recoloured in place and the address follows), switch the map to practice areas, open prescribing
 safety (thresholds, children vs adults), open "Before admission" and download its CSV (the rows on the
-chart), and find the patient list refused. GP team: the list offers their own practice only. Every
-step: no console errors, no request leaving the app, no serious accessibility violations in the content.
+chart), and find the patient list view holding only the message that the role sees aggregates. GP team:
+the list offers their own practice only. Every step: no console errors, no request leaving the app, no
+serious accessibility violations in the content.
 """
 
 from __future__ import annotations
@@ -108,12 +109,15 @@ def test_commissioner_reads_areas_safety_and_the_year_before_admission(recorded_
     assert not content_violations(page)
     harness.save_screenshot(page, "asthma-before-admission", "desktop")
 
-    # The patient list is for GP teams and campaign responders only.
+    # The patient list is for GP teams and campaign responders only: the view says so and offers nothing that
+    # could only refuse (a practice picker, a threshold, Show patients and a download did).
     open_tab(page, recorder, "Patient list")
-    page.get_by_role("button", name="Show patients").click()
-    harness.wait_until_settled(page, recorder)
-    assert "aggregate figures only" in page.locator("#ast-list-message").inner_text()
-    assert page.locator("#ast-patient-rows").count() == 0
+    view = page.locator("#ast-list-view")
+    assert "aggregate figures only" in view.inner_text()
+    assert view.locator("select, input, button, table").count() == 0
+    assert page.locator("#ast-list-practice, #ast-list-show, #ast-list-export, #ast-patient-rows").count() == 0
+    assert not content_violations(page)
+    harness.save_screenshot(page, "asthma-patient-list-aggregate-only", "desktop")
     assert_clean(recorder)
 
 

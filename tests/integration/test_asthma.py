@@ -547,6 +547,22 @@ def test_aggregate_roles_and_anonymous_visitors_get_no_patient_rows(page, period
         assert export is page.no_update and "aggregate figures only" in text_of(refusal)
 
 
+def test_an_aggregate_role_sees_the_message_alone_in_the_patient_list_view(page):
+    """A commissioner was offered a practice picker, a threshold and two buttons that could only refuse."""
+    controls = (page.LIST_PRACTICE, page.LIST_THRESHOLD, page.LIST_SHOW, page.LIST_EXPORT, page.LIST_TABLE)
+    for principal in (None, COMMISSIONER, ANALYST):
+        with acting_as(principal):
+            tree = page.layout(tab="patients")
+        assert not find(tree, lambda c: getattr(c, "id", None) in controls), "no picker, buttons or list"
+        assert page.AGGREGATE_ONLY in text_of(tree)
+    gp = Principal("gp.asthma.layout", Role.GP_TEAM, Scope.of(practices=["E83003"]))
+    for principal in (gp, RESPONDER):
+        with acting_as(principal):
+            tree = page.layout(tab="patients")
+        assert len(find(tree, lambda c: getattr(c, "id", None) in controls)) == len(controls)
+        assert page.AGGREGATE_ONLY not in text_of(tree)
+
+
 @pytest.fixture(scope="module")
 def listed_practice(db, period) -> str:
     """The practice with most patients on the SABA 3+ without ICS list (the small database has few)."""
