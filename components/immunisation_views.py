@@ -470,8 +470,19 @@ def count_bar_chart(
     return figure_from_dicts([bar], layout)
 
 
-def cohort_links(*, links: list[tuple[str, str]]) -> html.Div:
-    """ "Which children?" links, one per (vaccine title, cohort-finder URL); a line saying so when there are none."""
+def cohort_links(*, links: list[tuple[str, str]], aggregate_only: str | None = None) -> html.Div:
+    """ "Which children?" links, one per (vaccine title, cohort-finder URL); a line saying so when there are none.
+
+    ``aggregate_only``: for a role that may list no children, this message alone under the heading instead
+    (a dozen links promising lists led to a card that could only refuse).
+    """
+    if aggregate_only:
+        return html.Div(
+            [
+                html.H3("Which children?", className="h6 mt-3"),
+                dbc.Alert(aggregate_only, color="info", className="small mb-0"),
+            ]
+        )
     if not links:
         return html.P("No vaccine is short of 95% at this practice: no children to list.", className="small mb-0")
     return html.Div(

@@ -3,7 +3,9 @@
 Ranked among its borough's practices with 95 % CIs, children short of 95 % per vaccine,
 and the practice's trend. Aggregates only (disclosure control unless the role may see
 unrounded counts); the practice's children are listed in the cohort finder, one link per vaccine with a
-gap (this practice, that dose, the ages its children are now), which shows the list only to roles entitled to it.
+gap (this practice, that dose, the ages its children are now), which shows the list only to roles entitled to it;
+a user whose scope does not cover the practice (a commissioner, an analyst, another practice's GP team) gets the
+message that they see aggregates here instead of the links.
 A user who may list the practice's children (a gp_team user on their own practice, a campaign responder
 in its borough) sees the practice's OWN figures unrounded (its table row, its point in the ranking, its
 trend, and the CSVs holding them, audited as unrounded); its PCN, borough, London and the other
@@ -37,7 +39,8 @@ from queries.db import default_database
 from queries.immunisation_cohort import COVER_MEASURE_DOSES
 from queries.indicators import QueryError
 from security.disclosure import Disclosure, current_disclosure
-from security.roles import PRACTICE_CODE
+from security.roles import PRACTICE_CODE, patient_row_scope
+from security.web import current_user_principal
 
 dash.register_page(
     __name__,
@@ -314,6 +317,7 @@ def update_comparison(period_type: str, practice_code: str):
             disclose=disclosure.disclose,
             disclose_practice=own,
         )
+        may_list = may_list_children(db, practice_code)
     except DATA_ERRORS as error:
         return empty_message_figure(data_problem(error), height=320), error_message(data_problem(error)), None, None
     figure = practice_comparison_chart(frame=long, target=95.0)
@@ -325,7 +329,25 @@ def update_comparison(period_type: str, practice_code: str):
     )
     # Said only where it is so: not for the analyst (everything unrounded) nor for a user without the practice.
     note = UNROUNDED_NOTE if disclosure.disclose and not own else None
-    return figure, table, cohort_links(links=gap_links(wide, practice_code)), note
+    links = cohort_links(links=gap_links(wide, practice_code), aggregate_only=None if may_list else AGGREGATE_ONLY)
+    return figure, table, links, note
+
+
+AGGREGATE_ONLY = (
+    "You see aggregate figures only for this practice: the lists of its children are for its GP team and for "
+    "campaign responders covering its borough. The cohort finder above counts them."
+)
+
+
+def may_list_children(db, practice_code: str) -> bool:
+    """Whether this user's patient-row scope covers the practice, so the per-vaccine links lead to lists it may
+    see; otherwise (a commissioner, an analyst, another practice's GP team) the page says so instead of offering
+    links to a list that could only refuse. The cohort finder still checks every list itself."""
+    details = imm.practice_details(db, practice_code=_practice_code(practice_code))
+    if details is None:
+        raise QueryError(f"No practice {practice_code!r}")
+    scope = patient_row_scope(current_user_principal())
+    return scope is not None and scope.permits(practice_code, details["borough_code"], details["icb_code"])
 
 
 def practice_trend(db, *, indicator: str, practice_code: str, disclose: bool) -> pd.DataFrame:

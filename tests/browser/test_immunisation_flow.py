@@ -105,6 +105,9 @@ def test_a_shared_link_reopens_the_same_view_and_the_gp_view_opens(recorded_page
     assert "Oakleigh Road Health Centre" in page.locator("h1").inner_text()
     comparison = page.locator("#imm-gp-comparison")
     assert comparison.locator(".js-plotly-plot").count() == 1
+    # A commissioner may list no children: the message alone where a dozen links to lists that refuse were.
+    gaps = page.locator("#imm-gp-cohort-links")
+    assert "aggregate figures only" in gaps.inner_text() and gaps.locator("a").count() == 0
     assert page_violations(page) == []
     # The table view fits a desktop screen: no column (children short of 95 % above all) behind a scroll.
     page.locator("label.btn", has_text="Table").first.click()

@@ -365,6 +365,49 @@ def test_gp_view_comparison_equals_the_engine(pages, db):
     assert {t.name for t in figure.data} >= {"Borough", "London"}
 
 
+@pytest.fixture(scope="module")
+def practice_with_gaps(pages, db) -> str:
+    """A practice with vaccines short of 95 % for a user who may list its children (who sees its own figures
+    unrounded: the small database's E83003 then has none, so no link to offer). Outside Barnet and Hackney, so
+    the module's GP (E83003, in Barnet) and RESPONDER (Hackney) are users whose scope does not cover it."""
+    practice_page = pages[1]
+    largest = db.cursor().execute("SELECT practice_code FROM patient_dim GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 10")
+    return next(
+        code
+        for (code,) in largest.fetchall()
+        if imm.practice_details(db, practice_code=code)["borough_code"]
+        not in ("E09000003", *RESPONDER.scope.borough_codes)
+        and practice_page.gap_links(
+            practice_page.comparison_values(db, practice_code=code, period_type="fy", disclose=False)[0], code
+        )
+    )
+
+
+def test_gp_view_offers_lists_of_children_only_to_a_role_that_may_see_them(pages, db, practice_with_gaps):
+    """A commissioner was offered a dozen "Children missing" links, each to a list that could only refuse; so
+    was a GP team or campaign responder on a practice outside their scope."""
+    practice_page = pages[1]
+    code = practice_with_gaps
+
+    def finder_links(tree) -> list:
+        return find(tree, lambda c: str(getattr(c, "href", "")).startswith("/immunisation/cohort?"))
+
+    borough = imm.practice_details(db, practice_code=code)["borough_code"]
+    for principal in (
+        Principal("gp.there", Role.GP_TEAM, Scope.of(practices=[code])),
+        Principal("campaign.there", Role.CAMPAIGN_RESPONDER, Scope.of(boroughs=[borough])),
+    ):
+        with acting_as(principal):
+            *_, own_links, _ = practice_page.update_comparison("fy", code)
+        assert finder_links(own_links) and practice_page.AGGREGATE_ONLY not in text_of(own_links)
+    for principal in (None, COMMISSIONER, ANALYST, GP, RESPONDER):  # GP and RESPONDER: outside their scope
+        with acting_as(principal):
+            *_, links, _ = practice_page.update_comparison("fy", code)
+        assert not finder_links(links), "no link to a list this role may not see"
+        assert practice_page.AGGREGATE_ONLY in text_of(links), "the message alone, under the section's heading"
+        assert [type(c).__name__ for c in links.children] == ["H3", "Alert"]
+
+
 def test_gp_view_table_says_which_children_short_counts_are_hidden(pages, db):
     """Disclosure on: a 1-7 count of children short reads "suppressed", a measure without a target "no target".
 
@@ -785,15 +828,19 @@ def test_summary_cards_show_only_the_ticked_doses(pages, db):
 
 
 def _gp_page_links(pages, practice_code):
-    with acting_as(COMMISSIONER):
+    """The finder links on a practice's page, as its GP team gets them (a role without the practice gets none)."""
+    with acting_as(Principal("gp.there", Role.GP_TEAM, Scope.of(practices=[practice_code]))):
         _, _, links, _ = pages[1].update_comparison("fy", practice_code)
     return [c.href for c in find(links, lambda c: getattr(c, "href", None) is not None)]
 
 
-def test_each_gp_page_gap_links_to_its_children_in_the_finder(pages, db):
+def test_each_gp_page_gap_links_to_its_children_in_the_finder(pages, db, practice_with_gaps):
     practice_page, finder = pages[1], pages[2]
-    code = "E83003"
-    wide, _ = practice_page.comparison_values(db, practice_code=code, period_type="fy", disclose=True)
+    code = practice_with_gaps
+    # As its GP team sees the page: disclosure control, but the practice's own figures unrounded.
+    wide, _ = practice_page.comparison_values(
+        db, practice_code=code, period_type="fy", disclose=True, disclose_practice=False
+    )
     hrefs = _gp_page_links(pages, code)
     gaps = [
         row.indicator_id
@@ -815,10 +862,11 @@ def test_each_gp_page_gap_links_to_its_children_in_the_finder(pages, db):
         assert "was not recognised" not in text_of(tree)
 
 
-def test_the_gp_pages_links_say_which_children_the_finder_lists(pages):
+def test_the_gp_pages_links_say_which_children_the_finder_lists(pages, practice_with_gaps):
     """1 child short in the period's cohort and 3 in the finder's list, with nothing saying why."""
-    with acting_as(COMMISSIONER):
-        _, _, links, _ = pages[1].update_comparison("fy", "E83003")
+    code = practice_with_gaps
+    with acting_as(Principal("gp.there", Role.GP_TEAM, Scope.of(practices=[code]))):
+        _, _, links, _ = pages[1].update_comparison("fy", code)
     text = text_of(links)
     assert "missing the dose today" in text and "so the two numbers differ" in text
     labels = [c.children for c in find(links, lambda c: getattr(c, "href", None) is not None)]
