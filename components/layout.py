@@ -644,7 +644,7 @@ def radio_tabs(tabs: list[tuple[str, str, object]], *, key: str, value: str) -> 
     return view_switch(key=key, views={v: (label, content) for v, label, content in tabs}, initial=value)
 
 
-def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = None) -> dbc.Card:
+def indicator_card(spec: Any, *, card_id: str, title: str | None = None, notes: str | None = None) -> dbc.Card:
     """What the chosen indicator counts and which rule version it follows, the definition folded under a
     "How this is counted" toggle (a native details/summary: keyboard and screen-reader friendly).
 
@@ -655,26 +655,50 @@ def indicator_card(spec: Any, *, title: str | None = None, notes: str | None = N
     sources in words and where the specification describes it). ``title`` and ``notes`` replace the
     indicator's own, e.g. for a measure a page derives from it. The sources are named in words, each
     with its tag as a tooltip: the bare tags ("[PCIT-HP387] [OS-HYP003]") meant nothing to a reader.
+
+    ``card_id`` names the parts a page's callback replaces when another indicator is chosen
+    (:func:`indicator_card_outputs`, :func:`indicator_card_parts`): the card and its toggle stay, so a
+    definition the reader opened stays open (a new card each time closed it again).
     """
+    shown_title, rule, definition = indicator_card_parts(spec, title=title, notes=notes)
+    body = [
+        html.H2(shown_title, id=f"{card_id}-title", className="h6 mb-1"),
+        html.P(rule, id=f"{card_id}-rule-version", className="small mb-1"),
+        html.Details(
+            [html.Summary("How this is counted"), html.Div(definition, id=f"{card_id}-definition")],
+            className="rule-definition",
+        ),
+    ]
+    return dbc.Card(dbc.CardBody(body), className="mb-3")
+
+
+def indicator_card_parts(spec: Any, *, title: str | None = None, notes: str | None = None) -> tuple[str, list, list]:
+    """The parts of :func:`indicator_card` that change with the indicator: its title, the rule line and the
+    definition under the toggle, in the order of :func:`indicator_card_outputs`."""
     title = spec.title if title is None else title
     notes = spec.notes if notes is None else notes
-    details = [
+    definition = [
         html.P([html.Strong("Counts: "), spec.numerator], className="small mb-1"),
         html.P([html.Strong("Out of: "), spec.denominator], className="small mb-1"),
     ]
     if spec.target_text:
         # "Target", as the KPI cards and charts name it; the registry's words say which kind.
-        details.append(html.P([html.Strong("Target: "), spec.target_text], className="small mb-1"))
+        definition.append(html.P([html.Strong("Target: "), spec.target_text], className="small mb-1"))
     if notes:
-        details.append(html.P([html.Strong("Note: "), notes], className="small mb-1 text-muted"))
+        definition.append(html.P([html.Strong("Note: "), notes], className="small mb-1 text-muted"))
     if spec.sources or spec.spec_reference:
-        details.append(html.P(_sources_line(spec), className="small mb-0 text-muted"))
-    body = [
-        html.H2(title, className="h6 mb-1"),
-        html.P([html.Strong("Rule: "), spec.rule_version], className="small mb-1"),
-        html.Details([html.Summary("How this is counted"), *details], className="rule-definition"),
+        definition.append(html.P(_sources_line(spec), className="small mb-0 text-muted"))
+    return title, [html.Strong("Rule: "), spec.rule_version], definition
+
+
+def indicator_card_outputs(card_id: str) -> list[Output]:
+    """The outputs of a callback showing another indicator in the card ``card_id`` (it returns
+    :func:`indicator_card_parts`): the text changes in place and the toggle keeps the state the reader left."""
+    return [
+        Output(f"{card_id}-title", "children"),
+        Output(f"{card_id}-rule-version", "children"),
+        Output(f"{card_id}-definition", "children"),
     ]
-    return dbc.Card(dbc.CardBody(body), className="mb-3")
 
 
 def _sources_line(spec: Any) -> list:

@@ -46,6 +46,8 @@ from components.layout import (
     error_message,
     graph,
     indicator_card,
+    indicator_card_outputs,
+    indicator_card_parts,
     kpi_cards,
     labelled_select,
     page_header,
@@ -813,7 +815,7 @@ def layout(
             header,
             controls,
             link.message(),
-            html.Div(update_rule(measure), id=RULE),
+            html.Div(rule_card(measure), id=RULE),
             view_switch(
                 key=VIEWS,
                 views={t: (TAB_LABELS[t], body) for t, body in zip(TAB_IDS, bodies, strict=True)},
@@ -840,16 +842,28 @@ def layout(
 # ---------------------------------------------------------------- callbacks
 
 
-def update_rule(measure_id: str) -> dbc.Card:
-    """The chosen measure's indicator definition and rule version (and how the page derives it)."""
+def _measure_definition(measure_id: str) -> tuple[Any, dict[str, str]]:
+    """The registry indicator behind a measure and the card's words for it (the measure's title, and how the page
+    derives it ahead of the indicator's own note)."""
     m = aq.measure(measure_id)
-    spec = m.spec
-    notes = " ".join(n for n in (m.notes, spec.notes) if n)
-    return indicator_card(spec, title=m.title, notes=notes)
+    return m.spec, {"title": m.title, "notes": " ".join(n for n in (m.notes, m.spec.notes) if n)}
+
+
+def rule_card(measure_id: str) -> dbc.Card:
+    """The chosen measure's indicator definition and rule version, as the layout first draws it."""
+    spec, words = _measure_definition(measure_id)
+    return indicator_card(spec, card_id=RULE, **words)
+
+
+def update_rule(measure_id: str) -> tuple:
+    """Another measure's title, rule version and definition, into the card in place (an opened definition
+    stays open)."""
+    spec, words = _measure_definition(measure_id)
+    return indicator_card_parts(spec, **words)
 
 
 # Not on the first draw: the layout already holds the measure's card.
-dash.callback(Output(RULE, "children"), Input(MEASURE, "value"), prevent_initial_call=True)(update_rule)
+dash.callback(*indicator_card_outputs(RULE), Input(MEASURE, "value"), prevent_initial_call=True)(update_rule)
 
 
 def _stale_parts(wanted: dict, shown: dict | None) -> frozenset[str]:

@@ -40,6 +40,8 @@ from components.layout import (
     error_message,
     graph,
     indicator_card,
+    indicator_card_outputs,
+    indicator_card_parts,
     kpi_cards,
     labelled_select,
     page_header,
@@ -749,7 +751,7 @@ def layout(
             header,
             controls,
             link.message(),
-            html.Div(indicator_card(get(indicator)), id=RULE),
+            html.Div(indicator_card(get(indicator), card_id=RULE), id=RULE),
             view_switch(
                 key=VIEWS,
                 views={
@@ -844,14 +846,14 @@ dash.callback(
 )(update_practice_options)
 
 
-def update_rule(indicator: str) -> dbc.Card:
-    """The chosen indicator's definition and rule version."""
-    spec = _spec(indicator)
-    return indicator_card(spec)
+def update_rule(indicator: str) -> tuple:
+    """Another indicator's title, rule version and definition, into the card in place (an opened definition
+    stays open)."""
+    return indicator_card_parts(_spec(indicator))
 
 
 # Not on the first draw: the layout already holds the indicator's card.
-dash.callback(Output(RULE, "children"), Input(INDICATOR, "value"), prevent_initial_call=True)(update_rule)
+dash.callback(*indicator_card_outputs(RULE), Input(INDICATOR, "value"), prevent_initial_call=True)(update_rule)
 
 
 def update_comparison(

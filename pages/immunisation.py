@@ -27,6 +27,8 @@ from components.layout import (
     error_message,
     figure_panel,
     indicator_card,
+    indicator_card_outputs,
+    indicator_card_parts,
     page_header,
     radio_tab,
     radio_tabs,
@@ -335,7 +337,7 @@ def layout(
             controls,
             link.message(),
             html.Div(id=DOWNLOAD_MESSAGE_ID, role="status"),
-            html.Div(id=RULE_ID),
+            html.Div(rule_card(indicator), id=RULE_ID),
             dcc.Loading(html.Div(id=HEADLINE_ID), type="circle", delay_show=300),
             map_section,
             inequality_section,
@@ -381,18 +383,25 @@ def update_periods(indicator: str, period: str | None):
         return no_update, no_update
 
 
-@callback(Output(RULE_ID, "children"), Input(INDICATOR_ID, "value"))
-def update_rule(indicator: str):
+def rule_card(indicator: str) -> dbc.Card:
     """What the chosen measure counts, out of whom, and the COVER rule version and sources it follows.
 
     The other pathfinder pages showed this; here a commissioner had the measure's name alone (what
     counts as a valid MMR1 dose, who is in the cohort, where the 95 % comes from went unsaid).
     """
+    return indicator_card(imm.check_indicator(indicator), card_id=RULE_ID)
+
+
+# Not on the first draw: the layout already holds the measure's card.
+@callback(*indicator_card_outputs(RULE_ID), Input(INDICATOR_ID, "value"), prevent_initial_call=True)
+def update_rule(indicator: str) -> tuple:
+    """Another measure's title, rule version and definition, into the card in place (an opened definition
+    stays open); nothing changes for an id that is no immunisation measure."""
     try:
         spec = imm.check_indicator(indicator)
-    except DATA_ERRORS:
-        return None
-    return indicator_card(spec)
+    except DATA_ERRORS as error:
+        raise PreventUpdate from error
+    return indicator_card_parts(spec)
 
 
 @callback(Output(HEADLINE_ID, "children"), Input(INDICATOR_ID, "value"), Input(PERIOD_ID, "value"))

@@ -76,8 +76,9 @@ def test_commissioner_reads_areas_safety_and_the_year_before_admission(recorded_
     page.wait_for_function("() => window.location.search.includes('measure=ast_review_12m')")
     after = page.evaluate(TRACES, "#ast-map")[0]
     assert after["locations"] == before["locations"] and after["z"] != before["z"], "the map was not recoloured"
-    page.locator("#ast-rule summary").click()  # the new measure's card starts folded too
-    assert "REV_COD" in page.locator("#ast-rule").inner_text()
+    # The definition the reader opened stays open: the card's text changes in place.
+    page.wait_for_function("() => document.querySelector('#ast-rule').innerText.includes('REV_COD')")
+    assert page.locator("#ast-rule details").evaluate("el => el.open"), "the opened definition closed itself"
 
     # Practice areas: every London practice is an area on the map.
     page.get_by_role("radio", name="Practice areas", exact=True).check()

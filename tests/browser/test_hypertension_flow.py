@@ -155,6 +155,50 @@ def test_commissioner_compares_boroughs_targets_inequality_and_practices(recorde
     assert_clean(recorder)
 
 
+def test_the_rule_cards_definition_stays_as_the_reader_left_it_when_the_indicator_changes(recorded_page, app_server):
+    """Each indicator drew a new card, so a definition the reader had opened closed again at every change."""
+    page, recorder = recorded_page(app_server, "phone")
+    harness.open_page(page, app_server.url("/hypertension"), recorder)
+    details, summary = page.locator("#hyp-rule details"), page.locator("#hyp-rule summary")
+    rule_posts = []  # the callback requests that fill the card
+    page.on(
+        "request",
+        lambda r: (
+            rule_posts.append(r) if "_dash-update-component" in r.url and "hyp-rule" in (r.post_data or "") else 0
+        ),
+    )
+
+    # From the indicator select, Tab reaches the toggle and Space opens it.
+    page.locator("#hyp-indicator").focus()
+    for _ in range(12):
+        if page.evaluate("() => document.activeElement.matches('#hyp-rule summary')"):
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.matches('#hyp-rule summary')"), "Tab never reached the toggle"
+    page.keyboard.press("Space")
+    assert details.evaluate("el => el.open")
+    assert "140/90 clinic" in page.locator("#hyp-rule-definition").inner_text()
+
+    # Another indicator: the card says what it counts, and the definition is still open.
+    choose(page, "hyp-indicator", "Hypertension aged 80 or over with BP at or below 150/90 (HYP009)")
+    harness.wait_until_settled(page, recorder)
+    page.wait_for_function("() => document.querySelector('#hyp-rule-definition').textContent.includes('150/90 clinic')")
+    assert details.evaluate("el => el.open"), "the definition the reader opened closed itself"
+    assert "HYP009" in page.locator("#hyp-rule-title").inner_text()
+    assert len(rule_posts) == 1, "one request fills the card, as before"
+    harness.save_screenshot(page, "hypertension-rule-open-after-change", "phone")
+
+    # Closed with Enter, it stays closed on the next change.
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert details.evaluate("el => !el.open")
+    choose(page, "hyp-indicator", "Hypertension aged 79 or under with BP at or below 140/90 (HYP008)")
+    harness.wait_until_settled(page, recorder)
+    page.wait_for_function("() => document.querySelector('#hyp-rule-definition').textContent.includes('140/90 clinic')")
+    assert details.evaluate("el => !el.open")
+    assert_clean(recorder)
+
+
 def test_a_shared_link_opens_the_same_view_and_fits_a_phone(recorded_page, app_server):
     link = "/hypertension?indicator=hyp_detection_ratio&icb=E54000029&borough=E09000025&tab=inequality"
     page, recorder = recorded_page(app_server, "phone")

@@ -57,13 +57,14 @@ def text_of(component) -> str:
 
 def test_the_chosen_measure_says_what_it_counts_and_its_rule_version(pages):
     page = pages[0]
-    assert find(page.layout(), lambda c: getattr(c, "id", None) == page.RULE_ID), "no place for the rule card"
     spec = imm.check_indicator("cover_5y_mmr2")
-    card = text_of(page.update_rule("cover_5y_mmr2"))
-    for text in (spec.title, spec.rule_version, spec.numerator, spec.denominator, spec.target_text):
-        assert text in card, text
-    assert "UKHSA COVER quality and methodology information" in card
-    assert page.update_rule("<script>") is None
+    (drawn,) = find(page.layout(indicator="cover_5y_mmr2"), lambda c: getattr(c, "id", None) == page.RULE_ID)
+    for card in (text_of(drawn), text_of(page.update_rule("cover_5y_mmr2"))):
+        for text in (spec.title, spec.rule_version, spec.numerator, spec.denominator, spec.target_text):
+            assert text in card, text
+        assert "UKHSA COVER quality and methodology information" in card
+    with pytest.raises(page.PreventUpdate):
+        page.update_rule("<script>")
 
 
 def test_layout_reads_the_url_and_falls_back_on_bad_values(pages):

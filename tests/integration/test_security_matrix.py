@@ -122,7 +122,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "admin-audit-entries.children <- admin-audit-username": Expect(ADMIN),
     # /immunisation
     "imm-period.options imm-period.value <- imm-indicator": Expect(UI),
-    "imm-rule.children <- imm-indicator": Expect(UI),
+    "imm-rule-title.children imm-rule-rule-version.children imm-rule-definition.children <- imm-indicator": Expect(UI),
     "imm-headline.children <- imm-indicator": Expect(AGGREGATE),
     "imm-map.figure imm-map-shown.data imm-map-table-wrap.children <- imm-indicator": Expect(AGGREGATE),
     "imm-ineq-imd.figure imm-ineq-ethnicity.figure imm-ineq-sex.figure imm-ineq-intersection.figure "
@@ -164,7 +164,7 @@ EXPECTATIONS: dict[str, Expect] = {
     # /hypertension
     "hyp-borough.options hyp-borough.value <- hyp-icb": Expect(UI),
     "hyp-practice.options hyp-practice.value <- hyp-borough": Expect(UI),
-    "hyp-rule.children <- hyp-indicator": Expect(UI),
+    "hyp-rule-title.children hyp-rule-rule-version.children hyp-rule-definition.children <- hyp-indicator": Expect(UI),
     "hyp-borough-map.figure hyp-borough-ranked.figure hyp-icb-ranked.figure hyp-kpis.children "
     "hyp-borough-table.children hyp-comparison-message.children <- hyp-indicator": Expect(AGGREGATE),
     "hyp-funnel.figure <- hyp-indicator": Expect(AGGREGATE),
@@ -185,7 +185,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "hyp-download.data hyp-download-message.children <- hyp-export-comparison": Expect(AGGREGATE),
     "{page-url-state}.data <- hyp-indicator": Expect(CLIENTSIDE),
     # /asthma
-    "ast-rule.children <- ast-measure": Expect(UI),
+    "ast-rule-title.children ast-rule-rule-version.children ast-rule-definition.children <- ast-measure": Expect(UI),
     "ast-map.figure ast-map-table.children ast-area-message.children ast-map-shown.data <- ast-measure": Expect(
         AGGREGATE, tab=(AST_TAB, "areas")
     ),
@@ -211,7 +211,8 @@ EXPECTATIONS: dict[str, Expect] = {
     "{page-url-state}.data <- ast-measure": Expect(CLIENTSIDE),
     # /cancer
     "cancer-period.options cancer-period.value <- cancer-indicator": Expect(UI),
-    "cancer-rule.children <- cancer-indicator": Expect(UI),
+    "cancer-rule-title.children cancer-rule-rule-version.children cancer-rule-definition.children "
+    "<- cancer-indicator": Expect(UI),
     "cancer-kpis.children <- cancer-tumour": Expect(AGGREGATE),
     "cancer-map.figure cancer-map-shown.data cancer-geo-message.children <- cancer-indicator": Expect(
         AGGREGATE, tab=(CANCER_TAB, "areas")

@@ -287,7 +287,7 @@ def test_the_footer_says_synthetic_only_over_synthetic_data():
 def test_the_indicator_card_names_its_sources_in_words_with_the_tags_as_tooltips():
     from queries.registry import get
 
-    card = layout.indicator_card(get("hyp008"))
+    card = layout.indicator_card(get("hyp008"), card_id="rule")
     text = str(card)
     spans = [c for c in _walk(card) if isinstance(c, html.Span) and getattr(c, "title", None)]
     visible = " ".join(str(c.children) for c in _walk(card) if isinstance(getattr(c, "children", None), str))
@@ -304,12 +304,31 @@ def test_the_indicator_cards_definition_is_folded_under_a_toggle_that_says_what_
     """Open, the definition took most of a phone's first screen before any figure."""
     from queries.registry import get
 
-    card = layout.indicator_card(get("hyp008"))
+    card = layout.indicator_card(get("hyp008"), card_id="rule")
     (definition,) = [c for c in _walk(card) if isinstance(c, html.Details)]
     assert not getattr(definition, "open", None), "folded until the reader asks"
     summary = definition.children[0]
     assert isinstance(summary, html.Summary) and summary.children == "How this is counted"
     assert "Out of: " in str(definition) and "QOF business rules" in str(card.children.children[1])
+
+
+def test_another_indicator_replaces_the_cards_text_but_never_its_toggle():
+    """A new card at each indicator change closed a definition the reader had opened."""
+    from queries.registry import get
+
+    card = layout.indicator_card(get("hyp008"), card_id="rule")
+    outputs = layout.indicator_card_outputs("rule")
+    by_id = {c.id: c for c in _walk(card) if getattr(c, "id", None)}
+    assert [o.component_id for o in outputs] == ["rule-title", "rule-rule-version", "rule-definition"]
+    assert all(o.component_id in by_id for o in outputs), "each output is a part of the card"
+    (toggle,) = [c for c in _walk(card) if isinstance(c, html.Details)]
+    assert by_id["rule-definition"] in toggle.children, "the definition is inside the toggle, which stays"
+    assert not [o for o in outputs if o.component_id == getattr(toggle, "id", None)]
+    title, rule, definition = layout.indicator_card_parts(get("hyp009"))
+    assert "HYP009" in title and "150/90" in str(definition) and "QOF business rules" in str(rule)
+    assert [str(p) for p in layout.indicator_card_parts(get("hyp008"))] == [
+        str(by_id[o.component_id].children) for o in outputs
+    ], "the layout and the callback draw the same text"
 
 
 def _walk(component):
