@@ -9,13 +9,15 @@ navigation's start (the page's own clock, ``performance.now()``):
 - **payload**: the bytes of every ``figure`` the server sent (in the page's layout and in callback
   answers, Patches included; JSON as sent, before gzip), the callback answers' bytes in all, and
   the geometry files fetched by URL;
-- **Plotly draws**: how often the page called ``Plotly.react``/``newPlot`` per chart, how many of
-  those charts were hidden (``display: none``: the view is not shown) and the draws' synchronous time;
+- **Plotly draws**: how often Plotly drew each chart (``Plotly.react``, ``newPlot``, and ``relayout``,
+  which redraws a map whole), how many draws were of hidden charts (``display: none``: the view is not
+  shown) and their synchronous time;
 - **Dash's store**: the components in the page's layout, and the actions dispatched to the renderer's
   Redux store with their time (each dispatch re-runs the selector of every mounted component, so
   this grows with components x updates).
 
-A run ends when no callback has been pending and no long task has ended for ``--quiet`` seconds. The
+A run ends when no request (callback, script or geometry) has been pending and no long task has ended
+for ``--quiet`` seconds. The
 first run of each page warms the server's caches and the browser's and is left out of the medians.
 
 ``--profile DIR`` adds one run per page under Chromium's performance tracing (CDP ``Tracing``, the
@@ -111,7 +113,7 @@ window.__dispatches = [];
     Object.defineProperty(window, 'Plotly', {
         configurable: true,
         get: function () { return plotly; },
-        set: function (value) { plotly = value; ['newPlot', 'react'].forEach(wrap); },
+        set: function (value) { plotly = value; ['newPlot', 'react', 'relayout'].forEach(wrap); },
     });
 })();
 """
@@ -204,14 +206,17 @@ def open_page(context, origin: str, path: str, *, quiet_s: float, browser=None, 
     page = context.new_page()
     page.add_init_script(PAGE_PROBE)
     pending: set = set()
+    last_change = [time.monotonic()]
     sizes = {"figure": 0, "callback": 0, "geometry": 0, "callbacks": 0}
 
     def on_request(request):
-        if UPDATE_URL in request.url:
-            pending.add(request)
+        # Every request, not just callbacks: plotly.js and the geometry files come after the last callback.
+        pending.add(request)
+        last_change[0] = time.monotonic()
 
     def on_done(request):
         pending.discard(request)
+        last_change[0] = time.monotonic()
 
     def on_response(response):
         url = response.url
@@ -246,7 +251,8 @@ def open_page(context, origin: str, path: str, *, quiet_s: float, browser=None, 
         state = page.evaluate(STATE)
         last_task = max((start + length for start, length in state["longTasks"]), default=0.0)
         quiet_since = max(last_task, state["settled"])
-        if state["settled"] and not pending and state["now"] - quiet_since >= quiet_s * 1000:
+        network_quiet = not pending and time.monotonic() - last_change[0] >= quiet_s
+        if state["settled"] and network_quiet and state["now"] - quiet_since >= quiet_s * 1000:
             break
         if time.monotonic() > deadline:
             print(f"  {path}: not quiet after {TIMEOUT_S:.0f} s", file=sys.stderr)
@@ -339,6 +345,55 @@ def js_self_times(profile: dict) -> tuple[Counter, Counter]:
     return by_script, by_function
 
 
+DASH_SCRIPTS = (
+    "dash_renderer",
+    "react-dom@",
+    "react@",
+    "dash_core_components",
+    "dash_bootstrap_components",
+    "dash_html_components",
+    "polyfill@",
+    "prop-types@",
+    "async-graph",
+    "bundle.v",
+)
+APP_SCRIPTS = (
+    "00_plotly_hooks.js",
+    "chart_titles.js",
+    "map_fit.js",
+    "narrow_charts.js",
+    "sankey_labels.js",
+    "hidden_charts.js",
+    "session_expiry.js",
+)
+
+
+def work_by_kind(trace: dict, events: Counter, by_script: Counter) -> dict[str, float]:
+    """The main thread's time in a few kinds, from the trace's events and the JavaScript profile's scripts."""
+    main = _renderer_main_events(trace)
+    plotly_parse = sum(
+        e["dur"] / 1000
+        for e in main
+        if e["name"] == "EvaluateScript" and "plotly.min.js" in (e.get("args", {}).get("data", {}).get("url") or "")
+    )
+
+    def scripts(names) -> float:
+        return sum(ms for script, ms in by_script.items() if script.startswith(names))
+
+    def traced(*words) -> float:
+        return sum(ms for name, ms in events.items() if any(word in name for word in words))
+
+    return {
+        "plotly.js: parsing and running the 4.6 MB script": plotly_parse,
+        "Plotly and MapLibre drawing (JavaScript)": max(by_script.get("plotly.min.js", 0.0) - plotly_parse, 0.0),
+        "Dash's renderer, React and the component libraries": scripts(DASH_SCRIPTS),
+        "the app's chart scripts (assets/*.js)": scripts(APP_SCRIPTS),
+        "compositor commits (each map frame: the WebGL canvas, in software here)": traced("Commit"),
+        "style, layout and paint": traced("recalcStyle", "Layout", "Paint", "UpdateStyle"),
+        "garbage collection": by_script.get("(garbage collector)", 0.0),
+    }
+
+
 def profile_report(path: str, profile_dir: Path, top: int = 12) -> str:
     """Markdown tables of where one profiled run of ``path`` spent its main thread."""
     name = path.strip("/").replace("/", "-") or "overview"
@@ -346,7 +401,9 @@ def profile_report(path: str, profile_dir: Path, top: int = 12) -> str:
     events = trace_self_times(trace)
     by_script, by_function = js_self_times(json.loads((profile_dir / f"{name}.cpuprofile").read_text()))
     lines = [f"#### Where {path}'s main thread went (one profiled run)", ""]
-    lines += ["| trace event (self time) | ms |", "|---|---:|"]
+    lines += ["| kind of work (approximate: summed from the tables below) | ms |", "|---|---:|"]
+    lines += [f"| {kind} | {ms:.0f} |" for kind, ms in work_by_kind(trace, events, by_script).items()]
+    lines += ["", "| trace event (self time) | ms |", "|---|---:|"]
     lines += [f"| {event} | {ms:.0f} |" for event, ms in events.most_common(top)]
     lines += ["", "| script (JavaScript self time) | ms |", "|---|---:|"]
     lines += [f"| {script} | {ms:.0f} |" for script, ms in by_script.most_common(top)]
@@ -396,7 +453,7 @@ def report(runs: dict[str, list[PageRun]], *, server: str, note: str) -> str:
     for path, page_runs in runs.items():
         counts: dict[str, list] = defaultdict(lambda: [0, 0, 0.0])
         for draw in page_runs[-1].draws:
-            entry = counts[draw["id"]]
+            entry = counts[draw["id"] if draw["call"] != "relayout" else draw["id"] + " relayout"]
             entry[0] += 1
             entry[1] += draw["hidden"]
             entry[2] += draw["ms"]
