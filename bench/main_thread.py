@@ -16,8 +16,8 @@ navigation's start (the page's own clock, ``performance.now()``):
   Redux store with their time (each dispatch re-runs the selector of every mounted component, so
   this grows with components x updates).
 
-A run ends when no request (callback, script or geometry) has been pending and no long task has ended
-for ``--quiet`` seconds. The
+A run ends when every chart on screen has been drawn, and no request (callback, script or geometry) has
+been pending and no long task has ended for ``--quiet`` seconds. The
 first run of each page warms the server's caches and the browser's and is left out of the medians.
 
 ``--profile DIR`` adds one run per page under Chromium's performance tracing (CDP ``Tracing``, the
@@ -124,6 +124,9 @@ STATE = """() => {
         longTasks: window.__longTasks,
         draws: window.__draws,
         settled: Math.max(0, ...updates.map(e => e.responseEnd)),
+        // dcc.Graphs on screen that Plotly has not drawn yet (plotly.js may still be on its way).
+        undrawn: [...document.querySelectorAll('.dash-graph')]
+            .filter(g => g.getClientRects().length > 0 && !g.querySelector('.js-plotly-plot')).length,
         dispatches: window.__dispatches,
         components: (function () {
             if (!window.store) { return 0; }
@@ -252,7 +255,8 @@ def open_page(context, origin: str, path: str, *, quiet_s: float, browser=None, 
         last_task = max((start + length for start, length in state["longTasks"]), default=0.0)
         quiet_since = max(last_task, state["settled"])
         network_quiet = not pending and time.monotonic() - last_change[0] >= quiet_s
-        if state["settled"] and network_quiet and state["now"] - quiet_since >= quiet_s * 1000:
+        drawn = state["undrawn"] == 0
+        if state["settled"] and drawn and network_quiet and state["now"] - quiet_since >= quiet_s * 1000:
             break
         if time.monotonic() > deadline:
             print(f"  {path}: not quiet after {TIMEOUT_S:.0f} s", file=sys.stderr)
