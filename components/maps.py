@@ -567,11 +567,12 @@ def borough_choropleth(
     diverge_around: float | None = None,
     height: int = 560,
     title: str | None = None,
+    geometry_url: str | None = None,
 ) -> go.Figure:
     """A borough choropleth with ICB outlines on top (see :func:`area_map`).
 
     Accepts the engine's frame (``area_code``, ``area_name``) or one keyed by
-    ``borough_code``/``borough_name``.
+    ``borough_code``/``borough_name``. ``geometry_url``: serve the boundaries by URL (see :func:`area_map`).
     """
     frame = values.rename(columns={"borough_code": "area_code", "borough_name": "area_name"})
     return area_map(
@@ -585,6 +586,7 @@ def borough_choropleth(
         diverge_around=diverge_around,
         height=height,
         title=title,
+        geometry_url=geometry_url,
     )
 
 

@@ -8,6 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.geometry import geometry_url
 from components.layout import GRAPH_CONFIG, data_table, error_message, page_header, stat_card, view_switch
 from components.maps import borough_choropleth
 from components.overview_views import own_work_links, pathfinder_card
@@ -88,6 +89,8 @@ def layout(**_query) -> html.Div:
         value_column="registered_patients",
         value_label="Registered patients",
         hover_columns={"practices": "Practices"},
+        # By URL, as the pathfinder pages' maps: fetched once and cached for them all, not 139 kB inside every visit.
+        geometry_url=geometry_url("borough"),
     )
     return html.Div(
         [

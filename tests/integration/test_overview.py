@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from components.geometry import geometry_url
 from queries.disclosure import disclose_count
 from security.testing import sign_in
 from tests.integration.app_pages import find
@@ -39,6 +40,12 @@ def test_overview_map_and_figures_come_from_the_database(app_on_small_db, small_
     assert trace.type == "choroplethmap"
     assert graphs[0].figure.layout.map.style == "white-bg"
     assert len(trace.locations) == 33
+    # The boundaries come by URL, fetched once and cached, as on the pathfinder pages: not inside the figure.
+    assert trace.geojson == geometry_url("borough")
+    assert {layer.source for layer in graphs[0].figure.layout.map.layers} == {
+        geometry_url("london-outline"),
+        geometry_url("icb-outlines"),
+    }
 
     with duckdb.connect(str(small_db), read_only=True) as con:
         expected = dict(
