@@ -38,6 +38,9 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 UPDATE_URL = "/_dash-update-component"
+# True once no dcc.Graph on screen is left for Plotly to draw (bench/main_thread.py waits the same way).
+UNDRAWN_CHARTS_ON_SCREEN = """() => ![...document.querySelectorAll('.dash-graph')]
+    .some(g => g.getClientRects().length > 0 && !g.querySelector('.js-plotly-plot'))"""
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 QUIET_S = 1.0  # no callback pending for this long: the page has settled
@@ -167,6 +170,10 @@ def open_once(context, origin: str, page_path: str) -> Run:
         page.wait_for_timeout(50)
         if calls and not pending and time.perf_counter() - last_change[0] >= QUIET_S:
             break
+    # Plotly draws after the last answer (plotly.js may still be loading then): the main thread's last long
+    # task is read once every chart on screen is drawn, or it could end before any chart was.
+    page.wait_for_function(UNDRAWN_CHARTS_ON_SCREEN, timeout=TIMEOUT_S * 1000)
+    page.wait_for_timeout(QUIET_S * 1000)
     busy = page.evaluate("Math.max(0, ...window.__longTasks)")
     page.close()
     settled = max((c.end_ms for c in calls.values()), default=0.0)
