@@ -25,6 +25,7 @@ from components.geometry import bounds_view, geometry_url, london_view, widened
 from components.immunisation_views import count_bar_chart
 from components.layout import (
     csv_download,
+    download_button,
     error_message,
     figure_panel,
     input_message,
@@ -450,20 +451,7 @@ def layout(**query) -> html.Div:
             dbc.Card(
                 dbc.CardBody(
                     [
-                        html.Div(
-                            [
-                                html.H2("Where the cohort is", className="h5 mb-0"),
-                                dbc.Button(
-                                    "Download CSV",
-                                    id=f"{DOWNLOAD_SUMMARY_ID}-button",
-                                    color="link",
-                                    size="sm",
-                                    className="p-0",
-                                ),
-                                dcc.Download(id=DOWNLOAD_SUMMARY_ID),
-                            ],
-                            className="d-flex justify-content-between align-items-center mb-2",
-                        ),
+                        _card_heading("Where the cohort is", DOWNLOAD_SUMMARY_ID, "Download CSV"),
                         html.Div(id=DOWNLOAD_MESSAGE_ID, role="status"),
                         radio_tabs(
                             [
@@ -542,20 +530,7 @@ def patient_list_card(scope: RowScope | None) -> dbc.Card:
     return dbc.Card(
         dbc.CardBody(
             [
-                html.Div(
-                    [
-                        html.H2("Children to contact", className="h5 mb-0"),
-                        dbc.Button(
-                            "Export the list (CSV)",
-                            id=f"{DOWNLOAD_LIST_ID}-button",
-                            color="link",
-                            size="sm",
-                            className="p-0",
-                        ),
-                        dcc.Download(id=DOWNLOAD_LIST_ID),
-                    ],
-                    className="d-flex justify-content-between align-items-center mb-2",
-                ),
+                _card_heading("Children to contact", DOWNLOAD_LIST_ID, "Export the list (CSV)"),
                 html.Div(id=DOWNLOAD_LIST_MESSAGE_ID, role="status"),
                 html.Div(id=LIST_NOTE_ID),
                 scroll_hint(),
@@ -647,6 +622,14 @@ def dose_options() -> list[dict]:
         }
         for key, label in cohort.MISSING_DOSES.items()
     ]
+
+
+def _card_heading(title: str, download_id: str, label: str) -> html.Div:
+    """A card's heading with, at its right, the CSV button of ``download_id``."""
+    return html.Div(
+        [html.H2(title, className="h5 mb-0"), *download_button(download_id, label)],
+        className="d-flex justify-content-between align-items-center mb-2",
+    )
 
 
 def _labelled(label: str, control) -> html.Div:
