@@ -20,6 +20,7 @@ Needs Playwright (requirements-dev.txt) and /usr/bin/chromium.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -31,6 +32,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +122,21 @@ def start_server(kind: str, db: Path, audit_dir: Path) -> tuple[subprocess.Popen
         except OSError:
             time.sleep(0.3)
     return process, origin
+
+
+@contextlib.contextmanager
+def served(server: str, db: Path | None, *, prefix: str) -> Iterator[str]:
+    """The origin to open: ``server`` itself when it is a URL, else the app :func:`start_server` starts on
+    ``db`` (its audit log and server log in a new temporary folder named ``prefix...``), stopped on leaving."""
+    if server.startswith("http"):
+        yield server.rstrip("/")
+        return
+    process, origin = start_server(server, db.resolve(), Path(tempfile.mkdtemp(prefix=prefix)))
+    try:
+        yield origin
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def _output_name(body: str) -> str:
@@ -254,25 +271,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="append the Markdown report to this file")
     args = parser.parse_args(argv)
 
-    process = None
-    if args.server.startswith("http"):
-        origin = args.server.rstrip("/")
-    else:
-        if not args.db:
-            parser.error("--db is needed to start a server")
-        process, origin = start_server(args.server, args.db.resolve(), Path(tempfile.mkdtemp(prefix="first-load-")))
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = sign_in(browser, origin, args.user, args.password)
-            runs = [open_once(context, origin, args.page) for _ in range(args.runs)]
-            alone = replay_alone(context, origin, runs[-1].calls)
-            browser.close()
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=20)
-    text = report(args.page, args.server if args.server.startswith("http") else args.server, runs, alone)
+    if not args.server.startswith("http") and not args.db:
+        parser.error("--db is needed to start a server")
+    with served(args.server, args.db, prefix="first-load-") as origin, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = sign_in(browser, origin, args.user, args.password)
+        runs = [open_once(context, origin, args.page) for _ in range(args.runs)]
+        alone = replay_alone(context, origin, runs[-1].calls)
+        browser.close()
+    text = report(args.page, args.server, runs, alone)
     print(text)
     if args.out:
         with args.out.open("a") as out:

@@ -40,7 +40,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.first_load import CHROMIUM, CHROMIUM_ARGS, UPDATE_URL, sign_in, start_server  # noqa: E402
+from bench.first_load import CHROMIUM, CHROMIUM_ARGS, UPDATE_URL, served, sign_in  # noqa: E402
 
 PAGES = ("/", "/immunisation", "/hypertension", "/asthma", "/cancer")
 TIMEOUT_S = 90.0
@@ -482,33 +481,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="append the Markdown report to this file")
     args = parser.parse_args(argv)
 
-    process = None
-    if args.server.startswith("http"):
-        origin = args.server.rstrip("/")
-    else:
-        if not args.db:
-            parser.error("--db is needed to start a server")
-        process, origin = start_server(args.server, args.db.resolve(), Path(tempfile.mkdtemp(prefix="main-thread-")))
+    if not args.server.startswith("http") and not args.db:
+        parser.error("--db is needed to start a server")
     pages = [p for p in args.pages.split(",") if p]
     runs: dict[str, list[PageRun]] = {}
     profiles: list[str] = []
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = sign_in(browser, origin, args.user, args.password)
+    with served(args.server, args.db, prefix="main-thread-") as origin, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = sign_in(browser, origin, args.user, args.password)
+        for path in pages:
+            runs[path] = [open_page(context, origin, path, quiet_s=args.quiet) for _ in range(args.runs)]
+            print(f"  {path}: done", file=sys.stderr)
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
             for path in pages:
-                runs[path] = [open_page(context, origin, path, quiet_s=args.quiet) for _ in range(args.runs)]
-                print(f"  {path}: done", file=sys.stderr)
-            if args.profile:
-                args.profile.mkdir(parents=True, exist_ok=True)
-                for path in pages:
-                    open_page(context, origin, path, quiet_s=args.quiet, browser=browser, profile_dir=args.profile)
-                    profiles.append(profile_report(path, args.profile))
-            browser.close()
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=20)
+                open_page(context, origin, path, quiet_s=args.quiet, browser=browser, profile_dir=args.profile)
+                profiles.append(profile_report(path, args.profile))
+        browser.close()
     note = f", {args.note}" if args.note else ""
     text = report(runs, server=args.server, note=note) + "".join("\n" + p for p in profiles)
     print(text)
