@@ -17,8 +17,8 @@ from dash import dcc, html
 
 from components.charts import (
     chart_layout,
+    chart_layout_settings,
     figure_from_dicts,
-    legend_entries,
     short_label,
     with_axis_notes,
     wrap_text,
@@ -292,51 +292,52 @@ def practice_comparison_chart(
     fmt = value_format(unit)
     order = list(dict.fromkeys(frame["title"]))[::-1]  # Plotly draws the first category at the bottom
     floor = _axis_floor(frame)
-    figure = go.Figure()
+    levels = frame["level"].astype(str).to_numpy()
+    values = pd.to_numeric(frame["value"]).to_numpy(dtype=float)
+    suppressed = frame["suppressed"].fillna(False).astype(bool).to_numpy()
+    titles = frame["title"].to_numpy(dtype=object)
+    has_ci = {"ci_low", "ci_high"} <= set(frame.columns)
+    traces = []
     for level, colour in LEVEL_COLOURS.items():
-        rows = frame[(frame["level"].astype(str) == level)]
-        shown = rows[~rows["suppressed"].fillna(False).astype(bool) & pd.to_numeric(rows["value"]).notna()]
-        if shown.empty:
+        shown = (levels == level) & ~suppressed & ~np.isnan(values)
+        if not shown.any():
             continue
-        with_ci = level == "Practice" and {"ci_low", "ci_high"} <= set(shown.columns)
-        values = pd.to_numeric(shown["value"]).to_numpy(dtype=float)
-        figure.add_trace(
-            go.Scatter(
-                x=values,
-                y=shown["title"],
-                mode="markers",
-                name=level,
-                # A practice at 100% sits 1 point from the axis end: clipped, half its marker was cut off.
-                cliponaxis=False,
-                marker={
-                    "color": colour,
-                    "symbol": LEVEL_SYMBOLS[level],
-                    "size": 11 if level == "Practice" else 9,
-                    "line": {"width": 2 if level == "London" else 1, "color": colour if level == "London" else "white"},
-                },
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": (pd.to_numeric(shown["ci_high"]) - values).to_numpy(dtype=float),
-                    "arrayminus": (values - pd.to_numeric(shown["ci_low"])).to_numpy(dtype=float),
-                    "color": colour,
-                    "thickness": 1.2,
-                    "width": 3,
-                }
-                if with_ci
-                else None,
-                hovertemplate=f"<b>%{{y}}</b><br>{level}: %{{x:{fmt.d3}}}{fmt.suffix}<extra></extra>",
-            )
-        )
-    practice = frame[frame["level"].astype(str) == "Practice"]
-    suppressed = practice["suppressed"].fillna(False).astype(bool)
-    hidden = practice[suppressed | pd.to_numeric(practice["value"]).isna()]
+        trace = {
+            "type": "scatter",
+            "x": values[shown],
+            "y": titles[shown],
+            "mode": "markers",
+            "name": level,
+            # A practice at 100% sits 1 point from the axis end: clipped, half its marker was cut off.
+            "cliponaxis": False,
+            "marker": {
+                "color": colour,
+                "symbol": LEVEL_SYMBOLS[level],
+                "size": 11 if level == "Practice" else 9,
+                "line": {"width": 2 if level == "London" else 1, "color": colour if level == "London" else "white"},
+            },
+            "hovertemplate": f"<b>%{{y}}</b><br>{level}: %{{x:{fmt.d3}}}{fmt.suffix}<extra></extra>",
+        }
+        if level == "Practice" and has_ci:
+            trace["error_x"] = {
+                "type": "data",
+                "symmetric": False,
+                "array": pd.to_numeric(frame["ci_high"]).to_numpy(dtype=float)[shown] - values[shown],
+                "arrayminus": values[shown] - pd.to_numeric(frame["ci_low"]).to_numpy(dtype=float)[shown],
+                "color": colour,
+                "thickness": 1.2,
+                "width": 3,
+            }
+        traces.append(trace)
+    legend_rows = min(len(traces), _PHONE_LEGEND_ROWS)
+    practice = levels == "Practice"
+    hidden = practice & (suppressed | np.isnan(values))
     # Say which it is: a user who may see the practice's patients gets its 1-7 counts, so only "no children".
     reasons = [
         reason
         for reason, present in (
-            ("no children", (~suppressed[hidden.index]).any()),
-            ("1–7 (suppressed)", suppressed.any()),
+            ("no children", (hidden & ~suppressed).any()),
+            ("1–7 (suppressed)", (practice & suppressed).any()),
         )
         if present
     ]
@@ -347,45 +348,60 @@ def practice_comparison_chart(
     notes = []
     # Text beside each row would run over the other levels' markers on a phone: a cross marks the rows
     # instead, and the note under the axis gives the count.
-    if len(hidden):
-        name = f"Practice not shown ({len(hidden)} of {len(order)}):<br>{', or '.join(reasons)}"
-        figure.add_trace(
-            go.Scatter(
-                x=[floor + (101 - floor) * 0.03] * len(hidden),  # clear of the axis line
-                y=hidden["title"],
-                mode="markers",
-                name=name,
-                showlegend=False,
-                marker={"color": SUPPRESSED_COLOUR, "symbol": "x-thin", "size": 9, "line": {"width": 2}},
-                hovertemplate="<b>%{y}</b><br>Practice: no children or suppressed (1–7)<extra></extra>",
-            )
+    if hidden.any():
+        name = f"Practice not shown ({int(hidden.sum())} of {len(order)}):<br>{', or '.join(reasons)}"
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [floor + (101 - floor) * 0.03] * int(hidden.sum()),  # clear of the axis line
+                "y": titles[hidden],
+                "mode": "markers",
+                "name": name,
+                "showlegend": False,
+                "marker": {"color": SUPPRESSED_COLOUR, "symbol": "x-thin", "size": 9, "line": {"width": 2}},
+                "hovertemplate": "<b>%{y}</b><br>Practice: no children or suppressed (1–7)<extra></extra>",
+            }
         )
         notes.append(f"× {name.replace('<br>', ' ')}")
+    shapes = []
     if target is not None:
-        figure.add_vline(x=target, line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5})
+        shapes.append(
+            {
+                "type": "line",
+                "x0": target,
+                "x1": target,
+                "xref": "x",
+                "y0": 0,
+                "y1": 1,
+                "yref": "y domain",
+                "line": {"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5},
+            }
+        )
         notes.insert(0, f"Dotted line: target ({fmt.text(target)})")
     wrapped = [wrap_text(note, 30) for note in notes]
     if height:
-        chart_layout(figure, height=height, title=title)
+        layout = chart_layout_settings(height=height, title=title)
     else:
         note_px = _NOTE_LINE_PX * sum(note.count("<br>") + 1 for note in wrapped)
-        legend_rows = min(legend_entries(figure), _PHONE_LEGEND_ROWS)
-        chart_layout(figure, height=90 + 34 * len(order) + note_px, title=title, legend_rows=legend_rows)
-    figure.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
+        layout = chart_layout_settings(height=90 + 34 * len(order) + note_px, title=title, legend_rows=legend_rows)
+    layout["legend"] |= {"tracegroupgap": 0, "font": {"size": 11}}
     # Vaccine names keep their ending ("by 24 months" vs "by 5 years"): wrapped onto two lines, not cut.
-    figure.update_yaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=order,
-        tickvals=order,
-        ticktext=[_two_lines(name) for name in order],
-        tickfont={"size": 11},
-        automargin=True,
-    )
-    figure.update_xaxes(
-        title={"text": with_axis_notes("Coverage", wrapped)}, ticksuffix=fmt.axis_suffix, range=[floor, 101]
-    )
-    return figure
+    layout["yaxis"] = {
+        "type": "category",
+        "categoryorder": "array",
+        "categoryarray": order,
+        "tickvals": order,
+        "ticktext": [_two_lines(name) for name in order],
+        "tickfont": {"size": 11},
+        "automargin": True,
+    }
+    layout["xaxis"] = {
+        "title": {"text": with_axis_notes("Coverage", wrapped)},
+        "ticksuffix": fmt.axis_suffix,
+        "range": [floor, 101],
+    }
+    # One construction without re-validation per call: see figure_from_dicts (literals and our own values only).
+    return figure_from_dicts(traces, layout, shapes=shapes)
 
 
 # The GP comparison legend's rows on a phone (its four levels two a row), and a line of a note under its axis.

@@ -15,9 +15,10 @@ import plotly.io as pio
 import pytest
 
 from components import charts
+from components import immunisation_views as views
 from components.hypertension_views import people_to_target_chart
-from components.immunisation_views import count_bar_chart
-from components.style import TEMPLATE, value_format
+from components.immunisation_views import count_bar_chart, practice_comparison_chart
+from components.style import SUPPRESSED_COLOUR, TARGET_LINE_COLOUR, TEMPLATE, value_format
 from queries import stats
 
 
@@ -363,6 +364,145 @@ def test_funnel_plot_matches_the_call_by_call_figure(hidden, unit, polarity, tit
     assert any(text for trace in figure.data[5:] for text in trace.text)  # outliers are named
 
 
+def gp_comparison_frame(*, practice_values: list[float | None], suppressed: list[bool]) -> pd.DataFrame:
+    """practice_comparison rows for one vaccine per practice value: the practice, its PCN, borough and London."""
+    rows = []
+    for index, (value, hidden) in enumerate(zip(practice_values, suppressed, strict=True)):
+        for level, level_value in (("Practice", value), ("PCN", 88.0 - index), ("Borough", 85.0), ("London", 86.5)):
+            rows.append(
+                {
+                    "title": f"Vaccine {index} by 24 months with a long name",
+                    "level": level,
+                    "value": None if level == "Practice" and hidden else level_value,
+                    "ci_low": None if level_value is None else level_value - 5,
+                    "ci_high": None if level_value is None else min(level_value + 3, 100.0),
+                    "suppressed": hidden and level == "Practice",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def practice_comparison_call_by_call(
+    *,
+    frame: pd.DataFrame,
+    unit: str = "percent",
+    target: float | None = 95.0,
+    height: int | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """The GP comparison chart as practice_comparison_chart built it before, call by call."""
+    fmt = value_format(unit)
+    order = list(dict.fromkeys(frame["title"]))[::-1]  # Plotly draws the first category at the bottom
+    floor = views._axis_floor(frame)
+    figure = go.Figure()
+    for level, colour in views.LEVEL_COLOURS.items():
+        rows = frame[(frame["level"].astype(str) == level)]
+        shown = rows[~rows["suppressed"].fillna(False).astype(bool) & pd.to_numeric(rows["value"]).notna()]
+        if shown.empty:
+            continue
+        with_ci = level == "Practice" and {"ci_low", "ci_high"} <= set(shown.columns)
+        values = pd.to_numeric(shown["value"]).to_numpy(dtype=float)
+        figure.add_trace(
+            go.Scatter(
+                x=values,
+                y=shown["title"],
+                mode="markers",
+                name=level,
+                # A practice at 100% sits 1 point from the axis end: clipped, half its marker was cut off.
+                cliponaxis=False,
+                marker={
+                    "color": colour,
+                    "symbol": views.LEVEL_SYMBOLS[level],
+                    "size": 11 if level == "Practice" else 9,
+                    "line": {"width": 2 if level == "London" else 1, "color": colour if level == "London" else "white"},
+                },
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (pd.to_numeric(shown["ci_high"]) - values).to_numpy(dtype=float),
+                    "arrayminus": (values - pd.to_numeric(shown["ci_low"])).to_numpy(dtype=float),
+                    "color": colour,
+                    "thickness": 1.2,
+                    "width": 3,
+                }
+                if with_ci
+                else None,
+                hovertemplate=f"<b>%{{y}}</b><br>{level}: %{{x:{fmt.d3}}}{fmt.suffix}<extra></extra>",
+            )
+        )
+    practice = frame[frame["level"].astype(str) == "Practice"]
+    suppressed = practice["suppressed"].fillna(False).astype(bool)
+    hidden = practice[suppressed | pd.to_numeric(practice["value"]).isna()]
+    # Say which it is: a user who may see the practice's patients gets its 1-7 counts, so only "no children".
+    reasons = [
+        reason
+        for reason, present in (
+            ("no children", (~suppressed[hidden.index]).any()),
+            ("1–7 (suppressed)", suppressed.any()),
+        )
+        if present
+    ]
+    # The legend names the four levels only, in 11 px: on a phone the vaccine names take half the chart,
+    # Plotly wraps a legend at the plot's width in columns as wide as its widest entry, and with the
+    # target and the not-shown cross in it too the legend took five rows, one entry each. The target
+    # and the cross are named under the axis instead (as the funnel plot names its limits).
+    notes = []
+    # Text beside each row would run over the other levels' markers on a phone: a cross marks the rows
+    # instead, and the note under the axis gives the count.
+    if len(hidden):
+        name = f"Practice not shown ({len(hidden)} of {len(order)}):<br>{', or '.join(reasons)}"
+        figure.add_trace(
+            go.Scatter(
+                x=[floor + (101 - floor) * 0.03] * len(hidden),  # clear of the axis line
+                y=hidden["title"],
+                mode="markers",
+                name=name,
+                showlegend=False,
+                marker={"color": SUPPRESSED_COLOUR, "symbol": "x-thin", "size": 9, "line": {"width": 2}},
+                hovertemplate="<b>%{y}</b><br>Practice: no children or suppressed (1–7)<extra></extra>",
+            )
+        )
+        notes.append(f"× {name.replace('<br>', ' ')}")
+    if target is not None:
+        figure.add_vline(x=target, line={"color": TARGET_LINE_COLOUR, "dash": "dot", "width": 1.5})
+        notes.insert(0, f"Dotted line: target ({fmt.text(target)})")
+    wrapped = [charts.wrap_text(note, 30) for note in notes]
+    if height:
+        charts.chart_layout(figure, height=height, title=title)
+    else:
+        note_px = views._NOTE_LINE_PX * sum(note.count("<br>") + 1 for note in wrapped)
+        legend_rows = min(charts.legend_entries(figure), views._PHONE_LEGEND_ROWS)
+        charts.chart_layout(figure, height=90 + 34 * len(order) + note_px, title=title, legend_rows=legend_rows)
+    figure.update_layout(legend={"tracegroupgap": 0, "font": {"size": 11}})
+    # Vaccine names keep their ending ("by 24 months" vs "by 5 years"): wrapped onto two lines, not cut.
+    figure.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=order,
+        tickvals=order,
+        ticktext=[views._two_lines(name) for name in order],
+        tickfont={"size": 11},
+        automargin=True,
+    )
+    figure.update_xaxes(
+        title={"text": charts.with_axis_notes("Coverage", wrapped)}, ticksuffix=fmt.axis_suffix, range=[floor, 101]
+    )
+    return figure
+
+
+@pytest.mark.parametrize(
+    ("practice_values", "suppressed"),
+    [([91.0, 62.5, 100.0], [False] * 3), ([91.0, None, None, 70.0], [False, True, False, False]), ([None], [True])],
+    ids=["all shown", "suppressed and empty", "nothing shown"],
+)
+@pytest.mark.parametrize(("target", "height", "title"), [(95.0, None, None), (None, 400, "Every vaccine")])
+def test_gp_comparison_chart_matches_the_call_by_call_figure(practice_values, suppressed, target, height, title):
+    frame = gp_comparison_frame(practice_values=practice_values, suppressed=suppressed)
+    kwargs = {"target": target, "height": height, "title": title}
+    figure = practice_comparison_chart(frame=frame, **kwargs)
+    assert sent(figure) == sent(practice_comparison_call_by_call(frame=frame, **kwargs))
+
+
 def _unvalidated_builds() -> dict[str, go.Figure]:
     values = engine_rows([61.0, None, 58.5], ["Brent", "Barnet", "Camden"]).assign(
         area_code=["B1", "B2", "B3"], comparison=["similar", None, "not compared"], london_value=60.0
@@ -379,6 +519,9 @@ def _unvalidated_builds() -> dict[str, go.Figure]:
         "funnel, no centre": charts.funnel_plot(points=points, limits=limits, london_value=None, value_label="v"),
         "people to target": people_to_target_chart(
             table=pd.DataFrame({"area_name": ["A", "B"], "control_to_80": [5.0, None], "to_detect_80": [3.0, 9.0]})
+        ),
+        "gp comparison": practice_comparison_chart(
+            frame=gp_comparison_frame(practice_values=[91.0, None], suppressed=[False, True])
         ),
         "count bars": count_bar_chart(frame=counts, label_column="practice", axis_label="Children", max_bars=2),
         "ranked": charts.ranked_chart(values=values, value_label="v", london_value=60.0, target=80.0, highlight="B3"),
