@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from queries import disclosure, stats
-from queries.cache import cached_query
+from queries.cache import PerConnection, cached_query
 from queries.indicators import (
     QueryError,
     default_period,
@@ -315,18 +315,25 @@ def uptake_curves(
 
 
 def practice_details(con: Any, *, practice_code: str) -> dict[str, Any] | None:
-    """The reference row of one practice (name, PCN, borough, ICB) or None when the code is unknown."""
-    frame = (
-        con.cursor()
-        .execute(
+    """The reference row of one practice (name, PCN, borough, ICB, list size) or None when the code is unknown.
+
+    Every practice's row is read once per connection (about 1,150 rows): a GP-team page asks for its
+    practice up to four times a click, and a query each cost about 1 ms.
+    """
+    cached = _per_connection.get(con)
+    if "practices" not in cached:
+        result = con.cursor().execute(
             "SELECT p.practice_code, p.practice_name, p.pcn_code, p.pcn_name, p.borough_code, b.borough_name, "
-            "p.icb_code, p.list_size FROM ref_practices AS p JOIN ref_boroughs AS b USING (borough_code) "
-            "WHERE p.practice_code = ?",
-            [practice_code],
+            "p.icb_code, p.list_size FROM ref_practices AS p JOIN ref_boroughs AS b USING (borough_code)"
         )
-        .df()
-    )
-    return None if frame.empty else frame.iloc[0].to_dict()
+        columns = [column[0] for column in result.description]
+        # Python values, None for a missing PCN (as the one-row frame gave).
+        cached["practices"] = {row[0]: dict(zip(columns, row, strict=True)) for row in result.fetchall()}
+    row = cached["practices"].get(practice_code)
+    return None if row is None else dict(row)
+
+
+_per_connection = PerConnection()
 
 
 def practice_options(con: Any, *, borough_code: str | None = None) -> pd.DataFrame:
