@@ -393,13 +393,13 @@ _INTERVALS = {"percent": "wilson", "ratio": "poisson"}
 
 
 def indicator_statistics(
-    spec: Indicator, numerator: np.ndarray, denominator: np.ndarray, *, benchmark: float
+    spec: Indicator, numerator: np.ndarray, denominator: np.ndarray, *, benchmark: float | np.ndarray
 ) -> dict[str, np.ndarray]:
     """:func:`queries.stats.area_statistics` of an indicator's counts: its scale, polarity, target and interval.
 
-    ``benchmark``: London's value (or whatever the rows are compared with) in the indicator's unit; NaN
-    leaves every row not compared. Modules that sum the engine's facts their own way (cancer trusts)
-    give their rows these same statistics.
+    ``benchmark``: London's value (or whatever the rows are compared with) in the indicator's unit, for
+    every row or one a row; NaN leaves a row not compared. Modules that sum the engine's facts their own
+    way (cancer trusts) give their rows these same statistics.
     """
     return stats.area_statistics(
         numerator,
@@ -488,24 +488,50 @@ def indicator_values_batch(
     if not resolved:
         return pd.DataFrame(columns=OUTPUT_COLUMNS)
     dims = _parse_by(by)
-    benchmarks: list[tuple[float, float] | None] = [None] * len(resolved)
-    if separate_benchmark(compare_with, filters):
-        london = _aggregate_many(con, resolved, ["london"], london_filters(filters))
-        benchmarks = [_benchmark_totals(counts) for counts in london]
-    blocks = [
-        _value_columns(con, spec, dims, counts, disclose, benchmark)
-        for (spec, period), counts, benchmark in zip(
-            resolved, _aggregate_many(con, resolved, dims, filters), benchmarks, strict=True
+    counts = _aggregate_many(con, resolved, dims, filters)
+    sizes = [len(request_counts[2]) for request_counts in counts]
+    separate = separate_benchmark(compare_with, filters)
+    if separate:
+        london = [
+            _benchmark_totals(totals) for totals in _aggregate_many(con, resolved, ["london"], london_filters(filters))
+        ]
+    else:
+        london = [_benchmark_totals(request_counts) for request_counts in counts]
+    # Indicators whose statistics follow the same rules are worked out together, their rows side by side
+    # with each row's own benchmark: one pass of the statistics and disclosure control instead of one per
+    # indicator and period (a trend asks for every period of its indicator, the GP-team view for 17 vaccines).
+    groups: dict[tuple, list[int]] = {}
+    for index, (spec, _period) in enumerate(resolved):
+        groups.setdefault(_statistics_rules(spec), []).append(index)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    positions, blocks = [], []
+    for indices in groups.values():
+        repeats = [sizes[index] for index in indices]
+        blocks.append(
+            _rows_value_columns(
+                con,
+                resolved[indices[0]][0],
+                dims,
+                tuple(np.concatenate([counts[index][part] for index in indices]) for part in range(4)),
+                disclose,
+                london_counts=(
+                    np.repeat([london[index][0] for index in indices], repeats).astype(float),
+                    np.repeat([london[index][1] for index in indices], repeats).astype(float),
+                ),
+                # As in _value_columns: everything the filters kept is not compared with itself.
+                compared=not (dims == ["london"] and not separate),
+            )
         )
-    ]
-    sizes = [len(block["numerator"]) for block in blocks]
+        positions.append(np.concatenate([np.arange(starts[index], starts[index + 1]) for index in indices]))
+    # Back in the order asked: each pair's rows together, pairs in request order.
+    order = np.argsort(np.concatenate(positions), kind="stable")
     labels = {
         "indicator_id": np.repeat(np.array([spec.id for spec, _period in resolved], dtype=object), sizes),
         "period_id": np.repeat(np.array([period for _spec, period in resolved], dtype=object), sizes),
     }
     return pd.DataFrame(
         {
-            name: labels[name] if name in labels else np.concatenate([block[name] for block in blocks])
+            name: labels[name] if name in labels else np.concatenate([block[name] for block in blocks])[order]
             for name in OUTPUT_COLUMNS
         }
     )
@@ -537,12 +563,45 @@ def _value_columns(
     ``benchmark``: the (numerator, denominator) ``london_value`` and ``comparison`` are against;
     None: the sum of ``counts`` (everything the filters kept).
     """
-    codes1, codes2, numerator, denominator = counts
     london_num, london_den = benchmark if benchmark is not None else _benchmark_totals(counts)
-    london_value = float(stats.scaled_rate(london_num, london_den, spec.scale))
+    count = len(counts[2])
+    return _rows_value_columns(
+        con,
+        spec,
+        dims,
+        counts,
+        disclose,
+        london_counts=(np.full(count, london_num, dtype=float), np.full(count, london_den, dtype=float)),
+        # The one row of everything the filters kept, with no separate benchmark, is not compared with itself.
+        compared=not (dims == ["london"] and benchmark is None),
+    )
+
+
+def _statistics_rules(spec: Indicator) -> tuple:
+    """Every field of an indicator :func:`_rows_value_columns` reads: indicators equal in these may share one pass."""
+    return (spec.scale, spec.polarity, spec.target, spec.unit, spec.decimals)
+
+
+def _rows_value_columns(
+    con: Any,
+    spec: Indicator,
+    dims: list[str],
+    counts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    disclose: bool,
+    *,
+    london_counts: tuple[np.ndarray, np.ndarray],
+    compared: bool,
+) -> dict[str, np.ndarray]:
+    """:func:`_value_columns` for rows that may come from several periods or indicators of the same
+    :func:`_statistics_rules`, each row with its own benchmark (numerator, denominator) in ``london_counts``.
+
+    ``compared``: False leaves every row not compared (the one row of everything the filters kept).
+    """
+    codes1, codes2, numerator, denominator = counts
+    london_num, london_den = london_counts
+    london_value = stats.scaled_rate(london_num, london_den, spec.scale)
     # Compared unrounded; shown, to a restricted role, with the indicator's places.
-    shown_london = float(disclosure.shown_figures(london_value, spec.decimals)) if disclose else london_value
-    london_hidden = disclose and (disclosure.is_suppressed(london_num) or disclosure.is_suppressed(london_den))
+    shown_london = disclosure.shown_figures(london_value, spec.decimals) if disclose else london_value
     count = len(numerator)
     # Columns are built as arrays and made into one DataFrame at the end: per-column pandas work would
     # cost more than the query itself.
@@ -554,10 +613,12 @@ def _value_columns(
         "numerator": numerator,
         "denominator": denominator,
     }
-    # The one row of everything the filters kept, with no separate benchmark, is not compared with itself.
-    compared_with = float("nan") if dims == ["london"] and benchmark is None else london_value
+    compared_with = london_value if compared else np.full(count, np.nan)
     columns.update(indicator_statistics(spec, numerator, denominator, benchmark=compared_with))
-    columns["london_value"] = np.full(count, None if london_hidden else shown_london, dtype=object)
+    columns["london_value"] = np.asarray(shown_london, dtype=float).astype(object)
+    if disclose:
+        london_hidden = disclosure.disclose_array(london_num)[1] | disclosure.disclose_array(london_den)[1]
+        columns["london_value"][london_hidden] = None
     # Set by disclosure control where a count is hidden (a row shown can still hide its own 1-7).
     columns["patients_to_target_suppressed"] = np.zeros(count, dtype=bool)
     columns["suppressed"] = np.zeros(count, dtype=bool)

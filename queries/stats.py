@@ -66,19 +66,20 @@ def scaled_rate(numerator, denominator, scale: float) -> np.ndarray:
 POLARITIES = ("high", "low", "none")
 
 
-def compare_with_benchmark(low, high, benchmark: float, denominator, *, polarity: str) -> np.ndarray:
+def compare_with_benchmark(low, high, benchmark, denominator, *, polarity: str) -> np.ndarray:
     """``better`` / ``similar`` / ``worse`` than ``benchmark`` by each interval (``low``, ``high``) and the polarity.
 
     An interval wholly above the benchmark is better when high is good (``polarity="high"``) and worse
     when low is; one wholly below, the other way round; one that holds it, similar. ``not compared``
-    for every row when the polarity is ``none`` or the benchmark is NaN, and for each row without a
-    denominator or interval.
+    for every row when the polarity is ``none``, and for each row whose benchmark is NaN or that has no
+    denominator or interval. ``benchmark``: one value for every row, or an array of one a row.
     """
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
     low = np.asarray(low, dtype=float)
     high = np.asarray(high, dtype=float)
-    if polarity == "none" or math.isnan(benchmark):
+    benchmark = np.asarray(benchmark, dtype=float)
+    if polarity == "none" or np.isnan(benchmark).all():
         return np.full(len(low), "not compared", dtype=object)
     high_good = polarity == "high"
     # Words set straight into an object array: np.select made a fixed-width text array, and converting
@@ -86,7 +87,9 @@ def compare_with_benchmark(low, high, benchmark: float, denominator, *, polarity
     result = np.full(len(low), "similar", dtype=object)
     result[high < benchmark] = "worse" if high_good else "better"
     result[low > benchmark] = "better" if high_good else "worse"
-    result[~(np.asarray(denominator, dtype=float) > 0) | np.isnan(low) | np.isnan(high)] = "not compared"
+    result[~(np.asarray(denominator, dtype=float) > 0) | np.isnan(low) | np.isnan(high) | np.isnan(benchmark)] = (
+        "not compared"
+    )
     return result
 
 
@@ -113,7 +116,7 @@ def area_statistics(
     *,
     scale: float,
     polarity: str,
-    benchmark: float = math.nan,
+    benchmark=math.nan,
     target: float | None = None,
     interval: str = "wilson",
 ) -> dict[str, np.ndarray]:
@@ -122,7 +125,8 @@ def area_statistics(
     - ``value``: numerator / denominator x ``scale`` (:func:`scaled_rate`); NaN without a denominator;
     - ``ci_low``/``ci_high`` and ``ci99_low``/``ci99_high``: the 95 % and 99.8 % intervals, in the same
       unit: ``interval="wilson"`` for a proportion, ``"poisson"`` for an observed / expected ratio;
-    - ``comparison``: against ``benchmark`` (London's value in the same unit; NaN: not compared) by the
+    - ``comparison``: against ``benchmark`` (London's value in the same unit, one for all rows or one a
+      row; NaN: not compared) by the
       95 % interval and ``polarity`` (:func:`compare_with_benchmark`);
     - ``patients_to_target``: more people in the numerator to reach ``target`` (in the value's unit, 95.0
       = 95 % at scale 100) as :func:`shortfall_to_target`, for a high-is-good measure with a target;

@@ -105,6 +105,20 @@ def test_comparison_with_a_missing_benchmark_is_not_made():
     assert list(stats.area_statistics([60], [200], scale=100, polarity="high")["comparison"]) == ["not compared"]
 
 
+def test_comparison_with_a_benchmark_for_each_row():
+    # Three rows of 30 % of 200 (24.4-36.3 %) against 20 %, 30 % and a missing benchmark, as a batch of
+    # several periods or indicators compares each row with its own London.
+    result = stats.area_statistics(
+        [60, 60, 60], [200, 200, 200], scale=100, polarity="high", benchmark=[20.0, 30.0, np.nan]
+    )
+    assert list(result["comparison"]) == ["better", "similar", "not compared"]
+    each = [
+        stats.area_statistics([60], [200], scale=100, polarity="high", benchmark=benchmark)["comparison"][0]
+        for benchmark in (20.0, 30.0, float("nan"))
+    ]
+    assert list(result["comparison"]) == each
+
+
 def test_comparison_is_in_the_values_unit():
     # 30 admissions in 20,000 people: 150 per 100,000 (98-210); London 400 per 100,000 is above it: better.
     result = stats.area_statistics([30], [20_000], scale=100_000, polarity="low", benchmark=400.0)
