@@ -1,4 +1,4 @@
-"""One ``indicator_values`` call's time under several commits of the engine, interleaved in one process.
+"""One engine call's time under several commits of the engine, interleaved in one process.
 
 Each commit is checked out (``git archive``) into a temporary folder and its packages (``queries``,
 ``data``) imported under a name of their own, so every version runs its own code in the same process,
@@ -8,8 +8,14 @@ put the same load on every version (separate processes timed one after another d
 median moved 50 % between runs). Result cache off, disclosure on, 30 untimed calls of each version
 first. The table gives each version's median per-call wall and CPU milliseconds over its rounds.
 
+``--call``: ``indicator_values`` (default) for each of ``--indicators`` at ``--case``; ``trend`` (every
+period of each indicator, by ``--case``'s level and filters); ``practice_comparison`` (the GP-team view's
+every vaccine for ``--practice`` beside its PCN, borough and London, the practice's own rows unrounded
+among disclosed others, as its GP team sees it; ``--indicators`` is not used).
+
     python bench/engine_versions.py --db /tmp/m26/db10/pathfinder.duckdb --commits 158690b HEAD \\
         --indicators cwt_fds_28d hyp008 [--case practice] [--rounds 60] [--batch 10]
+    python bench/engine_versions.py --db ... --commits 1d5f655 HEAD --call practice_comparison --practice E83003
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from bench.queries import CASES  # noqa: E402
 
 # The project's packages a version brings with it (every other import is shared).
 PACKAGES = ("queries", "data")
+# The engine calls the script can time.
+CALLS = ("indicator_values", "trend", "practice_comparison")
 
 
 def checkout(commit: str, into: Path) -> str:
@@ -51,8 +59,9 @@ def _is_project_module(name: str) -> bool:
     return any(name == package or name.startswith(f"{package}.") for package in PACKAGES)
 
 
-def load_version(tree: Path, label: str) -> ModuleType:
-    """``queries.indicators`` as the code in ``tree`` has it, its project modules then renamed out of the way.
+def load_version(tree: Path, label: str) -> dict[str, ModuleType]:
+    """``queries.indicators`` and ``queries.immunisation`` as the code in ``tree`` has them (by their last name),
+    their project modules then renamed out of the way.
 
     Renamed (``_version_<label>.queries...``) after the import, so the next version imports afresh; the
     functions keep the globals of the modules they were loaded with.
@@ -60,15 +69,16 @@ def load_version(tree: Path, label: str) -> ModuleType:
     saved = {name: sys.modules.pop(name) for name in list(sys.modules) if _is_project_module(name)}
     sys.path.insert(0, str(tree))
     try:
-        module = importlib.import_module("queries.indicators")
+        modules = {name: importlib.import_module(f"queries.{name}") for name in ("indicators", "immunisation")}
     finally:
         sys.path.remove(str(tree))
         for name in [name for name in sys.modules if _is_project_module(name)]:
             sys.modules[f"_version_{label}.{name}"] = sys.modules.pop(name)
         sys.modules.update(saved)
-    if not Path(module.__file__).is_relative_to(tree):
-        raise RuntimeError(f"{label}: imported {module.__file__}, not the checkout's")
-    return module
+    for module in modules.values():
+        if not Path(module.__file__).is_relative_to(tree):
+            raise RuntimeError(f"{label}: imported {module.__file__}, not the checkout's")
+    return modules
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", default="practice", choices=[c[0] for c in CASES])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument("--call", default="indicator_values", choices=CALLS)
+    parser.add_argument("--practice", default="E83003", help="with --call practice_comparison (default: demo.gp's)")
     args = parser.parse_args(argv)
     _label, by, filters = next(c for c in CASES if c[0] == args.case)
     con = duckdb.connect(args.db, read_only=True)
-    versions: dict[str, ModuleType] = {}
+    versions: dict[str, dict[str, ModuleType]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for index, commit in enumerate(args.commits):
             tree = Path(folder) / str(index)
@@ -90,14 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             versions[short] = load_version(tree, short)
     loads = [os.getloadavg()[0]]
     rows = []
-    for indicator in args.indicators:
+    subjects = [f"{args.practice}, every vaccine"] if args.call == "practice_comparison" else args.indicators
+    for subject in subjects:
         calls = {}
-        for short, engine in versions.items():
-            period = engine.default_period(con, indicator)
-
-            def call(engine=engine, indicator=indicator, period=period):
-                return engine.indicator_values(con, indicator=indicator, period=period, by=by, filters=filters)
-
+        for short, modules in versions.items():
+            call = _call(args.call, modules, con, subject=subject, by=by, filters=filters, practice=args.practice)
             for _ in range(30):
                 call()
             calls[short] = call
@@ -111,17 +120,36 @@ def main(argv: list[str] | None = None) -> int:
                 per_call[short][1].append((time.process_time() - started_cpu) * 1000 / args.batch)
         loads.append(os.getloadavg()[0])
         for short, (wall, cpu) in per_call.items():
-            rows.append((indicator, short, statistics.median(wall), statistics.median(cpu)))
+            rows.append((subject, short, statistics.median(wall), statistics.median(cpu)))
     con.close()
     print(
-        f"`indicator_values` {args.case} on {args.db}; {len(versions)} versions interleaved in one process, "
+        f"`{args.call}` {_case_words(args)} on {args.db}; {len(versions)} versions interleaved in one process, "
         f"{args.rounds} rounds of {args.batch} calls each (disclosure on, result cache off); median per call "
         f"over the rounds; load average {min(loads):.1f}-{max(loads):.1f}\n"
     )
-    print("| indicator | commit | wall ms | CPU ms |\n|---|---|---:|---:|")
-    for indicator, short, wall, cpu in rows:
-        print(f"| {indicator} | {short} | {wall:.3f} | {cpu:.3f} |")
+    print("| subject | commit | wall ms | CPU ms |\n|---|---|---:|---:|")
+    for subject, short, wall, cpu in rows:
+        print(f"| {subject} | {short} | {wall:.3f} | {cpu:.3f} |")
     return 0
+
+
+def _case_words(args: argparse.Namespace) -> str:
+    return "(GP team: own rows unrounded)" if args.call == "practice_comparison" else args.case
+
+
+def _call(kind: str, modules: dict[str, ModuleType], con, *, subject: str, by, filters, practice: str):
+    """The timed call of one version: a function of no arguments."""
+    engine = modules["indicators"]
+    if kind == "practice_comparison":
+        comparison = modules["immunisation"].practice_comparison.uncached
+        return lambda: comparison(
+            con, practice_code=practice, period_type="quarter", disclose=True, disclose_practice=False
+        )
+    if kind == "trend":
+        trend = engine.trend.uncached
+        return lambda: trend(con, indicator=subject, by=by, filters=filters)
+    period = engine.default_period(con, subject)
+    return lambda: engine.indicator_values(con, indicator=subject, period=period, by=by, filters=filters)
 
 
 if __name__ == "__main__":
