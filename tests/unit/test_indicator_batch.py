@@ -88,6 +88,32 @@ def test_batch_runs_one_query_and_checks_every_period(synthetic):
     assert indicator_values_batch(synthetic, requests=[], by="borough").empty
 
 
+def test_a_call_compared_with_london_under_an_area_filter_reads_londons_totals_once(synthetic):
+    # London's unfiltered totals are read once per connection; each call then runs its own query only.
+    counting = _CountingConnection(synthetic)
+    area = {"borough": "E09000012"}
+    requests = [(indicator_id, None) for indicator_id in list(indicators.registry)[:10]]
+    indicator_values_batch(counting, requests=requests, by="practice", filters=area, compare_with="london")
+    counting.statements = 0
+    batch = indicator_values_batch(counting, requests=requests, by="practice", filters=area, compare_with="london")
+    single = indicator_values(counting, indicator=requests[0][0], by="practice", filters=area, compare_with="london")
+    assert counting.statements == 2
+    # A demographic filter narrows London too: its totals are queried with it.
+    indicator_values(
+        counting, indicator=requests[0][0], by="practice", filters=area | {"sex": "F"}, compare_with="london"
+    )
+    assert counting.statements == 4
+    # The same benchmark as London's own row, rounded as every disclosed value.
+    for indicator_id, _period in requests[:3]:
+        london = indicator_values(synthetic, indicator=indicator_id, by="london").iloc[0]
+        mine = batch[batch["indicator_id"] == indicator_id]
+        if len(mine) and london["value"] is not None:
+            assert set(mine["london_value"]) == {london["value"]}
+    assert len(single) and set(single["london_value"]) == set(
+        batch.loc[batch["indicator_id"] == requests[0][0], "london_value"]
+    )
+
+
 @pytest.mark.parametrize(
     ("indicator_id", "by", "filters"),
     [("cover_12m_6in1", "borough", None), ("hyp008", "london", {"sex": "F"}), ("cwt_fds_28d", "icb", None)],
