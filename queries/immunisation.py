@@ -432,17 +432,28 @@ def _practice_comparison(
         )
 
     practices = borough_practices(disclose)
+    own = None
     if disclose_practice != disclose:
-        # The same borough-wide call at the practice's level: its comparison is with London there, as
-        # in the other rows. Only its own rows are kept.
-        practices = _with_own_rows(practices, borough_practices(disclose_practice), practice_code)
+        # The practice's own rows at its own disclosure level, compared with London as in the other rows.
+        own = _own_rows(
+            practices,
+            indicator_values_batch(
+                con,
+                requests=requests,
+                by="practice",
+                filters={"practice": practice_code},
+                disclose=disclose_practice,
+                compare_with="london",
+            ),
+            practice_code,
+        )
     # Unfiltered, the borough rows carry London's value (same filters: none) in london_value.
     boroughs = indicator_values_batch(con, requests=requests, by="borough", disclose=disclose)
     pcn = indicator_values_batch(
         con, requests=requests, by="pcn", filters={"pcn": details["pcn_code"]}, disclose=disclose
     )
     parts = [
-        _practice_rows(practices, requests, details).assign(level="Practice"),
+        _practice_rows(practices, requests, details, own=own).assign(level="Practice"),
         pcn[pcn["area_code"] == details["pcn_code"]].assign(level="PCN"),
         boroughs[boroughs["area_code"] == details["borough_code"]].assign(level="Borough"),
         _london_rows(boroughs, requests, disclose).assign(level="London"),
@@ -457,33 +468,58 @@ def _practice_comparison(
 
 
 def _with_own_rows(practices: pd.DataFrame, other_level: pd.DataFrame, practice_code: str) -> pd.DataFrame:
-    """The borough's practice rows with ``practice_code``'s own rows taken from ``other_level``.
+    """The borough's practice rows with ``practice_code``'s own rows taken from ``other_level`` (:func:`_own_rows`)."""
+    rest = practices[practices["area_code"] != practice_code]
+    return pd.concat([rest, _own_rows(practices, other_level, practice_code)], ignore_index=True)
 
-    Both frames are the same engine call at two disclosure levels; the practice's rows (value,
-    intervals, counts, comparison with the benchmark unless the benchmark's value is hidden) come from
-    the other one, so its rank is taken among the others' shown values as they are.
+
+def _own_rows(practices: pd.DataFrame, other_level: pd.DataFrame, practice_code: str) -> pd.DataFrame:
+    """``practice_code``'s rows of ``other_level``, for showing among the rows of ``practices``.
+
+    Both frames are the same engine call (or ``other_level`` narrowed to the practice) at two disclosure
+    levels; the practice's rows (value, intervals, counts, comparison with the benchmark unless the
+    benchmark's value is hidden in ``practices``) come from the other one, so its rank is taken among the
+    others' shown values as they are.
     """
     own = other_level[other_level["area_code"] == practice_code].copy()
     # Where the benchmark's value is hidden (1-7 children in it), so is the comparison with it.
     hidden = own["indicator_id"].isin(practices.loc[practices["london_value"].isna(), "indicator_id"])
     own["london_value"] = own["london_value"].astype(object).where(~hidden, None)
     own["comparison"] = own["comparison"].where(~hidden, "not compared")
-    rest = practices[practices["area_code"] != practice_code]
-    return pd.concat([rest, own], ignore_index=True)
+    return own
 
 
-def _practice_rows(practices: pd.DataFrame, requests: list[tuple[str, str]], details: dict[str, Any]) -> pd.DataFrame:
+def _practice_rows(
+    practices: pd.DataFrame,
+    requests: list[tuple[str, str]],
+    details: dict[str, Any],
+    *,
+    own: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """The practice's row per vaccine with its ``rank`` among the borough's practices with a shown value.
 
     ``ranked`` counts those practices. A vaccine with no child of the practice in its cohort gets an
-    empty row, not a missing one.
+    empty row, not a missing one. ``own``: the practice's rows to show instead of its rows in
+    ``practices`` (:func:`_own_rows`); its rank is then taken among the others' rows and these.
     """
     practice_code = details["practice_code"]
-    shown = practices[~practices["suppressed"].astype(bool) & practices["value"].notna()]
-    rank = pd.to_numeric(shown["value"]).groupby(shown["indicator_id"]).rank(ascending=False, method="min")
-    ranked = shown.groupby("indicator_id").size()
-    own = practices[practices["area_code"] == practice_code]
-    present = set(own["indicator_id"])
+    is_own = (practices["area_code"] == practice_code).to_numpy(dtype=bool)
+    if own is None:
+        own = practices[is_own]
+    # Ranked in arrays, not a groupby over the borough's frame: the rank is 1 + how many shown values of
+    # the vaccine are higher (pandas' rank, method "min", highest first), and this runs on every click.
+    values, shown, ids = _shown_values(practices)
+    others = shown & ~is_own
+    own_values, own_shown, own_ids = _shown_values(own)
+    higher = np.array(
+        [
+            np.count_nonzero(others & (ids == indicator_id) & (values > value))
+            for indicator_id, value in zip(own_ids, own_values, strict=True)
+        ],
+        dtype=float,
+    )
+    ranked = pd.Series(np.concatenate([ids[others], own_ids[own_shown]])).value_counts(sort=False)
+    present = set(own_ids)
     missing = [
         {
             "indicator_id": indicator_id,
@@ -498,10 +534,17 @@ def _practice_rows(practices: pd.DataFrame, requests: list[tuple[str, str]], det
         for indicator_id, period in requests
         if indicator_id not in present
     ]
-    own = own.assign(rank=rank.reindex(own.index))
+    own = own.assign(rank=np.where(own_shown, 1 + higher, np.nan))
     if missing:
         own = pd.concat([own, pd.DataFrame(missing)], ignore_index=True)
     return own.assign(ranked=own["indicator_id"].map(ranked).fillna(0).astype(int))
+
+
+def _shown_values(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(values as floats, whether each is shown: not suppressed and not empty, indicator ids) of engine rows."""
+    values = pd.to_numeric(rows["value"]).to_numpy(dtype=float)
+    shown = ~rows["suppressed"].to_numpy(dtype=bool) & ~np.isnan(values)
+    return values, shown, rows["indicator_id"].to_numpy(dtype=object)
 
 
 def _london_rows(boroughs: pd.DataFrame, requests: list[tuple[str, str]], disclose: bool) -> pd.DataFrame:
@@ -510,8 +553,12 @@ def _london_rows(boroughs: pd.DataFrame, requests: list[tuple[str, str]], disclo
     With disclosure control the counts are left out (a sum of the boroughs' rounded counts is not a
     disclosed London count); a hidden London value marks the row suppressed.
     """
-    values = boroughs.dropna(subset=["london_value"]).groupby("indicator_id", sort=False)["london_value"].first()
-    counts = boroughs.groupby("indicator_id", sort=False)[["numerator", "denominator"]].sum(min_count=1)
+    london_values = boroughs["london_value"]
+    present = london_values.notna()
+    values = london_values[present].groupby(boroughs["indicator_id"][present], sort=False).first()
+    counts = None
+    if not disclose:
+        counts = boroughs[["numerator", "denominator"]].groupby(boroughs["indicator_id"], sort=False).sum(min_count=1)
     rows = []
     for indicator_id, period in requests:
         shown = indicator_id in values.index
