@@ -5,8 +5,8 @@ into one process (as bench/engine_versions.py does) and asked the same questions
 every indicator alone and in one batch (its default period, and every third at its oldest), at 11
 levels and filter sets, with and without disclosure control, compared with the filtered total and
 with London; each indicator's trend by borough and for one practice; the GP-team comparison of 12
-practices for both period types and three disclosure settings. Frames are compared with
-``check_exact=True`` and the type of every value in each object column.
+practices for both period types and three disclosure settings, and its table of one row a vaccine.
+Frames are compared with ``check_exact=True`` and the type of every value in each object column.
 
     python bench/same_answers.py --db /tmp/m28/db01/pathfinder.duckdb --commits 1d5f655 HEAD
 """
@@ -81,16 +81,17 @@ def questions(con, modules: dict[str, ModuleType]) -> Iterator[tuple[str, Callab
                 f"trend {indicator} practice {disclose}",
                 lambda i=indicator, d=disclose: trend(con, indicator=i, filters={"practice": GP_PRACTICE}, disclose=d),
             )
-    comparison = immunisation.practice_comparison.uncached
+    comparison, wide = immunisation.practice_comparison.uncached, immunisation.practice_comparison_wide
     for code in practices(con):
         for period_type in ("quarter", "fy"):
             for disclose, own in ((True, True), (True, False), (False, False)):
-                yield (
-                    f"practice comparison {code} {period_type} {disclose} {own}",
-                    lambda *a, c=code, p=period_type, d=disclose, o=own: comparison(
-                        con, practice_code=c, period_type=p, disclose=d, disclose_practice=o
-                    ),
-                )
+                label = f"practice comparison {code} {period_type} disclose={disclose} own rows disclosed={own}"
+
+                def rows(c=code, p=period_type, d=disclose, o=own):
+                    return comparison(con, practice_code=c, period_type=p, disclose=d, disclose_practice=o)
+
+                yield label, rows
+                yield f"{label}, one row a vaccine", lambda rows=rows: wide(rows())
 
 
 def answer(call: Callable[[], object]) -> object:

@@ -268,7 +268,8 @@ def comparison_values(
     # shown (unrounded for a user who may list its children), not as an empty cell.
     levels = long["level"].astype(str)
     for level, column in (("PCN", "pcn_value"), ("Borough", "borough_value"), ("London", "london_value")):
-        hidden = long[levels == level].drop_duplicates("indicator_id", keep="last").set_index("indicator_id")
+        hidden = long.loc[levels == level, ["indicator_id", "suppressed"]]
+        hidden = hidden.drop_duplicates("indicator_id", keep="last").set_index("indicator_id")
         # eq(True): an indicator with no row at the level (NaN) is not suppressed; fillna(False) on the all-NaN
         # float column that gives warned of a dtype change.
         wide[f"{column}_suppressed"] = wide["indicator_id"].map(hidden["suppressed"]).eq(True)

@@ -651,6 +651,25 @@ __all__ = [
 ]
 
 
+# The practice's columns :func:`practice_comparison_wide` reads.
+_WIDE_PRACTICE_COLUMNS = (
+    "indicator_id",
+    "title",
+    "period_id",
+    "value",
+    "ci_low",
+    "ci_high",
+    "numerator",
+    "denominator",
+    "patients_to_target",
+    "patients_to_target_suppressed",
+    "rank",
+    "ranked",
+    "comparison",
+    "suppressed",
+)
+
+
 def practice_comparison_wide(frame: pd.DataFrame) -> pd.DataFrame:
     """:func:`practice_comparison` as one row per indicator: the practice's figures, then PCN, borough, London.
 
@@ -662,16 +681,22 @@ def practice_comparison_wide(frame: pd.DataFrame) -> pd.DataFrame:
     levels = frame["level"].astype(str)
     order = pd.unique(frame["indicator_id"])
     # One indexed lookup per level and column, not a dict per row: this table is redrawn on every click.
-    practice = frame[levels == "Practice"].set_index("indicator_id")
+    # Only the columns read are taken: a row filter copies every column (Arrow-backed text ones slowly).
+    practice = frame.loc[levels == "Practice", [c for c in frame.columns if c in _WIDE_PRACTICE_COLUMNS]]
+    practice = practice.set_index("indicator_id")
 
     def column_of(rows: pd.DataFrame, column: str) -> np.ndarray:
         if column not in rows:
             return np.full(len(order), None, dtype=object)
         return rows[column].reindex(order).to_numpy()
 
+    level_array, ids, values = levels.to_numpy(), frame["indicator_id"].to_numpy(), frame["value"].to_numpy()
+
     def level_value(level: str) -> np.ndarray:
-        rows = frame[levels == level].drop_duplicates("indicator_id", keep="last").set_index("indicator_id")
-        return column_of(rows, "value")
+        # Each indicator's last row at the level (at most one in practice), looked up in a dict: a frame
+        # filtered, deduplicated and indexed for each level cost more than the rest of the table.
+        last = {ids[row]: values[row] for row in np.flatnonzero(level_array == level)}
+        return np.array([last.get(indicator_id, np.nan) for indicator_id in order], dtype=object)
 
     wide = pd.DataFrame(
         {
