@@ -18,9 +18,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import plotly
 from playwright.sync_api import Browser, Page, Playwright, Request
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -39,6 +41,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+ASSETS = PROJECT_ROOT / "assets"
+# Plotly's bundle by its file name, as a blank page's script (:func:`blank_page`): the one the plotly package ships.
+PLOTLY_BUNDLE = "plotly.min.js"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_LOGS = ARTIFACTS / "server-logs"
@@ -507,3 +512,37 @@ def save_screenshot(page: Page, name: str, viewport: str) -> Path:
     path = SCREENSHOTS / f"{safe}-{viewport}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# ----------------------------------------------------------------------------- the app's scripts in a blank page
+
+
+def script_path(name: str) -> Path:
+    """The file of a script by name: :data:`PLOTLY_BUNDLE` (the plotly package's own) or one of the app's assets
+    (``"hidden_charts.js"``). A name that is neither fails here, not as a page that silently lacks the script."""
+    path = Path(plotly.__file__).parent / "package_data" / name if name == PLOTLY_BUNDLE else ASSETS / name
+    if not path.is_file():
+        raise FileNotFoundError(f"no script {name!r} at {path}")
+    return path
+
+
+def add_scripts(page: Page, *names: str) -> None:
+    """Load the scripts ``names`` (:func:`script_path`) into ``page``, one after another in that order."""
+    for name in names:
+        page.add_script_tag(path=str(script_path(name)))
+
+
+@contextlib.contextmanager
+def blank_page(browser: Browser, body: str, *scripts: str, viewport: dict | None = None) -> Iterator[Page]:
+    """A page in a context of its own, holding the HTML ``body`` and then ``scripts`` (:func:`add_scripts`) in
+    order; the context is closed on leaving. For a test of the app's scripts or chart builders on their own:
+    no server, and nothing leaves the machine. ``viewport``: width and height in px (Playwright's default
+    when None)."""
+    context = browser.new_context(viewport=viewport)
+    try:
+        page = context.new_page()
+        page.set_content(body)
+        add_scripts(page, *scripts)
+        yield page
+    finally:
+        context.close()

@@ -9,11 +9,9 @@ are drawn by the app's own Plotly bundle in a blank page (no server, nothing lea
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly
 import plotly.graph_objects as go
 import pytest
 
@@ -24,8 +22,6 @@ from tests.browser import harness
 
 pytestmark = pytest.mark.browser
 
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PLOTLY_HOOKS_JS = Path(__file__).parents[2] / "assets" / "00_plotly_hooks.js"
 # A phone's chart: 390 px screen less the page's and the card's padding.
 PHONE_CHART_PX = 330
 LONG_NAMES = [
@@ -41,32 +37,33 @@ LONG_NAMES = [
 @pytest.fixture(scope="module")
 def draw(chromium):
     """``draw(figure, width) -> (chart text problems, repeated tick labels)`` for the figure drawn ``width`` px wide."""
-    context = chromium.new_context(viewport={"width": PHONE_CHART_PX + 60, "height": 900})
-    page = context.new_page()
-    page.set_content('<body style="margin:30px"><div id="slot"></div></body>')
-    page.add_script_tag(path=str(PLOTLY_JS))
-    # The chart scripts a test adds (assets/chart_titles.js, ...) register with this watcher, as in the app.
-    page.add_script_tag(path=str(PLOTLY_HOOKS_JS))
+    # The chart scripts a test adds (assets/chart_titles.js, ...) register with 00_plotly_hooks.js, as in the app.
+    with harness.blank_page(
+        chromium,
+        '<body style="margin:30px"><div id="slot"></div></body>',
+        harness.PLOTLY_BUNDLE,
+        "00_plotly_hooks.js",
+        viewport={"width": PHONE_CHART_PX + 60, "height": 900},
+    ) as page:
 
-    def draw_figure(figure: go.Figure, width: int = PHONE_CHART_PX) -> tuple[list[str], list[str]]:
-        page.evaluate(
-            """([spec, width]) => {
-                const slot = document.getElementById('slot');
-                slot.innerHTML = '';
-                const gd = document.createElement('div');
-                gd.id = 'chart';
-                gd.style.width = width + 'px';
-                slot.appendChild(gd);
-                const figure = JSON.parse(spec);
-                return Plotly.newPlot(gd, figure.data, figure.layout, {displaylogo: false});
-            }""",
-            [figure.to_json(), width],
-        )
-        return page.evaluate(harness.CHART_TEXT_PROBLEMS), page.evaluate(harness.REPEATED_TICK_LABELS)
+        def draw_figure(figure: go.Figure, width: int = PHONE_CHART_PX) -> tuple[list[str], list[str]]:
+            page.evaluate(
+                """([spec, width]) => {
+                    const slot = document.getElementById('slot');
+                    slot.innerHTML = '';
+                    const gd = document.createElement('div');
+                    gd.id = 'chart';
+                    gd.style.width = width + 'px';
+                    slot.appendChild(gd);
+                    const figure = JSON.parse(spec);
+                    return Plotly.newPlot(gd, figure.data, figure.layout, {displaylogo: false});
+                }""",
+                [figure.to_json(), width],
+            )
+            return page.evaluate(harness.CHART_TEXT_PROBLEMS), page.evaluate(harness.REPEATED_TICK_LABELS)
 
-    draw_figure.page = page  # for a test that measures the drawn chart itself
-    yield draw_figure
-    context.close()
+        draw_figure.page = page  # for a test that measures the drawn chart itself
+        yield draw_figure
 
 
 def engine_rows(values: list[float | None], names: list[str]) -> pd.DataFrame:
@@ -337,7 +334,7 @@ def crowded_trust_flows() -> pd.DataFrame:
 
 def test_sankey_hides_the_names_that_would_collide_on_a_phone(draw):
     flows = crowded_trust_flows()
-    draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "sankey_labels.js"))
+    harness.add_scripts(draw.page, "sankey_labels.js")
     problems, _ = draw(charts.patient_flow_sankey(flows=flows, title="Where patients were first seen and treated"))
     assert problems == []
     shown = draw.page.evaluate(
@@ -377,7 +374,7 @@ def test_sankey_numbers_every_trust_with_a_key_when_names_would_collide_on_a_pho
     # Collision hiding left about half the trusts without a name on a phone: nobody could tell which
     # trust was which. The trust columns then show numbers, the same for a trust in both, and a key.
     flows = crowded_trust_flows()
-    draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "sankey_labels.js"))
+    harness.add_scripts(draw.page, "sankey_labels.js")
     problems, _ = draw(charts.patient_flow_sankey(flows=flows))
     assert problems == []
     labels = draw.page.evaluate(
@@ -590,7 +587,7 @@ def test_a_long_axis_title_keeps_its_words_on_one_line_and_its_gloss_as_a_note(d
 def test_a_wrapped_title_takes_one_line_where_the_chart_is_wide_enough(draw):
     # Titles are wrapped for a phone on the server: across a desktop's full-width chart "London: by
     # deprivation quintile (IMD 2025, national)" still took two lines. assets/chart_titles.js joins them.
-    draw.page.add_script_tag(path=str(Path(__file__).parents[2] / "assets" / "chart_titles.js"))
+    harness.add_scripts(draw.page, "chart_titles.js")
     figure = charts.inequality_chart(
         values=five_quintiles(),
         value_label="Coverage",
@@ -646,13 +643,10 @@ def test_ranked_chart_rows_fill_its_plot(draw):
     assert max(gaps) < row_px, (gaps, row_px)
 
 
-NARROW_CHARTS_JS = Path(__file__).parents[2] / "assets" / "narrow_charts.js"
-
-
 def draw_with_phone_variant(draw, figure: go.Figure, width: int = PHONE_CHART_PX) -> tuple[list[str], list[str]]:
     """``draw`` with assets/narrow_charts.js on the page, once it has redrawn a narrow chart's phone variant."""
     if not draw.page.evaluate("() => Boolean(window.__narrowChartsLoaded)"):
-        draw.page.add_script_tag(path=str(NARROW_CHARTS_JS))
+        harness.add_scripts(draw.page, "narrow_charts.js")
         draw.page.evaluate("() => { window.__narrowChartsLoaded = true; }")
     draw(figure, width=width)
     draw.page.wait_for_timeout(300)  # the script redraws after Plotly's draw

@@ -7,18 +7,12 @@ could see, each drawn again at its real size when its view was opened.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import plotly
 import pytest
 
 from tests.browser import harness
 from tests.browser.test_hypertension_flow import TRACES, open_tab
 
 pytestmark = pytest.mark.browser
-
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-HIDDEN_CHARTS_JS = Path(__file__).parents[2] / "assets" / "hidden_charts.js"
 
 
 def drawn(page, graph_id: str) -> bool:
@@ -72,15 +66,9 @@ WAITING = """async () => {
 
 
 def test_a_hidden_chart_is_drawn_once_shown_with_its_latest_figure(chromium):
-    context = chromium.new_context()
-    page = context.new_page()
-    try:
-        page.set_content('<div id="hidden" style="display: none"><div></div></div><div id="visible"></div>')
-        page.add_script_tag(path=str(HIDDEN_CHARTS_JS))
-        page.add_script_tag(path=str(PLOTLY_JS))
+    body = '<div id="hidden" style="display: none"><div></div></div><div id="visible"></div>'
+    with harness.blank_page(chromium, body, "hidden_charts.js", harness.PLOTLY_BUNDLE) as page:
         seen = page.evaluate(WAITING)
-    finally:
-        context.close()
     assert seen["beforeShown"] == {"classed": False, "data": None}, "the hidden chart was drawn"
     assert seen["afterShown"] == [[3, 4]], "not drawn with the latest figure once shown"
     assert seen["resolvedWith"] == [True, True], "a draw that waited did not resolve with its chart"

@@ -9,9 +9,6 @@ numbers its trusts with a key.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import plotly
 import pytest
 
 from tests.browser import harness
@@ -19,9 +16,6 @@ from tests.browser.test_cancer_flow import open_tab
 from tests.browser.test_overview_map import LONDON_BANDS
 
 pytestmark = pytest.mark.browser
-
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PLOTLY_HOOKS_JS = Path(__file__).parents[2] / "assets" / "00_plotly_hooks.js"
 
 # Runs before any of the page's scripts: notes which of the app's assets (/assets/<name>.js) builds
 # each MutationObserver. Libraries (Dash, Plotly, MapLibre) build their own; those are not counted.
@@ -140,15 +134,8 @@ REDRAWS = """async () => {
 
 
 def test_a_redrawn_chart_runs_each_hook_once_per_draw(chromium):
-    context = chromium.new_context()
-    page = context.new_page()
-    try:
-        page.set_content('<body><div id="slot"></div></body>')
-        page.add_script_tag(path=str(PLOTLY_JS))
-        page.add_script_tag(path=str(PLOTLY_HOOKS_JS))
+    with harness.blank_page(chromium, '<div id="slot"></div>', harness.PLOTLY_BUNDLE, "00_plotly_hooks.js") as page:
         first, purged, replaced = page.evaluate(REDRAWS)
-    finally:
-        context.close()
     # Found once (1 run), then each of its draws: the first plot and three reacts.
     assert first == {"runs": 1 + 4, "listeners": 1}
     # After Plotly.purge the div is found again: one more run on discovery, one for its draw.
