@@ -2,7 +2,7 @@
 
 Kept apart from the fixtures (``conftest.py``) so the pieces read as plain functions:
 start and stop the app, open a page while recording every request and console error,
-run axe-core, save screenshots.
+run axe-core, save screenshots, and load the app's scripts into a blank page (``blank_page``).
 """
 
 from __future__ import annotations
