@@ -9,9 +9,9 @@ median moved 50 % between runs). Result cache off, disclosure on, 30 untimed cal
 first. The table gives each version's median per-call wall and CPU milliseconds over its rounds.
 
 ``--call``: ``indicator_values`` (default) for each of ``--indicators`` at ``--case``; ``trend`` (every
-period of each indicator, by ``--case``'s level and filters); ``practice_comparison`` (the GP-team view's
-every vaccine for ``--practice`` beside its PCN, borough and London, the practice's own rows unrounded
-among disclosed others, as its GP team sees it; ``--indicators`` is not used).
+period of each indicator for ``--practice``, as the GP-team page draws it); ``practice_comparison``
+(every vaccine for ``--practice`` beside its PCN, borough and London, the practice's own rows
+unrounded among disclosed others, as its GP team sees it; ``--indicators`` is not used).
 
     python bench/engine_versions.py --db /tmp/m26/db10/pathfinder.duckdb --commits 158690b HEAD \\
         --indicators cwt_fds_28d hyp008 [--case practice] [--rounds 60] [--batch 10]
@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _case_words(args: argparse.Namespace) -> str:
-    return "(GP team: own rows unrounded)" if args.call == "practice_comparison" else args.case
+    if args.call == "indicator_values":
+        return args.case
+    return f"for {args.practice}" + (" (GP team: own rows unrounded)" if args.call == "practice_comparison" else "")
 
 
 def _call(kind: str, modules: dict[str, ModuleType], con, *, subject: str, by, filters, practice: str):
@@ -147,7 +149,7 @@ def _call(kind: str, modules: dict[str, ModuleType], con, *, subject: str, by, f
         )
     if kind == "trend":
         trend = engine.trend.uncached
-        return lambda: trend(con, indicator=subject, by=by, filters=filters)
+        return lambda: trend(con, indicator=subject, filters={"practice": practice})
     period = engine.default_period(con, subject)
     return lambda: engine.indicator_values(con, indicator=subject, period=period, by=by, filters=filters)
 
