@@ -476,8 +476,9 @@ def indicator_values(
     - ``"filtered"`` (default): everything the filters kept, so with ``{"borough": ...}`` the
       benchmark is that borough, not London (and a ``by="london"`` row is not compared with itself);
     - ``"london"``: London, with only the area filters (:data:`AREA_DIMENSIONS`) dropped, so with
-      ``{"borough": ..., "sex": "F"}`` it is London's girls. One extra one-row query when an area
-      filter is given; none otherwise (the two are then the same).
+      ``{"borough": ..., "sex": "F"}`` it is London's girls. With an area filter and no other, London's
+      totals are read once per connection; with a demographic filter too, one extra one-row query.
+      Without an area filter the two are the same.
     """
     spec = get(indicator)
     period = _period_or_default(con, spec, period)
@@ -514,8 +515,8 @@ def indicator_values_batch(
 
     The rows of each pair, in the order asked, stacked: for each pair exactly the rows, values and
     disclosure control :func:`indicator_values` gives (``london_value`` and ``comparison`` are each
-    pair's own, against ``compare_with`` as there: London's totals of every pair then come from one
-    more query). ``period`` None means the indicator's default. For views that show many indicators
+    pair's own, against ``compare_with`` as there: where London's totals need a query, one more query
+    gives every pair's). ``period`` None means the indicator's default. For views that show many indicators
     side by side: one query instead of one per indicator.
     """
     resolved = []
