@@ -149,6 +149,15 @@ SAFETY_MEASURES = aq.SABA_THRESHOLD_MEASURES
 # The prescribing-safety panel's parts: patients at each SABA threshold, the practice (or borough) funnel, and the
 # chosen measure by age, deprivation and ethnic group.
 SAFETY_PARTS = frozenset({"thresholds", "funnel", "groups"})
+# The part of the safety view (:data:`SAFETY_PARTS`) each of its CSVs is cut from: the CSV of one chart built the
+# rows of all three (bench/results/2026-11-30-callbacks-exports.md).
+SAFETY_CSV_PARTS = {
+    "thresholds": "thresholds",
+    "funnel": "funnel",
+    "age_groups": "groups",
+    "imd": "groups",
+    "ethnicity": "groups",
+}
 # The areas view's summary beside the map: the ranked boroughs and the KPI cards.
 SUMMARY_PARTS = frozenset({"ranked", "kpis"})
 KPI_MEASURES = (
@@ -1380,7 +1389,7 @@ def view_csv(
             measure_id=m.id, period=period, borough=borough, disclose=disclose, parts=frozenset({"ranked"})
         )
         frame = result["boroughs"][AREA_CSV_COLUMNS]
-    elif view in ("thresholds", "age_groups", "funnel", "imd", "ethnicity"):
+    elif view in SAFETY_CSV_PARTS:
         result = safety_view(
             measure_id=safety_measure,
             period=period,
@@ -1388,6 +1397,7 @@ def view_csv(
             disclose=disclose,
             funnel_level=funnel_level,
             figures=False,
+            parts=frozenset({SAFETY_CSV_PARTS[view]}),  # a CSV of one chart reads that chart's rows alone
         )
         stem = f"asthma_{result['measure'].id}_{period or 'latest'}"
         if view == "thresholds":

@@ -697,6 +697,49 @@ def test_map_csv_is_exactly_the_map(page, db, period):
     assert frame["numerator"].tolist() == expected["numerator"].tolist()
 
 
+@pytest.mark.parametrize("view", ["thresholds", "funnel", "age_groups", "imd", "ethnicity"])
+@pytest.mark.parametrize("borough", [None, BARNET])
+def test_a_safety_csv_builds_its_own_part_alone_and_holds_the_rows_of_the_whole_view(page, period, view, borough):
+    """Each prescribing-safety CSV reads the one part of the safety view it is cut from, and its file is the one
+    cut from the whole view (every part built, as before the CSVs asked for their part alone)."""
+    whole_view, asked = page.safety_view, []
+
+    def every_part(**arguments):
+        return whole_view(**{**arguments, "parts": page.SAFETY_PARTS})
+
+    def recording(**arguments):
+        asked.append(arguments["parts"])
+        return whole_view(**arguments)
+
+    arguments = {
+        "view": view,
+        "measure_id": "ast_saba_no_ics",
+        "period": period,
+        "borough": borough,
+        "level": "borough",
+        "safety_measure": "ast_saba_6plus",
+        "linked_threshold": "3",
+        "linked_group": "borough",
+        "trend_level": "london",
+        "practice": None,
+        "disclose": True,
+        "funnel_level": "borough",
+    }
+    patch = pytest.MonkeyPatch()
+    try:
+        with acting_as(COMMISSIONER):
+            patch.setattr(page, "safety_view", every_part)
+            expected, expected_name = page.view_csv(**arguments)
+            patch.setattr(page, "safety_view", recording)
+            frame, filename = page.view_csv(**arguments)
+    finally:
+        patch.undo()
+    assert len(asked) == 1 and len(asked[0]) == 1, asked
+    assert filename == expected_name
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(frame, expected)
+
+
 def test_layout_reads_url_state_and_ignores_unknown_values(page, period):
     chosen = page.layout(measure="ast_admissions_per_100k", period=period, borough=BARNET, tab="linked", level="lsoa")
     unknown = page.layout(measure="nonsense", period="1999", borough="'; DROP TABLE x", tab="nope", level="x")
