@@ -145,26 +145,37 @@ class AuditLog:
         filters_text = _filters_json(filters)
         now = datetime.now(UTC)
         at = now.isoformat(timespec="microseconds")
-        con = self._connect()
+        opened = False
+        try:
+            # The process's kept connection: one of its own per entry was most of an export's audit time.
+            with self._file.kept_connection() as con:
+                opened = True
+                seq = self._append(con, (at, username, role, action, filters_text, row_count))
+        except (OSError, sqlite3.Error) as error:
+            raise self._unavailable("written" if opened else "opened", error) from None
+        return AuditEntry(seq, now, username, role, action, json.loads(filters_text), row_count)
+
+    @staticmethod
+    def _append(con: sqlite3.Connection, fields: tuple[str, str, str, str, str, int | None]) -> int:
+        """Append one entry continuing the chain (``fields``: at, username, role, action, filters, row_count);
+        returns its sequence number."""
         try:
             # IMMEDIATE takes the write lock before reading the chain's end, so two workers cannot fork it.
             con.execute("BEGIN IMMEDIATE")
             last = con.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-            entry_hash = _entry_hash(prev_hash, seq, at, username, role, action, filters_text, row_count)
+            entry_hash = _entry_hash(prev_hash, seq, *fields)
             con.execute(
                 "INSERT INTO audit_log (seq, at, username, role, action, filters, row_count, prev_hash, entry_hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, at, username, role, action, filters_text, row_count, prev_hash, entry_hash),
+                (seq, *fields, prev_hash, entry_hash),
             )
             con.execute("COMMIT")
-        except sqlite3.Error as error:
+        except sqlite3.Error:
             if con.in_transaction:
                 con.execute("ROLLBACK")
-            raise self._unavailable("written", error) from None
-        finally:
-            con.close()
-        return AuditEntry(seq, now, username, role, action, json.loads(filters_text), row_count)
+            raise
+        return seq
 
     def entries(
         self,

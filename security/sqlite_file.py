@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -20,9 +23,16 @@ class SqliteFile:
         self._schema = schema
         self._lock = threading.Lock()
         self._ready = False
+        self._kept_lock = threading.Lock()
+        self._kept: sqlite3.Connection | None = None
+        self._kept_for: tuple[int, tuple[int, int]] | None = None  # (process id, the file's device and inode)
+        self._inherited: list[sqlite3.Connection] = []
 
-    def connect(self) -> sqlite3.Connection:
-        """A new connection (autocommit: callers open their own transactions), the file made first if need be."""
+    def connect(self, *, any_thread: bool = False) -> sqlite3.Connection:
+        """A new connection (autocommit: callers open their own transactions), the file made first if need be.
+
+        ``any_thread``: usable from threads other than the one that opened it (the caller serialises its use).
+        """
         if not self._ready:
             with self._lock:
                 if not self._ready:
@@ -34,4 +44,50 @@ class SqliteFile:
                     finally:
                         con.close()
                     self._ready = True
-        return sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        return sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=not any_thread)
+
+    @contextmanager
+    def kept_connection(self) -> Iterator[sqlite3.Connection]:
+        """This process's one long-lived connection (autocommit, as :meth:`connect`'s), to one thread at a time.
+
+        For a write on a request's path: closing the only connection to a WAL file checkpoints the log into
+        the file and syncs it again, so a write through a connection of its own cost about five times the
+        write (an audit entry ~20 ms against ~4 ms on this machine's disk). Durability is unchanged: each commit
+        is synced to the log as before, and other connections and processes read it there.
+
+        A new connection is opened in a forked process (a parent's is never used nor closed there), when the
+        file at :attr:`path` is no longer the one open (removed or replaced: writes must reach the file that is
+        read, as a connection per write's did), and after any error in the block (the error propagates).
+        """
+        with self._kept_lock:
+            con = self._kept_current()
+            try:
+                yield con
+            except BaseException:
+                self._kept = self._kept_for = None
+                con.close()
+                raise
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def _kept_current(self) -> sqlite3.Connection:
+        identity = self._file_identity()
+        if self._kept is not None and self._kept_for != (os.getpid(), identity):
+            if self._kept_for is not None and self._kept_for[0] != os.getpid():
+                self._inherited.append(self._kept)  # a parent's: closing it here could checkpoint the parent's log
+            else:
+                self._kept.close()
+            self._kept = self._kept_for = None
+        if self._kept is None:
+            con = self.connect(any_thread=True)
+            identity = self._file_identity()
+            if identity is None:  # removed as it was opened: open again on the next write
+                con.close()
+                raise sqlite3.OperationalError(f"{self.path} was removed")
+            self._kept, self._kept_for = con, (os.getpid(), identity)
+        return self._kept

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from security import audit
+from security import audit, sqlite_file
 from security.audit import AuditLog, AuditUnavailable
 from security.roles import Principal, Role, Scope
 
@@ -143,3 +145,49 @@ def test_module_functions_use_the_audit_dir_setting(tmp_path, monkeypatch):
     audit.record(GP, audit.EXPORT_PATIENT_ROWS, {"page": "cohort"}, 7)
     assert (tmp_path / "from-setting" / audit.AUDIT_FILE_NAME).exists()
     assert [e.row_count for e in audit.entries(username="demo.gp")] == [7]
+
+
+def _counting_connects(monkeypatch) -> list[object]:
+    """Every connection SQLite opens from now on (the list grows by one per open)."""
+    opened, real = [], sqlite3.connect
+
+    def connect(*args, **kwargs):
+        opened.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    return opened
+
+
+def test_a_process_writes_its_entries_through_one_kept_connection(log, monkeypatch):
+    # A connection opened and closed per entry checkpointed the log file at every close: most of an export's time.
+    opened = _counting_connects(monkeypatch)
+    for count in range(5):
+        log.record(GP, audit.VIEW_PATIENT_ROWS, {}, count)
+    assert len(opened) == 2  # the one that makes the file and its schema, then the kept one
+    assert [e.row_count for e in log.entries()] == [4, 3, 2, 1, 0]
+    assert log.verify() == []
+
+
+def test_a_forked_process_opens_its_own_connection(log, monkeypatch):
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 1)
+    opened = _counting_connects(monkeypatch)
+    monkeypatch.setattr(sqlite_file.os, "getpid", lambda: -1)  # as in a worker forked after the first entry
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 2)
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 3)
+    assert len(opened) == 1
+    assert [e.row_count for e in log.entries()] == [3, 2, 1]
+    assert log.verify() == []
+
+
+def test_no_entry_goes_to_a_log_file_moved_away_from_the_logs_path(log):
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 1)
+    moved = log.path.with_name("moved.sqlite3")
+    for suffix in ("", "-wal", "-shm"):  # as a rotation moves a WAL database: its files together
+        if Path(f"{log.path}{suffix}").exists():
+            os.rename(f"{log.path}{suffix}", f"{moved}{suffix}")
+    # The path holds no log now (an empty file is made there, without the table): the entry is refused, as when
+    # each entry opened the path afresh, never written to the moved file through a connection kept open on it.
+    with pytest.raises(AuditUnavailable):
+        log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 2)
+    assert [e.row_count for e in AuditLog(moved).entries()] == [1]
