@@ -143,17 +143,11 @@ def people_to_target(
     raw = _values_by_indicator(
         con, (*CONTROL_INDICATORS, "hyp_detection_ratio"), period=period, by=by, filters=filters, disclose=False
     )
-    frames = []
-    for indicator in CONTROL_INDICATORS:
-        rows = raw[indicator][["area_code", "area_name", "numerator", "denominator"]]
-        frames.append(
-            rows.rename(columns={"numerator": f"{indicator}_numerator", "denominator": f"{indicator}_denominator"})
-        )
-    detection = raw["hyp_detection_ratio"][["area_code", "area_name", "numerator", "denominator"]]
-    frames.append(detection.rename(columns={"numerator": "recorded", "denominator": "expected"}))
-    table = frames[0]
-    for frame in frames[1:]:
-        table = table.merge(frame, on=["area_code", "area_name"], how="outer")
+    renamed = {
+        **{i: {"numerator": f"{i}_numerator", "denominator": f"{i}_denominator"} for i in CONTROL_INDICATORS},
+        "hyp_detection_ratio": {"numerator": "recorded", "denominator": "expected"},
+    }
+    table = side_by_side([raw[i][["area_code", "area_name", "numerator", "denominator"]] for i in renamed], renamed)
     count_columns = [c for c in table.columns if c not in ("area_code", "area_name")]
     table[count_columns] = table[count_columns].astype(float).fillna(0.0)
     table = table.sort_values("area_name", kind="stable").reset_index(drop=True)
@@ -202,6 +196,36 @@ def _values_by_indicator(
     requests = [(indicator, period) for indicator in indicators]
     rows = indicator_values_batch(con, requests=requests, by=by, filters=filters, disclose=disclose)
     return {indicator: rows[rows["indicator_id"] == indicator] for indicator in indicators}
+
+
+def side_by_side(parts: list[pd.DataFrame], renamed: dict[str, dict[str, str]], how: str = "outer") -> pd.DataFrame:
+    """Frames of one row per area (``area_code``, ``area_name`` and measures) side by side, one row per area.
+
+    ``renamed``: each part's new names for its measures, in the order of ``parts``. The rows and columns of
+    renaming each part and merging them one after another on the area (``how``; an outer merge sorts the areas
+    by code, then name). The parts of one engine query have the same areas in the same order: their columns are
+    then put side by side as they are, where pandas' merges and renames cost the board-paper export more than
+    the engine's queries behind it (bench/results/2026-11-30-callbacks-exports.md).
+    """
+    keys = ["area_code", "area_name"]
+    codes, names = (parts[0][key].to_numpy(dtype=object) for key in keys)
+    if all(
+        np.array_equal(part["area_code"].to_numpy(dtype=object), codes)
+        and np.array_equal(part["area_name"].to_numpy(dtype=object), names)
+        for part in parts[1:]
+    ):
+        columns = {key: parts[0][key].array for key in keys}
+        for part, new_names in zip(parts, renamed.values(), strict=True):
+            columns |= {new_names.get(c, c): part[c].array for c in part.columns if c not in keys}
+        table = pd.DataFrame(columns)
+        if how == "outer" and len(table) > 1:
+            table = table.take(np.lexsort((names, codes))).reset_index(drop=True)
+        return table
+    keyed = [
+        part.set_index(keys).rename(columns=new_names) for part, new_names in zip(parts, renamed.values(), strict=True)
+    ]
+    joined = pd.concat(keyed, axis=1, join=how)
+    return (joined.sort_index() if how == "outer" else joined).reset_index()
 
 
 def disclose_people_to_target(table: pd.DataFrame) -> pd.DataFrame:
@@ -271,26 +295,16 @@ def borough_comparison(
     as the engine returns them (disclosure applied when ``disclose``); plus the people-to-target
     counts of :func:`people_to_target`. Column names are ``<indicator>_<measure>``.
     """
-    merged: pd.DataFrame | None = None
-    london_rows = []
     # Every indicator in one engine query per level (twelve queries took about 90 ms at scale 1.0).
     asked = {"period": period, "filters": filters, "disclose": disclose}
     by_area = _values_by_indicator(con, HYPERTENSION_INDICATORS, by=by, **asked)
     in_london = _values_by_indicator(con, HYPERTENSION_INDICATORS, by="london", **asked)
-    for indicator in HYPERTENSION_INDICATORS:
-        values, london = by_area[indicator], in_london[indicator]
-        columns = ["value", "ci_low", "ci_high", "numerator", "denominator", "comparison"]
-        renamed = {c: f"{indicator}_{c}" for c in columns}
-        part = values[["area_code", "area_name", *columns]].rename(columns=renamed)
-        london_part = london[["area_code", "area_name", *columns]].rename(columns=renamed)
-        london_part["area_name"] = "London" if filters is None else "All selected"
-        london_rows.append(london_part)
-        merged = part if merged is None else merged.merge(part, on=["area_code", "area_name"], how="outer")
-    assert merged is not None
-    london_row = london_rows[0]
-    for part in london_rows[1:]:
-        london_row = london_row.merge(part, on=["area_code", "area_name"])
-    merged = merged.sort_values("area_name", kind="stable")
+    columns = ["area_code", "area_name", "value", "ci_low", "ci_high", "numerator", "denominator", "comparison"]
+    renamed = {i: {c: f"{i}_{c}" for c in columns[2:]} for i in HYPERTENSION_INDICATORS}
+    merged = side_by_side([by_area[i][columns] for i in renamed], renamed).sort_values("area_name", kind="stable")
+    london_name = "London" if filters is None else "All selected"
+    london_row = side_by_side([in_london[i][columns].assign(area_name=london_name) for i in renamed], renamed, "inner")
+    values = by_area[HYPERTENSION_INDICATORS[-1]]
     table = pd.concat([london_row, merged], ignore_index=True)
     targets = people_to_target(con, period=period, by=by, filters=filters, disclose=disclose)
     extra = targets[["area_code", "control_to_77", "control_to_80", "estimated_undiagnosed", "to_detect_80"]]
