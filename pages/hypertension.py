@@ -238,14 +238,10 @@ def comparison_view(
 
 def kpi_values(*, period: str | None, icb: str | None, disclose: bool, borough: str | None = None) -> pd.DataFrame:
     """One row per hypertension indicator for the chosen borough, else ICB, else London (the KPI cards)."""
-    con = _con()
     level, code = selected_area(icb, borough)
-    filters = hq.area_filters(level=level, code=code)
-    rows = [
-        indicator_values(con, indicator=i, period=period, by="london", filters=filters, disclose=disclose)
-        for i in hq.HYPERTENSION_INDICATORS
-    ]
-    return pd.concat(rows, ignore_index=True)
+    return hq.indicators_in_area(
+        _con(), period=period, filters=hq.area_filters(level=level, code=code), disclose=disclose
+    )
 
 
 def _kpi_cards(frame: pd.DataFrame, area: str, undiagnosed: dict | None = None, *, disclose: bool = True) -> list[dict]:

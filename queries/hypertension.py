@@ -182,6 +182,25 @@ def people_to_target(
     return table
 
 
+def indicators_in_area(con: Any, *, period: str | None, filters: dict[str, Any] | None, disclose: bool) -> pd.DataFrame:
+    """One row per indicator of :data:`HYPERTENSION_INDICATORS`, in that order, for everything ``filters`` keep
+    (London when None): each indicator's :func:`indicator_values` by "london" (the page's KPI cards).
+
+    From one engine query, not one an indicator. For an area with no
+    patients on an indicator, :func:`indicator_values_batch` gives no row where :func:`indicator_values` gives
+    one of zeros (named London): the rows then come from the latter, so the cards are the same either way.
+    """
+    requests = [(indicator, period) for indicator in HYPERTENSION_INDICATORS]
+    rows = indicator_values_batch(con, requests=requests, by="london", filters=filters, disclose=disclose)
+    if rows["indicator_id"].tolist() == list(HYPERTENSION_INDICATORS):
+        return rows
+    each = [
+        indicator_values(con, indicator=indicator, period=period, by="london", filters=filters, disclose=disclose)
+        for indicator in HYPERTENSION_INDICATORS
+    ]
+    return pd.concat(each, ignore_index=True)
+
+
 def _values_by_indicator(
     con: Any,
     indicators: tuple[str, ...],

@@ -189,6 +189,29 @@ def test_borough_table_numbers_and_significance_words_are_the_engines(page, db, 
     assert all(name in rendered for name in expected["area_name"]), "every borough is in the table"
 
 
+@pytest.mark.parametrize("disclose", [True, False])
+@pytest.mark.parametrize(
+    ("icb", "borough"),
+    [(None, None), (NORTH_EAST_LONDON, None), (NORTH_EAST_LONDON, BARNET), (None, "E09999999")],
+    ids=["london", "icb", "borough", "an area without patients"],
+)
+def test_kpi_rows_are_each_indicators_own_london_row_for_the_area(page, db, period, icb, borough, disclose):
+    """The KPI cards' rows, from one engine query, are the rows of one query an indicator: for an area without
+    patients too (one of zeros each, where the batch alone gives none)."""
+    level, code = page.selected_area(icb, borough)
+    filters = page.hq.area_filters(level=level, code=code)
+    expected = pd.concat(
+        [
+            indicator_values(db, indicator=indicator, period=period, by="london", filters=filters, disclose=disclose)
+            for indicator in page.hq.HYPERTENSION_INDICATORS
+        ],
+        ignore_index=True,
+    )
+    rows = page.kpi_values(period=period, icb=icb, borough=borough, disclose=disclose)
+    pd.testing.assert_frame_equal(rows, expected, check_exact=True)
+    assert len(rows) == len(page.hq.HYPERTENSION_INDICATORS)
+
+
 def test_commissioner_sees_rounded_counts_and_the_analyst_unrounded(page, db, period):
     raw = indicator_values(db, indicator="hyp008", period=period, by="london", disclose=False).iloc[0]
     with acting_as(COMMISSIONER):
