@@ -157,3 +157,34 @@ def test_memory_parts_rest_is_rss_less_duckdb_tags_and_the_query_cache():
     )
     assert parts.duckdb_mb == 950.5
     assert parts.rest_mb == 609.5
+
+
+def _samples(walls: list[float], *, role: str = "demo.commissioner", status: int = 200) -> list:
+    from bench.callbacks import Sample
+
+    cold = Sample(500.0, 500.0, 10, 10, status, True, role, "/hypertension")
+    return [cold] + [Sample(wall, wall / 2, 10, 10, status, False, role, "/hypertension") for wall in walls]
+
+
+def test_paired_table_gives_the_median_change_of_the_same_calls():
+    from bench.callbacks import paired
+
+    before = {"page.a": _samples([100, 50, 300, 20]), "page.b": _samples([10, 10]), "page.c": _samples([5], status=204)}
+    after = {
+        "page.a": _samples([80, 45, 240, 25]),
+        "page.b": _samples([10, 10, 10]),
+        "page.c": _samples([5], status=204),
+    }
+    rows = {line.split(" | ")[0].strip("| `"): line for line in paired(before, after).splitlines()[2:]}
+    # Changes -20, -5, -60, +5: median -12.5 (printed -12), CPU half of it; three of four calls faster.
+    assert rows["page.a"] == "| `page.a` | 4 | -12 | -6 | 3 of 4 |"
+    assert "the calls differ" in rows["page.b"]  # one more call after: the mix went another way
+    assert "no warm call updated the page" in rows["page.c"]
+
+
+def test_paired_table_leaves_out_a_callback_whose_calls_were_made_by_another_role():
+    from bench.callbacks import paired
+
+    before = {"page.a": _samples([100, 50], role="demo.gp")}
+    after = {"page.a": _samples([80, 45])}
+    assert "the calls differ" in paired(before, after)
