@@ -147,7 +147,7 @@ class AuditLog:
         at = now.isoformat(timespec="microseconds")
         opened = False
         try:
-            # The process's kept connection: one of its own per entry was most of an export's audit time.
+            # The process's kept connection: closing one of its own checkpointed the log (bench/audit_write.py).
             with self._file.kept_connection() as con:
                 opened = True
                 seq = self._append(con, (at, username, role, action, filters_text, row_count))

@@ -51,9 +51,9 @@ class SqliteFile:
         """This process's one long-lived connection (autocommit, as :meth:`connect`'s), to one thread at a time.
 
         For a write on a request's path: closing the only connection to a WAL file checkpoints the log into
-        the file and syncs it again, so a write through a connection of its own cost about five times the
-        write (an audit entry ~20 ms against ~4 ms on this machine's disk). Durability is unchanged: each commit
-        is synced to the log as before, and other connections and processes read it there.
+        the file and syncs it again, so a write through a connection of its own cost a few times the write
+        (``bench/audit_write.py``). Durability is unchanged: each commit is synced to the log as before, and
+        other connections and processes read it there.
 
         A new connection is opened in a forked process (a parent's is never used nor closed there), when the
         file at :attr:`path` is no longer the one open (removed or replaced: writes must reach the file that is

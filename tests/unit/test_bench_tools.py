@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from bench import build, report, scaling, transpile
+from security import audit
 
 CALLBACKS_OUTPUT = """Warm = every call after the callback's first in the process; target p95 ≤ 150 ms.
 
@@ -188,3 +189,13 @@ def test_paired_table_leaves_out_a_callback_whose_calls_were_made_by_another_rol
     before = {"page.a": _samples([100, 50], role="demo.gp")}
     after = {"page.a": _samples([80, 45])}
     assert "the calls differ" in paired(before, after)
+
+
+def test_audit_write_bench_writes_each_way_into_a_log_of_its_own(tmp_path, capsys):
+    from bench import audit_write
+
+    times = audit_write.run(tmp_path, 3)
+    assert {name: len(samples) for name, samples in times.items()} == {"kept connection": 3, "a connection each": 3}
+    for way in ("kept", "each"):  # one entry written before timing, then the timed ones; the chain unbroken
+        log = audit.AuditLog(tmp_path / way / audit.AUDIT_FILE_NAME)
+        assert len(log.entries()) == 4 and log.verify() == []
