@@ -518,6 +518,10 @@ def indicator_values_batch(
     pair's own, against ``compare_with`` as there: where London's totals need a query, one more query
     gives every pair's). ``period`` None means the indicator's default. For views that show many indicators
     side by side: one query instead of one per indicator.
+
+    One difference: by ``"london"``, a pair whose filters keep no patient has no row here, where
+    :func:`indicator_values` gives a row of zeros (its query groups by a constant alone). A trend relies on
+    it: the periods in which a practice had no one are left out of the series, not drawn as empty points.
     """
     resolved = []
     for indicator, period in requests:
