@@ -191,3 +191,27 @@ def test_no_entry_goes_to_a_log_file_moved_away_from_the_logs_path(log):
     with pytest.raises(AuditUnavailable):
         log.record(GP, audit.VIEW_PATIENT_ROWS, {}, 2)
     assert [e.row_count for e in AuditLog(moved).entries()] == [1]
+
+
+def _write_entries(log: AuditLog, worker: int, count: int) -> None:
+    for index in range(count):
+        log.record(GP, audit.VIEW_PATIENT_ROWS, {"worker": worker, "index": index}, index)
+
+
+def test_worker_processes_writing_at_once_keep_one_unbroken_chain(log):
+    # As gunicorn's forked workers do: the parent wrote first (its kept connection is inherited, never used),
+    # then three processes each write through their own kept connection at the same time.
+    import multiprocessing
+
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {"worker": "parent"}, 0)
+    forked = multiprocessing.get_context("fork")
+    workers = [forked.Process(target=_write_entries, args=(log, worker, 30)) for worker in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    assert [entry.seq for entry in log.entries(limit=200)] == list(range(91, 0, -1))
+    assert log.verify() == []
+    log.record(GP, audit.VIEW_PATIENT_ROWS, {"worker": "parent"}, 0)  # the parent's own connection still writes
+    assert log.entries(limit=1)[0].seq == 92 and log.verify() == []
