@@ -233,12 +233,18 @@ def _practice_code(value: object) -> str:
     return value
 
 
-def disclose_practice(db, disclosure: Disclosure, practice_code: str) -> bool:
-    """Whether the practice's own figures pass disclosure control for this user (not when they may list its
-    children: :meth:`security.disclosure.Disclosure.disclose_practice`, with the practice's borough and ICB)."""
+def _known_practice(db, practice_code: object) -> dict:
+    """The reference row of the practice the browser names: its code checked first, an unknown one refused."""
     details = imm.practice_details(db, practice_code=_practice_code(practice_code))
     if details is None:
         raise QueryError(f"No practice {practice_code!r}")
+    return details
+
+
+def disclose_practice(db, disclosure: Disclosure, practice_code: str) -> bool:
+    """Whether the practice's own figures pass disclosure control for this user (not when they may list its
+    children: :meth:`security.disclosure.Disclosure.disclose_practice`, with the practice's borough and ICB)."""
+    details = _known_practice(db, practice_code)
     return disclosure.disclose_practice(
         practice_code, borough_code=details["borough_code"], icb_code=details["icb_code"]
     )
@@ -344,18 +350,14 @@ def may_list_children(db, practice_code: str) -> bool:
     """Whether this user's patient-row scope covers the practice, so the per-vaccine links lead to lists it may
     see; otherwise (a commissioner, an analyst, another practice's GP team) the page says so instead of offering
     links to a list that could only refuse. The cohort finder still checks every list itself."""
-    details = imm.practice_details(db, practice_code=_practice_code(practice_code))
-    if details is None:
-        raise QueryError(f"No practice {practice_code!r}")
+    details = _known_practice(db, practice_code)
     scope = patient_row_scope(current_user_principal())
     return scope is not None and scope.permits(practice_code, details["borough_code"], details["icb_code"])
 
 
 def practice_trend(db, *, indicator: str, practice_code: str, disclose: bool) -> pd.DataFrame:
     """The practice's trend for one vaccine (the chart's and CSV's rows), named after the practice."""
-    details = imm.practice_details(db, practice_code=_practice_code(practice_code))
-    if details is None:
-        raise QueryError(f"No practice {practice_code!r}")
+    details = _known_practice(db, practice_code)
     return imm.area_trend(
         db, indicator=indicator, level="practice", code=practice_code, name=details["practice_name"], disclose=disclose
     )
@@ -368,9 +370,7 @@ def ranking_values(
 
     ``disclose_practice`` False: this practice's own row unrounded, the others still follow ``disclose``.
     """
-    details = imm.practice_details(db, practice_code=_practice_code(practice_code))
-    if details is None:
-        raise QueryError(f"No practice {practice_code!r}")
+    details = _known_practice(db, practice_code)
     period = imm.period_for(db, indicator=indicator, period_type=period_type)
     return imm.practice_ranking(
         db,
