@@ -272,13 +272,10 @@ def comparison_values(
     ]
     # A hidden PCN, borough or London value reads "suppressed" even where the practice's own row is
     # shown (unrounded for a user who may list its children), not as an empty cell.
-    levels = long["level"].astype(str)
     for level, column in (("PCN", "pcn_value"), ("Borough", "borough_value"), ("London", "london_value")):
-        hidden = long.loc[levels == level, ["indicator_id", "suppressed"]]
-        hidden = hidden.drop_duplicates("indicator_id", keep="last").set_index("indicator_id")
-        # eq(True): an indicator with no row at the level (NaN) is not suppressed; fillna(False) on the all-NaN
-        # float column that gives warned of a dtype change.
-        wide[f"{column}_suppressed"] = wide["indicator_id"].map(hidden["suppressed"]).eq(True)
+        hidden = imm.level_column(long, level=level, column="suppressed", order=wide["indicator_id"])
+        # eq(True): an indicator with no row at the level (NaN) is not suppressed.
+        wide[f"{column}_suppressed"] = pd.Series(hidden, index=wide.index).eq(True)
     # A campaign measure has no 95 % target: say so rather than leave the cell empty.
     has_target = [imm.get(indicator_id).target is not None for indicator_id in wide["indicator_id"]]
     wide["children_short"] = wide["children_short"].astype(object).where(has_target, "no target")

@@ -641,6 +641,7 @@ __all__ = [
     "headline",
     "immunisation_indicators",
     "period_for",
+    "level_column",
     "practice_comparison",
     "practice_details",
     "practice_options",
@@ -651,23 +652,20 @@ __all__ = [
 ]
 
 
-# The practice's columns :func:`practice_comparison_wide` reads.
-_WIDE_PRACTICE_COLUMNS = (
-    "indicator_id",
-    "title",
-    "period_id",
-    "value",
-    "ci_low",
-    "ci_high",
-    "numerator",
-    "denominator",
-    "patients_to_target",
-    "patients_to_target_suppressed",
-    "rank",
-    "ranked",
-    "comparison",
-    "suppressed",
-)
+def level_column(frame: pd.DataFrame, *, level: str, column: str, order) -> np.ndarray:
+    """``column`` of :func:`practice_comparison` rows at ``level`` ("PCN", "Borough"...) for each indicator of
+    ``order``: its last row at the level (at most one in practice), NaN where it has none.
+
+    Looked up in a dict: a frame filtered, deduplicated and indexed for each level cost more than the rest of
+    the GP-team table, which is redrawn on every click.
+    """
+    levels, ids, values = (
+        frame["level"].astype(str).to_numpy(),
+        frame["indicator_id"].to_numpy(),
+        frame[column].to_numpy(),
+    )
+    last = {ids[row]: values[row] for row in np.flatnonzero(levels == level)}
+    return np.array([last.get(indicator_id, np.nan) for indicator_id in order], dtype=object)
 
 
 def practice_comparison_wide(frame: pd.DataFrame) -> pd.DataFrame:
@@ -681,22 +679,15 @@ def practice_comparison_wide(frame: pd.DataFrame) -> pd.DataFrame:
     levels = frame["level"].astype(str)
     order = pd.unique(frame["indicator_id"])
     # One indexed lookup per level and column, not a dict per row: this table is redrawn on every click.
-    # Only the columns read are taken: a row filter copies every column (Arrow-backed text ones slowly).
-    practice = frame.loc[levels == "Practice", [c for c in frame.columns if c in _WIDE_PRACTICE_COLUMNS]]
-    practice = practice.set_index("indicator_id")
+    practice = frame[levels == "Practice"].set_index("indicator_id")
 
     def column_of(rows: pd.DataFrame, column: str) -> np.ndarray:
         if column not in rows:
             return np.full(len(order), None, dtype=object)
         return rows[column].reindex(order).to_numpy()
 
-    level_array, ids, values = levels.to_numpy(), frame["indicator_id"].to_numpy(), frame["value"].to_numpy()
-
     def level_value(level: str) -> np.ndarray:
-        # Each indicator's last row at the level (at most one in practice), looked up in a dict: a frame
-        # filtered, deduplicated and indexed for each level cost more than the rest of the table.
-        last = {ids[row]: values[row] for row in np.flatnonzero(level_array == level)}
-        return np.array([last.get(indicator_id, np.nan) for indicator_id in order], dtype=object)
+        return level_column(frame, level=level, column="value", order=order)
 
     wide = pd.DataFrame(
         {
