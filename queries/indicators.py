@@ -490,15 +490,14 @@ def _values(
 ) -> tuple[pd.DataFrame, tuple[float, float]]:
     """:func:`indicator_values`' rows for a checked period, and the (numerator, denominator) they are compared with."""
     counts = _aggregate(con, spec, period, dims, filters)
-    benchmark = None
-    if separate_benchmark(compare_with, filters):
-        (benchmark,) = _benchmarks(con, [(spec, period)], filters)
-    columns = _value_columns(con, spec, dims, counts, disclose, benchmark)
+    separate = separate_benchmark(compare_with, filters)
+    (benchmark,) = _benchmarks(con, [(spec, period)], filters) if separate else [_benchmark_totals(counts)]
+    columns = _request_columns(con, [(spec, period)], dims, [counts], [benchmark], disclose, separate=separate)
     count = len(columns["numerator"])
     columns["indicator_id"] = _constant_text(spec.id, count)
     columns["period_id"] = _constant_text(period, count)
     frame = pd.DataFrame({name: columns[name] for name in OUTPUT_COLUMNS})
-    return frame, benchmark if benchmark is not None else _benchmark_totals(counts)
+    return frame, benchmark
 
 
 @cached_query
@@ -538,44 +537,12 @@ def indicator_values_batch(
         london = _benchmarks(con, resolved, filters)
     else:
         london = [_benchmark_totals(request_counts) for request_counts in counts]
-    # Indicators whose statistics follow the same rules are worked out together, their rows side by side
-    # with each row's own benchmark: one pass of the statistics and disclosure control instead of one per
-    # indicator and period (a trend asks for every period of its indicator, the GP-team view for 17 vaccines).
-    groups: dict[tuple, list[int]] = {}
-    for index, (spec, _period) in enumerate(resolved):
-        groups.setdefault(_statistics_rules(spec), []).append(index)
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    positions, blocks = [], []
-    for indices in groups.values():
-        repeats = [sizes[index] for index in indices]
-        blocks.append(
-            _rows_value_columns(
-                con,
-                resolved[indices[0]][0],
-                dims,
-                tuple(np.concatenate([counts[index][part] for index in indices]) for part in range(4)),
-                disclose,
-                london_counts=(
-                    np.repeat([london[index][0] for index in indices], repeats).astype(float),
-                    np.repeat([london[index][1] for index in indices], repeats).astype(float),
-                ),
-                # As in _value_columns: everything the filters kept is not compared with itself.
-                compared=not (dims == ["london"] and not separate),
-            )
-        )
-        positions.append(np.concatenate([np.arange(starts[index], starts[index + 1]) for index in indices]))
-    # Back in the order asked: each pair's rows together, pairs in request order.
-    order = np.argsort(np.concatenate(positions), kind="stable")
+    columns = _request_columns(con, resolved, dims, counts, london, disclose, separate=separate)
     labels = {
         "indicator_id": np.repeat(np.array([spec.id for spec, _period in resolved], dtype=object), sizes),
         "period_id": np.repeat(np.array([period for _spec, period in resolved], dtype=object), sizes),
     }
-    return pd.DataFrame(
-        {
-            name: labels[name] if name in labels else np.concatenate([block[name] for block in blocks])[order]
-            for name in OUTPUT_COLUMNS
-        }
-    )
+    return pd.DataFrame({name: labels[name] if name in labels else columns[name] for name in OUTPUT_COLUMNS})
 
 
 def _constant_text(value: str, count: int) -> Any:
@@ -590,32 +557,56 @@ def _constant_text(value: str, count: int) -> Any:
     return pd.array(pa.repeat(pa.scalar(value, pa.large_string()), count), dtype="str")
 
 
-def _value_columns(
+def _request_columns(
     con: Any,
-    spec: Indicator,
+    resolved: list[tuple[Indicator, str]],
     dims: list[str],
-    counts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    counts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    london: list[tuple[float, float]],
     disclose: bool,
-    benchmark: tuple[float, float] | None = None,
+    *,
+    separate: bool,
 ) -> dict[str, np.ndarray]:
-    """The :data:`OUTPUT_COLUMNS` arrays of one indicator and period from its grouped counts, all but
-    ``indicator_id`` and ``period_id`` (the same in every row: the caller makes them, once for a batch).
+    """The :data:`OUTPUT_COLUMNS` arrays of (indicator, period) requests from their grouped counts, each request's
+    rows together and in the order asked: all but ``indicator_id`` and ``period_id`` (each caller makes those).
 
-    ``benchmark``: the (numerator, denominator) ``london_value`` and ``comparison`` are against;
-    None: the sum of ``counts`` (everything the filters kept).
+    ``london``: each request's benchmark (numerator, denominator); ``separate``: whether it came from a query of
+    its own, else it is the request's own total and the one row of everything the filters kept by "london" is
+    not compared with itself. Indicators whose statistics follow the same rules are worked out together, their
+    rows side by side with each row's own benchmark: one pass of the statistics and disclosure control instead
+    of one per indicator and period (a trend asks for every period of its indicator, the GP-team view for 17
+    vaccines).
     """
-    london_num, london_den = benchmark if benchmark is not None else _benchmark_totals(counts)
-    count = len(counts[2])
-    return _rows_value_columns(
-        con,
-        spec,
-        dims,
-        counts,
-        disclose,
-        london_counts=(np.full(count, london_num, dtype=float), np.full(count, london_den, dtype=float)),
-        # The one row of everything the filters kept, with no separate benchmark, is not compared with itself.
-        compared=not (dims == ["london"] and benchmark is None),
-    )
+    sizes = [len(request_counts[2]) for request_counts in counts]
+    groups: dict[tuple, list[int]] = {}
+    for index, (spec, _period) in enumerate(resolved):
+        groups.setdefault(_statistics_rules(spec), []).append(index)
+    blocks = []
+    for indices in groups.values():
+        repeats = [sizes[index] for index in indices]
+        blocks.append(
+            _rows_value_columns(
+                con,
+                resolved[indices[0]][0],
+                dims,
+                counts[indices[0]]
+                if len(indices) == 1
+                else tuple(np.concatenate([counts[index][part] for index in indices]) for part in range(4)),
+                disclose,
+                london_counts=(
+                    np.repeat([london[index][0] for index in indices], repeats).astype(float),
+                    np.repeat([london[index][1] for index in indices], repeats).astype(float),
+                ),
+                compared=not (dims == ["london"] and not separate),
+            )
+        )
+    if len(blocks) == 1:  # one set of rules: the rows are already in the order asked
+        return blocks[0]
+    # Back in the order asked: each request's rows together, requests in order.
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    positions = [np.arange(starts[index], starts[index + 1]) for indices in groups.values() for index in indices]
+    order = np.argsort(np.concatenate(positions), kind="stable")
+    return {name: np.concatenate([block[name] for block in blocks])[order] for name in blocks[0]}
 
 
 def _statistics_rules(spec: Indicator) -> tuple:
@@ -633,8 +624,9 @@ def _rows_value_columns(
     london_counts: tuple[np.ndarray, np.ndarray],
     compared: bool,
 ) -> dict[str, np.ndarray]:
-    """:func:`_value_columns` for rows that may come from several periods or indicators of the same
-    :func:`_statistics_rules`, each row with its own benchmark (numerator, denominator) in ``london_counts``.
+    """The :data:`OUTPUT_COLUMNS` arrays but the ids, for rows that may come from several periods or indicators
+    of the same :func:`_statistics_rules`, each row with its own benchmark (numerator, denominator) in
+    ``london_counts``.
 
     ``compared``: False leaves every row not compared (the one row of everything the filters kept).
     """
