@@ -260,6 +260,14 @@ def report(page_path: str, server: str, runs: list[Run], alone: dict[str, float]
     return "\n".join(lines) + "\n"
 
 
+def print_and_append(text: str, out: Path | None) -> None:
+    """Print a report and, with ``--out``, append it to that file (runs of a session collect in one file)."""
+    print(text)
+    if out:
+        with out.open("a") as file:
+            file.write(text + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", type=Path, help="database to serve (not needed with a URL for --server)")
@@ -279,11 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         runs = [open_once(context, origin, args.page) for _ in range(args.runs)]
         alone = replay_alone(context, origin, runs[-1].calls)
         browser.close()
-    text = report(args.page, args.server, runs, alone)
-    print(text)
-    if args.out:
-        with args.out.open("a") as out:
-            out.write(text + "\n")
+    print_and_append(report(args.page, args.server, runs, alone), args.out)
 
 
 if __name__ == "__main__":

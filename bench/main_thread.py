@@ -50,7 +50,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.first_load import CHROMIUM, CHROMIUM_ARGS, UPDATE_URL, served, sign_in  # noqa: E402
+from bench.first_load import CHROMIUM, CHROMIUM_ARGS, UPDATE_URL, print_and_append, served, sign_in  # noqa: E402
 
 PAGES = ("/", "/immunisation", "/hypertension", "/asthma", "/cancer")
 TIMEOUT_S = 90.0
@@ -499,11 +499,7 @@ def main(argv: list[str] | None = None) -> None:
                 profiles.append(profile_report(path, args.profile))
         browser.close()
     note = f", {args.note}" if args.note else ""
-    text = report(runs, server=args.server, note=note) + "".join("\n" + p for p in profiles)
-    print(text)
-    if args.out:
-        with args.out.open("a") as out:
-            out.write(text + "\n")
+    print_and_append(report(runs, server=args.server, note=note) + "".join("\n" + p for p in profiles), args.out)
 
 
 if __name__ == "__main__":
